@@ -1,0 +1,130 @@
+//! The I/O shell around a session: reads bytes from the client into one
+//! buffer, decodes as many whole messages as it holds, hands each to the
+//! [`Session`], and writes the session's output.
+//!
+//! Guarantees: nothing a client sends can make it panic or allocate more
+//! than [`codec::MESSAGE_BYTES_MAX`] plus one read chunk of input; a
+//! malformed message ends the connection with ErrorResponse FATAL, an I/O
+//! error or end of input ends it silently. The read buffer grows only as
+//! bytes actually arrive, never to a length the client merely announced, and
+//! shrinks back after a large message. Each connection owns all its state.
+//!
+//! Not done here: TLS, accepting sockets, limits on the number of
+//! connections, timeouts; the caller (the runtime) owns those.
+
+use std::io;
+
+use tessera_sql::QueryEngine;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::codec::{self, decode_frontend, decode_startup, BackendKey, DecodeError, Severity};
+use crate::session::{self, Handshake, Session, Startup, Step};
+
+/// How much spare room the input buffer gets before each read.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// An input buffer whose capacity grew past this (one large message) is
+/// shrunk back to [`READ_CHUNK_BYTES`] once it is drained.
+const INPUT_RETAIN_BYTES: usize = 1024 * 1024;
+
+/// Serves one client connection until it ends: the startup handshake, then
+/// queries against `engine`. `backend` is what BackendKeyData reports (for
+/// a later CancelRequest). Returns when the client terminates or
+/// disconnects, on a protocol error (after telling the client) or on an I/O
+/// error; it never panics on client input.
+pub async fn serve_connection<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    engine: &E,
+    backend: BackendKey,
+) {
+    if let Err(error) = run(&mut stream, engine, backend).await {
+        tracing::debug!(%error, "connection ended by an I/O error");
+    }
+}
+
+async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    engine: &E,
+    backend: BackendKey,
+) -> io::Result<()> {
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut out: Vec<u8> = Vec::new();
+    let mut startup = Startup::default();
+    let settings = loop {
+        let (handshake, used) = match decode_startup(&input) {
+            Ok(Some((message, used))) => (startup.handle(message, &mut out), used),
+            Ok(None) => {
+                if read_more(stream, &mut input).await? == 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(error) => {
+                tracing::debug!(message = %error.error().message, "invalid startup message");
+                codec::error_response(&mut out, Severity::Fatal, error.error());
+                return close(stream, &mut out).await;
+            }
+        };
+        input.drain(..used);
+        match handshake {
+            Handshake::Continue => session::write_out(&mut out, stream).await?,
+            Handshake::Accept(settings) => break settings,
+            Handshake::Close => return close(stream, &mut out).await,
+        }
+    };
+    let mut session = Session::start(engine, settings, backend, out);
+    session.flush(stream).await?;
+    loop {
+        let mut consumed = 0;
+        let step = loop {
+            match decode_frontend(&input[consumed..]) {
+                Ok(Some((message, used))) => {
+                    consumed += used;
+                    if session.handle(message, stream).await? == Step::Close {
+                        break Step::Close;
+                    }
+                }
+                Ok(None) => break Step::Continue,
+                Err(DecodeError::Invalid {
+                    message_type,
+                    error,
+                    message_bytes,
+                }) => {
+                    consumed += message_bytes;
+                    if session.handle_invalid(message_type, error, stream).await? == Step::Close {
+                        break Step::Close;
+                    }
+                }
+                Err(DecodeError::Fatal(error)) => {
+                    session.fatal(&error);
+                    break Step::Close;
+                }
+            }
+        };
+        if step == Step::Close {
+            session.flush(stream).await?;
+            // The client may already be gone; there is nothing left to tell it.
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        input.drain(..consumed);
+        if input.capacity() > INPUT_RETAIN_BYTES && input.len() <= READ_CHUNK_BYTES {
+            input.shrink_to(READ_CHUNK_BYTES);
+        }
+        if read_more(stream, &mut input).await? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads what is available into the spare room of `input`; 0 at end of input.
+async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, input: &mut Vec<u8>) -> io::Result<usize> {
+    input.reserve(READ_CHUNK_BYTES);
+    stream.read_buf(input).await
+}
+
+async fn close<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
+    session::write_out(out, stream).await?;
+    let _ = stream.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,829 @@
+//! One PostgreSQL session: the startup handshake, the simple query protocol
+//! and the extended protocol (prepared statements and portals), answering
+//! each decoded frontend message with backend messages in an output buffer.
+//!
+//! Guarantees: every statement a simple Query runs is answered in order and
+//! the batch always ends with ReadyForQuery; the first failing statement is
+//! reported and the rest are skipped. In the extended protocol an error is
+//! reported once and every later message is ignored until Sync, as in
+//! PostgreSQL. A portal runs its statement once and caches the result, so
+//! Execute with a row limit resumes where the last one stopped (PortalSuspended
+//! in between). Output accumulates in one buffer that is written on Sync,
+//! Flush, the end of a simple Query, or when it passes [`OUTPUT_FLUSH_BYTES`],
+//! so a pipelined Parse/Bind/Execute/Sync costs one write. Nothing is shared
+//! between sessions.
+//!
+//! Not done yet: authentication (every user is accepted), TLS and GSSAPI
+//! (refused with 'N'), query cancellation (CancelRequest just closes its
+//! connection), COPY, transactions (the status byte is always 'I', through
+//! [`Session::transaction_status`], and every Sync or simple Query ends the
+//! implicit transaction, dropping all portals as PostgreSQL does outside a
+//! transaction block).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+
+use tessera_sql::engine::REPORTED_SETTINGS;
+use tessera_sql::{QueryEngine, QueryResult, SessionState, StatementInfo};
+use tessera_types::sqlstate;
+use tessera_types::{DataType, Error, Value};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::codec::{
+    self, BackendKey, BindParams, FormatCodes, FrontendMessage, ParamTypeOids, Severity,
+    StartupMessage, StartupParams, Target, TransactionStatus, PROTOCOL_VERSION_3_0,
+};
+use crate::values::{self, Format, ResultFormats};
+
+/// Buffered output is written to the client once it reaches this size, even
+/// in the middle of a result, so a large result streams instead of piling up
+/// in memory; below it, output waits for Sync, Flush or the end of a Query.
+pub const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
+
+/// After a write, an output buffer that grew past this (one huge row) is
+/// shrunk back to [`OUTPUT_FLUSH_BYTES`] so an idle session does not keep it.
+const OUTPUT_RETAIN_BYTES: usize = 4 * OUTPUT_FLUSH_BYTES;
+
+/// The most named prepared statements one session may hold (PostgreSQL has
+/// no limit; client statement caches hold a few hundred). Parse of one more
+/// fails with 54000 until the client closes some.
+pub const PREPARED_STATEMENTS_MAX: usize = 10_000;
+
+/// The most portals one session may hold at once; each may cache a result.
+/// Portals end at Sync, so only a client that Binds this many times without
+/// Sync reaches it; the Bind past it fails with 54000.
+pub const PORTALS_MAX: usize = 10_000;
+
+/// Command tags that the session completes with the number of rows sent.
+const ROW_COUNT_TAGS: &[&str] = &["SELECT", "FETCH"];
+
+/// Settings a client may not choose in its startup message (PostgreSQL
+/// refuses them with 55P02); they are ignored and keep their server values.
+const READ_ONLY_SETTINGS: &[&str] = &[
+    "server_version",
+    "server_encoding",
+    "integer_datetimes",
+    "is_superuser",
+    "in_hot_standby",
+];
+
+/// Startup parameters that are part of the protocol, not settings.
+const PROTOCOL_PARAMS: &[&str] = &["user", "database", "options", "replication"];
+
+/// What the connection does next after a handshake message.
+#[derive(Debug)]
+pub(crate) enum Handshake {
+    /// Write the output and read the next startup message.
+    Continue,
+    /// Start a session with these settings.
+    Accept(BTreeMap<String, String>),
+    /// Write the output (maybe a FATAL error) and close.
+    Close,
+}
+
+/// The state of the handshake: which encryption requests were refused.
+#[derive(Debug, Default)]
+pub(crate) struct Startup {
+    ssl_refused: bool,
+    gssenc_refused: bool,
+}
+
+impl Startup {
+    pub(crate) fn handle(&mut self, message: StartupMessage<'_>, out: &mut Vec<u8>) -> Handshake {
+        match message {
+            StartupMessage::SslRequest if !self.ssl_refused => {
+                self.ssl_refused = true;
+                codec::negotiation_refused(out);
+                Handshake::Continue
+            }
+            StartupMessage::GssEncRequest if !self.gssenc_refused => {
+                self.gssenc_refused = true;
+                codec::negotiation_refused(out);
+                Handshake::Continue
+            }
+            StartupMessage::SslRequest | StartupMessage::GssEncRequest => {
+                let error = protocol_violation("duplicate SSL or GSSAPI negotiation request");
+                codec::error_response(out, Severity::Fatal, &error);
+                Handshake::Close
+            }
+            StartupMessage::CancelRequest { .. } => Handshake::Close,
+            StartupMessage::Startup {
+                protocol_version,
+                params,
+            } => {
+                if protocol_version != PROTOCOL_VERSION_3_0 {
+                    let error = protocol_violation(format!(
+                        "unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
+                        protocol_version >> 16,
+                        protocol_version & 0xffff
+                    ));
+                    codec::error_response(out, Severity::Fatal, &error);
+                    return Handshake::Close;
+                }
+                match startup_settings(params) {
+                    Ok(settings) => Handshake::Accept(settings),
+                    Err(error) => {
+                        codec::error_response(out, Severity::Fatal, &error);
+                        Handshake::Close
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The session's settings at start: [`REPORTED_SETTINGS`] overridden by the
+/// startup parameters (names matched case-insensitively to the reported ones).
+fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String>, Error> {
+    let mut settings: BTreeMap<String, String> = REPORTED_SETTINGS
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    for (key, value) in params.iter() {
+        if key == "user" && !value.is_empty() {
+            settings.insert("session_authorization".to_string(), value.to_string());
+        }
+        // `_pq_.` parameters ask for protocol extensions; we grant none.
+        if PROTOCOL_PARAMS.contains(&key) || key.starts_with("_pq_.") {
+            continue;
+        }
+        let name = REPORTED_SETTINGS
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| name.eq_ignore_ascii_case(key))
+            .unwrap_or(key);
+        if READ_ONLY_SETTINGS.contains(&name) || name == "session_authorization" {
+            tracing::debug!(name, "ignoring a read-only setting in the startup message");
+            continue;
+        }
+        let value = if name == "client_encoding" {
+            if !is_utf8_encoding_name(value) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"client_encoding\": \"{value}\""),
+                ));
+            }
+            "UTF8"
+        } else {
+            value
+        };
+        settings.insert(name.to_string(), value.to_string());
+    }
+    Ok(settings)
+}
+
+/// Whether `value` names UTF-8 the way PostgreSQL matches encoding names:
+/// case and punctuation ignored, "unicode" an alias. The quotes some drivers
+/// send (asyncpg: `'utf-8'`) are punctuation too.
+fn is_utf8_encoding_name(value: &str) -> bool {
+    let cleaned: String = value
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    cleaned == "utf8" || cleaned == "unicode"
+}
+
+fn protocol_violation(message: impl Into<String>) -> Error {
+    Error::new(sqlstate::PROTOCOL_VIOLATION, message)
+}
+
+/// What the connection does after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Continue,
+    /// Write the remaining output and close the connection.
+    Close,
+}
+
+/// A failed message: an SQL error is reported to the client, an I/O error
+/// ends the connection.
+enum Failure {
+    Sql(Error),
+    Io(io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Sql(error)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Failure {
+        Failure::Io(error)
+    }
+}
+
+/// A prepared statement; `None` for an empty query string, which Execute
+/// answers with EmptyQueryResponse.
+struct Prepared<S> {
+    statement: Option<S>,
+}
+
+/// A bound statement and how far its execution got.
+struct Portal<S> {
+    statement: Option<S>,
+    /// Taken by the first Execute.
+    params: Vec<Value>,
+    result_formats: ResultFormats,
+    progress: Progress,
+}
+
+enum Progress {
+    NotRun,
+    /// Executed; rows before `next_row` have been sent.
+    Running {
+        result: QueryResult,
+        next_row: usize,
+    },
+    /// Every row sent and CommandComplete with `tag`.
+    Done {
+        tag: String,
+    },
+}
+
+pub(crate) struct Session<'e, E: QueryEngine> {
+    engine: &'e E,
+    state: SessionState,
+    statements: HashMap<String, Prepared<E::Statement>>,
+    portals: HashMap<String, Portal<E::Statement>>,
+    /// Set by an error in the extended protocol; cleared by Sync.
+    skipping_until_sync: bool,
+    out: Vec<u8>,
+    /// The text form of one value at a time, reused for every field.
+    scratch: String,
+}
+
+impl<'e, E: QueryEngine> Session<'e, E> {
+    /// Starts an accepted session, greeting the client in `out`:
+    /// AuthenticationOk, a ParameterStatus per reported setting,
+    /// BackendKeyData and ReadyForQuery.
+    pub(crate) fn start(
+        engine: &'e E,
+        settings: BTreeMap<String, String>,
+        backend: BackendKey,
+        mut out: Vec<u8>,
+    ) -> Session<'e, E> {
+        codec::authentication_ok(&mut out);
+        for (name, default) in REPORTED_SETTINGS {
+            let value = settings.get(*name).map_or(*default, String::as_str);
+            codec::parameter_status(&mut out, name, value);
+        }
+        codec::backend_key_data(&mut out, backend);
+        let mut session = Session {
+            engine,
+            state: SessionState {
+                settings,
+                reported_changes: Vec::new(),
+            },
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            skipping_until_sync: false,
+            out,
+            scratch: String::new(),
+        };
+        session.ready_for_query();
+        session
+    }
+
+    /// The status ReadyForQuery reports. Always idle until transactions exist.
+    fn transaction_status(&self) -> TransactionStatus {
+        TransactionStatus::Idle
+    }
+
+    fn ready_for_query(&mut self) {
+        let status = self.transaction_status();
+        codec::ready_for_query(&mut self.out, status);
+    }
+
+    /// Ends the implicit transaction of a Sync or simple Query: portals do not
+    /// outlive it (PostgreSQL drops them at commit outside a transaction block).
+    fn end_implicit_transaction(&mut self) {
+        self.portals.clear();
+    }
+
+    /// Writes the buffered output.
+    pub(crate) async fn flush<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<()> {
+        write_out(&mut self.out, io).await
+    }
+
+    /// Reports a FATAL error; the caller closes the connection after flushing.
+    pub(crate) fn fatal(&mut self, error: &Error) {
+        tracing::debug!(code = error.code.code(), message = %error.message, "closing session");
+        codec::error_response(&mut self.out, Severity::Fatal, error);
+    }
+
+    /// Answers one frontend message.
+    pub(crate) async fn handle<W: AsyncWrite + Unpin>(
+        &mut self,
+        message: FrontendMessage<'_>,
+        io: &mut W,
+    ) -> io::Result<Step> {
+        use FrontendMessage as M;
+        if self.skipping_until_sync && !matches!(message, M::Sync | M::Terminate) {
+            return Ok(Step::Continue);
+        }
+        let outcome = match message {
+            M::Query { sql } => {
+                let outcome = self.simple_query(sql, io).await;
+                self.end_implicit_transaction();
+                return self.finish_simple(outcome, io).await;
+            }
+            M::Parse {
+                statement,
+                sql,
+                param_type_oids,
+            } => self
+                .parse(statement, sql, param_type_oids)
+                .map_err(Failure::from),
+            M::Bind {
+                portal,
+                statement,
+                param_formats,
+                params,
+                result_formats,
+            } => self
+                .bind(portal, statement, param_formats, params, result_formats)
+                .map_err(Failure::from),
+            M::Describe { target, name } => self.describe(target, name).map_err(Failure::from),
+            M::Execute { portal, max_rows } => {
+                let outcome = self.execute(portal, max_rows, io).await;
+                self.report_changes();
+                outcome
+            }
+            M::Close { target, name } => {
+                // Closing what does not exist is not an error.
+                match target {
+                    Target::Statement => {
+                        self.statements.remove(name);
+                    }
+                    Target::Portal => {
+                        self.portals.remove(name);
+                    }
+                }
+                codec::close_complete(&mut self.out);
+                Ok(())
+            }
+            M::Sync => {
+                self.skipping_until_sync = false;
+                self.end_implicit_transaction();
+                self.ready_for_query();
+                self.flush(io).await?;
+                Ok(())
+            }
+            M::Flush => {
+                self.flush(io).await?;
+                Ok(())
+            }
+            M::Terminate => return Ok(Step::Close),
+            M::CopyData { .. } | M::CopyDone | M::CopyFail { .. } => {
+                return self
+                    .finish_simple(Err(Error::unsupported("COPY").into()), io)
+                    .await;
+            }
+            M::PasswordMessage { .. } => {
+                self.fatal(&protocol_violation("unexpected password message"));
+                return Ok(Step::Close);
+            }
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::Io(error)) => return Err(error),
+            Err(Failure::Sql(error)) => self.fail_extended(&error),
+        }
+        write_if_full(&mut self.out, io).await?;
+        Ok(Step::Continue)
+    }
+
+    /// Answers a well-framed message whose content was invalid
+    /// ([`codec::DecodeError::Invalid`]) as if the message had failed.
+    pub(crate) async fn handle_invalid<W: AsyncWrite + Unpin>(
+        &mut self,
+        message_type: u8,
+        error: Error,
+        io: &mut W,
+    ) -> io::Result<Step> {
+        if self.skipping_until_sync {
+            return Ok(Step::Continue);
+        }
+        if b"PBDECH".contains(&message_type) {
+            self.fail_extended(&error);
+            return Ok(Step::Continue);
+        }
+        self.finish_simple(Err(error.into()), io).await
+    }
+
+    /// Ends a message outside the extended protocol: its error if any,
+    /// ReadyForQuery, and the write.
+    async fn finish_simple<W: AsyncWrite + Unpin>(
+        &mut self,
+        outcome: Result<(), Failure>,
+        io: &mut W,
+    ) -> io::Result<Step> {
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::Io(error)) => return Err(error),
+            Err(Failure::Sql(error)) => {
+                codec::error_response(&mut self.out, Severity::Error, &error)
+            }
+        }
+        self.ready_for_query();
+        self.flush(io).await?;
+        Ok(Step::Continue)
+    }
+
+    fn fail_extended(&mut self, error: &Error) {
+        codec::error_response(&mut self.out, Severity::Error, error);
+        self.skipping_until_sync = true;
+    }
+
+    /// ParameterStatus for each setting the last statement changed.
+    fn report_changes(&mut self) {
+        for (name, value) in self.state.reported_changes.drain(..) {
+            codec::parameter_status(&mut self.out, &name, &value);
+        }
+    }
+
+    async fn simple_query<W: AsyncWrite + Unpin>(
+        &mut self,
+        sql: &str,
+        io: &mut W,
+    ) -> Result<(), Failure> {
+        // A simple Query replaces the unnamed statement, as in PostgreSQL.
+        self.statements.remove("");
+        let engine = self.engine;
+        let statements = engine.prepare(sql, &[])?;
+        if statements.is_empty() {
+            codec::empty_query_response(&mut self.out);
+            return Ok(());
+        }
+        // Refuse before running anything: no statement can have parameters here.
+        if statements
+            .iter()
+            .any(|statement| !statement.param_types().is_empty())
+        {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_REFERENCE,
+                "there is no parameter $1",
+            )
+            .into());
+        }
+        let text = ResultFormats::Uniform(Format::Text);
+        for statement in &statements {
+            let returns_rows = statement.returns_rows();
+            if returns_rows {
+                codec::row_description(&mut self.out, statement.columns(), &text)?;
+            }
+            let outcome = engine.execute(statement, Vec::new(), &mut self.state).await;
+            let result = match outcome {
+                Ok(result) => result,
+                Err(error) => {
+                    self.report_changes();
+                    return Err(error.into());
+                }
+            };
+            check_rows(&result, returns_rows)?;
+            for notice in &result.notices {
+                codec::notice_response(&mut self.out, notice);
+            }
+            for row in &result.rows {
+                codec::data_row(
+                    &mut self.out,
+                    row,
+                    statement.columns(),
+                    &text,
+                    &mut self.scratch,
+                )?;
+                write_if_full(&mut self.out, io).await?;
+            }
+            command_complete(&mut self.out, &result.tag, result.rows.len(), returns_rows);
+            self.report_changes();
+        }
+        Ok(())
+    }
+
+    fn parse(
+        &mut self,
+        name: &str,
+        sql: &str,
+        param_type_oids: ParamTypeOids<'_>,
+    ) -> Result<(), Error> {
+        if name.is_empty() {
+            self.statements.remove("");
+        } else if self.statements.contains_key(name) {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        } else if self.statements.len() >= PREPARED_STATEMENTS_MAX {
+            return Err(Error::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                format!("too many prepared statements (the limit is {PREPARED_STATEMENTS_MAX})"),
+            ));
+        }
+        let param_types = param_type_oids
+            .iter()
+            .map(|oid| match oid {
+                0 => Ok(None),
+                oid => DataType::from_oid(oid).map(Some).ok_or_else(|| {
+                    Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type with OID {oid} does not exist"),
+                    )
+                }),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut statements = self.engine.prepare(sql, &param_types)?;
+        if statements.len() > 1 {
+            return Err(Error::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        self.statements.insert(
+            name.to_string(),
+            Prepared {
+                statement: statements.pop(),
+            },
+        );
+        codec::parse_complete(&mut self.out);
+        Ok(())
+    }
+
+    fn bind(
+        &mut self,
+        portal_name: &str,
+        statement_name: &str,
+        param_formats: FormatCodes<'_>,
+        params: BindParams<'_>,
+        result_formats: FormatCodes<'_>,
+    ) -> Result<(), Error> {
+        if portal_name.is_empty() {
+            self.portals.remove("");
+        }
+        let prepared = self
+            .statements
+            .get(statement_name)
+            .ok_or_else(|| unknown_statement(statement_name))?;
+        let param_types = prepared
+            .statement
+            .as_ref()
+            .map_or(&[][..], |s| s.param_types());
+        if param_formats.len() > 1 && param_formats.len() != params.len() {
+            return Err(protocol_violation(format!(
+                "bind message has {} parameter formats but {} parameters",
+                param_formats.len(),
+                params.len()
+            )));
+        }
+        if params.len() != param_types.len() {
+            return Err(protocol_violation(format!(
+                "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires {}",
+                params.len(),
+                param_types.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(params.len());
+        for (index, (bytes, ty)) in params.iter().zip(param_types).enumerate() {
+            let format = match param_formats.len() {
+                0 => Format::Text,
+                1 => param_formats.get(0).unwrap_or(Format::Text),
+                _ => param_formats.get(index).unwrap_or(Format::Text),
+            };
+            values.push(match bytes {
+                None => Value::Null,
+                Some(bytes) => values::decode_param(*ty, format, bytes, index)?,
+            });
+        }
+        let column_count = prepared.statement.as_ref().map_or(0, |s| s.columns().len());
+        let result_formats = match result_formats.len() {
+            0 => ResultFormats::Uniform(Format::Text),
+            1 => ResultFormats::Uniform(result_formats.get(0).unwrap_or(Format::Text)),
+            n if n == column_count => ResultFormats::PerColumn(result_formats.iter().collect()),
+            n => {
+                return Err(protocol_violation(format!(
+                    "bind message has {n} result formats but query has {column_count} columns"
+                )))
+            }
+        };
+        if !self.portals.contains_key(portal_name) && self.portals.len() >= PORTALS_MAX {
+            return Err(Error::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                format!("too many portals (the limit is {PORTALS_MAX})"),
+            ));
+        }
+        // A named portal bound twice is replaced; PostgreSQL refuses it with
+        // 42P03 duplicate_cursor, which the SQLSTATE registry lacks.
+        let portal = Portal {
+            statement: prepared.statement.clone(),
+            params: values,
+            result_formats,
+            progress: Progress::NotRun,
+        };
+        self.portals.insert(portal_name.to_string(), portal);
+        codec::bind_complete(&mut self.out);
+        Ok(())
+    }
+
+    fn describe(&mut self, target: Target, name: &str) -> Result<(), Error> {
+        match target {
+            Target::Statement => {
+                let prepared = self
+                    .statements
+                    .get(name)
+                    .ok_or_else(|| unknown_statement(name))?;
+                match &prepared.statement {
+                    None => {
+                        codec::parameter_description(&mut self.out, &[])?;
+                        codec::no_data(&mut self.out);
+                    }
+                    Some(statement) => {
+                        codec::parameter_description(&mut self.out, statement.param_types())?;
+                        if statement.returns_rows() {
+                            let text = ResultFormats::Uniform(Format::Text);
+                            codec::row_description(&mut self.out, statement.columns(), &text)?;
+                        } else {
+                            codec::no_data(&mut self.out);
+                        }
+                    }
+                }
+            }
+            Target::Portal => {
+                let portal = self.portals.get(name).ok_or_else(|| unknown_portal(name))?;
+                match &portal.statement {
+                    Some(statement) if statement.returns_rows() => {
+                        codec::row_description(
+                            &mut self.out,
+                            statement.columns(),
+                            &portal.result_formats,
+                        )?;
+                    }
+                    _ => codec::no_data(&mut self.out),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn execute<W: AsyncWrite + Unpin>(
+        &mut self,
+        name: &str,
+        max_rows: u32,
+        io: &mut W,
+    ) -> Result<(), Failure> {
+        let engine = self.engine;
+        let portal = self
+            .portals
+            .get_mut(name)
+            .ok_or_else(|| unknown_portal(name))?;
+        let Some(statement) = &portal.statement else {
+            codec::empty_query_response(&mut self.out);
+            return Ok(());
+        };
+        let returns_rows = statement.returns_rows();
+        if let Progress::NotRun = portal.progress {
+            let params = std::mem::take(&mut portal.params);
+            let result = engine.execute(statement, params, &mut self.state).await?;
+            check_rows(&result, returns_rows)?;
+            for notice in &result.notices {
+                codec::notice_response(&mut self.out, notice);
+            }
+            portal.progress = Progress::Running {
+                result,
+                next_row: 0,
+            };
+        }
+        let (result, next_row) = match &mut portal.progress {
+            Progress::Running { result, next_row } => (result, next_row),
+            Progress::Done { tag } if returns_rows => {
+                // Like PostgreSQL: a finished query portal fetches nothing more.
+                command_complete(&mut self.out, tag, 0, returns_rows);
+                return Ok(());
+            }
+            Progress::Done { .. } | Progress::NotRun => {
+                return Err(protocol_violation(format!("portal \"{name}\" cannot be run")).into());
+            }
+        };
+        // PostgreSQL suspends whenever it sent `max_rows`, even if no row is
+        // left; the next Execute then completes with a count of 0.
+        let limit = if max_rows == 0 {
+            usize::MAX
+        } else {
+            max_rows as usize
+        };
+        let mut sent = 0;
+        while let Some(row) = result.rows.get(*next_row) {
+            if sent == limit {
+                break;
+            }
+            codec::data_row(
+                &mut self.out,
+                row,
+                statement.columns(),
+                &portal.result_formats,
+                &mut self.scratch,
+            )?;
+            *next_row += 1;
+            sent += 1;
+            write_if_full(&mut self.out, io).await?;
+        }
+        if sent == limit {
+            codec::portal_suspended(&mut self.out);
+            return Ok(());
+        }
+        let tag = std::mem::take(&mut result.tag);
+        command_complete(&mut self.out, &tag, sent, returns_rows);
+        // Frees the rows now rather than at Sync.
+        portal.progress = Progress::Done { tag };
+        Ok(())
+    }
+}
+
+/// A statement that returns no rows must not produce any: they could not be
+/// described to the client.
+fn check_rows(result: &QueryResult, returns_rows: bool) -> Result<(), Error> {
+    if !returns_rows && !result.rows.is_empty() {
+        return Err(Error::internal(format!(
+            "statement \"{}\" returned rows but was not described as returning rows",
+            result.tag
+        )));
+    }
+    Ok(())
+}
+
+fn command_complete(out: &mut Vec<u8>, tag: &str, rows: usize, returns_rows: bool) {
+    if returns_rows && ROW_COUNT_TAGS.contains(&tag) {
+        codec::command_complete_with_count(out, tag, rows as u64);
+    } else {
+        codec::command_complete(out, tag);
+    }
+}
+
+fn unknown_statement(name: &str) -> Error {
+    let message = if name.is_empty() {
+        "unnamed prepared statement does not exist".to_string()
+    } else {
+        format!("prepared statement \"{name}\" does not exist")
+    };
+    Error::new(sqlstate::INVALID_SQL_STATEMENT_NAME, message)
+}
+
+fn unknown_portal(name: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_CURSOR_NAME,
+        format!("portal \"{name}\" does not exist"),
+    )
+}
+
+/// Writes and clears `out`, then flushes `io`.
+pub(crate) async fn write_out<W: AsyncWrite + Unpin>(
+    out: &mut Vec<u8>,
+    io: &mut W,
+) -> io::Result<()> {
+    if !out.is_empty() {
+        io.write_all(out).await?;
+        out.clear();
+        if out.capacity() > OUTPUT_RETAIN_BYTES {
+            out.shrink_to(OUTPUT_FLUSH_BYTES);
+        }
+    }
+    io.flush().await
+}
+
+async fn write_if_full<W: AsyncWrite + Unpin>(out: &mut Vec<u8>, io: &mut W) -> io::Result<()> {
+    if out.len() >= OUTPUT_FLUSH_BYTES {
+        write_out(out, io).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_encoding_names() {
+        for name in [
+            "UTF8",
+            "utf8",
+            "utf-8",
+            "'utf-8'",
+            "\"UTF-8\"",
+            "Unicode",
+            " utf_8 ",
+        ] {
+            assert!(is_utf8_encoding_name(name), "{name}");
+        }
+        for name in [
+            "LATIN1",
+            "SQL_ASCII",
+            "utf",
+            "utf88",
+            "",
+            "unicode8",
+            "utf16",
+        ] {
+            assert!(!is_utf8_encoding_name(name), "{name}");
+        }
+    }
+}

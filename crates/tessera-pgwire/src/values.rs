@@ -1,0 +1,422 @@
+//! Value formats on the wire: PostgreSQL's text and binary representations
+//! of every [`DataType`], for Bind parameters coming in and DataRow fields
+//! going out.
+//!
+//! Guarantees: decoding never panics and checks every length against its
+//! type before reading (a wrong length is 22P03 "incorrect binary data
+//! format in bind parameter N"); text, whether a text-format parameter or a
+//! binary `text`/`varchar`, must be valid UTF-8 without NUL bytes (22021),
+//! as PostgreSQL's encoding check demands; text input keeps the codes of
+//! [`Value::parse`] (22P02, 22003). Encoding writes fields straight into the
+//! output buffer with a patched length, reusing one scratch string for text
+//! so that no field allocates.
+//!
+//! Not done here: coercing a value to a column type. A value whose variant
+//! does not match its column's declared type is an engine bug; in binary
+//! format it is refused with XX000 rather than sent with bytes the client
+//! would misread.
+
+use tessera_types::sqlstate;
+use tessera_types::{numeric, DataType, Error, Result, Value};
+
+/// A format code of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Binary,
+}
+
+impl Format {
+    pub fn from_code(code: i16) -> Option<Format> {
+        match code {
+            0 => Some(Format::Text),
+            1 => Some(Format::Binary),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> i16 {
+        match self {
+            Format::Text => 0,
+            Format::Binary => 1,
+        }
+    }
+}
+
+/// The format of each result column of a portal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultFormats {
+    /// Every column in one format (Bind sent zero or one format code).
+    Uniform(Format),
+    /// One format per column.
+    PerColumn(Vec<Format>),
+}
+
+impl ResultFormats {
+    /// The format of column `column`; text past the end of a per-column list
+    /// (Bind checked the list's length against the columns).
+    pub fn get(&self, column: usize) -> Format {
+        match self {
+            ResultFormats::Uniform(format) => *format,
+            ResultFormats::PerColumn(formats) => {
+                formats.get(column).copied().unwrap_or(Format::Text)
+            }
+        }
+    }
+}
+
+/// Checks that `bytes` are UTF-8 without NUL bytes, as PostgreSQL checks
+/// client text; the error (22021) names the offending bytes as it does.
+pub fn decode_utf8(bytes: &[u8]) -> Result<&str> {
+    let (bad_at, bad_len) = match std::str::from_utf8(bytes) {
+        Ok(text) => match bytes.iter().position(|b| *b == 0) {
+            None => return Ok(text),
+            Some(nul) => (nul, 1),
+        },
+        Err(error) => {
+            let at = error.valid_up_to();
+            match bytes[..at].iter().position(|b| *b == 0) {
+                Some(nul) => (nul, 1),
+                None => (at, error.error_len().unwrap_or(bytes.len() - at)),
+            }
+        }
+    };
+    let mut message = String::from("invalid byte sequence for encoding \"UTF8\":");
+    for byte in bytes.iter().skip(bad_at).take(bad_len.max(1)) {
+        message.push_str(&format!(" 0x{byte:02x}"));
+    }
+    Err(Error::new(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, message))
+}
+
+/// Decodes Bind parameter number `index` (0-based) of type `ty`.
+pub fn decode_param(ty: DataType, format: Format, bytes: &[u8], index: usize) -> Result<Value> {
+    match format {
+        Format::Text => Value::parse(ty, decode_utf8(bytes)?),
+        Format::Binary => decode_binary(ty, bytes, index),
+    }
+}
+
+/// Decodes the binary representation of a value of type `ty`; `index` (0-based)
+/// names the parameter in errors.
+pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> {
+    let wrong_length = || {
+        Error::new(
+            sqlstate::INVALID_BINARY_REPRESENTATION,
+            format!(
+                "incorrect binary data format in bind parameter {}",
+                index + 1
+            ),
+        )
+    };
+    Ok(match ty {
+        DataType::Bool => match bytes {
+            [b] => Value::Bool(*b != 0),
+            _ => return Err(wrong_length()),
+        },
+        DataType::Int2 => Value::Int2(i16::from_be_bytes(
+            bytes.try_into().map_err(|_| wrong_length())?,
+        )),
+        DataType::Int4 => Value::Int4(i32::from_be_bytes(
+            bytes.try_into().map_err(|_| wrong_length())?,
+        )),
+        DataType::Int8 => Value::Int8(i64::from_be_bytes(
+            bytes.try_into().map_err(|_| wrong_length())?,
+        )),
+        DataType::Float4 => Value::Float4(f32::from_be_bytes(
+            bytes.try_into().map_err(|_| wrong_length())?,
+        )),
+        DataType::Float8 => Value::Float8(f64::from_be_bytes(
+            bytes.try_into().map_err(|_| wrong_length())?,
+        )),
+        DataType::Numeric(modifier) => {
+            let value = numeric::decode_binary(bytes)?;
+            match modifier {
+                Some((precision, scale)) => {
+                    Value::Numeric(numeric::apply_typmod(value, precision, scale)?)
+                }
+                None => Value::Numeric(value),
+            }
+        }
+        // `unknown` travels as text, as PostgreSQL's unknownrecv reads it.
+        DataType::Text | DataType::Varchar(_) | DataType::Unknown => {
+            Value::parse(ty, decode_utf8(bytes)?)?
+        }
+    })
+}
+
+/// Appends the binary representation of `value` as a column of type `ty`
+/// (no length prefix). NULL appends nothing. A variant that does not match
+/// `ty` is refused (XX000): the client would misread its bytes.
+pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<()> {
+    match (value, ty) {
+        (Value::Null, _) => {}
+        (Value::Bool(b), DataType::Bool) => out.push(*b as u8),
+        (Value::Int2(v), DataType::Int2) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Int4(v), DataType::Int4) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Int8(v), DataType::Int8) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Float4(v), DataType::Float4) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Float8(v), DataType::Float8) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Numeric(d), DataType::Numeric(_)) => numeric::encode_binary(d, out),
+        (Value::Text(s), DataType::Text | DataType::Varchar(_) | DataType::Unknown) => {
+            out.extend_from_slice(s.as_bytes())
+        }
+        (value, ty) => {
+            return Err(Error::internal(format!(
+                "a {} value cannot be sent as {ty} in binary format",
+                value.data_type()
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Appends one DataRow field: its length (-1 for NULL) and its bytes in
+/// `format`. `scratch` holds the text form of non-string values between
+/// calls so that it is allocated once per connection, not per field.
+pub fn write_field(
+    out: &mut Vec<u8>,
+    value: &Value,
+    ty: DataType,
+    format: Format,
+    scratch: &mut String,
+) -> Result<()> {
+    match (value, format) {
+        (Value::Null, _) => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        (Value::Text(s), Format::Text) => put_field(out, s.as_bytes()),
+        (value, Format::Text) => {
+            scratch.clear();
+            value.write_text(scratch);
+            put_field(out, scratch.as_bytes());
+        }
+        (value, Format::Binary) => {
+            let start = out.len();
+            out.extend_from_slice(&[0; 4]);
+            if let Err(error) = encode_binary(value, ty, out) {
+                out.truncate(start);
+                return Err(error);
+            }
+            let length = field_length(out.len() - start - 4);
+            out[start..start + 4].copy_from_slice(&length.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn put_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&field_length(bytes.len()).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn field_length(length: usize) -> i32 {
+    // Values are bounded well below 2 GiB (PostgreSQL's varlena limit is 1 GiB).
+    i32::try_from(length).unwrap_or_else(|_| panic!("field of {length} bytes exceeds i32"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_types::sqlstate::SqlState;
+
+    fn round_trip(value: Value, ty: DataType) -> Value {
+        let mut out = Vec::new();
+        encode_binary(&value, ty, &mut out).unwrap();
+        decode_binary(ty, &out, 0).unwrap()
+    }
+
+    fn binary_error(ty: DataType, bytes: &[u8]) -> SqlState {
+        decode_binary(ty, bytes, 2).unwrap_err().code
+    }
+
+    fn text(value: &Value) -> String {
+        value.to_text().unwrap()
+    }
+
+    #[test]
+    fn binary_round_trips_every_type() {
+        assert_eq!(
+            round_trip(Value::Bool(true), DataType::Bool),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            round_trip(Value::Bool(false), DataType::Bool),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            round_trip(Value::Int2(-300), DataType::Int2),
+            Value::Int2(-300)
+        );
+        assert_eq!(
+            round_trip(Value::Int4(i32::MIN), DataType::Int4),
+            Value::Int4(i32::MIN)
+        );
+        assert_eq!(
+            round_trip(Value::Int8(i64::MAX), DataType::Int8),
+            Value::Int8(i64::MAX)
+        );
+        assert_eq!(
+            text(&round_trip(Value::Float4(0.1), DataType::Float4)),
+            "0.1"
+        );
+        assert_eq!(
+            text(&round_trip(Value::Float8(-2.5e-7), DataType::Float8)),
+            "-2.5e-07"
+        );
+        let d = numeric::parse("-12345.678").unwrap();
+        assert_eq!(
+            text(&round_trip(Value::Numeric(d), DataType::Numeric(None))),
+            "-12345.678"
+        );
+        let s = Value::Text("héllo".into());
+        assert_eq!(text(&round_trip(s.clone(), DataType::Text)), "héllo");
+        assert_eq!(text(&round_trip(s, DataType::Varchar(None))), "héllo");
+    }
+
+    #[test]
+    fn binary_wire_bytes_are_big_endian() {
+        let mut out = Vec::new();
+        encode_binary(&Value::Int4(1), DataType::Int4, &mut out).unwrap();
+        encode_binary(&Value::Float8(1.0), DataType::Float8, &mut out).unwrap();
+        encode_binary(&Value::Bool(true), DataType::Bool, &mut out).unwrap();
+        assert_eq!(out, [0, 0, 0, 1, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn wrong_binary_lengths_are_22p03_naming_the_parameter() {
+        let error = decode_binary(DataType::Int4, &[0, 1], 2).unwrap_err();
+        assert_eq!(error.code, sqlstate::INVALID_BINARY_REPRESENTATION);
+        assert_eq!(
+            error.message,
+            "incorrect binary data format in bind parameter 3"
+        );
+        for (ty, bytes) in [
+            (DataType::Bool, &[][..]),
+            (DataType::Bool, &[1, 0][..]),
+            (DataType::Int2, &[1][..]),
+            (DataType::Int8, &[0; 4][..]),
+            (DataType::Float4, &[0; 8][..]),
+            (DataType::Float8, &[0; 9][..]),
+            (DataType::Numeric(None), &[0, 1][..]),
+        ] {
+            assert_eq!(
+                binary_error(ty, bytes),
+                sqlstate::INVALID_BINARY_REPRESENTATION,
+                "{ty:?} {bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_must_be_utf8_without_nul() {
+        assert_eq!(
+            binary_error(DataType::Text, b"a\0b"),
+            sqlstate::CHARACTER_NOT_IN_REPERTOIRE
+        );
+        let error = decode_param(DataType::Text, Format::Text, b"ab\xc3\x28", 0).unwrap_err();
+        assert_eq!(error.code, sqlstate::CHARACTER_NOT_IN_REPERTOIRE);
+        assert_eq!(
+            error.message,
+            "invalid byte sequence for encoding \"UTF8\": 0xc3"
+        );
+        let error = decode_utf8(b"a\0\xff").unwrap_err();
+        assert_eq!(
+            error.message,
+            "invalid byte sequence for encoding \"UTF8\": 0x00"
+        );
+        // A sequence cut short at the end of the input names what is there.
+        let error = decode_utf8(b"\xe2\x82").unwrap_err();
+        assert_eq!(
+            error.message,
+            "invalid byte sequence for encoding \"UTF8\": 0xe2 0x82"
+        );
+    }
+
+    #[test]
+    fn text_params_parse_with_their_type_and_keep_its_codes() {
+        assert_eq!(
+            decode_param(DataType::Int4, Format::Text, b" 42", 0).unwrap(),
+            Value::Int4(42)
+        );
+        assert_eq!(
+            decode_param(DataType::Unknown, Format::Text, b"x", 0).unwrap(),
+            Value::Text("x".into())
+        );
+        let code = |ty, text: &[u8]| decode_param(ty, Format::Text, text, 0).unwrap_err().code;
+        assert_eq!(
+            code(DataType::Int4, b"abc"),
+            sqlstate::INVALID_TEXT_REPRESENTATION
+        );
+        assert_eq!(
+            code(DataType::Int2, b"70000"),
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            code(DataType::Varchar(Some(2)), b"abc"),
+            sqlstate::STRING_DATA_RIGHT_TRUNCATION
+        );
+        let bytes = {
+            let mut out = Vec::new();
+            numeric::encode_binary(&numeric::parse("123.456").unwrap(), &mut out);
+            out
+        };
+        let rounded =
+            decode_param(DataType::Numeric(Some((5, 1))), Format::Binary, &bytes, 0).unwrap();
+        assert_eq!(text(&rounded), "123.5");
+    }
+
+    #[test]
+    fn fields_carry_their_length_and_null_is_minus_one() {
+        let mut out = Vec::new();
+        let mut scratch = String::new();
+        write_field(
+            &mut out,
+            &Value::Null,
+            DataType::Int4,
+            Format::Binary,
+            &mut scratch,
+        )
+        .unwrap();
+        write_field(
+            &mut out,
+            &Value::Int4(-7),
+            DataType::Int4,
+            Format::Text,
+            &mut scratch,
+        )
+        .unwrap();
+        write_field(
+            &mut out,
+            &Value::Int4(-7),
+            DataType::Int4,
+            Format::Binary,
+            &mut scratch,
+        )
+        .unwrap();
+        write_field(
+            &mut out,
+            &Value::Text("ab".into()),
+            DataType::Text,
+            Format::Text,
+            &mut scratch,
+        )
+        .unwrap();
+        let expected: Vec<u8> = [
+            &[0xff, 0xff, 0xff, 0xff][..],
+            &[0, 0, 0, 2],
+            b"-7",
+            &[0, 0, 0, 4],
+            &(-7i32).to_be_bytes(),
+            &[0, 0, 0, 2],
+            b"ab",
+        ]
+        .concat();
+        assert_eq!(out, expected);
+        let error = write_field(
+            &mut out,
+            &Value::Int8(1),
+            DataType::Int4,
+            Format::Binary,
+            &mut scratch,
+        )
+        .unwrap_err();
+        assert_eq!(error.code, sqlstate::INTERNAL_ERROR);
+    }
+}

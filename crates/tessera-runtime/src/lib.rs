@@ -1,0 +1,15 @@
+//! Shard threads, mailboxes and node start-up.
+//!
+//! A node runs one thread per shard, each pinned to its own core, each with
+//! its own tokio current-thread runtime. A shard owns its tables and WAL;
+//! other threads reach them only by sending a request to its mailbox (a
+//! bounded channel) through the [`transport`] interface. Every shard also
+//! listens on the PostgreSQL port with `SO_REUSEPORT`, so the kernel spreads
+//! connections over shards, and routes its connections' statements.
+
+pub mod meta;
+pub mod node;
+pub mod transport;
+
+pub use node::{run_node, ConnectionHandler, NodeConfig, NodeHandle};
+pub use transport::ShardCluster;

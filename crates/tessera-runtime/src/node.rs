@@ -1,0 +1,341 @@
+//! Starting and stopping a node: check the data directory, recover every
+//! shard, start one pinned thread per shard, listen, and shut down on request.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tessera_sql::router::Router;
+use tessera_sql::shard::{CatalogCell, ShardContext};
+use tessera_storage::recovery::{self, RecoveredShard};
+use tessera_storage::WalWriter;
+use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
+use tessera_types::{sqlstate, Catalog, Error, Result};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+use crate::meta::{Meta, FORMAT_VERSION};
+use crate::transport::{Envelope, Mailboxes, ShardCluster, ID_STRIDE, MAILBOX_CAPACITY};
+
+/// Connections one shard accepts backlog for in the kernel.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub pg_listen: SocketAddr,
+    pub shards: u16,
+    /// Used only when the data directory is created.
+    pub bucket_count: u32,
+}
+
+impl NodeConfig {
+    pub fn new(data_dir: PathBuf, pg_listen: SocketAddr, shards: u16) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            pg_listen,
+            shards,
+            bucket_count: BUCKET_COUNT_DEFAULT,
+        }
+    }
+}
+
+/// Serves one accepted client connection on a shard's thread.
+pub type ConnectionHandler = Arc<
+    dyn Fn(TcpStream, Rc<Router<ShardCluster>>, u32) -> Pin<Box<dyn Future<Output = ()>>>
+        + Send
+        + Sync,
+>;
+
+/// A running node.
+pub struct NodeHandle {
+    shutdown: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    pub shards: u16,
+    pub pg_listen: SocketAddr,
+}
+
+impl NodeHandle {
+    /// Stops accepting, flushes every WAL, and joins the shard threads.
+    pub fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn decode_row_id(key: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = key.get(1..9)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes) ^ (1 << 63))
+}
+
+/// Starts a node and returns once every shard listens.
+pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHandle> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        Error::io(
+            &format!("creating the data directory {}", config.data_dir.display()),
+            e,
+        )
+    })?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(config.data_dir.join("LOCK"))
+        .map_err(|e| Error::io("opening the data directory lock", e))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::new(
+            sqlstate::INSUFFICIENT_RESOURCES,
+            format!(
+                "the data directory {} is in use by another tessera process",
+                config.data_dir.display()
+            ),
+        ));
+    }
+    let fresh = Meta {
+        format_version: FORMAT_VERSION,
+        bucket_count: config.bucket_count,
+        shard_count: config.shards,
+    };
+    let (meta, created) = Meta::load_or_create(&config.data_dir, fresh)?;
+    if meta.shard_count != config.shards {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "the data directory {} holds {} shards, but {} were asked for; moving buckets between shards comes with rebalancing, so start with --shards {}",
+                config.data_dir.display(),
+                meta.shard_count,
+                config.shards,
+                meta.shard_count
+            ),
+        ));
+    }
+    if created {
+        tracing::info!(
+            "created data directory {} ({} shards, {} buckets)",
+            config.data_dir.display(),
+            meta.shard_count,
+            meta.bucket_count
+        );
+    }
+    let base = Catalog::new(meta.bucket_count, meta.shard_count);
+    let recovered = recovery::recover(&config.data_dir, base, meta.shard_count)?;
+
+    // Ids continue after the largest found anywhere in the node.
+    let mut max_row_id = 0;
+    for shard in &recovered.shards {
+        for table in recovered.catalog.tables().filter(|t| t.has_row_id()) {
+            if let Some(key) = shard.store.table(table.id).and_then(|t| t.last_key()) {
+                max_row_id = max_row_id.max(decode_row_id(key).unwrap_or(0));
+            }
+        }
+    }
+    let first_row_seq = max_row_id / ID_STRIDE + 1;
+    let first_tx_seq = recovered.max_tx / ID_STRIDE + 1;
+
+    let catalog_cell = Arc::new(CatalogCell::new(recovered.catalog.clone()));
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..meta.shard_count {
+        let (tx, rx) = mpsc::channel::<Envelope>(MAILBOX_CAPACITY);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let mailboxes: Mailboxes = senders.into();
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+    let mut threads = Vec::new();
+    let mut catalog_wal = Some((
+        recovered.catalog_wal_path.clone(),
+        recovered.catalog_wal_len,
+    ));
+    let _lock = Arc::new(lock);
+    for (shard, (recovered_shard, mailbox)) in
+        recovered.shards.into_iter().zip(receivers).enumerate()
+    {
+        let shard = shard as ShardId;
+        let core = if cores.is_empty() {
+            None
+        } else {
+            Some(cores[shard as usize % cores.len()])
+        };
+        let catalog_wal = if shard == 0 { catalog_wal.take() } else { None };
+        let args = ShardArgs {
+            shard,
+            recovered: recovered_shard,
+            catalog_wal,
+            catalog_cell: catalog_cell.clone(),
+            mailboxes: mailboxes.clone(),
+            mailbox,
+            pg_listen: config.pg_listen,
+            handler: handler.clone(),
+            shutdown: shutdown_rx.clone(),
+            first_row_seq,
+            first_tx_seq,
+            lock: _lock.clone(),
+        };
+        let ready = ready_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("shard-{shard}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                run_shard(args, ready);
+            })
+            .map_err(|e| Error::io("starting a shard thread", e))?;
+        threads.push(thread);
+    }
+    drop(ready_tx);
+    for _ in 0..meta.shard_count {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = shutdown.send(true);
+                return Err(e);
+            }
+            Err(_) => return Err(Error::internal("a shard thread died while starting")),
+        }
+    }
+    Ok(NodeHandle {
+        shutdown,
+        threads,
+        shards: meta.shard_count,
+        pg_listen: config.pg_listen,
+    })
+}
+
+struct ShardArgs {
+    shard: ShardId,
+    recovered: RecoveredShard,
+    catalog_wal: Option<(PathBuf, u64)>,
+    catalog_cell: Arc<CatalogCell>,
+    mailboxes: Mailboxes,
+    mailbox: mpsc::Receiver<Envelope>,
+    pg_listen: SocketAddr,
+    handler: ConnectionHandler,
+    shutdown: watch::Receiver<bool>,
+    first_row_seq: u64,
+    first_tx_seq: u64,
+    /// Holds the data directory lock for as long as any shard runs.
+    lock: Arc<std::fs::File>,
+}
+
+fn run_shard(args: ShardArgs, ready: std::sync::mpsc::Sender<Result<()>>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.send(Err(Error::io("starting a shard runtime", e)));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        if let Err(e) = serve_shard(args, &ready).await {
+            let _ = ready.send(Err(e));
+        }
+    });
+}
+
+fn listener(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>>) -> Result<()> {
+    let ShardArgs {
+        shard,
+        recovered,
+        catalog_wal,
+        catalog_cell,
+        mailboxes,
+        mut mailbox,
+        pg_listen,
+        handler,
+        mut shutdown,
+        first_row_seq,
+        first_tx_seq,
+        lock: _lock,
+    } = args;
+    let wal = WalWriter::open(
+        &recovered.wal_path,
+        recovered.wal_len,
+        &format!("shard-{shard}"),
+    )?;
+    for record in &recovered.resolutions {
+        wal.append_durable(&record.encode()).await?;
+    }
+    let catalog_log = match catalog_wal {
+        Some((path, len)) => Some(WalWriter::open(&path, len, "catalog")?),
+        None => None,
+    };
+    let ctx = Rc::new(ShardContext::new(
+        shard,
+        recovered.store,
+        wal,
+        catalog_cell,
+        catalog_log,
+    ));
+    let router = Rc::new(Router::new(ShardCluster::new(
+        ctx.clone(),
+        mailboxes,
+        first_row_seq,
+        first_tx_seq,
+    )));
+    let listener =
+        listener(pg_listen).map_err(|e| Error::io(&format!("listening on {pg_listen}"), e))?;
+    let _ = ready.send(Ok(()));
+
+    // Requests from other shards' routers.
+    let serve_ctx = ctx.clone();
+    tokio::task::spawn_local(async move {
+        while let Some(envelope) = mailbox.recv().await {
+            let ctx = serve_ctx.clone();
+            tokio::task::spawn_local(async move {
+                let result = ctx.handle(envelope.request).await;
+                let _ = envelope.reply.send(result);
+            });
+        }
+    });
+
+    let mut connection_seq: u32 = 0;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connection_seq = connection_seq.wrapping_add(1);
+                    let process_id = ((shard as u32) << 22) | (connection_seq & 0x3F_FFFF);
+                    tokio::task::spawn_local(handler(stream, router.clone(), process_id));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!("shard {shard}: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    // Make whatever is pending in the WAL durable before the thread ends.
+    if let Err(e) = ctx.wal.flush().await {
+        tracing::error!("shard {shard}: could not flush the WAL at shutdown: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,2123 @@
+//! Binding: syntax tree + catalog → typed plan.
+//!
+//! Resolves table and column names (unquoted names fold to lower case, as in
+//! PostgreSQL), types every expression, inserts the implicit casts
+//! PostgreSQL would, infers parameter types from their context, checks
+//! grouping rules, and decides from the WHERE clause which shard a
+//! statement must go to. Constructs outside the supported slice fail with
+//! 0A000 naming the construct.
+
+use std::sync::Arc;
+
+use sqlparser::ast;
+use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, TableDef, Value};
+
+use crate::engine::ColumnDesc;
+use crate::expr::{BinaryOp, Expr, Function};
+use crate::parser::Parsed;
+use crate::plan::*;
+
+/// The OID a table reports in RowDescription: stable, derived from its id.
+pub fn table_oid(table: &TableDef) -> u32 {
+    16384 + table.id
+}
+
+pub fn ident_name(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+fn object_name(name: &ast::ObjectName) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => Ok(ident_name(i)),
+            other => Err(Error::unsupported(format!("the name {other}"))),
+        })
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [name] => Ok(name.clone()),
+        [schema, name] if schema == "public" => Ok(name.clone()),
+        [schema, _] => Err(Error::new(
+            sqlstate::INVALID_SCHEMA_NAME,
+            format!("schema \"{schema}\" does not exist"),
+        )),
+        _ => Err(Error::new(
+            sqlstate::SYNTAX_ERROR,
+            format!("improper qualified name (too many dotted names): {name}"),
+        )),
+    }
+}
+
+pub fn data_type(t: &ast::DataType) -> Result<DataType> {
+    use ast::DataType as A;
+    Ok(match t {
+        A::Bool | A::Boolean => DataType::Bool,
+        A::SmallInt(_) | A::Int2(_) => DataType::Int2,
+        A::Int(_) | A::Integer(_) | A::Int4(_) => DataType::Int4,
+        A::BigInt(_) | A::Int8(_) => DataType::Int8,
+        A::Real | A::Float4 => DataType::Float4,
+        A::DoublePrecision | A::Float8 => DataType::Float8,
+        A::Float(info) => match info {
+            ast::ExactNumberInfo::Precision(p) if *p <= 24 => DataType::Float4,
+            _ => DataType::Float8,
+        },
+        A::Numeric(info) | A::Decimal(info) => match info {
+            ast::ExactNumberInfo::None => DataType::Numeric(None),
+            ast::ExactNumberInfo::Precision(p) => {
+                DataType::Numeric(Some((numeric_precision(*p)?, 0)))
+            }
+            ast::ExactNumberInfo::PrecisionAndScale(p, s) => {
+                let p = numeric_precision(*p)?;
+                if *s < 0 || *s > p as i64 {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        format!("NUMERIC scale {s} must be between 0 and precision {p}"),
+                    ));
+                }
+                DataType::Numeric(Some((p, *s as u8)))
+            }
+        },
+        A::Text | A::String(None) => DataType::Text,
+        A::Varchar(len) | A::CharacterVarying(len) => {
+            match len {
+                None => DataType::Varchar(None),
+                Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+                    if *length == 0 || *length > 10_485_760 {
+                        return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        format!("length for type varchar must be between 1 and 10485760, not {length}"),
+                    ));
+                    }
+                    DataType::Varchar(Some(*length as u32))
+                }
+                Some(ast::CharacterLength::Max) => return Err(Error::unsupported("varchar(max)")),
+            }
+        }
+        other => return Err(Error::unsupported(format!("type {other}"))),
+    })
+}
+
+fn numeric_precision(p: u64) -> Result<u8> {
+    if p == 0 || p > tessera_types::types::NUMERIC_PRECISION_MAX as u64 {
+        return Err(Error::unsupported(format!(
+            "NUMERIC precision {p} (Tessera stores up to {} digits exactly)",
+            tessera_types::types::NUMERIC_PRECISION_MAX
+        )));
+    }
+    Ok(p as u8)
+}
+
+/// The columns visible to expressions: one table (or none).
+struct Scope {
+    table: Option<Arc<TableDef>>,
+    qualifier: Option<String>,
+}
+
+impl Scope {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<(usize, DataType)> {
+        if let (Some(q), Some(own)) = (qualifier, &self.qualifier) {
+            if q != own {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("missing FROM-clause entry for table \"{q}\""),
+                ));
+            }
+        }
+        if let (Some(q), None) = (qualifier, &self.qualifier) {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("missing FROM-clause entry for table \"{q}\""),
+            ));
+        }
+        let found = self
+            .table
+            .as_ref()
+            .and_then(|t| t.column_index(name).map(|i| (i, t.columns[i].data_type)));
+        found.ok_or_else(|| {
+            let shown = match qualifier {
+                Some(q) => format!("{q}.{name}"),
+                None => name.to_string(),
+            };
+            Error::new(
+                sqlstate::UNDEFINED_COLUMN,
+                format!("column \"{shown}\" does not exist"),
+            )
+        })
+    }
+}
+
+/// How expressions of the statement being bound see their input.
+enum Ctx<'a> {
+    /// Over the scope's rows; aggregates are not allowed here (`clause` names where).
+    Row { clause: &'static str },
+    /// After grouping: group expressions and aggregates become columns of
+    /// the grouped row `[keys…, aggregates…]`.
+    Grouped {
+        keys: &'a [(String, DataType)],
+        aggs: &'a mut Vec<AggCall>,
+    },
+}
+
+pub struct Binder<'a> {
+    catalog: &'a Catalog,
+    params: Vec<Option<DataType>>,
+}
+
+fn is_aggregate_name(name: &str) -> bool {
+    matches!(name, "count" | "sum" | "min" | "max" | "avg")
+}
+
+fn function_name(f: &ast::Function) -> String {
+    f.name
+        .0
+        .last()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => ident_name(i),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
+}
+
+fn contains_aggregate(e: &ast::Expr) -> bool {
+    use ast::Expr as E;
+    match e {
+        E::Function(f) => {
+            if is_aggregate_name(&function_name(f)) && f.over.is_none() {
+                return true;
+            }
+            match &f.args {
+                ast::FunctionArguments::List(list) => list.args.iter().any(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
+                        contains_aggregate(x)
+                    }
+                    _ => false,
+                }),
+                _ => false,
+            }
+        }
+        E::BinaryOp { left, right, .. } => contains_aggregate(left) || contains_aggregate(right),
+        E::UnaryOp { expr, .. }
+        | E::Nested(expr)
+        | E::Cast { expr, .. }
+        | E::IsNull(expr)
+        | E::IsNotNull(expr)
+        | E::IsTrue(expr)
+        | E::IsNotTrue(expr)
+        | E::IsFalse(expr)
+        | E::IsNotFalse(expr) => contains_aggregate(expr),
+        E::InList { expr, list, .. } => {
+            contains_aggregate(expr) || list.iter().any(contains_aggregate)
+        }
+        E::Between {
+            expr, low, high, ..
+        } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
+        E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
+            contains_aggregate(expr) || contains_aggregate(pattern)
+        }
+        E::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            operand.as_deref().is_some_and(contains_aggregate)
+                || conditions
+                    .iter()
+                    .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
+                || else_result.as_deref().is_some_and(contains_aggregate)
+        }
+        _ => false,
+    }
+}
+
+/// Strips casts the binder adds between string types: they change nothing.
+fn needs_cast(from: DataType, to: DataType) -> bool {
+    let stringy = |t: DataType| matches!(t, DataType::Text | DataType::Varchar(None));
+    !(from == to
+        || (stringy(from) && stringy(to))
+        || (from.unconstrained() == to && to != DataType::Unknown))
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(catalog: &'a Catalog, param_types: &[Option<DataType>]) -> Binder<'a> {
+        Binder {
+            catalog,
+            params: param_types.to_vec(),
+        }
+    }
+
+    /// The final parameter types: unresolved ones become `text`, as PostgreSQL does.
+    fn finish_params(&self) -> Vec<DataType> {
+        self.params
+            .iter()
+            .map(|p| p.unwrap_or(DataType::Text))
+            .collect()
+    }
+
+    fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let n = object_name(name)?;
+        self.catalog.table(&n).cloned().ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("relation \"{n}\" does not exist"),
+            )
+        })
+    }
+
+    pub fn bind(mut self, parsed: &Parsed, sql: &str) -> Result<Statement> {
+        use ast::Statement as S;
+        let (plan, columns, returns_rows) = match &parsed.statement {
+            S::Query(q) => {
+                let (plan, columns) = self.bind_query(q)?;
+                (Plan::Select(Box::new(plan)), columns, true)
+            }
+            S::Insert(insert) => (Plan::Insert(self.bind_insert(insert)?), vec![], false),
+            S::Update {
+                table,
+                assignments,
+                from,
+                selection,
+                returning,
+                ..
+            } => {
+                if from.is_some() {
+                    return Err(Error::unsupported("UPDATE … FROM"));
+                }
+                if returning.is_some() {
+                    return Err(Error::unsupported("RETURNING"));
+                }
+                (
+                    Plan::Update(self.bind_update(table, assignments, selection.as_ref())?),
+                    vec![],
+                    false,
+                )
+            }
+            S::Delete(delete) => (Plan::Delete(self.bind_delete(delete)?), vec![], false),
+            S::CreateTable(ct) => (
+                self.bind_create_table(ct, parsed.distributed_by.as_deref())?,
+                vec![],
+                false,
+            ),
+            S::Drop {
+                object_type: ast::ObjectType::Table,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                if *cascade {
+                    return Err(Error::unsupported("DROP TABLE … CASCADE"));
+                }
+                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
+                (
+                    Plan::DropTable {
+                        names,
+                        if_exists: *if_exists,
+                    },
+                    vec![],
+                    false,
+                )
+            }
+            S::Set(ast::Set::SingleAssignment {
+                variable, values, ..
+            }) => {
+                let name = variable.to_string().to_lowercase();
+                let value = values
+                    .iter()
+                    .map(|v| match v {
+                        ast::Expr::Value(v) => match &v.value {
+                            ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        ast::Expr::Identifier(i) => i.value.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let value = if value.eq_ignore_ascii_case("default") {
+                    None
+                } else {
+                    Some(value)
+                };
+                (Plan::Set { name, value }, vec![], false)
+            }
+            S::ShowVariable { variable } => {
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if name.eq_ignore_ascii_case("all") {
+                    return Err(Error::unsupported("SHOW ALL"));
+                }
+                let col = ColumnDesc {
+                    name: name.to_lowercase(),
+                    data_type: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                };
+                (Plan::Show { name }, vec![col], true)
+            }
+            S::StartTransaction { .. }
+            | S::Commit { .. }
+            | S::Rollback { .. }
+            | S::Savepoint { .. } => {
+                return Err(Error::unsupported(
+                    "transaction control (BEGIN/COMMIT/ROLLBACK) in this version",
+                ))
+            }
+            other => {
+                let text = other.to_string();
+                let words: Vec<&str> = text.split_whitespace().take(2).collect();
+                return Err(Error::unsupported(words.join(" ")));
+            }
+        };
+        Ok(Statement {
+            sql: sql.to_string(),
+            plan: Arc::new(plan),
+            param_types: self.finish_params(),
+            columns,
+            returns_rows,
+            catalog_version: self.catalog.version,
+            parsed: Arc::new(parsed.clone()),
+        })
+    }
+
+    // ---- expressions -------------------------------------------------
+
+    fn param(&mut self, index: usize, hint: Option<DataType>) -> (Expr, DataType) {
+        if self.params.len() <= index {
+            self.params.resize(index + 1, None);
+        }
+        if self.params[index].is_none() {
+            if let Some(h) = hint.filter(|h| *h != DataType::Unknown) {
+                self.params[index] = Some(h.unconstrained());
+            }
+        }
+        (
+            Expr::Param(index),
+            self.params[index].unwrap_or(DataType::Unknown),
+        )
+    }
+
+    /// Converts `e` of type `from` to `to`: folds casts of literals (so bad
+    /// constants fail at once with their input error), types open
+    /// parameters, wraps the rest in an implicit cast.
+    fn coerce(&mut self, e: Expr, from: DataType, to: DataType) -> Result<Expr> {
+        if let Expr::Param(i) = e {
+            if from == DataType::Unknown {
+                self.param(i, Some(to));
+                return Ok(Expr::Param(i));
+            }
+        }
+        if !needs_cast(from, to) {
+            return Ok(e);
+        }
+        if let Expr::Literal(v) = e {
+            return Ok(Expr::Literal(v.cast(to, true)?));
+        }
+        Ok(Expr::Cast {
+            expr: Box::new(e),
+            to,
+            explicit: false,
+        })
+    }
+
+    fn bind_expr(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        self.bind_expr_hint(e, scope, ctx, None)
+    }
+
+    fn bind_expr_hint(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+        hint: Option<DataType>,
+    ) -> Result<(Expr, DataType)> {
+        use ast::Expr as E;
+        if let Ctx::Grouped { keys, .. } = ctx {
+            let text = e.to_string();
+            if let Some(i) = keys.iter().position(|(k, _)| *k == text) {
+                return Ok((Expr::Column(i), keys[i].1));
+            }
+        }
+        match e {
+            E::Identifier(i) => self.bind_column(None, &ident_name(i), scope, ctx),
+            E::CompoundIdentifier(parts) => match parts.as_slice() {
+                [q, c] => self.bind_column(Some(&ident_name(q)), &ident_name(c), scope, ctx),
+                [s, q, c] if ident_name(s) == "public" => {
+                    self.bind_column(Some(&ident_name(q)), &ident_name(c), scope, ctx)
+                }
+                _ => Err(Error::unsupported(format!("the column reference {e}"))),
+            },
+            E::Value(v) => self.bind_literal(&v.value, hint),
+            E::Nested(inner) => self.bind_expr_hint(inner, scope, ctx, hint),
+            E::UnaryOp { op, expr } => {
+                let (x, t) = self.bind_expr_hint(expr, scope, ctx, hint)?;
+                match op {
+                    ast::UnaryOperator::Not => {
+                        let x = self.expect_bool(x, t, "NOT")?;
+                        Ok((Expr::Not(Box::new(x)), DataType::Bool))
+                    }
+                    ast::UnaryOperator::Minus => {
+                        if let Expr::Literal(v) = &x {
+                            if let Some(folded) = negate_literal(v) {
+                                return Ok((Expr::Literal(folded), t));
+                            }
+                        }
+                        let t = if t == DataType::Unknown {
+                            DataType::Numeric(None)
+                        } else {
+                            t
+                        };
+                        if !t.is_numeric_family() {
+                            return Err(operator_missing("-", None, t));
+                        }
+                        Ok((Expr::Neg(Box::new(x)), t.unconstrained()))
+                    }
+                    ast::UnaryOperator::Plus => Ok((x, t)),
+                    other => Err(Error::unsupported(format!("the operator {other}"))),
+                }
+            }
+            E::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope, ctx),
+            E::IsNull(x) | E::IsNotNull(x) => {
+                let (x, _) = self.bind_expr(x, scope, ctx)?;
+                Ok((
+                    Expr::IsNull {
+                        expr: Box::new(x),
+                        negated: matches!(e, E::IsNotNull(_)),
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) => {
+                let (inner, t) = self.bind_expr(x, scope, ctx)?;
+                let inner = self.expect_bool(inner, t, "IS TRUE")?;
+                let value = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
+                let negated = matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_));
+                Ok((
+                    Expr::IsBool {
+                        expr: Box::new(inner),
+                        value,
+                        negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let (x, mut t) = self.bind_expr(expr, scope, ctx)?;
+                let mut items = Vec::new();
+                for item in list {
+                    let (i, it) = self.bind_expr_hint(item, scope, ctx, Some(t))?;
+                    t = DataType::common_type(t, it)
+                        .ok_or_else(|| operator_missing("=", Some(t), it))?;
+                    items.push((i, it));
+                }
+                let x = self.coerce(x, t, t)?;
+                let list = items
+                    .into_iter()
+                    .map(|(i, it)| self.coerce(i, it, t))
+                    .collect::<Result<_>>()?;
+                Ok((
+                    Expr::InList {
+                        expr: Box::new(x),
+                        list,
+                        negated: *negated,
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let lo = ast::Expr::BinaryOp {
+                    left: expr.clone(),
+                    op: ast::BinaryOperator::GtEq,
+                    right: low.clone(),
+                };
+                let hi = ast::Expr::BinaryOp {
+                    left: expr.clone(),
+                    op: ast::BinaryOperator::LtEq,
+                    right: high.clone(),
+                };
+                let both = ast::Expr::BinaryOp {
+                    left: Box::new(lo),
+                    op: ast::BinaryOperator::And,
+                    right: Box::new(hi),
+                };
+                let (b, t) = self.bind_expr(&both, scope, ctx)?;
+                Ok((if *negated { Expr::Not(Box::new(b)) } else { b }, t))
+            }
+            E::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+            }
+            | E::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+            } => {
+                if escape_char.is_some() || *any {
+                    return Err(Error::unsupported("LIKE … ESCAPE"));
+                }
+                let (x, xt) = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
+                let (p, pt) = self.bind_expr_hint(pattern, scope, ctx, Some(DataType::Text))?;
+                if !xt.is_string() || !pt.is_string() {
+                    return Err(operator_missing("~~", Some(xt), pt));
+                }
+                let x = self.coerce(x, xt, DataType::Text)?;
+                let p = self.coerce(p, pt, DataType::Text)?;
+                Ok((
+                    Expr::Like {
+                        expr: Box::new(x),
+                        pattern: Box::new(p),
+                        negated: *negated,
+                        case_insensitive: matches!(e, E::ILike { .. }),
+                    },
+                    DataType::Bool,
+                ))
+            }
+            E::Cast {
+                expr,
+                data_type: dt,
+                kind,
+                format: None,
+            } => {
+                if !matches!(kind, ast::CastKind::Cast | ast::CastKind::DoubleColon) {
+                    return Err(Error::unsupported(format!("{kind:?}")));
+                }
+                let to = data_type(dt)?;
+                let (x, from) = self.bind_expr_hint(expr, scope, ctx, Some(to))?;
+                if let Expr::Param(i) = x {
+                    if from == DataType::Unknown {
+                        self.param(i, Some(to));
+                    }
+                }
+                if from != DataType::Unknown && !castable(from, to) {
+                    return Err(Error::new(
+                        sqlstate::DATATYPE_MISMATCH,
+                        format!("cannot cast type {from} to {to}"),
+                    ));
+                }
+                if let Expr::Literal(v) = x {
+                    return Ok((Expr::Literal(v.cast(to, true)?), to));
+                }
+                Ok((
+                    Expr::Cast {
+                        expr: Box::new(x),
+                        to,
+                        explicit: true,
+                    },
+                    to,
+                ))
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.bind_case(
+                operand.as_deref(),
+                conditions,
+                else_result.as_deref(),
+                scope,
+                ctx,
+            ),
+            E::Function(f) => self.bind_function(f, scope, ctx),
+            E::TypedString(ast::TypedString {
+                data_type: dt,
+                value,
+                ..
+            }) => {
+                let to = data_type(dt)?;
+                let text = match &value.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Ok((Expr::Literal(Value::parse(to, &text)?), to))
+            }
+            E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
+                Err(Error::unsupported("subqueries in this version"))
+            }
+            other => Err(Error::unsupported(format!("the expression {other}"))),
+        }
+    }
+
+    fn bind_column(
+        &mut self,
+        q: Option<&str>,
+        name: &str,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let (i, t) = scope.resolve(q, name)?;
+        if let Ctx::Grouped { .. } = ctx {
+            let table = scope.qualifier.clone().unwrap_or_default();
+            return Err(Error::new(
+                sqlstate::GROUPING_ERROR,
+                format!("column \"{table}.{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
+            ));
+        }
+        Ok((Expr::Column(i), t.unconstrained()))
+    }
+
+    fn bind_literal(&mut self, v: &ast::Value, hint: Option<DataType>) -> Result<(Expr, DataType)> {
+        use ast::Value as V;
+        Ok(match v {
+            V::Number(text, _) => {
+                let value = if let Ok(i) = text.parse::<i32>() {
+                    Value::Int4(i)
+                } else if let Ok(i) = text.parse::<i64>() {
+                    Value::Int8(i)
+                } else {
+                    Value::Numeric(tessera_types::numeric::parse(text)?)
+                };
+                let t = value.data_type();
+                (Expr::Literal(value), t)
+            }
+            V::SingleQuotedString(s) | V::EscapedStringLiteral(s) => {
+                (Expr::Literal(Value::Text(s.clone())), DataType::Unknown)
+            }
+            V::DollarQuotedString(s) => (
+                Expr::Literal(Value::Text(s.value.clone())),
+                DataType::Unknown,
+            ),
+            V::Boolean(b) => (Expr::Literal(Value::Bool(*b)), DataType::Bool),
+            V::Null => (Expr::Literal(Value::Null), DataType::Unknown),
+            V::Placeholder(p) => {
+                let n: usize = p
+                    .strip_prefix('$')
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1 && *n <= 65535)
+                    .ok_or_else(|| Error::syntax(format!("syntax error at or near \"{p}\"")))?;
+                self.param(n - 1, hint)
+            }
+            other => return Err(Error::unsupported(format!("the literal {other}"))),
+        })
+    }
+
+    fn expect_bool(&mut self, e: Expr, t: DataType, what: &str) -> Result<Expr> {
+        match t {
+            DataType::Bool => Ok(e),
+            DataType::Unknown => self.coerce(e, t, DataType::Bool),
+            other => Err(Error::datatype_mismatch(format!(
+                "argument of {what} must be type boolean, not type {other}"
+            ))),
+        }
+    }
+
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        use ast::BinaryOperator as B;
+        let op = match op {
+            B::Plus => BinaryOp::Add,
+            B::Minus => BinaryOp::Sub,
+            B::Multiply => BinaryOp::Mul,
+            B::Divide => BinaryOp::Div,
+            B::Modulo => BinaryOp::Mod,
+            B::Eq => BinaryOp::Eq,
+            B::NotEq => BinaryOp::NotEq,
+            B::Lt => BinaryOp::Lt,
+            B::LtEq => BinaryOp::LtEq,
+            B::Gt => BinaryOp::Gt,
+            B::GtEq => BinaryOp::GtEq,
+            B::And => BinaryOp::And,
+            B::Or => BinaryOp::Or,
+            B::StringConcat => BinaryOp::Concat,
+            other => return Err(Error::unsupported(format!("the operator {other}"))),
+        };
+        let (l, lt) = self.bind_expr(left, scope, ctx)?;
+        let (r, rt) = self.bind_expr_hint(right, scope, ctx, Some(lt))?;
+        // A parameter on the left takes its type from the right.
+        let (l, lt) = match l {
+            Expr::Param(i) if lt == DataType::Unknown && rt != DataType::Unknown => {
+                self.param(i, Some(rt))
+            }
+            other => (other, lt),
+        };
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let l = self.expect_bool(l, lt, op.symbol())?;
+                let r = self.expect_bool(r, rt, op.symbol())?;
+                Ok((
+                    Expr::Binary {
+                        op,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                    },
+                    DataType::Bool,
+                ))
+            }
+            BinaryOp::Concat => {
+                let l = self.coerce(l, lt, DataType::Text)?;
+                let r = self.coerce(r, rt, DataType::Text)?;
+                Ok((
+                    Expr::Binary {
+                        op,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                    },
+                    DataType::Text,
+                ))
+            }
+            _ => {
+                let common = DataType::common_type(lt, rt)
+                    .ok_or_else(|| operator_missing(op.symbol(), Some(lt), rt))?;
+                let common = if common == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    common
+                };
+                if op.is_arithmetic() && !common.is_numeric_family() {
+                    return Err(operator_missing(op.symbol(), Some(lt), rt));
+                }
+                let l = self.coerce(l, lt, common)?;
+                let r = self.coerce(r, rt, common)?;
+                let t = if op.is_comparison() {
+                    DataType::Bool
+                } else {
+                    common
+                };
+                let e = Expr::Binary {
+                    op,
+                    left: Box::new(l),
+                    right: Box::new(r),
+                };
+                // Fold constant arithmetic so errors like 1/0 surface the same way every time.
+                if let Expr::Binary { left, right, .. } = &e {
+                    if let (Expr::Literal(a), Expr::Literal(b)) = (&**left, &**right) {
+                        return Ok((
+                            Expr::Literal(crate::expr::binary(op, a.clone(), b.clone())?),
+                            t,
+                        ));
+                    }
+                }
+                Ok((e, t))
+            }
+        }
+    }
+
+    fn bind_case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut operand_bound = None;
+        let mut operand_type = DataType::Unknown;
+        if let Some(o) = operand {
+            let (x, t) = self.bind_expr(o, scope, ctx)?;
+            operand_bound = Some(x);
+            operand_type = t;
+        }
+        let mut whens = Vec::new();
+        let mut result_type = DataType::Unknown;
+        let mut results = Vec::new();
+        for c in conditions {
+            let (w, wt) = if operand.is_some() {
+                self.bind_expr_hint(&c.condition, scope, ctx, Some(operand_type))?
+            } else {
+                let (w, wt) = self.bind_expr(&c.condition, scope, ctx)?;
+                (self.expect_bool(w, wt, "CASE/WHEN")?, DataType::Bool)
+            };
+            if operand.is_some() {
+                operand_type = DataType::common_type(operand_type, wt)
+                    .ok_or_else(|| operator_missing("=", Some(operand_type), wt))?;
+            }
+            let (r, rt) = self.bind_expr(&c.result, scope, ctx)?;
+            result_type = DataType::common_type(result_type, rt).ok_or_else(|| {
+                Error::datatype_mismatch(format!(
+                    "CASE types {result_type} and {rt} cannot be matched"
+                ))
+            })?;
+            whens.push((w, wt));
+            results.push((r, rt));
+        }
+        let otherwise = match else_result {
+            Some(e) => {
+                let (x, t) = self.bind_expr(e, scope, ctx)?;
+                result_type = DataType::common_type(result_type, t).ok_or_else(|| {
+                    Error::datatype_mismatch(format!(
+                        "CASE types {result_type} and {t} cannot be matched"
+                    ))
+                })?;
+                Some((x, t))
+            }
+            None => None,
+        };
+        let result_type = if result_type == DataType::Unknown {
+            DataType::Text
+        } else {
+            result_type
+        };
+        let mut pairs = Vec::new();
+        for ((w, wt), (r, rt)) in whens.into_iter().zip(results) {
+            let w = if operand.is_some() {
+                self.coerce(w, wt, operand_type)?
+            } else {
+                w
+            };
+            pairs.push((w, self.coerce(r, rt, result_type)?));
+        }
+        let otherwise = match otherwise {
+            Some((x, t)) => Some(Box::new(self.coerce(x, t, result_type)?)),
+            None => None,
+        };
+        let operand = match operand_bound {
+            Some(x) => Some(Box::new(self.coerce(x, operand_type, operand_type)?)),
+            None => None,
+        };
+        Ok((
+            Expr::Case {
+                operand,
+                whens: pairs,
+                otherwise,
+            },
+            result_type,
+        ))
+    }
+
+    fn function_args(&self, f: &ast::Function) -> Result<(Vec<ast::Expr>, bool, bool)> {
+        if f.over.is_some() {
+            return Err(Error::unsupported("window functions in this version"));
+        }
+        if f.filter.is_some() {
+            return Err(Error::unsupported("aggregate FILTER in this version"));
+        }
+        match &f.args {
+            ast::FunctionArguments::None => Ok((vec![], false, false)),
+            ast::FunctionArguments::List(list) => {
+                if !list.clauses.is_empty() {
+                    return Err(Error::unsupported(format!("the function call {f}")));
+                }
+                let distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
+                let mut out = Vec::new();
+                let mut star = false;
+                for a in &list.args {
+                    match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                            out.push(e.clone())
+                        }
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "the function argument {other}"
+                            )))
+                        }
+                    }
+                }
+                Ok((out, distinct, star))
+            }
+            ast::FunctionArguments::Subquery(_) => {
+                Err(Error::unsupported("subqueries in this version"))
+            }
+        }
+    }
+
+    fn bind_function(
+        &mut self,
+        f: &ast::Function,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let name = function_name(f);
+        let (args, distinct, star) = self.function_args(f)?;
+        if is_aggregate_name(&name) {
+            return self.bind_aggregate(&name, &args, distinct, star, scope, ctx);
+        }
+        if distinct || star {
+            return Err(Error::syntax(format!("syntax error in call to {name}")));
+        }
+        let mut bound = Vec::new();
+        for a in &args {
+            bound.push(self.bind_expr(a, scope, ctx)?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let missing = || {
+            Error::new(
+                sqlstate::UNDEFINED_FUNCTION,
+                format!(
+                    "function {name}({}) does not exist",
+                    types.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+        };
+        let func = match name.as_str() {
+            "abs" => Function::Abs,
+            "lower" => Function::Lower,
+            "upper" => Function::Upper,
+            "length" | "char_length" | "character_length" => Function::Length,
+            "coalesce" => Function::Coalesce,
+            "nullif" => Function::NullIf,
+            "round" => Function::Round,
+            "greatest" => Function::Greatest,
+            "least" => Function::Least,
+            _ => return Err(missing()),
+        };
+        match func {
+            Function::Abs
+                if types.len() == 1
+                    && (types[0].is_numeric_family() || types[0] == DataType::Unknown) =>
+            {
+                let t = if types[0] == DataType::Unknown {
+                    DataType::Float8
+                } else {
+                    types[0]
+                };
+                let (e, et) = bound.pop().unwrap_or((Expr::literal_null(), t));
+                let e = self.coerce(e, et, t)?;
+                Ok((
+                    Expr::Call {
+                        func,
+                        args: vec![e],
+                    },
+                    t,
+                ))
+            }
+            Function::Lower | Function::Upper | Function::Length
+                if types.len() == 1 && types[0].is_string() =>
+            {
+                let (e, et) = bound
+                    .pop()
+                    .unwrap_or((Expr::literal_null(), DataType::Text));
+                let e = self.coerce(e, et, DataType::Text)?;
+                let t = if func == Function::Length {
+                    DataType::Int4
+                } else {
+                    DataType::Text
+                };
+                Ok((
+                    Expr::Call {
+                        func,
+                        args: vec![e],
+                    },
+                    t,
+                ))
+            }
+            Function::Round
+                if (types.len() == 1 || types.len() == 2) && types[0].is_numeric_family() =>
+            {
+                let float = types[0].is_float();
+                if float && types.len() == 2 {
+                    return Err(missing());
+                }
+                let t = if float {
+                    DataType::Float8
+                } else {
+                    DataType::Numeric(None)
+                };
+                let mut args = Vec::new();
+                let mut it = bound.into_iter();
+                if let Some((e, et)) = it.next() {
+                    args.push(self.coerce(e, et, t)?);
+                }
+                if let Some((e, et)) = it.next() {
+                    if !et.is_integer() && et != DataType::Unknown {
+                        return Err(missing());
+                    }
+                    args.push(self.coerce(e, et, DataType::Int4)?);
+                }
+                Ok((Expr::Call { func, args }, t))
+            }
+            Function::Coalesce | Function::Greatest | Function::Least | Function::NullIf
+                if !types.is_empty() =>
+            {
+                if func == Function::NullIf && types.len() != 2 {
+                    return Err(missing());
+                }
+                let mut t = DataType::Unknown;
+                for bt in &types {
+                    t = DataType::common_type(t, *bt).ok_or_else(|| {
+                        Error::datatype_mismatch(format!(
+                            "{} types {t} and {bt} cannot be matched",
+                            name.to_uppercase()
+                        ))
+                    })?;
+                }
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                let args = bound
+                    .into_iter()
+                    .map(|(e, et)| self.coerce(e, et, t))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((Expr::Call { func, args }, t))
+            }
+            _ => Err(missing()),
+        }
+    }
+
+    fn bind_aggregate(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        distinct: bool,
+        star: bool,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let Ctx::Grouped { keys, aggs } = ctx else {
+            let clause = match ctx {
+                Ctx::Row { clause } => *clause,
+                Ctx::Grouped { .. } => "",
+            };
+            return Err(Error::new(
+                sqlstate::GROUPING_ERROR,
+                format!("aggregate functions are not allowed in {clause}"),
+            ));
+        };
+        if distinct {
+            return Err(Error::unsupported(
+                "DISTINCT in aggregate functions in this version",
+            ));
+        }
+        let group_count = keys.len();
+        let mut inner = Ctx::Row {
+            clause: "aggregate function calls",
+        };
+        let (func, arg, arg_type) = match (name, star, args) {
+            ("count", true, []) => (AggFunc::CountStar, None, DataType::Int8),
+            (_, false, [a]) => {
+                let (e, t) = self.bind_expr(a, scope, &mut inner)?;
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                let func = match name {
+                    "count" => AggFunc::Count,
+                    "sum" => AggFunc::Sum,
+                    "min" => AggFunc::Min,
+                    "max" => AggFunc::Max,
+                    _ => AggFunc::Avg,
+                };
+                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !t.is_numeric_family() {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_FUNCTION,
+                        format!("function {name}({t}) does not exist"),
+                    ));
+                }
+                (func, Some(self.coerce(e, t, t)?), t)
+            }
+            _ => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    format!("function {name} with these arguments does not exist"),
+                ))
+            }
+        };
+        let result_type = match func {
+            AggFunc::CountStar | AggFunc::Count => DataType::Int8,
+            AggFunc::Min | AggFunc::Max => arg_type,
+            AggFunc::Sum => match arg_type {
+                DataType::Int2 | DataType::Int4 => DataType::Int8,
+                DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
+                other => other,
+            },
+            AggFunc::Avg => {
+                if arg_type.is_float() {
+                    DataType::Float8
+                } else {
+                    DataType::Numeric(None)
+                }
+            }
+        };
+        let call = AggCall {
+            func,
+            arg,
+            arg_type,
+            result_type,
+        };
+        let index = match aggs.iter().position(|a| *a == call) {
+            Some(i) => i,
+            None => {
+                aggs.push(call);
+                aggs.len() - 1
+            }
+        };
+        Ok((Expr::Column(group_count + index), result_type))
+    }
+
+    // ---- SELECT ---------------------------------------------------------
+
+    fn bind_query(&mut self, q: &ast::Query) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
+        if q.with.is_some() {
+            return Err(Error::unsupported("WITH in this version"));
+        }
+        if q.fetch.is_some() || !q.locks.is_empty() {
+            return Err(Error::unsupported("FETCH/FOR UPDATE in this version"));
+        }
+        let select = match &*q.body {
+            ast::SetExpr::Select(s) => s,
+            ast::SetExpr::SetOperation { .. } => {
+                return Err(Error::unsupported("UNION/INTERSECT/EXCEPT in this version"))
+            }
+            ast::SetExpr::Values(_) => {
+                return Err(Error::unsupported("VALUES as a query in this version"))
+            }
+            other => return Err(Error::unsupported(format!("the query {other}"))),
+        };
+        let scope = self.bind_from(&select.from)?;
+        let filter = match &select.selection {
+            Some(w) => {
+                let (f, t) = self.bind_expr(w, &scope, &mut Ctx::Row { clause: "WHERE" })?;
+                if t != DataType::Bool && t != DataType::Unknown {
+                    return Err(Error::datatype_mismatch(format!(
+                        "argument of WHERE must be type boolean, not type {t}"
+                    )));
+                }
+                Some(self.coerce(f, t, DataType::Bool)?)
+            }
+            None => None,
+        };
+        let distinct = match &select.distinct {
+            None => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => {
+                return Err(Error::unsupported("DISTINCT ON in this version"))
+            }
+        };
+        if select.top.is_some()
+            || select.into.is_some()
+            || !select.lateral_views.is_empty()
+            || select.qualify.is_some()
+        {
+            return Err(Error::unsupported(format!("the query {select}")));
+        }
+
+        // The select list, with * expanded, and the client-visible names.
+        let mut items: Vec<(ast::Expr, String)> = Vec::new();
+        for item in &select.projection {
+            match item {
+                ast::SelectItem::UnnamedExpr(e) => items.push((e.clone(), column_name(e))),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    items.push((expr.clone(), ident_name(alias)))
+                }
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    let table = scope.table.as_ref().ok_or_else(|| {
+                        Error::syntax("SELECT * with no tables specified is not valid")
+                    })?;
+                    for c in &table.columns {
+                        items.push((
+                            ast::Expr::Identifier(ast::Ident::new(c.name.clone())),
+                            c.name.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        // Quoted identifiers for expanded columns keep their exact names.
+        let items: Vec<(ast::Expr, String)> = items
+            .into_iter()
+            .map(|(e, n)| match e {
+                ast::Expr::Identifier(i)
+                    if i.quote_style.is_none() && i.value != i.value.to_lowercase() =>
+                {
+                    (
+                        ast::Expr::Identifier(ast::Ident::with_quote('"', i.value)),
+                        n,
+                    )
+                }
+                other => (other, n),
+            })
+            .collect();
+
+        let group_by: Vec<ast::Expr> = match &select.group_by {
+            ast::GroupByExpr::Expressions(exprs, modifiers) => {
+                if !modifiers.is_empty() {
+                    return Err(Error::unsupported("GROUP BY modifiers in this version"));
+                }
+                exprs.clone()
+            }
+            ast::GroupByExpr::All(_) => return Err(Error::unsupported("GROUP BY ALL")),
+        };
+        let order_items: Vec<ast::OrderByExpr> = match &q.order_by {
+            None => vec![],
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(e) => e.clone(),
+                ast::OrderByKind::All(_) => return Err(Error::unsupported("ORDER BY ALL")),
+            },
+        };
+        let aggregated = !group_by.is_empty()
+            || select.having.is_some()
+            || items.iter().any(|(e, _)| contains_aggregate(e))
+            || order_items.iter().any(|o| contains_aggregate(&o.expr));
+
+        // Bind output expressions (and later sort keys) in the right context.
+        let mut outputs: Vec<(Expr, DataType)> = Vec::new();
+        let mut descs = Vec::new();
+        let (fragment_output, aggregate, visible, order_by) = if aggregated {
+            // Group keys: an ordinal or an output name refers to a select item.
+            let mut key_asts = Vec::new();
+            for g in &group_by {
+                key_asts.push(resolve_group_ref(g, &items, &scope)?.unwrap_or_else(|| g.clone()));
+            }
+            let mut key_exprs = Vec::new();
+            let mut keys = Vec::new();
+            for g in &key_asts {
+                let (e, t) = self.bind_expr(g, &scope, &mut Ctx::Row { clause: "GROUP BY" })?;
+                key_exprs.push(e);
+                keys.push((g.to_string(), t));
+            }
+            let mut aggs = Vec::new();
+            for (e, n) in &items {
+                let (x, t) = self.bind_expr(
+                    e,
+                    &scope,
+                    &mut Ctx::Grouped {
+                        keys: &keys,
+                        aggs: &mut aggs,
+                    },
+                )?;
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                descs.push(self.describe(e, n, t, &scope));
+                outputs.push((x, t));
+            }
+            let having = match &select.having {
+                Some(h) => {
+                    let (x, t) = self.bind_expr(
+                        h,
+                        &scope,
+                        &mut Ctx::Grouped {
+                            keys: &keys,
+                            aggs: &mut aggs,
+                        },
+                    )?;
+                    Some(self.expect_bool(x, t, "HAVING")?)
+                }
+                None => None,
+            };
+            let visible = outputs.len();
+            let order_by =
+                self.bind_order_by(&order_items, &items, distinct, &mut outputs, |b, e| {
+                    b.bind_expr(
+                        e,
+                        &scope,
+                        &mut Ctx::Grouped {
+                            keys: &keys,
+                            aggs: &mut aggs,
+                        },
+                    )
+                })?;
+            let output: Vec<Expr> = outputs.iter().map(|(e, _)| e.clone()).collect();
+            (
+                FragmentOutput::PartialAggregate {
+                    group_by: key_exprs,
+                    aggs: aggs.clone(),
+                },
+                Some(AggregateFinal {
+                    group_count: keys.len(),
+                    aggs,
+                    having,
+                    output,
+                }),
+                visible,
+                order_by,
+            )
+        } else {
+            for (e, n) in &items {
+                let (x, t) = self.bind_expr(e, &scope, &mut Ctx::Row { clause: "SELECT" })?;
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                descs.push(self.describe(e, n, t, &scope));
+                outputs.push((x, t));
+            }
+            let visible = outputs.len();
+            let order_by =
+                self.bind_order_by(&order_items, &items, distinct, &mut outputs, |b, e| {
+                    b.bind_expr(e, &scope, &mut Ctx::Row { clause: "ORDER BY" })
+                })?;
+            (
+                FragmentOutput::Project(outputs.iter().map(|(e, _)| e.clone()).collect()),
+                None,
+                visible,
+                order_by,
+            )
+        };
+        let (limit, offset) = self.bind_limit(q)?;
+        let (target, primary_key) = match &scope.table {
+            Some(t) => route(t, filter.as_ref()),
+            None => (Target::NoTable, None),
+        };
+        let plan = SelectPlan {
+            target,
+            fragment: ScanFragment {
+                table: scope.table.clone(),
+                primary_key,
+                filter,
+                output: fragment_output,
+            },
+            aggregate,
+            distinct,
+            order_by,
+            limit,
+            offset,
+            visible,
+        };
+        Ok((plan, descs))
+    }
+}
+
+impl Binder<'_> {
+    fn bind_order_by(
+        &mut self,
+        order_items: &[ast::OrderByExpr],
+        items: &[(ast::Expr, String)],
+        distinct: bool,
+        outputs: &mut Vec<(Expr, DataType)>,
+        mut bind: impl FnMut(&mut Self, &ast::Expr) -> Result<(Expr, DataType)>,
+    ) -> Result<Vec<SortKey>> {
+        let mut keys = Vec::new();
+        for o in order_items {
+            if o.with_fill.is_some() {
+                return Err(Error::unsupported("ORDER BY … WITH FILL"));
+            }
+            let column = match output_ref_index(&o.expr, items)? {
+                Some(i) => i,
+                None => {
+                    let (e, t) = bind(self, &o.expr)?;
+                    match outputs.iter().position(|(x, _)| *x == e) {
+                        Some(i) => i,
+                        None if distinct => return Err(Error::new(
+                            sqlstate::INVALID_COLUMN_REFERENCE,
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                        )),
+                        None => {
+                            outputs.push((e, t));
+                            outputs.len() - 1
+                        }
+                    }
+                }
+            };
+            let descending = o.options.asc == Some(false);
+            keys.push(SortKey {
+                column,
+                descending,
+                nulls_first: o.options.nulls_first.unwrap_or(descending),
+            });
+        }
+        Ok(keys)
+    }
+
+    fn bind_limit(&mut self, q: &ast::Query) -> Result<(Option<Expr>, Option<Expr>)> {
+        let Some(clause) = &q.limit_clause else {
+            return Ok((None, None));
+        };
+        let (limit, offset) = match clause {
+            ast::LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            } => {
+                if !limit_by.is_empty() {
+                    return Err(Error::unsupported("LIMIT BY"));
+                }
+                (limit.clone(), offset.as_ref().map(|o| o.value.clone()))
+            }
+            ast::LimitClause::OffsetCommaLimit { .. } => {
+                return Err(Error::syntax("LIMIT #,# syntax is not supported")
+                    .with_hint("Use separate LIMIT and OFFSET clauses."))
+            }
+        };
+        let empty = Scope {
+            table: None,
+            qualifier: None,
+        };
+        let bind =
+            |b: &mut Self, e: Option<ast::Expr>, clause: &'static str| -> Result<Option<Expr>> {
+                let Some(e) = e else { return Ok(None) };
+                let (x, t) =
+                    b.bind_expr_hint(&e, &empty, &mut Ctx::Row { clause }, Some(DataType::Int8))?;
+                if !t.is_numeric_family() && t != DataType::Unknown {
+                    return Err(Error::datatype_mismatch(format!(
+                        "argument of {clause} must be type bigint, not type {t}"
+                    )));
+                }
+                Ok(Some(b.coerce(x, t, DataType::Int8)?))
+            };
+        let limit = bind(self, limit, "LIMIT")?;
+        let offset = bind(self, offset, "OFFSET")?;
+        Ok((limit, offset))
+    }
+
+    fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<Scope> {
+        match from {
+            [] => Ok(Scope {
+                table: None,
+                qualifier: None,
+            }),
+            [one] => {
+                if !one.joins.is_empty() {
+                    return Err(Error::unsupported("JOIN in this version"));
+                }
+                self.bind_relation(&one.relation)
+            }
+            _ => Err(Error::unsupported(
+                "joins (several tables in FROM) in this version",
+            )),
+        }
+    }
+
+    fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        match relation {
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                with_hints,
+                version: None,
+                partitions,
+                ..
+            } if with_hints.is_empty() && partitions.is_empty() => {
+                let table = self.table(name)?;
+                let qualifier = match alias {
+                    Some(a) => {
+                        if !a.columns.is_empty() {
+                            return Err(Error::unsupported("column aliases on a table"));
+                        }
+                        ident_name(&a.name)
+                    }
+                    None => table.name.clone(),
+                };
+                Ok(Scope {
+                    table: Some(table),
+                    qualifier: Some(qualifier),
+                })
+            }
+            ast::TableFactor::Derived { .. } => {
+                Err(Error::unsupported("subqueries in FROM in this version"))
+            }
+            other => Err(Error::unsupported(format!("the FROM item {other}"))),
+        }
+    }
+
+    fn describe(&self, e: &ast::Expr, name: &str, t: DataType, scope: &Scope) -> ColumnDesc {
+        let column = match e {
+            ast::Expr::Identifier(i) => scope.resolve(None, &ident_name(i)).ok(),
+            ast::Expr::CompoundIdentifier(p) if p.len() == 2 => scope
+                .resolve(Some(&ident_name(&p[0])), &ident_name(&p[1]))
+                .ok(),
+            _ => None,
+        };
+        match (column, &scope.table) {
+            (Some((i, _)), Some(table)) => ColumnDesc {
+                name: name.to_string(),
+                data_type: table.columns[i].data_type,
+                table_oid: table_oid(table),
+                column_id: i as i16 + 1,
+            },
+            _ => ColumnDesc {
+                name: name.to_string(),
+                data_type: t,
+                table_oid: 0,
+                column_id: 0,
+            },
+        }
+    }
+
+    /// Converts for storing into a column (assignment cast).
+    fn assign(&mut self, e: Expr, from: DataType, column: &ColumnDef) -> Result<Expr> {
+        let to = column.data_type;
+        if !to.assignable_from(from) {
+            return Err(Error::datatype_mismatch(format!(
+                "column \"{}\" is of type {} but expression is of type {}",
+                column.name,
+                to.base_name(),
+                from.base_name()
+            ))
+            .with_hint("You will need to rewrite or cast the expression."));
+        }
+        if let Expr::Param(i) = e {
+            if from == DataType::Unknown {
+                self.param(i, Some(to));
+            }
+        }
+        match e {
+            Expr::Literal(v) => Ok(Expr::Literal(v.cast(to, false)?)),
+            e if from == to
+                && !matches!(to, DataType::Numeric(Some(_)) | DataType::Varchar(Some(_))) =>
+            {
+                Ok(e)
+            }
+            e => Ok(Expr::Cast {
+                expr: Box::new(e),
+                to,
+                explicit: false,
+            }),
+        }
+    }
+
+    fn bind_insert(&mut self, ins: &ast::Insert) -> Result<InsertPlan> {
+        let ast::TableObject::TableName(name) = &ins.table else {
+            return Err(Error::unsupported("INSERT into a table function"));
+        };
+        if ins.on.is_some() {
+            return Err(Error::unsupported("ON CONFLICT in this version"));
+        }
+        if ins.returning.is_some() {
+            return Err(Error::unsupported("RETURNING in this version"));
+        }
+        let table = self.table(name)?;
+        let positions: Vec<usize> = if ins.columns.is_empty() {
+            (0..table.columns.len()).collect()
+        } else {
+            let mut seen = Vec::new();
+            for c in &ins.columns {
+                let n = ident_name(c);
+                let i = table.column_index(&n).ok_or_else(|| {
+                    Error::new(
+                        sqlstate::UNDEFINED_COLUMN,
+                        format!(
+                            "column \"{n}\" of relation \"{}\" does not exist",
+                            table.name
+                        ),
+                    )
+                })?;
+                if seen.contains(&i) {
+                    return Err(Error::new(
+                        sqlstate::DUPLICATE_COLUMN,
+                        format!("column \"{n}\" specified more than once"),
+                    ));
+                }
+                seen.push(i);
+            }
+            seen
+        };
+        let rows_ast: Vec<Vec<ast::Expr>> = match &ins.source {
+            None => vec![vec![]],
+            Some(q) => match &*q.body {
+                ast::SetExpr::Values(v)
+                    if q.order_by.is_none() && q.limit_clause.is_none() && q.with.is_none() =>
+                {
+                    v.rows.clone()
+                }
+                _ => return Err(Error::unsupported("INSERT … SELECT in this version")),
+            },
+        };
+        let scope = Scope {
+            table: None,
+            qualifier: None,
+        };
+        let mut rows = Vec::with_capacity(rows_ast.len());
+        for r in &rows_ast {
+            if ins.source.is_some() && r.len() > positions.len() {
+                return Err(Error::syntax(
+                    "INSERT has more expressions than target columns",
+                ));
+            }
+            if ins.source.is_some() && r.len() < positions.len() && !ins.columns.is_empty() {
+                return Err(Error::syntax(
+                    "INSERT has more target columns than expressions",
+                ));
+            }
+            let mut row: Vec<Expr> = vec![Expr::literal_null(); table.columns.len()];
+            for (e, &pos) in r.iter().zip(&positions) {
+                let column = &table.columns[pos];
+                if matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+                {
+                    continue;
+                }
+                let (x, t) = self.bind_expr_hint(
+                    e,
+                    &scope,
+                    &mut Ctx::Row { clause: "VALUES" },
+                    Some(column.data_type),
+                )?;
+                row[pos] = self.assign(x, t, column)?;
+            }
+            rows.push(row);
+        }
+        Ok(InsertPlan { table, rows })
+    }
+
+    fn single_table(&mut self, t: &ast::TableWithJoins) -> Result<Scope> {
+        if !t.joins.is_empty() {
+            return Err(Error::unsupported("JOIN in this version"));
+        }
+        self.bind_relation(&t.relation)
+    }
+
+    fn bind_where(&mut self, selection: Option<&ast::Expr>, scope: &Scope) -> Result<Option<Expr>> {
+        match selection {
+            Some(w) => {
+                let (f, t) = self.bind_expr(w, scope, &mut Ctx::Row { clause: "WHERE" })?;
+                if t != DataType::Bool && t != DataType::Unknown {
+                    return Err(Error::datatype_mismatch(format!(
+                        "argument of WHERE must be type boolean, not type {t}"
+                    )));
+                }
+                Ok(Some(self.coerce(f, t, DataType::Bool)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn bind_update(
+        &mut self,
+        table: &ast::TableWithJoins,
+        assignments: &[ast::Assignment],
+        selection: Option<&ast::Expr>,
+    ) -> Result<UpdatePlan> {
+        let scope = self.single_table(table)?;
+        let Some(def) = scope.table.clone() else {
+            return Err(Error::internal("UPDATE without a table"));
+        };
+        let mut bound = Vec::new();
+        for a in assignments {
+            let ast::AssignmentTarget::ColumnName(name) = &a.target else {
+                return Err(Error::unsupported("multiple-column assignment in UPDATE"));
+            };
+            let n = match name.0.last() {
+                Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
+                _ => return Err(Error::syntax(format!("syntax error at or near \"{name}\""))),
+            };
+            let i = def.column_index(&n).ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" of relation \"{}\" does not exist", def.name),
+                )
+            })?;
+            if bound.iter().any(|(c, _)| *c == i) {
+                return Err(Error::syntax(format!(
+                    "multiple assignments to same column \"{n}\""
+                )));
+            }
+            if def.sharding_key.contains(&i) {
+                return Err(Error::unsupported(format!(
+                    "updating \"{n}\", a column of the sharding key of \"{}\", in this version",
+                    def.name
+                )));
+            }
+            let (x, t) = self.bind_expr_hint(
+                &a.value,
+                &scope,
+                &mut Ctx::Row { clause: "UPDATE" },
+                Some(def.columns[i].data_type),
+            )?;
+            bound.push((i, self.assign(x, t, &def.columns[i])?));
+        }
+        let filter = self.bind_where(selection, &scope)?;
+        let (target, primary_key) = route(&def, filter.as_ref());
+        Ok(UpdatePlan {
+            table: def,
+            target,
+            primary_key,
+            filter,
+            assignments: bound,
+        })
+    }
+
+    fn bind_delete(&mut self, d: &ast::Delete) -> Result<DeletePlan> {
+        if d.using.is_some() {
+            return Err(Error::unsupported("DELETE … USING in this version"));
+        }
+        if d.returning.is_some() {
+            return Err(Error::unsupported("RETURNING in this version"));
+        }
+        if !d.order_by.is_empty() || d.limit.is_some() || !d.tables.is_empty() {
+            return Err(Error::unsupported("this form of DELETE"));
+        }
+        let tables = match &d.from {
+            ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+        };
+        let [table] = tables.as_slice() else {
+            return Err(Error::unsupported("DELETE from several tables"));
+        };
+        let scope = self.single_table(table)?;
+        let Some(def) = scope.table.clone() else {
+            return Err(Error::internal("DELETE without a table"));
+        };
+        let filter = self.bind_where(d.selection.as_ref(), &scope)?;
+        let (target, primary_key) = route(&def, filter.as_ref());
+        Ok(DeletePlan {
+            table: def,
+            target,
+            primary_key,
+            filter,
+        })
+    }
+
+    fn bind_create_table(
+        &mut self,
+        ct: &ast::CreateTable,
+        distributed_by: Option<&[ast::Ident]>,
+    ) -> Result<Plan> {
+        if ct.query.is_some() {
+            return Err(Error::unsupported("CREATE TABLE … AS in this version"));
+        }
+        if ct.temporary {
+            return Err(Error::unsupported("TEMPORARY tables in this version"));
+        }
+        if ct.like.is_some() || ct.clone.is_some() {
+            return Err(Error::unsupported("CREATE TABLE … LIKE"));
+        }
+        let name = object_name(&ct.name)?;
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        let mut primary_key: Vec<usize> = Vec::new();
+        let mut pk_declared = false;
+        let multiple_pk = || {
+            Error::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                format!("multiple primary keys for table \"{name}\" are not allowed"),
+            )
+        };
+        for (i, c) in ct.columns.iter().enumerate() {
+            let cname = ident_name(&c.name);
+            if columns.iter().any(|x| x.name == cname) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_COLUMN,
+                    format!("column \"{cname}\" specified more than once"),
+                ));
+            }
+            let mut not_null = false;
+            for opt in &c.options {
+                match &opt.option {
+                    ast::ColumnOption::NotNull => not_null = true,
+                    ast::ColumnOption::Null => {}
+                    ast::ColumnOption::Unique {
+                        is_primary: true, ..
+                    } => {
+                        if pk_declared {
+                            return Err(multiple_pk());
+                        }
+                        pk_declared = true;
+                        primary_key.push(i);
+                        not_null = true;
+                    }
+                    ast::ColumnOption::Unique {
+                        is_primary: false, ..
+                    } => return Err(Error::unsupported("UNIQUE constraints in this version")),
+                    ast::ColumnOption::Default(_) => {
+                        return Err(Error::unsupported("DEFAULT in this version"))
+                    }
+                    other => {
+                        return Err(Error::unsupported(format!("the column constraint {other}")))
+                    }
+                }
+            }
+            columns.push(ColumnDef {
+                name: cname,
+                data_type: data_type(&c.data_type)?,
+                not_null,
+            });
+        }
+        if columns.is_empty() {
+            return Err(Error::unsupported("tables without columns"));
+        }
+        for con in &ct.constraints {
+            match con {
+                ast::TableConstraint::PrimaryKey { columns: cols, .. } => {
+                    if pk_declared {
+                        return Err(multiple_pk());
+                    }
+                    pk_declared = true;
+                    for c in cols {
+                        let n = match &c.column.expr {
+                            ast::Expr::Identifier(i) => ident_name(i),
+                            other => {
+                                return Err(Error::unsupported(format!(
+                                    "the key expression {other}"
+                                )))
+                            }
+                        };
+                        let i = columns.iter().position(|x| x.name == n).ok_or_else(|| {
+                            Error::new(
+                                sqlstate::UNDEFINED_COLUMN,
+                                format!("column \"{n}\" named in key does not exist"),
+                            )
+                        })?;
+                        if primary_key.contains(&i) {
+                            return Err(Error::new(
+                                sqlstate::DUPLICATE_COLUMN,
+                                format!("column \"{n}\" appears twice in primary key constraint"),
+                            ));
+                        }
+                        primary_key.push(i);
+                        columns[i].not_null = true;
+                    }
+                }
+                ast::TableConstraint::Unique { .. } => {
+                    return Err(Error::unsupported("UNIQUE constraints in this version"))
+                }
+                other => return Err(Error::unsupported(format!("the table constraint {other}"))),
+            }
+        }
+        let sharding_key = match distributed_by {
+            None => primary_key.clone(),
+            Some(cols) => {
+                let mut key = Vec::new();
+                for c in cols {
+                    let n = ident_name(c);
+                    let i = columns.iter().position(|x| x.name == n).ok_or_else(|| {
+                        Error::new(
+                            sqlstate::UNDEFINED_COLUMN,
+                            format!("column \"{n}\" named in DISTRIBUTED BY does not exist"),
+                        )
+                    })?;
+                    if !primary_key.is_empty() && !primary_key.contains(&i) {
+                        return Err(Error::unsupported(format!(
+                            "a sharding key column (\"{n}\") outside the primary key in this version"
+                        ))
+                        .with_hint("Rows with equal primary keys must land on one shard; distribute by primary-key columns."));
+                    }
+                    key.push(i);
+                }
+                key
+            }
+        };
+        Ok(Plan::CreateTable {
+            table: TableDef {
+                id: 0,
+                name,
+                columns,
+                primary_key,
+                sharding_key,
+            },
+            if_not_exists: ct.if_not_exists,
+        })
+    }
+}
+
+/// Decides where a statement over `table` with `filter` must run: the
+/// shard of one bucket when every sharding-key column is fixed by an
+/// equality with a constant or parameter, and a point lookup when every
+/// primary-key column is.
+fn route(table: &TableDef, filter: Option<&Expr>) -> (Target, Option<Vec<Expr>>) {
+    let mut fixed: Vec<Option<Expr>> = vec![None; table.columns.len()];
+    fn constant(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(v) => !v.is_null(),
+            Expr::Param(_) => true,
+            Expr::Cast { expr, .. } => constant(expr),
+            _ => false,
+        }
+    }
+    fn walk(e: &Expr, fixed: &mut [Option<Expr>]) {
+        match e {
+            Expr::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => {
+                walk(left, fixed);
+                walk(right, fixed);
+            }
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => match (&**left, &**right) {
+                (Expr::Column(c), other) | (other, Expr::Column(c)) if constant(other) => {
+                    if let Some(slot) = fixed.get_mut(*c) {
+                        *slot = Some(other.clone());
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    if let Some(f) = filter {
+        walk(f, &mut fixed);
+    }
+    let pick = |cols: &[usize]| -> Option<Vec<Expr>> {
+        if cols.is_empty() {
+            return None;
+        }
+        cols.iter().map(|c| fixed[*c].clone()).collect()
+    };
+    let target = match pick(&table.sharding_key) {
+        Some(values) => Target::ShardingKey(values),
+        None => Target::AllShards,
+    };
+    (target, pick(&table.primary_key))
+}
+
+fn castable(from: DataType, to: DataType) -> bool {
+    (from.is_numeric_family() && to.is_numeric_family())
+        || from.is_string()
+        || to.is_string()
+        || from.unconstrained() == to.unconstrained()
+        || (from == DataType::Bool && to == DataType::Int4)
+        || (from == DataType::Int4 && to == DataType::Bool)
+}
+
+fn operator_missing(op: &str, left: Option<DataType>, right: DataType) -> Error {
+    let text = match left {
+        Some(l) => format!(
+            "operator does not exist: {} {op} {}",
+            l.name(),
+            right.name()
+        ),
+        None => format!("operator does not exist: {op} {}", right.name()),
+    };
+    Error::new(sqlstate::UNDEFINED_FUNCTION, text)
+        .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+}
+
+fn negate_literal(v: &Value) -> Option<Value> {
+    Some(match v {
+        Value::Int4(i) => Value::Int4(i.checked_neg()?),
+        Value::Int8(i) if *i == 2147483648 => Value::Int4(i32::MIN),
+        Value::Int8(i) => Value::Int8(i.checked_neg()?),
+        Value::Numeric(d) if *d == rust_decimal::Decimal::from(9223372036854775808u64) => {
+            Value::Int8(i64::MIN)
+        }
+        Value::Numeric(d) => Value::Numeric(-*d),
+        Value::Float8(f) => Value::Float8(-f),
+        _ => return None,
+    })
+}
+
+/// The name PostgreSQL gives a result column with no alias.
+fn column_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(i) => ident_name(i),
+        ast::Expr::CompoundIdentifier(p) => p.last().map(ident_name).unwrap_or_default(),
+        ast::Expr::Function(f) => function_name(f),
+        ast::Expr::Nested(inner) => column_name(inner),
+        ast::Expr::Cast {
+            expr,
+            data_type: dt,
+            ..
+        } => match column_name(expr).as_str() {
+            "?column?" => match data_type(dt) {
+                Ok(DataType::Int2) => "int2".into(),
+                Ok(DataType::Int4) => "int4".into(),
+                Ok(DataType::Int8) => "int8".into(),
+                Ok(DataType::Float4) => "float4".into(),
+                Ok(DataType::Float8) => "float8".into(),
+                Ok(DataType::Bool) => "bool".into(),
+                Ok(DataType::Numeric(_)) => "numeric".into(),
+                Ok(DataType::Text) => "text".into(),
+                Ok(DataType::Varchar(_)) => "varchar".into(),
+                _ => "?column?".into(),
+            },
+            name => name.to_string(),
+        },
+        ast::Expr::Case { .. } => "case".into(),
+        _ => "?column?".into(),
+    }
+}
+
+/// An ORDER BY item that names an output column: an ordinal or an output name.
+fn output_ref_index(e: &ast::Expr, items: &[(ast::Expr, String)]) -> Result<Option<usize>> {
+    match e {
+        ast::Expr::Value(v) => {
+            if let ast::Value::Number(n, _) = &v.value {
+                let pos: usize = n.parse().unwrap_or(0);
+                if pos == 0 || pos > items.len() {
+                    return Err(Error::new(
+                        sqlstate::INVALID_COLUMN_REFERENCE,
+                        format!("ORDER BY position {n} is not in select list"),
+                    ));
+                }
+                return Ok(Some(pos - 1));
+            }
+            Ok(None)
+        }
+        ast::Expr::Identifier(i) => {
+            let n = ident_name(i);
+            let matches: Vec<usize> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, name))| *name == n)
+                .map(|(i, _)| i)
+                .collect();
+            match matches.as_slice() {
+                [one] => Ok(Some(*one)),
+                [] => Ok(None),
+                [first, ..] => {
+                    // Several outputs with one name are fine if they are the same expression.
+                    if matches.iter().all(|m| items[*m].0 == items[*first].0) {
+                        Ok(Some(*first))
+                    } else {
+                        Err(Error::new(
+                            sqlstate::AMBIGUOUS_COLUMN,
+                            format!("ORDER BY \"{n}\" is ambiguous"),
+                        ))
+                    }
+                }
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A GROUP BY item that names an output column: an ordinal, or an output
+/// name that is not also an input column (input names win, as in PostgreSQL).
+fn resolve_group_ref(
+    e: &ast::Expr,
+    items: &[(ast::Expr, String)],
+    scope: &Scope,
+) -> Result<Option<ast::Expr>> {
+    match e {
+        ast::Expr::Value(v) => {
+            if let ast::Value::Number(n, _) = &v.value {
+                let pos: usize = n.parse().unwrap_or(0);
+                if pos == 0 || pos > items.len() {
+                    return Err(Error::new(
+                        sqlstate::INVALID_COLUMN_REFERENCE,
+                        format!("GROUP BY position {n} is not in select list"),
+                    ));
+                }
+                return Ok(Some(items[pos - 1].0.clone()));
+            }
+            Ok(None)
+        }
+        ast::Expr::Identifier(i) => {
+            let n = ident_name(i);
+            if scope.resolve(None, &n).is_ok() {
+                return Ok(None);
+            }
+            Ok(items
+                .iter()
+                .find(|(_, name)| *name == n)
+                .map(|(e, _)| e.clone()))
+        }
+        _ => Ok(None),
+    }
+}

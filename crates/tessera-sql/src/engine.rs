@@ -1,0 +1,99 @@
+//! The seam between a wire-protocol session and the SQL engine.
+//!
+//! A session (PostgreSQL today) parses its protocol and calls [`QueryEngine`]:
+//! `prepare` turns SQL text into statements whose parameter and result types
+//! are known, `execute` runs one with bound parameter values. The engine
+//! knows nothing of the wire; the session knows nothing of plans or shards.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use tessera_types::{DataType, Result, Value};
+
+/// One column of a statement's result, as RowDescription reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDesc {
+    pub name: String,
+    pub data_type: DataType,
+    /// OID of the table the column comes from, 0 if it is computed.
+    pub table_oid: u32,
+    /// 1-based attribute number in that table, 0 if computed.
+    pub column_id: i16,
+}
+
+/// What a session can ask of a prepared statement.
+pub trait StatementInfo {
+    /// The type of each `$n` parameter (inferred where the client left it open).
+    fn param_types(&self) -> &[DataType];
+    /// The result columns; empty for statements that return no rows.
+    fn columns(&self) -> &[ColumnDesc];
+    /// Whether the statement returns rows (SELECT, SHOW), even zero of them.
+    fn returns_rows(&self) -> bool;
+}
+
+/// A message for the client that is not an error (PostgreSQL NoticeResponse).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// SQLSTATE, e.g. 42P07 for "relation already exists, skipping".
+    pub code: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+}
+
+/// The result of executing one statement.
+#[derive(Debug, Default)]
+pub struct QueryResult {
+    /// The rows, for statements that return rows.
+    pub rows: Vec<Vec<Value>>,
+    /// The command tag without a row count for SELECT (the session appends
+    /// the count of rows it sent: "SELECT 3"); complete for others ("INSERT 0 3").
+    pub tag: String,
+    pub notices: Vec<Notice>,
+}
+
+/// Per-connection state the engine reads and changes: settings (SET/SHOW).
+#[derive(Debug, Default, Clone)]
+pub struct SessionState {
+    pub settings: BTreeMap<String, String>,
+    /// Settings changed by the last statement that the client should be told
+    /// about with ParameterStatus (PostgreSQL's GUC_REPORT settings).
+    pub reported_changes: Vec<(String, String)>,
+}
+
+/// Settings PostgreSQL reports to the client with ParameterStatus, and their
+/// values at connection start.
+pub const REPORTED_SETTINGS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("DateStyle", "ISO, MDY"),
+    ("default_transaction_read_only", "off"),
+    ("in_hot_standby", "off"),
+    ("integer_datetimes", "on"),
+    ("IntervalStyle", "postgres"),
+    ("is_superuser", "on"),
+    ("server_encoding", "UTF8"),
+    ("server_version", "15.8 (Tessera 0.1.0)"),
+    ("session_authorization", "tessera"),
+    ("standard_conforming_strings", "on"),
+    ("TimeZone", "UTC"),
+];
+
+/// The SQL engine as a session sees it. Futures are not `Send`: a session
+/// and its engine live on one shard's thread.
+pub trait QueryEngine {
+    type Statement: StatementInfo + Clone;
+
+    /// Parses and plans `sql`, one statement per SQL statement in it (an
+    /// empty string gives none). `param_types[i]` fixes the type of `$i+1`
+    /// where the client named one; the rest are inferred.
+    fn prepare(&self, sql: &str, param_types: &[Option<DataType>]) -> Result<Vec<Self::Statement>>;
+
+    /// Runs a statement with its parameter values, already converted to
+    /// `param_types()`.
+    fn execute(
+        &self,
+        statement: &Self::Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> impl Future<Output = Result<QueryResult>>;
+}

@@ -1,0 +1,17 @@
+//! The SQL layer: parse → bind → plan → distribute → execute.
+//!
+//! [`parser`] turns text into syntax trees, [`binder`] into typed plans
+//! ([`plan`]), [`exec`] runs the shard part of a plan next to the data and
+//! [`router`] the part that merges shard results, through the
+//! [`router::Cluster`] interface the runtime implements.
+
+pub mod aggregate;
+pub mod binder;
+pub mod engine;
+pub mod expr;
+pub mod parser;
+pub mod plan;
+pub mod router;
+pub mod shard;
+
+pub use engine::{ColumnDesc, Notice, QueryEngine, QueryResult, SessionState, StatementInfo};

@@ -1,0 +1,193 @@
+//! Plans: what a prepared statement holds, and the fragments the router
+//! sends to shards.
+//!
+//! A SELECT is cut in two. The shard part ([`ScanFragment`]) runs where the
+//! rows live: scan or key lookup, filter, then either the output
+//! expressions or partial aggregates. The router part ([`SelectPlan`]'s
+//! remaining fields) merges what the shards return: final aggregation,
+//! HAVING, DISTINCT, ORDER BY, LIMIT/OFFSET. Joins and subqueries will add
+//! operators on both sides of the cut.
+
+use std::sync::Arc;
+
+use tessera_types::{DataType, TableDef, Value};
+
+use crate::engine::ColumnDesc;
+use crate::expr::Expr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+/// An aggregate call: function, argument over the input row, result type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub arg: Option<Expr>,
+    /// The type of the argument (after the binder's casts).
+    pub arg_type: DataType,
+    pub result_type: DataType,
+}
+
+impl AggCall {
+    /// How many values the partial state of this aggregate takes in a row.
+    pub fn partial_width(&self) -> usize {
+        if self.func == AggFunc::Avg {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// Where a statement's rows are, decided from its WHERE clause.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Every shard.
+    AllShards,
+    /// The shard owning the bucket of these sharding-key values (one
+    /// expression per sharding-key column, evaluated with the parameters).
+    ShardingKey(Vec<Expr>),
+    /// Not a table at all: evaluate once on the router over one empty row.
+    NoTable,
+}
+
+/// The shard-side part of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanFragment {
+    pub table: Option<Arc<TableDef>>,
+    /// When set, values for every primary-key column: a point lookup.
+    pub primary_key: Option<Vec<Expr>>,
+    pub filter: Option<Expr>,
+    pub output: FragmentOutput,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FragmentOutput {
+    /// One output row per matching row.
+    Project(Vec<Expr>),
+    /// Rows of `[group keys…, partial states…]`.
+    PartialAggregate {
+        group_by: Vec<Expr>,
+        aggs: Vec<AggCall>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    /// Position in the router's row.
+    pub column: usize,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectPlan {
+    pub target: Target,
+    pub fragment: ScanFragment,
+    /// After merging partial aggregates (rows `[keys…, aggregates…]`):
+    /// HAVING, then the output expressions (visible columns then sort keys).
+    pub aggregate: Option<AggregateFinal>,
+    pub distinct: bool,
+    pub order_by: Vec<SortKey>,
+    pub limit: Option<Expr>,
+    pub offset: Option<Expr>,
+    /// How many leading columns the client sees (the rest are sort keys).
+    pub visible: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateFinal {
+    pub group_count: usize,
+    pub aggs: Vec<AggCall>,
+    pub having: Option<Expr>,
+    pub output: Vec<Expr>,
+}
+
+/// Where new rows of an INSERT go and what they hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsertPlan {
+    pub table: Arc<TableDef>,
+    /// For each row, one expression per table column (NULL where not given).
+    pub rows: Vec<Vec<Expr>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatePlan {
+    pub table: Arc<TableDef>,
+    pub target: Target,
+    pub primary_key: Option<Vec<Expr>>,
+    pub filter: Option<Expr>,
+    /// `(column position, new value over the old row)`.
+    pub assignments: Vec<(usize, Expr)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletePlan {
+    pub table: Arc<TableDef>,
+    pub target: Target,
+    pub primary_key: Option<Vec<Expr>>,
+    pub filter: Option<Expr>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Select(Box<SelectPlan>),
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+    CreateTable {
+        table: TableDef,
+        if_not_exists: bool,
+    },
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    Show {
+        name: String,
+    },
+    /// Statements accepted and ignored because they change nothing here
+    /// (e.g. `DISCARD ALL` on a session without state to discard).
+    Empty {
+        tag: String,
+    },
+}
+
+/// A parsed, bound and planned statement, ready to execute many times.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub plan: Arc<Plan>,
+    pub param_types: Vec<DataType>,
+    pub columns: Vec<ColumnDesc>,
+    pub returns_rows: bool,
+    /// The catalog version it was bound against; a newer catalog rebinds it.
+    pub catalog_version: u64,
+    pub parsed: Arc<crate::parser::Parsed>,
+}
+
+impl crate::engine::StatementInfo for Statement {
+    fn param_types(&self) -> &[DataType] {
+        &self.param_types
+    }
+    fn columns(&self) -> &[ColumnDesc] {
+        &self.columns
+    }
+    fn returns_rows(&self) -> bool {
+        self.returns_rows
+    }
+}
+
+/// A row of values.
+pub type Row = Vec<Value>;

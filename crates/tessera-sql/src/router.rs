@@ -1,0 +1,678 @@
+//! The router: the part of every query that runs on the shard holding the
+//! client connection.
+//!
+//! It binds statements against the current catalog, sends each statement's
+//! shard part to the shards that own its rows (one shard when the sharding
+//! key is fixed, every shard otherwise), and merges what comes back. A write
+//! that touches several shards commits with two-phase commit: prepare on
+//! every participant, a durable decision on the router's own shard, then
+//! resolve. Prepares that meet locked keys fail fast and the whole statement
+//! is retried after a short random back-off.
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tessera_storage::TxId;
+use tessera_types::encoding::{encode_key, encode_row_id, hash_key};
+use tessera_types::schema::ShardId;
+use tessera_types::{sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
+
+use crate::aggregate::AggState;
+use crate::binder::Binder;
+use crate::engine::{Notice, QueryEngine, QueryResult, SessionState, REPORTED_SETTINGS};
+use crate::plan::{InsertPlan, Plan, Row, SelectPlan, Statement, Target};
+use crate::shard::{eval_key, not_null_violation, ShardRequest, ShardResponse};
+
+/// How many times a multi-shard write that lost a lock race is retried
+/// before the client gets 40001.
+pub const WRITE_RETRIES_MAX: u32 = 50;
+
+/// Rows with their storage keys, bound for one shard.
+type KeyedRows = Vec<(Vec<u8>, Row)>;
+
+/// What the router needs from the node: the catalog, and a way to reach shards.
+pub trait Cluster {
+    /// The shard this router runs on.
+    fn local_shard(&self) -> ShardId;
+    fn catalog(&self) -> Arc<Catalog>;
+    /// Sends a request to a shard (its own shard included) and awaits the reply.
+    fn call(
+        &self,
+        shard: ShardId,
+        request: ShardRequest,
+    ) -> impl Future<Output = Result<ShardResponse>>;
+    /// A hidden row id unique in the node.
+    fn next_row_id(&self) -> u64;
+    /// A transaction id unique in the node.
+    fn next_tx(&self) -> TxId;
+}
+
+pub struct Router<C: Cluster> {
+    cluster: C,
+    retry_seed: Cell<u64>,
+}
+
+/// Settings a client may SET and SHOW besides the reported ones.
+const OTHER_SETTINGS: &[(&str, &str)] = &[
+    ("extra_float_digits", "1"),
+    ("search_path", "\"$user\", public"),
+    ("statement_timeout", "0"),
+    ("lock_timeout", "0"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("client_min_messages", "notice"),
+    ("default_transaction_isolation", "read committed"),
+    ("transaction_isolation", "read committed"),
+    ("synchronous_commit", "on"),
+    ("jit", "off"),
+    ("bytea_output", "hex"),
+    ("max_identifier_length", "63"),
+];
+
+fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
+    REPORTED_SETTINGS
+        .iter()
+        .chain(OTHER_SETTINGS)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// Polls futures together and returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
+}
+
+impl<C: Cluster> Router<C> {
+    pub fn new(cluster: C) -> Router<C> {
+        Router {
+            cluster,
+            retry_seed: Cell::new(0x9E37_79B9_7F4A_7C15 ^ cluster_seed()),
+        }
+    }
+
+    pub fn cluster(&self) -> &C {
+        &self.cluster
+    }
+
+    fn shard_of_key(&self, catalog: &Catalog, sharding_key: &[u8]) -> ShardId {
+        catalog.shard_of_bucket(catalog.bucket_of_hash(hash_key(sharding_key)))
+    }
+
+    fn all_shards(&self, catalog: &Catalog) -> Vec<ShardId> {
+        (0..catalog.shard_count()).collect()
+    }
+
+    /// The shards a statement with this target runs on.
+    fn targets(
+        &self,
+        catalog: &Catalog,
+        table: &TableDef,
+        target: &Target,
+        params: &[Value],
+    ) -> Result<Vec<ShardId>> {
+        Ok(match target {
+            Target::AllShards => self.all_shards(catalog),
+            Target::NoTable => vec![self.cluster.local_shard()],
+            Target::ShardingKey(exprs) => {
+                match eval_key(table, &table.sharding_key, exprs, params)? {
+                    Some(key) => vec![self.shard_of_key(catalog, &key)],
+                    None => vec![],
+                }
+            }
+        })
+    }
+
+    async fn select(
+        &self,
+        plan: &Arc<Plan>,
+        select: &SelectPlan,
+        params: Arc<Vec<Value>>,
+    ) -> Result<Vec<Row>> {
+        let catalog = self.cluster.catalog();
+        let shards = match &select.fragment.table {
+            Some(t) => self.targets(&catalog, t, &select.target, &params)?,
+            None => vec![self.cluster.local_shard()],
+        };
+        let calls = shards
+            .iter()
+            .map(|s| {
+                self.cluster.call(
+                    *s,
+                    ShardRequest::Scan {
+                        plan: plan.clone(),
+                        params: params.clone(),
+                    },
+                )
+            })
+            .collect();
+        let mut rows = Vec::new();
+        for reply in join_all(calls).await {
+            match reply? {
+                ShardResponse::Rows(r) => rows.extend(r),
+                other => {
+                    return Err(Error::internal(format!(
+                        "unexpected reply to a scan: {other:?}"
+                    )))
+                }
+            }
+        }
+        if shards.is_empty() {
+            // No shard can hold a matching row; aggregates still produce their empty-input row.
+            if let crate::plan::FragmentOutput::PartialAggregate { group_by, aggs } =
+                &select.fragment.output
+            {
+                if group_by.is_empty() {
+                    let mut row = Vec::new();
+                    for a in aggs {
+                        AggState::new(a).write_partial(&mut row);
+                    }
+                    rows.push(row);
+                }
+            }
+        }
+        finish_select(select, rows, &params)
+    }
+
+    /// Sends per-shard write requests: directly when one shard is involved,
+    /// with two-phase commit when several are.
+    async fn write(
+        &self,
+        build: impl Fn(Option<TxId>) -> Result<Vec<(ShardId, ShardRequest)>>,
+    ) -> Result<u64> {
+        let single = build(None)?;
+        if single.len() <= 1 {
+            let mut count = 0;
+            for (shard, request) in single {
+                count += expect_count(self.cluster.call(shard, request).await?)?;
+            }
+            return Ok(count);
+        }
+        let mut attempt = 0;
+        loop {
+            let tx = self.cluster.next_tx();
+            let requests = build(Some(tx))?;
+            let shards: Vec<ShardId> = requests.iter().map(|(s, _)| *s).collect();
+            let replies = join_all(
+                requests
+                    .into_iter()
+                    .map(|(s, r)| self.cluster.call(s, r))
+                    .collect(),
+            )
+            .await;
+            let mut count = 0;
+            let mut failure = None;
+            for reply in replies {
+                match reply.and_then(expect_count) {
+                    Ok(n) => count += n,
+                    Err(e) => {
+                        if failure
+                            .as_ref()
+                            .is_none_or(|f: &Error| f.code == sqlstate::SERIALIZATION_FAILURE)
+                        {
+                            failure = Some(e);
+                        }
+                    }
+                }
+            }
+            let commit = failure.is_none();
+            if commit {
+                // The decision is durable before any participant applies.
+                self.cluster
+                    .call(
+                        self.cluster.local_shard(),
+                        ShardRequest::Decide { tx, commit: true },
+                    )
+                    .await?;
+            }
+            let resolves = shards
+                .iter()
+                .map(|s| self.cluster.call(*s, ShardRequest::Resolve { tx, commit }))
+                .collect();
+            for r in join_all(resolves).await {
+                r?;
+            }
+            match failure {
+                None => return Ok(count),
+                Some(e)
+                    if e.code == sqlstate::SERIALIZATION_FAILURE && attempt < WRITE_RETRIES_MAX =>
+                {
+                    attempt += 1;
+                    self.back_off(attempt).await;
+                }
+                Some(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn back_off(&self, attempt: u32) {
+        // xorshift: a little randomness so two retrying statements drift apart.
+        let mut x = self.retry_seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.retry_seed.set(x);
+        let micros = 50 + x % (100 * attempt.min(20) as u64);
+        tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+    }
+
+    fn insert_requests(
+        &self,
+        plan: &InsertPlan,
+        params: &[Value],
+    ) -> Result<HashMap<ShardId, KeyedRows>> {
+        let catalog = self.cluster.catalog();
+        let table = &plan.table;
+        let mut per_shard: HashMap<ShardId, KeyedRows> = HashMap::new();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        for exprs in &plan.rows {
+            let mut row = Vec::with_capacity(exprs.len());
+            for e in exprs {
+                row.push(e.eval(&[], params)?);
+            }
+            for (i, c) in table.columns.iter().enumerate() {
+                if c.not_null && row[i].is_null() {
+                    return Err(not_null_violation(table, i, &row));
+                }
+            }
+            let key = if table.has_row_id() {
+                encode_row_id(self.cluster.next_row_id())
+            } else {
+                encode_key(&row, &table.primary_key)
+            };
+            if !seen.insert(key.clone()) {
+                return Err(crate::shard::duplicate_key(table, &row));
+            }
+            // The storage key doubles as the sharding key when they are the same columns.
+            let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key
+            {
+                self.shard_of_key(&catalog, &key)
+            } else {
+                self.shard_of_key(&catalog, &encode_key(&row, &table.sharding_key))
+            };
+            per_shard.entry(shard).or_default().push((key, row));
+        }
+        Ok(per_shard)
+    }
+
+    async fn execute_plan(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        let params = Arc::new(params);
+        let plan = &statement.plan;
+        match &**plan {
+            Plan::Select(select) => {
+                let rows = self.select(plan, select, params).await?;
+                Ok(QueryResult {
+                    rows,
+                    tag: "SELECT".into(),
+                    notices: vec![],
+                })
+            }
+            Plan::Insert(insert) => {
+                let per_shard = self.insert_requests(insert, &params)?;
+                let count = self
+                    .write(|tx| {
+                        Ok(per_shard
+                            .iter()
+                            .map(|(s, rows)| {
+                                (
+                                    *s,
+                                    ShardRequest::Insert {
+                                        table: insert.table.clone(),
+                                        rows: rows.clone(),
+                                        tx,
+                                    },
+                                )
+                            })
+                            .collect())
+                    })
+                    .await?;
+                Ok(QueryResult {
+                    rows: vec![],
+                    tag: format!("INSERT 0 {count}"),
+                    notices: vec![],
+                })
+            }
+            Plan::Update(u) => {
+                let catalog = self.cluster.catalog();
+                let shards = self.targets(&catalog, &u.table, &u.target, &params)?;
+                let count = self.modify(plan, &shards, &params).await?;
+                Ok(QueryResult {
+                    rows: vec![],
+                    tag: format!("UPDATE {count}"),
+                    notices: vec![],
+                })
+            }
+            Plan::Delete(d) => {
+                let catalog = self.cluster.catalog();
+                let shards = self.targets(&catalog, &d.table, &d.target, &params)?;
+                let count = self.modify(plan, &shards, &params).await?;
+                Ok(QueryResult {
+                    rows: vec![],
+                    tag: format!("DELETE {count}"),
+                    notices: vec![],
+                })
+            }
+            Plan::CreateTable {
+                table,
+                if_not_exists,
+            } => {
+                let notices = expect_done(
+                    self.cluster
+                        .call(
+                            0,
+                            ShardRequest::CreateTable {
+                                table: table.clone(),
+                                if_not_exists: *if_not_exists,
+                            },
+                        )
+                        .await?,
+                )?;
+                Ok(QueryResult {
+                    rows: vec![],
+                    tag: "CREATE TABLE".into(),
+                    notices,
+                })
+            }
+            Plan::DropTable { names, if_exists } => {
+                let notices = expect_done(
+                    self.cluster
+                        .call(
+                            0,
+                            ShardRequest::DropTables {
+                                names: names.clone(),
+                                if_exists: *if_exists,
+                            },
+                        )
+                        .await?,
+                )?;
+                Ok(QueryResult {
+                    rows: vec![],
+                    tag: "DROP TABLE".into(),
+                    notices,
+                })
+            }
+            Plan::Set { name, value } => {
+                let known = canonical_setting(name);
+                let Some((canonical, default)) =
+                    known.or_else(|| name.contains('.').then_some(("", "")))
+                else {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    ));
+                };
+                let key = if canonical.is_empty() {
+                    name.clone()
+                } else {
+                    canonical.to_string()
+                };
+                let value = value.clone().unwrap_or_else(|| default.to_string());
+                session.settings.insert(key.clone(), value.clone());
+                if REPORTED_SETTINGS.iter().any(|(n, _)| *n == key) {
+                    session.reported_changes.push((key, value));
+                }
+                Ok(QueryResult {
+                    rows: vec![],
+                    tag: "SET".into(),
+                    notices: vec![],
+                })
+            }
+            Plan::Show { name } => {
+                let key = canonical_setting(name)
+                    .map(|(n, _)| n.to_string())
+                    .unwrap_or_else(|| name.clone());
+                let value = session
+                    .settings
+                    .get(&key)
+                    .cloned()
+                    .or_else(|| canonical_setting(name).map(|(_, d)| d.to_string()))
+                    .ok_or_else(|| {
+                        Error::new(
+                            sqlstate::UNDEFINED_OBJECT,
+                            format!("unrecognized configuration parameter \"{name}\""),
+                        )
+                    })?;
+                Ok(QueryResult {
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                    notices: vec![],
+                })
+            }
+            Plan::Empty { tag } => Ok(QueryResult {
+                rows: vec![],
+                tag: tag.clone(),
+                notices: vec![],
+            }),
+        }
+    }
+
+    async fn modify(
+        &self,
+        plan: &Arc<Plan>,
+        shards: &[ShardId],
+        params: &Arc<Vec<Value>>,
+    ) -> Result<u64> {
+        self.write(|tx| {
+            Ok(shards
+                .iter()
+                .map(|s| {
+                    (
+                        *s,
+                        ShardRequest::Modify {
+                            plan: plan.clone(),
+                            params: params.clone(),
+                            tx,
+                        },
+                    )
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
+fn cluster_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1
+}
+
+fn expect_count(r: ShardResponse) -> Result<u64> {
+    match r {
+        ShardResponse::Count(n) => Ok(n),
+        other => Err(Error::internal(format!(
+            "unexpected reply to a write: {other:?}"
+        ))),
+    }
+}
+
+fn expect_done(r: ShardResponse) -> Result<Vec<Notice>> {
+    match r {
+        ShardResponse::Done(n) => Ok(n),
+        other => Err(Error::internal(format!("unexpected reply: {other:?}"))),
+    }
+}
+
+fn eval_count(e: &Option<crate::expr::Expr>, params: &[Value], what: &str) -> Result<Option<u64>> {
+    let Some(e) = e else { return Ok(None) };
+    match e.eval(&[], params)? {
+        Value::Null => Ok(None),
+        v => {
+            let n = v.cast(DataType::Int8, true)?.as_i64().unwrap_or(0);
+            if n < 0 {
+                let code = if what == "LIMIT" {
+                    sqlstate::INVALID_ROW_COUNT_IN_LIMIT
+                } else {
+                    sqlstate::INVALID_ROW_COUNT_IN_OFFSET
+                };
+                return Err(Error::new(code, format!("{what} must not be negative")));
+            }
+            Ok(Some(n as u64))
+        }
+    }
+}
+
+/// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
+/// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
+pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &[Value]) -> Result<Vec<Row>> {
+    let mut rows = match &plan.aggregate {
+        None => rows,
+        Some(agg) => {
+            let mut groups: HashMap<Vec<Value>, Vec<AggState>> = HashMap::new();
+            let mut order: Vec<Vec<Value>> = Vec::new();
+            for row in rows {
+                let key = row[..agg.group_count].to_vec();
+                let states = groups.entry(key.clone()).or_insert_with(|| {
+                    order.push(key);
+                    agg.aggs.iter().map(AggState::new).collect()
+                });
+                let mut at = agg.group_count;
+                for (state, call) in states.iter_mut().zip(&agg.aggs) {
+                    let width = call.partial_width();
+                    state.merge(call, &row[at..at + width])?;
+                    at += width;
+                }
+            }
+            let mut out = Vec::with_capacity(order.len());
+            for key in order {
+                let states = groups.remove(&key).unwrap_or_default();
+                let mut grouped = key;
+                for (state, call) in states.into_iter().zip(&agg.aggs) {
+                    grouped.push(state.finish(call)?);
+                }
+                if let Some(h) = &agg.having {
+                    if !h.eval_predicate(&grouped, params)? {
+                        continue;
+                    }
+                }
+                let mut row = Vec::with_capacity(agg.output.len());
+                for e in &agg.output {
+                    row.push(e.eval(&grouped, params)?);
+                }
+                out.push(row);
+            }
+            out
+        }
+    };
+    if plan.distinct {
+        let mut seen = HashSet::new();
+        rows.retain(|r| seen.insert(r[..plan.visible].to_vec()));
+    }
+    if !plan.order_by.is_empty() {
+        rows.sort_by(|a, b| {
+            for k in &plan.order_by {
+                let (x, y) = (&a[k.column], &b[k.column]);
+                let ord = match (x.is_null(), y.is_null()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => {
+                        if k.nulls_first {
+                            std::cmp::Ordering::Less
+                        } else {
+                            std::cmp::Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if k.nulls_first {
+                            std::cmp::Ordering::Greater
+                        } else {
+                            std::cmp::Ordering::Less
+                        }
+                    }
+                    (false, false) => {
+                        let o = x.compare(y);
+                        if k.descending {
+                            o.reverse()
+                        } else {
+                            o
+                        }
+                    }
+                };
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+    }
+    let offset = eval_count(&plan.offset, params, "OFFSET")?.unwrap_or(0);
+    let limit = eval_count(&plan.limit, params, "LIMIT")?;
+    if offset > 0 || limit.is_some() {
+        let start = (offset as usize).min(rows.len());
+        let end = match limit {
+            Some(l) => start.saturating_add(l as usize).min(rows.len()),
+            None => rows.len(),
+        };
+        rows = rows.drain(start..end).collect();
+    }
+    for r in rows.iter_mut() {
+        r.truncate(plan.visible);
+    }
+    Ok(rows)
+}
+
+impl<C: Cluster> QueryEngine for Router<C> {
+    type Statement = Statement;
+
+    fn prepare(&self, sql: &str, param_types: &[Option<DataType>]) -> Result<Vec<Statement>> {
+        let parsed = crate::parser::parse(sql)?;
+        let catalog = self.cluster.catalog();
+        parsed
+            .iter()
+            .map(|p| Binder::new(&catalog, param_types).bind(p, sql))
+            .collect()
+    }
+
+    async fn execute(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        let catalog = self.cluster.catalog();
+        if statement.catalog_version != catalog.version {
+            // The schema changed since PREPARE: bind again, as PostgreSQL re-plans.
+            let given: Vec<Option<DataType>> =
+                statement.param_types.iter().map(|t| Some(*t)).collect();
+            let rebound = Binder::new(&catalog, &given).bind(&statement.parsed, &statement.sql)?;
+            if rebound.columns != statement.columns {
+                return Err(
+                    Error::unsupported("a cached plan whose result type changed")
+                        .with_hint("Prepare the statement again."),
+                );
+            }
+            return self.execute_plan(&rebound, params, session).await;
+        }
+        self.execute_plan(statement, params, session).await
+    }
+}

@@ -1,0 +1,666 @@
+//! The shard side: requests a shard serves for routers (its own and other
+//! shards'), executed next to the data on the shard's own thread.
+//!
+//! Writes are log-then-apply under key locks (see `tessera_storage`). A
+//! write that is part of a two-phase transaction stops after its `Prepare`
+//! record is durable, keeping its keys locked until `Resolve`. A prepare
+//! that meets a locked key fails at once with 40001 instead of waiting, so
+//! two multi-shard statements can never wait for each other; the router
+//! retries. Single-shard writes do wait: they hold no locks while waiting.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tessera_storage::store::LockOwner;
+use tessera_storage::{CatalogRecord, Record, ShardStore, TxId, WalWriter, WriteOp, WriteSet};
+use tessera_types::encoding::encode_key;
+use tessera_types::schema::ShardId;
+use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, Value};
+use tokio::sync::Notify;
+
+use crate::aggregate::AggState;
+use crate::engine::Notice;
+use crate::plan::{FragmentOutput, Plan, Row, ScanFragment};
+
+/// Rows a scan processes between yields to the event loop, so one long scan
+/// does not hold up every other request on the shard.
+pub const SCAN_ROWS_PER_YIELD: usize = 1024;
+
+/// The node's current catalog, shared read-only by its shards. A change
+/// publishes a whole new snapshot; readers check one atomic to see it.
+pub struct CatalogCell {
+    version: AtomicU64,
+    current: RwLock<Arc<Catalog>>,
+}
+
+impl CatalogCell {
+    pub fn new(catalog: Catalog) -> CatalogCell {
+        CatalogCell {
+            version: AtomicU64::new(catalog.version),
+            current: RwLock::new(Arc::new(catalog)),
+        }
+    }
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+    pub fn load(&self) -> Arc<Catalog> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+    pub fn publish(&self, catalog: Catalog) {
+        let version = catalog.version;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+        self.version.store(version, Ordering::Release);
+    }
+}
+
+/// What a router asks of a shard.
+#[derive(Debug, Clone)]
+pub enum ShardRequest {
+    /// Run the shard part of a SELECT.
+    Scan {
+        plan: Arc<Plan>,
+        params: Arc<Vec<Value>>,
+    },
+    /// Insert rows (already keyed) into one table.
+    Insert {
+        table: Arc<TableDef>,
+        rows: Vec<(Vec<u8>, Row)>,
+        tx: Option<TxId>,
+    },
+    /// Run an UPDATE or DELETE plan over this shard's rows.
+    Modify {
+        plan: Arc<Plan>,
+        params: Arc<Vec<Value>>,
+        tx: Option<TxId>,
+    },
+    /// Settle a prepared transaction.
+    Resolve {
+        tx: TxId,
+        commit: bool,
+    },
+    /// Record a coordinator's decision durably (sent to the coordinator's own shard).
+    Decide {
+        tx: TxId,
+        commit: bool,
+    },
+    /// Catalog changes, served by shard 0, which owns the catalog log.
+    CreateTable {
+        table: TableDef,
+        if_not_exists: bool,
+    },
+    DropTables {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+}
+
+#[derive(Debug)]
+pub enum ShardResponse {
+    Rows(Vec<Row>),
+    Count(u64),
+    Done(Vec<Notice>),
+}
+
+/// Everything one shard owns. Lives on the shard's thread only.
+pub struct ShardContext {
+    pub shard: ShardId,
+    pub store: RefCell<ShardStore>,
+    pub wal: WalWriter,
+    /// Woken whenever key locks are released.
+    unlocked: Notify,
+    prepared: RefCell<HashMap<TxId, WriteSet>>,
+    statement_seq: Cell<u64>,
+    catalog_cell: Arc<CatalogCell>,
+    cached_catalog: RefCell<Arc<Catalog>>,
+    /// Shard 0 only: the catalog log, and a lock that orders DDL.
+    catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
+}
+
+fn conflict() -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "could not serialize access due to concurrent update",
+    )
+}
+
+fn undefined_table(table: &TableDef) -> Error {
+    Error::new(
+        sqlstate::UNDEFINED_TABLE,
+        format!("relation \"{}\" does not exist", table.name),
+    )
+}
+
+impl ShardContext {
+    pub fn new(
+        shard: ShardId,
+        store: ShardStore,
+        wal: WalWriter,
+        catalog_cell: Arc<CatalogCell>,
+        catalog_log: Option<WalWriter>,
+    ) -> ShardContext {
+        let cached = catalog_cell.load();
+        ShardContext {
+            shard,
+            store: RefCell::new(store),
+            wal,
+            unlocked: Notify::new(),
+            prepared: RefCell::new(HashMap::new()),
+            statement_seq: Cell::new(0),
+            catalog_cell,
+            cached_catalog: RefCell::new(cached),
+            catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
+        }
+    }
+
+    /// The current catalog; frees the rows of dropped tables on change.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        let version = self.catalog_cell.version();
+        if self.cached_catalog.borrow().version != version {
+            let fresh = self.catalog_cell.load();
+            let mut store = self.store.borrow_mut();
+            store.drop_missing_tables(&fresh);
+            for t in fresh.tables() {
+                store.ensure_table(t.id);
+            }
+            *self.cached_catalog.borrow_mut() = fresh;
+        }
+        self.cached_catalog.borrow().clone()
+    }
+
+    pub async fn handle(&self, request: ShardRequest) -> Result<ShardResponse> {
+        match request {
+            ShardRequest::Scan { plan, params } => {
+                let Plan::Select(select) = &*plan else {
+                    return Err(Error::internal("scan of a non-SELECT plan"));
+                };
+                self.scan(&select.fragment, &params)
+                    .await
+                    .map(ShardResponse::Rows)
+            }
+            ShardRequest::Insert { table, rows, tx } => self
+                .write(tx, || self.insert_writes(&table, &rows))
+                .await
+                .map(ShardResponse::Count),
+            ShardRequest::Modify { plan, params, tx } => self
+                .write(tx, || self.modify_writes(&plan, &params))
+                .await
+                .map(ShardResponse::Count),
+            ShardRequest::Resolve { tx, commit } => {
+                self.resolve(tx, commit);
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::Decide { tx, commit } => {
+                self.wal
+                    .append_durable(&Record::Decision { tx, commit }.encode())
+                    .await?;
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::CreateTable {
+                table,
+                if_not_exists,
+            } => self.create_table(table, if_not_exists).await,
+            ShardRequest::DropTables { names, if_exists } => {
+                self.drop_tables(names, if_exists).await
+            }
+        }
+    }
+
+    // ---- reads -------------------------------------------------------------
+
+    async fn scan(&self, fragment: &ScanFragment, params: &[Value]) -> Result<Vec<Row>> {
+        let mut sink = Sink::new(&fragment.output);
+        let Some(table) = &fragment.table else {
+            sink.push(&[], fragment, params)?;
+            return sink.finish();
+        };
+        self.catalog();
+        if let Some(key_exprs) = &fragment.primary_key {
+            if let Some(key) = eval_key(table, &table.primary_key, key_exprs, params)? {
+                let store = self.store.borrow();
+                if store.table(table.id).is_none() {
+                    return Err(undefined_table(table));
+                }
+                if let Some(row) = store.get(table.id, &key) {
+                    sink.push(row, fragment, params)?;
+                }
+            }
+            return sink.finish();
+        }
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let done = {
+                let store = self.store.borrow();
+                let t = store
+                    .table(table.id)
+                    .ok_or_else(|| undefined_table(table))?;
+                let mut n = 0;
+                let mut last = None;
+                for (key, row) in t.iter_after(after.as_deref()) {
+                    sink.push(row, fragment, params)?;
+                    n += 1;
+                    if n == SCAN_ROWS_PER_YIELD {
+                        last = Some(key.clone());
+                        break;
+                    }
+                }
+                after = last;
+                after.is_none()
+            };
+            if done {
+                return sink.finish();
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    // ---- writes ------------------------------------------------------------
+
+    /// Computes a write set with `compute`, locks it, logs it and (outside a
+    /// two-phase transaction) applies it. Returns the affected row count.
+    async fn write(
+        &self,
+        tx: Option<TxId>,
+        compute: impl Fn() -> Result<(WriteSet, u64)>,
+    ) -> Result<u64> {
+        let (writes, count) = loop {
+            self.catalog();
+            let (writes, count) = compute()?;
+            if !self.store.borrow().any_locked(&writes) {
+                break (writes, count);
+            }
+            if tx.is_some() {
+                return Err(conflict());
+            }
+            self.unlocked.notified().await;
+        };
+        if writes.is_empty() {
+            if let Some(tx) = tx {
+                self.prepared.borrow_mut().insert(tx, writes);
+            }
+            return Ok(count);
+        }
+        let owner = match tx {
+            Some(tx) => LockOwner::Tx(tx),
+            None => {
+                let seq = self.statement_seq.get() + 1;
+                self.statement_seq.set(seq);
+                LockOwner::Statement(seq)
+            }
+        };
+        self.store.borrow_mut().lock(&writes, owner);
+        let record = match tx {
+            Some(tx) => Record::Prepare { tx, writes },
+            None => Record::Commit(writes),
+        };
+        let logged = self.wal.append_durable(&record.encode()).await;
+        let writes = match record {
+            Record::Prepare { writes, .. } | Record::Commit(writes) => writes,
+            _ => unreachable!(),
+        };
+        if let Err(e) = logged {
+            self.store.borrow_mut().unlock(&writes);
+            self.unlocked.notify_waiters();
+            return Err(e);
+        }
+        match tx {
+            Some(tx) => {
+                self.prepared.borrow_mut().insert(tx, writes);
+            }
+            None => {
+                let mut store = self.store.borrow_mut();
+                store.unlock(&writes);
+                store.apply(writes);
+                drop(store);
+                self.unlocked.notify_waiters();
+            }
+        }
+        Ok(count)
+    }
+
+    fn resolve(&self, tx: TxId, commit: bool) {
+        let Some(writes) = self.prepared.borrow_mut().remove(&tx) else {
+            return;
+        };
+        if writes.is_empty() {
+            return;
+        }
+        // Not waited for: if it is lost, recovery settles the prepare from
+        // the coordinator's durable decision.
+        if let Err(e) = self.wal.append(&Record::Resolve { tx, commit }.encode()) {
+            tracing::warn!(
+                "shard {}: could not log the outcome of transaction {tx}: {e}",
+                self.shard
+            );
+        }
+        let mut store = self.store.borrow_mut();
+        store.unlock(&writes);
+        if commit {
+            store.apply(writes);
+        }
+        drop(store);
+        self.unlocked.notify_waiters();
+    }
+
+    fn insert_writes(&self, table: &TableDef, rows: &[(Vec<u8>, Row)]) -> Result<(WriteSet, u64)> {
+        let store = self.store.borrow();
+        if store.table(table.id).is_none() {
+            return Err(undefined_table(table));
+        }
+        let mut ops = Vec::with_capacity(rows.len());
+        for (key, row) in rows {
+            if store.get(table.id, key).is_some() {
+                return Err(duplicate_key(table, row));
+            }
+            ops.push(WriteOp::Put {
+                table: table.id,
+                key: key.clone(),
+                row: row.clone(),
+            });
+        }
+        Ok((WriteSet { ops }, rows.len() as u64))
+    }
+
+    fn modify_writes(&self, plan: &Plan, params: &[Value]) -> Result<(WriteSet, u64)> {
+        let (table, primary_key, filter) = match plan {
+            Plan::Update(u) => (&u.table, &u.primary_key, &u.filter),
+            Plan::Delete(d) => (&d.table, &d.primary_key, &d.filter),
+            _ => return Err(Error::internal("modify with a non-DML plan")),
+        };
+        let store = self.store.borrow();
+        let t = store
+            .table(table.id)
+            .ok_or_else(|| undefined_table(table))?;
+        let mut matched: Vec<(Vec<u8>, &Vec<Value>)> = Vec::new();
+        let consider = |row: &Vec<Value>| -> Result<bool> {
+            Ok(match filter {
+                Some(f) => f.eval_predicate(row, params)?,
+                None => true,
+            })
+        };
+        match primary_key {
+            Some(exprs) => {
+                if let Some(key) = eval_key(table, &table.primary_key, exprs, params)? {
+                    if let Some(row) = t.get(&key) {
+                        if consider(row)? {
+                            matched.push((key, row));
+                        }
+                    }
+                }
+            }
+            None => {
+                for (k, row) in t.iter() {
+                    if consider(row)? {
+                        matched.push((k.clone(), row));
+                    }
+                }
+            }
+        }
+        let count = matched.len() as u64;
+        let mut ops = Vec::with_capacity(matched.len());
+        match plan {
+            Plan::Delete(_) => {
+                for (k, _) in matched {
+                    ops.push(WriteOp::Delete {
+                        table: table.id,
+                        key: k,
+                    });
+                }
+            }
+            Plan::Update(u) => {
+                let rekeys = !table.has_row_id()
+                    && u.assignments
+                        .iter()
+                        .any(|(c, _)| table.primary_key.contains(c));
+                let mut new_keys: HashMap<Vec<u8>, ()> = HashMap::new();
+                let old_keys: HashMap<Vec<u8>, ()> =
+                    matched.iter().map(|(k, _)| (k.clone(), ())).collect();
+                let mut puts = Vec::new();
+                for (k, row) in matched {
+                    let mut new_row = row.clone();
+                    for (c, e) in &u.assignments {
+                        new_row[*c] = e.eval(row, params)?;
+                    }
+                    for (c, _) in &u.assignments {
+                        if table.columns[*c].not_null && new_row[*c].is_null() {
+                            return Err(not_null_violation(table, *c, &new_row));
+                        }
+                    }
+                    let key = if rekeys {
+                        encode_key(&new_row, &table.primary_key)
+                    } else {
+                        k.clone()
+                    };
+                    let k = &k;
+                    if rekeys {
+                        if new_keys.insert(key.clone(), ()).is_some()
+                            || (store.get(table.id, &key).is_some() && !old_keys.contains_key(&key))
+                        {
+                            return Err(duplicate_key(table, &new_row));
+                        }
+                        if key != *k {
+                            ops.push(WriteOp::Delete {
+                                table: table.id,
+                                key: k.clone(),
+                            });
+                        }
+                    }
+                    puts.push(WriteOp::Put {
+                        table: table.id,
+                        key,
+                        row: new_row,
+                    });
+                }
+                ops.extend(puts);
+            }
+            _ => unreachable!(),
+        }
+        Ok((WriteSet { ops }, count))
+    }
+
+    // ---- catalog (shard 0) -------------------------------------------------
+
+    fn catalog_log(&self) -> Result<&(WalWriter, tokio::sync::Mutex<()>)> {
+        self.catalog_log.as_ref().ok_or_else(|| {
+            Error::internal(format!("DDL sent to shard {}, not shard 0", self.shard))
+        })
+    }
+
+    async fn create_table(&self, table: TableDef, if_not_exists: bool) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        if catalog.table(&table.name).is_some() {
+            if if_not_exists {
+                return Ok(ShardResponse::Done(vec![Notice {
+                    code: sqlstate::DUPLICATE_TABLE.code(),
+                    severity: "NOTICE",
+                    message: format!("relation \"{}\" already exists, skipping", table.name),
+                }]));
+            }
+            return Err(Error::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{}\" already exists", table.name),
+            ));
+        }
+        let (next, def) = catalog.with_table(table);
+        log.append_durable(&CatalogRecord::CreateTable((*def).clone()).encode())
+            .await?;
+        self.catalog_cell.publish(next);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    async fn drop_tables(&self, names: Vec<String>, if_exists: bool) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        let mut notices = Vec::new();
+        let mut ids = Vec::new();
+        for name in &names {
+            match catalog.table(name) {
+                Some(t) => ids.push(t.id),
+                None if if_exists => notices.push(Notice {
+                    code: sqlstate::SUCCESSFUL_COMPLETION.code(),
+                    severity: "NOTICE",
+                    message: format!("table \"{name}\" does not exist, skipping"),
+                }),
+                None => {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_TABLE,
+                        format!("table \"{name}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        if !ids.is_empty() {
+            log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
+                .await?;
+            let next = ids
+                .iter()
+                .fold((*catalog).clone(), |c, id| c.without_table(*id));
+            self.catalog_cell.publish(next);
+        }
+        Ok(ShardResponse::Done(notices))
+    }
+}
+
+/// Evaluates key expressions and encodes them as a key of `columns`; `None`
+/// when a value cannot be a key of that column (NULL, or out of its range),
+/// which matches no row.
+pub fn eval_key(
+    table: &TableDef,
+    columns: &[usize],
+    exprs: &[crate::expr::Expr],
+    params: &[Value],
+) -> Result<Option<Vec<u8>>> {
+    let mut values = vec![Value::Null; table.columns.len()];
+    for (c, e) in columns.iter().zip(exprs) {
+        let v = e.eval(&[], params)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        match v.cast(table.columns[*c].data_type.unconstrained(), true) {
+            Ok(v) => values[*c] = v,
+            Err(e) if e.code == sqlstate::NUMERIC_VALUE_OUT_OF_RANGE => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(encode_key(&values, columns)))
+}
+
+pub fn duplicate_key(table: &TableDef, row: &[Value]) -> Error {
+    let cols: Vec<&str> = table
+        .primary_key
+        .iter()
+        .map(|c| table.columns[*c].name.as_str())
+        .collect();
+    let vals: Vec<String> = table
+        .primary_key
+        .iter()
+        .map(|c| row[*c].to_text().unwrap_or_else(|| "null".into()))
+        .collect();
+    Error::new(
+        sqlstate::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}_pkey\"",
+            table.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) already exists.",
+        cols.join(", "),
+        vals.join(", ")
+    ))
+}
+
+pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Error {
+    let shown: Vec<String> = row
+        .iter()
+        .map(|v| v.to_text().unwrap_or_else(|| "null".into()))
+        .collect();
+    Error::new(
+        sqlstate::NOT_NULL_VIOLATION,
+        format!(
+            "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+            table.columns[column].name, table.name
+        ),
+    )
+    .with_detail(format!("Failing row contains ({}).", shown.join(", ")))
+}
+
+/// Collects a fragment's output: projected rows or partial aggregates.
+struct Sink<'a> {
+    rows: Vec<Row>,
+    groups: HashMap<Vec<Value>, Vec<AggState>>,
+    output: &'a FragmentOutput,
+}
+
+impl<'a> Sink<'a> {
+    fn new(output: &'a FragmentOutput) -> Sink<'a> {
+        Sink {
+            rows: Vec::new(),
+            groups: HashMap::new(),
+            output,
+        }
+    }
+
+    fn push(&mut self, row: &[Value], fragment: &ScanFragment, params: &[Value]) -> Result<()> {
+        if let Some(f) = &fragment.filter {
+            if !f.eval_predicate(row, params)? {
+                return Ok(());
+            }
+        }
+        match self.output {
+            FragmentOutput::Project(exprs) => {
+                let mut out = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    out.push(e.eval(row, params)?);
+                }
+                self.rows.push(out);
+            }
+            FragmentOutput::PartialAggregate { group_by, aggs } => {
+                let mut key = Vec::with_capacity(group_by.len());
+                for e in group_by {
+                    key.push(e.eval(row, params)?);
+                }
+                let states = self
+                    .groups
+                    .entry(key)
+                    .or_insert_with(|| aggs.iter().map(AggState::new).collect());
+                for (state, call) in states.iter_mut().zip(aggs) {
+                    let v = match &call.arg {
+                        Some(a) => a.eval(row, params)?,
+                        None => Value::Null,
+                    };
+                    state.accumulate(call, v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<Row>> {
+        match self.output {
+            FragmentOutput::Project(_) => Ok(self.rows),
+            FragmentOutput::PartialAggregate { group_by, aggs } => {
+                let mut groups = self.groups;
+                if group_by.is_empty() && groups.is_empty() {
+                    groups.insert(vec![], aggs.iter().map(AggState::new).collect());
+                }
+                Ok(groups
+                    .into_iter()
+                    .map(|(mut key, states)| {
+                        for s in states {
+                            s.write_partial(&mut key);
+                        }
+                        key
+                    })
+                    .collect())
+            }
+        }
+    }
+}

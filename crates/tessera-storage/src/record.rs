@@ -1,0 +1,216 @@
+//! The records a shard writes to its WAL, and their encoding.
+//!
+//! A statement that touches one shard writes one `Commit` record. A
+//! statement that touches several uses two-phase commit: every participant
+//! writes `Prepare` with its changes, the coordinating shard writes
+//! `Decision`, then participants write `Resolve`. Recovery reads the
+//! decisions of all shards to settle prepares that have no `Resolve`.
+
+use tessera_types::encoding::{Reader, Writer};
+use tessera_types::{Result, TableId, Value};
+
+/// A transaction id, unique within a node: `sequence * 1024 + coordinator shard`.
+pub type TxId = u64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    /// Insert or replace the row stored under `key`.
+    Put {
+        table: TableId,
+        key: Vec<u8>,
+        row: Vec<Value>,
+    },
+    Delete {
+        table: TableId,
+        key: Vec<u8>,
+    },
+}
+
+impl WriteOp {
+    pub fn table(&self) -> TableId {
+        match self {
+            WriteOp::Put { table, .. } | WriteOp::Delete { table, .. } => *table,
+        }
+    }
+    pub fn key(&self) -> &[u8] {
+        match self {
+            WriteOp::Put { key, .. } | WriteOp::Delete { key, .. } => key,
+        }
+    }
+}
+
+/// The changes one statement makes on one shard, applied all or nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteSet {
+    pub ops: Vec<WriteOp>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Commit(WriteSet),
+    Prepare {
+        tx: TxId,
+        writes: WriteSet,
+    },
+    /// The coordinator's durable outcome of a two-phase transaction.
+    Decision {
+        tx: TxId,
+        commit: bool,
+    },
+    /// A participant's note that a prepared transaction was settled.
+    Resolve {
+        tx: TxId,
+        commit: bool,
+    },
+}
+
+const COMMIT: u8 = 1;
+const PREPARE: u8 = 2;
+const DECISION: u8 = 3;
+const RESOLVE: u8 = 4;
+const OP_PUT: u8 = 1;
+const OP_DELETE: u8 = 2;
+
+fn encode_writes(w: &mut Writer, ws: &WriteSet) {
+    w.u32(ws.ops.len() as u32);
+    for op in &ws.ops {
+        match op {
+            WriteOp::Put { table, key, row } => {
+                w.u8(OP_PUT);
+                w.u32(*table);
+                w.bytes(key);
+                w.row(row);
+            }
+            WriteOp::Delete { table, key } => {
+                w.u8(OP_DELETE);
+                w.u32(*table);
+                w.bytes(key);
+            }
+        }
+    }
+}
+
+fn decode_writes(r: &mut Reader) -> Result<WriteSet> {
+    let n = r.u32()? as usize;
+    let mut ops = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let tag = r.u8()?;
+        let table = r.u32()?;
+        let key = r.bytes()?.to_vec();
+        ops.push(match tag {
+            OP_PUT => WriteOp::Put {
+                table,
+                key,
+                row: r.row()?,
+            },
+            OP_DELETE => WriteOp::Delete { table, key },
+            _ => return Err(r.corrupt("unknown write op")),
+        });
+    }
+    Ok(WriteSet { ops })
+}
+
+impl Record {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        match self {
+            Record::Commit(ws) => {
+                w.u8(COMMIT);
+                encode_writes(&mut w, ws);
+            }
+            Record::Prepare { tx, writes } => {
+                w.u8(PREPARE);
+                w.u64(*tx);
+                encode_writes(&mut w, writes);
+            }
+            Record::Decision { tx, commit } => {
+                w.u8(DECISION);
+                w.u64(*tx);
+                w.u8(*commit as u8);
+            }
+            Record::Resolve { tx, commit } => {
+                w.u8(RESOLVE);
+                w.u64(*tx);
+                w.u8(*commit as u8);
+            }
+        }
+        w.buf
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Record> {
+        let mut r = Reader::new(bytes);
+        let rec = match r.u8()? {
+            COMMIT => Record::Commit(decode_writes(&mut r)?),
+            PREPARE => {
+                let tx = r.u64()?;
+                Record::Prepare {
+                    tx,
+                    writes: decode_writes(&mut r)?,
+                }
+            }
+            DECISION => Record::Decision {
+                tx: r.u64()?,
+                commit: r.u8()? != 0,
+            },
+            RESOLVE => Record::Resolve {
+                tx: r.u64()?,
+                commit: r.u8()? != 0,
+            },
+            _ => return Err(r.corrupt("unknown record type")),
+        };
+        if !r.is_empty() {
+            return Err(r.corrupt("trailing bytes"));
+        }
+        Ok(rec)
+    }
+}
+
+/// Catalog log records (the node's schema history).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatalogRecord {
+    CreateTable(tessera_types::TableDef),
+    /// Several tables dropped by one statement, atomically.
+    DropTables(Vec<TableId>),
+}
+
+impl CatalogRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        match self {
+            CatalogRecord::CreateTable(t) => {
+                w.u8(1);
+                t.encode(&mut w);
+            }
+            CatalogRecord::DropTables(ids) => {
+                w.u8(2);
+                w.u32(ids.len() as u32);
+                for id in ids {
+                    w.u32(*id);
+                }
+            }
+        }
+        w.buf
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<CatalogRecord> {
+        let mut r = Reader::new(bytes);
+        Ok(match r.u8()? {
+            1 => CatalogRecord::CreateTable(tessera_types::TableDef::decode(&mut r)?),
+            2 => {
+                let n = r.len_prefix(1 << 20)?;
+                let mut ids = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ids.push(r.u32()?);
+                }
+                CatalogRecord::DropTables(ids)
+            }
+            _ => return Err(r.corrupt("unknown catalog record")),
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! The one error type that crosses layers. Every error carries the SQLSTATE
+//! it will have on the wire; [`ErrorKind`] says what the caller must do.
+
+use crate::sqlstate::{self, SqlState};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the caller of a failed operation must do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself is wrong; retrying it unchanged fails again.
+    InvalidInput,
+    /// A transient conflict or resource shortage; the same request may succeed later.
+    Retry,
+    /// The node cannot go on serving this (I/O failure, corruption).
+    Fatal,
+}
+
+/// An error with its wire code. `detail` and `hint` map to the PostgreSQL
+/// ErrorResponse fields of the same names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: SqlState,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    pub fn new(code: SqlState, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn kind(&self) -> ErrorKind {
+        match self.code.class() {
+            "40" | "53" | "55" | "57" => ErrorKind::Retry,
+            "58" | "XX" => ErrorKind::Fatal,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+
+    /// 0A000: a construct Tessera does not support (yet). Name the construct.
+    pub fn unsupported(what: impl std::fmt::Display) -> Error {
+        Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            format!("{what} is not supported"),
+        )
+    }
+    pub fn syntax(message: impl Into<String>) -> Error {
+        Error::new(sqlstate::SYNTAX_ERROR, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::new(sqlstate::INTERNAL_ERROR, message)
+    }
+    pub fn io(context: &str, err: std::io::Error) -> Error {
+        let code = match err.raw_os_error() {
+            Some(28) | Some(122) => sqlstate::DISK_FULL, // ENOSPC, EDQUOT
+            _ => sqlstate::IO_ERROR,
+        };
+        Error::new(code, format!("{context}: {err}"))
+    }
+    pub fn out_of_range(type_name: &str) -> Error {
+        Error::new(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("{type_name} out of range"),
+        )
+    }
+    pub fn division_by_zero() -> Error {
+        Error::new(sqlstate::DIVISION_BY_ZERO, "division by zero")
+    }
+    pub fn invalid_text(type_name: &str, input: &str) -> Error {
+        Error::new(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type {type_name}: \"{input}\""),
+        )
+    }
+    pub fn datatype_mismatch(message: impl Into<String>) -> Error {
+        Error::new(sqlstate::DATATYPE_MISMATCH, message)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code.0)
+    }
+}
+
+impl std::error::Error for Error {}

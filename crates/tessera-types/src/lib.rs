@@ -1,0 +1,19 @@
+//! Tessera's vocabulary shared by every layer: SQL values and types with
+//! PostgreSQL's text formats and arithmetic, the error type with its wire
+//! codes, the schema of tables, and the byte encodings of keys and rows.
+//!
+//! Nothing here does I/O or knows about shards; it is pure data and the
+//! rules for it, so it is cheap to depend on and easy to test.
+
+pub mod encoding;
+pub mod error;
+pub mod numeric;
+pub mod schema;
+pub mod sqlstate;
+pub mod types;
+pub mod value;
+
+pub use error::{Error, ErrorKind, Result};
+pub use schema::{Catalog, ColumnDef, TableDef, TableId};
+pub use types::DataType;
+pub use value::Value;

@@ -1,0 +1,70 @@
+//! The registry of SQLSTATE codes Tessera sends. Handlers name a constant from
+//! here, never a string literal, so the set of codes a client can see is this
+//! file.
+
+/// A five-character SQLSTATE code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SqlState(pub &'static str);
+
+impl SqlState {
+    pub fn code(&self) -> &'static str {
+        self.0
+    }
+    /// The two-character class (`"40"` for every serialization failure).
+    pub fn class(&self) -> &'static str {
+        &self.0[..2]
+    }
+}
+
+impl std::fmt::Debug for SqlState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
+pub const WARNING: SqlState = SqlState("01000");
+pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");
+pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
+pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
+pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
+pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
+pub const INVALID_ROW_COUNT_IN_LIMIT: SqlState = SqlState("2201W");
+pub const INVALID_ROW_COUNT_IN_OFFSET: SqlState = SqlState("2201X");
+pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
+pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
+pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
+pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");
+pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
+pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
+pub const SYNTAX_ERROR: SqlState = SqlState("42601");
+pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
+pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
+pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
+pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
+pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
+pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
+pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
+pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
+pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+pub const GROUPING_ERROR: SqlState = SqlState("42803");
+pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
+pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
+pub const INVALID_PARAMETER_REFERENCE: SqlState = SqlState("42P02");
+pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
+pub const UNDEFINED_PARAMETER: SqlState = SqlState("42704");
+pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
+pub const PROGRAM_LIMIT_EXCEEDED: SqlState = SqlState("54000");
+pub const INSUFFICIENT_RESOURCES: SqlState = SqlState("53000");
+pub const DISK_FULL: SqlState = SqlState("53100");
+pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
+pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
+pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
+pub const IO_ERROR: SqlState = SqlState("58030");
+pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
+pub const UNDEFINED_FUNCTION_OR_OPERATOR: SqlState = SqlState("42883");
+pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
+pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+pub const DATA_CORRUPTED: SqlState = SqlState("XX001");

@@ -1,0 +1,592 @@
+//! SQL values: PostgreSQL's text input and output, casts, comparison and
+//! arithmetic, including its overflow and division-by-zero errors.
+
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
+
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+
+use crate::error::{Error, Result};
+use crate::numeric;
+use crate::sqlstate;
+use crate::types::DataType;
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int2(i16),
+    Int4(i32),
+    Int8(i64),
+    Float4(f32),
+    Float8(f64),
+    Numeric(Decimal),
+    /// `text` and `varchar`, and untyped literals before they are typed.
+    Text(String),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The natural type of the value (`Text` for strings).
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Value::Null => DataType::Unknown,
+            Value::Bool(_) => DataType::Bool,
+            Value::Int2(_) => DataType::Int2,
+            Value::Int4(_) => DataType::Int4,
+            Value::Int8(_) => DataType::Int8,
+            Value::Float4(_) => DataType::Float4,
+            Value::Float8(_) => DataType::Float8,
+            Value::Numeric(_) => DataType::Numeric(None),
+            Value::Text(_) => DataType::Text,
+        }
+    }
+
+    /// Writes PostgreSQL's text output of the value; NULL writes nothing
+    /// (callers send NULL out of band).
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Null => {}
+            Value::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+            Value::Int2(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Int4(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Int8(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Float4(v) => format_float(*v as f64, Some(*v), out),
+            Value::Float8(v) => format_float(*v, None, out),
+            Value::Numeric(d) => {
+                let _ = write!(out, "{d}");
+            }
+            Value::Text(s) => out.push_str(s),
+        }
+    }
+
+    pub fn to_text(&self) -> Option<String> {
+        if self.is_null() {
+            return None;
+        }
+        let mut s = String::new();
+        self.write_text(&mut s);
+        Some(s)
+    }
+
+    /// Parses PostgreSQL's text input for `ty`.
+    pub fn parse(ty: DataType, text: &str) -> Result<Value> {
+        match ty {
+            DataType::Bool => parse_bool(text).map(Value::Bool),
+            DataType::Int2 => {
+                let v = parse_int(text, "smallint")?;
+                i16::try_from(v)
+                    .map(Value::Int2)
+                    .map_err(|_| out_of_range_input(text, "smallint"))
+            }
+            DataType::Int4 => {
+                let v = parse_int(text, "integer")?;
+                i32::try_from(v)
+                    .map(Value::Int4)
+                    .map_err(|_| out_of_range_input(text, "integer"))
+            }
+            DataType::Int8 => parse_int(text, "bigint").map(Value::Int8),
+            DataType::Float4 => {
+                let v = parse_float(text, "real")?;
+                let f = v as f32;
+                if f.is_infinite() && v.is_finite() || (f == 0.0 && v != 0.0) {
+                    return Err(out_of_range_input(text, "real"));
+                }
+                Ok(Value::Float4(f))
+            }
+            DataType::Float8 => parse_float(text, "double precision").map(Value::Float8),
+            DataType::Numeric(m) => {
+                let d = numeric::parse(text)?;
+                match m {
+                    Some((p, s)) => numeric::apply_typmod(d, p, s).map(Value::Numeric),
+                    None => Ok(Value::Numeric(d)),
+                }
+            }
+            DataType::Text | DataType::Unknown => Ok(Value::Text(text.to_string())),
+            DataType::Varchar(n) => Value::Text(text.to_string()).cast(DataType::Varchar(n), false),
+        }
+    }
+
+    /// Converts to `to`. `explicit` is true for `CAST`/`::` (varchar(n)
+    /// truncates silently) and false for assignment to a column (it fails
+    /// with 22001 unless only blanks are cut), as in PostgreSQL.
+    pub fn cast(self, to: DataType, explicit: bool) -> Result<Value> {
+        use DataType as T;
+        if self.is_null() {
+            return Ok(Value::Null);
+        }
+        Ok(match (self, to) {
+            (v, T::Unknown) => v,
+            (Value::Text(s), T::Text) => Value::Text(s),
+            (Value::Text(s), T::Varchar(None)) => Value::Text(s),
+            (Value::Text(s), T::Varchar(Some(n))) => Value::Text(fit_varchar(s, n, explicit)?),
+            (Value::Text(s), ty) => Value::parse(ty, &s)?,
+            (v, T::Text) | (v, T::Varchar(None)) => Value::Text(v.to_text().unwrap_or_default()),
+            (v, T::Varchar(Some(n))) => {
+                Value::Text(fit_varchar(v.to_text().unwrap_or_default(), n, explicit)?)
+            }
+            (Value::Bool(b), T::Bool) => Value::Bool(b),
+            (Value::Bool(b), T::Int4) if explicit => Value::Int4(b as i32),
+            (Value::Int4(i), T::Bool) if explicit => Value::Bool(i != 0),
+            (v, T::Int2) => Value::Int2(
+                i16::try_from(v.to_i64_rounded()?).map_err(|_| Error::out_of_range("smallint"))?,
+            ),
+            (v, T::Int4) => Value::Int4(
+                i32::try_from(v.to_i64_rounded()?).map_err(|_| Error::out_of_range("integer"))?,
+            ),
+            (v, T::Int8) => Value::Int8(v.to_i64_rounded()?),
+            (v, T::Float8) => Value::Float8(v.to_f64()?),
+            (v, T::Float4) => {
+                let f = v.to_f64()?;
+                let r = f as f32;
+                if r.is_infinite() && f.is_finite() {
+                    return Err(Error::new(
+                        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                        "value out of range: overflow",
+                    ));
+                }
+                Value::Float4(r)
+            }
+            (v, T::Numeric(m)) => {
+                let d = v.to_decimal()?;
+                match m {
+                    Some((p, s)) => Value::Numeric(numeric::apply_typmod(d, p, s)?),
+                    None => Value::Numeric(d),
+                }
+            }
+            (v, to) => {
+                return Err(Error::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!("cannot cast type {} to {}", v.data_type(), to),
+                ))
+            }
+        })
+    }
+
+    fn to_i64_rounded(&self) -> Result<i64> {
+        match self {
+            Value::Int2(v) => Ok(*v as i64),
+            Value::Int4(v) => Ok(*v as i64),
+            Value::Int8(v) => Ok(*v),
+            Value::Float4(v) => float_to_i64(*v as f64),
+            Value::Float8(v) => float_to_i64(*v),
+            Value::Numeric(d) => d
+                .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                .to_i64()
+                .ok_or_else(|| Error::out_of_range("bigint")),
+            other => Err(cannot_cast(other, "bigint")),
+        }
+    }
+
+    pub fn to_f64(&self) -> Result<f64> {
+        match self {
+            Value::Int2(v) => Ok(*v as f64),
+            Value::Int4(v) => Ok(*v as f64),
+            Value::Int8(v) => Ok(*v as f64),
+            Value::Float4(v) => Ok(*v as f64),
+            Value::Float8(v) => Ok(*v),
+            Value::Numeric(d) => d
+                .to_f64()
+                .ok_or_else(|| Error::out_of_range("double precision")),
+            other => Err(cannot_cast(other, "double precision")),
+        }
+    }
+
+    pub fn to_decimal(&self) -> Result<Decimal> {
+        match self {
+            Value::Int2(v) => Ok(Decimal::from(*v)),
+            Value::Int4(v) => Ok(Decimal::from(*v)),
+            Value::Int8(v) => Ok(Decimal::from(*v)),
+            Value::Float4(v) => float_to_decimal(*v as f64, Some(*v)),
+            Value::Float8(v) => float_to_decimal(*v, None),
+            Value::Numeric(d) => Ok(*d),
+            other => Err(cannot_cast(other, "numeric")),
+        }
+    }
+
+    /// Compares two non-null values of the same type family, in PostgreSQL's
+    /// order (NaN sorts above every other float; -0 equals 0).
+    pub fn compare(&self, other: &Value) -> Ordering {
+        match (self, other) {
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Null, _) => Ordering::Greater,
+            (_, Value::Null) => Ordering::Less,
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            (Value::Int2(a), Value::Int2(b)) => a.cmp(b),
+            (Value::Int4(a), Value::Int4(b)) => a.cmp(b),
+            (Value::Int8(a), Value::Int8(b)) => a.cmp(b),
+            (Value::Float4(a), Value::Float4(b)) => float_cmp(*a as f64, *b as f64),
+            (Value::Float8(a), Value::Float8(b)) => float_cmp(*a, *b),
+            (Value::Numeric(a), Value::Numeric(b)) => a.cmp(b),
+            (Value::Text(a), Value::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (a, b) => match (a.as_i64(), b.as_i64()) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => match (a.to_decimal(), b.to_decimal()) {
+                    (Ok(x), Ok(y)) if !a.is_float() && !b.is_float() => x.cmp(&y),
+                    _ => match (a.to_f64(), b.to_f64()) {
+                        (Ok(x), Ok(y)) => float_cmp(x, y),
+                        _ => a.type_rank().cmp(&b.type_rank()),
+                    },
+                },
+            },
+        }
+    }
+
+    fn is_float(&self) -> bool {
+        matches!(self, Value::Float4(_) | Value::Float8(_))
+    }
+
+    fn type_rank(&self) -> u8 {
+        match self {
+            Value::Null => 9,
+            Value::Bool(_) => 0,
+            Value::Int2(_)
+            | Value::Int4(_)
+            | Value::Int8(_)
+            | Value::Float4(_)
+            | Value::Float8(_)
+            | Value::Numeric(_) => 1,
+            Value::Text(_) => 2,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int2(v) => Some(*v as i64),
+            Value::Int4(v) => Some(*v as i64),
+            Value::Int8(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+/// Grouping equality: NULL equals NULL, values compare as [`Value::compare`].
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.compare(other) == Ordering::Equal
+    }
+}
+impl Eq for Value {}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Value::Null => 0u8.hash(state),
+            Value::Bool(b) => b.hash(state),
+            Value::Int2(v) => (*v as i64).hash(state),
+            Value::Int4(v) => (*v as i64).hash(state),
+            Value::Int8(v) => v.hash(state),
+            Value::Float4(v) => canonical_float_bits(*v as f64).hash(state),
+            Value::Float8(v) => canonical_float_bits(*v).hash(state),
+            Value::Numeric(d) => d.normalize().hash(state),
+            Value::Text(s) => s.hash(state),
+        }
+    }
+}
+
+fn canonical_float_bits(v: f64) -> u64 {
+    if v.is_nan() {
+        u64::MAX
+    } else if v == 0.0 {
+        0
+    } else {
+        v.to_bits()
+    }
+}
+
+fn float_cmp(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+fn cannot_cast(v: &Value, to: &str) -> Error {
+    Error::new(
+        sqlstate::DATATYPE_MISMATCH,
+        format!("cannot cast type {} to {to}", v.data_type()),
+    )
+}
+
+fn out_of_range_input(text: &str, ty: &str) -> Error {
+    Error::new(
+        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+        format!("value \"{text}\" is out of range for type {ty}"),
+    )
+}
+
+fn float_to_i64(v: f64) -> Result<i64> {
+    // PostgreSQL rounds half to even (rint) when converting floats to integers.
+    let r = v.round_ties_even();
+    if r.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&r) {
+        return Err(Error::out_of_range("bigint"));
+    }
+    Ok(r as i64)
+}
+
+fn float_to_decimal(v: f64, as_f32: Option<f32>) -> Result<Decimal> {
+    if !v.is_finite() {
+        return Err(Error::unsupported(format!("converting {v} to numeric")));
+    }
+    // Go through the shortest text form so 0.1::real becomes 0.1, as PostgreSQL does.
+    let text = match as_f32 {
+        Some(f) => format!("{f}"),
+        None => format!("{v}"),
+    };
+    numeric::parse(&text)
+        .or_else(|_| Decimal::from_f64(v).ok_or_else(|| Error::out_of_range("numeric")))
+}
+
+fn fit_varchar(s: String, n: u32, explicit: bool) -> Result<String> {
+    let n = n as usize;
+    match s.char_indices().nth(n) {
+        None => Ok(s),
+        Some((cut, _)) => {
+            if explicit || s[cut..].chars().all(|c| c == ' ') {
+                let mut s = s;
+                s.truncate(cut);
+                Ok(s)
+            } else {
+                Err(Error::new(
+                    sqlstate::STRING_DATA_RIGHT_TRUNCATION,
+                    format!("value too long for type character varying({n})"),
+                ))
+            }
+        }
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool> {
+    let t = text.trim().to_ascii_lowercase();
+    let prefix_of = |word: &str, min: usize| t.len() >= min && word.starts_with(t.as_str());
+    if prefix_of("true", 1) || prefix_of("yes", 1) || t == "on" || t == "1" {
+        Ok(true)
+    } else if prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || t == "0" {
+        Ok(false)
+    } else {
+        Err(Error::invalid_text("boolean", text))
+    }
+}
+
+fn parse_int(text: &str, ty: &str) -> Result<i64> {
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid_text(ty, text));
+    }
+    t.parse::<i64>().map_err(|_| out_of_range_input(text, ty))
+}
+
+fn parse_float(text: &str, ty: &str) -> Result<f64> {
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let lower = t.to_ascii_lowercase();
+    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
+    let word = matches!(unsigned, "inf" | "infinity" | "nan");
+    if !word
+        && !unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
+    {
+        return Err(Error::invalid_text(ty, text));
+    }
+    let v: f64 = t.parse().map_err(|_| Error::invalid_text(ty, text))?;
+    if v.is_infinite() && !word {
+        return Err(out_of_range_input(text, ty));
+    }
+    Ok(v)
+}
+
+/// PostgreSQL's float output with `extra_float_digits = 1` (the default):
+/// the shortest text that reads back exactly, in exponent form when the
+/// decimal exponent is below -4 or at least 15 (6 for `real`).
+fn format_float(v: f64, as_f32: Option<f32>, out: &mut String) {
+    if v.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+        return;
+    }
+    let sci = match as_f32 {
+        Some(f) => format!("{f:e}"),
+        None => format!("{v:e}"),
+    };
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let threshold = if as_f32.is_some() { 6 } else { 15 };
+    if negative {
+        out.push('-');
+    }
+    if exp < -4 || exp >= threshold {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(&e.to_string());
+    } else if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            for _ in digits.len()..int_len {
+                out.push('0');
+            }
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(v: Value) -> String {
+        v.to_text().unwrap()
+    }
+
+    #[test]
+    fn floats_print_like_postgres() {
+        assert_eq!(text(Value::Float8(1.5)), "1.5");
+        assert_eq!(text(Value::Float8(100.0)), "100");
+        assert_eq!(text(Value::Float8(1e15)), "1e+15");
+        assert_eq!(text(Value::Float8(123456789012345.0)), "123456789012345");
+        assert_eq!(text(Value::Float8(0.0001)), "0.0001");
+        assert_eq!(text(Value::Float8(0.00001)), "1e-05");
+        assert_eq!(text(Value::Float8(0.1 + 0.2)), "0.30000000000000004");
+        assert_eq!(text(Value::Float4(1e6)), "1e+06");
+        assert_eq!(text(Value::Float4(123456.0)), "123456");
+        assert_eq!(text(Value::Float4(0.1)), "0.1");
+        assert_eq!(text(Value::Float8(-2.5e-7)), "-2.5e-07");
+    }
+
+    #[test]
+    fn integer_input_errors() {
+        assert_eq!(
+            Value::parse(DataType::Int4, " 42 ").unwrap().as_i64(),
+            Some(42)
+        );
+        assert_eq!(
+            Value::parse(DataType::Int4, "abc").unwrap_err().code,
+            sqlstate::INVALID_TEXT_REPRESENTATION
+        );
+        assert_eq!(
+            Value::parse(DataType::Int4, "3000000000").unwrap_err().code,
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            Value::parse(DataType::Int2, "40000").unwrap_err().code,
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+    }
+
+    #[test]
+    fn bool_input() {
+        for t in ["t", "true", "YES", "on", "1", " y "] {
+            assert_eq!(
+                Value::parse(DataType::Bool, t).unwrap().as_bool(),
+                Some(true),
+                "{t}"
+            );
+        }
+        for t in ["f", "false", "no", "off", "0"] {
+            assert_eq!(
+                Value::parse(DataType::Bool, t).unwrap().as_bool(),
+                Some(false),
+                "{t}"
+            );
+        }
+        assert!(Value::parse(DataType::Bool, "o").is_err());
+        assert!(Value::parse(DataType::Bool, "maybe").is_err());
+    }
+
+    #[test]
+    fn casts_round_and_check() {
+        assert_eq!(
+            Value::Float8(2.5)
+                .cast(DataType::Int4, true)
+                .unwrap()
+                .as_i64(),
+            Some(2)
+        );
+        assert_eq!(
+            Value::Float8(3.5)
+                .cast(DataType::Int4, true)
+                .unwrap()
+                .as_i64(),
+            Some(4)
+        );
+        assert_eq!(
+            Value::Numeric(numeric::parse("2.5").unwrap())
+                .cast(DataType::Int4, true)
+                .unwrap()
+                .as_i64(),
+            Some(3)
+        );
+        assert!(Value::Int8(1 << 40).cast(DataType::Int4, true).is_err());
+        let long = Value::Text("abcdef".into());
+        assert_eq!(
+            long.clone()
+                .cast(DataType::Varchar(Some(3)), true)
+                .unwrap()
+                .to_text()
+                .unwrap(),
+            "abc"
+        );
+        assert_eq!(
+            long.cast(DataType::Varchar(Some(3)), false)
+                .unwrap_err()
+                .code,
+            sqlstate::STRING_DATA_RIGHT_TRUNCATION
+        );
+        assert_eq!(
+            text(
+                Value::Float4(0.1)
+                    .cast(DataType::Numeric(None), true)
+                    .unwrap()
+            ),
+            "0.1"
+        );
+    }
+}
