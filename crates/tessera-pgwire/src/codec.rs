@@ -41,6 +41,11 @@ pub const MESSAGE_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// and the connection is closed.
 pub const STARTUP_MESSAGE_BYTES_MAX: usize = 10_000;
 
+/// The largest DataRow sent, without its type byte: the protocol's signed
+/// 32-bit length. Encoding a longer row fails with 54000 and sends nothing of
+/// it; the statement ends with that error.
+pub const ROW_BYTES_MAX: usize = i32::MAX as usize;
+
 /// Protocol version 3.0 as the startup message spells it (major << 16 | minor).
 pub const PROTOCOL_VERSION_3_0: u32 = 3 << 16;
 const SSL_REQUEST_CODE: u32 = 80_877_103;
@@ -616,8 +621,9 @@ fn begin_message(out: &mut Vec<u8>, message_type: u8) -> usize {
 /// Patches the length of the message begun at `start`.
 fn end_message(out: &mut [u8], start: usize) {
     let length = out.len() - start - 1;
-    // A value cannot exceed 1 GiB (PostgreSQL's varlena limit), and a row of
-    // them is bounded by the column count; a longer message is a bug upstream.
+    // DataRow checks its size against ROW_BYTES_MAX first; every other
+    // message holds names and texts far smaller (client input is at most
+    // MESSAGE_BYTES_MAX), so a longer one is a bug here.
     let length = i32::try_from(length)
         .unwrap_or_else(|_| panic!("backend message of {length} bytes exceeds i32"));
     out[start + 1..start + 5].copy_from_slice(&length.to_be_bytes());
@@ -728,6 +734,14 @@ pub fn data_row(
             out.truncate(start);
             return Err(error);
         }
+    }
+    if out.len() - start - 1 > ROW_BYTES_MAX {
+        let length = out.len() - start - 1;
+        out.truncate(start);
+        return Err(Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            format!("a row of {length} bytes is too large to send"),
+        ));
     }
     end_message(out, start);
     Ok(())

@@ -157,13 +157,12 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
             continue;
         }
         let value = if name == "client_encoding" {
-            if !is_utf8_encoding_name(value) {
-                return Err(Error::new(
+            client_encoding(value).ok_or_else(|| {
+                Error::new(
                     sqlstate::INVALID_PARAMETER_VALUE,
                     format!("invalid value for parameter \"client_encoding\": \"{value}\""),
-                ));
-            }
-            "UTF8"
+                )
+            })?
         } else {
             value
         };
@@ -175,13 +174,25 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
 /// Whether `value` names UTF-8 the way PostgreSQL matches encoding names:
 /// case and punctuation ignored, "unicode" an alias. The quotes some drivers
 /// send (asyncpg: `'utf-8'`) are punctuation too.
+#[cfg(test)]
 fn is_utf8_encoding_name(value: &str) -> bool {
+    client_encoding(value) == Some("UTF8")
+}
+
+/// The client encodings accepted: UTF-8, and SQL_ASCII, which libpq picks
+/// under the C locale and which PostgreSQL answers with no conversion (text
+/// must still be valid UTF-8 here; other bytes get 22021).
+fn client_encoding(value: &str) -> Option<&'static str> {
     let cleaned: String = value
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    cleaned == "utf8" || cleaned == "unicode"
+    match cleaned.as_str() {
+        "utf8" | "unicode" => Some("UTF8"),
+        "sqlascii" => Some("SQL_ASCII"),
+        _ => None,
+    }
 }
 
 fn protocol_violation(message: impl Into<String>) -> Error {
@@ -463,11 +474,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             .iter()
             .any(|statement| !statement.param_types().is_empty())
         {
-            return Err(Error::new(
-                sqlstate::INVALID_PARAMETER_REFERENCE,
-                "there is no parameter $1",
-            )
-            .into());
+            return Err(
+                Error::new(sqlstate::UNDEFINED_PARAMETER, "there is no parameter $1").into(),
+            );
         }
         let text = ResultFormats::Uniform(Format::Text);
         for statement in &statements {
@@ -814,16 +823,9 @@ mod tests {
         ] {
             assert!(is_utf8_encoding_name(name), "{name}");
         }
-        for name in [
-            "LATIN1",
-            "SQL_ASCII",
-            "utf",
-            "utf88",
-            "",
-            "unicode8",
-            "utf16",
-        ] {
+        for name in ["LATIN1", "utf", "utf88", "", "unicode8", "utf16"] {
             assert!(!is_utf8_encoding_name(name), "{name}");
         }
+        assert_eq!(client_encoding("SQL_ASCII"), Some("SQL_ASCII"));
     }
 }

@@ -946,3 +946,84 @@ async fn large_results_stream_in_several_writes() {
     };
     tokio::join!(server, test);
 }
+
+/// A real driver against the session: handshake, simple query, extended
+/// query with binary parameters and results (tokio-postgres uses binary for
+/// both), errors and recovery.
+#[tokio::test(flavor = "current_thread")]
+async fn tokio_postgres_client() {
+    use tokio_postgres::types::Type;
+    use tokio_postgres::SimpleQueryMessage;
+
+    let (client_io, server_io) = tokio::io::duplex(1 << 16);
+    let server = serve_connection(server_io, &ENGINE, KEY);
+    let test = async move {
+        let mut config = tokio_postgres::Config::new();
+        config.user("alice").dbname("db").application_name("tp");
+        let (client, connection) = config
+            .connect_raw(client_io, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let connection = async move { connection.await.unwrap() };
+        let queries = async move {
+            let messages = client.simple_query("select nums; insert").await.unwrap();
+            let rows: Vec<&str> = messages
+                .iter()
+                .filter_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => row.get(0),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(rows, ["1", "2", "3", "4", "5"]);
+            assert!(matches!(
+                messages.last(),
+                Some(SimpleQueryMessage::CommandComplete(1))
+            ));
+
+            let rows = client.query("select types", &[]).await.unwrap();
+            assert_eq!(rows.len(), 1);
+            let row = &rows[0];
+            assert_eq!(row.get::<_, i32>(0), 42);
+            assert_eq!(row.get::<_, f64>(1), 1.5);
+            assert_eq!(row.columns()[2].type_(), &Type::NUMERIC);
+            assert_eq!(row.get::<_, &str>(3), "hé");
+            assert!(row.get::<_, bool>(4));
+            assert_eq!(row.get::<_, Option<i32>>(5), None);
+
+            let types = [Type::INT4, Type::FLOAT8, Type::TEXT, Type::BOOL, Type::INT8];
+            let echo = client.prepare_typed("select echo", &types).await.unwrap();
+            assert_eq!(echo.params(), types);
+            let row = client
+                .query_one(&echo, &[&-3i32, &2.5f64, &"x y", &false, &None::<i64>])
+                .await
+                .unwrap();
+            assert_eq!(row.get::<_, i32>(0), -3);
+            assert_eq!(row.get::<_, f64>(1), 2.5);
+            assert_eq!(row.get::<_, &str>(2), "x y");
+            assert!(!row.get::<_, bool>(3));
+            assert_eq!(row.get::<_, Option<i64>>(4), None);
+
+            let error = client.query("bad", &[]).await.unwrap_err();
+            assert_eq!(
+                error.code().map(|c| c.code()),
+                Some(sqlstate::DIVISION_BY_ZERO.code())
+            );
+            let error = client.prepare("nonsense").await.unwrap_err();
+            assert_eq!(
+                error.code().map(|c| c.code()),
+                Some(sqlstate::SYNTAX_ERROR.code())
+            );
+            assert_eq!(client.execute("insert", &[]).await.unwrap(), 1);
+            assert_eq!(
+                client
+                    .query(&echo, &[&1i32, &0.0f64, &"", &true, &Some(5i64)])
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+        };
+        tokio::join!(connection, queries);
+    };
+    tokio::join!(server, test);
+}

@@ -171,7 +171,8 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
 
 /// Appends one DataRow field: its length (-1 for NULL) and its bytes in
 /// `format`. `scratch` holds the text form of non-string values between
-/// calls so that it is allocated once per connection, not per field.
+/// calls so that it is allocated once per connection, not per field. On
+/// error `out` is left as it was.
 pub fn write_field(
     out: &mut Vec<u8>,
     value: &Value,
@@ -181,34 +182,44 @@ pub fn write_field(
 ) -> Result<()> {
     match (value, format) {
         (Value::Null, _) => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        (Value::Text(s), Format::Text) => put_field(out, s.as_bytes()),
+        (Value::Text(s), Format::Text) => put_field(out, s.as_bytes())?,
         (value, Format::Text) => {
             scratch.clear();
             value.write_text(scratch);
-            put_field(out, scratch.as_bytes());
+            put_field(out, scratch.as_bytes())?;
         }
         (value, Format::Binary) => {
             let start = out.len();
             out.extend_from_slice(&[0; 4]);
-            if let Err(error) = encode_binary(value, ty, out) {
-                out.truncate(start);
-                return Err(error);
+            let length =
+                encode_binary(value, ty, out).and_then(|()| field_length(out.len() - start - 4));
+            match length {
+                Ok(length) => out[start..start + 4].copy_from_slice(&length.to_be_bytes()),
+                Err(error) => {
+                    out.truncate(start);
+                    return Err(error);
+                }
             }
-            let length = field_length(out.len() - start - 4);
-            out[start..start + 4].copy_from_slice(&length.to_be_bytes());
         }
     }
     Ok(())
 }
 
-fn put_field(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&field_length(bytes.len()).to_be_bytes());
+fn put_field(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
+    out.extend_from_slice(&field_length(bytes.len())?.to_be_bytes());
     out.extend_from_slice(bytes);
+    Ok(())
 }
 
-fn field_length(length: usize) -> i32 {
-    // Values are bounded well below 2 GiB (PostgreSQL's varlena limit is 1 GiB).
-    i32::try_from(length).unwrap_or_else(|_| panic!("field of {length} bytes exceeds i32"))
+/// A field's length as the protocol's signed 32 bits; a longer value
+/// cannot be sent (54000).
+fn field_length(length: usize) -> Result<i32> {
+    i32::try_from(length).map_err(|_| {
+        Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            format!("a value of {length} bytes is too large to send"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -368,7 +368,7 @@ impl<'a> Binder<'a> {
             | S::Rollback { .. }
             | S::Savepoint { .. } => {
                 return Err(Error::unsupported(
-                    "transaction control (BEGIN/COMMIT/ROLLBACK) in this version",
+                    "transaction control (BEGIN/COMMIT/ROLLBACK)",
                 ))
             }
             other => {
@@ -659,7 +659,7 @@ impl<'a> Binder<'a> {
                 Ok((Expr::Literal(Value::parse(to, &text)?), to))
             }
             E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
-                Err(Error::unsupported("subqueries in this version"))
+                Err(Error::unsupported("subqueries"))
             }
             other => Err(Error::unsupported(format!("the expression {other}"))),
         }
@@ -755,11 +755,16 @@ impl<'a> Binder<'a> {
             other => return Err(Error::unsupported(format!("the operator {other}"))),
         };
         let (l, lt) = self.bind_expr(left, scope, ctx)?;
-        let (r, rt) = self.bind_expr_hint(right, scope, ctx, Some(lt))?;
+        let (r, rt) = self.bind_expr_hint(
+            right,
+            scope,
+            ctx,
+            DataType::common_type(DataType::Unknown, lt),
+        )?;
         // A parameter on the left takes its type from the right.
         let (l, lt) = match l {
             Expr::Param(i) if lt == DataType::Unknown && rt != DataType::Unknown => {
-                self.param(i, Some(rt))
+                self.param(i, DataType::common_type(lt, rt))
             }
             other => (other, lt),
         };
@@ -909,10 +914,10 @@ impl<'a> Binder<'a> {
 
     fn function_args(&self, f: &ast::Function) -> Result<(Vec<ast::Expr>, bool, bool)> {
         if f.over.is_some() {
-            return Err(Error::unsupported("window functions in this version"));
+            return Err(Error::unsupported("window functions"));
         }
         if f.filter.is_some() {
-            return Err(Error::unsupported("aggregate FILTER in this version"));
+            return Err(Error::unsupported("aggregate FILTER"));
         }
         match &f.args {
             ast::FunctionArguments::None => Ok((vec![], false, false)),
@@ -941,9 +946,7 @@ impl<'a> Binder<'a> {
                 }
                 Ok((out, distinct, star))
             }
-            ast::FunctionArguments::Subquery(_) => {
-                Err(Error::unsupported("subqueries in this version"))
-            }
+            ast::FunctionArguments::Subquery(_) => Err(Error::unsupported("subqueries")),
         }
     }
 
@@ -1103,9 +1106,7 @@ impl<'a> Binder<'a> {
             ));
         };
         if distinct {
-            return Err(Error::unsupported(
-                "DISTINCT in aggregate functions in this version",
-            ));
+            return Err(Error::unsupported("DISTINCT in aggregate functions"));
         }
         let group_count = keys.len();
         let mut inner = Ctx::Row {
@@ -1178,19 +1179,17 @@ impl<'a> Binder<'a> {
 
     fn bind_query(&mut self, q: &ast::Query) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
         if q.with.is_some() {
-            return Err(Error::unsupported("WITH in this version"));
+            return Err(Error::unsupported("WITH"));
         }
         if q.fetch.is_some() || !q.locks.is_empty() {
-            return Err(Error::unsupported("FETCH/FOR UPDATE in this version"));
+            return Err(Error::unsupported("FETCH/FOR UPDATE"));
         }
         let select = match &*q.body {
             ast::SetExpr::Select(s) => s,
             ast::SetExpr::SetOperation { .. } => {
-                return Err(Error::unsupported("UNION/INTERSECT/EXCEPT in this version"))
+                return Err(Error::unsupported("UNION/INTERSECT/EXCEPT"))
             }
-            ast::SetExpr::Values(_) => {
-                return Err(Error::unsupported("VALUES as a query in this version"))
-            }
+            ast::SetExpr::Values(_) => return Err(Error::unsupported("VALUES as a query")),
             other => return Err(Error::unsupported(format!("the query {other}"))),
         };
         let scope = self.bind_from(&select.from)?;
@@ -1209,9 +1208,7 @@ impl<'a> Binder<'a> {
         let distinct = match &select.distinct {
             None => false,
             Some(ast::Distinct::Distinct) => true,
-            Some(ast::Distinct::On(_)) => {
-                return Err(Error::unsupported("DISTINCT ON in this version"))
-            }
+            Some(ast::Distinct::On(_)) => return Err(Error::unsupported("DISTINCT ON")),
         };
         if select.top.is_some()
             || select.into.is_some()
@@ -1261,7 +1258,7 @@ impl<'a> Binder<'a> {
         let group_by: Vec<ast::Expr> = match &select.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) => {
                 if !modifiers.is_empty() {
-                    return Err(Error::unsupported("GROUP BY modifiers in this version"));
+                    return Err(Error::unsupported("GROUP BY modifiers"));
                 }
                 exprs.clone()
             }
@@ -1491,13 +1488,11 @@ impl Binder<'_> {
             }),
             [one] => {
                 if !one.joins.is_empty() {
-                    return Err(Error::unsupported("JOIN in this version"));
+                    return Err(Error::unsupported("JOIN"));
                 }
                 self.bind_relation(&one.relation)
             }
-            _ => Err(Error::unsupported(
-                "joins (several tables in FROM) in this version",
-            )),
+            _ => Err(Error::unsupported("joins (several tables in FROM)")),
         }
     }
 
@@ -1527,9 +1522,7 @@ impl Binder<'_> {
                     qualifier: Some(qualifier),
                 })
             }
-            ast::TableFactor::Derived { .. } => {
-                Err(Error::unsupported("subqueries in FROM in this version"))
-            }
+            ast::TableFactor::Derived { .. } => Err(Error::unsupported("subqueries in FROM")),
             other => Err(Error::unsupported(format!("the FROM item {other}"))),
         }
     }
@@ -1595,10 +1588,10 @@ impl Binder<'_> {
             return Err(Error::unsupported("INSERT into a table function"));
         };
         if ins.on.is_some() {
-            return Err(Error::unsupported("ON CONFLICT in this version"));
+            return Err(Error::unsupported("ON CONFLICT"));
         }
         if ins.returning.is_some() {
-            return Err(Error::unsupported("RETURNING in this version"));
+            return Err(Error::unsupported("RETURNING"));
         }
         let table = self.table(name)?;
         let positions: Vec<usize> = if ins.columns.is_empty() {
@@ -1634,7 +1627,7 @@ impl Binder<'_> {
                 {
                     v.rows.clone()
                 }
-                _ => return Err(Error::unsupported("INSERT … SELECT in this version")),
+                _ => return Err(Error::unsupported("INSERT … SELECT")),
             },
         };
         let scope = Scope {
@@ -1675,7 +1668,7 @@ impl Binder<'_> {
 
     fn single_table(&mut self, t: &ast::TableWithJoins) -> Result<Scope> {
         if !t.joins.is_empty() {
-            return Err(Error::unsupported("JOIN in this version"));
+            return Err(Error::unsupported("JOIN"));
         }
         self.bind_relation(&t.relation)
     }
@@ -1727,7 +1720,7 @@ impl Binder<'_> {
             }
             if def.sharding_key.contains(&i) {
                 return Err(Error::unsupported(format!(
-                    "updating \"{n}\", a column of the sharding key of \"{}\", in this version",
+                    "updating \"{n}\", a column of the sharding key of \"{}\",",
                     def.name
                 )));
             }
@@ -1752,10 +1745,10 @@ impl Binder<'_> {
 
     fn bind_delete(&mut self, d: &ast::Delete) -> Result<DeletePlan> {
         if d.using.is_some() {
-            return Err(Error::unsupported("DELETE … USING in this version"));
+            return Err(Error::unsupported("DELETE … USING"));
         }
         if d.returning.is_some() {
-            return Err(Error::unsupported("RETURNING in this version"));
+            return Err(Error::unsupported("RETURNING"));
         }
         if !d.order_by.is_empty() || d.limit.is_some() || !d.tables.is_empty() {
             return Err(Error::unsupported("this form of DELETE"));
@@ -1786,10 +1779,10 @@ impl Binder<'_> {
         distributed_by: Option<&[ast::Ident]>,
     ) -> Result<Plan> {
         if ct.query.is_some() {
-            return Err(Error::unsupported("CREATE TABLE … AS in this version"));
+            return Err(Error::unsupported("CREATE TABLE … AS"));
         }
         if ct.temporary {
-            return Err(Error::unsupported("TEMPORARY tables in this version"));
+            return Err(Error::unsupported("TEMPORARY tables"));
         }
         if ct.like.is_some() || ct.clone.is_some() {
             return Err(Error::unsupported("CREATE TABLE … LIKE"));
@@ -1829,10 +1822,8 @@ impl Binder<'_> {
                     }
                     ast::ColumnOption::Unique {
                         is_primary: false, ..
-                    } => return Err(Error::unsupported("UNIQUE constraints in this version")),
-                    ast::ColumnOption::Default(_) => {
-                        return Err(Error::unsupported("DEFAULT in this version"))
-                    }
+                    } => return Err(Error::unsupported("UNIQUE constraints")),
+                    ast::ColumnOption::Default(_) => return Err(Error::unsupported("DEFAULT")),
                     other => {
                         return Err(Error::unsupported(format!("the column constraint {other}")))
                     }
@@ -1880,7 +1871,7 @@ impl Binder<'_> {
                     }
                 }
                 ast::TableConstraint::Unique { .. } => {
-                    return Err(Error::unsupported("UNIQUE constraints in this version"))
+                    return Err(Error::unsupported("UNIQUE constraints"))
                 }
                 other => return Err(Error::unsupported(format!("the table constraint {other}"))),
             }
@@ -1899,7 +1890,7 @@ impl Binder<'_> {
                     })?;
                     if !primary_key.is_empty() && !primary_key.contains(&i) {
                         return Err(Error::unsupported(format!(
-                            "a sharding key column (\"{n}\") outside the primary key in this version"
+                            "a sharding key column (\"{n}\") outside the primary key"
                         ))
                         .with_hint("Rows with equal primary keys must land on one shard; distribute by primary-key columns."));
                     }

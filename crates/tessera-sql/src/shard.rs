@@ -143,7 +143,7 @@ impl ShardContext {
         catalog_cell: Arc<CatalogCell>,
         catalog_log: Option<WalWriter>,
     ) -> ShardContext {
-        let cached = catalog_cell.load();
+        let cached = Arc::new((*catalog_cell.load()).clone());
         ShardContext {
             shard,
             store: RefCell::new(store),
@@ -167,7 +167,9 @@ impl ShardContext {
             for t in fresh.tables() {
                 store.ensure_table(t.id);
             }
-            *self.cached_catalog.borrow_mut() = fresh;
+            // A private copy, so shards do not bounce one reference count
+            // between cores on every statement.
+            *self.cached_catalog.borrow_mut() = Arc::new((*fresh).clone());
         }
         self.cached_catalog.borrow().clone()
     }

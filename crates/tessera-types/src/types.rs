@@ -145,6 +145,8 @@ impl DataType {
         use DataType::*;
         match (a, b) {
             (Unknown, Unknown) => Some(Text),
+            // varchar has no operators of its own: it compares and concatenates as text.
+            (Unknown, Varchar(_)) | (Varchar(_), Unknown) | (Varchar(_), Varchar(_)) => Some(Text),
             (Unknown, other) | (other, Unknown) => Some(other.unconstrained()),
             _ if a.unconstrained() == b.unconstrained() => Some(a.unconstrained()),
             _ => {
