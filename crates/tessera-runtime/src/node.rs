@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tessera_sql::router::Router;
 use tessera_sql::shard::{CatalogCell, ShardContext};
 use tessera_storage::recovery::{self, RecoveredShard};
+use tessera_storage::wal::WAL_PREALLOCATE_BYTES;
 use tessera_storage::WalWriter;
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
 use tessera_types::{sqlstate, Catalog, Error, Result};
@@ -19,6 +20,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::meta::{Meta, FORMAT_VERSION};
 use crate::transport::{Envelope, Mailboxes, ShardCluster, ID_STRIDE, MAILBOX_CAPACITY};
+
+/// The catalog log changes rarely; it grows in small steps.
+pub const CATALOG_WAL_PREALLOCATE_BYTES: u64 = 1 << 20;
 
 /// Connections one shard accepts backlog for in the kernel.
 pub const LISTEN_BACKLOG: u32 = 1024;
@@ -276,12 +280,18 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         &recovered.wal_path,
         recovered.wal_len,
         &format!("shard-{shard}"),
+        WAL_PREALLOCATE_BYTES,
     )?;
     for record in &recovered.resolutions {
         wal.append_durable(&record.encode()).await?;
     }
     let catalog_log = match catalog_wal {
-        Some((path, len)) => Some(WalWriter::open(&path, len, "catalog")?),
+        Some((path, len)) => Some(WalWriter::open(
+            &path,
+            len,
+            "catalog",
+            CATALOG_WAL_PREALLOCATE_BYTES,
+        )?),
         None => None,
     };
     let ctx = Rc::new(ShardContext::new(

@@ -1,0 +1,950 @@
+//! SQL behaviour over the wire: DDL, DML and queries through the simple
+//! protocol (text results) and the extended protocol (binary results), and
+//! the SQLSTATE of every error class a client can provoke. Expected values
+//! are PostgreSQL 15's; run with `TESSERA_TEST_EXTERNAL_PG` to check them
+//! against the reference.
+
+use std::collections::BTreeMap;
+
+use tessera_testkit::{assert_sqlstate, exec_count, rows_text, PgNumeric, TestServer};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+
+const ALL_TYPES_DDL: &str = "CREATE TABLE all_types (
+    id integer PRIMARY KEY,
+    s smallint,
+    b bigint,
+    r real,
+    d double precision,
+    n numeric(10,2),
+    t text,
+    vc varchar(20),
+    flag boolean NOT NULL
+)";
+
+#[tokio::test]
+async fn every_type_round_trips_as_text_and_binary() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute(ALL_TYPES_DDL).await.unwrap();
+    let inserted = exec_count(
+        &client,
+        "INSERT INTO all_types (id, s, b, r, d, n, t, vc, flag) VALUES
+            (1, 1, 10000000000, 1.5, 0.125, 12.34, 'one', 'uno', true),
+            (2, -32768, -1, -0.5, -2.25, -7, 'two', 'dos', false),
+            (3, 32767, 9223372036854775807, 3.25, 1024.5, 99999999.99, '', 'x', true),
+            (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false),
+            (5, 0, 0, 0, 0, 1.005, 'it''s', 'héllo ✓', true)",
+    )
+    .await;
+    assert_eq!(inserted, 5, "INSERT row count");
+
+    assert_eq!(
+        rows_text(&client, "SELECT * FROM all_types ORDER BY id").await,
+        [
+            "1|1|10000000000|1.5|0.125|12.34|one|uno|t",
+            "2|-32768|-1|-0.5|-2.25|-7.00|two|dos|f",
+            "3|32767|9223372036854775807|3.25|1024.5|99999999.99||x|t",
+            "4|NULL|NULL|NULL|NULL|NULL|NULL|NULL|f",
+            // numeric(10,2) rounds half away from zero.
+            "5|0|0|0|0|1.01|it's|héllo ✓|t",
+        ]
+    );
+    // The empty string is a value, not NULL.
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM all_types WHERE t = ''").await,
+        ["3"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM all_types WHERE t IS NULL").await,
+        ["4"]
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id FROM all_types WHERE vc IS NOT NULL AND NOT flag ORDER BY id"
+        )
+        .await,
+        ["2"]
+    );
+
+    // The same rows through the extended protocol, where tokio-postgres asks
+    // for binary results.
+    let rows = client
+        .query(
+            "SELECT id, s, b, r, d, n, t, vc, flag FROM all_types ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    type Typed = (
+        i32,
+        Option<i16>,
+        Option<i64>,
+        Option<f32>,
+        Option<f64>,
+        Option<PgNumeric>,
+        Option<String>,
+        Option<String>,
+        bool,
+    );
+    let typed: Vec<Typed> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+                row.get(6),
+                row.get(7),
+                row.get(8),
+            )
+        })
+        .collect();
+    let num = |s: &str| Some(PgNumeric(s.to_string()));
+    let text = |s: &str| Some(s.to_string());
+    assert_eq!(
+        typed,
+        vec![
+            (
+                1,
+                Some(1),
+                Some(10_000_000_000),
+                Some(1.5),
+                Some(0.125),
+                num("12.34"),
+                text("one"),
+                text("uno"),
+                true
+            ),
+            (
+                2,
+                Some(i16::MIN),
+                Some(-1),
+                Some(-0.5),
+                Some(-2.25),
+                num("-7.00"),
+                text("two"),
+                text("dos"),
+                false
+            ),
+            (
+                3,
+                Some(i16::MAX),
+                Some(i64::MAX),
+                Some(3.25),
+                Some(1024.5),
+                num("99999999.99"),
+                text(""),
+                text("x"),
+                true
+            ),
+            (4, None, None, None, None, None, None, None, false),
+            (
+                5,
+                Some(0),
+                Some(0),
+                Some(0.0),
+                Some(0.0),
+                num("1.01"),
+                text("it's"),
+                text("héllo ✓"),
+                true
+            ),
+        ]
+    );
+}
+
+struct Item {
+    id: i32,
+    category: &'static str,
+    price: Option<i32>,
+    qty: i64,
+}
+
+/// 40 rows; "rare" has 5 of them, a/b/c about 12 each; every tenth price is NULL.
+fn items() -> Vec<Item> {
+    (1..=40)
+        .map(|id| Item {
+            id,
+            category: if id <= 5 {
+                "rare"
+            } else {
+                ["a", "b", "c"][(id % 3) as usize]
+            },
+            price: if id % 10 == 0 {
+                None
+            } else {
+                Some((id * 37) % 101)
+            },
+            qty: i64::from(id % 7),
+        })
+        .collect()
+}
+
+async fn create_items(client: &Client) -> Vec<Item> {
+    client
+        .batch_execute(
+            "CREATE TABLE items (id integer PRIMARY KEY, category text NOT NULL, price integer, qty bigint)",
+        )
+        .await
+        .unwrap();
+    let items = items();
+    let values: Vec<String> = items
+        .iter()
+        .map(|it| {
+            let price = it.price.map_or("NULL".to_string(), |p| p.to_string());
+            format!("({}, '{}', {price}, {})", it.id, it.category, it.qty)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO items (id, category, price, qty) VALUES {}",
+        values.join(", ")
+    );
+    assert_eq!(exec_count(client, &sql).await, 40);
+    items
+}
+
+fn opt(v: Option<i32>) -> String {
+    v.map_or("NULL".to_string(), |v| v.to_string())
+}
+
+#[tokio::test]
+async fn select_where_order_limit_offset_distinct() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let items = create_items(&client).await;
+
+    let expected: Vec<String> = items
+        .iter()
+        .filter(|it| it.price.is_some_and(|p| p > 50) && it.qty != 3)
+        .map(|it| it.id.to_string())
+        .collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id FROM items WHERE price > 50 AND qty <> 3 ORDER BY id"
+        )
+        .await,
+        expected
+    );
+
+    let expected: Vec<String> = items
+        .iter()
+        .filter(|it| it.category == "a" || it.qty == 0)
+        .map(|it| format!("{}|{}", it.id, it.category))
+        .collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id, category FROM items WHERE category = 'a' OR qty = 0 ORDER BY id"
+        )
+        .await,
+        expected
+    );
+
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id FROM items WHERE price IS NULL ORDER BY id"
+        )
+        .await,
+        ["10", "20", "30", "40"]
+    );
+    let expected: Vec<String> = items[..3]
+        .iter()
+        .map(|it| format!("{}|{}|{}", it.id, it.price.unwrap() * 2 + 1, -it.qty))
+        .collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id, price * 2 + 1, -qty FROM items WHERE id <= 3 ORDER BY id"
+        )
+        .await,
+        expected
+    );
+
+    // ASC puts NULLs last, DESC puts them first (PostgreSQL's default).
+    let mut ascending: Vec<&Item> = items.iter().collect();
+    ascending.sort_by_key(|it| (it.price.is_none(), it.price, it.id));
+    let expected: Vec<String> = ascending.iter().map(|it| it.id.to_string()).collect();
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM items ORDER BY price, id").await,
+        expected
+    );
+    let mut descending: Vec<&Item> = items.iter().collect();
+    descending.sort_by_key(|it| (it.price.is_some(), std::cmp::Reverse(it.price), it.id));
+    let expected: Vec<String> = descending
+        .iter()
+        .skip(2)
+        .take(5)
+        .map(|it| format!("{}|{}", it.id, opt(it.price)))
+        .collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id, price FROM items ORDER BY price DESC, id ASC LIMIT 5 OFFSET 2"
+        )
+        .await,
+        expected
+    );
+
+    // ORDER BY a column that is not selected.
+    let mut by_qty: Vec<&Item> = items.iter().collect();
+    by_qty.sort_by_key(|it| (std::cmp::Reverse(it.qty), it.id));
+    let expected: Vec<String> = by_qty.iter().take(3).map(|it| it.id.to_string()).collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id FROM items ORDER BY qty DESC, id LIMIT 3"
+        )
+        .await,
+        expected
+    );
+
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM items ORDER BY id LIMIT 0").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM items ORDER BY id OFFSET 38").await,
+        ["39", "40"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM items ORDER BY id OFFSET 100").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM items").await,
+        ["40"]
+    );
+
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT DISTINCT category FROM items ORDER BY category"
+        )
+        .await,
+        ["a", "b", "c", "rare"]
+    );
+    let mut qtys: Vec<i64> = items
+        .iter()
+        .filter(|it| it.category == "b")
+        .map(|it| it.qty)
+        .collect();
+    qtys.sort();
+    qtys.dedup();
+    let expected: Vec<String> = qtys.iter().map(|q| q.to_string()).collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT DISTINCT qty FROM items WHERE category = 'b' ORDER BY qty"
+        )
+        .await,
+        expected
+    );
+    // DISTINCT over several columns, without ORDER BY: compare as a set.
+    let mut got = rows_text(&client, "SELECT DISTINCT category, qty FROM items").await;
+    got.sort();
+    let mut expected: Vec<String> = items
+        .iter()
+        .map(|it| format!("{}|{}", it.category, it.qty))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn group_by_having_and_aggregates() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let items = create_items(&client).await;
+
+    let mut groups: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+    for it in &items {
+        groups.entry(it.category).or_default().push(it);
+    }
+    let summary = |rows: &[&Item]| {
+        let prices: Vec<i32> = rows.iter().filter_map(|it| it.price).collect();
+        format!(
+            "{}|{}|{}|{}|{}",
+            rows.len(),
+            prices.len(),
+            prices.iter().map(|&p| i64::from(p)).sum::<i64>(),
+            prices.iter().min().unwrap(),
+            prices.iter().max().unwrap()
+        )
+    };
+    let expected: Vec<String> = groups
+        .iter()
+        .map(|(category, rows)| format!("{category}|{}", summary(rows)))
+        .collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT category, count(*), count(price), sum(price), min(price), max(price)
+             FROM items GROUP BY category ORDER BY category"
+        )
+        .await,
+        expected
+    );
+
+    let expected: Vec<String> = groups
+        .iter()
+        .filter(|(_, rows)| rows.len() > 8)
+        .map(|(category, rows)| {
+            let total: i64 = rows.iter().filter_map(|it| it.price).map(i64::from).sum();
+            format!("{category}|{total}")
+        })
+        .collect();
+    assert_eq!(
+        expected.len(),
+        3,
+        "test data: a, b and c have more than 8 rows"
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT category, sum(price) FROM items GROUP BY category HAVING count(*) > 8 ORDER BY category"
+        )
+        .await,
+        expected
+    );
+    let expected: Vec<String> = groups
+        .iter()
+        .filter(|(_, rows)| rows.iter().filter_map(|it| it.price).max() > Some(95))
+        .map(|(category, _)| category.to_string())
+        .collect();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT category FROM items GROUP BY category HAVING max(price) > 95 ORDER BY category"
+        )
+        .await,
+        expected
+    );
+
+    // Whole-table aggregates, and aggregates over no rows.
+    let all: Vec<&Item> = items.iter().collect();
+    let qty_sum: i64 = items.iter().map(|it| it.qty).sum();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT count(*), count(price), sum(qty), min(id), max(id), min(category), max(category) FROM items"
+        )
+        .await,
+        [format!(
+            "40|{}|{qty_sum}|1|40|a|rare",
+            all.iter().filter(|it| it.price.is_some()).count()
+        )]
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT count(*), sum(price), max(price), avg(price) FROM items WHERE id < 0"
+        )
+        .await,
+        ["0|NULL|NULL|NULL"]
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT category, count(*) FROM items WHERE id < 0 GROUP BY category"
+        )
+        .await,
+        Vec::<String>::new()
+    );
+
+    // avg is numeric; compare its value, not PostgreSQL's choice of scale.
+    let rows = client
+        .query(
+            "SELECT category, avg(qty), sum(qty), count(*) FROM items GROUP BY category ORDER BY category",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), groups.len());
+    let columns = rows[0].columns();
+    assert_eq!(columns[1].type_(), &Type::NUMERIC, "avg(bigint) is numeric");
+    assert_eq!(columns[2].type_(), &Type::NUMERIC, "sum(bigint) is numeric");
+    assert_eq!(columns[3].type_(), &Type::INT8, "count(*) is bigint");
+    for (row, (category, members)) in rows.iter().zip(&groups) {
+        assert_eq!(row.get::<_, String>(0), *category);
+        let avg: PgNumeric = row.get(1);
+        let avg: f64 = avg.0.parse().unwrap();
+        let expected = members.iter().map(|it| it.qty as f64).sum::<f64>() / members.len() as f64;
+        assert!(
+            (avg - expected).abs() < 1e-9,
+            "avg(qty) for {category}: got {avg}, expected {expected}"
+        );
+        assert_eq!(row.get::<_, i64>(3), members.len() as i64);
+    }
+}
+
+#[tokio::test]
+async fn update_and_delete() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, owner varchar(10) NOT NULL, balance integer NOT NULL)",
+        )
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=10)
+        .map(|i| format!("({i}, 'user{i}', {})", i * 10))
+        .collect();
+    let sql = format!("INSERT INTO accounts VALUES {}", values.join(", "));
+    assert_eq!(exec_count(&client, &sql).await, 10);
+
+    assert_eq!(
+        exec_count(
+            &client,
+            "UPDATE accounts SET balance = balance + 5 WHERE id <= 3"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        exec_count(
+            &client,
+            "UPDATE accounts SET owner = 'zed', balance = 0 WHERE id = 10"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        exec_count(&client, "UPDATE accounts SET balance = 1 WHERE id = 999").await,
+        0
+    );
+    assert_eq!(
+        exec_count(&client, "DELETE FROM accounts WHERE balance > 70").await,
+        2
+    );
+    assert_eq!(
+        exec_count(&client, "DELETE FROM accounts WHERE id = 2").await,
+        1
+    );
+    assert_eq!(
+        exec_count(&client, "DELETE FROM accounts WHERE id = 2").await,
+        0
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id, owner, balance FROM accounts ORDER BY id"
+        )
+        .await,
+        [
+            "1|user1|15",
+            "3|user3|35",
+            "4|user4|40",
+            "5|user5|50",
+            "6|user6|60",
+            "7|user7|70",
+            "10|zed|0",
+        ]
+    );
+
+    // A failing UPDATE changes nothing.
+    assert_sqlstate(
+        client
+            .simple_query("UPDATE accounts SET owner = NULL WHERE id >= 5")
+            .await,
+        &SqlState::NOT_NULL_VIOLATION,
+        "UPDATE setting a NOT NULL column to NULL",
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT owner FROM accounts WHERE id >= 5 ORDER BY id"
+        )
+        .await,
+        ["user5", "user6", "user7", "zed"]
+    );
+
+    assert_eq!(
+        exec_count(&client, "UPDATE accounts SET balance = balance * 2").await,
+        7
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT sum(balance) FROM accounts").await,
+        [((15 + 35 + 40 + 50 + 60 + 70) * 2).to_string()]
+    );
+
+    // A deleted key can be inserted again.
+    assert_eq!(
+        exec_count(&client, "INSERT INTO accounts VALUES (2, 'again', 2)").await,
+        1
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT owner FROM accounts WHERE id = 2").await,
+        ["again"]
+    );
+
+    assert_eq!(exec_count(&client, "DELETE FROM accounts").await, 8);
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM accounts").await,
+        ["0"]
+    );
+}
+
+#[tokio::test]
+async fn create_and_drop_tables() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE t1 (id integer PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        client
+            .simple_query("CREATE TABLE t1 (id integer PRIMARY KEY)")
+            .await,
+        &SqlState::DUPLICATE_TABLE,
+        "CREATE TABLE of an existing table",
+    );
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS t1 (id integer PRIMARY KEY)")
+        .await
+        .unwrap();
+    client
+        .batch_execute("INSERT INTO t1 VALUES (1, 'a')")
+        .await
+        .unwrap();
+    client.batch_execute("DROP TABLE t1").await.unwrap();
+    assert_sqlstate(
+        client.simple_query("SELECT * FROM t1").await,
+        &SqlState::UNDEFINED_TABLE,
+        "SELECT from a dropped table",
+    );
+    assert_sqlstate(
+        client.simple_query("DROP TABLE t1").await,
+        &SqlState::UNDEFINED_TABLE,
+        "DROP TABLE of a dropped table",
+    );
+    client
+        .batch_execute("DROP TABLE IF EXISTS t1")
+        .await
+        .unwrap();
+
+    // Same name, new shape, no old rows.
+    client
+        .batch_execute("CREATE TABLE t1 (k bigint PRIMARY KEY, flag boolean)")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&client, "SELECT count(*) FROM t1").await, ["0"]);
+    client
+        .batch_execute("INSERT INTO t1 (k, flag) VALUES (7, true)")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&client, "SELECT * FROM t1").await, ["7|t"]);
+
+    // A table without a primary key keeps duplicate rows.
+    client
+        .batch_execute("CREATE TABLE bag (id bigint, v text)")
+        .await
+        .unwrap();
+    assert_eq!(
+        exec_count(
+            &client,
+            "INSERT INTO bag VALUES (1, 'x'), (1, 'x'), (2, 'y'), (NULL, NULL)"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        exec_count(&client, "INSERT INTO bag (v) VALUES ('z')").await,
+        1
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id, v, count(*) FROM bag GROUP BY id, v ORDER BY id, v"
+        )
+        .await,
+        ["1|x|2", "2|y|1", "NULL|z|1", "NULL|NULL|1"]
+    );
+    assert_eq!(exec_count(&client, "DELETE FROM bag WHERE id = 1").await, 2);
+    assert_eq!(rows_text(&client, "SELECT count(*) FROM bag").await, ["3"]);
+}
+
+#[tokio::test]
+async fn distributed_by_and_composite_primary_key() {
+    let server = TestServer::start_with_shards(4);
+    if server.is_external() {
+        eprintln!("skipping: DISTRIBUTED BY is Tessera syntax");
+        return;
+    }
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE orders (
+                customer_id integer NOT NULL,
+                order_id integer NOT NULL,
+                amount integer,
+                PRIMARY KEY (customer_id, order_id)
+            ) DISTRIBUTED BY (customer_id)",
+        )
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=20)
+        .flat_map(|c| (1..=5).map(move |o| format!("({c}, {o}, {})", c * o)))
+        .collect();
+    let sql = format!("INSERT INTO orders VALUES {}", values.join(", "));
+    assert_eq!(exec_count(&client, &sql).await, 100);
+    assert_sqlstate(
+        client
+            .simple_query("INSERT INTO orders VALUES (3, 3, 0)")
+            .await,
+        &SqlState::UNIQUE_VIOLATION,
+        "duplicate composite key",
+    );
+    // Same order_id under another customer is a different key.
+    assert_eq!(
+        exec_count(&client, "INSERT INTO orders VALUES (21, 3, 1)").await,
+        1
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT customer_id, count(*), sum(amount) FROM orders WHERE customer_id = 3 OR customer_id = 21 GROUP BY customer_id ORDER BY customer_id"
+        )
+        .await,
+        ["3|5|45", "21|1|1"]
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT amount FROM orders WHERE customer_id = 7 AND order_id = 4"
+        )
+        .await,
+        ["28"]
+    );
+    assert_eq!(
+        exec_count(&client, "DELETE FROM orders WHERE customer_id = 7").await,
+        5
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM orders").await,
+        ["96"]
+    );
+}
+
+#[tokio::test]
+async fn errors_carry_postgres_sqlstates() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE e (id integer PRIMARY KEY, i integer, s smallint, name varchar(5) NOT NULL, n numeric(5,2))",
+        )
+        .await
+        .unwrap();
+    client
+        .batch_execute("INSERT INTO e (id, i, s, name, n) VALUES (1, 10, 1, 'one', 1.5)")
+        .await
+        .unwrap();
+
+    let cases: &[(&str, SqlState)] = &[
+        ("SELECT * FROM no_such_table", SqlState::UNDEFINED_TABLE),
+        (
+            "INSERT INTO no_such_table VALUES (1)",
+            SqlState::UNDEFINED_TABLE,
+        ),
+        ("SELECT nope FROM e", SqlState::UNDEFINED_COLUMN),
+        (
+            "SELECT id FROM e WHERE nope = 1",
+            SqlState::UNDEFINED_COLUMN,
+        ),
+        (
+            "INSERT INTO e (id, nope) VALUES (2, 2)",
+            SqlState::UNDEFINED_COLUMN,
+        ),
+        ("UPDATE e SET nope = 1", SqlState::UNDEFINED_COLUMN),
+        ("SELEC 1", SqlState::SYNTAX_ERROR),
+        ("SELECT * FROM e WHERE", SqlState::SYNTAX_ERROR),
+        ("INSERT INTO e VALUES (1,", SqlState::SYNTAX_ERROR),
+        (
+            "INSERT INTO e (id, i, name) VALUES (2, true, 'x')",
+            SqlState::DATATYPE_MISMATCH,
+        ),
+        ("SELECT id FROM e WHERE 1", SqlState::DATATYPE_MISMATCH),
+        (
+            "SELECT 'abc'::integer",
+            SqlState::INVALID_TEXT_REPRESENTATION,
+        ),
+        (
+            "INSERT INTO e (id, i, name) VALUES (2, 'abc', 'x')",
+            SqlState::INVALID_TEXT_REPRESENTATION,
+        ),
+        (
+            "SELECT 2147483647 + 1",
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        ),
+        (
+            "SELECT i * 2147483647 FROM e",
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        ),
+        (
+            "INSERT INTO e (id, s, name) VALUES (2, 40000, 'x')",
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        ),
+        (
+            "INSERT INTO e (id, name, n) VALUES (2, 'x', 1000)",
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        ),
+        (
+            "INSERT INTO e (id, name) VALUES (2, 'toolong')",
+            SqlState::STRING_DATA_RIGHT_TRUNCATION,
+        ),
+        ("SELECT 1/0", SqlState::DIVISION_BY_ZERO),
+        ("SELECT i / (i - i) FROM e", SqlState::DIVISION_BY_ZERO),
+        (
+            "INSERT INTO e (id, i, name) VALUES (2, 1, NULL)",
+            SqlState::NOT_NULL_VIOLATION,
+        ),
+        (
+            "INSERT INTO e (id, i) VALUES (2, 1)",
+            SqlState::NOT_NULL_VIOLATION,
+        ),
+        (
+            "INSERT INTO e (id, name) VALUES (NULL, 'x')",
+            SqlState::NOT_NULL_VIOLATION,
+        ),
+        (
+            "INSERT INTO e (id, name) VALUES (1, 'dup')",
+            SqlState::UNIQUE_VIOLATION,
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_sqlstate(client.simple_query(sql).await, expected, sql);
+        // The session survives every error.
+        assert_eq!(
+            rows_text(&client, "SELECT count(*) FROM e").await,
+            ["1"],
+            "after {sql}"
+        );
+    }
+    // The same errors through the extended protocol.
+    for (sql, expected) in cases {
+        assert_sqlstate(client.query(*sql, &[]).await, expected, sql);
+    }
+
+    if !server.is_external() {
+        // PostgreSQL has views; Tessera does not yet and must say so.
+        assert_sqlstate(
+            client.simple_query("CREATE VIEW v AS SELECT 1").await,
+            &SqlState::FEATURE_NOT_SUPPORTED,
+            "CREATE VIEW",
+        );
+    }
+    assert_eq!(
+        rows_text(&client, "SELECT id, i, s, name, n FROM e").await,
+        ["1|10|1|one|1.50"]
+    );
+}
+
+#[tokio::test]
+async fn failed_statements_leave_no_partial_effects() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE atomic_t (id integer PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    client
+        .batch_execute("INSERT INTO atomic_t VALUES (500, 'existing')")
+        .await
+        .unwrap();
+
+    // 1000 rows over every shard; one collides with a stored key.
+    let values: Vec<String> = (1..=1000).map(|i| format!("({i}, 'new')")).collect();
+    let sql = format!("INSERT INTO atomic_t VALUES {}", values.join(", "));
+    assert_sqlstate(
+        client.simple_query(&sql).await,
+        &SqlState::UNIQUE_VIOLATION,
+        "multi-row INSERT with one stored duplicate",
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*), min(id), max(id) FROM atomic_t").await,
+        ["1|500|500"]
+    );
+
+    // Two rows of the same statement collide with each other (the last row).
+    let mut values: Vec<String> = (2001..=2100).map(|i| format!("({i}, 'new')")).collect();
+    values.push("(2050, 'again')".to_string());
+    let sql = format!("INSERT INTO atomic_t VALUES {}", values.join(", "));
+    assert_sqlstate(
+        client.simple_query(&sql).await,
+        &SqlState::UNIQUE_VIOLATION,
+        "multi-row INSERT with a duplicate inside it",
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM atomic_t").await,
+        ["1"]
+    );
+
+    // A NOT NULL violation in the last of 200 rows.
+    client
+        .batch_execute("CREATE TABLE atomic_nn (id integer PRIMARY KEY, v text NOT NULL)")
+        .await
+        .unwrap();
+    let mut values: Vec<String> = (1..=200).map(|i| format!("({i}, 'v')")).collect();
+    values.push("(201, NULL)".to_string());
+    let sql = format!("INSERT INTO atomic_nn VALUES {}", values.join(", "));
+    assert_sqlstate(
+        client.simple_query(&sql).await,
+        &SqlState::NOT_NULL_VIOLATION,
+        "multi-row INSERT with one NULL",
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM atomic_nn").await,
+        ["0"]
+    );
+
+    // An UPDATE that fails on one row of 100 changes none of them.
+    client
+        .batch_execute("CREATE TABLE atomic_u (id integer PRIMARY KEY, d integer, w integer)")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=100)
+        .map(|i| format!("({i}, {}, 0)", if i == 77 { 0 } else { i }))
+        .collect();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO atomic_u VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .unwrap();
+    assert_sqlstate(
+        client
+            .simple_query("UPDATE atomic_u SET w = 1000 / d")
+            .await,
+        &SqlState::DIVISION_BY_ZERO,
+        "UPDATE dividing by zero on one row",
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM atomic_u WHERE w <> 0").await,
+        ["0"]
+    );
+
+    // The non-conflicting rows go in once the conflict is gone.
+    let values: Vec<String> = (1..=1000)
+        .filter(|&i| i != 500)
+        .map(|i| format!("({i}, 'new')"))
+        .collect();
+    let sql = format!("INSERT INTO atomic_t VALUES {}", values.join(", "));
+    assert_eq!(exec_count(&client, &sql).await, 999);
+    assert_eq!(
+        rows_text(&client, "SELECT count(*), sum(id) FROM atomic_t").await,
+        [format!("1000|{}", (1..=1000).sum::<i64>())]
+    );
+}
