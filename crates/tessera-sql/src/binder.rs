@@ -2034,22 +2034,24 @@ fn column_name(e: &ast::Expr) -> String {
     }
 }
 
+/// A number standing for a select-list item (`ORDER BY 2`): its position.
+fn select_list_position(v: &ast::Value, len: usize, clause: &str) -> Result<Option<usize>> {
+    let ast::Value::Number(n, _) = v else {
+        return Ok(None);
+    };
+    match n.parse::<usize>() {
+        Ok(pos) if pos >= 1 && pos <= len => Ok(Some(pos - 1)),
+        _ => Err(Error::new(
+            sqlstate::INVALID_COLUMN_REFERENCE,
+            format!("{clause} position {n} is not in select list"),
+        )),
+    }
+}
+
 /// An ORDER BY item that names an output column: an ordinal or an output name.
 fn output_ref_index(e: &ast::Expr, items: &[(ast::Expr, String)]) -> Result<Option<usize>> {
     match e {
-        ast::Expr::Value(v) => {
-            if let ast::Value::Number(n, _) = &v.value {
-                let pos: usize = n.parse().unwrap_or(0);
-                if pos == 0 || pos > items.len() {
-                    return Err(Error::new(
-                        sqlstate::INVALID_COLUMN_REFERENCE,
-                        format!("ORDER BY position {n} is not in select list"),
-                    ));
-                }
-                return Ok(Some(pos - 1));
-            }
-            Ok(None)
-        }
+        ast::Expr::Value(v) => select_list_position(&v.value, items.len(), "ORDER BY"),
         ast::Expr::Identifier(i) => {
             let n = ident_name(i);
             let matches: Vec<usize> = items
@@ -2086,19 +2088,9 @@ fn resolve_group_ref(
     scope: &Scope,
 ) -> Result<Option<ast::Expr>> {
     match e {
-        ast::Expr::Value(v) => {
-            if let ast::Value::Number(n, _) = &v.value {
-                let pos: usize = n.parse().unwrap_or(0);
-                if pos == 0 || pos > items.len() {
-                    return Err(Error::new(
-                        sqlstate::INVALID_COLUMN_REFERENCE,
-                        format!("GROUP BY position {n} is not in select list"),
-                    ));
-                }
-                return Ok(Some(items[pos - 1].0.clone()));
-            }
-            Ok(None)
-        }
+        ast::Expr::Value(v) => Ok(
+            select_list_position(&v.value, items.len(), "GROUP BY")?.map(|i| items[i].0.clone())
+        ),
         ast::Expr::Identifier(i) => {
             let n = ident_name(i);
             if scope.resolve(None, &n).is_ok() {

@@ -24,7 +24,7 @@ use tessera_types::{sqlstate, Catalog, DataType, Error, Result, TableDef, Value}
 use crate::aggregate::AggState;
 use crate::binder::Binder;
 use crate::engine::{Notice, QueryEngine, QueryResult, SessionState, REPORTED_SETTINGS};
-use crate::plan::{InsertPlan, Plan, Row, SelectPlan, Statement, Target};
+use crate::plan::{DeletePlan, InsertPlan, Plan, Row, SelectPlan, Statement, Target, UpdatePlan};
 use crate::shard::{eval_key, not_null_violation, ShardRequest, ShardResponse};
 
 /// How many times a multi-shard write that lost a lock race is retried
@@ -361,23 +361,19 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
-            Plan::Update(u) => {
+            Plan::Update(UpdatePlan { table, target, .. })
+            | Plan::Delete(DeletePlan { table, target, .. }) => {
+                let verb = if matches!(**plan, Plan::Update(_)) {
+                    "UPDATE"
+                } else {
+                    "DELETE"
+                };
                 let catalog = self.cluster.catalog();
-                let shards = self.targets(&catalog, &u.table, &u.target, &params)?;
+                let shards = self.targets(&catalog, table, target, &params)?;
                 let count = self.modify(plan, &shards, &params).await?;
                 Ok(QueryResult {
                     rows: vec![],
-                    tag: format!("UPDATE {count}"),
-                    notices: vec![],
-                })
-            }
-            Plan::Delete(d) => {
-                let catalog = self.cluster.catalog();
-                let shards = self.targets(&catalog, &d.table, &d.target, &params)?;
-                let count = self.modify(plan, &shards, &params).await?;
-                Ok(QueryResult {
-                    rows: vec![],
-                    tag: format!("DELETE {count}"),
+                    tag: format!("{verb} {count}"),
                     notices: vec![],
                 })
             }

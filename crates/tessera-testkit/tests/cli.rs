@@ -1,0 +1,217 @@
+//! `tessera run` as an operator starts it: settings from flags, environment
+//! and a config file with the documented precedence (flag > env > file >
+//! default), refusal of a data directory created with another shard count,
+//! and refusal of a data directory another process holds.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tessera_testkit::{find_binary, free_port};
+
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> Proc {
+    let mut cmd = Command::new(find_binary());
+    cmd.arg("run")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    cmd.stderr(std::fs::File::create(log).unwrap());
+    for key in [
+        "TESSERA_CONFIG",
+        "TESSERA_DATA_DIR",
+        "TESSERA_PG_LISTEN",
+        "TESSERA_SHARDS",
+        "TESSERA_LOG_LEVEL",
+    ] {
+        cmd.env_remove(key);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Proc {
+        child: cmd.spawn().unwrap(),
+        log: log.to_path_buf(),
+    }
+}
+
+fn read(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+/// Waits for the "listening" line and returns it.
+fn listening_line(p: &mut Proc) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let log = read(&p.log);
+        if let Some(line) = log.lines().find(|l| l.contains("listening for PostgreSQL")) {
+            return line.to_string();
+        }
+        if let Ok(Some(status)) = p.child.try_wait() {
+            panic!("tessera exited with {status}: {log}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no listening line: {}", read(&p.log));
+}
+
+/// Waits for the process to exit on its own and returns its status and log.
+fn exit_of(p: &mut Proc) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = p.child.try_wait() {
+            return (status, read(&p.log));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("tessera did not exit: {}", read(&p.log));
+}
+
+#[test]
+fn settings_come_from_flag_then_env_then_config_file() {
+    let dir = temp_dir("precedence");
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let config = dir.join("tessera.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\npg_listen = \"127.0.0.1:{file_port}\"\nshards = 2\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+
+    // The file alone decides.
+    let mut p = spawn(&["--config", config_arg], &[], &dir.join("a.log"));
+    let line = listening_line(&mut p);
+    assert!(line.contains(&format!("127.0.0.1:{file_port}")), "{line}");
+    assert!(line.contains("(2 shards"), "{line}");
+    drop(p);
+
+    // The environment beats the file, also for the config file's location.
+    let envs = [
+        ("TESSERA_CONFIG", config_arg.to_string()),
+        ("TESSERA_PG_LISTEN", format!("127.0.0.1:{env_port}")),
+    ];
+    let mut p = spawn(&[], &envs, &dir.join("b.log"));
+    let line = listening_line(&mut p);
+    assert!(line.contains(&format!("127.0.0.1:{env_port}")), "{line}");
+    drop(p);
+
+    // A flag beats the environment.
+    let mut p = spawn(
+        &["--pg-listen", &format!("127.0.0.1:{flag_port}")],
+        &envs,
+        &dir.join("c.log"),
+    );
+    let line = listening_line(&mut p);
+    assert!(line.contains(&format!("127.0.0.1:{flag_port}")), "{line}");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_settings_and_mismatched_data_dirs_are_refused_clearly() {
+    let dir = temp_dir("refuse");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+
+    let mut first = spawn(
+        &[
+            "--data-dir",
+            data_arg,
+            "--pg-listen",
+            &listen,
+            "--shards",
+            "2",
+        ],
+        &[],
+        &dir.join("a.log"),
+    );
+    listening_line(&mut first);
+
+    // A second process on the same data directory.
+    let mut second = spawn(
+        &[
+            "--data-dir",
+            data_arg,
+            "--pg-listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--shards",
+            "2",
+        ],
+        &[],
+        &dir.join("b.log"),
+    );
+    let (status, log) = exit_of(&mut second);
+    assert!(!status.success());
+    assert!(log.contains("in use by another tessera process"), "{log}");
+    drop(first);
+
+    // The data directory was created with 2 shards.
+    let mut other = spawn(
+        &[
+            "--data-dir",
+            data_arg,
+            "--pg-listen",
+            &listen,
+            "--shards",
+            "3",
+        ],
+        &[],
+        &dir.join("c.log"),
+    );
+    let (status, log) = exit_of(&mut other);
+    assert!(!status.success());
+    assert!(log.contains("holds 2 shards"), "{log}");
+
+    // Unknown keys in the config file and malformed values.
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, "pg_listen = \"127.0.0.1:1\"\nshard = 2\n").unwrap();
+    let mut bad = spawn(
+        &["--config", config.to_str().unwrap()],
+        &[],
+        &dir.join("d.log"),
+    );
+    let (status, log) = exit_of(&mut bad);
+    assert!(!status.success());
+    assert!(log.contains("unknown field"), "{log}");
+    let mut bad = spawn(&["--pg-listen", "not-an-address"], &[], &dir.join("e.log"));
+    let (status, _) = exit_of(&mut bad);
+    assert!(!status.success());
+    let mut bad = spawn(
+        &["--data-dir", data_arg, "--shards", "0"],
+        &[],
+        &dir.join("f.log"),
+    );
+    let (status, log) = exit_of(&mut bad);
+    assert!(!status.success());
+    assert!(log.contains("--shards must be between"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
