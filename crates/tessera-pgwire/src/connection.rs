@@ -49,28 +49,8 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<u8> = Vec::new();
-    let mut startup = Startup::default();
-    let settings = loop {
-        let (handshake, used) = match decode_startup(&input) {
-            Ok(Some((message, used))) => (startup.handle(message, &mut out), used),
-            Ok(None) => {
-                if read_more(stream, &mut input).await? == 0 {
-                    return Ok(());
-                }
-                continue;
-            }
-            Err(error) => {
-                tracing::debug!(message = %error.error().message, "invalid startup message");
-                codec::error_response(&mut out, Severity::Fatal, error.error());
-                return close(stream, &mut out).await;
-            }
-        };
-        input.drain(..used);
-        match handshake {
-            Handshake::Continue => session::write_out(&mut out, stream).await?,
-            Handshake::Accept(settings) => break settings,
-            Handshake::Close => return close(stream, &mut out).await,
-        }
+    let Some(settings) = handshake(stream, &mut input, &mut out).await? else {
+        return Ok(());
     };
     let mut session = Session::start(engine, settings, backend, out);
     session.flush(stream).await?;
@@ -114,6 +94,57 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
         if read_more(stream, &mut input).await? == 0 {
             return Ok(());
         }
+    }
+}
+
+/// Reads the startup messages (answering SSL and GSS requests) until the
+/// client asks to start a session; `None` when the connection should end
+/// (what to tell the client is already written).
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    input: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> io::Result<Option<std::collections::BTreeMap<String, String>>> {
+    let mut startup = Startup::default();
+    loop {
+        let (handshake, used) = match decode_startup(input) {
+            Ok(Some((message, used))) => (startup.handle(message, out), used),
+            Ok(None) => {
+                if read_more(stream, input).await? == 0 {
+                    return Ok(None);
+                }
+                continue;
+            }
+            Err(error) => {
+                tracing::debug!(message = %error.error().message, "invalid startup message");
+                codec::error_response(out, Severity::Fatal, error.error());
+                close(stream, out).await?;
+                return Ok(None);
+            }
+        };
+        input.drain(..used);
+        match handshake {
+            Handshake::Continue => session::write_out(out, stream).await?,
+            Handshake::Accept(settings) => return Ok(Some(settings)),
+            Handshake::Close => {
+                close(stream, out).await?;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Turns a client away after its startup message with a FATAL `error`, as
+/// PostgreSQL does when it has no room for another connection (53300).
+pub async fn refuse_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    error: &tessera_types::Error,
+) {
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut out: Vec<u8> = Vec::new();
+    if let Ok(Some(_)) = handshake(&mut stream, &mut input, &mut out).await {
+        codec::error_response(&mut out, Severity::Fatal, error);
+        let _ = close(&mut stream, &mut out).await;
     }
 }
 

@@ -22,5 +22,5 @@ mod session_tests;
 mod testing;
 
 pub use codec::{BackendKey, MESSAGE_BYTES_MAX};
-pub use connection::serve_connection;
+pub use connection::{refuse_connection, serve_connection};
 pub use session::{OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX};

@@ -11,5 +11,7 @@ pub mod meta;
 pub mod node;
 pub mod transport;
 
-pub use node::{run_node, ConnectionHandler, NodeConfig, NodeHandle};
+pub use node::{
+    run_node, Admission, ConnectionHandler, NodeConfig, NodeHandle, MAX_CONNECTIONS_DEFAULT,
+};
 pub use transport::ShardCluster;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tessera_sql::router::Router;
@@ -34,7 +35,13 @@ pub struct NodeConfig {
     pub shards: u16,
     /// Used only when the data directory is created.
     pub bucket_count: u32,
+    /// Client connections the node serves at once; the next one is told
+    /// 53300 "sorry, too many clients already" and closed.
+    pub max_connections: usize,
 }
+
+/// The default of [`NodeConfig::max_connections`].
+pub const MAX_CONNECTIONS_DEFAULT: usize = 1000;
 
 impl NodeConfig {
     pub fn new(data_dir: PathBuf, pg_listen: SocketAddr, shards: u16) -> NodeConfig {
@@ -43,16 +50,33 @@ impl NodeConfig {
             pg_listen,
             shards,
             bucket_count: BUCKET_COUNT_DEFAULT,
+            max_connections: MAX_CONNECTIONS_DEFAULT,
         }
     }
 }
 
-/// Serves one accepted client connection on a shard's thread.
+/// Serves one accepted client connection on a shard's thread: with the
+/// router and a process id, or, when the node is full, only to tell the
+/// client why it is refused.
 pub type ConnectionHandler = Arc<
-    dyn Fn(TcpStream, Rc<Router<ShardCluster>>, u32) -> Pin<Box<dyn Future<Output = ()>>>
+    dyn Fn(TcpStream, Rc<Router<ShardCluster>>, Admission) -> Pin<Box<dyn Future<Output = ()>>>
         + Send
         + Sync,
 >;
+
+pub enum Admission {
+    Admitted { process_id: u32 },
+    Refused(Error),
+}
+
+/// Holds one slot of the node's connection limit until dropped.
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// A running node.
 pub struct NodeHandle {
@@ -159,6 +183,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         recovered.catalog_wal_len,
     ));
     let _lock = Arc::new(lock);
+    let connections = Arc::new(AtomicUsize::new(0));
     for (shard, (recovered_shard, mailbox)) in
         recovered.shards.into_iter().zip(receivers).enumerate()
     {
@@ -182,6 +207,8 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             first_row_seq,
             first_tx_seq,
             lock: _lock.clone(),
+            connections: connections.clone(),
+            max_connections: config.max_connections,
         };
         let ready = ready_tx.clone();
         let thread = std::thread::Builder::new()
@@ -228,6 +255,9 @@ struct ShardArgs {
     first_tx_seq: u64,
     /// Holds the data directory lock for as long as any shard runs.
     lock: Arc<std::fs::File>,
+    /// Live client connections in the node.
+    connections: Arc<AtomicUsize>,
+    max_connections: usize,
 }
 
 fn run_shard(args: ShardArgs, ready: std::sync::mpsc::Sender<Result<()>>) {
@@ -275,6 +305,8 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         first_row_seq,
         first_tx_seq,
         lock: _lock,
+        connections,
+        max_connections,
     } = args;
     let wal = WalWriter::open(
         &recovered.wal_path,
@@ -331,7 +363,17 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
                     let _ = stream.set_nodelay(true);
                     connection_seq = connection_seq.wrapping_add(1);
                     let process_id = ((shard as u32) << 22) | (connection_seq & 0x3F_FFFF);
-                    tokio::task::spawn_local(handler(stream, router.clone(), process_id));
+                    let slot = ConnectionSlot(connections.clone());
+                    let admission = if connections.fetch_add(1, Ordering::AcqRel) < max_connections {
+                        Admission::Admitted { process_id }
+                    } else {
+                        Admission::Refused(Error::new(sqlstate::TOO_MANY_CONNECTIONS, "sorry, too many clients already"))
+                    };
+                    let serve = handler(stream, router.clone(), admission);
+                    tokio::task::spawn_local(async move {
+                        serve.await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a moment instead of spinning.

@@ -215,3 +215,84 @@ fn bad_settings_and_mismatched_data_dirs_are_refused_clearly() {
     assert!(log.contains("--shards must be between"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=u dbname=d"),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_refused_with_53300() {
+    let dir = temp_dir("limit");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.join("data");
+    let mut p = spawn(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--pg-listen",
+            &listen,
+            "--shards",
+            "2",
+            "--max-connections",
+            "2",
+        ],
+        &[],
+        &dir.join("a.log"),
+    );
+    listening_line(&mut p);
+    let first = connect(port).await.expect("first connection");
+    let second = connect(port).await.expect("second connection");
+    let Err(refused) = connect(port).await else {
+        panic!("a third connection is refused");
+    };
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::TOO_MANY_CONNECTIONS),
+        "{refused:?}"
+    );
+    assert_eq!(
+        first
+            .query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        1,
+        "admitted sessions keep working"
+    );
+
+    // A slot frees when a client leaves.
+    drop(second);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let third = loop {
+        match connect(port).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(
+                    e.code(),
+                    Some(&tokio_postgres::error::SqlState::TOO_MANY_CONNECTIONS)
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("no slot freed: {e:?}"),
+        }
+    };
+    assert_eq!(
+        third
+            .query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        1
+    );
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use serde::Deserialize;
-use tessera_pgwire::{serve_connection, BackendKey};
-use tessera_runtime::{run_node, ConnectionHandler, NodeConfig};
+use tessera_pgwire::{refuse_connection, serve_connection, BackendKey};
+use tessera_runtime::{
+    run_node, Admission, ConnectionHandler, NodeConfig, MAX_CONNECTIONS_DEFAULT,
+};
 
 /// The PostgreSQL port a node listens on by default: not 5432 (PostgreSQL)
 /// nor 6379 (Redis), so it runs beside both.
@@ -38,7 +40,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// A TOML file with any of: data_dir, pg_listen, shards, log_level.
+    /// A TOML file with any of: data_dir, pg_listen, shards, max_connections, log_level.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -50,6 +52,9 @@ struct RunArgs {
     /// Shards (threads, one per core) [default: the cores this process may use].
     #[arg(long, env = "TESSERA_SHARDS")]
     shards: Option<u16>,
+    /// Client connections served at once; more are refused with 53300 [default: 1000].
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, env = "TESSERA_LOG_LEVEL")]
     log_level: Option<String>,
@@ -61,6 +66,7 @@ struct ConfigFile {
     data_dir: Option<PathBuf>,
     pg_listen: Option<SocketAddr>,
     shards: Option<u16>,
+    max_connections: Option<usize>,
     log_level: Option<String>,
 }
 
@@ -123,25 +129,32 @@ fn run(args: RunArgs) -> Result<(), String> {
         ));
     }
 
-    let handler: ConnectionHandler = Arc::new(|stream, router, process_id| {
+    let max_connections = args
+        .max_connections
+        .or(file.max_connections)
+        .unwrap_or(MAX_CONNECTIONS_DEFAULT);
+    let handler: ConnectionHandler = Arc::new(|stream, router, admission| {
         Box::pin(async move {
-            let secret_key = process_id.wrapping_mul(0x9E37_79B9) ^ std::process::id();
-            serve_connection(
-                stream,
-                &*router,
-                BackendKey {
-                    process_id,
-                    secret_key,
-                },
-            )
-            .await;
+            match admission {
+                Admission::Admitted { process_id } => {
+                    let secret_key = process_id.wrapping_mul(0x9E37_79B9) ^ std::process::id();
+                    serve_connection(
+                        stream,
+                        &*router,
+                        BackendKey {
+                            process_id,
+                            secret_key,
+                        },
+                    )
+                    .await;
+                }
+                Admission::Refused(error) => refuse_connection(stream, &error).await,
+            }
         })
     });
-    let node = run_node(
-        NodeConfig::new(data_dir.clone(), pg_listen, shards),
-        handler,
-    )
-    .map_err(|e| e.message)?;
+    let mut config = NodeConfig::new(data_dir.clone(), pg_listen, shards);
+    config.max_connections = max_connections;
+    let node = run_node(config, handler).map_err(|e| e.message)?;
     tracing::info!(
         "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {}",
         node.shards,
