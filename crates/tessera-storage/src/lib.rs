@@ -7,6 +7,7 @@
 //! data that a crash could take away, and a failed WAL write leaves the
 //! tables unchanged. MVCC, checkpoints and indexes come later (issue 3).
 
+pub mod file;
 pub mod record;
 pub mod recovery;
 pub mod store;

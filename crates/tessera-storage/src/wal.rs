@@ -18,11 +18,12 @@
 use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::mpsc;
 
 use tessera_types::{Error, Result};
+
+use crate::file::WalFile;
 use tokio::sync::watch;
 
 /// The largest record accepted. An append above it fails with 54000 before
@@ -69,17 +70,27 @@ impl WalWriter {
         name: &str,
         preallocate_bytes: u64,
     ) -> Result<WalWriter> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(path)
             .map_err(|e| Error::io(&format!("opening {}", path.display()), e))?;
+        WalWriter::with_file(Box::new(file), valid_len, name, preallocate_bytes)
+    }
+
+    /// Like [`WalWriter::open`], over any [`WalFile`] (tests inject faults here).
+    pub fn with_file(
+        mut file: Box<dyn WalFile>,
+        valid_len: u64,
+        name: &str,
+        preallocate_bytes: u64,
+    ) -> Result<WalWriter> {
         file.set_len(valid_len)
             .map_err(|e| Error::io("truncating the WAL tail", e))?;
         let mut allocated = valid_len;
-        preallocate(&mut file, &mut allocated, valid_len, preallocate_bytes)
+        preallocate(&mut *file, &mut allocated, valid_len, preallocate_bytes)
             .map_err(|e| Error::io("preallocating the WAL", e))?;
         let (to_syncer, batches) = mpsc::channel::<Batch>();
         let (durable_tx, durable) = watch::channel(Durable::UpTo(valid_len));
@@ -189,7 +200,7 @@ impl WalWriter {
 /// Zero-fills the file from `allocated` until it covers `needed` plus one
 /// step, and syncs it whole (size included).
 fn preallocate(
-    file: &mut File,
+    file: &mut dyn WalFile,
     allocated: &mut u64,
     needed: u64,
     step: u64,
@@ -208,7 +219,7 @@ fn preallocate(
 }
 
 fn syncer(
-    mut file: File,
+    mut file: Box<dyn WalFile>,
     mut allocated: u64,
     mut end: u64,
     step: u64,
@@ -217,7 +228,7 @@ fn syncer(
 ) {
     while let Ok(batch) = batches.recv() {
         let result = preallocate(
-            &mut file,
+            &mut *file,
             &mut allocated,
             end + batch.bytes.len() as u64,
             step,
@@ -373,5 +384,133 @@ mod tests {
         assert_eq!(records.len(), 100);
         assert_eq!(records[99], b"after");
         assert!(!torn);
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+
+    /// A file in memory whose `sync_data` counts itself and waits at a gate.
+    struct GatedFile {
+        syncs: Arc<AtomicUsize>,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        data: Vec<u8>,
+    }
+
+    impl WalFile for GatedFile {
+        fn write_all_at(&mut self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            let end = offset as usize + buf.len();
+            if self.data.len() < end {
+                self.data.resize(end, 0);
+            }
+            self.data[offset as usize..end].copy_from_slice(buf);
+            Ok(())
+        }
+        fn sync_data(&mut self) -> std::io::Result<()> {
+            self.syncs.fetch_add(1, Ordering::SeqCst);
+            let (open, cv) = &*self.gate;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            Ok(())
+        }
+        fn sync_all(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+            self.data.resize(len as usize, 0);
+            Ok(())
+        }
+    }
+
+    /// While one fsync is held back, the shard's event loop keeps running and
+    /// every commit made meanwhile is covered by the next single fsync.
+    #[test]
+    fn one_fsync_covers_every_commit_ready_meanwhile_and_the_loop_never_waits() {
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let file = GatedFile {
+            syncs: syncs.clone(),
+            gate: gate.clone(),
+            data: Vec::new(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let wal =
+                std::rc::Rc::new(WalWriter::with_file(Box::new(file), 0, "t", 1 << 20).unwrap());
+            let first = wal.append(b"first").unwrap();
+            // The first batch reaches the syncer and blocks in its fsync.
+            while syncs.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            // Fifty commits on other tasks while it is blocked.
+            let mut waiters = Vec::new();
+            for i in 0..50u32 {
+                let wal = wal.clone();
+                waiters.push(tokio::task::spawn_local(async move {
+                    let lsn = wal.append(&i.to_le_bytes()).unwrap();
+                    wal.wait_durable(lsn).await.unwrap();
+                }));
+            }
+            // The event loop runs other work although an fsync is in progress.
+            let ran = tokio::task::spawn_local(async { 42 }).await.unwrap();
+            assert_eq!(ran, 42);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(
+                syncs.load(Ordering::SeqCst),
+                1,
+                "nothing else synced while the first fsync is held"
+            );
+            {
+                let (open, cv) = &*gate;
+                *open.lock().unwrap() = true;
+                cv.notify_all();
+            }
+            wal.wait_durable(first).await.unwrap();
+            for w in waiters {
+                w.await.unwrap();
+            }
+        });
+        assert_eq!(
+            syncs.load(Ordering::SeqCst),
+            2,
+            "fifty commits made durable by one more fsync"
+        );
+    }
+
+    /// A file whose fsync fails as a full disk does.
+    struct FullDisk;
+
+    impl WalFile for FullDisk {
+        fn write_all_at(&mut self, _: &[u8], _: u64) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn sync_data(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+        fn sync_all(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn set_len(&mut self, _: u64) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_with_53100_and_nothing_more_is_accepted() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal = WalWriter::with_file(Box::new(FullDisk), 0, "t", 0).unwrap();
+            let err = wal.append_durable(b"x").await.unwrap_err();
+            assert_eq!(err.code, tessera_types::sqlstate::DISK_FULL);
+            let err = wal.append(b"y").unwrap_err();
+            assert_eq!(err.code, tessera_types::sqlstate::DISK_FULL);
+        });
     }
 }
