@@ -239,15 +239,16 @@ impl<C: Cluster> Router<C> {
                     }
                 }
             }
-            let commit = failure.is_none();
+            let mut commit = failure.is_none();
             if commit {
-                // The decision is durable before any participant applies.
-                self.cluster
-                    .call(
-                        self.cluster.local_shard(),
-                        ShardRequest::Decide { tx, commit: true },
-                    )
-                    .await?;
+                // The decision is durable before any participant applies. If
+                // it cannot be made durable (disk full), nobody commits;
+                // recovery presumes abort for the same reason.
+                let decide = ShardRequest::Decide { tx, commit: true };
+                if let Err(e) = self.cluster.call(self.cluster.local_shard(), decide).await {
+                    commit = false;
+                    failure = Some(e);
+                }
             }
             let resolves = shards
                 .iter()
@@ -670,5 +671,104 @@ impl<C: Cluster> QueryEngine for Router<C> {
             return self.execute_plan(&rebound, params, session).await;
         }
         self.execute_plan(statement, params, session).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::engine::QueryEngine;
+    use crate::plan::Plan;
+
+    /// Shards that accept every prepare, and a coordinator whose decision
+    /// record cannot be written (disk full).
+    struct DecisionFails {
+        catalog: Arc<Catalog>,
+        log: RefCell<Vec<(ShardId, String)>>,
+        tx: Cell<u64>,
+    }
+
+    impl Cluster for DecisionFails {
+        fn local_shard(&self) -> ShardId {
+            0
+        }
+        fn catalog(&self) -> Arc<Catalog> {
+            self.catalog.clone()
+        }
+        async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
+            let entry = match &request {
+                ShardRequest::Insert { tx, rows, .. } => {
+                    format!("insert {} rows tx={tx:?}", rows.len())
+                }
+                ShardRequest::Decide { commit, .. } => format!("decide {commit}"),
+                ShardRequest::Resolve { commit, .. } => format!("resolve {commit}"),
+                other => format!("{other:?}"),
+            };
+            self.log.borrow_mut().push((shard, entry));
+            match request {
+                ShardRequest::Insert { rows, .. } => Ok(ShardResponse::Count(rows.len() as u64)),
+                ShardRequest::Decide { .. } => {
+                    Err(Error::new(sqlstate::DISK_FULL, "could not extend the WAL"))
+                }
+                _ => Ok(ShardResponse::Done(vec![])),
+            }
+        }
+        fn next_row_id(&self) -> u64 {
+            0
+        }
+        fn next_tx(&self) -> TxId {
+            self.tx.set(self.tx.get() + 1);
+            self.tx.get()
+        }
+    }
+
+    #[test]
+    fn a_decision_that_cannot_be_made_durable_aborts_every_participant() {
+        let table = crate::parser::parse("CREATE TABLE t (id int PRIMARY KEY, v text)").unwrap();
+        let empty = Catalog::new(3000, 2);
+        let created = crate::binder::Binder::new(&empty, &[])
+            .bind(&table[0], "")
+            .unwrap();
+        let Plan::CreateTable { table, .. } = &*created.plan else {
+            panic!("not a CREATE TABLE plan")
+        };
+        let (catalog, _) = empty.with_table(table.clone());
+        let cluster = DecisionFails {
+            catalog: Arc::new(catalog),
+            log: RefCell::new(vec![]),
+            tx: Cell::new(0),
+        };
+        let router = Router::new(cluster);
+        let values: Vec<String> = (1..=20).map(|i| format!("({i}, 'x')")).collect();
+        let sql = format!("INSERT INTO t VALUES {}", values.join(", "));
+        let statement = router.prepare(&sql, &[]).unwrap().remove(0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(router.execute(&statement, vec![], &mut SessionState::default()))
+            .expect_err("the statement fails");
+        assert_eq!(err.code, sqlstate::DISK_FULL);
+        let log = router.cluster().log.borrow();
+        let prepared: HashSet<ShardId> = log
+            .iter()
+            .filter(|(_, e)| e.starts_with("insert") && e.contains("Some"))
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(
+            prepared.len(),
+            2,
+            "twenty keys land on both shards: {log:?}"
+        );
+        for shard in &prepared {
+            assert!(
+                log.contains(&(*shard, "resolve false".to_string())),
+                "shard {shard} aborted: {log:?}"
+            );
+        }
+        assert!(!log.iter().any(|(_, e)| e == "resolve true"), "{log:?}");
     }
 }

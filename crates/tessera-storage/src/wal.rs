@@ -35,17 +35,33 @@ pub const WAL_PREALLOCATE_BYTES: u64 = 16 << 20;
 
 const FRAME_HEADER: usize = 8;
 
-/// The state of the log as the syncer reports it.
-#[derive(Debug, Clone)]
-enum Durable {
-    UpTo(u64),
-    /// The write or fsync failed; the log accepts nothing more.
-    Failed(Error),
+/// What the syncer reports to the shard.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// Everything before this position is on disk.
+    durable_lsn: u64,
+    /// Batches discarded whole, nothing of them written, because the file
+    /// could not grow (disk full); the error of the last one.
+    discarded: u64,
+    last_discard: Option<Error>,
+    /// A write or fsync failed after bytes may have reached the file: the
+    /// log accepts nothing more (PostgreSQL PANICs here for the same reason).
+    fatal: Option<Error>,
 }
 
 struct Batch {
     bytes: Vec<u8>,
+    start_lsn: u64,
     end_lsn: u64,
+}
+
+/// What an append promises: the record ends at `end` in the log as it was
+/// in `generation`. A discarded batch starts a new generation, so positions
+/// of lost records are reused and cannot be mistaken for durable ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    generation: usize,
+    end: u64,
 }
 
 /// The shard-side handle of one log. Not `Send`: it belongs to one shard.
@@ -55,8 +71,13 @@ pub struct WalWriter {
     appended_lsn: Cell<u64>,
     /// End of the batch handed to the syncer and not yet reported back.
     in_flight_lsn: Cell<u64>,
+    /// `reset_points[g]` is where generation `g` ended: its records before
+    /// that point are durable, the rest were discarded.
+    reset_points: RefCell<Vec<u64>>,
+    seen_discards: Cell<u64>,
+    last_discard: RefCell<Option<Error>>,
     to_syncer: mpsc::Sender<Batch>,
-    durable: watch::Receiver<Durable>,
+    progress: watch::Receiver<Progress>,
 }
 
 impl WalWriter {
@@ -93,32 +114,52 @@ impl WalWriter {
         preallocate(&mut *file, &mut allocated, valid_len, preallocate_bytes)
             .map_err(|e| Error::io("preallocating the WAL", e))?;
         let (to_syncer, batches) = mpsc::channel::<Batch>();
-        let (durable_tx, durable) = watch::channel(Durable::UpTo(valid_len));
+        let (progress_tx, progress) = watch::channel(Progress {
+            durable_lsn: valid_len,
+            ..Progress::default()
+        });
         std::thread::Builder::new()
             .name(format!("wal-sync-{name}"))
-            .spawn(move || {
-                syncer(
-                    file,
-                    allocated,
-                    valid_len,
-                    preallocate_bytes,
-                    batches,
-                    durable_tx,
-                )
-            })
+            .spawn(move || syncer(file, allocated, preallocate_bytes, batches, progress_tx))
             .map_err(|e| Error::io("starting the WAL syncer", e))?;
         Ok(WalWriter {
             pending: RefCell::new(Vec::new()),
             appended_lsn: Cell::new(valid_len),
             in_flight_lsn: Cell::new(valid_len),
+            reset_points: RefCell::new(Vec::new()),
+            seen_discards: Cell::new(0),
+            last_discard: RefCell::new(None),
             to_syncer,
-            durable,
+            progress,
         })
     }
 
-    /// Appends a record and returns the position the caller waits for with
+    fn generation(&self) -> usize {
+        self.reset_points.borrow().len()
+    }
+
+    /// Reads the syncer's progress; after a discarded batch, drops every
+    /// record that is not durable and starts a new generation from the
+    /// durable point. Returns the durable position.
+    fn sync_state(&self) -> Result<u64> {
+        let progress = self.progress.borrow();
+        if let Some(e) = &progress.fatal {
+            return Err(e.clone());
+        }
+        if progress.discarded > self.seen_discards.get() {
+            self.seen_discards.set(progress.discarded);
+            *self.last_discard.borrow_mut() = progress.last_discard.clone();
+            self.reset_points.borrow_mut().push(progress.durable_lsn);
+            self.pending.borrow_mut().clear();
+            self.appended_lsn.set(progress.durable_lsn);
+            self.in_flight_lsn.set(progress.durable_lsn);
+        }
+        Ok(progress.durable_lsn)
+    }
+
+    /// Appends a record and returns what the caller waits for with
     /// [`WalWriter::wait_durable`].
-    pub fn append(&self, payload: &[u8]) -> Result<u64> {
+    pub fn append(&self, payload: &[u8]) -> Result<Ticket> {
         assert!(
             !payload.is_empty(),
             "empty WAL records would read as the end of the log"
@@ -132,25 +173,25 @@ impl WalWriter {
                 ),
             ));
         }
-        if let Durable::Failed(e) = &*self.durable.borrow() {
-            return Err(e.clone());
-        }
+        self.sync_state()?;
         let mut pending = self.pending.borrow_mut();
         pending.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         pending.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         pending.extend_from_slice(payload);
-        let lsn = self.appended_lsn.get() + (FRAME_HEADER + payload.len()) as u64;
-        self.appended_lsn.set(lsn);
+        let end = self.appended_lsn.get() + (FRAME_HEADER + payload.len()) as u64;
+        self.appended_lsn.set(end);
         drop(pending);
         self.kick();
-        Ok(lsn)
+        Ok(Ticket {
+            generation: self.generation(),
+            end,
+        })
     }
 
     /// Hands the pending bytes to the syncer unless a batch is in flight.
     fn kick(&self) {
-        let durable_lsn = match &*self.durable.borrow() {
-            Durable::UpTo(l) => *l,
-            Durable::Failed(_) => return,
+        let Ok(durable_lsn) = self.sync_state() else {
+            return;
         };
         if durable_lsn < self.in_flight_lsn.get() {
             return;
@@ -161,24 +202,33 @@ impl WalWriter {
         }
         let end_lsn = self.appended_lsn.get();
         self.in_flight_lsn.set(end_lsn);
-        // A send fails only if the syncer died, which it reports as Failed.
-        let _ = self.to_syncer.send(Batch { bytes, end_lsn });
+        // A send fails only if the syncer died, which it reports as fatal.
+        let _ = self.to_syncer.send(Batch {
+            start_lsn: end_lsn - bytes.len() as u64,
+            end_lsn,
+            bytes,
+        });
     }
 
-    /// Resolves once everything up to `lsn` is on disk.
-    pub async fn wait_durable(&self, lsn: u64) -> Result<()> {
-        let mut rx = self.durable.clone();
+    /// Resolves once the record is on disk, or fails if it never will be
+    /// (its batch was discarded: 53100 on a full disk; or the log failed).
+    pub async fn wait_durable(&self, ticket: Ticket) -> Result<()> {
+        let mut rx = self.progress.clone();
         loop {
-            let state = rx.borrow_and_update().clone();
-            match state {
-                Durable::UpTo(l) if l >= lsn => {
-                    self.kick();
+            rx.borrow_and_update();
+            let durable = self.sync_state()?;
+            if ticket.generation < self.generation() {
+                let reset_at = self.reset_points.borrow()[ticket.generation];
+                if ticket.end <= reset_at {
                     return Ok(());
                 }
-                Durable::UpTo(_) => {}
-                Durable::Failed(e) => return Err(e),
+                let error = self.last_discard.borrow().clone();
+                return Err(error.unwrap_or_else(|| Error::internal("a WAL batch was discarded")));
             }
             self.kick();
+            if durable >= ticket.end {
+                return Ok(());
+            }
             if rx.changed().await.is_err() {
                 return Err(Error::internal("the WAL syncer stopped"));
             }
@@ -187,13 +237,18 @@ impl WalWriter {
 
     /// Waits until everything appended so far is durable.
     pub async fn flush(&self) -> Result<()> {
-        self.wait_durable(self.appended_lsn.get()).await
+        self.sync_state()?;
+        self.wait_durable(Ticket {
+            generation: self.generation(),
+            end: self.appended_lsn.get(),
+        })
+        .await
     }
 
     /// Appends and waits until durable.
     pub async fn append_durable(&self, payload: &[u8]) -> Result<()> {
-        let lsn = self.append(payload)?;
-        self.wait_durable(lsn).await
+        let ticket = self.append(payload)?;
+        self.wait_durable(ticket).await
     }
 }
 
@@ -221,28 +276,32 @@ fn preallocate(
 fn syncer(
     mut file: Box<dyn WalFile>,
     mut allocated: u64,
-    mut end: u64,
     step: u64,
     batches: mpsc::Receiver<Batch>,
-    durable: watch::Sender<Durable>,
+    progress: watch::Sender<Progress>,
 ) {
     while let Ok(batch) = batches.recv() {
-        let result = preallocate(
-            &mut *file,
-            &mut allocated,
-            end + batch.bytes.len() as u64,
-            step,
-        )
-        .and_then(|_| file.write_all_at(&batch.bytes, end))
-        .and_then(|_| file.sync_data());
-        end += batch.bytes.len() as u64;
+        if let Err(e) = preallocate(&mut *file, &mut allocated, batch.end_lsn, step) {
+            // Nothing of the batch was written: give it back and carry on.
+            tracing::warn!("WAL could not grow, discarding a batch: {e}");
+            let error = Error::io("extending the WAL", e);
+            progress.send_modify(|p| {
+                p.discarded += 1;
+                p.last_discard = Some(error);
+            });
+            continue;
+        }
+        let result = file
+            .write_all_at(&batch.bytes, batch.start_lsn)
+            .and_then(|_| file.sync_data());
         match result {
             Ok(()) => {
-                durable.send_replace(Durable::UpTo(batch.end_lsn));
+                progress.send_modify(|p| p.durable_lsn = batch.end_lsn);
             }
             Err(e) => {
                 tracing::error!("WAL write failed: {e}");
-                durable.send_replace(Durable::Failed(Error::io("writing the WAL", e)));
+                let error = Error::io("writing the WAL", e);
+                progress.send_modify(|p| p.fatal = Some(error));
                 return;
             }
         }
@@ -275,6 +334,15 @@ impl WalReader {
             pos: 0,
             torn_tail: false,
         })
+    }
+
+    /// A reader over bytes already in memory.
+    pub fn from_bytes(data: Vec<u8>) -> WalReader {
+        WalReader {
+            data,
+            pos: 0,
+            torn_tail: false,
+        }
     }
 
     pub fn valid_len(&self) -> u64 {
@@ -342,11 +410,10 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let wal = WalWriter::open(&path, 0, "t", WAL_PREALLOCATE_BYTES).unwrap();
-            let mut last = 0;
             for i in 0..100u32 {
-                last = wal.append(&i.to_le_bytes()).unwrap();
+                wal.append(&i.to_le_bytes()).unwrap();
             }
-            wal.wait_durable(last).await.unwrap();
+            wal.flush().await.unwrap();
         });
         let (records, len, torn) = read_all(&path);
         assert_eq!(records.len(), 100);
@@ -501,7 +568,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_write_is_reported_with_53100_and_nothing_more_is_accepted() {
+    fn a_failed_fsync_stops_the_log() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -512,5 +579,101 @@ mod tests {
             let err = wal.append(b"y").unwrap_err();
             assert_eq!(err.code, tessera_types::sqlstate::DISK_FULL);
         });
+    }
+
+    /// A file in memory on a disk with `room` bytes: growing past it fails
+    /// as a full disk does.
+    struct SmallDisk {
+        room: Arc<std::sync::atomic::AtomicU64>,
+        data: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl WalFile for SmallDisk {
+        fn write_all_at(&mut self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            let end = offset as usize + buf.len();
+            let mut data = self.data.lock().unwrap();
+            if end > data.len() && end as u64 > self.room.load(Ordering::SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            data[offset as usize..end].copy_from_slice(buf);
+            Ok(())
+        }
+        fn sync_data(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn sync_all(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+            self.data.lock().unwrap().resize(len as usize, 0);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_fails_writes_with_53100_until_space_is_freed() {
+        let room = Arc::new(std::sync::atomic::AtomicU64::new(1 << 20));
+        let data = Arc::new(Mutex::new(Vec::new()));
+        let file = SmallDisk {
+            room: room.clone(),
+            data: data.clone(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut acknowledged = Vec::new();
+        rt.block_on(async {
+            // 4 KiB preallocation steps, 1 KiB records: the file grows every few records.
+            let wal = WalWriter::with_file(Box::new(file), 0, "t", 4096).unwrap();
+            let record = |i: u32| {
+                let mut r = vec![i as u8; 1024];
+                r[..4].copy_from_slice(&i.to_le_bytes());
+                r
+            };
+            let mut i = 0;
+            for _ in 0..10 {
+                wal.append_durable(&record(i)).await.unwrap();
+                acknowledged.push(record(i));
+                i += 1;
+            }
+            // The disk fills up: the next growth fails; so do the writes that need it.
+            room.store(data.lock().unwrap().len() as u64, Ordering::SeqCst);
+            let mut failures = 0;
+            for _ in 0..10 {
+                match wal.append_durable(&record(i)).await {
+                    Ok(()) => acknowledged.push(record(i)),
+                    Err(e) => {
+                        assert_eq!(e.code, tessera_types::sqlstate::DISK_FULL);
+                        failures += 1;
+                    }
+                }
+                i += 1;
+            }
+            assert!(failures > 0, "the disk filled up");
+            // A batch of concurrent appends while full: all fail, none half-written.
+            let t1 = wal.append(&record(100)).unwrap();
+            let t2 = wal.append(&record(101)).unwrap();
+            assert!(wal.wait_durable(t1).await.is_err());
+            assert!(wal.wait_durable(t2).await.is_err());
+            // Space is freed: writes succeed again.
+            room.store(u64::MAX, Ordering::SeqCst);
+            for _ in 0..10 {
+                wal.append_durable(&record(i)).await.unwrap();
+                acknowledged.push(record(i));
+                i += 1;
+            }
+        });
+        // The log holds exactly the acknowledged records, in order.
+        let bytes = data.lock().unwrap().clone();
+        let mut reader = WalReader::from_bytes(bytes);
+        let mut found = Vec::new();
+        while let Some(p) = reader.next_record() {
+            found.push(p.to_vec());
+        }
+        assert!(!reader.torn_tail);
+        assert_eq!(found, acknowledged);
     }
 }
