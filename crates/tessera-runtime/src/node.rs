@@ -38,6 +38,8 @@ pub struct NodeConfig {
     /// Client connections the node serves at once; the next one is told
     /// 53300 "sorry, too many clients already" and closed.
     pub max_connections: usize,
+    /// Bytes of rows one shard may hold; writes past it fail with 53200.
+    pub shard_memory_limit_bytes: usize,
 }
 
 /// The default of [`NodeConfig::max_connections`].
@@ -51,6 +53,7 @@ impl NodeConfig {
             shards,
             bucket_count: BUCKET_COUNT_DEFAULT,
             max_connections: MAX_CONNECTIONS_DEFAULT,
+            shard_memory_limit_bytes: usize::MAX,
         }
     }
 }
@@ -209,6 +212,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             lock: _lock.clone(),
             connections: connections.clone(),
             max_connections: config.max_connections,
+            shard_memory_limit_bytes: config.shard_memory_limit_bytes,
         };
         let ready = ready_tx.clone();
         let thread = std::thread::Builder::new()
@@ -258,6 +262,7 @@ struct ShardArgs {
     /// Live client connections in the node.
     connections: Arc<AtomicUsize>,
     max_connections: usize,
+    shard_memory_limit_bytes: usize,
 }
 
 fn run_shard(args: ShardArgs, ready: std::sync::mpsc::Sender<Result<()>>) {
@@ -307,6 +312,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         lock: _lock,
         connections,
         max_connections,
+        shard_memory_limit_bytes,
     } = args;
     let wal = WalWriter::open(
         &recovered.wal_path,
@@ -326,13 +332,10 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         )?),
         None => None,
     };
-    let ctx = Rc::new(ShardContext::new(
-        shard,
-        recovered.store,
-        wal,
-        catalog_cell,
-        catalog_log,
-    ));
+    let ctx = Rc::new(
+        ShardContext::new(shard, recovered.store, wal, catalog_cell, catalog_log)
+            .with_memory_limit(shard_memory_limit_bytes),
+    );
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),
         mailboxes,

@@ -117,6 +117,9 @@ pub struct ShardContext {
     statement_seq: Cell<u64>,
     catalog_cell: Arc<CatalogCell>,
     cached_catalog: RefCell<Arc<Catalog>>,
+    /// Writes that would grow the shard's rows past this many bytes fail
+    /// with 53200; reads, deletes and shrinking updates go on.
+    memory_limit_bytes: usize,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
     catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
 }
@@ -154,7 +157,34 @@ impl ShardContext {
             catalog_cell,
             cached_catalog: RefCell::new(cached),
             catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
+            memory_limit_bytes: usize::MAX,
         }
+    }
+
+    /// Sets the shard's memory limit (see `memory_limit_bytes`).
+    pub fn with_memory_limit(mut self, bytes: usize) -> ShardContext {
+        self.memory_limit_bytes = bytes;
+        self
+    }
+
+    /// Fails with 53200 when applying `writes` would grow the shard's rows
+    /// past its limit. Freeing writes always pass.
+    fn check_memory(&self, writes: &WriteSet) -> Result<()> {
+        let store = self.store.borrow();
+        let growth = store.growth(writes);
+        if growth > 0 && store.bytes().saturating_add(growth as usize) > self.memory_limit_bytes {
+            return Err(Error::new(
+                sqlstate::OUT_OF_MEMORY,
+                format!(
+                    "out of memory: shard {} holds {} MiB of rows and its limit is {} MiB",
+                    self.shard,
+                    store.bytes() >> 20,
+                    self.memory_limit_bytes >> 20
+                ),
+            )
+            .with_hint("Delete rows or raise --shard-memory-limit."));
+        }
+        Ok(())
     }
 
     /// The current catalog; frees the rows of dropped tables on change.
@@ -280,6 +310,7 @@ impl ShardContext {
             }
             self.unlocked.notified().await;
         };
+        self.check_memory(&writes)?;
         if writes.is_empty() {
             if let Some(tx) = tx {
                 self.prepared.borrow_mut().insert(tx, writes);

@@ -296,3 +296,96 @@ async fn connections_past_the_limit_are_refused_with_53300() {
     drop(p);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_shard_out_of_memory_refuses_writes_with_53200_and_recovers_after_deletes() {
+    let dir = temp_dir("memory");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.join("data");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--pg-listen",
+        &listen,
+        "--shards",
+        "1",
+        "--shard-memory-limit",
+        "256K",
+    ];
+    let mut p = spawn(&args, &[], &dir.join("a.log"));
+    listening_line(&mut p);
+    let client = connect(port).await.unwrap();
+    client
+        .batch_execute("CREATE TABLE blobs (id int PRIMARY KEY, body text)")
+        .await
+        .unwrap();
+    let body = "x".repeat(4000);
+    let mut stored = 0;
+    let refused = loop {
+        match client
+            .execute(
+                "INSERT INTO blobs VALUES ($1, $2)",
+                &[&(stored as i32), &body],
+            )
+            .await
+        {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 1000, "the limit never hit");
+    };
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::OUT_OF_MEMORY),
+        "{refused:?}"
+    );
+    assert!(stored > 10, "some rows fit under 256K: {stored}");
+    // Reads go on; the refused statement left nothing, also as part of a multi-row insert.
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM blobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, stored);
+    let many = client
+        .execute(
+            "INSERT INTO blobs VALUES (5000, $1), (5001, $1), (5002, $1)",
+            &[&body],
+        )
+        .await;
+    assert_eq!(
+        many.unwrap_err().code(),
+        Some(&tokio_postgres::error::SqlState::OUT_OF_MEMORY)
+    );
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM blobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, stored);
+    // Deleting frees memory; writes succeed again.
+    let deleted = client
+        .execute("DELETE FROM blobs WHERE id < 10", &[])
+        .await
+        .unwrap();
+    assert_eq!(deleted, 10);
+    client
+        .execute("INSERT INTO blobs VALUES (5000, $1)", &[&body])
+        .await
+        .unwrap();
+    // And everything is intact after a restart.
+    drop(client);
+    drop(p);
+    let mut p = spawn(&args, &[], &dir.join("b.log"));
+    listening_line(&mut p);
+    let client = connect(port).await.unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM blobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, stored - 10 + 1);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -40,7 +40,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// A TOML file with any of: data_dir, pg_listen, shards, max_connections, log_level.
+    /// A TOML file with any of: data_dir, pg_listen, shards, max_connections, shard_memory_limit, log_level.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -52,6 +52,10 @@ struct RunArgs {
     /// Shards (threads, one per core) [default: the cores this process may use].
     #[arg(long, env = "TESSERA_SHARDS")]
     shards: Option<u16>,
+    /// Bytes of rows one shard may hold, e.g. 512M or 4G; writes past it fail
+    /// with 53200 [default: 80% of memory, split over the shards].
+    #[arg(long, env = "TESSERA_SHARD_MEMORY_LIMIT", value_parser = parse_size)]
+    shard_memory_limit: Option<u64>,
     /// Client connections served at once; more are refused with 53300 [default: 1000].
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
@@ -67,7 +71,45 @@ struct ConfigFile {
     pg_listen: Option<SocketAddr>,
     shards: Option<u16>,
     max_connections: Option<usize>,
+    shard_memory_limit: Option<Size>,
     log_level: Option<String>,
+}
+
+/// A size in a config file: bytes, or text with a unit ("512M").
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+/// Parses `1234`, `64K`, `512M`, `4G`, `1T` (binary units; `KB`, `MiB`… too).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 512M or 4G"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("{text:?} has an unknown unit; use K, M, G or T")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Physical memory in bytes, from /proc/meminfo.
+fn memory_total_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn main() -> ExitCode {
@@ -152,8 +194,17 @@ fn run(args: RunArgs) -> Result<(), String> {
             }
         })
     });
+    let shard_memory_limit = match (args.shard_memory_limit, file.shard_memory_limit) {
+        (Some(bytes), _) => bytes,
+        (None, Some(Size::Bytes(bytes))) => bytes,
+        (None, Some(Size::Text(text))) => parse_size(&text)?,
+        (None, None) => {
+            memory_total_bytes().map_or(u64::MAX, |total| total / 10 * 8 / shards as u64)
+        }
+    };
     let mut config = NodeConfig::new(data_dir.clone(), pg_listen, shards);
     config.max_connections = max_connections;
+    config.shard_memory_limit_bytes = usize::try_from(shard_memory_limit).unwrap_or(usize::MAX);
     let node = run_node(config, handler).map_err(|e| e.message)?;
     tracing::info!(
         "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {}",
@@ -181,4 +232,22 @@ fn run(args: RunArgs) -> Result<(), String> {
     node.shutdown();
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("4gib"), Ok(4 << 30));
+        assert_eq!(parse_size(" 2 GB "), Ok(2 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 }
