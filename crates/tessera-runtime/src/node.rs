@@ -13,7 +13,7 @@ use tessera_sql::router::Router;
 use tessera_sql::shard::{CatalogCell, ShardContext};
 use tessera_storage::recovery::{self, RecoveredShard};
 use tessera_storage::wal::WAL_PREALLOCATE_BYTES;
-use tessera_storage::WalWriter;
+use tessera_storage::{Timeline, WalWriter};
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
 use tessera_types::{sqlstate, Catalog, Error, Result};
 use tokio::net::{TcpSocket, TcpStream};
@@ -21,6 +21,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::meta::{Meta, FORMAT_VERSION};
 use crate::transport::{Envelope, Mailboxes, ShardCluster, ID_STRIDE, MAILBOX_CAPACITY};
+
+/// How often a shard looks for row versions to collect.
+pub const GC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+/// Keys a shard prunes before it yields to other work.
+pub const GC_KEYS_PER_PASS: usize = 1024;
 
 /// The catalog log changes rarely; it grows in small steps.
 pub const CATALOG_WAL_PREALLOCATE_BYTES: u64 = 1 << 20;
@@ -169,6 +174,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     let first_tx_seq = recovered.max_tx / ID_STRIDE + 1;
 
     let catalog_cell = Arc::new(CatalogCell::new(recovered.catalog.clone()));
+    let timeline = Arc::new(Timeline::new(meta.shard_count as usize));
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..meta.shard_count {
@@ -202,6 +208,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             recovered: recovered_shard,
             catalog_wal,
             catalog_cell: catalog_cell.clone(),
+            timeline: timeline.clone(),
             mailboxes: mailboxes.clone(),
             mailbox,
             pg_listen: config.pg_listen,
@@ -250,6 +257,7 @@ struct ShardArgs {
     recovered: RecoveredShard,
     catalog_wal: Option<(PathBuf, u64)>,
     catalog_cell: Arc<CatalogCell>,
+    timeline: Arc<Timeline>,
     mailboxes: Mailboxes,
     mailbox: mpsc::Receiver<Envelope>,
     pg_listen: SocketAddr,
@@ -302,6 +310,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         recovered,
         catalog_wal,
         catalog_cell,
+        timeline,
         mailboxes,
         mut mailbox,
         pg_listen,
@@ -333,8 +342,15 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         None => None,
     };
     let ctx = Rc::new(
-        ShardContext::new(shard, recovered.store, wal, catalog_cell, catalog_log)
-            .with_memory_limit(shard_memory_limit_bytes),
+        ShardContext::new(
+            shard,
+            recovered.store,
+            wal,
+            catalog_cell,
+            catalog_log,
+            timeline,
+        )
+        .with_memory_limit(shard_memory_limit_bytes),
     );
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),
@@ -345,6 +361,25 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     let listener =
         listener(pg_listen).map_err(|e| Error::io(&format!("listening on {pg_listen}"), e))?;
     let _ = ready.send(Ok(()));
+
+    // Old row versions no statement can see any more.
+    let gc_ctx = ctx.clone();
+    tokio::task::spawn_local(async move {
+        loop {
+            tokio::time::sleep(GC_INTERVAL).await;
+            // Passes continue while they make progress; versions a running
+            // statement still needs wait for a later interval.
+            let mut left = usize::MAX;
+            loop {
+                let now_left = gc_ctx.collect_garbage(GC_KEYS_PER_PASS);
+                if now_left == 0 || now_left >= left {
+                    break;
+                }
+                left = now_left;
+                tokio::task::yield_now().await;
+            }
+        }
+    });
 
     // Requests from other shards' routers.
     let serve_ctx = ctx.clone();

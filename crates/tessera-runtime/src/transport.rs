@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tessera_sql::router::Cluster;
 use tessera_sql::shard::{ShardContext, ShardRequest, ShardResponse};
-use tessera_storage::TxId;
+use tessera_storage::{Timestamp, TxId};
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, Error, Result};
 use tokio::sync::{mpsc, oneshot};
@@ -95,6 +95,18 @@ impl Cluster for ShardCluster {
         let seq = self.row_seq.get();
         self.row_seq.set(seq + 1);
         seq * ID_STRIDE + self.ctx.shard as u64
+    }
+
+    fn begin_read(&self) -> (Timestamp, Timestamp) {
+        self.ctx.begin_read()
+    }
+
+    fn end_read(&self, floor: Timestamp) {
+        self.ctx.end_read(floor)
+    }
+
+    fn tick(&self) -> Timestamp {
+        self.ctx.tick()
     }
 
     fn next_tx(&self) -> TxId {

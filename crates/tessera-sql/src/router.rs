@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tessera_storage::TxId;
+use tessera_storage::{Timestamp, TxId};
 use tessera_types::encoding::{encode_key, encode_row_id, hash_key};
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
@@ -49,6 +49,32 @@ pub trait Cluster {
     fn next_row_id(&self) -> u64;
     /// A transaction id unique in the node.
     fn next_tx(&self) -> TxId;
+    /// Starts a statement's snapshot: returns `(floor, snapshot)`; the
+    /// caller ends it with `end_read(floor)`.
+    fn begin_read(&self) -> (Timestamp, Timestamp);
+    fn end_read(&self, floor: Timestamp);
+    /// A commit timestamp.
+    fn tick(&self) -> Timestamp;
+}
+
+/// A statement's snapshot, released however the statement ends.
+struct Snapshot<'a, C: Cluster> {
+    cluster: &'a C,
+    floor: Timestamp,
+    ts: Timestamp,
+}
+
+impl<'a, C: Cluster> Snapshot<'a, C> {
+    fn begin(cluster: &'a C) -> Snapshot<'a, C> {
+        let (floor, ts) = cluster.begin_read();
+        Snapshot { cluster, floor, ts }
+    }
+}
+
+impl<C: Cluster> Drop for Snapshot<'_, C> {
+    fn drop(&mut self) {
+        self.cluster.end_read(self.floor);
+    }
 }
 
 pub struct Router<C: Cluster> {
@@ -158,16 +184,16 @@ impl<C: Cluster> Router<C> {
             Some(t) => self.targets(&catalog, t, &select.target, &params)?,
             None => vec![self.cluster.local_shard()],
         };
+        let snapshot = Snapshot::begin(&self.cluster);
         let calls = shards
             .iter()
             .map(|s| {
-                self.cluster.call(
-                    *s,
-                    ShardRequest::Scan {
-                        plan: plan.clone(),
-                        params: params.clone(),
-                    },
-                )
+                let scan = ShardRequest::Scan {
+                    plan: plan.clone(),
+                    params: params.clone(),
+                    ts: snapshot.ts,
+                };
+                self.cluster.call(*s, scan)
             })
             .collect();
         let mut rows = Vec::new();
@@ -240,6 +266,8 @@ impl<C: Cluster> Router<C> {
                 }
             }
             let mut commit = failure.is_none();
+            // Versions of a committed transaction carry this timestamp on every shard.
+            let ts = if commit { self.cluster.tick() } else { 0 };
             if commit {
                 // The decision is durable before any participant applies. If
                 // it cannot be made durable (disk full), nobody commits;
@@ -252,7 +280,10 @@ impl<C: Cluster> Router<C> {
             }
             let resolves = shards
                 .iter()
-                .map(|s| self.cluster.call(*s, ShardRequest::Resolve { tx, commit }))
+                .map(|s| {
+                    self.cluster
+                        .call(*s, ShardRequest::Resolve { tx, commit, ts })
+                })
                 .collect();
             for r in join_all(resolves).await {
                 r?;
@@ -719,6 +750,14 @@ mod tests {
             0
         }
         fn next_tx(&self) -> TxId {
+            self.tx.set(self.tx.get() + 1);
+            self.tx.get()
+        }
+        fn begin_read(&self) -> (Timestamp, Timestamp) {
+            (self.tick(), self.tick())
+        }
+        fn end_read(&self, _: Timestamp) {}
+        fn tick(&self) -> Timestamp {
             self.tx.set(self.tx.get() + 1);
             self.tx.get()
         }

@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tessera_storage::store::LockOwner;
-use tessera_storage::{CatalogRecord, Record, ShardStore, TxId, WalWriter, WriteOp, WriteSet};
+use tessera_storage::{
+    CatalogRecord, Record, ShardStore, Timeline, Timestamp, TxId, WalWriter, WriteOp, WriteSet,
+    LATEST,
+};
 use tessera_types::encoding::encode_key;
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, Value};
@@ -61,10 +64,11 @@ impl CatalogCell {
 /// What a router asks of a shard.
 #[derive(Debug, Clone)]
 pub enum ShardRequest {
-    /// Run the shard part of a SELECT.
+    /// Run the shard part of a SELECT at snapshot `ts`.
     Scan {
         plan: Arc<Plan>,
         params: Arc<Vec<Value>>,
+        ts: Timestamp,
     },
     /// Insert rows (already keyed) into one table.
     Insert {
@@ -78,10 +82,11 @@ pub enum ShardRequest {
         params: Arc<Vec<Value>>,
         tx: Option<TxId>,
     },
-    /// Settle a prepared transaction.
+    /// Settle a prepared transaction; a commit's versions get timestamp `ts`.
     Resolve {
         tx: TxId,
         commit: bool,
+        ts: Timestamp,
     },
     /// Record a coordinator's decision durably (sent to the coordinator's own shard).
     Decide {
@@ -113,7 +118,13 @@ pub struct ShardContext {
     pub wal: WalWriter,
     /// Woken whenever key locks are released.
     unlocked: Notify,
-    prepared: RefCell<HashMap<TxId, WriteSet>>,
+    /// Prepared two-phase writes and the time they were prepared.
+    prepared: RefCell<HashMap<TxId, (WriteSet, Timestamp)>>,
+    timeline: Arc<Timeline>,
+    /// Floors of the statements this shard routes (see `Timeline::horizon`):
+    /// a few dozen at most, so a vector beats a map and allocates nothing
+    /// once warm.
+    active_reads: RefCell<Vec<Timestamp>>,
     statement_seq: Cell<u64>,
     catalog_cell: Arc<CatalogCell>,
     cached_catalog: RefCell<Arc<Catalog>>,
@@ -145,6 +156,7 @@ impl ShardContext {
         wal: WalWriter,
         catalog_cell: Arc<CatalogCell>,
         catalog_log: Option<WalWriter>,
+        timeline: Arc<Timeline>,
     ) -> ShardContext {
         let cached = Arc::new((*catalog_cell.load()).clone());
         ShardContext {
@@ -153,6 +165,8 @@ impl ShardContext {
             wal,
             unlocked: Notify::new(),
             prepared: RefCell::new(HashMap::new()),
+            timeline,
+            active_reads: RefCell::new(Vec::new()),
             statement_seq: Cell::new(0),
             catalog_cell,
             cached_catalog: RefCell::new(cached),
@@ -206,11 +220,11 @@ impl ShardContext {
 
     pub async fn handle(&self, request: ShardRequest) -> Result<ShardResponse> {
         match request {
-            ShardRequest::Scan { plan, params } => {
+            ShardRequest::Scan { plan, params, ts } => {
                 let Plan::Select(select) = &*plan else {
                     return Err(Error::internal("scan of a non-SELECT plan"));
                 };
-                self.scan(&select.fragment, &params)
+                self.scan(&select.fragment, &params, ts)
                     .await
                     .map(ShardResponse::Rows)
             }
@@ -222,8 +236,8 @@ impl ShardContext {
                 .write(tx, || self.modify_writes(&plan, &params))
                 .await
                 .map(ShardResponse::Count),
-            ShardRequest::Resolve { tx, commit } => {
-                self.resolve(tx, commit);
+            ShardRequest::Resolve { tx, commit, ts } => {
+                self.resolve(tx, commit, ts);
                 Ok(ShardResponse::Done(vec![]))
             }
             ShardRequest::Decide { tx, commit } => {
@@ -244,20 +258,42 @@ impl ShardContext {
 
     // ---- reads -------------------------------------------------------------
 
-    async fn scan(&self, fragment: &ScanFragment, params: &[Value]) -> Result<Vec<Row>> {
+    /// Waits while a transaction prepared before snapshot `ts` holds
+    /// writes to `table`: its commit timestamp may fall at or below `ts`, so
+    /// the snapshot must see its outcome (read-wait). Transactions prepared
+    /// later commit later than `ts` and are invisible to it anyway.
+    async fn wait_for_prepared(&self, table: tessera_types::TableId, ts: Timestamp) {
+        loop {
+            let blocked = self.prepared.borrow().values().any(|(ws, prepared_at)| {
+                *prepared_at < ts && ws.ops.iter().any(|op| op.table() == table)
+            });
+            if !blocked {
+                return;
+            }
+            self.unlocked.notified().await;
+        }
+    }
+
+    async fn scan(
+        &self,
+        fragment: &ScanFragment,
+        params: &[Value],
+        ts: Timestamp,
+    ) -> Result<Vec<Row>> {
         let mut sink = Sink::new(&fragment.output);
         let Some(table) = &fragment.table else {
             sink.push(&[], fragment, params)?;
             return sink.finish();
         };
         self.catalog();
+        self.wait_for_prepared(table.id, ts).await;
         if let Some(key_exprs) = &fragment.primary_key {
             if let Some(key) = eval_key(table, &table.primary_key, key_exprs, params)? {
                 let store = self.store.borrow();
                 if store.table(table.id).is_none() {
                     return Err(undefined_table(table));
                 }
-                if let Some(row) = store.get(table.id, &key) {
+                if let Some(row) = store.get(table.id, &key, ts) {
                     sink.push(row, fragment, params)?;
                 }
             }
@@ -272,7 +308,7 @@ impl ShardContext {
                     .ok_or_else(|| undefined_table(table))?;
                 let mut n = 0;
                 let mut last = None;
-                for (key, row) in t.iter_after(after.as_deref()) {
+                for (key, row) in t.iter_at(after.as_deref(), ts) {
                     sink.push(row, fragment, params)?;
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
@@ -288,6 +324,45 @@ impl ShardContext {
             }
             tokio::task::yield_now().await;
         }
+    }
+
+    // ---- snapshots ---------------------------------------------------------
+
+    /// Starts a statement routed by this shard: publishes its floor, then
+    /// takes its snapshot (in that order; see `Timeline::horizon`).
+    pub fn begin_read(&self) -> (Timestamp, Timestamp) {
+        let floor = self.timeline.now();
+        let mut reads = self.active_reads.borrow_mut();
+        reads.push(floor);
+        if reads.len() == 1 {
+            // The only running statement: its floor is the oldest.
+            self.timeline.publish_floor(self.shard as usize, floor);
+        }
+        drop(reads);
+        (floor, self.timeline.tick())
+    }
+
+    /// Ends a statement started with `begin_read` at `floor`.
+    pub fn end_read(&self, floor: Timestamp) {
+        let mut reads = self.active_reads.borrow_mut();
+        if let Some(i) = reads.iter().position(|f| *f == floor) {
+            reads.swap_remove(i);
+        }
+        let oldest = reads.iter().copied().min().unwrap_or(Timestamp::MAX);
+        drop(reads);
+        self.timeline.publish_floor(self.shard as usize, oldest);
+    }
+
+    /// A commit timestamp.
+    pub fn tick(&self) -> Timestamp {
+        self.timeline.tick()
+    }
+
+    /// Prunes versions no running statement can see, a bounded number of
+    /// keys at a time; returns how many keys still hold old versions.
+    pub fn collect_garbage(&self, budget: usize) -> usize {
+        let horizon = self.timeline.horizon();
+        self.store.borrow_mut().collect_garbage(horizon, budget)
     }
 
     // ---- writes ------------------------------------------------------------
@@ -313,7 +388,9 @@ impl ShardContext {
         self.check_memory(&writes)?;
         if writes.is_empty() {
             if let Some(tx) = tx {
-                self.prepared.borrow_mut().insert(tx, writes);
+                self.prepared
+                    .borrow_mut()
+                    .insert(tx, (writes, Timestamp::MAX));
             }
             return Ok(count);
         }
@@ -342,12 +419,15 @@ impl ShardContext {
         }
         match tx {
             Some(tx) => {
-                self.prepared.borrow_mut().insert(tx, writes);
+                let prepared_at = self.timeline.tick();
+                self.prepared.borrow_mut().insert(tx, (writes, prepared_at));
             }
             None => {
+                let ts = self.timeline.tick();
+                let horizon = self.timeline.horizon();
                 let mut store = self.store.borrow_mut();
                 store.unlock(&writes);
-                store.apply(writes);
+                store.apply(writes, ts, horizon);
                 drop(store);
                 self.unlocked.notify_waiters();
             }
@@ -355,8 +435,8 @@ impl ShardContext {
         Ok(count)
     }
 
-    fn resolve(&self, tx: TxId, commit: bool) {
-        let Some(writes) = self.prepared.borrow_mut().remove(&tx) else {
+    fn resolve(&self, tx: TxId, commit: bool, ts: Timestamp) {
+        let Some((writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
             return;
         };
         if writes.is_empty() {
@@ -370,10 +450,11 @@ impl ShardContext {
                 self.shard
             );
         }
+        let horizon = self.timeline.horizon();
         let mut store = self.store.borrow_mut();
         store.unlock(&writes);
         if commit {
-            store.apply(writes);
+            store.apply(writes, ts, horizon);
         }
         drop(store);
         self.unlocked.notify_waiters();
@@ -386,7 +467,7 @@ impl ShardContext {
         }
         let mut ops = Vec::with_capacity(rows.len());
         for (key, row) in rows {
-            if store.get(table.id, key).is_some() {
+            if store.get(table.id, key, LATEST).is_some() {
                 return Err(duplicate_key(table, row));
             }
             ops.push(WriteOp::Put {
@@ -418,7 +499,7 @@ impl ShardContext {
         match primary_key {
             Some(exprs) => {
                 if let Some(key) = eval_key(table, &table.primary_key, exprs, params)? {
-                    if let Some(row) = t.get(&key) {
+                    if let Some(row) = t.get(&key, LATEST) {
                         if consider(row)? {
                             matched.push((key, row));
                         }
@@ -426,7 +507,7 @@ impl ShardContext {
                 }
             }
             None => {
-                for (k, row) in t.iter() {
+                for (k, row) in t.iter_at(None, LATEST) {
                     if consider(row)? {
                         matched.push((k.clone(), row));
                     }
@@ -471,7 +552,8 @@ impl ShardContext {
                     let k = &k;
                     if rekeys {
                         if new_keys.insert(key.clone(), ()).is_some()
-                            || (store.get(table.id, &key).is_some() && !old_keys.contains_key(&key))
+                            || (store.get(table.id, &key, LATEST).is_some()
+                                && !old_keys.contains_key(&key))
                         {
                             return Err(duplicate_key(table, &new_row));
                         }

@@ -7,12 +7,14 @@
 //! data that a crash could take away, and a failed WAL write leaves the
 //! tables unchanged. MVCC, checkpoints and indexes come later (issue 3).
 
+pub mod clock;
 pub mod file;
 pub mod record;
 pub mod recovery;
 pub mod store;
 pub mod wal;
 
+pub use clock::Timeline;
 pub use record::{CatalogRecord, Record, TxId, WriteOp, WriteSet};
-pub use store::{ShardStore, Table};
+pub use store::{ShardStore, Table, Timestamp, LATEST};
 pub use wal::{WalReader, WalWriter};

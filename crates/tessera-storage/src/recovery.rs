@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use tessera_types::{sqlstate, Catalog, Error, Result};
 
 use crate::record::{CatalogRecord, Record, TxId, WriteSet};
-use crate::store::ShardStore;
+use crate::store::{ShardStore, Timestamp, LATEST};
+
+/// Recovered rows are older than every snapshot taken after start-up, and
+/// no snapshot from before survives it, so one version per key suffices.
+pub const RECOVERED_TS: Timestamp = 0;
 use crate::wal::WalReader;
 
 pub struct RecoveredShard {
@@ -116,14 +120,14 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         let mut prepared: HashMap<TxId, WriteSet> = HashMap::new();
         for record in records {
             match record {
-                Record::Commit(ws) => store.apply(keep(ws)),
+                Record::Commit(ws) => store.apply(keep(ws), RECOVERED_TS, LATEST),
                 Record::Prepare { tx, writes } => {
                     prepared.insert(tx, writes);
                 }
                 Record::Resolve { tx, commit } => {
                     if let Some(ws) = prepared.remove(&tx) {
                         if commit {
-                            store.apply(keep(ws));
+                            store.apply(keep(ws), RECOVERED_TS, LATEST);
                         }
                     }
                 }
@@ -138,7 +142,7 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         for (tx, ws) in open {
             let commit = decisions.get(&tx).copied().unwrap_or(false);
             if commit {
-                store.apply(keep(ws));
+                store.apply(keep(ws), RECOVERED_TS, LATEST);
             }
             resolutions.push(Record::Resolve { tx, commit });
         }

@@ -1,47 +1,78 @@
-//! A shard's tables: rows in key order, plus the key locks that pending
-//! writes hold between their WAL append and their apply.
+//! A shard's tables: multi-version rows in key order, plus the key locks
+//! that pending writes hold between their WAL append and their apply.
+//!
+//! Each key keeps a chain of versions, newest first, each stamped with the
+//! timestamp of the commit that wrote it (a tombstone for a delete). A
+//! reader at snapshot `ts` sees the newest version at or below `ts`, so a
+//! statement that spans shards reads one consistent state and a concurrent
+//! multi-shard write is seen whole or not at all. Versions that no snapshot
+//! can see any more (older than the newest one at or below the oldest active
+//! snapshot, the *horizon*) are pruned: on every write to the key, and for
+//! keys left with old versions, by [`ShardStore::collect_garbage`].
 //!
 //! Only the shard's own thread touches a `ShardStore`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use tessera_types::{Catalog, TableId, Value};
 
 use crate::record::{TxId, WriteOp, WriteSet};
 
+/// A commit timestamp or snapshot (see `Clock`).
+pub type Timestamp = u64;
+
+/// The snapshot that sees every committed version: what writers read.
+pub const LATEST: Timestamp = Timestamp::MAX;
+
+struct Version {
+    ts: Timestamp,
+    /// `None`: the key was deleted at `ts`.
+    row: Option<Vec<Value>>,
+}
+
+/// The visible row of a chain (newest first) at snapshot `ts`.
+fn visible(chain: &[Version], ts: Timestamp) -> Option<&Vec<Value>> {
+    chain
+        .iter()
+        .find(|v| v.ts <= ts)
+        .and_then(|v| v.row.as_ref())
+}
+
 /// One table's rows on this shard, by encoded key.
 #[derive(Default)]
 pub struct Table {
-    rows: BTreeMap<Vec<u8>, Vec<Value>>,
-    /// Approximate bytes the rows take (see [`row_bytes`]).
+    rows: BTreeMap<Vec<u8>, Vec<Version>>,
+    /// Approximate bytes all versions take (see [`row_bytes`]).
     bytes: usize,
 }
 
 impl Table {
-    pub fn get(&self, key: &[u8]) -> Option<&Vec<Value>> {
-        self.rows.get(key)
+    /// The row under `key` as snapshot `ts` sees it.
+    pub fn get(&self, key: &[u8], ts: Timestamp) -> Option<&Vec<Value>> {
+        self.rows.get(key).and_then(|chain| visible(chain, ts))
     }
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<Value>)> {
-        self.rows.iter()
-    }
-    /// Rows with keys strictly after `after` (from the start when `None`),
-    /// for scans that resume after yielding.
-    pub fn iter_after(
+
+    /// Rows visible at `ts` with keys strictly after `after` (from the start
+    /// when `None`), for scans that resume after yielding.
+    pub fn iter_at(
         &self,
         after: Option<&[u8]>,
+        ts: Timestamp,
     ) -> impl Iterator<Item = (&Vec<u8>, &Vec<Value>)> {
         let lower = match after {
             Some(k) => Bound::Excluded(k.to_vec()),
             None => Bound::Unbounded,
         };
-        self.rows.range((lower, Bound::Unbounded))
+        self.rows
+            .range((lower, Bound::Unbounded))
+            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
+    }
+
+    /// The greatest key ever written and not yet collected, for seeding
+    /// hidden row ids after recovery.
+    pub fn last_key(&self) -> Option<&Vec<u8>> {
+        self.rows.keys().next_back()
     }
 }
 
@@ -58,14 +89,16 @@ pub enum LockOwner {
 pub struct ShardStore {
     tables: HashMap<TableId, Table>,
     locks: HashMap<(TableId, Vec<u8>), LockOwner>,
-    /// Approximate bytes of all rows on the shard.
+    /// Approximate bytes of all versions on the shard.
     bytes: usize,
+    /// Keys whose chains hold more than their one live version.
+    garbage: HashSet<(TableId, Vec<u8>)>,
 }
 
-/// Per-row overhead of the ordered map and the row's vector, roughly.
+/// Per-version overhead of the ordered map and the row's vector, roughly.
 const ROW_OVERHEAD_BYTES: usize = 64;
 
-/// The approximate memory a stored row takes: what the memory limit counts.
+/// The approximate memory a stored version takes: what the memory limit counts.
 pub fn row_bytes(key: &[u8], row: &[Value]) -> usize {
     let values: usize = row
         .iter()
@@ -77,6 +110,28 @@ pub fn row_bytes(key: &[u8], row: &[Value]) -> usize {
     ROW_OVERHEAD_BYTES + key.len() + values
 }
 
+fn version_bytes(key: &[u8], v: &Version) -> usize {
+    match &v.row {
+        Some(row) => row_bytes(key, row),
+        None => ROW_OVERHEAD_BYTES + key.len(),
+    }
+}
+
+/// Drops the versions of `chain` no snapshot at or above `horizon` can see:
+/// everything older than the newest version at or below it, and that one
+/// too if it is a tombstone. Returns the bytes freed.
+fn prune(key: &[u8], chain: &mut Vec<Version>, horizon: Timestamp) -> usize {
+    let Some(newest_visible) = chain.iter().position(|v| v.ts <= horizon) else {
+        return 0;
+    };
+    let keep = if chain[newest_visible].row.is_none() {
+        newest_visible
+    } else {
+        newest_visible + 1
+    };
+    chain.drain(keep..).map(|v| version_bytes(key, &v)).sum()
+}
+
 impl ShardStore {
     pub fn new() -> ShardStore {
         ShardStore::default()
@@ -86,12 +141,15 @@ impl ShardStore {
         self.tables.get(&id)
     }
 
-    pub fn get(&self, table: TableId, key: &[u8]) -> Option<&Vec<Value>> {
-        self.tables.get(&table).and_then(|t| t.get(key))
+    pub fn get(&self, table: TableId, key: &[u8], ts: Timestamp) -> Option<&Vec<Value>> {
+        self.tables.get(&table).and_then(|t| t.get(key, ts))
     }
 
-    pub fn is_locked(&self, table: TableId, key: &[u8]) -> bool {
-        self.locks.contains_key(&(table, key.to_vec()))
+    pub fn lock_owner(&self, table: TableId, key: &[u8]) -> Option<LockOwner> {
+        if self.locks.is_empty() {
+            return None;
+        }
+        self.locks.get(&(table, key.to_vec())).copied()
     }
 
     /// Whether any key of `writes` is locked.
@@ -100,7 +158,7 @@ impl ShardStore {
             && writes
                 .ops
                 .iter()
-                .any(|op| self.is_locked(op.table(), op.key()))
+                .any(|op| self.lock_owner(op.table(), op.key()).is_some())
     }
 
     pub fn has_locks(&self) -> bool {
@@ -121,42 +179,81 @@ impl ShardStore {
         }
     }
 
-    /// Applies a durable write set.
-    pub fn apply(&mut self, writes: WriteSet) {
+    /// Applies a durable write set as versions committed at `ts`, pruning
+    /// what snapshots at or above `horizon` cannot see.
+    pub fn apply(&mut self, writes: WriteSet, ts: Timestamp, horizon: Timestamp) {
         for op in writes.ops {
-            match op {
-                WriteOp::Put { table, key, row } => {
-                    let t = self.tables.entry(table).or_default();
-                    let added = row_bytes(&key, &row);
-                    let removed = t.rows.get(&key).map_or(0, |old| row_bytes(&key, old));
-                    t.rows.insert(key, row);
-                    t.bytes = t.bytes + added - removed;
-                    self.bytes = self.bytes + added - removed;
-                }
-                WriteOp::Delete { table, key } => {
-                    if let Some(t) = self.tables.get_mut(&table) {
-                        if let Some(old) = t.rows.remove(&key) {
-                            let removed = row_bytes(&key, &old);
-                            t.bytes -= removed;
-                            self.bytes -= removed;
-                        }
-                    }
-                }
+            let (table, key, row) = match op {
+                WriteOp::Put { table, key, row } => (table, key, Some(row)),
+                WriteOp::Delete { table, key } => (table, key, None),
+            };
+            let t = self.tables.entry(table).or_default();
+            let exists = t
+                .rows
+                .get(&key)
+                .is_some_and(|c| visible(c, LATEST).is_some());
+            if row.is_none() && !exists {
+                continue;
+            }
+            let version = Version { ts, row };
+            let added = version_bytes(&key, &version);
+            let chain = t.rows.entry(key.clone()).or_default();
+            assert!(
+                chain.first().is_none_or(|v| v.ts <= ts),
+                "versions are applied in timestamp order"
+            );
+            chain.insert(0, version);
+            let freed = prune(&key, chain, horizon);
+            let empty = chain.is_empty();
+            let garbage = chain.len() > 1 || chain.first().is_some_and(|v| v.row.is_none());
+            if empty {
+                t.rows.remove(&key);
+            }
+            t.bytes = t.bytes + added - freed;
+            self.bytes = self.bytes + added - freed;
+            if garbage {
+                self.garbage.insert((table, key));
             }
         }
     }
 
-    /// Approximate bytes of all rows on the shard.
+    /// Prunes up to `budget` keys left with old versions; returns how many
+    /// keys still wait.
+    pub fn collect_garbage(&mut self, horizon: Timestamp, budget: usize) -> usize {
+        let batch: Vec<(TableId, Vec<u8>)> = self.garbage.iter().take(budget).cloned().collect();
+        for (table, key) in batch {
+            let mut done = true;
+            if let Some(t) = self.tables.get_mut(&table) {
+                if let Some(chain) = t.rows.get_mut(&key) {
+                    let freed = prune(&key, chain, horizon);
+                    t.bytes -= freed;
+                    self.bytes -= freed;
+                    if chain.is_empty() {
+                        t.rows.remove(&key);
+                    } else {
+                        done = chain.len() == 1 && chain[0].row.is_some();
+                    }
+                }
+            }
+            if done {
+                self.garbage.remove(&(table, key));
+            }
+        }
+        self.garbage.len()
+    }
+
+    /// Approximate bytes of all versions on the shard.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    /// How many bytes applying `writes` would add (negative: free).
+    /// How many bytes applying `writes` would add once old versions are
+    /// collected (negative: free).
     pub fn growth(&self, writes: &WriteSet) -> isize {
         let mut growth = 0isize;
         for op in &writes.ops {
             let old = self
-                .get(op.table(), op.key())
+                .get(op.table(), op.key(), LATEST)
                 .map_or(0, |r| row_bytes(op.key(), r)) as isize;
             match op {
                 WriteOp::Put { key, row, .. } => growth += row_bytes(key, row) as isize - old,
@@ -176,19 +273,14 @@ impl ShardStore {
             }
             keep
         });
+        self.garbage
+            .retain(|(id, _)| catalog.table_by_id(*id).is_some());
         self.bytes -= freed;
     }
 
     /// Creates empty storage for a new table (scans of it then find it).
     pub fn ensure_table(&mut self, id: TableId) {
         self.tables.entry(id).or_default();
-    }
-}
-
-impl Table {
-    /// The greatest key, for seeding hidden row ids after recovery.
-    pub fn last_key(&self) -> Option<&Vec<u8>> {
-        self.rows.keys().next_back()
     }
 }
 
@@ -211,14 +303,14 @@ mod tests {
             ops: vec![put(1, b"a", "xxxx"), put(1, b"b", "yy"), put(2, b"a", "z")],
         };
         let growth = store.growth(&ws);
-        store.apply(ws);
+        store.apply(ws, 1, LATEST);
         assert_eq!(store.bytes() as isize, growth);
         // Replacing a row by a larger one grows by the difference only.
         let ws = WriteSet {
             ops: vec![put(1, b"a", "xxxxxxxxxx")],
         };
         assert_eq!(store.growth(&ws), 6);
-        store.apply(ws);
+        store.apply(ws, 2, LATEST);
         // Deleting frees exactly what the row took; deleting a missing key frees nothing.
         let before = store.bytes();
         let del = WriteSet {
@@ -235,7 +327,7 @@ mod tests {
         };
         let freed = store.growth(&del);
         assert!(freed < 0);
-        store.apply(del);
+        store.apply(del, 3, LATEST);
         assert_eq!(store.bytes() as isize, before as isize + freed);
         // Dropping table 1 leaves exactly table 2's bytes.
         let only_two = row_bytes(b"a", &[Value::Int4(1), Value::Text("z".into())]);
@@ -253,5 +345,77 @@ mod tests {
         let catalog = catalog.without_table(1);
         store.drop_missing_tables(&catalog);
         assert_eq!(store.bytes(), only_two);
+    }
+}
+
+#[cfg(test)]
+mod mvcc_tests {
+    use super::*;
+
+    fn put(key: &[u8], v: i32) -> WriteSet {
+        WriteSet {
+            ops: vec![WriteOp::Put {
+                table: 1,
+                key: key.to_vec(),
+                row: vec![Value::Int4(v)],
+            }],
+        }
+    }
+    fn del(key: &[u8]) -> WriteSet {
+        WriteSet {
+            ops: vec![WriteOp::Delete {
+                table: 1,
+                key: key.to_vec(),
+            }],
+        }
+    }
+    fn read(store: &ShardStore, key: &[u8], ts: Timestamp) -> Option<i64> {
+        store.get(1, key, ts).map(|r| r[0].as_i64().unwrap())
+    }
+
+    #[test]
+    fn snapshots_see_the_newest_version_at_or_below_them() {
+        let mut store = ShardStore::new();
+        let horizon = 0; // a snapshot at 0 is still running: keep everything.
+        store.apply(put(b"k", 1), 10, horizon);
+        store.apply(put(b"k", 2), 20, horizon);
+        store.apply(del(b"k"), 30, horizon);
+        store.apply(put(b"k", 4), 40, horizon);
+        assert_eq!(read(&store, b"k", 5), None);
+        assert_eq!(read(&store, b"k", 10), Some(1));
+        assert_eq!(read(&store, b"k", 25), Some(2));
+        assert_eq!(read(&store, b"k", 35), None);
+        assert_eq!(read(&store, b"k", LATEST), Some(4));
+        let at = |ts| store.table(1).unwrap().iter_at(None, ts).count();
+        assert_eq!((at(5), at(15), at(35), at(45)), (0, 1, 0, 1));
+    }
+
+    #[test]
+    fn garbage_collection_keeps_what_running_snapshots_need() {
+        let mut store = ShardStore::new();
+        store.apply(put(b"a", 1), 10, 0);
+        store.apply(put(b"a", 2), 20, 0);
+        store.apply(put(b"a", 3), 30, 0);
+        store.apply(put(b"b", 1), 10, 0);
+        store.apply(del(b"b"), 20, 0);
+        let before = store.bytes();
+        // A snapshot at 25 still runs: it needs a=2; b's tombstone hides b either way.
+        assert_eq!(
+            store.collect_garbage(25, 100),
+            1,
+            "a keeps two versions for now"
+        );
+        assert_eq!(read(&store, b"a", 25), Some(2));
+        assert_eq!(read(&store, b"a", LATEST), Some(3));
+        assert_eq!(read(&store, b"b", 25), None);
+        assert!(
+            store.table(1).unwrap().last_key() == Some(&b"a".to_vec()),
+            "b is gone entirely"
+        );
+        assert!(store.bytes() < before);
+        // No snapshot left: one version per live key.
+        assert_eq!(store.collect_garbage(LATEST, 100), 0);
+        assert_eq!(read(&store, b"a", LATEST), Some(3));
+        assert_eq!(store.bytes(), row_bytes(b"a", &[Value::Int4(3)]));
     }
 }
