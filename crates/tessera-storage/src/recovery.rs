@@ -18,7 +18,7 @@ use crate::store::{ShardStore, Timestamp, LATEST};
 /// Recovered rows are older than every snapshot taken after start-up, and
 /// no snapshot from before survives it, so one version per key suffices.
 pub const RECOVERED_TS: Timestamp = 0;
-use crate::wal::WalReader;
+use crate::wal::{check_watermark, WalReader};
 
 pub struct RecoveredShard {
     pub store: ShardStore,
@@ -73,6 +73,7 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         );
     }
     let catalog_wal_len = reader.valid_len();
+    check_watermark(&catalog_wal_path, catalog_wal_len)?;
 
     // First pass: decode every shard's log and gather the decisions.
     let mut logs = Vec::new();
@@ -103,6 +104,7 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
                 reader.valid_len()
             );
         }
+        check_watermark(&path, reader.valid_len())?;
         logs.push((path, reader.valid_len(), records));
     }
 

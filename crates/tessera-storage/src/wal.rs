@@ -30,6 +30,10 @@ use tokio::sync::watch;
 /// anything is written.
 pub const WAL_RECORD_BYTES_MAX: usize = 256 << 20;
 
+/// How often, at most, the syncer records the durable end of the log in the
+/// watermark file (see [`check_watermark`]).
+pub const WATERMARK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How far ahead of the writes a shard's log is zero-filled at a time.
 pub const WAL_PREALLOCATE_BYTES: u64 = 16 << 20;
 
@@ -78,6 +82,19 @@ pub struct WalWriter {
     last_discard: RefCell<Option<Error>>,
     to_syncer: mpsc::Sender<Batch>,
     progress: watch::Receiver<Progress>,
+    /// Joined on drop, so the syncer's last watermark is on disk when the
+    /// shard's thread ends.
+    syncer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for WalWriter {
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.to_syncer, closed));
+        if let Some(syncer) = self.syncer.take() {
+            let _ = syncer.join();
+        }
+    }
 }
 
 impl WalWriter {
@@ -98,12 +115,40 @@ impl WalWriter {
             .write(true)
             .open(path)
             .map_err(|e| Error::io(&format!("opening {}", path.display()), e))?;
-        WalWriter::with_file(Box::new(file), valid_len, name, preallocate_bytes)
+        let watermark = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(watermark_path(path))
+            .map_err(|e| Error::io("opening the WAL watermark", e))?;
+        let watermark = Watermark {
+            file: Box::new(watermark),
+            interval: WATERMARK_INTERVAL,
+        };
+        WalWriter::start(
+            Box::new(file),
+            Some(watermark),
+            valid_len,
+            name,
+            preallocate_bytes,
+        )
     }
 
-    /// Like [`WalWriter::open`], over any [`WalFile`] (tests inject faults here).
+    /// Like [`WalWriter::open`], over any [`WalFile`] and without a
+    /// watermark (tests inject faults here).
     pub fn with_file(
+        file: Box<dyn WalFile>,
+        valid_len: u64,
+        name: &str,
+        preallocate_bytes: u64,
+    ) -> Result<WalWriter> {
+        WalWriter::start(file, None, valid_len, name, preallocate_bytes)
+    }
+
+    fn start(
         mut file: Box<dyn WalFile>,
+        watermark: Option<Watermark>,
         valid_len: u64,
         name: &str,
         preallocate_bytes: u64,
@@ -118,9 +163,18 @@ impl WalWriter {
             durable_lsn: valid_len,
             ..Progress::default()
         });
-        std::thread::Builder::new()
+        let syncer = std::thread::Builder::new()
             .name(format!("wal-sync-{name}"))
-            .spawn(move || syncer(file, allocated, preallocate_bytes, batches, progress_tx))
+            .spawn(move || {
+                syncer(
+                    file,
+                    watermark,
+                    allocated,
+                    preallocate_bytes,
+                    batches,
+                    progress_tx,
+                )
+            })
             .map_err(|e| Error::io("starting the WAL syncer", e))?;
         Ok(WalWriter {
             pending: RefCell::new(Vec::new()),
@@ -131,6 +185,7 @@ impl WalWriter {
             last_discard: RefCell::new(None),
             to_syncer,
             progress,
+            syncer: Some(syncer),
         })
     }
 
@@ -273,13 +328,74 @@ fn preallocate(
     file.sync_all()
 }
 
+/// The file where the syncer records how much of the log is durable.
+pub struct Watermark {
+    pub file: Box<dyn WalFile>,
+    pub interval: std::time::Duration,
+}
+
+/// `wal` → `wal.durable`.
+pub fn watermark_path(wal: &Path) -> std::path::PathBuf {
+    let mut name = wal.as_os_str().to_owned();
+    name.push(".durable");
+    name.into()
+}
+
+fn write_watermark(w: &mut Watermark, durable: u64) -> std::io::Result<()> {
+    let mut record = [0u8; 12];
+    record[..8].copy_from_slice(&durable.to_le_bytes());
+    let crc = crc32fast::hash(&record[..8]);
+    record[8..].copy_from_slice(&crc.to_le_bytes());
+    w.file.write_all_at(&record, 0)?;
+    w.file.sync_data()
+}
+
+/// The durable end the watermark file records (0 if absent or unreadable:
+/// it only ever adds a check, never removes one).
+pub fn read_watermark(wal: &Path) -> u64 {
+    let Ok(bytes) = std::fs::read(watermark_path(wal)) else {
+        return 0;
+    };
+    if bytes.len() < 12 {
+        return 0;
+    }
+    let durable = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
+    let crc = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or([0; 4]));
+    if crc32fast::hash(&bytes[..8]) == crc {
+        durable
+    } else {
+        0
+    }
+}
+
+/// Tells a torn tail from damage in the middle of the log: the good part of
+/// the log ends at `valid_len`; if the log was known durable further than
+/// that, acknowledged records would be skipped, and the shard must not start.
+pub fn check_watermark(wal: &Path, valid_len: u64) -> Result<()> {
+    let durable = read_watermark(wal);
+    if valid_len < durable {
+        return Err(Error::new(
+            tessera_types::sqlstate::DATA_CORRUPTED,
+            format!(
+                "{}: damaged or missing record at byte {valid_len}, before byte {durable} which was known to be durable; \
+                 refusing to start so that no acknowledged write is skipped (restore this data directory from a backup or a replica)",
+                wal.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn syncer(
     mut file: Box<dyn WalFile>,
+    mut watermark: Option<Watermark>,
     mut allocated: u64,
     step: u64,
     batches: mpsc::Receiver<Batch>,
     progress: watch::Sender<Progress>,
 ) {
+    let mut last_watermark = std::time::Instant::now();
+    let mut durable_end = 0;
     while let Ok(batch) = batches.recv() {
         if let Err(e) = preallocate(&mut *file, &mut allocated, batch.end_lsn, step) {
             // Nothing of the batch was written: give it back and carry on.
@@ -297,6 +413,15 @@ fn syncer(
         match result {
             Ok(()) => {
                 progress.send_modify(|p| p.durable_lsn = batch.end_lsn);
+                if let Some(w) = watermark.as_mut() {
+                    if last_watermark.elapsed() >= w.interval {
+                        last_watermark = std::time::Instant::now();
+                        if let Err(e) = write_watermark(w, batch.end_lsn) {
+                            tracing::warn!("could not record the WAL watermark: {e}");
+                        }
+                    }
+                }
+                durable_end = batch.end_lsn;
             }
             Err(e) => {
                 tracing::error!("WAL write failed: {e}");
@@ -304,6 +429,12 @@ fn syncer(
                 progress.send_modify(|p| p.fatal = Some(error));
                 return;
             }
+        }
+    }
+    // The writer is gone (shutdown): record where the log ends.
+    if let (Some(w), true) = (watermark.as_mut(), durable_end > 0) {
+        if let Err(e) = write_watermark(w, durable_end) {
+            tracing::warn!("could not record the WAL watermark: {e}");
         }
     }
 }
@@ -675,5 +806,70 @@ mod tests {
         }
         assert!(!reader.torn_tail);
         assert_eq!(found, acknowledged);
+    }
+
+    /// Damage in the middle of a log (before the recorded durable end) stops
+    /// recovery; a torn tail after it is cut off as before.
+    #[test]
+    fn damage_before_the_watermark_refuses_to_start_a_torn_tail_does_not() {
+        let path = temp_path("watermark");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let watermark_file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(watermark_path(&path))
+                .unwrap();
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            let watermark = Watermark {
+                file: Box::new(watermark_file),
+                interval: std::time::Duration::ZERO,
+            };
+            let wal = WalWriter::start(Box::new(file), Some(watermark), 0, "t", 4096).unwrap();
+            for i in 0..50u32 {
+                wal.append_durable(&i.to_le_bytes()).await.unwrap();
+            }
+        });
+        let (records, len, _) = read_all(&path);
+        assert_eq!(records.len(), 50);
+        // The syncer records the watermark after it reports durability.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while read_watermark(&path) != len && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(read_watermark(&path), len);
+        check_watermark(&path, len).unwrap();
+
+        // An unacknowledged, torn batch after the durable end: cut off.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[len as usize..len as usize + 6].copy_from_slice(&[9, 0, 0, 0, 1, 2]);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = WalReader::open(&path).unwrap();
+        while r.next_record().is_some() {}
+        assert!(r.torn_tail);
+        check_watermark(&path, r.valid_len()).unwrap();
+
+        // A flipped byte in record 10 of 50: acknowledged records would be lost.
+        bytes[10 * 12 + 9] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = WalReader::open(&path).unwrap();
+        let mut n = 0;
+        while r.next_record().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 10);
+        let err = check_watermark(&path, r.valid_len()).unwrap_err();
+        assert_eq!(err.code, tessera_types::sqlstate::DATA_CORRUPTED);
+        assert!(err.message.contains("refusing to start"), "{}", err.message);
     }
 }

@@ -389,3 +389,70 @@ async fn a_shard_out_of_memory_refuses_writes_with_53200_and_recovers_after_dele
     drop(p);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_damaged_record_in_the_middle_of_a_wal_stops_the_node_instead_of_losing_writes() {
+    let dir = temp_dir("corrupt");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.join("data");
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--pg-listen",
+        &listen,
+        "--shards",
+        "2",
+    ];
+    let mut p = spawn(&args, &[], &dir.join("a.log"));
+    listening_line(&mut p);
+    let client = connect(port).await.unwrap();
+    client
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    for i in 0..200 {
+        client
+            .execute("INSERT INTO t VALUES ($1, 'acknowledged')", &[&i])
+            .await
+            .unwrap();
+    }
+    drop(client);
+    // A clean stop records how far each log is durable.
+    let _ = Command::new("kill")
+        .args(["-TERM", &p.child.id().to_string()])
+        .status();
+    let (status, _) = exit_of(&mut p);
+    assert!(status.success());
+
+    // Flip one byte in the first record of shard 0's log.
+    let wal = data.join("shard-0").join("wal");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes[12] ^= 0xFF;
+    std::fs::write(&wal, &bytes).unwrap();
+    let mut p = spawn(&args, &[], &dir.join("b.log"));
+    let (status, log) = exit_of(&mut p);
+    assert!(
+        !status.success(),
+        "the node must not start on a damaged log"
+    );
+    assert!(
+        log.contains("refusing to start") && log.contains("shard-0"),
+        "{log}"
+    );
+
+    // Undo the damage: everything is there.
+    bytes[12] ^= 0xFF;
+    std::fs::write(&wal, &bytes).unwrap();
+    let mut p = spawn(&args, &[], &dir.join("c.log"));
+    listening_line(&mut p);
+    let client = connect(port).await.unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 200);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
