@@ -90,6 +90,61 @@ fn exit_of(p: &mut Proc) -> (std::process::ExitStatus, String) {
     panic!("tessera did not exit: {}", read(&p.log));
 }
 
+/// A node in a fresh directory on a free port, started (and restarted)
+/// with the same arguments.
+struct Node {
+    dir: PathBuf,
+    data: PathBuf,
+    port: u16,
+    args: Vec<String>,
+}
+
+impl Node {
+    fn new(name: &str, shards: &str, extra: &[&str]) -> Node {
+        let dir = temp_dir(name);
+        let port = free_port();
+        let data = dir.join("data");
+        let listen = format!("127.0.0.1:{port}");
+        let mut args: Vec<String> = [
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--pg-listen",
+            &listen,
+            "--shards",
+            shards,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Node {
+            dir,
+            data,
+            port,
+            args,
+        }
+    }
+
+    /// Starts the process, logging to `log` in the node's directory.
+    fn spawn(&self, log: &str) -> Proc {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        spawn(&args, &[], &self.dir.join(log))
+    }
+
+    /// Starts the process and waits until it listens.
+    fn start(&self, log: &str) -> Proc {
+        let mut p = self.spawn(log);
+        listening_line(&mut p);
+        p
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn settings_come_from_flag_then_env_then_config_file() {
     let dir = temp_dir("precedence");
@@ -230,25 +285,9 @@ async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Er
 
 #[tokio::test]
 async fn connections_past_the_limit_are_refused_with_53300() {
-    let dir = temp_dir("limit");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let data = dir.join("data");
-    let mut p = spawn(
-        &[
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--pg-listen",
-            &listen,
-            "--shards",
-            "2",
-            "--max-connections",
-            "2",
-        ],
-        &[],
-        &dir.join("a.log"),
-    );
-    listening_line(&mut p);
+    let node = Node::new("limit", "2", &["--max-connections", "2"]);
+    let port = node.port;
+    let p = node.start("a.log");
     let first = connect(port).await.expect("first connection");
     let second = connect(port).await.expect("second connection");
     let Err(refused) = connect(port).await else {
@@ -294,27 +333,13 @@ async fn connections_past_the_limit_are_refused_with_53300() {
         1
     );
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn a_shard_out_of_memory_refuses_writes_with_53200_and_recovers_after_deletes() {
-    let dir = temp_dir("memory");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let data = dir.join("data");
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--pg-listen",
-        &listen,
-        "--shards",
-        "1",
-        "--shard-memory-limit",
-        "256K",
-    ];
-    let mut p = spawn(&args, &[], &dir.join("a.log"));
-    listening_line(&mut p);
+    let node = Node::new("memory", "1", &["--shard-memory-limit", "256K"]);
+    let port = node.port;
+    let p = node.start("a.log");
     let client = connect(port).await.unwrap();
     client
         .batch_execute("CREATE TABLE blobs (id int PRIMARY KEY, body text)")
@@ -377,8 +402,7 @@ async fn a_shard_out_of_memory_refuses_writes_with_53200_and_recovers_after_dele
     // And everything is intact after a restart.
     drop(client);
     drop(p);
-    let mut p = spawn(&args, &[], &dir.join("b.log"));
-    listening_line(&mut p);
+    let p = node.start("b.log");
     let client = connect(port).await.unwrap();
     let n: i64 = client
         .query_one("SELECT count(*) FROM blobs", &[])
@@ -387,25 +411,13 @@ async fn a_shard_out_of_memory_refuses_writes_with_53200_and_recovers_after_dele
         .get(0);
     assert_eq!(n, stored - 10 + 1);
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn a_damaged_record_in_the_middle_of_a_wal_stops_the_node_instead_of_losing_writes() {
-    let dir = temp_dir("corrupt");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let data = dir.join("data");
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--pg-listen",
-        &listen,
-        "--shards",
-        "2",
-    ];
-    let mut p = spawn(&args, &[], &dir.join("a.log"));
-    listening_line(&mut p);
+    let node = Node::new("corrupt", "2", &[]);
+    let port = node.port;
+    let mut p = node.start("a.log");
     let client = connect(port).await.unwrap();
     client
         .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
@@ -426,11 +438,11 @@ async fn a_damaged_record_in_the_middle_of_a_wal_stops_the_node_instead_of_losin
     assert!(status.success());
 
     // Flip one byte in the first record of shard 0's log.
-    let wal = data.join("shard-0").join("wal");
+    let wal = node.data.join("shard-0").join("wal");
     let mut bytes = std::fs::read(&wal).unwrap();
     bytes[12] ^= 0xFF;
     std::fs::write(&wal, &bytes).unwrap();
-    let mut p = spawn(&args, &[], &dir.join("b.log"));
+    let mut p = node.spawn("b.log");
     let (status, log) = exit_of(&mut p);
     assert!(
         !status.success(),
@@ -444,8 +456,7 @@ async fn a_damaged_record_in_the_middle_of_a_wal_stops_the_node_instead_of_losin
     // Undo the damage: everything is there.
     bytes[12] ^= 0xFF;
     std::fs::write(&wal, &bytes).unwrap();
-    let mut p = spawn(&args, &[], &dir.join("c.log"));
-    listening_line(&mut p);
+    let p = node.start("c.log");
     let client = connect(port).await.unwrap();
     let n: i64 = client
         .query_one("SELECT count(*) FROM t", &[])
@@ -454,5 +465,4 @@ async fn a_damaged_record_in_the_middle_of_a_wal_stops_the_node_instead_of_losin
         .get(0);
     assert_eq!(n, 200);
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }
