@@ -158,6 +158,19 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             meta.bucket_count
         );
     }
+    // Shards share the port through SO_REUSEPORT, which would also let a
+    // second process (another node, a stale test) join the group and take
+    // half the connections. A plain bind fails on any listener already
+    // there, as PostgreSQL's does.
+    if let Err(e) = std::net::TcpListener::bind(config.pg_listen) {
+        return Err(Error::new(
+            sqlstate::INSUFFICIENT_RESOURCES,
+            format!(
+                "cannot listen on {}: {e} (is another tessera or PostgreSQL running there?)",
+                config.pg_listen
+            ),
+        ));
+    }
     let base = Catalog::new(meta.bucket_count, meta.shard_count);
     let recovered = recovery::recover(&config.data_dir, base, meta.shard_count)?;
 

@@ -211,6 +211,28 @@ fn bad_settings_and_mismatched_data_dirs_are_refused_clearly() {
     );
     listening_line(&mut first);
 
+    // A second node on the same address, with its own data directory: not
+    // silently sharing the port.
+    let other_data = dir.join("other");
+    let mut same_port = spawn(
+        &[
+            "--data-dir",
+            other_data.to_str().unwrap(),
+            "--pg-listen",
+            &listen,
+            "--shards",
+            "2",
+        ],
+        &[],
+        &dir.join("p.log"),
+    );
+    let (status, log) = exit_of(&mut same_port);
+    assert!(!status.success());
+    assert!(
+        log.contains("cannot listen on") && log.contains("in use"),
+        "{log}"
+    );
+
     // A second process on the same data directory.
     let mut second = spawn(
         &[
