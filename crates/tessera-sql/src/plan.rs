@@ -157,11 +157,6 @@ pub enum Plan {
     Show {
         name: String,
     },
-    /// Statements accepted and ignored because they change nothing here
-    /// (e.g. `DISCARD ALL` on a session without state to discard).
-    Empty {
-        tag: String,
-    },
 }
 
 /// A parsed, bound and planned statement, ready to execute many times.

@@ -495,11 +495,6 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
-            Plan::Empty { tag } => Ok(QueryResult {
-                rows: vec![],
-                tag: tag.clone(),
-                notices: vec![],
-            }),
         }
     }
 

@@ -161,10 +161,6 @@ impl ShardStore {
                 .any(|op| self.lock_owner(op.table(), op.key()).is_some())
     }
 
-    pub fn has_locks(&self) -> bool {
-        !self.locks.is_empty()
-    }
-
     /// Locks every key of `writes`. The caller checked they were free.
     pub fn lock(&mut self, writes: &WriteSet, owner: LockOwner) {
         for op in &writes.ops {
