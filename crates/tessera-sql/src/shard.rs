@@ -577,6 +577,85 @@ impl ShardContext {
         Ok((WriteSet { ops }, count))
     }
 
+    // ---- the key-value path (plugins) ----------------------------------------
+    //
+    // Point reads, small ranges and atomic writes on this shard's own rows,
+    // with no SQL on the way: what the Redis and Cassandra plugins build on.
+    // The caller routes by bucket; these methods keep the same guarantees as
+    // SQL statements (snapshot reads that wait for prepared writes,
+    // log-then-apply writes under key locks, the memory limit).
+
+    /// The row under `key`, as of now.
+    pub async fn kv_get(&self, table: &TableDef, key: &[u8]) -> Result<Option<Vec<Value>>> {
+        let (floor, ts) = self.begin_read();
+        self.wait_for_prepared(table.id, ts).await;
+        let row = {
+            let store = self.store.borrow();
+            let t = store.table(table.id).ok_or_else(|| undefined_table(table));
+            t.map(|t| t.get(key, ts).cloned())
+        };
+        self.end_read(floor);
+        row
+    }
+
+    /// Up to `limit` rows with keys in `range`, in key order, as of now.
+    /// An empty or inverted range returns nothing.
+    pub async fn kv_scan(
+        &self,
+        table: &TableDef,
+        range: (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>),
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+        use std::ops::Bound::{Excluded, Included};
+        let empty = match (&range.0, &range.1) {
+            (Included(a) | Excluded(a), Included(b) | Excluded(b)) if a > b => true,
+            (Excluded(a), Excluded(b))
+            | (Included(a), Excluded(b))
+            | (Excluded(a), Included(b)) => a == b,
+            _ => false,
+        };
+        if empty || limit == 0 {
+            return Ok(vec![]);
+        }
+        let (floor, ts) = self.begin_read();
+        self.wait_for_prepared(table.id, ts).await;
+        let rows = {
+            let store = self.store.borrow();
+            store
+                .table(table.id)
+                .ok_or_else(|| undefined_table(table))
+                .map(|t| {
+                    t.range_at(range, ts)
+                        .take(limit)
+                        .map(|(k, r)| (k.clone(), r.clone()))
+                        .collect()
+                })
+        };
+        self.end_read(floor);
+        rows
+    }
+
+    /// Applies `writes` atomically and durably; returns once they are
+    /// visible. Keys locked by other writes are waited for.
+    pub async fn kv_write(&self, writes: WriteSet) -> Result<()> {
+        let count = writes.ops.len() as u64;
+        let compute = || {
+            let store = self.store.borrow();
+            if let Some(op) = writes
+                .ops
+                .iter()
+                .find(|op| store.table(op.table()).is_none())
+            {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("table {} does not exist", op.table()),
+                ));
+            }
+            Ok((writes.clone(), count))
+        };
+        self.write(None, compute).await.map(|_| ())
+    }
+
     // ---- catalog (shard 0) -------------------------------------------------
 
     fn catalog_log(&self) -> Result<&(WalWriter, tokio::sync::Mutex<()>)> {
@@ -777,5 +856,152 @@ impl<'a> Sink<'a> {
                     .collect())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod kv_tests {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+
+    use tessera_storage::file::sim::SimDisk;
+    use tessera_types::{ColumnDef, DataType};
+
+    use super::*;
+
+    fn shard() -> (ShardContext, Arc<TableDef>) {
+        let def = TableDef {
+            id: 0,
+            name: "kv".into(),
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                data_type: DataType::Text,
+                not_null: false,
+            }],
+            primary_key: vec![],
+            sharding_key: vec![],
+        };
+        let (catalog, table) = Catalog::new(16, 1).with_table(def);
+        let mut store = ShardStore::new();
+        store.ensure_table(table.id);
+        let wal = WalWriter::with_file(SimDisk::default().file(), 0, "kv", 4096).unwrap();
+        let ctx = ShardContext::new(
+            0,
+            store,
+            wal,
+            Arc::new(CatalogCell::new(catalog)),
+            None,
+            Arc::new(Timeline::new(1)),
+        );
+        (ctx, table)
+    }
+
+    fn put(table: &TableDef, key: &str, v: &str) -> WriteOp {
+        WriteOp::Put {
+            table: table.id,
+            key: key.as_bytes().to_vec(),
+            row: vec![Value::Text(v.into())],
+        }
+    }
+
+    fn text(row: &[Value]) -> String {
+        row[0].to_text().unwrap_or_default()
+    }
+
+    #[test]
+    fn point_reads_ranges_and_atomic_writes_without_sql() {
+        let (ctx, t) = shard();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert_eq!(ctx.kv_get(&t, b"a").await.unwrap(), None);
+            let ops = ["a", "b", "c", "d"]
+                .iter()
+                .map(|k| put(&t, k, &k.to_uppercase()))
+                .collect();
+            ctx.kv_write(WriteSet { ops }).await.unwrap();
+            assert_eq!(text(&ctx.kv_get(&t, b"b").await.unwrap().unwrap()), "B");
+            let scan = |lo, hi, limit| ctx.kv_scan(&t, (lo, hi), limit);
+            let keys = |rows: Vec<(Vec<u8>, Vec<Value>)>| {
+                rows.into_iter()
+                    .map(|(k, _)| String::from_utf8(k).unwrap())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                keys(
+                    scan(Included(b"b".to_vec()), Excluded(b"d".to_vec()), 10)
+                        .await
+                        .unwrap()
+                ),
+                ["b", "c"]
+            );
+            assert_eq!(
+                keys(scan(Unbounded, Unbounded, 3).await.unwrap()),
+                ["a", "b", "c"]
+            );
+            // Ranges a client might send that BTreeMap would panic on: empty results.
+            assert!(scan(Included(b"d".to_vec()), Included(b"a".to_vec()), 10)
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(scan(Excluded(b"b".to_vec()), Excluded(b"b".to_vec()), 10)
+                .await
+                .unwrap()
+                .is_empty());
+            // A write set is all or nothing: an unknown table fails it whole.
+            let bad = WriteSet {
+                ops: vec![
+                    put(&t, "e", "E"),
+                    WriteOp::Put {
+                        table: 999,
+                        key: b"x".to_vec(),
+                        row: vec![],
+                    },
+                ],
+            };
+            assert_eq!(
+                ctx.kv_write(bad).await.unwrap_err().code,
+                sqlstate::UNDEFINED_TABLE
+            );
+            assert_eq!(ctx.kv_get(&t, b"e").await.unwrap(), None);
+            // Deletes.
+            ctx.kv_write(WriteSet {
+                ops: vec![WriteOp::Delete {
+                    table: t.id,
+                    key: b"a".to_vec(),
+                }],
+            })
+            .await
+            .unwrap();
+            assert_eq!(
+                keys(scan(Unbounded, Unbounded, 10).await.unwrap()),
+                ["b", "c", "d"]
+            );
+        });
+    }
+
+    #[test]
+    fn the_memory_limit_applies_to_the_key_value_path_too() {
+        let (ctx, t) = shard();
+        let ctx = ctx.with_memory_limit(4096);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let big = "x".repeat(3000);
+            ctx.kv_write(WriteSet {
+                ops: vec![put(&t, "a", &big)],
+            })
+            .await
+            .unwrap();
+            let err = ctx
+                .kv_write(WriteSet {
+                    ops: vec![put(&t, "b", &big)],
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, sqlstate::OUT_OF_MEMORY);
+            assert_eq!(ctx.kv_get(&t, b"b").await.unwrap(), None);
+        });
     }
 }

@@ -69,6 +69,17 @@ impl Table {
             .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
     }
 
+    /// Rows visible at `ts` with keys in `range`, in key order.
+    pub fn range_at(
+        &self,
+        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        ts: Timestamp,
+    ) -> impl Iterator<Item = (&Vec<u8>, &Vec<Value>)> {
+        self.rows
+            .range(range)
+            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
+    }
+
     /// The greatest key ever written and not yet collected, for seeding
     /// hidden row ids after recovery.
     pub fn last_key(&self) -> Option<&Vec<u8>> {
