@@ -53,48 +53,56 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
         return Ok(());
     };
     let mut session = Session::start(engine, settings, backend, out);
-    session.flush(stream).await?;
-    loop {
-        let mut consumed = 0;
-        let step = loop {
-            match decode_frontend(&input[consumed..]) {
-                Ok(Some((message, used))) => {
-                    consumed += used;
-                    if session.handle(message, stream).await? == Step::Close {
+    // However the session ends, the engine releases what it holds (an open
+    // transaction is rolled back).
+    let result: io::Result<()> = async {
+        session.flush(stream).await?;
+        loop {
+            let mut consumed = 0;
+            let step = loop {
+                match decode_frontend(&input[consumed..]) {
+                    Ok(Some((message, used))) => {
+                        consumed += used;
+                        if session.handle(message, stream).await? == Step::Close {
+                            break Step::Close;
+                        }
+                    }
+                    Ok(None) => break Step::Continue,
+                    Err(DecodeError::Invalid {
+                        message_type,
+                        error,
+                        message_bytes,
+                    }) => {
+                        consumed += message_bytes;
+                        if session.handle_invalid(message_type, error, stream).await? == Step::Close
+                        {
+                            break Step::Close;
+                        }
+                    }
+                    Err(DecodeError::Fatal(error)) => {
+                        session.fatal(&error);
                         break Step::Close;
                     }
                 }
-                Ok(None) => break Step::Continue,
-                Err(DecodeError::Invalid {
-                    message_type,
-                    error,
-                    message_bytes,
-                }) => {
-                    consumed += message_bytes;
-                    if session.handle_invalid(message_type, error, stream).await? == Step::Close {
-                        break Step::Close;
-                    }
-                }
-                Err(DecodeError::Fatal(error)) => {
-                    session.fatal(&error);
-                    break Step::Close;
-                }
+            };
+            if step == Step::Close {
+                session.flush(stream).await?;
+                // The client may already be gone; there is nothing left to tell it.
+                let _ = stream.shutdown().await;
+                return Ok(());
             }
-        };
-        if step == Step::Close {
-            session.flush(stream).await?;
-            // The client may already be gone; there is nothing left to tell it.
-            let _ = stream.shutdown().await;
-            return Ok(());
-        }
-        input.drain(..consumed);
-        if input.capacity() > INPUT_RETAIN_BYTES && input.len() <= READ_CHUNK_BYTES {
-            input.shrink_to(READ_CHUNK_BYTES);
-        }
-        if read_more(stream, &mut input).await? == 0 {
-            return Ok(());
+            input.drain(..consumed);
+            if input.capacity() > INPUT_RETAIN_BYTES && input.len() <= READ_CHUNK_BYTES {
+                input.shrink_to(READ_CHUNK_BYTES);
+            }
+            if read_more(stream, &mut input).await? == 0 {
+                return Ok(());
+            }
         }
     }
+    .await;
+    session.end().await;
+    result
 }
 
 /// Reads the startup messages (answering SSL and GSS requests) until the

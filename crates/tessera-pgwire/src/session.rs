@@ -287,6 +287,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             state: SessionState {
                 settings,
                 reported_changes: Vec::new(),
+                txn: None,
             },
             statements: HashMap::new(),
             portals: HashMap::new(),
@@ -298,9 +299,18 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         session
     }
 
-    /// The status ReadyForQuery reports. Always idle until transactions exist.
+    /// The status ReadyForQuery reports: idle, in a transaction block, or in a failed one.
     fn transaction_status(&self) -> TransactionStatus {
-        TransactionStatus::Idle
+        match self.state.transaction_status() {
+            tessera_sql::TransactionStatus::Idle => TransactionStatus::Idle,
+            tessera_sql::TransactionStatus::InTransaction => TransactionStatus::InTransaction,
+            tessera_sql::TransactionStatus::Failed => TransactionStatus::Failed,
+        }
+    }
+
+    /// The connection is over: the engine releases what the session holds.
+    pub(crate) async fn end(&mut self) {
+        self.engine.end_session(&mut self.state).await;
     }
 
     fn ready_for_query(&mut self) {
@@ -311,7 +321,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     /// Ends the implicit transaction of a Sync or simple Query: portals do not
     /// outlive it (PostgreSQL drops them at commit outside a transaction block).
     fn end_implicit_transaction(&mut self) {
-        self.portals.clear();
+        if self.transaction_status() == TransactionStatus::Idle {
+            self.portals.clear();
+        }
     }
 
     /// Writes the buffered output.
@@ -436,6 +448,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             Ok(()) => {}
             Err(Failure::Io(error)) => return Err(error),
             Err(Failure::Sql(error)) => {
+                self.abort_transaction_block();
                 codec::error_response(&mut self.out, Severity::Error, &error)
             }
         }
@@ -445,8 +458,17 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     }
 
     fn fail_extended(&mut self, error: &Error) {
+        self.abort_transaction_block();
         codec::error_response(&mut self.out, Severity::Error, error);
         self.skipping_until_sync = true;
+    }
+
+    /// Any error inside a transaction block, from parsing to execution,
+    /// leaves it failed until ROLLBACK, as in PostgreSQL (25P02).
+    fn abort_transaction_block(&mut self) {
+        if let Some(txn) = self.state.txn.as_mut() {
+            txn.failed = true;
+        }
     }
 
     /// ParameterStatus for each setting the last statement changed.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tessera_sql::router::Router;
-use tessera_sql::shard::{CatalogCell, ShardContext};
+use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext};
 use tessera_storage::recovery::{self, RecoveredShard};
 use tessera_storage::wal::WAL_PREALLOCATE_BYTES;
 use tessera_storage::{Timeline, WalWriter};
@@ -188,6 +188,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
 
     let catalog_cell = Arc::new(CatalogCell::new(recovered.catalog.clone()));
     let timeline = Arc::new(Timeline::new(meta.shard_count as usize));
+    let lock_waits = Arc::new(LockWaits::default());
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..meta.shard_count {
@@ -222,6 +223,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             catalog_wal,
             catalog_cell: catalog_cell.clone(),
             timeline: timeline.clone(),
+            lock_waits: lock_waits.clone(),
             mailboxes: mailboxes.clone(),
             mailbox,
             pg_listen: config.pg_listen,
@@ -271,6 +273,7 @@ struct ShardArgs {
     catalog_wal: Option<(PathBuf, u64)>,
     catalog_cell: Arc<CatalogCell>,
     timeline: Arc<Timeline>,
+    lock_waits: Arc<LockWaits>,
     mailboxes: Mailboxes,
     mailbox: mpsc::Receiver<Envelope>,
     pg_listen: SocketAddr,
@@ -324,6 +327,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         catalog_wal,
         catalog_cell,
         timeline,
+        lock_waits,
         mailboxes,
         mut mailbox,
         pg_listen,
@@ -363,7 +367,8 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
             catalog_log,
             timeline,
         )
-        .with_memory_limit(shard_memory_limit_bytes),
+        .with_memory_limit(shard_memory_limit_bytes)
+        .with_lock_waits(lock_waits),
     );
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),

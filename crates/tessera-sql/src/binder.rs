@@ -363,14 +363,43 @@ impl<'a> Binder<'a> {
                 };
                 (Plan::Show { name }, vec![col], true)
             }
-            S::StartTransaction { .. }
-            | S::Commit { .. }
-            | S::Rollback { .. }
-            | S::Savepoint { .. } => {
-                return Err(Error::unsupported(
-                    "transaction control (BEGIN/COMMIT/ROLLBACK)",
-                ))
+            S::StartTransaction { modes, .. } => {
+                let (isolation, read_only) = transaction_modes(modes)?;
+                (
+                    Plan::Begin {
+                        isolation,
+                        read_only,
+                    },
+                    vec![],
+                    false,
+                )
             }
+            S::Commit { chain: false, .. } => (Plan::Commit, vec![], false),
+            S::Rollback {
+                chain: false,
+                savepoint: None,
+            } => (Plan::Rollback, vec![], false),
+            S::Set(ast::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session: false,
+            }) => {
+                let (isolation, read_only) = transaction_modes(modes)?;
+                (
+                    Plan::SetTransaction {
+                        isolation,
+                        read_only,
+                    },
+                    vec![],
+                    false,
+                )
+            }
+            S::Savepoint { .. }
+            | S::ReleaseSavepoint { .. }
+            | S::Rollback {
+                savepoint: Some(_), ..
+            } => return Err(Error::unsupported("savepoints")),
+            S::Commit { .. } | S::Rollback { .. } => return Err(Error::unsupported("AND CHAIN")),
             other => {
                 let text = other.to_string();
                 let words: Vec<&str> = text.split_whitespace().take(2).collect();
@@ -1910,6 +1939,35 @@ impl Binder<'_> {
             if_not_exists: ct.if_not_exists,
         })
     }
+}
+
+/// The isolation level and access mode a BEGIN or SET TRANSACTION names.
+fn transaction_modes(
+    modes: &[ast::TransactionMode],
+) -> Result<(Option<crate::engine::Isolation>, Option<bool>)> {
+    use crate::engine::Isolation;
+    let mut isolation = None;
+    let mut read_only = None;
+    for m in modes {
+        match m {
+            ast::TransactionMode::IsolationLevel(level) => {
+                isolation = Some(match level {
+                    ast::TransactionIsolationLevel::ReadUncommitted
+                    | ast::TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                    ast::TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                    other => {
+                        return Err(Error::unsupported(format!(
+                            "ISOLATION LEVEL {other} in this version"
+                        )))
+                    }
+                })
+            }
+            ast::TransactionMode::AccessMode(mode) => {
+                read_only = Some(*mode == ast::TransactionAccessMode::ReadOnly)
+            }
+        }
+    }
+    Ok((isolation, read_only))
 }
 
 /// Decides where a statement over `table` with `filter` must run: the

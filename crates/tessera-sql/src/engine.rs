@@ -51,13 +51,56 @@ pub struct QueryResult {
     pub notices: Vec<Notice>,
 }
 
-/// Per-connection state the engine reads and changes: settings (SET/SHOW).
+/// Per-connection state the engine reads and changes: settings (SET/SHOW)
+/// and the open transaction block, if any.
 #[derive(Debug, Default, Clone)]
 pub struct SessionState {
     pub settings: BTreeMap<String, String>,
     /// Settings changed by the last statement that the client should be told
     /// about with ParameterStatus (PostgreSQL's GUC_REPORT settings).
     pub reported_changes: Vec<(String, String)>,
+    pub txn: Option<Txn>,
+}
+
+/// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    Idle,
+    InTransaction,
+    Failed,
+}
+
+impl SessionState {
+    pub fn transaction_status(&self) -> TransactionStatus {
+        match &self.txn {
+            None => TransactionStatus::Idle,
+            Some(t) if t.failed => TransactionStatus::Failed,
+            Some(_) => TransactionStatus::InTransaction,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Each statement reads a fresh snapshot (PostgreSQL's default).
+    ReadCommitted,
+    /// Snapshot isolation: one snapshot for the whole transaction; a write
+    /// to a row changed since it fails with 40001.
+    RepeatableRead,
+}
+
+/// An open transaction block (BEGIN … COMMIT/ROLLBACK).
+#[derive(Debug, Clone)]
+pub struct Txn {
+    pub id: u64,
+    pub isolation: Isolation,
+    pub read_only: bool,
+    /// REPEATABLE READ: `(floor, snapshot)`, taken at the first statement.
+    pub snapshot: Option<(u64, u64)>,
+    /// Shards holding this transaction's writes.
+    pub participants: std::collections::BTreeSet<u16>,
+    /// A statement failed: only ROLLBACK (or COMMIT, which rolls back) is accepted.
+    pub failed: bool,
 }
 
 /// Settings PostgreSQL reports to the client with ParameterStatus, and their
@@ -96,4 +139,11 @@ pub trait QueryEngine {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> impl Future<Output = Result<QueryResult>>;
+
+    /// The connection ended: release what the session holds (an open
+    /// transaction is rolled back).
+    fn end_session(&self, session: &mut SessionState) -> impl Future<Output = ()> {
+        let _ = session;
+        async {}
+    }
 }

@@ -14,4 +14,7 @@ pub mod plan;
 pub mod router;
 pub mod shard;
 
-pub use engine::{ColumnDesc, Notice, QueryEngine, QueryResult, SessionState, StatementInfo};
+pub use engine::{
+    ColumnDesc, Isolation, Notice, QueryEngine, QueryResult, SessionState, StatementInfo,
+    TransactionStatus, Txn,
+};

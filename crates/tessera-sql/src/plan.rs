@@ -157,6 +157,18 @@ pub enum Plan {
     Show {
         name: String,
     },
+    /// BEGIN / START TRANSACTION; `None` takes the session's default.
+    Begin {
+        isolation: Option<crate::engine::Isolation>,
+        read_only: Option<bool>,
+    },
+    Commit,
+    Rollback,
+    /// SET TRANSACTION inside a block, before its first statement.
+    SetTransaction {
+        isolation: Option<crate::engine::Isolation>,
+        read_only: Option<bool>,
+    },
 }
 
 /// A parsed, bound and planned statement, ready to execute many times.

@@ -23,9 +23,11 @@ use tessera_types::{sqlstate, Catalog, DataType, Error, Result, TableDef, Value}
 
 use crate::aggregate::AggState;
 use crate::binder::Binder;
-use crate::engine::{Notice, QueryEngine, QueryResult, SessionState, REPORTED_SETTINGS};
+use crate::engine::{
+    Isolation, Notice, QueryEngine, QueryResult, SessionState, Txn, REPORTED_SETTINGS,
+};
 use crate::plan::{DeletePlan, InsertPlan, Plan, Row, SelectPlan, Statement, Target, UpdatePlan};
-use crate::shard::{eval_key, not_null_violation, ShardRequest, ShardResponse};
+use crate::shard::{eval_key, not_null_violation, ShardRequest, ShardResponse, WriteMode};
 
 /// How many times a multi-shard write that lost a lock race is retried
 /// before the client gets 40001.
@@ -178,20 +180,30 @@ impl<C: Cluster> Router<C> {
         plan: &Arc<Plan>,
         select: &SelectPlan,
         params: Arc<Vec<Value>>,
+        session: &mut SessionState,
     ) -> Result<Vec<Row>> {
         let catalog = self.cluster.catalog();
         let shards = match &select.fragment.table {
             Some(t) => self.targets(&catalog, t, &select.target, &params)?,
             None => vec![self.cluster.local_shard()],
         };
-        let snapshot = Snapshot::begin(&self.cluster);
+        // REPEATABLE READ reads the transaction's snapshot; otherwise each
+        // statement takes its own.
+        let txn_snapshot = session.txn.as_mut().and_then(|t| self.txn_snapshot(t));
+        let txn = session.txn.as_ref().map(|t| t.id);
+        let statement_snapshot = match txn_snapshot {
+            Some(_) => None,
+            None => Some(Snapshot::begin(&self.cluster)),
+        };
+        let ts = txn_snapshot.unwrap_or_else(|| statement_snapshot.as_ref().map_or(0, |s| s.ts));
         let calls = shards
             .iter()
             .map(|s| {
                 let scan = ShardRequest::Scan {
                     plan: plan.clone(),
                     params: params.clone(),
-                    ts: snapshot.ts,
+                    ts,
+                    txn,
                 };
                 self.cluster.call(*s, scan)
             })
@@ -226,11 +238,54 @@ impl<C: Cluster> Router<C> {
 
     /// Sends per-shard write requests: directly when one shard is involved,
     /// with two-phase commit when several are.
+    /// REPEATABLE READ: the transaction's snapshot, taken at its first statement.
+    fn txn_snapshot(&self, txn: &mut crate::engine::Txn) -> Option<Timestamp> {
+        if txn.isolation != crate::engine::Isolation::RepeatableRead {
+            return None;
+        }
+        Some(
+            txn.snapshot
+                .get_or_insert_with(|| self.cluster.begin_read())
+                .1,
+        )
+    }
+
+    /// Sends per-shard write requests. Inside a transaction block they become
+    /// the transaction's intents; otherwise one shard commits at once and
+    /// several commit with two-phase commit.
     async fn write(
         &self,
-        build: impl Fn(Option<TxId>) -> Result<Vec<(ShardId, ShardRequest)>>,
+        verb: &str,
+        session: &mut SessionState,
+        build: impl Fn(WriteMode) -> Result<Vec<(ShardId, ShardRequest)>>,
     ) -> Result<u64> {
-        let single = build(None)?;
+        if let Some(txn) = session.txn.as_mut() {
+            if txn.read_only {
+                return Err(Error::new(
+                    sqlstate::READ_ONLY_SQL_TRANSACTION,
+                    format!("cannot execute {verb} in a read-only transaction"),
+                ));
+            }
+            let snapshot = self.txn_snapshot(txn);
+            let requests = build(WriteMode::Txn {
+                id: txn.id,
+                snapshot,
+            })?;
+            txn.participants.extend(requests.iter().map(|(s, _)| *s));
+            let replies = join_all(
+                requests
+                    .into_iter()
+                    .map(|(s, r)| self.cluster.call(s, r))
+                    .collect(),
+            )
+            .await;
+            let mut count = 0;
+            for reply in replies {
+                count += expect_count(reply?)?;
+            }
+            return Ok(count);
+        }
+        let single = build(WriteMode::Autocommit)?;
         if single.len() <= 1 {
             let mut count = 0;
             for (shard, request) in single {
@@ -241,7 +296,7 @@ impl<C: Cluster> Router<C> {
         let mut attempt = 0;
         loop {
             let tx = self.cluster.next_tx();
-            let requests = build(Some(tx))?;
+            let requests = build(WriteMode::Prepare(tx))?;
             let shards: Vec<ShardId> = requests.iter().map(|(s, _)| *s).collect();
             let replies = join_all(
                 requests
@@ -256,10 +311,7 @@ impl<C: Cluster> Router<C> {
                 match reply.and_then(expect_count) {
                     Ok(n) => count += n,
                     Err(e) => {
-                        if failure
-                            .as_ref()
-                            .is_none_or(|f: &Error| f.code == sqlstate::SERIALIZATION_FAILURE)
-                        {
+                        if failure.as_ref().is_none_or(|f: &Error| is_retryable(f)) {
                             failure = Some(e);
                         }
                     }
@@ -290,9 +342,7 @@ impl<C: Cluster> Router<C> {
             }
             match failure {
                 None => return Ok(count),
-                Some(e)
-                    if e.code == sqlstate::SERIALIZATION_FAILURE && attempt < WRITE_RETRIES_MAX =>
-                {
+                Some(e) if is_retryable(&e) && attempt < WRITE_RETRIES_MAX => {
                     attempt += 1;
                     self.back_off(attempt).await;
                 }
@@ -361,7 +411,7 @@ impl<C: Cluster> Router<C> {
         let plan = &statement.plan;
         match &**plan {
             Plan::Select(select) => {
-                let rows = self.select(plan, select, params).await?;
+                let rows = self.select(plan, select, params, session).await?;
                 Ok(QueryResult {
                     rows,
                     tag: "SELECT".into(),
@@ -371,7 +421,7 @@ impl<C: Cluster> Router<C> {
             Plan::Insert(insert) => {
                 let per_shard = self.insert_requests(insert, &params)?;
                 let count = self
-                    .write(|tx| {
+                    .write("INSERT", session, |mode| {
                         Ok(per_shard
                             .iter()
                             .map(|(s, rows)| {
@@ -380,7 +430,7 @@ impl<C: Cluster> Router<C> {
                                     ShardRequest::Insert {
                                         table: insert.table.clone(),
                                         rows: rows.clone(),
-                                        tx,
+                                        mode,
                                     },
                                 )
                             })
@@ -402,7 +452,7 @@ impl<C: Cluster> Router<C> {
                 };
                 let catalog = self.cluster.catalog();
                 let shards = self.targets(&catalog, table, target, &params)?;
-                let count = self.modify(plan, &shards, &params).await?;
+                let count = self.modify(verb, plan, &shards, &params, session).await?;
                 Ok(QueryResult {
                     rows: vec![],
                     tag: format!("{verb} {count}"),
@@ -495,16 +545,23 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
+            Plan::Begin { .. } | Plan::Commit | Plan::Rollback | Plan::SetTransaction { .. } => {
+                Err(Error::internal(
+                    "transaction control is handled before execution",
+                ))
+            }
         }
     }
 
     async fn modify(
         &self,
+        verb: &str,
         plan: &Arc<Plan>,
         shards: &[ShardId],
         params: &Arc<Vec<Value>>,
+        session: &mut SessionState,
     ) -> Result<u64> {
-        self.write(|tx| {
+        self.write(verb, session, |mode| {
             Ok(shards
                 .iter()
                 .map(|s| {
@@ -513,7 +570,7 @@ impl<C: Cluster> Router<C> {
                         ShardRequest::Modify {
                             plan: plan.clone(),
                             params: params.clone(),
-                            tx,
+                            mode,
                         },
                     )
                 })
@@ -521,6 +578,293 @@ impl<C: Cluster> Router<C> {
         })
         .await
     }
+
+    // ---- transaction blocks ------------------------------------------------
+
+    fn begin(
+        &self,
+        session: &mut SessionState,
+        isolation: Option<Isolation>,
+        read_only: Option<bool>,
+    ) -> Result<QueryResult> {
+        let mut notices = vec![];
+        if session.txn.is_some() {
+            notices.push(warning(
+                sqlstate::ACTIVE_SQL_TRANSACTION,
+                "there is already a transaction in progress",
+            ));
+        } else {
+            let isolation = match isolation {
+                Some(i) => i,
+                None => default_isolation(session)?,
+            };
+            let read_only = read_only.unwrap_or_else(|| {
+                session
+                    .settings
+                    .get("default_transaction_read_only")
+                    .is_some_and(|v| v == "on")
+            });
+            session.txn = Some(Txn {
+                id: self.cluster.next_tx(),
+                isolation,
+                read_only,
+                snapshot: None,
+                participants: Default::default(),
+                failed: false,
+            });
+        }
+        Ok(QueryResult {
+            rows: vec![],
+            tag: "BEGIN".into(),
+            notices,
+        })
+    }
+
+    async fn commit(&self, session: &mut SessionState) -> Result<QueryResult> {
+        let Some(txn) = session.txn.take() else {
+            let notice = warning(
+                sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                "there is no transaction in progress",
+            );
+            return Ok(QueryResult {
+                rows: vec![],
+                tag: "COMMIT".into(),
+                notices: vec![notice],
+            });
+        };
+        if txn.failed {
+            self.abort(txn).await;
+            return Ok(QueryResult {
+                rows: vec![],
+                tag: "ROLLBACK".into(),
+                notices: vec![],
+            });
+        }
+        let result = self.commit_participants(&txn).await;
+        if let Some((floor, _)) = txn.snapshot {
+            self.cluster.end_read(floor);
+        }
+        result.map(|()| QueryResult {
+            rows: vec![],
+            tag: "COMMIT".into(),
+            notices: vec![],
+        })
+    }
+
+    /// One participant commits on its own; several use two-phase commit.
+    async fn commit_participants(&self, txn: &Txn) -> Result<()> {
+        let shards: Vec<ShardId> = txn.participants.iter().copied().collect();
+        match shards.as_slice() {
+            [] => return Ok(()),
+            [one] => {
+                return self
+                    .cluster
+                    .call(*one, ShardRequest::TxnCommit { id: txn.id })
+                    .await
+                    .map(|_| ())
+            }
+            _ => {}
+        }
+        let tx = txn.id;
+        let prepares = shards
+            .iter()
+            .map(|s| self.cluster.call(*s, ShardRequest::TxnPrepare { id: tx }))
+            .collect();
+        let mut failure = None;
+        for reply in join_all(prepares).await {
+            if let Err(e) = reply {
+                failure.get_or_insert(e);
+            }
+        }
+        let mut commit = failure.is_none();
+        let ts = if commit { self.cluster.tick() } else { 0 };
+        if commit {
+            if let Err(e) = self
+                .cluster
+                .call(
+                    self.cluster.local_shard(),
+                    ShardRequest::Decide { tx, commit: true },
+                )
+                .await
+            {
+                commit = false;
+                failure = Some(e);
+            }
+        }
+        let resolves = shards
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::Resolve { tx, commit, ts })
+            })
+            .collect();
+        for r in join_all(resolves).await {
+            r?;
+        }
+        if !commit {
+            // Participants that failed to prepare still hold their intents.
+            let aborts = shards
+                .iter()
+                .map(|s| self.cluster.call(*s, ShardRequest::TxnAbort { id: tx }))
+                .collect();
+            join_all(aborts).await;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    async fn abort(&self, txn: Txn) {
+        let aborts = txn
+            .participants
+            .iter()
+            .map(|s| self.cluster.call(*s, ShardRequest::TxnAbort { id: txn.id }))
+            .collect();
+        for r in join_all(aborts).await {
+            if let Err(e) = r {
+                tracing::warn!("rolling back transaction {}: {e}", txn.id);
+            }
+        }
+        if let Some((floor, _)) = txn.snapshot {
+            self.cluster.end_read(floor);
+        }
+    }
+
+    async fn rollback(&self, session: &mut SessionState) -> QueryResult {
+        match session.txn.take() {
+            Some(txn) => {
+                self.abort(txn).await;
+                QueryResult {
+                    rows: vec![],
+                    tag: "ROLLBACK".into(),
+                    notices: vec![],
+                }
+            }
+            None => {
+                let notice = warning(
+                    sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                    "there is no transaction in progress",
+                );
+                QueryResult {
+                    rows: vec![],
+                    tag: "ROLLBACK".into(),
+                    notices: vec![notice],
+                }
+            }
+        }
+    }
+
+    fn set_transaction(
+        &self,
+        session: &mut SessionState,
+        isolation: Option<Isolation>,
+        read_only: Option<bool>,
+    ) -> Result<QueryResult> {
+        let Some(txn) = session.txn.as_mut() else {
+            let notice = warning(
+                sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION can only be used in transaction blocks",
+            );
+            return Ok(QueryResult {
+                rows: vec![],
+                tag: "SET".into(),
+                notices: vec![notice],
+            });
+        };
+        if isolation.is_some() && (txn.snapshot.is_some() || !txn.participants.is_empty()) {
+            return Err(Error::new(
+                sqlstate::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        if let Some(i) = isolation {
+            txn.isolation = i;
+        }
+        if let Some(r) = read_only {
+            txn.read_only = r;
+        }
+        Ok(QueryResult {
+            rows: vec![],
+            tag: "SET".into(),
+            notices: vec![],
+        })
+    }
+
+    /// Runs a bound statement with the transaction-block rules around it.
+    async fn run(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        match &*statement.plan {
+            Plan::Begin {
+                isolation,
+                read_only,
+            } => return self.begin(session, *isolation, *read_only),
+            Plan::Commit => return self.commit(session).await,
+            Plan::Rollback => return Ok(self.rollback(session).await),
+            Plan::SetTransaction {
+                isolation,
+                read_only,
+            } => return self.set_transaction(session, *isolation, *read_only),
+            _ => {}
+        }
+        if let Some(txn) = &session.txn {
+            if txn.failed {
+                return Err(Error::new(
+                    sqlstate::IN_FAILED_SQL_TRANSACTION,
+                    "current transaction is aborted, commands ignored until end of transaction block",
+                ));
+            }
+            if matches!(
+                &*statement.plan,
+                Plan::CreateTable { .. } | Plan::DropTable { .. }
+            ) {
+                if let Some(txn) = session.txn.as_mut() {
+                    txn.failed = true;
+                }
+                return Err(Error::unsupported(
+                    "CREATE/DROP TABLE inside a transaction block",
+                ));
+            }
+        }
+        let result = self.execute_plan(statement, params, session).await;
+        if result.is_err() {
+            if let Some(txn) = session.txn.as_mut() {
+                txn.failed = true;
+            }
+        }
+        result
+    }
+}
+
+fn warning(code: tessera_types::sqlstate::SqlState, message: &str) -> Notice {
+    Notice {
+        code: code.code(),
+        severity: "WARNING",
+        message: message.into(),
+    }
+}
+
+/// The isolation level of a BEGIN that names none: `default_transaction_isolation`.
+fn default_isolation(session: &SessionState) -> Result<Isolation> {
+    match session
+        .settings
+        .get("default_transaction_isolation")
+        .map(|v| v.to_lowercase())
+    {
+        None => Ok(Isolation::ReadCommitted),
+        Some(v) if v == "read committed" || v == "read uncommitted" => Ok(Isolation::ReadCommitted),
+        Some(v) if v == "repeatable read" => Ok(Isolation::RepeatableRead),
+        Some(v) => Err(Error::unsupported(format!(
+            "default_transaction_isolation \"{v}\" in this version"
+        ))),
+    }
+}
+
+/// Errors after which an autocommit statement may simply run again: it
+/// changed nothing, and the conflict that stopped it has moved on.
+fn is_retryable(e: &Error) -> bool {
+    e.code == sqlstate::SERIALIZATION_FAILURE || e.code == sqlstate::DEADLOCK_DETECTED
 }
 
 fn cluster_seed() -> u64 {
@@ -694,9 +1038,15 @@ impl<C: Cluster> QueryEngine for Router<C> {
                         .with_hint("Prepare the statement again."),
                 );
             }
-            return self.execute_plan(&rebound, params, session).await;
+            return self.run(&rebound, params, session).await;
         }
-        self.execute_plan(statement, params, session).await
+        self.run(statement, params, session).await
+    }
+
+    async fn end_session(&self, session: &mut SessionState) {
+        if let Some(txn) = session.txn.take() {
+            self.abort(txn).await;
+        }
     }
 }
 
@@ -725,8 +1075,8 @@ mod tests {
         }
         async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
             let entry = match &request {
-                ShardRequest::Insert { tx, rows, .. } => {
-                    format!("insert {} rows tx={tx:?}", rows.len())
+                ShardRequest::Insert { mode, rows, .. } => {
+                    format!("insert {} rows mode={mode:?}", rows.len())
                 }
                 ShardRequest::Decide { commit, .. } => format!("decide {commit}"),
                 ShardRequest::Resolve { commit, .. } => format!("resolve {commit}"),
@@ -789,7 +1139,7 @@ mod tests {
         let log = router.cluster().log.borrow();
         let prepared: HashSet<ShardId> = log
             .iter()
-            .filter(|(_, e)| e.starts_with("insert") && e.contains("Some"))
+            .filter(|(_, e)| e.starts_with("insert") && e.contains("Prepare"))
             .map(|(s, _)| *s)
             .collect();
         assert_eq!(

@@ -61,6 +61,78 @@ impl CatalogCell {
     }
 }
 
+/// How a write request is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// A statement that touches one shard: logged and applied at once.
+    Autocommit,
+    /// A statement that touches several shards: logged as prepared under
+    /// this id and settled by `Resolve`.
+    Prepare(TxId),
+    /// Inside a transaction block: kept as locked intents, not logged, until
+    /// COMMIT. With a snapshot (REPEATABLE READ), writing a row committed
+    /// after it fails with 40001.
+    Txn {
+        id: TxId,
+        snapshot: Option<Timestamp>,
+    },
+}
+
+impl WriteMode {
+    fn owner(&self) -> Option<TxId> {
+        match self {
+            WriteMode::Autocommit => None,
+            WriteMode::Prepare(tx) | WriteMode::Txn { id: tx, .. } => Some(*tx),
+        }
+    }
+    fn txn(&self) -> Option<TxId> {
+        match self {
+            WriteMode::Txn { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// The node's lock waits between transactions: who waits for whom. A wait
+/// that would close a cycle is refused with 40P01, so no set of
+/// transactions, on one shard or several, waits for each other forever.
+#[derive(Default)]
+pub struct LockWaits {
+    edges: std::sync::Mutex<HashMap<TxId, TxId>>,
+}
+
+impl LockWaits {
+    /// `waiter` starts waiting for a lock `holder` holds.
+    pub fn begin(&self, waiter: TxId, holder: TxId) -> Result<()> {
+        let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
+        let mut at = holder;
+        for _ in 0..=edges.len() {
+            if at == waiter {
+                return Err(Error::new(sqlstate::DEADLOCK_DETECTED, "deadlock detected").with_detail(format!(
+                    "Transaction {waiter} waits for transaction {holder}, which waits, directly or not, for {waiter}."
+                )));
+            }
+            match edges.get(&at) {
+                Some(next) => at = *next,
+                None => break,
+            }
+        }
+        edges.insert(waiter, holder);
+        Ok(())
+    }
+
+    pub fn end(&self, waiter: TxId) {
+        self.edges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&waiter);
+    }
+}
+
+/// A transaction block's uncommitted rows on one shard: the newest intent
+/// per key (`None`: deleted).
+type Intents = std::collections::BTreeMap<(tessera_types::TableId, Vec<u8>), Option<Vec<Value>>>;
+
 /// What a router asks of a shard.
 #[derive(Debug, Clone)]
 pub enum ShardRequest {
@@ -69,18 +141,32 @@ pub enum ShardRequest {
         plan: Arc<Plan>,
         params: Arc<Vec<Value>>,
         ts: Timestamp,
+        /// Inside a transaction block: its own uncommitted writes are seen too.
+        txn: Option<TxId>,
     },
     /// Insert rows (already keyed) into one table.
     Insert {
         table: Arc<TableDef>,
         rows: Vec<(Vec<u8>, Row)>,
-        tx: Option<TxId>,
+        mode: WriteMode,
     },
     /// Run an UPDATE or DELETE plan over this shard's rows.
     Modify {
         plan: Arc<Plan>,
         params: Arc<Vec<Value>>,
-        tx: Option<TxId>,
+        mode: WriteMode,
+    },
+    /// Commit a transaction block whose writes are all on this shard.
+    TxnCommit {
+        id: TxId,
+    },
+    /// Prepare this shard's part of a transaction block (then Decide/Resolve).
+    TxnPrepare {
+        id: TxId,
+    },
+    /// Roll back this shard's part of a transaction block.
+    TxnAbort {
+        id: TxId,
     },
     /// Settle a prepared transaction; a commit's versions get timestamp `ts`.
     Resolve {
@@ -118,6 +204,9 @@ pub struct ShardContext {
     pub wal: WalWriter,
     /// Woken whenever key locks are released.
     unlocked: Notify,
+    /// Uncommitted writes of open transaction blocks.
+    intents: RefCell<HashMap<TxId, Intents>>,
+    waits: Arc<LockWaits>,
     /// Prepared two-phase writes and the time they were prepared.
     prepared: RefCell<HashMap<TxId, (WriteSet, Timestamp)>>,
     timeline: Arc<Timeline>,
@@ -165,6 +254,8 @@ impl ShardContext {
             wal,
             unlocked: Notify::new(),
             prepared: RefCell::new(HashMap::new()),
+            intents: RefCell::new(HashMap::new()),
+            waits: Arc::new(LockWaits::default()),
             timeline,
             active_reads: RefCell::new(Vec::new()),
             statement_seq: Cell::new(0),
@@ -173,6 +264,12 @@ impl ShardContext {
             catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
             memory_limit_bytes: usize::MAX,
         }
+    }
+
+    /// Shares the node's lock-wait graph (deadlocks across shards).
+    pub fn with_lock_waits(mut self, waits: Arc<LockWaits>) -> ShardContext {
+        self.waits = waits;
+        self
     }
 
     /// Sets the shard's memory limit (see `memory_limit_bytes`).
@@ -220,22 +317,33 @@ impl ShardContext {
 
     pub async fn handle(&self, request: ShardRequest) -> Result<ShardResponse> {
         match request {
-            ShardRequest::Scan { plan, params, ts } => {
+            ShardRequest::Scan {
+                plan,
+                params,
+                ts,
+                txn,
+            } => {
                 let Plan::Select(select) = &*plan else {
                     return Err(Error::internal("scan of a non-SELECT plan"));
                 };
-                self.scan(&select.fragment, &params, ts)
+                self.scan(&select.fragment, &params, ts, txn)
                     .await
                     .map(ShardResponse::Rows)
             }
-            ShardRequest::Insert { table, rows, tx } => self
-                .write(tx, || self.insert_writes(&table, &rows))
+            ShardRequest::Insert { table, rows, mode } => self
+                .write(mode, || self.insert_writes(&table, &rows, mode.txn()))
                 .await
                 .map(ShardResponse::Count),
-            ShardRequest::Modify { plan, params, tx } => self
-                .write(tx, || self.modify_writes(&plan, &params))
+            ShardRequest::Modify { plan, params, mode } => self
+                .write(mode, || self.modify_writes(&plan, &params, mode.txn()))
                 .await
                 .map(ShardResponse::Count),
+            ShardRequest::TxnCommit { id } => self.txn_commit(id).await,
+            ShardRequest::TxnPrepare { id } => self.txn_prepare(id).await,
+            ShardRequest::TxnAbort { id } => {
+                self.txn_abort(id);
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::Resolve { tx, commit, ts } => {
                 self.resolve(tx, commit, ts);
                 Ok(ShardResponse::Done(vec![]))
@@ -274,11 +382,50 @@ impl ShardContext {
         }
     }
 
+    /// This shard's intent for `key` in transaction `txn`: `None` if it has
+    /// none, `Some(None)` if it deleted the row.
+    fn intent(
+        &self,
+        txn: Option<TxId>,
+        table: tessera_types::TableId,
+        key: &[u8],
+    ) -> Option<Option<Vec<Value>>> {
+        let txn = txn?;
+        let intents = self.intents.borrow();
+        intents.get(&txn)?.get(&(table, key.to_vec())).cloned()
+    }
+
+    /// The rows transaction `txn` wrote to `table` here (not deleted ones).
+    fn intent_rows(
+        &self,
+        txn: Option<TxId>,
+        table: tessera_types::TableId,
+    ) -> Vec<(Vec<u8>, Vec<Value>)> {
+        let Some(txn) = txn else { return vec![] };
+        let intents = self.intents.borrow();
+        let Some(mine) = intents.get(&txn) else {
+            return vec![];
+        };
+        mine.range((table, Vec::new())..)
+            .take_while(|((t, _), _)| *t == table)
+            .filter_map(|((_, k), row)| row.as_ref().map(|r| (k.clone(), r.clone())))
+            .collect()
+    }
+
+    fn has_intent(&self, txn: Option<TxId>, table: tessera_types::TableId, key: &[u8]) -> bool {
+        let Some(txn) = txn else { return false };
+        self.intents
+            .borrow()
+            .get(&txn)
+            .is_some_and(|m| m.contains_key(&(table, key.to_vec())))
+    }
+
     async fn scan(
         &self,
         fragment: &ScanFragment,
         params: &[Value],
         ts: Timestamp,
+        txn: Option<TxId>,
     ) -> Result<Vec<Row>> {
         let mut sink = Sink::new(&fragment.output);
         let Some(table) = &fragment.table else {
@@ -289,6 +436,12 @@ impl ShardContext {
         self.wait_for_prepared(table.id, ts).await;
         if let Some(key_exprs) = &fragment.primary_key {
             if let Some(key) = eval_key(table, &table.primary_key, key_exprs, params)? {
+                if let Some(own) = self.intent(txn, table.id, &key) {
+                    if let Some(row) = own {
+                        sink.push(&row, fragment, params)?;
+                    }
+                    return sink.finish();
+                }
                 let store = self.store.borrow();
                 if store.table(table.id).is_none() {
                     return Err(undefined_table(table));
@@ -309,7 +462,9 @@ impl ShardContext {
                 let mut n = 0;
                 let mut last = None;
                 for (key, row) in t.iter_at(after.as_deref(), ts) {
-                    sink.push(row, fragment, params)?;
+                    if !self.has_intent(txn, table.id, key) {
+                        sink.push(row, fragment, params)?;
+                    }
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
                         last = Some(key.clone());
@@ -320,6 +475,9 @@ impl ShardContext {
                 after.is_none()
             };
             if done {
+                for (_, row) in self.intent_rows(txn, table.id) {
+                    sink.push(&row, fragment, params)?;
+                }
                 return sink.finish();
             }
             tokio::task::yield_now().await;
@@ -371,21 +529,53 @@ impl ShardContext {
     /// two-phase transaction) applies it. Returns the affected row count.
     async fn write(
         &self,
-        tx: Option<TxId>,
+        mode: WriteMode,
         compute: impl Fn() -> Result<(WriteSet, u64)>,
     ) -> Result<u64> {
+        let me = mode.owner();
         let (writes, count) = loop {
             self.catalog();
             let (writes, count) = compute()?;
-            if !self.store.borrow().any_locked(&writes) {
+            if let WriteMode::Txn {
+                snapshot: Some(snapshot),
+                ..
+            } = mode
+            {
+                self.check_not_newer(&writes, snapshot)?;
+            }
+            let holder = self.store.borrow().lock_holder(&writes, me);
+            let Some(holder) = holder else {
                 break (writes, count);
+            };
+            // Registered before the wait is recorded, so no unlock is missed.
+            let unlocked = self.unlocked.notified();
+            if let (Some(me), LockOwner::Tx(holder)) = (me, holder) {
+                self.waits.begin(me, holder)?;
             }
-            if tx.is_some() {
-                return Err(conflict());
+            unlocked.await;
+            if let Some(me) = me {
+                self.waits.end(me);
             }
-            self.unlocked.notified().await;
         };
         self.check_memory(&writes)?;
+        if let WriteMode::Txn { id, .. } = mode {
+            if !writes.is_empty() {
+                self.store.borrow_mut().lock(&writes, LockOwner::Tx(id));
+            }
+            let mut intents = self.intents.borrow_mut();
+            let mine = intents.entry(id).or_default();
+            for op in writes.ops {
+                match op {
+                    WriteOp::Put { table, key, row } => mine.insert((table, key), Some(row)),
+                    WriteOp::Delete { table, key } => mine.insert((table, key), None),
+                };
+            }
+            return Ok(count);
+        }
+        let tx = match mode {
+            WriteMode::Prepare(tx) => Some(tx),
+            _ => None,
+        };
         if writes.is_empty() {
             if let Some(tx) = tx {
                 self.prepared
@@ -403,36 +593,105 @@ impl ShardContext {
             }
         };
         self.store.borrow_mut().lock(&writes, owner);
-        let record = match tx {
-            Some(tx) => Record::Prepare { tx, writes },
-            None => Record::Commit(writes),
-        };
+        match tx {
+            Some(tx) => self.prepare_locked(tx, writes).await?,
+            None => self.commit_locked(writes).await?,
+        }
+        Ok(count)
+    }
+
+    /// REPEATABLE READ: a row committed after the snapshot may not be
+    /// overwritten (first committer wins).
+    fn check_not_newer(&self, writes: &WriteSet, snapshot: Timestamp) -> Result<()> {
+        let store = self.store.borrow();
+        if writes.ops.iter().any(|op| {
+            store
+                .latest_ts(op.table(), op.key())
+                .is_some_and(|ts| ts > snapshot)
+        }) {
+            return Err(conflict());
+        }
+        Ok(())
+    }
+
+    /// Logs locked `writes` as committed, then applies and unlocks them.
+    async fn commit_locked(&self, writes: WriteSet) -> Result<()> {
+        let record = Record::Commit(writes);
         let logged = self.wal.append_durable(&record.encode()).await;
-        let writes = match record {
-            Record::Prepare { writes, .. } | Record::Commit(writes) => writes,
-            _ => unreachable!(),
+        let Record::Commit(writes) = record else {
+            unreachable!()
         };
         if let Err(e) = logged {
             self.store.borrow_mut().unlock(&writes);
             self.unlocked.notify_waiters();
             return Err(e);
         }
-        match tx {
-            Some(tx) => {
-                let prepared_at = self.timeline.tick();
-                self.prepared.borrow_mut().insert(tx, (writes, prepared_at));
-            }
-            None => {
-                let ts = self.timeline.tick();
-                let horizon = self.timeline.horizon();
-                let mut store = self.store.borrow_mut();
-                store.unlock(&writes);
-                store.apply(writes, ts, horizon);
-                drop(store);
-                self.unlocked.notify_waiters();
-            }
+        let ts = self.timeline.tick();
+        let horizon = self.timeline.horizon();
+        let mut store = self.store.borrow_mut();
+        store.unlock(&writes);
+        store.apply(writes, ts, horizon);
+        drop(store);
+        self.unlocked.notify_waiters();
+        Ok(())
+    }
+
+    /// Logs locked `writes` as prepared under `tx`; they stay locked until `Resolve`.
+    async fn prepare_locked(&self, tx: TxId, writes: WriteSet) -> Result<()> {
+        let record = Record::Prepare { tx, writes };
+        let logged = self.wal.append_durable(&record.encode()).await;
+        let Record::Prepare { writes, .. } = record else {
+            unreachable!()
+        };
+        if let Err(e) = logged {
+            self.store.borrow_mut().unlock(&writes);
+            self.unlocked.notify_waiters();
+            return Err(e);
         }
-        Ok(count)
+        let prepared_at = self.timeline.tick();
+        self.prepared.borrow_mut().insert(tx, (writes, prepared_at));
+        Ok(())
+    }
+
+    /// Turns a transaction block's intents here into a write set (locks kept).
+    fn take_intents(&self, id: TxId) -> WriteSet {
+        let mine = self.intents.borrow_mut().remove(&id).unwrap_or_default();
+        let ops = mine
+            .into_iter()
+            .map(|((table, key), row)| match row {
+                Some(row) => WriteOp::Put { table, key, row },
+                None => WriteOp::Delete { table, key },
+            })
+            .collect();
+        WriteSet { ops }
+    }
+
+    async fn txn_commit(&self, id: TxId) -> Result<ShardResponse> {
+        let writes = self.take_intents(id);
+        if !writes.is_empty() {
+            self.commit_locked(writes).await?;
+        }
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    async fn txn_prepare(&self, id: TxId) -> Result<ShardResponse> {
+        let writes = self.take_intents(id);
+        let count = writes.ops.len() as u64;
+        if writes.is_empty() {
+            self.prepared
+                .borrow_mut()
+                .insert(id, (writes, Timestamp::MAX));
+        } else {
+            self.prepare_locked(id, writes).await?;
+        }
+        Ok(ShardResponse::Count(count))
+    }
+
+    fn txn_abort(&self, id: TxId) {
+        let writes = self.take_intents(id);
+        self.store.borrow_mut().unlock(&writes);
+        self.waits.end(id);
+        self.unlocked.notify_waiters();
     }
 
     fn resolve(&self, tx: TxId, commit: bool, ts: Timestamp) {
@@ -460,14 +719,34 @@ impl ShardContext {
         self.unlocked.notify_waiters();
     }
 
-    fn insert_writes(&self, table: &TableDef, rows: &[(Vec<u8>, Row)]) -> Result<(WriteSet, u64)> {
+    /// Whether `key` holds a row for a writer in `txn`: its own intent if
+    /// it has one, else the latest committed version.
+    fn row_exists(
+        &self,
+        store: &ShardStore,
+        txn: Option<TxId>,
+        table: tessera_types::TableId,
+        key: &[u8],
+    ) -> bool {
+        match self.intent(txn, table, key) {
+            Some(own) => own.is_some(),
+            None => store.get(table, key, LATEST).is_some(),
+        }
+    }
+
+    fn insert_writes(
+        &self,
+        table: &TableDef,
+        rows: &[(Vec<u8>, Row)],
+        txn: Option<TxId>,
+    ) -> Result<(WriteSet, u64)> {
         let store = self.store.borrow();
         if store.table(table.id).is_none() {
             return Err(undefined_table(table));
         }
         let mut ops = Vec::with_capacity(rows.len());
         for (key, row) in rows {
-            if store.get(table.id, key, LATEST).is_some() {
+            if self.row_exists(&store, txn, table.id, key) {
                 return Err(duplicate_key(table, row));
             }
             ops.push(WriteOp::Put {
@@ -479,7 +758,14 @@ impl ShardContext {
         Ok((WriteSet { ops }, rows.len() as u64))
     }
 
-    fn modify_writes(&self, plan: &Plan, params: &[Value]) -> Result<(WriteSet, u64)> {
+    /// The rows an UPDATE or DELETE matches, as a writer in `txn` sees them:
+    /// the latest committed rows, overlaid with the transaction's own writes.
+    fn modify_writes(
+        &self,
+        plan: &Plan,
+        params: &[Value],
+        txn: Option<TxId>,
+    ) -> Result<(WriteSet, u64)> {
         let (table, primary_key, filter) = match plan {
             Plan::Update(u) => (&u.table, &u.primary_key, &u.filter),
             Plan::Delete(d) => (&d.table, &d.primary_key, &d.filter),
@@ -489,18 +775,22 @@ impl ShardContext {
         let t = store
             .table(table.id)
             .ok_or_else(|| undefined_table(table))?;
-        let mut matched: Vec<(Vec<u8>, &Vec<Value>)> = Vec::new();
         let consider = |row: &Vec<Value>| -> Result<bool> {
             Ok(match filter {
                 Some(f) => f.eval_predicate(row, params)?,
                 None => true,
             })
         };
+        let mut matched: Vec<(Vec<u8>, Vec<Value>)> = Vec::new();
         match primary_key {
             Some(exprs) => {
                 if let Some(key) = eval_key(table, &table.primary_key, exprs, params)? {
-                    if let Some(row) = t.get(&key, LATEST) {
-                        if consider(row)? {
+                    let row = match self.intent(txn, table.id, &key) {
+                        Some(own) => own,
+                        None => t.get(&key, LATEST).cloned(),
+                    };
+                    if let Some(row) = row {
+                        if consider(&row)? {
                             matched.push((key, row));
                         }
                     }
@@ -508,8 +798,13 @@ impl ShardContext {
             }
             None => {
                 for (k, row) in t.iter_at(None, LATEST) {
-                    if consider(row)? {
-                        matched.push((k.clone(), row));
+                    if !self.has_intent(txn, table.id, k) && consider(row)? {
+                        matched.push((k.clone(), row.clone()));
+                    }
+                }
+                for (k, row) in self.intent_rows(txn, table.id) {
+                    if consider(&row)? {
+                        matched.push((k, row));
                     }
                 }
             }
@@ -530,14 +825,14 @@ impl ShardContext {
                     && u.assignments
                         .iter()
                         .any(|(c, _)| table.primary_key.contains(c));
-                let mut new_keys: HashMap<Vec<u8>, ()> = HashMap::new();
-                let old_keys: HashMap<Vec<u8>, ()> =
-                    matched.iter().map(|(k, _)| (k.clone(), ())).collect();
+                let old_keys: std::collections::HashSet<Vec<u8>> =
+                    matched.iter().map(|(k, _)| k.clone()).collect();
+                let mut new_keys = std::collections::HashSet::new();
                 let mut puts = Vec::new();
                 for (k, row) in matched {
                     let mut new_row = row.clone();
                     for (c, e) in &u.assignments {
-                        new_row[*c] = e.eval(row, params)?;
+                        new_row[*c] = e.eval(&row, params)?;
                     }
                     for (c, _) in &u.assignments {
                         if table.columns[*c].not_null && new_row[*c].is_null() {
@@ -549,15 +844,13 @@ impl ShardContext {
                     } else {
                         k.clone()
                     };
-                    let k = &k;
                     if rekeys {
-                        if new_keys.insert(key.clone(), ()).is_some()
-                            || (store.get(table.id, &key, LATEST).is_some()
-                                && !old_keys.contains_key(&key))
-                        {
+                        let taken = self.row_exists(&store, txn, table.id, &key)
+                            && !old_keys.contains(&key);
+                        if !new_keys.insert(key.clone()) || taken {
                             return Err(duplicate_key(table, &new_row));
                         }
-                        if key != *k {
+                        if key != k {
                             ops.push(WriteOp::Delete {
                                 table: table.id,
                                 key: k.clone(),
@@ -653,7 +946,7 @@ impl ShardContext {
             }
             Ok((writes.clone(), count))
         };
-        self.write(None, compute).await.map(|_| ())
+        self.write(WriteMode::Autocommit, compute).await.map(|_| ())
     }
 
     // ---- catalog (shard 0) -------------------------------------------------

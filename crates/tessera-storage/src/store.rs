@@ -156,6 +156,28 @@ impl ShardStore {
         self.tables.get(&table).and_then(|t| t.get(key, ts))
     }
 
+    /// The commit timestamp of the newest version of `key` (a delete too).
+    pub fn latest_ts(&self, table: TableId, key: &[u8]) -> Option<Timestamp> {
+        self.tables
+            .get(&table)
+            .and_then(|t| t.rows.get(key))
+            .and_then(|chain| chain.first())
+            .map(|v| v.ts)
+    }
+
+    /// Who holds the first key of `writes` that is locked by an owner other
+    /// than `me`.
+    pub fn lock_holder(&self, writes: &WriteSet, me: Option<TxId>) -> Option<LockOwner> {
+        if self.locks.is_empty() {
+            return None;
+        }
+        writes
+            .ops
+            .iter()
+            .filter_map(|op| self.lock_owner(op.table(), op.key()))
+            .find(|owner| me.is_none_or(|me| *owner != LockOwner::Tx(me)))
+    }
+
     pub fn lock_owner(&self, table: TableId, key: &[u8]) -> Option<LockOwner> {
         if self.locks.is_empty() {
             return None;

@@ -1,0 +1,285 @@
+//! Transaction blocks (BEGIN … COMMIT/ROLLBACK) as PostgreSQL clients use
+//! them: atomic commit across shards, rollback, read-your-writes, isolation
+//! between sessions, READ COMMITTED waits, REPEATABLE READ snapshots and
+//! conflicts, deadlocks, the failed state, and cleanup when a client leaves.
+
+use std::time::Duration;
+
+use tessera_testkit::TestServer;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+async fn setup(server: &TestServer) -> Client {
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (1..=20).map(|i| format!("({i}, 100)")).collect();
+    client
+        .batch_execute(&format!("INSERT INTO acct VALUES {}", rows.join(", ")))
+        .await
+        .unwrap();
+    client
+}
+
+async fn total(c: &Client) -> (i64, i64) {
+    let row = c
+        .query_one("SELECT count(*), sum(v) FROM acct", &[])
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+fn code(e: &tokio_postgres::Error) -> Option<&SqlState> {
+    e.code()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_is_atomic_across_shards_and_invisible_until_then() {
+    let mut server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    let b = server.connect().await;
+    a.batch_execute("BEGIN").await.unwrap();
+    a.batch_execute("INSERT INTO acct VALUES (21, 7), (22, 7), (23, 7), (24, 7)")
+        .await
+        .unwrap();
+    assert_eq!(
+        a.execute("UPDATE acct SET v = v + 1", &[]).await.unwrap(),
+        24
+    );
+    assert_eq!(
+        a.execute("DELETE FROM acct WHERE id = 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    // Own writes are visible inside the block, by scan and by key.
+    assert_eq!(total(&a).await, (23, 19 * 101 + 4 * 8));
+    assert_eq!(
+        a.query("SELECT v FROM acct WHERE id = 21", &[])
+            .await
+            .unwrap()[0]
+            .get::<_, i32>(0),
+        8
+    );
+    assert!(a
+        .query("SELECT v FROM acct WHERE id = 1", &[])
+        .await
+        .unwrap()
+        .is_empty());
+    // Nobody else sees any of it.
+    assert_eq!(total(&b).await, (20, 2000));
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(total(&b).await, (23, 19 * 101 + 4 * 8));
+    // And it survives a crash.
+    drop((a, b));
+    server.kill9();
+    server.restart();
+    assert_eq!(total(&server.connect().await).await, (23, 19 * 101 + 4 * 8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_and_the_failed_state() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    a.batch_execute("BEGIN; UPDATE acct SET v = 0; INSERT INTO acct VALUES (99, 1); ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(total(&a).await, (20, 2000));
+
+    a.batch_execute("BEGIN").await.unwrap();
+    a.batch_execute("UPDATE acct SET v = 0 WHERE id = 2")
+        .await
+        .unwrap();
+    let err = a
+        .batch_execute("INSERT INTO acct VALUES (3, 1)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::UNIQUE_VIOLATION));
+    let err = a.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    // COMMIT of a failed block rolls back.
+    let tags = a.simple_query("COMMIT").await.unwrap();
+    assert!(tags
+        .iter()
+        .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::CommandComplete(_))));
+    assert_eq!(total(&a).await, (20, 2000));
+
+    // A read-only block refuses writes.
+    a.batch_execute("BEGIN READ ONLY").await.unwrap();
+    let err = a.batch_execute("DELETE FROM acct").await.unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::READ_ONLY_SQL_TRANSACTION));
+    a.batch_execute("ROLLBACK").await.unwrap();
+
+    // tokio-postgres' own transaction API.
+    let mut c = server.connect().await;
+    let t = c.transaction().await.unwrap();
+    t.execute("UPDATE acct SET v = v - 10 WHERE id = 5", &[])
+        .await
+        .unwrap();
+    t.execute("UPDATE acct SET v = v + 10 WHERE id = 6", &[])
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(total(&c).await, (20, 2000));
+    let t = c.transaction().await.unwrap();
+    t.execute("UPDATE acct SET v = 0", &[]).await.unwrap();
+    drop(t); // rolls back
+    assert_eq!(total(&c).await, (20, 2000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_writers_wait_and_see_the_committed_row() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    let b = server.connect().await;
+    a.batch_execute("BEGIN; UPDATE acct SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move {
+        b.execute("UPDATE acct SET v = v + 1 WHERE id = 1", &[])
+            .await
+            .unwrap();
+        b
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the second writer waits for the first"
+    );
+    a.batch_execute("COMMIT").await.unwrap();
+    let b = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    let v: i32 = b
+        .query_one("SELECT v FROM acct WHERE id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 102, "both increments count");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeatable_read_keeps_its_snapshot_and_first_committer_wins() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    let b = server.connect().await;
+    a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .unwrap();
+    assert_eq!(total(&a).await, (20, 2000));
+    b.batch_execute("UPDATE acct SET v = v + 5 WHERE id = 3; INSERT INTO acct VALUES (50, 1)")
+        .await
+        .unwrap();
+    assert_eq!(
+        total(&a).await,
+        (20, 2000),
+        "no non-repeatable read, no phantom"
+    );
+    let err = a
+        .batch_execute("UPDATE acct SET v = 0 WHERE id = 3")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::T_R_SERIALIZATION_FAILURE));
+    a.batch_execute("ROLLBACK").await.unwrap();
+    // READ COMMITTED sees each statement's latest state.
+    a.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(total(&a).await, (21, 2006));
+    b.batch_execute("DELETE FROM acct WHERE id = 50")
+        .await
+        .unwrap();
+    assert_eq!(total(&a).await, (20, 2005));
+    a.batch_execute("COMMIT").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_across_shards_aborts_one_side_with_40p01() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    let b = server.connect().await;
+    // Keys 1 and 2 may live on different shards: the cycle spans them.
+    a.batch_execute("BEGIN; UPDATE acct SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    b.batch_execute("BEGIN; UPDATE acct SET v = v + 1 WHERE id = 2")
+        .await
+        .unwrap();
+    let a_task = tokio::spawn(async move {
+        let r = a
+            .batch_execute("UPDATE acct SET v = v + 1 WHERE id = 2")
+            .await;
+        (a, r)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let b_result = b
+        .batch_execute("UPDATE acct SET v = v + 1 WHERE id = 1")
+        .await;
+    let err = b_result.expect_err("closing the cycle is refused");
+    assert_eq!(code(&err), Some(&SqlState::T_R_DEADLOCK_DETECTED));
+    b.batch_execute("ROLLBACK").await.unwrap();
+    let (a, a_result) = tokio::time::timeout(Duration::from_secs(10), a_task)
+        .await
+        .unwrap()
+        .unwrap();
+    a_result.unwrap();
+    a.batch_execute("COMMIT").await.unwrap();
+    let row = a
+        .query_one("SELECT v FROM acct WHERE id = 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 101);
+    let row = a
+        .query_one("SELECT v FROM acct WHERE id = 2", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 101);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_mid_transaction_releases_its_locks() {
+    let mut server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    a.batch_execute("BEGIN; UPDATE acct SET v = 0 WHERE id = 4; INSERT INTO acct VALUES (77, 1)")
+        .await
+        .unwrap();
+    drop(a);
+    let b = server.connect().await;
+    let updated = tokio::time::timeout(
+        Duration::from_secs(10),
+        b.execute("UPDATE acct SET v = v + 1 WHERE id = 4", &[]),
+    )
+    .await
+    .expect("the departed client's lock is released")
+    .unwrap();
+    assert_eq!(updated, 1);
+    assert_eq!(total(&b).await, (20, 2001));
+    // A crash with a block open loses its writes and nothing else.
+    let c = server.connect().await;
+    c.batch_execute("BEGIN; UPDATE acct SET v = 0; INSERT INTO acct VALUES (78, 1)")
+        .await
+        .unwrap();
+    drop((b, c));
+    server.kill9();
+    server.restart();
+    assert_eq!(total(&server.connect().await).await, (20, 2001));
+}
