@@ -5,6 +5,11 @@
 # Workloads (pgbench -n -M prepared -f <script>):
 #   point-select  SELECT v FROM bench_kv WHERE id = :id    (100000 rows, random id)
 #   insert        INSERT INTO bench_ins (id, v) VALUES ...  (table without primary key)
+#   tpcb_like     pgbench's TPC-B-like transaction (BEGIN; 3 UPDATEs, a SELECT,
+#                 an INSERT; END) over pgbench_* tables with 2 branches, 20
+#                 tellers and as many accounts as bench_kv has rows (no mtime or
+#                 char(n) columns: Tessera lacks those types yet); afterwards
+#                 the four balance sums must agree
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
 # both workloads, stop it; then the other one. Prints a table of TPS and the
@@ -137,6 +142,11 @@ sql() { # port, then psql arguments
 cat >"$work/setup.sql" <<'EOF'
 CREATE TABLE bench_kv (id integer PRIMARY KEY, v integer);
 CREATE TABLE bench_ins (id bigint, v text);
+CREATE TABLE pgbench_branches (bid integer PRIMARY KEY, bbalance integer, filler text);
+CREATE TABLE pgbench_tellers (tid integer PRIMARY KEY, bid integer, tbalance integer, filler text);
+CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler text);
+CREATE TABLE pgbench_history (tid integer, bid integer, aid integer, delta integer);
+INSERT INTO pgbench_branches VALUES (1, 0, NULL), (2, 0, NULL);
 EOF
 # Tessera has no generate_series yet: plain INSERTs of 1000 rows each.
 awk -v rows="$rows" 'BEGIN {
@@ -147,7 +157,15 @@ awk -v rows="$rows" 'BEGIN {
             line = line "(" i ", " (i * 7) % 1000 ")" (i < end ? ", " : ";")
         }
         print line
+        line = "INSERT INTO pgbench_accounts (aid, bid, abalance) VALUES "
+        for (i = start; i <= end; i++) {
+            line = line "(" i ", " (i % 2) + 1 ", 0)" (i < end ? ", " : ";")
+        }
+        print line
     }
+    line = "INSERT INTO pgbench_tellers (tid, bid, tbalance) VALUES "
+    for (i = 1; i <= 20; i++) line = line "(" i ", " (i % 2) + 1 ", 0)" (i < 20 ? ", " : ";")
+    print line
 }' >"$work/load.sql"
 cat >"$work/point_select.sql" <<EOF
 \\set id random(1, $rows)
@@ -157,9 +175,22 @@ cat >"$work/insert.sql" <<'EOF'
 \set id random(1, 1000000000000)
 INSERT INTO bench_ins (id, v) VALUES (:id, 'payload-0123456789');
 EOF
+cat >"$work/tpcb_like.sql" <<EOF
+\\set aid random(1, $rows)
+\\set bid random(1, 2)
+\\set tid random(1, 20)
+\\set delta random(-5000, 5000)
+BEGIN;
+UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+INSERT INTO pgbench_history (tid, bid, aid, delta) VALUES (:tid, :bid, :aid, :delta);
+END;
+EOF
 chmod 644 "$work"/*.sql
 
-workloads=(point_select insert)
+workloads=(point_select insert tpcb_like)
 declare -A tps
 
 load_and_run() { # system port
@@ -184,6 +215,11 @@ load_and_run() { # system port
         tps[$system,$workload]=$value
         grep -E 'aborted|failed transactions: [1-9]' "$out" >&2 || true
     done
+    # Every TPC-B-like transaction moved one delta through all four tables.
+    local sums
+    sums="$(sql "$port" -c 'SELECT sum(abalance) FROM pgbench_accounts')|$(sql "$port" -c 'SELECT sum(tbalance) FROM pgbench_tellers')|$(sql "$port" -c 'SELECT sum(bbalance) FROM pgbench_branches')|$(sql "$port" -c 'SELECT sum(delta) FROM pgbench_history')"
+    log "$system: balance sums after tpcb_like (accounts|tellers|branches|history): $sums"
+    [ "$(echo "$sums" | tr '|' '\n' | sort -u | wc -l)" = 1 ] || die "$system: TPC-B-like balances disagree: $sums"
 }
 
 # --- Tessera -----------------------------------------------------------------------
