@@ -394,11 +394,30 @@ impl<'a> Binder<'a> {
                     false,
                 )
             }
-            S::Savepoint { .. }
-            | S::ReleaseSavepoint { .. }
-            | S::Rollback {
-                savepoint: Some(_), ..
-            } => return Err(Error::unsupported("savepoints")),
+            S::Savepoint { name } => (
+                Plan::Savepoint {
+                    name: ident_name(name),
+                },
+                vec![],
+                false,
+            ),
+            S::ReleaseSavepoint { name } => (
+                Plan::ReleaseSavepoint {
+                    name: ident_name(name),
+                },
+                vec![],
+                false,
+            ),
+            S::Rollback {
+                chain: false,
+                savepoint: Some(name),
+            } => (
+                Plan::RollbackToSavepoint {
+                    name: ident_name(name),
+                },
+                vec![],
+                false,
+            ),
             S::Commit { .. } | S::Rollback { .. } => return Err(Error::unsupported("AND CHAIN")),
             other => {
                 let text = other.to_string();

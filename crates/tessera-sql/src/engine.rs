@@ -101,6 +101,18 @@ pub struct Txn {
     pub participants: std::collections::BTreeSet<u16>,
     /// A statement failed: only ROLLBACK (or COMMIT, which rolls back) is accepted.
     pub failed: bool,
+    /// Active savepoints, oldest first: name and number. Writes carry the
+    /// number of the newest one, so ROLLBACK TO can undo them.
+    pub savepoints: Vec<(String, u32)>,
+    /// The last savepoint number handed out.
+    pub savepoint_seq: u32,
+}
+
+impl Txn {
+    /// The savepoint number the next write belongs to (0: none).
+    pub fn current_savepoint(&self) -> u32 {
+        self.savepoints.last().map_or(0, |(_, n)| *n)
+    }
 }
 
 /// Settings PostgreSQL reports to the client with ParameterStatus, and their

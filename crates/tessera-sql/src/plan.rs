@@ -164,6 +164,15 @@ pub enum Plan {
     },
     Commit,
     Rollback,
+    Savepoint {
+        name: String,
+    },
+    ReleaseSavepoint {
+        name: String,
+    },
+    RollbackToSavepoint {
+        name: String,
+    },
     /// SET TRANSACTION inside a block, before its first statement.
     SetTransaction {
         isolation: Option<crate::engine::Isolation>,

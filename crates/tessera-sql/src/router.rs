@@ -270,6 +270,7 @@ impl<C: Cluster> Router<C> {
             let requests = build(WriteMode::Txn {
                 id: txn.id,
                 snapshot,
+                savepoint: txn.current_savepoint(),
             })?;
             txn.participants.extend(requests.iter().map(|(s, _)| *s));
             let replies = join_all(
@@ -545,11 +546,15 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
-            Plan::Begin { .. } | Plan::Commit | Plan::Rollback | Plan::SetTransaction { .. } => {
-                Err(Error::internal(
-                    "transaction control is handled before execution",
-                ))
-            }
+            Plan::Begin { .. }
+            | Plan::Commit
+            | Plan::Rollback
+            | Plan::SetTransaction { .. }
+            | Plan::Savepoint { .. }
+            | Plan::ReleaseSavepoint { .. }
+            | Plan::RollbackToSavepoint { .. } => Err(Error::internal(
+                "transaction control is handled before execution",
+            )),
         }
     }
 
@@ -611,6 +616,8 @@ impl<C: Cluster> Router<C> {
                 snapshot: None,
                 participants: Default::default(),
                 failed: false,
+                savepoints: vec![],
+                savepoint_seq: 0,
             });
         }
         Ok(QueryResult {
@@ -752,6 +759,99 @@ impl<C: Cluster> Router<C> {
         }
     }
 
+    /// The open block, for a savepoint command; an error outside a block or
+    /// (`allow_failed` false) in a failed one.
+    fn block_for<'s>(
+        session: &'s mut SessionState,
+        what: &str,
+        allow_failed: bool,
+    ) -> Result<&'s mut Txn> {
+        let Some(txn) = session.txn.as_mut() else {
+            return Err(Error::new(
+                sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                format!("{what} can only be used in transaction blocks"),
+            ));
+        };
+        if txn.failed && !allow_failed {
+            return Err(Error::new(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        Ok(txn)
+    }
+
+    fn savepoint(&self, session: &mut SessionState, name: &str) -> Result<QueryResult> {
+        let txn = Self::block_for(session, "SAVEPOINT", false)?;
+        txn.savepoint_seq += 1;
+        let seq = txn.savepoint_seq;
+        txn.savepoints.push((name.to_string(), seq));
+        Ok(QueryResult {
+            rows: vec![],
+            tag: "SAVEPOINT".into(),
+            notices: vec![],
+        })
+    }
+
+    /// The position of the newest savepoint called `name`; 3B001 (and a
+    /// failed block) if there is none.
+    fn find_savepoint(txn: &mut Txn, name: &str) -> Result<usize> {
+        match txn.savepoints.iter().rposition(|(n, _)| n == name) {
+            Some(i) => Ok(i),
+            None => {
+                txn.failed = true;
+                Err(Error::new(
+                    sqlstate::INVALID_SAVEPOINT_SPECIFICATION,
+                    format!("savepoint \"{name}\" does not exist"),
+                ))
+            }
+        }
+    }
+
+    fn release_savepoint(&self, session: &mut SessionState, name: &str) -> Result<QueryResult> {
+        let txn = Self::block_for(session, "RELEASE SAVEPOINT", false)?;
+        let i = Self::find_savepoint(txn, name)?;
+        // Its writes now belong to the enclosing savepoint: their numbers
+        // are above it, so a ROLLBACK TO it still undoes them.
+        txn.savepoints.truncate(i);
+        Ok(QueryResult {
+            rows: vec![],
+            tag: "RELEASE".into(),
+            notices: vec![],
+        })
+    }
+
+    async fn rollback_to_savepoint(
+        &self,
+        session: &mut SessionState,
+        name: &str,
+    ) -> Result<QueryResult> {
+        let txn = Self::block_for(session, "ROLLBACK TO SAVEPOINT", true)?;
+        let i = Self::find_savepoint(txn, name)?;
+        let savepoint = txn.savepoints[i].1;
+        txn.savepoints.truncate(i + 1);
+        let (id, shards): (TxId, Vec<ShardId>) =
+            (txn.id, txn.participants.iter().copied().collect());
+        let undo = shards
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::TxnRollbackTo { id, savepoint })
+            })
+            .collect();
+        for r in join_all(undo).await {
+            r?;
+        }
+        if let Some(txn) = session.txn.as_mut() {
+            txn.failed = false;
+        }
+        Ok(QueryResult {
+            rows: vec![],
+            tag: "ROLLBACK".into(),
+            notices: vec![],
+        })
+    }
+
     fn set_transaction(
         &self,
         session: &mut SessionState,
@@ -802,6 +902,11 @@ impl<C: Cluster> Router<C> {
             } => return self.begin(session, *isolation, *read_only),
             Plan::Commit => return self.commit(session).await,
             Plan::Rollback => return Ok(self.rollback(session).await),
+            Plan::Savepoint { name } => return self.savepoint(session, name),
+            Plan::ReleaseSavepoint { name } => return self.release_savepoint(session, name),
+            Plan::RollbackToSavepoint { name } => {
+                return self.rollback_to_savepoint(session, name).await
+            }
             Plan::SetTransaction {
                 isolation,
                 read_only,

@@ -75,6 +75,7 @@ pub enum WriteMode {
     Txn {
         id: TxId,
         snapshot: Option<Timestamp>,
+        savepoint: u32,
     },
 }
 
@@ -129,6 +130,14 @@ impl LockWaits {
     }
 }
 
+/// What a key's intent was before a write under a savepoint: `None` if the
+/// key had no intent (and no lock) before.
+struct Undo {
+    savepoint: u32,
+    key: (tessera_types::TableId, Vec<u8>),
+    previous: Option<Option<Vec<Value>>>,
+}
+
 /// A transaction block's uncommitted rows on one shard: the newest intent
 /// per key (`None`: deleted).
 type Intents = std::collections::BTreeMap<(tessera_types::TableId, Vec<u8>), Option<Vec<Value>>>;
@@ -168,6 +177,11 @@ pub enum ShardRequest {
     TxnAbort {
         id: TxId,
     },
+    /// Undo the block's writes made since savepoint number `savepoint`.
+    TxnRollbackTo {
+        id: TxId,
+        savepoint: u32,
+    },
     /// Settle a prepared transaction; a commit's versions get timestamp `ts`.
     Resolve {
         tx: TxId,
@@ -206,6 +220,8 @@ pub struct ShardContext {
     unlocked: Notify,
     /// Uncommitted writes of open transaction blocks.
     intents: RefCell<HashMap<TxId, Intents>>,
+    /// Per block, how to undo writes made under savepoints, oldest first.
+    undo: RefCell<HashMap<TxId, Vec<Undo>>>,
     waits: Arc<LockWaits>,
     /// Prepared two-phase writes and the time they were prepared.
     prepared: RefCell<HashMap<TxId, (WriteSet, Timestamp)>>,
@@ -255,6 +271,7 @@ impl ShardContext {
             unlocked: Notify::new(),
             prepared: RefCell::new(HashMap::new()),
             intents: RefCell::new(HashMap::new()),
+            undo: RefCell::new(HashMap::new()),
             waits: Arc::new(LockWaits::default()),
             timeline,
             active_reads: RefCell::new(Vec::new()),
@@ -342,6 +359,10 @@ impl ShardContext {
             ShardRequest::TxnPrepare { id } => self.txn_prepare(id).await,
             ShardRequest::TxnAbort { id } => {
                 self.txn_abort(id);
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::TxnRollbackTo { id, savepoint } => {
+                self.txn_rollback_to(id, savepoint);
                 Ok(ShardResponse::Done(vec![]))
             }
             ShardRequest::Resolve { tx, commit, ts } => {
@@ -558,17 +579,27 @@ impl ShardContext {
             }
         };
         self.check_memory(&writes)?;
-        if let WriteMode::Txn { id, .. } = mode {
+        if let WriteMode::Txn { id, savepoint, .. } = mode {
             if !writes.is_empty() {
                 self.store.borrow_mut().lock(&writes, LockOwner::Tx(id));
             }
             let mut intents = self.intents.borrow_mut();
             let mine = intents.entry(id).or_default();
+            let mut undo = self.undo.borrow_mut();
             for op in writes.ops {
-                match op {
-                    WriteOp::Put { table, key, row } => mine.insert((table, key), Some(row)),
-                    WriteOp::Delete { table, key } => mine.insert((table, key), None),
+                let (key, row) = match op {
+                    WriteOp::Put { table, key, row } => ((table, key), Some(row)),
+                    WriteOp::Delete { table, key } => ((table, key), None),
                 };
+                if savepoint > 0 {
+                    let previous = mine.get(&key).cloned();
+                    undo.entry(id).or_default().push(Undo {
+                        savepoint,
+                        key: key.clone(),
+                        previous,
+                    });
+                }
+                mine.insert(key, row);
             }
             return Ok(count);
         }
@@ -655,6 +686,7 @@ impl ShardContext {
 
     /// Turns a transaction block's intents here into a write set (locks kept).
     fn take_intents(&self, id: TxId) -> WriteSet {
+        self.undo.borrow_mut().remove(&id);
         let mine = self.intents.borrow_mut().remove(&id).unwrap_or_default();
         let ops = mine
             .into_iter()
@@ -685,6 +717,33 @@ impl ShardContext {
             self.prepare_locked(id, writes).await?;
         }
         Ok(ShardResponse::Count(count))
+    }
+
+    /// Restores the block's intents to what they were when savepoint
+    /// `savepoint` was taken; keys it had not written then are unlocked.
+    fn txn_rollback_to(&self, id: TxId, savepoint: u32) {
+        let mut undo = self.undo.borrow_mut();
+        let Some(log) = undo.get_mut(&id) else { return };
+        let mut intents = self.intents.borrow_mut();
+        let mut store = self.store.borrow_mut();
+        while log.last().is_some_and(|u| u.savepoint >= savepoint) {
+            let Some(u) = log.pop() else { break };
+            let mine = intents.entry(id).or_default();
+            match u.previous {
+                Some(previous) => {
+                    mine.insert(u.key, previous);
+                }
+                None => {
+                    mine.remove(&u.key);
+                    let (table, key) = u.key;
+                    store.unlock(&WriteSet {
+                        ops: vec![WriteOp::Delete { table, key }],
+                    });
+                }
+            }
+        }
+        drop((store, intents, undo));
+        self.unlocked.notify_waiters();
     }
 
     fn txn_abort(&self, id: TxId) {

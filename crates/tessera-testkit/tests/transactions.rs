@@ -283,3 +283,82 @@ async fn a_client_that_leaves_mid_transaction_releases_its_locks() {
     server.restart();
     assert_eq!(total(&server.connect().await).await, (20, 2001));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn savepoints_undo_part_of_a_block_and_recover_from_errors() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    let b = server.connect().await;
+    a.batch_execute("BEGIN; UPDATE acct SET v = 1 WHERE id = 1; SAVEPOINT s1")
+        .await
+        .unwrap();
+    a.batch_execute("UPDATE acct SET v = 2 WHERE id = 1; INSERT INTO acct VALUES (30, 5); SAVEPOINT s2; DELETE FROM acct WHERE id = 2")
+        .await
+        .unwrap();
+    assert_eq!(total(&a).await, (20, 2000 - 100 + 2 + 5 - 100));
+    a.batch_execute("ROLLBACK TO SAVEPOINT s1").await.unwrap();
+    assert_eq!(
+        total(&a).await,
+        (20, 2000 - 100 + 1),
+        "back to the state at s1"
+    );
+    // Key 30 was only written after s1: its lock is gone, others may take it.
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        b.batch_execute("INSERT INTO acct VALUES (30, 9)"),
+    )
+    .await
+    .expect("not blocked by an undone write")
+    .unwrap();
+    b.batch_execute("DELETE FROM acct WHERE id = 30")
+        .await
+        .unwrap();
+
+    // An error inside a savepoint: ROLLBACK TO it and carry on.
+    a.batch_execute("SAVEPOINT s3").await.unwrap();
+    let err = a
+        .batch_execute("INSERT INTO acct VALUES (3, 0)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::UNIQUE_VIOLATION));
+    assert_eq!(
+        code(&a.query("SELECT 1", &[]).await.unwrap_err()),
+        Some(&SqlState::IN_FAILED_SQL_TRANSACTION)
+    );
+    a.batch_execute("ROLLBACK TO s3").await.unwrap();
+    a.batch_execute("UPDATE acct SET v = v + 10 WHERE id = 3")
+        .await
+        .unwrap();
+    // RELEASE folds s3 (and everything after s1) into s1; s3 is gone.
+    a.batch_execute("RELEASE SAVEPOINT s1").await.unwrap();
+    let err = a.batch_execute("ROLLBACK TO s3").await.unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::S_E_INVALID_SPECIFICATION));
+    a.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(total(&a).await, (20, 2000));
+
+    // What survives a COMMIT is what was not rolled back to.
+    a.batch_execute("BEGIN; UPDATE acct SET v = 50 WHERE id = 5; SAVEPOINT x; UPDATE acct SET v = 60 WHERE id = 6; ROLLBACK TO x; COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(
+        b.query_one("SELECT v FROM acct WHERE id = 5", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        50
+    );
+    assert_eq!(
+        b.query_one("SELECT v FROM acct WHERE id = 6", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        100
+    );
+    assert_eq!(
+        code(&b.batch_execute("SAVEPOINT y").await.unwrap_err()),
+        Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION)
+    );
+}

@@ -40,6 +40,7 @@ pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");
 pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
 pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
 pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");
+pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
 pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
 pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
 pub const READ_ONLY_SQL_TRANSACTION: SqlState = SqlState("25006");
