@@ -500,8 +500,34 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 Error::new(sqlstate::UNDEFINED_PARAMETER, "there is no parameter $1").into(),
             );
         }
+        // Several statements in one Query run as one implicit transaction,
+        // as in PostgreSQL: an error rolls back the ones before it.
+        let implicit = statements.len() > 1
+            && self.state.txn.is_none()
+            && statements
+                .iter()
+                .all(|statement| statement.joins_implicit_transaction());
+        if implicit {
+            engine.begin_implicit(&mut self.state)?;
+        }
+        let outcome = self.run_simple_statements(&statements, io).await;
+        if implicit {
+            let ended = engine.end_implicit(&mut self.state, outcome.is_ok()).await;
+            if outcome.is_ok() {
+                ended?;
+            }
+        }
+        outcome
+    }
+
+    async fn run_simple_statements<W: AsyncWrite + Unpin>(
+        &mut self,
+        statements: &[E::Statement],
+        io: &mut W,
+    ) -> Result<(), Failure> {
+        let engine = self.engine;
         let text = ResultFormats::Uniform(Format::Text);
-        for statement in &statements {
+        for statement in statements {
             let returns_rows = statement.returns_rows();
             if returns_rows {
                 codec::row_description(&mut self.out, statement.columns(), &text)?;

@@ -29,6 +29,11 @@ pub trait StatementInfo {
     fn columns(&self) -> &[ColumnDesc];
     /// Whether the statement returns rows (SELECT, SHOW), even zero of them.
     fn returns_rows(&self) -> bool;
+    /// Whether it may run inside the implicit transaction of a
+    /// multi-statement simple Query (not transaction control, not DDL).
+    fn joins_implicit_transaction(&self) -> bool {
+        true
+    }
 }
 
 /// A message for the client that is not an error (PostgreSQL NoticeResponse).
@@ -151,6 +156,23 @@ pub trait QueryEngine {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> impl Future<Output = Result<QueryResult>>;
+
+    /// Opens the implicit transaction PostgreSQL runs a multi-statement
+    /// simple Query in.
+    fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
+        let _ = session;
+        Ok(())
+    }
+
+    /// Ends it: commit if every statement succeeded, else roll back.
+    fn end_implicit(
+        &self,
+        session: &mut SessionState,
+        commit: bool,
+    ) -> impl Future<Output = Result<()>> {
+        let _ = (session, commit);
+        async { Ok(()) }
+    }
 
     /// The connection ended: release what the session holds (an open
     /// transaction is rolled back).

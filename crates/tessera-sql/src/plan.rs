@@ -203,6 +203,20 @@ impl crate::engine::StatementInfo for Statement {
     fn returns_rows(&self) -> bool {
         self.returns_rows
     }
+    fn joins_implicit_transaction(&self) -> bool {
+        !matches!(
+            *self.plan,
+            Plan::Begin { .. }
+                | Plan::Commit
+                | Plan::Rollback
+                | Plan::SetTransaction { .. }
+                | Plan::Savepoint { .. }
+                | Plan::ReleaseSavepoint { .. }
+                | Plan::RollbackToSavepoint { .. }
+                | Plan::CreateTable { .. }
+                | Plan::DropTable { .. }
+        )
+    }
 }
 
 /// A row of values.

@@ -1148,6 +1148,19 @@ impl<C: Cluster> QueryEngine for Router<C> {
         self.run(statement, params, session).await
     }
 
+    fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
+        self.begin(session, None, None).map(|_| ())
+    }
+
+    async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {
+        if commit {
+            self.commit(session).await?;
+        } else {
+            self.rollback(session).await;
+        }
+        Ok(())
+    }
+
     async fn end_session(&self, session: &mut SessionState) {
         if let Some(txn) = session.txn.take() {
             self.abort(txn).await;

@@ -362,3 +362,38 @@ async fn savepoints_undo_part_of_a_block_and_recover_from_errors() {
         Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_statements_in_one_query_are_one_implicit_transaction() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        return;
+    }
+    let a = setup(&server).await;
+    // The second INSERT fails: the first one (on any shard) is rolled back too.
+    let err = a.batch_execute("INSERT INTO acct VALUES (40, 1), (41, 1); UPDATE acct SET v = 0; INSERT INTO acct VALUES (1, 1)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::UNIQUE_VIOLATION));
+    assert_eq!(total(&a).await, (20, 2000));
+    // Success commits them all.
+    a.batch_execute("INSERT INTO acct VALUES (40, 1); UPDATE acct SET v = v + 1 WHERE id = 40")
+        .await
+        .unwrap();
+    assert_eq!(total(&a).await, (21, 2002));
+    // DDL cannot join a block yet: such strings run statement by statement,
+    // so the table stays although a later statement fails.
+    let err = a
+        .batch_execute("CREATE TABLE t2 (id int PRIMARY KEY); SELECT 1 / (v - v) FROM acct")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::DIVISION_BY_ZERO));
+    a.batch_execute("INSERT INTO t2 VALUES (1)").await.unwrap();
+    assert_eq!(
+        a.query_one("SELECT count(*) FROM t2", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        1
+    );
+}
