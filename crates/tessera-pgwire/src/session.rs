@@ -529,9 +529,6 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let text = ResultFormats::Uniform(Format::Text);
         for statement in statements {
             let returns_rows = statement.returns_rows();
-            if returns_rows {
-                codec::row_description(&mut self.out, statement.columns(), &text)?;
-            }
             let outcome = engine.execute(statement, Vec::new(), &mut self.state).await;
             let result = match outcome {
                 Ok(result) => result,
@@ -540,18 +537,17 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     return Err(error.into());
                 }
             };
+            // A statement bound only when it ran describes its rows itself.
+            let columns = result.columns.as_deref().unwrap_or(statement.columns());
+            if returns_rows {
+                codec::row_description(&mut self.out, columns, &text)?;
+            }
             check_rows(&result, returns_rows)?;
             for notice in &result.notices {
                 codec::notice_response(&mut self.out, notice);
             }
             for row in &result.rows {
-                codec::data_row(
-                    &mut self.out,
-                    row,
-                    statement.columns(),
-                    &text,
-                    &mut self.scratch,
-                )?;
+                codec::data_row(&mut self.out, row, columns, &text, &mut self.scratch)?;
                 write_if_full(&mut self.out, io).await?;
             }
             command_complete(&mut self.out, &result.tag, result.rows.len(), returns_rows);

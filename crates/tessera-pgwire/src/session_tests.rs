@@ -103,6 +103,7 @@ impl QueryEngine for FakeEngine {
         session: &mut SessionState,
     ) -> Result<QueryResult> {
         let select = |rows| QueryResult {
+            columns: None,
             rows,
             tag: "SELECT".to_string(),
             notices: vec![],
@@ -119,6 +120,7 @@ impl QueryEngine for FakeEngine {
             ]]),
             "select echo" | "select $1" => select(vec![params]),
             "insert" => QueryResult {
+                columns: None,
                 rows: vec![],
                 tag: "INSERT 0 1".to_string(),
                 notices: vec![Notice {
@@ -135,6 +137,7 @@ impl QueryEngine for FakeEngine {
                     .reported_changes
                     .push(("application_name".to_string(), "changed".to_string()));
                 QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: "SET".to_string(),
                     notices: vec![],

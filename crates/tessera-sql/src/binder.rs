@@ -432,6 +432,7 @@ impl<'a> Binder<'a> {
             columns,
             returns_rows,
             catalog_version: self.catalog.version,
+            deferred: false,
             parsed: Arc::new(parsed.clone()),
         })
     }

@@ -54,6 +54,10 @@ pub struct QueryResult {
     /// the count of rows it sent: "SELECT 3"); complete for others ("INSERT 0 3").
     pub tag: String,
     pub notices: Vec<Notice>,
+    /// Set when the statement was bound only now (a later statement of a
+    /// multi-statement Query, after DDL before it ran): the columns to
+    /// describe its rows with, in place of the prepared ones.
+    pub columns: Option<Vec<ColumnDesc>>,
 }
 
 /// Per-connection state the engine reads and changes: settings (SET/SHOW)

@@ -191,6 +191,9 @@ pub struct Statement {
     /// The catalog version it was bound against; a newer catalog rebinds it.
     pub catalog_version: u64,
     pub parsed: Arc<crate::parser::Parsed>,
+    /// Bound when executed, not when prepared: it names something an
+    /// earlier statement of the same Query creates.
+    pub deferred: bool,
 }
 
 impl crate::engine::StatementInfo for Statement {

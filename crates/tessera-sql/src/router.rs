@@ -414,6 +414,7 @@ impl<C: Cluster> Router<C> {
             Plan::Select(select) => {
                 let rows = self.select(plan, select, params, session).await?;
                 Ok(QueryResult {
+                    columns: None,
                     rows,
                     tag: "SELECT".into(),
                     notices: vec![],
@@ -439,6 +440,7 @@ impl<C: Cluster> Router<C> {
                     })
                     .await?;
                 Ok(QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
@@ -455,6 +457,7 @@ impl<C: Cluster> Router<C> {
                 let shards = self.targets(&catalog, table, target, &params)?;
                 let count = self.modify(verb, plan, &shards, &params, session).await?;
                 Ok(QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: format!("{verb} {count}"),
                     notices: vec![],
@@ -476,6 +479,7 @@ impl<C: Cluster> Router<C> {
                         .await?,
                 )?;
                 Ok(QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: "CREATE TABLE".into(),
                     notices,
@@ -494,6 +498,7 @@ impl<C: Cluster> Router<C> {
                         .await?,
                 )?;
                 Ok(QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: "DROP TABLE".into(),
                     notices,
@@ -520,6 +525,7 @@ impl<C: Cluster> Router<C> {
                     session.reported_changes.push((key, value));
                 }
                 Ok(QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: "SET".into(),
                     notices: vec![],
@@ -541,6 +547,7 @@ impl<C: Cluster> Router<C> {
                         )
                     })?;
                 Ok(QueryResult {
+                    columns: None,
                     rows: vec![vec![Value::Text(value)]],
                     tag: "SHOW".into(),
                     notices: vec![],
@@ -621,6 +628,7 @@ impl<C: Cluster> Router<C> {
             });
         }
         Ok(QueryResult {
+            columns: None,
             rows: vec![],
             tag: "BEGIN".into(),
             notices,
@@ -634,6 +642,7 @@ impl<C: Cluster> Router<C> {
                 "there is no transaction in progress",
             );
             return Ok(QueryResult {
+                columns: None,
                 rows: vec![],
                 tag: "COMMIT".into(),
                 notices: vec![notice],
@@ -642,6 +651,7 @@ impl<C: Cluster> Router<C> {
         if txn.failed {
             self.abort(txn).await;
             return Ok(QueryResult {
+                columns: None,
                 rows: vec![],
                 tag: "ROLLBACK".into(),
                 notices: vec![],
@@ -652,6 +662,7 @@ impl<C: Cluster> Router<C> {
             self.cluster.end_read(floor);
         }
         result.map(|()| QueryResult {
+            columns: None,
             rows: vec![],
             tag: "COMMIT".into(),
             notices: vec![],
@@ -740,6 +751,7 @@ impl<C: Cluster> Router<C> {
             Some(txn) => {
                 self.abort(txn).await;
                 QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: "ROLLBACK".into(),
                     notices: vec![],
@@ -751,6 +763,7 @@ impl<C: Cluster> Router<C> {
                     "there is no transaction in progress",
                 );
                 QueryResult {
+                    columns: None,
                     rows: vec![],
                     tag: "ROLLBACK".into(),
                     notices: vec![notice],
@@ -787,6 +800,7 @@ impl<C: Cluster> Router<C> {
         let seq = txn.savepoint_seq;
         txn.savepoints.push((name.to_string(), seq));
         Ok(QueryResult {
+            columns: None,
             rows: vec![],
             tag: "SAVEPOINT".into(),
             notices: vec![],
@@ -815,6 +829,7 @@ impl<C: Cluster> Router<C> {
         // are above it, so a ROLLBACK TO it still undoes them.
         txn.savepoints.truncate(i);
         Ok(QueryResult {
+            columns: None,
             rows: vec![],
             tag: "RELEASE".into(),
             notices: vec![],
@@ -846,6 +861,7 @@ impl<C: Cluster> Router<C> {
             txn.failed = false;
         }
         Ok(QueryResult {
+            columns: None,
             rows: vec![],
             tag: "ROLLBACK".into(),
             notices: vec![],
@@ -864,6 +880,7 @@ impl<C: Cluster> Router<C> {
                 "SET TRANSACTION can only be used in transaction blocks",
             );
             return Ok(QueryResult {
+                columns: None,
                 rows: vec![],
                 tag: "SET".into(),
                 notices: vec![notice],
@@ -882,6 +899,7 @@ impl<C: Cluster> Router<C> {
             txn.read_only = r;
         }
         Ok(QueryResult {
+            columns: None,
             rows: vec![],
             tag: "SET".into(),
             notices: vec![],
@@ -1119,10 +1137,30 @@ impl<C: Cluster> QueryEngine for Router<C> {
     fn prepare(&self, sql: &str, param_types: &[Option<DataType>]) -> Result<Vec<Statement>> {
         let parsed = crate::parser::parse(sql)?;
         let catalog = self.cluster.catalog();
-        parsed
-            .iter()
-            .map(|p| Binder::new(&catalog, param_types).bind(p, sql))
-            .collect()
+        let mut statements = Vec::with_capacity(parsed.len());
+        for (i, p) in parsed.iter().enumerate() {
+            match Binder::new(&catalog, param_types).bind(p, sql) {
+                Ok(statement) => statements.push(statement),
+                // A later statement of a Query may name what an earlier one
+                // creates: bind it when it runs, as PostgreSQL does.
+                Err(_) if i > 0 => statements.push(Statement {
+                    sql: sql.to_string(),
+                    plan: Arc::new(Plan::Commit),
+                    param_types: vec![],
+                    columns: vec![],
+                    returns_rows: matches!(
+                        p.statement,
+                        sqlparser::ast::Statement::Query(_)
+                            | sqlparser::ast::Statement::ShowVariable { .. }
+                    ),
+                    catalog_version: catalog.version,
+                    parsed: Arc::new(p.clone()),
+                    deferred: true,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(statements)
     }
 
     async fn execute(
@@ -1132,6 +1170,12 @@ impl<C: Cluster> QueryEngine for Router<C> {
         session: &mut SessionState,
     ) -> Result<QueryResult> {
         let catalog = self.cluster.catalog();
+        if statement.deferred {
+            let bound = Binder::new(&catalog, &[]).bind(&statement.parsed, &statement.sql)?;
+            let mut result = self.run(&bound, params, session).await?;
+            result.columns = Some(bound.columns);
+            return Ok(result);
+        }
         if statement.catalog_version != catalog.version {
             // The schema changed since PREPARE: bind again, as PostgreSQL re-plans.
             let given: Vec<Option<DataType>> =

@@ -396,4 +396,17 @@ async fn several_statements_in_one_query_are_one_implicit_transaction() {
             .get::<_, i64>(0),
         1
     );
+    // Later statements of one Query may use a table an earlier one creates.
+    let messages = a
+        .simple_query("CREATE TABLE t3 (id int PRIMARY KEY, name text); INSERT INTO t3 VALUES (1, 'x'), (2, 'y'); SELECT name FROM t3 ORDER BY id")
+        .await
+        .unwrap();
+    let names: Vec<String> = messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get("name").map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["x", "y"]);
 }
