@@ -13,7 +13,7 @@
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
 # both workloads, stop it; then the other one. Prints a table of TPS and the
-# Tessera/PostgreSQL ratio.
+# Tessera/PostgreSQL ratio, and each system's p99 latency.
 #
 # Usage: bench/pgbench_compare.sh [-c CLIENTS] [-j THREADS] [-T SECONDS]
 #                                 [--rows N] [--shards N] [--no-build]
@@ -191,7 +191,7 @@ EOF
 chmod 644 "$work"/*.sql
 
 workloads=(point_select insert tpcb_like)
-declare -A tps
+declare -A tps p99
 
 load_and_run() { # system port
     local system=$1 port=$2
@@ -204,8 +204,10 @@ load_and_run() { # system port
     for workload in "${workloads[@]}"; do
         log "$system: $workload for ${duration}s (-c $clients -j $threads)"
         local out="$work/$system-$workload.out"
+        rm -f "$work/$system-$workload".log*
         if ! "$pgbench" -n -M prepared -f "$work/$workload.sql" -c "$clients" -j "$threads" \
-            -T "$duration" -h 127.0.0.1 -p "$port" -U postgres postgres >"$out" 2>&1; then
+            -T "$duration" -l --log-prefix="$work/$system-$workload.log" \
+            -h 127.0.0.1 -p "$port" -U postgres postgres >"$out" 2>&1; then
             cat "$out" >&2
             die "$system: pgbench $workload failed"
         fi
@@ -213,6 +215,10 @@ load_and_run() { # system port
         value=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -1)
         [ -n "$value" ] || { cat "$out" >&2; die "$system: no tps in pgbench output"; }
         tps[$system,$workload]=$value
+        # The per-transaction log's third column is the latency in microseconds.
+        p99[$system,$workload]=$(cat "$work/$system-$workload".log* | awk '{print $3}' | sort -n |
+            awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f", v[i] / 1000 } }')
+        rm -f "$work/$system-$workload".log*
         grep -E 'aborted|failed transactions: [1-9]' "$out" >&2 || true
     done
     # Every TPC-B-like transaction moved one delta through all four tables.
@@ -255,10 +261,11 @@ echo
 echo "pgbench -n -M prepared -c $clients -j $threads -T $duration; $(nproc) cores; bench_kv $rows rows"
 echo "tessera: $tessera --shards $shards"
 echo "postgres: $("$pg_bin/postgres" --version)${pg_opts:+ $pg_opts}"
-printf '%-14s %14s %14s %10s\n' workload tessera_tps postgres_tps ratio
+printf '%-14s %14s %14s %10s %16s %16s\n' workload tessera_tps postgres_tps ratio tessera_p99_ms postgres_p99_ms
 for workload in "${workloads[@]}"; do
     t=${tps[tessera,$workload]}
     p=${tps[postgres,$workload]}
-    printf '%-14s %14.1f %14.1f %10s\n' "$workload" "$t" "$p" \
-        "$(awk -v t="$t" -v p="$p" 'BEGIN { if (p > 0) printf "%.2f", t / p; else print "n/a" }')"
+    printf '%-14s %14.1f %14.1f %10s %16s %16s\n' "$workload" "$t" "$p" \
+        "$(awk -v t="$t" -v p="$p" 'BEGIN { if (p > 0) printf "%.2f", t / p; else print "n/a" }')" \
+        "${p99[tessera,$workload]}" "${p99[postgres,$workload]}"
 done
