@@ -108,6 +108,34 @@ fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
         .copied()
 }
 
+/// Polls two futures together and returns both outputs.
+async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        if out_a.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                out_a = Some(v);
+            }
+        }
+        if out_b.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                out_b = Some(v);
+            }
+        }
+        if out_a.is_some() && out_b.is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    (
+        out_a.expect("first future completed"),
+        out_b.expect("second future completed"),
+    )
+}
+
 /// Polls futures together and returns their outputs in order.
 async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
@@ -298,49 +326,7 @@ impl<C: Cluster> Router<C> {
         loop {
             let tx = self.cluster.next_tx();
             let requests = build(WriteMode::Prepare(tx))?;
-            let shards: Vec<ShardId> = requests.iter().map(|(s, _)| *s).collect();
-            let replies = join_all(
-                requests
-                    .into_iter()
-                    .map(|(s, r)| self.cluster.call(s, r))
-                    .collect(),
-            )
-            .await;
-            let mut count = 0;
-            let mut failure = None;
-            for reply in replies {
-                match reply.and_then(expect_count) {
-                    Ok(n) => count += n,
-                    Err(e) => {
-                        if failure.as_ref().is_none_or(|f: &Error| is_retryable(f)) {
-                            failure = Some(e);
-                        }
-                    }
-                }
-            }
-            let mut commit = failure.is_none();
-            // Versions of a committed transaction carry this timestamp on every shard.
-            let ts = if commit { self.cluster.tick() } else { 0 };
-            if commit {
-                // The decision is durable before any participant applies. If
-                // it cannot be made durable (disk full), nobody commits;
-                // recovery presumes abort for the same reason.
-                let decide = ShardRequest::Decide { tx, commit: true };
-                if let Err(e) = self.cluster.call(self.cluster.local_shard(), decide).await {
-                    commit = false;
-                    failure = Some(e);
-                }
-            }
-            let resolves = shards
-                .iter()
-                .map(|s| {
-                    self.cluster
-                        .call(*s, ShardRequest::Resolve { tx, commit, ts })
-                })
-                .collect();
-            for r in join_all(resolves).await {
-                r?;
-            }
+            let (count, failure) = self.two_phase(tx, requests).await;
             match failure {
                 None => return Ok(count),
                 Some(e) if is_retryable(&e) && attempt < WRITE_RETRIES_MAX => {
@@ -350,6 +336,80 @@ impl<C: Cluster> Router<C> {
                 Some(e) => return Err(e),
             }
         }
+    }
+
+    /// Two-phase commit of `tx` over the shards `prepares` go to, with the
+    /// decision written in parallel with the prepares (parallel commit): a
+    /// commit decision holds only if every participant it names prepared
+    /// durably, which recovery checks, so the client waits for one fsync
+    /// round, not two. Returns the prepared row count and the first error.
+    async fn two_phase(
+        &self,
+        tx: TxId,
+        prepares: Vec<(ShardId, ShardRequest)>,
+    ) -> (u64, Option<Error>) {
+        let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
+        let local = self.cluster.local_shard();
+        let prepared = join_all(
+            prepares
+                .into_iter()
+                .map(|(s, r)| self.cluster.call(s, r))
+                .collect(),
+        );
+        let decided = self.cluster.call(
+            local,
+            ShardRequest::Decide {
+                tx,
+                commit: true,
+                participants: shards.clone(),
+            },
+        );
+        let (replies, decided) = join2(prepared, decided).await;
+        let mut count = 0;
+        let mut failure = None;
+        for reply in replies {
+            match reply.and_then(expect_count) {
+                Ok(n) => count += n,
+                Err(e) => {
+                    if failure.as_ref().is_none_or(is_retryable) {
+                        failure = Some(e);
+                    }
+                }
+            }
+        }
+        if let Err(e) = decided {
+            failure.get_or_insert(e);
+        }
+        let commit = failure.is_none();
+        // Versions of a committed transaction carry one timestamp on every
+        // shard, taken after every participant prepared.
+        let ts = if commit { self.cluster.tick() } else { 0 };
+        if !commit {
+            // A commit decision may already be durable: an abort after it
+            // wins, so a prepare whose bytes reached the disk despite its
+            // error is never committed by recovery.
+            let abort = ShardRequest::Decide {
+                tx,
+                commit: false,
+                participants: shards.clone(),
+            };
+            if let Err(e) = self.cluster.call(local, abort).await {
+                tracing::warn!("could not record the abort of transaction {tx}: {e}");
+            }
+        }
+        let resolves = shards
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::Resolve { tx, commit, ts })
+            })
+            .collect();
+        for r in join_all(resolves).await {
+            if let Err(e) = r {
+                failure.get_or_insert(e);
+            }
+        }
+        (count, failure)
     }
 
     async fn back_off(&self, attempt: u32) {
@@ -686,40 +746,10 @@ impl<C: Cluster> Router<C> {
         let tx = txn.id;
         let prepares = shards
             .iter()
-            .map(|s| self.cluster.call(*s, ShardRequest::TxnPrepare { id: tx }))
+            .map(|s| (*s, ShardRequest::TxnPrepare { id: tx }))
             .collect();
-        let mut failure = None;
-        for reply in join_all(prepares).await {
-            if let Err(e) = reply {
-                failure.get_or_insert(e);
-            }
-        }
-        let mut commit = failure.is_none();
-        let ts = if commit { self.cluster.tick() } else { 0 };
-        if commit {
-            if let Err(e) = self
-                .cluster
-                .call(
-                    self.cluster.local_shard(),
-                    ShardRequest::Decide { tx, commit: true },
-                )
-                .await
-            {
-                commit = false;
-                failure = Some(e);
-            }
-        }
-        let resolves = shards
-            .iter()
-            .map(|s| {
-                self.cluster
-                    .call(*s, ShardRequest::Resolve { tx, commit, ts })
-            })
-            .collect();
-        for r in join_all(resolves).await {
-            r?;
-        }
-        if !commit {
+        let (_, failure) = self.two_phase(tx, prepares).await;
+        if failure.is_some() {
             // Participants that failed to prepare still hold their intents.
             let aborts = shards
                 .iter()

@@ -192,6 +192,8 @@ pub enum ShardRequest {
     Decide {
         tx: TxId,
         commit: bool,
+        /// Every shard taking part; a commit holds only if all prepared.
+        participants: Vec<ShardId>,
     },
     /// Catalog changes, served by shard 0, which owns the catalog log.
     CreateTable {
@@ -369,9 +371,20 @@ impl ShardContext {
                 self.resolve(tx, commit, ts);
                 Ok(ShardResponse::Done(vec![]))
             }
-            ShardRequest::Decide { tx, commit } => {
+            ShardRequest::Decide {
+                tx,
+                commit,
+                participants,
+            } => {
                 self.wal
-                    .append_durable(&Record::Decision { tx, commit }.encode())
+                    .append_durable(
+                        &Record::Decision {
+                            tx,
+                            commit,
+                            participants,
+                        }
+                        .encode(),
+                    )
                     .await?;
                 Ok(ShardResponse::Done(vec![]))
             }
@@ -607,12 +620,7 @@ impl ShardContext {
             WriteMode::Prepare(tx) => Some(tx),
             _ => None,
         };
-        if writes.is_empty() {
-            if let Some(tx) = tx {
-                self.prepared
-                    .borrow_mut()
-                    .insert(tx, (writes, Timestamp::MAX));
-            }
+        if writes.is_empty() && tx.is_none() {
             return Ok(count);
         }
         let owner = match tx {
@@ -709,13 +717,9 @@ impl ShardContext {
     async fn txn_prepare(&self, id: TxId) -> Result<ShardResponse> {
         let writes = self.take_intents(id);
         let count = writes.ops.len() as u64;
-        if writes.is_empty() {
-            self.prepared
-                .borrow_mut()
-                .insert(id, (writes, Timestamp::MAX));
-        } else {
-            self.prepare_locked(id, writes).await?;
-        }
+        // Logged even when empty: recovery commits only if every
+        // participant the decision names has a durable prepare.
+        self.prepare_locked(id, writes).await?;
         Ok(ShardResponse::Count(count))
     }
 

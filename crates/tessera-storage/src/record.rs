@@ -58,10 +58,15 @@ pub enum Record {
         tx: TxId,
         writes: WriteSet,
     },
-    /// The coordinator's durable outcome of a two-phase transaction.
+    /// The coordinator's outcome of a two-phase transaction. It may be
+    /// written while the participants still prepare (parallel commit): a
+    /// commit holds only if every shard in `participants` has a durable
+    /// `Prepare` for `tx`. A later decision for the same `tx` replaces it.
+    /// An empty list (older records) means the decision holds on its own.
     Decision {
         tx: TxId,
         commit: bool,
+        participants: Vec<u16>,
     },
     /// A participant's note that a prepared transaction was settled.
     Resolve {
@@ -74,6 +79,7 @@ const COMMIT: u8 = 1;
 const PREPARE: u8 = 2;
 const DECISION: u8 = 3;
 const RESOLVE: u8 = 4;
+const DECISION_WITH_PARTICIPANTS: u8 = 5;
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 
@@ -129,10 +135,24 @@ impl Record {
                 w.u64(*tx);
                 encode_writes(&mut w, writes);
             }
-            Record::Decision { tx, commit } => {
-                w.u8(DECISION);
+            Record::Decision {
+                tx,
+                commit,
+                participants,
+            } => {
+                w.u8(if participants.is_empty() {
+                    DECISION
+                } else {
+                    DECISION_WITH_PARTICIPANTS
+                });
                 w.u64(*tx);
                 w.u8(*commit as u8);
+                if !participants.is_empty() {
+                    w.u32(participants.len() as u32);
+                    for p in participants {
+                        w.u32(*p as u32);
+                    }
+                }
             }
             Record::Resolve { tx, commit } => {
                 w.u8(RESOLVE);
@@ -157,7 +177,22 @@ impl Record {
             DECISION => Record::Decision {
                 tx: r.u64()?,
                 commit: r.u8()? != 0,
+                participants: vec![],
             },
+            DECISION_WITH_PARTICIPANTS => {
+                let tx = r.u64()?;
+                let commit = r.u8()? != 0;
+                let n = r.len_prefix(1 << 16)?;
+                let mut participants = Vec::with_capacity(n);
+                for _ in 0..n {
+                    participants.push(r.u32()? as u16);
+                }
+                Record::Decision {
+                    tx,
+                    commit,
+                    participants,
+                }
+            }
             RESOLVE => Record::Resolve {
                 tx: r.u64()?,
                 commit: r.u8()? != 0,
