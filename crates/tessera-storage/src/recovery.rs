@@ -195,14 +195,22 @@ mod tests {
     use crate::wal::WalWriter;
 
     fn put(table: u32, key: &[u8]) -> WriteSet {
-        WriteSet { ops: vec![WriteOp::Put { table, key: key.to_vec(), row: vec![Value::Int4(1)] }] }
+        WriteSet {
+            ops: vec![WriteOp::Put {
+                table,
+                key: key.to_vec(),
+                row: vec![Value::Int4(1)],
+            }],
+        }
     }
 
     /// Writes `records` to shard `shard`'s log under `dir`.
     fn write_log(dir: &Path, shard: u16, records: &[Record]) {
         let path = shard_wal_path(dir, shard);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let wal = WalWriter::open(&path, 0, "t", 4096).unwrap();
             for r in records {
@@ -219,13 +227,21 @@ mod tests {
         let def = TableDef {
             id: 0,
             name: "t".into(),
-            columns: vec![ColumnDef { name: "v".into(), data_type: DataType::Int4, not_null: false }],
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                data_type: DataType::Int4,
+                not_null: false,
+            }],
             primary_key: vec![],
             sharding_key: vec![],
         };
         let (catalog, table) = Catalog::new(16, 2).with_table(def);
         let t = table.id;
-        let decide = |tx, commit| Record::Decision { tx, commit, participants: vec![0, 1] };
+        let decide = |tx, commit| Record::Decision {
+            tx,
+            commit,
+            participants: vec![0, 1],
+        };
         // tx 1: decided and prepared on both shards: commits.
         // tx 2: decided, but shard 1 never prepared: aborts everywhere.
         // tx 3: decided commit, then abort (a prepare had failed): aborts.
@@ -234,24 +250,58 @@ mod tests {
             0,
             &[
                 decide(1, true),
-                Record::Prepare { tx: 1, writes: put(t, b"a1") },
+                Record::Prepare {
+                    tx: 1,
+                    writes: put(t, b"a1"),
+                },
                 decide(2, true),
-                Record::Prepare { tx: 2, writes: put(t, b"a2") },
+                Record::Prepare {
+                    tx: 2,
+                    writes: put(t, b"a2"),
+                },
                 decide(3, true),
-                Record::Prepare { tx: 3, writes: put(t, b"a3") },
+                Record::Prepare {
+                    tx: 3,
+                    writes: put(t, b"a3"),
+                },
                 decide(3, false),
             ],
         );
-        write_log(&dir, 1, &[Record::Prepare { tx: 1, writes: put(t, b"b1") }, Record::Prepare { tx: 3, writes: put(t, b"b3") }]);
+        write_log(
+            &dir,
+            1,
+            &[
+                Record::Prepare {
+                    tx: 1,
+                    writes: put(t, b"b1"),
+                },
+                Record::Prepare {
+                    tx: 3,
+                    writes: put(t, b"b3"),
+                },
+            ],
+        );
         let node = recover(&dir, catalog, 2).unwrap();
         let has = |shard: usize, key: &[u8]| node.shards[shard].store.get(t, key, LATEST).is_some();
-        assert!(has(0, b"a1") && has(1, b"b1"), "tx 1 committed on both shards");
+        assert!(
+            has(0, b"a1") && has(1, b"b1"),
+            "tx 1 committed on both shards"
+        );
         assert!(!has(0, b"a2"), "tx 2 lacked a participant's prepare");
         assert!(!has(0, b"a3") && !has(1, b"b3"), "tx 3's later abort wins");
         let settled: Vec<_> = node.shards[0].resolutions.iter().cloned().collect();
-        assert!(settled.contains(&Record::Resolve { tx: 1, commit: true }));
-        assert!(settled.contains(&Record::Resolve { tx: 2, commit: false }));
-        assert!(settled.contains(&Record::Resolve { tx: 3, commit: false }));
+        assert!(settled.contains(&Record::Resolve {
+            tx: 1,
+            commit: true
+        }));
+        assert!(settled.contains(&Record::Resolve {
+            tx: 2,
+            commit: false
+        }));
+        assert!(settled.contains(&Record::Resolve {
+            tx: 3,
+            commit: false
+        }));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
