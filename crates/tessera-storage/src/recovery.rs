@@ -289,7 +289,7 @@ mod tests {
         );
         assert!(!has(0, b"a2"), "tx 2 lacked a participant's prepare");
         assert!(!has(0, b"a3") && !has(1, b"b3"), "tx 3's later abort wins");
-        let settled: Vec<_> = node.shards[0].resolutions.iter().cloned().collect();
+        let settled = node.shards[0].resolutions.to_vec();
         assert!(settled.contains(&Record::Resolve {
             tx: 1,
             commit: true
