@@ -266,6 +266,15 @@ impl ShardContext {
         timeline: Arc<Timeline>,
     ) -> ShardContext {
         let cached = Arc::new((*catalog_cell.load()).clone());
+        // The store was recovered against the catalog at start-up, but other
+        // shards may already serve clients, and DDL may have changed the
+        // catalog since. Bring the store to the catalog this shard starts
+        // with, or a table created meanwhile would have no storage here.
+        let mut store = store;
+        store.drop_missing_tables(&cached);
+        for t in cached.tables() {
+            store.ensure_table(t.id);
+        }
         ShardContext {
             shard,
             store: RefCell::new(store),
@@ -1333,6 +1342,46 @@ mod kv_tests {
                 keys(scan(Unbounded, Unbounded, 10).await.unwrap()),
                 ["b", "c", "d"]
             );
+        });
+    }
+
+    /// A shard that starts after a client already created a table (the
+    /// store it recovered predates the table) still has storage for it.
+    #[test]
+    fn a_shard_starting_after_ddl_has_storage_for_the_new_table() {
+        let def = TableDef {
+            id: 0,
+            name: "late".into(),
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                data_type: DataType::Text,
+                not_null: false,
+            }],
+            primary_key: vec![],
+            sharding_key: vec![],
+        };
+        let (catalog, table) = Catalog::new(16, 1).with_table(def);
+        let recovered_before_the_table = ShardStore::new();
+        let wal = WalWriter::with_file(SimDisk::default().file(), 0, "late", 4096).unwrap();
+        let cell = Arc::new(CatalogCell::new(catalog));
+        let ctx = ShardContext::new(
+            0,
+            recovered_before_the_table,
+            wal,
+            cell,
+            None,
+            Arc::new(Timeline::new(1)),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            ctx.kv_write(WriteSet {
+                ops: vec![put(&table, "k", "v")],
+            })
+            .await
+            .unwrap();
+            assert_eq!(text(&ctx.kv_get(&table, b"k").await.unwrap().unwrap()), "v");
         });
     }
 
