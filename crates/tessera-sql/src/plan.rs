@@ -180,6 +180,23 @@ pub enum Plan {
     },
 }
 
+impl Plan {
+    /// BEGIN, COMMIT, ROLLBACK, SET TRANSACTION and savepoint commands:
+    /// handled by the session's transaction logic, not executed as plans.
+    pub fn is_transaction_control(&self) -> bool {
+        matches!(
+            self,
+            Plan::Begin { .. }
+                | Plan::Commit
+                | Plan::Rollback
+                | Plan::SetTransaction { .. }
+                | Plan::Savepoint { .. }
+                | Plan::ReleaseSavepoint { .. }
+                | Plan::RollbackToSavepoint { .. }
+        )
+    }
+}
+
 /// A parsed, bound and planned statement, ready to execute many times.
 #[derive(Debug, Clone)]
 pub struct Statement {
@@ -207,18 +224,11 @@ impl crate::engine::StatementInfo for Statement {
         self.returns_rows
     }
     fn joins_implicit_transaction(&self) -> bool {
-        !matches!(
-            *self.plan,
-            Plan::Begin { .. }
-                | Plan::Commit
-                | Plan::Rollback
-                | Plan::SetTransaction { .. }
-                | Plan::Savepoint { .. }
-                | Plan::ReleaseSavepoint { .. }
-                | Plan::RollbackToSavepoint { .. }
-                | Plan::CreateTable { .. }
-                | Plan::DropTable { .. }
-        )
+        !self.plan.is_transaction_control()
+            && !matches!(
+                *self.plan,
+                Plan::CreateTable { .. } | Plan::DropTable { .. }
+            )
     }
 }
 

@@ -613,15 +613,10 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
-            Plan::Begin { .. }
-            | Plan::Commit
-            | Plan::Rollback
-            | Plan::SetTransaction { .. }
-            | Plan::Savepoint { .. }
-            | Plan::ReleaseSavepoint { .. }
-            | Plan::RollbackToSavepoint { .. } => Err(Error::internal(
+            plan if plan.is_transaction_control() => Err(Error::internal(
                 "transaction control is handled before execution",
             )),
+            _ => Err(Error::internal("a plan with no execution")),
         }
     }
 

@@ -1233,10 +1233,11 @@ mod kv_tests {
 
     use super::*;
 
-    fn shard() -> (ShardContext, Arc<TableDef>) {
+    /// A catalog with one table `name (v text)`, keyed by hidden row ids.
+    fn catalog_with(name: &str) -> (Catalog, Arc<TableDef>) {
         let def = TableDef {
             id: 0,
-            name: "kv".into(),
+            name: name.into(),
             columns: vec![ColumnDef {
                 name: "v".into(),
                 data_type: DataType::Text,
@@ -1245,7 +1246,11 @@ mod kv_tests {
             primary_key: vec![],
             sharding_key: vec![],
         };
-        let (catalog, table) = Catalog::new(16, 1).with_table(def);
+        Catalog::new(16, 1).with_table(def)
+    }
+
+    fn shard() -> (ShardContext, Arc<TableDef>) {
+        let (catalog, table) = catalog_with("kv");
         let mut store = ShardStore::new();
         store.ensure_table(table.id);
         let wal = WalWriter::with_file(SimDisk::default().file(), 0, "kv", 4096).unwrap();
@@ -1349,18 +1354,7 @@ mod kv_tests {
     /// store it recovered predates the table) still has storage for it.
     #[test]
     fn a_shard_starting_after_ddl_has_storage_for_the_new_table() {
-        let def = TableDef {
-            id: 0,
-            name: "late".into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Text,
-                not_null: false,
-            }],
-            primary_key: vec![],
-            sharding_key: vec![],
-        };
-        let (catalog, table) = Catalog::new(16, 1).with_table(def);
+        let (catalog, table) = catalog_with("late");
         let recovered_before_the_table = ShardStore::new();
         let wal = WalWriter::with_file(SimDisk::default().file(), 0, "late", 4096).unwrap();
         let cell = Arc::new(CatalogCell::new(catalog));
