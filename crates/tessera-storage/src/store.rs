@@ -185,15 +185,6 @@ impl ShardStore {
         self.locks.get(&(table, key.to_vec())).copied()
     }
 
-    /// Whether any key of `writes` is locked.
-    pub fn any_locked(&self, writes: &WriteSet) -> bool {
-        !self.locks.is_empty()
-            && writes
-                .ops
-                .iter()
-                .any(|op| self.lock_owner(op.table(), op.key()).is_some())
-    }
-
     /// Locks every key of `writes`. The caller checked they were free.
     pub fn lock(&mut self, writes: &WriteSet, owner: LockOwner) {
         for op in &writes.ops {

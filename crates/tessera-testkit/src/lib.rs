@@ -549,10 +549,8 @@ const PROBE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// answer up to ReadyForQuery, then sends Terminate. This is what "ready"
 /// means for the tests: a port that accepts TCP is not enough, since a
 /// server may listen before recovery is done.
-fn probe_startup(mut stream: TcpStream, dbname: &str) -> Probe {
-    use std::io::Read;
-    let _ = stream.set_read_timeout(Some(PROBE_READ_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(PROBE_READ_TIMEOUT));
+/// A PostgreSQL 3.0 StartupMessage for `USER` and `dbname`.
+pub fn startup_packet(dbname: &str) -> Vec<u8> {
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for (key, value) in [("user", USER), ("database", dbname)] {
         body.extend_from_slice(key.as_bytes());
@@ -566,6 +564,14 @@ fn probe_startup(mut stream: TcpStream, dbname: &str) -> Probe {
         .to_be_bytes()
         .to_vec();
     packet.extend_from_slice(&body);
+    packet
+}
+
+fn probe_startup(mut stream: TcpStream, dbname: &str) -> Probe {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(PROBE_READ_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(PROBE_READ_TIMEOUT));
+    let packet = startup_packet(dbname);
     if stream.write_all(&packet).is_err() {
         return Probe::NotYet;
     }

@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use tessera_testkit::{TestServer, USER};
+use tessera_testkit::{startup_packet, TestServer};
 
 /// How long a read may wait for the server's reaction. A server that waits
 /// for the rest of a 2 GB message instead of rejecting it fails here.
@@ -44,18 +44,6 @@ fn open(server: &TestServer) -> TcpStream {
 fn send(stream: &mut TcpStream, bytes: &[u8]) {
     let _ = stream.write_all(bytes);
     let _ = stream.flush();
-}
-
-fn startup_packet(dbname: &str) -> Vec<u8> {
-    let mut body = PROTOCOL_3_0.to_be_bytes().to_vec();
-    for (key, value) in [("user", USER), ("database", dbname)] {
-        body.extend_from_slice(key.as_bytes());
-        body.push(0);
-        body.extend_from_slice(value.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    with_length(None, &body)
 }
 
 /// A message: optional type byte, then int32 length (including itself), body.
