@@ -394,6 +394,21 @@ impl<'a> Binder<'a> {
                     false,
                 )
             }
+            S::Set(ast::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session: true,
+            }) => {
+                let (isolation, read_only) = transaction_modes(modes)?;
+                (
+                    Plan::SetSessionCharacteristics {
+                        isolation,
+                        read_only,
+                    },
+                    vec![],
+                    false,
+                )
+            }
             S::Savepoint { name } => (
                 Plan::Savepoint {
                     name: ident_name(name),
@@ -1975,6 +1990,7 @@ fn transaction_modes(
                     ast::TransactionIsolationLevel::ReadUncommitted
                     | ast::TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
                     ast::TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                    ast::TransactionIsolationLevel::Serializable => Isolation::Serializable,
                     other => {
                         return Err(Error::unsupported(format!(
                             "ISOLATION LEVEL {other} in this version"

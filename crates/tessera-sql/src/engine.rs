@@ -96,6 +96,27 @@ pub enum Isolation {
     /// Snapshot isolation: one snapshot for the whole transaction; a write
     /// to a row changed since it fails with 40001.
     RepeatableRead,
+    /// REPEATABLE READ whose reads must also still hold when it commits:
+    /// shards validate them at COMMIT and keep them locked until the
+    /// commit is applied, so serializable transactions take effect
+    /// atomically at their commit timestamps (40001 otherwise).
+    Serializable,
+}
+
+impl Isolation {
+    /// The name PostgreSQL shows for it (`SHOW transaction_isolation`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+
+    /// Whether the transaction reads one snapshot throughout.
+    pub fn has_snapshot(self) -> bool {
+        self != Isolation::ReadCommitted
+    }
 }
 
 /// An open transaction block (BEGIN … COMMIT/ROLLBACK).
@@ -104,10 +125,13 @@ pub struct Txn {
     pub id: u64,
     pub isolation: Isolation,
     pub read_only: bool,
-    /// REPEATABLE READ: `(floor, snapshot)`, taken at the first statement.
+    /// REPEATABLE READ and SERIALIZABLE: `(floor, snapshot)`, taken at the
+    /// first statement.
     pub snapshot: Option<(u64, u64)>,
     /// Shards holding this transaction's writes.
     pub participants: std::collections::BTreeSet<u16>,
+    /// SERIALIZABLE: shards that remember what this transaction read.
+    pub reads: std::collections::BTreeSet<u16>,
     /// A statement failed: only ROLLBACK (or COMMIT, which rolls back) is accepted.
     pub failed: bool,
     /// Active savepoints, oldest first: name and number. Writes carry the
@@ -118,6 +142,18 @@ pub struct Txn {
 }
 
 impl Txn {
+    /// Whether shards must remember what this transaction reads, to
+    /// validate it at COMMIT. A read-only one needs nothing: its snapshot
+    /// holds exactly the serializable transactions committed before it.
+    pub fn tracks_reads(&self) -> bool {
+        self.isolation == Isolation::Serializable && !self.read_only
+    }
+
+    /// Every shard that holds something of this transaction.
+    pub fn shards(&self) -> std::collections::BTreeSet<u16> {
+        self.participants.union(&self.reads).copied().collect()
+    }
+
     /// The savepoint number the next write belongs to (0: none).
     pub fn current_savepoint(&self) -> u32 {
         self.savepoints.last().map_or(0, |(_, n)| *n)

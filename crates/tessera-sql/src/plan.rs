@@ -178,6 +178,12 @@ pub enum Plan {
         isolation: Option<crate::engine::Isolation>,
         read_only: Option<bool>,
     },
+    /// SET SESSION CHARACTERISTICS AS TRANSACTION: the defaults of later
+    /// transactions (`default_transaction_isolation`, `…_read_only`).
+    SetSessionCharacteristics {
+        isolation: Option<crate::engine::Isolation>,
+        read_only: Option<bool>,
+    },
 }
 
 impl Plan {

@@ -94,6 +94,7 @@ const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("client_min_messages", "notice"),
     ("default_transaction_isolation", "read committed"),
     ("transaction_isolation", "read committed"),
+    ("transaction_read_only", "off"),
     ("synchronous_commit", "on"),
     ("jit", "off"),
     ("bytea_output", "hex"),
@@ -109,7 +110,7 @@ fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// Polls two futures together and returns both outputs.
-async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+pub(crate) async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     let (mut a, mut b) = (Box::pin(a), Box::pin(b));
     let (mut out_a, mut out_b) = (None, None);
     std::future::poll_fn(|cx: &mut Context<'_>| {
@@ -215,10 +216,16 @@ impl<C: Cluster> Router<C> {
             Some(t) => self.targets(&catalog, t, &select.target, &params)?,
             None => vec![self.cluster.local_shard()],
         };
-        // REPEATABLE READ reads the transaction's snapshot; otherwise each
-        // statement takes its own.
+        // REPEATABLE READ and SERIALIZABLE read the transaction's snapshot;
+        // otherwise each statement takes its own.
         let txn_snapshot = session.txn.as_mut().and_then(|t| self.txn_snapshot(t));
         let txn = session.txn.as_ref().map(|t| t.id);
+        let track_reads = session.txn.as_ref().is_some_and(|t| t.tracks_reads());
+        if track_reads {
+            if let Some(t) = session.txn.as_mut() {
+                t.reads.extend(shards.iter().copied());
+            }
+        }
         let statement_snapshot = match txn_snapshot {
             Some(_) => None,
             None => Some(Snapshot::begin(&self.cluster)),
@@ -232,6 +239,7 @@ impl<C: Cluster> Router<C> {
                     params: params.clone(),
                     ts,
                     txn,
+                    track_reads,
                 };
                 self.cluster.call(*s, scan)
             })
@@ -266,9 +274,10 @@ impl<C: Cluster> Router<C> {
 
     /// Sends per-shard write requests: directly when one shard is involved,
     /// with two-phase commit when several are.
-    /// REPEATABLE READ: the transaction's snapshot, taken at its first statement.
+    /// REPEATABLE READ and SERIALIZABLE: the transaction's snapshot, taken
+    /// at its first statement.
     fn txn_snapshot(&self, txn: &mut crate::engine::Txn) -> Option<Timestamp> {
-        if txn.isolation != crate::engine::Isolation::RepeatableRead {
+        if !txn.isolation.has_snapshot() {
             return None;
         }
         Some(
@@ -299,6 +308,7 @@ impl<C: Cluster> Router<C> {
                 id: txn.id,
                 snapshot,
                 savepoint: txn.current_savepoint(),
+                track_reads: txn.tracks_reads(),
             })?;
             txn.participants.extend(requests.iter().map(|(s, _)| *s));
             let replies = join_all(
@@ -595,10 +605,22 @@ impl<C: Cluster> Router<C> {
                 let key = canonical_setting(name)
                     .map(|(n, _)| n.to_string())
                     .unwrap_or_else(|| name.clone());
-                let value = session
-                    .settings
-                    .get(&key)
-                    .cloned()
+                let in_block = match &session.txn {
+                    Some(t) if key == "transaction_isolation" => Some(t.isolation.name()),
+                    Some(t) if key == "transaction_read_only" => {
+                        Some(if t.read_only { "on" } else { "off" })
+                    }
+                    _ => None,
+                };
+                // Outside a block, the next transaction's level.
+                let key = match key.as_str() {
+                    "transaction_isolation" => "default_transaction_isolation".to_string(),
+                    "transaction_read_only" => "default_transaction_read_only".to_string(),
+                    _ => key,
+                };
+                let value = in_block
+                    .map(str::to_string)
+                    .or_else(|| session.settings.get(&key).cloned())
                     .or_else(|| canonical_setting(name).map(|(_, d)| d.to_string()))
                     .ok_or_else(|| {
                         Error::new(
@@ -610,6 +632,31 @@ impl<C: Cluster> Router<C> {
                     columns: None,
                     rows: vec![vec![Value::Text(value)]],
                     tag: "SHOW".into(),
+                    notices: vec![],
+                })
+            }
+            Plan::SetSessionCharacteristics {
+                isolation,
+                read_only,
+            } => {
+                if let Some(i) = isolation {
+                    session
+                        .settings
+                        .insert("default_transaction_isolation".into(), i.name().into());
+                }
+                if let Some(r) = read_only {
+                    let value = if *r { "on" } else { "off" };
+                    session
+                        .settings
+                        .insert("default_transaction_read_only".into(), value.into());
+                    session
+                        .reported_changes
+                        .push(("default_transaction_read_only".into(), value.into()));
+                }
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "SET".into(),
                     notices: vec![],
                 })
             }
@@ -677,6 +724,7 @@ impl<C: Cluster> Router<C> {
                 read_only,
                 snapshot: None,
                 participants: Default::default(),
+                reads: Default::default(),
                 failed: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
@@ -725,47 +773,79 @@ impl<C: Cluster> Router<C> {
     }
 
     /// One participant commits on its own; several use two-phase commit.
+    /// A SERIALIZABLE transaction's reads are validated where they were made
+    /// and stay locked until its writes are applied; on shards it only read,
+    /// that happens before the commit starts (`TxnValidate`), so no decision
+    /// is ever made for reads that did not hold.
     async fn commit_participants(&self, txn: &Txn) -> Result<()> {
-        let shards: Vec<ShardId> = txn.participants.iter().copied().collect();
-        match shards.as_slice() {
-            [] => return Ok(()),
-            [one] => {
-                return self
-                    .cluster
-                    .call(*one, ShardRequest::TxnCommit { id: txn.id })
-                    .await
-                    .map(|_| ())
-            }
-            _ => {}
+        let writers: Vec<ShardId> = txn.participants.iter().copied().collect();
+        let readers: Vec<ShardId> = txn.reads.difference(&txn.participants).copied().collect();
+        let validate = match (txn.isolation, txn.snapshot) {
+            (Isolation::Serializable, Some((_, ts))) if !txn.reads.is_empty() => Some(ts),
+            _ => None,
+        };
+        let id = txn.id;
+        if writers.is_empty() {
+            // Read-only: its snapshot is its serialization point.
+            self.end_on(&readers, id).await;
+            return Ok(());
         }
-        let tx = txn.id;
-        let prepares = shards
-            .iter()
-            .map(|s| (*s, ShardRequest::TxnPrepare { id: tx }))
-            .collect();
-        let (_, failure) = self.two_phase(tx, prepares).await;
-        if failure.is_some() {
-            // Participants that failed to prepare still hold their intents.
-            let aborts = shards
+        if let Some(ts) = validate.filter(|_| !readers.is_empty()) {
+            let checks = readers
                 .iter()
-                .map(|s| self.cluster.call(*s, ShardRequest::TxnAbort { id: tx }))
+                .map(|s| {
+                    self.cluster
+                        .call(*s, ShardRequest::TxnValidate { id, snapshot: ts })
+                })
                 .collect();
-            join_all(aborts).await;
+            let failure = join_all(checks).await.into_iter().find_map(Result::err);
+            if let Some(e) = failure {
+                self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), id)
+                    .await;
+                return Err(e);
+            }
         }
-        failure.map_or(Ok(()), Err)
+        let result = match writers.as_slice() {
+            [one] => self
+                .cluster
+                .call(*one, ShardRequest::TxnCommit { id, validate })
+                .await
+                .map(|_| ()),
+            _ => {
+                let prepares = writers
+                    .iter()
+                    .map(|s| (*s, ShardRequest::TxnPrepare { id, validate }))
+                    .collect();
+                let (_, failure) = self.two_phase(id, prepares).await;
+                if failure.is_some() {
+                    // Participants that failed to prepare still hold their intents.
+                    self.end_on(&writers, id).await;
+                }
+                failure.map_or(Ok(()), Err)
+            }
+        };
+        // Shards that only read release their read locks once the writes are applied.
+        self.end_on(&readers, id).await;
+        result
     }
 
-    async fn abort(&self, txn: Txn) {
-        let aborts = txn
-            .participants
+    /// Sends `TxnAbort` to `shards`: rolls back what the transaction still
+    /// holds there (intents, reads, read locks); a no-op where it ended.
+    async fn end_on(&self, shards: &[ShardId], id: TxId) {
+        let aborts = shards
             .iter()
-            .map(|s| self.cluster.call(*s, ShardRequest::TxnAbort { id: txn.id }))
+            .map(|s| self.cluster.call(*s, ShardRequest::TxnAbort { id }))
             .collect();
         for r in join_all(aborts).await {
             if let Err(e) = r {
-                tracing::warn!("rolling back transaction {}: {e}", txn.id);
+                tracing::warn!("ending transaction {id}: {e}");
             }
         }
+    }
+
+    async fn abort(&self, txn: Txn) {
+        self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), txn.id)
+            .await;
         if let Some((floor, _)) = txn.snapshot {
             self.cluster.end_read(floor);
         }
@@ -1003,6 +1083,7 @@ fn default_isolation(session: &SessionState) -> Result<Isolation> {
         None => Ok(Isolation::ReadCommitted),
         Some(v) if v == "read committed" || v == "read uncommitted" => Ok(Isolation::ReadCommitted),
         Some(v) if v == "repeatable read" => Ok(Isolation::RepeatableRead),
+        Some(v) if v == "serializable" => Ok(Isolation::Serializable),
         Some(v) => Err(Error::unsupported(format!(
             "default_transaction_isolation \"{v}\" in this version"
         ))),

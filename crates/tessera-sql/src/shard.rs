@@ -3,10 +3,19 @@
 //!
 //! Writes are log-then-apply under key locks (see `tessera_storage`). A
 //! write that is part of a two-phase transaction stops after its `Prepare`
-//! record is durable, keeping its keys locked until `Resolve`. A prepare
-//! that meets a locked key fails at once with 40001 instead of waiting, so
-//! two multi-shard statements can never wait for each other; the router
-//! retries. Single-shard writes do wait: they hold no locks while waiting.
+//! record is durable, keeping its keys locked until `Resolve`. Writes wait
+//! for locked keys; a wait between transactions is recorded in the node's
+//! `LockWaits`, which refuses one that would close a cycle (40P01).
+//!
+//! SERIALIZABLE transactions also leave their reads here (`ReadSet`: keys
+//! for point reads, whole tables for scans). At COMMIT each shard checks
+//! that nothing it read changed after the transaction's snapshot and that
+//! no commit of it is under way, then keeps those reads locked until the
+//! transaction's writes are applied: writers wait for such *read locks*. So
+//! a serializable transaction's reads still hold at its commit timestamp,
+//! it takes effect atomically there, and serializable transactions are
+//! equivalent to running one by one in commit-timestamp order (a snapshot
+//! then sees a prefix of that order, so read-only ones need no checks).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -70,12 +79,14 @@ pub enum WriteMode {
     /// this id and settled by `Resolve`.
     Prepare(TxId),
     /// Inside a transaction block: kept as locked intents, not logged, until
-    /// COMMIT. With a snapshot (REPEATABLE READ), writing a row committed
-    /// after it fails with 40001.
+    /// COMMIT. With a snapshot (REPEATABLE READ, SERIALIZABLE), writing a
+    /// row committed after it fails with 40001.
     Txn {
         id: TxId,
         snapshot: Option<Timestamp>,
         savepoint: u32,
+        /// SERIALIZABLE: remember the rows the write read.
+        track_reads: bool,
     },
 }
 
@@ -89,6 +100,23 @@ impl WriteMode {
     fn txn(&self) -> Option<TxId> {
         match self {
             WriteMode::Txn { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+    /// The transaction whose reads must be remembered (SERIALIZABLE).
+    fn reader(&self) -> Option<TxId> {
+        match self {
+            WriteMode::Txn {
+                id,
+                track_reads: true,
+                ..
+            } => Some(*id),
+            _ => None,
+        }
+    }
+    fn snapshot(&self) -> Option<Timestamp> {
+        match self {
+            WriteMode::Txn { snapshot, .. } => *snapshot,
             _ => None,
         }
     }
@@ -130,6 +158,20 @@ impl LockWaits {
     }
 }
 
+/// What a SERIALIZABLE transaction read on a shard: keys it looked up
+/// (also keys it checked were free, for INSERT) and tables it scanned.
+#[derive(Default)]
+struct ReadSet {
+    keys: std::collections::HashSet<(tessera_types::TableId, Vec<u8>)>,
+    tables: std::collections::HashSet<tessera_types::TableId>,
+}
+
+impl ReadSet {
+    fn covers(&self, table: tessera_types::TableId, key: &[u8]) -> bool {
+        self.tables.contains(&table) || self.keys.contains(&(table, key.to_vec()))
+    }
+}
+
 /// What a key's intent was before a write under a savepoint: `None` if the
 /// key had no intent (and no lock) before.
 struct Undo {
@@ -152,6 +194,8 @@ pub enum ShardRequest {
         ts: Timestamp,
         /// Inside a transaction block: its own uncommitted writes are seen too.
         txn: Option<TxId>,
+        /// SERIALIZABLE: remember what the scan read, under `txn`.
+        track_reads: bool,
     },
     /// Insert rows (already keyed) into one table.
     Insert {
@@ -166,14 +210,24 @@ pub enum ShardRequest {
         mode: WriteMode,
     },
     /// Commit a transaction block whose writes are all on this shard.
+    /// SERIALIZABLE: first validate its reads here against its snapshot.
     TxnCommit {
         id: TxId,
+        validate: Option<Timestamp>,
     },
     /// Prepare this shard's part of a transaction block (then Decide/Resolve).
     TxnPrepare {
         id: TxId,
+        validate: Option<Timestamp>,
     },
-    /// Roll back this shard's part of a transaction block.
+    /// SERIALIZABLE, on a shard the transaction only read: check its reads
+    /// still hold at `snapshot` and lock them until `TxnAbort`.
+    TxnValidate {
+        id: TxId,
+        snapshot: Timestamp,
+    },
+    /// Roll back this shard's part of a transaction block, or release what
+    /// it still holds here once it ended (reads, read locks).
     TxnAbort {
         id: TxId,
     },
@@ -224,6 +278,11 @@ pub struct ShardContext {
     intents: RefCell<HashMap<TxId, Intents>>,
     /// Per block, how to undo writes made under savepoints, oldest first.
     undo: RefCell<HashMap<TxId, Vec<Undo>>>,
+    /// What open SERIALIZABLE transactions read here.
+    reads: RefCell<HashMap<TxId, ReadSet>>,
+    /// Reads of SERIALIZABLE transactions validated and committing: writers
+    /// wait for them (see the module comment).
+    read_locks: RefCell<HashMap<TxId, ReadSet>>,
     waits: Arc<LockWaits>,
     /// Prepared two-phase writes and the time they were prepared.
     prepared: RefCell<HashMap<TxId, (WriteSet, Timestamp)>>,
@@ -247,6 +306,15 @@ fn conflict() -> Error {
         sqlstate::SERIALIZATION_FAILURE,
         "could not serialize access due to concurrent update",
     )
+}
+
+fn read_write_conflict(reason: &str) -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "could not serialize access due to read/write dependencies among transactions",
+    )
+    .with_detail(format!("Reason code: {reason}."))
+    .with_hint("The transaction might succeed if retried.")
 }
 
 fn undefined_table(table: &TableDef) -> Error {
@@ -283,6 +351,8 @@ impl ShardContext {
             prepared: RefCell::new(HashMap::new()),
             intents: RefCell::new(HashMap::new()),
             undo: RefCell::new(HashMap::new()),
+            reads: RefCell::new(HashMap::new()),
+            read_locks: RefCell::new(HashMap::new()),
             waits: Arc::new(LockWaits::default()),
             timeline,
             active_reads: RefCell::new(Vec::new()),
@@ -350,24 +420,34 @@ impl ShardContext {
                 params,
                 ts,
                 txn,
+                track_reads,
             } => {
                 let Plan::Select(select) = &*plan else {
                     return Err(Error::internal("scan of a non-SELECT plan"));
                 };
-                self.scan(&select.fragment, &params, ts, txn)
+                let reader = txn.filter(|_| track_reads);
+                self.scan(&select.fragment, &params, ts, txn, reader)
                     .await
                     .map(ShardResponse::Rows)
             }
             ShardRequest::Insert { table, rows, mode } => self
-                .write(mode, || self.insert_writes(&table, &rows, mode.txn()))
+                .write(mode, || self.insert_writes(&table, &rows, mode))
                 .await
                 .map(ShardResponse::Count),
-            ShardRequest::Modify { plan, params, mode } => self
-                .write(mode, || self.modify_writes(&plan, &params, mode.txn()))
+            ShardRequest::Modify { plan, params, mode } => {
+                let mut candidates = None;
+                self.write(mode, || {
+                    self.modify_writes(&plan, &params, mode, &mut candidates)
+                })
                 .await
-                .map(ShardResponse::Count),
-            ShardRequest::TxnCommit { id } => self.txn_commit(id).await,
-            ShardRequest::TxnPrepare { id } => self.txn_prepare(id).await,
+                .map(ShardResponse::Count)
+            }
+            ShardRequest::TxnCommit { id, validate } => self.txn_commit(id, validate).await,
+            ShardRequest::TxnPrepare { id, validate } => self.txn_prepare(id, validate).await,
+            ShardRequest::TxnValidate { id, snapshot } => {
+                self.validate_reads(id, snapshot)?;
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::TxnAbort { id } => {
                 self.txn_abort(id);
                 Ok(ShardResponse::Done(vec![]))
@@ -463,12 +543,30 @@ impl ShardContext {
             .is_some_and(|m| m.contains_key(&(table, key.to_vec())))
     }
 
+    /// Remembers that SERIALIZABLE transaction `reader` read `key` of
+    /// `table` (with `None`, scanned the table).
+    fn note_read(&self, reader: Option<TxId>, table: tessera_types::TableId, key: Option<&[u8]>) {
+        let Some(reader) = reader else { return };
+        let mut reads = self.reads.borrow_mut();
+        let set = reads.entry(reader).or_default();
+        match key {
+            Some(key) if !set.tables.contains(&table) => {
+                set.keys.insert((table, key.to_vec()));
+            }
+            Some(_) => {}
+            None => {
+                set.tables.insert(table);
+            }
+        }
+    }
+
     async fn scan(
         &self,
         fragment: &ScanFragment,
         params: &[Value],
         ts: Timestamp,
         txn: Option<TxId>,
+        reader: Option<TxId>,
     ) -> Result<Vec<Row>> {
         let mut sink = Sink::new(&fragment.output);
         let Some(table) = &fragment.table else {
@@ -479,6 +577,7 @@ impl ShardContext {
         self.wait_for_prepared(table.id, ts).await;
         if let Some(key_exprs) = &fragment.primary_key {
             if let Some(key) = eval_key(table, &table.primary_key, key_exprs, params)? {
+                self.note_read(reader, table.id, Some(&key));
                 if let Some(own) = self.intent(txn, table.id, &key) {
                     if let Some(row) = own {
                         sink.push(&row, fragment, params)?;
@@ -495,6 +594,7 @@ impl ShardContext {
             }
             return sink.finish();
         }
+        self.note_read(reader, table.id, None);
         let mut after: Option<Vec<u8>> = None;
         loop {
             let done = {
@@ -573,7 +673,7 @@ impl ShardContext {
     async fn write(
         &self,
         mode: WriteMode,
-        compute: impl Fn() -> Result<(WriteSet, u64)>,
+        mut compute: impl FnMut() -> Result<(WriteSet, u64)>,
     ) -> Result<u64> {
         let me = mode.owner();
         let (writes, count) = loop {
@@ -587,6 +687,7 @@ impl ShardContext {
                 self.check_not_newer(&writes, snapshot)?;
             }
             let holder = self.store.borrow().lock_holder(&writes, me);
+            let holder = holder.or_else(|| self.read_lock_holder(&writes, me).map(LockOwner::Tx));
             let Some(holder) = holder else {
                 break (writes, count);
             };
@@ -715,21 +816,124 @@ impl ShardContext {
         WriteSet { ops }
     }
 
-    async fn txn_commit(&self, id: TxId) -> Result<ShardResponse> {
+    async fn txn_commit(&self, id: TxId, validate: Option<Timestamp>) -> Result<ShardResponse> {
         let writes = self.take_intents(id);
-        if !writes.is_empty() {
-            self.commit_locked(writes).await?;
-        }
-        Ok(ShardResponse::Done(vec![]))
+        self.ready_to_commit(id, &writes, validate).await?;
+        let committed = if writes.is_empty() {
+            Ok(())
+        } else {
+            self.commit_locked(writes).await
+        };
+        self.release_reads(id);
+        committed.map(|()| ShardResponse::Done(vec![]))
     }
 
-    async fn txn_prepare(&self, id: TxId) -> Result<ShardResponse> {
+    async fn txn_prepare(&self, id: TxId, validate: Option<Timestamp>) -> Result<ShardResponse> {
         let writes = self.take_intents(id);
         let count = writes.ops.len() as u64;
+        self.ready_to_commit(id, &writes, validate).await?;
         // Logged even when empty: recovery commits only if every
         // participant the decision names has a durable prepare.
         self.prepare_locked(id, writes).await?;
         Ok(ShardResponse::Count(count))
+    }
+
+    /// Before transaction `id` commits or prepares its locked `writes`
+    /// here: waits for SERIALIZABLE transactions that read those keys and
+    /// are committing, then (`validate`: its snapshot) validates and
+    /// read-locks its own reads. On failure the writes are unlocked.
+    async fn ready_to_commit(
+        &self,
+        id: TxId,
+        writes: &WriteSet,
+        validate: Option<Timestamp>,
+    ) -> Result<()> {
+        let mut ready = Ok(());
+        while let Some(holder) = self.read_lock_holder(writes, Some(id)) {
+            let unlocked = self.unlocked.notified();
+            if let Err(e) = self.waits.begin(id, holder) {
+                ready = Err(e);
+                break;
+            }
+            unlocked.await;
+            self.waits.end(id);
+        }
+        if let (Ok(()), Some(snapshot)) = (&ready, validate) {
+            ready = self.validate_reads(id, snapshot);
+        }
+        if ready.is_err() {
+            self.store.borrow_mut().unlock(writes);
+            self.release_reads(id);
+            self.unlocked.notify_waiters();
+        }
+        ready
+    }
+
+    /// A SERIALIZABLE transaction other than `me`, validated and
+    /// committing, that read a key `writes` changes: the write must wait
+    /// until it is applied.
+    fn read_lock_holder(&self, writes: &WriteSet, me: Option<TxId>) -> Option<TxId> {
+        let locks = self.read_locks.borrow();
+        if locks.is_empty() {
+            return None;
+        }
+        locks
+            .iter()
+            .find(|(id, set)| {
+                Some(**id) != me && writes.ops.iter().any(|op| set.covers(op.table(), op.key()))
+            })
+            .map(|(id, _)| *id)
+    }
+
+    /// Checks that what SERIALIZABLE transaction `id` read here still
+    /// holds: nothing committed after `snapshot` and no commit under way
+    /// changes it. Then keeps it locked until `release_reads`, so it holds
+    /// up to the transaction's commit timestamp.
+    fn validate_reads(&self, id: TxId, snapshot: Timestamp) -> Result<()> {
+        let Some(set) = self.reads.borrow_mut().remove(&id) else {
+            return Ok(());
+        };
+        {
+            let store = self.store.borrow();
+            let intents = self.intents.borrow();
+            // Locks of writes being committed or prepared (not of open
+            // blocks' intents): they commit after the snapshot.
+            let committing = |owner: LockOwner| match owner {
+                LockOwner::Statement(_) => true,
+                LockOwner::Tx(tx) => tx != id && !intents.contains_key(&tx),
+            };
+            let changed = "Canceled on conflict out to a transaction committed after its snapshot";
+            let committing_now = "Canceled on conflict out to a committing transaction";
+            for (table, key) in &set.keys {
+                if store.latest_ts(*table, key).is_some_and(|ts| ts > snapshot) {
+                    return Err(read_write_conflict(changed));
+                }
+                if store.lock_owner(*table, key).is_some_and(committing) {
+                    return Err(read_write_conflict(committing_now));
+                }
+            }
+            for table in &set.tables {
+                if store
+                    .table(*table)
+                    .is_some_and(|t| t.last_commit() > snapshot)
+                {
+                    return Err(read_write_conflict(changed));
+                }
+                if store.lock_owners_in(*table).any(committing) {
+                    return Err(read_write_conflict(committing_now));
+                }
+            }
+        }
+        self.read_locks.borrow_mut().insert(id, set);
+        Ok(())
+    }
+
+    /// Forgets transaction `id`'s reads and releases its read locks.
+    fn release_reads(&self, id: TxId) {
+        self.reads.borrow_mut().remove(&id);
+        if self.read_locks.borrow_mut().remove(&id).is_some() {
+            self.unlocked.notify_waiters();
+        }
     }
 
     /// Restores the block's intents to what they were when savepoint
@@ -761,12 +965,14 @@ impl ShardContext {
 
     fn txn_abort(&self, id: TxId) {
         let writes = self.take_intents(id);
+        self.release_reads(id);
         self.store.borrow_mut().unlock(&writes);
         self.waits.end(id);
         self.unlocked.notify_waiters();
     }
 
     fn resolve(&self, tx: TxId, commit: bool, ts: Timestamp) {
+        self.release_reads(tx);
         let Some((writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
             return;
         };
@@ -810,7 +1016,7 @@ impl ShardContext {
         &self,
         table: &TableDef,
         rows: &[(Vec<u8>, Row)],
-        txn: Option<TxId>,
+        mode: WriteMode,
     ) -> Result<(WriteSet, u64)> {
         let store = self.store.borrow();
         if store.table(table.id).is_none() {
@@ -818,7 +1024,9 @@ impl ShardContext {
         }
         let mut ops = Vec::with_capacity(rows.len());
         for (key, row) in rows {
-            if self.row_exists(&store, txn, table.id, key) {
+            // That the key is free is a read.
+            self.note_read(mode.reader(), table.id, Some(key));
+            if self.row_exists(&store, mode.txn(), table.id, key) {
                 return Err(duplicate_key(table, row));
             }
             ops.push(WriteOp::Put {
@@ -830,19 +1038,29 @@ impl ShardContext {
         Ok((WriteSet { ops }, rows.len() as u64))
     }
 
-    /// The rows an UPDATE or DELETE matches, as a writer in `txn` sees them:
-    /// the latest committed rows, overlaid with the transaction's own writes.
+    /// The rows an UPDATE or DELETE changes, as PostgreSQL finds them. The
+    /// statement retries after waiting for a locked row, and `candidates`
+    /// keeps the keys its first attempt matched: a retry re-checks only
+    /// those rows, on their newest versions, never picking up others.
+    /// READ COMMITTED reads the newest committed rows (so it waits for a
+    /// writer and works on its result). With a snapshot (REPEATABLE READ,
+    /// SERIALIZABLE) rows are matched as the snapshot sees them, and one
+    /// changed since fails with 40001. A transaction's own writes overlay
+    /// both.
     fn modify_writes(
         &self,
         plan: &Plan,
         params: &[Value],
-        txn: Option<TxId>,
+        mode: WriteMode,
+        candidates: &mut Option<Vec<Vec<u8>>>,
     ) -> Result<(WriteSet, u64)> {
         let (table, primary_key, filter) = match plan {
             Plan::Update(u) => (&u.table, &u.primary_key, &u.filter),
             Plan::Delete(d) => (&d.table, &d.primary_key, &d.filter),
             _ => return Err(Error::internal("modify with a non-DML plan")),
         };
+        let txn = mode.txn();
+        let snapshot = mode.snapshot();
         let store = self.store.borrow();
         let t = store
             .table(table.id)
@@ -853,32 +1071,74 @@ impl ShardContext {
                 None => true,
             })
         };
+        // The row under `key` this statement works on: its own intent, else
+        // the newest committed version, which with a snapshot must be the
+        // one the snapshot sees.
+        let current = |key: &[u8]| -> Result<Option<Vec<Value>>> {
+            if let Some(own) = self.intent(txn, table.id, key) {
+                return Ok(own);
+            }
+            if let Some(snapshot) = snapshot {
+                if t.get(key, snapshot).is_some()
+                    && store
+                        .latest_ts(table.id, key)
+                        .is_some_and(|ts| ts > snapshot)
+                {
+                    return Err(conflict());
+                }
+            }
+            Ok(t.get(key, LATEST).cloned())
+        };
+        let read_at = snapshot.unwrap_or(LATEST);
         let mut matched: Vec<(Vec<u8>, Vec<Value>)> = Vec::new();
-        match primary_key {
-            Some(exprs) => {
-                if let Some(key) = eval_key(table, &table.primary_key, exprs, params)? {
-                    let row = match self.intent(txn, table.id, &key) {
-                        Some(own) => own,
-                        None => t.get(&key, LATEST).cloned(),
-                    };
-                    if let Some(row) = row {
+        match candidates {
+            Some(keys) => {
+                for key in keys.iter() {
+                    if let Some(row) = current(key)? {
                         if consider(&row)? {
-                            matched.push((key, row));
+                            matched.push((key.clone(), row));
                         }
                     }
                 }
             }
             None => {
-                for (k, row) in t.iter_at(None, LATEST) {
-                    if !self.has_intent(txn, table.id, k) && consider(row)? {
-                        matched.push((k.clone(), row.clone()));
+                let mut keys = Vec::new();
+                match primary_key {
+                    Some(exprs) => {
+                        if let Some(key) = eval_key(table, &table.primary_key, exprs, params)? {
+                            self.note_read(mode.reader(), table.id, Some(&key));
+                            let seen = match self.intent(txn, table.id, &key) {
+                                Some(own) => own,
+                                None => t.get(&key, read_at).cloned(),
+                            };
+                            if seen.is_some_and(|row| consider(&row).unwrap_or(true)) {
+                                keys.push(key);
+                            }
+                        }
+                    }
+                    None => {
+                        self.note_read(mode.reader(), table.id, None);
+                        for (k, row) in t.iter_at(None, read_at) {
+                            // An error is raised again below, on the row used.
+                            if !self.has_intent(txn, table.id, k) && consider(row).unwrap_or(true) {
+                                keys.push(k.clone());
+                            }
+                        }
+                        for (k, row) in self.intent_rows(txn, table.id) {
+                            if consider(&row).unwrap_or(true) {
+                                keys.push(k);
+                            }
+                        }
                     }
                 }
-                for (k, row) in self.intent_rows(txn, table.id) {
-                    if consider(&row)? {
-                        matched.push((k, row));
+                for key in &keys {
+                    if let Some(row) = current(key)? {
+                        if consider(&row)? {
+                            matched.push((key.clone(), row));
+                        }
                     }
                 }
+                *candidates = Some(keys);
             }
         }
         let count = matched.len() as u64;
@@ -1347,6 +1607,67 @@ mod kv_tests {
                 keys(scan(Unbounded, Unbounded, 10).await.unwrap()),
                 ["b", "c", "d"]
             );
+        });
+    }
+
+    /// SERIALIZABLE reads: validated against the snapshot (a key, or a
+    /// whole scanned table, changed after it fails with 40001), then locked
+    /// until released, with writers waiting meanwhile.
+    #[test]
+    fn serializable_reads_are_validated_and_hold_writers_until_released() {
+        let (ctx, t) = shard();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let write = |k: &'static str, v: &'static str| {
+                ctx.kv_write(WriteSet {
+                    ops: vec![put(&t, k, v)],
+                })
+            };
+            write("a", "A").await.unwrap();
+            let before = ctx.tick();
+            write("b", "B").await.unwrap();
+            let after = ctx.tick();
+            // Key reads.
+            ctx.note_read(Some(1), t.id, Some(b"a"));
+            ctx.note_read(Some(2), t.id, Some(b"b"));
+            assert!(
+                ctx.validate_reads(1, before).is_ok(),
+                "a is unchanged since"
+            );
+            let err = ctx.validate_reads(2, before).unwrap_err();
+            assert_eq!(err.code, sqlstate::SERIALIZATION_FAILURE);
+            // Table reads.
+            ctx.note_read(Some(3), t.id, None);
+            assert_eq!(
+                ctx.validate_reads(3, before).unwrap_err().code,
+                sqlstate::SERIALIZATION_FAILURE
+            );
+            ctx.note_read(Some(4), t.id, None);
+            assert!(ctx.validate_reads(4, after).is_ok());
+            // Transactions 1 and 4 now hold read locks: a write to "a" waits
+            // for both.
+            let checker = async {
+                for _ in 0..20 {
+                    tokio::task::yield_now().await;
+                }
+                assert_eq!(text(&ctx.kv_get(&t, b"a").await.unwrap().unwrap()), "A");
+                ctx.handle(ShardRequest::TxnAbort { id: 1 }).await.unwrap();
+                for _ in 0..20 {
+                    tokio::task::yield_now().await;
+                }
+                assert_eq!(
+                    text(&ctx.kv_get(&t, b"a").await.unwrap().unwrap()),
+                    "A",
+                    "transaction 4 scanned the table"
+                );
+                ctx.handle(ShardRequest::TxnAbort { id: 4 }).await.unwrap();
+            };
+            let (written, ()) = crate::router::join2(write("a", "A2"), checker).await;
+            written.unwrap();
+            assert_eq!(text(&ctx.kv_get(&t, b"a").await.unwrap().unwrap()), "A2");
+            assert!(ctx.read_locks.borrow().is_empty() && ctx.reads.borrow().is_empty());
         });
     }
 

@@ -45,6 +45,9 @@ pub struct Table {
     rows: BTreeMap<Vec<u8>, Vec<Version>>,
     /// Approximate bytes all versions take (see [`row_bytes`]).
     bytes: usize,
+    /// The newest commit that changed a row here: a SERIALIZABLE scan of
+    /// the table no longer holds once this passes its snapshot.
+    last_commit: Timestamp,
 }
 
 impl Table {
@@ -80,6 +83,11 @@ impl Table {
             .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
     }
 
+    /// The timestamp of the newest commit that changed a row of the table.
+    pub fn last_commit(&self) -> Timestamp {
+        self.last_commit
+    }
+
     /// The greatest key ever written and not yet collected, for seeding
     /// hidden row ids after recovery.
     pub fn last_key(&self) -> Option<&Vec<u8>> {
@@ -92,7 +100,8 @@ impl Table {
 pub enum LockOwner {
     /// A single-shard statement waiting for its WAL record to be durable.
     Statement(u64),
-    /// A prepared two-phase transaction.
+    /// A transaction: an open block's intents, or writes being committed
+    /// or prepared under its id.
     Tx(TxId),
 }
 
@@ -178,6 +187,14 @@ impl ShardStore {
             .find(|owner| me.is_none_or(|me| *owner != LockOwner::Tx(me)))
     }
 
+    /// The owners of the locks held on keys of `table`.
+    pub fn lock_owners_in(&self, table: TableId) -> impl Iterator<Item = LockOwner> + '_ {
+        self.locks
+            .iter()
+            .filter(move |((t, _), _)| *t == table)
+            .map(|(_, owner)| *owner)
+    }
+
     pub fn lock_owner(&self, table: TableId, key: &[u8]) -> Option<LockOwner> {
         if self.locks.is_empty() {
             return None;
@@ -223,6 +240,7 @@ impl ShardStore {
                 "versions are applied in timestamp order"
             );
             chain.insert(0, version);
+            t.last_commit = t.last_commit.max(ts);
             let freed = prune(&key, chain, horizon);
             let empty = chain.is_empty();
             let garbage = chain.len() > 1 || chain.first().is_some_and(|v| v.row.is_none());
