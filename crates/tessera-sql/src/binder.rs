@@ -7,6 +7,7 @@
 //! statement must go to. Constructs outside the supported slice fail with
 //! 0A000 naming the construct.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlparser::ast;
@@ -323,6 +324,27 @@ impl<'a> Binder<'a> {
                     false,
                 )
             }
+            S::Drop {
+                object_type: ast::ObjectType::Index,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                if *cascade {
+                    return Err(Error::unsupported("DROP INDEX … CASCADE"));
+                }
+                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
+                (
+                    Plan::DropIndex {
+                        names,
+                        if_exists: *if_exists,
+                    },
+                    vec![],
+                    false,
+                )
+            }
+            S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
             S::Set(ast::Set::SingleAssignment {
                 variable, values, ..
             }) => {
@@ -1443,11 +1465,42 @@ impl<'a> Binder<'a> {
             Some(t) => route(t, filter.as_ref()),
             None => (Target::NoTable, None),
         };
+        let index = match (&scope.table, &primary_key, &fragment_output) {
+            (Some(t), None, FragmentOutput::Project(exprs)) => {
+                // Sort keys served by index order: plain columns, one direction.
+                let order: Option<Vec<usize>> = (!distinct && limit.is_some())
+                    .then(|| {
+                        order_by
+                            .iter()
+                            .map(|k| match &exprs[k.column] {
+                                Expr::Column(c) if k.nulls_first == k.descending => Some(*c),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .flatten();
+                let descending = order_by.first().is_some_and(|k| k.descending);
+                let order = order.filter(|o| {
+                    !o.is_empty() && order_by.iter().all(|k| k.descending == descending)
+                });
+                choose_index(
+                    self.catalog,
+                    t,
+                    filter.as_ref(),
+                    order.as_deref(),
+                    descending,
+                    limit.clone().map(|l| (l, offset.clone())),
+                )
+            }
+            (Some(t), None, _) => choose_index(self.catalog, t, filter.as_ref(), None, false, None),
+            _ => None,
+        };
         let plan = SelectPlan {
             target,
             fragment: ScanFragment {
                 table: scope.table.clone(),
                 primary_key,
+                index,
                 filter,
                 output: fragment_output,
             },
@@ -1837,6 +1890,82 @@ impl Binder<'_> {
         })
     }
 
+    fn bind_create_index(&mut self, ci: &ast::CreateIndex) -> Result<Plan> {
+        if ci.predicate.is_some() {
+            return Err(Error::unsupported("partial indexes (CREATE INDEX … WHERE)"));
+        }
+        if !ci.include.is_empty() {
+            return Err(Error::unsupported("CREATE INDEX … INCLUDE"));
+        }
+        if let Some(using) = &ci.using {
+            if !using.to_string().eq_ignore_ascii_case("btree") {
+                return Err(Error::unsupported(format!("index method {using}")));
+            }
+        }
+        let table_name = object_name(&ci.table_name)?;
+        let table = self.catalog.table(&table_name).ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("relation \"{table_name}\" does not exist"),
+            )
+        })?;
+        let mut columns = Vec::new();
+        let mut descending = Vec::new();
+        for c in &ci.columns {
+            let name = match &c.column.expr {
+                ast::Expr::Identifier(i) => ident_name(i),
+                other => return Err(Error::unsupported(format!("the index expression {other}"))),
+            };
+            let i = table.column_index(&name).ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )
+            })?;
+            columns.push(i);
+            descending.push(c.column.options.asc == Some(false));
+        }
+        if columns.is_empty() {
+            return Err(Error::syntax("syntax error at or near \")\""));
+        }
+        if columns.len() > 32 {
+            return Err(Error::new(
+                sqlstate::TOO_MANY_COLUMNS,
+                "cannot use more than 32 columns in an index",
+            ));
+        }
+        if ci.unique && !table.sharding_key.iter().all(|c| columns.contains(c)) {
+            return Err(Error::unsupported(
+                "a unique index without every sharding-key column",
+            )
+            .with_hint("Include the table's sharding key (its DISTRIBUTED BY or primary-key columns) in the index."));
+        }
+        let name = match &ci.name {
+            Some(n) => object_name(n)?,
+            None => {
+                // PostgreSQL's choice: table_col…_idx (or _key when unique),
+                // numbered if taken.
+                let cols: Vec<&str> = columns
+                    .iter()
+                    .map(|c| table.columns[*c].name.as_str())
+                    .collect();
+                let suffix = if ci.unique { "key" } else { "idx" };
+                let base = format!("{}_{}_{suffix}", table.name, cols.join("_"));
+                let mut name = base.clone();
+                let mut n = 0;
+                while self.catalog.relation_exists(&name) {
+                    n += 1;
+                    name = format!("{base}{n}");
+                }
+                name
+            }
+        };
+        Ok(Plan::CreateIndex {
+            index: tessera_types::IndexDef::new(name, table, columns, descending, ci.unique),
+            if_not_exists: ci.if_not_exists,
+        })
+    }
+
     fn bind_create_table(
         &mut self,
         ct: &ast::CreateTable,
@@ -2061,6 +2190,132 @@ fn route(table: &TableDef, filter: Option<&Expr>) -> (Target, Option<Vec<Expr>>)
     (target, pick(&table.primary_key))
 }
 
+/// The best index of `table` for `filter` (and for an ORDER BY over
+/// `order` columns with a LIMIT): the one whose leading columns the most
+/// equalities fix, then one with a range on the next column, then one
+/// whose order serves the ORDER BY. `None` when no index helps.
+fn choose_index(
+    catalog: &Catalog,
+    table: &TableDef,
+    filter: Option<&Expr>,
+    order: Option<&[usize]>,
+    descending: bool,
+    limit: Option<(Expr, Option<Expr>)>,
+) -> Option<crate::plan::IndexScan> {
+    // Column conditions from the top-level conjunction.
+    let mut equal: HashMap<usize, Expr> = HashMap::new();
+    let mut lower: HashMap<usize, (Expr, bool)> = HashMap::new();
+    let mut upper: HashMap<usize, (Expr, bool)> = HashMap::new();
+    fn constant(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(v) => !v.is_null(),
+            Expr::Param(_) => true,
+            Expr::Cast { expr, .. } => constant(expr),
+            _ => false,
+        }
+    }
+    /// The column an operand is, if it is one as stored (integers of any
+    /// width encode alike in keys, so a widening cast is still the column).
+    fn column(e: &Expr, table: &TableDef) -> Option<usize> {
+        match e {
+            Expr::Column(c) => Some(*c),
+            Expr::Cast { expr, to, .. } => match &**expr {
+                Expr::Column(c)
+                    if to.is_integer() && table.columns.get(*c)?.data_type.is_integer() =>
+                {
+                    Some(*c)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut conjuncts = Vec::new();
+    let mut stack: Vec<&Expr> = filter.into_iter().collect();
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => {
+                stack.push(left);
+                stack.push(right);
+            }
+            other => conjuncts.push(other),
+        }
+    }
+    for e in conjuncts {
+        let Expr::Binary { op, left, right } = e else {
+            continue;
+        };
+        let (c, value, op) = match (column(left, table), column(right, table)) {
+            (Some(c), _) if constant(right) => (c, (**right).clone(), *op),
+            (_, Some(c)) if constant(left) => (c, (**left).clone(), op.flipped()),
+            _ => continue,
+        };
+        match op {
+            BinaryOp::Eq => {
+                equal.insert(c, value);
+            }
+            BinaryOp::Gt => {
+                lower.insert(c, (value, false));
+            }
+            BinaryOp::GtEq => {
+                lower.insert(c, (value, true));
+            }
+            BinaryOp::Lt => {
+                upper.insert(c, (value, false));
+            }
+            BinaryOp::LtEq => {
+                upper.insert(c, (value, true));
+            }
+            _ => {}
+        }
+    }
+    let mut best: Option<(usize, crate::plan::IndexScan)> = None;
+    for index in catalog.indexes_of(table.id).filter(|i| i.is_valid()) {
+        let prefix = index
+            .columns
+            .iter()
+            .take_while(|c| equal.contains_key(c))
+            .count();
+        let next = index.columns.get(prefix);
+        let (lo, hi) = match next {
+            Some(c) => (lower.get(c).cloned(), upper.get(c).cloned()),
+            None => (None, None),
+        };
+        // Entries of a non-unique index are ordered by the row's primary
+        // key after the indexed columns.
+        let mut entry_order = index.columns[prefix..].to_vec();
+        if !index.unique {
+            entry_order.extend(&table.primary_key);
+        }
+        let ordered = order.is_some_and(|o| entry_order.starts_with(o));
+        let score = if prefix == index.columns.len() && index.unique {
+            100
+        } else {
+            prefix * 4 + 2 * (lo.is_some() || hi.is_some()) as usize + ordered as usize
+        };
+        if score == 0 || best.as_ref().is_some_and(|(s, _)| *s >= score) {
+            continue;
+        }
+        let scan = crate::plan::IndexScan {
+            index: index.clone(),
+            equal: index.columns[..prefix]
+                .iter()
+                .map(|c| equal[c].clone())
+                .collect(),
+            lower: lo,
+            upper: hi,
+            reverse: ordered && descending,
+            limit: if ordered { limit.clone() } else { None },
+        };
+        best = Some((score, scan));
+    }
+    best.map(|(_, scan)| scan)
+}
+
 fn castable(from: DataType, to: DataType) -> bool {
     (from.is_numeric_family() && to.is_numeric_family())
         || from.is_string()
@@ -2196,5 +2451,85 @@ fn resolve_group_ref(
                 .map(|(e, _)| e.clone()))
         }
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod index_choice_tests {
+    use tessera_types::{Catalog, ColumnDef, DataType, IndexDef, TableDef};
+
+    use super::Binder;
+    use crate::plan::{IndexScan, Plan};
+
+    /// `t (id int PRIMARY KEY, a int, b int, c text)` with indexes on
+    /// `(a, b)` and, unique, `(c, id)`, both built.
+    fn catalog() -> Catalog {
+        let column = |name: &str, data_type| ColumnDef {
+            name: name.into(),
+            data_type,
+            not_null: false,
+        };
+        let def = TableDef {
+            id: 0,
+            name: "t".into(),
+            columns: vec![
+                column("id", DataType::Int4),
+                column("a", DataType::Int4),
+                column("b", DataType::Int8),
+                column("c", DataType::Text),
+            ],
+            primary_key: vec![0],
+            sharding_key: vec![0],
+        };
+        let (catalog, table) = Catalog::new(16, 2).with_table(def);
+        let ab = IndexDef::new("t_ab".into(), &table, vec![1, 2], vec![false; 2], false);
+        let (catalog, ab) = catalog.with_index(ab);
+        let c = IndexDef::new("t_c".into(), &table, vec![3, 0], vec![false; 2], true);
+        let (catalog, c) = catalog.with_index(c);
+        catalog
+            .with_index_valid(ab.storage.id, 1)
+            .with_index_valid(c.storage.id, 1)
+    }
+
+    fn index_scan(sql: &str) -> Option<IndexScan> {
+        let catalog = catalog();
+        let parsed = crate::parser::parse(sql).unwrap();
+        let statement = Binder::new(&catalog, &[]).bind(&parsed[0], sql).unwrap();
+        let Plan::Select(select) = &*statement.plan else {
+            panic!("not a select")
+        };
+        select.fragment.index.clone()
+    }
+
+    #[test]
+    fn equality_range_and_order_pick_an_index() {
+        let s = index_scan("SELECT * FROM t WHERE a = 1 AND b > 5").unwrap();
+        assert_eq!(s.index.name, "t_ab");
+        assert_eq!(s.equal.len(), 1);
+        assert!(s.lower.is_some() && s.upper.is_none() && s.limit.is_none());
+        let s = index_scan("SELECT * FROM t WHERE 3 >= a").unwrap();
+        assert!(s.equal.is_empty() && s.upper.is_some());
+        let s = index_scan("SELECT * FROM t WHERE c = 'x' AND id = $1 OR false");
+        assert!(s.is_none(), "a disjunction fixes nothing");
+        let s = index_scan("SELECT * FROM t WHERE c = 'x' AND a = 2 AND b = 3").unwrap();
+        assert_eq!(s.index.name, "t_ab", "two fixed columns beat one");
+        assert_eq!(s.equal.len(), 2);
+        let s = index_scan("SELECT * FROM t WHERE c = 'x'").unwrap();
+        assert_eq!(s.index.name, "t_c");
+        let s = index_scan("SELECT id FROM t WHERE a = 2 ORDER BY b DESC LIMIT 3").unwrap();
+        assert!(s.reverse && s.limit.is_some());
+        let s = index_scan("SELECT a FROM t ORDER BY a, b LIMIT 3").unwrap();
+        assert!(!s.reverse && s.limit.is_some());
+        let s = index_scan("SELECT a FROM t ORDER BY a, b, id LIMIT 3").unwrap();
+        assert!(
+            s.limit.is_some(),
+            "entries are ordered by the primary key last"
+        );
+        // Orders an index cannot give, and no LIMIT to stop early.
+        assert!(index_scan("SELECT a FROM t ORDER BY a DESC, b LIMIT 3").is_none());
+        assert!(index_scan("SELECT a FROM t ORDER BY a").is_none());
+        assert!(index_scan("SELECT a FROM t WHERE b = 1").is_none());
+        // A point lookup by primary key needs no index.
+        assert!(index_scan("SELECT * FROM t WHERE id = 1 AND a = 1").is_none());
     }
 }

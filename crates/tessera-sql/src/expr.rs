@@ -29,6 +29,17 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// The operator with its operands swapped (`a < b` is `b > a`).
+    pub fn flipped(&self) -> BinaryOp {
+        match self {
+            BinaryOp::Lt => BinaryOp::Gt,
+            BinaryOp::LtEq => BinaryOp::GtEq,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::GtEq => BinaryOp::LtEq,
+            other => *other,
+        }
+    }
+
     pub fn is_comparison(&self) -> bool {
         matches!(
             self,

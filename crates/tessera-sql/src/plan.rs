@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use tessera_types::{DataType, TableDef, Value};
+use tessera_types::{DataType, IndexDef, TableDef, Value};
 
 use crate::engine::ColumnDesc;
 use crate::expr::Expr;
@@ -64,8 +64,29 @@ pub struct ScanFragment {
     pub table: Option<Arc<TableDef>>,
     /// When set, values for every primary-key column: a point lookup.
     pub primary_key: Option<Vec<Expr>>,
+    /// When set (and no point lookup), read the rows through this index.
+    pub index: Option<IndexScan>,
     pub filter: Option<Expr>,
     pub output: FragmentOutput,
+}
+
+/// A range of an index to read rows through. Bounds only narrow what is
+/// read: every row still passes the fragment's whole filter, so a bound
+/// that cannot be applied (a value out of the column's range) may be
+/// dropped. A shard whose snapshot predates the index reads the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexScan {
+    pub index: Arc<IndexDef>,
+    /// Values of a prefix of the index's columns.
+    pub equal: Vec<Expr>,
+    /// Bounds on the column after that prefix: value, inclusive.
+    pub lower: Option<(Expr, bool)>,
+    pub upper: Option<(Expr, bool)>,
+    /// Read entries from the highest (ORDER BY … DESC).
+    pub reverse: bool,
+    /// The rows come out in the query's ORDER BY: a shard may stop after
+    /// LIMIT + OFFSET of them.
+    pub limit: Option<(Expr, Option<Expr>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +168,15 @@ pub enum Plan {
         if_not_exists: bool,
     },
     DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    /// `index` has no ids yet; the catalog owner assigns them.
+    CreateIndex {
+        index: IndexDef,
+        if_not_exists: bool,
+    },
+    DropIndex {
         names: Vec<String>,
         if_exists: bool,
     },
@@ -233,7 +263,10 @@ impl crate::engine::StatementInfo for Statement {
         !self.plan.is_transaction_control()
             && !matches!(
                 *self.plan,
-                Plan::CreateTable { .. } | Plan::DropTable { .. }
+                Plan::CreateTable { .. }
+                    | Plan::DropTable { .. }
+                    | Plan::CreateIndex { .. }
+                    | Plan::DropIndex { .. }
             )
     }
 }

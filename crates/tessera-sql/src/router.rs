@@ -272,6 +272,57 @@ impl<C: Cluster> Router<C> {
         finish_select(select, rows, &params)
     }
 
+    /// CREATE INDEX, online: the index enters the catalog unusable, so every
+    /// write from then on maintains it; each shard then indexes the rows it
+    /// holds; last, the index becomes usable for snapshots taken after that.
+    /// A build that fails (duplicate values for a unique index) drops it.
+    async fn create_index(
+        &self,
+        index: &tessera_types::IndexDef,
+        if_not_exists: bool,
+    ) -> Result<Vec<crate::engine::Notice>> {
+        let created = self
+            .cluster
+            .call(
+                0,
+                ShardRequest::CreateIndex {
+                    index: index.clone(),
+                    if_not_exists,
+                },
+            )
+            .await?;
+        let storage = match created {
+            ShardResponse::Index(storage) => storage,
+            other => return expect_done(other),
+        };
+        let catalog = self.cluster.catalog();
+        let builds = self
+            .all_shards(&catalog)
+            .into_iter()
+            .map(|s| self.cluster.call(s, ShardRequest::BuildIndex { storage }))
+            .collect();
+        let mut failure = join_all(builds).await.into_iter().find_map(Result::err);
+        if failure.is_none() {
+            let valid_from = self.cluster.tick();
+            let valid = ShardRequest::IndexValid {
+                storage,
+                valid_from,
+            };
+            failure = self.cluster.call(0, valid).await.err();
+        }
+        if let Some(e) = failure {
+            let drop = ShardRequest::DropIndexes {
+                names: vec![index.name.clone()],
+                if_exists: true,
+            };
+            if let Err(d) = self.cluster.call(0, drop).await {
+                tracing::warn!("dropping the failed index \"{}\": {d}", index.name);
+            }
+            return Err(e);
+        }
+        Ok(vec![])
+    }
+
     /// Sends per-shard write requests: directly when one shard is involved,
     /// with two-phase commit when several are.
     /// REPEATABLE READ and SERIALIZABLE: the transaction's snapshot, taken
@@ -571,6 +622,37 @@ impl<C: Cluster> Router<C> {
                     columns: None,
                     rows: vec![],
                     tag: "DROP TABLE".into(),
+                    notices,
+                })
+            }
+            Plan::CreateIndex {
+                index,
+                if_not_exists,
+            } => {
+                let notices = self.create_index(index, *if_not_exists).await?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "CREATE INDEX".into(),
+                    notices,
+                })
+            }
+            Plan::DropIndex { names, if_exists } => {
+                let notices = expect_done(
+                    self.cluster
+                        .call(
+                            0,
+                            ShardRequest::DropIndexes {
+                                names: names.clone(),
+                                if_exists: *if_exists,
+                            },
+                        )
+                        .await?,
+                )?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "DROP INDEX".into(),
                     notices,
                 })
             }
@@ -1045,13 +1127,16 @@ impl<C: Cluster> Router<C> {
             }
             if matches!(
                 &*statement.plan,
-                Plan::CreateTable { .. } | Plan::DropTable { .. }
+                Plan::CreateTable { .. }
+                    | Plan::DropTable { .. }
+                    | Plan::CreateIndex { .. }
+                    | Plan::DropIndex { .. }
             ) {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;
                 }
                 return Err(Error::unsupported(
-                    "CREATE/DROP TABLE inside a transaction block",
+                    "CREATE/DROP TABLE and INDEX inside a transaction block",
                 ));
             }
         }

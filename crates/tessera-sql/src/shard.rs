@@ -27,14 +27,14 @@ use tessera_storage::{
     CatalogRecord, Record, ShardStore, Timeline, Timestamp, TxId, WalWriter, WriteOp, WriteSet,
     LATEST,
 };
-use tessera_types::encoding::encode_key;
+use tessera_types::encoding::{encode_key, encode_key_value};
 use tessera_types::schema::ShardId;
-use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, Value};
+use tessera_types::{sqlstate, Catalog, Error, IndexDef, Result, TableDef, Value};
 use tokio::sync::Notify;
 
 use crate::aggregate::AggState;
 use crate::engine::Notice;
-use crate::plan::{FragmentOutput, Plan, Row, ScanFragment};
+use crate::plan::{FragmentOutput, IndexScan, Plan, Row, ScanFragment};
 
 /// Rows a scan processes between yields to the event loop, so one long scan
 /// does not hold up every other request on the shard.
@@ -258,6 +258,25 @@ pub enum ShardRequest {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// Shard 0: add an index (not yet usable); answers `Index(storage id)`.
+    CreateIndex {
+        index: IndexDef,
+        if_not_exists: bool,
+    },
+    /// Every shard: write the entries of the rows it holds.
+    BuildIndex {
+        storage: tessera_types::TableId,
+    },
+    /// Shard 0: the index is built; snapshots from `valid_from` may use it.
+    IndexValid {
+        storage: tessera_types::TableId,
+        valid_from: Timestamp,
+    },
+    /// Shard 0.
+    DropIndexes {
+        names: Vec<String>,
+        if_exists: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -265,6 +284,8 @@ pub enum ShardResponse {
     Rows(Vec<Row>),
     Count(u64),
     Done(Vec<Notice>),
+    /// A new index, by the id of its storage table.
+    Index(tessera_types::TableId),
 }
 
 /// Everything one shard owns. Lives on the shard's thread only.
@@ -340,7 +361,7 @@ impl ShardContext {
         // with, or a table created meanwhile would have no storage here.
         let mut store = store;
         store.drop_missing_tables(&cached);
-        for t in cached.tables() {
+        for t in cached.storage_tables() {
             store.ensure_table(t.id);
         }
         ShardContext {
@@ -403,7 +424,7 @@ impl ShardContext {
             let fresh = self.catalog_cell.load();
             let mut store = self.store.borrow_mut();
             store.drop_missing_tables(&fresh);
-            for t in fresh.tables() {
+            for t in fresh.storage_tables() {
                 store.ensure_table(t.id);
             }
             // A private copy, so shards do not bounce one reference count
@@ -483,6 +504,18 @@ impl ShardContext {
             } => self.create_table(table, if_not_exists).await,
             ShardRequest::DropTables { names, if_exists } => {
                 self.drop_tables(names, if_exists).await
+            }
+            ShardRequest::CreateIndex {
+                index,
+                if_not_exists,
+            } => self.create_index(index, if_not_exists).await,
+            ShardRequest::BuildIndex { storage } => self.build_index(storage).await,
+            ShardRequest::IndexValid {
+                storage,
+                valid_from,
+            } => self.index_valid(storage, valid_from).await,
+            ShardRequest::DropIndexes { names, if_exists } => {
+                self.drop_indexes(names, if_exists).await
             }
         }
     }
@@ -595,6 +628,19 @@ impl ShardContext {
             return sink.finish();
         }
         self.note_read(reader, table.id, None);
+        if let Some(ix) = &fragment.index {
+            // Usable once built for this snapshot, and when the
+            // transaction has no writes of its own to overlay here.
+            let usable = ix.index.valid_from != 0
+                && ix.index.valid_from <= ts
+                && self.intent_rows(txn, table.id).is_empty()
+                && self.store.borrow().table(ix.index.storage.id).is_some();
+            if usable {
+                self.index_scan(ix, table, fragment, params, ts, &mut sink)
+                    .await?;
+                return sink.finish();
+            }
+        }
         let mut after: Option<Vec<u8>> = None;
         loop {
             let done = {
@@ -622,6 +668,141 @@ impl ShardContext {
                     sink.push(&row, fragment, params)?;
                 }
                 return sink.finish();
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The key range of `ix`'s storage table to read; `None` when no entry
+    /// can match (a NULL or out-of-range equality, a NULL bound).
+    fn index_range(ix: &IndexScan, table: &TableDef, params: &[Value]) -> Result<Option<KeyRange>> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        /// The value cast to the column's type: `Ok(None)` when it is out of
+        /// the column's range (or NULL), which no stored value equals.
+        fn key_value(
+            e: &crate::expr::Expr,
+            column: usize,
+            table: &TableDef,
+            params: &[Value],
+        ) -> Result<Option<Value>> {
+            let v = e.eval(&[], params)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            match v.cast(table.columns[column].data_type.unconstrained(), true) {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.code == sqlstate::NUMERIC_VALUE_OUT_OF_RANGE => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        let mut prefix = Vec::new();
+        for (c, e) in ix.index.columns.iter().zip(&ix.equal) {
+            match key_value(e, *c, table, params)? {
+                Some(v) => encode_key_value(&mut prefix, &v),
+                None => return Ok(None),
+            }
+        }
+        let whole = |p: &[u8]| prefix_end(p).map_or(Unbounded, Excluded);
+        let mut range: KeyRange = (Included(prefix.clone()), whole(&prefix));
+        let next = ix.index.columns.get(ix.equal.len());
+        if let (Some((e, inclusive)), Some(c)) = (&ix.lower, next) {
+            if e.eval(&[], params)?.is_null() {
+                return Ok(None);
+            }
+            // Out of the column's range: the filter decides alone.
+            if let Ok(Some(v)) = key_value(e, *c, table, params) {
+                let mut k = prefix.clone();
+                encode_key_value(&mut k, &v);
+                range.0 = if *inclusive {
+                    Included(k)
+                } else {
+                    match prefix_end(&k) {
+                        Some(end) => Included(end),
+                        None => return Ok(None),
+                    }
+                };
+            }
+        }
+        if let (Some((e, inclusive)), Some(c)) = (&ix.upper, next) {
+            if e.eval(&[], params)?.is_null() {
+                return Ok(None);
+            }
+            if let Ok(Some(v)) = key_value(e, *c, table, params) {
+                let mut k = prefix.clone();
+                encode_key_value(&mut k, &v);
+                range.1 = if *inclusive { whole(&k) } else { Excluded(k) };
+            }
+        }
+        Ok((!is_empty_range(&range)).then_some(range))
+    }
+
+    /// Reads the rows of `ix`'s range at `ts` into `sink`, in index order,
+    /// yielding between batches; with a limit, stops once it has that many.
+    async fn index_scan(
+        &self,
+        ix: &IndexScan,
+        table: &TableDef,
+        fragment: &ScanFragment,
+        params: &[Value],
+        ts: Timestamp,
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
+        use std::ops::Bound::Excluded;
+        let Some(mut range) = Self::index_range(ix, table, params)? else {
+            return Ok(());
+        };
+        let limit = match &ix.limit {
+            Some((limit, offset)) => {
+                let count = |e: &crate::expr::Expr| e.eval(&[], params).map(|v| v.as_i64());
+                let offset = match offset {
+                    Some(o) => count(o)?,
+                    None => Some(0),
+                };
+                match (count(limit)?, offset) {
+                    (Some(l), Some(o)) if l >= 0 && o >= 0 => Some(l.saturating_add(o) as usize),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let row_key = ix.index.row_key_columns().collect::<Vec<_>>();
+        loop {
+            let last = {
+                let store = self.store.borrow();
+                let Some(entries) = store.table(ix.index.storage.id) else {
+                    return Err(undefined_table(table));
+                };
+                let iter = entries.range_at(range.clone(), ts);
+                let iter: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<Value>)>> = if ix.reverse {
+                    Box::new(iter.rev())
+                } else {
+                    Box::new(iter)
+                };
+                let mut n = 0;
+                let mut last = None;
+                for (entry_key, entry) in iter {
+                    let key = encode_key(entry, &row_key);
+                    if let Some(row) = store.get(table.id, &key, ts) {
+                        sink.push(row, fragment, params)?;
+                        if limit.is_some_and(|l| sink.rows.len() >= l) {
+                            return Ok(());
+                        }
+                    }
+                    n += 1;
+                    if n == SCAN_ROWS_PER_YIELD {
+                        last = Some(entry_key.clone());
+                        break;
+                    }
+                }
+                last
+            };
+            match last {
+                None => return Ok(()),
+                Some(k) if ix.reverse => range.1 = Excluded(k),
+                Some(k) => range.0 = Excluded(k),
+            }
+            if is_empty_range(&range) {
+                return Ok(());
             }
             tokio::task::yield_now().await;
         }
@@ -997,6 +1178,75 @@ impl ShardContext {
         self.unlocked.notify_waiters();
     }
 
+    /// Adds to `ops`, a statement's writes to `table`, the writes that keep
+    /// the table's indexes in step: for each row changed, its old entries
+    /// deleted and its new ones added, in the same write set. A unique index
+    /// refuses a second row with equal values (23505); its entry key is
+    /// locked like any key, so a concurrent writer of the same values waits
+    /// and then finds it taken.
+    fn index_ops(
+        &self,
+        store: &ShardStore,
+        table: &TableDef,
+        ops: &mut Vec<WriteOp>,
+        txn: Option<TxId>,
+    ) -> Result<()> {
+        let catalog = self.cached_catalog.borrow().clone();
+        let indexes: Vec<&Arc<IndexDef>> = catalog.indexes_of(table.id).collect();
+        if indexes.is_empty() {
+            return Ok(());
+        }
+        let mut extra = Vec::new();
+        // Entry keys this statement wrote so far: whether they now hold one.
+        let mut written: HashMap<(tessera_types::TableId, Vec<u8>), bool> = HashMap::new();
+        for op in ops.iter() {
+            let key = op.key();
+            let old = match self.intent(txn, table.id, key) {
+                Some(own) => own,
+                None => store.get(table.id, key, LATEST).cloned(),
+            };
+            let new = match op {
+                WriteOp::Put { row, .. } => Some(row),
+                WriteOp::Delete { .. } => None,
+            };
+            for index in &indexes {
+                let storage = index.storage.id;
+                let old_entry = old.as_ref().and_then(|r| index_entry(index, table, key, r));
+                let new_entry = new.and_then(|r| index_entry(index, table, key, r));
+                if old_entry == new_entry {
+                    continue;
+                }
+                if let Some((k, _)) = old_entry {
+                    written.insert((storage, k.clone()), false);
+                    extra.push(WriteOp::Delete {
+                        table: storage,
+                        key: k,
+                    });
+                }
+                if let (Some((k, values)), Some(row)) = (new_entry, new) {
+                    let slot = (storage, k);
+                    if index.unique {
+                        let taken = match written.get(&slot) {
+                            Some(held) => *held,
+                            None => self.row_exists(store, txn, storage, &slot.1),
+                        };
+                        if taken {
+                            return Err(unique_violation(index, table, row, false));
+                        }
+                    }
+                    written.insert(slot.clone(), true);
+                    extra.push(WriteOp::Put {
+                        table: storage,
+                        key: slot.1,
+                        row: values,
+                    });
+                }
+            }
+        }
+        ops.extend(extra);
+        Ok(())
+    }
+
     /// Whether `key` holds a row for a writer in `txn`: its own intent if
     /// it has one, else the latest committed version.
     fn row_exists(
@@ -1035,6 +1285,7 @@ impl ShardContext {
                 row: row.clone(),
             });
         }
+        self.index_ops(&store, table, &mut ops, mode.txn())?;
         Ok((WriteSet { ops }, rows.len() as u64))
     }
 
@@ -1199,6 +1450,7 @@ impl ShardContext {
             }
             _ => unreachable!(),
         }
+        self.index_ops(&store, table, &mut ops, txn)?;
         Ok((WriteSet { ops }, count))
     }
 
@@ -1231,15 +1483,7 @@ impl ShardContext {
         range: (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>),
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
-        use std::ops::Bound::{Excluded, Included};
-        let empty = match (&range.0, &range.1) {
-            (Included(a) | Excluded(a), Included(b) | Excluded(b)) if a > b => true,
-            (Excluded(a), Excluded(b))
-            | (Included(a), Excluded(b))
-            | (Excluded(a), Included(b)) => a == b,
-            _ => false,
-        };
-        if empty || limit == 0 {
+        if is_empty_range(&range) || limit == 0 {
             return Ok(vec![]);
         }
         let (floor, ts) = self.begin_read();
@@ -1293,7 +1537,7 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        if catalog.table(&table.name).is_some() {
+        if catalog.relation_exists(&table.name) {
             if if_not_exists {
                 return Ok(ShardResponse::Done(vec![Notice {
                     code: sqlstate::DUPLICATE_TABLE.code(),
@@ -1345,6 +1589,263 @@ impl ShardContext {
         }
         Ok(ShardResponse::Done(notices))
     }
+
+    async fn create_index(&self, index: IndexDef, if_not_exists: bool) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        if catalog.relation_exists(&index.name) {
+            if if_not_exists {
+                return Ok(ShardResponse::Done(vec![Notice {
+                    code: sqlstate::DUPLICATE_TABLE.code(),
+                    severity: "NOTICE",
+                    message: format!("relation \"{}\" already exists, skipping", index.name),
+                }]));
+            }
+            return Err(Error::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{}\" already exists", index.name),
+            ));
+        }
+        if catalog.table_by_id(index.table).is_none() {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                "the table was dropped while the index was being created",
+            ));
+        }
+        let (next, def) = catalog.with_index(index);
+        log.append_durable(&CatalogRecord::CreateIndex((*def).clone()).encode())
+            .await?;
+        self.catalog_cell.publish(next);
+        Ok(ShardResponse::Index(def.storage.id))
+    }
+
+    async fn index_valid(
+        &self,
+        storage: tessera_types::TableId,
+        valid_from: Timestamp,
+    ) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        if !catalog.indexes().any(|i| i.storage.id == storage) {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                "the index was dropped while it was being built",
+            ));
+        }
+        log.append_durable(
+            &CatalogRecord::IndexValid {
+                storage,
+                valid_from,
+            }
+            .encode(),
+        )
+        .await?;
+        self.catalog_cell
+            .publish(catalog.with_index_valid(storage, valid_from));
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    async fn drop_indexes(&self, names: Vec<String>, if_exists: bool) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        let mut notices = Vec::new();
+        let mut ids = Vec::new();
+        for name in &names {
+            match catalog.index(name) {
+                Some(i) => ids.push(i.storage.id),
+                None if if_exists => notices.push(Notice {
+                    code: sqlstate::SUCCESSFUL_COMPLETION.code(),
+                    severity: "NOTICE",
+                    message: format!("index \"{name}\" does not exist, skipping"),
+                }),
+                None => {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("index \"{name}\" does not exist"),
+                    ))
+                }
+            }
+        }
+        if !ids.is_empty() {
+            log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
+                .await?;
+            let next = ids
+                .iter()
+                .fold((*catalog).clone(), |c, id| c.without_table(*id));
+            self.catalog_cell.publish(next);
+        }
+        Ok(ShardResponse::Done(notices))
+    }
+
+    /// Writes the entries of this shard's rows into a new index, a batch at
+    /// a time, while writes go on. Writes that start after the index is in
+    /// the catalog add their own entries; a row locked by a write that
+    /// started before (and so will be applied without its entry) is waited
+    /// for, then indexed.
+    async fn build_index(&self, storage: tessera_types::TableId) -> Result<ShardResponse> {
+        const BUILD_ROWS_PER_BATCH: usize = 512;
+        let catalog = self.catalog();
+        let Some(index) = catalog.indexes().find(|i| i.storage.id == storage).cloned() else {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                "the index was dropped while it was being built",
+            ));
+        };
+        let Some(table) = catalog.table_by_id(index.table).cloned() else {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                "the table was dropped while its index was being built",
+            ));
+        };
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let blocked = Cell::new(false);
+            let next = RefCell::new(None);
+            self.write(WriteMode::Autocommit, || {
+                blocked.set(false);
+                let store = self.store.borrow();
+                let t = store
+                    .table(table.id)
+                    .ok_or_else(|| undefined_table(&table))?;
+                let mut ops = Vec::new();
+                let mut batch_keys = std::collections::HashSet::new();
+                let mut n = 0;
+                let mut last = None;
+                for (key, row) in t.iter_at(after.as_deref(), LATEST) {
+                    if store.lock_owner(table.id, key).is_some() {
+                        blocked.set(true);
+                        return Ok((WriteSet::default(), 0));
+                    }
+                    if let Some((entry_key, values)) = index_entry(&index, &table, key, row) {
+                        match store.get(storage, &entry_key, LATEST) {
+                            Some(existing) if *existing == values => {}
+                            Some(_) => return Err(unique_violation(&index, &table, row, true)),
+                            None => {
+                                if !batch_keys.insert(entry_key.clone()) {
+                                    return Err(unique_violation(&index, &table, row, true));
+                                }
+                                ops.push(WriteOp::Put {
+                                    table: storage,
+                                    key: entry_key,
+                                    row: values,
+                                });
+                            }
+                        }
+                    }
+                    n += 1;
+                    if n == BUILD_ROWS_PER_BATCH {
+                        last = Some(key.clone());
+                        break;
+                    }
+                }
+                *next.borrow_mut() = last;
+                Ok((WriteSet { ops }, 0))
+            })
+            .await?;
+            if blocked.get() {
+                // Registered before any other task runs: no unlock is missed.
+                self.unlocked.notified().await;
+                continue;
+            }
+            match next.into_inner() {
+                Some(key) => {
+                    after = Some(key);
+                    tokio::task::yield_now().await;
+                }
+                None => return Ok(ShardResponse::Done(vec![])),
+            }
+        }
+    }
+}
+
+type KeyRange = (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>);
+
+/// Whether `range` holds no key (an ordered map would panic on some).
+fn is_empty_range(range: &KeyRange) -> bool {
+    use std::ops::Bound::{Excluded, Included};
+    match (&range.0, &range.1) {
+        (Included(a) | Excluded(a), Included(b) | Excluded(b)) if a > b => true,
+        (Excluded(a), Excluded(b)) | (Included(a), Excluded(b)) | (Excluded(a), Included(b)) => {
+            a == b
+        }
+        _ => false,
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`; `None`
+/// when there is none (`prefix` empty or all 0xFF).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The entry of `row` (stored under `key` in `table`) in `index`: its key
+/// and columns. `None` when the row has no entry: a unique index leaves out
+/// rows with a NULL in its columns, which never collide.
+pub fn index_entry(
+    index: &IndexDef,
+    table: &TableDef,
+    key: &[u8],
+    row: &[Value],
+) -> Option<(Vec<u8>, Vec<Value>)> {
+    let mut values: Vec<Value> = index.columns.iter().map(|c| row[*c].clone()).collect();
+    if index.unique && values.iter().any(Value::is_null) {
+        return None;
+    }
+    if table.has_row_id() {
+        // The key is the row id as a key-encoded int8: tag, then the
+        // big-endian value with its sign bit flipped.
+        let bytes: [u8; 8] = key.get(1..9)?.try_into().ok()?;
+        values.push(Value::Int8((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64));
+    } else {
+        values.extend(table.primary_key.iter().map(|c| row[*c].clone()));
+    }
+    Some((encode_key(&values, &index.storage.primary_key), values))
+}
+
+fn unique_violation(index: &IndexDef, table: &TableDef, row: &[Value], creating: bool) -> Error {
+    let cols: Vec<&str> = index
+        .columns
+        .iter()
+        .map(|c| table.columns[*c].name.as_str())
+        .collect();
+    let vals: Vec<String> = index
+        .columns
+        .iter()
+        .map(|c| row[*c].to_text().unwrap_or_else(|| "null".into()))
+        .collect();
+    if creating {
+        return Error::new(
+            sqlstate::UNIQUE_VIOLATION,
+            format!("could not create unique index \"{}\"", index.name),
+        )
+        .with_detail(format!(
+            "Key ({})=({}) is duplicated.",
+            cols.join(", "),
+            vals.join(", ")
+        ));
+    }
+    Error::new(
+        sqlstate::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            index.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) already exists.",
+        cols.join(", "),
+        vals.join(", ")
+    ))
 }
 
 /// Evaluates key expressions and encodes them as a key of `columns`; `None`

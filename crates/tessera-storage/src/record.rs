@@ -210,8 +210,16 @@ impl Record {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CatalogRecord {
     CreateTable(tessera_types::TableDef),
-    /// Several tables dropped by one statement, atomically.
+    /// Several tables (or indexes, by storage id) dropped by one
+    /// statement, atomically.
     DropTables(Vec<TableId>),
+    /// An index, still being built (`valid_from` 0).
+    CreateIndex(tessera_types::IndexDef),
+    /// The index stored in `storage` is built: snapshots from `valid_from` may use it.
+    IndexValid {
+        storage: TableId,
+        valid_from: u64,
+    },
 }
 
 impl CatalogRecord {
@@ -229,6 +237,18 @@ impl CatalogRecord {
                     w.u32(*id);
                 }
             }
+            CatalogRecord::CreateIndex(index) => {
+                w.u8(3);
+                index.encode(&mut w);
+            }
+            CatalogRecord::IndexValid {
+                storage,
+                valid_from,
+            } => {
+                w.u8(4);
+                w.u32(*storage);
+                w.u64(*valid_from);
+            }
         }
         w.buf
     }
@@ -245,6 +265,11 @@ impl CatalogRecord {
                 }
                 CatalogRecord::DropTables(ids)
             }
+            3 => CatalogRecord::CreateIndex(tessera_types::IndexDef::decode(&mut r)?),
+            4 => CatalogRecord::IndexValid {
+                storage: r.u32()?,
+                valid_from: r.u64()?,
+            },
             _ => return Err(r.corrupt("unknown catalog record")),
         })
     }

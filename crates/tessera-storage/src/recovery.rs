@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tessera_types::{sqlstate, Catalog, Error, Result};
+use tessera_types::{sqlstate, Catalog, Error, Result, TableId};
 
 use crate::record::{CatalogRecord, Record, TxId, WriteSet};
 use crate::store::{ShardStore, Timestamp, LATEST};
@@ -64,6 +64,11 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
             CatalogRecord::DropTables(ids) => {
                 ids.iter().fold(catalog, |c, id| c.without_table(*id))
             }
+            CatalogRecord::CreateIndex(index) => catalog.with_index_replayed(index),
+            CatalogRecord::IndexValid {
+                storage,
+                valid_from,
+            } => catalog.with_index_valid(storage, valid_from),
         };
     }
     if reader.torn_tail {
@@ -75,6 +80,17 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
     }
     let catalog_wal_len = reader.valid_len();
     check_watermark(&catalog_wal_path, catalog_wal_len)?;
+    // An index whose build a crash interrupted was never acknowledged:
+    // it is dropped (its id is not reused, so its entries are ignored).
+    let unfinished: Vec<(String, TableId)> = catalog
+        .indexes()
+        .filter(|i| !i.is_valid())
+        .map(|i| (i.name.clone(), i.storage.id))
+        .collect();
+    for (name, id) in unfinished {
+        tracing::warn!("dropping index \"{name}\", whose build did not finish");
+        catalog = catalog.without_table(id);
+    }
 
     // First pass: decode every shard's log and gather the decisions.
     let mut logs = Vec::new();
@@ -167,7 +183,7 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
             }
             resolutions.push(Record::Resolve { tx, commit });
         }
-        for table in catalog.tables() {
+        for table in catalog.storage_tables() {
             store.ensure_table(table.id);
         }
         shards.push(RecoveredShard {

@@ -77,7 +77,7 @@ impl Table {
         &self,
         range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         ts: Timestamp,
-    ) -> impl Iterator<Item = (&Vec<u8>, &Vec<Value>)> {
+    ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, &Vec<Value>)> {
         self.rows
             .range(range)
             .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))

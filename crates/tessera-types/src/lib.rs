@@ -14,6 +14,6 @@ pub mod types;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
-pub use schema::{Catalog, ColumnDef, TableDef, TableId};
+pub use schema::{Catalog, ColumnDef, IndexDef, TableDef, TableId};
 pub use types::DataType;
 pub use value::Value;

@@ -102,6 +102,135 @@ impl TableDef {
     }
 }
 
+/// A secondary index. Its entries live in a hidden table, `storage`, that
+/// is written in the same write sets as the rows it indexes, so it is
+/// versioned, locked, logged and recovered like any table. An entry's
+/// columns are the indexed values followed by the indexed row's key columns
+/// (its primary key, or its hidden row id as `int8`); entries are keyed by
+/// all of them, or for a unique index by the indexed values alone, so two
+/// rows with equal values collide on one entry key. Entries sit on the
+/// shard of the row they point to (the index is local to each shard).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexDef {
+    pub name: String,
+    /// The indexed table.
+    pub table: TableId,
+    /// Positions of the indexed columns in the table.
+    pub columns: Vec<usize>,
+    /// Per indexed column, whether it was declared DESC (entries are kept
+    /// ascending; scans run backwards).
+    pub descending: Vec<bool>,
+    pub unique: bool,
+    /// Snapshots at or after this see every row through the index; 0 while
+    /// the index is still being built, when no query may use it.
+    pub valid_from: u64,
+    pub storage: TableDef,
+}
+
+impl IndexDef {
+    /// The index of `columns` of `table`, with its storage table (its id is
+    /// set by [`Catalog::with_index`]).
+    pub fn new(
+        name: String,
+        table: &TableDef,
+        columns: Vec<usize>,
+        descending: Vec<bool>,
+        unique: bool,
+    ) -> IndexDef {
+        let mut storage_columns: Vec<ColumnDef> = columns
+            .iter()
+            .map(|c| ColumnDef {
+                name: table.columns[*c].name.clone(),
+                data_type: table.columns[*c].data_type,
+                not_null: false,
+            })
+            .collect();
+        if table.has_row_id() {
+            storage_columns.push(ColumnDef {
+                name: "ctid".into(),
+                data_type: DataType::Int8,
+                not_null: true,
+            });
+        } else {
+            storage_columns.extend(table.primary_key.iter().map(|c| ColumnDef {
+                name: table.columns[*c].name.clone(),
+                data_type: table.columns[*c].data_type,
+                not_null: true,
+            }));
+        }
+        let key_len = if unique {
+            columns.len()
+        } else {
+            storage_columns.len()
+        };
+        let storage = TableDef {
+            id: 0,
+            name: name.clone(),
+            columns: storage_columns,
+            primary_key: (0..key_len).collect(),
+            sharding_key: (0..columns.len()).collect(),
+        };
+        IndexDef {
+            name,
+            table: table.id,
+            columns,
+            descending,
+            unique,
+            valid_from: 0,
+            storage,
+        }
+    }
+
+    /// Positions in an entry of the indexed row's key columns.
+    pub fn row_key_columns(&self) -> std::ops::Range<usize> {
+        self.columns.len()..self.storage.columns.len()
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.valid_from != 0
+    }
+
+    pub fn encode(&self, w: &mut Writer) {
+        w.str(&self.name);
+        w.u32(self.table);
+        w.u32(self.columns.len() as u32);
+        for (c, d) in self.columns.iter().zip(&self.descending) {
+            w.u32(*c as u32);
+            w.u8(*d as u8);
+        }
+        w.u8(self.unique as u8);
+        w.u64(self.valid_from);
+        self.storage.encode(w);
+    }
+
+    pub fn decode(r: &mut Reader) -> Result<IndexDef> {
+        let name = r.str()?.to_string();
+        let table = r.u32()?;
+        let n = r.len_prefix(64)?;
+        let mut columns = Vec::with_capacity(n);
+        let mut descending = Vec::with_capacity(n);
+        for _ in 0..n {
+            columns.push(r.u32()? as usize);
+            descending.push(r.u8()? != 0);
+        }
+        let unique = r.u8()? != 0;
+        let valid_from = r.u64()?;
+        let storage = TableDef::decode(r)?;
+        if storage.columns.len() < columns.len() {
+            return Err(r.corrupt("index storage narrower than the index"));
+        }
+        Ok(IndexDef {
+            name,
+            table,
+            columns,
+            descending,
+            unique,
+            valid_from,
+            storage,
+        })
+    }
+}
+
 fn encode_type(w: &mut Writer, t: DataType) {
     match t {
         DataType::Numeric(Some((p, s))) => {
@@ -146,6 +275,8 @@ pub struct Catalog {
     pub bucket_to_shard: Arc<[ShardId]>,
     pub next_table_id: TableId,
     tables: BTreeMap<String, Arc<TableDef>>,
+    /// Secondary indexes by name.
+    indexes: BTreeMap<String, Arc<IndexDef>>,
 }
 
 impl Catalog {
@@ -160,6 +291,7 @@ impl Catalog {
             bucket_to_shard: map.into(),
             next_table_id: 1,
             tables: BTreeMap::new(),
+            indexes: BTreeMap::new(),
         }
     }
 
@@ -175,12 +307,85 @@ impl Catalog {
         self.tables.get(name)
     }
 
-    pub fn table_by_id(&self, id: TableId) -> Option<&Arc<TableDef>> {
-        self.tables.values().find(|t| t.id == id)
+    /// A table, or the storage table of an index, by id.
+    pub fn table_by_id(&self, id: TableId) -> Option<&TableDef> {
+        self.tables
+            .values()
+            .map(|t| &**t)
+            .find(|t| t.id == id)
+            .or_else(|| {
+                self.indexes
+                    .values()
+                    .map(|i| &i.storage)
+                    .find(|t| t.id == id)
+            })
     }
 
+    /// The user's tables.
     pub fn tables(&self) -> impl Iterator<Item = &Arc<TableDef>> {
         self.tables.values()
+    }
+
+    /// Every table that holds rows on shards: the user's tables and the
+    /// indexes' storage tables.
+    pub fn storage_tables(&self) -> impl Iterator<Item = &TableDef> {
+        self.tables
+            .values()
+            .map(|t| &**t)
+            .chain(self.indexes.values().map(|i| &i.storage))
+    }
+
+    pub fn indexes(&self) -> impl Iterator<Item = &Arc<IndexDef>> {
+        self.indexes.values()
+    }
+
+    pub fn index(&self, name: &str) -> Option<&Arc<IndexDef>> {
+        self.indexes.get(name)
+    }
+
+    /// The indexes of table `table`.
+    pub fn indexes_of(&self, table: TableId) -> impl Iterator<Item = &Arc<IndexDef>> {
+        self.indexes.values().filter(move |i| i.table == table)
+    }
+
+    /// Whether `name` is taken by a table or an index (one namespace, as
+    /// PostgreSQL's relations).
+    pub fn relation_exists(&self, name: &str) -> bool {
+        self.tables.contains_key(name) || self.indexes.contains_key(name)
+    }
+
+    /// A copy with `index` added, its storage id taken from `next_table_id`.
+    pub fn with_index(&self, mut index: IndexDef) -> (Catalog, Arc<IndexDef>) {
+        let mut next = self.clone();
+        index.storage.id = next.next_table_id;
+        next.next_table_id += 1;
+        next.version += 1;
+        let index = Arc::new(index);
+        next.indexes.insert(index.name.clone(), index.clone());
+        (next, index)
+    }
+
+    /// Applies an index created elsewhere (replay of the catalog log).
+    pub fn with_index_replayed(&self, index: IndexDef) -> Catalog {
+        let mut next = self.clone();
+        next.next_table_id = next.next_table_id.max(index.storage.id + 1);
+        next.version += 1;
+        next.indexes.insert(index.name.clone(), Arc::new(index));
+        next
+    }
+
+    /// Marks the index stored in `storage` usable by snapshots from `valid_from`.
+    pub fn with_index_valid(&self, storage: TableId, valid_from: u64) -> Catalog {
+        let mut next = self.clone();
+        for index in next.indexes.values_mut() {
+            if index.storage.id == storage {
+                let mut i = (**index).clone();
+                i.valid_from = valid_from;
+                *index = Arc::new(i);
+            }
+        }
+        next.version += 1;
+        next
     }
 
     pub fn bucket_of_hash(&self, hash: u64) -> Bucket {
@@ -211,9 +416,12 @@ impl Catalog {
         next
     }
 
+    /// Drops a table (with its indexes) or an index, by (storage) id.
     pub fn without_table(&self, id: TableId) -> Catalog {
         let mut next = self.clone();
         next.tables.retain(|_, t| t.id != id);
+        next.indexes
+            .retain(|_, i| i.table != id && i.storage.id != id);
         next.version += 1;
         next
     }

@@ -1,0 +1,372 @@
+//! Secondary indexes as clients use them: CREATE [UNIQUE] INDEX over rows
+//! that exist (while writes go on), queries that read through them giving
+//! exactly what a table scan gives, unique violations, DROP INDEX, and
+//! indexes after a crash and restart.
+
+use std::time::Duration;
+
+use tessera_testkit::TestServer;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Client;
+
+/// A deterministic stream of numbers (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// `items (id int PRIMARY KEY, a int, b int, c text)` with `rows` rows; `a`
+/// and `c` are sometimes NULL.
+async fn fill(client: &Client, rows: u64) {
+    client
+        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, a int, b int, c text)")
+        .await
+        .unwrap();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut values = Vec::new();
+    for id in 0..rows {
+        let a = match rng.next(20) {
+            0 => "NULL".to_string(),
+            _ => rng.next(50).to_string(),
+        };
+        let c = match rng.next(10) {
+            0 => "NULL".to_string(),
+            _ => format!("'w{}'", rng.next(300)),
+        };
+        values.push(format!("({id}, {a}, {}, {c})", rng.next(1000) as i64 - 500));
+        if values.len() == 500 {
+            client
+                .batch_execute(&format!("INSERT INTO items VALUES {}", values.join(", ")))
+                .await
+                .unwrap();
+            values.clear();
+        }
+    }
+    if !values.is_empty() {
+        client
+            .batch_execute(&format!("INSERT INTO items VALUES {}", values.join(", ")))
+            .await
+            .unwrap();
+    }
+}
+
+/// Every row of a query as text, in the order returned.
+async fn rows(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<String> {
+    client
+        .query(sql, params)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| {
+                    r.try_get::<_, Option<i32>>(i)
+                        .map(|v| format!("{v:?}"))
+                        .or_else(|_| r.try_get::<_, Option<String>>(i).map(|v| format!("{v:?}")))
+                        .or_else(|_| r.try_get::<_, i64>(i).map(|v| v.to_string()))
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+/// Queries an index can serve: equalities, ranges (also with parameters),
+/// and ORDER BY … LIMIT, each with a deterministic result.
+fn queries() -> Vec<(&'static str, Vec<i32>)> {
+    vec![
+        ("SELECT * FROM items WHERE a = 7 ORDER BY id", vec![]),
+        (
+            "SELECT * FROM items WHERE a = $1 AND b > $2 ORDER BY id",
+            vec![3, 0],
+        ),
+        (
+            "SELECT * FROM items WHERE a = 3 AND b BETWEEN -100 AND 100 ORDER BY id",
+            vec![],
+        ),
+        ("SELECT id FROM items WHERE a > 45 ORDER BY id", vec![]),
+        (
+            "SELECT id FROM items WHERE a <= 2 AND a >= 1 ORDER BY id",
+            vec![],
+        ),
+        ("SELECT id FROM items WHERE a < 0 ORDER BY id", vec![]),
+        ("SELECT id FROM items WHERE a > 10 AND a < 5", vec![]),
+        ("SELECT id FROM items WHERE a = 3000000 ORDER BY id", vec![]),
+        ("SELECT count(*) FROM items WHERE a = 9", vec![]),
+        (
+            "SELECT id, a, b FROM items ORDER BY a, b, id LIMIT 7",
+            vec![],
+        ),
+        (
+            "SELECT id, a, b FROM items ORDER BY a DESC, b DESC, id DESC LIMIT 7",
+            vec![],
+        ),
+        (
+            "SELECT id, a FROM items WHERE a = $1 ORDER BY b, id LIMIT 4",
+            vec![11],
+        ),
+        (
+            "SELECT id FROM items ORDER BY a, b, id LIMIT 5 OFFSET 3",
+            vec![],
+        ),
+        (
+            "SELECT id, c FROM items WHERE c = 'w17' ORDER BY id",
+            vec![],
+        ),
+        (
+            "SELECT id, c FROM items WHERE c > 'w290' ORDER BY id",
+            vec![],
+        ),
+        (
+            "SELECT id FROM items WHERE c IS NULL ORDER BY id LIMIT 5",
+            vec![],
+        ),
+    ]
+}
+
+async fn run_queries(client: &Client) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (sql, params) in queries() {
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        out.push(rows(client, sql, &refs).await);
+    }
+    out
+}
+
+fn assert_same(before: &[Vec<String>], after: &[Vec<String>]) {
+    for ((sql, _), (b, a)) in queries().iter().zip(before.iter().zip(after)) {
+        assert_eq!(b, a, "{sql} gives other rows through the index");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_scans_give_what_table_scans_give_and_survive_a_crash() {
+    let mut server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    fill(&client, 3000).await;
+    let scanned = run_queries(&client).await;
+    assert!(scanned.iter().filter(|r| !r.is_empty()).count() > 10);
+    client
+        .batch_execute(
+            "CREATE INDEX items_ab ON items (a, b); \
+             CREATE INDEX ON items (c DESC)",
+        )
+        .await
+        .unwrap();
+    assert_same(&scanned, &run_queries(&client).await);
+    // Writes keep the indexes in step.
+    client
+        .batch_execute(
+            "UPDATE items SET a = 7 WHERE id < 40; \
+             UPDATE items SET a = a + 1 WHERE b > 400; \
+             DELETE FROM items WHERE a = 3; \
+             DELETE FROM items WHERE id % 97 = 0; \
+             INSERT INTO items VALUES (200000, 7, 1, 'w17'), (200001, NULL, 2, NULL)",
+        )
+        .await
+        .unwrap();
+    let indexed = run_queries(&client).await;
+    client.batch_execute("DROP INDEX items_ab").await.unwrap();
+    let without_ab = run_queries(&client).await;
+    assert_same(&without_ab, &indexed);
+    client
+        .batch_execute("CREATE INDEX items_ab ON items (a, b)")
+        .await
+        .unwrap();
+    assert_same(&without_ab, &run_queries(&client).await);
+    if server.is_external() {
+        return;
+    }
+    // After a crash the indexes come back from the log, in step.
+    server.kill9();
+    server.restart();
+    let client = server.connect().await;
+    assert_same(&without_ab, &run_queries(&client).await);
+    client
+        .batch_execute("UPDATE items SET a = 8 WHERE a = 7")
+        .await
+        .unwrap();
+    let after = run_queries(&client).await;
+    client.batch_execute("DROP INDEX items_ab").await.unwrap();
+    client
+        .batch_execute("DROP INDEX items_c_idx")
+        .await
+        .unwrap();
+    assert_same(&run_queries(&client).await, &after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_is_built_while_writes_go_on() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    fill(&client, 4000).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..3u64 {
+        let c = server.connect().await;
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut rng = Rng(w + 7);
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = rng.next(4000) as i32;
+                let a = rng.next(50) as i32;
+                let sql = match rng.next(4) {
+                    0 => "UPDATE items SET a = $2 WHERE id = $1",
+                    1 => "DELETE FROM items WHERE id = $1 AND a = $2",
+                    2 => "UPDATE items SET a = $2, b = b + 1 WHERE id = $1",
+                    _ => "INSERT INTO items VALUES ($1 + 10000 * (1 + $2 % 5), $2, 0, 'new')",
+                };
+                // Inserts may collide with earlier ones: that is fine.
+                let _ = c.execute(sql, &[&id, &a]).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client
+        .batch_execute("CREATE INDEX items_a ON items (a)")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut writes = 0;
+    for w in writers {
+        writes += w.await.unwrap();
+    }
+    assert!(writes > 0);
+    // Every row is found through the index exactly as by a scan (`a + 0`
+    // is no column, so it cannot use the index).
+    for a in 0..50 {
+        let through = rows(
+            &client,
+            "SELECT id FROM items WHERE a = $1 ORDER BY id",
+            &[&a],
+        )
+        .await;
+        let scanned = rows(
+            &client,
+            "SELECT id FROM items WHERE a + 0 = $1 ORDER BY id",
+            &[&a],
+        )
+        .await;
+        assert_eq!(through, scanned, "rows with a = {a}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_indexes_refuse_duplicates() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    let distributed = if server.is_external() {
+        ""
+    } else {
+        " DISTRIBUTED BY (tenant)"
+    };
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE users (tenant int, id int, email text, PRIMARY KEY (tenant, id)){distributed}; \
+             INSERT INTO users VALUES (1, 1, 'a@x'), (1, 2, 'b@x'), (2, 1, 'a@x'), (1, 3, NULL), (1, 4, NULL)"
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute("CREATE UNIQUE INDEX users_email ON users (tenant, email)")
+        .await
+        .unwrap();
+    let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string());
+    let err = client
+        .batch_execute("INSERT INTO users VALUES (1, 5, 'a@x')")
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "23505");
+    assert_eq!(db.constraint().unwrap_or("users_email"), "users_email");
+    assert!(db.message().contains("users_email"), "{}", db.message());
+    assert_eq!(
+        code(
+            client
+                .batch_execute("UPDATE users SET email = 'b@x' WHERE tenant = 1 AND id = 1")
+                .await
+                .unwrap_err()
+        )
+        .as_deref(),
+        Some("23505")
+    );
+    // NULLs never collide; the same value under another tenant is another key.
+    client
+        .batch_execute("INSERT INTO users VALUES (1, 6, NULL), (2, 2, 'b@x')")
+        .await
+        .unwrap();
+    // A value freed by a delete or an update can be taken again.
+    client
+        .batch_execute(
+            "DELETE FROM users WHERE tenant = 1 AND id = 1; \
+             UPDATE users SET email = 'c@x' WHERE tenant = 1 AND id = 2; \
+             INSERT INTO users VALUES (1, 7, 'a@x'), (1, 8, 'b@x')",
+        )
+        .await
+        .unwrap();
+    // Two transactions inserting the same value: the second waits for the
+    // first, then fails.
+    let other = server.connect().await;
+    client
+        .batch_execute("BEGIN; INSERT INTO users VALUES (1, 9, 'd@x')")
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move {
+        let r = other
+            .batch_execute("INSERT INTO users VALUES (1, 10, 'd@x')")
+            .await;
+        r.map_err(|e| e.code().map(|c| c.code().to_string()))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the second insert waits");
+    client.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(
+        waiting.await.unwrap().unwrap_err().as_deref(),
+        Some("23505")
+    );
+    // Building a unique index over duplicates fails and leaves none.
+    client
+        .batch_execute("DROP INDEX users_email; INSERT INTO users VALUES (3, 1, 'z'), (3, 2, 'z')")
+        .await
+        .unwrap();
+    let err = client
+        .batch_execute("CREATE UNIQUE INDEX users_dup ON users (tenant, email)")
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "23505");
+    assert!(
+        db.message().contains("could not create unique index"),
+        "{}",
+        db.message()
+    );
+    assert_eq!(
+        code(
+            client
+                .batch_execute("DROP INDEX users_dup")
+                .await
+                .unwrap_err()
+        )
+        .as_deref(),
+        Some("42704")
+    );
+    let emails = rows(
+        &client,
+        "SELECT id, email FROM users WHERE tenant = 1 AND email = 'd@x'",
+        &[],
+    )
+    .await;
+    assert_eq!(emails, ["Some(9),Some(\"d@x\")"]);
+}
