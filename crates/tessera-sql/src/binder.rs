@@ -1934,12 +1934,6 @@ impl Binder<'_> {
                 "cannot use more than 32 columns in an index",
             ));
         }
-        if ci.unique && !table.sharding_key.iter().all(|c| columns.contains(c)) {
-            return Err(Error::unsupported(
-                "a unique index without every sharding-key column",
-            )
-            .with_hint("Include the table's sharding key (its DISTRIBUTED BY or primary-key columns) in the index."));
-        }
         let name = match &ci.name {
             Some(n) => object_name(n)?,
             None => {
@@ -1984,6 +1978,8 @@ impl Binder<'_> {
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut primary_key: Vec<usize> = Vec::new();
         let mut pk_declared = false;
+        // UNIQUE constraints: optional name, columns.
+        let mut unique: Vec<(Option<String>, Vec<usize>)> = Vec::new();
         let multiple_pk = || {
             Error::new(
                 sqlstate::INVALID_TABLE_DEFINITION,
@@ -2015,7 +2011,7 @@ impl Binder<'_> {
                     }
                     ast::ColumnOption::Unique {
                         is_primary: false, ..
-                    } => return Err(Error::unsupported("UNIQUE constraints")),
+                    } => unique.push((None, vec![i])),
                     ast::ColumnOption::Default(_) => return Err(Error::unsupported("DEFAULT")),
                     other => {
                         return Err(Error::unsupported(format!("the column constraint {other}")))
@@ -2063,8 +2059,30 @@ impl Binder<'_> {
                         columns[i].not_null = true;
                     }
                 }
-                ast::TableConstraint::Unique { .. } => {
-                    return Err(Error::unsupported("UNIQUE constraints"))
+                ast::TableConstraint::Unique {
+                    name,
+                    columns: cols,
+                    ..
+                } => {
+                    let mut key = Vec::new();
+                    for c in cols {
+                        let n = match &c.column.expr {
+                            ast::Expr::Identifier(i) => ident_name(i),
+                            other => {
+                                return Err(Error::unsupported(format!(
+                                    "the key expression {other}"
+                                )))
+                            }
+                        };
+                        let i = columns.iter().position(|x| x.name == n).ok_or_else(|| {
+                            Error::new(
+                                sqlstate::UNDEFINED_COLUMN,
+                                format!("column \"{n}\" named in key does not exist"),
+                            )
+                        })?;
+                        key.push(i);
+                    }
+                    unique.push((name.as_ref().map(ident_name), key));
                 }
                 other => return Err(Error::unsupported(format!("the table constraint {other}"))),
             }
@@ -2092,6 +2110,30 @@ impl Binder<'_> {
                 key
             }
         };
+        // PostgreSQL's names: table_col…_key, numbered if taken.
+        let mut unique_keys = Vec::new();
+        for (given, key) in unique {
+            let name = match given {
+                Some(n) => n,
+                None => {
+                    let cols: Vec<&str> = key.iter().map(|c| columns[*c].name.as_str()).collect();
+                    let base = format!("{name}_{}_key", cols.join("_"));
+                    let mut candidate = base.clone();
+                    let mut n = 0;
+                    while self.catalog.relation_exists(&candidate)
+                        || unique_keys.iter().any(|(u, _)| *u == candidate)
+                    {
+                        n += 1;
+                        candidate = format!("{base}{n}");
+                    }
+                    candidate
+                }
+            };
+            // A key equal to the primary key adds nothing.
+            if key != primary_key {
+                unique_keys.push((name, key));
+            }
+        }
         Ok(Plan::CreateTable {
             table: TableDef {
                 id: 0,
@@ -2100,6 +2142,7 @@ impl Binder<'_> {
                 primary_key,
                 sharding_key,
             },
+            unique: unique_keys,
             if_not_exists: ct.if_not_exists,
         })
     }
@@ -2274,7 +2317,12 @@ fn choose_index(
         }
     }
     let mut best: Option<(usize, crate::plan::IndexScan)> = None;
-    for index in catalog.indexes_of(table.id).filter(|i| i.is_valid()) {
+    // A global index's entries are not beside their rows: reading through
+    // one takes a second hop, which the planner does not make yet.
+    for index in catalog
+        .indexes_of(table.id)
+        .filter(|i| i.is_valid() && !i.is_global(table))
+    {
         let prefix = index
             .columns
             .iter()

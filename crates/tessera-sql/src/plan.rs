@@ -165,6 +165,8 @@ pub enum Plan {
     Delete(DeletePlan),
     CreateTable {
         table: TableDef,
+        /// UNIQUE constraints: index name and columns, created with it.
+        unique: Vec<(String, Vec<usize>)>,
         if_not_exists: bool,
     },
     DropTable {

@@ -272,6 +272,45 @@ impl<C: Cluster> Router<C> {
         finish_select(select, rows, &params)
     }
 
+    /// The UNIQUE constraints of a table just created: its unique indexes.
+    /// If one cannot be made, the table is dropped again.
+    async fn create_unique_constraints(
+        &self,
+        table: &str,
+        unique: &[(String, Vec<usize>)],
+    ) -> Result<()> {
+        for (name, columns) in unique {
+            let catalog = self.cluster.catalog();
+            let created = match catalog.table(table) {
+                Some(def) => {
+                    let index = tessera_types::IndexDef::new(
+                        name.clone(),
+                        def,
+                        columns.clone(),
+                        vec![false; columns.len()],
+                        true,
+                    );
+                    self.create_index(&index, false).await.map(|_| ())
+                }
+                None => Err(Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("relation \"{table}\" was dropped while it was being created"),
+                )),
+            };
+            if let Err(e) = created {
+                let drop = ShardRequest::DropTables {
+                    names: vec![table.to_string()],
+                    if_exists: true,
+                };
+                if let Err(d) = self.cluster.call(0, drop).await {
+                    tracing::warn!("dropping \"{table}\" after a failed constraint: {d}");
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// CREATE INDEX, online: the index enters the catalog unusable, so every
     /// write from then on maintains it; each shard then indexes the rows it
     /// holds; last, the index becomes usable for snapshots taken after that.
@@ -370,8 +409,18 @@ impl<C: Cluster> Router<C> {
             )
             .await;
             let mut count = 0;
+            let mut changes = Vec::new();
             for reply in replies {
-                count += expect_count(reply?)?;
+                match reply? {
+                    ShardResponse::Written(n, c) => {
+                        count += n;
+                        changes.extend(c);
+                    }
+                    other => count += expect_count(other)?,
+                }
+            }
+            if !changes.is_empty() {
+                self.write_entries(txn, changes).await?;
             }
             return Ok(count);
         }
@@ -397,6 +446,68 @@ impl<C: Cluster> Router<C> {
                 Some(e) => return Err(e),
             }
         }
+    }
+
+    /// Makes a statement's changes to global unique indexes, whose entries
+    /// live on the shards their values hash to, as intents of the same
+    /// transaction: per shard and index, deletes before puts.
+    async fn write_entries(
+        &self,
+        txn: &mut Txn,
+        changes: Vec<crate::shard::EntryChange>,
+    ) -> Result<()> {
+        type Batch = (Vec<Vec<u8>>, Vec<(Vec<u8>, Row)>);
+        let catalog = self.cluster.catalog();
+        let mut batches: HashMap<
+            (ShardId, tessera_types::TableId),
+            (Arc<tessera_types::IndexDef>, Batch),
+        > = HashMap::new();
+        for change in changes {
+            let id = change.index.storage.id;
+            if let Some((key, _)) = change.old {
+                let shard = self.shard_of_key(&catalog, &key);
+                batches
+                    .entry((shard, id))
+                    .or_insert_with(|| (change.index.clone(), Default::default()))
+                    .1
+                     .0
+                    .push(key);
+            }
+            if let Some(entry) = change.new {
+                let shard = self.shard_of_key(&catalog, &entry.0);
+                batches
+                    .entry((shard, id))
+                    .or_insert_with(|| (change.index.clone(), Default::default()))
+                    .1
+                     .1
+                    .push(entry);
+            }
+        }
+        let mode = WriteMode::Txn {
+            id: txn.id,
+            snapshot: self.txn_snapshot(txn),
+            savepoint: txn.current_savepoint(),
+            track_reads: txn.tracks_reads(),
+        };
+        txn.participants.extend(batches.keys().map(|(s, _)| *s));
+        let calls = batches
+            .into_iter()
+            .map(|((shard, _), (index, (deletes, puts)))| {
+                self.cluster.call(
+                    shard,
+                    ShardRequest::IndexEntries {
+                        index,
+                        deletes,
+                        puts,
+                        mode,
+                    },
+                )
+            })
+            .collect();
+        for reply in join_all(calls).await {
+            reply?;
+        }
+        Ok(())
     }
 
     /// Two-phase commit of `tx` over the shards `prepares` go to, with the
@@ -586,6 +697,7 @@ impl<C: Cluster> Router<C> {
             }
             Plan::CreateTable {
                 table,
+                unique,
                 if_not_exists,
             } => {
                 let notices = expect_done(
@@ -599,6 +711,9 @@ impl<C: Cluster> Router<C> {
                         )
                         .await?,
                 )?;
+                if notices.is_empty() && !unique.is_empty() {
+                    self.create_unique_constraints(&table.name, unique).await?;
+                }
                 Ok(QueryResult {
                     columns: None,
                     rows: vec![],
@@ -1093,6 +1208,19 @@ impl<C: Cluster> Router<C> {
         })
     }
 
+    /// Whether `plan` writes a table with a global unique index.
+    fn writes_global_index(&self, plan: &Plan) -> bool {
+        let table = match plan {
+            Plan::Insert(i) => &i.table,
+            Plan::Update(u) => &u.table,
+            Plan::Delete(d) => &d.table,
+            _ => return false,
+        };
+        let catalog = self.cluster.catalog();
+        let global = catalog.indexes_of(table.id).any(|i| i.is_global(table));
+        global
+    }
+
     /// Runs a bound statement with the transaction-block rules around it.
     async fn run(
         &self,
@@ -1140,10 +1268,29 @@ impl<C: Cluster> Router<C> {
                 ));
             }
         }
-        let result = self.execute_plan(statement, params, session).await;
-        if result.is_err() {
-            if let Some(txn) = session.txn.as_mut() {
-                txn.failed = true;
+        if session.txn.is_none() && self.writes_global_index(&statement.plan) {
+            // Its entries elsewhere must change atomically with its rows.
+            self.begin(session, None, None)?;
+            return match self.execute_plan(statement, params, session).await {
+                Ok(result) => self.commit(session).await.map(|_| result),
+                Err(e) => {
+                    self.rollback(session).await;
+                    Err(e)
+                }
+            };
+        }
+        let result = self.execute_plan(statement, params.clone(), session).await;
+        if let Err(e) = &result {
+            match session.txn.as_mut() {
+                Some(txn) => txn.failed = true,
+                // A global index appeared while it ran: run it again in a
+                // transaction that maintains the index.
+                None if e.code == sqlstate::SERIALIZATION_FAILURE
+                    && self.writes_global_index(&statement.plan) =>
+                {
+                    return Box::pin(self.run(statement, params, session)).await;
+                }
+                None => {}
             }
         }
         result

@@ -277,6 +277,23 @@ pub enum ShardRequest {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// Entries of a global unique index held here: remove `deletes`, then
+    /// add `puts`, refusing values already taken (23505).
+    IndexEntries {
+        index: Arc<IndexDef>,
+        deletes: Vec<Vec<u8>>,
+        puts: Vec<(Vec<u8>, Row)>,
+        mode: WriteMode,
+    },
+}
+
+/// A change a write made to a global index's entries, which live on other
+/// shards: the old entry to remove and the new one to add (key, columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryChange {
+    pub index: Arc<IndexDef>,
+    pub old: Option<(Vec<u8>, Row)>,
+    pub new: Option<(Vec<u8>, Row)>,
 }
 
 #[derive(Debug)]
@@ -286,6 +303,19 @@ pub enum ShardResponse {
     Done(Vec<Notice>),
     /// A new index, by the id of its storage table.
     Index(tessera_types::TableId),
+    /// Rows written, and the changes the router must make to global
+    /// indexes in the same transaction.
+    Written(u64, Vec<EntryChange>),
+}
+
+impl ShardResponse {
+    fn written(count: u64, changes: Vec<EntryChange>) -> ShardResponse {
+        if changes.is_empty() {
+            ShardResponse::Count(count)
+        } else {
+            ShardResponse::Written(count, changes)
+        }
+    }
 }
 
 /// Everything one shard owns. Lives on the shard's thread only.
@@ -451,18 +481,32 @@ impl ShardContext {
                     .await
                     .map(ShardResponse::Rows)
             }
-            ShardRequest::Insert { table, rows, mode } => self
-                .write(mode, || self.insert_writes(&table, &rows, mode))
-                .await
-                .map(ShardResponse::Count),
+            ShardRequest::Insert { table, rows, mode } => {
+                let changes = RefCell::new(Vec::new());
+                let count = self
+                    .write(mode, || self.insert_writes(&table, &rows, mode, &changes))
+                    .await?;
+                Ok(ShardResponse::written(count, changes.into_inner()))
+            }
             ShardRequest::Modify { plan, params, mode } => {
                 let mut candidates = None;
-                self.write(mode, || {
-                    self.modify_writes(&plan, &params, mode, &mut candidates)
-                })
-                .await
-                .map(ShardResponse::Count)
+                let changes = RefCell::new(Vec::new());
+                let count = self
+                    .write(mode, || {
+                        self.modify_writes(&plan, &params, mode, &mut candidates, &changes)
+                    })
+                    .await?;
+                Ok(ShardResponse::written(count, changes.into_inner()))
             }
+            ShardRequest::IndexEntries {
+                index,
+                deletes,
+                puts,
+                mode,
+            } => self
+                .write(mode, || self.entry_writes(&index, &deletes, &puts, mode))
+                .await
+                .map(ShardResponse::Count),
             ShardRequest::TxnCommit { id, validate } => self.txn_commit(id, validate).await,
             ShardRequest::TxnPrepare { id, validate } => self.txn_prepare(id, validate).await,
             ShardRequest::TxnValidate { id, snapshot } => {
@@ -1184,17 +1228,34 @@ impl ShardContext {
     /// refuses a second row with equal values (23505); its entry key is
     /// locked like any key, so a concurrent writer of the same values waits
     /// and then finds it taken.
+    ///
+    /// Entries of global indexes live elsewhere: their changes go to
+    /// `changes`, for the router to make in the same transaction. Outside a
+    /// transaction block there is none, so such a write fails with 40001
+    /// and its router, which now sees the index, retries it inside one.
     fn index_ops(
         &self,
         store: &ShardStore,
         table: &TableDef,
         ops: &mut Vec<WriteOp>,
-        txn: Option<TxId>,
+        mode: WriteMode,
+        changes: &RefCell<Vec<EntryChange>>,
     ) -> Result<()> {
+        let txn = mode.txn();
         let catalog = self.cached_catalog.borrow().clone();
         let indexes: Vec<&Arc<IndexDef>> = catalog.indexes_of(table.id).collect();
+        changes.borrow_mut().clear();
         if indexes.is_empty() {
             return Ok(());
+        }
+        if txn.is_none() && indexes.iter().any(|i| i.is_global(table)) {
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!(
+                    "the indexes of \"{}\" changed while the statement ran",
+                    table.name
+                ),
+            ));
         }
         let mut extra = Vec::new();
         // Entry keys this statement wrote so far: whether they now hold one.
@@ -1216,6 +1277,14 @@ impl ShardContext {
                 if old_entry == new_entry {
                     continue;
                 }
+                if index.is_global(table) {
+                    changes.borrow_mut().push(EntryChange {
+                        index: (*index).clone(),
+                        old: old_entry,
+                        new: new_entry,
+                    });
+                    continue;
+                }
                 if let Some((k, _)) = old_entry {
                     written.insert((storage, k.clone()), false);
                     extra.push(WriteOp::Delete {
@@ -1231,7 +1300,9 @@ impl ShardContext {
                             None => self.row_exists(store, txn, storage, &slot.1),
                         };
                         if taken {
-                            return Err(unique_violation(index, table, row, false));
+                            let values: Vec<Value> =
+                                index.columns.iter().map(|c| row[*c].clone()).collect();
+                            return Err(unique_violation(index, table, &values, false));
                         }
                     }
                     written.insert(slot.clone(), true);
@@ -1245,6 +1316,53 @@ impl ShardContext {
         }
         ops.extend(extra);
         Ok(())
+    }
+
+    /// The writes of an `IndexEntries` request: deletes first, then puts,
+    /// each put refused if its value is taken (by a committed entry, or
+    /// the transaction's own).
+    fn entry_writes(
+        &self,
+        index: &IndexDef,
+        deletes: &[Vec<u8>],
+        puts: &[(Vec<u8>, Row)],
+        mode: WriteMode,
+    ) -> Result<(WriteSet, u64)> {
+        let catalog = self.catalog();
+        let table = catalog.table_by_id(index.table).ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("the table of index \"{}\" was dropped", index.name),
+            )
+        })?;
+        let store = self.store.borrow();
+        let storage = index.storage.id;
+        if store.table(storage).is_none() {
+            return Err(undefined_table(&index.storage));
+        }
+        let mut ops = Vec::with_capacity(deletes.len() + puts.len());
+        let mut freed = std::collections::HashSet::new();
+        for key in deletes {
+            freed.insert(key.clone());
+            ops.push(WriteOp::Delete {
+                table: storage,
+                key: key.clone(),
+            });
+        }
+        let mut taken = std::collections::HashSet::new();
+        for (key, values) in puts {
+            self.note_read(mode.reader(), storage, Some(key));
+            let held = !freed.contains(key) && self.row_exists(&store, mode.txn(), storage, key);
+            if held || !taken.insert(key.clone()) {
+                return Err(unique_violation(index, table, values, false));
+            }
+            ops.push(WriteOp::Put {
+                table: storage,
+                key: key.clone(),
+                row: values.clone(),
+            });
+        }
+        Ok((WriteSet { ops }, 0))
     }
 
     /// Whether `key` holds a row for a writer in `txn`: its own intent if
@@ -1267,6 +1385,7 @@ impl ShardContext {
         table: &TableDef,
         rows: &[(Vec<u8>, Row)],
         mode: WriteMode,
+        changes: &RefCell<Vec<EntryChange>>,
     ) -> Result<(WriteSet, u64)> {
         let store = self.store.borrow();
         if store.table(table.id).is_none() {
@@ -1285,7 +1404,7 @@ impl ShardContext {
                 row: row.clone(),
             });
         }
-        self.index_ops(&store, table, &mut ops, mode.txn())?;
+        self.index_ops(&store, table, &mut ops, mode, changes)?;
         Ok((WriteSet { ops }, rows.len() as u64))
     }
 
@@ -1304,6 +1423,7 @@ impl ShardContext {
         params: &[Value],
         mode: WriteMode,
         candidates: &mut Option<Vec<Vec<u8>>>,
+        changes: &RefCell<Vec<EntryChange>>,
     ) -> Result<(WriteSet, u64)> {
         let (table, primary_key, filter) = match plan {
             Plan::Update(u) => (&u.table, &u.primary_key, &u.filter),
@@ -1450,7 +1570,7 @@ impl ShardContext {
             }
             _ => unreachable!(),
         }
-        self.index_ops(&store, table, &mut ops, txn)?;
+        self.index_ops(&store, table, &mut ops, mode, changes)?;
         Ok((WriteSet { ops }, count))
     }
 
@@ -1700,6 +1820,23 @@ impl ShardContext {
                 "the table was dropped while its index was being built",
             ));
         };
+        if index.is_global(&table) {
+            // Entries of a global index live on other shards, which only a
+            // router can write; for now it is built only over an empty table.
+            let store = self.store.borrow();
+            let empty = store
+                .table(table.id)
+                .is_none_or(|t| t.iter_at(None, LATEST).next().is_none())
+                && store.lock_owners_in(table.id).next().is_none();
+            if !empty {
+                return Err(Error::unsupported(format!(
+                    "a unique index on \"{}\" without its sharding key, over existing rows",
+                    table.name
+                ))
+                .with_hint("Create it with the table (UNIQUE in CREATE TABLE), or include the sharding key."));
+            }
+            return Ok(ShardResponse::Done(vec![]));
+        }
         let mut after: Option<Vec<u8>> = None;
         loop {
             let blocked = Cell::new(false);
@@ -1722,10 +1859,10 @@ impl ShardContext {
                     if let Some((entry_key, values)) = index_entry(&index, &table, key, row) {
                         match store.get(storage, &entry_key, LATEST) {
                             Some(existing) if *existing == values => {}
-                            Some(_) => return Err(unique_violation(&index, &table, row, true)),
+                            Some(_) => return Err(unique_violation(&index, &table, &values, true)),
                             None => {
                                 if !batch_keys.insert(entry_key.clone()) {
-                                    return Err(unique_violation(&index, &table, row, true));
+                                    return Err(unique_violation(&index, &table, &values, true));
                                 }
                                 ops.push(WriteOp::Put {
                                     table: storage,
@@ -1812,16 +1949,17 @@ pub fn index_entry(
     Some((encode_key(&values, &index.storage.primary_key), values))
 }
 
-fn unique_violation(index: &IndexDef, table: &TableDef, row: &[Value], creating: bool) -> Error {
+/// A unique index refusing `values` (its columns' values, in its order).
+fn unique_violation(index: &IndexDef, table: &TableDef, values: &[Value], creating: bool) -> Error {
     let cols: Vec<&str> = index
         .columns
         .iter()
         .map(|c| table.columns[*c].name.as_str())
         .collect();
-    let vals: Vec<String> = index
-        .columns
+    let vals: Vec<String> = values
         .iter()
-        .map(|c| row[*c].to_text().unwrap_or_else(|| "null".into()))
+        .take(index.columns.len())
+        .map(|v| v.to_text().unwrap_or_else(|| "null".into()))
         .collect();
     if creating {
         return Error::new(

@@ -186,6 +186,16 @@ impl IndexDef {
         self.columns.len()..self.storage.columns.len()
     }
 
+    /// Whether entries live apart from their rows: a unique index whose
+    /// columns do not hold the table's sharding key (rows with equal values
+    /// may sit on different shards) is sharded by its own values instead,
+    /// and routers maintain it in the writing transaction.
+    pub fn is_global(&self, table: &TableDef) -> bool {
+        self.unique
+            && (table.sharding_key.is_empty()
+                || !table.sharding_key.iter().all(|c| self.columns.contains(c)))
+    }
+
     pub fn is_valid(&self) -> bool {
         self.valid_from != 0
     }
