@@ -305,44 +305,22 @@ impl<'a> Binder<'a> {
                 false,
             ),
             S::Drop {
-                object_type: ast::ObjectType::Table,
+                object_type: kind @ (ast::ObjectType::Table | ast::ObjectType::Index),
                 if_exists,
                 names,
                 cascade,
                 ..
             } => {
                 if *cascade {
-                    return Err(Error::unsupported("DROP TABLE … CASCADE"));
+                    return Err(Error::unsupported(format!("DROP {kind} … CASCADE")));
                 }
                 let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
-                (
-                    Plan::DropTable {
-                        names,
-                        if_exists: *if_exists,
-                    },
-                    vec![],
-                    false,
-                )
-            }
-            S::Drop {
-                object_type: ast::ObjectType::Index,
-                if_exists,
-                names,
-                cascade,
-                ..
-            } => {
-                if *cascade {
-                    return Err(Error::unsupported("DROP INDEX … CASCADE"));
-                }
-                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
-                (
-                    Plan::DropIndex {
-                        names,
-                        if_exists: *if_exists,
-                    },
-                    vec![],
-                    false,
-                )
+                let if_exists = *if_exists;
+                let plan = match kind {
+                    ast::ObjectType::Table => Plan::DropTable { names, if_exists },
+                    _ => Plan::DropIndex { names, if_exists },
+                };
+                (plan, vec![], false)
             }
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
             S::Set(ast::Set::SingleAssignment {

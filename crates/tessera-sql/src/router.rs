@@ -27,7 +27,9 @@ use crate::engine::{
     Isolation, Notice, QueryEngine, QueryResult, SessionState, Txn, REPORTED_SETTINGS,
 };
 use crate::plan::{DeletePlan, InsertPlan, Plan, Row, SelectPlan, Statement, Target, UpdatePlan};
-use crate::shard::{eval_key, not_null_violation, ShardRequest, ShardResponse, WriteMode};
+use crate::shard::{
+    eval_key, not_null_violation, Relation, ShardRequest, ShardResponse, WriteMode,
+};
 
 /// How many times a multi-shard write that lost a lock race is retried
 /// before the client gets 40001.
@@ -298,7 +300,8 @@ impl<C: Cluster> Router<C> {
                 )),
             };
             if let Err(e) = created {
-                let drop = ShardRequest::DropTables {
+                let drop = ShardRequest::Drop {
+                    kind: Relation::Table,
                     names: vec![table.to_string()],
                     if_exists: true,
                 };
@@ -350,7 +353,8 @@ impl<C: Cluster> Router<C> {
             failure = self.cluster.call(0, valid).await.err();
         }
         if let Some(e) = failure {
-            let drop = ShardRequest::DropIndexes {
+            let drop = ShardRequest::Drop {
+                kind: Relation::Index,
                 names: vec![index.name.clone()],
                 if_exists: true,
             };
@@ -721,22 +725,21 @@ impl<C: Cluster> Router<C> {
                     notices,
                 })
             }
-            Plan::DropTable { names, if_exists } => {
-                let notices = expect_done(
-                    self.cluster
-                        .call(
-                            0,
-                            ShardRequest::DropTables {
-                                names: names.clone(),
-                                if_exists: *if_exists,
-                            },
-                        )
-                        .await?,
-                )?;
+            Plan::DropTable { names, if_exists } | Plan::DropIndex { names, if_exists } => {
+                let (kind, tag) = match &**plan {
+                    Plan::DropTable { .. } => (Relation::Table, "DROP TABLE"),
+                    _ => (Relation::Index, "DROP INDEX"),
+                };
+                let drop = ShardRequest::Drop {
+                    kind,
+                    names: names.clone(),
+                    if_exists: *if_exists,
+                };
+                let notices = expect_done(self.cluster.call(0, drop).await?)?;
                 Ok(QueryResult {
                     columns: None,
                     rows: vec![],
-                    tag: "DROP TABLE".into(),
+                    tag: tag.into(),
                     notices,
                 })
             }
@@ -749,25 +752,6 @@ impl<C: Cluster> Router<C> {
                     columns: None,
                     rows: vec![],
                     tag: "CREATE INDEX".into(),
-                    notices,
-                })
-            }
-            Plan::DropIndex { names, if_exists } => {
-                let notices = expect_done(
-                    self.cluster
-                        .call(
-                            0,
-                            ShardRequest::DropIndexes {
-                                names: names.clone(),
-                                if_exists: *if_exists,
-                            },
-                        )
-                        .await?,
-                )?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "DROP INDEX".into(),
                     notices,
                 })
             }

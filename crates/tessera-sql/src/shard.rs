@@ -222,20 +222,12 @@ pub enum ShardRequest {
     },
     /// SERIALIZABLE, on a shard the transaction only read: check its reads
     /// still hold at `snapshot` and lock them until `TxnAbort`.
-    TxnValidate {
-        id: TxId,
-        snapshot: Timestamp,
-    },
+    TxnValidate { id: TxId, snapshot: Timestamp },
     /// Roll back this shard's part of a transaction block, or release what
     /// it still holds here once it ended (reads, read locks).
-    TxnAbort {
-        id: TxId,
-    },
+    TxnAbort { id: TxId },
     /// Undo the block's writes made since savepoint number `savepoint`.
-    TxnRollbackTo {
-        id: TxId,
-        savepoint: u32,
-    },
+    TxnRollbackTo { id: TxId, savepoint: u32 },
     /// Settle a prepared transaction; a commit's versions get timestamp `ts`.
     Resolve {
         tx: TxId,
@@ -254,7 +246,9 @@ pub enum ShardRequest {
         table: TableDef,
         if_not_exists: bool,
     },
-    DropTables {
+    /// Tables (with their indexes) or indexes, by name, atomically.
+    Drop {
+        kind: Relation,
         names: Vec<String>,
         if_exists: bool,
     },
@@ -264,18 +258,11 @@ pub enum ShardRequest {
         if_not_exists: bool,
     },
     /// Every shard: write the entries of the rows it holds.
-    BuildIndex {
-        storage: tessera_types::TableId,
-    },
+    BuildIndex { storage: tessera_types::TableId },
     /// Shard 0: the index is built; snapshots from `valid_from` may use it.
     IndexValid {
         storage: tessera_types::TableId,
         valid_from: Timestamp,
-    },
-    /// Shard 0.
-    DropIndexes {
-        names: Vec<String>,
-        if_exists: bool,
     },
     /// Entries of a global unique index held here: remove `deletes`, then
     /// add `puts`, refusing values already taken (23505).
@@ -285,6 +272,13 @@ pub enum ShardRequest {
         puts: Vec<(Vec<u8>, Row)>,
         mode: WriteMode,
     },
+}
+
+/// What a DROP names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Table,
+    Index,
 }
 
 /// A change a write made to a global index's entries, which live on other
@@ -546,9 +540,11 @@ impl ShardContext {
                 table,
                 if_not_exists,
             } => self.create_table(table, if_not_exists).await,
-            ShardRequest::DropTables { names, if_exists } => {
-                self.drop_tables(names, if_exists).await
-            }
+            ShardRequest::Drop {
+                kind,
+                names,
+                if_exists,
+            } => self.drop_relations(kind, names, if_exists).await,
             ShardRequest::CreateIndex {
                 index,
                 if_not_exists,
@@ -558,9 +554,6 @@ impl ShardContext {
                 storage,
                 valid_from,
             } => self.index_valid(storage, valid_from).await,
-            ShardRequest::DropIndexes { names, if_exists } => {
-                self.drop_indexes(names, if_exists).await
-            }
         }
     }
 
@@ -1677,24 +1670,37 @@ impl ShardContext {
         Ok(ShardResponse::Done(vec![]))
     }
 
-    async fn drop_tables(&self, names: Vec<String>, if_exists: bool) -> Result<ShardResponse> {
+    async fn drop_relations(
+        &self,
+        kind: Relation,
+        names: Vec<String>,
+        if_exists: bool,
+    ) -> Result<ShardResponse> {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
+        let (what, missing) = match kind {
+            Relation::Table => ("table", sqlstate::UNDEFINED_TABLE),
+            Relation::Index => ("index", sqlstate::UNDEFINED_OBJECT),
+        };
         let mut notices = Vec::new();
         let mut ids = Vec::new();
         for name in &names {
-            match catalog.table(name) {
-                Some(t) => ids.push(t.id),
+            let id = match kind {
+                Relation::Table => catalog.table(name).map(|t| t.id),
+                Relation::Index => catalog.index(name).map(|i| i.storage.id),
+            };
+            match id {
+                Some(id) => ids.push(id),
                 None if if_exists => notices.push(Notice {
                     code: sqlstate::SUCCESSFUL_COMPLETION.code(),
                     severity: "NOTICE",
-                    message: format!("table \"{name}\" does not exist, skipping"),
+                    message: format!("{what} \"{name}\" does not exist, skipping"),
                 }),
                 None => {
                     return Err(Error::new(
-                        sqlstate::UNDEFINED_TABLE,
-                        format!("table \"{name}\" does not exist"),
+                        missing,
+                        format!("{what} \"{name}\" does not exist"),
                     ))
                 }
             }
@@ -1765,39 +1771,6 @@ impl ShardContext {
         self.catalog_cell
             .publish(catalog.with_index_valid(storage, valid_from));
         Ok(ShardResponse::Done(vec![]))
-    }
-
-    async fn drop_indexes(&self, names: Vec<String>, if_exists: bool) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
-        let mut notices = Vec::new();
-        let mut ids = Vec::new();
-        for name in &names {
-            match catalog.index(name) {
-                Some(i) => ids.push(i.storage.id),
-                None if if_exists => notices.push(Notice {
-                    code: sqlstate::SUCCESSFUL_COMPLETION.code(),
-                    severity: "NOTICE",
-                    message: format!("index \"{name}\" does not exist, skipping"),
-                }),
-                None => {
-                    return Err(Error::new(
-                        sqlstate::UNDEFINED_OBJECT,
-                        format!("index \"{name}\" does not exist"),
-                    ))
-                }
-            }
-        }
-        if !ids.is_empty() {
-            log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
-                .await?;
-            let next = ids
-                .iter()
-                .fold((*catalog).clone(), |c, id| c.without_table(*id));
-            self.catalog_cell.publish(next);
-        }
-        Ok(ShardResponse::Done(notices))
     }
 
     /// Writes the entries of this shard's rows into a new index, a batch at
