@@ -1829,10 +1829,15 @@ impl Binder<'_> {
         }
         let filter = self.bind_where(selection, &scope)?;
         let (target, primary_key) = route(&def, filter.as_ref());
+        let index = match primary_key {
+            None => choose_index(self.catalog, &def, filter.as_ref(), None, false, None),
+            Some(_) => None,
+        };
         Ok(UpdatePlan {
             table: def,
             target,
             primary_key,
+            index,
             filter,
             assignments: bound,
         })
@@ -1860,10 +1865,15 @@ impl Binder<'_> {
         };
         let filter = self.bind_where(d.selection.as_ref(), &scope)?;
         let (target, primary_key) = route(&def, filter.as_ref());
+        let index = match primary_key {
+            None => choose_index(self.catalog, &def, filter.as_ref(), None, false, None),
+            Some(_) => None,
+        };
         Ok(DeletePlan {
             table: def,
             target,
             primary_key,
+            index,
             filter,
         })
     }
@@ -2557,5 +2567,30 @@ mod index_choice_tests {
         assert!(index_scan("SELECT a FROM t WHERE b = 1").is_none());
         // A point lookup by primary key needs no index.
         assert!(index_scan("SELECT * FROM t WHERE id = 1 AND a = 1").is_none());
+    }
+
+    #[test]
+    fn updates_and_deletes_find_rows_through_an_index() {
+        let catalog = catalog();
+        let bind = |sql: &str| {
+            let parsed = crate::parser::parse(sql).unwrap();
+            Binder::new(&catalog, &[]).bind(&parsed[0], sql).unwrap()
+        };
+        match &*bind("UPDATE t SET b = 1 WHERE a = 2 AND b < 7").plan {
+            Plan::Update(u) => {
+                let ix = u.index.as_ref().unwrap();
+                assert_eq!((ix.index.name.as_str(), ix.equal.len()), ("t_ab", 1));
+                assert!(ix.upper.is_some());
+            }
+            _ => panic!("not an update"),
+        }
+        match &*bind("DELETE FROM t WHERE c = 'x'").plan {
+            Plan::Delete(d) => assert_eq!(d.index.as_ref().unwrap().index.name, "t_c"),
+            _ => panic!("not a delete"),
+        }
+        match &*bind("DELETE FROM t WHERE id = 3 AND c = 'x'").plan {
+            Plan::Delete(d) => assert!(d.index.is_none(), "a point lookup"),
+            _ => panic!("not a delete"),
+        }
     }
 }

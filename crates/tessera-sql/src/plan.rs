@@ -144,6 +144,8 @@ pub struct UpdatePlan {
     pub table: Arc<TableDef>,
     pub target: Target,
     pub primary_key: Option<Vec<Expr>>,
+    /// Without a point lookup: the rows to consider, through an index.
+    pub index: Option<IndexScan>,
     pub filter: Option<Expr>,
     /// `(column position, new value over the old row)`.
     pub assignments: Vec<(usize, Expr)>,
@@ -154,6 +156,8 @@ pub struct DeletePlan {
     pub table: Arc<TableDef>,
     pub target: Target,
     pub primary_key: Option<Vec<Expr>>,
+    /// Without a point lookup: the rows to consider, through an index.
+    pub index: Option<IndexScan>,
     pub filter: Option<Expr>,
 }
 

@@ -1418,9 +1418,9 @@ impl ShardContext {
         candidates: &mut Option<Vec<Vec<u8>>>,
         changes: &RefCell<Vec<EntryChange>>,
     ) -> Result<(WriteSet, u64)> {
-        let (table, primary_key, filter) = match plan {
-            Plan::Update(u) => (&u.table, &u.primary_key, &u.filter),
-            Plan::Delete(d) => (&d.table, &d.primary_key, &d.filter),
+        let (table, primary_key, index, filter) = match plan {
+            Plan::Update(u) => (&u.table, &u.primary_key, &u.index, &u.filter),
+            Plan::Delete(d) => (&d.table, &d.primary_key, &d.index, &d.filter),
             _ => return Err(Error::internal("modify with a non-DML plan")),
         };
         let txn = mode.txn();
@@ -1482,15 +1482,39 @@ impl ShardContext {
                     }
                     None => {
                         self.note_read(mode.reader(), table.id, None);
-                        for (k, row) in t.iter_at(None, read_at) {
-                            // An error is raised again below, on the row used.
-                            if !self.has_intent(txn, table.id, k) && consider(row).unwrap_or(true) {
-                                keys.push(k.clone());
+                        let through = index.as_ref().filter(|ix| {
+                            ix.index.valid_from != 0
+                                && ix.index.valid_from <= read_at
+                                && self.intent_rows(txn, table.id).is_empty()
+                        });
+                        let entries = through.and_then(|ix| store.table(ix.index.storage.id));
+                        if let (Some(ix), Some(entries)) = (through, entries) {
+                            if let Some(range) = Self::index_range(ix, table, params)? {
+                                let row_key: Vec<usize> = ix.index.row_key_columns().collect();
+                                for (_, entry) in entries.range_at(range, read_at) {
+                                    let k = encode_key(entry, &row_key);
+                                    if let Some(row) = t.get(&k, read_at) {
+                                        if consider(row).unwrap_or(true) {
+                                            keys.push(k);
+                                        }
+                                    }
+                                }
                             }
-                        }
-                        for (k, row) in self.intent_rows(txn, table.id) {
-                            if consider(&row).unwrap_or(true) {
-                                keys.push(k);
+                            // In key order, as a table scan gives them.
+                            keys.sort_unstable();
+                        } else {
+                            for (k, row) in t.iter_at(None, read_at) {
+                                // An error is raised again below, on the row used.
+                                if !self.has_intent(txn, table.id, k)
+                                    && consider(row).unwrap_or(true)
+                                {
+                                    keys.push(k.clone());
+                                }
+                            }
+                            for (k, row) in self.intent_rows(txn, table.id) {
+                                if consider(&row).unwrap_or(true) {
+                                    keys.push(k);
+                                }
                             }
                         }
                     }

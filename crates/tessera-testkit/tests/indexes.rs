@@ -24,8 +24,14 @@ impl Rng {
 /// `items (id int PRIMARY KEY, a int, b int, c text)` with `rows` rows; `a`
 /// and `c` are sometimes NULL.
 async fn fill(client: &Client, rows: u64) {
+    fill_table(client, "items", rows).await
+}
+
+async fn fill_table(client: &Client, name: &str, rows: u64) {
     client
-        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, a int, b int, c text)")
+        .batch_execute(&format!(
+            "CREATE TABLE {name} (id int PRIMARY KEY, a int, b int, c text)"
+        ))
         .await
         .unwrap();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -42,7 +48,7 @@ async fn fill(client: &Client, rows: u64) {
         values.push(format!("({id}, {a}, {}, {c})", rng.next(1000) as i64 - 500));
         if values.len() == 500 {
             client
-                .batch_execute(&format!("INSERT INTO items VALUES {}", values.join(", ")))
+                .batch_execute(&format!("INSERT INTO {name} VALUES {}", values.join(", ")))
                 .await
                 .unwrap();
             values.clear();
@@ -50,7 +56,7 @@ async fn fill(client: &Client, rows: u64) {
     }
     if !values.is_empty() {
         client
-            .batch_execute(&format!("INSERT INTO items VALUES {}", values.join(", ")))
+            .batch_execute(&format!("INSERT INTO {name} VALUES {}", values.join(", ")))
             .await
             .unwrap();
     }
@@ -162,17 +168,32 @@ async fn index_scans_give_what_table_scans_give_and_survive_a_crash() {
         .await
         .unwrap();
     assert_same(&scanned, &run_queries(&client).await);
-    // Writes keep the indexes in step.
-    client
-        .batch_execute(
-            "UPDATE items SET a = 7 WHERE id < 40; \
-             UPDATE items SET a = a + 1 WHERE b > 400; \
-             DELETE FROM items WHERE a = 3; \
-             DELETE FROM items WHERE id % 97 = 0; \
-             INSERT INTO items VALUES (200000, 7, 1, 'w17'), (200001, NULL, 2, NULL)",
-        )
-        .await
-        .unwrap();
+    // Writes keep the indexes in step, and those that find their rows
+    // through an index change what they change on a twin without one.
+    fill_table(&client, "twin", 3000).await;
+    for table in ["items", "twin"] {
+        // One statement at a time: each reads through the index (inside a
+        // block with its own writes to the table, a statement reads the
+        // table instead).
+        for sql in [
+            "UPDATE {t} SET a = 7 WHERE id < 40",
+            "UPDATE {t} SET a = a + 1 WHERE b > 400",
+            "UPDATE {t} SET b = -b WHERE a = 9 AND b > 0",
+            "DELETE FROM {t} WHERE a = 3",
+            "DELETE FROM {t} WHERE a > 47 AND b < 0",
+            "DELETE FROM {t} WHERE id % 97 = 0",
+            "INSERT INTO {t} VALUES (200000, 7, 1, 'w17'), (200001, NULL, 2, NULL)",
+        ] {
+            client
+                .batch_execute(&sql.replace("{t}", table))
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        rows(&client, "SELECT * FROM items ORDER BY id", &[]).await,
+        rows(&client, "SELECT * FROM twin ORDER BY id", &[]).await
+    );
     let indexed = run_queries(&client).await;
     client.batch_execute("DROP INDEX items_ab").await.unwrap();
     let without_ab = run_queries(&client).await;
