@@ -1263,18 +1263,26 @@ impl<C: Cluster> Router<C> {
                 }
             };
         }
-        let result = self.execute_plan(statement, params.clone(), session).await;
+        // Kept for a write that may have to run again (below).
+        let again = match &*statement.plan {
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) if session.txn.is_none() => {
+                Some(params.clone())
+            }
+            _ => None,
+        };
+        let result = self.execute_plan(statement, params, session).await;
         if let Err(e) = &result {
-            match session.txn.as_mut() {
-                Some(txn) => txn.failed = true,
+            match (session.txn.as_mut(), again) {
+                (Some(txn), _) => txn.failed = true,
                 // A global index appeared while it ran: run it again in a
                 // transaction that maintains the index.
-                None if e.code == sqlstate::SERIALIZATION_FAILURE
-                    && self.writes_global_index(&statement.plan) =>
+                (None, Some(params))
+                    if e.code == sqlstate::SERIALIZATION_FAILURE
+                        && self.writes_global_index(&statement.plan) =>
                 {
                     return Box::pin(self.run(statement, params, session)).await;
                 }
-                None => {}
+                _ => {}
             }
         }
         result
