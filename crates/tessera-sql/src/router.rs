@@ -338,12 +338,31 @@ impl<C: Cluster> Router<C> {
             other => return expect_done(other),
         };
         let catalog = self.cluster.catalog();
-        let builds = self
-            .all_shards(&catalog)
-            .into_iter()
-            .map(|s| self.cluster.call(s, ShardRequest::BuildIndex { storage }))
-            .collect();
-        let mut failure = join_all(builds).await.into_iter().find_map(Result::err);
+        let global = catalog
+            .indexes()
+            .find(|i| i.storage.id == storage)
+            .filter(|i| catalog.table_by_id(i.table).is_some_and(|t| i.is_global(t)))
+            .cloned();
+        let mut failure = match global {
+            // Each shard's rows, a transaction per batch, with their entries
+            // on the shards the values hash to.
+            Some(index) => {
+                let backfills = self
+                    .all_shards(&catalog)
+                    .into_iter()
+                    .map(|s| self.backfill_global_index(&index, s))
+                    .collect();
+                join_all(backfills).await.into_iter().find_map(Result::err)
+            }
+            None => {
+                let builds = self
+                    .all_shards(&catalog)
+                    .into_iter()
+                    .map(|s| self.cluster.call(s, ShardRequest::BuildIndex { storage }))
+                    .collect();
+                join_all(builds).await.into_iter().find_map(Result::err)
+            }
+        };
         if failure.is_none() {
             let valid_from = self.cluster.tick();
             let valid = ShardRequest::IndexValid {
@@ -448,6 +467,89 @@ impl<C: Cluster> Router<C> {
                     self.back_off(attempt).await;
                 }
                 Some(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Adds the entries of shard `shard`'s rows to global index `index`, in
+    /// transactions of `BACKFILL_ROWS` rows each: every batch locks its
+    /// rows (`IndexBackfill`) and adds their entries where they belong,
+    /// then commits both. A batch that meets a conflict runs again.
+    async fn backfill_global_index(
+        &self,
+        index: &Arc<tessera_types::IndexDef>,
+        shard: ShardId,
+    ) -> Result<()> {
+        const BACKFILL_ROWS: usize = 256;
+        let mut after: Option<Vec<u8>> = None;
+        let mut attempt = 0;
+        loop {
+            let mut txn = Txn {
+                id: self.cluster.next_tx(),
+                isolation: Isolation::ReadCommitted,
+                read_only: false,
+                snapshot: None,
+                participants: [shard].into(),
+                reads: Default::default(),
+                failed: false,
+                savepoints: vec![],
+                savepoint_seq: 0,
+            };
+            let batch = async {
+                let request = ShardRequest::IndexBackfill {
+                    index: index.clone(),
+                    after: after.clone(),
+                    limit: BACKFILL_ROWS,
+                    mode: WriteMode::Txn {
+                        id: txn.id,
+                        snapshot: None,
+                        savepoint: 0,
+                        track_reads: false,
+                    },
+                };
+                let (changes, last) = match self.cluster.call(shard, request).await? {
+                    ShardResponse::Backfilled(changes, last) => (changes, last),
+                    other => {
+                        return Err(Error::internal(format!(
+                            "unexpected reply to a backfill: {other:?}"
+                        )))
+                    }
+                };
+                if !changes.is_empty() {
+                    self.write_entries(&mut txn, changes).await?;
+                }
+                Ok(last)
+            }
+            .await;
+            let result = match batch {
+                Ok(last) => self.commit_participants(&txn).await.map(|()| last),
+                Err(e) => {
+                    self.abort(txn).await;
+                    Err(e)
+                }
+            };
+            match result {
+                Ok(None) => return Ok(()),
+                Ok(Some(last)) => {
+                    after = Some(last);
+                    attempt = 0;
+                }
+                Err(e) if is_retryable(&e) && attempt < WRITE_RETRIES_MAX => {
+                    attempt += 1;
+                    self.back_off(attempt).await;
+                }
+                Err(e) if e.code == sqlstate::UNIQUE_VIOLATION => {
+                    return Err(Error::new(
+                        sqlstate::UNIQUE_VIOLATION,
+                        format!("could not create unique index \"{}\"", index.name),
+                    )
+                    .with_detail(
+                        e.detail
+                            .map(|d| d.replace("already exists", "is duplicated"))
+                            .unwrap_or_default(),
+                    ));
+                }
+                Err(e) => return Err(e),
             }
         }
     }

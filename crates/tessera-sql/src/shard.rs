@@ -264,6 +264,15 @@ pub enum ShardRequest {
         storage: tessera_types::TableId,
         valid_from: Timestamp,
     },
+    /// Building global index `index`: lock (as the transaction's writes of
+    /// themselves) up to `limit` rows after `after` and report their
+    /// entries as changes, for the router to add in the same transaction.
+    IndexBackfill {
+        index: Arc<IndexDef>,
+        after: Option<Vec<u8>>,
+        limit: usize,
+        mode: WriteMode,
+    },
     /// Entries of a global unique index held here: remove `deletes`, then
     /// add `puts`, refusing values already taken (23505).
     IndexEntries {
@@ -300,6 +309,9 @@ pub enum ShardResponse {
     /// Rows written, and the changes the router must make to global
     /// indexes in the same transaction.
     Written(u64, Vec<EntryChange>),
+    /// An `IndexBackfill` batch: entries to add, and the last key read
+    /// (`None`: the shard has no more rows).
+    Backfilled(Vec<EntryChange>, Option<Vec<u8>>),
 }
 
 impl ShardResponse {
@@ -492,6 +504,12 @@ impl ShardContext {
                     .await?;
                 Ok(ShardResponse::written(count, changes.into_inner()))
             }
+            ShardRequest::IndexBackfill {
+                index,
+                after,
+                limit,
+                mode,
+            } => self.index_backfill(&index, after, limit, mode).await,
             ShardRequest::IndexEntries {
                 index,
                 deletes,
@@ -1311,6 +1329,66 @@ impl ShardContext {
         Ok(())
     }
 
+    /// One batch of a global index build (`IndexBackfill`). Its rows are
+    /// rewritten unchanged by the transaction, so they stay locked until
+    /// it commits: no writer changes a row between the entry computed here
+    /// and the entry added on the index's shard. A row locked by another
+    /// writer is waited for, as any write does, then read as it committed.
+    async fn index_backfill(
+        &self,
+        index: &Arc<IndexDef>,
+        after: Option<Vec<u8>>,
+        limit: usize,
+        mode: WriteMode,
+    ) -> Result<ShardResponse> {
+        let Some(txn) = mode.txn() else {
+            return Err(Error::internal("an index backfill outside a transaction"));
+        };
+        let catalog = self.catalog();
+        let table = catalog.table_by_id(index.table).cloned().ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                "the table was dropped while its index was being built",
+            )
+        })?;
+        let entries = RefCell::new((Vec::new(), None));
+        self.write(mode, || {
+            let store = self.store.borrow();
+            let t = store
+                .table(table.id)
+                .ok_or_else(|| undefined_table(&table))?;
+            let mut ops = Vec::new();
+            let mut changes = Vec::new();
+            let mut last = None;
+            for (key, row) in t.iter_at(after.as_deref(), LATEST) {
+                // Rows this transaction holds already were handled.
+                if self.intent(Some(txn), table.id, key).is_none() {
+                    if let Some(entry) = index_entry(index, &table, key, row) {
+                        changes.push(EntryChange {
+                            index: index.clone(),
+                            old: None,
+                            new: Some(entry),
+                        });
+                    }
+                    ops.push(WriteOp::Put {
+                        table: table.id,
+                        key: key.clone(),
+                        row: row.clone(),
+                    });
+                }
+                if ops.len() == limit {
+                    last = Some(key.clone());
+                    break;
+                }
+            }
+            *entries.borrow_mut() = (changes, last);
+            Ok((WriteSet { ops }, 0))
+        })
+        .await?;
+        let (changes, last) = entries.into_inner();
+        Ok(ShardResponse::Backfilled(changes, last))
+    }
+
     /// The writes of an `IndexEntries` request: deletes first, then puts,
     /// each put refused if its value is taken (by a committed entry, or
     /// the transaction's own).
@@ -1345,8 +1423,16 @@ impl ShardContext {
         let mut taken = std::collections::HashSet::new();
         for (key, values) in puts {
             self.note_read(mode.reader(), storage, Some(key));
-            let held = !freed.contains(key) && self.row_exists(&store, mode.txn(), storage, key);
-            if held || !taken.insert(key.clone()) {
+            let existing = match self.intent(mode.txn(), storage, key) {
+                Some(own) => own,
+                None => store.get(storage, key, LATEST).cloned(),
+            };
+            if existing.as_ref() == Some(values) && !freed.contains(key) {
+                // The same row's entry (an index build meeting a write that
+                // already made it).
+                continue;
+            }
+            if (existing.is_some() && !freed.contains(key)) || !taken.insert(key.clone()) {
                 return Err(unique_violation(index, table, values, false));
             }
             ops.push(WriteOp::Put {
@@ -1818,21 +1904,9 @@ impl ShardContext {
             ));
         };
         if index.is_global(&table) {
-            // Entries of a global index live on other shards, which only a
-            // router can write; for now it is built only over an empty table.
-            let store = self.store.borrow();
-            let empty = store
-                .table(table.id)
-                .is_none_or(|t| t.iter_at(None, LATEST).next().is_none())
-                && store.lock_owners_in(table.id).next().is_none();
-            if !empty {
-                return Err(Error::unsupported(format!(
-                    "a unique index on \"{}\" without its sharding key, over existing rows",
-                    table.name
-                ))
-                .with_hint("Create it with the table (UNIQUE in CREATE TABLE), or include the sharding key."));
-            }
-            return Ok(ShardResponse::Done(vec![]));
+            return Err(Error::internal(
+                "a global index is built by its router (IndexBackfill)",
+            ));
         }
         let mut after: Option<Vec<u8>> = None;
         loop {

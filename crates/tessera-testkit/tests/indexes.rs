@@ -499,3 +499,118 @@ async fn unique_constraints_hold_across_shards() {
         .await
         .unwrap();
 }
+
+/// CREATE UNIQUE INDEX on a key without the sharding key, over existing
+/// rows, while other connections update, insert and delete: afterwards
+/// every value present is refused to any other row, and values nobody
+/// holds are free. Over duplicates it fails and leaves no index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_unique_index_is_built_while_writes_go_on() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE people (id int PRIMARY KEY, email text)")
+        .await
+        .unwrap();
+    let values: Vec<String> = (0..2000).map(|i| format!("({i}, 'p{i}')")).collect();
+    client
+        .batch_execute(&format!("INSERT INTO people VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..3i32 {
+        let c = server.connect().await;
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut rng = Rng(w as u64 + 3);
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let id = rng.next(2000) as i32;
+                // Fresh values only, so every write may succeed.
+                let fresh = format!("w{w}-{n}");
+                let r = match rng.next(3) {
+                    0 => {
+                        c.execute("UPDATE people SET email = $2 WHERE id = $1", &[&id, &fresh])
+                            .await
+                    }
+                    1 => c.execute("DELETE FROM people WHERE id = $1", &[&id]).await,
+                    _ => {
+                        c.execute(
+                            "INSERT INTO people VALUES ($1, $2)",
+                            &[&(10000 + w * 100000 + n), &fresh],
+                        )
+                        .await
+                    }
+                };
+                if let Err(e) = r {
+                    let code = e.code().map(|c| c.code().to_string());
+                    assert!(
+                        matches!(code.as_deref(), Some("40001") | Some("40P01")),
+                        "{e:?}"
+                    );
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client
+        .batch_execute("CREATE UNIQUE INDEX people_email ON people (email)")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let rows = client
+        .query("SELECT id, email FROM people ORDER BY id", &[])
+        .await
+        .unwrap();
+    let taken: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut rng = Rng(99);
+    for _ in 0..150 {
+        let (id, _) = &taken[rng.next(taken.len() as u64) as usize];
+        let (other, email) = &taken[rng.next(taken.len() as u64) as usize];
+        if id == other {
+            continue;
+        }
+        let err = client
+            .execute("UPDATE people SET email = $2 WHERE id = $1", &[id, email])
+            .await
+            .expect_err("a value another row holds");
+        assert_eq!(err.code().map(|c| c.code()), Some("23505"), "{err:?}");
+    }
+    // Every row can still take a value of its own.
+    for (id, _) in taken.iter().take(50) {
+        client
+            .execute(
+                "UPDATE people SET email = $2 WHERE id = $1",
+                &[id, &format!("own-{id}")],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .batch_execute(
+            "DROP INDEX people_email; \
+             UPDATE people SET email = 'same' WHERE id < 3",
+        )
+        .await
+        .unwrap();
+    let err = client
+        .batch_execute("CREATE UNIQUE INDEX people_email ON people (email)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23505"));
+    assert_eq!(
+        client
+            .batch_execute("DROP INDEX people_email")
+            .await
+            .unwrap_err()
+            .code()
+            .map(|c| c.code()),
+        Some("42704")
+    );
+}
