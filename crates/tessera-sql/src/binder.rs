@@ -2305,12 +2305,7 @@ fn choose_index(
         }
     }
     let mut best: Option<(usize, crate::plan::IndexScan)> = None;
-    // A global index's entries are not beside their rows: reading through
-    // one takes a second hop, which the planner does not make yet.
-    for index in catalog
-        .indexes_of(table.id)
-        .filter(|i| i.is_valid() && !i.is_global(table))
-    {
+    for index in catalog.indexes_of(table.id).filter(|i| i.is_valid()) {
         let prefix = index
             .columns
             .iter()
@@ -2328,7 +2323,13 @@ fn choose_index(
             entry_order.extend(&table.primary_key);
         }
         let ordered = order.is_some_and(|o| entry_order.starts_with(o));
-        let score = if prefix == index.columns.len() && index.unique {
+        // A global index's entries are not beside their rows: the router
+        // reads through one only to find the row of one value.
+        let whole = prefix == index.columns.len();
+        if index.is_global(table) && !whole {
+            continue;
+        }
+        let score = if whole && index.unique {
             100
         } else {
             prefix * 4 + 2 * (lo.is_some() || hi.is_some()) as usize + ordered as usize
@@ -2498,7 +2499,7 @@ mod index_choice_tests {
     use crate::plan::{IndexScan, Plan};
 
     /// `t (id int PRIMARY KEY, a int, b int, c text)` with indexes on
-    /// `(a, b)` and, unique, `(c, id)`, both built.
+    /// `(a, b)` and, unique, `(c, id)` and `(b)` (global), all built.
     fn catalog() -> Catalog {
         let column = |name: &str, data_type| ColumnDef {
             name: name.into(),
@@ -2522,9 +2523,13 @@ mod index_choice_tests {
         let (catalog, ab) = catalog.with_index(ab);
         let c = IndexDef::new("t_c".into(), &table, vec![3, 0], vec![false; 2], true);
         let (catalog, c) = catalog.with_index(c);
+        // Unique without the sharding key: global.
+        let b = IndexDef::new("t_b".into(), &table, vec![2], vec![false], true);
+        let (catalog, b) = catalog.with_index(b);
         catalog
             .with_index_valid(ab.storage.id, 1)
             .with_index_valid(c.storage.id, 1)
+            .with_index_valid(b.storage.id, 1)
     }
 
     fn index_scan(sql: &str) -> Option<IndexScan> {
@@ -2548,8 +2553,9 @@ mod index_choice_tests {
         let s = index_scan("SELECT * FROM t WHERE c = 'x' AND id = $1 OR false");
         assert!(s.is_none(), "a disjunction fixes nothing");
         let s = index_scan("SELECT * FROM t WHERE c = 'x' AND a = 2 AND b = 3").unwrap();
-        assert_eq!(s.index.name, "t_ab", "two fixed columns beat one");
-        assert_eq!(s.equal.len(), 2);
+        assert_eq!(s.index.name, "t_b", "a whole unique key beats any prefix");
+        let s = index_scan("SELECT * FROM t WHERE c = 'x' AND a = 2 AND b > 3").unwrap();
+        assert_eq!(s.index.name, "t_ab", "a prefix and a range beat a prefix");
         let s = index_scan("SELECT * FROM t WHERE c = 'x'").unwrap();
         assert_eq!(s.index.name, "t_c");
         let s = index_scan("SELECT id FROM t WHERE a = 2 ORDER BY b DESC LIMIT 3").unwrap();
@@ -2564,7 +2570,12 @@ mod index_choice_tests {
         // Orders an index cannot give, and no LIMIT to stop early.
         assert!(index_scan("SELECT a FROM t ORDER BY a DESC, b LIMIT 3").is_none());
         assert!(index_scan("SELECT a FROM t ORDER BY a").is_none());
-        assert!(index_scan("SELECT a FROM t WHERE b = 1").is_none());
+        let s = index_scan("SELECT a FROM t WHERE b = 1").unwrap();
+        assert_eq!(s.index.name, "t_b", "one value of a unique key: one row");
+        assert!(
+            index_scan("SELECT a FROM t WHERE b > 1").is_none(),
+            "a global index serves single values only"
+        );
         // A point lookup by primary key needs no index.
         assert!(index_scan("SELECT * FROM t WHERE id = 1 AND a = 1").is_none());
     }

@@ -214,25 +214,49 @@ impl<C: Cluster> Router<C> {
         session: &mut SessionState,
     ) -> Result<Vec<Row>> {
         let catalog = self.cluster.catalog();
-        let shards = match &select.fragment.table {
-            Some(t) => self.targets(&catalog, t, &select.target, &params)?,
-            None => vec![self.cluster.local_shard()],
-        };
         // REPEATABLE READ and SERIALIZABLE read the transaction's snapshot;
         // otherwise each statement takes its own.
         let txn_snapshot = session.txn.as_mut().and_then(|t| self.txn_snapshot(t));
         let txn = session.txn.as_ref().map(|t| t.id);
         let track_reads = session.txn.as_ref().is_some_and(|t| t.tracks_reads());
-        if track_reads {
-            if let Some(t) = session.txn.as_mut() {
-                t.reads.extend(shards.iter().copied());
-            }
-        }
         let statement_snapshot = match txn_snapshot {
             Some(_) => None,
             None => Some(Snapshot::begin(&self.cluster)),
         };
         let ts = txn_snapshot.unwrap_or_else(|| statement_snapshot.as_ref().map_or(0, |s| s.ts));
+        let mut read_on = Vec::new();
+        let global = match (&select.fragment.table, &select.fragment.index) {
+            // Usable once built for this snapshot.
+            (Some(t), Some(ix))
+                if ix.index.is_global(t)
+                    && ix.index.valid_from != 0
+                    && ix.index.valid_from <= ts =>
+            {
+                Some((t, ix))
+            }
+            _ => None,
+        };
+        let (shards, key) = match (global, &select.fragment.table) {
+            (Some((t, ix)), _) => {
+                let found = self
+                    .through_global_index(&catalog, t, ix, &params, ts, txn, track_reads)
+                    .await?;
+                match found {
+                    Some((entry_shard, shard, key)) => {
+                        read_on.push(entry_shard);
+                        (vec![shard], Some(key))
+                    }
+                    None => (vec![], None),
+                }
+            }
+            (None, Some(t)) => (self.targets(&catalog, t, &select.target, &params)?, None),
+            (None, None) => (vec![self.cluster.local_shard()], None),
+        };
+        if track_reads {
+            if let Some(t) = session.txn.as_mut() {
+                t.reads.extend(shards.iter().chain(&read_on).copied());
+            }
+        }
         let calls = shards
             .iter()
             .map(|s| {
@@ -242,6 +266,7 @@ impl<C: Cluster> Router<C> {
                     ts,
                     txn,
                     track_reads,
+                    key: key.clone(),
                 };
                 self.cluster.call(*s, scan)
             })
@@ -398,6 +423,64 @@ impl<C: Cluster> Router<C> {
                 .get_or_insert_with(|| self.cluster.begin_read())
                 .1,
         )
+    }
+
+    /// Finds the row a global unique index maps the statement's values to:
+    /// the entry on the shard the values hash to, then the row's own shard
+    /// and key. `None` when no row has those values. Both reads are at `ts`,
+    /// and an entry commits with its row, so they agree.
+    #[allow(clippy::too_many_arguments)]
+    async fn through_global_index(
+        &self,
+        catalog: &Catalog,
+        table: &TableDef,
+        ix: &crate::plan::IndexScan,
+        params: &[Value],
+        ts: Timestamp,
+        txn: Option<TxId>,
+        track_reads: bool,
+    ) -> Result<Option<(ShardId, ShardId, Vec<u8>)>> {
+        let index = &ix.index;
+        let Some(entry_key) = eval_key(
+            &index.storage,
+            &index.storage.primary_key,
+            &ix.equal,
+            params,
+        )?
+        else {
+            return Ok(None);
+        };
+        let entry_shard = self.shard_of_key(catalog, &entry_key);
+        let get = ShardRequest::Get {
+            table: index.storage.id,
+            key: entry_key,
+            ts,
+            txn,
+            track_reads,
+        };
+        let entry = match self.cluster.call(entry_shard, get).await? {
+            ShardResponse::Rows(mut rows) => match rows.pop() {
+                Some(entry) => entry,
+                None => return Ok(None),
+            },
+            other => {
+                return Err(Error::internal(format!(
+                    "unexpected reply to a get: {other:?}"
+                )))
+            }
+        };
+        let row_key: Vec<usize> = index.row_key_columns().collect();
+        let key = encode_key(&entry, &row_key);
+        let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key {
+            self.shard_of_key(catalog, &key)
+        } else {
+            let mut row = vec![Value::Null; table.columns.len()];
+            for (c, v) in table.primary_key.iter().zip(&entry[index.columns.len()..]) {
+                row[*c] = v.clone();
+            }
+            self.shard_of_key(catalog, &encode_key(&row, &table.sharding_key))
+        };
+        Ok(Some((entry_shard, shard, key)))
     }
 
     /// Sends per-shard write requests. Inside a transaction block they become

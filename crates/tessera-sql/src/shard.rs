@@ -196,6 +196,17 @@ pub enum ShardRequest {
         txn: Option<TxId>,
         /// SERIALIZABLE: remember what the scan read, under `txn`.
         track_reads: bool,
+        /// Read only the row stored under this key (found through a global
+        /// index), instead of what the fragment's lookup or scan would.
+        key: Option<Vec<u8>>,
+    },
+    /// The row under `key` in `table` at `ts` (or the transaction's own).
+    Get {
+        table: tessera_types::TableId,
+        key: Vec<u8>,
+        ts: Timestamp,
+        txn: Option<TxId>,
+        track_reads: bool,
     },
     /// Insert rows (already keyed) into one table.
     Insert {
@@ -478,14 +489,31 @@ impl ShardContext {
                 ts,
                 txn,
                 track_reads,
+                key,
             } => {
                 let Plan::Select(select) = &*plan else {
                     return Err(Error::internal("scan of a non-SELECT plan"));
                 };
                 let reader = txn.filter(|_| track_reads);
-                self.scan(&select.fragment, &params, ts, txn, reader)
+                self.scan(&select.fragment, &params, ts, txn, reader, key)
                     .await
                     .map(ShardResponse::Rows)
+            }
+            ShardRequest::Get {
+                table,
+                key,
+                ts,
+                txn,
+                track_reads,
+            } => {
+                self.catalog();
+                self.wait_for_prepared(table, ts).await;
+                self.note_read(txn.filter(|_| track_reads), table, Some(&key));
+                let row = match self.intent(txn, table, &key) {
+                    Some(own) => own,
+                    None => self.store.borrow().get(table, &key, ts).cloned(),
+                };
+                Ok(ShardResponse::Rows(row.into_iter().collect()))
             }
             ShardRequest::Insert { table, rows, mode } => {
                 let changes = RefCell::new(Vec::new());
@@ -655,6 +683,7 @@ impl ShardContext {
         ts: Timestamp,
         txn: Option<TxId>,
         reader: Option<TxId>,
+        key: Option<Vec<u8>>,
     ) -> Result<Vec<Row>> {
         let mut sink = Sink::new(&fragment.output);
         let Some(table) = &fragment.table else {
@@ -663,8 +692,13 @@ impl ShardContext {
         };
         self.catalog();
         self.wait_for_prepared(table.id, ts).await;
-        if let Some(key_exprs) = &fragment.primary_key {
-            if let Some(key) = eval_key(table, &table.primary_key, key_exprs, params)? {
+        let point = match (key, &fragment.primary_key) {
+            (Some(key), _) => Some(Some(key)),
+            (None, Some(exprs)) => Some(eval_key(table, &table.primary_key, exprs, params)?),
+            (None, None) => None,
+        };
+        if let Some(point) = point {
+            if let Some(key) = point {
                 self.note_read(reader, table.id, Some(&key));
                 if let Some(own) = self.intent(txn, table.id, &key) {
                     if let Some(row) = own {
@@ -686,7 +720,8 @@ impl ShardContext {
         if let Some(ix) = &fragment.index {
             // Usable once built for this snapshot, and when the
             // transaction has no writes of its own to overlay here.
-            let usable = ix.index.valid_from != 0
+            let usable = !ix.index.is_global(table)
+                && ix.index.valid_from != 0
                 && ix.index.valid_from <= ts
                 && self.intent_rows(txn, table.id).is_empty()
                 && self.store.borrow().table(ix.index.storage.id).is_some();
@@ -1569,7 +1604,8 @@ impl ShardContext {
                     None => {
                         self.note_read(mode.reader(), table.id, None);
                         let through = index.as_ref().filter(|ix| {
-                            ix.index.valid_from != 0
+                            !ix.index.is_global(table)
+                                && ix.index.valid_from != 0
                                 && ix.index.valid_from <= read_at
                                 && self.intent_rows(txn, table.id).is_empty()
                         });

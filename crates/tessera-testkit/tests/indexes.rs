@@ -437,6 +437,29 @@ async fn unique_constraints_hold_across_shards() {
     let present = rows(&client, "SELECT email FROM accounts ORDER BY email", &[]).await;
     let expected: Vec<String> = tried.iter().map(|e| format!("Some({e:?})")).collect();
     assert_eq!(present, expected, "every value tried is there exactly once");
+    // Lookups through the index (entry, then row) find what scans find.
+    for email in tried.iter().chain(["nobody".to_string()].iter()) {
+        let through = rows(&client, "SELECT * FROM accounts WHERE email = $1", &[email]).await;
+        let scanned = rows(
+            &client,
+            "SELECT * FROM accounts WHERE email || '' = $1",
+            &[email],
+        )
+        .await;
+        assert_eq!(through, scanned, "rows with email {email}");
+    }
+    // A transaction finds its own uncommitted row through the index, and
+    // others do not.
+    client
+        .batch_execute("BEGIN; INSERT INTO accounts VALUES (80000, 'mine', NULL)")
+        .await
+        .unwrap();
+    let mine = "SELECT id FROM accounts WHERE email = 'mine'";
+    assert_eq!(rows(&client, mine, &[]).await, ["Some(80000)"]);
+    let other = server.connect().await;
+    assert!(rows(&other, mine, &[]).await.is_empty());
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert!(rows(&client, mine, &[]).await.is_empty());
     // Updates into a taken value fail; freed values can be taken again.
     let code =
         |r: Result<u64, tokio_postgres::Error>| r.unwrap_err().code().unwrap().code().to_string();
