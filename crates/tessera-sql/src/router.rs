@@ -239,7 +239,7 @@ impl<C: Cluster> Router<C> {
         let (shards, key) = match (global, &select.fragment.table) {
             (Some((t, ix)), _) => {
                 let found = self
-                    .through_global_index(&catalog, t, ix, &params, ts, txn, track_reads)
+                    .through_global_index(&catalog, t, ix, &params, (ts, txn, track_reads))
                     .await?;
                 match found {
                     Some((entry_shard, shard, key)) => {
@@ -428,18 +428,17 @@ impl<C: Cluster> Router<C> {
     /// Finds the row a global unique index maps the statement's values to:
     /// the entry on the shard the values hash to, then the row's own shard
     /// and key. `None` when no row has those values. Both reads are at `ts`,
-    /// and an entry commits with its row, so they agree.
-    #[allow(clippy::too_many_arguments)]
+    /// and an entry commits with its row, so they agree. `read` is how the
+    /// statement reads: snapshot, transaction, whether reads are tracked.
     async fn through_global_index(
         &self,
         catalog: &Catalog,
         table: &TableDef,
         ix: &crate::plan::IndexScan,
         params: &[Value],
-        ts: Timestamp,
-        txn: Option<TxId>,
-        track_reads: bool,
+        read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Option<(ShardId, ShardId, Vec<u8>)>> {
+        let (ts, txn, track_reads) = read;
         let index = &ix.index;
         let Some(entry_key) = eval_key(
             &index.storage,
