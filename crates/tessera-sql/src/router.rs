@@ -529,10 +529,10 @@ impl<C: Cluster> Router<C> {
             }
             return Ok(count);
         }
-        let single = build(WriteMode::Autocommit)?;
-        if single.len() <= 1 {
+        let mut built = Some(build(WriteMode::Autocommit)?);
+        if built.as_ref().is_some_and(|r| r.len() <= 1) {
             let mut count = 0;
-            for (shard, request) in single {
+            for (shard, request) in built.into_iter().flatten() {
                 count += expect_count(self.cluster.call(shard, request).await?)?;
             }
             return Ok(count);
@@ -540,7 +540,14 @@ impl<C: Cluster> Router<C> {
         let mut attempt = 0;
         loop {
             let tx = self.cluster.next_tx();
-            let requests = build(WriteMode::Prepare(tx))?;
+            // The first attempt reuses the requests built to count shards.
+            let requests = match built.take() {
+                Some(requests) => requests
+                    .into_iter()
+                    .map(|(s, r)| (s, r.with_mode(WriteMode::Prepare(tx))))
+                    .collect(),
+                None => build(WriteMode::Prepare(tx))?,
+            };
             let (count, failure) = self.two_phase(tx, requests).await;
             match failure {
                 None => return Ok(count),

@@ -325,6 +325,19 @@ pub enum ShardResponse {
     Backfilled(Vec<EntryChange>, Option<Vec<u8>>),
 }
 
+impl ShardRequest {
+    /// The same write carried out under `mode` (other requests unchanged).
+    pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
+        match self {
+            ShardRequest::Insert { table, rows, .. } => ShardRequest::Insert { table, rows, mode },
+            ShardRequest::Modify { plan, params, .. } => {
+                ShardRequest::Modify { plan, params, mode }
+            }
+            other => other,
+        }
+    }
+}
+
 impl ShardResponse {
     fn written(count: u64, changes: Vec<EntryChange>) -> ShardResponse {
         if changes.is_empty() {
