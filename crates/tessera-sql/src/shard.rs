@@ -664,6 +664,16 @@ impl ShardContext {
             .collect()
     }
 
+    /// Whether transaction `txn` wrote any row of `table` here.
+    fn has_intents_in(&self, txn: Option<TxId>, table: tessera_types::TableId) -> bool {
+        let Some(txn) = txn else { return false };
+        self.intents.borrow().get(&txn).is_some_and(|mine| {
+            mine.range((table, Vec::new())..)
+                .next()
+                .is_some_and(|((t, _), _)| *t == table)
+        })
+    }
+
     fn has_intent(&self, txn: Option<TxId>, table: tessera_types::TableId, key: &[u8]) -> bool {
         let Some(txn) = txn else { return false };
         self.intents
@@ -736,7 +746,7 @@ impl ShardContext {
             let usable = !ix.index.is_global(table)
                 && ix.index.valid_from != 0
                 && ix.index.valid_from <= ts
-                && self.intent_rows(txn, table.id).is_empty()
+                && !self.has_intents_in(txn, table.id)
                 && self.store.borrow().table(ix.index.storage.id).is_some();
             if usable {
                 self.index_scan(ix, table, fragment, params, ts, &mut sink)
@@ -1620,7 +1630,7 @@ impl ShardContext {
                             !ix.index.is_global(table)
                                 && ix.index.valid_from != 0
                                 && ix.index.valid_from <= read_at
-                                && self.intent_rows(txn, table.id).is_empty()
+                                && !self.has_intents_in(txn, table.id)
                         });
                         let entries = through.and_then(|ix| store.table(ix.index.storage.id));
                         if let (Some(ix), Some(entries)) = (through, entries) {
