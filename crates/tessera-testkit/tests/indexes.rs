@@ -194,6 +194,19 @@ async fn index_scans_give_what_table_scans_give_and_survive_a_crash() {
         rows(&client, "SELECT * FROM items ORDER BY id", &[]).await,
         rows(&client, "SELECT * FROM twin ORDER BY id", &[]).await
     );
+    // Inside a block, reads see the block's own deletes and inserts.
+    let own = "SELECT id FROM items WHERE a = 7 AND id >= 200000 ORDER BY id";
+    client
+        .batch_execute("BEGIN; DELETE FROM items WHERE id = 200000")
+        .await
+        .unwrap();
+    assert!(rows(&client, own, &[]).await.is_empty());
+    client
+        .batch_execute("INSERT INTO items VALUES (200002, 7, 5, 'w17')")
+        .await
+        .unwrap();
+    assert_eq!(rows(&client, own, &[]).await, ["Some(200002)"]);
+    client.batch_execute("ROLLBACK").await.unwrap();
     let indexed = run_queries(&client).await;
     client.batch_execute("DROP INDEX items_ab").await.unwrap();
     let without_ab = run_queries(&client).await;
