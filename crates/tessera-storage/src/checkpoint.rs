@@ -288,8 +288,14 @@ pub fn load_checkpoint(
                 "frame {frames} has length {len}"
             )));
         }
-        let mut payload = vec![0u8; len];
-        read_exact(&mut *input, &mut payload, "frames")?;
+        // Read as it comes rather than allocated up front: a damaged
+        // length must not reserve hundreds of megabytes.
+        let mut payload = Vec::new();
+        match (&mut *input).take(len as u64).read_to_end(&mut payload) {
+            Ok(n) if n == len => {}
+            Ok(_) => return Err(LoadError::Damaged("truncated in the frames".into())),
+            Err(e) => return Err(LoadError::Failed(Error::io("reading a checkpoint", e))),
+        }
         if crc32fast::hash(&payload) != crc {
             return Err(LoadError::Damaged(format!(
                 "frame {frames}: checksum mismatch"
@@ -875,13 +881,22 @@ mod tests {
             for &step in steps {
                 match step {
                     Step::Put(..) | Step::Delete(_) => {
+                        // Two rows per statement, so half of one would show.
                         let writes = match step {
-                            Step::Put(k, v) => put(table, k, v),
+                            Step::Put(k, v) => WriteSet {
+                                ops: [put(table, k, v), put(table, k + 50, v)]
+                                    .into_iter()
+                                    .flat_map(|w| w.ops)
+                                    .collect(),
+                            },
                             Step::Delete(k) => WriteSet {
-                                ops: vec![WriteOp::Delete {
-                                    table,
-                                    key: k.to_be_bytes().to_vec(),
-                                }],
+                                ops: [k, k + 50]
+                                    .into_iter()
+                                    .map(|k| WriteOp::Delete {
+                                        table,
+                                        key: k.to_be_bytes().to_vec(),
+                                    })
+                                    .collect(),
                             },
                             _ => unreachable!(),
                         };

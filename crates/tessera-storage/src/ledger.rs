@@ -31,13 +31,14 @@
 //! shard `s` and the checkpoint its recovery starts from, begun at instant
 //! `t` with replay start `P`:
 //!
-//! - if `s` coordinated `tx`: a decision appended after `t`, or in flight
-//!   at `t`, lies at or after `P` and is replayed (checkpoints start their
-//!   replay before every record in flight); one durable before `t` was
-//!   registered before `t`, so `tx` was in the ledger at `t` and the
-//!   checkpoint holds the last decision as of `t`. Recovery reads the
-//!   checkpoint's decisions before the log's, so the last durable decision
-//!   wins as it does without checkpoints.
+//! - if `s` coordinated `tx`: a decision is registered in the ledger on the
+//!   shard's thread as soon as its append is seen durable, and counts as in
+//!   flight until then. One appended after `t`, or in flight at `t`, lies at
+//!   or after `P` and is replayed (checkpoints start their replay before
+//!   every record in flight); one registered before `t` put `tx` in the
+//!   ledger, so the checkpoint holds the last decision as of `t`. Recovery
+//!   reads the checkpoint's decisions before the log's, so the last durable
+//!   decision wins as it does without checkpoints.
 //! - if `s` durably prepared `tx`: a prepare open at `t` is in the
 //!   checkpoint; one in flight is replayed; one resolved before `t` was
 //!   resolved while `tx` was in the ledger (it entered before any resolve

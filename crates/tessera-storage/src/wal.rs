@@ -1394,4 +1394,43 @@ mod tests {
         // Replay that starts after the damage does not need that segment.
         assert!(count(&fs, starts[1]).is_ok());
     }
+
+    /// The watermark holds a log position across segments: damage in the
+    /// last segment before it refuses to start, a torn tail after it does
+    /// not.
+    #[test]
+    fn the_watermark_guards_the_last_segment_of_a_segmented_log() {
+        use crate::file::sim::SimFs;
+        use crate::file::FileSystem;
+        let fs = SimFs::new();
+        let dir = Path::new("wal");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
+            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 200).unwrap();
+            for i in 0..20u8 {
+                wal.append_durable(&[i + 1; 30]).await.unwrap();
+            }
+            // Dropping the writer records the durable end.
+        });
+        let starts = list_segments(&fs, dir).unwrap();
+        assert!(starts.len() >= 3, "{starts:?}");
+        let end = scan_segments(&fs, dir, 0, |_, _| Ok(())).unwrap().end;
+        assert_eq!(read_watermark_in(&fs, dir), end);
+        assert_eq!(end, 20 * 38);
+        check_watermark_in(&fs, dir, end).unwrap();
+
+        let last = segment_path(dir, *starts.last().unwrap());
+        let good = fs.contents(&last).unwrap();
+        let mut damaged = good.clone();
+        damaged[10] ^= 1;
+        fs.overwrite(&last, damaged);
+        let scan = scan_segments(&fs, dir, 0, |_, _| Ok(())).unwrap();
+        assert!(scan.end < end);
+        let err = check_watermark_in(&fs, dir, scan.end).unwrap_err();
+        assert_eq!(err.code, tessera_types::sqlstate::DATA_CORRUPTED);
+        assert!(err.message.contains("refusing to start"), "{}", err.message);
+    }
 }
