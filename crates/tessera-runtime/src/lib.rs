@@ -12,6 +12,7 @@ pub mod node;
 pub mod transport;
 
 pub use node::{
-    run_node, Admission, ConnectionHandler, NodeConfig, NodeHandle, MAX_CONNECTIONS_DEFAULT,
+    run_node, Admission, ConnectionHandler, NodeConfig, NodeHandle, CHECKPOINT_INTERVAL_DEFAULT,
+    CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,
 };
 pub use transport::ShardCluster;

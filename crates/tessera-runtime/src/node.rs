@@ -1,5 +1,11 @@
 //! Starting and stopping a node: check the data directory, recover every
 //! shard, start one pinned thread per shard, listen, and shut down on request.
+//!
+//! Each shard also runs two background tasks: garbage collection of row
+//! versions, and checkpoints, taken when the shard has written
+//! [`NodeConfig::checkpoint_wal_size_bytes`] of log since its last one or
+//! when [`NodeConfig::checkpoint_interval`] has passed with anything
+//! written (see `tessera_storage::checkpoint`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,21 +17,35 @@ use std::sync::Arc;
 
 use tessera_sql::router::Router;
 use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext};
+use tessera_storage::checkpoint::{wal_dir, write_checkpoint, Published};
+use tessera_storage::file::{FileSystem, OsFileSystem};
 use tessera_storage::recovery::{self, RecoveredShard};
-use tessera_storage::wal::WAL_PREALLOCATE_BYTES;
-use tessera_storage::{Timeline, WalWriter};
+use tessera_storage::wal::{WAL_PREALLOCATE_BYTES, WAL_SEGMENT_BYTES_MAX};
+use tessera_storage::{Timeline, TwoPhaseLedger, WalWriter};
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
 use tessera_types::{sqlstate, Catalog, Error, Result};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::meta::{Meta, FORMAT_VERSION};
-use crate::transport::{Envelope, Mailboxes, ShardCluster, ID_STRIDE, MAILBOX_CAPACITY};
+use crate::transport::{Envelope, IssuedIds, Mailboxes, ShardCluster, ID_STRIDE, MAILBOX_CAPACITY};
 
 /// How often a shard looks for row versions to collect.
 pub const GC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 /// Keys a shard prunes before it yields to other work.
 pub const GC_KEYS_PER_PASS: usize = 1024;
+
+/// How often a shard checks whether a checkpoint is due (and which of its
+/// `Resolve` records became durable).
+pub const CHECKPOINT_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The default of [`NodeConfig::checkpoint_wal_size_bytes`].
+pub const CHECKPOINT_WAL_SIZE_DEFAULT: u64 = 64 << 20;
+/// The smallest [`NodeConfig::checkpoint_wal_size_bytes`] accepted: below
+/// it a shard would do little but checkpoint.
+pub const CHECKPOINT_WAL_SIZE_MIN: u64 = 64 << 10;
+/// The default of [`NodeConfig::checkpoint_interval`].
+pub const CHECKPOINT_INTERVAL_DEFAULT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The catalog log changes rarely; it grows in small steps.
 pub const CATALOG_WAL_PREALLOCATE_BYTES: u64 = 1 << 20;
@@ -45,6 +65,11 @@ pub struct NodeConfig {
     pub max_connections: usize,
     /// Bytes of rows one shard may hold; writes past it fail with 53200.
     pub shard_memory_limit_bytes: usize,
+    /// A shard checkpoints once it has written this many bytes of log
+    /// since its last checkpoint (at least [`CHECKPOINT_WAL_SIZE_MIN`]).
+    pub checkpoint_wal_size_bytes: u64,
+    /// ... or once this long has passed since, if it wrote anything.
+    pub checkpoint_interval: std::time::Duration,
 }
 
 /// The default of [`NodeConfig::max_connections`].
@@ -59,6 +84,8 @@ impl NodeConfig {
             bucket_count: BUCKET_COUNT_DEFAULT,
             max_connections: MAX_CONNECTIONS_DEFAULT,
             shard_memory_limit_bytes: usize::MAX,
+            checkpoint_wal_size_bytes: CHECKPOINT_WAL_SIZE_DEFAULT,
+            checkpoint_interval: CHECKPOINT_INTERVAL_DEFAULT,
         }
     }
 }
@@ -171,11 +198,23 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             ),
         ));
     }
+    if config.checkpoint_wal_size_bytes < CHECKPOINT_WAL_SIZE_MIN
+        || config.checkpoint_interval.is_zero()
+    {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "checkpoints need at least {CHECKPOINT_WAL_SIZE_MIN} bytes of log and a non-zero interval between them"
+            ),
+        ));
+    }
     let base = Catalog::new(meta.bucket_count, meta.shard_count);
-    let recovered = recovery::recover(&config.data_dir, base, meta.shard_count)?;
+    recovery::migrate_single_file_logs(&config.data_dir, meta.shard_count)?;
+    let fs: Arc<dyn FileSystem> = Arc::new(OsFileSystem);
+    let recovered = recovery::recover_in(&*fs, &config.data_dir, base, meta.shard_count)?;
 
     // Ids continue after the largest found anywhere in the node.
-    let mut max_row_id = 0;
+    let mut max_row_id = recovered.max_row_id;
     for shard in &recovered.shards {
         for table in recovered.catalog.tables().filter(|t| t.has_row_id()) {
             if let Some(key) = shard.store.table(table.id).and_then(|t| t.last_key()) {
@@ -189,6 +228,15 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     let catalog_cell = Arc::new(CatalogCell::new(recovered.catalog.clone()));
     let timeline = Arc::new(Timeline::new(meta.shard_count as usize));
     let lock_waits = Arc::new(LockWaits::default());
+    let ledger = Arc::new(TwoPhaseLedger::default());
+    let issued = Arc::new(IssuedIds::new(
+        meta.shard_count as usize,
+        recovered.max_tx,
+        max_row_id,
+    ));
+    // Set once every shard has made its start-up resolutions durable;
+    // checkpoints wait for it (see `tessera_storage::ledger`).
+    let (node_ready, node_ready_rx) = watch::channel(false);
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..meta.shard_count {
@@ -235,6 +283,12 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             connections: connections.clone(),
             max_connections: config.max_connections,
             shard_memory_limit_bytes: config.shard_memory_limit_bytes,
+            fs: fs.clone(),
+            ledger: ledger.clone(),
+            issued: issued.clone(),
+            node_ready: node_ready_rx.clone(),
+            checkpoint_wal_size_bytes: config.checkpoint_wal_size_bytes,
+            checkpoint_interval: config.checkpoint_interval,
         };
         let ready = ready_tx.clone();
         let thread = std::thread::Builder::new()
@@ -259,6 +313,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             Err(_) => return Err(Error::internal("a shard thread died while starting")),
         }
     }
+    let _ = node_ready.send(true);
     Ok(NodeHandle {
         shutdown,
         threads,
@@ -287,6 +342,12 @@ struct ShardArgs {
     connections: Arc<AtomicUsize>,
     max_connections: usize,
     shard_memory_limit_bytes: usize,
+    fs: Arc<dyn FileSystem>,
+    ledger: Arc<TwoPhaseLedger>,
+    issued: Arc<IssuedIds>,
+    node_ready: watch::Receiver<bool>,
+    checkpoint_wal_size_bytes: u64,
+    checkpoint_interval: std::time::Duration,
 }
 
 fn run_shard(args: ShardArgs, ready: std::sync::mpsc::Sender<Result<()>>) {
@@ -339,12 +400,22 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         connections,
         max_connections,
         shard_memory_limit_bytes,
+        fs,
+        ledger,
+        issued,
+        node_ready,
+        checkpoint_wal_size_bytes,
+        checkpoint_interval,
     } = args;
-    let wal = WalWriter::open(
-        &recovered.wal_path,
-        recovered.wal_len,
+    // Segments are started at each checkpoint, so zero-filling far past
+    // the checkpoint distance would only write zeros to be removed.
+    let wal = WalWriter::open_segments(
+        fs.clone(),
+        &wal_dir(&recovered.dir),
+        recovered.wal_end,
         &format!("shard-{shard}"),
-        WAL_PREALLOCATE_BYTES,
+        WAL_PREALLOCATE_BYTES.min(checkpoint_wal_size_bytes),
+        WAL_SEGMENT_BYTES_MAX,
     )?;
     for record in &recovered.resolutions {
         wal.append_durable(&record.encode()).await?;
@@ -368,13 +439,15 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
             timeline,
         )
         .with_memory_limit(shard_memory_limit_bytes)
-        .with_lock_waits(lock_waits),
+        .with_lock_waits(lock_waits)
+        .with_ledger(ledger),
     );
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),
         mailboxes,
         first_row_seq,
         first_tx_seq,
+        issued.clone(),
     )));
     let listener =
         listener(pg_listen).map_err(|e| Error::io(&format!("listening on {pg_listen}"), e))?;
@@ -398,6 +471,17 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
             }
         }
     });
+
+    tokio::task::spawn_local(checkpoints(
+        ctx.clone(),
+        fs,
+        recovered.dir.clone(),
+        issued,
+        node_ready,
+        recovered.replay_start,
+        checkpoint_wal_size_bytes,
+        checkpoint_interval,
+    ));
 
     // Requests from other shards' routers.
     let serve_ctx = ctx.clone();
@@ -446,4 +530,81 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         tracing::error!("shard {shard}: could not flush the WAL at shutdown: {e}");
     }
     Ok(())
+}
+
+/// The shard's checkpoint loop: a checkpoint once
+/// `wal_size_bytes` of log were written since the last one, or `interval`
+/// passed with anything written. A failed checkpoint is logged and tried
+/// again after as much log or time again.
+#[allow(clippy::too_many_arguments)]
+async fn checkpoints(
+    ctx: Rc<ShardContext>,
+    fs: Arc<dyn FileSystem>,
+    shard_dir: PathBuf,
+    issued: Arc<IssuedIds>,
+    mut node_ready: watch::Receiver<bool>,
+    replay_start: u64,
+    wal_size_bytes: u64,
+    interval: std::time::Duration,
+) {
+    // Evidence from before the start may be dropped only once every shard's
+    // start-up resolutions are durable (see `tessera_storage::ledger`).
+    if node_ready.wait_for(|ready| *ready).await.is_err() {
+        return;
+    }
+    let shard = ctx.shard;
+    let mut since_lsn = replay_start;
+    let mut since = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(CHECKPOINT_POLL_INTERVAL).await;
+        ctx.settle_durable_resolves();
+        let Ok(appended) = ctx.wal.appended() else {
+            // The log failed for good: nothing new can be made durable.
+            continue;
+        };
+        let written = appended.end().saturating_sub(since_lsn);
+        if written < wal_size_bytes && (written == 0 || since.elapsed() < interval) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match checkpoint(&ctx, &fs, &shard_dir, &issued).await {
+            Ok(None) => {}
+            Ok(Some((published, replay_start, end))) => {
+                tracing::info!(
+                    "shard {shard}: checkpoint {} of {} rows in {:?}; replay starts at log position {replay_start}; removed {} old checkpoints and {} log segments",
+                    published.seq,
+                    published.rows,
+                    started.elapsed(),
+                    published.removed_checkpoints,
+                    published.removed_segments,
+                );
+                since_lsn = end;
+                since = std::time::Instant::now();
+            }
+            Err(e) => {
+                tracing::warn!("shard {shard}: checkpoint failed: {e}");
+                since_lsn = appended.end();
+                since = std::time::Instant::now();
+            }
+        }
+    }
+}
+
+/// Takes one checkpoint of the shard; `None` if it cannot begin now.
+/// Returns what was published, its replay start and the log end it covers.
+async fn checkpoint(
+    ctx: &ShardContext,
+    fs: &Arc<dyn FileSystem>,
+    shard_dir: &std::path::Path,
+    issued: &IssuedIds,
+) -> Result<Option<(Published, u64, u64)>> {
+    let Some((floor, mut plan)) = ctx.begin_checkpoint()? else {
+        return Ok(None);
+    };
+    plan.max_tx = issued.max_tx();
+    plan.max_row_id = issued.max_row_id();
+    let (replay_start, end) = (plan.replay_start, plan.appended.end());
+    let result = write_checkpoint(fs.clone(), shard_dir, plan, &ctx.store, &ctx.wal).await;
+    ctx.end_checkpoint(floor);
+    result.map(|published| Some((published, replay_start, end)))
 }

@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_sql::router::Cluster;
@@ -24,6 +25,52 @@ pub const MAILBOX_CAPACITY: usize = 4096;
 /// Row and transaction ids are `sequence * ID_STRIDE + shard`, unique per node.
 pub const ID_STRIDE: u64 = 1024;
 
+/// The largest row and transaction ids each shard's router has handed out.
+/// Checkpoint headers record the maximum, because the log that showed
+/// those ids may be removed, and an id must never be handed out twice: a
+/// reused transaction id could be settled by an old decision. Each router
+/// writes only its own slot, on a cache line of its own.
+pub struct IssuedIds {
+    slots: Box<[IdSlot]>,
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct IdSlot {
+    tx: AtomicU64,
+    row: AtomicU64,
+}
+
+impl IssuedIds {
+    /// Slots for `shards` routers, starting from the largest ids recovery found.
+    pub fn new(shards: usize, max_tx: TxId, max_row_id: u64) -> IssuedIds {
+        let slots: Box<[IdSlot]> = (0..shards.max(1)).map(|_| IdSlot::default()).collect();
+        slots[0].tx.store(max_tx, Ordering::Release);
+        slots[0].row.store(max_row_id, Ordering::Release);
+        IssuedIds { slots }
+    }
+
+    /// The largest transaction id handed out by any router. A record that
+    /// reached a shard before this call carries an id at or below it (the
+    /// router noted the id before sending the request).
+    pub fn max_tx(&self) -> TxId {
+        self.slots
+            .iter()
+            .map(|s| s.tx.load(Ordering::Acquire))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The largest row id handed out by any router.
+    pub fn max_row_id(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|s| s.row.load(Ordering::Acquire))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 pub struct Envelope {
     pub request: ShardRequest,
     pub reply: oneshot::Sender<Result<ShardResponse>>,
@@ -37,6 +84,7 @@ pub struct ShardCluster {
     mailboxes: Mailboxes,
     row_seq: Cell<u64>,
     tx_seq: Cell<u64>,
+    issued: Arc<IssuedIds>,
 }
 
 impl ShardCluster {
@@ -45,13 +93,19 @@ impl ShardCluster {
         mailboxes: Mailboxes,
         first_row_seq: u64,
         first_tx_seq: u64,
+        issued: Arc<IssuedIds>,
     ) -> ShardCluster {
         ShardCluster {
             ctx,
             mailboxes,
             row_seq: Cell::new(first_row_seq),
             tx_seq: Cell::new(first_tx_seq),
+            issued,
         }
+    }
+
+    fn slot(&self) -> &IdSlot {
+        &self.issued.slots[self.ctx.shard as usize % self.issued.slots.len()]
     }
 
     pub fn context(&self) -> &Rc<ShardContext> {
@@ -94,7 +148,9 @@ impl Cluster for ShardCluster {
     fn next_row_id(&self) -> u64 {
         let seq = self.row_seq.get();
         self.row_seq.set(seq + 1);
-        seq * ID_STRIDE + self.ctx.shard as u64
+        let id = seq * ID_STRIDE + self.ctx.shard as u64;
+        self.slot().row.store(id, Ordering::Release);
+        id
     }
 
     fn begin_read(&self) -> (Timestamp, Timestamp) {
@@ -112,6 +168,8 @@ impl Cluster for ShardCluster {
     fn next_tx(&self) -> TxId {
         let seq = self.tx_seq.get();
         self.tx_seq.set(seq + 1);
-        seq * ID_STRIDE + self.ctx.shard as u64
+        let id = seq * ID_STRIDE + self.ctx.shard as u64;
+        self.slot().tx.store(id, Ordering::Release);
+        id
     }
 }

@@ -19,13 +19,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use tessera_storage::checkpoint::CheckpointPlan;
 use tessera_storage::store::LockOwner;
+use tessera_storage::wal::{Durability, Ticket};
 use tessera_storage::{
-    CatalogRecord, Record, ShardStore, Timeline, Timestamp, TxId, WalWriter, WriteOp, WriteSet,
-    LATEST,
+    CatalogRecord, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId, WalWriter,
+    WriteOp, WriteSet, LATEST,
 };
 use tessera_types::encoding::{encode_key, encode_key_value};
 use tessera_types::schema::ShardId;
@@ -380,6 +383,29 @@ pub struct ShardContext {
     memory_limit_bytes: usize,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
     catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
+    /// Records appended whose effect is not published yet (a commit not
+    /// applied, a prepare not registered, a decision not in the ledger):
+    /// a checkpoint must replay the log from the oldest of them.
+    in_flight: Rc<RefCell<Vec<Ticket>>>,
+    /// The node's two-phase evidence a checkpoint must keep.
+    ledger: Arc<TwoPhaseLedger>,
+    /// `Resolve` records appended and not yet known durable.
+    resolves_logged: RefCell<Vec<(Ticket, TxId)>>,
+}
+
+/// Removes a record from `ShardContext::in_flight` when dropped.
+struct InFlight {
+    list: Rc<RefCell<Vec<Ticket>>>,
+    ticket: Ticket,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut list = self.list.borrow_mut();
+        if let Some(i) = list.iter().position(|t| *t == self.ticket) {
+            list.swap_remove(i);
+        }
+    }
 }
 
 fn conflict() -> Error {
@@ -442,7 +468,16 @@ impl ShardContext {
             cached_catalog: RefCell::new(cached),
             catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
             memory_limit_bytes: usize::MAX,
+            in_flight: Rc::new(RefCell::new(Vec::new())),
+            ledger: Arc::new(TwoPhaseLedger::default()),
+            resolves_logged: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Shares the node's two-phase ledger (what checkpoints keep).
+    pub fn with_ledger(mut self, ledger: Arc<TwoPhaseLedger>) -> ShardContext {
+        self.ledger = ledger;
+        self
     }
 
     /// Shares the node's lock-wait graph (deadlocks across shards).
@@ -582,19 +617,7 @@ impl ShardContext {
                 tx,
                 commit,
                 participants,
-            } => {
-                self.wal
-                    .append_durable(
-                        &Record::Decision {
-                            tx,
-                            commit,
-                            participants,
-                        }
-                        .encode(),
-                    )
-                    .await?;
-                Ok(ShardResponse::Done(vec![]))
-            }
+            } => self.decide(tx, commit, participants).await,
             ShardRequest::CreateTable {
                 table,
                 if_not_exists,
@@ -960,6 +983,116 @@ impl ShardContext {
         self.store.borrow_mut().collect_garbage(horizon, budget)
     }
 
+    // ---- checkpoints ---------------------------------------------------------
+
+    /// Appends `payload` and waits until it is durable, counting it among
+    /// the records whose effect is not published until then. The caller
+    /// publishes the effect before its next await, so a checkpoint that
+    /// begins in between replays the record (see `begin_checkpoint`).
+    async fn log_durable(&self, payload: &[u8]) -> Result<()> {
+        let ticket = self.wal.append(payload)?;
+        self.in_flight.borrow_mut().push(ticket);
+        let _in_flight = InFlight {
+            list: self.in_flight.clone(),
+            ticket,
+        };
+        self.wal.wait_durable(ticket).await
+    }
+
+    /// Records a coordinator's decision durably, then in the node's ledger.
+    async fn decide(
+        &self,
+        tx: TxId,
+        commit: bool,
+        participants: Vec<ShardId>,
+    ) -> Result<ShardResponse> {
+        let record = Record::Decision {
+            tx,
+            commit,
+            participants,
+        };
+        self.log_durable(&record.encode()).await?;
+        let Record::Decision { participants, .. } = record else {
+            unreachable!()
+        };
+        self.ledger.decided(tx, self.shard, commit, &participants);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    /// Tells the ledger that this participant resolved a durable prepare
+    /// of `tx` and whether its `Resolve` record went into the log.
+    fn note_resolve_logged(&self, tx: TxId, logged: &Result<Ticket>) {
+        self.ledger.resolved(tx, self.shard, true, true);
+        if let Ok(ticket) = logged {
+            self.resolves_logged.borrow_mut().push((*ticket, tx));
+        }
+    }
+
+    /// Tells the ledger which of this shard's `Resolve` records became
+    /// durable. One lost to a full disk never settles its transaction.
+    pub fn settle_durable_resolves(&self) {
+        self.resolves_logged.borrow_mut().retain(|(ticket, tx)| {
+            match self.wal.durability(*ticket) {
+                Durability::Durable => {
+                    self.ledger.settled(*tx, self.shard);
+                    false
+                }
+                Durability::Lost => false,
+                Durability::Pending => true,
+            }
+        });
+    }
+
+    /// Begins a checkpoint: at one instant on the shard's thread, the
+    /// replay start `P` (the oldest record whose effect is not published,
+    /// or the end of the log), then the snapshot `C` with its read floor,
+    /// the prepares open at `C` and the two-phase evidence to keep. Every
+    /// record before `P` is applied at or below `C`. The largest ids are
+    /// left for the node to fill in. `None` while a record of a discarded
+    /// batch has not yet seen its failure: try again later. End with
+    /// [`ShardContext::end_checkpoint`] and the returned floor.
+    pub fn begin_checkpoint(&self) -> Result<Option<(Timestamp, CheckpointPlan)>> {
+        self.catalog();
+        let appended = self.wal.appended()?;
+        let in_flight = self.in_flight.borrow();
+        if in_flight
+            .iter()
+            .any(|t| t.generation() != appended.generation())
+        {
+            return Ok(None);
+        }
+        let replay_start = in_flight
+            .iter()
+            .map(Ticket::start)
+            .fold(appended.end(), u64::min);
+        drop(in_flight);
+        let (floor, snapshot_ts) = self.begin_read();
+        let mut prepared: Vec<(TxId, WriteSet)> = self
+            .prepared
+            .borrow()
+            .iter()
+            .map(|(tx, (writes, _))| (*tx, writes.clone()))
+            .collect();
+        prepared.sort_by_key(|(tx, _)| *tx);
+        let plan = CheckpointPlan {
+            shard: self.shard,
+            snapshot_ts,
+            replay_start,
+            appended,
+            prepared,
+            retained: self.ledger.retained(self.shard),
+            max_tx: 0,
+            max_row_id: 0,
+            tables: self.store.borrow().table_ids(),
+        };
+        Ok(Some((floor, plan)))
+    }
+
+    /// Ends a checkpoint begun with `begin_checkpoint`: releases its floor.
+    pub fn end_checkpoint(&self, floor: Timestamp) {
+        self.end_read(floor);
+    }
+
     // ---- writes ------------------------------------------------------------
 
     /// Computes a write set with `compute`, locks it, logs it and (outside a
@@ -1060,7 +1193,7 @@ impl ShardContext {
     /// Logs locked `writes` as committed, then applies and unlocks them.
     async fn commit_locked(&self, writes: WriteSet) -> Result<()> {
         let record = Record::Commit(writes);
-        let logged = self.wal.append_durable(&record.encode()).await;
+        let logged = self.log_durable(&record.encode()).await;
         let Record::Commit(writes) = record else {
             unreachable!()
         };
@@ -1082,7 +1215,7 @@ impl ShardContext {
     /// Logs locked `writes` as prepared under `tx`; they stay locked until `Resolve`.
     async fn prepare_locked(&self, tx: TxId, writes: WriteSet) -> Result<()> {
         let record = Record::Prepare { tx, writes };
-        let logged = self.wal.append_durable(&record.encode()).await;
+        let logged = self.log_durable(&record.encode()).await;
         let Record::Prepare { writes, .. } = record else {
             unreachable!()
         };
@@ -1268,14 +1401,18 @@ impl ShardContext {
     fn resolve(&self, tx: TxId, commit: bool, ts: Timestamp) {
         self.release_reads(tx);
         let Some((writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
+            self.ledger.resolved(tx, self.shard, false, false);
             return;
         };
         if writes.is_empty() {
+            self.ledger.resolved(tx, self.shard, true, false);
             return;
         }
         // Not waited for: if it is lost, recovery settles the prepare from
         // the coordinator's durable decision.
-        if let Err(e) = self.wal.append(&Record::Resolve { tx, commit }.encode()) {
+        let logged = self.wal.append(&Record::Resolve { tx, commit }.encode());
+        self.note_resolve_logged(tx, &logged);
+        if let Err(e) = logged {
             tracing::warn!(
                 "shard {}: could not log the outcome of transaction {tx}: {e}",
                 self.shard
@@ -2491,6 +2628,364 @@ mod kv_tests {
                 .unwrap_err();
             assert_eq!(err.code, sqlstate::OUT_OF_MEMORY);
             assert_eq!(ctx.kv_get(&t, b"b").await.unwrap(), None);
+        });
+    }
+}
+
+/// Checkpoints of a live shard: the replay start covers records in flight,
+/// and two-phase transactions spanning checkpoints are settled by recovery
+/// as they were decided, on every shard.
+#[cfg(test)]
+mod checkpoint_tests {
+    use std::path::Path;
+
+    use tessera_storage::checkpoint::{wal_dir, write_checkpoint, Published};
+    use tessera_storage::file::sim::SimFs;
+    use tessera_storage::file::FileSystem;
+    use tessera_storage::recovery::{recover_in, shard_dir, RecoveredNode};
+    use tessera_storage::wal::list_segments;
+    use tessera_types::{ColumnDef, DataType};
+
+    use super::*;
+
+    const DATA: &str = "data";
+
+    struct Node {
+        fs: SimFs,
+        catalog: Catalog,
+        table: Arc<TableDef>,
+        ledger: Arc<TwoPhaseLedger>,
+        shards: Vec<Rc<ShardContext>>,
+    }
+
+    /// Shards sharing one simulated disk, clock, catalog and ledger; a
+    /// table `t (v text)`.
+    fn node(shard_count: u16) -> Node {
+        let def = TableDef {
+            id: 0,
+            name: "t".into(),
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                data_type: DataType::Text,
+                not_null: false,
+            }],
+            primary_key: vec![],
+            sharding_key: vec![],
+        };
+        let (catalog, table) = Catalog::new(16, shard_count).with_table(def);
+        let fs = SimFs::new();
+        let cell = Arc::new(CatalogCell::new(catalog.clone()));
+        let timeline = Arc::new(Timeline::new(shard_count as usize));
+        let ledger = Arc::new(TwoPhaseLedger::default());
+        let shards = (0..shard_count)
+            .map(|s| {
+                let wal = WalWriter::open_segments(
+                    Arc::new(fs.clone()),
+                    &wal_dir(&shard_dir(Path::new(DATA), s)),
+                    0,
+                    "t",
+                    4096,
+                    1 << 20,
+                )
+                .unwrap();
+                let ctx = ShardContext::new(
+                    s,
+                    ShardStore::new(),
+                    wal,
+                    cell.clone(),
+                    None,
+                    timeline.clone(),
+                )
+                .with_ledger(ledger.clone());
+                Rc::new(ctx)
+            })
+            .collect();
+        Node {
+            fs,
+            catalog,
+            table,
+            ledger,
+            shards,
+        }
+    }
+
+    impl Node {
+        async fn checkpoint(&self, shard: u16) -> Published {
+            let ctx = &self.shards[shard as usize];
+            let (floor, plan) = ctx.begin_checkpoint().unwrap().unwrap();
+            let shared: Arc<dyn FileSystem> = Arc::new(self.fs.clone());
+            let dir = shard_dir(Path::new(DATA), shard);
+            let published = write_checkpoint(shared, &dir, plan, &ctx.store, &ctx.wal)
+                .await
+                .unwrap();
+            ctx.end_checkpoint(floor);
+            published
+        }
+
+        fn row(&self, key: &str, v: &str) -> WriteOp {
+            WriteOp::Put {
+                table: self.table.id,
+                key: key.as_bytes().to_vec(),
+                row: vec![Value::Text(v.into())],
+            }
+        }
+
+        async fn write(&self, shard: u16, key: &str, v: &str) {
+            let ops = vec![self.row(key, v)];
+            self.shards[shard as usize]
+                .kv_write(WriteSet { ops })
+                .await
+                .unwrap();
+        }
+
+        async fn prepare(&self, shard: u16, tx: TxId, key: &str) {
+            let request = ShardRequest::Insert {
+                table: self.table.clone(),
+                rows: vec![(key.as_bytes().to_vec(), vec![Value::Text(key.into())])],
+                mode: WriteMode::Prepare(tx),
+            };
+            self.shards[shard as usize].handle(request).await.unwrap();
+        }
+
+        async fn decide(&self, coordinator: u16, tx: TxId, commit: bool) {
+            let participants = (0..self.shards.len() as u16).collect();
+            let request = ShardRequest::Decide {
+                tx,
+                commit,
+                participants,
+            };
+            self.shards[coordinator as usize]
+                .handle(request)
+                .await
+                .unwrap();
+        }
+
+        async fn resolve(&self, shard: u16, tx: TxId, commit: bool) {
+            let ctx = &self.shards[shard as usize];
+            let ts = ctx.tick();
+            ctx.handle(ShardRequest::Resolve { tx, commit, ts })
+                .await
+                .unwrap();
+        }
+
+        /// Recovers from what a crash now would leave (everything synced).
+        fn crash_and_recover(&self) -> RecoveredNode {
+            let image = self.fs.crash_image(0, usize::MAX);
+            recover_in(
+                &image,
+                Path::new(DATA),
+                self.catalog.clone(),
+                self.shards.len() as u16,
+            )
+            .unwrap()
+        }
+    }
+
+    fn has(node: &RecoveredNode, shard: usize, key: &str, table: &TableDef) -> bool {
+        node.shards[shard]
+            .store
+            .get(table.id, key.as_bytes(), LATEST)
+            .is_some()
+    }
+
+    fn run_local<F: std::future::Future>(f: F) -> F::Output {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, f)
+    }
+
+    /// A commit between its WAL append and its apply when the checkpoint
+    /// takes its snapshot commits later than it, so it is not in the
+    /// snapshot: the replay start must lie before its record.
+    #[test]
+    fn a_commit_in_flight_when_a_checkpoint_begins_is_replayed_after_it() {
+        let n = Rc::new(node(1));
+        let table = n.table.clone();
+        run_local(async {
+            n.write(0, "before", "1").await;
+            n.fs.hold_syncs();
+            let before = n.shards[0].wal.appended().unwrap().end();
+            let writer = n.clone();
+            let in_flight = tokio::task::spawn_local(async move {
+                writer.write(0, "in flight", "2").await;
+            });
+            while n.shards[0].wal.appended().unwrap().end() == before {
+                tokio::task::yield_now().await;
+            }
+            let begun = n.shards[0].begin_checkpoint();
+            // Released before anything can fail, or dropping the log would
+            // wait for a sync held forever.
+            n.fs.release_syncs();
+            let (floor, plan) = begun.unwrap().unwrap();
+            assert_eq!(
+                plan.replay_start, before,
+                "replay starts at the record in flight"
+            );
+            assert!(plan.appended.end() > before);
+            in_flight.await.unwrap();
+            let shared: Arc<dyn FileSystem> = Arc::new(n.fs.clone());
+            let dir = shard_dir(Path::new(DATA), 0);
+            write_checkpoint(shared, &dir, plan, &n.shards[0].store, &n.shards[0].wal)
+                .await
+                .unwrap();
+            n.shards[0].end_checkpoint(floor);
+        });
+        let recovered = n.crash_and_recover();
+        assert!(has(&recovered, 0, "before", &table));
+        assert!(
+            has(&recovered, 0, "in flight", &table),
+            "the commit in flight survives"
+        );
+    }
+
+    /// Writes go on while a checkpoint of many rows is written chunk by
+    /// chunk; recovery from it and the log after it has every one.
+    #[test]
+    fn writes_during_a_checkpoint_are_all_recovered() {
+        let n = Rc::new(node(1));
+        let table = n.table.clone();
+        let keys = 3 * tessera_storage::checkpoint::CHECKPOINT_ROWS_PER_CHUNK;
+        run_local(async {
+            let ops = (0..keys)
+                .map(|k| n.row(&format!("k{k:05}"), "old"))
+                .collect();
+            n.shards[0].kv_write(WriteSet { ops }).await.unwrap();
+            let writer = n.clone();
+            let updates = tokio::task::spawn_local(async move {
+                for k in (0..keys).step_by(97) {
+                    writer.write(0, &format!("k{k:05}"), "new").await;
+                    writer.write(0, &format!("added{k}"), "new").await;
+                }
+            });
+            let published = n.checkpoint(0).await;
+            assert_eq!(published.seq, 1);
+            updates.await.unwrap();
+        });
+        let recovered = n.crash_and_recover();
+        let store = &recovered.shards[0].store;
+        for k in 0..keys {
+            let want = if k % 97 == 0 { "new" } else { "old" };
+            let row = store
+                .get(table.id, format!("k{k:05}").as_bytes(), LATEST)
+                .unwrap();
+            assert_eq!(row[0], Value::Text(want.into()), "k{k:05}");
+            if k % 97 == 0 {
+                assert!(store
+                    .get(table.id, format!("added{k}").as_bytes(), LATEST)
+                    .is_some());
+            }
+        }
+    }
+
+    /// Prepares left open across checkpoints of both shards are settled by
+    /// recovery as decided: a commit decision commits everywhere, a later
+    /// abort wins, no decision aborts.
+    #[test]
+    fn undecided_prepares_spanning_checkpoints_are_settled_by_recovery() {
+        let n = node(2);
+        run_local(async {
+            for (tx, key) in [(1, "committed"), (2, "overruled"), (3, "undecided")] {
+                n.prepare(0, tx, key).await;
+                n.prepare(1, tx, key).await;
+            }
+            n.decide(0, 1, true).await;
+            n.decide(0, 2, true).await;
+            n.decide(0, 2, false).await;
+            for round in 0..3 {
+                n.write(0, &format!("filler{round}"), "x").await;
+                n.write(1, &format!("filler{round}"), "x").await;
+                n.checkpoint(0).await;
+                n.checkpoint(1).await;
+            }
+        });
+        // The prepares' and decisions' records are gone from both logs.
+        for shard in 0..2 {
+            let wal = wal_dir(&shard_dir(Path::new(DATA), shard));
+            assert!(list_segments(&n.fs, &wal).unwrap()[0] > 0, "shard {shard}");
+        }
+        let recovered = n.crash_and_recover();
+        for shard in 0..2 {
+            assert!(
+                has(&recovered, shard, "committed", &n.table),
+                "shard {shard}"
+            );
+            assert!(
+                !has(&recovered, shard, "overruled", &n.table),
+                "shard {shard}"
+            );
+            assert!(
+                !has(&recovered, shard, "undecided", &n.table),
+                "shard {shard}"
+            );
+            let settled = &recovered.shards[shard].resolutions;
+            assert!(settled.contains(&Record::Resolve {
+                tx: 1,
+                commit: true
+            }));
+            assert!(settled.contains(&Record::Resolve {
+                tx: 2,
+                commit: false
+            }));
+            assert!(settled.contains(&Record::Resolve {
+                tx: 3,
+                commit: false
+            }));
+        }
+    }
+
+    /// The coordinator resolved and checkpointed past a transaction while a
+    /// participant's `Resolve` is not durable: the coordinator's checkpoints
+    /// keep the decision and the proof of its own prepare, so recovery still
+    /// commits on the participant. Once every participant settled, the
+    /// evidence goes.
+    #[test]
+    fn a_decision_outlives_its_coordinators_checkpoints_until_every_participant_settled() {
+        let n = node(2);
+        run_local(async {
+            n.prepare(0, 7, "seven").await;
+            n.prepare(1, 7, "seven").await;
+            n.decide(0, 7, true).await;
+            // The coordinator resolves; the participant's Resolve is lost in
+            // the crash (never sent here).
+            n.resolve(0, 7, true).await;
+            n.shards[0].wal.flush().await.unwrap();
+            n.shards[0].settle_durable_resolves();
+            for round in 0..3 {
+                n.write(0, &format!("filler{round}"), "x").await;
+                n.checkpoint(0).await;
+            }
+            let (floor, plan) = n.shards[0].begin_checkpoint().unwrap().unwrap();
+            n.shards[0].end_checkpoint(floor);
+            assert_eq!(plan.retained.decisions.len(), 1, "the decision is kept");
+            assert_eq!(
+                plan.retained.prepared,
+                vec![7],
+                "and the proof of the prepare"
+            );
+        });
+        let wal = wal_dir(&shard_dir(Path::new(DATA), 0));
+        assert!(
+            list_segments(&n.fs, &wal).unwrap()[0] > 0,
+            "the coordinator's log of the transaction is gone"
+        );
+        let recovered = n.crash_and_recover();
+        assert!(has(&recovered, 0, "seven", &n.table));
+        assert!(
+            has(&recovered, 1, "seven", &n.table),
+            "the participant commits from the kept evidence"
+        );
+
+        // The participant resolves durably: nothing is kept any more.
+        run_local(async {
+            n.resolve(1, 7, true).await;
+            n.shards[1].wal.flush().await.unwrap();
+            n.shards[1].settle_durable_resolves();
+            assert!(n.ledger.is_empty());
+            let (floor, plan) = n.shards[0].begin_checkpoint().unwrap().unwrap();
+            n.shards[0].end_checkpoint(floor);
+            assert!(plan.retained.decisions.is_empty() && plan.retained.prepared.is_empty());
         });
     }
 }

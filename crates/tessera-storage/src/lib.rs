@@ -5,16 +5,20 @@
 //! [`WriteSet`]; its keys are locked, its WAL record is made durable, and
 //! only then is it applied and its keys unlocked. Readers therefore never see
 //! data that a crash could take away, and a failed WAL write leaves the
-//! tables unchanged. MVCC, checkpoints and indexes come later (issue 3).
+//! tables unchanged. Checkpoints of MVCC snapshots bound what recovery
+//! replays and let old log segments go.
 
+pub mod checkpoint;
 pub mod clock;
 pub mod file;
+pub mod ledger;
 pub mod record;
 pub mod recovery;
 pub mod store;
 pub mod wal;
 
 pub use clock::Timeline;
+pub use ledger::TwoPhaseLedger;
 pub use record::{CatalogRecord, Record, TxId, WriteOp, WriteSet};
 pub use store::{ShardStore, Table, Timestamp, LATEST};
 pub use wal::{WalReader, WalWriter};

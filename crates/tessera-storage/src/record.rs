@@ -83,7 +83,7 @@ const DECISION_WITH_PARTICIPANTS: u8 = 5;
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 
-fn encode_writes(w: &mut Writer, ws: &WriteSet) {
+pub(crate) fn encode_writes(w: &mut Writer, ws: &WriteSet) {
     w.u32(ws.ops.len() as u32);
     for op in &ws.ops {
         match op {
@@ -102,7 +102,7 @@ fn encode_writes(w: &mut Writer, ws: &WriteSet) {
     }
 }
 
-fn decode_writes(r: &mut Reader) -> Result<WriteSet> {
+pub(crate) fn decode_writes(r: &mut Reader) -> Result<WriteSet> {
     let n = r.u32()? as usize;
     let mut ops = Vec::with_capacity(n.min(1 << 16));
     for _ in 0..n {

@@ -1,30 +1,49 @@
-//! Node start-up: rebuild the catalog and every shard's tables from the logs.
+//! Node start-up: rebuild the catalog and every shard's tables from the
+//! checkpoints and logs.
+//!
+//! Each shard loads its newest checkpoint and replays its log from that
+//! checkpoint's replay start. A checkpoint that fails its checks (bad CRC,
+//! truncated) is set aside with a warning and recovery falls back to the
+//! previous one, replaying more log; without any usable checkpoint it
+//! replays the whole log, if the log still begins at position 0 (see
+//! `checkpoint.rs` for what is kept).
 //!
 //! All shards of a node recover together, so a prepared two-phase write on
 //! one shard is settled by the decision its coordinator wrote in another
-//! shard's log: commit if a `Decision { commit: true }` is found whose listed
-//! participants all hold a durable `Prepare`, abort
-//! otherwise (presumed abort: a coordinator writes its decision before any
-//! participant commits). The settlement is returned as `Resolve` records for
-//! the caller to append, so the next recovery does not depend on it again.
+//! shard's log or kept in its checkpoint: commit if a `Decision { commit:
+//! true }` is found whose listed participants all hold a durable `Prepare`
+//! (in their log, open in their checkpoint, or kept there as evidence, see
+//! `ledger.rs`), abort otherwise (presumed abort: a coordinator writes its
+//! decision before any participant commits). The settlement is returned as
+//! `Resolve` records for the caller to append, so the next recovery does
+//! not depend on it again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use tessera_types::{sqlstate, Catalog, Error, Result, TableId};
 
+use crate::checkpoint::{
+    checkpoint_dir, list_checkpoints, load_checkpoint, set_aside, wal_dir, LoadError,
+    LoadedCheckpoint,
+};
+use crate::file::{FileSystem, OsFileSystem};
 use crate::record::{CatalogRecord, Record, TxId, WriteSet};
 use crate::store::{ShardStore, Timestamp, LATEST};
+use crate::wal::{check_watermark_in, list_segments, scan_segments, segment_path, WalReader};
 
 /// Recovered rows are older than every snapshot taken after start-up, and
 /// no snapshot from before survives it, so one version per key suffices.
 pub const RECOVERED_TS: Timestamp = 0;
-use crate::wal::{check_watermark, WalReader};
 
 pub struct RecoveredShard {
     pub store: ShardStore,
-    pub wal_path: PathBuf,
-    pub wal_len: u64,
+    /// The shard's directory (`shard-N`).
+    pub dir: PathBuf,
+    /// Where the good part of the log ends: appends continue here.
+    pub wal_end: u64,
+    /// Where replay began: the loaded checkpoint's replay start, or 0.
+    pub replay_start: u64,
     /// Records that settle prepares left open by a crash; append them first.
     pub resolutions: Vec<Record>,
 }
@@ -34,16 +53,20 @@ pub struct RecoveredNode {
     pub catalog_wal_path: PathBuf,
     pub catalog_wal_len: u64,
     pub shards: Vec<RecoveredShard>,
-    /// The largest transaction id in any log.
+    /// The largest transaction id in any log or checkpoint header.
     pub max_tx: TxId,
+    /// The largest row id any checkpoint header records (the recovered
+    /// rows' own ids come on top).
+    pub max_row_id: u64,
 }
 
 pub fn catalog_wal_path(data_dir: &Path) -> PathBuf {
     data_dir.join("catalog.wal")
 }
 
-pub fn shard_wal_path(data_dir: &Path, shard: u16) -> PathBuf {
-    data_dir.join(format!("shard-{shard}")).join("wal")
+/// `<data>/shard-N`.
+pub fn shard_dir(data_dir: &Path, shard: u16) -> PathBuf {
+    data_dir.join(format!("shard-{shard}"))
 }
 
 fn corrupt(path: &Path, e: Error) -> Error {
@@ -53,10 +76,70 @@ fn corrupt(path: &Path, e: Error) -> Error {
     )
 }
 
-/// Replays the catalog log onto `base` and every shard's log onto empty tables.
+/// Moves a shard log of the single-file layout (`shard-N/wal`, before
+/// segments) to the first segment of the directory layout
+/// (`shard-N/wal/00000000000000000000.seg`): log positions are the same.
+/// A crash midway is finished on the next start (`shard-N/wal.legacy`).
+pub fn migrate_single_file_logs(data_dir: &Path, shard_count: u16) -> Result<()> {
+    let io = |what: &str, e| Error::io(&format!("migrating the WAL layout: {what}"), e);
+    for shard in 0..shard_count {
+        let dir = shard_dir(data_dir, shard);
+        let old = wal_dir(&dir);
+        let legacy = dir.join("wal.legacy");
+        if old.is_file() {
+            tracing::info!("moving {} into a segment directory", old.display());
+            std::fs::rename(&old, &legacy).map_err(|e| io("renaming", e))?;
+            sync_dir(&dir).map_err(|e| io("syncing", e))?;
+        }
+        if legacy.is_file() {
+            std::fs::create_dir_all(&old).map_err(|e| io("creating", e))?;
+            std::fs::rename(&legacy, segment_path(&old, 0)).map_err(|e| io("renaming", e))?;
+            sync_dir(&old).map_err(|e| io("syncing", e))?;
+            sync_dir(&dir).map_err(|e| io("syncing", e))?;
+        }
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Rebuilds the node from the files under `data_dir` (see [`recover_in`]).
 pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<RecoveredNode> {
+    recover_in(&OsFileSystem, data_dir, base, shard_count)
+}
+
+/// One shard's checkpoint and log, before the node-wide settlement.
+struct ShardLog {
+    dir: PathBuf,
+    end: u64,
+    replay_start: u64,
+    store: ShardStore,
+    prepared: Vec<(TxId, WriteSet)>,
+    records: Vec<Record>,
+}
+
+/// Replays the catalog log onto `base`, then loads every shard's checkpoint
+/// and replays its log, all through `fs`.
+pub fn recover_in(
+    fs: &dyn FileSystem,
+    data_dir: &Path,
+    base: Catalog,
+    shard_count: u16,
+) -> Result<RecoveredNode> {
     let catalog_wal_path = catalog_wal_path(data_dir);
-    let mut reader = WalReader::open(&catalog_wal_path)?;
+    let catalog_bytes = match fs.read(&catalog_wal_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+        Err(e) => {
+            return Err(Error::io(
+                &format!("reading {}", catalog_wal_path.display()),
+                e,
+            ))
+        }
+    };
+    let mut reader = WalReader::from_bytes(catalog_bytes);
     let mut catalog = base;
     while let Some(payload) = reader.next_record() {
         catalog = match CatalogRecord::decode(payload).map_err(|e| corrupt(&catalog_wal_path, e))? {
@@ -79,7 +162,7 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         );
     }
     let catalog_wal_len = reader.valid_len();
-    check_watermark(&catalog_wal_path, catalog_wal_len)?;
+    check_watermark_in(fs, &catalog_wal_path, catalog_wal_len)?;
     // An index whose build a crash interrupted was never acknowledged:
     // it is dropped (its id is not reused, so its entries are ignored).
     let unfinished: Vec<(String, TableId)> = catalog
@@ -92,20 +175,47 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         catalog = catalog.without_table(id);
     }
 
-    // First pass: decode every shard's log and gather the decisions.
+    // First pass: load every shard's checkpoint, read its log, and gather
+    // the two-phase evidence of all shards.
     let mut logs = Vec::new();
     let mut decisions: HashMap<TxId, (bool, Vec<u16>)> = HashMap::new();
     // Which shards hold a durable Prepare of each transaction.
-    let mut prepared_on: HashMap<TxId, std::collections::HashSet<u16>> = HashMap::new();
+    let mut prepared_on: HashMap<TxId, HashSet<u16>> = HashMap::new();
     let mut max_tx = 0;
+    let mut max_row_id = 0;
     for shard in 0..shard_count {
-        let path = shard_wal_path(data_dir, shard);
-        std::fs::create_dir_all(path.parent().unwrap_or(data_dir))
+        let dir = shard_dir(data_dir, shard);
+        fs.create_dir_all(&dir)
             .map_err(|e| Error::io("creating the shard directory", e))?;
-        let mut reader = WalReader::open(&path)?;
-        let mut records = Vec::new();
-        while let Some(payload) = reader.next_record() {
-            let record = Record::decode(payload).map_err(|e| corrupt(&path, e))?;
+        let checkpoint = choose_checkpoint(fs, &dir, shard, &catalog)?;
+        let mut log = ShardLog {
+            dir: dir.clone(),
+            end: 0,
+            replay_start: 0,
+            store: ShardStore::new(),
+            prepared: vec![],
+            records: vec![],
+        };
+        if let Some(c) = checkpoint {
+            max_tx = max_tx.max(c.header.max_tx);
+            max_row_id = max_row_id.max(c.header.max_row_id);
+            for d in c.decisions {
+                decisions.insert(d.tx, (d.commit, d.participants));
+            }
+            for tx in c
+                .prepared_evidence
+                .iter()
+                .chain(c.prepared.iter().map(|(tx, _)| tx))
+            {
+                prepared_on.entry(*tx).or_default().insert(shard);
+            }
+            log.replay_start = c.header.replay_start;
+            log.store = c.store;
+            log.prepared = c.prepared;
+        }
+        let wal = wal_dir(&dir);
+        let scan = scan_segments(fs, &wal, log.replay_start, |_, payload| {
+            let record = Record::decode(payload).map_err(|e| corrupt(&wal, e))?;
             match &record {
                 Record::Decision {
                     tx,
@@ -122,17 +232,19 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
                 Record::Resolve { tx, .. } => max_tx = max_tx.max(*tx),
                 Record::Commit(_) => {}
             }
-            records.push(record);
-        }
-        if reader.torn_tail {
+            log.records.push(record);
+            Ok(())
+        })?;
+        if scan.torn_tail {
             tracing::warn!(
-                "{}: torn tail truncated at byte {}",
-                path.display(),
-                reader.valid_len()
+                "{}: torn tail truncated at log position {}",
+                wal.display(),
+                scan.end
             );
         }
-        check_watermark(&path, reader.valid_len())?;
-        logs.push((path, reader.valid_len(), records));
+        check_watermark_in(fs, &wal, scan.end)?;
+        log.end = scan.end;
+        logs.push(log);
     }
 
     // Second pass: replay, skipping tables the catalog no longer has.
@@ -144,10 +256,10 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
             .collect(),
     };
     let mut shards = Vec::new();
-    for (wal_path, wal_len, records) in logs {
-        let mut store = ShardStore::new();
-        let mut prepared: HashMap<TxId, WriteSet> = HashMap::new();
-        for record in records {
+    for log in logs {
+        let mut store = log.store;
+        let mut prepared: HashMap<TxId, WriteSet> = log.prepared.into_iter().collect();
+        for record in log.records {
             match record {
                 Record::Commit(ws) => store.apply(keep(ws), RECOVERED_TS, LATEST),
                 Record::Prepare { tx, writes } => {
@@ -188,8 +300,9 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         }
         shards.push(RecoveredShard {
             store,
-            wal_path,
-            wal_len,
+            dir: log.dir,
+            wal_end: log.end,
+            replay_start: log.replay_start,
             resolutions,
         });
     }
@@ -199,7 +312,65 @@ pub fn recover(data_dir: &Path, base: Catalog, shard_count: u16) -> Result<Recov
         catalog_wal_len,
         shards,
         max_tx,
+        max_row_id,
     })
+}
+
+/// The newest checkpoint of the shard in `dir` that loads; damaged ones
+/// are set aside with a warning. `None`: replay the whole log, which must
+/// then still begin at position 0.
+fn choose_checkpoint(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    shard: u16,
+    catalog: &Catalog,
+) -> Result<Option<LoadedCheckpoint>> {
+    let mut damaged = Vec::new();
+    for (seq, path) in list_checkpoints(fs, &checkpoint_dir(dir))? {
+        let keep = |table| catalog.table_by_id(table).is_some();
+        match load_checkpoint(fs, &path, shard, RECOVERED_TS, keep) {
+            Ok(c) => {
+                if !damaged.is_empty() {
+                    tracing::warn!(
+                        "shard {shard}: falling back to checkpoint {seq}; replaying the log from position {}",
+                        c.header.replay_start
+                    );
+                }
+                return Ok(Some(c));
+            }
+            Err(LoadError::Damaged(why)) => {
+                tracing::warn!(
+                    "shard {shard}: checkpoint {} is damaged ({why}); setting it aside",
+                    path.display()
+                );
+                set_aside(fs, &path)?;
+                damaged.push(format!("{} ({why})", path.display()));
+            }
+            Err(LoadError::Failed(e)) => {
+                return Err(Error::new(
+                    e.code,
+                    format!("{}: {}", path.display(), e.message),
+                ))
+            }
+        }
+    }
+    if !damaged.is_empty() {
+        let wal = wal_dir(dir);
+        match list_segments(fs, &wal)?.first() {
+            Some(&first) if first > 0 => {
+                return Err(Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!(
+                        "shard {shard}: no usable checkpoint (damaged: {}), and the log before position {first} was removed after checkpoints; \
+                         refusing to start (restore this data directory from a backup or a replica)",
+                        damaged.join(", ")
+                    ),
+                ));
+            }
+            _ => tracing::warn!("shard {shard}: no usable checkpoint; replaying the whole log"),
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -222,13 +393,20 @@ mod tests {
 
     /// Writes `records` to shard `shard`'s log under `dir`.
     fn write_log(dir: &Path, shard: u16, records: &[Record]) {
-        let path = shard_wal_path(dir, shard);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let path = wal_dir(&shard_dir(dir, shard));
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         rt.block_on(async {
-            let wal = WalWriter::open(&path, 0, "t", 4096).unwrap();
+            let wal = WalWriter::open_segments(
+                std::sync::Arc::new(OsFileSystem),
+                &path,
+                0,
+                "t",
+                4096,
+                1 << 20,
+            )
+            .unwrap();
             for r in records {
                 wal.append_durable(&r.encode()).await.unwrap();
             }
@@ -319,5 +497,108 @@ mod tests {
             commit: false
         }));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn one_table() -> (Catalog, u32) {
+        let def = TableDef {
+            id: 0,
+            name: "t".into(),
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                data_type: DataType::Int4,
+                not_null: false,
+            }],
+            primary_key: vec![],
+            sharding_key: vec![],
+        };
+        let (catalog, table) = Catalog::new(16, 1).with_table(def);
+        (catalog, table.id)
+    }
+
+    /// The largest ids handed out survive in checkpoint headers once the
+    /// log that showed them is removed.
+    #[test]
+    fn the_largest_ids_survive_in_checkpoint_headers() {
+        use crate::checkpoint::{write_checkpoint, CheckpointPlan};
+        use crate::file::sim::SimFs;
+        let (catalog, t) = one_table();
+        let fs = SimFs::new();
+        let shared: std::sync::Arc<dyn FileSystem> = std::sync::Arc::new(fs.clone());
+        let dir = shard_dir(Path::new("data"), 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal =
+                WalWriter::open_segments(shared.clone(), &wal_dir(&dir), 0, "t", 256, 1 << 20)
+                    .unwrap();
+            let store = std::cell::RefCell::new(ShardStore::new());
+            for round in 0..3u64 {
+                wal.append_durable(
+                    &Record::Prepare {
+                        tx: 1024 + round,
+                        writes: put(t, b"k"),
+                    }
+                    .encode(),
+                )
+                .await
+                .unwrap();
+                wal.append_durable(
+                    &Record::Resolve {
+                        tx: 1024 + round,
+                        commit: false,
+                    }
+                    .encode(),
+                )
+                .await
+                .unwrap();
+                let appended = wal.appended().unwrap();
+                let plan = CheckpointPlan {
+                    shard: 0,
+                    snapshot_ts: 10 + round,
+                    replay_start: appended.end(),
+                    appended,
+                    prepared: vec![],
+                    retained: Default::default(),
+                    max_tx: 5000 + round,
+                    max_row_id: 9000,
+                    tables: vec![t],
+                };
+                write_checkpoint(shared.clone(), &dir, plan, &store, &wal)
+                    .await
+                    .unwrap();
+            }
+        });
+        assert!(list_segments(&fs, &wal_dir(&dir)).unwrap()[0] > 0);
+        let node = recover_in(&fs, Path::new("data"), catalog, 1).unwrap();
+        assert_eq!(node.max_tx, 5002);
+        assert_eq!(node.max_row_id, 9000);
+    }
+
+    /// A data directory from before segments: its single-file log becomes
+    /// the first segment, with the same positions and watermark.
+    #[test]
+    fn a_single_file_log_moves_into_the_segment_directory() {
+        let data = std::env::temp_dir().join(format!("tessera-legacy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        let shard = shard_dir(&data, 0);
+        std::fs::create_dir_all(&shard).unwrap();
+        let (catalog, t) = one_table();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal = WalWriter::open(&shard.join("wal"), 0, "t", 4096).unwrap();
+            wal.append_durable(&Record::Commit(put(t, b"old")).encode())
+                .await
+                .unwrap();
+        });
+        migrate_single_file_logs(&data, 1).unwrap();
+        assert!(segment_path(&wal_dir(&shard), 0).is_file());
+        migrate_single_file_logs(&data, 1).unwrap();
+        let node = recover(&data, catalog, 1).unwrap();
+        assert!(node.shards[0].store.get(t, b"old", LATEST).is_some());
+        assert!(node.shards[0].wal_end > 0);
+        let _ = std::fs::remove_dir_all(&data);
     }
 }

@@ -161,6 +161,13 @@ impl ShardStore {
         self.tables.get(&id)
     }
 
+    /// The ids of the tables the shard has storage for, in order.
+    pub fn table_ids(&self) -> Vec<TableId> {
+        let mut ids: Vec<TableId> = self.tables.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn get(&self, table: TableId, key: &[u8], ts: Timestamp) -> Option<&Vec<Value>> {
         self.tables.get(&table).and_then(|t| t.get(key, ts))
     }

@@ -14,16 +14,27 @@
 //! On open, the log is read up to the last whole frame with a good checksum;
 //! anything after it is cut off before new space is zero-filled, so a frame
 //! from a torn batch can never be read back after new appends.
+//!
+//! A shard's log is a directory of *segments* ([`WalWriter::open_segments`]):
+//! files named by the log position (LSN, bytes since the log began) of their
+//! first byte, so positions run on across files and old segments can be
+//! removed once a checkpoint covers them. The syncer starts a new segment
+//! when asked ([`WalWriter::request_new_segment`], at each checkpoint) or
+//! when one would grow past its maximum; records never span segments. A new
+//! segment is created, zero-filled and its directory entry made durable
+//! before any record in it is reported durable, and only after everything
+//! before it is durable: so every segment but the last is whole, and
+//! [`scan_segments`] treats a short one as damage, not as a torn tail.
 
 use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 
-use tessera_types::{Error, Result};
+use tessera_types::{sqlstate, Error, Result};
 
-use crate::file::WalFile;
+use crate::file::{FileSystem, OsFileSystem, WalFile};
 use tokio::sync::watch;
 
 /// The largest record accepted. An append above it fails with 54000 before
@@ -36,6 +47,13 @@ pub const WATERMARK_INTERVAL: std::time::Duration = std::time::Duration::from_se
 
 /// How far ahead of the writes a shard's log is zero-filled at a time.
 pub const WAL_PREALLOCATE_BYTES: u64 = 16 << 20;
+
+/// The size past which a segment is closed and the next batch starts a new
+/// one, even without a checkpoint asking for it.
+pub const WAL_SEGMENT_BYTES_MAX: u64 = 64 << 20;
+
+/// Segment files are `<first LSN, 20 digits>.seg`.
+const SEGMENT_SUFFIX: &str = ".seg";
 
 const FRAME_HEADER: usize = 8;
 
@@ -57,15 +75,43 @@ struct Batch {
     bytes: Vec<u8>,
     start_lsn: u64,
     end_lsn: u64,
+    /// Start a new segment for this batch (segmented logs only).
+    new_segment: bool,
 }
 
-/// What an append promises: the record ends at `end` in the log as it was
-/// in `generation`. A discarded batch starts a new generation, so positions
-/// of lost records are reused and cannot be mistaken for durable ones.
+/// What an append promises: the record spans `start..end` in the log as it
+/// was in `generation`. A discarded batch starts a new generation, so
+/// positions of lost records are reused and cannot be mistaken for durable
+/// ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket {
     generation: usize,
+    start: u64,
     end: u64,
+}
+
+impl Ticket {
+    /// Where the record begins in the log.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+    /// Where the record ends (the next one begins).
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+    /// The log generation the positions belong to (see [`WalWriter::generation`]).
+    pub fn generation(&self) -> usize {
+        self.generation
+    }
+}
+
+/// Whether an appended record is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Durable,
+    /// Its batch was discarded (disk full) or the log failed: it never will be.
+    Lost,
+    Pending,
 }
 
 /// The shard-side handle of one log. Not `Send`: it belongs to one shard.
@@ -80,6 +126,8 @@ pub struct WalWriter {
     reset_points: RefCell<Vec<u64>>,
     seen_discards: Cell<u64>,
     last_discard: RefCell<Option<Error>>,
+    /// The next batch starts a new segment.
+    new_segment_requested: Cell<bool>,
     to_syncer: mpsc::Sender<Batch>,
     progress: watch::Receiver<Progress>,
     /// Joined on drop, so the syncer's last watermark is on disk when the
@@ -127,12 +175,67 @@ impl WalWriter {
             interval: WATERMARK_INTERVAL,
         };
         WalWriter::start(
-            Box::new(file),
+            LogFiles::single(Box::new(file)),
             Some(watermark),
             valid_len,
             name,
             preallocate_bytes,
         )
+    }
+
+    /// Opens the segmented log in `dir` for appending at log position
+    /// `end` (where recovery found its good part to end): the last segment
+    /// is cut there, or the first one created if there is none. Segments
+    /// are closed past `segment_bytes_max` bytes; the durable end is
+    /// recorded in `<dir>.durable` (see [`check_watermark`]).
+    pub fn open_segments(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        end: u64,
+        name: &str,
+        preallocate_bytes: u64,
+        segment_bytes_max: u64,
+    ) -> Result<WalWriter> {
+        let io = |what: &str, e| Error::io(&format!("{what} {}", dir.display()), e);
+        fs.create_dir_all(dir)
+            .map_err(|e| io("creating the WAL directory", e))?;
+        let starts = list_segments(&*fs, dir)?;
+        let base = match starts.last() {
+            Some(&last) if last <= end => last,
+            Some(&last) => {
+                return Err(Error::internal(format!(
+                    "{}: the last WAL segment starts at {last}, after the end of the log at {end}",
+                    dir.display()
+                )))
+            }
+            None => end,
+        };
+        let file = fs
+            .open(&segment_path(dir, base))
+            .map_err(|e| io("opening a segment in", e))?;
+        if starts.is_empty() {
+            fs.sync_dir(dir)
+                .map_err(|e| io("syncing the WAL directory", e))?;
+        }
+        let watermark = fs
+            .open(&watermark_path(dir))
+            .map_err(|e| io("opening the watermark of", e))?;
+        let watermark = Watermark {
+            file: watermark,
+            interval: WATERMARK_INTERVAL,
+        };
+        let files = LogFiles {
+            file,
+            base,
+            allocated: 0,
+            segments: Some(Segments {
+                fs,
+                dir: dir.to_path_buf(),
+                bytes_max: segment_bytes_max,
+                roll_pending: false,
+            }),
+        };
+        WalWriter::start(files, Some(watermark), end, name, preallocate_bytes)
     }
 
     /// Like [`WalWriter::open`], over any [`WalFile`] and without a
@@ -143,21 +246,35 @@ impl WalWriter {
         name: &str,
         preallocate_bytes: u64,
     ) -> Result<WalWriter> {
-        WalWriter::start(file, None, valid_len, name, preallocate_bytes)
+        WalWriter::start(
+            LogFiles::single(file),
+            None,
+            valid_len,
+            name,
+            preallocate_bytes,
+        )
     }
 
     fn start(
-        mut file: Box<dyn WalFile>,
+        mut files: LogFiles,
         watermark: Option<Watermark>,
         valid_len: u64,
         name: &str,
         preallocate_bytes: u64,
     ) -> Result<WalWriter> {
-        file.set_len(valid_len)
+        let in_file = valid_len - files.base;
+        files
+            .file
+            .set_len(in_file)
             .map_err(|e| Error::io("truncating the WAL tail", e))?;
-        let mut allocated = valid_len;
-        preallocate(&mut *file, &mut allocated, valid_len, preallocate_bytes)
-            .map_err(|e| Error::io("preallocating the WAL", e))?;
+        files.allocated = in_file;
+        preallocate(
+            &mut *files.file,
+            &mut files.allocated,
+            in_file,
+            preallocate_bytes,
+        )
+        .map_err(|e| Error::io("preallocating the WAL", e))?;
         let (to_syncer, batches) = mpsc::channel::<Batch>();
         let (progress_tx, progress) = watch::channel(Progress {
             durable_lsn: valid_len,
@@ -165,16 +282,7 @@ impl WalWriter {
         });
         let syncer = std::thread::Builder::new()
             .name(format!("wal-sync-{name}"))
-            .spawn(move || {
-                syncer(
-                    file,
-                    watermark,
-                    allocated,
-                    preallocate_bytes,
-                    batches,
-                    progress_tx,
-                )
-            })
+            .spawn(move || syncer(files, watermark, preallocate_bytes, batches, progress_tx))
             .map_err(|e| Error::io("starting the WAL syncer", e))?;
         Ok(WalWriter {
             pending: RefCell::new(Vec::new()),
@@ -183,14 +291,57 @@ impl WalWriter {
             reset_points: RefCell::new(Vec::new()),
             seen_discards: Cell::new(0),
             last_discard: RefCell::new(None),
+            new_segment_requested: Cell::new(false),
             to_syncer,
             progress,
             syncer: Some(syncer),
         })
     }
 
-    fn generation(&self) -> usize {
+    /// The current generation: it grows by one each time a batch is
+    /// discarded and the log continues from its durable point.
+    pub fn generation(&self) -> usize {
         self.reset_points.borrow().len()
+    }
+
+    /// The log position after the last append, as a ticket that is
+    /// durable once everything appended so far is.
+    pub fn appended(&self) -> Result<Ticket> {
+        self.sync_state()?;
+        let end = self.appended_lsn.get();
+        Ok(Ticket {
+            generation: self.generation(),
+            start: end,
+            end,
+        })
+    }
+
+    /// Whether the record of `ticket` is on disk, without waiting.
+    pub fn durability(&self, ticket: Ticket) -> Durability {
+        let Ok(durable) = self.sync_state() else {
+            return Durability::Lost;
+        };
+        if ticket.generation < self.generation() {
+            let reset_at = self.reset_points.borrow()[ticket.generation];
+            return if ticket.end <= reset_at {
+                Durability::Durable
+            } else {
+                Durability::Lost
+            };
+        }
+        if durable >= ticket.end {
+            Durability::Durable
+        } else {
+            Durability::Pending
+        }
+    }
+
+    /// Makes the next batch start a new segment (a checkpoint asks, so
+    /// that the segments before it can be removed whole later). No effect
+    /// on a single-file log.
+    pub fn request_new_segment(&self) {
+        self.new_segment_requested.set(true);
+        self.kick();
     }
 
     /// Reads the syncer's progress; after a discarded batch, drops every
@@ -233,12 +384,17 @@ impl WalWriter {
         pending.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         pending.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         pending.extend_from_slice(payload);
-        let end = self.appended_lsn.get() + (FRAME_HEADER + payload.len()) as u64;
+        let start = self.appended_lsn.get();
+        let end = start + (FRAME_HEADER + payload.len()) as u64;
         self.appended_lsn.set(end);
         drop(pending);
+        // The generation before kick(): a discard it notices resets the
+        // log past this record, which must then read as lost.
+        let generation = self.generation();
         self.kick();
         Ok(Ticket {
-            generation: self.generation(),
+            generation,
+            start,
             end,
         })
     }
@@ -262,6 +418,7 @@ impl WalWriter {
             start_lsn: end_lsn - bytes.len() as u64,
             end_lsn,
             bytes,
+            new_segment: self.new_segment_requested.replace(false),
         });
     }
 
@@ -292,12 +449,8 @@ impl WalWriter {
 
     /// Waits until everything appended so far is durable.
     pub async fn flush(&self) -> Result<()> {
-        self.sync_state()?;
-        self.wait_durable(Ticket {
-            generation: self.generation(),
-            end: self.appended_lsn.get(),
-        })
-        .await
+        let ticket = self.appended()?;
+        self.wait_durable(ticket).await
     }
 
     /// Appends and waits until durable.
@@ -328,6 +481,191 @@ fn preallocate(
     file.sync_all()
 }
 
+/// Where the syncer writes: one file, or the current segment of a directory.
+struct LogFiles {
+    file: Box<dyn WalFile>,
+    /// The log position of the file's first byte.
+    base: u64,
+    /// Bytes of the file zero-filled so far.
+    allocated: u64,
+    segments: Option<Segments>,
+}
+
+struct Segments {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    bytes_max: u64,
+    /// A new segment was asked for and is not made yet (a failed attempt
+    /// is retried with the next batch, which starts at the same position).
+    roll_pending: bool,
+}
+
+impl LogFiles {
+    fn single(file: Box<dyn WalFile>) -> LogFiles {
+        LogFiles {
+            file,
+            base: 0,
+            allocated: 0,
+            segments: None,
+        }
+    }
+
+    /// Makes room for `batch`: starts a new segment if one is due, and
+    /// zero-fills the file far enough. Nothing of the batch is written.
+    fn make_room(&mut self, batch: &Batch, step: u64) -> std::io::Result<()> {
+        if let Some(segments) = &mut self.segments {
+            segments.roll_pending |= batch.new_segment;
+            let too_big = batch.end_lsn - self.base > segments.bytes_max;
+            if batch.start_lsn == self.base {
+                // The current segment is still empty: it serves.
+                segments.roll_pending = false;
+            } else if segments.roll_pending || too_big {
+                // Everything before `start_lsn` is durable (batches are
+                // synced in order), so the old segment is whole.
+                let path = segment_path(&segments.dir, batch.start_lsn);
+                let mut file = segments.fs.open(&path)?;
+                file.set_len(0)?;
+                let mut allocated = 0;
+                preallocate(
+                    &mut *file,
+                    &mut allocated,
+                    batch.end_lsn - batch.start_lsn,
+                    step,
+                )?;
+                segments.fs.sync_dir(&segments.dir)?;
+                self.file = file;
+                self.base = batch.start_lsn;
+                self.allocated = allocated;
+                segments.roll_pending = false;
+            }
+        }
+        preallocate(
+            &mut *self.file,
+            &mut self.allocated,
+            batch.end_lsn - self.base,
+            step,
+        )
+    }
+}
+
+/// `<dir>/<start, 20 digits>.seg`.
+pub fn segment_path(dir: &Path, start: u64) -> PathBuf {
+    dir.join(format!("{start:020}{SEGMENT_SUFFIX}"))
+}
+
+/// The start positions of the segments in `dir`, in order. Other names are
+/// ignored.
+pub fn list_segments(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<u64>> {
+    let names = fs
+        .list(dir)
+        .map_err(|e| Error::io(&format!("listing {}", dir.display()), e))?;
+    let mut starts: Vec<u64> = names
+        .iter()
+        .filter_map(|n| n.strip_suffix(SEGMENT_SUFFIX))
+        .filter(|n| n.len() == 20)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    starts.sort_unstable();
+    Ok(starts)
+}
+
+/// Where a scan of a segmented log ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanEnd {
+    /// The end of the good part of the log: appends continue here.
+    pub end: u64,
+    /// The last segment ended in a torn or damaged frame.
+    pub torn_tail: bool,
+}
+
+/// Reads the segmented log in `dir` from position `from` (a record
+/// boundary), calling `each` with every record's position and payload.
+///
+/// Every segment but the last must hold whole records up to where the next
+/// one starts; anything else is damage, and the scan fails with XX001
+/// rather than skip acknowledged records. The last segment may end in a
+/// torn frame (see [`check_watermark`] for telling that from damage).
+pub fn scan_segments(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    from: u64,
+    mut each: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<ScanEnd> {
+    let starts = list_segments(fs, dir)?;
+    let Some(first) = starts.iter().rposition(|s| *s <= from) else {
+        return match starts.first() {
+            None if from == 0 => Ok(ScanEnd {
+                end: 0,
+                torn_tail: false,
+            }),
+            None => Err(missing_wal(dir, from, "there are no segments")),
+            Some(oldest) => Err(missing_wal(
+                dir,
+                from,
+                &format!("the oldest segment starts at {oldest}"),
+            )),
+        };
+    };
+    let mut end = ScanEnd {
+        end: from,
+        torn_tail: false,
+    };
+    for (i, &start) in starts.iter().enumerate().skip(first) {
+        let path = segment_path(dir, start);
+        let data = fs
+            .read(&path)
+            .map_err(|e| Error::io(&format!("reading {}", path.display()), e))?;
+        let skip = (from.max(start) - start) as usize;
+        if skip > data.len() {
+            return Err(missing_wal(
+                dir,
+                from,
+                &format!("{} ends before it", path.display()),
+            ));
+        }
+        let mut reader = WalReader::from_bytes_at(data, skip);
+        loop {
+            let at = start + reader.valid_len();
+            let Some(payload) = reader.next_record() else {
+                break;
+            };
+            each(at, payload)?;
+        }
+        let valid_end = start + reader.valid_len();
+        match starts.get(i + 1) {
+            Some(&next) if valid_end != next => {
+                return Err(Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!(
+                        "{}: damaged or missing record at log position {valid_end}, but the next segment starts at {next}; \
+                         refusing to start so that no acknowledged write is skipped (restore this data directory from a backup or a replica)",
+                        path.display()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                end = ScanEnd {
+                    end: valid_end,
+                    torn_tail: reader.torn_tail,
+                }
+            }
+        }
+    }
+    Ok(end)
+}
+
+fn missing_wal(dir: &Path, from: u64, why: &str) -> Error {
+    Error::new(
+        sqlstate::DATA_CORRUPTED,
+        format!(
+            "{}: recovery must replay the log from position {from}, but {why}; \
+             refusing to start (restore this data directory from a backup or a replica)",
+            dir.display()
+        ),
+    )
+}
+
 /// The file where the syncer records how much of the log is durable.
 pub struct Watermark {
     pub file: Box<dyn WalFile>,
@@ -353,7 +691,12 @@ fn write_watermark(w: &mut Watermark, durable: u64) -> std::io::Result<()> {
 /// The durable end the watermark file records (0 if absent or unreadable:
 /// it only ever adds a check, never removes one).
 pub fn read_watermark(wal: &Path) -> u64 {
-    let Ok(bytes) = std::fs::read(watermark_path(wal)) else {
+    read_watermark_in(&OsFileSystem, wal)
+}
+
+/// [`read_watermark`] through `fs`.
+pub fn read_watermark_in(fs: &dyn FileSystem, wal: &Path) -> u64 {
+    let Ok(bytes) = fs.read(&watermark_path(wal)) else {
         return 0;
     };
     if bytes.len() < 12 {
@@ -372,7 +715,13 @@ pub fn read_watermark(wal: &Path) -> u64 {
 /// the log ends at `valid_len`; if the log was known durable further than
 /// that, acknowledged records would be skipped, and the shard must not start.
 pub fn check_watermark(wal: &Path, valid_len: u64) -> Result<()> {
-    let durable = read_watermark(wal);
+    check_watermark_in(&OsFileSystem, wal, valid_len)
+}
+
+/// [`check_watermark`] through `fs`; for a segmented log, `wal` is its
+/// directory and `valid_len` the log position where its good part ends.
+pub fn check_watermark_in(fs: &dyn FileSystem, wal: &Path, valid_len: u64) -> Result<()> {
+    let durable = read_watermark_in(fs, wal);
     if valid_len < durable {
         return Err(Error::new(
             tessera_types::sqlstate::DATA_CORRUPTED,
@@ -387,9 +736,8 @@ pub fn check_watermark(wal: &Path, valid_len: u64) -> Result<()> {
 }
 
 fn syncer(
-    mut file: Box<dyn WalFile>,
+    mut files: LogFiles,
     mut watermark: Option<Watermark>,
-    mut allocated: u64,
     step: u64,
     batches: mpsc::Receiver<Batch>,
     progress: watch::Sender<Progress>,
@@ -397,7 +745,7 @@ fn syncer(
     let mut last_watermark = std::time::Instant::now();
     let mut durable_end = 0;
     while let Ok(batch) = batches.recv() {
-        if let Err(e) = preallocate(&mut *file, &mut allocated, batch.end_lsn, step) {
+        if let Err(e) = files.make_room(&batch, step) {
             // Nothing of the batch was written: give it back and carry on.
             tracing::warn!("WAL could not grow, discarding a batch: {e}");
             let error = Error::io("extending the WAL", e);
@@ -407,9 +755,10 @@ fn syncer(
             });
             continue;
         }
-        let result = file
-            .write_all_at(&batch.bytes, batch.start_lsn)
-            .and_then(|_| file.sync_data());
+        let result = files
+            .file
+            .write_all_at(&batch.bytes, batch.start_lsn - files.base)
+            .and_then(|_| files.file.sync_data());
         match result {
             Ok(()) => {
                 progress.send_modify(|p| p.durable_lsn = batch.end_lsn);
@@ -469,9 +818,15 @@ impl WalReader {
 
     /// A reader over bytes already in memory.
     pub fn from_bytes(data: Vec<u8>) -> WalReader {
+        WalReader::from_bytes_at(data, 0)
+    }
+
+    /// A reader over bytes in memory that starts at byte `pos`, a frame
+    /// boundary (past the end: an empty log).
+    pub fn from_bytes_at(data: Vec<u8>, pos: usize) -> WalReader {
         WalReader {
+            pos: pos.min(data.len()),
             data,
-            pos: 0,
             torn_tail: false,
         }
     }
@@ -835,7 +1190,14 @@ mod tests {
                 file: Box::new(watermark_file),
                 interval: std::time::Duration::ZERO,
             };
-            let wal = WalWriter::start(Box::new(file), Some(watermark), 0, "t", 4096).unwrap();
+            let wal = WalWriter::start(
+                LogFiles::single(Box::new(file)),
+                Some(watermark),
+                0,
+                "t",
+                4096,
+            )
+            .unwrap();
             for i in 0..50u32 {
                 wal.append_durable(&i.to_le_bytes()).await.unwrap();
             }
@@ -927,5 +1289,148 @@ mod tests {
                 break;
             }
         }
+    }
+
+    /// A segmented log on a disk that fills up while a new segment is due:
+    /// the writes that need it fail with 53100, nothing of them is kept,
+    /// and once space is freed the log rolls over and goes on; every
+    /// acknowledged record reads back, in order, across the segments.
+    #[test]
+    fn a_full_disk_at_a_segment_rollover_fails_writes_with_53100_until_space_is_freed() {
+        use crate::file::sim::SimFs;
+        use crate::file::FileSystem;
+        let fs = SimFs::new();
+        let dir = Path::new("wal");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut acknowledged = Vec::new();
+        rt.block_on(async {
+            let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
+            // 64-byte zero-fill steps, segments closed past 256 bytes.
+            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 256).unwrap();
+            let record = |i: u32| vec![i as u8 + 1; 40];
+            let mut i = 0;
+            while list_segments(&fs, dir).unwrap().len() < 2 {
+                wal.append_durable(&record(i)).await.unwrap();
+                acknowledged.push(record(i));
+                i += 1;
+            }
+            // Full: the next segment cannot be made (or the current one grow).
+            fs.set_room(Some(fs.used_bytes()));
+            let mut failures = 0;
+            for _ in 0..12 {
+                match wal.append_durable(&record(i)).await {
+                    Ok(()) => acknowledged.push(record(i)),
+                    Err(e) => {
+                        assert_eq!(e.code, tessera_types::sqlstate::DISK_FULL);
+                        failures += 1;
+                    }
+                }
+                i += 1;
+            }
+            assert!(failures > 0, "the disk filled up");
+            fs.set_room(None);
+            wal.request_new_segment();
+            for _ in 0..12 {
+                wal.append_durable(&record(i)).await.unwrap();
+                acknowledged.push(record(i));
+                i += 1;
+            }
+        });
+        assert!(list_segments(&fs, dir).unwrap().len() >= 3);
+        let mut found = Vec::new();
+        let end = scan_segments(&fs, dir, 0, |_, p| {
+            found.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert!(!end.torn_tail);
+        assert_eq!(found, acknowledged);
+    }
+
+    /// A segment that ends short of the next one is damage in the middle of
+    /// the log, not a torn tail: recovery must not skip what follows.
+    #[test]
+    fn a_short_segment_before_another_is_refused() {
+        use crate::file::sim::SimFs;
+        use crate::file::FileSystem;
+        let fs = SimFs::new();
+        let dir = Path::new("wal");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
+            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 100).unwrap();
+            for i in 0..10u8 {
+                wal.append_durable(&[i + 1; 30]).await.unwrap();
+            }
+        });
+        let starts = list_segments(&fs, dir).unwrap();
+        assert!(starts.len() >= 3, "{starts:?}");
+        let count = |fs: &SimFs, from| {
+            let mut n = 0;
+            scan_segments(fs, dir, from, |_, _| {
+                n += 1;
+                Ok(())
+            })
+            .map(|_| n)
+        };
+        assert_eq!(count(&fs, 0).unwrap(), 10);
+        // Replay from a later record boundary reads only what follows it.
+        assert_eq!(
+            count(&fs, starts[1]).unwrap(),
+            10 - (starts[1] / 38) as usize
+        );
+        // A flipped byte in the first segment.
+        let first = segment_path(dir, starts[0]);
+        let mut bytes = fs.contents(&first).unwrap();
+        bytes[10] ^= 1;
+        fs.overwrite(&first, bytes);
+        let err = count(&fs, 0).unwrap_err();
+        assert_eq!(err.code, tessera_types::sqlstate::DATA_CORRUPTED);
+        assert!(err.message.contains("refusing to start"), "{}", err.message);
+        // Replay that starts after the damage does not need that segment.
+        assert!(count(&fs, starts[1]).is_ok());
+    }
+
+    /// The watermark holds a log position across segments: damage in the
+    /// last segment before it refuses to start, a torn tail after it does
+    /// not.
+    #[test]
+    fn the_watermark_guards_the_last_segment_of_a_segmented_log() {
+        use crate::file::sim::SimFs;
+        use crate::file::FileSystem;
+        let fs = SimFs::new();
+        let dir = Path::new("wal");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
+            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 200).unwrap();
+            for i in 0..20u8 {
+                wal.append_durable(&[i + 1; 30]).await.unwrap();
+            }
+            // Dropping the writer records the durable end.
+        });
+        let starts = list_segments(&fs, dir).unwrap();
+        assert!(starts.len() >= 3, "{starts:?}");
+        let end = scan_segments(&fs, dir, 0, |_, _| Ok(())).unwrap().end;
+        assert_eq!(read_watermark_in(&fs, dir), end);
+        assert_eq!(end, 20 * 38);
+        check_watermark_in(&fs, dir, end).unwrap();
+
+        let last = segment_path(dir, *starts.last().unwrap());
+        let good = fs.contents(&last).unwrap();
+        let mut damaged = good.clone();
+        damaged[10] ^= 1;
+        fs.overwrite(&last, damaged);
+        let scan = scan_segments(&fs, dir, 0, |_, _| Ok(())).unwrap();
+        assert!(scan.end < end);
+        let err = check_watermark_in(&fs, dir, scan.end).unwrap_err();
+        assert_eq!(err.code, tessera_types::sqlstate::DATA_CORRUPTED);
+        assert!(err.message.contains("refusing to start"), "{}", err.message);
     }
 }

@@ -86,6 +86,8 @@ struct Process {
     log_path: PathBuf,
     child: Option<Child>,
     start_count: u32,
+    /// More `tessera run` arguments, the same at every start.
+    extra_args: Vec<String>,
 }
 
 impl TestServer {
@@ -96,6 +98,13 @@ impl TestServer {
 
     /// Starts a server with `shards` shards on a free port and a new data dir.
     pub fn start_with_shards(shards: usize) -> TestServer {
+        TestServer::start_with_args(shards, &[])
+    }
+
+    /// Like [`start_with_shards`](Self::start_with_shards), passing `args`
+    /// to `tessera run` as well (at every restart too). Externally they are
+    /// ignored.
+    pub fn start_with_args(shards: usize, args: &[&str]) -> TestServer {
         if let Some(addr) = external_addr() {
             return TestServer::start_external(&addr, shards);
         }
@@ -125,6 +134,7 @@ impl TestServer {
                 log_path,
                 child: None,
                 start_count: 0,
+                extra_args: args.iter().map(|a| a.to_string()).collect(),
             }),
         };
         server.spawn_and_wait();
@@ -427,6 +437,7 @@ impl TestServer {
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--shards")
                 .arg(shards.to_string())
+                .args(&process.extra_args)
                 .env_remove("TESSERA_DATA_DIR")
                 .env_remove("TESSERA_PG_LISTEN")
                 .env_remove("TESSERA_SHARDS")

@@ -42,6 +42,8 @@ fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> Proc {
         "TESSERA_PG_LISTEN",
         "TESSERA_SHARDS",
         "TESSERA_LOG_LEVEL",
+        "TESSERA_CHECKPOINT_WAL_SIZE",
+        "TESSERA_CHECKPOINT_INTERVAL",
     ] {
         cmd.env_remove(key);
     }
@@ -293,6 +295,75 @@ fn bad_settings_and_mismatched_data_dirs_are_refused_clearly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The checkpoint settings are read from the environment and the config
+/// file too, a flag beats both, and values out of range are refused with
+/// the setting's name.
+#[test]
+fn checkpoint_settings_are_read_and_checked_from_every_source() {
+    let dir = temp_dir("checkpoint-settings");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = [
+        "--data-dir",
+        data_arg,
+        "--pg-listen",
+        &listen,
+        "--shards",
+        "1",
+    ];
+
+    let small = [("TESSERA_CHECKPOINT_WAL_SIZE", "1K".to_string())];
+    let mut p = spawn(&base, &small, &dir.join("a.log"));
+    let (status, log) = exit_of(&mut p);
+    assert!(!status.success());
+    assert!(
+        log.contains("--checkpoint-wal-size") && log.contains("at least 64K"),
+        "{log}"
+    );
+
+    let config = dir.join("tessera.toml");
+    std::fs::write(&config, "checkpoint_interval = 0\n").unwrap();
+    let with_config: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--config", config.to_str().unwrap()])
+        .collect();
+    let mut p = spawn(&with_config, &[], &dir.join("b.log"));
+    let (status, log) = exit_of(&mut p);
+    assert!(!status.success());
+    assert!(
+        log.contains("--checkpoint-interval") && log.contains("at least 1 second"),
+        "{log}"
+    );
+    std::fs::write(&config, "checkpoint_wal_size = \"12 parsecs\"\n").unwrap();
+    let mut p = spawn(&with_config, &[], &dir.join("c.log"));
+    let (status, log) = exit_of(&mut p);
+    assert!(!status.success());
+    assert!(log.contains("unknown unit"), "{log}");
+
+    // Flags beat the environment and the file: this one starts.
+    std::fs::write(
+        &config,
+        "checkpoint_wal_size = \"1K\"\ncheckpoint_interval = 0\n",
+    )
+    .unwrap();
+    let flags: Vec<&str> = with_config
+        .iter()
+        .copied()
+        .chain([
+            "--checkpoint-wal-size",
+            "128K",
+            "--checkpoint-interval",
+            "5",
+        ])
+        .collect();
+    let mut p = spawn(&flags, &small, &dir.join("d.log"));
+    listening_line(&mut p);
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(
         &format!("host=127.0.0.1 port={port} user=u dbname=d"),
@@ -460,7 +531,11 @@ async fn a_damaged_record_in_the_middle_of_a_wal_stops_the_node_instead_of_losin
     assert!(status.success());
 
     // Flip one byte in the first record of shard 0's log.
-    let wal = node.data.join("shard-0").join("wal");
+    let wal = node
+        .data
+        .join("shard-0")
+        .join("wal")
+        .join("00000000000000000000.seg");
     let mut bytes = std::fs::read(&wal).unwrap();
     bytes[12] ^= 0xFF;
     std::fs::write(&wal, &bytes).unwrap();

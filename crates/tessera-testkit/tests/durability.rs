@@ -300,7 +300,19 @@ async fn verify_after_crash(client: &Client, logs: &[WriterLog]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_acknowledged_statement() {
-    let mut server = TestServer::start_with_shards(2);
+    kill_9_under_load(&[]).await;
+}
+
+/// The same with checkpoints taken all along (and old segments removed)
+/// while the writers run: recovery starts from a checkpoint taken amid
+/// commits and two-phase writes in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_with_checkpoints_loses_no_acknowledged_statement() {
+    kill_9_under_load(&["--checkpoint-wal-size", "64K"]).await;
+}
+
+async fn kill_9_under_load(args: &[&str]) {
+    let mut server = TestServer::start_with_args(2, args);
     if skip_external(&server) {
         return;
     }

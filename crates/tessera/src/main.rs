@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 use serde::Deserialize;
 use tessera_pgwire::{refuse_connection, serve_connection, BackendKey};
 use tessera_runtime::{
-    run_node, Admission, ConnectionHandler, NodeConfig, MAX_CONNECTIONS_DEFAULT,
+    run_node, Admission, ConnectionHandler, NodeConfig, CHECKPOINT_INTERVAL_DEFAULT,
+    CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,
 };
 
 /// The PostgreSQL port a node listens on by default: not 5432 (PostgreSQL)
@@ -40,7 +41,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// A TOML file with any of: data_dir, pg_listen, shards, max_connections, shard_memory_limit, log_level.
+    /// A TOML file with any of: data_dir, pg_listen, shards, max_connections,
+    /// shard_memory_limit, checkpoint_wal_size, checkpoint_interval, log_level.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -59,6 +61,14 @@ struct RunArgs {
     /// Client connections served at once; more are refused with 53300 [default: 1000].
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Bytes of WAL a shard writes before it takes a checkpoint, e.g. 64M or
+    /// 1G; at least 64K [default: 64M].
+    #[arg(long, env = "TESSERA_CHECKPOINT_WAL_SIZE", value_parser = parse_size)]
+    checkpoint_wal_size: Option<u64>,
+    /// Seconds after which a shard that wrote anything takes a checkpoint
+    /// [default: 300].
+    #[arg(long, env = "TESSERA_CHECKPOINT_INTERVAL")]
+    checkpoint_interval: Option<u64>,
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, env = "TESSERA_LOG_LEVEL")]
     log_level: Option<String>,
@@ -72,6 +82,8 @@ struct ConfigFile {
     shards: Option<u16>,
     max_connections: Option<usize>,
     shard_memory_limit: Option<Size>,
+    checkpoint_wal_size: Option<Size>,
+    checkpoint_interval: Option<u64>,
     log_level: Option<String>,
 }
 
@@ -104,6 +116,45 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+impl Size {
+    fn bytes(self) -> Result<u64, String> {
+        match self {
+            Size::Bytes(bytes) => Ok(bytes),
+            Size::Text(text) => parse_size(&text),
+        }
+    }
+}
+
+/// The checkpoint settings from a flag (or the environment), else the
+/// config file, else the default; refused with the flag's name when out of
+/// range.
+fn checkpoint_settings(
+    wal_size: Option<u64>,
+    interval_secs: Option<u64>,
+    file: &mut ConfigFile,
+) -> Result<(u64, std::time::Duration), String> {
+    let wal_size = match (wal_size, file.checkpoint_wal_size.take()) {
+        (Some(bytes), _) => bytes,
+        (None, Some(size)) => size.bytes()?,
+        (None, None) => CHECKPOINT_WAL_SIZE_DEFAULT,
+    };
+    if wal_size < CHECKPOINT_WAL_SIZE_MIN {
+        return Err(format!(
+            "--checkpoint-wal-size (TESSERA_CHECKPOINT_WAL_SIZE, checkpoint_wal_size) must be at least 64K ({CHECKPOINT_WAL_SIZE_MIN} bytes), not {wal_size} bytes"
+        ));
+    }
+    let interval = interval_secs
+        .or(file.checkpoint_interval)
+        .map_or(CHECKPOINT_INTERVAL_DEFAULT, std::time::Duration::from_secs);
+    if interval.is_zero() {
+        return Err(
+            "--checkpoint-interval (TESSERA_CHECKPOINT_INTERVAL, checkpoint_interval) must be at least 1 second"
+                .into(),
+        );
+    }
+    Ok((wal_size, interval))
+}
+
 /// Physical memory in bytes, from /proc/meminfo.
 fn memory_total_bytes() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -126,7 +177,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<(), String> {
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("reading {}: {e}", path.display()))?;
@@ -134,6 +185,11 @@ fn run(args: RunArgs) -> Result<(), String> {
         }
         None => ConfigFile::default(),
     };
+    let (checkpoint_wal_size, checkpoint_interval) = checkpoint_settings(
+        args.checkpoint_wal_size,
+        args.checkpoint_interval,
+        &mut file,
+    )?;
     let log_level = args
         .log_level
         .or(file.log_level)
@@ -205,6 +261,8 @@ fn run(args: RunArgs) -> Result<(), String> {
     let mut config = NodeConfig::new(data_dir.clone(), pg_listen, shards);
     config.max_connections = max_connections;
     config.shard_memory_limit_bytes = usize::try_from(shard_memory_limit).unwrap_or(usize::MAX);
+    config.checkpoint_wal_size_bytes = checkpoint_wal_size;
+    config.checkpoint_interval = checkpoint_interval;
     let node = run_node(config, handler).map_err(|e| e.message)?;
     tracing::info!(
         "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {}",
@@ -236,7 +294,45 @@ fn run(args: RunArgs) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+
+    #[test]
+    fn checkpoint_settings_follow_flag_then_file_then_default_and_are_checked() {
+        let none = || ConfigFile::default();
+        let (size, interval) = checkpoint_settings(None, None, &mut none()).unwrap();
+        assert_eq!(size, CHECKPOINT_WAL_SIZE_DEFAULT);
+        assert_eq!(interval, CHECKPOINT_INTERVAL_DEFAULT);
+        let mut file = ConfigFile {
+            checkpoint_wal_size: Some(Size::Text("1G".into())),
+            checkpoint_interval: Some(60),
+            ..ConfigFile::default()
+        };
+        let (size, interval) = checkpoint_settings(None, None, &mut file).unwrap();
+        assert_eq!((size, interval.as_secs()), (1 << 30, 60));
+        let mut file = ConfigFile {
+            checkpoint_wal_size: Some(Size::Bytes(1 << 20)),
+            checkpoint_interval: Some(60),
+            ..ConfigFile::default()
+        };
+        let (size, interval) = checkpoint_settings(Some(128 << 10), Some(5), &mut file).unwrap();
+        assert_eq!((size, interval.as_secs()), (128 << 10, 5));
+        let err = checkpoint_settings(Some(1000), None, &mut none()).unwrap_err();
+        assert!(
+            err.contains("--checkpoint-wal-size") && err.contains("must be at least 64K"),
+            "{err}"
+        );
+        let mut file = ConfigFile {
+            checkpoint_wal_size: Some(Size::Text("64Q".into())),
+            ..ConfigFile::default()
+        };
+        let err = checkpoint_settings(None, None, &mut file).unwrap_err();
+        assert!(err.contains("unknown unit"), "{err}");
+        let err = checkpoint_settings(None, Some(0), &mut none()).unwrap_err();
+        assert!(
+            err.contains("--checkpoint-interval") && err.contains("at least 1 second"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {

@@ -1,0 +1,230 @@
+//! Which two-phase evidence a checkpoint must keep.
+//!
+//! A two-phase transaction leaves evidence in several logs: each
+//! participant's `Prepare`, the coordinator's `Decision` (written in
+//! parallel with the prepares), each participant's `Resolve` (appended
+//! without waiting for fsync). Recovery settles a prepare that has no
+//! `Resolve` from the other shards' evidence: commit if the last decision
+//! commits and every participant it names holds a durable prepare, else
+//! abort. A checkpoint lets a shard drop the log before its replay start,
+//! so it must carry over whatever of that evidence another shard's recovery
+//! may still need. This ledger, one per node and shared by its shards, says
+//! which.
+//!
+//! **The rule.** A transaction enters the ledger when its coordinator's
+//! decision is durable, and leaves once every participant is *settled*:
+//! its `Resolve` record is durable, or it resolved without logging one
+//! (it held no prepare, or an empty one, whose outcome changes nothing).
+//! While a transaction is in the ledger, every checkpoint keeps its
+//! evidence: the coordinator's keeps the last decision, and each
+//! participant that resolved a durable prepare keeps the transaction id as
+//! proof of that prepare. (A prepare still open is kept whole anyway.)
+//!
+//! **Why it is safe.** Say participant `p`'s recovery finds a non-empty
+//! prepare of `tx` open. Then `p`'s `Resolve` is not durable: a durable one
+//! lies after the prepare in `p`'s log, and `p` keeps its log from the
+//! replay start of the oldest checkpoint it keeps, so either the `Resolve`
+//! is replayed or the checkpoint began after the resolution and holds `tx`
+//! settled. So `p` was not settled, and `tx` was in the ledger at the crash
+//! and ever since its decision became durable; it cannot have entered late,
+//! because the router sends resolves only after the decision. Now take any
+//! shard `s` and the checkpoint its recovery starts from, begun at instant
+//! `t` with replay start `P`:
+//!
+//! - if `s` coordinated `tx`: a decision is registered in the ledger on the
+//!   shard's thread as soon as its append is seen durable, and counts as in
+//!   flight until then. One appended after `t`, or in flight at `t`, lies at
+//!   or after `P` and is replayed (checkpoints start their replay before
+//!   every record in flight); one registered before `t` put `tx` in the
+//!   ledger, so the checkpoint holds the last decision as of `t`. Recovery
+//!   reads the checkpoint's decisions before the log's, so the last durable
+//!   decision wins as it does without checkpoints.
+//! - if `s` durably prepared `tx`: a prepare open at `t` is in the
+//!   checkpoint; one in flight is replayed; one resolved before `t` was
+//!   resolved while `tx` was in the ledger (it entered before any resolve
+//!   and has not left), so the checkpoint holds the proof.
+//!
+//! Recovery therefore settles `tx` exactly as it would from whole logs.
+//! The same holds when recovery falls back to an older checkpoint: each
+//! checkpoint kept its own evidence, and the log is kept from the oldest
+//! kept checkpoint's replay start.
+//!
+//! A participant whose prepare failed holds nothing durable and is settled
+//! at once: the router then aborts, which is also what recovery presumes
+//! without evidence. A transaction whose `Resolve` was lost to a full disk
+//! never settles; its evidence stays until the next restart (safe, not
+//! minimal). After a restart the ledger starts empty: recovery settles
+//! every open prepare and makes its `Resolve` durable on every shard before
+//! any shard takes a checkpoint (the node waits for all of them), so no
+//! evidence from before the restart is needed again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::record::TxId;
+
+/// A decision a checkpoint carries over from the log it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedDecision {
+    pub tx: TxId,
+    pub commit: bool,
+    pub participants: Vec<u16>,
+}
+
+/// What one shard's checkpoint must keep (see the module comment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retained {
+    /// Decisions this shard coordinated, the last one per transaction.
+    pub decisions: Vec<RetainedDecision>,
+    /// Transactions this shard durably prepared and has resolved.
+    pub prepared: Vec<TxId>,
+}
+
+struct Entry {
+    coordinator: u16,
+    commit: bool,
+    participants: Vec<u16>,
+    /// Participants that resolved a durable prepare.
+    prepared: Vec<u16>,
+    /// Participants whose recovery could still find the prepare open.
+    unsettled: Vec<u16>,
+}
+
+/// The node's two-phase transactions whose evidence a recovery may need.
+#[derive(Default)]
+pub struct TwoPhaseLedger {
+    entries: Mutex<HashMap<TxId, Entry>>,
+}
+
+impl TwoPhaseLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `coordinator`'s decision for `tx` is durable. A later decision for
+    /// the same transaction replaces it.
+    pub fn decided(&self, tx: TxId, coordinator: u16, commit: bool, participants: &[u16]) {
+        if participants.is_empty() {
+            return;
+        }
+        let mut entries = self.lock();
+        let entry = entries.entry(tx).or_insert_with(|| Entry {
+            coordinator,
+            commit,
+            participants: participants.to_vec(),
+            prepared: vec![],
+            unsettled: participants.to_vec(),
+        });
+        entry.commit = commit;
+    }
+
+    /// Participant `shard` settled `tx` in memory. `had_prepare`: it held a
+    /// durable prepare; `logged`: it appended a `Resolve`, and is settled
+    /// only once that is durable ([`TwoPhaseLedger::settled`]).
+    pub fn resolved(&self, tx: TxId, shard: u16, had_prepare: bool, logged: bool) {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(&tx) else {
+            return;
+        };
+        if had_prepare && !entry.prepared.contains(&shard) {
+            entry.prepared.push(shard);
+        }
+        if !logged {
+            entry.unsettled.retain(|s| *s != shard);
+            if entry.unsettled.is_empty() {
+                entries.remove(&tx);
+            }
+        }
+    }
+
+    /// Participant `shard`'s `Resolve` for `tx` is durable.
+    pub fn settled(&self, tx: TxId, shard: u16) {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(&tx) else {
+            return;
+        };
+        entry.unsettled.retain(|s| *s != shard);
+        if entry.unsettled.is_empty() {
+            entries.remove(&tx);
+        }
+    }
+
+    /// What a checkpoint of `shard` must keep now.
+    pub fn retained(&self, shard: u16) -> Retained {
+        let entries = self.lock();
+        let mut retained = Retained::default();
+        for (tx, entry) in entries.iter() {
+            if entry.coordinator == shard {
+                retained.decisions.push(RetainedDecision {
+                    tx: *tx,
+                    commit: entry.commit,
+                    participants: entry.participants.clone(),
+                });
+            }
+            if entry.prepared.contains(&shard) {
+                retained.prepared.push(*tx);
+            }
+        }
+        retained.decisions.sort_by_key(|d| d.tx);
+        retained.prepared.sort_unstable();
+        retained
+    }
+
+    /// Transactions still in the ledger.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_kept_until_every_participant_settled() {
+        let ledger = TwoPhaseLedger::default();
+        ledger.decided(7, 0, true, &[0, 1, 2]);
+        // Shard 1 resolves a real prepare: its Resolve is not durable yet.
+        ledger.resolved(7, 1, true, true);
+        // Shard 2 held an empty prepare: nothing to log, settled at once.
+        ledger.resolved(7, 2, true, false);
+        let on = |s| ledger.retained(s);
+        assert_eq!(
+            on(0).decisions.len(),
+            1,
+            "the coordinator keeps its decision"
+        );
+        assert_eq!(on(1).prepared, vec![7]);
+        assert_eq!(on(2).prepared, vec![7]);
+        ledger.settled(7, 1);
+        assert_eq!(ledger.len(), 1, "shard 0 has not resolved");
+        ledger.resolved(7, 0, true, true);
+        ledger.settled(7, 0);
+        assert!(ledger.is_empty());
+        assert_eq!(on(0), Retained::default());
+        assert_eq!(on(1), Retained::default());
+    }
+
+    #[test]
+    fn a_later_abort_replaces_the_commit() {
+        let ledger = TwoPhaseLedger::default();
+        ledger.decided(9, 1, true, &[0, 1]);
+        ledger.decided(9, 1, false, &[0, 1]);
+        assert_eq!(
+            ledger.retained(1).decisions,
+            vec![RetainedDecision {
+                tx: 9,
+                commit: false,
+                participants: vec![0, 1]
+            }]
+        );
+        // A participant whose prepare failed is settled at once.
+        ledger.resolved(9, 0, false, false);
+        ledger.resolved(9, 1, true, false);
+        assert!(ledger.is_empty());
+    }
+}
