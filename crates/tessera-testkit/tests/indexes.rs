@@ -155,7 +155,9 @@ fn assert_same(before: &[Vec<String>], after: &[Vec<String>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_scans_give_what_table_scans_give_and_survive_a_crash() {
-    let mut server = TestServer::start_with_shards(2);
+    // Small checkpoints, so the crash recovers index entries from
+    // checkpoints as well as from the log.
+    let mut server = TestServer::start_with_args(2, &["--checkpoint-wal-size", "64K"]);
     let client = server.connect().await;
     fill(&client, 3000).await;
     let scanned = run_queries(&client).await;
@@ -219,7 +221,16 @@ async fn index_scans_give_what_table_scans_give_and_survive_a_crash() {
     if server.is_external() {
         return;
     }
-    // After a crash the indexes come back from the log, in step.
+    // After a crash the indexes come back from checkpoints and the log,
+    // in step.
+    let checkpoints = std::fs::read_dir(server.data_dir().join("shard-0/checkpoint"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".ckpt"))
+        })
+        .count();
+    assert!(checkpoints > 0, "no checkpoint was taken");
     server.kill9();
     server.restart();
     let client = server.connect().await;
