@@ -810,7 +810,7 @@ impl<C: Cluster> Router<C> {
                 }
             }
             let key = if table.has_row_id() {
-                encode_row_id(self.cluster.next_row_id())
+                self.local_row_id(&catalog)
             } else {
                 encode_key(&row, &table.primary_key)
             };
@@ -827,6 +827,23 @@ impl<C: Cluster> Router<C> {
             per_shard.entry(shard).or_default().push((key, row));
         }
         Ok(per_shard)
+    }
+
+    /// A new hidden row id whose bucket this router's shard owns: rows of a
+    /// table without a primary key may live anywhere, so they stay where
+    /// they are inserted, and an INSERT into such a table needs no hop and
+    /// no two-phase commit. (Gives up after a few tries: any shard is
+    /// correct.)
+    fn local_row_id(&self, catalog: &Catalog) -> Vec<u8> {
+        let local = self.cluster.local_shard();
+        let mut key = encode_row_id(self.cluster.next_row_id());
+        for _ in 0..64 {
+            if self.shard_of_key(catalog, &key) == local {
+                break;
+            }
+            key = encode_row_id(self.cluster.next_row_id());
+        }
+        key
     }
 
     async fn execute_plan(
