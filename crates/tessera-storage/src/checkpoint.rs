@@ -730,7 +730,7 @@ fn clean_up(
 mod tests {
     use std::collections::BTreeMap;
 
-    use tessera_types::{Catalog, ColumnDef, DataType, TableDef, Value};
+    use tessera_types::{Catalog, Value};
 
     use super::*;
     use crate::clock::Timeline;
@@ -740,19 +740,7 @@ mod tests {
 
     /// A catalog with one table `t (v int)`.
     fn catalog() -> (Catalog, TableId) {
-        let def = TableDef {
-            id: 0,
-            name: "t".into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Int4,
-                not_null: false,
-            }],
-            primary_key: vec![],
-            sharding_key: vec![],
-        };
-        let (catalog, table) = Catalog::new(16, 1).with_table(def);
-        (catalog, table.id)
+        crate::testing::one_table(1)
     }
 
     #[derive(Clone, Copy)]

@@ -22,3 +22,27 @@ pub use ledger::TwoPhaseLedger;
 pub use record::{CatalogRecord, Record, TxId, WriteOp, WriteSet};
 pub use store::{ShardStore, Table, Timestamp, LATEST};
 pub use wal::{WalReader, WalWriter};
+
+/// What the storage tests share.
+#[cfg(test)]
+mod testing {
+    use tessera_types::{Catalog, ColumnDef, DataType, TableDef, TableId};
+
+    /// A catalog over `shards` shards with one table `t (v int)`, keyed by
+    /// hidden row ids.
+    pub fn one_table(shards: u16) -> (Catalog, TableId) {
+        let def = TableDef {
+            id: 0,
+            name: "t".into(),
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                data_type: DataType::Int4,
+                not_null: false,
+            }],
+            primary_key: vec![],
+            sharding_key: vec![],
+        };
+        let (catalog, table) = Catalog::new(16, shards).with_table(def);
+        (catalog, table.id)
+    }
+}

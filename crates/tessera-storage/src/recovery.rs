@@ -375,7 +375,7 @@ fn choose_checkpoint(
 
 #[cfg(test)]
 mod tests {
-    use tessera_types::{ColumnDef, DataType, TableDef, Value};
+    use tessera_types::Value;
 
     use super::*;
     use crate::record::WriteOp;
@@ -418,19 +418,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tessera-recovery-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let def = TableDef {
-            id: 0,
-            name: "t".into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Int4,
-                not_null: false,
-            }],
-            primary_key: vec![],
-            sharding_key: vec![],
-        };
-        let (catalog, table) = Catalog::new(16, 2).with_table(def);
-        let t = table.id;
+        let (catalog, t) = crate::testing::one_table(2);
         let decide = |tx, commit| Record::Decision {
             tx,
             commit,
@@ -500,19 +488,7 @@ mod tests {
     }
 
     fn one_table() -> (Catalog, u32) {
-        let def = TableDef {
-            id: 0,
-            name: "t".into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Int4,
-                not_null: false,
-            }],
-            primary_key: vec![],
-            sharding_key: vec![],
-        };
-        let (catalog, table) = Catalog::new(16, 1).with_table(def);
-        (catalog, table.id)
+        crate::testing::one_table(1)
     }
 
     /// The largest ids handed out survive in checkpoint headers once the
