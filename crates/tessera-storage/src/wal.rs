@@ -1349,24 +1349,32 @@ mod tests {
         assert_eq!(found, acknowledged);
     }
 
-    /// A segment that ends short of the next one is damage in the middle of
-    /// the log, not a torn tail: recovery must not skip what follows.
-    #[test]
-    fn a_short_segment_before_another_is_refused() {
-        use crate::file::sim::SimFs;
+    /// A simulated disk holding a log in `dir` of `records` durable records
+    /// of 30 bytes (38 with framing), in segments of about
+    /// `segment_bytes`. Dropping the writer records the durable end.
+    fn segmented_log(dir: &Path, records: u8, segment_bytes: u64) -> crate::file::sim::SimFs {
         use crate::file::FileSystem;
-        let fs = SimFs::new();
-        let dir = Path::new("wal");
+        let fs = crate::file::sim::SimFs::new();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         rt.block_on(async {
             let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
-            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 100).unwrap();
-            for i in 0..10u8 {
+            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, segment_bytes).unwrap();
+            for i in 0..records {
                 wal.append_durable(&[i + 1; 30]).await.unwrap();
             }
         });
+        fs
+    }
+
+    /// A segment that ends short of the next one is damage in the middle of
+    /// the log, not a torn tail: recovery must not skip what follows.
+    #[test]
+    fn a_short_segment_before_another_is_refused() {
+        use crate::file::sim::SimFs;
+        let dir = Path::new("wal");
+        let fs = segmented_log(dir, 10, 100);
         let starts = list_segments(&fs, dir).unwrap();
         assert!(starts.len() >= 3, "{starts:?}");
         let count = |fs: &SimFs, from| {
@@ -1400,21 +1408,8 @@ mod tests {
     /// not.
     #[test]
     fn the_watermark_guards_the_last_segment_of_a_segmented_log() {
-        use crate::file::sim::SimFs;
-        use crate::file::FileSystem;
-        let fs = SimFs::new();
         let dir = Path::new("wal");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
-            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 200).unwrap();
-            for i in 0..20u8 {
-                wal.append_durable(&[i + 1; 30]).await.unwrap();
-            }
-            // Dropping the writer records the durable end.
-        });
+        let fs = segmented_log(dir, 20, 200);
         let starts = list_segments(&fs, dir).unwrap();
         assert!(starts.len() >= 3, "{starts:?}");
         let end = scan_segments(&fs, dir, 0, |_, _| Ok(())).unwrap().end;
