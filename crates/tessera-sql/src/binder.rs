@@ -299,6 +299,38 @@ impl<'a> Binder<'a> {
                 )
             }
             S::Delete(delete) => (Plan::Delete(self.bind_delete(delete)?), vec![], false),
+            S::Truncate {
+                table_names,
+                partitions: None,
+                identity,
+                cascade,
+                ..
+            } => {
+                if matches!(cascade, Some(ast::CascadeOption::Cascade)) {
+                    return Err(Error::unsupported("TRUNCATE … CASCADE"));
+                }
+                if matches!(identity, Some(ast::TruncateIdentityOption::Restart)) {
+                    return Err(Error::unsupported("TRUNCATE … RESTART IDENTITY"));
+                }
+                let mut deletes = Vec::new();
+                for target in table_names {
+                    let name = object_name(&target.name)?;
+                    let table = self.catalog.table(&name).cloned().ok_or_else(|| {
+                        Error::new(
+                            sqlstate::UNDEFINED_TABLE,
+                            format!("relation \"{name}\" does not exist"),
+                        )
+                    })?;
+                    deletes.push(Arc::new(Plan::Delete(DeletePlan {
+                        table,
+                        target: Target::AllShards,
+                        primary_key: None,
+                        index: None,
+                        filter: None,
+                    })));
+                }
+                (Plan::Truncate { deletes }, vec![], false)
+            }
             S::CreateTable(ct) => (
                 self.bind_create_table(ct, parsed.distributed_by.as_deref())?,
                 vec![],

@@ -177,6 +177,11 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// TRUNCATE: every row of each table deleted, atomically, as a
+    /// transaction (so it is MVCC-safe and can be rolled back).
+    Truncate {
+        deletes: Vec<Arc<Plan>>,
+    },
     /// `index` has no ids yet; the catalog owner assigns them.
     CreateIndex {
         index: IndexDef,

@@ -951,6 +951,24 @@ impl<C: Cluster> Router<C> {
                     notices,
                 })
             }
+            Plan::Truncate { deletes } => {
+                for delete in deletes {
+                    self.modify(
+                        "TRUNCATE",
+                        delete,
+                        &self.all_shards(&self.cluster.catalog()),
+                        &params,
+                        session,
+                    )
+                    .await?;
+                }
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "TRUNCATE TABLE".into(),
+                    notices: vec![],
+                })
+            }
             Plan::CreateIndex {
                 index,
                 if_not_exists,
@@ -1400,12 +1418,15 @@ impl<C: Cluster> Router<C> {
         })
     }
 
-    /// Whether `plan` writes a table with a global unique index.
-    fn writes_global_index(&self, plan: &Plan) -> bool {
+    /// Whether `plan` must run in a transaction even outside a block: it
+    /// writes a table with a global unique index (whose entries change
+    /// with its rows), or it is a TRUNCATE.
+    fn needs_transaction(&self, plan: &Plan) -> bool {
         let table = match plan {
             Plan::Insert(i) => &i.table,
             Plan::Update(u) => &u.table,
             Plan::Delete(d) => &d.table,
+            Plan::Truncate { .. } => return true,
             _ => return false,
         };
         let catalog = self.cluster.catalog();
@@ -1460,7 +1481,7 @@ impl<C: Cluster> Router<C> {
                 ));
             }
         }
-        if session.txn.is_none() && self.writes_global_index(&statement.plan) {
+        if session.txn.is_none() && self.needs_transaction(&statement.plan) {
             // Its entries elsewhere must change atomically with its rows.
             self.begin(session, None, None)?;
             return match self.execute_plan(statement, params, session).await {
@@ -1486,7 +1507,7 @@ impl<C: Cluster> Router<C> {
                 // transaction that maintains the index.
                 (None, Some(params))
                     if e.code == sqlstate::SERIALIZATION_FAILURE
-                        && self.writes_global_index(&statement.plan) =>
+                        && self.needs_transaction(&statement.plan) =>
                 {
                     return Box::pin(self.run(statement, params, session)).await;
                 }

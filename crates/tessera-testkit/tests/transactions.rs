@@ -410,3 +410,39 @@ async fn several_statements_in_one_query_are_one_implicit_transaction() {
         .collect();
     assert_eq!(names, ["x", "y"]);
 }
+
+async fn count(c: &Client, table: &str) -> i64 {
+    c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// TRUNCATE empties tables atomically, can be rolled back inside a block,
+/// and frees the values of unique constraints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncate_is_transactional() {
+    let server = TestServer::start_with_shards(2);
+    let a = setup(&server).await;
+    a.batch_execute(
+        "CREATE TABLE tags (id int PRIMARY KEY, name text UNIQUE); \
+         INSERT INTO tags VALUES (1, 'x'), (2, 'y')",
+    )
+    .await
+    .unwrap();
+    a.batch_execute("BEGIN; TRUNCATE acct, tags").await.unwrap();
+    assert_eq!(count(&a, "acct").await, 0);
+    let b = server.connect().await;
+    assert_eq!(count(&b, "acct").await, 20, "not before COMMIT");
+    a.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(count(&a, "acct").await, 20);
+    assert_eq!(count(&a, "tags").await, 2);
+    a.batch_execute("TRUNCATE TABLE acct, tags").await.unwrap();
+    assert_eq!(count(&b, "acct").await + count(&b, "tags").await, 0);
+    // The unique value is free again.
+    a.batch_execute("INSERT INTO tags VALUES (3, 'x')")
+        .await
+        .unwrap();
+    let err = a.batch_execute("TRUNCATE nowhere").await.unwrap_err();
+    assert_eq!(code(&err), Some(&SqlState::UNDEFINED_TABLE));
+}
