@@ -137,7 +137,7 @@ impl Value {
     /// clock and time zone of UTC now; use [`Value::parse_with`] with a
     /// session's context.
     pub fn parse(ty: DataType, text: &str) -> Result<Value> {
-        Value::parse_with(ty, text, &TimeContext::utc_at(datetime::wall_clock()))
+        Value::parse_with(ty, text, &utc_context_for(ty))
     }
 
     /// Parses PostgreSQL's text input for `ty`, date/time input in `ctx`
@@ -175,7 +175,9 @@ impl Value {
                 }
             }
             DataType::Text | DataType::Unknown => Ok(Value::Text(text.to_string())),
-            DataType::Varchar(n) => Value::Text(text.to_string()).cast(DataType::Varchar(n), false),
+            DataType::Varchar(n) => {
+                Value::Text(text.to_string()).cast_with(DataType::Varchar(n), false, ctx)
+            }
             DataType::Char(n) => Ok(Value::BpChar(fit_bpchar(text.to_string(), n, false)?)),
             DataType::Date => parse::parse_date(text, ctx).map(Value::Date),
             DataType::Time(p) => {
@@ -201,7 +203,7 @@ impl Value {
     /// Conversions that need a session (text to and from `timestamptz`,
     /// `'now'`) use UTC now; see [`Value::cast_with`].
     pub fn cast(self, to: DataType, explicit: bool) -> Result<Value> {
-        self.cast_with(to, explicit, &TimeContext::utc_at(datetime::wall_clock()))
+        self.cast_with(to, explicit, &utc_context_for(to))
     }
 
     /// Converts to `to`, reading the session's time zone and clock in `ctx`
@@ -535,6 +537,16 @@ fn float_to_decimal(v: f64, as_f32: Option<f32>) -> Result<Decimal> {
     };
     numeric::parse(&text)
         .or_else(|_| Decimal::from_f64(v).ok_or_else(|| Error::out_of_range("numeric")))
+}
+
+/// UTC, with the clock read only when `ty` is one whose input can say
+/// `now` (so casts between other types never touch the clock).
+fn utc_context_for(ty: DataType) -> TimeContext {
+    if ty.is_datetime() {
+        TimeContext::utc_at(datetime::wall_clock())
+    } else {
+        TimeContext::default()
+    }
 }
 
 /// A `char(n)` value without its trailing blanks (the part that counts).
