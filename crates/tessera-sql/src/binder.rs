@@ -822,7 +822,7 @@ impl<'a> Binder<'a> {
                 }
                 if from != DataType::Unknown && !castable(from, to) {
                     return Err(Error::new(
-                        sqlstate::DATATYPE_MISMATCH,
+                        sqlstate::CANNOT_COERCE,
                         format!("cannot cast type {from} to {to}"),
                     ));
                 }
@@ -1105,12 +1105,18 @@ impl<'a> Binder<'a> {
                 )))
             }
         };
-        if interval.leading_precision.is_some() {
-            return Err(Error::unsupported(
-                "a leading field precision in an interval literal",
-            ));
-        }
-        let precision = time_precision(interval.fractional_seconds_precision);
+        // `SECOND(p)` is the seconds precision; PostgreSQL has no other
+        // leading-field precision.
+        let precision = match (&interval.leading_field, interval.leading_precision) {
+            (_, None) => time_precision(interval.fractional_seconds_precision),
+            (Some(ast::DateTimeField::Second), Some(p))
+                if interval.last_field.is_none()
+                    && interval.fractional_seconds_precision.is_none() =>
+            {
+                time_precision(Some(p))
+            }
+            _ => return Err(Error::syntax("syntax error at or near \"(\"")),
+        };
         let ty = if fields == IntervalFields::FULL && precision.is_none() {
             DataType::Interval(None)
         } else {
@@ -1128,9 +1134,10 @@ impl<'a> Binder<'a> {
                     }
                 }
                 if !castable(t, ty) && t != DataType::Unknown {
-                    return Err(Error::datatype_mismatch(format!(
-                        "cannot cast type {t} to {ty}"
-                    )));
+                    return Err(Error::new(
+                        sqlstate::CANNOT_COERCE,
+                        format!("cannot cast type {t} to {ty}"),
+                    ));
                 }
                 Ok((
                     Expr::Cast {
@@ -3123,6 +3130,7 @@ fn temporal_operators(op: BinaryOp) -> &'static [(DataType, DataType, DataType)]
             (Int4, Date, Date),
             (Date, T, TS),
             (Date, I, TS),
+            (Date, TTZ, TZ),
             (T, Date, TS),
             (T, I, T),
             (TS, I, TS),
@@ -3134,6 +3142,7 @@ fn temporal_operators(op: BinaryOp) -> &'static [(DataType, DataType, DataType)]
             (I, I, I),
             (I, TTZ, TTZ),
             (TTZ, I, TTZ),
+            (TTZ, Date, TZ),
         ],
         BinaryOp::Sub => &[
             (Date, Int4, Date),
@@ -3300,8 +3309,12 @@ fn operator_missing(op: &str, left: Option<DataType>, right: DataType) -> Error 
         ),
         None => format!("operator does not exist: {op} {}", right.name()),
     };
-    Error::new(sqlstate::UNDEFINED_FUNCTION, text)
-        .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+    let hint = if left.is_some() {
+        "No operator matches the given name and argument types. You might need to add explicit type casts."
+    } else {
+        "No operator matches the given name and argument type. You might need to add an explicit type cast."
+    };
+    Error::new(sqlstate::UNDEFINED_FUNCTION, text).with_hint(hint)
 }
 
 fn negate_literal(v: &Value) -> Option<Value> {
@@ -3596,6 +3609,8 @@ mod temporal_operator_tests {
         assert_eq!(pick(Sub, Date, TS), (TS, TS, I));
         assert_eq!(pick(Sub, TZ, Date), (TZ, TZ, I));
         assert_eq!(pick(Sub, TS, TZ), (TZ, TZ, I));
+        let ttz = DataType::TimeTz(None);
+        assert_eq!(pick(Add, Date, ttz), (Date, ttz, TZ));
         // date + '…' could be an integer, an interval or a time: 42725.
         let e = temporal_operator(Add, Date, U).unwrap_err();
         assert_eq!(e.code, sqlstate::AMBIGUOUS_FUNCTION);

@@ -529,6 +529,11 @@ fn datetime_arith(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
         (Add, V::Date(d), V::Time(t)) | (Add, V::Time(t), V::Date(d)) => {
             V::Timestamp(ops::date_plus_time(*d, *t)?)
         }
+        (Add, V::Date(d), V::TimeTz(t, z)) | (Add, V::TimeTz(t, z), V::Date(d)) => {
+            // The wall clock of the time's own zone on that date.
+            let local = ops::date_plus_time(*d, *t)?;
+            V::TimestampTz(TimeZone::fixed(*z).to_utc(local)?)
+        }
         (Add | Sub, V::Date(d), V::Interval(i)) | (Add, V::Interval(i), V::Date(d)) => {
             let ts = datetime::date_to_timestamp(*d)?;
             let i = if op == Sub { i.checked_neg()? } else { *i };

@@ -687,6 +687,11 @@ async fn errors_carry_postgres_codes_and_messages() {
             "operator does not exist: date * integer",
         ),
         (
+            "SELECT 10::date",
+            SqlState::CANNOT_COERCE,
+            "cannot cast type integer to date",
+        ),
+        (
             "SELECT extract(hour FROM date '2026-01-01')",
             SqlState::FEATURE_NOT_SUPPORTED,
             "unit \"hour\" not supported for type date",

@@ -62,6 +62,7 @@ pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
 pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
 pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
 pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+pub const CANNOT_COERCE: SqlState = SqlState("42846");
 pub const GROUPING_ERROR: SqlState = SqlState("42803");
 pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
 pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");

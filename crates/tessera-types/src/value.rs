@@ -124,11 +124,13 @@ impl Value {
         Some(s)
     }
 
-    /// The value of a string as text: `char(n)` loses its trailing blanks.
+    /// The value as text by a cast: `char(n)` loses its trailing blanks and
+    /// a boolean is spelled out (`true`), as PostgreSQL's casts to text do.
     fn string_text(self) -> String {
         match self {
             Value::BpChar(s) => trim_blanks(&s).to_string(),
             Value::Text(s) => s,
+            Value::Bool(b) => if b { "true" } else { "false" }.to_string(),
             other => other.to_text().unwrap_or_default(),
         }
     }
@@ -263,7 +265,7 @@ impl Value {
             }
             (v, to) => {
                 return Err(Error::new(
-                    sqlstate::DATATYPE_MISMATCH,
+                    sqlstate::CANNOT_COERCE,
                     format!("cannot cast type {} to {}", v.data_type(), to),
                 ))
             }
@@ -505,7 +507,7 @@ fn float_cmp(a: f64, b: f64) -> Ordering {
 
 fn cannot_cast(v: &Value, to: &str) -> Error {
     Error::new(
-        sqlstate::DATATYPE_MISMATCH,
+        sqlstate::CANNOT_COERCE,
         format!("cannot cast type {} to {to}", v.data_type()),
     )
 }
