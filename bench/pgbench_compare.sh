@@ -6,10 +6,10 @@
 #   point-select  SELECT v FROM bench_kv WHERE id = :id    (100000 rows, random id)
 #   insert        INSERT INTO bench_ins (id, v) VALUES ...  (table without primary key)
 #   tpcb_like     pgbench's TPC-B-like transaction (BEGIN; 3 UPDATEs, a SELECT,
-#                 an INSERT; END) over pgbench_* tables with 2 branches, 20
-#                 tellers and as many accounts as bench_kv has rows (no mtime or
-#                 char(n) columns: Tessera lacks those types yet); afterwards
-#                 the four balance sums must agree
+#                 an INSERT with CURRENT_TIMESTAMP; END) over pgbench's own
+#                 tables (char(n) fillers, mtime timestamp, fillfactor=100)
+#                 with 2 branches, 20 tellers and as many accounts as bench_kv
+#                 has rows; afterwards the four balance sums must agree
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
 # both workloads, stop it; then the other one. Prints a table of TPS and the
@@ -142,10 +142,10 @@ sql() { # port, then psql arguments
 cat >"$work/setup.sql" <<'EOF'
 CREATE TABLE bench_kv (id integer PRIMARY KEY, v integer);
 CREATE TABLE bench_ins (id bigint, v text);
-CREATE TABLE pgbench_branches (bid integer PRIMARY KEY, bbalance integer, filler text);
-CREATE TABLE pgbench_tellers (tid integer PRIMARY KEY, bid integer, tbalance integer, filler text);
-CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler text);
-CREATE TABLE pgbench_history (tid integer, bid integer, aid integer, delta integer);
+CREATE TABLE pgbench_branches (bid integer PRIMARY KEY, bbalance integer, filler char(88)) WITH (fillfactor=100);
+CREATE TABLE pgbench_tellers (tid integer PRIMARY KEY, bid integer, tbalance integer, filler char(84)) WITH (fillfactor=100);
+CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler char(84)) WITH (fillfactor=100);
+CREATE TABLE pgbench_history (tid integer, bid integer, aid integer, delta integer, mtime timestamp, filler char(22));
 INSERT INTO pgbench_branches VALUES (1, 0, NULL), (2, 0, NULL);
 EOF
 # Tessera has no generate_series yet: plain INSERTs of 1000 rows each.
@@ -157,9 +157,9 @@ awk -v rows="$rows" 'BEGIN {
             line = line "(" i ", " (i * 7) % 1000 ")" (i < end ? ", " : ";")
         }
         print line
-        line = "INSERT INTO pgbench_accounts (aid, bid, abalance) VALUES "
+        line = "INSERT INTO pgbench_accounts (aid, bid, abalance, filler) VALUES "
         for (i = start; i <= end; i++) {
-            line = line "(" i ", " (i % 2) + 1 ", 0)" (i < end ? ", " : ";")
+            line = line "(" i ", " (i % 2) + 1 ", 0, '"'"''"'"')" (i < end ? ", " : ";")
         }
         print line
     }
@@ -185,7 +185,7 @@ UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
 SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
 UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
 UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
-INSERT INTO pgbench_history (tid, bid, aid, delta) VALUES (:tid, :bid, :aid, :delta);
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
 END;
 EOF
 chmod 644 "$work"/*.sql

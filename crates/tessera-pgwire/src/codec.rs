@@ -24,6 +24,7 @@
 use std::io::Write as _;
 
 use tessera_sql::{ColumnDesc, Notice};
+use tessera_types::datetime::TimeZone;
 use tessera_types::sqlstate::{self, SqlState};
 use tessera_types::{DataType, Error, Value};
 
@@ -716,6 +717,7 @@ pub fn data_row(
     columns: &[ColumnDesc],
     formats: &ResultFormats,
     scratch: &mut String,
+    zone: &TimeZone,
 ) -> Result<(), Error> {
     if row.len() != columns.len() {
         return Err(Error::internal(format!(
@@ -729,7 +731,7 @@ pub fn data_row(
     out.extend_from_slice(&count.to_be_bytes());
     for (i, (value, column)) in row.iter().zip(columns).enumerate() {
         if let Err(error) =
-            values::write_field(out, value, column.data_type, formats.get(i), scratch)
+            values::write_field(out, value, column.data_type, formats.get(i), scratch, zone)
         {
             out.truncate(start);
             return Err(error);
@@ -1239,6 +1241,7 @@ mod tests {
             &columns,
             &ResultFormats::Uniform(Format::Text),
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap();
         data_row(
@@ -1247,6 +1250,7 @@ mod tests {
             &columns,
             &ResultFormats::Uniform(Format::Binary),
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap();
         command_complete_with_count(&mut out, "SELECT", 2);
@@ -1311,10 +1315,19 @@ mod tests {
             &columns,
             &binary,
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap_err();
         assert_eq!(error.code, sqlstate::INTERNAL_ERROR);
-        let error = data_row(&mut out, &[], &columns, &binary, &mut scratch).unwrap_err();
+        let error = data_row(
+            &mut out,
+            &[],
+            &columns,
+            &binary,
+            &mut scratch,
+            &TimeZone::UTC,
+        )
+        .unwrap_err();
         assert_eq!(error.code, sqlstate::INTERNAL_ERROR);
         assert_eq!(out, b"kept");
     }

@@ -49,10 +49,10 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<u8> = Vec::new();
-    let Some(settings) = handshake(stream, &mut input, &mut out).await? else {
+    let Some(state) = handshake(stream, &mut input, &mut out).await? else {
         return Ok(());
     };
-    let mut session = Session::start(engine, settings, backend, out);
+    let mut session = Session::start(engine, state, backend, out);
     // However the session ends, the engine releases what it holds (an open
     // transaction is rolled back).
     let result: io::Result<()> = async {
@@ -112,7 +112,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     input: &mut Vec<u8>,
     out: &mut Vec<u8>,
-) -> io::Result<Option<std::collections::BTreeMap<String, String>>> {
+) -> io::Result<Option<tessera_sql::SessionState>> {
     let mut startup = Startup::default();
     loop {
         let (handshake, used) = match decode_startup(input) {
@@ -133,7 +133,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         input.drain(..used);
         match handshake {
             Handshake::Continue => session::write_out(out, stream).await?,
-            Handshake::Accept(settings) => return Ok(Some(settings)),
+            Handshake::Accept(state) => return Ok(Some(state)),
             Handshake::Close => {
                 close(stream, out).await?;
                 return Ok(None);

@@ -76,7 +76,7 @@ pub(crate) enum Handshake {
     /// Write the output and read the next startup message.
     Continue,
     /// Start a session with these settings.
-    Accept(BTreeMap<String, String>),
+    Accept(SessionState),
     /// Write the output (maybe a FATAL error) and close.
     Close,
 }
@@ -120,8 +120,8 @@ impl Startup {
                     codec::error_response(out, Severity::Fatal, &error);
                     return Handshake::Close;
                 }
-                match startup_settings(params) {
-                    Ok(settings) => Handshake::Accept(settings),
+                match startup_settings(params).and_then(SessionState::new) {
+                    Ok(state) => Handshake::Accept(state),
                     Err(error) => {
                         codec::error_response(out, Severity::Fatal, &error);
                         Handshake::Close
@@ -157,16 +157,25 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
             continue;
         }
         let value = if name == "client_encoding" {
-            client_encoding(value).ok_or_else(|| {
-                Error::new(
-                    sqlstate::INVALID_PARAMETER_VALUE,
-                    format!("invalid value for parameter \"client_encoding\": \"{value}\""),
-                )
-            })?
+            client_encoding(value)
+                .ok_or_else(|| {
+                    Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"client_encoding\": \"{value}\""),
+                    )
+                })?
+                .to_string()
         } else {
-            value
+            // TimeZone, DateStyle, IntervalStyle: checked and spelled as
+            // PostgreSQL reports them.
+            tessera_sql::engine::check_setting(
+                name,
+                key,
+                value,
+                settings.get(name).map(String::as_str),
+            )?
         };
-        settings.insert(name.to_string(), value.to_string());
+        settings.insert(name.to_string(), value);
     }
     Ok(settings)
 }
@@ -272,23 +281,19 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     /// BackendKeyData and ReadyForQuery.
     pub(crate) fn start(
         engine: &'e E,
-        settings: BTreeMap<String, String>,
+        state: SessionState,
         backend: BackendKey,
         mut out: Vec<u8>,
     ) -> Session<'e, E> {
         codec::authentication_ok(&mut out);
         for (name, default) in REPORTED_SETTINGS {
-            let value = settings.get(*name).map_or(*default, String::as_str);
+            let value = state.settings.get(*name).map_or(*default, String::as_str);
             codec::parameter_status(&mut out, name, value);
         }
         codec::backend_key_data(&mut out, backend);
         let mut session = Session {
             engine,
-            state: SessionState {
-                settings,
-                reported_changes: Vec::new(),
-                txn: None,
-            },
+            state,
             statements: HashMap::new(),
             portals: HashMap::new(),
             skipping_until_sync: false,
@@ -486,7 +491,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         // A simple Query replaces the unnamed statement, as in PostgreSQL.
         self.statements.remove("");
         let engine = self.engine;
-        let statements = engine.prepare(sql, &[])?;
+        let statements = engine.prepare(sql, &[], &self.state)?;
         if statements.is_empty() {
             codec::empty_query_response(&mut self.out);
             return Ok(());
@@ -547,7 +552,14 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 codec::notice_response(&mut self.out, notice);
             }
             for row in &result.rows {
-                codec::data_row(&mut self.out, row, columns, &text, &mut self.scratch)?;
+                codec::data_row(
+                    &mut self.out,
+                    row,
+                    columns,
+                    &text,
+                    &mut self.scratch,
+                    &self.state.time_zone,
+                )?;
                 write_if_full(&mut self.out, io).await?;
             }
             command_complete(&mut self.out, &result.tag, result.rows.len(), returns_rows);
@@ -587,7 +599,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 }),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut statements = self.engine.prepare(sql, &param_types)?;
+        let mut statements = self.engine.prepare(sql, &param_types, &self.state)?;
         if statements.len() > 1 {
             return Err(Error::syntax(
                 "cannot insert multiple commands into a prepared statement",
@@ -637,6 +649,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             )));
         }
         let mut values = Vec::with_capacity(params.len());
+        let time = self.engine.time_context(&self.state);
         for (index, (bytes, ty)) in params.iter().zip(param_types).enumerate() {
             let format = match param_formats.len() {
                 0 => Format::Text,
@@ -645,7 +658,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             };
             values.push(match bytes {
                 None => Value::Null,
-                Some(bytes) => values::decode_param(*ty, format, bytes, index)?,
+                Some(bytes) => values::decode_param(*ty, format, bytes, index, &time)?,
             });
         }
         let column_count = prepared.statement.as_ref().map_or(0, |s| s.columns().len());
@@ -775,6 +788,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 statement.columns(),
                 &portal.result_formats,
                 &mut self.scratch,
+                &self.state.time_zone,
             )?;
             *next_row += 1;
             sent += 1;

@@ -55,7 +55,12 @@ struct FakeEngine;
 impl QueryEngine for FakeEngine {
     type Statement = FakeStatement;
 
-    fn prepare(&self, sql: &str, param_types: &[Option<DataType>]) -> Result<Vec<FakeStatement>> {
+    fn prepare(
+        &self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+        _session: &SessionState,
+    ) -> Result<Vec<FakeStatement>> {
         let mut statements = Vec::new();
         for sql in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             let (params, columns) = match sql {

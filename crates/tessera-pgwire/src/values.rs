@@ -16,6 +16,7 @@
 //! format it is refused with XX000 rather than sent with bytes the client
 //! would misread.
 
+use tessera_types::datetime::{self, Interval, TimeContext, TimeZone};
 use tessera_types::sqlstate;
 use tessera_types::{numeric, DataType, Error, Result, Value};
 
@@ -87,10 +88,17 @@ pub fn decode_utf8(bytes: &[u8]) -> Result<&str> {
     Err(Error::new(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, message))
 }
 
-/// Decodes Bind parameter number `index` (0-based) of type `ty`.
-pub fn decode_param(ty: DataType, format: Format, bytes: &[u8], index: usize) -> Result<Value> {
+/// Decodes Bind parameter number `index` (0-based) of type `ty`; date/time
+/// text is read in the session's `ctx` (time zone, `now`).
+pub fn decode_param(
+    ty: DataType,
+    format: Format,
+    bytes: &[u8],
+    index: usize,
+    ctx: &TimeContext,
+) -> Result<Value> {
     match format {
-        Format::Text => Value::parse(ty, decode_utf8(bytes)?),
+        Format::Text => Value::parse_with(ty, decode_utf8(bytes)?, ctx),
         Format::Binary => decode_binary(ty, bytes, index),
     }
 }
@@ -137,10 +145,69 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             }
         }
         // `unknown` travels as text, as PostgreSQL's unknownrecv reads it.
-        DataType::Text | DataType::Varchar(_) | DataType::Unknown => {
+        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
             Value::parse(ty, decode_utf8(bytes)?)?
         }
+        DataType::Date => {
+            let date = i32::from_be_bytes(bytes.try_into().map_err(|_| wrong_length())?);
+            if datetime::is_finite_date(date) && !datetime::is_valid_date(date) {
+                return Err(datetime::out_of_range("date"));
+            }
+            Value::Date(date)
+        }
+        DataType::Time(precision) => {
+            let time = i64::from_be_bytes(bytes.try_into().map_err(|_| wrong_length())?);
+            check_time(time)?;
+            Value::Time(datetime::parse::round_time(time, precision))
+        }
+        DataType::TimeTz(precision) => {
+            if bytes.len() != 12 {
+                return Err(wrong_length());
+            }
+            let time = i64::from_be_bytes(bytes[..8].try_into().map_err(|_| wrong_length())?);
+            let west = i32::from_be_bytes(bytes[8..].try_into().map_err(|_| wrong_length())?);
+            check_time(time)?;
+            // PostgreSQL's TZDISP_LIMIT: under 16 hours either way.
+            if west.unsigned_abs() >= 16 * 3600 {
+                return Err(Error::new(
+                    sqlstate::INVALID_TIME_ZONE_DISPLACEMENT_VALUE,
+                    "time zone displacement out of range",
+                ));
+            }
+            Value::TimeTz(datetime::parse::round_time(time, precision), -west)
+        }
+        DataType::Timestamp(precision) | DataType::TimestampTz(precision) => {
+            let ts = i64::from_be_bytes(bytes.try_into().map_err(|_| wrong_length())?);
+            if datetime::is_finite_timestamp(ts) && !datetime::is_valid_timestamp(ts) {
+                return Err(datetime::out_of_range("timestamp"));
+            }
+            let ts = datetime::round_timestamp(ts, precision)?;
+            if matches!(ty, DataType::Timestamp(_)) {
+                Value::Timestamp(ts)
+            } else {
+                Value::TimestampTz(ts)
+            }
+        }
+        DataType::Interval(typmod) => {
+            if bytes.len() != 16 {
+                return Err(wrong_length());
+            }
+            let micros = i64::from_be_bytes(bytes[..8].try_into().map_err(|_| wrong_length())?);
+            let days = i32::from_be_bytes(bytes[8..12].try_into().map_err(|_| wrong_length())?);
+            let months = i32::from_be_bytes(bytes[12..].try_into().map_err(|_| wrong_length())?);
+            let interval = Interval::new(months, days, micros);
+            Value::Interval(typmod.map_or(interval, |t| interval.apply_typmod(t)))
+        }
     })
+}
+
+/// A time of day must lie in `0..=24:00:00` (22008 otherwise).
+fn check_time(time: i64) -> Result<()> {
+    if (0..=datetime::USECS_PER_DAY).contains(&time) {
+        Ok(())
+    } else {
+        Err(datetime::out_of_range("time"))
+    }
 }
 
 /// Appends the binary representation of `value` as a column of type `ty`
@@ -156,8 +223,24 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Float4(v), DataType::Float4) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Float8(v), DataType::Float8) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Numeric(d), DataType::Numeric(_)) => numeric::encode_binary(d, out),
-        (Value::Text(s), DataType::Text | DataType::Varchar(_) | DataType::Unknown) => {
-            out.extend_from_slice(s.as_bytes())
+        (
+            Value::Text(s) | Value::BpChar(s),
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown,
+        ) => out.extend_from_slice(s.as_bytes()),
+        (Value::Date(d), DataType::Date) => out.extend_from_slice(&d.to_be_bytes()),
+        (Value::Time(t), DataType::Time(_)) => out.extend_from_slice(&t.to_be_bytes()),
+        (Value::TimeTz(t, east), DataType::TimeTz(_)) => {
+            out.extend_from_slice(&t.to_be_bytes());
+            out.extend_from_slice(&(-east).to_be_bytes());
+        }
+        (Value::Timestamp(t), DataType::Timestamp(_))
+        | (Value::TimestampTz(t), DataType::TimestampTz(_)) => {
+            out.extend_from_slice(&t.to_be_bytes())
+        }
+        (Value::Interval(i), DataType::Interval(_)) => {
+            out.extend_from_slice(&i.micros.to_be_bytes());
+            out.extend_from_slice(&i.days.to_be_bytes());
+            out.extend_from_slice(&i.months.to_be_bytes());
         }
         (value, ty) => {
             return Err(Error::internal(format!(
@@ -170,22 +253,24 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
 }
 
 /// Appends one DataRow field: its length (-1 for NULL) and its bytes in
-/// `format`. `scratch` holds the text form of non-string values between
-/// calls so that it is allocated once per connection, not per field. On
-/// error `out` is left as it was.
+/// `format`; a `timestamptz` in text is shown in `zone`. `scratch` holds
+/// the text form of non-string values between calls so that it is
+/// allocated once per connection, not per field. On error `out` is left
+/// as it was.
 pub fn write_field(
     out: &mut Vec<u8>,
     value: &Value,
     ty: DataType,
     format: Format,
     scratch: &mut String,
+    zone: &TimeZone,
 ) -> Result<()> {
     match (value, format) {
         (Value::Null, _) => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        (Value::Text(s), Format::Text) => put_field(out, s.as_bytes())?,
+        (Value::Text(s) | Value::BpChar(s), Format::Text) => put_field(out, s.as_bytes())?,
         (value, Format::Text) => {
             scratch.clear();
-            value.write_text(scratch);
+            value.write_text_in(scratch, zone);
             put_field(out, scratch.as_bytes())?;
         }
         (value, Format::Binary) => {
@@ -282,6 +367,130 @@ mod tests {
     }
 
     #[test]
+    fn date_time_values_travel_as_postgres_integers() {
+        let mut out = Vec::new();
+        encode_binary(&Value::Date(9823), DataType::Date, &mut out).unwrap();
+        assert_eq!(out, 9823i32.to_be_bytes());
+        out.clear();
+        let iv = Interval::new(14, 3, 5_000_000);
+        encode_binary(&Value::Interval(iv), DataType::Interval(None), &mut out).unwrap();
+        let expected: Vec<u8> = [
+            &5_000_000i64.to_be_bytes()[..],
+            &3i32.to_be_bytes(),
+            &14i32.to_be_bytes(),
+        ]
+        .concat();
+        assert_eq!(out, expected);
+        out.clear();
+        // timetz carries its zone in seconds west.
+        encode_binary(&Value::TimeTz(7, 7200), DataType::TimeTz(None), &mut out).unwrap();
+        assert_eq!(
+            out,
+            [&7i64.to_be_bytes()[..], &(-7200i32).to_be_bytes()].concat()
+        );
+        for (value, ty) in [
+            (Value::Date(i32::MIN), DataType::Date),
+            (Value::Time(86_400_000_000), DataType::Time(None)),
+            (Value::TimeTz(0, -19800), DataType::TimeTz(None)),
+            (Value::Timestamp(i64::MAX), DataType::Timestamp(None)),
+            (Value::TimestampTz(-1), DataType::TimestampTz(None)),
+            (
+                Value::Interval(Interval::new(-1, -2, -3)),
+                DataType::Interval(None),
+            ),
+            (Value::BpChar("ab ".into()), DataType::Char(Some(3))),
+        ] {
+            let back = round_trip(value.clone(), ty);
+            assert_eq!(back.to_text(), value.to_text(), "{ty:?}");
+            assert_eq!(back.data_type(), value.data_type(), "{ty:?}");
+        }
+        // Type modifiers apply on receipt, as PostgreSQL's receive functions do.
+        let mut bytes = Vec::new();
+        encode_binary(
+            &Value::Timestamp(1_500_000),
+            DataType::Timestamp(None),
+            &mut bytes,
+        )
+        .unwrap();
+        let rounded = decode_binary(DataType::Timestamp(Some(0)), &bytes, 0).unwrap();
+        assert_eq!(text(&rounded), "2000-01-01 00:00:02");
+        let padded = decode_binary(DataType::Char(Some(4)), b"ab", 0).unwrap();
+        assert_eq!(text(&padded), "ab  ");
+    }
+
+    #[test]
+    fn date_time_values_out_of_range_are_refused() {
+        let code = |ty, bytes: &[u8]| decode_binary(ty, bytes, 0).unwrap_err().code;
+        let past_end = (2_147_483_494i32 - 2_451_545).to_be_bytes();
+        assert_eq!(
+            code(DataType::Date, &past_end),
+            sqlstate::DATETIME_FIELD_OVERFLOW
+        );
+        assert_eq!(
+            code(DataType::Time(None), &(86_400_000_001i64).to_be_bytes()),
+            sqlstate::DATETIME_FIELD_OVERFLOW
+        );
+        assert_eq!(
+            code(DataType::Time(None), &(-1i64).to_be_bytes()),
+            sqlstate::DATETIME_FIELD_OVERFLOW
+        );
+        assert_eq!(
+            code(DataType::Timestamp(None), &(i64::MAX - 1).to_be_bytes()),
+            sqlstate::DATETIME_FIELD_OVERFLOW
+        );
+        let far_zone = [&0i64.to_be_bytes()[..], &(16 * 3600i32).to_be_bytes()].concat();
+        assert_eq!(
+            code(DataType::TimeTz(None), &far_zone),
+            sqlstate::INVALID_TIME_ZONE_DISPLACEMENT_VALUE
+        );
+        for (ty, len) in [
+            (DataType::Date, 8),
+            (DataType::Time(None), 4),
+            (DataType::TimeTz(None), 8),
+            (DataType::Timestamp(None), 4),
+            (DataType::Interval(None), 12),
+        ] {
+            assert_eq!(
+                code(ty, &vec![0; len]),
+                sqlstate::INVALID_BINARY_REPRESENTATION,
+                "{ty:?} with {len} bytes"
+            );
+        }
+        let long = decode_binary(DataType::Char(Some(2)), b"abc", 0).unwrap_err();
+        assert_eq!(long.code, sqlstate::STRING_DATA_RIGHT_TRUNCATION);
+    }
+
+    #[test]
+    fn timestamptz_text_is_shown_in_the_session_zone() {
+        let mut out = Vec::new();
+        let mut scratch = String::new();
+        let value = Value::TimestampTz(0);
+        write_field(
+            &mut out,
+            &value,
+            DataType::TimestampTz(None),
+            Format::Text,
+            &mut scratch,
+            &TimeZone::fixed(-19800),
+        )
+        .unwrap();
+        assert_eq!(&out[4..], b"1999-12-31 18:30:00-05:30");
+        let ctx = TimeContext {
+            zone: TimeZone::fixed(3600),
+            ..TimeContext::default()
+        };
+        let parsed = decode_param(
+            DataType::TimestampTz(None),
+            Format::Text,
+            b"2000-01-01 01:00",
+            0,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(text(&parsed), "2000-01-01 00:00:00+00");
+    }
+
+    #[test]
     fn binary_wire_bytes_are_big_endian() {
         let mut out = Vec::new();
         encode_binary(&Value::Int4(1), DataType::Int4, &mut out).unwrap();
@@ -321,7 +530,14 @@ mod tests {
             binary_error(DataType::Text, b"a\0b"),
             sqlstate::CHARACTER_NOT_IN_REPERTOIRE
         );
-        let error = decode_param(DataType::Text, Format::Text, b"ab\xc3\x28", 0).unwrap_err();
+        let error = decode_param(
+            DataType::Text,
+            Format::Text,
+            b"ab\xc3\x28",
+            0,
+            &TimeContext::default(),
+        )
+        .unwrap_err();
         assert_eq!(error.code, sqlstate::CHARACTER_NOT_IN_REPERTOIRE);
         assert_eq!(
             error.message,
@@ -343,14 +559,32 @@ mod tests {
     #[test]
     fn text_params_parse_with_their_type_and_keep_its_codes() {
         assert_eq!(
-            decode_param(DataType::Int4, Format::Text, b" 42", 0).unwrap(),
+            decode_param(
+                DataType::Int4,
+                Format::Text,
+                b" 42",
+                0,
+                &TimeContext::default()
+            )
+            .unwrap(),
             Value::Int4(42)
         );
         assert_eq!(
-            decode_param(DataType::Unknown, Format::Text, b"x", 0).unwrap(),
+            decode_param(
+                DataType::Unknown,
+                Format::Text,
+                b"x",
+                0,
+                &TimeContext::default()
+            )
+            .unwrap(),
             Value::Text("x".into())
         );
-        let code = |ty, text: &[u8]| decode_param(ty, Format::Text, text, 0).unwrap_err().code;
+        let code = |ty, text: &[u8]| {
+            decode_param(ty, Format::Text, text, 0, &TimeContext::default())
+                .unwrap_err()
+                .code
+        };
         assert_eq!(
             code(DataType::Int4, b"abc"),
             sqlstate::INVALID_TEXT_REPRESENTATION
@@ -368,8 +602,14 @@ mod tests {
             numeric::encode_binary(&numeric::parse("123.456").unwrap(), &mut out);
             out
         };
-        let rounded =
-            decode_param(DataType::Numeric(Some((5, 1))), Format::Binary, &bytes, 0).unwrap();
+        let rounded = decode_param(
+            DataType::Numeric(Some((5, 1))),
+            Format::Binary,
+            &bytes,
+            0,
+            &TimeContext::default(),
+        )
+        .unwrap();
         assert_eq!(text(&rounded), "123.5");
     }
 
@@ -383,6 +623,7 @@ mod tests {
             DataType::Int4,
             Format::Binary,
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap();
         write_field(
@@ -391,6 +632,7 @@ mod tests {
             DataType::Int4,
             Format::Text,
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap();
         write_field(
@@ -399,6 +641,7 @@ mod tests {
             DataType::Int4,
             Format::Binary,
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap();
         write_field(
@@ -407,6 +650,7 @@ mod tests {
             DataType::Text,
             Format::Text,
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap();
         let expected: Vec<u8> = [
@@ -426,6 +670,7 @@ mod tests {
             DataType::Int4,
             Format::Binary,
             &mut scratch,
+            &TimeZone::UTC,
         )
         .unwrap_err();
         assert_eq!(error.code, sqlstate::INTERNAL_ERROR);

@@ -31,6 +31,8 @@ fn sum_type(arg_type: DataType) -> DataType {
 fn avg_sum_type(arg_type: DataType) -> DataType {
     if arg_type.is_float() {
         DataType::Float8
+    } else if let DataType::Interval(_) = arg_type {
+        DataType::Interval(None)
     } else {
         DataType::Numeric(None)
     }
@@ -156,6 +158,7 @@ impl AggState {
             AggState::Avg { sum, count } => match sum {
                 Value::Float8(f) => Value::Float8(f / count as f64),
                 Value::Numeric(d) => Value::Numeric(numeric::div(d, Decimal::from(count))?),
+                Value::Interval(i) => Value::Interval(i.div(count as f64)?),
                 Value::Null => Value::Null,
                 other => return Err(Error::internal(format!("avg over {other:?}"))),
             },

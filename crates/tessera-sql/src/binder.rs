@@ -11,10 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlparser::ast;
+use tessera_types::datetime::interval::{IntervalFields, IntervalTypmod};
+use tessera_types::datetime::{self, TimeContext};
 use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, TableDef, Value};
 
 use crate::engine::ColumnDesc;
-use crate::expr::{BinaryOp, Expr, Function};
+use crate::expr::{BinaryOp, Clock, Expr, Function};
 use crate::parser::Parsed;
 use crate::plan::*;
 
@@ -84,6 +86,62 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
             }
         },
         A::Text | A::String(None) => DataType::Text,
+        A::Char(len) | A::Character(len) => DataType::Char(Some(char_length(len.as_ref())?)),
+        A::Date => DataType::Date,
+        A::Time(precision, tz) => {
+            let p = time_precision(*precision);
+            match tz {
+                ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz => DataType::TimeTz(p),
+                _ => DataType::Time(p),
+            }
+        }
+        A::Timestamp(precision, tz) => {
+            let p = time_precision(*precision);
+            match tz {
+                ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz => DataType::TimestampTz(p),
+                _ => DataType::Timestamp(p),
+            }
+        }
+        A::Interval { fields, precision } => {
+            let fields = match fields {
+                None => IntervalFields::FULL,
+                Some(f) => interval_fields(f),
+            };
+            let precision = time_precision(*precision);
+            if fields == IntervalFields::FULL && precision.is_none() {
+                DataType::Interval(None)
+            } else {
+                DataType::Interval(Some(IntervalTypmod { fields, precision }))
+            }
+        }
+        A::Custom(name, modifiers) => {
+            let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+                return Err(Error::unsupported(format!("type {t}")));
+            };
+            let type_name = ident_name(ident);
+            match (type_name.as_str(), modifiers.as_slice()) {
+                ("bpchar", []) => DataType::Char(None),
+                ("bpchar", [n]) => {
+                    let length = n.parse::<u64>().map_err(|_| {
+                        Error::syntax(format!("invalid type modifier for bpchar: {n}"))
+                    })?;
+                    DataType::Char(Some(char_length(Some(
+                        &ast::CharacterLength::IntegerLength { length, unit: None },
+                    ))?))
+                }
+                ("timetz", []) => DataType::TimeTz(None),
+                ("timestamptz", []) => DataType::TimestampTz(None),
+                ("char", []) if ident.quote_style.is_some() => {
+                    return Err(Error::unsupported("the single-byte type \"char\""))
+                }
+                _ => {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type \"{type_name}\" does not exist"),
+                    ))
+                }
+            }
+        }
         A::Varchar(len) | A::CharacterVarying(len) => {
             match len {
                 None => DataType::Varchar(None),
@@ -101,6 +159,62 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
         }
         other => return Err(Error::unsupported(format!("type {other}"))),
     })
+}
+
+/// The length of `char(n)` (1 when not given), checked as PostgreSQL does.
+fn char_length(len: Option<&ast::CharacterLength>) -> Result<u32> {
+    match len {
+        None => Ok(1),
+        Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+            if *length == 0 {
+                Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "length for type char must be at least 1",
+                ))
+            } else if *length > 10_485_760 {
+                Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "length for type char cannot exceed 10485760",
+                ))
+            } else {
+                Ok(*length as u32)
+            }
+        }
+        Some(ast::CharacterLength::Max) => Err(Error::unsupported("char(max)")),
+    }
+}
+
+/// A fractional-second precision: past 6 it is reduced to 6, as
+/// PostgreSQL does (with a warning).
+fn time_precision(precision: Option<u64>) -> Option<u8> {
+    precision.map(|p| p.min(datetime::PRECISION_MAX as u64) as u8)
+}
+
+fn interval_fields(f: &ast::IntervalFields) -> IntervalFields {
+    use ast::IntervalFields as F;
+    match f {
+        F::Year => IntervalFields::YEAR,
+        F::Month => IntervalFields::MONTH,
+        F::Day => IntervalFields::DAY,
+        F::Hour => IntervalFields::HOUR,
+        F::Minute => IntervalFields::MINUTE,
+        F::Second => IntervalFields::SECOND,
+        F::YearToMonth => IntervalFields::YEAR_TO_MONTH,
+        F::DayToHour => IntervalFields::DAY_TO_HOUR,
+        F::DayToMinute => IntervalFields::DAY_TO_MINUTE,
+        F::DayToSecond => IntervalFields::DAY_TO_SECOND,
+        F::HourToMinute => IntervalFields::HOUR_TO_MINUTE,
+        F::HourToSecond => IntervalFields::HOUR_TO_SECOND,
+        F::MinuteToSecond => IntervalFields::MINUTE_TO_SECOND,
+    }
+}
+
+/// The unit name an `EXTRACT` field stands for (`epoch`, `year`…).
+fn extract_unit(field: &ast::DateTimeField) -> String {
+    match field {
+        ast::DateTimeField::Custom(ident) => ident_name(ident),
+        other => other.to_string().to_lowercase(),
+    }
 }
 
 fn numeric_precision(p: u64) -> Result<u8> {
@@ -167,6 +281,9 @@ enum Ctx<'a> {
 pub struct Binder<'a> {
     catalog: &'a Catalog,
     params: Vec<Option<DataType>>,
+    /// The session's zone and clock, for constants read now (`'now'`,
+    /// timestamps without a zone), as PostgreSQL reads them when parsing.
+    time: TimeContext,
 }
 
 fn is_aggregate_name(name: &str) -> bool {
@@ -245,10 +362,15 @@ fn needs_cast(from: DataType, to: DataType) -> bool {
 }
 
 impl<'a> Binder<'a> {
-    pub fn new(catalog: &'a Catalog, param_types: &[Option<DataType>]) -> Binder<'a> {
+    pub fn new(
+        catalog: &'a Catalog,
+        param_types: &[Option<DataType>],
+        time: TimeContext,
+    ) -> Binder<'a> {
         Binder {
             catalog,
             params: param_types.to_vec(),
+            time,
         }
     }
 
@@ -355,6 +477,20 @@ impl<'a> Binder<'a> {
                 (plan, vec![], false)
             }
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
+            S::Set(ast::Set::SetTimeZone {
+                local: false,
+                value,
+            }) => {
+                let value = time_zone_value(value)?;
+                (
+                    Plan::Set {
+                        name: "timezone".into(),
+                        value,
+                    },
+                    vec![],
+                    false,
+                )
+            }
             S::Set(ast::Set::SingleAssignment {
                 variable, values, ..
             }) => {
@@ -515,7 +651,7 @@ impl<'a> Binder<'a> {
             return Ok(e);
         }
         if let Expr::Literal(v) = e {
-            return Ok(Expr::Literal(v.cast(to, true)?));
+            return Ok(Expr::Literal(v.cast_with(to, true, &self.time)?));
         }
         Ok(Expr::Cast {
             expr: Box::new(e),
@@ -576,7 +712,7 @@ impl<'a> Binder<'a> {
                         } else {
                             t
                         };
-                        if !t.is_numeric_family() {
+                        if !t.is_numeric_family() && !matches!(t, DataType::Interval(_)) {
                             return Err(operator_missing("-", None, t));
                         }
                         Ok((Expr::Neg(Box::new(x)), t.unconstrained()))
@@ -683,7 +819,12 @@ impl<'a> Binder<'a> {
                 if !xt.is_string() || !pt.is_string() {
                     return Err(operator_missing("~~", Some(xt), pt));
                 }
-                let x = self.coerce(x, xt, DataType::Text)?;
+                // char(n) matches with its blanks (PostgreSQL's bpcharlike).
+                let x = if matches!(xt, DataType::Char(_)) {
+                    x
+                } else {
+                    self.coerce(x, xt, DataType::Text)?
+                };
                 let p = self.coerce(p, pt, DataType::Text)?;
                 Ok((
                     Expr::Like {
@@ -713,12 +854,12 @@ impl<'a> Binder<'a> {
                 }
                 if from != DataType::Unknown && !castable(from, to) {
                     return Err(Error::new(
-                        sqlstate::DATATYPE_MISMATCH,
+                        sqlstate::CANNOT_COERCE,
                         format!("cannot cast type {from} to {to}"),
                     ));
                 }
                 if let Expr::Literal(v) = x {
-                    return Ok((Expr::Literal(v.cast(to, true)?), to));
+                    return Ok((Expr::Literal(v.cast_with(to, true, &self.time)?), to));
                 }
                 Ok((
                     Expr::Cast {
@@ -752,7 +893,21 @@ impl<'a> Binder<'a> {
                     ast::Value::SingleQuotedString(s) => s.clone(),
                     other => other.to_string(),
                 };
-                Ok((Expr::Literal(Value::parse(to, &text)?), to))
+                Ok((Expr::Literal(Value::parse_with(to, &text, &self.time)?), to))
+            }
+            E::Interval(interval) => self.bind_interval_literal(interval, scope, ctx),
+            E::Extract { field, expr, .. } => {
+                let unit = Expr::Literal(Value::Text(extract_unit(field)));
+                let (x, t) = self.bind_expr(expr, scope, ctx)?;
+                self.bind_date_part(Function::Extract, unit, x, t)
+            }
+            E::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let (x, t) = self.bind_expr(timestamp, scope, ctx)?;
+                let (z, zt) = self.bind_expr_hint(time_zone, scope, ctx, Some(DataType::Text))?;
+                self.bind_at_time_zone(x, t, z, zt)
             }
             E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
                 Err(Error::unsupported("subqueries"))
@@ -851,12 +1006,18 @@ impl<'a> Binder<'a> {
             other => return Err(Error::unsupported(format!("the operator {other}"))),
         };
         let (l, lt) = self.bind_expr(left, scope, ctx)?;
-        let (r, rt) = self.bind_expr_hint(
-            right,
-            scope,
-            ctx,
-            DataType::common_type(DataType::Unknown, lt),
-        )?;
+        // Date/time arithmetic picks its operator from both operand types
+        // (`timestamp + $1` is `timestamp + interval`), so an untyped right
+        // operand is not given the left one's type beforehand.
+        let hint = if op.is_arithmetic() && is_temporal(lt) {
+            None
+        } else {
+            DataType::common_type(DataType::Unknown, lt)
+        };
+        let (r, rt) = self.bind_expr_hint(right, scope, ctx, hint)?;
+        if op.is_arithmetic() && (is_temporal(lt) || is_temporal(rt)) {
+            return self.bind_temporal_arithmetic(op, l, lt, r, rt);
+        }
         // A parameter on the left takes its type from the right.
         let (l, lt) = match l {
             Expr::Param(i) if lt == DataType::Unknown && rt != DataType::Unknown => {
@@ -926,6 +1087,418 @@ impl<'a> Binder<'a> {
         }
     }
 
+    /// `+`, `-`, `*`, `/` with a date/time or interval operand: the
+    /// operator PostgreSQL would pick ([`temporal_operator`]), operands cast
+    /// to its argument types, constants folded.
+    fn bind_temporal_arithmetic(
+        &mut self,
+        op: BinaryOp,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<(Expr, DataType)> {
+        let (left_type, right_type, result) = temporal_operator(op, lt, rt)?;
+        let l = self.coerce(l, lt, left_type)?;
+        let r = self.coerce(r, rt, right_type)?;
+        if let (Expr::Literal(a), Expr::Literal(b)) = (&l, &r) {
+            let v = crate::expr::binary_in(op, a.clone(), b.clone(), &self.time.zone)?;
+            return Ok((Expr::Literal(v), result));
+        }
+        Ok((
+            Expr::Binary {
+                op,
+                left: Box::new(l),
+                right: Box::new(r),
+            },
+            result,
+        ))
+    }
+
+    /// `INTERVAL '…' [fields]`: the literal read with its field restriction.
+    fn bind_interval_literal(
+        &mut self,
+        interval: &ast::Interval,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let fields = match (&interval.leading_field, &interval.last_field) {
+            (None, None) => IntervalFields::FULL,
+            (Some(first), last) => {
+                let first = extract_unit(first);
+                let last = last.as_ref().map(extract_unit);
+                IntervalFields::from_names(&first, last.as_deref()).ok_or_else(|| {
+                    Error::syntax(format!("syntax error at or near \"{interval}\""))
+                })?
+            }
+            (None, Some(_)) => {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{interval}\""
+                )))
+            }
+        };
+        // `SECOND(p)` is the seconds precision; PostgreSQL has no other
+        // leading-field precision.
+        let precision = match (&interval.leading_field, interval.leading_precision) {
+            (_, None) => time_precision(interval.fractional_seconds_precision),
+            (Some(ast::DateTimeField::Second), Some(p))
+                if interval.last_field.is_none()
+                    && interval.fractional_seconds_precision.is_none() =>
+            {
+                time_precision(Some(p))
+            }
+            _ => return Err(Error::syntax("syntax error at or near \"(\"")),
+        };
+        let ty = if fields == IntervalFields::FULL && precision.is_none() {
+            DataType::Interval(None)
+        } else {
+            DataType::Interval(Some(IntervalTypmod { fields, precision }))
+        };
+        let (x, t) = self.bind_expr_hint(&interval.value, scope, ctx, Some(ty))?;
+        match x {
+            Expr::Literal(Value::Text(text)) => {
+                Ok((Expr::Literal(Value::parse_with(ty, &text, &self.time)?), ty))
+            }
+            other => {
+                if let Expr::Param(i) = other {
+                    if t == DataType::Unknown {
+                        self.param(i, Some(ty));
+                    }
+                }
+                if !castable(t, ty) && t != DataType::Unknown {
+                    return Err(Error::new(
+                        sqlstate::CANNOT_COERCE,
+                        format!("cannot cast type {t} to {ty}"),
+                    ));
+                }
+                Ok((
+                    Expr::Cast {
+                        expr: Box::new(other),
+                        to: ty,
+                        explicit: true,
+                    },
+                    ty,
+                ))
+            }
+        }
+    }
+
+    /// `extract(unit from x)` and `date_part(unit, x)`: `x` a date/time or
+    /// interval (a date is a timestamp for `date_part`, as in PostgreSQL).
+    fn bind_date_part(
+        &mut self,
+        func: Function,
+        unit: Expr,
+        x: Expr,
+        t: DataType,
+    ) -> Result<(Expr, DataType)> {
+        let name = if func == Function::Extract {
+            "extract"
+        } else {
+            "date_part"
+        };
+        let target = match t.unconstrained() {
+            DataType::Date if func == Function::DatePart => DataType::Timestamp(None),
+            ty @ (DataType::Date
+            | DataType::Time(_)
+            | DataType::TimeTz(_)
+            | DataType::Timestamp(_)
+            | DataType::TimestampTz(_)
+            | DataType::Interval(_)) => ty,
+            DataType::Unknown => {
+                return Err(Error::new(
+                    sqlstate::AMBIGUOUS_FUNCTION,
+                    format!("function {name}(unknown, unknown) is not unique"),
+                )
+                .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."))
+            }
+            other => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    format!("function {name}(unknown, {other}) does not exist"),
+                )
+                .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."))
+            }
+        };
+        let x = self.coerce(x, t, target)?;
+        let result = if func == Function::Extract {
+            DataType::Numeric(None)
+        } else {
+            DataType::Float8
+        };
+        Ok((
+            Expr::Call {
+                func,
+                args: vec![unit, x],
+            },
+            result,
+        ))
+    }
+
+    /// `x AT TIME ZONE zone`: a timestamptz becomes the zone's wall clock
+    /// (timestamp), a timestamp is read in the zone (timestamptz), a time
+    /// with time zone moves to the zone. An untyped `x` is a timestamptz.
+    fn bind_at_time_zone(
+        &mut self,
+        x: Expr,
+        t: DataType,
+        zone: Expr,
+        zone_type: DataType,
+    ) -> Result<(Expr, DataType)> {
+        let (target, result) = match t.unconstrained() {
+            DataType::Timestamp(None) => (DataType::Timestamp(None), DataType::TimestampTz(None)),
+            DataType::Date | DataType::TimestampTz(None) | DataType::Unknown => {
+                (DataType::TimestampTz(None), DataType::Timestamp(None))
+            }
+            DataType::Time(None) | DataType::TimeTz(None) => {
+                (DataType::TimeTz(None), DataType::TimeTz(None))
+            }
+            other => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    format!("function pg_catalog.timezone({zone_type}, {other}) does not exist"),
+                )
+                .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."))
+            }
+        };
+        let zone = match zone_type.unconstrained() {
+            DataType::Interval(None) => zone,
+            t if t.is_string() => self.coerce(zone, zone_type, DataType::Text)?,
+            other => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    format!(
+                        "function pg_catalog.timezone({other}, {}) does not exist",
+                        target
+                    ),
+                ))
+            }
+        };
+        let x = self.coerce(x, t, target)?;
+        Ok((
+            Expr::Call {
+                func: Function::AtTimeZone,
+                args: vec![x, zone],
+            },
+            result,
+        ))
+    }
+
+    /// The date/time functions: the clock (`now()` and the SQL value
+    /// functions), `date_part`, `date_trunc`, `age`, `justify_*`,
+    /// `isfinite`, `to_timestamp`. `None` when `name` is none of them.
+    fn bind_datetime_function(
+        &mut self,
+        name: &str,
+        f: &ast::Function,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Option<(Expr, DataType)>> {
+        let without_parens = matches!(f.args, ast::FunctionArguments::None);
+        // The SQL value functions take an optional precision: `current_timestamp(3)`.
+        let precision = |args: &[ast::Expr]| -> Result<Option<u8>> {
+            match args {
+                [] => Ok(None),
+                [ast::Expr::Value(v)] => match &v.value {
+                    ast::Value::Number(n, _) => n
+                        .parse::<u64>()
+                        .map(|p| Some(p.min(datetime::PRECISION_MAX as u64) as u8))
+                        .map_err(|_| Error::syntax(format!("syntax error at or near \"{n}\""))),
+                    other => Err(Error::syntax(format!(
+                        "syntax error at or near \"{other}\""
+                    ))),
+                },
+                _ => Err(Error::syntax(format!("syntax error in call to {name}"))),
+            }
+        };
+        let now = Expr::Now(Clock::Transaction);
+        let cast = |e: Expr, to: DataType| Expr::Cast {
+            expr: Box::new(e),
+            to,
+            explicit: true,
+        };
+        let value_function = matches!(
+            name,
+            "current_timestamp" | "current_date" | "current_time" | "localtimestamp" | "localtime"
+        );
+        if value_function && !without_parens && args.is_empty() {
+            return Err(Error::syntax(format!(
+                "syntax error at or near \"(\" after {name}"
+            )));
+        }
+        let bound = match name {
+            "now" | "transaction_timestamp" | "statement_timestamp" | "clock_timestamp"
+                if !without_parens =>
+            {
+                if !args.is_empty() {
+                    return Err(self.no_function(name, args, scope, ctx)?);
+                }
+                let clock = match name {
+                    "statement_timestamp" => Clock::Statement,
+                    "clock_timestamp" => Clock::Wall,
+                    _ => Clock::Transaction,
+                };
+                (Expr::Now(clock), DataType::TimestampTz(None))
+            }
+            "current_timestamp" => match precision(args)? {
+                None => (now, DataType::TimestampTz(None)),
+                Some(p) => (
+                    cast(now, DataType::TimestampTz(Some(p))),
+                    DataType::TimestampTz(Some(p)),
+                ),
+            },
+            "localtimestamp" => {
+                let t = DataType::Timestamp(precision(args)?);
+                (cast(now, t), t)
+            }
+            "current_time" => {
+                let t = DataType::TimeTz(precision(args)?);
+                (cast(now, t), t)
+            }
+            "localtime" => {
+                let t = DataType::Time(precision(args)?);
+                (cast(now, t), t)
+            }
+            "current_date" if without_parens => (cast(now, DataType::Date), DataType::Date),
+            "date_part" | "date_trunc" | "age" | "justify_days" | "justify_hours"
+            | "justify_interval" | "isfinite" | "to_timestamp" => {
+                let mut bound = Vec::new();
+                for (i, a) in args.iter().enumerate() {
+                    let hint = (i == 0 && matches!(name, "date_part" | "date_trunc"))
+                        .then_some(DataType::Text);
+                    bound.push(self.bind_expr_hint(a, scope, ctx, hint)?);
+                }
+                match self.bind_datetime_call(name, bound)? {
+                    Some(b) => b,
+                    None => return Err(self.no_function(name, args, scope, ctx)?),
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(bound))
+    }
+
+    /// The 42883 error for a call with these arguments.
+    fn no_function(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Error> {
+        let mut types = Vec::new();
+        for a in args {
+            types.push(self.bind_expr(a, scope, ctx)?.1.name());
+        }
+        Ok(Error::new(
+            sqlstate::UNDEFINED_FUNCTION,
+            format!("function {name}({}) does not exist", types.join(", ")),
+        )
+        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."))
+    }
+
+    /// Types the arguments of a date/time function; `None` when no variant
+    /// of it takes them.
+    fn bind_datetime_call(
+        &mut self,
+        name: &str,
+        bound: Vec<(Expr, DataType)>,
+    ) -> Result<Option<(Expr, DataType)>> {
+        use DataType as T;
+        let types: Vec<DataType> = bound.iter().map(|(_, t)| t.unconstrained()).collect();
+        // The timestamp-taking variants: timestamp stays, date and untyped
+        // text become timestamptz (PostgreSQL's preferred date/time type).
+        let stamp = |t: DataType| match t {
+            T::Timestamp(None) => Some(T::Timestamp(None)),
+            T::TimestampTz(None) | T::Date | T::Unknown => Some(T::TimestampTz(None)),
+            _ => None,
+        };
+        let unit_ok = |t: DataType| t.is_string();
+        let (func, targets, result) = match (name, types.as_slice()) {
+            ("date_part", [u, x]) if unit_ok(*u) => {
+                let mut it = bound.into_iter();
+                let (unit, ut) = it.next().unwrap_or((Expr::literal_null(), T::Text));
+                let (x, xt) = it.next().unwrap_or((Expr::literal_null(), T::Unknown));
+                let unit = self.coerce(unit, ut, T::Text)?;
+                return self
+                    .bind_date_part(Function::DatePart, unit, x, xt)
+                    .map(Some);
+            }
+            ("date_trunc", [u, x]) if unit_ok(*u) => {
+                let target = match x {
+                    T::Interval(None) => T::Interval(None),
+                    t => match stamp(*t) {
+                        Some(t) => t,
+                        None => return Ok(None),
+                    },
+                };
+                (Function::DateTrunc, vec![T::Text, target], target)
+            }
+            ("age", [a, b]) => match (stamp(*a), stamp(*b)) {
+                (Some(x), Some(y)) => {
+                    let t = if x == y { x } else { T::TimestampTz(None) };
+                    (Function::Age, vec![t, t], T::Interval(None))
+                }
+                _ => return Ok(None),
+            },
+            ("age", [a]) => match stamp(*a) {
+                Some(t) => {
+                    // age(x) is age(current_date, x): midnight today.
+                    let (x, xt) = bound
+                        .into_iter()
+                        .next()
+                        .unwrap_or((Expr::literal_null(), t));
+                    let x = self.coerce(x, xt, t)?;
+                    let today = Expr::Cast {
+                        expr: Box::new(Expr::Cast {
+                            expr: Box::new(Expr::Now(Clock::Transaction)),
+                            to: T::Date,
+                            explicit: true,
+                        }),
+                        to: t,
+                        explicit: true,
+                    };
+                    return Ok(Some((
+                        Expr::Call {
+                            func: Function::Age,
+                            args: vec![today, x],
+                        },
+                        T::Interval(None),
+                    )));
+                }
+                None => return Ok(None),
+            },
+            (
+                "justify_days" | "justify_hours" | "justify_interval",
+                [T::Interval(None) | T::Unknown],
+            ) => {
+                let func = match name {
+                    "justify_days" => Function::JustifyDays,
+                    "justify_hours" => Function::JustifyHours,
+                    _ => Function::JustifyInterval,
+                };
+                (func, vec![T::Interval(None)], T::Interval(None))
+            }
+            ("isfinite", [t]) => {
+                let target = match t {
+                    T::Date | T::Timestamp(None) | T::TimestampTz(None) | T::Interval(None) => *t,
+                    _ => return Ok(None),
+                };
+                (Function::IsFinite, vec![target], T::Bool)
+            }
+            ("to_timestamp", [t]) if t.is_numeric_family() || *t == T::Unknown => {
+                (Function::ToTimestamp, vec![T::Float8], T::TimestampTz(None))
+            }
+            _ => return Ok(None),
+        };
+        let mut args = Vec::with_capacity(bound.len());
+        for ((e, t), target) in bound.into_iter().zip(targets) {
+            args.push(self.coerce(e, t, target)?);
+        }
+        Ok(Some((Expr::Call { func, args }, result)))
+    }
+
     fn bind_case(
         &mut self,
         operand: Option<&ast::Expr>,
@@ -956,7 +1529,7 @@ impl<'a> Binder<'a> {
                     .ok_or_else(|| operator_missing("=", Some(operand_type), wt))?;
             }
             let (r, rt) = self.bind_expr(&c.result, scope, ctx)?;
-            result_type = DataType::common_type(result_type, rt).ok_or_else(|| {
+            result_type = unify(result_type, rt).ok_or_else(|| {
                 Error::datatype_mismatch(format!(
                     "CASE types {result_type} and {rt} cannot be matched"
                 ))
@@ -967,7 +1540,7 @@ impl<'a> Binder<'a> {
         let otherwise = match else_result {
             Some(e) => {
                 let (x, t) = self.bind_expr(e, scope, ctx)?;
-                result_type = DataType::common_type(result_type, t).ok_or_else(|| {
+                result_type = unify(result_type, t).ok_or_else(|| {
                     Error::datatype_mismatch(format!(
                         "CASE types {result_type} and {t} cannot be matched"
                     ))
@@ -1056,6 +1629,11 @@ impl<'a> Binder<'a> {
         let (args, distinct, star) = self.function_args(f)?;
         if is_aggregate_name(&name) {
             return self.bind_aggregate(&name, &args, distinct, star, scope, ctx);
+        }
+        if !distinct && !star {
+            if let Some(bound) = self.bind_datetime_function(&name, f, &args, scope, ctx)? {
+                return Ok(bound);
+            }
         }
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
@@ -1160,7 +1738,7 @@ impl<'a> Binder<'a> {
                 }
                 let mut t = DataType::Unknown;
                 for bt in &types {
-                    t = DataType::common_type(t, *bt).ok_or_else(|| {
+                    t = unify(t, *bt).ok_or_else(|| {
                         Error::datatype_mismatch(format!(
                             "{} types {t} and {bt} cannot be matched",
                             name.to_uppercase()
@@ -1224,7 +1802,8 @@ impl<'a> Binder<'a> {
                     "max" => AggFunc::Max,
                     _ => AggFunc::Avg,
                 };
-                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !t.is_numeric_family() {
+                let summable = t.is_numeric_family() || matches!(t, DataType::Interval(_));
+                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !summable {
                     return Err(Error::new(
                         sqlstate::UNDEFINED_FUNCTION,
                         format!("function {name}({t}) does not exist"),
@@ -1250,6 +1829,8 @@ impl<'a> Binder<'a> {
             AggFunc::Avg => {
                 if arg_type.is_float() {
                     DataType::Float8
+                } else if let DataType::Interval(_) = arg_type {
+                    DataType::Interval(None)
                 } else {
                     DataType::Numeric(None)
                 }
@@ -1696,7 +2277,7 @@ impl Binder<'_> {
             }
         }
         match e {
-            Expr::Literal(v) => Ok(Expr::Literal(v.cast(to, false)?)),
+            Expr::Literal(v) => Ok(Expr::Literal(v.cast_with(to, false, &self.time)?)),
             e if from == to
                 && !matches!(to, DataType::Numeric(Some(_)) | DataType::Varchar(Some(_))) =>
             {
@@ -1994,6 +2575,11 @@ impl Binder<'_> {
         if ct.like.is_some() || ct.clone.is_some() {
             return Err(Error::unsupported("CREATE TABLE … LIKE"));
         }
+        match &ct.table_options {
+            ast::CreateTableOptions::None => {}
+            ast::CreateTableOptions::With(options) => storage_parameters(options)?,
+            other => return Err(Error::unsupported(format!("the table options {other}"))),
+        }
         let name = object_name(&ct.name)?;
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut primary_key: Vec<usize> = Vec::new();
@@ -2168,6 +2754,168 @@ impl Binder<'_> {
     }
 }
 
+/// PostgreSQL's storage parameters of tables (`CREATE TABLE … WITH (…)`).
+const STORAGE_PARAMETERS: &[&str] = &[
+    "fillfactor",
+    "toast_tuple_target",
+    "parallel_workers",
+    "autovacuum_enabled",
+    "vacuum_index_cleanup",
+    "vacuum_truncate",
+    "autovacuum_vacuum_threshold",
+    "autovacuum_vacuum_scale_factor",
+    "autovacuum_vacuum_insert_threshold",
+    "autovacuum_vacuum_insert_scale_factor",
+    "autovacuum_analyze_threshold",
+    "autovacuum_analyze_scale_factor",
+    "autovacuum_vacuum_cost_delay",
+    "autovacuum_vacuum_cost_limit",
+    "autovacuum_freeze_min_age",
+    "autovacuum_freeze_max_age",
+    "autovacuum_freeze_table_age",
+    "autovacuum_multixact_freeze_min_age",
+    "autovacuum_multixact_freeze_max_age",
+    "autovacuum_multixact_freeze_table_age",
+    "log_autovacuum_min_duration",
+    "user_catalog_table",
+];
+
+/// Checks `WITH (…)` of CREATE TABLE: `fillfactor` must be 10 to 100 (it
+/// means nothing to in-memory tables, so it is then ignored), `oids =
+/// false` is accepted as in PostgreSQL; other storage parameters are 0A000
+/// and unknown ones 22023, with PostgreSQL's messages.
+fn storage_parameters(options: &[ast::SqlOption]) -> Result<()> {
+    let mut seen: Vec<String> = Vec::new();
+    for option in options {
+        let (name, value) = match option {
+            ast::SqlOption::KeyValue { key, value } => (ident_name(key), Some(value)),
+            ast::SqlOption::Ident(key) => (ident_name(key), None),
+            other => return Err(Error::unsupported(format!("the table option {other}"))),
+        };
+        let text = match value {
+            None => "true".to_string(),
+            Some(ast::Expr::Value(v)) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            Some(ast::Expr::Identifier(i)) => i.value.clone(),
+            Some(other) => other.to_string(),
+        };
+        if name == "oids" {
+            match text.to_lowercase().as_str() {
+                "false" | "off" | "0" | "no" => continue,
+                _ => return Err(Error::unsupported("tables declared WITH OIDS")),
+            }
+        }
+        if seen.contains(&name) {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("parameter \"{name}\" specified more than once"),
+            ));
+        }
+        seen.push(name.clone());
+        if name == "fillfactor" {
+            let value = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(f64::round_ties_even)
+                .ok_or_else(|| {
+                    Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for integer option \"fillfactor\": {text}"),
+                    )
+                })?;
+            if !(10.0..=100.0).contains(&value) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("value {text} out of bounds for option \"fillfactor\""),
+                )
+                .with_detail("Valid values are between \"10\" and \"100\"."));
+            }
+        } else if STORAGE_PARAMETERS.contains(&name.as_str()) || name.starts_with("toast.") {
+            return Err(Error::unsupported(format!(
+                "the storage parameter \"{name}\""
+            )));
+        } else {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("unrecognized parameter \"{name}\""),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value `SET TIME ZONE x` stores: a zone name or number of hours as
+/// written, an interval as hours (PostgreSQL shows both as `<+02:30>-02:30`);
+/// `None` for `LOCAL` and `DEFAULT`.
+fn time_zone_value(value: &ast::Expr) -> Result<Option<String>> {
+    let invalid = |what: &str| {
+        Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("invalid interval value for time zone: {what} not allowed"),
+        )
+    };
+    Ok(Some(match value {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.clone(),
+            other => {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{other}\""
+                )))
+            }
+        },
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => match time_zone_value(expr)? {
+            Some(v) if v.parse::<f64>().is_ok() => format!("-{v}"),
+            _ => return Err(Error::syntax("syntax error at or near \"-\"")),
+        },
+        ast::Expr::Identifier(i)
+            if i.value.eq_ignore_ascii_case("local") || i.value.eq_ignore_ascii_case("default") =>
+        {
+            return Ok(None)
+        }
+        ast::Expr::Interval(interval) => {
+            let text = match &*interval.value {
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                other => return Err(Error::unsupported(format!("SET TIME ZONE {other}"))),
+            };
+            let fields = match (&interval.leading_field, &interval.last_field) {
+                (None, None) => None,
+                (Some(first), last) => {
+                    let last = last.as_ref().map(extract_unit);
+                    let fields = IntervalFields::from_names(&extract_unit(first), last.as_deref())
+                        .ok_or_else(|| {
+                            Error::syntax(format!("syntax error at or near \"{interval}\""))
+                        })?;
+                    Some(IntervalTypmod {
+                        fields,
+                        precision: None,
+                    })
+                }
+                (None, Some(_)) => return Err(Error::syntax("syntax error in SET TIME ZONE")),
+            };
+            let span = datetime::Interval::parse(&text, fields)?;
+            if span.months != 0 {
+                return Err(invalid("month"));
+            }
+            if span.days != 0 {
+                return Err(invalid("day"));
+            }
+            format!("{}", span.micros as f64 / datetime::USECS_PER_HOUR as f64)
+        }
+        other => return Err(Error::unsupported(format!("SET TIME ZONE {other}"))),
+    }))
+}
+
 /// The isolation level and access mode a BEGIN or SET TRANSACTION names.
 fn transaction_modes(
     modes: &[ast::TransactionMode],
@@ -2207,7 +2955,7 @@ fn route(table: &TableDef, filter: Option<&Expr>) -> (Target, Option<Vec<Expr>>)
     fn constant(e: &Expr) -> bool {
         match e {
             Expr::Literal(v) => !v.is_null(),
-            Expr::Param(_) => true,
+            Expr::Param(_) | Expr::Now(Clock::Transaction | Clock::Statement) => true,
             Expr::Cast { expr, .. } => constant(expr),
             _ => false,
         }
@@ -2272,7 +3020,7 @@ fn choose_index(
     fn constant(e: &Expr) -> bool {
         match e {
             Expr::Literal(v) => !v.is_null(),
-            Expr::Param(_) => true,
+            Expr::Param(_) | Expr::Now(Clock::Transaction | Clock::Statement) => true,
             Expr::Cast { expr, .. } => constant(expr),
             _ => false,
         }
@@ -2385,8 +3133,199 @@ fn choose_index(
     best.map(|(_, scan)| scan)
 }
 
+/// The type the branches of CASE or the arguments of COALESCE, GREATEST,
+/// LEAST and NULLIF resolve to so far: untyped ones (NULL, a string
+/// literal) wait for a typed one, and default to text only at the end.
+fn unify(a: DataType, b: DataType) -> Option<DataType> {
+    if a == DataType::Unknown && b == DataType::Unknown {
+        return Some(DataType::Unknown);
+    }
+    DataType::common_type(a, b)
+}
+
+/// A date/time or interval type (the operands of date/time arithmetic).
+fn is_temporal(t: DataType) -> bool {
+    t.is_datetime() || matches!(t, DataType::Interval(_))
+}
+
+/// PostgreSQL's arithmetic operators on dates, times and intervals:
+/// (left, right, result).
+fn temporal_operators(op: BinaryOp) -> &'static [(DataType, DataType, DataType)] {
+    use DataType::{Date, Float8, Int4};
+    const I: DataType = DataType::Interval(None);
+    const TS: DataType = DataType::Timestamp(None);
+    const TZ: DataType = DataType::TimestampTz(None);
+    const T: DataType = DataType::Time(None);
+    const TTZ: DataType = DataType::TimeTz(None);
+    match op {
+        BinaryOp::Add => &[
+            (Date, Int4, Date),
+            (Int4, Date, Date),
+            (Date, T, TS),
+            (Date, I, TS),
+            (Date, TTZ, TZ),
+            (T, Date, TS),
+            (T, I, T),
+            (TS, I, TS),
+            (TZ, I, TZ),
+            (I, Date, TS),
+            (I, T, T),
+            (I, TS, TS),
+            (I, TZ, TZ),
+            (I, I, I),
+            (I, TTZ, TTZ),
+            (TTZ, I, TTZ),
+            (TTZ, Date, TZ),
+        ],
+        BinaryOp::Sub => &[
+            (Date, Int4, Date),
+            (Date, Date, Int4),
+            (Date, I, TS),
+            (T, T, I),
+            (T, I, T),
+            (TS, TS, I),
+            (TS, I, TS),
+            (TZ, TZ, I),
+            (TZ, I, TZ),
+            (I, I, I),
+            (TTZ, I, TTZ),
+        ],
+        BinaryOp::Mul => &[(Float8, I, I), (I, Float8, I)],
+        BinaryOp::Div => &[(I, Float8, I)],
+        _ => &[],
+    }
+}
+
+/// Whether a value of `from` converts to `to` implicitly (an untyped
+/// literal or parameter converts to anything).
+fn implicitly(from: DataType, to: DataType) -> bool {
+    let from = from.unconstrained();
+    from == DataType::Unknown
+        || from == to
+        || DataType::common_type(from, to) == Some(to)
+            && (to.is_numeric_family() || is_temporal(to))
+}
+
+/// PostgreSQL's type categories for operator resolution: (category,
+/// whether the type is the category's preferred one).
+fn category(t: DataType) -> (char, bool) {
+    match t {
+        DataType::TimestampTz(_) => ('D', true),
+        t if t.is_datetime() => ('D', false),
+        DataType::Interval(_) => ('T', true),
+        DataType::Float8 => ('N', true),
+        t if t.is_numeric_family() => ('N', false),
+        DataType::Text => ('S', true),
+        t if t.is_string() => ('S', false),
+        _ => ('U', false),
+    }
+}
+
+/// Picks the date/time arithmetic operator for operand types `lt` and `rt`
+/// the way PostgreSQL's operator resolution does: an exact match (an
+/// untyped operand taken as the other's type), else the candidates the
+/// operands convert to implicitly, narrowed by exact matches, preferred
+/// types, the untyped operand's category, and last by the known type.
+/// 42883 when none fits, 42725 when several remain.
+fn temporal_operator(
+    op: BinaryOp,
+    lt: DataType,
+    rt: DataType,
+) -> Result<(DataType, DataType, DataType)> {
+    let (lt, rt) = (lt.unconstrained(), rt.unconstrained());
+    let all = temporal_operators(op);
+    let unknown = DataType::Unknown;
+    let exact = |l: DataType, r: DataType| all.iter().find(|(a, b, _)| *a == l && *b == r);
+    let known = match (lt == unknown, rt == unknown) {
+        (true, false) => Some(rt),
+        (false, true) => Some(lt),
+        _ => None,
+    };
+    if let Some(c) = exact(lt, rt).or_else(|| known.and_then(|k| exact(k, k))) {
+        return Ok(*c);
+    }
+    let inputs = [lt, rt];
+    let mut candidates: Vec<&(DataType, DataType, DataType)> = all
+        .iter()
+        .filter(|(a, b, _)| implicitly(lt, *a) && implicitly(rt, *b))
+        .collect();
+    let args = |c: &(DataType, DataType, DataType)| [c.0, c.1];
+    // Keep those scoring best, if any scores.
+    let narrow = |candidates: &mut Vec<&(DataType, DataType, DataType)>,
+                  score: &dyn Fn(&(DataType, DataType, DataType)) -> usize| {
+        let best = candidates.iter().map(|c| score(c)).max().unwrap_or(0);
+        if best > 0 {
+            candidates.retain(|c| score(c) == best);
+        }
+    };
+    if candidates.len() > 1 {
+        narrow(&mut candidates, &|c| {
+            args(c)
+                .iter()
+                .zip(inputs)
+                .filter(|(a, i)| *i != unknown && **a == *i)
+                .count()
+        });
+    }
+    if candidates.len() > 1 {
+        narrow(&mut candidates, &|c| {
+            args(c)
+                .iter()
+                .zip(inputs)
+                .filter(|(a, i)| {
+                    *i != unknown
+                        && (**a == *i || (category(**a).1 && category(**a).0 == category(*i).0))
+                })
+                .count()
+        });
+    }
+    if candidates.len() > 1 {
+        // An untyped operand: the category the candidates agree on there,
+        // and its preferred type if one takes it.
+        for (pos, input) in inputs.iter().enumerate() {
+            if *input != unknown {
+                continue;
+            }
+            let cats: Vec<(char, bool)> =
+                candidates.iter().map(|c| category(args(c)[pos])).collect();
+            let first = cats[0].0;
+            let one_category = cats.iter().all(|(c, _)| *c == first);
+            if one_category && cats.iter().any(|(_, preferred)| *preferred) {
+                candidates.retain(|c| category(args(c)[pos]).1);
+            }
+        }
+    }
+    if candidates.len() > 1 {
+        if let Some(k) = known {
+            let by_known: Vec<_> = candidates
+                .iter()
+                .filter(|c| implicitly(k, c.0) && implicitly(k, c.1))
+                .copied()
+                .collect();
+            if by_known.len() == 1 {
+                candidates = by_known;
+            }
+        }
+    }
+    match candidates.as_slice() {
+        [one] => Ok(**one),
+        [] => Err(operator_missing(op.symbol(), Some(lt), rt)),
+        _ => Err(Error::new(
+            sqlstate::AMBIGUOUS_FUNCTION,
+            format!(
+                "operator is not unique: {} {} {}",
+                lt.name(),
+                op.symbol(),
+                rt.name()
+            ),
+        )
+        .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts.")),
+    }
+}
+
 fn castable(from: DataType, to: DataType) -> bool {
-    (from.is_numeric_family() && to.is_numeric_family())
+    to.datetime_castable(from)
+        || (from.is_numeric_family() && to.is_numeric_family())
         || from.is_string()
         || to.is_string()
         || from.unconstrained() == to.unconstrained()
@@ -2403,8 +3342,12 @@ fn operator_missing(op: &str, left: Option<DataType>, right: DataType) -> Error 
         ),
         None => format!("operator does not exist: {op} {}", right.name()),
     };
-    Error::new(sqlstate::UNDEFINED_FUNCTION, text)
-        .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+    let hint = if left.is_some() {
+        "No operator matches the given name and argument types. You might need to add explicit type casts."
+    } else {
+        "No operator matches the given name and argument type. You might need to add an explicit type cast."
+    };
+    Error::new(sqlstate::UNDEFINED_FUNCTION, text).with_hint(hint)
 }
 
 fn negate_literal(v: &Value) -> Option<Value> {
@@ -2443,13 +3386,37 @@ fn column_name(e: &ast::Expr) -> String {
                 Ok(DataType::Numeric(_)) => "numeric".into(),
                 Ok(DataType::Text) => "text".into(),
                 Ok(DataType::Varchar(_)) => "varchar".into(),
+                Ok(t) => type_column_name(t).unwrap_or("?column?").into(),
                 _ => "?column?".into(),
             },
             name => name.to_string(),
         },
+        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => data_type(dt)
+            .ok()
+            .and_then(type_column_name)
+            .unwrap_or("?column?")
+            .into(),
+        ast::Expr::Interval(_) => "interval".into(),
+        ast::Expr::Extract { .. } => "extract".into(),
+        ast::Expr::AtTimeZone { .. } => "timezone".into(),
         ast::Expr::Case { .. } => "case".into(),
         _ => "?column?".into(),
     }
+}
+
+/// The name PostgreSQL gives a column that is a cast to a date/time or
+/// `char` type (its internal type name).
+fn type_column_name(t: DataType) -> Option<&'static str> {
+    Some(match t {
+        DataType::Date => "date",
+        DataType::Time(_) => "time",
+        DataType::TimeTz(_) => "timetz",
+        DataType::Timestamp(_) => "timestamp",
+        DataType::TimestampTz(_) => "timestamptz",
+        DataType::Interval(_) => "interval",
+        DataType::Char(_) => "bpchar",
+        _ => return None,
+    })
 }
 
 /// A number standing for a select-list item (`ORDER BY 2`): its position.
@@ -2567,7 +3534,9 @@ mod index_choice_tests {
     fn index_scan(sql: &str) -> Option<IndexScan> {
         let catalog = catalog();
         let parsed = crate::parser::parse(sql).unwrap();
-        let statement = Binder::new(&catalog, &[]).bind(&parsed[0], sql).unwrap();
+        let statement = Binder::new(&catalog, &[], Default::default())
+            .bind(&parsed[0], sql)
+            .unwrap();
         let Plan::Select(select) = &*statement.plan else {
             panic!("not a select")
         };
@@ -2617,7 +3586,9 @@ mod index_choice_tests {
         let catalog = catalog();
         let bind = |sql: &str| {
             let parsed = crate::parser::parse(sql).unwrap();
-            Binder::new(&catalog, &[]).bind(&parsed[0], sql).unwrap()
+            Binder::new(&catalog, &[], Default::default())
+                .bind(&parsed[0], sql)
+                .unwrap()
         };
         match &*bind("UPDATE t SET b = 1 WHERE a = 2 AND b < 7").plan {
             Plan::Update(u) => {
@@ -2635,5 +3606,62 @@ mod index_choice_tests {
             Plan::Delete(d) => assert!(d.index.is_none(), "a point lookup"),
             _ => panic!("not a delete"),
         }
+    }
+}
+
+#[cfg(test)]
+mod temporal_operator_tests {
+    use tessera_types::{sqlstate, DataType};
+
+    use super::temporal_operator;
+    use crate::expr::BinaryOp;
+
+    const U: DataType = DataType::Unknown;
+    const I: DataType = DataType::Interval(None);
+    const TS: DataType = DataType::Timestamp(None);
+    const TZ: DataType = DataType::TimestampTz(None);
+    const T: DataType = DataType::Time(None);
+
+    fn pick(op: BinaryOp, l: DataType, r: DataType) -> (DataType, DataType, DataType) {
+        temporal_operator(op, l, r).unwrap()
+    }
+
+    #[test]
+    fn operators_resolve_as_postgres_picks_them() {
+        use BinaryOp::{Add, Div, Mul, Sub};
+        use DataType::{Date, Float8, Int2, Int4, Numeric};
+        // Exact pairs.
+        assert_eq!(pick(Add, Date, Int4), (Date, Int4, Date));
+        assert_eq!(pick(Sub, TS, TS), (TS, TS, I));
+        assert_eq!(pick(Add, I, TZ), (I, TZ, TZ));
+        // An untyped operand is first taken as the other's type…
+        assert_eq!(pick(Sub, Date, U), (Date, Date, Int4));
+        assert_eq!(pick(Sub, TZ, U), (TZ, TZ, I));
+        assert_eq!(pick(Sub, TS, U), (TS, TS, I));
+        assert_eq!(pick(Add, U, I), (I, I, I));
+        // …else the only candidate with an exact match on the typed side…
+        assert_eq!(pick(Add, TS, U), (TS, I, TS));
+        assert_eq!(pick(Add, U, TS), (I, TS, TS));
+        // …else the one the typed side converts to (time + '1 hour').
+        assert_eq!(pick(Add, T, U), (T, I, T));
+        // Implicit widening: integers to float8, date to timestamp.
+        assert_eq!(pick(Mul, I, Int2), (I, Float8, I));
+        assert_eq!(pick(Mul, Numeric(None), I), (Float8, I, I));
+        assert_eq!(pick(Div, I, Int4), (I, Float8, I));
+        assert_eq!(pick(Add, Date, Int2), (Date, Int4, Date));
+        assert_eq!(pick(Sub, Date, TS), (TS, TS, I));
+        assert_eq!(pick(Sub, TZ, Date), (TZ, TZ, I));
+        assert_eq!(pick(Sub, TS, TZ), (TZ, TZ, I));
+        let ttz = DataType::TimeTz(None);
+        assert_eq!(pick(Add, Date, ttz), (Date, ttz, TZ));
+        // date + '…' could be an integer, an interval or a time: 42725.
+        let e = temporal_operator(Add, Date, U).unwrap_err();
+        assert_eq!(e.code, sqlstate::AMBIGUOUS_FUNCTION);
+        assert_eq!(e.message, "operator is not unique: date + unknown");
+        let e = temporal_operator(Mul, Date, Int4).unwrap_err();
+        assert_eq!(e.code, sqlstate::UNDEFINED_FUNCTION);
+        assert_eq!(e.message, "operator does not exist: date * integer");
+        assert!(temporal_operator(Add, Date, DataType::Int8).is_err());
+        assert!(temporal_operator(Sub, I, TS).is_err());
     }
 }

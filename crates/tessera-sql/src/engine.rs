@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use tessera_types::{DataType, Result, Value};
+use tessera_types::datetime::{DateOrder, TimeContext, TimeZone};
+use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 /// One column of a statement's result, as RowDescription reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,10 @@ pub struct SessionState {
     /// about with ParameterStatus (PostgreSQL's GUC_REPORT settings).
     pub reported_changes: Vec<(String, String)>,
     pub txn: Option<Txn>,
+    /// The `TimeZone` setting, read: what `timestamptz` input and output use.
+    pub time_zone: TimeZone,
+    /// The field order of the `DateStyle` setting, for date input.
+    pub date_order: DateOrder,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
@@ -80,6 +85,43 @@ pub enum TransactionStatus {
 }
 
 impl SessionState {
+    /// A session with these settings (already checked with
+    /// [`check_setting`]); the time zone and date order are read from them.
+    pub fn new(settings: BTreeMap<String, String>) -> Result<SessionState> {
+        let mut state = SessionState {
+            settings,
+            ..SessionState::default()
+        };
+        for name in ["TimeZone", "DateStyle"] {
+            if let Some(value) = state.settings.get(name).cloned() {
+                state.apply_setting(name, &value)?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Updates what the session derives from a setting just changed.
+    pub fn apply_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "TimeZone" => self.time_zone = TimeZone::parse_setting(value)?.0,
+            "DateStyle" => self.date_order = parse_date_style(value, self.date_order)?.1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// What date/time input, output and `now()` read for a statement that
+    /// starts at `now` (microseconds since 2000 UTC): inside a transaction
+    /// block `now()` is the block's start, as in PostgreSQL.
+    pub fn time_context(&self, now: i64) -> TimeContext {
+        TimeContext {
+            zone: self.time_zone,
+            date_order: self.date_order,
+            transaction_start: self.txn.as_ref().map_or(now, |t| t.start),
+            statement_start: now,
+        }
+    }
+
     pub fn transaction_status(&self) -> TransactionStatus {
         match &self.txn {
             None => TransactionStatus::Idle,
@@ -139,6 +181,8 @@ pub struct Txn {
     pub savepoints: Vec<(String, u32)>,
     /// The last savepoint number handed out.
     pub savepoint_seq: u32,
+    /// When the block began (microseconds since 2000 UTC): `now()` in it.
+    pub start: i64,
 }
 
 impl Txn {
@@ -178,6 +222,102 @@ pub const REPORTED_SETTINGS: &[(&str, &str)] = &[
     ("TimeZone", "UTC"),
 ];
 
+/// Checks a value for a setting with rules of its own and returns the
+/// value to store and report (PostgreSQL's canonical spelling): `TimeZone`
+/// (fixed offsets; `2` is shown as `<+02>-02`), `DateStyle` (ISO output, any
+/// field order: `ISO, DMY`) and `IntervalStyle` (`postgres`). `current` is
+/// the setting's present value, which a partial `DateStyle` keeps part of;
+/// `given` the name as the client spelled it (PostgreSQL's message for a
+/// bad `IntervalStyle` uses it). Other settings pass unchanged.
+pub fn check_setting(
+    name: &str,
+    given: &str,
+    value: &str,
+    current: Option<&str>,
+) -> Result<String> {
+    match name {
+        "TimeZone" => Ok(TimeZone::parse_setting(value)?.1),
+        "DateStyle" => {
+            let order = current
+                .and_then(|c| parse_date_style(c, DateOrder::Mdy).ok())
+                .map_or(DateOrder::Mdy, |(_, o)| o);
+            Ok(parse_date_style(value, order)?.0)
+        }
+        "IntervalStyle" => match value.trim().to_ascii_lowercase().as_str() {
+            "postgres" => Ok("postgres".into()),
+            style @ ("postgres_verbose" | "sql_standard" | "iso_8601") => {
+                Err(Error::unsupported(format!(
+                    "IntervalStyle \"{style}\" (Tessera shows intervals in the postgres style)"
+                )))
+            }
+            _ => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("invalid value for parameter \"{given}\": \"{value}\""),
+            )
+            .with_hint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")),
+        },
+        _ => Ok(value.to_string()),
+    }
+}
+
+/// Reads a `DateStyle` value as PostgreSQL does (an output style and/or a
+/// field order, comma or space separated); only the ISO output style is
+/// supported. Returns the canonical value and the field order.
+fn parse_date_style(value: &str, current: DateOrder) -> Result<(String, DateOrder)> {
+    let invalid = || {
+        Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"DateStyle\": \"{value}\""),
+        )
+    };
+    let mut order: Option<DateOrder> = None;
+    let mut style: Option<&str> = None;
+    let words = value
+        .split(|c: char| c == ',' || c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    for word in words {
+        let lower = word.to_ascii_lowercase();
+        let (new_style, new_order) = match lower.as_str() {
+            "iso" => (Some("ISO"), None),
+            "sql" => (Some("SQL"), None),
+            "postgres" => (Some("Postgres"), None),
+            "german" => (Some("German"), None),
+            "ymd" => (None, Some(DateOrder::Ymd)),
+            "dmy" | "euro" | "european" => (None, Some(DateOrder::Dmy)),
+            "mdy" | "us" | "noneuro" | "noneuropean" => (None, Some(DateOrder::Mdy)),
+            "default" => (Some("ISO"), Some(DateOrder::Mdy)),
+            _ => return Err(invalid()),
+        };
+        if let Some(s) = new_style {
+            if style.is_some_and(|old| old != s) {
+                return Err(invalid().with_detail("Conflicting \"datestyle\" specifications."));
+            }
+            style = Some(s);
+        }
+        if let Some(o) = new_order {
+            if order.is_some_and(|old| old != o) {
+                return Err(invalid().with_detail("Conflicting \"datestyle\" specifications."));
+            }
+            order = Some(o);
+        }
+    }
+    if style.is_none() && order.is_none() {
+        return Err(invalid());
+    }
+    if let Some(s) = style.filter(|s| *s != "ISO") {
+        return Err(Error::unsupported(format!(
+            "DateStyle \"{s}\" (Tessera shows dates in the ISO style)"
+        )));
+    }
+    let order = order.unwrap_or(current);
+    let name = match order {
+        DateOrder::Mdy => "MDY",
+        DateOrder::Dmy => "DMY",
+        DateOrder::Ymd => "YMD",
+    };
+    Ok((format!("ISO, {name}"), order))
+}
+
 /// The SQL engine as a session sees it. Futures are not `Send`: a session
 /// and its engine live on one shard's thread.
 pub trait QueryEngine {
@@ -185,8 +325,21 @@ pub trait QueryEngine {
 
     /// Parses and plans `sql`, one statement per SQL statement in it (an
     /// empty string gives none). `param_types[i]` fixes the type of `$i+1`
-    /// where the client named one; the rest are inferred.
-    fn prepare(&self, sql: &str, param_types: &[Option<DataType>]) -> Result<Vec<Self::Statement>>;
+    /// where the client named one; the rest are inferred. Constants are
+    /// read in the session's time zone, as PostgreSQL reads them when it
+    /// parses.
+    fn prepare(
+        &self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+        session: &SessionState,
+    ) -> Result<Vec<Self::Statement>>;
+
+    /// What the session's date/time input reads now (time zone, `now`):
+    /// for parameters a client sends as text.
+    fn time_context(&self, session: &SessionState) -> TimeContext {
+        session.time_context(tessera_types::datetime::wall_clock())
+    }
 
     /// Runs a statement with its parameter values, already converted to
     /// `param_types()`.
@@ -219,5 +372,59 @@ pub trait QueryEngine {
     fn end_session(&self, session: &mut SessionState) -> impl Future<Output = ()> {
         let _ = session;
         async {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_style_reads_like_postgres() {
+        let check = |value: &str, current: Option<&str>| {
+            check_setting("DateStyle", "datestyle", value, current)
+        };
+        assert_eq!(check("ISO", None).unwrap(), "ISO, MDY");
+        assert_eq!(check("iso, dmy", None).unwrap(), "ISO, DMY");
+        assert_eq!(check("DMY", Some("ISO, YMD")).unwrap(), "ISO, DMY");
+        assert_eq!(check("ISO", Some("ISO, YMD")).unwrap(), "ISO, YMD");
+        assert_eq!(check("European", None).unwrap(), "ISO, DMY");
+        assert_eq!(check("US ISO", None).unwrap(), "ISO, MDY");
+        assert_eq!(
+            check("SQL, DMY", None).unwrap_err().code,
+            sqlstate::FEATURE_NOT_SUPPORTED
+        );
+        for bad in ["", "ISO, SQL", "DMY, YMD", "fancy"] {
+            assert_eq!(
+                check(bad, None).unwrap_err().code,
+                sqlstate::INVALID_PARAMETER_VALUE,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_drive_the_session_clock_and_zone() {
+        let mut settings = BTreeMap::new();
+        settings.insert("TimeZone".to_string(), "<+02>-02".to_string());
+        settings.insert("DateStyle".to_string(), "ISO, YMD".to_string());
+        let state = SessionState::new(settings).unwrap();
+        let ctx = state.time_context(1_000);
+        assert_eq!(ctx.zone.offset_secs(), 7200);
+        assert_eq!(ctx.date_order, DateOrder::Ymd);
+        assert_eq!((ctx.transaction_start, ctx.statement_start), (1_000, 1_000));
+        assert_eq!(
+            check_setting("TimeZone", "timezone", "2", None).unwrap(),
+            "<+02>-02"
+        );
+        assert_eq!(
+            check_setting("IntervalStyle", "intervalstyle", "POSTGRES", None).unwrap(),
+            "postgres"
+        );
+        let e = check_setting("IntervalStyle", "intervalstyle", "bogus", None).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid value for parameter \"intervalstyle\": \"bogus\""
+        );
     }
 }

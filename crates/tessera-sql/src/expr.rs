@@ -5,10 +5,51 @@
 //! already cast to a common type. It can be shipped to another shard and
 //! evaluated there. Evaluation follows PostgreSQL: three-valued logic,
 //! overflow is 22003, division by zero is 22012.
+//!
+//! What an expression reads besides its row travels with it in [`Params`]:
+//! the parameter values and the session's [`TimeContext`] (time zone and
+//! the statement's clock), fixed once by the router so that `now()` is one
+//! value on every shard a statement touches.
 
 use std::cmp::Ordering;
+use std::ops::Deref;
 
+use tessera_types::datetime::{self, ops, TimeContext, TimeZone};
 use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
+
+/// The inputs of an evaluation besides the row: `$n` values and the
+/// session's time zone and clock for this statement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params {
+    pub values: Vec<Value>,
+    pub time: TimeContext,
+}
+
+impl Params {
+    pub fn new(values: Vec<Value>, time: TimeContext) -> Params {
+        Params { values, time }
+    }
+}
+
+impl Deref for Params {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        &self.values
+    }
+}
+
+/// Which clock a `now()`-like function reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// `now()`, `current_timestamp`, `transaction_timestamp()`: the
+    /// transaction's start.
+    Transaction,
+    /// `statement_timestamp()`: the statement's start.
+    Statement,
+    /// `clock_timestamp()`: the wall clock when evaluated (on the shard,
+    /// per row).
+    Wall,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinaryOp {
@@ -88,6 +129,20 @@ pub enum Function {
     Round,
     Greatest,
     Least,
+    /// `extract(unit from x)`: numeric.
+    Extract,
+    /// `date_part(unit, x)`: double precision.
+    DatePart,
+    DateTrunc,
+    Age,
+    JustifyDays,
+    JustifyHours,
+    JustifyInterval,
+    IsFinite,
+    /// `to_timestamp(double precision)`: seconds since 1970 as timestamptz.
+    ToTimestamp,
+    /// `x AT TIME ZONE zone` (args: x, zone).
+    AtTimeZone,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +195,8 @@ pub enum Expr {
         func: Function,
         args: Vec<Expr>,
     },
+    /// The current time as `timestamptz`, from the statement's context.
+    Now(Clock),
 }
 
 impl Expr {
@@ -147,8 +204,8 @@ impl Expr {
         Expr::Literal(Value::Null)
     }
 
-    /// Evaluates against `row` with parameter values `params`.
-    pub fn eval(&self, row: &[Value], params: &[Value]) -> Result<Value> {
+    /// Evaluates against `row` with parameter values and context `params`.
+    pub fn eval(&self, row: &[Value], params: &Params) -> Result<Value> {
         match self {
             Expr::Column(i) => row
                 .get(*i)
@@ -161,7 +218,15 @@ impl Expr {
                     format!("there is no parameter ${}", i + 1),
                 )
             }),
-            Expr::Cast { expr, to, explicit } => expr.eval(row, params)?.cast(*to, *explicit),
+            Expr::Cast { expr, to, explicit } => {
+                expr.eval(row, params)?
+                    .cast_with(*to, *explicit, &params.time)
+            }
+            Expr::Now(clock) => Ok(Value::TimestampTz(match clock {
+                Clock::Transaction => params.time.transaction_start,
+                Clock::Statement => params.time.statement_start,
+                Clock::Wall => datetime::wall_clock(),
+            })),
             Expr::Neg(e) => negate(e.eval(row, params)?),
             Expr::Not(e) => Ok(match e.eval(row, params)? {
                 Value::Bool(b) => Value::Bool(!b),
@@ -202,7 +267,7 @@ impl Expr {
             Expr::Binary { op, left, right } => {
                 let l = left.eval(row, params)?;
                 let r = right.eval(row, params)?;
-                binary(*op, l, r)
+                binary_in(*op, l, r, &params.time.zone)
             }
             Expr::IsNull { expr, negated } => {
                 Ok(Value::Bool(expr.eval(row, params)?.is_null() != *negated))
@@ -248,7 +313,8 @@ impl Expr {
                 let v = expr.eval(row, params)?;
                 let p = pattern.eval(row, params)?;
                 match (v, p) {
-                    (Value::Text(s), Value::Text(p)) => {
+                    // char(n) matches with its blanks, as PostgreSQL's bpcharlike.
+                    (Value::Text(s) | Value::BpChar(s), Value::Text(p)) => {
                         let m = if *case_insensitive {
                             like(&s.to_lowercase(), &p.to_lowercase())
                         } else {
@@ -288,7 +354,7 @@ impl Expr {
     }
 
     /// Evaluates a condition: only TRUE passes (NULL and FALSE do not).
-    pub fn eval_predicate(&self, row: &[Value], params: &[Value]) -> Result<bool> {
+    pub fn eval_predicate(&self, row: &[Value], params: &Params) -> Result<bool> {
         Ok(self.eval(row, params)?.as_bool() == Some(true))
     }
 }
@@ -311,6 +377,7 @@ fn negate(v: Value) -> Result<Value> {
         Value::Float4(f) => Value::Float4(-f),
         Value::Float8(f) => Value::Float8(-f),
         Value::Numeric(d) => Value::Numeric(-d),
+        Value::Interval(i) => Value::Interval(i.checked_neg()?),
         other => return Err(Error::internal(format!("cannot negate {other:?}"))),
     })
 }
@@ -380,10 +447,20 @@ fn float_arith(op: BinaryOp, a: f64, b: f64) -> Result<f64> {
     Ok(r)
 }
 
-/// Applies a binary operator to operands of the same type (the binder cast them).
+/// Applies a binary operator to operands of the same type (the binder cast
+/// them), or of the date/time operators' pairs; `timestamptz ± interval`
+/// moves the wall clock of UTC here (see [`binary_in`]).
 pub fn binary(op: BinaryOp, l: Value, r: Value) -> Result<Value> {
+    binary_in(op, l, r, &TimeZone::UTC)
+}
+
+/// [`binary`], with `timestamptz ± interval` counted in `zone`.
+pub fn binary_in(op: BinaryOp, l: Value, r: Value, zone: &TimeZone) -> Result<Value> {
     if l.is_null() || r.is_null() {
         return Ok(Value::Null);
+    }
+    if let Some(v) = datetime_arith(op, &l, &r, zone)? {
+        return Ok(v);
     }
     if op.is_comparison() {
         let ord = l.compare(&r);
@@ -435,7 +512,106 @@ pub fn binary(op: BinaryOp, l: Value, r: Value) -> Result<Value> {
     }
 }
 
-fn call(func: Function, args: &[Expr], row: &[Value], params: &[Value]) -> Result<Value> {
+/// The date/time operators, by operand pair: `None` when `l` and `r` are
+/// not one of them.
+fn datetime_arith(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result<Option<Value>> {
+    use BinaryOp::{Add, Div, Mul, Sub};
+    use Value as V;
+    let days = |v: &Value| v.as_i64();
+    Ok(Some(match (op, l, r) {
+        (Add, V::Date(d), n) | (Add, n, V::Date(d)) if days(n).is_some() => {
+            V::Date(ops::date_plus_days(*d, days(n).unwrap_or(0))?)
+        }
+        (Sub, V::Date(d), n) if days(n).is_some() => {
+            V::Date(ops::date_plus_days(*d, -days(n).unwrap_or(0))?)
+        }
+        (Sub, V::Date(a), V::Date(b)) => V::Int4(ops::date_minus_date(*a, *b)?),
+        (Add, V::Date(d), V::Time(t)) | (Add, V::Time(t), V::Date(d)) => {
+            V::Timestamp(ops::date_plus_time(*d, *t)?)
+        }
+        (Add, V::Date(d), V::TimeTz(t, z)) | (Add, V::TimeTz(t, z), V::Date(d)) => {
+            // The wall clock of the time's own zone on that date.
+            let local = ops::date_plus_time(*d, *t)?;
+            V::TimestampTz(TimeZone::fixed(*z).to_utc(local)?)
+        }
+        (Add | Sub, V::Date(d), V::Interval(i)) | (Add, V::Interval(i), V::Date(d)) => {
+            let ts = datetime::date_to_timestamp(*d)?;
+            let i = if op == Sub { i.checked_neg()? } else { *i };
+            V::Timestamp(ops::timestamp_plus_interval(ts, &i)?)
+        }
+        (Add | Sub, V::Timestamp(ts), V::Interval(i)) | (Add, V::Interval(i), V::Timestamp(ts)) => {
+            let i = if op == Sub { i.checked_neg()? } else { *i };
+            V::Timestamp(ops::timestamp_plus_interval(*ts, &i)?)
+        }
+        (Add | Sub, V::TimestampTz(ts), V::Interval(i))
+        | (Add, V::Interval(i), V::TimestampTz(ts)) => {
+            let i = if op == Sub { i.checked_neg()? } else { *i };
+            V::TimestampTz(ops::timestamptz_plus_interval(*ts, &i, zone)?)
+        }
+        (Sub, V::Timestamp(a), V::Timestamp(b)) | (Sub, V::TimestampTz(a), V::TimestampTz(b)) => {
+            V::Interval(ops::timestamp_minus_timestamp(*a, *b)?)
+        }
+        (Add | Sub, V::Time(t), V::Interval(i)) | (Add, V::Interval(i), V::Time(t)) => {
+            let i = if op == Sub { i.checked_neg()? } else { *i };
+            V::Time(ops::time_plus_interval(*t, &i))
+        }
+        (Add | Sub, V::TimeTz(t, z), V::Interval(i)) | (Add, V::Interval(i), V::TimeTz(t, z)) => {
+            let i = if op == Sub { i.checked_neg()? } else { *i };
+            V::TimeTz(ops::time_plus_interval(*t, &i), *z)
+        }
+        (Sub, V::Time(a), V::Time(b)) => V::Interval(ops::time_minus_time(*a, *b)),
+        (Add, V::Interval(a), V::Interval(b)) => V::Interval(a.checked_add(b)?),
+        (Sub, V::Interval(a), V::Interval(b)) => V::Interval(a.checked_sub(b)?),
+        (Mul, V::Interval(i), f) | (Mul, f, V::Interval(i)) => V::Interval(i.mul(f.to_f64()?)?),
+        (Div, V::Interval(i), f) => V::Interval(i.div(f.to_f64()?)?),
+        _ => return Ok(None),
+    }))
+}
+
+/// The zone an `AT TIME ZONE` argument names: a zone name (22023 if
+/// unknown) or an interval of hours (22023 if it holds months or days).
+fn zone_argument(v: &Value) -> Result<TimeZone> {
+    match v {
+        Value::Interval(i) => {
+            if i.months != 0 || i.days != 0 {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "interval time zone \"{}\" must not include months or days",
+                        i.to_text()
+                    ),
+                ));
+            }
+            Ok(TimeZone::fixed((i.micros / datetime::USECS_PER_SEC) as i32))
+        }
+        Value::Text(name) | Value::BpChar(name) => TimeZone::lookup(name).ok_or_else(|| {
+            Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("time zone \"{name}\" not recognized"),
+            )
+        }),
+        other => Err(Error::internal(format!("time zone argument {other:?}"))),
+    }
+}
+
+/// `extract`/`date_part` of a date/time value; `numeric` picks the result type.
+fn date_part(unit: &str, v: &Value, zone: &TimeZone, numeric: bool) -> Result<Value> {
+    let part = match v {
+        Value::Date(d) => ops::date_part(unit, *d)?,
+        Value::Time(t) | Value::TimeTz(t, _) => ops::time_part(unit, *t)?,
+        Value::Timestamp(ts) => ops::timestamp_part(unit, *ts, None)?,
+        Value::TimestampTz(ts) => ops::timestamp_part(unit, *ts, Some(zone))?,
+        Value::Interval(i) => ops::interval_part(unit, i)?,
+        other => return Err(Error::internal(format!("extract from {other:?}"))),
+    };
+    Ok(if numeric {
+        part.to_numeric()?.map_or(Value::Null, Value::Numeric)
+    } else {
+        part.to_float().map_or(Value::Null, Value::Float8)
+    })
+}
+
+fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result<Value> {
     if func == Function::Coalesce {
         for a in args {
             let v = a.eval(row, params)?;
@@ -517,6 +693,53 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &[Value]) -> Resul
                 s.min(numeric::SCALE_MAX as i64) as u32,
             ))
         }
+        (Function::Extract | Function::DatePart, [Value::Text(unit), v]) => {
+            date_part(unit, v, &params.time.zone, func == Function::Extract)?
+        }
+        (Function::DateTrunc, [Value::Text(unit), v]) => match v {
+            Value::Timestamp(ts) => Value::Timestamp(ops::timestamp_trunc(unit, *ts, None)?),
+            Value::TimestampTz(ts) => {
+                Value::TimestampTz(ops::timestamp_trunc(unit, *ts, Some(&params.time.zone))?)
+            }
+            Value::Interval(i) => Value::Interval(ops::interval_trunc(unit, i)?),
+            other => return Err(Error::internal(format!("date_trunc of {other:?}"))),
+        },
+        (Function::Age, [a, b]) => {
+            let local = |v: &Value| -> Result<i64> {
+                match v {
+                    Value::Timestamp(ts) => Ok(*ts),
+                    Value::TimestampTz(ts) => params.time.zone.to_local(*ts),
+                    other => Err(Error::internal(format!("age of {other:?}"))),
+                }
+            };
+            Value::Interval(ops::age(local(a)?, local(b)?)?)
+        }
+        (Function::JustifyDays, [Value::Interval(i)]) => Value::Interval(i.justify_days()?),
+        (Function::JustifyHours, [Value::Interval(i)]) => Value::Interval(i.justify_hours()?),
+        (Function::JustifyInterval, [Value::Interval(i)]) => Value::Interval(i.justify()?),
+        (Function::IsFinite, [v]) => Value::Bool(match v {
+            Value::Date(d) => datetime::is_finite_date(*d),
+            Value::Timestamp(ts) | Value::TimestampTz(ts) => datetime::is_finite_timestamp(*ts),
+            _ => true,
+        }),
+        (Function::ToTimestamp, [Value::Float8(seconds)]) => {
+            Value::TimestampTz(to_timestamp(*seconds)?)
+        }
+        (Function::AtTimeZone, [v, zone]) => {
+            let zone = zone_argument(zone)?;
+            match v {
+                Value::TimestampTz(ts) => Value::Timestamp(zone.to_local(*ts)?),
+                Value::Timestamp(ts) => Value::TimestampTz(zone.to_utc(*ts)?),
+                Value::TimeTz(t, z) => {
+                    let shifted = *t + (zone.offset_secs() - *z) as i64 * datetime::USECS_PER_SEC;
+                    Value::TimeTz(
+                        shifted.rem_euclid(datetime::USECS_PER_DAY),
+                        zone.offset_secs(),
+                    )
+                }
+                other => return Err(Error::internal(format!("AT TIME ZONE on {other:?}"))),
+            }
+        }
         (f, vals) => {
             return Err(Error::internal(format!(
                 "{f:?} with {} arguments",
@@ -524,6 +747,39 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &[Value]) -> Resul
             )))
         }
     })
+}
+
+/// `to_timestamp(seconds since 1970)`: NaN is an error, infinities map to
+/// the infinite timestamps, and the result must be in range (22008).
+fn to_timestamp(seconds: f64) -> Result<i64> {
+    if seconds.is_nan() {
+        return Err(Error::new(
+            sqlstate::DATETIME_FIELD_OVERFLOW,
+            "timestamp cannot be NaN",
+        ));
+    }
+    if seconds.is_infinite() {
+        return Ok(if seconds > 0.0 {
+            datetime::TIMESTAMP_INFINITY
+        } else {
+            datetime::TIMESTAMP_NEG_INFINITY
+        });
+    }
+    let epoch = datetime::from_unix_micros(0) as f64 / 1e6;
+    let from_2000 = seconds + epoch;
+    let micros = (from_2000 * 1e6).round_ties_even();
+    let in_range =
+        micros >= datetime::TIMESTAMP_MIN as f64 && micros < datetime::TIMESTAMP_END as f64;
+    if !in_range {
+        let mut text = String::new();
+        let v = Value::Float8(seconds);
+        v.write_text(&mut text);
+        return Err(Error::new(
+            sqlstate::DATETIME_FIELD_OVERFLOW,
+            format!("timestamp out of range: \"{text}\""),
+        ));
+    }
+    Ok(micros as i64)
 }
 
 /// SQL LIKE with `%`, `_` and `\` as escape.
@@ -561,7 +817,7 @@ mod tests {
                 left: lit(a),
                 right: lit(b),
             }
-            .eval(&[], &[])
+            .eval(&[], &Params::default())
             .unwrap()
         };
         let or = |a, b| {
@@ -570,7 +826,7 @@ mod tests {
                 left: lit(a),
                 right: lit(b),
             }
-            .eval(&[], &[])
+            .eval(&[], &Params::default())
             .unwrap()
         };
         assert_eq!(and(Value::Null, Value::Bool(false)).as_bool(), Some(false));
@@ -582,7 +838,7 @@ mod tests {
             list: vec![Expr::Literal(Value::Int4(2)), Expr::literal_null()],
             negated: true,
         };
-        assert!(not_in.eval(&[], &[]).unwrap().is_null());
+        assert!(not_in.eval(&[], &Params::default()).unwrap().is_null());
     }
 
     #[test]

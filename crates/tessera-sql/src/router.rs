@@ -26,6 +26,7 @@ use crate::binder::Binder;
 use crate::engine::{
     Isolation, Notice, QueryEngine, QueryResult, SessionState, Txn, REPORTED_SETTINGS,
 };
+use crate::expr::Params;
 use crate::plan::{DeletePlan, InsertPlan, Plan, Row, SelectPlan, Statement, Target, UpdatePlan};
 use crate::shard::{
     eval_key, not_null_violation, Relation, ShardRequest, ShardResponse, WriteMode,
@@ -59,6 +60,11 @@ pub trait Cluster {
     fn end_read(&self, floor: Timestamp);
     /// A commit timestamp.
     fn tick(&self) -> Timestamp;
+    /// The wall clock, in microseconds since 2000-01-01 UTC: what `now()`
+    /// reads at the start of a transaction or statement.
+    fn wall_clock(&self) -> i64 {
+        tessera_types::datetime::wall_clock()
+    }
 }
 
 /// A statement's snapshot, released however the statement ends.
@@ -192,7 +198,7 @@ impl<C: Cluster> Router<C> {
         catalog: &Catalog,
         table: &TableDef,
         target: &Target,
-        params: &[Value],
+        params: &Params,
     ) -> Result<Vec<ShardId>> {
         Ok(match target {
             Target::AllShards => self.all_shards(catalog),
@@ -210,7 +216,7 @@ impl<C: Cluster> Router<C> {
         &self,
         plan: &Arc<Plan>,
         select: &SelectPlan,
-        params: Arc<Vec<Value>>,
+        params: Arc<Params>,
         session: &mut SessionState,
     ) -> Result<Vec<Row>> {
         let catalog = self.cluster.catalog();
@@ -435,7 +441,7 @@ impl<C: Cluster> Router<C> {
         catalog: &Catalog,
         table: &TableDef,
         ix: &crate::plan::IndexScan,
-        params: &[Value],
+        params: &crate::expr::Params,
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Option<(ShardId, ShardId, Vec<u8>)>> {
         let (ts, txn, track_reads) = read;
@@ -583,6 +589,7 @@ impl<C: Cluster> Router<C> {
                 failed: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
+                start: self.cluster.wall_clock(),
             };
             let batch = async {
                 let request = ShardRequest::IndexBackfill {
@@ -793,7 +800,7 @@ impl<C: Cluster> Router<C> {
     fn insert_requests(
         &self,
         plan: &InsertPlan,
-        params: &[Value],
+        params: &Params,
     ) -> Result<HashMap<ShardId, KeyedRows>> {
         let catalog = self.cluster.catalog();
         let table = &plan.table;
@@ -852,7 +859,9 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        let params = Arc::new(params);
+        // The statement's clock and zone, fixed here for every shard.
+        let time = session.time_context(self.cluster.wall_clock());
+        let params = Arc::new(Params::new(params, time));
         let plan = &statement.plan;
         match &**plan {
             Plan::Select(select) => {
@@ -997,6 +1006,13 @@ impl<C: Cluster> Router<C> {
                     canonical.to_string()
                 };
                 let value = value.clone().unwrap_or_else(|| default.to_string());
+                let value = crate::engine::check_setting(
+                    &key,
+                    name,
+                    &value,
+                    session.settings.get(&key).map(String::as_str),
+                )?;
+                session.apply_setting(&key, &value)?;
                 session.settings.insert(key.clone(), value.clone());
                 if REPORTED_SETTINGS.iter().any(|(n, _)| *n == key) {
                     session.reported_changes.push((key, value));
@@ -1079,7 +1095,7 @@ impl<C: Cluster> Router<C> {
         verb: &str,
         plan: &Arc<Plan>,
         shards: &[ShardId],
-        params: &Arc<Vec<Value>>,
+        params: &Arc<Params>,
         session: &mut SessionState,
     ) -> Result<u64> {
         self.write(verb, session, |mode| {
@@ -1135,6 +1151,7 @@ impl<C: Cluster> Router<C> {
                 failed: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
+                start: self.cluster.wall_clock(),
             });
         }
         Ok(QueryResult {
@@ -1573,7 +1590,7 @@ fn expect_done(r: ShardResponse) -> Result<Vec<Notice>> {
     }
 }
 
-fn eval_count(e: &Option<crate::expr::Expr>, params: &[Value], what: &str) -> Result<Option<u64>> {
+fn eval_count(e: &Option<crate::expr::Expr>, params: &Params, what: &str) -> Result<Option<u64>> {
     let Some(e) = e else { return Ok(None) };
     match e.eval(&[], params)? {
         Value::Null => Ok(None),
@@ -1594,7 +1611,7 @@ fn eval_count(e: &Option<crate::expr::Expr>, params: &[Value], what: &str) -> Re
 
 /// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
 /// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
-pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &[Value]) -> Result<Vec<Row>> {
+pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
     let mut rows = match &plan.aggregate {
         None => rows,
         Some(agg) => {
@@ -1693,29 +1710,47 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &[Value]) -> Res
 impl<C: Cluster> QueryEngine for Router<C> {
     type Statement = Statement;
 
-    fn prepare(&self, sql: &str, param_types: &[Option<DataType>]) -> Result<Vec<Statement>> {
+    fn prepare(
+        &self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+        session: &SessionState,
+    ) -> Result<Vec<Statement>> {
         let parsed = crate::parser::parse(sql)?;
         let catalog = self.cluster.catalog();
+        let time = session.time_context(self.cluster.wall_clock());
         let mut statements = Vec::with_capacity(parsed.len());
+        // After a SET in the same Query, later statements are bound when
+        // they run: their constants read the new TimeZone or DateStyle, as
+        // PostgreSQL analyzes each statement just before running it.
+        let mut after_set = false;
         for (i, p) in parsed.iter().enumerate() {
-            match Binder::new(&catalog, param_types).bind(p, sql) {
-                Ok(statement) => statements.push(statement),
+            let deferred = || Statement {
+                sql: sql.to_string(),
+                plan: Arc::new(Plan::Commit),
+                param_types: vec![],
+                columns: vec![],
+                returns_rows: matches!(
+                    p.statement,
+                    sqlparser::ast::Statement::Query(_)
+                        | sqlparser::ast::Statement::ShowVariable { .. }
+                ),
+                catalog_version: catalog.version,
+                parsed: Arc::new(p.clone()),
+                deferred: true,
+            };
+            if after_set {
+                statements.push(deferred());
+                continue;
+            }
+            match Binder::new(&catalog, param_types, time).bind(p, sql) {
+                Ok(statement) => {
+                    after_set = matches!(*statement.plan, Plan::Set { .. });
+                    statements.push(statement)
+                }
                 // A later statement of a Query may name what an earlier one
                 // creates: bind it when it runs, as PostgreSQL does.
-                Err(_) if i > 0 => statements.push(Statement {
-                    sql: sql.to_string(),
-                    plan: Arc::new(Plan::Commit),
-                    param_types: vec![],
-                    columns: vec![],
-                    returns_rows: matches!(
-                        p.statement,
-                        sqlparser::ast::Statement::Query(_)
-                            | sqlparser::ast::Statement::ShowVariable { .. }
-                    ),
-                    catalog_version: catalog.version,
-                    parsed: Arc::new(p.clone()),
-                    deferred: true,
-                }),
+                Err(_) if i > 0 => statements.push(deferred()),
                 Err(e) => return Err(e),
             }
         }
@@ -1729,8 +1764,9 @@ impl<C: Cluster> QueryEngine for Router<C> {
         session: &mut SessionState,
     ) -> Result<QueryResult> {
         let catalog = self.cluster.catalog();
+        let time = session.time_context(self.cluster.wall_clock());
         if statement.deferred {
-            let bound = Binder::new(&catalog, &[]).bind(&statement.parsed, &statement.sql)?;
+            let bound = Binder::new(&catalog, &[], time).bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
             result.columns = Some(bound.columns);
             return Ok(result);
@@ -1739,7 +1775,8 @@ impl<C: Cluster> QueryEngine for Router<C> {
             // The schema changed since PREPARE: bind again, as PostgreSQL re-plans.
             let given: Vec<Option<DataType>> =
                 statement.param_types.iter().map(|t| Some(*t)).collect();
-            let rebound = Binder::new(&catalog, &given).bind(&statement.parsed, &statement.sql)?;
+            let rebound =
+                Binder::new(&catalog, &given, time).bind(&statement.parsed, &statement.sql)?;
             if rebound.columns != statement.columns {
                 return Err(
                     Error::unsupported("a cached plan whose result type changed")
@@ -1749,6 +1786,10 @@ impl<C: Cluster> QueryEngine for Router<C> {
             return self.run(&rebound, params, session).await;
         }
         self.run(statement, params, session).await
+    }
+
+    fn time_context(&self, session: &SessionState) -> tessera_types::datetime::TimeContext {
+        session.time_context(self.cluster.wall_clock())
     }
 
     fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
@@ -1833,7 +1874,7 @@ mod tests {
     fn a_decision_that_cannot_be_made_durable_aborts_every_participant() {
         let table = crate::parser::parse("CREATE TABLE t (id int PRIMARY KEY, v text)").unwrap();
         let empty = Catalog::new(3000, 2);
-        let created = crate::binder::Binder::new(&empty, &[])
+        let created = crate::binder::Binder::new(&empty, &[], Default::default())
             .bind(&table[0], "")
             .unwrap();
         let Plan::CreateTable { table, .. } = &*created.plan else {
@@ -1848,7 +1889,10 @@ mod tests {
         let router = Router::new(cluster);
         let values: Vec<String> = (1..=20).map(|i| format!("({i}, 'x')")).collect();
         let sql = format!("INSERT INTO t VALUES {}", values.join(", "));
-        let statement = router.prepare(&sql, &[]).unwrap().remove(0);
+        let statement = router
+            .prepare(&sql, &[], &SessionState::default())
+            .unwrap()
+            .remove(0);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()

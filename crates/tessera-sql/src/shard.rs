@@ -37,6 +37,7 @@ use tokio::sync::Notify;
 
 use crate::aggregate::AggState;
 use crate::engine::Notice;
+use crate::expr::Params;
 use crate::plan::{FragmentOutput, IndexScan, Plan, Row, ScanFragment};
 
 /// Rows a scan processes between yields to the event loop, so one long scan
@@ -193,7 +194,7 @@ pub enum ShardRequest {
     /// Run the shard part of a SELECT at snapshot `ts`.
     Scan {
         plan: Arc<Plan>,
-        params: Arc<Vec<Value>>,
+        params: Arc<Params>,
         ts: Timestamp,
         /// Inside a transaction block: its own uncommitted writes are seen too.
         txn: Option<TxId>,
@@ -220,7 +221,7 @@ pub enum ShardRequest {
     /// Run an UPDATE or DELETE plan over this shard's rows.
     Modify {
         plan: Arc<Plan>,
-        params: Arc<Vec<Value>>,
+        params: Arc<Params>,
         mode: WriteMode,
     },
     /// Commit a transaction block whose writes are all on this shard.
@@ -725,7 +726,7 @@ impl ShardContext {
     async fn scan(
         &self,
         fragment: &ScanFragment,
-        params: &[Value],
+        params: &Params,
         ts: Timestamp,
         txn: Option<TxId>,
         reader: Option<TxId>,
@@ -811,7 +812,7 @@ impl ShardContext {
 
     /// The key range of `ix`'s storage table to read; `None` when no entry
     /// can match (a NULL or out-of-range equality, a NULL bound).
-    fn index_range(ix: &IndexScan, table: &TableDef, params: &[Value]) -> Result<Option<KeyRange>> {
+    fn index_range(ix: &IndexScan, table: &TableDef, params: &Params) -> Result<Option<KeyRange>> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
         /// The value cast to the column's type: `Ok(None)` when it is out of
         /// the column's range (or NULL), which no stored value equals.
@@ -819,13 +820,17 @@ impl ShardContext {
             e: &crate::expr::Expr,
             column: usize,
             table: &TableDef,
-            params: &[Value],
+            params: &Params,
         ) -> Result<Option<Value>> {
             let v = e.eval(&[], params)?;
             if v.is_null() {
                 return Ok(None);
             }
-            match v.cast(table.columns[column].data_type.unconstrained(), true) {
+            match v.cast_with(
+                table.columns[column].data_type.unconstrained(),
+                true,
+                &params.time,
+            ) {
                 Ok(v) => Ok(Some(v)),
                 Err(e) if e.code == sqlstate::NUMERIC_VALUE_OUT_OF_RANGE => Ok(None),
                 Err(e) => Err(e),
@@ -879,7 +884,7 @@ impl ShardContext {
         ix: &IndexScan,
         table: &TableDef,
         fragment: &ScanFragment,
-        params: &[Value],
+        params: &Params,
         ts: Timestamp,
         sink: &mut Sink<'_>,
     ) -> Result<()> {
@@ -1694,7 +1699,7 @@ impl ShardContext {
     fn modify_writes(
         &self,
         plan: &Plan,
-        params: &[Value],
+        params: &Params,
         mode: WriteMode,
         candidates: &mut Option<Vec<Vec<u8>>>,
         changes: &RefCell<Vec<EntryChange>>,
@@ -2260,7 +2265,7 @@ pub fn eval_key(
     table: &TableDef,
     columns: &[usize],
     exprs: &[crate::expr::Expr],
-    params: &[Value],
+    params: &Params,
 ) -> Result<Option<Vec<u8>>> {
     let mut values = vec![Value::Null; table.columns.len()];
     for (c, e) in columns.iter().zip(exprs) {
@@ -2268,7 +2273,11 @@ pub fn eval_key(
         if v.is_null() {
             return Ok(None);
         }
-        match v.cast(table.columns[*c].data_type.unconstrained(), true) {
+        match v.cast_with(
+            table.columns[*c].data_type.unconstrained(),
+            true,
+            &params.time,
+        ) {
             Ok(v) => values[*c] = v,
             Err(e) if e.code == sqlstate::NUMERIC_VALUE_OUT_OF_RANGE => return Ok(None),
             Err(e) => return Err(e),
@@ -2333,7 +2342,7 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn push(&mut self, row: &[Value], fragment: &ScanFragment, params: &[Value]) -> Result<()> {
+    fn push(&mut self, row: &[Value], fragment: &ScanFragment, params: &Params) -> Result<()> {
         if let Some(f) = &fragment.filter {
             if !f.eval_predicate(row, params)? {
                 return Ok(());

@@ -161,12 +161,15 @@ async fn checkpoints_bound_the_log_and_a_crash_keeps_every_acknowledged_row() {
             !kept.is_empty() && kept.len() <= 2,
             "shard {shard} keeps at most two checkpoints: {kept:?}"
         );
+        // The log's beginning is gone and only the segments since the older
+        // kept checkpoint remain (one per checkpoint, plus the one being
+        // written and one a checkpoint under way may have started); their
+        // size on disk includes zero-filled space, so count segments.
         let starts = segments(&data, shard);
-        let log_end = *starts.last().unwrap();
         let kept_wal = bytes_under(&data.join(format!("shard-{shard}/wal")));
         assert!(
-            starts[0] > 0 && kept_wal < log_end,
-            "shard {shard} keeps {kept_wal} bytes of a log that reached {log_end}: {starts:?}"
+            starts[0] > 0 && starts.len() <= 5,
+            "shard {shard} keeps {kept_wal} bytes in segments starting at {starts:?}"
         );
     }
     assert!(server.log().contains("checkpoint"), "{}", server.log_tail());

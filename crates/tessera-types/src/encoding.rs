@@ -8,9 +8,10 @@
 use rust_decimal::Decimal;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::datetime::Interval;
 use crate::error::{Error, Result};
 use crate::sqlstate;
-use crate::value::Value;
+use crate::value::{trim_blanks, Value};
 
 /// Appends fixed-width and length-prefixed fields.
 #[derive(Default)]
@@ -131,6 +132,18 @@ impl<'a> Reader<'a> {
                 Value::Numeric(Decimal::deserialize(a))
             }
             9 => Value::Text(self.str()?.to_string()),
+            10 => Value::BpChar(self.str()?.to_string()),
+            11 => Value::Date(self.u32()? as i32),
+            12 => Value::Time(self.u64()? as i64),
+            13 => Value::TimeTz(self.u64()? as i64, self.u32()? as i32),
+            14 => Value::Timestamp(self.u64()? as i64),
+            15 => Value::TimestampTz(self.u64()? as i64),
+            16 => {
+                let micros = self.u64()? as i64;
+                let days = self.u32()? as i32;
+                let months = self.u32()? as i32;
+                Value::Interval(Interval::new(months, days, micros))
+            }
             _ => return Err(self.corrupt("unknown value tag")),
         })
     }
@@ -173,12 +186,56 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             buf.push(8);
             buf.extend_from_slice(&d.serialize());
         }
-        Value::Text(s) => {
-            buf.push(9);
+        Value::Text(s) | Value::BpChar(s) => {
+            buf.push(if matches!(v, Value::Text(_)) { 9 } else { 10 });
             buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
             buf.extend_from_slice(s.as_bytes());
         }
+        Value::Date(d) => {
+            buf.push(11);
+            buf.extend_from_slice(&d.to_le_bytes());
+        }
+        Value::Time(t) => {
+            buf.push(12);
+            buf.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::TimeTz(t, zone) => {
+            buf.push(13);
+            buf.extend_from_slice(&t.to_le_bytes());
+            buf.extend_from_slice(&zone.to_le_bytes());
+        }
+        Value::Timestamp(t) => {
+            buf.push(14);
+            buf.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::TimestampTz(t) => {
+            buf.push(15);
+            buf.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::Interval(i) => {
+            buf.push(16);
+            buf.extend_from_slice(&i.micros.to_le_bytes());
+            buf.extend_from_slice(&i.days.to_le_bytes());
+            buf.extend_from_slice(&i.months.to_le_bytes());
+        }
     }
+}
+
+/// Appends a signed integer so that bytewise order is numeric order.
+fn push_ordered_i64(out: &mut Vec<u8>, i: i64) {
+    out.extend_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+}
+
+/// Appends a string so that bytewise order is byte order, with a
+/// terminator that sorts below any continuation (NUL escaped as 00 FF).
+fn push_ordered_str(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0, 1]);
 }
 
 /// Appends the memcomparable encoding of `v`: for values of one column type,
@@ -193,21 +250,47 @@ pub fn encode_key_value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Int2(_) | Value::Int4(_) | Value::Int8(_) => {
             out.push(0x20);
-            let i = v.as_i64().unwrap_or_default();
-            out.extend_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+            push_ordered_i64(out, v.as_i64().unwrap_or_default());
         }
         Value::Float4(f) => encode_key_float(out, *f as f64),
         Value::Float8(f) => encode_key_float(out, *f),
         Value::Numeric(d) => encode_key_numeric(out, d),
         Value::Text(s) => {
             out.push(0x50);
-            for &b in s.as_bytes() {
-                out.push(b);
-                if b == 0 {
-                    out.push(0xFF);
-                }
-            }
-            out.extend_from_slice(&[0, 1]);
+            push_ordered_str(out, s);
+        }
+        // Trailing blanks do not count: 'a' and 'a  ' are one key.
+        Value::BpChar(s) => {
+            out.push(0x50);
+            push_ordered_str(out, trim_blanks(s));
+        }
+        Value::Date(d) => {
+            out.push(0x60);
+            push_ordered_i64(out, *d as i64);
+        }
+        Value::Time(t) => {
+            out.push(0x61);
+            push_ordered_i64(out, *t);
+        }
+        // By the instant, then by zone east first (as `Value::compare`).
+        Value::TimeTz(t, zone) => {
+            out.push(0x62);
+            push_ordered_i64(out, *t - *zone as i64 * 1_000_000);
+            push_ordered_i64(out, -(*zone as i64));
+        }
+        Value::Timestamp(t) => {
+            out.push(0x63);
+            push_ordered_i64(out, *t);
+        }
+        Value::TimestampTz(t) => {
+            out.push(0x64);
+            push_ordered_i64(out, *t);
+        }
+        // Intervals order by their length with 30-day months, so '1 mon'
+        // and '30 days' are one key, as they are equal.
+        Value::Interval(i) => {
+            out.push(0x65);
+            out.extend_from_slice(&((i.span() as u128) ^ (1 << 127)).to_be_bytes());
         }
     }
 }
@@ -318,6 +401,57 @@ mod tests {
     }
 
     #[test]
+    fn date_time_keys_sort_as_postgres_compares() {
+        use crate::datetime::{
+            DATE_INFINITY, DATE_NEG_INFINITY, TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY,
+        };
+        let dates = [DATE_NEG_INFINITY, -746_117, -1, 0, 9823, DATE_INFINITY];
+        for w in dates.windows(2) {
+            assert!(key(Value::Date(w[0])) < key(Value::Date(w[1])), "{w:?}");
+        }
+        let stamps = [TIMESTAMP_NEG_INFINITY, -1, 0, 1, TIMESTAMP_INFINITY];
+        for w in stamps.windows(2) {
+            assert!(key(Value::Timestamp(w[0])) < key(Value::Timestamp(w[1])));
+            assert!(key(Value::TimestampTz(w[0])) < key(Value::TimestampTz(w[1])));
+        }
+        assert!(key(Value::Time(0)) < key(Value::Time(86_400_000_000)));
+        // Intervals by length with 30-day months; equal lengths are one key.
+        let iv = |s: &str| Value::Interval(Interval::parse(s, None).unwrap());
+        let ordered = [
+            "-1 year",
+            "-1 day",
+            "00:00:00",
+            "23:59:59",
+            "1 day",
+            "1 mon 1 second",
+            "1 year",
+        ];
+        for w in ordered.windows(2) {
+            assert!(key(iv(w[0])) < key(iv(w[1])), "{w:?}");
+            assert_eq!(iv(w[0]).compare(&iv(w[1])), std::cmp::Ordering::Less);
+        }
+        assert_eq!(key(iv("1 mon")), key(iv("30 days")));
+        assert_eq!(key(iv("1 day")), key(iv("24 hours")));
+        // char(n): trailing blanks do not count, in keys as in comparisons,
+        // so 'a' sorts before 'a' followed by a tab, as PostgreSQL has it.
+        let bp = |s: &str| Value::BpChar(s.into());
+        assert_eq!(key(bp("a")), key(bp("a   ")));
+        assert!(key(bp("a  ")) < key(bp("a\t ")));
+        assert_eq!(bp("a  ").compare(&bp("a\t ")), std::cmp::Ordering::Less);
+        assert!(key(bp("")) < key(bp("a")));
+        // timetz: by the instant, then east before west at the same instant.
+        let tt = |micros: i64, east: i32| Value::TimeTz(micros, east);
+        let hour = 3_600_000_000;
+        assert!(key(tt(10 * hour, 2 * 3600)) < key(tt(9 * hour, 0)));
+        assert!(key(tt(10 * hour, 3600)) < key(tt(9 * hour, 0)));
+        assert_eq!(
+            tt(10 * hour, 3600).compare(&tt(9 * hour, 0)),
+            std::cmp::Ordering::Less
+        );
+        assert!(key(Value::Timestamp(i64::MAX)) < key(Value::Null));
+    }
+
+    #[test]
     fn rows_round_trip_and_bad_bytes_fail_cleanly() {
         let row = vec![
             Value::Null,
@@ -329,6 +463,13 @@ mod tests {
             Value::Float8(-2.25),
             Value::Numeric(numeric::parse("12.340").unwrap()),
             Value::Text("héllo".into()),
+            Value::BpChar("ab  ".into()),
+            Value::Date(-746_117),
+            Value::Time(86_400_000_000),
+            Value::TimeTz(1, -19800),
+            Value::Timestamp(i64::MIN),
+            Value::TimestampTz(848_743_200_500_000),
+            Value::Interval(Interval::new(-14, 3, -4)),
         ];
         let mut w = Writer::new();
         w.row(&row);
@@ -336,6 +477,7 @@ mod tests {
         assert_eq!(back.len(), row.len());
         for (a, b) in row.iter().zip(&back) {
             assert_eq!(a.to_text(), b.to_text());
+            assert_eq!(a.data_type(), b.data_type());
         }
         for cut in 0..w.buf.len() {
             assert!(Reader::new(&w.buf[..cut]).row().is_err());

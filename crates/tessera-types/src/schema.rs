@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::datetime::interval::IntervalTypmod;
 use crate::encoding::{Reader, Writer};
 use crate::error::Result;
 use crate::types::DataType;
@@ -241,32 +242,78 @@ impl IndexDef {
     }
 }
 
+/// Type tags for types with a modifier. A type without one is written as
+/// its OID (a little-endian `u32`); no stored OID has a low byte in
+/// `TAG_NUMERIC..=TAG_INTERVAL` (`tags_do_not_collide_with_oids`), so the
+/// first byte tells them apart.
+const TAG_NUMERIC: u8 = 100;
+const TAG_VARCHAR: u8 = 101;
+const TAG_CHAR: u8 = 102;
+/// `time(p)`, `timetz(p)`, `timestamp(p)`, `timestamptz(p)`: OID and precision.
+const TAG_PRECISION: u8 = 103;
+/// `interval` with fields and/or precision: its type modifier.
+const TAG_INTERVAL: u8 = 104;
+
 fn encode_type(w: &mut Writer, t: DataType) {
     match t {
         DataType::Numeric(Some((p, s))) => {
-            w.u8(100);
+            w.u8(TAG_NUMERIC);
             w.u8(p);
             w.u8(s);
         }
         DataType::Varchar(Some(n)) => {
-            w.u8(101);
+            w.u8(TAG_VARCHAR);
             w.u32(n);
+        }
+        DataType::Char(Some(n)) => {
+            w.u8(TAG_CHAR);
+            w.u32(n);
+        }
+        DataType::Time(Some(p))
+        | DataType::TimeTz(Some(p))
+        | DataType::Timestamp(Some(p))
+        | DataType::TimestampTz(Some(p)) => {
+            w.u8(TAG_PRECISION);
+            w.u32(t.oid());
+            w.u8(p);
+        }
+        DataType::Interval(Some(typmod)) => {
+            w.u8(TAG_INTERVAL);
+            w.u32(typmod.typmod() as u32);
         }
         other => w.u32(other.oid()),
     }
 }
 
 fn decode_type(r: &mut Reader) -> Result<DataType> {
-    // Tags 100/101 are below every OID we store, so they cannot collide.
     let first = r.peek_u8()?;
+    let tagged = (TAG_NUMERIC..=TAG_INTERVAL).contains(&first);
+    if tagged {
+        r.u8()?;
+    }
     match first {
-        100 => {
-            r.u8()?;
-            Ok(DataType::Numeric(Some((r.u8()?, r.u8()?))))
+        TAG_NUMERIC => Ok(DataType::Numeric(Some((r.u8()?, r.u8()?)))),
+        TAG_VARCHAR => Ok(DataType::Varchar(Some(r.u32()?))),
+        TAG_CHAR => Ok(DataType::Char(Some(r.u32()?))),
+        TAG_PRECISION => {
+            let oid = r.u32()?;
+            let p = r.u8()?;
+            if p > crate::datetime::PRECISION_MAX {
+                return Err(r.corrupt("precision out of range"));
+            }
+            match DataType::from_oid(oid) {
+                Some(DataType::Time(None)) => Ok(DataType::Time(Some(p))),
+                Some(DataType::TimeTz(None)) => Ok(DataType::TimeTz(Some(p))),
+                Some(DataType::Timestamp(None)) => Ok(DataType::Timestamp(Some(p))),
+                Some(DataType::TimestampTz(None)) => Ok(DataType::TimestampTz(Some(p))),
+                _ => Err(r.corrupt("precision on a type without one")),
+            }
         }
-        101 => {
-            r.u8()?;
-            Ok(DataType::Varchar(Some(r.u32()?)))
+        TAG_INTERVAL => {
+            let typmod = r.u32()? as i32;
+            IntervalTypmod::from_typmod(typmod)
+                .map(|t| DataType::Interval(Some(t)))
+                .ok_or_else(|| r.corrupt("bad interval type modifier"))
         }
         _ => {
             let oid = r.u32()?;
@@ -434,5 +481,88 @@ impl Catalog {
             .retain(|_, i| i.table != id && i.storage.id != id);
         next.version += 1;
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datetime::interval::IntervalFields;
+
+    fn every_type() -> Vec<DataType> {
+        use DataType::*;
+        vec![
+            Bool,
+            Int2,
+            Int4,
+            Int8,
+            Float4,
+            Float8,
+            Numeric(None),
+            Numeric(Some((10, 2))),
+            Text,
+            Varchar(None),
+            Varchar(Some(8)),
+            Char(None),
+            Char(Some(1)),
+            Char(Some(84)),
+            Date,
+            Time(None),
+            Time(Some(3)),
+            TimeTz(Some(0)),
+            Timestamp(None),
+            Timestamp(Some(0)),
+            TimestampTz(None),
+            TimestampTz(Some(6)),
+            Interval(None),
+            Interval(Some(IntervalTypmod {
+                fields: IntervalFields::FULL,
+                precision: Some(2),
+            })),
+            Interval(Some(IntervalTypmod {
+                fields: IntervalFields::DAY_TO_SECOND,
+                precision: Some(3),
+            })),
+            Interval(Some(IntervalTypmod {
+                fields: IntervalFields::YEAR,
+                precision: None,
+            })),
+        ]
+    }
+
+    #[test]
+    fn tags_do_not_collide_with_oids() {
+        for t in every_type() {
+            let low = t.oid().to_le_bytes()[0];
+            assert!(
+                !(TAG_NUMERIC..=TAG_INTERVAL).contains(&low),
+                "{t:?} (oid {}) starts like a tag",
+                t.oid()
+            );
+        }
+    }
+
+    #[test]
+    fn column_types_and_modifiers_survive_the_catalog_log() {
+        let columns = every_type()
+            .into_iter()
+            .enumerate()
+            .map(|(i, data_type)| ColumnDef {
+                name: format!("c{i}"),
+                data_type,
+                not_null: false,
+            })
+            .collect();
+        let table = TableDef {
+            id: 7,
+            name: "t".into(),
+            columns,
+            primary_key: vec![0],
+            sharding_key: vec![0],
+        };
+        let mut w = Writer::new();
+        table.encode(&mut w);
+        let back = TableDef::decode(&mut Reader::new(&w.buf)).unwrap();
+        assert_eq!(back, table);
     }
 }

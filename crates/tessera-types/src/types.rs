@@ -1,6 +1,8 @@
 //! SQL data types: their PostgreSQL OIDs, names, sizes and type modifiers,
 //! and the implicit-cast rules the binder uses to type expressions.
 
+use crate::datetime::interval::IntervalTypmod;
+
 /// A column or expression type. `Unknown` is the type of an untyped string
 /// literal or parameter before the binder settles it (PostgreSQL's `unknown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,6 +18,20 @@ pub enum DataType {
     Text,
     /// `varchar(n)`; `None` is unconstrained `varchar`.
     Varchar(Option<u32>),
+    /// `char(n)`, blank-padded to `n` characters; `None` is `bpchar`,
+    /// which keeps any length and pads nothing.
+    Char(Option<u32>),
+    Date,
+    /// `time(p)` without time zone; `p` is the fractional-second precision.
+    Time(Option<u8>),
+    /// `time(p) with time zone`.
+    TimeTz(Option<u8>),
+    /// `timestamp(p)` without time zone.
+    Timestamp(Option<u8>),
+    /// `timestamp(p) with time zone`.
+    TimestampTz(Option<u8>),
+    /// `interval`, with the fields and precision of a modifier.
+    Interval(Option<IntervalTypmod>),
     Unknown,
 }
 
@@ -34,6 +50,13 @@ impl DataType {
             DataType::Numeric(_) => 1700,
             DataType::Text => 25,
             DataType::Varchar(_) => 1043,
+            DataType::Char(_) => 1042,
+            DataType::Date => 1082,
+            DataType::Time(_) => 1083,
+            DataType::TimeTz(_) => 1266,
+            DataType::Timestamp(_) => 1114,
+            DataType::TimestampTz(_) => 1184,
+            DataType::Interval(_) => 1186,
             DataType::Unknown => 705,
         }
     }
@@ -49,6 +72,13 @@ impl DataType {
             1700 => DataType::Numeric(None),
             25 => DataType::Text,
             1043 => DataType::Varchar(None),
+            1042 => DataType::Char(None),
+            1082 => DataType::Date,
+            1083 => DataType::Time(None),
+            1266 => DataType::TimeTz(None),
+            1114 => DataType::Timestamp(None),
+            1184 => DataType::TimestampTz(None),
+            1186 => DataType::Interval(None),
             705 => DataType::Unknown,
             _ => return None,
         })
@@ -59,8 +89,14 @@ impl DataType {
         match self {
             DataType::Bool => 1,
             DataType::Int2 => 2,
-            DataType::Int4 | DataType::Float4 => 4,
-            DataType::Int8 | DataType::Float8 => 8,
+            DataType::Int4 | DataType::Float4 | DataType::Date => 4,
+            DataType::Int8
+            | DataType::Float8
+            | DataType::Time(_)
+            | DataType::Timestamp(_)
+            | DataType::TimestampTz(_) => 8,
+            DataType::TimeTz(_) => 12,
+            DataType::Interval(_) => 16,
             DataType::Unknown => -2,
             _ => -1,
         }
@@ -69,8 +105,13 @@ impl DataType {
     /// The type modifier as PostgreSQL reports it in RowDescription.
     pub fn typmod(&self) -> i32 {
         match self {
-            DataType::Varchar(Some(n)) => *n as i32 + 4,
+            DataType::Varchar(Some(n)) | DataType::Char(Some(n)) => *n as i32 + 4,
             DataType::Numeric(Some((p, s))) => (((*p as i32) << 16) | *s as i32) + 4,
+            DataType::Time(Some(p))
+            | DataType::TimeTz(Some(p))
+            | DataType::Timestamp(Some(p))
+            | DataType::TimestampTz(Some(p)) => *p as i32,
+            DataType::Interval(Some(t)) => t.typmod(),
             _ => -1,
         }
     }
@@ -80,6 +121,13 @@ impl DataType {
         match self {
             DataType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
             DataType::Varchar(Some(n)) => format!("character varying({n})"),
+            DataType::Char(Some(n)) => format!("character({n})"),
+            DataType::Char(None) => "bpchar".into(),
+            DataType::Time(Some(p)) => format!("time({p}) without time zone"),
+            DataType::TimeTz(Some(p)) => format!("time({p}) with time zone"),
+            DataType::Timestamp(Some(p)) => format!("timestamp({p}) without time zone"),
+            DataType::TimestampTz(Some(p)) => format!("timestamp({p}) with time zone"),
+            DataType::Interval(Some(t)) => format!("interval{}", t.suffix()),
             other => other.base_name().to_string(),
         }
     }
@@ -96,6 +144,13 @@ impl DataType {
             DataType::Numeric(_) => "numeric",
             DataType::Text => "text",
             DataType::Varchar(_) => "character varying",
+            DataType::Char(_) => "character",
+            DataType::Date => "date",
+            DataType::Time(_) => "time without time zone",
+            DataType::TimeTz(_) => "time with time zone",
+            DataType::Timestamp(_) => "timestamp without time zone",
+            DataType::TimestampTz(_) => "timestamp with time zone",
+            DataType::Interval(_) => "interval",
             DataType::Unknown => "unknown",
         }
     }
@@ -112,8 +167,61 @@ impl DataType {
     pub fn is_string(&self) -> bool {
         matches!(
             self,
-            DataType::Text | DataType::Varchar(_) | DataType::Unknown
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown
         )
+    }
+
+    /// `date`, `time`, `timetz`, `timestamp`, `timestamptz` (PostgreSQL's
+    /// date/time category; `interval` is a category of its own).
+    pub fn is_datetime(&self) -> bool {
+        matches!(
+            self,
+            DataType::Date
+                | DataType::Time(_)
+                | DataType::TimeTz(_)
+                | DataType::Timestamp(_)
+                | DataType::TimestampTz(_)
+        )
+    }
+
+    /// Whether a value of `from` converts to `self` implicitly (in
+    /// expressions) between date/time types, as PostgreSQL's casts marked
+    /// implicit: date → timestamp → timestamptz, time → interval, time → timetz.
+    fn datetime_implicit(&self, from: DataType) -> bool {
+        use DataType::*;
+        matches!(
+            (from.unconstrained(), self.unconstrained()),
+            (Date, Timestamp(None))
+                | (Date, TimestampTz(None))
+                | (Timestamp(None), TimestampTz(None))
+                | (Time(None), Interval(None))
+                | (Time(None), TimeTz(None))
+        )
+    }
+
+    /// Whether `from` converts to `self` by an explicit cast between
+    /// date/time types (besides the implicit ones and text).
+    pub fn datetime_castable(&self, from: DataType) -> bool {
+        self.datetime_implicit(from)
+            || self.datetime_assignable(from)
+            || from.unconstrained() == self.unconstrained()
+    }
+
+    /// The assignment casts between date/time types (storing into a column).
+    fn datetime_assignable(&self, from: DataType) -> bool {
+        use DataType::*;
+        self.datetime_implicit(from)
+            || matches!(
+                (from.unconstrained(), self.unconstrained()),
+                (Timestamp(None), Date)
+                    | (TimestampTz(None), Date)
+                    | (Timestamp(None), Time(None))
+                    | (TimestampTz(None), Time(None))
+                    | (TimestampTz(None), Timestamp(None))
+                    | (TimestampTz(None), TimeTz(None))
+                    | (Interval(None), Time(None))
+                    | (TimeTz(None), Time(None))
+            )
     }
 
     /// The type without its modifier: what an expression over the column has.
@@ -121,6 +229,12 @@ impl DataType {
         match self {
             DataType::Numeric(_) => DataType::Numeric(None),
             DataType::Varchar(_) => DataType::Varchar(None),
+            DataType::Char(_) => DataType::Char(None),
+            DataType::Time(_) => DataType::Time(None),
+            DataType::TimeTz(_) => DataType::TimeTz(None),
+            DataType::Timestamp(_) => DataType::Timestamp(None),
+            DataType::TimestampTz(_) => DataType::TimestampTz(None),
+            DataType::Interval(_) => DataType::Interval(None),
             other => *other,
         }
     }
@@ -147,6 +261,12 @@ impl DataType {
             (Unknown, Unknown) => Some(Text),
             // varchar has no operators of its own: it compares and concatenates as text.
             (Unknown, Varchar(_)) | (Varchar(_), Unknown) | (Varchar(_), Varchar(_)) => Some(Text),
+            // bpchar has its own operators (trailing blanks do not count), which
+            // PostgreSQL picks against bpchar, varchar or an untyped literal;
+            // against text it is text's.
+            (Char(_), Char(_) | Varchar(_) | Unknown) | (Varchar(_) | Unknown, Char(_)) => {
+                Some(Char(None))
+            }
             (Unknown, other) | (other, Unknown) => Some(other.unconstrained()),
             _ if a.unconstrained() == b.unconstrained() => Some(a.unconstrained()),
             _ => {
@@ -163,6 +283,12 @@ impl DataType {
                 if a.is_string() && b.is_string() {
                     return Some(Text);
                 }
+                if b.datetime_implicit(a) {
+                    return Some(b.unconstrained());
+                }
+                if a.datetime_implicit(b) {
+                    return Some(a.unconstrained());
+                }
                 None
             }
         }
@@ -177,7 +303,12 @@ impl DataType {
         if self.is_numeric_family() && from.is_numeric_family() {
             return true;
         }
-        if self.is_string() && from.is_string() {
+        // Any value converts to a string type on assignment (PostgreSQL's
+        // I/O conversion casts to string types are assignment casts).
+        if self.is_string() {
+            return true;
+        }
+        if self.datetime_assignable(from) {
             return true;
         }
         self.unconstrained() == from.unconstrained()

@@ -7,6 +7,7 @@ use std::hash::{Hash, Hasher};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
+use crate::datetime::{self, ops, parse, Interval, TimeContext, TimeZone};
 use crate::error::{Error, Result};
 use crate::numeric;
 use crate::sqlstate;
@@ -24,6 +25,20 @@ pub enum Value {
     Numeric(Decimal),
     /// `text` and `varchar`, and untyped literals before they are typed.
     Text(String),
+    /// `char(n)`/`bpchar`, stored blank-padded; trailing blanks do not
+    /// count in comparisons, and go when converted to text.
+    BpChar(String),
+    /// Days since 2000-01-01 (see [`crate::datetime`]).
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since midnight and the zone's offset in seconds east.
+    TimeTz(i64, i32),
+    /// Microseconds since 2000-01-01 00:00:00, no zone.
+    Timestamp(i64),
+    /// Microseconds since 2000-01-01 00:00:00 UTC.
+    TimestampTz(i64),
+    Interval(Interval),
 }
 
 impl Value {
@@ -43,12 +58,25 @@ impl Value {
             Value::Float8(_) => DataType::Float8,
             Value::Numeric(_) => DataType::Numeric(None),
             Value::Text(_) => DataType::Text,
+            Value::BpChar(_) => DataType::Char(None),
+            Value::Date(_) => DataType::Date,
+            Value::Time(_) => DataType::Time(None),
+            Value::TimeTz(..) => DataType::TimeTz(None),
+            Value::Timestamp(_) => DataType::Timestamp(None),
+            Value::TimestampTz(_) => DataType::TimestampTz(None),
+            Value::Interval(_) => DataType::Interval(None),
         }
     }
 
     /// Writes PostgreSQL's text output of the value; NULL writes nothing
-    /// (callers send NULL out of band).
+    /// (callers send NULL out of band). A `timestamptz` is shown in UTC;
+    /// [`Value::write_text_in`] shows it in a session's zone.
     pub fn write_text(&self, out: &mut String) {
+        self.write_text_in(out, &TimeZone::UTC)
+    }
+
+    /// Writes the text output, with `timestamptz` in `zone`.
+    pub fn write_text_in(&self, out: &mut String, zone: &TimeZone) {
         use std::fmt::Write;
         match self {
             Value::Null => {}
@@ -67,7 +95,13 @@ impl Value {
             Value::Numeric(d) => {
                 let _ = write!(out, "{d}");
             }
-            Value::Text(s) => out.push_str(s),
+            Value::Text(s) | Value::BpChar(s) => out.push_str(s),
+            Value::Date(d) => datetime::format::write_date(out, *d),
+            Value::Time(t) => datetime::format::write_time(out, *t),
+            Value::TimeTz(t, offset) => datetime::format::write_time_tz(out, *t, *offset),
+            Value::Timestamp(ts) => datetime::format::write_timestamp(out, *ts),
+            Value::TimestampTz(ts) => datetime::format::write_timestamptz(out, *ts, zone),
+            Value::Interval(i) => i.write_text(out),
         }
     }
 
@@ -80,8 +114,37 @@ impl Value {
         Some(s)
     }
 
-    /// Parses PostgreSQL's text input for `ty`.
+    /// The text output with `timestamptz` in `zone`.
+    pub fn to_text_in(&self, zone: &TimeZone) -> Option<String> {
+        if self.is_null() {
+            return None;
+        }
+        let mut s = String::new();
+        self.write_text_in(&mut s, zone);
+        Some(s)
+    }
+
+    /// The value as text by a cast: `char(n)` loses its trailing blanks and
+    /// a boolean is spelled out (`true`), as PostgreSQL's casts to text do.
+    fn string_text(self) -> String {
+        match self {
+            Value::BpChar(s) => trim_blanks(&s).to_string(),
+            Value::Text(s) => s,
+            Value::Bool(b) => if b { "true" } else { "false" }.to_string(),
+            other => other.to_text().unwrap_or_default(),
+        }
+    }
+
+    /// Parses PostgreSQL's text input for `ty`. Date/time input reads the
+    /// clock and time zone of UTC now; use [`Value::parse_with`] with a
+    /// session's context.
     pub fn parse(ty: DataType, text: &str) -> Result<Value> {
+        Value::parse_with(ty, text, &utc_context_for(ty))
+    }
+
+    /// Parses PostgreSQL's text input for `ty`, date/time input in `ctx`
+    /// (time zone, field order, and the time `now` and `today` mean).
+    pub fn parse_with(ty: DataType, text: &str, ctx: &TimeContext) -> Result<Value> {
         match ty {
             DataType::Bool => parse_bool(text).map(Value::Bool),
             DataType::Int2 => {
@@ -114,28 +177,63 @@ impl Value {
                 }
             }
             DataType::Text | DataType::Unknown => Ok(Value::Text(text.to_string())),
-            DataType::Varchar(n) => Value::Text(text.to_string()).cast(DataType::Varchar(n), false),
+            DataType::Varchar(n) => {
+                Value::Text(text.to_string()).cast_with(DataType::Varchar(n), false, ctx)
+            }
+            DataType::Char(n) => Ok(Value::BpChar(fit_bpchar(text.to_string(), n, false)?)),
+            DataType::Date => parse::parse_date(text, ctx).map(Value::Date),
+            DataType::Time(p) => {
+                parse::parse_time(text, ctx).map(|t| Value::Time(parse::round_time(t, p)))
+            }
+            DataType::TimeTz(p) => parse::parse_timetz(text, ctx)
+                .map(|(t, offset)| Value::TimeTz(parse::round_time(t, p), offset)),
+            DataType::Timestamp(p) => {
+                let ts = parse::parse_timestamp(text, ctx)?;
+                datetime::round_timestamp(ts, p).map(Value::Timestamp)
+            }
+            DataType::TimestampTz(p) => {
+                let ts = parse::parse_timestamptz(text, ctx)?;
+                datetime::round_timestamp(ts, p).map(Value::TimestampTz)
+            }
+            DataType::Interval(t) => Interval::parse(text, t).map(Value::Interval),
         }
     }
 
     /// Converts to `to`. `explicit` is true for `CAST`/`::` (varchar(n)
     /// truncates silently) and false for assignment to a column (it fails
     /// with 22001 unless only blanks are cut), as in PostgreSQL.
+    /// Conversions that need a session (text to and from `timestamptz`,
+    /// `'now'`) use UTC now; see [`Value::cast_with`].
     pub fn cast(self, to: DataType, explicit: bool) -> Result<Value> {
+        self.cast_with(to, explicit, &utc_context_for(to))
+    }
+
+    /// Converts to `to`, reading the session's time zone and clock in `ctx`
+    /// where the conversion depends on them.
+    pub fn cast_with(self, to: DataType, explicit: bool, ctx: &TimeContext) -> Result<Value> {
         use DataType as T;
         if self.is_null() {
             return Ok(Value::Null);
+        }
+        if let Some(v) = self.cast_datetime(to, ctx)? {
+            return Ok(v);
         }
         Ok(match (self, to) {
             (v, T::Unknown) => v,
             (Value::Text(s), T::Text) => Value::Text(s),
             (Value::Text(s), T::Varchar(None)) => Value::Text(s),
             (Value::Text(s), T::Varchar(Some(n))) => Value::Text(fit_varchar(s, n, explicit)?),
-            (Value::Text(s), ty) => Value::parse(ty, &s)?,
-            (v, T::Text) | (v, T::Varchar(None)) => Value::Text(v.to_text().unwrap_or_default()),
-            (v, T::Varchar(Some(n))) => {
-                Value::Text(fit_varchar(v.to_text().unwrap_or_default(), n, explicit)?)
+            (Value::Text(s), T::Char(n)) => Value::BpChar(fit_bpchar(s, n, explicit)?),
+            (Value::BpChar(s), T::Char(n)) => Value::BpChar(fit_bpchar(s, n, explicit)?),
+            (Value::Text(s), ty) => Value::parse_with(ty, &s, ctx)?,
+            (Value::BpChar(s), ty) if !ty.is_string() => Value::parse_with(ty, &s, ctx)?,
+            (v @ Value::TimestampTz(_), ty) if ty.is_string() => {
+                let text = Value::Text(v.to_text_in(&ctx.zone).unwrap_or_default());
+                text.cast_with(ty, explicit, ctx)?
             }
+            (v, T::Text) | (v, T::Varchar(None)) => Value::Text(v.string_text()),
+            (v, T::Varchar(Some(n))) => Value::Text(fit_varchar(v.string_text(), n, explicit)?),
+            (v, T::Char(n)) => Value::BpChar(fit_bpchar(v.string_text(), n, explicit)?),
             (Value::Bool(b), T::Bool) => Value::Bool(b),
             (Value::Bool(b), T::Int4) if explicit => Value::Int4(b as i32),
             (Value::Int4(i), T::Bool) if explicit => Value::Bool(i != 0),
@@ -167,11 +265,70 @@ impl Value {
             }
             (v, to) => {
                 return Err(Error::new(
-                    sqlstate::DATATYPE_MISMATCH,
+                    sqlstate::CANNOT_COERCE,
                     format!("cannot cast type {} to {}", v.data_type(), to),
                 ))
             }
         })
+    }
+
+    /// Conversions into a date/time type from another (or the same, for a
+    /// new precision); `None` when `self` or `to` is not one of them.
+    fn cast_datetime(&self, to: DataType, ctx: &TimeContext) -> Result<Option<Value>> {
+        use DataType as T;
+        let zone = &ctx.zone;
+        let round_ts = datetime::round_timestamp;
+        let round_time = parse::round_time;
+        Ok(Some(match (self, to) {
+            (Value::Date(d), T::Date) => Value::Date(*d),
+            (Value::Date(d), T::Timestamp(p)) => {
+                Value::Timestamp(round_ts(datetime::date_to_timestamp(*d)?, p)?)
+            }
+            (Value::Date(d), T::TimestampTz(p)) => {
+                let local = datetime::date_to_timestamp(*d)?;
+                let utc = zone
+                    .to_utc(local)
+                    .map_err(|_| datetime::date_out_of_range_for_timestamp())?;
+                Value::TimestampTz(round_ts(utc, p)?)
+            }
+            (Value::Timestamp(ts), T::Timestamp(p)) => Value::Timestamp(round_ts(*ts, p)?),
+            (Value::Timestamp(ts), T::TimestampTz(p)) => {
+                Value::TimestampTz(round_ts(ops::timestamp_to_timestamptz(*ts, zone)?, p)?)
+            }
+            (Value::Timestamp(ts), T::Date) => Value::Date(datetime::timestamp_to_date(*ts)),
+            (Value::Timestamp(ts), T::Time(p)) => match ops::timestamp_to_time(*ts) {
+                Some(t) => Value::Time(round_time(t, p)),
+                None => Value::Null,
+            },
+            (Value::TimestampTz(ts), T::TimestampTz(p)) => Value::TimestampTz(round_ts(*ts, p)?),
+            (Value::TimestampTz(ts), T::Timestamp(p)) => {
+                Value::Timestamp(round_ts(ops::timestamptz_to_timestamp(*ts, zone)?, p)?)
+            }
+            (Value::TimestampTz(ts), T::Date) => Value::Date(ops::timestamptz_to_date(*ts, zone)?),
+            (Value::TimestampTz(ts), T::Time(p) | T::TimeTz(p)) => {
+                let local = zone.to_local(*ts)?;
+                match ops::timestamp_to_time(local) {
+                    Some(t) if matches!(to, T::Time(_)) => Value::Time(round_time(t, p)),
+                    Some(t) => Value::TimeTz(round_time(t, p), zone.offset_secs()),
+                    None => Value::Null,
+                }
+            }
+            (Value::Time(t), T::Time(p)) => Value::Time(round_time(*t, p)),
+            (Value::Time(t), T::TimeTz(p)) => Value::TimeTz(round_time(*t, p), zone.offset_secs()),
+            (Value::Time(t), T::Interval(m)) => {
+                let i = Interval::new(0, 0, *t);
+                Value::Interval(m.map_or(i, |m| i.apply_typmod(m)))
+            }
+            (Value::TimeTz(t, _), T::Time(p)) => Value::Time(round_time(*t, p)),
+            (Value::TimeTz(t, z), T::TimeTz(p)) => Value::TimeTz(round_time(*t, p), *z),
+            (Value::Interval(i), T::Interval(m)) => {
+                Value::Interval(m.map_or(*i, |m| i.apply_typmod(m)))
+            }
+            (Value::Interval(i), T::Time(p)) => {
+                Value::Time(round_time(ops::interval_to_time(i), p))
+            }
+            _ => return Ok(None),
+        }))
     }
 
     fn to_i64_rounded(&self) -> Result<i64> {
@@ -230,6 +387,20 @@ impl Value {
             (Value::Float8(a), Value::Float8(b)) => float_cmp(*a, *b),
             (Value::Numeric(a), Value::Numeric(b)) => a.cmp(b),
             (Value::Text(a), Value::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Value::BpChar(a), Value::BpChar(b)) => {
+                trim_blanks(a).as_bytes().cmp(trim_blanks(b).as_bytes())
+            }
+            (Value::Date(a), Value::Date(b)) => a.cmp(b),
+            (Value::Time(a), Value::Time(b)) => a.cmp(b),
+            (Value::TimeTz(a, za), Value::TimeTz(b, zb)) => {
+                // By the instant, then by zone (east first), as PostgreSQL.
+                let ua = *a - *za as i64 * datetime::USECS_PER_SEC;
+                let ub = *b - *zb as i64 * datetime::USECS_PER_SEC;
+                ua.cmp(&ub).then(zb.cmp(za))
+            }
+            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+            (Value::TimestampTz(a), Value::TimestampTz(b)) => a.cmp(b),
+            (Value::Interval(a), Value::Interval(b)) => a.cmp(b),
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => match (a.to_decimal(), b.to_decimal()) {
@@ -258,6 +429,13 @@ impl Value {
             | Value::Float8(_)
             | Value::Numeric(_) => 1,
             Value::Text(_) => 2,
+            Value::BpChar(_) => 3,
+            Value::Date(_) => 4,
+            Value::Time(_) => 5,
+            Value::TimeTz(..) => 6,
+            Value::Timestamp(_) => 7,
+            Value::TimestampTz(_) => 8,
+            Value::Interval(_) => 10,
         }
     }
 
@@ -298,6 +476,12 @@ impl Hash for Value {
             Value::Float8(v) => canonical_float_bits(*v).hash(state),
             Value::Numeric(d) => d.normalize().hash(state),
             Value::Text(s) => s.hash(state),
+            Value::BpChar(s) => trim_blanks(s).hash(state),
+            Value::Date(d) => d.hash(state),
+            Value::Time(t) => t.hash(state),
+            Value::TimeTz(t, z) => (t, z).hash(state),
+            Value::Timestamp(t) | Value::TimestampTz(t) => t.hash(state),
+            Value::Interval(i) => i.hash(state),
         }
     }
 }
@@ -323,7 +507,7 @@ fn float_cmp(a: f64, b: f64) -> Ordering {
 
 fn cannot_cast(v: &Value, to: &str) -> Error {
     Error::new(
-        sqlstate::DATATYPE_MISMATCH,
+        sqlstate::CANNOT_COERCE,
         format!("cannot cast type {} to {to}", v.data_type()),
     )
 }
@@ -355,6 +539,48 @@ fn float_to_decimal(v: f64, as_f32: Option<f32>) -> Result<Decimal> {
     };
     numeric::parse(&text)
         .or_else(|_| Decimal::from_f64(v).ok_or_else(|| Error::out_of_range("numeric")))
+}
+
+/// UTC, with the clock read only when `ty` is one whose input can say
+/// `now` (so casts between other types never touch the clock).
+fn utc_context_for(ty: DataType) -> TimeContext {
+    if ty.is_datetime() {
+        TimeContext::utc_at(datetime::wall_clock())
+    } else {
+        TimeContext::default()
+    }
+}
+
+/// A `char(n)` value without its trailing blanks (the part that counts).
+pub fn trim_blanks(s: &str) -> &str {
+    s.trim_end_matches(' ')
+}
+
+/// Fits a string to `char(n)`: cut to `n` characters (silently for an
+/// explicit cast, else only blanks may go: 22001) and padded with blanks to
+/// `n`. Plain `bpchar` keeps the string as it is.
+fn fit_bpchar(s: String, n: Option<u32>, explicit: bool) -> Result<String> {
+    let Some(n) = n else { return Ok(s) };
+    let n = n as usize;
+    match s.char_indices().nth(n) {
+        Some((cut, _)) => {
+            if !explicit && !s[cut..].chars().all(|c| c == ' ') {
+                return Err(Error::new(
+                    sqlstate::STRING_DATA_RIGHT_TRUNCATION,
+                    format!("value too long for type character({n})"),
+                ));
+            }
+            let mut s = s;
+            s.truncate(cut);
+            Ok(s)
+        }
+        None => {
+            let len = s.chars().count();
+            let mut s = s;
+            s.extend(std::iter::repeat_n(' ', n - len));
+            Ok(s)
+        }
+    }
 }
 
 fn fit_varchar(s: String, n: u32, explicit: bool) -> Result<String> {

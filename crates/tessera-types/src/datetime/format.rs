@@ -1,0 +1,214 @@
+//! Text output with `DateStyle = ISO`: `2026-11-23`, `10:00:00.5`,
+//! `2026-11-23 10:00:00+02`, `0044-03-15 BC`; fractional seconds keep only
+//! the digits that are not trailing zeros, as PostgreSQL prints them.
+
+use std::fmt::Write;
+
+use super::{
+    julian_to_date, timestamp_to_fields, Fields, TimeZone, DATE_INFINITY, DATE_NEG_INFINITY,
+    POSTGRES_EPOCH_JDATE, TIMESTAMP_INFINITY, TIMESTAMP_NEG_INFINITY,
+};
+
+/// Appends a two-digit (or longer) zero-padded number.
+fn push_2(out: &mut String, v: i64) {
+    if v < 10 {
+        out.push('0');
+    }
+    let _ = write!(out, "{v}");
+}
+
+/// Appends seconds and, unless zero, a fraction without trailing zeros.
+pub(crate) fn write_seconds(out: &mut String, seconds: i64, micros: i64) {
+    push_2(out, seconds.abs());
+    let micros = micros.abs();
+    if micros != 0 {
+        let digits = format!("{micros:06}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
+/// Appends a year the ISO way: at least four digits, and `year` as stored
+/// (0 is 1 BC), so the caller adds " BC" when it returns true.
+fn write_year(out: &mut String, year: i32) -> bool {
+    let bc = year <= 0;
+    let shown = if bc { 1 - year as i64 } else { year as i64 };
+    let _ = write!(out, "{shown:04}");
+    bc
+}
+
+fn write_ymd(out: &mut String, year: i32, month: i32, day: i32) -> bool {
+    let bc = write_year(out, year);
+    out.push('-');
+    push_2(out, month as i64);
+    out.push('-');
+    push_2(out, day as i64);
+    bc
+}
+
+fn write_hms(out: &mut String, f: &Fields) {
+    push_2(out, f.hour as i64);
+    out.push(':');
+    push_2(out, f.minute as i64);
+    out.push(':');
+    write_seconds(out, f.second as i64, f.micros as i64);
+}
+
+/// `date` output.
+pub fn write_date(out: &mut String, date: i32) {
+    match date {
+        DATE_INFINITY => out.push_str("infinity"),
+        DATE_NEG_INFINITY => out.push_str("-infinity"),
+        d => {
+            let (y, m, day) = julian_to_date(d + POSTGRES_EPOCH_JDATE);
+            if write_ymd(out, y, m, day) {
+                out.push_str(" BC");
+            }
+        }
+    }
+}
+
+/// `time` output (`24:00:00` included).
+pub fn write_time(out: &mut String, micros: i64) {
+    let mut f = Fields::default();
+    f.set_time(micros);
+    write_hms(out, &f);
+}
+
+/// `timetz` output: the time and its zone's offset.
+pub fn write_time_tz(out: &mut String, micros: i64, offset_secs: i32) {
+    write_time(out, micros);
+    write_offset(out, offset_secs, false);
+}
+
+/// `timestamp` output.
+pub fn write_timestamp(out: &mut String, ts: i64) {
+    write_timestamp_with(out, ts, None);
+}
+
+/// `timestamptz` output in `zone`.
+pub fn write_timestamptz(out: &mut String, ts: i64, zone: &TimeZone) {
+    write_timestamp_with(out, ts, Some(zone));
+}
+
+fn write_timestamp_with(out: &mut String, ts: i64, zone: Option<&TimeZone>) {
+    match ts {
+        TIMESTAMP_INFINITY => out.push_str("infinity"),
+        TIMESTAMP_NEG_INFINITY => out.push_str("-infinity"),
+        ts => {
+            // A timestamptz shown in its zone may fall just outside the
+            // range; the arithmetic is still exact in i64.
+            let local = match zone {
+                Some(z) => ts + z.offset_secs() as i64 * 1_000_000,
+                None => ts,
+            };
+            let f = timestamp_to_fields(local);
+            let bc = write_ymd(out, f.year, f.month, f.day);
+            out.push(' ');
+            write_hms(out, &f);
+            if let Some(z) = zone {
+                write_offset(out, z.offset_secs(), false);
+            }
+            if bc {
+                out.push_str(" BC");
+            }
+        }
+    }
+}
+
+/// Appends a UTC offset given in seconds east: `+02`, `-05:30`,
+/// `+05:30:15`; `always_minutes` writes `+02:00`.
+pub fn write_offset(out: &mut String, east_secs: i32, always_minutes: bool) {
+    out.push(if east_secs >= 0 { '+' } else { '-' });
+    let total = east_secs.unsigned_abs() as i64;
+    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
+    push_2(out, hours);
+    if seconds != 0 {
+        out.push(':');
+        push_2(out, minutes);
+        out.push(':');
+        push_2(out, seconds);
+    } else if minutes != 0 || always_minutes {
+        out.push(':');
+        push_2(out, minutes);
+    }
+}
+
+/// The text of a date as days since 2000 (for messages and tests).
+pub fn date_text(date: i32) -> String {
+    let mut s = String::new();
+    write_date(&mut s, date);
+    s
+}
+
+/// The text of a timestamp (for messages and tests).
+pub fn timestamp_text(ts: i64) -> String {
+    let mut s = String::new();
+    write_timestamp(&mut s, ts);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{date_to_julian, fields_to_timestamp, USECS_PER_DAY};
+    use super::*;
+
+    fn ts(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32, us: i32) -> i64 {
+        fields_to_timestamp(&Fields {
+            year: y,
+            month: mo,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+            micros: us,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn iso_output() {
+        assert_eq!(
+            timestamp_text(ts(2026, 11, 23, 10, 0, 0, 0)),
+            "2026-11-23 10:00:00"
+        );
+        assert_eq!(
+            timestamp_text(ts(2026, 11, 23, 10, 0, 0, 500_000)),
+            "2026-11-23 10:00:00.5"
+        );
+        assert_eq!(
+            timestamp_text(ts(2026, 1, 2, 3, 4, 5, 123_450)),
+            "2026-01-02 03:04:05.12345"
+        );
+        assert_eq!(
+            timestamp_text(ts(0, 1, 1, 0, 0, 0, 1)),
+            "0001-01-01 00:00:00.000001 BC"
+        );
+        assert_eq!(
+            timestamp_text(ts(12345, 1, 1, 0, 0, 0, 0)),
+            "12345-01-01 00:00:00"
+        );
+        assert_eq!(timestamp_text(TIMESTAMP_INFINITY), "infinity");
+        assert_eq!(
+            date_text(date_to_julian(-43, 3, 15) - POSTGRES_EPOCH_JDATE),
+            "0044-03-15 BC"
+        );
+        assert_eq!(date_text(DATE_NEG_INFINITY), "-infinity");
+        let mut s = String::new();
+        write_timestamptz(&mut s, ts(2026, 11, 23, 8, 0, 0, 0), &TimeZone::fixed(7200));
+        assert_eq!(s, "2026-11-23 10:00:00+02");
+        s.clear();
+        write_timestamptz(
+            &mut s,
+            ts(2026, 11, 23, 8, 0, 0, 0),
+            &TimeZone::fixed(-19800),
+        );
+        assert_eq!(s, "2026-11-23 02:30:00-05:30");
+        s.clear();
+        write_time(&mut s, USECS_PER_DAY);
+        assert_eq!(s, "24:00:00");
+        s.clear();
+        write_offset(&mut s, 19815, false);
+        assert_eq!(s, "+05:30:15");
+    }
+}
