@@ -231,6 +231,8 @@ fn numeric_precision(p: u64) -> Result<u8> {
 struct Scope {
     table: Option<Arc<TableDef>>,
     qualifier: Option<String>,
+    /// `table` is not stored but the one column of `generate_series`.
+    series: Option<crate::plan::SeriesScan>,
 }
 
 impl Scope {
@@ -2052,11 +2054,13 @@ impl<'a> Binder<'a> {
             )
         };
         let (limit, offset) = self.bind_limit(q)?;
-        let (target, primary_key) = match &scope.table {
+        // A series is no stored table: it runs once, where the router is.
+        let stored = scope.table.as_ref().filter(|_| scope.series.is_none());
+        let (target, primary_key) = match stored {
             Some(t) => route(t, filter.as_ref()),
             None => (Target::NoTable, None),
         };
-        let index = match (&scope.table, &primary_key, &fragment_output) {
+        let index = match (stored, &primary_key, &fragment_output) {
             (Some(t), None, FragmentOutput::Project(exprs)) => {
                 // Sort keys served by index order: plain columns, one direction.
                 let order: Option<Vec<usize>> = (!distinct && limit.is_some())
@@ -2089,9 +2093,10 @@ impl<'a> Binder<'a> {
         let plan = SelectPlan {
             target,
             fragment: ScanFragment {
-                table: scope.table.clone(),
+                table: stored.cloned(),
                 primary_key,
                 index,
+                series: scope.series.clone(),
                 filter,
                 output: fragment_output,
             },
@@ -2170,6 +2175,7 @@ impl Binder<'_> {
         let empty = Scope {
             table: None,
             qualifier: None,
+            series: None,
         };
         let bind =
             |b: &mut Self, e: Option<ast::Expr>, clause: &'static str| -> Result<Option<Expr>> {
@@ -2193,6 +2199,7 @@ impl Binder<'_> {
             [] => Ok(Scope {
                 table: None,
                 qualifier: None,
+                series: None,
             }),
             [one] => {
                 if !one.joins.is_empty() {
@@ -2228,11 +2235,120 @@ impl Binder<'_> {
                 Ok(Scope {
                     table: Some(table),
                     qualifier: Some(qualifier),
+                    series: None,
                 })
+            }
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
+            } if object_name(name)
+                .is_ok_and(|n| n == "generate_series" || n == "pg_catalog.generate_series") =>
+            {
+                self.bind_series(&args.args, alias.as_ref())
             }
             ast::TableFactor::Derived { .. } => Err(Error::unsupported("subqueries in FROM")),
             other => Err(Error::unsupported(format!("the FROM item {other}"))),
         }
+    }
+
+    /// `generate_series(start, stop [, step])` over integers, as a relation
+    /// of one column named by its alias (PostgreSQL's rule for a function
+    /// returning a scalar).
+    fn bind_series(
+        &mut self,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Scope> {
+        let empty = Scope {
+            table: None,
+            qualifier: None,
+            series: None,
+        };
+        let mut bound = Vec::new();
+        for a in args {
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
+                return Err(Error::unsupported(format!("the argument {a}")));
+            };
+            bound.push(self.bind_expr_hint(
+                e,
+                &empty,
+                &mut Ctx::Row { clause: "FROM" },
+                Some(DataType::Int4),
+            )?);
+        }
+        if !(2..=3).contains(&bound.len()) {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_FUNCTION,
+                format!(
+                    "function generate_series with {} arguments does not exist",
+                    bound.len()
+                ),
+            )
+            .with_hint("Tessera has generate_series(start, stop [, step]) over integers."));
+        }
+        let mut data_type = DataType::Int4;
+        for (_, t) in &bound {
+            data_type = match t {
+                DataType::Int8 => DataType::Int8,
+                DataType::Int2 | DataType::Int4 | DataType::Unknown => data_type,
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "generate_series over {}",
+                        other.name()
+                    )))
+                }
+            };
+        }
+        let mut exprs = Vec::new();
+        for (e, t) in bound {
+            exprs.push(self.coerce(e, t, data_type)?);
+        }
+        let step = if exprs.len() == 3 { exprs.pop() } else { None };
+        let stop = exprs
+            .pop()
+            .ok_or_else(|| Error::internal("generate_series stop"))?;
+        let start = exprs
+            .pop()
+            .ok_or_else(|| Error::internal("generate_series start"))?;
+        let (qualifier, column) = match alias {
+            Some(a) => {
+                let q = ident_name(&a.name);
+                let c = match a.columns.as_slice() {
+                    [] => q.clone(),
+                    [one] => ident_name(&one.name),
+                    _ => {
+                        return Err(Error::syntax(
+                            "too many column aliases specified for function generate_series",
+                        ))
+                    }
+                };
+                (q, c)
+            }
+            None => ("generate_series".to_string(), "generate_series".to_string()),
+        };
+        let def = TableDef {
+            id: 0,
+            name: qualifier.clone(),
+            columns: vec![ColumnDef {
+                name: column,
+                data_type,
+                not_null: false,
+            }],
+            primary_key: vec![],
+            sharding_key: vec![],
+        };
+        Ok(Scope {
+            table: Some(Arc::new(def)),
+            qualifier: Some(qualifier),
+            series: Some(crate::plan::SeriesScan {
+                start,
+                stop,
+                step,
+                data_type,
+            }),
+        })
     }
 
     fn describe(&self, e: &ast::Expr, name: &str, t: DataType, scope: &Scope) -> ColumnDesc {
@@ -2244,7 +2360,7 @@ impl Binder<'_> {
             _ => None,
         };
         match (column, &scope.table) {
-            (Some((i, _)), Some(table)) => ColumnDesc {
+            (Some((i, _)), Some(table)) if scope.series.is_none() => ColumnDesc {
                 name: name.to_string(),
                 data_type: table.columns[i].data_type,
                 table_oid: table_oid(table),
@@ -2335,12 +2451,13 @@ impl Binder<'_> {
                 {
                     v.rows.clone()
                 }
-                _ => return Err(Error::unsupported("INSERT … SELECT")),
+                _ => return self.bind_insert_select(table, &positions, !ins.columns.is_empty(), q),
             },
         };
         let scope = Scope {
             table: None,
             qualifier: None,
+            series: None,
         };
         let mut rows = Vec::with_capacity(rows_ast.len());
         for r in &rows_ast {
@@ -2371,7 +2488,42 @@ impl Binder<'_> {
             }
             rows.push(row);
         }
-        Ok(InsertPlan { table, rows })
+        Ok(InsertPlan {
+            table,
+            rows,
+            select: None,
+        })
+    }
+
+    /// INSERT … SELECT: the query's columns, assigned to `positions` in
+    /// order (with assignment casts); the other columns are NULL.
+    fn bind_insert_select(
+        &mut self,
+        table: Arc<TableDef>,
+        positions: &[usize],
+        named: bool,
+        q: &ast::Query,
+    ) -> Result<InsertPlan> {
+        let (select, columns) = self.bind_query(q)?;
+        if columns.len() > positions.len() {
+            return Err(Error::syntax(
+                "INSERT has more expressions than target columns",
+            ));
+        }
+        if columns.len() < positions.len() && named {
+            return Err(Error::syntax(
+                "INSERT has more target columns than expressions",
+            ));
+        }
+        let mut row: Vec<Expr> = vec![Expr::literal_null(); table.columns.len()];
+        for (i, (c, &pos)) in columns.iter().zip(positions).enumerate() {
+            row[pos] = self.assign(Expr::Column(i), c.data_type, &table.columns[pos])?;
+        }
+        Ok(InsertPlan {
+            table,
+            rows: vec![row],
+            select: Some(Arc::new(Plan::Select(Box::new(select)))),
+        })
     }
 
     fn single_table(&mut self, t: &ast::TableWithJoins) -> Result<Scope> {

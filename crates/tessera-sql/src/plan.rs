@@ -66,8 +66,20 @@ pub struct ScanFragment {
     pub primary_key: Option<Vec<Expr>>,
     /// When set (and no point lookup), read the rows through this index.
     pub index: Option<IndexScan>,
+    /// Instead of a table: the rows of `generate_series`, one column.
+    pub series: Option<SeriesScan>,
     pub filter: Option<Expr>,
     pub output: FragmentOutput,
+}
+
+/// `generate_series(start, stop [, step])` in FROM: integers of
+/// `data_type` (int4 or int8), evaluated where the fragment runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesScan {
+    pub start: Expr,
+    pub stop: Expr,
+    pub step: Option<Expr>,
+    pub data_type: DataType,
 }
 
 /// A range of an index to read rows through. Bounds only narrow what is
@@ -135,8 +147,12 @@ pub struct AggregateFinal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InsertPlan {
     pub table: Arc<TableDef>,
-    /// For each row, one expression per table column (NULL where not given).
+    /// For each row, one expression per table column (NULL where not
+    /// given). For INSERT … SELECT, one row of expressions over each row
+    /// the query returns.
     pub rows: Vec<Vec<Expr>>,
+    /// INSERT … SELECT: the query (a `Plan::Select`).
+    pub select: Option<Arc<Plan>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -797,19 +797,32 @@ impl<C: Cluster> Router<C> {
         tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
     }
 
+    /// The rows of an INSERT, keyed and grouped by shard: each of
+    /// `inputs` (none for VALUES, a query's row for INSERT … SELECT) run
+    /// through each row of expressions.
     fn insert_requests(
         &self,
         plan: &InsertPlan,
+        inputs: &[Row],
         params: &Params,
     ) -> Result<HashMap<ShardId, KeyedRows>> {
         let catalog = self.cluster.catalog();
         let table = &plan.table;
         let mut per_shard: HashMap<ShardId, KeyedRows> = HashMap::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        for exprs in &plan.rows {
+        let values_input = [Vec::new()];
+        let inputs = if plan.select.is_some() {
+            inputs
+        } else {
+            &values_input[..]
+        };
+        for (input, exprs) in inputs
+            .iter()
+            .flat_map(|i| plan.rows.iter().map(move |r| (i, r)))
+        {
             let mut row = Vec::with_capacity(exprs.len());
             for e in exprs {
-                row.push(e.eval(&[], params)?);
+                row.push(e.eval(input, params)?);
             }
             for (i, c) in table.columns.iter().enumerate() {
                 if c.not_null && row[i].is_null() {
@@ -874,7 +887,16 @@ impl<C: Cluster> Router<C> {
                 })
             }
             Plan::Insert(insert) => {
-                let per_shard = self.insert_requests(insert, &params)?;
+                let inputs = match &insert.select {
+                    Some(query) => {
+                        let Plan::Select(select) = &**query else {
+                            return Err(Error::internal("INSERT from a non-SELECT plan"));
+                        };
+                        self.select(query, select, params.clone(), session).await?
+                    }
+                    None => vec![],
+                };
+                let per_shard = self.insert_requests(insert, &inputs, &params)?;
                 let count = self
                     .write("INSERT", session, |mode| {
                         Ok(per_shard

@@ -733,6 +733,10 @@ impl ShardContext {
         key: Option<Vec<u8>>,
     ) -> Result<Vec<Row>> {
         let mut sink = Sink::new(&fragment.output);
+        if let Some(series) = &fragment.series {
+            series_rows(series, params, |row| sink.push(row, fragment, params)).await?;
+            return sink.finish();
+        }
         let Some(table) = &fragment.table else {
             sink.push(&[], fragment, params)?;
             return sink.finish();
@@ -2168,6 +2172,52 @@ impl ShardContext {
             }
         }
     }
+}
+
+/// Feeds the rows of `generate_series` to `push`, yielding to the event
+/// loop between batches. Like PostgreSQL: a NULL argument gives no rows, a
+/// zero step is 22023, and the series stops before passing `stop`.
+async fn series_rows(
+    series: &crate::plan::SeriesScan,
+    params: &crate::expr::Params,
+    mut push: impl FnMut(&[Value]) -> Result<()>,
+) -> Result<()> {
+    let int = |e: &crate::expr::Expr| -> Result<Option<i64>> { Ok(e.eval(&[], params)?.as_i64()) };
+    let (Some(start), Some(stop)) = (int(&series.start)?, int(&series.stop)?) else {
+        return Ok(());
+    };
+    let step = match &series.step {
+        Some(e) => match int(e)? {
+            Some(step) => step,
+            None => return Ok(()),
+        },
+        None => 1,
+    };
+    if step == 0 {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "step size cannot equal zero",
+        ));
+    }
+    let value = |i: i64| match series.data_type {
+        tessera_types::DataType::Int8 => Value::Int8(i),
+        _ => Value::Int4(i as i32),
+    };
+    let mut at = start;
+    let mut n = 0;
+    while (step > 0 && at <= stop) || (step < 0 && at >= stop) {
+        push(&[value(at)])?;
+        n += 1;
+        if n % SCAN_ROWS_PER_YIELD == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Past the type's range the series has ended.
+        match at.checked_add(step) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    Ok(())
 }
 
 type KeyRange = (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>);

@@ -948,3 +948,102 @@ async fn failed_statements_leave_no_partial_effects() {
         [format!("1000|{}", (1..=1000).sum::<i64>())]
     );
 }
+
+/// `generate_series` as a relation, and INSERT … SELECT (pgbench's
+/// server-side data generation), with PostgreSQL's results and errors.
+#[tokio::test]
+async fn generate_series_and_insert_select() {
+    let server = TestServer::start_with_shards(2);
+    let c = server.connect().await;
+    let ints = |rows: Vec<tokio_postgres::Row>| -> Vec<i64> {
+        rows.iter()
+            .map(|r| {
+                r.try_get::<_, i32>(0)
+                    .map(i64::from)
+                    .unwrap_or_else(|_| r.get(0))
+            })
+            .collect()
+    };
+    let q = |sql: &'static str| {
+        let c = &c;
+        async move { c.query(sql, &[]).await }
+    };
+    assert_eq!(
+        ints(q("SELECT * FROM generate_series(1, 3)").await.unwrap()),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        ints(
+            q("SELECT v FROM generate_series(5, 1, -2) AS t(v)")
+                .await
+                .unwrap()
+        ),
+        [5, 3, 1]
+    );
+    assert_eq!(
+        ints(
+            q("SELECT x * 2 FROM generate_series(1, 10, 3) AS x WHERE x > 1")
+                .await
+                .unwrap()
+        ),
+        [8, 14, 20]
+    );
+    assert_eq!(
+        ints(
+            q("SELECT sum(g) FROM generate_series(1, 100000) g")
+                .await
+                .unwrap()
+        ),
+        [5000050000]
+    );
+    assert!(q("SELECT * FROM generate_series(1, NULL)")
+        .await
+        .unwrap()
+        .is_empty());
+    let err = q("SELECT * FROM generate_series(1, 2, 0)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("22023"));
+    // pgbench's statements, on its own table shapes.
+    c.batch_execute(
+        "CREATE TABLE acc (aid int NOT NULL, bid int, abalance int, filler char(84)); \
+         INSERT INTO acc (aid, bid, abalance, filler) \
+           SELECT aid, (aid - 1) / 1000 + 1, 0, '' FROM generate_series(1, 5000) AS aid",
+    )
+    .await
+    .unwrap();
+    let row = c
+        .query_one(
+            "SELECT count(*), sum(bid), min(aid), max(aid), max(bid) FROM acc",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: (i64, i64, i32, i32, i32) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(got, (5000, 15000, 1, 5000, 5));
+    // Copying a table into itself reads it whole first.
+    c.batch_execute("INSERT INTO acc SELECT aid + 5000, bid FROM acc WHERE aid <= 10")
+        .await
+        .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM acc WHERE abalance IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 10);
+    let err = c
+        .batch_execute("INSERT INTO acc (aid) SELECT 1, 2 FROM generate_series(1, 2)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42601"));
+    let err = c
+        .batch_execute("INSERT INTO acc (bid) SELECT 1 FROM generate_series(1, 2)")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code().map(|c| c.code()),
+        Some("23502"),
+        "aid is NOT NULL"
+    );
+}
