@@ -25,6 +25,27 @@ pub fn table_oid(table: &TableDef) -> u32 {
     16384 + table.id
 }
 
+/// The column a key or index names: a plain column, not an expression.
+fn key_column_name(c: &ast::IndexColumn) -> Result<String> {
+    match &c.column.expr {
+        ast::Expr::Identifier(i) => Ok(ident_name(i)),
+        other => Err(Error::unsupported(format!("the key expression {other}"))),
+    }
+}
+
+/// The position of column `name` in `table` (42703 naming both if none).
+fn column_of(table: &TableDef, name: &str) -> Result<usize> {
+    table.column_index(name).ok_or_else(|| {
+        Error::new(
+            sqlstate::UNDEFINED_COLUMN,
+            format!(
+                "column \"{name}\" of relation \"{}\" does not exist",
+                table.name
+            ),
+        )
+    })
+}
+
 pub fn ident_name(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() {
         ident.value.clone()
@@ -479,6 +500,9 @@ impl<'a> Binder<'a> {
                 (plan, vec![], false)
             }
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
+            S::AlterTable {
+                name, operations, ..
+            } => (self.bind_alter_table(name, operations)?, vec![], false),
             S::Set(ast::Set::SetTimeZone {
                 local: false,
                 value,
@@ -2424,15 +2448,7 @@ impl Binder<'_> {
             let mut seen = Vec::new();
             for c in &ins.columns {
                 let n = ident_name(c);
-                let i = table.column_index(&n).ok_or_else(|| {
-                    Error::new(
-                        sqlstate::UNDEFINED_COLUMN,
-                        format!(
-                            "column \"{n}\" of relation \"{}\" does not exist",
-                            table.name
-                        ),
-                    )
-                })?;
+                let i = column_of(&table, &n)?;
                 if seen.contains(&i) {
                     return Err(Error::new(
                         sqlstate::DUPLICATE_COLUMN,
@@ -2643,6 +2659,50 @@ impl Binder<'_> {
         })
     }
 
+    fn bind_alter_table(
+        &mut self,
+        name: &ast::ObjectName,
+        operations: &[ast::AlterTableOperation],
+    ) -> Result<Plan> {
+        let table = self.table(name)?;
+        let [ast::AlterTableOperation::AddConstraint {
+            constraint: ast::TableConstraint::PrimaryKey { columns, .. },
+            ..
+        }] = operations
+        else {
+            let what: Vec<String> = operations.iter().map(|o| o.to_string()).collect();
+            return Err(Error::unsupported(format!(
+                "ALTER TABLE … {}",
+                what.join(", ")
+            )));
+        };
+        if !table.has_row_id() {
+            return Err(Error::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                format!(
+                    "multiple primary keys for table \"{}\" are not allowed",
+                    table.name
+                ),
+            ));
+        }
+        let mut key = Vec::new();
+        for c in columns {
+            let n = key_column_name(c)?;
+            let i = column_of(&table, &n)?;
+            if key.contains(&i) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_COLUMN,
+                    format!("column \"{n}\" appears twice in primary key constraint"),
+                ));
+            }
+            key.push(i);
+        }
+        Ok(Plan::AddPrimaryKey {
+            table,
+            columns: key,
+        })
+    }
+
     fn bind_create_index(&mut self, ci: &ast::CreateIndex) -> Result<Plan> {
         if ci.predicate.is_some() {
             return Err(Error::unsupported("partial indexes (CREATE INDEX … WHERE)"));
@@ -2793,14 +2853,7 @@ impl Binder<'_> {
                     }
                     pk_declared = true;
                     for c in cols {
-                        let n = match &c.column.expr {
-                            ast::Expr::Identifier(i) => ident_name(i),
-                            other => {
-                                return Err(Error::unsupported(format!(
-                                    "the key expression {other}"
-                                )))
-                            }
-                        };
+                        let n = key_column_name(c)?;
                         let i = columns.iter().position(|x| x.name == n).ok_or_else(|| {
                             Error::new(
                                 sqlstate::UNDEFINED_COLUMN,
@@ -2824,14 +2877,7 @@ impl Binder<'_> {
                 } => {
                     let mut key = Vec::new();
                     for c in cols {
-                        let n = match &c.column.expr {
-                            ast::Expr::Identifier(i) => ident_name(i),
-                            other => {
-                                return Err(Error::unsupported(format!(
-                                    "the key expression {other}"
-                                )))
-                            }
-                        };
+                        let n = key_column_name(c)?;
                         let i = columns.iter().position(|x| x.name == n).ok_or_else(|| {
                             Error::new(
                                 sqlstate::UNDEFINED_COLUMN,

@@ -198,6 +198,12 @@ pub enum Plan {
     Truncate {
         deletes: Vec<Arc<Plan>>,
     },
+    /// ALTER TABLE … ADD PRIMARY KEY on a table keyed by hidden row ids: the
+    /// table is rewritten, keyed and sharded by `columns`.
+    AddPrimaryKey {
+        table: Arc<TableDef>,
+        columns: Vec<usize>,
+    },
     /// `index` has no ids yet; the catalog owner assigns them.
     CreateIndex {
         index: IndexDef,
@@ -294,6 +300,7 @@ impl crate::engine::StatementInfo for Statement {
                     | Plan::DropTable { .. }
                     | Plan::CreateIndex { .. }
                     | Plan::DropIndex { .. }
+                    | Plan::AddPrimaryKey { .. }
             )
     }
 }

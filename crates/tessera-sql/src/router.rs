@@ -305,6 +305,170 @@ impl<C: Cluster> Router<C> {
         finish_select(select, rows, &params)
     }
 
+    /// ALTER TABLE … ADD PRIMARY KEY: the table is rewritten into a new one
+    /// keyed and sharded by `columns` (rows move between shards), which
+    /// then takes its name. Writes to the table wait meanwhile (a table
+    /// lock on every shard); the copy is one transaction; the swap is one
+    /// catalog record, so a crash leaves the old table or the new one,
+    /// never half of either (recovery drops an unfinished copy).
+    async fn add_primary_key(
+        &self,
+        table: &Arc<TableDef>,
+        columns: &[usize],
+        params: &Params,
+        session: &mut SessionState,
+    ) -> Result<()> {
+        let catalog = self.cluster.catalog();
+        if catalog.indexes_of(table.id).next().is_some() {
+            return Err(Error::unsupported(
+                "ALTER TABLE … ADD PRIMARY KEY on a table with indexes",
+            ));
+        }
+        let mut def = (**table).clone();
+        def.name = format!("{}{}", Catalog::REWRITE_PREFIX, table.id);
+        def.primary_key = columns.to_vec();
+        def.sharding_key = columns.to_vec();
+        for c in columns {
+            def.columns[*c].not_null = true;
+        }
+        let temp = def.name.clone();
+        let create = ShardRequest::CreateTable {
+            table: def,
+            if_not_exists: false,
+        };
+        expect_done(self.cluster.call(0, create).await?)?;
+        let holder = self.cluster.next_tx();
+        let shards = self.all_shards(&catalog);
+        let locks = shards
+            .iter()
+            .map(|s| {
+                self.cluster.call(
+                    *s,
+                    ShardRequest::LockTable {
+                        holder,
+                        table: table.id,
+                    },
+                )
+            })
+            .collect();
+        let locked = join_all(locks).await.into_iter().find_map(Result::err);
+        let copied = match locked {
+            Some(e) => Err(e),
+            None => self.copy_into(table, &temp, columns, params, session).await,
+        };
+        let swapped = match copied {
+            Ok(new) => {
+                let replace = ShardRequest::ReplaceTable { old: table.id, new };
+                self.cluster.call(0, replace).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        self.end_on(&shards, holder).await;
+        if swapped.is_err() {
+            let drop = ShardRequest::Drop {
+                kind: Relation::Table,
+                names: vec![temp],
+                if_exists: true,
+            };
+            if let Err(d) = self.cluster.call(0, drop).await {
+                tracing::warn!("dropping an unfinished rewrite of \"{}\": {d}", table.name);
+            }
+        }
+        swapped
+    }
+
+    /// Copies every row of `from` into the table called `to` (its rewrite
+    /// keyed by `key`) in one transaction; returns the new table's id.
+    /// Errors as PostgreSQL gives them for ADD PRIMARY KEY.
+    async fn copy_into(
+        &self,
+        from: &Arc<TableDef>,
+        to: &str,
+        key: &[usize],
+        params: &Params,
+        session: &mut SessionState,
+    ) -> Result<tessera_types::TableId> {
+        let new = self.cluster.catalog().table(to).cloned().ok_or_else(|| {
+            Error::internal(format!("the rewrite of \"{}\" is missing", from.name))
+        })?;
+        let all: Vec<crate::expr::Expr> = (0..from.columns.len())
+            .map(crate::expr::Expr::Column)
+            .collect();
+        let select = SelectPlan {
+            target: Target::AllShards,
+            fragment: crate::plan::ScanFragment {
+                table: Some(from.clone()),
+                primary_key: None,
+                index: None,
+                series: None,
+                filter: None,
+                output: crate::plan::FragmentOutput::Project(all.clone()),
+            },
+            aggregate: None,
+            distinct: false,
+            order_by: vec![],
+            limit: None,
+            offset: None,
+            visible: all.len(),
+        };
+        let query = Arc::new(Plan::Select(Box::new(select.clone())));
+        let rows = self
+            .select(&query, &select, Arc::new(params.clone()), session)
+            .await?;
+        // As PostgreSQL: the unique index is built (duplicates refused)
+        // before NOT NULL is checked.
+        let mut seen = HashSet::new();
+        for row in rows.iter().filter(|r| key.iter().all(|c| !r[*c].is_null())) {
+            if !seen.insert(encode_key(row, key)) {
+                // The duplicate-key detail, in the words of an index build.
+                let detail = crate::shard::duplicate_key(&new, row)
+                    .detail
+                    .map(|d| d.replace("already exists", "is duplicated"))
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    sqlstate::UNIQUE_VIOLATION,
+                    format!("could not create unique index \"{}_pkey\"", from.name),
+                )
+                .with_detail(detail));
+            }
+        }
+        drop(seen);
+        for row in &rows {
+            if let Some(c) = key.iter().find(|c| row[**c].is_null()) {
+                return Err(Error::new(
+                    sqlstate::NOT_NULL_VIOLATION,
+                    format!(
+                        "column \"{}\" of relation \"{}\" contains null values",
+                        from.columns[*c].name, from.name
+                    ),
+                ));
+            }
+        }
+        let insert = InsertPlan {
+            table: new.clone(),
+            rows: vec![all],
+            select: Some(query),
+        };
+        let per_shard = self.insert_requests(&insert, &rows, params)?;
+        self.write("ALTER TABLE", session, |mode| {
+            Ok(per_shard
+                .iter()
+                .map(|(s, rows)| {
+                    (
+                        *s,
+                        ShardRequest::Insert {
+                            table: new.clone(),
+                            rows: rows.clone(),
+                            mode,
+                        },
+                    )
+                })
+                .collect())
+        })
+        .await?;
+        Ok(new.id)
+    }
+
     /// The UNIQUE constraints of a table just created: its unique indexes.
     /// If one cannot be made, the table is dropped again.
     async fn create_unique_constraints(
@@ -980,6 +1144,16 @@ impl<C: Cluster> Router<C> {
                     rows: vec![],
                     tag: tag.into(),
                     notices,
+                })
+            }
+            Plan::AddPrimaryKey { table, columns } => {
+                self.add_primary_key(table, columns, &params, session)
+                    .await?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "ALTER TABLE".into(),
+                    notices: vec![],
                 })
             }
             Plan::Truncate { deletes } => {

@@ -279,6 +279,18 @@ pub enum ShardRequest {
         storage: tessera_types::TableId,
         valid_from: Timestamp,
     },
+    /// Hold every write to `table` here (as a read lock of all of it, owned
+    /// by `holder`, released by `TxnAbort`) once the writes under way end;
+    /// 55P03 if an open transaction block has written it here.
+    LockTable {
+        holder: TxId,
+        table: tessera_types::TableId,
+    },
+    /// Shard 0: the rewritten table `new` replaces `old` under its name.
+    ReplaceTable {
+        old: tessera_types::TableId,
+        new: tessera_types::TableId,
+    },
     /// Building global index `index`: lock (as the transaction's writes of
     /// themselves) up to `limit` rows after `after` and report their
     /// entries as changes, for the router to add in the same transaction.
@@ -587,6 +599,8 @@ impl ShardContext {
                 limit,
                 mode,
             } => self.index_backfill(&index, after, limit, mode).await,
+            ShardRequest::LockTable { holder, table } => self.lock_table(holder, table).await,
+            ShardRequest::ReplaceTable { old, new } => self.replace_table(old, new).await,
             ShardRequest::IndexEntries {
                 index,
                 deletes,
@@ -2059,6 +2073,73 @@ impl ShardContext {
             .await?;
         self.catalog_cell.publish(next);
         Ok(ShardResponse::Index(def.storage.id))
+    }
+
+    async fn replace_table(
+        &self,
+        old: tessera_types::TableId,
+        new: tessera_types::TableId,
+    ) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        if catalog.table_by_id(old).is_none() || catalog.table_by_id(new).is_none() {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                "the table was dropped while it was being rewritten",
+            ));
+        }
+        log.append_durable(&CatalogRecord::ReplaceTable { old, new }.encode())
+            .await?;
+        self.catalog_cell
+            .publish(catalog.with_table_replaced(old, new));
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    /// See `ShardRequest::LockTable`. The lock is taken first, so no new
+    /// write starts; writes being committed are waited for; an open
+    /// block's uncommitted writes would commit after it, so they fail it.
+    async fn lock_table(
+        &self,
+        holder: TxId,
+        table: tessera_types::TableId,
+    ) -> Result<ShardResponse> {
+        self.read_locks
+            .borrow_mut()
+            .entry(holder)
+            .or_default()
+            .tables
+            .insert(table);
+        loop {
+            let (open_block, busy) = {
+                let store = self.store.borrow();
+                let intents = self.intents.borrow();
+                let mut open_block = None;
+                let mut busy = false;
+                for owner in store.lock_owners_in(table) {
+                    match owner {
+                        LockOwner::Tx(tx) if intents.contains_key(&tx) => open_block = Some(tx),
+                        _ => busy = true,
+                    }
+                }
+                (open_block, busy)
+            };
+            if let Some(tx) = open_block {
+                self.release_reads(holder);
+                return Err(Error::new(
+                    sqlstate::LOCK_NOT_AVAILABLE,
+                    format!(
+                        "could not lock the table: transaction {tx} has uncommitted writes to it"
+                    ),
+                )
+                .with_hint("Retry once that transaction ends."));
+            }
+            if !busy {
+                return Ok(ShardResponse::Done(vec![]));
+            }
+            // Registered before any other task runs: no unlock is missed.
+            self.unlocked.notified().await;
+        }
     }
 
     async fn index_valid(

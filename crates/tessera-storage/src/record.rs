@@ -220,6 +220,11 @@ pub enum CatalogRecord {
         storage: TableId,
         valid_from: u64,
     },
+    /// Table `new` (a rewrite of `old`) replaces it under its name.
+    ReplaceTable {
+        old: TableId,
+        new: TableId,
+    },
 }
 
 impl CatalogRecord {
@@ -249,6 +254,11 @@ impl CatalogRecord {
                 w.u32(*storage);
                 w.u64(*valid_from);
             }
+            CatalogRecord::ReplaceTable { old, new } => {
+                w.u8(5);
+                w.u32(*old);
+                w.u32(*new);
+            }
         }
         w.buf
     }
@@ -269,6 +279,10 @@ impl CatalogRecord {
             4 => CatalogRecord::IndexValid {
                 storage: r.u32()?,
                 valid_from: r.u64()?,
+            },
+            5 => CatalogRecord::ReplaceTable {
+                old: r.u32()?,
+                new: r.u32()?,
             },
             _ => return Err(r.corrupt("unknown catalog record")),
         })

@@ -152,6 +152,7 @@ pub fn recover_in(
                 storage,
                 valid_from,
             } => catalog.with_index_valid(storage, valid_from),
+            CatalogRecord::ReplaceTable { old, new } => catalog.with_table_replaced(old, new),
         };
     }
     if reader.torn_tail {
@@ -172,6 +173,17 @@ pub fn recover_in(
         .collect();
     for (name, id) in unfinished {
         tracing::warn!("dropping index \"{name}\", whose build did not finish");
+        catalog = catalog.without_table(id);
+    }
+    // Likewise a table rewrite (ALTER TABLE … ADD PRIMARY KEY) that never
+    // replaced its original.
+    let unfinished: Vec<(String, TableId)> = catalog
+        .tables()
+        .filter(|t| t.name.starts_with(Catalog::REWRITE_PREFIX))
+        .map(|t| (t.name.clone(), t.id))
+        .collect();
+    for (name, id) in unfinished {
+        tracing::warn!("dropping \"{name}\", a table rewrite that did not finish");
         catalog = catalog.without_table(id);
     }
 

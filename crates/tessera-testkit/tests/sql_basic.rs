@@ -1047,3 +1047,101 @@ async fn generate_series_and_insert_select() {
         "aid is NOT NULL"
     );
 }
+
+/// ALTER TABLE … ADD PRIMARY KEY rewrites a table keyed by hidden row ids
+/// into one keyed (and sharded) by the new key, with PostgreSQL's errors.
+#[tokio::test]
+async fn alter_table_add_primary_key() {
+    let server = TestServer::start_with_shards(2);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE k (id int, v text); \
+         INSERT INTO k SELECT g, 'v' || g FROM generate_series(1, 500) AS g",
+    )
+    .await
+    .unwrap();
+    let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap();
+    // Duplicates, then NULLs (PostgreSQL checks in that order), refuse the
+    // key and leave the table as it was.
+    c.batch_execute("INSERT INTO k VALUES (7, 'again'), (NULL, 'none')")
+        .await
+        .unwrap();
+    let err = c
+        .batch_execute("ALTER TABLE k ADD PRIMARY KEY (id)")
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(
+        (db.code().code(), db.message()),
+        ("23505", "could not create unique index \"k_pkey\"")
+    );
+    assert_eq!(db.detail(), Some("Key (id)=(7) is duplicated."));
+    c.batch_execute("DELETE FROM k WHERE v = 'again'")
+        .await
+        .unwrap();
+    let err = c
+        .batch_execute("ALTER TABLE k ADD PRIMARY KEY (id)")
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(
+        (db.code().code(), db.message()),
+        (
+            "23502",
+            "column \"id\" of relation \"k\" contains null values"
+        )
+    );
+    c.batch_execute("DELETE FROM k WHERE id IS NULL; ALTER TABLE k ADD PRIMARY KEY (id)")
+        .await
+        .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM k", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 500);
+    let v: String = c
+        .query_one("SELECT v FROM k WHERE id = 321", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "v321");
+    let err = c
+        .batch_execute("INSERT INTO k VALUES (321, 'x')")
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "23505");
+    let err = c
+        .batch_execute("ALTER TABLE k ADD PRIMARY KEY (v)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "42P16");
+    if server.is_external() {
+        return;
+    }
+    // An open block's uncommitted writes keep the table from being
+    // rewritten under it.
+    c.batch_execute("CREATE TABLE busy (id int); INSERT INTO busy VALUES (1)")
+        .await
+        .unwrap();
+    let other = server.connect().await;
+    other
+        .batch_execute("BEGIN; INSERT INTO busy VALUES (2), (3), (4), (5)")
+        .await
+        .unwrap();
+    let err = c
+        .batch_execute("ALTER TABLE busy ADD PRIMARY KEY (id)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "55P03");
+    other.batch_execute("COMMIT").await.unwrap();
+    c.batch_execute("ALTER TABLE busy ADD PRIMARY KEY (id)")
+        .await
+        .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM busy", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 5);
+}

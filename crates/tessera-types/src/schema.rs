@@ -473,6 +473,25 @@ impl Catalog {
         next
     }
 
+    /// Tables being rewritten (ALTER TABLE … ADD PRIMARY KEY) get names
+    /// with this prefix until they replace the original; a crash before
+    /// that leaves one behind, which recovery drops.
+    pub const REWRITE_PREFIX: &'static str = "pg_temp_rewrite_";
+
+    /// Table `new` takes the place (and name) of table `old`, which goes.
+    pub fn with_table_replaced(&self, old: TableId, new: TableId) -> Catalog {
+        let mut next = self.without_table(old);
+        let name = self.table_by_id(old).map(|t| t.name.clone());
+        let replacement = next.tables.values().find(|t| t.id == new).cloned();
+        if let (Some(name), Some(replacement)) = (name, replacement) {
+            next.tables.retain(|_, t| t.id != new);
+            let mut def = (*replacement).clone();
+            def.name = name.clone();
+            next.tables.insert(name, Arc::new(def));
+        }
+        next
+    }
+
     /// Drops a table (with its indexes) or an index, by (storage) id.
     pub fn without_table(&self, id: TableId) -> Catalog {
         let mut next = self.clone();

@@ -57,6 +57,7 @@ pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
 pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
 pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
 pub const TOO_MANY_COLUMNS: SqlState = SqlState("54011");
+pub const LOCK_NOT_AVAILABLE: SqlState = SqlState("55P03");
 pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
 pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
 pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
