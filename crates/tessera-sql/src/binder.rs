@@ -500,6 +500,12 @@ impl<'a> Binder<'a> {
                 (plan, vec![], false)
             }
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
+            S::Vacuum(v) => {
+                if let Some(name) = &v.table_name {
+                    self.table(name)?;
+                }
+                (Plan::Vacuum, vec![], false)
+            }
             S::AlterTable {
                 name, operations, ..
             } => (self.bind_alter_table(name, operations)?, vec![], false),

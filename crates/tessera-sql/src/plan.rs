@@ -193,6 +193,9 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
     },
+    /// VACUUM [table]: collect the row versions no snapshot can see any
+    /// more, now, on every shard (shards also do it continuously).
+    Vacuum,
     /// TRUNCATE: every row of each table deleted, atomically, as a
     /// transaction (so it is MVCC-safe and can be rolled back).
     Truncate {
@@ -301,6 +304,7 @@ impl crate::engine::StatementInfo for Statement {
                     | Plan::CreateIndex { .. }
                     | Plan::DropIndex { .. }
                     | Plan::AddPrimaryKey { .. }
+                    | Plan::Vacuum
             )
     }
 }

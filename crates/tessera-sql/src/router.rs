@@ -1156,6 +1156,23 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
+            Plan::Vacuum => {
+                let catalog = self.cluster.catalog();
+                let calls = self
+                    .all_shards(&catalog)
+                    .into_iter()
+                    .map(|s| self.cluster.call(s, ShardRequest::Vacuum))
+                    .collect();
+                for r in join_all(calls).await {
+                    r?;
+                }
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "VACUUM".into(),
+                    notices: vec![],
+                })
+            }
             Plan::Truncate { deletes } => {
                 for delete in deletes {
                     self.modify(
@@ -1679,12 +1696,22 @@ impl<C: Cluster> Router<C> {
                     "current transaction is aborted, commands ignored until end of transaction block",
                 ));
             }
+            if matches!(&*statement.plan, Plan::Vacuum) {
+                if let Some(txn) = session.txn.as_mut() {
+                    txn.failed = true;
+                }
+                return Err(Error::new(
+                    sqlstate::ACTIVE_SQL_TRANSACTION,
+                    "VACUUM cannot run inside a transaction block",
+                ));
+            }
             if matches!(
                 &*statement.plan,
                 Plan::CreateTable { .. }
                     | Plan::DropTable { .. }
                     | Plan::CreateIndex { .. }
                     | Plan::DropIndex { .. }
+                    | Plan::AddPrimaryKey { .. }
             ) {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;

@@ -286,6 +286,8 @@ pub enum ShardRequest {
         holder: TxId,
         table: tessera_types::TableId,
     },
+    /// Collect the versions no snapshot can see any more, now.
+    Vacuum,
     /// Shard 0: the rewritten table `new` replaces `old` under its name.
     ReplaceTable {
         old: tessera_types::TableId,
@@ -600,6 +602,20 @@ impl ShardContext {
                 mode,
             } => self.index_backfill(&index, after, limit, mode).await,
             ShardRequest::LockTable { holder, table } => self.lock_table(holder, table).await,
+            ShardRequest::Vacuum => {
+                // In batches, yielding between them, until a batch frees
+                // nothing more (what is left is still visible to someone).
+                let mut left = usize::MAX;
+                loop {
+                    let now = self.collect_garbage(SCAN_ROWS_PER_YIELD);
+                    if now == 0 || now >= left {
+                        break;
+                    }
+                    left = now;
+                    tokio::task::yield_now().await;
+                }
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::ReplaceTable { old, new } => self.replace_table(old, new).await,
             ShardRequest::IndexEntries {
                 index,
