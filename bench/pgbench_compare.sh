@@ -2,23 +2,24 @@
 # Side-by-side pgbench: Tessera vs a local PostgreSQL 15, same machine, same
 # invocation, same pgbench settings, so machine noise largely cancels.
 #
-# Workloads (pgbench -n -M prepared -f <script>):
-#   point-select  SELECT v FROM bench_kv WHERE id = :id    (100000 rows, random id)
-#   insert        INSERT INTO bench_ins (id, v) VALUES ...  (table without primary key)
-#   tpcb_like     pgbench's TPC-B-like transaction (BEGIN; 3 UPDATEs, a SELECT,
-#                 an INSERT with CURRENT_TIMESTAMP; END) over pgbench's own
-#                 tables (char(n) fillers, mtime timestamp, fillfactor=100)
-#                 with 2 branches, 20 tellers and as many accounts as bench_kv
-#                 has rows; afterwards the four balance sums must agree
+# Data: `pgbench -i -I dtGp -s SCALE` on each system (pgbench's own tables,
+# generated server-side, then ALTER TABLE ... ADD PRIMARY KEY).
+# Workloads (pgbench -n -M prepared):
+#   select_only   pgbench's built-in SELECT-only script (-S)
+#   insert        INSERT INTO bench_ins (id, v) VALUES ...  (-f; a table
+#                 without primary key)
+#   tpcb_like     pgbench's built-in TPC-B-like script (BEGIN; 3 UPDATEs, a
+#                 SELECT, an INSERT; END); afterwards the four balance sums
+#                 must agree
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
 # both workloads, stop it; then the other one. Prints a table of TPS and the
 # Tessera/PostgreSQL ratio, and each system's p99 latency.
 #
 # Usage: bench/pgbench_compare.sh [-c CLIENTS] [-j THREADS] [-T SECONDS]
-#                                 [--rows N] [--shards N] [--no-build]
+#                                 [--scale N] [--shards N] [--no-build]
 # Environment (flags win): BENCH_CLIENTS (8), BENCH_THREADS (2),
-#   BENCH_DURATION (20), BENCH_ROWS (100000), BENCH_SHARDS (2),
+#   BENCH_DURATION (20), BENCH_SCALE (2), BENCH_SHARDS (2),
 #   BENCH_PG_OPTS (extra postgres -c options, e.g. "-c synchronous_commit=off"),
 #   TESSERA_BIN (use this binary instead of building target/release/tessera).
 set -euo pipefail
@@ -26,7 +27,7 @@ set -euo pipefail
 clients=${BENCH_CLIENTS:-8}
 threads=${BENCH_THREADS:-2}
 duration=${BENCH_DURATION:-20}
-rows=${BENCH_ROWS:-100000}
+scale=${BENCH_SCALE:-2}
 shards=${BENCH_SHARDS:-2}
 pg_opts=${BENCH_PG_OPTS:-}
 build=1
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
         -c) clients=$2; shift 2 ;;
         -j) threads=$2; shift 2 ;;
         -T) duration=$2; shift 2 ;;
-        --rows) rows=$2; shift 2 ;;
+        --scale) scale=$2; shift 2 ;;
         --shards) shards=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -140,72 +141,34 @@ sql() { # port, then psql arguments
 
 # --- workload files -------------------------------------------------------------
 cat >"$work/setup.sql" <<'EOF'
-CREATE TABLE bench_kv (id integer PRIMARY KEY, v integer);
 CREATE TABLE bench_ins (id bigint, v text);
-CREATE TABLE pgbench_branches (bid integer PRIMARY KEY, bbalance integer, filler char(88)) WITH (fillfactor=100);
-CREATE TABLE pgbench_tellers (tid integer PRIMARY KEY, bid integer, tbalance integer, filler char(84)) WITH (fillfactor=100);
-CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler char(84)) WITH (fillfactor=100);
-CREATE TABLE pgbench_history (tid integer, bid integer, aid integer, delta integer, mtime timestamp, filler char(22));
-INSERT INTO pgbench_branches VALUES (1, 0, NULL), (2, 0, NULL);
-EOF
-# Tessera has no generate_series yet: plain INSERTs of 1000 rows each.
-awk -v rows="$rows" 'BEGIN {
-    for (start = 1; start <= rows; start += 1000) {
-        end = start + 999; if (end > rows) end = rows
-        line = "INSERT INTO bench_kv (id, v) VALUES "
-        for (i = start; i <= end; i++) {
-            line = line "(" i ", " (i * 7) % 1000 ")" (i < end ? ", " : ";")
-        }
-        print line
-        line = "INSERT INTO pgbench_accounts (aid, bid, abalance, filler) VALUES "
-        for (i = start; i <= end; i++) {
-            line = line "(" i ", " (i % 2) + 1 ", 0, '"'"''"'"')" (i < end ? ", " : ";")
-        }
-        print line
-    }
-    line = "INSERT INTO pgbench_tellers (tid, bid, tbalance) VALUES "
-    for (i = 1; i <= 20; i++) line = line "(" i ", " (i % 2) + 1 ", 0)" (i < 20 ? ", " : ";")
-    print line
-}' >"$work/load.sql"
-cat >"$work/point_select.sql" <<EOF
-\\set id random(1, $rows)
-SELECT v FROM bench_kv WHERE id = :id;
 EOF
 cat >"$work/insert.sql" <<'EOF'
 \set id random(1, 1000000000000)
 INSERT INTO bench_ins (id, v) VALUES (:id, 'payload-0123456789');
 EOF
-cat >"$work/tpcb_like.sql" <<EOF
-\\set aid random(1, $rows)
-\\set bid random(1, 2)
-\\set tid random(1, 20)
-\\set delta random(-5000, 5000)
-BEGIN;
-UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
-SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
-UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
-UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
-INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
-END;
-EOF
 chmod 644 "$work"/*.sql
 
-workloads=(point_select insert tpcb_like)
+workloads=(select_only insert tpcb_like)
+# What pgbench runs for each workload.
+declare -A script=([select_only]="-S" [insert]="-f $work/insert.sql" [tpcb_like]="")
 declare -A tps p99
 
 load_and_run() { # system port
     local system=$1 port=$2
-    log "$system: loading $rows rows into bench_kv"
+    log "$system: pgbench -i -I dtGp -s $scale"
     sql "$port" -f "$work/setup.sql" >/dev/null
-    sql "$port" -f "$work/load.sql" >/dev/null
+    "$pgbench" -i -I dtGp -s "$scale" -h 127.0.0.1 -p "$port" -U postgres postgres \
+        >"$work/$system-init.out" 2>&1 || { cat "$work/$system-init.out" >&2; die "$system: pgbench -i failed"; }
     local count
-    count=$(sql "$port" -c 'SELECT count(*) FROM bench_kv')
-    [ "$count" = "$rows" ] || die "$system: bench_kv has $count rows, expected $rows"
+    count=$(sql "$port" -c 'SELECT count(*) FROM pgbench_accounts')
+    [ "$count" = "$((scale * 100000))" ] || die "$system: pgbench_accounts has $count rows"
     for workload in "${workloads[@]}"; do
         log "$system: $workload for ${duration}s (-c $clients -j $threads)"
         local out="$work/$system-$workload.out"
         rm -f "$work/$system-$workload".log*
-        if ! "$pgbench" -n -M prepared -f "$work/$workload.sql" -c "$clients" -j "$threads" \
+        # shellcheck disable=SC2086 # the script arguments split on purpose
+        if ! "$pgbench" -n -M prepared ${script[$workload]} -c "$clients" -j "$threads" \
             -T "$duration" -l --log-prefix="$work/$system-$workload.log" \
             -h 127.0.0.1 -p "$port" -U postgres postgres >"$out" 2>&1; then
             cat "$out" >&2
@@ -258,7 +221,7 @@ pg_data=
 
 # --- report --------------------------------------------------------------------
 echo
-echo "pgbench -n -M prepared -c $clients -j $threads -T $duration; $(nproc) cores; bench_kv $rows rows"
+echo "pgbench -n -M prepared -c $clients -j $threads -T $duration; $(nproc) cores; scale $scale"
 echo "tessera: $tessera --shards $shards"
 echo "postgres: $("$pg_bin/postgres" --version)${pg_opts:+ $pg_opts}"
 printf '%-14s %14s %14s %10s %16s %16s\n' workload tessera_tps postgres_tps ratio tessera_p99_ms postgres_p99_ms
