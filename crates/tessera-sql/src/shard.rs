@@ -764,7 +764,23 @@ impl ShardContext {
     ) -> Result<Vec<Row>> {
         let mut sink = Sink::new(&fragment.output);
         if let Some(series) = &fragment.series {
-            series_rows(series, params, |row| sink.push(row, fragment, params)).await?;
+            // Rows are gathered whole (results are not streamed yet), so a
+            // series that would be kept row by row is bounded.
+            let keeps_rows = matches!(fragment.output, FragmentOutput::Project(_));
+            series_rows(series, params, |row| {
+                sink.push(row, fragment, params)?;
+                if keeps_rows && sink.rows.len() > SERIES_ROWS_MAX {
+                    return Err(Error::new(
+                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                        format!(
+                            "generate_series would return more than {SERIES_ROWS_MAX} rows to one query"
+                        ),
+                    )
+                    .with_hint("Aggregate over it, or split the range."));
+                }
+                Ok(())
+            })
+            .await?;
             return sink.finish();
         }
         let Some(table) = &fragment.table else {
@@ -2270,6 +2286,9 @@ impl ShardContext {
         }
     }
 }
+
+/// The most rows a query may take from `generate_series` unaggregated.
+pub const SERIES_ROWS_MAX: usize = 10_000_000;
 
 /// Feeds the rows of `generate_series` to `push`, yielding to the event
 /// loop between batches. Like PostgreSQL: a NULL argument gives no rows, a
