@@ -3806,6 +3806,10 @@ mod index_choice_tests {
             Plan::Delete(d) => assert_eq!(d.index.as_ref().unwrap().index.name, "t_c"),
             _ => panic!("not a delete"),
         }
+        match &*bind("UPDATE t SET a = 1 WHERE b = 7").plan {
+            Plan::Update(u) => assert_eq!(u.index.as_ref().unwrap().index.name, "t_b"),
+            _ => panic!("not an update"),
+        }
         match &*bind("DELETE FROM t WHERE id = 3 AND c = 'x'").plan {
             Plan::Delete(d) => assert!(d.index.is_none(), "a point lookup"),
             _ => panic!("not a delete"),

@@ -1085,16 +1085,71 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
-            Plan::Update(UpdatePlan { table, target, .. })
-            | Plan::Delete(DeletePlan { table, target, .. }) => {
+            Plan::Update(UpdatePlan {
+                table,
+                target,
+                index,
+                ..
+            })
+            | Plan::Delete(DeletePlan {
+                table,
+                target,
+                index,
+                ..
+            }) => {
                 let verb = if matches!(**plan, Plan::Update(_)) {
                     "UPDATE"
                 } else {
                     "DELETE"
                 };
                 let catalog = self.cluster.catalog();
-                let shards = self.targets(&catalog, table, target, &params)?;
-                let count = self.modify(verb, plan, &shards, &params, session).await?;
+                // Through a global index: the one row its values name.
+                let through = match index {
+                    Some(ix) if ix.index.is_global(table) && ix.index.is_valid() => {
+                        let txn = session.txn.as_mut();
+                        let tracks = txn.as_ref().is_some_and(|t| t.tracks_reads());
+                        let (id, snapshot) = match txn {
+                            Some(t) => (Some(t.id), self.txn_snapshot(t)),
+                            None => (None, None),
+                        };
+                        let statement = Snapshot::begin(&self.cluster);
+                        let ts = snapshot.unwrap_or(statement.ts);
+                        if snapshot.is_none() || ix.index.valid_from <= ts {
+                            let found = self
+                                .through_global_index(
+                                    &catalog,
+                                    table,
+                                    ix,
+                                    &params,
+                                    (ts, id, tracks),
+                                )
+                                .await?;
+                            if let (Some((entry_shard, _, _)), Some(t)) =
+                                (&found, session.txn.as_mut())
+                            {
+                                if tracks {
+                                    t.reads.insert(*entry_shard);
+                                }
+                            }
+                            Some(found)
+                        } else {
+                            None
+                        }
+                    }
+                    _ => None,
+                };
+                let count = match through {
+                    Some(None) => 0,
+                    Some(Some((_, shard, key))) => {
+                        self.modify(verb, plan, &[shard], Some(key), &params, session)
+                            .await?
+                    }
+                    None => {
+                        let shards = self.targets(&catalog, table, target, &params)?;
+                        self.modify(verb, plan, &shards, None, &params, session)
+                            .await?
+                    }
+                };
                 Ok(QueryResult {
                     columns: None,
                     rows: vec![],
@@ -1179,6 +1234,7 @@ impl<C: Cluster> Router<C> {
                         "TRUNCATE",
                         delete,
                         &self.all_shards(&self.cluster.catalog()),
+                        None,
                         &params,
                         session,
                     )
@@ -1303,11 +1359,13 @@ impl<C: Cluster> Router<C> {
         }
     }
 
+    /// UPDATE or DELETE on `shards` (with `key`: only the row under it).
     async fn modify(
         &self,
         verb: &str,
         plan: &Arc<Plan>,
         shards: &[ShardId],
+        key: Option<Vec<u8>>,
         params: &Arc<Params>,
         session: &mut SessionState,
     ) -> Result<u64> {
@@ -1321,6 +1379,7 @@ impl<C: Cluster> Router<C> {
                             plan: plan.clone(),
                             params: params.clone(),
                             mode,
+                            key: key.clone(),
                         },
                     )
                 })

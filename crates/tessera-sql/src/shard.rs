@@ -38,7 +38,7 @@ use tokio::sync::Notify;
 use crate::aggregate::AggState;
 use crate::engine::Notice;
 use crate::expr::Params;
-use crate::plan::{FragmentOutput, IndexScan, Plan, Row, ScanFragment};
+use crate::plan::{DeletePlan, FragmentOutput, IndexScan, Plan, Row, ScanFragment, UpdatePlan};
 
 /// Rows a scan processes between yields to the event loop, so one long scan
 /// does not hold up every other request on the shard.
@@ -218,11 +218,13 @@ pub enum ShardRequest {
         rows: Vec<(Vec<u8>, Row)>,
         mode: WriteMode,
     },
-    /// Run an UPDATE or DELETE plan over this shard's rows.
+    /// Run an UPDATE or DELETE plan over this shard's rows (with `key`:
+    /// over the row under it, found through a global index).
     Modify {
         plan: Arc<Plan>,
         params: Arc<Params>,
         mode: WriteMode,
+        key: Option<Vec<u8>>,
     },
     /// Commit a transaction block whose writes are all on this shard.
     /// SERIALIZABLE: first validate its reads here against its snapshot.
@@ -348,9 +350,14 @@ impl ShardRequest {
     pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
         match self {
             ShardRequest::Insert { table, rows, .. } => ShardRequest::Insert { table, rows, mode },
-            ShardRequest::Modify { plan, params, .. } => {
-                ShardRequest::Modify { plan, params, mode }
-            }
+            ShardRequest::Modify {
+                plan, params, key, ..
+            } => ShardRequest::Modify {
+                plan,
+                params,
+                mode,
+                key,
+            },
             other => other,
         }
     }
@@ -585,8 +592,22 @@ impl ShardContext {
                     .await?;
                 Ok(ShardResponse::written(count, changes.into_inner()))
             }
-            ShardRequest::Modify { plan, params, mode } => {
-                let mut candidates = None;
+            ShardRequest::Modify {
+                plan,
+                params,
+                mode,
+                key,
+            } => {
+                // A key found through a global index is the only candidate
+                // (and, SERIALIZABLE, a read).
+                if let (
+                    Some(k),
+                    Plan::Update(UpdatePlan { table, .. }) | Plan::Delete(DeletePlan { table, .. }),
+                ) = (&key, &*plan)
+                {
+                    self.note_read(mode.reader(), table.id, Some(k));
+                }
+                let mut candidates = key.map(|k| vec![k]);
                 let changes = RefCell::new(Vec::new());
                 let count = self
                     .write(mode, || {

@@ -472,6 +472,38 @@ async fn unique_constraints_hold_across_shards() {
         .await;
         assert_eq!(through, scanned, "rows with email {email}");
     }
+    // UPDATE and DELETE by the unique value reach just that row.
+    let some = tried.iter().next().unwrap().clone();
+    assert_eq!(
+        client
+            .execute(
+                "UPDATE accounts SET nick = 'found' WHERE email = $1",
+                &[&some]
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT email FROM accounts WHERE nick = 'found'",
+            &[]
+        )
+        .await,
+        [format!("Some({some:?})")]
+    );
+    assert_eq!(
+        client
+            .execute("DELETE FROM accounts WHERE email = 'nobody'", &[])
+            .await
+            .unwrap(),
+        0
+    );
+    client
+        .execute("UPDATE accounts SET nick = NULL WHERE email = $1", &[&some])
+        .await
+        .unwrap();
     // A transaction finds its own uncommitted row through the index, and
     // others do not.
     client
