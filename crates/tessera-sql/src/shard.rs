@@ -841,10 +841,10 @@ impl ShardContext {
             let usable = !ix.index.is_global(table)
                 && ix.index.valid_from != 0
                 && ix.index.valid_from <= ts
-                && !self.has_intents_in(txn, table.id)
                 && self.store.borrow().table(ix.index.storage.id).is_some();
             if usable {
-                self.index_scan(ix, table, fragment, params, ts, &mut sink)
+                let own = txn.filter(|_| self.has_intents_in(txn, table.id));
+                self.index_scan(ix, table, fragment, params, (ts, own), &mut sink)
                     .await?;
                 return sink.finish();
             }
@@ -948,35 +948,28 @@ impl ShardContext {
         Ok((!is_empty_range(&range)).then_some(range))
     }
 
-    /// Reads the rows of `ix`'s range at `ts` into `sink`, in index order,
-    /// yielding between batches; with a limit, stops once it has that many.
+    /// Reads the rows of `ix`'s range at snapshot `read.0` into `sink`, in
+    /// index order, yielding between batches; with a limit, stops once it
+    /// has that many. `read.1`: the block whose own writes to the table
+    /// overlay the snapshot.
     async fn index_scan(
         &self,
         ix: &IndexScan,
         table: &TableDef,
         fragment: &ScanFragment,
         params: &Params,
-        ts: Timestamp,
+        read: (Timestamp, Option<TxId>),
         sink: &mut Sink<'_>,
     ) -> Result<()> {
         use std::ops::Bound::Excluded;
+        let (ts, own) = read;
+        if let Some(txn) = own {
+            return self.index_scan_with_own_writes(ix, table, fragment, params, (ts, txn), sink);
+        }
         let Some(mut range) = Self::index_range(ix, table, params)? else {
             return Ok(());
         };
-        let limit = match &ix.limit {
-            Some((limit, offset)) => {
-                let count = |e: &crate::expr::Expr| e.eval(&[], params).map(|v| v.as_i64());
-                let offset = match offset {
-                    Some(o) => count(o)?,
-                    None => Some(0),
-                };
-                match (count(limit)?, offset) {
-                    (Some(l), Some(o)) if l >= 0 && o >= 0 => Some(l.saturating_add(o) as usize),
-                    _ => None,
-                }
-            }
-            None => None,
-        };
+        let limit = Self::index_limit(ix, params)?;
         let row_key = ix.index.row_key_columns().collect::<Vec<_>>();
         loop {
             let last = {
@@ -1018,6 +1011,88 @@ impl ShardContext {
             }
             tokio::task::yield_now().await;
         }
+    }
+
+    /// With an ORDER BY the index serves: how many rows a shard must give
+    /// (LIMIT + OFFSET), when both are known.
+    fn index_limit(ix: &IndexScan, params: &Params) -> Result<Option<usize>> {
+        let Some((limit, offset)) = &ix.limit else {
+            return Ok(None);
+        };
+        let count = |e: &crate::expr::Expr| e.eval(&[], params).map(|v| v.as_i64());
+        let offset = match offset {
+            Some(o) => count(o)?,
+            None => Some(0),
+        };
+        Ok(match (count(limit)?, offset) {
+            (Some(l), Some(o)) if l >= 0 && o >= 0 => Some(l.saturating_add(o) as usize),
+            _ => None,
+        })
+    }
+
+    /// `index_scan` for a block that wrote the table here: its own entries
+    /// and rows overlay the snapshot's (a deleted one hides the committed
+    /// one). The range is read whole, without yielding: a block's own
+    /// writes are few next to what it reads.
+    fn index_scan_with_own_writes(
+        &self,
+        ix: &IndexScan,
+        table: &TableDef,
+        fragment: &ScanFragment,
+        params: &Params,
+        (ts, txn): (Timestamp, TxId),
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
+        use std::ops::RangeBounds;
+        let Some(range) = Self::index_range(ix, table, params)? else {
+            return Ok(());
+        };
+        let limit = Self::index_limit(ix, params)?;
+        let storage = ix.index.storage.id;
+        let store = self.store.borrow();
+        let entries_table = store
+            .table(storage)
+            .ok_or_else(|| undefined_table(&ix.index.storage))?;
+        let mut entries: std::collections::BTreeMap<Vec<u8>, Vec<Value>> = entries_table
+            .range_at(range.clone(), ts)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let intents = self.intents.borrow();
+        let mine = intents.get(&txn);
+        if let Some(mine) = mine {
+            let own = mine
+                .range((storage, Vec::new())..)
+                .take_while(|((t, _), _)| *t == storage);
+            for ((_, k), entry) in own {
+                if !range.contains(k) {
+                    continue;
+                }
+                match entry {
+                    Some(values) => entries.insert(k.clone(), values.clone()),
+                    None => entries.remove(k),
+                };
+            }
+        }
+        let row_key = ix.index.row_key_columns().collect::<Vec<_>>();
+        let ordered: Box<dyn Iterator<Item = &Vec<Value>>> = if ix.reverse {
+            Box::new(entries.values().rev())
+        } else {
+            Box::new(entries.values())
+        };
+        for entry in ordered {
+            let key = encode_key(entry, &row_key);
+            let row = match mine.and_then(|m| m.get(&(table.id, key.clone()))) {
+                Some(own) => own.clone(),
+                None => store.get(table.id, &key, ts).cloned(),
+            };
+            if let Some(row) = row {
+                sink.push(&row, fragment, params)?;
+                if limit.is_some_and(|l| sink.rows.len() >= l) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     // ---- snapshots ---------------------------------------------------------

@@ -208,6 +208,31 @@ async fn index_scans_give_what_table_scans_give_and_survive_a_crash() {
         .await
         .unwrap();
     assert_eq!(rows(&client, own, &[]).await, ["Some(200002)"]);
+    // Moved rows, through the index and by a scan, in the same block.
+    client
+        .batch_execute("UPDATE items SET a = 8 WHERE a = 7 AND id % 2 = 0")
+        .await
+        .unwrap();
+    for (through, scan) in [
+        (
+            "SELECT id FROM items WHERE a = 8 ORDER BY id",
+            "SELECT id FROM items WHERE a + 0 = 8 ORDER BY id",
+        ),
+        (
+            "SELECT id FROM items WHERE a = 7 ORDER BY id",
+            "SELECT id FROM items WHERE a + 0 = 7 ORDER BY id",
+        ),
+        (
+            "SELECT id, a, b FROM items ORDER BY a DESC, b DESC, id DESC LIMIT 9",
+            "SELECT id, a, b FROM items ORDER BY a + 0 DESC, b DESC, id DESC LIMIT 9",
+        ),
+    ] {
+        assert_eq!(
+            rows(&client, through, &[]).await,
+            rows(&client, scan, &[]).await,
+            "{through}"
+        );
+    }
     client.batch_execute("ROLLBACK").await.unwrap();
     let indexed = run_queries(&client).await;
     client.batch_execute("DROP INDEX items_ab").await.unwrap();
