@@ -33,6 +33,26 @@ fn key_column_name(c: &ast::IndexColumn) -> Result<String> {
     }
 }
 
+/// The positions of the columns `names` in `table`, each named once
+/// (42701 with the message `twice` gives otherwise); errors in the order
+/// the names come.
+fn distinct_columns(
+    table: &TableDef,
+    names: impl IntoIterator<Item = Result<String>>,
+    twice: impl Fn(&str) -> String,
+) -> Result<Vec<usize>> {
+    let mut positions = Vec::new();
+    for n in names {
+        let n = n?;
+        let i = column_of(table, &n)?;
+        if positions.contains(&i) {
+            return Err(Error::new(sqlstate::DUPLICATE_COLUMN, twice(&n)));
+        }
+        positions.push(i);
+    }
+    Ok(positions)
+}
+
 /// The position of column `name` in `table` (42703 naming both if none).
 fn column_of(table: &TableDef, name: &str) -> Result<usize> {
     table.column_index(name).ok_or_else(|| {
@@ -2451,19 +2471,10 @@ impl Binder<'_> {
         let positions: Vec<usize> = if ins.columns.is_empty() {
             (0..table.columns.len()).collect()
         } else {
-            let mut seen = Vec::new();
-            for c in &ins.columns {
-                let n = ident_name(c);
-                let i = column_of(&table, &n)?;
-                if seen.contains(&i) {
-                    return Err(Error::new(
-                        sqlstate::DUPLICATE_COLUMN,
-                        format!("column \"{n}\" specified more than once"),
-                    ));
-                }
-                seen.push(i);
-            }
-            seen
+            let names = ins.columns.iter().map(|c| Ok(ident_name(c)));
+            distinct_columns(&table, names, |n| {
+                format!("column \"{n}\" specified more than once")
+            })?
         };
         let rows_ast: Vec<Vec<ast::Expr>> = match &ins.source {
             None => vec![vec![]],
@@ -2691,18 +2702,9 @@ impl Binder<'_> {
                 ),
             ));
         }
-        let mut key = Vec::new();
-        for c in columns {
-            let n = key_column_name(c)?;
-            let i = column_of(&table, &n)?;
-            if key.contains(&i) {
-                return Err(Error::new(
-                    sqlstate::DUPLICATE_COLUMN,
-                    format!("column \"{n}\" appears twice in primary key constraint"),
-                ));
-            }
-            key.push(i);
-        }
+        let key = distinct_columns(&table, columns.iter().map(key_column_name), |n| {
+            format!("column \"{n}\" appears twice in primary key constraint")
+        })?;
         Ok(Plan::AddPrimaryKey {
             table,
             columns: key,

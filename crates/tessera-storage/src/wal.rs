@@ -1099,6 +1099,30 @@ mod tests {
         }
     }
 
+    /// Appends `n` records (`record(*i)`, counting `i` up) to a log whose
+    /// disk may be full: the acknowledged ones go to `acknowledged`, the
+    /// others must fail with 53100. Returns how many failed.
+    async fn append_on_a_full_disk(
+        wal: &WalWriter,
+        n: usize,
+        i: &mut u32,
+        record: &impl Fn(u32) -> Vec<u8>,
+        acknowledged: &mut Vec<Vec<u8>>,
+    ) -> usize {
+        let mut failures = 0;
+        for _ in 0..n {
+            match wal.append_durable(&record(*i)).await {
+                Ok(()) => acknowledged.push(record(*i)),
+                Err(e) => {
+                    assert_eq!(e.code, tessera_types::sqlstate::DISK_FULL);
+                    failures += 1;
+                }
+            }
+            *i += 1;
+        }
+        failures
+    }
+
     #[test]
     fn a_full_disk_fails_writes_with_53100_until_space_is_freed() {
         let room = Arc::new(std::sync::atomic::AtomicU64::new(1 << 20));
@@ -1127,17 +1151,8 @@ mod tests {
             }
             // The disk fills up: the next growth fails; so do the writes that need it.
             room.store(data.lock().unwrap().len() as u64, Ordering::SeqCst);
-            let mut failures = 0;
-            for _ in 0..10 {
-                match wal.append_durable(&record(i)).await {
-                    Ok(()) => acknowledged.push(record(i)),
-                    Err(e) => {
-                        assert_eq!(e.code, tessera_types::sqlstate::DISK_FULL);
-                        failures += 1;
-                    }
-                }
-                i += 1;
-            }
+            let failures =
+                append_on_a_full_disk(&wal, 10, &mut i, &record, &mut acknowledged).await;
             assert!(failures > 0, "the disk filled up");
             // A batch of concurrent appends while full: all fail, none half-written.
             let t1 = wal.append(&record(100)).unwrap();
@@ -1318,17 +1333,8 @@ mod tests {
             }
             // Full: the next segment cannot be made (or the current one grow).
             fs.set_room(Some(fs.used_bytes()));
-            let mut failures = 0;
-            for _ in 0..12 {
-                match wal.append_durable(&record(i)).await {
-                    Ok(()) => acknowledged.push(record(i)),
-                    Err(e) => {
-                        assert_eq!(e.code, tessera_types::sqlstate::DISK_FULL);
-                        failures += 1;
-                    }
-                }
-                i += 1;
-            }
+            let failures =
+                append_on_a_full_disk(&wal, 12, &mut i, &record, &mut acknowledged).await;
             assert!(failures > 0, "the disk filled up");
             fs.set_room(None);
             wal.request_new_segment();

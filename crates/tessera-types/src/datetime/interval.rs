@@ -495,12 +495,7 @@ impl Parts {
     }
 
     fn add_days(&mut self, value: i64, scale: i64) -> Result<(), DtError> {
-        let v = value
-            .checked_mul(scale)
-            .and_then(|v| v.checked_add(self.days as i64))
-            .ok_or(DtError::FieldOverflow)?;
-        self.days = i32::try_from(v).map_err(|_| DtError::FieldOverflow)?;
-        Ok(())
+        add_scaled(&mut self.days, value, scale)
     }
 
     fn add_fraction_days(&mut self, fraction: f64, scale: i64) -> Result<(), DtError> {
@@ -514,20 +509,11 @@ impl Parts {
     }
 
     fn add_months(&mut self, value: i64) -> Result<(), DtError> {
-        let v = value
-            .checked_add(self.months as i64)
-            .ok_or(DtError::FieldOverflow)?;
-        self.months = i32::try_from(v).map_err(|_| DtError::FieldOverflow)?;
-        Ok(())
+        add_scaled(&mut self.months, value, 1)
     }
 
     fn add_years(&mut self, value: i64, scale: i64) -> Result<(), DtError> {
-        let v = value
-            .checked_mul(scale)
-            .and_then(|v| v.checked_add(self.years as i64))
-            .ok_or(DtError::FieldOverflow)?;
-        self.years = i32::try_from(v).map_err(|_| DtError::FieldOverflow)?;
-        Ok(())
+        add_scaled(&mut self.years, value, scale)
     }
 
     fn add_fraction_years(&mut self, fraction: f64, scale: i64) -> Result<(), DtError> {
@@ -566,6 +552,16 @@ enum Unit {
 
 /// A unit word; like PostgreSQL, only its first ten characters count
 /// (`microseconds` is `microsecon`).
+/// `field += value * scale`, refusing a result outside `i32`.
+fn add_scaled(field: &mut i32, value: i64, scale: i64) -> Result<(), DtError> {
+    let v = value
+        .checked_mul(scale)
+        .and_then(|v| v.checked_add(*field as i64))
+        .ok_or(DtError::FieldOverflow)?;
+    *field = i32::try_from(v).map_err(|_| DtError::FieldOverflow)?;
+    Ok(())
+}
+
 fn unit_word(lower: &str) -> Option<Unit> {
     use Unit::*;
     let key: String = lower.chars().take(10).collect();
