@@ -2107,18 +2107,8 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        if catalog.relation_exists(&table.name) {
-            if if_not_exists {
-                return Ok(ShardResponse::Done(vec![Notice {
-                    code: sqlstate::DUPLICATE_TABLE.code(),
-                    severity: "NOTICE",
-                    message: format!("relation \"{}\" already exists, skipping", table.name),
-                }]));
-            }
-            return Err(Error::new(
-                sqlstate::DUPLICATE_TABLE,
-                format!("relation \"{}\" already exists", table.name),
-            ));
+        if let Some(skipped) = name_taken(&catalog, &table.name, if_not_exists)? {
+            return Ok(skipped);
         }
         let (next, def) = catalog.with_table(table);
         log.append_durable(&CatalogRecord::CreateTable((*def).clone()).encode())
@@ -2177,18 +2167,8 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        if catalog.relation_exists(&index.name) {
-            if if_not_exists {
-                return Ok(ShardResponse::Done(vec![Notice {
-                    code: sqlstate::DUPLICATE_TABLE.code(),
-                    severity: "NOTICE",
-                    message: format!("relation \"{}\" already exists, skipping", index.name),
-                }]));
-            }
-            return Err(Error::new(
-                sqlstate::DUPLICATE_TABLE,
-                format!("relation \"{}\" already exists", index.name),
-            ));
+        if let Some(skipped) = name_taken(&catalog, &index.name, if_not_exists)? {
+            return Ok(skipped);
         }
         if catalog.table_by_id(index.table).is_none() {
             return Err(Error::new(
@@ -2430,6 +2410,26 @@ async fn series_rows(
         }
     }
     Ok(())
+}
+
+/// A table or index about to be created under `name` when a relation has
+/// it already (tables and indexes share one namespace): 42P07, or with IF
+/// NOT EXISTS the answer that skips it.
+fn name_taken(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<Option<ShardResponse>> {
+    if !catalog.relation_exists(name) {
+        return Ok(None);
+    }
+    if !if_not_exists {
+        return Err(Error::new(
+            sqlstate::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    Ok(Some(ShardResponse::Done(vec![Notice {
+        code: sqlstate::DUPLICATE_TABLE.code(),
+        severity: "NOTICE",
+        message: format!("relation \"{name}\" already exists, skipping"),
+    }])))
 }
 
 type KeyRange = (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>);
