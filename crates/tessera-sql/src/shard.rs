@@ -1898,17 +1898,19 @@ impl ShardContext {
                 }
             }
             None => {
-                let mut keys = Vec::new();
+                // The rows as read (at the snapshot, or the newest, under the
+                // block's own writes), and whether each is the block's own.
+                let mut seen: Vec<(Vec<u8>, Vec<Value>, bool)> = Vec::new();
                 match primary_key {
                     Some(exprs) => {
                         if let Some(key) = eval_key(table, &table.primary_key, exprs, params)? {
                             self.note_read(mode.reader(), table.id, Some(&key));
-                            let seen = match self.intent(txn, table.id, &key) {
-                                Some(own) => own,
-                                None => t.get(&key, read_at).cloned(),
-                            };
-                            if seen.is_some_and(|row| consider(&row).unwrap_or(true)) {
-                                keys.push(key);
+                            match self.intent(txn, table.id, &key) {
+                                Some(own) => seen.extend(own.map(|row| (key, row, true))),
+                                None => {
+                                    let row = t.get(&key, read_at).cloned();
+                                    seen.extend(row.map(|row| (key, row, false)));
+                                }
                             }
                         }
                     }
@@ -1927,37 +1929,44 @@ impl ShardContext {
                                 for (_, entry) in entries.range_at(range, read_at) {
                                     let k = encode_key(entry, &row_key);
                                     if let Some(row) = t.get(&k, read_at) {
-                                        if consider(row).unwrap_or(true) {
-                                            keys.push(k);
-                                        }
+                                        seen.push((k, row.clone(), false));
                                     }
                                 }
                             }
                             // In key order, as a table scan gives them.
-                            keys.sort_unstable();
+                            seen.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                         } else {
                             for (k, row) in t.iter_at(None, read_at) {
-                                // An error is raised again below, on the row used.
-                                if !self.has_intent(txn, table.id, k)
-                                    && consider(row).unwrap_or(true)
-                                {
-                                    keys.push(k.clone());
+                                if !self.has_intent(txn, table.id, k) {
+                                    seen.push((k.clone(), row.clone(), false));
                                 }
                             }
                             for (k, row) in self.intent_rows(txn, table.id) {
-                                if consider(&row).unwrap_or(true) {
-                                    keys.push(k);
-                                }
+                                seen.push((k, row, true));
                             }
                         }
                     }
                 }
-                for key in &keys {
-                    if let Some(row) = current(key)? {
-                        if consider(&row)? {
-                            matched.push((key.clone(), row));
+                // A row read at the snapshot is the one worked on, unless it
+                // changed since (40001, checked before the filter's verdict
+                // counts, as `current` does on a retry).
+                let mut keys = Vec::new();
+                for (key, row, own) in seen {
+                    let matches = consider(&row);
+                    if matches.as_ref().is_ok_and(|m| !m) {
+                        continue;
+                    }
+                    if let (Some(snapshot), false) = (snapshot, own) {
+                        if store
+                            .latest_ts(table.id, &key)
+                            .is_some_and(|ts| ts > snapshot)
+                        {
+                            return Err(conflict());
                         }
                     }
+                    matches?;
+                    keys.push(key.clone());
+                    matched.push((key, row));
                 }
                 *candidates = Some(keys);
             }
