@@ -1112,8 +1112,10 @@ impl<C: Cluster> Router<C> {
                             Some(t) => (Some(t.id), self.txn_snapshot(t)),
                             None => (None, None),
                         };
-                        let statement = Snapshot::begin(&self.cluster);
-                        let ts = snapshot.unwrap_or(statement.ts);
+                        // A snapshot of its own only outside REPEATABLE READ
+                        // and SERIALIZABLE blocks.
+                        let statement = snapshot.is_none().then(|| Snapshot::begin(&self.cluster));
+                        let ts = snapshot.unwrap_or_else(|| statement.as_ref().map_or(0, |s| s.ts));
                         if snapshot.is_none() || ix.index.valid_from <= ts {
                             let found = self
                                 .through_global_index(
