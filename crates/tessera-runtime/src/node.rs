@@ -557,6 +557,9 @@ async fn checkpoints(
     let mut since = std::time::Instant::now();
     loop {
         tokio::time::sleep(CHECKPOINT_POLL_INTERVAL).await;
+        // Records nobody waits for (participants' `Resolve`) reach the disk
+        // at the latest here.
+        ctx.wal.start_flush();
         ctx.settle_durable_resolves();
         let Ok(appended) = ctx.wal.appended() else {
             // The log failed for good: nothing new can be made durable.

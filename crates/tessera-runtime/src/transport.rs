@@ -145,6 +145,23 @@ impl Cluster for ShardCluster {
         response.await.map_err(|_| shard_gone(shard))?
     }
 
+    async fn post(&self, shard: ShardId, request: ShardRequest) -> Result<()> {
+        if shard == self.ctx.shard {
+            return self.ctx.handle(request).await.map(|_| ());
+        }
+        let mailbox = self
+            .mailboxes
+            .get(shard as usize)
+            .ok_or_else(|| Error::internal(format!("no shard {shard}")))?;
+        // The reply goes to a receiver already dropped: sending it wakes
+        // no one.
+        let (reply, _) = oneshot::channel();
+        mailbox
+            .send(Envelope { request, reply })
+            .await
+            .map_err(|_| shard_gone(shard))
+    }
+
     fn next_row_id(&self) -> u64 {
         let seq = self.row_seq.get();
         self.row_seq.set(seq + 1);

@@ -50,6 +50,12 @@ pub trait Cluster {
         shard: ShardId,
         request: ShardRequest,
     ) -> impl Future<Output = Result<ShardResponse>>;
+    /// Sends a request whose reply nobody waits for: it is queued behind
+    /// every request this router sent the shard before, and ahead of every
+    /// later one. Fails only if the shard is gone.
+    fn post(&self, shard: ShardId, request: ShardRequest) -> impl Future<Output = Result<()>> {
+        async move { self.call(shard, request).await.map(|_| ()) }
+    }
     /// A hidden row id unique in the node.
     fn next_row_id(&self) -> u64;
     /// A transaction id unique in the node.
@@ -935,15 +941,27 @@ impl<C: Cluster> Router<C> {
                 tracing::warn!("could not record the abort of transaction {tx}: {e}");
             }
         }
-        let resolves = shards
-            .iter()
-            .map(|s| {
-                self.cluster
-                    .call(*s, ShardRequest::Resolve { tx, commit, ts })
-            })
-            .collect();
-        for r in join_all(resolves).await {
-            if let Err(e) = r {
+        // The outcome is durable: nothing waits for the other shards to
+        // apply it. Their `Resolve` is queued ahead of anything this router
+        // sends them next, and any other reader whose snapshot follows the
+        // commit waits for it there (read-wait on prepared writes), so no
+        // one can miss the commit; the client is answered one hop sooner.
+        // The router's own shard applies it before the answer.
+        for s in shards.iter().filter(|s| **s != local) {
+            if let Err(e) = self
+                .cluster
+                .post(*s, ShardRequest::Resolve { tx, commit, ts })
+                .await
+            {
+                failure.get_or_insert(e);
+            }
+        }
+        if shards.contains(&local) {
+            if let Err(e) = self
+                .cluster
+                .call(local, ShardRequest::Resolve { tx, commit, ts })
+                .await
+            {
                 failure.get_or_insert(e);
             }
         }

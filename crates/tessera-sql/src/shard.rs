@@ -1141,12 +1141,15 @@ impl ShardContext {
     /// publishes the effect before its next await, so a checkpoint that
     /// begins in between replays the record (see `begin_checkpoint`).
     async fn log_durable(&self, payload: &[u8]) -> Result<()> {
-        let ticket = self.wal.append(payload)?;
+        let ticket = self.wal.append_lazy(payload)?;
         self.in_flight.borrow_mut().push(ticket);
         let _in_flight = InFlight {
             list: self.in_flight.clone(),
             ticket,
         };
+        // Let the other tasks ready on this shard append theirs first, so
+        // that one fsync covers them all (group commit within the shard).
+        tokio::task::yield_now().await;
         self.wal.wait_durable(ticket).await
     }
 
@@ -1559,9 +1562,13 @@ impl ShardContext {
             self.ledger.resolved(tx, self.shard, true, false);
             return;
         }
-        // Not waited for: if it is lost, recovery settles the prepare from
-        // the coordinator's durable decision.
-        let logged = self.wal.append(&Record::Resolve { tx, commit }.encode());
+        // Not waited for, and no fsync of its own: it goes with the next
+        // batch (or the checkpoint task's periodic flush). If it is lost,
+        // recovery settles the prepare from the coordinator's durable
+        // decision.
+        let logged = self
+            .wal
+            .append_lazy(&Record::Resolve { tx, commit }.encode());
         self.note_resolve_logged(tx, &logged);
         if let Err(e) = logged {
             tracing::warn!(

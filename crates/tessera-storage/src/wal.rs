@@ -364,8 +364,20 @@ impl WalWriter {
     }
 
     /// Appends a record and returns what the caller waits for with
-    /// [`WalWriter::wait_durable`].
+    /// [`WalWriter::wait_durable`]. The syncer gets it at once if idle.
     pub fn append(&self, payload: &[u8]) -> Result<Ticket> {
+        let ticket = self.append_lazy(payload)?;
+        self.kick();
+        Ok(ticket)
+    }
+
+    /// Appends a record without handing it to the syncer: it goes with the
+    /// next batch someone waits for ([`WalWriter::wait_durable`]) or
+    /// [`WalWriter::start_flush`]. For records nobody waits on (a
+    /// participant's `Resolve`), so that they never cost an fsync of their
+    /// own, and for appends that a caller about to wait wants batched with
+    /// those of other tasks on the shard.
+    pub fn append_lazy(&self, payload: &[u8]) -> Result<Ticket> {
         assert!(
             !payload.is_empty(),
             "empty WAL records would read as the end of the log"
@@ -388,15 +400,21 @@ impl WalWriter {
         let end = start + (FRAME_HEADER + payload.len()) as u64;
         self.appended_lsn.set(end);
         drop(pending);
-        // The generation before kick(): a discard it notices resets the
-        // log past this record, which must then read as lost.
+        // The generation before any kick(): a discard it notices resets
+        // the log past this record, which must then read as lost.
         let generation = self.generation();
-        self.kick();
         Ok(Ticket {
             generation,
             start,
             end,
         })
+    }
+
+    /// Hands what was appended to the syncer now (unless a batch is in
+    /// flight; then it goes when that one is done and someone waits, or at
+    /// the next call).
+    pub fn start_flush(&self) {
+        self.kick();
     }
 
     /// Hands the pending bytes to the syncer unless a batch is in flight.
@@ -1033,6 +1051,44 @@ mod tests {
             2,
             "fifty commits made durable by one more fsync"
         );
+    }
+
+    /// A lazy append costs no fsync of its own: it waits for the next batch
+    /// someone waits for, or for `start_flush`.
+    #[test]
+    fn lazy_records_ride_with_the_next_waited_batch() {
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let file = GatedFile {
+            syncs: syncs.clone(),
+            gate: Arc::new((Mutex::new(true), Condvar::new())),
+            data: Vec::new(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal = WalWriter::with_file(Box::new(file), 0, "t", 1 << 20).unwrap();
+            let lazy = wal.append_lazy(b"resolve").unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(
+                syncs.load(Ordering::SeqCst),
+                0,
+                "a lazy record alone is not synced"
+            );
+            assert_eq!(wal.durability(lazy), Durability::Pending);
+            let waited = wal.append_lazy(b"commit").unwrap();
+            wal.wait_durable(waited).await.unwrap();
+            assert_eq!(syncs.load(Ordering::SeqCst), 1, "one fsync for both");
+            assert_eq!(wal.durability(lazy), Durability::Durable);
+            let later = wal.append_lazy(b"resolve again").unwrap();
+            wal.start_flush();
+            while wal.durability(later) == Durability::Pending {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            assert_eq!(wal.durability(later), Durability::Durable);
+            assert_eq!(syncs.load(Ordering::SeqCst), 2);
+        });
     }
 
     /// A file whose fsync fails as a full disk does.
