@@ -111,6 +111,12 @@ impl ShardCluster {
     pub fn context(&self) -> &Rc<ShardContext> {
         &self.ctx
     }
+
+    fn mailbox(&self, shard: ShardId) -> Result<&mpsc::Sender<Envelope>> {
+        self.mailboxes
+            .get(shard as usize)
+            .ok_or_else(|| Error::internal(format!("no shard {shard}")))
+    }
 }
 
 fn shard_gone(shard: ShardId) -> Error {
@@ -133,10 +139,7 @@ impl Cluster for ShardCluster {
         if shard == self.ctx.shard {
             return self.ctx.handle(request).await;
         }
-        let mailbox = self
-            .mailboxes
-            .get(shard as usize)
-            .ok_or_else(|| Error::internal(format!("no shard {shard}")))?;
+        let mailbox = self.mailbox(shard)?;
         let (reply, response) = oneshot::channel();
         mailbox
             .send(Envelope { request, reply })
@@ -149,10 +152,7 @@ impl Cluster for ShardCluster {
         if shard == self.ctx.shard {
             return self.ctx.handle(request).await.map(|_| ());
         }
-        let mailbox = self
-            .mailboxes
-            .get(shard as usize)
-            .ok_or_else(|| Error::internal(format!("no shard {shard}")))?;
+        let mailbox = self.mailbox(shard)?;
         // The reply goes to a receiver already dropped: sending it wakes
         // no one.
         let (reply, _) = oneshot::channel();

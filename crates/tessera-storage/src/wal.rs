@@ -341,7 +341,7 @@ impl WalWriter {
     /// on a single-file log.
     pub fn request_new_segment(&self) {
         self.new_segment_requested.set(true);
-        self.kick();
+        self.start_flush();
     }
 
     /// Reads the syncer's progress; after a discarded batch, drops every
@@ -367,7 +367,7 @@ impl WalWriter {
     /// [`WalWriter::wait_durable`]. The syncer gets it at once if idle.
     pub fn append(&self, payload: &[u8]) -> Result<Ticket> {
         let ticket = self.append_lazy(payload)?;
-        self.kick();
+        self.start_flush();
         Ok(ticket)
     }
 
@@ -400,7 +400,7 @@ impl WalWriter {
         let end = start + (FRAME_HEADER + payload.len()) as u64;
         self.appended_lsn.set(end);
         drop(pending);
-        // The generation before any kick(): a discard it notices resets
+        // The generation before any start_flush(): a discard it notices resets
         // the log past this record, which must then read as lost.
         let generation = self.generation();
         Ok(Ticket {
@@ -410,15 +410,10 @@ impl WalWriter {
         })
     }
 
-    /// Hands what was appended to the syncer now (unless a batch is in
+    /// Hands what was appended to the syncer now, unless a batch is in
     /// flight; then it goes when that one is done and someone waits, or at
-    /// the next call).
+    /// the next call.
     pub fn start_flush(&self) {
-        self.kick();
-    }
-
-    /// Hands the pending bytes to the syncer unless a batch is in flight.
-    fn kick(&self) {
         let Ok(durable_lsn) = self.sync_state() else {
             return;
         };
@@ -455,7 +450,7 @@ impl WalWriter {
                 let error = self.last_discard.borrow().clone();
                 return Err(error.unwrap_or_else(|| Error::internal("a WAL batch was discarded")));
             }
-            self.kick();
+            self.start_flush();
             if durable >= ticket.end {
                 return Ok(());
             }
