@@ -21,7 +21,7 @@ use tessera_storage::checkpoint::{wal_dir, write_checkpoint, Published};
 use tessera_storage::file::{FileSystem, OsFileSystem};
 use tessera_storage::recovery::{self, RecoveredShard};
 use tessera_storage::wal::{WAL_PREALLOCATE_BYTES, WAL_SEGMENT_BYTES_MAX};
-use tessera_storage::{Timeline, TwoPhaseLedger, WalWriter};
+use tessera_storage::{LogDeps, Timeline, TwoPhaseLedger, WalWriter};
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
 use tessera_types::{sqlstate, Catalog, Error, Result};
 use tokio::net::{TcpSocket, TcpStream};
@@ -229,6 +229,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     let timeline = Arc::new(Timeline::new(meta.shard_count as usize));
     let lock_waits = Arc::new(LockWaits::default());
     let ledger = Arc::new(TwoPhaseLedger::default());
+    let log_deps = Arc::new(LogDeps::new(meta.shard_count as usize));
     let issued = Arc::new(IssuedIds::new(
         meta.shard_count as usize,
         recovered.max_tx,
@@ -285,6 +286,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             shard_memory_limit_bytes: config.shard_memory_limit_bytes,
             fs: fs.clone(),
             ledger: ledger.clone(),
+            log_deps: log_deps.clone(),
             issued: issued.clone(),
             node_ready: node_ready_rx.clone(),
             checkpoint_wal_size_bytes: config.checkpoint_wal_size_bytes,
@@ -344,6 +346,7 @@ struct ShardArgs {
     shard_memory_limit_bytes: usize,
     fs: Arc<dyn FileSystem>,
     ledger: Arc<TwoPhaseLedger>,
+    log_deps: Arc<LogDeps>,
     issued: Arc<IssuedIds>,
     node_ready: watch::Receiver<bool>,
     checkpoint_wal_size_bytes: u64,
@@ -402,6 +405,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         shard_memory_limit_bytes,
         fs,
         ledger,
+        log_deps,
         issued,
         node_ready,
         checkpoint_wal_size_bytes,
@@ -440,7 +444,8 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         )
         .with_memory_limit(shard_memory_limit_bytes)
         .with_lock_waits(lock_waits)
-        .with_ledger(ledger),
+        .with_ledger(ledger)
+        .with_deps(log_deps),
     );
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),
@@ -452,6 +457,11 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     let listener =
         listener(pg_listen).map_err(|e| Error::io(&format!("listening on {pg_listen}"), e))?;
     let _ = ready.send(Ok(()));
+
+    // Records published early reach the disk without anyone on this
+    // shard waiting for them.
+    let flusher = ctx.clone();
+    tokio::task::spawn_local(async move { flusher.run_flusher().await });
 
     // Old row versions no statement can see any more.
     let gc_ctx = ctx.clone();
@@ -489,8 +499,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         while let Some(envelope) = mailbox.recv().await {
             let ctx = serve_ctx.clone();
             tokio::task::spawn_local(async move {
-                let result = ctx.handle(envelope.request).await;
-                let _ = envelope.reply.send(result);
+                let _ = envelope.reply.send(ctx.serve(envelope.request).await);
             });
         }
     });
@@ -604,6 +613,17 @@ async fn checkpoint(
     let Some((floor, mut plan)) = ctx.begin_checkpoint()? else {
         return Ok(None);
     };
+    // The snapshot may hold state published before it was durable: what
+    // it depends on in other logs must be durable before the checkpoint
+    // is (its own log is waited for with the plan).
+    let mut row = ctx.deps.row(ctx.shard as usize);
+    if let Some(own) = row.get_mut(ctx.shard as usize) {
+        *own = 0;
+    }
+    if let Err(e) = ctx.deps.wait(&row).await {
+        ctx.end_checkpoint(floor);
+        return Err(e);
+    }
     plan.max_tx = issued.max_tx();
     plan.max_row_id = issued.max_row_id();
     let (replay_start, end) = (plan.replay_start, plan.appended.end());

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tessera_sql::router::Cluster;
 use tessera_sql::shard::{ShardContext, ShardRequest, ShardResponse};
+use tessera_storage::deps::Positions;
 use tessera_storage::{Timestamp, TxId};
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, Error, Result};
@@ -73,7 +74,9 @@ impl IssuedIds {
 
 pub struct Envelope {
     pub request: ShardRequest,
-    pub reply: oneshot::Sender<Result<ShardResponse>>,
+    /// The response, and the log positions what the request observed
+    /// depends on (see `tessera_storage::deps`).
+    pub reply: oneshot::Sender<(Result<ShardResponse>, Positions)>,
 }
 
 pub type Mailboxes = Arc<[mpsc::Sender<Envelope>]>;
@@ -136,21 +139,28 @@ impl Cluster for ShardCluster {
     }
 
     async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
-        if shard == self.ctx.shard {
-            return self.ctx.handle(request).await;
-        }
-        let mailbox = self.mailbox(shard)?;
-        let (reply, response) = oneshot::channel();
-        mailbox
-            .send(Envelope { request, reply })
-            .await
-            .map_err(|_| shard_gone(shard))?;
-        response.await.map_err(|_| shard_gone(shard))?
+        self.ctx.before_request(shard);
+        let (response, observed) = if shard == self.ctx.shard {
+            self.ctx.serve(request).await
+        } else {
+            let mailbox = self.mailbox(shard)?;
+            let (reply, response) = oneshot::channel();
+            mailbox
+                .send(Envelope { request, reply })
+                .await
+                .map_err(|_| shard_gone(shard))?;
+            response.await.map_err(|_| shard_gone(shard))?
+        };
+        self.ctx.after_reply(&observed);
+        response
     }
 
     async fn post(&self, shard: ShardId, request: ShardRequest) -> Result<()> {
+        self.ctx.before_request(shard);
         if shard == self.ctx.shard {
-            return self.ctx.handle(request).await.map(|_| ());
+            let (done, observed) = self.ctx.serve(request).await;
+            self.ctx.after_reply(&observed);
+            return done.map(|_| ());
         }
         let mailbox = self.mailbox(shard)?;
         // The reply goes to a receiver already dropped: sending it wakes
@@ -172,6 +182,13 @@ impl Cluster for ShardCluster {
 
     fn begin_read(&self) -> (Timestamp, Timestamp) {
         self.ctx.begin_read()
+    }
+
+    async fn wait_durable(&self, positions: Positions) -> Result<()> {
+        if !self.ctx.deps.any_pending(&positions) {
+            return Ok(());
+        }
+        self.ctx.deps.wait(&positions).await
     }
 
     fn end_read(&self, floor: Timestamp) {

@@ -183,6 +183,9 @@ pub struct Txn {
     pub savepoint_seq: u32,
     /// When the block began (microseconds since 2000 UTC): `now()` in it.
     pub start: i64,
+    /// Log positions what it read and wrote depends on (see
+    /// `tessera_storage::deps`).
+    pub deps: Vec<u64>,
 }
 
 impl Txn {

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use tessera_storage::deps::Positions;
 use tessera_storage::{Timestamp, TxId};
 use tessera_types::encoding::{encode_key, encode_row_id, hash_key};
 use tessera_types::schema::ShardId;
@@ -29,7 +30,8 @@ use crate::engine::{
 use crate::expr::Params;
 use crate::plan::{DeletePlan, InsertPlan, Plan, Row, SelectPlan, Statement, Target, UpdatePlan};
 use crate::shard::{
-    eval_key, not_null_violation, Relation, ShardRequest, ShardResponse, WriteMode,
+    eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest, ShardResponse,
+    WriteMode,
 };
 
 /// How many times a multi-shard write that lost a lock race is retried
@@ -66,6 +68,12 @@ pub trait Cluster {
     fn end_read(&self, floor: Timestamp);
     /// A commit timestamp.
     fn tick(&self) -> Timestamp;
+    /// Resolves once every log of the node is durable up to its entry of
+    /// `positions` (see `tessera_storage::deps`).
+    fn wait_durable(&self, positions: Positions) -> impl Future<Output = Result<()>> {
+        let _ = positions;
+        async { Ok(()) }
+    }
     /// The wall clock, in microseconds since 2000-01-01 UTC: what `now()`
     /// reads at the start of a transaction or statement.
     fn wall_clock(&self) -> i64 {
@@ -760,6 +768,7 @@ impl<C: Cluster> Router<C> {
                 savepoints: vec![],
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
+                deps: Vec::new(),
             };
             let batch = async {
                 let request = ShardRequest::IndexBackfill {
@@ -1444,6 +1453,7 @@ impl<C: Cluster> Router<C> {
                 savepoints: vec![],
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
+                deps: Vec::new(),
             });
         }
         Ok(QueryResult {
@@ -2065,6 +2075,85 @@ impl<C: Cluster> QueryEngine for Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
+        let start = session
+            .txn
+            .as_ref()
+            .map(|t| t.deps.clone())
+            .unwrap_or_default();
+        let (result, deps) =
+            with_statement_deps(start, self.execute_statement(statement, params, session)).await;
+        let result = result?;
+        // A query's answer (even an empty one) is a reading of the state.
+        let answers = !statement.columns.is_empty() || !result.rows.is_empty();
+        self.settle(session, deps, answers).await?;
+        Ok(result)
+    }
+
+    fn time_context(&self, session: &SessionState) -> tessera_types::datetime::TimeContext {
+        session.time_context(self.cluster.wall_clock())
+    }
+
+    fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
+        self.begin(session, None, None).map(|_| ())
+    }
+
+    async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {
+        let start = session
+            .txn
+            .as_ref()
+            .map(|t| t.deps.clone())
+            .unwrap_or_default();
+        let (result, deps) = with_statement_deps(start, async {
+            if commit {
+                self.commit(session).await.map(|_| ())
+            } else {
+                self.rollback(session).await;
+                Ok(())
+            }
+        })
+        .await;
+        result?;
+        self.settle(session, deps, false).await
+    }
+
+    async fn end_session(&self, session: &mut SessionState) {
+        if let Some(txn) = session.txn.take() {
+            self.abort(txn).await;
+        }
+    }
+}
+
+impl<C: Cluster> Router<C> {
+    /// After a statement: what it depends on stays with its transaction
+    /// block; rows go to the client, and a transaction's end is
+    /// acknowledged, only once all of it is durable (see
+    /// `tessera_storage::deps`). A count inside a block does not wait: the
+    /// block's commit will, and its records follow what it overwrote.
+    async fn settle(
+        &self,
+        session: &mut SessionState,
+        deps: Positions,
+        answers: bool,
+    ) -> Result<()> {
+        match session.txn.as_mut() {
+            Some(txn) if !answers => {
+                txn.deps = deps;
+                Ok(())
+            }
+            Some(txn) => {
+                txn.deps = deps.clone();
+                self.cluster.wait_durable(deps).await
+            }
+            None => self.cluster.wait_durable(deps).await,
+        }
+    }
+
+    async fn execute_statement(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
         let catalog = self.cluster.catalog();
         let time = session.time_context(self.cluster.wall_clock());
         if statement.deferred {
@@ -2088,29 +2177,6 @@ impl<C: Cluster> QueryEngine for Router<C> {
             return self.run(&rebound, params, session).await;
         }
         self.run(statement, params, session).await
-    }
-
-    fn time_context(&self, session: &SessionState) -> tessera_types::datetime::TimeContext {
-        session.time_context(self.cluster.wall_clock())
-    }
-
-    fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
-        self.begin(session, None, None).map(|_| ())
-    }
-
-    async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {
-        if commit {
-            self.commit(session).await?;
-        } else {
-            self.rollback(session).await;
-        }
-        Ok(())
-    }
-
-    async fn end_session(&self, session: &mut SessionState) {
-        if let Some(txn) = session.txn.take() {
-            self.abort(txn).await;
-        }
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod clock;
+pub mod deps;
 pub mod file;
 pub mod ledger;
 pub mod record;
@@ -18,6 +19,7 @@ pub mod store;
 pub mod wal;
 
 pub use clock::Timeline;
+pub use deps::LogDeps;
 pub use ledger::TwoPhaseLedger;
 pub use record::{CatalogRecord, Record, TxId, WriteOp, WriteSet};
 pub use store::{ShardStore, Table, Timestamp, LATEST};

@@ -73,6 +73,13 @@ pub enum Record {
         tx: TxId,
         commit: bool,
     },
+    /// Everything after this record in this log depends on the records of
+    /// other shards' logs (`(shard, position)`: that log up to there),
+    /// which were not yet durable when it was written: effects published
+    /// before they were durable (early lock release) and read or
+    /// overwritten here. Recovery keeps a log only as far as the logs it
+    /// depends on reach (see `recovery`).
+    Depends(Vec<(u16, u64)>),
 }
 
 const COMMIT: u8 = 1;
@@ -80,6 +87,7 @@ const PREPARE: u8 = 2;
 const DECISION: u8 = 3;
 const RESOLVE: u8 = 4;
 const DECISION_WITH_PARTICIPANTS: u8 = 5;
+const DEPENDS: u8 = 6;
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 
@@ -159,6 +167,14 @@ impl Record {
                 w.u64(*tx);
                 w.u8(*commit as u8);
             }
+            Record::Depends(on) => {
+                w.u8(DEPENDS);
+                w.u32(on.len() as u32);
+                for (shard, lsn) in on {
+                    w.u32(*shard as u32);
+                    w.u64(*lsn);
+                }
+            }
         }
         w.buf
     }
@@ -197,6 +213,14 @@ impl Record {
                 tx: r.u64()?,
                 commit: r.u8()? != 0,
             },
+            DEPENDS => {
+                let n = r.len_prefix(1 << 16)?;
+                let mut on = Vec::with_capacity(n);
+                for _ in 0..n {
+                    on.push((r.u32()? as u16, r.u64()?));
+                }
+                Record::Depends(on)
+            }
             _ => return Err(r.corrupt("unknown record type")),
         };
         if !r.is_empty() {

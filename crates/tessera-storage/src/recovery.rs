@@ -117,7 +117,37 @@ struct ShardLog {
     replay_start: u64,
     store: ShardStore,
     prepared: Vec<(TxId, WriteSet)>,
-    records: Vec<Record>,
+    /// The records after the replay start, with their log positions.
+    records: Vec<(u64, Record)>,
+}
+
+/// Where each log's usable part ends: the largest ends such that no
+/// `Depends` record before a log's end names a position past another
+/// log's end (the greatest fixpoint, found by cutting until none does).
+fn usable_ends(logs: &[ShardLog]) -> Vec<u64> {
+    let mut ends: Vec<u64> = logs.iter().map(|l| l.end).collect();
+    loop {
+        let mut cut = false;
+        for (shard, log) in logs.iter().enumerate() {
+            let unmet = log
+                .records
+                .iter()
+                .take_while(|(position, _)| *position < ends[shard])
+                .find(|(_, record)| match record {
+                    Record::Depends(on) => on
+                        .iter()
+                        .any(|(other, lsn)| ends.get(*other as usize).is_none_or(|end| lsn > end)),
+                    _ => false,
+                });
+            if let Some((position, _)) = unmet {
+                ends[shard] = *position;
+                cut = true;
+            }
+        }
+        if !cut {
+            return ends;
+        }
+    }
 }
 
 /// Replays the catalog log onto `base`, then loads every shard's checkpoint
@@ -226,25 +256,15 @@ pub fn recover_in(
             log.prepared = c.prepared;
         }
         let wal = wal_dir(&dir);
-        let scan = scan_segments(fs, &wal, log.replay_start, |_, payload| {
+        let scan = scan_segments(fs, &wal, log.replay_start, |position, payload| {
             let record = Record::decode(payload).map_err(|e| corrupt(&wal, e))?;
-            match &record {
-                Record::Decision {
-                    tx,
-                    commit,
-                    participants,
-                } => {
-                    decisions.insert(*tx, (*commit, participants.clone()));
-                    max_tx = max_tx.max(*tx);
-                }
-                Record::Prepare { tx, .. } => {
-                    prepared_on.entry(*tx).or_default().insert(shard);
-                    max_tx = max_tx.max(*tx);
-                }
-                Record::Resolve { tx, .. } => max_tx = max_tx.max(*tx),
-                Record::Commit(_) => {}
+            if let Record::Decision { tx, .. }
+            | Record::Prepare { tx, .. }
+            | Record::Resolve { tx, .. } = &record
+            {
+                max_tx = max_tx.max(*tx);
             }
-            log.records.push(record);
+            log.records.push((position, record));
             Ok(())
         })?;
         if scan.torn_tail {
@@ -259,6 +279,53 @@ pub fn recover_in(
         logs.push(log);
     }
 
+    // Each log is kept only as far as what it depends on elsewhere was
+    // kept: effects published before they were durable (early lock
+    // release) may have been read by records that reached the disk when
+    // the records they read did not. None of the records cut was
+    // acknowledged: an acknowledgement waits for everything it depends on.
+    let ends = usable_ends(&logs);
+    for (log, end) in logs.iter_mut().zip(ends) {
+        if end < log.end {
+            tracing::warn!(
+                "{}: log cut at position {end} (it ended at {}): what follows depends on records of other shards that were lost",
+                log.dir.display(),
+                log.end
+            );
+            log.records.retain(|(position, _)| *position < end);
+            log.end = end;
+            // Segments that begin past the cut hold only what was cut.
+            let wal = wal_dir(&log.dir);
+            let mut removed = false;
+            for start in list_segments(fs, &wal)?.into_iter().filter(|s| *s > end) {
+                fs.remove(&segment_path(&wal, start))
+                    .map_err(|e| Error::io("removing a WAL segment past the cut", e))?;
+                removed = true;
+            }
+            if removed {
+                fs.sync_dir(&wal)
+                    .map_err(|e| Error::io("syncing the WAL directory", e))?;
+            }
+        }
+    }
+    for (shard, log) in logs.iter().enumerate() {
+        for (_, record) in &log.records {
+            match record {
+                Record::Decision {
+                    tx,
+                    commit,
+                    participants,
+                } => {
+                    decisions.insert(*tx, (*commit, participants.clone()));
+                }
+                Record::Prepare { tx, .. } => {
+                    prepared_on.entry(*tx).or_default().insert(shard as u16);
+                }
+                Record::Resolve { .. } | Record::Commit(_) | Record::Depends(_) => {}
+            }
+        }
+    }
+
     // Second pass: replay, skipping tables the catalog no longer has.
     let keep = |ws: WriteSet| WriteSet {
         ops: ws
@@ -271,7 +338,7 @@ pub fn recover_in(
     for log in logs {
         let mut store = log.store;
         let mut prepared: HashMap<TxId, WriteSet> = log.prepared.into_iter().collect();
-        for record in log.records {
+        for (_, record) in log.records {
             match record {
                 Record::Commit(ws) => store.apply(keep(ws), RECOVERED_TS, LATEST),
                 Record::Prepare { tx, writes } => {
@@ -284,7 +351,7 @@ pub fn recover_in(
                         }
                     }
                 }
-                Record::Decision { .. } => {}
+                Record::Decision { .. } | Record::Depends(_) => {}
             }
         }
         // Keys of an open prepare were locked until it settled, so no later
@@ -423,6 +490,63 @@ mod tests {
                 wal.append_durable(&r.encode()).await.unwrap();
             }
         });
+    }
+
+    /// The length of `records` framed in a log.
+    fn framed(records: &[&Record]) -> u64 {
+        records.iter().map(|r| 8 + r.encode().len() as u64).sum()
+    }
+
+    #[test]
+    fn a_log_is_cut_where_what_it_depends_on_elsewhere_was_lost() {
+        let dir = std::env::temp_dir().join(format!("tessera-deps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (catalog, t) = crate::testing::one_table(2);
+        let b1 = Record::Commit(put(t, b"b1"));
+        let shard_1_end = framed(&[&b1]);
+        // Shard 0 read b1 (kept), then something of shard 1 past its end
+        // (lost in the crash): what follows that is cut.
+        let a1 = Record::Commit(put(t, b"a1"));
+        let met = Record::Depends(vec![(1, shard_1_end)]);
+        let a2 = Record::Commit(put(t, b"a2"));
+        let unmet = Record::Depends(vec![(1, shard_1_end + 100)]);
+        let a3 = Record::Commit(put(t, b"a3"));
+        let cut_at = framed(&[&a1, &met, &a2]);
+        write_log(&dir, 0, &[a1, met, a2, unmet, a3.clone()]);
+        // Shard 1's b1 stays; its b2 read a3, which is cut: so is b2.
+        let on_a3 = Record::Depends(vec![(0, cut_at + framed(&[&a3]) + 40)]);
+        write_log(&dir, 1, &[b1, on_a3, Record::Commit(put(t, b"b2"))]);
+
+        let node = recover(&dir, catalog.clone(), 2).unwrap();
+        let has = |node: &RecoveredNode, shard: usize, key: &[u8]| {
+            node.shards[shard].store.get(t, key, LATEST).is_some()
+        };
+        assert!(has(&node, 0, b"a1") && has(&node, 0, b"a2"));
+        assert!(!has(&node, 0, b"a3"), "a3 depends on a lost record");
+        assert!(has(&node, 1, b"b1"));
+        assert!(!has(&node, 1, b"b2"), "b2 depends on the cut a3");
+        assert_eq!(node.shards[0].wal_end, cut_at);
+        assert_eq!(node.shards[1].wal_end, shard_1_end);
+
+        // The logs open where they were cut, and the next start agrees.
+        for shard in &node.shards {
+            drop(
+                WalWriter::open_segments(
+                    std::sync::Arc::new(OsFileSystem),
+                    &wal_dir(&shard.dir),
+                    shard.wal_end,
+                    "t",
+                    4096,
+                    1 << 20,
+                )
+                .unwrap(),
+            );
+        }
+        let again = recover(&dir, catalog, 2).unwrap();
+        assert!(has(&again, 0, b"a2") && !has(&again, 0, b"a3"));
+        assert!(has(&again, 1, b"b1") && !has(&again, 1, b"b2"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

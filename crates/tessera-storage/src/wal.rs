@@ -30,6 +30,7 @@ use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use tessera_types::{sqlstate, Error, Result};
@@ -77,6 +78,73 @@ struct Batch {
     end_lsn: u64,
     /// Start a new segment for this batch (segmented logs only).
     new_segment: bool,
+}
+
+/// A read-only view of one log's durable end, for other threads of the
+/// node (a router waiting for what a transaction depends on).
+#[derive(Clone)]
+pub struct LogView {
+    progress: watch::Receiver<Progress>,
+    shared: Arc<SharedProgress>,
+}
+
+/// The syncer's progress as plain atomics, cheap to read from any core.
+#[derive(Default)]
+struct SharedProgress {
+    durable_lsn: AtomicU64,
+    failed: AtomicBool,
+}
+
+impl LogView {
+    /// Everything before the returned position is on disk; an error once
+    /// the log failed for good.
+    pub fn durable(&self) -> Result<u64> {
+        if self.shared.failed.load(Ordering::Acquire) {
+            let progress = self.progress.borrow();
+            if let Some(e) = &progress.fatal {
+                return Err(e.clone());
+            }
+        }
+        Ok(self.shared.durable_lsn.load(Ordering::Acquire))
+    }
+
+    /// Whether everything before `lsn` is on disk (false once the log
+    /// failed).
+    pub fn is_durable(&self, lsn: u64) -> bool {
+        self.shared.durable_lsn.load(Ordering::Acquire) >= lsn
+            && !self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when the durable end moves (or the log fails).
+    pub async fn changed(&mut self) -> Result<()> {
+        self.progress
+            .changed()
+            .await
+            .map_err(|_| Error::internal("the WAL syncer stopped"))
+    }
+
+    /// Resolves once everything before `lsn` is on disk. Only for
+    /// positions that cannot be discarded (see [`WalWriter::is_certain`]).
+    pub async fn wait(&self, lsn: u64) -> Result<()> {
+        if self.is_durable(lsn) {
+            return Ok(());
+        }
+        let mut rx = self.progress.clone();
+        loop {
+            {
+                let progress = rx.borrow_and_update();
+                if let Some(e) = &progress.fatal {
+                    return Err(e.clone());
+                }
+                if progress.durable_lsn >= lsn {
+                    return Ok(());
+                }
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::internal("the WAL syncer stopped"));
+            }
+        }
+    }
 }
 
 /// What an append promises: the record spans `start..end` in the log as it
@@ -130,6 +198,11 @@ pub struct WalWriter {
     new_segment_requested: Cell<bool>,
     to_syncer: mpsc::Sender<Batch>,
     progress: watch::Receiver<Progress>,
+    /// Published by the syncer: the end of the space already allocated to
+    /// the log. A batch is written at least up to its last whole record
+    /// that ends there, even when the log cannot grow or change segments.
+    room_end: Arc<AtomicU64>,
+    shared: Arc<SharedProgress>,
     /// Joined on drop, so the syncer's last watermark is on disk when the
     /// shard's thread ends.
     syncer: Option<std::thread::JoinHandle<()>>,
@@ -173,6 +246,7 @@ impl WalWriter {
         let watermark = Watermark {
             file: Box::new(watermark),
             interval: WATERMARK_INTERVAL,
+            recorded: read_watermark(path),
         };
         WalWriter::start(
             LogFiles::single(Box::new(file)),
@@ -223,6 +297,7 @@ impl WalWriter {
         let watermark = Watermark {
             file: watermark,
             interval: WATERMARK_INTERVAL,
+            recorded: read_watermark_in(&*fs, dir),
         };
         let files = LogFiles {
             file,
@@ -275,14 +350,32 @@ impl WalWriter {
             preallocate_bytes,
         )
         .map_err(|e| Error::io("preallocating the WAL", e))?;
+        let mut watermark = watermark;
+        if let Some(w) = watermark.as_mut() {
+            // Recovery may end the log before the recorded durable end
+            // (records whose dependencies elsewhere were lost): the next
+            // start checks against where it ends now.
+            if w.recorded > valid_len {
+                write_watermark(w, valid_len)
+                    .map_err(|e| Error::io("resetting the WAL watermark", e))?;
+            }
+        }
+        let room_end = Arc::new(AtomicU64::new(files.base + files.allocated));
         let (to_syncer, batches) = mpsc::channel::<Batch>();
         let (progress_tx, progress) = watch::channel(Progress {
             durable_lsn: valid_len,
             ..Progress::default()
         });
+        let shared = Arc::new(SharedProgress::default());
+        shared.durable_lsn.store(valid_len, Ordering::Release);
+        let published = Published {
+            progress: progress_tx,
+            shared: shared.clone(),
+            room_end: room_end.clone(),
+        };
         let syncer = std::thread::Builder::new()
             .name(format!("wal-sync-{name}"))
-            .spawn(move || syncer(files, watermark, preallocate_bytes, batches, progress_tx))
+            .spawn(move || syncer(files, watermark, preallocate_bytes, batches, published))
             .map_err(|e| Error::io("starting the WAL syncer", e))?;
         Ok(WalWriter {
             pending: RefCell::new(Vec::new()),
@@ -294,6 +387,8 @@ impl WalWriter {
             new_segment_requested: Cell::new(false),
             to_syncer,
             progress,
+            room_end,
+            shared,
             syncer: Some(syncer),
         })
     }
@@ -314,6 +409,32 @@ impl WalWriter {
             start: end,
             end,
         })
+    }
+
+    /// The error that stopped the log for good, if it has.
+    pub fn failure(&self) -> Option<Error> {
+        if !self.shared.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.progress.borrow().fatal.clone()
+    }
+
+    /// A view of the durable end that other threads can read and wait on.
+    pub fn view(&self) -> LogView {
+        LogView {
+            progress: self.progress.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Whether the record of `ticket` (just appended) will reach the disk
+    /// unless the log fails for good: it lies in space already allocated,
+    /// so neither a full disk nor a failed segment switch can discard it
+    /// or anything before it. Such a record's effect may be published
+    /// before it is durable (early lock release).
+    pub fn is_certain(&self, ticket: Ticket) -> bool {
+        ticket.generation == self.generation()
+            && ticket.end <= self.room_end.load(Ordering::Acquire)
     }
 
     /// Whether the record of `ticket` is on disk, without waiting.
@@ -524,8 +645,10 @@ impl LogFiles {
     }
 
     /// Makes room for `batch`: starts a new segment if one is due, and
-    /// zero-fills the file far enough. Nothing of the batch is written.
-    fn make_room(&mut self, batch: &Batch, step: u64) -> std::io::Result<()> {
+    /// zero-fills the file far enough. Nothing of the batch is written. On
+    /// a recoverable failure the current file is unchanged and as large as
+    /// before.
+    fn make_room(&mut self, batch: &Batch, step: u64) -> std::result::Result<(), RoomError> {
         if let Some(segments) = &mut self.segments {
             segments.roll_pending |= batch.new_segment;
             let too_big = batch.end_lsn - self.base > segments.bytes_max;
@@ -535,17 +658,34 @@ impl LogFiles {
             } else if segments.roll_pending || too_big {
                 // Everything before `start_lsn` is durable (batches are
                 // synced in order), so the old segment is whole.
+                // Made under a temporary name and renamed when whole, so
+                // a failed attempt leaves no segment behind and the batch
+                // can still go into the current one.
                 let path = segment_path(&segments.dir, batch.start_lsn);
-                let mut file = segments.fs.open(&path)?;
-                file.set_len(0)?;
+                let temporary = path.with_extension("new");
                 let mut allocated = 0;
-                preallocate(
-                    &mut *file,
-                    &mut allocated,
-                    batch.end_lsn - batch.start_lsn,
-                    step,
-                )?;
-                segments.fs.sync_dir(&segments.dir)?;
+                let made = segments.fs.open(&temporary).and_then(|mut file| {
+                    file.set_len(0)?;
+                    preallocate(
+                        &mut *file,
+                        &mut allocated,
+                        batch.end_lsn - batch.start_lsn,
+                        step,
+                    )?;
+                    Ok(file)
+                });
+                let file = match made {
+                    Ok(file) => file,
+                    Err(e) => {
+                        let _ = segments.fs.remove(&temporary);
+                        return Err(RoomError::Recoverable(e));
+                    }
+                };
+                segments
+                    .fs
+                    .rename(&temporary, &path)
+                    .and_then(|_| segments.fs.sync_dir(&segments.dir))
+                    .map_err(RoomError::Fatal)?;
                 self.file = file;
                 self.base = batch.start_lsn;
                 self.allocated = allocated;
@@ -558,7 +698,42 @@ impl LogFiles {
             batch.end_lsn - self.base,
             step,
         )
+        .map_err(RoomError::Recoverable)
     }
+
+    /// The log position where the allocated space of the current file ends.
+    fn room_end(&self) -> u64 {
+        self.base + self.allocated
+    }
+}
+
+/// What the syncer tells the shard and the node.
+struct Published {
+    progress: watch::Sender<Progress>,
+    shared: Arc<SharedProgress>,
+    room_end: Arc<AtomicU64>,
+}
+
+enum RoomError {
+    /// The log could not grow: the batch is written as far as it fits.
+    Recoverable(std::io::Error),
+    /// A new segment's name could not be made durable: the log stops.
+    Fatal(std::io::Error),
+}
+
+/// The length of the longest run of whole frames at the start of `bytes`
+/// that ends at or before `limit`.
+fn whole_frames_within(bytes: &[u8], limit: u64) -> usize {
+    let mut end = 0;
+    while end + FRAME_HEADER <= bytes.len() {
+        let len = u32::from_le_bytes([bytes[end], bytes[end + 1], bytes[end + 2], bytes[end + 3]]);
+        let next = end + FRAME_HEADER + len as usize;
+        if next > bytes.len() || next as u64 > limit {
+            break;
+        }
+        end = next;
+    }
+    end
 }
 
 /// `<dir>/<start, 20 digits>.seg`.
@@ -683,6 +858,8 @@ fn missing_wal(dir: &Path, from: u64, why: &str) -> Error {
 pub struct Watermark {
     pub file: Box<dyn WalFile>,
     pub interval: std::time::Duration,
+    /// What the file recorded when the log was opened.
+    pub recorded: u64,
 }
 
 /// `wal` → `wal.durable`.
@@ -753,42 +930,74 @@ fn syncer(
     mut watermark: Option<Watermark>,
     step: u64,
     batches: mpsc::Receiver<Batch>,
-    progress: watch::Sender<Progress>,
+    published: Published,
 ) {
+    let Published {
+        progress,
+        shared,
+        room_end,
+    } = published;
+    let fail = |error: Error| {
+        shared.failed.store(true, Ordering::Release);
+        progress.send_modify(|p| p.fatal = Some(error));
+    };
     let mut last_watermark = std::time::Instant::now();
     let mut durable_end = 0;
     while let Ok(batch) = batches.recv() {
-        if let Err(e) = files.make_room(&batch, step) {
-            // Nothing of the batch was written: give it back and carry on.
-            tracing::warn!("WAL could not grow, discarding a batch: {e}");
-            let error = Error::io("extending the WAL", e);
-            progress.send_modify(|p| {
-                p.discarded += 1;
-                p.last_discard = Some(error);
-            });
-            continue;
-        }
-        let result = files
-            .file
-            .write_all_at(&batch.bytes, batch.start_lsn - files.base)
-            .and_then(|_| files.file.sync_data());
+        let (bytes, discard) = match files.make_room(&batch, step) {
+            Ok(()) => (&batch.bytes[..], None),
+            Err(RoomError::Recoverable(e)) => {
+                // The records that fit in the space already allocated are
+                // written (an early-released one is among them, see
+                // `WalWriter::is_certain`); the rest are given back.
+                tracing::warn!("WAL could not grow, discarding part of a batch: {e}");
+                let fit = whole_frames_within(
+                    &batch.bytes,
+                    files.room_end().saturating_sub(batch.start_lsn),
+                );
+                (&batch.bytes[..fit], Some(Error::io("extending the WAL", e)))
+            }
+            Err(RoomError::Fatal(e)) => {
+                tracing::error!("WAL segment switch failed: {e}");
+                fail(Error::io("starting a WAL segment", e));
+                return;
+            }
+        };
+        room_end.store(files.room_end(), Ordering::Release);
+        let end_lsn = batch.start_lsn + bytes.len() as u64;
+        let result = if bytes.is_empty() {
+            Ok(())
+        } else {
+            files
+                .file
+                .write_all_at(bytes, batch.start_lsn - files.base)
+                .and_then(|_| files.file.sync_data())
+        };
         match result {
             Ok(()) => {
-                progress.send_modify(|p| p.durable_lsn = batch.end_lsn);
-                if let Some(w) = watermark.as_mut() {
-                    if last_watermark.elapsed() >= w.interval {
-                        last_watermark = std::time::Instant::now();
-                        if let Err(e) = write_watermark(w, batch.end_lsn) {
-                            tracing::warn!("could not record the WAL watermark: {e}");
+                shared.durable_lsn.fetch_max(end_lsn, Ordering::AcqRel);
+                progress.send_modify(|p| {
+                    p.durable_lsn = p.durable_lsn.max(end_lsn);
+                    if let Some(error) = discard {
+                        p.discarded += 1;
+                        p.last_discard = Some(error);
+                    }
+                });
+                if !bytes.is_empty() {
+                    if let Some(w) = watermark.as_mut() {
+                        if last_watermark.elapsed() >= w.interval {
+                            last_watermark = std::time::Instant::now();
+                            if let Err(e) = write_watermark(w, end_lsn) {
+                                tracing::warn!("could not record the WAL watermark: {e}");
+                            }
                         }
                     }
+                    durable_end = end_lsn;
                 }
-                durable_end = batch.end_lsn;
             }
             Err(e) => {
                 tracing::error!("WAL write failed: {e}");
-                let error = Error::io("writing the WAL", e);
-                progress.send_modify(|p| p.fatal = Some(error));
+                fail(Error::io("writing the WAL", e));
                 return;
             }
         }
@@ -1174,8 +1383,15 @@ mod tests {
         failures
     }
 
-    #[test]
-    fn a_full_disk_fails_writes_with_53100_until_space_is_freed() {
+    /// A 1 MiB disk whose size the test may change, its contents, a log
+    /// file on it and a runtime to drive the log.
+    #[allow(clippy::type_complexity)]
+    fn small_disk() -> (
+        Arc<std::sync::atomic::AtomicU64>,
+        Arc<Mutex<Vec<u8>>>,
+        SmallDisk,
+        tokio::runtime::Runtime,
+    ) {
         let room = Arc::new(std::sync::atomic::AtomicU64::new(1 << 20));
         let data = Arc::new(Mutex::new(Vec::new()));
         let file = SmallDisk {
@@ -1185,6 +1401,45 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
+        (room, data, file, rt)
+    }
+
+    /// A record that lies in allocated space reaches the disk even when the
+    /// batch it goes in cannot grow the log: early lock release relies on it.
+    #[test]
+    fn a_certain_record_is_written_though_its_batch_cannot_grow_the_log() {
+        let (room, data, file, rt) = small_disk();
+        let (first, second) = rt.block_on(async {
+            let wal = WalWriter::with_file(Box::new(file), 0, "t", 4096).unwrap();
+            wal.append_durable(&[1u8; 100]).await.unwrap();
+            // The disk is full: the file cannot grow past its allocation.
+            room.store(data.lock().unwrap().len() as u64, Ordering::SeqCst);
+            let left = wal.room_end.load(Ordering::SeqCst) - wal.appended().unwrap().end();
+            let first = vec![2u8; left as usize - FRAME_HEADER];
+            let fits = wal.append_lazy(&first).unwrap();
+            let second = vec![3u8; 64];
+            let grows = wal.append_lazy(&second).unwrap();
+            assert!(wal.is_certain(fits), "it lies in allocated space");
+            assert!(!wal.is_certain(grows), "it needs the log to grow");
+            wal.start_flush();
+            assert!(wal.wait_durable(fits).await.is_ok());
+            let err = wal.wait_durable(grows).await.unwrap_err();
+            assert_eq!(err.code, tessera_types::sqlstate::DISK_FULL);
+            (first, second)
+        });
+        let mut reader = WalReader::from_bytes(data.lock().unwrap().clone());
+        assert_eq!(reader.next_record(), Some(&[1u8; 100][..]));
+        assert_eq!(reader.next_record(), Some(&first[..]));
+        assert!(
+            reader.next_record().is_none(),
+            "{} bytes lost",
+            second.len()
+        );
+    }
+
+    #[test]
+    fn a_full_disk_fails_writes_with_53100_until_space_is_freed() {
+        let (room, data, file, rt) = small_disk();
         let mut acknowledged = Vec::new();
         rt.block_on(async {
             // 4 KiB preallocation steps, 1 KiB records: the file grows every few records.
@@ -1255,6 +1510,7 @@ mod tests {
             let watermark = Watermark {
                 file: Box::new(watermark_file),
                 interval: std::time::Duration::ZERO,
+                recorded: 0,
             };
             let wal = WalWriter::start(
                 LogFiles::single(Box::new(file)),
