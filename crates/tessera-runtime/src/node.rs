@@ -616,11 +616,7 @@ async fn checkpoint(
     // The snapshot may hold state published before it was durable: what
     // it depends on in other logs must be durable before the checkpoint
     // is (its own log is waited for with the plan).
-    let mut row = ctx.deps.row(ctx.shard as usize);
-    if let Some(own) = row.get_mut(ctx.shard as usize) {
-        *own = 0;
-    }
-    if let Err(e) = ctx.deps.wait(&row).await {
+    if let Err(e) = ctx.wait_foreign_deps().await {
         ctx.end_checkpoint(floor);
         return Err(e);
     }

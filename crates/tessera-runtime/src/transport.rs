@@ -185,9 +185,6 @@ impl Cluster for ShardCluster {
     }
 
     async fn wait_durable(&self, positions: Positions) -> Result<()> {
-        if !self.ctx.deps.any_pending(&positions) {
-            return Ok(());
-        }
         self.ctx.deps.wait(&positions).await
     }
 

@@ -2075,11 +2075,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        let start = session
-            .txn
-            .as_ref()
-            .map(|t| t.deps.clone())
-            .unwrap_or_default();
+        let start = block_deps(session);
         let (result, deps) =
             with_statement_deps(start, self.execute_statement(statement, params, session)).await;
         let result = result?;
@@ -2098,11 +2094,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
     }
 
     async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {
-        let start = session
-            .txn
-            .as_ref()
-            .map(|t| t.deps.clone())
-            .unwrap_or_default();
+        let start = block_deps(session);
         let (result, deps) = with_statement_deps(start, async {
             if commit {
                 self.commit(session).await.map(|_| ())
@@ -2121,6 +2113,15 @@ impl<C: Cluster> QueryEngine for Router<C> {
             self.abort(txn).await;
         }
     }
+}
+
+/// What the session's open transaction block depends on so far.
+fn block_deps(session: &SessionState) -> Positions {
+    session
+        .txn
+        .as_ref()
+        .map(|t| t.deps.clone())
+        .unwrap_or_default()
 }
 
 impl<C: Cluster> Router<C> {

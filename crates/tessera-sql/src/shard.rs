@@ -672,6 +672,12 @@ impl ShardContext {
     /// acknowledged.
     async fn wait_settled(&self, ticket: Ticket) -> Result<()> {
         self.wal.wait_durable(ticket).await?;
+        self.wait_foreign_deps().await
+    }
+
+    /// Waits until what this shard's state depends on in other logs is
+    /// durable (its own log is the caller's to wait for).
+    pub async fn wait_foreign_deps(&self) -> Result<()> {
         let mut row = self.deps.row(self.shard as usize);
         if let Some(own) = row.get_mut(self.shard as usize) {
             *own = 0;
@@ -682,11 +688,24 @@ impl ShardContext {
     /// Waits until everything this shard's state depends on (its own log
     /// included) is durable: then what was read here may be shown.
     pub async fn wait_published(&self) -> Result<()> {
-        let row = self.deps.row(self.shard as usize);
-        if !self.deps.any_pending(&row) {
-            return Ok(());
-        }
-        self.deps.wait(&row).await
+        self.deps.wait(&self.deps.row(self.shard as usize)).await
+    }
+
+    /// Waits until a record that could not be published early is durable,
+    /// counting it meanwhile among the records whose effect is not yet
+    /// published. The caller publishes the effect before its next await,
+    /// so a checkpoint that begins in between replays the record (see
+    /// `begin_checkpoint`).
+    async fn wait_unpublished(&self, ticket: Ticket) -> Result<()> {
+        self.in_flight.borrow_mut().push(ticket);
+        let _in_flight = InFlight {
+            list: self.in_flight.clone(),
+            ticket,
+        };
+        // Let the other tasks ready on this shard append theirs first, so
+        // that one fsync covers them all (group commit within the shard).
+        tokio::task::yield_now().await;
+        self.wal.wait_durable(ticket).await
     }
 
     /// Shares the node's two-phase ledger (what checkpoints keep).
@@ -1348,13 +1367,7 @@ impl ShardContext {
         };
         let (ticket, early) = self.append_published(&record.encode())?;
         if !early {
-            self.in_flight.borrow_mut().push(ticket);
-            let _in_flight = InFlight {
-                list: self.in_flight.clone(),
-                ticket,
-            };
-            tokio::task::yield_now().await;
-            self.wal.wait_durable(ticket).await?;
+            self.wait_unpublished(ticket).await?;
         }
         let Record::Decision { participants, .. } = record else {
             unreachable!()
@@ -1564,19 +1577,12 @@ impl ShardContext {
             // and then the shard serves nothing more.
             return self.wait_settled(ticket).await;
         }
-        self.in_flight.borrow_mut().push(ticket);
-        let in_flight = InFlight {
-            list: self.in_flight.clone(),
-            ticket,
-        };
-        tokio::task::yield_now().await;
-        if let Err(e) = self.wal.wait_durable(ticket).await {
+        if let Err(e) = self.wait_unpublished(ticket).await {
             self.store.borrow_mut().unlock(&writes);
             self.unlocked.notify_waiters();
             return Err(e);
         }
         self.apply_committed(writes);
-        drop(in_flight);
         self.wait_settled(ticket).await
     }
 
@@ -1602,15 +1608,7 @@ impl ShardContext {
         };
         let logged = match appended {
             Ok((_, true)) => Ok(()),
-            Ok((ticket, false)) => {
-                self.in_flight.borrow_mut().push(ticket);
-                let _in_flight = InFlight {
-                    list: self.in_flight.clone(),
-                    ticket,
-                };
-                tokio::task::yield_now().await;
-                self.wal.wait_durable(ticket).await
-            }
+            Ok((ticket, false)) => self.wait_unpublished(ticket).await,
             Err(e) => Err(e),
         };
         if let Err(e) = logged {

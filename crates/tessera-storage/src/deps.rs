@@ -47,10 +47,6 @@ impl LogDeps {
         }
     }
 
-    pub fn shards(&self) -> usize {
-        self.shards
-    }
-
     /// Makes shard `shard`'s log known to the node (once, at its start).
     pub fn register(&self, shard: usize, view: LogView) {
         if let Some(slot) = self.views.get(shard) {
@@ -81,13 +77,6 @@ impl LogDeps {
         }
         for (a, cell) in into.iter_mut().zip(cells) {
             *a = (*a).max(cell.load(Ordering::Acquire));
-        }
-    }
-
-    /// Raises shard `shard`'s row to at least `positions`.
-    pub fn raise(&self, shard: usize, positions: &[u64]) {
-        for (log, p) in positions.iter().enumerate() {
-            self.raise_entry(shard, log, *p);
         }
     }
 
@@ -122,16 +111,9 @@ impl LogDeps {
                 .is_none_or(|v| v.is_durable(position))
     }
 
-    /// Whether some entry of `positions` is not yet durable.
-    pub fn any_pending(&self, positions: &[u64]) -> bool {
-        positions
-            .iter()
-            .enumerate()
-            .any(|(log, p)| !self.is_durable(log, *p))
-    }
-
-    /// Waits until every log is durable up to its entry of `positions`;
-    /// fails if one of them failed for good.
+    /// Waits until every log is durable up to its entry of `positions`
+    /// (at once, without suspending, when all are); fails if one of them
+    /// failed for good.
     pub async fn wait(&self, positions: &[u64]) -> Result<()> {
         for (log, p) in positions.iter().enumerate() {
             if *p == 0 {
