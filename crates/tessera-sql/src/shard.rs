@@ -18,14 +18,15 @@
 //! then sees a prefix of that order, so read-only ones need no checks).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tessera_storage::checkpoint::CheckpointPlan;
 use tessera_storage::deps::{join, Positions};
-use tessera_storage::store::LockOwner;
+use tessera_storage::store::{self, LockOwner};
 use tessera_storage::wal::{Durability, Ticket};
 use tessera_storage::{
     CatalogRecord, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
@@ -423,7 +424,18 @@ pub struct ShardContext {
     /// threads, which cannot start a flush here) wait for it to be durable.
     flush_wanted: Cell<u64>,
     flush_needed: Notify,
+    /// Every version committed at or before this is settled: its record
+    /// and what that depends on are durable (see `saw_unsettled`).
+    settled: Cell<Timestamp>,
+    /// Samples of (the pending entries of this shard's row, the newest
+    /// commit applied then), oldest first: once a sample's positions are
+    /// durable, everything applied before it is settled.
+    settle_marks: RefCell<VecDeque<(Positions, Timestamp)>>,
 }
+
+/// How many samples `settle_marks` keeps; past that the oldest go (which
+/// only makes `settled` advance later).
+const SETTLE_MARKS_MAX: usize = 64;
 
 tokio::task_local! {
     /// What the running statement's results depend on: log positions that
@@ -433,6 +445,34 @@ tokio::task_local! {
     /// computed its writes or appended its record (`true`), else taken
     /// when it ends.
     static REQUEST_DEPS: RefCell<(Positions, bool)>;
+}
+
+/// Runs `f` (a request on its shard) counting what its reads see (see
+/// `store::swap_newest_seen`): returns its output and the newest commit
+/// it saw. Reads of other requests polled in between are not counted.
+async fn counting_reads<F: Future>(f: F) -> (F::Output, Timestamp) {
+    let mut f = std::pin::pin!(f);
+    let mut seen: Timestamp = 0;
+    let output = std::future::poll_fn(|cx| {
+        let outer = store::swap_newest_seen(seen);
+        let poll = f.as_mut().poll(cx);
+        seen = store::swap_newest_seen(outer);
+        // A scope around this one (if any) saw it too.
+        store::swap_newest_seen(outer.max(seen));
+        poll
+    })
+    .await;
+    (output, seen)
+}
+
+/// Runs a synchronous read and returns, with its output, the newest
+/// commit it saw (see `counting_reads`).
+fn read_counted<T>(f: impl FnOnce() -> T) -> (T, Timestamp) {
+    let outer = store::swap_newest_seen(0);
+    let output = f();
+    let seen = store::swap_newest_seen(0);
+    store::swap_newest_seen(outer.max(seen));
+    (output, seen)
 }
 
 /// Runs `f` (a statement, on the router's task) with `start` as what it
@@ -537,6 +577,8 @@ impl ShardContext {
             logged_deps: RefCell::new((0, Vec::new())),
             flush_wanted: Cell::new(0),
             flush_needed: Notify::new(),
+            settled: Cell::new(0),
+            settle_marks: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -592,10 +634,10 @@ impl ShardContext {
         let cell = RefCell::new((Vec::new(), false));
         REQUEST_DEPS
             .scope(cell, async {
-                let response = self.handle(request).await;
+                let (response, seen) = counting_reads(self.handle(request)).await;
                 let observed = REQUEST_DEPS.with(|d| {
                     let mut d = d.borrow_mut();
-                    if !d.1 {
+                    if !d.1 && self.saw_unsettled(seen) {
                         self.deps.join_row(self.shard as usize, &mut d.0);
                     }
                     std::mem::take(&mut d.0)
@@ -603,6 +645,58 @@ impl ShardContext {
                 (response, observed)
             })
             .await
+    }
+
+    /// Whether a read that saw versions committed up to `seen` may have
+    /// seen one that is not yet settled (its record, or what that depends
+    /// on in other logs, not yet durable). Errs on the side of yes.
+    fn saw_unsettled(&self, seen: Timestamp) -> bool {
+        if seen <= self.settled.get() {
+            return false;
+        }
+        self.advance_settled();
+        seen > self.settled.get()
+    }
+
+    /// Moves `settled` up as far as what is now durable allows; returns
+    /// what the versions applied so far still wait for (empty: nothing).
+    fn advance_settled(&self) -> Positions {
+        let row = self.pending_row();
+        let mut marks = self.settle_marks.borrow_mut();
+        if row.is_empty() {
+            // Everything applied so far is settled.
+            marks.clear();
+            self.settled.set(self.store.borrow().newest());
+            return row;
+        }
+        while let Some((mark, newest)) = marks.front() {
+            let durable = mark
+                .iter()
+                .enumerate()
+                .all(|(log, p)| self.deps.is_durable(log, *p));
+            if !durable {
+                break;
+            }
+            self.settled.set(self.settled.get().max(*newest));
+            marks.pop_front();
+        }
+        row
+    }
+
+    /// Samples what the versions applied so far wait for (see
+    /// `settle_marks`): called before a record is published early, so the
+    /// sample covers everything published before it.
+    fn mark_unsettled(&self) {
+        let row = self.advance_settled();
+        if row.is_empty() {
+            return;
+        }
+        let newest = self.store.borrow().newest();
+        let mut marks = self.settle_marks.borrow_mut();
+        if marks.len() >= SETTLE_MARKS_MAX {
+            marks.pop_front();
+        }
+        marks.push_back((row, newest));
     }
 
     /// The request being served observed this shard's state as it is now.
@@ -619,7 +713,7 @@ impl ShardContext {
     /// of other logs that are not yet durable and not yet named.
     fn append_record(&self, payload: &[u8]) -> Result<Ticket> {
         let me = self.shard as usize;
-        let row = self.deps.row(me);
+        let row = self.pending_row();
         let generation = self.wal.generation();
         let mut logged = self.logged_deps.borrow_mut();
         if logged.0 != generation {
@@ -660,6 +754,7 @@ impl ShardContext {
             return false;
         }
         let me = self.shard as usize;
+        self.mark_unsettled();
         self.deps.raise_entry(me, me, ticket.end());
         self.flush_wanted
             .set(self.flush_wanted.get().max(ticket.end()));
@@ -678,7 +773,7 @@ impl ShardContext {
     /// Waits until what this shard's state depends on in other logs is
     /// durable (its own log is the caller's to wait for).
     pub async fn wait_foreign_deps(&self) -> Result<()> {
-        let mut row = self.deps.row(self.shard as usize);
+        let mut row = self.pending_row();
         if let Some(own) = row.get_mut(self.shard as usize) {
             *own = 0;
         }
@@ -687,8 +782,25 @@ impl ShardContext {
 
     /// Waits until everything this shard's state depends on (its own log
     /// included) is durable: then what was read here may be shown.
-    pub async fn wait_published(&self) -> Result<()> {
-        self.deps.wait(&self.deps.row(self.shard as usize)).await
+    async fn wait_published(&self) -> Result<()> {
+        self.deps.wait(&self.pending_row()).await
+    }
+
+    /// Waits until what a read that saw commits up to `seen` may depend on
+    /// is durable: at once when all it saw is settled.
+    async fn wait_seen_published(&self, seen: Timestamp) -> Result<()> {
+        if self.saw_unsettled(seen) {
+            self.wait_published().await?;
+        }
+        Ok(())
+    }
+
+    /// The entries of this shard's row of dependencies that are not yet
+    /// durable (empty, unallocated, while nothing is in flight).
+    fn pending_row(&self) -> Positions {
+        let mut row = Positions::new();
+        self.deps.join_row(self.shard as usize, &mut row);
+        row
     }
 
     /// Waits until a record that could not be published early is durable,
@@ -1473,7 +1585,10 @@ impl ShardContext {
             let holder = self.store.borrow().lock_holder(&writes, me);
             let holder = holder.or_else(|| self.read_lock_holder(&writes, me).map(LockOwner::Tx));
             let Some(holder) = holder else {
-                self.observe();
+                // The writes follow from what `compute` read.
+                if self.saw_unsettled(store::newest_seen()) {
+                    self.observe();
+                }
                 break (writes, count);
             };
             // Registered before the wait is recorded, so no unlock is missed.
@@ -2291,13 +2406,13 @@ impl ShardContext {
     pub async fn kv_get(&self, table: &TableDef, key: &[u8]) -> Result<Option<Vec<Value>>> {
         let (floor, ts) = self.begin_read();
         self.wait_for_prepared(table.id, ts).await;
-        let row = {
+        let (row, seen) = read_counted(|| {
             let store = self.store.borrow();
             let t = store.table(table.id).ok_or_else(|| undefined_table(table));
             t.map(|t| t.get(key, ts).cloned())
-        };
+        });
         self.end_read(floor);
-        self.wait_published().await?;
+        self.wait_seen_published(seen).await?;
         row
     }
 
@@ -2314,7 +2429,7 @@ impl ShardContext {
         }
         let (floor, ts) = self.begin_read();
         self.wait_for_prepared(table.id, ts).await;
-        let rows = {
+        let (rows, seen) = read_counted(|| {
             let store = self.store.borrow();
             store
                 .table(table.id)
@@ -2325,9 +2440,9 @@ impl ShardContext {
                         .map(|(k, r)| (k.clone(), r.clone()))
                         .collect()
                 })
-        };
+        });
         self.end_read(floor);
-        self.wait_published().await?;
+        self.wait_seen_published(seen).await?;
         rows
     }
 
@@ -3375,6 +3490,48 @@ mod checkpoint_tests {
             has(&recovered, 0, "in flight", &table),
             "the commit in flight survives"
         );
+    }
+
+    /// A read depends only on the commits it saw: while a commit waits for
+    /// its fsync (published early), a read of an older row observes
+    /// nothing, and a read of the new row observes the commit's record
+    /// until it is durable.
+    #[test]
+    fn a_read_depends_only_on_the_commits_it_saw() {
+        let n = Rc::new(node(1));
+        let table = n.table.clone();
+        run_local(async {
+            n.write(0, "old", "1").await;
+            n.fs.hold_syncs();
+            let writer = n.clone();
+            let in_flight = tokio::task::spawn_local(async move {
+                writer.write(0, "new", "2").await;
+            });
+            let shard = &n.shards[0];
+            while shard.store.borrow().get(table.id, b"new", LATEST).is_none() {
+                tokio::task::yield_now().await;
+            }
+            let get = |key: &str| ShardRequest::Get {
+                table: table.id,
+                key: key.as_bytes().to_vec(),
+                ts: shard.tick(),
+                txn: None,
+                track_reads: false,
+            };
+            let (old, seen_old) = shard.serve(get("old")).await;
+            let (new, seen_new) = shard.serve(get("new")).await;
+            let end = shard.wal.appended().unwrap().end();
+            // Released before anything can fail, or dropping the log would
+            // wait for a sync held forever.
+            n.fs.release_syncs();
+            assert!(matches!(old, Ok(ShardResponse::Rows(rows)) if rows.len() == 1));
+            assert!(matches!(new, Ok(ShardResponse::Rows(rows)) if rows.len() == 1));
+            assert!(seen_old.iter().all(|p| *p == 0), "{seen_old:?}");
+            assert_eq!(seen_new, vec![end], "the unsynced commit");
+            in_flight.await.unwrap();
+            let (_, seen_later) = shard.serve(get("new")).await;
+            assert!(seen_later.iter().all(|p| *p == 0), "{seen_later:?}");
+        });
     }
 
     /// Writes go on while a checkpoint of many rows is written chunk by

@@ -61,22 +61,18 @@ impl LogDeps {
             .unwrap_or(&[])
     }
 
-    /// Shard `shard`'s row.
-    pub fn row(&self, shard: usize) -> Positions {
-        self.cells(shard)
-            .iter()
-            .map(|p| p.load(Ordering::Acquire))
-            .collect()
-    }
-
-    /// Joins shard `shard`'s row into `into`.
+    /// Joins the entries of shard `shard`'s row that are not yet durable
+    /// into `into` (durable ones need waiting for and naming nowhere, so
+    /// while nothing is in flight `into` stays as it is, unallocated).
     pub fn join_row(&self, shard: usize, into: &mut Positions) {
-        let cells = self.cells(shard);
-        if into.len() < cells.len() {
-            into.resize(cells.len(), 0);
-        }
-        for (a, cell) in into.iter_mut().zip(cells) {
-            *a = (*a).max(cell.load(Ordering::Acquire));
+        for (log, cell) in self.cells(shard).iter().enumerate() {
+            let p = cell.load(Ordering::Acquire);
+            if p > into.get(log).copied().unwrap_or(0) && !self.is_durable(log, p) {
+                if into.len() <= log {
+                    into.resize(self.shards, 0);
+                }
+                into[log] = p;
+            }
         }
     }
 
@@ -129,10 +125,12 @@ impl LogDeps {
 
 /// `into[i] = max(into[i], from[i])`, growing `into` as needed.
 pub fn join(into: &mut Positions, from: &[u64]) {
-    if into.len() < from.len() {
-        into.resize(from.len(), 0);
-    }
-    for (a, b) in into.iter_mut().zip(from) {
-        *a = (*a).max(*b);
+    for (i, p) in from.iter().enumerate() {
+        if *p > into.get(i).copied().unwrap_or(0) {
+            if into.len() <= i {
+                into.resize(from.len(), 0);
+            }
+            into[i] = *p;
+        }
     }
 }

@@ -12,6 +12,7 @@
 //!
 //! Only the shard's own thread touches a `ShardStore`.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
@@ -31,12 +32,39 @@ struct Version {
     row: Option<Vec<Value>>,
 }
 
-/// The visible row of a chain (newest first) at snapshot `ts`.
+thread_local! {
+    /// The newest commit among the versions that reads on this thread
+    /// returned (or whose absence they observed), since it was last
+    /// swapped out: what a read depends on (see `swap_newest_seen`).
+    static NEWEST_SEEN: Cell<Timestamp> = const { Cell::new(0) };
+}
+
+/// Swaps the thread's newest-seen commit (see `NEWEST_SEEN`) for `ts` and
+/// returns it. A shard swaps its own in around each poll of a request, so
+/// that every read is counted for the request that made it.
+pub fn swap_newest_seen(ts: Timestamp) -> Timestamp {
+    NEWEST_SEEN.with(|c| c.replace(ts))
+}
+
+/// The thread's newest-seen commit so far (see `NEWEST_SEEN`).
+pub fn newest_seen() -> Timestamp {
+    NEWEST_SEEN.with(Cell::get)
+}
+
+fn saw(ts: Timestamp) {
+    NEWEST_SEEN.with(|c| {
+        if ts > c.get() {
+            c.set(ts)
+        }
+    });
+}
+
+/// The visible row of a chain (newest first) at snapshot `ts`; the reader
+/// saw the version it finds, a tombstone too.
 fn visible(chain: &[Version], ts: Timestamp) -> Option<&Vec<Value>> {
-    chain
-        .iter()
-        .find(|v| v.ts <= ts)
-        .and_then(|v| v.row.as_ref())
+    let version = chain.iter().find(|v| v.ts <= ts)?;
+    saw(version.ts);
+    version.row.as_ref()
 }
 
 /// One table's rows on this shard, by encoded key.
@@ -48,12 +76,21 @@ pub struct Table {
     /// The newest commit that changed a row here: a SERIALIZABLE scan of
     /// the table no longer holds once this passes its snapshot.
     last_commit: Timestamp,
+    /// The newest tombstone dropped with its whole chain: a reader that
+    /// finds no key may have seen that delete.
+    removed: Timestamp,
 }
 
 impl Table {
     /// The row under `key` as snapshot `ts` sees it.
     pub fn get(&self, key: &[u8], ts: Timestamp) -> Option<&Vec<Value>> {
-        self.rows.get(key).and_then(|chain| visible(chain, ts))
+        match self.rows.get(key) {
+            Some(chain) => visible(chain, ts),
+            None => {
+                saw(self.removed);
+                None
+            }
+        }
     }
 
     /// Rows visible at `ts` with keys strictly after `after` (from the start
@@ -67,6 +104,7 @@ impl Table {
             Some(k) => Bound::Excluded(k.to_vec()),
             None => Bound::Unbounded,
         };
+        saw(self.removed);
         self.rows
             .range((lower, Bound::Unbounded))
             .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
@@ -78,6 +116,7 @@ impl Table {
         range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         ts: Timestamp,
     ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, &Vec<Value>)> {
+        saw(self.removed);
         self.rows
             .range(range)
             .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
@@ -113,6 +152,8 @@ pub struct ShardStore {
     bytes: usize,
     /// Keys whose chains hold more than their one live version.
     garbage: HashSet<(TableId, Vec<u8>)>,
+    /// The newest commit applied.
+    newest: Timestamp,
 }
 
 /// Per-version overhead of the ordered map and the row's vector, roughly.
@@ -248,11 +289,13 @@ impl ShardStore {
             );
             chain.insert(0, version);
             t.last_commit = t.last_commit.max(ts);
+            self.newest = self.newest.max(ts);
             let freed = prune(&key, chain, horizon);
             let empty = chain.is_empty();
             let garbage = chain.len() > 1 || chain.first().is_some_and(|v| v.row.is_none());
             if empty {
                 t.rows.remove(&key);
+                t.removed = t.removed.max(ts);
             }
             t.bytes = t.bytes + added - freed;
             self.bytes = self.bytes + added - freed;
@@ -270,11 +313,13 @@ impl ShardStore {
             let mut done = true;
             if let Some(t) = self.tables.get_mut(&table) {
                 if let Some(chain) = t.rows.get_mut(&key) {
+                    let newest = chain.first().map_or(0, |v| v.ts);
                     let freed = prune(&key, chain, horizon);
                     t.bytes -= freed;
                     self.bytes -= freed;
                     if chain.is_empty() {
                         t.rows.remove(&key);
+                        t.removed = t.removed.max(newest);
                     } else {
                         done = chain.len() == 1 && chain[0].row.is_some();
                     }
@@ -285,6 +330,11 @@ impl ShardStore {
             }
         }
         self.garbage.len()
+    }
+
+    /// The newest commit applied on the shard.
+    pub fn newest(&self) -> Timestamp {
+        self.newest
     }
 
     /// Approximate bytes of all versions on the shard.
@@ -416,6 +466,31 @@ mod mvcc_tests {
     }
     fn read(store: &ShardStore, key: &[u8], ts: Timestamp) -> Option<i64> {
         store.get(1, key, ts).map(|r| r[0].as_i64().unwrap())
+    }
+
+    /// Reads count the newest commit they saw: the version found, a
+    /// tombstone too, and for a key gone entirely the delete that took it.
+    #[test]
+    fn reads_count_the_newest_commit_they_saw() {
+        let mut store = ShardStore::new();
+        store.apply(put(b"a", 1), 10, 0);
+        store.apply(put(b"b", 2), 20, 0);
+        store.apply(del(b"b"), 30, 0);
+        let seen = |f: &dyn Fn()| {
+            let outer = swap_newest_seen(0);
+            f();
+            swap_newest_seen(outer)
+        };
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"a", 100), Some(1))), 10);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 25), Some(2))), 20);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 100), None)), 30);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"a", 5), None)), 0);
+        // Once no snapshot needs the tombstone, the chain goes: a reader
+        // that finds nothing may still have seen that delete.
+        store.apply(put(b"c", 3), 40, 35);
+        store.apply(del(b"c"), 50, 60);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"c", 100), None)), 50);
+        assert_eq!(store.newest(), 50);
     }
 
     #[test]
