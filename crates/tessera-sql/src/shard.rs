@@ -1191,7 +1191,7 @@ impl ShardContext {
                     }
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
-                        last = Some(key.clone());
+                        last = Some(key.to_vec());
                         break;
                     }
                 }
@@ -1305,7 +1305,7 @@ impl ShardContext {
                     return Err(undefined_table(table));
                 };
                 let iter = entries.range_at(range.clone(), ts);
-                let iter: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<Value>)>> = if ix.reverse {
+                let iter: Box<dyn Iterator<Item = (&[u8], &Vec<Value>)>> = if ix.reverse {
                     Box::new(iter.rev())
                 } else {
                     Box::new(iter)
@@ -1322,7 +1322,7 @@ impl ShardContext {
                     }
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
-                        last = Some(entry_key.clone());
+                        last = Some(entry_key.to_vec());
                         break;
                     }
                 }
@@ -1382,7 +1382,7 @@ impl ShardContext {
             .ok_or_else(|| undefined_table(&ix.index.storage))?;
         let mut entries: std::collections::BTreeMap<Vec<u8>, Vec<Value>> = entries_table
             .range_at(range.clone(), ts)
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_vec(), v.clone()))
             .collect();
         let intents = self.intents.borrow();
         let mine = intents.get(&txn);
@@ -2079,12 +2079,12 @@ impl ShardContext {
                     }
                     ops.push(WriteOp::Put {
                         table: table.id,
-                        key: key.clone(),
+                        key: key.to_vec(),
                         row: row.clone(),
                     });
                 }
                 if ops.len() == limit {
-                    last = Some(key.clone());
+                    last = Some(key.to_vec());
                     break;
                 }
             }
@@ -2299,7 +2299,7 @@ impl ShardContext {
                         } else {
                             for (k, row) in t.iter_at(None, read_at) {
                                 if !self.has_intent(txn, table.id, k) {
-                                    seen.push((k.clone(), row.clone(), false));
+                                    seen.push((k.to_vec(), row.clone(), false));
                                 }
                             }
                             for (k, row) in self.intent_rows(txn, table.id) {
@@ -2437,7 +2437,7 @@ impl ShardContext {
                 .map(|t| {
                     t.range_at(range, ts)
                         .take(limit)
-                        .map(|(k, r)| (k.clone(), r.clone()))
+                        .map(|(k, r)| (k.to_vec(), r.clone()))
                         .collect()
                 })
         });
@@ -2711,7 +2711,7 @@ impl ShardContext {
                     }
                     n += 1;
                     if n == BUILD_ROWS_PER_BATCH {
-                        last = Some(key.clone());
+                        last = Some(key.to_vec());
                         break;
                     }
                 }

@@ -550,7 +550,7 @@ async fn send_contents(
                     w.row(row);
                     n += 1;
                     if n == CHECKPOINT_ROWS_PER_CHUNK || w.buf.len() >= CHECKPOINT_CHUNK_BYTES {
-                        last = Some(key.clone());
+                        last = Some(key.to_vec());
                         break;
                     }
                 }
@@ -816,7 +816,7 @@ mod tests {
                 t.iter_at(None, LATEST)
                     .map(|(k, r)| {
                         let Value::Int4(v) = r[0] else { unreachable!() };
-                        (k.clone(), v)
+                        (k.to_vec(), v)
                     })
                     .collect()
             })

@@ -13,6 +13,7 @@
 //! Only the shard's own thread touches a `ShardStore`.
 
 use std::cell::Cell;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
@@ -25,6 +26,87 @@ pub type Timestamp = u64;
 
 /// The snapshot that sees every committed version: what writers read.
 pub const LATEST: Timestamp = Timestamp::MAX;
+
+/// Bytes a [`Key`] keeps in place.
+const INLINE_KEY: usize = 22;
+
+/// A stored key, ordered as its bytes are. Keys of up to
+/// [`INLINE_KEY`] bytes (an integer key takes 9) sit in the map's node
+/// itself, so a lookup compares them without following a pointer per
+/// comparison and a write allocates nothing for its key; longer ones live
+/// on the heap. Comparison looks at the first 16 bytes as one number
+/// first, which settles most comparisons without a call to `memcmp`.
+#[derive(Clone)]
+enum Key {
+    Inline(u8, [u8; INLINE_KEY]),
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    fn new(bytes: &[u8]) -> Key {
+        if bytes.len() <= INLINE_KEY {
+            let mut inline = [0; INLINE_KEY];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Key::Inline(bytes.len() as u8, inline)
+        } else {
+            Key::Heap(bytes.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline(len, bytes) => &bytes[..*len as usize],
+            Key::Heap(bytes) => bytes,
+        }
+    }
+
+    /// The first 16 bytes, zero-padded, big-endian: zero is the least
+    /// byte, so padding orders a key before its extensions as the bytes
+    /// do, and unequal heads order the keys.
+    fn head(&self) -> u128 {
+        let mut head = [0; 16];
+        match self {
+            Key::Inline(_, bytes) => head.copy_from_slice(&bytes[..16]),
+            Key::Heap(bytes) => head.copy_from_slice(&bytes[..16]),
+        }
+        u128::from_be_bytes(head)
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> Ordering {
+        self.head().cmp(&other.head()).then_with(|| {
+            let (a, b) = (self.as_slice(), other.as_slice());
+            if a.len() <= 16 && b.len() <= 16 {
+                a.len().cmp(&b.len())
+            } else {
+                a.cmp(b)
+            }
+        })
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Key {}
+
+fn key_bound(bound: Bound<Vec<u8>>) -> Bound<Key> {
+    match bound {
+        Bound::Included(k) => Bound::Included(Key::new(&k)),
+        Bound::Excluded(k) => Bound::Excluded(Key::new(&k)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
 
 struct Version {
     ts: Timestamp,
@@ -70,7 +152,7 @@ fn visible(chain: &[Version], ts: Timestamp) -> Option<&Vec<Value>> {
 /// One table's rows on this shard, by encoded key.
 #[derive(Default)]
 pub struct Table {
-    rows: BTreeMap<Vec<u8>, Vec<Version>>,
+    rows: BTreeMap<Key, Vec<Version>>,
     /// Approximate bytes all versions take (see [`row_bytes`]).
     bytes: usize,
     /// The newest commit that changed a row here: a SERIALIZABLE scan of
@@ -84,7 +166,7 @@ pub struct Table {
 impl Table {
     /// The row under `key` as snapshot `ts` sees it.
     pub fn get(&self, key: &[u8], ts: Timestamp) -> Option<&Vec<Value>> {
-        match self.rows.get(key) {
+        match self.rows.get(&Key::new(key)) {
             Some(chain) => visible(chain, ts),
             None => {
                 saw(self.removed);
@@ -99,15 +181,15 @@ impl Table {
         &self,
         after: Option<&[u8]>,
         ts: Timestamp,
-    ) -> impl Iterator<Item = (&Vec<u8>, &Vec<Value>)> {
+    ) -> impl Iterator<Item = (&[u8], &Vec<Value>)> {
         let lower = match after {
-            Some(k) => Bound::Excluded(k.to_vec()),
+            Some(k) => Bound::Excluded(Key::new(k)),
             None => Bound::Unbounded,
         };
         saw(self.removed);
         self.rows
             .range((lower, Bound::Unbounded))
-            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
+            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k.as_slice(), r)))
     }
 
     /// Rows visible at `ts` with keys in `range`, in key order.
@@ -115,11 +197,11 @@ impl Table {
         &self,
         range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         ts: Timestamp,
-    ) -> impl DoubleEndedIterator<Item = (&Vec<u8>, &Vec<Value>)> {
+    ) -> impl DoubleEndedIterator<Item = (&[u8], &Vec<Value>)> {
         saw(self.removed);
         self.rows
-            .range(range)
-            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k, r)))
+            .range((key_bound(range.0), key_bound(range.1)))
+            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k.as_slice(), r)))
     }
 
     /// The timestamp of the newest commit that changed a row of the table.
@@ -129,8 +211,8 @@ impl Table {
 
     /// The greatest key ever written and not yet collected, for seeding
     /// hidden row ids after recovery.
-    pub fn last_key(&self) -> Option<&Vec<u8>> {
-        self.rows.keys().next_back()
+    pub fn last_key(&self) -> Option<&[u8]> {
+        self.rows.keys().next_back().map(Key::as_slice)
     }
 }
 
@@ -217,7 +299,7 @@ impl ShardStore {
     pub fn latest_ts(&self, table: TableId, key: &[u8]) -> Option<Timestamp> {
         self.tables
             .get(&table)
-            .and_then(|t| t.rows.get(key))
+            .and_then(|t| t.rows.get(&Key::new(key)))
             .and_then(|chain| chain.first())
             .map(|v| v.ts)
     }
@@ -273,16 +355,20 @@ impl ShardStore {
                 WriteOp::Delete { table, key } => (table, key, None),
             };
             let t = self.tables.entry(table).or_default();
-            let exists = t
-                .rows
-                .get(&key)
-                .is_some_and(|c| visible(c, LATEST).is_some());
-            if row.is_none() && !exists {
-                continue;
+            let stored = Key::new(&key);
+            if row.is_none() {
+                let exists = t
+                    .rows
+                    .get(&stored)
+                    .and_then(|c| c.first())
+                    .is_some_and(|v| v.row.is_some());
+                if !exists {
+                    continue;
+                }
             }
             let version = Version { ts, row };
             let added = version_bytes(&key, &version);
-            let chain = t.rows.entry(key.clone()).or_default();
+            let chain = t.rows.entry(stored.clone()).or_default();
             assert!(
                 chain.first().is_none_or(|v| v.ts <= ts),
                 "versions are applied in timestamp order"
@@ -294,7 +380,7 @@ impl ShardStore {
             let empty = chain.is_empty();
             let garbage = chain.len() > 1 || chain.first().is_some_and(|v| v.row.is_none());
             if empty {
-                t.rows.remove(&key);
+                t.rows.remove(&stored);
                 t.removed = t.removed.max(ts);
             }
             t.bytes = t.bytes + added - freed;
@@ -312,13 +398,14 @@ impl ShardStore {
         for (table, key) in batch {
             let mut done = true;
             if let Some(t) = self.tables.get_mut(&table) {
-                if let Some(chain) = t.rows.get_mut(&key) {
+                let stored = Key::new(&key);
+                if let Some(chain) = t.rows.get_mut(&stored) {
                     let newest = chain.first().map_or(0, |v| v.ts);
                     let freed = prune(&key, chain, horizon);
                     t.bytes -= freed;
                     self.bytes -= freed;
                     if chain.is_empty() {
-                        t.rows.remove(&key);
+                        t.rows.remove(&stored);
                         t.removed = t.removed.max(newest);
                     } else {
                         done = chain.len() == 1 && chain[0].row.is_some();
@@ -468,6 +555,40 @@ mod mvcc_tests {
         store.get(1, key, ts).map(|r| r[0].as_i64().unwrap())
     }
 
+    /// Stored keys order exactly as their bytes do: short and long, with
+    /// zero bytes (what the padding of the head is made of) and shared
+    /// prefixes across the 16-byte head and the inline limit.
+    #[test]
+    fn keys_order_as_their_bytes() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let base: Vec<u8> = (0..40).map(|i| (i * 7 % 3) as u8).collect();
+        let keys: Vec<Vec<u8>> = (0..600)
+            .map(|_| {
+                let len = (next() % 41) as usize;
+                let mut k = base[..len].to_vec();
+                if len > 0 && next() % 2 == 0 {
+                    let at = (next() % len as u64) as usize;
+                    k[at] = (next() % 3) as u8;
+                }
+                k
+            })
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                let (ka, kb) = (Key::new(a), Key::new(b));
+                assert_eq!(ka.cmp(&kb), a.cmp(b), "{a:?} vs {b:?}");
+                assert_eq!(ka == kb, a == b);
+                assert_eq!(ka.as_slice(), &a[..]);
+            }
+        }
+    }
+
     /// Reads count the newest commit they saw: the version found, a
     /// tombstone too, and for a key gone entirely the delete that took it.
     #[test]
@@ -529,7 +650,7 @@ mod mvcc_tests {
         assert_eq!(read(&store, b"a", LATEST), Some(3));
         assert_eq!(read(&store, b"b", 25), None);
         assert!(
-            store.table(1).unwrap().last_key() == Some(&b"a".to_vec()),
+            store.table(1).unwrap().last_key() == Some(b"a".as_ref()),
             "b is gone entirely"
         );
         assert!(store.bytes() < before);
