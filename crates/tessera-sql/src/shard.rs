@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 
 use tessera_storage::checkpoint::CheckpointPlan;
 use tessera_storage::deps::{join, Positions};
-use tessera_storage::store::{self, LockOwner};
+use tessera_storage::store::{self, ApplySeq, LockOwner};
 use tessera_storage::wal::{Durability, Ticket};
 use tessera_storage::{
     CatalogRecord, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
@@ -424,13 +424,13 @@ pub struct ShardContext {
     /// threads, which cannot start a flush here) wait for it to be durable.
     flush_wanted: Cell<u64>,
     flush_needed: Notify,
-    /// Every version committed at or before this is settled: its record
+    /// Every version applied up to this write set is settled: its record
     /// and what that depends on are durable (see `saw_unsettled`).
-    settled: Cell<Timestamp>,
-    /// Samples of (the pending entries of this shard's row, the newest
-    /// commit applied then), oldest first: once a sample's positions are
-    /// durable, everything applied before it is settled.
-    settle_marks: RefCell<VecDeque<(Positions, Timestamp)>>,
+    settled: Cell<ApplySeq>,
+    /// Samples of (the pending entries of this shard's row, the last
+    /// write set applied then), oldest first: once a sample's positions
+    /// are durable, everything applied up to it is settled.
+    settle_marks: RefCell<VecDeque<(Positions, ApplySeq)>>,
 }
 
 /// How many samples `settle_marks` keeps; past that the oldest go (which
@@ -448,30 +448,31 @@ tokio::task_local! {
 }
 
 /// Runs `f` (a request on its shard) counting what its reads see (see
-/// `store::swap_newest_seen`): returns its output and the newest commit
-/// it saw. Reads of other requests polled in between are not counted.
-async fn counting_reads<F: Future>(f: F) -> (F::Output, Timestamp) {
+/// `store::swap_last_seen`): returns its output and the last-applied
+/// write set it saw. Reads of other requests polled in between are not
+/// counted.
+async fn counting_reads<F: Future>(f: F) -> (F::Output, ApplySeq) {
     let mut f = std::pin::pin!(f);
-    let mut seen: Timestamp = 0;
+    let mut seen: ApplySeq = 0;
     let output = std::future::poll_fn(|cx| {
-        let outer = store::swap_newest_seen(seen);
+        let outer = store::swap_last_seen(seen);
         let poll = f.as_mut().poll(cx);
-        seen = store::swap_newest_seen(outer);
+        seen = store::swap_last_seen(outer);
         // A scope around this one (if any) saw it too.
-        store::swap_newest_seen(outer.max(seen));
+        store::swap_last_seen(outer.max(seen));
         poll
     })
     .await;
     (output, seen)
 }
 
-/// Runs a synchronous read and returns, with its output, the newest
-/// commit it saw (see `counting_reads`).
-fn read_counted<T>(f: impl FnOnce() -> T) -> (T, Timestamp) {
-    let outer = store::swap_newest_seen(0);
+/// Runs a synchronous read and returns, with its output, the
+/// last-applied write set it saw (see `counting_reads`).
+fn read_counted<T>(f: impl FnOnce() -> T) -> (T, ApplySeq) {
+    let outer = store::swap_last_seen(0);
     let output = f();
-    let seen = store::swap_newest_seen(0);
-    store::swap_newest_seen(outer.max(seen));
+    let seen = store::swap_last_seen(0);
+    store::swap_last_seen(outer.max(seen));
     (output, seen)
 }
 
@@ -647,10 +648,10 @@ impl ShardContext {
             .await
     }
 
-    /// Whether a read that saw versions committed up to `seen` may have
-    /// seen one that is not yet settled (its record, or what that depends
-    /// on in other logs, not yet durable). Errs on the side of yes.
-    fn saw_unsettled(&self, seen: Timestamp) -> bool {
+    /// Whether a read that saw versions applied up to write set `seen` may
+    /// have seen one that is not yet settled (its record, or what that
+    /// depends on in other logs, not yet durable). Errs on the side of yes.
+    fn saw_unsettled(&self, seen: ApplySeq) -> bool {
         if seen <= self.settled.get() {
             return false;
         }
@@ -666,10 +667,10 @@ impl ShardContext {
         if row.is_empty() {
             // Everything applied so far is settled.
             marks.clear();
-            self.settled.set(self.store.borrow().newest());
+            self.settled.set(self.store.borrow().applied());
             return row;
         }
-        while let Some((mark, newest)) = marks.front() {
+        while let Some((mark, applied)) = marks.front() {
             let durable = mark
                 .iter()
                 .enumerate()
@@ -677,7 +678,7 @@ impl ShardContext {
             if !durable {
                 break;
             }
-            self.settled.set(self.settled.get().max(*newest));
+            self.settled.set(self.settled.get().max(*applied));
             marks.pop_front();
         }
         row
@@ -691,12 +692,12 @@ impl ShardContext {
         if row.is_empty() {
             return;
         }
-        let newest = self.store.borrow().newest();
+        let applied = self.store.borrow().applied();
         let mut marks = self.settle_marks.borrow_mut();
         if marks.len() >= SETTLE_MARKS_MAX {
             marks.pop_front();
         }
-        marks.push_back((row, newest));
+        marks.push_back((row, applied));
     }
 
     /// The request being served observed this shard's state as it is now.
@@ -788,7 +789,7 @@ impl ShardContext {
 
     /// Waits until what a read that saw commits up to `seen` may depend on
     /// is durable: at once when all it saw is settled.
-    async fn wait_seen_published(&self, seen: Timestamp) -> Result<()> {
+    async fn wait_seen_published(&self, seen: ApplySeq) -> Result<()> {
         if self.saw_unsettled(seen) {
             self.wait_published().await?;
         }
@@ -1586,7 +1587,7 @@ impl ShardContext {
             let holder = holder.or_else(|| self.read_lock_holder(&writes, me).map(LockOwner::Tx));
             let Some(holder) = holder else {
                 // The writes follow from what `compute` read.
-                if self.saw_unsettled(store::newest_seen()) {
+                if self.saw_unsettled(store::last_seen()) {
                     self.observe();
                 }
                 break (writes, count);

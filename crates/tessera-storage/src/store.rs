@@ -108,35 +108,43 @@ fn key_bound(bound: Bound<Vec<u8>>) -> Bound<Key> {
     }
 }
 
+/// The order in which a shard applied its commits: one number per applied
+/// write set, increasing. Commit timestamps do not give that order (a
+/// two-phase commit may be applied with a timestamp below ones applied
+/// before it), and what a read depends on is a matter of what was applied.
+pub type ApplySeq = u64;
+
 struct Version {
     ts: Timestamp,
+    /// The write set that made it (see [`ApplySeq`]).
+    seq: ApplySeq,
     /// `None`: the key was deleted at `ts`.
     row: Option<Vec<Value>>,
 }
 
 thread_local! {
-    /// The newest commit among the versions that reads on this thread
-    /// returned (or whose absence they observed), since it was last
-    /// swapped out: what a read depends on (see `swap_newest_seen`).
-    static NEWEST_SEEN: Cell<Timestamp> = const { Cell::new(0) };
+    /// The last-applied write set among the versions that reads on this
+    /// thread returned (or whose absence they observed), since it was last
+    /// swapped out: what a read depends on (see `swap_last_seen`).
+    static LAST_SEEN: Cell<ApplySeq> = const { Cell::new(0) };
 }
 
-/// Swaps the thread's newest-seen commit (see `NEWEST_SEEN`) for `ts` and
+/// Swaps the thread's last-seen write set (see `LAST_SEEN`) for `seq` and
 /// returns it. A shard swaps its own in around each poll of a request, so
 /// that every read is counted for the request that made it.
-pub fn swap_newest_seen(ts: Timestamp) -> Timestamp {
-    NEWEST_SEEN.with(|c| c.replace(ts))
+pub fn swap_last_seen(seq: ApplySeq) -> ApplySeq {
+    LAST_SEEN.with(|c| c.replace(seq))
 }
 
-/// The thread's newest-seen commit so far (see `NEWEST_SEEN`).
-pub fn newest_seen() -> Timestamp {
-    NEWEST_SEEN.with(Cell::get)
+/// The thread's last-seen write set so far (see `LAST_SEEN`).
+pub fn last_seen() -> ApplySeq {
+    LAST_SEEN.with(Cell::get)
 }
 
-fn saw(ts: Timestamp) {
-    NEWEST_SEEN.with(|c| {
-        if ts > c.get() {
-            c.set(ts)
+fn saw(seq: ApplySeq) {
+    LAST_SEEN.with(|c| {
+        if seq > c.get() {
+            c.set(seq)
         }
     });
 }
@@ -145,7 +153,7 @@ fn saw(ts: Timestamp) {
 /// saw the version it finds, a tombstone too.
 fn visible(chain: &[Version], ts: Timestamp) -> Option<&Vec<Value>> {
     let version = chain.iter().find(|v| v.ts <= ts)?;
-    saw(version.ts);
+    saw(version.seq);
     version.row.as_ref()
 }
 
@@ -158,9 +166,9 @@ pub struct Table {
     /// The newest commit that changed a row here: a SERIALIZABLE scan of
     /// the table no longer holds once this passes its snapshot.
     last_commit: Timestamp,
-    /// The newest tombstone dropped with its whole chain: a reader that
+    /// The last tombstone dropped with its whole chain: a reader that
     /// finds no key may have seen that delete.
-    removed: Timestamp,
+    removed: ApplySeq,
 }
 
 impl Table {
@@ -234,8 +242,8 @@ pub struct ShardStore {
     bytes: usize,
     /// Keys whose chains hold more than their one live version.
     garbage: HashSet<(TableId, Vec<u8>)>,
-    /// The newest commit applied.
-    newest: Timestamp,
+    /// The last write set applied.
+    applied: ApplySeq,
 }
 
 /// Per-version overhead of the ordered map and the row's vector, roughly.
@@ -349,6 +357,8 @@ impl ShardStore {
     /// Applies a durable write set as versions committed at `ts`, pruning
     /// what snapshots at or above `horizon` cannot see.
     pub fn apply(&mut self, writes: WriteSet, ts: Timestamp, horizon: Timestamp) {
+        self.applied += 1;
+        let seq = self.applied;
         for op in writes.ops {
             let (table, key, row) = match op {
                 WriteOp::Put { table, key, row } => (table, key, Some(row)),
@@ -366,7 +376,7 @@ impl ShardStore {
                     continue;
                 }
             }
-            let version = Version { ts, row };
+            let version = Version { ts, seq, row };
             let added = version_bytes(&key, &version);
             let chain = t.rows.entry(stored.clone()).or_default();
             assert!(
@@ -375,13 +385,12 @@ impl ShardStore {
             );
             chain.insert(0, version);
             t.last_commit = t.last_commit.max(ts);
-            self.newest = self.newest.max(ts);
             let freed = prune(&key, chain, horizon);
             let empty = chain.is_empty();
             let garbage = chain.len() > 1 || chain.first().is_some_and(|v| v.row.is_none());
             if empty {
                 t.rows.remove(&stored);
-                t.removed = t.removed.max(ts);
+                t.removed = seq;
             }
             t.bytes = t.bytes + added - freed;
             self.bytes = self.bytes + added - freed;
@@ -400,13 +409,13 @@ impl ShardStore {
             if let Some(t) = self.tables.get_mut(&table) {
                 let stored = Key::new(&key);
                 if let Some(chain) = t.rows.get_mut(&stored) {
-                    let newest = chain.first().map_or(0, |v| v.ts);
+                    let last = chain.first().map_or(0, |v| v.seq);
                     let freed = prune(&key, chain, horizon);
                     t.bytes -= freed;
                     self.bytes -= freed;
                     if chain.is_empty() {
                         t.rows.remove(&stored);
-                        t.removed = t.removed.max(newest);
+                        t.removed = t.removed.max(last);
                     } else {
                         done = chain.len() == 1 && chain[0].row.is_some();
                     }
@@ -419,9 +428,9 @@ impl ShardStore {
         self.garbage.len()
     }
 
-    /// The newest commit applied on the shard.
-    pub fn newest(&self) -> Timestamp {
-        self.newest
+    /// The last write set applied on the shard.
+    pub fn applied(&self) -> ApplySeq {
+        self.applied
     }
 
     /// Approximate bytes of all versions on the shard.
@@ -589,29 +598,34 @@ mod mvcc_tests {
         }
     }
 
-    /// Reads count the newest commit they saw: the version found, a
-    /// tombstone too, and for a key gone entirely the delete that took it.
+    /// Reads count the last-applied write set they saw: the version found,
+    /// a tombstone too, and for a key gone entirely the delete that took
+    /// it; in the order of applying, not of commit timestamps.
     #[test]
-    fn reads_count_the_newest_commit_they_saw() {
+    fn reads_count_the_last_write_set_they_saw() {
         let mut store = ShardStore::new();
         store.apply(put(b"a", 1), 10, 0);
         store.apply(put(b"b", 2), 20, 0);
         store.apply(del(b"b"), 30, 0);
         let seen = |f: &dyn Fn()| {
-            let outer = swap_newest_seen(0);
+            let outer = swap_last_seen(0);
             f();
-            swap_newest_seen(outer)
+            swap_last_seen(outer)
         };
-        assert_eq!(seen(&|| assert_eq!(read(&store, b"a", 100), Some(1))), 10);
-        assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 25), Some(2))), 20);
-        assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 100), None)), 30);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"a", 100), Some(1))), 1);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 25), Some(2))), 2);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 100), None)), 3);
         assert_eq!(seen(&|| assert_eq!(read(&store, b"a", 5), None)), 0);
         // Once no snapshot needs the tombstone, the chain goes: a reader
         // that finds nothing may still have seen that delete.
         store.apply(put(b"c", 3), 40, 35);
         store.apply(del(b"c"), 50, 60);
-        assert_eq!(seen(&|| assert_eq!(read(&store, b"c", 100), None)), 50);
-        assert_eq!(store.newest(), 50);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"c", 100), None)), 5);
+        // A write set applied after others with a lower timestamp (a
+        // two-phase commit decided late) still counts as the last.
+        store.apply(put(b"d", 4), 45, 0);
+        assert_eq!(seen(&|| assert_eq!(read(&store, b"d", 100), Some(4))), 6);
+        assert_eq!(store.applied(), 6);
     }
 
     #[test]
