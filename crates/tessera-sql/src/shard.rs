@@ -447,32 +447,19 @@ tokio::task_local! {
     static REQUEST_DEPS: RefCell<(Positions, bool)>;
 }
 
-/// Runs `f` (a request on its shard) counting what its reads see (see
-/// `store::swap_last_seen`): returns its output and the last-applied
-/// write set it saw. Reads of other requests polled in between are not
-/// counted.
+/// Runs `f` (a request on its shard) counting what its reads see, poll by
+/// poll (see `store::count_seen`): returns its output and the
+/// last-applied write set it saw. Reads of other requests polled in
+/// between are not counted.
 async fn counting_reads<F: Future>(f: F) -> (F::Output, ApplySeq) {
     let mut f = std::pin::pin!(f);
     let mut seen: ApplySeq = 0;
     let output = std::future::poll_fn(|cx| {
-        let outer = store::swap_last_seen(seen);
-        let poll = f.as_mut().poll(cx);
-        seen = store::swap_last_seen(outer);
-        // A scope around this one (if any) saw it too.
-        store::swap_last_seen(outer.max(seen));
+        let (poll, now) = store::count_seen(seen, || f.as_mut().poll(cx));
+        seen = now;
         poll
     })
     .await;
-    (output, seen)
-}
-
-/// Runs a synchronous read and returns, with its output, the
-/// last-applied write set it saw (see `counting_reads`).
-fn read_counted<T>(f: impl FnOnce() -> T) -> (T, ApplySeq) {
-    let outer = store::swap_last_seen(0);
-    let output = f();
-    let seen = store::swap_last_seen(0);
-    store::swap_last_seen(outer.max(seen));
     (output, seen)
 }
 
@@ -2407,7 +2394,7 @@ impl ShardContext {
     pub async fn kv_get(&self, table: &TableDef, key: &[u8]) -> Result<Option<Vec<Value>>> {
         let (floor, ts) = self.begin_read();
         self.wait_for_prepared(table.id, ts).await;
-        let (row, seen) = read_counted(|| {
+        let (row, seen) = store::count_seen(0, || {
             let store = self.store.borrow();
             let t = store.table(table.id).ok_or_else(|| undefined_table(table));
             t.map(|t| t.get(key, ts).cloned())
@@ -2430,7 +2417,7 @@ impl ShardContext {
         }
         let (floor, ts) = self.begin_read();
         self.wait_for_prepared(table.id, ts).await;
-        let (rows, seen) = read_counted(|| {
+        let (rows, seen) = store::count_seen(0, || {
             let store = self.store.borrow();
             store
                 .table(table.id)

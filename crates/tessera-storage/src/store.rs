@@ -125,15 +125,24 @@ struct Version {
 thread_local! {
     /// The last-applied write set among the versions that reads on this
     /// thread returned (or whose absence they observed), since it was last
-    /// swapped out: what a read depends on (see `swap_last_seen`).
+    /// swapped out: what a read depends on (see `count_seen`).
     static LAST_SEEN: Cell<ApplySeq> = const { Cell::new(0) };
 }
 
-/// Swaps the thread's last-seen write set (see `LAST_SEEN`) for `seq` and
-/// returns it. A shard swaps its own in around each poll of a request, so
-/// that every read is counted for the request that made it.
-pub fn swap_last_seen(seq: ApplySeq) -> ApplySeq {
-    LAST_SEEN.with(|c| c.replace(seq))
+/// Runs `f` counting what its reads see, on top of `start` (what the same
+/// request saw before); returns its output and the last-applied write set
+/// seen so far. A shard counts each poll of a request this way, so every
+/// read is counted for the request that made it; a count around this one
+/// (if any) sees these reads too.
+pub fn count_seen<T>(start: ApplySeq, f: impl FnOnce() -> T) -> (T, ApplySeq) {
+    let outer = LAST_SEEN.with(|c| c.replace(start));
+    let output = f();
+    let seen = LAST_SEEN.with(|c| {
+        let seen = c.get();
+        c.set(outer.max(seen));
+        seen
+    });
+    (output, seen)
 }
 
 /// The thread's last-seen write set so far (see `LAST_SEEN`).
@@ -607,11 +616,7 @@ mod mvcc_tests {
         store.apply(put(b"a", 1), 10, 0);
         store.apply(put(b"b", 2), 20, 0);
         store.apply(del(b"b"), 30, 0);
-        let seen = |f: &dyn Fn()| {
-            let outer = swap_last_seen(0);
-            f();
-            swap_last_seen(outer)
-        };
+        let seen = |f: &dyn Fn()| count_seen(0, f).1;
         assert_eq!(seen(&|| assert_eq!(read(&store, b"a", 100), Some(1))), 1);
         assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 25), Some(2))), 2);
         assert_eq!(seen(&|| assert_eq!(read(&store, b"b", 100), None)), 3);
