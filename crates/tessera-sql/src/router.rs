@@ -160,7 +160,16 @@ pub(crate) async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Ou
 }
 
 /// Polls futures together and returns their outputs in order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+async fn join_all<F: Future>(mut futures: Vec<F>) -> Vec<F::Output> {
+    if futures.len() <= 1 {
+        // One shard (a point statement): nothing to poll together, and
+        // nothing to allocate.
+        let mut outputs = Vec::with_capacity(futures.len());
+        if let Some(f) = futures.pop() {
+            outputs.push(f.await);
+        }
+        return outputs;
+    }
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx: &mut Context<'_>| {
@@ -1203,7 +1212,9 @@ impl<C: Cluster> Router<C> {
                         .await?,
                 )?;
                 if notices.is_empty() && !unique.is_empty() {
-                    self.create_unique_constraints(&table.name, unique).await?;
+                    // Rare and large futures are boxed here and below, so
+                    // that every statement's future does not carry their size.
+                    Box::pin(self.create_unique_constraints(&table.name, unique)).await?;
                 }
                 Ok(QueryResult {
                     columns: None,
@@ -1231,8 +1242,7 @@ impl<C: Cluster> Router<C> {
                 })
             }
             Plan::AddPrimaryKey { table, columns } => {
-                self.add_primary_key(table, columns, &params, session)
-                    .await?;
+                Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
                 Ok(QueryResult {
                     columns: None,
                     rows: vec![],
@@ -1280,7 +1290,7 @@ impl<C: Cluster> Router<C> {
                 index,
                 if_not_exists,
             } => {
-                let notices = self.create_index(index, *if_not_exists).await?;
+                let notices = Box::pin(self.create_index(index, *if_not_exists)).await?;
                 Ok(QueryResult {
                     columns: None,
                     rows: vec![],

@@ -20,9 +20,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 
 use tessera_storage::checkpoint::CheckpointPlan;
 use tessera_storage::deps::{join, Positions};
@@ -447,35 +449,70 @@ tokio::task_local! {
     static REQUEST_DEPS: RefCell<(Positions, bool)>;
 }
 
-/// Runs `f` (a request on its shard) counting what its reads see, poll by
-/// poll (see `store::count_seen`): returns its output and the
-/// last-applied write set it saw. Reads of other requests polled in
-/// between are not counted.
-async fn counting_reads<F: Future>(f: F) -> (F::Output, ApplySeq) {
-    let mut f = std::pin::pin!(f);
-    let mut seen: ApplySeq = 0;
-    let output = std::future::poll_fn(|cx| {
-        let (poll, now) = store::count_seen(seen, || f.as_mut().poll(cx));
-        seen = now;
-        poll
-    })
-    .await;
-    (output, seen)
+pin_project_lite::pin_project! {
+    /// A request on its shard (see [`ShardContext::serve`]): counts what
+    /// its reads see, poll by poll (see `store::count_seen`; reads of
+    /// other requests polled in between are not counted), and when it
+    /// ends takes what it observed. A plain future rather than an `async`
+    /// block so that the request's own (large) future is stored once and
+    /// never copied.
+    struct Serving<'a, F> {
+        ctx: &'a ShardContext,
+        seen: ApplySeq,
+        #[pin]
+        request: F,
+    }
+}
+
+impl<F: Future<Output = Result<ShardResponse>>> Future for Serving<'_, F> {
+    type Output = (Result<ShardResponse>, Positions);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let (poll, seen) = store::count_seen(*this.seen, || this.request.as_mut().poll(cx));
+        *this.seen = seen;
+        let Poll::Ready(response) = poll else {
+            return Poll::Pending;
+        };
+        // Still inside the request's `REQUEST_DEPS` scope.
+        let observed = REQUEST_DEPS.with(|d| {
+            let mut d = d.borrow_mut();
+            if !d.1 && this.ctx.saw_unsettled(seen) {
+                this.ctx.deps.join_row(this.ctx.shard as usize, &mut d.0);
+            }
+            std::mem::take(&mut d.0)
+        });
+        Poll::Ready((response, observed))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A statement that, when it ends, takes what it depends on (see
+    /// [`with_statement_deps`]).
+    pub struct StatementDeps<F> {
+        #[pin]
+        statement: F,
+    }
+}
+
+impl<F: Future> Future for StatementDeps<F> {
+    type Output = (F::Output, Positions);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let output = std::task::ready!(self.project().statement.poll(cx));
+        // Still inside the statement's `STATEMENT_DEPS` scope.
+        let deps = STATEMENT_DEPS.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        Poll::Ready((output, deps))
+    }
 }
 
 /// Runs `f` (a statement, on the router's task) with `start` as what it
 /// depends on so far; returns its output and what it then depends on.
-pub async fn with_statement_deps<F: std::future::Future>(
+pub fn with_statement_deps<F: Future>(
     start: Positions,
     f: F,
-) -> (F::Output, Positions) {
-    let cell = RefCell::new(start);
-    let output = STATEMENT_DEPS.scope(cell, async {
-        let output = f.await;
-        let deps = STATEMENT_DEPS.with(|d| std::mem::take(&mut *d.borrow_mut()));
-        (output, deps)
-    });
-    output.await
+) -> tokio::task::futures::TaskLocalFuture<RefCell<Positions>, StatementDeps<F>> {
+    STATEMENT_DEPS.scope(RefCell::new(start), StatementDeps { statement: f })
 }
 
 /// Removes a record from `ShardContext::in_flight` when dropped.
@@ -618,21 +655,18 @@ impl ShardContext {
 
     /// Serves a request from a router and returns, with the response, the
     /// log positions what it observed depends on.
-    pub async fn serve(&self, request: ShardRequest) -> (Result<ShardResponse>, Positions) {
-        let cell = RefCell::new((Vec::new(), false));
-        REQUEST_DEPS
-            .scope(cell, async {
-                let (response, seen) = counting_reads(self.handle(request)).await;
-                let observed = REQUEST_DEPS.with(|d| {
-                    let mut d = d.borrow_mut();
-                    if !d.1 && self.saw_unsettled(seen) {
-                        self.deps.join_row(self.shard as usize, &mut d.0);
-                    }
-                    std::mem::take(&mut d.0)
-                });
-                (response, observed)
-            })
-            .await
+    pub fn serve(
+        &self,
+        request: ShardRequest,
+    ) -> impl Future<Output = (Result<ShardResponse>, Positions)> + '_ {
+        REQUEST_DEPS.scope(
+            RefCell::new((Vec::new(), false)),
+            Serving {
+                ctx: self,
+                seen: 0,
+                request: self.handle(request),
+            },
+        )
     }
 
     /// Whether a read that saw versions applied up to write set `seen` may
