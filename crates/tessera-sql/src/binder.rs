@@ -268,44 +268,196 @@ fn numeric_precision(p: u64) -> Result<u8> {
     Ok(p as u8)
 }
 
-/// The columns visible to expressions: one table (or none).
+/// The columns visible to expressions: one table (or none), or with
+/// several FROM items (joins) their columns side by side.
+#[derive(Default)]
 struct Scope {
     table: Option<Arc<TableDef>>,
     qualifier: Option<String>,
     /// `table` is not stored but the one column of `generate_series`.
     series: Option<crate::plan::SeriesScan>,
+    /// Several FROM items, or one that is not a stored table: set instead
+    /// of the fields above.
+    items: Vec<ScopeItem>,
+    /// How the items are joined (set with `items`).
+    tree: Option<JoinTree>,
+    /// Columns merged by USING or NATURAL: an unqualified name means this.
+    merged: Vec<(String, Expr, DataType)>,
+    /// What `*` expands to: a column reference and its name.
+    star: Vec<(ast::Expr, String)>,
+}
+
+/// A FROM item among several.
+struct ScopeItem {
+    qualifier: String,
+    /// Name and type of each column.
+    columns: Vec<(String, DataType)>,
+    /// Merged into a USING or NATURAL column: not found unqualified.
+    hidden: Vec<bool>,
+    /// Where its columns start in the joined row.
+    offset: usize,
+    input: ItemInput,
+    /// On the side of an outer join that may be all NULLs.
+    nullable: bool,
+}
+
+enum ItemInput {
+    /// A stored table, read with the conditions pushed down to it.
+    Table(Arc<TableDef>),
+    /// A `generate_series` or a subquery: its rows as they come.
+    Query(Box<SelectPlan>),
+}
+
+/// How FROM items are joined. Items are numbered in the order they appear,
+/// so every subtree covers a contiguous range of them.
+enum JoinTree {
+    Item(usize),
+    Join {
+        kind: JoinKind,
+        left: Box<JoinTree>,
+        right: Box<JoinTree>,
+        /// The condition's conjuncts, over the whole joined row.
+        on: Vec<Expr>,
+        /// The items it covers: `first..end`, the right side from `split`.
+        first: usize,
+        split: usize,
+        end: usize,
+    },
+}
+
+impl JoinTree {
+    fn range(&self) -> (usize, usize) {
+        match self {
+            JoinTree::Item(i) => (*i, *i + 1),
+            JoinTree::Join { first, end, .. } => (*first, *end),
+        }
+    }
+
+    fn all_inner(&self) -> bool {
+        match self {
+            JoinTree::Item(_) => true,
+            JoinTree::Join {
+                kind, left, right, ..
+            } => *kind == JoinKind::Inner && left.all_inner() && right.all_inner(),
+        }
+    }
+}
+
+fn missing_from_entry(q: &str) -> Error {
+    Error::new(
+        sqlstate::UNDEFINED_TABLE,
+        format!("missing FROM-clause entry for table \"{q}\""),
+    )
+}
+
+fn undefined_column(qualifier: Option<&str>, name: &str) -> Error {
+    let shown = match qualifier {
+        Some(q) => format!("{q}.{name}"),
+        None => name.to_string(),
+    };
+    Error::new(
+        sqlstate::UNDEFINED_COLUMN,
+        format!("column \"{shown}\" does not exist"),
+    )
 }
 
 impl Scope {
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<(usize, DataType)> {
+        match self.resolve_expr(qualifier, name)? {
+            (Expr::Column(i), t) => Ok((i, t)),
+            _ => Err(Error::unsupported(format!(
+                "the merged column \"{name}\" here"
+            ))),
+        }
+    }
+
+    fn resolve_expr(&self, qualifier: Option<&str>, name: &str) -> Result<(Expr, DataType)> {
+        if !self.items.is_empty() {
+            return self.resolve_in_items(qualifier, name);
+        }
         if let (Some(q), Some(own)) = (qualifier, &self.qualifier) {
             if q != own {
-                return Err(Error::new(
-                    sqlstate::UNDEFINED_TABLE,
-                    format!("missing FROM-clause entry for table \"{q}\""),
-                ));
+                return Err(missing_from_entry(q));
             }
         }
         if let (Some(q), None) = (qualifier, &self.qualifier) {
-            return Err(Error::new(
-                sqlstate::UNDEFINED_TABLE,
-                format!("missing FROM-clause entry for table \"{q}\""),
-            ));
+            return Err(missing_from_entry(q));
         }
         let found = self
             .table
             .as_ref()
             .and_then(|t| t.column_index(name).map(|i| (i, t.columns[i].data_type)));
-        found.ok_or_else(|| {
-            let shown = match qualifier {
-                Some(q) => format!("{q}.{name}"),
-                None => name.to_string(),
-            };
-            Error::new(
-                sqlstate::UNDEFINED_COLUMN,
-                format!("column \"{shown}\" does not exist"),
-            )
-        })
+        found
+            .map(|(i, t)| (Expr::Column(i), t))
+            .ok_or_else(|| undefined_column(qualifier, name))
+    }
+
+    fn resolve_in_items(&self, qualifier: Option<&str>, name: &str) -> Result<(Expr, DataType)> {
+        if let Some(q) = qualifier {
+            let item = self
+                .items
+                .iter()
+                .find(|it| it.qualifier == q)
+                .ok_or_else(|| missing_from_entry(q))?;
+            let c = item
+                .columns
+                .iter()
+                .position(|(n, _)| n == name)
+                .ok_or_else(|| undefined_column(qualifier, name))?;
+            return Ok((Expr::Column(item.offset + c), item.columns[c].1));
+        }
+        let mut found = self
+            .merged
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|(_, e, t)| (e.clone(), *t));
+        for item in &self.items {
+            for (c, (n, t)) in item.columns.iter().enumerate() {
+                if n == name && !item.hidden[c] {
+                    if found.is_some() {
+                        return Err(Error::new(
+                            sqlstate::AMBIGUOUS_COLUMN,
+                            format!("column reference \"{name}\" is ambiguous"),
+                        ));
+                    }
+                    found = Some((Expr::Column(item.offset + c), *t));
+                }
+            }
+        }
+        found.ok_or_else(|| undefined_column(None, name))
+    }
+
+    /// The FROM item whose columns include position `column` of the row.
+    fn item_at(&self, column: usize) -> Option<&ScopeItem> {
+        self.items
+            .iter()
+            .rev()
+            .find(|it| it.offset <= column && column < it.offset + it.columns.len())
+    }
+
+    /// The row width of the items `first..end`.
+    fn width(&self, first: usize, end: usize) -> usize {
+        self.items[first..end]
+            .iter()
+            .map(|it| it.columns.len())
+            .sum()
+    }
+
+    /// The items an expression reads, as a sorted, deduplicated list.
+    fn items_of(&self, e: &Expr) -> Vec<usize> {
+        let mut used = Vec::new();
+        e.for_each_column(&mut |c| {
+            if let Some(i) = self
+                .items
+                .iter()
+                .position(|it| it.offset <= c && c < it.offset + it.columns.len())
+            {
+                used.push(i);
+            }
+        });
+        used.sort_unstable();
+        used.dedup();
+        used
     }
 }
 
@@ -975,15 +1127,21 @@ impl<'a> Binder<'a> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
-        let (i, t) = scope.resolve(q, name)?;
+        let (e, t) = scope.resolve_expr(q, name)?;
         if let Ctx::Grouped { .. } = ctx {
-            let table = scope.qualifier.clone().unwrap_or_default();
+            let table = match &e {
+                Expr::Column(i) if !scope.items.is_empty() => {
+                    scope.item_at(*i).map(|it| it.qualifier.clone())
+                }
+                _ => scope.qualifier.clone(),
+            }
+            .unwrap_or_default();
             return Err(Error::new(
                 sqlstate::GROUPING_ERROR,
                 format!("column \"{table}.{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
             ));
         }
-        Ok((Expr::Column(i), t.unconstrained()))
+        Ok((e, t.unconstrained()))
     }
 
     fn bind_literal(&mut self, v: &ast::Value, hint: Option<DataType>) -> Result<(Expr, DataType)> {
@@ -1921,7 +2079,7 @@ impl<'a> Binder<'a> {
             ast::SetExpr::Values(_) => return Err(Error::unsupported("VALUES as a query")),
             other => return Err(Error::unsupported(format!("the query {other}"))),
         };
-        let scope = self.bind_from(&select.from)?;
+        let mut scope = self.bind_from(&select.from)?;
         let filter = match &select.selection {
             Some(w) => {
                 let (f, t) = self.bind_expr(w, &scope, &mut Ctx::Row { clause: "WHERE" })?;
@@ -1954,6 +2112,23 @@ impl<'a> Binder<'a> {
                 ast::SelectItem::UnnamedExpr(e) => items.push((e.clone(), column_name(e))),
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     items.push((expr.clone(), ident_name(alias)))
+                }
+                ast::SelectItem::Wildcard(_) if !scope.items.is_empty() => {
+                    items.extend(scope.star.iter().cloned())
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) if !scope.items.is_empty() => {
+                    let q = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
+                        other => return Err(Error::unsupported(format!("{other}.*"))),
+                    };
+                    let item = scope
+                        .items
+                        .iter()
+                        .find(|it| it.qualifier == q)
+                        .ok_or_else(|| missing_from_entry(&q))?;
+                    for (c, _) in &item.columns {
+                        items.push((column_ref(&item.qualifier, c), c.clone()));
+                    }
                 }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
                     let table = scope.table.as_ref().ok_or_else(|| {
@@ -2104,6 +2279,14 @@ impl<'a> Binder<'a> {
             )
         };
         let (limit, offset) = self.bind_limit(q)?;
+        // Several FROM items: joined on the router, which runs the fragment.
+        let (source, filter) = match scope.items.is_empty() {
+            true => (None, filter),
+            false => {
+                let (source, filter) = self.plan_source(&mut scope, filter)?;
+                (Some(source), filter)
+            }
+        };
         // A series is no stored table: it runs once, where the router is.
         let stored = scope.table.as_ref().filter(|_| scope.series.is_none());
         let (target, primary_key) = match stored {
@@ -2142,6 +2325,7 @@ impl<'a> Binder<'a> {
         };
         let plan = SelectPlan {
             target,
+            source,
             fragment: ScanFragment {
                 table: stored.cloned(),
                 primary_key,
@@ -2222,11 +2406,7 @@ impl Binder<'_> {
                     .with_hint("Use separate LIMIT and OFFSET clauses."))
             }
         };
-        let empty = Scope {
-            table: None,
-            qualifier: None,
-            series: None,
-        };
+        let empty = Scope::default();
         let bind =
             |b: &mut Self, e: Option<ast::Expr>, clause: &'static str| -> Result<Option<Expr>> {
                 let Some(e) = e else { return Ok(None) };
@@ -2246,18 +2426,616 @@ impl Binder<'_> {
 
     fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<Scope> {
         match from {
-            [] => Ok(Scope {
-                table: None,
-                qualifier: None,
-                series: None,
-            }),
-            [one] => {
-                if !one.joins.is_empty() {
-                    return Err(Error::unsupported("JOIN"));
-                }
+            [] => Ok(Scope::default()),
+            [one]
+                if one.joins.is_empty()
+                    && !matches!(
+                        one.relation,
+                        ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
+                    ) =>
+            {
                 self.bind_relation(&one.relation)
             }
-            _ => Err(Error::unsupported("joins (several tables in FROM)")),
+            _ => {
+                let mut scope = Scope::default();
+                for item in from {
+                    let tree = self.bind_table_with_joins(item, &mut scope)?;
+                    scope.tree = Some(match scope.tree.take() {
+                        None => tree,
+                        Some(left) => self.join_trees(
+                            &mut scope,
+                            left,
+                            tree,
+                            JoinKind::Inner,
+                            &ast::JoinConstraint::None,
+                        )?,
+                    });
+                }
+                Ok(scope)
+            }
+        }
+    }
+
+    /// A FROM item and the joins after it, added to `scope`.
+    fn bind_table_with_joins(
+        &mut self,
+        item: &ast::TableWithJoins,
+        scope: &mut Scope,
+    ) -> Result<JoinTree> {
+        let mut tree = self.bind_item(&item.relation, scope)?;
+        for join in &item.joins {
+            let right = self.bind_item(&join.relation, scope)?;
+            use ast::JoinOperator as J;
+            let (kind, constraint) = match &join.join_operator {
+                J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
+                J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
+                J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
+                J::FullOuter(c) => (JoinKind::Full, c),
+                J::CrossJoin(c) => (JoinKind::Inner, c),
+                other => return Err(Error::unsupported(format!("the join {other:?}"))),
+            };
+            if join.global {
+                return Err(Error::unsupported("GLOBAL JOIN"));
+            }
+            tree = self.join_trees(scope, tree, right, kind, constraint)?;
+        }
+        Ok(tree)
+    }
+
+    /// One FROM item (a table, `generate_series`, a subquery, or joins in
+    /// parentheses), appended to `scope`.
+    fn bind_item(&mut self, relation: &ast::TableFactor, scope: &mut Scope) -> Result<JoinTree> {
+        let (qualifier, columns, input) = match relation {
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } => return self.bind_table_with_joins(table_with_joins, scope),
+            ast::TableFactor::NestedJoin { alias: Some(_), .. } => {
+                return Err(Error::unsupported("an alias on joins in parentheses"))
+            }
+            ast::TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+            } => {
+                if *lateral {
+                    return Err(Error::unsupported("LATERAL"));
+                }
+                let Some(alias) = alias else {
+                    return Err(Error::syntax("subquery in FROM must have an alias")
+                        .with_hint("For example, FROM (SELECT ...) [AS] foo."));
+                };
+                let (plan, descs) = self.bind_query(subquery)?;
+                if alias.columns.len() > descs.len() {
+                    return Err(Error::syntax(format!(
+                        "table \"{}\" has {} columns available but {} columns specified",
+                        ident_name(&alias.name),
+                        descs.len(),
+                        alias.columns.len()
+                    )));
+                }
+                let columns = descs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| {
+                        let name = alias
+                            .columns
+                            .get(i)
+                            .map_or_else(|| d.name.clone(), |c| ident_name(&c.name));
+                        (name, d.data_type)
+                    })
+                    .collect();
+                (
+                    ident_name(&alias.name),
+                    columns,
+                    ItemInput::Query(Box::new(plan)),
+                )
+            }
+            other => {
+                let single = self.bind_relation(other)?;
+                let (Some(def), Some(qualifier)) = (single.table, single.qualifier) else {
+                    return Err(Error::internal("a FROM item without a relation"));
+                };
+                let columns = def
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.data_type))
+                    .collect();
+                let input = match single.series {
+                    Some(series) => ItemInput::Query(Box::new(SelectPlan {
+                        target: Target::NoTable,
+                        source: None,
+                        fragment: ScanFragment {
+                            table: None,
+                            primary_key: None,
+                            index: None,
+                            series: Some(series),
+                            filter: None,
+                            output: FragmentOutput::Project(vec![Expr::Column(0)]),
+                        },
+                        aggregate: None,
+                        distinct: false,
+                        order_by: vec![],
+                        limit: None,
+                        offset: None,
+                        visible: 1,
+                    })),
+                    None => ItemInput::Table(def),
+                };
+                (qualifier, columns, input)
+            }
+        };
+        if scope.items.iter().any(|it| it.qualifier == qualifier) {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_ALIAS,
+                format!("table name \"{qualifier}\" specified more than once"),
+            ));
+        }
+        let columns: Vec<(String, DataType)> = columns;
+        for (c, _) in &columns {
+            scope.star.push((column_ref(&qualifier, c), c.clone()));
+        }
+        let offset = scope.width(0, scope.items.len());
+        scope.items.push(ScopeItem {
+            qualifier,
+            hidden: vec![false; columns.len()],
+            columns,
+            offset,
+            input,
+            nullable: false,
+        });
+        Ok(JoinTree::Item(scope.items.len() - 1))
+    }
+
+    /// Joins `left` and `right` (the last items of `scope`) under `constraint`.
+    fn join_trees(
+        &mut self,
+        scope: &mut Scope,
+        left: JoinTree,
+        right: JoinTree,
+        kind: JoinKind,
+        constraint: &ast::JoinConstraint,
+    ) -> Result<JoinTree> {
+        let (first, split) = left.range();
+        let (_, end) = right.range();
+        let mut on = Vec::new();
+        let using: Vec<String> = match constraint {
+            ast::JoinConstraint::None => vec![],
+            ast::JoinConstraint::On(e) => {
+                let (x, t) = self.bind_expr(e, scope, &mut Ctx::Row { clause: "JOIN/ON" })?;
+                if t != DataType::Bool && t != DataType::Unknown {
+                    return Err(Error::datatype_mismatch(format!(
+                        "argument of JOIN/ON must be type boolean, not type {t}"
+                    )));
+                }
+                on = self.coerce(x, t, DataType::Bool)?.conjuncts();
+                vec![]
+            }
+            ast::JoinConstraint::Using(names) => {
+                names.iter().map(object_name).collect::<Result<Vec<_>>>()?
+            }
+            ast::JoinConstraint::Natural => {
+                // Names `*` shows on both sides.
+                let left_names: Vec<&String> = scope
+                    .star
+                    .iter()
+                    .filter(|(e, _)| self.star_side(scope, e, first, split))
+                    .map(|(_, n)| n)
+                    .collect();
+                scope
+                    .star
+                    .iter()
+                    .filter(|(e, _)| self.star_side(scope, e, split, end))
+                    .map(|(_, n)| n.clone())
+                    .filter(|n| left_names.contains(&n))
+                    .collect()
+            }
+        };
+        let mut merged_star = Vec::new();
+        for name in &using {
+            let (l, lt) = self.side_column(scope, name, first, split, "left")?;
+            let (r, rt) = self.side_column(scope, name, split, end, "right")?;
+            let common = unify(lt, rt).ok_or_else(|| {
+                Error::datatype_mismatch(format!(
+                    "JOIN/USING types {lt} and {rt} cannot be matched"
+                ))
+            })?;
+            let l = self.coerce(l, lt, common)?;
+            let r = self.coerce(r, rt, common)?;
+            on.push(Expr::Binary {
+                op: BinaryOp::Eq,
+                left: Box::new(l.clone()),
+                right: Box::new(r.clone()),
+            });
+            let merged = match kind {
+                JoinKind::Inner | JoinKind::Left => l.clone(),
+                JoinKind::Right => r.clone(),
+                JoinKind::Full => Expr::Call {
+                    func: crate::expr::Function::Coalesce,
+                    args: vec![l.clone(), r.clone()],
+                },
+            };
+            // The sides' columns are now reached through the merged one.
+            for side in [&l, &r] {
+                match side {
+                    Expr::Column(c) => {
+                        if let Some(i) = scope
+                            .items
+                            .iter()
+                            .position(|it| it.offset <= *c && *c < it.offset + it.columns.len())
+                        {
+                            let item = &mut scope.items[i];
+                            item.hidden[*c - item.offset] = true;
+                        }
+                    }
+                    _ => scope.merged.retain(|(n, ..)| n != name),
+                }
+            }
+            scope.merged.retain(|(n, ..)| n != name);
+            scope.merged.push((name.clone(), merged, common));
+            merged_star.push((
+                ast::Expr::Identifier(ast::Ident::with_quote('"', name)),
+                name.clone(),
+            ));
+        }
+        if !using.is_empty() {
+            // `*` shows the merged columns first, then each side's others.
+            let mut star = merged_star;
+            for (lo, hi) in [(first, split), (split, end)] {
+                let mut dropped: Vec<&String> = Vec::new();
+                for (e, n) in &scope.star {
+                    if !self.star_side(scope, e, lo, hi) {
+                        continue;
+                    }
+                    if using.contains(n) && !dropped.contains(&n) {
+                        dropped.push(n);
+                        continue;
+                    }
+                    star.push((e.clone(), n.clone()));
+                }
+            }
+            let outside: Vec<(ast::Expr, String)> = scope
+                .star
+                .iter()
+                .filter(|(e, _)| !self.star_side(scope, e, first, end))
+                .cloned()
+                .collect();
+            star.extend(outside);
+            scope.star = star;
+        }
+        let nullable = match kind {
+            JoinKind::Inner => vec![],
+            JoinKind::Left => vec![(split, end)],
+            JoinKind::Right => vec![(first, split)],
+            JoinKind::Full => vec![(first, end)],
+        };
+        for (lo, hi) in nullable {
+            for item in &mut scope.items[lo..hi] {
+                item.nullable = true;
+            }
+        }
+        Ok(JoinTree::Join {
+            kind,
+            left: Box::new(left),
+            right: Box::new(right),
+            on,
+            first,
+            split,
+            end,
+        })
+    }
+
+    /// Whether a `*` entry reads a column of the items `lo..hi` (merged
+    /// entries read the items of the join that merged them).
+    fn star_side(&self, scope: &Scope, e: &ast::Expr, lo: usize, hi: usize) -> bool {
+        let resolved = match e {
+            ast::Expr::Identifier(i) => scope.resolve_expr(None, &ident_name(i)),
+            ast::Expr::CompoundIdentifier(p) if p.len() == 2 => {
+                scope.resolve_expr(Some(&ident_name(&p[0])), &ident_name(&p[1]))
+            }
+            _ => return false,
+        };
+        let Ok((x, _)) = resolved else { return false };
+        let used = scope.items_of(&x);
+        !used.is_empty() && used.iter().all(|i| (lo..hi).contains(i))
+    }
+
+    /// The column `name` of the items `lo..hi`, unqualified, for USING.
+    fn side_column(
+        &self,
+        scope: &Scope,
+        name: &str,
+        lo: usize,
+        hi: usize,
+        side: &str,
+    ) -> Result<(Expr, DataType)> {
+        let mut found = scope
+            .merged
+            .iter()
+            .find(|(n, e, _)| {
+                let used = scope.items_of(e);
+                n == name && !used.is_empty() && used.iter().all(|i| (lo..hi).contains(i))
+            })
+            .map(|(_, e, t)| (e.clone(), *t));
+        for item in &scope.items[lo..hi] {
+            for (c, (n, t)) in item.columns.iter().enumerate() {
+                if n == name && !item.hidden[c] {
+                    if found.is_some() {
+                        return Err(Error::new(
+                            sqlstate::AMBIGUOUS_COLUMN,
+                            format!(
+                                "common column name \"{name}\" appears more than once in {side} table"
+                            ),
+                        ));
+                    }
+                    found = Some((Expr::Column(item.offset + c), *t));
+                }
+            }
+        }
+        found.ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{name}\" specified in USING clause does not exist in {side} table"
+                ),
+            )
+        })
+    }
+
+    /// The plan of a FROM of several items. Conditions of WHERE that read
+    /// one table go down to that table's scan (unless an outer join may
+    /// make its columns NULL). When every join is inner, the join order is
+    /// chosen (each next item one a condition connects to those joined,
+    /// starting from a filtered one) and every condition applies at the
+    /// first join that has all its items; otherwise the joins run as
+    /// written and WHERE's other conditions stay in `filter`.
+    fn plan_source(
+        &self,
+        scope: &mut Scope,
+        filter: Option<Expr>,
+    ) -> Result<(Source, Option<Expr>)> {
+        let tree = scope
+            .tree
+            .take()
+            .ok_or_else(|| Error::internal("a FROM of several items without joins"))?;
+        let all_inner = tree.all_inner();
+        let mut conditions = filter.map(Expr::conjuncts).unwrap_or_default();
+        let mut tree = tree;
+        if all_inner {
+            take_conditions(&mut tree, &mut conditions);
+        }
+        let mut pushed: Vec<Vec<Expr>> = scope.items.iter().map(|_| Vec::new()).collect();
+        let mut multi: Vec<(Vec<usize>, Expr)> = Vec::new();
+        let mut top = Vec::new();
+        for c in conditions {
+            let used = scope.items_of(&c);
+            match used.as_slice() {
+                [] => top.push(c),
+                [one]
+                    if !scope.items[*one].nullable
+                        && matches!(scope.items[*one].input, ItemInput::Table(_)) =>
+                {
+                    pushed[*one].push(c)
+                }
+                [_] => top.push(c),
+                _ if all_inner => multi.push((used, c)),
+                _ => top.push(c),
+            }
+        }
+        let width = scope.width(0, scope.items.len());
+        let source = if all_inner {
+            self.inner_joins(scope, &mut pushed, multi, width)?
+        } else {
+            self.source_of(scope, tree, &mut pushed, width)?
+        };
+        Ok((source, Expr::all(top)))
+    }
+
+    /// The input of one FROM item, placed in rows `width` wide.
+    fn item_source(
+        &self,
+        scope: &mut Scope,
+        i: usize,
+        pushed: &mut [Vec<Expr>],
+        width: usize,
+    ) -> Result<Source> {
+        let offset = scope.items[i].offset;
+        let columns = scope.items[i].columns.len();
+        let input = std::mem::replace(
+            &mut scope.items[i].input,
+            ItemInput::Query(Box::new(SelectPlan {
+                target: Target::NoTable,
+                source: None,
+                fragment: ScanFragment {
+                    table: None,
+                    primary_key: None,
+                    index: None,
+                    series: None,
+                    filter: None,
+                    output: FragmentOutput::Project(vec![]),
+                },
+                aggregate: None,
+                distinct: false,
+                order_by: vec![],
+                limit: None,
+                offset: None,
+                visible: 0,
+            })),
+        );
+        let plan = match input {
+            ItemInput::Query(plan) => *plan,
+            ItemInput::Table(table) => {
+                let filter = Expr::all(
+                    std::mem::take(&mut pushed[i])
+                        .iter()
+                        .map(|c| c.rebased(offset))
+                        .collect(),
+                );
+                let (target, primary_key) = route(&table, filter.as_ref());
+                let index = match primary_key {
+                    None => choose_index(self.catalog, &table, filter.as_ref(), None, false, None),
+                    Some(_) => None,
+                };
+                let all: Vec<Expr> = (0..table.columns.len()).map(Expr::Column).collect();
+                SelectPlan {
+                    target,
+                    source: None,
+                    fragment: ScanFragment {
+                        table: Some(table),
+                        primary_key,
+                        index,
+                        series: None,
+                        filter,
+                        output: FragmentOutput::Project(all),
+                    },
+                    aggregate: None,
+                    distinct: false,
+                    order_by: vec![],
+                    limit: None,
+                    offset: None,
+                    visible: columns,
+                }
+            }
+        };
+        Ok(Source::Query {
+            plan: Arc::new(Plan::Select(Box::new(plan))),
+            offset,
+            width,
+        })
+    }
+
+    /// Inner joins of every item, in an order chosen by the conditions.
+    fn inner_joins(
+        &self,
+        scope: &mut Scope,
+        pushed: &mut [Vec<Expr>],
+        mut multi: Vec<(Vec<usize>, Expr)>,
+        width: usize,
+    ) -> Result<Source> {
+        let n = scope.items.len();
+        let mut remaining: Vec<usize> = (0..n).collect();
+        let start = (0..n).find(|i| !pushed[*i].is_empty()).unwrap_or(0);
+        remaining.retain(|i| *i != start);
+        let mut joined = vec![start];
+        let mut source = self.item_source(scope, start, pushed, width)?;
+        while !remaining.is_empty() {
+            let covered = |used: &[usize], next: usize, joined: &[usize]| {
+                used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
+            };
+            let at = remaining
+                .iter()
+                .position(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)))
+                .unwrap_or(0);
+            let next = remaining.remove(at);
+            let (mine, rest): (Vec<_>, Vec<_>) = multi
+                .into_iter()
+                .partition(|(used, _)| covered(used, next, &joined));
+            multi = rest;
+            let mut keys = Vec::new();
+            let mut residual = Vec::new();
+            for (_, c) in mine {
+                match c {
+                    Expr::Binary {
+                        op: BinaryOp::Eq,
+                        left: a,
+                        right: b,
+                    } => {
+                        let (ia, ib) = (scope.items_of(&a), scope.items_of(&b));
+                        let only_next = |u: &[usize]| u == [next];
+                        let before = |u: &[usize]| !u.is_empty() && !u.contains(&next);
+                        if before(&ia) && only_next(&ib) {
+                            keys.push((*a, *b));
+                        } else if before(&ib) && only_next(&ia) {
+                            keys.push((*b, *a));
+                        } else {
+                            residual.push(Expr::Binary {
+                                op: BinaryOp::Eq,
+                                left: a,
+                                right: b,
+                            });
+                        }
+                    }
+                    other => residual.push(other),
+                }
+            }
+            let item = &scope.items[next];
+            let right_columns = vec![(item.offset, item.columns.len())];
+            let right = self.item_source(scope, next, pushed, width)?;
+            source = Source::Join(Box::new(Join {
+                kind: JoinKind::Inner,
+                left: source,
+                right,
+                right_columns,
+                keys,
+                residual: Expr::all(residual),
+            }));
+            joined.push(next);
+        }
+        if !multi.is_empty() {
+            return Err(Error::internal("a join condition no join covers"));
+        }
+        Ok(source)
+    }
+
+    /// The joins as written (some are outer).
+    fn source_of(
+        &self,
+        scope: &mut Scope,
+        tree: JoinTree,
+        pushed: &mut [Vec<Expr>],
+        width: usize,
+    ) -> Result<Source> {
+        match tree {
+            JoinTree::Item(i) => self.item_source(scope, i, pushed, width),
+            JoinTree::Join {
+                kind,
+                left,
+                right,
+                on,
+                first,
+                split,
+                end,
+            } => {
+                let side = |e: &Expr| -> Option<bool> {
+                    let used = scope.items_of(e);
+                    if used.is_empty() {
+                        None
+                    } else if used.iter().all(|u| (first..split).contains(u)) {
+                        Some(true)
+                    } else if used.iter().all(|u| (split..end).contains(u)) {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                };
+                let mut keys = Vec::new();
+                let mut residual = Vec::new();
+                for c in on {
+                    match &c {
+                        Expr::Binary {
+                            op: BinaryOp::Eq,
+                            left: a,
+                            right: b,
+                        } => match (side(a), side(b)) {
+                            (Some(true), Some(false)) => keys.push((*a.clone(), *b.clone())),
+                            (Some(false), Some(true)) => keys.push((*b.clone(), *a.clone())),
+                            _ => residual.push(c),
+                        },
+                        _ => residual.push(c),
+                    }
+                }
+                let right_columns = vec![(scope.items[split].offset, scope.width(split, end))];
+                let left = self.source_of(scope, *left, pushed, width)?;
+                let right = self.source_of(scope, *right, pushed, width)?;
+                Ok(Source::Join(Box::new(Join {
+                    kind,
+                    left,
+                    right,
+                    right_columns,
+                    keys,
+                    residual: Expr::all(residual),
+                })))
+            }
         }
     }
 
@@ -2285,7 +3063,7 @@ impl Binder<'_> {
                 Ok(Scope {
                     table: Some(table),
                     qualifier: Some(qualifier),
-                    series: None,
+                    ..Scope::default()
                 })
             }
             ast::TableFactor::Table {
@@ -2311,11 +3089,7 @@ impl Binder<'_> {
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
     ) -> Result<Scope> {
-        let empty = Scope {
-            table: None,
-            qualifier: None,
-            series: None,
-        };
+        let empty = Scope::default();
         let mut bound = Vec::new();
         for a in args {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
@@ -2398,10 +3172,39 @@ impl Binder<'_> {
                 step,
                 data_type,
             }),
+            ..Scope::default()
         })
     }
 
     fn describe(&self, e: &ast::Expr, name: &str, t: DataType, scope: &Scope) -> ColumnDesc {
+        if !scope.items.is_empty() {
+            let resolved = match e {
+                ast::Expr::Identifier(i) => scope.resolve_expr(None, &ident_name(i)).ok(),
+                ast::Expr::CompoundIdentifier(p) if p.len() == 2 => scope
+                    .resolve_expr(Some(&ident_name(&p[0])), &ident_name(&p[1]))
+                    .ok(),
+                _ => None,
+            };
+            if let Some((Expr::Column(c), _)) = resolved {
+                if let Some(item) = scope.item_at(c) {
+                    if let ItemInput::Table(table) = &item.input {
+                        let i = c - item.offset;
+                        return ColumnDesc {
+                            name: name.to_string(),
+                            data_type: table.columns[i].data_type,
+                            table_oid: table_oid(table),
+                            column_id: i as i16 + 1,
+                        };
+                    }
+                }
+            }
+            return ColumnDesc {
+                name: name.to_string(),
+                data_type: t,
+                table_oid: 0,
+                column_id: 0,
+            };
+        }
         let column = match e {
             ast::Expr::Identifier(i) => scope.resolve(None, &ident_name(i)).ok(),
             ast::Expr::CompoundIdentifier(p) if p.len() == 2 => scope
@@ -2487,11 +3290,7 @@ impl Binder<'_> {
                 _ => return self.bind_insert_select(table, &positions, !ins.columns.is_empty(), q),
             },
         };
-        let scope = Scope {
-            table: None,
-            qualifier: None,
-            series: None,
-        };
+        let scope = Scope::default();
         let mut rows = Vec::with_capacity(rows_ast.len());
         for r in &rows_ast {
             if ins.source.is_some() && r.len() > positions.len() {
@@ -3347,6 +4146,27 @@ fn unify(a: DataType, b: DataType) -> Option<DataType> {
         return Some(DataType::Unknown);
     }
     DataType::common_type(a, b)
+}
+
+/// Moves the conditions of inner joins into `conditions` (their order no
+/// longer matters once every join is inner).
+fn take_conditions(tree: &mut JoinTree, conditions: &mut Vec<Expr>) {
+    if let JoinTree::Join {
+        left, right, on, ..
+    } = tree
+    {
+        conditions.append(on);
+        take_conditions(left, conditions);
+        take_conditions(right, conditions);
+    }
+}
+
+/// A reference to `column` of the FROM item `qualifier`, exactly as named.
+fn column_ref(qualifier: &str, column: &str) -> ast::Expr {
+    ast::Expr::CompoundIdentifier(vec![
+        ast::Ident::with_quote('"', qualifier),
+        ast::Ident::with_quote('"', column),
+    ])
 }
 
 /// A date/time or interval type (the operands of date/time arithmetic).

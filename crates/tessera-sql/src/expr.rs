@@ -357,6 +357,145 @@ impl Expr {
     pub fn eval_predicate(&self, row: &[Value], params: &Params) -> Result<bool> {
         Ok(self.eval(row, params)?.as_bool() == Some(true))
     }
+
+    /// The expressions directly inside this one.
+    fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Column(_) | Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) => vec![],
+            Expr::Cast { expr, .. }
+            | Expr::Neg(expr)
+            | Expr::Not(expr)
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. } => vec![expr],
+            Expr::Binary { left, right, .. } => vec![left, right],
+            Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+            Expr::Like { expr, pattern, .. } => vec![expr, pattern],
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => operand
+                .iter()
+                .map(|e| &**e)
+                .chain(whens.iter().flat_map(|(w, t)| [w, t]))
+                .chain(otherwise.iter().map(|e| &**e))
+                .collect(),
+            Expr::Call { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// Calls `f` with every input column the expression reads.
+    pub fn for_each_column(&self, f: &mut impl FnMut(usize)) {
+        match self {
+            Expr::Column(i) => f(*i),
+            other => {
+                for c in other.children() {
+                    c.for_each_column(f);
+                }
+            }
+        }
+    }
+
+    /// The same expression over a row whose columns are numbered from
+    /// `first` of this one's input (every column it reads is at or after it).
+    pub fn rebased(&self, first: usize) -> Expr {
+        self.map_columns(&|i| i - first)
+    }
+
+    /// The same expression with each input column `i` read from `f(i)`.
+    pub fn map_columns(&self, f: &impl Fn(usize) -> usize) -> Expr {
+        let boxed = |e: &Expr| Box::new(e.map_columns(f));
+        match self {
+            Expr::Column(i) => Expr::Column(f(*i)),
+            Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) => self.clone(),
+            Expr::Cast { expr, to, explicit } => Expr::Cast {
+                expr: boxed(expr),
+                to: *to,
+                explicit: *explicit,
+            },
+            Expr::Neg(e) => Expr::Neg(boxed(e)),
+            Expr::Not(e) => Expr::Not(boxed(e)),
+            Expr::Binary { op, left, right } => Expr::Binary {
+                op: *op,
+                left: boxed(left),
+                right: boxed(right),
+            },
+            Expr::IsNull { expr, negated } => Expr::IsNull {
+                expr: boxed(expr),
+                negated: *negated,
+            },
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => Expr::IsBool {
+                expr: boxed(expr),
+                value: *value,
+                negated: *negated,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: boxed(expr),
+                list: list.iter().map(|e| e.map_columns(f)).collect(),
+                negated: *negated,
+            },
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => Expr::Like {
+                expr: boxed(expr),
+                pattern: boxed(pattern),
+                negated: *negated,
+                case_insensitive: *case_insensitive,
+            },
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => Expr::Case {
+                operand: operand.as_deref().map(boxed),
+                whens: whens
+                    .iter()
+                    .map(|(w, t)| (w.map_columns(f), t.map_columns(f)))
+                    .collect(),
+                otherwise: otherwise.as_deref().map(boxed),
+            },
+            Expr::Call { func, args } => Expr::Call {
+                func: *func,
+                args: args.iter().map(|e| e.map_columns(f)).collect(),
+            },
+        }
+    }
+
+    /// The conjuncts of an AND chain (itself when it is not one).
+    pub fn conjuncts(self) -> Vec<Expr> {
+        match self {
+            Expr::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => {
+                let mut out = left.conjuncts();
+                out.extend(right.conjuncts());
+                out
+            }
+            other => vec![other],
+        }
+    }
+
+    /// The AND of `conjuncts`; `None` when there are none.
+    pub fn all(conjuncts: Vec<Expr>) -> Option<Expr> {
+        conjuncts.into_iter().reduce(|a, b| Expr::Binary {
+            op: BinaryOp::And,
+            left: Box::new(a),
+            right: Box::new(b),
+        })
+    }
 }
 
 fn negate(v: Value) -> Result<Value> {

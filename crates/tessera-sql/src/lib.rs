@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod binder;
 pub mod engine;
 pub mod expr;
+pub mod join;
 pub mod parser;
 pub mod plan;
 pub mod router;

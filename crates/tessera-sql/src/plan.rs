@@ -120,9 +120,55 @@ pub struct SortKey {
     pub nulls_first: bool,
 }
 
+/// Rows the router computes before a query's fragment runs over them,
+/// when its FROM is more than one table: each input is gathered from the
+/// shards at the statement's snapshot, then joined where the router is.
+/// Every row is as wide as all FROM items together, each item's columns
+/// at its place (NULL where an item is not joined in yet, or is the
+/// missing side of an outer join), so expressions over the FROM read any
+/// intermediate row and joins may run in any order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The rows of a query (a `Plan::Select`: a table's columns read with
+    /// the conditions pushed down to it, a `generate_series`, or a
+    /// subquery in FROM), placed at `offset` in rows `width` wide.
+    Query {
+        plan: Arc<Plan>,
+        offset: usize,
+        width: usize,
+    },
+    Join(Box<Join>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+/// Two inputs side by side: an output row takes the right row's columns
+/// (`right_columns`, as `(start, len)` ranges) into the left row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    pub kind: JoinKind,
+    pub left: Source,
+    pub right: Source,
+    pub right_columns: Vec<(usize, usize)>,
+    /// Equalities of the condition: an expression over left rows and one
+    /// over right rows (a hash join matches them).
+    pub keys: Vec<(Expr, Expr)>,
+    /// The rest of the condition.
+    pub residual: Option<Expr>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectPlan {
     pub target: Target,
+    /// When set, the fragment runs on the router over these rows instead
+    /// of on the shards over a table.
+    pub source: Option<Source>,
     pub fragment: ScanFragment,
     /// After merging partial aggregates (rows `[keys…, aggregates…]`):
     /// HAVING, then the output expressions (visible columns then sort keys).

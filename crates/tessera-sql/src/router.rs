@@ -28,9 +28,11 @@ use crate::engine::{
     Isolation, Notice, QueryEngine, QueryResult, SessionState, Txn, REPORTED_SETTINGS,
 };
 use crate::expr::Params;
-use crate::plan::{DeletePlan, InsertPlan, Plan, Row, SelectPlan, Statement, Target, UpdatePlan};
+use crate::plan::{
+    DeletePlan, InsertPlan, Plan, Row, SelectPlan, Source, Statement, Target, UpdatePlan,
+};
 use crate::shard::{
-    eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest, ShardResponse,
+    eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest, ShardResponse, Sink,
     WriteMode,
 };
 
@@ -242,7 +244,6 @@ impl<C: Cluster> Router<C> {
         params: Arc<Params>,
         session: &mut SessionState,
     ) -> Result<Vec<Row>> {
-        let catalog = self.cluster.catalog();
         // REPEATABLE READ and SERIALIZABLE read the transaction's snapshot;
         // otherwise each statement takes its own.
         let txn_snapshot = session.txn.as_mut().and_then(|t| self.txn_snapshot(t));
@@ -253,6 +254,34 @@ impl<C: Cluster> Router<C> {
             None => Some(Snapshot::begin(&self.cluster)),
         };
         let ts = txn_snapshot.unwrap_or_else(|| statement_snapshot.as_ref().map_or(0, |s| s.ts));
+        let rows = self
+            .select_at(plan, select, params, session, (ts, txn, track_reads))
+            .await;
+        drop(statement_snapshot);
+        rows
+    }
+
+    /// A SELECT at the snapshot `read` (timestamp, transaction, whether
+    /// SERIALIZABLE tracks its reads).
+    async fn select_at(
+        &self,
+        plan: &Arc<Plan>,
+        select: &SelectPlan,
+        params: Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+    ) -> Result<Vec<Row>> {
+        if let Some(source) = &select.source {
+            // Boxed: the inputs are SELECTs themselves.
+            let rows = Box::pin(self.gather(source, &params, session, read)).await?;
+            let mut sink = Sink::new(&select.fragment.output);
+            for row in &rows {
+                sink.push(row, &select.fragment, &params)?;
+            }
+            return finish_select(select, sink.finish()?, &params);
+        }
+        let (ts, txn, track_reads) = read;
+        let catalog = self.cluster.catalog();
         let mut read_on = Vec::new();
         let global = match (&select.fragment.table, &select.fragment.index) {
             // Usable once built for this snapshot.
@@ -326,6 +355,45 @@ impl<C: Cluster> Router<C> {
             }
         }
         finish_select(select, rows, &params)
+    }
+
+    /// The rows of a query's FROM when it is more than one table.
+    async fn gather(
+        &self,
+        source: &Source,
+        params: &Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+    ) -> Result<Vec<Row>> {
+        match source {
+            Source::Query {
+                plan,
+                offset,
+                width,
+            } => {
+                let Plan::Select(select) = &**plan else {
+                    return Err(Error::internal("a FROM item that is not a query"));
+                };
+                let rows = self
+                    .select_at(plan, select, params.clone(), session, read)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let mut row = vec![Value::Null; *width];
+                        for (slot, v) in row[*offset..].iter_mut().zip(r) {
+                            *slot = v;
+                        }
+                        row
+                    })
+                    .collect())
+            }
+            Source::Join(join) => {
+                let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
+                let right = Box::pin(self.gather(&join.right, params, session, read)).await?;
+                crate::join::join_rows(join, left, right, params)
+            }
+        }
     }
 
     /// ALTER TABLE … ADD PRIMARY KEY: the table is rewritten into a new one
@@ -419,6 +487,7 @@ impl<C: Cluster> Router<C> {
             .collect();
         let select = SelectPlan {
             target: Target::AllShards,
+            source: None,
             fragment: crate::plan::ScanFragment {
                 table: Some(from.clone()),
                 primary_key: None,

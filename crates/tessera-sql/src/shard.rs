@@ -2983,14 +2983,14 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
 }
 
 /// Collects a fragment's output: projected rows or partial aggregates.
-struct Sink<'a> {
+pub(crate) struct Sink<'a> {
     rows: Vec<Row>,
     groups: HashMap<Vec<Value>, Vec<AggState>>,
     output: &'a FragmentOutput,
 }
 
 impl<'a> Sink<'a> {
-    fn new(output: &'a FragmentOutput) -> Sink<'a> {
+    pub(crate) fn new(output: &'a FragmentOutput) -> Sink<'a> {
         Sink {
             rows: Vec::new(),
             groups: HashMap::new(),
@@ -2998,7 +2998,12 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn push(&mut self, row: &[Value], fragment: &ScanFragment, params: &Params) -> Result<()> {
+    pub(crate) fn push(
+        &mut self,
+        row: &[Value],
+        fragment: &ScanFragment,
+        params: &Params,
+    ) -> Result<()> {
         if let Some(f) = &fragment.filter {
             if !f.eval_predicate(row, params)? {
                 return Ok(());
@@ -3033,7 +3038,7 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<Vec<Row>> {
+    pub(crate) fn finish(self) -> Result<Vec<Row>> {
         match self.output {
             FragmentOutput::Project(_) => Ok(self.rows),
             FragmentOutput::PartialAggregate { group_by, aggs } => {

@@ -24,6 +24,8 @@
 //! Every wait has a generous timeout so that a hung server fails a test with
 //! its log instead of hanging CI; no pass/fail decision depends on timing.
 
+pub mod slt;
+
 use std::collections::BTreeSet;
 use std::error::Error as StdError;
 use std::fmt::Write as _;

@@ -61,6 +61,7 @@ pub const LOCK_NOT_AVAILABLE: SqlState = SqlState("55P03");
 pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
 pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
 pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
+pub const DUPLICATE_ALIAS: SqlState = SqlState("42712");
 pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
 pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
 pub const CANNOT_COERCE: SqlState = SqlState("42846");
