@@ -296,7 +296,8 @@ struct ScopeItem {
     hidden: Vec<bool>,
     /// Where its columns start in the joined row.
     offset: usize,
-    input: ItemInput,
+    /// Taken when the plan is built.
+    input: Option<ItemInput>,
     /// On the side of an outer join that may be all NULLs.
     nullable: bool,
 }
@@ -394,11 +395,7 @@ impl Scope {
 
     fn resolve_in_items(&self, qualifier: Option<&str>, name: &str) -> Result<(Expr, DataType)> {
         if let Some(q) = qualifier {
-            let item = self
-                .items
-                .iter()
-                .find(|it| it.qualifier == q)
-                .ok_or_else(|| missing_from_entry(q))?;
+            let item = self.item_named(q)?;
             let c = item
                 .columns
                 .iter()
@@ -406,33 +403,58 @@ impl Scope {
                 .ok_or_else(|| undefined_column(qualifier, name))?;
             return Ok((Expr::Column(item.offset + c), item.columns[c].1));
         }
-        let mut found = self
+        match self.unqualified(name, 0, self.items.len()).as_slice() {
+            [] => Err(undefined_column(None, name)),
+            [one] => Ok(one.clone()),
+            _ => Err(Error::new(
+                sqlstate::AMBIGUOUS_COLUMN,
+                format!("column reference \"{name}\" is ambiguous"),
+            )),
+        }
+    }
+
+    /// What the unqualified `name` may mean among the items `lo..hi`: a
+    /// merged column of theirs, or a column of one not merged away.
+    fn unqualified(&self, name: &str, lo: usize, hi: usize) -> Vec<(Expr, DataType)> {
+        let within = |e: &Expr| {
+            let used = self.items_of(e);
+            !used.is_empty() && used.iter().all(|i| (lo..hi).contains(i))
+        };
+        let mut found: Vec<(Expr, DataType)> = self
             .merged
             .iter()
-            .find(|(n, ..)| n == name)
-            .map(|(_, e, t)| (e.clone(), *t));
-        for item in &self.items {
+            .filter(|(n, e, _)| n == name && within(e))
+            .map(|(_, e, t)| (e.clone(), *t))
+            .collect();
+        for item in &self.items[lo..hi] {
             for (c, (n, t)) in item.columns.iter().enumerate() {
                 if n == name && !item.hidden[c] {
-                    if found.is_some() {
-                        return Err(Error::new(
-                            sqlstate::AMBIGUOUS_COLUMN,
-                            format!("column reference \"{name}\" is ambiguous"),
-                        ));
-                    }
-                    found = Some((Expr::Column(item.offset + c), *t));
+                    found.push((Expr::Column(item.offset + c), *t));
                 }
             }
         }
-        found.ok_or_else(|| undefined_column(None, name))
+        found
+    }
+
+    /// The FROM item named `q` (its alias, or the table's name).
+    fn item_named(&self, q: &str) -> Result<&ScopeItem> {
+        self.items
+            .iter()
+            .find(|it| it.qualifier == q)
+            .ok_or_else(|| missing_from_entry(q))
+    }
+
+    /// The index of the FROM item whose columns include position `column`
+    /// of the row.
+    fn item_index(&self, column: usize) -> Option<usize> {
+        self.items
+            .iter()
+            .position(|it| it.offset <= column && column < it.offset + it.columns.len())
     }
 
     /// The FROM item whose columns include position `column` of the row.
     fn item_at(&self, column: usize) -> Option<&ScopeItem> {
-        self.items
-            .iter()
-            .rev()
-            .find(|it| it.offset <= column && column < it.offset + it.columns.len())
+        self.item_index(column).map(|i| &self.items[i])
     }
 
     /// The row width of the items `first..end`.
@@ -446,15 +468,7 @@ impl Scope {
     /// The items an expression reads, as a sorted, deduplicated list.
     fn items_of(&self, e: &Expr) -> Vec<usize> {
         let mut used = Vec::new();
-        e.for_each_column(&mut |c| {
-            if let Some(i) = self
-                .items
-                .iter()
-                .position(|it| it.offset <= c && c < it.offset + it.columns.len())
-            {
-                used.push(i);
-            }
-        });
+        e.for_each_column(&mut |c| used.extend(self.item_index(c)));
         used.sort_unstable();
         used.dedup();
         used
@@ -2121,11 +2135,7 @@ impl<'a> Binder<'a> {
                         ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
                         other => return Err(Error::unsupported(format!("{other}.*"))),
                     };
-                    let item = scope
-                        .items
-                        .iter()
-                        .find(|it| it.qualifier == q)
-                        .ok_or_else(|| missing_from_entry(&q))?;
+                    let item = scope.item_named(&q)?;
                     for (c, _) in &item.columns {
                         items.push((column_ref(&item.qualifier, c), c.clone()));
                     }
@@ -2542,10 +2552,9 @@ impl Binder<'_> {
                     .map(|c| (c.name.clone(), c.data_type))
                     .collect();
                 let input = match single.series {
-                    Some(series) => ItemInput::Query(Box::new(SelectPlan {
-                        target: Target::NoTable,
-                        source: None,
-                        fragment: ScanFragment {
+                    Some(series) => ItemInput::Query(Box::new(SelectPlan::rows(
+                        Target::NoTable,
+                        ScanFragment {
                             table: None,
                             primary_key: None,
                             index: None,
@@ -2553,13 +2562,7 @@ impl Binder<'_> {
                             filter: None,
                             output: FragmentOutput::Project(vec![Expr::Column(0)]),
                         },
-                        aggregate: None,
-                        distinct: false,
-                        order_by: vec![],
-                        limit: None,
-                        offset: None,
-                        visible: 1,
-                    })),
+                    ))),
                     None => ItemInput::Table(def),
                 };
                 (qualifier, columns, input)
@@ -2581,7 +2584,7 @@ impl Binder<'_> {
             hidden: vec![false; columns.len()],
             columns,
             offset,
-            input,
+            input: Some(input),
             nullable: false,
         });
         Ok(JoinTree::Item(scope.items.len() - 1))
@@ -2655,20 +2658,14 @@ impl Binder<'_> {
                     args: vec![l.clone(), r.clone()],
                 },
             };
-            // The sides' columns are now reached through the merged one.
+            // The sides' columns (or an earlier merge of them) are now
+            // reached through the merged one.
             for side in [&l, &r] {
-                match side {
-                    Expr::Column(c) => {
-                        if let Some(i) = scope
-                            .items
-                            .iter()
-                            .position(|it| it.offset <= *c && *c < it.offset + it.columns.len())
-                        {
-                            let item = &mut scope.items[i];
-                            item.hidden[*c - item.offset] = true;
-                        }
+                if let Expr::Column(c) = side {
+                    if let Some(i) = scope.item_index(*c) {
+                        let item = &mut scope.items[i];
+                        item.hidden[*c - item.offset] = true;
                     }
-                    _ => scope.merged.retain(|(n, ..)| n != name),
                 }
             }
             scope.merged.retain(|(n, ..)| n != name);
@@ -2749,37 +2746,19 @@ impl Binder<'_> {
         hi: usize,
         side: &str,
     ) -> Result<(Expr, DataType)> {
-        let mut found = scope
-            .merged
-            .iter()
-            .find(|(n, e, _)| {
-                let used = scope.items_of(e);
-                n == name && !used.is_empty() && used.iter().all(|i| (lo..hi).contains(i))
-            })
-            .map(|(_, e, t)| (e.clone(), *t));
-        for item in &scope.items[lo..hi] {
-            for (c, (n, t)) in item.columns.iter().enumerate() {
-                if n == name && !item.hidden[c] {
-                    if found.is_some() {
-                        return Err(Error::new(
-                            sqlstate::AMBIGUOUS_COLUMN,
-                            format!(
-                                "common column name \"{name}\" appears more than once in {side} table"
-                            ),
-                        ));
-                    }
-                    found = Some((Expr::Column(item.offset + c), *t));
-                }
-            }
-        }
-        found.ok_or_else(|| {
-            Error::new(
+        match scope.unqualified(name, lo, hi).as_slice() {
+            [] => Err(Error::new(
                 sqlstate::UNDEFINED_COLUMN,
                 format!(
                     "column \"{name}\" specified in USING clause does not exist in {side} table"
                 ),
-            )
-        })
+            )),
+            [one] => Ok(one.clone()),
+            _ => Err(Error::new(
+                sqlstate::AMBIGUOUS_COLUMN,
+                format!("common column name \"{name}\" appears more than once in {side} table"),
+            )),
+        }
     }
 
     /// The plan of a FROM of several items. Conditions of WHERE that read
@@ -2794,13 +2773,12 @@ impl Binder<'_> {
         scope: &mut Scope,
         filter: Option<Expr>,
     ) -> Result<(Source, Option<Expr>)> {
-        let tree = scope
+        let mut tree = scope
             .tree
             .take()
             .ok_or_else(|| Error::internal("a FROM of several items without joins"))?;
         let all_inner = tree.all_inner();
         let mut conditions = filter.map(Expr::conjuncts).unwrap_or_default();
-        let mut tree = tree;
         if all_inner {
             take_conditions(&mut tree, &mut conditions);
         }
@@ -2813,7 +2791,7 @@ impl Binder<'_> {
                 [] => top.push(c),
                 [one]
                     if !scope.items[*one].nullable
-                        && matches!(scope.items[*one].input, ItemInput::Table(_)) =>
+                        && matches!(scope.items[*one].input, Some(ItemInput::Table(_))) =>
                 {
                     pushed[*one].push(c)
                 }
@@ -2840,28 +2818,10 @@ impl Binder<'_> {
         width: usize,
     ) -> Result<Source> {
         let offset = scope.items[i].offset;
-        let columns = scope.items[i].columns.len();
-        let input = std::mem::replace(
-            &mut scope.items[i].input,
-            ItemInput::Query(Box::new(SelectPlan {
-                target: Target::NoTable,
-                source: None,
-                fragment: ScanFragment {
-                    table: None,
-                    primary_key: None,
-                    index: None,
-                    series: None,
-                    filter: None,
-                    output: FragmentOutput::Project(vec![]),
-                },
-                aggregate: None,
-                distinct: false,
-                order_by: vec![],
-                limit: None,
-                offset: None,
-                visible: 0,
-            })),
-        );
+        let input = scope.items[i]
+            .input
+            .take()
+            .ok_or_else(|| Error::internal("a FROM item planned twice"))?;
         let plan = match input {
             ItemInput::Query(plan) => *plan,
             ItemInput::Table(table) => {
@@ -2877,10 +2837,9 @@ impl Binder<'_> {
                     Some(_) => None,
                 };
                 let all: Vec<Expr> = (0..table.columns.len()).map(Expr::Column).collect();
-                SelectPlan {
+                SelectPlan::rows(
                     target,
-                    source: None,
-                    fragment: ScanFragment {
+                    ScanFragment {
                         table: Some(table),
                         primary_key,
                         index,
@@ -2888,13 +2847,7 @@ impl Binder<'_> {
                         filter,
                         output: FragmentOutput::Project(all),
                     },
-                    aggregate: None,
-                    distinct: false,
-                    order_by: vec![],
-                    limit: None,
-                    offset: None,
-                    visible: columns,
-                }
+                )
             }
         };
         Ok(Source::Query {
@@ -3187,7 +3140,7 @@ impl Binder<'_> {
             };
             if let Some((Expr::Column(c), _)) = resolved {
                 if let Some(item) = scope.item_at(c) {
-                    if let ItemInput::Table(table) = &item.input {
+                    if let Some(ItemInput::Table(table)) = &item.input {
                         let i = c - item.offset;
                         return ColumnDesc {
                             name: name.to_string(),

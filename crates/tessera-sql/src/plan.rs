@@ -5,8 +5,9 @@
 //! rows live: scan or key lookup, filter, then either the output
 //! expressions or partial aggregates. The router part ([`SelectPlan`]'s
 //! remaining fields) merges what the shards return: final aggregation,
-//! HAVING, DISTINCT, ORDER BY, LIMIT/OFFSET. Joins and subqueries will add
-//! operators on both sides of the cut.
+//! HAVING, DISTINCT, ORDER BY, LIMIT/OFFSET. A FROM of several items is a
+//! [`Source`]: its inputs are SELECTs gathered from the shards and joined
+//! on the router, where the fragment then runs over the joined rows.
 
 use std::sync::Arc;
 
@@ -179,6 +180,30 @@ pub struct SelectPlan {
     pub offset: Option<Expr>,
     /// How many leading columns the client sees (the rest are sort keys).
     pub visible: usize,
+}
+
+impl SelectPlan {
+    /// The fragment's rows as they come: no source, aggregation, DISTINCT,
+    /// order or limit; every output column visible.
+    pub fn rows(target: Target, fragment: ScanFragment) -> SelectPlan {
+        let visible = match &fragment.output {
+            FragmentOutput::Project(exprs) => exprs.len(),
+            FragmentOutput::PartialAggregate { group_by, aggs } => {
+                group_by.len() + aggs.iter().map(AggCall::partial_width).sum::<usize>()
+            }
+        };
+        SelectPlan {
+            target,
+            source: None,
+            fragment,
+            aggregate: None,
+            distinct: false,
+            order_by: vec![],
+            limit: None,
+            offset: None,
+            visible,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

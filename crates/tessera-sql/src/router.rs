@@ -485,10 +485,9 @@ impl<C: Cluster> Router<C> {
         let all: Vec<crate::expr::Expr> = (0..from.columns.len())
             .map(crate::expr::Expr::Column)
             .collect();
-        let select = SelectPlan {
-            target: Target::AllShards,
-            source: None,
-            fragment: crate::plan::ScanFragment {
+        let select = SelectPlan::rows(
+            Target::AllShards,
+            crate::plan::ScanFragment {
                 table: Some(from.clone()),
                 primary_key: None,
                 index: None,
@@ -496,13 +495,7 @@ impl<C: Cluster> Router<C> {
                 filter: None,
                 output: crate::plan::FragmentOutput::Project(all.clone()),
             },
-            aggregate: None,
-            distinct: false,
-            order_by: vec![],
-            limit: None,
-            offset: None,
-            visible: all.len(),
-        };
+        );
         let query = Arc::new(Plan::Select(Box::new(select.clone())));
         let rows = self
             .select(&query, &select, Arc::new(params.clone()), session)
