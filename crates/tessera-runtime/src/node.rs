@@ -15,6 +15,11 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// A shard thread's stack. Queries are trees (joins of many tables, deep
+/// expressions, nested subqueries) that binding and execution walk
+/// recursively; only the pages touched are ever committed.
+const SHARD_STACK_BYTES: usize = 64 << 20;
+
 use tessera_sql::router::Router;
 use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext};
 use tessera_storage::checkpoint::{wal_dir, write_checkpoint, Published};
@@ -295,6 +300,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         let ready = ready_tx.clone();
         let thread = std::thread::Builder::new()
             .name(format!("shard-{shard}"))
+            .stack_size(SHARD_STACK_BYTES)
             .spawn(move || {
                 if let Some(core) = core {
                     core_affinity::set_for_current(core);

@@ -16,7 +16,7 @@ use tessera_types::datetime::{self, TimeContext};
 use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, TableDef, Value};
 
 use crate::engine::ColumnDesc;
-use crate::expr::{BinaryOp, Clock, Expr, Function};
+use crate::expr::{BinaryOp, Clock, Expr, Function, Subquery, SubqueryKind, SubqueryRows};
 use crate::parser::Parsed;
 use crate::plan::*;
 
@@ -344,6 +344,20 @@ impl JoinTree {
     }
 }
 
+/// A name that is not in a scope (so an enclosing query's may have it).
+fn is_not_found(e: &Error) -> bool {
+    e.code == sqlstate::UNDEFINED_COLUMN || e.code == sqlstate::UNDEFINED_TABLE
+}
+
+/// An identifier that reads back exactly as `name`.
+fn quoted(name: &str) -> ast::Ident {
+    if name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        ast::Ident::new(name)
+    } else {
+        ast::Ident::with_quote('"', name)
+    }
+}
+
 fn missing_from_entry(q: &str) -> Error {
     Error::new(
         sqlstate::UNDEFINED_TABLE,
@@ -352,17 +366,39 @@ fn missing_from_entry(q: &str) -> Error {
 }
 
 fn undefined_column(qualifier: Option<&str>, name: &str) -> Error {
-    let shown = match qualifier {
-        Some(q) => format!("{q}.{name}"),
-        None => name.to_string(),
+    let message = match qualifier {
+        Some(q) => format!("column {q}.{name} does not exist"),
+        None => format!("column \"{name}\" does not exist"),
     };
-    Error::new(
-        sqlstate::UNDEFINED_COLUMN,
-        format!("column \"{shown}\" does not exist"),
-    )
+    Error::new(sqlstate::UNDEFINED_COLUMN, message)
 }
 
 impl Scope {
+    /// The names of this scope without its inputs: what a subquery inside
+    /// resolves outer references against.
+    fn names(&self) -> Scope {
+        Scope {
+            table: self.table.clone(),
+            qualifier: self.qualifier.clone(),
+            series: self.series.clone(),
+            items: self
+                .items
+                .iter()
+                .map(|it| ScopeItem {
+                    qualifier: it.qualifier.clone(),
+                    columns: it.columns.clone(),
+                    hidden: it.hidden.clone(),
+                    offset: it.offset,
+                    input: None,
+                    nullable: it.nullable,
+                })
+                .collect(),
+            tree: None,
+            merged: self.merged.clone(),
+            star: Vec::new(),
+        }
+    }
+
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<(usize, DataType)> {
         match self.resolve_expr(qualifier, name)? {
             (Expr::Column(i), t) => Ok((i, t)),
@@ -483,6 +519,8 @@ enum Ctx<'a> {
     /// the grouped row `[keys…, aggregates…]`.
     Grouped {
         keys: &'a [(String, DataType)],
+        /// The keys bound: a column reference that is one means it.
+        key_exprs: &'a [Expr],
         aggs: &'a mut Vec<AggCall>,
     },
 }
@@ -493,6 +531,18 @@ pub struct Binder<'a> {
     /// The session's zone and clock, for constants read now (`'now'`,
     /// timestamps without a zone), as PostgreSQL reads them when parsing.
     time: TimeContext,
+    /// The queries enclosing the subquery being bound, innermost last.
+    outer: Vec<OuterLevel>,
+    /// The statement's init plans so far.
+    init: Vec<InitPlan>,
+}
+
+/// A query around a subquery being bound: its names, and the columns of
+/// it (or of queries further out) that the subquery reads. The `n`-th is
+/// `Expr::Outer(n)` inside, and its argument `n` outside.
+struct OuterLevel {
+    scope: Scope,
+    refs: Vec<(Option<String>, String)>,
 }
 
 fn is_aggregate_name(name: &str) -> bool {
@@ -540,6 +590,8 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
         E::InList { expr, list, .. } => {
             contains_aggregate(expr) || list.iter().any(contains_aggregate)
         }
+        E::InSubquery { expr, .. } => contains_aggregate(expr),
+        E::AnyOp { left, .. } | E::AllOp { left, .. } => contains_aggregate(left),
         E::Between {
             expr, low, high, ..
         } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
@@ -580,6 +632,8 @@ impl<'a> Binder<'a> {
             catalog,
             params: param_types.to_vec(),
             time,
+            outer: Vec::new(),
+            init: Vec::new(),
         }
     }
 
@@ -829,6 +883,7 @@ impl<'a> Binder<'a> {
         Ok(Statement {
             sql: sql.to_string(),
             plan: Arc::new(plan),
+            init: std::mem::take(&mut self.init),
             param_types: self.finish_params(),
             columns,
             returns_rows,
@@ -1127,8 +1182,62 @@ impl<'a> Binder<'a> {
                 let (z, zt) = self.bind_expr_hint(time_zone, scope, ctx, Some(DataType::Text))?;
                 self.bind_at_time_zone(x, t, z, zt)
             }
-            E::Subquery(_) | E::Exists { .. } | E::InSubquery { .. } => {
-                Err(Error::unsupported("subqueries"))
+            E::Subquery(q) => {
+                let (query, args, descs) = self.bind_subquery(q, scope, ctx)?;
+                if descs.len() != 1 {
+                    return Err(Error::syntax("subquery must return only one column"));
+                }
+                let sub = Subquery {
+                    kind: SubqueryKind::Scalar,
+                    query,
+                    args,
+                };
+                Ok((Expr::Subquery(Box::new(sub)), descs[0].data_type))
+            }
+            E::Exists { subquery, negated } => {
+                let (query, args, _) = self.bind_subquery(subquery, scope, ctx)?;
+                let e = Expr::Subquery(Box::new(Subquery {
+                    kind: SubqueryKind::Exists,
+                    query,
+                    args,
+                }));
+                let e = if *negated { Expr::Not(Box::new(e)) } else { e };
+                Ok((e, DataType::Bool))
+            }
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let (e, t) =
+                    self.bind_quantified(expr, BinaryOp::Eq, false, subquery, scope, ctx)?;
+                Ok((if *negated { Expr::Not(Box::new(e)) } else { e }, t))
+            }
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let all = matches!(e, E::AllOp { .. });
+                let E::Subquery(q) = &**right else {
+                    return Err(Error::unsupported("ANY/ALL over an array"));
+                };
+                let op = match compare_op {
+                    ast::BinaryOperator::Eq => BinaryOp::Eq,
+                    ast::BinaryOperator::NotEq => BinaryOp::NotEq,
+                    ast::BinaryOperator::Lt => BinaryOp::Lt,
+                    ast::BinaryOperator::LtEq => BinaryOp::LtEq,
+                    ast::BinaryOperator::Gt => BinaryOp::Gt,
+                    ast::BinaryOperator::GtEq => BinaryOp::GtEq,
+                    other => return Err(Error::unsupported(format!("{other} ANY/ALL"))),
+                };
+                self.bind_quantified(left, op, all, q, scope, ctx)
             }
             other => Err(Error::unsupported(format!("the expression {other}"))),
         }
@@ -1141,8 +1250,20 @@ impl<'a> Binder<'a> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
-        let (e, t) = scope.resolve_expr(q, name)?;
-        if let Ctx::Grouped { .. } = ctx {
+        let (e, t) = match scope.resolve_expr(q, name) {
+            Ok(found) => found,
+            Err(e) if is_not_found(&e) && !self.outer.is_empty() => {
+                return self.outer_column(q, name, e)
+            }
+            Err(e) => return Err(e),
+        };
+        if let Ctx::Grouped {
+            key_exprs, keys, ..
+        } = ctx
+        {
+            if let Some(i) = key_exprs.iter().position(|k| *k == e) {
+                return Ok((Expr::Column(i), keys[i].1));
+            }
             let table = match &e {
                 Expr::Column(i) if !scope.items.is_empty() => {
                     scope.item_at(*i).map(|it| it.qualifier.clone())
@@ -1156,6 +1277,118 @@ impl<'a> Binder<'a> {
             ));
         }
         Ok((e, t.unconstrained()))
+    }
+
+    /// A column no FROM item of the query being bound has: one of an
+    /// enclosing query's (innermost first), read as an argument of the
+    /// subquery; `not_here` when none has it either.
+    fn outer_column(
+        &mut self,
+        q: Option<&str>,
+        name: &str,
+        not_here: Error,
+    ) -> Result<(Expr, DataType)> {
+        let mut found = None;
+        for level in self.outer.iter().rev() {
+            match level.scope.resolve_expr(q, name) {
+                Ok((_, t)) => {
+                    found = Some(t);
+                    break;
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (Some(t), Some(level)) = (found, self.outer.last_mut()) else {
+            return Err(not_here);
+        };
+        let key = (q.map(str::to_string), name.to_string());
+        let n = match level.refs.iter().position(|r| *r == key) {
+            Some(n) => n,
+            None => {
+                level.refs.push(key);
+                level.refs.len() - 1
+            }
+        };
+        Ok((Expr::Outer(n), t.unconstrained()))
+    }
+
+    /// Binds a subquery inside an expression over `scope`: its plan, and
+    /// its arguments (the outer columns it reads) bound in `scope` and
+    /// `ctx`. An uncorrelated one becomes an init plan.
+    fn bind_subquery(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(SubqueryRows, Vec<Expr>, Vec<ColumnDesc>)> {
+        self.outer.push(OuterLevel {
+            scope: scope.names(),
+            refs: Vec::new(),
+        });
+        let bound = self.bind_query(q);
+        let level = self.outer.pop();
+        let (plan, descs) = bound?;
+        let mut args = Vec::new();
+        for (q, name) in level.map(|l| l.refs).unwrap_or_default() {
+            let column = ast::Expr::Identifier(quoted(&name));
+            let reference = match q {
+                Some(q) => ast::Expr::CompoundIdentifier(vec![quoted(&q), quoted(&name)]),
+                None => column,
+            };
+            args.push(self.bind_expr(&reference, scope, ctx)?.0);
+        }
+        let query = if args.is_empty() {
+            self.init.push(InitPlan {
+                plan: Arc::new(Plan::Select(Box::new(plan))),
+                place: None,
+            });
+            SubqueryRows::Init(self.init.len() - 1)
+        } else {
+            SubqueryRows::PerRow(Arc::new(plan))
+        };
+        Ok((query, args, descs))
+    }
+
+    /// `left op ANY|ALL (q)`; IN is `= ANY`.
+    #[allow(clippy::too_many_arguments)]
+    fn bind_quantified(
+        &mut self,
+        left: &ast::Expr,
+        op: BinaryOp,
+        all: bool,
+        q: &ast::Query,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let (l, lt) = self.bind_expr(left, scope, ctx)?;
+        let (query, args, descs) = self.bind_subquery(q, scope, ctx)?;
+        if descs.len() != 1 {
+            return Err(Error::syntax("subquery has too many columns"));
+        }
+        let rt = descs[0].data_type;
+        let common = DataType::common_type(lt, rt)
+            .ok_or_else(|| operator_missing(op.symbol(), Some(lt), rt))?;
+        let common = if common == DataType::Unknown {
+            DataType::Text
+        } else {
+            common
+        };
+        let left = self.coerce(l, lt, common)?;
+        let cast = needs_cast(rt, common).then_some(common);
+        Ok((
+            Expr::Subquery(Box::new(Subquery {
+                kind: SubqueryKind::Quantified {
+                    left: Box::new(left),
+                    op,
+                    all,
+                    cast,
+                },
+                query,
+                args,
+            })),
+            DataType::Bool,
+        ))
     }
 
     fn bind_literal(&mut self, v: &ast::Value, hint: Option<DataType>) -> Result<(Expr, DataType)> {
@@ -1993,7 +2226,7 @@ impl<'a> Binder<'a> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
-        let Ctx::Grouped { keys, aggs } = ctx else {
+        let Ctx::Grouped { keys, aggs, .. } = ctx else {
             let clause = match ctx {
                 Ctx::Row { clause } => *clause,
                 Ctx::Grouped { .. } => "",
@@ -2213,6 +2446,7 @@ impl<'a> Binder<'a> {
                     &scope,
                     &mut Ctx::Grouped {
                         keys: &keys,
+                        key_exprs: &key_exprs,
                         aggs: &mut aggs,
                     },
                 )?;
@@ -2231,6 +2465,7 @@ impl<'a> Binder<'a> {
                         &scope,
                         &mut Ctx::Grouped {
                             keys: &keys,
+                            key_exprs: &key_exprs,
                             aggs: &mut aggs,
                         },
                     )?;
@@ -2246,6 +2481,7 @@ impl<'a> Binder<'a> {
                         &scope,
                         &mut Ctx::Grouped {
                             keys: &keys,
+                            key_exprs: &key_exprs,
                             aggs: &mut aggs,
                         },
                     )
@@ -2289,13 +2525,48 @@ impl<'a> Binder<'a> {
             )
         };
         let (limit, offset) = self.bind_limit(q)?;
-        // Several FROM items: joined on the router, which runs the fragment.
-        let (source, filter) = match scope.items.is_empty() {
-            true => (None, filter),
-            false => {
-                let (source, filter) = self.plan_source(&mut scope, filter)?;
-                (Some(source), filter)
+        // A correlated query runs for each outer row, over rows its stored
+        // FROM items gathered once (init plans).
+        let opt = |e: &Option<Expr>| e.as_ref().is_some_and(Expr::uses_outer);
+        let correlated = opt(&filter)
+            || opt(&limit)
+            || opt(&offset)
+            || match &fragment_output {
+                FragmentOutput::Project(e) => e.iter().any(Expr::uses_outer),
+                FragmentOutput::PartialAggregate { group_by, aggs } => {
+                    group_by.iter().any(Expr::uses_outer) || aggs.iter().any(|a| opt(&a.arg))
+                }
             }
+            || aggregate
+                .as_ref()
+                .is_some_and(|a| opt(&a.having) || a.output.iter().any(Expr::uses_outer))
+            || scope
+                .items
+                .iter()
+                .any(|it| matches!(&it.input, Some(ItemInput::Query(p)) if p.uses_outer()));
+        // Several FROM items: joined on the router, which runs the fragment.
+        let (source, filter) = if !scope.items.is_empty() {
+            let (source, filter) = self.plan_source(&mut scope, filter)?;
+            let source = match correlated {
+                true => self.gathered(source),
+                false => source,
+            };
+            (Some(source), filter)
+        } else if let (true, Some(table), None) = (correlated, &scope.table, &scope.series) {
+            let (closed, open): (Vec<Expr>, Vec<Expr>) = filter
+                .map(Expr::conjuncts)
+                .unwrap_or_default()
+                .into_iter()
+                .partition(|c| !c.uses_outer());
+            let scan = self.table_scan(table.clone(), Expr::all(closed));
+            scope.table = None;
+            self.init.push(InitPlan {
+                plan: Arc::new(Plan::Select(Box::new(scan))),
+                place: None,
+            });
+            (Some(Source::Init(self.init.len() - 1)), Expr::all(open))
+        } else {
+            (None, filter)
         };
         // A series is no stored table: it runs once, where the router is.
         let stored = scope.table.as_ref().filter(|_| scope.series.is_none());
@@ -2791,6 +3062,7 @@ impl Binder<'_> {
                 [] => top.push(c),
                 [one]
                     if !scope.items[*one].nullable
+                        && !c.uses_outer()
                         && matches!(scope.items[*one].input, Some(ItemInput::Table(_))) =>
                 {
                     pushed[*one].push(c)
@@ -2831,23 +3103,7 @@ impl Binder<'_> {
                         .map(|c| c.rebased(offset))
                         .collect(),
                 );
-                let (target, primary_key) = route(&table, filter.as_ref());
-                let index = match primary_key {
-                    None => choose_index(self.catalog, &table, filter.as_ref(), None, false, None),
-                    Some(_) => None,
-                };
-                let all: Vec<Expr> = (0..table.columns.len()).map(Expr::Column).collect();
-                SelectPlan::rows(
-                    target,
-                    ScanFragment {
-                        table: Some(table),
-                        primary_key,
-                        index,
-                        series: None,
-                        filter,
-                        output: FragmentOutput::Project(all),
-                    },
-                )
+                self.table_scan(table, filter)
             }
         };
         Ok(Source::Query {
@@ -2855,6 +3111,65 @@ impl Binder<'_> {
             offset,
             width,
         })
+    }
+
+    /// Every column of the rows of `table` that pass `filter`, read by
+    /// key or through an index when the filter allows.
+    fn table_scan(&self, table: Arc<TableDef>, filter: Option<Expr>) -> SelectPlan {
+        let (target, primary_key) = route(&table, filter.as_ref());
+        let index = match primary_key {
+            None => choose_index(self.catalog, &table, filter.as_ref(), None, false, None),
+            Some(_) => None,
+        };
+        let all: Vec<Expr> = (0..table.columns.len()).map(Expr::Column).collect();
+        SelectPlan::rows(
+            target,
+            ScanFragment {
+                table: Some(table),
+                primary_key,
+                index,
+                series: None,
+                filter,
+                output: FragmentOutput::Project(all),
+            },
+        )
+    }
+
+    /// A correlated query's FROM: the items that do not read the outer
+    /// row become init plans, gathered once.
+    fn gathered(&mut self, source: Source) -> Source {
+        match source {
+            Source::Query {
+                plan,
+                offset,
+                width,
+            } if !plan.uses_outer() => {
+                self.init.push(InitPlan {
+                    plan,
+                    place: Some((offset, width)),
+                });
+                Source::Init(self.init.len() - 1)
+            }
+            Source::Join(join) => {
+                let Join {
+                    kind,
+                    left,
+                    right,
+                    right_columns,
+                    keys,
+                    residual,
+                } = *join;
+                Source::Join(Box::new(Join {
+                    kind,
+                    left: self.gathered(left),
+                    right: self.gathered(right),
+                    right_columns,
+                    keys,
+                    residual,
+                }))
+            }
+            other => other,
+        }
     }
 
     /// Inner joins of every item, in an order chosen by the conditions.
@@ -3904,20 +4219,27 @@ fn transaction_modes(
     Ok((isolation, read_only))
 }
 
+/// Whether `e` has one value for the whole statement, known before it
+/// reads rows: a constant, a parameter, the statement's clock, or an
+/// uncorrelated scalar subquery (run first).
+fn constant(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(v) => !v.is_null(),
+        Expr::Param(_) | Expr::Now(Clock::Transaction | Clock::Statement) => true,
+        Expr::Cast { expr, .. } => constant(expr),
+        Expr::Subquery(sub) => {
+            sub.kind == SubqueryKind::Scalar && matches!(sub.query, SubqueryRows::Init(_))
+        }
+        _ => false,
+    }
+}
+
 /// Decides where a statement over `table` with `filter` must run: the
 /// shard of one bucket when every sharding-key column is fixed by an
 /// equality with a constant or parameter, and a point lookup when every
 /// primary-key column is.
 fn route(table: &TableDef, filter: Option<&Expr>) -> (Target, Option<Vec<Expr>>) {
     let mut fixed: Vec<Option<Expr>> = vec![None; table.columns.len()];
-    fn constant(e: &Expr) -> bool {
-        match e {
-            Expr::Literal(v) => !v.is_null(),
-            Expr::Param(_) | Expr::Now(Clock::Transaction | Clock::Statement) => true,
-            Expr::Cast { expr, .. } => constant(expr),
-            _ => false,
-        }
-    }
     fn walk(e: &Expr, fixed: &mut [Option<Expr>]) {
         match e {
             Expr::Binary {
@@ -3975,14 +4297,6 @@ fn choose_index(
     let mut equal: HashMap<usize, Expr> = HashMap::new();
     let mut lower: HashMap<usize, (Expr, bool)> = HashMap::new();
     let mut upper: HashMap<usize, (Expr, bool)> = HashMap::new();
-    fn constant(e: &Expr) -> bool {
-        match e {
-            Expr::Literal(v) => !v.is_null(),
-            Expr::Param(_) | Expr::Now(Clock::Transaction | Clock::Statement) => true,
-            Expr::Cast { expr, .. } => constant(expr),
-            _ => false,
-        }
-    }
     /// The column an operand is, if it is one as stored (integers of any
     /// width encode alike in keys, so a widening cast is still the column).
     fn column(e: &Expr, table: &TableDef) -> Option<usize> {
@@ -4379,6 +4693,15 @@ fn column_name(e: &ast::Expr) -> String {
         ast::Expr::Extract { .. } => "extract".into(),
         ast::Expr::AtTimeZone { .. } => "timezone".into(),
         ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::Exists { negated: false, .. } => "exists".into(),
+        ast::Expr::Subquery(q) => match &*q.body {
+            ast::SetExpr::Select(s) => match s.projection.first() {
+                Some(ast::SelectItem::UnnamedExpr(e)) => column_name(e),
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident_name(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
         _ => "?column?".into(),
     }
 }
@@ -4474,7 +4797,8 @@ mod index_choice_tests {
     use tessera_types::{Catalog, ColumnDef, DataType, IndexDef, TableDef};
 
     use super::Binder;
-    use crate::plan::{IndexScan, Plan};
+    use crate::expr::{Expr, SubqueryRows};
+    use crate::plan::{IndexScan, Plan, Source, Statement};
 
     /// `t (id int PRIMARY KEY, a int, b int, c text)` with indexes on
     /// `(a, b)` and, unique, `(c, id)` and `(b)` (global), all built.
@@ -4510,16 +4834,55 @@ mod index_choice_tests {
             .with_index_valid(b.storage.id, 1)
     }
 
-    fn index_scan(sql: &str) -> Option<IndexScan> {
-        let catalog = catalog();
+    fn bind(sql: &str) -> Statement {
         let parsed = crate::parser::parse(sql).unwrap();
-        let statement = Binder::new(&catalog, &[], Default::default())
+        Binder::new(&catalog(), &[], Default::default())
             .bind(&parsed[0], sql)
-            .unwrap();
+            .unwrap()
+    }
+
+    fn index_scan(sql: &str) -> Option<IndexScan> {
+        let statement = bind(sql);
         let Plan::Select(select) = &*statement.plan else {
             panic!("not a select")
         };
         select.fragment.index.clone()
+    }
+
+    #[test]
+    fn subqueries_run_once_or_per_row_over_rows_gathered_once() {
+        let scan_filter = |plan: &Plan| match plan {
+            Plan::Select(s) => s.fragment.filter.clone(),
+            _ => panic!("not a select"),
+        };
+        // Uncorrelated: one init plan, and a constant the query routes by.
+        let st = bind("SELECT * FROM t WHERE id = (SELECT max(a) FROM t WHERE b > 1)");
+        assert_eq!(st.init.len(), 1);
+        let Plan::Select(select) = &*st.plan else {
+            panic!("not a select")
+        };
+        assert!(select.fragment.primary_key.is_some(), "a point lookup");
+
+        // Correlated: the inner table is read once with the conditions
+        // that do not depend on the outer row; the rest runs per row.
+        let st =
+            bind("SELECT id FROM t o WHERE EXISTS (SELECT 1 FROM t i WHERE i.a = 7 AND i.b = o.b)");
+        assert_eq!(st.init.len(), 1);
+        assert_eq!(st.init[0].place, None);
+        let pushed = scan_filter(&st.init[0].plan).expect("pushed down");
+        assert!(!pushed.uses_outer());
+        let Plan::Select(select) = &*st.plan else {
+            panic!("not a select")
+        };
+        let Some(Expr::Subquery(sub)) = &select.fragment.filter else {
+            panic!("EXISTS is the filter")
+        };
+        assert_eq!(sub.args, vec![Expr::Column(2)], "reads o.b");
+        let SubqueryRows::PerRow(inner) = &sub.query else {
+            panic!("correlated")
+        };
+        assert_eq!(inner.source, Some(Source::Init(0)));
+        assert!(inner.fragment.filter.as_ref().is_some_and(Expr::uses_outer));
     }
 
     #[test]
@@ -4562,13 +4925,6 @@ mod index_choice_tests {
 
     #[test]
     fn updates_and_deletes_find_rows_through_an_index() {
-        let catalog = catalog();
-        let bind = |sql: &str| {
-            let parsed = crate::parser::parse(sql).unwrap();
-            Binder::new(&catalog, &[], Default::default())
-                .bind(&parsed[0], sql)
-                .unwrap()
-        };
         match &*bind("UPDATE t SET b = 1 WHERE a = 2 AND b < 7").plan {
             Plan::Update(u) => {
                 let ix = u.index.as_ref().unwrap();

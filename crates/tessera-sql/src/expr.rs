@@ -12,22 +12,106 @@
 //! value on every shard a statement touches.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use tessera_types::datetime::{self, ops, TimeContext, TimeZone};
 use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
 
-/// The inputs of an evaluation besides the row: `$n` values and the
-/// session's time zone and clock for this statement.
+use crate::plan::{Row, SelectPlan};
+
+/// The inputs of an evaluation besides the row: `$n` values, the
+/// session's time zone and clock for this statement, the rows of the
+/// statement's init plans, and the values a correlated subquery reads
+/// from the row it is evaluated for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params {
     pub values: Vec<Value>,
     pub time: TimeContext,
+    /// The rows of each of the statement's init plans, by number
+    /// ([`crate::plan::InitPlan`]), once the router has run them.
+    pub init: Vec<Arc<InitRows>>,
+    /// What [`Expr::Outer`] reads: the arguments of the correlated
+    /// subquery being evaluated.
+    pub outer: Vec<Value>,
 }
 
 impl Params {
     pub fn new(values: Vec<Value>, time: TimeContext) -> Params {
-        Params { values, time }
+        Params {
+            values,
+            time,
+            init: Vec::new(),
+            outer: Vec::new(),
+        }
+    }
+
+    /// The same inputs, as a correlated subquery evaluated with `outer`
+    /// sees them.
+    pub fn with_outer(&self, outer: Vec<Value>) -> Params {
+        Params {
+            values: self.values.clone(),
+            time: self.time,
+            init: self.init.clone(),
+            outer,
+        }
+    }
+
+    fn init_rows(&self, id: usize) -> Result<&InitRows> {
+        self.init
+            .get(id)
+            .map(|r| &**r)
+            .ok_or_else(|| Error::internal(format!("init plan {id} has not run")))
+    }
+}
+
+/// The rows an init plan returned, with the set of its first column's
+/// values built on first use by `= ANY` (IN).
+#[derive(Debug, Default)]
+pub struct InitRows {
+    pub rows: Vec<Row>,
+    members: OnceLock<Result<Members>>,
+}
+
+/// The distinct non-NULL values of a column, and whether it had a NULL.
+#[derive(Debug)]
+struct Members {
+    values: HashSet<Value>,
+    has_null: bool,
+}
+
+impl InitRows {
+    pub fn new(rows: Vec<Row>) -> InitRows {
+        InitRows {
+            rows,
+            members: OnceLock::new(),
+        }
+    }
+
+    fn members(&self, cast: Option<DataType>, time: &TimeContext) -> Result<&Members> {
+        let built = self.members.get_or_init(|| {
+            let mut m = Members {
+                values: HashSet::with_capacity(self.rows.len()),
+                has_null: false,
+            };
+            for row in &self.rows {
+                let v = cast_to(row[0].clone(), cast, time)?;
+                if v.is_null() {
+                    m.has_null = true;
+                } else {
+                    m.values.insert(v);
+                }
+            }
+            Ok(m)
+        });
+        built.as_ref().map_err(Clone::clone)
+    }
+}
+
+impl PartialEq for InitRows {
+    fn eq(&self, other: &InitRows) -> bool {
+        self.rows == other.rows
     }
 }
 
@@ -197,6 +281,139 @@ pub enum Expr {
     },
     /// The current time as `timestamptz`, from the statement's context.
     Now(Clock),
+    /// A query inside the expression.
+    Subquery(Box<Subquery>),
+    /// Inside a correlated subquery: the value of its argument `n`, a
+    /// value of the row it is evaluated for ([`Params::outer`]).
+    Outer(usize),
+}
+
+/// A subquery in an expression: what it yields, and where its rows come
+/// from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subquery {
+    pub kind: SubqueryKind,
+    pub query: SubqueryRows,
+    /// A correlated subquery's arguments: expressions over the row it is
+    /// evaluated for, whose values its [`Expr::Outer`] read.
+    pub args: Vec<Expr>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubqueryKind {
+    /// `(SELECT …)`: the one column of its one row; NULL without rows,
+    /// and more than one row is 21000.
+    Scalar,
+    /// `EXISTS (SELECT …)`.
+    Exists,
+    /// `left op ANY (SELECT …)` (`IN` is `= ANY`), or with `all`,
+    /// `left op ALL (SELECT …)`; the subquery's values are cast to `cast`
+    /// first when set. NULLs count as SQL says: no TRUE comparison but a
+    /// NULL one makes ANY NULL.
+    Quantified {
+        left: Box<Expr>,
+        op: BinaryOp,
+        all: bool,
+        cast: Option<DataType>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubqueryRows {
+    /// Uncorrelated: an init plan, run once before the statement; its rows
+    /// are `Params::init[n]`.
+    Init(usize),
+    /// Correlated: run again for each row it is evaluated for, over the
+    /// rows of its FROM items that init plans gathered.
+    PerRow(Arc<SelectPlan>),
+}
+
+impl Subquery {
+    fn eval(&self, row: &[Value], params: &Params) -> Result<Value> {
+        match &self.query {
+            SubqueryRows::Init(id) => {
+                let init = params.init_rows(*id)?;
+                self.result(&init.rows, Some(init), row, params)
+            }
+            SubqueryRows::PerRow(plan) => {
+                let mut outer = Vec::with_capacity(self.args.len());
+                for a in &self.args {
+                    outer.push(a.eval(row, params)?);
+                }
+                let rows = crate::subquery::run_local(plan, &params.with_outer(outer))?;
+                self.result(&rows, None, row, params)
+            }
+        }
+    }
+
+    /// What the subquery yields given its rows; `row` and `params` are the
+    /// enclosing evaluation's (for the left operand of ANY/ALL).
+    fn result(
+        &self,
+        rows: &[Row],
+        init: Option<&InitRows>,
+        row: &[Value],
+        params: &Params,
+    ) -> Result<Value> {
+        match &self.kind {
+            SubqueryKind::Exists => Ok(Value::Bool(!rows.is_empty())),
+            SubqueryKind::Scalar => match rows {
+                [] => Ok(Value::Null),
+                [one] => Ok(one.first().cloned().unwrap_or(Value::Null)),
+                _ => Err(Error::new(
+                    sqlstate::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression",
+                )),
+            },
+            SubqueryKind::Quantified {
+                left,
+                op,
+                all,
+                cast,
+            } => {
+                if rows.is_empty() {
+                    return Ok(Value::Bool(*all));
+                }
+                let l = left.eval(row, params)?;
+                if l.is_null() {
+                    return Ok(Value::Null);
+                }
+                if let (Some(init), BinaryOp::Eq, false) = (init, op, all) {
+                    let m = init.members(*cast, &params.time)?;
+                    return Ok(if m.values.contains(&l) {
+                        Value::Bool(true)
+                    } else if m.has_null {
+                        Value::Null
+                    } else {
+                        Value::Bool(false)
+                    });
+                }
+                // ANY: TRUE wins, else NULL if any was; ALL: FALSE wins.
+                let decisive = !*all;
+                let mut saw_null = false;
+                for r in rows {
+                    let v = cast_to(r[0].clone(), *cast, &params.time)?;
+                    match binary_in(*op, l.clone(), v, &params.time.zone)?.as_bool() {
+                        Some(b) if b == decisive => return Ok(Value::Bool(decisive)),
+                        Some(_) => {}
+                        None => saw_null = true,
+                    }
+                }
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(!decisive)
+                })
+            }
+        }
+    }
+}
+
+fn cast_to(v: Value, to: Option<DataType>, time: &TimeContext) -> Result<Value> {
+    match to {
+        Some(t) => v.cast_with(t, false, time),
+        None => Ok(v),
+    }
 }
 
 impl Expr {
@@ -350,6 +567,12 @@ impl Expr {
                 }
             }
             Expr::Call { func, args } => call(*func, args, row, params),
+            Expr::Subquery(sub) => sub.eval(row, params),
+            Expr::Outer(i) => params
+                .outer
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("outer value {i} missing"))),
         }
     }
 
@@ -361,7 +584,9 @@ impl Expr {
     /// The expressions directly inside this one.
     fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Column(_) | Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) => vec![],
+            Expr::Column(_) | Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) | Expr::Outer(_) => {
+                vec![]
+            }
             Expr::Cast { expr, .. }
             | Expr::Neg(expr)
             | Expr::Not(expr)
@@ -381,7 +606,21 @@ impl Expr {
                 .chain(otherwise.iter().map(|e| &**e))
                 .collect(),
             Expr::Call { args, .. } => args.iter().collect(),
+            // Not its query: that reads its own rows.
+            Expr::Subquery(sub) => {
+                let left = match &sub.kind {
+                    SubqueryKind::Quantified { left, .. } => Some(&**left),
+                    _ => None,
+                };
+                left.into_iter().chain(&sub.args).collect()
+            }
         }
+    }
+
+    /// Whether the expression reads a value of an enclosing query's row
+    /// ([`Expr::Outer`]), so it can only be evaluated for one.
+    pub fn uses_outer(&self) -> bool {
+        matches!(self, Expr::Outer(_)) || self.children().iter().any(|c| c.uses_outer())
     }
 
     /// Calls `f` with every input column the expression reads.
@@ -407,7 +646,25 @@ impl Expr {
         let boxed = |e: &Expr| Box::new(e.map_columns(f));
         match self {
             Expr::Column(i) => Expr::Column(f(*i)),
-            Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) => self.clone(),
+            Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) | Expr::Outer(_) => self.clone(),
+            Expr::Subquery(sub) => Expr::Subquery(Box::new(Subquery {
+                kind: match &sub.kind {
+                    SubqueryKind::Quantified {
+                        left,
+                        op,
+                        all,
+                        cast,
+                    } => SubqueryKind::Quantified {
+                        left: boxed(left),
+                        op: *op,
+                        all: *all,
+                        cast: *cast,
+                    },
+                    other => other.clone(),
+                },
+                query: sub.query.clone(),
+                args: sub.args.iter().map(|e| e.map_columns(f)).collect(),
+            })),
             Expr::Cast { expr, to, explicit } => Expr::Cast {
                 expr: boxed(expr),
                 to: *to,

@@ -14,6 +14,7 @@ pub mod parser;
 pub mod plan;
 pub mod router;
 pub mod shard;
+pub mod subquery;
 
 pub use engine::{
     ColumnDesc, Isolation, Notice, QueryEngine, QueryResult, SessionState, StatementInfo,

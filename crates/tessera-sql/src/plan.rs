@@ -139,6 +139,36 @@ pub enum Source {
         width: usize,
     },
     Join(Box<Join>),
+    /// Inside a correlated subquery: the rows of init plan `n`, gathered
+    /// once and already placed in rows as wide as this FROM.
+    Init(usize),
+}
+
+impl Source {
+    fn uses_outer(&self) -> bool {
+        match self {
+            Source::Query { plan, .. } => plan.uses_outer(),
+            Source::Join(j) => {
+                j.left.uses_outer()
+                    || j.right.uses_outer()
+                    || j.keys.iter().any(|(a, b)| a.uses_outer() || b.uses_outer())
+                    || j.residual.as_ref().is_some_and(Expr::uses_outer)
+            }
+            Source::Init(_) => false,
+        }
+    }
+}
+
+/// A query the router runs once before the statement, at its snapshot:
+/// an uncorrelated subquery, or a FROM item of a correlated one (whose
+/// rows are then read for every row the subquery is evaluated for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitPlan {
+    /// A `Plan::Select`.
+    pub plan: Arc<Plan>,
+    /// For a FROM item: its columns' offset in rows `width` wide, as
+    /// `(offset, width)`.
+    pub place: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +213,38 @@ pub struct SelectPlan {
 }
 
 impl SelectPlan {
+    /// Whether the query reads values of an enclosing query's row (it is
+    /// a correlated subquery, or part of one).
+    pub fn uses_outer(&self) -> bool {
+        let f = &self.fragment;
+        let exprs = |e: &[Expr]| e.iter().any(Expr::uses_outer);
+        let opt = |e: &Option<Expr>| e.as_ref().is_some_and(Expr::uses_outer);
+        self.source.as_ref().is_some_and(Source::uses_outer)
+            || f.primary_key.as_deref().is_some_and(exprs)
+            || f.index.as_ref().is_some_and(|ix| {
+                exprs(&ix.equal)
+                    || ix.lower.as_ref().is_some_and(|(e, _)| e.uses_outer())
+                    || ix.upper.as_ref().is_some_and(|(e, _)| e.uses_outer())
+            })
+            || f.series
+                .as_ref()
+                .is_some_and(|s| s.start.uses_outer() || s.stop.uses_outer() || opt(&s.step))
+            || opt(&f.filter)
+            || match &f.output {
+                FragmentOutput::Project(e) => exprs(e),
+                FragmentOutput::PartialAggregate { group_by, aggs } => {
+                    exprs(group_by) || aggs.iter().any(|a| opt(&a.arg))
+                }
+            }
+            || self
+                .aggregate
+                .as_ref()
+                .is_some_and(|a| opt(&a.having) || exprs(&a.output))
+            || opt(&self.limit)
+            || opt(&self.offset)
+            || matches!(&self.target, Target::ShardingKey(k) if exprs(k))
+    }
+
     /// The fragment's rows as they come: no source, aggregation, DISTINCT,
     /// order or limit; every output column visible.
     pub fn rows(target: Target, fragment: ScanFragment) -> SelectPlan {
@@ -324,6 +386,11 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Whether the plan is a query reading an enclosing query's values.
+    pub fn uses_outer(&self) -> bool {
+        matches!(self, Plan::Select(s) if s.uses_outer())
+    }
+
     /// BEGIN, COMMIT, ROLLBACK, SET TRANSACTION and savepoint commands:
     /// handled by the session's transaction logic, not executed as plans.
     pub fn is_transaction_control(&self) -> bool {
@@ -345,6 +412,8 @@ impl Plan {
 pub struct Statement {
     pub sql: String,
     pub plan: Arc<Plan>,
+    /// Run before the plan, in order (later ones may read earlier ones).
+    pub init: Vec<InitPlan>,
     pub param_types: Vec<DataType>,
     pub columns: Vec<ColumnDesc>,
     pub returns_rows: bool,

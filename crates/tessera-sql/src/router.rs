@@ -27,9 +27,9 @@ use crate::binder::Binder;
 use crate::engine::{
     Isolation, Notice, QueryEngine, QueryResult, SessionState, Txn, REPORTED_SETTINGS,
 };
-use crate::expr::Params;
+use crate::expr::{InitRows, Params};
 use crate::plan::{
-    DeletePlan, InsertPlan, Plan, Row, SelectPlan, Source, Statement, Target, UpdatePlan,
+    DeletePlan, InitPlan, InsertPlan, Plan, Row, SelectPlan, Source, Statement, Target, UpdatePlan,
 };
 use crate::shard::{
     eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest, ShardResponse, Sink,
@@ -241,11 +241,27 @@ impl<C: Cluster> Router<C> {
         &self,
         plan: &Arc<Plan>,
         select: &SelectPlan,
+        init: &[InitPlan],
         params: Arc<Params>,
         session: &mut SessionState,
     ) -> Result<Vec<Row>> {
-        // REPEATABLE READ and SERIALIZABLE read the transaction's snapshot;
-        // otherwise each statement takes its own.
+        let (statement_snapshot, read) = self.read_point(session);
+        let rows = match self.run_init(init, params, session, read).await {
+            Ok(params) => self.select_at(plan, select, params, session, read).await,
+            Err(e) => Err(e),
+        };
+        drop(statement_snapshot);
+        rows
+    }
+
+    /// Where a statement's reads look: REPEATABLE READ and SERIALIZABLE
+    /// read the transaction's snapshot; otherwise each statement takes its
+    /// own (held until the returned guard drops). Also the transaction,
+    /// and whether SERIALIZABLE tracks its reads.
+    fn read_point(
+        &self,
+        session: &mut SessionState,
+    ) -> (Option<Snapshot<'_, C>>, (Timestamp, Option<TxId>, bool)) {
         let txn_snapshot = session.txn.as_mut().and_then(|t| self.txn_snapshot(t));
         let txn = session.txn.as_ref().map(|t| t.id);
         let track_reads = session.txn.as_ref().is_some_and(|t| t.tracks_reads());
@@ -254,11 +270,7 @@ impl<C: Cluster> Router<C> {
             None => Some(Snapshot::begin(&self.cluster)),
         };
         let ts = txn_snapshot.unwrap_or_else(|| statement_snapshot.as_ref().map_or(0, |s| s.ts));
-        let rows = self
-            .select_at(plan, select, params, session, (ts, txn, track_reads))
-            .await;
-        drop(statement_snapshot);
-        rows
+        (statement_snapshot, (ts, txn, track_reads))
     }
 
     /// A SELECT at the snapshot `read` (timestamp, transaction, whether
@@ -374,26 +386,53 @@ impl<C: Cluster> Router<C> {
                 let Plan::Select(select) = &**plan else {
                     return Err(Error::internal("a FROM item that is not a query"));
                 };
+                if plan.uses_outer() {
+                    let rows = crate::subquery::run_local(select, params)?;
+                    return Ok(crate::subquery::place(rows, *offset, *width));
+                }
                 let rows = self
                     .select_at(plan, select, params.clone(), session, read)
                     .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| {
-                        let mut row = vec![Value::Null; *width];
-                        for (slot, v) in row[*offset..].iter_mut().zip(r) {
-                            *slot = v;
-                        }
-                        row
-                    })
-                    .collect())
+                Ok(crate::subquery::place(rows, *offset, *width))
             }
             Source::Join(join) => {
                 let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
                 let right = Box::pin(self.gather(&join.right, params, session, read)).await?;
                 crate::join::join_rows(join, left, right, params)
             }
+            Source::Init(id) => params
+                .init
+                .get(*id)
+                .map(|r| r.rows.clone())
+                .ok_or_else(|| Error::internal(format!("init plan {id} has not run"))),
         }
+    }
+
+    /// Runs the statement's init plans in order at the snapshot `read`:
+    /// the parameters then carry their rows (each may read the earlier
+    /// ones').
+    async fn run_init(
+        &self,
+        init: &[InitPlan],
+        mut params: Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+    ) -> Result<Arc<Params>> {
+        for i in init {
+            let Plan::Select(select) = &*i.plan else {
+                return Err(Error::internal("an init plan that is not a query"));
+            };
+            let rows =
+                Box::pin(self.select_at(&i.plan, select, params.clone(), session, read)).await?;
+            let rows = match i.place {
+                Some((offset, width)) => crate::subquery::place(rows, offset, width),
+                None => rows,
+            };
+            Arc::make_mut(&mut params)
+                .init
+                .push(Arc::new(InitRows::new(rows)));
+        }
+        Ok(params)
     }
 
     /// ALTER TABLE … ADD PRIMARY KEY: the table is rewritten into a new one
@@ -498,7 +537,7 @@ impl<C: Cluster> Router<C> {
         );
         let query = Arc::new(Plan::Select(Box::new(select.clone())));
         let rows = self
-            .select(&query, &select, Arc::new(params.clone()), session)
+            .select(&query, &select, &[], Arc::new(params.clone()), session)
             .await?;
         // As PostgreSQL: the unique index is built (duplicates refused)
         // before NOT NULL is checked.
@@ -1136,11 +1175,20 @@ impl<C: Cluster> Router<C> {
     ) -> Result<QueryResult> {
         // The statement's clock and zone, fixed here for every shard.
         let time = session.time_context(self.cluster.wall_clock());
-        let params = Arc::new(Params::new(params, time));
+        let mut params = Arc::new(Params::new(params, time));
         let plan = &statement.plan;
+        if !statement.init.is_empty() && !matches!(**plan, Plan::Select(_)) {
+            // Subqueries of a write: their rows are read before it, at a snapshot.
+            let (snapshot, read) = self.read_point(session);
+            let ran = self.run_init(&statement.init, params, session, read).await;
+            drop(snapshot);
+            params = ran?;
+        }
         match &**plan {
             Plan::Select(select) => {
-                let rows = self.select(plan, select, params, session).await?;
+                let rows = self
+                    .select(plan, select, &statement.init, params, session)
+                    .await?;
                 Ok(QueryResult {
                     columns: None,
                     rows,
@@ -1154,7 +1202,8 @@ impl<C: Cluster> Router<C> {
                         let Plan::Select(select) = &**query else {
                             return Err(Error::internal("INSERT from a non-SELECT plan"));
                         };
-                        self.select(query, select, params.clone(), session).await?
+                        self.select(query, select, &[], params.clone(), session)
+                            .await?
                     }
                     None => vec![],
                 };
@@ -2112,6 +2161,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
             let deferred = || Statement {
                 sql: sql.to_string(),
                 plan: Arc::new(Plan::Commit),
+                init: vec![],
                 param_types: vec![],
                 columns: vec![],
                 returns_rows: matches!(

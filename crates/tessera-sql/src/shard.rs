@@ -2761,49 +2761,54 @@ impl ShardContext {
 pub const SERIES_ROWS_MAX: usize = 10_000_000;
 
 /// Feeds the rows of `generate_series` to `push`, yielding to the event
-/// loop between batches. Like PostgreSQL: a NULL argument gives no rows, a
-/// zero step is 22023, and the series stops before passing `stop`.
+/// loop between batches.
 async fn series_rows(
     series: &crate::plan::SeriesScan,
     params: &crate::expr::Params,
     mut push: impl FnMut(&[Value]) -> Result<()>,
 ) -> Result<()> {
+    for (n, v) in series_values(series, params)?.enumerate() {
+        push(&[v])?;
+        if (n + 1) % SCAN_ROWS_PER_YIELD == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(())
+}
+
+/// The values of `generate_series`. Like PostgreSQL: a NULL argument
+/// gives none, a zero step is 22023, and the series stops before passing
+/// `stop` (or the end of its type's range).
+pub(crate) fn series_values(
+    series: &crate::plan::SeriesScan,
+    params: &crate::expr::Params,
+) -> Result<impl Iterator<Item = Value>> {
     let int = |e: &crate::expr::Expr| -> Result<Option<i64>> { Ok(e.eval(&[], params)?.as_i64()) };
-    let (Some(start), Some(stop)) = (int(&series.start)?, int(&series.stop)?) else {
-        return Ok(());
-    };
-    let step = match &series.step {
-        Some(e) => match int(e)? {
-            Some(step) => step,
-            None => return Ok(()),
+    let bounds = match (int(&series.start)?, int(&series.stop)?) {
+        (Some(start), Some(stop)) => match &series.step {
+            Some(e) => int(e)?.map(|step| (start, stop, step)),
+            None => Some((start, stop, 1)),
         },
-        None => 1,
+        _ => None,
     };
-    if step == 0 {
+    if bounds.is_some_and(|(_, _, step)| step == 0) {
         return Err(Error::new(
             sqlstate::INVALID_PARAMETER_VALUE,
             "step size cannot equal zero",
         ));
     }
-    let value = |i: i64| match series.data_type {
-        tessera_types::DataType::Int8 => Value::Int8(i),
-        _ => Value::Int4(i as i32),
-    };
-    let mut at = start;
-    let mut n = 0;
-    while (step > 0 && at <= stop) || (step < 0 && at >= stop) {
-        push(&[value(at)])?;
-        n += 1;
-        if n % SCAN_ROWS_PER_YIELD == 0 {
-            tokio::task::yield_now().await;
-        }
-        // Past the type's range the series has ended.
-        match at.checked_add(step) {
-            Some(next) => at = next,
-            None => break,
-        }
-    }
-    Ok(())
+    let int8 = series.data_type == tessera_types::DataType::Int8;
+    let (start, stop, step) = bounds.unwrap_or((1, 0, 1));
+    let mut next = Some(start);
+    Ok(std::iter::from_fn(move || {
+        let at = next.filter(|at| (step > 0 && *at <= stop) || (step < 0 && *at >= stop))?;
+        next = at.checked_add(step);
+        Some(if int8 {
+            Value::Int8(at)
+        } else {
+            Value::Int4(at as i32)
+        })
+    }))
 }
 
 /// A table or index about to be created under `name` when a relation has

@@ -3,7 +3,7 @@
 //! that a file reports how many of its queries pass instead of stopping at
 //! the first failure.
 //!
-//! The format is SQLite's: `statement ok|error`, `query <types> [nosort|
+//! The format is SQLite's: `statement ok|error [SQLSTATE]`, `query <types> [nosort|
 //! rowsort|valuesort] [label]` followed by the SQL, `----` and the
 //! expected values one per line (or `N values hashing to <md5>` once more
 //! than `hash-threshold` values come back), `skipif`/`onlyif <engine>`
@@ -20,7 +20,9 @@ const ENGINE: &str = "postgresql";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
     Ok,
-    Error,
+    /// An error; with its SQLSTATE when the record names one
+    /// (`statement error 42703`).
+    Error(Option<String>),
     Query {
         types: String,
         sort: Sort,
@@ -95,11 +97,11 @@ pub fn parse(text: &str) -> Result<Script, String> {
                 i += 1;
                 continue;
             }
-            ["statement", kind, ..] => {
+            ["statement", kind, rest @ ..] => {
                 let start = i;
                 let expect = match *kind {
                     "ok" => Expect::Ok,
-                    "error" => Expect::Error,
+                    "error" => Expect::Error(rest.first().map(|c| c.to_string())),
                     other => return Err(format!("line {}: statement {other}", i + 1)),
                 };
                 i += 1;
@@ -215,8 +217,13 @@ async fn check(record: &Record, client: &Client, hash_threshold: usize) -> Resul
     match (&record.expect, result) {
         (Expect::Ok, Ok(_)) => Ok(()),
         (Expect::Ok, Err(e)) => Err(format!("failed: {}", describe(&e))),
-        (Expect::Error, Ok(_)) => Err("succeeded, expected an error".into()),
-        (Expect::Error, Err(_)) => Ok(()),
+        (Expect::Error(_), Ok(_)) => Err("succeeded, expected an error".into()),
+        (Expect::Error(code), Err(e)) => match (code, e.as_db_error()) {
+            (Some(code), Some(db)) if db.code().code() != code => {
+                Err(format!("expected {code}, got {}", describe(&e)))
+            }
+            _ => Ok(()),
+        },
         (Expect::Query { .. }, Err(e)) => Err(format!("failed: {}", describe(&e))),
         (
             Expect::Query {
@@ -354,7 +361,7 @@ pub async fn complete(text: &str, client: &Client) -> Result<String, String> {
                 out.push('\n');
                 i += 1;
             }
-            ["statement", kind, ..] => {
+            ["statement", kind, rest @ ..] => {
                 let start = i;
                 i += 1;
                 while i < lines.len() && !lines[i].trim().is_empty() {
@@ -367,6 +374,18 @@ pub async fn complete(text: &str, client: &Client) -> Result<String, String> {
                         return Err(format!("line {}: {}: {}", start + 1, sql, describe(&e)))
                     }
                     ("error", Ok(_)) => return Err(format!("line {}: {sql}: no error", start + 1)),
+                    ("error", Err(e)) => {
+                        let got = e.as_db_error().map(|db| db.code().code());
+                        if let (Some(want), Some(got)) = (rest.first(), got) {
+                            if *want != got {
+                                return Err(format!(
+                                    "line {}: {sql}: {}, not {want}",
+                                    start + 1,
+                                    describe(&e)
+                                ));
+                            }
+                        }
+                    }
                     _ => {}
                 }
                 for l in &lines[start..i] {
@@ -430,7 +449,7 @@ mod tests {
                 values: vec!["1".into(), "x".into()],
             }
         );
-        assert_eq!(script.records[2].expect, Expect::Error);
+        assert_eq!(script.records[2].expect, Expect::Error(None));
     }
 
     #[test]

@@ -25,6 +25,8 @@ impl std::fmt::Debug for SqlState {
 pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
 pub const WARNING: SqlState = SqlState("01000");
 pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+/// A subquery used as an expression returned more than one row.
+pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
 pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");
 pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
 /// Also PostgreSQL's `datetime_value_out_of_range` ("timestamp out of range").

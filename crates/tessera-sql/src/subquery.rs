@@ -1,0 +1,101 @@
+//! Correlated subqueries, run where the expression holding them is
+//! evaluated, once for each row.
+//!
+//! A correlated subquery reads values of the row it is evaluated for
+//! ([`Expr::Outer`](crate::expr::Expr::Outer)), so it cannot run once
+//! ahead of the statement the way an uncorrelated one does. What it reads
+//! from tables does not depend on that row, though: the binder makes each
+//! of its stored FROM items an init plan, whose rows the router gathers
+//! once at the statement's snapshot (conditions that do not read the
+//! outer row pushed down to the shards). Evaluating the subquery for a row
+//! is then local, synchronous work over those rows: joins, the filter
+//! with the outer values, aggregation, ORDER BY and LIMIT. It runs on the
+//! router or on a shard alike, since everything it needs travels in
+//! [`Params`].
+
+use std::borrow::Cow;
+
+use tessera_types::{sqlstate, Error, Result, Value};
+
+use crate::expr::Params;
+use crate::plan::{Plan, Row, SelectPlan, Source};
+use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
+
+/// The rows of a correlated query, with `params.outer` holding the values
+/// it reads from the enclosing row.
+pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
+    let fragment = &select.fragment;
+    let mut sink = Sink::new(&fragment.output);
+    if let Some(source) = &select.source {
+        for row in source_rows(source, params)?.iter() {
+            sink.push(row, fragment, params)?;
+        }
+    } else if let Some(series) = &fragment.series {
+        for (n, v) in series_values(series, params)?.enumerate() {
+            if n >= SERIES_ROWS_MAX {
+                return Err(Error::new(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    format!(
+                        "generate_series would return more than {SERIES_ROWS_MAX} rows to one query"
+                    ),
+                ));
+            }
+            sink.push(&[v], fragment, params)?;
+        }
+    } else if fragment.table.is_none() {
+        sink.push(&[], fragment, params)?;
+    } else {
+        return Err(Error::internal(
+            "a correlated query reads a table that was not gathered",
+        ));
+    }
+    crate::router::finish_select(select, sink.finish()?, params)
+}
+
+/// The rows of a correlated query's FROM: gathered ones are borrowed.
+fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>> {
+    match source {
+        Source::Init(id) => {
+            let init = params
+                .init
+                .get(*id)
+                .ok_or_else(|| Error::internal(format!("init plan {id} has not run")))?;
+            Ok(Cow::Borrowed(&init.rows))
+        }
+        Source::Query {
+            plan,
+            offset,
+            width,
+        } => {
+            let Plan::Select(select) = &**plan else {
+                return Err(Error::internal("a FROM item that is not a query"));
+            };
+            let rows = run_local(select, params)?;
+            Ok(Cow::Owned(place(rows, *offset, *width)))
+        }
+        Source::Join(join) => {
+            let left = source_rows(&join.left, params)?.into_owned();
+            let right = source_rows(&join.right, params)?.into_owned();
+            Ok(Cow::Owned(crate::join::join_rows(
+                join, left, right, params,
+            )?))
+        }
+    }
+}
+
+/// Rows `width` wide with the given rows' values from `offset`, NULL
+/// elsewhere: how a FROM item's rows enter a join.
+pub fn place(rows: Vec<Row>, offset: usize, width: usize) -> Vec<Row> {
+    if offset == 0 && rows.first().is_none_or(|r| r.len() == width) {
+        return rows;
+    }
+    rows.into_iter()
+        .map(|r| {
+            let mut row = vec![Value::Null; width];
+            for (slot, v) in row[offset..].iter_mut().zip(r) {
+                *slot = v;
+            }
+            row
+        })
+        .collect()
+}
