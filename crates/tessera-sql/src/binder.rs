@@ -2315,17 +2315,217 @@ impl<'a> Binder<'a> {
         if q.with.is_some() {
             return Err(Error::unsupported("WITH"));
         }
-        if q.fetch.is_some() || !q.locks.is_empty() {
-            return Err(Error::unsupported("FETCH/FOR UPDATE"));
+        if !q.locks.is_empty() {
+            return Err(Error::unsupported("FOR UPDATE/SHARE"));
         }
-        let select = match &*q.body {
-            ast::SetExpr::Select(s) => s,
-            ast::SetExpr::SetOperation { .. } => {
-                return Err(Error::unsupported("UNION/INTERSECT/EXCEPT"))
-            }
-            ast::SetExpr::Values(_) => return Err(Error::unsupported("VALUES as a query")),
-            other => return Err(Error::unsupported(format!("the query {other}"))),
+        let order_items: Vec<ast::OrderByExpr> = match &q.order_by {
+            None => vec![],
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(e) => e.clone(),
+                ast::OrderByKind::All(_) => return Err(Error::unsupported("ORDER BY ALL")),
+            },
         };
+        let limits = self.bind_limit(q)?;
+        match &*q.body {
+            ast::SetExpr::Select(s) => self.bind_select(s, &order_items, limits),
+            body => self.bind_set_query(body, &order_items, limits),
+        }
+    }
+
+    /// A query whose body is UNION/INTERSECT/EXCEPT, VALUES or a query in
+    /// parentheses: its rows are a `Source`, which the query's ORDER BY
+    /// (by result column) and LIMIT take.
+    fn bind_set_query(
+        &mut self,
+        body: &ast::SetExpr,
+        order_items: &[ast::OrderByExpr],
+        (limit, offset): (Option<Expr>, Option<Expr>),
+    ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
+        let (source, descs) = self.bind_set_expr(body)?;
+        let source = match source.uses_outer() {
+            true => self.gathered(source),
+            false => source,
+        };
+        let width = descs.len();
+        let items: Vec<(ast::Expr, String)> = descs
+            .iter()
+            .map(|d| (ast::Expr::Identifier(quoted(&d.name)), d.name.clone()))
+            .collect();
+        let mut outputs: Vec<(Expr, DataType)> = descs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Expr::Column(i), d.data_type))
+            .collect();
+        let order_by = self.bind_order_by(order_items, &items, false, &mut outputs, |_, e| {
+            Err(match e {
+                ast::Expr::Identifier(i) => undefined_column(None, &ident_name(i)),
+                _ => Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "invalid UNION/INTERSECT/EXCEPT ORDER BY clause",
+                )
+                .with_detail("Only result column names can be used, not expressions or functions.")
+                .with_hint("Add the expression/function to every SELECT, or move the UNION into a FROM clause."),
+            })
+        })?;
+        let all = (0..width).map(Expr::Column).collect();
+        let plan = SelectPlan {
+            source: Some(source),
+            limit,
+            offset,
+            order_by,
+            ..SelectPlan::rows(
+                Target::NoTable,
+                ScanFragment {
+                    table: None,
+                    primary_key: None,
+                    index: None,
+                    series: None,
+                    filter: None,
+                    output: FragmentOutput::Project(all),
+                },
+            )
+        };
+        Ok((plan, descs))
+    }
+
+    /// The rows of a set operation's operand, and their columns.
+    fn bind_set_expr(&mut self, body: &ast::SetExpr) -> Result<(Source, Vec<ColumnDesc>)> {
+        let query = |plan: SelectPlan, width: usize| Source::Query {
+            plan: Arc::new(Plan::Select(Box::new(plan))),
+            offset: 0,
+            width,
+        };
+        match body {
+            ast::SetExpr::Select(s) => {
+                let (plan, descs) = self.bind_select(s, &[], (None, None))?;
+                Ok((query(plan, descs.len()), descs))
+            }
+            ast::SetExpr::Query(q) => {
+                let (plan, descs) = self.bind_query(q)?;
+                Ok((query(plan, descs.len()), descs))
+            }
+            ast::SetExpr::Values(v) => self.bind_values(v),
+            ast::SetExpr::SetOperation {
+                op,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                let (kind, name) = match op {
+                    ast::SetOperator::Union => (SetOpKind::Union, "UNION"),
+                    ast::SetOperator::Intersect => (SetOpKind::Intersect, "INTERSECT"),
+                    ast::SetOperator::Except | ast::SetOperator::Minus => {
+                        (SetOpKind::Except, "EXCEPT")
+                    }
+                };
+                let all = match set_quantifier {
+                    ast::SetQuantifier::All => true,
+                    ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                    other => return Err(Error::unsupported(format!("{name} {other}"))),
+                };
+                let (left, left_descs) = self.bind_set_expr(left)?;
+                let (right, right_descs) = self.bind_set_expr(right)?;
+                if left_descs.len() != right_descs.len() {
+                    return Err(Error::syntax(format!(
+                        "each {name} query must have the same number of columns"
+                    )));
+                }
+                let mut casts = [Vec::new(), Vec::new()];
+                let mut descs = Vec::new();
+                for (l, r) in left_descs.into_iter().zip(right_descs) {
+                    let t = DataType::common_type(l.data_type, r.data_type).ok_or_else(|| {
+                        Error::datatype_mismatch(format!(
+                            "{name} types {} and {} cannot be matched",
+                            l.data_type, r.data_type
+                        ))
+                    })?;
+                    let t = if t == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        t
+                    };
+                    casts[0].push(needs_cast(l.data_type, t).then_some(t));
+                    casts[1].push(needs_cast(r.data_type, t).then_some(t));
+                    descs.push(ColumnDesc {
+                        name: l.name,
+                        data_type: t,
+                        table_oid: 0,
+                        column_id: 0,
+                    });
+                }
+                let op = SetOp {
+                    kind,
+                    all,
+                    left,
+                    right,
+                    casts,
+                };
+                Ok((Source::SetOp(Box::new(op)), descs))
+            }
+            other => Err(Error::unsupported(format!("the query {other}"))),
+        }
+    }
+
+    /// `VALUES (…), (…)`: each column takes the common type of its values.
+    fn bind_values(&mut self, v: &ast::Values) -> Result<(Source, Vec<ColumnDesc>)> {
+        let width = v.rows.first().map_or(0, Vec::len);
+        let scope = Scope::default();
+        let mut types = vec![DataType::Unknown; width];
+        let mut bound = Vec::with_capacity(v.rows.len());
+        for row in &v.rows {
+            if row.len() != width {
+                return Err(Error::syntax("VALUES lists must all be the same length"));
+            }
+            let mut values = Vec::with_capacity(width);
+            for (i, e) in row.iter().enumerate() {
+                let hint = Some(types[i]).filter(|t| *t != DataType::Unknown);
+                let (x, t) =
+                    self.bind_expr_hint(e, &scope, &mut Ctx::Row { clause: "VALUES" }, hint)?;
+                types[i] = DataType::common_type(types[i], t).ok_or_else(|| {
+                    Error::datatype_mismatch(format!(
+                        "VALUES types {} and {t} cannot be matched",
+                        types[i]
+                    ))
+                })?;
+                values.push((x, t));
+            }
+            bound.push(values);
+        }
+        for t in types.iter_mut() {
+            if *t == DataType::Unknown {
+                *t = DataType::Text;
+            }
+        }
+        let mut rows = Vec::with_capacity(bound.len());
+        for values in bound {
+            let row = values
+                .into_iter()
+                .zip(&types)
+                .map(|((x, t), to)| self.coerce(x, t, *to))
+                .collect::<Result<Vec<Expr>>>()?;
+            rows.push(row);
+        }
+        let descs = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ColumnDesc {
+                name: format!("column{}", i + 1),
+                data_type: *t,
+                table_oid: 0,
+                column_id: 0,
+            })
+            .collect();
+        Ok((Source::Values(rows), descs))
+    }
+
+    /// A plain SELECT with the ORDER BY and (bound) LIMIT/OFFSET of the
+    /// query it is the body of.
+    fn bind_select(
+        &mut self,
+        select: &ast::Select,
+        order_items: &[ast::OrderByExpr],
+        (limit, offset): (Option<Expr>, Option<Expr>),
+    ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
         let mut scope = self.bind_from(&select.from)?;
         let filter = match &select.selection {
             Some(w) => {
@@ -2411,13 +2611,6 @@ impl<'a> Binder<'a> {
             }
             ast::GroupByExpr::All(_) => return Err(Error::unsupported("GROUP BY ALL")),
         };
-        let order_items: Vec<ast::OrderByExpr> = match &q.order_by {
-            None => vec![],
-            Some(ob) => match &ob.kind {
-                ast::OrderByKind::Expressions(e) => e.clone(),
-                ast::OrderByKind::All(_) => return Err(Error::unsupported("ORDER BY ALL")),
-            },
-        };
         let aggregated = !group_by.is_empty()
             || select.having.is_some()
             || items.iter().any(|(e, _)| contains_aggregate(e))
@@ -2475,7 +2668,7 @@ impl<'a> Binder<'a> {
             };
             let visible = outputs.len();
             let order_by =
-                self.bind_order_by(&order_items, &items, distinct, &mut outputs, |b, e| {
+                self.bind_order_by(order_items, &items, distinct, &mut outputs, |b, e| {
                     b.bind_expr(
                         e,
                         &scope,
@@ -2514,7 +2707,7 @@ impl<'a> Binder<'a> {
             }
             let visible = outputs.len();
             let order_by =
-                self.bind_order_by(&order_items, &items, distinct, &mut outputs, |b, e| {
+                self.bind_order_by(order_items, &items, distinct, &mut outputs, |b, e| {
                     b.bind_expr(e, &scope, &mut Ctx::Row { clause: "ORDER BY" })
                 })?;
             (
@@ -2524,7 +2717,6 @@ impl<'a> Binder<'a> {
                 order_by,
             )
         };
-        let (limit, offset) = self.bind_limit(q)?;
         // A correlated query runs for each outer row, over rows its stored
         // FROM items gathered once (init plans).
         let opt = |e: &Option<Expr>| e.as_ref().is_some_and(Expr::uses_outer);
@@ -2667,10 +2859,30 @@ impl Binder<'_> {
         Ok(keys)
     }
 
+    /// LIMIT and OFFSET, or FETCH FIRST n ROWS ONLY.
     fn bind_limit(&mut self, q: &ast::Query) -> Result<(Option<Expr>, Option<Expr>)> {
-        let Some(clause) = &q.limit_clause else {
-            return Ok((None, None));
+        let (limit, offset) = match &q.limit_clause {
+            None => (None, None),
+            Some(clause) => self.limit_clause(clause)?,
         };
+        let Some(fetch) = &q.fetch else {
+            return Ok((limit, offset));
+        };
+        if fetch.with_ties || fetch.percent {
+            return Err(Error::unsupported("FETCH … WITH TIES or PERCENT"));
+        }
+        if limit.is_some() {
+            return Err(Error::syntax("syntax error at or near \"FETCH\""));
+        }
+        let one = ast::Expr::value(ast::Value::Number("1".into(), false));
+        let count = fetch.quantity.clone().unwrap_or(one);
+        let empty = Scope::default();
+        let ctx = &mut Ctx::Row { clause: "FETCH" };
+        let (x, t) = self.bind_expr_hint(&count, &empty, ctx, Some(DataType::Int8))?;
+        Ok((Some(self.coerce(x, t, DataType::Int8)?), offset))
+    }
+
+    fn limit_clause(&mut self, clause: &ast::LimitClause) -> Result<(Option<Expr>, Option<Expr>)> {
         let (limit, offset) = match clause {
             ast::LimitClause::LimitOffset {
                 limit,
@@ -3168,6 +3380,22 @@ impl Binder<'_> {
                     residual,
                 }))
             }
+            Source::SetOp(op) => {
+                let SetOp {
+                    kind,
+                    all,
+                    left,
+                    right,
+                    casts,
+                } = *op;
+                Source::SetOp(Box::new(SetOp {
+                    kind,
+                    all,
+                    left: self.gathered(left),
+                    right: self.gathered(right),
+                    casts,
+                }))
+            }
             other => other,
         }
     }
@@ -3190,9 +3418,12 @@ impl Binder<'_> {
             let covered = |used: &[usize], next: usize, joined: &[usize]| {
                 used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
             };
+            // One a condition connects; else a filtered one (a cross
+            // product with the smallest inputs first); else the next.
             let at = remaining
                 .iter()
                 .position(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)))
+                .or_else(|| remaining.iter().position(|r| !pushed[*r].is_empty()))
                 .unwrap_or(0);
             let next = remaining.remove(at);
             let (mine, rest): (Vec<_>, Vec<_>) = multi

@@ -1,14 +1,15 @@
 //! Joins of rows gathered to the router: a hash join on the condition's
 //! equalities when it has any, a nested loop otherwise; outer joins keep
 //! unmatched rows, whose other side stays NULL. Rows are as wide as the
-//! whole FROM (see [`crate::plan::Source`]).
+//! whole FROM (see [`crate::plan::Source`]). Also the other ways rows of
+//! two inputs combine: UNION, INTERSECT and EXCEPT, and the rows of VALUES.
 
 use std::collections::HashMap;
 
 use tessera_types::{sqlstate, Error, Result, Value};
 
 use crate::expr::{Expr, Params};
-use crate::plan::{Join, JoinKind, Row};
+use crate::plan::{Join, JoinKind, Row, SetOp, SetOpKind};
 
 /// The most values a join may hold on the router. Past it the statement
 /// fails instead of exhausting the node's memory; gathering is how this
@@ -122,4 +123,89 @@ fn key_of<'a>(
         key.push(v);
     }
     Ok(Some(key))
+}
+
+/// The rows of a set operation over its inputs' rows. Without ALL the
+/// result has no duplicates; with it, INTERSECT ALL keeps a row as often
+/// as both sides have it and EXCEPT ALL as often as the left has it more.
+/// Rows come in the order the left input first gives them.
+pub fn set_rows(op: &SetOp, left: Vec<Row>, right: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+    let cast = |rows: Vec<Row>, casts: &[Option<tessera_types::DataType>]| -> Result<Vec<Row>> {
+        if casts.iter().all(Option::is_none) {
+            return Ok(rows);
+        }
+        rows.into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .zip(casts)
+                    .map(|(v, c)| match c {
+                        Some(t) => v.cast_with(*t, false, &params.time),
+                        None => Ok(v),
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let left = cast(left, &op.casts[0])?;
+    let right = cast(right, &op.casts[1])?;
+    if op.kind == SetOpKind::Union && op.all {
+        let mut out = left;
+        out.extend(right);
+        return Ok(out);
+    }
+    // How many of each row the right side has.
+    let mut counts: HashMap<Row, usize> = HashMap::new();
+    if op.kind != SetOpKind::Union {
+        for r in right.iter() {
+            *counts.entry(r.clone()).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    match op.kind {
+        SetOpKind::Union => {
+            let mut seen = std::collections::HashSet::new();
+            for r in left.into_iter().chain(right) {
+                if seen.insert(r.clone()) {
+                    out.push(r);
+                }
+            }
+        }
+        SetOpKind::Intersect => {
+            for r in left {
+                match counts.get_mut(&r) {
+                    Some(n) if *n > 0 => {
+                        // Without ALL, one copy: none is left for a later duplicate.
+                        *n = if op.all { *n - 1 } else { 0 };
+                        out.push(r);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        SetOpKind::Except => {
+            let mut seen = std::collections::HashSet::new();
+            for r in left {
+                match counts.get_mut(&r) {
+                    Some(n) if *n > 0 => {
+                        if op.all {
+                            *n -= 1;
+                        }
+                    }
+                    _ => {
+                        if op.all || seen.insert(r.clone()) {
+                            out.push(r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of VALUES.
+pub fn values_rows(rows: &[Vec<Expr>], params: &Params) -> Result<Vec<Row>> {
+    rows.iter()
+        .map(|r| r.iter().map(|e| e.eval(&[], params)).collect())
+        .collect()
 }

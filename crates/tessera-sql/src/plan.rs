@@ -142,10 +142,35 @@ pub enum Source {
     /// Inside a correlated subquery: the rows of init plan `n`, gathered
     /// once and already placed in rows as wide as this FROM.
     Init(usize),
+    /// UNION, INTERSECT or EXCEPT of two inputs of the same width.
+    SetOp(Box<SetOp>),
+    /// `VALUES (…), (…)`: rows of expressions, evaluated where the query
+    /// runs (cast to the columns' common types already).
+    Values(Vec<Vec<Expr>>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+/// Two inputs combined as sets (rows compare with NULL equal to NULL),
+/// or with `all` as multisets. Each input's columns are cast to the
+/// common type where `casts` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetOp {
+    pub kind: SetOpKind,
+    pub all: bool,
+    pub left: Source,
+    pub right: Source,
+    pub casts: [Vec<Option<DataType>>; 2],
 }
 
 impl Source {
-    fn uses_outer(&self) -> bool {
+    /// Whether the rows read values of an enclosing query's row.
+    pub fn uses_outer(&self) -> bool {
         match self {
             Source::Query { plan, .. } => plan.uses_outer(),
             Source::Join(j) => {
@@ -155,6 +180,8 @@ impl Source {
                     || j.residual.as_ref().is_some_and(Expr::uses_outer)
             }
             Source::Init(_) => false,
+            Source::SetOp(s) => s.left.uses_outer() || s.right.uses_outer(),
+            Source::Values(rows) => rows.iter().flatten().any(Expr::uses_outer),
         }
     }
 }

@@ -400,6 +400,12 @@ impl<C: Cluster> Router<C> {
                 let right = Box::pin(self.gather(&join.right, params, session, read)).await?;
                 crate::join::join_rows(join, left, right, params)
             }
+            Source::SetOp(op) => {
+                let left = Box::pin(self.gather(&op.left, params, session, read)).await?;
+                let right = Box::pin(self.gather(&op.right, params, session, read)).await?;
+                crate::join::set_rows(op, left, right, params)
+            }
+            Source::Values(rows) => crate::join::values_rows(rows, params),
             Source::Init(id) => params
                 .init
                 .get(*id)

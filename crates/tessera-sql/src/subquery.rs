@@ -80,6 +80,12 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
                 join, left, right, params,
             )?))
         }
+        Source::SetOp(op) => {
+            let left = source_rows(&op.left, params)?.into_owned();
+            let right = source_rows(&op.right, params)?.into_owned();
+            Ok(Cow::Owned(crate::join::set_rows(op, left, right, params)?))
+        }
+        Source::Values(rows) => Ok(Cow::Owned(crate::join::values_rows(rows, params)?)),
     }
 }
 
