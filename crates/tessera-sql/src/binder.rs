@@ -344,6 +344,70 @@ impl JoinTree {
     }
 }
 
+/// The columns of a query named by `alias`, its column list renaming the
+/// first ones.
+fn alias_columns(alias: &ast::TableAlias, descs: &[ColumnDesc]) -> Result<Vec<(String, DataType)>> {
+    if alias.columns.len() > descs.len() {
+        return Err(Error::syntax(format!(
+            "table \"{}\" has {} columns available but {} columns specified",
+            ident_name(&alias.name),
+            descs.len(),
+            alias.columns.len()
+        )));
+    }
+    Ok(descs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let name = alias
+                .columns
+                .get(i)
+                .map_or_else(|| d.name.clone(), |c| ident_name(&c.name));
+            (name, d.data_type)
+        })
+        .collect())
+}
+
+/// A fragment passing its input's first `width` columns through.
+fn identity_fragment(width: usize) -> ScanFragment {
+    ScanFragment {
+        table: None,
+        primary_key: None,
+        index: None,
+        series: None,
+        filter: None,
+        output: FragmentOutput::Project((0..width).map(Expr::Column).collect()),
+    }
+}
+
+/// Whether a FROM anywhere in `body` (outside subqueries in expressions)
+/// names the relation `name` without a schema.
+fn names_relation(body: &ast::SetExpr, name: &str) -> bool {
+    fn factor(f: &ast::TableFactor, name: &str) -> bool {
+        match f {
+            ast::TableFactor::Table { name: n, .. } => {
+                matches!(n.0.as_slice(), [ast::ObjectNamePart::Identifier(i)] if ident_name(i) == name)
+            }
+            ast::TableFactor::Derived { subquery, .. } => names_relation(&subquery.body, name),
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => twj(table_with_joins, name),
+            _ => false,
+        }
+    }
+    fn twj(t: &ast::TableWithJoins, name: &str) -> bool {
+        factor(&t.relation, name) || t.joins.iter().any(|j| factor(&j.relation, name))
+    }
+    match body {
+        ast::SetExpr::Select(s) => s.from.iter().any(|t| twj(t, name)),
+        ast::SetExpr::Query(q) => names_relation(&q.body, name),
+        ast::SetExpr::SetOperation { left, right, .. } => {
+            names_relation(left, name) || names_relation(right, name)
+        }
+        _ => false,
+    }
+}
+
 /// A name that is not in a scope (so an enclosing query's may have it).
 fn is_not_found(e: &Error) -> bool {
     e.code == sqlstate::UNDEFINED_COLUMN || e.code == sqlstate::UNDEFINED_TABLE
@@ -535,6 +599,26 @@ pub struct Binder<'a> {
     outer: Vec<OuterLevel>,
     /// The statement's init plans so far.
     init: Vec<InitPlan>,
+    /// The WITH queries in scope, innermost last.
+    ctes: Vec<CteDef>,
+    /// How many work tables of recursive queries the statement has.
+    work_tables: usize,
+}
+
+/// A WITH query a FROM item may name.
+struct CteDef {
+    name: String,
+    columns: Vec<(String, DataType)>,
+    body: CteBody,
+    /// How many enclosing queries there were where it was defined.
+    depth: usize,
+}
+
+enum CteBody {
+    /// Its plan, which each reference reads (inlined).
+    Plan(Box<SelectPlan>),
+    /// Inside its own recursive term: the work table of this number.
+    Work(usize),
 }
 
 /// A query around a subquery being bound: its names, and the columns of
@@ -634,6 +718,8 @@ impl<'a> Binder<'a> {
             time,
             outer: Vec::new(),
             init: Vec::new(),
+            ctes: Vec::new(),
+            work_tables: 0,
         }
     }
 
@@ -2312,9 +2398,135 @@ impl<'a> Binder<'a> {
     // ---- SELECT ---------------------------------------------------------
 
     fn bind_query(&mut self, q: &ast::Query) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
-        if q.with.is_some() {
-            return Err(Error::unsupported("WITH"));
+        let Some(with) = &q.with else {
+            return self.bind_query_body(q);
+        };
+        let before = self.ctes.len();
+        let bound = self.bind_with(with).and_then(|_| self.bind_query_body(q));
+        self.ctes.truncate(before);
+        bound
+    }
+
+    /// The queries of a WITH clause, each visible to the ones after it
+    /// (and, with RECURSIVE, to itself).
+    fn bind_with(&mut self, with: &ast::With) -> Result<()> {
+        for cte in &with.cte_tables {
+            if cte.from.is_some() {
+                return Err(Error::unsupported(format!("the WITH query {cte}")));
+            }
+            let name = ident_name(&cte.alias.name);
+            let same = |c: &&ast::Cte| ident_name(&c.alias.name) == name;
+            if with.cte_tables.iter().filter(same).count() > 1 {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_ALIAS,
+                    format!("WITH query name \"{name}\" specified more than once"),
+                ));
+            }
+            let (plan, descs) = match (with.recursive, &*cte.query.body) {
+                (
+                    true,
+                    ast::SetExpr::SetOperation {
+                        op: ast::SetOperator::Union,
+                        set_quantifier,
+                        left,
+                        right,
+                    },
+                ) if cte.query.order_by.is_none()
+                    && cte.query.limit_clause.is_none()
+                    && names_relation(right, &name) =>
+                {
+                    let all = match set_quantifier {
+                        ast::SetQuantifier::All => true,
+                        ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                        other => return Err(Error::unsupported(format!("UNION {other}"))),
+                    };
+                    self.bind_recursive(&name, &cte.alias, all, left, right)?
+                }
+                _ => self.bind_query(&cte.query)?,
+            };
+            let columns = alias_columns(&cte.alias, &descs)?;
+            self.ctes.push(CteDef {
+                name,
+                columns,
+                body: CteBody::Plan(Box::new(plan)),
+                depth: self.outer.len(),
+            });
         }
+        Ok(())
+    }
+
+    /// `name AS (start UNION [ALL] step)` where `step` reads `name`: the
+    /// step runs over the rows the last round added (the work table)
+    /// until it adds none.
+    fn bind_recursive(
+        &mut self,
+        name: &str,
+        alias: &ast::TableAlias,
+        all: bool,
+        start: &ast::SetExpr,
+        step: &ast::SetExpr,
+    ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
+        let (start, descs) = self.bind_set_expr(start)?;
+        let work = self.work_tables;
+        self.work_tables += 1;
+        self.ctes.push(CteDef {
+            name: name.to_string(),
+            columns: alias_columns(alias, &descs)?,
+            body: CteBody::Work(work),
+            depth: self.outer.len(),
+        });
+        let bound = self.bind_set_expr(step);
+        self.ctes.pop();
+        let (step, step_descs) = bound?;
+        if step_descs.len() != descs.len() {
+            return Err(Error::syntax(
+                "each UNION query must have the same number of columns",
+            ));
+        }
+        let mut casts = Vec::new();
+        for (i, (d, s)) in descs.iter().zip(&step_descs).enumerate() {
+            if DataType::common_type(d.data_type, s.data_type) != Some(d.data_type) {
+                return Err(Error::datatype_mismatch(format!(
+                    "recursive query \"{name}\" column {} has type {} in non-recursive term but type {} overall",
+                    i + 1,
+                    d.data_type,
+                    s.data_type
+                ))
+                .with_hint("Cast the output of the non-recursive term to the correct type."));
+            }
+            casts.push(needs_cast(s.data_type, d.data_type).then_some(d.data_type));
+        }
+        let recursive = Recursive {
+            work,
+            all,
+            start,
+            step,
+            casts,
+        };
+        let width = descs.len();
+        let plan = SelectPlan {
+            source: Some(Source::Recursive(Box::new(recursive))),
+            ..SelectPlan::rows(Target::NoTable, identity_fragment(width))
+        };
+        Ok((plan, descs))
+    }
+
+    /// A WITH query a FROM item names: the innermost of that name.
+    fn cte_of(&self, relation: &ast::TableFactor) -> Option<&CteDef> {
+        let ast::TableFactor::Table {
+            name, args: None, ..
+        } = relation
+        else {
+            return None;
+        };
+        let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+            return None;
+        };
+        let wanted = ident_name(ident);
+        self.ctes.iter().rev().find(|c| c.name == wanted)
+    }
+
+    fn bind_query_body(&mut self, q: &ast::Query) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
         if !q.locks.is_empty() {
             return Err(Error::unsupported("FOR UPDATE/SHARE"));
         }
@@ -2367,23 +2579,12 @@ impl<'a> Binder<'a> {
                 .with_hint("Add the expression/function to every SELECT, or move the UNION into a FROM clause."),
             })
         })?;
-        let all = (0..width).map(Expr::Column).collect();
         let plan = SelectPlan {
             source: Some(source),
             limit,
             offset,
             order_by,
-            ..SelectPlan::rows(
-                Target::NoTable,
-                ScanFragment {
-                    table: None,
-                    primary_key: None,
-                    index: None,
-                    series: None,
-                    filter: None,
-                    output: FragmentOutput::Project(all),
-                },
-            )
+            ..SelectPlan::rows(Target::NoTable, identity_fragment(width))
         };
         Ok((plan, descs))
     }
@@ -2922,6 +3123,7 @@ impl Binder<'_> {
             [] => Ok(Scope::default()),
             [one]
                 if one.joins.is_empty()
+                    && self.cte_of(&one.relation).is_none()
                     && !matches!(
                         one.relation,
                         ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
@@ -2999,30 +3201,50 @@ impl Binder<'_> {
                         .with_hint("For example, FROM (SELECT ...) [AS] foo."));
                 };
                 let (plan, descs) = self.bind_query(subquery)?;
-                if alias.columns.len() > descs.len() {
-                    return Err(Error::syntax(format!(
-                        "table \"{}\" has {} columns available but {} columns specified",
-                        ident_name(&alias.name),
-                        descs.len(),
-                        alias.columns.len()
-                    )));
-                }
-                let columns = descs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        let name = alias
-                            .columns
-                            .get(i)
-                            .map_or_else(|| d.name.clone(), |c| ident_name(&c.name));
-                        (name, d.data_type)
-                    })
-                    .collect();
+                let columns = alias_columns(alias, &descs)?;
                 (
                     ident_name(&alias.name),
                     columns,
                     ItemInput::Query(Box::new(plan)),
                 )
+            }
+            other if self.cte_of(other).is_some() => {
+                let ast::TableFactor::Table { alias, .. } = other else {
+                    return Err(Error::internal("a WITH query that is not a name"));
+                };
+                let depth = self.outer.len();
+                let cte = self.cte_of(other).expect("checked above");
+                let qualifier = alias
+                    .as_ref()
+                    .map_or_else(|| cte.name.clone(), |a| ident_name(&a.name));
+                let mut columns = cte.columns.clone();
+                if let Some(a) = alias {
+                    let descs: Vec<ColumnDesc> = columns
+                        .iter()
+                        .map(|(n, t)| ColumnDesc {
+                            name: n.clone(),
+                            data_type: *t,
+                            table_oid: 0,
+                            column_id: 0,
+                        })
+                        .collect();
+                    columns = alias_columns(a, &descs)?;
+                }
+                let plan = match &cte.body {
+                    CteBody::Plan(plan) => (**plan).clone(),
+                    CteBody::Work(_) if cte.depth != depth => return Err(Error::new(
+                        sqlstate::INVALID_RECURSION,
+                        format!(
+                            "recursive reference to query \"{}\" must not appear within a subquery",
+                            cte.name
+                        ),
+                    )),
+                    CteBody::Work(k) => SelectPlan {
+                        source: Some(Source::Work(*k)),
+                        ..SelectPlan::rows(Target::NoTable, identity_fragment(columns.len()))
+                    },
+                };
+                (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
             other => {
                 let single = self.bind_relation(other)?;
@@ -3355,7 +3577,7 @@ impl Binder<'_> {
                 plan,
                 offset,
                 width,
-            } if !plan.uses_outer() => {
+            } if !plan.uses_outer() && !plan.reads_work() => {
                 self.init.push(InitPlan {
                     plan,
                     place: Some((offset, width)),
@@ -3378,6 +3600,22 @@ impl Binder<'_> {
                     right_columns,
                     keys,
                     residual,
+                }))
+            }
+            Source::Recursive(r) => {
+                let Recursive {
+                    work,
+                    all,
+                    start,
+                    step,
+                    casts,
+                } = *r;
+                Source::Recursive(Box::new(Recursive {
+                    work,
+                    all,
+                    start: self.gathered(start),
+                    step: self.gathered(step),
+                    casts,
                 }))
             }
             Source::SetOp(op) => {

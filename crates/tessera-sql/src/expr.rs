@@ -35,6 +35,9 @@ pub struct Params {
     /// What [`Expr::Outer`] reads: the arguments of the correlated
     /// subquery being evaluated.
     pub outer: Vec<Value>,
+    /// The work tables of recursive WITH queries, by number, during their
+    /// rounds.
+    pub work: Vec<Arc<Vec<Row>>>,
 }
 
 impl Params {
@@ -44,6 +47,7 @@ impl Params {
             time,
             init: Vec::new(),
             outer: Vec::new(),
+            work: Vec::new(),
         }
     }
 
@@ -55,7 +59,25 @@ impl Params {
             time: self.time,
             init: self.init.clone(),
             outer,
+            work: self.work.clone(),
         }
+    }
+
+    /// The same inputs, with work table `n` holding `rows`.
+    pub fn with_work(&self, n: usize, rows: Vec<Row>) -> Params {
+        let mut p = self.clone();
+        if p.work.len() <= n {
+            p.work.resize_with(n + 1, Default::default);
+        }
+        p.work[n] = Arc::new(rows);
+        p
+    }
+
+    pub fn work_rows(&self, n: usize) -> Result<&[Row]> {
+        self.work
+            .get(n)
+            .map(|r| r.as_slice())
+            .ok_or_else(|| Error::internal(format!("work table {n} is not set")))
     }
 
     fn init_rows(&self, id: usize) -> Result<&InitRows> {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tessera_types::{sqlstate, Error, Result, Value};
 
 use crate::expr::{Expr, Params};
-use crate::plan::{Join, JoinKind, Row, SetOp, SetOpKind};
+use crate::plan::{Join, JoinKind, Recursive, Row, SetOp, SetOpKind};
 
 /// The most values a join may hold on the router. Past it the statement
 /// fails instead of exhausting the node's memory; gathering is how this
@@ -208,4 +208,70 @@ pub fn values_rows(rows: &[Vec<Expr>], params: &Params) -> Result<Vec<Row>> {
     rows.iter()
         .map(|r| r.iter().map(|e| e.eval(&[], params)).collect())
         .collect()
+}
+
+/// The rounds of a recursive WITH query: the rows so far, and (without
+/// ALL) the rows seen, so that a round adds only new ones.
+pub struct Rounds {
+    rows: Vec<Row>,
+    seen: Option<std::collections::HashSet<Row>>,
+    values: usize,
+}
+
+impl Rounds {
+    /// Starts from the rows of the non-recursive term; also returns the
+    /// first work table.
+    pub fn start(r: &Recursive, start: Vec<Row>) -> Result<(Rounds, Vec<Row>)> {
+        let mut rounds = Rounds {
+            rows: Vec::new(),
+            seen: (!r.all).then(Default::default),
+            values: 0,
+        };
+        let work = rounds.keep(start)?;
+        Ok((rounds, work))
+    }
+
+    /// Takes a round's rows (cast to the query's types); returns the next
+    /// work table, empty once the round added nothing.
+    pub fn add(&mut self, r: &Recursive, round: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+        let mut cast = Vec::with_capacity(round.len());
+        for row in round {
+            let row: Row = row
+                .into_iter()
+                .zip(&r.casts)
+                .map(|(v, c)| match c {
+                    Some(t) => v.cast_with(*t, false, &params.time),
+                    None => Ok(v),
+                })
+                .collect::<Result<_>>()?;
+            cast.push(row);
+        }
+        self.keep(cast)
+    }
+
+    fn keep(&mut self, rows: Vec<Row>) -> Result<Vec<Row>> {
+        let new: Vec<Row> = match &mut self.seen {
+            Some(seen) => rows
+                .into_iter()
+                .filter(|r| seen.insert(r.clone()))
+                .collect(),
+            None => rows,
+        };
+        self.values += new.iter().map(Vec::len).sum::<usize>();
+        if self.values > JOIN_VALUES_MAX {
+            return Err(Error::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                format!(
+                    "a recursive query produced more than {JOIN_VALUES_MAX} values, more than this version holds on one node"
+                ),
+            )
+            .with_hint("Check that the recursion ends (a condition in its recursive term)."));
+        }
+        self.rows.extend(new.iter().cloned());
+        Ok(new)
+    }
+
+    pub fn finish(self) -> Vec<Row> {
+        self.rows
+    }
 }

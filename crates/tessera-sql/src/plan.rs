@@ -147,6 +147,25 @@ pub enum Source {
     /// `VALUES (…), (…)`: rows of expressions, evaluated where the query
     /// runs (cast to the columns' common types already).
     Values(Vec<Vec<Expr>>),
+    /// A recursive WITH query's rows.
+    Recursive(Box<Recursive>),
+    /// Inside a recursive WITH query's step: the rows the last round
+    /// added (`Params::work[n]`).
+    Work(usize),
+}
+
+/// `WITH RECURSIVE name AS (start UNION [ALL] step)`: the rows of
+/// `start`, then round after round the rows of `step` over the work
+/// table (the rows the round before added; without ALL, rows seen
+/// already are dropped) until a round adds none. `casts` bring the
+/// step's columns to the start's types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recursive {
+    pub work: usize,
+    pub all: bool,
+    pub start: Source,
+    pub step: Source,
+    pub casts: Vec<Option<DataType>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +201,21 @@ impl Source {
             Source::Init(_) => false,
             Source::SetOp(s) => s.left.uses_outer() || s.right.uses_outer(),
             Source::Values(rows) => rows.iter().flatten().any(Expr::uses_outer),
+            Source::Recursive(r) => r.start.uses_outer() || r.step.uses_outer(),
+            Source::Work(_) => false,
+        }
+    }
+
+    /// Whether the rows depend on a recursive query's work table, so they
+    /// cannot be read ahead of its rounds.
+    pub fn reads_work(&self) -> bool {
+        match self {
+            Source::Query { plan, .. } => plan.reads_work(),
+            Source::Join(j) => j.left.reads_work() || j.right.reads_work(),
+            Source::SetOp(s) => s.left.reads_work() || s.right.reads_work(),
+            Source::Recursive(r) => r.start.reads_work() || r.step.reads_work(),
+            Source::Work(_) => true,
+            Source::Init(_) | Source::Values(_) => false,
         }
     }
 }
@@ -416,6 +450,11 @@ impl Plan {
     /// Whether the plan is a query reading an enclosing query's values.
     pub fn uses_outer(&self) -> bool {
         matches!(self, Plan::Select(s) if s.uses_outer())
+    }
+
+    /// Whether the plan is a query reading a recursive query's work table.
+    pub fn reads_work(&self) -> bool {
+        matches!(self, Plan::Select(s) if s.source.as_ref().is_some_and(Source::reads_work))
     }
 
     /// BEGIN, COMMIT, ROLLBACK, SET TRANSACTION and savepoint commands:

@@ -406,6 +406,17 @@ impl<C: Cluster> Router<C> {
                 crate::join::set_rows(op, left, right, params)
             }
             Source::Values(rows) => crate::join::values_rows(rows, params),
+            Source::Recursive(r) => {
+                let start = Box::pin(self.gather(&r.start, params, session, read)).await?;
+                let (mut rounds, mut work) = crate::join::Rounds::start(r, start)?;
+                while !work.is_empty() {
+                    let with_work = Arc::new(params.with_work(r.work, work));
+                    let round = Box::pin(self.gather(&r.step, &with_work, session, read)).await?;
+                    work = rounds.add(r, round, params)?;
+                }
+                Ok(rounds.finish())
+            }
+            Source::Work(n) => Ok(params.work_rows(*n)?.to_vec()),
             Source::Init(id) => params
                 .init
                 .get(*id)

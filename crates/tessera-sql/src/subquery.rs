@@ -86,6 +86,17 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
             Ok(Cow::Owned(crate::join::set_rows(op, left, right, params)?))
         }
         Source::Values(rows) => Ok(Cow::Owned(crate::join::values_rows(rows, params)?)),
+        Source::Recursive(r) => {
+            let start = source_rows(&r.start, params)?.into_owned();
+            let (mut rounds, mut work) = crate::join::Rounds::start(r, start)?;
+            while !work.is_empty() {
+                let with_work = params.with_work(r.work, work);
+                let round = source_rows(&r.step, &with_work)?.into_owned();
+                work = rounds.add(r, round, params)?;
+            }
+            Ok(Cow::Owned(rounds.finish()))
+        }
+        Source::Work(n) => Ok(Cow::Borrowed(params.work_rows(*n)?)),
     }
 }
 

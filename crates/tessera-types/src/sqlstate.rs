@@ -64,6 +64,8 @@ pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
 pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
 pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
 pub const DUPLICATE_ALIAS: SqlState = SqlState("42712");
+/// A recursive WITH query's work table read where it cannot be.
+pub const INVALID_RECURSION: SqlState = SqlState("42P19");
 pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
 pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
 pub const CANNOT_COERCE: SqlState = SqlState("42846");
