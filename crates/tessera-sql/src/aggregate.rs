@@ -3,6 +3,11 @@
 //! A shard turns its matching rows into partial states per group and ships
 //! them as values; the router merges the partials of every shard and
 //! finalizes. `avg` travels as (sum, count) so the merge stays exact.
+//! DISTINCT aggregates and `string_agg` cannot be merged that way; the
+//! binder has their input gathered to one place
+//! ([`AggCall::needs_one_place`]), so there is one partial per group.
+
+use std::collections::HashSet;
 
 use rust_decimal::Decimal;
 use tessera_types::{numeric, DataType, Error, Result, Value};
@@ -10,13 +15,27 @@ use tessera_types::{numeric, DataType, Error, Result, Value};
 use crate::expr::{binary, BinaryOp};
 use crate::plan::{AggCall, AggFunc};
 
+/// An aggregate's state for one group.
 #[derive(Debug, Clone)]
-pub enum AggState {
+pub struct AggState {
+    acc: Acc,
+    /// For DISTINCT: the values counted already.
+    seen: Option<HashSet<Value>>,
+}
+
+#[derive(Debug, Clone)]
+enum Acc {
     Count(i64),
     Sum(Value),
     Min(Value),
     Max(Value),
-    Avg { sum: Value, count: i64 },
+    Avg {
+        sum: Value,
+        count: i64,
+    },
+    /// bool_and / bool_or: NULL until a non-NULL input.
+    Bool(Value),
+    Text(Option<String>),
 }
 
 /// The type sums of `arg_type` accumulate in.
@@ -48,43 +67,98 @@ fn add(acc: Value, v: Value, ty: DataType) -> Result<Value> {
 
 impl AggState {
     pub fn new(call: &AggCall) -> AggState {
-        match call.func {
-            AggFunc::CountStar | AggFunc::Count => AggState::Count(0),
-            AggFunc::Sum => AggState::Sum(Value::Null),
-            AggFunc::Min => AggState::Min(Value::Null),
-            AggFunc::Max => AggState::Max(Value::Null),
-            AggFunc::Avg => AggState::Avg {
-                sum: Value::Null,
-                count: 0,
-            },
+        AggState {
+            acc: Acc::new(call),
+            seen: call.distinct.then(HashSet::new),
         }
     }
 
-    /// Adds one input value (the evaluated argument; ignored for `count(*)`).
-    pub fn accumulate(&mut self, call: &AggCall, v: Value) -> Result<()> {
+    /// Adds one input value (the evaluated argument; ignored for
+    /// `count(*)`), with `string_agg`'s delimiter.
+    pub fn accumulate(&mut self, call: &AggCall, v: Value, delimiter: Option<Value>) -> Result<()> {
+        if let Some(seen) = &mut self.seen {
+            if v.is_null() || !seen.insert(v.clone()) {
+                return Ok(());
+            }
+        }
+        self.acc.accumulate(call, v, delimiter)
+    }
+
+    /// Appends the partial state as values.
+    pub fn write_partial(self, out: &mut Vec<Value>) {
+        self.acc.write_partial(out)
+    }
+
+    /// Merges a partial state read from `values` (as written by `write_partial`).
+    pub fn merge(&mut self, call: &AggCall, values: &[Value]) -> Result<()> {
+        self.acc.merge(call, values)
+    }
+
+    pub fn finish(self, call: &AggCall) -> Result<Value> {
+        self.acc.finish(call)
+    }
+}
+
+impl Acc {
+    fn new(call: &AggCall) -> Acc {
+        match call.func {
+            AggFunc::CountStar | AggFunc::Count => Acc::Count(0),
+            AggFunc::Sum => Acc::Sum(Value::Null),
+            AggFunc::Min => Acc::Min(Value::Null),
+            AggFunc::Max => Acc::Max(Value::Null),
+            AggFunc::Avg => Acc::Avg {
+                sum: Value::Null,
+                count: 0,
+            },
+            AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(Value::Null),
+            AggFunc::StringAgg => Acc::Text(None),
+        }
+    }
+
+    fn accumulate(&mut self, call: &AggCall, v: Value, delimiter: Option<Value>) -> Result<()> {
         if call.func != AggFunc::CountStar && v.is_null() {
             return Ok(());
         }
         match self {
-            AggState::Count(n) => *n += 1,
-            AggState::Sum(acc) => {
+            Acc::Bool(acc) => {
+                let b = v.as_bool().unwrap_or(false);
+                *acc = match (acc.as_bool(), call.func) {
+                    (None, _) => Value::Bool(b),
+                    (Some(a), AggFunc::BoolAnd) => Value::Bool(a && b),
+                    (Some(a), _) => Value::Bool(a || b),
+                };
+            }
+            Acc::Text(acc) => {
+                let text = v.to_text().unwrap_or_default();
+                match acc {
+                    None => *acc = Some(text),
+                    Some(s) => {
+                        if let Some(d) = delimiter.and_then(|d| d.to_text()) {
+                            s.push_str(&d);
+                        }
+                        s.push_str(&text);
+                    }
+                }
+            }
+            Acc::Count(n) => *n += 1,
+            Acc::Sum(acc) => {
                 *acc = add(
                     std::mem::replace(acc, Value::Null),
                     v,
                     sum_type(call.arg_type),
                 )?
             }
-            AggState::Min(acc) => {
+            Acc::Min(acc) => {
                 if acc.is_null() || v.compare(acc).is_lt() {
                     *acc = v;
                 }
             }
-            AggState::Max(acc) => {
+            Acc::Max(acc) => {
                 if acc.is_null() || v.compare(acc).is_gt() {
                     *acc = v;
                 }
             }
-            AggState::Avg { sum, count } => {
+            Acc::Avg { sum, count } => {
                 *sum = add(
                     std::mem::replace(sum, Value::Null),
                     v,
@@ -96,32 +170,40 @@ impl AggState {
         Ok(())
     }
 
-    /// Appends the partial state as values.
-    pub fn write_partial(self, out: &mut Vec<Value>) {
+    fn write_partial(self, out: &mut Vec<Value>) {
         match self {
-            AggState::Count(n) => out.push(Value::Int8(n)),
-            AggState::Sum(v) | AggState::Min(v) | AggState::Max(v) => out.push(v),
-            AggState::Avg { sum, count } => {
+            Acc::Count(n) => out.push(Value::Int8(n)),
+            Acc::Sum(v) | Acc::Min(v) | Acc::Max(v) | Acc::Bool(v) => out.push(v),
+            Acc::Text(t) => out.push(t.map_or(Value::Null, Value::Text)),
+            Acc::Avg { sum, count } => {
                 out.push(sum);
                 out.push(Value::Int8(count));
             }
         }
     }
 
-    /// Merges a partial state read from `values` (as written by `write_partial`).
-    pub fn merge(&mut self, call: &AggCall, values: &[Value]) -> Result<()> {
+    fn merge(&mut self, call: &AggCall, values: &[Value]) -> Result<()> {
         let bad = || Error::internal("malformed partial aggregate");
         match self {
-            AggState::Count(n) => *n += values.first().and_then(|v| v.as_i64()).ok_or_else(bad)?,
-            AggState::Sum(_) | AggState::Min(_) | AggState::Max(_) => {
+            Acc::Count(n) => *n += values.first().and_then(|v| v.as_i64()).ok_or_else(bad)?,
+            Acc::Text(acc) => {
+                // Gathered to one place: one partial per group.
+                if let Value::Text(t) = values.first().ok_or_else(bad)? {
+                    acc.get_or_insert_with(String::new).push_str(t);
+                }
+            }
+            Acc::Sum(_) | Acc::Min(_) | Acc::Max(_) | Acc::Bool(_) => {
                 let v = values.first().ok_or_else(bad)?.clone();
                 let as_input = AggCall {
                     func: call.func,
                     arg: None,
+                    delimiter: None,
+                    distinct: false,
+                    filter: None,
                     arg_type: sum_type(call.arg_type),
                     result_type: call.result_type,
                 };
-                if let AggState::Sum(acc) = self {
+                if let Acc::Sum(acc) = self {
                     if !v.is_null() {
                         *acc = add(
                             std::mem::replace(acc, Value::Null),
@@ -130,10 +212,10 @@ impl AggState {
                         )?;
                     }
                 } else {
-                    self.accumulate(&as_input, v)?;
+                    self.accumulate(&as_input, v, None)?;
                 }
             }
-            AggState::Avg { sum, count } => {
+            Acc::Avg { sum, count } => {
                 let s = values.first().ok_or_else(bad)?.clone();
                 let c = values.get(1).and_then(|v| v.as_i64()).ok_or_else(bad)?;
                 if !s.is_null() {
@@ -149,13 +231,14 @@ impl AggState {
         Ok(())
     }
 
-    pub fn finish(self, call: &AggCall) -> Result<Value> {
+    fn finish(self, call: &AggCall) -> Result<Value> {
         Ok(match self {
-            AggState::Count(n) => Value::Int8(n),
-            AggState::Sum(v) => v.cast(call.result_type, true)?,
-            AggState::Min(v) | AggState::Max(v) => v,
-            AggState::Avg { count: 0, .. } => Value::Null,
-            AggState::Avg { sum, count } => match sum {
+            Acc::Count(n) => Value::Int8(n),
+            Acc::Sum(v) => v.cast(call.result_type, true)?,
+            Acc::Min(v) | Acc::Max(v) | Acc::Bool(v) => v,
+            Acc::Text(t) => t.map_or(Value::Null, Value::Text),
+            Acc::Avg { count: 0, .. } => Value::Null,
+            Acc::Avg { sum, count } => match sum {
                 Value::Float8(f) => Value::Float8(f / count as f64),
                 Value::Numeric(d) => Value::Numeric(numeric::div(d, Decimal::from(count))?),
                 Value::Interval(i) => Value::Interval(i.div(count as f64)?),

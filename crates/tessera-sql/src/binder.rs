@@ -408,6 +408,39 @@ fn names_relation(body: &ast::SetExpr, name: &str) -> bool {
     }
 }
 
+/// PostgreSQL's rule for DISTINCT ON with ORDER BY: the sort starts with
+/// the DISTINCT ON expressions (in any order), so that "first of each"
+/// means something.
+fn check_distinct_on(on: &[usize], order_by: &[SortKey]) -> Result<()> {
+    let mut left: Vec<usize> = on.to_vec();
+    for k in order_by {
+        if left.is_empty() {
+            break;
+        }
+        match left.iter().position(|c| *c == k.column) {
+            Some(i) => {
+                left.swap_remove(i);
+            }
+            None => {
+                return Err(Error::new(
+                    sqlstate::INVALID_COLUMN_REFERENCE,
+                    "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 42883 for a call no function takes, as `name(types)`.
+fn no_such_function(call: &str) -> Error {
+    Error::new(
+        sqlstate::UNDEFINED_FUNCTION,
+        format!("function {call} does not exist"),
+    )
+    .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+}
+
 /// A name that is not in a scope (so an enclosing query's may have it).
 fn is_not_found(e: &Error) -> bool {
     e.code == sqlstate::UNDEFINED_COLUMN || e.code == sqlstate::UNDEFINED_TABLE
@@ -575,6 +608,16 @@ impl Scope {
     }
 }
 
+/// An aggregate function call as written.
+struct AggregateCall<'c> {
+    name: &'c str,
+    args: &'c [ast::Expr],
+    distinct: bool,
+    /// `count(*)`.
+    star: bool,
+    filter: Option<&'c ast::Expr>,
+}
+
 /// How expressions of the statement being bound see their input.
 enum Ctx<'a> {
     /// Over the scope's rows; aggregates are not allowed here (`clause` names where).
@@ -630,7 +673,10 @@ struct OuterLevel {
 }
 
 fn is_aggregate_name(name: &str) -> bool {
-    matches!(name, "count" | "sum" | "min" | "max" | "avg")
+    matches!(
+        name,
+        "count" | "sum" | "min" | "max" | "avg" | "bool_and" | "bool_or" | "every" | "string_agg"
+    )
 }
 
 fn function_name(f: &ast::Function) -> String {
@@ -1934,11 +1980,7 @@ impl<'a> Binder<'a> {
         for a in args {
             types.push(self.bind_expr(a, scope, ctx)?.1.name());
         }
-        Ok(Error::new(
-            sqlstate::UNDEFINED_FUNCTION,
-            format!("function {name}({}) does not exist", types.join(", ")),
-        )
-        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."))
+        Ok(no_such_function(&format!("{name}({})", types.join(", "))))
     }
 
     /// Types the arguments of a date/time function; `None` when no variant
@@ -2128,9 +2170,6 @@ impl<'a> Binder<'a> {
         if f.over.is_some() {
             return Err(Error::unsupported("window functions"));
         }
-        if f.filter.is_some() {
-            return Err(Error::unsupported("aggregate FILTER"));
-        }
         match &f.args {
             ast::FunctionArguments::None => Ok((vec![], false, false)),
             ast::FunctionArguments::List(list) => {
@@ -2171,7 +2210,20 @@ impl<'a> Binder<'a> {
         let name = function_name(f);
         let (args, distinct, star) = self.function_args(f)?;
         if is_aggregate_name(&name) {
-            return self.bind_aggregate(&name, &args, distinct, star, scope, ctx);
+            let call = AggregateCall {
+                name: &name,
+                args: &args,
+                distinct,
+                star,
+                filter: f.filter.as_deref(),
+            };
+            return self.bind_aggregate(call, scope, ctx);
+        }
+        if f.filter.is_some() {
+            return Err(Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                format!("FILTER specified, but {name} is not an aggregate function"),
+            ));
         }
         if !distinct && !star {
             if let Some(bound) = self.bind_datetime_function(&name, f, &args, scope, ctx)? {
@@ -2305,13 +2357,17 @@ impl<'a> Binder<'a> {
 
     fn bind_aggregate(
         &mut self,
-        name: &str,
-        args: &[ast::Expr],
-        distinct: bool,
-        star: bool,
+        call: AggregateCall,
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
+        let AggregateCall {
+            name,
+            args,
+            distinct,
+            star,
+            filter,
+        } = call;
         let Ctx::Grouped { keys, aggs, .. } = ctx else {
             let clause = match ctx {
                 Ctx::Row { clause } => *clause,
@@ -2322,16 +2378,49 @@ impl<'a> Binder<'a> {
                 format!("aggregate functions are not allowed in {clause}"),
             ));
         };
-        if distinct {
-            return Err(Error::unsupported("DISTINCT in aggregate functions"));
-        }
         let group_count = keys.len();
         let mut inner = Ctx::Row {
             clause: "aggregate function calls",
         };
+        let filter = match filter {
+            Some(f) => {
+                let (e, t) = self.bind_expr(f, scope, &mut Ctx::Row { clause: "FILTER" })?;
+                Some(self.expect_bool(e, t, "FILTER")?)
+            }
+            None => None,
+        };
+        let mut delimiter = None;
         let (func, arg, arg_type) = match (name, star, args) {
             ("count", true, []) => (AggFunc::CountStar, None, DataType::Int8),
-            (_, false, [a]) => {
+            ("string_agg", false, [a, d]) => {
+                let (e, t) = self.bind_expr_hint(a, scope, &mut inner, Some(DataType::Text))?;
+                let (de, dt) = self.bind_expr_hint(d, scope, &mut inner, Some(DataType::Text))?;
+                if !t.is_string() && t != DataType::Unknown {
+                    return Err(no_such_function(&format!("string_agg({t}, {dt})")));
+                }
+                delimiter = Some(self.coerce(de, dt, DataType::Text)?);
+                (
+                    AggFunc::StringAgg,
+                    Some(self.coerce(e, t, DataType::Text)?),
+                    DataType::Text,
+                )
+            }
+            ("bool_and" | "bool_or" | "every", false, [a]) => {
+                let (e, t) = self.bind_expr_hint(a, scope, &mut inner, Some(DataType::Bool))?;
+                if t != DataType::Bool && t != DataType::Unknown {
+                    return Err(no_such_function(&format!("{name}({t})")));
+                }
+                let func = match name {
+                    "bool_or" => AggFunc::BoolOr,
+                    _ => AggFunc::BoolAnd,
+                };
+                (
+                    func,
+                    Some(self.coerce(e, t, DataType::Bool)?),
+                    DataType::Bool,
+                )
+            }
+            ("count" | "sum" | "min" | "max" | "avg", false, [a]) => {
                 let (e, t) = self.bind_expr(a, scope, &mut inner)?;
                 let t = if t == DataType::Unknown {
                     DataType::Text
@@ -2363,6 +2452,8 @@ impl<'a> Binder<'a> {
         };
         let result_type = match func {
             AggFunc::CountStar | AggFunc::Count => DataType::Int8,
+            AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+            AggFunc::StringAgg => DataType::Text,
             AggFunc::Min | AggFunc::Max => arg_type,
             AggFunc::Sum => match arg_type {
                 DataType::Int2 | DataType::Int4 => DataType::Int8,
@@ -2382,6 +2473,9 @@ impl<'a> Binder<'a> {
         let call = AggCall {
             func,
             arg,
+            delimiter,
+            distinct: distinct && func != AggFunc::CountStar,
+            filter,
             arg_type,
             result_type,
         };
@@ -2740,11 +2834,27 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        let distinct = match &select.distinct {
-            None => false,
-            Some(ast::Distinct::Distinct) => true,
-            Some(ast::Distinct::On(_)) => return Err(Error::unsupported("DISTINCT ON")),
+        let (distinct, on) = match &select.distinct {
+            None => (false, &[][..]),
+            Some(ast::Distinct::Distinct) => (true, &[][..]),
+            Some(ast::Distinct::On(on)) => (false, on.as_slice()),
         };
+        // DISTINCT ON expressions bind as leading sort items, split off
+        // after binding: the rows are sorted, then the first of each
+        // distinct key kept.
+        let sort_items: Vec<ast::OrderByExpr> = on
+            .iter()
+            .map(|e| ast::OrderByExpr {
+                expr: e.clone(),
+                options: ast::OrderByOptions {
+                    asc: None,
+                    nulls_first: None,
+                },
+                with_fill: None,
+            })
+            .chain(order_items.iter().cloned())
+            .collect();
+        let order_items = sort_items.as_slice();
         if select.top.is_some()
             || select.into.is_some()
             || !select.lateral_views.is_empty()
@@ -2927,7 +3037,8 @@ impl<'a> Binder<'a> {
             || match &fragment_output {
                 FragmentOutput::Project(e) => e.iter().any(Expr::uses_outer),
                 FragmentOutput::PartialAggregate { group_by, aggs } => {
-                    group_by.iter().any(Expr::uses_outer) || aggs.iter().any(|a| opt(&a.arg))
+                    group_by.iter().any(Expr::uses_outer)
+                        || aggs.iter().flat_map(AggCall::exprs).any(Expr::uses_outer)
                 }
             }
             || aggregate
@@ -2937,6 +3048,11 @@ impl<'a> Binder<'a> {
                 .items
                 .iter()
                 .any(|it| matches!(&it.input, Some(ItemInput::Query(p)) if p.uses_outer()));
+        let mut order_by = order_by;
+        let distinct_on: Vec<usize> = order_by.drain(..on.len()).map(|k| k.column).collect();
+        check_distinct_on(&distinct_on, &order_by)?;
+        let one_place = matches!(&fragment_output,
+            FragmentOutput::PartialAggregate { aggs, .. } if aggs.iter().any(AggCall::needs_one_place));
         // Several FROM items: joined on the router, which runs the fragment.
         let (source, filter) = if !scope.items.is_empty() {
             let (source, filter) = self.plan_source(&mut scope, filter)?;
@@ -2958,6 +3074,18 @@ impl<'a> Binder<'a> {
                 place: None,
             });
             (Some(Source::Init(self.init.len() - 1)), Expr::all(open))
+        } else if let (true, Some(table), None) = (one_place, &scope.table, &scope.series) {
+            // Aggregates that must see every row of a group in one place:
+            // the rows are gathered to the router, which aggregates them.
+            let scan = self.table_scan(table.clone(), filter);
+            let width = table.columns.len();
+            scope.table = None;
+            let source = Source::Query {
+                plan: Arc::new(Plan::Select(Box::new(scan))),
+                offset: 0,
+                width,
+            };
+            (Some(source), None)
         } else {
             (None, filter)
         };
@@ -2970,17 +3098,18 @@ impl<'a> Binder<'a> {
         let index = match (stored, &primary_key, &fragment_output) {
             (Some(t), None, FragmentOutput::Project(exprs)) => {
                 // Sort keys served by index order: plain columns, one direction.
-                let order: Option<Vec<usize>> = (!distinct && limit.is_some())
-                    .then(|| {
-                        order_by
-                            .iter()
-                            .map(|k| match &exprs[k.column] {
-                                Expr::Column(c) if k.nulls_first == k.descending => Some(*c),
-                                _ => None,
-                            })
-                            .collect()
-                    })
-                    .flatten();
+                let order: Option<Vec<usize>> =
+                    (!distinct && distinct_on.is_empty() && limit.is_some())
+                        .then(|| {
+                            order_by
+                                .iter()
+                                .map(|k| match &exprs[k.column] {
+                                    Expr::Column(c) if k.nulls_first == k.descending => Some(*c),
+                                    _ => None,
+                                })
+                                .collect()
+                        })
+                        .flatten();
                 let descending = order_by.first().is_some_and(|k| k.descending);
                 let order = order.filter(|o| {
                     !o.is_empty() && order_by.iter().all(|k| k.descending == descending)
@@ -3010,6 +3139,7 @@ impl<'a> Binder<'a> {
             },
             aggregate,
             distinct,
+            distinct_on,
             order_by,
             limit,
             offset,
@@ -3232,13 +3362,15 @@ impl Binder<'_> {
                 }
                 let plan = match &cte.body {
                     CteBody::Plan(plan) => (**plan).clone(),
-                    CteBody::Work(_) if cte.depth != depth => return Err(Error::new(
-                        sqlstate::INVALID_RECURSION,
-                        format!(
+                    CteBody::Work(_) if cte.depth != depth => {
+                        return Err(Error::new(
+                            sqlstate::INVALID_RECURSION,
+                            format!(
                             "recursive reference to query \"{}\" must not appear within a subquery",
                             cte.name
                         ),
-                    )),
+                        ))
+                    }
                     CteBody::Work(k) => SelectPlan {
                         source: Some(Source::Work(*k)),
                         ..SelectPlan::rows(Target::NoTable, identity_fragment(columns.len()))

@@ -24,6 +24,11 @@ pub enum AggFunc {
     Min,
     Max,
     Avg,
+    /// `bool_and` and its synonym `every`.
+    BoolAnd,
+    BoolOr,
+    /// `string_agg(value, delimiter)`.
+    StringAgg,
 }
 
 /// An aggregate call: function, argument over the input row, result type.
@@ -31,12 +36,29 @@ pub enum AggFunc {
 pub struct AggCall {
     pub func: AggFunc,
     pub arg: Option<Expr>,
+    /// `string_agg`'s delimiter.
+    pub delimiter: Option<Expr>,
+    /// `agg(DISTINCT …)`: each distinct non-NULL value counts once.
+    pub distinct: bool,
+    /// `FILTER (WHERE …)`: only rows passing it are aggregated.
+    pub filter: Option<Expr>,
     /// The type of the argument (after the binder's casts).
     pub arg_type: DataType,
     pub result_type: DataType,
 }
 
 impl AggCall {
+    /// The expressions it evaluates over each input row.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.arg.iter().chain(&self.delimiter).chain(&self.filter)
+    }
+
+    /// Whether its partial states cannot be merged from several shards:
+    /// it must see all of a group's rows in one place.
+    pub fn needs_one_place(&self) -> bool {
+        self.distinct || self.func == AggFunc::StringAgg
+    }
+
     /// How many values the partial state of this aggregate takes in a row.
     pub fn partial_width(&self) -> usize {
         if self.func == AggFunc::Avg {
@@ -266,6 +288,9 @@ pub struct SelectPlan {
     /// HAVING, then the output expressions (visible columns then sort keys).
     pub aggregate: Option<AggregateFinal>,
     pub distinct: bool,
+    /// DISTINCT ON: after sorting, the first row of each distinct value of
+    /// these positions of the router's row.
+    pub distinct_on: Vec<usize>,
     pub order_by: Vec<SortKey>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
@@ -294,7 +319,7 @@ impl SelectPlan {
             || match &f.output {
                 FragmentOutput::Project(e) => exprs(e),
                 FragmentOutput::PartialAggregate { group_by, aggs } => {
-                    exprs(group_by) || aggs.iter().any(|a| opt(&a.arg))
+                    exprs(group_by) || aggs.iter().flat_map(AggCall::exprs).any(Expr::uses_outer)
                 }
             }
             || self
@@ -321,6 +346,7 @@ impl SelectPlan {
             fragment,
             aggregate: None,
             distinct: false,
+            distinct_on: vec![],
             order_by: vec![],
             limit: None,
             offset: None,

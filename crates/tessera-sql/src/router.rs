@@ -2141,6 +2141,17 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
             std::cmp::Ordering::Equal
         });
     }
+    if !plan.distinct_on.is_empty() {
+        let mut seen = HashSet::new();
+        rows.retain(|r| {
+            seen.insert(
+                plan.distinct_on
+                    .iter()
+                    .map(|c| r[*c].clone())
+                    .collect::<Row>(),
+            )
+        });
+    }
     let offset = eval_count(&plan.offset, params, "OFFSET")?.unwrap_or(0);
     let limit = eval_count(&plan.limit, params, "LIMIT")?;
     if offset > 0 || limit.is_some() {
