@@ -646,7 +646,17 @@ pub struct Binder<'a> {
     ctes: Vec<CteDef>,
     /// How many work tables of recursive queries the statement has.
     work_tables: usize,
+    /// While binding the select list and ORDER BY of a query with window
+    /// functions: its calls so far (`Expr::Column(WINDOW_COLUMN + n)`
+    /// stands for call `n` until the stage's place is known).
+    windows: Option<Vec<WindowCall>>,
+    /// Binding a window call's arguments: no window function may nest.
+    in_window: bool,
 }
+
+/// Where window call results are numbered from while binding (remapped
+/// to the stage's row once the query is bound).
+const WINDOW_COLUMN: usize = 1 << 30;
 
 /// A WITH query a FROM item may name.
 struct CteDef {
@@ -691,23 +701,35 @@ fn function_name(f: &ast::Function) -> String {
 }
 
 fn contains_aggregate(e: &ast::Expr) -> bool {
+    contains_call(e, &|f| {
+        is_aggregate_name(&function_name(f)) && f.over.is_none()
+    })
+}
+
+fn contains_window(e: &ast::Expr) -> bool {
+    contains_call(e, &|f| f.over.is_some())
+}
+
+/// Whether `e` has a function call `wanted` picks (outside subqueries).
+fn contains_call(e: &ast::Expr, wanted: &dyn Fn(&ast::Function) -> bool) -> bool {
     use ast::Expr as E;
+    let inner = |x: &ast::Expr| contains_call(x, wanted);
     match e {
         E::Function(f) => {
-            if is_aggregate_name(&function_name(f)) && f.over.is_none() {
+            if wanted(f) {
                 return true;
             }
             match &f.args {
                 ast::FunctionArguments::List(list) => list.args.iter().any(|a| match a {
                     ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
-                        contains_aggregate(x)
+                        inner(x)
                     }
                     _ => false,
                 }),
                 _ => false,
             }
         }
-        E::BinaryOp { left, right, .. } => contains_aggregate(left) || contains_aggregate(right),
+        E::BinaryOp { left, right, .. } => inner(left) || inner(right),
         E::UnaryOp { expr, .. }
         | E::Nested(expr)
         | E::Cast { expr, .. }
@@ -716,17 +738,17 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
         | E::IsTrue(expr)
         | E::IsNotTrue(expr)
         | E::IsFalse(expr)
-        | E::IsNotFalse(expr) => contains_aggregate(expr),
+        | E::IsNotFalse(expr) => inner(expr),
         E::InList { expr, list, .. } => {
-            contains_aggregate(expr) || list.iter().any(contains_aggregate)
+            inner(expr) || list.iter().any(inner)
         }
-        E::InSubquery { expr, .. } => contains_aggregate(expr),
-        E::AnyOp { left, .. } | E::AllOp { left, .. } => contains_aggregate(left),
+        E::InSubquery { expr, .. } => inner(expr),
+        E::AnyOp { left, .. } | E::AllOp { left, .. } => inner(left),
         E::Between {
             expr, low, high, ..
-        } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
+        } => inner(expr) || inner(low) || inner(high),
         E::Like { expr, pattern, .. } | E::ILike { expr, pattern, .. } => {
-            contains_aggregate(expr) || contains_aggregate(pattern)
+            inner(expr) || inner(pattern)
         }
         E::Case {
             operand,
@@ -734,11 +756,11 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
             else_result,
             ..
         } => {
-            operand.as_deref().is_some_and(contains_aggregate)
+            operand.as_deref().is_some_and(inner)
                 || conditions
                     .iter()
-                    .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
-                || else_result.as_deref().is_some_and(contains_aggregate)
+                    .any(|c| inner(&c.condition) || inner(&c.result))
+                || else_result.as_deref().is_some_and(inner)
         }
         _ => false,
     }
@@ -766,6 +788,8 @@ impl<'a> Binder<'a> {
             init: Vec::new(),
             ctes: Vec::new(),
             work_tables: 0,
+            windows: None,
+            in_window: false,
         }
     }
 
@@ -2167,9 +2191,6 @@ impl<'a> Binder<'a> {
     }
 
     fn function_args(&self, f: &ast::Function) -> Result<(Vec<ast::Expr>, bool, bool)> {
-        if f.over.is_some() {
-            return Err(Error::unsupported("window functions"));
-        }
         match &f.args {
             ast::FunctionArguments::None => Ok((vec![], false, false)),
             ast::FunctionArguments::List(list) => {
@@ -2209,6 +2230,16 @@ impl<'a> Binder<'a> {
     ) -> Result<(Expr, DataType)> {
         let name = function_name(f);
         let (args, distinct, star) = self.function_args(f)?;
+        if let Some(over) = &f.over {
+            let call = AggregateCall {
+                name: &name,
+                args: &args,
+                distinct,
+                star,
+                filter: f.filter.as_deref(),
+            };
+            return self.bind_window(call, over, scope, ctx);
+        }
         if is_aggregate_name(&name) {
             let call = AggregateCall {
                 name: &name,
@@ -2361,6 +2392,256 @@ impl<'a> Binder<'a> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
+        if let Ctx::Row { clause } = ctx {
+            return Err(Error::new(
+                sqlstate::GROUPING_ERROR,
+                format!("aggregate functions are not allowed in {clause}"),
+            ));
+        }
+        let call = self.agg_call(
+            call,
+            scope,
+            &mut Ctx::Row {
+                clause: "aggregate function calls",
+            },
+        )?;
+        let Ctx::Grouped { keys, aggs, .. } = ctx else {
+            return Err(Error::internal("an aggregate outside a grouped query"));
+        };
+        let result_type = call.result_type;
+        let index = match aggs.iter().position(|a| *a == call) {
+            Some(i) => i,
+            None => {
+                aggs.push(call);
+                aggs.len() - 1
+            }
+        };
+        Ok((Expr::Column(keys.len() + index), result_type))
+    }
+
+    /// `f(…) OVER (…)`: a call of the query's window stage.
+    fn bind_window(
+        &mut self,
+        call: AggregateCall,
+        over: &ast::WindowType,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        if self.in_window {
+            return Err(Error::new(
+                sqlstate::WINDOWING_ERROR,
+                "window function calls cannot be nested",
+            ));
+        }
+        if self.windows.is_none() {
+            let clause = match ctx {
+                Ctx::Row { clause } => *clause,
+                Ctx::Grouped { .. } => "HAVING",
+            };
+            return Err(Error::new(
+                sqlstate::WINDOWING_ERROR,
+                format!("window functions are not allowed in {clause}"),
+            ));
+        }
+        let ast::WindowType::WindowSpec(spec) = over else {
+            return Err(Error::unsupported("named windows (OVER name)"));
+        };
+        if spec.window_name.is_some() {
+            return Err(Error::unsupported("named windows (OVER name)"));
+        }
+        self.in_window = true;
+        let bound = self.window_call(call, spec, scope, ctx);
+        self.in_window = false;
+        let (window, t) = bound?;
+        let calls = self.windows.as_mut().expect("checked above");
+        calls.push(window);
+        Ok((Expr::Column(WINDOW_COLUMN + calls.len() - 1), t))
+    }
+
+    fn window_call(
+        &mut self,
+        call: AggregateCall,
+        spec: &ast::WindowSpec,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(WindowCall, DataType)> {
+        let mut partition_by = Vec::new();
+        for e in &spec.partition_by {
+            partition_by.push(self.bind_expr(e, scope, ctx)?.0);
+        }
+        let mut order_by = Vec::new();
+        let mut order_types = Vec::new();
+        for o in &spec.order_by {
+            let (e, t) = self.bind_expr(&o.expr, scope, ctx)?;
+            let descending = o.options.asc == Some(false);
+            order_by.push((e, descending, o.options.nulls_first.unwrap_or(descending)));
+            order_types.push(t);
+        }
+        let frame = self.window_frame(spec.window_frame.as_ref(), &order_types)?;
+        let name = call.name;
+        let plain = !call.distinct && !call.star && call.filter.is_none();
+        let arity = |n: std::ops::RangeInclusive<usize>| plain && n.contains(&call.args.len());
+        let (func, result) = match name {
+            "row_number" if arity(0..=0) => (WindowFunc::RowNumber, DataType::Int8),
+            "rank" if arity(0..=0) => (WindowFunc::Rank, DataType::Int8),
+            "dense_rank" if arity(0..=0) => (WindowFunc::DenseRank, DataType::Int8),
+            "percent_rank" if arity(0..=0) => (WindowFunc::PercentRank, DataType::Float8),
+            "cume_dist" if arity(0..=0) => (WindowFunc::CumeDist, DataType::Float8),
+            "ntile" if arity(1..=1) => (WindowFunc::Ntile, DataType::Int4),
+            "lag" if arity(1..=3) => (WindowFunc::Lag, DataType::Unknown),
+            "lead" if arity(1..=3) => (WindowFunc::Lead, DataType::Unknown),
+            "first_value" if arity(1..=1) => (WindowFunc::FirstValue, DataType::Unknown),
+            "last_value" if arity(1..=1) => (WindowFunc::LastValue, DataType::Unknown),
+            "nth_value" if arity(2..=2) => (WindowFunc::NthValue, DataType::Unknown),
+            n if is_aggregate_name(n) => {
+                let agg = self.agg_call(call, scope, ctx)?;
+                let t = agg.result_type;
+                let window = WindowCall {
+                    func: WindowFunc::Aggregate(agg),
+                    args: vec![],
+                    partition_by,
+                    order_by,
+                    frame,
+                };
+                return Ok((window, t));
+            }
+            "row_number" | "rank" | "dense_rank" | "percent_rank" | "cume_dist" | "ntile"
+            | "lag" | "lead" | "first_value" | "last_value" | "nth_value" => {
+                return Err(self.no_function(name, call.args, scope, ctx)?)
+            }
+            _ => return Err(Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                format!(
+                    "OVER specified, but {name} is not a window function nor an aggregate function"
+                ),
+            )),
+        };
+        // Arguments: the value (its type is the result's), then integers,
+        // then lag/lead's default in the value's type.
+        let mut args = Vec::new();
+        let mut value_type = result;
+        for (k, a) in call.args.iter().enumerate() {
+            let integer = matches!(func, WindowFunc::Ntile) || (k == 1);
+            if integer {
+                let (e, t) = self.bind_expr_hint(a, scope, ctx, Some(DataType::Int4))?;
+                if !t.is_integer() && t != DataType::Unknown {
+                    return Err(self.no_function(name, call.args, scope, ctx)?);
+                }
+                args.push(self.coerce(e, t, DataType::Int4)?);
+            } else if k == 0 {
+                let (e, t) = self.bind_expr(a, scope, ctx)?;
+                value_type = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                args.push(self.coerce(e, t, value_type)?);
+            } else {
+                let (e, t) = self.bind_expr_hint(a, scope, ctx, Some(value_type))?;
+                let common = DataType::common_type(value_type, t)
+                    .ok_or_else(|| operator_missing(name, Some(value_type), t))?;
+                if common != value_type.unconstrained() && common != value_type {
+                    return Err(self.no_function(name, call.args, scope, ctx)?);
+                }
+                args.push(self.coerce(e, t, value_type)?);
+            }
+        }
+        let window = WindowCall {
+            func,
+            args,
+            partition_by,
+            order_by,
+            frame,
+        };
+        Ok((window, value_type))
+    }
+
+    /// A window's frame clause, checked as PostgreSQL checks it.
+    fn window_frame(
+        &mut self,
+        frame: Option<&ast::WindowFrame>,
+        order_types: &[DataType],
+    ) -> Result<Frame> {
+        let Some(f) = frame else {
+            return Ok(Frame {
+                units: FrameUnits::Range,
+                start: FrameBound::UnboundedPreceding,
+                end: FrameBound::CurrentRow,
+            });
+        };
+        let units = match f.units {
+            ast::WindowFrameUnits::Rows => FrameUnits::Rows,
+            ast::WindowFrameUnits::Range => FrameUnits::Range,
+            ast::WindowFrameUnits::Groups => FrameUnits::Groups,
+        };
+        let error = |m: &str| Err(Error::new(sqlstate::WINDOWING_ERROR, m.to_string()));
+        if units == FrameUnits::Groups && order_types.is_empty() {
+            return error("GROUPS mode requires an ORDER BY clause");
+        }
+        let mut offset = |b: &Option<Box<ast::Expr>>| -> Result<Option<Expr>> {
+            let Some(e) = b else { return Ok(None) };
+            let empty = Scope::default();
+            let ctx = &mut Ctx::Row {
+                clause: "window definition",
+            };
+            let want = match units {
+                FrameUnits::Range => {
+                    let [key] = order_types else {
+                        return Err(Error::new(
+                            sqlstate::WINDOWING_ERROR,
+                            "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column",
+                        ));
+                    };
+                    if is_temporal(*key) {
+                        DataType::Interval(None)
+                    } else if key.is_numeric_family() {
+                        key.unconstrained()
+                    } else {
+                        return Err(Error::unsupported(format!(
+                            "RANGE with offset PRECEDING/FOLLOWING for column type {key}"
+                        )));
+                    }
+                }
+                _ => DataType::Int8,
+            };
+            let (x, t) = self.bind_expr_hint(e, &empty, ctx, Some(want))?;
+            Ok(Some(self.coerce(x, t, want)?))
+        };
+        let start = match &f.start_bound {
+            ast::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
+            ast::WindowFrameBound::Preceding(b) => match offset(b)? {
+                None => FrameBound::UnboundedPreceding,
+                Some(e) => FrameBound::Preceding(e),
+            },
+            ast::WindowFrameBound::Following(b) => match offset(b)? {
+                None => return error("frame start cannot be UNBOUNDED FOLLOWING"),
+                Some(e) => FrameBound::Following(e),
+            },
+        };
+        let end = match &f.end_bound {
+            None | Some(ast::WindowFrameBound::CurrentRow) => FrameBound::CurrentRow,
+            Some(ast::WindowFrameBound::Preceding(b)) => match offset(b)? {
+                None => return error("frame end cannot be UNBOUNDED PRECEDING"),
+                Some(e) => FrameBound::Preceding(e),
+            },
+            Some(ast::WindowFrameBound::Following(b)) => match offset(b)? {
+                None => FrameBound::UnboundedFollowing,
+                Some(e) => FrameBound::Following(e),
+            },
+        };
+        match (&start, &end) {
+            (FrameBound::CurrentRow, FrameBound::Preceding(_)) => {
+                error("frame starting from current row cannot have preceding rows")
+            }
+            (FrameBound::Following(_), FrameBound::Preceding(_) | FrameBound::CurrentRow) => {
+                error("frame starting from following row cannot have preceding rows")
+            }
+            _ => Ok(Frame { units, start, end }),
+        }
+    }
+
+    /// An aggregate call with its arguments (and FILTER) bound in `inner`.
+    fn agg_call(&mut self, call: AggregateCall, scope: &Scope, inner: &mut Ctx) -> Result<AggCall> {
         let AggregateCall {
             name,
             args,
@@ -2368,23 +2649,9 @@ impl<'a> Binder<'a> {
             star,
             filter,
         } = call;
-        let Ctx::Grouped { keys, aggs, .. } = ctx else {
-            let clause = match ctx {
-                Ctx::Row { clause } => *clause,
-                Ctx::Grouped { .. } => "",
-            };
-            return Err(Error::new(
-                sqlstate::GROUPING_ERROR,
-                format!("aggregate functions are not allowed in {clause}"),
-            ));
-        };
-        let group_count = keys.len();
-        let mut inner = Ctx::Row {
-            clause: "aggregate function calls",
-        };
         let filter = match filter {
             Some(f) => {
-                let (e, t) = self.bind_expr(f, scope, &mut Ctx::Row { clause: "FILTER" })?;
+                let (e, t) = self.bind_expr(f, scope, inner)?;
                 Some(self.expect_bool(e, t, "FILTER")?)
             }
             None => None,
@@ -2393,8 +2660,8 @@ impl<'a> Binder<'a> {
         let (func, arg, arg_type) = match (name, star, args) {
             ("count", true, []) => (AggFunc::CountStar, None, DataType::Int8),
             ("string_agg", false, [a, d]) => {
-                let (e, t) = self.bind_expr_hint(a, scope, &mut inner, Some(DataType::Text))?;
-                let (de, dt) = self.bind_expr_hint(d, scope, &mut inner, Some(DataType::Text))?;
+                let (e, t) = self.bind_expr_hint(a, scope, inner, Some(DataType::Text))?;
+                let (de, dt) = self.bind_expr_hint(d, scope, inner, Some(DataType::Text))?;
                 if !t.is_string() && t != DataType::Unknown {
                     return Err(no_such_function(&format!("string_agg({t}, {dt})")));
                 }
@@ -2406,7 +2673,7 @@ impl<'a> Binder<'a> {
                 )
             }
             ("bool_and" | "bool_or" | "every", false, [a]) => {
-                let (e, t) = self.bind_expr_hint(a, scope, &mut inner, Some(DataType::Bool))?;
+                let (e, t) = self.bind_expr_hint(a, scope, inner, Some(DataType::Bool))?;
                 if t != DataType::Bool && t != DataType::Unknown {
                     return Err(no_such_function(&format!("{name}({t})")));
                 }
@@ -2421,7 +2688,7 @@ impl<'a> Binder<'a> {
                 )
             }
             ("count" | "sum" | "min" | "max" | "avg", false, [a]) => {
-                let (e, t) = self.bind_expr(a, scope, &mut inner)?;
+                let (e, t) = self.bind_expr(a, scope, inner)?;
                 let t = if t == DataType::Unknown {
                     DataType::Text
                 } else {
@@ -2470,7 +2737,7 @@ impl<'a> Binder<'a> {
                 }
             }
         };
-        let call = AggCall {
+        Ok(AggCall {
             func,
             arg,
             delimiter,
@@ -2478,15 +2745,7 @@ impl<'a> Binder<'a> {
             filter,
             arg_type,
             result_type,
-        };
-        let index = match aggs.iter().position(|a| *a == call) {
-            Some(i) => i,
-            None => {
-                aggs.push(call);
-                aggs.len() - 1
-            }
-        };
-        Ok((Expr::Column(group_count + index), result_type))
+        })
     }
 
     // ---- SELECT ---------------------------------------------------------
@@ -2927,6 +3186,10 @@ impl<'a> Binder<'a> {
             || items.iter().any(|(e, _)| contains_aggregate(e))
             || order_items.iter().any(|o| contains_aggregate(&o.expr));
 
+        let windowed = items.iter().any(|(e, _)| contains_window(e))
+            || order_items.iter().any(|o| contains_window(&o.expr));
+        let enclosing_windows = self.windows.take();
+
         // Bind output expressions (and later sort keys) in the right context.
         let mut outputs: Vec<(Expr, DataType)> = Vec::new();
         let mut descs = Vec::new();
@@ -2944,6 +3207,7 @@ impl<'a> Binder<'a> {
                 keys.push((g.to_string(), t));
             }
             let mut aggs = Vec::new();
+            self.windows = windowed.then(Vec::new);
             for (e, n) in &items {
                 let (x, t) = self.bind_expr(
                     e,
@@ -2962,6 +3226,7 @@ impl<'a> Binder<'a> {
                 descs.push(self.describe(e, n, t, &scope));
                 outputs.push((x, t));
             }
+            let windows = self.windows.take();
             let having = match &select.having {
                 Some(h) => {
                     let (x, t) = self.bind_expr(
@@ -2977,6 +3242,7 @@ impl<'a> Binder<'a> {
                 }
                 None => None,
             };
+            self.windows = windows;
             let visible = outputs.len();
             let order_by =
                 self.bind_order_by(order_items, &items, distinct, &mut outputs, |b, e| {
@@ -3006,6 +3272,7 @@ impl<'a> Binder<'a> {
                 order_by,
             )
         } else {
+            self.windows = windowed.then(Vec::new);
             for (e, n) in &items {
                 let (x, t) = self.bind_expr(e, &scope, &mut Ctx::Row { clause: "SELECT" })?;
                 let t = if t == DataType::Unknown {
@@ -3028,6 +3295,41 @@ impl<'a> Binder<'a> {
                 order_by,
             )
         };
+        // Window functions: the rows after grouping (or the FROM's whole
+        // rows) go to a window stage, which computes the calls and then
+        // the outputs over the rows widened by them.
+        let (fragment_output, aggregate, window) =
+            match std::mem::replace(&mut self.windows, enclosing_windows) {
+                None => (fragment_output, aggregate, None),
+                Some(calls) => {
+                    let base = match &aggregate {
+                        Some(a) => a.group_count + a.aggs.len(),
+                        None if !scope.items.is_empty() => scope.width(0, scope.items.len()),
+                        None => scope.table.as_ref().map_or(0, |t| t.columns.len()),
+                    };
+                    let place = |c: usize| match c.checked_sub(WINDOW_COLUMN) {
+                        Some(n) => base + n,
+                        None => c,
+                    };
+                    let identity: Vec<Expr> = (0..base).map(Expr::Column).collect();
+                    let (fragment_output, aggregate, output) = match (aggregate, fragment_output) {
+                        (Some(mut a), f) => {
+                            let output = std::mem::replace(&mut a.output, identity);
+                            (f, Some(a), output)
+                        }
+                        (None, FragmentOutput::Project(output)) => {
+                            (FragmentOutput::Project(identity), None, output)
+                        }
+                        (None, f) => (f, None, vec![]),
+                    };
+                    let output = output.iter().map(|e| e.map_columns(&place)).collect();
+                    (
+                        fragment_output,
+                        aggregate,
+                        Some(WindowStage { calls, output }),
+                    )
+                }
+            };
         // A correlated query runs for each outer row, over rows its stored
         // FROM items gathered once (init plans).
         let opt = |e: &Option<Expr>| e.as_ref().is_some_and(Expr::uses_outer);
@@ -3044,6 +3346,7 @@ impl<'a> Binder<'a> {
             || aggregate
                 .as_ref()
                 .is_some_and(|a| opt(&a.having) || a.output.iter().any(Expr::uses_outer))
+            || window.as_ref().is_some_and(WindowStage::uses_outer)
             || scope
                 .items
                 .iter()
@@ -3099,7 +3402,7 @@ impl<'a> Binder<'a> {
             (Some(t), None, FragmentOutput::Project(exprs)) => {
                 // Sort keys served by index order: plain columns, one direction.
                 let order: Option<Vec<usize>> =
-                    (!distinct && distinct_on.is_empty() && limit.is_some())
+                    (!distinct && distinct_on.is_empty() && window.is_none() && limit.is_some())
                         .then(|| {
                             order_by
                                 .iter()
@@ -3140,6 +3443,7 @@ impl<'a> Binder<'a> {
             aggregate,
             distinct,
             distinct_on,
+            window,
             order_by,
             limit,
             offset,

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod router;
 pub mod shard;
 pub mod subquery;
+pub mod window;
 
 pub use engine::{
     ColumnDesc, Isolation, Notice, QueryEngine, QueryResult, SessionState, StatementInfo,

@@ -296,6 +296,8 @@ pub struct SelectPlan {
     pub offset: Option<Expr>,
     /// How many leading columns the client sees (the rest are sort keys).
     pub visible: usize,
+    /// Window functions, after aggregation and before DISTINCT.
+    pub window: Option<WindowStage>,
 }
 
 impl SelectPlan {
@@ -326,6 +328,7 @@ impl SelectPlan {
                 .aggregate
                 .as_ref()
                 .is_some_and(|a| opt(&a.having) || exprs(&a.output))
+            || self.window.as_ref().is_some_and(WindowStage::uses_outer)
             || opt(&self.limit)
             || opt(&self.offset)
             || matches!(&self.target, Target::ShardingKey(k) if exprs(k))
@@ -351,8 +354,89 @@ impl SelectPlan {
             limit: None,
             offset: None,
             visible,
+            window: None,
         }
     }
+}
+
+/// Window functions, computed on the router over the rows after
+/// grouping: each call's values are appended to every row, then `output`
+/// (visible columns, then sort keys) is evaluated over the widened rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowStage {
+    pub calls: Vec<WindowCall>,
+    pub output: Vec<Expr>,
+}
+
+impl WindowStage {
+    pub fn uses_outer(&self) -> bool {
+        self.output.iter().any(Expr::uses_outer)
+            || self.calls.iter().any(|c| {
+                let agg = match &c.func {
+                    WindowFunc::Aggregate(a) => a.exprs().any(Expr::uses_outer),
+                    _ => false,
+                };
+                agg || c.args.iter().any(Expr::uses_outer)
+                    || c.partition_by.iter().any(Expr::uses_outer)
+                    || c.order_by.iter().any(|(e, _, _)| e.uses_outer())
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    NthValue,
+    /// An aggregate over the frame.
+    Aggregate(AggCall),
+}
+
+/// One window function call: expressions over the stage's input rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    pub partition_by: Vec<Expr>,
+    /// `(expression, descending, nulls first)`.
+    pub order_by: Vec<(Expr, bool, bool)>,
+    pub frame: Frame,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameUnits {
+    Rows,
+    Range,
+    Groups,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    /// An offset (a constant or parameter, evaluated once).
+    Preceding(Expr),
+    CurrentRow,
+    Following(Expr),
+    UnboundedFollowing,
+}
+
+/// Which rows of the partition an aggregate or `first_value` sees. The
+/// default, `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`, is the
+/// rows up to the current one's last peer (the whole partition without
+/// ORDER BY).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub units: FrameUnits,
+    pub start: FrameBound,
+    pub end: FrameBound,
 }
 
 #[derive(Debug, Clone, PartialEq)]

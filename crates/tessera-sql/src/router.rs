@@ -2059,6 +2059,21 @@ fn eval_count(e: &Option<crate::expr::Expr>, params: &Params, what: &str) -> Res
     }
 }
 
+/// How two values of a sort key order: NULLs first or last as asked,
+/// others by value, reversed when descending.
+pub fn sort_order(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (x.is_null(), y.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) if nulls_first => Ordering::Less,
+        (true, false) => Ordering::Greater,
+        (false, true) if nulls_first => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) if descending => x.compare(y).reverse(),
+        (false, false) => x.compare(y),
+    }
+}
+
 /// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
 /// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
 pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
@@ -2101,6 +2116,9 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
             out
         }
     };
+    if let Some(stage) = &plan.window {
+        rows = crate::window::apply(stage, rows, params)?;
+    }
     if plan.distinct {
         let mut seen = HashSet::new();
         rows.retain(|r| seen.insert(r[..plan.visible].to_vec()));
@@ -2108,32 +2126,7 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
     if !plan.order_by.is_empty() {
         rows.sort_by(|a, b| {
             for k in &plan.order_by {
-                let (x, y) = (&a[k.column], &b[k.column]);
-                let ord = match (x.is_null(), y.is_null()) {
-                    (true, true) => std::cmp::Ordering::Equal,
-                    (true, false) => {
-                        if k.nulls_first {
-                            std::cmp::Ordering::Less
-                        } else {
-                            std::cmp::Ordering::Greater
-                        }
-                    }
-                    (false, true) => {
-                        if k.nulls_first {
-                            std::cmp::Ordering::Greater
-                        } else {
-                            std::cmp::Ordering::Less
-                        }
-                    }
-                    (false, false) => {
-                        let o = x.compare(y);
-                        if k.descending {
-                            o.reverse()
-                        } else {
-                            o
-                        }
-                    }
-                };
+                let ord = sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first);
                 if ord != std::cmp::Ordering::Equal {
                     return ord;
                 }

@@ -28,6 +28,10 @@ pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
 /// A subquery used as an expression returned more than one row.
 pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
 pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");
+pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
+pub const INVALID_ARGUMENT_FOR_NTILE: SqlState = SqlState("22014");
+pub const INVALID_ARGUMENT_FOR_NTH_VALUE: SqlState = SqlState("22016");
+pub const INVALID_PRECEDING_OR_FOLLOWING_SIZE: SqlState = SqlState("22013");
 pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
 /// Also PostgreSQL's `datetime_value_out_of_range` ("timestamp out of range").
 pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
@@ -64,6 +68,8 @@ pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
 pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
 pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
 pub const DUPLICATE_ALIAS: SqlState = SqlState("42712");
+/// A window function where none may be, or nested in another.
+pub const WINDOWING_ERROR: SqlState = SqlState("42P20");
 /// A recursive WITH query's work table read where it cannot be.
 pub const INVALID_RECURSION: SqlState = SqlState("42P19");
 pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
