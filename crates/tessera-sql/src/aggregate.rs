@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use rust_decimal::Decimal;
 use tessera_types::{numeric, DataType, Error, Result, Value};
 
-use crate::expr::{binary, BinaryOp};
+use crate::expr::{binary, BinaryOp, Params};
 use crate::plan::{AggCall, AggFunc};
 
 /// An aggregate's state for one group.
@@ -82,6 +82,24 @@ impl AggState {
             }
         }
         self.acc.accumulate(call, v, delimiter)
+    }
+
+    /// Adds an input row: the call's FILTER, then its arguments over it.
+    pub fn feed(&mut self, call: &AggCall, row: &[Value], params: &Params) -> Result<()> {
+        if let Some(f) = &call.filter {
+            if !f.eval_predicate(row, params)? {
+                return Ok(());
+            }
+        }
+        let v = match &call.arg {
+            Some(a) => a.eval(row, params)?,
+            None => Value::Null,
+        };
+        let delimiter = match &call.delimiter {
+            Some(d) => Some(d.eval(row, params)?),
+            None => None,
+        };
+        self.accumulate(call, v, delimiter)
     }
 
     /// Appends the partial state as values.

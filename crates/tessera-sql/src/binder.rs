@@ -721,9 +721,7 @@ fn contains_call(e: &ast::Expr, wanted: &dyn Fn(&ast::Function) -> bool) -> bool
             }
             match &f.args {
                 ast::FunctionArguments::List(list) => list.args.iter().any(|a| match a {
-                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
-                        inner(x)
-                    }
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => inner(x),
                     _ => false,
                 }),
                 _ => false,
@@ -739,9 +737,7 @@ fn contains_call(e: &ast::Expr, wanted: &dyn Fn(&ast::Function) -> bool) -> bool
         | E::IsNotTrue(expr)
         | E::IsFalse(expr)
         | E::IsNotFalse(expr) => inner(expr),
-        E::InList { expr, list, .. } => {
-            inner(expr) || list.iter().any(inner)
-        }
+        E::InList { expr, list, .. } => inner(expr) || list.iter().any(inner),
         E::InSubquery { expr, .. } => inner(expr),
         E::AnyOp { left, .. } | E::AllOp { left, .. } => inner(left),
         E::Between {
@@ -2230,24 +2226,17 @@ impl<'a> Binder<'a> {
     ) -> Result<(Expr, DataType)> {
         let name = function_name(f);
         let (args, distinct, star) = self.function_args(f)?;
+        let call = AggregateCall {
+            name: &name,
+            args: &args,
+            distinct,
+            star,
+            filter: f.filter.as_deref(),
+        };
         if let Some(over) = &f.over {
-            let call = AggregateCall {
-                name: &name,
-                args: &args,
-                distinct,
-                star,
-                filter: f.filter.as_deref(),
-            };
             return self.bind_window(call, over, scope, ctx);
         }
         if is_aggregate_name(&name) {
-            let call = AggregateCall {
-                name: &name,
-                args: &args,
-                distinct,
-                star,
-                filter: f.filter.as_deref(),
-            };
             return self.bind_aggregate(call, scope, ctx);
         }
         if f.filter.is_some() {
@@ -2509,12 +2498,14 @@ impl<'a> Binder<'a> {
             | "lag" | "lead" | "first_value" | "last_value" | "nth_value" => {
                 return Err(self.no_function(name, call.args, scope, ctx)?)
             }
-            _ => return Err(Error::new(
-                sqlstate::WRONG_OBJECT_TYPE,
-                format!(
+            _ => {
+                return Err(Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!(
                     "OVER specified, but {name} is not a window function nor an aggregate function"
                 ),
-            )),
+                ))
+            }
         };
         // Arguments: the value (its type is the result's), then integers,
         // then lag/lead's default in the value's type.

@@ -3032,20 +3032,7 @@ impl<'a> Sink<'a> {
                     .entry(key)
                     .or_insert_with(|| aggs.iter().map(AggState::new).collect());
                 for (state, call) in states.iter_mut().zip(aggs) {
-                    if let Some(f) = &call.filter {
-                        if !f.eval_predicate(row, params)? {
-                            continue;
-                        }
-                    }
-                    let v = match &call.arg {
-                        Some(a) => a.eval(row, params)?,
-                        None => Value::Null,
-                    };
-                    let delimiter = match &call.delimiter {
-                        Some(d) => Some(d.eval(row, params)?),
-                        None => None,
-                    };
-                    state.accumulate(call, v, delimiter)?;
+                    state.feed(call, row, params)?;
                 }
             }
         }

@@ -226,23 +226,7 @@ fn aggregate_values(
     params: &Params,
     out: &mut [Value],
 ) -> Result<()> {
-    let feed = |state: &mut AggState, at: usize| -> Result<()> {
-        let row = &rows[part.rows[at]];
-        if let Some(f) = &agg.filter {
-            if !f.eval_predicate(row, params)? {
-                return Ok(());
-            }
-        }
-        let v = match &agg.arg {
-            Some(a) => a.eval(row, params)?,
-            None => Value::Null,
-        };
-        let d = match &agg.delimiter {
-            Some(d) => Some(d.eval(row, params)?),
-            None => None,
-        };
-        state.accumulate(agg, v, d)
-    };
+    let feed = |state: &mut AggState, at: usize| state.feed(agg, &rows[part.rows[at]], params);
     let running = call.frame.start == FrameBound::UnboundedPreceding;
     let mut state = AggState::new(agg);
     let mut fed = 0;
