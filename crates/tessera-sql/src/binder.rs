@@ -432,6 +432,54 @@ fn check_distinct_on(on: &[usize], order_by: &[SortKey]) -> Result<()> {
     Ok(())
 }
 
+/// The grouping sets of a GROUP BY list (ROLLUP, CUBE and GROUPING SETS
+/// expanded, several items crossed), and whether it has any beyond the
+/// one plain GROUP BY set.
+fn grouping_sets(group_by: &[ast::Expr]) -> (Vec<Vec<ast::Expr>>, bool) {
+    let mut sets: Vec<Vec<ast::Expr>> = vec![vec![]];
+    let mut has_sets = false;
+    for g in group_by {
+        let options: Vec<Vec<ast::Expr>> = match g {
+            ast::Expr::Rollup(lists) => {
+                has_sets = true;
+                (0..=lists.len())
+                    .rev()
+                    .map(|n| lists[..n].concat())
+                    .collect()
+            }
+            ast::Expr::Cube(lists) => {
+                has_sets = true;
+                let n = lists.len().min(12);
+                (0..1u32 << n)
+                    .rev()
+                    .map(|mask| {
+                        (0..n)
+                            .filter(|i| mask & (1 << (n - 1 - i)) != 0)
+                            .flat_map(|i| lists[i].clone())
+                            .collect()
+                    })
+                    .collect()
+            }
+            ast::Expr::GroupingSets(lists) => {
+                has_sets = true;
+                lists.clone()
+            }
+            other => vec![vec![other.clone()]],
+        };
+        sets = sets
+            .iter()
+            .flat_map(|s| {
+                options.iter().map(move |o| {
+                    let mut set = s.clone();
+                    set.extend(o.iter().cloned());
+                    set
+                })
+            })
+            .collect();
+    }
+    (sets, has_sets)
+}
+
 /// 42883 for a call no function takes, as `name(types)`.
 fn no_such_function(call: &str) -> Error {
     Error::new(
@@ -628,6 +676,8 @@ enum Ctx<'a> {
         keys: &'a [(String, DataType)],
         /// The keys bound: a column reference that is one means it.
         key_exprs: &'a [Expr],
+        /// GROUPING SETS membership of each key (empty for GROUP BY).
+        sets: &'a [Vec<bool>],
         aggs: &'a mut Vec<AggCall>,
     },
 }
@@ -2236,6 +2286,9 @@ impl<'a> Binder<'a> {
         if let Some(over) = &f.over {
             return self.bind_window(call, over, scope, ctx);
         }
+        if name == "grouping" && !distinct && !star && f.filter.is_none() {
+            return self.bind_grouping(&args, scope, ctx);
+        }
         if is_aggregate_name(&name) {
             return self.bind_aggregate(call, scope, ctx);
         }
@@ -2406,6 +2459,74 @@ impl<'a> Binder<'a> {
             }
         };
         Ok((Expr::Column(keys.len() + index), result_type))
+    }
+
+    /// `GROUPING(a, b, …)`: a bit per argument, set when the row's
+    /// grouping set leaves that key out (the first argument the most
+    /// significant bit).
+    fn bind_grouping(
+        &mut self,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let not_a_key = || {
+            Error::new(
+                sqlstate::GROUPING_ERROR,
+                "arguments to GROUPING must be grouping expressions of the associated query level",
+            )
+        };
+        let mut positions = Vec::new();
+        for a in args {
+            let (e, _) = match self.bind_expr(a, scope, ctx) {
+                Err(e) if e.code == sqlstate::GROUPING_ERROR => return Err(not_a_key()),
+                other => other?,
+            };
+            let Ctx::Grouped { key_exprs, .. } = ctx else {
+                let clause = match ctx {
+                    Ctx::Row { clause } => *clause,
+                    Ctx::Grouped { .. } => "",
+                };
+                return Err(Error::new(
+                    sqlstate::GROUPING_ERROR,
+                    format!("aggregate functions are not allowed in {clause}"),
+                ));
+            };
+            match e {
+                Expr::Column(i) if i < key_exprs.len() => positions.push(i),
+                _ => return Err(not_a_key()),
+            }
+        }
+        if args.is_empty() || args.len() > 31 {
+            return Err(Error::syntax(
+                "GROUPING must have between 1 and 31 arguments",
+            ));
+        }
+        let Ctx::Grouped { sets, keys, .. } = ctx else {
+            return Err(Error::internal("GROUPING outside a grouped query"));
+        };
+        if sets.is_empty() {
+            return Ok((Expr::Literal(Value::Int4(0)), DataType::Int4));
+        }
+        let whens = sets
+            .iter()
+            .enumerate()
+            .map(|(n, set)| {
+                let mask = positions
+                    .iter()
+                    .fold(0i32, |m, p| (m << 1) | i32::from(!set[*p]));
+                (
+                    Expr::Literal(Value::Int4(n as i32)),
+                    Expr::Literal(Value::Int4(mask)),
+                )
+            })
+            .collect();
+        let e = Expr::Case {
+            operand: Some(Box::new(Expr::Column(keys.len() - 1))),
+            whens,
+            otherwise: None,
+        };
+        Ok((e, DataType::Int4))
     }
 
     /// `f(…) OVER (…)`: a call of the query's window stage.
@@ -3185,10 +3306,26 @@ impl<'a> Binder<'a> {
         let mut outputs: Vec<(Expr, DataType)> = Vec::new();
         let mut descs = Vec::new();
         let (fragment_output, aggregate, visible, order_by) = if aggregated {
-            // Group keys: an ordinal or an output name refers to a select item.
-            let mut key_asts = Vec::new();
-            for g in &group_by {
-                key_asts.push(resolve_group_ref(g, &items, &scope)?.unwrap_or_else(|| g.clone()));
+            // Group keys: an ordinal or an output name refers to a select
+            // item. With grouping sets, every expression any set names.
+            let (set_asts, has_sets) = grouping_sets(&group_by);
+            let mut key_asts: Vec<ast::Expr> = Vec::new();
+            let mut sets = Vec::new();
+            for set in &set_asts {
+                let mut members = Vec::new();
+                for g in set {
+                    let g = resolve_group_ref(g, &items, &scope)?.unwrap_or_else(|| g.clone());
+                    let text = g.to_string();
+                    let i = match key_asts.iter().position(|k| k.to_string() == text) {
+                        Some(i) => i,
+                        None => {
+                            key_asts.push(g);
+                            key_asts.len() - 1
+                        }
+                    };
+                    members.push(i);
+                }
+                sets.push(members);
             }
             let mut key_exprs = Vec::new();
             let mut keys = Vec::new();
@@ -3196,6 +3333,19 @@ impl<'a> Binder<'a> {
                 let (e, t) = self.bind_expr(g, &scope, &mut Ctx::Row { clause: "GROUP BY" })?;
                 key_exprs.push(e);
                 keys.push((g.to_string(), t));
+            }
+            let group_by_exprs = key_exprs.clone();
+            let sets: Vec<Vec<bool>> = match has_sets {
+                false => vec![],
+                true => sets
+                    .iter()
+                    .map(|m| (0..keys.len()).map(|i| m.contains(&i)).collect())
+                    .collect(),
+            };
+            if has_sets {
+                // The set's number: a key no expression is.
+                keys.push(("grouping set".into(), DataType::Int4));
+                key_exprs.push(Expr::Literal(Value::Null));
             }
             let mut aggs = Vec::new();
             self.windows = windowed.then(Vec::new);
@@ -3206,6 +3356,7 @@ impl<'a> Binder<'a> {
                     &mut Ctx::Grouped {
                         keys: &keys,
                         key_exprs: &key_exprs,
+                        sets: &sets,
                         aggs: &mut aggs,
                     },
                 )?;
@@ -3226,6 +3377,7 @@ impl<'a> Binder<'a> {
                         &mut Ctx::Grouped {
                             keys: &keys,
                             key_exprs: &key_exprs,
+                            sets: &sets,
                             aggs: &mut aggs,
                         },
                     )?;
@@ -3243,6 +3395,7 @@ impl<'a> Binder<'a> {
                         &mut Ctx::Grouped {
                             keys: &keys,
                             key_exprs: &key_exprs,
+                            sets: &sets,
                             aggs: &mut aggs,
                         },
                     )
@@ -3250,8 +3403,9 @@ impl<'a> Binder<'a> {
             let output: Vec<Expr> = outputs.iter().map(|(e, _)| e.clone()).collect();
             (
                 FragmentOutput::PartialAggregate {
-                    group_by: key_exprs,
+                    group_by: group_by_exprs,
                     aggs: aggs.clone(),
+                    sets,
                 },
                 Some(AggregateFinal {
                     group_count: keys.len(),
@@ -3329,7 +3483,7 @@ impl<'a> Binder<'a> {
             || opt(&offset)
             || match &fragment_output {
                 FragmentOutput::Project(e) => e.iter().any(Expr::uses_outer),
-                FragmentOutput::PartialAggregate { group_by, aggs } => {
+                FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
                     group_by.iter().any(Expr::uses_outer)
                         || aggs.iter().flat_map(AggCall::exprs).any(Expr::uses_outer)
                 }

@@ -132,7 +132,38 @@ pub enum FragmentOutput {
     PartialAggregate {
         group_by: Vec<Expr>,
         aggs: Vec<AggCall>,
+        /// GROUPING SETS (ROLLUP, CUBE), when not empty: each row counts
+        /// in one group per set, keyed by `group_by` with the keys outside
+        /// the set NULL, then the set's number (an int4 key of its own).
+        sets: Vec<Vec<bool>>,
     },
+}
+
+impl FragmentOutput {
+    /// The keys of the groups that exist even without input rows: the
+    /// one group of an aggregate without GROUP BY, or of an empty
+    /// grouping set.
+    pub fn empty_input_groups(&self) -> Vec<Vec<Value>> {
+        match self {
+            FragmentOutput::PartialAggregate { group_by, sets, .. } if sets.is_empty() => {
+                match group_by.is_empty() {
+                    true => vec![vec![]],
+                    false => vec![],
+                }
+            }
+            FragmentOutput::PartialAggregate { group_by, sets, .. } => sets
+                .iter()
+                .enumerate()
+                .filter(|(_, set)| !set.contains(&true))
+                .map(|(n, _)| {
+                    let mut key = vec![Value::Null; group_by.len()];
+                    key.push(Value::Int4(n as i32));
+                    key
+                })
+                .collect(),
+            FragmentOutput::Project(_) => vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,7 +351,7 @@ impl SelectPlan {
             || opt(&f.filter)
             || match &f.output {
                 FragmentOutput::Project(e) => exprs(e),
-                FragmentOutput::PartialAggregate { group_by, aggs } => {
+                FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
                     exprs(group_by) || aggs.iter().flat_map(AggCall::exprs).any(Expr::uses_outer)
                 }
             }
@@ -339,7 +370,7 @@ impl SelectPlan {
     pub fn rows(target: Target, fragment: ScanFragment) -> SelectPlan {
         let visible = match &fragment.output {
             FragmentOutput::Project(exprs) => exprs.len(),
-            FragmentOutput::PartialAggregate { group_by, aggs } => {
+            FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
                 group_by.len() + aggs.iter().map(AggCall::partial_width).sum::<usize>()
             }
         };

@@ -354,11 +354,10 @@ impl<C: Cluster> Router<C> {
         }
         if shards.is_empty() {
             // No shard can hold a matching row; aggregates still produce their empty-input row.
-            if let crate::plan::FragmentOutput::PartialAggregate { group_by, aggs } =
+            if let crate::plan::FragmentOutput::PartialAggregate { aggs, .. } =
                 &select.fragment.output
             {
-                if group_by.is_empty() {
-                    let mut row = Vec::new();
+                for mut row in select.fragment.output.empty_input_groups() {
                     for a in aggs {
                         AggState::new(a).write_partial(&mut row);
                     }

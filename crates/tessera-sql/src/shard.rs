@@ -3022,17 +3022,36 @@ impl<'a> Sink<'a> {
                 }
                 self.rows.push(out);
             }
-            FragmentOutput::PartialAggregate { group_by, aggs } => {
-                let mut key = Vec::with_capacity(group_by.len());
+            FragmentOutput::PartialAggregate {
+                group_by,
+                aggs,
+                sets,
+            } => {
+                let mut key = Vec::with_capacity(group_by.len() + 1);
                 for e in group_by {
                     key.push(e.eval(row, params)?);
                 }
-                let states = self
-                    .groups
-                    .entry(key)
-                    .or_insert_with(|| aggs.iter().map(AggState::new).collect());
-                for (state, call) in states.iter_mut().zip(aggs) {
-                    state.feed(call, row, params)?;
+                let mut feed = |key: Vec<Value>| -> Result<()> {
+                    let states = self
+                        .groups
+                        .entry(key)
+                        .or_insert_with(|| aggs.iter().map(AggState::new).collect());
+                    for (state, call) in states.iter_mut().zip(aggs) {
+                        state.feed(call, row, params)?;
+                    }
+                    Ok(())
+                };
+                if sets.is_empty() {
+                    return feed(key);
+                }
+                for (n, set) in sets.iter().enumerate() {
+                    let mut k: Vec<Value> = key
+                        .iter()
+                        .zip(set)
+                        .map(|(v, member)| if *member { v.clone() } else { Value::Null })
+                        .collect();
+                    k.push(Value::Int4(n as i32));
+                    feed(k)?;
                 }
             }
         }
@@ -3042,10 +3061,12 @@ impl<'a> Sink<'a> {
     pub(crate) fn finish(self) -> Result<Vec<Row>> {
         match self.output {
             FragmentOutput::Project(_) => Ok(self.rows),
-            FragmentOutput::PartialAggregate { group_by, aggs } => {
+            FragmentOutput::PartialAggregate { aggs, .. } => {
                 let mut groups = self.groups;
-                if group_by.is_empty() && groups.is_empty() {
-                    groups.insert(vec![], aggs.iter().map(AggState::new).collect());
+                for key in self.output.empty_input_groups() {
+                    groups
+                        .entry(key)
+                        .or_insert_with(|| aggs.iter().map(AggState::new).collect());
                 }
                 Ok(groups
                     .into_iter()
