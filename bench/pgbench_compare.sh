@@ -46,98 +46,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-pg_bin=/usr/lib/postgresql/15/bin
-
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else die "need root (or sudo) to run: $*"
-    fi
-}
-
-# --- tools ------------------------------------------------------------------
-if [ ! -x "$pg_bin/pgbench" ] || ! command -v psql >/dev/null 2>&1; then
-    log "installing postgresql-15 and postgresql-client-15 (pgbench, initdb, psql)"
-    as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 postgresql-client-15
-fi
-pgbench=$pg_bin/pgbench
-psql_cmd=$(command -v psql || echo "$pg_bin/psql")
-[ -x "$pgbench" ] || die "pgbench not found at $pgbench"
-
-if [ -n "${TESSERA_BIN:-}" ]; then
-    tessera=$TESSERA_BIN
-else
-    if [ "$build" -eq 1 ]; then
-        log "cargo build --release"
-        (cd "$root" && cargo build --release --bin tessera)
-    fi
-    tessera=${CARGO_TARGET_DIR:-$root/target}/release/tessera
-fi
-[ -x "$tessera" ] || die "no tessera binary at $tessera"
-
-# --- scratch space and cleanup ------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench.XXXXXX")
-chmod 755 "$work"
-tessera_pid=
-pg_data=
-run_as_pg=()
-if [ "$(id -u)" -eq 0 ]; then
-    # PostgreSQL refuses to run as root.
-    id postgres >/dev/null 2>&1 || die "running as root needs the postgres user (from postgresql-15)"
-    run_as_pg=(runuser -u postgres --)
-fi
-
-cleanup() {
-    set +e
-    if [ -n "$tessera_pid" ] && kill -0 "$tessera_pid" 2>/dev/null; then
-        kill -TERM "$tessera_pid"
-        for _ in $(seq 100); do kill -0 "$tessera_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$tessera_pid" 2>/dev/null
-        wait "$tessera_pid" 2>/dev/null
-    fi
-    if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
-        "${run_as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A port nobody listens on right now (probe with bash's /dev/tcp).
-free_port() {
-    local port
-    for _ in $(seq 100); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    die "no free port found"
-}
-
-wait_for_sql() { # port what logfile
-    for _ in $(seq 600); do
-        if "$psql_cmd" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres \
-            -c 'SELECT 1' >/dev/null 2>&1; then
-            return
-        fi
-        sleep 0.1
-    done
-    cat "$3" >&2 || true
-    die "$2 did not accept queries on port $1 within 60 s"
-}
-
-sql() { # port, then psql arguments
-    local port=$1
-    shift
-    "$psql_cmd" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
-}
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 
 # --- workload files -------------------------------------------------------------
 cat >"$work/setup.sql" <<'EOF'
@@ -191,33 +101,13 @@ load_and_run() { # system port
     [ "$(echo "$sums" | tr '|' '\n' | sort -u | wc -l)" = 1 ] || die "$system: TPC-B-like balances disagree: $sums"
 }
 
-# --- Tessera -----------------------------------------------------------------------
-port=$(free_port)
-log "tessera: $tessera run --shards $shards on 127.0.0.1:$port"
-"$tessera" run --data-dir "$work/tessera-data" --pg-listen "127.0.0.1:$port" --shards "$shards" \
-    >"$work/tessera.log" 2>&1 &
-tessera_pid=$!
-wait_for_sql "$port" tessera "$work/tessera.log"
-load_and_run tessera "$port"
-kill -TERM "$tessera_pid"
-wait "$tessera_pid" || log "tessera exited with status $?"
-tessera_pid=
-
-# --- PostgreSQL --------------------------------------------------------------------
-port=$(free_port)
-mkdir -p "$work/pg"
-[ ${#run_as_pg[@]} -eq 0 ] || chown postgres: "$work/pg"
-pg_data=$work/pg/data
-log "postgres: initdb + pg_ctl start on 127.0.0.1:$port ${pg_opts:+($pg_opts)}"
-"${run_as_pg[@]}" "$pg_bin/initdb" -A trust -U postgres -D "$pg_data" >"$work/pg/initdb.log" 2>&1 ||
-    { cat "$work/pg/initdb.log" >&2; die "initdb failed"; }
-"${run_as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg $pg_opts" start >/dev/null ||
-    { cat "$work/pg/server.log" >&2; die "pg_ctl start failed"; }
-wait_for_sql "$port" postgres "$work/pg/server.log"
-load_and_run postgres "$port"
-"${run_as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null
-pg_data=
+# --- runs ----------------------------------------------------------------------------
+start_tessera
+load_and_run tessera "$tessera_port"
+stop_tessera
+start_postgres
+load_and_run postgres "$postgres_port"
+stop_postgres
 
 # --- report --------------------------------------------------------------------
 echo

@@ -480,6 +480,37 @@ fn grouping_sets(group_by: &[ast::Expr]) -> (Vec<Vec<ast::Expr>>, bool) {
     (sets, has_sets)
 }
 
+/// Splits a correlated query's conditions into equalities between an
+/// expression over its own row and one over the outer row only (probe
+/// keys: `(inner, outer)`), and the rest.
+fn probe_keys(conditions: Vec<Expr>) -> (Vec<(Expr, Expr)>, Vec<Expr>) {
+    let reads_row = |e: &Expr| {
+        let mut any = false;
+        e.for_each_column(&mut |_| any = true);
+        any
+    };
+    let inner = |e: &Expr| reads_row(e) && !e.uses_outer();
+    let outer = |e: &Expr| e.uses_outer() && !reads_row(e);
+    let mut keys = Vec::new();
+    let mut rest = Vec::new();
+    for c in conditions {
+        match c {
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } if inner(&left) && outer(&right) => keys.push((*left, *right)),
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } if outer(&left) && inner(&right) => keys.push((*right, *left)),
+            other => rest.push(other),
+        }
+    }
+    (keys, rest)
+}
+
 /// 42883 for a call no function takes, as `name(types)`.
 fn no_such_function(call: &str) -> Error {
     Error::new(
@@ -3521,7 +3552,15 @@ impl<'a> Binder<'a> {
                 plan: Arc::new(Plan::Select(Box::new(scan))),
                 place: None,
             });
-            (Some(Source::Init(self.init.len() - 1)), Expr::all(open))
+            let init = self.init.len() - 1;
+            // Equalities of the row's values to the outer row's: found
+            // through a hash index instead of a pass over the rows.
+            let (keys, rest) = probe_keys(open);
+            let source = match keys.is_empty() {
+                true => Source::Init(init),
+                false => Source::Probe { init, keys },
+            };
+            (Some(source), Expr::all(rest))
         } else if let (true, Some(table), None) = (one_place, &scope.table, &scope.series) {
             // Aggregates that must see every row of a group in one place:
             // the rows are gathered to the router, which aggregates them.
@@ -5931,8 +5970,11 @@ mod index_choice_tests {
         let SubqueryRows::PerRow(inner) = &sub.query else {
             panic!("correlated")
         };
-        assert_eq!(inner.source, Some(Source::Init(0)));
-        assert!(inner.fragment.filter.as_ref().is_some_and(Expr::uses_outer));
+        let Some(Source::Probe { init: 0, keys }) = &inner.source else {
+            panic!("i.b = o.b is a probe of the gathered rows")
+        };
+        assert_eq!(keys.len(), 1);
+        assert!(inner.fragment.filter.is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! value on every shard a statement touches.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
@@ -94,6 +94,8 @@ impl Params {
 pub struct InitRows {
     pub rows: Vec<Row>,
     members: OnceLock<Result<Members>>,
+    /// For `Source::Probe`: the positions of the rows by their key values.
+    index: OnceLock<Result<HashMap<Vec<Value>, Vec<usize>>>>,
 }
 
 /// The distinct non-NULL values of a column, and whether it had a NULL.
@@ -108,7 +110,29 @@ impl InitRows {
         InitRows {
             rows,
             members: OnceLock::new(),
+            index: OnceLock::new(),
         }
+    }
+
+    /// The positions of the rows whose `keys` (expressions over a row)
+    /// have these values; the index is built on first use. A NULL key
+    /// matches nothing.
+    pub fn probe(&self, keys: &[&Expr], values: &[Value], params: &Params) -> Result<&[usize]> {
+        let index = self.index.get_or_init(|| {
+            let mut index: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
+            for (i, row) in self.rows.iter().enumerate() {
+                let key = keys
+                    .iter()
+                    .map(|k| k.eval(row, params))
+                    .collect::<Result<Vec<Value>>>()?;
+                if !key.iter().any(Value::is_null) {
+                    index.entry(key).or_default().push(i);
+                }
+            }
+            Ok(index)
+        });
+        let index = index.as_ref().map_err(Clone::clone)?;
+        Ok(index.get(values).map_or(&[][..], Vec::as_slice))
     }
 
     fn members(&self, cast: Option<DataType>, time: &TimeContext) -> Result<&Members> {

@@ -195,6 +195,14 @@ pub enum Source {
     /// Inside a correlated subquery: the rows of init plan `n`, gathered
     /// once and already placed in rows as wide as this FROM.
     Init(usize),
+    /// Inside a correlated subquery over one table: the rows of init plan
+    /// `init` whose `(inner, outer)` keys are equal, the inner expression
+    /// over the row, the outer one over the enclosing row's values (a
+    /// hash index on the gathered rows, built on first use, finds them).
+    Probe {
+        init: usize,
+        keys: Vec<(Expr, Expr)>,
+    },
     /// UNION, INTERSECT or EXCEPT of two inputs of the same width.
     SetOp(Box<SetOp>),
     /// `VALUES (…), (…)`: rows of expressions, evaluated where the query
@@ -252,6 +260,7 @@ impl Source {
                     || j.residual.as_ref().is_some_and(Expr::uses_outer)
             }
             Source::Init(_) => false,
+            Source::Probe { keys, .. } => keys.iter().any(|(_, o)| o.uses_outer()),
             Source::SetOp(s) => s.left.uses_outer() || s.right.uses_outer(),
             Source::Values(rows) => rows.iter().flatten().any(Expr::uses_outer),
             Source::Recursive(r) => r.start.uses_outer() || r.step.uses_outer(),
@@ -268,7 +277,7 @@ impl Source {
             Source::SetOp(s) => s.left.reads_work() || s.right.reads_work(),
             Source::Recursive(r) => r.start.reads_work() || r.step.reads_work(),
             Source::Work(_) => true,
-            Source::Init(_) | Source::Values(_) => false,
+            Source::Init(_) | Source::Probe { .. } | Source::Values(_) => false,
         }
     }
 }

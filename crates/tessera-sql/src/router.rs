@@ -416,6 +416,10 @@ impl<C: Cluster> Router<C> {
                 Ok(rounds.finish())
             }
             Source::Work(n) => Ok(params.work_rows(*n)?.to_vec()),
+            Source::Probe { init, keys } => {
+                let (rows, found) = crate::subquery::probe(params, *init, keys)?;
+                Ok(found.iter().map(|i| rows[*i].clone()).collect())
+            }
             Source::Init(id) => params
                 .init
                 .get(*id)

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use tessera_types::{sqlstate, Error, Result, Value};
 
-use crate::expr::Params;
+use crate::expr::{Expr, Params};
 use crate::plan::{Plan, Row, SelectPlan, Source};
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 
@@ -26,7 +26,12 @@ use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
     let fragment = &select.fragment;
     let mut sink = Sink::new(&fragment.output);
-    if let Some(source) = &select.source {
+    if let Some(Source::Probe { init, keys }) = &select.source {
+        let (rows, found) = probe(params, *init, keys)?;
+        for i in found {
+            sink.push(&rows[*i], fragment, params)?;
+        }
+    } else if let Some(source) = &select.source {
         for row in source_rows(source, params)?.iter() {
             sink.push(row, fragment, params)?;
         }
@@ -55,6 +60,10 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
 /// The rows of a correlated query's FROM: gathered ones are borrowed.
 fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>> {
     match source {
+        Source::Probe { init, keys } => {
+            let (rows, found) = probe(params, *init, keys)?;
+            Ok(Cow::Owned(found.iter().map(|i| rows[*i].clone()).collect()))
+        }
         Source::Init(id) => {
             let init = params
                 .init
@@ -98,6 +107,30 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
         }
         Source::Work(n) => Ok(Cow::Borrowed(params.work_rows(*n)?)),
     }
+}
+
+/// The rows of init plan `init` whose inner keys equal the outer ones
+/// (evaluated with `params.outer`): all its rows, and the positions of
+/// those.
+pub fn probe<'p>(
+    params: &'p Params,
+    init: usize,
+    keys: &[(Expr, Expr)],
+) -> Result<(&'p [Row], &'p [usize])> {
+    let rows = params
+        .init
+        .get(init)
+        .ok_or_else(|| Error::internal(format!("init plan {init} has not run")))?;
+    let mut values = Vec::with_capacity(keys.len());
+    for (_, outer) in keys {
+        let v = outer.eval(&[], params)?;
+        if v.is_null() {
+            return Ok((&rows.rows, &[]));
+        }
+        values.push(v);
+    }
+    let inner: Vec<&Expr> = keys.iter().map(|(i, _)| i).collect();
+    Ok((&rows.rows, rows.probe(&inner, &values, params)?))
 }
 
 /// Rows `width` wide with the given rows' values from `offset`, NULL
