@@ -307,6 +307,9 @@ enum ItemInput {
     Table(Arc<TableDef>),
     /// A `generate_series` or a subquery: its rows as they come.
     Query(Box<SelectPlan>),
+    /// A LATERAL subquery reading earlier items: its plan, and its
+    /// arguments over the joined row.
+    Lateral(Box<SelectPlan>, Vec<Expr>),
 }
 
 /// How FROM items are joined. Items are numbered in the order they appear,
@@ -2492,6 +2495,34 @@ impl<'a> Binder<'a> {
         Ok((Expr::Column(keys.len() + index), result_type))
     }
 
+    /// `LATERAL (query)`: a query that may read the FROM items before it,
+    /// as a correlated subquery does its enclosing row; the arguments are
+    /// over the joined row. Without such references it is a plain one.
+    fn bind_lateral(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+    ) -> Result<(SelectPlan, Vec<ColumnDesc>, Vec<Expr>)> {
+        self.outer.push(OuterLevel {
+            scope: scope.names(),
+            refs: Vec::new(),
+        });
+        let bound = self.bind_query(q);
+        let level = self.outer.pop();
+        let (plan, descs) = bound?;
+        let mut args = Vec::new();
+        for (q, name) in level.map(|l| l.refs).unwrap_or_default() {
+            let column = ast::Expr::Identifier(quoted(&name));
+            let reference = match q {
+                Some(q) => ast::Expr::CompoundIdentifier(vec![quoted(&q), quoted(&name)]),
+                None => column,
+            };
+            let ctx = &mut Ctx::Row { clause: "FROM" };
+            args.push(self.bind_expr(&reference, scope, ctx)?.0);
+        }
+        Ok((plan, descs, args))
+    }
+
     /// `GROUPING(a, b, …)`: a bit per argument, set when the row's
     /// grouping set leaves that key out (the first argument the most
     /// significant bit).
@@ -3523,10 +3554,11 @@ impl<'a> Binder<'a> {
                 .as_ref()
                 .is_some_and(|a| opt(&a.having) || a.output.iter().any(Expr::uses_outer))
             || window.as_ref().is_some_and(WindowStage::uses_outer)
-            || scope
-                .items
-                .iter()
-                .any(|it| matches!(&it.input, Some(ItemInput::Query(p)) if p.uses_outer()));
+            || scope.items.iter().any(|it| match &it.input {
+                Some(ItemInput::Query(p)) => p.uses_outer(),
+                Some(ItemInput::Lateral(_, args)) => args.iter().any(Expr::uses_outer),
+                _ => false,
+            });
         let mut order_by = order_by;
         let distinct_on: Vec<usize> = order_by.drain(..on.len()).map(|k| k.column).collect();
         check_distinct_on(&distinct_on, &order_by)?;
@@ -3811,20 +3843,23 @@ impl Binder<'_> {
                 subquery,
                 alias,
             } => {
-                if *lateral {
-                    return Err(Error::unsupported("LATERAL"));
-                }
                 let Some(alias) = alias else {
                     return Err(Error::syntax("subquery in FROM must have an alias")
                         .with_hint("For example, FROM (SELECT ...) [AS] foo."));
                 };
-                let (plan, descs) = self.bind_query(subquery)?;
+                let (plan, descs, args) = match lateral {
+                    false => {
+                        let (plan, descs) = self.bind_query(subquery)?;
+                        (plan, descs, vec![])
+                    }
+                    true => self.bind_lateral(subquery, scope)?,
+                };
                 let columns = alias_columns(alias, &descs)?;
-                (
-                    ident_name(&alias.name),
-                    columns,
-                    ItemInput::Query(Box::new(plan)),
-                )
+                let input = match args.is_empty() {
+                    true => ItemInput::Query(Box::new(plan)),
+                    false => ItemInput::Lateral(Box::new(plan), args),
+                };
+                (ident_name(&alias.name), columns, input)
             }
             other if self.cte_of(other).is_some() => {
                 let ast::TableFactor::Table { alias, .. } = other else {
@@ -4102,7 +4137,12 @@ impl Binder<'_> {
             .tree
             .take()
             .ok_or_else(|| Error::internal("a FROM of several items without joins"))?;
-        let all_inner = tree.all_inner();
+        // A LATERAL item joins after the items it reads: as written.
+        let lateral = scope
+            .items
+            .iter()
+            .any(|it| matches!(it.input, Some(ItemInput::Lateral(..))));
+        let all_inner = tree.all_inner() && !lateral;
         let mut conditions = filter.map(Expr::conjuncts).unwrap_or_default();
         if all_inner {
             take_conditions(&mut tree, &mut conditions);
@@ -4150,6 +4190,14 @@ impl Binder<'_> {
             .ok_or_else(|| Error::internal("a FROM item planned twice"))?;
         let plan = match input {
             ItemInput::Query(plan) => *plan,
+            ItemInput::Lateral(plan, args) => {
+                return Ok(Source::Lateral {
+                    plan: Arc::new(*plan),
+                    args,
+                    offset,
+                    width,
+                })
+            }
             ItemInput::Table(table) => {
                 let filter = Expr::all(
                     std::mem::take(&mut pushed[i])
@@ -4384,6 +4432,29 @@ impl Binder<'_> {
                 let right_columns = vec![(scope.items[split].offset, scope.width(split, end))];
                 let left = self.source_of(scope, *left, pushed, width)?;
                 let right = self.source_of(scope, *right, pushed, width)?;
+                if let (Source::Lateral { args, .. }, JoinKind::Right | JoinKind::Full) =
+                    (&right, kind)
+                {
+                    let mut first: Option<usize> = None;
+                    for a in args {
+                        a.for_each_column(&mut |c| {
+                            first.get_or_insert(c);
+                        });
+                    }
+                    let first = first
+                        .and_then(|c| scope.item_at(c))
+                        .map(|it| it.qualifier.clone());
+                    return Err(Error::new(
+                        sqlstate::INVALID_COLUMN_REFERENCE,
+                        format!(
+                            "invalid reference to FROM-clause entry for table \"{}\"",
+                            first.unwrap_or_default()
+                        ),
+                    )
+                    .with_detail(
+                        "The combining JOIN type must be INNER or LEFT for a LATERAL reference.",
+                    ));
+                }
                 Ok(Source::Join(Box::new(Join {
                     kind,
                     left,

@@ -210,6 +210,15 @@ pub enum Source {
     Values(Vec<Vec<Expr>>),
     /// A recursive WITH query's rows.
     Recursive(Box<Recursive>),
+    /// The right side of a join with a LATERAL subquery: for each left
+    /// row, the rows of `plan` run with `args` (over the left row) as its
+    /// outer values, placed at `offset` in rows `width` wide.
+    Lateral {
+        plan: Arc<SelectPlan>,
+        args: Vec<Expr>,
+        offset: usize,
+        width: usize,
+    },
     /// Inside a recursive WITH query's step: the rows the last round
     /// added (`Params::work[n]`).
     Work(usize),
@@ -265,6 +274,7 @@ impl Source {
             Source::Values(rows) => rows.iter().flatten().any(Expr::uses_outer),
             Source::Recursive(r) => r.start.uses_outer() || r.step.uses_outer(),
             Source::Work(_) => false,
+            Source::Lateral { args, .. } => args.iter().any(Expr::uses_outer),
         }
     }
 
@@ -277,7 +287,9 @@ impl Source {
             Source::SetOp(s) => s.left.reads_work() || s.right.reads_work(),
             Source::Recursive(r) => r.start.reads_work() || r.step.reads_work(),
             Source::Work(_) => true,
-            Source::Init(_) | Source::Probe { .. } | Source::Values(_) => false,
+            Source::Init(_) | Source::Probe { .. } | Source::Values(_) | Source::Lateral { .. } => {
+                false
+            }
         }
     }
 }

@@ -394,6 +394,11 @@ impl<C: Cluster> Router<C> {
                     .await?;
                 Ok(crate::subquery::place(rows, *offset, *width))
             }
+            Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
+                let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
+                crate::subquery::lateral_join(join, left, params)
+            }
+            Source::Lateral { .. } => crate::subquery::lateral_alone(source, params),
             Source::Join(join) => {
                 let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
                 let right = Box::pin(self.gather(&join.right, params, session, read)).await?;

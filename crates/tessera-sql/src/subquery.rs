@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use tessera_types::{sqlstate, Error, Result, Value};
 
 use crate::expr::{Expr, Params};
-use crate::plan::{Plan, Row, SelectPlan, Source};
+use crate::plan::{Join, Plan, Row, SelectPlan, Source};
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 
 /// The rows of a correlated query, with `params.outer` holding the values
@@ -82,6 +82,11 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
             let rows = run_local(select, params)?;
             Ok(Cow::Owned(place(rows, *offset, *width)))
         }
+        Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
+            let left = source_rows(&join.left, params)?.into_owned();
+            Ok(Cow::Owned(lateral_join(join, left, params)?))
+        }
+        Source::Lateral { .. } => Ok(Cow::Owned(lateral_alone(source, params)?)),
         Source::Join(join) => {
             let left = source_rows(&join.left, params)?.into_owned();
             let right = source_rows(&join.right, params)?.into_owned();
@@ -107,6 +112,53 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
         }
         Source::Work(n) => Ok(Cow::Borrowed(params.work_rows(*n)?)),
     }
+}
+
+/// A join whose right side is LATERAL: for each left row, the right
+/// side's rows with that row's values, joined to it.
+pub fn lateral_join(join: &Join, left: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+    let Source::Lateral {
+        plan,
+        args,
+        offset,
+        width,
+    } = &join.right
+    else {
+        return Err(Error::internal("a lateral join without a LATERAL side"));
+    };
+    let mut out = Vec::new();
+    for l in left {
+        let mut outer = Vec::with_capacity(args.len());
+        for a in args {
+            outer.push(a.eval(&l, params)?);
+        }
+        let right = place(run_local(plan, &params.with_outer(outer))?, *offset, *width);
+        out.extend(crate::join::join_rows(join, vec![l], right, params)?);
+    }
+    Ok(out)
+}
+
+/// A LATERAL item that reads no FROM item before it (only enclosing
+/// queries' values): its rows, once.
+pub fn lateral_alone(source: &Source, params: &Params) -> Result<Vec<Row>> {
+    let Source::Lateral {
+        plan,
+        args,
+        offset,
+        width,
+    } = source
+    else {
+        return Err(Error::internal("not a LATERAL item"));
+    };
+    let mut outer = Vec::with_capacity(args.len());
+    for a in args {
+        outer.push(a.eval(&[], params)?);
+    }
+    Ok(place(
+        run_local(plan, &params.with_outer(outer))?,
+        *offset,
+        *width,
+    ))
 }
 
 /// The rows of init plan `init` whose inner keys equal the outer ones
