@@ -1558,6 +1558,28 @@ impl<'a> Binder<'a> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(SubqueryRows, Vec<Expr>, Vec<ColumnDesc>)> {
+        let (plan, descs, args) = self.bind_inside(q, scope, ctx)?;
+        let query = if args.is_empty() {
+            self.init.push(InitPlan {
+                plan: Arc::new(Plan::Select(Box::new(plan))),
+                place: None,
+            });
+            SubqueryRows::Init(self.init.len() - 1)
+        } else {
+            SubqueryRows::PerRow(Arc::new(plan))
+        };
+        Ok((query, args, descs))
+    }
+
+    /// Binds `q` with `scope` as its enclosing row: its plan, columns and
+    /// arguments (the enclosing columns it reads, bound in `scope` and
+    /// `ctx`; `Expr::Outer(n)` inside reads argument `n`).
+    fn bind_inside(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(SelectPlan, Vec<ColumnDesc>, Vec<Expr>)> {
         self.outer.push(OuterLevel {
             scope: scope.names(),
             refs: Vec::new(),
@@ -1574,16 +1596,7 @@ impl<'a> Binder<'a> {
             };
             args.push(self.bind_expr(&reference, scope, ctx)?.0);
         }
-        let query = if args.is_empty() {
-            self.init.push(InitPlan {
-                plan: Arc::new(Plan::Select(Box::new(plan))),
-                place: None,
-            });
-            SubqueryRows::Init(self.init.len() - 1)
-        } else {
-            SubqueryRows::PerRow(Arc::new(plan))
-        };
-        Ok((query, args, descs))
+        Ok((plan, descs, args))
     }
 
     /// `left op ANY|ALL (q)`; IN is `= ANY`.
@@ -2503,24 +2516,7 @@ impl<'a> Binder<'a> {
         q: &ast::Query,
         scope: &Scope,
     ) -> Result<(SelectPlan, Vec<ColumnDesc>, Vec<Expr>)> {
-        self.outer.push(OuterLevel {
-            scope: scope.names(),
-            refs: Vec::new(),
-        });
-        let bound = self.bind_query(q);
-        let level = self.outer.pop();
-        let (plan, descs) = bound?;
-        let mut args = Vec::new();
-        for (q, name) in level.map(|l| l.refs).unwrap_or_default() {
-            let column = ast::Expr::Identifier(quoted(&name));
-            let reference = match q {
-                Some(q) => ast::Expr::CompoundIdentifier(vec![quoted(&q), quoted(&name)]),
-                None => column,
-            };
-            let ctx = &mut Ctx::Row { clause: "FROM" };
-            args.push(self.bind_expr(&reference, scope, ctx)?.0);
-        }
-        Ok((plan, descs, args))
+        self.bind_inside(q, scope, &mut Ctx::Row { clause: "FROM" })
     }
 
     /// `GROUPING(a, b, …)`: a bit per argument, set when the row's
