@@ -898,7 +898,22 @@ impl<'a> Binder<'a> {
                 let (plan, columns) = self.bind_query(q)?;
                 (Plan::Select(Box::new(plan)), columns, true)
             }
-            S::Insert(insert) => (Plan::Insert(self.bind_insert(insert)?), vec![], false),
+            S::Insert(insert) => {
+                let mut plan = self.bind_insert(insert)?;
+                let qualifier = match &insert.table_alias {
+                    Some(a) => ident_name(a),
+                    None => plan.table.name.clone(),
+                };
+                let scope = Scope {
+                    table: Some(plan.table.clone()),
+                    qualifier: Some(qualifier),
+                    ..Scope::default()
+                };
+                let descs =
+                    self.bind_returning(insert.returning.as_deref(), &scope, &mut plan.returning)?;
+                let returns = !descs.is_empty();
+                (Plan::Insert(plan), descs, returns)
+            }
             S::Update {
                 table,
                 assignments,
@@ -910,16 +925,26 @@ impl<'a> Binder<'a> {
                 if from.is_some() {
                     return Err(Error::unsupported("UPDATE … FROM"));
                 }
-                if returning.is_some() {
-                    return Err(Error::unsupported("RETURNING"));
-                }
-                (
-                    Plan::Update(self.bind_update(table, assignments, selection.as_ref())?),
-                    vec![],
-                    false,
-                )
+                let mut plan = self.bind_update(table, assignments, selection.as_ref())?;
+                let scope = self.single_table(table)?;
+                let descs =
+                    self.bind_returning(returning.as_deref(), &scope, &mut plan.returning)?;
+                let returns = !descs.is_empty();
+                (Plan::Update(plan), descs, returns)
             }
-            S::Delete(delete) => (Plan::Delete(self.bind_delete(delete)?), vec![], false),
+            S::Delete(delete) => {
+                let mut plan = self.bind_delete(delete)?;
+                let (ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t)) =
+                    &delete.from;
+                let scope = match t.as_slice() {
+                    [one] => self.single_table(one)?,
+                    _ => Scope::default(),
+                };
+                let descs =
+                    self.bind_returning(delete.returning.as_deref(), &scope, &mut plan.returning)?;
+                let returns = !descs.is_empty();
+                (Plan::Delete(plan), descs, returns)
+            }
             S::Truncate {
                 table_names,
                 partitions: None,
@@ -943,6 +968,7 @@ impl<'a> Binder<'a> {
                         )
                     })?;
                     deletes.push(Arc::new(Plan::Delete(DeletePlan {
+                        returning: vec![],
                         table,
                         target: Target::AllShards,
                         primary_key: None,
@@ -4691,9 +4717,6 @@ impl Binder<'_> {
         if ins.on.is_some() {
             return Err(Error::unsupported("ON CONFLICT"));
         }
-        if ins.returning.is_some() {
-            return Err(Error::unsupported("RETURNING"));
-        }
         let table = self.table(name)?;
         let positions: Vec<usize> = if ins.columns.is_empty() {
             (0..table.columns.len()).collect()
@@ -4748,6 +4771,7 @@ impl Binder<'_> {
             table,
             rows,
             select: None,
+            returning: vec![],
         })
     }
 
@@ -4779,7 +4803,53 @@ impl Binder<'_> {
             table,
             rows: vec![row],
             select: Some(Arc::new(Plan::Select(Box::new(select)))),
+            returning: vec![],
         })
+    }
+
+    /// RETURNING: expressions over the written row (`*` is its columns),
+    /// into `exprs`; the result's columns.
+    fn bind_returning(
+        &mut self,
+        items: Option<&[ast::SelectItem]>,
+        scope: &Scope,
+        exprs: &mut Vec<Expr>,
+    ) -> Result<Vec<ColumnDesc>> {
+        let Some(items) = items else {
+            return Ok(vec![]);
+        };
+        let mut list: Vec<(ast::Expr, String)> = Vec::new();
+        for item in items {
+            match item {
+                ast::SelectItem::UnnamedExpr(e) => list.push((e.clone(), column_name(e))),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    list.push((expr.clone(), ident_name(alias)))
+                }
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    for c in scope.table.iter().flat_map(|t| &t.columns) {
+                        list.push((ast::Expr::Identifier(quoted(&c.name)), c.name.clone()));
+                    }
+                }
+            }
+        }
+        let mut descs = Vec::with_capacity(list.len());
+        for (e, name) in &list {
+            let (x, t) = self.bind_expr(
+                e,
+                scope,
+                &mut Ctx::Row {
+                    clause: "RETURNING",
+                },
+            )?;
+            let t = if t == DataType::Unknown {
+                DataType::Text
+            } else {
+                t
+            };
+            descs.push(self.describe(e, name, t, scope));
+            exprs.push(x);
+        }
+        Ok(descs)
     }
 
     fn single_table(&mut self, t: &ast::TableWithJoins) -> Result<Scope> {
@@ -4855,6 +4925,7 @@ impl Binder<'_> {
             Some(_) => None,
         };
         Ok(UpdatePlan {
+            returning: vec![],
             table: def,
             target,
             primary_key,
@@ -4867,9 +4938,6 @@ impl Binder<'_> {
     fn bind_delete(&mut self, d: &ast::Delete) -> Result<DeletePlan> {
         if d.using.is_some() {
             return Err(Error::unsupported("DELETE … USING"));
-        }
-        if d.returning.is_some() {
-            return Err(Error::unsupported("RETURNING"));
         }
         if !d.order_by.is_empty() || d.limit.is_some() || !d.tables.is_empty() {
             return Err(Error::unsupported("this form of DELETE"));
@@ -4891,6 +4959,7 @@ impl Binder<'_> {
             Some(_) => None,
         };
         Ok(DeletePlan {
+            returning: vec![],
             table: def,
             target,
             primary_key,

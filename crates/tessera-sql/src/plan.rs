@@ -509,6 +509,8 @@ pub struct InsertPlan {
     pub rows: Vec<Vec<Expr>>,
     /// INSERT … SELECT: the query (a `Plan::Select`).
     pub select: Option<Arc<Plan>>,
+    /// RETURNING: expressions over each inserted row.
+    pub returning: Vec<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -521,6 +523,8 @@ pub struct UpdatePlan {
     pub filter: Option<Expr>,
     /// `(column position, new value over the old row)`.
     pub assignments: Vec<(usize, Expr)>,
+    /// RETURNING: expressions over each updated row's new version.
+    pub returning: Vec<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -531,6 +535,8 @@ pub struct DeletePlan {
     /// Without a point lookup: the rows to consider, through an index.
     pub index: Option<IndexScan>,
     pub filter: Option<Expr>,
+    /// RETURNING: expressions over each deleted row.
+    pub returning: Vec<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -597,8 +597,9 @@ impl<C: Cluster> Router<C> {
             table: new.clone(),
             rows: vec![all],
             select: Some(query),
+            returning: vec![],
         };
-        let per_shard = self.insert_requests(&insert, &rows, params)?;
+        let (per_shard, _) = self.insert_requests(&insert, &rows, params)?;
         self.write("ALTER TABLE", session, |mode| {
             Ok(per_shard
                 .iter()
@@ -809,7 +810,7 @@ impl<C: Cluster> Router<C> {
         verb: &str,
         session: &mut SessionState,
         build: impl Fn(WriteMode) -> Result<Vec<(ShardId, ShardRequest)>>,
-    ) -> Result<u64> {
+    ) -> Result<(u64, Vec<Row>)> {
         if let Some(txn) = session.txn.as_mut() {
             if txn.read_only {
                 return Err(Error::new(
@@ -834,11 +835,13 @@ impl<C: Cluster> Router<C> {
             .await;
             let mut count = 0;
             let mut changes = Vec::new();
+            let mut rows = Vec::new();
             for reply in replies {
                 match reply? {
-                    ShardResponse::Written(n, c) => {
+                    ShardResponse::Written(n, c, r) => {
                         count += n;
                         changes.extend(c);
+                        rows.extend(r);
                     }
                     other => count += expect_count(other)?,
                 }
@@ -846,15 +849,18 @@ impl<C: Cluster> Router<C> {
             if !changes.is_empty() {
                 self.write_entries(txn, changes).await?;
             }
-            return Ok(count);
+            return Ok((count, rows));
         }
         let mut built = Some(build(WriteMode::Autocommit)?);
         if built.as_ref().is_some_and(|r| r.len() <= 1) {
             let mut count = 0;
+            let mut rows = Vec::new();
             for (shard, request) in built.into_iter().flatten() {
-                count += expect_count(self.cluster.call(shard, request).await?)?;
+                let (n, r) = expect_written(self.cluster.call(shard, request).await?)?;
+                count += n;
+                rows.extend(r);
             }
-            return Ok(count);
+            return Ok((count, rows));
         }
         let mut attempt = 0;
         loop {
@@ -867,9 +873,9 @@ impl<C: Cluster> Router<C> {
                     .collect(),
                 None => build(WriteMode::Prepare(tx))?,
             };
-            let (count, failure) = self.two_phase(tx, requests).await;
+            let (count, rows, failure) = self.two_phase(tx, requests).await;
             match failure {
-                None => return Ok(count),
+                None => return Ok((count, rows)),
                 Some(e) if is_retryable(&e) && attempt < WRITE_RETRIES_MAX => {
                     attempt += 1;
                     self.back_off(attempt).await;
@@ -1035,7 +1041,7 @@ impl<C: Cluster> Router<C> {
         &self,
         tx: TxId,
         prepares: Vec<(ShardId, ShardRequest)>,
-    ) -> (u64, Option<Error>) {
+    ) -> (u64, Vec<Row>, Option<Error>) {
         let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
         let local = self.cluster.local_shard();
         let prepared = join_all(
@@ -1054,10 +1060,14 @@ impl<C: Cluster> Router<C> {
         );
         let (replies, decided) = join2(prepared, decided).await;
         let mut count = 0;
+        let mut rows = Vec::new();
         let mut failure = None;
         for reply in replies {
-            match reply.and_then(expect_count) {
-                Ok(n) => count += n,
+            match reply.and_then(expect_written) {
+                Ok((n, r)) => {
+                    count += n;
+                    rows.extend(r);
+                }
                 Err(e) => {
                     if failure.as_ref().is_none_or(is_retryable) {
                         failure = Some(e);
@@ -1109,7 +1119,7 @@ impl<C: Cluster> Router<C> {
                 failure.get_or_insert(e);
             }
         }
-        (count, failure)
+        (count, rows, failure)
     }
 
     async fn back_off(&self, attempt: u32) {
@@ -1131,10 +1141,11 @@ impl<C: Cluster> Router<C> {
         plan: &InsertPlan,
         inputs: &[Row],
         params: &Params,
-    ) -> Result<HashMap<ShardId, KeyedRows>> {
+    ) -> Result<(HashMap<ShardId, KeyedRows>, Vec<Row>)> {
         let catalog = self.cluster.catalog();
         let table = &plan.table;
         let mut per_shard: HashMap<ShardId, KeyedRows> = HashMap::new();
+        let mut returned = Vec::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let values_input = [Vec::new()];
         let inputs = if plan.select.is_some() {
@@ -1163,6 +1174,13 @@ impl<C: Cluster> Router<C> {
             if !seen.insert(key.clone()) {
                 return Err(crate::shard::duplicate_key(table, &row));
             }
+            if !plan.returning.is_empty() {
+                let mut out = Vec::with_capacity(plan.returning.len());
+                for e in &plan.returning {
+                    out.push(e.eval(&row, params)?);
+                }
+                returned.push(out);
+            }
             // The storage key doubles as the sharding key when they are the same columns.
             let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key
             {
@@ -1172,7 +1190,7 @@ impl<C: Cluster> Router<C> {
             };
             per_shard.entry(shard).or_default().push((key, row));
         }
-        Ok(per_shard)
+        Ok((per_shard, returned))
     }
 
     /// A new hidden row id whose bucket this router's shard owns: rows of a
@@ -1232,8 +1250,8 @@ impl<C: Cluster> Router<C> {
                     }
                     None => vec![],
                 };
-                let per_shard = self.insert_requests(insert, &inputs, &params)?;
-                let count = self
+                let (per_shard, returned) = self.insert_requests(insert, &inputs, &params)?;
+                let (count, _) = self
                     .write("INSERT", session, |mode| {
                         Ok(per_shard
                             .iter()
@@ -1252,7 +1270,7 @@ impl<C: Cluster> Router<C> {
                     .await?;
                 Ok(QueryResult {
                     columns: None,
-                    rows: vec![],
+                    rows: returned,
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
                 })
@@ -1312,8 +1330,8 @@ impl<C: Cluster> Router<C> {
                     }
                     _ => None,
                 };
-                let count = match through {
-                    Some(None) => 0,
+                let (count, returned) = match through {
+                    Some(None) => (0, vec![]),
                     Some(Some((_, shard, key))) => {
                         self.modify(verb, plan, &[shard], Some(key), &params, session)
                             .await?
@@ -1326,7 +1344,7 @@ impl<C: Cluster> Router<C> {
                 };
                 Ok(QueryResult {
                     columns: None,
-                    rows: vec![],
+                    rows: returned,
                     tag: format!("{verb} {count}"),
                     notices: vec![],
                 })
@@ -1543,7 +1561,7 @@ impl<C: Cluster> Router<C> {
         key: Option<Vec<u8>>,
         params: &Arc<Params>,
         session: &mut SessionState,
-    ) -> Result<u64> {
+    ) -> Result<(u64, Vec<Row>)> {
         self.write(verb, session, |mode| {
             Ok(shards
                 .iter()
@@ -1688,7 +1706,7 @@ impl<C: Cluster> Router<C> {
                     .iter()
                     .map(|s| (*s, ShardRequest::TxnPrepare { id, validate }))
                     .collect();
-                let (_, failure) = self.two_phase(id, prepares).await;
+                let (_, _, failure) = self.two_phase(id, prepares).await;
                 if failure.is_some() {
                     // Participants that failed to prepare still hold their intents.
                     self.end_on(&writers, id).await;
@@ -2030,6 +2048,15 @@ fn cluster_seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         | 1
+}
+
+/// A write's count and RETURNING rows (a prepared write that touches a
+/// global index reports its entries through the router's own path).
+fn expect_written(r: ShardResponse) -> Result<(u64, Vec<Row>)> {
+    match r {
+        ShardResponse::Written(n, _, rows) => Ok((n, rows)),
+        other => Ok((expect_count(other)?, vec![])),
+    }
 }
 
 fn expect_count(r: ShardResponse) -> Result<u64> {

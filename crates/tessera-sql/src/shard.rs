@@ -341,9 +341,9 @@ pub enum ShardResponse {
     Done(Vec<Notice>),
     /// A new index, by the id of its storage table.
     Index(tessera_types::TableId),
-    /// Rows written, and the changes the router must make to global
-    /// indexes in the same transaction.
-    Written(u64, Vec<EntryChange>),
+    /// Rows written, the changes the router must make to global indexes
+    /// in the same transaction, and the RETURNING rows.
+    Written(u64, Vec<EntryChange>, Vec<Row>),
     /// An `IndexBackfill` batch: entries to add, and the last key read
     /// (`None`: the shard has no more rows).
     Backfilled(Vec<EntryChange>, Option<Vec<u8>>),
@@ -368,11 +368,11 @@ impl ShardRequest {
 }
 
 impl ShardResponse {
-    fn written(count: u64, changes: Vec<EntryChange>) -> ShardResponse {
-        if changes.is_empty() {
+    fn written(count: u64, changes: Vec<EntryChange>, returned: Vec<Row>) -> ShardResponse {
+        if changes.is_empty() && returned.is_empty() {
             ShardResponse::Count(count)
         } else {
-            ShardResponse::Written(count, changes)
+            ShardResponse::Written(count, changes, returned)
         }
     }
 }
@@ -939,7 +939,7 @@ impl ShardContext {
                 let count = self
                     .write(mode, || self.insert_writes(&table, &rows, mode, &changes))
                     .await?;
-                Ok(ShardResponse::written(count, changes.into_inner()))
+                Ok(ShardResponse::written(count, changes.into_inner(), vec![]))
             }
             ShardRequest::Modify {
                 plan,
@@ -958,12 +958,20 @@ impl ShardContext {
                 }
                 let mut candidates = key.map(|k| vec![k]);
                 let changes = RefCell::new(Vec::new());
+                let returned = RefCell::new(Vec::new());
                 let count = self
                     .write(mode, || {
-                        self.modify_writes(&plan, &params, mode, &mut candidates, &changes)
+                        let (writes, count, rows) =
+                            self.modify_writes(&plan, &params, mode, &mut candidates, &changes)?;
+                        returned.replace(rows);
+                        Ok((writes, count))
                     })
                     .await?;
-                Ok(ShardResponse::written(count, changes.into_inner()))
+                Ok(ShardResponse::written(
+                    count,
+                    changes.into_inner(),
+                    returned.into_inner(),
+                ))
             }
             ShardRequest::IndexBackfill {
                 index,
@@ -2232,11 +2240,22 @@ impl ShardContext {
         mode: WriteMode,
         candidates: &mut Option<Vec<Vec<u8>>>,
         changes: &RefCell<Vec<EntryChange>>,
-    ) -> Result<(WriteSet, u64)> {
-        let (table, primary_key, index, filter) = match plan {
-            Plan::Update(u) => (&u.table, &u.primary_key, &u.index, &u.filter),
-            Plan::Delete(d) => (&d.table, &d.primary_key, &d.index, &d.filter),
+    ) -> Result<(WriteSet, u64, Vec<Row>)> {
+        let (table, primary_key, index, filter, returning) = match plan {
+            Plan::Update(u) => (&u.table, &u.primary_key, &u.index, &u.filter, &u.returning),
+            Plan::Delete(d) => (&d.table, &d.primary_key, &d.index, &d.filter, &d.returning),
             _ => return Err(Error::internal("modify with a non-DML plan")),
+        };
+        let mut returned = Vec::new();
+        let mut give_back = |row: &[Value]| -> Result<()> {
+            if !returning.is_empty() {
+                let mut out = Vec::with_capacity(returning.len());
+                for e in returning {
+                    out.push(e.eval(row, params)?);
+                }
+                returned.push(out);
+            }
+            Ok(())
         };
         let txn = mode.txn();
         let snapshot = mode.snapshot();
@@ -2358,7 +2377,8 @@ impl ShardContext {
         let mut ops = Vec::with_capacity(matched.len());
         match plan {
             Plan::Delete(_) => {
-                for (k, _) in matched {
+                for (k, row) in matched {
+                    give_back(&row)?;
                     ops.push(WriteOp::Delete {
                         table: table.id,
                         key: k,
@@ -2384,6 +2404,7 @@ impl ShardContext {
                             return Err(not_null_violation(table, *c, &new_row));
                         }
                     }
+                    give_back(&new_row)?;
                     let key = if rekeys {
                         encode_key(&new_row, &table.primary_key)
                     } else {
@@ -2413,7 +2434,7 @@ impl ShardContext {
             _ => unreachable!(),
         }
         self.index_ops(&store, table, &mut ops, mode, changes)?;
-        Ok((WriteSet { ops }, count))
+        Ok((WriteSet { ops }, count, returned))
     }
 
     // ---- the key-value path (plugins) ----------------------------------------

@@ -643,3 +643,52 @@ async fn server_reports_startup_parameters() {
     let row = client.query_one("SELECT 1", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 1);
 }
+
+#[tokio::test]
+async fn returning_rows_come_back_through_the_extended_protocol() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE ret (id int PRIMARY KEY, name text, n bigint)")
+        .await
+        .unwrap();
+    let insert = client
+        .prepare("INSERT INTO ret VALUES ($1, $2, $3) RETURNING id, upper(name), n + 1")
+        .await
+        .unwrap();
+    let types: Vec<Type> = insert.columns().iter().map(|c| c.type_().clone()).collect();
+    assert_eq!(types, [Type::INT4, Type::TEXT, Type::INT8]);
+    for id in 1..=3 {
+        let rows = client
+            .query(&insert, &[&id, &format!("n{id}"), &(id as i64 * 10)])
+            .await
+            .unwrap();
+        let got: (i32, String, i64) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+        assert_eq!(got, (id, format!("N{id}"), id as i64 * 10 + 1));
+    }
+    // Across shards: every updated row, its new values.
+    let mut updated: Vec<(i32, i64)> = client
+        .query(
+            "UPDATE ret SET n = n * 2 WHERE id > $1 RETURNING id, n",
+            &[&1i32],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    updated.sort();
+    assert_eq!(updated, [(2, 40), (3, 60)]);
+    let deleted = client
+        .query("DELETE FROM ret WHERE id = $1 RETURNING name", &[&3i32])
+        .await
+        .unwrap();
+    assert_eq!(deleted[0].get::<_, String>(0), "n3");
+    // An error leaves the table as it was, and returns no rows.
+    let err = client
+        .query("INSERT INTO ret VALUES (1, 'again', 0) RETURNING id", &[])
+        .await;
+    assert_sqlstate(err, &SqlState::UNIQUE_VIOLATION, "a duplicate key");
+    let left = rows_text(&client, "SELECT id, name, n FROM ret ORDER BY id").await;
+    assert_eq!(left, ["1|n1|10", "2|n2|40"]);
+}
