@@ -900,6 +900,14 @@ impl<'a> Binder<'a> {
             }
             S::Insert(insert) => {
                 let mut plan = self.bind_insert(insert)?;
+                plan.on_conflict = match &insert.on {
+                    None => None,
+                    Some(on) => Some(Arc::new(self.bind_on_conflict(
+                        on,
+                        &plan.table,
+                        insert.table_alias.as_ref(),
+                    )?)),
+                };
                 let qualifier = match &insert.table_alias {
                     Some(a) => ident_name(a),
                     None => plan.table.name.clone(),
@@ -4714,9 +4722,6 @@ impl Binder<'_> {
         let ast::TableObject::TableName(name) = &ins.table else {
             return Err(Error::unsupported("INSERT into a table function"));
         };
-        if ins.on.is_some() {
-            return Err(Error::unsupported("ON CONFLICT"));
-        }
         let table = self.table(name)?;
         let positions: Vec<usize> = if ins.columns.is_empty() {
             (0..table.columns.len()).collect()
@@ -4772,6 +4777,7 @@ impl Binder<'_> {
             rows,
             select: None,
             returning: vec![],
+            on_conflict: None,
         })
     }
 
@@ -4804,6 +4810,139 @@ impl Binder<'_> {
             rows: vec![row],
             select: Some(Arc::new(Plan::Select(Box::new(select)))),
             returning: vec![],
+            on_conflict: None,
+        })
+    }
+
+    /// ON CONFLICT: on the primary key (named by its columns or its
+    /// constraint, or left out for DO NOTHING); DO UPDATE's expressions
+    /// over the existing row (by the table's name or alias) and the
+    /// proposed one (`excluded`).
+    fn bind_on_conflict(
+        &mut self,
+        on: &ast::OnInsert,
+        table: &Arc<TableDef>,
+        alias: Option<&ast::Ident>,
+    ) -> Result<OnConflict> {
+        let ast::OnInsert::OnConflict(on) = on else {
+            return Err(Error::unsupported("ON DUPLICATE KEY UPDATE"));
+        };
+        let unique_other = |named: Option<&[usize]>| {
+            self.catalog.indexes_of(table.id).any(|ix| {
+                let mut cols = ix.columns.clone();
+                cols.sort_unstable();
+                ix.unique && named.is_none_or(|n| cols == n)
+            })
+        };
+        match &on.conflict_target {
+            Some(ast::ConflictTarget::Columns(cols)) => {
+                let mut named: Vec<usize> = Vec::new();
+                for c in cols {
+                    let n = ident_name(c);
+                    named.push(
+                        table
+                            .column_index(&n)
+                            .ok_or_else(|| undefined_column(None, &n))?,
+                    );
+                }
+                named.sort_unstable();
+                named.dedup();
+                let mut key = table.primary_key.clone();
+                key.sort_unstable();
+                if named != key || key.is_empty() {
+                    return Err(if unique_other(Some(&named)) {
+                        Error::unsupported(
+                            "ON CONFLICT on a unique index other than the primary key",
+                        )
+                    } else {
+                        Error::new(
+                            sqlstate::INVALID_COLUMN_REFERENCE,
+                            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+                        )
+                    });
+                }
+            }
+            Some(ast::ConflictTarget::OnConstraint(name)) => {
+                let n = object_name(name)?;
+                if n != format!("{}_pkey", table.name) || table.primary_key.is_empty() {
+                    return Err(Error::unsupported(format!(
+                        "ON CONFLICT ON CONSTRAINT {n} (only the primary key's)"
+                    )));
+                }
+            }
+            None if matches!(on.action, ast::OnConflictAction::DoUpdate(_)) => {
+                return Err(Error::syntax(
+                    "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                )
+                .with_hint("For example, ON CONFLICT (column_name)."))
+            }
+            None if unique_other(None) => {
+                return Err(Error::unsupported(
+                    "ON CONFLICT DO NOTHING without a target on a table with unique indexes",
+                ))
+            }
+            None => {}
+        }
+        let ast::OnConflictAction::DoUpdate(update) = &on.action else {
+            return Ok(OnConflict::Nothing);
+        };
+        // The existing row, then the proposed one as `excluded` (a bare
+        // column name is ambiguous between them, as in PostgreSQL).
+        let width = table.columns.len();
+        let columns: Vec<(String, DataType)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type))
+            .collect();
+        let item = |qualifier: String, offset: usize| ScopeItem {
+            qualifier,
+            columns: columns.clone(),
+            hidden: vec![false; width],
+            offset,
+            input: None,
+            nullable: false,
+        };
+        let qualifier = alias.map_or_else(|| table.name.clone(), ident_name);
+        let scope = Scope {
+            items: vec![item(qualifier, 0), item("excluded".into(), width)],
+            ..Scope::default()
+        };
+        let mut assignments = Vec::new();
+        for a in &update.assignments {
+            let ast::AssignmentTarget::ColumnName(name) = &a.target else {
+                return Err(Error::unsupported("multiple-column assignment"));
+            };
+            let n = match name.0.last() {
+                Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
+                _ => return Err(Error::syntax(format!("syntax error at or near \"{name}\""))),
+            };
+            let c = table.column_index(&n).ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{n}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
+                )
+            })?;
+            if table.primary_key.contains(&c) {
+                return Err(Error::unsupported(
+                    "ON CONFLICT DO UPDATE of a primary-key column",
+                ));
+            }
+            let column = &table.columns[c];
+            let (x, t) = self.bind_expr_hint(
+                &a.value,
+                &scope,
+                &mut Ctx::Row { clause: "UPDATE" },
+                Some(column.data_type),
+            )?;
+            assignments.push((c, self.assign(x, t, column)?));
+        }
+        let filter = self.bind_where(update.selection.as_ref(), &scope)?;
+        Ok(OnConflict::Update {
+            assignments,
+            filter,
         })
     }
 

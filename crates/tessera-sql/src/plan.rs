@@ -511,6 +511,22 @@ pub struct InsertPlan {
     pub select: Option<Arc<Plan>>,
     /// RETURNING: expressions over each inserted row.
     pub returning: Vec<Expr>,
+    /// ON CONFLICT on the primary key.
+    pub on_conflict: Option<Arc<OnConflict>>,
+}
+
+/// What an INSERT does with a row whose primary key is taken, decided on
+/// the shard that holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnConflict {
+    Nothing,
+    /// DO UPDATE SET …: expressions over `[existing row…, proposed
+    /// row…]` (the proposed one is `excluded`); the row is left alone when
+    /// `filter` (WHERE) does not pass.
+    Update {
+        assignments: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

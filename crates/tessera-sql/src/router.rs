@@ -29,7 +29,8 @@ use crate::engine::{
 };
 use crate::expr::{InitRows, Params};
 use crate::plan::{
-    DeletePlan, InitPlan, InsertPlan, Plan, Row, SelectPlan, Source, Statement, Target, UpdatePlan,
+    DeletePlan, InitPlan, InsertPlan, OnConflict, Plan, Row, SelectPlan, Source, Statement, Target,
+    UpdatePlan,
 };
 use crate::shard::{
     eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest, ShardResponse, Sink,
@@ -598,6 +599,7 @@ impl<C: Cluster> Router<C> {
             rows: vec![all],
             select: Some(query),
             returning: vec![],
+            on_conflict: None,
         };
         let (per_shard, _) = self.insert_requests(&insert, &rows, params)?;
         self.write("ALTER TABLE", session, |mode| {
@@ -610,6 +612,7 @@ impl<C: Cluster> Router<C> {
                             table: new.clone(),
                             rows: rows.clone(),
                             mode,
+                            upsert: None,
                         },
                     )
                 })
@@ -1172,9 +1175,20 @@ impl<C: Cluster> Router<C> {
                 encode_key(&row, &table.primary_key)
             };
             if !seen.insert(key.clone()) {
-                return Err(crate::shard::duplicate_key(table, &row));
+                match plan.on_conflict.as_deref() {
+                    // The first proposal takes the key; later ones conflict with it.
+                    Some(OnConflict::Nothing) => continue,
+                    Some(OnConflict::Update { .. }) => {
+                        return Err(Error::new(
+                            sqlstate::CARDINALITY_VIOLATION,
+                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                        )
+                        .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."))
+                    }
+                    None => return Err(crate::shard::duplicate_key(table, &row)),
+                }
             }
-            if !plan.returning.is_empty() {
+            if !plan.returning.is_empty() && plan.on_conflict.is_none() {
                 let mut out = Vec::with_capacity(plan.returning.len());
                 for e in &plan.returning {
                     out.push(e.eval(&row, params)?);
@@ -1251,7 +1265,15 @@ impl<C: Cluster> Router<C> {
                     None => vec![],
                 };
                 let (per_shard, returned) = self.insert_requests(insert, &inputs, &params)?;
-                let (count, _) = self
+                // ON CONFLICT: the shards decide each row, and return them.
+                let upsert = insert.on_conflict.as_ref().map(|action| {
+                    Arc::new(crate::shard::Upsert {
+                        action: action.clone(),
+                        params: params.clone(),
+                        returning: insert.returning.clone(),
+                    })
+                });
+                let (count, upserted) = self
                     .write("INSERT", session, |mode| {
                         Ok(per_shard
                             .iter()
@@ -1262,6 +1284,7 @@ impl<C: Cluster> Router<C> {
                                         table: insert.table.clone(),
                                         rows: rows.clone(),
                                         mode,
+                                        upsert: upsert.clone(),
                                     },
                                 )
                             })
@@ -1270,7 +1293,7 @@ impl<C: Cluster> Router<C> {
                     .await?;
                 Ok(QueryResult {
                     columns: None,
-                    rows: returned,
+                    rows: if upsert.is_some() { upserted } else { returned },
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
                 })

@@ -41,8 +41,10 @@ use tokio::sync::Notify;
 
 use crate::aggregate::AggState;
 use crate::engine::Notice;
-use crate::expr::Params;
-use crate::plan::{DeletePlan, FragmentOutput, IndexScan, Plan, Row, ScanFragment, UpdatePlan};
+use crate::expr::{Expr, Params};
+use crate::plan::{
+    DeletePlan, FragmentOutput, IndexScan, OnConflict, Plan, Row, ScanFragment, UpdatePlan,
+};
 
 /// Rows a scan processes between yields to the event loop, so one long scan
 /// does not hold up every other request on the shard.
@@ -221,6 +223,8 @@ pub enum ShardRequest {
         table: Arc<TableDef>,
         rows: Vec<(Vec<u8>, Row)>,
         mode: WriteMode,
+        /// ON CONFLICT, with what its expressions and RETURNING read.
+        upsert: Option<Arc<Upsert>>,
     },
     /// Run an UPDATE or DELETE plan over this shard's rows (with `key`:
     /// over the row under it, found through a global index).
@@ -353,7 +357,17 @@ impl ShardRequest {
     /// The same write carried out under `mode` (other requests unchanged).
     pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
         match self {
-            ShardRequest::Insert { table, rows, .. } => ShardRequest::Insert { table, rows, mode },
+            ShardRequest::Insert {
+                table,
+                rows,
+                upsert,
+                ..
+            } => ShardRequest::Insert {
+                table,
+                rows,
+                mode,
+                upsert,
+            },
             ShardRequest::Modify {
                 plan, params, key, ..
             } => ShardRequest::Modify {
@@ -375,6 +389,16 @@ impl ShardResponse {
             ShardResponse::Written(count, changes, returned)
         }
     }
+}
+
+/// An INSERT's ON CONFLICT as a shard carries it out: the action, the
+/// parameters its expressions read, and RETURNING (evaluated where the
+/// final rows are known).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upsert {
+    pub action: Arc<OnConflict>,
+    pub params: Arc<Params>,
+    pub returning: Vec<Expr>,
 }
 
 /// Everything one shard owns. Lives on the shard's thread only.
@@ -934,12 +958,27 @@ impl ShardContext {
                 };
                 Ok(ShardResponse::Rows(row.into_iter().collect()))
             }
-            ShardRequest::Insert { table, rows, mode } => {
+            ShardRequest::Insert {
+                table,
+                rows,
+                mode,
+                upsert,
+            } => {
                 let changes = RefCell::new(Vec::new());
+                let returned = RefCell::new(Vec::new());
                 let count = self
-                    .write(mode, || self.insert_writes(&table, &rows, mode, &changes))
+                    .write(mode, || {
+                        let (writes, count, rows) =
+                            self.insert_writes(&table, &rows, mode, &changes, upsert.as_deref())?;
+                        returned.replace(rows);
+                        Ok((writes, count))
+                    })
                     .await?;
-                Ok(ShardResponse::written(count, changes.into_inner(), vec![]))
+                Ok(ShardResponse::written(
+                    count,
+                    changes.into_inner(),
+                    returned.into_inner(),
+                ))
             }
             ShardRequest::Modify {
                 plan,
@@ -2202,26 +2241,91 @@ impl ShardContext {
         rows: &[(Vec<u8>, Row)],
         mode: WriteMode,
         changes: &RefCell<Vec<EntryChange>>,
-    ) -> Result<(WriteSet, u64)> {
+        upsert: Option<&Upsert>,
+    ) -> Result<(WriteSet, u64, Vec<Row>)> {
         let store = self.store.borrow();
-        if store.table(table.id).is_none() {
+        let Some(t) = store.table(table.id) else {
             return Err(undefined_table(table));
-        }
+        };
         let mut ops = Vec::with_capacity(rows.len());
+        let mut returned = Vec::new();
+        let mut give_back = |row: &[Value]| -> Result<()> {
+            if let Some(u) = upsert.filter(|u| !u.returning.is_empty()) {
+                let mut out = Vec::with_capacity(u.returning.len());
+                for e in &u.returning {
+                    out.push(e.eval(row, &u.params)?);
+                }
+                returned.push(out);
+            }
+            Ok(())
+        };
         for (key, row) in rows {
             // That the key is free is a read.
             self.note_read(mode.reader(), table.id, Some(key));
-            if self.row_exists(&store, mode.txn(), table.id, key) {
-                return Err(duplicate_key(table, row));
+            if !self.row_exists(&store, mode.txn(), table.id, key) {
+                give_back(row)?;
+                ops.push(WriteOp::Put {
+                    table: table.id,
+                    key: key.clone(),
+                    row: row.clone(),
+                });
+                continue;
             }
+            let Some(upsert) = upsert else {
+                return Err(duplicate_key(table, row));
+            };
+            let (assignments, filter) = match &*upsert.action {
+                OnConflict::Nothing => continue,
+                OnConflict::Update {
+                    assignments,
+                    filter,
+                } => (assignments, filter),
+            };
+            // The row to update: the block's own version, else the newest
+            // committed one, which with a snapshot must be the one it sees.
+            let existing = match self.intent(mode.txn(), table.id, key) {
+                Some(own) => own,
+                None => {
+                    if let Some(snapshot) = mode.snapshot() {
+                        if store
+                            .latest_ts(table.id, key)
+                            .is_some_and(|ts| ts > snapshot)
+                        {
+                            return Err(conflict());
+                        }
+                    }
+                    t.get(key, LATEST).cloned()
+                }
+            };
+            let Some(existing) = existing else {
+                return Err(duplicate_key(table, row));
+            };
+            let mut both = existing.clone();
+            both.extend(row.iter().cloned());
+            if let Some(f) = filter {
+                if !f.eval_predicate(&both, &upsert.params)? {
+                    continue;
+                }
+            }
+            let mut new_row = existing;
+            for (c, e) in assignments {
+                new_row[*c] = e.eval(&both, &upsert.params)?;
+            }
+            for (c, _) in assignments {
+                if table.columns[*c].not_null && new_row[*c].is_null() {
+                    return Err(not_null_violation(table, *c, &new_row));
+                }
+            }
+            give_back(&new_row)?;
             ops.push(WriteOp::Put {
                 table: table.id,
                 key: key.clone(),
-                row: row.clone(),
+                row: new_row,
             });
         }
+        let count = ops.len() as u64;
         self.index_ops(&store, table, &mut ops, mode, changes)?;
-        Ok((WriteSet { ops }, rows.len() as u64))
+        Ok((WriteSet { ops }, count, returned))
     }
 
     /// The rows an UPDATE or DELETE changes, as PostgreSQL finds them. The
@@ -3456,6 +3560,7 @@ mod checkpoint_tests {
                 table: self.table.clone(),
                 rows: vec![(key.as_bytes().to_vec(), vec![Value::Text(key.into())])],
                 mode: WriteMode::Prepare(tx),
+                upsert: None,
             };
             let ctx = &self.shards[shard as usize];
             ctx.handle(request).await.unwrap();

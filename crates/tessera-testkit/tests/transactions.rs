@@ -451,3 +451,42 @@ async fn truncate_is_transactional() {
     assert_eq!(code(&err), Some(&SqlState::ACTIVE_SQL_TRANSACTION));
     a.batch_execute("ROLLBACK").await.unwrap();
 }
+
+/// Upserts racing on the same keys: each one either inserts the row or
+/// updates the newest version, so no increment is lost (READ COMMITTED
+/// waits for the other writer and works on its result).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upserts_lose_no_increment() {
+    let server = TestServer::start();
+    let admin = server.connect().await;
+    admin
+        .batch_execute("CREATE TABLE counter (k int PRIMARY KEY, n bigint NOT NULL)")
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let client = server.connect().await;
+        tasks.push(tokio::spawn(async move {
+            let upsert = client
+                .prepare(
+                    "INSERT INTO counter VALUES ($1, 1)
+                     ON CONFLICT (k) DO UPDATE SET n = counter.n + excluded.n",
+                )
+                .await
+                .unwrap();
+            for i in 0..40 {
+                let k: i32 = i % 4;
+                client.execute(&upsert, &[&k]).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rows = admin
+        .query("SELECT k, n FROM counter ORDER BY k", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i32, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, [(0, 80), (1, 80), (2, 80), (3, 80)]);
+}
