@@ -483,6 +483,26 @@ fn grouping_sets(group_by: &[ast::Expr]) -> (Vec<Vec<ast::Expr>>, bool) {
     (sets, has_sets)
 }
 
+/// The column `SET col = …` assigns.
+fn assignment_column(table: &TableDef, a: &ast::Assignment) -> Result<usize> {
+    let ast::AssignmentTarget::ColumnName(name) = &a.target else {
+        return Err(Error::unsupported("multiple-column assignment"));
+    };
+    let n = match name.0.last() {
+        Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
+        _ => return Err(Error::syntax(format!("syntax error at or near \"{name}\""))),
+    };
+    table.column_index(&n).ok_or_else(|| {
+        Error::new(
+            sqlstate::UNDEFINED_COLUMN,
+            format!(
+                "column \"{n}\" of relation \"{}\" does not exist",
+                table.name
+            ),
+        )
+    })
+}
+
 /// Splits a correlated query's conditions into equalities between an
 /// expression over its own row and one over the outer row only (probe
 /// keys: `(inner, outer)`), and the rest.
@@ -4909,22 +4929,7 @@ impl Binder<'_> {
         };
         let mut assignments = Vec::new();
         for a in &update.assignments {
-            let ast::AssignmentTarget::ColumnName(name) = &a.target else {
-                return Err(Error::unsupported("multiple-column assignment"));
-            };
-            let n = match name.0.last() {
-                Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
-                _ => return Err(Error::syntax(format!("syntax error at or near \"{name}\""))),
-            };
-            let c = table.column_index(&n).ok_or_else(|| {
-                Error::new(
-                    sqlstate::UNDEFINED_COLUMN,
-                    format!(
-                        "column \"{n}\" of relation \"{}\" does not exist",
-                        table.name
-                    ),
-                )
-            })?;
+            let c = assignment_column(table, a)?;
             if table.primary_key.contains(&c) {
                 return Err(Error::unsupported(
                     "ON CONFLICT DO UPDATE of a primary-key column",
@@ -5025,19 +5030,8 @@ impl Binder<'_> {
         };
         let mut bound = Vec::new();
         for a in assignments {
-            let ast::AssignmentTarget::ColumnName(name) = &a.target else {
-                return Err(Error::unsupported("multiple-column assignment in UPDATE"));
-            };
-            let n = match name.0.last() {
-                Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
-                _ => return Err(Error::syntax(format!("syntax error at or near \"{name}\""))),
-            };
-            let i = def.column_index(&n).ok_or_else(|| {
-                Error::new(
-                    sqlstate::UNDEFINED_COLUMN,
-                    format!("column \"{n}\" of relation \"{}\" does not exist", def.name),
-                )
-            })?;
+            let i = assignment_column(&def, a)?;
+            let n = &def.columns[i].name;
             if bound.iter().any(|(c, _)| *c == i) {
                 return Err(Error::syntax(format!(
                     "multiple assignments to same column \"{n}\""
