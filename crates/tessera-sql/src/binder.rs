@@ -950,24 +950,22 @@ impl<'a> Binder<'a> {
                 returning,
                 ..
             } => {
-                if from.is_some() {
-                    return Err(Error::unsupported("UPDATE … FROM"));
-                }
-                let mut plan = self.bind_update(table, assignments, selection.as_ref())?;
-                let scope = self.single_table(table)?;
+                let from = match from {
+                    Some(
+                        ast::UpdateTableFromKind::AfterSet(items)
+                        | ast::UpdateTableFromKind::BeforeSet(items),
+                    ) => items.as_slice(),
+                    None => &[],
+                };
+                let (mut plan, scope) =
+                    self.bind_update(table, assignments, from, selection.as_ref())?;
                 let descs =
                     self.bind_returning(returning.as_deref(), &scope, &mut plan.returning)?;
                 let returns = !descs.is_empty();
                 (Plan::Update(plan), descs, returns)
             }
             S::Delete(delete) => {
-                let mut plan = self.bind_delete(delete)?;
-                let (ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t)) =
-                    &delete.from;
-                let scope = match t.as_slice() {
-                    [one] => self.single_table(one)?,
-                    _ => Scope::default(),
-                };
+                let (mut plan, scope) = self.bind_delete(delete)?;
                 let descs =
                     self.bind_returning(delete.returning.as_deref(), &scope, &mut plan.returning)?;
                 let returns = !descs.is_empty();
@@ -997,6 +995,7 @@ impl<'a> Binder<'a> {
                     })?;
                     deletes.push(Arc::new(Plan::Delete(DeletePlan {
                         returning: vec![],
+                        joined: None,
                         table,
                         target: Target::AllShards,
                         primary_key: None,
@@ -4969,6 +4968,9 @@ impl Binder<'_> {
                 ast::SelectItem::ExprWithAlias { expr, alias } => {
                     list.push((expr.clone(), ident_name(alias)))
                 }
+                ast::SelectItem::Wildcard(_) if !scope.items.is_empty() => {
+                    list.extend(scope.star.iter().cloned())
+                }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
                     for c in scope.table.iter().flat_map(|t| &t.columns) {
                         list.push((ast::Expr::Identifier(quoted(&c.name)), c.name.clone()));
@@ -5018,15 +5020,25 @@ impl Binder<'_> {
         }
     }
 
+    /// UPDATE; also the scope RETURNING reads (with FROM: the target row
+    /// and the row joined to it).
     fn bind_update(
         &mut self,
         table: &ast::TableWithJoins,
         assignments: &[ast::Assignment],
+        from: &[ast::TableWithJoins],
         selection: Option<&ast::Expr>,
-    ) -> Result<UpdatePlan> {
+    ) -> Result<(UpdatePlan, Scope)> {
         let scope = self.single_table(table)?;
         let Some(def) = scope.table.clone() else {
             return Err(Error::internal("UPDATE without a table"));
+        };
+        let (joined, scope) = match from {
+            [] => (None, scope),
+            items => {
+                let (joined, wide) = self.bind_joined_rows(&scope, items, selection)?;
+                (Some(joined), wide)
+            }
         };
         let mut bound = Vec::new();
         for a in assignments {
@@ -5051,27 +5063,125 @@ impl Binder<'_> {
             )?;
             bound.push((i, self.assign(x, t, &def.columns[i])?));
         }
-        let filter = self.bind_where(selection, &scope)?;
+        // With FROM the WHERE clause is the join's: every row is a candidate.
+        let filter = match joined {
+            None => self.bind_where(selection, &scope)?,
+            Some(_) => None,
+        };
         let (target, primary_key) = route(&def, filter.as_ref());
         let index = match primary_key {
             None => choose_index(self.catalog, &def, filter.as_ref(), None, false, None),
             Some(_) => None,
         };
-        Ok(UpdatePlan {
+        let plan = UpdatePlan {
             returning: vec![],
+            joined,
             table: def,
             target,
             primary_key,
             index,
             filter,
             assignments: bound,
-        })
+        };
+        Ok((plan, scope))
     }
 
-    fn bind_delete(&mut self, d: &ast::Delete) -> Result<DeletePlan> {
-        if d.using.is_some() {
-            return Err(Error::unsupported("DELETE … USING"));
+    /// UPDATE … FROM / DELETE … USING: a query of the other items' columns
+    /// under the WHERE clause, bound with the target row as its enclosing
+    /// row (so `f.id = t.id` becomes a probe of `f`'s gathered rows); and
+    /// the scope of `[target row…, joined row…]`.
+    fn bind_joined_rows(
+        &mut self,
+        target: &Scope,
+        items: &[ast::TableWithJoins],
+        selection: Option<&ast::Expr>,
+    ) -> Result<(JoinedRows, Scope)> {
+        let (Some(def), Some(target_name)) = (&target.table, &target.qualifier) else {
+            return Err(Error::internal("a write without a target table"));
+        };
+        // The other items' names and columns (bound once for them only).
+        let mark = self.init.len();
+        let names = self.bind_from(items)?;
+        self.init.truncate(mark);
+        let listed: Vec<(String, Vec<(String, DataType)>)> = match (&names.table, &names.qualifier)
+        {
+            (Some(t), Some(q)) if names.items.is_empty() => vec![(
+                q.clone(),
+                t.columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.data_type))
+                    .collect(),
+            )],
+            _ => names
+                .items
+                .iter()
+                .map(|it| (it.qualifier.clone(), it.columns.clone()))
+                .collect(),
+        };
+        if let Some((q, _)) = listed.iter().find(|(q, _)| q == target_name) {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_ALIAS,
+                format!("table name \"{q}\" specified more than once"),
+            ));
         }
+        let template = crate::parser::parse("SELECT 1 LIMIT 1")?;
+        let ast::Statement::Query(mut query) = template[0].statement.clone() else {
+            return Err(Error::internal("a query template that is not a query"));
+        };
+        let ast::SetExpr::Select(select) = &mut *query.body else {
+            return Err(Error::internal("a query template that is not a SELECT"));
+        };
+        select.from = items.to_vec();
+        select.selection = selection.cloned();
+        select.projection = listed
+            .iter()
+            .map(|(q, _)| {
+                ast::SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(ast::ObjectName(vec![
+                        ast::ObjectNamePart::Identifier(quoted(q)),
+                    ])),
+                    Default::default(),
+                )
+            })
+            .collect();
+        let (plan, _, args) =
+            self.bind_inside(&query, target, &mut Ctx::Row { clause: "WHERE" })?;
+        let rows = if args.is_empty() {
+            self.init.push(InitPlan {
+                plan: Arc::new(Plan::Select(Box::new(plan))),
+                place: None,
+            });
+            SubqueryRows::Init(self.init.len() - 1)
+        } else {
+            SubqueryRows::PerRow(Arc::new(plan))
+        };
+        // [target row…, joined row…], each item at its place.
+        let mut wide = Scope::default();
+        let mut offset = 0;
+        let target_columns = def.columns.iter().map(|c| (c.name.clone(), c.data_type));
+        for (q, columns) in
+            std::iter::once((target_name.clone(), target_columns.collect())).chain(listed)
+        {
+            let width = columns.len();
+            for (c, _) in &columns {
+                wide.star.push((column_ref(&q, c), c.clone()));
+            }
+            wide.items.push(ScopeItem {
+                qualifier: q,
+                hidden: vec![false; width],
+                columns,
+                offset,
+                input: None,
+                nullable: false,
+            });
+            offset += width;
+        }
+        Ok((JoinedRows { query: rows, args }, wide))
+    }
+
+    /// DELETE; also the scope RETURNING reads (with USING: the target
+    /// row and the row joined to it).
+    fn bind_delete(&mut self, d: &ast::Delete) -> Result<(DeletePlan, Scope)> {
         if !d.order_by.is_empty() || d.limit.is_some() || !d.tables.is_empty() {
             return Err(Error::unsupported("this form of DELETE"));
         }
@@ -5085,20 +5195,31 @@ impl Binder<'_> {
         let Some(def) = scope.table.clone() else {
             return Err(Error::internal("DELETE without a table"));
         };
-        let filter = self.bind_where(d.selection.as_ref(), &scope)?;
+        let (joined, scope, filter) = match d.using.as_deref() {
+            None | Some([]) => {
+                let filter = self.bind_where(d.selection.as_ref(), &scope)?;
+                (None, scope, filter)
+            }
+            Some(items) => {
+                let (joined, wide) = self.bind_joined_rows(&scope, items, d.selection.as_ref())?;
+                (Some(joined), wide, None)
+            }
+        };
         let (target, primary_key) = route(&def, filter.as_ref());
         let index = match primary_key {
             None => choose_index(self.catalog, &def, filter.as_ref(), None, false, None),
             Some(_) => None,
         };
-        Ok(DeletePlan {
+        let plan = DeletePlan {
             returning: vec![],
+            joined,
             table: def,
             target,
             primary_key,
             index,
             filter,
-        })
+        };
+        Ok((plan, scope))
     }
 
     fn bind_alter_table(

@@ -541,6 +541,19 @@ pub struct UpdatePlan {
     pub assignments: Vec<(usize, Expr)>,
     /// RETURNING: expressions over each updated row's new version.
     pub returning: Vec<Expr>,
+    /// UPDATE … FROM: the rows the FROM items join to each target row;
+    /// assignments and RETURNING then read `[row…, first joined row…]`.
+    pub joined: Option<JoinedRows>,
+}
+
+/// UPDATE … FROM or DELETE … USING: for each target row, the rows of the
+/// other items its WHERE clause joins to it (a query reading the target
+/// row as a correlated subquery does, or an init plan when it does not).
+/// A target row without any is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedRows {
+    pub query: crate::expr::SubqueryRows,
+    pub args: Vec<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -553,6 +566,8 @@ pub struct DeletePlan {
     pub filter: Option<Expr>,
     /// RETURNING: expressions over each deleted row.
     pub returning: Vec<Expr>,
+    /// DELETE … USING (see [`JoinedRows`]).
+    pub joined: Option<JoinedRows>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2345,9 +2345,23 @@ impl ShardContext {
         candidates: &mut Option<Vec<Vec<u8>>>,
         changes: &RefCell<Vec<EntryChange>>,
     ) -> Result<(WriteSet, u64, Vec<Row>)> {
-        let (table, primary_key, index, filter, returning) = match plan {
-            Plan::Update(u) => (&u.table, &u.primary_key, &u.index, &u.filter, &u.returning),
-            Plan::Delete(d) => (&d.table, &d.primary_key, &d.index, &d.filter, &d.returning),
+        let (table, primary_key, index, filter, returning, joined) = match plan {
+            Plan::Update(u) => (
+                &u.table,
+                &u.primary_key,
+                &u.index,
+                &u.filter,
+                &u.returning,
+                &u.joined,
+            ),
+            Plan::Delete(d) => (
+                &d.table,
+                &d.primary_key,
+                &d.index,
+                &d.filter,
+                &d.returning,
+                &d.joined,
+            ),
             _ => return Err(Error::internal("modify with a non-DML plan")),
         };
         let mut returned = Vec::new();
@@ -2371,7 +2385,19 @@ impl ShardContext {
             Ok(match filter {
                 Some(f) => f.eval_predicate(row, params)?,
                 None => true,
+            } && match joined {
+                Some(j) => j.first(row, params)?.is_some(),
+                None => true,
             })
+        };
+        // With FROM/USING: the row and the first row joined to it, which
+        // the assignments and RETURNING read.
+        let widened = |row: &[Value]| -> Result<Vec<Value>> {
+            let mut wide = row.to_vec();
+            if let Some(j) = joined {
+                wide.extend(j.first(row, params)?.unwrap_or_default());
+            }
+            Ok(wide)
         };
         // The row under `key` this statement works on: its own intent, else
         // the newest committed version, which with a snapshot must be the
@@ -2482,7 +2508,9 @@ impl ShardContext {
         match plan {
             Plan::Delete(_) => {
                 for (k, row) in matched {
-                    give_back(&row)?;
+                    if !returning.is_empty() {
+                        give_back(&widened(&row)?)?;
+                    }
                     ops.push(WriteOp::Delete {
                         table: table.id,
                         key: k,
@@ -2499,16 +2527,21 @@ impl ShardContext {
                 let mut new_keys = std::collections::HashSet::new();
                 let mut puts = Vec::new();
                 for (k, row) in matched {
+                    let wide = widened(&row)?;
                     let mut new_row = row.clone();
                     for (c, e) in &u.assignments {
-                        new_row[*c] = e.eval(&row, params)?;
+                        new_row[*c] = e.eval(&wide, params)?;
                     }
                     for (c, _) in &u.assignments {
                         if table.columns[*c].not_null && new_row[*c].is_null() {
                             return Err(not_null_violation(table, *c, &new_row));
                         }
                     }
-                    give_back(&new_row)?;
+                    if !returning.is_empty() {
+                        let mut wide = wide;
+                        wide[..new_row.len()].clone_from_slice(&new_row);
+                        give_back(&wide)?;
+                    }
                     let key = if rekeys {
                         encode_key(&new_row, &table.primary_key)
                     } else {

@@ -114,6 +114,30 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
     }
 }
 
+impl crate::plan::JoinedRows {
+    /// The first row joined to `row`, if any.
+    pub fn first(&self, row: &[Value], params: &Params) -> Result<Option<Row>> {
+        match &self.query {
+            crate::expr::SubqueryRows::Init(id) => Ok(params
+                .init
+                .get(*id)
+                .ok_or_else(|| Error::internal(format!("init plan {id} has not run")))?
+                .rows
+                .first()
+                .cloned()),
+            crate::expr::SubqueryRows::PerRow(plan) => {
+                let mut outer = Vec::with_capacity(self.args.len());
+                for a in &self.args {
+                    outer.push(a.eval(row, params)?);
+                }
+                Ok(run_local(plan, &params.with_outer(outer))?
+                    .into_iter()
+                    .next())
+            }
+        }
+    }
+}
+
 /// A join whose right side is LATERAL: for each left row, the right
 /// side's rows with that row's values, joined to it.
 pub fn lateral_join(join: &Join, left: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
