@@ -5144,17 +5144,8 @@ impl Binder<'_> {
                 )
             })
             .collect();
-        let (plan, _, args) =
-            self.bind_inside(&query, target, &mut Ctx::Row { clause: "WHERE" })?;
-        let rows = if args.is_empty() {
-            self.init.push(InitPlan {
-                plan: Arc::new(Plan::Select(Box::new(plan))),
-                place: None,
-            });
-            SubqueryRows::Init(self.init.len() - 1)
-        } else {
-            SubqueryRows::PerRow(Arc::new(plan))
-        };
+        let (rows, args, _) =
+            self.bind_subquery(&query, target, &mut Ctx::Row { clause: "WHERE" })?;
         // [target row…, joined row…], each item at its place.
         let mut wide = Scope::default();
         let mut offset = 0;
