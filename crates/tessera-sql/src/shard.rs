@@ -2392,12 +2392,11 @@ impl ShardContext {
         };
         // With FROM/USING: the row and the first row joined to it, which
         // the assignments and RETURNING read.
-        let widened = |row: &[Value]| -> Result<Vec<Value>> {
+        let widened = |row: &[Value]| -> Result<Option<Vec<Value>>> {
+            let Some(j) = joined else { return Ok(None) };
             let mut wide = row.to_vec();
-            if let Some(j) = joined {
-                wide.extend(j.first(row, params)?.unwrap_or_default());
-            }
-            Ok(wide)
+            wide.extend(j.first(row, params)?.unwrap_or_default());
+            Ok(Some(wide))
         };
         // The row under `key` this statement works on: its own intent, else
         // the newest committed version, which with a snapshot must be the
@@ -2509,7 +2508,7 @@ impl ShardContext {
             Plan::Delete(_) => {
                 for (k, row) in matched {
                     if !returning.is_empty() {
-                        give_back(&widened(&row)?)?;
+                        give_back(&widened(&row)?.unwrap_or(row))?;
                     }
                     ops.push(WriteOp::Delete {
                         table: table.id,
@@ -2530,7 +2529,7 @@ impl ShardContext {
                     let wide = widened(&row)?;
                     let mut new_row = row.clone();
                     for (c, e) in &u.assignments {
-                        new_row[*c] = e.eval(&wide, params)?;
+                        new_row[*c] = e.eval(wide.as_deref().unwrap_or(&row), params)?;
                     }
                     for (c, _) in &u.assignments {
                         if table.columns[*c].not_null && new_row[*c].is_null() {
@@ -2538,9 +2537,13 @@ impl ShardContext {
                         }
                     }
                     if !returning.is_empty() {
-                        let mut wide = wide;
-                        wide[..new_row.len()].clone_from_slice(&new_row);
-                        give_back(&wide)?;
+                        match wide {
+                            Some(mut wide) => {
+                                wide[..new_row.len()].clone_from_slice(&new_row);
+                                give_back(&wide)?;
+                            }
+                            None => give_back(&new_row)?,
+                        }
                     }
                     let key = if rekeys {
                         encode_key(&new_row, &table.primary_key)
