@@ -351,12 +351,15 @@ impl JoinTree {
 /// first ones.
 fn alias_columns(alias: &ast::TableAlias, descs: &[ColumnDesc]) -> Result<Vec<(String, DataType)>> {
     if alias.columns.len() > descs.len() {
-        return Err(Error::syntax(format!(
-            "table \"{}\" has {} columns available but {} columns specified",
-            ident_name(&alias.name),
-            descs.len(),
-            alias.columns.len()
-        )));
+        return Err(Error::new(
+            sqlstate::INVALID_COLUMN_REFERENCE,
+            format!(
+                "table \"{}\" has {} columns available but {} columns specified",
+                ident_name(&alias.name),
+                descs.len(),
+                alias.columns.len()
+            ),
+        ));
     }
     Ok(descs
         .iter()
@@ -1640,16 +1643,27 @@ impl<'a> Binder<'a> {
         let bound = self.bind_query(q);
         let level = self.outer.pop();
         let (plan, descs) = bound?;
-        let mut args = Vec::new();
-        for (q, name) in level.map(|l| l.refs).unwrap_or_default() {
-            let column = ast::Expr::Identifier(quoted(&name));
+        let args = self.outer_args(level.map(|l| l.refs).unwrap_or_default(), scope, ctx)?;
+        Ok((plan, descs, args))
+    }
+
+    /// The columns an inner query read from `scope` (by name), bound there:
+    /// the values its `Expr::Outer(n)` stand for.
+    fn outer_args(
+        &mut self,
+        refs: Vec<(Option<String>, String)>,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<Expr>> {
+        let mut args = Vec::with_capacity(refs.len());
+        for (q, name) in refs {
             let reference = match q {
                 Some(q) => ast::Expr::CompoundIdentifier(vec![quoted(&q), quoted(&name)]),
-                None => column,
+                None => ast::Expr::Identifier(quoted(&name)),
             };
             args.push(self.bind_expr(&reference, scope, ctx)?.0);
         }
-        Ok((plan, descs, args))
+        Ok(args)
     }
 
     /// `left op ANY|ALL (q)`; IN is `= ANY`.
@@ -3951,7 +3965,22 @@ impl Binder<'_> {
                 (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
             other => {
-                let single = self.bind_relation(other)?;
+                // A function in FROM may read the items before it (an
+                // implicit LATERAL, as in PostgreSQL).
+                let function = matches!(other, ast::TableFactor::Table { args: Some(_), .. });
+                if function {
+                    self.outer.push(OuterLevel {
+                        scope: scope.names(),
+                        refs: Vec::new(),
+                    });
+                }
+                let bound = self.bind_relation(other);
+                let refs = match function {
+                    true => self.outer.pop().map(|l| l.refs).unwrap_or_default(),
+                    false => vec![],
+                };
+                let single = bound?;
+                let args = self.outer_args(refs, scope, &mut Ctx::Row { clause: "FROM" })?;
                 let (Some(def), Some(qualifier)) = (single.table, single.qualifier) else {
                     return Err(Error::internal("a FROM item without a relation"));
                 };
@@ -3961,17 +3990,23 @@ impl Binder<'_> {
                     .map(|c| (c.name.clone(), c.data_type))
                     .collect();
                 let input = match single.series {
-                    Some(series) => ItemInput::Query(Box::new(SelectPlan::rows(
-                        Target::NoTable,
-                        ScanFragment {
-                            table: None,
-                            primary_key: None,
-                            index: None,
-                            series: Some(series),
-                            filter: None,
-                            output: FragmentOutput::Project(vec![Expr::Column(0)]),
-                        },
-                    ))),
+                    Some(series) => {
+                        let plan = Box::new(SelectPlan::rows(
+                            Target::NoTable,
+                            ScanFragment {
+                                table: None,
+                                primary_key: None,
+                                index: None,
+                                series: Some(series),
+                                filter: None,
+                                output: FragmentOutput::Project(vec![Expr::Column(0)]),
+                            },
+                        ));
+                        match args.is_empty() {
+                            true => ItemInput::Query(plan),
+                            false => ItemInput::Lateral(plan, args),
+                        }
+                    }
                     None => ItemInput::Table(def),
                 };
                 (qualifier, columns, input)
@@ -4527,11 +4562,27 @@ impl Binder<'_> {
                 partitions,
                 ..
             } if with_hints.is_empty() && partitions.is_empty() => {
-                let table = self.table(name)?;
+                let mut table = self.table(name)?;
                 let qualifier = match alias {
                     Some(a) => {
                         if !a.columns.is_empty() {
-                            return Err(Error::unsupported("column aliases on a table"));
+                            // `t AS x(a, b)`: the first columns renamed.
+                            let descs: Vec<ColumnDesc> = table
+                                .columns
+                                .iter()
+                                .map(|c| ColumnDesc {
+                                    name: c.name.clone(),
+                                    data_type: c.data_type,
+                                    table_oid: 0,
+                                    column_id: 0,
+                                })
+                                .collect();
+                            let names = alias_columns(a, &descs)?;
+                            let mut renamed = (*table).clone();
+                            for (c, (n, _)) in renamed.columns.iter_mut().zip(names) {
+                                c.name = n;
+                            }
+                            table = Arc::new(renamed);
                         }
                         ident_name(&a.name)
                     }
