@@ -759,6 +759,8 @@ pub struct Binder<'a> {
     windows: Option<Vec<WindowCall>>,
     /// Binding a window call's arguments: no window function may nest.
     in_window: bool,
+    /// The WINDOW clause of the query whose select list is being bound.
+    named_windows: Vec<(String, ast::WindowSpec)>,
 }
 
 /// Where window call results are numbered from while binding (remapped
@@ -893,6 +895,7 @@ impl<'a> Binder<'a> {
             work_tables: 0,
             windows: None,
             in_window: false,
+            named_windows: Vec::new(),
         }
     }
 
@@ -2678,19 +2681,69 @@ impl<'a> Binder<'a> {
                 format!("window functions are not allowed in {clause}"),
             ));
         }
-        let ast::WindowType::WindowSpec(spec) = over else {
-            return Err(Error::unsupported("named windows (OVER name)"));
+        let spec = match over {
+            ast::WindowType::NamedWindow(name) => self.named_window(&ident_name(name))?,
+            ast::WindowType::WindowSpec(spec) => self.window_spec(spec)?,
         };
-        if spec.window_name.is_some() {
-            return Err(Error::unsupported("named windows (OVER name)"));
-        }
         self.in_window = true;
-        let bound = self.window_call(call, spec, scope, ctx);
+        let bound = self.window_call(call, &spec, scope, ctx);
         self.in_window = false;
         let (window, t) = bound?;
         let calls = self.windows.as_mut().expect("checked above");
         calls.push(window);
         Ok((Expr::Column(WINDOW_COLUMN + calls.len() - 1), t))
+    }
+
+    /// A window of the query's WINDOW clause, by name.
+    fn named_window(&self, name: &str) -> Result<ast::WindowSpec> {
+        self.named_windows
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, spec)| spec.clone())
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("window \"{name}\" does not exist"),
+                )
+            })
+    }
+
+    /// A window written as `(base …)` on top of a named one: the base's
+    /// PARTITION BY and ORDER BY, with what this one adds (as PostgreSQL
+    /// allows: an ORDER BY when the base has none, a frame when the base
+    /// has none).
+    fn window_spec(&self, spec: &ast::WindowSpec) -> Result<ast::WindowSpec> {
+        let Some(base_name) = &spec.window_name else {
+            return Ok(spec.clone());
+        };
+        let name = ident_name(base_name);
+        let base = self.named_window(&name)?;
+        let refuse = |what: &str| {
+            Err(Error::new(
+                sqlstate::WINDOWING_ERROR,
+                format!("{what} of window \"{name}\""),
+            ))
+        };
+        if !spec.partition_by.is_empty() {
+            return refuse("cannot override PARTITION BY clause");
+        }
+        if !spec.order_by.is_empty() && !base.order_by.is_empty() {
+            return refuse("cannot override ORDER BY clause");
+        }
+        if base.window_frame.is_some() {
+            return Err(Error::new(
+                sqlstate::WINDOWING_ERROR,
+                format!("cannot copy window \"{name}\" because it has a frame clause"),
+            )
+            .with_hint("Omit the parentheses in this OVER clause."));
+        }
+        let mut merged = base;
+        merged.window_name = None;
+        if !spec.order_by.is_empty() {
+            merged.order_by = spec.order_by.clone();
+        }
+        merged.window_frame = spec.window_frame.clone();
+        Ok(merged)
     }
 
     fn window_call(
@@ -3426,6 +3479,26 @@ impl<'a> Binder<'a> {
         let windowed = items.iter().any(|(e, _)| contains_window(e))
             || order_items.iter().any(|o| contains_window(&o.expr));
         let enclosing_windows = self.windows.take();
+        // The WINDOW clause, each definition over the ones before it.
+        let mut named = Vec::new();
+        std::mem::swap(&mut named, &mut self.named_windows);
+        for ast::NamedWindowDefinition(name, def) in &select.named_window {
+            let n = ident_name(name);
+            if self.named_windows.iter().any(|(m, _)| *m == n) {
+                return Err(Error::new(
+                    sqlstate::WINDOWING_ERROR,
+                    format!("window \"{n}\" is already defined"),
+                ));
+            }
+            let spec = match def {
+                ast::NamedWindowExpr::NamedWindow(other) => {
+                    self.named_window(&ident_name(other))?
+                }
+                ast::NamedWindowExpr::WindowSpec(spec) => self.window_spec(spec)?,
+            };
+            self.named_windows.push((n, spec));
+        }
+        let enclosing_named = named;
 
         // Bind output expressions (and later sort keys) in the right context.
         let mut outputs: Vec<(Expr, DataType)> = Vec::new();
@@ -3568,6 +3641,7 @@ impl<'a> Binder<'a> {
         // Window functions: the rows after grouping (or the FROM's whole
         // rows) go to a window stage, which computes the calls and then
         // the outputs over the rows widened by them.
+        self.named_windows = enclosing_named;
         let (fragment_output, aggregate, window) =
             match std::mem::replace(&mut self.windows, enclosing_windows) {
                 None => (fragment_output, aggregate, None),
