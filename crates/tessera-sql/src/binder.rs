@@ -3196,11 +3196,10 @@ impl<'a> Binder<'a> {
         order_items: &[ast::OrderByExpr],
         (limit, offset): (Option<Expr>, Option<Expr>),
     ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
-        let (source, descs) = self.bind_set_expr(body)?;
-        let source = match source.uses_outer() {
-            true => self.gathered(source),
-            false => source,
-        };
+        let (mut source, descs) = self.bind_set_expr(body)?;
+        if source.uses_outer() {
+            self.gather_once(&mut source);
+        }
         let width = descs.len();
         let items: Vec<(ast::Expr, String)> = descs
             .iter()
@@ -3703,11 +3702,10 @@ impl<'a> Binder<'a> {
             FragmentOutput::PartialAggregate { aggs, .. } if aggs.iter().any(AggCall::needs_one_place));
         // Several FROM items: joined on the router, which runs the fragment.
         let (source, filter) = if !scope.items.is_empty() {
-            let (source, filter) = self.plan_source(&mut scope, filter)?;
-            let source = match correlated {
-                true => self.gathered(source),
-                false => source,
-            };
+            let (mut source, filter) = self.plan_source(&mut scope, filter)?;
+            if correlated {
+                self.gather_once(&mut source);
+            }
             (Some(source), filter)
         } else if let (true, Some(table), None) = (correlated, &scope.table, &scope.series) {
             let (closed, open): (Vec<Expr>, Vec<Expr>) = filter
@@ -4396,8 +4394,9 @@ impl Binder<'_> {
     }
 
     /// A correlated query's FROM: the items that do not read the outer
-    /// row become init plans, gathered once.
-    fn gathered(&mut self, source: Source) -> Source {
+    /// row (nor a recursive query's work table) become init plans,
+    /// gathered once.
+    fn gather_once(&mut self, source: &mut Source) {
         match source {
             Source::Query {
                 plan,
@@ -4405,62 +4404,24 @@ impl Binder<'_> {
                 width,
             } if !plan.uses_outer() && !plan.reads_work() => {
                 self.init.push(InitPlan {
-                    plan,
-                    place: Some((offset, width)),
+                    plan: plan.clone(),
+                    place: Some((*offset, *width)),
                 });
-                Source::Init(self.init.len() - 1)
+                *source = Source::Init(self.init.len() - 1);
             }
             Source::Join(join) => {
-                let Join {
-                    kind,
-                    left,
-                    right,
-                    right_columns,
-                    keys,
-                    residual,
-                } = *join;
-                Source::Join(Box::new(Join {
-                    kind,
-                    left: self.gathered(left),
-                    right: self.gathered(right),
-                    right_columns,
-                    keys,
-                    residual,
-                }))
+                self.gather_once(&mut join.left);
+                self.gather_once(&mut join.right);
             }
             Source::Recursive(r) => {
-                let Recursive {
-                    work,
-                    all,
-                    start,
-                    step,
-                    casts,
-                } = *r;
-                Source::Recursive(Box::new(Recursive {
-                    work,
-                    all,
-                    start: self.gathered(start),
-                    step: self.gathered(step),
-                    casts,
-                }))
+                self.gather_once(&mut r.start);
+                self.gather_once(&mut r.step);
             }
             Source::SetOp(op) => {
-                let SetOp {
-                    kind,
-                    all,
-                    left,
-                    right,
-                    casts,
-                } = *op;
-                Source::SetOp(Box::new(SetOp {
-                    kind,
-                    all,
-                    left: self.gathered(left),
-                    right: self.gathered(right),
-                    casts,
-                }))
+                self.gather_once(&mut op.left);
+                self.gather_once(&mut op.right);
             }
-            other => other,
+            _ => {}
         }
     }
 

@@ -80,7 +80,8 @@ impl Params {
             .ok_or_else(|| Error::internal(format!("work table {n} is not set")))
     }
 
-    fn init_rows(&self, id: usize) -> Result<&InitRows> {
+    /// The rows init plan `id` returned.
+    pub fn init_rows(&self, id: usize) -> Result<&InitRows> {
         self.init
             .get(id)
             .map(|r| &**r)
@@ -455,7 +456,8 @@ impl Subquery {
     }
 }
 
-fn cast_to(v: Value, to: Option<DataType>, time: &TimeContext) -> Result<Value> {
+/// `v` as type `to` (an implicit cast), or as it is.
+pub(crate) fn cast_to(v: Value, to: Option<DataType>, time: &TimeContext) -> Result<Value> {
     match to {
         Some(t) => v.cast_with(t, false, time),
         None => Ok(v),

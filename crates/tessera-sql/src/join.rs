@@ -130,24 +130,8 @@ fn key_of<'a>(
 /// as both sides have it and EXCEPT ALL as often as the left has it more.
 /// Rows come in the order the left input first gives them.
 pub fn set_rows(op: &SetOp, left: Vec<Row>, right: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
-    let cast = |rows: Vec<Row>, casts: &[Option<tessera_types::DataType>]| -> Result<Vec<Row>> {
-        if casts.iter().all(Option::is_none) {
-            return Ok(rows);
-        }
-        rows.into_iter()
-            .map(|row| {
-                row.into_iter()
-                    .zip(casts)
-                    .map(|(v, c)| match c {
-                        Some(t) => v.cast_with(*t, false, &params.time),
-                        None => Ok(v),
-                    })
-                    .collect()
-            })
-            .collect()
-    };
-    let left = cast(left, &op.casts[0])?;
-    let right = cast(right, &op.casts[1])?;
+    let left = cast_rows(left, &op.casts[0], params)?;
+    let right = cast_rows(right, &op.casts[1], params)?;
     if op.kind == SetOpKind::Union && op.all {
         let mut out = left;
         out.extend(right);
@@ -203,6 +187,25 @@ pub fn set_rows(op: &SetOp, left: Vec<Row>, right: Vec<Row>, params: &Params) ->
     Ok(out)
 }
 
+/// Rows with column `i` cast to `casts[i]` where it is set.
+fn cast_rows(
+    rows: Vec<Row>,
+    casts: &[Option<tessera_types::DataType>],
+    params: &Params,
+) -> Result<Vec<Row>> {
+    if casts.iter().all(Option::is_none) {
+        return Ok(rows);
+    }
+    rows.into_iter()
+        .map(|row| {
+            row.into_iter()
+                .zip(casts)
+                .map(|(v, c)| crate::expr::cast_to(v, *c, &params.time))
+                .collect()
+        })
+        .collect()
+}
+
 /// The rows of VALUES.
 pub fn values_rows(rows: &[Vec<Expr>], params: &Params) -> Result<Vec<Row>> {
     rows.iter()
@@ -234,19 +237,7 @@ impl Rounds {
     /// Takes a round's rows (cast to the query's types); returns the next
     /// work table, empty once the round added nothing.
     pub fn add(&mut self, r: &Recursive, round: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
-        let mut cast = Vec::with_capacity(round.len());
-        for row in round {
-            let row: Row = row
-                .into_iter()
-                .zip(&r.casts)
-                .map(|(v, c)| match c {
-                    Some(t) => v.cast_with(*t, false, &params.time),
-                    None => Ok(v),
-                })
-                .collect::<Result<_>>()?;
-            cast.push(row);
-        }
-        self.keep(cast)
+        self.keep(cast_rows(round, &r.casts, params)?)
     }
 
     fn keep(&mut self, rows: Vec<Row>) -> Result<Vec<Row>> {

@@ -426,11 +426,7 @@ impl<C: Cluster> Router<C> {
                 let (rows, found) = crate::subquery::probe(params, *init, keys)?;
                 Ok(found.iter().map(|i| rows[*i].clone()).collect())
             }
-            Source::Init(id) => params
-                .init
-                .get(*id)
-                .map(|r| r.rows.clone())
-                .ok_or_else(|| Error::internal(format!("init plan {id} has not run"))),
+            Source::Init(id) => Ok(params.init_rows(*id)?.rows.clone()),
         }
     }
 

@@ -2381,22 +2381,27 @@ impl ShardContext {
         let t = store
             .table(table.id)
             .ok_or_else(|| undefined_table(table))?;
-        let consider = |row: &Vec<Value>| -> Result<bool> {
-            Ok(match filter {
-                Some(f) => f.eval_predicate(row, params)?,
-                None => true,
-            } && match joined {
-                Some(j) => j.first(row, params)?.is_some(),
-                None => true,
-            })
+        // Whether the statement works on a row (`None`: it does not); with
+        // FROM/USING, also the first row joined to it, which the
+        // assignments and RETURNING read.
+        let consider = |row: &Vec<Value>| -> Result<Option<Option<Row>>> {
+            if let Some(f) = filter {
+                if !f.eval_predicate(row, params)? {
+                    return Ok(None);
+                }
+            }
+            match joined {
+                Some(j) => Ok(j.first(row, params)?.map(Some)),
+                None => Ok(Some(None)),
+            }
         };
-        // With FROM/USING: the row and the first row joined to it, which
-        // the assignments and RETURNING read.
-        let widened = |row: &[Value]| -> Result<Option<Vec<Value>>> {
-            let Some(j) = joined else { return Ok(None) };
-            let mut wide = row.to_vec();
-            wide.extend(j.first(row, params)?.unwrap_or_default());
-            Ok(Some(wide))
+        // `[row…, joined row…]`, with FROM/USING.
+        let widened = |row: &[Value], joined_row: Option<Row>| {
+            joined_row.map(|j| {
+                let mut wide = row.to_vec();
+                wide.extend(j);
+                wide
+            })
         };
         // The row under `key` this statement works on: its own intent, else
         // the newest committed version, which with a snapshot must be the
@@ -2417,13 +2422,13 @@ impl ShardContext {
             Ok(t.get(key, LATEST).cloned())
         };
         let read_at = snapshot.unwrap_or(LATEST);
-        let mut matched: Vec<(Vec<u8>, Vec<Value>)> = Vec::new();
+        let mut matched: Vec<(Vec<u8>, Vec<Value>, Option<Row>)> = Vec::new();
         match candidates {
             Some(keys) => {
                 for key in keys.iter() {
                     if let Some(row) = current(key)? {
-                        if consider(&row)? {
-                            matched.push((key.clone(), row));
+                        if let Some(joined_row) = consider(&row)? {
+                            matched.push((key.clone(), row, joined_row));
                         }
                     }
                 }
@@ -2484,7 +2489,7 @@ impl ShardContext {
                 let mut keys = Vec::new();
                 for (key, row, own) in seen {
                     let matches = consider(&row);
-                    if matches.as_ref().is_ok_and(|m| !m) {
+                    if matches.as_ref().is_ok_and(Option::is_none) {
                         continue;
                     }
                     if let (Some(snapshot), false) = (snapshot, own) {
@@ -2495,9 +2500,11 @@ impl ShardContext {
                             return Err(conflict());
                         }
                     }
-                    matches?;
+                    let Some(joined_row) = matches? else {
+                        continue;
+                    };
                     keys.push(key.clone());
-                    matched.push((key, row));
+                    matched.push((key, row, joined_row));
                 }
                 *candidates = Some(keys);
             }
@@ -2506,9 +2513,9 @@ impl ShardContext {
         let mut ops = Vec::with_capacity(matched.len());
         match plan {
             Plan::Delete(_) => {
-                for (k, row) in matched {
+                for (k, row, joined_row) in matched {
                     if !returning.is_empty() {
-                        give_back(&widened(&row)?.unwrap_or(row))?;
+                        give_back(&widened(&row, joined_row).unwrap_or(row))?;
                     }
                     ops.push(WriteOp::Delete {
                         table: table.id,
@@ -2522,11 +2529,11 @@ impl ShardContext {
                         .iter()
                         .any(|(c, _)| table.primary_key.contains(c));
                 let old_keys: std::collections::HashSet<Vec<u8>> =
-                    matched.iter().map(|(k, _)| k.clone()).collect();
+                    matched.iter().map(|(k, _, _)| k.clone()).collect();
                 let mut new_keys = std::collections::HashSet::new();
                 let mut puts = Vec::new();
-                for (k, row) in matched {
-                    let wide = widened(&row)?;
+                for (k, row, joined_row) in matched {
+                    let wide = widened(&row, joined_row);
                     let mut new_row = row.clone();
                     for (c, e) in &u.assignments {
                         new_row[*c] = e.eval(wide.as_deref().unwrap_or(&row), params)?;

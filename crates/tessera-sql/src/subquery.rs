@@ -64,13 +64,7 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
             let (rows, found) = probe(params, *init, keys)?;
             Ok(Cow::Owned(found.iter().map(|i| rows[*i].clone()).collect()))
         }
-        Source::Init(id) => {
-            let init = params
-                .init
-                .get(*id)
-                .ok_or_else(|| Error::internal(format!("init plan {id} has not run")))?;
-            Ok(Cow::Borrowed(&init.rows))
-        }
+        Source::Init(id) => Ok(Cow::Borrowed(&params.init_rows(*id)?.rows)),
         Source::Query {
             plan,
             offset,
@@ -118,13 +112,7 @@ impl crate::plan::JoinedRows {
     /// The first row joined to `row`, if any.
     pub fn first(&self, row: &[Value], params: &Params) -> Result<Option<Row>> {
         match &self.query {
-            crate::expr::SubqueryRows::Init(id) => Ok(params
-                .init
-                .get(*id)
-                .ok_or_else(|| Error::internal(format!("init plan {id} has not run")))?
-                .rows
-                .first()
-                .cloned()),
+            crate::expr::SubqueryRows::Init(id) => Ok(params.init_rows(*id)?.rows.first().cloned()),
             crate::expr::SubqueryRows::PerRow(plan) => {
                 let mut outer = Vec::with_capacity(self.args.len());
                 for a in &self.args {
@@ -193,10 +181,7 @@ pub fn probe<'p>(
     init: usize,
     keys: &[(Expr, Expr)],
 ) -> Result<(&'p [Row], &'p [usize])> {
-    let rows = params
-        .init
-        .get(init)
-        .ok_or_else(|| Error::internal(format!("init plan {init} has not run")))?;
+    let rows = params.init_rows(init)?;
     let mut values = Vec::with_capacity(keys.len());
     for (_, outer) in keys {
         let v = outer.eval(&[], params)?;
