@@ -133,7 +133,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         input.drain(..used);
         match handshake {
             Handshake::Continue => session::write_out(out, stream).await?,
-            Handshake::Accept(state) => return Ok(Some(state)),
+            Handshake::Accept(state) => return Ok(Some(*state)),
             Handshake::Close => {
                 close(stream, out).await?;
                 return Ok(None);

@@ -76,7 +76,7 @@ pub(crate) enum Handshake {
     /// Write the output and read the next startup message.
     Continue,
     /// Start a session with these settings.
-    Accept(SessionState),
+    Accept(Box<SessionState>),
     /// Write the output (maybe a FATAL error) and close.
     Close,
 }
@@ -121,7 +121,7 @@ impl Startup {
                     return Handshake::Close;
                 }
                 match startup_settings(params).and_then(SessionState::new) {
-                    Ok(state) => Handshake::Accept(state),
+                    Ok(state) => Handshake::Accept(Box::new(state)),
                     Err(error) => {
                         codec::error_response(out, Severity::Fatal, &error);
                         Handshake::Close

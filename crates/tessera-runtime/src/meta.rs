@@ -9,7 +9,7 @@ use std::path::Path;
 use tessera_types::{sqlstate, Error, Result};
 
 pub const META_FILE: &str = "tessera.meta";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {

@@ -19,6 +19,8 @@ use crate::engine::ColumnDesc;
 use crate::expr::{BinaryOp, Clock, Expr, Function, Subquery, SubqueryKind, SubqueryRows};
 use crate::parser::Parsed;
 use crate::plan::*;
+use crate::sequence::SequenceOp;
+use crate::shard::Relation;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -761,6 +763,8 @@ pub struct Binder<'a> {
     in_window: bool,
     /// The WINDOW clause of the query whose select list is being bound.
     named_windows: Vec<(String, ast::WindowSpec)>,
+    /// Whether the statement calls a sequence function.
+    uses_sequences: bool,
 }
 
 /// Where window call results are numbered from while binding (remapped
@@ -896,6 +900,7 @@ impl<'a> Binder<'a> {
             windows: None,
             in_window: false,
             named_windows: Vec::new(),
+            uses_sequences: false,
         }
     }
 
@@ -1017,7 +1022,8 @@ impl<'a> Binder<'a> {
                 false,
             ),
             S::Drop {
-                object_type: kind @ (ast::ObjectType::Table | ast::ObjectType::Index),
+                object_type:
+                    kind @ (ast::ObjectType::Table | ast::ObjectType::Index | ast::ObjectType::Sequence),
                 if_exists,
                 names,
                 cascade,
@@ -1028,13 +1034,37 @@ impl<'a> Binder<'a> {
                 }
                 let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
                 let if_exists = *if_exists;
-                let plan = match kind {
-                    ast::ObjectType::Table => Plan::DropTable { names, if_exists },
-                    _ => Plan::DropIndex { names, if_exists },
+                let kind = match kind {
+                    ast::ObjectType::Table => Relation::Table,
+                    ast::ObjectType::Index => Relation::Index,
+                    _ => Relation::Sequence,
+                };
+                let plan = Plan::Drop {
+                    kind,
+                    names,
+                    if_exists,
                 };
                 (plan, vec![], false)
             }
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
+            S::CreateSequence {
+                temporary: false,
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+            } => (
+                self.bind_create_sequence(
+                    *if_not_exists,
+                    name,
+                    data_type.as_ref(),
+                    sequence_options,
+                    owned_by.as_ref(),
+                )?,
+                vec![],
+                false,
+            ),
             S::Vacuum(v) => {
                 if let Some(name) = &v.table_name {
                     self.table(name)?;
@@ -1185,6 +1215,7 @@ impl<'a> Binder<'a> {
             catalog_version: self.catalog.version,
             deferred: false,
             parsed: Arc::new(parsed.clone()),
+            uses_sequences: self.uses_sequences,
         })
     }
 
@@ -2417,6 +2448,9 @@ impl<'a> Binder<'a> {
         }
         if !distinct && !star {
             if let Some(bound) = self.bind_datetime_function(&name, f, &args, scope, ctx)? {
+                return Ok(bound);
+            }
+            if let Some(bound) = self.bind_sequence_function(&name, &args, scope, ctx)? {
                 return Ok(bound);
             }
         }
@@ -4718,11 +4752,7 @@ impl Binder<'_> {
         let def = TableDef {
             id: 0,
             name: qualifier.clone(),
-            columns: vec![ColumnDef {
-                name: column,
-                data_type,
-                not_null: false,
-            }],
+            columns: vec![ColumnDef::new(column, data_type, false)],
             primary_key: vec![],
             sharding_key: vec![],
         };
@@ -4848,6 +4878,7 @@ impl Binder<'_> {
             },
         };
         let scope = Scope::default();
+        let defaults = self.column_defaults(&table)?;
         let mut rows = Vec::with_capacity(rows_ast.len());
         for r in &rows_ast {
             if ins.source.is_some() && r.len() > positions.len() {
@@ -4860,13 +4891,13 @@ impl Binder<'_> {
                     "INSERT has more target columns than expressions",
                 ));
             }
-            let mut row: Vec<Expr> = vec![Expr::literal_null(); table.columns.len()];
+            let mut row: Vec<Expr> = defaults.clone();
             for (e, &pos) in r.iter().zip(&positions) {
                 let column = &table.columns[pos];
-                if matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
-                {
+                if is_default(e) {
                     continue;
                 }
+                generated_always(column, false)?;
                 let (x, t) = self.bind_expr_hint(
                     e,
                     &scope,
@@ -4906,8 +4937,9 @@ impl Binder<'_> {
                 "INSERT has more target columns than expressions",
             ));
         }
-        let mut row: Vec<Expr> = vec![Expr::literal_null(); table.columns.len()];
+        let mut row: Vec<Expr> = self.column_defaults(&table)?;
         for (i, (c, &pos)) in columns.iter().zip(positions).enumerate() {
+            generated_always(&table.columns[pos], false)?;
             row[pos] = self.assign(Expr::Column(i), c.data_type, &table.columns[pos])?;
         }
         Ok(InsertPlan {
@@ -5141,6 +5173,12 @@ impl Binder<'_> {
                     def.name
                 )));
             }
+            if is_default(&a.value) {
+                let d = self.column_default(&def.columns[i])?;
+                bound.push((i, d));
+                continue;
+            }
+            generated_always(&def.columns[i], true)?;
             let (x, t) = self.bind_expr_hint(
                 &a.value,
                 &scope,
@@ -5404,6 +5442,243 @@ impl Binder<'_> {
         })
     }
 
+    /// Each column's DEFAULT expression (NULL where it has none).
+    fn column_defaults(&mut self, table: &TableDef) -> Result<Vec<Expr>> {
+        table
+            .columns
+            .iter()
+            .map(|c| self.column_default(c))
+            .collect()
+    }
+
+    /// A column's DEFAULT expression, bound from its stored text.
+    fn column_default(&mut self, column: &ColumnDef) -> Result<Expr> {
+        let Some(text) = &column.default else {
+            return Ok(Expr::literal_null());
+        };
+        let e = crate::parser::parse_expr(text)?;
+        let (x, t) = self.bind_expr_hint(
+            &e,
+            &Scope::default(),
+            &mut Ctx::Row { clause: "DEFAULT" },
+            Some(column.data_type),
+        )?;
+        self.assign(x, t, column)
+    }
+
+    /// Checks a DEFAULT expression of a new column of type `t` as
+    /// PostgreSQL does (no columns, subqueries or parameters; assignable
+    /// to the column) and returns the text to store.
+    fn check_default(&mut self, e: &ast::Expr, t: DataType, column: &str) -> Result<String> {
+        let (params, init) = (self.params.len(), self.init.len());
+        let (x, xt) = self
+            .bind_expr_hint(
+                e,
+                &Scope::default(),
+                &mut Ctx::Row { clause: "DEFAULT" },
+                Some(t),
+            )
+            .map_err(|err| {
+                if err.code == sqlstate::UNDEFINED_COLUMN {
+                    Error::new(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "cannot use column reference in DEFAULT expression",
+                    )
+                } else {
+                    err
+                }
+            })?;
+        if self.init.len() > init || x.any(&|e| matches!(e, Expr::Subquery(_))) {
+            self.init.truncate(init);
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "cannot use subquery in DEFAULT expression",
+            ));
+        }
+        if self.params.len() > params {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_PARAMETER,
+                format!("there is no parameter ${}", params + 1),
+            ));
+        }
+        let probe = ColumnDef::new(column, t, false);
+        self.assign(x, xt, &probe).map_err(|err| {
+            if err.code == sqlstate::DATATYPE_MISMATCH {
+                Error::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!(
+                        "column \"{column}\" is of type {} but default expression is of type {}",
+                        t.name(),
+                        xt.name()
+                    ),
+                )
+                .with_hint("You will need to rewrite or cast the expression.")
+            } else {
+                err
+            }
+        })?;
+        Ok(e.to_string())
+    }
+
+    /// The sequence of a serial or identity column `column` of new table
+    /// `table`, named as PostgreSQL names it (`table_column_seq`, numbered
+    /// if taken).
+    fn owned_sequence(
+        &self,
+        table: &str,
+        column: &str,
+        t: DataType,
+        options: &tessera_types::sequence::SequenceOptions,
+        taken: &[(tessera_types::SequenceDef, u32)],
+    ) -> Result<tessera_types::SequenceDef> {
+        let base = format!("{table}_{column}_seq");
+        let mut name = base.clone();
+        let mut n = 0;
+        while self.catalog.relation_exists(&name)
+            || taken.iter().any(|(s, _)| s.name == name)
+            || name == table
+        {
+            n += 1;
+            name = format!("{base}{n}");
+        }
+        let mut options = options.clone();
+        if options.data_type.is_none() {
+            options.data_type = Some(t);
+        }
+        tessera_types::SequenceDef::new(name, &options)
+    }
+
+    /// The options of CREATE SEQUENCE or of an identity column.
+    fn sequence_options(
+        &self,
+        options: &[ast::SequenceOptions],
+    ) -> Result<tessera_types::sequence::SequenceOptions> {
+        use ast::SequenceOptions as O;
+        let mut out = tessera_types::sequence::SequenceOptions::default();
+        let conflicting = || Error::syntax("conflicting or redundant options");
+        for o in options {
+            match o {
+                O::IncrementBy(e, _) if out.increment.is_none() => {
+                    out.increment = Some(option_integer(e)?)
+                }
+                O::MinValue(e) if out.min.is_none() => {
+                    out.min = Some(e.as_ref().map(option_integer).transpose()?)
+                }
+                O::MaxValue(e) if out.max.is_none() => {
+                    out.max = Some(e.as_ref().map(option_integer).transpose()?)
+                }
+                O::StartWith(e, _) if out.start.is_none() => out.start = Some(option_integer(e)?),
+                O::Cache(e) if out.cache.is_none() => out.cache = Some(option_integer(e)?),
+                O::Cycle(no) if out.cycle.is_none() => out.cycle = Some(!*no),
+                _ => return Err(conflicting()),
+            }
+        }
+        Ok(out)
+    }
+
+    fn bind_create_sequence(
+        &mut self,
+        if_not_exists: bool,
+        name: &ast::ObjectName,
+        t: Option<&ast::DataType>,
+        options: &[ast::SequenceOptions],
+        owned_by: Option<&ast::ObjectName>,
+    ) -> Result<Plan> {
+        let name = object_name(name)?;
+        let mut opts = self.sequence_options(options)?;
+        if let Some(t) = t {
+            opts.data_type = Some(data_type(t)?);
+        }
+        let mut sequence = tessera_types::SequenceDef::new(name, &opts)?;
+        match owned_by.map(|o| o.0.as_slice()) {
+            None => {}
+            Some([ast::ObjectNamePart::Identifier(i)]) if i.value.eq_ignore_ascii_case("none") => {}
+            Some([.., table, ast::ObjectNamePart::Identifier(column)]) => {
+                let table_name = ast::ObjectName(vec![table.clone()]);
+                let table = self.table(&table_name)?;
+                let c = ident_name(column);
+                let i = table
+                    .column_index(&c)
+                    .ok_or_else(|| undefined_column(None, &c))?;
+                sequence.owned_by = Some((table.id, i as u32));
+            }
+            Some(_) => {
+                return Err(Error::syntax(
+                    "invalid OWNED BY option: specify OWNED BY table.column or OWNED BY NONE",
+                ))
+            }
+        }
+        Ok(Plan::CreateSequence {
+            sequence,
+            if_not_exists,
+        })
+    }
+
+    /// `nextval(seq)`, `currval(seq)`, `setval(seq, v [, is_called])`,
+    /// `lastval()`; the sequence is named by a constant (text or
+    /// `'name'::regclass`), resolved now.
+    fn bind_sequence_function(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Option<(Expr, DataType)>> {
+        let op = match (name, args.len()) {
+            ("nextval", 1) => SequenceOp::Next,
+            ("currval", 1) => SequenceOp::Current,
+            ("setval", 2 | 3) => SequenceOp::Set,
+            ("lastval", 0) => SequenceOp::Last,
+            _ => return Ok(None),
+        };
+        let seq = match args.first() {
+            Some(first) if op != SequenceOp::Last => {
+                let Some(text) = constant_text(first) else {
+                    return Err(Error::unsupported(format!(
+                        "{name}() of a sequence not named by a constant"
+                    )));
+                };
+                Some(self.sequence_named(&text)?)
+            }
+            _ => None,
+        };
+        let mut bound = Vec::new();
+        if op == SequenceOp::Set {
+            let (v, t) = self.bind_expr_hint(&args[1], scope, ctx, Some(DataType::Int8))?;
+            bound.push(self.coerce(v, t, DataType::Int8)?);
+            if let Some(flag) = args.get(2) {
+                let (b, t) = self.bind_expr_hint(flag, scope, ctx, Some(DataType::Bool))?;
+                bound.push(self.coerce(b, t, DataType::Bool)?);
+            }
+        }
+        self.uses_sequences = true;
+        Ok(Some((
+            Expr::Sequence {
+                op,
+                seq,
+                args: bound,
+            },
+            DataType::Int8,
+        )))
+    }
+
+    /// The sequence a regclass text names (`name`, `"Name"`, `public.name`).
+    fn sequence_named(&self, text: &str) -> Result<Arc<tessera_types::SequenceDef>> {
+        let parts = crate::parser::parse_object_name(text)?;
+        let name = object_name(&parts)?;
+        match self.catalog.sequence(&name) {
+            Some(s) => Ok(s.clone()),
+            None if self.catalog.relation_exists(&name) => Err(Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                format!("\"{name}\" is not a sequence"),
+            )),
+            None => Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )),
+        }
+    }
+
     fn bind_create_table(
         &mut self,
         ct: &ast::CreateTable,
@@ -5425,6 +5700,7 @@ impl Binder<'_> {
         }
         let name = object_name(&ct.name)?;
         let mut columns: Vec<ColumnDef> = Vec::new();
+        let mut sequences: Vec<(tessera_types::SequenceDef, u32)> = Vec::new();
         let mut primary_key: Vec<usize> = Vec::new();
         let mut pk_declared = false;
         // UNIQUE constraints: optional name, columns.
@@ -5444,6 +5720,26 @@ impl Binder<'_> {
                 ));
             }
             let mut not_null = false;
+            let serial = serial_type(&c.data_type);
+            let column_type = match serial {
+                Some(t) => t,
+                None => data_type(&c.data_type)?,
+            };
+            let mut default = None;
+            let mut identity = None;
+            // serial, or an identity column: a sequence owned by the column.
+            if serial.is_some() {
+                let seq = self.owned_sequence(
+                    &name,
+                    &cname,
+                    column_type,
+                    &Default::default(),
+                    &sequences,
+                )?;
+                default = Some(nextval_default(&seq.name));
+                sequences.push((seq, i as u32));
+                not_null = true;
+            }
             for opt in &c.options {
                 match &opt.option {
                     ast::ColumnOption::NotNull => not_null = true,
@@ -5461,17 +5757,67 @@ impl Binder<'_> {
                     ast::ColumnOption::Unique {
                         is_primary: false, ..
                     } => unique.push((None, vec![i])),
-                    ast::ColumnOption::Default(_) => return Err(Error::unsupported("DEFAULT")),
+                    ast::ColumnOption::Default(e) => {
+                        if identity.is_some() {
+                            return Err(Error::syntax(format!(
+                                "both default and identity specified for column \"{cname}\" of table \"{name}\""
+                            )));
+                        }
+                        if default.is_some() {
+                            return Err(Error::syntax(format!(
+                                "multiple default values specified for column \"{cname}\" of table \"{name}\""
+                            )));
+                        }
+                        default = Some(self.check_default(e, column_type, &cname)?);
+                    }
+                    ast::ColumnOption::Generated {
+                        generated_as:
+                            kind @ (ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault),
+                        sequence_options,
+                        generation_expr: None,
+                        ..
+                    } => {
+                        if identity.is_some() {
+                            return Err(Error::syntax(format!(
+                                "multiple identity specifications for column \"{cname}\" of table \"{name}\""
+                            )));
+                        }
+                        if default.is_some() {
+                            return Err(Error::syntax(format!(
+                                "both default and identity specified for column \"{cname}\" of table \"{name}\""
+                            )));
+                        }
+                        if tessera_types::sequence::type_bounds(column_type).is_none() {
+                            return Err(Error::new(
+                                sqlstate::INVALID_PARAMETER_VALUE,
+                                "identity column type must be smallint, integer, or bigint",
+                            ));
+                        }
+                        let options =
+                            self.sequence_options(sequence_options.as_deref().unwrap_or(&[]))?;
+                        let seq =
+                            self.owned_sequence(&name, &cname, column_type, &options, &sequences)?;
+                        default = Some(nextval_default(&seq.name));
+                        sequences.push((seq, i as u32));
+                        identity = Some(if *kind == ast::GeneratedAs::Always {
+                            tessera_types::Identity::Always
+                        } else {
+                            tessera_types::Identity::ByDefault
+                        });
+                        not_null = true;
+                    }
+                    ast::ColumnOption::Generated { .. } => {
+                        return Err(Error::unsupported("generated columns"))
+                    }
                     other => {
                         return Err(Error::unsupported(format!("the column constraint {other}")))
                     }
                 }
             }
-            columns.push(ColumnDef {
-                name: cname,
-                data_type: data_type(&c.data_type)?,
-                not_null,
-            });
+            let mut column = ColumnDef::new(cname, column_type, not_null);
+            column.default = default;
+            column.identity = identity;
+            columns.push(column);
         }
         if columns.is_empty() {
             return Err(Error::unsupported("tables without columns"));
@@ -5578,6 +5924,7 @@ impl Binder<'_> {
                 sharding_key,
             },
             unique: unique_keys,
+            sequences,
             if_not_exists: ct.if_not_exists,
         })
     }
@@ -5778,6 +6125,107 @@ fn transaction_modes(
 /// Whether `e` has one value for the whole statement, known before it
 /// reads rows: a constant, a parameter, the statement's clock, or an
 /// uncorrelated scalar subquery (run first).
+/// The DEFAULT keyword where a value may stand (VALUES, UPDATE SET).
+fn is_default(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
+/// A value given for a GENERATED ALWAYS identity column: 428C9.
+fn generated_always(column: &ColumnDef, update: bool) -> Result<()> {
+    if column.identity != Some(tessera_types::Identity::Always) {
+        return Ok(());
+    }
+    let n = &column.name;
+    let (message, hint) = if update {
+        (
+            format!("column \"{n}\" can only be updated to DEFAULT"),
+            None,
+        )
+    } else {
+        (
+            format!("cannot insert a non-DEFAULT value into column \"{n}\""),
+            Some("Use OVERRIDING SYSTEM VALUE to override."),
+        )
+    };
+    let e = Error::new(sqlstate::GENERATED_ALWAYS, message).with_detail(format!(
+        "Column \"{n}\" is an identity column defined as GENERATED ALWAYS."
+    ));
+    Err(match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    })
+}
+
+/// `serial`, `bigserial`, `smallserial` (and `serial2/4/8`): the integer
+/// type they stand for.
+fn serial_type(t: &ast::DataType) -> Option<DataType> {
+    let ast::DataType::Custom(name, modifiers) = t else {
+        return None;
+    };
+    let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+        return None;
+    };
+    if !modifiers.is_empty() {
+        return None;
+    }
+    match ident_name(ident).as_str() {
+        "serial" | "serial4" => Some(DataType::Int4),
+        "bigserial" | "serial8" => Some(DataType::Int8),
+        "smallserial" | "serial2" => Some(DataType::Int2),
+        _ => None,
+    }
+}
+
+/// The default of a serial or identity column, as PostgreSQL shows it.
+fn nextval_default(sequence: &str) -> String {
+    let quoted = if sequence
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        sequence.to_string()
+    } else {
+        format!("\"{}\"", sequence.replace('"', "\"\""))
+    };
+    format!("nextval('{}'::regclass)", quoted.replace('\'', "''"))
+}
+
+/// A string constant, possibly cast (`'s'::regclass`, `'s'::text`).
+fn constant_text(e: &ast::Expr) -> Option<String> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => constant_text(expr),
+        _ => None,
+    }
+}
+
+/// An integer in a sequence option (`INCREMENT BY -1`).
+fn option_integer(e: &ast::Expr) -> Result<i64> {
+    let bad = || Error::syntax(format!("syntax error at or near \"{e}\""));
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.parse::<i64>().map_err(|_| {
+                Error::new(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    format!("value \"{n}\" is out of range for type bigint"),
+                )
+            }),
+            _ => Err(bad()),
+        },
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => option_integer(expr)?.checked_neg().ok_or_else(bad),
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Plus,
+            expr,
+        } => option_integer(expr),
+        _ => Err(bad()),
+    }
+}
+
 fn constant(e: &Expr) -> bool {
     match e {
         Expr::Literal(v) => !v.is_null(),
@@ -6359,11 +6807,7 @@ mod index_choice_tests {
     /// `t (id int PRIMARY KEY, a int, b int, c text)` with indexes on
     /// `(a, b)` and, unique, `(c, id)` and `(b)` (global), all built.
     fn catalog() -> Catalog {
-        let column = |name: &str, data_type| ColumnDef {
-            name: name.into(),
-            data_type,
-            not_null: false,
-        };
+        let column = |name: &str, data_type| ColumnDef::new(name, data_type, false);
         let def = TableDef {
             id: 0,
             name: "t".into(),

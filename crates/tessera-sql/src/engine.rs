@@ -66,6 +66,8 @@ pub struct QueryResult {
 #[derive(Debug, Default, Clone)]
 pub struct SessionState {
     pub settings: BTreeMap<String, String>,
+    /// What `currval` and `lastval` return.
+    pub sequences: std::sync::Arc<crate::sequence::SessionSequences>,
     /// Settings changed by the last statement that the client should be told
     /// about with ParameterStatus (PostgreSQL's GUC_REPORT settings).
     pub reported_changes: Vec<(String, String)>,

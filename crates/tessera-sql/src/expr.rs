@@ -38,6 +38,9 @@ pub struct Params {
     /// The work tables of recursive WITH queries, by number, during their
     /// rounds.
     pub work: Vec<Arc<Vec<Row>>>,
+    /// What the session's sequence functions remember; set only for a
+    /// statement that calls them.
+    pub sequences: Option<Arc<crate::sequence::SessionSequences>>,
 }
 
 impl Params {
@@ -48,6 +51,7 @@ impl Params {
             init: Vec::new(),
             outer: Vec::new(),
             work: Vec::new(),
+            sequences: None,
         }
     }
 
@@ -60,6 +64,7 @@ impl Params {
             init: self.init.clone(),
             outer,
             work: self.work.clone(),
+            sequences: self.sequences.clone(),
         }
     }
 
@@ -333,6 +338,12 @@ pub enum Expr {
     /// Inside a correlated subquery: the value of its argument `n`, a
     /// value of the row it is evaluated for ([`Params::outer`]).
     Outer(usize),
+    /// `nextval`, `currval`, `setval`, `lastval`.
+    Sequence {
+        op: crate::sequence::SequenceOp,
+        seq: Option<Arc<tessera_types::SequenceDef>>,
+        args: Vec<Expr>,
+    },
 }
 
 /// A subquery in an expression: what it yields, and where its rows come
@@ -486,6 +497,17 @@ impl Expr {
             Expr::Cast { expr, to, explicit } => {
                 expr.eval(row, params)?
                     .cast_with(*to, *explicit, &params.time)
+            }
+            Expr::Sequence { op, seq, args } => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(row, params))
+                    .collect::<Result<Vec<_>>>()?;
+                params
+                    .sequences
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("a sequence function outside a session"))?
+                    .call(*op, seq.as_ref(), &values)
             }
             Expr::Now(clock) => Ok(Value::TimestampTz(match clock {
                 Clock::Transaction => params.time.transaction_start,
@@ -653,7 +675,7 @@ impl Expr {
                 .chain(whens.iter().flat_map(|(w, t)| [w, t]))
                 .chain(otherwise.iter().map(|e| &**e))
                 .collect(),
-            Expr::Call { args, .. } => args.iter().collect(),
+            Expr::Call { args, .. } | Expr::Sequence { args, .. } => args.iter().collect(),
             // Not its query: that reads its own rows.
             Expr::Subquery(sub) => {
                 let left = match &sub.kind {
@@ -774,7 +796,23 @@ impl Expr {
                 func: *func,
                 args: args.iter().map(|e| e.map_columns(f)).collect(),
             },
+            Expr::Sequence { op, seq, args } => Expr::Sequence {
+                op: *op,
+                seq: seq.clone(),
+                args: args.iter().map(|e| e.map_columns(f)).collect(),
+            },
         }
+    }
+
+    /// Whether the expression calls a sequence function.
+    pub fn uses_sequences(&self) -> bool {
+        self.any(&|e| matches!(e, Expr::Sequence { .. }))
+    }
+
+    /// Whether `f` holds for the expression or any part of it (not
+    /// looking into subqueries' own queries).
+    pub fn any(&self, f: &impl Fn(&Expr) -> bool) -> bool {
+        f(self) || self.children().iter().any(|c| c.any(f))
     }
 
     /// The conjuncts of an AND chain (itself when it is not one).

@@ -13,6 +13,7 @@ pub mod join;
 pub mod parser;
 pub mod plan;
 pub mod router;
+pub mod sequence;
 pub mod shard;
 pub mod subquery;
 pub mod window;

@@ -580,9 +580,17 @@ pub enum Plan {
         table: TableDef,
         /// UNIQUE constraints: index name and columns, created with it.
         unique: Vec<(String, Vec<usize>)>,
+        /// The sequences of serial and identity columns, by column.
+        sequences: Vec<(tessera_types::SequenceDef, u32)>,
         if_not_exists: bool,
     },
-    DropTable {
+    CreateSequence {
+        sequence: tessera_types::SequenceDef,
+        if_not_exists: bool,
+    },
+    /// DROP TABLE / INDEX / SEQUENCE.
+    Drop {
+        kind: crate::shard::Relation,
         names: Vec<String>,
         if_exists: bool,
     },
@@ -604,10 +612,6 @@ pub enum Plan {
     CreateIndex {
         index: IndexDef,
         if_not_exists: bool,
-    },
-    DropIndex {
-        names: Vec<String>,
-        if_exists: bool,
     },
     Set {
         name: String,
@@ -688,6 +692,9 @@ pub struct Statement {
     /// Bound when executed, not when prepared: it names something an
     /// earlier statement of the same Query creates.
     pub deferred: bool,
+    /// It calls sequence functions: what they handed out is made durable
+    /// before it is acknowledged (see `crate::sequence`).
+    pub uses_sequences: bool,
 }
 
 impl crate::engine::StatementInfo for Statement {
@@ -705,9 +712,9 @@ impl crate::engine::StatementInfo for Statement {
             && !matches!(
                 *self.plan,
                 Plan::CreateTable { .. }
-                    | Plan::DropTable { .. }
+                    | Plan::CreateSequence { .. }
+                    | Plan::Drop { .. }
                     | Plan::CreateIndex { .. }
-                    | Plan::DropIndex { .. }
                     | Plan::AddPrimaryKey { .. }
                     | Plan::Vacuum
             )

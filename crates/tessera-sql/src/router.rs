@@ -433,6 +433,21 @@ impl<C: Cluster> Router<C> {
     /// Runs the statement's init plans in order at the snapshot `read`:
     /// the parameters then carry their rows (each may read the earlier
     /// ones').
+    /// Makes durable the sequence records that what the node's sequences
+    /// handed out so far needs (see `crate::sequence`).
+    async fn settle_sequences(&self) -> Result<()> {
+        let records = crate::sequence::pending(&self.cluster.catalog());
+        if records.is_empty() {
+            return Ok(());
+        }
+        expect_done(
+            self.cluster
+                .call(0, ShardRequest::LogSequences(records))
+                .await?,
+        )?;
+        Ok(())
+    }
+
     async fn run_init(
         &self,
         init: &[InitPlan],
@@ -486,6 +501,7 @@ impl<C: Cluster> Router<C> {
         let temp = def.name.clone();
         let create = ShardRequest::CreateTable {
             table: def,
+            sequences: vec![],
             if_not_exists: false,
         };
         expect_done(self.cluster.call(0, create).await?)?;
@@ -598,7 +614,7 @@ impl<C: Cluster> Router<C> {
             on_conflict: None,
         };
         let (per_shard, _) = self.insert_requests(&insert, &rows, params)?;
-        self.write("ALTER TABLE", session, |mode| {
+        self.write("ALTER TABLE", session, false, |mode| {
             Ok(per_shard
                 .iter()
                 .map(|(s, rows)| {
@@ -804,10 +820,16 @@ impl<C: Cluster> Router<C> {
     /// Sends per-shard write requests. Inside a transaction block they become
     /// the transaction's intents; otherwise one shard commits at once and
     /// several commit with two-phase commit.
+    ///
+    /// With `sequenced`, the shards draw sequence values: their records
+    /// are made durable before the statement is acknowledged, and outside
+    /// a block before it commits (so even one shard's write goes through
+    /// two-phase commit, the records settled between prepare and decision).
     async fn write(
         &self,
         verb: &str,
         session: &mut SessionState,
+        sequenced: bool,
         build: impl Fn(WriteMode) -> Result<Vec<(ShardId, ShardRequest)>>,
     ) -> Result<(u64, Vec<Row>)> {
         if let Some(txn) = session.txn.as_mut() {
@@ -848,10 +870,13 @@ impl<C: Cluster> Router<C> {
             if !changes.is_empty() {
                 self.write_entries(txn, changes).await?;
             }
+            if sequenced {
+                self.settle_sequences().await?;
+            }
             return Ok((count, rows));
         }
         let mut built = Some(build(WriteMode::Autocommit)?);
-        if built.as_ref().is_some_and(|r| r.len() <= 1) {
+        if !sequenced && built.as_ref().is_some_and(|r| r.len() <= 1) {
             let mut count = 0;
             let mut rows = Vec::new();
             for (shard, request) in built.into_iter().flatten() {
@@ -872,7 +897,7 @@ impl<C: Cluster> Router<C> {
                     .collect(),
                 None => build(WriteMode::Prepare(tx))?,
             };
-            let (count, rows, failure) = self.two_phase(tx, requests).await;
+            let (count, rows, failure) = self.two_phase(tx, requests, sequenced).await;
             match failure {
                 None => return Ok((count, rows)),
                 Some(e) if is_retryable(&e) && attempt < WRITE_RETRIES_MAX => {
@@ -1040,6 +1065,7 @@ impl<C: Cluster> Router<C> {
         &self,
         tx: TxId,
         prepares: Vec<(ShardId, ShardRequest)>,
+        settle_first: bool,
     ) -> (u64, Vec<Row>, Option<Error>) {
         let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
         let local = self.cluster.local_shard();
@@ -1049,15 +1075,23 @@ impl<C: Cluster> Router<C> {
                 .map(|(s, r)| self.cluster.call(s, r))
                 .collect(),
         );
-        let decided = self.cluster.call(
-            local,
-            ShardRequest::Decide {
-                tx,
-                commit: true,
-                participants: shards.clone(),
-            },
-        );
-        let (replies, decided) = join2(prepared, decided).await;
+        let decide = ShardRequest::Decide {
+            tx,
+            commit: true,
+            participants: shards.clone(),
+        };
+        let (replies, decided) = if settle_first {
+            // The prepares drew sequence values: their records are durable
+            // before the decision is.
+            let replies = prepared.await;
+            let decided = match self.settle_sequences().await {
+                Ok(()) => self.cluster.call(local, decide).await,
+                Err(e) => Err(e),
+            };
+            (replies, decided)
+        } else {
+            join2(prepared, self.cluster.call(local, decide)).await
+        };
         let mut count = 0;
         let mut rows = Vec::new();
         let mut failure = None;
@@ -1228,7 +1262,12 @@ impl<C: Cluster> Router<C> {
     ) -> Result<QueryResult> {
         // The statement's clock and zone, fixed here for every shard.
         let time = session.time_context(self.cluster.wall_clock());
-        let mut params = Arc::new(Params::new(params, time));
+        let mut params = Params::new(params, time);
+        let sequenced = statement.uses_sequences;
+        if sequenced {
+            params.sequences = Some(session.sequences.clone());
+        }
+        let mut params = Arc::new(params);
         let plan = &statement.plan;
         if !statement.init.is_empty() && !matches!(**plan, Plan::Select(_)) {
             // Subqueries of a write: their rows are read before it, at a snapshot.
@@ -1242,6 +1281,9 @@ impl<C: Cluster> Router<C> {
                 let rows = self
                     .select(plan, select, &statement.init, params, session)
                     .await?;
+                if sequenced {
+                    self.settle_sequences().await?;
+                }
                 Ok(QueryResult {
                     columns: None,
                     rows,
@@ -1261,6 +1303,11 @@ impl<C: Cluster> Router<C> {
                     None => vec![],
                 };
                 let (per_shard, returned) = self.insert_requests(insert, &inputs, &params)?;
+                // Values the router drew are durable before any row holds them.
+                if sequenced {
+                    self.settle_sequences().await?;
+                }
+                let shards_draw = sequenced && insert.on_conflict.is_some();
                 // ON CONFLICT: the shards decide each row, and return them.
                 let upsert = insert.on_conflict.as_ref().map(|action| {
                     Arc::new(crate::shard::Upsert {
@@ -1270,7 +1317,7 @@ impl<C: Cluster> Router<C> {
                     })
                 });
                 let (count, upserted) = self
-                    .write("INSERT", session, |mode| {
+                    .write("INSERT", session, shards_draw, |mode| {
                         Ok(per_shard
                             .iter()
                             .map(|(s, rows)| {
@@ -1371,6 +1418,7 @@ impl<C: Cluster> Router<C> {
             Plan::CreateTable {
                 table,
                 unique,
+                sequences,
                 if_not_exists,
             } => {
                 let notices = expect_done(
@@ -1379,6 +1427,7 @@ impl<C: Cluster> Router<C> {
                             0,
                             ShardRequest::CreateTable {
                                 table: table.clone(),
+                                sequences: sequences.clone(),
                                 if_not_exists: *if_not_exists,
                             },
                         )
@@ -1396,13 +1445,34 @@ impl<C: Cluster> Router<C> {
                     notices,
                 })
             }
-            Plan::DropTable { names, if_exists } | Plan::DropIndex { names, if_exists } => {
-                let (kind, tag) = match &**plan {
-                    Plan::DropTable { .. } => (Relation::Table, "DROP TABLE"),
-                    _ => (Relation::Index, "DROP INDEX"),
+            Plan::CreateSequence {
+                sequence,
+                if_not_exists,
+            } => {
+                let create = ShardRequest::CreateSequence {
+                    sequence: sequence.clone(),
+                    if_not_exists: *if_not_exists,
+                };
+                let notices = expect_done(self.cluster.call(0, create).await?)?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "CREATE SEQUENCE".into(),
+                    notices,
+                })
+            }
+            Plan::Drop {
+                kind,
+                names,
+                if_exists,
+            } => {
+                let tag = match kind {
+                    Relation::Table => "DROP TABLE",
+                    Relation::Index => "DROP INDEX",
+                    Relation::Sequence => "DROP SEQUENCE",
                 };
                 let drop = ShardRequest::Drop {
-                    kind,
+                    kind: *kind,
                     names: names.clone(),
                     if_exists: *if_exists,
                 };
@@ -1581,7 +1651,9 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
     ) -> Result<(u64, Vec<Row>)> {
-        self.write(verb, session, |mode| {
+        // Sequence functions are evaluated where the rows are.
+        let sequenced = params.sequences.is_some();
+        self.write(verb, session, sequenced, |mode| {
             Ok(shards
                 .iter()
                 .map(|s| {
@@ -1725,7 +1797,7 @@ impl<C: Cluster> Router<C> {
                     .iter()
                     .map(|s| (*s, ShardRequest::TxnPrepare { id, validate }))
                     .collect();
-                let (_, _, failure) = self.two_phase(id, prepares).await;
+                let (_, _, failure) = self.two_phase(id, prepares, false).await;
                 if failure.is_some() {
                     // Participants that failed to prepare still hold their intents.
                     self.end_on(&writers, id).await;
@@ -1980,16 +2052,16 @@ impl<C: Cluster> Router<C> {
             if matches!(
                 &*statement.plan,
                 Plan::CreateTable { .. }
-                    | Plan::DropTable { .. }
+                    | Plan::CreateSequence { .. }
+                    | Plan::Drop { .. }
                     | Plan::CreateIndex { .. }
-                    | Plan::DropIndex { .. }
                     | Plan::AddPrimaryKey { .. }
             ) {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;
                 }
                 return Err(Error::unsupported(
-                    "CREATE/DROP TABLE and INDEX inside a transaction block",
+                    "CREATE/DROP TABLE, INDEX and SEQUENCE inside a transaction block",
                 ));
             }
         }
@@ -2247,6 +2319,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 catalog_version: catalog.version,
                 parsed: Arc::new(p.clone()),
                 deferred: true,
+                uses_sequences: false,
             };
             if after_set {
                 statements.push(deferred());

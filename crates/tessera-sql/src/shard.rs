@@ -36,6 +36,8 @@ use tessera_storage::{
 };
 use tessera_types::encoding::{encode_key, encode_key_value};
 use tessera_types::schema::ShardId;
+use tessera_types::sequence::SequenceRecord;
+use tessera_types::SequenceDef;
 use tessera_types::{sqlstate, Catalog, Error, IndexDef, Result, TableDef, Value};
 use tokio::sync::Notify;
 
@@ -269,8 +271,16 @@ pub enum ShardRequest {
     /// Catalog changes, served by shard 0, which owns the catalog log.
     CreateTable {
         table: TableDef,
+        /// Sequences of its serial and identity columns, owned by them.
+        sequences: Vec<(SequenceDef, u32)>,
         if_not_exists: bool,
     },
+    CreateSequence {
+        sequence: SequenceDef,
+        if_not_exists: bool,
+    },
+    /// Make sequence records durable (see `tessera_types::sequence`).
+    LogSequences(Vec<SequenceRecord>),
     /// Tables (with their indexes) or indexes, by name, atomically.
     Drop {
         kind: Relation,
@@ -327,6 +337,7 @@ pub enum ShardRequest {
 pub enum Relation {
     Table,
     Index,
+    Sequence,
 }
 
 /// A change a write made to a global index's entries, which live on other
@@ -1068,8 +1079,14 @@ impl ShardContext {
             } => self.decide(tx, commit, participants).await,
             ShardRequest::CreateTable {
                 table,
+                sequences,
                 if_not_exists,
-            } => self.create_table(table, if_not_exists).await,
+            } => self.create_table(table, sequences, if_not_exists).await,
+            ShardRequest::CreateSequence {
+                sequence,
+                if_not_exists,
+            } => self.create_sequence(sequence, if_not_exists).await,
+            ShardRequest::LogSequences(records) => self.log_sequences(records).await,
             ShardRequest::Drop {
                 kind,
                 names,
@@ -2665,17 +2682,90 @@ impl ShardContext {
         })
     }
 
-    async fn create_table(&self, table: TableDef, if_not_exists: bool) -> Result<ShardResponse> {
+    async fn create_table(
+        &self,
+        table: TableDef,
+        sequences: Vec<(SequenceDef, u32)>,
+        if_not_exists: bool,
+    ) -> Result<ShardResponse> {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
         if let Some(skipped) = name_taken(&catalog, &table.name, if_not_exists)? {
             return Ok(skipped);
         }
-        let (next, def) = catalog.with_table(table);
-        log.append_durable(&CatalogRecord::CreateTable((*def).clone()).encode())
+        for (s, _) in &sequences {
+            if let Some(taken) = name_taken(&catalog, &s.name, false)? {
+                return Ok(taken);
+            }
+        }
+        let (mut next, def) = catalog.with_table(table);
+        let mut owned = Vec::new();
+        for (mut s, column) in sequences {
+            s.owned_by = Some((def.id, column));
+            let (with, s) = next.with_sequence(s);
+            next = with;
+            owned.push((*s).clone());
+        }
+        let record = CatalogRecord::CreateTable {
+            table: (*def).clone(),
+            sequences: owned,
+        };
+        log.append_durable(&record.encode()).await?;
+        self.catalog_cell.publish(next);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    async fn create_sequence(
+        &self,
+        sequence: SequenceDef,
+        if_not_exists: bool,
+    ) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        if let Some(skipped) = name_taken(&catalog, &sequence.name, if_not_exists)? {
+            return Ok(skipped);
+        }
+        if let Some((table, _)) = sequence.owned_by {
+            if catalog.table_by_id(table).is_none() {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    "the table of OWNED BY was dropped",
+                ));
+            }
+        }
+        let (next, def) = catalog.with_sequence(sequence);
+        log.append_durable(&CatalogRecord::CreateSequence((*def).clone()).encode())
             .await?;
         self.catalog_cell.publish(next);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    /// Appends the records not yet durable (an older generation than one
+    /// already logged adds nothing), then marks them logged.
+    async fn log_sequences(&self, records: Vec<SequenceRecord>) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        let fresh: Vec<SequenceRecord> = records
+            .into_iter()
+            .filter(|(id, generation, ..)| {
+                catalog
+                    .sequence_by_id(*id)
+                    .is_some_and(|s| s.state.logged_generation() < *generation)
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(ShardResponse::Done(vec![]));
+        }
+        log.append_durable(&CatalogRecord::SequenceValues(fresh.clone()).encode())
+            .await?;
+        for (id, generation, ..) in fresh {
+            if let Some(s) = catalog.sequence_by_id(id) {
+                s.state.logged(generation);
+            }
+        }
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -2691,6 +2781,7 @@ impl ShardContext {
         let (what, missing) = match kind {
             Relation::Table => ("table", sqlstate::UNDEFINED_TABLE),
             Relation::Index => ("index", sqlstate::UNDEFINED_OBJECT),
+            Relation::Sequence => ("sequence", sqlstate::UNDEFINED_TABLE),
         };
         let mut notices = Vec::new();
         let mut ids = Vec::new();
@@ -2698,7 +2789,20 @@ impl ShardContext {
             let id = match kind {
                 Relation::Table => catalog.table(name).map(|t| t.id),
                 Relation::Index => catalog.index(name).map(|i| i.storage.id),
+                Relation::Sequence => catalog.sequence(name).map(|s| s.id),
             };
+            if id.is_none() && catalog.relation_exists(name) {
+                let article = if what == "index" { "an" } else { "a" };
+                let (verb, noun) = relation_kind(&catalog, name);
+                return Err(Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!("\"{name}\" is not {article} {what}"),
+                )
+                .with_hint(format!("Use DROP {verb} to remove {noun}.")));
+            }
+            if kind == Relation::Sequence && id.is_some() {
+                check_sequence_unused(&catalog, name, &ids)?;
+            }
             match id {
                 Some(id) => ids.push(id),
                 None if if_exists => notices.push(Notice {
@@ -2982,6 +3086,43 @@ pub(crate) fn series_values(
 /// A table or index about to be created under `name` when a relation has
 /// it already (tables and indexes share one namespace): 42P07, or with IF
 /// NOT EXISTS the answer that skips it.
+/// What DROP a relation needs, and how PostgreSQL's hint names it.
+fn relation_kind(catalog: &Catalog, name: &str) -> (&'static str, &'static str) {
+    if catalog.table(name).is_some() {
+        ("TABLE", "a table")
+    } else if catalog.index(name).is_some() {
+        ("INDEX", "an index")
+    } else {
+        ("SEQUENCE", "a sequence")
+    }
+}
+
+/// A sequence a column's default reads may not be dropped (PostgreSQL's
+/// 2BP01 without CASCADE), unless its table goes in the same statement.
+fn check_sequence_unused(
+    catalog: &Catalog,
+    name: &str,
+    dropped: &[tessera_types::TableId],
+) -> Result<()> {
+    let call = format!("nextval('{name}'");
+    for t in catalog.tables().filter(|t| !dropped.contains(&t.id)) {
+        for c in &t.columns {
+            if c.default.as_deref().is_some_and(|d| d.contains(&call)) {
+                return Err(Error::new(
+                    sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!("cannot drop sequence {name} because other objects depend on it"),
+                )
+                .with_detail(format!(
+                    "default value for column {} of table {} depends on sequence {name}",
+                    c.name, t.name
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn name_taken(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<Option<ShardResponse>> {
     if !catalog.relation_exists(name) {
         return Ok(None);
@@ -3264,11 +3405,7 @@ mod kv_tests {
         let def = TableDef {
             id: 0,
             name: name.into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Text,
-                not_null: false,
-            }],
+            columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
         };
@@ -3524,11 +3661,7 @@ mod checkpoint_tests {
         let def = TableDef {
             id: 0,
             name: "t".into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Text,
-                not_null: false,
-            }],
+            columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
         };

@@ -36,11 +36,7 @@ mod testing {
         let def = TableDef {
             id: 0,
             name: "t".into(),
-            columns: vec![ColumnDef {
-                name: "v".into(),
-                data_type: DataType::Int4,
-                not_null: false,
-            }],
+            columns: vec![ColumnDef::new("v", DataType::Int4, false)],
             primary_key: vec![],
             sharding_key: vec![],
         };

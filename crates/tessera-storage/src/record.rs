@@ -233,7 +233,11 @@ impl Record {
 /// Catalog log records (the node's schema history).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CatalogRecord {
-    CreateTable(tessera_types::TableDef),
+    /// A table and the sequences it owns (serial and identity columns).
+    CreateTable {
+        table: tessera_types::TableDef,
+        sequences: Vec<tessera_types::SequenceDef>,
+    },
     /// Several tables (or indexes, by storage id) dropped by one
     /// statement, atomically.
     DropTables(Vec<TableId>),
@@ -249,15 +253,23 @@ pub enum CatalogRecord {
         old: TableId,
         new: TableId,
     },
+    CreateSequence(tessera_types::SequenceDef),
+    /// Where sequences restart after a crash (see
+    /// `tessera_types::sequence`): id, generation, value, `is_called`.
+    SequenceValues(Vec<tessera_types::sequence::SequenceRecord>),
 }
 
 impl CatalogRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         match self {
-            CatalogRecord::CreateTable(t) => {
+            CatalogRecord::CreateTable { table, sequences } => {
                 w.u8(1);
-                t.encode(&mut w);
+                table.encode(&mut w);
+                w.u32(sequences.len() as u32);
+                for s in sequences {
+                    s.encode(&mut w);
+                }
             }
             CatalogRecord::DropTables(ids) => {
                 w.u8(2);
@@ -283,6 +295,20 @@ impl CatalogRecord {
                 w.u32(*old);
                 w.u32(*new);
             }
+            CatalogRecord::CreateSequence(s) => {
+                w.u8(6);
+                s.encode(&mut w);
+            }
+            CatalogRecord::SequenceValues(values) => {
+                w.u8(7);
+                w.u32(values.len() as u32);
+                for (id, generation, last, is_called) in values {
+                    w.u32(*id);
+                    w.u64(*generation);
+                    w.u64(*last as u64);
+                    w.u8(*is_called as u8);
+                }
+            }
         }
         w.buf
     }
@@ -290,7 +316,15 @@ impl CatalogRecord {
     pub fn decode(bytes: &[u8]) -> Result<CatalogRecord> {
         let mut r = Reader::new(bytes);
         Ok(match r.u8()? {
-            1 => CatalogRecord::CreateTable(tessera_types::TableDef::decode(&mut r)?),
+            1 => {
+                let table = tessera_types::TableDef::decode(&mut r)?;
+                let n = r.len_prefix(4096)?;
+                let mut sequences = Vec::with_capacity(n);
+                for _ in 0..n {
+                    sequences.push(tessera_types::SequenceDef::decode(&mut r)?);
+                }
+                CatalogRecord::CreateTable { table, sequences }
+            }
             2 => {
                 let n = r.len_prefix(1 << 20)?;
                 let mut ids = Vec::with_capacity(n);
@@ -308,6 +342,15 @@ impl CatalogRecord {
                 old: r.u32()?,
                 new: r.u32()?,
             },
+            6 => CatalogRecord::CreateSequence(tessera_types::SequenceDef::decode(&mut r)?),
+            7 => {
+                let n = r.len_prefix(1 << 20)?;
+                let mut values = Vec::with_capacity(n);
+                for _ in 0..n {
+                    values.push((r.u32()?, r.u64()?, r.u64()? as i64, r.u8()? != 0));
+                }
+                CatalogRecord::SequenceValues(values)
+            }
             _ => return Err(r.corrupt("unknown catalog record")),
         })
     }

@@ -173,7 +173,20 @@ pub fn recover_in(
     let mut catalog = base;
     while let Some(payload) = reader.next_record() {
         catalog = match CatalogRecord::decode(payload).map_err(|e| corrupt(&catalog_wal_path, e))? {
-            CatalogRecord::CreateTable(t) => catalog.with_table_replayed(t),
+            CatalogRecord::CreateTable { table, sequences } => sequences
+                .into_iter()
+                .fold(catalog.with_table_replayed(table), |c, s| {
+                    c.with_sequence_replayed(s)
+                }),
+            CatalogRecord::CreateSequence(s) => catalog.with_sequence_replayed(s),
+            CatalogRecord::SequenceValues(values) => {
+                for (id, generation, last, is_called) in values {
+                    if let Some(s) = catalog.sequence_by_id(id) {
+                        s.state.restore(generation, last, is_called);
+                    }
+                }
+                catalog
+            }
             CatalogRecord::DropTables(ids) => {
                 ids.iter().fold(catalog, |c, id| c.without_table(*id))
             }

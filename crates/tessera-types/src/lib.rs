@@ -11,11 +11,13 @@ pub mod error;
 pub mod md5;
 pub mod numeric;
 pub mod schema;
+pub mod sequence;
 pub mod sqlstate;
 pub mod types;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
-pub use schema::{Catalog, ColumnDef, IndexDef, TableDef, TableId};
+pub use schema::{Catalog, ColumnDef, Identity, IndexDef, TableDef, TableId};
+pub use sequence::SequenceDef;
 pub use types::DataType;
 pub use value::Value;

@@ -1,0 +1,194 @@
+//! Sequences under concurrency and crashes: every value handed out is
+//! unique, and after a kill -9 no value a client saw is handed out again
+//! (values may be skipped, as in PostgreSQL).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tessera_testkit::{rows_text, TestServer};
+
+const CLIENTS: usize = 6;
+/// Values to see acknowledged before the crash.
+const ACKED_BEFORE_CRASH_MIN: u64 = 300;
+const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the clients saw: ids of rows inserted into the serial table, and
+/// values of `nextval('s')`.
+#[derive(Default)]
+struct Seen {
+    ids: Vec<i64>,
+    values: Vec<i64>,
+}
+
+fn is_connection_loss(code: &tokio_postgres::error::SqlState) -> bool {
+    code.code().starts_with("57") || code.code().starts_with("08")
+}
+
+#[tokio::test]
+async fn sequence_values_are_unique_and_never_repeat_after_a_crash() {
+    let mut server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        eprintln!("skipping: needs process control of a spawned tessera");
+        return;
+    }
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE items (id bigserial PRIMARY KEY, client int NOT NULL);
+             CREATE SEQUENCE s;
+             CREATE TABLE marks (k int PRIMARY KEY, n bigint);",
+        )
+        .await
+        .unwrap();
+    drop(client);
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let client = server.connect().await;
+        let (seen, acked, stop) = (seen.clone(), acked.clone(), stop.clone());
+        tasks.spawn(async move {
+            let insert = client
+                .prepare("INSERT INTO items (client) VALUES ($1) RETURNING id")
+                .await
+                .unwrap();
+            let mut round = 0i32;
+            while !stop.load(Ordering::Relaxed) {
+                // Values drawn by the router (serial), by a query, and by
+                // a shard (UPDATE … SET n = nextval(…)) in turn.
+                let result = match round % 3 {
+                    0 => client
+                        .query_one(&insert, &[&(c as i32)])
+                        .await
+                        .map(|r| (true, r.get::<_, i64>(0))),
+                    1 => client
+                        .query_one("SELECT nextval('s')", &[])
+                        .await
+                        .map(|r| (false, r.get::<_, i64>(0))),
+                    _ => {
+                        let k = (c as i32) * 1_000_000 + round;
+                        match client
+                            .execute("INSERT INTO marks VALUES ($1, 0)", &[&k])
+                            .await
+                        {
+                            Ok(_) => client
+                                .query_one(
+                                    "UPDATE marks SET n = nextval('s') WHERE k = $1 RETURNING n",
+                                    &[&k],
+                                )
+                                .await
+                                .map(|r| (false, r.get::<_, i64>(0))),
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                match result {
+                    Ok((is_id, v)) => {
+                        let mut s = seen.lock().unwrap();
+                        if is_id {
+                            s.ids.push(v);
+                        } else {
+                            s.values.push(v);
+                        }
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) if e.code().is_some_and(|c| !is_connection_loss(c)) => {
+                        panic!("client {c}: rejected: {e:?}")
+                    }
+                    Err(_) => return,
+                }
+                round += 1;
+            }
+        });
+    }
+    let deadline = Instant::now() + LOAD_TIMEOUT;
+    while acked.load(Ordering::Relaxed) < ACKED_BEFORE_CRASH_MIN {
+        assert!(
+            Instant::now() < deadline,
+            "load too slow\n{}",
+            server.log_tail()
+        );
+        assert!(
+            tasks.try_join_next().is_none(),
+            "a client stopped\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill9();
+    stop.store(true, Ordering::Relaxed);
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("client task panicked");
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    for (what, list) in [("id", &seen.ids), ("nextval", &seen.values)] {
+        let unique: BTreeSet<i64> = list.iter().copied().collect();
+        assert_eq!(unique.len(), list.len(), "a {what} was handed out twice");
+    }
+
+    server.restart();
+    let client = server.connect().await;
+    // Every acknowledged row survived, and new values come after every
+    // value any client saw.
+    let ids: BTreeSet<i64> = client
+        .query("SELECT id FROM items", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in &seen.ids {
+        assert!(ids.contains(id), "acknowledged row {id} was lost");
+    }
+    let max_id = seen.ids.iter().copied().max().unwrap_or(0);
+    let max_value = seen.values.iter().copied().max().unwrap_or(0);
+    let next_id: i64 = client
+        .query_one("INSERT INTO items (client) VALUES (-1) RETURNING id", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        next_id > max_id,
+        "id {next_id} repeats after the crash (seen up to {max_id})"
+    );
+    let next_value: i64 = client
+        .query_one("SELECT nextval('s')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        next_value > max_value,
+        "nextval {next_value} repeats after the crash (seen up to {max_value})"
+    );
+    // currval is per session: this one has the id it inserted, a new
+    // one none.
+    let current: i64 = client
+        .query_one("SELECT currval('items_id_seq')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(current, next_id);
+    let err = server
+        .connect()
+        .await
+        .query_one("SELECT currval('items_id_seq')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("55000"));
+
+    // A clean restart keeps the sequence where it was.
+    let before: i64 = client
+        .query_one("SELECT nextval('s')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    server.restart();
+    let client = server.connect().await;
+    let after = rows_text(&client, "SELECT nextval('s')").await;
+    assert!(after[0].parse::<i64>().unwrap() > before);
+}
