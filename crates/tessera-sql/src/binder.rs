@@ -765,6 +765,8 @@ pub struct Binder<'a> {
     named_windows: Vec<(String, ast::WindowSpec)>,
     /// Whether the statement calls a sequence function.
     uses_sequences: bool,
+    /// The tables and views the statement reads (what a view depends on).
+    referenced: Vec<tessera_types::TableId>,
 }
 
 /// Where window call results are numbered from while binding (remapped
@@ -901,6 +903,7 @@ impl<'a> Binder<'a> {
             in_window: false,
             named_windows: Vec::new(),
             uses_sequences: false,
+            referenced: Vec::new(),
         }
     }
 
@@ -912,13 +915,124 @@ impl<'a> Binder<'a> {
             .collect()
     }
 
-    fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+    fn table(&mut self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
         let n = object_name(name)?;
-        self.catalog.table(&n).cloned().ok_or_else(|| {
-            Error::new(
+        match self.catalog.table(&n) {
+            Some(t) => {
+                self.referenced.push(t.id);
+                Ok(t.clone())
+            }
+            None if self.catalog.view(&n).is_some() => Err(Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                format!("\"{n}\" is a view, not a table"),
+            )
+            .with_hint("Views can be read; writing through them is not supported.")),
+            None => Err(Error::new(
                 sqlstate::UNDEFINED_TABLE,
                 format!("relation \"{n}\" does not exist"),
-            )
+            )),
+        }
+    }
+
+    /// The view a FROM item names (a WITH query of the name hides it).
+    fn view_of(&self, relation: &ast::TableFactor) -> Option<Arc<tessera_types::ViewDef>> {
+        let ast::TableFactor::Table {
+            name, args: None, ..
+        } = relation
+        else {
+            return None;
+        };
+        if self.cte_of(relation).is_some() {
+            return None;
+        }
+        let n = object_name(name).ok()?;
+        self.catalog.view(&n).cloned()
+    }
+
+    /// A view's query, bound afresh from its text: it sees neither the
+    /// reading query's WITH queries nor its outer rows.
+    fn bind_view(
+        &mut self,
+        view: &tessera_types::ViewDef,
+    ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
+        let parsed = crate::parser::parse(&view.query)?;
+        let Some(ast::Statement::Query(q)) = parsed.into_iter().next().map(|p| p.statement) else {
+            return Err(Error::internal(format!(
+                "the text of view \"{}\" is not a query",
+                view.name
+            )));
+        };
+        // A view depends on the views it reads, not on what they read.
+        let referenced = std::mem::take(&mut self.referenced);
+        let ctes = std::mem::take(&mut self.ctes);
+        let outer = std::mem::take(&mut self.outer);
+        let windows = self.windows.take();
+        let named = std::mem::take(&mut self.named_windows);
+        let in_window = std::mem::replace(&mut self.in_window, false);
+        let bound = self.bind_query(&q);
+        self.ctes = ctes;
+        self.outer = outer;
+        self.windows = windows;
+        self.named_windows = named;
+        self.in_window = in_window;
+        self.referenced = referenced;
+        self.referenced.push(view.id);
+        let (plan, mut descs) = bound?;
+        for (d, (n, _)) in descs.iter_mut().zip(&view.columns) {
+            d.name = n.clone();
+        }
+        Ok((plan, descs))
+    }
+
+    fn bind_create_view(
+        &mut self,
+        name: &ast::ObjectName,
+        columns: &[ast::ViewColumnDef],
+        query: &ast::Query,
+        or_replace: bool,
+    ) -> Result<Plan> {
+        let name = object_name(name)?;
+        let (_, descs) = self.bind_query(query)?;
+        if !self.params.is_empty() {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_PARAMETER,
+                "there is no parameter $1",
+            ));
+        }
+        if columns.len() > descs.len() {
+            return Err(Error::syntax(
+                "CREATE VIEW specifies more column names than columns",
+            ));
+        }
+        let mut out: Vec<(String, DataType)> = Vec::new();
+        for (i, d) in descs.iter().enumerate() {
+            let n = columns
+                .get(i)
+                .map_or_else(|| d.name.clone(), |c| ident_name(&c.name));
+            if out.iter().any(|(o, _)| *o == n) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_COLUMN,
+                    format!("column \"{n}\" specified more than once"),
+                ));
+            }
+            let t = match d.data_type {
+                DataType::Unknown => DataType::Text,
+                t => t,
+            };
+            out.push((n, t));
+        }
+        let mut depends_on = std::mem::take(&mut self.referenced);
+        depends_on.sort_unstable();
+        depends_on.dedup();
+        Ok(Plan::CreateView {
+            view: tessera_types::ViewDef {
+                id: 0,
+                name,
+                columns: out,
+                query: query.to_string(),
+                depends_on,
+            },
+            or_replace,
         })
     }
 
@@ -1016,14 +1130,13 @@ impl<'a> Binder<'a> {
                 }
                 (Plan::Truncate { deletes }, vec![], false)
             }
-            S::CreateTable(ct) => (
-                self.bind_create_table(ct, parsed.distributed_by.as_deref())?,
-                vec![],
-                false,
-            ),
+            S::CreateTable(ct) => (self.bind_create_table(ct, parsed)?, vec![], false),
             S::Drop {
                 object_type:
-                    kind @ (ast::ObjectType::Table | ast::ObjectType::Index | ast::ObjectType::Sequence),
+                    kind @ (ast::ObjectType::Table
+                    | ast::ObjectType::Index
+                    | ast::ObjectType::Sequence
+                    | ast::ObjectType::View),
                 if_exists,
                 names,
                 cascade,
@@ -1037,6 +1150,7 @@ impl<'a> Binder<'a> {
                 let kind = match kind {
                     ast::ObjectType::Table => Relation::Table,
                     ast::ObjectType::Index => Relation::Index,
+                    ast::ObjectType::View => Relation::View,
                     _ => Relation::Sequence,
                 };
                 let plan = Plan::Drop {
@@ -1047,6 +1161,26 @@ impl<'a> Binder<'a> {
                 (plan, vec![], false)
             }
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
+            S::CreateView {
+                or_alter: false,
+                or_replace,
+                materialized: false,
+                name,
+                columns,
+                query,
+                options: ast::CreateTableOptions::None,
+                if_not_exists: false,
+                temporary: false,
+                to: None,
+                ..
+            } => (
+                self.bind_create_view(name, columns, query, *or_replace)?,
+                vec![],
+                false,
+            ),
+            S::CreateView {
+                materialized: true, ..
+            } => return Err(Error::unsupported("materialized views")),
             S::CreateSequence {
                 temporary: false,
                 if_not_exists,
@@ -3943,6 +4077,7 @@ impl Binder<'_> {
             [one]
                 if one.joins.is_empty()
                     && self.cte_of(&one.relation).is_none()
+                    && self.view_of(&one.relation).is_none()
                     && !matches!(
                         one.relation,
                         ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
@@ -4029,6 +4164,24 @@ impl Binder<'_> {
                     false => ItemInput::Lateral(Box::new(plan), args),
                 };
                 (ident_name(&alias.name), columns, input)
+            }
+            other if self.view_of(other).is_some() => {
+                let ast::TableFactor::Table { alias, .. } = other else {
+                    return Err(Error::internal("a view that is not a name"));
+                };
+                let view = self.view_of(other).expect("checked above");
+                let (plan, descs) = self.bind_view(&view)?;
+                let columns = match alias {
+                    Some(a) => alias_columns(a, &descs)?,
+                    None => descs
+                        .iter()
+                        .map(|d| (d.name.clone(), d.data_type))
+                        .collect(),
+                };
+                let qualifier = alias
+                    .as_ref()
+                    .map_or_else(|| view.name.clone(), |a| ident_name(&a.name));
+                (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
             other if self.cte_of(other).is_some() => {
                 let ast::TableFactor::Table { alias, .. } = other else {
@@ -4755,6 +4908,7 @@ impl Binder<'_> {
             columns: vec![ColumnDef::new(column, data_type, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            checks: vec![],
         };
         Ok(Scope {
             table: Some(Arc::new(def)),
@@ -4908,12 +5062,14 @@ impl Binder<'_> {
             }
             rows.push(row);
         }
+        let checks = self.table_checks(&table)?;
         Ok(InsertPlan {
             table,
             rows,
             select: None,
             returning: vec![],
             on_conflict: None,
+            checks,
         })
     }
 
@@ -4942,12 +5098,14 @@ impl Binder<'_> {
             generated_always(&table.columns[pos], false)?;
             row[pos] = self.assign(Expr::Column(i), c.data_type, &table.columns[pos])?;
         }
+        let checks = self.table_checks(&table)?;
         Ok(InsertPlan {
             table,
             rows: vec![row],
             select: Some(Arc::new(Plan::Select(Box::new(select)))),
             returning: vec![],
             on_conflict: None,
+            checks,
         })
     }
 
@@ -5197,7 +5355,9 @@ impl Binder<'_> {
             None => choose_index(self.catalog, &def, filter.as_ref(), None, false, None),
             Some(_) => None,
         };
+        let checks = self.table_checks(&def)?;
         let plan = UpdatePlan {
+            checks,
             returning: vec![],
             joined,
             table: def,
@@ -5442,6 +5602,154 @@ impl Binder<'_> {
         })
     }
 
+    /// CREATE TABLE name [(columns)] AS query: the query's columns, named
+    /// by the list where given, in a table keyed by hidden row ids (or
+    /// sharded as DISTRIBUTED BY says).
+    fn bind_create_table_as(
+        &mut self,
+        ct: &ast::CreateTable,
+        query: &ast::Query,
+        parsed: &Parsed,
+    ) -> Result<Plan> {
+        let distributed_by = parsed.distributed_by.as_deref();
+        if !ct.columns.is_empty() {
+            return Err(Error::syntax("syntax error at or near \"AS\""));
+        }
+        let name = object_name(&ct.name)?;
+        let (_, descs) = self.bind_query(query)?;
+        if !self.params.is_empty() {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_PARAMETER,
+                "there is no parameter $1",
+            ));
+        }
+        let names = &parsed.as_columns;
+        if names.len() > descs.len() {
+            return Err(Error::syntax("too many column names were specified"));
+        }
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        for (i, d) in descs.iter().enumerate() {
+            let n = names.get(i).map_or_else(|| d.name.clone(), ident_name);
+            if columns.iter().any(|c| c.name == n) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_COLUMN,
+                    format!("column \"{n}\" specified more than once"),
+                ));
+            }
+            let t = match d.data_type {
+                DataType::Unknown => DataType::Text,
+                t => t,
+            };
+            columns.push(ColumnDef::new(n, t, false));
+        }
+        let mut sharding_key = Vec::new();
+        for c in distributed_by.unwrap_or(&[]) {
+            let n = ident_name(c);
+            let i = columns.iter().position(|x| x.name == n).ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" named in DISTRIBUTED BY does not exist"),
+                )
+            })?;
+            sharding_key.push(i);
+        }
+        Ok(Plan::CreateTableAs {
+            table: TableDef {
+                id: 0,
+                name,
+                columns,
+                primary_key: vec![],
+                sharding_key,
+                checks: vec![],
+            },
+            query: parsed.with_data.then(|| query.to_string()),
+            if_not_exists: ct.if_not_exists,
+        })
+    }
+
+    /// An expression stored in the catalog (DEFAULT, CHECK) may hold no
+    /// subquery and no parameter; `marks` are the parameter and init plan
+    /// counts before it was bound.
+    fn check_stored(&mut self, x: &Expr, marks: (usize, usize), what: &str) -> Result<()> {
+        let (params, init) = marks;
+        if self.init.len() > init || x.any(&|e| matches!(e, Expr::Subquery(_))) {
+            self.init.truncate(init);
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!("cannot use subquery in {what}"),
+            ));
+        }
+        if self.params.len() > params {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_PARAMETER,
+                format!("there is no parameter ${}", params + 1),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A table's CHECK constraints, bound over its row.
+    fn table_checks(&mut self, table: &Arc<TableDef>) -> Result<Checks> {
+        if table.checks.is_empty() {
+            return Ok(Arc::new([]));
+        }
+        let scope = Scope {
+            table: Some(table.clone()),
+            qualifier: Some(table.name.clone()),
+            ..Scope::default()
+        };
+        let mut out = Vec::with_capacity(table.checks.len());
+        for (name, text) in &table.checks {
+            let e = crate::parser::parse_expr(text)?;
+            let (x, _) = self.bind_expr(
+                &e,
+                &scope,
+                &mut Ctx::Row {
+                    clause: "check constraints",
+                },
+            )?;
+            out.push((name.clone(), x));
+        }
+        Ok(out.into())
+    }
+
+    /// Checks a CHECK constraint's expression over a new table's columns
+    /// as PostgreSQL does; returns its text and the column it reads, if it
+    /// reads exactly one.
+    fn check_check(&mut self, table: &TableDef, e: &ast::Expr) -> Result<(String, Option<usize>)> {
+        let scope = Scope {
+            table: Some(Arc::new(table.clone())),
+            qualifier: Some(table.name.clone()),
+            ..Scope::default()
+        };
+        let (params, init) = (self.params.len(), self.init.len());
+        let (x, t) = self.bind_expr(
+            e,
+            &scope,
+            &mut Ctx::Row {
+                clause: "check constraints",
+            },
+        )?;
+        self.check_stored(&x, (params, init), "check constraint")?;
+        if t != DataType::Bool && t != DataType::Unknown {
+            return Err(Error::datatype_mismatch(format!(
+                "argument of CHECK must be type boolean, not type {}",
+                t.name()
+            )));
+        }
+        let mut read = Vec::new();
+        x.for_each_column(&mut |c| {
+            if !read.contains(&c) {
+                read.push(c);
+            }
+        });
+        let only = match read.as_slice() {
+            [c] => Some(*c),
+            _ => None,
+        };
+        Ok((e.to_string(), only))
+    }
+
     /// Each column's DEFAULT expression (NULL where it has none).
     fn column_defaults(&mut self, table: &TableDef) -> Result<Vec<Expr>> {
         table
@@ -5488,19 +5796,7 @@ impl Binder<'_> {
                     err
                 }
             })?;
-        if self.init.len() > init || x.any(&|e| matches!(e, Expr::Subquery(_))) {
-            self.init.truncate(init);
-            return Err(Error::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "cannot use subquery in DEFAULT expression",
-            ));
-        }
-        if self.params.len() > params {
-            return Err(Error::new(
-                sqlstate::UNDEFINED_PARAMETER,
-                format!("there is no parameter ${}", params + 1),
-            ));
-        }
+        self.check_stored(&x, (params, init), "DEFAULT expression")?;
         let probe = ColumnDef::new(column, t, false);
         self.assign(x, xt, &probe).map_err(|err| {
             if err.code == sqlstate::DATATYPE_MISMATCH {
@@ -5679,14 +5975,11 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_create_table(
-        &mut self,
-        ct: &ast::CreateTable,
-        distributed_by: Option<&[ast::Ident]>,
-    ) -> Result<Plan> {
-        if ct.query.is_some() {
-            return Err(Error::unsupported("CREATE TABLE … AS"));
+    fn bind_create_table(&mut self, ct: &ast::CreateTable, parsed: &Parsed) -> Result<Plan> {
+        if let Some(query) = &ct.query {
+            return self.bind_create_table_as(ct, query, parsed);
         }
+        let distributed_by = parsed.distributed_by.as_deref();
         if ct.temporary {
             return Err(Error::unsupported("TEMPORARY tables"));
         }
@@ -5701,6 +5994,8 @@ impl Binder<'_> {
         let name = object_name(&ct.name)?;
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut sequences: Vec<(tessera_types::SequenceDef, u32)> = Vec::new();
+        // CHECK constraints: given name, expression.
+        let mut checks: Vec<(Option<String>, &ast::Expr)> = Vec::new();
         let mut primary_key: Vec<usize> = Vec::new();
         let mut pk_declared = false;
         // UNIQUE constraints: optional name, columns.
@@ -5809,6 +6104,9 @@ impl Binder<'_> {
                     ast::ColumnOption::Generated { .. } => {
                         return Err(Error::unsupported("generated columns"))
                     }
+                    ast::ColumnOption::Check(e) => {
+                        checks.push((opt.name.as_ref().map(ident_name), e))
+                    }
                     other => {
                         return Err(Error::unsupported(format!("the column constraint {other}")))
                     }
@@ -5865,6 +6163,11 @@ impl Binder<'_> {
                     }
                     unique.push((name.as_ref().map(ident_name), key));
                 }
+                ast::TableConstraint::Check {
+                    name,
+                    expr,
+                    enforced: None,
+                } => checks.push((name.as_ref().map(ident_name), expr)),
                 other => return Err(Error::unsupported(format!("the table constraint {other}"))),
             }
         }
@@ -5915,14 +6218,46 @@ impl Binder<'_> {
                 unique_keys.push((name, key));
             }
         }
+        let mut table = TableDef {
+            id: 0,
+            name,
+            columns,
+            primary_key,
+            sharding_key,
+            checks: vec![],
+        };
+        // PostgreSQL's names: table_col_check when it reads one column,
+        // else table_check; numbered if taken.
+        for (given, e) in checks {
+            let (text, only) = self.check_check(&table, e)?;
+            let name = match given {
+                Some(n) => {
+                    if table.checks.iter().any(|(c, _)| *c == n) {
+                        return Err(Error::new(
+                            sqlstate::DUPLICATE_OBJECT,
+                            format!("check constraint \"{n}\" already exists"),
+                        ));
+                    }
+                    n
+                }
+                None => {
+                    let base = match only.map(|c| &table.columns[c].name) {
+                        Some(c) => format!("{}_{c}_check", table.name),
+                        None => format!("{}_check", table.name),
+                    };
+                    let mut candidate = base.clone();
+                    let mut n = 0;
+                    while table.checks.iter().any(|(c, _)| *c == candidate) {
+                        n += 1;
+                        candidate = format!("{base}{n}");
+                    }
+                    candidate
+                }
+            };
+            table.checks.push((name, text));
+        }
         Ok(Plan::CreateTable {
-            table: TableDef {
-                id: 0,
-                name,
-                columns,
-                primary_key,
-                sharding_key,
-            },
+            table,
             unique: unique_keys,
             sequences,
             if_not_exists: ct.if_not_exists,
@@ -6819,6 +7154,7 @@ mod index_choice_tests {
             ],
             primary_key: vec![0],
             sharding_key: vec![0],
+            checks: vec![],
         };
         let (catalog, table) = Catalog::new(16, 2).with_table(def);
         let ab = IndexDef::new("t_ab".into(), &table, vec![1, 2], vec![false; 2], false);

@@ -21,6 +21,10 @@ pub struct Parsed {
     pub statement: Statement,
     /// `DISTRIBUTED BY (…)` after a CREATE TABLE.
     pub distributed_by: Option<Vec<Ident>>,
+    /// CREATE TABLE name (columns) AS …: the column names.
+    pub as_columns: Vec<Ident>,
+    /// CREATE TABLE … AS … WITH [NO] DATA.
+    pub with_data: bool,
 }
 
 fn syntax(e: ParserError) -> Error {
@@ -55,6 +59,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     if mentions(sql, "sequence") || mentions(sql, "identity") {
         order_sequence_options(&mut tokens);
     }
+    let mut as_columns = if mentions(sql, "create") {
+        take_as_columns(&mut tokens)
+    } else {
+        Vec::new()
+    }
+    .into_iter();
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
         .with_tokens_with_locations(tokens);
@@ -65,6 +75,14 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             break;
         }
         let statement = parser.parse_statement().map_err(syntax)?;
+        let columns = as_columns.next().unwrap_or_default();
+        let mut with_data = true;
+        if matches!(&statement, Statement::CreateTable(ct) if ct.query.is_some())
+            && parser.parse_keyword(Keyword::WITH)
+        {
+            with_data = !parser.parse_keyword(Keyword::NO);
+            parser.expect_keyword(Keyword::DATA).map_err(syntax)?;
+        }
         let mut distributed_by = None;
         if matches!(statement, Statement::CreateTable(_)) {
             if let Token::Word(w) = &parser.peek_token().token {
@@ -89,6 +107,8 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         out.push(Parsed {
             statement,
             distributed_by,
+            as_columns: columns,
+            with_data,
         });
     }
     Ok(out)
@@ -232,4 +252,82 @@ fn order_sequence_options(tokens: &mut Vec<TokenWithSpan>) {
         }
         i = end;
     }
+}
+
+/// `CREATE TABLE name (a, b) AS …` names the query's columns in a list
+/// sqlparser does not take: each such list is cut out of `tokens`. Returns,
+/// per statement in order, the names taken (empty for most).
+fn take_as_columns(tokens: &mut Vec<TokenWithSpan>) -> Vec<Vec<Ident>> {
+    tokens.retain(|t| !matches!(t.token, Token::Whitespace(_)));
+    let mut per_statement = Vec::new();
+    let mut start = 0;
+    while start < tokens.len() {
+        while start < tokens.len() && tokens[start].token == Token::SemiColon {
+            start += 1;
+        }
+        if start >= tokens.len() || tokens[start].token == Token::EOF {
+            break;
+        }
+        let end = (start..tokens.len())
+            .find(|j| matches!(tokens[*j].token, Token::SemiColon | Token::EOF))
+            .unwrap_or(tokens.len());
+        let mut names = Vec::new();
+        if let Some((open, close)) = as_column_list(&tokens[start..end]) {
+            for t in &tokens[start + open + 1..start + close] {
+                if let Token::Word(w) = &t.token {
+                    names.push(w.clone().into_ident(t.span));
+                }
+            }
+            tokens.drain(start + open..=start + close);
+            per_statement.push(names);
+            start = end - (close - open + 1);
+        } else {
+            per_statement.push(names);
+            start = end;
+        }
+    }
+    per_statement
+}
+
+/// In one statement's tokens: where `(a, b, …)` sits in `CREATE [TEMP]
+/// TABLE [IF NOT EXISTS] name (a, b, …) AS`.
+fn as_column_list(t: &[TokenWithSpan]) -> Option<(usize, usize)> {
+    let word = |i: usize, w: &str| t.get(i).is_some_and(|x| is_word(&x.token, w));
+    let mut i = 0;
+    if !word(i, "create") {
+        return None;
+    }
+    i += 1;
+    if word(i, "temp") || word(i, "temporary") || word(i, "unlogged") {
+        i += 1;
+    }
+    if !word(i, "table") {
+        return None;
+    }
+    i += 1;
+    if word(i, "if") {
+        i += 3;
+    }
+    i += 1;
+    while t.get(i).is_some_and(|x| x.token == Token::Period) {
+        i += 2;
+    }
+    if t.get(i).is_none_or(|x| x.token != Token::LParen) {
+        return None;
+    }
+    let open = i;
+    i += 1;
+    loop {
+        if !matches!(t.get(i).map(|x| &x.token), Some(Token::Word(_))) {
+            return None;
+        }
+        i += 1;
+        match t.get(i).map(|x| &x.token) {
+            Some(Token::Comma) => i += 1,
+            Some(Token::RParen) => break,
+            _ => return None,
+        }
+    }
+    let close = i;
+    word(close + 1, "as").then_some((open, close))
 }

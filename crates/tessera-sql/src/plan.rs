@@ -513,7 +513,12 @@ pub struct InsertPlan {
     pub returning: Vec<Expr>,
     /// ON CONFLICT on the primary key.
     pub on_conflict: Option<Arc<OnConflict>>,
+    /// The table's CHECK constraints, over the new row.
+    pub checks: Checks,
 }
+
+/// CHECK constraints bound over a table's row: name and condition.
+pub type Checks = Arc<[(String, Expr)]>;
 
 /// What an INSERT does with a row whose primary key is taken, decided on
 /// the shard that holds it.
@@ -544,6 +549,8 @@ pub struct UpdatePlan {
     /// UPDATE … FROM: the rows the FROM items join to each target row;
     /// assignments and RETURNING then read `[row…, first joined row…]`.
     pub joined: Option<JoinedRows>,
+    /// The table's CHECK constraints, over the new row.
+    pub checks: Checks,
 }
 
 /// UPDATE … FROM or DELETE … USING: for each target row, the rows of the
@@ -586,6 +593,17 @@ pub enum Plan {
     },
     CreateSequence {
         sequence: tessera_types::SequenceDef,
+        if_not_exists: bool,
+    },
+    CreateView {
+        view: tessera_types::ViewDef,
+        or_replace: bool,
+    },
+    /// CREATE TABLE … AS query: the table, then (unless WITH NO DATA)
+    /// `INSERT INTO table query`, bound once the table exists.
+    CreateTableAs {
+        table: TableDef,
+        query: Option<String>,
         if_not_exists: bool,
     },
     /// DROP TABLE / INDEX / SEQUENCE.
@@ -713,6 +731,8 @@ impl crate::engine::StatementInfo for Statement {
                 *self.plan,
                 Plan::CreateTable { .. }
                     | Plan::CreateSequence { .. }
+                    | Plan::CreateView { .. }
+                    | Plan::CreateTableAs { .. }
                     | Plan::Drop { .. }
                     | Plan::CreateIndex { .. }
                     | Plan::AddPrimaryKey { .. }

@@ -33,8 +33,8 @@ use crate::plan::{
     UpdatePlan,
 };
 use crate::shard::{
-    eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest, ShardResponse, Sink,
-    WriteMode,
+    check_constraints, eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest,
+    ShardResponse, Sink, WriteMode,
 };
 
 /// How many times a multi-shard write that lost a lock race is retried
@@ -433,6 +433,72 @@ impl<C: Cluster> Router<C> {
     /// Runs the statement's init plans in order at the snapshot `read`:
     /// the parameters then carry their rows (each may read the earlier
     /// ones').
+    /// CREATE TABLE … AS: creates the table, then fills it with an INSERT
+    /// of the query; if that fails the table is dropped again.
+    async fn create_table_as(
+        &self,
+        table: &TableDef,
+        query: Option<&str>,
+        if_not_exists: bool,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        let create = ShardRequest::CreateTable {
+            table: table.clone(),
+            sequences: vec![],
+            if_not_exists,
+        };
+        let notices = expect_done(self.cluster.call(0, create).await?)?;
+        let done = |count: u64, notices| QueryResult {
+            columns: None,
+            rows: vec![],
+            tag: format!("SELECT {count}"),
+            notices,
+        };
+        let Some(query) = query.filter(|_| notices.is_empty()) else {
+            // Skipped (IF NOT EXISTS) or WITH NO DATA.
+            return Ok(QueryResult {
+                tag: "CREATE TABLE AS".into(),
+                ..done(0, notices)
+            });
+        };
+        let sql = format!(
+            "INSERT INTO \"{}\" {query}",
+            table.name.replace('"', "\"\"")
+        );
+        let filled = async {
+            let parsed = crate::parser::parse(&sql)?;
+            let catalog = self.cluster.catalog();
+            let time = session.time_context(self.cluster.wall_clock());
+            let statement = Binder::new(&catalog, &[], time).bind(&parsed[0], &sql)?;
+            self.execute_plan(&statement, vec![], session).await
+        };
+        match filled.await {
+            Ok(result) => {
+                let count = result
+                    .tag
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                Ok(done(count, vec![]))
+            }
+            Err(e) => {
+                let drop = ShardRequest::Drop {
+                    kind: Relation::Table,
+                    names: vec![table.name.clone()],
+                    if_exists: true,
+                };
+                if let Err(d) = self.cluster.call(0, drop).await {
+                    tracing::warn!(
+                        "could not drop table \"{}\" after a failed CREATE TABLE AS: {d}",
+                        table.name
+                    );
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Makes durable the sequence records that what the node's sequences
     /// handed out so far needs (see `crate::sequence`).
     async fn settle_sequences(&self) -> Result<()> {
@@ -612,6 +678,7 @@ impl<C: Cluster> Router<C> {
             select: Some(query),
             returning: vec![],
             on_conflict: None,
+            checks: Arc::new([]),
         };
         let (per_shard, _) = self.insert_requests(&insert, &rows, params)?;
         self.write("ALTER TABLE", session, false, |mode| {
@@ -1199,6 +1266,7 @@ impl<C: Cluster> Router<C> {
                     return Err(not_null_violation(table, i, &row));
                 }
             }
+            check_constraints(table, &plan.checks, &row, params)?;
             let key = if table.has_row_id() {
                 self.local_row_id(&catalog)
             } else {
@@ -1314,6 +1382,7 @@ impl<C: Cluster> Router<C> {
                         action: action.clone(),
                         params: params.clone(),
                         returning: insert.returning.clone(),
+                        checks: insert.checks.clone(),
                     })
                 });
                 let (count, upserted) = self
@@ -1461,6 +1530,19 @@ impl<C: Cluster> Router<C> {
                     notices,
                 })
             }
+            Plan::CreateView { view, or_replace } => {
+                let create = ShardRequest::CreateView {
+                    view: view.clone(),
+                    or_replace: *or_replace,
+                };
+                let notices = expect_done(self.cluster.call(0, create).await?)?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "CREATE VIEW".into(),
+                    notices,
+                })
+            }
             Plan::Drop {
                 kind,
                 names,
@@ -1470,6 +1552,7 @@ impl<C: Cluster> Router<C> {
                     Relation::Table => "DROP TABLE",
                     Relation::Index => "DROP INDEX",
                     Relation::Sequence => "DROP SEQUENCE",
+                    Relation::View => "DROP VIEW",
                 };
                 let drop = ShardRequest::Drop {
                     kind: *kind,
@@ -1483,6 +1566,14 @@ impl<C: Cluster> Router<C> {
                     tag: tag.into(),
                     notices,
                 })
+            }
+            Plan::CreateTableAs {
+                table,
+                query,
+                if_not_exists,
+            } => {
+                Box::pin(self.create_table_as(table, query.as_deref(), *if_not_exists, session))
+                    .await
             }
             Plan::AddPrimaryKey { table, columns } => {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
@@ -2053,6 +2144,8 @@ impl<C: Cluster> Router<C> {
                 &*statement.plan,
                 Plan::CreateTable { .. }
                     | Plan::CreateSequence { .. }
+                    | Plan::CreateView { .. }
+                    | Plan::CreateTableAs { .. }
                     | Plan::Drop { .. }
                     | Plan::CreateIndex { .. }
                     | Plan::AddPrimaryKey { .. }
@@ -2061,7 +2154,7 @@ impl<C: Cluster> Router<C> {
                     txn.failed = true;
                 }
                 return Err(Error::unsupported(
-                    "CREATE/DROP TABLE, INDEX and SEQUENCE inside a transaction block",
+                    "CREATE/DROP TABLE, INDEX, SEQUENCE and VIEW inside a transaction block",
                 ));
             }
         }

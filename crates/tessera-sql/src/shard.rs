@@ -279,6 +279,11 @@ pub enum ShardRequest {
         sequence: SequenceDef,
         if_not_exists: bool,
     },
+    /// A view, or with `or_replace` one replacing the view of its name.
+    CreateView {
+        view: tessera_types::ViewDef,
+        or_replace: bool,
+    },
     /// Make sequence records durable (see `tessera_types::sequence`).
     LogSequences(Vec<SequenceRecord>),
     /// Tables (with their indexes) or indexes, by name, atomically.
@@ -338,6 +343,7 @@ pub enum Relation {
     Table,
     Index,
     Sequence,
+    View,
 }
 
 /// A change a write made to a global index's entries, which live on other
@@ -410,6 +416,7 @@ pub struct Upsert {
     pub action: Arc<OnConflict>,
     pub params: Arc<Params>,
     pub returning: Vec<Expr>,
+    pub checks: crate::plan::Checks,
 }
 
 /// Everything one shard owns. Lives on the shard's thread only.
@@ -1087,6 +1094,9 @@ impl ShardContext {
                 if_not_exists,
             } => self.create_sequence(sequence, if_not_exists).await,
             ShardRequest::LogSequences(records) => self.log_sequences(records).await,
+            ShardRequest::CreateView { view, or_replace } => {
+                self.create_view(view, or_replace).await
+            }
             ShardRequest::Drop {
                 kind,
                 names,
@@ -2333,6 +2343,7 @@ impl ShardContext {
                     return Err(not_null_violation(table, *c, &new_row));
                 }
             }
+            check_constraints(table, &upsert.checks, &new_row, &upsert.params)?;
             give_back(&new_row)?;
             ops.push(WriteOp::Put {
                 table: table.id,
@@ -2560,6 +2571,7 @@ impl ShardContext {
                             return Err(not_null_violation(table, *c, &new_row));
                         }
                     }
+                    check_constraints(table, &u.checks, &new_row, params)?;
                     if !returning.is_empty() {
                         match wide {
                             Some(mut wide) => {
@@ -2742,6 +2754,43 @@ impl ShardContext {
         Ok(ShardResponse::Done(vec![]))
     }
 
+    async fn create_view(
+        &self,
+        view: tessera_types::ViewDef,
+        or_replace: bool,
+    ) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        match catalog.view(&view.name) {
+            Some(old) if or_replace => check_view_replacement(old, &view)?,
+            None if catalog.relation_exists(&view.name) && or_replace => {
+                return Err(Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!("\"{}\" is not a view", view.name),
+                ))
+            }
+            _ => {
+                name_taken(&catalog, &view.name, false)?;
+            }
+        }
+        if view
+            .depends_on
+            .iter()
+            .any(|id| catalog.table_by_id(*id).is_none() && !catalog.views().any(|v| v.id == *id))
+        {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                "a relation the view reads was dropped while it was being created",
+            ));
+        }
+        let (next, def) = catalog.with_view(view);
+        log.append_durable(&CatalogRecord::CreateView((*def).clone()).encode())
+            .await?;
+        self.catalog_cell.publish(next);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
     /// Appends the records not yet durable (an older generation than one
     /// already logged adds nothing), then marks them logged.
     async fn log_sequences(&self, records: Vec<SequenceRecord>) -> Result<ShardResponse> {
@@ -2782,6 +2831,7 @@ impl ShardContext {
             Relation::Table => ("table", sqlstate::UNDEFINED_TABLE),
             Relation::Index => ("index", sqlstate::UNDEFINED_OBJECT),
             Relation::Sequence => ("sequence", sqlstate::UNDEFINED_TABLE),
+            Relation::View => ("view", sqlstate::UNDEFINED_TABLE),
         };
         let mut notices = Vec::new();
         let mut ids = Vec::new();
@@ -2790,6 +2840,7 @@ impl ShardContext {
                 Relation::Table => catalog.table(name).map(|t| t.id),
                 Relation::Index => catalog.index(name).map(|i| i.storage.id),
                 Relation::Sequence => catalog.sequence(name).map(|s| s.id),
+                Relation::View => catalog.view(name).map(|v| v.id),
             };
             if id.is_none() && catalog.relation_exists(name) {
                 let article = if what == "index" { "an" } else { "a" };
@@ -2818,6 +2869,7 @@ impl ShardContext {
                 }
             }
         }
+        check_no_dependent_views(&catalog, &ids)?;
         if !ids.is_empty() {
             log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
                 .await?;
@@ -3092,8 +3144,51 @@ fn relation_kind(catalog: &Catalog, name: &str) -> (&'static str, &'static str) 
         ("TABLE", "a table")
     } else if catalog.index(name).is_some() {
         ("INDEX", "an index")
+    } else if catalog.view(name).is_some() {
+        ("VIEW", "a view")
     } else {
         ("SEQUENCE", "a sequence")
+    }
+}
+
+/// A table or view a view reads may not be dropped without it
+/// (PostgreSQL's 2BP01 without CASCADE).
+fn check_no_dependent_views(catalog: &Catalog, dropped: &[tessera_types::TableId]) -> Result<()> {
+    let describe = |id: tessera_types::TableId| match catalog.views().find(|v| v.id == id) {
+        Some(v) => ("view", v.name.clone()),
+        None => (
+            "table",
+            catalog
+                .table_by_id(id)
+                .map_or_else(String::new, |t| t.name.clone()),
+        ),
+    };
+    // Each view reading a dropped relation, then the views reading those,
+    // as PostgreSQL lists them.
+    let mut lines = Vec::new();
+    let mut first = None;
+    let mut reached: Vec<tessera_types::TableId> = dropped.to_vec();
+    let mut i = 0;
+    while i < reached.len() {
+        let id = reached[i];
+        for view in catalog.views() {
+            if view.depends_on.contains(&id) && !reached.contains(&view.id) {
+                let (kind, name) = describe(id);
+                first.get_or_insert((kind, name.clone()));
+                lines.push(format!("view {} depends on {kind} {name}", view.name));
+                reached.push(view.id);
+            }
+        }
+        i += 1;
+    }
+    match first {
+        None => Ok(()),
+        Some((kind, name)) => Err(Error::new(
+            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("cannot drop {kind} {name} because other objects depend on it"),
+        )
+        .with_detail(lines.join("\n"))
+        .with_hint("Use DROP ... CASCADE to drop the dependent objects too.")),
     }
 }
 
@@ -3118,6 +3213,36 @@ fn check_sequence_unused(
                 ))
                 .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
             }
+        }
+    }
+    Ok(())
+}
+
+/// CREATE OR REPLACE VIEW keeps the old columns, as PostgreSQL requires:
+/// the same names and types in the same places, new ones only after them.
+fn check_view_replacement(
+    old: &tessera_types::ViewDef,
+    new: &tessera_types::ViewDef,
+) -> Result<()> {
+    let bad = |m: String| Error::new(sqlstate::INVALID_TABLE_DEFINITION, m);
+    if new.columns.len() < old.columns.len() {
+        return Err(bad("cannot drop columns from view".into()));
+    }
+    for ((on, ot), (nn, nt)) in old.columns.iter().zip(&new.columns) {
+        if on != nn {
+            return Err(bad(format!(
+                "cannot change name of view column \"{on}\" to \"{nn}\""
+            ))
+            .with_hint(
+                "Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead.",
+            ));
+        }
+        if ot != nt {
+            return Err(bad(format!(
+                "cannot change data type of view column \"{on}\" from {} to {}",
+                ot.name(),
+                nt.name()
+            )));
         }
     }
     Ok(())
@@ -3281,11 +3406,38 @@ pub fn duplicate_key(table: &TableDef, row: &[Value]) -> Error {
     ))
 }
 
-pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Error {
+/// Fails with 23514 when a CHECK constraint is false for `row` (NULL
+/// passes, as in SQL).
+pub fn check_constraints(
+    table: &TableDef,
+    checks: &[(String, Expr)],
+    row: &[Value],
+    params: &Params,
+) -> Result<()> {
+    for (name, condition) in checks {
+        if let Value::Bool(false) = condition.eval(row, params)? {
+            return Err(Error::new(
+                sqlstate::CHECK_VIOLATION,
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{name}\"",
+                    table.name
+                ),
+            )
+            .with_detail(failing_row(row)));
+        }
+    }
+    Ok(())
+}
+
+fn failing_row(row: &[Value]) -> String {
     let shown: Vec<String> = row
         .iter()
         .map(|v| v.to_text().unwrap_or_else(|| "null".into()))
         .collect();
+    format!("Failing row contains ({}).", shown.join(", "))
+}
+
+pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Error {
     Error::new(
         sqlstate::NOT_NULL_VIOLATION,
         format!(
@@ -3293,7 +3445,7 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
             table.columns[column].name, table.name
         ),
     )
-    .with_detail(format!("Failing row contains ({}).", shown.join(", ")))
+    .with_detail(failing_row(row))
 }
 
 /// Collects a fragment's output: projected rows or partial aggregates.
@@ -3408,6 +3560,7 @@ mod kv_tests {
             columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            checks: vec![],
         };
         Catalog::new(16, 1).with_table(def)
     }
@@ -3664,6 +3817,7 @@ mod checkpoint_tests {
             columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            checks: vec![],
         };
         let (catalog, table) = Catalog::new(16, shard_count).with_table(def);
         let fs = SimFs::new();

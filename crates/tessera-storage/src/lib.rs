@@ -39,6 +39,7 @@ mod testing {
             columns: vec![ColumnDef::new("v", DataType::Int4, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            checks: vec![],
         };
         let (catalog, table) = Catalog::new(16, shards).with_table(def);
         (catalog, table.id)

@@ -254,6 +254,8 @@ pub enum CatalogRecord {
         new: TableId,
     },
     CreateSequence(tessera_types::SequenceDef),
+    /// A new view, or one replacing the view of its name.
+    CreateView(tessera_types::ViewDef),
     /// Where sequences restart after a crash (see
     /// `tessera_types::sequence`): id, generation, value, `is_called`.
     SequenceValues(Vec<tessera_types::sequence::SequenceRecord>),
@@ -299,6 +301,10 @@ impl CatalogRecord {
                 w.u8(6);
                 s.encode(&mut w);
             }
+            CatalogRecord::CreateView(v) => {
+                w.u8(8);
+                v.encode(&mut w);
+            }
             CatalogRecord::SequenceValues(values) => {
                 w.u8(7);
                 w.u32(values.len() as u32);
@@ -343,6 +349,7 @@ impl CatalogRecord {
                 new: r.u32()?,
             },
             6 => CatalogRecord::CreateSequence(tessera_types::SequenceDef::decode(&mut r)?),
+            8 => CatalogRecord::CreateView(tessera_types::ViewDef::decode(&mut r)?),
             7 => {
                 let n = r.len_prefix(1 << 20)?;
                 let mut values = Vec::with_capacity(n);

@@ -539,6 +539,7 @@ mod tests {
                 columns: vec![],
                 primary_key: vec![],
                 sharding_key: vec![],
+                checks: vec![],
             };
             catalog = catalog.with_table(def).0;
         }

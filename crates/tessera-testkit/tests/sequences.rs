@@ -192,3 +192,66 @@ async fn sequence_values_are_unique_and_never_repeat_after_a_crash() {
     let after = rows_text(&client, "SELECT nextval('s')").await;
     assert!(after[0].parse::<i64>().unwrap() > before);
 }
+
+#[tokio::test]
+async fn defaults_checks_views_and_identity_survive_a_restart() {
+    let mut server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        eprintln!("skipping: needs process control of a spawned tessera");
+        return;
+    }
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY (START WITH 100), \
+                 name text NOT NULL DEFAULT 'anon', qty int CHECK (qty >= 0), \
+                 made date DEFAULT '2024-02-03');
+             INSERT INTO t (qty) VALUES (1), (2);
+             CREATE VIEW big AS SELECT id, qty FROM t WHERE qty > 1;
+             CREATE TABLE copy AS SELECT id, name FROM t;",
+        )
+        .await
+        .unwrap();
+    drop(client);
+    server.kill9();
+    server.restart();
+    let client = server.connect().await;
+    client
+        .batch_execute("INSERT INTO t (qty) VALUES (3)")
+        .await
+        .unwrap();
+    // After a crash the identity skips values (as PostgreSQL's do), never
+    // repeating one.
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT id, name, qty, made FROM t WHERE qty < 3 ORDER BY id"
+        )
+        .await,
+        vec!["100|anon|1|2024-02-03", "101|anon|2|2024-02-03"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT id > 101, name, made FROM t WHERE qty = 3").await,
+        vec!["t|anon|2024-02-03"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT qty FROM big ORDER BY id").await,
+        vec!["2", "3"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM copy").await,
+        vec!["2"]
+    );
+    let err = client
+        .batch_execute("INSERT INTO t (qty) VALUES (-1)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23514"));
+    let err = client
+        .batch_execute("INSERT INTO t (id, qty) VALUES (1, 1)")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("428C9"));
+    let err = client.batch_execute("DROP TABLE t").await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
+}

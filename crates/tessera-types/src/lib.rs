@@ -17,7 +17,7 @@ pub mod types;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
-pub use schema::{Catalog, ColumnDef, Identity, IndexDef, TableDef, TableId};
+pub use schema::{Catalog, ColumnDef, Identity, IndexDef, TableDef, TableId, ViewDef};
 pub use sequence::SequenceDef;
 pub use types::DataType;
 pub use value::Value;

@@ -65,6 +65,8 @@ pub struct TableDef {
     /// hidden row id. Always a subset of `primary_key` when there is one, so
     /// that primary-key uniqueness is decided on one shard.
     pub sharding_key: Vec<usize>,
+    /// CHECK constraints: name and expression text over the row.
+    pub checks: Vec<(String, String)>,
 }
 
 impl TableDef {
@@ -102,6 +104,11 @@ impl TableDef {
             for i in list {
                 w.u32(*i as u32);
             }
+        }
+        w.u32(self.checks.len() as u32);
+        for (name, expr) in &self.checks {
+            w.str(name);
+            w.str(expr);
         }
     }
 
@@ -144,12 +151,70 @@ impl TableDef {
             }
         }
         let [primary_key, sharding_key] = lists;
+        let n = r.len_prefix(4096)?;
+        let mut checks = Vec::with_capacity(n);
+        for _ in 0..n {
+            checks.push((r.str()?.to_string(), r.str()?.to_string()));
+        }
         Ok(TableDef {
             id,
             name,
             columns,
             primary_key,
             sharding_key,
+            checks,
+        })
+    }
+}
+
+/// A view: a query, kept as SQL text and bound where it is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewDef {
+    /// From the tables' id space.
+    pub id: TableId,
+    pub name: String,
+    pub columns: Vec<(String, DataType)>,
+    pub query: String,
+    /// The tables and views it reads, which cannot be dropped before it.
+    pub depends_on: Vec<TableId>,
+}
+
+impl ViewDef {
+    pub fn encode(&self, w: &mut Writer) {
+        w.u32(self.id);
+        w.str(&self.name);
+        w.u32(self.columns.len() as u32);
+        for (n, t) in &self.columns {
+            w.str(n);
+            encode_type(w, *t);
+        }
+        w.str(&self.query);
+        w.u32(self.depends_on.len() as u32);
+        for id in &self.depends_on {
+            w.u32(*id);
+        }
+    }
+
+    pub fn decode(r: &mut Reader) -> Result<ViewDef> {
+        let id = r.u32()?;
+        let name = r.str()?.to_string();
+        let n = r.len_prefix(4096)?;
+        let mut columns = Vec::with_capacity(n);
+        for _ in 0..n {
+            columns.push((r.str()?.to_string(), decode_type(r)?));
+        }
+        let query = r.str()?.to_string();
+        let n = r.len_prefix(1 << 16)?;
+        let mut depends_on = Vec::with_capacity(n);
+        for _ in 0..n {
+            depends_on.push(r.u32()?);
+        }
+        Ok(ViewDef {
+            id,
+            name,
+            columns,
+            query,
+            depends_on,
         })
     }
 }
@@ -221,6 +286,7 @@ impl IndexDef {
             columns: storage_columns,
             primary_key: (0..key_len).collect(),
             sharding_key: (0..columns.len()).collect(),
+            checks: vec![],
         };
         IndexDef {
             name,
@@ -386,6 +452,7 @@ pub struct Catalog {
     /// Secondary indexes by name.
     indexes: BTreeMap<String, Arc<IndexDef>>,
     sequences: BTreeMap<String, Arc<SequenceDef>>,
+    views: BTreeMap<String, Arc<ViewDef>>,
 }
 
 impl Catalog {
@@ -402,6 +469,7 @@ impl Catalog {
             tables: BTreeMap::new(),
             indexes: BTreeMap::new(),
             sequences: BTreeMap::new(),
+            views: BTreeMap::new(),
         }
     }
 
@@ -464,6 +532,41 @@ impl Catalog {
         self.tables.contains_key(name)
             || self.indexes.contains_key(name)
             || self.sequences.contains_key(name)
+            || self.views.contains_key(name)
+    }
+
+    pub fn view(&self, name: &str) -> Option<&Arc<ViewDef>> {
+        self.views.get(name)
+    }
+
+    pub fn views(&self) -> impl Iterator<Item = &Arc<ViewDef>> {
+        self.views.values()
+    }
+
+    /// A copy with `view` added, or replacing the view of its name (which
+    /// keeps its id); a new one takes its id from `next_table_id`.
+    pub fn with_view(&self, mut view: ViewDef) -> (Catalog, Arc<ViewDef>) {
+        let mut next = self.clone();
+        match self.views.get(&view.name) {
+            Some(old) => view.id = old.id,
+            None => {
+                view.id = next.next_table_id;
+                next.next_table_id += 1;
+            }
+        }
+        next.version += 1;
+        let view = Arc::new(view);
+        next.views.insert(view.name.clone(), view.clone());
+        (next, view)
+    }
+
+    /// Applies a view created or replaced elsewhere (replay of the catalog log).
+    pub fn with_view_replayed(&self, view: ViewDef) -> Catalog {
+        let mut next = self.clone();
+        next.next_table_id = next.next_table_id.max(view.id + 1);
+        next.version += 1;
+        next.views.insert(view.name.clone(), Arc::new(view));
+        next
     }
 
     pub fn sequence(&self, name: &str) -> Option<&Arc<SequenceDef>> {
@@ -599,6 +702,7 @@ impl Catalog {
         // A sequence, or the ones the table owns.
         next.sequences
             .retain(|_, s| s.id != id && s.owned_by.is_none_or(|(t, _)| t != id));
+        next.views.retain(|_, v| v.id != id);
         next.version += 1;
         next
     }
@@ -681,6 +785,7 @@ mod tests {
             columns,
             primary_key: vec![0],
             sharding_key: vec![0],
+            checks: vec![("t_c0_check".into(), "c0 > 0".into())],
         };
         let mut w = Writer::new();
         table.encode(&mut w);
