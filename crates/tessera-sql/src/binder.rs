@@ -5508,11 +5508,7 @@ impl Binder<'_> {
             ..
         }] = operations
         else {
-            let what: Vec<String> = operations.iter().map(|o| o.to_string()).collect();
-            return Err(Error::unsupported(format!(
-                "ALTER TABLE … {}",
-                what.join(", ")
-            )));
+            return self.bind_alter_catalog(table, operations);
         };
         if !table.has_row_id() {
             return Err(Error::new(
@@ -5530,6 +5526,275 @@ impl Binder<'_> {
             table,
             columns: key,
         })
+    }
+
+    /// ALTER TABLE forms that change only the catalog, applied in order.
+    fn bind_alter_catalog(
+        &mut self,
+        table: Arc<TableDef>,
+        operations: &[ast::AlterTableOperation],
+    ) -> Result<Plan> {
+        use ast::AlterTableOperation as Op;
+        let mut new = (*table).clone();
+        let mut validations = Vec::new();
+        let mut unique: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut drop_indexes = Vec::new();
+        let mut notices = Vec::new();
+        let t = quote_name(&table.name);
+        let renames = operations
+            .iter()
+            .any(|o| matches!(o, Op::RenameTable { .. } | Op::RenameColumn { .. }));
+        if renames && operations.len() > 1 {
+            return Err(Error::syntax("syntax error at or near \",\""));
+        }
+        let column_of = |new: &TableDef, c: &ast::Ident| {
+            let n = ident_name(c);
+            new.column_index(&n).ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" of relation \"{}\" does not exist", new.name),
+                )
+            })
+        };
+        let identity_error = |new: &TableDef, c: usize| {
+            Error::new(
+                sqlstate::SYNTAX_ERROR,
+                format!(
+                    "column \"{}\" of relation \"{}\" is an identity column",
+                    new.columns[c].name, new.name
+                ),
+            )
+        };
+        for op in operations {
+            match op {
+                Op::AlterColumn { column_name, op } => {
+                    let c = column_of(&new, column_name)?;
+                    let cname = new.columns[c].name.clone();
+                    match op {
+                        ast::AlterColumnOperation::SetNotNull => {
+                            if !new.columns[c].not_null {
+                                new.columns[c].not_null = true;
+                                validations.push(self.validation(
+                                    &format!(
+                                        "SELECT 1 FROM {t} WHERE {} IS NULL LIMIT 1",
+                                        quote_name(&cname)
+                                    ),
+                                    sqlstate::NOT_NULL_VIOLATION,
+                                    format!(
+                                        "column \"{cname}\" of relation \"{}\" contains null values",
+                                        table.name
+                                    ),
+                                )?);
+                            }
+                        }
+                        ast::AlterColumnOperation::DropNotNull => {
+                            if new.primary_key.contains(&c) {
+                                return Err(Error::new(
+                                    sqlstate::INVALID_TABLE_DEFINITION,
+                                    format!("column \"{cname}\" is in a primary key"),
+                                ));
+                            }
+                            if new.columns[c].identity.is_some() {
+                                return Err(identity_error(&new, c));
+                            }
+                            new.columns[c].not_null = false;
+                        }
+                        ast::AlterColumnOperation::SetDefault { value } => {
+                            if new.columns[c].identity.is_some() {
+                                return Err(identity_error(&new, c));
+                            }
+                            let text =
+                                self.check_default(value, new.columns[c].data_type, &cname)?;
+                            new.columns[c].default = Some(text);
+                        }
+                        ast::AlterColumnOperation::DropDefault => {
+                            if new.columns[c].identity.is_some() {
+                                return Err(identity_error(&new, c).with_hint(
+                                    "Use ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY instead.",
+                                ));
+                            }
+                            new.columns[c].default = None;
+                        }
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "ALTER TABLE … ALTER COLUMN … {other}"
+                            )))
+                        }
+                    }
+                }
+                Op::AddConstraint {
+                    constraint:
+                        ast::TableConstraint::Check {
+                            name,
+                            expr,
+                            enforced: None,
+                        },
+                    ..
+                } => {
+                    let (text, only) = self.check_check(&new, expr)?;
+                    let name = match name {
+                        Some(n) => {
+                            let n = ident_name(n);
+                            if new.checks.iter().any(|(c, _)| *c == n) {
+                                return Err(Error::new(
+                                    sqlstate::DUPLICATE_OBJECT,
+                                    format!(
+                                        "constraint \"{n}\" for relation \"{}\" already exists",
+                                        new.name
+                                    ),
+                                ));
+                            }
+                            n
+                        }
+                        None => check_name(&new, only),
+                    };
+                    validations.push(self.validation(
+                        &format!("SELECT 1 FROM {t} WHERE NOT ({text}) LIMIT 1"),
+                        sqlstate::CHECK_VIOLATION,
+                        format!(
+                            "check constraint \"{name}\" of relation \"{}\" is violated by some row",
+                            new.name
+                        ),
+                    )?);
+                    new.checks.push((name, text));
+                }
+                Op::AddConstraint {
+                    constraint: ast::TableConstraint::Unique { name, columns, .. },
+                    ..
+                } => {
+                    let key = distinct_columns(&new, columns.iter().map(key_column_name), |n| {
+                        format!("column \"{n}\" appears twice in unique constraint")
+                    })?;
+                    let name = match name {
+                        Some(n) => ident_name(n),
+                        None => {
+                            let cols: Vec<&str> =
+                                key.iter().map(|c| new.columns[*c].name.as_str()).collect();
+                            let base = format!("{}_{}_key", new.name, cols.join("_"));
+                            let mut candidate = base.clone();
+                            let mut n = 0;
+                            while self.catalog.relation_exists(&candidate)
+                                || unique.iter().any(|(u, _)| *u == candidate)
+                            {
+                                n += 1;
+                                candidate = format!("{base}{n}");
+                            }
+                            candidate
+                        }
+                    };
+                    unique.push((name, key));
+                }
+                Op::DropConstraint {
+                    if_exists, name, ..
+                } => {
+                    let n = ident_name(name);
+                    if let Some(i) = new.checks.iter().position(|(c, _)| *c == n) {
+                        new.checks.remove(i);
+                    } else if self
+                        .catalog
+                        .index(&n)
+                        .is_some_and(|ix| ix.table == table.id && ix.unique)
+                    {
+                        drop_indexes.push(n);
+                    } else if n == format!("{}_pkey", table.name) && !table.has_row_id() {
+                        return Err(Error::unsupported("dropping a primary key"));
+                    } else {
+                        let missing = format!(
+                            "constraint \"{n}\" of relation \"{}\" does not exist",
+                            table.name
+                        );
+                        if !*if_exists {
+                            return Err(Error::new(sqlstate::UNDEFINED_OBJECT, missing));
+                        }
+                        notices.push(format!("{missing}, skipping"));
+                    }
+                }
+                Op::RenameTable { table_name } => {
+                    let (ast::RenameTableNameKind::To(to) | ast::RenameTableNameKind::As(to)) =
+                        table_name;
+                    self.refuse_rename_under_views(&table)?;
+                    new.name = object_name(to)?;
+                }
+                Op::RenameColumn {
+                    old_column_name,
+                    new_column_name,
+                } => {
+                    let c = new
+                        .column_index(&ident_name(old_column_name))
+                        .ok_or_else(|| {
+                            Error::new(
+                                sqlstate::UNDEFINED_COLUMN,
+                                format!(
+                                    "column \"{}\" does not exist",
+                                    ident_name(old_column_name)
+                                ),
+                            )
+                        })?;
+                    let to = ident_name(new_column_name);
+                    if new.column_index(&to).is_some() {
+                        return Err(Error::new(
+                            sqlstate::DUPLICATE_COLUMN,
+                            format!(
+                                "column \"{to}\" of relation \"{}\" already exists",
+                                new.name
+                            ),
+                        ));
+                    }
+                    self.refuse_rename_under_views(&table)?;
+                    // CHECK constraints are text: they read it by its new name.
+                    let old = new.columns[c].name.clone();
+                    for (_, text) in new.checks.iter_mut() {
+                        *text = crate::parser::rename_column(text, &old, &to)?;
+                    }
+                    new.columns[c].name = to;
+                }
+                other => {
+                    return Err(Error::unsupported(format!("ALTER TABLE … {other}")));
+                }
+            }
+        }
+        Ok(Plan::AlterTable {
+            table,
+            new,
+            validations,
+            unique,
+            drop_indexes,
+            notices,
+        })
+    }
+
+    /// A query that must find no row for an ALTER TABLE to hold.
+    fn validation(
+        &mut self,
+        sql: &str,
+        code: tessera_types::sqlstate::SqlState,
+        message: String,
+    ) -> Result<Validation> {
+        let parsed = crate::parser::parse(sql)?;
+        let Some(ast::Statement::Query(q)) = parsed.into_iter().next().map(|p| p.statement) else {
+            return Err(Error::internal("a validation that is not a query"));
+        };
+        let (plan, _) = self.bind_query(&q)?;
+        Ok(Validation {
+            query: Arc::new(Plan::Select(Box::new(plan))),
+            code,
+            message,
+        })
+    }
+
+    /// Views are kept as text: renaming what one reads would break it.
+    fn refuse_rename_under_views(&self, table: &TableDef) -> Result<()> {
+        match self
+            .catalog
+            .views()
+            .find(|v| v.depends_on.contains(&table.id))
+        {
+            Some(v) => Err(Error::unsupported(format!(
+                "renaming \"{}\" or its columns while view \"{}\" reads it",
+                table.name, v.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn bind_create_index(&mut self, ci: &ast::CreateIndex) -> Result<Plan> {
@@ -6240,19 +6505,7 @@ impl Binder<'_> {
                     }
                     n
                 }
-                None => {
-                    let base = match only.map(|c| &table.columns[c].name) {
-                        Some(c) => format!("{}_{c}_check", table.name),
-                        None => format!("{}_check", table.name),
-                    };
-                    let mut candidate = base.clone();
-                    let mut n = 0;
-                    while table.checks.iter().any(|(c, _)| *c == candidate) {
-                        n += 1;
-                        candidate = format!("{base}{n}");
-                    }
-                    candidate
-                }
+                None => check_name(&table, only),
             };
             table.checks.push((name, text));
         }
@@ -6460,6 +6713,28 @@ fn transaction_modes(
 /// Whether `e` has one value for the whole statement, known before it
 /// reads rows: a constant, a parameter, the statement's clock, or an
 /// uncorrelated scalar subquery (run first).
+/// PostgreSQL's name for a new CHECK constraint of `table`:
+/// table_col_check when it reads only column `only`, else table_check;
+/// numbered if taken.
+fn check_name(table: &TableDef, only: Option<usize>) -> String {
+    let base = match only.map(|c| &table.columns[c].name) {
+        Some(c) => format!("{}_{c}_check", table.name),
+        None => format!("{}_check", table.name),
+    };
+    let mut candidate = base.clone();
+    let mut n = 0;
+    while table.checks.iter().any(|(c, _)| *c == candidate) {
+        n += 1;
+        candidate = format!("{base}{n}");
+    }
+    candidate
+}
+
+/// A name as SQL text, quoted.
+fn quote_name(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// The DEFAULT keyword where a value may stand (VALUES, UPDATE SET).
 fn is_default(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))

@@ -331,3 +331,38 @@ fn as_column_list(t: &[TokenWithSpan]) -> Option<(usize, usize)> {
     let close = i;
     word(close + 1, "as").then_some((open, close))
 }
+
+/// Expression text with column `old` read as `new` (a CHECK constraint's
+/// text after RENAME COLUMN); a name followed by `(` is a function's and
+/// is left alone.
+pub fn rename_column(text: &str, old: &str, new: &str) -> Result<String> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize()
+        .map_err(|e| syntax(e.into()))?;
+    let mut out = String::with_capacity(text.len());
+    for (i, t) in tokens.iter().enumerate() {
+        let called = tokens[i + 1..]
+            .iter()
+            .find(|n| !matches!(n, Token::Whitespace(_)))
+            .is_some_and(|n| *n == Token::LParen);
+        match t {
+            Token::Word(w)
+                if !called && {
+                    let name = if w.quote_style.is_some() {
+                        w.value.clone()
+                    } else {
+                        w.value.to_lowercase()
+                    };
+                    name == old
+                } =>
+            {
+                out.push('"');
+                out.push_str(&new.replace('"', "\"\""));
+                out.push('"');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    Ok(out)
+}

@@ -626,6 +626,19 @@ pub enum Plan {
         table: Arc<TableDef>,
         columns: Vec<usize>,
     },
+    /// ALTER TABLE forms that change the catalog only: `new` replaces
+    /// `table` once every validation query returns no row (run while the
+    /// table's writes are held); unique constraints become indexes, and
+    /// dropped ones are dropped.
+    AlterTable {
+        table: Arc<TableDef>,
+        new: TableDef,
+        validations: Vec<Validation>,
+        unique: Vec<(String, Vec<usize>)>,
+        drop_indexes: Vec<String>,
+        /// NOTICEs for the client (IF EXISTS that found nothing).
+        notices: Vec<String>,
+    },
     /// `index` has no ids yet; the catalog owner assigns them.
     CreateIndex {
         index: IndexDef,
@@ -694,6 +707,15 @@ impl Plan {
     }
 }
 
+/// A query that must find no row before an ALTER TABLE holds, and the
+/// error when it finds one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    pub query: Arc<Plan>,
+    pub code: tessera_types::sqlstate::SqlState,
+    pub message: String,
+}
+
 /// A parsed, bound and planned statement, ready to execute many times.
 #[derive(Debug, Clone)]
 pub struct Statement {
@@ -733,6 +755,7 @@ impl crate::engine::StatementInfo for Statement {
                     | Plan::CreateSequence { .. }
                     | Plan::CreateView { .. }
                     | Plan::CreateTableAs { .. }
+                    | Plan::AlterTable { .. }
                     | Plan::Drop { .. }
                     | Plan::CreateIndex { .. }
                     | Plan::AddPrimaryKey { .. }

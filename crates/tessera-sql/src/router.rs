@@ -433,6 +433,125 @@ impl<C: Cluster> Router<C> {
     /// Runs the statement's init plans in order at the snapshot `read`:
     /// the parameters then carry their rows (each may read the earlier
     /// ones').
+    /// ALTER TABLE that changes the catalog only. Validations run with
+    /// the table's writes held on every shard (as ADD PRIMARY KEY does), so
+    /// no row they would refuse slips in before the new definition is
+    /// published; unique constraints are built first (online), and dropped
+    /// again if a validation fails.
+    async fn alter_table(
+        &self,
+        change: TableChange<'_>,
+        params: &Arc<Params>,
+        session: &mut SessionState,
+    ) -> Result<()> {
+        let TableChange {
+            table,
+            new,
+            validations,
+            unique,
+            drop_indexes,
+        } = change;
+        let mut built = Vec::new();
+        for (name, columns) in unique {
+            let index = tessera_types::IndexDef::new(
+                name.clone(),
+                table,
+                columns.clone(),
+                vec![false; columns.len()],
+                true,
+            );
+            if let Err(e) = self.create_index(&index, false).await {
+                self.drop_indexes(built).await;
+                return Err(e);
+            }
+            built.push(name.clone());
+        }
+        let catalog = self.cluster.catalog();
+        let shards = self.all_shards(&catalog);
+        let holder = self.cluster.next_tx();
+        let mut outcome = Ok(());
+        if !validations.is_empty() {
+            if let Some(e) = self.lock_table(&shards, holder, table.id).await {
+                outcome = Err(e);
+            }
+            for v in validations {
+                if outcome.is_err() {
+                    break;
+                }
+                let Plan::Select(select) = &*v.query else {
+                    outcome = Err(Error::internal("a validation that is not a query"));
+                    break;
+                };
+                outcome = match self
+                    .select(&v.query, select, &[], params.clone(), session)
+                    .await
+                {
+                    Ok(rows) if rows.is_empty() => Ok(()),
+                    Ok(_) => Err(Error::new(v.code, v.message.clone())),
+                    Err(e) => Err(e),
+                };
+            }
+        }
+        if outcome.is_ok() {
+            let alter = ShardRequest::AlterTable { table: new.clone() };
+            outcome = self
+                .cluster
+                .call(0, alter)
+                .await
+                .and_then(expect_done)
+                .map(|_| ());
+        }
+        if !validations.is_empty() {
+            self.end_on(&shards, holder).await;
+        }
+        if outcome.is_err() {
+            self.drop_indexes(built).await;
+            return outcome;
+        }
+        if !drop_indexes.is_empty() {
+            let drop = ShardRequest::Drop {
+                kind: Relation::Index,
+                names: drop_indexes.to_vec(),
+                if_exists: true,
+            };
+            expect_done(self.cluster.call(0, drop).await?)?;
+        }
+        Ok(())
+    }
+
+    /// Holds every write to `table` on `shards` for `holder` (released by
+    /// `end_on`); the first error if a shard refuses.
+    async fn lock_table(
+        &self,
+        shards: &[ShardId],
+        holder: TxId,
+        table: tessera_types::TableId,
+    ) -> Option<Error> {
+        let locks = shards
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::LockTable { holder, table })
+            })
+            .collect();
+        join_all(locks).await.into_iter().find_map(Result::err)
+    }
+
+    /// Drops indexes an unfinished ALTER TABLE built.
+    async fn drop_indexes(&self, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let drop = ShardRequest::Drop {
+            kind: Relation::Index,
+            names,
+            if_exists: true,
+        };
+        if let Err(e) = self.cluster.call(0, drop).await {
+            tracing::warn!("dropping the indexes of a failed ALTER TABLE: {e}");
+        }
+    }
+
     /// CREATE TABLE … AS: creates the table, then fills it with an INSERT
     /// of the query; if that fails the table is dropped again.
     async fn create_table_as(
@@ -573,19 +692,7 @@ impl<C: Cluster> Router<C> {
         expect_done(self.cluster.call(0, create).await?)?;
         let holder = self.cluster.next_tx();
         let shards = self.all_shards(&catalog);
-        let locks = shards
-            .iter()
-            .map(|s| {
-                self.cluster.call(
-                    *s,
-                    ShardRequest::LockTable {
-                        holder,
-                        table: table.id,
-                    },
-                )
-            })
-            .collect();
-        let locked = join_all(locks).await.into_iter().find_map(Result::err);
+        let locked = self.lock_table(&shards, holder, table.id).await;
         let copied = match locked {
             Some(e) => Err(e),
             None => self.copy_into(table, &temp, columns, params, session).await,
@@ -1575,6 +1682,36 @@ impl<C: Cluster> Router<C> {
                 Box::pin(self.create_table_as(table, query.as_deref(), *if_not_exists, session))
                     .await
             }
+            Plan::AlterTable {
+                table,
+                new,
+                validations,
+                unique,
+                drop_indexes,
+                notices,
+            } => {
+                let change = TableChange {
+                    table,
+                    new,
+                    validations,
+                    unique,
+                    drop_indexes,
+                };
+                Box::pin(self.alter_table(change, &params, session)).await?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "ALTER TABLE".into(),
+                    notices: notices
+                        .iter()
+                        .map(|m| crate::engine::Notice {
+                            code: sqlstate::UNDEFINED_OBJECT.code(),
+                            severity: "NOTICE",
+                            message: m.clone(),
+                        })
+                        .collect(),
+                })
+            }
             Plan::AddPrimaryKey { table, columns } => {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
                 Ok(QueryResult {
@@ -2146,6 +2283,7 @@ impl<C: Cluster> Router<C> {
                     | Plan::CreateSequence { .. }
                     | Plan::CreateView { .. }
                     | Plan::CreateTableAs { .. }
+                    | Plan::AlterTable { .. }
                     | Plan::Drop { .. }
                     | Plan::CreateIndex { .. }
                     | Plan::AddPrimaryKey { .. }
@@ -2542,6 +2680,15 @@ impl<C: Cluster> Router<C> {
         }
         self.run(statement, params, session).await
     }
+}
+
+/// What `Plan::AlterTable` holds, for `Router::alter_table`.
+struct TableChange<'a> {
+    table: &'a Arc<TableDef>,
+    new: &'a TableDef,
+    validations: &'a [crate::plan::Validation],
+    unique: &'a [(String, Vec<usize>)],
+    drop_indexes: &'a [String],
 }
 
 #[cfg(test)]

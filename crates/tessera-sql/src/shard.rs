@@ -284,6 +284,8 @@ pub enum ShardRequest {
         view: tessera_types::ViewDef,
         or_replace: bool,
     },
+    /// Replace the definition of table `table.id` (catalog only).
+    AlterTable { table: TableDef },
     /// Make sequence records durable (see `tessera_types::sequence`).
     LogSequences(Vec<SequenceRecord>),
     /// Tables (with their indexes) or indexes, by name, atomically.
@@ -1094,6 +1096,7 @@ impl ShardContext {
                 if_not_exists,
             } => self.create_sequence(sequence, if_not_exists).await,
             ShardRequest::LogSequences(records) => self.log_sequences(records).await,
+            ShardRequest::AlterTable { table } => self.alter_table(table).await,
             ShardRequest::CreateView { view, or_replace } => {
                 self.create_view(view, or_replace).await
             }
@@ -2751,6 +2754,25 @@ impl ShardContext {
         log.append_durable(&CatalogRecord::CreateSequence((*def).clone()).encode())
             .await?;
         self.catalog_cell.publish(next);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    async fn alter_table(&self, table: TableDef) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        let Some(old) = catalog.table_by_id(table.id) else {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                "the table was dropped while it was being altered",
+            ));
+        };
+        if old.name != table.name {
+            name_taken(&catalog, &table.name, false)?;
+        }
+        log.append_durable(&CatalogRecord::AlterTable(table.clone()).encode())
+            .await?;
+        self.catalog_cell.publish(catalog.with_table_altered(table));
         Ok(ShardResponse::Done(vec![]))
     }
 

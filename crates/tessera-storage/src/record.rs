@@ -256,6 +256,8 @@ pub enum CatalogRecord {
     CreateSequence(tessera_types::SequenceDef),
     /// A new view, or one replacing the view of its name.
     CreateView(tessera_types::ViewDef),
+    /// The table of this id, changed in the catalog only.
+    AlterTable(tessera_types::TableDef),
     /// Where sequences restart after a crash (see
     /// `tessera_types::sequence`): id, generation, value, `is_called`.
     SequenceValues(Vec<tessera_types::sequence::SequenceRecord>),
@@ -305,6 +307,10 @@ impl CatalogRecord {
                 w.u8(8);
                 v.encode(&mut w);
             }
+            CatalogRecord::AlterTable(t) => {
+                w.u8(9);
+                t.encode(&mut w);
+            }
             CatalogRecord::SequenceValues(values) => {
                 w.u8(7);
                 w.u32(values.len() as u32);
@@ -350,6 +356,7 @@ impl CatalogRecord {
             },
             6 => CatalogRecord::CreateSequence(tessera_types::SequenceDef::decode(&mut r)?),
             8 => CatalogRecord::CreateView(tessera_types::ViewDef::decode(&mut r)?),
+            9 => CatalogRecord::AlterTable(tessera_types::TableDef::decode(&mut r)?),
             7 => {
                 let n = r.len_prefix(1 << 20)?;
                 let mut values = Vec::with_capacity(n);

@@ -665,6 +665,16 @@ impl Catalog {
         next
     }
 
+    /// Table `table.id` replaced by `table` (ALTER TABLE that changes only
+    /// the catalog: names, defaults, NOT NULL, CHECK constraints).
+    pub fn with_table_altered(&self, table: TableDef) -> Catalog {
+        let mut next = self.clone();
+        next.tables.retain(|_, t| t.id != table.id);
+        next.version += 1;
+        next.tables.insert(table.name.clone(), Arc::new(table));
+        next
+    }
+
     /// Tables being rewritten (ALTER TABLE … ADD PRIMARY KEY) get names
     /// with this prefix until they replace the original; a crash before
     /// that leaves one behind, which recovery drops.
