@@ -5540,6 +5540,7 @@ impl Binder<'_> {
         let mut unique: Vec<(String, Vec<usize>)> = Vec::new();
         let mut drop_indexes = Vec::new();
         let mut notices = Vec::new();
+        let mut added = Vec::new();
         let t = quote_name(&table.name);
         let renames = operations
             .iter()
@@ -5709,6 +5710,68 @@ impl Binder<'_> {
                         notices.push(format!("{missing}, skipping"));
                     }
                 }
+                Op::AddColumn {
+                    if_not_exists,
+                    column_def: c,
+                    column_position: None,
+                    ..
+                } => {
+                    let n = ident_name(&c.name);
+                    if new.column_index(&n).is_some() {
+                        let taken =
+                            format!("column \"{n}\" of relation \"{}\" already exists", new.name);
+                        if !*if_not_exists {
+                            return Err(Error::new(sqlstate::DUPLICATE_COLUMN, taken));
+                        }
+                        notices.push(format!("{taken}, skipping"));
+                        continue;
+                    }
+                    if serial_type(&c.data_type).is_some() {
+                        return Err(Error::unsupported(
+                            "ALTER TABLE … ADD COLUMN of a serial column",
+                        ));
+                    }
+                    let mut column = ColumnDef::new(n.clone(), data_type(&c.data_type)?, false);
+                    for opt in &c.options {
+                        match &opt.option {
+                            ast::ColumnOption::NotNull => column.not_null = true,
+                            ast::ColumnOption::Null => {}
+                            ast::ColumnOption::Default(e) => {
+                                column.default =
+                                    Some(self.check_default(e, column.data_type, &n)?);
+                            }
+                            other => {
+                                return Err(Error::unsupported(format!(
+                                    "ALTER TABLE … ADD COLUMN … {other}"
+                                )))
+                            }
+                        }
+                    }
+                    let fill = self.column_default(&column)?;
+                    if fill.any(&|e| matches!(e, Expr::Sequence { .. } | Expr::Now(Clock::Wall))) {
+                        return Err(Error::unsupported(
+                            "ALTER TABLE … ADD COLUMN with a volatile DEFAULT",
+                        ));
+                    }
+                    let if_null = match column.not_null {
+                        true => Some(self.validation(
+                            &format!("SELECT 1 FROM {t} LIMIT 1"),
+                            sqlstate::NOT_NULL_VIOLATION,
+                            format!(
+                                "column \"{n}\" of relation \"{}\" contains null values",
+                                table.name
+                            ),
+                        )?),
+                        false => None,
+                    };
+                    column.missing = Some(Value::Null);
+                    added.push(AddedColumn {
+                        position: new.columns.len(),
+                        fill,
+                        if_null,
+                    });
+                    new.columns.push(column);
+                }
                 Op::RenameTable { table_name } => {
                     let (ast::RenameTableNameKind::To(to) | ast::RenameTableNameKind::As(to)) =
                         table_name;
@@ -5760,6 +5823,7 @@ impl Binder<'_> {
             unique,
             drop_indexes,
             notices,
+            added,
         })
     }
 

@@ -638,6 +638,8 @@ pub enum Plan {
         drop_indexes: Vec<String>,
         /// NOTICEs for the client (IF EXISTS that found nothing).
         notices: Vec<String>,
+        /// ADD COLUMN: the columns of `new` that are added.
+        added: Vec<AddedColumn>,
     },
     /// `index` has no ids yet; the catalog owner assigns them.
     CreateIndex {
@@ -705,6 +707,16 @@ impl Plan {
                 | Plan::RollbackToSavepoint { .. }
         )
     }
+}
+
+/// A column ALTER TABLE … ADD COLUMN adds: the rows already stored take
+/// `fill` (its default, evaluated once); if that is NULL and the column is
+/// NOT NULL, `if_null` must find no row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddedColumn {
+    pub position: usize,
+    pub fill: Expr,
+    pub if_null: Option<Validation>,
 }
 
 /// A query that must find no row before an ALTER TABLE holds, and the

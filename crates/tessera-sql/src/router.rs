@@ -450,7 +450,19 @@ impl<C: Cluster> Router<C> {
             validations,
             unique,
             drop_indexes,
+            added,
         } = change;
+        // Added columns: the value the stored rows take, once.
+        let mut new = new.clone();
+        let mut validations = validations.to_vec();
+        for a in added {
+            let value = a.fill.eval(&[], params)?;
+            if value.is_null() {
+                validations.extend(a.if_null.clone());
+            }
+            new.columns[a.position].missing = Some(value);
+        }
+        let new = &new;
         let mut built = Vec::new();
         for (name, columns) in unique {
             let index = tessera_types::IndexDef::new(
@@ -474,7 +486,7 @@ impl<C: Cluster> Router<C> {
             if let Some(e) = self.lock_table(&shards, holder, table.id).await {
                 outcome = Err(e);
             }
-            for v in validations {
+            for v in &validations {
                 if outcome.is_err() {
                     break;
                 }
@@ -1689,6 +1701,7 @@ impl<C: Cluster> Router<C> {
                 unique,
                 drop_indexes,
                 notices,
+                added,
             } => {
                 let change = TableChange {
                     table,
@@ -1696,6 +1709,7 @@ impl<C: Cluster> Router<C> {
                     validations,
                     unique,
                     drop_indexes,
+                    added,
                 };
                 Box::pin(self.alter_table(change, &params, session)).await?;
                 Ok(QueryResult {
@@ -2689,6 +2703,7 @@ struct TableChange<'a> {
     validations: &'a [crate::plan::Validation],
     unique: &'a [(String, Vec<usize>)],
     drop_indexes: &'a [String],
+    added: &'a [crate::plan::AddedColumn],
 }
 
 #[cfg(test)]

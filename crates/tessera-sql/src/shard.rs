@@ -934,6 +934,13 @@ impl ShardContext {
             for t in fresh.storage_tables() {
                 store.ensure_table(t.id);
             }
+            // Columns added since: rows stored before take their values
+            // (once per added column; a no-op for other tables).
+            for t in fresh.tables() {
+                if let Some(fill) = t.widening() {
+                    store.widen(t.id, &fill);
+                }
+            }
             // A private copy, so shards do not bounce one reference count
             // between cores on every statement.
             *self.cached_catalog.borrow_mut() = Arc::new((*fresh).clone());
@@ -2273,6 +2280,21 @@ impl ShardContext {
         changes: &RefCell<Vec<EntryChange>>,
         upsert: Option<&Upsert>,
     ) -> Result<(WriteSet, u64, Vec<Row>)> {
+        // Rows shaped by a plan made before a column was added would be
+        // short: the statement is refused (retryable), never half applied.
+        if self
+            .catalog()
+            .table_by_id(table.id)
+            .is_some_and(|now| now.columns.len() != table.columns.len())
+        {
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!(
+                    "table \"{}\" was altered while the statement ran",
+                    table.name
+                ),
+            ));
+        }
         let store = self.store.borrow();
         let Some(t) = store.table(table.id) else {
             return Err(undefined_table(table));

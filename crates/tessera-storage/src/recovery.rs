@@ -392,6 +392,12 @@ pub fn recover_in(
         for table in catalog.storage_tables() {
             store.ensure_table(table.id);
         }
+        // Rows logged before a column was added.
+        for table in catalog.tables() {
+            if let Some(fill) = table.widening() {
+                store.widen(table.id, &fill);
+            }
+        }
         shards.push(RecoveredShard {
             store,
             dir: log.dir,

@@ -178,6 +178,9 @@ pub struct Table {
     /// The last tombstone dropped with its whole chain: a reader that
     /// finds no key may have seen that delete.
     removed: ApplySeq,
+    /// Every stored row has at least this many columns (see
+    /// [`ShardStore::widen`]).
+    width: usize,
 }
 
 impl Table {
@@ -476,6 +479,30 @@ impl ShardStore {
         self.garbage
             .retain(|(id, _)| catalog.table_by_id(*id).is_some());
         self.bytes -= freed;
+    }
+
+    /// Rows of `table` shorter than `fill` take its values for the columns
+    /// they lack (ALTER TABLE … ADD COLUMN), every version of them.
+    pub fn widen(&mut self, table: TableId, fill: &[Value]) {
+        let Some(t) = self.tables.get_mut(&table) else {
+            return;
+        };
+        if t.width >= fill.len() {
+            return;
+        }
+        t.width = fill.len();
+        let mut grown = 0;
+        for (key, chain) in t.rows.iter_mut() {
+            for v in chain.iter_mut() {
+                if let Some(row) = v.row.as_mut().filter(|r| r.len() < fill.len()) {
+                    let before = row_bytes(key.as_slice(), row);
+                    row.extend_from_slice(&fill[row.len()..]);
+                    grown += row_bytes(key.as_slice(), row) - before;
+                }
+            }
+        }
+        t.bytes += grown;
+        self.bytes += grown;
     }
 
     /// Creates empty storage for a new table (scans of it then find it).

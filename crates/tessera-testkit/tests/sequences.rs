@@ -208,7 +208,10 @@ async fn defaults_checks_views_and_identity_survive_a_restart() {
                  made date DEFAULT '2024-02-03');
              INSERT INTO t (qty) VALUES (1), (2);
              CREATE VIEW big AS SELECT id, qty FROM t WHERE qty > 1;
-             CREATE TABLE copy AS SELECT id, name FROM t;",
+             CREATE TABLE copy AS SELECT id, name FROM t;
+             ALTER TABLE copy ADD COLUMN extra int DEFAULT 5;
+             ALTER TABLE copy ALTER COLUMN name SET DEFAULT 'later';
+             ALTER TABLE t ADD CONSTRAINT few CHECK (qty < 100);",
         )
         .await
         .unwrap();
@@ -238,10 +241,20 @@ async fn defaults_checks_views_and_identity_survive_a_restart() {
         rows_text(&client, "SELECT qty FROM big ORDER BY id").await,
         vec!["2", "3"]
     );
+    // Rows logged before ADD COLUMN take its default after recovery.
+    client
+        .batch_execute("INSERT INTO copy (id) VALUES (7)")
+        .await
+        .unwrap();
     assert_eq!(
-        rows_text(&client, "SELECT count(*) FROM copy").await,
-        vec!["2"]
+        rows_text(&client, "SELECT id, name, extra FROM copy ORDER BY id").await,
+        vec!["7|later|5", "100|anon|5", "101|anon|5"]
     );
+    let err = client
+        .batch_execute("UPDATE t SET qty = 100")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23514"));
     let err = client
         .batch_execute("INSERT INTO t (qty) VALUES (-1)")
         .await
@@ -254,4 +267,58 @@ async fn defaults_checks_views_and_identity_survive_a_restart() {
     assert_eq!(err.code().map(|c| c.code()), Some("428C9"));
     let err = client.batch_execute("DROP TABLE t").await.unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("2BP01"));
+}
+
+/// Writers keep inserting while columns are added: every statement either
+/// succeeds or is refused as retryable (40001), and every row ends up with
+/// every column.
+#[tokio::test]
+async fn add_column_under_concurrent_inserts() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE hot (id int PRIMARY KEY, v int)")
+        .await
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..4i32 {
+        let client = server.connect().await;
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let insert = "INSERT INTO hot (id, v) VALUES ($1, $2)";
+            let mut n = 0i32;
+            let mut done = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let id = c * 1_000_000 + n;
+                match client.execute(insert, &[&id, &n]).await {
+                    Ok(_) => done += 1,
+                    Err(e) if e.code().map(|c| c.code()) == Some("40001") => {}
+                    Err(e) => panic!("insert {id}: {e:?}"),
+                }
+                n += 1;
+            }
+            done
+        });
+    }
+    for (i, default) in ["1", "'x'", "2.5"].iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let sql = format!("ALTER TABLE hot ADD COLUMN c{i} text DEFAULT {default}");
+        client.batch_execute(&sql).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut inserted = 0;
+    while let Some(done) = tasks.join_next().await {
+        inserted += done.expect("writer panicked");
+    }
+    let rows = rows_text(
+        &client,
+        "SELECT count(*), count(c0), count(c1), count(c2) FROM hot",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![format!("{inserted}|{inserted}|{inserted}|{inserted}")]
+    );
 }

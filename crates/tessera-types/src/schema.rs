@@ -28,6 +28,10 @@ pub struct ColumnDef {
     pub default: Option<String>,
     /// `GENERATED … AS IDENTITY`: its sequence is named by `default`.
     pub identity: Option<Identity>,
+    /// Added by ALTER TABLE … ADD COLUMN: the value rows stored before
+    /// have (PostgreSQL's `attmissingval`). Shards widen those rows in
+    /// memory when the column is added, and again after recovery.
+    pub missing: Option<crate::Value>,
 }
 
 /// How an identity column takes values given by INSERT and UPDATE.
@@ -48,6 +52,7 @@ impl ColumnDef {
             not_null,
             default: None,
             identity: None,
+            missing: None,
         }
     }
 }
@@ -74,6 +79,17 @@ impl TableDef {
         self.primary_key.is_empty()
     }
 
+    /// For a table with added columns: the value of each column a row
+    /// stored before it was added takes (its prefix is the row itself).
+    pub fn widening(&self) -> Option<Vec<crate::Value>> {
+        self.columns.iter().any(|c| c.missing.is_some()).then(|| {
+            self.columns
+                .iter()
+                .map(|c| c.missing.clone().unwrap_or(crate::Value::Null))
+                .collect()
+        })
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -95,6 +111,13 @@ impl TableDef {
                 Some(d) => {
                     w.u8(1);
                     w.str(d);
+                }
+                None => w.u8(0),
+            }
+            match &c.missing {
+                Some(v) => {
+                    w.u8(1);
+                    w.value(v);
                 }
                 None => w.u8(0),
             }
@@ -131,12 +154,17 @@ impl TableDef {
                 0 => None,
                 _ => Some(r.str()?.to_string()),
             };
+            let missing = match r.u8()? {
+                0 => None,
+                _ => Some(r.value()?),
+            };
             columns.push(ColumnDef {
                 name,
                 data_type,
                 not_null,
                 default,
                 identity,
+                missing,
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
@@ -787,6 +815,7 @@ mod tests {
                 not_null: false,
                 default: (i % 3 == 0).then(|| format!("'{i}'")),
                 identity: (i == 1).then_some(Identity::Always),
+                missing: (i == 2).then_some(crate::Value::Int4(7)),
             })
             .collect();
         let table = TableDef {
