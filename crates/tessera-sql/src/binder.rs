@@ -1110,6 +1110,31 @@ impl<'a> Binder<'a> {
                     return Err(Error::unsupported("TRUNCATE … RESTART IDENTITY"));
                 }
                 let mut deletes = Vec::new();
+                let named: Vec<String> = table_names
+                    .iter()
+                    .map(|t| object_name(&t.name))
+                    .collect::<Result<_>>()?;
+                for name in &named {
+                    let Some(table) = self.catalog.table(name) else {
+                        continue;
+                    };
+                    if let Some((child, _)) = self
+                        .catalog
+                        .referencing(table.id)
+                        .into_iter()
+                        .find(|(c, _)| !named.contains(&c.name))
+                    {
+                        return Err(Error::new(
+                            sqlstate::FEATURE_NOT_SUPPORTED,
+                            "cannot truncate a table referenced in a foreign key constraint",
+                        )
+                        .with_detail(format!("Table \"{}\" references \"{name}\".", child.name))
+                        .with_hint(format!(
+                            "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
+                            child.name
+                        )));
+                    }
+                }
                 for target in table_names {
                     let name = object_name(&target.name)?;
                     let table = self.catalog.table(&name).cloned().ok_or_else(|| {
@@ -4909,6 +4934,7 @@ impl Binder<'_> {
             primary_key: vec![],
             sharding_key: vec![],
             checks: vec![],
+            foreign_keys: vec![],
         };
         Ok(Scope {
             table: Some(Arc::new(def)),
@@ -5660,6 +5686,69 @@ impl Binder<'_> {
                     new.checks.push((name, text));
                 }
                 Op::AddConstraint {
+                    constraint: c @ ast::TableConstraint::ForeignKey { .. },
+                    ..
+                } => {
+                    let written = ForeignKeyAst::of(c).expect("a FOREIGN KEY constraint");
+                    let fk = self.foreign_key(&new, &written)?;
+                    // Every row's key must be in the parent already.
+                    let parent = self
+                        .catalog
+                        .table_by_id(fk.parent)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_else(|| new.name.clone());
+                    let matches: Vec<String> = fk
+                        .columns
+                        .iter()
+                        .zip(&fk.parent_columns)
+                        .map(|(c, p)| {
+                            let pc = match self.catalog.table_by_id(fk.parent) {
+                                Some(pt) => pt.columns[*p].name.clone(),
+                                None => new.columns[*p].name.clone(),
+                            };
+                            format!(
+                                "p.{} = c.{}",
+                                quote_name(&pc),
+                                quote_name(&table.columns[*c].name)
+                            )
+                        })
+                        .collect();
+                    let not_null: Vec<String> = fk
+                        .columns
+                        .iter()
+                        .map(|c| format!("c.{} IS NOT NULL", quote_name(&table.columns[*c].name)))
+                        .collect();
+                    let names: Vec<String> = fk
+                        .columns
+                        .iter()
+                        .map(|c| table.columns[*c].name.clone())
+                        .collect();
+                    let selected: Vec<String> = names
+                        .iter()
+                        .map(|n| format!("c.{}", quote_name(n)))
+                        .collect();
+                    let mut v = self.validation(
+                        &format!(
+                            "SELECT {} FROM {t} AS c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {}) LIMIT 1",
+                            selected.join(", "),
+                            not_null.join(" AND "),
+                            quote_name(&parent),
+                            matches.join(" AND ")
+                        ),
+                        sqlstate::FOREIGN_KEY_VIOLATION,
+                        format!(
+                            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                            table.name, fk.name
+                        ),
+                    )?;
+                    v.detail = Some((
+                        format!("Key ({})=(", names.join(", ")),
+                        format!(") is not present in table \"{parent}\"."),
+                    ));
+                    validations.push(v);
+                    new.foreign_keys.push(fk);
+                }
+                Op::AddConstraint {
                     constraint: ast::TableConstraint::Unique { name, columns, .. },
                     ..
                 } => {
@@ -5691,6 +5780,8 @@ impl Binder<'_> {
                     let n = ident_name(name);
                     if let Some(i) = new.checks.iter().position(|(c, _)| *c == n) {
                         new.checks.remove(i);
+                    } else if let Some(i) = new.foreign_keys.iter().position(|fk| fk.name == n) {
+                        new.foreign_keys.remove(i);
                     } else if self
                         .catalog
                         .index(&n)
@@ -5827,6 +5918,145 @@ impl Binder<'_> {
         })
     }
 
+    /// A FOREIGN KEY constraint of `child` (a table being created, id 0,
+    /// may reference itself), checked as PostgreSQL checks it: the
+    /// referenced columns are the parent's primary key, types compare.
+    fn foreign_key(
+        &mut self,
+        child: &TableDef,
+        fk: &ForeignKeyAst,
+    ) -> Result<tessera_types::ForeignKey> {
+        if fk.deferrable {
+            return Err(Error::unsupported("DEFERRABLE foreign keys"));
+        }
+        let parent_name = object_name(fk.parent)?;
+        let parent: TableDef = if parent_name == child.name {
+            child.clone()
+        } else {
+            (*self.table(fk.parent)?).clone()
+        };
+        let mut columns = Vec::new();
+        for c in &fk.columns {
+            let n = ident_name(c);
+            let i = child.column_index(&n).ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" referenced in foreign key constraint does not exist"),
+                )
+            })?;
+            columns.push(i);
+        }
+        let no_unique = || {
+            Error::new(
+                sqlstate::INVALID_FOREIGN_KEY,
+                format!(
+                    "there is no unique constraint matching given keys for referenced table \"{}\"",
+                    parent.name
+                ),
+            )
+        };
+        let parent_columns: Vec<usize> = if fk.referred.is_empty() {
+            if parent.has_row_id() {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!(
+                        "there is no primary key for referenced table \"{}\"",
+                        parent.name
+                    ),
+                ));
+            }
+            parent.primary_key.clone()
+        } else {
+            let mut out = Vec::new();
+            for c in fk.referred {
+                let n = ident_name(c);
+                out.push(parent.column_index(&n).ok_or_else(|| {
+                    Error::new(
+                        sqlstate::UNDEFINED_COLUMN,
+                        format!(
+                            "column \"{n}\" referenced in foreign key constraint does not exist"
+                        ),
+                    )
+                })?);
+            }
+            out
+        };
+        if parent_columns.len() != columns.len() {
+            return Err(Error::new(
+                sqlstate::INVALID_FOREIGN_KEY,
+                "number of referencing and referenced columns for foreign key disagree",
+            ));
+        }
+        let mut sorted = parent_columns.clone();
+        sorted.sort_unstable();
+        let mut key = parent.primary_key.clone();
+        key.sort_unstable();
+        if sorted != key || key.is_empty() {
+            let unique_other = self.catalog.indexes_of(parent.id).any(|ix| {
+                let mut cols = ix.columns.clone();
+                cols.sort_unstable();
+                ix.unique && cols == sorted
+            });
+            return Err(if unique_other && parent.id != 0 {
+                Error::unsupported(
+                    "a foreign key to a unique constraint other than the primary key",
+                )
+            } else {
+                no_unique()
+            });
+        }
+        let name = match &fk.name {
+            Some(n) => n.clone(),
+            None => {
+                let cols: Vec<&str> = columns
+                    .iter()
+                    .map(|c| child.columns[*c].name.as_str())
+                    .collect();
+                let base = format!("{}_{}_fkey", child.name, cols.join("_"));
+                let mut candidate = base.clone();
+                let mut n = 0;
+                while child.foreign_keys.iter().any(|f| f.name == candidate) {
+                    n += 1;
+                    candidate = format!("{base}{n}");
+                }
+                candidate
+            }
+        };
+        for (c, p) in columns.iter().zip(&parent_columns) {
+            let (ct, pt) = (child.columns[*c].data_type, parent.columns[*p].data_type);
+            let comparable = ct.unconstrained() == pt.unconstrained()
+                || (ct.is_numeric_family() && pt.is_numeric_family())
+                || (ct.is_string() && pt.is_string());
+            if !comparable {
+                return Err(Error::datatype_mismatch(format!(
+                    "foreign key constraint \"{name}\" cannot be implemented"
+                ))
+                .with_detail(format!(
+                    "Key columns \"{}\" and \"{}\" are of incompatible types: {} and {}.",
+                    child.columns[*c].name,
+                    parent.columns[*p].name,
+                    ct.name(),
+                    pt.name()
+                )));
+            }
+        }
+        let action = |a: Option<ast::ReferentialAction>| match a {
+            None | Some(ast::ReferentialAction::NoAction) => tessera_types::FkAction::NoAction,
+            Some(ast::ReferentialAction::Restrict) => tessera_types::FkAction::Restrict,
+            Some(ast::ReferentialAction::Cascade) => tessera_types::FkAction::Cascade,
+            Some(ast::ReferentialAction::SetNull) => tessera_types::FkAction::SetNull,
+            Some(ast::ReferentialAction::SetDefault) => tessera_types::FkAction::SetDefault,
+        };
+        Ok(tessera_types::ForeignKey {
+            name,
+            columns,
+            parent: parent.id,
+            parent_columns,
+            on_delete: action(fk.on_delete),
+            on_update: action(fk.on_update),
+        })
+    }
+
     /// A query that must find no row for an ALTER TABLE to hold.
     fn validation(
         &mut self,
@@ -5843,6 +6073,7 @@ impl Binder<'_> {
             query: Arc::new(Plan::Select(Box::new(plan))),
             code,
             message,
+            detail: None,
         })
     }
 
@@ -5990,6 +6221,7 @@ impl Binder<'_> {
                 primary_key: vec![],
                 sharding_key,
                 checks: vec![],
+                foreign_keys: vec![],
             },
             query: parsed.with_data.then(|| query.to_string()),
             if_not_exists: ct.if_not_exists,
@@ -6325,6 +6557,7 @@ impl Binder<'_> {
         let mut sequences: Vec<(tessera_types::SequenceDef, u32)> = Vec::new();
         // CHECK constraints: given name, expression.
         let mut checks: Vec<(Option<String>, &ast::Expr)> = Vec::new();
+        let mut foreign: Vec<ForeignKeyAst> = Vec::new();
         let mut primary_key: Vec<usize> = Vec::new();
         let mut pk_declared = false;
         // UNIQUE constraints: optional name, columns.
@@ -6436,6 +6669,21 @@ impl Binder<'_> {
                     ast::ColumnOption::Check(e) => {
                         checks.push((opt.name.as_ref().map(ident_name), e))
                     }
+                    ast::ColumnOption::ForeignKey {
+                        foreign_table,
+                        referred_columns,
+                        on_delete,
+                        on_update,
+                        characteristics,
+                    } => foreign.push(ForeignKeyAst {
+                        name: opt.name.as_ref().map(ident_name),
+                        columns: vec![c.name.clone()],
+                        parent: foreign_table,
+                        referred: referred_columns,
+                        on_delete: *on_delete,
+                        on_update: *on_update,
+                        deferrable: characteristics.is_some(),
+                    }),
                     other => {
                         return Err(Error::unsupported(format!("the column constraint {other}")))
                     }
@@ -6497,6 +6745,9 @@ impl Binder<'_> {
                     expr,
                     enforced: None,
                 } => checks.push((name.as_ref().map(ident_name), expr)),
+                c @ ast::TableConstraint::ForeignKey { .. } => {
+                    foreign.extend(ForeignKeyAst::of(c));
+                }
                 other => return Err(Error::unsupported(format!("the table constraint {other}"))),
             }
         }
@@ -6554,6 +6805,7 @@ impl Binder<'_> {
             primary_key,
             sharding_key,
             checks: vec![],
+            foreign_keys: vec![],
         };
         // PostgreSQL's names: table_col_check when it reads one column,
         // else table_check; numbered if taken.
@@ -6572,6 +6824,10 @@ impl Binder<'_> {
                 None => check_name(&table, only),
             };
             table.checks.push((name, text));
+        }
+        for fk in &foreign {
+            let fk = self.foreign_key(&table, fk)?;
+            table.foreign_keys.push(fk);
         }
         Ok(Plan::CreateTable {
             table,
@@ -6777,6 +7033,45 @@ fn transaction_modes(
 /// Whether `e` has one value for the whole statement, known before it
 /// reads rows: a constant, a parameter, the statement's clock, or an
 /// uncorrelated scalar subquery (run first).
+/// A FOREIGN KEY clause as written (column or table constraint).
+struct ForeignKeyAst<'a> {
+    name: Option<String>,
+    columns: Vec<ast::Ident>,
+    parent: &'a ast::ObjectName,
+    referred: &'a [ast::Ident],
+    on_delete: Option<ast::ReferentialAction>,
+    on_update: Option<ast::ReferentialAction>,
+    deferrable: bool,
+}
+
+impl<'a> ForeignKeyAst<'a> {
+    /// A table constraint's, if it is a FOREIGN KEY.
+    fn of(c: &'a ast::TableConstraint) -> Option<ForeignKeyAst<'a>> {
+        let ast::TableConstraint::ForeignKey {
+            name,
+            columns,
+            foreign_table,
+            referred_columns,
+            on_delete,
+            on_update,
+            characteristics,
+            ..
+        } = c
+        else {
+            return None;
+        };
+        Some(ForeignKeyAst {
+            name: name.as_ref().map(ident_name),
+            columns: columns.clone(),
+            parent: foreign_table,
+            referred: referred_columns,
+            on_delete: *on_delete,
+            on_update: *on_update,
+            deferrable: characteristics.is_some(),
+        })
+    }
+}
+
 /// PostgreSQL's name for a new CHECK constraint of `table`:
 /// table_col_check when it reads only column `only`, else table_check;
 /// numbered if taken.
@@ -7494,6 +7789,7 @@ mod index_choice_tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             checks: vec![],
+            foreign_keys: vec![],
         };
         let (catalog, table) = Catalog::new(16, 2).with_table(def);
         let ab = IndexDef::new("t_ab".into(), &table, vec![1, 2], vec![false; 2], false);

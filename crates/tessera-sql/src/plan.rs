@@ -726,6 +726,9 @@ pub struct Validation {
     pub query: Arc<Plan>,
     pub code: tessera_types::sqlstate::SqlState,
     pub message: String,
+    /// A DETAIL around the values of the first row found: text before
+    /// and after them.
+    pub detail: Option<(String, String)>,
 }
 
 /// A parsed, bound and planned statement, ready to execute many times.

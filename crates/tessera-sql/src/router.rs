@@ -22,6 +22,8 @@ use tessera_types::encoding::{encode_key, encode_row_id, hash_key};
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
 
+mod foreign;
+
 use crate::aggregate::AggState;
 use crate::binder::Binder;
 use crate::engine::{
@@ -499,7 +501,19 @@ impl<C: Cluster> Router<C> {
                     .await
                 {
                     Ok(rows) if rows.is_empty() => Ok(()),
-                    Ok(_) => Err(Error::new(v.code, v.message.clone())),
+                    Ok(rows) => {
+                        let e = Error::new(v.code, v.message.clone());
+                        Err(match &v.detail {
+                            Some((before, after)) => {
+                                let values: Vec<String> = rows[0]
+                                    .iter()
+                                    .map(|x| x.to_text().unwrap_or_else(|| "null".into()))
+                                    .collect();
+                                e.with_detail(format!("{before}{}{after}", values.join(", ")))
+                            }
+                            None => e,
+                        })
+                    }
                     Err(e) => Err(e),
                 };
             }
@@ -1495,6 +1509,14 @@ impl<C: Cluster> Router<C> {
                     self.settle_sequences().await?;
                 }
                 let shards_draw = sequenced && insert.on_conflict.is_some();
+                let fk = self.foreign_key_work(plan)?;
+                let inserted: Vec<Row> = match &fk {
+                    Some(_) => per_shard
+                        .values()
+                        .flat_map(|rows| rows.iter().map(|(_, r)| r.clone()))
+                        .collect(),
+                    None => vec![],
+                };
                 // ON CONFLICT: the shards decide each row, and return them.
                 let upsert = insert.on_conflict.as_ref().map(|action| {
                     Arc::new(crate::shard::Upsert {
@@ -1522,6 +1544,10 @@ impl<C: Cluster> Router<C> {
                             .collect())
                     })
                     .await?;
+                if let Some(fk) = fk {
+                    self.check_parents(&insert.table, &fk.child, &inserted, session)
+                        .await?;
+                }
                 Ok(QueryResult {
                     columns: None,
                     rows: if upsert.is_some() { upserted } else { returned },
@@ -1545,6 +1571,21 @@ impl<C: Cluster> Router<C> {
                     "UPDATE"
                 } else {
                     "DELETE"
+                };
+                // Foreign keys see each written row: it is returned first.
+                let fk = self.foreign_key_work(plan)?;
+                let user_returns = match &**plan {
+                    Plan::Update(u) => !u.returning.is_empty(),
+                    Plan::Delete(d) => !d.returning.is_empty(),
+                    _ => false,
+                };
+                let imaged;
+                let plan = match fk {
+                    Some(_) => {
+                        imaged = foreign::with_row_images(plan);
+                        &imaged
+                    }
+                    None => plan,
                 };
                 let catalog = self.cluster.catalog();
                 // Through a global index: the one row its values name.
@@ -1584,7 +1625,7 @@ impl<C: Cluster> Router<C> {
                     }
                     _ => None,
                 };
-                let (count, returned) = match through {
+                let (count, mut returned) = match through {
                     Some(None) => (0, vec![]),
                     Some(Some((_, shard, key))) => {
                         self.modify(verb, plan, &[shard], Some(key), &params, session)
@@ -1596,6 +1637,26 @@ impl<C: Cluster> Router<C> {
                             .await?
                     }
                 };
+                if let Some(fk) = fk {
+                    let width = table.columns.len();
+                    let images: Vec<Row> = returned
+                        .iter_mut()
+                        .map(|r| {
+                            let rest = r.split_off(width.min(r.len()));
+                            std::mem::replace(r, rest)
+                        })
+                        .collect();
+                    if !user_returns {
+                        returned.clear();
+                    }
+                    if fk.parent {
+                        Box::pin(self.parent_rows_deleted(table, &images, session)).await?;
+                    }
+                    if !fk.child.is_empty() {
+                        self.check_parents(table, &fk.child, &images, session)
+                            .await?;
+                    }
+                }
                 Ok(QueryResult {
                     columns: None,
                     rows: returned,
@@ -2590,14 +2651,30 @@ impl<C: Cluster> QueryEngine for Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
+        // A write with foreign keys to check or act on runs in a block, so
+        // what they do commits with it (an implicit one outside a block).
+        let implicit = session.txn.is_none()
+            && !statement.deferred
+            && self.foreign_key_work(&statement.plan)?.is_some();
+        if implicit {
+            self.begin_implicit(session)?;
+        }
         let start = block_deps(session);
         let (result, deps) =
             with_statement_deps(start, self.execute_statement(statement, params, session)).await;
-        let result = result?;
-        // A query's answer (even an empty one) is a reading of the state.
-        let answers = !statement.columns.is_empty() || !result.rows.is_empty();
-        self.settle(session, deps, answers).await?;
-        Ok(result)
+        let result = match result {
+            Ok(r) => {
+                // A query's answer (even an empty one) is a reading of the state.
+                let answers = !statement.columns.is_empty() || !r.rows.is_empty();
+                self.settle(session, deps, answers).await.map(|()| r)
+            }
+            Err(e) => Err(e),
+        };
+        if implicit {
+            let ended = self.end_implicit(session, result.is_ok()).await;
+            return result.and_then(|r| ended.map(|()| r));
+        }
+        result
     }
 
     fn time_context(&self, session: &SessionState) -> tessera_types::datetime::TimeContext {

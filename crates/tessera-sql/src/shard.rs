@@ -146,17 +146,8 @@ impl LockWaits {
     /// `waiter` starts waiting for a lock `holder` holds.
     pub fn begin(&self, waiter: TxId, holder: TxId) -> Result<()> {
         let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
-        let mut at = holder;
-        for _ in 0..=edges.len() {
-            if at == waiter {
-                return Err(Error::new(sqlstate::DEADLOCK_DETECTED, "deadlock detected").with_detail(format!(
-                    "Transaction {waiter} waits for transaction {holder}, which waits, directly or not, for {waiter}."
-                )));
-            }
-            match edges.get(&at) {
-                Some(next) => at = *next,
-                None => break,
-            }
+        if leads_back(&edges, waiter, holder) {
+            return Err(deadlock(waiter, holder));
         }
         edges.insert(waiter, holder);
         Ok(())
@@ -168,6 +159,43 @@ impl LockWaits {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&waiter);
     }
+
+    /// Whether `waiter`, still waiting, is now on a cycle. A cycle can
+    /// close while one of its edges is briefly gone (a waiter woken to look
+    /// again ends its edge and begins it anew), so `begin` alone misses
+    /// some; waiters look again after [`DEADLOCK_CHECK`].
+    pub fn check(&self, waiter: TxId) -> Result<()> {
+        let edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
+        match edges.get(&waiter) {
+            Some(&holder) if leads_back(&edges, waiter, holder) => Err(deadlock(waiter, holder)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether following the waits from `holder` reaches `waiter`.
+fn leads_back(edges: &HashMap<TxId, TxId>, waiter: TxId, holder: TxId) -> bool {
+    let mut at = holder;
+    for _ in 0..=edges.len() {
+        if at == waiter {
+            return true;
+        }
+        match edges.get(&at) {
+            Some(next) => at = *next,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// How long a lock waiter waits before it looks for a deadlock again
+/// (PostgreSQL's `deadlock_timeout` is 1 s).
+pub const DEADLOCK_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn deadlock(waiter: TxId, holder: TxId) -> Error {
+    Error::new(sqlstate::DEADLOCK_DETECTED, "deadlock detected").with_detail(format!(
+        "Transaction {waiter} waits for transaction {holder}, which waits, directly or not, for {waiter}."
+    ))
 }
 
 /// What a SERIALIZABLE transaction read on a shard: keys it looked up
@@ -284,6 +312,14 @@ pub enum ShardRequest {
         view: tessera_types::ViewDef,
         or_replace: bool,
     },
+    /// Lock rows of `table` by key, as a write of them unchanged would (a
+    /// referenced row for a FOREIGN KEY: a delete of it then waits, or
+    /// conflicts); a key with no row fails with its error.
+    LockKeys {
+        table: tessera_types::TableId,
+        keys: Vec<(Vec<u8>, Error)>,
+        mode: WriteMode,
+    },
     /// Replace the definition of table `table.id` (catalog only).
     AlterTable { table: TableDef },
     /// Make sequence records durable (see `tessera_types::sequence`).
@@ -395,6 +431,9 @@ impl ShardRequest {
                 mode,
                 key,
             },
+            ShardRequest::LockKeys { table, keys, .. } => {
+                ShardRequest::LockKeys { table, keys, mode }
+            }
             other => other,
         }
     }
@@ -1104,6 +1143,30 @@ impl ShardContext {
             } => self.create_sequence(sequence, if_not_exists).await,
             ShardRequest::LogSequences(records) => self.log_sequences(records).await,
             ShardRequest::AlterTable { table } => self.alter_table(table).await,
+            ShardRequest::LockKeys { table, keys, mode } => {
+                let txn = mode.txn();
+                self.write(mode, || {
+                    let store = self.store.borrow();
+                    let mut ops = Vec::with_capacity(keys.len());
+                    for (key, missing) in &keys {
+                        let row = match self.intent(txn, table, key) {
+                            Some(own) => own,
+                            None => store.get(table, key, LATEST).cloned(),
+                        };
+                        let Some(row) = row else {
+                            return Err(missing.clone());
+                        };
+                        ops.push(WriteOp::Put {
+                            table,
+                            key: key.clone(),
+                            row,
+                        });
+                    }
+                    Ok((WriteSet { ops }, 0))
+                })
+                .await?;
+                Ok(ShardResponse::written(0, vec![], vec![]))
+            }
             ShardRequest::CreateView { view, or_replace } => {
                 self.create_view(view, or_replace).await
             }
@@ -1699,13 +1762,18 @@ impl ShardContext {
             };
             // Registered before the wait is recorded, so no unlock is missed.
             let unlocked = self.unlocked.notified();
-            if let (Some(me), LockOwner::Tx(holder)) = (me, holder) {
-                self.waits.begin(me, holder)?;
-            }
-            unlocked.await;
+            let waiter = match (me, holder) {
+                (Some(me), LockOwner::Tx(holder)) => {
+                    self.waits.begin(me, holder)?;
+                    Some(me)
+                }
+                _ => None,
+            };
+            let waited = self.wait_unlocked(unlocked, waiter).await;
             if let Some(me) = me {
                 self.waits.end(me);
             }
+            waited?;
         };
         self.check_memory(&writes)?;
         if let WriteMode::Txn { id, savepoint, .. } = mode {
@@ -1753,6 +1821,26 @@ impl ShardContext {
             None => self.commit_locked(writes).await?,
         }
         Ok(count)
+    }
+
+    /// Waits for an unlock on this shard; a `waiter` whose wait has become
+    /// part of a deadlock meanwhile gets 40P01 (see [`LockWaits::check`]).
+    async fn wait_unlocked(
+        &self,
+        unlocked: tokio::sync::futures::Notified<'_>,
+        waiter: Option<TxId>,
+    ) -> Result<()> {
+        tokio::pin!(unlocked);
+        loop {
+            match tokio::time::timeout(DEADLOCK_CHECK, &mut unlocked).await {
+                Ok(()) => return Ok(()),
+                Err(_) => {
+                    if let Some(w) = waiter {
+                        self.waits.check(w)?;
+                    }
+                }
+            }
+        }
     }
 
     /// REPEATABLE READ: a row committed after the snapshot may not be
@@ -1895,8 +1983,12 @@ impl ShardContext {
                 ready = Err(e);
                 break;
             }
-            unlocked.await;
+            let waited = self.wait_unlocked(unlocked, Some(id)).await;
             self.waits.end(id);
+            if let Err(e) = waited {
+                ready = Err(e);
+                break;
+            }
         }
         if let (Ok(()), Some(snapshot)) = (&ready, validate) {
             ready = self.validate_reads(id, snapshot);
@@ -2914,6 +3006,7 @@ impl ShardContext {
             }
         }
         check_no_dependent_views(&catalog, &ids)?;
+        check_not_referenced(&catalog, &ids)?;
         if !ids.is_empty() {
             log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
                 .await?;
@@ -3262,6 +3355,39 @@ fn check_sequence_unused(
     Ok(())
 }
 
+/// A table another one's FOREIGN KEY references may not be dropped
+/// without it (PostgreSQL's 2BP01 without CASCADE).
+fn check_not_referenced(catalog: &Catalog, dropped: &[tessera_types::TableId]) -> Result<()> {
+    for id in dropped {
+        let Some(parent) = catalog.table_by_id(*id) else {
+            continue;
+        };
+        let lines: Vec<String> = catalog
+            .referencing(*id)
+            .into_iter()
+            .filter(|(c, _)| !dropped.contains(&c.id))
+            .map(|(child, fk)| {
+                format!(
+                    "constraint {} on table {} depends on table {}",
+                    fk.name, child.name, parent.name
+                )
+            })
+            .collect();
+        if !lines.is_empty() {
+            return Err(Error::new(
+                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop table {} because other objects depend on it",
+                    parent.name
+                ),
+            )
+            .with_detail(lines.join("\n"))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+    }
+    Ok(())
+}
+
 /// CREATE OR REPLACE VIEW keeps the old columns, as PostgreSQL requires:
 /// the same names and types in the same places, new ones only after them.
 fn check_view_replacement(
@@ -3605,6 +3731,7 @@ mod kv_tests {
             primary_key: vec![],
             sharding_key: vec![],
             checks: vec![],
+            foreign_keys: vec![],
         };
         Catalog::new(16, 1).with_table(def)
     }
@@ -3641,6 +3768,7 @@ mod kv_tests {
     fn point_reads_ranges_and_atomic_writes_without_sql() {
         let (ctx, t) = shard();
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         rt.block_on(async {
@@ -3717,6 +3845,7 @@ mod kv_tests {
     fn serializable_reads_are_validated_and_hold_writers_until_released() {
         let (ctx, t) = shard();
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         rt.block_on(async {
@@ -3788,6 +3917,7 @@ mod kv_tests {
             Arc::new(Timeline::new(1)),
         );
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         rt.block_on(async {
@@ -3805,6 +3935,7 @@ mod kv_tests {
         let (ctx, t) = shard();
         let ctx = ctx.with_memory_limit(4096);
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         rt.block_on(async {
@@ -3862,6 +3993,7 @@ mod checkpoint_tests {
             primary_key: vec![],
             sharding_key: vec![],
             checks: vec![],
+            foreign_keys: vec![],
         };
         let (catalog, table) = Catalog::new(16, shard_count).with_table(def);
         let fs = SimFs::new();

@@ -40,6 +40,7 @@ mod testing {
             primary_key: vec![],
             sharding_key: vec![],
             checks: vec![],
+            foreign_keys: vec![],
         };
         let (catalog, table) = Catalog::new(16, shards).with_table(def);
         (catalog, table.id)

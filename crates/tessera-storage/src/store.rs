@@ -567,6 +567,7 @@ mod tests {
                 primary_key: vec![],
                 sharding_key: vec![],
                 checks: vec![],
+                foreign_keys: vec![],
             };
             catalog = catalog.with_table(def).0;
         }

@@ -17,7 +17,9 @@ pub mod types;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
-pub use schema::{Catalog, ColumnDef, Identity, IndexDef, TableDef, TableId, ViewDef};
+pub use schema::{
+    Catalog, ColumnDef, FkAction, ForeignKey, Identity, IndexDef, TableDef, TableId, ViewDef,
+};
 pub use sequence::SequenceDef;
 pub use types::DataType;
 pub use value::Value;

@@ -72,6 +72,46 @@ pub struct TableDef {
     pub sharding_key: Vec<usize>,
     /// CHECK constraints: name and expression text over the row.
     pub checks: Vec<(String, String)>,
+    /// FOREIGN KEY constraints this table's rows must satisfy.
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// A FOREIGN KEY constraint: `columns` of the table hold the primary key
+/// of a row of `parent` (or are NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<usize>,
+    /// 0 while a table referencing itself is being created.
+    pub parent: TableId,
+    /// The parent's primary-key columns, in the order `columns` match them.
+    pub parent_columns: Vec<usize>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+}
+
+/// What deleting (or updating) a referenced row does to the rows that
+/// reference it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FkAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    fn code(self) -> u8 {
+        self as u8
+    }
+
+    fn from_code(c: u8) -> Option<FkAction> {
+        use FkAction::*;
+        [NoAction, Restrict, Cascade, SetNull, SetDefault]
+            .get(c as usize)
+            .copied()
+    }
 }
 
 impl TableDef {
@@ -133,6 +173,19 @@ impl TableDef {
             w.str(name);
             w.str(expr);
         }
+        w.u32(self.foreign_keys.len() as u32);
+        for fk in &self.foreign_keys {
+            w.str(&fk.name);
+            w.u32(fk.parent);
+            for list in [&fk.columns, &fk.parent_columns] {
+                w.u32(list.len() as u32);
+                for i in list {
+                    w.u32(*i as u32);
+                }
+            }
+            w.u8(fk.on_delete.code());
+            w.u8(fk.on_update.code());
+        }
     }
 
     pub fn decode(r: &mut Reader) -> Result<TableDef> {
@@ -184,6 +237,35 @@ impl TableDef {
         for _ in 0..n {
             checks.push((r.str()?.to_string(), r.str()?.to_string()));
         }
+        let n = r.len_prefix(4096)?;
+        let mut foreign_keys = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = r.str()?.to_string();
+            let parent = r.u32()?;
+            let mut lists = [Vec::new(), Vec::new()];
+            for list in lists.iter_mut() {
+                let k = r.len_prefix(32)?;
+                for _ in 0..k {
+                    list.push(r.u32()? as usize);
+                }
+            }
+            let [columns, parent_columns] = lists;
+            if columns.iter().any(|c| *c >= ncols) {
+                return Err(r.corrupt("foreign key column out of range"));
+            }
+            let action = |c: u8| FkAction::from_code(c);
+            let (Some(on_delete), Some(on_update)) = (action(r.u8()?), action(r.u8()?)) else {
+                return Err(r.corrupt("bad foreign key action"));
+            };
+            foreign_keys.push(ForeignKey {
+                name,
+                columns,
+                parent,
+                parent_columns,
+                on_delete,
+                on_update,
+            });
+        }
         Ok(TableDef {
             id,
             name,
@@ -191,6 +273,7 @@ impl TableDef {
             primary_key,
             sharding_key,
             checks,
+            foreign_keys,
         })
     }
 }
@@ -315,6 +398,7 @@ impl IndexDef {
             primary_key: (0..key_len).collect(),
             sharding_key: (0..columns.len()).collect(),
             checks: vec![],
+            foreign_keys: vec![],
         };
         IndexDef {
             name,
@@ -673,10 +757,31 @@ impl Catalog {
         self.bucket_to_shard[bucket as usize]
     }
 
-    /// A copy with `table` added, its id taken from `next_table_id`.
+    /// The foreign keys that reference table `parent`, with their tables
+    /// (oldest table first).
+    pub fn referencing(&self, parent: TableId) -> Vec<(Arc<TableDef>, ForeignKey)> {
+        let mut found: Vec<(Arc<TableDef>, ForeignKey)> = self
+            .tables
+            .values()
+            .flat_map(|t| {
+                t.foreign_keys
+                    .iter()
+                    .filter(move |fk| fk.parent == parent)
+                    .map(move |fk| (t.clone(), fk.clone()))
+            })
+            .collect();
+        found.sort_by_key(|(t, _)| t.id);
+        found
+    }
+
+    /// A copy with `table` added, its id taken from `next_table_id` (also
+    /// the parent of its foreign keys that reference itself).
     pub fn with_table(&self, mut table: TableDef) -> (Catalog, Arc<TableDef>) {
         let mut next = self.clone();
         table.id = next.next_table_id;
+        for fk in table.foreign_keys.iter_mut().filter(|fk| fk.parent == 0) {
+            fk.parent = table.id;
+        }
         next.next_table_id += 1;
         next.version += 1;
         let table = Arc::new(table);
@@ -825,6 +930,14 @@ mod tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             checks: vec![("t_c0_check".into(), "c0 > 0".into())],
+            foreign_keys: vec![ForeignKey {
+                name: "t_c1_fkey".into(),
+                columns: vec![1, 2],
+                parent: 3,
+                parent_columns: vec![0, 1],
+                on_delete: FkAction::Cascade,
+                on_update: FkAction::NoAction,
+            }],
         };
         let mut w = Writer::new();
         table.encode(&mut w);
