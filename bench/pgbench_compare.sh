@@ -8,12 +8,15 @@
 #   select_only   pgbench's built-in SELECT-only script (-S)
 #   insert        INSERT INTO bench_ins (id, v) VALUES ...  (-f; a table
 #                 without primary key)
+#   serial_insert INSERT INTO bench_serial (v) VALUES ... RETURNING id (-f;
+#                 a bigserial primary key and a DEFAULT now() column, the
+#                 table an ORM makes)
 #   tpcb_like     pgbench's built-in TPC-B-like script (BEGIN; 3 UPDATEs, a
 #                 SELECT, an INSERT; END); afterwards the four balance sums
 #                 must agree
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
-# both workloads, stop it; then the other one. Prints a table of TPS and the
+# the workloads, stop it; then the other one. Prints a table of TPS and the
 # Tessera/PostgreSQL ratio, and each system's p99 latency.
 #
 # Usage: bench/pgbench_compare.sh [-c CLIENTS] [-j THREADS] [-T SECONDS]
@@ -52,6 +55,10 @@ done
 # --- workload files -------------------------------------------------------------
 cat >"$work/setup.sql" <<'EOF'
 CREATE TABLE bench_ins (id bigint, v text);
+CREATE TABLE bench_serial (id bigserial PRIMARY KEY, v text, at timestamptz DEFAULT now());
+EOF
+cat >"$work/serial.sql" <<'EOF'
+INSERT INTO bench_serial (v) VALUES ('payload-0123456789') RETURNING id;
 EOF
 cat >"$work/insert.sql" <<'EOF'
 \set id random(1, 1000000000000)
@@ -59,9 +66,10 @@ INSERT INTO bench_ins (id, v) VALUES (:id, 'payload-0123456789');
 EOF
 chmod 644 "$work"/*.sql
 
-workloads=(select_only insert tpcb_like)
+workloads=(select_only insert serial_insert tpcb_like)
 # What pgbench runs for each workload.
-declare -A script=([select_only]="-S" [insert]="-f $work/insert.sql" [tpcb_like]="")
+declare -A script=([select_only]="-S" [insert]="-f $work/insert.sql"
+    [serial_insert]="-f $work/serial.sql" [tpcb_like]="")
 declare -A tps p99
 
 load_and_run() { # system port

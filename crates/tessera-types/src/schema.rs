@@ -757,6 +757,13 @@ impl Catalog {
         self.bucket_to_shard[bucket as usize]
     }
 
+    /// Whether a foreign key references table `parent`.
+    pub fn is_referenced(&self, parent: TableId) -> bool {
+        self.tables
+            .values()
+            .any(|t| t.foreign_keys.iter().any(|fk| fk.parent == parent))
+    }
+
     /// The foreign keys that reference table `parent`, with their tables
     /// (oldest table first).
     pub fn referencing(&self, parent: TableId) -> Vec<(Arc<TableDef>, ForeignKey)> {

@@ -41,7 +41,7 @@ impl<C: Cluster> Router<C> {
     /// supported (changing a referenced key, an upsert setting a
     /// referencing column).
     pub(super) fn foreign_key_work(&self, plan: &Plan) -> Result<Option<FkWork>> {
-        let catalog = self.cluster.catalog();
+        let referenced = |id| self.cluster.catalog().is_referenced(id);
         let work = match plan {
             Plan::Insert(i) => {
                 if let Some(OnConflict::Update { assignments, .. }) = i.on_conflict.as_deref() {
@@ -61,7 +61,12 @@ impl<C: Cluster> Router<C> {
             }
             Plan::Update(u) => {
                 let assigned = |cols: &[usize]| u.assignments.iter().any(|(c, _)| cols.contains(c));
-                if let Some((child, fk)) = catalog
+                if u.table.foreign_keys.is_empty() && !referenced(u.table.id) {
+                    return Ok(None);
+                }
+                if let Some((child, fk)) = self
+                    .cluster
+                    .catalog()
                     .referencing(u.table.id)
                     .into_iter()
                     .find(|(_, fk)| assigned(&fk.parent_columns))
@@ -84,7 +89,7 @@ impl<C: Cluster> Router<C> {
             }
             Plan::Delete(d) => FkWork {
                 child: vec![],
-                parent: !catalog.referencing(d.table.id).is_empty(),
+                parent: referenced(d.table.id),
             },
             _ => return Ok(None),
         };
