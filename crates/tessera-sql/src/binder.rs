@@ -1106,9 +1106,7 @@ impl<'a> Binder<'a> {
                 if matches!(cascade, Some(ast::CascadeOption::Cascade)) {
                     return Err(Error::unsupported("TRUNCATE … CASCADE"));
                 }
-                if matches!(identity, Some(ast::TruncateIdentityOption::Restart)) {
-                    return Err(Error::unsupported("TRUNCATE … RESTART IDENTITY"));
-                }
+
                 let mut deletes = Vec::new();
                 let named: Vec<String> = table_names
                     .iter()
@@ -1153,9 +1151,34 @@ impl<'a> Binder<'a> {
                         filter: None,
                     })));
                 }
-                (Plan::Truncate { deletes }, vec![], false)
+                let restart = match identity {
+                    Some(ast::TruncateIdentityOption::Restart) => self
+                        .catalog
+                        .sequences()
+                        .filter(|s| {
+                            s.owned_by.is_some_and(|(t, _)| {
+                                self.catalog
+                                    .table_by_id(t)
+                                    .is_some_and(|t| named.contains(&t.name))
+                            })
+                        })
+                        .cloned()
+                        .collect(),
+                    _ => vec![],
+                };
+                (Plan::Truncate { deletes, restart }, vec![], false)
             }
             S::CreateTable(ct) => (self.bind_create_table(ct, parsed)?, vec![], false),
+            S::Comment {
+                object_type,
+                object_name,
+                comment,
+                if_exists: false,
+            } => (
+                self.bind_comment(*object_type, object_name, comment.clone())?,
+                vec![],
+                false,
+            ),
             S::Drop {
                 object_type:
                     kind @ (ast::ObjectType::Table
@@ -6247,6 +6270,65 @@ impl Binder<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// COMMENT ON TABLE t / COLUMN t.c (of a table or a view).
+    fn bind_comment(
+        &mut self,
+        kind: ast::CommentObject,
+        name: &ast::ObjectName,
+        text: Option<String>,
+    ) -> Result<Plan> {
+        let text = text.filter(|t| !t.is_empty());
+        match kind {
+            ast::CommentObject::Table => {
+                let table = self.table(name)?;
+                Ok(Plan::Comment {
+                    object: table.id,
+                    column: 0,
+                    text,
+                })
+            }
+            ast::CommentObject::Column => {
+                let parts = &name.0;
+                let (Some(ast::ObjectNamePart::Identifier(column)), Some(rest)) =
+                    (parts.last(), parts.len().checked_sub(1))
+                else {
+                    return Err(Error::syntax("column name must be qualified"));
+                };
+                if rest == 0 {
+                    return Err(Error::syntax("column name must be qualified"));
+                }
+                let relation = ast::ObjectName(parts[..rest].to_vec());
+                let rname = object_name(&relation)?;
+                let c = ident_name(column);
+                let (id, columns): (tessera_types::TableId, Vec<String>) =
+                    match (self.catalog.table(&rname), self.catalog.view(&rname)) {
+                        (Some(t), _) => (t.id, t.columns.iter().map(|c| c.name.clone()).collect()),
+                        (None, Some(v)) => {
+                            (v.id, v.columns.iter().map(|(n, _)| n.clone()).collect())
+                        }
+                        (None, None) => {
+                            return Err(Error::new(
+                                sqlstate::UNDEFINED_TABLE,
+                                format!("relation \"{rname}\" does not exist"),
+                            ))
+                        }
+                    };
+                let i = columns.iter().position(|n| *n == c).ok_or_else(|| {
+                    Error::new(
+                        sqlstate::UNDEFINED_COLUMN,
+                        format!("column \"{c}\" of relation \"{rname}\" does not exist"),
+                    )
+                })?;
+                Ok(Plan::Comment {
+                    object: id,
+                    column: i as u32 + 1,
+                    text,
+                })
+            }
+            other => Err(Error::unsupported(format!("COMMENT ON {other}"))),
+        }
     }
 
     /// A table's CHECK constraints, bound over its row.

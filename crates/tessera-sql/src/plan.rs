@@ -619,6 +619,15 @@ pub enum Plan {
     /// transaction (so it is MVCC-safe and can be rolled back).
     Truncate {
         deletes: Vec<Arc<Plan>>,
+        /// RESTART IDENTITY: the sequences the tables' columns own.
+        restart: Vec<Arc<tessera_types::SequenceDef>>,
+    },
+    /// COMMENT ON TABLE / COLUMN: `column` 0 for the relation itself,
+    /// else its position + 1; `None` removes the comment.
+    Comment {
+        object: tessera_types::TableId,
+        column: u32,
+        text: Option<String>,
     },
     /// ALTER TABLE … ADD PRIMARY KEY on a table keyed by hidden row ids: the
     /// table is rewritten, keyed and sharded by `columns`.

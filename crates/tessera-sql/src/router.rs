@@ -1813,7 +1813,25 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                 })
             }
-            Plan::Truncate { deletes } => {
+            Plan::Comment {
+                object,
+                column,
+                text,
+            } => {
+                let comment = ShardRequest::Comment {
+                    object: *object,
+                    column: *column,
+                    text: text.clone(),
+                };
+                expect_done(self.cluster.call(0, comment).await?)?;
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "COMMENT".into(),
+                    notices: vec![],
+                })
+            }
+            Plan::Truncate { deletes, restart } => {
                 for delete in deletes {
                     self.modify(
                         "TRUNCATE",
@@ -1824,6 +1842,12 @@ impl<C: Cluster> Router<C> {
                         session,
                     )
                     .await?;
+                }
+                for s in restart {
+                    s.set(s.start, false)?;
+                }
+                if !restart.is_empty() {
+                    self.settle_sequences().await?;
                 }
                 Ok(QueryResult {
                     columns: None,

@@ -320,6 +320,12 @@ pub enum ShardRequest {
         keys: Vec<(Vec<u8>, Error)>,
         mode: WriteMode,
     },
+    /// Set (or with `None` remove) the comment on a relation or column.
+    Comment {
+        object: tessera_types::TableId,
+        column: u32,
+        text: Option<String>,
+    },
     /// Replace the definition of table `table.id` (catalog only).
     AlterTable { table: TableDef },
     /// Make sequence records durable (see `tessera_types::sequence`).
@@ -1143,6 +1149,31 @@ impl ShardContext {
             } => self.create_sequence(sequence, if_not_exists).await,
             ShardRequest::LogSequences(records) => self.log_sequences(records).await,
             ShardRequest::AlterTable { table } => self.alter_table(table).await,
+            ShardRequest::Comment {
+                object,
+                column,
+                text,
+            } => {
+                let (log, order) = self.catalog_log()?;
+                let _guard = order.lock().await;
+                let catalog = self.catalog_cell.load();
+                if catalog.table_by_id(object).is_none() && !catalog.views().any(|v| v.id == object)
+                {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_TABLE,
+                        "the relation was dropped while its comment was being set",
+                    ));
+                }
+                let record = CatalogRecord::Comment {
+                    object,
+                    column,
+                    text: text.clone(),
+                };
+                log.append_durable(&record.encode()).await?;
+                self.catalog_cell
+                    .publish(catalog.with_comment(object, column, text));
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::LockKeys { table, keys, mode } => {
                 let txn = mode.txn();
                 self.write(mode, || {

@@ -181,6 +181,11 @@ pub fn recover_in(
             CatalogRecord::CreateSequence(s) => catalog.with_sequence_replayed(s),
             CatalogRecord::CreateView(v) => catalog.with_view_replayed(v),
             CatalogRecord::AlterTable(t) => catalog.with_table_altered(t),
+            CatalogRecord::Comment {
+                object,
+                column,
+                text,
+            } => catalog.with_comment(object, column, text),
             CatalogRecord::SequenceValues(values) => {
                 for (id, generation, last, is_called) in values {
                     if let Some(s) = catalog.sequence_by_id(id) {

@@ -565,6 +565,9 @@ pub struct Catalog {
     indexes: BTreeMap<String, Arc<IndexDef>>,
     sequences: BTreeMap<String, Arc<SequenceDef>>,
     views: BTreeMap<String, Arc<ViewDef>>,
+    /// COMMENT ON: by relation id and column (0 for the relation itself,
+    /// else its position + 1).
+    comments: BTreeMap<(TableId, u32), String>,
 }
 
 impl Catalog {
@@ -582,6 +585,7 @@ impl Catalog {
             indexes: BTreeMap::new(),
             sequences: BTreeMap::new(),
             views: BTreeMap::new(),
+            comments: BTreeMap::new(),
         }
     }
 
@@ -757,6 +761,22 @@ impl Catalog {
         self.bucket_to_shard[bucket as usize]
     }
 
+    /// The comment on relation `id` (`column` 0) or one of its columns.
+    pub fn comment(&self, id: TableId, column: u32) -> Option<&str> {
+        self.comments.get(&(id, column)).map(String::as_str)
+    }
+
+    /// A copy with the comment set, or removed with `None`.
+    pub fn with_comment(&self, id: TableId, column: u32, text: Option<String>) -> Catalog {
+        let mut next = self.clone();
+        match text {
+            Some(t) => next.comments.insert((id, column), t),
+            None => next.comments.remove(&(id, column)),
+        };
+        next.version += 1;
+        next
+    }
+
     /// Whether a foreign key references table `parent`.
     pub fn is_referenced(&self, parent: TableId) -> bool {
         self.tables
@@ -853,6 +873,7 @@ impl Catalog {
         next.sequences
             .retain(|_, s| s.id != id && s.owned_by.is_none_or(|(t, _)| t != id));
         next.views.retain(|_, v| v.id != id);
+        next.comments.retain(|(object, _), _| *object != id);
         next.version += 1;
         next
     }
