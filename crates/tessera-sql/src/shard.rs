@@ -134,55 +134,69 @@ impl WriteMode {
     }
 }
 
-/// The node's lock waits between transactions: who waits for whom. A wait
+/// The node's lock waits between transactions: who waits for whom, on
+/// which shard. A transaction can wait on several shards at once (the
+/// parts of one multi-shard statement), each wait its own edge. A wait
 /// that would close a cycle is refused with 40P01, so no set of
 /// transactions, on one shard or several, waits for each other forever.
 #[derive(Default)]
 pub struct LockWaits {
-    edges: std::sync::Mutex<HashMap<TxId, TxId>>,
+    edges: std::sync::Mutex<HashMap<TxId, Vec<(ShardId, TxId)>>>,
 }
 
 impl LockWaits {
-    /// `waiter` starts waiting for a lock `holder` holds.
-    pub fn begin(&self, waiter: TxId, holder: TxId) -> Result<()> {
+    /// `waiter` starts waiting on `shard` for a lock `holder` holds.
+    pub fn begin(&self, waiter: TxId, shard: ShardId, holder: TxId) -> Result<()> {
         let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
-        if leads_back(&edges, waiter, holder) {
+        if reaches(&edges, holder, waiter) {
             return Err(deadlock(waiter, holder));
         }
-        edges.insert(waiter, holder);
+        let out = edges.entry(waiter).or_default();
+        out.retain(|(s, _)| *s != shard);
+        out.push((shard, holder));
         Ok(())
     }
 
-    pub fn end(&self, waiter: TxId) {
-        self.edges
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&waiter);
+    /// `waiter` no longer waits on `shard`.
+    pub fn end(&self, waiter: TxId, shard: ShardId) {
+        let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(out) = edges.get_mut(&waiter) {
+            out.retain(|(s, _)| *s != shard);
+            if out.is_empty() {
+                edges.remove(&waiter);
+            }
+        }
     }
 
-    /// Whether `waiter`, still waiting, is now on a cycle. A cycle can
-    /// close while one of its edges is briefly gone (a waiter woken to look
-    /// again ends its edge and begins it anew), so `begin` alone misses
-    /// some; waiters look again after [`DEADLOCK_CHECK`].
-    pub fn check(&self, waiter: TxId) -> Result<()> {
+    /// Whether `waiter`, still waiting on `shard`, is now on a cycle. A
+    /// cycle can close while one of its edges is briefly gone (a waiter
+    /// woken to look again ends its edge and begins it anew), so `begin`
+    /// alone misses some; waiters look again after [`DEADLOCK_CHECK`].
+    pub fn check(&self, waiter: TxId, shard: ShardId) -> Result<()> {
         let edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
-        match edges.get(&waiter) {
-            Some(&holder) if leads_back(&edges, waiter, holder) => Err(deadlock(waiter, holder)),
+        let holder = edges
+            .get(&waiter)
+            .and_then(|out| out.iter().find(|(s, _)| *s == shard))
+            .map(|(_, h)| *h);
+        match holder {
+            Some(holder) if reaches(&edges, holder, waiter) => Err(deadlock(waiter, holder)),
             _ => Ok(()),
         }
     }
 }
 
-/// Whether following the waits from `holder` reaches `waiter`.
-fn leads_back(edges: &HashMap<TxId, TxId>, waiter: TxId, holder: TxId) -> bool {
-    let mut at = holder;
-    for _ in 0..=edges.len() {
-        if at == waiter {
+/// Whether following the waits from `from` reaches `target`.
+fn reaches(edges: &HashMap<TxId, Vec<(ShardId, TxId)>>, from: TxId, target: TxId) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![from];
+    while let Some(at) = stack.pop() {
+        if at == target {
             return true;
         }
-        match edges.get(&at) {
-            Some(next) => at = *next,
-            None => return false,
+        if seen.insert(at) {
+            if let Some(out) = edges.get(&at) {
+                stack.extend(out.iter().map(|(_, h)| *h));
+            }
         }
     }
     false
@@ -1795,14 +1809,14 @@ impl ShardContext {
             let unlocked = self.unlocked.notified();
             let waiter = match (me, holder) {
                 (Some(me), LockOwner::Tx(holder)) => {
-                    self.waits.begin(me, holder)?;
+                    self.waits.begin(me, self.shard, holder)?;
                     Some(me)
                 }
                 _ => None,
             };
             let waited = self.wait_unlocked(unlocked, waiter).await;
             if let Some(me) = me {
-                self.waits.end(me);
+                self.waits.end(me, self.shard);
             }
             waited?;
         };
@@ -1867,7 +1881,7 @@ impl ShardContext {
                 Ok(()) => return Ok(()),
                 Err(_) => {
                     if let Some(w) = waiter {
-                        self.waits.check(w)?;
+                        self.waits.check(w, self.shard)?;
                     }
                 }
             }
@@ -2010,12 +2024,12 @@ impl ShardContext {
         let mut ready = Ok(());
         while let Some(holder) = self.read_lock_holder(writes, Some(id)) {
             let unlocked = self.unlocked.notified();
-            if let Err(e) = self.waits.begin(id, holder) {
+            if let Err(e) = self.waits.begin(id, self.shard, holder) {
                 ready = Err(e);
                 break;
             }
             let waited = self.wait_unlocked(unlocked, Some(id)).await;
-            self.waits.end(id);
+            self.waits.end(id, self.shard);
             if let Err(e) = waited {
                 ready = Err(e);
                 break;
@@ -2130,7 +2144,7 @@ impl ShardContext {
         let writes = self.take_intents(id);
         self.release_reads(id);
         self.store.borrow_mut().unlock(&writes);
-        self.waits.end(id);
+        self.waits.end(id, self.shard);
         self.unlocked.notify_waiters();
     }
 
@@ -4393,5 +4407,54 @@ mod checkpoint_tests {
             n.shards[0].end_checkpoint(floor);
             assert!(plan.retained.decisions.is_empty() && plan.retained.prepared.is_empty());
         });
+    }
+}
+
+#[cfg(test)]
+mod lock_wait_tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_waiting_on_two_shards_keeps_both_edges() {
+        let waits = LockWaits::default();
+        // A multi-shard statement 1 waits for 2 on shard 0 and for 3 on
+        // shard 1; its wait on shard 1 ends, the one on shard 0 goes on.
+        waits.begin(1, 0, 2).unwrap();
+        waits.begin(1, 1, 3).unwrap();
+        waits.end(1, 1);
+        // 2 now waits for 1: a cycle, however the edges came and went.
+        let e = waits.begin(2, 1, 1).unwrap_err();
+        assert_eq!(e.code, sqlstate::DEADLOCK_DETECTED);
+        // A cycle through either of two waits is found.
+        waits.begin(1, 1, 3).unwrap();
+        waits.begin(3, 0, 4).unwrap();
+        assert!(waits.begin(4, 1, 1).is_err());
+        waits.end(1, 0);
+        waits.end(1, 1);
+        waits.begin(4, 1, 1).unwrap();
+        assert!(waits.check(4, 1).is_ok());
+    }
+
+    #[test]
+    fn a_cycle_closed_behind_a_waiters_back_is_found_by_check() {
+        let waits = LockWaits::default();
+        waits.begin(1, 0, 2).unwrap();
+        // 1 is woken and looks again: its edge is briefly gone while 2
+        // begins waiting for it.
+        waits.end(1, 0);
+        waits.begin(2, 1, 1).unwrap();
+        waits.begin(1, 0, 2).unwrap_err();
+        // Had 1 re-begun first, 2's begin would have failed; either way
+        // the cycle is seen by the one left waiting.
+        let w = LockWaits::default();
+        w.begin(2, 1, 1).unwrap();
+        {
+            // Force the edge in without the begin-time check, as a race
+            // between two shards' begins would leave it.
+            let mut edges = w.edges.lock().unwrap();
+            edges.entry(1).or_default().push((0, 2));
+        }
+        assert!(w.check(2, 1).is_err());
+        assert!(w.check(1, 0).is_err());
     }
 }
