@@ -1230,6 +1230,23 @@ impl<'a> Binder<'a> {
                 materialized: true, ..
             } => return Err(Error::unsupported("materialized views")),
             S::CreateSequence {
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+                ..
+            } if parsed.alter_sequence.is_some() => (
+                self.bind_alter_sequence(
+                    parsed.alter_sequence.as_ref().expect("checked above"),
+                    name,
+                    data_type.as_ref(),
+                    sequence_options,
+                    owned_by.as_ref(),
+                )?,
+                vec![],
+                false,
+            ),
+            S::CreateSequence {
                 temporary: false,
                 if_not_exists,
                 name,
@@ -6550,6 +6567,91 @@ impl Binder<'_> {
         Ok(Plan::CreateSequence {
             sequence,
             if_not_exists,
+        })
+    }
+
+    /// ALTER SEQUENCE: unset options keep their values, RESTART sets the
+    /// next value (START's without a value), OWNED BY changes the owner.
+    fn bind_alter_sequence(
+        &mut self,
+        alter: &crate::parser::AlterSequence,
+        name: &ast::ObjectName,
+        t: Option<&ast::DataType>,
+        options: &[ast::SequenceOptions],
+        owned_by: Option<&ast::ObjectName>,
+    ) -> Result<Plan> {
+        let n = object_name(name)?;
+        let Some(old) = self.catalog.sequence(&n).cloned() else {
+            if alter.if_exists {
+                return Ok(Plan::AlterSequence {
+                    sequence: None,
+                    changed: false,
+                    restart: None,
+                    notices: vec![format!("relation \"{n}\" does not exist, skipping")],
+                });
+            }
+            return Err(if self.catalog.relation_exists(&n) {
+                Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!("\"{n}\" is not a sequence"),
+                )
+            } else {
+                Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("relation \"{n}\" does not exist"),
+                )
+            });
+        };
+        let given = self.sequence_options(options)?;
+        let merged = tessera_types::sequence::SequenceOptions {
+            data_type: Some(match t {
+                Some(t) => data_type(t)?,
+                None => old.data_type,
+            }),
+            increment: given.increment.or(Some(old.increment)),
+            min: given.min.or(Some(Some(old.min))),
+            max: given.max.or(Some(Some(old.max))),
+            start: given.start.or(Some(old.start)),
+            cache: given.cache.or(Some(old.cache)),
+            cycle: given.cycle.or(Some(old.cycle)),
+        };
+        let mut sequence = tessera_types::SequenceDef::new(n.clone(), &merged)?;
+        sequence.id = old.id;
+        sequence.state = old.state.clone();
+        sequence.owned_by = old.owned_by;
+        if owned_by.is_some() {
+            let created = self.bind_create_sequence(false, name, None, &[], owned_by)?;
+            if let Plan::CreateSequence { sequence: s, .. } = created {
+                sequence.owned_by = s.owned_by;
+            }
+        }
+        let restart = match &alter.restart {
+            None => None,
+            Some(None) => Some(sequence.start),
+            Some(Some(e)) => {
+                let v = option_integer(e)?;
+                let bad = |m: String| Error::new(sqlstate::INVALID_PARAMETER_VALUE, m);
+                if v < sequence.min {
+                    return Err(bad(format!(
+                        "RESTART value ({v}) cannot be less than MINVALUE ({})",
+                        sequence.min
+                    )));
+                }
+                if v > sequence.max {
+                    return Err(bad(format!(
+                        "RESTART value ({v}) cannot be greater than MAXVALUE ({})",
+                        sequence.max
+                    )));
+                }
+                Some(v)
+            }
+        };
+        let changed = sequence != *old;
+        Ok(Plan::AlterSequence {
+            sequence: Some(Arc::new(sequence)),
+            changed,
+            restart,
+            notices: vec![],
         })
     }
 

@@ -25,6 +25,17 @@ pub struct Parsed {
     pub as_columns: Vec<Ident>,
     /// CREATE TABLE … AS … WITH [NO] DATA.
     pub with_data: bool,
+    /// ALTER SEQUENCE, which sqlparser does not parse: its options are in
+    /// `statement`, a `CreateSequence`, and the rest here.
+    pub alter_sequence: Option<AlterSequence>,
+}
+
+/// What ALTER SEQUENCE says besides CREATE SEQUENCE's options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterSequence {
+    pub if_exists: bool,
+    /// RESTART: `Some(None)` restarts at START, `Some(Some(n))` at n.
+    pub restart: Option<Option<sqlparser::ast::Expr>>,
 }
 
 fn syntax(e: ParserError) -> Error {
@@ -74,7 +85,14 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         if parser.peek_token().token == Token::EOF {
             break;
         }
-        let statement = parser.parse_statement().map_err(syntax)?;
+        let altered = is_word(&parser.peek_nth_token(0).token, "alter")
+            && is_word(&parser.peek_nth_token(1).token, "sequence");
+        let (statement, alter_sequence) = if altered {
+            let (s, a) = parse_alter_sequence(&mut parser).map_err(syntax)?;
+            (s, Some(a))
+        } else {
+            (parser.parse_statement().map_err(syntax)?, None)
+        };
         let columns = as_columns.next().unwrap_or_default();
         let mut with_data = true;
         if matches!(&statement, Statement::CreateTable(ct) if ct.query.is_some())
@@ -109,6 +127,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             distributed_by,
             as_columns: columns,
             with_data,
+            alter_sequence,
         });
     }
     Ok(out)
@@ -365,4 +384,65 @@ pub fn rename_column(text: &str, old: &str, new: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// `ALTER SEQUENCE [IF EXISTS] name option…` (options in any order).
+fn parse_alter_sequence(
+    p: &mut Parser,
+) -> std::result::Result<(Statement, AlterSequence), ParserError> {
+    use sqlparser::ast::SequenceOptions as O;
+    p.expect_keyword(Keyword::ALTER)?;
+    p.expect_keyword(Keyword::SEQUENCE)?;
+    let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let name = p.parse_object_name(false)?;
+    let mut options = Vec::new();
+    let mut data_type = None;
+    let mut owned_by = None;
+    let mut restart = None;
+    loop {
+        if p.parse_keyword(Keyword::AS) {
+            data_type = Some(p.parse_data_type()?);
+        } else if p.parse_keyword(Keyword::INCREMENT) {
+            let by = p.parse_keyword(Keyword::BY);
+            options.push(O::IncrementBy(p.parse_expr()?, by));
+        } else if p.parse_keyword(Keyword::MINVALUE) {
+            options.push(O::MinValue(Some(p.parse_expr()?)));
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MINVALUE]) {
+            options.push(O::MinValue(None));
+        } else if p.parse_keyword(Keyword::MAXVALUE) {
+            options.push(O::MaxValue(Some(p.parse_expr()?)));
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MAXVALUE]) {
+            options.push(O::MaxValue(None));
+        } else if p.parse_keyword(Keyword::START) {
+            let with = p.parse_keyword(Keyword::WITH);
+            options.push(O::StartWith(p.parse_expr()?, with));
+        } else if p.parse_keyword(Keyword::RESTART) {
+            let with = p.parse_keyword(Keyword::WITH);
+            let value = match p.peek_token().token {
+                Token::Number(..) | Token::Minus | Token::Plus => Some(p.parse_expr()?),
+                _ if with => Some(p.parse_expr()?),
+                _ => None,
+            };
+            restart = Some(value);
+        } else if p.parse_keyword(Keyword::CACHE) {
+            options.push(O::Cache(p.parse_expr()?));
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::CYCLE]) {
+            options.push(O::Cycle(true));
+        } else if p.parse_keyword(Keyword::CYCLE) {
+            options.push(O::Cycle(false));
+        } else if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
+            owned_by = Some(p.parse_object_name(false)?);
+        } else {
+            break;
+        }
+    }
+    let statement = Statement::CreateSequence {
+        temporary: false,
+        if_not_exists: false,
+        name,
+        data_type,
+        sequence_options: options,
+        owned_by,
+    };
+    Ok((statement, AlterSequence { if_exists, restart }))
 }

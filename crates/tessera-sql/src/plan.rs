@@ -599,6 +599,14 @@ pub enum Plan {
         view: tessera_types::ViewDef,
         or_replace: bool,
     },
+    /// ALTER SEQUENCE: the new definition (same id and value) if it
+    /// changes, and RESTART's value; nothing when IF EXISTS found none.
+    AlterSequence {
+        sequence: Option<Arc<tessera_types::SequenceDef>>,
+        changed: bool,
+        restart: Option<i64>,
+        notices: Vec<String>,
+    },
     /// CREATE TABLE … AS query: the table, then (unless WITH NO DATA)
     /// `INSERT INTO table query`, bound once the table exists.
     CreateTableAs {
@@ -778,6 +786,7 @@ impl crate::engine::StatementInfo for Statement {
                 Plan::CreateTable { .. }
                     | Plan::CreateSequence { .. }
                     | Plan::CreateView { .. }
+                    | Plan::AlterSequence { .. }
                     | Plan::CreateTableAs { .. }
                     | Plan::AlterTable { .. }
                     | Plan::Drop { .. }

@@ -1710,6 +1710,37 @@ impl<C: Cluster> Router<C> {
                     notices,
                 })
             }
+            Plan::AlterSequence {
+                sequence,
+                changed,
+                restart,
+                notices,
+            } => {
+                if let (Some(s), true) = (sequence, changed) {
+                    let alter = ShardRequest::AlterSequence {
+                        sequence: (**s).clone(),
+                    };
+                    expect_done(self.cluster.call(0, alter).await?)?;
+                    s.state.recount();
+                }
+                if let (Some(s), Some(v)) = (sequence, restart) {
+                    s.set(*v, false)?;
+                    self.settle_sequences().await?;
+                }
+                Ok(QueryResult {
+                    columns: None,
+                    rows: vec![],
+                    tag: "ALTER SEQUENCE".into(),
+                    notices: notices
+                        .iter()
+                        .map(|m| crate::engine::Notice {
+                            code: sqlstate::SUCCESSFUL_COMPLETION.code(),
+                            severity: "NOTICE",
+                            message: m.clone(),
+                        })
+                        .collect(),
+                })
+            }
             Plan::CreateView { view, or_replace } => {
                 let create = ShardRequest::CreateView {
                     view: view.clone(),
@@ -2381,6 +2412,7 @@ impl<C: Cluster> Router<C> {
                 Plan::CreateTable { .. }
                     | Plan::CreateSequence { .. }
                     | Plan::CreateView { .. }
+                    | Plan::AlterSequence { .. }
                     | Plan::CreateTableAs { .. }
                     | Plan::AlterTable { .. }
                     | Plan::Drop { .. }

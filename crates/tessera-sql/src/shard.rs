@@ -342,6 +342,8 @@ pub enum ShardRequest {
     },
     /// Replace the definition of table `table.id` (catalog only).
     AlterTable { table: TableDef },
+    /// Replace sequence `sequence.id`'s definition (its value goes on).
+    AlterSequence { sequence: SequenceDef },
     /// Make sequence records durable (see `tessera_types::sequence`).
     LogSequences(Vec<SequenceRecord>),
     /// Tables (with their indexes) or indexes, by name, atomically.
@@ -1162,6 +1164,25 @@ impl ShardContext {
                 if_not_exists,
             } => self.create_sequence(sequence, if_not_exists).await,
             ShardRequest::LogSequences(records) => self.log_sequences(records).await,
+            ShardRequest::AlterSequence { sequence } => {
+                let (log, order) = self.catalog_log()?;
+                let _guard = order.lock().await;
+                let catalog = self.catalog_cell.load();
+                if catalog.sequence_by_id(sequence.id).is_none() {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_TABLE,
+                        format!(
+                            "sequence \"{}\" was dropped while it was being altered",
+                            sequence.name
+                        ),
+                    ));
+                }
+                log.append_durable(&CatalogRecord::CreateSequence(sequence.clone()).encode())
+                    .await?;
+                self.catalog_cell
+                    .publish(catalog.with_sequence_altered(sequence));
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::AlterTable { table } => self.alter_table(table).await,
             ShardRequest::Comment {
                 object,

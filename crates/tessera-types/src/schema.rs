@@ -709,11 +709,22 @@ impl Catalog {
         (next, sequence)
     }
 
-    /// Applies a sequence created elsewhere (replay of the catalog log).
-    pub fn with_sequence_replayed(&self, sequence: SequenceDef) -> Catalog {
+    /// Applies a sequence created or altered elsewhere (replay of the
+    /// catalog log); an altered one keeps its value.
+    pub fn with_sequence_replayed(&self, mut sequence: SequenceDef) -> Catalog {
+        if let Some(old) = self.sequence_by_id(sequence.id) {
+            sequence.state = old.state.clone();
+        }
+        self.with_sequence_altered(sequence)
+    }
+
+    /// Sequence `sequence.id` replaced by `sequence` (ALTER SEQUENCE), or
+    /// added.
+    pub fn with_sequence_altered(&self, sequence: SequenceDef) -> Catalog {
         let mut next = self.clone();
         next.next_table_id = next.next_table_id.max(sequence.id + 1);
         next.version += 1;
+        next.sequences.retain(|_, s| s.id != sequence.id);
         next.sequences
             .insert(sequence.name.clone(), Arc::new(sequence));
         next

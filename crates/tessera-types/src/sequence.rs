@@ -357,6 +357,13 @@ impl SequenceState {
         }
     }
 
+    /// The definition changed (ALTER SEQUENCE): the next `nextval` writes
+    /// a new record, since how far ahead the last one is was counted in
+    /// steps of the old increment.
+    pub fn recount(&self) {
+        self.lock().left = 0;
+    }
+
     /// `(last_value, is_called)`.
     pub fn current(&self) -> (i64, bool) {
         let s = self.lock();
@@ -409,6 +416,25 @@ mod tests {
         }
         // Records grew to cover more fetches each.
         assert!(s.state.logged_generation() < 20);
+    }
+
+    #[test]
+    fn a_new_increment_gets_a_new_record_before_its_first_value() {
+        let s = seq(SequenceOptions::default());
+        s.next().unwrap();
+        let (_, generation, ahead, _) = s.state.pending(s.id).unwrap();
+        s.state.logged(generation);
+        // ALTER SEQUENCE … INCREMENT 1000: same value, new definition.
+        let mut altered = seq(SequenceOptions {
+            increment: Some(1000),
+            ..Default::default()
+        });
+        altered.state = s.state.clone();
+        altered.state.recount();
+        let v = altered.next().unwrap();
+        assert!(v > ahead, "the old record no longer covers {v}");
+        let (_, _, new_ahead, _) = altered.state.pending(altered.id).expect("a new record");
+        assert!(new_ahead >= v);
     }
 
     #[test]
