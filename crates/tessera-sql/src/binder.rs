@@ -767,7 +767,13 @@ pub struct Binder<'a> {
     uses_sequences: bool,
     /// The tables and views the statement reads (what a view depends on).
     referenced: Vec<tessera_types::TableId>,
+    /// While a view is being created: each select list with a `*` (by the
+    /// address of its SELECT), expanded.
+    stars: Option<Vec<(usize, SelectList)>>,
 }
+
+/// A select list with `*` expanded: each expression and its column name.
+type SelectList = Vec<(ast::Expr, String)>;
 
 /// Where window call results are numbered from while binding (remapped
 /// to the stage's row once the query is bound).
@@ -904,6 +910,7 @@ impl<'a> Binder<'a> {
             named_windows: Vec::new(),
             uses_sequences: false,
             referenced: Vec::new(),
+            stars: None,
         }
     }
 
@@ -992,7 +999,10 @@ impl<'a> Binder<'a> {
         or_replace: bool,
     ) -> Result<Plan> {
         let name = object_name(name)?;
-        let (_, descs) = self.bind_query(query)?;
+        self.stars = Some(Vec::new());
+        let bound = self.bind_query(query);
+        let stars = self.stars.take().unwrap_or_default();
+        let (_, descs) = bound?;
         if !self.params.is_empty() {
             return Err(Error::new(
                 sqlstate::UNDEFINED_PARAMETER,
@@ -1004,6 +1014,25 @@ impl<'a> Binder<'a> {
                 "CREATE VIEW specifies more column names than columns",
             ));
         }
+        // As PostgreSQL: a `*` in the view's select list means the columns
+        // there are now, not the ones a table gains later.
+        let at = match &*query.body {
+            ast::SetExpr::Select(select) => &**select as *const ast::Select as usize,
+            _ => 0,
+        };
+        let mut query = query.clone();
+        if let ast::SetExpr::Select(select) = &mut *query.body {
+            if let Some((_, items)) = stars.iter().find(|(p, _)| *p == at) {
+                select.projection = items
+                    .iter()
+                    .map(|(expr, n)| ast::SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias: ast::Ident::with_quote('"', n.clone()),
+                    })
+                    .collect();
+            }
+        }
+        let query = &query;
         let mut out: Vec<(String, DataType)> = Vec::new();
         for (i, d) in descs.iter().enumerate() {
             let n = columns
@@ -3693,6 +3722,17 @@ impl<'a> Binder<'a> {
                 other => (other, n),
             })
             .collect();
+        if let Some(stars) = self.stars.as_mut() {
+            let starred = select.projection.iter().any(|i| {
+                matches!(
+                    i,
+                    ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..)
+                )
+            });
+            if starred {
+                stars.push((select as *const ast::Select as usize, items.clone()));
+            }
+        }
 
         let group_by: Vec<ast::Expr> = match &select.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) => {
