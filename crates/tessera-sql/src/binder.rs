@@ -1793,6 +1793,38 @@ impl<'a> Binder<'a> {
                 };
                 self.bind_quantified(left, op, all, q, scope, ctx)
             }
+            ast::Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let one = ast::Expr::value(ast::Value::Number("1".into(), false));
+                let mut args = vec![(**expr).clone()];
+                args.push(substring_from.as_deref().cloned().unwrap_or(one));
+                args.extend(substring_for.as_deref().cloned());
+                self.bind_text_call(crate::text::TextFn::Substr, "substring", &args, scope, ctx)
+            }
+            ast::Expr::Position { expr, r#in } => {
+                let args = [(**r#in).clone(), (**expr).clone()];
+                self.bind_text_call(crate::text::TextFn::Strpos, "position", &args, scope, ctx)
+            }
+            ast::Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                trim_characters,
+            } => {
+                let f = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => crate::text::TextFn::Ltrim,
+                    Some(ast::TrimWhereField::Trailing) => crate::text::TextFn::Rtrim,
+                    _ => crate::text::TextFn::Btrim,
+                };
+                let mut args = vec![(**expr).clone()];
+                args.extend(trim_what.as_deref().cloned());
+                args.extend(trim_characters.iter().flatten().cloned());
+                self.bind_text_call(f, "trim", &args, scope, ctx)
+            }
             other => Err(Error::unsupported(format!("the expression {other}"))),
         }
     }
@@ -2684,6 +2716,11 @@ impl<'a> Binder<'a> {
         }
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
+        }
+        if let Some(f) = crate::text::TextFn::named(&name) {
+            if f.signature(args.len()).is_some() {
+                return self.bind_text_call(f, &name, &args, scope, ctx);
+            }
         }
         let mut bound = Vec::new();
         for a in &args {
@@ -6610,6 +6647,62 @@ impl Binder<'_> {
         })
     }
 
+    /// A string function (see [`crate::text`]): its arguments bound to the
+    /// types its signature wants, or 42883 as PostgreSQL says it.
+    fn bind_text_call(
+        &mut self,
+        f: crate::text::TextFn,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        use crate::text::Arg;
+        let mut bound = Vec::with_capacity(args.len());
+        let kinds = f.signature(args.len()).map(|(k, _)| k);
+        for (i, a) in args.iter().enumerate() {
+            let hint = match kinds.as_ref().and_then(|k| k.get(i)) {
+                Some(Arg::Int) => Some(DataType::Int4),
+                _ => Some(DataType::Text),
+            };
+            bound.push(self.bind_expr_hint(a, scope, ctx, hint)?);
+        }
+        let missing = |types: &[DataType]| {
+            Error::new(
+                sqlstate::UNDEFINED_FUNCTION,
+                format!(
+                    "function {name}({}) does not exist",
+                    types.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
+        };
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let Some((kinds, result)) = f.signature(args.len()) else {
+            return Err(missing(&types));
+        };
+        let mut out = Vec::with_capacity(bound.len());
+        for ((e, t), kind) in bound.into_iter().zip(&kinds) {
+            out.push(match kind {
+                Arg::Any => e,
+                Arg::Text if t.is_string() || t == DataType::Unknown => {
+                    self.coerce(e, t, DataType::Text)?
+                }
+                Arg::Int if t.is_integer() || t == DataType::Unknown => {
+                    self.coerce(e, t, DataType::Int8)?
+                }
+                _ => return Err(missing(&types)),
+            });
+        }
+        Ok((
+            Expr::Call {
+                func: Function::Text(f),
+                args: out,
+            },
+            result,
+        ))
+    }
+
     /// ALTER SEQUENCE: unset options keep their values, RESTART sets the
     /// next value (START's without a value), OWNED BY changes the owner.
     fn bind_alter_sequence(
@@ -7861,6 +7954,17 @@ fn column_name(e: &ast::Expr) -> String {
         ast::Expr::CompoundIdentifier(p) => p.last().map(ident_name).unwrap_or_default(),
         ast::Expr::Function(f) => function_name(f),
         ast::Expr::Nested(inner) => column_name(inner),
+        ast::Expr::Substring {
+            shorthand: true, ..
+        } => "substr".into(),
+        ast::Expr::Substring { .. } => "substring".into(),
+        ast::Expr::Position { .. } => "position".into(),
+        ast::Expr::Trim { trim_where, .. } => match trim_where {
+            Some(ast::TrimWhereField::Leading) => "ltrim",
+            Some(ast::TrimWhereField::Trailing) => "rtrim",
+            _ => "btrim",
+        }
+        .into(),
         ast::Expr::Cast {
             expr,
             data_type: dt,

@@ -279,6 +279,8 @@ pub enum Function {
     ToTimestamp,
     /// `x AT TIME ZONE zone` (args: x, zone).
     AtTimeZone,
+    /// A string function (see [`crate::text`]).
+    Text(crate::text::TextFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1107,6 +1109,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         .iter()
         .map(|a| a.eval(row, params))
         .collect::<Result<Vec<_>>>()?;
+    if let Function::Text(f) = func {
+        return f.eval(&vals, &params.time);
+    }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;
         for v in vals.into_iter().filter(|v| !v.is_null()) {

@@ -16,6 +16,7 @@ pub mod router;
 pub mod sequence;
 pub mod shard;
 pub mod subquery;
+pub mod text;
 pub mod window;
 
 pub use engine::{

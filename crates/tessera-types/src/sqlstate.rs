@@ -48,6 +48,7 @@ pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
 pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
 pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
 pub const CHECK_VIOLATION: SqlState = SqlState("23514");
+pub const SUBSTRING_ERROR: SqlState = SqlState("22011");
 pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
 pub const INVALID_FOREIGN_KEY: SqlState = SqlState("42830");
 pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");

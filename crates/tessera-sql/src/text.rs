@@ -1,0 +1,401 @@
+//! PostgreSQL's string functions: what they take, and what they return
+//! for each input, errors included.
+
+use tessera_types::datetime::TimeContext;
+use tessera_types::{sqlstate, DataType, Error, Result, Value};
+
+/// The longest string a function may build (PostgreSQL's limit is 1 GB;
+/// a shard's memory is worth more than one value).
+const RESULT_BYTES_MAX: usize = 256 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFn {
+    /// `concat(any, …)`: NULLs left out.
+    Concat,
+    /// `concat_ws(separator, any, …)`.
+    ConcatWs,
+    Replace,
+    Repeat,
+    Reverse,
+    Left,
+    Right,
+    Lpad,
+    Rpad,
+    SplitPart,
+    Strpos,
+    Initcap,
+    Md5,
+    Btrim,
+    Ltrim,
+    Rtrim,
+    Substr,
+    StartsWith,
+    Translate,
+    Ascii,
+    Chr,
+}
+
+/// An argument's type in a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    Text,
+    Int,
+    /// Any type, shown as text (concat).
+    Any,
+}
+
+impl TextFn {
+    pub fn named(name: &str) -> Option<TextFn> {
+        use TextFn::*;
+        Some(match name {
+            "concat" => Concat,
+            "concat_ws" => ConcatWs,
+            "replace" => Replace,
+            "repeat" => Repeat,
+            "reverse" => Reverse,
+            "left" => Left,
+            "right" => Right,
+            "lpad" => Lpad,
+            "rpad" => Rpad,
+            "split_part" => SplitPart,
+            "strpos" => Strpos,
+            "initcap" => Initcap,
+            "md5" => Md5,
+            "btrim" => Btrim,
+            "ltrim" => Ltrim,
+            "rtrim" => Rtrim,
+            "substr" => Substr,
+            "starts_with" => StartsWith,
+            "translate" => Translate,
+            "ascii" => Ascii,
+            "chr" => Chr,
+            _ => return None,
+        })
+    }
+
+    /// The argument types for `n` arguments, if the function takes `n`,
+    /// and the result type.
+    pub fn signature(self, n: usize) -> Option<(Vec<Arg>, DataType)> {
+        use Arg::*;
+        use TextFn::*;
+        let text = DataType::Text;
+        let args = match (self, n) {
+            (Concat, n) if n >= 1 => vec![Any; n],
+            (ConcatWs, n) if n >= 2 => std::iter::once(Text)
+                .chain(std::iter::repeat_n(Any, n - 1))
+                .collect(),
+            (Replace | Translate, 3) => vec![Text, Text, Text],
+            (Repeat | Left | Right, 2) => vec![Text, Int],
+            (Reverse | Initcap | Md5, 1) => vec![Text],
+            (Lpad | Rpad, 2) => vec![Text, Int],
+            (Lpad | Rpad, 3) => vec![Text, Int, Text],
+            (SplitPart, 3) => vec![Text, Text, Int],
+            (Strpos | StartsWith, 2) => vec![Text, Text],
+            (Btrim | Ltrim | Rtrim, 1) => vec![Text],
+            (Btrim | Ltrim | Rtrim, 2) => vec![Text, Text],
+            (Substr, 2) => vec![Text, Int],
+            (Substr, 3) => vec![Text, Int, Int],
+            (Ascii, 1) => vec![Text],
+            (Chr, 1) => vec![Int],
+            _ => return None,
+        };
+        let result = match self {
+            Strpos | Ascii => DataType::Int4,
+            StartsWith => DataType::Bool,
+            _ => text,
+        };
+        Some((args, result))
+    }
+
+    /// Whether a NULL argument makes the result NULL (all but concat).
+    pub fn is_strict(self) -> bool {
+        !matches!(self, TextFn::Concat | TextFn::ConcatWs)
+    }
+
+    pub fn eval(self, args: &[Value], time: &TimeContext) -> Result<Value> {
+        use TextFn::*;
+        if self.is_strict() && args.iter().any(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        let text = |i: usize| -> Result<&str> {
+            match &args[i] {
+                Value::Text(s) => Ok(s.as_str()),
+                _ => Err(Error::internal("a string function's argument is not text")),
+            }
+        };
+        let int = |i: usize| -> Result<i64> {
+            args[i]
+                .as_i64()
+                .ok_or_else(|| Error::internal("a string function's argument is not an integer"))
+        };
+        let out = |s: String| -> Result<Value> {
+            if s.len() > RESULT_BYTES_MAX {
+                return Err(too_long());
+            }
+            Ok(Value::Text(s))
+        };
+        match self {
+            Concat | ConcatWs => {
+                let (sep, rest) = match self {
+                    ConcatWs => match &args[0] {
+                        Value::Null => return Ok(Value::Null),
+                        _ => (text(0)?, &args[1..]),
+                    },
+                    _ => ("", args),
+                };
+                let mut parts = Vec::with_capacity(rest.len());
+                for v in rest.iter().filter(|v| !v.is_null()) {
+                    parts.push(match v {
+                        Value::Text(s) => s.clone(),
+                        // The type's output, as concat shows it.
+                        Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),
+                        other => match other.clone().cast_with(DataType::Text, true, time)? {
+                            Value::Text(s) => s,
+                            _ => String::new(),
+                        },
+                    });
+                }
+                out(parts.join(sep))
+            }
+            Replace => {
+                let (s, from, to) = (text(0)?, text(1)?, text(2)?);
+                if from.is_empty() {
+                    return out(s.to_string());
+                }
+                out(s.replace(from, to))
+            }
+            Repeat => {
+                let (s, n) = (text(0)?, int(1)?);
+                if n <= 0 || s.is_empty() {
+                    return out(String::new());
+                }
+                if (s.len() as u128) * (n as u128) > RESULT_BYTES_MAX as u128 {
+                    return Err(too_long());
+                }
+                out(s.repeat(n as usize))
+            }
+            Reverse => out(text(0)?.chars().rev().collect()),
+            Left | Right => {
+                let (s, n) = (text(0)?, int(1)?);
+                let len = s.chars().count() as i64;
+                let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+                let r: String = match self {
+                    Left => s.chars().take(keep).collect(),
+                    _ => s.chars().skip(len as usize - keep).collect(),
+                };
+                out(r)
+            }
+            Lpad | Rpad => {
+                let (s, n) = (text(0)?, int(1)?);
+                let fill = if args.len() > 2 { text(2)? } else { " " };
+                if n <= 0 {
+                    return out(String::new());
+                }
+                if n as u64 > RESULT_BYTES_MAX as u64 {
+                    return Err(too_long());
+                }
+                let n = n as usize;
+                let len = s.chars().count();
+                if len >= n || fill.is_empty() {
+                    return out(s.chars().take(n).collect());
+                }
+                let pad: String = fill.chars().cycle().take(n - len).collect();
+                out(match self {
+                    Lpad => pad + s,
+                    _ => s.to_string() + &pad,
+                })
+            }
+            SplitPart => {
+                let (s, delim, n) = (text(0)?, text(1)?, int(2)?);
+                if n == 0 {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "field position must not be zero",
+                    ));
+                }
+                let parts: Vec<&str> = if delim.is_empty() {
+                    vec![s]
+                } else {
+                    s.split(delim).collect()
+                };
+                let index = if n > 0 { n - 1 } else { parts.len() as i64 + n };
+                out(usize::try_from(index)
+                    .ok()
+                    .and_then(|i| parts.get(i))
+                    .map_or_else(String::new, |p| p.to_string()))
+            }
+            Strpos => {
+                let (s, sub) = (text(0)?, text(1)?);
+                Ok(Value::Int4(match s.find(sub) {
+                    Some(byte) => s[..byte].chars().count() as i32 + 1,
+                    None => 0,
+                }))
+            }
+            StartsWith => Ok(Value::Bool(text(0)?.starts_with(text(1)?))),
+            Initcap => {
+                let mut r = String::with_capacity(text(0)?.len());
+                let mut in_word = false;
+                for c in text(0)?.chars() {
+                    if c.is_alphanumeric() {
+                        if in_word {
+                            r.extend(c.to_lowercase());
+                        } else {
+                            r.extend(c.to_uppercase());
+                        }
+                        in_word = true;
+                    } else {
+                        r.push(c);
+                        in_word = false;
+                    }
+                }
+                out(r)
+            }
+            Md5 => out(tessera_types::md5::hex(text(0)?.as_bytes())),
+            Btrim | Ltrim | Rtrim => {
+                let s = text(0)?;
+                let set: Vec<char> = if args.len() > 1 {
+                    text(1)?.chars().collect()
+                } else {
+                    vec![' ']
+                };
+                let strip = |c: char| set.contains(&c);
+                out(match self {
+                    Btrim => s.trim_matches(strip),
+                    Ltrim => s.trim_start_matches(strip),
+                    _ => s.trim_end_matches(strip),
+                }
+                .to_string())
+            }
+            Substr => {
+                let (s, from) = (text(0)?, int(1)?);
+                let count = if args.len() > 2 { Some(int(2)?) } else { None };
+                if count.is_some_and(|c| c < 0) {
+                    return Err(Error::new(
+                        sqlstate::SUBSTRING_ERROR,
+                        "negative substring length not allowed",
+                    ));
+                }
+                // Characters from position `from` (1-based, may be before
+                // the start) for `count`.
+                let end = count.map(|c| from.saturating_add(c));
+                let start = from.max(1);
+                let take = match end {
+                    Some(e) if e <= start => 0,
+                    Some(e) => (e - start) as usize,
+                    None => usize::MAX,
+                };
+                out(s.chars().skip(start as usize - 1).take(take).collect())
+            }
+            Translate => {
+                let (s, from, to) = (text(0)?, text(1)?, text(2)?);
+                let from: Vec<char> = from.chars().collect();
+                let to: Vec<char> = to.chars().collect();
+                let mut r = String::with_capacity(s.len());
+                for c in s.chars() {
+                    match from.iter().position(|f| *f == c) {
+                        Some(i) => {
+                            if let Some(t) = to.get(i) {
+                                r.push(*t);
+                            }
+                        }
+                        None => r.push(c),
+                    }
+                }
+                out(r)
+            }
+            Ascii => Ok(Value::Int4(text(0)?.chars().next().map_or(0, |c| c as i32))),
+            Chr => {
+                let n = int(0)?;
+                if n == 0 {
+                    return Err(Error::new(
+                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                        "null character not permitted",
+                    ));
+                }
+                let c = u32::try_from(n)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| {
+                        Error::new(
+                            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                            format!("requested character too large for encoding: {n}"),
+                        )
+                    })?;
+                out(c.to_string())
+            }
+        }
+    }
+}
+
+fn too_long() -> Error {
+    Error::new(
+        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+        "requested length too large",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(f: &str, args: Vec<Value>) -> Result<Value> {
+        TextFn::named(f)
+            .unwrap()
+            .eval(&args, &TimeContext::default())
+    }
+
+    fn t(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    #[test]
+    fn functions_follow_postgres() {
+        assert_eq!(
+            run("left", vec![t("abcde"), Value::Int4(-2)]).unwrap(),
+            t("abc")
+        );
+        assert_eq!(
+            run("right", vec![t("abcde"), Value::Int4(2)]).unwrap(),
+            t("de")
+        );
+        assert_eq!(
+            run("lpad", vec![t("hi"), Value::Int4(5), t("xy")]).unwrap(),
+            t("xyxhi")
+        );
+        assert_eq!(
+            run("rpad", vec![t("hello"), Value::Int4(3)]).unwrap(),
+            t("hel")
+        );
+        assert_eq!(
+            run("split_part", vec![t("a,b,c"), t(","), Value::Int4(-1)]).unwrap(),
+            t("c")
+        );
+        assert_eq!(
+            run("strpos", vec![t("héllo"), t("llo")]).unwrap(),
+            Value::Int4(3)
+        );
+        assert_eq!(
+            run("initcap", vec![t("hi THERE o'neil")]).unwrap(),
+            t("Hi There O'Neil")
+        );
+        assert_eq!(
+            run(
+                "concat_ws",
+                vec![t("-"), t("a"), Value::Null, Value::Int4(3)]
+            )
+            .unwrap(),
+            t("a-3")
+        );
+        assert_eq!(
+            run("substr", vec![t("hello"), Value::Int4(-1), Value::Int4(4)]).unwrap(),
+            t("he")
+        );
+        assert!(run("repeat", vec![t("ab"), Value::Int4(i32::MAX)]).is_err());
+        assert_eq!(
+            run("split_part", vec![t("a"), t(","), Value::Int4(0)])
+                .unwrap_err()
+                .code,
+            sqlstate::INVALID_PARAMETER_VALUE
+        );
+    }
+}
