@@ -2727,16 +2727,7 @@ impl<'a> Binder<'a> {
             bound.push(self.bind_expr(a, scope, ctx)?);
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
-        let missing = || {
-            Error::new(
-                sqlstate::UNDEFINED_FUNCTION,
-                format!(
-                    "function {name}({}) does not exist",
-                    types.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
-                ),
-            )
-            .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
-        };
+        let missing = || no_such_call(&name, &types);
         let func = match name.as_str() {
             "abs" => Function::Abs,
             "lower" => Function::Lower,
@@ -6667,16 +6658,7 @@ impl Binder<'_> {
             };
             bound.push(self.bind_expr_hint(a, scope, ctx, hint)?);
         }
-        let missing = |types: &[DataType]| {
-            Error::new(
-                sqlstate::UNDEFINED_FUNCTION,
-                format!(
-                    "function {name}({}) does not exist",
-                    types.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
-                ),
-            )
-            .with_hint("No function matches the given name and argument types. You might need to add explicit type casts.")
-        };
+        let missing = |types: &[DataType]| no_such_call(name, types);
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
         let Some((kinds, result)) = f.signature(args.len()) else {
             return Err(missing(&types));
@@ -7409,6 +7391,12 @@ fn check_name(table: &TableDef, only: Option<usize>) -> String {
 /// A name as SQL text, quoted.
 fn quote_name(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// 42883 for `name` called with arguments of `types`.
+fn no_such_call(name: &str, types: &[DataType]) -> Error {
+    let types: Vec<String> = types.iter().map(|t| t.name()).collect();
+    no_such_function(&format!("{name}({})", types.join(", ")))
 }
 
 /// The DEFAULT keyword where a value may stand (VALUES, UPDATE SET).
