@@ -1033,23 +1033,8 @@ impl<'a> Binder<'a> {
             }
         }
         let query = &query;
-        let mut out: Vec<(String, DataType)> = Vec::new();
-        for (i, d) in descs.iter().enumerate() {
-            let n = columns
-                .get(i)
-                .map_or_else(|| d.name.clone(), |c| ident_name(&c.name));
-            if out.iter().any(|(o, _)| *o == n) {
-                return Err(Error::new(
-                    sqlstate::DUPLICATE_COLUMN,
-                    format!("column \"{n}\" specified more than once"),
-                ));
-            }
-            let t = match d.data_type {
-                DataType::Unknown => DataType::Text,
-                t => t,
-            };
-            out.push((n, t));
-        }
+        let names: Vec<String> = columns.iter().map(|c| ident_name(&c.name)).collect();
+        let out = stored_columns(&descs, &names)?;
         let mut depends_on = std::mem::take(&mut self.referenced);
         depends_on.sort_unstable();
         depends_on.dedup();
@@ -5865,20 +5850,9 @@ impl Binder<'_> {
                     })?;
                     let name = match name {
                         Some(n) => ident_name(n),
-                        None => {
-                            let cols: Vec<&str> =
-                                key.iter().map(|c| new.columns[*c].name.as_str()).collect();
-                            let base = format!("{}_{}_key", new.name, cols.join("_"));
-                            let mut candidate = base.clone();
-                            let mut n = 0;
-                            while self.catalog.relation_exists(&candidate)
-                                || unique.iter().any(|(u, _)| *u == candidate)
-                            {
-                                n += 1;
-                                candidate = format!("{base}{n}");
-                            }
-                            candidate
-                        }
+                        None => unused_name(key_name(&new.name, &new.columns, &key, "key"), |c| {
+                            self.catalog.relation_exists(c) || unique.iter().any(|(u, _)| u == c)
+                        }),
                     };
                     unique.push((name, key));
                 }
@@ -6015,7 +5989,7 @@ impl Binder<'_> {
                 }
             }
         }
-        Ok(Plan::AlterTable {
+        Ok(Plan::AlterTable(TableChange {
             table,
             new,
             validations,
@@ -6023,7 +5997,7 @@ impl Binder<'_> {
             drop_indexes,
             notices,
             added,
-        })
+        }))
     }
 
     /// A FOREIGN KEY constraint of `child` (a table being created, id 0,
@@ -6115,20 +6089,10 @@ impl Binder<'_> {
         }
         let name = match &fk.name {
             Some(n) => n.clone(),
-            None => {
-                let cols: Vec<&str> = columns
-                    .iter()
-                    .map(|c| child.columns[*c].name.as_str())
-                    .collect();
-                let base = format!("{}_{}_fkey", child.name, cols.join("_"));
-                let mut candidate = base.clone();
-                let mut n = 0;
-                while child.foreign_keys.iter().any(|f| f.name == candidate) {
-                    n += 1;
-                    candidate = format!("{base}{n}");
-                }
-                candidate
-            }
+            None => unused_name(
+                key_name(&child.name, &child.columns, &columns, "fkey"),
+                |c| child.foreign_keys.iter().any(|f| f.name == c),
+            ),
         };
         for (c, p) in columns.iter().zip(&parent_columns) {
             let (ct, pt) = (child.columns[*c].data_type, parent.columns[*p].data_type);
@@ -6249,19 +6213,11 @@ impl Binder<'_> {
             None => {
                 // PostgreSQL's choice: table_col…_idx (or _key when unique),
                 // numbered if taken.
-                let cols: Vec<&str> = columns
-                    .iter()
-                    .map(|c| table.columns[*c].name.as_str())
-                    .collect();
                 let suffix = if ci.unique { "key" } else { "idx" };
-                let base = format!("{}_{}_{suffix}", table.name, cols.join("_"));
-                let mut name = base.clone();
-                let mut n = 0;
-                while self.catalog.relation_exists(&name) {
-                    n += 1;
-                    name = format!("{base}{n}");
-                }
-                name
+                unused_name(
+                    key_name(&table.name, &table.columns, &columns, suffix),
+                    |n| self.catalog.relation_exists(n),
+                )
             }
         };
         Ok(Plan::CreateIndex {
@@ -6295,21 +6251,11 @@ impl Binder<'_> {
         if names.len() > descs.len() {
             return Err(Error::syntax("too many column names were specified"));
         }
-        let mut columns: Vec<ColumnDef> = Vec::new();
-        for (i, d) in descs.iter().enumerate() {
-            let n = names.get(i).map_or_else(|| d.name.clone(), ident_name);
-            if columns.iter().any(|c| c.name == n) {
-                return Err(Error::new(
-                    sqlstate::DUPLICATE_COLUMN,
-                    format!("column \"{n}\" specified more than once"),
-                ));
-            }
-            let t = match d.data_type {
-                DataType::Unknown => DataType::Text,
-                t => t,
-            };
-            columns.push(ColumnDef::new(n, t, false));
-        }
+        let names: Vec<String> = names.iter().map(ident_name).collect();
+        let columns: Vec<ColumnDef> = stored_columns(&descs, &names)?
+            .into_iter()
+            .map(|(n, t)| ColumnDef::new(n, t, false))
+            .collect();
         let mut sharding_key = Vec::new();
         for c in distributed_by.unwrap_or(&[]) {
             let n = ident_name(c);
@@ -6555,16 +6501,9 @@ impl Binder<'_> {
         options: &tessera_types::sequence::SequenceOptions,
         taken: &[(tessera_types::SequenceDef, u32)],
     ) -> Result<tessera_types::SequenceDef> {
-        let base = format!("{table}_{column}_seq");
-        let mut name = base.clone();
-        let mut n = 0;
-        while self.catalog.relation_exists(&name)
-            || taken.iter().any(|(s, _)| s.name == name)
-            || name == table
-        {
-            n += 1;
-            name = format!("{base}{n}");
-        }
+        let name = unused_name(format!("{table}_{column}_seq"), |n| {
+            self.catalog.relation_exists(n) || taken.iter().any(|(s, _)| s.name == n) || n == table
+        });
         let mut options = options.clone();
         if options.data_type.is_none() {
             options.data_type = Some(t);
@@ -6876,6 +6815,9 @@ impl Binder<'_> {
                 ));
             }
             let mut not_null = false;
+            let misdeclared = |what: &str| {
+                Error::syntax(format!("{what} for column \"{cname}\" of table \"{name}\""))
+            };
             let serial = serial_type(&c.data_type);
             let column_type = match serial {
                 Some(t) => t,
@@ -6915,14 +6857,10 @@ impl Binder<'_> {
                     } => unique.push((None, vec![i])),
                     ast::ColumnOption::Default(e) => {
                         if identity.is_some() {
-                            return Err(Error::syntax(format!(
-                                "both default and identity specified for column \"{cname}\" of table \"{name}\""
-                            )));
+                            return Err(misdeclared("both default and identity specified"));
                         }
                         if default.is_some() {
-                            return Err(Error::syntax(format!(
-                                "multiple default values specified for column \"{cname}\" of table \"{name}\""
-                            )));
+                            return Err(misdeclared("multiple default values specified"));
                         }
                         default = Some(self.check_default(e, column_type, &cname)?);
                     }
@@ -6934,14 +6872,10 @@ impl Binder<'_> {
                         ..
                     } => {
                         if identity.is_some() {
-                            return Err(Error::syntax(format!(
-                                "multiple identity specifications for column \"{cname}\" of table \"{name}\""
-                            )));
+                            return Err(misdeclared("multiple identity specifications"));
                         }
                         if default.is_some() {
-                            return Err(Error::syntax(format!(
-                                "both default and identity specified for column \"{cname}\" of table \"{name}\""
-                            )));
+                            return Err(misdeclared("both default and identity specified"));
                         }
                         if tessera_types::sequence::type_bounds(column_type).is_none() {
                             return Err(Error::new(
@@ -7078,19 +7012,9 @@ impl Binder<'_> {
         for (given, key) in unique {
             let name = match given {
                 Some(n) => n,
-                None => {
-                    let cols: Vec<&str> = key.iter().map(|c| columns[*c].name.as_str()).collect();
-                    let base = format!("{name}_{}_key", cols.join("_"));
-                    let mut candidate = base.clone();
-                    let mut n = 0;
-                    while self.catalog.relation_exists(&candidate)
-                        || unique_keys.iter().any(|(u, _)| *u == candidate)
-                    {
-                        n += 1;
-                        candidate = format!("{base}{n}");
-                    }
-                    candidate
-                }
+                None => unused_name(key_name(&name, &columns, &key, "key"), |c| {
+                    self.catalog.relation_exists(c) || unique_keys.iter().any(|(u, _)| u == c)
+                }),
             };
             // A key equal to the primary key adds nothing.
             if key != primary_key {
@@ -7371,6 +7295,28 @@ impl<'a> ForeignKeyAst<'a> {
     }
 }
 
+/// The columns a view or CREATE TABLE … AS keeps of a query's: named by
+/// `names` where given, an unknown-typed literal as text; a name twice is
+/// 42701.
+fn stored_columns(descs: &[ColumnDesc], names: &[String]) -> Result<Vec<(String, DataType)>> {
+    let mut out: Vec<(String, DataType)> = Vec::with_capacity(descs.len());
+    for (i, d) in descs.iter().enumerate() {
+        let n = names.get(i).cloned().unwrap_or_else(|| d.name.clone());
+        if out.iter().any(|(o, _)| *o == n) {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_COLUMN,
+                format!("column \"{n}\" specified more than once"),
+            ));
+        }
+        let t = match d.data_type {
+            DataType::Unknown => DataType::Text,
+            t => t,
+        };
+        out.push((n, t));
+    }
+    Ok(out)
+}
+
 /// PostgreSQL's name for a new CHECK constraint of `table`:
 /// table_col_check when it reads only column `only`, else table_check;
 /// numbered if taken.
@@ -7379,13 +7325,26 @@ fn check_name(table: &TableDef, only: Option<usize>) -> String {
         Some(c) => format!("{}_{c}_check", table.name),
         None => format!("{}_check", table.name),
     };
-    let mut candidate = base.clone();
+    unused_name(base, |n| table.checks.iter().any(|(c, _)| c == n))
+}
+
+/// PostgreSQL's base name for a key over `key` of table `table`:
+/// `table_col1_col2_suffix`.
+fn key_name(table: &str, columns: &[ColumnDef], key: &[usize], suffix: &str) -> String {
+    let cols: Vec<&str> = key.iter().map(|c| columns[*c].name.as_str()).collect();
+    format!("{table}_{}_{suffix}", cols.join("_"))
+}
+
+/// `base`, or `base1`, `base2`… while `taken` says the name is in use, as
+/// PostgreSQL chooses names for constraints, indexes and sequences.
+fn unused_name(base: String, taken: impl Fn(&str) -> bool) -> String {
+    let mut name = base.clone();
     let mut n = 0;
-    while table.checks.iter().any(|(c, _)| *c == candidate) {
+    while taken(&name) {
         n += 1;
-        candidate = format!("{base}{n}");
+        name = format!("{base}{n}");
     }
-    candidate
+    name
 }
 
 /// A name as SQL text, quoted.

@@ -61,6 +61,29 @@ pub struct QueryResult {
     pub columns: Option<Vec<ColumnDesc>>,
 }
 
+impl QueryResult {
+    /// A command's result: its tag and notices, no rows.
+    pub fn command(tag: impl Into<String>, notices: Vec<Notice>) -> QueryResult {
+        QueryResult {
+            rows: vec![],
+            tag: tag.into(),
+            notices,
+            columns: None,
+        }
+    }
+}
+
+impl Notice {
+    /// A NOTICE with SQLSTATE `code`.
+    pub fn new(code: tessera_types::sqlstate::SqlState, message: impl Into<String>) -> Notice {
+        Notice {
+            code: code.code(),
+            severity: "NOTICE",
+            message: message.into(),
+        }
+    }
+}
+
 /// Per-connection state the engine reads and changes: settings (SET/SHOW)
 /// and the open transaction block, if any.
 #[derive(Debug, Default, Clone)]

@@ -643,21 +643,7 @@ pub enum Plan {
         table: Arc<TableDef>,
         columns: Vec<usize>,
     },
-    /// ALTER TABLE forms that change the catalog only: `new` replaces
-    /// `table` once every validation query returns no row (run while the
-    /// table's writes are held); unique constraints become indexes, and
-    /// dropped ones are dropped.
-    AlterTable {
-        table: Arc<TableDef>,
-        new: TableDef,
-        validations: Vec<Validation>,
-        unique: Vec<(String, Vec<usize>)>,
-        drop_indexes: Vec<String>,
-        /// NOTICEs for the client (IF EXISTS that found nothing).
-        notices: Vec<String>,
-        /// ADD COLUMN: the columns of `new` that are added.
-        added: Vec<AddedColumn>,
-    },
+    AlterTable(TableChange),
     /// `index` has no ids yet; the catalog owner assigns them.
     CreateIndex {
         index: IndexDef,
@@ -710,6 +696,23 @@ impl Plan {
         matches!(self, Plan::Select(s) if s.source.as_ref().is_some_and(Source::reads_work))
     }
 
+    /// DDL that changes the catalog at once, outside any transaction block
+    /// (so not inside one).
+    pub fn is_ddl(&self) -> bool {
+        matches!(
+            self,
+            Plan::CreateTable { .. }
+                | Plan::CreateSequence { .. }
+                | Plan::CreateView { .. }
+                | Plan::AlterSequence { .. }
+                | Plan::CreateTableAs { .. }
+                | Plan::AlterTable(_)
+                | Plan::Drop { .. }
+                | Plan::CreateIndex { .. }
+                | Plan::AddPrimaryKey { .. }
+        )
+    }
+
     /// BEGIN, COMMIT, ROLLBACK, SET TRANSACTION and savepoint commands:
     /// handled by the session's transaction logic, not executed as plans.
     pub fn is_transaction_control(&self) -> bool {
@@ -724,6 +727,23 @@ impl Plan {
                 | Plan::RollbackToSavepoint { .. }
         )
     }
+}
+
+/// ALTER TABLE forms that change the catalog only: `new` replaces
+/// `table` once every validation query returns no row (run while the
+/// table's writes are held); unique constraints become indexes, and
+/// dropped ones are dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableChange {
+    pub table: Arc<TableDef>,
+    pub new: TableDef,
+    pub validations: Vec<Validation>,
+    pub unique: Vec<(String, Vec<usize>)>,
+    pub drop_indexes: Vec<String>,
+    /// NOTICEs for the client (IF EXISTS that found nothing).
+    pub notices: Vec<String>,
+    /// ADD COLUMN: the columns of `new` that are added.
+    pub added: Vec<AddedColumn>,
 }
 
 /// A column ALTER TABLE … ADD COLUMN adds: the rows already stored take
@@ -781,19 +801,8 @@ impl crate::engine::StatementInfo for Statement {
     }
     fn joins_implicit_transaction(&self) -> bool {
         !self.plan.is_transaction_control()
-            && !matches!(
-                *self.plan,
-                Plan::CreateTable { .. }
-                    | Plan::CreateSequence { .. }
-                    | Plan::CreateView { .. }
-                    | Plan::AlterSequence { .. }
-                    | Plan::CreateTableAs { .. }
-                    | Plan::AlterTable { .. }
-                    | Plan::Drop { .. }
-                    | Plan::CreateIndex { .. }
-                    | Plan::AddPrimaryKey { .. }
-                    | Plan::Vacuum
-            )
+            && !self.plan.is_ddl()
+            && !matches!(*self.plan, Plan::Vacuum)
     }
 }
 

@@ -442,17 +442,18 @@ impl<C: Cluster> Router<C> {
     /// again if a validation fails.
     async fn alter_table(
         &self,
-        change: TableChange<'_>,
+        change: &crate::plan::TableChange,
         params: &Arc<Params>,
         session: &mut SessionState,
     ) -> Result<()> {
-        let TableChange {
+        let crate::plan::TableChange {
             table,
             new,
             validations,
             unique,
             drop_indexes,
             added,
+            ..
         } = change;
         // Added columns: the value the stored rows take, once.
         let mut new = new.clone();
@@ -593,18 +594,10 @@ impl<C: Cluster> Router<C> {
             if_not_exists,
         };
         let notices = expect_done(self.cluster.call(0, create).await?)?;
-        let done = |count: u64, notices| QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: format!("SELECT {count}"),
-            notices,
-        };
+        let done = |count: u64, notices| QueryResult::command(format!("SELECT {count}"), notices);
         let Some(query) = query.filter(|_| notices.is_empty()) else {
             // Skipped (IF NOT EXISTS) or WITH NO DATA.
-            return Ok(QueryResult {
-                tag: "CREATE TABLE AS".into(),
-                ..done(0, notices)
-            });
+            return Ok(QueryResult::command("CREATE TABLE AS", notices));
         };
         let sql = format!(
             "INSERT INTO \"{}\" {query}",
@@ -1687,12 +1680,7 @@ impl<C: Cluster> Router<C> {
                     // that every statement's future does not carry their size.
                     Box::pin(self.create_unique_constraints(&table.name, unique)).await?;
                 }
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "CREATE TABLE".into(),
-                    notices,
-                })
+                Ok(QueryResult::command("CREATE TABLE", notices))
             }
             Plan::CreateSequence {
                 sequence,
@@ -1703,12 +1691,7 @@ impl<C: Cluster> Router<C> {
                     if_not_exists: *if_not_exists,
                 };
                 let notices = expect_done(self.cluster.call(0, create).await?)?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "CREATE SEQUENCE".into(),
-                    notices,
-                })
+                Ok(QueryResult::command("CREATE SEQUENCE", notices))
             }
             Plan::AlterSequence {
                 sequence,
@@ -1727,19 +1710,13 @@ impl<C: Cluster> Router<C> {
                     s.set(*v, false)?;
                     self.settle_sequences().await?;
                 }
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "ALTER SEQUENCE".into(),
-                    notices: notices
+                Ok(QueryResult::command(
+                    "ALTER SEQUENCE",
+                    notices
                         .iter()
-                        .map(|m| crate::engine::Notice {
-                            code: sqlstate::SUCCESSFUL_COMPLETION.code(),
-                            severity: "NOTICE",
-                            message: m.clone(),
-                        })
+                        .map(|m| Notice::new(sqlstate::SUCCESSFUL_COMPLETION, m.as_str()))
                         .collect(),
-                })
+                ))
             }
             Plan::CreateView { view, or_replace } => {
                 let create = ShardRequest::CreateView {
@@ -1747,12 +1724,7 @@ impl<C: Cluster> Router<C> {
                     or_replace: *or_replace,
                 };
                 let notices = expect_done(self.cluster.call(0, create).await?)?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "CREATE VIEW".into(),
-                    notices,
-                })
+                Ok(QueryResult::command("CREATE VIEW", notices))
             }
             Plan::Drop {
                 kind,
@@ -1771,12 +1743,7 @@ impl<C: Cluster> Router<C> {
                     if_exists: *if_exists,
                 };
                 let notices = expect_done(self.cluster.call(0, drop).await?)?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: tag.into(),
-                    notices,
-                })
+                Ok(QueryResult::command(tag, notices))
             }
             Plan::CreateTableAs {
                 table,
@@ -1786,46 +1753,20 @@ impl<C: Cluster> Router<C> {
                 Box::pin(self.create_table_as(table, query.as_deref(), *if_not_exists, session))
                     .await
             }
-            Plan::AlterTable {
-                table,
-                new,
-                validations,
-                unique,
-                drop_indexes,
-                notices,
-                added,
-            } => {
-                let change = TableChange {
-                    table,
-                    new,
-                    validations,
-                    unique,
-                    drop_indexes,
-                    added,
-                };
+            Plan::AlterTable(change) => {
                 Box::pin(self.alter_table(change, &params, session)).await?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "ALTER TABLE".into(),
-                    notices: notices
+                Ok(QueryResult::command(
+                    "ALTER TABLE",
+                    change
+                        .notices
                         .iter()
-                        .map(|m| crate::engine::Notice {
-                            code: sqlstate::UNDEFINED_OBJECT.code(),
-                            severity: "NOTICE",
-                            message: m.clone(),
-                        })
+                        .map(|m| Notice::new(sqlstate::UNDEFINED_OBJECT, m.as_str()))
                         .collect(),
-                })
+                ))
             }
             Plan::AddPrimaryKey { table, columns } => {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "ALTER TABLE".into(),
-                    notices: vec![],
-                })
+                Ok(QueryResult::command("ALTER TABLE", vec![]))
             }
             Plan::Vacuum => {
                 let catalog = self.cluster.catalog();
@@ -1837,12 +1778,7 @@ impl<C: Cluster> Router<C> {
                 for r in join_all(calls).await {
                     r?;
                 }
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "VACUUM".into(),
-                    notices: vec![],
-                })
+                Ok(QueryResult::command("VACUUM", vec![]))
             }
             Plan::Comment {
                 object,
@@ -1855,12 +1791,7 @@ impl<C: Cluster> Router<C> {
                     text: text.clone(),
                 };
                 expect_done(self.cluster.call(0, comment).await?)?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "COMMENT".into(),
-                    notices: vec![],
-                })
+                Ok(QueryResult::command("COMMENT", vec![]))
             }
             Plan::Truncate { deletes, restart } => {
                 for delete in deletes {
@@ -1880,24 +1811,14 @@ impl<C: Cluster> Router<C> {
                 if !restart.is_empty() {
                     self.settle_sequences().await?;
                 }
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "TRUNCATE TABLE".into(),
-                    notices: vec![],
-                })
+                Ok(QueryResult::command("TRUNCATE TABLE", vec![]))
             }
             Plan::CreateIndex {
                 index,
                 if_not_exists,
             } => {
                 let notices = Box::pin(self.create_index(index, *if_not_exists)).await?;
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "CREATE INDEX".into(),
-                    notices,
-                })
+                Ok(QueryResult::command("CREATE INDEX", notices))
             }
             Plan::Set { name, value } => {
                 let known = canonical_setting(name);
@@ -1926,12 +1847,7 @@ impl<C: Cluster> Router<C> {
                 if REPORTED_SETTINGS.iter().any(|(n, _)| *n == key) {
                     session.reported_changes.push((key, value));
                 }
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "SET".into(),
-                    notices: vec![],
-                })
+                Ok(QueryResult::command("SET", vec![]))
             }
             Plan::Show { name } => {
                 let key = canonical_setting(name)
@@ -1985,12 +1901,7 @@ impl<C: Cluster> Router<C> {
                         .reported_changes
                         .push(("default_transaction_read_only".into(), value.into()));
                 }
-                Ok(QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "SET".into(),
-                    notices: vec![],
-                })
+                Ok(QueryResult::command("SET", vec![]))
             }
             plan if plan.is_transaction_control() => Err(Error::internal(
                 "transaction control is handled before execution",
@@ -2069,12 +1980,7 @@ impl<C: Cluster> Router<C> {
                 deps: Vec::new(),
             });
         }
-        Ok(QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: "BEGIN".into(),
-            notices,
-        })
+        Ok(QueryResult::command("BEGIN", notices))
     }
 
     async fn commit(&self, session: &mut SessionState) -> Result<QueryResult> {
@@ -2083,32 +1989,17 @@ impl<C: Cluster> Router<C> {
                 sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                 "there is no transaction in progress",
             );
-            return Ok(QueryResult {
-                columns: None,
-                rows: vec![],
-                tag: "COMMIT".into(),
-                notices: vec![notice],
-            });
+            return Ok(QueryResult::command("COMMIT", vec![notice]));
         };
         if txn.failed {
             self.abort(txn).await;
-            return Ok(QueryResult {
-                columns: None,
-                rows: vec![],
-                tag: "ROLLBACK".into(),
-                notices: vec![],
-            });
+            return Ok(QueryResult::command("ROLLBACK", vec![]));
         }
         let result = self.commit_participants(&txn).await;
         if let Some((floor, _)) = txn.snapshot {
             self.cluster.end_read(floor);
         }
-        result.map(|()| QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: "COMMIT".into(),
-            notices: vec![],
-        })
+        result.map(|()| QueryResult::command("COMMIT", vec![]))
     }
 
     /// One participant commits on its own; several use two-phase commit.
@@ -2194,24 +2085,14 @@ impl<C: Cluster> Router<C> {
         match session.txn.take() {
             Some(txn) => {
                 self.abort(txn).await;
-                QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "ROLLBACK".into(),
-                    notices: vec![],
-                }
+                QueryResult::command("ROLLBACK", vec![])
             }
             None => {
                 let notice = warning(
                     sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                     "there is no transaction in progress",
                 );
-                QueryResult {
-                    columns: None,
-                    rows: vec![],
-                    tag: "ROLLBACK".into(),
-                    notices: vec![notice],
-                }
+                QueryResult::command("ROLLBACK", vec![notice])
             }
         }
     }
@@ -2243,12 +2124,7 @@ impl<C: Cluster> Router<C> {
         txn.savepoint_seq += 1;
         let seq = txn.savepoint_seq;
         txn.savepoints.push((name.to_string(), seq));
-        Ok(QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: "SAVEPOINT".into(),
-            notices: vec![],
-        })
+        Ok(QueryResult::command("SAVEPOINT", vec![]))
     }
 
     /// The position of the newest savepoint called `name`; 3B001 (and a
@@ -2272,12 +2148,7 @@ impl<C: Cluster> Router<C> {
         // Its writes now belong to the enclosing savepoint: their numbers
         // are above it, so a ROLLBACK TO it still undoes them.
         txn.savepoints.truncate(i);
-        Ok(QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: "RELEASE".into(),
-            notices: vec![],
-        })
+        Ok(QueryResult::command("RELEASE", vec![]))
     }
 
     async fn rollback_to_savepoint(
@@ -2304,12 +2175,7 @@ impl<C: Cluster> Router<C> {
         if let Some(txn) = session.txn.as_mut() {
             txn.failed = false;
         }
-        Ok(QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: "ROLLBACK".into(),
-            notices: vec![],
-        })
+        Ok(QueryResult::command("ROLLBACK", vec![]))
     }
 
     fn set_transaction(
@@ -2323,12 +2189,7 @@ impl<C: Cluster> Router<C> {
                 sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                 "SET TRANSACTION can only be used in transaction blocks",
             );
-            return Ok(QueryResult {
-                columns: None,
-                rows: vec![],
-                tag: "SET".into(),
-                notices: vec![notice],
-            });
+            return Ok(QueryResult::command("SET", vec![notice]));
         };
         if isolation.is_some() && (txn.snapshot.is_some() || !txn.participants.is_empty()) {
             return Err(Error::new(
@@ -2342,12 +2203,7 @@ impl<C: Cluster> Router<C> {
         if let Some(r) = read_only {
             txn.read_only = r;
         }
-        Ok(QueryResult {
-            columns: None,
-            rows: vec![],
-            tag: "SET".into(),
-            notices: vec![],
-        })
+        Ok(QueryResult::command("SET", vec![]))
     }
 
     /// Whether `plan` must run in a transaction even outside a block: it
@@ -2407,18 +2263,7 @@ impl<C: Cluster> Router<C> {
                     "VACUUM cannot run inside a transaction block",
                 ));
             }
-            if matches!(
-                &*statement.plan,
-                Plan::CreateTable { .. }
-                    | Plan::CreateSequence { .. }
-                    | Plan::CreateView { .. }
-                    | Plan::AlterSequence { .. }
-                    | Plan::CreateTableAs { .. }
-                    | Plan::AlterTable { .. }
-                    | Plan::Drop { .. }
-                    | Plan::CreateIndex { .. }
-                    | Plan::AddPrimaryKey { .. }
-            ) {
+            if statement.plan.is_ddl() {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;
                 }
@@ -2827,16 +2672,6 @@ impl<C: Cluster> Router<C> {
         }
         self.run(statement, params, session).await
     }
-}
-
-/// What `Plan::AlterTable` holds, for `Router::alter_table`.
-struct TableChange<'a> {
-    table: &'a Arc<TableDef>,
-    new: &'a TableDef,
-    validations: &'a [crate::plan::Validation],
-    unique: &'a [(String, Vec<usize>)],
-    drop_indexes: &'a [String],
-    added: &'a [crate::plan::AddedColumn],
 }
 
 #[cfg(test)]

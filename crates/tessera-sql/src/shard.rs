@@ -3058,11 +3058,10 @@ impl ShardContext {
             }
             match id {
                 Some(id) => ids.push(id),
-                None if if_exists => notices.push(Notice {
-                    code: sqlstate::SUCCESSFUL_COMPLETION.code(),
-                    severity: "NOTICE",
-                    message: format!("{what} \"{name}\" does not exist, skipping"),
-                }),
+                None if if_exists => notices.push(Notice::new(
+                    sqlstate::SUCCESSFUL_COMPLETION,
+                    format!("{what} \"{name}\" does not exist, skipping"),
+                )),
                 None => {
                     return Err(Error::new(
                         missing,
@@ -3494,11 +3493,10 @@ fn name_taken(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<Opti
             format!("relation \"{name}\" already exists"),
         ));
     }
-    Ok(Some(ShardResponse::Done(vec![Notice {
-        code: sqlstate::DUPLICATE_TABLE.code(),
-        severity: "NOTICE",
-        message: format!("relation \"{name}\" already exists, skipping"),
-    }])))
+    Ok(Some(ShardResponse::Done(vec![Notice::new(
+        sqlstate::DUPLICATE_TABLE,
+        format!("relation \"{name}\" already exists, skipping"),
+    )])))
 }
 
 type KeyRange = (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>);
