@@ -540,6 +540,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         }
     }
     drop(listener);
+    if let Err(e) = ctx.save_sequences().await {
+        tracing::warn!("shard {shard}: could not save the sequences at shutdown: {e}");
+    }
     // Make whatever is pending in the WAL durable before the thread ends.
     if let Err(e) = ctx.wal.flush().await {
         tracing::error!("shard {shard}: could not flush the WAL at shutdown: {e}");

@@ -357,6 +357,17 @@ impl SequenceState {
         }
     }
 
+    /// A record of exactly where the sequence is (a clean shutdown: it then
+    /// resumes without a gap, as PostgreSQL's does); the next `nextval`
+    /// writes a new record ahead.
+    pub fn exact(&self, id: TableId) -> SequenceRecord {
+        let mut s = self.lock();
+        s.generation += 1;
+        s.record = (s.last, s.is_called);
+        s.left = 0;
+        (id, s.generation, s.last, s.is_called)
+    }
+
     /// The definition changed (ALTER SEQUENCE): the next `nextval` writes
     /// a new record, since how far ahead the last one is was counted in
     /// steps of the old increment.
@@ -435,6 +446,26 @@ mod tests {
         assert!(v > ahead, "the old record no longer covers {v}");
         let (_, _, new_ahead, _) = altered.state.pending(altered.id).expect("a new record");
         assert!(new_ahead >= v);
+    }
+
+    #[test]
+    fn an_exact_record_resumes_without_a_gap() {
+        let s = seq(SequenceOptions::default());
+        for _ in 0..5 {
+            s.next().unwrap();
+        }
+        let (_, generation, last, is_called) = s.state.exact(s.id);
+        assert_eq!((last, is_called), (5, true));
+        // What recovery does with it.
+        let restarted = seq(SequenceOptions::default());
+        restarted.state.restore(generation, last, is_called);
+        assert_eq!(restarted.next().unwrap(), 6);
+        // The next value after the exact record needs a new one ahead.
+        assert_eq!(s.next().unwrap(), 6);
+        assert!(s
+            .state
+            .pending(s.id)
+            .is_some_and(|(_, _, ahead, _)| ahead >= 6));
     }
 
     #[test]
