@@ -302,6 +302,10 @@ struct ScopeItem {
     input: Option<ItemInput>,
     /// On the side of an outer join that may be all NULLs.
     nullable: bool,
+    /// Inside a correlated subquery: equalities of the item's values (over
+    /// the joined row) to the outer row's, by which its gathered rows are
+    /// found for each outer row instead of joined in full.
+    probe: Vec<(Expr, Expr)>,
 }
 
 enum ItemInput {
@@ -595,6 +599,7 @@ impl Scope {
                     offset: it.offset,
                     input: None,
                     nullable: it.nullable,
+                    probe: Vec::new(),
                 })
                 .collect(),
             tree: None,
@@ -3988,7 +3993,7 @@ impl<'a> Binder<'a> {
             FragmentOutput::PartialAggregate { aggs, .. } if aggs.iter().any(AggCall::needs_one_place));
         // Several FROM items: joined on the router, which runs the fragment.
         let (source, filter) = if !scope.items.is_empty() {
-            let (mut source, filter) = self.plan_source(&mut scope, filter)?;
+            let (mut source, filter) = self.plan_source(&mut scope, filter, correlated)?;
             if correlated {
                 self.gather_once(&mut source);
             }
@@ -4086,8 +4091,131 @@ impl<'a> Binder<'a> {
             offset,
             visible,
         };
+        let mut plan = plan;
+        self.prune_columns(&mut plan);
         Ok((plan, descs))
     }
+
+    /// A query over joined FROM items reads only some of their columns:
+    /// the table scans feeding it leave the others NULL, so that values
+    /// nothing reads (long comments, say) are neither copied on the shards
+    /// nor sent to the router.
+    fn prune_columns(&mut self, plan: &mut SelectPlan) {
+        let Some(source) = &mut plan.source else {
+            return;
+        };
+        let mut used = Vec::new();
+        let mut mark = |c: usize| {
+            if used.len() <= c {
+                used.resize(c + 1, false);
+            }
+            used[c] = true;
+        };
+        let fragment = &plan.fragment;
+        fragment
+            .filter
+            .iter()
+            .for_each(|e| e.for_each_column(&mut mark));
+        match &fragment.output {
+            FragmentOutput::Project(exprs) => {
+                exprs.iter().for_each(|e| e.for_each_column(&mut mark));
+            }
+            FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
+                group_by.iter().for_each(|e| e.for_each_column(&mut mark));
+                aggs.iter()
+                    .flat_map(AggCall::exprs)
+                    .for_each(|e| e.for_each_column(&mut mark));
+            }
+        }
+        source_columns(source, &mut mark);
+        prune_source(source, &used, &mut self.init);
+    }
+}
+
+/// Marks the columns of the joined row that the joins of `source` read.
+fn source_columns(source: &Source, mark: &mut impl FnMut(usize)) {
+    match source {
+        Source::Join(join) => {
+            for (l, r) in &join.keys {
+                l.for_each_column(mark);
+                r.for_each_column(mark);
+            }
+            join.residual.iter().for_each(|e| e.for_each_column(mark));
+            source_columns(&join.left, mark);
+            source_columns(&join.right, mark);
+        }
+        Source::Probe { keys, .. } => keys
+            .iter()
+            .for_each(|(inner, _)| inner.for_each_column(mark)),
+        Source::Lateral { args, .. } => args.iter().for_each(|e| e.for_each_column(mark)),
+        _ => {}
+    }
+}
+
+/// Replaces, in the table scans under `source`'s joins, each column
+/// `used` does not mark with NULL.
+fn prune_source(source: &mut Source, used: &[bool], init: &mut [InitPlan]) {
+    let prune = |plan: &mut Arc<Plan>, offset: usize| {
+        let Plan::Select(select) = &**plan else {
+            return;
+        };
+        let Some(pruned) = pruned_scan(select, offset, used) else {
+            return;
+        };
+        *plan = Arc::new(Plan::Select(Box::new(pruned)));
+    };
+    match source {
+        Source::Join(join) => {
+            prune_source(&mut join.left, used, init);
+            prune_source(&mut join.right, used, init);
+        }
+        Source::Query { plan, offset, .. } => prune(plan, *offset),
+        Source::Init(n) | Source::Probe { init: n, .. } => {
+            if let Some(InitPlan {
+                plan,
+                place: Some((offset, _)),
+            }) = init.get_mut(*n)
+            {
+                prune(plan, *offset);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A plain scan of every column of a table (what [`Binder::table_scan`]
+/// makes) with the columns at `offset + i` that `used` does not mark
+/// replaced by NULL; `None` for any other plan.
+fn pruned_scan(select: &SelectPlan, offset: usize, used: &[bool]) -> Option<SelectPlan> {
+    let f = &select.fragment;
+    let FragmentOutput::Project(exprs) = &f.output else {
+        return None;
+    };
+    let plain = select.source.is_none()
+        && f.table.is_some()
+        && select.aggregate.is_none()
+        && select.window.is_none()
+        && !select.distinct
+        && select.order_by.is_empty()
+        && select.limit.is_none()
+        && exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i));
+    if !plain {
+        return None;
+    }
+    let is_used = |i: usize| used.get(offset + i).copied().unwrap_or(false);
+    if (0..exprs.len()).all(is_used) {
+        return None;
+    }
+    let mut pruned = select.clone();
+    pruned.fragment.output = FragmentOutput::Project(
+        (0..exprs.len())
+            .map(|i| match is_used(i) {
+                true => Expr::Column(i),
+                false => Expr::Literal(Value::Null),
+            })
+            .collect(),
+    );
+    Some(pruned)
 }
 
 impl Binder<'_> {
@@ -4407,6 +4535,7 @@ impl Binder<'_> {
             offset,
             input: Some(input),
             nullable: false,
+            probe: Vec::new(),
         });
         Ok(JoinTree::Item(scope.items.len() - 1))
     }
@@ -4590,9 +4719,10 @@ impl Binder<'_> {
     /// first join that has all its items; otherwise the joins run as
     /// written and WHERE's other conditions stay in `filter`.
     fn plan_source(
-        &self,
+        &mut self,
         scope: &mut Scope,
         filter: Option<Expr>,
+        correlated: bool,
     ) -> Result<(Source, Option<Expr>)> {
         let mut tree = scope
             .tree
@@ -4608,6 +4738,7 @@ impl Binder<'_> {
         if all_inner {
             take_conditions(&mut tree, &mut conditions);
         }
+        let conditions = factor_ors(conditions, |e| scope.items_of(e));
         let mut pushed: Vec<Vec<Expr>> = scope.items.iter().map(|_| Vec::new()).collect();
         let mut multi: Vec<(Vec<usize>, Expr)> = Vec::new();
         let mut top = Vec::new();
@@ -4621,6 +4752,15 @@ impl Binder<'_> {
                         && matches!(scope.items[*one].input, Some(ItemInput::Table(_))) =>
                 {
                     pushed[*one].push(c)
+                }
+                [one]
+                    if correlated
+                        && !scope.items[*one].nullable
+                        && matches!(scope.items[*one].input, Some(ItemInput::Table(_))) =>
+                {
+                    let (keys, rest) = probe_keys(vec![c]);
+                    scope.items[*one].probe.extend(keys);
+                    top.extend(rest);
                 }
                 [_] => top.push(c),
                 _ if all_inner => multi.push((used, c)),
@@ -4638,7 +4778,7 @@ impl Binder<'_> {
 
     /// The input of one FROM item, placed in rows `width` wide.
     fn item_source(
-        &self,
+        &mut self,
         scope: &mut Scope,
         i: usize,
         pushed: &mut [Vec<Expr>],
@@ -4666,7 +4806,20 @@ impl Binder<'_> {
                         .map(|c| c.rebased(offset))
                         .collect(),
                 );
-                self.table_scan(table, filter)
+                let scan = self.table_scan(table, filter);
+                let keys = std::mem::take(&mut scope.items[i].probe);
+                if keys.is_empty() {
+                    scan
+                } else {
+                    // Gathered once, placed in the joined row, and probed
+                    // by the outer row's values.
+                    self.init.push(InitPlan {
+                        plan: Arc::new(Plan::Select(Box::new(scan))),
+                        place: Some((offset, width)),
+                    });
+                    let init = self.init.len() - 1;
+                    return Ok(Source::Probe { init, keys });
+                }
             }
         };
         Ok(Source::Query {
@@ -4732,7 +4885,7 @@ impl Binder<'_> {
 
     /// Inner joins of every item, in an order chosen by the conditions.
     fn inner_joins(
-        &self,
+        &mut self,
         scope: &mut Scope,
         pushed: &mut [Vec<Expr>],
         mut multi: Vec<(Vec<usize>, Expr)>,
@@ -4740,7 +4893,10 @@ impl Binder<'_> {
     ) -> Result<Source> {
         let n = scope.items.len();
         let mut remaining: Vec<usize> = (0..n).collect();
-        let start = (0..n).find(|i| !pushed[*i].is_empty()).unwrap_or(0);
+        let start = (0..n)
+            .find(|i| !scope.items[*i].probe.is_empty())
+            .or_else(|| (0..n).find(|i| !pushed[*i].is_empty()))
+            .unwrap_or(0);
         remaining.retain(|i| *i != start);
         let mut joined = vec![start];
         let mut source = self.item_source(scope, start, pushed, width)?;
@@ -4808,7 +4964,7 @@ impl Binder<'_> {
 
     /// The joins as written (some are outer).
     fn source_of(
-        &self,
+        &mut self,
         scope: &mut Scope,
         tree: JoinTree,
         pushed: &mut [Vec<Expr>],
@@ -5315,6 +5471,7 @@ impl Binder<'_> {
             offset,
             input: None,
             nullable: false,
+            probe: Vec::new(),
         };
         let qualifier = alias.map_or_else(|| table.name.clone(), ident_name);
         let scope = Scope {
@@ -5567,6 +5724,7 @@ impl Binder<'_> {
                 offset,
                 input: None,
                 nullable: false,
+                probe: Vec::new(),
             });
             offset += width;
         }
@@ -7654,6 +7812,75 @@ fn unify(a: DataType, b: DataType) -> Option<DataType> {
 
 /// Moves the conditions of inner joins into `conditions` (their order no
 /// longer matters once every join is inner).
+/// Rewrites the ORs among a filter's conjuncts as PostgreSQL's planner
+/// does, so that joins and pushed-down filters can use what they imply:
+/// a conjunct every branch shares is taken out of the OR
+/// (`(a AND x) OR (a AND y)` is `a AND (x OR y)`, also under NULLs), and
+/// where every branch of an OR over several FROM items restricts one item
+/// on its own, the OR of those restrictions is added for that item (it
+/// holds whenever the OR does; the OR stays to check the rest).
+/// `items_of` names the FROM items an expression reads.
+fn factor_ors(conditions: Vec<Expr>, items_of: impl Fn(&Expr) -> Vec<usize>) -> Vec<Expr> {
+    let mut out = Vec::with_capacity(conditions.len());
+    for condition in conditions {
+        let is_or = matches!(
+            condition,
+            Expr::Binary {
+                op: BinaryOp::Or,
+                ..
+            }
+        );
+        if !is_or {
+            out.push(condition);
+            continue;
+        }
+        let mut branches: Vec<Vec<Expr>> = condition
+            .disjuncts()
+            .into_iter()
+            .map(Expr::conjuncts)
+            .collect();
+        let mut common: Vec<Expr> = Vec::new();
+        for c in &branches[0] {
+            if !common.contains(c) && branches[1..].iter().all(|b| b.contains(c)) {
+                common.push(c.clone());
+            }
+        }
+        for branch in &mut branches {
+            branch.retain(|c| !common.contains(c));
+        }
+        out.extend(common);
+        // A branch left empty is true: so is the whole OR.
+        if branches.iter().any(Vec::is_empty) {
+            continue;
+        }
+        let mut items: Vec<usize> = branches.iter().flatten().flat_map(&items_of).collect();
+        items.sort_unstable();
+        items.dedup();
+        if items.len() > 1 {
+            for item in items {
+                let restrictions: Option<Vec<Expr>> = branches
+                    .iter()
+                    .map(|b| {
+                        let own: Vec<Expr> = b
+                            .iter()
+                            .filter(|c| items_of(c) == [item])
+                            .cloned()
+                            .collect();
+                        Expr::all(own)
+                    })
+                    .collect();
+                if let Some(derived) = restrictions.and_then(Expr::either) {
+                    out.push(derived);
+                }
+            }
+        }
+        out.extend(Expr::either(
+            branches.into_iter().filter_map(Expr::all).collect(),
+        ));
+    }
+    out
+}
+
 fn take_conditions(tree: &mut JoinTree, conditions: &mut Vec<Expr>) {
     if let JoinTree::Join {
         left, right, on, ..

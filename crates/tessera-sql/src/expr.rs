@@ -833,6 +833,31 @@ impl Expr {
         }
     }
 
+    /// The operands of an OR tree (just `self` when it is no OR).
+    pub fn disjuncts(self) -> Vec<Expr> {
+        match self {
+            Expr::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+            } => {
+                let mut out = left.disjuncts();
+                out.extend(right.disjuncts());
+                out
+            }
+            other => vec![other],
+        }
+    }
+
+    /// The OR of `disjuncts`; `None` when there are none.
+    pub fn either(disjuncts: Vec<Expr>) -> Option<Expr> {
+        disjuncts.into_iter().reduce(|a, b| Expr::Binary {
+            op: BinaryOp::Or,
+            left: Box::new(a),
+            right: Box::new(b),
+        })
+    }
+
     /// The AND of `conjuncts`; `None` when there are none.
     pub fn all(conjuncts: Vec<Expr>) -> Option<Expr> {
         conjuncts.into_iter().reduce(|a, b| Expr::Binary {

@@ -25,6 +25,7 @@
 //! its log instead of hanging CI; no pass/fail decision depends on timing.
 
 pub mod slt;
+pub mod tpch;
 
 use std::collections::BTreeSet;
 use std::error::Error as StdError;
