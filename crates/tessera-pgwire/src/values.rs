@@ -198,6 +198,20 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             let interval = Interval::new(months, days, micros);
             Value::Interval(typmod.map_or(interval, |t| interval.apply_typmod(t)))
         }
+        DataType::Bytea => Value::Bytea(bytes.to_vec()),
+        DataType::Uuid => Value::Uuid(bytes.try_into().map_err(|_| wrong_length())?),
+        DataType::Json => Value::parse(ty, decode_utf8(bytes)?)?,
+        // jsonb's binary form: a version byte (1), then the text.
+        DataType::Jsonb => match bytes.split_first() {
+            Some((1, text)) => Value::parse(ty, decode_utf8(text)?)?,
+            Some((version, _)) => {
+                return Err(Error::new(
+                    sqlstate::INVALID_BINARY_REPRESENTATION,
+                    format!("unsupported jsonb version number {version}"),
+                ))
+            }
+            None => return Err(wrong_length()),
+        },
     })
 }
 
@@ -241,6 +255,13 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
             out.extend_from_slice(&i.micros.to_be_bytes());
             out.extend_from_slice(&i.days.to_be_bytes());
             out.extend_from_slice(&i.months.to_be_bytes());
+        }
+        (Value::Bytea(b), DataType::Bytea) => out.extend_from_slice(b),
+        (Value::Uuid(u), DataType::Uuid) => out.extend_from_slice(u),
+        (Value::Json(s), DataType::Json) => out.extend_from_slice(s.as_bytes()),
+        (Value::Jsonb(j), DataType::Jsonb) => {
+            out.push(1);
+            out.extend_from_slice(j.to_text().as_bytes());
         }
         (value, ty) => {
             return Err(Error::internal(format!(

@@ -17,6 +17,7 @@ use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, Table
 
 use crate::engine::ColumnDesc;
 use crate::expr::{BinaryOp, Clock, Expr, Function, Subquery, SubqueryKind, SubqueryRows};
+use crate::json::{JsonFn, JsonTableFn};
 use crate::parser::Parsed;
 use crate::plan::*;
 use crate::sequence::SequenceOp;
@@ -25,6 +26,27 @@ use crate::shard::Relation;
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
     16384 + table.id
+}
+
+/// Keys and indexes order their values: json has no order at all (as in
+/// PostgreSQL), and jsonb's is not the order its key encoding keeps.
+fn keyable(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
+    for &i in key {
+        match columns.get(i).map(|c| c.data_type) {
+            Some(DataType::Json) => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    "data type json has no default operator class for access method \"btree\"",
+                )
+                .with_hint("You must specify an operator class for the index or define a default operator class for the data type."))
+            }
+            Some(DataType::Jsonb) => {
+                return Err(Error::unsupported("keys and indexes over jsonb columns"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The column a key or index names: a plain column, not an expression.
@@ -129,6 +151,10 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
             }
         },
         A::Text | A::String(None) => DataType::Text,
+        A::Bytea => DataType::Bytea,
+        A::Uuid => DataType::Uuid,
+        A::JSON => DataType::Json,
+        A::JSONB => DataType::Jsonb,
         A::Char(len) | A::Character(len) => DataType::Char(Some(char_length(len.as_ref())?)),
         A::Date => DataType::Date,
         A::Time(precision, tz) => {
@@ -306,6 +332,9 @@ struct ScopeItem {
     /// the joined row) to the outer row's, by which its gathered rows are
     /// found for each outer row instead of joined in full.
     probe: Vec<(Expr, Expr)>,
+    /// A function in FROM returning one column: its name (the alias)
+    /// also stands for that column, as in PostgreSQL.
+    scalar_function: bool,
 }
 
 enum ItemInput {
@@ -600,6 +629,7 @@ impl Scope {
                     input: None,
                     nullable: it.nullable,
                     probe: Vec::new(),
+                    scalar_function: it.scalar_function,
                 })
                 .collect(),
             tree: None,
@@ -633,6 +663,18 @@ impl Scope {
             .table
             .as_ref()
             .and_then(|t| t.column_index(name).map(|i| (i, t.columns[i].data_type)));
+        // A function returning one column: its name stands for it too.
+        let found = found.or_else(|| match (&self.table, &self.qualifier) {
+            (Some(t), Some(q))
+                if self.series.is_some()
+                    && t.columns.len() == 1
+                    && qualifier.is_none()
+                    && q == name =>
+            {
+                Some((0, t.columns[0].data_type))
+            }
+            _ => None,
+        });
         found
             .map(|(i, t)| (Expr::Column(i), t))
             .ok_or_else(|| undefined_column(qualifier, name))
@@ -649,7 +691,14 @@ impl Scope {
             return Ok((Expr::Column(item.offset + c), item.columns[c].1));
         }
         match self.unqualified(name, 0, self.items.len()).as_slice() {
-            [] => Err(undefined_column(None, name)),
+            [] => match self
+                .items
+                .iter()
+                .find(|it| it.scalar_function && it.qualifier == name)
+            {
+                Some(it) => Ok((Expr::Column(it.offset), it.columns[0].1)),
+                None => Err(undefined_column(None, name)),
+            },
             [one] => Ok(one.clone()),
             _ => Err(Error::new(
                 sqlstate::AMBIGUOUS_COLUMN,
@@ -2045,6 +2094,30 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         use ast::BinaryOperator as B;
+        let json_op = match op {
+            B::Arrow => Some(JsonFn::Get),
+            B::LongArrow => Some(JsonFn::GetText),
+            B::HashArrow => Some(JsonFn::Path),
+            B::HashLongArrow => Some(JsonFn::PathText),
+            B::AtArrow => Some(JsonFn::Contains),
+            B::ArrowAt => Some(JsonFn::ContainedBy),
+            B::Question => Some(JsonFn::HasKey),
+            B::QuestionAnd | B::QuestionPipe | B::HashMinus => {
+                return Err(Error::unsupported(format!(
+                    "the operator {op} (it takes a text[]; arrays are not supported yet)"
+                )))
+            }
+            _ => None,
+        };
+        if let Some(f) = json_op {
+            return self.bind_json_call(
+                f,
+                &op.to_string(),
+                &[left.clone(), right.clone()],
+                scope,
+                ctx,
+            );
+        }
         let op = match op {
             B::Plus => BinaryOp::Add,
             B::Minus => BinaryOp::Sub,
@@ -2095,6 +2168,18 @@ impl<'a> Binder<'a> {
                     DataType::Bool,
                 ))
             }
+            BinaryOp::Concat
+                if [lt, rt].contains(&DataType::Jsonb) || [lt, rt].contains(&DataType::Bytea) =>
+            {
+                let f = match [lt, rt].contains(&DataType::Jsonb) {
+                    true => JsonFn::Concat,
+                    false => JsonFn::ByteaConcat,
+                };
+                self.json_call(f, "||", vec![(l, lt), (r, rt)])
+            }
+            BinaryOp::Sub if lt == DataType::Jsonb => {
+                self.json_call(JsonFn::Delete, "-", vec![(l, lt), (r, rt)])
+            }
             BinaryOp::Concat => {
                 let l = self.coerce(l, lt, DataType::Text)?;
                 let r = self.coerce(r, rt, DataType::Text)?;
@@ -2115,6 +2200,10 @@ impl<'a> Binder<'a> {
                 } else {
                     common
                 };
+                // json has no equality or ordering (jsonb has).
+                if common == DataType::Json {
+                    return Err(operator_missing(op.symbol(), Some(lt), rt));
+                }
                 if op.is_arithmetic() && !common.is_numeric_family() {
                     return Err(operator_missing(op.symbol(), Some(lt), rt));
                 }
@@ -2707,6 +2796,9 @@ impl<'a> Binder<'a> {
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
         }
+        if let Some(f) = JsonFn::named(&name) {
+            return self.bind_json_call(f, &name, &args, scope, ctx);
+        }
         if let Some(f) = crate::text::TextFn::named(&name) {
             if f.signature(args.len()).is_some() {
                 return self.bind_text_call(f, &name, &args, scope, ctx);
@@ -3272,7 +3364,18 @@ impl<'a> Binder<'a> {
                     _ => AggFunc::Avg,
                 };
                 let summable = t.is_numeric_family() || matches!(t, DataType::Interval(_));
-                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !summable {
+                // PostgreSQL 15 has no min/max over these.
+                let unordered = matches!(
+                    t,
+                    DataType::Bool
+                        | DataType::Uuid
+                        | DataType::Bytea
+                        | DataType::Json
+                        | DataType::Jsonb
+                );
+                if (matches!(func, AggFunc::Sum | AggFunc::Avg) && !summable)
+                    || (matches!(func, AggFunc::Min | AggFunc::Max) && unordered)
+                {
                     return Err(Error::new(
                         sqlstate::UNDEFINED_FUNCTION,
                         format!("function {name}({t}) does not exist"),
@@ -4380,6 +4483,29 @@ impl Binder<'_> {
     /// One FROM item (a table, `generate_series`, a subquery, or joins in
     /// parentheses), appended to `scope`.
     fn bind_item(&mut self, relation: &ast::TableFactor, scope: &mut Scope) -> Result<JoinTree> {
+        // `LATERAL f(…)` is `f(…)`: functions in FROM are lateral anyway.
+        if let ast::TableFactor::Function {
+            name, args, alias, ..
+        } = relation
+        {
+            let as_table = ast::TableFactor::Table {
+                name: name.clone(),
+                alias: alias.clone(),
+                args: Some(ast::TableFunctionArgs {
+                    args: args.clone(),
+                    settings: None,
+                }),
+                with_hints: vec![],
+                version: None,
+                with_ordinality: false,
+                partitions: vec![],
+                json_path: None,
+                sample: None,
+                index_hints: vec![],
+            };
+            return self.bind_item(&as_table, scope);
+        }
+        let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });
         let (qualifier, columns, input) = match relation {
             ast::TableFactor::NestedJoin {
                 table_with_joins,
@@ -4504,7 +4630,9 @@ impl Binder<'_> {
                                 index: None,
                                 series: Some(series),
                                 filter: None,
-                                output: FragmentOutput::Project(vec![Expr::Column(0)]),
+                                output: FragmentOutput::Project(
+                                    (0..def.columns.len()).map(Expr::Column).collect(),
+                                ),
                             },
                         ));
                         match args.is_empty() {
@@ -4529,6 +4657,7 @@ impl Binder<'_> {
         }
         let offset = scope.width(0, scope.items.len());
         scope.items.push(ScopeItem {
+            scalar_function: function && columns.len() == 1,
             qualifier,
             hidden: vec![false; columns.len()],
             columns,
@@ -5100,9 +5229,92 @@ impl Binder<'_> {
             {
                 self.bind_series(&args.args, alias.as_ref())
             }
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
+            } if object_name(name).is_ok_and(|n| JsonTableFn::named(&n).is_some()) => {
+                let name = object_name(name)?;
+                self.bind_json_table(&name, &args.args, alias.as_ref())
+            }
             ast::TableFactor::Derived { .. } => Err(Error::unsupported("subqueries in FROM")),
             other => Err(Error::unsupported(format!("the FROM item {other}"))),
         }
+    }
+
+    /// A json set-returning function in FROM (`jsonb_array_elements(doc)`
+    /// and the like): its columns, named by PostgreSQL's rules (an alias
+    /// names the relation; for `json[b]_object_keys`, which returns a
+    /// scalar, also its one column).
+    fn bind_json_table(
+        &mut self,
+        name: &str,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Scope> {
+        let Some((f, binary)) = JsonTableFn::named(name) else {
+            return Err(Error::internal("not a json table function"));
+        };
+        let empty = Scope::default();
+        let mut bound = Vec::new();
+        for a in args {
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
+                return Err(Error::unsupported(format!("the argument {a}")));
+            };
+            bound.push(self.bind_expr(e, &empty, &mut Ctx::Row { clause: "FROM" })?);
+        }
+        let want = if binary {
+            DataType::Jsonb
+        } else {
+            DataType::Json
+        };
+        let doc = match bound.pop() {
+            Some((e, t)) if bound.is_empty() && (t == want || t == DataType::Unknown) => {
+                self.coerce(e, t, want)?
+            }
+            _ => {
+                let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+                return Err(no_such_call(name, &types));
+            }
+        };
+        let qualifier = alias.map_or(name.to_string(), |a| ident_name(&a.name));
+        let mut columns = f.columns(want, &qualifier);
+        if let Some(a) = alias {
+            if a.columns.len() > columns.len() {
+                return Err(Error::syntax(format!(
+                    "too many column aliases specified for function {name}"
+                )));
+            }
+            for (c, given) in columns.iter_mut().zip(&a.columns) {
+                c.0 = ident_name(&given.name);
+            }
+        }
+        let def = TableDef {
+            id: 0,
+            name: qualifier.clone(),
+            columns: columns
+                .into_iter()
+                .map(|(n, t)| ColumnDef::new(n, t, false))
+                .collect(),
+            primary_key: vec![],
+            sharding_key: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        let nothing = || Expr::Literal(Value::Null);
+        Ok(Scope {
+            table: Some(Arc::new(def)),
+            qualifier: Some(qualifier),
+            series: Some(crate::plan::SeriesScan {
+                start: nothing(),
+                stop: nothing(),
+                step: None,
+                data_type: want,
+                json: Some((f, doc)),
+            }),
+            ..Scope::default()
+        })
     }
 
     /// `generate_series(start, stop [, step])` over integers, as a relation
@@ -5193,6 +5405,7 @@ impl Binder<'_> {
                 stop,
                 step,
                 data_type,
+                json: None,
             }),
             ..Scope::default()
         })
@@ -5472,6 +5685,7 @@ impl Binder<'_> {
             input: None,
             nullable: false,
             probe: Vec::new(),
+            scalar_function: false,
         };
         let qualifier = alias.map_or_else(|| table.name.clone(), ident_name);
         let scope = Scope {
@@ -5725,6 +5939,7 @@ impl Binder<'_> {
                 input: None,
                 nullable: false,
                 probe: Vec::new(),
+                scalar_function: false,
             });
             offset += width;
         }
@@ -6360,6 +6575,7 @@ impl Binder<'_> {
         if columns.is_empty() {
             return Err(Error::syntax("syntax error at or near \")\""));
         }
+        keyable(&table.columns, &columns)?;
         if columns.len() > 32 {
             return Err(Error::new(
                 sqlstate::TOO_MANY_COLUMNS,
@@ -6733,6 +6949,69 @@ impl Binder<'_> {
             sequence,
             if_not_exists,
         })
+    }
+
+    /// A json, jsonb, uuid or bytea operator or function (see
+    /// [`crate::json`]) over the expressions `args`.
+    fn bind_json_call(
+        &mut self,
+        f: JsonFn,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            bound.push(self.bind_expr(a, scope, ctx)?);
+        }
+        self.json_call(f, name, bound)
+    }
+
+    /// [`Self::bind_json_call`] over bound arguments: cast to the types
+    /// of the overload their types pick, or 42883 (an operator's, when
+    /// `name` is one).
+    fn json_call(
+        &mut self,
+        f: JsonFn,
+        name: &str,
+        bound: Vec<(Expr, DataType)>,
+    ) -> Result<(Expr, DataType)> {
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let Some((wanted, result)) = crate::json::signature(f, &types) else {
+            let is_operator = !name.starts_with(|c: char| c.is_ascii_alphabetic());
+            return Err(match (is_operator, types.as_slice()) {
+                (true, [l, r]) => operator_missing(name, Some(*l), *r),
+                _ => no_such_call(name, &types),
+            });
+        };
+        let mut args = Vec::with_capacity(bound.len());
+        for ((e, t), want) in bound.into_iter().zip(wanted) {
+            args.push(match want {
+                Some(w) if w != t => self.coerce(e, t, w)?,
+                _ => e,
+            });
+        }
+        let call = Expr::Call {
+            func: Function::Json(f),
+            args,
+        };
+        // Constant calls fold, so bad input fails at once, as in PostgreSQL.
+        if !f.is_volatile() {
+            if let Expr::Call { args, .. } = &call {
+                if args.iter().all(|a| matches!(a, Expr::Literal(_))) {
+                    let values: Vec<Value> = args
+                        .iter()
+                        .map(|a| match a {
+                            Expr::Literal(v) => v.clone(),
+                            _ => Value::Null,
+                        })
+                        .collect();
+                    return Ok((Expr::Literal(f.eval(&values)?), result));
+                }
+            }
+        }
+        Ok((call, result))
     }
 
     /// A string function (see [`crate::text`]): its arguments bound to the
@@ -7141,6 +7420,10 @@ impl Binder<'_> {
                 }
                 other => return Err(Error::unsupported(format!("the table constraint {other}"))),
             }
+        }
+        keyable(&columns, &primary_key)?;
+        for (_, key) in &unique {
+            keyable(&columns, key)?;
         }
         let sharding_key = match distributed_by {
             None => primary_key.clone(),
@@ -8081,7 +8364,10 @@ fn temporal_operator(
 }
 
 fn castable(from: DataType, to: DataType) -> bool {
-    to.datetime_castable(from)
+    use DataType::{Json, Jsonb};
+    matches!((from, to), (Json, Jsonb) | (Jsonb, Json))
+        || (from == Jsonb && (to == DataType::Bool || to.is_numeric_family()))
+        || to.datetime_castable(from)
         || (from.is_numeric_family() && to.is_numeric_family())
         || from.is_string()
         || to.is_string()
@@ -8192,6 +8478,10 @@ fn type_column_name(t: DataType) -> Option<&'static str> {
         DataType::TimestampTz(_) => "timestamptz",
         DataType::Interval(_) => "interval",
         DataType::Char(_) => "bpchar",
+        DataType::Bytea => "bytea",
+        DataType::Uuid => "uuid",
+        DataType::Json => "json",
+        DataType::Jsonb => "jsonb",
         _ => return None,
     })
 }

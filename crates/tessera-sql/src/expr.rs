@@ -281,6 +281,8 @@ pub enum Function {
     AtTimeZone,
     /// A string function (see [`crate::text`]).
     Text(crate::text::TextFn),
+    /// A json, jsonb, uuid or bytea operator or function (see [`crate::json`]).
+    Json(crate::json::JsonFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1136,6 +1138,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         .collect::<Result<Vec<_>>>()?;
     if let Function::Text(f) = func {
         return f.eval(&vals, &params.time);
+    }
+    if let Function::Json(f) = func {
+        return f.eval(&vals);
     }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;

@@ -103,6 +103,9 @@ pub struct SeriesScan {
     pub stop: Expr,
     pub step: Option<Expr>,
     pub data_type: DataType,
+    /// Instead of integers: the rows of a json set-returning function
+    /// (`jsonb_array_elements` and the like) over `doc`.
+    pub json: Option<(crate::json::JsonTableFn, Expr)>,
 }
 
 /// A range of an index to read rows through. Bounds only narrow what is
@@ -366,9 +369,12 @@ impl SelectPlan {
                     || ix.lower.as_ref().is_some_and(|(e, _)| e.uses_outer())
                     || ix.upper.as_ref().is_some_and(|(e, _)| e.uses_outer())
             })
-            || f.series
-                .as_ref()
-                .is_some_and(|s| s.start.uses_outer() || s.stop.uses_outer() || opt(&s.step))
+            || f.series.as_ref().is_some_and(|s| {
+                s.start.uses_outer()
+                    || s.stop.uses_outer()
+                    || opt(&s.step)
+                    || s.json.as_ref().is_some_and(|(_, doc)| doc.uses_outer())
+            })
             || opt(&f.filter)
             || match &f.output {
                 FragmentOutput::Project(e) => exprs(e),

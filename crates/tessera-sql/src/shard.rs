@@ -3308,6 +3308,12 @@ async fn series_rows(
     params: &crate::expr::Params,
     mut push: impl FnMut(&[Value]) -> Result<()>,
 ) -> Result<()> {
+    if let Some((f, doc)) = &series.json {
+        for row in f.rows(&doc.eval(&[], params)?)? {
+            push(&row)?;
+        }
+        return Ok(());
+    }
     for (n, v) in series_values(series, params)?.enumerate() {
         push(&[v])?;
         if (n + 1) % SCAN_ROWS_PER_YIELD == 0 {

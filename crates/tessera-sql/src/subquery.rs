@@ -35,6 +35,10 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
         for row in source_rows(source, params)?.iter() {
             sink.push(row, fragment, params)?;
         }
+    } else if let Some((f, doc)) = fragment.series.as_ref().and_then(|s| s.json.as_ref()) {
+        for row in f.rows(&doc.eval(&[], params)?)? {
+            sink.push(&row, fragment, params)?;
+        }
     } else if let Some(series) = &fragment.series {
         for (n, v) in series_values(series, params)?.enumerate() {
             if n >= SERIES_ROWS_MAX {

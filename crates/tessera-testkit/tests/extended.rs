@@ -692,3 +692,89 @@ async fn returning_rows_come_back_through_the_extended_protocol() {
     let left = rows_text(&client, "SELECT id, name, n FROM ret ORDER BY id").await;
     assert_eq!(left, ["1|n1|10", "2|n2|40"]);
 }
+
+/// A value's bytes in the binary format, whatever its type, so a test can
+/// check exactly what the server sends for types tokio-postgres decodes
+/// only behind optional features (uuid, json, jsonb).
+#[derive(Debug, PartialEq)]
+struct RawBinary(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for RawBinary {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawBinary(raw.to_vec()))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+impl tokio_postgres::types::ToSql for RawBinary {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+#[tokio::test]
+async fn uuid_bytea_json_and_jsonb_travel_in_binary() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE bin (id uuid PRIMARY KEY, b bytea, j json, jb jsonb)")
+        .await
+        .unwrap();
+    let id = RawBinary((1..=16).collect());
+    let bytes: Vec<u8> = vec![0, 1, 255];
+    let json = RawBinary(br#"{"a" : 1}"#.to_vec());
+    let mut jsonb = vec![1u8];
+    jsonb.extend_from_slice(br#"{"b":[1, 2.50], "a":null}"#);
+    let jsonb = RawBinary(jsonb);
+    let insert = client
+        .prepare("INSERT INTO bin VALUES ($1, $2, $3, $4)")
+        .await
+        .unwrap();
+    let types: Vec<u32> = insert.params().iter().map(Type::oid).collect();
+    assert_eq!(types, [2950, 17, 114, 3802]);
+    client
+        .execute(&insert, &[&id, &bytes, &json, &jsonb])
+        .await
+        .unwrap();
+    let row = client
+        .query_one("SELECT id, b, j, jb FROM bin WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, RawBinary>(0), id);
+    assert_eq!(row.get::<_, Vec<u8>>(1), bytes);
+    assert_eq!(row.get::<_, RawBinary>(2).0, br#"{"a" : 1}"#);
+    let mut want = vec![1u8];
+    want.extend_from_slice(br#"{"a": null, "b": [1, 2.50]}"#);
+    assert_eq!(row.get::<_, RawBinary>(3).0, want);
+    assert_eq!(
+        rows_text(&client, "SELECT id, b, j, jb FROM bin").await,
+        [r#"01020304-0506-0708-090a-0b0c0d0e0f10|\x0001ff|{"a" : 1}|{"a": null, "b": [1, 2.50]}"#]
+    );
+    // A uuid of the wrong length, and jsonb of an unknown version.
+    let short = RawBinary(vec![1, 2, 3]);
+    assert_sqlstate(
+        client.query("SELECT $1::uuid", &[&short]).await,
+        &SqlState::INVALID_BINARY_REPRESENTATION,
+        "a 3-byte uuid",
+    );
+    let version2 = RawBinary(b"\x02{}".to_vec());
+    assert_sqlstate(
+        client.query("SELECT $1::jsonb", &[&version2]).await,
+        &SqlState::INVALID_BINARY_REPRESENTATION,
+        "jsonb version 2",
+    );
+}

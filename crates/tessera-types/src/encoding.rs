@@ -144,6 +144,19 @@ impl<'a> Reader<'a> {
                 let months = self.u32()? as i32;
                 Value::Interval(Interval::new(months, days, micros))
             }
+            17 => Value::Bytea(self.bytes()?.to_vec()),
+            18 => {
+                let b = self.take(16)?;
+                let mut u = [0u8; 16];
+                u.copy_from_slice(b);
+                Value::Uuid(u)
+            }
+            19 => Value::Json(self.str()?.to_string()),
+            20 => {
+                let text = self.str()?;
+                let j = crate::json::parse(text).map_err(|_| self.corrupt("invalid jsonb"))?;
+                Value::Jsonb(Box::new(j))
+            }
             _ => return Err(self.corrupt("unknown value tag")),
         })
     }
@@ -218,6 +231,26 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             buf.extend_from_slice(&i.days.to_le_bytes());
             buf.extend_from_slice(&i.months.to_le_bytes());
         }
+        Value::Bytea(b) => {
+            buf.push(17);
+            buf.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            buf.extend_from_slice(b);
+        }
+        Value::Uuid(u) => {
+            buf.push(18);
+            buf.extend_from_slice(u);
+        }
+        Value::Json(s) => {
+            buf.push(19);
+            buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            buf.extend_from_slice(s.as_bytes());
+        }
+        Value::Jsonb(j) => {
+            let text = j.to_text();
+            buf.push(20);
+            buf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            buf.extend_from_slice(text.as_bytes());
+        }
     }
 }
 
@@ -229,7 +262,11 @@ fn push_ordered_i64(out: &mut Vec<u8>, i: i64) {
 /// Appends a string so that bytewise order is byte order, with a
 /// terminator that sorts below any continuation (NUL escaped as 00 FF).
 fn push_ordered_str(out: &mut Vec<u8>, s: &str) {
-    for &b in s.as_bytes() {
+    push_ordered_bytes(out, s.as_bytes());
+}
+
+fn push_ordered_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
         out.push(b);
         if b == 0 {
             out.push(0xFF);
@@ -291,6 +328,24 @@ pub fn encode_key_value(out: &mut Vec<u8>, v: &Value) {
         Value::Interval(i) => {
             out.push(0x65);
             out.extend_from_slice(&((i.span() as u128) ^ (1 << 127)).to_be_bytes());
+        }
+        Value::Bytea(b) => {
+            out.push(0x70);
+            push_ordered_bytes(out, b);
+        }
+        Value::Uuid(u) => {
+            out.push(0x71);
+            out.extend_from_slice(u);
+        }
+        // Neither orders by its bytes: they key equality only (the binder
+        // keeps them out of ordered indexes).
+        Value::Json(s) => {
+            out.push(0x80);
+            push_ordered_str(out, s);
+        }
+        Value::Jsonb(j) => {
+            out.push(0x81);
+            push_ordered_str(out, &crate::json::Jsonb::canonical(j));
         }
     }
 }

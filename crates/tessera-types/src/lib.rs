@@ -8,6 +8,7 @@
 pub mod datetime;
 pub mod encoding;
 pub mod error;
+pub mod json;
 pub mod md5;
 pub mod numeric;
 pub mod schema;

@@ -32,6 +32,12 @@ pub enum DataType {
     TimestampTz(Option<u8>),
     /// `interval`, with the fields and precision of a modifier.
     Interval(Option<IntervalTypmod>),
+    Bytea,
+    Uuid,
+    /// `json`: the text as given, checked to be JSON.
+    Json,
+    /// `jsonb`: a decomposed JSON value (see [`crate::json`]).
+    Jsonb,
     Unknown,
 }
 
@@ -57,6 +63,10 @@ impl DataType {
             DataType::Timestamp(_) => 1114,
             DataType::TimestampTz(_) => 1184,
             DataType::Interval(_) => 1186,
+            DataType::Bytea => 17,
+            DataType::Uuid => 2950,
+            DataType::Json => 114,
+            DataType::Jsonb => 3802,
             DataType::Unknown => 705,
         }
     }
@@ -79,6 +89,10 @@ impl DataType {
             1114 => DataType::Timestamp(None),
             1184 => DataType::TimestampTz(None),
             1186 => DataType::Interval(None),
+            17 => DataType::Bytea,
+            2950 => DataType::Uuid,
+            114 => DataType::Json,
+            3802 => DataType::Jsonb,
             705 => DataType::Unknown,
             _ => return None,
         })
@@ -96,7 +110,7 @@ impl DataType {
             | DataType::Timestamp(_)
             | DataType::TimestampTz(_) => 8,
             DataType::TimeTz(_) => 12,
-            DataType::Interval(_) => 16,
+            DataType::Interval(_) | DataType::Uuid => 16,
             DataType::Unknown => -2,
             _ => -1,
         }
@@ -151,6 +165,10 @@ impl DataType {
             DataType::Timestamp(_) => "timestamp without time zone",
             DataType::TimestampTz(_) => "timestamp with time zone",
             DataType::Interval(_) => "interval",
+            DataType::Bytea => "bytea",
+            DataType::Uuid => "uuid",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
             DataType::Unknown => "unknown",
         }
     }

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 
 use crate::datetime::{self, ops, parse, Interval, TimeContext, TimeZone};
 use crate::error::{Error, Result};
+use crate::json::{self, Jsonb};
 use crate::numeric;
 use crate::sqlstate;
 use crate::types::DataType;
@@ -39,6 +40,11 @@ pub enum Value {
     /// Microseconds since 2000-01-01 00:00:00 UTC.
     TimestampTz(i64),
     Interval(Interval),
+    Bytea(Vec<u8>),
+    Uuid([u8; 16]),
+    /// `json`: the text as given (valid JSON).
+    Json(String),
+    Jsonb(Box<Jsonb>),
 }
 
 impl Value {
@@ -65,6 +71,10 @@ impl Value {
             Value::Timestamp(_) => DataType::Timestamp(None),
             Value::TimestampTz(_) => DataType::TimestampTz(None),
             Value::Interval(_) => DataType::Interval(None),
+            Value::Bytea(_) => DataType::Bytea,
+            Value::Uuid(_) => DataType::Uuid,
+            Value::Json(_) => DataType::Json,
+            Value::Jsonb(_) => DataType::Jsonb,
         }
     }
 
@@ -102,6 +112,10 @@ impl Value {
             Value::Timestamp(ts) => datetime::format::write_timestamp(out, *ts),
             Value::TimestampTz(ts) => datetime::format::write_timestamptz(out, *ts, zone),
             Value::Interval(i) => i.write_text(out),
+            Value::Bytea(b) => write_bytea_hex(out, b),
+            Value::Uuid(u) => write_uuid(out, u),
+            Value::Json(s) => out.push_str(s),
+            Value::Jsonb(j) => j.write_text(out),
         }
     }
 
@@ -196,6 +210,10 @@ impl Value {
                 datetime::round_timestamp(ts, p).map(Value::TimestampTz)
             }
             DataType::Interval(t) => Interval::parse(text, t).map(Value::Interval),
+            DataType::Bytea => parse_bytea(text).map(Value::Bytea),
+            DataType::Uuid => parse_uuid(text).map(Value::Uuid),
+            DataType::Json => json::validate(text).map(|()| Value::Json(text.to_string())),
+            DataType::Jsonb => json::parse(text).map(|j| Value::Jsonb(Box::new(j))),
         }
     }
 
@@ -235,6 +253,14 @@ impl Value {
             (v, T::Varchar(Some(n))) => Value::Text(fit_varchar(v.string_text(), n, explicit)?),
             (v, T::Char(n)) => Value::BpChar(fit_bpchar(v.string_text(), n, explicit)?),
             (Value::Bool(b), T::Bool) => Value::Bool(b),
+            (v @ (Value::Bytea(_) | Value::Uuid(_)), to) if v.data_type() == to => v,
+            (Value::Json(s), T::Json) => Value::Json(s),
+            (Value::Json(s), T::Jsonb) => Value::Jsonb(Box::new(json::parse(&s)?)),
+            (Value::Jsonb(j), T::Jsonb) => Value::Jsonb(j),
+            (Value::Jsonb(j), T::Json) => Value::Json(j.to_text()),
+            (Value::Jsonb(j), to) if to == T::Bool || to.is_numeric_family() => {
+                jsonb_scalar(&j, to)?.cast_with(to, explicit, ctx)?
+            }
             (Value::Bool(b), T::Int4) if explicit => Value::Int4(b as i32),
             (Value::Int4(i), T::Bool) if explicit => Value::Bool(i != 0),
             (v, T::Int2) => Value::Int2(
@@ -401,6 +427,10 @@ impl Value {
             (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
             (Value::TimestampTz(a), Value::TimestampTz(b)) => a.cmp(b),
             (Value::Interval(a), Value::Interval(b)) => a.cmp(b),
+            (Value::Bytea(a), Value::Bytea(b)) => a.cmp(b),
+            (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
+            (Value::Json(a), Value::Json(b)) => a.cmp(b),
+            (Value::Jsonb(a), Value::Jsonb(b)) => a.compare(b),
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => match (a.to_decimal(), b.to_decimal()) {
@@ -436,6 +466,10 @@ impl Value {
             Value::Timestamp(_) => 7,
             Value::TimestampTz(_) => 8,
             Value::Interval(_) => 10,
+            Value::Bytea(_) => 11,
+            Value::Uuid(_) => 12,
+            Value::Json(_) => 13,
+            Value::Jsonb(_) => 14,
         }
     }
 
@@ -482,8 +516,139 @@ impl Hash for Value {
             Value::TimeTz(t, z) => (t, z).hash(state),
             Value::Timestamp(t) | Value::TimestampTz(t) => t.hash(state),
             Value::Interval(i) => i.hash(state),
+            Value::Bytea(b) => b.hash(state),
+            Value::Uuid(u) => u.hash(state),
+            Value::Json(s) => s.hash(state),
+            Value::Jsonb(j) => j.hash(state),
         }
     }
+}
+
+/// `jsonb` to a boolean or number type: the scalar of that kind, else
+/// PostgreSQL's 22023.
+fn jsonb_scalar(j: &Jsonb, to: DataType) -> Result<Value> {
+    match (j, to) {
+        (Jsonb::Bool(b), DataType::Bool) => Ok(Value::Bool(*b)),
+        (Jsonb::Number(d), to) if to.is_numeric_family() => Ok(Value::Numeric(*d)),
+        (j, to) => Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "cannot cast jsonb {} to type {}",
+                j.type_name(),
+                to.base_name()
+            ),
+        )),
+    }
+}
+
+/// bytea's hex output: `\x` and two lowercase digits a byte.
+fn write_bytea_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(2 + bytes.len() * 2);
+    out.push_str("\\x");
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
+/// bytea's input: hex (`\x` then digit pairs, blanks between pairs
+/// allowed) or the escape format (bytes as themselves, `\\` for a
+/// backslash, `\nnn` octal).
+pub fn parse_bytea(text: &str) -> Result<Vec<u8>> {
+    let b = text.as_bytes();
+    if let Some(hex) = text.strip_prefix("\\x") {
+        let digit = |c: u8| -> Result<u8> {
+            (c as char).to_digit(16).map(|d| d as u8).ok_or_else(|| {
+                let shown: String = std::str::from_utf8(&[c]).map_or("?".into(), str::to_string);
+                Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("invalid hexadecimal digit: \"{shown}\""),
+                )
+            })
+        };
+        let mut out = Vec::with_capacity(hex.len() / 2);
+        let h = hex.as_bytes();
+        let mut i = 0;
+        while i < h.len() {
+            if matches!(h[i], b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+                continue;
+            }
+            let hi = digit(h[i])?;
+            let Some(&lo) = h.get(i + 1) else {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "invalid hexadecimal data: odd number of digits",
+                ));
+            };
+            out.push(hi << 4 | digit(lo)?);
+            i += 2;
+        }
+        return Ok(out);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+        } else if b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if let Some(&[a, c, d]) = b.get(i + 1..i + 4) {
+            let octal = |x: u8| (b'0'..=b'7').contains(&x);
+            if !((b'0'..=b'3').contains(&a) && octal(c) && octal(d)) {
+                return Err(Error::invalid_text("bytea", text));
+            }
+            out.push((a - b'0') << 6 | (c - b'0') << 3 | (d - b'0'));
+            i += 4;
+        } else {
+            return Err(Error::invalid_text("bytea", text));
+        }
+    }
+    Ok(out)
+}
+
+fn write_uuid(out: &mut String, u: &[u8; 16]) {
+    use std::fmt::Write;
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+/// uuid's input, as PostgreSQL takes it: 32 hex digits, upper or lower
+/// case, optionally in braces, with a hyphen allowed after any group of
+/// four digits.
+pub fn parse_uuid(text: &str) -> Result<[u8; 16]> {
+    let bad = || Error::invalid_text("uuid", text);
+    let inner = match text.strip_prefix('{') {
+        Some(rest) => rest.strip_suffix('}').ok_or_else(bad)?,
+        None => text,
+    };
+    let b = inner.as_bytes();
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    for (n, byte) in out.iter_mut().enumerate() {
+        // A hyphen may follow each group of four digits (two bytes).
+        if n > 0 && n % 2 == 0 && b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let pair = b.get(i..i + 2).ok_or_else(bad)?;
+        let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
+        if !pair.iter().all(u8::is_ascii_hexdigit) {
+            return Err(bad());
+        }
+        *byte = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+        i += 2;
+    }
+    if i != b.len() {
+        return Err(bad());
+    }
+    Ok(out)
 }
 
 fn canonical_float_bits(v: f64) -> u64 {

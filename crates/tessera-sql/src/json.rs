@@ -1,0 +1,919 @@
+//! `json` and `jsonb` operators and functions, and the `uuid` and `bytea`
+//! functions that come with those types, evaluated as PostgreSQL 15 does.
+//!
+//! Operators on `json` read the text as given: `->` returns the member's
+//! text exactly as it was written (spacing included), as PostgreSQL's json
+//! operators do; on `jsonb` they read the decomposed value.
+
+use tessera_types::json::{self, Jsonb};
+use tessera_types::{sqlstate, DataType, Error, Result, Value};
+
+/// A JSON, uuid or bytea operator or function; which of json and jsonb it
+/// works on is told by its argument values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonFn {
+    /// `->`: a member by key (text) or element by index (integer).
+    Get,
+    /// `->>`: the same, as text.
+    GetText,
+    /// `#>`: the value at a path (`'{a,0,b}'`).
+    Path,
+    /// `#>>`: the same, as text.
+    PathText,
+    /// `@>`.
+    Contains,
+    /// `<@`.
+    ContainedBy,
+    /// `?`.
+    HasKey,
+    /// jsonb `||`.
+    Concat,
+    /// jsonb `-` text (a key, or string elements) or integer (an element).
+    Delete,
+    /// bytea `||`.
+    ByteaConcat,
+    /// `json_build_object` (false) / `jsonb_build_object` (true).
+    BuildObject(bool),
+    BuildArray(bool),
+    /// `to_json` / `to_jsonb`.
+    To(bool),
+    Typeof,
+    ArrayLength,
+    StripNulls,
+    Pretty,
+    ExtractPath,
+    ExtractPathText,
+    GenRandomUuid,
+    Encode,
+    Decode,
+    OctetLength,
+}
+
+impl JsonFn {
+    /// The function called `name`, if it is one of these.
+    pub fn named(name: &str) -> Option<JsonFn> {
+        Some(match name {
+            "json_build_object" => JsonFn::BuildObject(false),
+            "jsonb_build_object" => JsonFn::BuildObject(true),
+            "json_build_array" => JsonFn::BuildArray(false),
+            "jsonb_build_array" => JsonFn::BuildArray(true),
+            "to_json" => JsonFn::To(false),
+            "to_jsonb" => JsonFn::To(true),
+            "json_typeof" | "jsonb_typeof" => JsonFn::Typeof,
+            "json_array_length" | "jsonb_array_length" => JsonFn::ArrayLength,
+            "json_strip_nulls" | "jsonb_strip_nulls" => JsonFn::StripNulls,
+            "jsonb_pretty" => JsonFn::Pretty,
+            "json_extract_path" | "jsonb_extract_path" => JsonFn::ExtractPath,
+            "json_extract_path_text" | "jsonb_extract_path_text" => JsonFn::ExtractPathText,
+            "gen_random_uuid" => JsonFn::GenRandomUuid,
+            "encode" => JsonFn::Encode,
+            "decode" => JsonFn::Decode,
+            "octet_length" => JsonFn::OctetLength,
+            _ => return None,
+        })
+    }
+
+    /// Whether it must run for each row even with constant arguments.
+    pub fn is_volatile(self) -> bool {
+        self == JsonFn::GenRandomUuid
+    }
+
+    pub fn eval(self, args: &[Value]) -> Result<Value> {
+        use JsonFn as F;
+        // Strict functions: NULL in, NULL out.
+        let strict = !matches!(self, F::BuildObject(_) | F::BuildArray(_) | F::To(_));
+        if strict && args.iter().any(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        match (self, args) {
+            (F::Get | F::GetText, [doc, key]) => {
+                let text = self == F::GetText;
+                let step = step_of(key);
+                get_path(doc, std::slice::from_ref(&step), text)
+            }
+            (F::Path | F::PathText, [doc, path]) => {
+                let steps = parse_path(&text_of(path))?;
+                get_path(doc, &steps, self == F::PathText)
+            }
+            (F::ExtractPath | F::ExtractPathText, [doc, keys @ ..]) => {
+                let steps: Vec<Step> = keys.iter().map(|k| Step::Key(text_of(k))).collect();
+                get_path(doc, &steps, self == F::ExtractPathText)
+            }
+            (F::Contains, [a, b]) => Ok(Value::Bool(jsonb_of(a)?.contains(&jsonb_of(b)?))),
+            (F::ContainedBy, [a, b]) => Ok(Value::Bool(jsonb_of(b)?.contains(&jsonb_of(a)?))),
+            (F::HasKey, [a, key]) => Ok(Value::Bool(jsonb_of(a)?.has_key(&text_of(key)))),
+            (F::Concat, [a, b]) => Ok(jsonb_value(concat(jsonb_of(a)?, jsonb_of(b)?))),
+            (F::Delete, [a, what]) => delete(jsonb_of(a)?, what).map(jsonb_value),
+            (F::ByteaConcat, [Value::Bytea(a), Value::Bytea(b)]) => {
+                let mut out = Vec::with_capacity(a.len() + b.len());
+                out.extend_from_slice(a);
+                out.extend_from_slice(b);
+                Ok(Value::Bytea(out))
+            }
+            (F::BuildObject(binary), args) => build_object(args, binary),
+            (F::BuildArray(binary), args) => {
+                let items = args.iter().map(to_jsonb).collect::<Result<Vec<_>>>()?;
+                Ok(wrap(Jsonb::Array(items), binary, JsonStyle::Array))
+            }
+            (F::To(binary), [v]) => match v {
+                Value::Null => Ok(Value::Null),
+                v => Ok(wrap(to_jsonb(v)?, binary, JsonStyle::Value)),
+            },
+            (F::Typeof, [v]) => Ok(Value::Text(jsonb_of(v)?.type_name().to_string())),
+            (F::ArrayLength, [v]) => match jsonb_of(v)? {
+                Jsonb::Array(items) => Ok(Value::Int4(items.len() as i32)),
+                other => Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    match other.is_scalar() {
+                        true => "cannot get array length of a scalar",
+                        false => "cannot get array length of a non-array",
+                    },
+                )),
+            },
+            (F::StripNulls, [v]) => {
+                let stripped = strip_nulls(jsonb_of(v)?);
+                Ok(match v {
+                    Value::Json(_) => Value::Json(stripped.to_text()),
+                    _ => jsonb_value(stripped),
+                })
+            }
+            (F::Pretty, [v]) => {
+                let mut out = String::new();
+                pretty(&jsonb_of(v)?, 0, &mut out);
+                Ok(Value::Text(out))
+            }
+            (F::GenRandomUuid, []) => Ok(Value::Uuid(random_uuid())),
+            (F::Encode, [Value::Bytea(b), format]) => encode(b, &text_of(format)),
+            (F::Decode, [s, format]) => decode(&text_of(s), &text_of(format)),
+            (F::OctetLength, [Value::Bytea(b)]) => Ok(Value::Int4(b.len() as i32)),
+            (F::OctetLength, [v]) => Ok(Value::Int4(text_of(v).len() as i32)),
+            _ => Err(Error::internal(format!(
+                "{self:?} called with {} arguments",
+                args.len()
+            ))),
+        }
+    }
+}
+
+fn jsonb_value(j: Jsonb) -> Value {
+    Value::Jsonb(Box::new(j))
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Text(s) | Value::BpChar(s) => s.clone(),
+        other => other.to_text().unwrap_or_default(),
+    }
+}
+
+/// A json or jsonb argument as jsonb.
+fn jsonb_of(v: &Value) -> Result<Jsonb> {
+    match v {
+        Value::Jsonb(j) => Ok((**j).clone()),
+        Value::Json(s) => json::parse(s),
+        Value::Text(s) => json::parse(s),
+        other => Err(Error::internal(format!(
+            "{} given as json",
+            other.data_type()
+        ))),
+    }
+}
+
+/// One step of a path: an object key, or an array index (a key that
+/// reads as an integer also indexes arrays, as in PostgreSQL's paths).
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(i64),
+}
+
+fn step_of(v: &Value) -> Step {
+    match v.as_i64() {
+        Some(i) => Step::Index(i),
+        None => Step::Key(text_of(v)),
+    }
+}
+
+/// `'{a,b,0}'`: a text[] literal of path steps (Tessera has no arrays yet,
+/// so the path travels as its text).
+fn parse_path(text: &str) -> Result<Vec<Step>> {
+    let bad = || {
+        Error::new(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            format!("malformed array literal: \"{text}\""),
+        )
+    };
+    let inner = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    if inner.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut steps = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut item = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => item.push(chars.next().ok_or_else(bad)?),
+                    Some(c) => item.push(c),
+                    None => return Err(bad()),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if matches!(c, '{' | '}' | '"') {
+                    return Err(bad());
+                }
+                item.push(c);
+                chars.next();
+            }
+            item = item.trim_end().to_string();
+            if item.is_empty() {
+                return Err(bad());
+            }
+        }
+        steps.push(Step::Key(item));
+        match chars.next() {
+            Some(',') => continue,
+            None => return Ok(steps),
+            Some(_) => return Err(bad()),
+        }
+    }
+}
+
+/// The value at `steps` in a json or jsonb document: NULL where the path
+/// leads nowhere; as text for `->>`/`#>>` (a JSON null is SQL NULL then).
+fn get_path(doc: &Value, steps: &[Step], as_text: bool) -> Result<Value> {
+    if let Value::Json(text) = doc {
+        let mut slice: &str = text;
+        for step in steps {
+            match member_span(slice, step)? {
+                Some(s) => slice = s,
+                None => return Ok(Value::Null),
+            }
+        }
+        if !as_text {
+            return Ok(Value::Json(slice.to_string()));
+        }
+        let value = json::parse(slice)?;
+        return Ok(match value {
+            Jsonb::Null => Value::Null,
+            Jsonb::String(s) => Value::Text(s),
+            // Text as written, not as jsonb would print it.
+            _ => Value::Text(slice.to_string()),
+        });
+    }
+    let root = jsonb_of(doc)?;
+    let mut at = &root;
+    for step in steps {
+        let next = match (at, step) {
+            (Jsonb::Object(_), Step::Key(k)) => at.get(k),
+            (Jsonb::Object(_), Step::Index(i)) => at.get(&i.to_string()),
+            (Jsonb::Array(_), Step::Index(i)) => at.index(*i),
+            (Jsonb::Array(_), Step::Key(k)) => {
+                k.trim().parse::<i64>().ok().and_then(|i| at.index(i))
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => at = n,
+            None => return Ok(Value::Null),
+        }
+    }
+    Ok(match as_text {
+        true => at.as_text().map_or(Value::Null, Value::Text),
+        false => jsonb_value(at.clone()),
+    })
+}
+
+/// The text of the member `step` names in the JSON text `text`, as
+/// written.
+fn member_span<'t>(text: &'t str, step: &Step) -> Result<Option<&'t str>> {
+    let members = json::members(text)?;
+    Ok(match (members, step) {
+        (json::Members::Object(pairs), Step::Key(k)) => pairs
+            .into_iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, s)| &text[s]),
+        (json::Members::Object(pairs), Step::Index(i)) => {
+            let k = i.to_string();
+            pairs
+                .into_iter()
+                .rev()
+                .find(|(key, _)| *key == k)
+                .map(|(_, s)| &text[s])
+        }
+        (json::Members::Array(items), step) => {
+            let i = match step {
+                Step::Index(i) => Some(*i),
+                Step::Key(k) => k.trim().parse().ok(),
+            };
+            i.and_then(|i| {
+                let n = items.len() as i64;
+                let i = if i < 0 { n + i } else { i };
+                usize::try_from(i).ok().and_then(|i| items.get(i).cloned())
+            })
+            .map(|s| &text[s])
+        }
+        _ => None,
+    })
+}
+
+/// jsonb `||`: arrays concatenate (a non-array side becomes one element),
+/// objects merge with the right side's keys winning.
+fn concat(a: Jsonb, b: Jsonb) -> Jsonb {
+    match (a, b) {
+        (Jsonb::Object(mut x), Jsonb::Object(y)) => {
+            x.extend(y);
+            Jsonb::Object(json::normalize_object(x))
+        }
+        (Jsonb::Array(mut x), Jsonb::Array(y)) => {
+            x.extend(y);
+            Jsonb::Array(x)
+        }
+        (Jsonb::Array(mut x), y) => {
+            x.push(y);
+            Jsonb::Array(x)
+        }
+        (x, Jsonb::Array(y)) => {
+            let mut out = vec![x];
+            out.extend(y);
+            Jsonb::Array(out)
+        }
+        (x, y) => Jsonb::Array(vec![x, y]),
+    }
+}
+
+/// jsonb `-`: a key from an object or matching strings from an array
+/// (text), or an element by index (integer).
+fn delete(a: Jsonb, what: &Value) -> Result<Jsonb> {
+    let scalar = || {
+        Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "cannot delete from scalar",
+        )
+    };
+    match what.as_i64() {
+        Some(i) => match a {
+            Jsonb::Array(mut items) => {
+                let n = items.len() as i64;
+                let at = if i < 0 { n + i } else { i };
+                if (0..n).contains(&at) {
+                    items.remove(at as usize);
+                }
+                Ok(Jsonb::Array(items))
+            }
+            Jsonb::Object(_) => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                "cannot delete from object using integer index",
+            )),
+            _ => Err(scalar()),
+        },
+        None => {
+            let key = text_of(what);
+            match a {
+                Jsonb::Object(mut pairs) => {
+                    pairs.retain(|(k, _)| *k != key);
+                    Ok(Jsonb::Object(pairs))
+                }
+                Jsonb::Array(mut items) => {
+                    items.retain(|v| !matches!(v, Jsonb::String(s) if *s == key));
+                    Ok(Jsonb::Array(items))
+                }
+                _ => Err(scalar()),
+            }
+        }
+    }
+}
+
+fn strip_nulls(j: Jsonb) -> Jsonb {
+    match j {
+        Jsonb::Object(pairs) => Jsonb::Object(
+            pairs
+                .into_iter()
+                .filter(|(_, v)| !matches!(v, Jsonb::Null))
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Jsonb::Array(items) => Jsonb::Array(items.into_iter().map(strip_nulls).collect()),
+        other => other,
+    }
+}
+
+/// `jsonb_pretty`: four spaces an indent level, as PostgreSQL prints.
+fn pretty(j: &Jsonb, level: usize, out: &mut String) {
+    let indent = |out: &mut String, level: usize| {
+        for _ in 0..level {
+            out.push_str("    ");
+        }
+    };
+    // Empty containers too open a line and close on the next.
+    match j {
+        Jsonb::Array(items) => {
+            out.push_str("[\n");
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                indent(out, level + 1);
+                pretty(v, level + 1, out);
+            }
+            if !items.is_empty() {
+                out.push('\n');
+            }
+            indent(out, level);
+            out.push(']');
+        }
+        Jsonb::Object(pairs) => {
+            out.push_str("{\n");
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                indent(out, level + 1);
+                json::write_string(out, k);
+                out.push_str(": ");
+                pretty(v, level + 1, out);
+            }
+            if !pairs.is_empty() {
+                out.push('\n');
+            }
+            indent(out, level);
+            out.push('}');
+        }
+        other => other.write_text(out),
+    }
+}
+
+/// A SQL value as JSON, as `to_jsonb` converts it: numbers stay numbers,
+/// booleans booleans, json and jsonb themselves, NULL null, everything
+/// else its text output as a string (timestamps in ISO 8601 with a `T`).
+pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
+    Ok(match v {
+        Value::Null => Jsonb::Null,
+        Value::Bool(b) => Jsonb::Bool(*b),
+        Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) => {
+            Jsonb::Number(v.to_decimal()?)
+        }
+        Value::Float4(_) | Value::Float8(_) => {
+            let f = v.to_f64()?;
+            match f.is_finite() {
+                true => json::parse(&v.to_text().unwrap_or_default())?,
+                false => Jsonb::String(v.to_text().unwrap_or_default()),
+            }
+        }
+        Value::Jsonb(j) => (**j).clone(),
+        Value::Json(s) => json::parse(s)?,
+        Value::Timestamp(_) | Value::TimestampTz(_) => {
+            Jsonb::String(v.to_text().unwrap_or_default().replacen(' ', "T", 1))
+        }
+        Value::BpChar(s) => Jsonb::String(s.clone()),
+        other => Jsonb::String(other.to_text().unwrap_or_default()),
+    })
+}
+
+/// How a json (not jsonb) result is spelled: PostgreSQL's json builders
+/// each have their own spacing.
+#[derive(Clone, Copy)]
+enum JsonStyle {
+    /// `[1, 2]` (json_build_array).
+    Array,
+    /// to_json: the value's own text (nested json kept as given).
+    Value,
+}
+
+fn wrap(j: Jsonb, binary: bool, style: JsonStyle) -> Value {
+    if binary {
+        return jsonb_value(j);
+    }
+    let mut out = String::new();
+    match (style, &j) {
+        (JsonStyle::Array, Jsonb::Array(_)) => write_json_builder(&j, &mut out),
+        _ => j.write_text(&mut out),
+    }
+    Value::Json(out)
+}
+
+/// The top level as json_build_object/json_build_array write it; nested
+/// values as jsonb prints them.
+fn write_json_builder(j: &Jsonb, out: &mut String) {
+    match j {
+        Jsonb::Object(pairs) => {
+            out.push('{');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                json::write_string(out, k);
+                out.push_str(" : ");
+                v.write_text(out);
+            }
+            out.push('}');
+        }
+        other => other.write_text(out),
+    }
+}
+
+/// `json[b]_build_object(k1, v1, …)`: keys must not be NULL; jsonb keeps
+/// the last of equal keys, json keeps them all in order.
+fn build_object(args: &[Value], binary: bool) -> Result<Value> {
+    if !args.len().is_multiple_of(2) {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "argument list must have even number of elements",
+        )
+        .with_hint(format!(
+            "The arguments of {} must consist of alternating keys and values.",
+            if binary {
+                "jsonb_build_object()"
+            } else {
+                "json_build_object()"
+            }
+        )));
+    }
+    let mut pairs = Vec::with_capacity(args.len() / 2);
+    for (i, kv) in args.chunks(2).enumerate() {
+        if kv[0].is_null() {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("argument {}: key must not be null", i * 2 + 1),
+            ));
+        }
+        let key = match &kv[0] {
+            Value::Bool(b) => b.to_string(),
+            other => text_of(other),
+        };
+        pairs.push((key, to_jsonb(&kv[1])?));
+    }
+    if binary {
+        return Ok(jsonb_value(Jsonb::Object(json::normalize_object(pairs))));
+    }
+    let mut out = String::new();
+    write_json_builder(&Jsonb::Object(pairs), &mut out);
+    Ok(Value::Json(out))
+}
+
+/// A version 4 (random) UUID from the operating system's generator.
+fn random_uuid() -> [u8; 16] {
+    let mut u = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut u))
+        .is_err()
+    {
+        // No urandom: mix the clock and a counter through a hash.
+        use std::hash::{BuildHasher, Hasher};
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, chunk) in u.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(nanos);
+            h.write_u64(n ^ i as u64);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    u
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn unknown_encoding(format: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        format!("unrecognized encoding: \"{format}\""),
+    )
+}
+
+/// `encode(bytea, 'hex' | 'base64' | 'escape')`.
+fn encode(b: &[u8], format: &str) -> Result<Value> {
+    let mut out = String::new();
+    match format.to_ascii_lowercase().as_str() {
+        "hex" => {
+            for byte in b {
+                out.push_str(&format!("{byte:02x}"));
+            }
+        }
+        "base64" => {
+            // 76 characters a line, as PostgreSQL writes.
+            for (n, chunk) in b.chunks(3).enumerate() {
+                if n > 0 && n % 19 == 0 {
+                    out.push('\n');
+                }
+                let v = (chunk[0] as u32) << 16
+                    | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+                    | *chunk.get(2).unwrap_or(&0) as u32;
+                for i in 0..4 {
+                    if i <= chunk.len() {
+                        out.push(BASE64[(v >> (18 - 6 * i) & 63) as usize] as char);
+                    } else {
+                        out.push('=');
+                    }
+                }
+            }
+        }
+        "escape" => {
+            for &byte in b {
+                match byte {
+                    b'\\' => out.push_str("\\\\"),
+                    0 | 0x80..=0xff => out.push_str(&format!("\\{byte:03o}")),
+                    c => out.push(c as char),
+                }
+            }
+        }
+        _ => return Err(unknown_encoding(format)),
+    }
+    Ok(Value::Text(out))
+}
+
+/// `decode(text, 'hex' | 'base64' | 'escape')`.
+fn decode(s: &str, format: &str) -> Result<Value> {
+    match format.to_ascii_lowercase().as_str() {
+        "hex" => {
+            let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+            let mut out = Vec::with_capacity(digits.len() / 2);
+            for pair in digits.chunks(2) {
+                let digit = |c: u8| {
+                    (c as char).to_digit(16).ok_or_else(|| {
+                        Error::new(
+                            sqlstate::INVALID_PARAMETER_VALUE,
+                            format!("invalid hexadecimal digit: \"{}\"", c as char),
+                        )
+                    })
+                };
+                let [hi, lo] = pair else {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "invalid hexadecimal data: odd number of digits",
+                    ));
+                };
+                out.push((digit(*hi)? << 4 | digit(*lo)?) as u8);
+            }
+            Ok(Value::Bytea(out))
+        }
+        "base64" => {
+            let mut out = Vec::new();
+            let mut acc = 0u32;
+            let mut bits = 0;
+            let mut ended = false;
+            for c in s.bytes() {
+                if c.is_ascii_whitespace() {
+                    continue;
+                }
+                if c == b'=' {
+                    ended = true;
+                    continue;
+                }
+                let Some(v) = BASE64.iter().position(|b| *b == c).filter(|_| !ended) else {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        format!(
+                            "invalid symbol \"{}\" found while decoding base64 sequence",
+                            c as char
+                        ),
+                    ));
+                };
+                acc = acc << 6 | v as u32;
+                bits += 6;
+                if bits >= 8 {
+                    bits -= 8;
+                    out.push((acc >> bits) as u8);
+                    acc &= (1 << bits) - 1;
+                }
+            }
+            Ok(Value::Bytea(out))
+        }
+        "escape" => tessera_types::value::parse_bytea(s).map(Value::Bytea),
+        _ => Err(unknown_encoding(format)),
+    }
+}
+
+/// A json set-returning function in FROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonTableFn {
+    /// `json[b]_array_elements`: `value` per element.
+    Elements { text: bool },
+    /// `json[b]_each`: `key`, `value` per member.
+    Each { text: bool },
+    /// `json[b]_object_keys`: one text column.
+    ObjectKeys,
+}
+
+impl JsonTableFn {
+    /// The function called `name`, and whether it is the json (not
+    /// jsonb) one.
+    pub fn named(name: &str) -> Option<(JsonTableFn, bool)> {
+        let (binary, rest) = match name.strip_prefix("jsonb_") {
+            Some(rest) => (true, rest),
+            None => (false, name.strip_prefix("json_")?),
+        };
+        let f = match rest {
+            "array_elements" => JsonTableFn::Elements { text: false },
+            "array_elements_text" => JsonTableFn::Elements { text: true },
+            "each" => JsonTableFn::Each { text: false },
+            "each_text" => JsonTableFn::Each { text: true },
+            "object_keys" => JsonTableFn::ObjectKeys,
+            _ => return None,
+        };
+        Some((f, binary))
+    }
+
+    /// Its columns: names and types (`value` is json or jsonb as the
+    /// argument, or text for the `_text` forms).
+    pub fn columns(self, doc: DataType, name: &str) -> Vec<(String, DataType)> {
+        let value = |text: bool| if text { DataType::Text } else { doc };
+        match self {
+            JsonTableFn::Elements { text } => vec![("value".into(), value(text))],
+            JsonTableFn::Each { text } => {
+                vec![
+                    ("key".into(), DataType::Text),
+                    ("value".into(), value(text)),
+                ]
+            }
+            JsonTableFn::ObjectKeys => vec![(name.to_string(), DataType::Text)],
+        }
+    }
+
+    /// The rows for one document (none for NULL), with PostgreSQL's
+    /// errors for the wrong kind of value.
+    pub fn rows(self, doc: &Value) -> Result<Vec<Vec<Value>>> {
+        if doc.is_null() {
+            return Ok(Vec::new());
+        }
+        let keep_json = matches!(doc, Value::Json(_));
+        let as_value = |j: Jsonb, text: bool| -> Value {
+            match (text, keep_json) {
+                (true, _) => j.as_text().map_or(Value::Null, Value::Text),
+                (false, true) => Value::Json(j.to_text()),
+                (false, false) => jsonb_value(j),
+            }
+        };
+        // json keeps each value's text as written.
+        if let (
+            Value::Json(text),
+            JsonTableFn::Elements { text: false } | JsonTableFn::Each { text: false },
+        ) = (doc, self)
+        {
+            match json::members(text)? {
+                json::Members::Array(items) if matches!(self, JsonTableFn::Elements { .. }) => {
+                    return Ok(items
+                        .into_iter()
+                        .map(|s| vec![Value::Json(text[s].to_string())])
+                        .collect())
+                }
+                json::Members::Object(pairs) if matches!(self, JsonTableFn::Each { .. }) => {
+                    return Ok(pairs
+                        .into_iter()
+                        .map(|(k, s)| vec![Value::Text(k), Value::Json(text[s].to_string())])
+                        .collect())
+                }
+                _ => {}
+            }
+        }
+        let j = jsonb_of(doc)?;
+        let kind = if j.is_scalar() {
+            "a scalar"
+        } else {
+            "a non-array"
+        };
+        let which = if keep_json { "json" } else { "jsonb" };
+        match (self, j) {
+            (JsonTableFn::Elements { text }, Jsonb::Array(items)) => {
+                Ok(items.into_iter().map(|v| vec![as_value(v, text)]).collect())
+            }
+            (JsonTableFn::Elements { .. }, _) => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!(
+                    "cannot extract elements from {}",
+                    kind.replace("a non-array", "an object")
+                ),
+            )),
+            (JsonTableFn::Each { text }, Jsonb::Object(pairs)) => Ok(pairs
+                .into_iter()
+                .map(|(k, v)| vec![Value::Text(k), as_value(v, text)])
+                .collect()),
+            (JsonTableFn::ObjectKeys, Jsonb::Object(pairs)) => Ok(pairs
+                .into_iter()
+                .map(|(k, _)| vec![Value::Text(k)])
+                .collect()),
+            (JsonTableFn::Each { .. }, _) => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("cannot call {which}_each on a non-object"),
+            )),
+            (JsonTableFn::ObjectKeys, j) => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!(
+                    "cannot call {which}_object_keys on {}",
+                    if j.is_scalar() {
+                        "a scalar"
+                    } else {
+                        "an array"
+                    }
+                ),
+            )),
+        }
+    }
+}
+
+/// The result type of `f` over arguments of `types`, or `None` when no
+/// overload takes them (the binder reports 42883). Unknown literals take
+/// the types the chosen overload wants.
+pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>, DataType)> {
+    use DataType as T;
+    use JsonFn as F;
+    // An untyped literal is taken as jsonb.
+    let is_json = |t: DataType| matches!(t, T::Json | T::Jsonb | T::Unknown);
+    let doc = |t: DataType| match t {
+        T::Unknown => Some(T::Jsonb),
+        T::Json | T::Jsonb => Some(t),
+        _ => None,
+    };
+    let text = |t: DataType| (t.is_string() || t == T::Unknown).then_some(T::Text);
+    Some(match (f, types) {
+        (F::Get, [d, k]) => {
+            let d = doc(*d)?;
+            let k = if k.is_integer() { T::Int4 } else { text(*k)? };
+            (vec![Some(d), Some(k)], d)
+        }
+        (F::GetText, [d, k]) => {
+            let d = doc(*d)?;
+            let k = if k.is_integer() { T::Int4 } else { text(*k)? };
+            (vec![Some(d), Some(k)], T::Text)
+        }
+        (F::Path, [d, p]) => {
+            let d = doc(*d)?;
+            (vec![Some(d), Some(text(*p)?)], d)
+        }
+        (F::PathText, [d, p]) => (vec![Some(doc(*d)?), Some(text(*p)?)], T::Text),
+        (F::Contains | F::ContainedBy, [a, b])
+            if [*a, *b].iter().all(|t| matches!(t, T::Jsonb | T::Unknown)) =>
+        {
+            (vec![Some(T::Jsonb), Some(T::Jsonb)], T::Bool)
+        }
+        (F::HasKey, [T::Jsonb, k]) => (vec![Some(T::Jsonb), Some(text(*k)?)], T::Bool),
+        (F::Concat, [a, b]) if [*a, *b].iter().all(|t| matches!(t, T::Jsonb | T::Unknown)) => {
+            (vec![Some(T::Jsonb), Some(T::Jsonb)], T::Jsonb)
+        }
+        (F::Delete, [T::Jsonb, k]) => {
+            let k = if k.is_integer() { T::Int4 } else { text(*k)? };
+            (vec![Some(T::Jsonb), Some(k)], T::Jsonb)
+        }
+        (F::ByteaConcat, [a, b]) if [*a, *b].iter().all(|t| matches!(t, T::Bytea | T::Unknown)) => {
+            (vec![Some(T::Bytea), Some(T::Bytea)], T::Bytea)
+        }
+        (F::BuildObject(b) | F::BuildArray(b), args) => {
+            let any = args
+                .iter()
+                .map(|t| (*t == T::Unknown).then_some(T::Text))
+                .collect();
+            (any, if b { T::Jsonb } else { T::Json })
+        }
+        (F::To(b), [t]) => (
+            vec![(*t == T::Unknown).then_some(T::Text)],
+            if b { T::Jsonb } else { T::Json },
+        ),
+        (F::Typeof, [t]) if is_json(*t) => (vec![doc(*t)], T::Text),
+        (F::ArrayLength, [t]) if is_json(*t) => (vec![doc(*t)], T::Int4),
+        (F::StripNulls, [t]) if is_json(*t) => (vec![doc(*t)], doc(*t)?),
+        (F::Pretty, [T::Jsonb | T::Unknown]) => (vec![Some(T::Jsonb)], T::Text),
+        (F::ExtractPath, [d, keys @ ..]) if is_json(*d) => {
+            let mut kinds = vec![doc(*d)];
+            for k in keys {
+                kinds.push(Some(text(*k)?));
+            }
+            (kinds, doc(*d)?)
+        }
+        (F::ExtractPathText, [d, keys @ ..]) if is_json(*d) => {
+            let mut kinds = vec![doc(*d)];
+            for k in keys {
+                kinds.push(Some(text(*k)?));
+            }
+            (kinds, T::Text)
+        }
+        (F::GenRandomUuid, []) => (vec![], T::Uuid),
+        (F::Encode, [T::Bytea | T::Unknown, f]) => (vec![Some(T::Bytea), Some(text(*f)?)], T::Text),
+        (F::Decode, [s, f]) => (vec![Some(text(*s)?), Some(text(*f)?)], T::Bytea),
+        (F::OctetLength, [T::Bytea]) => (vec![None], T::Int4),
+        (F::OctetLength, [t]) => (vec![Some(text(*t)?)], T::Int4),
+        _ => return None,
+    })
+}
