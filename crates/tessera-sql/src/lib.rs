@@ -10,6 +10,7 @@ pub mod binder;
 pub mod engine;
 pub mod expr;
 pub mod join;
+pub mod math;
 pub mod parser;
 pub mod plan;
 pub mod router;
