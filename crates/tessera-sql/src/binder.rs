@@ -1511,6 +1511,18 @@ impl<'a> Binder<'a> {
             },
             E::Value(v) => self.bind_literal(&v.value, hint),
             E::Nested(inner) => self.bind_expr_hint(inner, scope, ctx, hint),
+            E::SimilarTo {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                let escape = escape_char.as_ref().map(|v| ast::Expr::value(v.clone()));
+                let mut operands = vec![&**expr, &**pattern];
+                operands.extend(escape.as_ref());
+                let f = crate::pattern::PatternFn::Similar { negated: *negated };
+                self.bind_pattern_operands(f, "~", &operands, scope, ctx)
+            }
             E::Ceil { expr, field } | E::Floor { expr, field } => {
                 let (f, name) = match e {
                     E::Ceil { .. } => (crate::math::MathFn::Ceil, "ceil"),
@@ -2081,6 +2093,20 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         use ast::BinaryOperator as B;
+        let regex_match = match op {
+            B::PGRegexMatch => Some((false, false)),
+            B::PGRegexIMatch => Some((true, false)),
+            B::PGRegexNotMatch => Some((false, true)),
+            B::PGRegexNotIMatch => Some((true, true)),
+            _ => None,
+        };
+        if let Some((case_insensitive, negated)) = regex_match {
+            let f = crate::pattern::PatternFn::Match {
+                case_insensitive,
+                negated,
+            };
+            return self.bind_pattern_operands(f, &op.to_string(), &[left, right], scope, ctx);
+        }
         if *op == B::PGExp {
             return self.bind_math_call(
                 crate::math::MathFn::Power,
@@ -2751,6 +2777,17 @@ impl<'a> Binder<'a> {
         }
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
+        }
+        if let Some(f) = crate::pattern::PatternFn::named(&name) {
+            return self.bind_pattern_call(f, &name, &args, scope, ctx);
+        }
+        if matches!(
+            name.as_str(),
+            "regexp_match" | "regexp_matches" | "regexp_split_to_array" | "regexp_split_to_table"
+        ) {
+            return Err(Error::unsupported(format!(
+                "{name}() (it returns an array or a set, and Tessera has no arrays yet)"
+            )));
         }
         if let Some(f) = crate::text::TextFn::named(&name) {
             if f.signature(args.len()).is_some() {
@@ -6825,6 +6862,72 @@ impl Binder<'_> {
         Ok((
             Expr::Call {
                 func: Function::Math(f),
+                args,
+            },
+            result,
+        ))
+    }
+
+    /// The operands of a regular expression operator (`~`, `SIMILAR TO`):
+    /// strings, as text (a char(n) keeps its blanks, as PostgreSQL's
+    /// bpchar operators do).
+    fn bind_pattern_operands(
+        &mut self,
+        f: crate::pattern::PatternFn,
+        symbol: &str,
+        operands: &[&ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut args = Vec::with_capacity(operands.len());
+        let mut left_type = None;
+        for (i, o) in operands.iter().enumerate() {
+            let (e, t) = self.bind_expr_hint(o, scope, ctx, Some(DataType::Text))?;
+            if !t.is_string() && t != DataType::Unknown {
+                return Err(operator_missing(symbol, left_type, t));
+            }
+            left_type = Some(t);
+            args.push(if i == 0 && matches!(t, DataType::Char(_)) {
+                e
+            } else {
+                self.coerce(e, t, DataType::Text)?
+            });
+        }
+        Ok((
+            Expr::Call {
+                func: Function::Pattern(f),
+                args,
+            },
+            DataType::Bool,
+        ))
+    }
+
+    /// `regexp_like`, `regexp_replace`, `regexp_count`, `regexp_instr`,
+    /// `regexp_substr`.
+    fn bind_pattern_call(
+        &mut self,
+        f: crate::pattern::PatternFn,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            bound.push(self.bind_expr(a, scope, ctx)?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let (arg_types, result) = f
+            .signature(&types)
+            .ok_or_else(|| no_such_call(name, &types))?;
+        let args = bound
+            .into_iter()
+            .zip(arg_types)
+            .map(|((e, from), to)| self.coerce(e, from, to))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            Expr::Call {
+                func: Function::Pattern(f),
                 args,
             },
             result,

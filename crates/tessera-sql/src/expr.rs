@@ -282,6 +282,8 @@ pub enum Function {
     Text(crate::text::TextFn),
     /// A mathematical function (see [`crate::math`]).
     Math(crate::math::MathFn),
+    /// A regular expression operator or function (see [`crate::pattern`]).
+    Pattern(crate::pattern::PatternFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1139,6 +1141,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         return f.eval(&vals, &params.time);
     }
     if let Function::Math(f) = func {
+        return f.eval(&vals);
+    }
+    if let Function::Pattern(f) = func {
         return f.eval(&vals);
     }
     if matches!(func, Function::Greatest | Function::Least) {

@@ -12,6 +12,7 @@ pub mod expr;
 pub mod join;
 pub mod math;
 pub mod parser;
+pub mod pattern;
 pub mod plan;
 pub mod router;
 pub mod sequence;
