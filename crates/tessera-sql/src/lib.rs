@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod binder;
 pub mod engine;
 pub mod expr;
+pub mod format;
 pub mod join;
 pub mod math;
 pub mod parser;
