@@ -1560,6 +1560,48 @@ impl<'a> Binder<'a> {
             },
             E::Value(v) => self.bind_literal(&v.value, hint),
             E::Nested(inner) => self.bind_expr_hint(inner, scope, ctx, hint),
+            E::SimilarTo {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+            } => {
+                let escape = escape_char.as_ref().map(|v| ast::Expr::value(v.clone()));
+                let mut operands = vec![&**expr, &**pattern];
+                operands.extend(escape.as_ref());
+                let f = crate::pattern::PatternFn::Similar { negated: *negated };
+                self.bind_pattern_operands(f, "~", &operands, scope, ctx)
+            }
+            E::Ceil { expr, field } | E::Floor { expr, field } => {
+                let (f, name) = match e {
+                    E::Ceil { .. } => (crate::math::MathFn::Ceil, "ceil"),
+                    _ => (crate::math::MathFn::Floor, "floor"),
+                };
+                match field {
+                    ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) => {
+                        self.bind_math_call(f, name, &[&**expr], scope, ctx)
+                    }
+                    ast::CeilFloorKind::Scale(scale) => {
+                        let (_, t) = self.bind_expr(expr, scope, ctx)?;
+                        let (_, st) = self.bind_literal(scale, None)?;
+                        Err(no_such_call(name, &[t, st]))
+                    }
+                    ast::CeilFloorKind::DateTimeField(_) => {
+                        Err(Error::syntax(format!("syntax error at or near \"{e}\"")))
+                    }
+                }
+            }
+            E::UnaryOp {
+                op: op @ (ast::UnaryOperator::PGSquareRoot | ast::UnaryOperator::PGCubeRoot),
+                expr,
+            } => {
+                let f = if *op == ast::UnaryOperator::PGSquareRoot {
+                    crate::math::MathFn::Sqrt
+                } else {
+                    crate::math::MathFn::Cbrt
+                };
+                self.bind_math_call(f, &op.to_string(), &[&**expr], scope, ctx)
+            }
             E::UnaryOp { op, expr } => {
                 let (x, t) = self.bind_expr_hint(expr, scope, ctx, hint)?;
                 match op {
@@ -1570,6 +1612,12 @@ impl<'a> Binder<'a> {
                     ast::UnaryOperator::Minus => {
                         if let Expr::Literal(v) = &x {
                             if let Some(folded) = negate_literal(v) {
+                                // -2147483648 is an integer, though 2147483648 is not.
+                                let t = match (&folded, t) {
+                                    (Value::Int4(_), DataType::Int8) => DataType::Int4,
+                                    (Value::Int8(_), DataType::Numeric(_)) => DataType::Int8,
+                                    _ => t,
+                                };
                                 return Ok((Expr::Literal(folded), t));
                             }
                         }
@@ -2114,6 +2162,29 @@ impl<'a> Binder<'a> {
                 f,
                 &op.to_string(),
                 &[left.clone(), right.clone()],
+                scope,
+                ctx,
+            );
+        }
+        let regex_match = match op {
+            B::PGRegexMatch => Some((false, false)),
+            B::PGRegexIMatch => Some((true, false)),
+            B::PGRegexNotMatch => Some((false, true)),
+            B::PGRegexNotIMatch => Some((true, true)),
+            _ => None,
+        };
+        if let Some((case_insensitive, negated)) = regex_match {
+            let f = crate::pattern::PatternFn::Match {
+                case_insensitive,
+                negated,
+            };
+            return self.bind_pattern_operands(f, &op.to_string(), &[left, right], scope, ctx);
+        }
+        if *op == B::PGExp {
+            return self.bind_math_call(
+                crate::math::MathFn::Power,
+                "^",
+                &[left, right],
                 scope,
                 ctx,
             );
@@ -2799,6 +2870,17 @@ impl<'a> Binder<'a> {
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);
         }
+        if let Some(f) = crate::pattern::PatternFn::named(&name) {
+            return self.bind_pattern_call(f, &name, &args, scope, ctx);
+        }
+        if matches!(
+            name.as_str(),
+            "regexp_match" | "regexp_matches" | "regexp_split_to_array" | "regexp_split_to_table"
+        ) {
+            return Err(Error::unsupported(format!(
+                "{name}() (it returns an array or a set, and Tessera has no arrays yet)"
+            )));
+        }
         if let Some(f) = crate::text::TextFn::named(&name) {
             if f.signature(args.len()).is_some() {
                 return self.bind_text_call(f, &name, &args, scope, ctx);
@@ -2810,6 +2892,9 @@ impl<'a> Binder<'a> {
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
         let missing = || no_such_call(&name, &types);
+        if let Some(f) = crate::math::MathFn::named(&name) {
+            return self.math_call(f, &name, bound);
+        }
         let func = match name.as_str() {
             "abs" => Function::Abs,
             "lower" => Function::Lower,
@@ -2817,7 +2902,6 @@ impl<'a> Binder<'a> {
             "length" | "char_length" | "character_length" => Function::Length,
             "coalesce" => Function::Coalesce,
             "nullif" => Function::NullIf,
-            "round" => Function::Round,
             "greatest" => Function::Greatest,
             "least" => Function::Least,
             _ => return Err(missing()),
@@ -2861,31 +2945,6 @@ impl<'a> Binder<'a> {
                     },
                     t,
                 ))
-            }
-            Function::Round
-                if (types.len() == 1 || types.len() == 2) && types[0].is_numeric_family() =>
-            {
-                let float = types[0].is_float();
-                if float && types.len() == 2 {
-                    return Err(missing());
-                }
-                let t = if float {
-                    DataType::Float8
-                } else {
-                    DataType::Numeric(None)
-                };
-                let mut args = Vec::new();
-                let mut it = bound.into_iter();
-                if let Some((e, et)) = it.next() {
-                    args.push(self.coerce(e, et, t)?);
-                }
-                if let Some((e, et)) = it.next() {
-                    if !et.is_integer() && et != DataType::Unknown {
-                        return Err(missing());
-                    }
-                    args.push(self.coerce(e, et, DataType::Int4)?);
-                }
-                Ok((Expr::Call { func, args }, t))
             }
             Function::Coalesce | Function::Greatest | Function::Least | Function::NullIf
                 if !types.is_empty() =>
@@ -7061,6 +7120,115 @@ impl Binder<'_> {
         ))
     }
 
+    /// A call of a mathematical function on bound arguments: the overload
+    /// PostgreSQL would pick ([`crate::math::MathFn::resolve`]), its
+    /// arguments cast to its types.
+    fn math_call(
+        &mut self,
+        f: crate::math::MathFn,
+        name: &str,
+        bound: Vec<(Expr, DataType)>,
+    ) -> Result<(Expr, DataType)> {
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let (arg_types, result) = f
+            .resolve(&types)
+            .ok_or_else(|| no_such_call(name, &types))?;
+        let args = bound
+            .into_iter()
+            .zip(arg_types)
+            .map(|((e, from), to)| self.coerce(e, from, to))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            Expr::Call {
+                func: Function::Math(f),
+                args,
+            },
+            result,
+        ))
+    }
+
+    /// The operands of a regular expression operator (`~`, `SIMILAR TO`):
+    /// strings, as text (a char(n) keeps its blanks, as PostgreSQL's
+    /// bpchar operators do).
+    fn bind_pattern_operands(
+        &mut self,
+        f: crate::pattern::PatternFn,
+        symbol: &str,
+        operands: &[&ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut args = Vec::with_capacity(operands.len());
+        let mut left_type = None;
+        for (i, o) in operands.iter().enumerate() {
+            let (e, t) = self.bind_expr_hint(o, scope, ctx, Some(DataType::Text))?;
+            if !t.is_string() && t != DataType::Unknown {
+                return Err(operator_missing(symbol, left_type, t));
+            }
+            left_type = Some(t);
+            args.push(if i == 0 && matches!(t, DataType::Char(_)) {
+                e
+            } else {
+                self.coerce(e, t, DataType::Text)?
+            });
+        }
+        Ok((
+            Expr::Call {
+                func: Function::Pattern(f),
+                args,
+            },
+            DataType::Bool,
+        ))
+    }
+
+    /// `regexp_like`, `regexp_replace`, `regexp_count`, `regexp_instr`,
+    /// `regexp_substr`.
+    fn bind_pattern_call(
+        &mut self,
+        f: crate::pattern::PatternFn,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            bound.push(self.bind_expr(a, scope, ctx)?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let (arg_types, result) = f
+            .signature(&types)
+            .ok_or_else(|| no_such_call(name, &types))?;
+        let args = bound
+            .into_iter()
+            .zip(arg_types)
+            .map(|((e, from), to)| self.coerce(e, from, to))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            Expr::Call {
+                func: Function::Pattern(f),
+                args,
+            },
+            result,
+        ))
+    }
+
+    /// A mathematical function of unbound arguments (`CEIL(x)`, `x ^ y`).
+    fn bind_math_call(
+        &mut self,
+        f: crate::math::MathFn,
+        name: &str,
+        args: &[&ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut bound = Vec::with_capacity(args.len());
+        for a in args {
+            bound.push(self.bind_expr(a, scope, ctx)?);
+        }
+        self.math_call(f, name, bound)
+    }
+
     /// ALTER SEQUENCE: unset options keep their values, RESTART sets the
     /// next value (START's without a value), OWNED BY changes the owner.
     fn bind_alter_sequence(
@@ -8419,6 +8587,8 @@ fn column_name(e: &ast::Expr) -> String {
         } => "substr".into(),
         ast::Expr::Substring { .. } => "substring".into(),
         ast::Expr::Position { .. } => "position".into(),
+        ast::Expr::Ceil { .. } => "ceil".into(),
+        ast::Expr::Floor { .. } => "floor".into(),
         ast::Expr::Trim { trim_where, .. } => match trim_where {
             Some(ast::TrimWhereField::Leading) => "ltrim",
             Some(ast::TrimWhereField::Trailing) => "rtrim",

@@ -262,7 +262,6 @@ pub enum Function {
     Length,
     Coalesce,
     NullIf,
-    Round,
     Greatest,
     Least,
     /// `extract(unit from x)`: numeric.
@@ -283,6 +282,10 @@ pub enum Function {
     Text(crate::text::TextFn),
     /// A json, jsonb, uuid or bytea operator or function (see [`crate::json`]).
     Json(crate::json::JsonFn),
+    /// A mathematical function (see [`crate::math`]).
+    Math(crate::math::MathFn),
+    /// A regular expression operator or function (see [`crate::pattern`]).
+    Pattern(crate::pattern::PatternFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1142,6 +1145,12 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     if let Function::Json(f) = func {
         return f.eval(&vals);
     }
+    if let Function::Math(f) = func {
+        return f.eval(&vals);
+    }
+    if let Function::Pattern(f) = func {
+        return f.eval(&vals);
+    }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;
         for v in vals.into_iter().filter(|v| !v.is_null()) {
@@ -1196,20 +1205,6 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         (Function::Lower, [Value::Text(s)]) => Value::Text(s.to_lowercase()),
         (Function::Upper, [Value::Text(s)]) => Value::Text(s.to_uppercase()),
         (Function::Length, [Value::Text(s)]) => Value::Int4(s.chars().count() as i32),
-        (Function::Round, [Value::Numeric(d)]) => {
-            Value::Numeric(numeric::with_scale(d.round_dp(0), 0))
-        }
-        (Function::Round, [Value::Float8(f)]) => Value::Float8(f.round_ties_even()),
-        (Function::Round, [Value::Numeric(d), scale]) => {
-            let s = scale.as_i64().unwrap_or(0);
-            if s < 0 {
-                return Err(Error::unsupported("round() with a negative scale"));
-            }
-            Value::Numeric(numeric::with_scale(
-                *d,
-                s.min(numeric::SCALE_MAX as i64) as u32,
-            ))
-        }
         (Function::Extract | Function::DatePart, [Value::Text(unit), v]) => {
             date_part(unit, v, &params.time.zone, func == Function::Extract)?
         }

@@ -33,6 +33,13 @@ pub enum TextFn {
     Translate,
     Ascii,
     Chr,
+    /// `format(fmt, any, …)` (see [`crate::format`]).
+    Format,
+    QuoteIdent,
+    /// `quote_literal(any)`: NULL for NULL.
+    QuoteLiteral,
+    /// `quote_nullable(any)`: `NULL` for NULL.
+    QuoteNullable,
 }
 
 /// An argument's type in a signature.
@@ -69,6 +76,10 @@ impl TextFn {
             "translate" => Translate,
             "ascii" => Ascii,
             "chr" => Chr,
+            "format" => Format,
+            "quote_ident" => QuoteIdent,
+            "quote_literal" => QuoteLiteral,
+            "quote_nullable" => QuoteNullable,
             _ => return None,
         })
     }
@@ -97,6 +108,11 @@ impl TextFn {
             (Substr, 3) => vec![Text, Int, Int],
             (Ascii, 1) => vec![Text],
             (Chr, 1) => vec![Int],
+            (Format, n) if n >= 1 => std::iter::once(Text)
+                .chain(std::iter::repeat_n(Any, n - 1))
+                .collect(),
+            (QuoteIdent, 1) => vec![Text],
+            (QuoteLiteral | QuoteNullable, 1) => vec![Any],
             _ => return None,
         };
         let result = match self {
@@ -109,7 +125,10 @@ impl TextFn {
 
     /// Whether a NULL argument makes the result NULL (all but concat).
     pub fn is_strict(self) -> bool {
-        !matches!(self, TextFn::Concat | TextFn::ConcatWs)
+        !matches!(
+            self,
+            TextFn::Concat | TextFn::ConcatWs | TextFn::Format | TextFn::QuoteNullable
+        )
     }
 
     pub fn eval(self, args: &[Value], time: &TimeContext) -> Result<Value> {
@@ -135,6 +154,35 @@ impl TextFn {
             Ok(Value::Text(s))
         };
         match self {
+            Format => {
+                let fmt = match &args[0] {
+                    Value::Null => return Ok(Value::Null),
+                    _ => text(0)?,
+                };
+                let rest = &args[1..];
+                let shown = rest
+                    .iter()
+                    .map(|v| shown(v, time))
+                    .collect::<Result<Vec<_>>>()?;
+                let width_of = |i: usize| -> Result<Option<i64>> {
+                    match &rest[i] {
+                        Value::Null => Ok(None),
+                        v => match v.as_i64() {
+                            Some(n) => Ok(Some(n)),
+                            None => match v.clone().cast_with(DataType::Int4, true, time)? {
+                                Value::Int4(n) => Ok(Some(n as i64)),
+                                _ => Ok(None),
+                            },
+                        },
+                    }
+                };
+                out(crate::format::format(fmt, &shown, width_of)?)
+            }
+            QuoteIdent => out(crate::format::quote_ident(text(0)?)),
+            QuoteLiteral | QuoteNullable => Ok(match shown(&args[0], time)? {
+                Some(s) => Value::Text(crate::format::quote_literal(&s)),
+                None => Value::Text("NULL".to_string()),
+            }),
             Concat | ConcatWs => {
                 let (sep, rest) = match self {
                     ConcatWs => match &args[0] {
@@ -325,6 +373,19 @@ impl TextFn {
             }
         }
     }
+}
+
+/// A value as its type's text output shows it; `None` for NULL.
+fn shown(v: &Value, time: &TimeContext) -> Result<Option<String>> {
+    Ok(match v {
+        Value::Null => None,
+        Value::Text(s) => Some(s.clone()),
+        Value::Bool(b) => Some(if *b { "t" } else { "f" }.to_string()),
+        other => match other.clone().cast_with(DataType::Text, true, time)? {
+            Value::Text(s) => Some(s),
+            _ => Some(String::new()),
+        },
+    })
 }
 
 fn too_long() -> Error {
