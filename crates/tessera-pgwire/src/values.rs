@@ -212,7 +212,75 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             }
             None => return Err(wrong_length()),
         },
+        DataType::Array(elem) => decode_array(elem, bytes, index)?,
     })
+}
+
+/// An array's binary form: dimensions, a has-NULLs flag, the element
+/// type's OID, (length, lower bound) per dimension, then each element as
+/// a length (-1 for NULL) and its binary form. One dimension at most.
+fn decode_array(elem: tessera_types::array::Elem, bytes: &[u8], index: usize) -> Result<Value> {
+    let bad = |what: &str| {
+        Error::new(
+            sqlstate::INVALID_BINARY_REPRESENTATION,
+            format!(
+                "incorrect binary data format in bind parameter {}: {what}",
+                index + 1
+            ),
+        )
+    };
+    let mut at = 0usize;
+    let int = |at: &mut usize| -> Result<i32> {
+        let b = bytes
+            .get(*at..*at + 4)
+            .ok_or_else(|| bad("array data too short"))?;
+        *at += 4;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let ndim = int(&mut at)?;
+    let _has_nulls = int(&mut at)?;
+    let elem_oid = int(&mut at)? as u32;
+    if elem_oid != elem.data_type().oid() {
+        return Err(Error::new(
+            sqlstate::DATATYPE_MISMATCH,
+            format!(
+                "binary data has array element type {elem_oid} instead of expected {}",
+                elem.data_type().oid()
+            ),
+        ));
+    }
+    let count = match ndim {
+        0 => 0,
+        1 => {
+            let len = int(&mut at)?;
+            let _lower = int(&mut at)?;
+            usize::try_from(len).map_err(|_| bad("negative array length"))?
+        }
+        n if n < 0 => return Err(bad("invalid number of dimensions")),
+        _ => return Err(Error::unsupported("multidimensional arrays")),
+    };
+    let mut items = Vec::with_capacity(count.min(bytes.len() / 4 + 1));
+    for _ in 0..count {
+        let len = int(&mut at)?;
+        if len < 0 {
+            items.push(Value::Null);
+            continue;
+        }
+        let len = len as usize;
+        let start = at;
+        let body = bytes
+            .get(start..start + len)
+            .ok_or_else(|| bad("array data too short"))?;
+        at += len;
+        items.push(decode_binary(elem.data_type(), body, index)?);
+    }
+    if at != bytes.len() {
+        return Err(bad("trailing bytes after the array"));
+    }
+    Ok(Value::Array(Box::new(tessera_types::array::Array {
+        elem,
+        items,
+    })))
 }
 
 /// A time of day must lie in `0..=24:00:00` (22008 otherwise).
@@ -259,6 +327,28 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Bytea(b), DataType::Bytea) => out.extend_from_slice(b),
         (Value::Uuid(u), DataType::Uuid) => out.extend_from_slice(u),
         (Value::Json(s), DataType::Json) => out.extend_from_slice(s.as_bytes()),
+        (Value::Array(a), DataType::Array(_)) => {
+            let has_nulls = a.items.iter().any(Value::is_null);
+            let ndim: i32 = if a.items.is_empty() { 0 } else { 1 };
+            out.extend_from_slice(&ndim.to_be_bytes());
+            out.extend_from_slice(&(has_nulls as i32).to_be_bytes());
+            out.extend_from_slice(&a.elem.data_type().oid().to_be_bytes());
+            if ndim == 1 {
+                out.extend_from_slice(&(a.items.len() as i32).to_be_bytes());
+                out.extend_from_slice(&1i32.to_be_bytes());
+            }
+            for v in &a.items {
+                if v.is_null() {
+                    out.extend_from_slice(&(-1i32).to_be_bytes());
+                    continue;
+                }
+                let start = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_binary(v, a.elem.data_type(), out)?;
+                let len = field_length(out.len() - start - 4)?;
+                out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            }
+        }
         (Value::Jsonb(j), DataType::Jsonb) => {
             out.push(1);
             out.extend_from_slice(j.to_text().as_bytes());

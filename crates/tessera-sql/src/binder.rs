@@ -152,6 +152,16 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
         },
         A::Text | A::String(None) => DataType::Text,
         A::Bytea => DataType::Bytea,
+        A::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => {
+            let elem = data_type(inner)?;
+            match tessera_types::array::Elem::of(elem) {
+                Some(e) => DataType::Array(e),
+                None if matches!(elem, DataType::Array(_)) => {
+                    return Err(Error::unsupported("multidimensional arrays"))
+                }
+                None => return Err(Error::unsupported(format!("arrays of {elem}"))),
+            }
+        }
         A::Uuid => DataType::Uuid,
         A::JSON => DataType::Json,
         A::JSONB => DataType::Jsonb,
@@ -8533,6 +8543,9 @@ fn temporal_operator(
 
 fn castable(from: DataType, to: DataType) -> bool {
     use DataType::{Json, Jsonb};
+    if let (DataType::Array(a), DataType::Array(b)) = (from, to) {
+        return castable(a.data_type(), b.data_type());
+    }
     matches!((from, to), (Json, Jsonb) | (Jsonb, Json))
         || (from == Jsonb && (to == DataType::Bool || to.is_numeric_family()))
         || to.datetime_castable(from)
@@ -8600,17 +8613,17 @@ fn column_name(e: &ast::Expr) -> String {
             data_type: dt,
             ..
         } => match column_name(expr).as_str() {
+            // A cast to an array is named by the element type; a cast of a
+            // cast by the outer one's type (a weak name, in PostgreSQL's
+            // terms, that the outer cast overrides).
+            _ if matches!(**expr, ast::Expr::Cast { .. }) => match data_type(dt) {
+                Ok(DataType::Array(e)) => internal_type_name(e.data_type()).into(),
+                Ok(t) => internal_type_name(t).into(),
+                _ => "?column?".into(),
+            },
             "?column?" => match data_type(dt) {
-                Ok(DataType::Int2) => "int2".into(),
-                Ok(DataType::Int4) => "int4".into(),
-                Ok(DataType::Int8) => "int8".into(),
-                Ok(DataType::Float4) => "float4".into(),
-                Ok(DataType::Float8) => "float8".into(),
-                Ok(DataType::Bool) => "bool".into(),
-                Ok(DataType::Numeric(_)) => "numeric".into(),
-                Ok(DataType::Text) => "text".into(),
-                Ok(DataType::Varchar(_)) => "varchar".into(),
-                Ok(t) => type_column_name(t).unwrap_or("?column?").into(),
+                Ok(DataType::Array(e)) => internal_type_name(e.data_type()).into(),
+                Ok(t) => internal_type_name(t).into(),
                 _ => "?column?".into(),
             },
             name => name.to_string(),
@@ -8634,6 +8647,23 @@ fn column_name(e: &ast::Expr) -> String {
             _ => "?column?".into(),
         },
         _ => "?column?".into(),
+    }
+}
+
+/// PostgreSQL's internal name of a type (`int4`), which names a column
+/// that is a cast to it; `?column?` for types without one here.
+fn internal_type_name(t: DataType) -> &'static str {
+    match t {
+        DataType::Int2 => "int2",
+        DataType::Int4 => "int4",
+        DataType::Int8 => "int8",
+        DataType::Float4 => "float4",
+        DataType::Float8 => "float8",
+        DataType::Bool => "bool",
+        DataType::Numeric(_) => "numeric",
+        DataType::Text => "text",
+        DataType::Varchar(_) => "varchar",
+        t => type_column_name(t).unwrap_or("?column?"),
     }
 }
 

@@ -46,13 +46,38 @@ const TABLE: [(Elem, DataType, u32, &str); 20] = [
     (Elem::Float8, DataType::Float8, 1022, "double precision[]"),
     (Elem::Numeric, DataType::Numeric(None), 1231, "numeric[]"),
     (Elem::Text, DataType::Text, 1009, "text[]"),
-    (Elem::Varchar, DataType::Varchar(None), 1015, "character varying[]"),
+    (
+        Elem::Varchar,
+        DataType::Varchar(None),
+        1015,
+        "character varying[]",
+    ),
     (Elem::Char, DataType::Char(None), 1014, "character[]"),
     (Elem::Date, DataType::Date, 1182, "date[]"),
-    (Elem::Time, DataType::Time(None), 1183, "time without time zone[]"),
-    (Elem::TimeTz, DataType::TimeTz(None), 1270, "time with time zone[]"),
-    (Elem::Timestamp, DataType::Timestamp(None), 1115, "timestamp without time zone[]"),
-    (Elem::TimestampTz, DataType::TimestampTz(None), 1185, "timestamp with time zone[]"),
+    (
+        Elem::Time,
+        DataType::Time(None),
+        1183,
+        "time without time zone[]",
+    ),
+    (
+        Elem::TimeTz,
+        DataType::TimeTz(None),
+        1270,
+        "time with time zone[]",
+    ),
+    (
+        Elem::Timestamp,
+        DataType::Timestamp(None),
+        1115,
+        "timestamp without time zone[]",
+    ),
+    (
+        Elem::TimestampTz,
+        DataType::TimestampTz(None),
+        1185,
+        "timestamp with time zone[]",
+    ),
     (Elem::Interval, DataType::Interval(None), 1187, "interval[]"),
     (Elem::Bytea, DataType::Bytea, 1001, "bytea[]"),
     (Elem::Uuid, DataType::Uuid, 2951, "uuid[]"),
@@ -89,7 +114,10 @@ impl Elem {
 
     /// The element type of the array type with OID `oid`.
     pub fn from_array_oid(oid: u32) -> Option<Elem> {
-        TABLE.iter().find(|(_, _, o, _)| *o == oid).map(|(e, ..)| *e)
+        TABLE
+            .iter()
+            .find(|(_, _, o, _)| *o == oid)
+            .map(|(e, ..)| *e)
     }
 }
 
@@ -114,12 +142,13 @@ fn malformed(text: &str, detail: &str) -> Error {
 pub fn split_literal(text: &str) -> Result<Vec<Option<String>>> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        return Err(Error::unsupported(
-            "array literals with dimension bounds (only one-dimensional arrays from 1 are supported)",
-        ));
+        return Err(Error::unsupported("array literals with dimension bounds"));
     }
     let Some(body) = trimmed.strip_prefix('{') else {
-        return Err(malformed(text, "Array value must start with \"{\" or dimension information."));
+        return Err(malformed(
+            text,
+            "Array value must start with \"{\" or dimension information.",
+        ));
     };
     let mut chars = body.chars().peekable();
     let mut items = Vec::new();
@@ -179,11 +208,7 @@ pub fn split_literal(text: &str) -> Result<Vec<Option<String>>> {
                     }
                     break;
                 }
-                '{' => {
-                    return Err(Error::unsupported(
-                        "multidimensional arrays (only one-dimensional arrays are supported)",
-                    ))
-                }
+                '{' => return Err(Error::unsupported("multidimensional arrays")),
                 c => {
                     item.push(c);
                     if !c.is_ascii_whitespace() {
@@ -199,9 +224,8 @@ pub fn split_literal(text: &str) -> Result<Vec<Option<String>>> {
 fn needs_quotes(s: &str) -> bool {
     s.is_empty()
         || s.eq_ignore_ascii_case("null")
-        || s.chars().any(|c| {
-            matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace()
-        })
+        || s.chars()
+            .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace())
 }
 
 impl Array {

@@ -157,6 +157,17 @@ impl<'a> Reader<'a> {
                 let j = crate::json::parse(text).map_err(|_| self.corrupt("invalid jsonb"))?;
                 Value::Jsonb(Box::new(j))
             }
+            21 => {
+                let oid = self.u32()?;
+                let elem = crate::array::Elem::from_array_oid(oid)
+                    .ok_or_else(|| self.corrupt("unknown array type"))?;
+                let n = self.len_prefix(1 << 28)?;
+                let mut items = Vec::with_capacity(n.min(4096));
+                for _ in 0..n {
+                    items.push(self.value()?);
+                }
+                Value::Array(Box::new(crate::array::Array { elem, items }))
+            }
             _ => return Err(self.corrupt("unknown value tag")),
         })
     }
@@ -244,6 +255,14 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             buf.push(19);
             buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
             buf.extend_from_slice(s.as_bytes());
+        }
+        Value::Array(a) => {
+            buf.push(21);
+            buf.extend_from_slice(&a.elem.array_oid().to_le_bytes());
+            buf.extend_from_slice(&(a.items.len() as u32).to_le_bytes());
+            for v in &a.items {
+                encode_value(buf, v);
+            }
         }
         Value::Jsonb(j) => {
             let text = j.to_text();
@@ -342,6 +361,16 @@ pub fn encode_key_value(out: &mut Vec<u8>, v: &Value) {
         Value::Json(s) => {
             out.push(0x80);
             push_ordered_str(out, s);
+        }
+        // Element by element, each after a 1, then a 0: a shorter array
+        // that is a prefix of a longer one sorts first, as they compare.
+        Value::Array(a) => {
+            out.push(0x90);
+            for v in &a.items {
+                out.push(1);
+                encode_key_value(out, v);
+            }
+            out.push(0);
         }
         Value::Jsonb(j) => {
             out.push(0x81);

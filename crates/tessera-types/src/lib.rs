@@ -5,6 +5,7 @@
 //! Nothing here does I/O or knows about shards; it is pure data and the
 //! rules for it, so it is cheap to depend on and easy to test.
 
+pub mod array;
 pub mod datetime;
 pub mod encoding;
 pub mod error;

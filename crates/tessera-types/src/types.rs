@@ -1,6 +1,7 @@
 //! SQL data types: their PostgreSQL OIDs, names, sizes and type modifiers,
 //! and the implicit-cast rules the binder uses to type expressions.
 
+use crate::array::Elem;
 use crate::datetime::interval::IntervalTypmod;
 
 /// A column or expression type. `Unknown` is the type of an untyped string
@@ -38,6 +39,8 @@ pub enum DataType {
     Json,
     /// `jsonb`: a decomposed JSON value (see [`crate::json`]).
     Jsonb,
+    /// A one-dimensional array (see [`crate::array`]).
+    Array(Elem),
     Unknown,
 }
 
@@ -67,6 +70,7 @@ impl DataType {
             DataType::Uuid => 2950,
             DataType::Json => 114,
             DataType::Jsonb => 3802,
+            DataType::Array(e) => e.array_oid(),
             DataType::Unknown => 705,
         }
     }
@@ -94,7 +98,7 @@ impl DataType {
             114 => DataType::Json,
             3802 => DataType::Jsonb,
             705 => DataType::Unknown,
-            _ => return None,
+            _ => return Elem::from_array_oid(oid).map(DataType::Array),
         })
     }
 
@@ -169,6 +173,7 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Array(e) => e.array_name(),
             DataType::Unknown => "unknown",
         }
     }

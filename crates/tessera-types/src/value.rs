@@ -7,6 +7,7 @@ use std::hash::{Hash, Hasher};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
+use crate::array::{self, Array};
 use crate::datetime::{self, ops, parse, Interval, TimeContext, TimeZone};
 use crate::error::{Error, Result};
 use crate::json::{self, Jsonb};
@@ -45,6 +46,7 @@ pub enum Value {
     /// `json`: the text as given (valid JSON).
     Json(String),
     Jsonb(Box<Jsonb>),
+    Array(Box<Array>),
 }
 
 impl Value {
@@ -75,6 +77,7 @@ impl Value {
             Value::Uuid(_) => DataType::Uuid,
             Value::Json(_) => DataType::Json,
             Value::Jsonb(_) => DataType::Jsonb,
+            Value::Array(a) => DataType::Array(a.elem),
         }
     }
 
@@ -116,6 +119,7 @@ impl Value {
             Value::Uuid(u) => write_uuid(out, u),
             Value::Json(s) => out.push_str(s),
             Value::Jsonb(j) => j.write_text(out),
+            Value::Array(a) => a.write_text(out, &|v, o| v.write_text_in(o, zone)),
         }
     }
 
@@ -214,6 +218,16 @@ impl Value {
             DataType::Uuid => parse_uuid(text).map(Value::Uuid),
             DataType::Json => json::validate(text).map(|()| Value::Json(text.to_string())),
             DataType::Jsonb => json::parse(text).map(|j| Value::Jsonb(Box::new(j))),
+            DataType::Array(elem) => {
+                let mut items = Vec::new();
+                for item in array::split_literal(text)? {
+                    items.push(match item {
+                        None => Value::Null,
+                        Some(s) => Value::parse_with(elem.data_type(), &s, ctx)?,
+                    });
+                }
+                Ok(Value::Array(Box::new(Array { elem, items })))
+            }
         }
     }
 
@@ -257,6 +271,14 @@ impl Value {
             (Value::Json(s), T::Json) => Value::Json(s),
             (Value::Json(s), T::Jsonb) => Value::Jsonb(Box::new(json::parse(&s)?)),
             (Value::Jsonb(j), T::Jsonb) => Value::Jsonb(j),
+            (Value::Array(a), T::Array(elem)) => {
+                let to = elem.data_type();
+                let mut items = Vec::with_capacity(a.items.len());
+                for v in a.items {
+                    items.push(v.cast_with(to, explicit, ctx)?);
+                }
+                Value::Array(Box::new(Array { elem, items }))
+            }
             (Value::Jsonb(j), T::Json) => Value::Json(j.to_text()),
             (Value::Jsonb(j), to) if to == T::Bool || to.is_numeric_family() => {
                 jsonb_scalar(&j, to)?.cast_with(to, explicit, ctx)?
@@ -431,6 +453,14 @@ impl Value {
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
             (Value::Json(a), Value::Json(b)) => a.cmp(b),
             (Value::Jsonb(a), Value::Jsonb(b)) => a.compare(b),
+            // Element by element (NULL above everything), then the longer.
+            (Value::Array(a), Value::Array(b)) => a
+                .items
+                .iter()
+                .zip(&b.items)
+                .map(|(x, y)| x.compare(y))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.items.len().cmp(&b.items.len())),
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => match (a.to_decimal(), b.to_decimal()) {
@@ -470,6 +500,7 @@ impl Value {
             Value::Uuid(_) => 12,
             Value::Json(_) => 13,
             Value::Jsonb(_) => 14,
+            Value::Array(_) => 15,
         }
     }
 
@@ -520,6 +551,7 @@ impl Hash for Value {
             Value::Uuid(u) => u.hash(state),
             Value::Json(s) => s.hash(state),
             Value::Jsonb(j) => j.hash(state),
+            Value::Array(a) => a.items.hash(state),
         }
     }
 }
