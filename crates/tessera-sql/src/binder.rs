@@ -15,13 +15,15 @@ use tessera_types::datetime::interval::{IntervalFields, IntervalTypmod};
 use tessera_types::datetime::{self, TimeContext};
 use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, TableDef, Value};
 
+use crate::array::ArrayFn;
 use crate::engine::ColumnDesc;
 use crate::expr::{BinaryOp, Clock, Expr, Function, Subquery, SubqueryKind, SubqueryRows};
-use crate::json::{JsonFn, JsonTableFn};
+use crate::json::{JsonFn, TableFn};
 use crate::parser::Parsed;
 use crate::plan::*;
 use crate::sequence::SequenceOp;
 use crate::shard::Relation;
+use tessera_types::array::Elem;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -47,6 +49,68 @@ fn keyable(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `LATERAL f(…)` and `unnest(…)` (a factor of its own in the syntax
+/// tree) as the plain function factor `f(…)`: functions in FROM are
+/// lateral anyway.
+fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
+    let (name, args, alias) = match relation {
+        ast::TableFactor::Function {
+            name, args, alias, ..
+        } => (name.clone(), args.clone(), alias.clone()),
+        ast::TableFactor::UNNEST {
+            alias,
+            array_exprs,
+            with_offset: false,
+            with_ordinality: false,
+            ..
+        } => (
+            ast::ObjectName::from(vec![ast::Ident::new("unnest")]),
+            array_exprs
+                .iter()
+                .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
+                .collect(),
+            alias.clone(),
+        ),
+        _ => return None,
+    };
+    Some(ast::TableFactor::Table {
+        name,
+        alias,
+        args: Some(ast::TableFunctionArgs {
+            args,
+            settings: None,
+        }),
+        with_hints: vec![],
+        version: None,
+        with_ordinality: false,
+        partitions: vec![],
+        json_path: None,
+        sample: None,
+        index_hints: vec![],
+    })
+}
+
+/// A call, evaluated at once when every argument is a constant (so bad
+/// constants fail as the statement is prepared, as in PostgreSQL).
+fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr, DataType)> {
+    if args.iter().all(|a| matches!(a, Expr::Literal(_))) {
+        let values: Vec<Value> = args
+            .iter()
+            .map(|a| match a {
+                Expr::Literal(v) => v.clone(),
+                _ => Value::Null,
+            })
+            .collect();
+        let v = match func {
+            Function::Array(f) => f.eval(&values)?,
+            Function::Json(f) if !f.is_volatile() => f.eval(&values)?,
+            _ => return Ok((Expr::Call { func, args }, result)),
+        };
+        return Ok((Expr::Literal(v), result));
+    }
+    Ok((Expr::Call { func, args }, result))
 }
 
 /// The column a key or index names: a plain column, not an expression.
@@ -1760,6 +1824,10 @@ impl<'a> Binder<'a> {
                     DataType::Bool,
                 ))
             }
+            E::Array(a) => self.bind_array_constructor(&a.elem, scope, ctx, None),
+            E::CompoundFieldAccess { root, access_chain } => {
+                self.bind_subscripts(root, access_chain, scope, ctx)
+            }
             E::Cast {
                 expr,
                 data_type: dt,
@@ -1770,7 +1838,11 @@ impl<'a> Binder<'a> {
                     return Err(Error::unsupported(format!("{kind:?}")));
                 }
                 let to = data_type(dt)?;
-                let (x, from) = self.bind_expr_hint(expr, scope, ctx, Some(to))?;
+                let (x, from) = match &**expr {
+                    // ARRAY[…]::t[]: the elements take t (and [] may be empty).
+                    E::Array(a) => self.bind_array_constructor(&a.elem, scope, ctx, Some(to))?,
+                    _ => self.bind_expr_hint(expr, scope, ctx, Some(to))?,
+                };
                 if let Expr::Param(i) = x {
                     if from == DataType::Unknown {
                         self.param(i, Some(to));
@@ -1876,9 +1948,6 @@ impl<'a> Binder<'a> {
                 right,
             } => {
                 let all = matches!(e, E::AllOp { .. });
-                let E::Subquery(q) = &**right else {
-                    return Err(Error::unsupported("ANY/ALL over an array"));
-                };
                 let op = match compare_op {
                     ast::BinaryOperator::Eq => BinaryOp::Eq,
                     ast::BinaryOperator::NotEq => BinaryOp::NotEq,
@@ -1888,7 +1957,10 @@ impl<'a> Binder<'a> {
                     ast::BinaryOperator::GtEq => BinaryOp::GtEq,
                     other => return Err(Error::unsupported(format!("{other} ANY/ALL"))),
                 };
-                self.bind_quantified(left, op, all, q, scope, ctx)
+                match &**right {
+                    E::Subquery(q) => self.bind_quantified(left, op, all, q, scope, ctx),
+                    array => self.bind_any_array(left, op, all, array, scope, ctx),
+                }
             }
             ast::Expr::Substring {
                 expr,
@@ -2160,13 +2232,31 @@ impl<'a> Binder<'a> {
             B::AtArrow => Some(JsonFn::Contains),
             B::ArrowAt => Some(JsonFn::ContainedBy),
             B::Question => Some(JsonFn::HasKey),
-            B::QuestionAnd | B::QuestionPipe | B::HashMinus => {
-                return Err(Error::unsupported(format!(
-                    "the operator {op} (it takes a text[]; arrays are not supported yet)"
-                )))
-            }
+            B::QuestionAnd => Some(JsonFn::HasAll),
+            B::QuestionPipe => Some(JsonFn::HasAny),
+            B::HashMinus => return Err(Error::unsupported("the operator #-")),
+            B::PGOverlap => Some(JsonFn::Contains),
             _ => None,
         };
+        // @>, <@ and && between arrays.
+        if matches!(op, B::AtArrow | B::ArrowAt | B::PGOverlap) {
+            let (l, lt) = self.bind_expr(left, scope, ctx)?;
+            let (r, rt) = self.bind_expr(right, scope, ctx)?;
+            let name = op.to_string();
+            if matches!(lt, DataType::Array(_)) || matches!(rt, DataType::Array(_)) {
+                let f = match op {
+                    B::AtArrow => ArrayFn::Contains,
+                    B::ArrowAt => ArrayFn::ContainedBy,
+                    _ => ArrayFn::Overlaps,
+                };
+                return self.array_call(f, &name, vec![(l, lt), (r, rt)]);
+            }
+            if *op == B::PGOverlap {
+                return Err(operator_missing(&name, Some(lt), rt));
+            }
+            let f = json_op.unwrap_or(JsonFn::Contains);
+            return self.json_call(f, &name, vec![(l, lt), (r, rt)]);
+        }
         if let Some(f) = json_op {
             return self.bind_json_call(
                 f,
@@ -2248,6 +2338,17 @@ impl<'a> Binder<'a> {
                     },
                     DataType::Bool,
                 ))
+            }
+            BinaryOp::Concat
+                if matches!(lt, DataType::Array(_)) || matches!(rt, DataType::Array(_)) =>
+            {
+                let f = match (lt, rt) {
+                    (DataType::Array(_), DataType::Array(_) | DataType::Unknown)
+                    | (DataType::Unknown, DataType::Array(_)) => ArrayFn::Cat,
+                    (DataType::Array(_), _) => ArrayFn::Append,
+                    _ => ArrayFn::Prepend,
+                };
+                self.array_call(f, "||", vec![(l, lt), (r, rt)])
             }
             BinaryOp::Concat
                 if [lt, rt].contains(&DataType::Jsonb) || [lt, rt].contains(&DataType::Bytea) =>
@@ -2879,6 +2980,19 @@ impl<'a> Binder<'a> {
         }
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);
+        }
+        if let Some(f) = ArrayFn::named(&name) {
+            let mut bound = Vec::with_capacity(args.len());
+            for a in &args {
+                bound.push(self.bind_expr(a, scope, ctx)?);
+            }
+            return self.array_call(f, &name, bound);
+        }
+        if matches!(name.as_str(), "unnest" | "generate_series") || TableFn::named(&name).is_some()
+        {
+            return Err(Error::unsupported(format!(
+                "the set-returning function {name}() outside FROM"
+            )));
         }
         if let Some(f) = crate::pattern::PatternFn::named(&name) {
             return self.bind_pattern_call(f, &name, &args, scope, ctx);
@@ -4552,27 +4666,8 @@ impl Binder<'_> {
     /// One FROM item (a table, `generate_series`, a subquery, or joins in
     /// parentheses), appended to `scope`.
     fn bind_item(&mut self, relation: &ast::TableFactor, scope: &mut Scope) -> Result<JoinTree> {
-        // `LATERAL f(…)` is `f(…)`: functions in FROM are lateral anyway.
-        if let ast::TableFactor::Function {
-            name, args, alias, ..
-        } = relation
-        {
-            let as_table = ast::TableFactor::Table {
-                name: name.clone(),
-                alias: alias.clone(),
-                args: Some(ast::TableFunctionArgs {
-                    args: args.clone(),
-                    settings: None,
-                }),
-                with_hints: vec![],
-                version: None,
-                with_ordinality: false,
-                partitions: vec![],
-                json_path: None,
-                sample: None,
-                index_hints: vec![],
-            };
-            return self.bind_item(&as_table, scope);
+        if let Some(function) = function_factor(relation) {
+            return self.bind_item(&function, scope);
         }
         let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });
         let (qualifier, columns, input) = match relation {
@@ -5246,6 +5341,9 @@ impl Binder<'_> {
     }
 
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        if let Some(function) = function_factor(relation) {
+            return self.bind_relation(&function);
+        }
         match relation {
             ast::TableFactor::Table {
                 name,
@@ -5303,7 +5401,7 @@ impl Binder<'_> {
                 alias,
                 args: Some(args),
                 ..
-            } if object_name(name).is_ok_and(|n| JsonTableFn::named(&n).is_some()) => {
+            } if object_name(name).is_ok_and(|n| TableFn::named(&n).is_some()) => {
                 let name = object_name(name)?;
                 self.bind_json_table(&name, &args.args, alias.as_ref())
             }
@@ -5322,7 +5420,7 @@ impl Binder<'_> {
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
     ) -> Result<Scope> {
-        let Some((f, binary)) = JsonTableFn::named(name) else {
+        let Some((f, binary)) = TableFn::named(name) else {
             return Err(Error::internal("not a json table function"));
         };
         let empty = Scope::default();
@@ -5333,10 +5431,17 @@ impl Binder<'_> {
             };
             bound.push(self.bind_expr(e, &empty, &mut Ctx::Row { clause: "FROM" })?);
         }
-        let want = if binary {
-            DataType::Jsonb
-        } else {
-            DataType::Json
+        let want = match (f, bound.last()) {
+            (TableFn::Unnest, Some((_, t @ DataType::Array(_)))) => *t,
+            (TableFn::Unnest, Some((_, DataType::Unknown))) => {
+                return Err(Error::new(
+                    sqlstate::AMBIGUOUS_FUNCTION,
+                    "function unnest(unknown) is not unique",
+                )
+                .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."))
+            }
+            _ if binary => DataType::Jsonb,
+            _ => DataType::Json,
         };
         let doc = match bound.pop() {
             Some((e, t)) if bound.is_empty() && (t == want || t == DataType::Unknown) => {
@@ -7037,9 +7142,7 @@ impl Binder<'_> {
         self.json_call(f, name, bound)
     }
 
-    /// [`Self::bind_json_call`] over bound arguments: cast to the types
-    /// of the overload their types pick, or 42883 (an operator's, when
-    /// `name` is one).
+    /// [`Self::bind_json_call`] over bound arguments.
     fn json_call(
         &mut self,
         f: JsonFn,
@@ -7047,7 +7150,35 @@ impl Binder<'_> {
         bound: Vec<(Expr, DataType)>,
     ) -> Result<(Expr, DataType)> {
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
-        let Some((wanted, result)) = crate::json::signature(f, &types) else {
+        let signature = crate::json::signature(f, &types);
+        self.overload_call(Function::Json(f), name, bound, signature)
+    }
+
+    /// An array function or operator over bound arguments (the companion
+    /// value of an array is cast to its element type).
+    fn array_call(
+        &mut self,
+        f: ArrayFn,
+        name: &str,
+        bound: Vec<(Expr, DataType)>,
+    ) -> Result<(Expr, DataType)> {
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let signature = crate::array::signature(f, &types);
+        self.overload_call(Function::Array(f), name, bound, signature)
+    }
+
+    /// A call of `func` with the overload `signature` picked for the
+    /// arguments' types (the types to cast each to, and the result), or
+    /// 42883 — an operator's when `name` is one.
+    fn overload_call(
+        &mut self,
+        func: Function,
+        name: &str,
+        bound: Vec<(Expr, DataType)>,
+        signature: Option<(Vec<Option<DataType>>, DataType)>,
+    ) -> Result<(Expr, DataType)> {
+        let Some((wanted, result)) = signature else {
+            let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
             let is_operator = !name.starts_with(|c: char| c.is_ascii_alphabetic());
             return Err(match (is_operator, types.as_slice()) {
                 (true, [l, r]) => operator_missing(name, Some(*l), *r),
@@ -7061,26 +7192,192 @@ impl Binder<'_> {
                 _ => e,
             });
         }
-        let call = Expr::Call {
-            func: Function::Json(f),
-            args,
+        fold_call(func, args, result)
+    }
+
+    /// `ARRAY[a, b, …]`: the elements' common type; an empty one needs a
+    /// cast to tell its type (`ARRAY[]::int[]`), as in PostgreSQL.
+    fn bind_array_constructor(
+        &mut self,
+        elems: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+        cast_to: Option<DataType>,
+    ) -> Result<(Expr, DataType)> {
+        let hint = match cast_to {
+            Some(DataType::Array(e)) => Some(e.data_type()),
+            _ => None,
         };
-        // Constant calls fold, so bad input fails at once, as in PostgreSQL.
-        if !f.is_volatile() {
-            if let Expr::Call { args, .. } = &call {
-                if args.iter().all(|a| matches!(a, Expr::Literal(_))) {
-                    let values: Vec<Value> = args
-                        .iter()
-                        .map(|a| match a {
-                            Expr::Literal(v) => v.clone(),
-                            _ => Value::Null,
-                        })
-                        .collect();
-                    return Ok((Expr::Literal(f.eval(&values)?), result));
+        let mut bound = Vec::with_capacity(elems.len());
+        for e in elems {
+            if let ast::Expr::Array(_) = e {
+                return Err(Error::unsupported("multidimensional arrays"));
+            }
+            bound.push(self.bind_expr_hint(e, scope, ctx, hint)?);
+        }
+        // The elements' own types decide; a cast's type only when they
+        // have none (ARRAY['1']::int[] is int[] at once, ARRAY[1]::text[]
+        // an int[] cast to text[]).
+        let mut common = DataType::Unknown;
+        if bound.iter().all(|(_, t)| *t == DataType::Unknown) {
+            common = hint.unwrap_or(DataType::Unknown);
+        }
+        for (_, t) in &bound {
+            common = DataType::common_type(common, *t).ok_or_else(|| {
+                Error::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!(
+                        "ARRAY types {} and {} cannot be matched",
+                        common.name(),
+                        t.name()
+                    ),
+                )
+            })?;
+        }
+        if bound.is_empty() && hint.is_none() {
+            return Err(Error::new(
+                sqlstate::INDETERMINATE_DATATYPE,
+                "cannot determine type of empty array",
+            )
+            .with_hint("Explicitly cast to the desired type, for example ARRAY[]::integer[]."));
+        }
+        let common = if common == DataType::Unknown {
+            DataType::Text
+        } else {
+            common
+        };
+        let elem = match Elem::of(common) {
+            Some(e) => e,
+            None if matches!(common, DataType::Array(_)) => {
+                return Err(Error::unsupported("multidimensional arrays"))
+            }
+            None => return Err(Error::unsupported(format!("arrays of {common}"))),
+        };
+        let mut args = Vec::with_capacity(bound.len());
+        for (e, t) in bound {
+            args.push(self.coerce(e, t, elem.data_type())?);
+        }
+        fold_call(
+            Function::Array(ArrayFn::Construct(elem)),
+            args,
+            DataType::Array(elem),
+        )
+    }
+
+    /// `a[i]`, `a[i:j]`, chained.
+    fn bind_subscripts(
+        &mut self,
+        root: &ast::Expr,
+        chain: &[ast::AccessExpr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let (mut e, mut t) = self.bind_expr(root, scope, ctx)?;
+        for access in chain {
+            let ast::AccessExpr::Subscript(sub) = access else {
+                return Err(Error::unsupported(format!("the field access {access}")));
+            };
+            if !matches!(t, DataType::Array(_)) {
+                return Err(Error::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!(
+                        "cannot subscript type {} because it does not support subscripting",
+                        t.name()
+                    ),
+                ));
+            }
+            let mut index = |this: &mut Self, x: Option<&ast::Expr>| -> Result<Expr> {
+                let Some(x) = x else {
+                    return Ok(Expr::Literal(Value::Null));
+                };
+                let (ie, it) = this.bind_expr_hint(x, scope, ctx, Some(DataType::Int4))?;
+                if !(it.is_integer() || it == DataType::Unknown) {
+                    return Err(Error::new(
+                        sqlstate::DATATYPE_MISMATCH,
+                        "array subscript must have type integer",
+                    ));
+                }
+                this.coerce(ie, it, DataType::Int8)
+            };
+            match sub {
+                ast::Subscript::Index { index: i } => {
+                    let i = index(self, Some(i))?;
+                    let DataType::Array(elem) = t else {
+                        return Err(Error::internal("a subscript of a non-array"));
+                    };
+                    (e, t) = fold_call(
+                        Function::Array(ArrayFn::Subscript),
+                        vec![e, i],
+                        elem.data_type(),
+                    )?;
+                    // A subscripted array yields an element: no more subscripts.
+                }
+                ast::Subscript::Slice {
+                    lower_bound,
+                    upper_bound,
+                    stride: None,
+                } => {
+                    let f = ArrayFn::Slice {
+                        lower: lower_bound.is_some(),
+                        upper: upper_bound.is_some(),
+                    };
+                    let lo = index(self, lower_bound.as_ref())?;
+                    let hi = index(self, upper_bound.as_ref())?;
+                    (e, t) = fold_call(Function::Array(f), vec![e, lo, hi], t)?;
+                }
+                ast::Subscript::Slice { .. } => {
+                    return Err(Error::unsupported("array slices with a stride"))
                 }
             }
         }
-        Ok((call, result))
+        Ok((e, t))
+    }
+
+    /// `x op ANY (array)` / `x op ALL (array)`.
+    fn bind_any_array(
+        &mut self,
+        left: &ast::Expr,
+        op: BinaryOp,
+        all: bool,
+        right: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let (l, lt) = self.bind_expr(left, scope, ctx)?;
+        // An untyped literal on the left makes it text = ANY (text[]).
+        let hint = match lt {
+            DataType::Unknown => Some(DataType::Array(Elem::Text)),
+            t => Elem::of(t).map(DataType::Array),
+        };
+        let (r, rt) = self.bind_expr_hint(right, scope, ctx, hint)?;
+        let (r, rt) = match (rt, hint) {
+            (DataType::Unknown, Some(h)) => (self.coerce(r, rt, h)?, h),
+            _ => (r, rt),
+        };
+        let DataType::Array(elem) = rt else {
+            return Err(Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                "op ANY/ALL (array) requires array on right side",
+            ));
+        };
+        let et = elem.data_type();
+        let common = DataType::common_type(lt, et)
+            .ok_or_else(|| operator_missing(op.symbol(), Some(lt), et))?;
+        let common = if common == DataType::Unknown {
+            DataType::Text
+        } else {
+            common
+        };
+        let l = self.coerce(l, lt, common)?;
+        let r = match Elem::of(common) {
+            Some(c) if c != elem => self.coerce(r, rt, DataType::Array(c))?,
+            _ => r,
+        };
+        fold_call(
+            Function::Array(ArrayFn::Quantified { op, all }),
+            vec![l, r],
+            DataType::Bool,
+        )
     }
 
     /// A string function (see [`crate::text`]): its arguments bound to the

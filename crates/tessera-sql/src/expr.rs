@@ -282,6 +282,8 @@ pub enum Function {
     Text(crate::text::TextFn),
     /// A json, jsonb, uuid or bytea operator or function (see [`crate::json`]).
     Json(crate::json::JsonFn),
+    /// An array constructor, subscript, operator or function (see [`crate::array`]).
+    Array(crate::array::ArrayFn),
     /// A mathematical function (see [`crate::math`]).
     Math(crate::math::MathFn),
     /// A regular expression operator or function (see [`crate::pattern`]).
@@ -1143,6 +1145,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         return f.eval(&vals, &params.time);
     }
     if let Function::Json(f) = func {
+        return f.eval(&vals);
+    }
+    if let Function::Array(f) = func {
         return f.eval(&vals);
     }
     if let Function::Math(f) = func {

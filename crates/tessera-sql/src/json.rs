@@ -26,6 +26,9 @@ pub enum JsonFn {
     ContainedBy,
     /// `?`.
     HasKey,
+    /// `?|` / `?&` with a text[] of keys.
+    HasAny,
+    HasAll,
     /// jsonb `||`.
     Concat,
     /// jsonb `-` text (a key, or string elements) or integer (an element).
@@ -102,6 +105,14 @@ impl JsonFn {
             (F::Contains, [a, b]) => Ok(Value::Bool(jsonb_of(a)?.contains(&jsonb_of(b)?))),
             (F::ContainedBy, [a, b]) => Ok(Value::Bool(jsonb_of(b)?.contains(&jsonb_of(a)?))),
             (F::HasKey, [a, key]) => Ok(Value::Bool(jsonb_of(a)?.has_key(&text_of(key)))),
+            (F::HasAny | F::HasAll, [a, Value::Array(keys)]) => {
+                let j = jsonb_of(a)?;
+                let mut keys = keys.items.iter().filter(|k| !k.is_null());
+                Ok(Value::Bool(match self {
+                    F::HasAny => keys.any(|k| j.has_key(&text_of(k))),
+                    _ => keys.all(|k| j.has_key(&text_of(k))),
+                }))
+            }
             (F::Concat, [a, b]) => Ok(jsonb_value(concat(jsonb_of(a)?, jsonb_of(b)?))),
             (F::Delete, [a, what]) => delete(jsonb_of(a)?, what).map(jsonb_value),
             (F::ByteaConcat, [Value::Bytea(a), Value::Bytea(b)]) => {
@@ -707,9 +718,11 @@ fn decode(s: &str, format: &str) -> Result<Value> {
     }
 }
 
-/// A json set-returning function in FROM.
+/// A set-returning function in FROM (besides `generate_series`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonTableFn {
+pub enum TableFn {
+    /// `unnest(array)`: one column, an element per row.
+    Unnest,
     /// `json[b]_array_elements`: `value` per element.
     Elements { text: bool },
     /// `json[b]_each`: `key`, `value` per member.
@@ -718,20 +731,23 @@ pub enum JsonTableFn {
     ObjectKeys,
 }
 
-impl JsonTableFn {
+impl TableFn {
     /// The function called `name`, and whether it is the json (not
     /// jsonb) one.
-    pub fn named(name: &str) -> Option<(JsonTableFn, bool)> {
+    pub fn named(name: &str) -> Option<(TableFn, bool)> {
+        if name == "unnest" {
+            return Some((TableFn::Unnest, false));
+        }
         let (binary, rest) = match name.strip_prefix("jsonb_") {
             Some(rest) => (true, rest),
             None => (false, name.strip_prefix("json_")?),
         };
         let f = match rest {
-            "array_elements" => JsonTableFn::Elements { text: false },
-            "array_elements_text" => JsonTableFn::Elements { text: true },
-            "each" => JsonTableFn::Each { text: false },
-            "each_text" => JsonTableFn::Each { text: true },
-            "object_keys" => JsonTableFn::ObjectKeys,
+            "array_elements" => TableFn::Elements { text: false },
+            "array_elements_text" => TableFn::Elements { text: true },
+            "each" => TableFn::Each { text: false },
+            "each_text" => TableFn::Each { text: true },
+            "object_keys" => TableFn::ObjectKeys,
             _ => return None,
         };
         Some((f, binary))
@@ -742,14 +758,18 @@ impl JsonTableFn {
     pub fn columns(self, doc: DataType, name: &str) -> Vec<(String, DataType)> {
         let value = |text: bool| if text { DataType::Text } else { doc };
         match self {
-            JsonTableFn::Elements { text } => vec![("value".into(), value(text))],
-            JsonTableFn::Each { text } => {
+            TableFn::Unnest => match doc {
+                DataType::Array(e) => vec![(name.to_string(), e.data_type())],
+                _ => vec![(name.to_string(), DataType::Text)],
+            },
+            TableFn::Elements { text } => vec![("value".into(), value(text))],
+            TableFn::Each { text } => {
                 vec![
                     ("key".into(), DataType::Text),
                     ("value".into(), value(text)),
                 ]
             }
-            JsonTableFn::ObjectKeys => vec![(name.to_string(), DataType::Text)],
+            TableFn::ObjectKeys => vec![(name.to_string(), DataType::Text)],
         }
     }
 
@@ -758,6 +778,9 @@ impl JsonTableFn {
     pub fn rows(self, doc: &Value) -> Result<Vec<Vec<Value>>> {
         if doc.is_null() {
             return Ok(Vec::new());
+        }
+        if self == TableFn::Unnest {
+            return Ok(crate::array::unnest_rows(doc));
         }
         let keep_json = matches!(doc, Value::Json(_));
         let as_value = |j: Jsonb, text: bool| -> Value {
@@ -770,17 +793,17 @@ impl JsonTableFn {
         // json keeps each value's text as written.
         if let (
             Value::Json(text),
-            JsonTableFn::Elements { text: false } | JsonTableFn::Each { text: false },
+            TableFn::Elements { text: false } | TableFn::Each { text: false },
         ) = (doc, self)
         {
             match json::members(text)? {
-                json::Members::Array(items) if matches!(self, JsonTableFn::Elements { .. }) => {
+                json::Members::Array(items) if matches!(self, TableFn::Elements { .. }) => {
                     return Ok(items
                         .into_iter()
                         .map(|s| vec![Value::Json(text[s].to_string())])
                         .collect())
                 }
-                json::Members::Object(pairs) if matches!(self, JsonTableFn::Each { .. }) => {
+                json::Members::Object(pairs) if matches!(self, TableFn::Each { .. }) => {
                     return Ok(pairs
                         .into_iter()
                         .map(|(k, s)| vec![Value::Text(k), Value::Json(text[s].to_string())])
@@ -797,29 +820,30 @@ impl JsonTableFn {
         };
         let which = if keep_json { "json" } else { "jsonb" };
         match (self, j) {
-            (JsonTableFn::Elements { text }, Jsonb::Array(items)) => {
+            (TableFn::Elements { text }, Jsonb::Array(items)) => {
                 Ok(items.into_iter().map(|v| vec![as_value(v, text)]).collect())
             }
-            (JsonTableFn::Elements { .. }, _) => Err(Error::new(
+            (TableFn::Elements { .. }, _) => Err(Error::new(
                 sqlstate::INVALID_PARAMETER_VALUE,
                 format!(
                     "cannot extract elements from {}",
                     kind.replace("a non-array", "an object")
                 ),
             )),
-            (JsonTableFn::Each { text }, Jsonb::Object(pairs)) => Ok(pairs
+            (TableFn::Each { text }, Jsonb::Object(pairs)) => Ok(pairs
                 .into_iter()
                 .map(|(k, v)| vec![Value::Text(k), as_value(v, text)])
                 .collect()),
-            (JsonTableFn::ObjectKeys, Jsonb::Object(pairs)) => Ok(pairs
+            (TableFn::ObjectKeys, Jsonb::Object(pairs)) => Ok(pairs
                 .into_iter()
                 .map(|(k, _)| vec![Value::Text(k)])
                 .collect()),
-            (JsonTableFn::Each { .. }, _) => Err(Error::new(
+            (TableFn::Each { .. }, _) => Err(Error::new(
                 sqlstate::INVALID_PARAMETER_VALUE,
                 format!("cannot call {which}_each on a non-object"),
             )),
-            (JsonTableFn::ObjectKeys, j) => Err(Error::new(
+            (TableFn::Unnest, _) => Ok(Vec::new()),
+            (TableFn::ObjectKeys, j) => Err(Error::new(
                 sqlstate::INVALID_PARAMETER_VALUE,
                 format!(
                     "cannot call {which}_object_keys on {}",
@@ -870,6 +894,13 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
             (vec![Some(T::Jsonb), Some(T::Jsonb)], T::Bool)
         }
         (F::HasKey, [T::Jsonb, k]) => (vec![Some(T::Jsonb), Some(text(*k)?)], T::Bool),
+        (
+            F::HasAny | F::HasAll,
+            [T::Jsonb, T::Unknown | T::Array(tessera_types::array::Elem::Text)],
+        ) => {
+            let keys = T::Array(tessera_types::array::Elem::Text);
+            (vec![Some(T::Jsonb), Some(keys)], T::Bool)
+        }
         (F::Concat, [a, b]) if [*a, *b].iter().all(|t| matches!(t, T::Jsonb | T::Unknown)) => {
             (vec![Some(T::Jsonb), Some(T::Jsonb)], T::Jsonb)
         }

@@ -6,6 +6,7 @@
 //! [`router::Cluster`] interface the runtime implements.
 
 pub mod aggregate;
+pub mod array;
 pub mod binder;
 pub mod engine;
 pub mod expr;

@@ -105,7 +105,7 @@ pub struct SeriesScan {
     pub data_type: DataType,
     /// Instead of integers: the rows of a json set-returning function
     /// (`jsonb_array_elements` and the like) over `doc`.
-    pub json: Option<(crate::json::JsonTableFn, Expr)>,
+    pub json: Option<(crate::json::TableFn, Expr)>,
 }
 
 /// A range of an index to read rows through. Bounds only narrow what is

@@ -778,3 +778,50 @@ async fn uuid_bytea_json_and_jsonb_travel_in_binary() {
         "jsonb version 2",
     );
 }
+
+#[tokio::test]
+async fn arrays_travel_in_binary_both_ways() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE tags (id int PRIMARY KEY, ns int[], words text[])")
+        .await
+        .unwrap();
+    let insert = client
+        .prepare("INSERT INTO tags VALUES ($1, $2, $3)")
+        .await
+        .unwrap();
+    let types: Vec<u32> = insert.params().iter().map(Type::oid).collect();
+    assert_eq!(types, [23, 1007, 1009]);
+    let ns: Vec<Option<i32>> = vec![Some(3), None, Some(-1)];
+    let words: Vec<String> = vec!["a b".into(), "".into(), "x\"y".into()];
+    client
+        .execute(&insert, &[&1i32, &ns, &words])
+        .await
+        .unwrap();
+    let empty: Vec<i32> = vec![];
+    client
+        .execute(&insert, &[&2i32, &empty, &Vec::<String>::new()])
+        .await
+        .unwrap();
+    let rows = client
+        .query("SELECT ns, words FROM tags ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, Vec<Option<i32>>>(0), ns);
+    assert_eq!(rows[0].get::<_, Vec<String>>(1), words);
+    assert_eq!(rows[1].get::<_, Vec<i32>>(0), empty);
+    assert_eq!(
+        rows_text(&client, "SELECT ns, words FROM tags ORDER BY id").await,
+        [r#"{3,NULL,-1}|{"a b","","x\"y"}"#, "{}|{}"]
+    );
+    // = ANY with an array parameter.
+    let found = client
+        .query(
+            "SELECT id FROM tags WHERE 3 = ANY($1::int[])",
+            &[&vec![1i32, 3]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+}
