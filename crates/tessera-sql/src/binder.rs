@@ -1180,6 +1180,66 @@ impl<'a> Binder<'a> {
 
     pub fn bind(mut self, parsed: &Parsed, sql: &str) -> Result<Statement> {
         use ast::Statement as S;
+        if let S::Explain {
+            analyze,
+            statement,
+            format,
+            options,
+            ..
+        } = &parsed.statement
+        {
+            let mut analyze = *analyze;
+            for o in options.iter().flatten() {
+                let name = ident_name(&o.name).to_ascii_lowercase();
+                let on = match &o.arg {
+                    None => true,
+                    Some(a) => !matches!(
+                        a.to_string().to_ascii_lowercase().as_str(),
+                        "false" | "off" | "0"
+                    ),
+                };
+                match name.as_str() {
+                    "analyze" => analyze = on,
+                    "verbose" | "costs" | "timing" | "summary" | "buffers" | "settings" | "wal" => {
+                    }
+                    "format"
+                        if o.arg
+                            .as_ref()
+                            .is_some_and(|a| a.to_string().eq_ignore_ascii_case("text")) => {}
+                    _ => return Err(Error::unsupported(format!("the EXPLAIN option {o}"))),
+                }
+            }
+            if format.is_some() {
+                return Err(Error::unsupported("EXPLAIN formats other than text"));
+            }
+            let inner = Parsed {
+                statement: (**statement).clone(),
+                ..parsed.clone()
+            };
+            let bound = self.bind(&inner, sql)?;
+            if analyze && !matches!(*bound.plan, Plan::Select(_)) {
+                return Err(Error::unsupported(
+                    "EXPLAIN ANALYZE of statements other than SELECT",
+                ));
+            }
+            return Ok(Statement {
+                plan: Arc::new(Plan::Explain {
+                    plan: bound.plan,
+                    init: bound.init,
+                    analyze,
+                }),
+                init: vec![],
+                columns: vec![ColumnDesc {
+                    name: "QUERY PLAN".into(),
+                    data_type: DataType::Text,
+                    table_oid: 0,
+                    column_id: 0,
+                }],
+                returns_rows: true,
+                uses_sequences: bound.uses_sequences && analyze,
+                ..bound
+            });
+        }
         let (plan, columns, returns_rows) = match &parsed.statement {
             S::Query(q) => {
                 let (plan, columns) = self.bind_query(q)?;

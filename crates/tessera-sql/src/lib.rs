@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod array;
 pub mod binder;
 pub mod engine;
+pub mod explain;
 pub mod expr;
 pub mod format;
 pub mod join;

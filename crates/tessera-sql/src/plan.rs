@@ -586,6 +586,13 @@ pub struct DeletePlan {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     Select(Box<SelectPlan>),
+    /// EXPLAIN [ANALYZE]: the statement's plan and init plans, printed;
+    /// with `analyze` run first, measuring each operator.
+    Explain {
+        plan: Arc<Plan>,
+        init: Vec<InitPlan>,
+        analyze: bool,
+    },
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),

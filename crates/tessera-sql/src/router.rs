@@ -289,12 +289,18 @@ impl<C: Cluster> Router<C> {
         if let Some(source) = &select.source {
             // Boxed: the inputs are SELECTs themselves.
             let rows = Box::pin(self.gather(source, &params, session, read)).await?;
+            let started = std::time::Instant::now();
             let mut sink = Sink::new(&select.fragment.output);
             for row in &rows {
                 sink.push(row, &select.fragment, &params)?;
             }
-            return finish_select(select, sink.finish()?, &params);
+            let rows = sink.finish()?;
+            if crate::explain::measuring() {
+                crate::explain::record(select, "fragment", rows.len(), started.elapsed());
+            }
+            return finish_select(select, rows, &params);
         }
+        let started = std::time::Instant::now();
         let (ts, txn, track_reads) = read;
         let catalog = self.cluster.catalog();
         let mut read_on = Vec::new();
@@ -355,6 +361,9 @@ impl<C: Cluster> Router<C> {
                 }
             }
         }
+        if crate::explain::measuring() {
+            crate::explain::record(select, "fragment", rows.len(), started.elapsed());
+        }
         if shards.is_empty() {
             // No shard can hold a matching row; aggregates still produce their empty-input row.
             if let crate::plan::FragmentOutput::PartialAggregate { aggs, .. } =
@@ -373,6 +382,22 @@ impl<C: Cluster> Router<C> {
 
     /// The rows of a query's FROM when it is more than one table.
     async fn gather(
+        &self,
+        source: &Source,
+        params: &Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+    ) -> Result<Vec<Row>> {
+        if crate::explain::measuring() {
+            let started = std::time::Instant::now();
+            let rows = Box::pin(self.gather_rows(source, params, session, read)).await?;
+            crate::explain::record(source, "source", rows.len(), started.elapsed());
+            return Ok(rows);
+        }
+        self.gather_rows(source, params, session, read).await
+    }
+
+    async fn gather_rows(
         &self,
         source: &Source,
         params: &Arc<Params>,
@@ -1471,6 +1496,44 @@ impl<C: Cluster> Router<C> {
             params = ran?;
         }
         match &**plan {
+            Plan::Explain {
+                plan: inner,
+                init,
+                analyze,
+            } => {
+                let shards = self.cluster.catalog().shard_count() as usize;
+                let lines = match (&**inner, analyze) {
+                    (Plan::Select(select), true) => {
+                        let started = std::time::Instant::now();
+                        let profile = std::cell::RefCell::new(crate::explain::Profile::default());
+                        let (rows, profile) = crate::explain::PROFILE
+                            .scope(profile, async {
+                                let rows = self.select(inner, select, init, params, session).await;
+                                let profile = crate::explain::PROFILE.with(|p| p.take());
+                                (rows, profile)
+                            })
+                            .await;
+                        let rows = rows?;
+                        if sequenced {
+                            self.settle_sequences().await?;
+                        }
+                        let mut lines = crate::explain::render(inner, init, shards, Some(&profile));
+                        lines.push(format!(
+                            "Execution Time: {:.3} ms ({} rows)",
+                            started.elapsed().as_secs_f64() * 1000.0,
+                            rows.len()
+                        ));
+                        lines
+                    }
+                    _ => crate::explain::render(inner, init, shards, None),
+                };
+                Ok(QueryResult {
+                    columns: None,
+                    rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                    tag: "EXPLAIN".into(),
+                    notices: vec![],
+                })
+            }
             Plan::Select(select) => {
                 let rows = self
                     .select(plan, select, &statement.init, params, session)
@@ -2410,6 +2473,15 @@ pub fn sort_order(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> 
 /// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
 /// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
 pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+    // Under EXPLAIN ANALYZE, each step's rows and own time.
+    let measuring = crate::explain::measuring();
+    let mut clock = std::time::Instant::now();
+    let mut step = |stage: &'static str, rows: usize| {
+        if measuring {
+            crate::explain::record(plan, stage, rows, clock.elapsed());
+            clock = std::time::Instant::now();
+        }
+    };
     let mut rows = match &plan.aggregate {
         None => rows,
         Some(agg) => {
@@ -2446,11 +2518,13 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
                 }
                 out.push(row);
             }
+            step("aggregate", out.len());
             out
         }
     };
     if let Some(stage) = &plan.window {
         rows = crate::window::apply(stage, rows, params)?;
+        step("window", rows.len());
     }
     if plan.distinct {
         let mut seen = HashSet::new();
@@ -2466,6 +2540,7 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
             }
             std::cmp::Ordering::Equal
         });
+        step("sort", rows.len());
     }
     if !plan.distinct_on.is_empty() {
         let mut seen = HashSet::new();
@@ -2480,6 +2555,9 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
     }
     let offset = eval_count(&plan.offset, params, "OFFSET")?.unwrap_or(0);
     let limit = eval_count(&plan.limit, params, "LIMIT")?;
+    if plan.distinct || !plan.distinct_on.is_empty() {
+        step("distinct", rows.len());
+    }
     if offset > 0 || limit.is_some() {
         let start = (offset as usize).min(rows.len());
         let end = match limit {
@@ -2487,6 +2565,7 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
             None => rows.len(),
         };
         rows = rows.drain(start..end).collect();
+        step("limit", rows.len());
     }
     for r in rows.iter_mut() {
         r.truncate(plan.visible);
@@ -2522,6 +2601,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                     p.statement,
                     sqlparser::ast::Statement::Query(_)
                         | sqlparser::ast::Statement::ShowVariable { .. }
+                        | sqlparser::ast::Statement::Explain { .. }
                 ),
                 catalog_version: catalog.version,
                 parsed: Arc::new(p.clone()),
