@@ -293,7 +293,7 @@ impl<C: Cluster> Router<C> {
             for row in &rows {
                 sink.push(row, &select.fragment, &params)?;
             }
-            return finish_select(select, sink.finish()?, &params);
+            return finish_select(select, sink.finish(&params)?, &params);
         }
         let (ts, txn, track_reads) = read;
         let catalog = self.cluster.catalog();
@@ -362,7 +362,7 @@ impl<C: Cluster> Router<C> {
             {
                 for mut row in select.fragment.output.empty_input_groups() {
                     for a in aggs {
-                        AggState::new(a).write_partial(&mut row);
+                        AggState::new(a).write_partial(a, &params, &mut row)?;
                     }
                     rows.push(row);
                 }
@@ -2433,7 +2433,7 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
                 let states = groups.remove(&key).unwrap_or_default();
                 let mut grouped = key;
                 for (state, call) in states.into_iter().zip(&agg.aggs) {
-                    grouped.push(state.finish(call)?);
+                    grouped.push(state.finish(call, params)?);
                 }
                 if let Some(h) = &agg.having {
                     if !h.eval_predicate(&grouped, params)? {
