@@ -3,17 +3,30 @@
 //! A shard turns its matching rows into partial states per group and ships
 //! them as values; the router merges the partials of every shard and
 //! finalizes. `avg` travels as (sum, count) so the merge stays exact.
-//! DISTINCT aggregates and `string_agg` cannot be merged that way; the
-//! binder has their input gathered to one place
-//! ([`AggCall::needs_one_place`]), so there is one partial per group.
+//! The variance family travels as (count, sum, sum of squares) in numeric
+//! for exact inputs, as PostgreSQL computes it, and as Youngs–Cramer
+//! (count, sum, sum of squared deviations) for floats, merged with
+//! PostgreSQL's combine step.
+//!
+//! DISTINCT aggregates, `string_agg`, the collecting aggregates
+//! (`array_agg`, `json_agg`, the ordered-set ones) and any call with an
+//! ORDER BY cannot be merged that way; the binder has their input gathered
+//! to one place ([`AggCall::needs_one_place`]), so there is one partial
+//! per group. A collecting aggregate keeps its inputs with their ORDER BY
+//! keys, sorts them (stably, so ties keep arrival order) and computes its
+//! result where they were gathered; that result is its partial.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use rust_decimal::Decimal;
-use tessera_types::{numeric, DataType, Error, Result, Value};
+use tessera_types::array::Array;
+use tessera_types::json::{self as jsontext, Jsonb};
+use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
 
 use crate::expr::{binary, BinaryOp, Params};
 use crate::plan::{AggCall, AggFunc};
+use crate::router::sort_order;
 
 /// An aggregate's state for one group.
 #[derive(Debug, Clone)]
@@ -36,6 +49,37 @@ enum Acc {
     /// bool_and / bool_or: NULL until a non-NULL input.
     Bool(Value),
     Text(Option<String>),
+    /// The variance family over integers and numeric: exact sums.
+    Moments {
+        count: i64,
+        sum: Decimal,
+        sum_squares: Decimal,
+    },
+    /// The variance family over floats, as PostgreSQL's `float8_accum`.
+    FloatMoments {
+        count: f64,
+        sum: f64,
+        /// The sum of squared deviations from the mean.
+        deviations: f64,
+    },
+    Collect(Collected),
+}
+
+/// A collecting aggregate's inputs.
+#[derive(Debug, Clone, Default)]
+struct Collected {
+    rows: Vec<CollectedRow>,
+    /// The direct argument (percentile fraction), once evaluated.
+    direct: Option<Value>,
+    /// Merged from where the inputs were collected: the result.
+    result: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+struct CollectedRow {
+    order_keys: Vec<Value>,
+    value: Value,
+    second: Value,
 }
 
 /// The type sums of `arg_type` accumulate in.
@@ -95,16 +139,57 @@ impl AggState {
             Some(a) => a.eval(row, params)?,
             None => Value::Null,
         };
-        let delimiter = match &call.delimiter {
+        let second = match &call.second_arg {
             Some(d) => Some(d.eval(row, params)?),
             None => None,
         };
-        self.accumulate(call, v, delimiter)
+        let Acc::Collect(collected) = &mut self.acc else {
+            return self.accumulate(call, v, second);
+        };
+        if v.is_null() {
+            if matches!(call.func, AggFunc::JsonObjectAgg { .. }) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "field name must not be null",
+                ));
+            }
+            if !call.func.keeps_nulls() {
+                return Ok(());
+            }
+        }
+        if let Some(seen) = &mut self.seen {
+            if !seen.insert(v.clone()) {
+                return Ok(());
+            }
+        }
+        if let (None, Some(d)) = (&collected.direct, &call.direct_arg) {
+            collected.direct = Some(d.eval(row, params)?);
+        }
+        let mut order_keys = Vec::with_capacity(call.order_by.len());
+        for (e, _, _) in &call.order_by {
+            order_keys.push(e.eval(row, params)?);
+        }
+        collected.rows.push(CollectedRow {
+            order_keys,
+            value: v,
+            second: second.unwrap_or(Value::Null),
+        });
+        Ok(())
     }
 
-    /// Appends the partial state as values.
-    pub fn write_partial(self, out: &mut Vec<Value>) {
-        self.acc.write_partial(out)
+    /// Appends the partial state as values (a collecting aggregate's
+    /// result: its inputs are all here).
+    pub fn write_partial(
+        self,
+        call: &AggCall,
+        params: &Params,
+        out: &mut Vec<Value>,
+    ) -> Result<()> {
+        match self.acc {
+            Acc::Collect(_) => out.push(self.finish(call, params)?),
+            acc => acc.write_partial(out),
+        }
+        Ok(())
     }
 
     /// Merges a partial state read from `values` (as written by `write_partial`).
@@ -112,8 +197,11 @@ impl AggState {
         self.acc.merge(call, values)
     }
 
-    pub fn finish(self, call: &AggCall) -> Result<Value> {
-        self.acc.finish(call)
+    pub fn finish(self, call: &AggCall, params: &Params) -> Result<Value> {
+        match self.acc {
+            Acc::Collect(c) => finish_collected(call, c, params),
+            acc => acc.finish(call),
+        }
     }
 }
 
@@ -129,7 +217,26 @@ impl Acc {
                 count: 0,
             },
             AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(Value::Null),
+            _ if call.func.collects() || !call.order_by.is_empty() => {
+                Acc::Collect(Collected::default())
+            }
             AggFunc::StringAgg => Acc::Text(None),
+            AggFunc::Variance { .. } if call.arg_type.is_float() => Acc::FloatMoments {
+                count: 0.0,
+                sum: 0.0,
+                deviations: 0.0,
+            },
+            AggFunc::Variance { .. } => Acc::Moments {
+                count: 0,
+                sum: Decimal::ZERO,
+                sum_squares: Decimal::ZERO,
+            },
+            AggFunc::ArrayAgg
+            | AggFunc::JsonAgg { .. }
+            | AggFunc::JsonObjectAgg { .. }
+            | AggFunc::PercentileCont
+            | AggFunc::PercentileDisc
+            | AggFunc::Mode => Acc::Collect(Collected::default()),
         }
     }
 
@@ -159,6 +266,27 @@ impl Acc {
                 }
             }
             Acc::Count(n) => *n += 1,
+            Acc::Moments {
+                count,
+                sum,
+                sum_squares,
+            } => {
+                let d = v.to_decimal()?;
+                *count += 1;
+                *sum = numeric::add(*sum, d)?;
+                *sum_squares = numeric::add(*sum_squares, numeric::mul(d, d)?)?;
+            }
+            Acc::FloatMoments {
+                count,
+                sum,
+                deviations,
+            } => {
+                let x = v.to_f64()?;
+                float_accumulate(count, sum, deviations, x)?;
+            }
+            Acc::Collect(_) => {
+                return Err(Error::internal("a collecting aggregate fed a bare value"))
+            }
             Acc::Sum(acc) => {
                 *acc = add(
                     std::mem::replace(acc, Value::Null),
@@ -197,6 +325,25 @@ impl Acc {
                 out.push(sum);
                 out.push(Value::Int8(count));
             }
+            Acc::Moments {
+                count,
+                sum,
+                sum_squares,
+            } => {
+                out.push(Value::Int8(count));
+                out.push(Value::Numeric(sum));
+                out.push(Value::Numeric(sum_squares));
+            }
+            Acc::FloatMoments {
+                count,
+                sum,
+                deviations,
+            } => {
+                out.push(Value::Float8(count));
+                out.push(Value::Float8(sum));
+                out.push(Value::Float8(deviations));
+            }
+            Acc::Collect(c) => out.push(c.result.unwrap_or(Value::Null)),
         }
     }
 
@@ -215,7 +362,9 @@ impl Acc {
                 let as_input = AggCall {
                     func: call.func,
                     arg: None,
-                    delimiter: None,
+                    second_arg: None,
+                    order_by: vec![],
+                    direct_arg: None,
                     distinct: false,
                     filter: None,
                     arg_type: sum_type(call.arg_type),
@@ -245,6 +394,36 @@ impl Acc {
                 }
                 *count += c;
             }
+            Acc::Moments {
+                count,
+                sum,
+                sum_squares,
+            } => {
+                let (Some(Value::Int8(c)), Some(Value::Numeric(s)), Some(Value::Numeric(q))) =
+                    (values.first(), values.get(1), values.get(2))
+                else {
+                    return Err(bad());
+                };
+                *count += c;
+                *sum = numeric::add(*sum, *s)?;
+                *sum_squares = numeric::add(*sum_squares, *q)?;
+            }
+            Acc::FloatMoments {
+                count,
+                sum,
+                deviations,
+            } => {
+                let (Some(Value::Float8(n2)), Some(Value::Float8(s2)), Some(Value::Float8(d2))) =
+                    (values.first(), values.get(1), values.get(2))
+                else {
+                    return Err(bad());
+                };
+                float_combine(count, sum, deviations, *n2, *s2, *d2)?;
+            }
+            Acc::Collect(c) => {
+                // Collected in one place: the one partial is the result.
+                c.result = Some(values.first().ok_or_else(bad)?.clone());
+            }
         }
         Ok(())
     }
@@ -263,6 +442,346 @@ impl Acc {
                 Value::Null => Value::Null,
                 other => return Err(Error::internal(format!("avg over {other:?}"))),
             },
+            Acc::Moments {
+                count,
+                sum,
+                sum_squares,
+            } => {
+                let AggFunc::Variance { population, root } = call.func else {
+                    return Err(Error::internal("moments of a non-variance aggregate"));
+                };
+                exact_variance(count, sum, sum_squares, population, root)?
+            }
+            Acc::FloatMoments {
+                count, deviations, ..
+            } => {
+                let AggFunc::Variance { population, root } = call.func else {
+                    return Err(Error::internal("moments of a non-variance aggregate"));
+                };
+                let divisor = if population { count } else { count - 1.0 };
+                if count == 0.0 || divisor <= 0.0 {
+                    Value::Null
+                } else {
+                    let v = deviations / divisor;
+                    Value::Float8(if root { v.sqrt() } else { v })
+                }
+            }
+            Acc::Collect(c) => c.result.unwrap_or(Value::Null),
         })
+    }
+}
+
+fn float_overflow() -> Error {
+    Error::new(
+        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+        "value out of range: overflow",
+    )
+}
+
+/// PostgreSQL's `float8_accum` (Youngs–Cramer): the same steps, so the
+/// same bits.
+fn float_accumulate(count: &mut f64, sum: &mut f64, deviations: &mut f64, x: f64) -> Result<()> {
+    let old_count = *count;
+    let old_sum = *sum;
+    *count += 1.0;
+    *sum += x;
+    if old_count > 0.0 {
+        let t = x * *count - *sum;
+        *deviations += t * t / (*count * old_count);
+        if sum.is_infinite() || deviations.is_infinite() {
+            if !old_sum.is_infinite() && !x.is_infinite() {
+                return Err(float_overflow());
+            }
+            *deviations = f64::NAN;
+        }
+    } else if x.is_nan() || x.is_infinite() {
+        *deviations = f64::NAN;
+    }
+    Ok(())
+}
+
+/// PostgreSQL's `float8_combine`.
+fn float_combine(
+    count: &mut f64,
+    sum: &mut f64,
+    deviations: &mut f64,
+    count2: f64,
+    sum2: f64,
+    deviations2: f64,
+) -> Result<()> {
+    if count2 == 0.0 {
+        return Ok(());
+    }
+    if *count == 0.0 {
+        (*count, *sum, *deviations) = (count2, sum2, deviations2);
+        return Ok(());
+    }
+    let n = *count + count2;
+    let s = *sum + sum2;
+    let t = *sum / *count - sum2 / count2;
+    let d = *deviations + deviations2 + *count * count2 * t * t / n;
+    if s.is_infinite() || d.is_infinite() {
+        if !sum.is_infinite() && !sum2.is_infinite() {
+            return Err(float_overflow());
+        }
+        *deviations = f64::NAN;
+    } else {
+        *deviations = d;
+    }
+    *count = n;
+    *sum = s;
+    Ok(())
+}
+
+/// PostgreSQL's `numeric_stddev_internal`: (N·Σx² − (Σx)²) / (N·(N−1))
+/// (or N·N), at the division's scale; the root at that scale too.
+fn exact_variance(
+    count: i64,
+    sum: Decimal,
+    sum_squares: Decimal,
+    population: bool,
+    root: bool,
+) -> Result<Value> {
+    if count == 0 || (!population && count == 1) {
+        return Ok(Value::Null);
+    }
+    let n = Decimal::from(count);
+    let numerator = numeric::sub(numeric::mul(n, sum_squares)?, numeric::mul(sum, sum)?)?;
+    if numerator <= Decimal::ZERO {
+        // Exact arithmetic: only equal inputs give zero.
+        return Ok(Value::Numeric(Decimal::ZERO));
+    }
+    let denominator = if population {
+        numeric::mul(n, n)?
+    } else {
+        numeric::mul(n, n - Decimal::ONE)?
+    };
+    let variance = numeric::div(numerator, denominator)?;
+    if !root {
+        return Ok(Value::Numeric(variance));
+    }
+    let scale = variance.scale();
+    Ok(Value::Numeric(numeric::with_scale(
+        crate::math::sqrt(variance)?,
+        scale,
+    )))
+}
+
+/// A collecting aggregate's result from all of a group's inputs.
+fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Result<Value> {
+    if let Some(result) = collected.result {
+        return Ok(result);
+    }
+    let direct = match (collected.direct, &call.direct_arg) {
+        (Some(v), _) => Some(v),
+        (None, Some(d)) => Some(d.eval(&[], params)?),
+        (None, None) => None,
+    };
+    let mut rows = collected.rows;
+    if !call.order_by.is_empty() {
+        rows.sort_by(|a, b| {
+            for (k, (_, descending, nulls_first)) in call.order_by.iter().enumerate() {
+                let o = sort_order(
+                    &a.order_keys[k],
+                    &b.order_keys[k],
+                    *descending,
+                    *nulls_first,
+                );
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    } else if call.distinct {
+        // PostgreSQL finds distinct values by sorting them.
+        rows.sort_by(|a, b| sort_order(&a.value, &b.value, false, false));
+    }
+    match call.func {
+        AggFunc::PercentileCont | AggFunc::PercentileDisc => {
+            let Some(fraction) = direct else {
+                return Err(Error::internal("a percentile without its fraction"));
+            };
+            if fraction.is_null() {
+                return Ok(Value::Null);
+            }
+            let f = fraction.to_f64()?;
+            if !(0.0..=1.0).contains(&f) {
+                return Err(Error::new(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    format!("percentile value {} is not between 0 and 1", format_g(f)),
+                ));
+            }
+            if rows.is_empty() {
+                return Ok(Value::Null);
+            }
+            let n = rows.len();
+            if call.func == AggFunc::PercentileDisc {
+                let row_number = (f * n as f64).ceil() as usize;
+                let at = row_number.clamp(1, n) - 1;
+                return Ok(rows.swap_remove(at).value);
+            }
+            let position = f * (n - 1) as f64;
+            let (first, second) = (position.floor() as usize, position.ceil() as usize);
+            let first = first.min(n - 1);
+            let second = second.min(n - 1);
+            let low = rows[first].value.clone();
+            if first == second {
+                return Ok(low);
+            }
+            let high = rows[second].value.clone();
+            let proportion = position - first as f64;
+            match (low, high) {
+                (Value::Float8(a), Value::Float8(b)) => Ok(Value::Float8(a + (b - a) * proportion)),
+                (a @ Value::Interval(_), b @ Value::Interval(_)) => {
+                    let span = binary(BinaryOp::Sub, b, a.clone())?;
+                    let step = binary(BinaryOp::Mul, span, Value::Float8(proportion))?;
+                    binary(BinaryOp::Add, a, step)
+                }
+                (a, _) => Err(Error::internal(format!("percentile_cont over {a:?}"))),
+            }
+        }
+        AggFunc::Mode => {
+            let mut best: Option<(usize, usize)> = None;
+            let mut start = 0;
+            while start < rows.len() {
+                let mut end = start + 1;
+                while end < rows.len()
+                    && rows[end].value.compare(&rows[start].value) == Ordering::Equal
+                {
+                    end += 1;
+                }
+                if best.is_none_or(|(_, count)| end - start > count) {
+                    best = Some((start, end - start));
+                }
+                start = end;
+            }
+            Ok(match best {
+                Some((at, _)) => rows.swap_remove(at).value,
+                None => Value::Null,
+            })
+        }
+        _ if rows.is_empty() => Ok(Value::Null),
+        AggFunc::ArrayAgg => {
+            let DataType::Array(elem) = call.result_type else {
+                return Err(Error::internal("array_agg without an array type"));
+            };
+            let items = rows.into_iter().map(|r| r.value).collect();
+            Ok(Value::Array(Box::new(Array { elem, items })))
+        }
+        AggFunc::JsonAgg { binary: true } => {
+            let items = rows
+                .iter()
+                .map(|r| crate::json::to_jsonb(&r.value))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Value::Jsonb(Box::new(Jsonb::Array(items))))
+        }
+        AggFunc::JsonAgg { binary: false } => {
+            let mut out = String::from("[");
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json_value(&r.value, &mut out)?;
+            }
+            out.push(']');
+            Ok(Value::Json(out))
+        }
+        AggFunc::JsonObjectAgg { binary } => {
+            let mut pairs = Vec::with_capacity(rows.len());
+            for r in &rows {
+                pairs.push((json_key(&r.value)?, r));
+            }
+            if binary {
+                let pairs = pairs
+                    .into_iter()
+                    .map(|(k, r)| Ok((k, crate::json::to_jsonb(&r.second)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                return Ok(Value::Jsonb(Box::new(Jsonb::Object(
+                    jsontext::normalize_object(pairs),
+                ))));
+            }
+            let mut out = String::from("{ ");
+            for (i, (k, r)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                jsontext::write_string(&mut out, k);
+                out.push_str(" : ");
+                write_json_value(&r.second, &mut out)?;
+            }
+            out.push_str(" }");
+            Ok(Value::Json(out))
+        }
+        AggFunc::StringAgg => {
+            let mut out = String::new();
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    if let Some(d) = r.second.to_text() {
+                        out.push_str(&d);
+                    }
+                }
+                out.push_str(&r.value.to_text().unwrap_or_default());
+            }
+            Ok(Value::Text(out))
+        }
+        other => Err(Error::internal(format!("{other:?} does not collect"))),
+    }
+}
+
+/// A value inside a json (not jsonb) aggregate: json as given, anything
+/// else as `to_json` writes it.
+fn write_json_value(v: &Value, out: &mut String) -> Result<()> {
+    match v {
+        Value::Json(text) => out.push_str(text),
+        other => crate::json::to_jsonb(other)?.write_text(out),
+    }
+    Ok(())
+}
+
+/// An object key from a SQL value: a scalar's JSON text, unquoted.
+fn json_key(v: &Value) -> Result<String> {
+    match crate::json::to_jsonb(v)? {
+        Jsonb::String(s) => Ok(s),
+        Jsonb::Array(_) | Jsonb::Object(_) => Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "key value must be scalar, not array, composite, or json",
+        )),
+        scalar => Ok(scalar.to_text()),
+    }
+}
+
+/// A float as C's `%g` prints it: 6 significant digits, trailing zeros
+/// dropped, exponent form outside 1e-4..1e6.
+fn format_g(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() {
+            "nan".into()
+        } else if f > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    let exponent = f.abs().log10().floor() as i32;
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if (-4..6).contains(&exponent) {
+        let decimals = (5 - exponent).max(0) as usize;
+        trim(format!("{f:.decimals$}"))
+    } else {
+        let s = format!("{f:.5e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa.to_string()), exp.abs())
     }
 }

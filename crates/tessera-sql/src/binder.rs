@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlparser::ast;
+use tessera_types::array::Elem;
 use tessera_types::datetime::interval::{IntervalFields, IntervalTypmod};
 use tessera_types::datetime::{self, TimeContext};
 use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, TableDef, Value};
@@ -23,7 +24,6 @@ use crate::parser::Parsed;
 use crate::plan::*;
 use crate::sequence::SequenceOp;
 use crate::shard::Relation;
-use tessera_types::array::Elem;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -851,6 +851,20 @@ struct AggregateCall<'c> {
     /// `count(*)`.
     star: bool,
     filter: Option<&'c ast::Expr>,
+    /// `agg(x ORDER BY …)`.
+    order_by: &'c [ast::OrderByExpr],
+    /// An ordered-set aggregate's `WITHIN GROUP (ORDER BY …)`.
+    within_group: &'c [ast::OrderByExpr],
+}
+
+/// A bound ordered-set aggregate call.
+struct OrderedSetCall {
+    func: AggFunc,
+    value: Expr,
+    value_type: DataType,
+    order_by: Vec<(Expr, bool, bool)>,
+    direct_arg: Option<Expr>,
+    result_type: DataType,
 }
 
 /// How expressions of the statement being bound see their input.
@@ -934,8 +948,32 @@ struct OuterLevel {
 fn is_aggregate_name(name: &str) -> bool {
     matches!(
         name,
-        "count" | "sum" | "min" | "max" | "avg" | "bool_and" | "bool_or" | "every" | "string_agg"
-    )
+        "count"
+            | "sum"
+            | "min"
+            | "max"
+            | "avg"
+            | "bool_and"
+            | "bool_or"
+            | "every"
+            | "string_agg"
+            | "stddev"
+            | "stddev_samp"
+            | "stddev_pop"
+            | "variance"
+            | "var_samp"
+            | "var_pop"
+            | "array_agg"
+            | "json_agg"
+            | "jsonb_agg"
+            | "json_object_agg"
+            | "jsonb_object_agg"
+    ) || is_ordered_set_name(name)
+}
+
+/// The ordered-set aggregates: `name(direct args) WITHIN GROUP (ORDER BY …)`.
+fn is_ordered_set_name(name: &str) -> bool {
+    matches!(name, "percentile_cont" | "percentile_disc" | "mode")
 }
 
 fn function_name(f: &ast::Function) -> String {
@@ -2965,12 +3003,22 @@ impl<'a> Binder<'a> {
         ))
     }
 
-    fn function_args(&self, f: &ast::Function) -> Result<(Vec<ast::Expr>, bool, bool)> {
+    /// A call's arguments, DISTINCT, `*`, and the ORDER BY inside it.
+    fn function_args<'f>(
+        &self,
+        f: &'f ast::Function,
+    ) -> Result<(Vec<ast::Expr>, bool, bool, &'f [ast::OrderByExpr])> {
         match &f.args {
-            ast::FunctionArguments::None => Ok((vec![], false, false)),
+            ast::FunctionArguments::None => Ok((vec![], false, false, &[])),
             ast::FunctionArguments::List(list) => {
-                if !list.clauses.is_empty() {
-                    return Err(Error::unsupported(format!("the function call {f}")));
+                let mut order_by: &[ast::OrderByExpr] = &[];
+                for clause in &list.clauses {
+                    match clause {
+                        ast::FunctionArgumentClause::OrderBy(o) if order_by.is_empty() => {
+                            order_by = o
+                        }
+                        _ => return Err(Error::unsupported(format!("the function call {f}"))),
+                    }
                 }
                 let distinct = matches!(
                     list.duplicate_treatment,
@@ -2991,7 +3039,7 @@ impl<'a> Binder<'a> {
                         }
                     }
                 }
-                Ok((out, distinct, star))
+                Ok((out, distinct, star, order_by))
             }
             ast::FunctionArguments::Subquery(_) => Err(Error::unsupported("subqueries")),
         }
@@ -3004,14 +3052,31 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         let name = function_name(f);
-        let (args, distinct, star) = self.function_args(f)?;
+        let (args, distinct, star, order_by) = self.function_args(f)?;
         let call = AggregateCall {
             name: &name,
             args: &args,
             distinct,
             star,
             filter: f.filter.as_deref(),
+            order_by,
+            within_group: &f.within_group,
         };
+        if !f.within_group.is_empty() {
+            if !order_by.is_empty() {
+                return Err(Error::syntax(
+                    "cannot use multiple ORDER BY clauses with WITHIN GROUP",
+                ));
+            }
+            if !is_ordered_set_name(&name) {
+                return Err(self.misplaced_within_group(&name, &args, star, f, scope));
+            }
+        }
+        if !order_by.is_empty() && !is_aggregate_name(&name) {
+            return Err(Error::unsupported(format!(
+                "ORDER BY in a call of {name}, which is not an aggregate"
+            )));
+        }
         if let Some(over) = &f.over {
             return self.bind_window(call, over, scope, ctx);
         }
@@ -3396,11 +3461,29 @@ impl<'a> Binder<'a> {
             "first_value" if arity(1..=1) => (WindowFunc::FirstValue, DataType::Unknown),
             "last_value" if arity(1..=1) => (WindowFunc::LastValue, DataType::Unknown),
             "nth_value" if arity(2..=2) => (WindowFunc::NthValue, DataType::Unknown),
+            n if is_ordered_set_name(n) && !call.within_group.is_empty() => {
+                return Err(Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    format!("OVER is not supported for ordered-set aggregate {n}"),
+                ));
+            }
+            _ if call.distinct && is_aggregate_name(name) => {
+                return Err(Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "DISTINCT is not implemented for window functions",
+                ));
+            }
+            _ if !call.order_by.is_empty() && is_aggregate_name(name) => {
+                return Err(Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "aggregate ORDER BY is not implemented for window functions",
+                ));
+            }
             n if is_aggregate_name(n) => {
                 let agg = self.agg_call(call, scope, ctx)?;
                 let t = agg.result_type;
                 let window = WindowCall {
-                    func: WindowFunc::Aggregate(agg),
+                    func: WindowFunc::Aggregate(Box::new(agg)),
                     args: vec![],
                     partition_by,
                     order_by,
@@ -3545,6 +3628,126 @@ impl<'a> Binder<'a> {
         }
     }
 
+    /// The error for WITHIN GROUP on a function that is not an
+    /// ordered-set aggregate. PostgreSQL looks the function up with the
+    /// WITHIN GROUP values as extra arguments: a plain aggregate of that
+    /// signature is the wrong kind; anything else does not exist.
+    fn misplaced_within_group(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        star: bool,
+        f: &ast::Function,
+        scope: &Scope,
+    ) -> Error {
+        let one_argument = !matches!(name, "string_agg" | "json_object_agg" | "jsonb_object_agg");
+        if is_aggregate_name(name)
+            && (args.is_empty() || star)
+            && f.within_group.len() == 1
+            && one_argument
+        {
+            return Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                format!("{name} is not an ordered-set aggregate, so it cannot have WITHIN GROUP"),
+            );
+        }
+        let ctx = &mut Ctx::Row {
+            clause: "aggregate function calls",
+        };
+        let mut types = Vec::new();
+        let exprs = args.iter().chain(f.within_group.iter().map(|o| &o.expr));
+        for e in exprs {
+            match self.bind_expr(e, scope, ctx) {
+                Ok((_, t)) => types.push(t.to_string()),
+                Err(e) => return e,
+            }
+        }
+        no_such_function(&format!("{name}({})", types.join(", ")))
+    }
+
+    /// `percentile_cont(f)`, `percentile_disc(f)` or `mode()` `WITHIN
+    /// GROUP (ORDER BY value)`: the value is the aggregated argument and
+    /// its sort key; the fraction is evaluated once per group.
+    fn ordered_set_call(
+        &mut self,
+        name: &str,
+        direct: &[ast::Expr],
+        within_group: &[ast::OrderByExpr],
+        scope: &Scope,
+        inner: &mut Ctx,
+    ) -> Result<OrderedSetCall> {
+        let mut direct_bound = Vec::new();
+        for a in direct {
+            direct_bound.push(self.bind_expr_hint(a, scope, inner, Some(DataType::Float8))?);
+        }
+        let mut within_bound = Vec::new();
+        for o in within_group {
+            within_bound.push(self.bind_expr(&o.expr, scope, inner)?);
+        }
+        let types: Vec<String> = direct_bound
+            .iter()
+            .chain(&within_bound)
+            .map(|(_, t)| t.to_string())
+            .collect();
+        let missing = || no_such_function(&format!("{name}({})", types.join(", ")));
+        let direct_count = if name == "mode" { 0 } else { 1 };
+        if within_group.len() != 1 || direct.len() != direct_count {
+            return Err(missing());
+        }
+        let (value, value_type) = within_bound.pop().ok_or_else(missing)?;
+        let value_type = match value_type {
+            DataType::Unknown => DataType::Text,
+            t => t,
+        };
+        let direct_arg = match direct_bound.pop() {
+            None => None,
+            Some((_, DataType::Array(_))) => {
+                return Err(Error::unsupported(format!(
+                    "{name} with an array of fractions"
+                )))
+            }
+            Some((e, t)) if t.is_numeric_family() || t == DataType::Unknown => {
+                let mut uses_columns = false;
+                e.for_each_column(&mut |_| uses_columns = true);
+                if uses_columns {
+                    return Err(Error::unsupported(format!(
+                        "a direct argument of {name} that reads columns"
+                    )));
+                }
+                Some(self.coerce(e, t, DataType::Float8)?)
+            }
+            Some(_) => return Err(missing()),
+        };
+        let (func, sort_type) = match name {
+            "percentile_cont" => match value_type {
+                t if t.is_numeric_family() => (AggFunc::PercentileCont, DataType::Float8),
+                DataType::Interval(_) => (AggFunc::PercentileCont, DataType::Interval(None)),
+                _ => return Err(missing()),
+            },
+            "percentile_disc" => (AggFunc::PercentileDisc, value_type),
+            _ => (AggFunc::Mode, value_type),
+        };
+        if sort_type == DataType::Json {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_FUNCTION,
+                "could not identify an ordering operator for type json",
+            )
+            .with_hint("Use an explicit ordering operator or modify the query."));
+        }
+        let value = self.coerce(value, value_type, sort_type)?;
+        let o = &within_group[0];
+        let descending = o.options.asc == Some(false);
+        let nulls_first = o.options.nulls_first.unwrap_or(descending);
+        Ok(OrderedSetCall {
+            func,
+            order_by: vec![(value.clone(), descending, nulls_first)],
+            value,
+            value_type: sort_type,
+            direct_arg,
+            result_type: sort_type,
+        })
+    }
+
     /// An aggregate call with its arguments (and FILTER) bound in `inner`.
     fn agg_call(&mut self, call: AggregateCall, scope: &Scope, inner: &mut Ctx) -> Result<AggCall> {
         let AggregateCall {
@@ -3553,6 +3756,8 @@ impl<'a> Binder<'a> {
             distinct,
             star,
             filter,
+            order_by: order_items,
+            within_group,
         } = call;
         let filter = match filter {
             Some(f) => {
@@ -3561,16 +3766,101 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        let mut delimiter = None;
+        let mut second_arg = None;
+        let mut order_by = Vec::new();
+        let mut direct_arg = None;
+        let mut ordered_set_result = None;
         let (func, arg, arg_type) = match (name, star, args) {
+            (_, false, _) if is_ordered_set_name(name) => {
+                let bound = self.ordered_set_call(name, args, within_group, scope, inner)?;
+                order_by = bound.order_by;
+                direct_arg = bound.direct_arg;
+                ordered_set_result = Some(bound.result_type);
+                (bound.func, Some(bound.value), bound.value_type)
+            }
             ("count", true, []) => (AggFunc::CountStar, None, DataType::Int8),
+            (
+                "stddev" | "stddev_samp" | "stddev_pop" | "variance" | "var_samp" | "var_pop",
+                false,
+                [a],
+            ) => {
+                let (e, bound_type) =
+                    self.bind_expr_hint(a, scope, inner, Some(DataType::Float8))?;
+                let t = match bound_type {
+                    // PostgreSQL resolves an unknown literal to the numeric
+                    // category's preferred type.
+                    DataType::Unknown => DataType::Float8,
+                    DataType::Float4 | DataType::Float8 => bound_type,
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
+                        bound_type
+                    }
+                    other => return Err(no_such_function(&format!("{name}({other})"))),
+                };
+                let func = AggFunc::Variance {
+                    population: name.ends_with("_pop"),
+                    root: name.starts_with("stddev"),
+                };
+                (func, Some(self.coerce(e, bound_type, t)?), t)
+            }
+            ("array_agg", false, [a]) => {
+                let (e, t) = self.bind_expr(a, scope, inner)?;
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                if matches!(t, DataType::Array(_)) {
+                    return Err(Error::unsupported(
+                        "array_agg of arrays (multidimensional arrays)",
+                    ));
+                }
+                if Elem::of(t).is_none() {
+                    return Err(Error::unsupported(format!("array_agg of type {t}")));
+                }
+                (AggFunc::ArrayAgg, Some(self.coerce(e, t, t)?), t)
+            }
+            ("json_agg" | "jsonb_agg", false, [a]) => {
+                let (e, t) = self.bind_expr(a, scope, inner)?;
+                let t = if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                };
+                if matches!(t, DataType::Array(_)) {
+                    return Err(Error::unsupported(format!("{name} of arrays")));
+                }
+                let func = AggFunc::JsonAgg {
+                    binary: name == "jsonb_agg",
+                };
+                (func, Some(self.coerce(e, t, t)?), t)
+            }
+            ("json_object_agg" | "jsonb_object_agg", false, [k, v]) => {
+                if distinct {
+                    return Err(Error::unsupported(format!("{name}(DISTINCT …)")));
+                }
+                let (ke, kt) = self.bind_expr(k, scope, inner)?;
+                let (ve, vt) = self.bind_expr(v, scope, inner)?;
+                let text_if_unknown = |t: DataType| match t {
+                    DataType::Unknown => DataType::Text,
+                    t => t,
+                };
+                let (kt, vt) = (text_if_unknown(kt), text_if_unknown(vt));
+                if matches!(kt, DataType::Array(_)) || matches!(vt, DataType::Array(_)) {
+                    return Err(Error::unsupported(format!("{name} of arrays")));
+                }
+                second_arg = Some(self.coerce(ve, vt, vt)?);
+                let func = AggFunc::JsonObjectAgg {
+                    binary: name == "jsonb_object_agg",
+                };
+                (func, Some(self.coerce(ke, kt, kt)?), kt)
+            }
             ("string_agg", false, [a, d]) => {
                 let (e, t) = self.bind_expr_hint(a, scope, inner, Some(DataType::Text))?;
                 let (de, dt) = self.bind_expr_hint(d, scope, inner, Some(DataType::Text))?;
                 if !t.is_string() && t != DataType::Unknown {
                     return Err(no_such_function(&format!("string_agg({t}, {dt})")));
                 }
-                delimiter = Some(self.coerce(de, dt, DataType::Text)?);
+                second_arg = Some(self.coerce(de, dt, DataType::Text)?);
                 (
                     AggFunc::StringAgg,
                     Some(self.coerce(e, t, DataType::Text)?),
@@ -3638,6 +3928,21 @@ impl<'a> Binder<'a> {
             AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
             AggFunc::StringAgg => DataType::Text,
             AggFunc::Min | AggFunc::Max => arg_type,
+            AggFunc::Variance { .. } if arg_type.is_float() => DataType::Float8,
+            AggFunc::Variance { .. } => DataType::Numeric(None),
+            AggFunc::ArrayAgg => match Elem::of(arg_type) {
+                Some(elem) => DataType::Array(elem),
+                None => return Err(Error::unsupported(format!("array_agg of type {arg_type}"))),
+            },
+            AggFunc::JsonAgg { binary: false } | AggFunc::JsonObjectAgg { binary: false } => {
+                DataType::Json
+            }
+            AggFunc::JsonAgg { binary: true } | AggFunc::JsonObjectAgg { binary: true } => {
+                DataType::Jsonb
+            }
+            AggFunc::PercentileCont | AggFunc::PercentileDisc | AggFunc::Mode => {
+                ordered_set_result.unwrap_or(arg_type)
+            }
             AggFunc::Sum => match arg_type {
                 DataType::Int2 | DataType::Int4 => DataType::Int8,
                 DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
@@ -3653,10 +3958,29 @@ impl<'a> Binder<'a> {
                 }
             }
         };
+        if !order_items.is_empty() {
+            for o in order_items {
+                let (e, _) = self.bind_expr(&o.expr, scope, inner)?;
+                if distinct && arg.as_ref() != Some(&e) {
+                    return Err(Error::new(
+                        sqlstate::INVALID_COLUMN_REFERENCE,
+                        "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
+                    ));
+                }
+                let descending = o.options.asc == Some(false);
+                order_by.push((e, descending, o.options.nulls_first.unwrap_or(descending)));
+            }
+            // Only what collects its inputs depends on their order.
+            if !func.collects() && func != AggFunc::StringAgg {
+                order_by.clear();
+            }
+        }
         Ok(AggCall {
             func,
             arg,
-            delimiter,
+            second_arg,
+            order_by,
+            direct_arg,
             distinct: distinct && func != AggFunc::CountStar,
             filter,
             arg_type,

@@ -128,6 +128,13 @@ impl JsonFn {
             }
             (F::To(binary), [v]) => match v {
                 Value::Null => Ok(Value::Null),
+                // json of an SQL array is written compactly, as PostgreSQL's
+                // array_to_json does.
+                Value::Array(_) if !binary => {
+                    let mut out = String::new();
+                    write_compact(&to_jsonb(v)?, &mut out);
+                    Ok(Value::Json(out))
+                }
                 v => Ok(wrap(to_jsonb(v)?, binary, JsonStyle::Value)),
             },
             (F::Typeof, [v]) => Ok(Value::Text(jsonb_of(v)?.type_name().to_string())),
@@ -491,6 +498,7 @@ pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
         }
         Value::Jsonb(j) => (**j).clone(),
         Value::Json(s) => json::parse(s)?,
+        Value::Array(a) => Jsonb::Array(a.items.iter().map(to_jsonb).collect::<Result<_>>()?),
         Value::Timestamp(_) | Value::TimestampTz(_) => {
             Jsonb::String(v.to_text().unwrap_or_default().replacen(' ', "T", 1))
         }
@@ -519,6 +527,35 @@ fn wrap(j: Jsonb, binary: bool, style: JsonStyle) -> Value {
         _ => j.write_text(&mut out),
     }
     Value::Json(out)
+}
+
+/// JSON without blanks between elements (`[1,"a",null]`).
+fn write_compact(j: &Jsonb, out: &mut String) {
+    match j {
+        Jsonb::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_compact(v, out);
+            }
+            out.push(']');
+        }
+        Jsonb::Object(pairs) => {
+            out.push('{');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json::write_string(out, k);
+                out.push(':');
+                write_compact(v, out);
+            }
+            out.push('}');
+        }
+        other => other.write_text(out),
+    }
 }
 
 /// The top level as json_build_object/json_build_array write it; nested

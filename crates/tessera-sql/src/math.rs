@@ -687,7 +687,7 @@ fn checked_mul(a: Decimal, b: Decimal) -> Result<Decimal> {
 }
 
 /// The square root of `x >= 0` by Newton's method from a float estimate.
-fn sqrt(x: Decimal) -> Result<Decimal> {
+pub(crate) fn sqrt(x: Decimal) -> Result<Decimal> {
     if x.is_zero() {
         return Ok(Decimal::ZERO);
     }

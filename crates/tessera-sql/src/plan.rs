@@ -29,6 +29,53 @@ pub enum AggFunc {
     BoolOr,
     /// `string_agg(value, delimiter)`.
     StringAgg,
+    /// `var_samp`/`variance`, `var_pop`, `stddev_samp`/`stddev`,
+    /// `stddev_pop`: `root` takes the square root of the variance.
+    Variance {
+        population: bool,
+        root: bool,
+    },
+    /// `array_agg(value)`: NULLs kept.
+    ArrayAgg,
+    /// `json_agg` (`binary`: `jsonb_agg`).
+    JsonAgg {
+        binary: bool,
+    },
+    /// `json_object_agg(key, value)` (`binary`: `jsonb_object_agg`).
+    JsonObjectAgg {
+        binary: bool,
+    },
+    /// `percentile_cont(fraction) WITHIN GROUP (ORDER BY value)`.
+    PercentileCont,
+    /// `percentile_disc(fraction) WITHIN GROUP (ORDER BY value)`.
+    PercentileDisc,
+    /// `mode() WITHIN GROUP (ORDER BY value)`.
+    Mode,
+}
+
+impl AggFunc {
+    /// Whether it collects its inputs and computes from all of them at
+    /// the end (in their ORDER BY order): such aggregates gather a
+    /// group's rows to one place.
+    pub fn collects(self) -> bool {
+        matches!(
+            self,
+            AggFunc::ArrayAgg
+                | AggFunc::JsonAgg { .. }
+                | AggFunc::JsonObjectAgg { .. }
+                | AggFunc::PercentileCont
+                | AggFunc::PercentileDisc
+                | AggFunc::Mode
+        )
+    }
+
+    /// Whether NULL inputs are kept rather than skipped.
+    pub fn keeps_nulls(self) -> bool {
+        matches!(
+            self,
+            AggFunc::ArrayAgg | AggFunc::JsonAgg { .. } | AggFunc::JsonObjectAgg { .. }
+        )
+    }
 }
 
 /// An aggregate call: function, argument over the input row, result type.
@@ -36,8 +83,15 @@ pub enum AggFunc {
 pub struct AggCall {
     pub func: AggFunc,
     pub arg: Option<Expr>,
-    /// `string_agg`'s delimiter.
-    pub delimiter: Option<Expr>,
+    /// The second argument over each row: `string_agg`'s delimiter,
+    /// `json_object_agg`'s value.
+    pub second_arg: Option<Expr>,
+    /// `agg(x ORDER BY …)`, or an ordered-set aggregate's WITHIN GROUP:
+    /// `(expression, descending, nulls first)`.
+    pub order_by: Vec<(Expr, bool, bool)>,
+    /// An ordered-set aggregate's direct argument (the percentile
+    /// fraction), evaluated once per group: constants and parameters only.
+    pub direct_arg: Option<Expr>,
     /// `agg(DISTINCT …)`: each distinct non-NULL value counts once.
     pub distinct: bool,
     /// `FILTER (WHERE …)`: only rows passing it are aggregated.
@@ -50,21 +104,29 @@ pub struct AggCall {
 impl AggCall {
     /// The expressions it evaluates over each input row.
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.arg.iter().chain(&self.delimiter).chain(&self.filter)
+        self.arg
+            .iter()
+            .chain(&self.second_arg)
+            .chain(&self.filter)
+            .chain(self.order_by.iter().map(|(e, _, _)| e))
+            .chain(&self.direct_arg)
     }
 
     /// Whether its partial states cannot be merged from several shards:
     /// it must see all of a group's rows in one place.
     pub fn needs_one_place(&self) -> bool {
-        self.distinct || self.func == AggFunc::StringAgg
+        self.distinct
+            || self.func == AggFunc::StringAgg
+            || self.func.collects()
+            || !self.order_by.is_empty()
     }
 
     /// How many values the partial state of this aggregate takes in a row.
     pub fn partial_width(&self) -> usize {
-        if self.func == AggFunc::Avg {
-            2
-        } else {
-            1
+        match self.func {
+            AggFunc::Avg => 2,
+            AggFunc::Variance { .. } => 3,
+            _ => 1,
         }
     }
 }
@@ -455,7 +517,7 @@ pub enum WindowFunc {
     LastValue,
     NthValue,
     /// An aggregate over the frame.
-    Aggregate(AggCall),
+    Aggregate(Box<AggCall>),
 }
 
 /// One window function call: expressions over the stage's input rows.

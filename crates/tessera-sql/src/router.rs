@@ -294,7 +294,7 @@ impl<C: Cluster> Router<C> {
             for row in &rows {
                 sink.push(row, &select.fragment, &params)?;
             }
-            let rows = sink.finish()?;
+            let rows = sink.finish(&params)?;
             if crate::explain::measuring() {
                 crate::explain::record(select, "fragment", rows.len(), started.elapsed());
             }
@@ -371,7 +371,7 @@ impl<C: Cluster> Router<C> {
             {
                 for mut row in select.fragment.output.empty_input_groups() {
                     for a in aggs {
-                        AggState::new(a).write_partial(&mut row);
+                        AggState::new(a).write_partial(a, &params, &mut row)?;
                     }
                     rows.push(row);
                 }
@@ -2505,7 +2505,7 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
                 let states = groups.remove(&key).unwrap_or_default();
                 let mut grouped = key;
                 for (state, call) in states.into_iter().zip(&agg.aggs) {
-                    grouped.push(state.finish(call)?);
+                    grouped.push(state.finish(call, params)?);
                 }
                 if let Some(h) = &agg.having {
                     if !h.eval_predicate(&grouped, params)? {

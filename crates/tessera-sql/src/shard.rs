@@ -1364,11 +1364,11 @@ impl ShardContext {
                 Ok(())
             })
             .await?;
-            return sink.finish();
+            return sink.finish(params);
         }
         let Some(table) = &fragment.table else {
             sink.push(&[], fragment, params)?;
-            return sink.finish();
+            return sink.finish(params);
         };
         self.catalog();
         self.wait_for_prepared(table.id, ts).await;
@@ -1384,7 +1384,7 @@ impl ShardContext {
                     if let Some(row) = own {
                         sink.push(&row, fragment, params)?;
                     }
-                    return sink.finish();
+                    return sink.finish(params);
                 }
                 let store = self.store.borrow();
                 if store.table(table.id).is_none() {
@@ -1394,7 +1394,7 @@ impl ShardContext {
                     sink.push(row, fragment, params)?;
                 }
             }
-            return sink.finish();
+            return sink.finish(params);
         }
         self.note_read(reader, table.id, None);
         if let Some(ix) = &fragment.index {
@@ -1408,7 +1408,7 @@ impl ShardContext {
                 let own = txn.filter(|_| self.has_intents_in(txn, table.id));
                 self.index_scan(ix, table, fragment, params, (ts, own), &mut sink)
                     .await?;
-                return sink.finish();
+                return sink.finish(params);
             }
         }
         let mut after: Option<Vec<u8>> = None;
@@ -1437,7 +1437,7 @@ impl ShardContext {
                 for (_, row) in self.intent_rows(txn, table.id) {
                     sink.push(&row, fragment, params)?;
                 }
-                return sink.finish();
+                return sink.finish(params);
             }
             tokio::task::yield_now().await;
         }
@@ -3774,7 +3774,7 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> Result<Vec<Row>> {
+    pub(crate) fn finish(self, params: &Params) -> Result<Vec<Row>> {
         match self.output {
             FragmentOutput::Project(_) => Ok(self.rows),
             FragmentOutput::PartialAggregate { aggs, .. } => {
@@ -3784,15 +3784,15 @@ impl<'a> Sink<'a> {
                         .entry(key)
                         .or_insert_with(|| aggs.iter().map(AggState::new).collect());
                 }
-                Ok(groups
+                groups
                     .into_iter()
                     .map(|(mut key, states)| {
-                        for s in states {
-                            s.write_partial(&mut key);
+                        for (s, call) in states.into_iter().zip(aggs) {
+                            s.write_partial(call, params, &mut key)?;
                         }
-                        key
+                        Ok(key)
                     })
-                    .collect())
+                    .collect()
             }
         }
     }

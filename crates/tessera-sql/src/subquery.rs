@@ -58,7 +58,7 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
             "a correlated query reads a table that was not gathered",
         ));
     }
-    crate::router::finish_select(select, sink.finish()?, params)
+    crate::router::finish_select(select, sink.finish(params)?, params)
 }
 
 /// The rows of a correlated query's FROM: gathered ones are borrowed.

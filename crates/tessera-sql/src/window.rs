@@ -238,13 +238,13 @@ fn aggregate_values(
                 feed(&mut state, fed)?;
                 fed += 1;
             }
-            state.clone().finish(agg)?
+            state.clone().finish(agg, params)?
         } else {
             let mut s = AggState::new(agg);
             for at in lo..hi {
                 feed(&mut s, at)?;
             }
-            s.finish(agg)?
+            s.finish(agg, params)?
         };
         out[part.rows[i]] = value;
     }
