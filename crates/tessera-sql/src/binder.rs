@@ -3122,12 +3122,9 @@ impl<'a> Binder<'a> {
         if let Some(f) = crate::pattern::PatternFn::named(&name) {
             return self.bind_pattern_call(f, &name, &args, scope, ctx);
         }
-        if matches!(
-            name.as_str(),
-            "regexp_match" | "regexp_matches" | "regexp_split_to_array" | "regexp_split_to_table"
-        ) {
+        if matches!(name.as_str(), "regexp_matches" | "regexp_split_to_table") {
             return Err(Error::unsupported(format!(
-                "{name}() (it returns an array or a set, and Tessera has no arrays yet)"
+                "the set-returning function {name}() (regexp_match and regexp_split_to_array return arrays)"
             )));
         }
         if let Some(f) = crate::text::TextFn::named(&name) {

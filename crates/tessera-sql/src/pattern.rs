@@ -41,6 +41,10 @@ pub enum PatternFn {
     RegexpCount,
     RegexpInstr,
     RegexpSubstr,
+    /// `regexp_match(s, p [, flags])`: the first match's groups as text[].
+    RegexpMatch,
+    /// `regexp_split_to_array(s, p [, flags])`.
+    RegexpSplit,
 }
 
 /// How many compiled patterns a thread keeps; at the limit the oldest is
@@ -82,6 +86,8 @@ impl PatternFn {
             "regexp_count" => PatternFn::RegexpCount,
             "regexp_instr" => PatternFn::RegexpInstr,
             "regexp_substr" => PatternFn::RegexpSubstr,
+            "regexp_match" => PatternFn::RegexpMatch,
+            "regexp_split_to_array" => PatternFn::RegexpSplit,
             _ => return None,
         })
     }
@@ -96,6 +102,8 @@ impl PatternFn {
             PatternFn::RegexpCount => "regexp_count",
             PatternFn::RegexpInstr => "regexp_instr",
             PatternFn::RegexpSubstr => "regexp_substr",
+            PatternFn::RegexpMatch => "regexp_match",
+            PatternFn::RegexpSplit => "regexp_split_to_array",
         }
     }
 
@@ -109,7 +117,9 @@ impl PatternFn {
                 .is_some_and(|t| t.is_integer() || *t == DataType::Unknown)
         };
         let args: Vec<DataType> = match (self, types.len()) {
-            (PatternFn::RegexpLike, 2 | 3) => vec![Text; types.len()],
+            (PatternFn::RegexpLike | PatternFn::RegexpMatch | PatternFn::RegexpSplit, 2 | 3) => {
+                vec![Text; types.len()]
+            }
             (PatternFn::RegexpReplace, 3) => vec![Text; 3],
             // (s, p, r, flags) unless the fourth is an integer start.
             (PatternFn::RegexpReplace, 4) if !types[3].is_integer() => vec![Text; 4],
@@ -139,6 +149,9 @@ impl PatternFn {
         let result = match self {
             PatternFn::RegexpCount | PatternFn::RegexpInstr => Int4,
             PatternFn::RegexpReplace | PatternFn::RegexpSubstr => Text,
+            PatternFn::RegexpMatch | PatternFn::RegexpSplit => {
+                DataType::Array(tessera_types::array::Elem::Text)
+            }
             _ => DataType::Bool,
         };
         Some((args, result))
@@ -200,6 +213,47 @@ impl PatternFn {
                 };
                 let found = with_regex(text(1)?, options, false, |re| Ok(re.is_match(text(0)?)))?;
                 Ok(Value::Bool(found != negated))
+            }
+            PatternFn::RegexpMatch => {
+                let flags = self.flags(args.get(2).map(|_| text(2)).transpose()?, false)?;
+                let s = text(0)?;
+                with_regex(text(1)?, flags.options, true, |re| {
+                    let Some(caps) = re.captures(s) else {
+                        return Ok(Value::Null);
+                    };
+                    // The groups (NULL where one took no part), or the
+                    // whole match when the pattern has none.
+                    let items: Vec<Value> = match caps.len() {
+                        1 => vec![Value::Text(caps[0].to_string())],
+                        n => (1..n)
+                            .map(|i| {
+                                caps.get(i)
+                                    .map_or(Value::Null, |m| Value::Text(m.as_str().to_string()))
+                            })
+                            .collect(),
+                    };
+                    Ok(text_array(items))
+                })
+            }
+            PatternFn::RegexpSplit => {
+                let flags = self.flags(args.get(2).map(|_| text(2)).transpose()?, false)?;
+                let s = text(0)?;
+                with_regex(text(1)?, flags.options, true, |re| {
+                    // As PostgreSQL: empty matches at either end, or right
+                    // after the previous match, do not split.
+                    let mut pieces = Vec::new();
+                    let mut last = 0;
+                    for m in re.find_iter(s) {
+                        let empty = m.start() == m.end();
+                        if empty && (m.start() == 0 || m.start() == s.len() || m.start() == last) {
+                            continue;
+                        }
+                        pieces.push(Value::Text(s[last..m.start()].to_string()));
+                        last = m.end();
+                    }
+                    pieces.push(Value::Text(s[last..].to_string()));
+                    Ok(text_array(pieces))
+                })
             }
             PatternFn::RegexpLike => {
                 let flags = self.flags(args.get(2).map(|_| text(2)).transpose()?, false)?;
@@ -507,6 +561,13 @@ struct CacheEntry {
 /// Runs `f` with the compiled `pattern`, from the thread's cache or
 /// compiled into it. `extents`: the caller uses match positions, so the
 /// pattern must be one whose matches end where PostgreSQL's do.
+fn text_array(items: Vec<Value>) -> Value {
+    Value::Array(Box::new(tessera_types::array::Array {
+        elem: tessera_types::array::Elem::Text,
+        items,
+    }))
+}
+
 fn with_regex<T>(
     pattern: &str,
     options: Options,
