@@ -92,6 +92,12 @@ fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
     })
 }
 
+/// The name a dropped column takes (PostgreSQL's), which no query can
+/// say unquoted.
+fn is_dropped_name(name: &str) -> bool {
+    name.starts_with("........pg.dropped.")
+}
+
 /// A call, evaluated at once when every argument is a constant (so bad
 /// constants fail as the statement is prepared, as in PostgreSQL).
 fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr, DataType)> {
@@ -4383,7 +4389,7 @@ impl<'a> Binder<'a> {
                     let table = scope.table.as_ref().ok_or_else(|| {
                         Error::syntax("SELECT * with no tables specified is not valid")
                     })?;
-                    for c in &table.columns {
+                    for (_, c) in table.visible_columns() {
                         items.push((
                             ast::Expr::Identifier(ast::Ident::new(c.name.clone())),
                             c.name.clone(),
@@ -5197,7 +5203,7 @@ impl Binder<'_> {
             ));
         }
         let columns: Vec<(String, DataType)> = columns;
-        for (c, _) in &columns {
+        for (c, _) in columns.iter().filter(|(c, _)| !is_dropped_name(c)) {
             scope.star.push((column_ref(&qualifier, c), c.clone()));
         }
         let offset = scope.width(0, scope.items.len());
@@ -5741,9 +5747,8 @@ impl Binder<'_> {
                         if !a.columns.is_empty() {
                             // `t AS x(a, b)`: the first columns renamed.
                             let descs: Vec<ColumnDesc> = table
-                                .columns
-                                .iter()
-                                .map(|c| ColumnDesc {
+                                .visible_columns()
+                                .map(|(_, c)| ColumnDesc {
                                     name: c.name.clone(),
                                     data_type: c.data_type,
                                     table_oid: 0,
@@ -5752,7 +5757,8 @@ impl Binder<'_> {
                                 .collect();
                             let names = alias_columns(a, &descs)?;
                             let mut renamed = (*table).clone();
-                            for (c, (n, _)) in renamed.columns.iter_mut().zip(names) {
+                            let visible = renamed.columns.iter_mut().filter(|c| !c.dropped);
+                            for (c, (n, _)) in visible.zip(names) {
                                 c.name = n;
                             }
                             table = Arc::new(renamed);
@@ -6056,7 +6062,7 @@ impl Binder<'_> {
         };
         let table = self.table(name)?;
         let positions: Vec<usize> = if ins.columns.is_empty() {
-            (0..table.columns.len()).collect()
+            table.visible_columns().map(|(i, _)| i).collect()
         } else {
             let names = ins.columns.iter().map(|c| Ok(ident_name(c)));
             distinct_columns(&table, names, |n| {
@@ -6293,7 +6299,7 @@ impl Binder<'_> {
                     list.extend(scope.star.iter().cloned())
                 }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
-                    for c in scope.table.iter().flat_map(|t| &t.columns) {
+                    for (_, c) in scope.table.iter().flat_map(|t| t.visible_columns()) {
                         list.push((ast::Expr::Identifier(quoted(&c.name)), c.name.clone()));
                     }
                 }
@@ -6483,7 +6489,7 @@ impl Binder<'_> {
             std::iter::once((target_name.clone(), target_columns.collect())).chain(listed)
         {
             let width = columns.len();
-            for (c, _) in &columns {
+            for (c, _) in columns.iter().filter(|(c, _)| !is_dropped_name(c)) {
                 wide.star.push((column_ref(&q, c), c.clone()));
             }
             wide.items.push(ScopeItem {
@@ -6879,6 +6885,32 @@ impl Binder<'_> {
                     self.refuse_rename_under_views(&table)?;
                     new.name = object_name(to)?;
                 }
+                Op::DropColumn {
+                    column_names,
+                    if_exists,
+                    drop_behavior,
+                    ..
+                } => {
+                    if matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
+                        return Err(Error::unsupported("DROP COLUMN … CASCADE"));
+                    }
+                    for name in column_names {
+                        let n = ident_name(name);
+                        let Some(c) = new.column_index(&n) else {
+                            let missing = format!(
+                                "column \"{n}\" of relation \"{}\" does not exist",
+                                table.name
+                            );
+                            if !*if_exists {
+                                return Err(Error::new(sqlstate::UNDEFINED_COLUMN, missing));
+                            }
+                            notices.push(format!("{missing}, skipping"));
+                            continue;
+                        };
+                        self.drop_column(&mut new, c, &mut drop_indexes)?;
+                    }
+                    self.refuse_drops_under_views(&table, &new)?;
+                }
                 Op::RenameColumn {
                     old_column_name,
                     new_column_name,
@@ -7078,6 +7110,104 @@ impl Binder<'_> {
     }
 
     /// Views are kept as text: renaming what one reads would break it.
+    /// Marks column `c` of `new` dropped (PostgreSQL's attisdropped: rows
+    /// keep a value there that nothing reads), with what depends on it
+    /// alone: CHECK constraints that read it, its indexes, foreign keys
+    /// from it. Keys, foreign keys to it and owned sequences are refused.
+    fn drop_column(
+        &self,
+        new: &mut TableDef,
+        c: usize,
+        drop_indexes: &mut Vec<String>,
+    ) -> Result<()> {
+        let name = new.columns[c].name.clone();
+        if new.primary_key.contains(&c) || new.sharding_key.contains(&c) {
+            return Err(Error::unsupported(format!(
+                "dropping column \"{name}\": it is in the primary key or the sharding key"
+            )));
+        }
+        if let Some((child, fk)) = self
+            .catalog
+            .referencing(new.id)
+            .into_iter()
+            .find(|(_, fk)| fk.parent_columns.contains(&c))
+        {
+            return Err(Error::new(
+                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop column {name} of table {} because other objects depend on it",
+                    new.name
+                ),
+            )
+            .with_detail(format!(
+                "constraint {} on table {} depends on column {name} of table {}",
+                fk.name, child.name, new.name
+            ))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        if self
+            .catalog
+            .sequences()
+            .any(|s| s.owned_by == Some((new.id, c as u32)))
+        {
+            return Err(Error::unsupported(format!(
+                "dropping column \"{name}\", which owns a sequence (serial or identity)"
+            )));
+        }
+        if new.visible_columns().count() == 1 {
+            return Err(Error::unsupported("tables without columns"));
+        }
+        let mut reads = Vec::new();
+        for (check, text) in &new.checks {
+            if crate::parser::rename_column(text, &name, "\u{1}")? != *text {
+                reads.push(check.clone());
+            }
+        }
+        new.checks.retain(|(check, _)| !reads.contains(check));
+        new.foreign_keys.retain(|fk| !fk.columns.contains(&c));
+        for ix in self.catalog.indexes_of(new.id) {
+            if ix.columns.contains(&c) && !drop_indexes.contains(&ix.name) {
+                drop_indexes.push(ix.name.clone());
+            }
+        }
+        let column = &mut new.columns[c];
+        column.name = format!("........pg.dropped.{}........", c + 1);
+        column.dropped = true;
+        column.not_null = false;
+        column.default = None;
+        column.identity = None;
+        Ok(())
+    }
+
+    /// A view reading a dropped column is an object depending on it: the
+    /// views over `table` must still bind against `new` (2BP01 as in
+    /// PostgreSQL otherwise).
+    fn refuse_drops_under_views(&self, table: &TableDef, new: &TableDef) -> Result<()> {
+        let catalog = self.catalog.with_table_altered(new.clone());
+        for view in self
+            .catalog
+            .views()
+            .filter(|v| v.depends_on.contains(&table.id))
+        {
+            let mut binder = Binder::new(&catalog, &[], self.time);
+            if binder.bind_view(view).is_err() {
+                return Err(Error::new(
+                    sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!(
+                        "cannot drop a column of table {} because other objects depend on it",
+                        table.name
+                    ),
+                )
+                .with_detail(format!(
+                    "view {} depends on a column of table {}",
+                    view.name, table.name
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+        }
+        Ok(())
+    }
+
     fn refuse_rename_under_views(&self, table: &TableDef) -> Result<()> {
         match self
             .catalog

@@ -32,6 +32,10 @@ pub struct ColumnDef {
     /// have (PostgreSQL's `attmissingval`). Shards widen those rows in
     /// memory when the column is added, and again after recovery.
     pub missing: Option<crate::Value>,
+    /// Dropped by ALTER TABLE … DROP COLUMN (PostgreSQL's attisdropped):
+    /// rows keep a value at its position, which nothing reads; its name
+    /// is one no query can say, and listings of columns skip it.
+    pub dropped: bool,
 }
 
 /// How an identity column takes values given by INSERT and UPDATE.
@@ -53,6 +57,7 @@ impl ColumnDef {
             default: None,
             identity: None,
             missing: None,
+            dropped: false,
         }
     }
 }
@@ -130,6 +135,11 @@ impl TableDef {
         })
     }
 
+    /// The columns queries see (not dropped ones), with their positions.
+    pub fn visible_columns(&self) -> impl Iterator<Item = (usize, &ColumnDef)> {
+        self.columns.iter().enumerate().filter(|(_, c)| !c.dropped)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -142,11 +152,13 @@ impl TableDef {
             w.str(&c.name);
             encode_type(w, c.data_type);
             w.u8(c.not_null as u8);
-            w.u8(match c.identity {
+            // The identity kind, with 0x80 set for a dropped column.
+            let identity = match c.identity {
                 None => 0,
                 Some(Identity::Always) => 1,
                 Some(Identity::ByDefault) => 2,
-            });
+            };
+            w.u8(identity | if c.dropped { 0x80 } else { 0 });
             match &c.default {
                 Some(d) => {
                     w.u8(1);
@@ -197,7 +209,9 @@ impl TableDef {
             let name = r.str()?.to_string();
             let data_type = decode_type(r)?;
             let not_null = r.u8()? != 0;
-            let identity = match r.u8()? {
+            let flags = r.u8()?;
+            let dropped = flags & 0x80 != 0;
+            let identity = match flags & 0x7f {
                 0 => None,
                 1 => Some(Identity::Always),
                 2 => Some(Identity::ByDefault),
@@ -218,6 +232,7 @@ impl TableDef {
                 default,
                 identity,
                 missing,
+                dropped,
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
@@ -897,7 +912,17 @@ mod tests {
 
     fn every_type() -> Vec<DataType> {
         use DataType::*;
-        vec![
+        let mut types = vec![
+            Bytea,
+            Uuid,
+            Json,
+            Jsonb,
+            Array(crate::array::Elem::Int4),
+            Array(crate::array::Elem::Text),
+            Array(crate::array::Elem::TimeTz),
+            Array(crate::array::Elem::Jsonb),
+        ];
+        types.extend(vec![
             Bool,
             Int2,
             Int4,
@@ -933,7 +958,15 @@ mod tests {
                 fields: IntervalFields::YEAR,
                 precision: None,
             })),
-        ]
+        ]);
+        // The array type of each too.
+        let scalars = types.clone();
+        types.extend(
+            scalars
+                .into_iter()
+                .filter_map(|t| crate::array::Elem::of(t).map(Array)),
+        );
+        types
     }
 
     #[test]
@@ -960,6 +993,8 @@ mod tests {
                 default: (i % 3 == 0).then(|| format!("'{i}'")),
                 identity: (i == 1).then_some(Identity::Always),
                 missing: (i == 2).then_some(crate::Value::Int4(7)),
+                // Dropped, with an identity kind beside it in the flags byte.
+                dropped: i == 1 || i == 3,
             })
             .collect();
         let table = TableDef {
