@@ -6661,6 +6661,14 @@ impl Binder<'_> {
                                 self.check_default(value, new.columns[c].data_type, &cname)?;
                             new.columns[c].default = Some(text);
                         }
+                        ast::AlterColumnOperation::SetDataType {
+                            data_type: dt,
+                            using,
+                            ..
+                        } => {
+                            let v = self.retype_column(&mut new, c, dt, using.as_ref())?;
+                            validations.push(v);
+                        }
                         ast::AlterColumnOperation::DropDefault => {
                             if new.columns[c].identity.is_some() {
                                 return Err(identity_error(&new, c).with_hint(
@@ -7109,7 +7117,167 @@ impl Binder<'_> {
         })
     }
 
-    /// Views are kept as text: renaming what one reads would break it.
+    /// ALTER COLUMN … TYPE: the column of `new` takes the type, its rows'
+    /// values are converted by the shards (`ColumnDef::retyped`); the
+    /// returned validation converts every stored value first, failing as
+    /// the conversion does (with every row held). Without USING the
+    /// conversion is an assignment cast, as in PostgreSQL; USING may only
+    /// be the column cast to the type.
+    fn retype_column(
+        &mut self,
+        new: &mut TableDef,
+        c: usize,
+        dt: &ast::DataType,
+        using: Option<&ast::Expr>,
+    ) -> Result<Validation> {
+        let to = data_type(dt)?;
+        let name = new.columns[c].name.clone();
+        let from = new.columns[c].data_type;
+        let explicit = match using {
+            None => false,
+            Some(ast::Expr::Cast {
+                expr,
+                data_type: ut,
+                ..
+            }) if data_type(ut).ok() == Some(to)
+                && matches!(&**expr, ast::Expr::Identifier(i) if ident_name(i) == name) =>
+            {
+                true
+            }
+            Some(other) => {
+                return Err(Error::unsupported(format!(
+                    "ALTER COLUMN … TYPE … USING {other} (only USING {name}::{to})"
+                )))
+            }
+        };
+        if !explicit && !to.assignable_from(from) {
+            return Err(Error::new(
+                sqlstate::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{name}\" cannot be cast automatically to type {}",
+                    to.name()
+                ),
+            )
+            .with_hint(format!(
+                "You might need to specify \"USING {name}::{}\".",
+                to.name()
+            )));
+        }
+        if !castable(from, to) {
+            return Err(Error::new(
+                sqlstate::CANNOT_COERCE,
+                format!("cannot cast type {} to {}", from.name(), to.name()),
+            ));
+        }
+        let zoned = |t: DataType| matches!(t, DataType::TimestampTz(_) | DataType::TimeTz(_));
+        if (zoned(from) || zoned(to)) && from.unconstrained() != to.unconstrained() {
+            return Err(Error::unsupported(format!(
+                "changing column \"{name}\" to or from a type with a time zone"
+            )));
+        }
+        let in_key = new.primary_key.contains(&c)
+            || new.sharding_key.contains(&c)
+            || new.foreign_keys.iter().any(|fk| fk.columns.contains(&c))
+            || self
+                .catalog
+                .indexes_of(new.id)
+                .any(|ix| ix.columns.contains(&c))
+            || self
+                .catalog
+                .referencing(new.id)
+                .iter()
+                .any(|(_, fk)| fk.parent_columns.contains(&c));
+        let mut checked = false;
+        for (_, text) in &new.checks {
+            checked |= crate::parser::rename_column(text, &name, "\u{1}")? != *text;
+        }
+        if in_key || checked {
+            return Err(Error::unsupported(format!(
+                "changing the type of column \"{name}\", which a key, index, foreign key or CHECK constraint uses"
+            )));
+        }
+        if new.columns[c].identity.is_some()
+            || self
+                .catalog
+                .sequences()
+                .any(|s| s.owned_by == Some((new.id, c as u32)))
+        {
+            return Err(Error::unsupported(format!(
+                "changing the type of column \"{name}\", which owns a sequence"
+            )));
+        }
+        // A view that reads the column: PostgreSQL's 0A000.
+        let mut without = new.clone();
+        without.columns[c].dropped = true;
+        without.columns[c].name = format!("........pg.dropped.{}........", c + 1);
+        let catalog = self.catalog.with_table_altered(without);
+        for view in self
+            .catalog
+            .views()
+            .filter(|v| v.depends_on.contains(&new.id))
+        {
+            if Binder::new(&catalog, &[], self.time)
+                .bind_view(view)
+                .is_err()
+            {
+                return Err(Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "cannot alter type of a column used by a view or rule",
+                )
+                .with_detail(format!(
+                    "rule _RETURN on view {} depends on column \"{name}\"",
+                    view.name
+                )));
+            }
+        }
+        let column = &mut new.columns[c];
+        column.data_type = to;
+        column.retyped = true;
+        if let Some(v) = column.missing.take() {
+            column.missing = Some(v.cast_with(to, explicit, &self.time)?);
+        }
+        // The default must still be one of the column's values.
+        let column = column.clone();
+        self.column_default(&column).map_err(|_| {
+            Error::new(
+                sqlstate::DATATYPE_MISMATCH,
+                format!(
+                    "default for column \"{name}\" cannot be cast automatically to type {}",
+                    to.name()
+                ),
+            )
+        })?;
+        // Every stored value converted now, failing as its conversion does.
+        let table = self.catalog.table_by_id(new.id).cloned().map(Arc::new);
+        let table = table.ok_or_else(|| Error::internal("an altered table is missing"))?;
+        let value = Expr::Column(c);
+        let converted = Expr::Cast {
+            expr: Box::new(value.clone()),
+            to,
+            explicit,
+        };
+        let filter = Expr::all(vec![
+            Expr::IsNull {
+                expr: Box::new(converted),
+                negated: false,
+            },
+            Expr::IsNull {
+                expr: Box::new(value),
+                negated: true,
+            },
+        ]);
+        let scan = self.table_scan(table, filter);
+        Ok(Validation {
+            query: Arc::new(Plan::Select(Box::new(scan))),
+            code: sqlstate::INVALID_TEXT_REPRESENTATION,
+            message: format!(
+                "column \"{name}\" cannot be converted to type {}",
+                to.name()
+            ),
+            detail: None,
+        })
+    }
+
     /// Marks column `c` of `new` dropped (PostgreSQL's attisdropped: rows
     /// keep a value there that nothing reads), with what depends on it
     /// alone: CHECK constraints that read it, its indexes, foreign keys
@@ -7208,6 +7376,7 @@ impl Binder<'_> {
         Ok(())
     }
 
+    /// Views are kept as text: renaming what one reads would break it.
     fn refuse_rename_under_views(&self, table: &TableDef) -> Result<()> {
         match self
             .catalog

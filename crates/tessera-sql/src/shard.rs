@@ -985,6 +985,30 @@ impl ShardContext {
         Ok(())
     }
 
+    /// Rows shaped by a plan made before a column was added (they would
+    /// be short) or retyped (their values of the old type): the statement
+    /// is refused, retryably, never half applied.
+    fn refuse_stale_shape(&self, table: &TableDef) -> Result<()> {
+        let stale = self.catalog().table_by_id(table.id).is_some_and(|now| {
+            now.columns.len() != table.columns.len()
+                || now
+                    .columns
+                    .iter()
+                    .zip(&table.columns)
+                    .any(|(a, b)| a.data_type != b.data_type)
+        });
+        match stale {
+            true => Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!(
+                    "table \"{}\" was altered while the statement ran",
+                    table.name
+                ),
+            )),
+            false => Ok(()),
+        }
+    }
+
     /// The current catalog; frees the rows of dropped tables on change.
     pub fn catalog(&self) -> Arc<Catalog> {
         let version = self.catalog_cell.version();
@@ -1000,6 +1024,10 @@ impl ShardContext {
             for t in fresh.tables() {
                 if let Some(fill) = t.widening() {
                     store.widen(t.id, &fill);
+                }
+                // Columns whose type changed: stored values converted, once.
+                for (c, to) in t.retyped() {
+                    store.retype(t.id, c, to);
                 }
             }
             // A private copy, so shards do not bounce one reference count
@@ -1082,6 +1110,9 @@ impl ShardContext {
                 ) = (&key, &*plan)
                 {
                     self.note_read(mode.reader(), table.id, Some(k));
+                }
+                if let Plan::Update(UpdatePlan { table, .. }) = &*plan {
+                    self.refuse_stale_shape(table)?;
                 }
                 let mut candidates = key.map(|k| vec![k]);
                 let changes = RefCell::new(Vec::new());
@@ -2438,21 +2469,7 @@ impl ShardContext {
         changes: &RefCell<Vec<EntryChange>>,
         upsert: Option<&Upsert>,
     ) -> Result<(WriteSet, u64, Vec<Row>)> {
-        // Rows shaped by a plan made before a column was added would be
-        // short: the statement is refused (retryable), never half applied.
-        if self
-            .catalog()
-            .table_by_id(table.id)
-            .is_some_and(|now| now.columns.len() != table.columns.len())
-        {
-            return Err(Error::new(
-                sqlstate::SERIALIZATION_FAILURE,
-                format!(
-                    "table \"{}\" was altered while the statement ran",
-                    table.name
-                ),
-            ));
-        }
+        self.refuse_stale_shape(table)?;
         let store = self.store.borrow();
         let Some(t) = store.table(table.id) else {
             return Err(undefined_table(table));

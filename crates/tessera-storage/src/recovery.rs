@@ -402,6 +402,10 @@ pub fn recover_in(
             if let Some(fill) = table.widening() {
                 store.widen(table.id, &fill);
             }
+            // And rows logged before a column's type changed.
+            for (c, to) in table.retyped() {
+                store.retype(table.id, c, to);
+            }
         }
         shards.push(RecoveredShard {
             store,

@@ -256,6 +256,8 @@ pub struct ShardStore {
     garbage: HashSet<(TableId, Vec<u8>)>,
     /// The last write set applied.
     applied: ApplySeq,
+    /// The type each retyped column's values were last converted to.
+    retyped: HashMap<(TableId, usize), tessera_types::DataType>,
 }
 
 /// Per-version overhead of the ordered map and the row's vector, roughly.
@@ -503,6 +505,39 @@ impl ShardStore {
         }
         t.bytes += grown;
         self.bytes += grown;
+    }
+
+    /// Converts every stored version's value of column `column` of `table`
+    /// to `to` (ALTER TABLE … ALTER COLUMN … TYPE, validated before), once
+    /// per type the column takes. A value that does not convert (none
+    /// should: the change was validated with every row held) stays.
+    pub fn retype(&mut self, table: TableId, column: usize, to: tessera_types::DataType) {
+        if self.retyped.get(&(table, column)) == Some(&to) {
+            return;
+        }
+        self.retyped.insert((table, column), to);
+        let Some(t) = self.tables.get_mut(&table) else {
+            return;
+        };
+        let mut delta: i64 = 0;
+        for (key, chain) in t.rows.iter_mut() {
+            for v in chain.iter_mut() {
+                let Some(row) = v.row.as_mut() else { continue };
+                let Some(value) = row.get(column) else {
+                    continue;
+                };
+                if value.is_null() {
+                    continue;
+                }
+                if let Ok(converted) = value.clone().cast(to, true) {
+                    let before = row_bytes(key.as_slice(), row) as i64;
+                    row[column] = converted;
+                    delta += row_bytes(key.as_slice(), row) as i64 - before;
+                }
+            }
+        }
+        t.bytes = (t.bytes as i64 + delta).max(0) as usize;
+        self.bytes = (self.bytes as i64 + delta).max(0) as usize;
     }
 
     /// Creates empty storage for a new table (scans of it then find it).

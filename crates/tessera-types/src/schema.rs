@@ -36,6 +36,10 @@ pub struct ColumnDef {
     /// rows keep a value at its position, which nothing reads; its name
     /// is one no query can say, and listings of columns skip it.
     pub dropped: bool,
+    /// Its type was changed by ALTER TABLE … ALTER COLUMN … TYPE: values
+    /// stored before are converted to it by shards (once, in memory, and
+    /// again after recovery for rows logged before).
+    pub retyped: bool,
 }
 
 /// How an identity column takes values given by INSERT and UPDATE.
@@ -58,6 +62,7 @@ impl ColumnDef {
             identity: None,
             missing: None,
             dropped: false,
+            retyped: false,
         }
     }
 }
@@ -135,6 +140,15 @@ impl TableDef {
         })
     }
 
+    /// The columns whose type ALTER TABLE changed: (position, type).
+    pub fn retyped(&self) -> impl Iterator<Item = (usize, DataType)> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.retyped && !c.dropped)
+            .map(|(i, c)| (i, c.data_type))
+    }
+
     /// The columns queries see (not dropped ones), with their positions.
     pub fn visible_columns(&self) -> impl Iterator<Item = (usize, &ColumnDef)> {
         self.columns.iter().enumerate().filter(|(_, c)| !c.dropped)
@@ -158,7 +172,7 @@ impl TableDef {
                 Some(Identity::Always) => 1,
                 Some(Identity::ByDefault) => 2,
             };
-            w.u8(identity | if c.dropped { 0x80 } else { 0 });
+            w.u8(identity | if c.dropped { 0x80 } else { 0 } | if c.retyped { 0x40 } else { 0 });
             match &c.default {
                 Some(d) => {
                     w.u8(1);
@@ -211,7 +225,8 @@ impl TableDef {
             let not_null = r.u8()? != 0;
             let flags = r.u8()?;
             let dropped = flags & 0x80 != 0;
-            let identity = match flags & 0x7f {
+            let retyped = flags & 0x40 != 0;
+            let identity = match flags & 0x3f {
                 0 => None,
                 1 => Some(Identity::Always),
                 2 => Some(Identity::ByDefault),
@@ -233,6 +248,7 @@ impl TableDef {
                 identity,
                 missing,
                 dropped,
+                retyped,
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
@@ -995,6 +1011,7 @@ mod tests {
                 missing: (i == 2).then_some(crate::Value::Int4(7)),
                 // Dropped, with an identity kind beside it in the flags byte.
                 dropped: i == 1 || i == 3,
+                retyped: i == 1 || i == 4,
             })
             .collect();
         let table = TableDef {
