@@ -51,6 +51,132 @@ fn keyable(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// Set-returning functions that may stand in a select list, with the
+/// name of the one column they return there.
+fn select_list_srf(name: &str) -> bool {
+    matches!(name, "unnest" | "generate_series")
+        || TableFn::named(name).is_some_and(|(f, _)| !matches!(f, TableFn::Each { .. }))
+}
+
+/// A select list calling a set-returning function (`SELECT unnest(xs),
+/// id FROM t`): rewritten, as PostgreSQL's ProjectSet behaves for one
+/// such call, into a lateral call in FROM (`FROM t, LATERAL unnest(xs) AS
+/// srf(unnest)`) whose column the select list reads: a row per value, no
+/// row where the function returns none. `None` when there is none.
+/// Several calls, or calls under aggregation, grouping or windows, are
+/// 0A000 (PostgreSQL runs them in lockstep, after grouping).
+fn srf_as_lateral(select: &ast::Select) -> Result<Option<ast::Select>> {
+    let mut found: Vec<ast::Function> = Vec::new();
+    let mut projection = select.projection.clone();
+    for item in projection.iter_mut() {
+        let e = match item {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => continue,
+        };
+        replace_srf_calls(e, &mut found);
+    }
+    let Some(call) = found.first() else {
+        return Ok(None);
+    };
+    if found.len() > 1 {
+        return Err(Error::unsupported(
+            "several set-returning functions in one select list",
+        ));
+    }
+    let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
+        || select.having.is_some()
+        || projection.iter().any(|i| match i {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                any_call(e, &|f| {
+                    f.over.is_some() || is_aggregate_name(&function_name(f))
+                })
+            }
+            _ => false,
+        });
+    if grouped {
+        return Err(Error::unsupported(
+            "set-returning functions in the select list of a grouped or windowed query",
+        ));
+    }
+    let name = function_name(call);
+    let args = match &call.args {
+        ast::FunctionArguments::List(list) => list.args.clone(),
+        _ => vec![],
+    };
+    let factor = ast::TableFactor::Function {
+        lateral: true,
+        name: ast::ObjectName::from(vec![ast::Ident::new(name.clone())]),
+        args,
+        alias: Some(ast::TableAlias {
+            name: ast::Ident::with_quote('"', SRF_ALIAS),
+            columns: vec![ast::TableAliasColumnDef::from_name(name)],
+        }),
+    };
+    let mut rewritten = select.clone();
+    rewritten.projection = projection;
+    match rewritten.from.last_mut() {
+        Some(last) => last.joins.push(ast::Join {
+            relation: factor,
+            global: false,
+            join_operator: ast::JoinOperator::CrossJoin(ast::JoinConstraint::None),
+        }),
+        None => rewritten.from.push(ast::TableWithJoins {
+            relation: factor,
+            joins: vec![],
+        }),
+    }
+    Ok(Some(rewritten))
+}
+
+/// Whether `e` calls a function `pred` accepts (outside subqueries).
+fn any_call(e: &ast::Expr, pred: &dyn Fn(&ast::Function) -> bool) -> bool {
+    use ast::Expr as E;
+    match e {
+        E::Function(f) => {
+            pred(f)
+                || matches!(&f.args, ast::FunctionArguments::List(list) if list.args.iter().any(|a| {
+                    matches!(a, ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) if any_call(x, pred))
+                }))
+        }
+        E::BinaryOp { left, right, .. } => any_call(left, pred) || any_call(right, pred),
+        E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => any_call(expr, pred),
+        _ => false,
+    }
+}
+
+/// The FROM alias a select-list set-returning function becomes.
+const SRF_ALIAS: &str = "?srf?";
+
+/// Replaces each set-returning call in `e` (outside subqueries) by a
+/// reference to its lateral column, collecting the calls.
+fn replace_srf_calls(e: &mut ast::Expr, found: &mut Vec<ast::Function>) {
+    use ast::Expr as E;
+    match e {
+        E::Function(f) if select_list_srf(&function_name(f)) => {
+            let column = function_name(f);
+            found.push(f.clone());
+            *e = column_ref(SRF_ALIAS, &column);
+        }
+        E::BinaryOp { left, right, .. } => {
+            replace_srf_calls(left, found);
+            replace_srf_calls(right, found);
+        }
+        E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => {
+            replace_srf_calls(expr, found)
+        }
+        E::Function(f) => {
+            if let ast::FunctionArguments::List(list) = &mut f.args {
+                for a in list.args.iter_mut() {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
+                        replace_srf_calls(x, found);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `LATERAL f(…)` and `unnest(…)` (a factor of its own in the syntax
 /// tree) as the plain function factor `f(…)`: functions in FROM are
 /// lateral anyway.
@@ -4322,6 +4448,9 @@ impl<'a> Binder<'a> {
         order_items: &[ast::OrderByExpr],
         (limit, offset): (Option<Expr>, Option<Expr>),
     ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
+        if let Some(rewritten) = srf_as_lateral(select)? {
+            return self.bind_select(&rewritten, order_items, (limit, offset));
+        }
         let mut scope = self.bind_from(&select.from)?;
         let filter = match &select.selection {
             Some(w) => {
