@@ -3184,6 +3184,9 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         let name = function_name(f);
+        if let Some(bound) = self.bind_formatting_call(&name, f, scope, ctx)? {
+            return Ok(bound);
+        }
         let (args, distinct, star, order_by) = self.function_args(f)?;
         let call = AggregateCall {
             name: &name,
@@ -8234,6 +8237,51 @@ impl Binder<'_> {
             },
             result,
         ))
+    }
+
+    /// A call of `to_char`, `to_date`, `make_interval`… (see
+    /// [`crate::formatting`]), named arguments included; `None` for other
+    /// functions and for calls with OVER, FILTER or DISTINCT.
+    fn bind_formatting_call(
+        &mut self,
+        name: &str,
+        f: &ast::Function,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Option<(Expr, DataType)>> {
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return Ok(None);
+        };
+        let plain = f.over.is_none()
+            && f.filter.is_none()
+            && f.within_group.is_empty()
+            && list.clauses.is_empty()
+            && list.duplicate_treatment.is_none();
+        let Some(func) = crate::formatting::FormattingFn::named(name, list.args.len()) else {
+            return Ok(None);
+        };
+        if !plain {
+            return Ok(None);
+        }
+        let args = func.positional_args(name, &list.args)?;
+        let mut bound = Vec::with_capacity(args.len());
+        for a in &args {
+            bound.push(self.bind_expr(a, scope, ctx)?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let (arg_types, result) = func.resolve(name, &types)?;
+        let args = bound
+            .into_iter()
+            .zip(arg_types)
+            .map(|((e, from), to)| self.coerce(e, from, to))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((
+            Expr::Call {
+                func: Function::Formatting(func),
+                args,
+            },
+            result,
+        )))
     }
 
     /// A call of a mathematical function on bound arguments: the overload

@@ -288,6 +288,8 @@ pub enum Function {
     Math(crate::math::MathFn),
     /// A regular expression operator or function (see [`crate::pattern`]).
     Pattern(crate::pattern::PatternFn),
+    /// `to_char`, `to_date`, `make_date`… (see [`crate::formatting`]).
+    Formatting(crate::formatting::FormattingFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1155,6 +1157,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Pattern(f) = func {
         return f.eval(&vals);
+    }
+    if let Function::Formatting(f) = func {
+        return f.eval(&vals, &params.time);
     }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod explain;
 pub mod expr;
 pub mod format;
+pub mod formatting;
 pub mod join;
 pub mod json;
 pub mod math;

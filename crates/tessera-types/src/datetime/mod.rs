@@ -22,11 +22,13 @@
 //! ([`zone::TimeZone`]): zones with daylight-saving rules are refused.
 
 pub mod format;
+pub mod from_char;
 pub mod interval;
 pub mod ops;
 pub mod parse;
 #[cfg(test)]
 mod postgres_cases;
+pub mod to_char;
 pub mod zone;
 
 use crate::error::Error;
