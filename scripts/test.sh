@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 # psql (postgresql-client-15) for the psql tests; pgbench (postgresql-15,
-# the server package) for bench/pgbench_compare.sh.
-if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbench ]; then
+# the server package) for bench/pgbench_compare.sh; tzdata
+# (/usr/share/zoneinfo) for region time zones.
+if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbench ] \
+    || ! [ -f /usr/share/zoneinfo/America/New_York ]; then
     if [ "$(id -u)" -eq 0 ]; then
         as_root=(env DEBIAN_FRONTEND=noninteractive)
     elif command -v sudo >/dev/null 2>&1; then
@@ -20,11 +22,11 @@ if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbenc
         as_root=()
     fi
     if [ ${#as_root[@]} -gt 0 ]; then
-        log "installing postgresql-client-15 postgresql-15"
+        log "installing postgresql-client-15 postgresql-15 tzdata"
         "${as_root[@]}" apt-get update
-        "${as_root[@]}" apt-get install -y postgresql-client-15 postgresql-15
+        "${as_root[@]}" apt-get install -y postgresql-client-15 postgresql-15 tzdata
     else
-        log "warning: psql/pgbench missing and neither root nor sudo; psql tests will be skipped"
+        log "warning: psql/pgbench/tzdata missing and neither root nor sudo; psql tests will be skipped, region time zones fail"
     fi
 fi
 

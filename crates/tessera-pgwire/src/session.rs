@@ -139,7 +139,16 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
         .iter()
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
+    let mut entries: Vec<(String, String)> = Vec::new();
     for (key, value) in params.iter() {
+        if key == "options" {
+            entries.extend(command_line_settings(value)?);
+        } else {
+            entries.push((key.to_string(), value.to_string()));
+        }
+    }
+    for (key, value) in &entries {
+        let (key, value) = (key.as_str(), value.as_str());
         if key == "user" && !value.is_empty() {
             settings.insert("session_authorization".to_string(), value.to_string());
         }
@@ -176,6 +185,55 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
             )?
         };
         settings.insert(name.to_string(), value);
+    }
+    Ok(settings)
+}
+
+/// The settings of the `options` startup parameter, read as PostgreSQL
+/// reads its command-line switches: words split at whitespace (a backslash
+/// keeps the next character), each `-c name=value`, `-cname=value` or
+/// `--name=value`, dashes in the name read as underscores. Other switches
+/// are 0A000.
+fn command_line_settings(options: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut words = Vec::new();
+    let mut chars = options.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut word = String::new();
+        while let Some(c) = chars.next_if(|c| !c.is_ascii_whitespace()) {
+            if c == '\\' {
+                if let Some(escaped) = chars.next() {
+                    word.push(escaped);
+                }
+            } else {
+                word.push(c);
+            }
+        }
+        words.push(word);
+    }
+    let mut settings = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        let assignment = if word == "-c" {
+            words.next().unwrap_or_default()
+        } else if let Some(rest) = word.strip_prefix("--").or_else(|| word.strip_prefix("-c")) {
+            rest.to_string()
+        } else {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!("command-line option \"{word}\" in the startup options is not supported"),
+            ));
+        };
+        let Some((name, value)) = assignment.split_once('=') else {
+            return Err(Error::new(
+                sqlstate::SYNTAX_ERROR,
+                format!("-c {assignment} requires a value"),
+            ));
+        };
+        settings.push((name.replace('-', "_"), value.to_string()));
     }
     Ok(settings)
 }

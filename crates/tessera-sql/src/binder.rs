@@ -7348,7 +7348,7 @@ impl Binder<'_> {
             .views()
             .filter(|v| v.depends_on.contains(&new.id))
         {
-            if Binder::new(&catalog, &[], self.time)
+            if Binder::new(&catalog, &[], self.time.clone())
                 .bind_view(view)
                 .is_err()
             {
@@ -7489,7 +7489,7 @@ impl Binder<'_> {
             .views()
             .filter(|v| v.depends_on.contains(&table.id))
         {
-            let mut binder = Binder::new(&catalog, &[], self.time);
+            let mut binder = Binder::new(&catalog, &[], self.time.clone());
             if binder.bind_view(view).is_err() {
                 return Err(Error::new(
                     sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,

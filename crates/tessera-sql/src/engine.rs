@@ -140,7 +140,7 @@ impl SessionState {
     /// block `now()` is the block's start, as in PostgreSQL.
     pub fn time_context(&self, now: i64) -> TimeContext {
         TimeContext {
-            zone: self.time_zone,
+            zone: self.time_zone.clone(),
             date_order: self.date_order,
             transaction_start: self.txn.as_ref().map_or(now, |t| t.start),
             statement_start: now,
@@ -438,7 +438,7 @@ mod tests {
         settings.insert("DateStyle".to_string(), "ISO, YMD".to_string());
         let state = SessionState::new(settings).unwrap();
         let ctx = state.time_context(1_000);
-        assert_eq!(ctx.zone.offset_secs(), 7200);
+        assert_eq!(ctx.zone.offset_at_utc(0), 7200);
         assert_eq!(ctx.date_order, DateOrder::Ymd);
         assert_eq!((ctx.transaction_start, ctx.statement_start), (1_000, 1_000));
         assert_eq!(

@@ -60,7 +60,7 @@ impl Params {
     pub fn with_outer(&self, outer: Vec<Value>) -> Params {
         Params {
             values: self.values.clone(),
-            time: self.time,
+            time: self.time.clone(),
             init: self.init.clone(),
             outer,
             work: self.work.clone(),
@@ -1253,11 +1253,11 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
                 Value::TimestampTz(ts) => Value::Timestamp(zone.to_local(*ts)?),
                 Value::Timestamp(ts) => Value::TimestampTz(zone.to_utc(*ts)?),
                 Value::TimeTz(t, z) => {
-                    let shifted = *t + (zone.offset_secs() - *z) as i64 * datetime::USECS_PER_SEC;
-                    Value::TimeTz(
-                        shifted.rem_euclid(datetime::USECS_PER_DAY),
-                        zone.offset_secs(),
-                    )
+                    // A region zone's offset is the one in force at the
+                    // transaction start (PostgreSQL's `timetz_zone`).
+                    let offset = zone.offset_at_utc(params.time.transaction_start);
+                    let shifted = *t + (offset - *z) as i64 * datetime::USECS_PER_SEC;
+                    Value::TimeTz(shifted.rem_euclid(datetime::USECS_PER_DAY), offset)
                 }
                 other => return Err(Error::internal(format!("AT TIME ZONE on {other:?}"))),
             }

@@ -234,11 +234,15 @@ impl FormattingFn {
                                 to_char::Moment::of_timestamp(*ts, None)
                             }
                             V::TimestampTz(ts) if datetime::is_finite_timestamp(*ts) => {
-                                let offset = time.zone.offset_secs();
-                                to_char::Moment::of_timestamp(
+                                let offset = time.zone.offset_at_utc(*ts);
+                                let mut moment = to_char::Moment::of_timestamp(
                                     ts + offset as i64 * datetime::USECS_PER_SEC,
                                     Some(offset),
-                                )
+                                );
+                                if let Some(name) = time.zone.abbreviation_at_utc(*ts) {
+                                    moment.zone = Some(name.to_string());
+                                }
+                                moment
                             }
                             V::Interval(i) => to_char::Moment::of_interval(i),
                             _ => return Ok(V::Null),
@@ -289,7 +293,7 @@ impl FormattingFn {
                             )
                         })?
                     }
-                    _ => time.zone,
+                    _ => time.zone.clone(),
                 };
                 V::TimestampTz(zone.to_utc(local)?)
             }

@@ -2612,7 +2612,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 statements.push(deferred());
                 continue;
             }
-            match Binder::new(&catalog, param_types, time).bind(p, sql) {
+            match Binder::new(&catalog, param_types, time.clone()).bind(p, sql) {
                 Ok(statement) => {
                     after_set = matches!(*statement.plan, Plan::Set { .. });
                     statements.push(statement)

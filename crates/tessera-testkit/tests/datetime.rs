@@ -1049,3 +1049,45 @@ fn pgbench_creates_its_tables_and_runs_tpcb() {
         "the history's deltas are the branch balance"
     );
 }
+
+// ---- region time zones from the startup packet ---------------------------------
+
+/// A client that sends a region zone at startup (pgJDBC sends the JVM's,
+/// in `options` or as a startup parameter) connects, gets the zone back in
+/// ParameterStatus in its canonical spelling, and sees timestamptz in it,
+/// with the offset of the instant (daylight time in July, not in January).
+#[tokio::test]
+async fn region_time_zone_from_startup_options() {
+    let server = TestServer::start();
+    let mut config = server.config();
+    config.options("-c TimeZone=europe/BERLIN");
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    assert_eq!(
+        connection.parameter("TimeZone"),
+        Some("Europe/Berlin"),
+        "the zone is reported in its canonical spelling"
+    );
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT timestamptz '2024-07-01 12:00+00', timestamptz '2024-01-01 12:00+00'"
+        )
+        .await,
+        ["2024-07-01 14:00:00+02|2024-01-01 13:00:00+01"]
+    );
+    assert_eq!(rows_text(&client, "SHOW TimeZone").await, ["Europe/Berlin"]);
+    drop(client);
+    let _ = task.await;
+
+    let mut config = server.config();
+    config.options("-c TimeZone=Foo/Bar");
+    let error = config.connect(tokio_postgres::NoTls).await.err();
+    assert_eq!(
+        error.as_ref().and_then(|e| e.code()),
+        Some(&SqlState::INVALID_PARAMETER_VALUE),
+        "an unknown zone at startup is refused: {error:?}"
+    );
+}

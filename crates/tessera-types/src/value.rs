@@ -357,12 +357,15 @@ impl Value {
                 let local = zone.to_local(*ts)?;
                 match ops::timestamp_to_time(local) {
                     Some(t) if matches!(to, T::Time(_)) => Value::Time(round_time(t, p)),
-                    Some(t) => Value::TimeTz(round_time(t, p), zone.offset_secs()),
+                    Some(t) => Value::TimeTz(round_time(t, p), zone.offset_at_utc(*ts)),
                     None => Value::Null,
                 }
             }
             (Value::Time(t), T::Time(p)) => Value::Time(round_time(*t, p)),
-            (Value::Time(t), T::TimeTz(p)) => Value::TimeTz(round_time(*t, p), zone.offset_secs()),
+            (Value::Time(t), T::TimeTz(p)) => Value::TimeTz(
+                round_time(*t, p),
+                zone.offset_for_time_today(*t, ctx.transaction_start),
+            ),
             (Value::Time(t), T::Interval(m)) => {
                 let i = Interval::new(0, 0, *t);
                 Value::Interval(m.map_or(i, |m| i.apply_typmod(m)))

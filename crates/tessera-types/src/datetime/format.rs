@@ -98,16 +98,14 @@ fn write_timestamp_with(out: &mut String, ts: i64, zone: Option<&TimeZone>) {
         ts => {
             // A timestamptz shown in its zone may fall just outside the
             // range; the arithmetic is still exact in i64.
-            let local = match zone {
-                Some(z) => ts + z.offset_secs() as i64 * 1_000_000,
-                None => ts,
-            };
+            let offset = zone.map(|z| z.offset_at_utc(ts));
+            let local = ts + offset.unwrap_or(0) as i64 * 1_000_000;
             let f = timestamp_to_fields(local);
             let bc = write_ymd(out, f.year, f.month, f.day);
             out.push(' ');
             write_hms(out, &f);
-            if let Some(z) = zone {
-                write_offset(out, z.offset_secs(), false);
+            if let Some(offset) = offset {
+                write_offset(out, offset, false);
             }
             if bc {
                 out.push_str(" BC");

@@ -789,7 +789,9 @@ pub fn to_timestamp(input: &str, template: &str, zone: &TimeZone) -> Result<i64,
         .and_then(|t| t.checked_add(r.micros))
         .filter(|t| super::is_valid_timestamp(*t))
         .ok_or_else(out)?;
-    let offset = r.offset_secs.unwrap_or(zone.offset_secs() as i64);
+    let offset = r
+        .offset_secs
+        .unwrap_or_else(|| zone.offset_for_local(local) as i64);
     let utc = local - offset * USECS_PER_SEC;
     if super::is_valid_timestamp(utc) {
         Ok(utc)

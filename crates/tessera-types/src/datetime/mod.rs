@@ -29,6 +29,7 @@ pub mod parse;
 #[cfg(test)]
 mod postgres_cases;
 pub mod to_char;
+pub mod tzfile;
 pub mod zone;
 
 use crate::error::Error;
@@ -81,7 +82,7 @@ pub enum DateOrder {
 /// transaction and statement start (`now()`, `'now'`, `'today'`), all in
 /// microseconds since 2000-01-01 UTC. Routers fill it once per statement
 /// and ship it with the plan, so every shard sees the same `now()`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TimeContext {
     pub zone: TimeZone,
     pub date_order: DateOrder,

@@ -69,10 +69,24 @@ pub fn timestamptz_plus_interval(ts: i64, span: &Interval, zone: &TimeZone) -> R
         return Ok(ts);
     }
     let mut utc = ts;
-    if span.months != 0 || span.days != 0 {
-        let offset = zone.offset_secs() as i64 * USECS_PER_SEC;
-        let local = add_months_and_days(ts + offset, span)?;
-        utc = local - offset;
+    // Months, then days, each on the wall clock, the offset looked up again
+    // after each (PostgreSQL's `timestamptz_pl_interval`).
+    let steps = [
+        Interval {
+            months: span.months,
+            days: 0,
+            micros: 0,
+        },
+        Interval {
+            months: 0,
+            days: span.days,
+            micros: 0,
+        },
+    ];
+    for step in steps.iter().filter(|s| s.months != 0 || s.days != 0) {
+        let local = utc + zone.offset_at_utc(utc) as i64 * USECS_PER_SEC;
+        let local = add_months_and_days(local, step)?;
+        utc = local - zone.offset_for_local(local) as i64 * USECS_PER_SEC;
         if !is_valid_timestamp(utc) {
             return Err(timestamp_out_of_range());
         }
@@ -527,7 +541,7 @@ pub fn timestamp_part(name: &str, ts: i64, zone: Option<&TimeZone>) -> Result<Pa
             float: micros as f64 / 1_000_000.0,
         });
     }
-    let offset = zone.map_or(0, |z| z.offset_secs());
+    let offset = zone.map_or(0, |z| z.offset_at_utc(ts));
     let local = ts + offset as i64 * USECS_PER_SEC;
     let f = timestamp_to_fields(local);
     let julian = f.julian();
@@ -763,11 +777,19 @@ pub fn timestamp_trunc(name: &str, ts: i64, zone: Option<&TimeZone>) -> Result<i
     if !is_finite_timestamp(ts) {
         return Ok(ts);
     }
-    let offset = zone.map_or(0, |z| z.offset_secs()) as i64 * USECS_PER_SEC;
+    let offset = zone.map_or(0, |z| z.offset_at_utc(ts)) as i64 * USECS_PER_SEC;
     let mut f = timestamp_to_fields(ts + offset);
     trunc_fields(name, unit, &mut f, of)?;
     let local = fields_to_timestamp(&f).ok_or_else(timestamp_out_of_range)?;
-    let result = local - offset;
+    // From a day up the offset is looked up again for the truncated wall
+    // clock; below, the instant's offset stays (PostgreSQL's `redotz`).
+    use Unit::*;
+    let result = match zone {
+        Some(z) if !matches!(unit, Hour | Minute | Second | Milliseconds | Microseconds) => {
+            local - z.offset_for_local(local) as i64 * USECS_PER_SEC
+        }
+        _ => local - offset,
+    };
     if is_valid_timestamp(result) {
         Ok(result)
     } else {

@@ -349,8 +349,11 @@ struct Decoder<'c> {
     fsec: i64,
     yday: i64,
     fmask: u32,
-    /// Seconds east of UTC, if the text named a zone.
+    /// Seconds east of UTC, if the text named a fixed zone.
     tz: Option<i32>,
+    /// A region zone the text named; its offset depends on the date and
+    /// time, so it is resolved once all fields are read.
+    tz_region: Option<TimeZone>,
     is2digits: bool,
     bc: bool,
     julian: bool,
@@ -375,6 +378,7 @@ impl<'c> Decoder<'c> {
             yday: 0,
             fmask: 0,
             tz: None,
+            tz_region: None,
             is2digits: false,
             bc: false,
             julian: false,
@@ -399,7 +403,8 @@ impl<'c> Decoder<'c> {
 
     /// The session's local time now (the transaction start).
     fn now_local(&self) -> i64 {
-        self.ctx.transaction_start + self.ctx.zone.offset_secs() as i64 * USECS_PER_SEC
+        let now = self.ctx.transaction_start;
+        now + self.ctx.zone.offset_at_utc(now) as i64 * USECS_PER_SEC
     }
 
     fn today(&self) -> i32 {
@@ -415,6 +420,27 @@ impl<'c> Decoder<'c> {
             minute: self.minute as i32,
             second: self.second as i32,
             micros: 0,
+        }
+    }
+
+    /// Records a zone the text named: its offset if fixed, else the zone.
+    fn set_zone(&mut self, zone: TimeZone) {
+        match zone.fixed_offset() {
+            Some(offset) => self.tz = Some(offset),
+            None => self.tz_region = Some(zone),
+        }
+    }
+
+    /// The offset of the zone the text named, or else of `session`, for
+    /// the wall-clock time `local`.
+    fn offset_for_local(&self, session: &TimeZone, local: i64) -> i32 {
+        match self.tz {
+            Some(offset) => offset,
+            None => self
+                .tz_region
+                .as_ref()
+                .unwrap_or(session)
+                .offset_for_local(local),
         }
     }
 
@@ -453,7 +479,7 @@ impl<'c> Decoder<'c> {
                         (now.div_euclid(USECS_PER_DAY) + POSTGRES_EPOCH_JDATE as i64) as i32,
                     );
                     self.set_time(now.rem_euclid(USECS_PER_DAY));
-                    self.tz = Some(self.ctx.zone.offset_secs());
+                    self.tz = Some(self.ctx.zone.offset_at_utc(self.ctx.transaction_start));
                     DATE_M | TIME_M | TZ
                 }
             }
@@ -567,7 +593,7 @@ impl<'c> Decoder<'c> {
     fn zone_name(&mut self, name: &str) -> Result<u32, Failure> {
         match TimeZone::lookup(name) {
             Some(zone) => {
-                self.tz = Some(zone.offset_secs());
+                self.set_zone(zone);
                 Ok(TZ)
             }
             None => Err(Failure::Sql(zone_not_recognized(name))),
@@ -1024,7 +1050,7 @@ fn decode_date_time(fields: &[Field], ctx: &TimeContext) -> Result<DecodedDateTi
                         // An all-letter zone name, or nothing known.
                         match TimeZone::lookup(text) {
                             Some(zone) => {
-                                d.tz = Some(zone.offset_secs());
+                                d.set_zone(zone);
                                 TZ
                             }
                             None => return Err(DtError::BadFormat.into()),
@@ -1059,13 +1085,15 @@ fn decode_date_time(fields: &[Field], ctx: &TimeContext) -> Result<DecodedDateTi
     if d.fmask & DTZMOD != 0 && d.fmask & TZ == 0 {
         return Err(DtError::BadFormat.into());
     }
-    let tz = d.tz.unwrap_or(ctx.zone.offset_secs());
-    Ok(DecodedDateTime {
+    let mut decoded = DecodedDateTime {
         special: d.special,
         fields: d.fields(),
         fsec: d.fsec,
-        tz,
-    })
+        tz: 0,
+    };
+    let local = local_micros(&decoded).unwrap_or(0);
+    decoded.tz = d.offset_for_local(&ctx.zone, local);
+    Ok(decoded)
 }
 
 fn fraction_f64(text: &str) -> Result<f64, DtError> {
@@ -1167,7 +1195,7 @@ pub fn parse_date(input: &str, ctx: &TimeContext) -> Result<i32, Error> {
 
 /// PostgreSQL's `DecodeTimeOnly`: the fields of a time (with or without
 /// zone) text. Returns microseconds since midnight and the zone named, if any.
-fn decode_time_only(fields: &[Field], ctx: &TimeContext) -> Result<(i64, Option<i32>), Failure> {
+fn decode_time_only(fields: &[Field], ctx: &TimeContext) -> Result<(i64, i32), Failure> {
     let mut d = Decoder::new(ctx);
     // A zone name (not an abbreviation) needs a date to be resolved.
     let mut named_zone = false;
@@ -1233,7 +1261,7 @@ fn decode_time_only(fields: &[Field], ctx: &TimeContext) -> Result<(i64, Option<
                     if kinds[i] == Kind::Word && d.prefix.is_none() {
                         match TimeZone::lookup(text) {
                             Some(zone) => {
-                                d.tz = Some(zone.offset_secs());
+                                d.set_zone(zone);
                                 TZ
                             }
                             None => return Err(DtError::BadFormat.into()),
@@ -1254,7 +1282,20 @@ fn decode_time_only(fields: &[Field], ctx: &TimeContext) -> Result<(i64, Option<
     if d.fmask & TIME_M != TIME_M || (named_zone && d.fmask & DATE_M == 0) {
         return Err(DtError::BadFormat.into());
     }
-    Ok((d.time_micros(), d.tz))
+    // Without a date, a region zone's offset is the one of today's date
+    // in the session zone, as PostgreSQL's `DecodeTimeOnly` takes it.
+    let date = if d.fmask & DATE_M == DATE_M {
+        let f = d.fields();
+        if is_valid_julian(f.year, f.month, f.day) {
+            (f.julian() - POSTGRES_EPOCH_JDATE) as i64
+        } else {
+            0
+        }
+    } else {
+        d.now_local().div_euclid(USECS_PER_DAY)
+    };
+    let local = date * USECS_PER_DAY + d.time_micros();
+    Ok((d.time_micros(), d.offset_for_local(&ctx.zone, local)))
 }
 
 /// `time` input; a date or zone in the text is ignored.
@@ -1270,9 +1311,7 @@ pub fn parse_time(input: &str, ctx: &TimeContext) -> Result<i64, Error> {
 pub fn parse_timetz(input: &str, ctx: &TimeContext) -> Result<(i64, i32), Error> {
     let type_name = "time with time zone";
     let fields = tokenize(input).map_err(|e| parse_error(e.into(), input, type_name))?;
-    let (time, tz) =
-        decode_time_only(&fields, ctx).map_err(|f| parse_error(f, input, type_name))?;
-    Ok((time, tz.unwrap_or(ctx.zone.offset_secs())))
+    decode_time_only(&fields, ctx).map_err(|f| parse_error(f, input, type_name))
 }
 
 /// Rounds a time of day for a `time(p)` type modifier.

@@ -873,7 +873,7 @@ fn replay(cases: &[(&str, &str, &str)], zone: TimeZone) {
     let mut wrong = Vec::new();
     for (ty, input, expected) in cases {
         let got = match Value::parse_with(data_type(ty), input, &ctx) {
-            Ok(v) => v.to_text_in(&zone).unwrap_or_default(),
+            Ok(v) => v.to_text_in(&ctx.zone).unwrap_or_default(),
             Err(e) => format!("ERROR {} {}", e.code.code(), e.message),
         };
         if got != *expected {

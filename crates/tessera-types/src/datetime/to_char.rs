@@ -6,9 +6,10 @@
 //! and [`format`] writes a timestamp's or an interval's fields through it.
 //!
 //! Names are the C locale's (English), which is what `TM` gives there.
-//! Time zone abbreviations (`TZ`) are derived from the offset (`UTC`, or
-//! `-05` as the `Etc/GMT+5` style zones are abbreviated), since Tessera's
-//! zones are fixed offsets without names.
+//! Time zone abbreviations (`TZ`) of a fixed-offset zone are derived from
+//! the offset (`UTC`, or `-05` as the `Etc/GMT+5` style zones are
+//! abbreviated); a region zone's caller sets the tz database's abbreviation
+//! in force at the instant (`EDT`) in [`Moment::zone`].
 
 use std::fmt::Write;
 

@@ -1,27 +1,66 @@
-//! Time zones: fixed offsets from UTC.
+//! Time zones: fixed offsets from UTC and region zones of the tz database.
 //!
 //! What is supported, and how names are read, follows PostgreSQL:
 //! - `SET TimeZone` takes a number of hours (`2`, `-5.5`, east positive,
 //!   shown as `<+02>-02`), a UTC alias (`UTC`, `Etc/UTC`, `GMT`, `Zulu`…),
 //!   a fixed `Etc/GMT±N` zone (POSIX sign: `Etc/GMT+5` is UTC-5), the fixed
-//!   zones `EST`, `MST`, `HST`, or a POSIX offset like `UTC+3` or `+02:30`
-//!   (POSIX sign again: west positive).
+//!   zones `EST`, `MST`, `HST`, a region zone of the tz database
+//!   (`Europe/Berlin`, `EST5EDT`, read by [`super::tzfile`]), or a POSIX
+//!   offset like `UTC+3` or `+02:30` (POSIX sign again: west positive).
 //! - Timestamp input and `AT TIME ZONE` also accept PostgreSQL's default
 //!   abbreviations with fixed offsets (`PST`, `CET`, `Z`…).
 //!
-//! Zones with daylight-saving rules (`Europe/Berlin`, `EST5EDT`) need the
-//! tz database and are refused: 22023, as PostgreSQL answers an unknown
-//! zone.
+//! A region zone's offset depends on the instant: UTC to local time uses
+//! the offset in force then; a wall-clock time in a daylight-saving gap or
+//! overlap resolves as PostgreSQL's `DetermineTimeZoneOffset` does. A zone
+//! is cheap to clone (a region is shared behind an `Arc`). POSIX rules
+//! with daylight time that are not files of the tz database are refused.
 
+use std::sync::Arc;
+
+use super::tzfile::{self, Region};
 use crate::error::Error;
 use crate::sqlstate;
 
 use super::{is_finite_timestamp, is_valid_timestamp, out_of_range, USECS_PER_SEC};
 
-/// A fixed offset from UTC, in seconds east (ISO sign).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// A time zone: a fixed offset, or a region with a history of offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeZone {
-    offset_secs: i32,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Seconds east of UTC (ISO sign).
+    Fixed(i32),
+    Region(Arc<Region>),
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        match (self, other) {
+            (Kind::Fixed(a), Kind::Fixed(b)) => a == b,
+            (Kind::Region(a), Kind::Region(b)) => a.name() == b.name(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Kind {}
+
+impl Default for TimeZone {
+    fn default() -> TimeZone {
+        TimeZone::UTC
+    }
+}
+
+/// Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
+const UNIX_TO_POSTGRES_EPOCH_SECS: i64 = 946_684_800;
+
+/// Unix seconds of a (finite) timestamp in microseconds since 2000.
+fn unix_secs(ts: i64) -> i64 {
+    ts.div_euclid(USECS_PER_SEC) + UNIX_TO_POSTGRES_EPOCH_SECS
 }
 
 /// PostgreSQL accepts offsets up to 15:59:59 in input (`MAX_TZDISP_HOUR`).
@@ -205,20 +244,63 @@ const ABBREVIATIONS: &[(&str, i32, bool)] = &[
 ];
 
 impl TimeZone {
-    pub const UTC: TimeZone = TimeZone { offset_secs: 0 };
+    pub const UTC: TimeZone = TimeZone {
+        kind: Kind::Fixed(0),
+    };
 
     /// A zone `offset_secs` east of UTC.
     pub fn fixed(offset_secs: i32) -> TimeZone {
-        TimeZone { offset_secs }
+        TimeZone {
+            kind: Kind::Fixed(offset_secs),
+        }
     }
 
-    /// Seconds east of UTC.
-    pub fn offset_secs(&self) -> i32 {
-        self.offset_secs
+    /// The offset of a fixed zone, seconds east; `None` for a region.
+    pub fn fixed_offset(&self) -> Option<i32> {
+        match self.kind {
+            Kind::Fixed(offset) => Some(offset),
+            Kind::Region(_) => None,
+        }
     }
 
-    fn offset_micros(&self) -> i64 {
-        self.offset_secs as i64 * USECS_PER_SEC
+    /// Seconds east of UTC in force at the instant `utc` (finite, in
+    /// microseconds since 2000).
+    pub fn offset_at_utc(&self, utc: i64) -> i32 {
+        match &self.kind {
+            Kind::Fixed(offset) => *offset,
+            Kind::Region(region) => region.type_at(unix_secs(utc)).utc_offset_secs,
+        }
+    }
+
+    /// Seconds east of UTC PostgreSQL gives the wall-clock time `local`
+    /// in this zone: in a daylight-saving gap the offset before the
+    /// change, in an overlap the offset after it.
+    pub fn offset_for_local(&self, local: i64) -> i32 {
+        match &self.kind {
+            Kind::Fixed(offset) => *offset,
+            Kind::Region(region) => region.offset_for_local(unix_secs(local)),
+        }
+    }
+
+    /// The offset of the wall-clock time `time` (microseconds into a day)
+    /// on today's date in this zone, today being the date at the instant
+    /// `now`: what PostgreSQL gives a `timetz` made from a bare time.
+    pub fn offset_for_time_today(&self, time: i64, now: i64) -> i32 {
+        if let Kind::Fixed(offset) = self.kind {
+            return offset;
+        }
+        let today =
+            (now + self.offset_at_utc(now) as i64 * USECS_PER_SEC).div_euclid(super::USECS_PER_DAY);
+        self.offset_for_local(today * super::USECS_PER_DAY + time)
+    }
+
+    /// The abbreviation of a region zone at the instant `utc` (`EDT`);
+    /// `None` for a fixed offset.
+    pub fn abbreviation_at_utc(&self, utc: i64) -> Option<&str> {
+        match &self.kind {
+            Kind::Fixed(_) => None,
+            Kind::Region(region) => Some(&region.type_at(unix_secs(utc)).abbreviation),
+        }
     }
 
     /// The wall-clock time in this zone of a UTC timestamp; infinities stay.
@@ -226,7 +308,7 @@ impl TimeZone {
         if !is_finite_timestamp(utc) {
             return Ok(utc);
         }
-        let local = utc + self.offset_micros();
+        let local = utc + self.offset_at_utc(utc) as i64 * USECS_PER_SEC;
         if is_valid_timestamp(local) {
             Ok(local)
         } else {
@@ -239,7 +321,7 @@ impl TimeZone {
         if !is_finite_timestamp(local) {
             return Ok(local);
         }
-        let utc = local - self.offset_micros();
+        let utc = local - self.offset_for_local(local) as i64 * USECS_PER_SEC;
         if is_valid_timestamp(utc) {
             Ok(utc)
         } else {
@@ -263,7 +345,8 @@ impl TimeZone {
                 .with_detail("UTC timezone offset is out of range."));
             }
             let zone = TimeZone::fixed(seconds as i32);
-            return Ok((zone, zone.posix_name()));
+            let shown = zone.posix_name();
+            return Ok((zone, shown));
         }
         match named_zone(trimmed) {
             Some((zone, canonical)) => Ok((zone, canonical)),
@@ -285,10 +368,11 @@ impl TimeZone {
     /// The POSIX name PostgreSQL gives a numeric offset: `<+02>-02`,
     /// `<-05:30>+05:30`.
     fn posix_name(&self) -> String {
+        let offset = self.offset_at_utc(0);
         let mut east = String::new();
-        super::format::write_offset(&mut east, self.offset_secs, false);
+        super::format::write_offset(&mut east, offset, false);
         let mut west = String::new();
-        super::format::write_offset(&mut west, -self.offset_secs, false);
+        super::format::write_offset(&mut west, -offset, false);
         format!("<{east}>{west}")
     }
 }
@@ -297,10 +381,6 @@ fn invalid_setting(value: &str) -> Error {
     Error::new(
         sqlstate::INVALID_PARAMETER_VALUE,
         format!("invalid value for parameter \"TimeZone\": \"{value}\""),
-    )
-    .with_detail(
-        "Tessera supports UTC and fixed offsets (a number of hours, Etc/GMT±N, POSIX \
-         offsets like 'UTC+3'); zones with daylight-saving rules are not supported.",
     )
 }
 
@@ -347,6 +427,15 @@ fn named_zone(name: &str) -> Option<(TimeZone, String)> {
                 ));
             }
         }
+    }
+    if let Some(region) = tzfile::region(name) {
+        let canonical = region.name().to_string();
+        return Some((
+            TimeZone {
+                kind: Kind::Region(region),
+            },
+            canonical,
+        ));
     }
     posix_offset(name).map(|zone| (zone, name.to_ascii_uppercase()))
 }
@@ -423,7 +512,7 @@ mod tests {
 
     fn setting(value: &str) -> (i32, String) {
         let (zone, shown) = TimeZone::parse_setting(value).unwrap();
-        (zone.offset_secs(), shown)
+        (zone.offset_at_utc(0), shown)
     }
 
     #[test]
@@ -448,6 +537,10 @@ mod tests {
         assert_eq!(setting("etc/gmt-14"), (50400, "Etc/GMT-14".into()));
         assert_eq!(setting("EST"), (-18000, "EST".into()));
         assert_eq!(setting("zulu"), (0, "Zulu".into()));
+        assert_eq!(
+            TimeZone::parse_setting("europe/BERLIN").unwrap().1,
+            "Europe/Berlin"
+        );
         assert_eq!(setting("utc+3"), (-10800, "UTC+3".into()));
         assert_eq!(setting("Etc/GMT+13"), (-46800, "ETC/GMT+13".into()));
         assert_eq!(setting("XY+3"), (-10800, "XY+3".into()));
@@ -460,8 +553,8 @@ mod tests {
             "foo",
             "Z",
             "PST",
-            "Europe/Berlin",
-            "EST5EDT",
+            "Foo/Bar",
+            "../../etc/passwd",
             "UTC+02:30:15",
             "UTC+168",
             "168",
@@ -476,14 +569,24 @@ mod tests {
     #[test]
     fn lookups_try_abbreviations_then_names() {
         assert_eq!(
-            TimeZone::lookup("PST").map(|z| z.offset_secs()),
+            TimeZone::lookup("PST").map(|z| z.offset_at_utc(0)),
             Some(-28800)
         );
         assert_eq!(
-            TimeZone::lookup("+02").map(|z| z.offset_secs()),
+            TimeZone::lookup("+02").map(|z| z.offset_at_utc(0)),
             Some(-7200)
         );
-        assert_eq!(TimeZone::lookup("Zulu").map(|z| z.offset_secs()), Some(0));
-        assert_eq!(TimeZone::lookup("America/New_York"), None);
+        assert_eq!(
+            TimeZone::lookup("Zulu").map(|z| z.offset_at_utc(0)),
+            Some(0)
+        );
+        let new_york = TimeZone::lookup("america/new_york").unwrap();
+        // 2024-07-01 12:00 UTC and 2024-01-01 12:00 UTC, microseconds since 2000.
+        let summer = 773_150_400 * USECS_PER_SEC;
+        let winter = 757_425_600 * USECS_PER_SEC;
+        assert_eq!(new_york.offset_at_utc(summer), -14400);
+        assert_eq!(new_york.offset_at_utc(winter), -18000);
+        assert_eq!(new_york.abbreviation_at_utc(summer), Some("EDT"));
+        assert_eq!(TimeZone::lookup("Foo/Bar"), None);
     }
 }
