@@ -224,6 +224,12 @@ fn is_dropped_name(name: &str) -> bool {
     name.starts_with("........pg.dropped.")
 }
 
+/// Marks column `c` dropped, under PostgreSQL's name for it.
+fn mark_dropped(column: &mut ColumnDef, c: usize) {
+    column.name = format!("........pg.dropped.{}........", c + 1);
+    column.dropped = true;
+}
+
 /// A call, evaluated at once when every argument is a constant (so bad
 /// constants fail as the statement is prepared, as in PostgreSQL).
 fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr, DataType)> {
@@ -7340,27 +7346,16 @@ impl Binder<'_> {
         }
         // A view that reads the column: PostgreSQL's 0A000.
         let mut without = new.clone();
-        without.columns[c].dropped = true;
-        without.columns[c].name = format!("........pg.dropped.{}........", c + 1);
-        let catalog = self.catalog.with_table_altered(without);
-        for view in self
-            .catalog
-            .views()
-            .filter(|v| v.depends_on.contains(&new.id))
-        {
-            if Binder::new(&catalog, &[], self.time.clone())
-                .bind_view(view)
-                .is_err()
-            {
-                return Err(Error::new(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "cannot alter type of a column used by a view or rule",
-                )
-                .with_detail(format!(
-                    "rule _RETURN on view {} depends on column \"{name}\"",
-                    view.name
-                )));
-            }
+        mark_dropped(&mut without.columns[c], c);
+        if let Some(view) = self.view_not_binding(&without) {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "cannot alter type of a column used by a view or rule",
+            )
+            .with_detail(format!(
+                "rule _RETURN on view {} depends on column \"{name}\"",
+                view.name
+            )));
         }
         let column = &mut new.columns[c];
         column.data_type = to;
@@ -7471,8 +7466,7 @@ impl Binder<'_> {
             }
         }
         let column = &mut new.columns[c];
-        column.name = format!("........pg.dropped.{}........", c + 1);
-        column.dropped = true;
+        mark_dropped(column, c);
         column.not_null = false;
         column.default = None;
         column.identity = None;
@@ -7483,29 +7477,35 @@ impl Binder<'_> {
     /// views over `table` must still bind against `new` (2BP01 as in
     /// PostgreSQL otherwise).
     fn refuse_drops_under_views(&self, table: &TableDef, new: &TableDef) -> Result<()> {
+        let Some(view) = self.view_not_binding(new) else {
+            return Ok(());
+        };
+        Err(Error::new(
+            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!(
+                "cannot drop a column of table {} because other objects depend on it",
+                table.name
+            ),
+        )
+        .with_detail(format!(
+            "view {} depends on a column of table {}",
+            view.name, table.name
+        ))
+        .with_hint("Use DROP ... CASCADE to drop the dependent objects too."))
+    }
+
+    /// The first view over the table `new` redefines that no longer binds
+    /// against it: one that reads a column `new` drops.
+    fn view_not_binding(&self, new: &TableDef) -> Option<&Arc<tessera_types::ViewDef>> {
         let catalog = self.catalog.with_table_altered(new.clone());
-        for view in self
-            .catalog
+        self.catalog
             .views()
-            .filter(|v| v.depends_on.contains(&table.id))
-        {
-            let mut binder = Binder::new(&catalog, &[], self.time.clone());
-            if binder.bind_view(view).is_err() {
-                return Err(Error::new(
-                    sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!(
-                        "cannot drop a column of table {} because other objects depend on it",
-                        table.name
-                    ),
-                )
-                .with_detail(format!(
-                    "view {} depends on a column of table {}",
-                    view.name, table.name
-                ))
-                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-            }
-        }
-        Ok(())
+            .filter(|v| v.depends_on.contains(&new.id))
+            .find(|view| {
+                Binder::new(&catalog, &[], self.time.clone())
+                    .bind_view(view)
+                    .is_err()
+            })
     }
 
     /// Views are kept as text: renaming what one reads would break it.

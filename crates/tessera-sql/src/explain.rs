@@ -143,41 +143,53 @@ impl Explainer<'_> {
                     self.line(depth + 1, &format!("Values ({rows} rows)"), None);
                 }
             }
-            Plan::Update(update) => {
-                let names = table_names(&update.table);
-                self.line(depth, &format!("Update on {}", update.table.name), None);
-                self.scan_line(
-                    &update.table,
-                    &update.target,
-                    update.primary_key.is_some(),
-                    update.index.as_ref().map(|i| i.index.name.as_str()),
-                    depth + 1,
-                    None,
-                );
-                if let Some(f) = &update.filter {
-                    self.detail(depth + 1, &format!("Filter: {}", show(f, &names)));
-                }
-            }
-            Plan::Delete(delete) => {
-                let names = table_names(&delete.table);
-                self.line(depth, &format!("Delete on {}", delete.table.name), None);
-                self.scan_line(
-                    &delete.table,
-                    &delete.target,
-                    delete.primary_key.is_some(),
-                    delete.index.as_ref().map(|i| i.index.name.as_str()),
-                    depth + 1,
-                    None,
-                );
-                if let Some(f) = &delete.filter {
-                    self.detail(depth + 1, &format!("Filter: {}", show(f, &names)));
-                }
-            }
+            Plan::Update(u) => self.write_plan(
+                "Update",
+                &u.table,
+                &u.target,
+                u.primary_key.is_some(),
+                u.index.as_ref(),
+                u.filter.as_ref(),
+                depth,
+            ),
+            Plan::Delete(d) => self.write_plan(
+                "Delete",
+                &d.table,
+                &d.target,
+                d.primary_key.is_some(),
+                d.index.as_ref(),
+                d.filter.as_ref(),
+                depth,
+            ),
             other => {
                 let name = format!("{other:?}");
                 let name = name.split([' ', '(', '{']).next().unwrap_or("Utility");
                 self.line(depth, &format!("Utility Statement ({name})"), None);
             }
+        }
+    }
+
+    /// An UPDATE or DELETE (`verb`): the table, then the scan that finds
+    /// the rows it changes, with its filter.
+    #[allow(clippy::too_many_arguments)]
+    fn write_plan(
+        &mut self,
+        verb: &str,
+        table: &TableDef,
+        target: &Target,
+        point: bool,
+        index: Option<&crate::plan::IndexScan>,
+        filter: Option<&Expr>,
+        depth: usize,
+    ) {
+        self.line(depth, &format!("{verb} on {}", table.name), None);
+        let index = index.map(|i| i.index.name.as_str());
+        self.scan_line(table, target, point, index, depth + 1, None);
+        if let Some(f) = filter {
+            self.detail(
+                depth + 1,
+                &format!("Filter: {}", show(f, &table_names(table))),
+            );
         }
     }
 

@@ -142,34 +142,11 @@ pub fn parse_template(template: &str) -> Result<Template, Error> {
             nodes.push(Node::Key(*key));
             continue;
         }
-        let mut chars = rest.chars();
-        let Some(c) = chars.next() else { break };
-        if c == '"' {
-            let mut inner = chars;
-            loop {
-                match inner.next() {
-                    None | Some('"') => break,
-                    Some('\\') => {
-                        let save = inner.clone();
-                        match inner.next() {
-                            Some(n) => nodes.push(Node::Literal(n)),
-                            None => {
-                                nodes.push(Node::Literal('\\'));
-                                inner = save;
-                            }
-                        }
-                    }
-                    Some(other) => nodes.push(Node::Literal(other)),
-                }
-            }
-            rest = inner.as_str();
-        } else if c == '\\' && chars.as_str().starts_with('"') {
-            nodes.push(Node::Literal('"'));
-            rest = &chars.as_str()[1..];
-        } else {
-            nodes.push(Node::Literal(c));
-            rest = chars.as_str();
-        }
+        let Some((text, _, after)) = crate::datetime::to_char::template_text(rest) else {
+            break;
+        };
+        nodes.extend(text.into_iter().map(Node::Literal));
+        rest = after;
     }
     Ok(Template { nodes, desc: d })
 }

@@ -12,7 +12,7 @@
 use crate::error::Error;
 use crate::sqlstate;
 
-use super::to_char::{self, iso_week_start, julian, Key, Node};
+use super::to_char::{self, iso_week_start, julian, Key, Node, DAYS, MONTHS};
 use super::{julian_to_date, TimeZone, POSTGRES_EPOCH_JDATE, USECS_PER_SEC};
 
 fn invalid(message: String) -> Error {
@@ -230,31 +230,8 @@ fn parse_word(input: &mut &str, words: &[&str], word: &str) -> Result<i64, Error
         .with_detail("The given value did not match any of the allowed values for this field."))
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 const MONTHS_SHORT: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
 ];
 const DAYS_SHORT: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const ROMAN_MONTHS: [&str; 12] = [

@@ -266,37 +266,14 @@ pub fn parse_template(template: &str) -> Vec<Node> {
             });
             continue;
         }
-        let mut chars = rest.chars();
-        let Some(c) = chars.next() else { break };
-        if c == '"' {
-            // Quoted text: copied up to the closing quote; a backslash
-            // quotes the next character.
-            let mut inner = chars;
-            loop {
-                match inner.next() {
-                    None => break,
-                    Some('"') => break,
-                    Some('\\') => {
-                        let save = inner.clone();
-                        match inner.next() {
-                            Some(n) => nodes.push(Node::Quoted(n)),
-                            None => {
-                                nodes.push(Node::Quoted('\\'));
-                                inner = save;
-                            }
-                        }
-                    }
-                    Some(other) => nodes.push(Node::Quoted(other)),
-                }
-            }
-            rest = inner.as_str();
-        } else if c == '\\' && chars.as_str().starts_with('"') {
-            nodes.push(Node::Literal('"'));
-            rest = &chars.as_str()[1..];
-        } else {
-            nodes.push(Node::Literal(c));
-            rest = chars.as_str();
-        }
+        let Some((text, quoted, after)) = template_text(rest) else {
+            break;
+        };
+        nodes.extend(text.into_iter().map(|c| match quoted {
+            true => Node::Quoted(c),
+            false => Node::Literal(c),
+        }));
+        rest = after;
     }
     nodes
 }
@@ -388,7 +365,42 @@ fn zone_abbreviation(offset_secs: i32) -> String {
     s
 }
 
-const MONTHS: [&str; 12] = [
+/// Template text that is no pattern, at the start of `rest` (shared by
+/// the date/time and number templates): a quoted run — copied up to the
+/// closing quote, a backslash quoting the next character — or one
+/// character, `\"` being a quote. Its characters, whether they were
+/// quoted, and what follows; `None` at the end.
+pub(crate) fn template_text(rest: &str) -> Option<(Vec<char>, bool, &str)> {
+    let mut chars = rest.chars();
+    let c = chars.next()?;
+    if c == '"' {
+        let mut text = Vec::new();
+        let mut inner = chars;
+        loop {
+            match inner.next() {
+                None | Some('"') => break,
+                Some('\\') => {
+                    let save = inner.clone();
+                    match inner.next() {
+                        Some(n) => text.push(n),
+                        None => {
+                            text.push('\\');
+                            inner = save;
+                        }
+                    }
+                }
+                Some(other) => text.push(other),
+            }
+        }
+        return Some((text, true, inner.as_str()));
+    }
+    if c == '\\' && chars.as_str().starts_with('"') {
+        return Some((vec!['"'], false, &chars.as_str()[1..]));
+    }
+    Some((vec![c], false, chars.as_str()))
+}
+
+pub(super) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -402,7 +414,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+pub(super) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",
