@@ -628,6 +628,7 @@ fn identity_fragment(width: usize) -> ScanFragment {
         primary_key: None,
         index: None,
         series: None,
+        lookup: None,
         filter: None,
         output: FragmentOutput::Project((0..width).map(Expr::Column).collect()),
     }
@@ -4890,6 +4891,7 @@ impl<'a> Binder<'a> {
                 primary_key,
                 index,
                 series: scope.series.clone(),
+                lookup: None,
                 filter,
                 output: fragment_output,
             },
@@ -5318,6 +5320,7 @@ impl Binder<'_> {
                                 primary_key: None,
                                 index: None,
                                 series: Some(series),
+                                lookup: None,
                                 filter: None,
                                 output: FragmentOutput::Project(
                                     (0..def.columns.len()).map(Expr::Column).collect(),
@@ -5663,6 +5666,7 @@ impl Binder<'_> {
                 primary_key,
                 index,
                 series: None,
+                lookup: None,
                 filter,
                 output: FragmentOutput::Project(all),
             },

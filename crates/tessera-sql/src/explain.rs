@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use tessera_types::TableDef;
+use tessera_types::{Catalog, TableDef};
 
 use crate::expr::{Expr, Function, SubqueryKind};
 use crate::plan::{
@@ -77,12 +77,13 @@ impl Profile {
 pub fn render(
     plan: &Plan,
     init: &[InitPlan],
-    shards: usize,
+    catalog: &Catalog,
     profile: Option<&Profile>,
 ) -> Vec<String> {
     let mut out = Explainer {
         lines: Vec::new(),
-        shards,
+        shards: catalog.shard_count() as usize,
+        catalog,
         profile,
     };
     out.plan(plan, 0);
@@ -96,6 +97,7 @@ pub fn render(
 struct Explainer<'p> {
     lines: Vec<String>,
     shards: usize,
+    catalog: &'p Catalog,
     profile: Option<&'p Profile>,
 }
 
@@ -420,7 +422,11 @@ impl Explainer<'_> {
                     JoinKind::Right => "Right",
                     JoinKind::Full => "Full",
                 };
-                let method = if join.keys.is_empty() {
+                // Whether the right side was read by key (under ANALYZE,
+                // what happened; else what may happen, see `join_right`).
+                let path = crate::join::LookupPath::of(join, self.catalog);
+                let looked_up = self.actual::<crate::plan::Join>(join, "lookup");
+                let method = if join.keys.is_empty() || looked_up.is_some() {
                     "Nested Loop"
                 } else {
                     "Hash Join"
@@ -436,13 +442,43 @@ impl Explainer<'_> {
                         .iter()
                         .map(|(l, r)| format!("{} = {}", show(l, names), show(r, names)))
                         .collect();
-                    self.detail(depth, &format!("Hash Cond: {}", conds.join(" AND ")));
+                    let label = if looked_up.is_some() { "Index" } else { "Hash" };
+                    self.detail(depth, &format!("{label} Cond: {}", conds.join(" AND ")));
+                }
+                if let (Some(path), None) = (&path, self.profile) {
+                    self.detail(
+                        depth,
+                        &format!(
+                            "Index Lookup: {} when the left side has at most {} keys",
+                            path.describe(),
+                            crate::join::LOOKUP_KEYS_MAX
+                        ),
+                    );
                 }
                 if let Some(r) = &join.residual {
                     self.detail(depth, &format!("Join Filter: {}", show(r, names)));
                 }
                 self.source(&join.left, names, depth + 1);
-                self.source(&join.right, names, depth + 1);
+                match (&path, looked_up) {
+                    (Some(path), Some(keys)) => {
+                        let on = if path.routes() {
+                            "on the shards of its keys".to_string()
+                        } else {
+                            format!("on all {} shards", self.shards)
+                        };
+                        let text = format!(
+                            "Index Scan using {} on {} ({} keys, {on})",
+                            path.name(),
+                            path.table.name,
+                            keys.rows
+                        );
+                        let actual = self.actual(&join.right, "source");
+                        self.line(depth + 1, &text, actual);
+                        let names = select_names(path.select);
+                        self.output_details(&path.select.fragment, &names, depth + 1);
+                    }
+                    _ => self.source(&join.right, names, depth + 1),
+                }
             }
             Source::Init(n) => self.line(
                 depth,

@@ -17,7 +17,7 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use tessera_types::datetime::{self, ops, TimeContext, TimeZone};
-use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
+use tessera_types::{memory, numeric, sqlstate, DataType, Error, Result, Value};
 
 use crate::plan::{Row, SelectPlan};
 
@@ -127,6 +127,7 @@ impl InitRows {
         let index = self.index.get_or_init(|| {
             let mut index: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
             for (i, row) in self.rows.iter().enumerate() {
+                memory::check_every(i + 1, crate::join::MEMORY_CHECK_ROWS)?;
                 let key = keys
                     .iter()
                     .map(|k| k.eval(row, params))
@@ -147,7 +148,8 @@ impl InitRows {
                 values: HashSet::with_capacity(self.rows.len()),
                 has_null: false,
             };
-            for row in &self.rows {
+            for (n, row) in self.rows.iter().enumerate() {
+                memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
                 let v = cast_to(row[0].clone(), cast, time)?;
                 if v.is_null() {
                     m.has_null = true;

@@ -4,17 +4,239 @@
 //! whole FROM (see [`crate::plan::Source`]). Also the other ways rows of
 //! two inputs combine: UNION, INTERSECT and EXCEPT, and the rows of VALUES.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use tessera_types::{sqlstate, Error, Result, Value};
+use tessera_types::{
+    memory, sqlstate, Catalog, DataType, Error, IndexDef, Result, TableDef, Value,
+};
 
 use crate::expr::{Expr, Params};
-use crate::plan::{Join, JoinKind, Recursive, Row, SetOp, SetOpKind};
+use crate::plan::{
+    FragmentOutput, Join, JoinKind, KeyLookup, Plan, Recursive, Row, SelectPlan, SetOp, SetOpKind,
+    Source, Target,
+};
 
-/// The most values a join may hold on the router. Past it the statement
-/// fails instead of exhausting the node's memory; gathering is how this
-/// version runs joins, and streaming execution will lift the limit.
-pub const JOIN_VALUES_MAX: usize = 20_000_000;
+/// The most values a recursive query may hold: past it the recursion is
+/// taken not to end, and the statement fails. (Joins are bounded by the
+/// node's memory limit instead, see [`memory::check`].)
+pub const RECURSIVE_VALUES_MAX: usize = 20_000_000;
+
+/// Loops that accumulate rows check the node's memory this often.
+pub const MEMORY_CHECK_ROWS: usize = 1024;
+
+/// An index nested-loop join reads its inner side by key only when the
+/// outer side has at most this many distinct keys; past it the inner side
+/// is read whole and hash-joined. (Keys of a foreign-key join are at most
+/// the referenced table's rows, so a small dimension table is looked up
+/// no more often than it has rows.)
+pub const LOOKUP_KEYS_MAX: usize = 20_000;
+
+/// How the right side of a join can be read by key rather than whole: its
+/// table's primary key or one of its indexes, whose leading columns the
+/// join's equalities give values for from the left row. The hash join
+/// still matches the rows, so reading by key only narrows what is read.
+pub struct LookupPath<'a> {
+    pub table: &'a Arc<TableDef>,
+    pub select: &'a SelectPlan,
+    /// Where the right side's columns sit in the join's rows.
+    pub offset: usize,
+    pub width: usize,
+    /// `None`: the primary key.
+    pub index: Option<Arc<IndexDef>>,
+    /// Per leading column of the path: its position in the table and the
+    /// left expression equal to it.
+    pub columns: Vec<(usize, &'a Expr)>,
+}
+
+/// The column `e` reads, and whether it is cast to a wider type: with
+/// an integer column widened to int4, int8 or numeric, equal values of
+/// `e` still come only from equal values of the column, so a key cast
+/// back to the column's type finds every row that can match.
+fn exact_column(e: &Expr) -> Option<(usize, bool)> {
+    match e {
+        Expr::Column(k) => Some((*k, false)),
+        Expr::Cast { expr, to, .. } => match (&**expr, to) {
+            (Expr::Column(k), DataType::Int4 | DataType::Int8 | DataType::Numeric(_)) => {
+                Some((*k, true))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An access path (`None`: the primary key) and the leading columns of
+/// it a join fixes.
+type PathColumns<'e> = (Option<Arc<IndexDef>>, Vec<(usize, &'e Expr)>);
+
+impl<'a> LookupPath<'a> {
+    /// The path for `join`'s right side, if it is a table read by a plain
+    /// scan (no aggregates, ordering or limits of its own) and the join's
+    /// equalities fix a leading column of its primary key or of an index
+    /// whose entries live with the rows; the one fixing more columns wins,
+    /// the primary key on a tie. Inner and left joins only: a right or
+    /// full join keeps every right row, so must read them all.
+    pub fn of(join: &'a Join, catalog: &Catalog) -> Option<LookupPath<'a>> {
+        if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) || join.keys.is_empty() {
+            return None;
+        }
+        let Source::Query {
+            plan,
+            offset,
+            width,
+        } = &join.right
+        else {
+            return None;
+        };
+        let Plan::Select(select) = &**plan else {
+            return None;
+        };
+        let f = &select.fragment;
+        let plain = select.source.is_none()
+            && f.primary_key.is_none()
+            && f.series.is_none()
+            && f.lookup.is_none()
+            && matches!(select.target, Target::AllShards)
+            && select.aggregate.is_none()
+            && select.window.is_none()
+            && !select.distinct
+            && select.distinct_on.is_empty()
+            && select.order_by.is_empty()
+            && select.limit.is_none()
+            && select.offset.is_none()
+            && !plan.uses_outer();
+        let (Some(table), FragmentOutput::Project(exprs), true) = (&f.table, &f.output, plain)
+        else {
+            return None;
+        };
+        // Table column → the left expression the join makes it equal to.
+        let mut fixed: HashMap<usize, &Expr> = HashMap::new();
+        for (left, right) in &join.keys {
+            if let Some((k, widened)) = exact_column(right) {
+                if let Some(Expr::Column(c)) = k.checked_sub(*offset).and_then(|i| exprs.get(i)) {
+                    let integer = matches!(
+                        table.columns[*c].data_type,
+                        DataType::Int2 | DataType::Int4 | DataType::Int8
+                    );
+                    if !widened || integer {
+                        fixed.entry(*c).or_insert(left);
+                    }
+                }
+            }
+        }
+        let prefix = |columns: &[usize]| -> Vec<(usize, &'a Expr)> {
+            columns
+                .iter()
+                .map_while(|c| fixed.get(c).map(|e| (*c, *e)))
+                .collect()
+        };
+        let mut best: Option<PathColumns> = None;
+        if !table.has_row_id() {
+            let columns = prefix(&table.primary_key);
+            if !columns.is_empty() {
+                best = Some((None, columns));
+            }
+        }
+        for ix in catalog.indexes_of(table.id) {
+            if ix.is_global(table) {
+                continue;
+            }
+            let columns = prefix(&ix.columns);
+            if columns.len() > best.as_ref().map_or(0, |(_, c)| c.len()) {
+                best = Some((Some(ix.clone()), columns));
+            }
+        }
+        let (index, columns) = best?;
+        Some(LookupPath {
+            table,
+            select,
+            offset: *offset,
+            width: *width,
+            index,
+            columns,
+        })
+    }
+
+    /// The distinct keys `left`'s rows give, cast to the path's column
+    /// types (a row with a NULL key matches nothing); `None` when there
+    /// are more than [`LOOKUP_KEYS_MAX`], or a value does not convert, and
+    /// the right side is better read whole.
+    pub fn keys(&self, left: &[Row], params: &Params) -> Result<Option<Vec<Row>>> {
+        let mut seen: HashSet<Row> = HashSet::new();
+        'rows: for row in left {
+            let mut key = Vec::with_capacity(self.columns.len());
+            for (c, e) in &self.columns {
+                let v = e.eval(row, params)?;
+                if v.is_null() {
+                    continue 'rows;
+                }
+                let column_type = self.table.columns[*c].data_type.unconstrained();
+                match v.cast_with(column_type, true, &params.time) {
+                    Ok(v) => key.push(v),
+                    Err(_) => return Ok(None),
+                }
+            }
+            seen.insert(key);
+            if seen.len() > LOOKUP_KEYS_MAX {
+                return Ok(None);
+            }
+        }
+        Ok(Some(seen.into_iter().collect()))
+    }
+
+    /// Whether every key names the shard its rows are on: the path's
+    /// columns hold the whole sharding key.
+    pub fn routes(&self) -> bool {
+        !self.table.sharding_key.is_empty()
+            && self
+                .table
+                .sharding_key
+                .iter()
+                .all(|s| self.columns.iter().any(|(c, _)| c == s))
+    }
+
+    /// The sharding key encoding of `key` (see [`LookupPath::routes`]).
+    pub fn sharding_key(&self, key: &[Value]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for s in &self.table.sharding_key {
+            if let Some(i) = self.columns.iter().position(|(c, _)| c == s) {
+                tessera_types::encoding::encode_key_value(&mut out, &key[i]);
+            }
+        }
+        out
+    }
+
+    /// The right side's query, reading only the rows of `keys`.
+    pub fn plan(&self, keys: Arc<Vec<Row>>) -> Arc<Plan> {
+        let mut select = self.select.clone();
+        select.fragment.index = None;
+        select.fragment.lookup = Some(KeyLookup {
+            index: self.index.clone(),
+            keys,
+        });
+        Arc::new(Plan::Select(Box::new(select)))
+    }
+
+    /// The index's name (PostgreSQL's for a primary key).
+    pub fn name(&self) -> String {
+        match &self.index {
+            Some(ix) => ix.name.clone(),
+            None => format!("{}_pkey", self.table.name),
+        }
+    }
+
+    /// The path's name and columns, as EXPLAIN shows them.
+    pub fn describe(&self) -> String {
+        let name = self.name();
+        let columns: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|(c, _)| self.table.columns[*c].name.as_str())
+            .collect();
+        format!("{name} ({})", columns.join(", "))
+    }
+}
 
 /// The rows of `join` over its inputs' rows.
 pub fn join_rows(
@@ -24,24 +246,25 @@ pub fn join_rows(
     params: &Params,
 ) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    let mut values = 0usize;
+    join_into(join, left, right, params, &mut |row| {
+        out.push(row);
+        memory::check_every(out.len(), MEMORY_CHECK_ROWS)
+    })?;
+    Ok(out)
+}
+
+/// The rows of `join` over its inputs' rows, each handed to `emit` as it
+/// is made (so a consumer that aggregates never holds them all).
+pub fn join_into(
+    join: &Join,
+    left: Vec<Row>,
+    right: Vec<Row>,
+    params: &Params,
+    emit: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
     let mut right_matched = vec![false; right.len()];
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
-    let mut push = |row: Row, out: &mut Vec<Row>| -> Result<()> {
-        values += row.len();
-        if values > JOIN_VALUES_MAX {
-            return Err(Error::new(
-                sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                format!(
-                    "a join produced more than {JOIN_VALUES_MAX} values, more than this version gathers on one node"
-                ),
-            )
-            .with_hint("Add join conditions, or filter the tables further."));
-        }
-        out.push(row);
-        Ok(())
-    };
-    let mut pair = |l: &Row, r: &Row, out: &mut Vec<Row>| -> Result<bool> {
+    let pair = |l: &Row, r: &Row, emit: &mut dyn FnMut(Row) -> Result<()>| -> Result<bool> {
         let mut joined = l.clone();
         for &(start, len) in &join.right_columns {
             joined[start..start + len].clone_from_slice(&r[start..start + len]);
@@ -51,7 +274,7 @@ pub fn join_rows(
             None => true,
         };
         if passes {
-            push(joined, out)?;
+            emit(joined)?;
         }
         Ok(passes)
     };
@@ -60,7 +283,7 @@ pub fn join_rows(
         for (li, l) in left.iter().enumerate() {
             let mut matched = false;
             for (i, r) in right.iter().enumerate() {
-                if pair(l, r, &mut out)? {
+                if pair(l, r, emit)? {
                     matched = true;
                     right_matched[i] = true;
                 }
@@ -76,13 +299,14 @@ pub fn join_rows(
             if let Some(key) = key_of(join.keys.iter().map(|(_, k)| k), r, params)? {
                 table.entry(key).or_default().push(i);
             }
+            memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
         }
         for (li, l) in left.iter().enumerate() {
             let mut matched = false;
             if let Some(key) = key_of(join.keys.iter().map(|(k, _)| k), l, params)? {
                 if let Some(candidates) = table.get(&key) {
                     for &i in candidates {
-                        if pair(l, &right[i], &mut out)? {
+                        if pair(l, &right[i], emit)? {
                             matched = true;
                             right_matched[i] = true;
                         }
@@ -96,16 +320,16 @@ pub fn join_rows(
     }
     let mut left = left;
     for li in unmatched_left {
-        push(std::mem::take(&mut left[li]), &mut out)?;
+        emit(std::mem::take(&mut left[li]))?;
     }
     if matches!(join.kind, JoinKind::Right | JoinKind::Full) {
         for (r, matched) in right.into_iter().zip(right_matched) {
             if !matched {
-                push(r, &mut out)?;
+                emit(r)?;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The values of `keys` over `row`; `None` when one is NULL.
@@ -249,11 +473,12 @@ impl Rounds {
             None => rows,
         };
         self.values += new.iter().map(Vec::len).sum::<usize>();
-        if self.values > JOIN_VALUES_MAX {
+        memory::check()?;
+        if self.values > RECURSIVE_VALUES_MAX {
             return Err(Error::new(
                 sqlstate::PROGRAM_LIMIT_EXCEEDED,
                 format!(
-                    "a recursive query produced more than {JOIN_VALUES_MAX} values, more than this version holds on one node"
+                    "a recursive query produced more than {RECURSIVE_VALUES_MAX} values, more than this version holds on one node"
                 ),
             )
             .with_hint("Check that the recursion ends (a condition in its recursive term)."));

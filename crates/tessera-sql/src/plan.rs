@@ -153,8 +153,24 @@ pub struct ScanFragment {
     pub index: Option<IndexScan>,
     /// Instead of a table: the rows of `generate_series`, one column.
     pub series: Option<SeriesScan>,
+    /// When set, read only the rows these keys find (the inner side of an
+    /// index nested-loop join, see `join::LookupPath`).
+    pub lookup: Option<KeyLookup>,
     pub filter: Option<Expr>,
     pub output: FragmentOutput,
+}
+
+/// Rows to read by key: those whose leading columns of the primary key
+/// (`index` `None`) or of `index` equal one of `keys`. Every row read still
+/// passes the fragment's filter, and a shard that cannot use the path (the
+/// index not built for its snapshot, the block's own writes to overlay)
+/// reads the table instead: a lookup only narrows what is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyLookup {
+    pub index: Option<Arc<IndexDef>>,
+    /// Values of the path's first columns, of those columns' types; no
+    /// NULLs, no duplicates.
+    pub keys: Arc<Vec<Row>>,
 }
 
 /// `generate_series(start, stop [, step])` in FROM: integers of

@@ -20,7 +20,7 @@ use tessera_storage::deps::Positions;
 use tessera_storage::{Timestamp, TxId};
 use tessera_types::encoding::{encode_key, encode_row_id, hash_key};
 use tessera_types::schema::ShardId;
-use tessera_types::{sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
+use tessera_types::{memory, sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
 
 mod foreign;
 
@@ -287,12 +287,31 @@ impl<C: Cluster> Router<C> {
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Vec<Row>> {
         if let Some(source) = &select.source {
-            // Boxed: the inputs are SELECTs themselves.
-            let rows = Box::pin(self.gather(source, &params, session, read)).await?;
-            let started = std::time::Instant::now();
             let mut sink = Sink::new(&select.fragment.output);
-            for row in &rows {
-                sink.push(row, &select.fragment, &params)?;
+            let started;
+            match source {
+                // The last join hands its rows straight to the fragment
+                // (filter, projection or aggregates), never holding them.
+                Source::Join(join)
+                    if !matches!(join.right, Source::Lateral { .. })
+                        && !crate::explain::measuring() =>
+                {
+                    // Boxed: the inputs are SELECTs themselves.
+                    let left = Box::pin(self.gather(&join.left, &params, session, read)).await?;
+                    let right =
+                        Box::pin(self.join_right(join, &left, &params, session, read)).await?;
+                    started = std::time::Instant::now();
+                    crate::join::join_into(join, left, right, &params, &mut |row| {
+                        sink.push(&row, &select.fragment, &params)
+                    })?;
+                }
+                _ => {
+                    let rows = Box::pin(self.gather(source, &params, session, read)).await?;
+                    started = std::time::Instant::now();
+                    for row in &rows {
+                        sink.push(row, &select.fragment, &params)?;
+                    }
+                }
             }
             let rows = sink.finish(&params)?;
             if crate::explain::measuring() {
@@ -336,7 +355,7 @@ impl<C: Cluster> Router<C> {
                 t.reads.extend(shards.iter().chain(&read_on).copied());
             }
         }
-        let calls = shards
+        let scans = shards
             .iter()
             .map(|s| {
                 let scan = ShardRequest::Scan {
@@ -347,20 +366,15 @@ impl<C: Cluster> Router<C> {
                     track_reads,
                     key: key.clone(),
                 };
-                self.cluster.call(*s, scan)
+                (*s, scan)
             })
             .collect();
-        let mut rows = Vec::new();
-        for reply in join_all(calls).await {
-            match reply? {
-                ShardResponse::Rows(r) => rows.extend(r),
-                other => {
-                    return Err(Error::internal(format!(
-                        "unexpected reply to a scan: {other:?}"
-                    )))
-                }
-            }
-        }
+        let mut rows: Vec<Row> = self
+            .scan_shards(scans)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         if crate::explain::measuring() {
             crate::explain::record(select, "fragment", rows.len(), started.elapsed());
         }
@@ -415,12 +429,12 @@ impl<C: Cluster> Router<C> {
                 };
                 if plan.uses_outer() {
                     let rows = crate::subquery::run_local(select, params)?;
-                    return Ok(crate::subquery::place(rows, *offset, *width));
+                    return crate::subquery::place(rows, *offset, *width);
                 }
                 let rows = self
                     .select_at(plan, select, params.clone(), session, read)
                     .await?;
-                Ok(crate::subquery::place(rows, *offset, *width))
+                crate::subquery::place(rows, *offset, *width)
             }
             Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
                 let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
@@ -429,7 +443,7 @@ impl<C: Cluster> Router<C> {
             Source::Lateral { .. } => crate::subquery::lateral_alone(source, params),
             Source::Join(join) => {
                 let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
-                let right = Box::pin(self.gather(&join.right, params, session, read)).await?;
+                let right = Box::pin(self.join_right(join, &left, params, session, read)).await?;
                 crate::join::join_rows(join, left, right, params)
             }
             Source::SetOp(op) => {
@@ -451,10 +465,113 @@ impl<C: Cluster> Router<C> {
             Source::Work(n) => Ok(params.work_rows(*n)?.to_vec()),
             Source::Probe { init, keys } => {
                 let (rows, found) = crate::subquery::probe(params, *init, keys)?;
-                Ok(found.iter().map(|i| rows[*i].clone()).collect())
+                let found = found.iter().map(|i| rows[*i].clone()).collect();
+                memory::check()?;
+                Ok(found)
             }
-            Source::Init(id) => Ok(params.init_rows(*id)?.rows.clone()),
+            Source::Init(id) => {
+                let rows = params.init_rows(*id)?.rows.clone();
+                memory::check()?;
+                Ok(rows)
+            }
         }
+    }
+
+    /// Sends each shard its `Scan` and returns their rows, one run per
+    /// shard, checking the node's memory as they arrive.
+    async fn scan_shards(&self, scans: Vec<(ShardId, ShardRequest)>) -> Result<Vec<Vec<Row>>> {
+        let calls: Vec<_> = scans
+            .into_iter()
+            .map(|(shard, scan)| self.cluster.call(shard, scan))
+            .collect();
+        let mut runs = Vec::with_capacity(calls.len());
+        for reply in join_all(calls).await {
+            match reply? {
+                ShardResponse::Rows(r) => {
+                    runs.push(r);
+                    memory::check()?;
+                }
+                other => {
+                    return Err(Error::internal(format!(
+                        "unexpected reply to a scan: {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The rows of `join`'s right side that may join `left`'s: when the
+    /// right side is a table whose primary key or index the join's
+    /// equalities fix and the left side has few keys, only the rows those
+    /// keys find (an index nested-loop join, the keys sent to the shards
+    /// in one request each), else all of them (for a hash join).
+    async fn join_right(
+        &self,
+        join: &crate::plan::Join,
+        left: &[Row],
+        params: &Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+    ) -> Result<Vec<Row>> {
+        let catalog = self.cluster.catalog();
+        let path = crate::join::LookupPath::of(join, &catalog);
+        let keys = match &path {
+            Some(path) => path.keys(left, params)?,
+            None => None,
+        };
+        let (Some(path), Some(keys)) = (path, keys) else {
+            return self.gather(&join.right, params, session, read).await;
+        };
+        let started = std::time::Instant::now();
+        let key_count = keys.len();
+        let (ts, txn, track_reads) = read;
+        // Keys that name their shard go there alone; others to every shard.
+        let mut by_shard: Vec<(ShardId, Arc<Vec<Row>>)> = Vec::new();
+        if path.routes() {
+            let mut split: HashMap<ShardId, Vec<Row>> = HashMap::new();
+            for key in keys {
+                let shard = self.shard_of_key(&catalog, &path.sharding_key(&key));
+                split.entry(shard).or_default().push(key);
+            }
+            by_shard.extend(split.into_iter().map(|(s, k)| (s, Arc::new(k))));
+        } else if !keys.is_empty() {
+            let keys = Arc::new(keys);
+            for shard in self.all_shards(&catalog) {
+                by_shard.push((shard, keys.clone()));
+            }
+        }
+        if track_reads {
+            if let Some(t) = session.txn.as_mut() {
+                t.reads.extend(by_shard.iter().map(|(s, _)| *s));
+            }
+        }
+        let scans = by_shard
+            .into_iter()
+            .map(|(shard, keys)| {
+                let scan = ShardRequest::Scan {
+                    plan: path.plan(keys),
+                    params: params.clone(),
+                    ts,
+                    txn,
+                    track_reads,
+                    key: None,
+                };
+                (shard, scan)
+            })
+            .collect();
+        let rows: Vec<Row> = self
+            .scan_shards(scans)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        if crate::explain::measuring() {
+            crate::explain::record(join, "lookup", key_count, started.elapsed());
+            crate::explain::record(&join.right, "source", rows.len(), started.elapsed());
+        }
+        let rows = finish_select(path.select, rows, params)?;
+        crate::subquery::place(rows, path.offset, path.width)
     }
 
     /// Runs the statement's init plans in order at the snapshot `read`:
@@ -691,7 +808,7 @@ impl<C: Cluster> Router<C> {
             let rows =
                 Box::pin(self.select_at(&i.plan, select, params.clone(), session, read)).await?;
             let rows = match i.place {
-                Some((offset, width)) => crate::subquery::place(rows, offset, width),
+                Some((offset, width)) => crate::subquery::place(rows, offset, width)?,
                 None => rows,
             };
             Arc::make_mut(&mut params)
@@ -786,6 +903,7 @@ impl<C: Cluster> Router<C> {
                 primary_key: None,
                 index: None,
                 series: None,
+                lookup: None,
                 filter: None,
                 output: crate::plan::FragmentOutput::Project(all.clone()),
             },
@@ -1501,7 +1619,7 @@ impl<C: Cluster> Router<C> {
                 init,
                 analyze,
             } => {
-                let shards = self.cluster.catalog().shard_count() as usize;
+                let catalog = self.cluster.catalog();
                 let lines = match (&**inner, analyze) {
                     (Plan::Select(select), true) => {
                         let started = std::time::Instant::now();
@@ -1517,7 +1635,8 @@ impl<C: Cluster> Router<C> {
                         if sequenced {
                             self.settle_sequences().await?;
                         }
-                        let mut lines = crate::explain::render(inner, init, shards, Some(&profile));
+                        let mut lines =
+                            crate::explain::render(inner, init, &catalog, Some(&profile));
                         lines.push(format!(
                             "Execution Time: {:.3} ms ({} rows)",
                             started.elapsed().as_secs_f64() * 1000.0,
@@ -1525,7 +1644,7 @@ impl<C: Cluster> Router<C> {
                         ));
                         lines
                     }
-                    _ => crate::explain::render(inner, init, shards, None),
+                    _ => crate::explain::render(inner, init, &catalog, None),
                 };
                 Ok(QueryResult {
                     columns: None,
@@ -2487,7 +2606,8 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
         Some(agg) => {
             let mut groups: HashMap<Vec<Value>, Vec<AggState>> = HashMap::new();
             let mut order: Vec<Vec<Value>> = Vec::new();
-            for row in rows {
+            for (n, row) in rows.into_iter().enumerate() {
+                memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
                 let key = row[..agg.group_count].to_vec();
                 let states = groups.entry(key.clone()).or_insert_with(|| {
                     order.push(key);

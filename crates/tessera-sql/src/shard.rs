@@ -45,12 +45,16 @@ use crate::aggregate::AggState;
 use crate::engine::Notice;
 use crate::expr::{Expr, Params};
 use crate::plan::{
-    DeletePlan, FragmentOutput, IndexScan, OnConflict, Plan, Row, ScanFragment, UpdatePlan,
+    DeletePlan, FragmentOutput, IndexScan, KeyLookup, OnConflict, Plan, Row, ScanFragment,
+    UpdatePlan,
 };
 
 /// Rows a scan processes between yields to the event loop, so one long scan
 /// does not hold up every other request on the shard.
 pub const SCAN_ROWS_PER_YIELD: usize = 1024;
+
+/// A lookup (see [`KeyLookup`]) yields after reading this many keys.
+pub const LOOKUP_KEYS_PER_YIELD: usize = 256;
 
 /// The node's current catalog, shared read-only by its shards. A change
 /// publishes a whole new snapshot; readers check one atomic to see it.
@@ -970,6 +974,9 @@ impl ShardContext {
     fn check_memory(&self, writes: &WriteSet) -> Result<()> {
         let store = self.store.borrow();
         let growth = store.growth(writes);
+        if growth > 0 {
+            tessera_types::memory::check()?;
+        }
         if growth > 0 && store.bytes().saturating_add(growth as usize) > self.memory_limit_bytes {
             return Err(Error::new(
                 sqlstate::OUT_OF_MEMORY,
@@ -1428,6 +1435,13 @@ impl ShardContext {
             return sink.finish(params);
         }
         self.note_read(reader, table.id, None);
+        if let Some(lookup) = &fragment.lookup {
+            if !self.has_intents_in(txn, table.id) && self.lookup_usable(lookup, table, ts) {
+                self.lookup_scan(lookup, table, fragment, params, ts, &mut sink)
+                    .await?;
+                return sink.finish(params);
+            }
+        }
         if let Some(ix) = &fragment.index {
             // Usable once built for this snapshot, and when the
             // transaction has no writes of its own to overlay here.
@@ -1472,6 +1486,77 @@ impl ShardContext {
             }
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Whether this shard can read `lookup`'s path at snapshot `ts`: the
+    /// primary key always; an index once built for the snapshot, when its
+    /// entries live with the rows.
+    fn lookup_usable(&self, lookup: &KeyLookup, table: &TableDef, ts: Timestamp) -> bool {
+        match &lookup.index {
+            None => true,
+            Some(ix) => {
+                !ix.is_global(table)
+                    && ix.valid_from != 0
+                    && ix.valid_from <= ts
+                    && self.store.borrow().table(ix.storage.id).is_some()
+            }
+        }
+    }
+
+    /// Reads into `sink` the rows at snapshot `ts` whose path columns
+    /// start with one of `lookup`'s keys (an index nested-loop join's
+    /// inner side), yielding between batches of keys.
+    async fn lookup_scan(
+        &self,
+        lookup: &KeyLookup,
+        table: &TableDef,
+        fragment: &ScanFragment,
+        params: &Params,
+        ts: Timestamp,
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let row_key: Vec<usize> = lookup
+            .index
+            .as_ref()
+            .map(|ix| ix.row_key_columns().collect())
+            .unwrap_or_default();
+        for batch in lookup.keys.chunks(LOOKUP_KEYS_PER_YIELD) {
+            {
+                let store = self.store.borrow();
+                for key in batch {
+                    let mut prefix = Vec::new();
+                    for v in key {
+                        encode_key_value(&mut prefix, v);
+                    }
+                    let end = prefix_end(&prefix).map_or(Unbounded, Excluded);
+                    let range: KeyRange = (Included(prefix), end);
+                    match &lookup.index {
+                        None => {
+                            let rows = store
+                                .table(table.id)
+                                .ok_or_else(|| undefined_table(table))?;
+                            for (_, row) in rows.range_at(range, ts) {
+                                sink.push(row, fragment, params)?;
+                            }
+                        }
+                        Some(ix) => {
+                            let entries = store
+                                .table(ix.storage.id)
+                                .ok_or_else(|| undefined_table(table))?;
+                            for (_, entry) in entries.range_at(range, ts) {
+                                let key = encode_key(entry, &row_key);
+                                if let Some(row) = store.get(table.id, &key, ts) {
+                                    sink.push(row, fragment, params)?;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(())
     }
 
     /// The key range of `ix`'s storage table to read; `None` when no entry
@@ -3722,6 +3807,8 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
 
 /// Collects a fragment's output: projected rows or partial aggregates.
 pub(crate) struct Sink<'a> {
+    /// Rows pushed, counted to check the node's memory every so often.
+    pushed: usize,
     rows: Vec<Row>,
     groups: HashMap<Vec<Value>, Vec<AggState>>,
     output: &'a FragmentOutput,
@@ -3730,6 +3817,7 @@ pub(crate) struct Sink<'a> {
 impl<'a> Sink<'a> {
     pub(crate) fn new(output: &'a FragmentOutput) -> Sink<'a> {
         Sink {
+            pushed: 0,
             rows: Vec::new(),
             groups: HashMap::new(),
             output,
@@ -3742,6 +3830,8 @@ impl<'a> Sink<'a> {
         fragment: &ScanFragment,
         params: &Params,
     ) -> Result<()> {
+        self.pushed += 1;
+        tessera_types::memory::check_every(self.pushed, crate::join::MEMORY_CHECK_ROWS)?;
         if let Some(f) = &fragment.filter {
             if !f.eval_predicate(row, params)? {
                 return Ok(());

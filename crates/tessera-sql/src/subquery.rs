@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use tessera_types::{sqlstate, Error, Result, Value};
+use tessera_types::{memory, sqlstate, Error, Result, Value};
 
 use crate::expr::{Expr, Params};
 use crate::plan::{Join, Plan, Row, SelectPlan, Source};
@@ -78,7 +78,7 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
                 return Err(Error::internal("a FROM item that is not a query"));
             };
             let rows = run_local(select, params)?;
-            Ok(Cow::Owned(place(rows, *offset, *width)))
+            Ok(Cow::Owned(place(rows, *offset, *width)?))
         }
         Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
             let left = source_rows(&join.left, params)?.into_owned();
@@ -148,8 +148,9 @@ pub fn lateral_join(join: &Join, left: Vec<Row>, params: &Params) -> Result<Vec<
         for a in args {
             outer.push(a.eval(&l, params)?);
         }
-        let right = place(run_local(plan, &params.with_outer(outer))?, *offset, *width);
+        let right = place(run_local(plan, &params.with_outer(outer))?, *offset, *width)?;
         out.extend(crate::join::join_rows(join, vec![l], right, params)?);
+        memory::check_every(out.len(), crate::join::MEMORY_CHECK_ROWS)?;
     }
     Ok(out)
 }
@@ -170,11 +171,7 @@ pub fn lateral_alone(source: &Source, params: &Params) -> Result<Vec<Row>> {
     for a in args {
         outer.push(a.eval(&[], params)?);
     }
-    Ok(place(
-        run_local(plan, &params.with_outer(outer))?,
-        *offset,
-        *width,
-    ))
+    place(run_local(plan, &params.with_outer(outer))?, *offset, *width)
 }
 
 /// The rows of init plan `init` whose inner keys equal the outer ones
@@ -200,17 +197,19 @@ pub fn probe<'p>(
 
 /// Rows `width` wide with the given rows' values from `offset`, NULL
 /// elsewhere: how a FROM item's rows enter a join.
-pub fn place(rows: Vec<Row>, offset: usize, width: usize) -> Vec<Row> {
+pub fn place(rows: Vec<Row>, offset: usize, width: usize) -> Result<Vec<Row>> {
     if offset == 0 && rows.first().is_none_or(|r| r.len() == width) {
-        return rows;
+        return Ok(rows);
     }
     rows.into_iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(n, r)| {
+            memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
             let mut row = vec![Value::Null; width];
             for (slot, v) in row[offset..].iter_mut().zip(r) {
                 *slot = v;
             }
-            row
+            Ok(row)
         })
         .collect()
 }

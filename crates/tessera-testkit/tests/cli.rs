@@ -429,6 +429,60 @@ async fn connections_past_the_limit_are_refused_with_53300() {
 }
 
 #[tokio::test]
+async fn a_query_past_the_node_memory_limit_fails_with_53200_and_frees_what_it_held() {
+    let node = Node::new("query-memory", "2", &["--memory-limit", "150M"]);
+    let port = node.port;
+    let p = node.start("a.log");
+    let client = connect(port).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, s text);
+             INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g",
+        )
+        .await
+        .unwrap();
+    // Sorting 400 million joined rows cannot fit: the statement stops.
+    for _ in 0..3 {
+        let err = client
+            .query("SELECT a.s, b.s FROM t a, t b ORDER BY 1, 2 LIMIT 1", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::OUT_OF_MEMORY),
+            "{err:?}"
+        );
+        let db = err.as_db_error().unwrap();
+        assert!(
+            db.detail().unwrap().contains("memory limit of 150 MiB"),
+            "{db:?}"
+        );
+    }
+    // What it held was freed: work that fits still runs, the node is whole.
+    let n: i64 = client
+        .query_one(
+            "SELECT count(*) FROM t a JOIN t b ON a.id % 50 = b.id % 50",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 20000 * 400);
+    client
+        .execute("INSERT INTO t VALUES (0, 'zero')", &[])
+        .await
+        .unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 20001);
+    drop(client);
+    drop(p);
+}
+
+#[tokio::test]
 async fn a_shard_out_of_memory_refuses_writes_with_53200_and_recovers_after_deletes() {
     let node = Node::new("memory", "1", &["--shard-memory-limit", "256K"]);
     let port = node.port;

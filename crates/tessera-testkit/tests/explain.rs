@@ -71,15 +71,51 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         .parse()
         .unwrap();
     assert_eq!(actual_rows(&analyzed, "Seq Scan on o"), filtered);
-    assert_eq!(actual_rows(&analyzed, "Seq Scan on c"), 100);
-    assert_eq!(actual_rows(&analyzed, "Hash Join"), filtered);
+    // The orders' customer ids are few: customers are read by key.
+    assert_eq!(
+        actual_rows(
+            &analyzed,
+            "Index Scan using c_pkey on c (100 keys, on the shards of its keys)"
+        ),
+        100
+    );
+    assert_eq!(actual_rows(&analyzed, "Nested Loop"), filtered);
     assert_eq!(actual_rows(&analyzed, "HashAggregate"), 5);
     assert!(
         analyzed
             .iter()
-            .any(|l| l.contains("Hash Cond: o.cid = c.id")),
+            .any(|l| l.contains("Index Cond: o.cid = c.id")),
         "{analyzed:#?}"
     );
+    // Without ANALYZE, the choice is stated as the rule it follows.
+    let planned = plan(
+        &client,
+        "EXPLAIN SELECT c.city FROM c JOIN o ON o.cid = c.id WHERE o.total > 10",
+    )
+    .await;
+    assert!(
+        planned
+            .iter()
+            .any(|l| l
+                .contains("Index Lookup: c_pkey (id) when the left side has at most 20000 keys")),
+        "{planned:#?}"
+    );
+    // No key to read the other side by: a hash join over both whole.
+    let hashed = plan(
+        &client,
+        "EXPLAIN ANALYZE SELECT count(*) FROM c JOIN o ON o.total = c.id % 37",
+    )
+    .await;
+    let joined: usize = rows_text(
+        &client,
+        "SELECT count(*) FROM c JOIN o ON o.total = c.id % 37",
+    )
+    .await[0]
+        .parse()
+        .unwrap();
+    assert_eq!(actual_rows(&hashed, "Hash Join"), joined);
+    assert_eq!(actual_rows(&hashed, "Seq Scan on c"), 100);
+    assert_eq!(actual_rows(&hashed, "Seq Scan on o"), 1000);
     assert!(
         analyzed.last().unwrap().starts_with("Execution Time:"),
         "{analyzed:#?}"

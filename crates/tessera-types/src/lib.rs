@@ -11,6 +11,7 @@ pub mod encoding;
 pub mod error;
 pub mod json;
 pub mod md5;
+pub mod memory;
 pub mod number_format;
 pub mod numeric;
 pub mod schema;

@@ -22,6 +22,10 @@ use tessera_runtime::{
 const PG_LISTEN_DEFAULT: &str = "127.0.0.1:5454";
 const DATA_DIR_DEFAULT: &str = "./tessera-data";
 
+/// Counts the heap the node holds, which `--memory-limit` bounds.
+#[global_allocator]
+static ALLOCATOR: tessera_types::memory::CountingAlloc = tessera_types::memory::CountingAlloc;
+
 #[derive(Parser)]
 #[command(
     name = "tessera",
@@ -42,7 +46,8 @@ enum Command {
 #[derive(clap::Args)]
 struct RunArgs {
     /// A TOML file with any of: data_dir, pg_listen, shards, max_connections,
-    /// shard_memory_limit, checkpoint_wal_size, checkpoint_interval, log_level.
+    /// shard_memory_limit, memory_limit, checkpoint_wal_size, checkpoint_interval,
+    /// log_level.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -58,6 +63,10 @@ struct RunArgs {
     /// with 53200 [default: 80% of memory, split over the shards].
     #[arg(long, env = "TESSERA_SHARD_MEMORY_LIMIT", value_parser = parse_size)]
     shard_memory_limit: Option<u64>,
+    /// Bytes of memory the whole node may hold, e.g. 8G: a query or write
+    /// that would take it past fails with 53200 [default: 75% of memory].
+    #[arg(long, env = "TESSERA_MEMORY_LIMIT", value_parser = parse_size)]
+    memory_limit: Option<u64>,
     /// Client connections served at once; more are refused with 53300 [default: 1000].
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
@@ -82,6 +91,7 @@ struct ConfigFile {
     shards: Option<u16>,
     max_connections: Option<usize>,
     shard_memory_limit: Option<Size>,
+    memory_limit: Option<Size>,
     checkpoint_wal_size: Option<Size>,
     checkpoint_interval: Option<u64>,
     log_level: Option<String>,
@@ -155,12 +165,17 @@ fn checkpoint_settings(
     Ok((wal_size, interval))
 }
 
-/// Physical memory in bytes, from /proc/meminfo.
+/// The memory this process may use, in bytes: physical memory from
+/// /proc/meminfo, or the cgroup's limit (v2 `memory.max`) when lower.
 fn memory_total_bytes() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let physical = kib * 1024;
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    Some(cgroup.map_or(physical, |c| c.min(physical)))
 }
 
 fn main() -> ExitCode {
@@ -252,12 +267,17 @@ fn run(args: RunArgs) -> Result<(), String> {
     });
     let shard_memory_limit = match (args.shard_memory_limit, file.shard_memory_limit) {
         (Some(bytes), _) => bytes,
-        (None, Some(Size::Bytes(bytes))) => bytes,
-        (None, Some(Size::Text(text))) => parse_size(&text)?,
+        (None, Some(size)) => size.bytes()?,
         (None, None) => {
             memory_total_bytes().map_or(u64::MAX, |total| total / 10 * 8 / shards as u64)
         }
     };
+    let memory_limit = match (args.memory_limit, file.memory_limit) {
+        (Some(bytes), _) => bytes,
+        (None, Some(size)) => size.bytes()?,
+        (None, None) => memory_total_bytes().map_or(0, |total| total / 4 * 3),
+    };
+    tessera_types::memory::set_limit(usize::try_from(memory_limit).unwrap_or(usize::MAX));
     let mut config = NodeConfig::new(data_dir.clone(), pg_listen, shards);
     config.max_connections = max_connections;
     config.shard_memory_limit_bytes = usize::try_from(shard_memory_limit).unwrap_or(usize::MAX);
@@ -270,6 +290,11 @@ fn run(args: RunArgs) -> Result<(), String> {
         data_dir.display(),
         pg_listen.ip(),
         pg_listen.port()
+    );
+    tracing::info!(
+        "memory: {} MiB held after start, limit {}",
+        tessera_types::memory::heap_bytes() >> 20,
+        tessera_types::memory::limit().map_or("none".to_string(), |l| format!("{} MiB", l >> 20))
     );
 
     let signals = tokio::runtime::Builder::new_current_thread()
