@@ -426,8 +426,11 @@ impl Explainer<'_> {
                 // what happened; else what may happen, see `join_right`).
                 let path = crate::join::LookupPath::of(join, self.catalog);
                 let looked_up = self.actual::<crate::plan::Join>(join, "lookup");
+                let merges = crate::join::MergePath::of(join).is_some();
                 let method = if join.keys.is_empty() || looked_up.is_some() {
                     "Nested Loop"
+                } else if merges {
+                    "Merge Join"
                 } else {
                     "Hash Join"
                 };
@@ -442,7 +445,11 @@ impl Explainer<'_> {
                         .iter()
                         .map(|(l, r)| format!("{} = {}", show(l, names), show(r, names)))
                         .collect();
-                    let label = if looked_up.is_some() { "Index" } else { "Hash" };
+                    let label = match (looked_up, merges) {
+                        (Some(_), _) => "Index",
+                        (None, true) => "Merge",
+                        (None, false) => "Hash",
+                    };
                     self.detail(depth, &format!("{label} Cond: {}", conds.join(" AND ")));
                 }
                 if let (Some(path), None) = (&path, self.profile) {

@@ -66,26 +66,26 @@ fn exact_column(e: &Expr) -> Option<(usize, bool)> {
     }
 }
 
-/// An access path (`None`: the primary key) and the leading columns of
-/// it a join fixes.
-type PathColumns<'e> = (Option<Arc<IndexDef>>, Vec<(usize, &'e Expr)>);
+/// A FROM item that is a table read by a plain scan on every shard: no
+/// aggregates, ordering or limits of its own, no outer references. Each
+/// shard's rows of it come in primary-key order.
+struct PlainScan<'a> {
+    table: &'a Arc<TableDef>,
+    select: &'a SelectPlan,
+    /// The scan's output: columns of the table, or other expressions.
+    exprs: &'a [Expr],
+    /// Where its columns sit in the join's rows.
+    offset: usize,
+    width: usize,
+}
 
-impl<'a> LookupPath<'a> {
-    /// The path for `join`'s right side, if it is a table read by a plain
-    /// scan (no aggregates, ordering or limits of its own) and the join's
-    /// equalities fix a leading column of its primary key or of an index
-    /// whose entries live with the rows; the one fixing more columns wins,
-    /// the primary key on a tie. Inner and left joins only: a right or
-    /// full join keeps every right row, so must read them all.
-    pub fn of(join: &'a Join, catalog: &Catalog) -> Option<LookupPath<'a>> {
-        if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) || join.keys.is_empty() {
-            return None;
-        }
+impl<'a> PlainScan<'a> {
+    fn of(source: &'a Source) -> Option<PlainScan<'a>> {
         let Source::Query {
             plan,
             offset,
             width,
-        } = &join.right
+        } = source
         else {
             return None;
         };
@@ -110,11 +110,145 @@ impl<'a> LookupPath<'a> {
         else {
             return None;
         };
+        Some(PlainScan {
+            table,
+            select,
+            exprs,
+            offset: *offset,
+            width: *width,
+        })
+    }
+
+    /// The table column a join expression over the joined row reads, if
+    /// it reads one of this scan's output columns as it is.
+    fn column(&self, e: &Expr) -> Option<usize> {
+        let Expr::Column(k) = e else { return None };
+        match k.checked_sub(self.offset).and_then(|i| self.exprs.get(i)) {
+            Some(Expr::Column(c)) => Some(*c),
+            _ => None,
+        }
+    }
+
+    /// Whether a shard's rows come out ordered by these table columns:
+    /// they are the leading columns of the primary key.
+    fn ordered_by(&self, columns: &[usize]) -> bool {
+        !self.table.has_row_id()
+            && self.select.fragment.index.is_none()
+            && self.table.primary_key.len() >= columns.len()
+            && self.table.primary_key[..columns.len()] == *columns
+    }
+}
+
+/// A join both of whose sides are plain scans ordered by the join key (the
+/// leading columns of both primary keys, of one type): a merge join needs
+/// neither a hash table nor more than a merge of each side's per-shard
+/// runs.
+pub struct MergePath {
+    /// Positions in the joined row of the left and the right key columns,
+    /// in merge order; the other equalities are checked per pair.
+    pub keys: Vec<(usize, usize)>,
+    /// Which of the join's equalities the merge keys are.
+    merged: Vec<bool>,
+}
+
+impl MergePath {
+    pub fn of(join: &Join) -> Option<MergePath> {
+        if join.keys.is_empty() {
+            return None;
+        }
+        let left = PlainScan::of(&join.left)?;
+        let right = PlainScan::of(&join.right)?;
+        // Per equality: the left and right table columns it equates.
+        let pairs: Vec<Option<(usize, usize)>> = join
+            .keys
+            .iter()
+            .map(|(l, r)| {
+                let (lc, rc) = (left.column(l)?, right.column(r)?);
+                let same_type = left.table.columns[lc].data_type.unconstrained()
+                    == right.table.columns[rc].data_type.unconstrained();
+                same_type.then_some((lc, rc))
+            })
+            .collect();
+        let mut keys = Vec::new();
+        let mut merged = vec![false; join.keys.len()];
+        let (mut left_columns, mut right_columns) = (Vec::new(), Vec::new());
+        for &pk in &left.table.primary_key {
+            let Some(i) = pairs.iter().position(|p| p.is_some_and(|(lc, _)| lc == pk)) else {
+                break;
+            };
+            let (lc, rc) = pairs[i].unwrap_or_default();
+            if right.table.primary_key.get(right_columns.len()) != Some(&rc) {
+                break;
+            }
+            left_columns.push(lc);
+            right_columns.push(rc);
+            merged[i] = true;
+            if let (Expr::Column(lk), Expr::Column(rk)) = &join.keys[i] {
+                keys.push((*lk, *rk));
+            }
+        }
+        let ordered =
+            !keys.is_empty() && left.ordered_by(&left_columns) && right.ordered_by(&right_columns);
+        ordered.then_some(MergePath { keys, merged })
+    }
+
+    fn compare(&self, l: &[Value], r: &[Value]) -> std::cmp::Ordering {
+        for &(lk, rk) in &self.keys {
+            match l[lk].compare(&r[rk]) {
+                std::cmp::Ordering::Equal => {}
+                other => return other,
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+
+    /// The order of two rows of one side by their merge keys.
+    fn compare_side(&self, a: &[Value], b: &[Value], left: bool) -> std::cmp::Ordering {
+        for &(lk, rk) in &self.keys {
+            let k = if left { lk } else { rk };
+            match a[k].compare(&b[k]) {
+                std::cmp::Ordering::Equal => {}
+                other => return other,
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+
+    /// Whether a merge key of a row of one side is NULL (it matches nothing).
+    fn has_null(&self, row: &[Value], left: bool) -> bool {
+        self.keys
+            .iter()
+            .any(|&(lk, rk)| row[if left { lk } else { rk }].is_null())
+    }
+}
+
+/// An access path (`None`: the primary key) and the leading columns of
+/// it a join fixes.
+type PathColumns<'e> = (Option<Arc<IndexDef>>, Vec<(usize, &'e Expr)>);
+
+impl<'a> LookupPath<'a> {
+    /// The path for `join`'s right side, if it is a table read by a plain
+    /// scan (no aggregates, ordering or limits of its own) and the join's
+    /// equalities fix a leading column of its primary key or of an index
+    /// whose entries live with the rows; the one fixing more columns wins,
+    /// the primary key on a tie. Inner and left joins only: a right or
+    /// full join keeps every right row, so must read them all.
+    pub fn of(join: &'a Join, catalog: &Catalog) -> Option<LookupPath<'a>> {
+        if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) || join.keys.is_empty() {
+            return None;
+        }
+        let PlainScan {
+            table,
+            select,
+            exprs,
+            offset,
+            width,
+        } = PlainScan::of(&join.right)?;
         // Table column → the left expression the join makes it equal to.
         let mut fixed: HashMap<usize, &Expr> = HashMap::new();
         for (left, right) in &join.keys {
             if let Some((k, widened)) = exact_column(right) {
-                if let Some(Expr::Column(c)) = k.checked_sub(*offset).and_then(|i| exprs.get(i)) {
+                if let Some(Expr::Column(c)) = k.checked_sub(offset).and_then(|i| exprs.get(i)) {
                     let integer = matches!(
                         table.columns[*c].data_type,
                         DataType::Int2 | DataType::Int4 | DataType::Int8
@@ -151,8 +285,8 @@ impl<'a> LookupPath<'a> {
         Some(LookupPath {
             table,
             select,
-            offset: *offset,
-            width: *width,
+            offset,
+            width,
             index,
             columns,
         })
@@ -265,18 +399,10 @@ pub fn join_into(
     let mut right_matched = vec![false; right.len()];
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
     let pair = |l: &Row, r: &Row, emit: &mut dyn FnMut(Row) -> Result<()>| -> Result<bool> {
-        let mut joined = l.clone();
-        for &(start, len) in &join.right_columns {
-            joined[start..start + len].clone_from_slice(&r[start..start + len]);
+        match combine(join, l, r, &[], params)? {
+            Some(joined) => emit(joined).map(|()| true),
+            None => Ok(false),
         }
-        let passes = match &join.residual {
-            Some(c) => c.eval_predicate(&joined, params)?,
-            None => true,
-        };
-        if passes {
-            emit(joined)?;
-        }
-        Ok(passes)
     };
     let mut unmatched_left = Vec::new();
     if join.keys.is_empty() {
@@ -327,6 +453,119 @@ pub fn join_into(
             if !matched {
                 emit(r)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// The row joining `l` and `r`, if it passes the join's residual
+/// condition and the equalities `checked` marks (the others are known to
+/// hold).
+fn combine(
+    join: &Join,
+    l: &Row,
+    r: &Row,
+    checked: &[bool],
+    params: &Params,
+) -> Result<Option<Row>> {
+    let mut joined = l.clone();
+    for &(start, len) in &join.right_columns {
+        joined[start..start + len].clone_from_slice(&r[start..start + len]);
+    }
+    for ((lk, rk), check) in join.keys.iter().zip(checked) {
+        if *check {
+            let (a, b) = (lk.eval(&joined, params)?, rk.eval(&joined, params)?);
+            if a.is_null() || b.is_null() || a != b {
+                return Ok(None);
+            }
+        }
+    }
+    let passes = match &join.residual {
+        Some(c) => c.eval_predicate(&joined, params)?,
+        None => true,
+    };
+    Ok(passes.then_some(joined))
+}
+
+/// The rows of `join` by merging its sides (see [`MergePath`]), each
+/// handed to `emit` as it is made.
+pub fn merge_into(
+    join: &Join,
+    path: &MergePath,
+    mut left: Vec<Row>,
+    mut right: Vec<Row>,
+    params: &Params,
+    emit: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
+    use std::cmp::Ordering;
+    // Each side is its shards' runs, each in key order already, which the
+    // (adaptive) sort only merges.
+    left.sort_by(|a, b| path.compare_side(a, b, true));
+    right.sort_by(|a, b| path.compare_side(a, b, false));
+    let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
+    let keep_right = matches!(join.kind, JoinKind::Right | JoinKind::Full);
+    let unchecked: Vec<bool> = path.merged.iter().map(|m| !m).collect();
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() && j < right.len() {
+        let order = match path.has_null(&left[i], true) {
+            true => Ordering::Less,
+            false => path.compare(&left[i], &right[j]),
+        };
+        match order {
+            Ordering::Less => {
+                if keep_left {
+                    emit(std::mem::take(&mut left[i]))?;
+                }
+                i += 1;
+            }
+            Ordering::Greater => {
+                if keep_right {
+                    emit(std::mem::take(&mut right[j]))?;
+                }
+                j += 1;
+            }
+            Ordering::Equal => {
+                let i_end = i + left[i..]
+                    .iter()
+                    .take_while(|l| path.compare_side(l, &left[i], true).is_eq())
+                    .count();
+                let j_end = j + right[j..]
+                    .iter()
+                    .take_while(|r| path.compare_side(r, &right[j], false).is_eq())
+                    .count();
+                let mut right_matched = vec![false; j_end - j];
+                for l in &mut left[i..i_end] {
+                    let mut matched = false;
+                    for (r, r_matched) in right[j..j_end].iter().zip(&mut right_matched) {
+                        if let Some(joined) = combine(join, l, r, &unchecked, params)? {
+                            emit(joined)?;
+                            matched = true;
+                            *r_matched = true;
+                        }
+                    }
+                    if keep_left && !matched {
+                        emit(std::mem::take(l))?;
+                    }
+                }
+                if keep_right {
+                    for (b, matched) in (j..j_end).zip(right_matched) {
+                        if !matched {
+                            emit(std::mem::take(&mut right[b]))?;
+                        }
+                    }
+                }
+                (i, j) = (i_end, j_end);
+            }
+        }
+    }
+    if keep_left {
+        for l in left.drain(i..) {
+            emit(l)?;
+        }
+    }
+    if keep_right {
+        for r in right.drain(j..) {
+            emit(r)?;
         }
     }
     Ok(())

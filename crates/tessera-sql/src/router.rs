@@ -297,13 +297,9 @@ impl<C: Cluster> Router<C> {
                         && !crate::explain::measuring() =>
                 {
                     // Boxed: the inputs are SELECTs themselves.
-                    let left = Box::pin(self.gather(&join.left, &params, session, read)).await?;
-                    let right =
-                        Box::pin(self.join_right(join, &left, &params, session, read)).await?;
+                    let mut emit = |row: Row| sink.push(&row, &select.fragment, &params);
+                    Box::pin(self.run_join(join, &params, session, read, &mut emit)).await?;
                     started = std::time::Instant::now();
-                    crate::join::join_into(join, left, right, &params, &mut |row| {
-                        sink.push(&row, &select.fragment, &params)
-                    })?;
                 }
                 _ => {
                     let rows = Box::pin(self.gather(source, &params, session, read)).await?;
@@ -442,9 +438,13 @@ impl<C: Cluster> Router<C> {
             }
             Source::Lateral { .. } => crate::subquery::lateral_alone(source, params),
             Source::Join(join) => {
-                let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
-                let right = Box::pin(self.join_right(join, &left, params, session, read)).await?;
-                crate::join::join_rows(join, left, right, params)
+                let mut rows = Vec::new();
+                let mut emit = |row: Row| {
+                    rows.push(row);
+                    memory::check_every(rows.len(), crate::join::MEMORY_CHECK_ROWS)
+                };
+                Box::pin(self.run_join(join, params, session, read, &mut emit)).await?;
+                Ok(rows)
             }
             Source::SetOp(op) => {
                 let left = Box::pin(self.gather(&op.left, params, session, read)).await?;
@@ -501,11 +501,35 @@ impl<C: Cluster> Router<C> {
         Ok(runs)
     }
 
-    /// The rows of `join`'s right side that may join `left`'s: when the
-    /// right side is a table whose primary key or index the join's
-    /// equalities fix and the left side has few keys, only the rows those
-    /// keys find (an index nested-loop join, the keys sent to the shards
-    /// in one request each), else all of them (for a hash join).
+    /// Runs `join` (not a lateral one), handing its rows to `emit`: the
+    /// left side first, then the right side by key when it has an index
+    /// path and the left side few keys (index nested-loop join), else
+    /// whole, merged with the left when both come in key order (merge
+    /// join), or hash-joined.
+    async fn run_join(
+        &self,
+        join: &crate::plan::Join,
+        params: &Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+        emit: &mut dyn FnMut(Row) -> Result<()>,
+    ) -> Result<()> {
+        let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
+        let (right, looked_up) =
+            Box::pin(self.join_right(join, &left, params, session, read)).await?;
+        if !looked_up {
+            if let Some(path) = crate::join::MergePath::of(join) {
+                return crate::join::merge_into(join, &path, left, right, params, emit);
+            }
+        }
+        crate::join::join_into(join, left, right, params, emit)
+    }
+
+    /// The rows of `join`'s right side that may join `left`'s, and whether
+    /// they were read by key: when the right side is a table whose primary
+    /// key or index the join's equalities fix and the left side has few
+    /// keys, only the rows those keys find (an index nested-loop join, the
+    /// keys sent to the shards in one request each), else all of them.
     async fn join_right(
         &self,
         join: &crate::plan::Join,
@@ -513,7 +537,7 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-    ) -> Result<Vec<Row>> {
+    ) -> Result<(Vec<Row>, bool)> {
         let catalog = self.cluster.catalog();
         let path = crate::join::LookupPath::of(join, &catalog);
         let keys = match &path {
@@ -521,7 +545,8 @@ impl<C: Cluster> Router<C> {
             None => None,
         };
         let (Some(path), Some(keys)) = (path, keys) else {
-            return self.gather(&join.right, params, session, read).await;
+            let rows = self.gather(&join.right, params, session, read).await?;
+            return Ok((rows, false));
         };
         let started = std::time::Instant::now();
         let key_count = keys.len();
@@ -571,7 +596,7 @@ impl<C: Cluster> Router<C> {
             crate::explain::record(&join.right, "source", rows.len(), started.elapsed());
         }
         let rows = finish_select(path.select, rows, params)?;
-        crate::subquery::place(rows, path.offset, path.width)
+        Ok((crate::subquery::place(rows, path.offset, path.width)?, true))
     }
 
     /// Runs the statement's init plans in order at the snapshot `read`:

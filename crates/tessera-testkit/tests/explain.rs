@@ -114,6 +114,29 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         .parse()
         .unwrap();
     assert_eq!(actual_rows(&hashed, "Hash Join"), joined);
+    // Two tables joined on their primary keys, the left side too large to
+    // read the right by key: their shards' rows, in key order, are merged.
+    client
+        .batch_execute(
+            "CREATE TABLE a (id int PRIMARY KEY, v int);
+             CREATE TABLE b (aid int, n int, PRIMARY KEY (aid, n));
+             INSERT INTO a SELECT g, g FROM generate_series(1, 25000) g;
+             INSERT INTO b SELECT g / 2, g % 2 FROM generate_series(2, 50001) g;",
+        )
+        .await
+        .unwrap();
+    let merged = plan(
+        &client,
+        "EXPLAIN ANALYZE SELECT count(*) FROM a JOIN b ON b.aid = a.id",
+    )
+    .await;
+    assert_eq!(actual_rows(&merged, "Merge Join"), 50000);
+    assert!(
+        merged
+            .iter()
+            .any(|l| l.contains("Merge Cond: a.id = b.aid")),
+        "{merged:#?}"
+    );
     assert_eq!(actual_rows(&hashed, "Seq Scan on c"), 100);
     assert_eq!(actual_rows(&hashed, "Seq Scan on o"), 1000);
     assert!(
