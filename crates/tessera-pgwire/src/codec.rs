@@ -812,6 +812,10 @@ pub fn notice_response(out: &mut Vec<u8>, notice: &Notice) {
         out.push(field);
         put_cstr(out, value);
     }
+    if let Some(detail) = &notice.detail {
+        out.push(b'D');
+        put_cstr(out, detail);
+    }
     out.push(0);
     end_message(out, start);
 }
@@ -1266,6 +1270,7 @@ mod tests {
                 code: "42P07",
                 severity: "NOTICE",
                 message: "exists".into(),
+                detail: None,
             },
         );
         parse_complete(&mut out);

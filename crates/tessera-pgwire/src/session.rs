@@ -120,8 +120,17 @@ impl Startup {
                     codec::error_response(out, Severity::Fatal, &error);
                     return Handshake::Close;
                 }
+                let database = params
+                    .iter()
+                    .find(|(key, _)| *key == "database")
+                    .map(|(_, value)| value.to_string())
+                    .unwrap_or_default();
                 match startup_settings(params).and_then(SessionState::new) {
-                    Ok(state) => Handshake::Accept(Box::new(state)),
+                    Ok(mut state) => {
+                        // PostgreSQL's default database is the user's name.
+                        state.database = database;
+                        Handshake::Accept(Box::new(state))
+                    }
                     Err(error) => {
                         codec::error_response(out, Severity::Fatal, &error);
                         Handshake::Close

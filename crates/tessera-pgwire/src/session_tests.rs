@@ -132,6 +132,7 @@ impl QueryEngine for FakeEngine {
                     code: "01000",
                     severity: "WARNING",
                     message: "careful".to_string(),
+                    detail: None,
                 }],
             },
             "set app" => {

@@ -14,12 +14,14 @@ use sqlparser::ast;
 use tessera_types::array::Elem;
 use tessera_types::datetime::interval::{IntervalFields, IntervalTypmod};
 use tessera_types::datetime::{self, TimeContext};
+use tessera_types::schema::{SchemaId, INFORMATION_SCHEMA, PG_CATALOG};
 use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, TableDef, Value};
 
 use crate::array::ArrayFn;
 use crate::engine::ColumnDesc;
 use crate::expr::{BinaryOp, Clock, Expr, Function, Subquery, SubqueryKind, SubqueryRows};
 use crate::json::{JsonFn, TableFn};
+use crate::names::{Names, QualifiedName};
 use crate::parser::Parsed;
 use crate::plan::*;
 use crate::sequence::SequenceOp;
@@ -292,6 +294,46 @@ fn column_of(table: &TableDef, name: &str) -> Result<usize> {
     })
 }
 
+/// SET search_path: each value an identifier or a string, written back
+/// quoted where needed and joined as PostgreSQL shows the list (`SET
+/// search_path = 'a,b'` is the one schema `"a,b"`).
+fn search_path_set(values: &[ast::Expr], local: bool, reset: bool) -> Result<Plan> {
+    let mut entries = Vec::with_capacity(values.len());
+    for v in values {
+        let entry = match v {
+            ast::Expr::Identifier(i)
+                if i.quote_style.is_none()
+                    && values.len() == 1
+                    && i.value.eq_ignore_ascii_case("default") =>
+            {
+                return Ok(Plan::Set {
+                    name: "search_path".into(),
+                    value: None,
+                    local,
+                    reset,
+                });
+            }
+            ast::Expr::Identifier(i) => ident_name(i),
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            other => {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{other}\""
+                )))
+            }
+        };
+        entries.push(crate::names::quote_ident(&entry));
+    }
+    Ok(Plan::Set {
+        name: "search_path".into(),
+        value: Some(entries.join(", ")),
+        local,
+        reset,
+    })
+}
+
 pub fn ident_name(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() {
         ident.value.clone()
@@ -300,15 +342,21 @@ pub fn ident_name(ident: &ast::Ident) -> String {
     }
 }
 
-fn object_name(name: &ast::ObjectName) -> Result<String> {
-    let parts: Vec<String> = name
-        .0
+/// The parts of a dotted name, each folded as identifiers are.
+fn name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
+    name.0
         .iter()
         .map(|p| match p {
             ast::ObjectNamePart::Identifier(i) => Ok(ident_name(i)),
             other => Err(Error::unsupported(format!("the name {other}"))),
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
+
+/// A name that is not a relation's (a function, a constraint): its last
+/// part, where a schema before it may only be `public`.
+fn object_name(name: &ast::ObjectName) -> Result<String> {
+    let parts = name_parts(name)?;
     match parts.as_slice() {
         [name] => Ok(name.clone()),
         [schema, name] if schema == "public" => Ok(name.clone()),
@@ -1051,6 +1099,11 @@ pub struct Binder<'a> {
     /// While a view is being created: each select list with a `*` (by the
     /// address of its SELECT), expanded.
     stars: Option<Vec<(usize, SelectList)>>,
+    /// What relation names resolve against.
+    names: Names,
+    /// While a view's text is being qualified: where each relation name
+    /// written without a schema starts in it, and the schema it found.
+    unqualified: Option<Vec<(sqlparser::tokenizer::Location, SchemaId)>>,
 }
 
 /// A select list with `*` expanded: each expression and its column name.
@@ -1216,7 +1269,131 @@ impl<'a> Binder<'a> {
             uses_sequences: false,
             referenced: Vec::new(),
             stars: None,
+            names: Names::default(),
+            unqualified: None,
         }
+    }
+
+    /// The binder with names resolving against `names` (the session's
+    /// search_path) instead of `public` alone.
+    pub fn with_names(mut self, names: Names) -> Binder<'a> {
+        self.names = names;
+        self
+    }
+
+    fn qualified(&self, name: &ast::ObjectName) -> Result<QualifiedName> {
+        crate::names::qualified_name(name_parts(name)?, &self.names.database)
+    }
+
+    /// The schema relation name `q` points into: the one it names (3F000
+    /// when that does not exist), or the first on the search path with a
+    /// relation so named (`None` when none has one).
+    fn schema_of(&self, q: &QualifiedName) -> Result<Option<SchemaId>> {
+        match &q.schema {
+            Some(s) => crate::names::schema_named(self.catalog, s).map(Some),
+            None => Ok(self.names.find(self.catalog, &q.name)),
+        }
+    }
+
+    /// Like `schema_of`, for a relation a query reads or writes: a schema
+    /// that does not exist means the relation does not (42P01, as
+    /// PostgreSQL's FROM and INSERT say). Notes where a name without a
+    /// schema was found, for a view's text.
+    fn schema_of_relation(&mut self, name: &ast::ObjectName) -> Result<(QualifiedName, SchemaId)> {
+        let q = self.qualified(name)?;
+        let missing = |q: &QualifiedName| {
+            Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("relation \"{}\" does not exist", q.shown()),
+            )
+        };
+        let schema = match self.schema_of(&q) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(missing(&q)),
+            Err(e) if e.code == sqlstate::INVALID_SCHEMA_NAME => return Err(missing(&q)),
+            Err(e) => return Err(e),
+        };
+        self.note_unqualified(name, &q, schema);
+        Ok((q, schema))
+    }
+
+    /// While a view's text is being qualified: notes that `name`, written
+    /// without a schema, was found in `schema`.
+    fn note_unqualified(&mut self, name: &ast::ObjectName, q: &QualifiedName, schema: SchemaId) {
+        use sqlparser::ast::Spanned;
+        if let (Some(notes), None) = (self.unqualified.as_mut(), &q.schema) {
+            notes.push((name.span().start, schema));
+        }
+    }
+
+    /// Where CREATE puts relation `q`: the schema it names, or the first
+    /// of the search path that exists; never `pg_catalog` or
+    /// `information_schema`.
+    fn creation_schema(&self, q: &QualifiedName) -> Result<SchemaId> {
+        let schema = match &q.schema {
+            Some(s) => crate::names::schema_named(self.catalog, s)?,
+            None => self.names.creation_schema(self.catalog)?,
+        };
+        match schema {
+            PG_CATALOG => Err(Error::new(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied to create \"pg_catalog.{}\"", q.name),
+            )
+            .with_detail("System catalog modifications are currently disallowed.")),
+            INFORMATION_SCHEMA => Err(Error::unsupported(
+                "creating relations in schema information_schema",
+            )),
+            s => Ok(s),
+        }
+    }
+
+    /// The relation (of any kind) DDL names: its schema, or 3F000 for a
+    /// schema named that does not exist; `None` when no schema of the path
+    /// has it.
+    fn ddl_schema(&self, name: &ast::ObjectName) -> Result<(QualifiedName, Option<SchemaId>)> {
+        let q = self.qualified(name)?;
+        let schema = self.schema_of(&q)?;
+        Ok((q, schema))
+    }
+
+    /// A table for ALTER, COMMENT, REFERENCES, OWNED BY: as `table`, but a
+    /// schema that does not exist is 3F000.
+    fn ddl_table(&mut self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let q = self.qualified(name)?;
+        self.schema_of(&q)?;
+        self.table(name)
+    }
+
+    /// The table a column reference's qualifier `parts` (`[schema,] table`
+    /// or `database.schema.table`) names: its table part, once any schema
+    /// named is checked to be the schema of that FROM item's table.
+    fn column_qualifier(&self, parts: &[String], scope: &Scope) -> Result<String> {
+        let q = crate::names::qualified_name(parts.to_vec(), &self.names.database)?;
+        let Some(schema) = &q.schema else {
+            return Ok(q.name);
+        };
+        let stored = scope
+            .table
+            .iter()
+            .map(|t| (scope.qualifier.as_deref(), t))
+            .chain(scope.items.iter().filter_map(|it| match &it.input {
+                Some(ItemInput::Table(t)) => Some((Some(it.qualifier.as_str()), t)),
+                _ => None,
+            }));
+        let wrong = stored
+            .filter(|(qualifier, _)| *qualifier == Some(q.name.as_str()))
+            .any(|(_, t)| t.name != q.name || self.catalog.schema_name(t.schema) != schema);
+        if wrong || self.catalog.schema(schema).is_none() {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("invalid reference to FROM-clause entry for table \"{}\"", q.name),
+            )
+            .with_hint(format!(
+                "There is an entry for table \"{}\", but it cannot be referenced from this part of the query.",
+                q.name
+            )));
+        }
+        Ok(q.name)
     }
 
     /// The final parameter types: unresolved ones become `text`, as PostgreSQL does.
@@ -1227,27 +1404,29 @@ impl<'a> Binder<'a> {
             .collect()
     }
 
+    /// The table a query reads or writes.
     fn table(&mut self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
-        let n = object_name(name)?;
-        match self.catalog.table(&n) {
+        let (q, schema) = self.schema_of_relation(name)?;
+        let n = &q.name;
+        match self.catalog.table(schema, n) {
             Some(t) => {
                 self.referenced.push(t.id);
                 Ok(t.clone())
             }
-            None if self.catalog.view(&n).is_some() => Err(Error::new(
+            None if self.catalog.view(schema, n).is_some() => Err(Error::new(
                 sqlstate::WRONG_OBJECT_TYPE,
                 format!("\"{n}\" is a view, not a table"),
             )
             .with_hint("Views can be read; writing through them is not supported.")),
             None => Err(Error::new(
                 sqlstate::UNDEFINED_TABLE,
-                format!("relation \"{n}\" does not exist"),
+                format!("relation \"{}\" does not exist", q.shown()),
             )),
         }
     }
 
     /// The view a FROM item names (a WITH query of the name hides it).
-    fn view_of(&self, relation: &ast::TableFactor) -> Option<Arc<tessera_types::ViewDef>> {
+    fn view_of(&mut self, relation: &ast::TableFactor) -> Option<Arc<tessera_types::ViewDef>> {
         let ast::TableFactor::Table {
             name, args: None, ..
         } = relation
@@ -1257,8 +1436,12 @@ impl<'a> Binder<'a> {
         if self.cte_of(relation).is_some() {
             return None;
         }
-        let n = object_name(name).ok()?;
-        self.catalog.view(&n).cloned()
+        let (q, schema) = self.ddl_schema(name).ok()?;
+        let view = self.catalog.view(schema?, &q.name).cloned();
+        if let Some(v) = &view {
+            self.note_unqualified(name, &q, v.schema);
+        }
+        view
     }
 
     /// A view's query, bound afresh from its text: it sees neither the
@@ -1281,7 +1464,14 @@ impl<'a> Binder<'a> {
         let windows = self.windows.take();
         let named = std::mem::take(&mut self.named_windows);
         let in_window = std::mem::replace(&mut self.in_window, false);
+        // Its relation names carry their schemas (those of views made
+        // before schemas existed do not, and meant public's).
+        let public = Names::new("public", &self.names.user, &self.names.database);
+        let names = std::mem::replace(&mut self.names, public);
+        let unqualified = self.unqualified.take();
         let bound = self.bind_query(&q);
+        self.names = names;
+        self.unqualified = unqualified;
         self.ctes = ctes;
         self.outer = outer;
         self.windows = windows;
@@ -1303,7 +1493,9 @@ impl<'a> Binder<'a> {
         query: &ast::Query,
         or_replace: bool,
     ) -> Result<Plan> {
-        let name = object_name(name)?;
+        let q = self.qualified(name)?;
+        let schema = self.creation_schema(&q)?;
+        let name = q.name;
         self.stars = Some(Vec::new());
         let bound = self.bind_query(query);
         let stars = self.stars.take().unwrap_or_default();
@@ -1347,12 +1539,163 @@ impl<'a> Binder<'a> {
             view: tessera_types::ViewDef {
                 id: 0,
                 name,
+                schema,
                 columns: out,
-                query: query.to_string(),
+                query: self.qualify_relations(&query.to_string())?,
                 depends_on,
             },
             or_replace,
         })
+    }
+
+    /// A view's query text with each relation name written without a
+    /// schema given the schema the search path finds it in now, so that
+    /// the view goes on reading what it read when it was made whatever
+    /// the reader's search_path (PostgreSQL keeps the relations' ids).
+    /// The text is bound again, noting where such names start.
+    fn qualify_relations(&self, text: &str) -> Result<String> {
+        let query = crate::parser::parse_query(text)?;
+        let mut binder =
+            Binder::new(self.catalog, &[], self.time.clone()).with_names(self.names.clone());
+        binder.unqualified = Some(Vec::new());
+        binder.bind_query(&query)?;
+        let mut notes = binder.unqualified.take().unwrap_or_default();
+        notes.sort_by_key(|(at, _)| (at.line, at.column));
+        notes.dedup_by_key(|(at, _)| (at.line, at.column));
+        // Line and column (in characters, from 1) to byte offsets.
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut out = text.to_string();
+        for (at, schema) in notes.iter().rev() {
+            let offset = usize::try_from(at.line)
+                .ok()
+                .and_then(|l| starts.get(l.checked_sub(1)?))
+                .and_then(|start| {
+                    let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
+                    text[*start..]
+                        .char_indices()
+                        .nth(column)
+                        .map(|(i, _)| start + i)
+                });
+            let Some(offset) = offset else {
+                return Err(Error::internal("a relation name outside the view's text"));
+            };
+            let prefix = format!(
+                "{}.",
+                crate::names::quote_ident(self.catalog.schema_name(*schema))
+            );
+            out.insert_str(offset, &prefix);
+        }
+        Ok(out)
+    }
+
+    /// A role named by CREATE SCHEMA … AUTHORIZATION: roles are not kept
+    /// yet, so the session's user is the one that exists.
+    fn role(&self, role: &ast::Ident) -> Result<String> {
+        let name = ident_name(role);
+        let user = &self.names.user;
+        let is_user = name == *user
+            || (role.quote_style.is_none()
+                && matches!(
+                    name.as_str(),
+                    "current_user" | "session_user" | "current_role"
+                ));
+        if is_user {
+            Ok(user.clone())
+        } else {
+            Err(Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("role \"{name}\" does not exist"),
+            ))
+        }
+    }
+
+    /// A schema name a statement creates or renames to: `pg_` is reserved.
+    fn new_schema_name(name: &ast::ObjectName) -> Result<String> {
+        let [ast::ObjectNamePart::Identifier(i)] = name.0.as_slice() else {
+            return Err(Error::syntax(format!("syntax error at or near \"{name}\"")));
+        };
+        let name = ident_name(i);
+        if name.starts_with("pg_") {
+            return Err(Error::new(
+                sqlstate::RESERVED_NAME,
+                format!("unacceptable schema name \"{name}\""),
+            )
+            .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+        }
+        Ok(name)
+    }
+
+    fn bind_create_schema(&self, name: &ast::SchemaName, if_not_exists: bool) -> Result<Plan> {
+        let (name, owner) = match name {
+            ast::SchemaName::Simple(n) => (Self::new_schema_name(n)?, self.names.user.clone()),
+            ast::SchemaName::NamedAuthorization(n, role) => {
+                let owner = self.role(role)?;
+                (Self::new_schema_name(n)?, owner)
+            }
+            ast::SchemaName::UnnamedAuthorization(role) => {
+                let owner = self.role(role)?;
+                let n = ast::ObjectName(vec![ast::ObjectNamePart::Identifier(
+                    ast::Ident::with_quote('"', owner.clone()),
+                )]);
+                (Self::new_schema_name(&n)?, owner)
+            }
+        };
+        Ok(Plan::CreateSchema {
+            schema: tessera_types::SchemaDef { id: 0, name, owner },
+            if_not_exists,
+        })
+    }
+
+    fn bind_drop_schemas(
+        &self,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<Plan> {
+        let mut found = Vec::new();
+        let mut notices = Vec::new();
+        for name in names {
+            let [ast::ObjectNamePart::Identifier(i)] = name.0.as_slice() else {
+                return Err(Error::syntax(format!("syntax error at or near \"{name}\"")));
+            };
+            let n = ident_name(i);
+            match crate::names::schema_named(self.catalog, &n) {
+                Ok(_) => found.push(n),
+                Err(_) if if_exists => notices.push(crate::engine::Notice::new(
+                    sqlstate::SUCCESSFUL_COMPLETION,
+                    format!("schema \"{n}\" does not exist, skipping"),
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Plan::DropSchemas {
+            names: found,
+            cascade,
+            notices,
+            path: self.names.schemas(self.catalog),
+        })
+    }
+
+    fn bind_alter_schema(&self, alter: &ast::AlterSchema) -> Result<Plan> {
+        let [ast::AlterSchemaOperation::Rename { name: to }] = alter.operations.as_slice() else {
+            return Err(Error::unsupported(format!("{alter}")));
+        };
+        let [ast::ObjectNamePart::Identifier(i)] = alter.name.0.as_slice() else {
+            return Err(Error::syntax(format!(
+                "syntax error at or near \"{}\"",
+                alter.name
+            )));
+        };
+        let schema = crate::names::schema_named(self.catalog, &ident_name(i))?;
+        let name = Self::new_schema_name(to)?;
+        if matches!(schema, PG_CATALOG | INFORMATION_SCHEMA) {
+            return Err(Error::unsupported(format!(
+                "renaming schema {}",
+                self.catalog.schema_name(schema)
+            )));
+        }
+        Ok(Plan::RenameSchema { schema, name })
     }
 
     pub fn bind(mut self, parsed: &Parsed, sql: &str) -> Result<Statement> {
@@ -1487,39 +1830,33 @@ impl<'a> Binder<'a> {
                 }
 
                 let mut deletes = Vec::new();
-                let named: Vec<String> = table_names
-                    .iter()
-                    .map(|t| object_name(&t.name))
-                    .collect::<Result<_>>()?;
-                for name in &named {
-                    let Some(table) = self.catalog.table(name) else {
-                        continue;
-                    };
+                let mut tables = Vec::new();
+                for target in table_names {
+                    tables.push(self.ddl_table(&target.name)?);
+                }
+                let named: Vec<tessera_types::TableId> = tables.iter().map(|t| t.id).collect();
+                for table in &tables {
                     if let Some((child, _)) = self
                         .catalog
                         .referencing(table.id)
                         .into_iter()
-                        .find(|(c, _)| !named.contains(&c.name))
+                        .find(|(c, _)| !named.contains(&c.id))
                     {
                         return Err(Error::new(
                             sqlstate::FEATURE_NOT_SUPPORTED,
                             "cannot truncate a table referenced in a foreign key constraint",
                         )
-                        .with_detail(format!("Table \"{}\" references \"{name}\".", child.name))
+                        .with_detail(format!(
+                            "Table \"{}\" references \"{}\".",
+                            child.name, table.name
+                        ))
                         .with_hint(format!(
                             "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
                             child.name
                         )));
                     }
                 }
-                for target in table_names {
-                    let name = object_name(&target.name)?;
-                    let table = self.catalog.table(&name).cloned().ok_or_else(|| {
-                        Error::new(
-                            sqlstate::UNDEFINED_TABLE,
-                            format!("relation \"{name}\" does not exist"),
-                        )
-                    })?;
+                for table in tables {
                     deletes.push(Arc::new(Plan::Delete(DeletePlan {
                         returning: vec![],
                         joined: None,
@@ -1534,13 +1871,7 @@ impl<'a> Binder<'a> {
                     Some(ast::TruncateIdentityOption::Restart) => self
                         .catalog
                         .sequences()
-                        .filter(|s| {
-                            s.owned_by.is_some_and(|(t, _)| {
-                                self.catalog
-                                    .table_by_id(t)
-                                    .is_some_and(|t| named.contains(&t.name))
-                            })
-                        })
+                        .filter(|s| s.owned_by.is_some_and(|(t, _)| named.contains(&t)))
                         .cloned()
                         .collect(),
                     _ => vec![],
@@ -1572,8 +1903,24 @@ impl<'a> Binder<'a> {
                 if *cascade {
                     return Err(Error::unsupported(format!("DROP {kind} … CASCADE")));
                 }
-                let names = names.iter().map(object_name).collect::<Result<Vec<_>>>()?;
                 let if_exists = *if_exists;
+                let mut refs = Vec::new();
+                let mut notices = Vec::new();
+                for name in names {
+                    let q = self.qualified(name)?;
+                    match self.schema_of(&q) {
+                        Ok(schema) => refs.push(crate::shard::RelationRef {
+                            schema,
+                            name: q.name,
+                        }),
+                        Err(e) if if_exists && e.code == sqlstate::INVALID_SCHEMA_NAME => notices
+                            .push(crate::engine::Notice::new(
+                                sqlstate::SUCCESSFUL_COMPLETION,
+                                format!("{}, skipping", e.message),
+                            )),
+                        Err(e) => return Err(e),
+                    }
+                }
                 let kind = match kind {
                     ast::ObjectType::Table => Relation::Table,
                     ast::ObjectType::Index => Relation::Index,
@@ -1582,11 +1929,37 @@ impl<'a> Binder<'a> {
                 };
                 let plan = Plan::Drop {
                     kind,
-                    names,
+                    names: refs,
                     if_exists,
+                    notices,
+                    path: self.names.schemas(self.catalog),
                 };
                 (plan, vec![], false)
             }
+            S::Drop {
+                object_type: ast::ObjectType::Schema,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => (
+                self.bind_drop_schemas(names, *if_exists, *cascade)?,
+                vec![],
+                false,
+            ),
+            S::CreateSchema {
+                schema_name,
+                if_not_exists,
+                with: None,
+                options: None,
+                default_collate_spec: None,
+                clone: None,
+            } => (
+                self.bind_create_schema(schema_name, *if_not_exists)?,
+                vec![],
+                false,
+            ),
+            S::AlterSchema(alter) => (self.bind_alter_schema(alter)?, vec![], false),
             S::CreateIndex(ci) => (self.bind_create_index(ci)?, vec![], false),
             S::CreateView {
                 or_alter: false,
@@ -1652,23 +2025,35 @@ impl<'a> Binder<'a> {
             S::AlterTable {
                 name, operations, ..
             } => (self.bind_alter_table(name, operations)?, vec![], false),
-            S::Set(ast::Set::SetTimeZone {
-                local: false,
-                value,
-            }) => {
+            S::Set(ast::Set::SetTimeZone { local, value }) => {
                 let value = time_zone_value(value)?;
                 (
                     Plan::Set {
                         name: "timezone".into(),
                         value,
+                        local: *local,
+                        reset: false,
                     },
                     vec![],
                     false,
                 )
             }
             S::Set(ast::Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
+            }) if variable.to_string().eq_ignore_ascii_case("search_path") => {
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                (search_path_set(values, local, parsed.reset)?, vec![], false)
+            }
+            S::Set(ast::Set::SingleAssignment {
+                variable,
+                values,
+                scope,
+                ..
             }) => {
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
                 let name = variable.to_string().to_lowercase();
                 let value = values
                     .iter()
@@ -1687,7 +2072,17 @@ impl<'a> Binder<'a> {
                 } else {
                     Some(value)
                 };
-                (Plan::Set { name, value }, vec![], false)
+                let reset = parsed.reset;
+                (
+                    Plan::Set {
+                        name,
+                        value,
+                        local,
+                        reset,
+                    },
+                    vec![],
+                    false,
+                )
             }
             S::ShowVariable { variable } => {
                 let name = variable
@@ -1791,6 +2186,7 @@ impl<'a> Binder<'a> {
             columns,
             returns_rows,
             catalog_version: self.catalog.version,
+            search_path: self.names.setting.clone(),
             deferred: false,
             parsed: Arc::new(parsed.clone()),
             uses_sequences: self.uses_sequences,
@@ -1861,13 +2257,31 @@ impl<'a> Binder<'a> {
             }
         }
         match e {
-            E::Identifier(i) => self.bind_column(None, &ident_name(i), scope, ctx),
+            E::Identifier(i) => match self.bind_column(None, &ident_name(i), scope, ctx) {
+                // CURRENT_SCHEMA is also a function written without parentheses.
+                Err(e)
+                    if is_not_found(&e)
+                        && i.quote_style.is_none()
+                        && i.value.eq_ignore_ascii_case("current_schema") =>
+                {
+                    Ok(self.current_schema())
+                }
+                bound => bound,
+            },
             E::CompoundIdentifier(parts) => match parts.as_slice() {
                 [q, c] => self.bind_column(Some(&ident_name(q)), &ident_name(c), scope, ctx),
-                [s, q, c] if ident_name(s) == "public" => {
-                    self.bind_column(Some(&ident_name(q)), &ident_name(c), scope, ctx)
+                [db, _, _, _] if ident_name(db) != self.names.database => Err(Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    format!("cross-database references are not implemented: {e}"),
+                )),
+                [qualifier @ .., c] if parts.len() <= 4 => {
+                    let parts: Vec<String> = qualifier.iter().map(ident_name).collect();
+                    let q = self.column_qualifier(&parts, scope)?;
+                    self.bind_column(Some(&q), &ident_name(c), scope, ctx)
                 }
-                _ => Err(Error::unsupported(format!("the column reference {e}"))),
+                _ => Err(Error::syntax(format!(
+                    "improper qualified name (too many dotted names): {e}"
+                ))),
             },
             E::Value(v) => self.bind_literal(&v.value, hint),
             E::Nested(inner) => self.bind_expr_hint(inner, scope, ctx, hint),
@@ -3241,6 +3655,9 @@ impl<'a> Binder<'a> {
             if let Some(bound) = self.bind_sequence_function(&name, &args, scope, ctx)? {
                 return Ok(bound);
             }
+            if let Some(bound) = self.bind_schema_function(&name, &args, scope, ctx)? {
+                return Ok(bound);
+            }
         }
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
@@ -4516,7 +4933,9 @@ impl<'a> Binder<'a> {
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) if !scope.items.is_empty() => {
                     let q = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => object_name(n)?,
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                            self.column_qualifier(&name_parts(n)?, &scope)?
+                        }
                         other => return Err(Error::unsupported(format!("{other}.*"))),
                     };
                     let item = scope.item_named(&q)?;
@@ -5996,6 +6415,7 @@ impl Binder<'_> {
         let def = TableDef {
             id: 0,
             name: qualifier.clone(),
+            schema: tessera_types::schema::PG_CATALOG,
             columns: columns
                 .into_iter()
                 .map(|(n, t)| ColumnDef::new(n, t, false))
@@ -6094,6 +6514,7 @@ impl Binder<'_> {
         let def = TableDef {
             id: 0,
             name: qualifier.clone(),
+            schema: tessera_types::schema::PG_CATALOG,
             columns: vec![ColumnDef::new(column, data_type, false)],
             primary_key: vec![],
             sharding_key: vec![],
@@ -6525,7 +6946,7 @@ impl Binder<'_> {
                 )));
             }
             if is_default(&a.value) {
-                let d = self.column_default(&def.columns[i])?;
+                let d = self.column_default(def.schema, &def.columns[i])?;
                 bound.push((i, d));
                 continue;
             }
@@ -6697,7 +7118,7 @@ impl Binder<'_> {
         name: &ast::ObjectName,
         operations: &[ast::AlterTableOperation],
     ) -> Result<Plan> {
-        let table = self.table(name)?;
+        let table = self.ddl_table(name)?;
         let [ast::AlterTableOperation::AddConstraint {
             constraint: ast::TableConstraint::PrimaryKey { columns, .. },
             ..
@@ -6736,7 +7157,7 @@ impl Binder<'_> {
         let mut drop_indexes = Vec::new();
         let mut notices = Vec::new();
         let mut added = Vec::new();
-        let t = quote_name(&table.name);
+        let t = self.relation_text(table.schema, &table.name);
         let renames = operations
             .iter()
             .any(|o| matches!(o, Op::RenameTable { .. } | Op::RenameColumn { .. }));
@@ -6869,11 +7290,10 @@ impl Binder<'_> {
                     let written = ForeignKeyAst::of(c).expect("a FOREIGN KEY constraint");
                     let fk = self.foreign_key(&new, &written)?;
                     // Every row's key must be in the parent already.
-                    let parent = self
-                        .catalog
-                        .table_by_id(fk.parent)
-                        .map(|p| p.name.clone())
-                        .unwrap_or_else(|| new.name.clone());
+                    let parent = match self.catalog.table_by_id(fk.parent) {
+                        Some(p) => self.relation_text(p.schema, &p.name),
+                        None => t.clone(),
+                    };
                     let matches: Vec<String> = fk
                         .columns
                         .iter()
@@ -6909,7 +7329,7 @@ impl Binder<'_> {
                             "SELECT {} FROM {t} AS c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {}) LIMIT 1",
                             selected.join(", "),
                             not_null.join(" AND "),
-                            quote_name(&parent),
+                            parent,
                             matches.join(" AND ")
                         ),
                         sqlstate::FOREIGN_KEY_VIOLATION,
@@ -6935,7 +7355,8 @@ impl Binder<'_> {
                     let name = match name {
                         Some(n) => ident_name(n),
                         None => unused_name(key_name(&new.name, &new.columns, &key, "key"), |c| {
-                            self.catalog.relation_exists(c) || unique.iter().any(|(u, _)| u == c)
+                            self.catalog.relation_exists(new.schema, c)
+                                || unique.iter().any(|(u, _)| u == c)
                         }),
                     };
                     unique.push((name, key));
@@ -6950,7 +7371,7 @@ impl Binder<'_> {
                         new.foreign_keys.remove(i);
                     } else if self
                         .catalog
-                        .index(&n)
+                        .index(table.schema, &n)
                         .is_some_and(|ix| ix.table == table.id && ix.unique)
                     {
                         drop_indexes.push(n);
@@ -7004,7 +7425,7 @@ impl Binder<'_> {
                             }
                         }
                     }
-                    let fill = self.column_default(&column)?;
+                    let fill = self.column_default(new.schema, &column)?;
                     if fill.any(&|e| matches!(e, Expr::Sequence { .. } | Expr::Now(Clock::Wall))) {
                         return Err(Error::unsupported(
                             "ALTER TABLE … ADD COLUMN with a volatile DEFAULT",
@@ -7033,7 +7454,16 @@ impl Binder<'_> {
                     let (ast::RenameTableNameKind::To(to) | ast::RenameTableNameKind::As(to)) =
                         table_name;
                     self.refuse_rename_under_views(&table)?;
-                    new.name = object_name(to)?;
+                    let to = self.qualified(to)?;
+                    if let Some(s) = &to.schema {
+                        if crate::names::schema_named(self.catalog, s)? != table.schema {
+                            return Err(Error::syntax(format!(
+                                "syntax error at or near \"{}\"",
+                                to.shown()
+                            )));
+                        }
+                    }
+                    new.name = to.name;
                 }
                 Op::DropColumn {
                     column_names,
@@ -7121,11 +7551,16 @@ impl Binder<'_> {
         if fk.deferrable {
             return Err(Error::unsupported("DEFERRABLE foreign keys"));
         }
-        let parent_name = object_name(fk.parent)?;
-        let parent: TableDef = if parent_name == child.name {
+        let parent_name = self.qualified(fk.parent)?;
+        let names_child = parent_name.name == child.name
+            && match &parent_name.schema {
+                Some(s) => crate::names::schema_named(self.catalog, s)? == child.schema,
+                None => true,
+            };
+        let parent: TableDef = if names_child {
             child.clone()
         } else {
-            (*self.table(fk.parent)?).clone()
+            (*self.ddl_table(fk.parent)?).clone()
         };
         let mut columns = Vec::new();
         for c in &fk.columns {
@@ -7240,6 +7675,15 @@ impl Binder<'_> {
     }
 
     /// A query that must find no row for an ALTER TABLE to hold.
+    /// Relation `name` of `schema` as SQL text the binder reads back.
+    fn relation_text(&self, schema: SchemaId, name: &str) -> String {
+        format!(
+            "{}.{}",
+            quote_name(self.catalog.schema_name(schema)),
+            quote_name(name)
+        )
+    }
+
     fn validation(
         &mut self,
         sql: &str,
@@ -7369,7 +7813,7 @@ impl Binder<'_> {
         }
         // The default must still be one of the column's values.
         let column = column.clone();
-        self.column_default(&column).map_err(|_| {
+        self.column_default(new.schema, &column).map_err(|_| {
             Error::new(
                 sqlstate::DATATYPE_MISMATCH,
                 format!(
@@ -7539,13 +7983,15 @@ impl Binder<'_> {
                 return Err(Error::unsupported(format!("index method {using}")));
             }
         }
-        let table_name = object_name(&ci.table_name)?;
-        let table = self.catalog.table(&table_name).ok_or_else(|| {
-            Error::new(
-                sqlstate::UNDEFINED_TABLE,
-                format!("relation \"{table_name}\" does not exist"),
-            )
-        })?;
+        let (table_name, schema) = self.ddl_schema(&ci.table_name)?;
+        let table = schema
+            .and_then(|s| self.catalog.table(s, &table_name.name))
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("relation \"{}\" does not exist", table_name.shown()),
+                )
+            })?;
         let mut columns = Vec::new();
         let mut descending = Vec::new();
         for c in &ci.columns {
@@ -7572,15 +8018,17 @@ impl Binder<'_> {
                 "cannot use more than 32 columns in an index",
             ));
         }
-        let name = match &ci.name {
-            Some(n) => object_name(n)?,
+        let name = match ci.name.as_ref().map(|n| n.0.as_slice()) {
+            // An index lives in its table's schema: its name has none.
+            Some([ast::ObjectNamePart::Identifier(i)]) => ident_name(i),
+            Some(_) => return Err(Error::syntax("syntax error at or near \".\"")),
             None => {
                 // PostgreSQL's choice: table_col…_idx (or _key when unique),
                 // numbered if taken.
                 let suffix = if ci.unique { "key" } else { "idx" };
                 unused_name(
                     key_name(&table.name, &table.columns, &columns, suffix),
-                    |n| self.catalog.relation_exists(n),
+                    |n| self.catalog.relation_exists(table.schema, n),
                 )
             }
         };
@@ -7603,7 +8051,9 @@ impl Binder<'_> {
         if !ct.columns.is_empty() {
             return Err(Error::syntax("syntax error at or near \"AS\""));
         }
-        let name = object_name(&ct.name)?;
+        let q = self.qualified(&ct.name)?;
+        let schema = self.creation_schema(&q)?;
+        let name = q.name;
         let (_, descs) = self.bind_query(query)?;
         if !self.params.is_empty() {
             return Err(Error::new(
@@ -7635,6 +8085,7 @@ impl Binder<'_> {
             table: TableDef {
                 id: 0,
                 name,
+                schema,
                 columns,
                 primary_key: vec![],
                 sharding_key,
@@ -7677,7 +8128,7 @@ impl Binder<'_> {
         let text = text.filter(|t| !t.is_empty());
         match kind {
             ast::CommentObject::Table => {
-                let table = self.table(name)?;
+                let table = self.ddl_table(name)?;
                 Ok(Plan::Comment {
                     object: table.id,
                     column: 0,
@@ -7695,21 +8146,27 @@ impl Binder<'_> {
                     return Err(Error::syntax("column name must be qualified"));
                 }
                 let relation = ast::ObjectName(parts[..rest].to_vec());
-                let rname = object_name(&relation)?;
+                let (q, schema) = self.ddl_schema(&relation)?;
+                let rname = q.name.clone();
                 let c = ident_name(column);
-                let (id, columns): (tessera_types::TableId, Vec<String>) =
-                    match (self.catalog.table(&rname), self.catalog.view(&rname)) {
-                        (Some(t), _) => (t.id, t.columns.iter().map(|c| c.name.clone()).collect()),
-                        (None, Some(v)) => {
-                            (v.id, v.columns.iter().map(|(n, _)| n.clone()).collect())
-                        }
-                        (None, None) => {
-                            return Err(Error::new(
-                                sqlstate::UNDEFINED_TABLE,
-                                format!("relation \"{rname}\" does not exist"),
-                            ))
-                        }
-                    };
+                let found = schema.map(|s| {
+                    (
+                        self.catalog.table(s, &q.name),
+                        self.catalog.view(s, &q.name),
+                    )
+                });
+                let (id, columns): (tessera_types::TableId, Vec<String>) = match found
+                    .unwrap_or((None, None))
+                {
+                    (Some(t), _) => (t.id, t.columns.iter().map(|c| c.name.clone()).collect()),
+                    (None, Some(v)) => (v.id, v.columns.iter().map(|(n, _)| n.clone()).collect()),
+                    (None, None) => {
+                        return Err(Error::new(
+                            sqlstate::UNDEFINED_TABLE,
+                            format!("relation \"{}\" does not exist", q.shown()),
+                        ))
+                    }
+                };
                 let i = columns.iter().position(|n| *n == c).ok_or_else(|| {
                     Error::new(
                         sqlstate::UNDEFINED_COLUMN,
@@ -7739,13 +8196,15 @@ impl Binder<'_> {
         let mut out = Vec::with_capacity(table.checks.len());
         for (name, text) in &table.checks {
             let e = crate::parser::parse_expr(text)?;
-            let (x, _) = self.bind_expr(
-                &e,
-                &scope,
-                &mut Ctx::Row {
-                    clause: "check constraints",
-                },
-            )?;
+            let (x, _) = self.in_table_schema(table.schema, |b| {
+                b.bind_expr(
+                    &e,
+                    &scope,
+                    &mut Ctx::Row {
+                        clause: "check constraints",
+                    },
+                )
+            })?;
             out.push((name.clone(), x));
         }
         Ok(out.into())
@@ -7793,23 +8252,48 @@ impl Binder<'_> {
         table
             .columns
             .iter()
-            .map(|c| self.column_default(c))
+            .map(|c| self.column_default(table.schema, c))
             .collect()
     }
 
-    /// A column's DEFAULT expression, bound from its stored text.
-    fn column_default(&mut self, column: &ColumnDef) -> Result<Expr> {
+    /// A column's DEFAULT expression, bound from its stored text: names in
+    /// it resolve in the table's schema first, then in public (where a
+    /// serial column's sequence is, and where they resolved before
+    /// schemas), whatever the session's search_path.
+    fn column_default(&mut self, schema: SchemaId, column: &ColumnDef) -> Result<Expr> {
         let Some(text) = &column.default else {
             return Ok(Expr::literal_null());
         };
         let e = crate::parser::parse_expr(text)?;
-        let (x, t) = self.bind_expr_hint(
-            &e,
-            &Scope::default(),
-            &mut Ctx::Row { clause: "DEFAULT" },
-            Some(column.data_type),
-        )?;
-        self.assign(x, t, column)
+        self.in_table_schema(schema, |b| {
+            let (x, t) = b.bind_expr_hint(
+                &e,
+                &Scope::default(),
+                &mut Ctx::Row { clause: "DEFAULT" },
+                Some(column.data_type),
+            )?;
+            b.assign(x, t, column)
+        })
+    }
+
+    /// Runs `bind` with names resolving in `schema`, then public: how the
+    /// expressions stored with a table (defaults, checks) read.
+    fn in_table_schema<T>(
+        &mut self,
+        schema: SchemaId,
+        bind: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let path = Names {
+            path: vec![
+                self.catalog.schema_name(schema).to_string(),
+                "public".into(),
+            ],
+            ..self.names.clone()
+        };
+        let session = std::mem::replace(&mut self.names, path);
+        let bound = bind(self);
+        self.names = session;
+        bound
     }
 
     /// Checks a DEFAULT expression of a new column of type `t` as
@@ -7859,6 +8343,7 @@ impl Binder<'_> {
     /// if taken).
     fn owned_sequence(
         &self,
+        schema: SchemaId,
         table: &str,
         column: &str,
         t: DataType,
@@ -7866,13 +8351,17 @@ impl Binder<'_> {
         taken: &[(tessera_types::SequenceDef, u32)],
     ) -> Result<tessera_types::SequenceDef> {
         let name = unused_name(format!("{table}_{column}_seq"), |n| {
-            self.catalog.relation_exists(n) || taken.iter().any(|(s, _)| s.name == n) || n == table
+            self.catalog.relation_exists(schema, n)
+                || taken.iter().any(|(s, _)| s.name == n)
+                || n == table
         });
         let mut options = options.clone();
         if options.data_type.is_none() {
             options.data_type = Some(t);
         }
-        tessera_types::SequenceDef::new(name, &options)
+        let mut sequence = tessera_types::SequenceDef::new(name, &options)?;
+        sequence.schema = schema;
+        Ok(sequence)
     }
 
     /// The options of CREATE SEQUENCE or of an identity column.
@@ -7911,18 +8400,26 @@ impl Binder<'_> {
         options: &[ast::SequenceOptions],
         owned_by: Option<&ast::ObjectName>,
     ) -> Result<Plan> {
-        let name = object_name(name)?;
+        let q = self.qualified(name)?;
+        let schema = self.creation_schema(&q)?;
         let mut opts = self.sequence_options(options)?;
         if let Some(t) = t {
             opts.data_type = Some(data_type(t)?);
         }
-        let mut sequence = tessera_types::SequenceDef::new(name, &opts)?;
+        let mut sequence = tessera_types::SequenceDef::new(q.name, &opts)?;
+        sequence.schema = schema;
         match owned_by.map(|o| o.0.as_slice()) {
             None => {}
             Some([ast::ObjectNamePart::Identifier(i)]) if i.value.eq_ignore_ascii_case("none") => {}
-            Some([.., table, ast::ObjectNamePart::Identifier(column)]) => {
-                let table_name = ast::ObjectName(vec![table.clone()]);
-                let table = self.table(&table_name)?;
+            Some([table @ .., ast::ObjectNamePart::Identifier(column)]) if !table.is_empty() => {
+                let table_name = ast::ObjectName(table.to_vec());
+                let table = self.ddl_table(&table_name)?;
+                if table.schema != schema {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "sequence must be in same schema as table it is linked to",
+                    ));
+                }
                 let c = ident_name(column);
                 let i = table
                     .column_index(&c)
@@ -8407,8 +8904,9 @@ impl Binder<'_> {
         options: &[ast::SequenceOptions],
         owned_by: Option<&ast::ObjectName>,
     ) -> Result<Plan> {
-        let n = object_name(name)?;
-        let Some(old) = self.catalog.sequence(&n).cloned() else {
+        let (q, schema) = self.ddl_schema(name)?;
+        let n = q.shown();
+        let Some(old) = schema.and_then(|s| self.catalog.sequence(s, &q.name).cloned()) else {
             if alter.if_exists {
                 return Ok(Plan::AlterSequence {
                     sequence: None,
@@ -8417,10 +8915,10 @@ impl Binder<'_> {
                     notices: vec![format!("relation \"{n}\" does not exist, skipping")],
                 });
             }
-            return Err(if self.catalog.relation_exists(&n) {
+            return Err(if schema.is_some() {
                 Error::new(
                     sqlstate::WRONG_OBJECT_TYPE,
-                    format!("\"{n}\" is not a sequence"),
+                    format!("\"{}\" is not a sequence", q.name),
                 )
             } else {
                 Error::new(
@@ -8442,7 +8940,8 @@ impl Binder<'_> {
             cache: given.cache.or(Some(old.cache)),
             cycle: given.cycle.or(Some(old.cycle)),
         };
-        let mut sequence = tessera_types::SequenceDef::new(n.clone(), &merged)?;
+        let mut sequence = tessera_types::SequenceDef::new(old.name.clone(), &merged)?;
+        sequence.schema = old.schema;
         sequence.id = old.id;
         sequence.state = old.state.clone();
         sequence.owned_by = old.owned_by;
@@ -8530,19 +9029,78 @@ impl Binder<'_> {
         )))
     }
 
+    /// `current_schema()` and `current_schemas(implicit)`: what the
+    /// statement's search_path resolves to, constants of the statement (a
+    /// prepared one is bound again when search_path changes).
+    fn bind_schema_function(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Option<(Expr, DataType)>> {
+        match (name, args) {
+            ("current_schema", []) => Ok(Some(self.current_schema())),
+            ("current_schemas", [implicit]) => {
+                let (x, t) = self.bind_expr_hint(implicit, scope, ctx, Some(DataType::Bool))?;
+                let x = self.coerce(x, t, DataType::Bool)?;
+                let value = match &x {
+                    Expr::Literal(v) => v.clone(),
+                    e if constant(e) && !matches!(e, Expr::Param(_) | Expr::Subquery(_)) => {
+                        e.eval(&[], &crate::expr::Params::default())?
+                    }
+                    _ => {
+                        return Err(Error::unsupported(
+                            "current_schemas() of an argument that is not a constant",
+                        ))
+                    }
+                };
+                let t = DataType::Array(Elem::Text);
+                let schemas = match value {
+                    Value::Bool(true) => self.names.schemas_with_implicit(self.catalog),
+                    Value::Bool(false) => self.names.schemas(self.catalog),
+                    _ => return Ok(Some((Expr::Literal(Value::Null), t))),
+                };
+                let items = schemas
+                    .into_iter()
+                    .map(|s| Value::Text(self.catalog.schema_name(s).to_string()))
+                    .collect();
+                let array = tessera_types::array::Array {
+                    elem: Elem::Text,
+                    items,
+                };
+                Ok(Some((Expr::Literal(Value::Array(Box::new(array))), t)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// `current_schema`: the first schema of the search path that exists,
+    /// or NULL.
+    fn current_schema(&self) -> (Expr, DataType) {
+        let value = match self.names.schemas(self.catalog).first() {
+            Some(s) => Value::Text(self.catalog.schema_name(*s).to_string()),
+            None => Value::Null,
+        };
+        (Expr::Literal(value), DataType::Text)
+    }
+
     /// The sequence a regclass text names (`name`, `"Name"`, `public.name`).
     fn sequence_named(&self, text: &str) -> Result<Arc<tessera_types::SequenceDef>> {
         let parts = crate::parser::parse_object_name(text)?;
-        let name = object_name(&parts)?;
-        match self.catalog.sequence(&name) {
-            Some(s) => Ok(s.clone()),
-            None if self.catalog.relation_exists(&name) => Err(Error::new(
+        let (q, schema) = self.ddl_schema(&parts)?;
+        let name = &q.name;
+        match schema {
+            Some(s) if self.catalog.sequence(s, name).is_some() => {
+                Ok(self.catalog.sequence(s, name).cloned().expect("checked"))
+            }
+            Some(_) => Err(Error::new(
                 sqlstate::WRONG_OBJECT_TYPE,
                 format!("\"{name}\" is not a sequence"),
             )),
             None => Err(Error::new(
                 sqlstate::UNDEFINED_TABLE,
-                format!("relation \"{name}\" does not exist"),
+                format!("relation \"{}\" does not exist", q.shown()),
             )),
         }
     }
@@ -8563,7 +9121,9 @@ impl Binder<'_> {
             ast::CreateTableOptions::With(options) => storage_parameters(options)?,
             other => return Err(Error::unsupported(format!("the table options {other}"))),
         }
-        let name = object_name(&ct.name)?;
+        let q = self.qualified(&ct.name)?;
+        let schema = self.creation_schema(&q)?;
+        let name = q.name;
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut sequences: Vec<(tessera_types::SequenceDef, u32)> = Vec::new();
         // CHECK constraints: given name, expression.
@@ -8601,6 +9161,7 @@ impl Binder<'_> {
             // serial, or an identity column: a sequence owned by the column.
             if serial.is_some() {
                 let seq = self.owned_sequence(
+                    schema,
                     &name,
                     &cname,
                     column_type,
@@ -8658,8 +9219,14 @@ impl Binder<'_> {
                         }
                         let options =
                             self.sequence_options(sequence_options.as_deref().unwrap_or(&[]))?;
-                        let seq =
-                            self.owned_sequence(&name, &cname, column_type, &options, &sequences)?;
+                        let seq = self.owned_sequence(
+                            schema,
+                            &name,
+                            &cname,
+                            column_type,
+                            &options,
+                            &sequences,
+                        )?;
                         default = Some(nextval_default(&seq.name));
                         sequences.push((seq, i as u32));
                         identity = Some(if *kind == ast::GeneratedAs::Always {
@@ -8790,7 +9357,8 @@ impl Binder<'_> {
             let name = match given {
                 Some(n) => n,
                 None => unused_name(key_name(&name, &columns, &key, "key"), |c| {
-                    self.catalog.relation_exists(c) || unique_keys.iter().any(|(u, _)| u == c)
+                    self.catalog.relation_exists(schema, c)
+                        || unique_keys.iter().any(|(u, _)| u == c)
                 }),
             };
             // A key equal to the primary key adds nothing.
@@ -8801,6 +9369,7 @@ impl Binder<'_> {
         let mut table = TableDef {
             id: 0,
             name,
+            schema,
             columns,
             primary_key,
             sharding_key,
@@ -9930,6 +10499,7 @@ mod index_choice_tests {
         let def = TableDef {
             id: 0,
             name: "t".into(),
+            schema: tessera_types::schema::PUBLIC,
             columns: vec![
                 column("id", DataType::Int4),
                 column("a", DataType::Int4),

@@ -44,6 +44,8 @@ pub struct Notice {
     pub code: &'static str,
     pub severity: &'static str,
     pub message: String,
+    /// Lines of DETAIL, if any.
+    pub detail: Option<String>,
 }
 
 /// The result of executing one statement.
@@ -80,7 +82,13 @@ impl Notice {
             code: code.code(),
             severity: "NOTICE",
             message: message.into(),
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Notice {
+        self.detail = Some(detail.into());
+        self
     }
 }
 
@@ -99,6 +107,15 @@ pub struct SessionState {
     pub time_zone: TimeZone,
     /// The field order of the `DateStyle` setting, for date input.
     pub date_order: DateOrder,
+    /// The database the client connected to (the startup packet's
+    /// `database`; empty means the user's name, as PostgreSQL defaults it).
+    pub database: String,
+    /// The settings as they were before the open transaction block's first
+    /// SET: a rollback restores them, as PostgreSQL undoes SET.
+    pub settings_before_block: Option<BTreeMap<String, String>>,
+    /// SET LOCAL in the open block: the value each setting returns to when
+    /// the block ends (`None`: unset).
+    pub local_settings: BTreeMap<String, Option<String>>,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
@@ -123,6 +140,82 @@ impl SessionState {
             }
         }
         Ok(state)
+    }
+
+    /// What names resolve against: `search_path`, the user, the database.
+    pub fn names(&self) -> crate::names::Names {
+        let path = self
+            .settings
+            .get("search_path")
+            .map_or(crate::names::SEARCH_PATH_DEFAULT, String::as_str);
+        let user = self
+            .settings
+            .get("session_authorization")
+            .map_or("postgres", String::as_str);
+        let database = if self.database.is_empty() {
+            user
+        } else {
+            &self.database
+        };
+        crate::names::Names::new(path, user, database)
+    }
+
+    /// Sets `name` (canonical, checked) to `value`, for the session or
+    /// (`local`) until the open transaction block ends; the caller has
+    /// refused SET LOCAL outside a block.
+    pub fn set(&mut self, name: &str, value: String, local: bool) -> Result<()> {
+        self.apply_setting(name, &value)?;
+        if self.txn.is_some() && self.settings_before_block.is_none() {
+            self.settings_before_block = Some(self.settings.clone());
+        }
+        let old = self.settings.insert(name.to_string(), value.clone());
+        if self.txn.is_some() {
+            if local {
+                self.local_settings.entry(name.to_string()).or_insert(old);
+            } else if let Some(after) = self.local_settings.get_mut(name) {
+                // A plain SET outlives the block even after SET LOCAL.
+                *after = Some(value.clone());
+            }
+        }
+        if REPORTED_SETTINGS.iter().any(|(n, _)| *n == name) {
+            self.reported_changes.push((name.to_string(), value));
+        }
+        Ok(())
+    }
+
+    /// The open block ended: SET LOCAL values end with it, and a rollback
+    /// undoes every SET made in it.
+    pub fn end_block_settings(&mut self, committed: bool) {
+        let before = self.settings_before_block.take();
+        let locals = std::mem::take(&mut self.local_settings);
+        let restored = match before {
+            Some(before) if !committed => before,
+            _ => {
+                let mut kept = self.settings.clone();
+                for (name, value) in locals {
+                    match value {
+                        Some(v) => kept.insert(name, v),
+                        None => kept.remove(&name),
+                    };
+                }
+                kept
+            }
+        };
+        let changed: Vec<(String, String)> = restored
+            .iter()
+            .filter(|(n, v)| self.settings.get(*n) != Some(*v))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        self.settings = restored;
+        for (name, value) in changed {
+            // Values that were accepted once read again.
+            if let Err(e) = self.apply_setting(&name, &value) {
+                tracing::warn!("restoring setting {name}: {e}");
+            }
+            if REPORTED_SETTINGS.iter().any(|(n, _)| *n == name) {
+                self.reported_changes.push((name, value));
+            }
+        }
     }
 
     /// Updates what the session derives from a setting just changed.
@@ -284,6 +377,7 @@ pub fn check_setting(
             )
             .with_hint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")),
         },
+        "search_path" => crate::names::check_search_path(value),
         _ => Ok(value.to_string()),
     }
 }

@@ -16,6 +16,7 @@ pub mod formatting;
 pub mod join;
 pub mod json;
 pub mod math;
+pub mod names;
 pub mod parser;
 pub mod pattern;
 pub mod plan;

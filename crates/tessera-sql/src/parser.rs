@@ -1,5 +1,7 @@
 //! SQL text to syntax trees, with `sqlparser`'s PostgreSQL dialect plus
-//! Tessera's own clause: `CREATE TABLE … DISTRIBUTED BY (cols)`.
+//! Tessera's own clause: `CREATE TABLE … DISTRIBUTED BY (cols)`, and what
+//! sqlparser lacks: ALTER SEQUENCE, `RESET name` (read as `SET name TO
+//! DEFAULT`).
 
 use sqlparser::ast::{Ident, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -28,6 +30,8 @@ pub struct Parsed {
     /// ALTER SEQUENCE, which sqlparser does not parse: its options are in
     /// `statement`, a `CreateSequence`, and the rest here.
     pub alter_sequence: Option<AlterSequence>,
+    /// `RESET name`, parsed as `SET name TO DEFAULT` (its tag differs).
+    pub reset: bool,
 }
 
 /// What ALTER SEQUENCE says besides CREATE SEQUENCE's options.
@@ -87,9 +91,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         }
         let altered = is_word(&parser.peek_nth_token(0).token, "alter")
             && is_word(&parser.peek_nth_token(1).token, "sequence");
+        let reset = is_word(&parser.peek_nth_token(0).token, "reset");
         let (statement, alter_sequence) = if altered {
             let (s, a) = parse_alter_sequence(&mut parser).map_err(syntax)?;
             (s, Some(a))
+        } else if reset {
+            (parse_reset(&mut parser)?, None)
         } else {
             (parser.parse_statement().map_err(syntax)?, None)
         };
@@ -128,9 +135,37 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             as_columns: columns,
             with_data,
             alter_sequence,
+            reset,
         });
     }
     Ok(out)
+}
+
+/// `RESET name`: `SET name TO DEFAULT`.
+fn parse_reset(parser: &mut Parser) -> Result<Statement> {
+    parser.next_token();
+    if is_word(&parser.peek_token().token, "all") {
+        return Err(Error::unsupported("RESET ALL"));
+    }
+    let variable = parser.parse_object_name(false).map_err(syntax)?;
+    Ok(Statement::Set(sqlparser::ast::Set::SingleAssignment {
+        scope: None,
+        hivevar: false,
+        variable,
+        values: vec![sqlparser::ast::Expr::Identifier(Ident::new("DEFAULT"))],
+    }))
+}
+
+/// One query (a view's text), its tokens' places kept as they are in
+/// `text`.
+pub fn parse_query(text: &str) -> Result<sqlparser::ast::Query> {
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(text)
+        .map_err(syntax)?;
+    let query = parser.parse_query().map_err(syntax)?;
+    Ok(*query)
 }
 
 /// One expression (a stored DEFAULT's text).

@@ -708,8 +708,13 @@ pub enum Plan {
     /// DROP TABLE / INDEX / SEQUENCE.
     Drop {
         kind: crate::shard::Relation,
-        names: Vec<String>,
+        names: Vec<crate::shard::RelationRef>,
         if_exists: bool,
+        /// Found by the binder: names in schemas that do not exist (IF
+        /// EXISTS).
+        notices: Vec<crate::engine::Notice>,
+        /// The search path's schemas, for messages.
+        path: Vec<tessera_types::SchemaId>,
     },
     /// VACUUM [table]: collect the row versions no snapshot can see any
     /// more, now, on every shard (shards also do it continuously).
@@ -740,9 +745,13 @@ pub enum Plan {
         index: IndexDef,
         if_not_exists: bool,
     },
+    /// SET [LOCAL] name = value, RESET name (`value` `None`).
     Set {
         name: String,
         value: Option<String>,
+        local: bool,
+        /// Written as RESET (the command tag says so).
+        reset: bool,
     },
     Show {
         name: String,
@@ -774,6 +783,24 @@ pub enum Plan {
         isolation: Option<crate::engine::Isolation>,
         read_only: Option<bool>,
     },
+    /// CREATE SCHEMA (checked against the catalog again where it is made).
+    CreateSchema {
+        schema: tessera_types::SchemaDef,
+        if_not_exists: bool,
+    },
+    /// DROP SCHEMA: the schemas that exist, and notices for those that do
+    /// not (IF EXISTS).
+    DropSchemas {
+        names: Vec<String>,
+        cascade: bool,
+        notices: Vec<crate::engine::Notice>,
+        /// For naming relations in messages as the session sees them.
+        path: Vec<tessera_types::SchemaId>,
+    },
+    RenameSchema {
+        schema: tessera_types::SchemaId,
+        name: String,
+    },
 }
 
 impl Plan {
@@ -801,6 +828,9 @@ impl Plan {
                 | Plan::Drop { .. }
                 | Plan::CreateIndex { .. }
                 | Plan::AddPrimaryKey { .. }
+                | Plan::CreateSchema { .. }
+                | Plan::DropSchemas { .. }
+                | Plan::RenameSchema { .. }
         )
     }
 
@@ -871,6 +901,8 @@ pub struct Statement {
     pub returns_rows: bool,
     /// The catalog version it was bound against; a newer catalog rebinds it.
     pub catalog_version: u64,
+    /// The `search_path` it was bound under; another one rebinds it.
+    pub search_path: String,
     pub parsed: Arc<crate::parser::Parsed>,
     /// Bound when executed, not when prepared: it names something an
     /// earlier statement of the same Query creates.

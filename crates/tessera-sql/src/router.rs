@@ -35,8 +35,8 @@ use crate::plan::{
     UpdatePlan,
 };
 use crate::shard::{
-    check_constraints, eval_key, not_null_violation, with_statement_deps, Relation, ShardRequest,
-    ShardResponse, Sink, WriteMode,
+    check_constraints, eval_key, not_null_violation, with_statement_deps, Relation, RelationRef,
+    ShardRequest, ShardResponse, Sink, WriteMode,
 };
 
 /// How many times a multi-shard write that lost a lock race is retried
@@ -114,7 +114,7 @@ pub struct Router<C: Cluster> {
 /// Settings a client may SET and SHOW besides the reported ones.
 const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("extra_float_digits", "1"),
-    ("search_path", "\"$user\", public"),
+    ("search_path", crate::names::SEARCH_PATH_DEFAULT),
     ("statement_timeout", "0"),
     ("lock_timeout", "0"),
     ("idle_in_transaction_session_timeout", "0"),
@@ -643,7 +643,7 @@ impl<C: Cluster> Router<C> {
                 true,
             );
             if let Err(e) = self.create_index(&index, false).await {
-                self.drop_indexes(built).await;
+                self.drop_indexes(table.schema, built).await;
                 return Err(e);
             }
             built.push(name.clone());
@@ -699,14 +699,18 @@ impl<C: Cluster> Router<C> {
             self.end_on(&shards, holder).await;
         }
         if outcome.is_err() {
-            self.drop_indexes(built).await;
+            self.drop_indexes(table.schema, built).await;
             return outcome;
         }
         if !drop_indexes.is_empty() {
             let drop = ShardRequest::Drop {
                 kind: Relation::Index,
-                names: drop_indexes.to_vec(),
+                names: drop_indexes
+                    .iter()
+                    .map(|n| RelationRef::of(table.schema, n))
+                    .collect(),
                 if_exists: true,
+                path: vec![],
             };
             expect_done(self.cluster.call(0, drop).await?)?;
         }
@@ -732,14 +736,15 @@ impl<C: Cluster> Router<C> {
     }
 
     /// Drops indexes an unfinished ALTER TABLE built.
-    async fn drop_indexes(&self, names: Vec<String>) {
+    async fn drop_indexes(&self, schema: tessera_types::SchemaId, names: Vec<String>) {
         if names.is_empty() {
             return;
         }
         let drop = ShardRequest::Drop {
             kind: Relation::Index,
-            names,
+            names: names.iter().map(|n| RelationRef::of(schema, n)).collect(),
             if_exists: true,
+            path: vec![],
         };
         if let Err(e) = self.cluster.call(0, drop).await {
             tracing::warn!("dropping the indexes of a failed ALTER TABLE: {e}");
@@ -766,15 +771,18 @@ impl<C: Cluster> Router<C> {
             // Skipped (IF NOT EXISTS) or WITH NO DATA.
             return Ok(QueryResult::command("CREATE TABLE AS", notices));
         };
-        let sql = format!(
-            "INSERT INTO \"{}\" {query}",
-            table.name.replace('"', "\"\"")
-        );
         let filled = async {
-            let parsed = crate::parser::parse(&sql)?;
             let catalog = self.cluster.catalog();
+            let sql = format!(
+                "INSERT INTO {}.{} {query}",
+                crate::names::quote_ident(catalog.schema_name(table.schema)),
+                crate::names::quote_ident(&table.name)
+            );
+            let parsed = crate::parser::parse(&sql)?;
             let time = session.time_context(self.cluster.wall_clock());
-            let statement = Binder::new(&catalog, &[], time).bind(&parsed[0], &sql)?;
+            let statement = Binder::new(&catalog, &[], time)
+                .with_names(session.names())
+                .bind(&parsed[0], &sql)?;
             self.execute_plan(&statement, vec![], session).await
         };
         match filled.await {
@@ -790,8 +798,9 @@ impl<C: Cluster> Router<C> {
             Err(e) => {
                 let drop = ShardRequest::Drop {
                     kind: Relation::Table,
-                    names: vec![table.name.clone()],
+                    names: vec![RelationRef::of(table.schema, &table.name)],
                     if_exists: true,
+                    path: vec![],
                 };
                 if let Err(d) = self.cluster.call(0, drop).await {
                     tracing::warn!(
@@ -894,8 +903,9 @@ impl<C: Cluster> Router<C> {
         if swapped.is_err() {
             let drop = ShardRequest::Drop {
                 kind: Relation::Table,
-                names: vec![temp],
+                names: vec![RelationRef::of(table.schema, &temp)],
                 if_exists: true,
+                path: vec![],
             };
             if let Err(d) = self.cluster.call(0, drop).await {
                 tracing::warn!("dropping an unfinished rewrite of \"{}\": {d}", table.name);
@@ -915,7 +925,8 @@ impl<C: Cluster> Router<C> {
         params: &Params,
         session: &mut SessionState,
     ) -> Result<tessera_types::TableId> {
-        let new = self.cluster.catalog().table(to).cloned().ok_or_else(|| {
+        let catalog = self.cluster.catalog();
+        let new = catalog.table(from.schema, to).cloned().ok_or_else(|| {
             Error::internal(format!("the rewrite of \"{}\" is missing", from.name))
         })?;
         let all: Vec<crate::expr::Expr> = (0..from.columns.len())
@@ -999,12 +1010,13 @@ impl<C: Cluster> Router<C> {
     /// If one cannot be made, the table is dropped again.
     async fn create_unique_constraints(
         &self,
+        schema: tessera_types::SchemaId,
         table: &str,
         unique: &[(String, Vec<usize>)],
     ) -> Result<()> {
         for (name, columns) in unique {
             let catalog = self.cluster.catalog();
-            let created = match catalog.table(table) {
+            let created = match catalog.table(schema, table) {
                 Some(def) => {
                     let index = tessera_types::IndexDef::new(
                         name.clone(),
@@ -1023,8 +1035,9 @@ impl<C: Cluster> Router<C> {
             if let Err(e) = created {
                 let drop = ShardRequest::Drop {
                     kind: Relation::Table,
-                    names: vec![table.to_string()],
+                    names: vec![RelationRef::of(schema, table)],
                     if_exists: true,
+                    path: vec![],
                 };
                 if let Err(d) = self.cluster.call(0, drop).await {
                     tracing::warn!("dropping \"{table}\" after a failed constraint: {d}");
@@ -1095,8 +1108,9 @@ impl<C: Cluster> Router<C> {
         if let Some(e) = failure {
             let drop = ShardRequest::Drop {
                 kind: Relation::Index,
-                names: vec![index.name.clone()],
+                names: vec![RelationRef::of(index.schema(), &index.name)],
                 if_exists: true,
+                path: vec![],
             };
             if let Err(d) = self.cluster.call(0, drop).await {
                 tracing::warn!("dropping the failed index \"{}\": {d}", index.name);
@@ -1885,7 +1899,8 @@ impl<C: Cluster> Router<C> {
                 if notices.is_empty() && !unique.is_empty() {
                     // Rare and large futures are boxed here and below, so
                     // that every statement's future does not carry their size.
-                    Box::pin(self.create_unique_constraints(&table.name, unique)).await?;
+                    let unique = self.create_unique_constraints(table.schema, &table.name, unique);
+                    Box::pin(unique).await?;
                 }
                 Ok(QueryResult::command("CREATE TABLE", notices))
             }
@@ -1937,6 +1952,8 @@ impl<C: Cluster> Router<C> {
                 kind,
                 names,
                 if_exists,
+                notices,
+                path,
             } => {
                 let tag = match kind {
                     Relation::Table => "DROP TABLE",
@@ -1948,9 +1965,47 @@ impl<C: Cluster> Router<C> {
                     kind: *kind,
                     names: names.clone(),
                     if_exists: *if_exists,
+                    path: path.clone(),
                 };
-                let notices = expect_done(self.cluster.call(0, drop).await?)?;
-                Ok(QueryResult::command(tag, notices))
+                let mut all = notices.clone();
+                all.extend(expect_done(self.cluster.call(0, drop).await?)?);
+                Ok(QueryResult::command(tag, all))
+            }
+            Plan::CreateSchema {
+                schema,
+                if_not_exists,
+            } => {
+                let create = ShardRequest::CreateSchema {
+                    schema: schema.clone(),
+                    if_not_exists: *if_not_exists,
+                };
+                let notices = expect_done(self.cluster.call(0, create).await?)?;
+                Ok(QueryResult::command("CREATE SCHEMA", notices))
+            }
+            Plan::DropSchemas {
+                names,
+                cascade,
+                notices,
+                path,
+            } => {
+                let mut all = notices.clone();
+                if !names.is_empty() {
+                    let drop = ShardRequest::DropSchemas {
+                        names: names.clone(),
+                        cascade: *cascade,
+                        path: path.clone(),
+                    };
+                    all.extend(expect_done(self.cluster.call(0, drop).await?)?);
+                }
+                Ok(QueryResult::command("DROP SCHEMA", all))
+            }
+            Plan::RenameSchema { schema, name } => {
+                let rename = ShardRequest::RenameSchema {
+                    schema: *schema,
+                    name: name.clone(),
+                };
+                expect_done(self.cluster.call(0, rename).await?)?;
+                Ok(QueryResult::command("ALTER SCHEMA", vec![]))
             }
             Plan::CreateTableAs {
                 table,
@@ -2027,7 +2082,20 @@ impl<C: Cluster> Router<C> {
                 let notices = Box::pin(self.create_index(index, *if_not_exists)).await?;
                 Ok(QueryResult::command("CREATE INDEX", notices))
             }
-            Plan::Set { name, value } => {
+            Plan::Set {
+                name,
+                value,
+                local,
+                reset,
+            } => {
+                let tag = if *reset { "RESET" } else { "SET" };
+                if *local && session.txn.is_none() {
+                    let notice = warning(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SET LOCAL can only be used in transaction blocks",
+                    );
+                    return Ok(QueryResult::command(tag, vec![notice]));
+                }
                 let known = canonical_setting(name);
                 let Some((canonical, default)) =
                     known.or_else(|| name.contains('.').then_some(("", "")))
@@ -2049,12 +2117,8 @@ impl<C: Cluster> Router<C> {
                     &value,
                     session.settings.get(&key).map(String::as_str),
                 )?;
-                session.apply_setting(&key, &value)?;
-                session.settings.insert(key.clone(), value.clone());
-                if REPORTED_SETTINGS.iter().any(|(n, _)| *n == key) {
-                    session.reported_changes.push((key, value));
-                }
-                Ok(QueryResult::command("SET", vec![]))
+                session.set(&key, value, *local)?;
+                Ok(QueryResult::command(tag, vec![]))
             }
             Plan::Show { name } => {
                 let key = canonical_setting(name)
@@ -2200,9 +2264,11 @@ impl<C: Cluster> Router<C> {
         };
         if txn.failed {
             self.abort(txn).await;
+            session.end_block_settings(false);
             return Ok(QueryResult::command("ROLLBACK", vec![]));
         }
         let result = self.commit_participants(&txn).await;
+        session.end_block_settings(result.is_ok());
         if let Some((floor, _)) = txn.snapshot {
             self.cluster.end_read(floor);
         }
@@ -2292,6 +2358,7 @@ impl<C: Cluster> Router<C> {
         match session.txn.take() {
             Some(txn) => {
                 self.abort(txn).await;
+                session.end_block_settings(false);
                 QueryResult::command("ROLLBACK", vec![])
             }
             None => {
@@ -2521,6 +2588,7 @@ fn warning(code: tessera_types::sqlstate::SqlState, message: &str) -> Notice {
         code: code.code(),
         severity: "WARNING",
         message: message.into(),
+        detail: None,
     }
 }
 
@@ -2730,6 +2798,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
         let parsed = crate::parser::parse(sql)?;
         let catalog = self.cluster.catalog();
         let time = session.time_context(self.cluster.wall_clock());
+        let names = session.names();
         let mut statements = Vec::with_capacity(parsed.len());
         // After a SET in the same Query, later statements are bound when
         // they run: their constants read the new TimeZone or DateStyle, as
@@ -2749,6 +2818,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                         | sqlparser::ast::Statement::Explain { .. }
                 ),
                 catalog_version: catalog.version,
+                search_path: names.setting.clone(),
                 parsed: Arc::new(p.clone()),
                 deferred: true,
                 uses_sequences: false,
@@ -2757,7 +2827,8 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 statements.push(deferred());
                 continue;
             }
-            match Binder::new(&catalog, param_types, time.clone()).bind(p, sql) {
+            let binder = Binder::new(&catalog, param_types, time.clone()).with_names(names.clone());
+            match binder.bind(p, sql) {
                 Ok(statement) => {
                     after_set = matches!(*statement.plan, Plan::Set { .. });
                     statements.push(statement)
@@ -2875,19 +2946,29 @@ impl<C: Cluster> Router<C> {
     ) -> Result<QueryResult> {
         let catalog = self.cluster.catalog();
         let time = session.time_context(self.cluster.wall_clock());
+        let names = session.names();
         if statement.deferred {
-            let bound = Binder::new(&catalog, &[], time).bind(&statement.parsed, &statement.sql)?;
+            let bound = Binder::new(&catalog, &[], time)
+                .with_names(names)
+                .bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
             result.columns = Some(bound.columns);
             return Ok(result);
         }
-        if statement.catalog_version != catalog.version {
-            // The schema changed since PREPARE: bind again, as PostgreSQL re-plans.
+        if statement.catalog_version != catalog.version || statement.search_path != names.setting {
+            // The schema or the search_path changed since PREPARE: bind
+            // again, as PostgreSQL re-plans.
             let given: Vec<Option<DataType>> =
                 statement.param_types.iter().map(|t| Some(*t)).collect();
-            let rebound =
-                Binder::new(&catalog, &given, time).bind(&statement.parsed, &statement.sql)?;
-            if rebound.columns != statement.columns {
+            let rebound = Binder::new(&catalog, &given, time)
+                .with_names(names)
+                .bind(&statement.parsed, &statement.sql)?;
+            // What the client was told: names and types (the table a
+            // column comes from may change with the search_path).
+            let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<(String, DataType)> {
+                c.iter().map(|d| (d.name.clone(), d.data_type)).collect()
+            };
+            if shape(&rebound.columns) != shape(&statement.columns) {
                 return Err(
                     Error::unsupported("a cached plan whose result type changed")
                         .with_hint("Prepare the statement again."),

@@ -49,6 +49,8 @@ use crate::plan::{
     UpdatePlan,
 };
 
+mod schemas;
+
 /// Rows a scan processes between yields to the event loop, so one long scan
 /// does not hold up every other request on the shard.
 pub const SCAN_ROWS_PER_YIELD: usize = 1024;
@@ -351,10 +353,29 @@ pub enum ShardRequest {
     /// Make sequence records durable (see `tessera_types::sequence`).
     LogSequences(Vec<SequenceRecord>),
     /// Tables (with their indexes) or indexes, by name, atomically.
+    /// `path`: the search path's schemas, for naming relations in
+    /// messages as the session sees them.
     Drop {
         kind: Relation,
-        names: Vec<String>,
+        names: Vec<RelationRef>,
         if_exists: bool,
+        path: Vec<tessera_types::SchemaId>,
+    },
+    /// Shard 0: CREATE SCHEMA.
+    CreateSchema {
+        schema: tessera_types::SchemaDef,
+        if_not_exists: bool,
+    },
+    /// Shard 0: DROP SCHEMA, with what is in them when `cascade`.
+    DropSchemas {
+        names: Vec<String>,
+        cascade: bool,
+        path: Vec<tessera_types::SchemaId>,
+    },
+    /// Shard 0: ALTER SCHEMA … RENAME TO.
+    RenameSchema {
+        schema: tessera_types::SchemaId,
+        name: String,
     },
     /// Shard 0: add an index (not yet usable); answers `Index(storage id)`.
     CreateIndex {
@@ -408,6 +429,25 @@ pub enum Relation {
     Index,
     Sequence,
     View,
+}
+
+/// A relation a DROP names: the schema it is looked for in (`None`: no
+/// schema of the search path has a relation of that name) and its name
+/// (which PostgreSQL's messages show without the schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationRef {
+    pub schema: Option<tessera_types::SchemaId>,
+    pub name: String,
+}
+
+impl RelationRef {
+    /// Relation `name` of schema `schema`.
+    pub fn of(schema: tessera_types::SchemaId, name: &str) -> RelationRef {
+        RelationRef {
+            schema: Some(schema),
+            name: name.to_string(),
+        }
+    }
 }
 
 /// A change a write made to a global index's entries, which live on other
@@ -1278,7 +1318,18 @@ impl ShardContext {
                 kind,
                 names,
                 if_exists,
-            } => self.drop_relations(kind, names, if_exists).await,
+                path,
+            } => self.drop_relations(kind, names, if_exists, &path).await,
+            ShardRequest::CreateSchema {
+                schema,
+                if_not_exists,
+            } => self.create_schema(schema, if_not_exists).await,
+            ShardRequest::DropSchemas {
+                names,
+                cascade,
+                path,
+            } => self.drop_schemas(names, cascade, &path).await,
+            ShardRequest::RenameSchema { schema, name } => self.rename_schema(schema, name).await,
             ShardRequest::CreateIndex {
                 index,
                 if_not_exists,
@@ -2988,11 +3039,14 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        if let Some(skipped) = name_taken(&catalog, &table.name, if_not_exists)? {
+        if let Some(skipped) = name_taken(&catalog, table.schema, &table.name, if_not_exists)? {
             return Ok(skipped);
         }
+        if catalog.schema_by_id(table.schema).is_none() {
+            return Err(schema_dropped());
+        }
         for (s, _) in &sequences {
-            if let Some(taken) = name_taken(&catalog, &s.name, false)? {
+            if let Some(taken) = name_taken(&catalog, s.schema, &s.name, false)? {
                 return Ok(taken);
             }
         }
@@ -3021,8 +3075,12 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        if let Some(skipped) = name_taken(&catalog, &sequence.name, if_not_exists)? {
+        if let Some(skipped) = name_taken(&catalog, sequence.schema, &sequence.name, if_not_exists)?
+        {
             return Ok(skipped);
+        }
+        if catalog.schema_by_id(sequence.schema).is_none() {
+            return Err(schema_dropped());
         }
         if let Some((table, _)) = sequence.owned_by {
             if catalog.table_by_id(table).is_none() {
@@ -3050,7 +3108,7 @@ impl ShardContext {
             ));
         };
         if old.name != table.name {
-            name_taken(&catalog, &table.name, false)?;
+            name_taken(&catalog, table.schema, &table.name, false)?;
         }
         log.append_durable(&CatalogRecord::AlterTable(table.clone()).encode())
             .await?;
@@ -3066,16 +3124,19 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        match catalog.view(&view.name) {
+        if catalog.schema_by_id(view.schema).is_none() {
+            return Err(schema_dropped());
+        }
+        match catalog.view(view.schema, &view.name) {
             Some(old) if or_replace => check_view_replacement(old, &view)?,
-            None if catalog.relation_exists(&view.name) && or_replace => {
+            None if catalog.relation_exists(view.schema, &view.name) && or_replace => {
                 return Err(Error::new(
                     sqlstate::WRONG_OBJECT_TYPE,
                     format!("\"{}\" is not a view", view.name),
                 ))
             }
             _ => {
-                name_taken(&catalog, &view.name, false)?;
+                name_taken(&catalog, view.schema, &view.name, false)?;
             }
         }
         if view
@@ -3140,8 +3201,9 @@ impl ShardContext {
     async fn drop_relations(
         &self,
         kind: Relation,
-        names: Vec<String>,
+        names: Vec<RelationRef>,
         if_exists: bool,
+        path: &[tessera_types::SchemaId],
     ) -> Result<ShardResponse> {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
@@ -3154,24 +3216,27 @@ impl ShardContext {
         };
         let mut notices = Vec::new();
         let mut ids = Vec::new();
-        for name in &names {
-            let id = match kind {
-                Relation::Table => catalog.table(name).map(|t| t.id),
-                Relation::Index => catalog.index(name).map(|i| i.storage.id),
-                Relation::Sequence => catalog.sequence(name).map(|s| s.id),
-                Relation::View => catalog.view(name).map(|v| v.id),
-            };
-            if id.is_none() && catalog.relation_exists(name) {
-                let article = if what == "index" { "an" } else { "a" };
-                let (verb, noun) = relation_kind(&catalog, name);
-                return Err(Error::new(
-                    sqlstate::WRONG_OBJECT_TYPE,
-                    format!("\"{name}\" is not {article} {what}"),
-                )
-                .with_hint(format!("Use DROP {verb} to remove {noun}.")));
+        for named in &names {
+            let name = named.name.as_str();
+            let id = named.schema.and_then(|schema| match kind {
+                Relation::Table => catalog.table(schema, name).map(|t| t.id),
+                Relation::Index => catalog.index(schema, name).map(|i| i.storage.id),
+                Relation::Sequence => catalog.sequence(schema, name).map(|s| s.id),
+                Relation::View => catalog.view(schema, name).map(|v| v.id),
+            });
+            if let (None, Some(schema)) = (id, named.schema) {
+                if catalog.relation_exists(schema, name) {
+                    let article = if what == "index" { "an" } else { "a" };
+                    let (verb, noun) = relation_kind(&catalog, schema, name);
+                    return Err(Error::new(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        format!("\"{name}\" is not {article} {what}"),
+                    )
+                    .with_hint(format!("Use DROP {verb} to remove {noun}.")));
+                }
             }
-            if kind == Relation::Sequence && id.is_some() {
-                check_sequence_unused(&catalog, name, &ids)?;
+            if let (Some(id), Relation::Sequence) = (id, kind) {
+                check_sequence_unused(&catalog, id, &ids, path)?;
             }
             match id {
                 Some(id) => ids.push(id),
@@ -3187,8 +3252,8 @@ impl ShardContext {
                 }
             }
         }
-        check_no_dependent_views(&catalog, &ids)?;
-        check_not_referenced(&catalog, &ids)?;
+        check_no_dependent_views(&catalog, &ids, path)?;
+        check_not_referenced(&catalog, &ids, path)?;
         if !ids.is_empty() {
             log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
                 .await?;
@@ -3204,7 +3269,7 @@ impl ShardContext {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
-        if let Some(skipped) = name_taken(&catalog, &index.name, if_not_exists)? {
+        if let Some(skipped) = name_taken(&catalog, index.schema(), &index.name, if_not_exists)? {
             return Ok(skipped);
         }
         if catalog.table_by_id(index.table).is_none() {
@@ -3464,109 +3529,192 @@ pub(crate) fn series_values(
 /// it already (tables and indexes share one namespace): 42P07, or with IF
 /// NOT EXISTS the answer that skips it.
 /// What DROP a relation needs, and how PostgreSQL's hint names it.
-fn relation_kind(catalog: &Catalog, name: &str) -> (&'static str, &'static str) {
-    if catalog.table(name).is_some() {
+fn relation_kind(
+    catalog: &Catalog,
+    schema: tessera_types::SchemaId,
+    name: &str,
+) -> (&'static str, &'static str) {
+    if catalog.table(schema, name).is_some() {
         ("TABLE", "a table")
-    } else if catalog.index(name).is_some() {
+    } else if catalog.index(schema, name).is_some() {
         ("INDEX", "an index")
-    } else if catalog.view(name).is_some() {
+    } else if catalog.view(schema, name).is_some() {
         ("VIEW", "a view")
     } else {
         ("SEQUENCE", "a sequence")
     }
 }
 
-/// A table or view a view reads may not be dropped without it
-/// (PostgreSQL's 2BP01 without CASCADE).
-fn check_no_dependent_views(catalog: &Catalog, dropped: &[tessera_types::TableId]) -> Result<()> {
-    let describe = |id: tessera_types::TableId| match catalog.views().find(|v| v.id == id) {
-        Some(v) => ("view", v.name.clone()),
-        None => (
-            "table",
-            catalog
-                .table_by_id(id)
-                .map_or_else(String::new, |t| t.name.clone()),
-        ),
+/// How PostgreSQL's messages name relation `id`: its kind and its name
+/// (qualified unless the search path `path` finds it by its bare name).
+pub(crate) fn describe_relation(
+    catalog: &Catalog,
+    path: &[tessera_types::SchemaId],
+    id: tessera_types::TableId,
+) -> (&'static str, String) {
+    let kind = if catalog.view_by_id(id).is_some() {
+        "view"
+    } else if catalog.sequence_by_id(id).is_some() {
+        "sequence"
+    } else {
+        "table"
     };
-    // Each view reading a dropped relation, then the views reading those,
-    // as PostgreSQL lists them.
-    let mut lines = Vec::new();
-    let mut first = None;
+    (kind, crate::names::shown_id(catalog, path, id))
+}
+
+/// The views that read the relations `dropped` and are not among them,
+/// each once, with the relation it is listed under, as PostgreSQL lists
+/// them: each view of a dropped relation, then the views of those.
+pub(crate) fn dependent_views(
+    catalog: &Catalog,
+    dropped: &[tessera_types::TableId],
+) -> Vec<(tessera_types::TableId, tessera_types::TableId)> {
+    let mut found = Vec::new();
     let mut reached: Vec<tessera_types::TableId> = dropped.to_vec();
+    // Oldest first, as PostgreSQL finds them.
+    let mut views: Vec<&Arc<tessera_types::ViewDef>> = catalog.views().collect();
+    views.sort_by_key(|v| v.id);
     let mut i = 0;
     while i < reached.len() {
         let id = reached[i];
-        for view in catalog.views() {
+        for view in &views {
             if view.depends_on.contains(&id) && !reached.contains(&view.id) {
-                let (kind, name) = describe(id);
-                first.get_or_insert((kind, name.clone()));
-                lines.push(format!("view {} depends on {kind} {name}", view.name));
+                found.push((view.id, id));
                 reached.push(view.id);
             }
         }
         i += 1;
     }
-    match first {
-        None => Ok(()),
-        Some((kind, name)) => Err(Error::new(
-            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-            format!("cannot drop {kind} {name} because other objects depend on it"),
-        )
-        .with_detail(lines.join("\n"))
-        .with_hint("Use DROP ... CASCADE to drop the dependent objects too.")),
+    found
+}
+
+/// A table or view a view reads may not be dropped without it
+/// (PostgreSQL's 2BP01 without CASCADE).
+fn check_no_dependent_views(
+    catalog: &Catalog,
+    dropped: &[tessera_types::TableId],
+    path: &[tessera_types::SchemaId],
+) -> Result<()> {
+    let found = dependent_views(catalog, dropped);
+    let Some((_, first)) = found.first() else {
+        return Ok(());
+    };
+    let mut lines: Vec<String> = found
+        .iter()
+        .map(|(view, on)| {
+            let (kind, name) = describe_relation(catalog, path, *on);
+            let view = crate::names::shown_id(catalog, path, *view);
+            format!("view {view} depends on {kind} {name}")
+        })
+        .collect();
+    // PostgreSQL lists the foreign keys on them too.
+    for id in dropped {
+        lines.extend(referencing_lines(catalog, *id, dropped, path));
     }
+    let (kind, name) = describe_relation(catalog, path, *first);
+    Err(Error::new(
+        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("cannot drop {kind} {name} because other objects depend on it"),
+    )
+    .with_detail(lines.join("\n"))
+    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."))
+}
+
+/// The columns outside `dropped` whose defaults call sequence `id`: table
+/// and column. A default names its sequence as text, bound with the
+/// table's schema first on the path (see the binder).
+pub(crate) fn sequence_users(
+    catalog: &Catalog,
+    id: tessera_types::TableId,
+    dropped: &[tessera_types::TableId],
+) -> Vec<(Arc<TableDef>, String)> {
+    let Some(sequence) = catalog.sequence_by_id(id) else {
+        return vec![];
+    };
+    let bare = format!("nextval('{}'", sequence.name);
+    let qualified = format!(
+        "nextval('{}.{}'",
+        catalog.schema_name(sequence.schema),
+        sequence.name
+    );
+    let mut users = Vec::new();
+    for t in catalog.tables().filter(|t| !dropped.contains(&t.id)) {
+        for c in &t.columns {
+            let calls = c.default.as_deref().is_some_and(|d| {
+                d.contains(&qualified) || (t.schema == sequence.schema && d.contains(&bare))
+            });
+            if calls {
+                users.push((t.clone(), c.name.clone()));
+            }
+        }
+    }
+    users
 }
 
 /// A sequence a column's default reads may not be dropped (PostgreSQL's
 /// 2BP01 without CASCADE), unless its table goes in the same statement.
 fn check_sequence_unused(
     catalog: &Catalog,
-    name: &str,
+    id: tessera_types::TableId,
     dropped: &[tessera_types::TableId],
+    path: &[tessera_types::SchemaId],
 ) -> Result<()> {
-    let call = format!("nextval('{name}'");
-    for t in catalog.tables().filter(|t| !dropped.contains(&t.id)) {
-        for c in &t.columns {
-            if c.default.as_deref().is_some_and(|d| d.contains(&call)) {
-                return Err(Error::new(
-                    sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!("cannot drop sequence {name} because other objects depend on it"),
-                )
-                .with_detail(format!(
-                    "default value for column {} of table {} depends on sequence {name}",
-                    c.name, t.name
-                ))
-                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-            }
-        }
+    if let Some((t, column)) = sequence_users(catalog, id, dropped).into_iter().next() {
+        let name = crate::names::shown_id(catalog, path, id);
+        let table = crate::names::shown(catalog, path, t.schema, &t.name);
+        return Err(Error::new(
+            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("cannot drop sequence {name} because other objects depend on it"),
+        )
+        .with_detail(format!(
+            "default value for column {column} of table {table} depends on sequence {name}"
+        ))
+        .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
     }
     Ok(())
 }
 
+/// The foreign keys of tables outside `dropped` that reference a table in
+/// it, as PostgreSQL's detail lines name them.
+pub(crate) fn referencing_lines(
+    catalog: &Catalog,
+    parent: tessera_types::TableId,
+    dropped: &[tessera_types::TableId],
+    path: &[tessera_types::SchemaId],
+) -> Vec<String> {
+    let parent_name = crate::names::shown_id(catalog, path, parent);
+    catalog
+        .referencing(parent)
+        .into_iter()
+        .filter(|(c, _)| !dropped.contains(&c.id))
+        .map(|(child, fk)| {
+            let child = crate::names::shown(catalog, path, child.schema, &child.name);
+            format!(
+                "constraint {} on table {child} depends on table {parent_name}",
+                fk.name
+            )
+        })
+        .collect()
+}
+
 /// A table another one's FOREIGN KEY references may not be dropped
 /// without it (PostgreSQL's 2BP01 without CASCADE).
-fn check_not_referenced(catalog: &Catalog, dropped: &[tessera_types::TableId]) -> Result<()> {
+fn check_not_referenced(
+    catalog: &Catalog,
+    dropped: &[tessera_types::TableId],
+    path: &[tessera_types::SchemaId],
+) -> Result<()> {
     for id in dropped {
-        let Some(parent) = catalog.table_by_id(*id) else {
+        if catalog.table_by_id(*id).is_none() {
             continue;
-        };
-        let lines: Vec<String> = catalog
-            .referencing(*id)
-            .into_iter()
-            .filter(|(c, _)| !dropped.contains(&c.id))
-            .map(|(child, fk)| {
-                format!(
-                    "constraint {} on table {} depends on table {}",
-                    fk.name, child.name, parent.name
-                )
-            })
-            .collect();
+        }
+        let lines = referencing_lines(catalog, *id, dropped, path);
         if !lines.is_empty() {
             return Err(Error::new(
                 sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!(
                     "cannot drop table {} because other objects depend on it",
-                    parent.name
+                    crate::names::shown_id(catalog, path, *id)
                 ),
             )
             .with_detail(lines.join("\n"))
@@ -3606,8 +3754,22 @@ fn check_view_replacement(
     Ok(())
 }
 
-fn name_taken(catalog: &Catalog, name: &str, if_not_exists: bool) -> Result<Option<ShardResponse>> {
-    if !catalog.relation_exists(name) {
+/// A relation about to be created in a schema a concurrent DROP SCHEMA
+/// took away.
+fn schema_dropped() -> Error {
+    Error::new(
+        sqlstate::INVALID_SCHEMA_NAME,
+        "the schema was dropped while the relation was being created",
+    )
+}
+
+fn name_taken(
+    catalog: &Catalog,
+    schema: tessera_types::SchemaId,
+    name: &str,
+    if_not_exists: bool,
+) -> Result<Option<ShardResponse>> {
+    if !catalog.relation_exists(schema, name) {
         return Ok(None);
     }
     if !if_not_exists {
@@ -3919,6 +4081,7 @@ mod kv_tests {
         let def = TableDef {
             id: 0,
             name: name.into(),
+            schema: tessera_types::schema::PUBLIC,
             columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
@@ -4181,6 +4344,7 @@ mod checkpoint_tests {
         let def = TableDef {
             id: 0,
             name: "t".into(),
+            schema: tessera_types::schema::PUBLIC,
             columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],

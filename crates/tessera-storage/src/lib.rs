@@ -36,6 +36,7 @@ mod testing {
         let def = TableDef {
             id: 0,
             name: "t".into(),
+            schema: tessera_types::schema::PUBLIC,
             columns: vec![ColumnDef::new("v", DataType::Int4, false)],
             primary_key: vec![],
             sharding_key: vec![],

@@ -7,7 +7,7 @@
 //! decisions of all shards to settle prepares that have no `Resolve`.
 
 use tessera_types::encoding::{Reader, Writer};
-use tessera_types::{Result, TableId, Value};
+use tessera_types::{DefLayout, Result, TableId, Value};
 
 /// A transaction id, unique within a node: `sequence * 1024 + coordinator shard`.
 pub type TxId = u64;
@@ -267,14 +267,29 @@ pub enum CatalogRecord {
     /// Where sequences restart after a crash (see
     /// `tessera_types::sequence`): id, generation, value, `is_called`.
     SequenceValues(Vec<tessera_types::sequence::SequenceRecord>),
+    CreateSchema(tessera_types::SchemaDef),
+    /// DROP SCHEMA: the relations in the schemas (CASCADE), then the
+    /// schemas, atomically.
+    DropSchemas {
+        schemas: Vec<tessera_types::SchemaId>,
+        relations: Vec<TableId>,
+    },
+    RenameSchema {
+        schema: tessera_types::SchemaId,
+        name: String,
+    },
 }
+
+/// Set in the tag of a record whose definitions carry their schemas
+/// ([`DefLayout::WithSchemas`]); records from before schemas lack it.
+const WITH_SCHEMAS: u8 = 0x40;
 
 impl CatalogRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         match self {
             CatalogRecord::CreateTable { table, sequences } => {
-                w.u8(1);
+                w.u8(1 | WITH_SCHEMAS);
                 table.encode(&mut w);
                 w.u32(sequences.len() as u32);
                 for s in sequences {
@@ -289,7 +304,7 @@ impl CatalogRecord {
                 }
             }
             CatalogRecord::CreateIndex(index) => {
-                w.u8(3);
+                w.u8(3 | WITH_SCHEMAS);
                 index.encode(&mut w);
             }
             CatalogRecord::IndexValid {
@@ -306,15 +321,15 @@ impl CatalogRecord {
                 w.u32(*new);
             }
             CatalogRecord::CreateSequence(s) => {
-                w.u8(6);
+                w.u8(6 | WITH_SCHEMAS);
                 s.encode(&mut w);
             }
             CatalogRecord::CreateView(v) => {
-                w.u8(8);
+                w.u8(8 | WITH_SCHEMAS);
                 v.encode(&mut w);
             }
             CatalogRecord::AlterTable(t) => {
-                w.u8(9);
+                w.u8(9 | WITH_SCHEMAS);
                 t.encode(&mut w);
             }
             CatalogRecord::Comment {
@@ -343,19 +358,43 @@ impl CatalogRecord {
                     w.u8(*is_called as u8);
                 }
             }
+            CatalogRecord::CreateSchema(schema) => {
+                w.u8(11);
+                schema.encode(&mut w);
+            }
+            CatalogRecord::DropSchemas { schemas, relations } => {
+                w.u8(12);
+                for list in [schemas, relations] {
+                    w.u32(list.len() as u32);
+                    for id in list {
+                        w.u32(*id);
+                    }
+                }
+            }
+            CatalogRecord::RenameSchema { schema, name } => {
+                w.u8(13);
+                w.u32(*schema);
+                w.str(name);
+            }
         }
         w.buf
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CatalogRecord> {
         let mut r = Reader::new(bytes);
-        Ok(match r.u8()? {
+        let tag = r.u8()?;
+        let layout = if tag & WITH_SCHEMAS != 0 {
+            DefLayout::WithSchemas
+        } else {
+            DefLayout::BeforeSchemas
+        };
+        Ok(match tag & !WITH_SCHEMAS {
             1 => {
-                let table = tessera_types::TableDef::decode(&mut r)?;
+                let table = tessera_types::TableDef::decode(&mut r, layout)?;
                 let n = r.len_prefix(4096)?;
                 let mut sequences = Vec::with_capacity(n);
                 for _ in 0..n {
-                    sequences.push(tessera_types::SequenceDef::decode(&mut r)?);
+                    sequences.push(tessera_types::SequenceDef::decode(&mut r, layout)?);
                 }
                 CatalogRecord::CreateTable { table, sequences }
             }
@@ -367,7 +406,7 @@ impl CatalogRecord {
                 }
                 CatalogRecord::DropTables(ids)
             }
-            3 => CatalogRecord::CreateIndex(tessera_types::IndexDef::decode(&mut r)?),
+            3 => CatalogRecord::CreateIndex(tessera_types::IndexDef::decode(&mut r, layout)?),
             4 => CatalogRecord::IndexValid {
                 storage: r.u32()?,
                 valid_from: r.u64()?,
@@ -376,9 +415,9 @@ impl CatalogRecord {
                 old: r.u32()?,
                 new: r.u32()?,
             },
-            6 => CatalogRecord::CreateSequence(tessera_types::SequenceDef::decode(&mut r)?),
-            8 => CatalogRecord::CreateView(tessera_types::ViewDef::decode(&mut r)?),
-            9 => CatalogRecord::AlterTable(tessera_types::TableDef::decode(&mut r)?),
+            6 => CatalogRecord::CreateSequence(tessera_types::SequenceDef::decode(&mut r, layout)?),
+            8 => CatalogRecord::CreateView(tessera_types::ViewDef::decode(&mut r, layout)?),
+            9 => CatalogRecord::AlterTable(tessera_types::TableDef::decode(&mut r, layout)?),
             10 => CatalogRecord::Comment {
                 object: r.u32()?,
                 column: r.u32()?,
@@ -395,6 +434,22 @@ impl CatalogRecord {
                 }
                 CatalogRecord::SequenceValues(values)
             }
+            11 => CatalogRecord::CreateSchema(tessera_types::SchemaDef::decode(&mut r)?),
+            12 => {
+                let mut lists = [Vec::new(), Vec::new()];
+                for list in lists.iter_mut() {
+                    let n = r.len_prefix(1 << 20)?;
+                    for _ in 0..n {
+                        list.push(r.u32()?);
+                    }
+                }
+                let [schemas, relations] = lists;
+                CatalogRecord::DropSchemas { schemas, relations }
+            }
+            13 => CatalogRecord::RenameSchema {
+                schema: r.u32()?,
+                name: r.str()?.to_string(),
+            },
             _ => return Err(r.corrupt("unknown catalog record")),
         })
     }
@@ -416,6 +471,7 @@ mod tests {
         let table = TableDef {
             id: 3,
             name: "t".into(),
+            schema: tessera_types::schema::FIRST_CREATED_SCHEMA_ID,
             columns: vec![id, added],
             primary_key: vec![0],
             sharding_key: vec![0],
@@ -439,6 +495,7 @@ mod tests {
         )
         .unwrap();
         sequence.id = 4;
+        sequence.schema = table.schema;
         sequence.owned_by = Some((3, 0));
         let records = vec![
             CatalogRecord::CreateTable {
@@ -450,6 +507,7 @@ mod tests {
             CatalogRecord::CreateView(ViewDef {
                 id: 6,
                 name: "v".into(),
+                schema: tessera_types::schema::PUBLIC,
                 columns: vec![("n".into(), DataType::Int4)],
                 query: "SELECT n FROM t".into(),
                 depends_on: vec![3],
@@ -465,6 +523,19 @@ mod tests {
                 column: 0,
                 text: None,
             },
+            CatalogRecord::CreateSchema(tessera_types::SchemaDef {
+                id: 16_400,
+                name: "Sales".into(),
+                owner: "postgres".into(),
+            }),
+            CatalogRecord::DropSchemas {
+                schemas: vec![16_400, 16_401],
+                relations: vec![3, 4, 6],
+            },
+            CatalogRecord::RenameSchema {
+                schema: 16_400,
+                name: "s2".into(),
+            },
         ];
         for record in records {
             let bytes = record.encode();
@@ -472,5 +543,63 @@ mod tests {
             // A record cut short fails cleanly.
             assert!(CatalogRecord::decode(&bytes[..bytes.len() - 1]).is_err());
         }
+    }
+
+    /// Records written before schemas existed (no schema ids, no
+    /// WITH_SCHEMAS bit) still read, their relations in `public`.
+    #[test]
+    fn records_from_before_schemas_read_into_public() {
+        let mut table = TableDef {
+            id: 3,
+            name: "t".into(),
+            schema: tessera_types::schema::PUBLIC,
+            columns: vec![ColumnDef::new("id", DataType::Int8, true)],
+            primary_key: vec![0],
+            sharding_key: vec![0],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        let mut sequence =
+            tessera_types::SequenceDef::new("t_id_seq".into(), &SequenceOptions::default())
+                .unwrap();
+        sequence.id = 4;
+        // The layout before schemas: the new one without the tag bit and
+        // without the four bytes after each name.
+        let without_schema = |bytes: Vec<u8>, after_names: &[&str]| {
+            let mut old = bytes;
+            old[0] &= !WITH_SCHEMAS;
+            for name in after_names {
+                let at = old
+                    .windows(name.len())
+                    .position(|w| w == name.as_bytes())
+                    .unwrap()
+                    + name.len();
+                old.drain(at..at + 4);
+            }
+            old
+        };
+        let record = CatalogRecord::CreateTable {
+            table: table.clone(),
+            sequences: vec![sequence.clone()],
+        };
+        let old = without_schema(record.encode(), &["t", "t_id_seq"]);
+        assert_eq!(CatalogRecord::decode(&old).unwrap(), record);
+        let view = ViewDef {
+            id: 6,
+            name: "v".into(),
+            schema: tessera_types::schema::PUBLIC,
+            columns: vec![("id".into(), DataType::Int8)],
+            query: "SELECT id FROM t".into(),
+            depends_on: vec![3],
+        };
+        let record = CatalogRecord::CreateView(view);
+        let old = without_schema(record.encode(), &["v"]);
+        assert_eq!(CatalogRecord::decode(&old).unwrap(), record);
+        // The same bytes with a schema other than public: the new layout
+        // keeps it.
+        table.schema = 16_384;
+        let record = CatalogRecord::AlterTable(table);
+        let back = CatalogRecord::decode(&record.encode()).unwrap();
+        assert_eq!(back, record);
     }
 }

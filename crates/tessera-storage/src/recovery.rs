@@ -203,6 +203,21 @@ pub fn recover_in(
                 valid_from,
             } => catalog.with_index_valid(storage, valid_from),
             CatalogRecord::ReplaceTable { old, new } => catalog.with_table_replaced(old, new),
+            CatalogRecord::CreateSchema(schema) => catalog.with_schema_replayed(schema),
+            CatalogRecord::RenameSchema { schema, name } => {
+                catalog.with_schema_renamed(schema, &name)
+            }
+            CatalogRecord::DropSchemas { schemas, relations } => {
+                let emptied = relations.iter().fold(catalog, |c, id| c.without_table(*id));
+                if schemas.iter().any(|s| !emptied.relations_in(*s).is_empty()) {
+                    let e = Error::new(
+                        sqlstate::DATA_CORRUPTED,
+                        "a dropped schema still holds relations",
+                    );
+                    return Err(corrupt(&catalog_wal_path, e));
+                }
+                schemas.iter().fold(emptied, |c, s| c.without_schema(*s))
+            }
         };
     }
     if reader.torn_tail {

@@ -598,6 +598,7 @@ mod tests {
             let def = tessera_types::TableDef {
                 id: 0,
                 name: name.into(),
+                schema: tessera_types::schema::PUBLIC,
                 columns: vec![],
                 primary_key: vec![],
                 sharding_key: vec![],

@@ -22,7 +22,8 @@ pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
 pub use schema::{
-    Catalog, ColumnDef, FkAction, ForeignKey, Identity, IndexDef, TableDef, TableId, ViewDef,
+    Catalog, ColumnDef, DefLayout, FkAction, ForeignKey, Identity, IndexDef, SchemaDef, SchemaId,
+    TableDef, TableId, ViewDef,
 };
 pub use sequence::SequenceDef;
 pub use types::DataType;

@@ -1,7 +1,15 @@
-//! The schema of a node: tables, their columns and keys, and the bucket map.
+//! The schema of a node: schemas (namespaces), tables, their columns and
+//! keys, and the bucket map.
 //!
 //! A [`Catalog`] is an immutable snapshot. A change builds a new one; shards
 //! read the current snapshot and never see one half-changed.
+//!
+//! Every table, view and sequence belongs to a schema, by id (so renaming a
+//! schema rewrites nothing else); an index lives in its table's schema.
+//! Relations of all kinds share one namespace per schema, as PostgreSQL's
+//! `pg_class` does. `pg_catalog`, `public` and `information_schema` exist
+//! in every fresh catalog; which of them may hold what is the binder's
+//! business, not this module's.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +22,61 @@ use crate::types::DataType;
 
 pub type TableId = u32;
 pub type ShardId = u16;
+/// A schema's id: its own space, apart from relation ids.
+pub type SchemaId = u32;
+
+/// `pg_catalog`, `public` and `information_schema` as a fresh catalog has
+/// them, under PostgreSQL's OIDs for the first two; created schemas take
+/// ids from [`FIRST_CREATED_SCHEMA_ID`] (PostgreSQL's first user OID) up.
+pub const PG_CATALOG: SchemaId = 11;
+pub const PUBLIC: SchemaId = 2200;
+pub const INFORMATION_SCHEMA: SchemaId = 13_000;
+pub const FIRST_CREATED_SCHEMA_ID: SchemaId = 16_384;
+
+/// A schema (PostgreSQL's `pg_namespace` row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaDef {
+    pub id: SchemaId,
+    pub name: String,
+    /// The role named by AUTHORIZATION, or the creating user.
+    pub owner: String,
+}
+
+impl SchemaDef {
+    pub fn encode(&self, w: &mut Writer) {
+        w.u32(self.id);
+        w.str(&self.name);
+        w.str(&self.owner);
+    }
+
+    pub fn decode(r: &mut Reader) -> Result<SchemaDef> {
+        Ok(SchemaDef {
+            id: r.u32()?,
+            name: r.str()?.to_string(),
+            owner: r.str()?.to_string(),
+        })
+    }
+}
+
+/// How a catalog record lays out the definitions in it. Records written
+/// before schemas existed carry none: everything in them is in `public`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefLayout {
+    /// No schema ids: every relation is in [`PUBLIC`].
+    BeforeSchemas,
+    /// Each table, view and sequence has its schema id after its name.
+    WithSchemas,
+}
+
+impl DefLayout {
+    /// Reads the schema id that follows a name in this layout.
+    pub fn schema(self, r: &mut Reader) -> Result<SchemaId> {
+        match self {
+            DefLayout::BeforeSchemas => Ok(PUBLIC),
+            DefLayout::WithSchemas => r.u32(),
+        }
+    }
+}
 pub type Bucket = u32;
 
 /// The default number of buckets a new data directory is created with.
@@ -72,6 +135,8 @@ pub struct TableDef {
     /// Never reused, so WAL records of a dropped table are recognisable.
     pub id: TableId,
     pub name: String,
+    /// The schema it is in (an index's storage table: its table's).
+    pub schema: SchemaId,
     pub columns: Vec<ColumnDef>,
     /// Column positions of the primary key; empty when the table has none and
     /// rows are keyed by a hidden row id.
@@ -158,9 +223,11 @@ impl TableDef {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// Writes the definition in [`DefLayout::WithSchemas`].
     pub fn encode(&self, w: &mut Writer) {
         w.u32(self.id);
         w.str(&self.name);
+        w.u32(self.schema);
         w.u32(self.columns.len() as u32);
         for c in &self.columns {
             w.str(&c.name);
@@ -214,9 +281,10 @@ impl TableDef {
         }
     }
 
-    pub fn decode(r: &mut Reader) -> Result<TableDef> {
+    pub fn decode(r: &mut Reader, layout: DefLayout) -> Result<TableDef> {
         let id = r.u32()?;
         let name = r.str()?.to_string();
+        let schema = layout.schema(r)?;
         let ncols = r.len_prefix(4096)?;
         let mut columns = Vec::with_capacity(ncols);
         for _ in 0..ncols {
@@ -300,6 +368,7 @@ impl TableDef {
         Ok(TableDef {
             id,
             name,
+            schema,
             columns,
             primary_key,
             sharding_key,
@@ -315,16 +384,21 @@ pub struct ViewDef {
     /// From the tables' id space.
     pub id: TableId,
     pub name: String,
+    pub schema: SchemaId,
     pub columns: Vec<(String, DataType)>,
+    /// Its relation names written with their schemas, so that it means
+    /// what it meant when it was made whatever the reader's search_path.
     pub query: String,
     /// The tables and views it reads, which cannot be dropped before it.
     pub depends_on: Vec<TableId>,
 }
 
 impl ViewDef {
+    /// Writes the definition in [`DefLayout::WithSchemas`].
     pub fn encode(&self, w: &mut Writer) {
         w.u32(self.id);
         w.str(&self.name);
+        w.u32(self.schema);
         w.u32(self.columns.len() as u32);
         for (n, t) in &self.columns {
             w.str(n);
@@ -337,9 +411,10 @@ impl ViewDef {
         }
     }
 
-    pub fn decode(r: &mut Reader) -> Result<ViewDef> {
+    pub fn decode(r: &mut Reader, layout: DefLayout) -> Result<ViewDef> {
         let id = r.u32()?;
         let name = r.str()?.to_string();
+        let schema = layout.schema(r)?;
         let n = r.len_prefix(4096)?;
         let mut columns = Vec::with_capacity(n);
         for _ in 0..n {
@@ -354,6 +429,7 @@ impl ViewDef {
         Ok(ViewDef {
             id,
             name,
+            schema,
             columns,
             query,
             depends_on,
@@ -425,6 +501,7 @@ impl IndexDef {
         let storage = TableDef {
             id: 0,
             name: name.clone(),
+            schema: table.schema,
             columns: storage_columns,
             primary_key: (0..key_len).collect(),
             sharding_key: (0..columns.len()).collect(),
@@ -461,6 +538,11 @@ impl IndexDef {
         self.valid_from != 0
     }
 
+    /// The schema it lives in: its table's.
+    pub fn schema(&self) -> SchemaId {
+        self.storage.schema
+    }
+
     pub fn encode(&self, w: &mut Writer) {
         w.str(&self.name);
         w.u32(self.table);
@@ -474,7 +556,7 @@ impl IndexDef {
         self.storage.encode(w);
     }
 
-    pub fn decode(r: &mut Reader) -> Result<IndexDef> {
+    pub fn decode(r: &mut Reader, layout: DefLayout) -> Result<IndexDef> {
         let name = r.str()?.to_string();
         let table = r.u32()?;
         let n = r.len_prefix(64)?;
@@ -486,7 +568,7 @@ impl IndexDef {
         }
         let unique = r.u8()? != 0;
         let valid_from = r.u64()?;
-        let storage = TableDef::decode(r)?;
+        let storage = TableDef::decode(r, layout)?;
         if storage.columns.len() < columns.len() {
             return Err(r.corrupt("index storage narrower than the index"));
         }
@@ -591,11 +673,15 @@ pub struct Catalog {
     /// `bucket_to_shard[b]` is the shard that owns bucket `b`.
     pub bucket_to_shard: Arc<[ShardId]>,
     pub next_table_id: TableId,
-    tables: BTreeMap<String, Arc<TableDef>>,
-    /// Secondary indexes by name.
-    indexes: BTreeMap<String, Arc<IndexDef>>,
-    sequences: BTreeMap<String, Arc<SequenceDef>>,
-    views: BTreeMap<String, Arc<ViewDef>>,
+    /// The id the next CREATE SCHEMA takes.
+    pub next_schema_id: SchemaId,
+    schemas: BTreeMap<SchemaId, Arc<SchemaDef>>,
+    /// Relations by schema and name.
+    tables: BTreeMap<(SchemaId, String), Arc<TableDef>>,
+    /// Secondary indexes, in their tables' schemas.
+    indexes: BTreeMap<(SchemaId, String), Arc<IndexDef>>,
+    sequences: BTreeMap<(SchemaId, String), Arc<SequenceDef>>,
+    views: BTreeMap<(SchemaId, String), Arc<ViewDef>>,
     /// COMMENT ON: by relation id and column (0 for the relation itself,
     /// else its position + 1).
     comments: BTreeMap<(TableId, u32), String>,
@@ -607,11 +693,28 @@ impl Catalog {
         let map: Vec<ShardId> = (0..bucket_count)
             .map(|b| (b as u64 * shard_count as u64 / bucket_count as u64) as ShardId)
             .collect();
+        let builtin = |id, name: &str| {
+            let owner = "postgres".to_string();
+            let def = SchemaDef {
+                id,
+                name: name.to_string(),
+                owner,
+            };
+            (id, Arc::new(def))
+        };
         Catalog {
             version: 0,
             bucket_count,
             bucket_to_shard: map.into(),
             next_table_id: 1,
+            next_schema_id: FIRST_CREATED_SCHEMA_ID,
+            schemas: [
+                builtin(PG_CATALOG, "pg_catalog"),
+                builtin(PUBLIC, "public"),
+                builtin(INFORMATION_SCHEMA, "information_schema"),
+            ]
+            .into_iter()
+            .collect(),
             tables: BTreeMap::new(),
             indexes: BTreeMap::new(),
             sequences: BTreeMap::new(),
@@ -628,8 +731,97 @@ impl Catalog {
             .map_or(1, |m| m + 1)
     }
 
-    pub fn table(&self, name: &str) -> Option<&Arc<TableDef>> {
-        self.tables.get(name)
+    pub fn schema(&self, name: &str) -> Option<&Arc<SchemaDef>> {
+        self.schemas.values().find(|s| s.name == name)
+    }
+
+    pub fn schema_by_id(&self, id: SchemaId) -> Option<&Arc<SchemaDef>> {
+        self.schemas.get(&id)
+    }
+
+    /// Every schema, by id.
+    pub fn schemas(&self) -> impl Iterator<Item = &Arc<SchemaDef>> {
+        self.schemas.values()
+    }
+
+    /// The name of schema `id` ("?" for one that is gone, which no
+    /// relation of this snapshot can be in).
+    pub fn schema_name(&self, id: SchemaId) -> &str {
+        self.schemas.get(&id).map_or("?", |s| s.name.as_str())
+    }
+
+    /// A copy with `schema` added, its id taken from `next_schema_id`.
+    pub fn with_schema(&self, mut schema: SchemaDef) -> (Catalog, Arc<SchemaDef>) {
+        let mut next = self.clone();
+        schema.id = next.next_schema_id;
+        next.next_schema_id += 1;
+        next.version += 1;
+        let schema = Arc::new(schema);
+        next.schemas.insert(schema.id, schema.clone());
+        (next, schema)
+    }
+
+    /// Applies a schema created elsewhere (replay of the catalog log).
+    pub fn with_schema_replayed(&self, schema: SchemaDef) -> Catalog {
+        let mut next = self.clone();
+        next.next_schema_id = next.next_schema_id.max(schema.id + 1);
+        next.version += 1;
+        next.schemas.insert(schema.id, Arc::new(schema));
+        next
+    }
+
+    /// Schema `id` under a new name (what is in it keeps its ids).
+    pub fn with_schema_renamed(&self, id: SchemaId, name: &str) -> Catalog {
+        let mut next = self.clone();
+        if let Some(s) = next.schemas.get_mut(&id) {
+            let mut def = (**s).clone();
+            def.name = name.to_string();
+            *s = Arc::new(def);
+        }
+        next.version += 1;
+        next
+    }
+
+    /// Drops schema `id`, which must hold nothing any more.
+    pub fn without_schema(&self, id: SchemaId) -> Catalog {
+        assert!(
+            self.relations_in(id).is_empty(),
+            "schema {id} dropped while relations are in it"
+        );
+        let mut next = self.clone();
+        next.schemas.remove(&id);
+        next.version += 1;
+        next
+    }
+
+    /// The tables, views and sequences in schema `schema` (not indexes,
+    /// which go with their tables), oldest first.
+    pub fn relations_in(&self, schema: SchemaId) -> Vec<TableId> {
+        let in_schema = |(s, _): &&(SchemaId, String)| *s == schema;
+        let mut ids: Vec<TableId> = self
+            .tables
+            .iter()
+            .filter(|(k, _)| in_schema(k))
+            .map(|(_, t)| t.id)
+            .chain(
+                self.views
+                    .iter()
+                    .filter(|(k, _)| in_schema(k))
+                    .map(|(_, v)| v.id),
+            )
+            .chain(
+                self.sequences
+                    .iter()
+                    .filter(|(k, _)| in_schema(k))
+                    .map(|(_, s)| s.id),
+            )
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub fn table(&self, schema: SchemaId, name: &str) -> Option<&Arc<TableDef>> {
+        self.tables.get(&(schema, name.to_string()))
     }
 
     /// A table, or the storage table of an index, by id.
@@ -664,8 +856,8 @@ impl Catalog {
         self.indexes.values()
     }
 
-    pub fn index(&self, name: &str) -> Option<&Arc<IndexDef>> {
-        self.indexes.get(name)
+    pub fn index(&self, schema: SchemaId, name: &str) -> Option<&Arc<IndexDef>> {
+        self.indexes.get(&(schema, name.to_string()))
     }
 
     /// The indexes of table `table`.
@@ -673,17 +865,37 @@ impl Catalog {
         self.indexes.values().filter(move |i| i.table == table)
     }
 
-    /// Whether `name` is taken by a table or an index (one namespace, as
-    /// PostgreSQL's relations).
-    pub fn relation_exists(&self, name: &str) -> bool {
-        self.tables.contains_key(name)
-            || self.indexes.contains_key(name)
-            || self.sequences.contains_key(name)
-            || self.views.contains_key(name)
+    /// Whether `name` is taken in `schema` by a relation of any kind (one
+    /// namespace, as PostgreSQL's relations).
+    pub fn relation_exists(&self, schema: SchemaId, name: &str) -> bool {
+        let key = (schema, name.to_string());
+        self.tables.contains_key(&key)
+            || self.indexes.contains_key(&key)
+            || self.sequences.contains_key(&key)
+            || self.views.contains_key(&key)
     }
 
-    pub fn view(&self, name: &str) -> Option<&Arc<ViewDef>> {
-        self.views.get(name)
+    pub fn view(&self, schema: SchemaId, name: &str) -> Option<&Arc<ViewDef>> {
+        self.views.get(&(schema, name.to_string()))
+    }
+
+    pub fn view_by_id(&self, id: TableId) -> Option<&Arc<ViewDef>> {
+        self.views.values().find(|v| v.id == id)
+    }
+
+    /// The schema and name of relation `id` of any kind (an index by its
+    /// storage id).
+    pub fn relation_name(&self, id: TableId) -> Option<(SchemaId, &str)> {
+        let tables = self.tables.iter().map(|(k, t)| (k, t.id));
+        let views = self.views.iter().map(|(k, v)| (k, v.id));
+        let sequences = self.sequences.iter().map(|(k, s)| (k, s.id));
+        let indexes = self.indexes.iter().map(|(k, i)| (k, i.storage.id));
+        tables
+            .chain(views)
+            .chain(sequences)
+            .chain(indexes)
+            .find(|(_, i)| *i == id)
+            .map(|((s, n), _)| (*s, n.as_str()))
     }
 
     pub fn views(&self) -> impl Iterator<Item = &Arc<ViewDef>> {
@@ -694,7 +906,7 @@ impl Catalog {
     /// keeps its id); a new one takes its id from `next_table_id`.
     pub fn with_view(&self, mut view: ViewDef) -> (Catalog, Arc<ViewDef>) {
         let mut next = self.clone();
-        match self.views.get(&view.name) {
+        match self.views.get(&(view.schema, view.name.clone())) {
             Some(old) => view.id = old.id,
             None => {
                 view.id = next.next_table_id;
@@ -703,7 +915,8 @@ impl Catalog {
         }
         next.version += 1;
         let view = Arc::new(view);
-        next.views.insert(view.name.clone(), view.clone());
+        next.views
+            .insert((view.schema, view.name.clone()), view.clone());
         (next, view)
     }
 
@@ -712,12 +925,13 @@ impl Catalog {
         let mut next = self.clone();
         next.next_table_id = next.next_table_id.max(view.id + 1);
         next.version += 1;
-        next.views.insert(view.name.clone(), Arc::new(view));
+        next.views
+            .insert((view.schema, view.name.clone()), Arc::new(view));
         next
     }
 
-    pub fn sequence(&self, name: &str) -> Option<&Arc<SequenceDef>> {
-        self.sequences.get(name)
+    pub fn sequence(&self, schema: SchemaId, name: &str) -> Option<&Arc<SequenceDef>> {
+        self.sequences.get(&(schema, name.to_string()))
     }
 
     pub fn sequence_by_id(&self, id: TableId) -> Option<&Arc<SequenceDef>> {
@@ -736,7 +950,7 @@ impl Catalog {
         next.version += 1;
         let sequence = Arc::new(sequence);
         next.sequences
-            .insert(sequence.name.clone(), sequence.clone());
+            .insert((sequence.schema, sequence.name.clone()), sequence.clone());
         (next, sequence)
     }
 
@@ -757,7 +971,7 @@ impl Catalog {
         next.version += 1;
         next.sequences.retain(|_, s| s.id != sequence.id);
         next.sequences
-            .insert(sequence.name.clone(), Arc::new(sequence));
+            .insert((sequence.schema, sequence.name.clone()), Arc::new(sequence));
         next
     }
 
@@ -768,7 +982,8 @@ impl Catalog {
         next.next_table_id += 1;
         next.version += 1;
         let index = Arc::new(index);
-        next.indexes.insert(index.name.clone(), index.clone());
+        next.indexes
+            .insert((index.schema(), index.name.clone()), index.clone());
         (next, index)
     }
 
@@ -777,7 +992,8 @@ impl Catalog {
         let mut next = self.clone();
         next.next_table_id = next.next_table_id.max(index.storage.id + 1);
         next.version += 1;
-        next.indexes.insert(index.name.clone(), Arc::new(index));
+        next.indexes
+            .insert((index.schema(), index.name.clone()), Arc::new(index));
         next
     }
 
@@ -854,7 +1070,8 @@ impl Catalog {
         next.next_table_id += 1;
         next.version += 1;
         let table = Arc::new(table);
-        next.tables.insert(table.name.clone(), table.clone());
+        next.tables
+            .insert((table.schema, table.name.clone()), table.clone());
         (next, table)
     }
 
@@ -863,7 +1080,8 @@ impl Catalog {
         let mut next = self.clone();
         next.next_table_id = next.next_table_id.max(table.id + 1);
         next.version += 1;
-        next.tables.insert(table.name.clone(), Arc::new(table));
+        next.tables
+            .insert((table.schema, table.name.clone()), Arc::new(table));
         next
     }
 
@@ -873,7 +1091,8 @@ impl Catalog {
         let mut next = self.clone();
         next.tables.retain(|_, t| t.id != table.id);
         next.version += 1;
-        next.tables.insert(table.name.clone(), Arc::new(table));
+        next.tables
+            .insert((table.schema, table.name.clone()), Arc::new(table));
         next
     }
 
@@ -894,13 +1113,14 @@ impl Catalog {
             }
         }
         let mut next = moved.without_table(old);
-        let name = self.table_by_id(old).map(|t| t.name.clone());
+        let name = self.table_by_id(old).map(|t| (t.schema, t.name.clone()));
         let replacement = next.tables.values().find(|t| t.id == new).cloned();
-        if let (Some(name), Some(replacement)) = (name, replacement) {
+        if let (Some((schema, name)), Some(replacement)) = (name, replacement) {
             next.tables.retain(|_, t| t.id != new);
             let mut def = (*replacement).clone();
             def.name = name.clone();
-            next.tables.insert(name, Arc::new(def));
+            def.schema = schema;
+            next.tables.insert((schema, name), Arc::new(def));
         }
         next
     }
@@ -1017,6 +1237,7 @@ mod tests {
         let table = TableDef {
             id: 7,
             name: "t".into(),
+            schema: FIRST_CREATED_SCHEMA_ID,
             columns,
             primary_key: vec![0],
             sharding_key: vec![0],
@@ -1032,7 +1253,7 @@ mod tests {
         };
         let mut w = Writer::new();
         table.encode(&mut w);
-        let back = TableDef::decode(&mut Reader::new(&w.buf)).unwrap();
+        let back = TableDef::decode(&mut Reader::new(&w.buf), DefLayout::WithSchemas).unwrap();
         assert_eq!(back, table);
     }
 }

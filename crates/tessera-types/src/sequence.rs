@@ -32,6 +32,7 @@ pub struct SequenceDef {
     /// From the tables' id space, so relation ids never collide.
     pub id: TableId,
     pub name: String,
+    pub schema: crate::schema::SchemaId,
     /// `smallint`, `integer` or `bigint` (the default).
     pub data_type: DataType,
     pub increment: i64,
@@ -51,6 +52,7 @@ impl PartialEq for SequenceDef {
     fn eq(&self, other: &SequenceDef) -> bool {
         self.id == other.id
             && self.name == other.name
+            && self.schema == other.schema
             && self.data_type == other.data_type
             && (self.increment, self.min, self.max, self.start, self.cache)
                 == (
@@ -90,8 +92,8 @@ pub struct SequenceOptions {
 }
 
 impl SequenceDef {
-    /// A new sequence with PostgreSQL's defaults for what `options` leaves
-    /// unset, and its errors for what does not fit.
+    /// A new sequence in `public` with PostgreSQL's defaults for what
+    /// `options` leaves unset, and its errors for what does not fit.
     pub fn new(name: String, options: &SequenceOptions) -> Result<SequenceDef> {
         let bad = |m: String| Error::new(sqlstate::INVALID_PARAMETER_VALUE, m);
         let data_type = options.data_type.unwrap_or(DataType::Int8);
@@ -144,6 +146,7 @@ impl SequenceDef {
         Ok(SequenceDef {
             id: 0,
             name,
+            schema: crate::schema::PUBLIC,
             data_type,
             increment,
             min,
@@ -233,9 +236,11 @@ impl SequenceDef {
         Ok(v)
     }
 
+    /// Writes the definition in `DefLayout::WithSchemas`.
     pub fn encode(&self, w: &mut Writer) {
         w.u32(self.id);
         w.str(&self.name);
+        w.u32(self.schema);
         w.u32(self.data_type.oid());
         for v in [self.increment, self.min, self.max, self.start, self.cache] {
             w.u64(v as u64);
@@ -251,9 +256,10 @@ impl SequenceDef {
         }
     }
 
-    pub fn decode(r: &mut Reader) -> Result<SequenceDef> {
+    pub fn decode(r: &mut Reader, layout: crate::schema::DefLayout) -> Result<SequenceDef> {
         let id = r.u32()?;
         let name = r.str()?.to_string();
+        let schema = layout.schema(r)?;
         let data_type = DataType::from_oid(r.u32()?)
             .filter(|t| type_bounds(*t).is_some())
             .ok_or_else(|| r.corrupt("bad sequence type"))?;
@@ -270,6 +276,7 @@ impl SequenceDef {
         Ok(SequenceDef {
             id,
             name,
+            schema,
             data_type,
             increment,
             min,
@@ -507,6 +514,13 @@ mod tests {
         s.owned_by = Some((4, 1));
         let mut w = Writer::new();
         s.encode(&mut w);
-        assert_eq!(SequenceDef::decode(&mut Reader::new(&w.buf)).unwrap(), s);
+        assert_eq!(
+            SequenceDef::decode(
+                &mut Reader::new(&w.buf),
+                crate::schema::DefLayout::WithSchemas
+            )
+            .unwrap(),
+            s
+        );
     }
 }

@@ -110,3 +110,7 @@ pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
 pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");
 pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
 pub const DATA_CORRUPTED: SqlState = SqlState("XX001");
+pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
+/// A name with a reserved prefix (`pg_` for schemas).
+pub const RESERVED_NAME: SqlState = SqlState("42939");
+pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");

@@ -199,7 +199,11 @@ impl<C: Cluster> Router<C> {
             }
             for chunk in keys.chunks(KEYS_PER_STATEMENT) {
                 let (condition, params) = self.matching(&child, &fk, chunk, session)?;
-                let t = quote(&child.name);
+                let t = format!(
+                    "{}.{}",
+                    quote(catalog.schema_name(child.schema)),
+                    quote(&child.name)
+                );
                 let sql = match fk.on_delete {
                     FkAction::NoAction | FkAction::Restrict => {
                         let cols: Vec<String> = fk

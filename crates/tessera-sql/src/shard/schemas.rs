@@ -1,0 +1,351 @@
+//! CREATE, DROP and ALTER … RENAME of schemas, on shard 0, which owns the
+//! catalog log.
+//!
+//! Each change is checked against the catalog under the catalog log's
+//! lock, written as one record, and then published, as every other DDL.
+//! DROP SCHEMA … CASCADE drops the schema's tables, views and sequences
+//! (indexes and owned sequences with their tables) in the same record;
+//! what outside the schemas depends on them stops it (2BP01), since DROP
+//! TABLE has no CASCADE yet to drop those too.
+
+use tessera_storage::record::CatalogRecord;
+use tessera_types::schema::{SchemaId, INFORMATION_SCHEMA, PG_CATALOG};
+use tessera_types::{sqlstate, Catalog, Error, Result, SchemaDef, TableId};
+
+use super::{
+    dependent_views, describe_relation, referencing_lines, sequence_users, ShardContext,
+    ShardResponse,
+};
+use crate::engine::Notice;
+
+impl ShardContext {
+    pub(super) async fn create_schema(
+        &self,
+        schema: SchemaDef,
+        if_not_exists: bool,
+    ) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        if catalog.schema(&schema.name).is_some() {
+            let message = format!("schema \"{}\" already exists", schema.name);
+            if if_not_exists {
+                let notice =
+                    Notice::new(sqlstate::DUPLICATE_SCHEMA, format!("{message}, skipping"));
+                return Ok(ShardResponse::Done(vec![notice]));
+            }
+            return Err(Error::new(sqlstate::DUPLICATE_SCHEMA, message));
+        }
+        let (next, def) = catalog.with_schema(schema);
+        log.append_durable(&CatalogRecord::CreateSchema((*def).clone()).encode())
+            .await?;
+        self.catalog_cell.publish(next);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    pub(super) async fn rename_schema(&self, id: SchemaId, name: String) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        let Some(old) = catalog.schema_by_id(id) else {
+            return Err(Error::new(
+                sqlstate::INVALID_SCHEMA_NAME,
+                "the schema was dropped while it was being renamed",
+            ));
+        };
+        if catalog.schema(&name).is_some() {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_SCHEMA,
+                format!("schema \"{name}\" already exists"),
+            ));
+        }
+        // A view's text names the schemas of the relations it reads.
+        let reader = catalog.views().find(|v| {
+            v.depends_on
+                .iter()
+                .any(|d| catalog.relation_name(*d).is_some_and(|(s, _)| s == id))
+        });
+        if let Some(view) = reader {
+            return Err(Error::unsupported(format!(
+                "renaming schema \"{}\" while view \"{}\" reads a relation in it",
+                old.name, view.name
+            )));
+        }
+        let record = CatalogRecord::RenameSchema {
+            schema: id,
+            name: name.clone(),
+        };
+        log.append_durable(&record.encode()).await?;
+        self.catalog_cell
+            .publish(catalog.with_schema_renamed(id, &name));
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    pub(super) async fn drop_schemas(
+        &self,
+        names: Vec<String>,
+        cascade: bool,
+        path: &[SchemaId],
+    ) -> Result<ShardResponse> {
+        let (log, order) = self.catalog_log()?;
+        let _guard = order.lock().await;
+        let catalog = self.catalog_cell.load();
+        let mut schemas: Vec<SchemaId> = Vec::new();
+        for name in &names {
+            let schema = crate::names::schema_named(&catalog, name)?;
+            if !schemas.contains(&schema) {
+                schemas.push(schema);
+            }
+        }
+        let plan = plan_drop(&catalog, &schemas, cascade, path)?;
+        if !schemas.is_empty() {
+            let record = CatalogRecord::DropSchemas {
+                schemas: schemas.clone(),
+                relations: plan.relations.clone(),
+            };
+            log.append_durable(&record.encode()).await?;
+            let emptied = plan
+                .relations
+                .iter()
+                .fold((*catalog).clone(), |c, id| c.without_table(*id));
+            let next = schemas.iter().fold(emptied, |c, s| c.without_schema(*s));
+            self.catalog_cell.publish(next);
+        }
+        Ok(ShardResponse::Done(plan.notices))
+    }
+}
+
+/// What DROP SCHEMA drops, and what it tells the client.
+#[derive(Debug)]
+struct DropPlan {
+    relations: Vec<TableId>,
+    notices: Vec<Notice>,
+}
+
+/// Decides DROP SCHEMA of `schemas` against `catalog`: PostgreSQL's 2BP01
+/// when something is in them without CASCADE (its detail lines: each
+/// relation in a schema, and under it what outside depends on it), or with
+/// CASCADE when something outside them depends on what they hold.
+fn plan_drop(
+    catalog: &Catalog,
+    schemas: &[SchemaId],
+    cascade: bool,
+    path: &[SchemaId],
+) -> Result<DropPlan> {
+    let name_of = |s: SchemaId| catalog.schema_name(s).to_string();
+    for &s in schemas {
+        let required = s == PG_CATALOG || (s == INFORMATION_SCHEMA && cascade);
+        if required {
+            return Err(Error::new(
+                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop schema {} because it is required by the database system",
+                    name_of(s)
+                ),
+            ));
+        }
+        if s == INFORMATION_SCHEMA {
+            // PostgreSQL's holds its views; ours will.
+            return Err(Error::new(
+                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                "cannot drop schema information_schema because other objects depend on it",
+            )
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+    }
+    // Oldest first, whichever schema they are in, as PostgreSQL lists them.
+    let mut relations: Vec<TableId> = schemas
+        .iter()
+        .flat_map(|s| catalog.relations_in(*s))
+        .collect();
+    relations.sort_unstable();
+    // Sequences owned by a column go with their table, unmentioned.
+    let listed: Vec<TableId> = relations
+        .iter()
+        .copied()
+        .filter(|id| {
+            catalog
+                .sequence_by_id(*id)
+                .and_then(|s| s.owned_by)
+                .is_none_or(|(t, _)| !relations.contains(&t))
+        })
+        .collect();
+    let in_schemas = |id: TableId| relations.contains(&id);
+    // Each relation, then what outside the schemas depends on it.
+    let mut lines = Vec::new();
+    let mut outside = Vec::new();
+    let views = dependent_views(catalog, &relations);
+    for &id in &listed {
+        let (kind, name) = describe_relation(catalog, path, id);
+        let schema = catalog.relation_name(id).map_or(0, |(s, _)| s);
+        lines.push(format!(
+            "{kind} {name} depends on schema {}",
+            name_of(schema)
+        ));
+        for (view, _) in views.iter().filter(|(v, on)| *on == id && !in_schemas(*v)) {
+            let line = format!(
+                "view {} depends on {kind} {name}",
+                crate::names::shown_id(catalog, path, *view)
+            );
+            outside.push(line.clone());
+            lines.push(line);
+        }
+        for line in referencing_lines(catalog, id, &relations, path) {
+            outside.push(line.clone());
+            lines.push(line);
+        }
+        for (table, column) in sequence_users(catalog, id, &relations) {
+            let line = format!(
+                "default value for column {column} of table {} depends on {kind} {name}",
+                crate::names::shown(catalog, path, table.schema, &table.name)
+            );
+            outside.push(line.clone());
+            lines.push(line);
+        }
+    }
+    // Views outside reading those views, further out.
+    for (view, on) in &views {
+        if !in_schemas(*view) && !in_schemas(*on) {
+            let (kind, name) = describe_relation(catalog, path, *on);
+            let line = format!(
+                "view {} depends on {kind} {name}",
+                crate::names::shown_id(catalog, path, *view)
+            );
+            outside.push(line.clone());
+            lines.push(line);
+        }
+    }
+    let refuse = |detail: &[String], hint: &str| {
+        let message = match schemas {
+            [one] => format!(
+                "cannot drop schema {} because other objects depend on it",
+                name_of(*one)
+            ),
+            _ => "cannot drop desired object(s) because other objects depend on them".to_string(),
+        };
+        Err(Error::new(sqlstate::DEPENDENT_OBJECTS_STILL_EXIST, message)
+            .with_detail(detail.join("\n"))
+            .with_hint(hint.to_string()))
+    };
+    if !cascade && !lines.is_empty() {
+        return refuse(
+            &lines,
+            "Use DROP ... CASCADE to drop the dependent objects too.",
+        );
+    }
+    if !outside.is_empty() {
+        return refuse(
+            &outside,
+            "Drop the dependent objects first: CASCADE reaches only what is in the schema here.",
+        );
+    }
+    let dropped: Vec<String> = listed
+        .iter()
+        .map(|id| {
+            let (kind, name) = describe_relation(catalog, path, *id);
+            format!("drop cascades to {kind} {name}")
+        })
+        .collect();
+    let notices = match dropped.as_slice() {
+        [] => vec![],
+        [one] => vec![Notice::new(sqlstate::SUCCESSFUL_COMPLETION, one.clone())],
+        many => vec![Notice::new(
+            sqlstate::SUCCESSFUL_COMPLETION,
+            format!("drop cascades to {} other objects", many.len()),
+        )
+        .with_detail(many.join("\n"))],
+    };
+    Ok(DropPlan { relations, notices })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_types::schema::PUBLIC;
+    use tessera_types::{ColumnDef, DataType, TableDef, ViewDef};
+
+    fn table(name: &str, schema: SchemaId) -> TableDef {
+        TableDef {
+            id: 0,
+            name: name.into(),
+            schema,
+            columns: vec![ColumnDef::new("a", DataType::Int4, true)],
+            primary_key: vec![0],
+            sharding_key: vec![0],
+            checks: vec![],
+            foreign_keys: vec![],
+        }
+    }
+
+    fn view(name: &str, schema: SchemaId, reads: TableId) -> ViewDef {
+        ViewDef {
+            id: 0,
+            name: name.into(),
+            schema,
+            columns: vec![("a".into(), DataType::Int4)],
+            query: "SELECT 1".into(),
+            depends_on: vec![reads],
+        }
+    }
+
+    /// Schema `s` with table `s.t`, view `s.v` over it, and the view `v2`
+    /// in public over `s.t`: PostgreSQL's detail lines, and CASCADE
+    /// refused for the view outside.
+    #[test]
+    fn drop_schema_lists_what_depends_on_it() {
+        let catalog = Catalog::new(16, 1);
+        let (catalog, s) = catalog.with_schema(SchemaDef {
+            id: 0,
+            name: "s".into(),
+            owner: "postgres".into(),
+        });
+        let (catalog, t) = catalog.with_table(table("t", s.id));
+        let (catalog, _) = catalog.with_view(view("v", s.id, t.id));
+        let path = [PUBLIC];
+        let e = plan_drop(&catalog, &[s.id], false, &path).unwrap_err();
+        assert_eq!(e.code, sqlstate::DEPENDENT_OBJECTS_STILL_EXIST);
+        assert_eq!(
+            e.message,
+            "cannot drop schema s because other objects depend on it"
+        );
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("table s.t depends on schema s\nview s.v depends on schema s")
+        );
+        let plan = plan_drop(&catalog, &[s.id], true, &path).unwrap();
+        assert_eq!(plan.relations.len(), 2);
+        assert_eq!(plan.notices[0].message, "drop cascades to 2 other objects");
+        let (with_outside, _) = catalog.with_view(view("v2", PUBLIC, t.id));
+        let e = plan_drop(&with_outside, &[s.id], false, &path).unwrap_err();
+        assert_eq!(
+            e.detail.as_deref(),
+            Some(
+                "table s.t depends on schema s\nview v2 depends on table s.t\n\
+                 view s.v depends on schema s"
+            )
+        );
+        let e = plan_drop(&with_outside, &[s.id], true, &path).unwrap_err();
+        assert_eq!(e.detail.as_deref(), Some("view v2 depends on table s.t"));
+        // On the path, its relations go unqualified.
+        let e = plan_drop(&catalog, &[s.id], false, &[s.id]).unwrap_err();
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("table t depends on schema s\nview v depends on schema s")
+        );
+        // The system's schemas stay.
+        let e = plan_drop(&catalog, &[PG_CATALOG], true, &path).unwrap_err();
+        assert_eq!(
+            e.message,
+            "cannot drop schema pg_catalog because it is required by the database system"
+        );
+        assert!(plan_drop(&catalog, &[INFORMATION_SCHEMA], false, &path).is_err());
+        // An empty schema goes quietly.
+        let (catalog, empty) = catalog.with_schema(SchemaDef {
+            id: 0,
+            name: "e".into(),
+            owner: "postgres".into(),
+        });
+        let plan = plan_drop(&catalog, &[empty.id], false, &path).unwrap();
+        assert!(plan.relations.is_empty() && plan.notices.is_empty());
+    }
+}
