@@ -234,6 +234,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     let timeline = Arc::new(Timeline::new(meta.shard_count as usize));
     let lock_waits = Arc::new(LockWaits::default());
     let ledger = Arc::new(TwoPhaseLedger::default());
+    let stats = Arc::new(tessera_sql::stats::TableStats::default());
     let log_deps = Arc::new(LogDeps::new(meta.shard_count as usize));
     let issued = Arc::new(IssuedIds::new(
         meta.shard_count as usize,
@@ -291,6 +292,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             shard_memory_limit_bytes: config.shard_memory_limit_bytes,
             fs: fs.clone(),
             ledger: ledger.clone(),
+            stats: stats.clone(),
             log_deps: log_deps.clone(),
             issued: issued.clone(),
             node_ready: node_ready_rx.clone(),
@@ -352,6 +354,7 @@ struct ShardArgs {
     shard_memory_limit_bytes: usize,
     fs: Arc<dyn FileSystem>,
     ledger: Arc<TwoPhaseLedger>,
+    stats: Arc<tessera_sql::stats::TableStats>,
     log_deps: Arc<LogDeps>,
     issued: Arc<IssuedIds>,
     node_ready: watch::Receiver<bool>,
@@ -411,6 +414,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         shard_memory_limit_bytes,
         fs,
         ledger,
+        stats,
         log_deps,
         issued,
         node_ready,
@@ -451,6 +455,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         .with_memory_limit(shard_memory_limit_bytes)
         .with_lock_waits(lock_waits)
         .with_ledger(ledger)
+        .with_stats(stats)
         .with_deps(log_deps),
     );
     let router = Rc::new(Router::new(ShardCluster::new(
@@ -485,6 +490,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
                 left = now_left;
                 tokio::task::yield_now().await;
             }
+            gc_ctx.publish_stats();
         }
     });
 

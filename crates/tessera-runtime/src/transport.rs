@@ -134,6 +134,10 @@ impl Cluster for ShardCluster {
         self.ctx.shard
     }
 
+    fn table_stats(&self) -> Option<Arc<tessera_sql::stats::TableStats>> {
+        self.ctx.stats()
+    }
+
     fn catalog(&self) -> Arc<Catalog> {
         self.ctx.catalog()
     }

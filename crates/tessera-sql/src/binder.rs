@@ -1104,6 +1104,8 @@ pub struct Binder<'a> {
     /// While a view's text is being qualified: where each relation name
     /// written without a schema starts in it, and the schema it found.
     unqualified: Option<Vec<(sqlparser::tokenizer::Location, SchemaId)>>,
+    /// The node's table statistics, which order inner joins.
+    stats: Option<Arc<crate::stats::TableStats>>,
 }
 
 /// A select list with `*` expanded: each expression and its column name.
@@ -1271,6 +1273,7 @@ impl<'a> Binder<'a> {
             stars: None,
             names: Names::default(),
             unqualified: None,
+            stats: None,
         }
     }
 
@@ -1279,6 +1282,36 @@ impl<'a> Binder<'a> {
     pub fn with_names(mut self, names: Names) -> Binder<'a> {
         self.names = names;
         self
+    }
+
+    /// Orders inner joins by these statistics (see [`crate::stats`]).
+    pub fn with_stats(mut self, stats: Option<Arc<crate::stats::TableStats>>) -> Binder<'a> {
+        self.stats = stats;
+        self
+    }
+
+    /// Rows FROM item `i` is expected to give: its table's rows as last
+    /// counted (1000 when unknown, or not a table), times the fraction
+    /// each condition pushed down to it is guessed to keep; a filter that
+    /// fixes the whole primary key gives one row.
+    fn estimate_rows(&self, scope: &Scope, i: usize, pushed: &[Expr]) -> f64 {
+        let table = match &scope.items[i].input {
+            Some(ItemInput::Table(t)) => Some(t),
+            _ => None,
+        };
+        let counted = table.and_then(|t| self.stats.as_ref()?.rows(t.id));
+        let mut rows = counted.map_or(1000.0, |n| n as f64);
+        for c in pushed {
+            rows *= crate::stats::selectivity(c);
+        }
+        if let Some(t) = table {
+            let offset = scope.items[i].offset;
+            let filter = Expr::all(pushed.iter().map(|c| c.rebased(offset)).collect());
+            if !t.has_row_id() && route(t, filter.as_ref()).1.is_some() {
+                rows = rows.min(1.0);
+            }
+        }
+        rows.max(1.0)
     }
 
     fn qualified(&self, name: &ast::ObjectName) -> Result<QualifiedName> {
@@ -2017,10 +2050,19 @@ impl<'a> Binder<'a> {
                 false,
             ),
             S::Vacuum(v) => {
-                if let Some(name) = &v.table_name {
+                let (vacuum, analyze, tables) = match &parsed.maintenance {
+                    Some(m) => (m.vacuum, m.analyze, m.tables.clone()),
+                    None => (true, false, v.table_name.iter().cloned().collect()),
+                };
+                for name in &tables {
                     self.table(name)?;
                 }
-                (Plan::Vacuum, vec![], false)
+                let plan = if vacuum {
+                    Plan::Vacuum { analyze }
+                } else {
+                    Plan::Analyze
+                };
+                (plan, vec![], false)
             }
             S::AlterTable {
                 name, operations, ..
@@ -6134,9 +6176,16 @@ impl Binder<'_> {
     ) -> Result<Source> {
         let n = scope.items.len();
         let mut remaining: Vec<usize> = (0..n).collect();
+        let estimates: Vec<f64> = (0..n)
+            .map(|i| self.estimate_rows(scope, i, &pushed[i]))
+            .collect();
+        // The fewest expected rows among `candidates` (the first on a tie).
+        let smallest = |candidates: &mut dyn Iterator<Item = usize>| {
+            candidates.min_by(|a, b| estimates[*a].total_cmp(&estimates[*b]))
+        };
         let start = (0..n)
             .find(|i| !scope.items[*i].probe.is_empty())
-            .or_else(|| (0..n).find(|i| !pushed[*i].is_empty()))
+            .or_else(|| smallest(&mut (0..n)))
             .unwrap_or(0);
         remaining.retain(|i| *i != start);
         let mut joined = vec![start];
@@ -6145,14 +6194,16 @@ impl Binder<'_> {
             let covered = |used: &[usize], next: usize, joined: &[usize]| {
                 used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
             };
-            // One a condition connects; else a filtered one (a cross
-            // product with the smallest inputs first); else the next.
-            let at = remaining
+            // The smallest a condition connects; else the smallest (a
+            // cross product with the smallest inputs first).
+            let connected = remaining
                 .iter()
-                .position(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)))
-                .or_else(|| remaining.iter().position(|r| !pushed[*r].is_empty()))
-                .unwrap_or(0);
-            let next = remaining.remove(at);
+                .copied()
+                .filter(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)));
+            let next = smallest(&mut { connected })
+                .or_else(|| smallest(&mut remaining.iter().copied()))
+                .unwrap_or(remaining[0]);
+            remaining.retain(|r| *r != next);
             let (mine, rest): (Vec<_>, Vec<_>) = multi
                 .into_iter()
                 .partition(|(used, _)| covered(used, next, &joined));

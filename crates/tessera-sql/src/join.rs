@@ -418,6 +418,22 @@ pub fn join_into(
                 unmatched_left.push(li);
             }
         }
+    } else if join.kind == JoinKind::Inner && left.len() < right.len() {
+        // Build on the smaller side: here the left, probed by the right.
+        let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
+        for (i, l) in left.iter().enumerate() {
+            if let Some(key) = key_of(join.keys.iter().map(|(k, _)| k), l, params)? {
+                table.entry(key).or_default().push(i);
+            }
+            memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
+        }
+        for r in &right {
+            if let Some(key) = key_of(join.keys.iter().map(|(_, k)| k), r, params)? {
+                for &i in table.get(&key).map_or(&[][..], Vec::as_slice) {
+                    pair(&left[i], r, emit)?;
+                }
+            }
+        }
     } else {
         // Build on the right, probe with the left; a NULL key matches nothing.
         let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();

@@ -32,6 +32,19 @@ pub struct Parsed {
     pub alter_sequence: Option<AlterSequence>,
     /// `RESET name`, parsed as `SET name TO DEFAULT` (its tag differs).
     pub reset: bool,
+    /// VACUUM or ANALYZE in PostgreSQL's grammar, which sqlparser does not
+    /// parse (`statement` is a placeholder `Vacuum`).
+    pub maintenance: Option<Maintenance>,
+}
+
+/// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [tables]`, `VACUUM (options)
+/// [tables]`, `ANALYZE [VERBOSE] [tables]`, `ANALYZE (options) [tables]`;
+/// a table may list columns, which are read and ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maintenance {
+    pub vacuum: bool,
+    pub analyze: bool,
+    pub tables: Vec<sqlparser::ast::ObjectName>,
 }
 
 /// What ALTER SEQUENCE says besides CREATE SEQUENCE's options.
@@ -92,7 +105,26 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         let altered = is_word(&parser.peek_nth_token(0).token, "alter")
             && is_word(&parser.peek_nth_token(1).token, "sequence");
         let reset = is_word(&parser.peek_nth_token(0).token, "reset");
-        let (statement, alter_sequence) = if altered {
+        let first = parser.peek_nth_token(0).token;
+        let mut maintenance = None;
+        let (statement, alter_sequence) = if ["vacuum", "analyze", "analyse"]
+            .iter()
+            .any(|w| is_word(&first, w))
+        {
+            let m = parse_maintenance(&mut parser).map_err(syntax)?;
+            let placeholder = Statement::Vacuum(sqlparser::ast::VacuumStatement {
+                full: false,
+                sort_only: false,
+                delete_only: false,
+                reindex: false,
+                recluster: false,
+                table_name: m.tables.first().cloned(),
+                threshold: None,
+                boost: false,
+            });
+            maintenance = Some(m);
+            (placeholder, None)
+        } else if altered {
             let (s, a) = parse_alter_sequence(&mut parser).map_err(syntax)?;
             (s, Some(a))
         } else if reset {
@@ -136,9 +168,58 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             with_data,
             alter_sequence,
             reset,
+            maintenance,
         });
     }
     Ok(out)
+}
+
+/// VACUUM or ANALYZE (see [`Maintenance`]), from its first word.
+fn parse_maintenance(parser: &mut Parser) -> std::result::Result<Maintenance, ParserError> {
+    let vacuum = is_word(&parser.next_token().token, "vacuum");
+    let mut analyze = !vacuum;
+    if parser.consume_token(&Token::LParen) {
+        // Options: a name and maybe a value each.
+        loop {
+            let option = parser.parse_identifier()?;
+            let name = option.value.to_ascii_lowercase();
+            if name == "analyze" || name == "analyse" {
+                analyze = true;
+            }
+            if !matches!(parser.peek_token().token, Token::Comma | Token::RParen) {
+                parser.next_token();
+            }
+            if !parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        parser.expect_token(&Token::RParen)?;
+    } else {
+        for word in ["full", "freeze", "verbose", "analyze", "analyse"] {
+            if is_word(&parser.peek_token().token, word) {
+                parser.next_token();
+                analyze |= word.starts_with("analy");
+            }
+        }
+    }
+    let mut tables = Vec::new();
+    if matches!(parser.peek_token().token, Token::Word(_)) {
+        loop {
+            tables.push(parser.parse_object_name(false)?);
+            if parser.consume_token(&Token::LParen) {
+                parser.parse_comma_separated(|p| p.parse_identifier())?;
+                parser.expect_token(&Token::RParen)?;
+            }
+            if !parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+    }
+    Ok(Maintenance {
+        vacuum,
+        analyze,
+        tables,
+    })
 }
 
 /// `RESET name`: `SET name TO DEFAULT`.

@@ -717,8 +717,14 @@ pub enum Plan {
         path: Vec<tessera_types::SchemaId>,
     },
     /// VACUUM [table]: collect the row versions no snapshot can see any
-    /// more, now, on every shard (shards also do it continuously).
-    Vacuum,
+    /// more, now, on every shard (shards also do it continuously); with
+    /// ANALYZE, then count the rows as ANALYZE does.
+    Vacuum {
+        analyze: bool,
+    },
+    /// ANALYZE [table]: every shard counts its tables' rows now for the
+    /// planner (see `crate::stats`; shards also do it continuously).
+    Analyze,
     /// TRUNCATE: every row of each table deleted, atomically, as a
     /// transaction (so it is MVCC-safe and can be rolled back).
     Truncate {
@@ -925,7 +931,7 @@ impl crate::engine::StatementInfo for Statement {
     fn joins_implicit_transaction(&self) -> bool {
         !self.plan.is_transaction_control()
             && !self.plan.is_ddl()
-            && !matches!(*self.plan, Plan::Vacuum)
+            && !matches!(*self.plan, Plan::Vacuum { .. } | Plan::Analyze)
     }
 }
 

@@ -79,6 +79,11 @@ pub trait Cluster {
         let _ = positions;
         async { Ok(()) }
     }
+    /// The node's table statistics, when it keeps any (the planner orders
+    /// joins by them).
+    fn table_stats(&self) -> Option<Arc<crate::stats::TableStats>> {
+        None
+    }
     /// The wall clock, in microseconds since 2000-01-01 UTC: what `now()`
     /// reads at the start of a transaction or statement.
     fn wall_clock(&self) -> i64 {
@@ -477,6 +482,20 @@ impl<C: Cluster> Router<C> {
         }
     }
 
+    /// Sends every shard the request `make` makes and waits for them all.
+    async fn on_every_shard(&self, make: impl Fn() -> ShardRequest) -> Result<()> {
+        let catalog = self.cluster.catalog();
+        let calls: Vec<_> = self
+            .all_shards(&catalog)
+            .into_iter()
+            .map(|s| self.cluster.call(s, make()))
+            .collect();
+        for r in join_all(calls).await {
+            r?;
+        }
+        Ok(())
+    }
+
     /// Sends each shard its `Scan` and returns their rows, one run per
     /// shard, checking the node's memory as they arrive.
     async fn scan_shards(&self, scans: Vec<(ShardId, ShardRequest)>) -> Result<Vec<Vec<Row>>> {
@@ -782,6 +801,7 @@ impl<C: Cluster> Router<C> {
             let time = session.time_context(self.cluster.wall_clock());
             let statement = Binder::new(&catalog, &[], time)
                 .with_names(session.names())
+                .with_stats(self.cluster.table_stats())
                 .bind(&parsed[0], &sql)?;
             self.execute_plan(&statement, vec![], session).await
         };
@@ -2030,17 +2050,16 @@ impl<C: Cluster> Router<C> {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
                 Ok(QueryResult::command("ALTER TABLE", vec![]))
             }
-            Plan::Vacuum => {
-                let catalog = self.cluster.catalog();
-                let calls = self
-                    .all_shards(&catalog)
-                    .into_iter()
-                    .map(|s| self.cluster.call(s, ShardRequest::Vacuum))
-                    .collect();
-                for r in join_all(calls).await {
-                    r?;
+            Plan::Vacuum { analyze } => {
+                self.on_every_shard(|| ShardRequest::Vacuum).await?;
+                if *analyze {
+                    self.on_every_shard(|| ShardRequest::Analyze).await?;
                 }
                 Ok(QueryResult::command("VACUUM", vec![]))
+            }
+            Plan::Analyze => {
+                self.on_every_shard(|| ShardRequest::Analyze).await?;
+                Ok(QueryResult::command("ANALYZE", vec![]))
             }
             Plan::Comment {
                 object,
@@ -2528,7 +2547,7 @@ impl<C: Cluster> Router<C> {
                     "current transaction is aborted, commands ignored until end of transaction block",
                 ));
             }
-            if matches!(&*statement.plan, Plan::Vacuum) {
+            if matches!(&*statement.plan, Plan::Vacuum { .. }) {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;
                 }
@@ -2827,7 +2846,9 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 statements.push(deferred());
                 continue;
             }
-            let binder = Binder::new(&catalog, param_types, time.clone()).with_names(names.clone());
+            let binder = Binder::new(&catalog, param_types, time.clone())
+                .with_names(names.clone())
+                .with_stats(self.cluster.table_stats());
             match binder.bind(p, sql) {
                 Ok(statement) => {
                     after_set = matches!(*statement.plan, Plan::Set { .. });
@@ -2950,6 +2971,7 @@ impl<C: Cluster> Router<C> {
         if statement.deferred {
             let bound = Binder::new(&catalog, &[], time)
                 .with_names(names)
+                .with_stats(self.cluster.table_stats())
                 .bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
             result.columns = Some(bound.columns);
@@ -2962,6 +2984,7 @@ impl<C: Cluster> Router<C> {
                 statement.param_types.iter().map(|t| Some(*t)).collect();
             let rebound = Binder::new(&catalog, &given, time)
                 .with_names(names)
+                .with_stats(self.cluster.table_stats())
                 .bind(&statement.parsed, &statement.sql)?;
             // What the client was told: names and types (the table a
             // column comes from may change with the search_path).

@@ -398,6 +398,8 @@ pub enum ShardRequest {
     },
     /// Collect the versions no snapshot can see any more, now.
     Vacuum,
+    /// Publish this shard's row counts to the node's statistics now.
+    Analyze,
     /// Shard 0: the rewritten table `new` replaces `old` under its name.
     ReplaceTable {
         old: tessera_types::TableId,
@@ -556,6 +558,8 @@ pub struct ShardContext {
     /// Writes that would grow the shard's rows past this many bytes fail
     /// with 53200; reads, deletes and shrinking updates go on.
     memory_limit_bytes: usize,
+    /// The node's table statistics, which this shard's counts feed.
+    stats: Option<Arc<crate::stats::TableStats>>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
     catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
     /// Records appended whose effect is not published yet (a commit not
@@ -740,6 +744,7 @@ impl ShardContext {
             cached_catalog: RefCell::new(cached),
             catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
             memory_limit_bytes: usize::MAX,
+            stats: None,
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
             resolves_logged: RefCell::new(Vec::new()),
@@ -1185,6 +1190,10 @@ impl ShardContext {
                 mode,
             } => self.index_backfill(&index, after, limit, mode).await,
             ShardRequest::LockTable { holder, table } => self.lock_table(holder, table).await,
+            ShardRequest::Analyze => {
+                self.publish_stats();
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::Vacuum => {
                 // In batches, yielding between them, until a batch frees
                 // nothing more (what is left is still visible to someone).
@@ -1858,6 +1867,24 @@ impl ShardContext {
 
     /// Prunes versions no running statement can see, a bounded number of
     /// keys at a time; returns how many keys still hold old versions.
+    /// Publishes this shard's row counts to the node's statistics.
+    pub fn publish_stats(&self) {
+        if let Some(stats) = &self.stats {
+            stats.publish(self.shard, self.store.borrow().key_counts());
+        }
+    }
+
+    /// The node's table statistics, if this shard feeds any.
+    pub fn stats(&self) -> Option<Arc<crate::stats::TableStats>> {
+        self.stats.clone()
+    }
+
+    /// Shares the node's table statistics (see `publish_stats`).
+    pub fn with_stats(mut self, stats: Arc<crate::stats::TableStats>) -> ShardContext {
+        self.stats = Some(stats);
+        self
+    }
+
     pub fn collect_garbage(&self, budget: usize) -> usize {
         let horizon = self.timeline.horizon();
         self.store.borrow_mut().collect_garbage(horizon, budget)

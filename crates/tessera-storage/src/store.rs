@@ -447,6 +447,12 @@ impl ShardStore {
         self.applied
     }
 
+    /// Keys of each table on this shard (a deleted key counts until it is
+    /// collected): the planner's row counts.
+    pub fn key_counts(&self) -> impl Iterator<Item = (TableId, usize)> + '_ {
+        self.tables.iter().map(|(id, t)| (*id, t.rows.len()))
+    }
+
     /// Approximate bytes of all versions on the shard.
     pub fn bytes(&self) -> usize {
         self.bytes
