@@ -1108,6 +1108,10 @@ pub struct Binder<'a> {
     stats: Option<Arc<crate::stats::TableStats>>,
 }
 
+/// Distinct values of a column the planner knows nothing about, as
+/// PostgreSQL guesses them.
+const DEFAULT_DISTINCT: f64 = 200.0;
+
 /// A select list with `*` expanded: each expression and its column name.
 type SelectList = Vec<(ast::Expr, String)>;
 
@@ -1288,6 +1292,39 @@ impl<'a> Binder<'a> {
     pub fn with_stats(mut self, stats: Option<Arc<crate::stats::TableStats>>) -> Binder<'a> {
         self.stats = stats;
         self
+    }
+
+    /// The distinct values guessed for each column of the joined row: a
+    /// table's rows for a column that is its primary key or a unique
+    /// index by itself, else at most [`DEFAULT_DISTINCT`] (PostgreSQL's
+    /// guess without statistics).
+    fn distinct_values(&self, scope: &Scope) -> Vec<f64> {
+        let mut out = Vec::new();
+        for item in &scope.items {
+            out.resize(item.offset, DEFAULT_DISTINCT);
+            let table = match &item.input {
+                Some(ItemInput::Table(t)) => t,
+                _ => {
+                    out.resize(item.offset + item.columns.len(), DEFAULT_DISTINCT);
+                    continue;
+                }
+            };
+            let counted = self.stats.as_ref().and_then(|s| s.rows(table.id));
+            let rows = counted.map_or(1000.0, |n| n as f64);
+            for c in 0..item.columns.len() {
+                let unique = table.primary_key == [c]
+                    || self
+                        .catalog
+                        .indexes_of(table.id)
+                        .any(|ix| ix.unique && ix.columns == [c]);
+                out.push(if unique {
+                    rows
+                } else {
+                    rows.min(DEFAULT_DISTINCT)
+                });
+            }
+        }
+        out
     }
 
     /// Rows FROM item `i` is expected to give: its table's rows as last
@@ -6179,6 +6216,34 @@ impl Binder<'_> {
         let estimates: Vec<f64> = (0..n)
             .map(|i| self.estimate_rows(scope, i, &pushed[i]))
             .collect();
+        let ndv = self.distinct_values(scope);
+        // The fraction of pairs a join condition keeps: for an equality of
+        // columns, one over the larger of their distinct values (as
+        // PostgreSQL estimates it), else its guessed selectivity.
+        let join_selectivity = |c: &Expr| -> f64 {
+            let column = |e: &Expr| match e {
+                Expr::Column(k) => Some(*k),
+                Expr::Cast { expr, .. } => match &**expr {
+                    Expr::Column(k) => Some(*k),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match c {
+                Expr::Binary {
+                    op: BinaryOp::Eq,
+                    left,
+                    right,
+                } => match (column(left), column(right)) {
+                    (Some(a), Some(b)) => {
+                        let d = |k: usize| ndv.get(k).copied().unwrap_or(DEFAULT_DISTINCT);
+                        1.0 / d(a).max(d(b)).max(1.0)
+                    }
+                    _ => crate::stats::selectivity(c),
+                },
+                other => crate::stats::selectivity(other),
+            }
+        };
         // The fewest expected rows among `candidates` (the first on a tie).
         let smallest = |candidates: &mut dyn Iterator<Item = usize>| {
             candidates.min_by(|a, b| estimates[*a].total_cmp(&estimates[*b]))
@@ -6189,20 +6254,39 @@ impl Binder<'_> {
             .unwrap_or(0);
         remaining.retain(|i| *i != start);
         let mut joined = vec![start];
+        let mut joined_rows = estimates[start];
         let mut source = self.item_source(scope, start, pushed, width)?;
         while !remaining.is_empty() {
             let covered = |used: &[usize], next: usize, joined: &[usize]| {
                 used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
             };
-            // The smallest a condition connects; else the smallest (a
-            // cross product with the smallest inputs first).
-            let connected = remaining
+            // Of the items a condition connects, the one whose join is
+            // expected to give the fewest rows; else the smallest (a cross
+            // product with the smallest inputs first).
+            let output = |r: usize| -> f64 {
+                let kept: f64 = multi
+                    .iter()
+                    .filter(|(used, _)| covered(used, r, &joined))
+                    .map(|(_, c)| join_selectivity(c))
+                    .product();
+                (joined_rows * estimates[r] * kept).max(1.0)
+            };
+            let connected: Vec<usize> = remaining
                 .iter()
                 .copied()
-                .filter(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)));
-            let next = smallest(&mut { connected })
+                .filter(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)))
+                .collect();
+            let next = connected
+                .iter()
+                .copied()
+                .min_by(|a, b| {
+                    output(*a)
+                        .total_cmp(&output(*b))
+                        .then(estimates[*a].total_cmp(&estimates[*b]))
+                })
                 .or_else(|| smallest(&mut remaining.iter().copied()))
                 .unwrap_or(remaining[0]);
+            joined_rows = output(next);
             remaining.retain(|r| *r != next);
             let (mine, rest): (Vec<_>, Vec<_>) = multi
                 .into_iter()

@@ -456,7 +456,7 @@ impl Explainer<'_> {
                     self.detail(
                         depth,
                         &format!(
-                            "Index Lookup: {} when the left side has at most {} keys",
+                            "Index Lookup: {} when the left side has at most {} keys, few next to the table's rows",
                             path.describe(),
                             crate::join::LOOKUP_KEYS_MAX
                         ),

@@ -319,6 +319,20 @@ impl<'a> LookupPath<'a> {
         Ok(Some(seen.into_iter().collect()))
     }
 
+    /// Whether reading `keys` keys by this path beats reading the table
+    /// of `rows` rows (when counted) whole: a key of a unique path finds
+    /// one row, costing a few rows' worth of work; a key of another path
+    /// may find many, so it must be rarer still.
+    pub fn worth_it(&self, keys: usize, rows: Option<u64>) -> bool {
+        let Some(rows) = rows else { return true };
+        let unique = match &self.index {
+            None => self.columns.len() == self.table.primary_key.len(),
+            Some(ix) => ix.unique && self.columns.len() == ix.columns.len(),
+        };
+        let per_key = if unique { 4 } else { 50 };
+        (keys as u64).saturating_mul(per_key) <= rows
+    }
+
     /// Whether every key names the shard its rows are on: the path's
     /// columns hold the whole sharding key.
     pub fn routes(&self) -> bool {

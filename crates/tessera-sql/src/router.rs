@@ -559,8 +559,12 @@ impl<C: Cluster> Router<C> {
     ) -> Result<(Vec<Row>, bool)> {
         let catalog = self.cluster.catalog();
         let path = crate::join::LookupPath::of(join, &catalog);
+        let table_rows =
+            |path: &crate::join::LookupPath| self.cluster.table_stats()?.rows(path.table.id);
         let keys = match &path {
-            Some(path) => path.keys(left, params)?,
+            Some(path) => path
+                .keys(left, params)?
+                .filter(|keys| path.worth_it(keys.len(), table_rows(path))),
             None => None,
         };
         let (Some(path), Some(keys)) = (path, keys) else {

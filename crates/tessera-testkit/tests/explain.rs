@@ -34,7 +34,7 @@ async fn explain_shows_operators_shards_and_actual_rows() {
             "CREATE TABLE c (id int PRIMARY KEY, city text);
              CREATE TABLE o (id int PRIMARY KEY, cid int, total int);
              INSERT INTO c SELECT g, 'c' || (g % 5) FROM generate_series(1, 100) g;
-             INSERT INTO o SELECT g, g % 100 + 1, g % 37 FROM generate_series(1, 1000) g;
+             INSERT INTO o SELECT g, g % 100 + 1, g % 37 FROM generate_series(1, 10000) g;
              CREATE INDEX o_cid ON o (cid);
              ANALYZE;",
         )
@@ -72,8 +72,8 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         .parse()
         .unwrap();
     // The customers are fewer than the orders expected past the filter
-    // (1000 rows, a third kept): they come first, and their 100 ids
-    // read the orders through the index on o.cid.
+    // (10000 rows, a third kept): they come first, and their 100 ids,
+    // few next to the orders, read them through the index on o.cid.
     assert_eq!(actual_rows(&analyzed, "Seq Scan on c"), 100);
     assert_eq!(
         actual_rows(
@@ -142,7 +142,7 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         "{merged:#?}"
     );
     assert_eq!(actual_rows(&hashed, "Seq Scan on c"), 100);
-    assert_eq!(actual_rows(&hashed, "Seq Scan on o"), 1000);
+    assert_eq!(actual_rows(&hashed, "Seq Scan on o"), 10000);
     assert!(
         analyzed.last().unwrap().starts_with("Execution Time:"),
         "{analyzed:#?}"
@@ -159,7 +159,10 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         &SqlState::FEATURE_NOT_SUPPORTED,
         "EXPLAIN ANALYZE DELETE",
     );
-    assert_eq!(rows_text(&client, "SELECT count(*) FROM o").await, ["1000"]);
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM o").await,
+        ["10000"]
+    );
     // Through the extended protocol too.
     let rows = client
         .query("EXPLAIN SELECT * FROM c WHERE id = $1", &[&5i32])
