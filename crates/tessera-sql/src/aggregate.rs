@@ -677,12 +677,24 @@ fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Re
             Ok(Value::Jsonb(Box::new(Jsonb::Array(items))))
         }
         AggFunc::JsonAgg { binary: false } => {
+            // Rows and arrays after the first start a line, as in
+            // PostgreSQL's json_agg.
+            let rows_in = matches!(
+                call.arg,
+                Some(crate::expr::Expr::Call {
+                    func: crate::expr::Function::Json(crate::json::JsonFn::RowObject(_)),
+                    ..
+                })
+            );
             let mut out = String::from("[");
             for (i, r) in rows.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
+                    if rows_in || matches!(r.value, Value::Array(_)) {
+                        out.push_str("\n ");
+                    }
                 }
-                write_json_value(&r.value, &mut out)?;
+                crate::json::write_json_element(&r.value, &mut out)?;
             }
             out.push(']');
             Ok(Value::Json(out))

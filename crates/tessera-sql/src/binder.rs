@@ -20,12 +20,13 @@ use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, Result, Table
 use crate::array::ArrayFn;
 use crate::engine::ColumnDesc;
 use crate::expr::{BinaryOp, Clock, Expr, Function, Subquery, SubqueryKind, SubqueryRows};
-use crate::json::{JsonFn, TableFn};
+use crate::json::JsonFn;
 use crate::names::{Names, QualifiedName};
 use crate::parser::Parsed;
 use crate::plan::*;
 use crate::sequence::SequenceOp;
 use crate::shard::Relation;
+use crate::srf::TableFn;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -53,6 +54,59 @@ fn keyable(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The name a FROM function's relation goes by: its alias, or its name.
+fn alias_or(alias: Option<&ast::TableAlias>, name: &str) -> String {
+    alias.map_or(name.to_string(), |a| ident_name(&a.name))
+}
+
+/// The scope of a set-returning function `call` in FROM (besides a lone
+/// `generate_series`) with the columns `columns`, the alias's column list
+/// renaming the first ones.
+fn function_scope(
+    mut columns: Vec<(String, DataType)>,
+    alias: Option<&ast::TableAlias>,
+    name: &str,
+    call: (TableFn, Vec<Expr>),
+) -> Result<Scope> {
+    let qualifier = alias_or(alias, name);
+    if let Some(a) = alias {
+        if a.columns.len() > columns.len() {
+            return Err(Error::syntax(format!(
+                "too many column aliases specified for function {name}"
+            )));
+        }
+        for (c, given) in columns.iter_mut().zip(&a.columns) {
+            c.0 = ident_name(&given.name);
+        }
+    }
+    let def = TableDef {
+        id: 0,
+        name: qualifier.clone(),
+        schema: tessera_types::schema::PG_CATALOG,
+        columns: columns
+            .into_iter()
+            .map(|(n, t)| ColumnDef::new(n, t, false))
+            .collect(),
+        primary_key: vec![],
+        sharding_key: vec![],
+        checks: vec![],
+        foreign_keys: vec![],
+    };
+    let nothing = || Expr::Literal(Value::Null);
+    Ok(Scope {
+        table: Some(Arc::new(def)),
+        qualifier: Some(qualifier),
+        series: Some(crate::plan::SeriesScan {
+            start: nothing(),
+            stop: nothing(),
+            step: None,
+            data_type: DataType::Text,
+            functions: vec![call],
+        }),
+        ..Scope::default()
+    })
+}
+
 /// Set-returning functions that may stand in a select list, with the
 /// name of the one column they return there.
 fn select_list_srf(name: &str) -> bool {
@@ -60,34 +114,33 @@ fn select_list_srf(name: &str) -> bool {
         || TableFn::named(name).is_some_and(|(f, _)| !matches!(f, TableFn::Each { .. }))
 }
 
-/// A select list calling a set-returning function (`SELECT unnest(xs),
-/// id FROM t`): rewritten, as PostgreSQL's ProjectSet behaves for one
-/// such call, into a lateral call in FROM (`FROM t, LATERAL unnest(xs) AS
-/// srf(unnest)`) whose column the select list reads: a row per value, no
-/// row where the function returns none. `None` when there is none.
-/// Several calls, or calls under aggregation, grouping or windows, are
-/// 0A000 (PostgreSQL runs them in lockstep, after grouping).
-fn srf_as_lateral(select: &ast::Select) -> Result<Option<ast::Select>> {
-    let mut found: Vec<ast::Function> = Vec::new();
-    let mut projection = select.projection.clone();
-    for item in projection.iter_mut() {
-        let e = match item {
-            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
-            _ => continue,
-        };
-        replace_srf_calls(e, &mut found);
-    }
-    let Some(call) = found.first() else {
+/// A select list calling set-returning functions (`SELECT unnest(xs),
+/// id FROM t`), rewritten as PostgreSQL's ProjectSet behaves into a
+/// lateral call in FROM (`FROM t, LATERAL unnest(xs) AS "?srf?"("?1?")`)
+/// whose columns the select list reads: a row per value, no row where the
+/// function returns none. Several calls become one `ROWS FROM` item, so
+/// they run in lockstep (`crate::srf::rows_from`). Under grouping,
+/// aggregates or windows, the calls run after them, as in PostgreSQL:
+/// the query without them becomes a derived table (`"?g?"`) computing
+/// each other part of the select list, the calls' arguments and the
+/// ORDER BY expressions, and the calls are lateral to it. `None` when
+/// the select list calls none; the ORDER BY items to use otherwise.
+fn srf_as_lateral(
+    select: &ast::Select,
+    order_items: &[ast::OrderByExpr],
+) -> Result<Option<(ast::Select, Vec<ast::OrderByExpr>)>> {
+    let has_srf = select.projection.iter().any(|item| match item {
+        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+            calls_srf(e)
+        }
+        _ => false,
+    });
+    if !has_srf {
         return Ok(None);
-    };
-    if found.len() > 1 {
-        return Err(Error::unsupported(
-            "several set-returning functions in one select list",
-        ));
     }
     let grouped = !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
         || select.having.is_some()
-        || projection.iter().any(|i| match i {
+        || select.projection.iter().any(|i| match i {
             ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
                 any_call(e, &|f| {
                     f.over.is_some() || is_aggregate_name(&function_name(f))
@@ -95,27 +148,135 @@ fn srf_as_lateral(select: &ast::Select) -> Result<Option<ast::Select>> {
             }
             _ => false,
         });
-    if grouped {
-        return Err(Error::unsupported(
-            "set-returning functions in the select list of a grouped or windowed query",
-        ));
-    }
-    let name = function_name(call);
-    let args = match &call.args {
-        ast::FunctionArguments::List(list) => list.args.clone(),
-        _ => vec![],
+    let mut split = SrfSplit {
+        grouped,
+        calls: Vec::new(),
+        inner: Vec::new(),
     };
-    let factor = ast::TableFactor::Function {
-        lateral: true,
-        name: ast::ObjectName::from(vec![ast::Ident::new(name.clone())]),
-        args,
-        alias: Some(ast::TableAlias {
+    let mut projection = Vec::with_capacity(select.projection.len());
+    let mut names = Vec::new();
+    for item in &select.projection {
+        let (e, name) = match item {
+            ast::SelectItem::UnnamedExpr(e) => (e, column_name(e)),
+            ast::SelectItem::ExprWithAlias { expr, alias } => (expr, ident_name(alias)),
+            _ if grouped => {
+                return Err(Error::unsupported(
+                    "* beside set-returning functions in the select list of a grouped query",
+                ))
+            }
+            other => {
+                projection.push(other.clone());
+                continue;
+            }
+        };
+        if !grouped && !calls_srf(e) {
+            projection.push(item.clone());
+            continue;
+        }
+        let mut e = e.clone();
+        split.rewrite(&mut e)?;
+        names.push(name.clone());
+        projection.push(ast::SelectItem::ExprWithAlias {
+            expr: e,
+            alias: ast::Ident::with_quote('"', name),
+        });
+    }
+    let mut order = order_items.to_vec();
+    if grouped {
+        // ORDER BY names an output column, or is computed before the
+        // calls like the rest of the grouped query.
+        for o in order.iter_mut() {
+            let output = match &o.expr {
+                ast::Expr::Value(v) => matches!(v.value, ast::Value::Number(..)),
+                ast::Expr::Identifier(i) => names.contains(&ident_name(i)),
+                _ => false,
+            };
+            if !output {
+                if calls_srf(&o.expr) {
+                    return Err(Error::unsupported(
+                        "set-returning functions in ORDER BY of a grouped query",
+                    ));
+                }
+                o.expr = split.inner_column(o.expr.clone());
+            }
+        }
+    }
+    let call_factor = |calls: Vec<ast::Function>| -> ast::TableFactor {
+        let columns = (1..=calls.len())
+            .map(|n| ast::TableAliasColumnDef::from_name(srf_column(n)))
+            .collect();
+        let alias = Some(ast::TableAlias {
             name: ast::Ident::with_quote('"', SRF_ALIAS),
-            columns: vec![ast::TableAliasColumnDef::from_name(name)],
-        }),
+            columns,
+        });
+        match <[ast::Function; 1]>::try_from(calls) {
+            Ok([one]) => ast::TableFactor::Function {
+                lateral: true,
+                name: one.name.clone(),
+                args: match one.args {
+                    ast::FunctionArguments::List(list) => list.args,
+                    _ => vec![],
+                },
+                alias,
+            },
+            Err(calls) => ast::TableFactor::Function {
+                lateral: true,
+                name: ast::ObjectName::from(vec![ast::Ident::with_quote('"', ROWS_FROM)]),
+                args: calls
+                    .into_iter()
+                    .map(|f| {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Function(
+                            f,
+                        )))
+                    })
+                    .collect(),
+                alias,
+            },
+        }
     };
     let mut rewritten = select.clone();
     rewritten.projection = projection;
+    if grouped {
+        let mut inner = select.clone();
+        inner.distinct = None;
+        inner.projection = split
+            .inner
+            .drain(..)
+            .enumerate()
+            .map(|(n, expr)| ast::SelectItem::ExprWithAlias {
+                expr,
+                alias: ast::Ident::with_quote('"', grouped_column(n + 1)),
+            })
+            .collect();
+        let query = ast::Query {
+            with: None,
+            body: Box::new(ast::SetExpr::Select(Box::new(inner))),
+            order_by: None,
+            limit_clause: None,
+            fetch: None,
+            locks: vec![],
+            for_clause: None,
+            settings: None,
+            format_clause: None,
+            pipe_operators: vec![],
+        };
+        rewritten.from = vec![ast::TableWithJoins {
+            relation: ast::TableFactor::Derived {
+                lateral: false,
+                subquery: Box::new(query),
+                alias: Some(ast::TableAlias {
+                    name: ast::Ident::with_quote('"', GROUPED_ALIAS),
+                    columns: vec![],
+                }),
+            },
+            joins: vec![],
+        }];
+        rewritten.selection = None;
+        rewritten.group_by = ast::GroupByExpr::Expressions(vec![], vec![]);
+        rewritten.having = None;
+        rewritten.named_window = vec![];
+    }
+    let factor = call_factor(std::mem::take(&mut split.calls));
     match rewritten.from.last_mut() {
         Some(last) => last.joins.push(ast::Join {
             relation: factor,
@@ -127,7 +288,97 @@ fn srf_as_lateral(select: &ast::Select) -> Result<Option<ast::Select>> {
             joins: vec![],
         }),
     }
-    Ok(Some(rewritten))
+    Ok(Some((rewritten, order)))
+}
+
+/// The name of the internal FROM function several set-returning calls of
+/// a select list become: their rows side by side (ROWS FROM).
+const ROWS_FROM: &str = "?rows from?";
+
+/// The FROM alias of the derived table a grouped query with
+/// set-returning calls in its select list becomes.
+const GROUPED_ALIAS: &str = "?g?";
+
+/// The column of the select list's `n`th set-returning call.
+fn srf_column(n: usize) -> String {
+    format!("?{n}?")
+}
+
+/// The `n`th column of the grouped query under set-returning calls.
+fn grouped_column(n: usize) -> String {
+    format!("?g{n}?")
+}
+
+/// Whether `e` calls a set-returning function (outside subqueries).
+fn calls_srf(e: &ast::Expr) -> bool {
+    any_call(e, &|f| select_list_srf(&function_name(f)))
+}
+
+/// How `srf_as_lateral` takes a select list apart.
+struct SrfSplit {
+    grouped: bool,
+    /// The set-returning calls found, in order.
+    calls: Vec<ast::Function>,
+    /// Under grouping: what the grouped query computes.
+    inner: Vec<ast::Expr>,
+}
+
+impl SrfSplit {
+    /// A column of the grouped query computing `e`.
+    fn inner_column(&mut self, e: ast::Expr) -> ast::Expr {
+        self.inner.push(e);
+        column_ref(GROUPED_ALIAS, &grouped_column(self.inner.len()))
+    }
+
+    /// Replaces each set-returning call in `e` by a reference to its
+    /// lateral column; under grouping, every part of `e` without one by
+    /// a column of the grouped query.
+    fn rewrite(&mut self, e: &mut ast::Expr) -> Result<()> {
+        use ast::Expr as E;
+        if self.grouped && !calls_srf(e) {
+            *e = self.inner_column(e.clone());
+            return Ok(());
+        }
+        match e {
+            E::Function(f) if select_list_srf(&function_name(f)) => {
+                let mut call = f.clone();
+                if let ast::FunctionArguments::List(list) = &mut call.args {
+                    for a in list.args.iter_mut() {
+                        if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
+                            if calls_srf(x) {
+                                return Err(Error::unsupported(
+                                    "a set-returning function in the arguments of another",
+                                ));
+                            }
+                            if self.grouped {
+                                *x = self.inner_column(x.clone());
+                            }
+                        }
+                    }
+                }
+                self.calls.push(call);
+                *e = column_ref(SRF_ALIAS, &srf_column(self.calls.len()));
+            }
+            E::BinaryOp { left, right, .. } => {
+                self.rewrite(left)?;
+                self.rewrite(right)?;
+            }
+            E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => {
+                self.rewrite(expr)?
+            }
+            E::Function(f) => {
+                if let ast::FunctionArguments::List(list) = &mut f.args {
+                    for a in list.args.iter_mut() {
+                        if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
+                            self.rewrite(x)?;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// Whether `e` calls a function `pred` accepts (outside subqueries).
@@ -148,36 +399,6 @@ fn any_call(e: &ast::Expr, pred: &dyn Fn(&ast::Function) -> bool) -> bool {
 
 /// The FROM alias a select-list set-returning function becomes.
 const SRF_ALIAS: &str = "?srf?";
-
-/// Replaces each set-returning call in `e` (outside subqueries) by a
-/// reference to its lateral column, collecting the calls.
-fn replace_srf_calls(e: &mut ast::Expr, found: &mut Vec<ast::Function>) {
-    use ast::Expr as E;
-    match e {
-        E::Function(f) if select_list_srf(&function_name(f)) => {
-            let column = function_name(f);
-            found.push(f.clone());
-            *e = column_ref(SRF_ALIAS, &column);
-        }
-        E::BinaryOp { left, right, .. } => {
-            replace_srf_calls(left, found);
-            replace_srf_calls(right, found);
-        }
-        E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => {
-            replace_srf_calls(expr, found)
-        }
-        E::Function(f) => {
-            if let ast::FunctionArguments::List(list) = &mut f.args {
-                for a in list.args.iter_mut() {
-                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a {
-                        replace_srf_calls(x, found);
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-}
 
 /// `LATERAL f(…)` and `unnest(…)` (a factor of its own in the syntax
 /// tree) as the plain function factor `f(…)`: functions in FROM are
@@ -2964,7 +3185,7 @@ impl<'a> Binder<'a> {
             B::Question => Some(JsonFn::HasKey),
             B::QuestionAnd => Some(JsonFn::HasAll),
             B::QuestionPipe => Some(JsonFn::HasAny),
-            B::HashMinus => return Err(Error::unsupported("the operator #-")),
+            B::HashMinus => Some(JsonFn::DeletePath),
             B::PGOverlap => Some(JsonFn::Contains),
             _ => None,
         };
@@ -3741,6 +3962,11 @@ impl<'a> Binder<'a> {
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
         }
+        if let ("to_json" | "to_jsonb" | "row_to_json", [arg]) = (name.as_str(), args.as_slice()) {
+            if let Some(row) = self.bind_whole_row(arg, scope, ctx, name == "to_jsonb")? {
+                return Ok(row);
+            }
+        }
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);
         }
@@ -3759,11 +3985,6 @@ impl<'a> Binder<'a> {
         }
         if let Some(f) = crate::pattern::PatternFn::named(&name) {
             return self.bind_pattern_call(f, &name, &args, scope, ctx);
-        }
-        if matches!(name.as_str(), "regexp_matches" | "regexp_split_to_table") {
-            return Err(Error::unsupported(format!(
-                "the set-returning function {name}() (regexp_match and regexp_split_to_array return arrays)"
-            )));
         }
         if let Some(f) = crate::text::TextFn::named(&name) {
             if f.signature(args.len()).is_some() {
@@ -4455,15 +4676,16 @@ impl<'a> Binder<'a> {
                 (AggFunc::ArrayAgg, Some(self.coerce(e, t, t)?), t)
             }
             ("json_agg" | "jsonb_agg", false, [a]) => {
-                let (e, t) = self.bind_expr(a, scope, inner)?;
+                let binary = name == "jsonb_agg";
+                let (e, t) = match self.bind_whole_row(a, scope, inner, binary)? {
+                    Some(row) => row,
+                    None => self.bind_expr(a, scope, inner)?,
+                };
                 let t = if t == DataType::Unknown {
                     DataType::Text
                 } else {
                     t
                 };
-                if matches!(t, DataType::Array(_)) {
-                    return Err(Error::unsupported(format!("{name} of arrays")));
-                }
                 let func = AggFunc::JsonAgg {
                     binary: name == "jsonb_agg",
                 };
@@ -4954,8 +5176,8 @@ impl<'a> Binder<'a> {
         order_items: &[ast::OrderByExpr],
         (limit, offset): (Option<Expr>, Option<Expr>),
     ) -> Result<(SelectPlan, Vec<ColumnDesc>)> {
-        if let Some(rewritten) = srf_as_lateral(select)? {
-            return self.bind_select(&rewritten, order_items, (limit, offset));
+        if let Some((rewritten, order)) = srf_as_lateral(select, order_items)? {
+            return self.bind_select(&rewritten, &order, (limit, offset));
         }
         let mut scope = self.bind_from(&select.from)?;
         let filter = match &select.selection {
@@ -5842,7 +6064,12 @@ impl Binder<'_> {
             ));
         }
         let columns: Vec<(String, DataType)> = columns;
-        for (c, _) in columns.iter().filter(|(c, _)| !is_dropped_name(c)) {
+        // A select list's set-returning calls are not among its `*`.
+        let starred = qualifier != SRF_ALIAS;
+        for (c, _) in columns
+            .iter()
+            .filter(|(c, _)| starred && !is_dropped_name(c))
+        {
             scope.star.push((column_ref(&qualifier, c), c.clone()));
         }
         let offset = scope.width(0, scope.items.len());
@@ -6484,6 +6711,14 @@ impl Binder<'_> {
                 alias,
                 args: Some(args),
                 ..
+            } if object_name(name).is_ok_and(|n| n == ROWS_FROM) => {
+                self.bind_rows_from(&args.args, alias.as_ref())
+            }
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
             } if object_name(name).is_ok_and(|n| TableFn::named(&n).is_some()) => {
                 let name = object_name(name)?;
                 self.bind_json_table(&name, &args.args, alias.as_ref())
@@ -6493,10 +6728,11 @@ impl Binder<'_> {
         }
     }
 
-    /// A json set-returning function in FROM (`jsonb_array_elements(doc)`
+    /// A set-returning function in FROM besides `generate_series`
+    /// (`jsonb_array_elements(doc)`, `unnest(xs)`, `regexp_matches(s, p)`
     /// and the like): its columns, named by PostgreSQL's rules (an alias
-    /// names the relation; for `json[b]_object_keys`, which returns a
-    /// scalar, also its one column).
+    /// names the relation; for a function returning a scalar, also its
+    /// one column).
     fn bind_json_table(
         &mut self,
         name: &str,
@@ -6504,7 +6740,7 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<Scope> {
         let Some((f, binary)) = TableFn::named(name) else {
-            return Err(Error::internal("not a json table function"));
+            return Err(Error::internal("not a table function"));
         };
         let empty = Scope::default();
         let mut bound = Vec::new();
@@ -6513,6 +6749,24 @@ impl Binder<'_> {
                 return Err(Error::unsupported(format!("the argument {a}")));
             };
             bound.push(self.bind_expr(e, &empty, &mut Ctx::Row { clause: "FROM" })?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        if f.takes_text() {
+            // (text, text [, text]), as string_to_array and regexp_match.
+            let is_text = |t: &DataType| t.is_string() || *t == DataType::Unknown;
+            if !(2..=3).contains(&types.len()) || !types.iter().all(is_text) {
+                return Err(no_such_call(name, &types));
+            }
+            let mut exprs = Vec::with_capacity(bound.len());
+            for (e, t) in bound {
+                exprs.push(self.coerce(e, t, DataType::Text)?);
+            }
+            return function_scope(
+                f.columns(DataType::Text, &alias_or(alias, name)),
+                alias,
+                name,
+                (f, exprs),
+            );
         }
         let want = match (f, bound.last()) {
             (TableFn::Unnest, Some((_, t @ DataType::Array(_)))) => *t,
@@ -6530,49 +6784,61 @@ impl Binder<'_> {
             Some((e, t)) if bound.is_empty() && (t == want || t == DataType::Unknown) => {
                 self.coerce(e, t, want)?
             }
-            _ => {
-                let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
-                return Err(no_such_call(name, &types));
-            }
+            _ => return Err(no_such_call(name, &types)),
         };
-        let qualifier = alias.map_or(name.to_string(), |a| ident_name(&a.name));
-        let mut columns = f.columns(want, &qualifier);
-        if let Some(a) = alias {
-            if a.columns.len() > columns.len() {
-                return Err(Error::syntax(format!(
-                    "too many column aliases specified for function {name}"
-                )));
-            }
-            for (c, given) in columns.iter_mut().zip(&a.columns) {
-                c.0 = ident_name(&given.name);
+        function_scope(
+            f.columns(want, &alias_or(alias, name)),
+            alias,
+            name,
+            (f, vec![doc]),
+        )
+    }
+
+    /// `ROWS FROM (f(…), g(…))`, what several set-returning calls of a
+    /// select list become (`srf_as_lateral`): each function bound as in
+    /// FROM, their columns side by side, named by the alias.
+    fn bind_rows_from(
+        &mut self,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Scope> {
+        let mut calls = Vec::with_capacity(args.len());
+        let mut columns = Vec::new();
+        for a in args {
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Function(call))) =
+                a
+            else {
+                return Err(no_such_call(ROWS_FROM, &[]));
+            };
+            let factor = ast::TableFactor::Function {
+                lateral: false,
+                name: call.name.clone(),
+                args: match &call.args {
+                    ast::FunctionArguments::List(list) => list.args.clone(),
+                    _ => vec![],
+                },
+                alias: None,
+            };
+            let scope = self.bind_relation(&factor)?;
+            let (Some(table), Some(series)) = (scope.table, scope.series) else {
+                return Err(Error::internal("ROWS FROM of a non-function"));
+            };
+            columns.extend(table.columns.iter().map(|c| (c.name.clone(), c.data_type)));
+            if series.functions.is_empty() {
+                let mut exprs = vec![series.start, series.stop];
+                exprs.extend(series.step);
+                let int8 = series.data_type == DataType::Int8;
+                calls.push((TableFn::Series { int8 }, exprs));
+            } else {
+                calls.extend(series.functions);
             }
         }
-        let def = TableDef {
-            id: 0,
-            name: qualifier.clone(),
-            schema: tessera_types::schema::PG_CATALOG,
-            columns: columns
-                .into_iter()
-                .map(|(n, t)| ColumnDef::new(n, t, false))
-                .collect(),
-            primary_key: vec![],
-            sharding_key: vec![],
-            checks: vec![],
-            foreign_keys: vec![],
-        };
-        let nothing = || Expr::Literal(Value::Null);
-        Ok(Scope {
-            table: Some(Arc::new(def)),
-            qualifier: Some(qualifier),
-            series: Some(crate::plan::SeriesScan {
-                start: nothing(),
-                stop: nothing(),
-                step: None,
-                data_type: want,
-                json: Some((f, doc)),
-            }),
-            ..Scope::default()
-        })
+        let name = "rows_from";
+        let mut scope = function_scope(columns, alias, name, (TableFn::Unnest, vec![]))?;
+        if let Some(series) = scope.series.as_mut() {
+            series.functions = calls;
+        }
+        Ok(scope)
     }
 
     /// `generate_series(start, stop [, step])` over integers, as a relation
@@ -6664,7 +6930,7 @@ impl Binder<'_> {
                 stop,
                 step,
                 data_type,
-                json: None,
+                functions: vec![],
             }),
             ..Scope::default()
         })
@@ -8571,6 +8837,59 @@ impl Binder<'_> {
             sequence,
             if_not_exists,
         })
+    }
+
+    /// `e` as a whole row of a FROM item (`to_jsonb(t)`, `json_agg(t)`):
+    /// a name that is no column but an item's, as a json (jsonb when
+    /// `binary`) object of its columns. `None` when `e` is no such name.
+    fn bind_whole_row(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+        binary: bool,
+    ) -> Result<Option<(Expr, DataType)>> {
+        let ast::Expr::Identifier(i) = e else {
+            return Ok(None);
+        };
+        let name = ident_name(i);
+        if scope.resolve_expr(None, &name).is_ok() {
+            return Ok(None);
+        }
+        let columns: Vec<String> =
+            if let Some(item) = scope.items.iter().find(|item| item.qualifier == name) {
+                item.columns
+                    .iter()
+                    .map(|(c, _)| c.clone())
+                    .filter(|c| !is_dropped_name(c))
+                    .collect()
+            } else if let (Some(table), Some(q)) = (&scope.table, &scope.qualifier) {
+                if *q != name {
+                    return Ok(None);
+                }
+                table
+                    .visible_columns()
+                    .map(|(_, c)| c.name.clone())
+                    .collect()
+            } else {
+                return Ok(None);
+            };
+        let mut args = Vec::with_capacity(columns.len() * 2);
+        for c in columns {
+            let (value, _) = self.bind_expr(&column_ref(&name, &c), scope, ctx)?;
+            args.push(Expr::Literal(Value::Text(c)));
+            args.push(value);
+        }
+        let result = if binary {
+            DataType::Jsonb
+        } else {
+            DataType::Json
+        };
+        let call = Expr::Call {
+            func: Function::Json(JsonFn::RowObject(binary)),
+            args,
+        };
+        Ok(Some((call, result)))
     }
 
     /// A json, jsonb, uuid or bytea operator or function (see

@@ -324,9 +324,17 @@ impl Explainer<'_> {
         let partial = matches!(f.output, FragmentOutput::PartialAggregate { .. });
         match (&f.table, &f.series) {
             (_, Some(series)) => {
-                let what = match &series.json {
-                    Some((tf, _)) => format!("Function Scan on {tf:?} (on the router)"),
-                    None => "Function Scan on generate_series (on the router)".to_string(),
+                let what = match series.functions.as_slice() {
+                    [] => "Function Scan on generate_series (on the router)".to_string(),
+                    [(tf, _)] => format!("Function Scan on {tf:?} (on the router)"),
+                    several => format!(
+                        "Function Scan on ROWS FROM ({}) (on the router)",
+                        several
+                            .iter()
+                            .map(|(tf, _)| tf.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 };
                 self.line(depth, &what, actual);
             }

@@ -273,7 +273,10 @@ impl FormattingFn {
             (ToTimestamp, [s, f]) => {
                 V::TimestampTz(from_char::to_timestamp(&text(s)?, &text(f)?, &time.zone)?)
             }
-            (ToNumber, [s, f]) => V::Numeric(number_format::to_number(&text(s)?, &text(f)?)?),
+            (ToNumber, [s, f]) => match number_format::to_number(&text(s)?, &text(f)?)? {
+                Some(n) => V::Numeric(n),
+                None => V::Null,
+            },
             (MakeDate, [y, m, d]) => V::Date(make_date(int(y)?, int(m)?, int(d)?)?),
             (MakeTime, [h, m, s]) => V::Time(make_time(int(h)?, int(m)?, s.to_f64()?)?),
             (MakeTimestamp, [y, mo, d, h, mi, s]) => V::Timestamp(make_timestamp(

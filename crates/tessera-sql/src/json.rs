@@ -5,6 +5,7 @@
 //! text exactly as it was written (spacing included), as PostgreSQL's json
 //! operators do; on `jsonb` they read the decomposed value.
 
+use crate::srf::TableFn;
 use tessera_types::json::{self, Jsonb};
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
@@ -31,8 +32,15 @@ pub enum JsonFn {
     HasAll,
     /// jsonb `||`.
     Concat,
-    /// jsonb `-` text (a key, or string elements) or integer (an element).
+    /// jsonb `-` text (a key, or string elements), text[] (several) or
+    /// integer (an element).
     Delete,
+    /// `jsonb_set(target, path, new [, create_missing])`.
+    Set,
+    /// `jsonb_insert(target, path, new [, insert_after])`.
+    Insert,
+    /// `#-` and `jsonb_delete_path`: the value at a path removed.
+    DeletePath,
     /// bytea `||`.
     ByteaConcat,
     /// `json_build_object` (false) / `jsonb_build_object` (true).
@@ -40,6 +48,9 @@ pub enum JsonFn {
     BuildArray(bool),
     /// `to_json` / `to_jsonb`.
     To(bool),
+    /// A whole row as an object (`to_jsonb(t)`, `row_to_json(t)`,
+    /// `json_agg(t)`): the arguments alternate column names and values.
+    RowObject(bool),
     Typeof,
     ArrayLength,
     StripNulls,
@@ -68,6 +79,9 @@ impl JsonFn {
             "jsonb_pretty" => JsonFn::Pretty,
             "json_extract_path" | "jsonb_extract_path" => JsonFn::ExtractPath,
             "json_extract_path_text" | "jsonb_extract_path_text" => JsonFn::ExtractPathText,
+            "jsonb_set" => JsonFn::Set,
+            "jsonb_insert" => JsonFn::Insert,
+            "jsonb_delete_path" => JsonFn::DeletePath,
             "gen_random_uuid" => JsonFn::GenRandomUuid,
             "encode" => JsonFn::Encode,
             "decode" => JsonFn::Decode,
@@ -84,7 +98,10 @@ impl JsonFn {
     pub fn eval(self, args: &[Value]) -> Result<Value> {
         use JsonFn as F;
         // Strict functions: NULL in, NULL out.
-        let strict = !matches!(self, F::BuildObject(_) | F::BuildArray(_) | F::To(_));
+        let strict = !matches!(
+            self,
+            F::BuildObject(_) | F::BuildArray(_) | F::To(_) | F::RowObject(_)
+        );
         if strict && args.iter().any(Value::is_null) {
             return Ok(Value::Null);
         }
@@ -115,6 +132,21 @@ impl JsonFn {
             }
             (F::Concat, [a, b]) => Ok(jsonb_value(concat(jsonb_of(a)?, jsonb_of(b)?))),
             (F::Delete, [a, what]) => delete(jsonb_of(a)?, what).map(jsonb_value),
+            (F::Set | F::Insert, [target, path, new, rest @ ..]) => {
+                let flag = matches!(rest.first(), Some(Value::Bool(true)));
+                // create_missing defaults to true, insert_after to false.
+                let op = match (self, flag || rest.is_empty()) {
+                    (F::Set, true) => PathOp::Create,
+                    (F::Set, false) => PathOp::Replace,
+                    (_, _) if flag => PathOp::InsertAfter,
+                    (_, _) => PathOp::InsertBefore,
+                };
+                let new = jsonb_of(new)?;
+                edit_path(jsonb_of(target)?, path, Some(new), op).map(jsonb_value)
+            }
+            (F::DeletePath, [target, path]) => {
+                edit_path(jsonb_of(target)?, path, None, PathOp::Delete).map(jsonb_value)
+            }
             (F::ByteaConcat, [Value::Bytea(a), Value::Bytea(b)]) => {
                 let mut out = Vec::with_capacity(a.len() + b.len());
                 out.extend_from_slice(a);
@@ -122,6 +154,7 @@ impl JsonFn {
                 Ok(Value::Bytea(out))
             }
             (F::BuildObject(binary), args) => build_object(args, binary),
+            (F::RowObject(binary), args) => row_object(args, binary),
             (F::BuildArray(binary), args) => {
                 let items = args.iter().map(to_jsonb).collect::<Result<Vec<_>>>()?;
                 Ok(wrap(Jsonb::Array(items), binary, JsonStyle::Array))
@@ -387,6 +420,25 @@ fn delete(a: Jsonb, what: &Value) -> Result<Jsonb> {
             "cannot delete from scalar",
         )
     };
+    if let Value::Array(keys) = what {
+        let keys: Vec<String> = keys
+            .items
+            .iter()
+            .filter(|k| !k.is_null())
+            .map(text_of)
+            .collect();
+        return match a {
+            Jsonb::Object(mut pairs) => {
+                pairs.retain(|(k, _)| !keys.contains(k));
+                Ok(Jsonb::Object(pairs))
+            }
+            Jsonb::Array(mut items) => {
+                items.retain(|v| !matches!(v, Jsonb::String(s) if keys.contains(s)));
+                Ok(Jsonb::Array(items))
+            }
+            _ => Err(scalar()),
+        };
+    }
     match what.as_i64() {
         Some(i) => match a {
             Jsonb::Array(mut items) => {
@@ -418,6 +470,167 @@ fn delete(a: Jsonb, what: &Value) -> Result<Jsonb> {
             }
         }
     }
+}
+
+/// What [`edit_path`] does at the end of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathOp {
+    /// jsonb_set with create_missing false: only an existing value.
+    Replace,
+    /// jsonb_set: replace, or add a missing last key or element.
+    Create,
+    /// jsonb_insert: before (or after) an element, or a missing key.
+    InsertBefore,
+    InsertAfter,
+    /// `#-`.
+    Delete,
+}
+
+impl PathOp {
+    fn adds(self) -> bool {
+        matches!(
+            self,
+            PathOp::Create | PathOp::InsertBefore | PathOp::InsertAfter
+        )
+    }
+}
+
+/// jsonb_set, jsonb_insert and `#-` on `target` at the text[] `path`, as
+/// PostgreSQL's `setPath` walks it: a key of an object or an integer
+/// index of an array (negative from the end) per level; a path that
+/// leads nowhere changes nothing; only the last step adds.
+fn edit_path(target: Jsonb, path: &Value, new: Option<Jsonb>, op: PathOp) -> Result<Jsonb> {
+    if target.is_scalar() {
+        let what = if op == PathOp::Delete {
+            "delete"
+        } else {
+            "set"
+        };
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("cannot {what} path in scalar"),
+        ));
+    }
+    let empty = match &target {
+        Jsonb::Object(pairs) => pairs.is_empty(),
+        Jsonb::Array(items) => items.is_empty(),
+        _ => false,
+    };
+    if empty && matches!(op, PathOp::Replace | PathOp::Delete) {
+        return Ok(target);
+    }
+    let Value::Array(path) = path else {
+        return Err(Error::internal("a json path that is not text[]"));
+    };
+    let steps: Vec<Option<String>> = path
+        .items
+        .iter()
+        .map(|v| (!v.is_null()).then(|| text_of(v)))
+        .collect();
+    if steps.is_empty() {
+        return Ok(target);
+    }
+    let mut target = target;
+    set_path(&mut target, &steps, 0, new.as_ref(), op)?;
+    Ok(target)
+}
+
+fn set_path(
+    at: &mut Jsonb,
+    steps: &[Option<String>],
+    level: usize,
+    new: Option<&Jsonb>,
+    op: PathOp,
+) -> Result<()> {
+    let Some(step) = &steps[level] else {
+        return Err(Error::new(
+            sqlstate::NULL_VALUE_NOT_ALLOWED,
+            format!("path element at position {} is null", level + 1),
+        ));
+    };
+    let last = level + 1 == steps.len();
+    let new_value = || {
+        new.cloned()
+            .ok_or_else(|| Error::internal("a json path edit without a value"))
+    };
+    match at {
+        Jsonb::Object(pairs) => match pairs.iter().position(|(k, _)| k == step) {
+            Some(i) if last => match op {
+                PathOp::InsertBefore | PathOp::InsertAfter => {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "cannot replace existing key",
+                    )
+                    .with_hint("Try using the function jsonb_set to replace key value."))
+                }
+                PathOp::Delete => {
+                    pairs.remove(i);
+                }
+                PathOp::Replace | PathOp::Create => pairs[i].1 = new_value()?,
+            },
+            Some(i) => set_path(&mut pairs[i].1, steps, level + 1, new, op)?,
+            None if last && op.adds() => {
+                let mut all = std::mem::take(pairs);
+                all.push((step.clone(), new_value()?));
+                *pairs = json::normalize_object(all);
+            }
+            None => {}
+        },
+        Jsonb::Array(items) => {
+            let n = items.len() as i64;
+            let index = parse_index(step).ok_or_else(|| {
+                Error::new(
+                    sqlstate::INVALID_TEXT_REPRESENTATION,
+                    format!(
+                        "path element at position {} is not an integer: \"{step}\"",
+                        level + 1
+                    ),
+                )
+            })?;
+            // Before the start (prepend), an element, or past the end.
+            let at = match index {
+                i if i < 0 && -i > n => None,
+                i if i < 0 => Some(n + i),
+                i => Some(i.min(n)),
+            };
+            if (at.is_none() || n == 0) && last && op.adds() {
+                items.insert(0, new_value()?);
+                return Ok(());
+            }
+            match at {
+                Some(i) if i < n => {
+                    let i = i as usize;
+                    if !last {
+                        return set_path(&mut items[i], steps, level + 1, new, op);
+                    }
+                    match op {
+                        PathOp::Replace | PathOp::Create => items[i] = new_value()?,
+                        PathOp::InsertBefore => items.insert(i, new_value()?),
+                        PathOp::InsertAfter => items.insert(i + 1, new_value()?),
+                        PathOp::Delete => {
+                            items.remove(i);
+                        }
+                    }
+                }
+                _ if last && op.adds() => items.push(new_value()?),
+                _ => {}
+            }
+        }
+        // A scalar inside the document: the path goes no further.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An array index in a path, read as C's `strtol` into an int: leading
+/// blanks and a sign allowed, nothing after the digits.
+fn parse_index(step: &str) -> Option<i64> {
+    let t = step.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse::<i32>().ok().map(i64::from)
 }
 
 fn strip_nulls(j: Jsonb) -> Jsonb {
@@ -617,6 +830,42 @@ fn build_object(args: &[Value], binary: bool) -> Result<Value> {
     Ok(Value::Json(out))
 }
 
+/// A row as a JSON object, as PostgreSQL's `row_to_json` (json: no
+/// blanks, nested arrays compact, json values as written) and `to_jsonb`
+/// write it; `args` alternate column names and values.
+fn row_object(args: &[Value], binary: bool) -> Result<Value> {
+    if binary {
+        let mut pairs = Vec::with_capacity(args.len() / 2);
+        for kv in args.chunks(2) {
+            let value = kv.get(1).unwrap_or(&Value::Null);
+            pairs.push((text_of(&kv[0]), to_jsonb(value)?));
+        }
+        return Ok(jsonb_value(Jsonb::Object(json::normalize_object(pairs))));
+    }
+    let mut out = String::from("{");
+    for (i, kv) in args.chunks(2).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::write_string(&mut out, &text_of(&kv[0]));
+        out.push(':');
+        write_json_element(kv.get(1).unwrap_or(&Value::Null), &mut out)?;
+    }
+    out.push('}');
+    Ok(Value::Json(out))
+}
+
+/// A value inside json (not jsonb) that PostgreSQL's `datum_to_json`
+/// writes: json as given, arrays compact, anything else as `to_json`.
+pub fn write_json_element(v: &Value, out: &mut String) -> Result<()> {
+    match v {
+        Value::Json(text) => out.push_str(text),
+        Value::Array(_) => write_compact(&to_jsonb(v)?, out),
+        other => to_jsonb(other)?.write_text(out),
+    }
+    Ok(())
+}
+
 /// A version 4 (random) UUID from the operating system's generator.
 fn random_uuid() -> [u8; 16] {
     let mut u = [0u8; 16];
@@ -755,143 +1004,86 @@ fn decode(s: &str, format: &str) -> Result<Value> {
     }
 }
 
-/// A set-returning function in FROM (besides `generate_series`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableFn {
-    /// `unnest(array)`: one column, an element per row.
-    Unnest,
-    /// `json[b]_array_elements`: `value` per element.
-    Elements { text: bool },
-    /// `json[b]_each`: `key`, `value` per member.
-    Each { text: bool },
-    /// `json[b]_object_keys`: one text column.
-    ObjectKeys,
-}
-
-impl TableFn {
-    /// The function called `name`, and whether it is the json (not
-    /// jsonb) one.
-    pub fn named(name: &str) -> Option<(TableFn, bool)> {
-        if name == "unnest" {
-            return Some((TableFn::Unnest, false));
-        }
-        let (binary, rest) = match name.strip_prefix("jsonb_") {
-            Some(rest) => (true, rest),
-            None => (false, name.strip_prefix("json_")?),
-        };
-        let f = match rest {
-            "array_elements" => TableFn::Elements { text: false },
-            "array_elements_text" => TableFn::Elements { text: true },
-            "each" => TableFn::Each { text: false },
-            "each_text" => TableFn::Each { text: true },
-            "object_keys" => TableFn::ObjectKeys,
-            _ => return None,
-        };
-        Some((f, binary))
+/// The rows of the json set-returning function `f` (or `unnest`) for
+/// one document (none for NULL), with PostgreSQL's
+/// errors for the wrong kind of value.
+pub fn table_rows(f: TableFn, doc: &Value) -> Result<Vec<Vec<Value>>> {
+    if doc.is_null() {
+        return Ok(Vec::new());
     }
-
-    /// Its columns: names and types (`value` is json or jsonb as the
-    /// argument, or text for the `_text` forms).
-    pub fn columns(self, doc: DataType, name: &str) -> Vec<(String, DataType)> {
-        let value = |text: bool| if text { DataType::Text } else { doc };
-        match self {
-            TableFn::Unnest => match doc {
-                DataType::Array(e) => vec![(name.to_string(), e.data_type())],
-                _ => vec![(name.to_string(), DataType::Text)],
-            },
-            TableFn::Elements { text } => vec![("value".into(), value(text))],
-            TableFn::Each { text } => {
-                vec![
-                    ("key".into(), DataType::Text),
-                    ("value".into(), value(text)),
-                ]
+    if f == TableFn::Unnest {
+        return Ok(crate::array::unnest_rows(doc));
+    }
+    let keep_json = matches!(doc, Value::Json(_));
+    let as_value = |j: Jsonb, text: bool| -> Value {
+        match (text, keep_json) {
+            (true, _) => j.as_text().map_or(Value::Null, Value::Text),
+            (false, true) => Value::Json(j.to_text()),
+            (false, false) => jsonb_value(j),
+        }
+    };
+    // json keeps each value's text as written.
+    if let (Value::Json(text), TableFn::Elements { text: false } | TableFn::Each { text: false }) =
+        (doc, f)
+    {
+        match json::members(text)? {
+            json::Members::Array(items) if matches!(f, TableFn::Elements { .. }) => {
+                return Ok(items
+                    .into_iter()
+                    .map(|s| vec![Value::Json(text[s].to_string())])
+                    .collect())
             }
-            TableFn::ObjectKeys => vec![(name.to_string(), DataType::Text)],
+            json::Members::Object(pairs) if matches!(f, TableFn::Each { .. }) => {
+                return Ok(pairs
+                    .into_iter()
+                    .map(|(k, s)| vec![Value::Text(k), Value::Json(text[s].to_string())])
+                    .collect())
+            }
+            _ => {}
         }
     }
-
-    /// The rows for one document (none for NULL), with PostgreSQL's
-    /// errors for the wrong kind of value.
-    pub fn rows(self, doc: &Value) -> Result<Vec<Vec<Value>>> {
-        if doc.is_null() {
-            return Ok(Vec::new());
+    let j = jsonb_of(doc)?;
+    let kind = if j.is_scalar() {
+        "a scalar"
+    } else {
+        "a non-array"
+    };
+    let which = if keep_json { "json" } else { "jsonb" };
+    match (f, j) {
+        (TableFn::Elements { text }, Jsonb::Array(items)) => {
+            Ok(items.into_iter().map(|v| vec![as_value(v, text)]).collect())
         }
-        if self == TableFn::Unnest {
-            return Ok(crate::array::unnest_rows(doc));
-        }
-        let keep_json = matches!(doc, Value::Json(_));
-        let as_value = |j: Jsonb, text: bool| -> Value {
-            match (text, keep_json) {
-                (true, _) => j.as_text().map_or(Value::Null, Value::Text),
-                (false, true) => Value::Json(j.to_text()),
-                (false, false) => jsonb_value(j),
-            }
-        };
-        // json keeps each value's text as written.
-        if let (
-            Value::Json(text),
-            TableFn::Elements { text: false } | TableFn::Each { text: false },
-        ) = (doc, self)
-        {
-            match json::members(text)? {
-                json::Members::Array(items) if matches!(self, TableFn::Elements { .. }) => {
-                    return Ok(items
-                        .into_iter()
-                        .map(|s| vec![Value::Json(text[s].to_string())])
-                        .collect())
+        (TableFn::Elements { .. }, _) => Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "cannot extract elements from {}",
+                kind.replace("a non-array", "an object")
+            ),
+        )),
+        (TableFn::Each { text }, Jsonb::Object(pairs)) => Ok(pairs
+            .into_iter()
+            .map(|(k, v)| vec![Value::Text(k), as_value(v, text)])
+            .collect()),
+        (TableFn::ObjectKeys, Jsonb::Object(pairs)) => Ok(pairs
+            .into_iter()
+            .map(|(k, _)| vec![Value::Text(k)])
+            .collect()),
+        (TableFn::Each { .. }, _) => Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("cannot call {which}_each on a non-object"),
+        )),
+        (TableFn::ObjectKeys, j) => Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "cannot call {which}_object_keys on {}",
+                if j.is_scalar() {
+                    "a scalar"
+                } else {
+                    "an array"
                 }
-                json::Members::Object(pairs) if matches!(self, TableFn::Each { .. }) => {
-                    return Ok(pairs
-                        .into_iter()
-                        .map(|(k, s)| vec![Value::Text(k), Value::Json(text[s].to_string())])
-                        .collect())
-                }
-                _ => {}
-            }
-        }
-        let j = jsonb_of(doc)?;
-        let kind = if j.is_scalar() {
-            "a scalar"
-        } else {
-            "a non-array"
-        };
-        let which = if keep_json { "json" } else { "jsonb" };
-        match (self, j) {
-            (TableFn::Elements { text }, Jsonb::Array(items)) => {
-                Ok(items.into_iter().map(|v| vec![as_value(v, text)]).collect())
-            }
-            (TableFn::Elements { .. }, _) => Err(Error::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!(
-                    "cannot extract elements from {}",
-                    kind.replace("a non-array", "an object")
-                ),
-            )),
-            (TableFn::Each { text }, Jsonb::Object(pairs)) => Ok(pairs
-                .into_iter()
-                .map(|(k, v)| vec![Value::Text(k), as_value(v, text)])
-                .collect()),
-            (TableFn::ObjectKeys, Jsonb::Object(pairs)) => Ok(pairs
-                .into_iter()
-                .map(|(k, _)| vec![Value::Text(k)])
-                .collect()),
-            (TableFn::Each { .. }, _) => Err(Error::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!("cannot call {which}_each on a non-object"),
-            )),
-            (TableFn::Unnest, _) => Ok(Vec::new()),
-            (TableFn::ObjectKeys, j) => Err(Error::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!(
-                    "cannot call {which}_object_keys on {}",
-                    if j.is_scalar() {
-                        "a scalar"
-                    } else {
-                        "an array"
-                    }
-                ),
-            )),
-        }
+            ),
+        )),
+        (other, _) => Err(Error::internal(format!("{other:?} is no json function"))),
     }
 }
 
@@ -941,6 +1133,28 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
         (F::Concat, [a, b]) if [*a, *b].iter().all(|t| matches!(t, T::Jsonb | T::Unknown)) => {
             (vec![Some(T::Jsonb), Some(T::Jsonb)], T::Jsonb)
         }
+        (F::Delete, [T::Jsonb, T::Array(tessera_types::array::Elem::Text)]) => {
+            let keys = T::Array(tessera_types::array::Elem::Text);
+            (vec![Some(T::Jsonb), Some(keys)], T::Jsonb)
+        }
+        (F::Set | F::Insert, [d, p, v, rest @ ..])
+            if rest.len() <= 1
+                && [*d, *v].iter().all(|t| matches!(t, T::Jsonb | T::Unknown))
+                && matches!(p, T::Unknown | T::Array(tessera_types::array::Elem::Text))
+                && rest.iter().all(|t| matches!(t, T::Bool | T::Unknown)) =>
+        {
+            let path = T::Array(tessera_types::array::Elem::Text);
+            let mut kinds = vec![Some(T::Jsonb), Some(path), Some(T::Jsonb)];
+            kinds.extend(rest.iter().map(|_| Some(T::Bool)));
+            (kinds, T::Jsonb)
+        }
+        (F::DeletePath, [d, p])
+            if matches!(d, T::Jsonb | T::Unknown)
+                && matches!(p, T::Unknown | T::Array(tessera_types::array::Elem::Text)) =>
+        {
+            let path = T::Array(tessera_types::array::Elem::Text);
+            (vec![Some(T::Jsonb), Some(path)], T::Jsonb)
+        }
         (F::Delete, [T::Jsonb, k]) => {
             let k = if k.is_integer() { T::Int4 } else { text(*k)? };
             (vec![Some(T::Jsonb), Some(k)], T::Jsonb)
@@ -955,6 +1169,7 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
                 .collect();
             (any, if b { T::Jsonb } else { T::Json })
         }
+        (F::RowObject(b), args) => (vec![None; args.len()], if b { T::Jsonb } else { T::Json }),
         (F::To(b), [t]) => (
             vec![(*t == T::Unknown).then_some(T::Text)],
             if b { T::Jsonb } else { T::Json },
@@ -984,4 +1199,74 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
         (F::OctetLength, [t]) => (vec![Some(text(*t)?)], T::Int4),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jsonb(s: &str) -> Value {
+        jsonb_value(json::parse(s).expect("json"))
+    }
+
+    fn path(steps: &[Option<&str>]) -> Value {
+        Value::Array(Box::new(tessera_types::array::Array {
+            elem: tessera_types::array::Elem::Text,
+            items: steps
+                .iter()
+                .map(|s| s.map_or(Value::Null, |s| Value::Text(s.to_string())))
+                .collect(),
+        }))
+    }
+
+    fn text(v: Value) -> String {
+        match v {
+            Value::Jsonb(j) => j.to_text(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_insert_and_delete_walk_paths_as_postgres() {
+        let doc = jsonb(r#"{"a": [1, 2, 3]}"#);
+        let new = jsonb("9");
+        let set = |p: &[Option<&str>]| {
+            JsonFn::Set
+                .eval(&[doc.clone(), path(p), new.clone()])
+                .map(text)
+        };
+        assert_eq!(
+            set(&[Some("a"), Some("-1")]).unwrap(),
+            r#"{"a": [1, 2, 9]}"#
+        );
+        assert_eq!(
+            set(&[Some("a"), Some("-9")]).unwrap(),
+            r#"{"a": [9, 1, 2, 3]}"#
+        );
+        assert_eq!(
+            set(&[Some("a"), Some("7")]).unwrap(),
+            r#"{"a": [1, 2, 3, 9]}"#
+        );
+        assert_eq!(set(&[Some("b"), Some("c")]).unwrap(), r#"{"a": [1, 2, 3]}"#);
+        assert_eq!(
+            set(&[None]).unwrap_err().code,
+            sqlstate::NULL_VALUE_NOT_ALLOWED
+        );
+        assert_eq!(
+            set(&[Some("a"), Some("x")]).unwrap_err().code,
+            sqlstate::INVALID_TEXT_REPRESENTATION
+        );
+        let insert = JsonFn::Insert
+            .eval(&[doc.clone(), path(&[Some("a"), Some("0")]), new.clone()])
+            .map(text);
+        assert_eq!(insert.unwrap(), r#"{"a": [9, 1, 2, 3]}"#);
+        let taken = JsonFn::Insert.eval(&[doc.clone(), path(&[Some("a")]), new.clone()]);
+        assert_eq!(taken.unwrap_err().code, sqlstate::INVALID_PARAMETER_VALUE);
+        let deleted = JsonFn::DeletePath
+            .eval(&[doc.clone(), path(&[Some("a"), Some("1")])])
+            .map(text);
+        assert_eq!(deleted.unwrap(), r#"{"a": [1, 3]}"#);
+        let scalar = JsonFn::DeletePath.eval(&[jsonb("1"), path(&[Some("a")])]);
+        assert_eq!(scalar.unwrap_err().code, sqlstate::INVALID_PARAMETER_VALUE);
+    }
 }

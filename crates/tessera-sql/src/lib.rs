@@ -23,6 +23,7 @@ pub mod plan;
 pub mod router;
 pub mod sequence;
 pub mod shard;
+pub mod srf;
 pub mod stats;
 pub mod subquery;
 pub mod text;

@@ -218,42 +218,14 @@ impl PatternFn {
                 let flags = self.flags(args.get(2).map(|_| text(2)).transpose()?, false)?;
                 let s = text(0)?;
                 with_regex(text(1)?, flags.options, true, |re| {
-                    let Some(caps) = re.captures(s) else {
-                        return Ok(Value::Null);
-                    };
-                    // The groups (NULL where one took no part), or the
-                    // whole match when the pattern has none.
-                    let items: Vec<Value> = match caps.len() {
-                        1 => vec![Value::Text(caps[0].to_string())],
-                        n => (1..n)
-                            .map(|i| {
-                                caps.get(i)
-                                    .map_or(Value::Null, |m| Value::Text(m.as_str().to_string()))
-                            })
-                            .collect(),
-                    };
-                    Ok(text_array(items))
+                    Ok(re
+                        .captures(s)
+                        .map_or(Value::Null, |caps| match_groups(&caps)))
                 })
             }
             PatternFn::RegexpSplit => {
                 let flags = self.flags(args.get(2).map(|_| text(2)).transpose()?, false)?;
-                let s = text(0)?;
-                with_regex(text(1)?, flags.options, true, |re| {
-                    // As PostgreSQL: empty matches at either end, or right
-                    // after the previous match, do not split.
-                    let mut pieces = Vec::new();
-                    let mut last = 0;
-                    for m in re.find_iter(s) {
-                        let empty = m.start() == m.end();
-                        if empty && (m.start() == 0 || m.start() == s.len() || m.start() == last) {
-                            continue;
-                        }
-                        pieces.push(Value::Text(s[last..m.start()].to_string()));
-                        last = m.end();
-                    }
-                    pieces.push(Value::Text(s[last..].to_string()));
-                    Ok(text_array(pieces))
-                })
+                split(text(0)?, text(1)?, flags.options).map(text_array)
             }
             PatternFn::RegexpLike => {
                 let flags = self.flags(args.get(2).map(|_| text(2)).transpose()?, false)?;
@@ -331,30 +303,121 @@ impl PatternFn {
 
     /// Parses a flags argument; `g` only where `global` is allowed.
     fn flags(self, flags: Option<&str>, global_allowed: bool) -> Result<Flags> {
-        let mut out = Flags {
-            options: Options::default(),
-            global: false,
-        };
-        for c in flags.unwrap_or("").chars() {
-            if c == 'g' {
-                if !global_allowed {
-                    return Err(Error::new(
-                        sqlstate::INVALID_PARAMETER_VALUE,
-                        format!("{}() does not support the \"global\" option", self.name()),
-                    ));
-                }
-                out.global = true;
-            } else {
-                apply_option(&mut out.options, c).map_err(|_| {
-                    Error::new(
-                        sqlstate::INVALID_PARAMETER_VALUE,
-                        format!("invalid regular expression option: \"{c}\""),
-                    )
-                })??;
+        flags_of(self.name(), flags, global_allowed)
+    }
+}
+
+/// The pieces of `s` between the matches of `pattern`. As PostgreSQL:
+/// empty matches at either end, or right after the previous match, do
+/// not split.
+fn split(s: &str, pattern: &str, options: Options) -> Result<Vec<Value>> {
+    with_regex(pattern, options, true, |re| {
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for m in re.find_iter(s) {
+            let empty = m.start() == m.end();
+            if empty && (m.start() == 0 || m.start() == s.len() || m.start() == last) {
+                continue;
+            }
+            pieces.push(Value::Text(s[last..m.start()].to_string()));
+            last = m.end();
+        }
+        pieces.push(Value::Text(s[last..].to_string()));
+        Ok(pieces)
+    })
+}
+
+/// The groups of one match as `regexp_match` returns them: NULL where a
+/// group took no part, or the whole match when the pattern has none.
+fn match_groups(caps: &regex::Captures) -> Value {
+    let items: Vec<Value> = match caps.len() {
+        1 => vec![Value::Text(caps[0].to_string())],
+        n => (1..n)
+            .map(|i| {
+                caps.get(i)
+                    .map_or(Value::Null, |m| Value::Text(m.as_str().to_string()))
+            })
+            .collect(),
+    };
+    text_array(items)
+}
+
+/// The rows of the set-returning `regexp_matches(s, p [, flags])`: one
+/// text[] per match — every match with flag `g`, else the first — and
+/// none for a NULL argument.
+pub fn regexp_matches_rows(args: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let Some(texts) = texts_of(args)? else {
+        return Ok(Vec::new());
+    };
+    let flags = flags_of("regexp_matches", texts.get(2).copied(), true)?;
+    let s = texts[0];
+    with_regex(texts[1], flags.options, true, |re| {
+        let mut rows = Vec::new();
+        for caps in captures_iter_at(re, s, 0) {
+            rows.push(vec![match_groups(&caps)]);
+            if !flags.global {
+                break;
             }
         }
-        Ok(out)
+        Ok(rows)
+    })
+}
+
+/// The rows of `regexp_split_to_table(s, p [, flags])`: a text per
+/// piece, none for a NULL argument.
+pub fn regexp_split_rows(args: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let Some(texts) = texts_of(args)? else {
+        return Ok(Vec::new());
+    };
+    let flags = flags_of("regexp_split_to_table", texts.get(2).copied(), false)?;
+    Ok(split(texts[0], texts[1], flags.options)?
+        .into_iter()
+        .map(|v| vec![v])
+        .collect())
+}
+
+/// The text arguments of a strict function, `None` when one is NULL.
+fn texts_of(args: &[Value]) -> Result<Option<Vec<&str>>> {
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Value::Null => return Ok(None),
+            Value::Text(s) | Value::BpChar(s) => out.push(s.as_str()),
+            _ => return Err(Error::internal("a pattern function's argument is not text")),
+        }
     }
+    if out.len() < 2 {
+        return Err(Error::internal("a pattern function without a pattern"));
+    }
+    Ok(Some(out))
+}
+
+/// Parses a flags argument of the function `name`; `g` only where
+/// `global` is allowed.
+fn flags_of(name: &str, flags: Option<&str>, global_allowed: bool) -> Result<Flags> {
+    let mut out = Flags {
+        options: Options::default(),
+        global: false,
+    };
+    for c in flags.unwrap_or("").chars() {
+        if c == 'g' {
+            if !global_allowed {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("{name}() does not support the \"global\" option"),
+                ));
+            }
+            out.global = true;
+        } else {
+            apply_option(&mut out.options, c).map_err(|_| {
+                Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("invalid regular expression option: \"{c}\""),
+                )
+            })??;
+        }
+    }
+    Ok(out)
 }
 
 /// Applies one option letter (flags or embedded options); `Err(())` for

@@ -181,9 +181,10 @@ pub struct SeriesScan {
     pub stop: Expr,
     pub step: Option<Expr>,
     pub data_type: DataType,
-    /// Instead of integers: the rows of a json set-returning function
-    /// (`jsonb_array_elements` and the like) over `doc`.
-    pub json: Option<(crate::json::TableFn, Expr)>,
+    /// Instead of integers (when not empty): the rows of these
+    /// set-returning functions (`jsonb_array_elements`, `unnest` and the
+    /// like) over their arguments, side by side (`crate::srf::rows_from`).
+    pub functions: Vec<(crate::srf::TableFn, Vec<Expr>)>,
 }
 
 /// A range of an index to read rows through. Bounds only narrow what is
@@ -451,7 +452,7 @@ impl SelectPlan {
                 s.start.uses_outer()
                     || s.stop.uses_outer()
                     || opt(&s.step)
-                    || s.json.as_ref().is_some_and(|(_, doc)| doc.uses_outer())
+                    || s.functions.iter().any(|(_, args)| exprs(args))
             })
             || opt(&f.filter)
             || match &f.output {

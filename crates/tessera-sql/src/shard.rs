@@ -3502,8 +3502,8 @@ async fn series_rows(
     params: &crate::expr::Params,
     mut push: impl FnMut(&[Value]) -> Result<()>,
 ) -> Result<()> {
-    if let Some((f, doc)) = &series.json {
-        for row in f.rows(&doc.eval(&[], params)?)? {
+    if !series.functions.is_empty() {
+        for row in crate::srf::rows_from(&series.functions, params)? {
             push(&row)?;
         }
         return Ok(());

@@ -35,8 +35,13 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
         for row in source_rows(source, params)?.iter() {
             sink.push(row, fragment, params)?;
         }
-    } else if let Some((f, doc)) = fragment.series.as_ref().and_then(|s| s.json.as_ref()) {
-        for row in f.rows(&doc.eval(&[], params)?)? {
+    } else if let Some(functions) = fragment
+        .series
+        .as_ref()
+        .map(|s| &s.functions)
+        .filter(|f| !f.is_empty())
+    {
+        for row in crate::srf::rows_from(functions, params)? {
             sink.push(&row, fragment, params)?;
         }
     } else if let Some(series) = &fragment.series {
