@@ -635,6 +635,11 @@ pub struct UpdatePlan {
     pub joined: Option<JoinedRows>,
     /// The table's CHECK constraints, over the new row.
     pub checks: Checks,
+    /// It assigns a column of the primary key, the sharding key or a key
+    /// another table references: each row is deleted under its old key
+    /// and inserted under its new one, perhaps on another shard (see
+    /// `Router::update_moving`).
+    pub moves: bool,
 }
 
 /// UPDATE … FROM or DELETE … USING: for each target row, the rows of the

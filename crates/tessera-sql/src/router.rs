@@ -23,6 +23,7 @@ use tessera_types::schema::ShardId;
 use tessera_types::{memory, sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
 
 mod foreign;
+mod moves;
 
 use crate::aggregate::AggState;
 use crate::binder::Binder;
@@ -1786,8 +1787,16 @@ impl<C: Cluster> Router<C> {
                 } else {
                     "DELETE"
                 };
+                // Rows that change their key come back whole, to be placed.
+                let moving = match &**plan {
+                    Plan::Update(u) if u.moves => Some(u),
+                    _ => None,
+                };
                 // Foreign keys see each written row: it is returned first.
-                let fk = self.foreign_key_work(plan)?;
+                let fk = match moving {
+                    Some(_) => None,
+                    None => self.foreign_key_work(plan)?,
+                };
                 let user_returns = match &**plan {
                     Plan::Update(u) => !u.returning.is_empty(),
                     Plan::Delete(d) => !d.returning.is_empty(),
@@ -1851,6 +1860,15 @@ impl<C: Cluster> Router<C> {
                             .await?
                     }
                 };
+                if let Some(u) = moving {
+                    let rows = self.place_moved(u, returned, session).await?;
+                    return Ok(QueryResult {
+                        columns: None,
+                        rows,
+                        tag: format!("UPDATE {count}"),
+                        notices: vec![],
+                    });
+                }
                 if let Some(fk) = fk {
                     let width = table.columns.len();
                     let images: Vec<Row> = returned
@@ -2482,10 +2500,11 @@ impl<C: Cluster> Router<C> {
 
     /// Whether `plan` must run in a transaction even outside a block: it
     /// writes a table with a global unique index (whose entries change
-    /// with its rows), or it is a TRUNCATE.
+    /// with its rows), it is an UPDATE that moves rows, or a TRUNCATE.
     fn needs_transaction(&self, plan: &Plan) -> bool {
         let table = match plan {
             Plan::Insert(i) => &i.table,
+            Plan::Update(u) if u.moves => return true,
             Plan::Update(u) => &u.table,
             Plan::Delete(d) => &d.table,
             Plan::Truncate { .. } => return true,
