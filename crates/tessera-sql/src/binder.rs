@@ -1825,14 +1825,30 @@ impl<'a> Binder<'a> {
                 cascade,
                 ..
             } => {
-                if matches!(cascade, Some(ast::CascadeOption::Cascade)) {
-                    return Err(Error::unsupported("TRUNCATE … CASCADE"));
-                }
-
                 let mut deletes = Vec::new();
                 let mut tables = Vec::new();
                 for target in table_names {
-                    tables.push(self.ddl_table(&target.name)?);
+                    let table = self.ddl_table(&target.name)?;
+                    if !tables.iter().any(|t: &Arc<TableDef>| t.id == table.id) {
+                        tables.push(table);
+                    }
+                }
+                let mut notices = Vec::new();
+                if matches!(cascade, Some(ast::CascadeOption::Cascade)) {
+                    // Every table referencing one truncated, transitively.
+                    let mut i = 0;
+                    while i < tables.len() {
+                        for (child, _) in self.catalog.referencing(tables[i].id) {
+                            if !tables.iter().any(|t| t.id == child.id) {
+                                notices.push(crate::engine::Notice::new(
+                                    sqlstate::SUCCESSFUL_COMPLETION,
+                                    format!("truncate cascades to table \"{}\"", child.name),
+                                ));
+                                tables.push(child);
+                            }
+                        }
+                        i += 1;
+                    }
                 }
                 let named: Vec<tessera_types::TableId> = tables.iter().map(|t| t.id).collect();
                 for table in &tables {
@@ -1876,7 +1892,15 @@ impl<'a> Binder<'a> {
                         .collect(),
                     _ => vec![],
                 };
-                (Plan::Truncate { deletes, restart }, vec![], false)
+                (
+                    Plan::Truncate {
+                        deletes,
+                        restart,
+                        notices,
+                    },
+                    vec![],
+                    false,
+                )
             }
             S::CreateTable(ct) => (self.bind_create_table(ct, parsed)?, vec![], false),
             S::Comment {

@@ -730,6 +730,8 @@ pub enum Plan {
         deletes: Vec<Arc<Plan>>,
         /// RESTART IDENTITY: the sequences the tables' columns own.
         restart: Vec<Arc<tessera_types::SequenceDef>>,
+        /// CASCADE: "truncate cascades to table …", per table it added.
+        notices: Vec<crate::engine::Notice>,
     },
     /// COMMENT ON TABLE / COLUMN: `column` 0 for the relation itself,
     /// else its position + 1; `None` removes the comment.

@@ -1310,6 +1310,7 @@ impl<C: Cluster> Router<C> {
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
                 deps: Vec::new(),
+                restarted: Vec::new(),
             };
             let batch = async {
                 let request = ShardRequest::IndexBackfill {
@@ -2073,7 +2074,11 @@ impl<C: Cluster> Router<C> {
                 expect_done(self.cluster.call(0, comment).await?)?;
                 Ok(QueryResult::command("COMMENT", vec![]))
             }
-            Plan::Truncate { deletes, restart } => {
+            Plan::Truncate {
+                deletes,
+                restart,
+                notices,
+            } => {
                 for delete in deletes {
                     self.modify(
                         "TRUNCATE",
@@ -2086,12 +2091,18 @@ impl<C: Cluster> Router<C> {
                     .await?;
                 }
                 for s in restart {
+                    let before = s.state.current();
                     s.set(s.start, false)?;
+                    // Always in a block (`needs_transaction`): a rollback
+                    // restores it, as in PostgreSQL.
+                    if let Some(txn) = session.txn.as_mut() {
+                        txn.restarted.push((s.clone(), before));
+                    }
                 }
                 if !restart.is_empty() {
                     self.settle_sequences().await?;
                 }
-                Ok(QueryResult::command("TRUNCATE TABLE", vec![]))
+                Ok(QueryResult::command("TRUNCATE TABLE", notices.clone()))
             }
             Plan::CreateIndex {
                 index,
@@ -2267,6 +2278,7 @@ impl<C: Cluster> Router<C> {
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
                 deps: Vec::new(),
+                restarted: Vec::new(),
             });
         }
         Ok(QueryResult::command("BEGIN", notices))
@@ -2367,6 +2379,16 @@ impl<C: Cluster> Router<C> {
     async fn abort(&self, txn: Txn) {
         self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), txn.id)
             .await;
+        if !txn.restarted.is_empty() {
+            for (s, (last, is_called)) in txn.restarted.iter().rev() {
+                if let Err(e) = s.set(*last, *is_called) {
+                    tracing::warn!("could not restore sequence \"{}\": {e}", s.name);
+                }
+            }
+            if let Err(e) = self.settle_sequences().await {
+                tracing::warn!("could not log restored sequences: {e}");
+            }
+        }
         if let Some((floor, _)) = txn.snapshot {
             self.cluster.end_read(floor);
         }
