@@ -2116,14 +2116,30 @@ impl<'a> Binder<'a> {
                 cascade,
                 ..
             } => {
-                if matches!(cascade, Some(ast::CascadeOption::Cascade)) {
-                    return Err(Error::unsupported("TRUNCATE … CASCADE"));
-                }
-
                 let mut deletes = Vec::new();
                 let mut tables = Vec::new();
                 for target in table_names {
-                    tables.push(self.ddl_table(&target.name)?);
+                    let table = self.ddl_table(&target.name)?;
+                    if !tables.iter().any(|t: &Arc<TableDef>| t.id == table.id) {
+                        tables.push(table);
+                    }
+                }
+                let mut notices = Vec::new();
+                if matches!(cascade, Some(ast::CascadeOption::Cascade)) {
+                    // Every table referencing one truncated, transitively.
+                    let mut i = 0;
+                    while i < tables.len() {
+                        for (child, _) in self.catalog.referencing(tables[i].id) {
+                            if !tables.iter().any(|t| t.id == child.id) {
+                                notices.push(crate::engine::Notice::new(
+                                    sqlstate::SUCCESSFUL_COMPLETION,
+                                    format!("truncate cascades to table \"{}\"", child.name),
+                                ));
+                                tables.push(child);
+                            }
+                        }
+                        i += 1;
+                    }
                 }
                 let named: Vec<tessera_types::TableId> = tables.iter().map(|t| t.id).collect();
                 for table in &tables {
@@ -2167,7 +2183,15 @@ impl<'a> Binder<'a> {
                         .collect(),
                     _ => vec![],
                 };
-                (Plan::Truncate { deletes, restart }, vec![], false)
+                (
+                    Plan::Truncate {
+                        deletes,
+                        restart,
+                        notices,
+                    },
+                    vec![],
+                    false,
+                )
             }
             S::CreateTable(ct) => (self.bind_create_table(ct, parsed)?, vec![], false),
             S::Comment {
@@ -7340,12 +7364,6 @@ impl Binder<'_> {
                     "multiple assignments to same column \"{n}\""
                 )));
             }
-            if def.sharding_key.contains(&i) {
-                return Err(Error::unsupported(format!(
-                    "updating \"{n}\", a column of the sharding key of \"{}\",",
-                    def.name
-                )));
-            }
             if is_default(&a.value) {
                 let d = self.column_default(def.schema, &def.columns[i])?;
                 bound.push((i, d));
@@ -7371,7 +7389,22 @@ impl Binder<'_> {
             Some(_) => None,
         };
         let checks = self.table_checks(&def)?;
+        // Rows whose key may change move (delete, then insert under the
+        // new key); so do rows whose referenced values change, which the
+        // router must see before and after.
+        let referenced: Vec<usize> = self
+            .catalog
+            .referencing(def.id)
+            .into_iter()
+            .flat_map(|(_, fk)| fk.parent_columns)
+            .collect();
+        let moves = bound.iter().any(|(c, _)| {
+            (!def.has_row_id() && def.primary_key.contains(c))
+                || def.sharding_key.contains(c)
+                || referenced.contains(c)
+        });
         let plan = UpdatePlan {
+            moves,
             checks,
             returning: vec![],
             joined,
@@ -7770,11 +7803,27 @@ impl Binder<'_> {
                         new.checks.remove(i);
                     } else if let Some(i) = new.foreign_keys.iter().position(|fk| fk.name == n) {
                         new.foreign_keys.remove(i);
-                    } else if self
+                    } else if let Some(ix) = self
                         .catalog
                         .index(table.schema, &n)
-                        .is_some_and(|ix| ix.table == table.id && ix.unique)
+                        .filter(|ix| ix.table == table.id && ix.unique)
                     {
+                        if let Some((child, fk)) =
+                            crate::shard::foreign_key_needing(self.catalog, ix)
+                        {
+                            return Err(Error::new(
+                                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                                format!(
+                                    "cannot drop constraint {n} on table {} because other objects depend on it",
+                                    table.name
+                                ),
+                            )
+                            .with_detail(format!(
+                                "constraint {} on table {} depends on index {n}",
+                                fk.name, child.name
+                            ))
+                            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                        }
                         drop_indexes.push(n);
                     } else if n == format!("{}_pkey", table.name) && !table.has_row_id() {
                         return Err(Error::unsupported("dropping a primary key"));
@@ -7943,7 +7992,8 @@ impl Binder<'_> {
 
     /// A FOREIGN KEY constraint of `child` (a table being created, id 0,
     /// may reference itself), checked as PostgreSQL checks it: the
-    /// referenced columns are the parent's primary key, types compare.
+    /// referenced columns are the parent's primary key or the columns of
+    /// one of its unique indexes, types compare.
     fn foreign_key(
         &mut self,
         child: &TableDef,
@@ -8025,13 +8075,11 @@ impl Binder<'_> {
                 cols.sort_unstable();
                 ix.unique && cols == sorted
             });
-            return Err(if unique_other && parent.id != 0 {
-                Error::unsupported(
-                    "a foreign key to a unique constraint other than the primary key",
-                )
-            } else {
-                no_unique()
-            });
+            // A unique constraint other than the primary key: the check
+            // finds the parent's row through its index.
+            if !unique_other {
+                return Err(no_unique());
+            }
         }
         let name = match &fk.name {
             Some(n) => n.clone(),

@@ -304,6 +304,9 @@ pub struct Txn {
     /// Log positions what it read and wrote depends on (see
     /// `tessera_storage::deps`).
     pub deps: Vec<u64>,
+    /// Sequences TRUNCATE … RESTART IDENTITY restarted in the block, with
+    /// where each was before, oldest first: a rollback puts them back.
+    pub restarted: Vec<(std::sync::Arc<tessera_types::SequenceDef>, (i64, bool))>,
 }
 
 impl Txn {

@@ -636,6 +636,11 @@ pub struct UpdatePlan {
     pub joined: Option<JoinedRows>,
     /// The table's CHECK constraints, over the new row.
     pub checks: Checks,
+    /// It assigns a column of the primary key, the sharding key or a key
+    /// another table references: each row is deleted under its old key
+    /// and inserted under its new one, perhaps on another shard (see
+    /// `Router::update_moving`).
+    pub moves: bool,
 }
 
 /// UPDATE … FROM or DELETE … USING: for each target row, the rows of the
@@ -732,6 +737,8 @@ pub enum Plan {
         deletes: Vec<Arc<Plan>>,
         /// RESTART IDENTITY: the sequences the tables' columns own.
         restart: Vec<Arc<tessera_types::SequenceDef>>,
+        /// CASCADE: "truncate cascades to table …", per table it added.
+        notices: Vec<crate::engine::Notice>,
     },
     /// COMMENT ON TABLE / COLUMN: `column` 0 for the relation itself,
     /// else its position + 1; `None` removes the comment.

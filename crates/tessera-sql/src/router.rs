@@ -23,6 +23,7 @@ use tessera_types::schema::ShardId;
 use tessera_types::{memory, sqlstate, Catalog, DataType, Error, Result, TableDef, Value};
 
 mod foreign;
+mod moves;
 
 use crate::aggregate::AggState;
 use crate::binder::Binder;
@@ -1333,6 +1334,7 @@ impl<C: Cluster> Router<C> {
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
                 deps: Vec::new(),
+                restarted: Vec::new(),
             };
             let batch = async {
                 let request = ShardRequest::IndexBackfill {
@@ -1810,8 +1812,16 @@ impl<C: Cluster> Router<C> {
                 } else {
                     "DELETE"
                 };
+                // Rows that change their key come back whole, to be placed.
+                let moving = match &**plan {
+                    Plan::Update(u) if u.moves => Some(u),
+                    _ => None,
+                };
                 // Foreign keys see each written row: it is returned first.
-                let fk = self.foreign_key_work(plan)?;
+                let fk = match moving {
+                    Some(_) => None,
+                    None => self.foreign_key_work(plan)?,
+                };
                 let user_returns = match &**plan {
                     Plan::Update(u) => !u.returning.is_empty(),
                     Plan::Delete(d) => !d.returning.is_empty(),
@@ -1875,6 +1885,15 @@ impl<C: Cluster> Router<C> {
                             .await?
                     }
                 };
+                if let Some(u) = moving {
+                    let rows = self.place_moved(u, returned, session).await?;
+                    return Ok(QueryResult {
+                        columns: None,
+                        rows,
+                        tag: format!("UPDATE {count}"),
+                        notices: vec![],
+                    });
+                }
                 if let Some(fk) = fk {
                     let width = table.columns.len();
                     let images: Vec<Row> = returned
@@ -2078,7 +2097,11 @@ impl<C: Cluster> Router<C> {
                 expect_done(self.cluster.call(0, comment).await?)?;
                 Ok(QueryResult::command("COMMENT", vec![]))
             }
-            Plan::Truncate { deletes, restart } => {
+            Plan::Truncate {
+                deletes,
+                restart,
+                notices,
+            } => {
                 for delete in deletes {
                     self.modify(
                         "TRUNCATE",
@@ -2091,12 +2114,18 @@ impl<C: Cluster> Router<C> {
                     .await?;
                 }
                 for s in restart {
+                    let before = s.state.current();
                     s.set(s.start, false)?;
+                    // Always in a block (`needs_transaction`): a rollback
+                    // restores it, as in PostgreSQL.
+                    if let Some(txn) = session.txn.as_mut() {
+                        txn.restarted.push((s.clone(), before));
+                    }
                 }
                 if !restart.is_empty() {
                     self.settle_sequences().await?;
                 }
-                Ok(QueryResult::command("TRUNCATE TABLE", vec![]))
+                Ok(QueryResult::command("TRUNCATE TABLE", notices.clone()))
             }
             Plan::CreateIndex {
                 index,
@@ -2272,6 +2301,7 @@ impl<C: Cluster> Router<C> {
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
                 deps: Vec::new(),
+                restarted: Vec::new(),
             });
         }
         Ok(QueryResult::command("BEGIN", notices))
@@ -2372,6 +2402,16 @@ impl<C: Cluster> Router<C> {
     async fn abort(&self, txn: Txn) {
         self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), txn.id)
             .await;
+        if !txn.restarted.is_empty() {
+            for (s, (last, is_called)) in txn.restarted.iter().rev() {
+                if let Err(e) = s.set(*last, *is_called) {
+                    tracing::warn!("could not restore sequence \"{}\": {e}", s.name);
+                }
+            }
+            if let Err(e) = self.settle_sequences().await {
+                tracing::warn!("could not log restored sequences: {e}");
+            }
+        }
         if let Some((floor, _)) = txn.snapshot {
             self.cluster.end_read(floor);
         }
@@ -2505,10 +2545,11 @@ impl<C: Cluster> Router<C> {
 
     /// Whether `plan` must run in a transaction even outside a block: it
     /// writes a table with a global unique index (whose entries change
-    /// with its rows), or it is a TRUNCATE.
+    /// with its rows), it is an UPDATE that moves rows, or a TRUNCATE.
     fn needs_transaction(&self, plan: &Plan) -> bool {
         let table = match plan {
             Plan::Insert(i) => &i.table,
+            Plan::Update(u) if u.moves => return true,
             Plan::Update(u) => &u.table,
             Plan::Delete(d) => &d.table,
             Plan::Truncate { .. } => return true,

@@ -244,6 +244,20 @@ struct Undo {
 /// per key (`None`: deleted).
 type Intents = std::collections::BTreeMap<(tessera_types::TableId, Vec<u8>), Option<Vec<Value>>>;
 
+/// A referenced row a FOREIGN KEY check locks (`LockKeys`).
+#[derive(Debug, Clone)]
+pub struct ParentKey {
+    /// The row's key.
+    pub key: Vec<u8>,
+    /// When the row was found through a unique index: its referenced
+    /// columns and their values (key-encoded over those columns), which
+    /// the locked row must still hold (it may have changed since the
+    /// index was read).
+    pub holds: Option<(Vec<usize>, Vec<u8>)>,
+    /// The error when there is no such row.
+    pub missing: Error,
+}
+
 /// What a router asks of a shard.
 #[derive(Debug, Clone)]
 pub enum ShardRequest {
@@ -337,7 +351,7 @@ pub enum ShardRequest {
     /// conflicts); a key with no row fails with its error.
     LockKeys {
         table: tessera_types::TableId,
-        keys: Vec<(Vec<u8>, Error)>,
+        keys: Vec<ParentKey>,
         mode: WriteMode,
     },
     /// Set (or with `None` remove) the comment on a relation or column.
@@ -1301,13 +1315,20 @@ impl ShardContext {
                 self.write(mode, || {
                     let store = self.store.borrow();
                     let mut ops = Vec::with_capacity(keys.len());
-                    for (key, missing) in &keys {
+                    for parent in &keys {
+                        let key = &parent.key;
                         let row = match self.intent(txn, table, key) {
                             Some(own) => own,
                             None => store.get(table, key, LATEST).cloned(),
                         };
+                        let row = row.filter(|row| {
+                            parent
+                                .holds
+                                .as_ref()
+                                .is_none_or(|(columns, values)| encode_key(row, columns) == *values)
+                        });
                         let Some(row) = row else {
-                            return Err(missing.clone());
+                            return Err(parent.missing.clone());
                         };
                         ops.push(WriteOp::Put {
                             table,
@@ -2902,6 +2923,7 @@ impl ShardContext {
         }
         let count = matched.len() as u64;
         let mut ops = Vec::with_capacity(matched.len());
+        let mut moved = Vec::new();
         match plan {
             Plan::Delete(_) => {
                 for (k, row, joined_row) in matched {
@@ -2915,14 +2937,6 @@ impl ShardContext {
                 }
             }
             Plan::Update(u) => {
-                let rekeys = !table.has_row_id()
-                    && u.assignments
-                        .iter()
-                        .any(|(c, _)| table.primary_key.contains(c));
-                let old_keys: std::collections::HashSet<Vec<u8>> =
-                    matched.iter().map(|(k, _, _)| k.clone()).collect();
-                let mut new_keys = std::collections::HashSet::new();
-                let mut puts = Vec::new();
                 for (k, row, joined_row) in matched {
                     let wide = widened(&row, joined_row);
                     let mut new_row = row.clone();
@@ -2935,6 +2949,36 @@ impl ShardContext {
                         }
                     }
                     check_constraints(table, &u.checks, &new_row, params)?;
+                    if u.moves {
+                        if txn.is_none() {
+                            return Err(Error::internal(
+                                "an UPDATE that moves rows outside a transaction",
+                            ));
+                        }
+                        // The row leaves its key here; the router inserts
+                        // it under its new one: `[old key, old row…, new
+                        // row…, RETURNING…]`.
+                        let mut out = Vec::with_capacity(1 + 2 * row.len() + returning.len());
+                        out.push(Value::Bytea(k.clone()));
+                        out.extend(row.iter().cloned());
+                        out.extend(new_row.iter().cloned());
+                        let over = match wide {
+                            Some(mut wide) => {
+                                wide[..new_row.len()].clone_from_slice(&new_row);
+                                wide
+                            }
+                            None => new_row,
+                        };
+                        for e in returning {
+                            out.push(e.eval(&over, params)?);
+                        }
+                        moved.push(out);
+                        ops.push(WriteOp::Delete {
+                            table: table.id,
+                            key: k,
+                        });
+                        continue;
+                    }
                     if !returning.is_empty() {
                         match wide {
                             Some(mut wide) => {
@@ -2944,34 +2988,16 @@ impl ShardContext {
                             None => give_back(&new_row)?,
                         }
                     }
-                    let key = if rekeys {
-                        encode_key(&new_row, &table.primary_key)
-                    } else {
-                        k.clone()
-                    };
-                    if rekeys {
-                        let taken = self.row_exists(&store, txn, table.id, &key)
-                            && !old_keys.contains(&key);
-                        if !new_keys.insert(key.clone()) || taken {
-                            return Err(duplicate_key(table, &new_row));
-                        }
-                        if key != k {
-                            ops.push(WriteOp::Delete {
-                                table: table.id,
-                                key: k.clone(),
-                            });
-                        }
-                    }
-                    puts.push(WriteOp::Put {
+                    ops.push(WriteOp::Put {
                         table: table.id,
-                        key,
+                        key: k,
                         row: new_row,
                     });
                 }
-                ops.extend(puts);
             }
             _ => unreachable!(),
         }
+        returned.append(&mut moved);
         self.index_ops(&store, table, &mut ops, mode, changes)?;
         Ok((WriteSet { ops }, count, returned))
     }
@@ -3264,6 +3290,21 @@ impl ShardContext {
             }
             if let (Some(id), Relation::Sequence) = (id, kind) {
                 check_sequence_unused(&catalog, id, &ids, path)?;
+            }
+            if let (Relation::Index, Some(index)) =
+                (kind, named.schema.and_then(|s| catalog.index(s, name)))
+            {
+                if let Some((child, fk)) = foreign_key_needing(&catalog, index) {
+                    return Err(Error::new(
+                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!("cannot drop index {name} because other objects depend on it"),
+                    )
+                    .with_detail(format!(
+                        "constraint {} on table {} depends on index {name}",
+                        fk.name, child.name
+                    ))
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                }
             }
             match id {
                 Some(id) => ids.push(id),
@@ -3726,6 +3767,35 @@ pub(crate) fn referencing_lines(
 
 /// A table another one's FOREIGN KEY references may not be dropped
 /// without it (PostgreSQL's 2BP01 without CASCADE).
+/// A foreign key that finds its parent rows through unique `index` and
+/// has no other unique constraint on the same columns to use instead.
+pub(crate) fn foreign_key_needing(
+    catalog: &Catalog,
+    index: &IndexDef,
+) -> Option<(Arc<TableDef>, tessera_types::ForeignKey)> {
+    if !index.unique {
+        return None;
+    }
+    let sorted = |cols: &[usize]| {
+        let mut cols = cols.to_vec();
+        cols.sort_unstable();
+        cols
+    };
+    let columns = sorted(&index.columns);
+    let table = catalog.table_by_id(index.table)?;
+    let other = (!table.has_row_id() && sorted(&table.primary_key) == columns)
+        || catalog.indexes_of(index.table).any(|ix| {
+            ix.unique && ix.storage.id != index.storage.id && sorted(&ix.columns) == columns
+        });
+    if other {
+        return None;
+    }
+    catalog
+        .referencing(index.table)
+        .into_iter()
+        .find(|(_, fk)| sorted(&fk.parent_columns) == columns)
+}
+
 fn check_not_referenced(
     catalog: &Catalog,
     dropped: &[tessera_types::TableId],
@@ -3863,7 +3933,12 @@ pub fn index_entry(
 }
 
 /// A unique index refusing `values` (its columns' values, in its order).
-fn unique_violation(index: &IndexDef, table: &TableDef, values: &[Value], creating: bool) -> Error {
+pub(crate) fn unique_violation(
+    index: &IndexDef,
+    table: &TableDef,
+    values: &[Value],
+    creating: bool,
+) -> Error {
     let cols: Vec<&str> = index
         .columns
         .iter()

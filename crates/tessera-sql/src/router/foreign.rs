@@ -16,14 +16,14 @@ use std::sync::Arc;
 
 use tessera_types::encoding::encode_key;
 use tessera_types::schema::ShardId;
-use tessera_types::{sqlstate, Error, FkAction, ForeignKey, Result, TableDef, Value};
+use tessera_types::{sqlstate, Error, FkAction, ForeignKey, IndexDef, Result, TableDef, Value};
 
-use super::{Cluster, Router};
+use super::{Cluster, Router, Snapshot};
 use crate::binder::Binder;
 use crate::engine::SessionState;
 use crate::expr::Expr;
 use crate::plan::{OnConflict, Plan, Row};
-use crate::shard::ShardRequest;
+use crate::shard::{ParentKey, ShardRequest, ShardResponse};
 
 /// Keys per statement a cascade or a check runs.
 const KEYS_PER_STATEMENT: usize = 500;
@@ -53,6 +53,21 @@ impl<C: Cluster> Router<C> {
                             "ON CONFLICT DO UPDATE of a column of a foreign key",
                         ));
                     }
+                    if self
+                        .cluster
+                        .catalog()
+                        .referencing(i.table.id)
+                        .iter()
+                        .any(|(_, fk)| {
+                            assignments
+                                .iter()
+                                .any(|(c, _)| fk.parent_columns.contains(c))
+                        })
+                    {
+                        return Err(Error::unsupported(
+                            "ON CONFLICT DO UPDATE of a column a foreign key references",
+                        ));
+                    }
                 }
                 FkWork {
                     child: i.table.foreign_keys.clone(),
@@ -64,17 +79,18 @@ impl<C: Cluster> Router<C> {
                 if u.table.foreign_keys.is_empty() && !referenced(u.table.id) {
                     return Ok(None);
                 }
-                if let Some((child, fk)) = self
+                // A referenced key that changes is acted on for moved
+                // rows (`place_moved`); the binder moves every such row.
+                let parent = self
                     .cluster
                     .catalog()
                     .referencing(u.table.id)
-                    .into_iter()
-                    .find(|(_, fk)| assigned(&fk.parent_columns))
-                {
-                    return Err(Error::unsupported(format!(
-                        "updating a key of \"{}\" that foreign key \"{}\" of \"{}\" references",
-                        u.table.name, fk.name, child.name
-                    )));
+                    .iter()
+                    .any(|(_, fk)| assigned(&fk.parent_columns));
+                if parent && !u.moves {
+                    return Err(Error::internal(
+                        "an UPDATE of a referenced key that does not move its rows",
+                    ));
                 }
                 FkWork {
                     child: u
@@ -84,7 +100,7 @@ impl<C: Cluster> Router<C> {
                         .filter(|fk| assigned(&fk.columns))
                         .cloned()
                         .collect(),
-                    parent: false,
+                    parent,
                 }
             }
             Plan::Delete(d) => FkWork {
@@ -118,7 +134,11 @@ impl<C: Cluster> Router<C> {
                     ))
                 }
             };
-            let mut per_shard: HashMap<ShardId, Vec<(Vec<u8>, Error)>> = HashMap::new();
+            let mut per_shard: HashMap<ShardId, Vec<ParentKey>> = HashMap::new();
+            // Referencing a unique constraint other than the primary key:
+            // the parent's row is found through its index.
+            let through = referenced_index(&catalog, &parent, &fk.parent_columns)?;
+            let mut lookups: Vec<(Vec<u8>, Vec<Value>, Error)> = Vec::new();
             let mut seen = HashSet::new();
             for row in rows {
                 let values: Vec<&Value> = fk.columns.iter().map(|c| &row[*c]).collect();
@@ -131,15 +151,6 @@ impl<C: Cluster> Router<C> {
                         (*v).clone()
                             .cast_with(parent.columns[*p].data_type, false, &time)?;
                 }
-                let key = encode_key(&image, &parent.primary_key);
-                if !seen.insert(key.clone()) {
-                    continue;
-                }
-                let shard = if parent.sharding_key == parent.primary_key {
-                    self.shard_of_key(&catalog, &key)
-                } else {
-                    self.shard_of_key(&catalog, &encode_key(&image, &parent.sharding_key))
-                };
                 let missing = Error::new(
                     sqlstate::FOREIGN_KEY_VIOLATION,
                     format!(
@@ -153,7 +164,37 @@ impl<C: Cluster> Router<C> {
                     value_list(&values),
                     parent.name
                 ));
-                per_shard.entry(shard).or_default().push((key, missing));
+                if let Some(index) = &through {
+                    let entry: Vec<Value> =
+                        index.columns.iter().map(|c| image[*c].clone()).collect();
+                    let entry_key = encode_key(&entry, &index.storage.primary_key);
+                    if seen.insert(entry_key.clone()) {
+                        lookups.push((entry_key, image, missing));
+                    }
+                    continue;
+                }
+                let key = encode_key(&image, &parent.primary_key);
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                let shard = if parent.sharding_key == parent.primary_key {
+                    self.shard_of_key(&catalog, &key)
+                } else {
+                    self.shard_of_key(&catalog, &encode_key(&image, &parent.sharding_key))
+                };
+                per_shard.entry(shard).or_default().push(ParentKey {
+                    key,
+                    holds: None,
+                    missing,
+                });
+            }
+            if let Some(index) = &through {
+                for (shard, parent_key) in self
+                    .find_through_index(&parent, index, &fk.parent_columns, lookups, session)
+                    .await?
+                {
+                    per_shard.entry(shard).or_default().push(parent_key);
+                }
             }
             if per_shard.is_empty() {
                 continue;
@@ -177,6 +218,80 @@ impl<C: Cluster> Router<C> {
             .await?;
         }
         Ok(())
+    }
+
+    /// The parent rows `lookups` name (entry key of `index`, the values
+    /// as a parent row image, the error if there is none), read through
+    /// the index at a new snapshot (under the block's own writes): their
+    /// shards and keys, to be locked holding those values still.
+    async fn find_through_index(
+        &self,
+        parent: &TableDef,
+        index: &IndexDef,
+        columns: &[usize],
+        lookups: Vec<(Vec<u8>, Vec<Value>, Error)>,
+        session: &SessionState,
+    ) -> Result<Vec<(ShardId, ParentKey)>> {
+        let catalog = self.cluster.catalog();
+        let txn = session.txn.as_ref().map(|t| t.id);
+        let snapshot = Snapshot::begin(&self.cluster);
+        let gets = lookups
+            .iter()
+            .map(|(entry_key, image, _)| {
+                let shard = if index.is_global(parent) {
+                    self.shard_of_key(&catalog, entry_key)
+                } else {
+                    // The entry lives with its row, whose sharding key
+                    // the index's columns hold.
+                    self.shard_of_key(&catalog, &encode_key(image, &parent.sharding_key))
+                };
+                let get = ShardRequest::Get {
+                    table: index.storage.id,
+                    key: entry_key.clone(),
+                    ts: snapshot.ts,
+                    txn,
+                    track_reads: false,
+                };
+                self.cluster.call(shard, get)
+            })
+            .collect();
+        let replies = super::join_all(gets).await;
+        drop(snapshot);
+        let row_key: Vec<usize> = index.row_key_columns().collect();
+        let mut found = Vec::with_capacity(lookups.len());
+        for ((_, image, missing), reply) in lookups.into_iter().zip(replies) {
+            let entry = match reply? {
+                ShardResponse::Rows(mut rows) => rows.pop(),
+                other => {
+                    return Err(Error::internal(format!(
+                        "unexpected reply to a get: {other:?}"
+                    )))
+                }
+            };
+            let Some(entry) = entry else {
+                return Err(missing);
+            };
+            let key = encode_key(&entry, &row_key);
+            let shard =
+                if parent.sharding_key.is_empty() || parent.sharding_key == parent.primary_key {
+                    self.shard_of_key(&catalog, &key)
+                } else {
+                    let mut row = image.clone();
+                    for (c, v) in parent.primary_key.iter().zip(&entry[index.columns.len()..]) {
+                        row[*c] = v.clone();
+                    }
+                    self.shard_of_key(&catalog, &encode_key(&row, &parent.sharding_key))
+                };
+            found.push((
+                shard,
+                ParentKey {
+                    key,
+                    holds: Some((columns.to_vec(), encode_key(&image, columns))),
+                    missing,
+                },
+            ));
+        }
+        Ok(found)
     }
 
     /// After rows of `parent` were deleted: what references them is
@@ -234,20 +349,118 @@ impl<C: Cluster> Router<C> {
                 let found = Box::pin(self.run_internal(&sql, params, session)).await?;
                 if matches!(fk.on_delete, FkAction::NoAction | FkAction::Restrict) {
                     if let Some(row) = found.first() {
-                        let values: Vec<&Value> = row.iter().collect();
-                        return Err(Error::new(
-                            sqlstate::FOREIGN_KEY_VIOLATION,
-                            format!(
-                                "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
-                                parent.name, fk.name, child.name
-                            ),
+                        return Err(still_referenced(parent, &child, &fk, row));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After an UPDATE changed referenced keys of `parent` (`changes`:
+    /// old and new rows): per constraint, references to an old key are
+    /// refused (RESTRICT; NO ACTION unless another row took the key over
+    /// in the same statement), follow it to the new key (CASCADE) or are
+    /// set NULL / DEFAULT.
+    pub(super) async fn parent_keys_updated(
+        &self,
+        parent: &TableDef,
+        changes: &[(Row, Row)],
+        session: &mut SessionState,
+    ) -> Result<()> {
+        let catalog = self.cluster.catalog();
+        for (child, fk) in catalog.referencing(parent.id) {
+            let cols = &fk.parent_columns;
+            let key_of = |row: &Row| -> Option<Vec<u8>> {
+                (!cols.iter().any(|c| row[*c].is_null())).then(|| encode_key(row, cols))
+            };
+            let still_there: HashSet<Vec<u8>> =
+                changes.iter().filter_map(|(_, new)| key_of(new)).collect();
+            // Old key → new values, each old key once.
+            let mut old_keys: Vec<Vec<Value>> = Vec::new();
+            let mut new_values: Vec<Vec<Value>> = Vec::new();
+            let mut seen = HashSet::new();
+            for (old, new) in changes {
+                let Some(old_key) = key_of(old) else {
+                    continue;
+                };
+                if key_of(new).as_ref() == Some(&old_key) || !seen.insert(old_key.clone()) {
+                    continue;
+                }
+                if fk.on_update == FkAction::NoAction && still_there.contains(&old_key) {
+                    continue;
+                }
+                old_keys.push(cols.iter().map(|c| old[*c].clone()).collect());
+                new_values.push(cols.iter().map(|c| new[*c].clone()).collect());
+            }
+            for (chunk, news) in old_keys
+                .chunks(KEYS_PER_STATEMENT)
+                .zip(new_values.chunks(KEYS_PER_STATEMENT))
+            {
+                let (condition, mut params) = self.matching(&child, &fk, chunk, session)?;
+                let t = format!(
+                    "{}.{}",
+                    quote(catalog.schema_name(child.schema)),
+                    quote(&child.name)
+                );
+                let name = |c: &usize| quote(&child.columns[*c].name);
+                let sql = match fk.on_update {
+                    FkAction::NoAction | FkAction::Restrict => {
+                        let list: Vec<String> = fk.columns.iter().map(name).collect();
+                        format!(
+                            "SELECT {} FROM {t} WHERE {condition} LIMIT 1",
+                            list.join(", ")
                         )
-                        .with_detail(format!(
-                            "Key ({})=({}) is still referenced from table \"{}\".",
-                            column_list(parent, &fk.parent_columns),
-                            value_list(&values),
-                            child.name
-                        )));
+                    }
+                    FkAction::Cascade => {
+                        // Each referencing row takes its own key's new
+                        // values, all at once (keys may trade places).
+                        let time = session.time_context(self.cluster.wall_clock());
+                        let width = fk.columns.len();
+                        let mut sets = Vec::with_capacity(width);
+                        for (j, c) in fk.columns.iter().enumerate() {
+                            let mut case = String::from("CASE");
+                            for (i, new) in news.iter().enumerate() {
+                                let matches: Vec<String> = fk
+                                    .columns
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(k, c)| format!("{} = ${}", name(c), i * width + k + 1))
+                                    .collect();
+                                params.push(new[j].clone().cast_with(
+                                    child.columns[*c].data_type,
+                                    false,
+                                    &time,
+                                )?);
+                                case.push_str(&format!(
+                                    " WHEN {} THEN ${}",
+                                    matches.join(" AND "),
+                                    params.len()
+                                ));
+                            }
+                            case.push_str(" END");
+                            sets.push(format!("{} = {case}", name(c)));
+                        }
+                        format!("UPDATE {t} SET {} WHERE {condition}", sets.join(", "))
+                    }
+                    FkAction::SetNull | FkAction::SetDefault => {
+                        let value = if fk.on_update == FkAction::SetNull {
+                            "NULL"
+                        } else {
+                            "DEFAULT"
+                        };
+                        let sets: Vec<String> = fk
+                            .columns
+                            .iter()
+                            .map(|c| format!("{} = {value}", name(c)))
+                            .collect();
+                        format!("UPDATE {t} SET {} WHERE {condition}", sets.join(", "))
+                    }
+                };
+                let found = Box::pin(self.run_internal(&sql, params, session)).await?;
+                if matches!(fk.on_update, FkAction::NoAction | FkAction::Restrict) {
+                    if let Some(row) = found.first() {
+                        return Err(still_referenced(parent, &child, &fk, row));
                     }
                 }
             }
@@ -316,6 +529,39 @@ impl<C: Cluster> Router<C> {
     }
 }
 
+/// How a foreign key referencing `columns` of `parent` finds its row:
+/// by primary key (`None`), or through the unique index on those columns.
+fn referenced_index(
+    catalog: &tessera_types::Catalog,
+    parent: &TableDef,
+    columns: &[usize],
+) -> Result<Option<Arc<IndexDef>>> {
+    let sorted = |cols: &[usize]| {
+        let mut cols = cols.to_vec();
+        cols.sort_unstable();
+        cols
+    };
+    let wanted = sorted(columns);
+    if !parent.has_row_id() && sorted(&parent.primary_key) == wanted {
+        return Ok(None);
+    }
+    let mut candidates: Vec<&Arc<IndexDef>> = catalog
+        .indexes_of(parent.id)
+        .filter(|ix| ix.unique && sorted(&ix.columns) == wanted)
+        .collect();
+    candidates.sort_by_key(|ix| !ix.is_valid());
+    match candidates.first() {
+        Some(ix) => Ok(Some((*ix).clone())),
+        None => Err(Error::new(
+            sqlstate::INVALID_FOREIGN_KEY,
+            format!(
+                "the unique constraint of \"{}\" a foreign key references is gone",
+                parent.name
+            ),
+        )),
+    }
+}
+
 /// `plan` with RETURNING of each written row first (then its own
 /// RETURNING): what foreign keys need to see of an UPDATE or DELETE.
 pub(super) fn with_row_images(plan: &Plan) -> Arc<Plan> {
@@ -329,6 +575,25 @@ pub(super) fn with_row_images(plan: &Plan) -> Arc<Plan> {
     all.append(returning);
     *returning = all;
     Arc::new(plan)
+}
+
+/// 23503 for a parent key that `row` (the referencing columns of a child
+/// row) still references.
+fn still_referenced(parent: &TableDef, child: &TableDef, fk: &ForeignKey, row: &Row) -> Error {
+    let values: Vec<&Value> = row.iter().collect();
+    Error::new(
+        sqlstate::FOREIGN_KEY_VIOLATION,
+        format!(
+            "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+            parent.name, fk.name, child.name
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is still referenced from table \"{}\".",
+        column_list(parent, &fk.parent_columns),
+        value_list(&values),
+        child.name
+    ))
 }
 
 fn quote(name: &str) -> String {
