@@ -394,26 +394,68 @@ pub fn join_rows(
     params: &Params,
 ) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    join_into(join, left, right, params, &mut |row| {
+    join_into(join, left, right, None, params, &mut |row| {
         out.push(row);
         memory::check_every(out.len(), MEMORY_CHECK_ROWS)
     })?;
     Ok(out)
 }
 
+/// Where a join's right rows sit when they are kept as narrow as their
+/// one FROM item (see [`narrow_right`]): the item's offset in the joined
+/// row, and the joined row's width. `None`: they are as wide as the
+/// joined row already.
+pub type RightAt = Option<(usize, usize)>;
+
+/// Whether `join`'s right side is one FROM item, whose rows can then stay
+/// as narrow as the item until joined (they are most of what a join
+/// holds): its place, for [`join_into`] and [`merge_into`].
+pub fn narrow_right(join: &Join) -> RightAt {
+    match (&join.right, join.right_columns.as_slice()) {
+        (Source::Query { offset, width, .. }, [(start, _)]) if start == offset => {
+            Some((*offset, *width))
+        }
+        _ => None,
+    }
+}
+
+/// A narrow right row widened to the joined row (see [`RightAt`]).
+fn widen(row: Row, at: RightAt) -> Row {
+    match at {
+        None => row,
+        Some((offset, width)) => {
+            let mut wide = vec![Value::Null; width];
+            for (slot, v) in wide[offset..].iter_mut().zip(row) {
+                *slot = v;
+            }
+            wide
+        }
+    }
+}
+
 /// The rows of `join` over its inputs' rows, each handed to `emit` as it
-/// is made (so a consumer that aggregates never holds them all).
+/// is made (so a consumer that aggregates never holds them all); the
+/// right rows are placed as `right_at` says.
 pub fn join_into(
     join: &Join,
     left: Vec<Row>,
     right: Vec<Row>,
+    right_at: RightAt,
     params: &Params,
     emit: &mut dyn FnMut(Row) -> Result<()>,
 ) -> Result<()> {
+    let right_keys: Vec<Expr> = join
+        .keys
+        .iter()
+        .map(|(_, k)| match right_at {
+            Some((offset, _)) => k.rebased(offset),
+            None => k.clone(),
+        })
+        .collect();
     let mut right_matched = vec![false; right.len()];
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
     let pair = |l: &Row, r: &Row, emit: &mut dyn FnMut(Row) -> Result<()>| -> Result<bool> {
-        match combine(join, l, r, &[], params)? {
+        match combine(join, l, r, right_at, &[], params)? {
             Some(joined) => emit(joined).map(|()| true),
             None => Ok(false),
         }
@@ -442,7 +484,7 @@ pub fn join_into(
             memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
         }
         for r in &right {
-            if let Some(key) = key_of(join.keys.iter().map(|(_, k)| k), r, params)? {
+            if let Some(key) = key_of(right_keys.iter(), r, params)? {
                 for &i in table.get(&key).map_or(&[][..], Vec::as_slice) {
                     pair(&left[i], r, emit)?;
                 }
@@ -452,7 +494,7 @@ pub fn join_into(
         // Build on the right, probe with the left; a NULL key matches nothing.
         let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
         for (i, r) in right.iter().enumerate() {
-            if let Some(key) = key_of(join.keys.iter().map(|(_, k)| k), r, params)? {
+            if let Some(key) = key_of(right_keys.iter(), r, params)? {
                 table.entry(key).or_default().push(i);
             }
             memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
@@ -481,7 +523,7 @@ pub fn join_into(
     if matches!(join.kind, JoinKind::Right | JoinKind::Full) {
         for (r, matched) in right.into_iter().zip(right_matched) {
             if !matched {
-                emit(r)?;
+                emit(widen(r, right_at))?;
             }
         }
     }
@@ -495,12 +537,21 @@ fn combine(
     join: &Join,
     l: &Row,
     r: &Row,
+    right_at: RightAt,
     checked: &[bool],
     params: &Params,
 ) -> Result<Option<Row>> {
     let mut joined = l.clone();
-    for &(start, len) in &join.right_columns {
-        joined[start..start + len].clone_from_slice(&r[start..start + len]);
+    match right_at {
+        Some((offset, _)) => {
+            let n = r.len().min(joined.len().saturating_sub(offset));
+            joined[offset..offset + n].clone_from_slice(&r[..n]);
+        }
+        None => {
+            for &(start, len) in &join.right_columns {
+                joined[start..start + len].clone_from_slice(&r[start..start + len]);
+            }
+        }
     }
     for ((lk, rk), check) in join.keys.iter().zip(checked) {
         if *check {
@@ -524,10 +575,22 @@ pub fn merge_into(
     path: &MergePath,
     mut left: Vec<Row>,
     mut right: Vec<Row>,
+    right_at: RightAt,
     params: &Params,
     emit: &mut dyn FnMut(Row) -> Result<()>,
 ) -> Result<()> {
     use std::cmp::Ordering;
+    let rebased;
+    let path = match right_at {
+        Some((offset, _)) => {
+            rebased = MergePath {
+                keys: path.keys.iter().map(|&(l, r)| (l, r - offset)).collect(),
+                merged: path.merged.clone(),
+            };
+            &rebased
+        }
+        None => path,
+    };
     // Each side is its shards' runs, each in key order already, which the
     // (adaptive) sort only merges.
     left.sort_by(|a, b| path.compare_side(a, b, true));
@@ -567,7 +630,7 @@ pub fn merge_into(
                 for l in &mut left[i..i_end] {
                     let mut matched = false;
                     for (r, r_matched) in right[j..j_end].iter().zip(&mut right_matched) {
-                        if let Some(joined) = combine(join, l, r, &unchecked, params)? {
+                        if let Some(joined) = combine(join, l, r, right_at, &unchecked, params)? {
                             emit(joined)?;
                             matched = true;
                             *r_matched = true;
@@ -580,7 +643,7 @@ pub fn merge_into(
                 if keep_right {
                     for (b, matched) in (j..j_end).zip(right_matched) {
                         if !matched {
-                            emit(std::mem::take(&mut right[b]))?;
+                            emit(widen(std::mem::take(&mut right[b]), right_at))?;
                         }
                     }
                 }
@@ -595,7 +658,7 @@ pub fn merge_into(
     }
     if keep_right {
         for r in right.drain(j..) {
-            emit(r)?;
+            emit(widen(r, right_at))?;
         }
     }
     Ok(())

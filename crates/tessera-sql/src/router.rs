@@ -426,16 +426,7 @@ impl<C: Cluster> Router<C> {
                 offset,
                 width,
             } => {
-                let Plan::Select(select) = &**plan else {
-                    return Err(Error::internal("a FROM item that is not a query"));
-                };
-                if plan.uses_outer() {
-                    let rows = crate::subquery::run_local(select, params)?;
-                    return crate::subquery::place(rows, *offset, *width);
-                }
-                let rows = self
-                    .select_at(plan, select, params.clone(), session, read)
-                    .await?;
+                let rows = self.item_rows(plan, params, session, read).await?;
                 crate::subquery::place(rows, *offset, *width)
             }
             Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
@@ -535,14 +526,34 @@ impl<C: Cluster> Router<C> {
         emit: &mut dyn FnMut(Row) -> Result<()>,
     ) -> Result<()> {
         let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
+        // The right rows stay as narrow as their item until joined.
+        let right_at = crate::join::narrow_right(join);
         let (right, looked_up) =
-            Box::pin(self.join_right(join, &left, params, session, read)).await?;
+            Box::pin(self.join_right(join, &left, right_at, params, session, read)).await?;
         if !looked_up {
             if let Some(path) = crate::join::MergePath::of(join) {
-                return crate::join::merge_into(join, &path, left, right, params, emit);
+                return crate::join::merge_into(join, &path, left, right, right_at, params, emit);
             }
         }
-        crate::join::join_into(join, left, right, params, emit)
+        crate::join::join_into(join, left, right, right_at, params, emit)
+    }
+
+    /// The rows of one FROM item's query, as narrow as the item.
+    async fn item_rows(
+        &self,
+        plan: &Arc<Plan>,
+        params: &Arc<Params>,
+        session: &mut SessionState,
+        read: (Timestamp, Option<TxId>, bool),
+    ) -> Result<Vec<Row>> {
+        let Plan::Select(select) = &**plan else {
+            return Err(Error::internal("a FROM item that is not a query"));
+        };
+        if plan.uses_outer() {
+            return crate::subquery::run_local(select, params);
+        }
+        self.select_at(plan, select, params.clone(), session, read)
+            .await
     }
 
     /// The rows of `join`'s right side that may join `left`'s, and whether
@@ -554,6 +565,7 @@ impl<C: Cluster> Router<C> {
         &self,
         join: &crate::plan::Join,
         left: &[Row],
+        right_at: crate::join::RightAt,
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
@@ -569,7 +581,18 @@ impl<C: Cluster> Router<C> {
             None => None,
         };
         let (Some(path), Some(keys)) = (path, keys) else {
-            let rows = self.gather(&join.right, params, session, read).await?;
+            let rows = match (right_at, &join.right) {
+                (Some(_), Source::Query { plan, .. }) => {
+                    let started = std::time::Instant::now();
+                    let rows = self.item_rows(plan, params, session, read).await?;
+                    if crate::explain::measuring() {
+                        let took = started.elapsed();
+                        crate::explain::record(&join.right, "source", rows.len(), took);
+                    }
+                    rows
+                }
+                _ => self.gather(&join.right, params, session, read).await?,
+            };
             return Ok((rows, false));
         };
         let started = std::time::Instant::now();
@@ -620,7 +643,10 @@ impl<C: Cluster> Router<C> {
             crate::explain::record(&join.right, "source", rows.len(), started.elapsed());
         }
         let rows = finish_select(path.select, rows, params)?;
-        Ok((crate::subquery::place(rows, path.offset, path.width)?, true))
+        match right_at {
+            Some(_) => Ok((rows, true)),
+            None => Ok((crate::subquery::place(rows, path.offset, path.width)?, true)),
+        }
     }
 
     /// Runs the statement's init plans in order at the snapshot `read`:
