@@ -1329,6 +1329,57 @@ pub struct Binder<'a> {
     stats: Option<Arc<crate::stats::TableStats>>,
 }
 
+/// The order to join FROM items in, starting from `start`, and the rows
+/// it is expected to hold in all (the sum of the joins' estimated
+/// outputs): each next item is, of those a condition connects to what is
+/// joined, the one whose join is expected to give the fewest rows (the
+/// rows so far times its estimate times each connecting condition's
+/// selectivity), else the smallest (a cross product, smallest first).
+/// `conditions`: the items each condition reads and its selectivity.
+fn join_order(
+    start: usize,
+    estimates: &[f64],
+    conditions: &[(Vec<usize>, f64)],
+) -> (Vec<usize>, f64) {
+    let n = estimates.len();
+    let mut order = vec![start];
+    let mut rows = estimates[start];
+    let mut total = rows;
+    while order.len() < n {
+        let covered = |used: &[usize], next: usize| {
+            used.contains(&next) && used.iter().all(|u| *u == next || order.contains(u))
+        };
+        let output = |r: usize| -> f64 {
+            let kept: f64 = conditions
+                .iter()
+                .filter(|(used, _)| covered(used, r))
+                .map(|(_, s)| s)
+                .product();
+            (rows * estimates[r] * kept).max(1.0)
+        };
+        let remaining = (0..n).filter(|r| !order.contains(r));
+        let connected = remaining
+            .clone()
+            .filter(|r| conditions.iter().any(|(used, _)| covered(used, *r)));
+        let by_output = |a: &usize, b: &usize| {
+            output(*a)
+                .total_cmp(&output(*b))
+                .then(estimates[*a].total_cmp(&estimates[*b]))
+        };
+        let by_size = |a: &usize, b: &usize| estimates[*a].total_cmp(&estimates[*b]);
+        let Some(next) = connected
+            .min_by(by_output)
+            .or_else(|| remaining.min_by(by_size))
+        else {
+            break;
+        };
+        rows = output(next);
+        total += rows;
+        order.push(next);
+    }
+    (order, total)
+}
+
 /// Distinct values of a column the planner knows nothing about, as
 /// PostgreSQL guesses them.
 const DEFAULT_DISTINCT: f64 = 200.0;
@@ -6463,7 +6514,6 @@ impl Binder<'_> {
         width: usize,
     ) -> Result<Source> {
         let n = scope.items.len();
-        let mut remaining: Vec<usize> = (0..n).collect();
         let estimates: Vec<f64> = (0..n)
             .map(|i| self.estimate_rows(scope, i, &pushed[i]))
             .collect();
@@ -6495,50 +6545,27 @@ impl Binder<'_> {
                 other => crate::stats::selectivity(other),
             }
         };
-        // The fewest expected rows among `candidates` (the first on a tie).
-        let smallest = |candidates: &mut dyn Iterator<Item = usize>| {
-            candidates.min_by(|a, b| estimates[*a].total_cmp(&estimates[*b]))
+        let selectivities: Vec<(Vec<usize>, f64)> = multi
+            .iter()
+            .map(|(used, c)| (used.clone(), join_selectivity(c)))
+            .collect();
+        // A correlated item probed by the outer row starts; else the start
+        // whose greedy order is expected to hold the fewest rows in all.
+        let order = match (0..n).find(|i| !scope.items[*i].probe.is_empty()) {
+            Some(probed) => join_order(probed, &estimates, &selectivities).0,
+            None => (0..n)
+                .map(|start| join_order(start, &estimates, &selectivities))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(order, _)| order)
+                .unwrap_or_else(|| (0..n).collect()),
         };
-        let start = (0..n)
-            .find(|i| !scope.items[*i].probe.is_empty())
-            .or_else(|| smallest(&mut (0..n)))
-            .unwrap_or(0);
-        remaining.retain(|i| *i != start);
+        let start = order[0];
         let mut joined = vec![start];
-        let mut joined_rows = estimates[start];
         let mut source = self.item_source(scope, start, pushed, width)?;
-        while !remaining.is_empty() {
+        for &next in &order[1..] {
             let covered = |used: &[usize], next: usize, joined: &[usize]| {
                 used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
             };
-            // Of the items a condition connects, the one whose join is
-            // expected to give the fewest rows; else the smallest (a cross
-            // product with the smallest inputs first).
-            let output = |r: usize| -> f64 {
-                let kept: f64 = multi
-                    .iter()
-                    .filter(|(used, _)| covered(used, r, &joined))
-                    .map(|(_, c)| join_selectivity(c))
-                    .product();
-                (joined_rows * estimates[r] * kept).max(1.0)
-            };
-            let connected: Vec<usize> = remaining
-                .iter()
-                .copied()
-                .filter(|r| multi.iter().any(|(used, _)| covered(used, *r, &joined)))
-                .collect();
-            let next = connected
-                .iter()
-                .copied()
-                .min_by(|a, b| {
-                    output(*a)
-                        .total_cmp(&output(*b))
-                        .then(estimates[*a].total_cmp(&estimates[*b]))
-                })
-                .or_else(|| smallest(&mut remaining.iter().copied()))
-                .unwrap_or(remaining[0]);
-            joined_rows = output(next);
-            remaining.retain(|r| *r != next);
             let (mine, rest): (Vec<_>, Vec<_>) = multi
                 .into_iter()
                 .partition(|(used, _)| covered(used, next, &joined));
