@@ -1346,9 +1346,7 @@ fn join_order(
     let mut rows = estimates[start];
     let mut total = rows;
     while order.len() < n {
-        let covered = |used: &[usize], next: usize| {
-            used.contains(&next) && used.iter().all(|u| *u == next || order.contains(u))
-        };
+        let covered = |used: &[usize], next: usize| connects(used, next, &order);
         let output = |r: usize| -> f64 {
             let kept: f64 = conditions
                 .iter()
@@ -1378,6 +1376,16 @@ fn join_order(
         order.push(next);
     }
     (order, total)
+}
+
+/// Rows the planner assumes of a table no shard has counted yet, or of a
+/// FROM item that is not a table.
+const UNCOUNTED_ROWS: f64 = 1000.0;
+
+/// Whether join condition reading `used` connects item `next` to the
+/// items `joined`: it reads `next` and nothing not yet joined.
+fn connects(used: &[usize], next: usize, joined: &[usize]) -> bool {
+    used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
 }
 
 /// Distinct values of a column the planner knows nothing about, as
@@ -1581,8 +1589,7 @@ impl<'a> Binder<'a> {
                     continue;
                 }
             };
-            let counted = self.stats.as_ref().and_then(|s| s.rows(table.id));
-            let rows = counted.map_or(1000.0, |n| n as f64);
+            let rows = self.counted_rows(table);
             for c in 0..item.columns.len() {
                 let unique = table.primary_key == [c]
                     || self
@@ -1599,6 +1606,13 @@ impl<'a> Binder<'a> {
         out
     }
 
+    /// `table`'s rows as the shards last counted them, or
+    /// [`UNCOUNTED_ROWS`].
+    fn counted_rows(&self, table: &TableDef) -> f64 {
+        let counted = self.stats.as_ref().and_then(|s| s.rows(table.id));
+        counted.map_or(UNCOUNTED_ROWS, |n| n as f64)
+    }
+
     /// Rows FROM item `i` is expected to give: its table's rows as last
     /// counted (1000 when unknown, or not a table), times the fraction
     /// each condition pushed down to it is guessed to keep; a filter that
@@ -1608,8 +1622,7 @@ impl<'a> Binder<'a> {
             Some(ItemInput::Table(t)) => Some(t),
             _ => None,
         };
-        let counted = table.and_then(|t| self.stats.as_ref()?.rows(t.id));
-        let mut rows = counted.map_or(1000.0, |n| n as f64);
+        let mut rows = table.map_or(UNCOUNTED_ROWS, |t| self.counted_rows(t));
         for c in pushed {
             rows *= crate::stats::selectivity(c);
         }
@@ -6563,12 +6576,9 @@ impl Binder<'_> {
         let mut joined = vec![start];
         let mut source = self.item_source(scope, start, pushed, width)?;
         for &next in &order[1..] {
-            let covered = |used: &[usize], next: usize, joined: &[usize]| {
-                used.contains(&next) && used.iter().all(|u| *u == next || joined.contains(u))
-            };
             let (mine, rest): (Vec<_>, Vec<_>) = multi
                 .into_iter()
-                .partition(|(used, _)| covered(used, next, &joined));
+                .partition(|(used, _)| connects(used, next, &joined));
             multi = rest;
             let mut keys = Vec::new();
             let mut residual = Vec::new();

@@ -333,17 +333,7 @@ impl<C: Cluster> Router<C> {
                     }
                     FkAction::Cascade => format!("DELETE FROM {t} WHERE {condition}"),
                     FkAction::SetNull | FkAction::SetDefault => {
-                        let value = if fk.on_delete == FkAction::SetNull {
-                            "NULL"
-                        } else {
-                            "DEFAULT"
-                        };
-                        let sets: Vec<String> = fk
-                            .columns
-                            .iter()
-                            .map(|c| format!("{} = {value}", quote(&child.columns[*c].name)))
-                            .collect();
-                        format!("UPDATE {t} SET {} WHERE {condition}", sets.join(", "))
+                        set_referencing(&fk, fk.on_delete, &child, &t, &condition)
                     }
                 };
                 let found = Box::pin(self.run_internal(&sql, params, session)).await?;
@@ -444,17 +434,7 @@ impl<C: Cluster> Router<C> {
                         format!("UPDATE {t} SET {} WHERE {condition}", sets.join(", "))
                     }
                     FkAction::SetNull | FkAction::SetDefault => {
-                        let value = if fk.on_update == FkAction::SetNull {
-                            "NULL"
-                        } else {
-                            "DEFAULT"
-                        };
-                        let sets: Vec<String> = fk
-                            .columns
-                            .iter()
-                            .map(|c| format!("{} = {value}", name(c)))
-                            .collect();
-                        format!("UPDATE {t} SET {} WHERE {condition}", sets.join(", "))
+                        set_referencing(&fk, fk.on_update, &child, &t, &condition)
                     }
                 };
                 let found = Box::pin(self.run_internal(&sql, params, session)).await?;
@@ -594,6 +574,29 @@ fn still_referenced(parent: &TableDef, child: &TableDef, fk: &ForeignKey, row: &
         value_list(&values),
         child.name
     ))
+}
+
+/// The statement of ON DELETE/UPDATE SET NULL or SET DEFAULT (`action`):
+/// the child rows of `table` (quoted) matching `condition` get NULL or
+/// their default in the key's columns.
+fn set_referencing(
+    fk: &ForeignKey,
+    action: FkAction,
+    child: &TableDef,
+    table: &str,
+    condition: &str,
+) -> String {
+    let value = if action == FkAction::SetNull {
+        "NULL"
+    } else {
+        "DEFAULT"
+    };
+    let sets: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|c| format!("{} = {value}", quote(&child.columns[*c].name)))
+        .collect();
+    format!("UPDATE {table} SET {} WHERE {condition}", sets.join(", "))
 }
 
 fn quote(name: &str) -> String {
