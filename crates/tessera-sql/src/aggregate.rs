@@ -128,6 +128,44 @@ impl AggState {
         self.acc.accumulate(call, v, delimiter)
     }
 
+    /// Whether the batch executor can feed it one borrowed argument value
+    /// at a time ([`AggState::accumulate_ref`]): not DISTINCT, ordered,
+    /// collecting, or with a second argument.
+    pub fn takes_values(call: &AggCall) -> bool {
+        !call.distinct
+            && call.order_by.is_empty()
+            && !call.func.collects()
+            && call.second_arg.is_none()
+            && call.func != AggFunc::StringAgg
+    }
+
+    /// Adds one borrowed input value (see [`AggState::takes_values`]):
+    /// copied only when kept.
+    pub fn accumulate_ref(&mut self, call: &AggCall, v: &Value) -> Result<()> {
+        match &mut self.acc {
+            Acc::Count(n) => {
+                if call.func == AggFunc::CountStar || !v.is_null() {
+                    *n += 1;
+                }
+                Ok(())
+            }
+            Acc::Min(acc) => {
+                if !v.is_null() && (acc.is_null() || v.compare(acc).is_lt()) {
+                    *acc = v.clone();
+                }
+                Ok(())
+            }
+            Acc::Max(acc) => {
+                if !v.is_null() && (acc.is_null() || v.compare(acc).is_gt()) {
+                    *acc = v.clone();
+                }
+                Ok(())
+            }
+            _ if v.is_null() => Ok(()),
+            acc => acc.accumulate(call, v.clone(), None),
+        }
+    }
+
     /// Adds an input row: the call's FILTER, then its arguments over it.
     pub fn feed(&mut self, call: &AggCall, row: &[Value], params: &Params) -> Result<()> {
         if let Some(f) = &call.filter {

@@ -976,14 +976,20 @@ pub fn binary(op: BinaryOp, l: Value, r: Value) -> Result<Value> {
 
 /// [`binary`], with `timestamptz ± interval` counted in `zone`.
 pub fn binary_in(op: BinaryOp, l: Value, r: Value, zone: &TimeZone) -> Result<Value> {
+    binary_ref(op, &l, &r, zone)
+}
+
+/// [`binary_in`] over borrowed operands: what the batch executor calls
+/// for each row, copying nothing it does not return.
+pub fn binary_ref(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result<Value> {
     if l.is_null() || r.is_null() {
         return Ok(Value::Null);
     }
-    if let Some(v) = datetime_arith(op, &l, &r, zone)? {
+    if let Some(v) = datetime_arith(op, l, r, zone)? {
         return Ok(v);
     }
     if op.is_comparison() {
-        let ord = l.compare(&r);
+        let ord = l.compare(r);
         let b = match op {
             BinaryOp::Eq => ord == Ordering::Equal,
             BinaryOp::NotEq => ord != Ordering::Equal,
@@ -1001,11 +1007,11 @@ pub fn binary_in(op: BinaryOp, l: Value, r: Value, zone: &TimeZone) -> Result<Va
         return Ok(Value::Text(s));
     }
     match (l, r) {
-        (Value::Int2(a), Value::Int2(b)) => int_arith!(op, a, b, Value::Int2, "smallint"),
-        (Value::Int4(a), Value::Int4(b)) => int_arith!(op, a, b, Value::Int4, "integer"),
-        (Value::Int8(a), Value::Int8(b)) => int_arith!(op, a, b, Value::Int8, "bigint"),
+        (Value::Int2(a), Value::Int2(b)) => int_arith!(op, *a, *b, Value::Int2, "smallint"),
+        (Value::Int4(a), Value::Int4(b)) => int_arith!(op, *a, *b, Value::Int4, "integer"),
+        (Value::Int8(a), Value::Int8(b)) => int_arith!(op, *a, *b, Value::Int8, "bigint"),
         (Value::Float4(a), Value::Float4(b)) => {
-            let r = float_arith(op, a as f64, b as f64)?;
+            let r = float_arith(op, *a as f64, *b as f64)?;
             if (r as f32).is_infinite() && r.is_finite() {
                 return Err(Error::new(
                     sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
@@ -1014,13 +1020,13 @@ pub fn binary_in(op: BinaryOp, l: Value, r: Value, zone: &TimeZone) -> Result<Va
             }
             Ok(Value::Float4(r as f32))
         }
-        (Value::Float8(a), Value::Float8(b)) => float_arith(op, a, b).map(Value::Float8),
+        (Value::Float8(a), Value::Float8(b)) => float_arith(op, *a, *b).map(Value::Float8),
         (Value::Numeric(a), Value::Numeric(b)) => Ok(Value::Numeric(match op {
-            BinaryOp::Add => numeric::add(a, b)?,
-            BinaryOp::Sub => numeric::sub(a, b)?,
-            BinaryOp::Mul => numeric::mul(a, b)?,
-            BinaryOp::Div => numeric::div(a, b)?,
-            BinaryOp::Mod => numeric::rem(a, b)?,
+            BinaryOp::Add => numeric::add(*a, *b)?,
+            BinaryOp::Sub => numeric::sub(*a, *b)?,
+            BinaryOp::Mul => numeric::mul(*a, *b)?,
+            BinaryOp::Div => numeric::div(*a, *b)?,
+            BinaryOp::Mod => numeric::rem(*a, *b)?,
             _ => unreachable!(),
         })),
         (l, r) => Err(Error::internal(format!(
@@ -1306,23 +1312,51 @@ fn to_timestamp(seconds: f64) -> Result<i64> {
     Ok(micros as i64)
 }
 
-/// SQL LIKE with `%`, `_` and `\` as escape.
+/// SQL LIKE with `%`, `_` and `\\` as escape. Greedy, going back only to
+/// the last `%` on a mismatch (enough for these wildcards): no allocation,
+/// and no exponential blow-up on patterns with many `%`.
 pub fn like(s: &str, pattern: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = pattern.chars().collect();
-    fn go(s: &[char], p: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
+    let (mut s_at, mut p_at) = (s, pattern);
+    // The pattern after the last `%` seen, and where in `s` it was tried.
+    let mut retry: Option<(&str, &str)> = None;
+    loop {
+        let mut p = p_at.chars();
+        let step = match p.next() {
             Some('%') => {
-                let rest = &p[1..];
-                (0..=s.len()).any(|i| go(&s[i..], rest))
+                p_at = p.as_str();
+                retry = Some((p_at, s_at));
+                continue;
             }
-            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
-            Some('\\') if p.len() > 1 => !s.is_empty() && s[0] == p[1] && go(&s[1..], &p[2..]),
-            Some(c) => !s.is_empty() && s[0] == *c && go(&s[1..], &p[1..]),
+            None if s_at.is_empty() => return true,
+            None => None,
+            Some(c) => {
+                let wanted = match c {
+                    '_' => None,
+                    '\\' if !p.as_str().is_empty() => p.next(),
+                    c => Some(c),
+                };
+                let mut rest = s_at.chars();
+                match rest.next() {
+                    Some(have) if wanted.is_none_or(|w| w == have) => {
+                        Some((rest.as_str(), p.as_str()))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        match (step, retry) {
+            (Some((s_next, p_next)), _) => (s_at, p_at) = (s_next, p_next),
+            (None, Some((p_after, tried))) => {
+                let mut next = tried.chars();
+                if next.next().is_none() {
+                    return false;
+                }
+                retry = Some((p_after, next.as_str()));
+                (s_at, p_at) = (next.as_str(), p_after);
+            }
+            (None, None) => return false,
         }
     }
-    go(&s, &p)
 }
 
 #[cfg(test)]
@@ -1415,5 +1449,17 @@ mod tests {
         assert!(!like("hello", "h_o"));
         assert!(like("50%", "50\\%"));
         assert!(!like("500", "50\\%"));
+        assert!(like("", "%"));
+        assert!(like("abc", "%%%c"));
+        assert!(!like("abc", "%b"));
+        assert!(like("mississippi", "m%iss%pi"));
+        assert!(like("mississippi", "%s_s%p_"));
+        assert!(!like("mississippi", "m%iss%pix"));
+        assert!(like("ünïcødé", "_n%d_"));
+        assert!(like("a\\", "a\\"));
+        assert!(like("a_b", "a\\_b"));
+        assert!(!like("axb", "a\\_b"));
+        // Many wildcards stay fast (was exponential).
+        assert!(!like(&"a".repeat(200), &format!("{}b", "%a".repeat(30))));
     }
 }

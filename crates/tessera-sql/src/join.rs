@@ -11,6 +11,7 @@ use tessera_types::{
     memory, sqlstate, Catalog, DataType, Error, IndexDef, Result, TableDef, Value,
 };
 
+use crate::batch::{all_rows, hash_key, BatchEval, BATCH_ROWS};
 use crate::expr::{Expr, Params};
 use crate::plan::{
     FragmentOutput, Join, JoinKind, KeyLookup, Plan, Recursive, Row, SelectPlan, SetOp, SetOpKind,
@@ -461,6 +462,7 @@ pub fn join_into(
         }
     };
     let mut unmatched_left = Vec::new();
+    let left_keys: Vec<Expr> = join.keys.iter().map(|(k, _)| k.clone()).collect();
     if join.keys.is_empty() {
         for (li, l) in left.iter().enumerate() {
             let mut matched = false;
@@ -476,45 +478,29 @@ pub fn join_into(
         }
     } else if join.kind == JoinKind::Inner && left.len() < right.len() {
         // Build on the smaller side: here the left, probed by the right.
-        let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
-        for (i, l) in left.iter().enumerate() {
-            if let Some(key) = key_of(join.keys.iter().map(|(k, _)| k), l, params)? {
-                table.entry(key).or_default().push(i);
+        let table = KeyTable::build(&left, &left_keys, params)?;
+        table.probe(&right, &right_keys, params, |r, candidates| {
+            for i in candidates {
+                pair(&left[i], &right[r], emit)?;
             }
-            memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
-        }
-        for r in &right {
-            if let Some(key) = key_of(right_keys.iter(), r, params)? {
-                for &i in table.get(&key).map_or(&[][..], Vec::as_slice) {
-                    pair(&left[i], r, emit)?;
-                }
-            }
-        }
+            Ok(())
+        })?;
     } else {
         // Build on the right, probe with the left; a NULL key matches nothing.
-        let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
-        for (i, r) in right.iter().enumerate() {
-            if let Some(key) = key_of(right_keys.iter(), r, params)? {
-                table.entry(key).or_default().push(i);
-            }
-            memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
-        }
-        for (li, l) in left.iter().enumerate() {
+        let table = KeyTable::build(&right, &right_keys, params)?;
+        table.probe(&left, &left_keys, params, |li, candidates| {
             let mut matched = false;
-            if let Some(key) = key_of(join.keys.iter().map(|(k, _)| k), l, params)? {
-                if let Some(candidates) = table.get(&key) {
-                    for &i in candidates {
-                        if pair(l, &right[i], emit)? {
-                            matched = true;
-                            right_matched[i] = true;
-                        }
-                    }
+            for i in candidates {
+                if pair(&left[li], &right[i], emit)? {
+                    matched = true;
+                    right_matched[i] = true;
                 }
             }
             if keep_left && !matched {
                 unmatched_left.push(li);
             }
-        }
+            Ok(())
+        })?;
     }
     let mut left = left;
     for li in unmatched_left {
@@ -664,21 +650,191 @@ pub fn merge_into(
     Ok(())
 }
 
-/// The values of `keys` over `row`; `None` when one is NULL.
-fn key_of<'a>(
-    keys: impl Iterator<Item = &'a Expr>,
-    row: &[Value],
-    params: &Params,
-) -> Result<Option<Vec<Value>>> {
-    let mut key = Vec::new();
-    for k in keys {
-        let v = k.eval(row, params)?;
-        if v.is_null() {
-            return Ok(None);
+/// A hash join's table: one side's rows by the values of their join
+/// keys, found without copying a key per row. The keys are evaluated a
+/// batch at a time; rows with equal keys are chained in their order, and
+/// a row with a NULL key is left out (it matches nothing).
+struct KeyTable<'r> {
+    rows: &'r [Row],
+    /// Per distinct key: its first and last row.
+    heads: hashbrown::HashTable<(u32, u32)>,
+    /// Per row: the next row with its key (`NO_ROW` at the end).
+    next: Vec<u32>,
+    hashes: Vec<u64>,
+    /// Where each row's key values are: its own columns when every key
+    /// is a column, else the keys computed, `width` per row.
+    columns: Option<Vec<usize>>,
+    computed: Vec<Value>,
+    width: usize,
+}
+
+const NO_ROW: u32 = u32::MAX;
+
+impl<'r> KeyTable<'r> {
+    fn build(rows: &'r [Row], keys: &[Expr], params: &Params) -> Result<KeyTable<'r>> {
+        if rows.len() >= NO_ROW as usize {
+            return Err(Error::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                "a hash join side has more rows than this version holds",
+            ));
         }
-        key.push(v);
+        let columns: Option<Vec<usize>> = keys
+            .iter()
+            .map(|k| match k {
+                Expr::Column(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let mut table = KeyTable {
+            rows,
+            heads: hashbrown::HashTable::with_capacity(rows.len().min(1 << 20)),
+            next: vec![NO_ROW; rows.len()],
+            hashes: vec![0; rows.len()],
+            computed: Vec::new(),
+            width: keys.len(),
+            columns,
+        };
+        for (b, batch) in rows.chunks(BATCH_ROWS).enumerate() {
+            let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+            let ev = BatchEval::new(&refs, params);
+            let sel = all_rows(refs.len());
+            let mut vectors = keys
+                .iter()
+                .map(|k| ev.eval(k, &sel))
+                .collect::<Result<Vec<_>>>()?;
+            for i in 0..refs.len() {
+                let row = (b * BATCH_ROWS + i) as u32;
+                if vectors.iter().any(|v| v.get(&refs, i).is_null()) {
+                    if table.columns.is_none() {
+                        table
+                            .computed
+                            .extend(std::iter::repeat_with(|| Value::Null).take(keys.len()));
+                    }
+                    continue;
+                }
+                let hash = hash_key(vectors.iter().map(|v| v.get(&refs, i)));
+                if table.columns.is_none() {
+                    for v in vectors.iter_mut() {
+                        table.computed.push(v.take(&refs, i));
+                    }
+                }
+                table.insert(row, hash);
+            }
+            memory::check()?;
+        }
+        Ok(table)
     }
-    Ok(Some(key))
+
+    /// The key values of row `row`.
+    fn key(&self, row: u32) -> &[Value] {
+        let row = row as usize;
+        match &self.columns {
+            Some(_) => &self.rows[row],
+            None => &self.computed[row * self.width..(row + 1) * self.width],
+        }
+    }
+
+    fn key_value<'k>(&self, key: &'k [Value], k: usize) -> &'k Value {
+        match &self.columns {
+            Some(columns) => &key[columns[k]],
+            None => &key[k],
+        }
+    }
+
+    fn same_key(&self, a: u32, b: &[&Value]) -> bool {
+        let key = self.key(a);
+        b.iter()
+            .enumerate()
+            .all(|(k, v)| self.key_value(key, k).compare(v) == std::cmp::Ordering::Equal)
+    }
+
+    fn same_rows(&self, a: u32, b: u32) -> bool {
+        let (ka, kb) = (self.key(a), self.key(b));
+        (0..self.width).all(|k| {
+            self.key_value(ka, k).compare(self.key_value(kb, k)) == std::cmp::Ordering::Equal
+        })
+    }
+
+    /// Adds `row` (its key computed) at the end of its key's chain.
+    fn insert(&mut self, row: u32, hash: u64) {
+        self.hashes[row as usize] = hash;
+        let found = self
+            .heads
+            .find(hash, |&(head, _)| self.same_rows(head, row))
+            .copied();
+        let hashes = &self.hashes;
+        match found {
+            Some((head, tail)) => {
+                self.next[tail as usize] = row;
+                if let Ok(entry) = self.heads.find_entry(hash, |&(h, _)| h == head) {
+                    *entry.into_mut() = (head, row);
+                }
+            }
+            None => {
+                self.heads
+                    .insert_unique(hash, (row, row), |&(h, _)| hashes[h as usize]);
+            }
+        }
+    }
+
+    /// Looks up the keys of `probe`'s rows a batch at a time, handing
+    /// each row with a non-NULL key its matching rows here, in order
+    /// (none when nothing matches).
+    fn probe(
+        &self,
+        probe: &[Row],
+        keys: &[Expr],
+        params: &Params,
+        mut found: impl FnMut(usize, &mut dyn Iterator<Item = usize>) -> Result<()>,
+    ) -> Result<()> {
+        for (b, batch) in probe.chunks(BATCH_ROWS).enumerate() {
+            let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+            let mut values: Vec<&Value> = Vec::with_capacity(keys.len());
+            let ev = BatchEval::new(&refs, params);
+            let sel = all_rows(refs.len());
+            let vectors = keys
+                .iter()
+                .map(|k| ev.eval(k, &sel))
+                .collect::<Result<Vec<_>>>()?;
+            for i in 0..refs.len() {
+                values.clear();
+                values.extend(vectors.iter().map(|v| v.get(&refs, i)));
+                let head = if values.iter().any(|v| v.is_null()) {
+                    None
+                } else {
+                    let hash = hash_key(values.iter().copied());
+                    self.heads
+                        .find(hash, |&(head, _)| self.same_key(head, &values))
+                        .map(|&(head, _)| head)
+                };
+                let mut chain = Chain {
+                    next: &self.next,
+                    at: head.unwrap_or(NO_ROW),
+                };
+                found(b * BATCH_ROWS + i, &mut chain)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows with one key, following [`KeyTable::next`].
+struct Chain<'a> {
+    next: &'a [u32],
+    at: u32,
+}
+
+impl Iterator for Chain<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.at == NO_ROW {
+            return None;
+        }
+        let row = self.at as usize;
+        self.at = self.next[row];
+        Some(row)
+    }
 }
 
 /// The rows of a set operation over its inputs' rows. Without ALL the

@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod array;
+pub mod batch;
 pub mod binder;
 pub mod engine;
 pub mod explain;

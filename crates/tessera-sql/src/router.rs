@@ -293,7 +293,7 @@ impl<C: Cluster> Router<C> {
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Vec<Row>> {
         if let Some(source) = &select.source {
-            let mut sink = Sink::new(&select.fragment.output);
+            let mut sink = Sink::new(&select.fragment);
             let started;
             match source {
                 // The last join hands its rows straight to the fragment
@@ -303,15 +303,16 @@ impl<C: Cluster> Router<C> {
                         && !crate::explain::measuring() =>
                 {
                     // Boxed: the inputs are SELECTs themselves.
-                    let mut emit = |row: Row| sink.push(&row, &select.fragment, &params);
+                    let mut emit = |row: Row| sink.push_owned(row, &params);
                     Box::pin(self.run_join(join, &params, session, read, &mut emit)).await?;
                     started = std::time::Instant::now();
                 }
                 _ => {
                     let rows = Box::pin(self.gather(source, &params, session, read)).await?;
                     started = std::time::Instant::now();
-                    for row in &rows {
-                        sink.push(row, &select.fragment, &params)?;
+                    for batch in rows.chunks(crate::batch::BATCH_ROWS) {
+                        let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+                        sink.push_batch(&refs, &params)?;
                     }
                 }
             }

@@ -1464,13 +1464,13 @@ impl ShardContext {
         reader: Option<TxId>,
         key: Option<Vec<u8>>,
     ) -> Result<Vec<Row>> {
-        let mut sink = Sink::new(&fragment.output);
+        let mut sink = Sink::new(fragment);
         if let Some(series) = &fragment.series {
             // Rows are gathered whole (results are not streamed yet), so a
             // series that would be kept row by row is bounded.
             let keeps_rows = matches!(fragment.output, FragmentOutput::Project(_));
             series_rows(series, params, |row| {
-                sink.push(row, fragment, params)?;
+                sink.push(row, params)?;
                 if keeps_rows && sink.rows.len() > SERIES_ROWS_MAX {
                     return Err(Error::new(
                         sqlstate::PROGRAM_LIMIT_EXCEEDED,
@@ -1486,7 +1486,7 @@ impl ShardContext {
             return sink.finish(params);
         }
         let Some(table) = &fragment.table else {
-            sink.push(&[], fragment, params)?;
+            sink.push(&[], params)?;
             return sink.finish(params);
         };
         self.catalog();
@@ -1501,7 +1501,7 @@ impl ShardContext {
                 self.note_read(reader, table.id, Some(&key));
                 if let Some(own) = self.intent(txn, table.id, &key) {
                     if let Some(row) = own {
-                        sink.push(&row, fragment, params)?;
+                        sink.push(&row, params)?;
                     }
                     return sink.finish(params);
                 }
@@ -1510,7 +1510,7 @@ impl ShardContext {
                     return Err(undefined_table(table));
                 }
                 if let Some(row) = store.get(table.id, &key, ts) {
-                    sink.push(row, fragment, params)?;
+                    sink.push(row, params)?;
                 }
             }
             return sink.finish(params);
@@ -1518,7 +1518,7 @@ impl ShardContext {
         self.note_read(reader, table.id, None);
         if let Some(lookup) = &fragment.lookup {
             if !self.has_intents_in(txn, table.id) && self.lookup_usable(lookup, table, ts) {
-                self.lookup_scan(lookup, table, fragment, params, ts, &mut sink)
+                self.lookup_scan(lookup, table, params, ts, &mut sink)
                     .await?;
                 return sink.finish(params);
             }
@@ -1532,7 +1532,7 @@ impl ShardContext {
                 && self.store.borrow().table(ix.index.storage.id).is_some();
             if usable {
                 let own = txn.filter(|_| self.has_intents_in(txn, table.id));
-                self.index_scan(ix, table, fragment, params, (ts, own), &mut sink)
+                self.index_scan(ix, table, params, (ts, own), &mut sink)
                     .await?;
                 return sink.finish(params);
             }
@@ -1546,9 +1546,11 @@ impl ShardContext {
                     .ok_or_else(|| undefined_table(table))?;
                 let mut n = 0;
                 let mut last = None;
+                let mut batch: Vec<&[Value]> = Vec::with_capacity(SCAN_ROWS_PER_YIELD);
+                let own_writes = self.has_intents_in(txn, table.id);
                 for (key, row) in t.iter_at(after.as_deref(), ts) {
-                    if !self.has_intent(txn, table.id, key) {
-                        sink.push(row, fragment, params)?;
+                    if !own_writes || !self.has_intent(txn, table.id, key) {
+                        batch.push(row);
                     }
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
@@ -1556,12 +1558,13 @@ impl ShardContext {
                         break;
                     }
                 }
+                sink.push_batch(&batch, params)?;
                 after = last;
                 after.is_none()
             };
             if done {
                 for (_, row) in self.intent_rows(txn, table.id) {
-                    sink.push(&row, fragment, params)?;
+                    sink.push(&row, params)?;
                 }
                 return sink.finish(params);
             }
@@ -1591,7 +1594,6 @@ impl ShardContext {
         &self,
         lookup: &KeyLookup,
         table: &TableDef,
-        fragment: &ScanFragment,
         params: &Params,
         ts: Timestamp,
         sink: &mut Sink<'_>,
@@ -1617,9 +1619,9 @@ impl ShardContext {
                             let rows = store
                                 .table(table.id)
                                 .ok_or_else(|| undefined_table(table))?;
-                            for (_, row) in rows.range_at(range, ts) {
-                                sink.push(row, fragment, params)?;
-                            }
+                            let found: Vec<&[Value]> =
+                                rows.range_at(range, ts).map(|(_, row)| &row[..]).collect();
+                            sink.push_batch(&found, params)?;
                         }
                         Some(ix) => {
                             let entries = store
@@ -1628,7 +1630,7 @@ impl ShardContext {
                             for (_, entry) in entries.range_at(range, ts) {
                                 let key = encode_key(entry, &row_key);
                                 if let Some(row) = store.get(table.id, &key, ts) {
-                                    sink.push(row, fragment, params)?;
+                                    sink.push(row, params)?;
                                 }
                             }
                         }
@@ -1715,7 +1717,6 @@ impl ShardContext {
         &self,
         ix: &IndexScan,
         table: &TableDef,
-        fragment: &ScanFragment,
         params: &Params,
         read: (Timestamp, Option<TxId>),
         sink: &mut Sink<'_>,
@@ -1723,7 +1724,7 @@ impl ShardContext {
         use std::ops::Bound::Excluded;
         let (ts, own) = read;
         if let Some(txn) = own {
-            return self.index_scan_with_own_writes(ix, table, fragment, params, (ts, txn), sink);
+            return self.index_scan_with_own_writes(ix, table, params, (ts, txn), sink);
         }
         let Some(mut range) = Self::index_range(ix, table, params)? else {
             return Ok(());
@@ -1747,7 +1748,7 @@ impl ShardContext {
                 for (entry_key, entry) in iter {
                     let key = encode_key(entry, &row_key);
                     if let Some(row) = store.get(table.id, &key, ts) {
-                        sink.push(row, fragment, params)?;
+                        sink.push(row, params)?;
                         if limit.is_some_and(|l| sink.rows.len() >= l) {
                             return Ok(());
                         }
@@ -1797,7 +1798,6 @@ impl ShardContext {
         &self,
         ix: &IndexScan,
         table: &TableDef,
-        fragment: &ScanFragment,
         params: &Params,
         (ts, txn): (Timestamp, TxId),
         sink: &mut Sink<'_>,
@@ -1845,7 +1845,7 @@ impl ShardContext {
                 None => store.get(table.id, &key, ts).cloned(),
             };
             if let Some(row) = row {
-                sink.push(&row, fragment, params)?;
+                sink.push(&row, params)?;
                 if limit.is_some_and(|l| sink.rows.len() >= l) {
                     return Ok(());
                 }
@@ -4070,38 +4070,59 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
 }
 
 /// Collects a fragment's output: projected rows or partial aggregates.
+///
+/// Rows arrive in batches ([`Sink::push_batch`], the batch executor of
+/// [`crate::batch`]), owned one at a time ([`Sink::push_owned`], gathered
+/// into batches here) or alone ([`Sink::push`], a point read, where a
+/// batch would only add work).
 pub(crate) struct Sink<'a> {
     /// Rows pushed, counted to check the node's memory every so often.
     pushed: usize,
-    rows: Vec<Row>,
-    groups: HashMap<Vec<Value>, Vec<AggState>>,
-    output: &'a FragmentOutput,
+    pub(crate) rows: Vec<Row>,
+    /// Partial aggregates: the groups by key, and each group's states.
+    groups: crate::batch::GroupIndex,
+    states: Vec<Vec<AggState>>,
+    /// Owned rows waiting to make a batch.
+    pending: Vec<Row>,
+    fragment: &'a ScanFragment,
 }
 
 impl<'a> Sink<'a> {
-    pub(crate) fn new(output: &'a FragmentOutput) -> Sink<'a> {
+    pub(crate) fn new(fragment: &'a ScanFragment) -> Sink<'a> {
         Sink {
             pushed: 0,
             rows: Vec::new(),
-            groups: HashMap::new(),
-            output,
+            groups: Default::default(),
+            states: Vec::new(),
+            pending: Vec::new(),
+            fragment,
         }
     }
 
-    pub(crate) fn push(
+    /// The states of the group with `key`, made when new.
+    fn group_states(
         &mut self,
-        row: &[Value],
-        fragment: &ScanFragment,
-        params: &Params,
-    ) -> Result<()> {
+        key: Vec<Value>,
+        aggs: &[crate::plan::AggCall],
+    ) -> &mut Vec<AggState> {
+        let (g, new) = self.groups.find_or_insert(key.iter(), || key.clone());
+        if new {
+            self.states.push(aggs.iter().map(AggState::new).collect());
+        }
+        &mut self.states[g]
+    }
+
+    /// One row, through the row evaluator.
+    pub(crate) fn push(&mut self, row: &[Value], params: &Params) -> Result<()> {
         self.pushed += 1;
         tessera_types::memory::check_every(self.pushed, crate::join::MEMORY_CHECK_ROWS)?;
+        let fragment = self.fragment;
         if let Some(f) = &fragment.filter {
             if !f.eval_predicate(row, params)? {
                 return Ok(());
             }
         }
-        match self.output {
+        match &fragment.output {
             FragmentOutput::Project(exprs) => {
                 let mut out = Vec::with_capacity(exprs.len());
                 for e in exprs {
@@ -4118,18 +4139,11 @@ impl<'a> Sink<'a> {
                 for e in group_by {
                     key.push(e.eval(row, params)?);
                 }
-                let mut feed = |key: Vec<Value>| -> Result<()> {
-                    let states = self
-                        .groups
-                        .entry(key)
-                        .or_insert_with(|| aggs.iter().map(AggState::new).collect());
-                    for (state, call) in states.iter_mut().zip(aggs) {
+                if sets.is_empty() {
+                    for (state, call) in self.group_states(key, aggs).iter_mut().zip(aggs) {
                         state.feed(call, row, params)?;
                     }
-                    Ok(())
-                };
-                if sets.is_empty() {
-                    return feed(key);
+                    return Ok(());
                 }
                 for (n, set) in sets.iter().enumerate() {
                     let mut k: Vec<Value> = key
@@ -4138,25 +4152,136 @@ impl<'a> Sink<'a> {
                         .map(|(v, member)| if *member { v.clone() } else { Value::Null })
                         .collect();
                     k.push(Value::Int4(n as i32));
-                    feed(k)?;
+                    for (state, call) in self.group_states(k, aggs).iter_mut().zip(aggs) {
+                        state.feed(call, row, params)?;
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    pub(crate) fn finish(self, params: &Params) -> Result<Vec<Row>> {
-        match self.output {
+    /// An owned row (a join's), processed with the next ones as a batch.
+    pub(crate) fn push_owned(&mut self, row: Row, params: &Params) -> Result<()> {
+        self.pending.push(row);
+        if self.pending.len() >= crate::batch::BATCH_ROWS {
+            self.flush(params)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, params: &Params) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let refs: Vec<&[Value]> = pending.iter().map(Vec::as_slice).collect();
+        self.push_batch(&refs, params)?;
+        drop(refs);
+        // The buffer is used again; its rows go.
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// A batch of rows (at most [`crate::batch::BATCH_ROWS`] is best),
+    /// through the batch executor.
+    pub(crate) fn push_batch(&mut self, rows: &[&[Value]], params: &Params) -> Result<()> {
+        use crate::batch::{all_rows, BatchEval};
+        let fragment = self.fragment;
+        let grouping_sets = matches!(&fragment.output, FragmentOutput::PartialAggregate { sets, .. } if !sets.is_empty());
+        if rows.len() < 4 || grouping_sets {
+            for row in rows {
+                self.push(row, params)?;
+            }
+            return Ok(());
+        }
+        self.pushed += rows.len();
+        tessera_types::memory::check()?;
+        let ev = BatchEval::new(rows, params);
+        let mut sel = all_rows(rows.len());
+        if let Some(f) = &fragment.filter {
+            sel = ev.filter(f, &sel)?;
+        }
+        if sel.is_empty() {
+            return Ok(());
+        }
+        match &fragment.output {
+            FragmentOutput::Project(exprs) => {
+                let mut columns = exprs
+                    .iter()
+                    .map(|e| ev.eval(e, &sel))
+                    .collect::<Result<Vec<_>>>()?;
+                self.rows.reserve(sel.len());
+                for &i in &sel {
+                    let mut out = Vec::with_capacity(columns.len());
+                    for c in &mut columns {
+                        out.push(c.take(rows, i as usize));
+                    }
+                    self.rows.push(out);
+                }
+            }
+            FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
+                let mut group_of = vec![0u32; rows.len()];
+                if group_by.is_empty() {
+                    self.group_states(vec![], aggs);
+                } else {
+                    let keys = group_by
+                        .iter()
+                        .map(|e| ev.eval(e, &sel))
+                        .collect::<Result<Vec<_>>>()?;
+                    for &i in &sel {
+                        let i = i as usize;
+                        let key = keys.iter().map(|k| k.get(rows, i));
+                        let (g, new) = self
+                            .groups
+                            .find_or_insert(key.clone(), || key.cloned().collect());
+                        if new {
+                            self.states.push(aggs.iter().map(AggState::new).collect());
+                        }
+                        group_of[i] = g as u32;
+                    }
+                }
+                for (a, call) in aggs.iter().enumerate() {
+                    if !AggState::takes_values(call) {
+                        for &i in &sel {
+                            let i = i as usize;
+                            self.states[group_of[i] as usize][a].feed(call, rows[i], params)?;
+                        }
+                        continue;
+                    }
+                    let filtered;
+                    let fed = match &call.filter {
+                        Some(f) => {
+                            filtered = ev.filter(f, &sel)?;
+                            &filtered
+                        }
+                        None => &sel,
+                    };
+                    let arg = call.arg.as_ref().map(|e| ev.eval(e, fed)).transpose()?;
+                    for &i in fed {
+                        let i = i as usize;
+                        let v = arg.as_ref().map_or(&Value::Null, |v| v.get(rows, i));
+                        self.states[group_of[i] as usize][a].accumulate_ref(call, v)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self, params: &Params) -> Result<Vec<Row>> {
+        self.flush(params)?;
+        match &self.fragment.output {
             FragmentOutput::Project(_) => Ok(self.rows),
             FragmentOutput::PartialAggregate { aggs, .. } => {
-                let mut groups = self.groups;
-                for key in self.output.empty_input_groups() {
-                    groups
-                        .entry(key)
-                        .or_insert_with(|| aggs.iter().map(AggState::new).collect());
+                for key in self.fragment.output.empty_input_groups() {
+                    self.group_states(key, aggs);
                 }
-                groups
+                self.groups
+                    .into_keys()
                     .into_iter()
+                    .zip(self.states)
                     .map(|(mut key, states)| {
                         for (s, call) in states.into_iter().zip(aggs) {
                             s.write_partial(call, params, &mut key)?;

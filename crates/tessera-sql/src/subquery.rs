@@ -17,6 +17,7 @@ use std::borrow::Cow;
 
 use tessera_types::{memory, sqlstate, Error, Result, Value};
 
+use crate::batch::BATCH_ROWS;
 use crate::expr::{Expr, Params};
 use crate::plan::{Join, Plan, Row, SelectPlan, Source};
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
@@ -25,15 +26,18 @@ use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 /// it reads from the enclosing row.
 pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
     let fragment = &select.fragment;
-    let mut sink = Sink::new(&fragment.output);
+    let mut sink = Sink::new(fragment);
     if let Some(Source::Probe { init, keys }) = &select.source {
         let (rows, found) = probe(params, *init, keys)?;
-        for i in found {
-            sink.push(&rows[*i], fragment, params)?;
+        let found: Vec<&[Value]> = found.iter().map(|&i| &rows[i][..]).collect();
+        for batch in found.chunks(BATCH_ROWS) {
+            sink.push_batch(batch, params)?;
         }
     } else if let Some(source) = &select.source {
-        for row in source_rows(source, params)?.iter() {
-            sink.push(row, fragment, params)?;
+        let rows = source_rows(source, params)?;
+        for batch in rows.chunks(BATCH_ROWS) {
+            let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+            sink.push_batch(&refs, params)?;
         }
     } else if let Some(functions) = fragment
         .series
@@ -42,7 +46,7 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
         .filter(|f| !f.is_empty())
     {
         for row in crate::srf::rows_from(functions, params)? {
-            sink.push(&row, fragment, params)?;
+            sink.push(&row, params)?;
         }
     } else if let Some(series) = &fragment.series {
         for (n, v) in series_values(series, params)?.enumerate() {
@@ -54,10 +58,10 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
                     ),
                 ));
             }
-            sink.push(&[v], fragment, params)?;
+            sink.push(&[v], params)?;
         }
     } else if fragment.table.is_none() {
-        sink.push(&[], fragment, params)?;
+        sink.push(&[], params)?;
     } else {
         return Err(Error::internal(
             "a correlated query reads a table that was not gathered",
