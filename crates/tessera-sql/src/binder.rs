@@ -2279,9 +2279,6 @@ impl<'a> Binder<'a> {
                 cascade,
                 ..
             } => {
-                if *cascade {
-                    return Err(Error::unsupported(format!("DROP {kind} … CASCADE")));
-                }
                 let if_exists = *if_exists;
                 let mut refs = Vec::new();
                 let mut notices = Vec::new();
@@ -2310,6 +2307,7 @@ impl<'a> Binder<'a> {
                     kind,
                     names: refs,
                     if_exists,
+                    cascade: *cascade,
                     notices,
                     path: self.names.schemas(self.catalog),
                 };
@@ -7626,6 +7624,7 @@ impl Binder<'_> {
         let mut validations = Vec::new();
         let mut unique: Vec<(String, Vec<usize>)> = Vec::new();
         let mut drop_indexes = Vec::new();
+        let mut dropped = Vec::new();
         let mut notices = Vec::new();
         let mut added = Vec::new();
         let t = self.relation_text(table.schema, &table.name);
@@ -7846,7 +7845,9 @@ impl Binder<'_> {
                         .filter(|ix| ix.table == table.id && ix.unique)
                     {
                         if let Some((child, fk)) =
-                            crate::shard::foreign_key_needing(self.catalog, ix)
+                            crate::shard::foreign_keys_needing(self.catalog, ix)
+                                .into_iter()
+                                .next()
                         {
                             return Err(Error::new(
                                 sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -7958,9 +7959,7 @@ impl Binder<'_> {
                     drop_behavior,
                     ..
                 } => {
-                    if matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
-                        return Err(Error::unsupported("DROP COLUMN … CASCADE"));
-                    }
+                    let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
                     for name in column_names {
                         let n = ident_name(name);
                         let Some(c) = new.column_index(&n) else {
@@ -7974,9 +7973,14 @@ impl Binder<'_> {
                             notices.push(format!("{missing}, skipping"));
                             continue;
                         };
-                        self.drop_column(&mut new, c, &mut drop_indexes)?;
+                        let before = new.clone();
+                        self.drop_column(&mut new, c)?;
+                        dropped.push(DroppedColumn {
+                            column: c,
+                            views: self.views_losing(&before, &new),
+                            cascade,
+                        });
                     }
-                    self.refuse_drops_under_views(&table, &new)?;
                 }
                 Op::RenameColumn {
                     old_column_name,
@@ -8022,6 +8026,8 @@ impl Binder<'_> {
             validations,
             unique,
             drop_indexes,
+            dropped,
+            path: self.names.schemas(self.catalog),
             notices,
             added,
         }))
@@ -8281,7 +8287,8 @@ impl Binder<'_> {
         // A view that reads the column: PostgreSQL's 0A000.
         let mut without = new.clone();
         mark_dropped(&mut without.columns[c], c);
-        if let Some(view) = self.view_not_binding(&without) {
+        let readers = self.views_losing(new, &without);
+        if let Some(view) = readers.first().and_then(|v| self.catalog.view_by_id(*v)) {
             return Err(Error::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "cannot alter type of a column used by a view or rule",
@@ -8340,39 +8347,16 @@ impl Binder<'_> {
     }
 
     /// Marks column `c` of `new` dropped (PostgreSQL's attisdropped: rows
-    /// keep a value there that nothing reads), with what depends on it
-    /// alone: CHECK constraints that read it, its indexes, foreign keys
-    /// from it. Keys, foreign keys to it and owned sequences are refused.
-    fn drop_column(
-        &self,
-        new: &mut TableDef,
-        c: usize,
-        drop_indexes: &mut Vec<String>,
-    ) -> Result<()> {
+    /// keep a value there that nothing reads), with what is part of it:
+    /// CHECK constraints that read it, foreign keys from it. What depends
+    /// on it (views, foreign keys to it) and its indexes are decided with
+    /// the change; keys and owned sequences are refused here.
+    fn drop_column(&self, new: &mut TableDef, c: usize) -> Result<()> {
         let name = new.columns[c].name.clone();
         if new.primary_key.contains(&c) || new.sharding_key.contains(&c) {
             return Err(Error::unsupported(format!(
                 "dropping column \"{name}\": it is in the primary key or the sharding key"
             )));
-        }
-        if let Some((child, fk)) = self
-            .catalog
-            .referencing(new.id)
-            .into_iter()
-            .find(|(_, fk)| fk.parent_columns.contains(&c))
-        {
-            return Err(Error::new(
-                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-                format!(
-                    "cannot drop column {name} of table {} because other objects depend on it",
-                    new.name
-                ),
-            )
-            .with_detail(format!(
-                "constraint {} on table {} depends on column {name} of table {}",
-                fk.name, child.name, new.name
-            ))
-            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
         }
         if self
             .catalog
@@ -8394,11 +8378,6 @@ impl Binder<'_> {
         }
         new.checks.retain(|(check, _)| !reads.contains(check));
         new.foreign_keys.retain(|fk| !fk.columns.contains(&c));
-        for ix in self.catalog.indexes_of(new.id) {
-            if ix.columns.contains(&c) && !drop_indexes.contains(&ix.name) {
-                drop_indexes.push(ix.name.clone());
-            }
-        }
         let column = &mut new.columns[c];
         mark_dropped(column, c);
         column.not_null = false;
@@ -8407,39 +8386,27 @@ impl Binder<'_> {
         Ok(())
     }
 
-    /// A view reading a dropped column is an object depending on it: the
-    /// views over `table` must still bind against `new` (2BP01 as in
-    /// PostgreSQL otherwise).
-    fn refuse_drops_under_views(&self, table: &TableDef, new: &TableDef) -> Result<()> {
-        let Some(view) = self.view_not_binding(new) else {
-            return Ok(());
+    /// The views over the table that read what `after` drops from
+    /// `before`: they bind against `before` to the columns they were
+    /// made with, and against `after` not at all or to other columns.
+    fn views_losing(&self, before: &TableDef, after: &TableDef) -> Vec<tessera_types::TableId> {
+        let binds = |table: &TableDef, view: &tessera_types::ViewDef| {
+            let catalog = self.catalog.with_table_altered(table.clone());
+            let bound = Binder::new(&catalog, &[], self.time.clone()).bind_view(view);
+            bound.is_ok_and(|(_, columns)| {
+                columns.len() == view.columns.len()
+                    && columns
+                        .iter()
+                        .zip(&view.columns)
+                        .all(|(c, (_, t))| c.data_type == *t)
+            })
         };
-        Err(Error::new(
-            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-            format!(
-                "cannot drop a column of table {} because other objects depend on it",
-                table.name
-            ),
-        )
-        .with_detail(format!(
-            "view {} depends on a column of table {}",
-            view.name, table.name
-        ))
-        .with_hint("Use DROP ... CASCADE to drop the dependent objects too."))
-    }
-
-    /// The first view over the table `new` redefines that no longer binds
-    /// against it: one that reads a column `new` drops.
-    fn view_not_binding(&self, new: &TableDef) -> Option<&Arc<tessera_types::ViewDef>> {
-        let catalog = self.catalog.with_table_altered(new.clone());
         self.catalog
             .views()
-            .filter(|v| v.depends_on.contains(&new.id))
-            .find(|view| {
-                Binder::new(&catalog, &[], self.time.clone())
-                    .bind_view(view)
-                    .is_err()
-            })
+            .filter(|v| v.depends_on.contains(&after.id))
+            .filter(|v| binds(before, v) && !binds(after, v))
+            .map(|v| v.id)
+            .collect()
     }
 
     /// Views are kept as text: renaming what one reads would break it.

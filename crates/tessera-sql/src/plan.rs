@@ -716,6 +716,8 @@ pub enum Plan {
         kind: crate::shard::Relation,
         names: Vec<crate::shard::RelationRef>,
         if_exists: bool,
+        /// Drop what depends on them too (without it, that refuses).
+        cascade: bool,
         /// Found by the binder: names in schemas that do not exist (IF
         /// EXISTS).
         notices: Vec<crate::engine::Notice>,
@@ -875,10 +877,25 @@ pub struct TableChange {
     pub validations: Vec<Validation>,
     pub unique: Vec<(String, Vec<usize>)>,
     pub drop_indexes: Vec<String>,
+    /// DROP COLUMN, in order: `new` has them marked dropped; what depends
+    /// on them is decided with the change (see `shard::dependencies`).
+    pub dropped: Vec<DroppedColumn>,
+    /// The search path's schemas, for messages.
+    pub path: Vec<tessera_types::SchemaId>,
     /// NOTICEs for the client (IF EXISTS that found nothing).
     pub notices: Vec<String>,
     /// ADD COLUMN: the columns of `new` that are added.
     pub added: Vec<AddedColumn>,
+}
+
+/// A column ALTER TABLE … DROP COLUMN drops: its position, the views
+/// that read it (found by binding them without it: a view is text), and
+/// whether what depends on it goes too (CASCADE) or refuses the drop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedColumn {
+    pub column: usize,
+    pub views: Vec<tessera_types::TableId>,
+    pub cascade: bool,
 }
 
 /// A column ALTER TABLE … ADD COLUMN adds: the rows already stored take

@@ -663,13 +663,15 @@ impl<C: Cluster> Router<C> {
         change: &crate::plan::TableChange,
         params: &Arc<Params>,
         session: &mut SessionState,
-    ) -> Result<()> {
+    ) -> Result<Vec<Notice>> {
         let crate::plan::TableChange {
             table,
             new,
             validations,
             unique,
             drop_indexes,
+            dropped,
+            path,
             added,
             ..
         } = change;
@@ -737,21 +739,27 @@ impl<C: Cluster> Router<C> {
                 };
             }
         }
+        let mut notices = Vec::new();
         if outcome.is_ok() {
-            let alter = ShardRequest::AlterTable { table: new.clone() };
-            outcome = self
-                .cluster
-                .call(0, alter)
-                .await
-                .and_then(expect_done)
-                .map(|_| ());
+            let alter = ShardRequest::AlterTable {
+                table: new.clone(),
+                dropped: dropped.clone(),
+                path: path.clone(),
+            };
+            outcome = match self.cluster.call(0, alter).await.and_then(expect_done) {
+                Ok(told) => {
+                    notices = told;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            };
         }
         if !validations.is_empty() {
             self.end_on(&shards, holder).await;
         }
-        if outcome.is_err() {
+        if let Err(e) = outcome {
             self.drop_indexes(table.schema, built).await;
-            return outcome;
+            return Err(e);
         }
         if !drop_indexes.is_empty() {
             let drop = ShardRequest::Drop {
@@ -761,11 +769,12 @@ impl<C: Cluster> Router<C> {
                     .map(|n| RelationRef::of(table.schema, n))
                     .collect(),
                 if_exists: true,
+                cascade: false,
                 path: vec![],
             };
             expect_done(self.cluster.call(0, drop).await?)?;
         }
-        Ok(())
+        Ok(notices)
     }
 
     /// Holds every write to `table` on `shards` for `holder` (released by
@@ -795,6 +804,7 @@ impl<C: Cluster> Router<C> {
             kind: Relation::Index,
             names: names.iter().map(|n| RelationRef::of(schema, n)).collect(),
             if_exists: true,
+            cascade: false,
             path: vec![],
         };
         if let Err(e) = self.cluster.call(0, drop).await {
@@ -852,6 +862,7 @@ impl<C: Cluster> Router<C> {
                     kind: Relation::Table,
                     names: vec![RelationRef::of(table.schema, &table.name)],
                     if_exists: true,
+                    cascade: false,
                     path: vec![],
                 };
                 if let Err(d) = self.cluster.call(0, drop).await {
@@ -957,6 +968,7 @@ impl<C: Cluster> Router<C> {
                 kind: Relation::Table,
                 names: vec![RelationRef::of(table.schema, &temp)],
                 if_exists: true,
+                cascade: false,
                 path: vec![],
             };
             if let Err(d) = self.cluster.call(0, drop).await {
@@ -1089,6 +1101,7 @@ impl<C: Cluster> Router<C> {
                     kind: Relation::Table,
                     names: vec![RelationRef::of(schema, table)],
                     if_exists: true,
+                    cascade: false,
                     path: vec![],
                 };
                 if let Err(d) = self.cluster.call(0, drop).await {
@@ -1162,6 +1175,7 @@ impl<C: Cluster> Router<C> {
                 kind: Relation::Index,
                 names: vec![RelationRef::of(index.schema(), &index.name)],
                 if_exists: true,
+                cascade: false,
                 path: vec![],
             };
             if let Err(d) = self.cluster.call(0, drop).await {
@@ -2022,6 +2036,7 @@ impl<C: Cluster> Router<C> {
                 kind,
                 names,
                 if_exists,
+                cascade,
                 notices,
                 path,
             } => {
@@ -2035,6 +2050,7 @@ impl<C: Cluster> Router<C> {
                     kind: *kind,
                     names: names.clone(),
                     if_exists: *if_exists,
+                    cascade: *cascade,
                     path: path.clone(),
                 };
                 let mut all = notices.clone();
@@ -2086,15 +2102,14 @@ impl<C: Cluster> Router<C> {
                     .await
             }
             Plan::AlterTable(change) => {
-                Box::pin(self.alter_table(change, &params, session)).await?;
-                Ok(QueryResult::command(
-                    "ALTER TABLE",
-                    change
-                        .notices
-                        .iter()
-                        .map(|m| Notice::new(sqlstate::UNDEFINED_OBJECT, m.as_str()))
-                        .collect(),
-                ))
+                let cascaded = Box::pin(self.alter_table(change, &params, session)).await?;
+                let mut notices: Vec<Notice> = change
+                    .notices
+                    .iter()
+                    .map(|m| Notice::new(sqlstate::UNDEFINED_OBJECT, m.as_str()))
+                    .collect();
+                notices.extend(cascaded);
+                Ok(QueryResult::command("ALTER TABLE", notices))
             }
             Plan::AddPrimaryKey { table, columns } => {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;

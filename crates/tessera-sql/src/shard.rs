@@ -49,7 +49,11 @@ use crate::plan::{
     UpdatePlan,
 };
 
+mod dependencies;
 mod schemas;
+
+pub(crate) use dependencies::foreign_keys_needing;
+use dependencies::{ColumnReaders, DropPlan, Object};
 
 /// Rows a scan processes between yields to the event loop, so one long scan
 /// does not hold up every other request on the shard.
@@ -360,19 +364,27 @@ pub enum ShardRequest {
         column: u32,
         text: Option<String>,
     },
-    /// Replace the definition of table `table.id` (catalog only).
-    AlterTable { table: TableDef },
+    /// Replace the definition of table `table.id` (catalog only), with
+    /// what depends on the columns it drops, as ALTER TABLE … DROP COLUMN
+    /// decides (`path`: the search path's schemas, for messages).
+    AlterTable {
+        table: TableDef,
+        dropped: Vec<crate::plan::DroppedColumn>,
+        path: Vec<tessera_types::SchemaId>,
+    },
     /// Replace sequence `sequence.id`'s definition (its value goes on).
     AlterSequence { sequence: SequenceDef },
     /// Make sequence records durable (see `tessera_types::sequence`).
     LogSequences(Vec<SequenceRecord>),
-    /// Tables (with their indexes) or indexes, by name, atomically.
-    /// `path`: the search path's schemas, for naming relations in
-    /// messages as the session sees them.
+    /// Relations of one kind, by name, atomically; with `cascade`, what
+    /// depends on them too (see `dependencies`). `path`: the search
+    /// path's schemas, for naming relations in messages as the session
+    /// sees them.
     Drop {
         kind: Relation,
         names: Vec<RelationRef>,
         if_exists: bool,
+        cascade: bool,
         path: Vec<tessera_types::SchemaId>,
     },
     /// Shard 0: CREATE SCHEMA.
@@ -1284,7 +1296,11 @@ impl ShardContext {
                     .publish(catalog.with_sequence_altered(sequence));
                 Ok(ShardResponse::Done(vec![]))
             }
-            ShardRequest::AlterTable { table } => self.alter_table(table).await,
+            ShardRequest::AlterTable {
+                table,
+                dropped,
+                path,
+            } => self.alter_table(table, &dropped, &path).await,
             ShardRequest::Comment {
                 object,
                 column,
@@ -1348,8 +1364,12 @@ impl ShardContext {
                 kind,
                 names,
                 if_exists,
+                cascade,
                 path,
-            } => self.drop_relations(kind, names, if_exists, &path).await,
+            } => {
+                self.drop_relations(kind, names, if_exists, cascade, &path)
+                    .await
+            }
             ShardRequest::CreateSchema {
                 schema,
                 if_not_exists,
@@ -3150,7 +3170,12 @@ impl ShardContext {
         Ok(ShardResponse::Done(vec![]))
     }
 
-    async fn alter_table(&self, table: TableDef) -> Result<ShardResponse> {
+    async fn alter_table(
+        &self,
+        table: TableDef,
+        dropped: &[crate::plan::DroppedColumn],
+        path: &[tessera_types::SchemaId],
+    ) -> Result<ShardResponse> {
         let (log, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
@@ -3163,10 +3188,41 @@ impl ShardContext {
         if old.name != table.name {
             name_taken(&catalog, table.schema, &table.name, false)?;
         }
-        log.append_durable(&CatalogRecord::AlterTable(table.clone()).encode())
+        if dropped.is_empty() {
+            log.append_durable(&CatalogRecord::AlterTable(table.clone()).encode())
+                .await?;
+            self.catalog_cell.publish(catalog.with_table_altered(table));
+            return Ok(ShardResponse::Done(vec![]));
+        }
+        // Column after column, as PostgreSQL drops them: what one takes
+        // is gone for the next. `now` keeps the table as it was, so that
+        // messages name its columns.
+        let id = table.id;
+        let mut now = (*catalog).clone();
+        let mut altered = vec![table];
+        let mut relations = Vec::new();
+        let mut notices = Vec::new();
+        for d in dropped {
+            let readers = [ColumnReaders {
+                table: id,
+                column: d.column,
+                views: d.views.clone(),
+            }];
+            let named = vec![Object::Column {
+                table: id,
+                column: d.column,
+            }];
+            let plan = DropPlan::new(&now, named, &readers);
+            notices.extend(plan.decide(&now, d.cascade, path)?);
+            plan.alter(&now, &mut altered);
+            let others: Vec<TableDef> = altered.iter().filter(|t| t.id != id).cloned().collect();
+            let gone = plan.relations();
+            now = now.with_drop(&others, &gone, &[]);
+            relations.extend(gone);
+        }
+        self.drop_in_catalog(&catalog, altered, relations, vec![])
             .await?;
-        self.catalog_cell.publish(catalog.with_table_altered(table));
-        Ok(ShardResponse::Done(vec![]))
+        Ok(ShardResponse::Done(notices))
     }
 
     async fn create_view(
@@ -3256,9 +3312,10 @@ impl ShardContext {
         kind: Relation,
         names: Vec<RelationRef>,
         if_exists: bool,
+        cascade: bool,
         path: &[tessera_types::SchemaId],
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
+        let (_, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
         let (what, missing) = match kind {
@@ -3288,24 +3345,6 @@ impl ShardContext {
                     .with_hint(format!("Use DROP {verb} to remove {noun}.")));
                 }
             }
-            if let (Some(id), Relation::Sequence) = (id, kind) {
-                check_sequence_unused(&catalog, id, &ids, path)?;
-            }
-            if let (Relation::Index, Some(index)) =
-                (kind, named.schema.and_then(|s| catalog.index(s, name)))
-            {
-                if let Some((child, fk)) = foreign_key_needing(&catalog, index) {
-                    return Err(Error::new(
-                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-                        format!("cannot drop index {name} because other objects depend on it"),
-                    )
-                    .with_detail(format!(
-                        "constraint {} on table {} depends on index {name}",
-                        fk.name, child.name
-                    ))
-                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-                }
-            }
             match id {
                 Some(id) => ids.push(id),
                 None if if_exists => notices.push(Notice::new(
@@ -3320,17 +3359,38 @@ impl ShardContext {
                 }
             }
         }
-        check_no_dependent_views(&catalog, &ids, path)?;
-        check_not_referenced(&catalog, &ids, path)?;
+        let named = ids.iter().map(|id| Object::Relation(*id)).collect();
+        let plan = DropPlan::new(&catalog, named, &[]);
+        notices.extend(plan.decide(&catalog, cascade, path)?);
         if !ids.is_empty() {
-            log.append_durable(&CatalogRecord::DropTables(ids.clone()).encode())
+            let mut altered = Vec::new();
+            plan.alter(&catalog, &mut altered);
+            self.drop_in_catalog(&catalog, altered, plan.relations(), vec![])
                 .await?;
-            let next = ids
-                .iter()
-                .fold((*catalog).clone(), |c, id| c.without_table(*id));
-            self.catalog_cell.publish(next);
         }
         Ok(ShardResponse::Done(notices))
+    }
+
+    /// Writes a drop and what it cascades to as one catalog record (see
+    /// `CatalogRecord::Drop`), then publishes it. The catalog log's lock
+    /// is held, and `catalog` is the one read under it.
+    async fn drop_in_catalog(
+        &self,
+        catalog: &Catalog,
+        altered: Vec<TableDef>,
+        relations: Vec<tessera_types::TableId>,
+        schemas: Vec<tessera_types::SchemaId>,
+    ) -> Result<()> {
+        let (log, _) = self.catalog_log()?;
+        let next = catalog.with_drop(&altered, &relations, &schemas);
+        let record = CatalogRecord::Drop {
+            altered,
+            relations,
+            schemas,
+        };
+        log.append_durable(&record.encode()).await?;
+        self.catalog_cell.publish(next);
+        Ok(())
     }
 
     async fn create_index(&self, index: IndexDef, if_not_exists: bool) -> Result<ShardResponse> {
@@ -3611,214 +3671,6 @@ fn relation_kind(
     } else {
         ("SEQUENCE", "a sequence")
     }
-}
-
-/// How PostgreSQL's messages name relation `id`: its kind and its name
-/// (qualified unless the search path `path` finds it by its bare name).
-pub(crate) fn describe_relation(
-    catalog: &Catalog,
-    path: &[tessera_types::SchemaId],
-    id: tessera_types::TableId,
-) -> (&'static str, String) {
-    let kind = if catalog.view_by_id(id).is_some() {
-        "view"
-    } else if catalog.sequence_by_id(id).is_some() {
-        "sequence"
-    } else {
-        "table"
-    };
-    (kind, crate::names::shown_id(catalog, path, id))
-}
-
-/// The views that read the relations `dropped` and are not among them,
-/// each once, with the relation it is listed under, as PostgreSQL lists
-/// them: each view of a dropped relation, then the views of those.
-pub(crate) fn dependent_views(
-    catalog: &Catalog,
-    dropped: &[tessera_types::TableId],
-) -> Vec<(tessera_types::TableId, tessera_types::TableId)> {
-    let mut found = Vec::new();
-    let mut reached: Vec<tessera_types::TableId> = dropped.to_vec();
-    // Oldest first, as PostgreSQL finds them.
-    let mut views: Vec<&Arc<tessera_types::ViewDef>> = catalog.views().collect();
-    views.sort_by_key(|v| v.id);
-    let mut i = 0;
-    while i < reached.len() {
-        let id = reached[i];
-        for view in &views {
-            if view.depends_on.contains(&id) && !reached.contains(&view.id) {
-                found.push((view.id, id));
-                reached.push(view.id);
-            }
-        }
-        i += 1;
-    }
-    found
-}
-
-/// A table or view a view reads may not be dropped without it
-/// (PostgreSQL's 2BP01 without CASCADE).
-fn check_no_dependent_views(
-    catalog: &Catalog,
-    dropped: &[tessera_types::TableId],
-    path: &[tessera_types::SchemaId],
-) -> Result<()> {
-    let found = dependent_views(catalog, dropped);
-    let Some((_, first)) = found.first() else {
-        return Ok(());
-    };
-    let mut lines: Vec<String> = found
-        .iter()
-        .map(|(view, on)| {
-            let (kind, name) = describe_relation(catalog, path, *on);
-            let view = crate::names::shown_id(catalog, path, *view);
-            format!("view {view} depends on {kind} {name}")
-        })
-        .collect();
-    // PostgreSQL lists the foreign keys on them too.
-    for id in dropped {
-        lines.extend(referencing_lines(catalog, *id, dropped, path));
-    }
-    let (kind, name) = describe_relation(catalog, path, *first);
-    Err(Error::new(
-        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-        format!("cannot drop {kind} {name} because other objects depend on it"),
-    )
-    .with_detail(lines.join("\n"))
-    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."))
-}
-
-/// The columns outside `dropped` whose defaults call sequence `id`: table
-/// and column. A default names its sequence as text, bound with the
-/// table's schema first on the path (see the binder).
-pub(crate) fn sequence_users(
-    catalog: &Catalog,
-    id: tessera_types::TableId,
-    dropped: &[tessera_types::TableId],
-) -> Vec<(Arc<TableDef>, String)> {
-    let Some(sequence) = catalog.sequence_by_id(id) else {
-        return vec![];
-    };
-    let bare = format!("nextval('{}'", sequence.name);
-    let qualified = format!(
-        "nextval('{}.{}'",
-        catalog.schema_name(sequence.schema),
-        sequence.name
-    );
-    let mut users = Vec::new();
-    for t in catalog.tables().filter(|t| !dropped.contains(&t.id)) {
-        for c in &t.columns {
-            let calls = c.default.as_deref().is_some_and(|d| {
-                d.contains(&qualified) || (t.schema == sequence.schema && d.contains(&bare))
-            });
-            if calls {
-                users.push((t.clone(), c.name.clone()));
-            }
-        }
-    }
-    users
-}
-
-/// A sequence a column's default reads may not be dropped (PostgreSQL's
-/// 2BP01 without CASCADE), unless its table goes in the same statement.
-fn check_sequence_unused(
-    catalog: &Catalog,
-    id: tessera_types::TableId,
-    dropped: &[tessera_types::TableId],
-    path: &[tessera_types::SchemaId],
-) -> Result<()> {
-    if let Some((t, column)) = sequence_users(catalog, id, dropped).into_iter().next() {
-        let name = crate::names::shown_id(catalog, path, id);
-        let table = crate::names::shown(catalog, path, t.schema, &t.name);
-        return Err(Error::new(
-            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-            format!("cannot drop sequence {name} because other objects depend on it"),
-        )
-        .with_detail(format!(
-            "default value for column {column} of table {table} depends on sequence {name}"
-        ))
-        .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-    }
-    Ok(())
-}
-
-/// The foreign keys of tables outside `dropped` that reference a table in
-/// it, as PostgreSQL's detail lines name them.
-pub(crate) fn referencing_lines(
-    catalog: &Catalog,
-    parent: tessera_types::TableId,
-    dropped: &[tessera_types::TableId],
-    path: &[tessera_types::SchemaId],
-) -> Vec<String> {
-    let parent_name = crate::names::shown_id(catalog, path, parent);
-    catalog
-        .referencing(parent)
-        .into_iter()
-        .filter(|(c, _)| !dropped.contains(&c.id))
-        .map(|(child, fk)| {
-            let child = crate::names::shown(catalog, path, child.schema, &child.name);
-            format!(
-                "constraint {} on table {child} depends on table {parent_name}",
-                fk.name
-            )
-        })
-        .collect()
-}
-
-/// A table another one's FOREIGN KEY references may not be dropped
-/// without it (PostgreSQL's 2BP01 without CASCADE).
-/// A foreign key that finds its parent rows through unique `index` and
-/// has no other unique constraint on the same columns to use instead.
-pub(crate) fn foreign_key_needing(
-    catalog: &Catalog,
-    index: &IndexDef,
-) -> Option<(Arc<TableDef>, tessera_types::ForeignKey)> {
-    if !index.unique {
-        return None;
-    }
-    let sorted = |cols: &[usize]| {
-        let mut cols = cols.to_vec();
-        cols.sort_unstable();
-        cols
-    };
-    let columns = sorted(&index.columns);
-    let table = catalog.table_by_id(index.table)?;
-    let other = (!table.has_row_id() && sorted(&table.primary_key) == columns)
-        || catalog.indexes_of(index.table).any(|ix| {
-            ix.unique && ix.storage.id != index.storage.id && sorted(&ix.columns) == columns
-        });
-    if other {
-        return None;
-    }
-    catalog
-        .referencing(index.table)
-        .into_iter()
-        .find(|(_, fk)| sorted(&fk.parent_columns) == columns)
-}
-
-fn check_not_referenced(
-    catalog: &Catalog,
-    dropped: &[tessera_types::TableId],
-    path: &[tessera_types::SchemaId],
-) -> Result<()> {
-    for id in dropped {
-        if catalog.table_by_id(*id).is_none() {
-            continue;
-        }
-        let lines = referencing_lines(catalog, *id, dropped, path);
-        if !lines.is_empty() {
-            return Err(Error::new(
-                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-                format!(
-                    "cannot drop table {} because other objects depend on it",
-                    crate::names::shown_id(catalog, path, *id)
-                ),
-            )
-            .with_detail(lines.join("\n"))
-            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-        }
-    }
-    Ok(())
 }
 
 /// CREATE OR REPLACE VIEW keeps the old columns, as PostgreSQL requires:

@@ -238,9 +238,16 @@ pub enum CatalogRecord {
         table: tessera_types::TableDef,
         sequences: Vec<tessera_types::SequenceDef>,
     },
-    /// Several tables (or indexes, by storage id) dropped by one
-    /// statement, atomically.
-    DropTables(Vec<TableId>),
+    /// A DROP with all it cascades to, atomically: the tables in
+    /// `altered` take these definitions (without the foreign keys, column
+    /// defaults or columns that went), then the relations go (tables with
+    /// their indexes and owned sequences, views, sequences, indexes by
+    /// storage id), then the schemas, which must then be empty.
+    Drop {
+        altered: Vec<tessera_types::TableDef>,
+        relations: Vec<TableId>,
+        schemas: Vec<tessera_types::SchemaId>,
+    },
     /// An index, still being built (`valid_from` 0).
     CreateIndex(tessera_types::IndexDef),
     /// The index stored in `storage` is built: snapshots from `valid_from` may use it.
@@ -268,12 +275,6 @@ pub enum CatalogRecord {
     /// `tessera_types::sequence`): id, generation, value, `is_called`.
     SequenceValues(Vec<tessera_types::sequence::SequenceRecord>),
     CreateSchema(tessera_types::SchemaDef),
-    /// DROP SCHEMA: the relations in the schemas (CASCADE), then the
-    /// schemas, atomically.
-    DropSchemas {
-        schemas: Vec<tessera_types::SchemaId>,
-        relations: Vec<TableId>,
-    },
     RenameSchema {
         schema: tessera_types::SchemaId,
         name: String,
@@ -296,11 +297,21 @@ impl CatalogRecord {
                     s.encode(&mut w);
                 }
             }
-            CatalogRecord::DropTables(ids) => {
-                w.u8(2);
-                w.u32(ids.len() as u32);
-                for id in ids {
-                    w.u32(*id);
+            CatalogRecord::Drop {
+                altered,
+                relations,
+                schemas,
+            } => {
+                w.u8(14 | WITH_SCHEMAS);
+                w.u32(altered.len() as u32);
+                for t in altered {
+                    t.encode(&mut w);
+                }
+                for list in [relations, schemas] {
+                    w.u32(list.len() as u32);
+                    for id in list {
+                        w.u32(*id);
+                    }
                 }
             }
             CatalogRecord::CreateIndex(index) => {
@@ -362,15 +373,6 @@ impl CatalogRecord {
                 w.u8(11);
                 schema.encode(&mut w);
             }
-            CatalogRecord::DropSchemas { schemas, relations } => {
-                w.u8(12);
-                for list in [schemas, relations] {
-                    w.u32(list.len() as u32);
-                    for id in list {
-                        w.u32(*id);
-                    }
-                }
-            }
             CatalogRecord::RenameSchema { schema, name } => {
                 w.u8(13);
                 w.u32(*schema);
@@ -398,14 +400,12 @@ impl CatalogRecord {
                 }
                 CatalogRecord::CreateTable { table, sequences }
             }
-            2 => {
-                let n = r.len_prefix(1 << 20)?;
-                let mut ids = Vec::with_capacity(n);
-                for _ in 0..n {
-                    ids.push(r.u32()?);
-                }
-                CatalogRecord::DropTables(ids)
-            }
+            // DROP TABLE, INDEX, SEQUENCE and VIEW before CASCADE.
+            2 => CatalogRecord::Drop {
+                altered: vec![],
+                relations: read_ids(&mut r)?,
+                schemas: vec![],
+            },
             3 => CatalogRecord::CreateIndex(tessera_types::IndexDef::decode(&mut r, layout)?),
             4 => CatalogRecord::IndexValid {
                 storage: r.u32()?,
@@ -435,16 +435,26 @@ impl CatalogRecord {
                 CatalogRecord::SequenceValues(values)
             }
             11 => CatalogRecord::CreateSchema(tessera_types::SchemaDef::decode(&mut r)?),
+            // DROP SCHEMA before CASCADE reached outside the schemas.
             12 => {
-                let mut lists = [Vec::new(), Vec::new()];
-                for list in lists.iter_mut() {
-                    let n = r.len_prefix(1 << 20)?;
-                    for _ in 0..n {
-                        list.push(r.u32()?);
-                    }
+                let schemas = read_ids(&mut r)?;
+                CatalogRecord::Drop {
+                    altered: vec![],
+                    relations: read_ids(&mut r)?,
+                    schemas,
                 }
-                let [schemas, relations] = lists;
-                CatalogRecord::DropSchemas { schemas, relations }
+            }
+            14 => {
+                let n = r.len_prefix(1 << 20)?;
+                let mut altered = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    altered.push(tessera_types::TableDef::decode(&mut r, layout)?);
+                }
+                CatalogRecord::Drop {
+                    altered,
+                    relations: read_ids(&mut r)?,
+                    schemas: read_ids(&mut r)?,
+                }
             }
             13 => CatalogRecord::RenameSchema {
                 schema: r.u32()?,
@@ -453,6 +463,16 @@ impl CatalogRecord {
             _ => return Err(r.corrupt("unknown catalog record")),
         })
     }
+}
+
+/// A list of ids (relations or schemas): its length, then each.
+fn read_ids(r: &mut Reader) -> Result<Vec<u32>> {
+    let n = r.len_prefix(1 << 20)?;
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(r.u32()?);
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -512,7 +532,7 @@ mod tests {
                 query: "SELECT n FROM t".into(),
                 depends_on: vec![3],
             }),
-            CatalogRecord::AlterTable(table),
+            CatalogRecord::AlterTable(table.clone()),
             CatalogRecord::Comment {
                 object: 3,
                 column: 2,
@@ -528,9 +548,15 @@ mod tests {
                 name: "Sales".into(),
                 owner: "postgres".into(),
             }),
-            CatalogRecord::DropSchemas {
-                schemas: vec![16_400, 16_401],
+            CatalogRecord::Drop {
+                altered: vec![],
                 relations: vec![3, 4, 6],
+                schemas: vec![16_400, 16_401],
+            },
+            CatalogRecord::Drop {
+                altered: vec![table],
+                relations: vec![6],
+                schemas: vec![],
             },
             CatalogRecord::RenameSchema {
                 schema: 16_400,
@@ -543,6 +569,41 @@ mod tests {
             // A record cut short fails cleanly.
             assert!(CatalogRecord::decode(&bytes[..bytes.len() - 1]).is_err());
         }
+    }
+
+    /// The drop records from before CASCADE read as drops of the same
+    /// relations and schemas.
+    #[test]
+    fn drop_records_from_before_cascade_read_as_drops() {
+        let ids = |tag: u8, lists: &[&[u32]]| {
+            let mut w = Writer::new();
+            w.u8(tag);
+            for list in lists {
+                w.u32(list.len() as u32);
+                for id in *list {
+                    w.u32(*id);
+                }
+            }
+            w.buf
+        };
+        let tables = CatalogRecord::decode(&ids(2, &[&[3, 5]])).unwrap();
+        assert_eq!(
+            tables,
+            CatalogRecord::Drop {
+                altered: vec![],
+                relations: vec![3, 5],
+                schemas: vec![],
+            }
+        );
+        let schemas = CatalogRecord::decode(&ids(12, &[&[16_400], &[3, 4]])).unwrap();
+        assert_eq!(
+            schemas,
+            CatalogRecord::Drop {
+                altered: vec![],
+                relations: vec![3, 4],
+                schemas: vec![16_400],
+            }
+        );
     }
 
     /// Records written before schemas existed (no schema ids, no

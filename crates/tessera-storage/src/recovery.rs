@@ -194,9 +194,6 @@ pub fn recover_in(
                 }
                 catalog
             }
-            CatalogRecord::DropTables(ids) => {
-                ids.iter().fold(catalog, |c, id| c.without_table(*id))
-            }
             CatalogRecord::CreateIndex(index) => catalog.with_index_replayed(index),
             CatalogRecord::IndexValid {
                 storage,
@@ -207,8 +204,12 @@ pub fn recover_in(
             CatalogRecord::RenameSchema { schema, name } => {
                 catalog.with_schema_renamed(schema, &name)
             }
-            CatalogRecord::DropSchemas { schemas, relations } => {
-                let emptied = relations.iter().fold(catalog, |c, id| c.without_table(*id));
+            CatalogRecord::Drop {
+                altered,
+                relations,
+                schemas,
+            } => {
+                let emptied = catalog.with_drop(&altered, &relations, &[]);
                 if schemas.iter().any(|s| !emptied.relations_in(*s).is_empty()) {
                     let e = Error::new(
                         sqlstate::DATA_CORRUPTED,
@@ -216,7 +217,7 @@ pub fn recover_in(
                     );
                     return Err(corrupt(&catalog_wal_path, e));
                 }
-                schemas.iter().fold(emptied, |c, s| c.without_schema(*s))
+                emptied.with_drop(&[], &[], &schemas)
             }
         };
     }

@@ -1125,6 +1125,22 @@ impl Catalog {
         next
     }
 
+    /// A DROP and what it cascades to (see the catalog log's `Drop`
+    /// record): the tables of `altered` take those definitions, then the
+    /// relations `relations` go, then the schemas `schemas`.
+    pub fn with_drop(
+        &self,
+        altered: &[TableDef],
+        relations: &[TableId],
+        schemas: &[SchemaId],
+    ) -> Catalog {
+        let altered = altered
+            .iter()
+            .fold(self.clone(), |c, t| c.with_table_altered(t.clone()));
+        let emptied = relations.iter().fold(altered, |c, id| c.without_table(*id));
+        schemas.iter().fold(emptied, |c, s| c.without_schema(*s))
+    }
+
     /// Drops a table (with its indexes) or an index, by (storage) id.
     pub fn without_table(&self, id: TableId) -> Catalog {
         let mut next = self.clone();

@@ -4,18 +4,15 @@
 //! Each change is checked against the catalog under the catalog log's
 //! lock, written as one record, and then published, as every other DDL.
 //! DROP SCHEMA … CASCADE drops the schema's tables, views and sequences
-//! (indexes and owned sequences with their tables) in the same record;
-//! what outside the schemas depends on them stops it (2BP01), since DROP
-//! TABLE has no CASCADE yet to drop those too.
+//! (indexes and owned sequences with their tables) in the same record,
+//! and what outside the schemas depends on them, as every DROP … CASCADE
+//! does (see `dependencies`).
 
 use tessera_storage::record::CatalogRecord;
 use tessera_types::schema::{SchemaId, INFORMATION_SCHEMA, PG_CATALOG};
-use tessera_types::{sqlstate, Catalog, Error, Result, SchemaDef, TableId};
+use tessera_types::{sqlstate, Catalog, Error, Result, SchemaDef};
 
-use super::{
-    dependent_views, describe_relation, referencing_lines, sequence_users, ShardContext,
-    ShardResponse,
-};
+use super::{DropPlan, Object, ShardContext, ShardResponse};
 use crate::engine::Notice;
 
 impl ShardContext {
@@ -87,7 +84,7 @@ impl ShardContext {
         cascade: bool,
         path: &[SchemaId],
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
+        let (_, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let catalog = self.catalog_cell.load();
         let mut schemas: Vec<SchemaId> = Vec::new();
@@ -97,41 +94,27 @@ impl ShardContext {
                 schemas.push(schema);
             }
         }
-        let plan = plan_drop(&catalog, &schemas, cascade, path)?;
+        let (plan, notices) = plan_drop(&catalog, &schemas, cascade, path)?;
         if !schemas.is_empty() {
-            let record = CatalogRecord::DropSchemas {
-                schemas: schemas.clone(),
-                relations: plan.relations.clone(),
-            };
-            log.append_durable(&record.encode()).await?;
-            let emptied = plan
-                .relations
-                .iter()
-                .fold((*catalog).clone(), |c, id| c.without_table(*id));
-            let next = schemas.iter().fold(emptied, |c, s| c.without_schema(*s));
-            self.catalog_cell.publish(next);
+            let mut altered = Vec::new();
+            plan.alter(&catalog, &mut altered);
+            self.drop_in_catalog(&catalog, altered, plan.relations(), plan.schemas())
+                .await?;
         }
-        Ok(ShardResponse::Done(plan.notices))
+        Ok(ShardResponse::Done(notices))
     }
 }
 
-/// What DROP SCHEMA drops, and what it tells the client.
-#[derive(Debug)]
-struct DropPlan {
-    relations: Vec<TableId>,
-    notices: Vec<Notice>,
-}
-
-/// Decides DROP SCHEMA of `schemas` against `catalog`: PostgreSQL's 2BP01
-/// when something is in them without CASCADE (its detail lines: each
-/// relation in a schema, and under it what outside depends on it), or with
-/// CASCADE when something outside them depends on what they hold.
+/// Decides DROP SCHEMA of `schemas` against `catalog`: what goes, and
+/// what the client is told. The system's schemas stay; otherwise as every
+/// DROP (see `dependencies`): what is in them depends on them, and what
+/// depends on that, inside or outside them.
 fn plan_drop(
     catalog: &Catalog,
     schemas: &[SchemaId],
     cascade: bool,
     path: &[SchemaId],
-) -> Result<DropPlan> {
+) -> Result<(DropPlan, Vec<Notice>)> {
     let name_of = |s: SchemaId| catalog.schema_name(s).to_string();
     for &s in schemas {
         let required = s == PG_CATALOG || (s == INFORMATION_SCHEMA && cascade);
@@ -153,116 +136,17 @@ fn plan_drop(
             .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
         }
     }
-    // Oldest first, whichever schema they are in, as PostgreSQL lists them.
-    let mut relations: Vec<TableId> = schemas
-        .iter()
-        .flat_map(|s| catalog.relations_in(*s))
-        .collect();
-    relations.sort_unstable();
-    // Sequences owned by a column go with their table, unmentioned.
-    let listed: Vec<TableId> = relations
-        .iter()
-        .copied()
-        .filter(|id| {
-            catalog
-                .sequence_by_id(*id)
-                .and_then(|s| s.owned_by)
-                .is_none_or(|(t, _)| !relations.contains(&t))
-        })
-        .collect();
-    let in_schemas = |id: TableId| relations.contains(&id);
-    // Each relation, then what outside the schemas depends on it.
-    let mut lines = Vec::new();
-    let mut outside = Vec::new();
-    let views = dependent_views(catalog, &relations);
-    for &id in &listed {
-        let (kind, name) = describe_relation(catalog, path, id);
-        let schema = catalog.relation_name(id).map_or(0, |(s, _)| s);
-        lines.push(format!(
-            "{kind} {name} depends on schema {}",
-            name_of(schema)
-        ));
-        for (view, _) in views.iter().filter(|(v, on)| *on == id && !in_schemas(*v)) {
-            let line = format!(
-                "view {} depends on {kind} {name}",
-                crate::names::shown_id(catalog, path, *view)
-            );
-            outside.push(line.clone());
-            lines.push(line);
-        }
-        for line in referencing_lines(catalog, id, &relations, path) {
-            outside.push(line.clone());
-            lines.push(line);
-        }
-        for (table, column) in sequence_users(catalog, id, &relations) {
-            let line = format!(
-                "default value for column {column} of table {} depends on {kind} {name}",
-                crate::names::shown(catalog, path, table.schema, &table.name)
-            );
-            outside.push(line.clone());
-            lines.push(line);
-        }
-    }
-    // Views outside reading those views, further out.
-    for (view, on) in &views {
-        if !in_schemas(*view) && !in_schemas(*on) {
-            let (kind, name) = describe_relation(catalog, path, *on);
-            let line = format!(
-                "view {} depends on {kind} {name}",
-                crate::names::shown_id(catalog, path, *view)
-            );
-            outside.push(line.clone());
-            lines.push(line);
-        }
-    }
-    let refuse = |detail: &[String], hint: &str| {
-        let message = match schemas {
-            [one] => format!(
-                "cannot drop schema {} because other objects depend on it",
-                name_of(*one)
-            ),
-            _ => "cannot drop desired object(s) because other objects depend on them".to_string(),
-        };
-        Err(Error::new(sqlstate::DEPENDENT_OBJECTS_STILL_EXIST, message)
-            .with_detail(detail.join("\n"))
-            .with_hint(hint.to_string()))
-    };
-    if !cascade && !lines.is_empty() {
-        return refuse(
-            &lines,
-            "Use DROP ... CASCADE to drop the dependent objects too.",
-        );
-    }
-    if !outside.is_empty() {
-        return refuse(
-            &outside,
-            "Drop the dependent objects first: CASCADE reaches only what is in the schema here.",
-        );
-    }
-    let dropped: Vec<String> = listed
-        .iter()
-        .map(|id| {
-            let (kind, name) = describe_relation(catalog, path, *id);
-            format!("drop cascades to {kind} {name}")
-        })
-        .collect();
-    let notices = match dropped.as_slice() {
-        [] => vec![],
-        [one] => vec![Notice::new(sqlstate::SUCCESSFUL_COMPLETION, one.clone())],
-        many => vec![Notice::new(
-            sqlstate::SUCCESSFUL_COMPLETION,
-            format!("drop cascades to {} other objects", many.len()),
-        )
-        .with_detail(many.join("\n"))],
-    };
-    Ok(DropPlan { relations, notices })
+    let named = schemas.iter().map(|s| Object::Schema(*s)).collect();
+    let plan = DropPlan::new(catalog, named, &[]);
+    let notices = plan.decide(catalog, cascade, path)?;
+    Ok((plan, notices))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tessera_types::schema::PUBLIC;
-    use tessera_types::{ColumnDef, DataType, TableDef, ViewDef};
+    use tessera_types::{ColumnDef, DataType, TableDef, TableId, ViewDef};
 
     fn table(name: &str, schema: SchemaId) -> TableDef {
         TableDef {
@@ -312,9 +196,9 @@ mod tests {
             e.detail.as_deref(),
             Some("table s.t depends on schema s\nview s.v depends on schema s")
         );
-        let plan = plan_drop(&catalog, &[s.id], true, &path).unwrap();
-        assert_eq!(plan.relations.len(), 2);
-        assert_eq!(plan.notices[0].message, "drop cascades to 2 other objects");
+        let (plan, notices) = plan_drop(&catalog, &[s.id], true, &path).unwrap();
+        assert_eq!(plan.relations().len(), 2);
+        assert_eq!(notices[0].message, "drop cascades to 2 other objects");
         let (with_outside, _) = catalog.with_view(view("v2", PUBLIC, t.id));
         let e = plan_drop(&with_outside, &[s.id], false, &path).unwrap_err();
         assert_eq!(
@@ -324,8 +208,15 @@ mod tests {
                  view s.v depends on schema s"
             )
         );
-        let e = plan_drop(&with_outside, &[s.id], true, &path).unwrap_err();
-        assert_eq!(e.detail.as_deref(), Some("view v2 depends on table s.t"));
+        // CASCADE reaches the view outside too.
+        let (plan, notices) = plan_drop(&with_outside, &[s.id], true, &path).unwrap();
+        assert_eq!(plan.relations().len(), 3);
+        assert_eq!(plan.schemas(), [s.id]);
+        assert_eq!(notices[0].message, "drop cascades to 3 other objects");
+        assert_eq!(
+            notices[0].detail.as_deref(),
+            Some("drop cascades to table s.t\ndrop cascades to view v2\ndrop cascades to view s.v")
+        );
         // On the path, its relations go unqualified.
         let e = plan_drop(&catalog, &[s.id], false, &[s.id]).unwrap_err();
         assert_eq!(
@@ -345,7 +236,7 @@ mod tests {
             name: "e".into(),
             owner: "postgres".into(),
         });
-        let plan = plan_drop(&catalog, &[empty.id], false, &path).unwrap();
-        assert!(plan.relations.is_empty() && plan.notices.is_empty());
+        let (plan, notices) = plan_drop(&catalog, &[empty.id], false, &path).unwrap();
+        assert!(plan.relations().is_empty() && notices.is_empty());
     }
 }
