@@ -109,6 +109,27 @@ fn add(acc: Value, v: Value, ty: DataType) -> Result<Value> {
     binary(BinaryOp::Add, acc, v)
 }
 
+/// Adds `v` to a running sum of the same kind (numeric, or bigint for
+/// smaller integers) in place, as [`add`] would; `false` when the pair
+/// needs [`add`] (the first value, floats, intervals).
+fn add_in_place(sum: &mut Value, v: &Value) -> Result<bool> {
+    match (sum, v) {
+        (Value::Numeric(a), Value::Numeric(b)) => *a = numeric::add(*a, *b)?,
+        (Value::Numeric(a), Value::Int2(_) | Value::Int4(_) | Value::Int8(_)) => {
+            let b = v.as_i64().unwrap_or_default();
+            *a = numeric::add(*a, Decimal::from(b))?;
+        }
+        (Value::Int8(a), Value::Int2(_) | Value::Int4(_)) => {
+            let b = v.as_i64().unwrap_or_default();
+            *a = a
+                .checked_add(b)
+                .ok_or_else(|| Error::out_of_range("bigint"))?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 impl AggState {
     pub fn new(call: &AggCall) -> AggState {
         AggState {
@@ -142,28 +163,40 @@ impl AggState {
     /// Adds one borrowed input value (see [`AggState::takes_values`]):
     /// copied only when kept.
     pub fn accumulate_ref(&mut self, call: &AggCall, v: &Value) -> Result<()> {
-        match &mut self.acc {
+        let done = match &mut self.acc {
             Acc::Count(n) => {
                 if call.func == AggFunc::CountStar || !v.is_null() {
                     *n += 1;
                 }
-                Ok(())
+                true
             }
             Acc::Min(acc) => {
                 if !v.is_null() && (acc.is_null() || v.compare(acc).is_lt()) {
                     *acc = v.clone();
                 }
-                Ok(())
+                true
             }
             Acc::Max(acc) => {
                 if !v.is_null() && (acc.is_null() || v.compare(acc).is_gt()) {
                     *acc = v.clone();
                 }
-                Ok(())
+                true
             }
-            _ if v.is_null() => Ok(()),
-            acc => acc.accumulate(call, v.clone(), None),
+            _ if v.is_null() => true,
+            Acc::Sum(sum) => add_in_place(sum, v)?,
+            Acc::Avg { sum, count } => {
+                let added = add_in_place(sum, v)?;
+                if added {
+                    *count += 1;
+                }
+                added
+            }
+            _ => false,
+        };
+        if done {
+            return Ok(());
         }
+        self.acc.accumulate(call, v.clone(), None)
     }
 
     /// Adds an input row: the call's FILTER, then its arguments over it.

@@ -5720,7 +5720,7 @@ impl<'a> Binder<'a> {
     /// nothing reads (long comments, say) are neither copied on the shards
     /// nor sent to the router.
     fn prune_columns(&mut self, plan: &mut SelectPlan) {
-        let Some(source) = &mut plan.source else {
+        let Some(source) = &plan.source else {
             return;
         };
         let mut used = Vec::new();
@@ -5747,8 +5747,269 @@ impl<'a> Binder<'a> {
             }
         }
         source_columns(source, &mut mark);
-        prune_source(source, &used, &mut self.init);
+        if !compact_joined_rows(plan, &used) && !compact_gathered_rows(plan, &used, &mut self.init)
+        {
+            if let Some(source) = &mut plan.source {
+                prune_source(source, &used, &mut self.init);
+            }
+        }
     }
+}
+
+/// Makes the rows a join of FROM items produces hold only the columns
+/// the query reads: each plain table scan under the joins sends just
+/// those, and every position in the joined row, in the joins' keys and
+/// conditions and in the fragment over them, moves down accordingly. The
+/// rows joins copy and hold are then as narrow as the query, not as wide
+/// as all the tables (TPC-H Q5 reads 12 of 47 columns). `false` when the
+/// FROM is not only joins of queries (correlated, LATERAL and the like
+/// keep the whole width, with unread columns NULL).
+fn compact_joined_rows(plan: &mut SelectPlan, used: &[bool]) -> bool {
+    let Some(Source::Join(_)) = &plan.source else {
+        return false;
+    };
+    let mut leaves = Vec::new();
+    if !plan
+        .source
+        .as_ref()
+        .is_some_and(|s| query_leaves(s, &mut leaves))
+    {
+        return false;
+    }
+    // The items tile the joined row in offset order.
+    leaves.sort_unstable_by_key(|l| l.0);
+    let width = leaves[0].1;
+    let mut spans = Vec::with_capacity(leaves.len());
+    for (n, &(offset, w, plain)) in leaves.iter().enumerate() {
+        let end = leaves.get(n + 1).map_or(width, |next| next.0);
+        if w != width || end < offset || (n == 0 && offset != 0) {
+            return false;
+        }
+        spans.push((offset, end, plain));
+    }
+    let mut remap = vec![usize::MAX; width];
+    let mut placed = Vec::with_capacity(spans.len());
+    let mut next = 0;
+    for &(offset, end, plain) in &spans {
+        let start = next;
+        for (c, slot) in remap.iter_mut().enumerate().take(end).skip(offset) {
+            if !plain || used.get(c).copied().unwrap_or(false) {
+                *slot = next;
+                next += 1;
+            }
+        }
+        placed.push((offset, start, next - start));
+    }
+    if next == width {
+        return false;
+    }
+    let remap_of = |c: usize| remap.get(c).copied().unwrap_or(usize::MAX);
+    remap_fragment(&mut plan.fragment, &remap_of);
+    if let Some(source) = &mut plan.source {
+        compact_source(source, &remap_of, &placed, next, used);
+    }
+    true
+}
+
+/// Inside a correlated subquery over one table, whose rows an init plan
+/// gathers once for every evaluation: the same narrowing as
+/// [`compact_joined_rows`], so the gathered rows hold only the columns
+/// the subquery reads (TPC-H Q4 and Q21 gather lineitem for an EXISTS
+/// that reads two of its sixteen).
+fn compact_gathered_rows(plan: &mut SelectPlan, used: &[bool], init: &mut [InitPlan]) -> bool {
+    let n = match &plan.source {
+        Some(Source::Probe { init, .. } | Source::Init(init)) => *init,
+        _ => return false,
+    };
+    let Some(InitPlan {
+        plan: gathered,
+        place: Some((0, width)),
+    }) = init.get(n)
+    else {
+        return false;
+    };
+    let width = *width;
+    let Plan::Select(select) = &**gathered else {
+        return false;
+    };
+    if plain_scan_exprs(select).is_none_or(|e| e.len() != width) {
+        return false;
+    }
+    let mut remap = vec![usize::MAX; width];
+    let mut kept = Vec::new();
+    for (c, slot) in remap.iter_mut().enumerate() {
+        if used.get(c).copied().unwrap_or(false) {
+            *slot = kept.len();
+            kept.push(Expr::Column(c));
+        }
+    }
+    if kept.len() == width {
+        return false;
+    }
+    let mut narrowed = (**select).clone();
+    narrowed.fragment.output = FragmentOutput::Project(kept);
+    narrowed.visible = kept_len(&narrowed);
+    let new_width = narrowed.visible;
+    init[n] = InitPlan {
+        plan: Arc::new(Plan::Select(Box::new(narrowed))),
+        place: Some((0, new_width)),
+    };
+    let remap_of = |c: usize| remap.get(c).copied().unwrap_or(usize::MAX);
+    remap_fragment(&mut plan.fragment, &remap_of);
+    if let Some(Source::Probe { keys, .. }) = &mut plan.source {
+        for (inner, _) in keys {
+            *inner = inner.map_columns(&remap_of);
+        }
+    }
+    true
+}
+
+/// Moves every column the fragment reads from `c` to `remap(c)`.
+fn remap_fragment(fragment: &mut ScanFragment, remap: &impl Fn(usize) -> usize) {
+    let map = |e: &mut Expr| *e = e.map_columns(remap);
+    fragment.filter.iter_mut().for_each(map);
+    match &mut fragment.output {
+        FragmentOutput::Project(exprs) => exprs.iter_mut().for_each(map),
+        FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
+            group_by.iter_mut().for_each(map);
+            for a in aggs {
+                a.arg.iter_mut().for_each(map);
+                a.second_arg.iter_mut().for_each(map);
+                a.filter.iter_mut().for_each(map);
+                a.direct_arg.iter_mut().for_each(map);
+                a.order_by.iter_mut().for_each(|(e, _, _)| map(e));
+            }
+        }
+    }
+}
+
+/// The FROM items under joins: `(offset, width, plain scan)` each;
+/// `false` when one is not a query.
+fn query_leaves(source: &Source, out: &mut Vec<(usize, usize, bool)>) -> bool {
+    match source {
+        Source::Join(join) => query_leaves(&join.left, out) && query_leaves(&join.right, out),
+        Source::Query {
+            plan,
+            offset,
+            width,
+        } => {
+            let plain = match &**plan {
+                Plan::Select(select) => plain_scan_exprs(select).is_some(),
+                _ => false,
+            };
+            out.push((*offset, *width, plain));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Rewrites `source` for the compacted row (see [`compact_joined_rows`]):
+/// `placed` says, per item by old offset, its new offset and width.
+fn compact_source(
+    source: &mut Source,
+    remap: &impl Fn(usize) -> usize,
+    placed: &[(usize, usize, usize)],
+    width: usize,
+    used: &[bool],
+) {
+    match source {
+        Source::Join(join) => {
+            for (l, r) in &mut join.keys {
+                *l = l.map_columns(remap);
+                *r = r.map_columns(remap);
+            }
+            if let Some(r) = &mut join.residual {
+                *r = r.map_columns(remap);
+            }
+            let mut items = Vec::new();
+            item_places(&join.right, placed, &mut items);
+            items.sort_unstable();
+            compact_source(&mut join.left, remap, placed, width, used);
+            compact_source(&mut join.right, remap, placed, width, used);
+            let mut ranges: Vec<(usize, usize)> = Vec::new();
+            for (start, len) in items {
+                match ranges.last_mut() {
+                    Some((s, l)) if *s + *l == start => *l += len,
+                    _ => ranges.push((start, len)),
+                }
+            }
+            join.right_columns = ranges;
+        }
+        Source::Query {
+            plan,
+            offset,
+            width: w,
+        } => {
+            let Some(&(old, new, _)) = placed.iter().find(|p| p.0 == *offset) else {
+                return;
+            };
+            if let Plan::Select(select) = &**plan {
+                if let Some(exprs) = plain_scan_exprs(select) {
+                    let kept: Vec<Expr> = (0..exprs.len())
+                        .filter(|i| used.get(old + i).copied().unwrap_or(false))
+                        .map(Expr::Column)
+                        .collect();
+                    let mut narrowed = (**select).clone();
+                    narrowed.fragment.output = FragmentOutput::Project(kept);
+                    narrowed.visible = kept_len(&narrowed);
+                    *plan = Arc::new(Plan::Select(Box::new(narrowed)));
+                }
+            }
+            *offset = new;
+            *w = width;
+        }
+        _ => {}
+    }
+}
+
+fn kept_len(select: &SelectPlan) -> usize {
+    match &select.fragment.output {
+        FragmentOutput::Project(e) => e.len(),
+        FragmentOutput::PartialAggregate { .. } => select.visible,
+    }
+}
+
+/// Where each query item under `source` (at its old offset) sits in the
+/// compacted row: `(offset, width)`.
+fn item_places(source: &Source, placed: &[(usize, usize, usize)], out: &mut Vec<(usize, usize)>) {
+    match source {
+        Source::Join(join) => {
+            item_places(&join.left, placed, out);
+            item_places(&join.right, placed, out);
+        }
+        Source::Query { offset, .. } => {
+            if let Some(&(_, new, len)) = placed.iter().find(|p| p.0 == *offset) {
+                out.push((new, len));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The output of a plain scan of every column of a table (what
+/// [`Binder::table_scan`] makes); `None` for any other plan.
+fn plain_scan_exprs(select: &SelectPlan) -> Option<&[Expr]> {
+    let f = &select.fragment;
+    let FragmentOutput::Project(exprs) = &f.output else {
+        return None;
+    };
+    let plain = select.source.is_none()
+        && f.table.is_some()
+        && select.aggregate.is_none()
+        && select.window.is_none()
+        && !select.distinct
+        && select.order_by.is_empty()
+        && select.limit.is_none()
+        && exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i));
+    plain.then_some(exprs)
+}
+
+/// Whether `e` holds a correlated subquery, run again for each row.
+fn runs_per_row(e: &Expr) -> bool {
+    e.any(&|x| {
+        matches!(x, Expr::Subquery(sub) if matches!(sub.query, crate::expr::SubqueryRows::PerRow(_)))
+    })
 }
 
 /// Marks the columns of the joined row that the joins of `source` read.
@@ -5806,21 +6067,7 @@ fn prune_source(source: &mut Source, used: &[bool], init: &mut [InitPlan]) {
 /// makes) with the columns at `offset + i` that `used` does not mark
 /// replaced by NULL; `None` for any other plan.
 fn pruned_scan(select: &SelectPlan, offset: usize, used: &[bool]) -> Option<SelectPlan> {
-    let f = &select.fragment;
-    let FragmentOutput::Project(exprs) = &f.output else {
-        return None;
-    };
-    let plain = select.source.is_none()
-        && f.table.is_some()
-        && select.aggregate.is_none()
-        && select.window.is_none()
-        && !select.distinct
-        && select.order_by.is_empty()
-        && select.limit.is_none()
-        && exprs.iter().enumerate().all(|(i, e)| *e == Expr::Column(i));
-    if !plain {
-        return None;
-    }
+    let exprs = plain_scan_exprs(select)?;
     let is_used = |i: usize| used.get(offset + i).copied().unwrap_or(false);
     if (0..exprs.len()).all(is_used) {
         return None;
@@ -6378,6 +6625,10 @@ impl Binder<'_> {
             let used = scope.items_of(&c);
             match used.as_slice() {
                 [] => top.push(c),
+                // A correlated subquery runs once per row it is evaluated
+                // for: after the joins, which mostly leave fewer rows
+                // than the item's own (TPC-H Q21's EXISTS over lineitem).
+                [_] if runs_per_row(&c) => top.push(c),
                 [one]
                     if !scope.items[*one].nullable
                         && !c.uses_outer()

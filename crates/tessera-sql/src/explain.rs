@@ -566,9 +566,14 @@ fn collect_names(source: &Source, names: &mut HashMap<usize, String>) {
     match source {
         Source::Query { plan, offset, .. } => {
             if let Plan::Select(s) = &**plan {
-                if let (None, Some(t)) = (&s.source, &s.fragment.table) {
-                    for (i, c) in t.columns.iter().enumerate() {
-                        names.insert(offset + i, format!("{}.{}", t.name, c.name));
+                // A scan under joins may send only some of the columns.
+                if let (None, Some(t), FragmentOutput::Project(exprs)) =
+                    (&s.source, &s.fragment.table, &s.fragment.output)
+                {
+                    for (i, e) in exprs.iter().enumerate() {
+                        if let Some(c) = column_of(e).and_then(|c| t.columns.get(c)) {
+                            names.insert(offset + i, format!("{}.{}", t.name, c.name));
+                        }
                     }
                 }
             }
@@ -578,6 +583,14 @@ fn collect_names(source: &Source, names: &mut HashMap<usize, String>) {
             collect_names(&j.right, names);
         }
         _ => {}
+    }
+}
+
+/// The table column a scan's output expression sends as it is.
+fn column_of(e: &Expr) -> Option<usize> {
+    match e {
+        Expr::Column(c) => Some(*c),
+        _ => None,
     }
 }
 

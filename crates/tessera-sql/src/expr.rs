@@ -982,6 +982,22 @@ pub fn binary_in(op: BinaryOp, l: Value, r: Value, zone: &TimeZone) -> Result<Va
 /// [`binary_in`] over borrowed operands: what the batch executor calls
 /// for each row, copying nothing it does not return.
 pub fn binary_ref(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result<Value> {
+    // The commonest pairs first: no date/time operator takes them.
+    match (op, l, r) {
+        (BinaryOp::Add, Value::Numeric(a), Value::Numeric(b)) => {
+            return numeric::add(*a, *b).map(Value::Numeric)
+        }
+        (BinaryOp::Sub, Value::Numeric(a), Value::Numeric(b)) => {
+            return numeric::sub(*a, *b).map(Value::Numeric)
+        }
+        (BinaryOp::Mul, Value::Numeric(a), Value::Numeric(b)) => {
+            return numeric::mul(*a, *b).map(Value::Numeric)
+        }
+        (op, a, b) if op.is_comparison() && same_simple_kind(a, b) => {
+            return Ok(Value::Bool(compared(op, a.compare(b))))
+        }
+        _ => {}
+    }
     if l.is_null() || r.is_null() {
         return Ok(Value::Null);
     }
@@ -989,17 +1005,7 @@ pub fn binary_ref(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
         return Ok(v);
     }
     if op.is_comparison() {
-        let ord = l.compare(r);
-        let b = match op {
-            BinaryOp::Eq => ord == Ordering::Equal,
-            BinaryOp::NotEq => ord != Ordering::Equal,
-            BinaryOp::Lt => ord == Ordering::Less,
-            BinaryOp::LtEq => ord != Ordering::Greater,
-            BinaryOp::Gt => ord == Ordering::Greater,
-            BinaryOp::GtEq => ord != Ordering::Less,
-            _ => unreachable!(),
-        };
-        return Ok(Value::Bool(b));
+        return Ok(Value::Bool(compared(op, l.compare(r))));
     }
     if op == BinaryOp::Concat {
         let mut s = l.to_text().unwrap_or_default();
@@ -1036,6 +1042,33 @@ pub fn binary_ref(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
             r
         ))),
     }
+}
+
+/// What comparison `op` says of two values ordered `ord`.
+fn compared(op: BinaryOp, ord: Ordering) -> bool {
+    match op {
+        BinaryOp::Eq => ord == Ordering::Equal,
+        BinaryOp::NotEq => ord != Ordering::Equal,
+        BinaryOp::Lt => ord == Ordering::Less,
+        BinaryOp::LtEq => ord != Ordering::Greater,
+        BinaryOp::Gt => ord == Ordering::Greater,
+        _ => ord != Ordering::Less,
+    }
+}
+
+/// Whether `a` and `b` are non-NULL values of one type that compare
+/// directly (no date/time operator takes them as a pair).
+fn same_simple_kind(a: &Value, b: &Value) -> bool {
+    matches!(
+        (a, b),
+        (Value::Int4(_), Value::Int4(_))
+            | (Value::Int8(_), Value::Int8(_))
+            | (Value::Numeric(_), Value::Numeric(_))
+            | (Value::Date(_), Value::Date(_))
+            | (Value::Timestamp(_), Value::Timestamp(_))
+            | (Value::Text(_), Value::Text(_))
+            | (Value::BpChar(_), Value::BpChar(_))
+    )
 }
 
 /// The date/time operators, by operand pair: `None` when `l` and `r` are

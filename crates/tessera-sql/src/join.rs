@@ -395,11 +395,174 @@ pub fn join_rows(
     params: &Params,
 ) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    join_into(join, left, right, None, params, &mut |row| {
-        out.push(row);
-        memory::check_every(out.len(), MEMORY_CHECK_ROWS)
+    join_into(join, left, right, None, params, &mut |block| {
+        block.drain_into(&mut out);
+        memory::check()
     })?;
     Ok(out)
+}
+
+/// Rows of one width written back to back: what a join hands on, a
+/// block of up to [`BATCH_ROWS`] rows at a time, so that making a joined
+/// row allocates nothing (the consumer reads the rows in place, or takes
+/// them).
+#[derive(Debug, Default)]
+pub struct RowBlock {
+    width: usize,
+    rows: usize,
+    values: Vec<Value>,
+}
+
+impl RowBlock {
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The rows, in place.
+    pub fn rows(&self) -> Vec<&[Value]> {
+        match self.width {
+            0 => vec![&[][..]; self.rows],
+            w => self.values.chunks(w).collect(),
+        }
+    }
+
+    /// Moves the rows to `out`, leaving the block empty.
+    pub fn drain_into(&mut self, out: &mut Vec<Row>) {
+        out.reserve(self.rows);
+        match self.width {
+            0 => out.extend((0..self.rows).map(|_| Vec::new())),
+            w => {
+                let mut values = self.values.drain(..);
+                for _ in 0..self.rows {
+                    out.push(values.by_ref().take(w).collect());
+                }
+            }
+        }
+        self.clear();
+    }
+
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.rows = 0;
+    }
+}
+
+/// A join's output: rows written into a [`RowBlock`], handed to `emit`
+/// whenever it is full and once at the end.
+pub struct JoinOut<'e> {
+    block: RowBlock,
+    emit: &'e mut dyn FnMut(&mut RowBlock) -> Result<()>,
+}
+
+impl<'e> JoinOut<'e> {
+    pub fn new(emit: &'e mut dyn FnMut(&mut RowBlock) -> Result<()>) -> JoinOut<'e> {
+        JoinOut {
+            block: RowBlock::default(),
+            emit,
+        }
+    }
+
+    /// Counts the row just written (from `start`), `width` wide.
+    fn commit(&mut self, start: usize) -> Result<()> {
+        let width = self.block.values.len() - start;
+        if self.block.rows == 0 {
+            self.block.width = width;
+        } else if width != self.block.width {
+            self.block.values.truncate(start);
+            return Err(Error::internal(format!(
+                "a joined row of {width} values among rows of {}",
+                self.block.width
+            )));
+        }
+        self.block.rows += 1;
+        if self.block.rows >= BATCH_ROWS {
+            (self.emit)(&mut self.block)?;
+            self.block.clear();
+        }
+        Ok(())
+    }
+
+    /// A row as it is (an outer join's unmatched left row).
+    fn row(&mut self, row: Row) -> Result<()> {
+        let start = self.block.values.len();
+        self.block.values.extend(row);
+        self.commit(start)
+    }
+
+    /// An outer join's unmatched right row, widened (NULL elsewhere).
+    fn widened(&mut self, row: Row, at: RightAt) -> Result<()> {
+        let Some((offset, width)) = at else {
+            return self.row(row);
+        };
+        let start = self.block.values.len();
+        let values = &mut self.block.values;
+        values.extend(std::iter::repeat_with(|| Value::Null).take(offset));
+        values.extend(row.into_iter().take(width.saturating_sub(offset)));
+        values.resize_with(start + width, || Value::Null);
+        self.commit(start)
+    }
+
+    /// The row joining `l` and `r`, if it passes the join's residual
+    /// condition and the equalities `checked` marks (the others are known
+    /// to hold); whether it did.
+    fn joined(
+        &mut self,
+        join: &Join,
+        l: &[Value],
+        r: &[Value],
+        right_at: RightAt,
+        checked: &[bool],
+        params: &Params,
+    ) -> Result<bool> {
+        let start = self.block.values.len();
+        self.block.values.extend_from_slice(l);
+        let row = &mut self.block.values[start..];
+        match right_at {
+            Some((offset, _)) => {
+                let n = r.len().min(row.len().saturating_sub(offset));
+                row[offset..offset + n].clone_from_slice(&r[..n]);
+            }
+            None => {
+                for &(s, len) in &join.right_columns {
+                    row[s..s + len].clone_from_slice(&r[s..s + len]);
+                }
+            }
+        }
+        let row = &self.block.values[start..];
+        let mut passes = true;
+        for ((lk, rk), check) in join.keys.iter().zip(checked) {
+            if *check {
+                let (a, b) = (lk.eval(row, params)?, rk.eval(row, params)?);
+                if a.is_null() || b.is_null() || a != b {
+                    passes = false;
+                    break;
+                }
+            }
+        }
+        if passes {
+            if let Some(c) = &join.residual {
+                passes = c.eval_predicate(row, params)?;
+            }
+        }
+        if !passes {
+            self.block.values.truncate(start);
+            return Ok(false);
+        }
+        self.commit(start)?;
+        Ok(true)
+    }
+
+    /// Hands on the rows still held.
+    fn finish(mut self) -> Result<()> {
+        if !self.block.is_empty() {
+            (self.emit)(&mut self.block)?;
+        }
+        Ok(())
+    }
 }
 
 /// Where a join's right rows sit when they are kept as narrow as their
@@ -420,20 +583,6 @@ pub fn narrow_right(join: &Join) -> RightAt {
     }
 }
 
-/// A narrow right row widened to the joined row (see [`RightAt`]).
-fn widen(row: Row, at: RightAt) -> Row {
-    match at {
-        None => row,
-        Some((offset, width)) => {
-            let mut wide = vec![Value::Null; width];
-            for (slot, v) in wide[offset..].iter_mut().zip(row) {
-                *slot = v;
-            }
-            wide
-        }
-    }
-}
-
 /// The rows of `join` over its inputs' rows, each handed to `emit` as it
 /// is made (so a consumer that aggregates never holds them all); the
 /// right rows are placed as `right_at` says.
@@ -443,8 +592,9 @@ pub fn join_into(
     right: Vec<Row>,
     right_at: RightAt,
     params: &Params,
-    emit: &mut dyn FnMut(Row) -> Result<()>,
+    emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
 ) -> Result<()> {
+    let mut out = JoinOut::new(emit);
     let right_keys: Vec<Expr> = join
         .keys
         .iter()
@@ -455,11 +605,8 @@ pub fn join_into(
         .collect();
     let mut right_matched = vec![false; right.len()];
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
-    let pair = |l: &Row, r: &Row, emit: &mut dyn FnMut(Row) -> Result<()>| -> Result<bool> {
-        match combine(join, l, r, right_at, &[], params)? {
-            Some(joined) => emit(joined).map(|()| true),
-            None => Ok(false),
-        }
+    let pair = |l: &Row, r: &Row, out: &mut JoinOut| -> Result<bool> {
+        out.joined(join, l, r, right_at, &[], params)
     };
     let mut unmatched_left = Vec::new();
     let left_keys: Vec<Expr> = join.keys.iter().map(|(k, _)| k.clone()).collect();
@@ -467,7 +614,7 @@ pub fn join_into(
         for (li, l) in left.iter().enumerate() {
             let mut matched = false;
             for (i, r) in right.iter().enumerate() {
-                if pair(l, r, emit)? {
+                if pair(l, r, &mut out)? {
                     matched = true;
                     right_matched[i] = true;
                 }
@@ -481,7 +628,7 @@ pub fn join_into(
         let table = KeyTable::build(&left, &left_keys, params)?;
         table.probe(&right, &right_keys, params, |r, candidates| {
             for i in candidates {
-                pair(&left[i], &right[r], emit)?;
+                pair(&left[i], &right[r], &mut out)?;
             }
             Ok(())
         })?;
@@ -491,7 +638,7 @@ pub fn join_into(
         table.probe(&left, &left_keys, params, |li, candidates| {
             let mut matched = false;
             for i in candidates {
-                if pair(&left[li], &right[i], emit)? {
+                if pair(&left[li], &right[i], &mut out)? {
                     matched = true;
                     right_matched[i] = true;
                 }
@@ -504,54 +651,16 @@ pub fn join_into(
     }
     let mut left = left;
     for li in unmatched_left {
-        emit(std::mem::take(&mut left[li]))?;
+        out.row(std::mem::take(&mut left[li]))?;
     }
     if matches!(join.kind, JoinKind::Right | JoinKind::Full) {
         for (r, matched) in right.into_iter().zip(right_matched) {
             if !matched {
-                emit(widen(r, right_at))?;
+                out.widened(r, right_at)?;
             }
         }
     }
-    Ok(())
-}
-
-/// The row joining `l` and `r`, if it passes the join's residual
-/// condition and the equalities `checked` marks (the others are known to
-/// hold).
-fn combine(
-    join: &Join,
-    l: &Row,
-    r: &Row,
-    right_at: RightAt,
-    checked: &[bool],
-    params: &Params,
-) -> Result<Option<Row>> {
-    let mut joined = l.clone();
-    match right_at {
-        Some((offset, _)) => {
-            let n = r.len().min(joined.len().saturating_sub(offset));
-            joined[offset..offset + n].clone_from_slice(&r[..n]);
-        }
-        None => {
-            for &(start, len) in &join.right_columns {
-                joined[start..start + len].clone_from_slice(&r[start..start + len]);
-            }
-        }
-    }
-    for ((lk, rk), check) in join.keys.iter().zip(checked) {
-        if *check {
-            let (a, b) = (lk.eval(&joined, params)?, rk.eval(&joined, params)?);
-            if a.is_null() || b.is_null() || a != b {
-                return Ok(None);
-            }
-        }
-    }
-    let passes = match &join.residual {
-        Some(c) => c.eval_predicate(&joined, params)?,
-        None => true,
-    };
-    Ok(passes.then_some(joined))
+    out.finish()
 }
 
 /// The rows of `join` by merging its sides (see [`MergePath`]), each
@@ -563,8 +672,9 @@ pub fn merge_into(
     mut right: Vec<Row>,
     right_at: RightAt,
     params: &Params,
-    emit: &mut dyn FnMut(Row) -> Result<()>,
+    emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
 ) -> Result<()> {
+    let mut out = JoinOut::new(emit);
     use std::cmp::Ordering;
     let rebased;
     let path = match right_at {
@@ -593,13 +703,13 @@ pub fn merge_into(
         match order {
             Ordering::Less => {
                 if keep_left {
-                    emit(std::mem::take(&mut left[i]))?;
+                    out.row(std::mem::take(&mut left[i]))?;
                 }
                 i += 1;
             }
             Ordering::Greater => {
                 if keep_right {
-                    emit(std::mem::take(&mut right[j]))?;
+                    out.widened(std::mem::take(&mut right[j]), right_at)?;
                 }
                 j += 1;
             }
@@ -616,20 +726,19 @@ pub fn merge_into(
                 for l in &mut left[i..i_end] {
                     let mut matched = false;
                     for (r, r_matched) in right[j..j_end].iter().zip(&mut right_matched) {
-                        if let Some(joined) = combine(join, l, r, right_at, &unchecked, params)? {
-                            emit(joined)?;
+                        if out.joined(join, l, r, right_at, &unchecked, params)? {
                             matched = true;
                             *r_matched = true;
                         }
                     }
                     if keep_left && !matched {
-                        emit(std::mem::take(l))?;
+                        out.row(std::mem::take(l))?;
                     }
                 }
                 if keep_right {
                     for (b, matched) in (j..j_end).zip(right_matched) {
                         if !matched {
-                            emit(widen(std::mem::take(&mut right[b]), right_at))?;
+                            out.widened(std::mem::take(&mut right[b]), right_at)?;
                         }
                     }
                 }
@@ -639,15 +748,15 @@ pub fn merge_into(
     }
     if keep_left {
         for l in left.drain(i..) {
-            emit(l)?;
+            out.row(l)?;
         }
     }
     if keep_right {
         for r in right.drain(j..) {
-            emit(widen(r, right_at))?;
+            out.widened(r, right_at)?;
         }
     }
-    Ok(())
+    out.finish()
 }
 
 /// A hash join's table: one side's rows by the values of their join

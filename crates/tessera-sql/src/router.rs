@@ -303,7 +303,8 @@ impl<C: Cluster> Router<C> {
                         && !crate::explain::measuring() =>
                 {
                     // Boxed: the inputs are SELECTs themselves.
-                    let mut emit = |row: Row| sink.push_owned(row, &params);
+                    let mut emit =
+                        |block: &mut crate::join::RowBlock| sink.push_batch(&block.rows(), &params);
                     Box::pin(self.run_join(join, &params, session, read, &mut emit)).await?;
                     started = std::time::Instant::now();
                 }
@@ -437,9 +438,9 @@ impl<C: Cluster> Router<C> {
             Source::Lateral { .. } => crate::subquery::lateral_alone(source, params),
             Source::Join(join) => {
                 let mut rows = Vec::new();
-                let mut emit = |row: Row| {
-                    rows.push(row);
-                    memory::check_every(rows.len(), crate::join::MEMORY_CHECK_ROWS)
+                let mut emit = |block: &mut crate::join::RowBlock| {
+                    block.drain_into(&mut rows);
+                    memory::check()
                 };
                 Box::pin(self.run_join(join, params, session, read, &mut emit)).await?;
                 Ok(rows)
@@ -524,7 +525,7 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-        emit: &mut dyn FnMut(Row) -> Result<()>,
+        emit: &mut dyn FnMut(&mut crate::join::RowBlock) -> Result<()>,
     ) -> Result<()> {
         let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
         // The right rows stay as narrow as their item until joined.

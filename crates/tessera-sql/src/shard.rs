@@ -3924,9 +3924,8 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
 /// Collects a fragment's output: projected rows or partial aggregates.
 ///
 /// Rows arrive in batches ([`Sink::push_batch`], the batch executor of
-/// [`crate::batch`]), owned one at a time ([`Sink::push_owned`], gathered
-/// into batches here) or alone ([`Sink::push`], a point read, where a
-/// batch would only add work).
+/// [`crate::batch`]: a scan's rows in place, a join's blocks) or alone
+/// ([`Sink::push`], a point read, where a batch would only add work).
 pub(crate) struct Sink<'a> {
     /// Rows pushed, counted to check the node's memory every so often.
     pushed: usize,
@@ -3934,8 +3933,6 @@ pub(crate) struct Sink<'a> {
     /// Partial aggregates: the groups by key, and each group's states.
     groups: crate::batch::GroupIndex,
     states: Vec<Vec<AggState>>,
-    /// Owned rows waiting to make a batch.
-    pending: Vec<Row>,
     fragment: &'a ScanFragment,
 }
 
@@ -3946,7 +3943,6 @@ impl<'a> Sink<'a> {
             rows: Vec::new(),
             groups: Default::default(),
             states: Vec::new(),
-            pending: Vec::new(),
             fragment,
         }
     }
@@ -4010,29 +4006,6 @@ impl<'a> Sink<'a> {
                 }
             }
         }
-        Ok(())
-    }
-
-    /// An owned row (a join's), processed with the next ones as a batch.
-    pub(crate) fn push_owned(&mut self, row: Row, params: &Params) -> Result<()> {
-        self.pending.push(row);
-        if self.pending.len() >= crate::batch::BATCH_ROWS {
-            self.flush(params)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self, params: &Params) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let refs: Vec<&[Value]> = pending.iter().map(Vec::as_slice).collect();
-        self.push_batch(&refs, params)?;
-        drop(refs);
-        // The buffer is used again; its rows go.
-        self.pending = pending;
-        self.pending.clear();
         Ok(())
     }
 
@@ -4123,7 +4096,6 @@ impl<'a> Sink<'a> {
     }
 
     pub(crate) fn finish(mut self, params: &Params) -> Result<Vec<Row>> {
-        self.flush(params)?;
         match &self.fragment.output {
             FragmentOutput::Project(_) => Ok(self.rows),
             FragmentOutput::PartialAggregate { aggs, .. } => {
