@@ -411,8 +411,14 @@ impl Subquery {
                 for a in &self.args {
                     outer.push(a.eval(row, params)?);
                 }
-                let rows = crate::subquery::run_local(plan, &params.with_outer(outer))?;
-                self.result(&rows, None, row, params)
+                let params = params.with_outer(outer);
+                if let SubqueryKind::Exists = self.kind {
+                    if let Some(found) = crate::subquery::exists(plan, &params)? {
+                        return Ok(Value::Bool(found));
+                    }
+                }
+                let rows = crate::subquery::run_local(plan, &params)?;
+                self.result(&rows, None, row, &params)
             }
         }
     }

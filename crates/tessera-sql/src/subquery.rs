@@ -19,7 +19,7 @@ use tessera_types::{memory, sqlstate, Error, Result, Value};
 
 use crate::batch::BATCH_ROWS;
 use crate::expr::{Expr, Params};
-use crate::plan::{Join, Plan, Row, SelectPlan, Source};
+use crate::plan::{FragmentOutput, Join, Plan, Row, SelectPlan, Source};
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 
 /// The rows of a correlated query, with `params.outer` holding the values
@@ -68,6 +68,35 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
         ));
     }
     crate::router::finish_select(select, sink.finish(params)?, params)
+}
+
+/// Whether a correlated query over one gathered table returns a row, when
+/// that is just whether a row its keys find passes its filter (no
+/// aggregates, window or LIMIT/OFFSET deciding how many rows it returns):
+/// checked row by row up to the first, as EXISTS needs. `None` for other
+/// queries, which [`run_local`] runs.
+pub fn exists(select: &SelectPlan, params: &Params) -> Result<Option<bool>> {
+    let Some(Source::Probe { init, keys }) = &select.source else {
+        return Ok(None);
+    };
+    let simple = select.aggregate.is_none()
+        && select.window.is_none()
+        && select.limit.is_none()
+        && select.offset.is_none()
+        && matches!(select.fragment.output, FragmentOutput::Project(_));
+    if !simple {
+        return Ok(None);
+    }
+    let (rows, found) = probe(params, *init, keys)?;
+    let Some(filter) = &select.fragment.filter else {
+        return Ok(Some(!found.is_empty()));
+    };
+    for &i in found {
+        if filter.eval_predicate(&rows[i], params)? {
+            return Ok(Some(true));
+        }
+    }
+    Ok(Some(false))
 }
 
 /// The rows of a correlated query's FROM: gathered ones are borrowed.
