@@ -12,7 +12,7 @@
 //! value on every shard a statement touches.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
@@ -101,7 +101,109 @@ pub struct InitRows {
     pub rows: Vec<Row>,
     members: OnceLock<Result<Members>>,
     /// For `Source::Probe`: the positions of the rows by their key values.
-    index: OnceLock<Result<HashMap<Vec<Value>, Vec<usize>>>>,
+    index: OnceLock<Result<ProbeIndex>>,
+}
+
+/// The positions of an init plan's rows grouped by the values of their
+/// keys, in a few flat vectors (no allocation per row or per key): each
+/// distinct key's positions lie together in `positions`, in row order.
+#[derive(Debug, Default)]
+struct ProbeIndex {
+    /// Per distinct key (by [`crate::batch::hash_key`] of its values):
+    /// its number.
+    groups: hashbrown::HashTable<u32>,
+    /// Per key number: its first row, and its range in `positions`.
+    first: Vec<u32>,
+    ranges: Vec<(u32, u32)>,
+    positions: Vec<usize>,
+    /// Each row's key values, `width` per row.
+    keys: Vec<Value>,
+    width: usize,
+}
+
+impl ProbeIndex {
+    fn build(rows: &[Row], keys: &[&Expr], params: &Params) -> Result<ProbeIndex> {
+        use crate::batch::hash_key;
+        let width = keys.len();
+        let mut index = ProbeIndex {
+            width,
+            keys: Vec::with_capacity(rows.len() * width),
+            ..Default::default()
+        };
+        let mut hashes = Vec::new();
+        let mut group_of = Vec::with_capacity(rows.len());
+        let mut counts: Vec<u32> = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            memory::check_every(i + 1, crate::join::MEMORY_CHECK_ROWS)?;
+            for k in keys {
+                index.keys.push(k.eval(row, params)?);
+            }
+            let key = &index.keys[i * width..];
+            if key.iter().any(Value::is_null) {
+                group_of.push(u32::MAX);
+                continue;
+            }
+            let hash = hash_key(key.iter());
+            let (keys_seen, first) = (&index.keys, &index.first);
+            let same = |g: &u32| {
+                let at = first[*g as usize] as usize * width;
+                keys_seen[at..at + width]
+                    .iter()
+                    .zip(key)
+                    .all(|(a, b)| a.compare(b) == Ordering::Equal)
+            };
+            let g = match index.groups.find(hash, same) {
+                Some(&g) => g,
+                None => {
+                    let g = index.first.len() as u32;
+                    index.first.push(i as u32);
+                    hashes.push(hash);
+                    counts.push(0);
+                    index.groups.insert_unique(hash, g, |&g| hashes[g as usize]);
+                    g
+                }
+            };
+            counts[g as usize] += 1;
+            group_of.push(g);
+        }
+        // Each key's positions together, in row order.
+        let mut start = 0;
+        index.ranges = counts
+            .iter()
+            .map(|&n| {
+                let range = (start, 0);
+                start += n;
+                range
+            })
+            .collect();
+        index.positions = vec![0; start as usize];
+        for (i, &g) in group_of.iter().enumerate() {
+            if g != u32::MAX {
+                let (at, filled) = &mut index.ranges[g as usize];
+                index.positions[(*at + *filled) as usize] = i;
+                *filled += 1;
+            }
+        }
+        Ok(index)
+    }
+
+    fn find(&self, values: &[Value]) -> &[usize] {
+        let hash = crate::batch::hash_key(values.iter());
+        let found = self.groups.find(hash, |&g| {
+            let at = self.first[g as usize] as usize * self.width;
+            self.keys[at..at + self.width]
+                .iter()
+                .zip(values)
+                .all(|(a, b)| a.compare(b) == Ordering::Equal)
+        });
+        match found {
+            Some(&g) => {
+                let (start, len) = self.ranges[g as usize];
+                &self.positions[start as usize..(start + len) as usize]
+            }
+            None => &[],
+        }
+    }
 }
 
 /// The distinct non-NULL values of a column, and whether it had a NULL.
@@ -124,22 +226,11 @@ impl InitRows {
     /// have these values; the index is built on first use. A NULL key
     /// matches nothing.
     pub fn probe(&self, keys: &[&Expr], values: &[Value], params: &Params) -> Result<&[usize]> {
-        let index = self.index.get_or_init(|| {
-            let mut index: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
-            for (i, row) in self.rows.iter().enumerate() {
-                memory::check_every(i + 1, crate::join::MEMORY_CHECK_ROWS)?;
-                let key = keys
-                    .iter()
-                    .map(|k| k.eval(row, params))
-                    .collect::<Result<Vec<Value>>>()?;
-                if !key.iter().any(Value::is_null) {
-                    index.entry(key).or_default().push(i);
-                }
-            }
-            Ok(index)
-        });
+        let index = self
+            .index
+            .get_or_init(|| ProbeIndex::build(&self.rows, keys, params));
         let index = index.as_ref().map_err(Clone::clone)?;
-        Ok(index.get(values).map_or(&[][..], Vec::as_slice))
+        Ok(index.find(values))
     }
 
     fn members(&self, cast: Option<DataType>, time: &TimeContext) -> Result<&Members> {
