@@ -474,7 +474,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     let flusher = ctx.clone();
     tokio::task::spawn_local(async move { flusher.run_flusher().await });
 
-    // Old row versions no statement can see any more.
+    // Old row versions no statement can see any more; then the row
+    // counts, and the columns of tables that changed enough since their
+    // last analysis (see `tessera_sql::shard` `analyze`).
     let gc_ctx = ctx.clone();
     tokio::task::spawn_local(async move {
         loop {
@@ -491,6 +493,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
                 tokio::task::yield_now().await;
             }
             gc_ctx.publish_stats();
+            gc_ctx.auto_analyze().await;
         }
     });
 

@@ -1329,36 +1329,80 @@ pub struct Binder<'a> {
     stats: Option<Arc<crate::stats::TableStats>>,
 }
 
+/// What the order of inner joins is planned on: each item's expected
+/// rows, and what the conditions joining them are expected to keep.
+struct JoinGraph {
+    estimates: Vec<f64>,
+    /// Each join condition's items (which items it connects).
+    links: Vec<Vec<usize>>,
+    /// Conditions other than equalities of columns: their items and the
+    /// fraction of pairs they keep.
+    conditions: Vec<(Vec<usize>, f64)>,
+    /// Columns equal through equalities of columns (`a = b AND b = c`
+    /// makes one class of a, b, c, as PostgreSQL's equivalence classes):
+    /// each column's item and distinct values.
+    classes: Vec<Vec<(usize, f64)>>,
+}
+
+impl JoinGraph {
+    /// The rows the items `member` says are in are expected to give
+    /// joined, whatever the order: their estimates times what each
+    /// condition among them keeps, and for each class of equal columns,
+    /// one over the distinct values of all its columns among them but the
+    /// one with the fewest (two columns: one over the larger, as
+    /// PostgreSQL estimates an equality; each further column as one more
+    /// such join).
+    fn rows(&self, member: impl Fn(usize) -> bool) -> f64 {
+        let n = self.estimates.len();
+        let mut rows: f64 = (0..n)
+            .filter(|i| member(*i))
+            .map(|i| self.estimates[i])
+            .product();
+        for (used, kept) in &self.conditions {
+            if used.iter().all(|u| member(*u)) {
+                rows *= kept;
+            }
+        }
+        for class in &self.classes {
+            let mut distinct: Vec<f64> = class
+                .iter()
+                .filter(|(i, _)| member(*i))
+                .map(|(_, d)| d.max(1.0))
+                .collect();
+            distinct.sort_by(|a, b| b.total_cmp(a));
+            distinct.pop();
+            for d in distinct {
+                rows /= d;
+            }
+        }
+        rows.max(1.0)
+    }
+
+    /// Whether a condition connects item `next` to the items `joined`
+    /// says are joined: it reads `next` and nothing not yet joined.
+    fn connects(&self, next: usize, joined: impl Fn(usize) -> bool) -> bool {
+        self.links
+            .iter()
+            .any(|used| used.contains(&next) && used.iter().all(|u| *u == next || joined(*u)))
+    }
+}
+
 /// The order to join FROM items in, starting from `start`, and the rows
 /// it is expected to hold in all (the sum of the joins' estimated
 /// outputs): each next item is, of those a condition connects to what is
-/// joined, the one whose join is expected to give the fewest rows (the
-/// rows so far times its estimate times each connecting condition's
-/// selectivity), else the smallest (a cross product, smallest first).
-/// `conditions`: the items each condition reads and its selectivity.
-fn join_order(
-    start: usize,
-    estimates: &[f64],
-    conditions: &[(Vec<usize>, f64)],
-) -> (Vec<usize>, f64) {
+/// joined, the one whose join is expected to give the fewest rows, else
+/// the smallest (a cross product, smallest first).
+fn join_order(start: usize, graph: &JoinGraph) -> (Vec<usize>, f64) {
+    let estimates = &graph.estimates;
     let n = estimates.len();
     let mut order = vec![start];
-    let mut rows = estimates[start];
-    let mut total = rows;
+    let mut total = estimates[start];
     while order.len() < n {
-        let covered = |used: &[usize], next: usize| connects(used, next, &order);
-        let output = |r: usize| -> f64 {
-            let kept: f64 = conditions
-                .iter()
-                .filter(|(used, _)| covered(used, r))
-                .map(|(_, s)| s)
-                .product();
-            (rows * estimates[r] * kept).max(1.0)
-        };
+        let output = |r: usize| graph.rows(|i| i == r || order.contains(&i));
         let remaining = (0..n).filter(|r| !order.contains(r));
         let connected = remaining
             .clone()
-            .filter(|r| conditions.iter().any(|(used, _)| covered(used, *r)));
+            .filter(|r| graph.connects(*r, |i| order.contains(&i)));
         let by_output = |a: &usize, b: &usize| {
             output(*a)
                 .total_cmp(&output(*b))
@@ -1371,8 +1415,7 @@ fn join_order(
         else {
             break;
         };
-        rows = output(next);
-        total += rows;
+        total += output(next);
         order.push(next);
     }
     (order, total)
@@ -1381,6 +1424,70 @@ fn join_order(
 /// Rows the planner assumes of a table no shard has counted yet, or of a
 /// FROM item that is not a table.
 const UNCOUNTED_ROWS: f64 = 1000.0;
+
+/// Up to this many inner-joined items, the binder weighs every order
+/// (`exhaustive_join_order`: 2^n sets of items); beyond, it goes greedy
+/// from every start (`join_order`). PostgreSQL searches exhaustively up
+/// to 12 items (`geqo_threshold`).
+const JOIN_ORDER_EXHAUSTIVE_MAX: usize = 10;
+
+/// The order to join FROM items in (starting from `start` when given)
+/// whose joins are expected to hold the fewest rows in all, over every
+/// order that never forms a cross product while a condition connects
+/// another item (dynamic programming over the sets of items: the rows of
+/// a set joined do not depend on the order it was joined in, see
+/// [`JoinGraph::rows`], so each set keeps its cheapest way to be
+/// reached). `None` past
+/// [`JOIN_ORDER_EXHAUSTIVE_MAX`] items. Unlike the greedy order, it
+/// can take a larger item first to avoid a large join later: TPC-H's Q5
+/// joins nation, customer, orders and lineitem before supplier rather
+/// than pairing the region's suppliers with its customers.
+fn exhaustive_join_order(start: Option<usize>, graph: &JoinGraph) -> Option<Vec<usize>> {
+    let estimates = &graph.estimates;
+    let n = estimates.len();
+    if n == 0 || n > JOIN_ORDER_EXHAUSTIVE_MAX {
+        return None;
+    }
+    let within = |set: usize| move |i: usize| set & (1 << i) != 0;
+    let sets = 1usize << n;
+    let mut cost = vec![f64::INFINITY; sets];
+    let mut last = vec![usize::MAX; sets];
+    for i in (0..n).filter(|i| start.is_none_or(|s| s == *i)) {
+        cost[1 << i] = estimates[i];
+        last[1 << i] = i;
+    }
+    // Whether nothing left out of a set connects to it (then a cross
+    // product is the only way on).
+    let closed: Vec<bool> = (0..sets)
+        .map(|set| (0..n).all(|q| within(set)(q) || !graph.connects(q, within(set))))
+        .collect();
+    for set in 1..sets {
+        if set.count_ones() < 2 {
+            continue;
+        }
+        let rows = graph.rows(within(set));
+        for r in (0..n).filter(|r| within(set)(*r)) {
+            let before = set & !(1 << r);
+            let allowed = graph.connects(r, within(before)) || closed[before];
+            if allowed && cost[before] + rows < cost[set] {
+                cost[set] = cost[before] + rows;
+                last[set] = r;
+            }
+        }
+    }
+    let mut order = Vec::with_capacity(n);
+    let mut set = sets - 1;
+    while set != 0 {
+        let r = last[set];
+        if r == usize::MAX {
+            return None;
+        }
+        order.push(r);
+        set &= !(1 << r);
+    }
+    order.reverse();
+    Some(order)
+}
 
 /// Whether join condition reading `used` connects item `next` to the
 /// items `joined`: it reads `next` and nothing not yet joined.
@@ -1576,8 +1683,9 @@ impl<'a> Binder<'a> {
 
     /// The distinct values guessed for each column of the joined row: a
     /// table's rows for a column that is its primary key or a unique
-    /// index by itself, else at most [`DEFAULT_DISTINCT`] (PostgreSQL's
-    /// guess without statistics).
+    /// index by itself, else as ANALYZE found them (see
+    /// [`crate::stats::TableColumns::distinct`]), else at most
+    /// [`DEFAULT_DISTINCT`] (PostgreSQL's guess without statistics).
     fn distinct_values(&self, scope: &Scope) -> Vec<f64> {
         let mut out = Vec::new();
         for item in &scope.items {
@@ -1590,16 +1698,18 @@ impl<'a> Binder<'a> {
                 }
             };
             let rows = self.counted_rows(table);
+            let analyzed = self.column_stats(table);
             for c in 0..item.columns.len() {
                 let unique = table.primary_key == [c]
                     || self
                         .catalog
                         .indexes_of(table.id)
                         .any(|ix| ix.unique && ix.columns == [c]);
-                out.push(if unique {
-                    rows
-                } else {
-                    rows.min(DEFAULT_DISTINCT)
+                let known = analyzed.as_ref().and_then(|a| a.distinct(c, rows));
+                out.push(match known {
+                    _ if unique => rows,
+                    Some(distinct) => distinct,
+                    None => rows.min(DEFAULT_DISTINCT),
                 });
             }
         }
@@ -1613,25 +1723,34 @@ impl<'a> Binder<'a> {
         counted.map_or(UNCOUNTED_ROWS, |n| n as f64)
     }
 
+    /// `table`'s column statistics, when ANALYZE has run.
+    fn column_stats(&self, table: &TableDef) -> Option<Arc<crate::stats::TableColumns>> {
+        self.stats.as_ref()?.columns(table.id)
+    }
+
     /// Rows FROM item `i` is expected to give: its table's rows as last
     /// counted (1000 when unknown, or not a table), times the fraction
-    /// each condition pushed down to it is guessed to keep; a filter that
-    /// fixes the whole primary key gives one row.
+    /// the conditions pushed down to it are expected to keep (from the
+    /// table's column statistics, else PostgreSQL's guesses); a filter
+    /// that fixes the whole primary key gives one row.
     fn estimate_rows(&self, scope: &Scope, i: usize, pushed: &[Expr]) -> f64 {
         let table = match &scope.items[i].input {
             Some(ItemInput::Table(t)) => Some(t),
             _ => None,
         };
-        let mut rows = table.map_or(UNCOUNTED_ROWS, |t| self.counted_rows(t));
-        for c in pushed {
-            rows *= crate::stats::selectivity(c);
-        }
-        if let Some(t) = table {
-            let offset = scope.items[i].offset;
-            let filter = Expr::all(pushed.iter().map(|c| c.rebased(offset)).collect());
-            if !t.has_row_id() && route(t, filter.as_ref()).1.is_some() {
-                rows = rows.min(1.0);
-            }
+        let Some(t) = table else {
+            let kept = crate::stats::conjunction_selectivity(pushed, None, UNCOUNTED_ROWS);
+            return (UNCOUNTED_ROWS * kept).max(1.0);
+        };
+        let counted = self.counted_rows(t);
+        let offset = scope.items[i].offset;
+        let own: Vec<Expr> = pushed.iter().map(|c| c.rebased(offset)).collect();
+        let analyzed = self.column_stats(t);
+        let mut rows =
+            counted * crate::stats::conjunction_selectivity(&own, analyzed.as_deref(), counted);
+        let filter = Expr::all(own);
+        if !t.has_row_id() && route(t, filter.as_ref()).1.is_some() {
+            rows = rows.min(1.0);
         }
         rows.max(1.0)
     }
@@ -6780,47 +6899,122 @@ impl Binder<'_> {
             .map(|i| self.estimate_rows(scope, i, &pushed[i]))
             .collect();
         let ndv = self.distinct_values(scope);
-        // The fraction of pairs a join condition keeps: for an equality of
-        // columns, one over the larger of their distinct values (as
-        // PostgreSQL estimates it), else its guessed selectivity.
-        let join_selectivity = |c: &Expr| -> f64 {
-            let column = |e: &Expr| match e {
+        let distinct = |k: usize| ndv.get(k).copied().unwrap_or(DEFAULT_DISTINCT);
+        let column = |e: &Expr| match e {
+            Expr::Column(k) => Some(*k),
+            Expr::Cast { expr, .. } => match &**expr {
                 Expr::Column(k) => Some(*k),
-                Expr::Cast { expr, .. } => match &**expr {
-                    Expr::Column(k) => Some(*k),
-                    _ => None,
-                },
                 _ => None,
-            };
-            match c {
+            },
+            _ => None,
+        };
+        // An equality of plain columns of two items (no cast between them,
+        // so equal values compare equal whichever pair is compared).
+        let item_of = |k: usize| match scope.items_of(&Expr::Column(k))[..] {
+            [i] => Some(i),
+            _ => None,
+        };
+        let plain_equality = |c: &Expr| match c {
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => match (&**left, &**right) {
+                (Expr::Column(a), Expr::Column(b)) => {
+                    let (ia, ib) = (item_of(*a)?, item_of(*b)?);
+                    (ia != ib).then_some((*a, *b))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        // Classes of columns equal through such equalities; other
+        // conditions keep, for an equality of columns (through casts), one
+        // over the larger of their distinct values (as PostgreSQL
+        // estimates it), else their guessed selectivity.
+        let mut classes: Vec<Vec<usize>> = Vec::new();
+        let mut conditions = Vec::new();
+        for (used, c) in &multi {
+            if let Some((a, b)) = plain_equality(c) {
+                let ca = classes.iter().position(|k| k.contains(&a));
+                let cb = classes.iter().position(|k| k.contains(&b));
+                match (ca, cb) {
+                    (Some(x), Some(y)) if x == y => {}
+                    (Some(x), Some(y)) => {
+                        let moved = classes.swap_remove(x.max(y));
+                        classes[x.min(y)].extend(moved);
+                    }
+                    (Some(x), None) => classes[x].push(b),
+                    (None, Some(y)) => classes[y].push(a),
+                    (None, None) => classes.push(vec![a, b]),
+                }
+                continue;
+            }
+            let kept = match c {
                 Expr::Binary {
                     op: BinaryOp::Eq,
                     left,
                     right,
                 } => match (column(left), column(right)) {
-                    (Some(a), Some(b)) => {
-                        let d = |k: usize| ndv.get(k).copied().unwrap_or(DEFAULT_DISTINCT);
-                        1.0 / d(a).max(d(b)).max(1.0)
-                    }
+                    (Some(a), Some(b)) => 1.0 / distinct(a).max(distinct(b)).max(1.0),
                     _ => crate::stats::selectivity(c),
                 },
                 other => crate::stats::selectivity(other),
+            };
+            conditions.push((used.clone(), kept));
+        }
+        // The equalities a class implies between items and that were not
+        // written (`a = b AND b = c` gives `a = c`), so that any order
+        // joins by them: customers then meet nations directly in TPC-H's
+        // Q5, not only through suppliers.
+        for class in &classes {
+            for (x, &a) in class.iter().enumerate() {
+                for &b in &class[x + 1..] {
+                    let (Some(ia), Some(ib)) = (item_of(a), item_of(b)) else {
+                        continue;
+                    };
+                    let written = multi.iter().any(
+                        |(_, c)| matches!(plain_equality(c), Some(p) if p == (a, b) || p == (b, a)),
+                    );
+                    if ia != ib && !written {
+                        multi.push((
+                            vec![ia.min(ib), ia.max(ib)],
+                            Expr::Binary {
+                                op: BinaryOp::Eq,
+                                left: Box::new(Expr::Column(a)),
+                                right: Box::new(Expr::Column(b)),
+                            },
+                        ));
+                    }
+                }
             }
+        }
+        let graph = JoinGraph {
+            estimates,
+            links: multi.iter().map(|(used, _)| used.clone()).collect(),
+            conditions,
+            classes: classes
+                .iter()
+                .map(|class| {
+                    class
+                        .iter()
+                        .filter_map(|k| Some((item_of(*k)?, distinct(*k))))
+                        .collect()
+                })
+                .collect(),
         };
-        let selectivities: Vec<(Vec<usize>, f64)> = multi
-            .iter()
-            .map(|(used, c)| (used.clone(), join_selectivity(c)))
-            .collect();
-        // A correlated item probed by the outer row starts; else the start
-        // whose greedy order is expected to hold the fewest rows in all.
-        let order = match (0..n).find(|i| !scope.items[*i].probe.is_empty()) {
-            Some(probed) => join_order(probed, &estimates, &selectivities).0,
+        // A correlated item probed by the outer row starts; else the order
+        // expected to hold the fewest rows in all (with many items, the
+        // best greedy order from each start).
+        let probed = (0..n).find(|i| !scope.items[*i].probe.is_empty());
+        let order = exhaustive_join_order(probed, &graph).unwrap_or_else(|| match probed {
+            Some(probed) => join_order(probed, &graph).0,
             None => (0..n)
-                .map(|start| join_order(start, &estimates, &selectivities))
+                .map(|start| join_order(start, &graph))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(order, _)| order)
                 .unwrap_or_else(|| (0..n).collect()),
-        };
+        });
         let start = order[0];
         let mut joined = vec![start];
         let mut source = self.item_source(scope, start, pushed, width)?;
@@ -11453,5 +11647,94 @@ mod temporal_operator_tests {
         assert_eq!(e.message, "operator does not exist: date * integer");
         assert!(temporal_operator(Add, Date, DataType::Int8).is_err());
         assert!(temporal_operator(Sub, I, TS).is_err());
+    }
+}
+
+#[cfg(test)]
+mod join_order_tests {
+    use super::{exhaustive_join_order, join_order, JoinGraph};
+
+    /// TPC-H's Q5 with the estimates ANALYZE gives a small copy of it:
+    /// customer (0), orders of a year (1), lineitem (2), supplier (3),
+    /// nation (4), region (5, one by name), joined by equalities of
+    /// columns, each column with its distinct values.
+    fn q5() -> JoinGraph {
+        let key = |items: [usize; 2], distinct: [f64; 2]| {
+            vec![(items[0], distinct[0]), (items[1], distinct[1])]
+        };
+        JoinGraph {
+            estimates: vec![3000.0, 1825.0, 48000.0, 200.0, 25.0, 1.0],
+            links: vec![
+                vec![0, 1],
+                vec![1, 2],
+                vec![2, 3],
+                vec![0, 3],
+                vec![3, 4],
+                vec![4, 5],
+            ],
+            conditions: vec![],
+            classes: vec![
+                key([0, 1], [3000.0, 2975.0]),
+                key([1, 2], [12000.0, 12000.0]),
+                key([2, 3], [200.0, 200.0]),
+                // c_nationkey = s_nationkey AND s_nationkey = n_nationkey
+                vec![(0, 25.0), (3, 25.0), (4, 25.0)],
+                key([4, 5], [5.0, 5.0]),
+            ],
+        }
+    }
+
+    fn greedy(graph: &JoinGraph) -> Option<Vec<usize>> {
+        (0..graph.estimates.len())
+            .map(|s| join_order(s, graph))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(order, _)| order)
+    }
+
+    #[test]
+    fn every_order_is_weighed_where_greedy_pairs_suppliers_with_customers() {
+        let mut graph = q5();
+        // Greedy from every start: supplier (the smallest next join)
+        // before customer, whom it meets on the nation alone.
+        assert_eq!(greedy(&graph), Some(vec![5, 4, 3, 0, 1, 2]));
+        // Weighing every order, customers reached from nation by the
+        // equality the class implies (the binder adds its condition).
+        graph.links.push(vec![0, 4]);
+        assert_eq!(
+            exhaustive_join_order(None, &graph),
+            Some(vec![5, 4, 0, 1, 2, 3])
+        );
+        // A given start is kept.
+        let from_lineitem = exhaustive_join_order(Some(2), &graph);
+        assert_eq!(from_lineitem.as_ref().map(|o| o[0]), Some(2));
+    }
+
+    #[test]
+    fn a_class_of_equal_columns_counts_each_column_once() {
+        let graph = q5();
+        // Supplier, customer and nation: 200 × 3000 × 25 rows, the three
+        // nation keys equal: two joins of 25 values, not three.
+        let rows = graph.rows(|i| [0, 3, 4].contains(&i));
+        assert_eq!(rows, 200.0 * 3000.0 * 25.0 / 25.0 / 25.0);
+    }
+
+    #[test]
+    fn items_no_condition_connects_come_as_a_cross_product() {
+        // 0 and 1 joined by a condition; 2 stands alone, and joins last
+        // although it is the smallest.
+        let graph = JoinGraph {
+            estimates: vec![100.0, 1000.0, 20.0],
+            links: vec![vec![0, 1]],
+            conditions: vec![(vec![0, 1], 1.0 / 1000.0)],
+            classes: vec![],
+        };
+        assert_eq!(exhaustive_join_order(None, &graph), Some(vec![0, 1, 2]));
+        let many = JoinGraph {
+            estimates: vec![10.0; super::JOIN_ORDER_EXHAUSTIVE_MAX + 1],
+            links: vec![],
+            conditions: vec![],
+            classes: vec![],
+        };
+        assert_eq!(exhaustive_join_order(None, &many), None);
     }
 }

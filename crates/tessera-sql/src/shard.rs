@@ -49,6 +49,7 @@ use crate::plan::{
     UpdatePlan,
 };
 
+mod analyze;
 mod dependencies;
 mod schemas;
 
@@ -424,7 +425,8 @@ pub enum ShardRequest {
     },
     /// Collect the versions no snapshot can see any more, now.
     Vacuum,
-    /// Publish this shard's row counts to the node's statistics now.
+    /// Publish this shard's row counts and column statistics (see
+    /// `shard/analyze.rs`) to the node's statistics now.
     Analyze,
     /// Shard 0: the rewritten table `new` replaces `old` under its name.
     ReplaceTable {
@@ -586,6 +588,8 @@ pub struct ShardContext {
     memory_limit_bytes: usize,
     /// The node's table statistics, which this shard's counts feed.
     stats: Option<Arc<crate::stats::TableStats>>,
+    /// When each table was last analyzed here (see `analyze`).
+    analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
     catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
     /// Records appended whose effect is not published yet (a commit not
@@ -771,6 +775,7 @@ impl ShardContext {
             catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
             memory_limit_bytes: usize::MAX,
             stats: None,
+            analyses: RefCell::new(HashMap::new()),
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
             resolves_logged: RefCell::new(Vec::new()),
@@ -1217,7 +1222,7 @@ impl ShardContext {
             } => self.index_backfill(&index, after, limit, mode).await,
             ShardRequest::LockTable { holder, table } => self.lock_table(holder, table).await,
             ShardRequest::Analyze => {
-                self.publish_stats();
+                self.analyze().await;
                 Ok(ShardResponse::Done(vec![]))
             }
             ShardRequest::Vacuum => {
