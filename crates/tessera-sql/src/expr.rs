@@ -925,6 +925,21 @@ impl Expr {
         f(self) || self.children().iter().any(|c| c.any(f))
     }
 
+    /// The conjuncts of an AND chain, borrowed, appended to `out`.
+    pub fn conjunct_refs<'e>(&'e self, out: &mut Vec<&'e Expr>) {
+        match self {
+            Expr::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => {
+                left.conjunct_refs(out);
+                right.conjunct_refs(out);
+            }
+            other => out.push(other),
+        }
+    }
+
     /// The conjuncts of an AND chain (itself when it is not one).
     pub fn conjuncts(self) -> Vec<Expr> {
         match self {

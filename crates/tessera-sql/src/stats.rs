@@ -593,7 +593,7 @@ impl Estimator<'_> {
     fn all(&self, conditions: &[Expr]) -> f64 {
         let mut flat = Vec::new();
         for c in conditions {
-            conjuncts(c, &mut flat);
+            c.conjunct_refs(&mut flat);
         }
         let mut kept = 1.0;
         // Per column, the tightest lower and upper bound.
@@ -757,21 +757,6 @@ impl Estimator<'_> {
 
     fn stats_of(&self, e: &Expr) -> bool {
         column_of(e).and_then(|c| self.stats(c)).is_some()
-    }
-}
-
-/// The conjuncts of `e`, ANDs flattened.
-fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match e {
-        Expr::Binary {
-            op: BinaryOp::And,
-            left,
-            right,
-        } => {
-            conjuncts(left, out);
-            conjuncts(right, out);
-        }
-        other => out.push(other),
     }
 }
 
