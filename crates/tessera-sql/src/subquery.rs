@@ -19,7 +19,7 @@ use tessera_types::{memory, sqlstate, Error, Result, Value};
 
 use crate::batch::BATCH_ROWS;
 use crate::expr::{Expr, Params};
-use crate::plan::{FragmentOutput, Join, Plan, Row, SelectPlan, Source};
+use crate::plan::{FragmentOutput, Join, JoinKind, Plan, Row, SelectPlan, Source};
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 
 /// The rows of a correlated query, with `params.outer` holding the values
@@ -99,6 +99,30 @@ pub fn exists(select: &SelectPlan, params: &Params) -> Result<Option<bool>> {
     Ok(Some(false))
 }
 
+/// The rows of init plan `id` (a join's right side) whose values of the
+/// join's right keys equal some left row's values of its left keys, each
+/// once, in their order: all the join can pair.
+fn matching_rows(join: &Join, left: &[Row], id: usize, params: &Params) -> Result<Vec<Row>> {
+    let init = params.init_rows(id)?;
+    let right_keys: Vec<&Expr> = join.keys.iter().map(|(_, r)| r).collect();
+    let mut found: Vec<usize> = Vec::new();
+    let mut values = Vec::with_capacity(join.keys.len());
+    for row in left {
+        values.clear();
+        for (l, _) in &join.keys {
+            values.push(l.eval(row, params)?);
+        }
+        if values.iter().any(Value::is_null) {
+            continue;
+        }
+        found.extend_from_slice(init.probe(&right_keys, &values, params)?);
+    }
+    found.sort_unstable();
+    found.dedup();
+    memory::check()?;
+    Ok(found.into_iter().map(|i| init.rows[i].clone()).collect())
+}
+
 /// The rows of a correlated query's FROM: gathered ones are borrowed.
 fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>> {
     match source {
@@ -125,7 +149,15 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
         Source::Lateral { .. } => Ok(Cow::Owned(lateral_alone(source, params)?)),
         Source::Join(join) => {
             let left = source_rows(&join.left, params)?.into_owned();
-            let right = source_rows(&join.right, params)?.into_owned();
+            let right = match (&join.right, join.kind) {
+                // Gathered rows joined by key: only those the left rows'
+                // keys find (the gathered table's index), not a copy of
+                // the whole table for every evaluation.
+                (Source::Init(id), JoinKind::Inner | JoinKind::Left) if !join.keys.is_empty() => {
+                    matching_rows(join, &left, *id, params)?
+                }
+                _ => source_rows(&join.right, params)?.into_owned(),
+            };
             Ok(Cow::Owned(crate::join::join_rows(
                 join, left, right, params,
             )?))
