@@ -606,6 +606,12 @@ impl GroupIndex {
         }
     }
 
+    /// Replaces group `g`'s key with `key`, equal to it (for a caller
+    /// that can give the key's values up only after finding the group).
+    pub fn set_key(&mut self, g: usize, key: Vec<Value>) {
+        self.keys[g] = key;
+    }
+
     /// The keys, by group number.
     pub fn into_keys(self) -> Vec<Vec<Value>> {
         self.keys

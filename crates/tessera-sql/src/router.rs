@@ -2804,25 +2804,30 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
     let mut rows = match &plan.aggregate {
         None => rows,
         Some(agg) => {
-            let mut groups: HashMap<Vec<Value>, Vec<AggState>> = HashMap::new();
-            let mut order: Vec<Vec<Value>> = Vec::new();
-            for (n, row) in rows.into_iter().enumerate() {
+            // Groups found by their borrowed key values, in first-seen order.
+            let mut groups = crate::batch::GroupIndex::default();
+            let mut all_states: Vec<Vec<AggState>> = Vec::new();
+            for (n, mut row) in rows.into_iter().enumerate() {
                 memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
-                let key = row[..agg.group_count].to_vec();
-                let states = groups.entry(key.clone()).or_insert_with(|| {
-                    order.push(key);
-                    agg.aggs.iter().map(AggState::new).collect()
-                });
+                let key = &row[..agg.group_count];
+                let (g, new) = groups.find_or_insert(key.iter(), Vec::new);
+                if new {
+                    all_states.push(agg.aggs.iter().map(AggState::new).collect());
+                }
                 let mut at = agg.group_count;
-                for (state, call) in states.iter_mut().zip(&agg.aggs) {
+                for (state, call) in all_states[g].iter_mut().zip(&agg.aggs) {
                     let width = call.partial_width();
                     state.merge(call, &row[at..at + width])?;
                     at += width;
                 }
+                if new {
+                    // The partial row becomes the group's key.
+                    row.truncate(agg.group_count);
+                    groups.set_key(g, row);
+                }
             }
-            let mut out = Vec::with_capacity(order.len());
-            for key in order {
-                let states = groups.remove(&key).unwrap_or_default();
+            let mut out = Vec::with_capacity(groups.len());
+            for (key, states) in groups.into_keys().into_iter().zip(all_states) {
                 let mut grouped = key;
                 for (state, call) in states.into_iter().zip(&agg.aggs) {
                     grouped.push(state.finish(call, params)?);
