@@ -5895,8 +5895,12 @@ fn compact_joined_rows(plan: &mut SelectPlan, used: &[bool]) -> bool {
     {
         return false;
     }
-    // The items tile the joined row in offset order.
+    // The items tile the joined row in offset order (an item without
+    // columns shares its offset with the next: left as it is).
     leaves.sort_unstable_by_key(|l| l.0);
+    if leaves.windows(2).any(|w| w[0].0 == w[1].0) {
+        return false;
+    }
     let width = leaves[0].1;
     let mut spans = Vec::with_capacity(leaves.len());
     for (n, &(offset, w, plain)) in leaves.iter().enumerate() {
