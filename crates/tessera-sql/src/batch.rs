@@ -13,7 +13,7 @@
 //! Operators without a batch kernel (function calls, subqueries) run the
 //! row evaluator ([`Expr::eval`]) on each selected row, so both evaluate
 //! every expression the same way; the batch kernels call the same
-//! functions ([`binary_ref`], [`like`]) on borrowed values.
+//! functions ([`binary_ref`], [`like_values`]) on borrowed values.
 //!
 //! Nothing is allocated per row except the values an expression creates
 //! (the text `substring` returns, a group's key the first time it is
@@ -24,7 +24,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 use tessera_types::{Error, Result, Value};
 
-use crate::expr::{binary_ref, like, BinaryOp, Expr, Params};
+use crate::expr::{binary_ref, like_values, BinaryOp, Expr, Params};
 
 /// Rows in a batch: enough to spread each operator's dispatch thin, few
 /// enough for the batch's vectors to stay in cache.
@@ -286,18 +286,11 @@ impl<'a> BatchEval<'a> {
                 };
                 for &i in sel {
                     let i = i as usize;
-                    // char(n) matches with its blanks, as PostgreSQL's bpcharlike.
-                    let (Value::Text(s) | Value::BpChar(s), Value::Text(pat)) =
-                        (v.get(self.rows, i), p.get(self.rows, i))
-                    else {
-                        continue;
-                    };
-                    let m = match (case_insensitive, &lowered) {
-                        (false, _) => like(s, pat),
-                        (true, Some(pat)) => like(&s.to_lowercase(), pat),
-                        (true, None) => like(&s.to_lowercase(), &pat.to_lowercase()),
-                    };
-                    out[i] = truth_of(m != *negated);
+                    let (value, pat) = (v.get(self.rows, i), p.get(self.rows, i));
+                    if let Some(m) = like_values(value, pat, *case_insensitive, lowered.as_deref())
+                    {
+                        out[i] = truth_of(m != *negated);
+                    }
                 }
             }
             _ => {

@@ -5959,23 +5959,19 @@ fn compact_gathered_rows(plan: &mut SelectPlan, used: &[bool], init: &mut [InitP
         return false;
     }
     let mut remap = vec![usize::MAX; width];
-    let mut kept = Vec::new();
+    let mut kept = 0;
     for (c, slot) in remap.iter_mut().enumerate() {
         if used.get(c).copied().unwrap_or(false) {
-            *slot = kept.len();
-            kept.push(Expr::Column(c));
+            *slot = kept;
+            kept += 1;
         }
     }
-    if kept.len() == width {
+    if kept == width {
         return false;
     }
-    let mut narrowed = (**select).clone();
-    narrowed.fragment.output = FragmentOutput::Project(kept);
-    narrowed.visible = kept_len(&narrowed);
-    let new_width = narrowed.visible;
     init[n] = InitPlan {
-        plan: Arc::new(Plan::Select(Box::new(narrowed))),
-        place: Some((0, new_width)),
+        plan: narrowed_scan(select, |c| used.get(c).copied().unwrap_or(false)),
+        place: Some((0, kept)),
     };
     let remap_of = |c: usize| remap.get(c).copied().unwrap_or(usize::MAX);
     remap_fragment(&mut plan.fragment, &remap_of);
@@ -6068,15 +6064,8 @@ fn compact_source(
                 return;
             };
             if let Plan::Select(select) = &**plan {
-                if let Some(exprs) = plain_scan_exprs(select) {
-                    let kept: Vec<Expr> = (0..exprs.len())
-                        .filter(|i| used.get(old + i).copied().unwrap_or(false))
-                        .map(Expr::Column)
-                        .collect();
-                    let mut narrowed = (**select).clone();
-                    narrowed.fragment.output = FragmentOutput::Project(kept);
-                    narrowed.visible = kept_len(&narrowed);
-                    *plan = Arc::new(Plan::Select(Box::new(narrowed)));
+                if plain_scan_exprs(select).is_some() {
+                    *plan = narrowed_scan(select, |i| used.get(old + i).copied().unwrap_or(false));
                 }
             }
             *offset = new;
@@ -6086,11 +6075,15 @@ fn compact_source(
     }
 }
 
-fn kept_len(select: &SelectPlan) -> usize {
-    match &select.fragment.output {
-        FragmentOutput::Project(e) => e.len(),
-        FragmentOutput::PartialAggregate { .. } => select.visible,
-    }
+/// A plain scan (see [`plain_scan_exprs`]) sending only the columns
+/// `keep` marks, in order.
+fn narrowed_scan(select: &SelectPlan, keep: impl Fn(usize) -> bool) -> Arc<Plan> {
+    let width = plain_scan_exprs(select).map_or(0, <[Expr]>::len);
+    let kept: Vec<Expr> = (0..width).filter(|&i| keep(i)).map(Expr::Column).collect();
+    let mut narrowed = select.clone();
+    narrowed.visible = kept.len();
+    narrowed.fragment.output = FragmentOutput::Project(kept);
+    Arc::new(Plan::Select(Box::new(narrowed)))
 }
 
 /// Where each query item under `source` (at its old offset) sits in the

@@ -709,18 +709,10 @@ impl Expr {
             } => {
                 let v = expr.eval(row, params)?;
                 let p = pattern.eval(row, params)?;
-                match (v, p) {
-                    // char(n) matches with its blanks, as PostgreSQL's bpcharlike.
-                    (Value::Text(s) | Value::BpChar(s), Value::Text(p)) => {
-                        let m = if *case_insensitive {
-                            like(&s.to_lowercase(), &p.to_lowercase())
-                        } else {
-                            like(&s, &p)
-                        };
-                        Ok(Value::Bool(m != *negated))
-                    }
-                    _ => Ok(Value::Null),
-                }
+                Ok(match like_values(&v, &p, *case_insensitive, None) {
+                    Some(m) => Value::Bool(m != *negated),
+                    None => Value::Null,
+                })
             }
             Expr::Case {
                 operand,
@@ -1455,6 +1447,26 @@ fn to_timestamp(seconds: f64) -> Result<i64> {
         ));
     }
     Ok(micros as i64)
+}
+
+/// `value LIKE pattern` (ILIKE when `case_insensitive`, with the pattern
+/// already lower-cased in `lowered` when the caller has it); `None` when
+/// either is not text (NULL). char(n) matches with its blanks, as
+/// PostgreSQL's bpcharlike.
+pub fn like_values(
+    value: &Value,
+    pattern: &Value,
+    case_insensitive: bool,
+    lowered: Option<&str>,
+) -> Option<bool> {
+    let (Value::Text(s) | Value::BpChar(s), Value::Text(p)) = (value, pattern) else {
+        return None;
+    };
+    Some(match (case_insensitive, lowered) {
+        (false, _) => like(s, p),
+        (true, Some(p)) => like(&s.to_lowercase(), p),
+        (true, None) => like(&s.to_lowercase(), &p.to_lowercase()),
+    })
 }
 
 /// SQL LIKE with `%`, `_` and `\\` as escape. Greedy, going back only to

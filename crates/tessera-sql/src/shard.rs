@@ -3952,16 +3952,29 @@ impl<'a> Sink<'a> {
         }
     }
 
+    /// The number of the group whose key is `key`, made (its states new)
+    /// when it is not there yet.
+    fn group<'v>(
+        &mut self,
+        key: impl Iterator<Item = &'v Value> + Clone,
+        aggs: &[crate::plan::AggCall],
+    ) -> usize {
+        let (g, new) = self
+            .groups
+            .find_or_insert(key.clone(), || key.cloned().collect());
+        if new {
+            self.states.push(aggs.iter().map(AggState::new).collect());
+        }
+        g
+    }
+
     /// The states of the group with `key`, made when new.
     fn group_states(
         &mut self,
         key: Vec<Value>,
         aggs: &[crate::plan::AggCall],
     ) -> &mut Vec<AggState> {
-        let (g, new) = self.groups.find_or_insert(key.iter(), || key.clone());
-        if new {
-            self.states.push(aggs.iter().map(AggState::new).collect());
-        }
+        let g = self.group(key.iter(), aggs);
         &mut self.states[g]
     }
 
@@ -4062,14 +4075,7 @@ impl<'a> Sink<'a> {
                         .collect::<Result<Vec<_>>>()?;
                     for &i in &sel {
                         let i = i as usize;
-                        let key = keys.iter().map(|k| k.get(rows, i));
-                        let (g, new) = self
-                            .groups
-                            .find_or_insert(key.clone(), || key.cloned().collect());
-                        if new {
-                            self.states.push(aggs.iter().map(AggState::new).collect());
-                        }
-                        group_of[i] = g as u32;
+                        group_of[i] = self.group(keys.iter().map(|k| k.get(rows, i)), aggs) as u32;
                     }
                 }
                 for (a, call) in aggs.iter().enumerate() {
