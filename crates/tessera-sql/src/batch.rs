@@ -599,6 +599,23 @@ impl GroupIndex {
         }
     }
 
+    /// The number of the group whose key is `key`, if there is one.
+    pub fn find<'v, I>(&self, key: I) -> Option<usize>
+    where
+        I: Iterator<Item = &'v Value> + Clone,
+    {
+        let hash = hash_key(key.clone());
+        self.table
+            .find(hash, |&g| {
+                let k = &self.keys[g as usize];
+                k.len() == key.clone().count()
+                    && k.iter()
+                        .zip(key.clone())
+                        .all(|(a, b)| a.compare(b) == Ordering::Equal)
+            })
+            .map(|&g| g as usize)
+    }
+
     /// Replaces group `g`'s key with `key`, equal to it (for a caller
     /// that can give the key's values up only after finding the group).
     pub fn set_key(&mut self, g: usize, key: Vec<Value>) {

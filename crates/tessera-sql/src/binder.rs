@@ -28,6 +28,8 @@ use crate::sequence::SequenceOp;
 use crate::shard::Relation;
 use crate::srf::TableFn;
 
+mod decorrelate;
+
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
     16384 + table.id
@@ -823,6 +825,9 @@ enum ItemInput {
     Table(Arc<TableDef>),
     /// A `generate_series` or a subquery: its rows as they come.
     Query(Box<SelectPlan>),
+    /// A correlated aggregate's table grouped by its correlation keys
+    /// (see `decorrelate`), and the groups it is expected to give.
+    Grouped(Box<SelectPlan>, f64),
     /// A LATERAL subquery reading earlier items: its plan, and its
     /// arguments over the joined row.
     Lateral(Box<SelectPlan>, Vec<Expr>),
@@ -1736,20 +1741,30 @@ impl<'a> Binder<'a> {
     fn estimate_rows(&self, scope: &Scope, i: usize, pushed: &[Expr]) -> f64 {
         let table = match &scope.items[i].input {
             Some(ItemInput::Table(t)) => Some(t),
+            Some(ItemInput::Grouped(_, groups)) => {
+                let kept = crate::stats::conjunction_selectivity(pushed, None, *groups);
+                return (groups * kept).max(1.0);
+            }
             _ => None,
         };
         let Some(t) = table else {
             let kept = crate::stats::conjunction_selectivity(pushed, None, UNCOUNTED_ROWS);
             return (UNCOUNTED_ROWS * kept).max(1.0);
         };
-        let counted = self.counted_rows(t);
         let offset = scope.items[i].offset;
         let own: Vec<Expr> = pushed.iter().map(|c| c.rebased(offset)).collect();
-        let analyzed = self.column_stats(t);
-        let mut rows =
-            counted * crate::stats::conjunction_selectivity(&own, analyzed.as_deref(), counted);
-        let filter = Expr::all(own);
-        if !t.has_row_id() && route(t, filter.as_ref()).1.is_some() {
+        self.estimate_table_rows(t, own)
+    }
+
+    /// Rows of `table` expected to pass `conditions` (over its row); see
+    /// [`Binder::estimate_rows`].
+    fn estimate_table_rows(&self, table: &TableDef, conditions: Vec<Expr>) -> f64 {
+        let counted = self.counted_rows(table);
+        let analyzed = self.column_stats(table);
+        let mut rows = counted
+            * crate::stats::conjunction_selectivity(&conditions, analyzed.as_deref(), counted);
+        let filter = Expr::all(conditions);
+        if !table.has_row_id() && route(table, filter.as_ref()).1.is_some() {
             rows = rows.min(1.0);
         }
         rows.max(1.0)
@@ -3238,6 +3253,7 @@ impl<'a> Binder<'a> {
             self.init.push(InitPlan {
                 plan: Arc::new(Plan::Select(Box::new(plan))),
                 place: None,
+                dropped: false,
             });
             SubqueryRows::Init(self.init.len() - 1)
         } else {
@@ -5723,6 +5739,16 @@ impl<'a> Binder<'a> {
                 Some(ItemInput::Lateral(_, args)) => args.iter().any(Expr::uses_outer),
                 _ => false,
             });
+        // Not itself correlated (so run where the router is, once): its
+        // correlated subqueries that compare an aggregate become grouped
+        // FROM items, and its EXISTS conjuncts semi and anti joins.
+        let (filter, semi) = match correlated {
+            true => (filter, vec![]),
+            false => {
+                let filter = self.grouped_joins(filter, &mut scope);
+                self.semi_joins(filter, &mut scope)
+            }
+        };
         let mut order_by = order_by;
         let distinct_on: Vec<usize> = order_by.drain(..on.len()).map(|k| k.column).collect();
         check_distinct_on(&distinct_on, &order_by)?;
@@ -5730,7 +5756,7 @@ impl<'a> Binder<'a> {
             FragmentOutput::PartialAggregate { aggs, .. } if aggs.iter().any(AggCall::needs_one_place));
         // Several FROM items: joined on the router, which runs the fragment.
         let (source, filter) = if !scope.items.is_empty() {
-            let (mut source, filter) = self.plan_source(&mut scope, filter, correlated)?;
+            let (mut source, filter) = self.plan_source(&mut scope, filter, correlated, semi)?;
             if correlated {
                 self.gather_once(&mut source);
             }
@@ -5746,6 +5772,7 @@ impl<'a> Binder<'a> {
             self.init.push(InitPlan {
                 plan: Arc::new(Plan::Select(Box::new(scan))),
                 place: None,
+                dropped: false,
             });
             let init = self.init.len() - 1;
             // Equalities of the row's values to the outer row's: found
@@ -5947,6 +5974,7 @@ fn compact_gathered_rows(plan: &mut SelectPlan, used: &[bool], init: &mut [InitP
     let Some(InitPlan {
         plan: gathered,
         place: Some((0, width)),
+        ..
     }) = init.get(n)
     else {
         return false;
@@ -5972,6 +6000,7 @@ fn compact_gathered_rows(plan: &mut SelectPlan, used: &[bool], init: &mut [InitP
     init[n] = InitPlan {
         plan: narrowed_scan(select, |c| used.get(c).copied().unwrap_or(false)),
         place: Some((0, kept)),
+        dropped: false,
     };
     let remap_of = |c: usize| remap.get(c).copied().unwrap_or(usize::MAX);
     remap_fragment(&mut plan.fragment, &remap_of);
@@ -6170,6 +6199,7 @@ fn prune_source(source: &mut Source, used: &[bool], init: &mut [InitPlan]) {
             if let Some(InitPlan {
                 plan,
                 place: Some((offset, _)),
+                ..
             }) = init.get_mut(*n)
             {
                 prune(plan, *offset);
@@ -6596,7 +6626,7 @@ impl Binder<'_> {
                 right: Box::new(r.clone()),
             });
             let merged = match kind {
-                JoinKind::Inner | JoinKind::Left => l.clone(),
+                JoinKind::Inner | JoinKind::Left | JoinKind::Semi | JoinKind::Anti => l.clone(),
                 JoinKind::Right => r.clone(),
                 JoinKind::Full => Expr::Call {
                     func: crate::expr::Function::Coalesce,
@@ -6646,7 +6676,7 @@ impl Binder<'_> {
             scope.star = star;
         }
         let nullable = match kind {
-            JoinKind::Inner => vec![],
+            JoinKind::Inner | JoinKind::Semi | JoinKind::Anti => vec![],
             JoinKind::Left => vec![(split, end)],
             JoinKind::Right => vec![(first, split)],
             JoinKind::Full => vec![(first, end)],
@@ -6718,6 +6748,7 @@ impl Binder<'_> {
         scope: &mut Scope,
         filter: Option<Expr>,
         correlated: bool,
+        semi: Vec<decorrelate::SemiJoin>,
     ) -> Result<(Source, Option<Expr>)> {
         let mut tree = scope
             .tree
@@ -6766,12 +6797,21 @@ impl Binder<'_> {
                 _ => top.push(c),
             }
         }
-        let width = scope.width(0, scope.items.len());
-        let source = if all_inner {
+        // Semi and anti joins come last, their tables' columns after the
+        // items'.
+        let items_width = scope.width(0, scope.items.len());
+        let width = items_width + semi.iter().map(|j| j.width).sum::<usize>();
+        let mut source = if all_inner {
             self.inner_joins(scope, &mut pushed, multi, width)?
         } else {
             self.source_of(scope, tree, &mut pushed, width)?
         };
+        let mut offset = items_width;
+        for join in semi {
+            let columns = join.width;
+            source = join.join(source, offset, width);
+            offset += columns;
+        }
         Ok((source, Expr::all(top)))
     }
 
@@ -6789,7 +6829,7 @@ impl Binder<'_> {
             .take()
             .ok_or_else(|| Error::internal("a FROM item planned twice"))?;
         let plan = match input {
-            ItemInput::Query(plan) => *plan,
+            ItemInput::Query(plan) | ItemInput::Grouped(plan, _) => *plan,
             ItemInput::Lateral(plan, args) => {
                 return Ok(Source::Lateral {
                     plan: Arc::new(*plan),
@@ -6815,6 +6855,7 @@ impl Binder<'_> {
                     self.init.push(InitPlan {
                         plan: Arc::new(Plan::Select(Box::new(scan))),
                         place: Some((offset, width)),
+                        dropped: false,
                     });
                     let init = self.init.len() - 1;
                     return Ok(Source::Probe { init, keys });
@@ -6864,6 +6905,7 @@ impl Binder<'_> {
                 self.init.push(InitPlan {
                     plan: plan.clone(),
                     place: Some((*offset, *width)),
+                    dropped: false,
                 });
                 *source = Source::Init(self.init.len() - 1);
             }
@@ -7097,9 +7139,38 @@ impl Binder<'_> {
                         None
                     }
                 };
+                // A condition reading only one side that is one stored
+                // table is read with it, where that side's rows can only
+                // be dropped by it: the inner side of an outer join (a
+                // LEFT JOIN's `o_comment NOT LIKE …` in TPC-H Q13), either
+                // side of an inner one.
+                let pushable = |side: &JoinTree, inner: bool, c: &Expr| match side {
+                    JoinTree::Item(i) => {
+                        inner
+                            && scope.items_of(c) == [*i]
+                            && !c.uses_outer()
+                            && !runs_per_row(c)
+                            && matches!(scope.items[*i].input, Some(ItemInput::Table(_)))
+                            && scope.items[*i].probe.is_empty()
+                    }
+                    JoinTree::Join { .. } => false,
+                };
+                let left_inner = matches!(kind, JoinKind::Inner | JoinKind::Right);
+                let right_inner = matches!(kind, JoinKind::Inner | JoinKind::Left);
                 let mut keys = Vec::new();
                 let mut residual = Vec::new();
                 for c in on {
+                    let into = if pushable(&left, left_inner, &c) {
+                        Some(first)
+                    } else if pushable(&right, right_inner, &c) {
+                        Some(split)
+                    } else {
+                        None
+                    };
+                    if let Some(i) = into {
+                        pushed[i].push(c);
+                        continue;
+                    }
                     match &c {
                         Expr::Binary {
                             op: BinaryOp::Eq,

@@ -87,7 +87,7 @@ pub fn render(
         profile,
     };
     out.plan(plan, 0);
-    for (i, p) in init.iter().enumerate() {
+    for (i, p) in init.iter().enumerate().filter(|(_, p)| !p.dropped) {
         out.line(0, &format!("InitPlan {}", i + 1), None);
         out.plan(&p.plan, 1);
     }
@@ -429,11 +429,14 @@ impl Explainer<'_> {
                     JoinKind::Left => "Left",
                     JoinKind::Right => "Right",
                     JoinKind::Full => "Full",
+                    JoinKind::Semi => "Semi",
+                    JoinKind::Anti => "Anti",
                 };
                 // Whether the right side was read by key (under ANALYZE,
                 // what happened; else what may happen, see `join_right`).
                 let path = crate::join::LookupPath::of(join, self.catalog);
                 let looked_up = self.actual::<crate::plan::Join>(join, "lookup");
+                let filtered = self.actual::<crate::plan::Join>(join, "filter");
                 let merges = crate::join::MergePath::of(join).is_some();
                 let method = if join.keys.is_empty() || looked_up.is_some() {
                     "Nested Loop"
@@ -492,7 +495,19 @@ impl Explainer<'_> {
                         let names = select_names(path.select);
                         self.output_details(&path.select.fragment, &names, depth + 1);
                     }
-                    _ => self.source(&join.right, names, depth + 1),
+                    _ => match (crate::join::LookupPath::filter_of(join), filtered) {
+                        (Some(path), Some(keys)) => {
+                            let text = format!(
+                                "Seq Scan on {} (rows with {} keys of the left side, on all {} shards)",
+                                path.table.name, keys.rows, self.shards
+                            );
+                            let actual = self.actual(&join.right, "source");
+                            self.line(depth + 1, &text, actual);
+                            let names = select_names(path.select);
+                            self.output_details(&path.select.fragment, &names, depth + 1);
+                        }
+                        _ => self.source(&join.right, names, depth + 1),
+                    },
                 }
             }
             Source::Init(n) => self.line(

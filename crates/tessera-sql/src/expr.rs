@@ -815,10 +815,23 @@ impl Expr {
 
     /// The same expression with each input column `i` read from `f(i)`.
     pub fn map_columns(&self, f: &impl Fn(usize) -> usize) -> Expr {
-        let boxed = |e: &Expr| Box::new(e.map_columns(f));
+        self.map_refs(&|i| Expr::Column(f(i)), &Expr::Outer)
+    }
+
+    /// The same expression with each input column `i` replaced by
+    /// `column(i)` and each outer value `n` by `outer(n)` (not looking
+    /// into subqueries' own queries, whose arguments it maps).
+    pub fn map_refs(
+        &self,
+        column: &impl Fn(usize) -> Expr,
+        outer: &impl Fn(usize) -> Expr,
+    ) -> Expr {
+        let f = |e: &Expr| e.map_refs(column, outer);
+        let boxed = |e: &Expr| Box::new(f(e));
         match self {
-            Expr::Column(i) => Expr::Column(f(*i)),
-            Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) | Expr::Outer(_) => self.clone(),
+            Expr::Column(i) => column(*i),
+            Expr::Outer(n) => outer(*n),
+            Expr::Literal(_) | Expr::Param(_) | Expr::Now(_) => self.clone(),
             Expr::Subquery(sub) => Expr::Subquery(Box::new(Subquery {
                 kind: match &sub.kind {
                     SubqueryKind::Quantified {
@@ -835,7 +848,7 @@ impl Expr {
                     other => other.clone(),
                 },
                 query: sub.query.clone(),
-                args: sub.args.iter().map(|e| e.map_columns(f)).collect(),
+                args: sub.args.iter().map(&f).collect(),
             })),
             Expr::Cast { expr, to, explicit } => Expr::Cast {
                 expr: boxed(expr),
@@ -868,7 +881,7 @@ impl Expr {
                 negated,
             } => Expr::InList {
                 expr: boxed(expr),
-                list: list.iter().map(|e| e.map_columns(f)).collect(),
+                list: list.iter().map(&f).collect(),
                 negated: *negated,
             },
             Expr::Like {
@@ -888,20 +901,17 @@ impl Expr {
                 otherwise,
             } => Expr::Case {
                 operand: operand.as_deref().map(boxed),
-                whens: whens
-                    .iter()
-                    .map(|(w, t)| (w.map_columns(f), t.map_columns(f)))
-                    .collect(),
+                whens: whens.iter().map(|(w, t)| (f(w), f(t))).collect(),
                 otherwise: otherwise.as_deref().map(boxed),
             },
             Expr::Call { func, args } => Expr::Call {
                 func: *func,
-                args: args.iter().map(|e| e.map_columns(f)).collect(),
+                args: args.iter().map(&f).collect(),
             },
             Expr::Sequence { op, seq, args } => Expr::Sequence {
                 op: *op,
                 seq: seq.clone(),
-                args: args.iter().map(|e| e.map_columns(f)).collect(),
+                args: args.iter().map(&f).collect(),
             },
         }
     }

@@ -33,6 +33,42 @@ pub const MEMORY_CHECK_ROWS: usize = 1024;
 /// no more often than it has rows.)
 pub const LOOKUP_KEYS_MAX: usize = 20_000;
 
+/// For a join whose right side is a plain scan that its left rows may
+/// narrow (an inner, left, semi or anti join: a right or full join keeps
+/// every right row): the scan, and the table columns the join's
+/// equalities make equal to a left expression, each once, in the order
+/// of the equalities.
+fn keyed_columns(join: &Join) -> Option<(PlainScan<'_>, Vec<(usize, &Expr)>)> {
+    let kinds = [
+        JoinKind::Inner,
+        JoinKind::Left,
+        JoinKind::Semi,
+        JoinKind::Anti,
+    ];
+    if !kinds.contains(&join.kind) || join.keys.is_empty() {
+        return None;
+    }
+    let scan = PlainScan::of(&join.right)?;
+    let mut columns: Vec<(usize, &Expr)> = Vec::new();
+    for (left, right) in &join.keys {
+        let Some((k, widened)) = exact_column(right) else {
+            continue;
+        };
+        let Some(Expr::Column(c)) = k.checked_sub(scan.offset).and_then(|i| scan.exprs.get(i))
+        else {
+            continue;
+        };
+        let integer = matches!(
+            scan.table.columns[*c].data_type,
+            DataType::Int2 | DataType::Int4 | DataType::Int8
+        );
+        if (!widened || integer) && !columns.iter().any(|(x, _)| x == c) {
+            columns.push((*c, left));
+        }
+    }
+    Some((scan, columns))
+}
+
 /// How the right side of a join can be read by key rather than whole: its
 /// table's primary key or one of its indexes, whose leading columns the
 /// join's equalities give values for from the left row. The hash join
@@ -48,6 +84,9 @@ pub struct LookupPath<'a> {
     /// Per leading column of the path: its position in the table and the
     /// left expression equal to it.
     pub columns: Vec<(usize, &'a Expr)>,
+    /// No index: the table is read whole, and the keys only filter it
+    /// where it is (see [`LookupPath::filter_of`]).
+    pub filter: bool,
 }
 
 /// The column `e` reads, and whether it is cast to a wider type: with
@@ -68,13 +107,16 @@ fn exact_column(e: &Expr) -> Option<(usize, bool)> {
 }
 
 /// A FROM item that is a table read by a plain scan on every shard: no
-/// aggregates, ordering or limits of its own, no outer references. Each
-/// shard's rows of it come in primary-key order.
+/// ordering or limits of its own, no outer references. Each shard's rows
+/// of it come in primary-key order. Or the table's rows grouped (a
+/// correlated aggregate decorrelated): reading only the rows of some
+/// group keys then gives those groups whole.
 struct PlainScan<'a> {
     table: &'a Arc<TableDef>,
     select: &'a SelectPlan,
-    /// The scan's output: columns of the table, or other expressions.
-    exprs: &'a [Expr],
+    /// The scan's output: columns of the table, or other expressions
+    /// (for groups: a group key's column, else NULL).
+    exprs: std::borrow::Cow<'a, [Expr]>,
     /// Where its columns sit in the join's rows.
     offset: usize,
     width: usize,
@@ -99,7 +141,6 @@ impl<'a> PlainScan<'a> {
             && f.series.is_none()
             && f.lookup.is_none()
             && matches!(select.target, Target::AllShards)
-            && select.aggregate.is_none()
             && select.window.is_none()
             && !select.distinct
             && select.distinct_on.is_empty()
@@ -107,9 +148,24 @@ impl<'a> PlainScan<'a> {
             && select.limit.is_none()
             && select.offset.is_none()
             && !plan.uses_outer();
-        let (Some(table), FragmentOutput::Project(exprs), true) = (&f.table, &f.output, plain)
-        else {
-            return None;
+        let table = f.table.as_ref().filter(|_| plain)?;
+        let exprs = match (&f.output, &select.aggregate) {
+            (FragmentOutput::Project(exprs), None) => std::borrow::Cow::Borrowed(&exprs[..]),
+            (FragmentOutput::PartialAggregate { group_by, sets, .. }, Some(last))
+                if sets.is_empty() =>
+            {
+                let group_column = |e: &Expr| match e {
+                    Expr::Column(g) if *g < last.group_count => group_by.get(*g).cloned(),
+                    _ => None,
+                };
+                let exprs = last.output.iter().map(|e| {
+                    group_column(e)
+                        .filter(|k| matches!(k, Expr::Column(_)))
+                        .unwrap_or_else(Expr::literal_null)
+                });
+                std::borrow::Cow::Owned(exprs.collect())
+            }
+            _ => return None,
         };
         Some(PlainScan {
             table,
@@ -134,6 +190,7 @@ impl<'a> PlainScan<'a> {
     /// they are the leading columns of the primary key.
     fn ordered_by(&self, columns: &[usize]) -> bool {
         !self.table.has_row_id()
+            && self.select.aggregate.is_none()
             && self.select.fragment.index.is_none()
             && self.table.primary_key.len() >= columns.len()
             && self.table.primary_key[..columns.len()] == *columns
@@ -154,7 +211,7 @@ pub struct MergePath {
 
 impl MergePath {
     pub fn of(join: &Join) -> Option<MergePath> {
-        if join.keys.is_empty() {
+        if join.keys.is_empty() || join.kind.filters_left() {
             return None;
         }
         let left = PlainScan::of(&join.left)?;
@@ -232,34 +289,13 @@ impl<'a> LookupPath<'a> {
     /// scan (no aggregates, ordering or limits of its own) and the join's
     /// equalities fix a leading column of its primary key or of an index
     /// whose entries live with the rows; the one fixing more columns wins,
-    /// the primary key on a tie. Inner and left joins only: a right or
+    /// the primary key on a tie. Inner, left, semi and anti joins only: a right or
     /// full join keeps every right row, so must read them all.
     pub fn of(join: &'a Join, catalog: &Catalog) -> Option<LookupPath<'a>> {
-        if !matches!(join.kind, JoinKind::Inner | JoinKind::Left) || join.keys.is_empty() {
-            return None;
-        }
-        let PlainScan {
-            table,
-            select,
-            exprs,
-            offset,
-            width,
-        } = PlainScan::of(&join.right)?;
+        let (scan, keyed) = keyed_columns(join)?;
+        let table = scan.table;
         // Table column → the left expression the join makes it equal to.
-        let mut fixed: HashMap<usize, &Expr> = HashMap::new();
-        for (left, right) in &join.keys {
-            if let Some((k, widened)) = exact_column(right) {
-                if let Some(Expr::Column(c)) = k.checked_sub(offset).and_then(|i| exprs.get(i)) {
-                    let integer = matches!(
-                        table.columns[*c].data_type,
-                        DataType::Int2 | DataType::Int4 | DataType::Int8
-                    );
-                    if !widened || integer {
-                        fixed.entry(*c).or_insert(left);
-                    }
-                }
-            }
-        }
+        let fixed: HashMap<usize, &Expr> = keyed.into_iter().collect();
         let prefix = |columns: &[usize]| -> Vec<(usize, &'a Expr)> {
             columns
                 .iter()
@@ -283,13 +319,40 @@ impl<'a> LookupPath<'a> {
             }
         }
         let (index, columns) = best?;
-        Some(LookupPath {
-            table,
-            select,
-            offset,
-            width,
+        Some(LookupPath::over(scan, index, columns))
+    }
+
+    /// The path reading `scan` through `index` (`None`: the primary key).
+    fn over(
+        scan: PlainScan<'a>,
+        index: Option<Arc<IndexDef>>,
+        columns: Vec<(usize, &'a Expr)>,
+    ) -> LookupPath<'a> {
+        LookupPath {
+            table: scan.table,
+            select: scan.select,
+            offset: scan.offset,
+            width: scan.width,
             index,
             columns,
+            filter: false,
+        }
+    }
+
+    /// Without an index path: the right side's table read whole, but
+    /// filtered on the shards to the rows whose columns the join's
+    /// equalities make equal to the left side's keys, so that only rows
+    /// that may join are sent (TPC-H Q21 joins 47 suppliers with the
+    /// lineitem rows of 380k that are theirs). Not for a right or full
+    /// join, which keeps every right row.
+    pub fn filter_of(join: &'a Join) -> Option<LookupPath<'a>> {
+        let (scan, columns) = keyed_columns(join)?;
+        if columns.is_empty() {
+            return None;
+        }
+        Some(LookupPath {
+            filter: true,
+            ..LookupPath::over(scan, None, columns)
         })
     }
 
@@ -324,7 +387,26 @@ impl<'a> LookupPath<'a> {
     /// of `rows` rows (when counted) whole: a key of a unique path finds
     /// one row, costing a few rows' worth of work; a key of another path
     /// may find many, so it must be rarer still.
-    pub fn worth_it(&self, keys: usize, rows: Option<u64>) -> bool {
+    ///
+    /// Keys that only filter are worth sending unless they are about as
+    /// many as the table's distinct values of those columns (as ANALYZE
+    /// found them; else a tenth of its rows): then they would keep most
+    /// rows, each hashed for nothing.
+    pub fn worth_it(
+        &self,
+        keys: usize,
+        rows: Option<u64>,
+        columns: Option<&crate::stats::TableColumns>,
+    ) -> bool {
+        if self.filter {
+            let Some(rows) = rows else { return true };
+            let distinct = match (columns, self.columns.as_slice()) {
+                (Some(stats), [(c, _)]) => stats.distinct(*c, rows as f64),
+                _ => None,
+            };
+            let distinct = distinct.unwrap_or(rows as f64 / 10.0);
+            return (keys as f64) < distinct / 2.0;
+        }
         let Some(rows) = rows else { return true };
         let unique = match &self.index {
             None => self.columns.len() == self.table.primary_key.len(),
@@ -363,6 +445,9 @@ impl<'a> LookupPath<'a> {
         select.fragment.lookup = Some(KeyLookup {
             index: self.index.clone(),
             keys,
+            filter: self
+                .filter
+                .then(|| self.columns.iter().map(|(c, _)| *c).collect()),
         });
         Arc::new(Plan::Select(Box::new(select)))
     }
@@ -519,6 +604,42 @@ impl<'e> JoinOut<'e> {
         params: &Params,
     ) -> Result<bool> {
         let start = self.block.values.len();
+        if !self.pair_passes(join, l, r, right_at, checked, params)? {
+            self.block.values.truncate(start);
+            return Ok(false);
+        }
+        self.commit(start)?;
+        Ok(true)
+    }
+
+    /// Whether `l` and `r` join (see [`JoinOut::joined`]), without
+    /// keeping the joined row: a semi or anti join's test.
+    fn matches(
+        &mut self,
+        join: &Join,
+        l: &[Value],
+        r: &[Value],
+        right_at: RightAt,
+        params: &Params,
+    ) -> Result<bool> {
+        let start = self.block.values.len();
+        let passes = self.pair_passes(join, l, r, right_at, &[], params);
+        self.block.values.truncate(start);
+        passes
+    }
+
+    /// Writes the row joining `l` and `r` at the end of the block and
+    /// tells whether it passes; the caller keeps or drops it.
+    fn pair_passes(
+        &mut self,
+        join: &Join,
+        l: &[Value],
+        r: &[Value],
+        right_at: RightAt,
+        checked: &[bool],
+        params: &Params,
+    ) -> Result<bool> {
+        let start = self.block.values.len();
         self.block.values.extend_from_slice(l);
         let row = &mut self.block.values[start..];
         match right_at {
@@ -548,12 +669,7 @@ impl<'e> JoinOut<'e> {
                 passes = c.eval_predicate(row, params)?;
             }
         }
-        if !passes {
-            self.block.values.truncate(start);
-            return Ok(false);
-        }
-        self.commit(start)?;
-        Ok(true)
+        Ok(passes)
     }
 
     /// Hands on the rows still held.
@@ -594,15 +710,11 @@ pub fn join_into(
     params: &Params,
     emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
 ) -> Result<()> {
+    if join.kind.filters_left() {
+        return semi_join_into(join, left, right, right_at, params, emit);
+    }
     let mut out = JoinOut::new(emit);
-    let right_keys: Vec<Expr> = join
-        .keys
-        .iter()
-        .map(|(_, k)| match right_at {
-            Some((offset, _)) => k.rebased(offset),
-            None => k.clone(),
-        })
-        .collect();
+    let right_keys = right_keys(join, right_at);
     let mut right_matched = vec![false; right.len()];
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
     let pair = |l: &Row, r: &Row, out: &mut JoinOut| -> Result<bool> {
@@ -658,6 +770,69 @@ pub fn join_into(
             if !matched {
                 out.widened(r, right_at)?;
             }
+        }
+    }
+    out.finish()
+}
+
+/// The join's right key expressions over its right rows placed as
+/// `right_at` says.
+fn right_keys(join: &Join, right_at: RightAt) -> Vec<Expr> {
+    join.keys
+        .iter()
+        .map(|(_, k)| match right_at {
+            Some((offset, _)) => k.rebased(offset),
+            None => k.clone(),
+        })
+        .collect()
+}
+
+/// A semi join's left rows that have a matching right row, or an anti
+/// join's that have none, in their order: the right rows by key in a
+/// hash table (a nested loop without equalities), each left row's
+/// candidates tried until one passes the residual condition. A NULL key
+/// matches nothing, so its row is an anti join's.
+fn semi_join_into(
+    join: &Join,
+    mut left: Vec<Row>,
+    right: Vec<Row>,
+    right_at: RightAt,
+    params: &Params,
+    emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
+) -> Result<()> {
+    let mut out = JoinOut::new(emit);
+    let wanted = join.kind == JoinKind::Semi;
+    let mut keep = vec![false; left.len()];
+    if join.keys.is_empty() {
+        for (l, keep) in left.iter().zip(&mut keep) {
+            let mut found = false;
+            for r in &right {
+                if out.matches(join, l, r, right_at, params)? {
+                    found = true;
+                    break;
+                }
+            }
+            *keep = found == wanted;
+        }
+    } else {
+        let right_keys = right_keys(join, right_at);
+        let left_keys: Vec<Expr> = join.keys.iter().map(|(k, _)| k.clone()).collect();
+        let table = KeyTable::build(&right, &right_keys, params)?;
+        table.probe(&left, &left_keys, params, |li, candidates| {
+            let mut found = false;
+            for i in candidates {
+                if out.matches(join, &left[li], &right[i], right_at, params)? {
+                    found = true;
+                    break;
+                }
+            }
+            keep[li] = found == wanted;
+            Ok(())
+        })?;
+    }
+    for (row, keep) in left.iter_mut().zip(keep) {
+        if keep {
+            out.row(std::mem::take(row))?;
         }
     }
     out.finish()

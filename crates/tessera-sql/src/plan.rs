@@ -165,12 +165,19 @@ pub struct ScanFragment {
 /// passes the fragment's filter, and a shard that cannot use the path (the
 /// index not built for its snapshot, the block's own writes to overlay)
 /// reads the table instead: a lookup only narrows what is read.
+///
+/// With `filter` set, no path finds the keys: the table is read as the
+/// fragment would read it, keeping only the rows whose `filter` columns
+/// equal one of `keys` (the inner side of a hash join whose outer side
+/// has few keys, so that the shards do not send rows nothing joins).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyLookup {
     pub index: Option<Arc<IndexDef>>,
-    /// Values of the path's first columns, of those columns' types; no
-    /// NULLs, no duplicates.
+    /// Values of the path's first columns (or of `filter`'s), of those
+    /// columns' types; no NULLs, no duplicates.
     pub keys: Arc<Vec<Row>>,
+    /// The table's columns the keys are values of, when they only filter.
+    pub filter: Option<Vec<usize>>,
 }
 
 /// `generate_series(start, stop [, step])` in FROM: integers of
@@ -386,6 +393,9 @@ pub struct InitPlan {
     /// For a FROM item: its columns' offset in rows `width` wide, as
     /// `(offset, width)`.
     pub place: Option<(usize, usize)>,
+    /// Not run: its subquery became a join of the enclosing query (its
+    /// number stays taken, so later init plans keep theirs).
+    pub dropped: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +404,18 @@ pub enum JoinKind {
     Left,
     Right,
     Full,
+    /// Each left row that has a matching right row, once (`EXISTS`
+    /// decorrelated); the right row's columns are not read after it.
+    Semi,
+    /// Each left row that has no matching right row (`NOT EXISTS`).
+    Anti,
+}
+
+impl JoinKind {
+    /// Whether the join yields left rows only, each at most once.
+    pub fn filters_left(self) -> bool {
+        matches!(self, JoinKind::Semi | JoinKind::Anti)
+    }
 }
 
 /// Two inputs side by side: an output row takes the right row's columns

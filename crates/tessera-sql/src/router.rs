@@ -573,16 +573,27 @@ impl<C: Cluster> Router<C> {
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<(Vec<Row>, bool)> {
         let catalog = self.cluster.catalog();
-        let path = crate::join::LookupPath::of(join, &catalog);
-        let table_rows =
-            |path: &crate::join::LookupPath| self.cluster.table_stats()?.rows(path.table.id);
-        let keys = match &path {
-            Some(path) => path
-                .keys(left, params)?
-                .filter(|keys| path.worth_it(keys.len(), table_rows(path))),
-            None => None,
-        };
-        let (Some(path), Some(keys)) = (path, keys) else {
+        let stats = self.cluster.table_stats();
+        let table_rows = |path: &crate::join::LookupPath| stats.as_ref()?.rows(path.table.id);
+        let columns = |path: &crate::join::LookupPath| stats.as_ref()?.columns(path.table.id);
+        // An index path when the left side's keys are few next to the
+        // table's rows; else, when they are few at all, the keys filter
+        // the table where it is read.
+        let mut found = None;
+        let paths = [
+            crate::join::LookupPath::of(join, &catalog),
+            crate::join::LookupPath::filter_of(join),
+        ];
+        for path in paths.into_iter().flatten() {
+            let keys = path.keys(left, params)?.filter(|keys| {
+                path.worth_it(keys.len(), table_rows(&path), columns(&path).as_deref())
+            });
+            if let Some(keys) = keys {
+                found = Some((path, keys));
+                break;
+            }
+        }
+        let Some((path, keys)) = found else {
             let rows = match (right_at, &join.right) {
                 (Some(_), Source::Query { plan, .. }) => {
                     let started = std::time::Instant::now();
@@ -641,7 +652,8 @@ impl<C: Cluster> Router<C> {
             .flatten()
             .collect();
         if crate::explain::measuring() {
-            crate::explain::record(join, "lookup", key_count, started.elapsed());
+            let how = if path.filter { "filter" } else { "lookup" };
+            crate::explain::record(join, how, key_count, started.elapsed());
             crate::explain::record(&join.right, "source", rows.len(), started.elapsed());
         }
         let rows = finish_select(path.select, rows, params)?;
@@ -900,6 +912,12 @@ impl<C: Cluster> Router<C> {
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Arc<Params>> {
         for i in init {
+            if i.dropped {
+                Arc::make_mut(&mut params)
+                    .init
+                    .push(Arc::new(InitRows::new(vec![])));
+                continue;
+            }
             let Plan::Select(select) = &*i.plan else {
                 return Err(Error::internal("an init plan that is not a query"));
             };

@@ -1541,7 +1541,9 @@ impl ShardContext {
             return sink.finish(params);
         }
         self.note_read(reader, table.id, None);
-        if let Some(lookup) = &fragment.lookup {
+        let key_filter = fragment.lookup.as_ref().and_then(KeyFilter::new);
+        let keeps = |row: &[Value]| key_filter.as_ref().is_none_or(|f| f.keeps(row));
+        if let Some(lookup) = fragment.lookup.as_ref().filter(|l| l.filter.is_none()) {
             if !self.has_intents_in(txn, table.id) && self.lookup_usable(lookup, table, ts) {
                 self.lookup_scan(lookup, table, params, ts, &mut sink)
                     .await?;
@@ -1574,7 +1576,7 @@ impl ShardContext {
                 let mut batch: Vec<&[Value]> = Vec::with_capacity(SCAN_ROWS_PER_YIELD);
                 let own_writes = self.has_intents_in(txn, table.id);
                 for (key, row) in t.iter_at(after.as_deref(), ts) {
-                    if !own_writes || !self.has_intent(txn, table.id, key) {
+                    if (!own_writes || !self.has_intent(txn, table.id, key)) && keeps(row) {
                         batch.push(row);
                     }
                     n += 1;
@@ -1589,7 +1591,9 @@ impl ShardContext {
             };
             if done {
                 for (_, row) in self.intent_rows(txn, table.id) {
-                    sink.push(&row, params)?;
+                    if keeps(&row) {
+                        sink.push(&row, params)?;
+                    }
                 }
                 return sink.finish(params);
             }
@@ -4829,5 +4833,32 @@ mod lock_wait_tests {
         }
         assert!(w.check(2, 1).is_err());
         assert!(w.check(1, 0).is_err());
+    }
+}
+
+/// The keys of a [`KeyLookup`] that only filters a table read whole: a
+/// row stays when its `filter` columns hold one of them.
+struct KeyFilter<'l> {
+    columns: &'l [usize],
+    keys: crate::batch::GroupIndex,
+}
+
+impl<'l> KeyFilter<'l> {
+    fn new(lookup: &'l KeyLookup) -> Option<KeyFilter<'l>> {
+        let columns = lookup.filter.as_deref()?;
+        let mut keys = crate::batch::GroupIndex::default();
+        for key in lookup.keys.iter() {
+            keys.find_or_insert(key.iter(), || key.clone());
+        }
+        Some(KeyFilter { columns, keys })
+    }
+
+    /// Whether `row`'s columns hold a key (a NULL holds none).
+    fn keeps(&self, row: &[Value]) -> bool {
+        let values = self
+            .columns
+            .iter()
+            .map(|&c| row.get(c).unwrap_or(&Value::Null));
+        !values.clone().any(Value::is_null) && self.keys.find(values).is_some()
     }
 }
