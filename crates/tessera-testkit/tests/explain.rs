@@ -100,7 +100,7 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         planned
             .iter()
             .any(|l| l
-                .contains("Index Lookup: o_cid (cid) when the left side has at most 20000 keys")),
+                .contains("Index Lookup: o_cid (cid) when the left side has at most 250000 keys")),
         "{planned:#?}"
     );
     // No key to read the other side by: a hash join over both whole.
