@@ -87,12 +87,9 @@ impl SemiJoin {
 }
 
 impl Binder<'_> {
-    /// Takes the conjuncts of a top-level query's `filter` that are
-    /// semi or anti joins (see [`SemiJoin`]) out of it. A FROM of one
-    /// table becomes an item among several (its query then runs on the
-    /// router over the joined rows) only when its rows are expected to be
-    /// fewer than the subquery's: else reading it on the shards, each
-    /// probing the gathered rows, is cheaper than gathering it.
+    /// Takes the conjuncts of an uncorrelated query's `filter` that are
+    /// semi or anti joins (see [`SemiJoin`]) out of it (a FROM of one
+    /// table only as [`Binder::take_joins`] says).
     pub(super) fn semi_joins(
         &mut self,
         filter: Option<Expr>,
