@@ -578,13 +578,7 @@ impl GroupIndex {
         } = self;
         let entry = table.entry(
             hash,
-            |&g| {
-                let k = &keys[g as usize];
-                k.len() == key.clone().count()
-                    && k.iter()
-                        .zip(key.clone())
-                        .all(|(a, b)| a.compare(b) == Ordering::Equal)
-            },
+            |&g| same_key(&keys[g as usize], key.clone()),
             |&g| hashes[g as usize],
         );
         match entry {
@@ -606,13 +600,7 @@ impl GroupIndex {
     {
         let hash = hash_key(key.clone());
         self.table
-            .find(hash, |&g| {
-                let k = &self.keys[g as usize];
-                k.len() == key.clone().count()
-                    && k.iter()
-                        .zip(key.clone())
-                        .all(|(a, b)| a.compare(b) == Ordering::Equal)
-            })
+            .find(hash, |&g| same_key(&self.keys[g as usize], key.clone()))
             .map(|&g| g as usize)
     }
 
@@ -626,6 +614,16 @@ impl GroupIndex {
     pub fn into_keys(self) -> Vec<Vec<Value>> {
         self.keys
     }
+}
+
+/// Whether a group's key holds the values of `key` (by
+/// [`Value::compare`]: NULL equals NULL).
+fn same_key<'v>(group: &[Value], key: impl Iterator<Item = &'v Value> + Clone) -> bool {
+    group.len() == key.clone().count()
+        && group
+            .iter()
+            .zip(key)
+            .all(|(a, b)| a.compare(b) == Ordering::Equal)
 }
 
 #[cfg(test)]

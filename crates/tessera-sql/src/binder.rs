@@ -1734,22 +1734,22 @@ impl<'a> Binder<'a> {
     }
 
     /// Rows FROM item `i` is expected to give: its table's rows as last
-    /// counted (1000 when unknown, or not a table), times the fraction
+    /// counted (1000 when unknown, or not a table; a grouped correlated
+    /// aggregate's, its table's expected rows), times the fraction
     /// the conditions pushed down to it are expected to keep (from the
     /// table's column statistics, else PostgreSQL's guesses); a filter
     /// that fixes the whole primary key gives one row.
     fn estimate_rows(&self, scope: &Scope, i: usize, pushed: &[Expr]) -> f64 {
-        let table = match &scope.items[i].input {
-            Some(ItemInput::Table(t)) => Some(t),
-            Some(ItemInput::Grouped(_, groups)) => {
-                let kept = crate::stats::conjunction_selectivity(pushed, None, *groups);
-                return (groups * kept).max(1.0);
+        let t = match &scope.items[i].input {
+            Some(ItemInput::Table(t)) => t,
+            other => {
+                let rows = match other {
+                    Some(ItemInput::Grouped(_, groups)) => *groups,
+                    _ => UNCOUNTED_ROWS,
+                };
+                let kept = crate::stats::conjunction_selectivity(pushed, None, rows);
+                return (rows * kept).max(1.0);
             }
-            _ => None,
-        };
-        let Some(t) = table else {
-            let kept = crate::stats::conjunction_selectivity(pushed, None, UNCOUNTED_ROWS);
-            return (UNCOUNTED_ROWS * kept).max(1.0);
         };
         let offset = scope.items[i].offset;
         let own: Vec<Expr> = pushed.iter().map(|c| c.rebased(offset)).collect();
@@ -7155,8 +7155,8 @@ impl Binder<'_> {
                     }
                     JoinTree::Join { .. } => false,
                 };
-                let left_inner = matches!(kind, JoinKind::Inner | JoinKind::Right);
-                let right_inner = matches!(kind, JoinKind::Inner | JoinKind::Left);
+                let left_inner = !kind.keeps_left();
+                let right_inner = !kind.keeps_right();
                 let mut keys = Vec::new();
                 let mut residual = Vec::new();
                 for c in on {

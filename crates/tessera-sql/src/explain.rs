@@ -477,37 +477,39 @@ impl Explainer<'_> {
                     self.detail(depth, &format!("Join Filter: {}", show(r, names)));
                 }
                 self.source(&join.left, names, depth + 1);
-                match (&path, looked_up) {
-                    (Some(path), Some(keys)) => {
-                        let on = if path.routes() {
+                // The right side as read: by key through an index, or
+                // whole and filtered by the left side's keys on the shards.
+                let keyed = match (path, looked_up, filtered) {
+                    (Some(path), Some(keys), _) => Some((path, keys.rows)),
+                    (_, None, Some(keys)) => {
+                        crate::join::LookupPath::filter_of(join).map(|path| (path, keys.rows))
+                    }
+                    _ => None,
+                };
+                match keyed {
+                    Some((path, keys)) => {
+                        let on = if !path.filter && path.routes() {
                             "on the shards of its keys".to_string()
                         } else {
                             format!("on all {} shards", self.shards)
                         };
-                        let text = format!(
-                            "Index Scan using {} on {} ({} keys, {on})",
-                            path.name(),
-                            path.table.name,
-                            keys.rows
-                        );
+                        let text = match path.filter {
+                            false => format!(
+                                "Index Scan using {} on {} ({keys} keys, {on})",
+                                path.name(),
+                                path.table.name,
+                            ),
+                            true => format!(
+                                "Seq Scan on {} (rows with {keys} keys of the left side, {on})",
+                                path.table.name,
+                            ),
+                        };
                         let actual = self.actual(&join.right, "source");
                         self.line(depth + 1, &text, actual);
                         let names = select_names(path.select);
                         self.output_details(&path.select.fragment, &names, depth + 1);
                     }
-                    _ => match (crate::join::LookupPath::filter_of(join), filtered) {
-                        (Some(path), Some(keys)) => {
-                            let text = format!(
-                                "Seq Scan on {} (rows with {} keys of the left side, on all {} shards)",
-                                path.table.name, keys.rows, self.shards
-                            );
-                            let actual = self.actual(&join.right, "source");
-                            self.line(depth + 1, &text, actual);
-                            let names = select_names(path.select);
-                            self.output_details(&path.select.fragment, &names, depth + 1);
-                        }
-                        _ => self.source(&join.right, names, depth + 1),
-                    },
+                    None => self.source(&join.right, names, depth + 1),
                 }
             }
             Source::Init(n) => self.line(

@@ -41,13 +41,7 @@ pub const LOOKUP_KEYS_MAX: usize = 250_000;
 /// equalities make equal to a left expression, each once, in the order
 /// of the equalities.
 fn keyed_columns(join: &Join) -> Option<(PlainScan<'_>, Vec<(usize, &Expr)>)> {
-    let kinds = [
-        JoinKind::Inner,
-        JoinKind::Left,
-        JoinKind::Semi,
-        JoinKind::Anti,
-    ];
-    if !kinds.contains(&join.kind) || join.keys.is_empty() {
+    if join.kind.keeps_right() || join.keys.is_empty() {
         return None;
     }
     let scan = PlainScan::of(&join.right)?;
@@ -400,8 +394,8 @@ impl<'a> LookupPath<'a> {
         rows: Option<u64>,
         columns: Option<&crate::stats::TableColumns>,
     ) -> bool {
+        let Some(rows) = rows else { return true };
         if self.filter {
-            let Some(rows) = rows else { return true };
             let distinct = match (columns, self.columns.as_slice()) {
                 (Some(stats), [(c, _)]) => stats.distinct(*c, rows as f64),
                 _ => None,
@@ -409,7 +403,6 @@ impl<'a> LookupPath<'a> {
             let distinct = distinct.unwrap_or(rows as f64 / 10.0);
             return (keys as f64) < distinct / 2.0;
         }
-        let Some(rows) = rows else { return true };
         let unique = match &self.index {
             None => self.columns.len() == self.table.primary_key.len(),
             Some(ix) => ix.unique && self.columns.len() == ix.columns.len(),
@@ -718,7 +711,7 @@ pub fn join_into(
     let mut out = JoinOut::new(emit);
     let right_keys = right_keys(join, right_at);
     let mut right_matched = vec![false; right.len()];
-    let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
+    let keep_left = join.kind.keeps_left();
     let pair = |l: &Row, r: &Row, out: &mut JoinOut| -> Result<bool> {
         out.joined(join, l, r, right_at, &[], params)
     };
@@ -767,7 +760,7 @@ pub fn join_into(
     for li in unmatched_left {
         out.row(std::mem::take(&mut left[li]))?;
     }
-    if matches!(join.kind, JoinKind::Right | JoinKind::Full) {
+    if join.kind.keeps_right() {
         for (r, matched) in right.into_iter().zip(right_matched) {
             if !matched {
                 out.widened(r, right_at)?;
@@ -805,32 +798,27 @@ fn semi_join_into(
     let mut out = JoinOut::new(emit);
     let wanted = join.kind == JoinKind::Semi;
     let mut keep = vec![false; left.len()];
-    if join.keys.is_empty() {
-        for (l, keep) in left.iter().zip(&mut keep) {
-            let mut found = false;
-            for r in &right {
-                if out.matches(join, l, r, right_at, params)? {
-                    found = true;
-                    break;
-                }
+    // Left row `li` against its candidate right rows.
+    let mut decide = |li: usize, candidates: &mut dyn Iterator<Item = usize>| -> Result<()> {
+        let mut found = false;
+        for i in candidates {
+            if out.matches(join, &left[li], &right[i], right_at, params)? {
+                found = true;
+                break;
             }
-            *keep = found == wanted;
+        }
+        keep[li] = found == wanted;
+        Ok(())
+    };
+    if join.keys.is_empty() {
+        for li in 0..left.len() {
+            decide(li, &mut (0..right.len()))?;
         }
     } else {
         let right_keys = right_keys(join, right_at);
         let left_keys: Vec<Expr> = join.keys.iter().map(|(k, _)| k.clone()).collect();
         let table = KeyTable::build(&right, &right_keys, params)?;
-        table.probe(&left, &left_keys, params, |li, candidates| {
-            let mut found = false;
-            for i in candidates {
-                if out.matches(join, &left[li], &right[i], right_at, params)? {
-                    found = true;
-                    break;
-                }
-            }
-            keep[li] = found == wanted;
-            Ok(())
-        })?;
+        table.probe(&left, &left_keys, params, decide)?;
     }
     for (row, keep) in left.iter_mut().zip(keep) {
         if keep {
@@ -868,8 +856,8 @@ pub fn merge_into(
     // (adaptive) sort only merges.
     left.sort_by(|a, b| path.compare_side(a, b, true));
     right.sort_by(|a, b| path.compare_side(a, b, false));
-    let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
-    let keep_right = matches!(join.kind, JoinKind::Right | JoinKind::Full);
+    let keep_left = join.kind.keeps_left();
+    let keep_right = join.kind.keeps_right();
     let unchecked: Vec<bool> = path.merged.iter().map(|m| !m).collect();
     let (mut i, mut j) = (0, 0);
     while i < left.len() && j < right.len() {

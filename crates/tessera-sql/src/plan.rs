@@ -416,6 +416,17 @@ impl JoinKind {
     pub fn filters_left(self) -> bool {
         matches!(self, JoinKind::Semi | JoinKind::Anti)
     }
+
+    /// Whether a left row no right row joins is kept (NULLs on the right).
+    pub fn keeps_left(self) -> bool {
+        matches!(self, JoinKind::Left | JoinKind::Full)
+    }
+
+    /// Whether a right row no left row joins is kept (NULLs on the left):
+    /// then every right row must be read.
+    pub fn keeps_right(self) -> bool {
+        matches!(self, JoinKind::Right | JoinKind::Full)
+    }
 }
 
 /// Two inputs side by side: an output row takes the right row's columns

@@ -4133,6 +4133,33 @@ impl<'a> Sink<'a> {
     }
 }
 
+/// The keys of a [`KeyLookup`] that only filters a table read whole: a
+/// row stays when its `filter` columns hold one of them.
+struct KeyFilter<'l> {
+    columns: &'l [usize],
+    keys: crate::batch::GroupIndex,
+}
+
+impl<'l> KeyFilter<'l> {
+    fn new(lookup: &'l KeyLookup) -> Option<KeyFilter<'l>> {
+        let columns = lookup.filter.as_deref()?;
+        let mut keys = crate::batch::GroupIndex::default();
+        for key in lookup.keys.iter() {
+            keys.find_or_insert(key.iter(), || key.clone());
+        }
+        Some(KeyFilter { columns, keys })
+    }
+
+    /// Whether `row`'s columns hold a key (a NULL holds none).
+    fn keeps(&self, row: &[Value]) -> bool {
+        let values = self
+            .columns
+            .iter()
+            .map(|&c| row.get(c).unwrap_or(&Value::Null));
+        !values.clone().any(Value::is_null) && self.keys.find(values).is_some()
+    }
+}
+
 #[cfg(test)]
 mod kv_tests {
     use std::ops::Bound::{Excluded, Included, Unbounded};
@@ -4833,32 +4860,5 @@ mod lock_wait_tests {
         }
         assert!(w.check(2, 1).is_err());
         assert!(w.check(1, 0).is_err());
-    }
-}
-
-/// The keys of a [`KeyLookup`] that only filters a table read whole: a
-/// row stays when its `filter` columns hold one of them.
-struct KeyFilter<'l> {
-    columns: &'l [usize],
-    keys: crate::batch::GroupIndex,
-}
-
-impl<'l> KeyFilter<'l> {
-    fn new(lookup: &'l KeyLookup) -> Option<KeyFilter<'l>> {
-        let columns = lookup.filter.as_deref()?;
-        let mut keys = crate::batch::GroupIndex::default();
-        for key in lookup.keys.iter() {
-            keys.find_or_insert(key.iter(), || key.clone());
-        }
-        Some(KeyFilter { columns, keys })
-    }
-
-    /// Whether `row`'s columns hold a key (a NULL holds none).
-    fn keeps(&self, row: &[Value]) -> bool {
-        let values = self
-            .columns
-            .iter()
-            .map(|&c| row.get(c).unwrap_or(&Value::Null));
-        !values.clone().any(Value::is_null) && self.keys.find(values).is_some()
     }
 }

@@ -28,8 +28,22 @@ use crate::plan::{
     AggCall, AggregateFinal, FragmentOutput, Join, JoinKind, Plan, SelectPlan, Source,
 };
 
-/// What [`Binder::probed_table`] finds.
-type ProbedTable<'p> = (usize, &'p [(Expr, Expr)], &'p SelectPlan, &'p TableDef);
+/// A correlated subquery over one table that [`Binder::probed_table`]
+/// finds: its query and what it reads the table through.
+struct Probed<'p> {
+    plan: &'p SelectPlan,
+    /// The init plan gathering the table's rows.
+    init: usize,
+    /// Equalities `(inner, outer)` of the table's row with outer values.
+    keys: &'p [(Expr, Expr)],
+    /// The init plan's query: a plain scan of the table with the
+    /// subquery's conditions that do not read the enclosing row.
+    scan: &'p SelectPlan,
+    /// Columns of its rows.
+    width: usize,
+    /// Rows of the table expected to pass those conditions.
+    rows: f64,
+}
 
 /// The conjuncts made joins, each with its condition, and the rest.
 type Taken<J> = (Vec<(J, Expr)>, Vec<Expr>);
@@ -59,18 +73,13 @@ impl SemiJoin {
     /// The join of `left` (rows `width` wide) with `t`'s rows placed at
     /// `offset`.
     pub(super) fn join(self, left: Source, offset: usize, width: usize) -> Source {
-        let args = &self.args;
-        let over_joined_row = |e: &Expr| {
-            e.map_refs(&|c| Expr::Column(offset + c), &|n| {
-                args.get(n).cloned().unwrap_or_else(Expr::literal_null)
-            })
-        };
+        let over_row = |e: &Expr| over_joined_row(e, offset, &self.args);
         let keys = self
             .keys
             .iter()
-            .map(|(inner, outer)| (over_joined_row(outer), over_joined_row(inner)))
+            .map(|(inner, outer)| (over_row(outer), over_row(inner)))
             .collect();
-        let residual = self.residual.as_ref().map(over_joined_row);
+        let residual = self.residual.as_ref().map(over_row);
         Source::Join(Box::new(Join {
             kind: self.kind,
             left,
@@ -160,10 +169,13 @@ impl Binder<'_> {
         Ok((joins, rest))
     }
 
-    /// A correlated subquery's one table, when it reads it as an init
-    /// plan found by probe keys: the init plan's number, the keys, its
-    /// plain scan, and the table.
-    fn probed_table<'p>(&'p self, plan: &'p SelectPlan) -> Option<ProbedTable<'p>> {
+    /// `sub`'s one table, when it is a correlated subquery reading it as
+    /// an init plan found by probe keys, with no window or OFFSET, whose
+    /// outer values are the enclosing row's own.
+    fn probed_table<'p>(&'p self, sub: &'p Subquery) -> Option<Probed<'p>> {
+        let SubqueryRows::PerRow(plan) = &sub.query else {
+            return None;
+        };
         let Some(Source::Probe { init, keys }) = &plan.source else {
             return None;
         };
@@ -174,9 +186,26 @@ impl Binder<'_> {
         let Plan::Select(scan) = &*gathered.plan else {
             return None;
         };
-        plain_scan_exprs(scan)?;
-        let table = scan.fragment.table.as_deref()?;
-        Some((*init, keys, scan, table))
+        let width = plain_scan_exprs(scan)?.len();
+        let table: &TableDef = scan.fragment.table.as_deref()?;
+        let f = &plan.fragment;
+        let simple = plan.window.is_none()
+            && plan.offset.is_none()
+            && f.table.is_none()
+            && f.series.is_none()
+            && !sub.args.iter().any(Expr::uses_outer);
+        if !simple {
+            return None;
+        }
+        let own = scan.fragment.filter.clone().map(Expr::conjuncts);
+        Some(Probed {
+            plan,
+            init: *init,
+            keys,
+            scan,
+            width,
+            rows: self.estimate_table_rows(table, own.unwrap_or_default()),
+        })
     }
 
     /// `c` as a semi or anti join, when it is `[NOT] EXISTS` of a query
@@ -190,41 +219,41 @@ impl Binder<'_> {
         let Expr::Subquery(sub) = e else {
             return None;
         };
-        let (SubqueryKind::Exists, SubqueryRows::PerRow(plan)) = (&sub.kind, &sub.query) else {
+        if !matches!(sub.kind, SubqueryKind::Exists) {
             return None;
-        };
-        let (init, keys, scan, table) = self.probed_table(plan)?;
-        let width = plain_scan_exprs(scan)?.len();
+        }
+        let probed = self.probed_table(sub)?;
+        let plan = probed.plan;
         let limit_ok = match &plan.limit {
             None => true,
             Some(Expr::Literal(Value::Int8(n))) => *n > 0,
             Some(Expr::Literal(Value::Int4(n))) => *n > 0,
             _ => false,
         };
-        let f = &plan.fragment;
-        let simple = limit_ok
-            && plan.aggregate.is_none()
-            && plan.window.is_none()
-            && plan.offset.is_none()
-            && f.table.is_none()
-            && f.series.is_none()
-            && !f.filter.as_ref().is_some_and(runs_per_row)
-            && !sub.args.iter().any(Expr::uses_outer);
-        if !simple {
+        let filter = &plan.fragment.filter;
+        if !limit_ok || plan.aggregate.is_some() || filter.as_ref().is_some_and(runs_per_row) {
             return None;
         }
-        let own = scan.fragment.filter.clone().map(Expr::conjuncts);
         Some(SemiJoin {
             kind,
-            init,
-            plan: Arc::new(Plan::Select(Box::new(scan.clone()))),
-            width,
-            keys: keys.to_vec(),
-            residual: f.filter.clone(),
+            init: probed.init,
+            plan: Arc::new(Plan::Select(Box::new(probed.scan.clone()))),
+            width: probed.width,
+            keys: probed.keys.to_vec(),
+            residual: filter.clone(),
             args: sub.args.clone(),
-            rows: self.estimate_table_rows(table, own.unwrap_or_default()),
+            rows: probed.rows,
         })
     }
+}
+
+/// `e`, over the subquery's table row and outer values, as an expression
+/// over the enclosing query's joined row: the table's columns placed at
+/// `offset`, each outer value its argument (an expression over that row).
+fn over_joined_row(e: &Expr, offset: usize, args: &[Expr]) -> Expr {
+    e.map_refs(&|c| Expr::Column(offset + c), &|n| {
+        args.get(n).cloned().unwrap_or_else(Expr::literal_null)
+    })
 }
 
 /// Makes a FROM of one table the first of several items, at offset 0,
@@ -343,10 +372,8 @@ impl Binder<'_> {
             (None, Some(sub)) => sub,
             _ => return None,
         };
-        let SubqueryRows::PerRow(plan) = &sub.query else {
-            return None;
-        };
-        let (init, keys, scan, table) = self.probed_table(plan)?;
+        let probed = self.probed_table(sub)?;
+        let (plan, keys) = (probed.plan, probed.keys);
         let f = &plan.fragment;
         let FragmentOutput::PartialAggregate {
             group_by,
@@ -363,23 +390,18 @@ impl Binder<'_> {
             && last.output.len() == 1
             && plan.visible == 1
             && !aggs.iter().any(AggCall::needs_one_place)
-            && plan.window.is_none()
             && plan.limit.is_none()
-            && plan.offset.is_none()
             && !plan.distinct
             && plan.distinct_on.is_empty()
             && f.filter.is_none()
-            && f.table.is_none()
-            && f.series.is_none()
             && !last.having.as_ref().is_some_and(Expr::uses_outer)
-            && !last.output[0].uses_outer()
-            && !sub.args.iter().any(Expr::uses_outer);
+            && !last.output[0].uses_outer();
         if !simple || !null_without_rows(last) {
             return None;
         }
         let n = keys.len();
         let shifted = |e: &Expr| e.map_columns(&|c| c + n);
-        let mut grouped = scan.clone();
+        let mut grouped = probed.scan.clone();
         grouped.fragment.output = FragmentOutput::PartialAggregate {
             group_by: keys.iter().map(|(inner, _)| inner.clone()).collect(),
             aggs: aggs.clone(),
@@ -395,21 +417,15 @@ impl Binder<'_> {
                 .collect(),
         });
         grouped.visible = n + 1;
-        let args = &sub.args;
         let outer = keys
             .iter()
-            .map(|(_, outer)| {
-                outer.map_refs(&Expr::Column, &|k| {
-                    args.get(k).cloned().unwrap_or_else(Expr::literal_null)
-                })
-            })
+            .map(|(_, outer)| over_joined_row(outer, 0, &sub.args))
             .collect();
-        let own = scan.fragment.filter.clone().map(Expr::conjuncts);
         Some(GroupedJoin {
-            init,
+            init: probed.init,
             plan: grouped,
             outer,
-            rows: self.estimate_table_rows(table, own.unwrap_or_default()),
+            rows: probed.rows,
         })
     }
 }
