@@ -488,7 +488,7 @@ impl Explainer<'_> {
                 };
                 match keyed {
                     Some((path, keys)) => {
-                        let on = if !path.filter && path.routes() {
+                        let on = if path.routes() {
                             "on the shards of its keys".to_string()
                         } else {
                             format!("on all {} shards", self.shards)
