@@ -626,6 +626,84 @@ fn same_key<'v>(group: &[Value], key: impl Iterator<Item = &'v Value> + Clone) -
             .all(|(a, b)| a.compare(b) == Ordering::Equal)
 }
 
+/// The cache lines of a stored row a scan is about to read, asked for
+/// while the scan gathers a batch so that the batch's evaluation finds
+/// them in cache. Each stored row lives in its own allocation, so without
+/// this every row's first read waits for memory in turn; asked for ahead,
+/// the misses of a batch's rows overlap.
+pub struct RowPrefetch {
+    /// Byte offsets into the row's values, one per cache line.
+    offsets: Vec<usize>,
+    /// The columns read, whose values may keep their bytes elsewhere
+    /// (text): asked for once the row itself has come (see
+    /// [`RowPrefetch::touch_heap`]).
+    columns: Vec<usize>,
+}
+
+/// Cache lines asked for per row at most: a batch's worth must stay in
+/// the core's cache until it is evaluated.
+const PREFETCH_LINES: usize = 6;
+
+impl RowPrefetch {
+    /// For a scan reading `columns` (positions in the stored row).
+    pub fn new(columns: impl IntoIterator<Item = usize>) -> RowPrefetch {
+        const LINE: usize = 64;
+        let mut columns: Vec<usize> = columns.into_iter().collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let mut offsets: Vec<usize> = columns
+            .iter()
+            .map(|c| c * std::mem::size_of::<Value>() / LINE * LINE)
+            .collect();
+        offsets.dedup();
+        offsets.truncate(PREFETCH_LINES);
+        columns.truncate(PREFETCH_LINES);
+        RowPrefetch { offsets, columns }
+    }
+
+    /// Rows a scan gathers between asking for a row and asking for what
+    /// its text values point to: by then the row has usually come.
+    pub const HEAP_LAG: usize = 16;
+
+    /// Asks for the first bytes of `row`'s text values among the columns
+    /// read; reads the row, so call it [`Self::HEAP_LAG`] rows after
+    /// [`Self::touch`].
+    #[inline]
+    pub fn touch_heap(&self, row: &[Value]) {
+        for &c in &self.columns {
+            match row.get(c) {
+                Some(Value::Text(s) | Value::BpChar(s) | Value::Json(s)) => prefetch(s.as_ptr()),
+                Some(Value::Bytea(b)) => prefetch(b.as_ptr()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Asks for `row`'s lines; reads nothing.
+    #[inline]
+    pub fn touch(&self, row: &[Value]) {
+        let bytes = std::mem::size_of_val(row);
+        let start = row.as_ptr().cast::<u8>();
+        for &offset in &self.offsets {
+            if offset < bytes {
+                prefetch(start.wrapping_add(offset));
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint to the cache: it neither reads the
+    // address for the program nor faults on it.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -455,6 +455,50 @@ fn mark_dropped(column: &mut ColumnDef, c: usize) {
     column.dropped = true;
 }
 
+/// `d op T` for a `date` expression `d` and a `timestamp` constant `T`
+/// (either side), as the same comparison of `d` with a date constant, so
+/// that the date is not cast per row (`l_shipdate < date '1994-01-01' +
+/// interval '1' year`). `d`'s midnight is below `T` exactly when `d` is
+/// below `T`'s day rounded up, and at or below `T` when `d` is at or
+/// below `T`'s day; `=` holds only for a midnight `T`. `None` where no
+/// such date comparison exists (`<>`, an infinite `T`).
+fn date_against_timestamp(
+    op: BinaryOp,
+    l: &Expr,
+    lt: DataType,
+    r: &Expr,
+    rt: DataType,
+) -> Option<Expr> {
+    let (date, t, op) = match (lt, rt, l, r) {
+        (DataType::Date, DataType::Timestamp(_), d, Expr::Literal(Value::Timestamp(t))) => {
+            (d, *t, op)
+        }
+        (DataType::Timestamp(_), DataType::Date, Expr::Literal(Value::Timestamp(t)), d) => {
+            (d, *t, op.flipped())
+        }
+        _ => return None,
+    };
+    if !tessera_types::datetime::is_finite_timestamp(t) {
+        return None;
+    }
+    const DAY: i64 = 86_400_000_000;
+    let floor = t.div_euclid(DAY);
+    let midnight = t.rem_euclid(DAY) == 0;
+    let ceil = floor + i64::from(!midnight);
+    let day = match op {
+        BinaryOp::Lt | BinaryOp::GtEq => ceil,
+        BinaryOp::LtEq | BinaryOp::Gt => floor,
+        BinaryOp::Eq if midnight => floor,
+        _ => return None,
+    };
+    let day = i32::try_from(day).ok()?;
+    Some(Expr::Binary {
+        op,
+        left: Box::new(date.clone()),
+        right: Box::new(Expr::Literal(Value::Date(day))),
+    })
+}
+
 /// A call, evaluated at once when every argument is a constant (so bad
 /// constants fail as the statement is prepared, as in PostgreSQL).
 fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr, DataType)> {
@@ -3560,6 +3604,9 @@ impl<'a> Binder<'a> {
                 }
                 if op.is_arithmetic() && !common.is_numeric_family() {
                     return Err(operator_missing(op.symbol(), Some(lt), rt));
+                }
+                if let Some(e) = date_against_timestamp(op, &l, lt, &r, rt) {
+                    return Ok((e, DataType::Bool));
                 }
                 let l = self.coerce(l, lt, common)?;
                 let r = self.coerce(r, rt, common)?;

@@ -1483,6 +1483,15 @@ pub fn like_values(
 /// the last `%` on a mismatch (enough for these wildcards): no allocation,
 /// and no exponential blow-up on patterns with many `%`.
 pub fn like(s: &str, pattern: &str) -> bool {
+    if !pattern.contains(['_', '\\']) {
+        return like_segments(s, pattern);
+    }
+    like_general(s, pattern)
+}
+
+/// [`like`] for any pattern: characters matched one at a time, going back
+/// to the last `%` on a mismatch.
+fn like_general(s: &str, pattern: &str) -> bool {
     let (mut s_at, mut p_at) = (s, pattern);
     // The pattern after the last `%` seen, and where in `s` it was tried.
     let mut retry: Option<(&str, &str)> = None;
@@ -1524,6 +1533,28 @@ pub fn like(s: &str, pattern: &str) -> bool {
             (None, None) => return false,
         }
     }
+}
+
+/// [`like`] for a pattern whose only wildcard is `%`: the text between
+/// `%`s found in order, leftmost first, the first piece at the start and
+/// the last at the end.
+fn like_segments(s: &str, pattern: &str) -> bool {
+    let mut pieces = pattern.split('%');
+    let first = pieces.next().unwrap_or_default();
+    let Some(mut rest) = s.strip_prefix(first) else {
+        return false;
+    };
+    let Some(mut piece) = pieces.next() else {
+        return rest.is_empty();
+    };
+    for next in pieces {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+        piece = next;
+    }
+    rest.ends_with(piece)
 }
 
 #[cfg(test)]
@@ -1607,6 +1638,31 @@ mod tests {
         assert!(binary(BinaryOp::Add, Value::Null, Value::Int4(1))
             .unwrap()
             .is_null());
+    }
+
+    #[test]
+    fn like_without_wildcards_but_percent_matches_the_general_matcher() {
+        let texts = [
+            "",
+            "a",
+            "ab",
+            "aab",
+            "abab",
+            "ba",
+            "mississippi",
+            "héllo wörld",
+            "%",
+            "a%b",
+        ];
+        let patterns = [
+            "", "%", "%%", "a", "a%", "%a", "%a%", "a%b", "%ab%", "%a%a", "a%a%", "%b%a%",
+            "m%iss%pi", "%ss%ss%", "%ö%", "h%d", "ab", "%abab", "a%%b",
+        ];
+        for t in texts {
+            for p in patterns {
+                assert_eq!(like_segments(t, p), like_general(t, p), "{t:?} LIKE {p:?}");
+            }
+        }
     }
 
     #[test]

@@ -730,15 +730,28 @@ pub fn join_into(
                 unmatched_left.push(li);
             }
         }
-    } else if join.kind == JoinKind::Inner && left.len() < right.len() {
+    } else if left.len() < right.len() {
         // Build on the smaller side: here the left, probed by the right.
         let table = KeyTable::build(&left, &left_keys, params)?;
+        let mut left_matched = vec![false; left.len()];
         table.probe(&right, &right_keys, params, |r, candidates| {
             for i in candidates {
-                pair(&left[i], &right[r], &mut out)?;
+                if pair(&left[i], &right[r], &mut out)? {
+                    left_matched[i] = true;
+                    right_matched[r] = true;
+                }
             }
             Ok(())
         })?;
+        if keep_left {
+            unmatched_left.extend(
+                left_matched
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| !**m)
+                    .map(|(i, _)| i),
+            );
+        }
     } else {
         // Build on the right, probe with the left; a NULL key matches nothing.
         let table = KeyTable::build(&right, &right_keys, params)?;
@@ -925,7 +938,7 @@ pub fn merge_into(
 }
 
 /// A hash join's table: one side's rows by the values of their join
-/// keys, found without copying a key per row. The keys are evaluated a
+/// keys, read in place when copying them would allocate. The keys are evaluated a
 /// batch at a time; rows with equal keys are chained in their order, and
 /// a row with a NULL key is left out (it matches nothing).
 struct KeyTable<'r> {
@@ -936,13 +949,27 @@ struct KeyTable<'r> {
     next: Vec<u32>,
     hashes: Vec<u64>,
     /// Where each row's key values are: its own columns when every key
-    /// is a column, else the keys computed, `width` per row.
+    /// is a column and some key's values live on the heap, else the keys
+    /// computed (or copied), `width` per row.
     columns: Option<Vec<usize>>,
     computed: Vec<Value>,
     width: usize,
 }
 
 const NO_ROW: u32 = u32::MAX;
+
+/// Whether a copy of `v` allocates.
+fn holds_heap(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Text(_)
+            | Value::BpChar(_)
+            | Value::Json(_)
+            | Value::Jsonb(_)
+            | Value::Bytea(_)
+            | Value::Array(_)
+    )
+}
 
 impl<'r> KeyTable<'r> {
     fn build(rows: &'r [Row], keys: &[Expr], params: &Params) -> Result<KeyTable<'r>> {
@@ -959,6 +986,17 @@ impl<'r> KeyTable<'r> {
                 _ => None,
             })
             .collect();
+        // Keys that copy without allocating (numbers, dates) are copied
+        // side by side, so that comparing a probe's key with a row's does
+        // not wait for the row to come from memory.
+        let columns = columns.filter(|columns| {
+            let sample = rows.iter().find(|r| {
+                columns
+                    .iter()
+                    .all(|&c| r.get(c).is_some_and(|v| !v.is_null()))
+            });
+            sample.is_some_and(|r| columns.iter().any(|&c| holds_heap(&r[c])))
+        });
         let mut table = KeyTable {
             rows,
             heads: hashbrown::HashTable::with_capacity(rows.len().min(1 << 20)),

@@ -42,6 +42,7 @@ use tessera_types::{sqlstate, Catalog, Error, IndexDef, Result, TableDef, Value}
 use tokio::sync::Notify;
 
 use crate::aggregate::AggState;
+use crate::batch::RowPrefetch;
 use crate::engine::Notice;
 use crate::expr::{Expr, Params};
 use crate::plan::{
@@ -1564,6 +1565,11 @@ impl ShardContext {
                 return sink.finish(params);
             }
         }
+        let filtered = fragment
+            .lookup
+            .iter()
+            .flat_map(|l| l.filter.iter().flatten());
+        let prefetch = RowPrefetch::new(filtered.copied().chain(fragment_columns(fragment)));
         let mut after: Option<Vec<u8>> = None;
         loop {
             let done = {
@@ -1576,14 +1582,25 @@ impl ShardContext {
                 let mut batch: Vec<&[Value]> = Vec::with_capacity(SCAN_ROWS_PER_YIELD);
                 let own_writes = self.has_intents_in(txn, table.id);
                 for (key, row) in t.iter_at(after.as_deref(), ts) {
-                    if (!own_writes || !self.has_intent(txn, table.id, key)) && keeps(row) {
+                    if !own_writes || !self.has_intent(txn, table.id, key) {
+                        prefetch.touch(row);
                         batch.push(row);
+                        if let Some(lagging) = batch.len().checked_sub(RowPrefetch::HEAP_LAG) {
+                            prefetch.touch_heap(batch[lagging]);
+                        }
                     }
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
                         last = Some(key.to_vec());
                         break;
                     }
+                }
+                let lagging = batch.len().saturating_sub(RowPrefetch::HEAP_LAG);
+                batch[lagging..]
+                    .iter()
+                    .for_each(|row| prefetch.touch_heap(row));
+                if key_filter.is_some() {
+                    batch.retain(|row| keeps(row));
                 }
                 sink.push_batch(&batch, params)?;
                 after = last;
@@ -4158,6 +4175,31 @@ impl<'l> KeyFilter<'l> {
             .map(|&c| row.get(c).unwrap_or(&Value::Null));
         !values.clone().any(Value::is_null) && self.keys.find(values).is_some()
     }
+}
+
+/// The stored columns a scan fragment reads: its filter's, then its
+/// output's.
+fn fragment_columns(fragment: &ScanFragment) -> Vec<usize> {
+    let mut columns = Vec::new();
+    let mut add = |e: &Expr| e.for_each_column(&mut |c| columns.push(c));
+    if let Some(f) = &fragment.filter {
+        add(f);
+    }
+    match &fragment.output {
+        FragmentOutput::Project(exprs) => exprs.iter().for_each(&mut add),
+        FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
+            group_by.iter().for_each(&mut add);
+            for a in aggs {
+                a.arg
+                    .iter()
+                    .chain(&a.second_arg)
+                    .chain(&a.filter)
+                    .for_each(&mut add);
+                a.order_by.iter().for_each(|(e, _, _)| add(e));
+            }
+        }
+    }
+    columns
 }
 
 #[cfg(test)]

@@ -122,6 +122,89 @@ struct Version {
     row: Option<Vec<Value>>,
 }
 
+/// A key's versions, newest first. Nearly every key has one version, kept
+/// in place in the map's node: a scan reads it without following a
+/// pointer (and missing the cache) per row, and a first write allocates
+/// no list for it.
+enum Chain {
+    One(Version),
+    Many(Vec<Version>),
+}
+
+impl Default for Chain {
+    fn default() -> Chain {
+        Chain::Many(Vec::new())
+    }
+}
+
+impl Chain {
+    fn as_slice(&self) -> &[Version] {
+        match self {
+            Chain::One(v) => std::slice::from_ref(v),
+            Chain::Many(vs) => vs,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Version] {
+        match self {
+            Chain::One(v) => std::slice::from_mut(v),
+            Chain::Many(vs) => vs,
+        }
+    }
+
+    fn first(&self) -> Option<&Version> {
+        self.as_slice().first()
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// Adds `version` as the newest.
+    fn push_front(&mut self, version: Version) {
+        *self = match std::mem::take(self) {
+            Chain::Many(vs) if vs.is_empty() => Chain::One(version),
+            Chain::One(older) => Chain::Many(vec![version, older]),
+            Chain::Many(mut vs) => {
+                vs.insert(0, version);
+                Chain::Many(vs)
+            }
+        };
+    }
+
+    /// Drops the versions of the chain no snapshot at or above `horizon`
+    /// can see: everything older than the newest version at or below it,
+    /// and that one too if it is a tombstone. Returns the bytes freed.
+    fn prune(&mut self, key: &[u8], horizon: Timestamp) -> usize {
+        let versions = self.as_slice();
+        let Some(newest_visible) = versions.iter().position(|v| v.ts <= horizon) else {
+            return 0;
+        };
+        let keep = if versions[newest_visible].row.is_none() {
+            newest_visible
+        } else {
+            newest_visible + 1
+        };
+        if keep == versions.len() {
+            return 0;
+        }
+        let mut vs = match std::mem::take(self) {
+            Chain::One(v) => vec![v],
+            Chain::Many(vs) => vs,
+        };
+        let freed = vs.drain(keep..).map(|v| version_bytes(key, &v)).sum();
+        *self = match vs.len() {
+            1 => Chain::One(vs.pop().expect("one version")),
+            _ => Chain::Many(vs),
+        };
+        freed
+    }
+}
+
 thread_local! {
     /// The last-applied write set among the versions that reads on this
     /// thread returned (or whose absence they observed), since it was last
@@ -169,7 +252,7 @@ fn visible(chain: &[Version], ts: Timestamp) -> Option<&Vec<Value>> {
 /// One table's rows on this shard, by encoded key.
 #[derive(Default)]
 pub struct Table {
-    rows: BTreeMap<Key, Vec<Version>>,
+    rows: BTreeMap<Key, Chain>,
     /// Approximate bytes all versions take (see [`row_bytes`]).
     bytes: usize,
     /// The newest commit that changed a row here: a SERIALIZABLE scan of
@@ -187,7 +270,7 @@ impl Table {
     /// The row under `key` as snapshot `ts` sees it.
     pub fn get(&self, key: &[u8], ts: Timestamp) -> Option<&Vec<Value>> {
         match self.rows.get(&Key::new(key)) {
-            Some(chain) => visible(chain, ts),
+            Some(chain) => visible(chain.as_slice(), ts),
             None => {
                 saw(self.removed);
                 None
@@ -209,7 +292,7 @@ impl Table {
         saw(self.removed);
         self.rows
             .range((lower, Bound::Unbounded))
-            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k.as_slice(), r)))
+            .filter_map(move |(k, chain)| visible(chain.as_slice(), ts).map(|r| (k.as_slice(), r)))
     }
 
     /// Rows visible at `ts` with keys in `range`, in key order.
@@ -221,7 +304,7 @@ impl Table {
         saw(self.removed);
         self.rows
             .range((key_bound(range.0), key_bound(range.1)))
-            .filter_map(move |(k, chain)| visible(chain, ts).map(|r| (k.as_slice(), r)))
+            .filter_map(move |(k, chain)| visible(chain.as_slice(), ts).map(|r| (k.as_slice(), r)))
     }
 
     /// The timestamp of the newest commit that changed a row of the table.
@@ -280,21 +363,6 @@ fn version_bytes(key: &[u8], v: &Version) -> usize {
         Some(row) => row_bytes(key, row),
         None => ROW_OVERHEAD_BYTES + key.len(),
     }
-}
-
-/// Drops the versions of `chain` no snapshot at or above `horizon` can see:
-/// everything older than the newest version at or below it, and that one
-/// too if it is a tombstone. Returns the bytes freed.
-fn prune(key: &[u8], chain: &mut Vec<Version>, horizon: Timestamp) -> usize {
-    let Some(newest_visible) = chain.iter().position(|v| v.ts <= horizon) else {
-        return 0;
-    };
-    let keep = if chain[newest_visible].row.is_none() {
-        newest_visible
-    } else {
-        newest_visible + 1
-    };
-    chain.drain(keep..).map(|v| version_bytes(key, &v)).sum()
 }
 
 impl ShardStore {
@@ -397,9 +465,9 @@ impl ShardStore {
                 chain.first().is_none_or(|v| v.ts <= ts),
                 "versions are applied in timestamp order"
             );
-            chain.insert(0, version);
+            chain.push_front(version);
             t.last_commit = t.last_commit.max(ts);
-            let freed = prune(&key, chain, horizon);
+            let freed = chain.prune(&key, horizon);
             let empty = chain.is_empty();
             let garbage = chain.len() > 1 || chain.first().is_some_and(|v| v.row.is_none());
             if empty {
@@ -424,14 +492,14 @@ impl ShardStore {
                 let stored = Key::new(&key);
                 if let Some(chain) = t.rows.get_mut(&stored) {
                     let last = chain.first().map_or(0, |v| v.seq);
-                    let freed = prune(&key, chain, horizon);
+                    let freed = chain.prune(&key, horizon);
                     t.bytes -= freed;
                     self.bytes -= freed;
                     if chain.is_empty() {
                         t.rows.remove(&stored);
                         t.removed = t.removed.max(last);
                     } else {
-                        done = chain.len() == 1 && chain[0].row.is_some();
+                        done = chain.len() == 1 && chain.first().is_some_and(|v| v.row.is_some());
                     }
                 }
             }
@@ -501,7 +569,7 @@ impl ShardStore {
         t.width = fill.len();
         let mut grown = 0;
         for (key, chain) in t.rows.iter_mut() {
-            for v in chain.iter_mut() {
+            for v in chain.as_mut_slice() {
                 if let Some(row) = v.row.as_mut().filter(|r| r.len() < fill.len()) {
                     let before = row_bytes(key.as_slice(), row);
                     row.extend_from_slice(&fill[row.len()..]);
@@ -527,7 +595,7 @@ impl ShardStore {
         };
         let mut delta: i64 = 0;
         for (key, chain) in t.rows.iter_mut() {
-            for v in chain.iter_mut() {
+            for v in chain.as_mut_slice() {
                 let Some(row) = v.row.as_mut() else { continue };
                 let Some(value) = row.get(column) else {
                     continue;
