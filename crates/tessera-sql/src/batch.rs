@@ -542,52 +542,72 @@ pub fn hash_key<'v>(values: impl Iterator<Item = &'v Value>) -> u64 {
 
 /// Groups found by key: each new key gets the next number, kept in the
 /// order the keys were first seen. Looking a key up borrows its values
-/// and copies them only when the key is new.
+/// and copies them only when the key is new. The keys are stored side by
+/// side (all of one width, learnt from the first), so that finding a
+/// group reads one array instead of following a pointer per group.
 #[derive(Default)]
 pub struct GroupIndex {
     table: hashbrown::HashTable<u32>,
     hashes: Vec<u64>,
-    keys: Vec<Vec<Value>>,
+    /// The groups' keys, `width` values each, by group number.
+    keys: Vec<Value>,
+    width: usize,
+    groups: usize,
 }
 
 impl GroupIndex {
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.groups
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.groups == 0
+    }
+
+    /// The key of group `g`.
+    pub fn key(&self, g: usize) -> &[Value] {
+        &self.keys[g * self.width..(g + 1) * self.width]
     }
 
     /// The number of the group whose key is `key` (by
-    /// [`Value::compare`], so NULLs form one group), made with
-    /// `make_key` when new; and whether it is new.
-    pub fn find_or_insert<'v, I>(
-        &mut self,
-        key: I,
-        make_key: impl FnOnce() -> Vec<Value>,
-    ) -> (usize, bool)
+    /// [`Value::compare`], so NULLs form one group), its values copied
+    /// when new; and whether it is new. Every key has the first one's
+    /// width.
+    pub fn find_or_insert<'v, I>(&mut self, key: I) -> (usize, bool)
     where
         I: Iterator<Item = &'v Value> + Clone,
     {
+        if self.groups == 0 {
+            self.width = key.clone().count();
+        }
+        debug_assert_eq!(key.clone().count(), self.width, "group keys of one width");
         let hash = hash_key(key.clone());
         let GroupIndex {
             table,
             hashes,
             keys,
+            width,
+            groups,
         } = self;
+        let width = *width;
         let entry = table.entry(
             hash,
-            |&g| same_key(&keys[g as usize], key.clone()),
+            |&g| {
+                same_key(
+                    &keys[g as usize * width..(g as usize + 1) * width],
+                    key.clone(),
+                )
+            },
             |&g| hashes[g as usize],
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(o) => (*o.get() as usize, false),
             hashbrown::hash_table::Entry::Vacant(v) => {
-                let g = keys.len();
+                let g = *groups;
                 v.insert(g as u32);
-                keys.push(make_key());
+                keys.extend(key.cloned());
                 hashes.push(hash);
+                *groups += 1;
                 (g, true)
             }
         }
@@ -598,21 +618,26 @@ impl GroupIndex {
     where
         I: Iterator<Item = &'v Value> + Clone,
     {
+        if self.groups == 0 {
+            return None;
+        }
         let hash = hash_key(key.clone());
         self.table
-            .find(hash, |&g| same_key(&self.keys[g as usize], key.clone()))
+            .find(hash, |&g| same_key(self.key(g as usize), key.clone()))
             .map(|&g| g as usize)
-    }
-
-    /// Replaces group `g`'s key with `key`, equal to it (for a caller
-    /// that can give the key's values up only after finding the group).
-    pub fn set_key(&mut self, g: usize, key: Vec<Value>) {
-        self.keys[g] = key;
     }
 
     /// The keys, by group number.
     pub fn into_keys(self) -> Vec<Vec<Value>> {
-        self.keys
+        match self.width {
+            0 => vec![Vec::new(); self.groups],
+            w => {
+                let mut values = self.keys.into_iter();
+                (0..self.groups)
+                    .map(|_| values.by_ref().take(w).collect())
+                    .collect()
+            }
+        }
     }
 }
 
@@ -865,7 +890,7 @@ mod tests {
         ];
         let found: Vec<(usize, bool)> = keys
             .iter()
-            .map(|k| groups.find_or_insert(k.iter(), || k.clone()))
+            .map(|k| groups.find_or_insert(k.iter()))
             .collect();
         assert_eq!(found, vec![(0, true), (1, true), (0, false), (1, false)]);
         assert_eq!(groups.len(), 2);

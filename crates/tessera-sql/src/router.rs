@@ -2825,10 +2825,10 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
             // Groups found by their borrowed key values, in first-seen order.
             let mut groups = crate::batch::GroupIndex::default();
             let mut all_states: Vec<Vec<AggState>> = Vec::new();
-            for (n, mut row) in rows.into_iter().enumerate() {
+            for (n, row) in rows.into_iter().enumerate() {
                 memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
                 let key = &row[..agg.group_count];
-                let (g, new) = groups.find_or_insert(key.iter(), Vec::new);
+                let (g, new) = groups.find_or_insert(key.iter());
                 if new {
                     all_states.push(agg.aggs.iter().map(AggState::new).collect());
                 }
@@ -2837,11 +2837,6 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
                     let width = call.partial_width();
                     state.merge(call, &row[at..at + width])?;
                     at += width;
-                }
-                if new {
-                    // The partial row becomes the group's key.
-                    row.truncate(agg.group_count);
-                    groups.set_key(g, row);
                 }
             }
             let mut out = Vec::with_capacity(groups.len());

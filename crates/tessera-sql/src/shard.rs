@@ -3980,9 +3980,7 @@ impl<'a> Sink<'a> {
         key: impl Iterator<Item = &'v Value> + Clone,
         aggs: &[crate::plan::AggCall],
     ) -> usize {
-        let (g, new) = self
-            .groups
-            .find_or_insert(key.clone(), || key.cloned().collect());
+        let (g, new) = self.groups.find_or_insert(key);
         if new {
             self.states.push(aggs.iter().map(AggState::new).collect());
         }
@@ -4162,7 +4160,7 @@ impl<'l> KeyFilter<'l> {
         let columns = lookup.filter.as_deref()?;
         let mut keys = crate::batch::GroupIndex::default();
         for key in lookup.keys.iter() {
-            keys.find_or_insert(key.iter(), || key.clone());
+            keys.find_or_insert(key.iter());
         }
         Some(KeyFilter { columns, keys })
     }
