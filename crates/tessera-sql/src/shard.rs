@@ -1644,44 +1644,63 @@ impl ShardContext {
         ts: Timestamp,
         sink: &mut Sink<'_>,
     ) -> Result<()> {
-        use std::ops::Bound::{Excluded, Included, Unbounded};
         let row_key: Vec<usize> = lookup
             .index
             .as_ref()
             .map(|ix| ix.row_key_columns().collect())
             .unwrap_or_default();
-        for batch in lookup.keys.chunks(LOOKUP_KEYS_PER_YIELD) {
+        // The keys encoded side by side and read in key order, so that
+        // successive reads walk the tree forward instead of all over it.
+        let mut encoded = Vec::new();
+        let mut spans = Vec::with_capacity(lookup.keys.len());
+        for key in lookup.keys.iter() {
+            let start = encoded.len();
+            for v in key {
+                encode_key_value(&mut encoded, v);
+            }
+            spans.push((start, encoded.len()));
+        }
+        spans.sort_unstable_by(|a, b| encoded[a.0..a.1].cmp(&encoded[b.0..b.1]));
+        let prefetch = RowPrefetch::new(fragment_columns(sink.fragment));
+        let mut row_id = Vec::new();
+        for chunk in spans.chunks(LOOKUP_KEYS_PER_YIELD) {
             {
                 let store = self.store.borrow();
-                for key in batch {
-                    let mut prefix = Vec::new();
-                    for v in key {
-                        encode_key_value(&mut prefix, v);
-                    }
-                    let end = prefix_end(&prefix).map_or(Unbounded, Excluded);
-                    let range: KeyRange = (Included(prefix), end);
+                let mut found: Vec<&[Value]> = Vec::with_capacity(SCAN_ROWS_PER_YIELD);
+                for &(start, end) in chunk {
+                    let prefix = &encoded[start..end];
                     match &lookup.index {
                         None => {
                             let rows = store
                                 .table(table.id)
                                 .ok_or_else(|| undefined_table(table))?;
-                            let found: Vec<&[Value]> =
-                                rows.range_at(range, ts).map(|(_, row)| &row[..]).collect();
-                            sink.push_batch(&found, params)?;
+                            for (_, row) in rows.prefix_at(prefix, ts) {
+                                prefetch.touch(row);
+                                found.push(row);
+                            }
                         }
                         Some(ix) => {
                             let entries = store
                                 .table(ix.storage.id)
                                 .ok_or_else(|| undefined_table(table))?;
-                            for (_, entry) in entries.range_at(range, ts) {
-                                let key = encode_key(entry, &row_key);
-                                if let Some(row) = store.get(table.id, &key, ts) {
-                                    sink.push(row, params)?;
+                            for (_, entry) in entries.prefix_at(prefix, ts) {
+                                row_id.clear();
+                                for &c in &row_key {
+                                    encode_key_value(&mut row_id, &entry[c]);
+                                }
+                                if let Some(row) = store.get(table.id, &row_id, ts) {
+                                    prefetch.touch(row);
+                                    found.push(row);
                                 }
                             }
                         }
                     }
+                    if found.len() >= SCAN_ROWS_PER_YIELD {
+                        sink.push_batch(&found, params)?;
+                        found.clear();
+                    }
                 }
+                sink.push_batch(&found, params)?;
             }
             tokio::task::yield_now().await;
         }

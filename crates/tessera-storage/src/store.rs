@@ -307,6 +307,19 @@ impl Table {
             .filter_map(move |(k, chain)| visible(chain.as_slice(), ts).map(|r| (k.as_slice(), r)))
     }
 
+    /// Rows visible at `ts` whose keys start with `prefix`, in key order.
+    pub fn prefix_at<'a>(
+        &'a self,
+        prefix: &'a [u8],
+        ts: Timestamp,
+    ) -> impl Iterator<Item = (&'a [u8], &'a Vec<Value>)> + 'a {
+        saw(self.removed);
+        self.rows
+            .range((Bound::Included(Key::new(prefix)), Bound::Unbounded))
+            .take_while(move |(k, _)| k.as_slice().starts_with(prefix))
+            .filter_map(move |(k, chain)| visible(chain.as_slice(), ts).map(|r| (k.as_slice(), r)))
+    }
+
     /// The timestamp of the newest commit that changed a row of the table.
     pub fn last_commit(&self) -> Timestamp {
         self.last_commit
@@ -710,6 +723,29 @@ mod mvcc_tests {
     }
     fn read(store: &ShardStore, key: &[u8], ts: Timestamp) -> Option<i64> {
         store.get(1, key, ts).map(|r| r[0].as_i64().unwrap())
+    }
+
+    #[test]
+    fn prefix_reads_see_the_keys_starting_with_it_at_their_snapshot() {
+        let mut store = ShardStore::new();
+        let long = [b'a'; 30];
+        for (i, key) in [&b"a"[..], b"a\0", b"ab", b"abc", b"b", &long[..]]
+            .into_iter()
+            .enumerate()
+        {
+            store.apply(put(key, i as i32), 10 + i as u64, 0);
+        }
+        store.apply(del(b"ab"), 30, 0);
+        let t = store.table(1).unwrap();
+        let keys = |prefix: &[u8], ts| -> Vec<Vec<u8>> {
+            t.prefix_at(prefix, ts).map(|(k, _)| k.to_vec()).collect()
+        };
+        assert_eq!(keys(b"a", 100), [&b"a"[..], b"a\0", &long[..], b"abc"]);
+        assert_eq!(keys(b"ab", 100), [&b"abc"[..]]);
+        assert_eq!(keys(b"ab", 25), [&b"ab"[..], b"abc"]);
+        assert_eq!(keys(&long[..25], 100), [long]);
+        assert!(keys(b"c", 100).is_empty());
+        assert_eq!(keys(b"", 11).len(), 2);
     }
 
     /// Stored keys order exactly as their bytes do: short and long, with
