@@ -1796,6 +1796,8 @@ impl ShardContext {
         };
         let limit = Self::index_limit(ix, params)?;
         let row_key = ix.index.row_key_columns().collect::<Vec<_>>();
+        let prefetch = RowPrefetch::new(fragment_columns(sink.fragment));
+        let mut key = Vec::new();
         loop {
             let last = {
                 let store = self.store.borrow();
@@ -1810,12 +1812,22 @@ impl ShardContext {
                 };
                 let mut n = 0;
                 let mut last = None;
+                // Without a limit to stop at, the rows go on in batches.
+                let mut found: Vec<&[Value]> = Vec::new();
                 for (entry_key, entry) in iter {
-                    let key = encode_key(entry, &row_key);
+                    key.clear();
+                    for &c in &row_key {
+                        encode_key_value(&mut key, &entry[c]);
+                    }
                     if let Some(row) = store.get(table.id, &key, ts) {
-                        sink.push(row, params)?;
-                        if limit.is_some_and(|l| sink.rows.len() >= l) {
-                            return Ok(());
+                        if limit.is_none() {
+                            prefetch.touch(row);
+                            found.push(row);
+                        } else {
+                            sink.push(row, params)?;
+                            if limit.is_some_and(|l| sink.rows.len() >= l) {
+                                return Ok(());
+                            }
                         }
                     }
                     n += 1;
@@ -1824,6 +1836,7 @@ impl ShardContext {
                         break;
                     }
                 }
+                sink.push_batch(&found, params)?;
                 last
             };
             match last {
