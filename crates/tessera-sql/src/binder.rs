@@ -637,6 +637,7 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
             }
         }
         A::Uuid => DataType::Uuid,
+        A::Regclass => DataType::Reg(tessera_types::RegKind::Class),
         A::JSON => DataType::Json,
         A::JSONB => DataType::Jsonb,
         A::Char(len) | A::Character(len) => DataType::Char(Some(char_length(len.as_ref())?)),
@@ -721,6 +722,53 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
         }
         other => return Err(Error::unsupported(format!("type {other}"))),
     })
+}
+
+/// `pg_partition_ancestors(rel) [WITH ORDINALITY]` in FROM: no table is a
+/// partition, so a relation's one ancestor is itself, at depth 1. As a
+/// LATERAL subquery of that one row (its argument may read earlier items).
+fn partition_ancestors_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+    let ast::TableFactor::Table {
+        name,
+        args: Some(args),
+        alias,
+        with_ordinality,
+        ..
+    } = relation
+    else {
+        return Ok(None);
+    };
+    let parts = name_parts(name)?;
+    let (["pg_partition_ancestors"] | ["pg_catalog", "pg_partition_ancestors"]) = parts
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    else {
+        return Ok(None);
+    };
+    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
+        return Err(no_such_function("pg_partition_ancestors"));
+    };
+    let ordinality = match with_ordinality {
+        true => ", 1::bigint AS ordinality",
+        false => "",
+    };
+    let sql = format!("SELECT ({arg})::regclass AS relid{ordinality}");
+    let parsed = crate::parser::parse(&sql)?;
+    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
+    else {
+        return Err(Error::internal("pg_partition_ancestors as a query"));
+    };
+    let alias = alias.clone().unwrap_or_else(|| ast::TableAlias {
+        name: ast::Ident::new("pg_partition_ancestors"),
+        columns: vec![],
+    });
+    Ok(Some(ast::TableFactor::Derived {
+        lateral: true,
+        subquery,
+        alias: Some(alias),
+    }))
 }
 
 /// Type names written as plain identifiers (also `pg_catalog.`-qualified):
@@ -6714,6 +6762,9 @@ impl Binder<'_> {
         if let Some(function) = function_factor(relation) {
             return self.bind_item(&function, scope);
         }
+        if let Some(derived) = partition_ancestors_item(relation)? {
+            return self.bind_item(&derived, scope);
+        }
         let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });
         let (qualifier, columns, input) = match relation {
             ast::TableFactor::NestedJoin {
@@ -7580,6 +7631,24 @@ impl Binder<'_> {
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
         if let Some(function) = function_factor(relation) {
             return self.bind_relation(&function);
+        }
+        // `pg_catalog.generate_series(…)`: the built-in functions live in
+        // pg_catalog.
+        if let ast::TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        } = relation
+        {
+            if let [ast::ObjectNamePart::Identifier(schema), bare] = name.0.as_slice() {
+                if ident_name(schema) == "pg_catalog" {
+                    let mut unqualified = relation.clone();
+                    if let ast::TableFactor::Table { name, .. } = &mut unqualified {
+                        name.0 = vec![bare.clone()];
+                    }
+                    return self.bind_relation(&unqualified);
+                }
+            }
         }
         match relation {
             ast::TableFactor::Table {

@@ -721,6 +721,11 @@ impl SystemCatalog {
                 Object::Pkey(t) => ('i', BTREE_AM_OID, t.primary_key.len(), 0, false, 'n'),
             };
             let relfilenode = if kind == 'v' { 0 } else { c.oid };
+            // PostgreSQL enforces foreign keys by triggers on both tables.
+            let has_triggers = match &c.object {
+                Object::Table(t) => !t.foreign_keys.is_empty() || self.catalog.is_referenced(t.id),
+                _ => false,
+            };
             rows.push(vec![
                 oid(c.oid),
                 text(c.name.clone()),
@@ -742,7 +747,7 @@ impl SystemCatalog {
                 int2(natts as i64),
                 int2(checks as i64),
                 Value::Bool(kind == 'v'),
-                Value::Bool(false),
+                Value::Bool(has_triggers),
                 Value::Bool(false),
                 Value::Bool(false),
                 Value::Bool(false),
