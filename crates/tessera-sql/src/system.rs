@@ -82,6 +82,7 @@ pub enum CatalogFn {
     StatisticsObjdefColumns,
     RelationIsPublishable,
     CurrentSchemas,
+    CurrentDatabase,
     /// Text to a `reg*` oid (a name looked up, or digits).
     RegIn(RegKind),
     /// A `reg*` oid to the name it identifies.
@@ -123,6 +124,7 @@ impl CatalogFn {
             ("pg_get_triggerdef", 2) => (CatalogFn::GetTriggerdef, Text, OB),
             ("pg_get_statisticsobjdef_columns", 1) => (CatalogFn::StatisticsObjdefColumns, Text, O),
             ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
+            ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
             _ => return None,
         })
@@ -1243,6 +1245,9 @@ impl SystemCatalog {
     /// gave).
     pub fn call(&self, f: CatalogFn, args: &[Value]) -> Result<Value> {
         let arg_oid = |i: usize| -> Option<u32> { args.get(i)?.as_i64().map(|v| v as u32) };
+        if f == CatalogFn::CurrentDatabase {
+            return Ok(text(self.names.database.clone()));
+        }
         if f != CatalogFn::FormatType && args.first().is_some_and(Value::is_null) {
             return Ok(Value::Null);
         }
@@ -1309,6 +1314,7 @@ impl SystemCatalog {
                 Some(_) => Value::Bool(false),
                 None => Value::Null,
             },
+            CatalogFn::CurrentDatabase => text(self.names.database.clone()),
             CatalogFn::CurrentSchemas => {
                 let implicit = args[0].as_bool() == Some(true);
                 let schemas = match implicit {
@@ -1409,7 +1415,7 @@ impl SystemCatalog {
         };
         match kind {
             RegKind::Class => {
-                let parts = crate::names::split_identifiers(input)
+                let parts = dotted_name(input)
                     .filter(|p| !p.is_empty() && p.len() <= 2)
                     .ok_or_else(|| Error::new(sqlstate::INVALID_NAME, "invalid name syntax"))?;
                 let found = match parts.as_slice() {
@@ -1488,6 +1494,43 @@ impl SystemCatalog {
             RegKind::Role => (o == SUPERUSER_OID).then(|| "postgres".to_string()),
         };
         found.unwrap_or_else(|| o.to_string())
+    }
+}
+
+/// A possibly qualified name as `regclass` input reads it: parts split at
+/// dots outside double quotes, unquoted parts folded to lower case.
+fn dotted_name(input: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut chars = input.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        part.push('"');
+                    }
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek().copied().filter(|c| *c != '.') {
+                part.push(c.to_ascii_lowercase());
+                chars.next();
+            }
+            if part.is_empty() {
+                return None;
+            }
+        }
+        parts.push(part);
+        match chars.next() {
+            None => return Some(parts),
+            Some('.') => continue,
+            Some(_) => return None,
+        }
     }
 }
 
@@ -1703,7 +1746,6 @@ fn constant(v: &ast::Value, context: Option<DataType>) -> String {
                 Some(DataType::Int2) => format!("{n}::smallint"),
                 Some(DataType::Float8) => format!("{n}::double precision"),
                 Some(DataType::Float4) => format!("{n}::real"),
-                _ if !integral && t.is_none() => format!("{n}"),
                 _ => n.clone(),
             }
         }
