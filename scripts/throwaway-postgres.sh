@@ -20,7 +20,8 @@ stop_throwaway_postgres() {
 }
 trap stop_throwaway_postgres EXIT
 
-"${run_as_pg[@]}" "$pg_bin/initdb" -A trust -U postgres -D "$pg_work/data" >"$pg_work/initdb.log" 2>&1 ||
+# A sourcing script may set initdb_args (e.g. --locale=C) before sourcing.
+"${run_as_pg[@]}" "$pg_bin/initdb" -A trust -U postgres ${initdb_args[@]+"${initdb_args[@]}"} -D "$pg_work/data" >"$pg_work/initdb.log" 2>&1 ||
     { cat "$pg_work/initdb.log" >&2; exit 1; }
 "${run_as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_work/data" -l "$pg_work/server.log" -w \
     -o "-p $port -k $pg_work -c listen_addresses=127.0.0.1" start >/dev/null

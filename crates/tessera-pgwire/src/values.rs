@@ -129,6 +129,9 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
         DataType::Int8 => Value::Int8(i64::from_be_bytes(
             bytes.try_into().map_err(|_| wrong_length())?,
         )),
+        DataType::Oid | DataType::Reg(_) => {
+            Value::Int8(u32::from_be_bytes(bytes.try_into().map_err(|_| wrong_length())?) as i64)
+        }
         DataType::Float4 => Value::Float4(f32::from_be_bytes(
             bytes.try_into().map_err(|_| wrong_length())?,
         )),
@@ -302,6 +305,7 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Int2(v), DataType::Int2) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Int4(v), DataType::Int4) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Int8(v), DataType::Int8) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Int8(v), DataType::Oid) => out.extend_from_slice(&(*v as u32).to_be_bytes()),
         (Value::Float4(v), DataType::Float4) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Float8(v), DataType::Float8) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Numeric(d), DataType::Numeric(_)) => numeric::encode_binary(d, out),

@@ -27,6 +27,7 @@ use crate::plan::*;
 use crate::sequence::SequenceOp;
 use crate::shard::Relation;
 use crate::srf::TableFn;
+use crate::system::{CatalogFn, SystemCatalog};
 
 mod decorrelate;
 
@@ -680,6 +681,7 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
             }
         }
         A::Uuid => DataType::Uuid,
+        A::Regclass => DataType::Reg(tessera_types::RegKind::Class),
         A::JSON => DataType::Json,
         A::JSONB => DataType::Jsonb,
         A::Char(len) | A::Character(len) => DataType::Char(Some(char_length(len.as_ref())?)),
@@ -711,10 +713,20 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
             }
         }
         A::Custom(name, modifiers) => {
-            let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
-                return Err(Error::unsupported(format!("type {t}")));
+            let ident = match name.0.as_slice() {
+                [ast::ObjectNamePart::Identifier(ident)] => ident,
+                // `pg_catalog.text`: the built-in types live in pg_catalog.
+                [ast::ObjectNamePart::Identifier(schema), ast::ObjectNamePart::Identifier(ident)]
+                    if ident_name(schema) == "pg_catalog" =>
+                {
+                    ident
+                }
+                _ => return Err(Error::unsupported(format!("type {t}"))),
             };
             let type_name = ident_name(ident);
+            if let (Some(found), []) = (catalog_type_name(&type_name), modifiers.as_slice()) {
+                return Ok(found);
+            }
             match (type_name.as_str(), modifiers.as_slice()) {
                 ("bpchar", []) => DataType::Char(None),
                 ("bpchar", [n]) => {
@@ -727,9 +739,8 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
                 }
                 ("timetz", []) => DataType::TimeTz(None),
                 ("timestamptz", []) => DataType::TimestampTz(None),
-                ("char", []) if ident.quote_style.is_some() => {
-                    return Err(Error::unsupported("the single-byte type \"char\""))
-                }
+                // The single-byte "char" of the system catalogs is text here.
+                ("char", []) if ident.quote_style.is_some() => DataType::Text,
                 _ => {
                     return Err(Error::new(
                         sqlstate::UNDEFINED_OBJECT,
@@ -754,6 +765,87 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
             }
         }
         other => return Err(Error::unsupported(format!("type {other}"))),
+    })
+}
+
+/// `pg_partition_ancestors(rel) [WITH ORDINALITY]` in FROM: no table is a
+/// partition, so a relation's one ancestor is itself, at depth 1. As a
+/// LATERAL subquery of that one row (its argument may read earlier items).
+fn partition_ancestors_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+    let ast::TableFactor::Table {
+        name,
+        args: Some(args),
+        alias,
+        with_ordinality,
+        ..
+    } = relation
+    else {
+        return Ok(None);
+    };
+    let parts = name_parts(name)?;
+    let (["pg_partition_ancestors"] | ["pg_catalog", "pg_partition_ancestors"]) = parts
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    else {
+        return Ok(None);
+    };
+    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
+        return Err(no_such_function("pg_partition_ancestors"));
+    };
+    let ordinality = match with_ordinality {
+        true => ", 1::bigint AS ordinality",
+        false => "",
+    };
+    let sql = format!("SELECT ({arg})::regclass AS relid{ordinality}");
+    let parsed = crate::parser::parse(&sql)?;
+    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
+    else {
+        return Err(Error::internal("pg_partition_ancestors as a query"));
+    };
+    let alias = alias.clone().unwrap_or_else(|| ast::TableAlias {
+        name: ast::Ident::new("pg_partition_ancestors"),
+        columns: vec![],
+    });
+    Ok(Some(ast::TableFactor::Derived {
+        lateral: true,
+        subquery,
+        alias: Some(alias),
+    }))
+}
+
+/// Type names written as plain identifiers (also `pg_catalog.`-qualified):
+/// the built-in types' own names, `oid` and the `reg*` aliases, and the
+/// system catalogs' types Tessera represents by others (`name` and
+/// `aclitem` as text, `int2vector` and `oidvector` as arrays).
+fn catalog_type_name(name: &str) -> Option<DataType> {
+    use tessera_types::array::Elem;
+    use tessera_types::RegKind;
+    Some(match name {
+        "oid" => DataType::Oid,
+        "regclass" => DataType::Reg(RegKind::Class),
+        "regtype" => DataType::Reg(RegKind::Type),
+        "regproc" | "regprocedure" => DataType::Reg(RegKind::Proc),
+        "regnamespace" => DataType::Reg(RegKind::Namespace),
+        "regrole" => DataType::Reg(RegKind::Role),
+        "name" | "aclitem" | "text" => DataType::Text,
+        "int2vector" => DataType::Array(Elem::Int2),
+        "oidvector" => DataType::Array(Elem::Oid),
+        "bool" | "boolean" => DataType::Bool,
+        "int2" | "smallint" => DataType::Int2,
+        "int4" | "int" | "integer" => DataType::Int4,
+        "int8" | "bigint" => DataType::Int8,
+        "float4" | "real" => DataType::Float4,
+        "float8" => DataType::Float8,
+        "numeric" => DataType::Numeric(None),
+        "varchar" => DataType::Varchar(None),
+        "date" => DataType::Date,
+        "bytea" => DataType::Bytea,
+        "uuid" => DataType::Uuid,
+        "json" => DataType::Json,
+        "jsonb" => DataType::Jsonb,
+        _ => return None,
     })
 }
 
@@ -1376,6 +1468,8 @@ pub struct Binder<'a> {
     unqualified: Option<Vec<(sqlparser::tokenizer::Location, SchemaId)>>,
     /// The node's table statistics, which order inner joins.
     stats: Option<Arc<crate::stats::TableStats>>,
+    /// The pg_catalog view of `catalog`, made when first needed.
+    system: Option<Arc<SystemCatalog>>,
 }
 
 /// What the order of inner joins is planned on: each item's expected
@@ -1714,7 +1808,106 @@ impl<'a> Binder<'a> {
             names: Names::default(),
             unqualified: None,
             stats: None,
+            system: None,
         }
+    }
+
+    /// The pg_catalog relations and functions over the catalog and path
+    /// this statement binds against.
+    fn system(&mut self) -> Arc<SystemCatalog> {
+        if self.system.is_none() {
+            self.system = Some(Arc::new(SystemCatalog::new(self.catalog, &self.names)));
+        }
+        self.system.clone().expect("made above")
+    }
+
+    /// The pg_catalog relation a FROM item names (`pg_class`, or
+    /// `pg_catalog.pg_class`; pg_catalog is searched before the path, as
+    /// PostgreSQL does when the path does not name it).
+    fn system_relation_of(&self, relation: &ast::TableFactor) -> Option<String> {
+        let ast::TableFactor::Table {
+            name, args: None, ..
+        } = relation
+        else {
+            return None;
+        };
+        if self.cte_of(relation).is_some() {
+            return None;
+        }
+        let parts = name_parts(name).ok()?;
+        let relation = match parts.as_slice() {
+            [schema, n] if schema == "pg_catalog" => n,
+            [db, schema, n] if *db == self.names.database && schema == "pg_catalog" => n,
+            [n] => n,
+            _ => return None,
+        };
+        SystemCatalog::is_relation(relation).then(|| relation.clone())
+    }
+
+    /// The query with its `reg*` result columns turned into the names
+    /// they identify, as PostgreSQL's output functions show them (the
+    /// columns keep their types in RowDescription).
+    fn reg_columns_named(&mut self, plan: SelectPlan, columns: &[ColumnDesc]) -> SelectPlan {
+        if !columns
+            .iter()
+            .any(|c| matches!(c.data_type, DataType::Reg(_)))
+        {
+            return plan;
+        }
+        let width = columns.len();
+        let outputs = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c.data_type {
+                DataType::Reg(kind) => self.reg_out(Expr::Column(i), kind),
+                _ => Expr::Column(i),
+            })
+            .collect();
+        SelectPlan {
+            source: Some(Source::Query {
+                plan: Arc::new(Plan::Select(Box::new(plan))),
+                offset: 0,
+                width,
+            }),
+            ..SelectPlan::rows(
+                Target::NoTable,
+                ScanFragment {
+                    output: FragmentOutput::Project(outputs),
+                    ..identity_fragment(width)
+                },
+            )
+        }
+    }
+
+    /// A reg* value as the name it identifies (text).
+    fn reg_out(&mut self, x: Expr, kind: tessera_types::RegKind) -> Expr {
+        let system = self.system();
+        match x {
+            Expr::Literal(Value::Int8(o)) => {
+                Expr::Literal(Value::Text(system.reg_out(kind, o as u32)))
+            }
+            x => Expr::Catalog {
+                func: CatalogFn::RegOut(kind),
+                system,
+                args: vec![x],
+            },
+        }
+    }
+
+    /// Text (a name, or digits) as a reg* oid.
+    fn reg_in(&mut self, x: Expr, kind: tessera_types::RegKind) -> Result<Expr> {
+        let system = self.system();
+        Ok(match x {
+            Expr::Literal(Value::Null) => x,
+            Expr::Literal(Value::Text(s)) => {
+                Expr::Literal(Value::Int8(system.reg_in(kind, &s)? as i64))
+            }
+            x => Expr::Catalog {
+                func: CatalogFn::RegIn(kind),
+                system,
+                args: vec![x],
+            },
+        })
     }
 
     /// The binder with names resolving against `names` (the session's
@@ -1939,6 +2132,24 @@ impl<'a> Binder<'a> {
 
     /// The table a query reads or writes.
     fn table(&mut self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let factor = ast::TableFactor::Table {
+            name: name.clone(),
+            alias: None,
+            args: None,
+            with_hints: vec![],
+            version: None,
+            with_ordinality: false,
+            partitions: vec![],
+            json_path: None,
+            sample: None,
+            index_hints: vec![],
+        };
+        if let Some(n) = self.system_relation_of(&factor) {
+            return Err(Error::new(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied for table {n}"),
+            ));
+        }
         let (q, schema) = self.schema_of_relation(name)?;
         let n = &q.name;
         match self.catalog.table(schema, n) {
@@ -2296,6 +2507,7 @@ impl<'a> Binder<'a> {
         let (plan, columns, returns_rows) = match &parsed.statement {
             S::Query(q) => {
                 let (plan, columns) = self.bind_query(q)?;
+                let plan = self.reg_columns_named(plan, &columns);
                 (Plan::Select(Box::new(plan)), columns, true)
             }
             S::Insert(insert) => {
@@ -3069,6 +3281,22 @@ impl<'a> Binder<'a> {
                         format!("cannot cast type {from} to {to}"),
                     ));
                 }
+                if let DataType::Reg(kind) = to {
+                    if from.is_string() {
+                        return Ok((self.reg_in(x, kind)?, to));
+                    }
+                }
+                if let (DataType::Reg(kind), true) = (from, to.is_string()) {
+                    let name = self.reg_out(x, kind);
+                    return Ok((
+                        Expr::Cast {
+                            expr: Box::new(name),
+                            to,
+                            explicit: true,
+                        },
+                        to,
+                    ));
+                }
                 if let Expr::Literal(v) = x {
                     return Ok((Expr::Literal(v.cast_with(to, true, &self.time)?), to));
                 }
@@ -3094,6 +3322,30 @@ impl<'a> Binder<'a> {
                 ctx,
             ),
             E::Function(f) => self.bind_function(f, scope, ctx),
+            E::Collate { expr, collation } => {
+                // Text compares bytewise, which is what "C" (and so the
+                // default collation, here) means.
+                let parts = name_parts(collation)?;
+                let name = match parts.as_slice() {
+                    [schema, n] if schema == "pg_catalog" => n,
+                    [n] => n,
+                    _ => return Err(Error::unsupported(format!("the collation {collation}"))),
+                };
+                if !matches!(name.as_str(), "default" | "C" | "POSIX" | "ucs_basic") {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("collation \"{name}\" for encoding \"UTF8\" does not exist"),
+                    ));
+                }
+                let (x, t) = self.bind_expr_hint(expr, scope, ctx, hint)?;
+                if !t.is_string() {
+                    return Err(Error::new(
+                        sqlstate::DATATYPE_MISMATCH,
+                        format!("collations are not supported by type {t}"),
+                    ));
+                }
+                Ok((x, t))
+            }
             E::TypedString(ast::TypedString {
                 data_type: dt,
                 value,
@@ -3440,6 +3692,39 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         use ast::BinaryOperator as B;
+        if let B::PGCustomBinaryOperator(parts) = op {
+            // OPERATOR(pg_catalog.~): the built-in operator of that symbol.
+            let symbol = match parts.as_slice() {
+                [schema, symbol] if schema.eq_ignore_ascii_case("pg_catalog") => symbol,
+                [symbol] => symbol,
+                _ => return Err(Error::unsupported(format!("the operator {op}"))),
+            };
+            let standard = match symbol.as_str() {
+                "~" => B::PGRegexMatch,
+                "~*" => B::PGRegexIMatch,
+                "!~" => B::PGRegexNotMatch,
+                "!~*" => B::PGRegexNotIMatch,
+                "=" => B::Eq,
+                "<>" | "!=" => B::NotEq,
+                "<" => B::Lt,
+                ">" => B::Gt,
+                "<=" => B::LtEq,
+                ">=" => B::GtEq,
+                "+" => B::Plus,
+                "-" => B::Minus,
+                "*" => B::Multiply,
+                "/" => B::Divide,
+                "%" => B::Modulo,
+                "||" => B::StringConcat,
+                _ => {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_FUNCTION,
+                        format!("operator does not exist: pg_catalog.{symbol}"),
+                    ))
+                }
+            };
+            return self.bind_binary(left, &standard, right, scope, ctx);
+        }
         let json_op = match op {
             B::Arrow => Some(JsonFn::Get),
             B::LongArrow => Some(JsonFn::GetText),
@@ -4162,8 +4447,71 @@ impl<'a> Binder<'a> {
                 }
                 Ok((out, distinct, star, order_by))
             }
-            ast::FunctionArguments::Subquery(_) => Err(Error::unsupported("subqueries")),
+            ast::FunctionArguments::Subquery(_) => Err(Error::unsupported(format!(
+                "the subquery argument of {}",
+                f.name
+            ))),
         }
+    }
+
+    /// A call of a catalog function ([`CatalogFn`]), or `None`.
+    fn bind_catalog_call(
+        &mut self,
+        name: &str,
+        f: &ast::Function,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Option<(Expr, DataType)>> {
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return Ok(None);
+        };
+        let Some((func, result, params)) = CatalogFn::named(name, list.args.len()) else {
+            if name == "pg_partition_ancestors" && list.args.len() == 1 {
+                // No table is a partition: a relation's one ancestor is itself.
+                let (args, ..) = self.function_args(f)?;
+                let hint = Some(DataType::Reg(tessera_types::RegKind::Class));
+                let (x, t) = self.bind_expr_hint(&args[0], scope, ctx, hint)?;
+                let x = match t {
+                    t if t.is_string() => self.reg_in(x, tessera_types::RegKind::Class)?,
+                    _ => self.coerce(x, t, DataType::Reg(tessera_types::RegKind::Class))?,
+                };
+                return Ok(Some((x, DataType::Reg(tessera_types::RegKind::Class))));
+            }
+            return Ok(None);
+        };
+        let (args, distinct, star, _) = self.function_args(f)?;
+        if distinct || star {
+            return Ok(None);
+        }
+        let mut bound = Vec::with_capacity(args.len());
+        for (a, want) in args.iter().zip(params) {
+            let (x, t) = self.bind_expr_hint(a, scope, ctx, Some(*want))?;
+            if let Expr::Param(i) = x {
+                if t == DataType::Unknown {
+                    self.param(i, Some(*want));
+                }
+            }
+            let x = match (t, *want) {
+                (DataType::Unknown, DataType::Oid) => self.coerce(x, t, DataType::Oid)?,
+                (t, want) if t == want || t == DataType::Unknown => self.coerce(x, t, want)?,
+                (t, DataType::Oid) if t.is_oid_like() || t.is_integer() => {
+                    self.coerce(x, t, DataType::Oid)?
+                }
+                (t, DataType::Int4) if t.is_integer() => self.coerce(x, t, DataType::Int4)?,
+                (t, DataType::Text) if t.is_string() => x,
+                (t, _) => return Err(no_such_call(name, &[t])),
+            };
+            bound.push(x);
+        }
+        let system = self.system();
+        Ok(Some((
+            Expr::Catalog {
+                func,
+                system,
+                args: bound,
+            },
+            result,
+        )))
     }
 
     fn bind_function(
@@ -4173,6 +4521,24 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         let name = function_name(f);
+        if let (ast::FunctionArguments::Subquery(q), "array") = (&f.args, name.as_str()) {
+            let (query, args, descs) = self.bind_subquery(q, scope, ctx)?;
+            if descs.len() != 1 {
+                return Err(Error::syntax("subquery must return only one column"));
+            }
+            let t = descs[0].data_type;
+            let elem = tessera_types::array::Elem::of(t)
+                .ok_or_else(|| Error::unsupported(format!("arrays of {t}")))?;
+            let sub = Subquery {
+                kind: SubqueryKind::Array(elem),
+                query,
+                args,
+            };
+            return Ok((Expr::Subquery(Box::new(sub)), DataType::Array(elem)));
+        }
+        if let Some(bound) = self.bind_catalog_call(&name, f, scope, ctx)? {
+            return Ok(bound);
+        }
         if let Some(bound) = self.bind_formatting_call(&name, f, scope, ctx)? {
             return Ok(bound);
         }
@@ -6383,6 +6749,7 @@ impl Binder<'_> {
                 if one.joins.is_empty()
                     && self.cte_of(&one.relation).is_none()
                     && self.view_of(&one.relation).is_none()
+                    && self.system_relation_of(&one.relation).is_none()
                     && !matches!(
                         one.relation,
                         ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
@@ -6442,6 +6809,9 @@ impl Binder<'_> {
         if let Some(function) = function_factor(relation) {
             return self.bind_item(&function, scope);
         }
+        if let Some(derived) = partition_ancestors_item(relation)? {
+            return self.bind_item(&derived, scope);
+        }
         let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });
         let (qualifier, columns, input) = match relation {
             ast::TableFactor::NestedJoin {
@@ -6473,6 +6843,42 @@ impl Binder<'_> {
                     false => ItemInput::Lateral(Box::new(plan), args),
                 };
                 (ident_name(&alias.name), columns, input)
+            }
+            other if self.system_relation_of(other).is_some() => {
+                let ast::TableFactor::Table { alias, .. } = other else {
+                    return Err(Error::internal("a catalog relation that is not a name"));
+                };
+                let name = self.system_relation_of(other).expect("checked above");
+                let generated = self
+                    .system()
+                    .relation(&name)
+                    .ok_or_else(|| Error::internal("a catalog relation without rows"))?;
+                let descs: Vec<ColumnDesc> = generated
+                    .columns
+                    .iter()
+                    .map(|(n, t)| ColumnDesc {
+                        name: n.clone(),
+                        data_type: *t,
+                        table_oid: 0,
+                        column_id: 0,
+                    })
+                    .collect();
+                let columns = match alias {
+                    Some(a) => alias_columns(a, &descs)?,
+                    None => generated.columns.clone(),
+                };
+                let width = columns.len();
+                let rows = generated
+                    .rows
+                    .into_iter()
+                    .map(|r| r.into_iter().map(Expr::Literal).collect())
+                    .collect();
+                let plan = SelectPlan {
+                    source: Some(Source::Values(rows)),
+                    ..SelectPlan::rows(Target::NoTable, identity_fragment(width))
+                };
+                let qualifier = alias.as_ref().map_or(name, |a| ident_name(&a.name));
+                (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
             other if self.view_of(other).is_some() => {
                 let ast::TableFactor::Table { alias, .. } = other else {
@@ -7272,6 +7678,24 @@ impl Binder<'_> {
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
         if let Some(function) = function_factor(relation) {
             return self.bind_relation(&function);
+        }
+        // `pg_catalog.generate_series(…)`: the built-in functions live in
+        // pg_catalog.
+        if let ast::TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        } = relation
+        {
+            if let [ast::ObjectNamePart::Identifier(schema), bare] = name.0.as_slice() {
+                if ident_name(schema) == "pg_catalog" {
+                    let mut unqualified = relation.clone();
+                    if let ast::TableFactor::Table { name, .. } = &mut unqualified {
+                        name.0 = vec![bare.clone()];
+                    }
+                    return self.bind_relation(&unqualified);
+                }
+            }
         }
         match relation {
             ast::TableFactor::Table {
@@ -11348,6 +11772,8 @@ fn castable(from: DataType, to: DataType) -> bool {
         || from.unconstrained() == to.unconstrained()
         || (from == DataType::Bool && to == DataType::Int4)
         || (from == DataType::Int4 && to == DataType::Bool)
+        || (from.is_oid_like() && (to.is_oid_like() || to.is_integer()))
+        || (to.is_oid_like() && from.is_integer())
 }
 
 fn operator_missing(op: &str, left: Option<DataType>, right: DataType) -> Error {

@@ -683,9 +683,11 @@ pub fn show(e: &Expr, names: &dyn Fn(usize) -> String) -> String {
         }
         Expr::Now(_) => "now()".into(),
         Expr::Sequence { .. } => "nextval(…)".into(),
+        Expr::Catalog { func, .. } => format!("{func:?}(…)"),
         Expr::Subquery(sub) => match &sub.kind {
             SubqueryKind::Scalar => "(SubPlan)".into(),
             SubqueryKind::Exists => "EXISTS(SubPlan)".into(),
+            SubqueryKind::Array(_) => "ARRAY(SubPlan)".into(),
             SubqueryKind::Quantified { left, op, all, .. } => format!(
                 "({} {} {}(SubPlan))",
                 s(left),

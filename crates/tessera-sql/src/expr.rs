@@ -448,6 +448,13 @@ pub enum Expr {
         seq: Option<Arc<tessera_types::SequenceDef>>,
         args: Vec<Expr>,
     },
+    /// A catalog function (`format_type`, `pg_get_indexdef`, a `reg*`
+    /// cast…), answered from the snapshot the statement was bound against.
+    Catalog {
+        func: crate::system::CatalogFn,
+        system: Arc<crate::system::SystemCatalog>,
+        args: Vec<Expr>,
+    },
 }
 
 /// A subquery in an expression: what it yields, and where its rows come
@@ -468,6 +475,9 @@ pub enum SubqueryKind {
     Scalar,
     /// `EXISTS (SELECT …)`.
     Exists,
+    /// `ARRAY(SELECT …)`: the values of its one column, in order, as an
+    /// array of this element type.
+    Array(tessera_types::array::Elem),
     /// `left op ANY (SELECT …)` (`IN` is `= ANY`), or with `all`,
     /// `left op ALL (SELECT …)`; the subquery's values are cast to `cast`
     /// first when set. NULLs count as SQL says: no TRUE comparison but a
@@ -525,6 +535,13 @@ impl Subquery {
     ) -> Result<Value> {
         match &self.kind {
             SubqueryKind::Exists => Ok(Value::Bool(!rows.is_empty())),
+            SubqueryKind::Array(elem) => Ok(Value::Array(Box::new(tessera_types::array::Array {
+                elem: *elem,
+                items: rows
+                    .iter()
+                    .map(|r| r.first().cloned().unwrap_or(Value::Null))
+                    .collect(),
+            }))),
             SubqueryKind::Scalar => match rows {
                 [] => Ok(Value::Null),
                 [one] => Ok(one.first().cloned().unwrap_or(Value::Null)),
@@ -618,6 +635,13 @@ impl Expr {
                     .as_ref()
                     .ok_or_else(|| Error::internal("a sequence function outside a session"))?
                     .call(*op, seq.as_ref(), &values)
+            }
+            Expr::Catalog { func, system, args } => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(row, params))
+                    .collect::<Result<Vec<_>>>()?;
+                system.call(*func, &values)
             }
             Expr::Now(clock) => Ok(Value::TimestampTz(match clock {
                 Clock::Transaction => params.time.transaction_start,
@@ -777,7 +801,9 @@ impl Expr {
                 .chain(whens.iter().flat_map(|(w, t)| [w, t]))
                 .chain(otherwise.iter().map(|e| &**e))
                 .collect(),
-            Expr::Call { args, .. } | Expr::Sequence { args, .. } => args.iter().collect(),
+            Expr::Call { args, .. } | Expr::Sequence { args, .. } | Expr::Catalog { args, .. } => {
+                args.iter().collect()
+            }
             // Not its query: that reads its own rows.
             Expr::Subquery(sub) => {
                 let left = match &sub.kind {
@@ -911,6 +937,11 @@ impl Expr {
             Expr::Sequence { op, seq, args } => Expr::Sequence {
                 op: *op,
                 seq: seq.clone(),
+                args: args.iter().map(&f).collect(),
+            },
+            Expr::Catalog { func, system, args } => Expr::Catalog {
+                func: *func,
+                system: system.clone(),
                 args: args.iter().map(&f).collect(),
             },
         }

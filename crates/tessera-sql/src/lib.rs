@@ -27,6 +27,7 @@ pub mod shard;
 pub mod srf;
 pub mod stats;
 pub mod subquery;
+pub mod system;
 pub mod text;
 pub mod window;
 

@@ -701,13 +701,14 @@ impl<C: Cluster> Router<C> {
         let new = &new;
         let mut built = Vec::new();
         for (name, columns) in unique {
-            let index = tessera_types::IndexDef::new(
+            let mut index = tessera_types::IndexDef::new(
                 name.clone(),
                 table,
                 columns.clone(),
                 vec![false; columns.len()],
                 true,
             );
+            index.constraint = true;
             if let Err(e) = self.create_index(&index, false).await {
                 self.drop_indexes(table.schema, built).await;
                 return Err(e);
@@ -1101,13 +1102,14 @@ impl<C: Cluster> Router<C> {
             let catalog = self.cluster.catalog();
             let created = match catalog.table(schema, table) {
                 Some(def) => {
-                    let index = tessera_types::IndexDef::new(
+                    let mut index = tessera_types::IndexDef::new(
                         name.clone(),
                         def,
                         columns.clone(),
                         vec![false; columns.len()],
                         true,
                     );
+                    index.constraint = true;
                     self.create_index(&index, false).await.map(|_| ())
                 }
                 None => Err(Error::new(

@@ -34,10 +34,11 @@ pub enum Elem {
     Uuid,
     Json,
     Jsonb,
+    Oid,
 }
 
 /// (element, element type, array OID, element OID, array type name).
-const TABLE: [(Elem, DataType, u32, &str); 20] = [
+const TABLE: [(Elem, DataType, u32, &str); 21] = [
     (Elem::Bool, DataType::Bool, 1000, "boolean[]"),
     (Elem::Int2, DataType::Int2, 1005, "smallint[]"),
     (Elem::Int4, DataType::Int4, 1007, "integer[]"),
@@ -83,6 +84,7 @@ const TABLE: [(Elem, DataType, u32, &str); 20] = [
     (Elem::Uuid, DataType::Uuid, 2951, "uuid[]"),
     (Elem::Json, DataType::Json, 199, "json[]"),
     (Elem::Jsonb, DataType::Jsonb, 3807, "jsonb[]"),
+    (Elem::Oid, DataType::Oid, 1028, "oid[]"),
 ];
 
 impl Elem {

@@ -26,5 +26,5 @@ pub use schema::{
     TableDef, TableId, ViewDef,
 };
 pub use sequence::SequenceDef;
-pub use types::DataType;
+pub use types::{DataType, RegKind};
 pub use value::Value;

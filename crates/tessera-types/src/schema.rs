@@ -456,6 +456,10 @@ pub struct IndexDef {
     /// ascending; scans run backwards).
     pub descending: Vec<bool>,
     pub unique: bool,
+    /// Made by a UNIQUE constraint (of CREATE or ALTER TABLE) rather than
+    /// CREATE UNIQUE INDEX: pg_constraint lists it. Stored as the unique
+    /// byte's value 2, which readers from before it read as unique.
+    pub constraint: bool,
     /// Snapshots at or after this see every row through the index; 0 while
     /// the index is still being built, when no query may use it.
     pub valid_from: u64,
@@ -514,6 +518,7 @@ impl IndexDef {
             columns,
             descending,
             unique,
+            constraint: false,
             valid_from: 0,
             storage,
         }
@@ -551,7 +556,10 @@ impl IndexDef {
             w.u32(*c as u32);
             w.u8(*d as u8);
         }
-        w.u8(self.unique as u8);
+        w.u8(match (self.unique, self.constraint) {
+            (true, true) => 2,
+            (unique, _) => unique as u8,
+        });
         w.u64(self.valid_from);
         self.storage.encode(w);
     }
@@ -566,7 +574,9 @@ impl IndexDef {
             columns.push(r.u32()? as usize);
             descending.push(r.u8()? != 0);
         }
-        let unique = r.u8()? != 0;
+        let unique_byte = r.u8()?;
+        let unique = unique_byte != 0;
+        let constraint = unique_byte == 2;
         let valid_from = r.u64()?;
         let storage = TableDef::decode(r, layout)?;
         if storage.columns.len() < columns.len() {
@@ -578,6 +588,7 @@ impl IndexDef {
             columns,
             descending,
             unique,
+            constraint,
             valid_from,
             storage,
         })

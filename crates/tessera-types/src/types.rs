@@ -41,7 +41,60 @@ pub enum DataType {
     Jsonb,
     /// A one-dimensional array (see [`crate::array`]).
     Array(Elem),
+    /// `oid`: an object identifier, an unsigned 32-bit number held as
+    /// `Value::Int8`.
+    Oid,
+    /// `regclass`, `regtype`…: an oid shown as the name of the object it
+    /// identifies. Values are `Value::Int8` oids; the binder turns them
+    /// into names where they become text (it holds the catalog), since a
+    /// value alone cannot name what it identifies.
+    Reg(RegKind),
     Unknown,
+}
+
+/// The object-identifier alias types (PostgreSQL's `reg*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegKind {
+    /// `regclass`: a relation.
+    Class,
+    /// `regtype`: a type.
+    Type,
+    /// `regproc`: a function.
+    Proc,
+    /// `regnamespace`: a schema.
+    Namespace,
+    /// `regrole`: a role.
+    Role,
+}
+
+impl RegKind {
+    pub fn oid(self) -> u32 {
+        match self {
+            RegKind::Class => 2205,
+            RegKind::Type => 2206,
+            RegKind::Proc => 24,
+            RegKind::Namespace => 4089,
+            RegKind::Role => 4096,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RegKind::Class => "regclass",
+            RegKind::Type => "regtype",
+            RegKind::Proc => "regproc",
+            RegKind::Namespace => "regnamespace",
+            RegKind::Role => "regrole",
+        }
+    }
+
+    pub const ALL: [RegKind; 5] = [
+        RegKind::Class,
+        RegKind::Type,
+        RegKind::Proc,
+        RegKind::Namespace,
+        RegKind::Role,
+    ];
 }
 
 /// The largest `numeric` precision Tessera stores exactly (digits in total).
@@ -71,6 +124,8 @@ impl DataType {
             DataType::Json => 114,
             DataType::Jsonb => 3802,
             DataType::Array(e) => e.array_oid(),
+            DataType::Oid => 26,
+            DataType::Reg(k) => k.oid(),
             DataType::Unknown => 705,
         }
     }
@@ -98,6 +153,10 @@ impl DataType {
             114 => DataType::Json,
             3802 => DataType::Jsonb,
             705 => DataType::Unknown,
+            26 => DataType::Oid,
+            _ if RegKind::ALL.iter().any(|k| k.oid() == oid) => {
+                DataType::Reg(*RegKind::ALL.iter().find(|k| k.oid() == oid)?)
+            }
             _ => return Elem::from_array_oid(oid).map(DataType::Array),
         })
     }
@@ -107,7 +166,11 @@ impl DataType {
         match self {
             DataType::Bool => 1,
             DataType::Int2 => 2,
-            DataType::Int4 | DataType::Float4 | DataType::Date => 4,
+            DataType::Int4
+            | DataType::Float4
+            | DataType::Date
+            | DataType::Oid
+            | DataType::Reg(_) => 4,
             DataType::Int8
             | DataType::Float8
             | DataType::Time(_)
@@ -174,8 +237,15 @@ impl DataType {
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
             DataType::Array(e) => e.array_name(),
+            DataType::Oid => "oid",
+            DataType::Reg(k) => k.name(),
             DataType::Unknown => "unknown",
         }
+    }
+
+    /// `oid` or one of its `reg*` aliases.
+    pub fn is_oid_like(&self) -> bool {
+        matches!(self, DataType::Oid | DataType::Reg(_))
     }
 
     pub fn is_integer(&self) -> bool {
@@ -306,6 +376,14 @@ impl DataType {
                 if a.is_string() && b.is_string() {
                     return Some(Text);
                 }
+                // Integers and the reg* aliases meet oid as PostgreSQL's
+                // implicit casts to oid take them.
+                if a.is_oid_like() && (b.is_oid_like() || b.is_integer()) {
+                    return Some(Oid);
+                }
+                if b.is_oid_like() && a.is_integer() {
+                    return Some(Oid);
+                }
                 if b.datetime_implicit(a) {
                     return Some(b.unconstrained());
                 }
@@ -332,6 +410,9 @@ impl DataType {
             return true;
         }
         if self.datetime_assignable(from) {
+            return true;
+        }
+        if self.is_oid_like() && (from.is_oid_like() || from.is_integer()) {
             return true;
         }
         self.unconstrained() == from.unconstrained()

@@ -216,6 +216,7 @@ impl Value {
             DataType::Interval(t) => Interval::parse(text, t).map(Value::Interval),
             DataType::Bytea => parse_bytea(text).map(Value::Bytea),
             DataType::Uuid => parse_uuid(text).map(Value::Uuid),
+            DataType::Oid | DataType::Reg(_) => parse_oid(text).map(Value::Int8),
             DataType::Json => json::validate(text).map(|()| Value::Json(text.to_string())),
             DataType::Jsonb => json::parse(text).map(|j| Value::Jsonb(Box::new(j))),
             DataType::Array(elem) => {
@@ -292,6 +293,19 @@ impl Value {
                 i32::try_from(v.to_i64_rounded()?).map_err(|_| Error::out_of_range("integer"))?,
             ),
             (v, T::Int8) => Value::Int8(v.to_i64_rounded()?),
+            (v @ (Value::Int2(_) | Value::Int4(_) | Value::Int8(_)), T::Oid | T::Reg(_)) => {
+                let n = v.to_i64_rounded()?;
+                // PostgreSQL's int4 → oid keeps the bits of a negative number.
+                let n = if (i32::MIN as i64..0).contains(&n) {
+                    n + (1 << 32)
+                } else {
+                    n
+                };
+                if !(0..=u32::MAX as i64).contains(&n) {
+                    return Err(Error::out_of_range("OID"));
+                }
+                Value::Int8(n)
+            }
             (v, T::Float8) => Value::Float8(v.to_f64()?),
             (v, T::Float4) => {
                 let f = v.to_f64()?;
@@ -658,6 +672,30 @@ fn write_uuid(out: &mut String, u: &[u8; 16]) {
 /// uuid's input, as PostgreSQL takes it: 32 hex digits, upper or lower
 /// case, optionally in braces, with a hyphen allowed after any group of
 /// four digits.
+/// `oid` input: an unsigned 32-bit number; a negative one down to
+/// -2147483648 wraps, as PostgreSQL's `oidin` reads it.
+pub fn parse_oid(text: &str) -> Result<i64> {
+    let invalid = || {
+        Error::new(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type oid: \"{text}\""),
+        )
+    };
+    let n: i64 = text.trim().parse().map_err(|_| invalid())?;
+    let n = if (i32::MIN as i64..0).contains(&n) {
+        n + (1 << 32)
+    } else {
+        n
+    };
+    if !(0..=u32::MAX as i64).contains(&n) {
+        return Err(Error::new(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("value \"{text}\" is out of range for type oid"),
+        ));
+    }
+    Ok(n)
+}
+
 pub fn parse_uuid(text: &str) -> Result<[u8; 16]> {
     let bad = || Error::invalid_text("uuid", text);
     let inner = match text.strip_prefix('{') {

@@ -1,0 +1,1760 @@
+//! The `pg_catalog` relations and the catalog functions clients call
+//! (`format_type`, `pg_get_indexdef`, `pg_table_is_visible`, the `reg*`
+//! casts…), answered from the catalog snapshot a statement binds against.
+//!
+//! A statement naming a `pg_catalog` relation gets its rows generated when
+//! it is bound, as literal rows (a `VALUES` source on the router), from a
+//! [`SystemCatalog`]: the snapshot and the session's names. A prepared
+//! statement is bound again when the catalog changes, so it never reads
+//! stale rows. Object ids are stable: a relation's oid is `16384 + id`
+//! (as RowDescription reports it), a schema's its id (pg_catalog 11,
+//! public 2200), built-in types keep PostgreSQL's oids, and the objects
+//! Tessera has no ids for are numbered from their table's id in ranges of
+//! their own (see [`pkey_oid`], [`constraint_oid`], [`attrdef_oid`]).
+//!
+//! What it does not do: relations Tessera has no objects for (triggers,
+//! policies, publications, inheritance, extended statistics) are there
+//! with PostgreSQL's columns and no rows; `name` and `"char"` columns are
+//! `text`, `pg_node_tree` columns hold SQL text, and `aclitem[]` columns
+//! are NULL (no privileges yet). Generating every row on each bind is
+//! linear in the catalog's size; psql's queries over a few thousand
+//! relations stay well under a millisecond per relation read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlparser::ast;
+use tessera_types::array::{Array, Elem};
+use tessera_types::schema::{FkAction, SchemaId, PG_CATALOG};
+use tessera_types::{sqlstate, Catalog, DataType, Error, RegKind, Result, TableDef, Value};
+
+use crate::names::{quote_ident, Names};
+
+/// The oid of the one role, `postgres` (PostgreSQL's bootstrap superuser).
+pub const SUPERUSER_OID: u32 = 10;
+/// The oid the session's database reports (PostgreSQL's `postgres`).
+pub const DATABASE_OID: u32 = 5;
+const PG_CLASS_OID: u32 = 1259;
+const HEAP_AM_OID: u32 = 2;
+const BTREE_AM_OID: u32 = 403;
+const DEFAULT_COLLATION_OID: u32 = 100;
+const DEFAULT_TABLESPACE_OID: u32 = 1663;
+/// PostgreSQL's number for the UTF8 encoding.
+const UTF8_ENCODING: i32 = 6;
+
+/// The oid of a relation (table, view, sequence or index) with id `id`.
+pub fn relation_oid(id: u32) -> u32 {
+    16384 + id
+}
+
+/// The oid of the index that backs table `id`'s primary key: Tessera keys
+/// the table itself by it, so it has no id of its own.
+pub fn pkey_oid(table: u32) -> u32 {
+    0x4000_0000u32.wrapping_add(table)
+}
+
+/// The oid of constraint number `k` of table `id` (primary key, unique
+/// constraints, checks, foreign keys, in that order).
+pub fn constraint_oid(table: u32, k: usize) -> u32 {
+    0x5000_0000u32.wrapping_add(table.wrapping_mul(256).wrapping_add(k as u32))
+}
+
+/// The oid of the default of column `attnum` of table `id`.
+pub fn attrdef_oid(table: u32, attnum: usize) -> u32 {
+    0x6000_0000u32.wrapping_add(table.wrapping_mul(1600).wrapping_add(attnum as u32))
+}
+
+/// A catalog function, evaluated against a [`SystemCatalog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogFn {
+    FormatType,
+    GetExpr,
+    GetIndexdef,
+    GetConstraintdef,
+    GetUserById,
+    TableIsVisible,
+    TypeIsVisible,
+    EncodingToChar,
+    ObjDescription,
+    ColDescription,
+    GetViewdef,
+    GetTriggerdef,
+    StatisticsObjdefColumns,
+    RelationIsPublishable,
+    CurrentSchemas,
+    CurrentDatabase,
+    /// Text to a `reg*` oid (a name looked up, or digits).
+    RegIn(RegKind),
+    /// A `reg*` oid to the name it identifies.
+    RegOut(RegKind),
+}
+
+impl CatalogFn {
+    /// The function a call of `name` with `arity` arguments is, and the
+    /// type it returns.
+    pub fn named(name: &str, arity: usize) -> Option<(CatalogFn, DataType, &'static [DataType])> {
+        use DataType::{Bool, Int4, Oid, Text};
+        const O: &[DataType] = &[Oid];
+        const OB: &[DataType] = &[Oid, Bool];
+        const OI: &[DataType] = &[Oid, Int4];
+        const TO: &[DataType] = &[Text, Oid];
+        const TOB: &[DataType] = &[Text, Oid, Bool];
+        const OIB: &[DataType] = &[Oid, Int4, Bool];
+        const OT: &[DataType] = &[Oid, Text];
+        const I: &[DataType] = &[Int4];
+        const B: &[DataType] = &[Bool];
+        Some(match (name, arity) {
+            ("format_type", 2) => (CatalogFn::FormatType, Text, OI),
+            ("pg_get_expr", 2) => (CatalogFn::GetExpr, Text, TO),
+            ("pg_get_expr", 3) => (CatalogFn::GetExpr, Text, TOB),
+            ("pg_get_indexdef", 1) => (CatalogFn::GetIndexdef, Text, O),
+            ("pg_get_indexdef", 3) => (CatalogFn::GetIndexdef, Text, OIB),
+            ("pg_get_constraintdef", 1) => (CatalogFn::GetConstraintdef, Text, O),
+            ("pg_get_constraintdef", 2) => (CatalogFn::GetConstraintdef, Text, OB),
+            ("pg_get_userbyid", 1) => (CatalogFn::GetUserById, Text, O),
+            ("pg_table_is_visible", 1) => (CatalogFn::TableIsVisible, Bool, O),
+            ("pg_type_is_visible", 1) => (CatalogFn::TypeIsVisible, Bool, O),
+            ("pg_encoding_to_char", 1) => (CatalogFn::EncodingToChar, Text, I),
+            ("obj_description", 1) => (CatalogFn::ObjDescription, Text, O),
+            ("obj_description", 2) => (CatalogFn::ObjDescription, Text, OT),
+            ("col_description", 2) => (CatalogFn::ColDescription, Text, OI),
+            ("pg_get_viewdef", 1) => (CatalogFn::GetViewdef, Text, O),
+            ("pg_get_viewdef", 2) => (CatalogFn::GetViewdef, Text, OB),
+            ("pg_get_triggerdef", 1) => (CatalogFn::GetTriggerdef, Text, O),
+            ("pg_get_triggerdef", 2) => (CatalogFn::GetTriggerdef, Text, OB),
+            ("pg_get_statisticsobjdef_columns", 1) => (CatalogFn::StatisticsObjdefColumns, Text, O),
+            ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
+            ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
+            ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
+            _ => return None,
+        })
+    }
+}
+
+/// One relation of a schema: its kind and what it is.
+#[derive(Clone)]
+enum Object {
+    Table(Arc<TableDef>),
+    View(Arc<tessera_types::ViewDef>),
+    Sequence,
+    Index(Arc<tessera_types::IndexDef>),
+    /// The primary-key index of the table.
+    Pkey(Arc<TableDef>),
+}
+
+/// A relation Tessera has, with the name and schema pg_class gives it.
+#[derive(Clone)]
+struct Class {
+    oid: u32,
+    name: String,
+    schema: SchemaId,
+    object: Object,
+}
+
+/// What the catalog functions and relations read: a catalog snapshot, the
+/// session's names, and every relation by oid.
+#[derive(Debug)]
+pub struct SystemCatalog {
+    catalog: Catalog,
+    names: Names,
+    path: Vec<SchemaId>,
+    classes: ClassMap,
+}
+
+struct ClassMap(Vec<Class>, HashMap<u32, usize>);
+
+impl std::fmt::Debug for ClassMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} relations", self.0.len())
+    }
+}
+
+impl PartialEq for SystemCatalog {
+    /// One snapshot is one catalog version seen through one path.
+    fn eq(&self, other: &SystemCatalog) -> bool {
+        self.catalog.version == other.catalog.version && self.names == other.names
+    }
+}
+
+/// A generated relation: its columns and rows.
+pub struct SystemRelation {
+    pub columns: Vec<(String, DataType)>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+fn oid(v: u32) -> Value {
+    Value::Int8(v as i64)
+}
+fn text(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+fn ch(c: char) -> Value {
+    Value::Text(if c == '\0' {
+        String::new()
+    } else {
+        c.to_string()
+    })
+}
+fn int2(v: i64) -> Value {
+    Value::Int2(v as i16)
+}
+fn int4(v: i64) -> Value {
+    Value::Int4(v as i32)
+}
+fn array(elem: Elem, items: Vec<Value>) -> Value {
+    Value::Array(Box::new(Array { elem, items }))
+}
+fn int2s(items: impl IntoIterator<Item = i64>) -> Value {
+    array(Elem::Int2, items.into_iter().map(int2).collect())
+}
+fn oids(items: impl IntoIterator<Item = u32>) -> Value {
+    array(Elem::Oid, items.into_iter().map(oid).collect())
+}
+
+/// Column types, shorthand for the tables below: o oid, n name (text),
+/// c "char" (text), b bool, 2/4/8 integers, f float4, t text, T text[],
+/// O oid[], V int2vector (int2[]), W oidvector (oid[]), p regproc,
+/// z timestamptz.
+fn columns(spec: &str) -> Vec<(String, DataType)> {
+    spec.split_whitespace()
+        .map(|c| {
+            let (name, code) = c.split_once(':').expect("column spec is name:code");
+            let t = match code {
+                "o" => DataType::Oid,
+                "n" | "c" | "t" => DataType::Text,
+                "b" => DataType::Bool,
+                "2" => DataType::Int2,
+                "4" => DataType::Int4,
+                "8" => DataType::Int8,
+                "f" => DataType::Float4,
+                "T" => DataType::Array(Elem::Text),
+                "O" | "W" => DataType::Array(Elem::Oid),
+                "V" => DataType::Array(Elem::Int2),
+                "p" => DataType::Reg(RegKind::Proc),
+                "z" => DataType::TimestampTz(None),
+                other => panic!("unknown column type code {other}"),
+            };
+            (name.to_string(), t)
+        })
+        .collect()
+}
+
+/// The pg_catalog relations: name and columns (PostgreSQL 15's, less the
+/// `xid` and `anyarray` columns Tessera has no types for).
+const RELATIONS: &[(&str, &str)] = &[
+    ("pg_namespace", "oid:o nspname:n nspowner:o nspacl:T"),
+    (
+        "pg_class",
+        "oid:o relname:n relnamespace:o reltype:o reloftype:o relowner:o relam:o \
+         relfilenode:o reltablespace:o relpages:4 reltuples:f relallvisible:4 reltoastrelid:o \
+         relhasindex:b relisshared:b relpersistence:c relkind:c relnatts:2 relchecks:2 \
+         relhasrules:b relhastriggers:b relhassubclass:b relrowsecurity:b \
+         relforcerowsecurity:b relispopulated:b relreplident:c relispartition:b relrewrite:o \
+         relacl:T reloptions:T relpartbound:t",
+    ),
+    (
+        "pg_attribute",
+        "attrelid:o attname:n atttypid:o attstattarget:4 attlen:2 attnum:2 attndims:4 \
+         attcacheoff:4 atttypmod:4 attbyval:b attalign:c attstorage:c attcompression:c \
+         attnotnull:b atthasdef:b atthasmissing:b attidentity:c attgenerated:c \
+         attisdropped:b attislocal:b attinhcount:4 attcollation:o attacl:T attoptions:T \
+         attfdwoptions:T",
+    ),
+    (
+        "pg_type",
+        "oid:o typname:n typnamespace:o typowner:o typlen:2 typbyval:b typtype:c \
+         typcategory:c typispreferred:b typisdefined:b typdelim:c typrelid:o typsubscript:p \
+         typelem:o typarray:o typinput:p typoutput:p typreceive:p typsend:p typmodin:p \
+         typmodout:p typanalyze:p typalign:c typstorage:c typnotnull:b typbasetype:o \
+         typtypmod:4 typndims:4 typcollation:o typdefaultbin:t typdefault:t typacl:T",
+    ),
+    (
+        "pg_index",
+        "indexrelid:o indrelid:o indnatts:2 indnkeyatts:2 indisunique:b \
+         indnullsnotdistinct:b indisprimary:b indisexclusion:b indimmediate:b \
+         indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b \
+         indisreplident:b indkey:V indcollation:W indclass:W indoption:V indexprs:t indpred:t",
+    ),
+    (
+        "pg_constraint",
+        "oid:o conname:n connamespace:o contype:c condeferrable:b condeferred:b \
+         convalidated:b conrelid:o contypid:o conindid:o conparentid:o confrelid:o \
+         confupdtype:c confdeltype:c confmatchtype:c conislocal:b coninhcount:4 \
+         connoinherit:b conkey:V confkey:V conpfeqop:O conppeqop:O conffeqop:O \
+         confdelsetcols:V conexclop:O conbin:t",
+    ),
+    ("pg_attrdef", "oid:o adrelid:o adnum:2 adbin:t"),
+    (
+        "pg_database",
+        "oid:o datname:n datdba:o encoding:4 datlocprovider:c datistemplate:b \
+         datallowconn:b datconnlimit:4 dattablespace:o datcollate:t datctype:t \
+         daticulocale:t datcollversion:t datacl:T",
+    ),
+    (
+        "pg_roles",
+        "rolname:n rolsuper:b rolinherit:b rolcreaterole:b rolcreatedb:b rolcanlogin:b \
+         rolreplication:b rolconnlimit:4 rolpassword:t rolvaliduntil:z rolbypassrls:b \
+         rolconfig:T oid:o",
+    ),
+    (
+        "pg_authid",
+        "oid:o rolname:n rolsuper:b rolinherit:b rolcreaterole:b rolcreatedb:b \
+         rolcanlogin:b rolreplication:b rolbypassrls:b rolconnlimit:4 rolpassword:t \
+         rolvaliduntil:z",
+    ),
+    (
+        "pg_user",
+        "usename:n usesysid:o usecreatedb:b usesuper:b userepl:b usebypassrls:b passwd:t \
+         valuntil:z useconfig:T",
+    ),
+    (
+        "pg_auth_members",
+        "roleid:o member:o grantor:o admin_option:b",
+    ),
+    ("pg_am", "oid:o amname:n amhandler:p amtype:c"),
+    (
+        "pg_description",
+        "objoid:o classoid:o objsubid:4 description:t",
+    ),
+    (
+        "pg_inherits",
+        "inhrelid:o inhparent:o inhseqno:4 inhdetachpending:b",
+    ),
+    (
+        "pg_policy",
+        "oid:o polname:n polrelid:o polcmd:c polpermissive:b polroles:O polqual:t \
+         polwithcheck:t",
+    ),
+    (
+        "pg_statistic_ext",
+        "oid:o stxrelid:o stxname:n stxnamespace:o stxowner:o stxstattarget:4 stxkeys:V \
+         stxkind:T stxexprs:t",
+    ),
+    (
+        "pg_publication",
+        "oid:o pubname:n pubowner:o puballtables:b pubinsert:b pubupdate:b pubdelete:b \
+         pubtruncate:b pubviaroot:b",
+    ),
+    (
+        "pg_publication_rel",
+        "oid:o prpubid:o prrelid:o prqual:t prattrs:V",
+    ),
+    ("pg_publication_namespace", "oid:o pnpubid:o pnnspid:o"),
+    (
+        "pg_trigger",
+        "oid:o tgrelid:o tgparentid:o tgname:n tgfoid:o tgtype:2 tgenabled:c \
+         tgisinternal:b tgconstrrelid:o tgconstrindid:o tgconstraint:o tgdeferrable:b \
+         tginitdeferred:b tgnargs:2 tgattr:V tgqual:t tgoldtable:n tgnewtable:n",
+    ),
+    (
+        "pg_collation",
+        "oid:o collname:n collnamespace:o collowner:o collprovider:c \
+         collisdeterministic:b collencoding:4 collcollate:t collctype:t colliculocale:t \
+         collversion:t",
+    ),
+    (
+        "pg_sequence",
+        "seqrelid:o seqtypid:o seqstart:8 seqincrement:8 seqmax:8 seqmin:8 seqcache:8 \
+         seqcycle:b",
+    ),
+    (
+        "pg_proc",
+        "oid:o proname:n pronamespace:o proowner:o prolang:o procost:f prorows:f \
+         provariadic:o prosupport:p prokind:c prosecdef:b proleakproof:b proisstrict:b \
+         proretset:b provolatile:c proparallel:c pronargs:2 pronargdefaults:2 prorettype:o \
+         proargtypes:W proallargtypes:O proargmodes:T proargnames:T proargdefaults:t \
+         protrftypes:O prosrc:t probin:t prosqlbody:t proconfig:T proacl:T",
+    ),
+    (
+        "pg_tablespace",
+        "oid:o spcname:n spcowner:o spcacl:T spcoptions:T",
+    ),
+];
+
+/// The functions pg_proc lists: those this module and the binder answer
+/// that clients look up, with PostgreSQL's oids, argument and result types.
+const PROCS: &[(u32, &str, &[u32], u32)] = &[
+    (89, "version", &[], 25),
+    (1081, "format_type", &[26, 23], 25),
+    (1642, "pg_get_userbyid", &[26], 19),
+    (1643, "pg_get_indexdef", &[26], 25),
+    (1387, "pg_get_constraintdef", &[26], 25),
+    (1716, "pg_get_expr", &[194, 26], 25),
+    (2079, "pg_table_is_visible", &[26], 16),
+    (2080, "pg_type_is_visible", &[26], 16),
+    (1597, "pg_encoding_to_char", &[23], 19),
+    (1403, "current_schemas", &[16], 1003),
+    (1215, "obj_description", &[26, 19], 25),
+    (1216, "col_description", &[26, 23], 25),
+    (1641, "pg_get_viewdef", &[26], 25),
+];
+
+/// The built-in types pg_type lists (each also has its array type).
+const BUILTIN_TYPES: &[DataType] = &[
+    DataType::Bool,
+    DataType::Bytea,
+    DataType::Int8,
+    DataType::Int2,
+    DataType::Int4,
+    DataType::Text,
+    DataType::Oid,
+    DataType::Json,
+    DataType::Float4,
+    DataType::Float8,
+    DataType::Char(None),
+    DataType::Varchar(None),
+    DataType::Date,
+    DataType::Time(None),
+    DataType::Timestamp(None),
+    DataType::TimestampTz(None),
+    DataType::Interval(None),
+    DataType::TimeTz(None),
+    DataType::Numeric(None),
+    DataType::Uuid,
+    DataType::Jsonb,
+    DataType::Reg(RegKind::Class),
+    DataType::Reg(RegKind::Type),
+    DataType::Reg(RegKind::Proc),
+    DataType::Reg(RegKind::Namespace),
+    DataType::Reg(RegKind::Role),
+];
+
+/// PostgreSQL's internal name of a built-in type (`typname`).
+pub fn typname(t: DataType) -> &'static str {
+    match t {
+        DataType::Bool => "bool",
+        DataType::Int2 => "int2",
+        DataType::Int4 => "int4",
+        DataType::Int8 => "int8",
+        DataType::Float4 => "float4",
+        DataType::Float8 => "float8",
+        DataType::Numeric(_) => "numeric",
+        DataType::Text => "text",
+        DataType::Varchar(_) => "varchar",
+        DataType::Char(_) => "bpchar",
+        DataType::Date => "date",
+        DataType::Time(_) => "time",
+        DataType::TimeTz(_) => "timetz",
+        DataType::Timestamp(_) => "timestamp",
+        DataType::TimestampTz(_) => "timestamptz",
+        DataType::Interval(_) => "interval",
+        DataType::Bytea => "bytea",
+        DataType::Uuid => "uuid",
+        DataType::Json => "json",
+        DataType::Jsonb => "jsonb",
+        DataType::Oid => "oid",
+        DataType::Reg(k) => k.name(),
+        DataType::Array(_) | DataType::Unknown => "unknown",
+    }
+}
+
+/// PostgreSQL's `typcategory`.
+fn typcategory(t: DataType) -> char {
+    match t {
+        DataType::Bool => 'B',
+        t if t.is_numeric_family() || t.is_oid_like() => 'N',
+        t if t.is_string() => 'S',
+        t if t.is_datetime() => 'D',
+        DataType::Interval(_) => 'T',
+        DataType::Array(_) => 'A',
+        _ => 'U',
+    }
+}
+
+fn typalign(t: DataType) -> char {
+    match t.typlen() {
+        1 => 'c',
+        2 => 's',
+        4 => 'i',
+        8 => 'd',
+        _ if matches!(t, DataType::Interval(_) | DataType::TimeTz(_)) => 'd',
+        _ if matches!(t, DataType::Uuid | DataType::Bool) => 'c',
+        _ if matches!(
+            t,
+            DataType::Numeric(_) | DataType::Array(_) | DataType::Jsonb
+        ) =>
+        {
+            'i'
+        }
+        _ => 'i',
+    }
+}
+
+/// `typstorage`: plain for fixed-size types, main for numeric, else
+/// extended.
+fn typstorage(t: DataType) -> char {
+    match t {
+        DataType::Numeric(_) => 'm',
+        t if t.typlen() > 0 => 'p',
+        _ => 'x',
+    }
+}
+
+fn collatable(t: DataType) -> bool {
+    matches!(
+        t.unconstrained(),
+        DataType::Text | DataType::Varchar(None) | DataType::Char(None)
+    )
+}
+
+/// The type a column of type `oid` with modifier `typmod` has.
+fn type_of(type_oid: u32, typmod: i32) -> Option<DataType> {
+    let base = DataType::from_oid(type_oid)?;
+    let m = typmod - 4;
+    Some(match base {
+        DataType::Numeric(_) if m >= 0 => {
+            DataType::Numeric(Some(((m >> 16) as u8, (m & 0xffff) as u8)))
+        }
+        DataType::Varchar(_) if m >= 0 => DataType::Varchar(Some(m as u32)),
+        DataType::Char(_) if m >= 0 => DataType::Char(Some(m as u32)),
+        DataType::Time(_) if typmod >= 0 => DataType::Time(Some(typmod as u8)),
+        DataType::TimeTz(_) if typmod >= 0 => DataType::TimeTz(Some(typmod as u8)),
+        DataType::Timestamp(_) if typmod >= 0 => DataType::Timestamp(Some(typmod as u8)),
+        DataType::TimestampTz(_) if typmod >= 0 => DataType::TimestampTz(Some(typmod as u8)),
+        other => other,
+    })
+}
+
+/// `format_type(oid, typmod)`: the SQL name, with the modifier.
+pub fn format_type(type_oid: u32, typmod: Option<i32>) -> String {
+    match type_of(type_oid, typmod.unwrap_or(-1)) {
+        Some(DataType::Char(None)) if typmod.is_none() => "bpchar".into(),
+        Some(DataType::Char(None)) => "character".into(),
+        Some(t) => t.name(),
+        None => "???".into(),
+    }
+}
+
+impl SystemCatalog {
+    pub fn new(catalog: &Catalog, names: &Names) -> SystemCatalog {
+        let mut classes = Vec::new();
+        for t in catalog.tables() {
+            if t.name.starts_with(Catalog::REWRITE_PREFIX) {
+                continue;
+            }
+            classes.push(Class {
+                oid: relation_oid(t.id),
+                name: t.name.clone(),
+                schema: t.schema,
+                object: Object::Table(t.clone()),
+            });
+            if !t.primary_key.is_empty() {
+                classes.push(Class {
+                    oid: pkey_oid(t.id),
+                    name: pkey_name(t),
+                    schema: t.schema,
+                    object: Object::Pkey(t.clone()),
+                });
+            }
+        }
+        for v in catalog.views() {
+            classes.push(Class {
+                oid: relation_oid(v.id),
+                name: v.name.clone(),
+                schema: v.schema,
+                object: Object::View(v.clone()),
+            });
+        }
+        for s in catalog.sequences() {
+            classes.push(Class {
+                oid: relation_oid(s.id),
+                name: s.name.clone(),
+                schema: s.schema,
+                object: Object::Sequence,
+            });
+        }
+        for i in catalog.indexes() {
+            classes.push(Class {
+                oid: relation_oid(i.storage.id),
+                name: i.name.clone(),
+                schema: i.schema(),
+                object: Object::Index(i.clone()),
+            });
+        }
+        let by_oid = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.oid, i))
+            .collect();
+        SystemCatalog {
+            catalog: catalog.clone(),
+            path: names.schemas_with_implicit(catalog),
+            names: names.clone(),
+            classes: ClassMap(classes, by_oid),
+        }
+    }
+
+    /// Whether `name` is a pg_catalog relation.
+    pub fn is_relation(name: &str) -> bool {
+        RELATIONS.iter().any(|(n, _)| *n == name)
+    }
+
+    fn class(&self, oid: u32) -> Option<&Class> {
+        self.classes.1.get(&oid).map(|i| &self.classes.0[*i])
+    }
+
+    fn table(&self, oid: u32) -> Option<&Arc<TableDef>> {
+        match self.class(oid).map(|c| &c.object) {
+            Some(Object::Table(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A relation's name as the session's path shows it: bare when the
+    /// path finds it by that name, else qualified.
+    fn shown(&self, schema: SchemaId, name: &str) -> String {
+        let first = self
+            .path
+            .iter()
+            .copied()
+            .find(|s| self.relation_in(*s, name));
+        if first == Some(schema) {
+            quote_ident(name)
+        } else {
+            format!(
+                "{}.{}",
+                quote_ident(self.catalog.schema_name(schema)),
+                quote_ident(name)
+            )
+        }
+    }
+
+    fn relation_in(&self, schema: SchemaId, name: &str) -> bool {
+        if schema == PG_CATALOG {
+            return SystemCatalog::is_relation(name);
+        }
+        self.classes
+            .0
+            .iter()
+            .any(|c| c.schema == schema && c.name == name)
+    }
+
+    /// The rows of relation `name` of pg_catalog, or `None` if there is none.
+    pub fn relation(&self, name: &str) -> Option<SystemRelation> {
+        let (_, spec) = RELATIONS.iter().find(|(n, _)| *n == name)?;
+        let columns = columns(spec);
+        let rows = match name {
+            "pg_namespace" => self.namespaces(),
+            "pg_class" => self.class_rows(),
+            "pg_attribute" => self.attributes(),
+            "pg_type" => self.types(),
+            "pg_index" => self.index_rows(),
+            "pg_constraint" => self.constraints(),
+            "pg_attrdef" => self.attrdefs(),
+            "pg_database" => self.databases(),
+            "pg_roles" => vec![self.role_row(true)],
+            "pg_authid" => vec![self.role_row(false)],
+            "pg_user" => vec![vec![
+                text("postgres"),
+                oid(SUPERUSER_OID),
+                Value::Bool(true),
+                Value::Bool(true),
+                Value::Bool(true),
+                Value::Bool(true),
+                text("********"),
+                Value::Null,
+                Value::Null,
+            ]],
+            "pg_am" => vec![
+                vec![oid(HEAP_AM_OID), text("heap"), oid(3), ch('t')],
+                vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
+            ],
+            "pg_description" => self.descriptions(),
+            "pg_collation" => vec![
+                collation(DEFAULT_COLLATION_OID, "default", 'd', -1, None),
+                collation(950, "C", 'c', -1, Some("C")),
+                collation(951, "POSIX", 'c', -1, Some("POSIX")),
+            ],
+            "pg_sequence" => self.sequence_rows(),
+            "pg_proc" => self.procs(),
+            "pg_tablespace" => vec![
+                vec![
+                    oid(1663),
+                    text("pg_default"),
+                    oid(SUPERUSER_OID),
+                    Value::Null,
+                    Value::Null,
+                ],
+                vec![
+                    oid(1664),
+                    text("pg_global"),
+                    oid(SUPERUSER_OID),
+                    Value::Null,
+                    Value::Null,
+                ],
+            ],
+            // Tessera has none of these objects.
+            _ => vec![],
+        };
+        debug_assert!(rows.iter().all(|r| r.len() == columns.len()), "{name}");
+        Some(SystemRelation { columns, rows })
+    }
+
+    fn namespaces(&self) -> Vec<Vec<Value>> {
+        self.catalog
+            .schemas()
+            .map(|s| {
+                // public belongs to pg_database_owner (6171) as in PostgreSQL 15.
+                let owner = if s.id == tessera_types::schema::PUBLIC {
+                    6171
+                } else {
+                    SUPERUSER_OID
+                };
+                vec![oid(s.id), text(s.name.clone()), oid(owner), Value::Null]
+            })
+            .collect()
+    }
+
+    fn class_rows(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for c in &self.classes.0 {
+            let (kind, am, natts, checks, has_index, replident) = match &c.object {
+                Object::Table(t) => (
+                    'r',
+                    HEAP_AM_OID,
+                    t.columns.len(),
+                    t.checks.len(),
+                    !t.primary_key.is_empty() || self.catalog.indexes_of(t.id).next().is_some(),
+                    'd',
+                ),
+                Object::View(v) => ('v', 0, v.columns.len(), 0, false, 'n'),
+                Object::Sequence => ('S', 0, 3, 0, false, 'n'),
+                Object::Index(i) => ('i', BTREE_AM_OID, i.columns.len(), 0, false, 'n'),
+                Object::Pkey(t) => ('i', BTREE_AM_OID, t.primary_key.len(), 0, false, 'n'),
+            };
+            let relfilenode = if kind == 'v' { 0 } else { c.oid };
+            // PostgreSQL enforces foreign keys by triggers on both tables.
+            let has_triggers = match &c.object {
+                Object::Table(t) => !t.foreign_keys.is_empty() || self.catalog.is_referenced(t.id),
+                _ => false,
+            };
+            rows.push(vec![
+                oid(c.oid),
+                text(c.name.clone()),
+                oid(c.schema),
+                oid(0),
+                oid(0),
+                oid(SUPERUSER_OID),
+                oid(am),
+                oid(relfilenode),
+                oid(0),
+                int4(0),
+                Value::Float4(-1.0),
+                int4(0),
+                oid(0),
+                Value::Bool(has_index),
+                Value::Bool(false),
+                ch('p'),
+                ch(kind),
+                int2(natts as i64),
+                int2(checks as i64),
+                Value::Bool(kind == 'v'),
+                Value::Bool(has_triggers),
+                Value::Bool(false),
+                Value::Bool(false),
+                Value::Bool(false),
+                Value::Bool(true),
+                ch(replident),
+                Value::Bool(false),
+                oid(0),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]);
+        }
+        rows
+    }
+
+    fn attributes(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        let mut add = |rel: u32, num: usize, name: &str, t: Option<DataType>, col: ColumnFacts| {
+            let (type_oid, len, typmod) = match t {
+                Some(t) => (t.oid(), t.typlen(), t.typmod()),
+                None => (0, -1, -1),
+            };
+            let t = t.unwrap_or(DataType::Unknown);
+            rows.push(vec![
+                oid(rel),
+                text(name),
+                oid(type_oid),
+                int4(-1),
+                int2(len as i64),
+                int2(num as i64),
+                int4(matches!(t, DataType::Array(_)) as i64),
+                int4(-1),
+                int4(typmod as i64),
+                Value::Bool(matches!(len, 1 | 2 | 4 | 8)),
+                ch(typalign(t)),
+                ch(typstorage(t)),
+                ch('\0'),
+                Value::Bool(col.not_null),
+                Value::Bool(col.has_default),
+                Value::Bool(col.has_missing),
+                ch(col.identity),
+                ch('\0'),
+                Value::Bool(col.dropped),
+                Value::Bool(true),
+                int4(0),
+                oid(if collatable(t) {
+                    DEFAULT_COLLATION_OID
+                } else {
+                    0
+                }),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]);
+        };
+        for c in &self.classes.0 {
+            match &c.object {
+                Object::Table(t) => {
+                    for (i, col) in t.columns.iter().enumerate() {
+                        let facts = ColumnFacts {
+                            not_null: col.not_null || t.primary_key.contains(&i),
+                            has_default: col.default.is_some() && col.identity.is_none(),
+                            has_missing: col.missing.is_some(),
+                            identity: match col.identity {
+                                Some(tessera_types::schema::Identity::Always) => 'a',
+                                Some(tessera_types::schema::Identity::ByDefault) => 'd',
+                                None => '\0',
+                            },
+                            dropped: col.dropped,
+                        };
+                        let t = (!col.dropped).then_some(col.data_type);
+                        add(c.oid, i + 1, &col.name, t, facts);
+                    }
+                }
+                Object::View(v) => {
+                    for (i, (name, t)) in v.columns.iter().enumerate() {
+                        add(c.oid, i + 1, name, Some(*t), ColumnFacts::default());
+                    }
+                }
+                Object::Sequence => {
+                    let not_null = ColumnFacts {
+                        not_null: true,
+                        ..ColumnFacts::default()
+                    };
+                    add(
+                        c.oid,
+                        1,
+                        "last_value",
+                        Some(DataType::Int8),
+                        not_null.clone(),
+                    );
+                    add(c.oid, 2, "log_cnt", Some(DataType::Int8), not_null.clone());
+                    add(c.oid, 3, "is_called", Some(DataType::Bool), not_null);
+                }
+                Object::Index(i) => {
+                    if let Some(t) = self.catalog.table_by_id(i.table) {
+                        for (k, col) in i.columns.iter().enumerate() {
+                            if let Some(def) = t.columns.get(*col) {
+                                let dt = Some(def.data_type);
+                                add(c.oid, k + 1, &def.name, dt, ColumnFacts::default());
+                            }
+                        }
+                    }
+                }
+                Object::Pkey(t) => {
+                    for (k, col) in t.primary_key.iter().enumerate() {
+                        let def = &t.columns[*col];
+                        add(
+                            c.oid,
+                            k + 1,
+                            &def.name,
+                            Some(def.data_type),
+                            ColumnFacts::default(),
+                        );
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    fn types(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for t in BUILTIN_TYPES {
+            let elem = Elem::of(*t);
+            rows.push(type_row(*t, elem.map_or(0, |e| e.array_oid()), 0));
+            if let Some(e) = elem {
+                rows.push(type_row(DataType::Array(e), 0, t.oid()));
+            }
+        }
+        rows
+    }
+
+    fn index_rows(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for c in &self.classes.0 {
+            let (table, columns, descending, unique, primary, valid) = match &c.object {
+                Object::Index(i) => (
+                    i.table,
+                    i.columns.clone(),
+                    i.descending.clone(),
+                    i.unique,
+                    false,
+                    i.is_valid(),
+                ),
+                Object::Pkey(t) => (
+                    t.id,
+                    t.primary_key.clone(),
+                    vec![false; t.primary_key.len()],
+                    true,
+                    true,
+                    true,
+                ),
+                _ => continue,
+            };
+            let n = columns.len();
+            rows.push(vec![
+                oid(c.oid),
+                oid(relation_oid(table)),
+                int2(n as i64),
+                int2(n as i64),
+                Value::Bool(unique),
+                Value::Bool(false),
+                Value::Bool(primary),
+                Value::Bool(false),
+                Value::Bool(true),
+                Value::Bool(false),
+                Value::Bool(valid),
+                Value::Bool(false),
+                Value::Bool(true),
+                Value::Bool(true),
+                Value::Bool(false),
+                int2s(columns.iter().map(|c| *c as i64 + 1)),
+                oids(vec![0; n]),
+                oids(vec![0; n]),
+                int2s(descending.iter().map(|d| if *d { 3 } else { 0 })),
+                Value::Null,
+                Value::Null,
+            ]);
+        }
+        rows
+    }
+
+    /// A table's constraints in [`constraint_oid`] order: (oid, name,
+    /// type, index oid, columns, definition).
+    fn table_constraints(&self, t: &TableDef) -> Vec<Constraint> {
+        let mut out = Vec::new();
+        let cols = |cs: &[usize]| -> String {
+            cs.iter()
+                .map(|c| quote_ident(&t.columns[*c].name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !t.primary_key.is_empty() {
+            out.push(Constraint {
+                name: pkey_name(t),
+                kind: 'p',
+                index: pkey_oid(t.id),
+                columns: t.primary_key.clone(),
+                definition: format!("PRIMARY KEY ({})", cols(&t.primary_key)),
+                foreign: None,
+                check: None,
+            });
+        }
+        let mut unique: Vec<_> = self
+            .catalog
+            .indexes_of(t.id)
+            .filter(|i| i.constraint)
+            .collect();
+        unique.sort_by(|a, b| a.name.cmp(&b.name));
+        for i in unique {
+            out.push(Constraint {
+                name: i.name.clone(),
+                kind: 'u',
+                index: relation_oid(i.storage.id),
+                columns: i.columns.clone(),
+                definition: format!("UNIQUE ({})", cols(&i.columns)),
+                foreign: None,
+                check: None,
+            });
+        }
+        for (name, expr) in &t.checks {
+            let shown = deparse_text(expr, t, None);
+            out.push(Constraint {
+                name: name.clone(),
+                kind: 'c',
+                index: 0,
+                columns: vec![],
+                definition: format!("CHECK ({shown})"),
+                foreign: None,
+                check: Some(shown),
+            });
+        }
+        for fk in &t.foreign_keys {
+            let parent = self.catalog.table_by_id(fk.parent);
+            let (parent_name, parent_cols) = match parent {
+                Some(p) => (
+                    self.shown(p.schema, &p.name),
+                    fk.parent_columns
+                        .iter()
+                        .map(|c| quote_ident(&p.columns[*c].name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                None => (String::new(), String::new()),
+            };
+            let mut definition = format!(
+                "FOREIGN KEY ({}) REFERENCES {parent_name}({parent_cols})",
+                cols(&fk.columns)
+            );
+            for (what, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
+                let shown = match action {
+                    FkAction::NoAction => continue,
+                    FkAction::Restrict => "RESTRICT",
+                    FkAction::Cascade => "CASCADE",
+                    FkAction::SetNull => "SET NULL",
+                    FkAction::SetDefault => "SET DEFAULT",
+                };
+                definition.push_str(&format!(" ON {what} {shown}"));
+            }
+            // The parent's index the key is checked through.
+            let index = parent
+                .map(|p| {
+                    if p.primary_key == fk.parent_columns {
+                        pkey_oid(p.id)
+                    } else {
+                        self.catalog
+                            .indexes_of(p.id)
+                            .find(|i| i.unique && i.columns == fk.parent_columns)
+                            .map_or(0, |i| relation_oid(i.storage.id))
+                    }
+                })
+                .unwrap_or(0);
+            out.push(Constraint {
+                name: fk.name.clone(),
+                kind: 'f',
+                index,
+                columns: fk.columns.clone(),
+                definition,
+                foreign: Some(fk.clone()),
+                check: None,
+            });
+        }
+        out
+    }
+
+    fn constraints(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for t in self.catalog.tables() {
+            for (k, c) in self.table_constraints(t).into_iter().enumerate() {
+                let action = |a: FkAction| match a {
+                    FkAction::NoAction => 'a',
+                    FkAction::Restrict => 'r',
+                    FkAction::Cascade => 'c',
+                    FkAction::SetNull => 'n',
+                    FkAction::SetDefault => 'd',
+                };
+                let fk = c.foreign.as_ref();
+                rows.push(vec![
+                    oid(constraint_oid(t.id, k)),
+                    text(c.name),
+                    oid(t.schema),
+                    ch(c.kind),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Bool(true),
+                    oid(relation_oid(t.id)),
+                    oid(0),
+                    oid(c.index),
+                    oid(0),
+                    oid(fk.map_or(0, |f| relation_oid(f.parent))),
+                    ch(fk.map_or(' ', |f| action(f.on_update))),
+                    ch(fk.map_or(' ', |f| action(f.on_delete))),
+                    ch(if fk.is_some() { 's' } else { ' ' }),
+                    Value::Bool(true),
+                    int4(0),
+                    Value::Bool(false),
+                    match c.kind {
+                        'c' => Value::Null,
+                        _ => int2s(c.columns.iter().map(|c| *c as i64 + 1)),
+                    },
+                    match fk {
+                        Some(f) => int2s(f.parent_columns.iter().map(|c| *c as i64 + 1)),
+                        None => Value::Null,
+                    },
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    c.check.map_or(Value::Null, text),
+                ]);
+            }
+        }
+        rows
+    }
+
+    fn attrdefs(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for t in self.catalog.tables() {
+            for (i, col) in t.columns.iter().enumerate() {
+                let Some(default) = col.default.as_ref().filter(|_| col.identity.is_none()) else {
+                    continue;
+                };
+                rows.push(vec![
+                    oid(attrdef_oid(t.id, i + 1)),
+                    oid(relation_oid(t.id)),
+                    int2(i as i64 + 1),
+                    text(deparse_text(default, t, Some(col.data_type))),
+                ]);
+            }
+        }
+        rows
+    }
+
+    fn databases(&self) -> Vec<Vec<Value>> {
+        vec![vec![
+            oid(DATABASE_OID),
+            text(self.names.database.clone()),
+            oid(SUPERUSER_OID),
+            int4(UTF8_ENCODING as i64),
+            ch('c'),
+            Value::Bool(false),
+            Value::Bool(true),
+            int4(-1),
+            oid(DEFAULT_TABLESPACE_OID),
+            text("C"),
+            text("C"),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ]]
+    }
+
+    fn role_row(&self, view: bool) -> Vec<Value> {
+        let t = Value::Bool(true);
+        if view {
+            vec![
+                text("postgres"),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                int4(-1),
+                text("********"),
+                Value::Null,
+                t,
+                Value::Null,
+                oid(SUPERUSER_OID),
+            ]
+        } else {
+            vec![
+                oid(SUPERUSER_OID),
+                text("postgres"),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t.clone(),
+                t,
+                int4(-1),
+                Value::Null,
+                Value::Null,
+            ]
+        }
+    }
+
+    fn descriptions(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for c in &self.classes.0 {
+            let id = c.oid.wrapping_sub(16384);
+            let width = match &c.object {
+                Object::Table(t) => t.columns.len(),
+                Object::View(v) => v.columns.len(),
+                _ => 0,
+            };
+            for sub in 0..=width {
+                if let Some(d) = self.catalog.comment(id, sub as u32) {
+                    rows.push(vec![
+                        oid(c.oid),
+                        oid(PG_CLASS_OID),
+                        int4(sub as i64),
+                        text(d),
+                    ]);
+                }
+            }
+        }
+        rows
+    }
+
+    fn sequence_rows(&self) -> Vec<Vec<Value>> {
+        self.catalog
+            .sequences()
+            .map(|s| {
+                vec![
+                    oid(relation_oid(s.id)),
+                    oid(s.data_type.oid()),
+                    Value::Int8(s.start),
+                    Value::Int8(s.increment),
+                    Value::Int8(s.max),
+                    Value::Int8(s.min),
+                    Value::Int8(s.cache),
+                    Value::Bool(s.cycle),
+                ]
+            })
+            .collect()
+    }
+
+    fn procs(&self) -> Vec<Vec<Value>> {
+        PROCS
+            .iter()
+            .map(|(proc_oid, name, args, result)| {
+                vec![
+                    oid(*proc_oid),
+                    text(*name),
+                    oid(PG_CATALOG),
+                    oid(SUPERUSER_OID),
+                    oid(12),
+                    Value::Float4(1.0),
+                    Value::Float4(0.0),
+                    oid(0),
+                    oid(0),
+                    ch('f'),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Bool(true),
+                    Value::Bool(false),
+                    ch('s'),
+                    ch('s'),
+                    int2(args.len() as i64),
+                    int2(0),
+                    oid(*result),
+                    oids(args.iter().copied()),
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    text(*name),
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                ]
+            })
+            .collect()
+    }
+
+    /// Evaluates `f` over `args` (already of the types [`CatalogFn::named`]
+    /// gave).
+    pub fn call(&self, f: CatalogFn, args: &[Value]) -> Result<Value> {
+        let arg_oid = |i: usize| -> Option<u32> { args.get(i)?.as_i64().map(|v| v as u32) };
+        if f == CatalogFn::CurrentDatabase {
+            return Ok(text(self.names.database.clone()));
+        }
+        if f != CatalogFn::FormatType && args.first().is_some_and(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        Ok(match f {
+            CatalogFn::FormatType => match arg_oid(0) {
+                None => Value::Null,
+                Some(t) => {
+                    let typmod = args.get(1).and_then(Value::as_i64).map(|m| m as i32);
+                    text(format_type(t, typmod))
+                }
+            },
+            // Expressions are stored as the SQL text pg_get_expr shows.
+            CatalogFn::GetExpr => args[0].clone(),
+            CatalogFn::GetIndexdef => {
+                let column = args.get(1).and_then(Value::as_i64).unwrap_or(0);
+                arg_oid(0)
+                    .and_then(|o| self.indexdef(o, column))
+                    .map_or(Value::Null, text)
+            }
+            CatalogFn::GetConstraintdef => arg_oid(0)
+                .and_then(|o| self.constraintdef(o))
+                .map_or(Value::Null, text),
+            CatalogFn::GetUserById => match arg_oid(0) {
+                Some(SUPERUSER_OID) => text("postgres"),
+                Some(6171) => text("pg_database_owner"),
+                Some(o) => text(format!("unknown (OID={o})")),
+                None => Value::Null,
+            },
+            CatalogFn::TableIsVisible => match arg_oid(0).and_then(|o| self.class(o)) {
+                Some(c) => Value::Bool(self.shown(c.schema, &c.name) == quote_ident(&c.name)),
+                None => Value::Null,
+            },
+            CatalogFn::TypeIsVisible => match arg_oid(0).and_then(DataType::from_oid) {
+                Some(_) => Value::Bool(true),
+                None => Value::Null,
+            },
+            CatalogFn::EncodingToChar => match args[0].as_i64() {
+                Some(6) => text("UTF8"),
+                Some(0) => text("SQL_ASCII"),
+                _ => text(""),
+            },
+            CatalogFn::ObjDescription => match arg_oid(0) {
+                Some(o) => self.description(o, 0),
+                None => Value::Null,
+            },
+            CatalogFn::ColDescription => match (arg_oid(0), args.get(1).and_then(Value::as_i64)) {
+                (Some(o), Some(n)) => self.description(o, n as u32),
+                _ => Value::Null,
+            },
+            CatalogFn::GetViewdef => match arg_oid(0).and_then(|o| self.class(o)) {
+                Some(Class {
+                    object: Object::View(v),
+                    ..
+                }) => text(format!(" {};", v.query)),
+                _ => Value::Null,
+            },
+            // No triggers and no extended statistics exist.
+            CatalogFn::GetTriggerdef | CatalogFn::StatisticsObjdefColumns => Value::Null,
+            CatalogFn::RelationIsPublishable => match arg_oid(0).and_then(|o| self.class(o)) {
+                Some(Class {
+                    object: Object::Table(_),
+                    ..
+                }) => Value::Bool(true),
+                Some(_) => Value::Bool(false),
+                None => Value::Null,
+            },
+            CatalogFn::CurrentDatabase => text(self.names.database.clone()),
+            CatalogFn::CurrentSchemas => {
+                let implicit = args[0].as_bool() == Some(true);
+                let schemas = match implicit {
+                    true => self.path.clone(),
+                    false => self.names.schemas(&self.catalog),
+                };
+                let items = schemas
+                    .iter()
+                    .map(|s| text(self.catalog.schema_name(*s)))
+                    .collect();
+                array(Elem::Text, items)
+            }
+            CatalogFn::RegIn(kind) => match &args[0] {
+                Value::Text(s) | Value::BpChar(s) => oid(self.reg_in(kind, s)?),
+                other => other.clone().cast(DataType::Oid, true)?,
+            },
+            CatalogFn::RegOut(kind) => match arg_oid(0) {
+                Some(o) => text(self.reg_out(kind, o)),
+                None => Value::Null,
+            },
+        })
+    }
+
+    fn description(&self, relation: u32, column: u32) -> Value {
+        if self.class(relation).is_none() {
+            return Value::Null;
+        }
+        self.catalog
+            .comment(relation.wrapping_sub(16384), column)
+            .map_or(Value::Null, text)
+    }
+
+    fn indexdef(&self, index: u32, column: i64) -> Option<String> {
+        let c = self.class(index)?;
+        let (table, columns, descending, unique) = match &c.object {
+            Object::Index(i) => (
+                self.catalog.table_by_id(i.table)?,
+                i.columns.clone(),
+                i.descending.clone(),
+                i.unique,
+            ),
+            Object::Pkey(t) => (
+                &**t,
+                t.primary_key.clone(),
+                vec![false; t.primary_key.len()],
+                true,
+            ),
+            _ => return None,
+        };
+        let shown: Vec<String> = columns
+            .iter()
+            .zip(&descending)
+            .map(|(col, desc)| {
+                let name = quote_ident(&table.columns[*col].name);
+                if *desc {
+                    format!("{name} DESC")
+                } else {
+                    name
+                }
+            })
+            .collect();
+        if column > 0 {
+            return shown.get(column as usize - 1).cloned();
+        }
+        Some(format!(
+            "CREATE {}INDEX {} ON {}.{} USING btree ({})",
+            if unique { "UNIQUE " } else { "" },
+            quote_ident(&c.name),
+            quote_ident(self.catalog.schema_name(table.schema)),
+            quote_ident(&table.name),
+            shown.join(", ")
+        ))
+    }
+
+    fn constraintdef(&self, constraint: u32) -> Option<String> {
+        let k = constraint.checked_sub(0x5000_0000)?;
+        let t = self.table(relation_oid(k / 256))?;
+        self.table_constraints(t)
+            .into_iter()
+            .nth((k % 256) as usize)
+            .map(|c| c.definition)
+    }
+
+    /// The oid a `reg*` input names: digits are the oid itself.
+    pub fn reg_in(&self, kind: RegKind, input: &str) -> Result<u32> {
+        if let Ok(n) = tessera_types::value::parse_oid(input) {
+            if input.trim().bytes().all(|b| b.is_ascii_digit()) {
+                return Ok(n as u32);
+            }
+        }
+        let not_found = |what: &str| {
+            let code = match kind {
+                RegKind::Class => sqlstate::UNDEFINED_TABLE,
+                RegKind::Proc => sqlstate::UNDEFINED_FUNCTION,
+                _ => sqlstate::UNDEFINED_OBJECT,
+            };
+            Error::new(code, format!("{what} \"{input}\" does not exist"))
+        };
+        match kind {
+            RegKind::Class => {
+                let parts = dotted_name(input)
+                    .filter(|p| !p.is_empty() && p.len() <= 2)
+                    .ok_or_else(|| Error::new(sqlstate::INVALID_NAME, "invalid name syntax"))?;
+                let found = match parts.as_slice() {
+                    [schema, name] => {
+                        let s = self.catalog.schema(schema).ok_or_else(|| {
+                            Error::new(
+                                sqlstate::INVALID_SCHEMA_NAME,
+                                format!("schema \"{schema}\" does not exist"),
+                            )
+                        })?;
+                        self.classes
+                            .0
+                            .iter()
+                            .find(|c| c.schema == s.id && c.name == *name)
+                    }
+                    [name] => self.path.iter().find_map(|s| {
+                        self.classes
+                            .0
+                            .iter()
+                            .find(|c| c.schema == *s && c.name == *name)
+                    }),
+                    _ => None,
+                };
+                found.map(|c| c.oid).ok_or_else(|| not_found("relation"))
+            }
+            RegKind::Type => {
+                let sql = format!("SELECT NULL::{input}");
+                let parsed = crate::parser::parse(&sql).map_err(|_| not_found("type"))?;
+                let cast = parsed.first().and_then(|p| match &p.statement {
+                    ast::Statement::Query(q) => match &*q.body {
+                        ast::SetExpr::Select(s) => match s.projection.first() {
+                            Some(ast::SelectItem::UnnamedExpr(ast::Expr::Cast {
+                                data_type,
+                                ..
+                            })) => Some(data_type.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                let t = cast
+                    .and_then(|t| crate::binder::data_type(&t).ok())
+                    .ok_or_else(|| not_found("type"))?;
+                Ok(t.oid())
+            }
+            RegKind::Namespace => self
+                .catalog
+                .schema(input)
+                .map(|s| s.id)
+                .ok_or_else(|| not_found("schema")),
+            RegKind::Role => match input {
+                "postgres" => Ok(SUPERUSER_OID),
+                _ => Err(not_found("role")),
+            },
+            RegKind::Proc => PROCS
+                .iter()
+                .find(|p| p.1 == input)
+                .map(|p| p.0)
+                .ok_or_else(|| not_found("function")),
+        }
+    }
+
+    /// The name a `reg*` value shows: its object's name (qualified when
+    /// the path would not find it by the bare name), `-` for 0, the digits
+    /// for an oid naming nothing.
+    pub fn reg_out(&self, kind: RegKind, o: u32) -> String {
+        if o == 0 && matches!(kind, RegKind::Class | RegKind::Type | RegKind::Proc) {
+            return "-".into();
+        }
+        let found = match kind {
+            RegKind::Class => self.class(o).map(|c| self.shown(c.schema, &c.name)),
+            RegKind::Type => DataType::from_oid(o).map(|_| format_type(o, None)),
+            RegKind::Proc => PROCS.iter().find(|p| p.0 == o).map(|p| p.1.to_string()),
+            RegKind::Namespace => self.catalog.schema_by_id(o).map(|s| quote_ident(&s.name)),
+            RegKind::Role => (o == SUPERUSER_OID).then(|| "postgres".to_string()),
+        };
+        found.unwrap_or_else(|| o.to_string())
+    }
+}
+
+/// A possibly qualified name as `regclass` input reads it: parts split at
+/// dots outside double quotes, unquoted parts folded to lower case.
+fn dotted_name(input: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut chars = input.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        part.push('"');
+                    }
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek().copied().filter(|c| *c != '.') {
+                part.push(c.to_ascii_lowercase());
+                chars.next();
+            }
+            if part.is_empty() {
+                return None;
+            }
+        }
+        parts.push(part);
+        match chars.next() {
+            None => return Some(parts),
+            Some('.') => continue,
+            Some(_) => return None,
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct ColumnFacts {
+    not_null: bool,
+    has_default: bool,
+    has_missing: bool,
+    identity: char,
+    dropped: bool,
+}
+
+struct Constraint {
+    name: String,
+    kind: char,
+    index: u32,
+    columns: Vec<usize>,
+    definition: String,
+    foreign: Option<tessera_types::ForeignKey>,
+    check: Option<String>,
+}
+
+fn pkey_name(t: &TableDef) -> String {
+    format!("{}_pkey", t.name)
+}
+
+fn collation(
+    o: u32,
+    name: &str,
+    provider: char,
+    encoding: i64,
+    locale: Option<&str>,
+) -> Vec<Value> {
+    vec![
+        oid(o),
+        text(name),
+        oid(PG_CATALOG),
+        oid(SUPERUSER_OID),
+        ch(provider),
+        Value::Bool(true),
+        int4(encoding),
+        locale.map_or(Value::Null, text),
+        locale.map_or(Value::Null, text),
+        Value::Null,
+        Value::Null,
+    ]
+}
+
+fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
+    let name = match t {
+        DataType::Array(e) => format!("_{}", typname(e.data_type())),
+        t => typname(t).to_string(),
+    };
+    let len = t.typlen();
+    vec![
+        oid(t.oid()),
+        text(name),
+        oid(PG_CATALOG),
+        oid(SUPERUSER_OID),
+        int2(len as i64),
+        Value::Bool(matches!(len, 1 | 2 | 4 | 8)),
+        ch('b'),
+        ch(typcategory(t)),
+        Value::Bool(matches!(
+            t,
+            DataType::Text | DataType::Float8 | DataType::Bool
+        )),
+        Value::Bool(true),
+        ch(','),
+        oid(0),
+        oid(0),
+        oid(elem_oid),
+        oid(array_oid),
+        oid(0),
+        oid(0),
+        oid(0),
+        oid(0),
+        oid(0),
+        oid(0),
+        oid(0),
+        ch(typalign(t)),
+        ch(typstorage(t)),
+        Value::Bool(false),
+        oid(0),
+        int4(-1),
+        int4(0),
+        oid(if collatable(t) {
+            DEFAULT_COLLATION_OID
+        } else {
+            0
+        }),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+    ]
+}
+
+/// An expression stored as SQL text (a DEFAULT or CHECK), shown as
+/// PostgreSQL's `pg_get_expr(…, true)` shows it: constants carry their
+/// type where PostgreSQL's deparser labels them (`'n'::bpchar`,
+/// `0::numeric`, `nextval('s'::regclass)`). `context` is the type the
+/// whole expression takes (a column's, for a default).
+pub fn deparse_text(sql: &str, table: &TableDef, context: Option<DataType>) -> String {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    match sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+    {
+        Ok(e) => Deparser { table }.expr(&e, context, 0),
+        Err(_) => sql.to_string(),
+    }
+}
+
+struct Deparser<'a> {
+    table: &'a TableDef,
+}
+
+impl Deparser<'_> {
+    /// The type an expression has, as far as this deparser needs it.
+    fn type_of(&self, e: &ast::Expr) -> Option<DataType> {
+        match e {
+            ast::Expr::Identifier(i) => {
+                let name = crate::binder::ident_name(i);
+                let c = self.table.column_index(&name)?;
+                Some(self.table.columns[c].data_type)
+            }
+            ast::Expr::Nested(e) => self.type_of(e),
+            ast::Expr::Cast { data_type, .. } => crate::binder::data_type(data_type).ok(),
+            _ => None,
+        }
+    }
+
+    /// `depth` 0 is the whole expression, which PostgreSQL's pretty
+    /// output leaves without parentheses.
+    fn expr(&self, e: &ast::Expr, context: Option<DataType>, depth: usize) -> String {
+        use ast::Expr as E;
+        match e {
+            E::Value(v) => constant(&v.value, context),
+            E::Identifier(i) => quote_ident(&crate::binder::ident_name(i)),
+            E::Nested(inner) => self.expr(inner, context, depth),
+            E::UnaryOp { op, expr } => format!("{op}{}", self.expr(expr, context, depth + 1)),
+            E::BinaryOp { left, op, right } => {
+                let (lt, rt) = (self.type_of(left), self.type_of(right));
+                let is_bool = matches!(op, ast::BinaryOperator::And | ast::BinaryOperator::Or);
+                let l = self.expr(left, if is_bool { None } else { rt }, depth + 1);
+                let r = self.expr(right, if is_bool { None } else { lt }, depth + 1);
+                let s = format!("{l} {op} {r}");
+                if depth == 0 {
+                    s
+                } else {
+                    format!("({s})")
+                }
+            }
+            E::Cast {
+                expr, data_type, ..
+            } => match crate::binder::data_type(data_type) {
+                Ok(t) => {
+                    let inner = self.expr(expr, Some(t), depth + 1);
+                    if inner.ends_with(&format!("::{}", label(t))) {
+                        inner
+                    } else {
+                        format!("{inner}::{}", label(t))
+                    }
+                }
+                Err(_) => e.to_string(),
+            },
+            E::Function(f) => {
+                let name = f.name.to_string().to_ascii_lowercase();
+                let args: Vec<String> = match &f.args {
+                    ast::FunctionArguments::List(list) => list
+                        .args
+                        .iter()
+                        .map(|a| match a {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
+                                let hint = match name.as_str() {
+                                    "nextval" | "currval" => Some(DataType::Reg(RegKind::Class)),
+                                    _ => None,
+                                };
+                                self.expr(x, hint, depth + 1)
+                            }
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                    ast::FunctionArguments::None => return name,
+                    other => return format!("{name}{other}"),
+                };
+                format!("{name}({})", args.join(", "))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// How PostgreSQL's deparser labels a constant of type `t`.
+fn label(t: DataType) -> String {
+    match t {
+        DataType::Char(_) => "bpchar".into(),
+        DataType::Varchar(_) => "character varying".into(),
+        t => t.unconstrained().name(),
+    }
+}
+
+fn constant(v: &ast::Value, context: Option<DataType>) -> String {
+    let t = context.map(|t| t.unconstrained());
+    match v {
+        ast::Value::Number(n, _) => {
+            let integral = n.bytes().all(|b| b.is_ascii_digit());
+            match t {
+                Some(DataType::Numeric(_)) if integral => format!("{n}::numeric"),
+                Some(DataType::Int8) if integral && n.parse::<i32>().is_ok() => {
+                    format!("{n}::bigint")
+                }
+                Some(DataType::Int2) => format!("{n}::smallint"),
+                Some(DataType::Float8) => format!("{n}::double precision"),
+                Some(DataType::Float4) => format!("{n}::real"),
+                _ => n.clone(),
+            }
+        }
+        ast::Value::SingleQuotedString(s) => {
+            let quoted = format!("'{}'", s.replace('\'', "''"));
+            format!("{quoted}::{}", t.map_or("text".to_string(), label))
+        }
+        ast::Value::Boolean(b) => b.to_string(),
+        ast::Value::Null => "NULL".into(),
+        other => other.to_string(),
+    }
+}
