@@ -11901,6 +11901,8 @@ fn type_column_name(t: DataType) -> Option<&'static str> {
         DataType::Uuid => "uuid",
         DataType::Json => "json",
         DataType::Jsonb => "jsonb",
+        DataType::Oid => "oid",
+        DataType::Reg(kind) => kind.name(),
         _ => return None,
     })
 }
