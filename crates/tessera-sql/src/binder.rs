@@ -27,7 +27,7 @@ use crate::plan::*;
 use crate::sequence::SequenceOp;
 use crate::shard::Relation;
 use crate::srf::TableFn;
-use crate::system::{CatalogFn, SystemCatalog};
+use crate::system::{CatalogFn, SystemCatalog, SystemName};
 
 mod decorrelate;
 
@@ -1821,10 +1821,12 @@ impl<'a> Binder<'a> {
         self.system.clone().expect("made above")
     }
 
-    /// The pg_catalog relation a FROM item names (`pg_class`, or
-    /// `pg_catalog.pg_class`; pg_catalog is searched before the path, as
-    /// PostgreSQL does when the path does not name it).
-    fn system_relation_of(&self, relation: &ast::TableFactor) -> Option<String> {
+    /// The pg_catalog relation or information_schema view a FROM item
+    /// names (`pg_class`, or `pg_catalog.pg_class`; pg_catalog is searched
+    /// before the path, as PostgreSQL does when the path does not name it;
+    /// `information_schema.tables`, and `tables` when the path names
+    /// information_schema and no schema before it has a `tables`).
+    fn system_relation_of(&self, relation: &ast::TableFactor) -> Option<SystemName> {
         let ast::TableFactor::Table {
             name, args: None, ..
         } = relation
@@ -1835,13 +1837,48 @@ impl<'a> Binder<'a> {
             return None;
         }
         let parts = name_parts(name).ok()?;
-        let relation = match parts.as_slice() {
-            [schema, n] if schema == "pg_catalog" => n,
-            [db, schema, n] if *db == self.names.database && schema == "pg_catalog" => n,
-            [n] => n,
+        let (schema, relation) = match parts.as_slice() {
+            [schema, n] => (Some(schema), n),
+            [db, schema, n] if *db == self.names.database => (Some(schema), n),
+            [n] => (None, n),
             _ => return None,
         };
-        SystemCatalog::is_relation(relation).then(|| relation.clone())
+        let named = |schema: SchemaId| SystemName {
+            schema,
+            name: relation.clone(),
+        };
+        match schema.map(String::as_str) {
+            Some("pg_catalog") => SystemCatalog::is_relation(relation).then(|| named(PG_CATALOG)),
+            Some("information_schema") => SystemCatalog::is_information_schema_view(relation)
+                .then(|| named(INFORMATION_SCHEMA)),
+            Some(_) => None,
+            None if SystemCatalog::is_relation(relation) => Some(named(PG_CATALOG)),
+            None if SystemCatalog::is_information_schema_view(relation) => {
+                // The first schema of the path holding a relation of the name.
+                let first = self.names.schemas(self.catalog).into_iter().find(|s| {
+                    *s == INFORMATION_SCHEMA || self.catalog.relation_exists(*s, relation)
+                });
+                (first == Some(INFORMATION_SCHEMA)).then(|| named(INFORMATION_SCHEMA))
+            }
+            None => None,
+        }
+    }
+
+    /// INSERT, UPDATE or DELETE (`verb`: "insert into", "update", "delete
+    /// from") of an information_schema view fails as PostgreSQL fails a
+    /// write to a view it cannot update.
+    fn refuse_information_schema_write(&self, name: &ast::ObjectName, verb: &str) -> Result<()> {
+        let factor = table_factor_named(name);
+        match self.system_relation_of(&factor) {
+            Some(n) if n.is_information_schema() => Err(Error::new(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("cannot {verb} view \"{}\"", n.name),
+            )
+            .with_detail(
+                "Views that do not select from a single table or view are not automatically updatable.",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The query with its `reg*` result columns turned into the names
@@ -2132,23 +2169,21 @@ impl<'a> Binder<'a> {
 
     /// The table a query reads or writes.
     fn table(&mut self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
-        let factor = ast::TableFactor::Table {
-            name: name.clone(),
-            alias: None,
-            args: None,
-            with_hints: vec![],
-            version: None,
-            with_ordinality: false,
-            partitions: vec![],
-            json_path: None,
-            sample: None,
-            index_hints: vec![],
-        };
-        if let Some(n) = self.system_relation_of(&factor) {
-            return Err(Error::new(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                format!("permission denied for table {n}"),
-            ));
+        let factor = table_factor_named(name);
+        match self.system_relation_of(&factor) {
+            Some(n) if n.is_information_schema() => {
+                return Err(Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!("\"{}\" is not a table", n.name),
+                ))
+            }
+            Some(n) => {
+                return Err(Error::new(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    format!("permission denied for table {}", n.name),
+                ))
+            }
+            None => {}
         }
         let (q, schema) = self.schema_of_relation(name)?;
         let n = &q.name;
@@ -6851,7 +6886,7 @@ impl Binder<'_> {
                 let name = self.system_relation_of(other).expect("checked above");
                 let generated = self
                     .system()
-                    .relation(&name)
+                    .system_relation(&name)
                     .ok_or_else(|| Error::internal("a catalog relation without rows"))?;
                 let descs: Vec<ColumnDesc> = generated
                     .columns
@@ -6877,7 +6912,7 @@ impl Binder<'_> {
                     source: Some(Source::Values(rows)),
                     ..SelectPlan::rows(Target::NoTable, identity_fragment(width))
                 };
-                let qualifier = alias.as_ref().map_or(name, |a| ident_name(&a.name));
+                let qualifier = alias.as_ref().map_or(name.name, |a| ident_name(&a.name));
                 (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
             other if self.view_of(other).is_some() => {
@@ -8067,6 +8102,7 @@ impl Binder<'_> {
         let ast::TableObject::TableName(name) = &ins.table else {
             return Err(Error::unsupported("INSERT into a table function"));
         };
+        self.refuse_information_schema_write(name, "insert into")?;
         let table = self.table(name)?;
         let positions: Vec<usize> = if ins.columns.is_empty() {
             table.visible_columns().map(|(i, _)| i).collect()
@@ -8363,6 +8399,9 @@ impl Binder<'_> {
         from: &[ast::TableWithJoins],
         selection: Option<&ast::Expr>,
     ) -> Result<(UpdatePlan, Scope)> {
+        if let ast::TableFactor::Table { name, .. } = &table.relation {
+            self.refuse_information_schema_write(name, "update")?;
+        }
         let scope = self.single_table(table)?;
         let Some(def) = scope.table.clone() else {
             return Err(Error::internal("UPDATE without a table"));
@@ -8535,6 +8574,9 @@ impl Binder<'_> {
         let [table] = tables.as_slice() else {
             return Err(Error::unsupported("DELETE from several tables"));
         };
+        if let ast::TableFactor::Table { name, .. } = &table.relation {
+            self.refuse_information_schema_write(name, "delete from")?;
+        }
         let scope = self.single_table(table)?;
         let Some(def) = scope.table.clone() else {
             return Err(Error::internal("DELETE without a table"));
@@ -12279,5 +12321,21 @@ mod join_order_tests {
             classes: vec![],
         };
         assert_eq!(exhaustive_join_order(None, &many), None);
+    }
+}
+
+/// A FROM item naming relation `name`, with nothing else.
+fn table_factor_named(name: &ast::ObjectName) -> ast::TableFactor {
+    ast::TableFactor::Table {
+        name: name.clone(),
+        alias: None,
+        args: None,
+        with_hints: vec![],
+        version: None,
+        with_ordinality: false,
+        partitions: vec![],
+        json_path: None,
+        sample: None,
+        index_hints: vec![],
     }
 }

@@ -30,6 +30,22 @@ use tessera_types::{sqlstate, Catalog, DataType, Error, RegKind, Result, TableDe
 
 use crate::names::{quote_ident, Names};
 
+mod information_schema;
+
+/// A relation of `pg_catalog` or `information_schema` a statement names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemName {
+    pub schema: SchemaId,
+    pub name: String,
+}
+
+impl SystemName {
+    /// Whether it is an `information_schema` view (else a pg_catalog relation).
+    pub fn is_information_schema(&self) -> bool {
+        self.schema == tessera_types::schema::INFORMATION_SCHEMA
+    }
+}
+
 /// The oid of the one role, `postgres` (PostgreSQL's bootstrap superuser).
 pub const SUPERUSER_OID: u32 = 10;
 /// The oid the session's database reports (PostgreSQL's `postgres`).
@@ -629,6 +645,15 @@ impl SystemCatalog {
             .any(|c| c.schema == schema && c.name == name)
     }
 
+    /// The rows of a relation of pg_catalog or information_schema.
+    pub fn system_relation(&self, name: &SystemName) -> Option<SystemRelation> {
+        if name.is_information_schema() {
+            self.information_schema_view(&name.name)
+        } else {
+            self.relation(&name.name)
+        }
+    }
+
     /// The rows of relation `name` of pg_catalog, or `None` if there is none.
     pub fn relation(&self, name: &str) -> Option<SystemRelation> {
         let (_, spec) = RELATIONS.iter().find(|(n, _)| *n == name)?;
@@ -972,7 +997,7 @@ impl SystemCatalog {
             });
         }
         for (name, expr) in &t.checks {
-            let shown = deparse_text(expr, t, None);
+            let shown = self.deparse(expr, t, None);
             out.push(Constraint {
                 name: name.clone(),
                 kind: 'c',
@@ -1098,7 +1123,7 @@ impl SystemCatalog {
                     oid(attrdef_oid(t.id, i + 1)),
                     oid(relation_oid(t.id)),
                     int2(i as i64 + 1),
-                    text(deparse_text(default, t, Some(col.data_type))),
+                    text(self.deparse(default, t, Some(col.data_type))),
                 ]);
             }
         }
@@ -1633,19 +1658,57 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
 /// type where PostgreSQL's deparser labels them (`'n'::bpchar`,
 /// `0::numeric`, `nextval('s'::regclass)`). `context` is the type the
 /// whole expression takes (a column's, for a default).
+/// Relation names (`nextval('s')`) are shown as stored; a
+/// [`SystemCatalog`] shows them as the session's path finds them.
 pub fn deparse_text(sql: &str, table: &TableDef, context: Option<DataType>) -> String {
+    deparse_with(sql, table, context, None)
+}
+
+fn deparse_with(
+    sql: &str,
+    table: &TableDef,
+    context: Option<DataType>,
+    system: Option<&SystemCatalog>,
+) -> String {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     match sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
     {
-        Ok(e) => Deparser { table }.expr(&e, context, 0),
+        Ok(e) => Deparser { table, system }.expr(&e, context, 0),
         Err(_) => sql.to_string(),
+    }
+}
+
+impl SystemCatalog {
+    /// [`deparse_text`], with relation names shown through the session's path.
+    fn deparse(&self, sql: &str, table: &TableDef, context: Option<DataType>) -> String {
+        deparse_with(sql, table, context, Some(self))
+    }
+
+    /// A relation name stored in an expression of `table` (bound with the
+    /// table's schema, then public, as the path) as the session's path
+    /// shows it; `None` when it names nothing.
+    fn stored_relation_shown(&self, table: &TableDef, stored: &str) -> Option<String> {
+        let parts = dotted_name(stored)?;
+        let (schema, name) = match parts.as_slice() {
+            [schema, name] => (self.catalog.schema(schema)?.id, name),
+            [name] => (
+                [table.schema, tessera_types::schema::PUBLIC]
+                    .into_iter()
+                    .find(|s| self.relation_in(*s, name))?,
+                name,
+            ),
+            _ => return None,
+        };
+        self.relation_in(schema, name)
+            .then(|| self.shown(schema, name))
     }
 }
 
 struct Deparser<'a> {
     table: &'a TableDef,
+    system: Option<&'a SystemCatalog>,
 }
 
 impl Deparser<'_> {
@@ -1668,7 +1731,26 @@ impl Deparser<'_> {
     fn expr(&self, e: &ast::Expr, context: Option<DataType>, depth: usize) -> String {
         use ast::Expr as E;
         match e {
-            E::Value(v) => constant(&v.value, context),
+            // PostgreSQL coerces a whole integral default to a numeric
+            // column's type, which its deparser shows bare.
+            E::Value(v)
+                if depth == 0
+                    && matches!(context, Some(DataType::Numeric(_)))
+                    && matches!(&v.value, ast::Value::Number(n, _) if n.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                v.value.to_string()
+            }
+            E::Value(v) => match (&v.value, context, self.system) {
+                (
+                    ast::Value::SingleQuotedString(name),
+                    Some(DataType::Reg(RegKind::Class)),
+                    Some(system),
+                ) => match system.stored_relation_shown(self.table, name) {
+                    Some(shown) => format!("'{}'::regclass", shown.replace('\'', "''")),
+                    None => constant(&v.value, context),
+                },
+                _ => constant(&v.value, context),
+            },
             E::Identifier(i) => quote_ident(&crate::binder::ident_name(i)),
             E::Nested(inner) => self.expr(inner, context, depth),
             E::UnaryOp { op, expr } => format!("{op}{}", self.expr(expr, context, depth + 1)),
