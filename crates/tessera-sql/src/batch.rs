@@ -618,9 +618,6 @@ impl GroupIndex {
     where
         I: Iterator<Item = &'v Value> + Clone,
     {
-        if self.groups == 0 {
-            return None;
-        }
         let hash = hash_key(key.clone());
         self.table
             .find(hash, |&g| same_key(self.key(g as usize), key.clone()))
@@ -686,32 +683,49 @@ impl RowPrefetch {
         RowPrefetch { offsets, columns }
     }
 
-    /// Rows a scan gathers between asking for a row and asking for what
-    /// its text values point to: by then the row has usually come.
-    pub const HEAP_LAG: usize = 16;
-
-    /// Asks for the first bytes of `row`'s text values among the columns
-    /// read; reads the row, so call it [`Self::HEAP_LAG`] rows after
-    /// [`Self::touch`].
+    /// Adds `row` to the batch being gathered, asking for its lines, and
+    /// for the text of the row [`Self::HEAP_LAG`] rows back, which has
+    /// usually come by then.
     #[inline]
-    pub fn touch_heap(&self, row: &[Value]) {
-        for &c in &self.columns {
-            match row.get(c) {
-                Some(Value::Text(s) | Value::BpChar(s) | Value::Json(s)) => prefetch(s.as_ptr()),
-                Some(Value::Bytea(b)) => prefetch(b.as_ptr()),
-                _ => {}
-            }
+    pub fn gather<'r>(&self, batch: &mut Vec<&'r [Value]>, row: &'r [Value]) {
+        self.touch(row);
+        batch.push(row);
+        if let Some(lagging) = batch.len().checked_sub(Self::HEAP_LAG) {
+            self.touch_heap(batch[lagging]);
         }
+    }
+
+    /// Once `batch` is gathered: asks for the text of its last rows.
+    pub fn gathered(&self, batch: &[&[Value]]) {
+        let lagging = batch.len().saturating_sub(Self::HEAP_LAG);
+        batch[lagging..].iter().for_each(|row| self.touch_heap(row));
     }
 
     /// Asks for `row`'s lines; reads nothing.
     #[inline]
-    pub fn touch(&self, row: &[Value]) {
+    fn touch(&self, row: &[Value]) {
         let bytes = std::mem::size_of_val(row);
         let start = row.as_ptr().cast::<u8>();
         for &offset in &self.offsets {
             if offset < bytes {
                 prefetch(start.wrapping_add(offset));
+            }
+        }
+    }
+
+    /// Rows gathered between asking for a row and asking for what its
+    /// text values point to.
+    const HEAP_LAG: usize = 16;
+
+    /// Asks for the first bytes of `row`'s text values among the columns
+    /// read; reads the row.
+    #[inline]
+    fn touch_heap(&self, row: &[Value]) {
+        for &c in &self.columns {
+            match row.get(c) {
+                Some(Value::Text(s) | Value::BpChar(s) | Value::Json(s)) => prefetch(s.as_ptr()),
+                Some(Value::Bytea(b)) => prefetch(b.as_ptr()),
+                _ => {}
             }
         }
     }

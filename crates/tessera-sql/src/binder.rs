@@ -479,20 +479,19 @@ fn date_against_timestamp(
         }
         _ => return None,
     };
-    if !tessera_types::datetime::is_finite_timestamp(t) {
+    use tessera_types::datetime::{is_finite_timestamp, timestamp_to_date, USECS_PER_DAY};
+    if !is_finite_timestamp(t) {
         return None;
     }
-    const DAY: i64 = 86_400_000_000;
-    let floor = t.div_euclid(DAY);
-    let midnight = t.rem_euclid(DAY) == 0;
-    let ceil = floor + i64::from(!midnight);
+    let floor = timestamp_to_date(t);
+    let midnight = t.rem_euclid(USECS_PER_DAY) == 0;
+    let ceil = floor.checked_add(i32::from(!midnight))?;
     let day = match op {
         BinaryOp::Lt | BinaryOp::GtEq => ceil,
         BinaryOp::LtEq | BinaryOp::Gt => floor,
         BinaryOp::Eq if midnight => floor,
         _ => return None,
     };
-    let day = i32::try_from(day).ok()?;
     Some(Expr::Binary {
         op,
         left: Box::new(date.clone()),
@@ -1827,15 +1826,7 @@ impl<'a> Binder<'a> {
     /// `information_schema.tables`, and `tables` when the path names
     /// information_schema and no schema before it has a `tables`).
     fn system_relation_of(&self, relation: &ast::TableFactor) -> Option<SystemName> {
-        let ast::TableFactor::Table {
-            name, args: None, ..
-        } = relation
-        else {
-            return None;
-        };
-        if self.cte_of(relation).is_some() {
-            return None;
-        }
+        let name = self.relation_name(relation)?;
         let parts = name_parts(name).ok()?;
         let (schema, relation) = match parts.as_slice() {
             [schema, n] => (Some(schema), n),
@@ -2206,15 +2197,7 @@ impl<'a> Binder<'a> {
 
     /// The view a FROM item names (a WITH query of the name hides it).
     fn view_of(&mut self, relation: &ast::TableFactor) -> Option<Arc<tessera_types::ViewDef>> {
-        let ast::TableFactor::Table {
-            name, args: None, ..
-        } = relation
-        else {
-            return None;
-        };
-        if self.cte_of(relation).is_some() {
-            return None;
-        }
+        let name = self.relation_name(relation)?;
         let (q, schema) = self.ddl_schema(name).ok()?;
         let view = self.catalog.view(schema?, &q.name).cloned();
         if let Some(v) = &view {
@@ -5631,6 +5614,18 @@ impl<'a> Binder<'a> {
     }
 
     /// A WITH query a FROM item names: the innermost of that name.
+    /// The name of the relation a FROM item names, when it is a plain
+    /// name (not a function call) that no WITH query of the name hides.
+    fn relation_name<'r>(&self, relation: &'r ast::TableFactor) -> Option<&'r ast::ObjectName> {
+        let ast::TableFactor::Table {
+            name, args: None, ..
+        } = relation
+        else {
+            return None;
+        };
+        self.cte_of(relation).is_none().then_some(name)
+    }
+
     fn cte_of(&self, relation: &ast::TableFactor) -> Option<&CteDef> {
         let ast::TableFactor::Table {
             name, args: None, ..
@@ -11915,38 +11910,32 @@ fn column_name(e: &ast::Expr) -> String {
 /// that is a cast to it; `?column?` for types without one here.
 fn internal_type_name(t: DataType) -> &'static str {
     match t {
-        DataType::Int2 => "int2",
-        DataType::Int4 => "int4",
-        DataType::Int8 => "int8",
-        DataType::Float4 => "float4",
-        DataType::Float8 => "float8",
-        DataType::Bool => "bool",
-        DataType::Numeric(_) => "numeric",
-        DataType::Text => "text",
-        DataType::Varchar(_) => "varchar",
-        t => type_column_name(t).unwrap_or("?column?"),
+        DataType::Array(_) | DataType::Unknown => "?column?",
+        t => crate::system::typname(t),
     }
 }
 
-/// The name PostgreSQL gives a column that is a cast to a date/time or
-/// `char` type (its internal type name).
+/// The name PostgreSQL gives a column that is a typed literal of a
+/// date/time, `char` or other non-numeric, non-text type (its internal
+/// type name).
 fn type_column_name(t: DataType) -> Option<&'static str> {
-    Some(match t {
-        DataType::Date => "date",
-        DataType::Time(_) => "time",
-        DataType::TimeTz(_) => "timetz",
-        DataType::Timestamp(_) => "timestamp",
-        DataType::TimestampTz(_) => "timestamptz",
-        DataType::Interval(_) => "interval",
-        DataType::Char(_) => "bpchar",
-        DataType::Bytea => "bytea",
-        DataType::Uuid => "uuid",
-        DataType::Json => "json",
-        DataType::Jsonb => "jsonb",
-        DataType::Oid => "oid",
-        DataType::Reg(kind) => kind.name(),
-        _ => return None,
-    })
+    matches!(
+        t,
+        DataType::Date
+            | DataType::Time(_)
+            | DataType::TimeTz(_)
+            | DataType::Timestamp(_)
+            | DataType::TimestampTz(_)
+            | DataType::Interval(_)
+            | DataType::Char(_)
+            | DataType::Bytea
+            | DataType::Uuid
+            | DataType::Json
+            | DataType::Jsonb
+            | DataType::Oid
+            | DataType::Reg(_)
+    )
+    .then(|| crate::system::typname(t))
 }
 
 /// A number standing for a select-list item (`ORDER BY 2`): its position.

@@ -34,7 +34,7 @@ use tessera_storage::{
     CatalogRecord, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
     WalWriter, WriteOp, WriteSet, LATEST,
 };
-use tessera_types::encoding::{encode_key, encode_key_value};
+use tessera_types::encoding::{encode_key, encode_key_into, encode_key_value};
 use tessera_types::schema::ShardId;
 use tessera_types::sequence::SequenceRecord;
 use tessera_types::SequenceDef;
@@ -1583,11 +1583,7 @@ impl ShardContext {
                 let own_writes = self.has_intents_in(txn, table.id);
                 for (key, row) in t.iter_at(after.as_deref(), ts) {
                     if !own_writes || !self.has_intent(txn, table.id, key) {
-                        prefetch.touch(row);
-                        batch.push(row);
-                        if let Some(lagging) = batch.len().checked_sub(RowPrefetch::HEAP_LAG) {
-                            prefetch.touch_heap(batch[lagging]);
-                        }
+                        prefetch.gather(&mut batch, row);
                     }
                     n += 1;
                     if n == SCAN_ROWS_PER_YIELD {
@@ -1595,10 +1591,7 @@ impl ShardContext {
                         break;
                     }
                 }
-                let lagging = batch.len().saturating_sub(RowPrefetch::HEAP_LAG);
-                batch[lagging..]
-                    .iter()
-                    .for_each(|row| prefetch.touch_heap(row));
+                prefetch.gathered(&batch);
                 if key_filter.is_some() {
                     batch.retain(|row| keeps(row));
                 }
@@ -1675,8 +1668,7 @@ impl ShardContext {
                                 .table(table.id)
                                 .ok_or_else(|| undefined_table(table))?;
                             for (_, row) in rows.prefix_at(prefix, ts) {
-                                prefetch.touch(row);
-                                found.push(row);
+                                prefetch.gather(&mut found, row);
                             }
                         }
                         Some(ix) => {
@@ -1684,22 +1676,20 @@ impl ShardContext {
                                 .table(ix.storage.id)
                                 .ok_or_else(|| undefined_table(table))?;
                             for (_, entry) in entries.prefix_at(prefix, ts) {
-                                row_id.clear();
-                                for &c in &row_key {
-                                    encode_key_value(&mut row_id, &entry[c]);
-                                }
+                                encode_key_into(&mut row_id, entry, &row_key);
                                 if let Some(row) = store.get(table.id, &row_id, ts) {
-                                    prefetch.touch(row);
-                                    found.push(row);
+                                    prefetch.gather(&mut found, row);
                                 }
                             }
                         }
                     }
                     if found.len() >= SCAN_ROWS_PER_YIELD {
+                        prefetch.gathered(&found);
                         sink.push_batch(&found, params)?;
                         found.clear();
                     }
                 }
+                prefetch.gathered(&found);
                 sink.push_batch(&found, params)?;
             }
             tokio::task::yield_now().await;
@@ -1815,14 +1805,10 @@ impl ShardContext {
                 // Without a limit to stop at, the rows go on in batches.
                 let mut found: Vec<&[Value]> = Vec::new();
                 for (entry_key, entry) in iter {
-                    key.clear();
-                    for &c in &row_key {
-                        encode_key_value(&mut key, &entry[c]);
-                    }
+                    encode_key_into(&mut key, entry, &row_key);
                     if let Some(row) = store.get(table.id, &key, ts) {
                         if limit.is_none() {
-                            prefetch.touch(row);
-                            found.push(row);
+                            prefetch.gather(&mut found, row);
                         } else {
                             sink.push(row, params)?;
                             if limit.is_some_and(|l| sink.rows.len() >= l) {
@@ -1836,6 +1822,7 @@ impl ShardContext {
                         break;
                     }
                 }
+                prefetch.gathered(&found);
                 sink.push_batch(&found, params)?;
                 last
             };

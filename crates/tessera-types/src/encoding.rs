@@ -423,10 +423,17 @@ fn encode_key_numeric(out: &mut Vec<u8>, d: &Decimal) {
 /// The encoded key of the given columns of `row`.
 pub fn encode_key(row: &[Value], columns: &[usize]) -> Vec<u8> {
     let mut out = Vec::with_capacity(columns.len() * 9);
-    for &c in columns {
-        encode_key_value(&mut out, &row[c]);
-    }
+    encode_key_into(&mut out, row, columns);
     out
+}
+
+/// [`encode_key`] into `out`, replacing what it held: for a caller that
+/// encodes many keys into one buffer.
+pub fn encode_key_into(out: &mut Vec<u8>, row: &[Value], columns: &[usize]) {
+    out.clear();
+    for &c in columns {
+        encode_key_value(out, &row[c]);
+    }
 }
 
 /// The key of a row identified by a hidden row id.
