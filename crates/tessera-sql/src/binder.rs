@@ -11872,23 +11872,14 @@ fn column_name(e: &ast::Expr) -> String {
             // A cast to an array is named by the element type; a cast of a
             // cast by the outer one's type (a weak name, in PostgreSQL's
             // terms, that the outer cast overrides).
-            _ if matches!(**expr, ast::Expr::Cast { .. }) => match data_type(dt) {
-                Ok(DataType::Array(e)) => internal_type_name(e.data_type()).into(),
-                Ok(t) => internal_type_name(t).into(),
-                _ => "?column?".into(),
-            },
-            "?column?" => match data_type(dt) {
-                Ok(DataType::Array(e)) => internal_type_name(e.data_type()).into(),
-                Ok(t) => internal_type_name(t).into(),
-                _ => "?column?".into(),
-            },
+            _ if matches!(**expr, ast::Expr::Cast { .. }) => cast_column_name(dt).into(),
+            "?column?" => cast_column_name(dt).into(),
             name => name.to_string(),
         },
-        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => data_type(dt)
-            .ok()
-            .and_then(type_column_name)
-            .unwrap_or("?column?")
-            .into(),
+        // A typed literal (`date '…'`, `integer '1'`) is a cast of a string.
+        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => {
+            cast_column_name(dt).into()
+        }
         ast::Expr::Interval(_) => "interval".into(),
         ast::Expr::Extract { .. } => "extract".into(),
         ast::Expr::AtTimeZone { .. } => "timezone".into(),
@@ -11915,27 +11906,14 @@ fn internal_type_name(t: DataType) -> &'static str {
     }
 }
 
-/// The name PostgreSQL gives a column that is a typed literal of a
-/// date/time, `char` or other non-numeric, non-text type (its internal
-/// type name).
-fn type_column_name(t: DataType) -> Option<&'static str> {
-    matches!(
-        t,
-        DataType::Date
-            | DataType::Time(_)
-            | DataType::TimeTz(_)
-            | DataType::Timestamp(_)
-            | DataType::TimestampTz(_)
-            | DataType::Interval(_)
-            | DataType::Char(_)
-            | DataType::Bytea
-            | DataType::Uuid
-            | DataType::Json
-            | DataType::Jsonb
-            | DataType::Oid
-            | DataType::Reg(_)
-    )
-    .then(|| crate::system::typname(t))
+/// The name of a column that is a cast to `dt`: the type's internal
+/// name, an array's element type's for a cast to an array.
+fn cast_column_name(dt: &ast::DataType) -> &'static str {
+    match data_type(dt) {
+        Ok(DataType::Array(e)) => internal_type_name(e.data_type()),
+        Ok(t) => internal_type_name(t),
+        Err(_) => "?column?",
+    }
 }
 
 /// A number standing for a select-list item (`ORDER BY 2`): its position.

@@ -1157,8 +1157,9 @@ async fn alter_table_add_primary_key() {
     assert_eq!(n, 5);
 }
 
-/// A column that is a cast is named by the type cast to, as PostgreSQL
-/// names it (`int4`, `oid`, `regclass`), unless the cast's operand names it.
+/// A column that is a cast or a typed literal is named by the type cast
+/// to, as PostgreSQL names it (`int4`, `oid`, `regclass`), unless the
+/// cast's operand names it.
 #[tokio::test]
 async fn casts_name_their_columns_by_the_type() {
     let server = TestServer::start();
@@ -1170,13 +1171,17 @@ async fn casts_name_their_columns_by_the_type() {
     let stmt = client
         .prepare(
             "SELECT 1::int4, 'x'::text, 'named'::regclass::oid, 'named'::regclass, \
-             'int4'::regtype, a::bigint, CAST('2000-01-01' AS date) IS NULL FROM named",
+             'int4'::regtype, a::bigint, CAST('2000-01-01' AS date) IS NULL, \
+             integer '1', numeric '2', text 'a', date '2000-01-01', '{1}'::int[] FROM named",
         )
         .await
         .unwrap();
     let names: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
-        ["int4", "text", "oid", "regclass", "regtype", "a", "?column?"]
+        [
+            "int4", "text", "oid", "regclass", "regtype", "a", "?column?", "int4", "numeric",
+            "text", "date", "int4"
+        ]
     );
 }
