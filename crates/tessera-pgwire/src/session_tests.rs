@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use tessera_sql::rows::Rows;
 use tessera_sql::{ColumnDesc, Notice, QueryEngine, QueryResult, SessionState, StatementInfo};
 use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
@@ -107,9 +108,9 @@ impl QueryEngine for FakeEngine {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        let select = |rows| QueryResult {
+        let select = |rows: Vec<Vec<Value>>| QueryResult {
             columns: None,
-            rows,
+            rows: Rows::from_vecs(rows),
             tag: "SELECT".to_string(),
             notices: vec![],
         };
@@ -126,7 +127,7 @@ impl QueryEngine for FakeEngine {
             "select echo" | "select $1" => select(vec![params]),
             "insert" => QueryResult {
                 columns: None,
-                rows: vec![],
+                rows: Rows::default(),
                 tag: "INSERT 0 1".to_string(),
                 notices: vec![Notice {
                     code: "01000",
@@ -144,7 +145,7 @@ impl QueryEngine for FakeEngine {
                     .push(("application_name".to_string(), "changed".to_string()));
                 QueryResult {
                     columns: None,
-                    rows: vec![],
+                    rows: Rows::default(),
                     tag: "SET".to_string(),
                     notices: vec![],
                 }

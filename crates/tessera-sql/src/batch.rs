@@ -624,6 +624,24 @@ impl GroupIndex {
             .map(|&g| g as usize)
     }
 
+    /// The key of group `g`, its values moved out (the group can no
+    /// longer be found).
+    pub fn take_key(&mut self, g: usize) -> impl Iterator<Item = Value> + '_ {
+        self.keys[g * self.width..(g + 1) * self.width]
+            .iter_mut()
+            .map(std::mem::take)
+    }
+
+    /// The keys, by group number, as rows.
+    pub fn into_rows(self) -> crate::rows::Rows {
+        let mut rows = crate::rows::Rows::with_capacity(self.width, self.groups);
+        let mut keys = self.keys.into_iter();
+        for _ in 0..self.groups {
+            rows.push(keys.by_ref().take(self.width));
+        }
+        rows
+    }
+
     /// The keys, by group number.
     pub fn into_keys(self) -> Vec<Vec<Value>> {
         match self.width {

@@ -3369,6 +3369,14 @@ impl<'a> Binder<'a> {
                 value,
                 ..
             }) => {
+                // PostgreSQL's grammar has `type 'text'` for plain type
+                // names only: `int[] '{1}'` is a syntax error there.
+                if matches!(dt, ast::DataType::Array(_)) {
+                    return Err(Error::syntax(format!(
+                        "syntax error at or near \"{}\"",
+                        value.value
+                    )));
+                }
                 let to = data_type(dt)?;
                 let text = match &value.value {
                     ast::Value::SingleQuotedString(s) => s.clone(),

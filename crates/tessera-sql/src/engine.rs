@@ -52,7 +52,7 @@ pub struct Notice {
 #[derive(Debug, Default)]
 pub struct QueryResult {
     /// The rows, for statements that return rows.
-    pub rows: Vec<Vec<Value>>,
+    pub rows: crate::rows::Rows,
     /// The command tag without a row count for SELECT (the session appends
     /// the count of rows it sent: "SELECT 3"); complete for others ("INSERT 0 3").
     pub tag: String,
@@ -67,7 +67,7 @@ impl QueryResult {
     /// A command's result: its tag and notices, no rows.
     pub fn command(tag: impl Into<String>, notices: Vec<Notice>) -> QueryResult {
         QueryResult {
-            rows: vec![],
+            rows: crate::rows::Rows::default(),
             tag: tag.into(),
             notices,
             columns: None,

@@ -19,7 +19,8 @@ use std::sync::{Arc, OnceLock};
 use tessera_types::datetime::{self, ops, TimeContext, TimeZone};
 use tessera_types::{memory, numeric, sqlstate, DataType, Error, Result, Value};
 
-use crate::plan::{Row, SelectPlan};
+use crate::plan::SelectPlan;
+use crate::rows::Rows;
 
 /// The inputs of an evaluation besides the row: `$n` values, the
 /// session's time zone and clock for this statement, the rows of the
@@ -37,7 +38,7 @@ pub struct Params {
     pub outer: Vec<Value>,
     /// The work tables of recursive WITH queries, by number, during their
     /// rounds.
-    pub work: Vec<Arc<Vec<Row>>>,
+    pub work: Vec<Arc<Rows>>,
     /// What the session's sequence functions remember; set only for a
     /// statement that calls them.
     pub sequences: Option<Arc<crate::sequence::SessionSequences>>,
@@ -69,7 +70,7 @@ impl Params {
     }
 
     /// The same inputs, with work table `n` holding `rows`.
-    pub fn with_work(&self, n: usize, rows: Vec<Row>) -> Params {
+    pub fn with_work(&self, n: usize, rows: Rows) -> Params {
         let mut p = self.clone();
         if p.work.len() <= n {
             p.work.resize_with(n + 1, Default::default);
@@ -78,10 +79,10 @@ impl Params {
         p
     }
 
-    pub fn work_rows(&self, n: usize) -> Result<&[Row]> {
+    pub fn work_rows(&self, n: usize) -> Result<&Rows> {
         self.work
             .get(n)
-            .map(|r| r.as_slice())
+            .map(|r| &**r)
             .ok_or_else(|| Error::internal(format!("work table {n} is not set")))
     }
 
@@ -98,7 +99,7 @@ impl Params {
 /// values built on first use by `= ANY` (IN).
 #[derive(Debug, Default)]
 pub struct InitRows {
-    pub rows: Vec<Row>,
+    pub rows: Rows,
     members: OnceLock<Result<Members>>,
     /// For `Source::Probe`: the positions of the rows by their key values.
     index: OnceLock<Result<ProbeIndex>>,
@@ -122,7 +123,7 @@ struct ProbeIndex {
 }
 
 impl ProbeIndex {
-    fn build(rows: &[Row], keys: &[&Expr], params: &Params) -> Result<ProbeIndex> {
+    fn build(rows: &Rows, keys: &[&Expr], params: &Params) -> Result<ProbeIndex> {
         use crate::batch::hash_key;
         let width = keys.len();
         let mut index = ProbeIndex {
@@ -214,7 +215,7 @@ struct Members {
 }
 
 impl InitRows {
-    pub fn new(rows: Vec<Row>) -> InitRows {
+    pub fn new(rows: Rows) -> InitRows {
         InitRows {
             rows,
             members: OnceLock::new(),
@@ -528,7 +529,7 @@ impl Subquery {
     /// enclosing evaluation's (for the left operand of ANY/ALL).
     fn result(
         &self,
-        rows: &[Row],
+        rows: &Rows,
         init: Option<&InitRows>,
         row: &[Value],
         params: &Params,
@@ -542,9 +543,9 @@ impl Subquery {
                     .map(|r| r.first().cloned().unwrap_or(Value::Null))
                     .collect(),
             }))),
-            SubqueryKind::Scalar => match rows {
-                [] => Ok(Value::Null),
-                [one] => Ok(one.first().cloned().unwrap_or(Value::Null)),
+            SubqueryKind::Scalar => match rows.len() {
+                0 => Ok(Value::Null),
+                1 => Ok(rows[0].first().cloned().unwrap_or(Value::Null)),
                 _ => Err(Error::new(
                     sqlstate::CARDINALITY_VIOLATION,
                     "more than one row returned by a subquery used as an expression",

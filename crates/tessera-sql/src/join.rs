@@ -4,19 +4,20 @@
 //! whole FROM (see [`crate::plan::Source`]). Also the other ways rows of
 //! two inputs combine: UNION, INTERSECT and EXCEPT, and the rows of VALUES.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tessera_types::{
     memory, sqlstate, Catalog, DataType, Error, IndexDef, Result, TableDef, Value,
 };
 
-use crate::batch::{all_rows, hash_key, BatchEval, BATCH_ROWS};
+use crate::batch::{all_rows, hash_key, BatchEval, GroupIndex, BATCH_ROWS};
 use crate::expr::{Expr, Params};
 use crate::plan::{
-    FragmentOutput, Join, JoinKind, KeyLookup, Plan, Recursive, Row, SelectPlan, SetOp, SetOpKind,
+    FragmentOutput, Join, JoinKind, KeyLookup, Plan, Recursive, SelectPlan, SetOp, SetOpKind,
     Source, Target,
 };
+use crate::rows::Rows;
 
 /// The most values a recursive query may hold: past it the recursion is
 /// taken not to end, and the statement fails. (Joins are bounded by the
@@ -356,10 +357,11 @@ impl<'a> LookupPath<'a> {
     /// types (a row with a NULL key matches nothing); `None` when there
     /// are more than [`LOOKUP_KEYS_MAX`], or a value does not convert, and
     /// the right side is better read whole.
-    pub fn keys(&self, left: &[Row], params: &Params) -> Result<Option<Vec<Row>>> {
-        let mut seen: HashSet<Row> = HashSet::new();
+    pub fn keys(&self, left: &Rows, params: &Params) -> Result<Option<Rows>> {
+        let mut seen = GroupIndex::default();
+        let mut key = Vec::with_capacity(self.columns.len());
         'rows: for row in left {
-            let mut key = Vec::with_capacity(self.columns.len());
+            key.clear();
             for (c, e) in &self.columns {
                 let v = e.eval(row, params)?;
                 if v.is_null() {
@@ -371,12 +373,12 @@ impl<'a> LookupPath<'a> {
                     Err(_) => return Ok(None),
                 }
             }
-            seen.insert(key);
+            seen.find_or_insert(key.iter());
             if seen.len() > LOOKUP_KEYS_MAX {
                 return Ok(None);
             }
         }
-        Ok(Some(seen.into_iter().collect()))
+        Ok(Some(seen.into_rows()))
     }
 
     /// Whether reading `keys` keys by this path beats reading the table
@@ -434,7 +436,7 @@ impl<'a> LookupPath<'a> {
     }
 
     /// The right side's query, reading only the rows of `keys`.
-    pub fn plan(&self, keys: Arc<Vec<Row>>) -> Arc<Plan> {
+    pub fn plan(&self, keys: Arc<Rows>) -> Arc<Plan> {
         let mut select = self.select.clone();
         select.fragment.index = None;
         select.fragment.lookup = Some(KeyLookup {
@@ -468,120 +470,67 @@ impl<'a> LookupPath<'a> {
 }
 
 /// The rows of `join` over its inputs' rows.
-pub fn join_rows(
-    join: &Join,
-    left: Vec<Row>,
-    right: Vec<Row>,
-    params: &Params,
-) -> Result<Vec<Row>> {
-    let mut out = Vec::new();
+pub fn join_rows(join: &Join, left: Rows, right: Rows, params: &Params) -> Result<Rows> {
+    let mut out = Rows::default();
     join_into(join, left, right, None, params, &mut |block| {
-        block.drain_into(&mut out);
+        out.append(block);
         memory::check()
     })?;
     Ok(out)
 }
 
-/// Rows of one width written back to back: what a join hands on, a
-/// block of up to [`BATCH_ROWS`] rows at a time, so that making a joined
-/// row allocates nothing (the consumer reads the rows in place, or takes
-/// them).
-#[derive(Debug, Default)]
-pub struct RowBlock {
-    width: usize,
-    rows: usize,
-    values: Vec<Value>,
-}
-
-impl RowBlock {
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
-    /// The rows, in place.
-    pub fn rows(&self) -> Vec<&[Value]> {
-        match self.width {
-            0 => vec![&[][..]; self.rows],
-            w => self.values.chunks(w).collect(),
-        }
-    }
-
-    /// Moves the rows to `out`, leaving the block empty.
-    pub fn drain_into(&mut self, out: &mut Vec<Row>) {
-        out.reserve(self.rows);
-        match self.width {
-            0 => out.extend((0..self.rows).map(|_| Vec::new())),
-            w => {
-                let mut values = self.values.drain(..);
-                for _ in 0..self.rows {
-                    out.push(values.by_ref().take(w).collect());
-                }
-            }
-        }
-        self.clear();
-    }
-
-    pub fn clear(&mut self) {
-        self.values.clear();
-        self.rows = 0;
-    }
-}
-
-/// A join's output: rows written into a [`RowBlock`], handed to `emit`
-/// whenever it is full and once at the end.
+/// A join's output: rows written into a block of up to [`BATCH_ROWS`]
+/// rows, handed to `emit` whenever it is full and once at the end, so
+/// that making a joined row allocates nothing (the consumer reads the
+/// rows in place, or moves them on).
 pub struct JoinOut<'e> {
-    block: RowBlock,
-    emit: &'e mut dyn FnMut(&mut RowBlock) -> Result<()>,
+    block: Rows,
+    emit: &'e mut dyn FnMut(&mut Rows) -> Result<()>,
 }
 
 impl<'e> JoinOut<'e> {
-    pub fn new(emit: &'e mut dyn FnMut(&mut RowBlock) -> Result<()>) -> JoinOut<'e> {
+    pub fn new(emit: &'e mut dyn FnMut(&mut Rows) -> Result<()>) -> JoinOut<'e> {
         JoinOut {
-            block: RowBlock::default(),
+            block: Rows::default(),
             emit,
         }
     }
 
-    /// Counts the row just written (from `start`), `width` wide.
+    /// Counts the row just written (from `start`).
     fn commit(&mut self, start: usize) -> Result<()> {
-        let width = self.block.values.len() - start;
-        if self.block.rows == 0 {
-            self.block.width = width;
-        } else if width != self.block.width {
-            self.block.values.truncate(start);
+        let width = self.block.values().len() - start;
+        if !self.block.is_empty() && width != self.block.width() {
+            self.block.values_mut().truncate(start);
             return Err(Error::internal(format!(
                 "a joined row of {width} values among rows of {}",
-                self.block.width
+                self.block.width()
             )));
         }
-        self.block.rows += 1;
-        if self.block.rows >= BATCH_ROWS {
+        self.block.commit(start);
+        if self.block.len() >= BATCH_ROWS {
             (self.emit)(&mut self.block)?;
             self.block.clear();
         }
         Ok(())
     }
 
-    /// A row as it is (an outer join's unmatched left row).
-    fn row(&mut self, row: Row) -> Result<()> {
-        let start = self.block.values.len();
-        self.block.values.extend(row);
+    /// A row as it is (an outer join's unmatched left row), its values
+    /// moved.
+    fn row(&mut self, row: impl Iterator<Item = Value>) -> Result<()> {
+        let start = self.block.values().len();
+        self.block.values_mut().extend(row);
         self.commit(start)
     }
 
     /// An outer join's unmatched right row, widened (NULL elsewhere).
-    fn widened(&mut self, row: Row, at: RightAt) -> Result<()> {
+    fn widened(&mut self, row: impl Iterator<Item = Value>, at: RightAt) -> Result<()> {
         let Some((offset, width)) = at else {
             return self.row(row);
         };
-        let start = self.block.values.len();
-        let values = &mut self.block.values;
+        let start = self.block.values().len();
+        let values = self.block.values_mut();
         values.extend(std::iter::repeat_with(|| Value::Null).take(offset));
-        values.extend(row.into_iter().take(width.saturating_sub(offset)));
+        values.extend(row.take(width.saturating_sub(offset)));
         values.resize_with(start + width, || Value::Null);
         self.commit(start)
     }
@@ -598,9 +547,9 @@ impl<'e> JoinOut<'e> {
         checked: &[bool],
         params: &Params,
     ) -> Result<bool> {
-        let start = self.block.values.len();
+        let start = self.block.values().len();
         if !self.pair_passes(join, l, r, right_at, checked, params)? {
-            self.block.values.truncate(start);
+            self.block.values_mut().truncate(start);
             return Ok(false);
         }
         self.commit(start)?;
@@ -617,9 +566,9 @@ impl<'e> JoinOut<'e> {
         right_at: RightAt,
         params: &Params,
     ) -> Result<bool> {
-        let start = self.block.values.len();
+        let start = self.block.values().len();
         let passes = self.pair_passes(join, l, r, right_at, &[], params);
-        self.block.values.truncate(start);
+        self.block.values_mut().truncate(start);
         passes
     }
 
@@ -634,9 +583,10 @@ impl<'e> JoinOut<'e> {
         checked: &[bool],
         params: &Params,
     ) -> Result<bool> {
-        let start = self.block.values.len();
-        self.block.values.extend_from_slice(l);
-        let row = &mut self.block.values[start..];
+        let values = self.block.values_mut();
+        let start = values.len();
+        values.extend_from_slice(l);
+        let row = &mut values[start..];
         match right_at {
             Some((offset, _)) => {
                 let n = r.len().min(row.len().saturating_sub(offset));
@@ -648,7 +598,7 @@ impl<'e> JoinOut<'e> {
                 }
             }
         }
-        let row = &self.block.values[start..];
+        let row = &self.block.values()[start..];
         let mut passes = true;
         for ((lk, rk), check) in join.keys.iter().zip(checked) {
             if *check {
@@ -699,11 +649,11 @@ pub fn narrow_right(join: &Join) -> RightAt {
 /// right rows are placed as `right_at` says.
 pub fn join_into(
     join: &Join,
-    left: Vec<Row>,
-    right: Vec<Row>,
+    left: Rows,
+    right: Rows,
     right_at: RightAt,
     params: &Params,
-    emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
+    emit: &mut dyn FnMut(&mut Rows) -> Result<()>,
 ) -> Result<()> {
     if join.kind.filters_left() {
         return semi_join_into(join, left, right, right_at, params, emit);
@@ -712,7 +662,7 @@ pub fn join_into(
     let right_keys = right_keys(join, right_at);
     let mut right_matched = vec![false; right.len()];
     let keep_left = join.kind.keeps_left();
-    let pair = |l: &Row, r: &Row, out: &mut JoinOut| -> Result<bool> {
+    let pair = |l: &[Value], r: &[Value], out: &mut JoinOut| -> Result<bool> {
         out.joined(join, l, r, right_at, &[], params)
     };
     let mut unmatched_left = Vec::new();
@@ -771,12 +721,13 @@ pub fn join_into(
     }
     let mut left = left;
     for li in unmatched_left {
-        out.row(std::mem::take(&mut left[li]))?;
+        out.row(left.take(li))?;
     }
     if join.kind.keeps_right() {
-        for (r, matched) in right.into_iter().zip(right_matched) {
+        let mut right = right;
+        for (r, matched) in right_matched.into_iter().enumerate() {
             if !matched {
-                out.widened(r, right_at)?;
+                out.widened(right.take(r), right_at)?;
             }
         }
     }
@@ -802,11 +753,11 @@ fn right_keys(join: &Join, right_at: RightAt) -> Vec<Expr> {
 /// matches nothing, so its row is an anti join's.
 fn semi_join_into(
     join: &Join,
-    mut left: Vec<Row>,
-    right: Vec<Row>,
+    mut left: Rows,
+    right: Rows,
     right_at: RightAt,
     params: &Params,
-    emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
+    emit: &mut dyn FnMut(&mut Rows) -> Result<()>,
 ) -> Result<()> {
     let mut out = JoinOut::new(emit);
     let wanted = join.kind == JoinKind::Semi;
@@ -833,9 +784,9 @@ fn semi_join_into(
         let table = KeyTable::build(&right, &right_keys, params)?;
         table.probe(&left, &left_keys, params, decide)?;
     }
-    for (row, keep) in left.iter_mut().zip(keep) {
+    for (li, keep) in keep.into_iter().enumerate() {
         if keep {
-            out.row(std::mem::take(row))?;
+            out.row(left.take(li))?;
         }
     }
     out.finish()
@@ -846,11 +797,11 @@ fn semi_join_into(
 pub fn merge_into(
     join: &Join,
     path: &MergePath,
-    mut left: Vec<Row>,
-    mut right: Vec<Row>,
+    mut left: Rows,
+    mut right: Rows,
     right_at: RightAt,
     params: &Params,
-    emit: &mut dyn FnMut(&mut RowBlock) -> Result<()>,
+    emit: &mut dyn FnMut(&mut Rows) -> Result<()>,
 ) -> Result<()> {
     let mut out = JoinOut::new(emit);
     use std::cmp::Ordering;
@@ -881,42 +832,40 @@ pub fn merge_into(
         match order {
             Ordering::Less => {
                 if keep_left {
-                    out.row(std::mem::take(&mut left[i]))?;
+                    out.row(left.take(i))?;
                 }
                 i += 1;
             }
             Ordering::Greater => {
                 if keep_right {
-                    out.widened(std::mem::take(&mut right[j]), right_at)?;
+                    out.widened(right.take(j), right_at)?;
                 }
                 j += 1;
             }
             Ordering::Equal => {
-                let i_end = i + left[i..]
-                    .iter()
-                    .take_while(|l| path.compare_side(l, &left[i], true).is_eq())
-                    .count();
-                let j_end = j + right[j..]
-                    .iter()
-                    .take_while(|r| path.compare_side(r, &right[j], false).is_eq())
-                    .count();
+                let i_end = (i + 1..left.len())
+                    .find(|&k| !path.compare_side(&left[k], &left[i], true).is_eq())
+                    .unwrap_or(left.len());
+                let j_end = (j + 1..right.len())
+                    .find(|&k| !path.compare_side(&right[k], &right[j], false).is_eq())
+                    .unwrap_or(right.len());
                 let mut right_matched = vec![false; j_end - j];
-                for l in &mut left[i..i_end] {
+                for a in i..i_end {
                     let mut matched = false;
-                    for (r, r_matched) in right[j..j_end].iter().zip(&mut right_matched) {
-                        if out.joined(join, l, r, right_at, &unchecked, params)? {
+                    for (b, r_matched) in (j..j_end).zip(&mut right_matched) {
+                        if out.joined(join, &left[a], &right[b], right_at, &unchecked, params)? {
                             matched = true;
                             *r_matched = true;
                         }
                     }
                     if keep_left && !matched {
-                        out.row(std::mem::take(l))?;
+                        out.row(left.take(a))?;
                     }
                 }
                 if keep_right {
                     for (b, matched) in (j..j_end).zip(right_matched) {
                         if !matched {
-                            out.widened(std::mem::take(&mut right[b]), right_at)?;
+                            out.widened(right.take(b), right_at)?;
                         }
                     }
                 }
@@ -925,13 +874,13 @@ pub fn merge_into(
         }
     }
     if keep_left {
-        for l in left.drain(i..) {
-            out.row(l)?;
+        for a in i..left.len() {
+            out.row(left.take(a))?;
         }
     }
     if keep_right {
-        for r in right.drain(j..) {
-            out.widened(r, right_at)?;
+        for b in j..right.len() {
+            out.widened(right.take(b), right_at)?;
         }
     }
     out.finish()
@@ -942,7 +891,7 @@ pub fn merge_into(
 /// batch at a time; rows with equal keys are chained in their order, and
 /// a row with a NULL key is left out (it matches nothing).
 struct KeyTable<'r> {
-    rows: &'r [Row],
+    rows: &'r Rows,
     /// Per distinct key: its first and last row.
     heads: hashbrown::HashTable<(u32, u32)>,
     /// Per row: the next row with its key (`NO_ROW` at the end).
@@ -972,7 +921,7 @@ fn holds_heap(v: &Value) -> bool {
 }
 
 impl<'r> KeyTable<'r> {
-    fn build(rows: &'r [Row], keys: &[Expr], params: &Params) -> Result<KeyTable<'r>> {
+    fn build(rows: &'r Rows, keys: &[Expr], params: &Params) -> Result<KeyTable<'r>> {
         if rows.len() >= NO_ROW as usize {
             return Err(Error::new(
                 sqlstate::PROGRAM_LIMIT_EXCEEDED,
@@ -1006,8 +955,7 @@ impl<'r> KeyTable<'r> {
             width: keys.len(),
             columns,
         };
-        for (b, batch) in rows.chunks(BATCH_ROWS).enumerate() {
-            let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+        for (b, refs) in rows.batches(BATCH_ROWS).enumerate() {
             let ev = BatchEval::new(&refs, params);
             let sel = all_rows(refs.len());
             let mut vectors = keys
@@ -1094,13 +1042,12 @@ impl<'r> KeyTable<'r> {
     /// (none when nothing matches).
     fn probe(
         &self,
-        probe: &[Row],
+        probe: &Rows,
         keys: &[Expr],
         params: &Params,
         mut found: impl FnMut(usize, &mut dyn Iterator<Item = usize>) -> Result<()>,
     ) -> Result<()> {
-        for (b, batch) in probe.chunks(BATCH_ROWS).enumerate() {
-            let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+        for (b, refs) in probe.batches(BATCH_ROWS).enumerate() {
             let mut values: Vec<&Value> = Vec::with_capacity(keys.len());
             let ev = BatchEval::new(&refs, params);
             let sel = all_rows(refs.len());
@@ -1152,60 +1099,62 @@ impl Iterator for Chain<'_> {
 /// The rows of a set operation over its inputs' rows. Without ALL the
 /// result has no duplicates; with it, INTERSECT ALL keeps a row as often
 /// as both sides have it and EXCEPT ALL as often as the left has it more.
-/// Rows come in the order the left input first gives them.
-pub fn set_rows(op: &SetOp, left: Vec<Row>, right: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
-    let left = cast_rows(left, &op.casts[0], params)?;
-    let right = cast_rows(right, &op.casts[1], params)?;
+/// Rows come in the order the left input first gives them; rows are
+/// equal as GROUP BY finds them (NULLs equal).
+pub fn set_rows(op: &SetOp, left: Rows, right: Rows, params: &Params) -> Result<Rows> {
+    let mut left = cast_rows(left, &op.casts[0], params)?;
+    let mut right = cast_rows(right, &op.casts[1], params)?;
     if op.kind == SetOpKind::Union && op.all {
-        let mut out = left;
-        out.extend(right);
+        left.append(&mut right);
+        return Ok(left);
+    }
+    let mut out = Rows::default();
+    if op.kind == SetOpKind::Union {
+        let mut seen = GroupIndex::default();
+        for mut rows in [left, right] {
+            for i in 0..rows.len() {
+                memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
+                if seen.find_or_insert(rows[i].iter()).1 {
+                    out.push(rows.take(i));
+                }
+            }
+        }
         return Ok(out);
     }
     // How many of each row the right side has.
-    let mut counts: HashMap<Row, usize> = HashMap::new();
-    if op.kind != SetOpKind::Union {
-        for r in right.iter() {
-            *counts.entry(r.clone()).or_default() += 1;
+    let mut right_rows = GroupIndex::default();
+    let mut counts: Vec<usize> = Vec::new();
+    for r in right.iter() {
+        let (g, new) = right_rows.find_or_insert(r.iter());
+        if new {
+            counts.push(0);
         }
+        counts[g] += 1;
     }
-    let mut out = Vec::new();
-    match op.kind {
-        SetOpKind::Union => {
-            let mut seen = std::collections::HashSet::new();
-            for r in left.into_iter().chain(right) {
-                if seen.insert(r.clone()) {
-                    out.push(r);
-                }
+    let mut seen = GroupIndex::default();
+    for i in 0..left.len() {
+        memory::check_every(i + 1, MEMORY_CHECK_ROWS)?;
+        let count = right_rows
+            .find(left[i].iter())
+            .map(|g| &mut counts[g])
+            .filter(|n| **n > 0);
+        let keep = match (op.kind, count) {
+            // Without ALL, one copy: none is left for a later duplicate.
+            (SetOpKind::Intersect, Some(n)) => {
+                *n = if op.all { *n - 1 } else { 0 };
+                true
             }
-        }
-        SetOpKind::Intersect => {
-            for r in left {
-                match counts.get_mut(&r) {
-                    Some(n) if *n > 0 => {
-                        // Without ALL, one copy: none is left for a later duplicate.
-                        *n = if op.all { *n - 1 } else { 0 };
-                        out.push(r);
-                    }
-                    _ => {}
+            (SetOpKind::Intersect, None) => false,
+            (_, Some(n)) => {
+                if op.all {
+                    *n -= 1;
                 }
+                false
             }
-        }
-        SetOpKind::Except => {
-            let mut seen = std::collections::HashSet::new();
-            for r in left {
-                match counts.get_mut(&r) {
-                    Some(n) if *n > 0 => {
-                        if op.all {
-                            *n -= 1;
-                        }
-                    }
-                    _ => {
-                        if op.all || seen.insert(r.clone()) {
-                            out.push(r);
-                        }
-                    }
-                }
-            }
+            (_, None) => op.all || seen.find_or_insert(left[i].iter()).1,
+        };
+        if keep {
+            out.push(left.take(i));
         }
     }
     Ok(out)
@@ -1213,46 +1162,51 @@ pub fn set_rows(op: &SetOp, left: Vec<Row>, right: Vec<Row>, params: &Params) ->
 
 /// Rows with column `i` cast to `casts[i]` where it is set.
 fn cast_rows(
-    rows: Vec<Row>,
+    mut rows: Rows,
     casts: &[Option<tessera_types::DataType>],
     params: &Params,
-) -> Result<Vec<Row>> {
+) -> Result<Rows> {
     if casts.iter().all(Option::is_none) {
         return Ok(rows);
     }
-    rows.into_iter()
-        .map(|row| {
-            row.into_iter()
-                .zip(casts)
-                .map(|(v, c)| crate::expr::cast_to(v, *c, &params.time))
-                .collect()
-        })
-        .collect()
+    for i in 0..rows.len() {
+        for (v, c) in rows.row_mut(i).iter_mut().zip(casts) {
+            if c.is_some() {
+                *v = crate::expr::cast_to(std::mem::take(v), *c, &params.time)?;
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// The rows of VALUES.
-pub fn values_rows(rows: &[Vec<Expr>], params: &Params) -> Result<Vec<Row>> {
-    rows.iter()
-        .map(|r| r.iter().map(|e| e.eval(&[], params)).collect())
-        .collect()
+pub fn values_rows(rows: &[Vec<Expr>], params: &Params) -> Result<Rows> {
+    let mut out = Rows::with_capacity(rows.first().map_or(0, Vec::len), rows.len());
+    for r in rows {
+        let start = out.values().len();
+        for e in r {
+            let v = e.eval(&[], params)?;
+            out.values_mut().push(v);
+        }
+        out.commit(start);
+    }
+    Ok(out)
 }
 
 /// The rounds of a recursive WITH query: the rows so far, and (without
 /// ALL) the rows seen, so that a round adds only new ones.
 pub struct Rounds {
-    rows: Vec<Row>,
-    seen: Option<std::collections::HashSet<Row>>,
-    values: usize,
+    rows: Rows,
+    seen: Option<GroupIndex>,
 }
 
 impl Rounds {
     /// Starts from the rows of the non-recursive term; also returns the
     /// first work table.
-    pub fn start(r: &Recursive, start: Vec<Row>) -> Result<(Rounds, Vec<Row>)> {
+    pub fn start(r: &Recursive, start: Rows) -> Result<(Rounds, Rows)> {
         let mut rounds = Rounds {
-            rows: Vec::new(),
+            rows: Rows::default(),
             seen: (!r.all).then(Default::default),
-            values: 0,
         };
         let work = rounds.keep(start)?;
         Ok((rounds, work))
@@ -1260,21 +1214,16 @@ impl Rounds {
 
     /// Takes a round's rows (cast to the query's types); returns the next
     /// work table, empty once the round added nothing.
-    pub fn add(&mut self, r: &Recursive, round: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+    pub fn add(&mut self, r: &Recursive, round: Rows, params: &Params) -> Result<Rows> {
         self.keep(cast_rows(round, &r.casts, params)?)
     }
 
-    fn keep(&mut self, rows: Vec<Row>) -> Result<Vec<Row>> {
-        let new: Vec<Row> = match &mut self.seen {
-            Some(seen) => rows
-                .into_iter()
-                .filter(|r| seen.insert(r.clone()))
-                .collect(),
-            None => rows,
-        };
-        self.values += new.iter().map(Vec::len).sum::<usize>();
+    fn keep(&mut self, mut rows: Rows) -> Result<Rows> {
+        if let Some(seen) = &mut self.seen {
+            rows.retain(|r| seen.find_or_insert(r.iter()).1);
+        }
         memory::check()?;
-        if self.values > RECURSIVE_VALUES_MAX {
+        if self.rows.values().len() + rows.values().len() > RECURSIVE_VALUES_MAX {
             return Err(Error::new(
                 sqlstate::PROGRAM_LIMIT_EXCEEDED,
                 format!(
@@ -1283,11 +1232,13 @@ impl Rounds {
             )
             .with_hint("Check that the recursion ends (a condition in its recursive term)."));
         }
-        self.rows.extend(new.iter().cloned());
-        Ok(new)
+        for r in rows.iter() {
+            self.rows.push_slice(r);
+        }
+        Ok(rows)
     }
 
-    pub fn finish(self) -> Vec<Row> {
+    pub fn finish(self) -> Rows {
         self.rows
     }
 }
@@ -1296,6 +1247,7 @@ impl Rounds {
 mod tests {
     use super::*;
     use crate::expr::BinaryOp;
+    use crate::plan::Row;
 
     /// A join of rows three wide: the left item's key and tag at 0 and 1,
     /// the right item's key at 2.
@@ -1391,7 +1343,10 @@ mod tests {
                 let j = join(kind, residual);
                 // Both build sides of an inner join: the smaller left, then the right.
                 for (l, r) in [(&left[..200], &right[..]), (&left[..], &right[..])] {
-                    let got = join_rows(&j, l.to_vec(), r.to_vec(), &Params::default()).unwrap();
+                    let (lr, rr) = (Rows::from_vecs(l.to_vec()), Rows::from_vecs(r.to_vec()));
+                    let got = join_rows(&j, lr, rr, &Params::default())
+                        .unwrap()
+                        .into_vecs();
                     assert_eq!(sorted(got), sorted(by_pairs(&j, l, r)), "{kind:?}");
                 }
             }
@@ -1400,15 +1355,15 @@ mod tests {
 
     #[test]
     fn a_block_of_rows_without_columns_still_counts_them() {
-        let mut out = Vec::new();
-        let mut emit = |b: &mut RowBlock| {
-            assert_eq!(b.rows().len(), b.len());
-            b.drain_into(&mut out);
+        let mut out = Rows::default();
+        let mut emit = |b: &mut Rows| {
+            assert_eq!(b.iter().count(), b.len());
+            out.append(b);
             Ok(())
         };
         let mut block = JoinOut::new(&mut emit);
         for _ in 0..BATCH_ROWS + 5 {
-            block.row(Vec::new()).unwrap();
+            block.row(std::iter::empty()).unwrap();
         }
         block.finish().unwrap();
         assert_eq!(out.len(), BATCH_ROWS + 5);

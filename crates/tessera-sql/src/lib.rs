@@ -6,6 +6,8 @@
 //! [`router::Cluster`] interface the runtime implements.
 
 pub mod aggregate;
+#[cfg(test)]
+mod alloc_tests;
 pub mod array;
 pub mod batch;
 pub mod binder;
@@ -22,6 +24,7 @@ pub mod parser;
 pub mod pattern;
 pub mod plan;
 pub mod router;
+pub mod rows;
 pub mod sequence;
 pub mod shard;
 pub mod srf;

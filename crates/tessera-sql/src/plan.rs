@@ -175,7 +175,7 @@ pub struct KeyLookup {
     pub index: Option<Arc<IndexDef>>,
     /// Values of the path's first columns (or of `filter`'s), of those
     /// columns' types; no NULLs, no duplicates.
-    pub keys: Arc<Vec<Row>>,
+    pub keys: Arc<crate::rows::Rows>,
     /// The table's columns the keys are values of, when they only filter.
     pub filter: Option<Vec<usize>>,
 }

@@ -35,6 +35,7 @@ use crate::plan::{
     DeletePlan, InitPlan, InsertPlan, OnConflict, Plan, Row, SelectPlan, Source, Statement, Target,
     UpdatePlan,
 };
+use crate::rows::Rows;
 use crate::shard::{
     check_constraints, eval_key, not_null_violation, with_statement_deps, Relation, RelationRef,
     ShardRequest, ShardResponse, Sink, WriteMode,
@@ -253,7 +254,7 @@ impl<C: Cluster> Router<C> {
         init: &[InitPlan],
         params: Arc<Params>,
         session: &mut SessionState,
-    ) -> Result<Vec<Row>> {
+    ) -> Result<Rows> {
         let (statement_snapshot, read) = self.read_point(session);
         let rows = match self.run_init(init, params, session, read).await {
             Ok(params) => self.select_at(plan, select, params, session, read).await,
@@ -291,7 +292,7 @@ impl<C: Cluster> Router<C> {
         params: Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-    ) -> Result<Vec<Row>> {
+    ) -> Result<Rows> {
         if let Some(source) = &select.source {
             let mut sink = Sink::new(&select.fragment);
             let started;
@@ -304,15 +305,14 @@ impl<C: Cluster> Router<C> {
                 {
                     // Boxed: the inputs are SELECTs themselves.
                     let mut emit =
-                        |block: &mut crate::join::RowBlock| sink.push_batch(&block.rows(), &params);
+                        |block: &mut Rows| sink.push_batch(&block.refs(0..block.len()), &params);
                     Box::pin(self.run_join(join, &params, session, read, &mut emit)).await?;
                     started = std::time::Instant::now();
                 }
                 _ => {
                     let rows = Box::pin(self.gather(source, &params, session, read)).await?;
                     started = std::time::Instant::now();
-                    for batch in rows.chunks(crate::batch::BATCH_ROWS) {
-                        let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+                    for refs in rows.batches(crate::batch::BATCH_ROWS) {
                         sink.push_batch(&refs, &params)?;
                     }
                 }
@@ -373,12 +373,10 @@ impl<C: Cluster> Router<C> {
                 (*s, scan)
             })
             .collect();
-        let mut rows: Vec<Row> = self
-            .scan_shards(scans)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut rows = Rows::default();
+        for mut run in self.scan_shards(scans).await? {
+            rows.append(&mut run);
+        }
         if crate::explain::measuring() {
             crate::explain::record(select, "fragment", rows.len(), started.elapsed());
         }
@@ -405,7 +403,7 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-    ) -> Result<Vec<Row>> {
+    ) -> Result<Rows> {
         if crate::explain::measuring() {
             let started = std::time::Instant::now();
             let rows = Box::pin(self.gather_rows(source, params, session, read)).await?;
@@ -421,7 +419,7 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-    ) -> Result<Vec<Row>> {
+    ) -> Result<Rows> {
         match source {
             Source::Query {
                 plan,
@@ -429,7 +427,9 @@ impl<C: Cluster> Router<C> {
                 width,
             } => {
                 let rows = self.item_rows(plan, params, session, read).await?;
-                crate::subquery::place(rows, *offset, *width)
+                let rows = rows.place(*offset, *width);
+                memory::check()?;
+                Ok(rows)
             }
             Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
                 let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
@@ -437,9 +437,9 @@ impl<C: Cluster> Router<C> {
             }
             Source::Lateral { .. } => crate::subquery::lateral_alone(source, params),
             Source::Join(join) => {
-                let mut rows = Vec::new();
-                let mut emit = |block: &mut crate::join::RowBlock| {
-                    block.drain_into(&mut rows);
+                let mut rows = Rows::default();
+                let mut emit = |block: &mut Rows| {
+                    rows.append(block);
                     memory::check()
                 };
                 Box::pin(self.run_join(join, params, session, read, &mut emit)).await?;
@@ -461,12 +461,15 @@ impl<C: Cluster> Router<C> {
                 }
                 Ok(rounds.finish())
             }
-            Source::Work(n) => Ok(params.work_rows(*n)?.to_vec()),
+            Source::Work(n) => Ok(params.work_rows(*n)?.clone()),
             Source::Probe { init, keys } => {
                 let (rows, found) = crate::subquery::probe(params, *init, keys)?;
-                let found = found.iter().map(|i| rows[*i].clone()).collect();
+                let mut out = Rows::with_capacity(rows.width(), found.len());
+                for &i in found {
+                    out.push_slice(&rows[i]);
+                }
                 memory::check()?;
-                Ok(found)
+                Ok(out)
             }
             Source::Init(id) => {
                 let rows = params.init_rows(*id)?.rows.clone();
@@ -492,7 +495,7 @@ impl<C: Cluster> Router<C> {
 
     /// Sends each shard its `Scan` and returns their rows, one run per
     /// shard, checking the node's memory as they arrive.
-    async fn scan_shards(&self, scans: Vec<(ShardId, ShardRequest)>) -> Result<Vec<Vec<Row>>> {
+    async fn scan_shards(&self, scans: Vec<(ShardId, ShardRequest)>) -> Result<Vec<Rows>> {
         let calls: Vec<_> = scans
             .into_iter()
             .map(|(shard, scan)| self.cluster.call(shard, scan))
@@ -525,7 +528,7 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-        emit: &mut dyn FnMut(&mut crate::join::RowBlock) -> Result<()>,
+        emit: &mut dyn FnMut(&mut Rows) -> Result<()>,
     ) -> Result<()> {
         let left = Box::pin(self.gather(&join.left, params, session, read)).await?;
         // The right rows stay as narrow as their item until joined.
@@ -547,7 +550,7 @@ impl<C: Cluster> Router<C> {
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-    ) -> Result<Vec<Row>> {
+    ) -> Result<Rows> {
         let Plan::Select(select) = &**plan else {
             return Err(Error::internal("a FROM item that is not a query"));
         };
@@ -566,12 +569,12 @@ impl<C: Cluster> Router<C> {
     async fn join_right(
         &self,
         join: &crate::plan::Join,
-        left: &[Row],
+        left: &Rows,
         right_at: crate::join::RightAt,
         params: &Arc<Params>,
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
-    ) -> Result<(Vec<Row>, bool)> {
+    ) -> Result<(Rows, bool)> {
         let catalog = self.cluster.catalog();
         let stats = self.cluster.table_stats();
         let table_rows = |path: &crate::join::LookupPath| stats.as_ref()?.rows(path.table.id);
@@ -612,12 +615,15 @@ impl<C: Cluster> Router<C> {
         let key_count = keys.len();
         let (ts, txn, track_reads) = read;
         // Keys that name their shard go there alone; others to every shard.
-        let mut by_shard: Vec<(ShardId, Arc<Vec<Row>>)> = Vec::new();
+        let mut by_shard: Vec<(ShardId, Arc<Rows>)> = Vec::new();
         if path.routes() {
-            let mut split: HashMap<ShardId, Vec<Row>> = HashMap::new();
-            for key in keys {
-                let shard = self.shard_of_key(&catalog, &path.sharding_key(&key));
-                split.entry(shard).or_default().push(key);
+            let mut split: HashMap<ShardId, Rows> = HashMap::new();
+            for key in keys.iter() {
+                let shard = self.shard_of_key(&catalog, &path.sharding_key(key));
+                split
+                    .entry(shard)
+                    .or_insert_with(|| Rows::new(keys.width()))
+                    .push_slice(key);
             }
             by_shard.extend(split.into_iter().map(|(s, k)| (s, Arc::new(k))));
         } else if !keys.is_empty() {
@@ -645,12 +651,10 @@ impl<C: Cluster> Router<C> {
                 (shard, scan)
             })
             .collect();
-        let rows: Vec<Row> = self
-            .scan_shards(scans)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut rows = Rows::default();
+        for mut run in self.scan_shards(scans).await? {
+            rows.append(&mut run);
+        }
         if crate::explain::measuring() {
             let how = if path.filter { "filter" } else { "lookup" };
             crate::explain::record(join, how, key_count, started.elapsed());
@@ -659,7 +663,7 @@ impl<C: Cluster> Router<C> {
         let rows = finish_select(path.select, rows, params)?;
         match right_at {
             Some(_) => Ok((rows, true)),
-            None => Ok((crate::subquery::place(rows, path.offset, path.width)?, true)),
+            None => Ok((rows.place(path.offset, path.width), true)),
         }
     }
 
@@ -916,7 +920,7 @@ impl<C: Cluster> Router<C> {
             if i.dropped {
                 Arc::make_mut(&mut params)
                     .init
-                    .push(Arc::new(InitRows::new(vec![])));
+                    .push(Arc::new(InitRows::new(Rows::default())));
                 continue;
             }
             let Plan::Select(select) = &*i.plan else {
@@ -925,7 +929,7 @@ impl<C: Cluster> Router<C> {
             let rows =
                 Box::pin(self.select_at(&i.plan, select, params.clone(), session, read)).await?;
             let rows = match i.place {
-                Some((offset, width)) => crate::subquery::place(rows, offset, width)?,
+                Some((offset, width)) => rows.place(offset, width),
                 None => rows,
             };
             Arc::make_mut(&mut params)
@@ -1635,7 +1639,7 @@ impl<C: Cluster> Router<C> {
     fn insert_requests(
         &self,
         plan: &InsertPlan,
-        inputs: &[Row],
+        inputs: &Rows,
         params: &Params,
     ) -> Result<(HashMap<ShardId, KeyedRows>, Vec<Row>)> {
         let catalog = self.cluster.catalog();
@@ -1643,11 +1647,11 @@ impl<C: Cluster> Router<C> {
         let mut per_shard: HashMap<ShardId, KeyedRows> = HashMap::new();
         let mut returned = Vec::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        let values_input = [Vec::new()];
+        let values_input = Rows::one(Vec::new());
         let inputs = if plan.select.is_some() {
             inputs
         } else {
-            &values_input[..]
+            &values_input
         };
         for (input, exprs) in inputs
             .iter()
@@ -1803,7 +1807,7 @@ impl<C: Cluster> Router<C> {
                         self.select(query, select, &[], params.clone(), session)
                             .await?
                     }
-                    None => vec![],
+                    None => Rows::default(),
                 };
                 let (per_shard, returned) = self.insert_requests(insert, &inputs, &params)?;
                 // Values the router drew are durable before any row holds them.
@@ -1852,7 +1856,7 @@ impl<C: Cluster> Router<C> {
                 }
                 Ok(QueryResult {
                     columns: None,
-                    rows: if upsert.is_some() { upserted } else { returned },
+                    rows: Rows::from_vecs(if upsert.is_some() { upserted } else { returned }),
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
                 })
@@ -1951,7 +1955,7 @@ impl<C: Cluster> Router<C> {
                     let rows = self.place_moved(u, returned, session).await?;
                     return Ok(QueryResult {
                         columns: None,
-                        rows,
+                        rows: Rows::from_vecs(rows),
                         tag: format!("UPDATE {count}"),
                         notices: vec![],
                     });
@@ -1978,7 +1982,7 @@ impl<C: Cluster> Router<C> {
                 }
                 Ok(QueryResult {
                     columns: None,
-                    rows: returned,
+                    rows: Rows::from_vecs(returned),
                     tag: format!("{verb} {count}"),
                     notices: vec![],
                 })
@@ -2264,7 +2268,7 @@ impl<C: Cluster> Router<C> {
                     })?;
                 Ok(QueryResult {
                     columns: None,
-                    rows: vec![vec![Value::Text(value)]],
+                    rows: Rows::one(vec![Value::Text(value)]),
                     tag: "SHOW".into(),
                     notices: vec![],
                 })
@@ -2811,7 +2815,7 @@ pub fn sort_order(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> 
 
 /// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
 /// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
-pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<Rows> {
     // Under EXPLAIN ANALYZE, each step's rows and own time.
     let measuring = crate::explain::measuring();
     let mut clock = std::time::Instant::now();
@@ -2827,7 +2831,7 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
             // Groups found by their borrowed key values, in first-seen order.
             let mut groups = crate::batch::GroupIndex::default();
             let mut all_states: Vec<Vec<AggState>> = Vec::new();
-            for (n, row) in rows.into_iter().enumerate() {
+            for (n, row) in rows.iter().enumerate() {
                 memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
                 let key = &row[..agg.group_count];
                 let (g, new) = groups.find_or_insert(key.iter());
@@ -2841,9 +2845,12 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
                     at += width;
                 }
             }
-            let mut out = Vec::with_capacity(groups.len());
-            for (key, states) in groups.into_keys().into_iter().zip(all_states) {
-                let mut grouped = key;
+            drop(rows);
+            let mut out = Rows::with_capacity(agg.output.len(), groups.len());
+            let mut grouped = Vec::new();
+            for (g, states) in all_states.into_iter().enumerate() {
+                grouped.clear();
+                grouped.extend(groups.take_key(g));
                 for (state, call) in states.into_iter().zip(&agg.aggs) {
                     grouped.push(state.finish(call, params)?);
                 }
@@ -2852,11 +2859,12 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
                         continue;
                     }
                 }
-                let mut row = Vec::with_capacity(agg.output.len());
+                let start = out.values().len();
                 for e in &agg.output {
-                    row.push(e.eval(&grouped, params)?);
+                    let v = e.eval(&grouped, params)?;
+                    out.values_mut().push(v);
                 }
-                out.push(row);
+                out.commit(start);
             }
             step("aggregate", out.len());
             out
@@ -2867,8 +2875,8 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
         step("window", rows.len());
     }
     if plan.distinct {
-        let mut seen = HashSet::new();
-        rows.retain(|r| seen.insert(r[..plan.visible].to_vec()));
+        let mut seen = crate::batch::GroupIndex::default();
+        rows.retain(|r| seen.find_or_insert(r[..plan.visible].iter()).1);
     }
     if !plan.order_by.is_empty() {
         rows.sort_by(|a, b| {
@@ -2883,14 +2891,10 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
         step("sort", rows.len());
     }
     if !plan.distinct_on.is_empty() {
-        let mut seen = HashSet::new();
+        let mut seen = crate::batch::GroupIndex::default();
         rows.retain(|r| {
-            seen.insert(
-                plan.distinct_on
-                    .iter()
-                    .map(|c| r[*c].clone())
-                    .collect::<Row>(),
-            )
+            seen.find_or_insert(plan.distinct_on.iter().map(|c| &r[*c]))
+                .1
         });
     }
     let offset = eval_count(&plan.offset, params, "OFFSET")?.unwrap_or(0);
@@ -2899,17 +2903,15 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
         step("distinct", rows.len());
     }
     if offset > 0 || limit.is_some() {
-        let start = (offset as usize).min(rows.len());
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let end = match limit {
-            Some(l) => start.saturating_add(l as usize).min(rows.len()),
-            None => rows.len(),
+            Some(l) => start.saturating_add(usize::try_from(l).unwrap_or(usize::MAX)),
+            None => usize::MAX,
         };
-        rows = rows.drain(start..end).collect();
+        rows.keep_range(start..end);
         step("limit", rows.len());
     }
-    for r in rows.iter_mut() {
-        r.truncate(plan.visible);
-    }
+    rows.narrow(plan.visible);
     Ok(rows)
 }
 

@@ -49,6 +49,7 @@ use crate::plan::{
     DeletePlan, FragmentOutput, IndexScan, KeyLookup, OnConflict, Plan, Row, ScanFragment,
     UpdatePlan,
 };
+use crate::rows::Rows;
 
 mod analyze;
 mod dependencies;
@@ -492,7 +493,7 @@ pub struct EntryChange {
 
 #[derive(Debug)]
 pub enum ShardResponse {
-    Rows(Vec<Row>),
+    Rows(Rows),
     Count(u64),
     Done(Vec<Notice>),
     /// A new index, by the id of its storage table.
@@ -1489,7 +1490,7 @@ impl ShardContext {
         txn: Option<TxId>,
         reader: Option<TxId>,
         key: Option<Vec<u8>>,
-    ) -> Result<Vec<Row>> {
+    ) -> Result<Rows> {
         let mut sink = Sink::new(fragment);
         if let Some(series) = &fragment.series {
             // Rows are gathered whole (results are not streamed yet), so a
@@ -3974,7 +3975,9 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
 pub(crate) struct Sink<'a> {
     /// Rows pushed, counted to check the node's memory every so often.
     pushed: usize,
-    pub(crate) rows: Vec<Row>,
+    pub(crate) rows: Rows,
+    /// A group key being made, kept to be reused (see [`Sink::push`]).
+    key: Vec<Value>,
     /// Partial aggregates: the groups by key, and each group's states.
     groups: crate::batch::GroupIndex,
     states: Vec<Vec<AggState>>,
@@ -3985,7 +3988,8 @@ impl<'a> Sink<'a> {
     pub(crate) fn new(fragment: &'a ScanFragment) -> Sink<'a> {
         Sink {
             pushed: 0,
-            rows: Vec::new(),
+            rows: Rows::default(),
+            key: Vec::new(),
             groups: Default::default(),
             states: Vec::new(),
             fragment,
@@ -4007,11 +4011,7 @@ impl<'a> Sink<'a> {
     }
 
     /// The states of the group with `key`, made when new.
-    fn group_states(
-        &mut self,
-        key: Vec<Value>,
-        aggs: &[crate::plan::AggCall],
-    ) -> &mut Vec<AggState> {
+    fn group_states(&mut self, key: &[Value], aggs: &[crate::plan::AggCall]) -> &mut Vec<AggState> {
         let g = self.group(key.iter(), aggs);
         &mut self.states[g]
     }
@@ -4028,38 +4028,46 @@ impl<'a> Sink<'a> {
         }
         match &fragment.output {
             FragmentOutput::Project(exprs) => {
-                let mut out = Vec::with_capacity(exprs.len());
+                let start = self.rows.values().len();
                 for e in exprs {
-                    out.push(e.eval(row, params)?);
+                    let v = e.eval(row, params)?;
+                    self.rows.values_mut().push(v);
                 }
-                self.rows.push(out);
+                self.rows.commit(start);
             }
             FragmentOutput::PartialAggregate {
                 group_by,
                 aggs,
                 sets,
             } => {
-                let mut key = Vec::with_capacity(group_by.len() + 1);
+                // The key is made in a buffer kept from row to row.
+                let mut key = std::mem::take(&mut self.key);
+                key.clear();
                 for e in group_by {
                     key.push(e.eval(row, params)?);
                 }
                 if sets.is_empty() {
-                    for (state, call) in self.group_states(key, aggs).iter_mut().zip(aggs) {
+                    for (state, call) in self.group_states(&key, aggs).iter_mut().zip(aggs) {
                         state.feed(call, row, params)?;
                     }
+                    self.key = key;
                     return Ok(());
                 }
+                let null = Value::Null;
                 for (n, set) in sets.iter().enumerate() {
-                    let mut k: Vec<Value> = key
+                    // The set's columns, NULL for the others, then its number.
+                    let number = Value::Int4(n as i32);
+                    let set_key = key
                         .iter()
                         .zip(set)
-                        .map(|(v, member)| if *member { v.clone() } else { Value::Null })
-                        .collect();
-                    k.push(Value::Int4(n as i32));
-                    for (state, call) in self.group_states(k, aggs).iter_mut().zip(aggs) {
+                        .map(|(v, member)| if *member { v } else { &null })
+                        .chain(std::iter::once(&number));
+                    let g = self.group(set_key, aggs);
+                    for (state, call) in self.states[g].iter_mut().zip(aggs) {
                         state.feed(call, row, params)?;
                     }
                 }
+                self.key = key;
             }
         }
         Ok(())
@@ -4093,19 +4101,20 @@ impl<'a> Sink<'a> {
                     .iter()
                     .map(|e| ev.eval(e, &sel))
                     .collect::<Result<Vec<_>>>()?;
-                self.rows.reserve(sel.len());
+                self.rows.values_mut().reserve(sel.len() * columns.len());
                 for &i in &sel {
-                    let mut out = Vec::with_capacity(columns.len());
+                    let start = self.rows.values().len();
                     for c in &mut columns {
-                        out.push(c.take(rows, i as usize));
+                        let v = c.take(rows, i as usize);
+                        self.rows.values_mut().push(v);
                     }
-                    self.rows.push(out);
+                    self.rows.commit(start);
                 }
             }
             FragmentOutput::PartialAggregate { group_by, aggs, .. } => {
                 let mut group_of = vec![0u32; rows.len()];
                 if group_by.is_empty() {
-                    self.group_states(vec![], aggs);
+                    self.group_states(&[], aggs);
                 } else {
                     let keys = group_by
                         .iter()
@@ -4144,24 +4153,24 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    pub(crate) fn finish(mut self, params: &Params) -> Result<Vec<Row>> {
+    pub(crate) fn finish(mut self, params: &Params) -> Result<Rows> {
         match &self.fragment.output {
             FragmentOutput::Project(_) => Ok(self.rows),
             FragmentOutput::PartialAggregate { aggs, .. } => {
                 for key in self.fragment.output.empty_input_groups() {
-                    self.group_states(key, aggs);
+                    self.group_states(&key, aggs);
                 }
-                self.groups
-                    .into_keys()
-                    .into_iter()
-                    .zip(self.states)
-                    .map(|(mut key, states)| {
-                        for (s, call) in states.into_iter().zip(aggs) {
-                            s.write_partial(call, params, &mut key)?;
-                        }
-                        Ok(key)
-                    })
-                    .collect()
+                let mut out = Rows::default();
+                let mut row = Vec::new();
+                for (g, states) in self.states.into_iter().enumerate() {
+                    row.clear();
+                    row.extend(self.groups.take_key(g));
+                    for (s, call) in states.into_iter().zip(aggs) {
+                        s.write_partial(call, params, &mut row)?;
+                    }
+                    out.push(row.drain(..));
+                }
+                Ok(out)
             }
         }
     }

@@ -20,11 +20,12 @@ use tessera_types::{memory, sqlstate, Error, Result, Value};
 use crate::batch::BATCH_ROWS;
 use crate::expr::{Expr, Params};
 use crate::plan::{FragmentOutput, Join, JoinKind, Plan, Row, SelectPlan, Source};
+use crate::rows::Rows;
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
 
 /// The rows of a correlated query, with `params.outer` holding the values
 /// it reads from the enclosing row.
-pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
+pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Rows> {
     let fragment = &select.fragment;
     let mut sink = Sink::new(fragment);
     if let Some(Source::Probe { init, keys }) = &select.source {
@@ -35,8 +36,7 @@ pub fn run_local(select: &SelectPlan, params: &Params) -> Result<Vec<Row>> {
         }
     } else if let Some(source) = &select.source {
         let rows = source_rows(source, params)?;
-        for batch in rows.chunks(BATCH_ROWS) {
-            let refs: Vec<&[Value]> = batch.iter().map(Vec::as_slice).collect();
+        for refs in rows.batches(BATCH_ROWS) {
             sink.push_batch(&refs, params)?;
         }
     } else if let Some(functions) = fragment
@@ -102,7 +102,7 @@ pub fn exists(select: &SelectPlan, params: &Params) -> Result<Option<bool>> {
 /// The rows of init plan `id` (a join's right side) whose values of the
 /// join's right keys equal some left row's values of its left keys, each
 /// once, in their order: all the join can pair.
-fn matching_rows(join: &Join, left: &[Row], id: usize, params: &Params) -> Result<Vec<Row>> {
+fn matching_rows(join: &Join, left: &Rows, id: usize, params: &Params) -> Result<Rows> {
     let init = params.init_rows(id)?;
     let right_keys: Vec<&Expr> = join.keys.iter().map(|(_, r)| r).collect();
     let mut found: Vec<usize> = Vec::new();
@@ -120,15 +120,15 @@ fn matching_rows(join: &Join, left: &[Row], id: usize, params: &Params) -> Resul
     found.sort_unstable();
     found.dedup();
     memory::check()?;
-    Ok(found.into_iter().map(|i| init.rows[i].clone()).collect())
+    Ok(copies(&init.rows, &found))
 }
 
 /// The rows of a correlated query's FROM: gathered ones are borrowed.
-fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>> {
+fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, Rows>> {
     match source {
         Source::Probe { init, keys } => {
             let (rows, found) = probe(params, *init, keys)?;
-            Ok(Cow::Owned(found.iter().map(|i| rows[*i].clone()).collect()))
+            Ok(Cow::Owned(copies(rows, found)))
         }
         Source::Init(id) => Ok(Cow::Borrowed(&params.init_rows(*id)?.rows)),
         Source::Query {
@@ -139,8 +139,9 @@ fn source_rows<'p>(source: &Source, params: &'p Params) -> Result<Cow<'p, [Row]>
             let Plan::Select(select) = &**plan else {
                 return Err(Error::internal("a FROM item that is not a query"));
             };
-            let rows = run_local(select, params)?;
-            Ok(Cow::Owned(place(rows, *offset, *width)?))
+            let rows = run_local(select, params)?.place(*offset, *width);
+            memory::check()?;
+            Ok(Cow::Owned(rows))
         }
         Source::Join(join) if matches!(join.right, Source::Lateral { .. }) => {
             let left = source_rows(&join.left, params)?.into_owned();
@@ -186,15 +187,16 @@ impl crate::plan::JoinedRows {
     /// The first row joined to `row`, if any.
     pub fn first(&self, row: &[Value], params: &Params) -> Result<Option<Row>> {
         match &self.query {
-            crate::expr::SubqueryRows::Init(id) => Ok(params.init_rows(*id)?.rows.first().cloned()),
+            crate::expr::SubqueryRows::Init(id) => {
+                Ok(params.init_rows(*id)?.rows.first().map(<[Value]>::to_vec))
+            }
             crate::expr::SubqueryRows::PerRow(plan) => {
                 let mut outer = Vec::with_capacity(self.args.len());
                 for a in &self.args {
                     outer.push(a.eval(row, params)?);
                 }
-                Ok(run_local(plan, &params.with_outer(outer))?
-                    .into_iter()
-                    .next())
+                let mut rows = run_local(plan, &params.with_outer(outer))?;
+                Ok((!rows.is_empty()).then(|| rows.take_vec(0)))
             }
         }
     }
@@ -202,7 +204,7 @@ impl crate::plan::JoinedRows {
 
 /// A join whose right side is LATERAL: for each left row, the right
 /// side's rows with that row's values, joined to it.
-pub fn lateral_join(join: &Join, left: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+pub fn lateral_join(join: &Join, mut left: Rows, params: &Params) -> Result<Rows> {
     let Source::Lateral {
         plan,
         args,
@@ -212,22 +214,23 @@ pub fn lateral_join(join: &Join, left: Vec<Row>, params: &Params) -> Result<Vec<
     else {
         return Err(Error::internal("a lateral join without a LATERAL side"));
     };
-    let mut out = Vec::new();
-    for l in left {
+    let mut out = Rows::default();
+    for i in 0..left.len() {
         let mut outer = Vec::with_capacity(args.len());
         for a in args {
-            outer.push(a.eval(&l, params)?);
+            outer.push(a.eval(&left[i], params)?);
         }
-        let right = place(run_local(plan, &params.with_outer(outer))?, *offset, *width)?;
-        out.extend(crate::join::join_rows(join, vec![l], right, params)?);
-        memory::check_every(out.len(), crate::join::MEMORY_CHECK_ROWS)?;
+        let right = run_local(plan, &params.with_outer(outer))?.place(*offset, *width);
+        let l = Rows::one(left.take_vec(i));
+        out.append(&mut crate::join::join_rows(join, l, right, params)?);
+        memory::check_every(i + 1, crate::join::MEMORY_CHECK_ROWS)?;
     }
     Ok(out)
 }
 
 /// A LATERAL item that reads no FROM item before it (only enclosing
 /// queries' values): its rows, once.
-pub fn lateral_alone(source: &Source, params: &Params) -> Result<Vec<Row>> {
+pub fn lateral_alone(source: &Source, params: &Params) -> Result<Rows> {
     let Source::Lateral {
         plan,
         args,
@@ -241,7 +244,9 @@ pub fn lateral_alone(source: &Source, params: &Params) -> Result<Vec<Row>> {
     for a in args {
         outer.push(a.eval(&[], params)?);
     }
-    place(run_local(plan, &params.with_outer(outer))?, *offset, *width)
+    let rows = run_local(plan, &params.with_outer(outer))?.place(*offset, *width);
+    memory::check()?;
+    Ok(rows)
 }
 
 /// The rows of init plan `init` whose inner keys equal the outer ones
@@ -251,7 +256,7 @@ pub fn probe<'p>(
     params: &'p Params,
     init: usize,
     keys: &[(Expr, Expr)],
-) -> Result<(&'p [Row], &'p [usize])> {
+) -> Result<(&'p Rows, &'p [usize])> {
     let rows = params.init_rows(init)?;
     let mut values = Vec::with_capacity(keys.len());
     for (_, outer) in keys {
@@ -265,21 +270,11 @@ pub fn probe<'p>(
     Ok((&rows.rows, rows.probe(&inner, &values, params)?))
 }
 
-/// Rows `width` wide with the given rows' values from `offset`, NULL
-/// elsewhere: how a FROM item's rows enter a join.
-pub fn place(rows: Vec<Row>, offset: usize, width: usize) -> Result<Vec<Row>> {
-    if offset == 0 && rows.first().is_none_or(|r| r.len() == width) {
-        return Ok(rows);
+/// Copies of rows `at` of `rows`, in that order.
+fn copies(rows: &Rows, at: &[usize]) -> Rows {
+    let mut out = Rows::with_capacity(rows.width(), at.len());
+    for &i in at {
+        out.push_slice(&rows[i]);
     }
-    rows.into_iter()
-        .enumerate()
-        .map(|(n, r)| {
-            memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
-            let mut row = vec![Value::Null; width];
-            for (slot, v) in row[offset..].iter_mut().zip(r) {
-                *slot = v;
-            }
-            Ok(row)
-        })
-        .collect()
+    out
 }

@@ -15,28 +15,51 @@ use tessera_types::{sqlstate, Error, Result, Value};
 
 use crate::aggregate::AggState;
 use crate::expr::{binary, BinaryOp, Params};
-use crate::plan::{FrameBound, FrameUnits, Row, WindowCall, WindowFunc, WindowStage};
+use crate::plan::{FrameBound, FrameUnits, WindowCall, WindowFunc, WindowStage};
 use crate::router::sort_order;
+use crate::rows::Rows;
 
 /// The rows of the stage: each input row with every call's value
 /// appended, then the stage's output expressions over that.
-pub fn apply(stage: &WindowStage, rows: Vec<Row>, params: &Params) -> Result<Vec<Row>> {
+pub fn apply(stage: &WindowStage, mut rows: Rows, params: &Params) -> Result<Rows> {
     let mut values: Vec<Vec<Value>> = Vec::with_capacity(stage.calls.len());
     for call in &stage.calls {
         values.push(call_values(call, &rows, params)?);
     }
-    let mut out = Vec::with_capacity(rows.len());
-    for (i, mut row) in rows.into_iter().enumerate() {
+    let mut out = Rows::with_capacity(stage.output.len(), rows.len());
+    let mut row = Vec::with_capacity(rows.width() + values.len());
+    for i in 0..rows.len() {
+        row.clear();
+        row.extend(rows.take(i));
         for v in values.iter_mut() {
-            row.push(std::mem::replace(&mut v[i], Value::Null));
+            row.push(std::mem::take(&mut v[i]));
         }
-        let mut o = Vec::with_capacity(stage.output.len());
+        let start = out.values().len();
         for e in &stage.output {
-            o.push(e.eval(&row, params)?);
+            let v = e.eval(&row, params)?;
+            out.values_mut().push(v);
         }
-        out.push(o);
+        out.commit(start);
     }
     Ok(out)
+}
+
+/// Each row's values of `exprs`, side by side.
+fn keys_of<'e>(
+    rows: &Rows,
+    exprs: impl Iterator<Item = &'e crate::expr::Expr> + Clone,
+    params: &Params,
+) -> Result<Rows> {
+    let mut keys = Rows::with_capacity(exprs.clone().count(), rows.len());
+    for row in rows {
+        let start = keys.values().len();
+        for e in exprs.clone() {
+            let v = e.eval(row, params)?;
+            keys.values_mut().push(v);
+        }
+        keys.commit(start);
+    }
+    Ok(keys)
 }
 
 /// One partition in sort order: positions into the rows, and the index
@@ -56,19 +79,10 @@ impl Partition<'_> {
     }
 }
 
-fn call_values(call: &WindowCall, rows: &[Row], params: &Params) -> Result<Vec<Value>> {
+fn call_values(call: &WindowCall, rows: &Rows, params: &Params) -> Result<Vec<Value>> {
     let n = rows.len();
-    let eval_all = |exprs: &mut dyn Iterator<Item = &crate::expr::Expr>, row: &Row| {
-        exprs
-            .map(|e| e.eval(row, params))
-            .collect::<Result<Vec<Value>>>()
-    };
-    let mut part_keys = Vec::with_capacity(n);
-    let mut order_keys = Vec::with_capacity(n);
-    for row in rows {
-        part_keys.push(eval_all(&mut call.partition_by.iter(), row)?);
-        order_keys.push(eval_all(&mut call.order_by.iter().map(|(e, _, _)| e), row)?);
-    }
+    let part_keys = keys_of(rows, call.partition_by.iter(), params)?;
+    let order_keys = keys_of(rows, call.order_by.iter().map(|(e, _, _)| e), params)?;
     let order_cmp = |a: usize, b: usize| {
         for (k, (_, desc, nulls_first)) in call.order_by.iter().enumerate() {
             let o = sort_order(&order_keys[a][k], &order_keys[b][k], *desc, *nulls_first);
@@ -118,8 +132,8 @@ fn call_values(call: &WindowCall, rows: &[Row], params: &Params) -> Result<Vec<V
 fn partition_values(
     call: &WindowCall,
     part: &Partition,
-    rows: &[Row],
-    order_keys: &[Vec<Value>],
+    rows: &Rows,
+    order_keys: &Rows,
     params: &Params,
     out: &mut [Value],
 ) -> Result<()> {
@@ -221,8 +235,8 @@ fn aggregate_values(
     call: &WindowCall,
     agg: &crate::plan::AggCall,
     part: &Partition,
-    rows: &[Row],
-    order_keys: &[Vec<Value>],
+    rows: &Rows,
+    order_keys: &Rows,
     params: &Params,
     out: &mut [Value],
 ) -> Result<()> {
@@ -256,7 +270,7 @@ fn frame(
     call: &WindowCall,
     part: &Partition,
     i: usize,
-    order_keys: &[Vec<Value>],
+    order_keys: &Rows,
     params: &Params,
 ) -> Result<(usize, usize)> {
     let f = &call.frame;
@@ -338,7 +352,7 @@ fn frame(
 fn range_bound(
     part: &Partition,
     i: usize,
-    order_keys: &[Vec<Value>],
+    order_keys: &Rows,
     descending: bool,
     offset: Value,
     b: &FrameBound,

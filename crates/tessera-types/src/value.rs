@@ -15,8 +15,9 @@ use crate::numeric;
 use crate::sqlstate;
 use crate::types::DataType;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int2(i16),

@@ -505,7 +505,11 @@ impl<C: Cluster> Router<C> {
             .map(|v| Some(v.data_type()).filter(|t| *t != tessera_types::DataType::Unknown))
             .collect();
         let statement = Binder::new(&catalog, &types, time).bind(&parsed[0], sql)?;
-        Ok(self.execute_plan(&statement, params, session).await?.rows)
+        Ok(self
+            .execute_plan(&statement, params, session)
+            .await?
+            .rows
+            .into_vecs())
     }
 }
 
