@@ -14,6 +14,9 @@
 #   tpcb_like     pgbench's built-in TPC-B-like script (BEGIN; 3 UPDATEs, a
 #                 SELECT, an INSERT; END); afterwards the four balance sums
 #                 must agree
+#   connect       a new connection per transaction (-C): connect, SELECT 1,
+#                 disconnect; 8 clients on 8 threads, simple protocol
+#   select_c64    -S with 64 clients (many connections at once)
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
 # the workloads, stop it; then the other one. Prints a table of TPS and the
@@ -64,12 +67,20 @@ cat >"$work/insert.sql" <<'EOF'
 \set id random(1, 1000000000000)
 INSERT INTO bench_ins (id, v) VALUES (:id, 'payload-0123456789');
 EOF
+cat >"$work/select1.sql" <<'EOF'
+SELECT 1;
+EOF
 chmod 644 "$work"/*.sql
 
-workloads=(select_only insert serial_insert tpcb_like)
-# What pgbench runs for each workload.
+workloads=(select_only insert serial_insert tpcb_like connect select_c64)
+# What pgbench runs for each workload, and the clients, threads and
+# protocol where they are not the command line's.
 declare -A script=([select_only]="-S" [insert]="-f $work/insert.sql"
-    [serial_insert]="-f $work/serial.sql" [tpcb_like]="")
+    [serial_insert]="-f $work/serial.sql" [tpcb_like]="" [connect]="-C -f $work/select1.sql"
+    [select_c64]="-S")
+declare -A clients_of=([connect]=8 [select_c64]=64)
+declare -A threads_of=([connect]=8)
+declare -A mode_of=([connect]=simple)
 declare -A tps p99
 
 load_and_run() { # system port
@@ -82,11 +93,13 @@ load_and_run() { # system port
     count=$(sql "$port" -c 'SELECT count(*) FROM pgbench_accounts')
     [ "$count" = "$((scale * 100000))" ] || die "$system: pgbench_accounts has $count rows"
     for workload in "${workloads[@]}"; do
-        log "$system: $workload for ${duration}s (-c $clients -j $threads)"
+        local c=${clients_of[$workload]:-$clients} j=${threads_of[$workload]:-$threads}
+        local mode=${mode_of[$workload]:-prepared}
+        log "$system: $workload for ${duration}s (-c $c -j $j -M $mode)"
         local out="$work/$system-$workload.out"
         rm -f "$work/$system-$workload".log*
         # shellcheck disable=SC2086 # the script arguments split on purpose
-        if ! "$pgbench" -n -M prepared ${script[$workload]} -c "$clients" -j "$threads" \
+        if ! "$pgbench" -n -M "$mode" ${script[$workload]} -c "$c" -j "$j" \
             -T "$duration" -l --log-prefix="$work/$system-$workload.log" \
             -h 127.0.0.1 -p "$port" -U postgres postgres >"$out" 2>&1; then
             cat "$out" >&2
@@ -119,7 +132,7 @@ stop_postgres
 
 # --- report --------------------------------------------------------------------
 echo
-echo "pgbench -n -M prepared -c $clients -j $threads -T $duration; $(nproc) cores; scale $scale"
+echo "pgbench -n -M prepared -c $clients -j $threads -T $duration (connect: -M simple -C -c 8 -j 8; select_c64: -c 64); $(nproc) cores; scale $scale"
 echo "tessera: $tessera --shards $shards"
 echo "postgres: $("$pg_bin/postgres" --version)${pg_opts:+ $pg_opts}"
 printf '%-14s %14s %14s %10s %16s %16s\n' workload tessera_tps postgres_tps ratio tessera_p99_ms postgres_p99_ms

@@ -53,6 +53,7 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
         return Ok(());
     };
     let mut session = Session::start(engine, state, backend, out);
+    let activity = session.activity().clone();
     // However the session ends, the engine releases what it holds (an open
     // transaction is rolled back).
     let result: io::Result<()> = async {
@@ -95,7 +96,17 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
             if input.capacity() > INPUT_RETAIN_BYTES && input.len() <= READ_CHUNK_BYTES {
                 input.shrink_to(READ_CHUNK_BYTES);
             }
-            if read_more(stream, &mut input).await? == 0 {
+            // pg_terminate_backend ends the session, idle or not.
+            let read = tokio::select! {
+                read = read_more(stream, &mut input) => read?,
+                _ = activity.terminated.notified() => {
+                    session.fatal(&tessera_types::interrupt::terminated());
+                    session.flush(stream).await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(());
+                }
+            };
+            if read == 0 {
                 return Ok(());
             }
         }

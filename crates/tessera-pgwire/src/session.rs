@@ -13,16 +13,21 @@
 //! so a pipelined Parse/Bind/Execute/Sync costs one write. Nothing is shared
 //! between sessions.
 //!
+//! Each statement runs under the session's interrupt
+//! ([`tessera_types::interrupt`]): a CancelRequest naming the session's
+//! key, `pg_cancel_backend`, `statement_timeout` and `lock_timeout` stop
+//! it with an error, through the path any failing statement takes. The
+//! session is listed in the process's registry
+//! ([`tessera_sql::activity`]) for as long as it lives, with its state
+//! and query as `pg_stat_activity` shows them.
+//!
 //! Not done yet: authentication (every user is accepted), TLS and GSSAPI
-//! (refused with 'N'), query cancellation (CancelRequest just closes its
-//! connection), COPY, transactions (the status byte is always 'I', through
-//! [`Session::transaction_status`], and every Sync or simple Query ends the
-//! implicit transaction, dropping all portals as PostgreSQL does outside a
-//! transaction block).
+//! (refused with 'N').
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 
+use tessera_sql::activity::{self, ActivityInfo, Registration};
 use tessera_sql::engine::REPORTED_SETTINGS;
 use tessera_sql::{QueryEngine, QueryResult, SessionState, StatementInfo};
 use tessera_types::sqlstate;
@@ -106,7 +111,11 @@ impl Startup {
                 codec::error_response(out, Severity::Fatal, &error);
                 Handshake::Close
             }
-            StartupMessage::CancelRequest { .. } => Handshake::Close,
+            StartupMessage::CancelRequest { key } => {
+                // As in PostgreSQL, the client is told nothing either way.
+                activity::sessions().cancel_request(key.process_id, key.secret_key);
+                Handshake::Close
+            }
             StartupMessage::Startup {
                 protocol_version,
                 params,
@@ -250,6 +259,32 @@ fn command_line_settings(options: &str) -> Result<Vec<(String, String)>, Error> 
 /// Whether `value` names UTF-8 the way PostgreSQL matches encoding names:
 /// case and punctuation ignored, "unicode" an alias. The quotes some drivers
 /// send (asyncpg: `'utf-8'`) are punctuation too.
+/// Runs `statement` under the session's interrupt, with the deadline
+/// its `statement_timeout` and `lock_timeout` give it.
+async fn run_statement<E: QueryEngine>(
+    engine: &E,
+    statement: &E::Statement,
+    params: Vec<Value>,
+    state: &mut SessionState,
+) -> tessera_types::Result<QueryResult> {
+    let interrupt = state.interrupt.clone();
+    interrupt.start_statement(
+        state.timeout("statement_timeout"),
+        state.timeout("lock_timeout"),
+    );
+    let run = engine.execute(statement, params, state);
+    let outcome = tessera_types::interrupt::Interruptible::new(run, Some(interrupt.clone())).await;
+    interrupt.end_statement();
+    outcome
+}
+
+/// Now, in microseconds since the Unix epoch.
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 fn is_utf8_encoding_name(value: &str) -> bool {
     client_encoding(value) == Some("UTF8")
@@ -337,6 +372,8 @@ pub(crate) struct Session<'e, E: QueryEngine> {
     portals: HashMap<String, Portal<E::Statement>>,
     /// Set by an error in the extended protocol; cleared by Sync.
     skipping_until_sync: bool,
+    /// The session's entry in the process's registry.
+    registration: Registration,
     out: Vec<u8>,
     /// The text form of one value at a time, reused for every field.
     scratch: String,
@@ -348,10 +385,28 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     /// BackendKeyData and ReadyForQuery.
     pub(crate) fn start(
         engine: &'e E,
-        state: SessionState,
+        mut state: SessionState,
         backend: BackendKey,
         mut out: Vec<u8>,
     ) -> Session<'e, E> {
+        state.pid = backend.process_id;
+        let now = now_micros();
+        let setting = |name: &str| state.settings.get(name).cloned().unwrap_or_default();
+        let info = ActivityInfo {
+            user: setting("session_authorization"),
+            database: state.database.clone(),
+            application_name: setting("application_name"),
+            backend_start: now,
+            state_change: now,
+            state: "idle",
+            ..ActivityInfo::default()
+        };
+        let registration = activity::sessions().register(
+            backend.process_id,
+            backend.secret_key,
+            state.interrupt.clone(),
+            info,
+        );
         codec::authentication_ok(&mut out);
         for (name, default) in REPORTED_SETTINGS {
             let value = state.settings.get(*name).map_or(*default, String::as_str);
@@ -364,6 +419,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             statements: HashMap::new(),
             portals: HashMap::new(),
             skipping_until_sync: false,
+            registration,
             out,
             scratch: String::new(),
         };
@@ -388,6 +444,36 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     fn ready_for_query(&mut self) {
         let status = self.transaction_status();
         codec::ready_for_query(&mut self.out, status);
+        let application_name = self.state.settings.get("application_name").cloned();
+        self.registration.activity().update(|a| {
+            a.state = match status {
+                TransactionStatus::Idle => "idle",
+                TransactionStatus::InTransaction => "idle in transaction",
+                TransactionStatus::Failed => "idle in transaction (aborted)",
+            };
+            if status == TransactionStatus::Idle {
+                a.xact_start = None;
+            }
+            a.state_change = now_micros();
+            a.application_name = application_name.unwrap_or_default();
+        });
+    }
+
+    /// The registry's entry of this session.
+    pub(crate) fn activity(&self) -> &std::sync::Arc<activity::Activity> {
+        self.registration.activity()
+    }
+
+    /// `pg_stat_activity` shows `sql` running from now on.
+    fn report_active(&self, sql: &str) {
+        let now = now_micros();
+        self.registration.activity().update(|a| {
+            a.state = "active";
+            a.query = sql.to_string();
+            a.query_start = Some(now);
+            a.state_change = now;
+            a.xact_start.get_or_insert(now);
+        });
     }
 
     /// Ends the implicit transaction of a Sync or simple Query: portals do not
@@ -557,6 +643,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     ) -> Result<(), Failure> {
         // A simple Query replaces the unnamed statement, as in PostgreSQL.
         self.statements.remove("");
+        self.report_active(sql);
         let engine = self.engine;
         let statements = engine.prepare(sql, &[], &self.state)?;
         if statements.is_empty() {
@@ -601,7 +688,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let text = ResultFormats::Uniform(Format::Text);
         for statement in statements {
             let returns_rows = statement.returns_rows();
-            let outcome = engine.execute(statement, Vec::new(), &mut self.state).await;
+            let outcome = run_statement(engine, statement, Vec::new(), &mut self.state).await;
             let result = match outcome {
                 Ok(result) => result,
                 Err(error) => {
@@ -816,7 +903,15 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let returns_rows = statement.returns_rows();
         if let Progress::NotRun = portal.progress {
             let params = std::mem::take(&mut portal.params);
-            let result = engine.execute(statement, params, &mut self.state).await?;
+            self.registration.activity().update(|a| {
+                let now = now_micros();
+                a.state = "active";
+                a.query = statement.sql().to_string();
+                a.query_start = Some(now);
+                a.state_change = now;
+                a.xact_start.get_or_insert(now);
+            });
+            let result = run_statement(engine, statement, params, &mut self.state).await?;
             check_rows(&result, returns_rows)?;
             for notice in &result.notices {
                 codec::notice_response(&mut self.out, notice);

@@ -514,7 +514,11 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         while let Some(envelope) = mailbox.recv().await {
             let ctx = serve_ctx.clone();
             tokio::task::spawn_local(async move {
-                let _ = envelope.reply.send(ctx.serve(envelope.request).await);
+                let served = tessera_types::interrupt::Interruptible::new(
+                    ctx.serve(envelope.request),
+                    envelope.interrupt,
+                );
+                let _ = envelope.reply.send(served.await);
             });
         }
     });

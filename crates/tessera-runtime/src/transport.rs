@@ -15,6 +15,7 @@ use tessera_sql::router::Cluster;
 use tessera_sql::shard::{ShardContext, ShardRequest, ShardResponse};
 use tessera_storage::deps::Positions;
 use tessera_storage::{Timestamp, TxId};
+use tessera_types::interrupt::{Interrupt, Interruptible};
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, Error, Result};
 use tokio::sync::{mpsc, oneshot};
@@ -74,6 +75,9 @@ impl IssuedIds {
 
 pub struct Envelope {
     pub request: ShardRequest,
+    /// The sending statement's interrupt, for a request it may stop
+    /// (see [`ShardRequest::interruptible`]).
+    pub interrupt: Option<Arc<Interrupt>>,
     /// The response, and the log positions what the request observed
     /// depends on (see `tessera_storage::deps`).
     pub reply: oneshot::Sender<(Result<ShardResponse>, Positions)>,
@@ -122,6 +126,16 @@ impl ShardCluster {
     }
 }
 
+/// The interrupt a request runs under: the sending statement's when the
+/// statement may stop it, else none (a commit step runs to its end).
+fn interrupt_of(request: &ShardRequest) -> Option<Arc<Interrupt>> {
+    if request.interruptible() {
+        tessera_types::interrupt::current()
+    } else {
+        None
+    }
+}
+
 fn shard_gone(shard: ShardId) -> Error {
     Error::new(
         sqlstate::ADMIN_SHUTDOWN,
@@ -144,13 +158,18 @@ impl Cluster for ShardCluster {
 
     async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
         self.ctx.before_request(shard);
+        let interrupt = interrupt_of(&request);
         let (response, observed) = if shard == self.ctx.shard {
-            self.ctx.serve(request).await
+            Interruptible::new(self.ctx.serve(request), interrupt).await
         } else {
             let mailbox = self.mailbox(shard)?;
             let (reply, response) = oneshot::channel();
             mailbox
-                .send(Envelope { request, reply })
+                .send(Envelope {
+                    request,
+                    interrupt,
+                    reply,
+                })
                 .await
                 .map_err(|_| shard_gone(shard))?;
             response.await.map_err(|_| shard_gone(shard))?
@@ -161,8 +180,9 @@ impl Cluster for ShardCluster {
 
     async fn post(&self, shard: ShardId, request: ShardRequest) -> Result<()> {
         self.ctx.before_request(shard);
+        let interrupt = interrupt_of(&request);
         if shard == self.ctx.shard {
-            let (done, observed) = self.ctx.serve(request).await;
+            let (done, observed) = Interruptible::new(self.ctx.serve(request), interrupt).await;
             self.ctx.after_reply(&observed);
             return done.map(|_| ());
         }
@@ -171,7 +191,11 @@ impl Cluster for ShardCluster {
         // no one.
         let (reply, _) = oneshot::channel();
         mailbox
-            .send(Envelope { request, reply })
+            .send(Envelope {
+                request,
+                interrupt,
+                reply,
+            })
             .await
             .map_err(|_| shard_gone(shard))
     }

@@ -4630,6 +4630,18 @@ impl<'a> Binder<'a> {
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);
         }
+        if let Some((f, result, params)) = crate::activity::SessionFn::named(&name, args.len()) {
+            let mut bound = Vec::with_capacity(args.len());
+            for (a, t) in args.iter().zip(params) {
+                let (e, et) = self.bind_expr_hint(a, scope, ctx, Some(*t))?;
+                bound.push(self.coerce(e, et, *t)?);
+            }
+            let call = Expr::Call {
+                func: Function::Session(f),
+                args: bound,
+            };
+            return Ok((call, result));
+        }
         if let Some(f) = ArrayFn::named(&name) {
             let mut bound = Vec::with_capacity(args.len());
             for a in &args {

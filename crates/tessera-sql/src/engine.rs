@@ -35,6 +35,10 @@ pub trait StatementInfo {
     fn joins_implicit_transaction(&self) -> bool {
         true
     }
+    /// The statement's text, as `pg_stat_activity` shows it.
+    fn sql(&self) -> &str {
+        ""
+    }
 }
 
 /// A message for the client that is not an error (PostgreSQL NoticeResponse).
@@ -116,6 +120,11 @@ pub struct SessionState {
     /// SET LOCAL in the open block: the value each setting returns to when
     /// the block ends (`None`: unset).
     pub local_settings: BTreeMap<String, Option<String>>,
+    /// What stops the running statement (see
+    /// [`tessera_types::interrupt`]).
+    pub interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
+    /// The session's process id (BackendKeyData), 0 when it has none.
+    pub pid: u32,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
@@ -127,6 +136,13 @@ pub enum TransactionStatus {
 }
 
 impl SessionState {
+    /// A time setting (`statement_timeout`, `lock_timeout`) as a
+    /// duration; `None` when it is 0 (no limit).
+    pub fn timeout(&self, name: &str) -> Option<std::time::Duration> {
+        let ms = parse_milliseconds(self.settings.get(name)?)?;
+        (ms > 0).then(|| std::time::Duration::from_millis(ms as u64))
+    }
+
     /// A session with these settings (already checked with
     /// [`check_setting`]); the time zone and date order are read from them.
     pub fn new(settings: BTreeMap<String, String>) -> Result<SessionState> {
@@ -381,8 +397,67 @@ pub fn check_setting(
             .with_hint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")),
         },
         "search_path" => crate::names::check_search_path(value),
+        "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
+            let ms = parse_milliseconds(value).ok_or_else(|| {
+                Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"{given}\": \"{value}\""),
+                )
+                .with_hint("Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".")
+            })?;
+            if !(0..=i32::MAX as i64).contains(&ms) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "{ms} ms is outside the valid range for parameter \"{given}\" (0 .. 2147483647)"
+                    ),
+                ));
+            }
+            Ok(show_milliseconds(ms))
+        }
         _ => Ok(value.to_string()),
     }
+}
+
+/// A time setting in milliseconds, as PostgreSQL reads one: a number
+/// (fractions rounded) with an optional unit, milliseconds without.
+fn parse_milliseconds(value: &str) -> Option<i64> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let per_unit = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (number * per_unit).round();
+    ms.is_finite().then_some(ms as i64)
+}
+
+/// How PostgreSQL shows a time setting: in the largest unit that holds
+/// it whole.
+fn show_milliseconds(ms: i64) -> String {
+    if ms == 0 {
+        return "0".into();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Reads a `DateStyle` value as PostgreSQL does (an output style and/or a

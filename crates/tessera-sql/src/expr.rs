@@ -384,6 +384,8 @@ pub enum Function {
     Pattern(crate::pattern::PatternFn),
     /// `to_char`, `to_date`, `make_date`… (see [`crate::formatting`]).
     Formatting(crate::formatting::FormattingFn),
+    /// `pg_backend_pid`, `pg_cancel_backend`… (see [`crate::activity`]).
+    Session(crate::activity::SessionFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1347,6 +1349,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Formatting(f) = func {
         return f.eval(&vals, &params.time);
+    }
+    if let Function::Session(f) = func {
+        return f.eval(&vals);
     }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;

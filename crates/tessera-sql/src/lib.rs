@@ -5,6 +5,7 @@
 //! [`router`] the part that merges shard results, through the
 //! [`router::Cluster`] interface the runtime implements.
 
+pub mod activity;
 pub mod aggregate;
 #[cfg(test)]
 mod alloc_tests;

@@ -991,6 +991,9 @@ impl crate::engine::StatementInfo for Statement {
             && !self.plan.is_ddl()
             && !matches!(*self.plan, Plan::Vacuum { .. } | Plan::Analyze)
     }
+    fn sql(&self) -> &str {
+        &self.sql
+    }
 }
 
 /// A row of values.

@@ -537,6 +537,22 @@ impl ShardRequest {
     }
 }
 
+impl ShardRequest {
+    /// Whether a cancel or timeout of the statement that sent it may stop
+    /// it: reads and writes refused whole, never a step of a commit, an
+    /// abort or DDL.
+    pub fn interruptible(&self) -> bool {
+        matches!(
+            self,
+            ShardRequest::Scan { .. }
+                | ShardRequest::Get { .. }
+                | ShardRequest::Insert { .. }
+                | ShardRequest::Modify { .. }
+                | ShardRequest::LockKeys { .. }
+        )
+    }
+}
+
 impl ShardResponse {
     fn written(count: u64, changes: Vec<EntryChange>, returned: Vec<Row>) -> ShardResponse {
         if changes.is_empty() && returned.is_empty() {
@@ -2178,12 +2194,24 @@ impl ShardContext {
         waiter: Option<TxId>,
     ) -> Result<()> {
         tokio::pin!(unlocked);
+        // A cancel, statement_timeout or lock_timeout ends the wait too.
+        let started = std::time::Instant::now();
+        let mut since_check = std::time::Duration::ZERO;
         loop {
-            match tokio::time::timeout(DEADLOCK_CHECK, &mut unlocked).await {
+            let tick = tessera_types::interrupt::check_lock_wait(
+                started.elapsed(),
+                DEADLOCK_CHECK.saturating_sub(since_check),
+            )?;
+            let slept = std::time::Instant::now();
+            match tokio::time::timeout(tick, &mut unlocked).await {
                 Ok(()) => return Ok(()),
                 Err(_) => {
-                    if let Some(w) = waiter {
-                        self.waits.check(w, self.shard)?;
+                    since_check += slept.elapsed();
+                    if since_check >= DEADLOCK_CHECK {
+                        since_check = std::time::Duration::ZERO;
+                        if let Some(w) = waiter {
+                            self.waits.check(w, self.shard)?;
+                        }
                     }
                 }
             }

@@ -313,6 +313,13 @@ const RELATIONS: &[(&str, &str)] = &[
          rolconfig:T oid:o",
     ),
     (
+        "pg_stat_activity",
+        "datid:o datname:n pid:4 leader_pid:4 usesysid:o usename:n application_name:t \
+         client_addr:t client_hostname:t client_port:4 backend_start:z xact_start:z \
+         query_start:z state_change:z wait_event_type:t wait_event:t state:t query_id:8 \
+         query:t backend_type:t",
+    ),
+    (
         "pg_authid",
         "oid:o rolname:n rolsuper:b rolinherit:b rolcreaterole:b rolcreatedb:b \
          rolcanlogin:b rolreplication:b rolbypassrls:b rolconnlimit:4 rolpassword:t \
@@ -685,6 +692,7 @@ impl SystemCatalog {
                 vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
             ],
             "pg_description" => self.descriptions(),
+            "pg_stat_activity" => self.activity(),
             "pg_collation" => vec![
                 collation(DEFAULT_COLLATION_OID, "default", 'd', -1, None),
                 collation(950, "C", 'c', -1, Some("C")),
@@ -1128,6 +1136,50 @@ impl SystemCatalog {
             }
         }
         rows
+    }
+
+    /// The node's live client sessions (`crate::activity`), by pid.
+    fn activity(&self) -> Vec<Vec<Value>> {
+        // Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+        const UNIX_TO_POSTGRES_MICROS: i64 = 946_684_800_000_000;
+        let at = |micros: i64| Value::TimestampTz(micros - UNIX_TO_POSTGRES_MICROS);
+        let when = |micros: Option<i64>| micros.map_or(Value::Null, at);
+        let or_null = |s: String| if s.is_empty() { Value::Null } else { text(s) };
+        crate::activity::sessions()
+            .list()
+            .into_iter()
+            .map(|session| {
+                let a = session.info();
+                vec![
+                    oid(DATABASE_OID),
+                    or_null(a.database),
+                    int4(session.pid as i64),
+                    Value::Null,
+                    oid(SUPERUSER_OID),
+                    or_null(a.user),
+                    text(a.application_name),
+                    a.client_addr.map_or(Value::Null, |ip| text(ip.to_string())),
+                    Value::Null,
+                    a.client_port.map_or(int4(-1), |p| int4(p as i64)),
+                    at(a.backend_start),
+                    when(a.xact_start),
+                    when(a.query_start),
+                    at(a.state_change),
+                    match a.state {
+                        "idle" => text("Client"),
+                        _ => Value::Null,
+                    },
+                    match a.state {
+                        "idle" => text("ClientRead"),
+                        _ => Value::Null,
+                    },
+                    text(a.state),
+                    Value::Null,
+                    text(a.query),
+                    text("client backend"),
+                ]
+            })
+            .collect()
     }
 
     fn databases(&self) -> Vec<Vec<Value>> {

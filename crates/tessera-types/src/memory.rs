@@ -111,8 +111,11 @@ pub fn limit() -> Option<usize> {
     }
 }
 
-/// Fails with 53200 when the node holds more heap than its limit.
+/// Fails with 53200 when the node holds more heap than its limit, and
+/// with 57014 when the statement running on this thread must stop (see
+/// [`crate::interrupt`]).
 pub fn check() -> Result<()> {
+    crate::interrupt::check()?;
     match limit() {
         Some(limit) if heap_bytes() > limit => Err(over_limit(heap_bytes(), limit)),
         _ => Ok(()),

@@ -250,7 +250,13 @@ fn run(args: RunArgs) -> Result<(), String> {
         Box::pin(async move {
             match admission {
                 Admission::Admitted { process_id } => {
-                    let secret_key = process_id.wrapping_mul(0x9E37_79B9) ^ std::process::id();
+                    // Unguessable: it lets whoever holds it cancel the
+                    // session's statements (RandomState is keyed from the
+                    // OS's randomness).
+                    let secret_key = {
+                        use std::hash::BuildHasher;
+                        std::collections::hash_map::RandomState::new().hash_one(process_id) as u32
+                    };
                     serve_connection(
                         stream,
                         &*router,

@@ -1,0 +1,248 @@
+//! The node's live sessions: what `pg_stat_activity` lists, what a
+//! CancelRequest or `pg_cancel_backend` finds by process id, and what
+//! `pg_terminate_backend` ends.
+//!
+//! A session registers when its connection is accepted and is removed
+//! when the connection ends, however it ends ([`Registration`] drops).
+//! The registry is one per process, behind a mutex taken once per
+//! connect, disconnect and catalog read; what a session reports as it
+//! runs (its state, its query) is behind a mutex of its own, written
+//! by its connection only.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tessera_types::interrupt::Interrupt;
+
+/// One session, as the registry knows it.
+#[derive(Debug)]
+pub struct Activity {
+    pub pid: u32,
+    secret: u32,
+    pub interrupt: Arc<Interrupt>,
+    /// Woken by `pg_terminate_backend`, so that an idle connection
+    /// waiting for its client ends too.
+    pub terminated: tokio::sync::Notify,
+    info: Mutex<ActivityInfo>,
+}
+
+/// What `pg_stat_activity` shows of a session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActivityInfo {
+    pub user: String,
+    pub database: String,
+    pub application_name: String,
+    pub client_addr: Option<std::net::IpAddr>,
+    pub client_port: Option<u16>,
+    /// Microseconds since the Unix epoch.
+    pub backend_start: i64,
+    pub xact_start: Option<i64>,
+    pub query_start: Option<i64>,
+    pub state_change: i64,
+    /// `active`, `idle`, `idle in transaction` or `idle in transaction
+    /// (aborted)`.
+    pub state: &'static str,
+    pub query: String,
+}
+
+impl Activity {
+    /// A copy of what the session reports.
+    pub fn info(&self) -> ActivityInfo {
+        self.info.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Changes what the session reports.
+    pub fn update(&self, change: impl FnOnce(&mut ActivityInfo)) {
+        change(&mut self.info.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Ends the session: its running statement stops, and its connection
+    /// closes with 57P01.
+    pub fn terminate(&self) {
+        self.interrupt.terminate();
+        self.terminated.notify_one();
+    }
+}
+
+/// The live sessions of this process, by process id.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    by_pid: Mutex<BTreeMap<u32, Arc<Activity>>>,
+}
+
+/// The process's registry.
+pub fn sessions() -> &'static Sessions {
+    static SESSIONS: OnceLock<Sessions> = OnceLock::new();
+    SESSIONS.get_or_init(Sessions::default)
+}
+
+/// A session's place in the registry, held by its connection; dropping
+/// it removes the session.
+#[derive(Debug)]
+pub struct Registration {
+    activity: Arc<Activity>,
+}
+
+impl Registration {
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut by_pid = sessions().by_pid.lock().unwrap_or_else(|e| e.into_inner());
+        if by_pid
+            .get(&self.activity.pid)
+            .is_some_and(|a| Arc::ptr_eq(a, &self.activity))
+        {
+            by_pid.remove(&self.activity.pid);
+        }
+    }
+}
+
+impl Sessions {
+    /// Registers a session with its BackendKeyData and its interrupt.
+    pub fn register(
+        &self,
+        pid: u32,
+        secret: u32,
+        interrupt: Arc<Interrupt>,
+        info: ActivityInfo,
+    ) -> Registration {
+        let activity = Arc::new(Activity {
+            pid,
+            secret,
+            interrupt,
+            terminated: tokio::sync::Notify::new(),
+            info: Mutex::new(info),
+        });
+        self.by_pid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pid, activity.clone());
+        Registration { activity }
+    }
+
+    /// The session with process id `pid`.
+    pub fn find(&self, pid: u32) -> Option<Arc<Activity>> {
+        self.by_pid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
+            .cloned()
+    }
+
+    /// A CancelRequest: cancels the running statement of session `pid`
+    /// when `secret` is its key. Whether it did (the client is told
+    /// nothing either way).
+    pub fn cancel_request(&self, pid: u32, secret: u32) -> bool {
+        match self.find(pid) {
+            Some(a) if a.secret == secret => {
+                a.interrupt.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every live session, by process id.
+    pub fn list(&self) -> Vec<Arc<Activity>> {
+        self.by_pid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+/// The functions that read or signal sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFn {
+    /// `pg_backend_pid()`: the process id of the session running it.
+    BackendPid,
+    /// `pg_cancel_backend(pid)`: cancels the session's running statement.
+    CancelBackend,
+    /// `pg_terminate_backend(pid [, timeout])`: ends the session.
+    TerminateBackend,
+}
+
+impl SessionFn {
+    /// The function `name` with `arity` arguments: it, its result type
+    /// and its argument types.
+    pub fn named(
+        name: &str,
+        arity: usize,
+    ) -> Option<(
+        SessionFn,
+        tessera_types::DataType,
+        &'static [tessera_types::DataType],
+    )> {
+        use tessera_types::DataType::{Bool, Int4, Int8};
+        Some(match (name, arity) {
+            ("pg_backend_pid", 0) => (SessionFn::BackendPid, Int4, &[]),
+            ("pg_cancel_backend", 1) => (SessionFn::CancelBackend, Bool, &[Int4]),
+            ("pg_terminate_backend", 1) => (SessionFn::TerminateBackend, Bool, &[Int4]),
+            ("pg_terminate_backend", 2) => (SessionFn::TerminateBackend, Bool, &[Int4, Int8]),
+            _ => return None,
+        })
+    }
+
+    pub fn eval(
+        self,
+        args: &[tessera_types::Value],
+    ) -> tessera_types::Result<tessera_types::Value> {
+        use tessera_types::Value;
+        if self == SessionFn::BackendPid {
+            let current = tessera_types::interrupt::current();
+            let pid = current.and_then(|i| {
+                sessions()
+                    .list()
+                    .into_iter()
+                    .find(|a| Arc::ptr_eq(&a.interrupt, &i))
+                    .map(|a| a.pid)
+            });
+            return Ok(pid.map_or(Value::Null, |p| Value::Int4(p as i32)));
+        }
+        let pid = match args.first() {
+            Some(Value::Int4(p)) => *p as u32,
+            _ => return Ok(Value::Null),
+        };
+        if let Some(Value::Int8(t)) = args.get(1) {
+            if *t < 0 {
+                return Err(tessera_types::Error::new(
+                    tessera_types::sqlstate::INVALID_PARAMETER_VALUE,
+                    "\"timeout\" must not be negative",
+                ));
+            }
+        }
+        let Some(session) = sessions().find(pid) else {
+            // PostgreSQL warns and returns false.
+            return Ok(Value::Bool(false));
+        };
+        match self {
+            SessionFn::CancelBackend => session.interrupt.cancel(),
+            _ => session.terminate(),
+        }
+        Ok(Value::Bool(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_request_needs_the_sessions_key() {
+        let interrupt = Interrupt::new();
+        let pid = 0x7FFF_0001;
+        let registration = sessions().register(pid, 42, interrupt.clone(), ActivityInfo::default());
+        assert!(!sessions().cancel_request(pid, 41));
+        assert!(interrupt.check().is_ok());
+        assert!(sessions().cancel_request(pid, 42));
+        assert!(interrupt.check().is_err());
+        drop(registration);
+        assert!(sessions().find(pid).is_none(), "gone with its connection");
+    }
+}

@@ -1,0 +1,214 @@
+//! Stopping statements and sessions as PostgreSQL clients do:
+//! `statement_timeout`, `lock_timeout`, a driver's CancelRequest,
+//! `pg_cancel_backend` and `pg_terminate_backend`, and `pg_stat_activity`
+//! listing the live sessions. A stopped statement leaves nothing behind
+//! and its session goes on.
+
+use std::time::{Duration, Instant};
+
+use tessera_testkit::{assert_sqlstate, rows_text, TestServer};
+use tokio_postgres::error::SqlState;
+
+/// A statement that runs for minutes unless stopped.
+const SLOW: &str = "SELECT count(*) FROM generate_series(1, 2000000000)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_stops_a_statement_and_the_session_goes_on() {
+    let server = TestServer::start_with_shards(2);
+    let c = server.connect().await;
+    for (set, shown) in [
+        ("250", "250ms"),
+        ("'1s'", "1s"),
+        ("'1.5s'", "1500ms"),
+        ("'2min'", "2min"),
+        ("0", "0"),
+    ] {
+        c.batch_execute(&format!("SET statement_timeout = {set}"))
+            .await
+            .unwrap();
+        assert_eq!(rows_text(&c, "SHOW statement_timeout").await, [shown]);
+    }
+    assert_sqlstate(
+        c.batch_execute("SET statement_timeout = 'soon'").await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+        "a time without a number",
+    );
+    assert_sqlstate(
+        c.batch_execute("SET lock_timeout = -5").await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+        "a negative time",
+    );
+
+    c.batch_execute("CREATE TABLE t (k int PRIMARY KEY, v int)")
+        .await
+        .unwrap();
+    c.batch_execute("SET statement_timeout = '300ms'")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let message = assert_sqlstate(c.query(SLOW, &[]).await, &SqlState::QUERY_CANCELED, "slow");
+    assert_eq!(message, "canceling statement due to statement timeout");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // A write that reads the slow query times out whole.
+    assert_sqlstate(
+        c.batch_execute(
+            "INSERT INTO t SELECT 1, count(*)::int FROM generate_series(1, 2000000000)",
+        )
+        .await,
+        &SqlState::QUERY_CANCELED,
+        "slow insert",
+    );
+    assert_eq!(rows_text(&c, "SELECT count(*) FROM t").await, ["0"]);
+    // In a block, the timeout fails the block as any error does.
+    c.batch_execute("BEGIN; INSERT INTO t VALUES (2, 2)")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        c.query(SLOW, &[]).await,
+        &SqlState::QUERY_CANCELED,
+        "in a block",
+    );
+    assert_sqlstate(
+        c.query("SELECT 1", &[]).await,
+        &SqlState::IN_FAILED_SQL_TRANSACTION,
+        "after the timeout",
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(rows_text(&c, "SELECT count(*) FROM t").await, ["0"]);
+    c.batch_execute("RESET statement_timeout").await.unwrap();
+    assert_eq!(rows_text(&c, "SELECT 1").await, ["1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_the_running_statement() {
+    let server = TestServer::start_with_shards(2);
+    let c = server.connect().await;
+    let token = c.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    });
+    let message = assert_sqlstate(
+        c.query(SLOW, &[]).await,
+        &SqlState::QUERY_CANCELED,
+        "cancel",
+    );
+    assert_eq!(message, "canceling statement due to user request");
+    canceller.await.unwrap();
+    // A cancel that finds nothing running is forgotten.
+    c.cancel_token()
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(rows_text(&c, "SELECT 1").await, ["1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_stat_activity_lists_sessions_that_pg_cancel_and_terminate_backend_stop() {
+    let server = TestServer::start_with_shards(2);
+    let me = server.connect().await;
+    let other = server.connect().await;
+    other
+        .batch_execute("SET application_name = 'the other one'")
+        .await
+        .unwrap();
+    let other_pid: i32 = other
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let my_pid: i32 = me
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_ne!(my_pid, other_pid);
+    let listed = rows_text(
+        &me,
+        &format!(
+            "SELECT pid = {my_pid}, state, application_name, query, backend_type \
+             FROM pg_stat_activity WHERE pid IN ({my_pid}, {other_pid}) ORDER BY pid = {my_pid}"
+        ),
+    )
+    .await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(
+        listed[0],
+        "f|idle|the other one|SELECT pg_backend_pid()|client backend"
+    );
+    assert!(
+        listed[1].starts_with("t|active|tessera-testkit|SELECT pid ="),
+        "{listed:?}"
+    );
+
+    // Cancel the other session's running statement.
+    let running = tokio::spawn(async move {
+        let r = other.query(SLOW, &[]).await;
+        (other, r)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let active = rows_text(
+        &me,
+        &format!("SELECT state, query FROM pg_stat_activity WHERE pid = {other_pid}"),
+    )
+    .await;
+    assert_eq!(active, [format!("active|{SLOW}")]);
+    assert_eq!(
+        rows_text(&me, &format!("SELECT pg_cancel_backend({other_pid})")).await,
+        ["t"]
+    );
+    let (other, r) = running.await.unwrap();
+    assert_sqlstate(r, &SqlState::QUERY_CANCELED, "pg_cancel_backend");
+    assert_eq!(rows_text(&other, "SELECT 2").await, ["2"]);
+
+    // No such session: false, as in PostgreSQL.
+    assert_eq!(
+        rows_text(&me, "SELECT pg_cancel_backend(12345678)").await,
+        ["f"]
+    );
+
+    // Terminate the other session while it is idle.
+    assert_eq!(
+        rows_text(&me, &format!("SELECT pg_terminate_backend({other_pid})")).await,
+        ["t"]
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(other.query("SELECT 3", &[]).await.is_err());
+    assert!(other.is_closed());
+    let left = rows_text(
+        &me,
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {other_pid}"),
+    )
+    .await;
+    assert_eq!(left, ["0"], "gone from pg_stat_activity");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_timeout_ends_a_wait_for_a_row_lock() {
+    let server = TestServer::start_with_shards(2);
+    let a = server.connect().await;
+    let b = server.connect().await;
+    a.batch_execute("CREATE TABLE t (k int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
+        .await
+        .unwrap();
+    a.batch_execute("BEGIN; UPDATE t SET v = 1 WHERE k = 1")
+        .await
+        .unwrap();
+    b.batch_execute("SET lock_timeout = '200ms'").await.unwrap();
+    let started = Instant::now();
+    let message = assert_sqlstate(
+        b.batch_execute("UPDATE t SET v = 2 WHERE k = 1").await,
+        &SqlState::LOCK_NOT_AVAILABLE,
+        "lock_timeout",
+    );
+    assert_eq!(message, "canceling statement due to lock timeout");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(rows_text(&b, "SELECT v FROM t").await, ["1"]);
+    // Without a lock to wait for, the same update goes through.
+    b.batch_execute("UPDATE t SET v = 2 WHERE k = 1")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&a, "SELECT v FROM t").await, ["2"]);
+}
