@@ -59,6 +59,10 @@ pub const PREPARED_STATEMENTS_MAX: usize = 10_000;
 /// Sync reaches it; the Bind past it fails with 54000.
 pub const PORTALS_MAX: usize = 10_000;
 
+/// The tag of `DISCARD ALL`, which also drops the session's prepared
+/// statements.
+const DISCARD_ALL: &str = "DISCARD ALL";
+
 /// Command tags that the session completes with the number of rows sent.
 const ROW_COUNT_TAGS: &[&str] = &["SELECT", "FETCH"];
 
@@ -696,6 +700,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     return Err(error.into());
                 }
             };
+            if result.tag == DISCARD_ALL {
+                self.statements.clear();
+            }
             // A statement bound only when it ran describes its rows itself.
             let columns = result.columns.as_deref().unwrap_or(statement.columns());
             if returns_rows {
@@ -912,6 +919,10 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 a.xact_start.get_or_insert(now);
             });
             let result = run_statement(engine, statement, params, &mut self.state).await?;
+            if result.tag == DISCARD_ALL {
+                // Its own portal lives on until Sync, as in PostgreSQL.
+                self.statements.clear();
+            }
             check_rows(&result, returns_rows)?;
             for notice in &result.notices {
                 codec::notice_response(&mut self.out, notice);

@@ -2832,6 +2832,45 @@ impl<'a> Binder<'a> {
                     false,
                 )
             }
+            S::Set(ast::Set::SingleAssignment { variable, .. })
+                if parsed.reset && variable.to_string().eq_ignore_ascii_case("all") =>
+            {
+                let plan = Plan::Discard {
+                    tag: "RESET",
+                    settings: true,
+                    block_refused: false,
+                };
+                (plan, vec![], false)
+            }
+            S::Discard {
+                object_type: ast::DiscardObject::ALL,
+            } => {
+                let plan = Plan::Discard {
+                    tag: "DISCARD ALL",
+                    settings: true,
+                    block_refused: true,
+                };
+                (plan, vec![], false)
+            }
+            // No cursors or channels are held: there is nothing to let go.
+            S::Close {
+                cursor: ast::CloseCursor::All,
+            } => {
+                let plan = Plan::Discard {
+                    tag: "CLOSE CURSOR ALL",
+                    settings: false,
+                    block_refused: false,
+                };
+                (plan, vec![], false)
+            }
+            S::UNLISTEN { channel } if channel.value == "*" => {
+                let plan = Plan::Discard {
+                    tag: "UNLISTEN",
+                    settings: false,
+                    block_refused: false,
+                };
+                (plan, vec![], false)
+            }
             S::Set(ast::Set::SingleAssignment {
                 variable,
                 values,
@@ -2879,11 +2918,22 @@ impl<'a> Binder<'a> {
                 )
             }
             S::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(|i| i.value.clone())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let words: Vec<String> = variable.iter().map(|i| i.value.clone()).collect();
+                // Several words name TRANSACTION ISOLATION LEVEL, TIME
+                // ZONE, SESSION AUTHORIZATION; others are `class.name`.
+                let spaced = words.join(" ");
+                let phrase = [
+                    "transaction isolation level",
+                    "time zone",
+                    "session authorization",
+                ]
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&spaced));
+                let name = if words.len() > 1 && !phrase {
+                    words.join(".")
+                } else {
+                    spaced
+                };
                 if name.eq_ignore_ascii_case("all") {
                     return Err(Error::unsupported("SHOW ALL"));
                 }

@@ -222,12 +222,9 @@ fn parse_maintenance(parser: &mut Parser) -> std::result::Result<Maintenance, Pa
     })
 }
 
-/// `RESET name`: `SET name TO DEFAULT`.
+/// `RESET name`: `SET name TO DEFAULT` (`RESET ALL`: the name `all`).
 fn parse_reset(parser: &mut Parser) -> Result<Statement> {
     parser.next_token();
-    if is_word(&parser.peek_token().token, "all") {
-        return Err(Error::unsupported("RESET ALL"));
-    }
     let variable = parser.parse_object_name(false).map_err(syntax)?;
     Ok(Statement::Set(sqlparser::ast::Set::SingleAssignment {
         scope: None,

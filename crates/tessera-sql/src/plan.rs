@@ -805,6 +805,15 @@ pub enum Plan {
     Show {
         name: String,
     },
+    /// `RESET ALL`, `DISCARD ALL`, `CLOSE ALL`, `UNLISTEN *`: what the
+    /// session holds of a kind let go, with this tag. `settings`: the
+    /// settings return to their defaults; `block_refused`: refused in a
+    /// transaction block (25001, DISCARD ALL).
+    Discard {
+        tag: &'static str,
+        settings: bool,
+        block_refused: bool,
+    },
     /// BEGIN / START TRANSACTION; `None` takes the session's default.
     Begin {
         isolation: Option<crate::engine::Isolation>,

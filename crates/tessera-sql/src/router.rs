@@ -2239,6 +2239,35 @@ impl<C: Cluster> Router<C> {
                 session.set(&key, value, *local)?;
                 Ok(QueryResult::command(tag, vec![]))
             }
+            Plan::Discard {
+                tag,
+                settings,
+                block_refused,
+            } => {
+                if *block_refused && session.txn.is_some() {
+                    return Err(Error::new(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        format!("{tag} cannot run inside a transaction block"),
+                    ));
+                }
+                if *settings {
+                    // Every setting the session changed back to its
+                    // default; the user and what the server fixes stay.
+                    let changed: Vec<String> = session
+                        .settings
+                        .keys()
+                        .filter(|k| *k != "session_authorization")
+                        .cloned()
+                        .collect();
+                    for key in changed {
+                        let default = canonical_setting(&key).map_or("", |(_, d)| d);
+                        if session.settings.get(&key).map(String::as_str) != Some(default) {
+                            session.set(&key, default.to_string(), false)?;
+                        }
+                    }
+                }
+                Ok(QueryResult::command(*tag, vec![]))
+            }
             Plan::Show { name } => {
                 let key = canonical_setting(name)
                     .map(|(n, _)| n.to_string())

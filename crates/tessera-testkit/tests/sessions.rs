@@ -212,3 +212,51 @@ async fn lock_timeout_ends_a_wait_for_a_row_lock() {
         .unwrap();
     assert_eq!(rows_text(&a, "SELECT v FROM t").await, ["2"]);
 }
+
+/// What a connection pool runs before handing a connection on (asyncpg's
+/// reset, pgbouncer's `server_reset_query`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_all_and_discard_all_return_a_session_to_its_defaults() {
+    let server = TestServer::start_with_shards(1);
+    let c = server.connect().await;
+    let zone = rows_text(&c, "SHOW TimeZone").await;
+    let style = rows_text(&c, "SHOW DateStyle").await;
+    c.batch_execute(
+        "SET TimeZone = 'Asia/Tokyo'; SET DateStyle = 'ISO, DMY'; \
+         SET statement_timeout = '5s'; SET app.x = 'y'",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("RESET ALL").await.unwrap();
+    assert_eq!(rows_text(&c, "SHOW TimeZone").await, zone);
+    assert_eq!(rows_text(&c, "SHOW DateStyle").await, style);
+    assert_eq!(rows_text(&c, "SHOW statement_timeout").await, ["0"]);
+    assert_eq!(rows_text(&c, "SHOW app.x").await, [""]);
+
+    let prepared = c.prepare("SELECT $1::int + 1").await.unwrap();
+    assert_eq!(
+        c.query_one(&prepared, &[&1i32])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        2
+    );
+    c.batch_execute("BEGIN").await.unwrap();
+    assert_sqlstate(
+        c.batch_execute("DISCARD ALL").await,
+        &SqlState::ACTIVE_SQL_TRANSACTION,
+        "in a block",
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+    c.batch_execute("SET application_name = 'pooled'; DISCARD ALL")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        c.query_one(&prepared, &[&1i32]).await,
+        &SqlState::INVALID_SQL_STATEMENT_NAME,
+        "a statement prepared before DISCARD ALL",
+    );
+    assert_eq!(rows_text(&c, "SHOW application_name").await, [""]);
+    // Nothing is held of these: they succeed, as in PostgreSQL.
+    c.batch_execute("CLOSE ALL; UNLISTEN *").await.unwrap();
+}
