@@ -13,8 +13,9 @@
 //! so a pipelined Parse/Bind/Execute/Sync costs one write. Nothing is shared
 //! between sessions.
 //!
-//! Not done yet: authentication (every user is accepted), TLS and GSSAPI
-//! (refused with 'N'), query cancellation (CancelRequest just closes its
+//! Authentication and TLS happen before a session starts (see
+//! `connection` and `auth`). Not done yet: GSSAPI (refused with 'N'),
+//! query cancellation (CancelRequest just closes its
 //! connection), COPY, transactions (the status byte is always 'I', through
 //! [`Session::transaction_status`], and every Sync or simple Query ends the
 //! implicit transaction, dropping all portals as PostgreSQL does outside a
@@ -75,24 +76,52 @@ const PROTOCOL_PARAMS: &[&str] = &["user", "database", "options", "replication"]
 pub(crate) enum Handshake {
     /// Write the output and read the next startup message.
     Continue,
-    /// Start a session with these settings.
-    Accept(Box<SessionState>),
+    /// Answer 'S' and start TLS, then read the next startup message.
+    StartTls,
+    /// Authenticate `user` for `database`, then start a session with
+    /// these settings.
+    Accept(Box<Accepted>),
     /// Write the output (maybe a FATAL error) and close.
     Close,
 }
 
-/// The state of the handshake: which encryption requests were refused.
+/// A startup message that asks for a session.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub user: String,
+    /// The database named, or the user's name when none was.
+    pub database: String,
+    pub state: SessionState,
+}
+
+/// The state of the handshake: whether encryption was negotiated or
+/// refused (a client may ask for each once), and whether TLS is offered.
 #[derive(Debug, Default)]
 pub(crate) struct Startup {
-    ssl_refused: bool,
+    tls_available: bool,
+    ssl_done: bool,
     gssenc_refused: bool,
 }
 
+/// The newest minor version of protocol 3 served (NegotiateProtocolVersion).
+const PROTOCOL_MINOR_NEWEST: u32 = 0;
+
 impl Startup {
+    /// A handshake that answers SSLRequest with TLS when `tls_available`.
+    pub(crate) fn new(tls_available: bool) -> Startup {
+        Startup {
+            tls_available,
+            ..Startup::default()
+        }
+    }
+
     pub(crate) fn handle(&mut self, message: StartupMessage<'_>, out: &mut Vec<u8>) -> Handshake {
         match message {
-            StartupMessage::SslRequest if !self.ssl_refused => {
-                self.ssl_refused = true;
+            StartupMessage::SslRequest if !self.ssl_done => {
+                self.ssl_done = true;
+                if self.tls_available {
+                    return Handshake::StartTls;
+                }
                 codec::negotiation_refused(out);
                 Handshake::Continue
             }
@@ -111,25 +140,43 @@ impl Startup {
                 protocol_version,
                 params,
             } => {
-                if protocol_version != PROTOCOL_VERSION_3_0 {
-                    let error = protocol_violation(format!(
-                        "unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
-                        protocol_version >> 16,
-                        protocol_version & 0xffff
-                    ));
+                let (major, minor) = (protocol_version >> 16, protocol_version & 0xffff);
+                if major != PROTOCOL_VERSION_3_0 >> 16 {
+                    let error = Error::new(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.{PROTOCOL_MINOR_NEWEST}"
+                        ),
+                    );
                     codec::error_response(out, Severity::Fatal, &error);
                     return Handshake::Close;
                 }
-                let database = params
+                // A newer minor version, or protocol options: say what is
+                // served, as PostgreSQL does, and go on with 3.0.
+                let options: Vec<&str> = params
                     .iter()
-                    .find(|(key, _)| *key == "database")
-                    .map(|(_, value)| value.to_string())
-                    .unwrap_or_default();
+                    .map(|(key, _)| key)
+                    .filter(|key| key.starts_with("_pq_."))
+                    .collect();
+                if minor > PROTOCOL_MINOR_NEWEST || !options.is_empty() {
+                    codec::negotiate_protocol_version(out, PROTOCOL_MINOR_NEWEST, &options);
+                }
+                let user = params.get("user").unwrap_or_default().to_string();
+                let database = params.get("database").unwrap_or_default().to_string();
                 match startup_settings(params).and_then(SessionState::new) {
                     Ok(mut state) => {
                         // PostgreSQL's default database is the user's name.
-                        state.database = database;
-                        Handshake::Accept(Box::new(state))
+                        state.database = database.clone();
+                        let database = if database.is_empty() {
+                            user.clone()
+                        } else {
+                            database
+                        };
+                        Handshake::Accept(Box::new(Accepted {
+                            user,
+                            database,
+                            state,
+                        }))
                     }
                     Err(error) => {
                         codec::error_response(out, Severity::Fatal, &error);

@@ -30,6 +30,7 @@ use crate::srf::TableFn;
 use crate::system::{CatalogFn, SystemCatalog, SystemName};
 
 mod decorrelate;
+mod roles;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -2364,6 +2365,8 @@ impl<'a> Binder<'a> {
                 ));
         if is_user {
             Ok(user.clone())
+        } else if self.catalog.role(&name).is_some() {
+            Ok(name)
         } else {
             Err(Error::new(
                 sqlstate::UNDEFINED_OBJECT,
@@ -2720,6 +2723,65 @@ impl<'a> Binder<'a> {
                     path: self.names.schemas(self.catalog),
                 };
                 (plan, vec![], false)
+            }
+            S::Drop {
+                object_type: ast::ObjectType::Role | ast::ObjectType::User,
+                if_exists,
+                names,
+                ..
+            } => (self.bind_drop_roles(names, *if_exists)?, vec![], false),
+            S::CreateRole {
+                names,
+                if_not_exists,
+                login,
+                inherit,
+                bypassrls,
+                password,
+                superuser,
+                create_db,
+                create_role,
+                replication,
+                connection_limit,
+                valid_until,
+                in_role,
+                in_group,
+                role,
+                user,
+                admin,
+                authorization_owner: None,
+            } => {
+                let unsupported = if *inherit == Some(false) {
+                    Some("NOINHERIT")
+                } else if *bypassrls == Some(true) {
+                    Some("BYPASSRLS")
+                } else if *replication == Some(true) {
+                    Some("REPLICATION")
+                } else if connection_limit.is_some() {
+                    Some("CONNECTION LIMIT")
+                } else if !in_role.is_empty() || !in_group.is_empty() {
+                    Some("IN ROLE")
+                } else if !role.is_empty() || !user.is_empty() {
+                    Some("ROLE")
+                } else if !admin.is_empty() {
+                    Some("ADMIN")
+                } else {
+                    None
+                };
+                let options = roles::CreateRoleOptions {
+                    login: *login,
+                    password: password.as_ref(),
+                    superuser: *superuser,
+                    create_db: *create_db,
+                    create_role: *create_role,
+                    valid_until: valid_until.as_ref(),
+                    unsupported,
+                };
+                let plan =
+                    self.bind_create_role(names, *if_not_exists, options, parsed.create_user)?;
+                (plan, vec![], false)
+            }
+            S::AlterRole { name, operation } => {
+                (self.bind_alter_role(name, operation)?, vec![], false)
             }
             S::Drop {
                 object_type: ast::ObjectType::Schema,

@@ -116,6 +116,10 @@ pub struct SessionState {
     /// SET LOCAL in the open block: the value each setting returns to when
     /// the block ends (`None`: unset).
     pub local_settings: BTreeMap<String, Option<String>>,
+    /// The role the session authenticated as: what privilege checks read
+    /// (`SET session_authorization` changes only what names resolve
+    /// against). Empty in sessions the engine makes itself.
+    pub user: String,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
@@ -381,6 +385,15 @@ pub fn check_setting(
             .with_hint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")),
         },
         "search_path" => crate::names::check_search_path(value),
+        "password_encryption" => match crate::password::PasswordEncryption::parse(value) {
+            Some(crate::password::PasswordEncryption::Md5) => Ok("md5".into()),
+            Some(crate::password::PasswordEncryption::ScramSha256) => Ok("scram-sha-256".into()),
+            None => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("invalid value for parameter \"{given}\": \"{value}\""),
+            )
+            .with_hint("Available values: md5, scram-sha-256.")),
+        },
         _ => Ok(value.to_string()),
     }
 }
@@ -491,6 +504,10 @@ pub trait QueryEngine {
         let _ = (session, commit);
         async { Ok(()) }
     }
+
+    /// The role named `name` as the catalog holds it now (for
+    /// authentication); `None` if there is none.
+    fn role(&self, name: &str) -> Option<std::sync::Arc<tessera_types::RoleDef>>;
 
     /// The connection ended: release what the session holds (an open
     /// transaction is rolled back).

@@ -132,7 +132,48 @@ const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("jit", "off"),
     ("bytea_output", "hex"),
     ("max_identifier_length", "63"),
+    (
+        "password_encryption",
+        crate::password::PASSWORD_ENCRYPTION_DEFAULT,
+    ),
 ];
+
+/// `statement` with its clear password replaced by what is stored for
+/// it, as the session's `password_encryption` says; an empty password
+/// clears it, with a notice, as in PostgreSQL.
+fn hash_passwords(
+    statement: &crate::plan::RoleStatement,
+    session: &SessionState,
+    notices: &mut Vec<Notice>,
+) -> Result<crate::plan::RoleStatement> {
+    use crate::plan::RoleStatement;
+    let mut statement = statement.clone();
+    let (RoleStatement::Create {
+        name, attributes, ..
+    }
+    | RoleStatement::Alter { name, attributes }) = &mut statement
+    else {
+        return Ok(statement);
+    };
+    if let Some(Some(password)) = &attributes.password {
+        if password.is_empty() {
+            notices.push(Notice::new(
+                sqlstate::SUCCESSFUL_COMPLETION,
+                "empty string is not a valid password, clearing password",
+            ));
+            attributes.password = Some(None);
+        } else {
+            let method = session
+                .settings
+                .get("password_encryption")
+                .and_then(|v| crate::password::PasswordEncryption::parse(v))
+                .unwrap_or(crate::password::PasswordEncryption::ScramSha256);
+            let stored = crate::password::encrypt(password, name, method)?;
+            attributes.password = Some(Some(stored));
+        }
+    }
+    Ok(statement)
+}
 
 fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
     REPORTED_SETTINGS
@@ -2106,6 +2147,19 @@ impl<C: Cluster> Router<C> {
                 }
                 Ok(QueryResult::command("DROP SCHEMA", all))
             }
+            Plan::Role(statement) => {
+                let mut notices = Vec::new();
+                let statement = hash_passwords(statement, session, &mut notices)?;
+                let actor = if session.user.is_empty() {
+                    session.names().user
+                } else {
+                    session.user.clone()
+                };
+                let tag = statement.tag();
+                let change = ShardRequest::Roles { statement, actor };
+                notices.extend(expect_done(self.cluster.call(0, change).await?)?);
+                Ok(QueryResult::command(tag, notices))
+            }
             Plan::RenameSchema { schema, name } => {
                 let rename = ShardRequest::RenameSchema {
                     schema: *schema,
@@ -2915,6 +2969,10 @@ pub fn finish_select(plan: &SelectPlan, rows: Vec<Row>, params: &Params) -> Resu
 
 impl<C: Cluster> QueryEngine for Router<C> {
     type Statement = Statement;
+
+    fn role(&self, name: &str) -> Option<Arc<tessera_types::RoleDef>> {
+        self.cluster.catalog().role(name).cloned()
+    }
 
     fn prepare(
         &self,
