@@ -715,11 +715,12 @@ pub fn authentication_sasl_data(out: &mut Vec<u8>, code: i32, data: &[u8]) {
     end_message(out, start);
 }
 
-/// NegotiateProtocolVersion: the newest minor version served and the
-/// protocol options (`_pq_.*`) not recognised.
-pub fn negotiate_protocol_version(out: &mut Vec<u8>, newest_minor: u32, unrecognized: &[&str]) {
+/// NegotiateProtocolVersion: the newest version served (major << 16 |
+/// minor, as PostgreSQL sends it) and the protocol options (`_pq_.*`) not
+/// recognised.
+pub fn negotiate_protocol_version(out: &mut Vec<u8>, newest: u32, unrecognized: &[&str]) {
     let start = begin_message(out, b'v');
-    out.extend_from_slice(&newest_minor.to_be_bytes());
+    out.extend_from_slice(&newest.to_be_bytes());
     out.extend_from_slice(&(unrecognized.len() as u32).to_be_bytes());
     for option in unrecognized {
         put_cstr(out, option);

@@ -159,7 +159,9 @@ impl Startup {
                     .filter(|key| key.starts_with("_pq_."))
                     .collect();
                 if minor > PROTOCOL_MINOR_NEWEST || !options.is_empty() {
-                    codec::negotiate_protocol_version(out, PROTOCOL_MINOR_NEWEST, &options);
+                    // PostgreSQL sends the whole version number (3.0).
+                    let newest = PROTOCOL_VERSION_3_0 | PROTOCOL_MINOR_NEWEST;
+                    codec::negotiate_protocol_version(out, newest, &options);
                 }
                 let user = params.get("user").unwrap_or_default().to_string();
                 let database = params.get("database").unwrap_or_default().to_string();
@@ -212,11 +214,18 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
         if PROTOCOL_PARAMS.contains(&key) || key.starts_with("_pq_.") {
             continue;
         }
-        let name = REPORTED_SETTINGS
-            .iter()
-            .map(|(name, _)| *name)
-            .find(|name| name.eq_ignore_ascii_case(key))
-            .unwrap_or(key);
+        // Settings as SET knows them; others fail as in PostgreSQL, except
+        // placeholders (`app.name`), which any SET may create.
+        let name = match tessera_sql::router::canonical_setting(key) {
+            Some((canonical, _)) => canonical,
+            None if key.contains('.') => key,
+            None => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{key}\""),
+                ))
+            }
+        };
         if READ_ONLY_SETTINGS.contains(&name) || name == "session_authorization" {
             tracing::debug!(name, "ignoring a read-only setting in the startup message");
             continue;

@@ -353,6 +353,10 @@ async fn startup_refusals_are_fatal_and_close() {
             "22023",
         ),
         (frontend::startup_with_version(2 << 16, &[]), "0A000"),
+        (
+            frontend::startup(&[("user", "a"), ("no_such_setting", "1")]),
+            "42704",
+        ),
         (frontend::startup_with_version(4 << 16, &[]), "0A000"),
         (frontend::startup(&[("database", "d")]), "28000"),
         ((20_000u32).to_be_bytes().to_vec(), "08P01"),
@@ -385,7 +389,12 @@ async fn newer_protocol_versions_are_negotiated_down() {
         ),
         (
             3 << 16,
-            vec![("user", "a"), ("_pq_.compression", "on"), ("_pq_.x", "1")],
+            vec![
+                ("user", "a"),
+                ("_pq_.compression", "on"),
+                ("app.placeholder", "kept"),
+                ("_pq_.x", "1"),
+            ],
             "NegotiateProtocolVersion 3.0 _pq_.compression _pq_.x",
         ),
     ] {

@@ -194,7 +194,12 @@ pub fn backend_message(buf: &[u8]) -> Option<(String, usize)> {
             other => panic!("unknown authentication request {other}"),
         },
         b'v' => {
-            let mut text = format!("NegotiateProtocolVersion 3.{}", b.i32());
+            let newest = b.i32();
+            let mut text = format!(
+                "NegotiateProtocolVersion {}.{}",
+                newest >> 16,
+                newest & 0xffff
+            );
             for _ in 0..b.i32() {
                 text += &format!(" {}", b.cstr());
             }

@@ -175,7 +175,9 @@ fn hash_passwords(
     Ok(statement)
 }
 
-fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
+/// A setting's canonical name and default, for a name in any case; `None`
+/// for a setting there is no such (SET and startup packets refuse it, 42704).
+pub fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
     REPORTED_SETTINGS
         .iter()
         .chain(OTHER_SETTINGS)
