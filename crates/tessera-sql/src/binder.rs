@@ -6941,6 +6941,17 @@ impl Binder<'_> {
                     return Err(Error::internal("a catalog relation that is not a name"));
                 };
                 let name = self.system_relation_of(other).expect("checked above");
+                // The password verifiers are for superusers' eyes only.
+                let superuser = self
+                    .catalog
+                    .role(&self.names.user)
+                    .is_some_and(|r| r.superuser);
+                if !name.is_information_schema() && name.name == "pg_authid" && !superuser {
+                    return Err(Error::new(
+                        sqlstate::INSUFFICIENT_PRIVILEGE,
+                        "permission denied for table pg_authid",
+                    ));
+                }
                 let generated = self
                     .system()
                     .system_relation(&name)

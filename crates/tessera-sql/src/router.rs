@@ -175,6 +175,16 @@ fn hash_passwords(
     Ok(statement)
 }
 
+/// Settings SET may not change (PostgreSQL: 55P02).
+const READ_ONLY_SETTINGS: &[&str] = &[
+    "is_superuser",
+    "server_version",
+    "server_encoding",
+    "integer_datetimes",
+    "in_hot_standby",
+    "max_identifier_length",
+];
+
 /// A setting's canonical name and default, for a name in any case; `None`
 /// for a setting there is no such (SET and startup packets refuse it, 42704).
 pub fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
@@ -2281,7 +2291,29 @@ impl<C: Cluster> Router<C> {
                 } else {
                     canonical.to_string()
                 };
-                let value = value.clone().unwrap_or_else(|| default.to_string());
+                if READ_ONLY_SETTINGS.contains(&key.as_str()) {
+                    return Err(Error::new(
+                        sqlstate::CANT_CHANGE_RUNTIME_PARAM,
+                        format!("parameter \"{key}\" cannot be changed"),
+                    ));
+                }
+                if key == "session_authorization" && value.is_some() {
+                    // Privilege checks follow the role authenticated, but
+                    // names (and pg_authid) follow this setting.
+                    let catalog = self.cluster.catalog();
+                    let superuser = catalog.role(&session.user).is_some_and(|r| r.superuser);
+                    if !session.user.is_empty() && !superuser {
+                        return Err(Error::new(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            "permission denied to set session authorization",
+                        ));
+                    }
+                }
+                let reset_to = match key.as_str() {
+                    "session_authorization" if !session.user.is_empty() => session.user.as_str(),
+                    _ => default,
+                };
+                let value = value.clone().unwrap_or_else(|| reset_to.to_string());
                 let value = crate::engine::check_setting(
                     &key,
                     name,

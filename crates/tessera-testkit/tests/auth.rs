@@ -274,6 +274,28 @@ async fn role_statements_check_privileges_and_names() {
         let denied = plain.batch_execute(sql).await;
         assert_sqlstate(denied, &SqlState::INSUFFICIENT_PRIVILEGE, sql);
     }
+    // Nor may it read the verifiers or become someone else.
+    let denied = plain.query("SELECT rolpassword FROM pg_authid", &[]).await;
+    assert_sqlstate(denied, &SqlState::INSUFFICIENT_PRIVILEGE, "pg_authid");
+    let denied = plain
+        .batch_execute("SET session_authorization = 'postgres'")
+        .await;
+    assert_sqlstate(
+        denied,
+        &SqlState::INSUFFICIENT_PRIVILEGE,
+        "SET session_authorization",
+    );
+    let fixed = plain.batch_execute("SET is_superuser = on").await;
+    assert_sqlstate(
+        fixed,
+        &SqlState::CANT_CHANGE_RUNTIME_PARAM,
+        "SET is_superuser",
+    );
+    let visible = plain
+        .query("SELECT rolname FROM pg_roles WHERE rolname = 'plain'", &[])
+        .await
+        .expect("pg_roles is readable");
+    assert_eq!(visible.len(), 1);
     plain
         .batch_execute("ALTER ROLE plain PASSWORD 'pl2'")
         .await

@@ -121,3 +121,5 @@ pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
 pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
 /// A role still in use (DROP ROLE of the session's own role).
 pub const OBJECT_IN_USE: SqlState = SqlState("55006");
+/// SET of a setting fixed for the server's lifetime (`server_version`).
+pub const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
