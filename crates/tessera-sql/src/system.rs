@@ -1147,6 +1147,9 @@ impl SystemCatalog {
             .roles()
             .map(|r| {
                 let until = r.valid_until.map_or(Value::Null, Value::TimestampTz);
+                // initdb's superuser has REPLICATION and BYPASSRLS too;
+                // roles made by SQL cannot (those options are refused).
+                let bootstrap = r.id == tessera_types::role::BOOTSTRAP_ROLE_ID;
                 if view {
                     vec![
                         text(r.name.as_str()),
@@ -1155,11 +1158,11 @@ impl SystemCatalog {
                         b(r.create_role),
                         b(r.create_db),
                         b(r.login),
-                        b(false),
+                        b(bootstrap),
                         int4(-1),
                         text("********"),
                         until,
-                        b(false),
+                        b(bootstrap),
                         Value::Null,
                         oid(r.id),
                     ]
@@ -1172,8 +1175,8 @@ impl SystemCatalog {
                         b(r.create_role),
                         b(r.create_db),
                         b(r.login),
-                        b(false),
-                        b(false),
+                        b(bootstrap),
+                        b(bootstrap),
                         int4(-1),
                         r.password.as_deref().map_or(Value::Null, text),
                         until,
@@ -1194,8 +1197,8 @@ impl SystemCatalog {
                     oid(r.id),
                     Value::Bool(r.create_db),
                     Value::Bool(r.superuser),
-                    Value::Bool(false),
-                    Value::Bool(false),
+                    Value::Bool(r.id == tessera_types::role::BOOTSTRAP_ROLE_ID),
+                    Value::Bool(r.id == tessera_types::role::BOOTSTRAP_ROLE_ID),
                     text("********"),
                     r.valid_until.map_or(Value::Null, Value::TimestampTz),
                     Value::Null,
