@@ -40,16 +40,42 @@ pub struct AuthConfig {
     /// Answers SSLRequest with 'S' and TLS when set.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub failures: Arc<AuthFailures>,
+    /// A random key of this process: the salt SCRAM shows for a role that
+    /// does not exist (or has no SCRAM secret) is derived from it and the
+    /// name, so it stays the same from one attempt to the next like a real
+    /// role's and does not tell which roles exist (PostgreSQL's mock salt).
+    mock_salt_key: [u8; 32],
+}
+
+impl AuthConfig {
+    pub fn new(
+        rules: HbaRules,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        failures: AuthFailures,
+    ) -> Result<AuthConfig, tessera_types::Error> {
+        let mut mock_salt_key = [0u8; 32];
+        tessera_sql::password::random_bytes(&mut mock_salt_key)?;
+        Ok(AuthConfig {
+            rules: Arc::new(rules),
+            tls,
+            failures: Arc::new(failures),
+            mock_salt_key,
+        })
+    }
+
+    /// The salt shown for `user` when it has no SCRAM secret.
+    pub fn mock_salt(&self, user: &str) -> Vec<u8> {
+        let tag = tessera_sql::password::hmac_sha256(&self.mock_salt_key, user.as_bytes());
+        tag[..tessera_sql::password::SCRAM_SALT_BYTES].to_vec()
+    }
 }
 
 impl Default for AuthConfig {
     /// The built-in rules, no TLS, the default delays.
     fn default() -> AuthConfig {
-        AuthConfig {
-            rules: Arc::new(HbaRules::default()),
-            tls: None,
-            failures: Arc::new(AuthFailures::new(AUTH_FAILURE_DELAY_MAX_DEFAULT)),
-        }
+        let failures = AuthFailures::new(AUTH_FAILURE_DELAY_MAX_DEFAULT);
+        AuthConfig::new(HbaRules::default(), None, failures)
+            .expect("the system's random source works")
     }
 }
 
@@ -136,6 +162,18 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(off.failed(a, t0), Duration::ZERO);
         }
+    }
+
+    #[test]
+    fn mock_salts_are_stable_per_name_and_per_process() {
+        let config = AuthConfig::default();
+        assert_eq!(config.mock_salt("ghost"), config.mock_salt("ghost"));
+        assert_ne!(config.mock_salt("ghost"), config.mock_salt("ghost2"));
+        assert_ne!(
+            config.mock_salt("ghost"),
+            AuthConfig::default().mock_salt("ghost")
+        );
+        assert_eq!(config.mock_salt("ghost").len(), 16);
     }
 
     #[test]

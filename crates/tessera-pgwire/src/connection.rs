@@ -257,7 +257,7 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     let verdict = match method {
         Method::Trust | Method::Reject => Verdict::Passed,
         Method::Password | Method::Md5 | Method::ScramSha256 => {
-            match exchange(stream, input, out, method, &user, role.as_deref()).await? {
+            match exchange(stream, input, out, auth, method, &user, role.as_deref()).await? {
                 Some(verdict) => verdict,
                 // The client went away (psql does, to ask for a password).
                 None => return Ok(None),
@@ -343,6 +343,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut Stream<S>,
     input: &mut Vec<u8>,
     out: &mut Vec<u8>,
+    auth: &AuthConfig,
     method: Method,
     user: &str,
     role: Option<&RoleDef>,
@@ -415,15 +416,14 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }));
     }
     // SCRAM-SHA-256.
-    let mut random = [0u8; 18 + 16 + 64];
+    let mut random = [0u8; 18 + 64];
     if let Err(error) = password::random_bytes(&mut random) {
         return protocol(error);
     }
-    let (nonce, rest) = random.split_at(18);
-    let (mock_salt, mock_keys) = rest.split_at(16);
+    let (nonce, mock_keys) = random.split_at(18);
     let mock = ScramVerifier {
         iterations: password::SCRAM_ITERATIONS,
-        salt: mock_salt.to_vec(),
+        salt: auth.mock_salt(user),
         stored_key: mock_keys[..32].try_into().unwrap_or([0; 32]),
         server_key: mock_keys[32..].try_into().unwrap_or([0; 32]),
     };

@@ -673,6 +673,24 @@ async fn malformed_sasl_messages_are_protocol_violations() {
         ))
         .expect("send");
     assert_eq!(fatal_code(&mut stream), "08P01", "nonce mismatch");
+    // The salt shown for a role that does not exist stays the same from
+    // one attempt to the next, as a real role's does: it does not tell
+    // which roles exist.
+    let salt_of = |user: &str| {
+        let mut stream = sasl_start(&server, user);
+        stream
+            .write_all(&initial_response("SCRAM-SHA-256", b"n,,n=,r=abc"))
+            .expect("send");
+        let (_, body) = read_message(&mut stream).expect("SASLContinue");
+        let text = String::from_utf8(body[4..].to_vec()).expect("utf-8");
+        text.split(',')
+            .find_map(|f| f.strip_prefix("s="))
+            .expect("salt")
+            .to_string()
+    };
+    assert_eq!(salt_of("ghost"), salt_of("ghost"));
+    assert_eq!(salt_of("erin"), salt_of("erin"));
+    assert_ne!(salt_of("ghost"), salt_of("ghost2"));
     // The server still serves.
     login(&server, "erin", Some("e")).await.expect("erin");
 }

@@ -226,11 +226,7 @@ fn auth_config(
         _ => return Err("--pg-tls-cert and --pg-tls-key go together".into()),
     };
     let delay_max = delay_max_ms.map_or(AUTH_FAILURE_DELAY_MAX_DEFAULT, Duration::from_millis);
-    Ok(AuthConfig {
-        rules: Arc::new(rules),
-        tls,
-        failures: Arc::new(AuthFailures::new(delay_max)),
-    })
+    AuthConfig::new(rules, tls, AuthFailures::new(delay_max)).map_err(|e| e.message)
 }
 
 /// The administrator a new node creates: `name` (default `postgres`), its
