@@ -3122,6 +3122,17 @@ impl<'a> Binder<'a> {
                 {
                     Ok(self.current_schema())
                 }
+                // So is CURRENT_ROLE, which sqlparser reads as a name.
+                Err(e)
+                    if is_not_found(&e)
+                        && i.quote_style.is_none()
+                        && i.value.eq_ignore_ascii_case("current_role") =>
+                {
+                    Ok((
+                        Expr::Literal(Value::Text(self.names.user.clone())),
+                        DataType::Text,
+                    ))
+                }
                 bound => bound,
             },
             E::CompoundIdentifier(parts) => match parts.as_slice() {
@@ -4671,6 +4682,17 @@ impl<'a> Binder<'a> {
             }
             if let Some(bound) = self.bind_schema_function(&name, &args, scope, ctx)? {
                 return Ok(bound);
+            }
+            // CURRENT_USER, SESSION_USER, CURRENT_ROLE: keywords, written
+            // without parentheses; the session's role (no SET ROLE here,
+            // so all three agree).
+            let user_keyword = matches!(
+                name.as_str(),
+                "current_user" | "session_user" | "current_role"
+            );
+            if user_keyword && matches!(f.args, ast::FunctionArguments::None) {
+                let user = Value::Text(self.names.user.clone());
+                return Ok((Expr::Literal(user), DataType::Text));
             }
         }
         if distinct || star {

@@ -97,6 +97,12 @@ async fn passwords_are_checked_by_the_rule_that_matches() {
         .await
         .expect("alice");
     assert_eq!(current_role(&alice).await, ("alice".into(), "off".into()));
+    let row = alice
+        .query_one("SELECT current_user, session_user, current_role", &[])
+        .await
+        .expect("current_user");
+    let names: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(names, ("alice".into(), "alice".into(), "alice".into()));
     let wrong = login(&server, "alice", Some("Secret")).await;
     let message = assert_sqlstate(wrong, &SqlState::INVALID_PASSWORD, "wrong password");
     assert_eq!(message, "password authentication failed for user \"alice\"");
