@@ -329,10 +329,30 @@ async fn role_statements_check_privileges_and_names() {
         let denied = manager.batch_execute(sql).await;
         assert!(denied.is_err(), "{sql} by a CREATEROLE role succeeded");
     }
-    manager
-        .batch_execute("DROP ROLE aide")
+    // A role that owns a schema cannot go; renaming it carries the
+    // ownership along.
+    admin
+        .batch_execute("CREATE SCHEMA aides AUTHORIZATION aide")
         .await
-        .expect("drop aide");
+        .expect("schema owned by aide");
+    manager
+        .batch_execute("ALTER ROLE aide RENAME TO aide2")
+        .await
+        .expect("rename the owner");
+    let owned = manager.batch_execute("DROP ROLE aide2").await;
+    let message = assert_sqlstate(owned, &SqlState::DEPENDENT_OBJECTS_STILL_EXIST, "owner");
+    assert_eq!(
+        message,
+        "role \"aide2\" cannot be dropped because some objects depend on it"
+    );
+    admin
+        .batch_execute("DROP SCHEMA aides")
+        .await
+        .expect("drop schema");
+    manager
+        .batch_execute("DROP ROLE aide2")
+        .await
+        .expect("drop aide2");
 
     // A password given already hashed is stored as given (pg_dump's form).
     let verifier = "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";

@@ -765,6 +765,16 @@ impl Catalog {
         }
         next.next_role_id = next.next_role_id.max(role.id + 1);
         next.version += 1;
+        // Schemas name their owners: a renamed role keeps what it owns.
+        if let Some(old) = self.roles.get(&role.id).filter(|old| old.name != role.name) {
+            for schema in next.schemas.values_mut() {
+                if schema.owner == old.name {
+                    let mut def = (**schema).clone();
+                    def.owner = role.name.clone();
+                    *schema = Arc::new(def);
+                }
+            }
+        }
         let role = Arc::new(role);
         next.roles.insert(role.id, role.clone());
         (next, role)
@@ -1222,6 +1232,26 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::datetime::interval::IntervalFields;
+
+    #[test]
+    fn renaming_a_role_renames_the_owner_of_its_schemas() {
+        let (c, role) = Catalog::new(16, 1).with_role(RoleDef::new("ann"));
+        let (c, _) = c.with_schema(SchemaDef {
+            id: 0,
+            name: "s".into(),
+            owner: "ann".into(),
+        });
+        let renamed = RoleDef {
+            name: "anna".into(),
+            ..(*role).clone()
+        };
+        let c = c.with_role_replaced(renamed);
+        assert_eq!(c.schema("s").map(|s| s.owner.as_str()), Some("anna"));
+        assert_eq!(c.role("anna").map(|r| r.id), Some(role.id));
+        assert!(c.role("ann").is_none());
+        let c = c.without_role(role.id);
+        assert!(c.roles().next().is_none());
+    }
 
     fn every_type() -> Vec<DataType> {
         use DataType::*;
