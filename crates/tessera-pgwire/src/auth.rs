@@ -38,7 +38,7 @@ pub const AUTH_FAILURE_ADDRESSES_MAX: usize = 10_000;
 pub struct AuthConfig {
     pub rules: Arc<HbaRules>,
     /// Answers SSLRequest with 'S' and TLS when set.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls: Option<TlsConfig>,
     pub failures: Arc<AuthFailures>,
     /// A random key of this process: the salt SCRAM shows for a role that
     /// does not exist (or has no SCRAM secret) is derived from it and the
@@ -47,10 +47,19 @@ pub struct AuthConfig {
     mock_salt_key: [u8; 32],
 }
 
+/// TLS on the PostgreSQL port.
+#[derive(Clone)]
+pub struct TlsConfig {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    /// The certificate's `tls-server-end-point` hash, when it has one:
+    /// SCRAM-SHA-256-PLUS is offered over TLS then.
+    pub end_point: Option<Vec<u8>>,
+}
+
 impl AuthConfig {
     pub fn new(
         rules: HbaRules,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<TlsConfig>,
         failures: AuthFailures,
     ) -> Result<AuthConfig, tessera_types::Error> {
         let mut mock_salt_key = [0u8; 32];

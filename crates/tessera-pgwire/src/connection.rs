@@ -31,7 +31,7 @@ use tessera_sql::QueryEngine;
 use tessera_types::{sqlstate, Error, RoleDef};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::auth::AuthConfig;
+use crate::auth::{AuthConfig, TlsConfig};
 use crate::codec::{self, decode_frontend, decode_startup, BackendKey, DecodeError, Severity};
 use crate::hba::Method;
 use crate::scram::{self, Final, ScramServer};
@@ -174,7 +174,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                     close(stream, out).await?;
                     return Ok(None);
                 }
-                let Some(acceptor) = &auth.tls else {
+                let Some(tls) = &auth.tls else {
                     unreachable!("TLS is offered only when configured");
                 };
                 codec::negotiation_accepted(out);
@@ -182,7 +182,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 let Stream::Plain(plain) = std::mem::replace(stream, Stream::Closed) else {
                     unreachable!("one SSLRequest is answered with 'S' at most");
                 };
-                match acceptor.accept(plain).await {
+                match tls.acceptor.accept(plain).await {
                     Ok(tls) => *stream = Stream::Tls(Box::new(tls)),
                     Err(error) => {
                         tracing::info!(%error, "TLS handshake failed");
@@ -428,22 +428,20 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         server_key: mock_keys[32..].try_into().unwrap_or([0; 32]),
     };
     let had_verifier = scram_verifier.is_some();
-    let mut server = ScramServer::new(scram_verifier, mock, BASE64.encode(nonce));
-    codec::authentication_sasl(out, &[scram::SCRAM_SHA_256]);
+    let channel_binding = match (&*stream, &auth.tls) {
+        (Stream::Tls(_), Some(tls)) => tls.end_point.clone(),
+        _ => None,
+    };
+    let mut server = ScramServer::new(scram_verifier, mock, BASE64.encode(nonce), channel_binding);
+    codec::authentication_sasl(out, server.mechanisms());
     session::write_out(out, stream).await?;
     let body = match read_auth_response(stream, input).await? {
         None => return Ok(None),
         Some(Err(error)) => return protocol(error),
         Some(Ok(body)) => body,
     };
-    let first = match scram::parse_initial_response(&body) {
-        Ok((scram::SCRAM_SHA_256, data)) => server.client_first(data),
-        Ok(_) => Err(Error::new(
-            sqlstate::PROTOCOL_VIOLATION,
-            "client selected an invalid SASL authentication mechanism",
-        )),
-        Err(error) => Err(error),
-    };
+    let first = scram::parse_initial_response(&body)
+        .and_then(|(mechanism, data)| server.client_first(mechanism, data));
     let server_first = match first {
         Ok(message) => message,
         Err(error) => return protocol(error),
@@ -560,12 +558,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
     }
 }
 
-/// A TLS acceptor for the certificate chain and private key in the PEM
-/// files at `cert` and `key`.
-pub fn tls_acceptor(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Result<tokio_rustls::TlsAcceptor, String> {
+/// TLS with the certificate chain and private key in the PEM files at
+/// `cert` and `key`.
+pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsConfig, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
@@ -577,6 +572,7 @@ pub fn tls_acceptor(
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("reading the private key {}: {e}", key.display()))?;
+    let end_point = scram::tls_server_end_point(certs[0].as_ref());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -584,7 +580,10 @@ pub fn tls_acceptor(
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("TLS certificate and key: {e}"))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    Ok(TlsConfig {
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        end_point,
+    })
 }
 
 /// Reads what is available into the spare room of `input`; 0 at end of input.

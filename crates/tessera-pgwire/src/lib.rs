@@ -27,5 +27,5 @@ mod testing;
 
 pub use auth::AuthConfig;
 pub use codec::{BackendKey, MESSAGE_BYTES_MAX};
-pub use connection::{refuse_connection, serve_connection, tls_acceptor};
+pub use connection::{refuse_connection, serve_connection, tls_config};
 pub use session::{OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX};

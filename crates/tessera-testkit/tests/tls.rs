@@ -201,6 +201,18 @@ fn psql_connects_with_sslmode_require_and_verify_full() {
             "{host}"
         );
     }
+    // SCRAM-SHA-256-PLUS: the password exchange is bound to the server's
+    // certificate (libpq checks it when channel_binding=require).
+    let conninfo = format!(
+        "host=127.0.0.1 user=tina sslmode=verify-full sslrootcert={ca} channel_binding=require"
+    );
+    assert_eq!(s.ok(&conninfo, Some("tls-pass"), "SELECT 3"), "3\n");
+    // Without TLS there is no channel to bind to.
+    let stderr = s.fails(
+        "host=127.0.0.1 user=postgres sslmode=disable channel_binding=require",
+        None,
+    );
+    assert!(stderr.contains("channel binding"), "{stderr}");
     // verify-full refuses a certificate from another CA, and a name the
     // certificate does not carry.
     let other = s.dir.join("other.crt");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tessera_pgwire::auth::{AuthFailures, AUTH_FAILURE_DELAY_MAX_DEFAULT};
 use tessera_pgwire::hba::HbaRules;
-use tessera_pgwire::{refuse_connection, serve_connection, tls_acceptor, AuthConfig, BackendKey};
+use tessera_pgwire::{refuse_connection, serve_connection, tls_config, AuthConfig, BackendKey};
 use tessera_runtime::{
     run_node, Admission, ConnectionHandler, NodeConfig, CHECKPOINT_INTERVAL_DEFAULT,
     CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,
@@ -221,7 +221,7 @@ fn auth_config(
         None => HbaRules::default(),
     };
     let tls = match (cert, key) {
-        (Some(cert), Some(key)) => Some(tls_acceptor(&cert, &key)?),
+        (Some(cert), Some(key)) => Some(tls_config(&cert, &key)?),
         (None, None) => None,
         _ => return Err("--pg-tls-cert and --pg-tls-key go together".into()),
     };
