@@ -30,6 +30,9 @@ pub const AUTH_FAILURE_DELAY_BASE: Duration = Duration::from_millis(250);
 /// The default of the longest delay (`--auth-failure-delay-max`).
 pub const AUTH_FAILURE_DELAY_MAX_DEFAULT: Duration = Duration::from_secs(10);
 
+/// The default of [`AuthConfig::timeout`] (PostgreSQL's default too).
+pub const AUTHENTICATION_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
+
 /// Addresses whose failures are remembered at once.
 pub const AUTH_FAILURE_ADDRESSES_MAX: usize = 10_000;
 
@@ -40,6 +43,10 @@ pub struct AuthConfig {
     /// Answers SSLRequest with 'S' and TLS when set.
     pub tls: Option<TlsConfig>,
     pub failures: Arc<AuthFailures>,
+    /// How long a client may take from connecting to being authenticated
+    /// (startup, TLS, password); then it is disconnected
+    /// (`--authentication-timeout`, PostgreSQL's `authentication_timeout`).
+    pub timeout: Duration,
     /// A random key of this process: the salt SCRAM shows for a role that
     /// does not exist (or has no SCRAM secret) is derived from it and the
     /// name, so it stays the same from one attempt to the next like a real
@@ -68,6 +75,7 @@ impl AuthConfig {
             rules: Arc::new(rules),
             tls,
             failures: Arc::new(failures),
+            timeout: AUTHENTICATION_TIMEOUT_DEFAULT,
             mock_salt_key,
         })
     }

@@ -72,12 +72,23 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<u8> = Vec::new();
-    let Some(accepted) = handshake(stream, &mut input, &mut out, auth).await? else {
-        return Ok(());
+    // The whole startup, TLS and authentication must end within the
+    // timeout, or the connection is closed (PostgreSQL's
+    // authentication_timeout), so silent clients do not hold slots.
+    let started = async {
+        let Some(accepted) = handshake(stream, &mut input, &mut out, auth).await? else {
+            return Ok(None);
+        };
+        authenticate(stream, &mut input, &mut out, engine, auth, peer, *accepted).await
     };
-    let Some(state) =
-        authenticate(stream, &mut input, &mut out, engine, auth, peer, *accepted).await?
-    else {
+    let state = match tokio::time::timeout(auth.timeout, started).await {
+        Ok(result) => result?,
+        Err(_) => {
+            tracing::info!("closing the connection from {peer}: authentication timed out");
+            return Ok(());
+        }
+    };
+    let Some(state) = state else {
         return Ok(());
     };
     let mut session = Session::start(engine, state, backend, out);
@@ -496,7 +507,8 @@ pub async fn refuse_connection<S: AsyncRead + AsyncWrite + Unpin>(
     let mut stream = Stream::Plain(stream);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<u8> = Vec::new();
-    if let Ok(Some(_)) = handshake(&mut stream, &mut input, &mut out, auth).await {
+    let started = handshake(&mut stream, &mut input, &mut out, auth);
+    if let Ok(Ok(Some(_))) = tokio::time::timeout(auth.timeout, started).await {
         codec::error_response(&mut out, Severity::Fatal, error);
         let _ = close(&mut stream, &mut out).await;
     }

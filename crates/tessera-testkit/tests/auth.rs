@@ -758,3 +758,42 @@ fn newer_protocol_versions_and_unknown_settings() {
         .expect("startup");
     assert_eq!(fatal_code(&mut stream), "42704");
 }
+
+/// A client that stays silent before or during authentication is
+/// disconnected after `--authentication-timeout`; one that logs in is not.
+#[tokio::test]
+async fn silent_clients_are_disconnected_after_the_authentication_timeout() {
+    let (server, _dir) = start("timeout", RULES, &["--authentication-timeout", "1"]);
+    let admin = server.connect().await;
+    admin
+        .batch_execute("CREATE USER fay PASSWORD 'f'")
+        .await
+        .expect("role");
+    let silent = TcpStream::connect((server.host(), server.port())).expect("connect");
+    let asked = sasl_start(&server, "fay");
+    for (what, mut stream) in [
+        ("before the startup packet", silent),
+        ("after AuthenticationSASL", asked),
+    ] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let read = stream.read_to_end(&mut rest);
+        assert!(read.is_ok() && rest.is_empty(), "{what}: {read:?} {rest:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A session outlives the timeout.
+    let fay = login(&server, "fay", Some("f")).await.expect("fay");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    fay.simple_query("SELECT 1").await.expect("still connected");
+    admin
+        .simple_query("SELECT 1")
+        .await
+        .expect("admin still connected");
+}

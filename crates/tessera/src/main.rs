@@ -56,7 +56,7 @@ struct RunArgs {
     /// A TOML file with any of: data_dir, pg_listen, shards, max_connections,
     /// shard_memory_limit, memory_limit, checkpoint_wal_size, checkpoint_interval,
     /// log_level, pg_hba, pg_tls_cert, pg_tls_key, admin_user,
-    /// admin_password_file, auth_failure_delay_max.
+    /// admin_password_file, auth_failure_delay_max, authentication_timeout.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -114,6 +114,10 @@ struct RunArgs {
     /// failing waits before its answer; 0 disables the delays [default: 10000].
     #[arg(long, env = "TESSERA_AUTH_FAILURE_DELAY_MAX")]
     auth_failure_delay_max: Option<u64>,
+    /// Seconds a client may take from connecting until it is authenticated;
+    /// then it is disconnected [default: 60].
+    #[arg(long, env = "TESSERA_AUTHENTICATION_TIMEOUT")]
+    authentication_timeout: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -134,6 +138,7 @@ struct ConfigFile {
     admin_user: Option<String>,
     admin_password_file: Option<PathBuf>,
     auth_failure_delay_max: Option<u64>,
+    authentication_timeout: Option<u64>,
 }
 
 /// A size in a config file: bytes, or text with a unit ("512M").
@@ -205,12 +210,14 @@ fn checkpoint_settings(
 }
 
 /// How clients are let in: the rule file (or the built-in rules), TLS
-/// from a certificate and key, the longest delay after failed logins.
+/// from a certificate and key, the longest delay after failed logins, the
+/// authentication timeout.
 fn auth_config(
     hba: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     delay_max_ms: Option<u64>,
+    timeout_secs: Option<u64>,
 ) -> Result<AuthConfig, String> {
     let rules = match &hba {
         Some(path) => {
@@ -226,7 +233,18 @@ fn auth_config(
         _ => return Err("--pg-tls-cert and --pg-tls-key go together".into()),
     };
     let delay_max = delay_max_ms.map_or(AUTH_FAILURE_DELAY_MAX_DEFAULT, Duration::from_millis);
-    AuthConfig::new(rules, tls, AuthFailures::new(delay_max)).map_err(|e| e.message)
+    let mut config =
+        AuthConfig::new(rules, tls, AuthFailures::new(delay_max)).map_err(|e| e.message)?;
+    if let Some(secs) = timeout_secs {
+        if secs == 0 {
+            return Err(
+                "--authentication-timeout (TESSERA_AUTHENTICATION_TIMEOUT, authentication_timeout) must be at least 1 second"
+                    .into(),
+            );
+        }
+        config.timeout = Duration::from_secs(secs);
+    }
+    Ok(config)
 }
 
 /// The administrator a new node creates: `name` (default `postgres`), its
@@ -359,6 +377,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         args.pg_tls_cert.or(file.pg_tls_cert.take()),
         args.pg_tls_key.or(file.pg_tls_key.take()),
         args.auth_failure_delay_max.or(file.auth_failure_delay_max),
+        args.authentication_timeout.or(file.authentication_timeout),
     )?;
     let bootstrap_role = admin_role(
         args.admin_user.or(file.admin_user.take()),
@@ -477,6 +496,52 @@ mod tests {
             err.contains("--checkpoint-interval") && err.contains("at least 1 second"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_administrator_gets_a_hashed_password_from_one_source() {
+        let admin = admin_role(None, None, Some("pw".into())).unwrap();
+        assert_eq!(admin.name, "postgres");
+        assert!(admin.superuser && admin.login);
+        let stored = admin.password.unwrap();
+        assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
+        assert!(password::check(&stored, "postgres", "pw"));
+        assert_eq!(
+            admin_role(Some("chief".into()), None, None)
+                .unwrap()
+                .password,
+            None
+        );
+        let dir = std::env::temp_dir().join(format!("tessera-main-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "from file\nignored\n").unwrap();
+        let admin = admin_role(None, Some(file.clone()), None).unwrap();
+        assert!(password::check(
+            &admin.password.unwrap(),
+            "postgres",
+            "from file"
+        ));
+        let both = admin_role(None, Some(file), Some("x".into())).unwrap_err();
+        assert!(both.contains("not both"), "{both}");
+        assert!(admin_role(None, None, Some(String::new())).is_err());
+        assert!(admin_role(Some("pg_admin".into()), None, None).is_err());
+        let missing = admin_role(None, Some(dir.join("missing")), None).unwrap_err();
+        assert!(missing.contains("reading"), "{missing}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn auth_settings_are_checked() {
+        let config = auth_config(None, None, None, None, None).unwrap();
+        assert_eq!(config.timeout.as_secs(), 60);
+        assert!(config.tls.is_none());
+        let half = auth_config(None, Some("cert.pem".into()), None, None, None);
+        assert!(half.err().unwrap().contains("go together"));
+        let zero = auth_config(None, None, None, None, Some(0));
+        assert!(zero.err().unwrap().contains("at least 1 second"));
+        let missing = auth_config(Some("/nonexistent/hba".into()), None, None, None, None);
+        assert!(missing.err().unwrap().contains("/nonexistent/hba"));
     }
 
     #[test]
