@@ -2756,9 +2756,11 @@ impl<C: Cluster> Router<C> {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;
                 }
-                return Err(Error::unsupported(
-                    "CREATE/DROP TABLE, INDEX, SEQUENCE and VIEW inside a transaction block",
-                ));
+                let what = match &*statement.plan {
+                    Plan::Role(_) => "CREATE, ALTER and DROP ROLE inside a transaction block",
+                    _ => "CREATE/DROP TABLE, INDEX, SEQUENCE and VIEW inside a transaction block",
+                };
+                return Err(Error::unsupported(what));
             }
         }
         if session.txn.is_none() && self.needs_transaction(&statement.plan) {

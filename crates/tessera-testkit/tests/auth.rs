@@ -393,6 +393,14 @@ async fn role_statements_check_privileges_and_names() {
         .expect("m6")
         .get(0);
     assert_eq!(cleared, None);
+    // Role statements change the catalog at once: not inside a block.
+    let in_block = admin.batch_execute("BEGIN; CREATE ROLE inside").await;
+    let message = assert_sqlstate(in_block, &SqlState::FEATURE_NOT_SUPPORTED, "in a block");
+    assert!(
+        message.contains("ROLE inside a transaction block"),
+        "{message}"
+    );
+    admin.batch_execute("ROLLBACK").await.expect("rollback");
     let bad = admin
         .batch_execute("SET password_encryption = 'sha1'")
         .await;
