@@ -102,6 +102,10 @@ struct Setup {
 }
 
 fn setup(name: &str) -> Option<Setup> {
+    if std::env::var_os("TESSERA_TEST_EXTERNAL_PG").is_some() {
+        eprintln!("skipping: Tessera's own TLS flags and rule file");
+        return None;
+    }
     let (Some(psql), Some(openssl)) = (find_program("psql"), find_program("openssl")) else {
         eprintln!("skipping: psql or openssl not found");
         return None;
