@@ -11,9 +11,10 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 # psql (postgresql-client-15) for the psql tests; pgbench (postgresql-15,
 # the server package) for bench/pgbench_compare.sh; tzdata
-# (/usr/share/zoneinfo) for region time zones.
+# (/usr/share/zoneinfo) for region time zones; openssl (the command) makes
+# the test certificates of the TLS tests.
 if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbench ] \
-    || ! [ -f /usr/share/zoneinfo/America/New_York ]; then
+    || ! [ -f /usr/share/zoneinfo/America/New_York ] || ! command -v openssl >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then
         as_root=(env DEBIAN_FRONTEND=noninteractive)
     elif command -v sudo >/dev/null 2>&1; then
@@ -22,11 +23,11 @@ if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbenc
         as_root=()
     fi
     if [ ${#as_root[@]} -gt 0 ]; then
-        log "installing postgresql-client-15 postgresql-15 tzdata"
+        log "installing postgresql-client-15 postgresql-15 tzdata openssl"
         "${as_root[@]}" apt-get update
-        "${as_root[@]}" apt-get install -y postgresql-client-15 postgresql-15 tzdata
+        "${as_root[@]}" apt-get install -y postgresql-client-15 postgresql-15 tzdata openssl
     else
-        log "warning: psql/pgbench/tzdata missing and neither root nor sudo; psql tests will be skipped, region time zones fail"
+        log "warning: psql/pgbench/tzdata/openssl missing and neither root nor sudo; psql and TLS tests will be skipped, region time zones fail"
     fi
 fi
 

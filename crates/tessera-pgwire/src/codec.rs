@@ -649,6 +649,85 @@ pub fn negotiation_refused(out: &mut Vec<u8>) {
     out.push(b'N');
 }
 
+/// The single byte answering SSLRequest when TLS follows.
+pub fn negotiation_accepted(out: &mut Vec<u8>) {
+    out.push(b'S');
+}
+
+/// The longest authentication response (PasswordMessage, SASLInitialResponse,
+/// SASLResponse) a client may send before it is authenticated; a longer one
+/// ends the connection with 08P01 (PostgreSQL's `PG_MAX_AUTH_TOKEN_LENGTH`).
+pub const AUTH_MESSAGE_BYTES_MAX: usize = 65_535;
+
+/// Decodes the body of an authentication response ('p') from the front of
+/// `buf`. `Ok(None)`: need more bytes. Anything else than a 'p' message, or
+/// one longer than [`AUTH_MESSAGE_BYTES_MAX`], is an error.
+pub fn decode_auth_response(buf: &[u8]) -> Result<Option<(&[u8], usize)>, Error> {
+    let Some(&message_type) = buf.first() else {
+        return Ok(None);
+    };
+    if message_type != b'p' {
+        return Err(protocol_violation(format!(
+            "expected password response, got message type {message_type}"
+        )));
+    }
+    let Some(&[a, b, c, d]) = buf.get(1..5) else {
+        return Ok(None);
+    };
+    let length = u32::from_be_bytes([a, b, c, d]) as usize;
+    if !(4..=AUTH_MESSAGE_BYTES_MAX + 4).contains(&length) {
+        return Err(protocol_violation("invalid message length"));
+    }
+    Ok(buf.get(5..1 + length).map(|body| (body, 1 + length)))
+}
+
+/// AuthenticationCleartextPassword.
+pub fn authentication_cleartext(out: &mut Vec<u8>) {
+    let start = begin_message(out, b'R');
+    out.extend_from_slice(&3i32.to_be_bytes());
+    end_message(out, start);
+}
+
+/// AuthenticationMD5Password with its 4-byte salt.
+pub fn authentication_md5(out: &mut Vec<u8>, salt: [u8; 4]) {
+    let start = begin_message(out, b'R');
+    out.extend_from_slice(&5i32.to_be_bytes());
+    out.extend_from_slice(&salt);
+    end_message(out, start);
+}
+
+/// AuthenticationSASL offering `mechanisms`.
+pub fn authentication_sasl(out: &mut Vec<u8>, mechanisms: &[&str]) {
+    let start = begin_message(out, b'R');
+    out.extend_from_slice(&10i32.to_be_bytes());
+    for m in mechanisms {
+        put_cstr(out, m);
+    }
+    out.push(0);
+    end_message(out, start);
+}
+
+/// AuthenticationSASLContinue (`code` 11) or AuthenticationSASLFinal (12).
+pub fn authentication_sasl_data(out: &mut Vec<u8>, code: i32, data: &[u8]) {
+    let start = begin_message(out, b'R');
+    out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(data);
+    end_message(out, start);
+}
+
+/// NegotiateProtocolVersion: the newest version served (major << 16 |
+/// minor, as PostgreSQL sends it) and the protocol options (`_pq_.*`) not
+/// recognised.
+pub fn negotiate_protocol_version(out: &mut Vec<u8>, newest: u32, unrecognized: &[&str]) {
+    let start = begin_message(out, b'v');
+    out.extend_from_slice(&newest.to_be_bytes());
+    out.extend_from_slice(&(unrecognized.len() as u32).to_be_bytes());
+    for option in unrecognized {
+        put_cstr(out, option);
+    }
+    end_message(out, start);
+}
+
 pub fn authentication_ok(out: &mut Vec<u8>) {
     let start = begin_message(out, b'R');
     out.extend_from_slice(&0i32.to_be_bytes());

@@ -5,14 +5,18 @@
 //! Layers, bottom up: [`values`] (text and binary formats of each type),
 //! [`codec`] (sans-I/O message decoding and encoding), `session` (the
 //! protocol state: startup, simple query, extended query), and
-//! [`serve_connection`] (the socket loop). The SQL engine is reached only
+//! [`serve_connection`] (the socket loop, TLS, and authentication with
+//! [`auth`], [`hba`] and [`scram`]). The SQL engine is reached only
 //! through [`tessera_sql::QueryEngine`], so tests drive a session with a
 //! fake engine over an in-memory stream.
 //!
-//! Not here yet: TLS, authentication, cancellation, COPY, transactions.
+//! Not here yet: cancellation, COPY.
 
+pub mod auth;
 pub mod codec;
 mod connection;
+pub mod hba;
+pub mod scram;
 mod session;
 pub mod values;
 
@@ -21,6 +25,7 @@ mod session_tests;
 #[cfg(test)]
 mod testing;
 
+pub use auth::AuthConfig;
 pub use codec::{BackendKey, MESSAGE_BYTES_MAX};
-pub use connection::{refuse_connection, serve_connection};
+pub use connection::{refuse_connection, serve_connection, tls_config};
 pub use session::{OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX};

@@ -13,15 +13,14 @@
 //! so a pipelined Parse/Bind/Execute/Sync costs one write. Nothing is shared
 //! between sessions.
 //!
-//! Each statement runs under the session's interrupt
-//! ([`tessera_types::interrupt`]): a CancelRequest naming the session's
-//! key, `pg_cancel_backend`, `statement_timeout` and `lock_timeout` stop
-//! it with an error, through the path any failing statement takes. The
-//! session is listed in the process's registry
+//! Authentication and TLS happen before a session starts (see
+//! `connection` and `auth`). Each statement runs under the session's
+//! interrupt ([`tessera_types::interrupt`]): a CancelRequest naming the
+//! session's key, `pg_cancel_backend`, `statement_timeout` and
+//! `lock_timeout` stop it with an error, through the path any failing
+//! statement takes. The session is listed in the process's registry
 //! ([`tessera_sql::activity`]) for as long as it lives, with its state
-//! and query as `pg_stat_activity` shows them.
-//!
-//! Not done yet: authentication (every user is accepted), TLS and GSSAPI
+//! and query as `pg_stat_activity` shows them. Not done yet: GSSAPI
 //! (refused with 'N').
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,24 +83,52 @@ const PROTOCOL_PARAMS: &[&str] = &["user", "database", "options", "replication"]
 pub(crate) enum Handshake {
     /// Write the output and read the next startup message.
     Continue,
-    /// Start a session with these settings.
-    Accept(Box<SessionState>),
+    /// Answer 'S' and start TLS, then read the next startup message.
+    StartTls,
+    /// Authenticate `user` for `database`, then start a session with
+    /// these settings.
+    Accept(Box<Accepted>),
     /// Write the output (maybe a FATAL error) and close.
     Close,
 }
 
-/// The state of the handshake: which encryption requests were refused.
+/// A startup message that asks for a session.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub user: String,
+    /// The database named, or the user's name when none was.
+    pub database: String,
+    pub state: SessionState,
+}
+
+/// The state of the handshake: whether encryption was negotiated or
+/// refused (a client may ask for each once), and whether TLS is offered.
 #[derive(Debug, Default)]
 pub(crate) struct Startup {
-    ssl_refused: bool,
+    tls_available: bool,
+    ssl_done: bool,
     gssenc_refused: bool,
 }
 
+/// The newest minor version of protocol 3 served (NegotiateProtocolVersion).
+const PROTOCOL_MINOR_NEWEST: u32 = 0;
+
 impl Startup {
+    /// A handshake that answers SSLRequest with TLS when `tls_available`.
+    pub(crate) fn new(tls_available: bool) -> Startup {
+        Startup {
+            tls_available,
+            ..Startup::default()
+        }
+    }
+
     pub(crate) fn handle(&mut self, message: StartupMessage<'_>, out: &mut Vec<u8>) -> Handshake {
         match message {
-            StartupMessage::SslRequest if !self.ssl_refused => {
-                self.ssl_refused = true;
+            StartupMessage::SslRequest if !self.ssl_done => {
+                self.ssl_done = true;
+                if self.tls_available {
+                    return Handshake::StartTls;
+                }
                 codec::negotiation_refused(out);
                 Handshake::Continue
             }
@@ -124,25 +151,45 @@ impl Startup {
                 protocol_version,
                 params,
             } => {
-                if protocol_version != PROTOCOL_VERSION_3_0 {
-                    let error = protocol_violation(format!(
-                        "unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
-                        protocol_version >> 16,
-                        protocol_version & 0xffff
-                    ));
+                let (major, minor) = (protocol_version >> 16, protocol_version & 0xffff);
+                if major != PROTOCOL_VERSION_3_0 >> 16 {
+                    let error = Error::new(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.{PROTOCOL_MINOR_NEWEST}"
+                        ),
+                    );
                     codec::error_response(out, Severity::Fatal, &error);
                     return Handshake::Close;
                 }
-                let database = params
+                // A newer minor version, or protocol options: say what is
+                // served, as PostgreSQL does, and go on with 3.0.
+                let options: Vec<&str> = params
                     .iter()
-                    .find(|(key, _)| *key == "database")
-                    .map(|(_, value)| value.to_string())
-                    .unwrap_or_default();
+                    .map(|(key, _)| key)
+                    .filter(|key| key.starts_with("_pq_."))
+                    .collect();
+                if minor > PROTOCOL_MINOR_NEWEST || !options.is_empty() {
+                    // PostgreSQL sends the whole version number (3.0).
+                    let newest = PROTOCOL_VERSION_3_0 | PROTOCOL_MINOR_NEWEST;
+                    codec::negotiate_protocol_version(out, newest, &options);
+                }
+                let user = params.get("user").unwrap_or_default().to_string();
+                let database = params.get("database").unwrap_or_default().to_string();
                 match startup_settings(params).and_then(SessionState::new) {
                     Ok(mut state) => {
                         // PostgreSQL's default database is the user's name.
-                        state.database = database;
-                        Handshake::Accept(Box::new(state))
+                        state.database = database.clone();
+                        let database = if database.is_empty() {
+                            user.clone()
+                        } else {
+                            database
+                        };
+                        Handshake::Accept(Box::new(Accepted {
+                            user,
+                            database,
+                            state,
+                        }))
                     }
                     Err(error) => {
                         codec::error_response(out, Severity::Fatal, &error);
@@ -178,11 +225,18 @@ fn startup_settings(params: StartupParams<'_>) -> Result<BTreeMap<String, String
         if PROTOCOL_PARAMS.contains(&key) || key.starts_with("_pq_.") {
             continue;
         }
-        let name = REPORTED_SETTINGS
-            .iter()
-            .map(|(name, _)| *name)
-            .find(|name| name.eq_ignore_ascii_case(key))
-            .unwrap_or(key);
+        // Settings as SET knows them; others fail as in PostgreSQL, except
+        // placeholders (`app.name`), which any SET may create.
+        let name = match tessera_sql::router::canonical_setting(key) {
+            Some((canonical, _)) => canonical,
+            None if key.contains('.') => key,
+            None => {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{key}\""),
+                ))
+            }
+        };
         if READ_ONLY_SETTINGS.contains(&name) || name == "session_authorization" {
             tracing::debug!(name, "ignoring a read-only setting in the startup message");
             continue;

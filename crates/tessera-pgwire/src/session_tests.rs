@@ -56,6 +56,14 @@ struct FakeEngine;
 impl QueryEngine for FakeEngine {
     type Statement = FakeStatement;
 
+    /// Every name is a superuser that may log in, without a password.
+    fn role(&self, name: &str) -> Option<std::sync::Arc<tessera_types::RoleDef>> {
+        let mut role = tessera_types::RoleDef::new(name);
+        role.login = true;
+        role.superuser = true;
+        Some(std::sync::Arc::new(role))
+    }
+
     fn prepare(
         &self,
         sql: &str,
@@ -156,6 +164,9 @@ impl QueryEngine for FakeEngine {
 }
 
 static ENGINE: FakeEngine = FakeEngine;
+/// The built-in rules: the loopback client below is trusted.
+static AUTH: std::sync::LazyLock<crate::AuthConfig> = std::sync::LazyLock::new(Default::default);
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 const KEY: BackendKey = BackendKey {
     process_id: 7,
     secret_key: 9,
@@ -215,7 +226,7 @@ fn connect() -> (Client, impl std::future::Future<Output = ()>) {
             buf: Vec::new(),
             server_writes: writes,
         },
-        serve_connection(server, &ENGINE, KEY),
+        serve_connection(server, &ENGINE, KEY, &AUTH, LOOPBACK),
     )
 }
 
@@ -342,11 +353,13 @@ async fn startup_refusals_are_fatal_and_close() {
             frontend::startup(&[("user", "a"), ("client_encoding", "LATIN1")]),
             "22023",
         ),
+        (frontend::startup_with_version(2 << 16, &[]), "0A000"),
         (
-            frontend::startup_with_version(3 << 16 | 2, &[("user", "a")]),
-            "08P01",
+            frontend::startup(&[("user", "a"), ("no_such_setting", "1")]),
+            "42704",
         ),
-        (frontend::startup_with_version(2 << 16, &[]), "08P01"),
+        (frontend::startup_with_version(4 << 16, &[]), "0A000"),
+        (frontend::startup(&[("database", "d")]), "28000"),
         ((20_000u32).to_be_bytes().to_vec(), "08P01"),
     ] {
         let (mut client, server) = connect();
@@ -359,6 +372,41 @@ async fn startup_refusals_are_fatal_and_close() {
                 "{messages:?}"
             );
             assert_eq!(error_code(&messages[0]), code);
+        };
+        tokio::join!(server, test);
+    }
+}
+
+/// A newer minor version of protocol 3, or `_pq_.` options, are answered
+/// with NegotiateProtocolVersion (3.0, the options not recognised) before
+/// the session starts, as PostgreSQL does.
+#[tokio::test(flavor = "current_thread")]
+async fn newer_protocol_versions_are_negotiated_down() {
+    for (version, params, expected) in [
+        (
+            3 << 16 | 2,
+            vec![("user", "a")],
+            "NegotiateProtocolVersion 3.0",
+        ),
+        (
+            3 << 16,
+            vec![
+                ("user", "a"),
+                ("_pq_.compression", "on"),
+                ("app.placeholder", "kept"),
+                ("_pq_.x", "1"),
+            ],
+            "NegotiateProtocolVersion 3.0 _pq_.compression _pq_.x",
+        ),
+    ] {
+        let (mut client, server) = connect();
+        let test = async move {
+            client
+                .send(&[frontend::startup_with_version(version, &params)])
+                .await;
+            let greeting = client.until_ready().await;
+            assert_eq!(greeting[0], expected);
+            assert_eq!(greeting[1], "AuthenticationOk");
         };
         tokio::join!(server, test);
     }
@@ -966,7 +1014,7 @@ async fn tokio_postgres_client() {
     use tokio_postgres::SimpleQueryMessage;
 
     let (client_io, server_io) = tokio::io::duplex(1 << 16);
-    let server = serve_connection(server_io, &ENGINE, KEY);
+    let server = serve_connection(server_io, &ENGINE, KEY, &AUTH, LOOPBACK);
     let test = async move {
         let mut config = tokio_postgres::Config::new();
         config.user("alice").dbname("db").application_name("tp");

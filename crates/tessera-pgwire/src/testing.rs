@@ -172,9 +172,38 @@ pub fn backend_message(buf: &[u8]) -> Option<(String, usize)> {
     let body = buf.get(5..1 + length)?;
     let mut b = Body(body);
     let text = match message_type {
-        b'R' => {
-            assert_eq!(b.i32(), 0);
-            "AuthenticationOk".to_string()
+        b'R' => match b.i32() {
+            0 => "AuthenticationOk".to_string(),
+            3 => "AuthenticationCleartextPassword".to_string(),
+            5 => format!("AuthenticationMD5Password {:?}", b.take(4)),
+            10 => {
+                let mut text = "AuthenticationSASL".to_string();
+                loop {
+                    let mechanism = b.cstr();
+                    if mechanism.is_empty() {
+                        break text;
+                    }
+                    text += &format!(" {mechanism}");
+                }
+            }
+            code @ (11 | 12) => {
+                let data = String::from_utf8(b.take(b.0.len()).to_vec()).unwrap();
+                let name = if code == 11 { "Continue" } else { "Final" };
+                format!("AuthenticationSASL{name} {data}")
+            }
+            other => panic!("unknown authentication request {other}"),
+        },
+        b'v' => {
+            let newest = b.i32();
+            let mut text = format!(
+                "NegotiateProtocolVersion {}.{}",
+                newest >> 16,
+                newest & 0xffff
+            );
+            for _ in 0..b.i32() {
+                text += &format!(" {}", b.cstr());
+            }
+            text
         }
         b'S' => format!("ParameterStatus {}={}", b.cstr(), b.cstr()),
         b'K' => format!("BackendKeyData {} {}", b.i32(), b.i32()),

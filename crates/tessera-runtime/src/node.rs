@@ -75,6 +75,10 @@ pub struct NodeConfig {
     pub checkpoint_wal_size_bytes: u64,
     /// ... or once this long has passed since, if it wrote anything.
     pub checkpoint_interval: std::time::Duration,
+    /// The administrator created when the catalog has no role at all (a
+    /// new data directory, or one from before roles existed); its password
+    /// already hashed.
+    pub bootstrap_role: Option<tessera_types::RoleDef>,
 }
 
 /// The default of [`NodeConfig::max_connections`].
@@ -91,6 +95,7 @@ impl NodeConfig {
             shard_memory_limit_bytes: usize::MAX,
             checkpoint_wal_size_bytes: CHECKPOINT_WAL_SIZE_DEFAULT,
             checkpoint_interval: CHECKPOINT_INTERVAL_DEFAULT,
+            bootstrap_role: None,
         }
     }
 }
@@ -298,6 +303,11 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             node_ready: node_ready_rx.clone(),
             checkpoint_wal_size_bytes: config.checkpoint_wal_size_bytes,
             checkpoint_interval: config.checkpoint_interval,
+            bootstrap_role: if shard == 0 {
+                config.bootstrap_role.clone()
+            } else {
+                None
+            },
         };
         let ready = ready_tx.clone();
         let thread = std::thread::Builder::new()
@@ -360,6 +370,7 @@ struct ShardArgs {
     node_ready: watch::Receiver<bool>,
     checkpoint_wal_size_bytes: u64,
     checkpoint_interval: std::time::Duration,
+    bootstrap_role: Option<tessera_types::RoleDef>,
 }
 
 fn run_shard(args: ShardArgs, ready: std::sync::mpsc::Sender<Result<()>>) {
@@ -420,6 +431,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         node_ready,
         checkpoint_wal_size_bytes,
         checkpoint_interval,
+        bootstrap_role,
     } = args;
     // Segments are started at each checkpoint, so zero-filling far past
     // the checkpoint distance would only write zeros to be removed.
@@ -465,6 +477,20 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         first_tx_seq,
         issued.clone(),
     )));
+    if let Some(role) = bootstrap_role {
+        let name = role.name.clone();
+        let with_password = role.password.is_some();
+        if ctx.bootstrap_role(role).await? {
+            tracing::info!(
+                "created the administrator role \"{name}\" ({})",
+                if with_password {
+                    "with the password given"
+                } else {
+                    "without a password: it can log in only where the rules trust it"
+                }
+            );
+        }
+    }
     let listener =
         listener(pg_listen).map_err(|e| Error::io(&format!("listening on {pg_listen}"), e))?;
     let _ = ready.send(Ok(()));
@@ -497,6 +523,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         }
     });
 
+    let node_ready_for_accept = node_ready.clone();
     tokio::task::spawn_local(checkpoints(
         ctx.clone(),
         fs,
@@ -523,6 +550,12 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         }
     });
 
+    // Clients wait in the listen backlog until every shard is up (the
+    // administrator role of a new node exists by then).
+    let mut all_ready = node_ready_for_accept;
+    if all_ready.wait_for(|ready| *ready).await.is_err() {
+        return Ok(());
+    }
     let mut connection_seq: u32 = 0;
     loop {
         tokio::select! {

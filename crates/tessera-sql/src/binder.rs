@@ -30,6 +30,7 @@ use crate::srf::TableFn;
 use crate::system::{CatalogFn, SystemCatalog, SystemName};
 
 mod decorrelate;
+mod roles;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -2364,6 +2365,8 @@ impl<'a> Binder<'a> {
                 ));
         if is_user {
             Ok(user.clone())
+        } else if self.catalog.role(&name).is_some() {
+            Ok(name)
         } else {
             Err(Error::new(
                 sqlstate::UNDEFINED_OBJECT,
@@ -2720,6 +2723,65 @@ impl<'a> Binder<'a> {
                     path: self.names.schemas(self.catalog),
                 };
                 (plan, vec![], false)
+            }
+            S::Drop {
+                object_type: ast::ObjectType::Role | ast::ObjectType::User,
+                if_exists,
+                names,
+                ..
+            } => (self.bind_drop_roles(names, *if_exists)?, vec![], false),
+            S::CreateRole {
+                names,
+                if_not_exists,
+                login,
+                inherit,
+                bypassrls,
+                password,
+                superuser,
+                create_db,
+                create_role,
+                replication,
+                connection_limit,
+                valid_until,
+                in_role,
+                in_group,
+                role,
+                user,
+                admin,
+                authorization_owner: None,
+            } => {
+                let unsupported = if *inherit == Some(false) {
+                    Some("NOINHERIT")
+                } else if *bypassrls == Some(true) {
+                    Some("BYPASSRLS")
+                } else if *replication == Some(true) {
+                    Some("REPLICATION")
+                } else if connection_limit.is_some() {
+                    Some("CONNECTION LIMIT")
+                } else if !in_role.is_empty() || !in_group.is_empty() {
+                    Some("IN ROLE")
+                } else if !role.is_empty() || !user.is_empty() {
+                    Some("ROLE")
+                } else if !admin.is_empty() {
+                    Some("ADMIN")
+                } else {
+                    None
+                };
+                let options = roles::CreateRoleOptions {
+                    login: *login,
+                    password: password.as_ref(),
+                    superuser: *superuser,
+                    create_db: *create_db,
+                    create_role: *create_role,
+                    valid_until: valid_until.as_ref(),
+                    unsupported,
+                };
+                let plan =
+                    self.bind_create_role(names, *if_not_exists, options, parsed.create_user)?;
+                (plan, vec![], false)
+            }
+            S::AlterRole { name, operation } => {
+                (self.bind_alter_role(name, operation)?, vec![], false)
             }
             S::Drop {
                 object_type: ast::ObjectType::Schema,
@@ -3109,6 +3171,17 @@ impl<'a> Binder<'a> {
                         && i.value.eq_ignore_ascii_case("current_schema") =>
                 {
                     Ok(self.current_schema())
+                }
+                // So is CURRENT_ROLE, which sqlparser reads as a name.
+                Err(e)
+                    if is_not_found(&e)
+                        && i.quote_style.is_none()
+                        && i.value.eq_ignore_ascii_case("current_role") =>
+                {
+                    Ok((
+                        Expr::Literal(Value::Text(self.names.user.clone())),
+                        DataType::Text,
+                    ))
                 }
                 bound => bound,
             },
@@ -4667,6 +4740,17 @@ impl<'a> Binder<'a> {
             }
             if let Some(bound) = self.bind_schema_function(&name, &args, scope, ctx)? {
                 return Ok(bound);
+            }
+            // CURRENT_USER, SESSION_USER, CURRENT_ROLE: keywords, written
+            // without parentheses; the session's role (no SET ROLE here,
+            // so all three agree).
+            let user_keyword = matches!(
+                name.as_str(),
+                "current_user" | "session_user" | "current_role"
+            );
+            if user_keyword && matches!(f.args, ast::FunctionArguments::None) {
+                let user = Value::Text(self.names.user.clone());
+                return Ok((Expr::Literal(user), DataType::Text));
             }
         }
         if distinct || star {
@@ -6949,6 +7033,17 @@ impl Binder<'_> {
                     return Err(Error::internal("a catalog relation that is not a name"));
                 };
                 let name = self.system_relation_of(other).expect("checked above");
+                // The password verifiers are for superusers' eyes only.
+                let superuser = self
+                    .catalog
+                    .role(&self.names.user)
+                    .is_some_and(|r| r.superuser);
+                if !name.is_information_schema() && name.name == "pg_authid" && !superuser {
+                    return Err(Error::new(
+                        sqlstate::INSUFFICIENT_PRIVILEGE,
+                        "permission denied for table pg_authid",
+                    ));
+                }
                 let generated = self
                     .system()
                     .system_relation(&name)

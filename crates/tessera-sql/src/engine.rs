@@ -125,6 +125,10 @@ pub struct SessionState {
     pub interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
     /// The session's process id (BackendKeyData), 0 when it has none.
     pub pid: u32,
+    /// The role the session authenticated as: what privilege checks read
+    /// (`SET session_authorization` changes only what names resolve
+    /// against). Empty in sessions the engine makes itself.
+    pub user: String,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
@@ -415,6 +419,15 @@ pub fn check_setting(
             }
             Ok(show_milliseconds(ms))
         }
+        "password_encryption" => match crate::password::PasswordEncryption::parse(value) {
+            Some(crate::password::PasswordEncryption::Md5) => Ok("md5".into()),
+            Some(crate::password::PasswordEncryption::ScramSha256) => Ok("scram-sha-256".into()),
+            None => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("invalid value for parameter \"{given}\": \"{value}\""),
+            )
+            .with_hint("Available values: md5, scram-sha-256.")),
+        },
         _ => Ok(value.to_string()),
     }
 }
@@ -566,6 +579,10 @@ pub trait QueryEngine {
         let _ = (session, commit);
         async { Ok(()) }
     }
+
+    /// The role named `name` as the catalog holds it now (for
+    /// authentication); `None` if there is none.
+    fn role(&self, name: &str) -> Option<std::sync::Arc<tessera_types::RoleDef>>;
 
     /// The connection ended: release what the session holds (an open
     /// transaction is rolled back).

@@ -22,6 +22,7 @@ pub mod json;
 pub mod math;
 pub mod names;
 pub mod parser;
+pub mod password;
 pub mod pattern;
 pub mod plan;
 pub mod router;

@@ -32,6 +32,9 @@ pub struct Parsed {
     pub alter_sequence: Option<AlterSequence>,
     /// `RESET name`, parsed as `SET name TO DEFAULT` (its tag differs).
     pub reset: bool,
+    /// CREATE USER, parsed as CREATE ROLE (sqlparser reads CREATE USER in
+    /// Snowflake's grammar); it implies LOGIN.
+    pub create_user: bool,
     /// VACUUM or ANALYZE in PostgreSQL's grammar, which sqlparser does not
     /// parse (`statement` is a placeholder `Vacuum`).
     pub maintenance: Option<Maintenance>,
@@ -105,6 +108,13 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         let altered = is_word(&parser.peek_nth_token(0).token, "alter")
             && is_word(&parser.peek_nth_token(1).token, "sequence");
         let reset = is_word(&parser.peek_nth_token(0).token, "reset");
+        // CREATE USER and ALTER USER in PostgreSQL's grammar: as ROLE.
+        let user_statement = is_word(&parser.peek_nth_token(1).token, "user")
+            .then(|| parser.peek_nth_token(0).token)
+            .filter(|t| is_word(t, "create") || is_word(t, "alter"));
+        let create_user = user_statement
+            .as_ref()
+            .is_some_and(|t| is_word(t, "create"));
         let first = parser.peek_nth_token(0).token;
         let mut maintenance = None;
         let (statement, alter_sequence) = if ["vacuum", "analyze", "analyse"]
@@ -129,6 +139,15 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             (s, Some(a))
         } else if reset {
             (parse_reset(&mut parser)?, None)
+        } else if let Some(first) = &user_statement {
+            parser.next_token();
+            parser.next_token();
+            let statement = if is_word(first, "create") {
+                parser.parse_create_role()
+            } else {
+                parser.parse_alter_role()
+            };
+            (statement.map_err(syntax)?, None)
         } else {
             (parser.parse_statement().map_err(syntax)?, None)
         };
@@ -168,6 +187,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             with_data,
             alter_sequence,
             reset,
+            create_user,
             maintenance,
         });
     }

@@ -859,6 +859,74 @@ pub enum Plan {
         schema: tessera_types::SchemaId,
         name: String,
     },
+    /// CREATE, ALTER or DROP ROLE (checked again where it is made).
+    Role(RoleStatement),
+}
+
+/// A role statement as bound: names checked for syntax only; whether the
+/// roles exist and the session may change them is decided on shard 0
+/// against the catalog of the moment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleStatement {
+    /// CREATE ROLE, or CREATE USER (`user`: LOGIN unless said otherwise).
+    Create {
+        name: String,
+        attributes: RoleAttributes,
+        user: bool,
+    },
+    Alter {
+        name: String,
+        attributes: RoleAttributes,
+    },
+    Rename {
+        name: String,
+        to: String,
+    },
+    Drop {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+}
+
+impl RoleStatement {
+    pub fn tag(&self) -> &'static str {
+        match self {
+            RoleStatement::Create { .. } => "CREATE ROLE",
+            RoleStatement::Alter { .. } | RoleStatement::Rename { .. } => "ALTER ROLE",
+            RoleStatement::Drop { .. } => "DROP ROLE",
+        }
+    }
+}
+
+/// The role options a statement gives; `None`: not mentioned.
+#[derive(Clone, Default, PartialEq)]
+pub struct RoleAttributes {
+    pub superuser: Option<bool>,
+    pub create_role: Option<bool>,
+    pub create_db: Option<bool>,
+    pub login: Option<bool>,
+    /// `Some(None)`: PASSWORD NULL (or ''). The text is clear or already
+    /// hashed; the router hashes a clear one before it goes anywhere.
+    pub password: Option<Option<String>>,
+    /// `Some(None)`: never set (VALID UNTIL 'infinity' is `i64::MAX`).
+    pub valid_until: Option<Option<i64>>,
+}
+
+/// Never prints a password.
+impl std::fmt::Debug for RoleAttributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleAttributes")
+            .field("superuser", &self.superuser)
+            .field("create_role", &self.create_role)
+            .field("create_db", &self.create_db)
+            .field("login", &self.login)
+            .field(
+                "password",
+                &self.password.as_ref().map(|p| p.as_ref().map(|_| "…")),
+            )
+            .field("valid_until", &self.valid_until)
+            .finish()
+    }
 }
 
 impl Plan {
@@ -889,6 +957,7 @@ impl Plan {
                 | Plan::CreateSchema { .. }
                 | Plan::DropSchemas { .. }
                 | Plan::RenameSchema { .. }
+                | Plan::Role(_)
         )
     }
 

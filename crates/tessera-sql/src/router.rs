@@ -133,9 +133,62 @@ const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("jit", "off"),
     ("bytea_output", "hex"),
     ("max_identifier_length", "63"),
+    (
+        "password_encryption",
+        crate::password::PASSWORD_ENCRYPTION_DEFAULT,
+    ),
 ];
 
-fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
+/// `statement` with its clear password replaced by what is stored for
+/// it, as the session's `password_encryption` says; an empty password
+/// clears it, with a notice, as in PostgreSQL.
+fn hash_passwords(
+    statement: &crate::plan::RoleStatement,
+    session: &SessionState,
+    notices: &mut Vec<Notice>,
+) -> Result<crate::plan::RoleStatement> {
+    use crate::plan::RoleStatement;
+    let mut statement = statement.clone();
+    let (RoleStatement::Create {
+        name, attributes, ..
+    }
+    | RoleStatement::Alter { name, attributes }) = &mut statement
+    else {
+        return Ok(statement);
+    };
+    if let Some(Some(password)) = &attributes.password {
+        if password.is_empty() {
+            notices.push(Notice::new(
+                sqlstate::SUCCESSFUL_COMPLETION,
+                "empty string is not a valid password, clearing password",
+            ));
+            attributes.password = Some(None);
+        } else {
+            let method = session
+                .settings
+                .get("password_encryption")
+                .and_then(|v| crate::password::PasswordEncryption::parse(v))
+                .unwrap_or(crate::password::PasswordEncryption::ScramSha256);
+            let stored = crate::password::encrypt(password, name, method)?;
+            attributes.password = Some(Some(stored));
+        }
+    }
+    Ok(statement)
+}
+
+/// Settings SET may not change (PostgreSQL: 55P02).
+const READ_ONLY_SETTINGS: &[&str] = &[
+    "is_superuser",
+    "server_version",
+    "server_encoding",
+    "integer_datetimes",
+    "in_hot_standby",
+    "max_identifier_length",
+];
+
+/// A setting's canonical name and default, for a name in any case; `None`
+/// for a setting there is no such (SET and startup packets refuse it, 42704).
+pub fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
     REPORTED_SETTINGS
         .iter()
         .chain(OTHER_SETTINGS)
@@ -2110,6 +2163,19 @@ impl<C: Cluster> Router<C> {
                 }
                 Ok(QueryResult::command("DROP SCHEMA", all))
             }
+            Plan::Role(statement) => {
+                let mut notices = Vec::new();
+                let statement = hash_passwords(statement, session, &mut notices)?;
+                let actor = if session.user.is_empty() {
+                    session.names().user
+                } else {
+                    session.user.clone()
+                };
+                let tag = statement.tag();
+                let change = ShardRequest::Roles { statement, actor };
+                notices.extend(expect_done(self.cluster.call(0, change).await?)?);
+                Ok(QueryResult::command(tag, notices))
+            }
             Plan::RenameSchema { schema, name } => {
                 let rename = ShardRequest::RenameSchema {
                     schema: *schema,
@@ -2229,7 +2295,29 @@ impl<C: Cluster> Router<C> {
                 } else {
                     canonical.to_string()
                 };
-                let value = value.clone().unwrap_or_else(|| default.to_string());
+                if READ_ONLY_SETTINGS.contains(&key.as_str()) {
+                    return Err(Error::new(
+                        sqlstate::CANT_CHANGE_RUNTIME_PARAM,
+                        format!("parameter \"{key}\" cannot be changed"),
+                    ));
+                }
+                if key == "session_authorization" && value.is_some() {
+                    // Privilege checks follow the role authenticated, but
+                    // names (and pg_authid) follow this setting.
+                    let catalog = self.cluster.catalog();
+                    let superuser = catalog.role(&session.user).is_some_and(|r| r.superuser);
+                    if !session.user.is_empty() && !superuser {
+                        return Err(Error::new(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            "permission denied to set session authorization",
+                        ));
+                    }
+                }
+                let reset_to = match key.as_str() {
+                    "session_authorization" if !session.user.is_empty() => session.user.as_str(),
+                    _ => default,
+                };
+                let value = value.clone().unwrap_or_else(|| reset_to.to_string());
                 let value = crate::engine::check_setting(
                     &key,
                     name,
@@ -2701,9 +2789,11 @@ impl<C: Cluster> Router<C> {
                 if let Some(txn) = session.txn.as_mut() {
                     txn.failed = true;
                 }
-                return Err(Error::unsupported(
-                    "CREATE/DROP TABLE, INDEX, SEQUENCE and VIEW inside a transaction block",
-                ));
+                let what = match &*statement.plan {
+                    Plan::Role(_) => "CREATE, ALTER and DROP ROLE inside a transaction block",
+                    _ => "CREATE/DROP TABLE, INDEX, SEQUENCE and VIEW inside a transaction block",
+                };
+                return Err(Error::unsupported(what));
             }
         }
         if session.txn.is_none() && self.needs_transaction(&statement.plan) {
@@ -2946,6 +3036,10 @@ pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<R
 
 impl<C: Cluster> QueryEngine for Router<C> {
     type Statement = Statement;
+
+    fn role(&self, name: &str) -> Option<Arc<tessera_types::RoleDef>> {
+        self.cluster.catalog().role(name).cloned()
+    }
 
     fn prepare(
         &self,

@@ -53,6 +53,7 @@ use crate::rows::Rows;
 
 mod analyze;
 mod dependencies;
+mod roles;
 mod schemas;
 
 pub(crate) use dependencies::foreign_keys_needing;
@@ -400,6 +401,12 @@ pub enum ShardRequest {
         names: Vec<String>,
         cascade: bool,
         path: Vec<tessera_types::SchemaId>,
+    },
+    /// Shard 0: CREATE, ALTER or DROP ROLE by role `actor` (passwords
+    /// already hashed).
+    Roles {
+        statement: crate::plan::RoleStatement,
+        actor: String,
     },
     /// Shard 0: ALTER SCHEMA … RENAME TO.
     RenameSchema {
@@ -1403,6 +1410,7 @@ impl ShardContext {
                 path,
             } => self.drop_schemas(names, cascade, &path).await,
             ShardRequest::RenameSchema { schema, name } => self.rename_schema(schema, name).await,
+            ShardRequest::Roles { statement, actor } => self.change_roles(statement, actor).await,
             ShardRequest::CreateIndex {
                 index,
                 if_not_exists,

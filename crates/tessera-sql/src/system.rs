@@ -674,19 +674,9 @@ impl SystemCatalog {
             "pg_constraint" => self.constraints(),
             "pg_attrdef" => self.attrdefs(),
             "pg_database" => self.databases(),
-            "pg_roles" => vec![self.role_row(true)],
-            "pg_authid" => vec![self.role_row(false)],
-            "pg_user" => vec![vec![
-                text("postgres"),
-                oid(SUPERUSER_OID),
-                Value::Bool(true),
-                Value::Bool(true),
-                Value::Bool(true),
-                Value::Bool(true),
-                text("********"),
-                Value::Null,
-                Value::Null,
-            ]],
+            "pg_roles" => self.role_rows(true),
+            "pg_authid" => self.role_rows(false),
+            "pg_user" => self.user_rows(),
             "pg_am" => vec![
                 vec![oid(HEAP_AM_OID), text("heap"), oid(3), ch('t')],
                 vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
@@ -1201,40 +1191,72 @@ impl SystemCatalog {
         ]]
     }
 
-    fn role_row(&self, view: bool) -> Vec<Value> {
-        let t = Value::Bool(true);
-        if view {
-            vec![
-                text("postgres"),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                int4(-1),
-                text("********"),
-                Value::Null,
-                t,
-                Value::Null,
-                oid(SUPERUSER_OID),
-            ]
-        } else {
-            vec![
-                oid(SUPERUSER_OID),
-                text("postgres"),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t.clone(),
-                t,
-                int4(-1),
-                Value::Null,
-                Value::Null,
-            ]
-        }
+    /// One row per role of the catalog: `pg_roles` (`view`, the password
+    /// hidden) or `pg_authid` (the stored verifier or hash).
+    fn role_rows(&self, view: bool) -> Vec<Vec<Value>> {
+        let b = Value::Bool;
+        self.catalog
+            .roles()
+            .map(|r| {
+                let until = r.valid_until.map_or(Value::Null, Value::TimestampTz);
+                // initdb's superuser has REPLICATION and BYPASSRLS too;
+                // roles made by SQL cannot (those options are refused).
+                let bootstrap = r.id == tessera_types::role::BOOTSTRAP_ROLE_ID;
+                if view {
+                    vec![
+                        text(r.name.as_str()),
+                        b(r.superuser),
+                        b(true),
+                        b(r.create_role),
+                        b(r.create_db),
+                        b(r.login),
+                        b(bootstrap),
+                        int4(-1),
+                        text("********"),
+                        until,
+                        b(bootstrap),
+                        Value::Null,
+                        oid(r.id),
+                    ]
+                } else {
+                    vec![
+                        oid(r.id),
+                        text(r.name.as_str()),
+                        b(r.superuser),
+                        b(true),
+                        b(r.create_role),
+                        b(r.create_db),
+                        b(r.login),
+                        b(bootstrap),
+                        b(bootstrap),
+                        int4(-1),
+                        r.password.as_deref().map_or(Value::Null, text),
+                        until,
+                    ]
+                }
+            })
+            .collect()
+    }
+
+    /// `pg_user`: the roles that may log in.
+    fn user_rows(&self) -> Vec<Vec<Value>> {
+        self.catalog
+            .roles()
+            .filter(|r| r.login)
+            .map(|r| {
+                vec![
+                    text(r.name.as_str()),
+                    oid(r.id),
+                    Value::Bool(r.create_db),
+                    Value::Bool(r.superuser),
+                    Value::Bool(r.id == tessera_types::role::BOOTSTRAP_ROLE_ID),
+                    Value::Bool(r.id == tessera_types::role::BOOTSTRAP_ROLE_ID),
+                    text("********"),
+                    r.valid_until.map_or(Value::Null, Value::TimestampTz),
+                    Value::Null,
+                ]
+            })
+            .collect()
     }
 
     fn descriptions(&self) -> Vec<Vec<Value>> {

@@ -279,6 +279,10 @@ pub enum CatalogRecord {
         schema: tessera_types::SchemaId,
         name: String,
     },
+    CreateRole(tessera_types::RoleDef),
+    /// The role of this id, with new attributes, password or name.
+    AlterRole(tessera_types::RoleDef),
+    DropRole(tessera_types::RoleId),
 }
 
 /// Set in the tag of a record whose definitions carry their schemas
@@ -378,6 +382,18 @@ impl CatalogRecord {
                 w.u32(*schema);
                 w.str(name);
             }
+            CatalogRecord::CreateRole(role) => {
+                w.u8(15);
+                role.encode(&mut w);
+            }
+            CatalogRecord::AlterRole(role) => {
+                w.u8(16);
+                role.encode(&mut w);
+            }
+            CatalogRecord::DropRole(id) => {
+                w.u8(17);
+                w.u32(*id);
+            }
         }
         w.buf
     }
@@ -460,6 +476,9 @@ impl CatalogRecord {
                 schema: r.u32()?,
                 name: r.str()?.to_string(),
             },
+            15 => CatalogRecord::CreateRole(tessera_types::RoleDef::decode(&mut r)?),
+            16 => CatalogRecord::AlterRole(tessera_types::RoleDef::decode(&mut r)?),
+            17 => CatalogRecord::DropRole(r.u32()?),
             _ => return Err(r.corrupt("unknown catalog record")),
         })
     }
@@ -562,6 +581,18 @@ mod tests {
                 schema: 16_400,
                 name: "s2".into(),
             },
+            CatalogRecord::CreateRole(tessera_types::RoleDef {
+                id: 16_384,
+                login: true,
+                password: Some("md5a3556571e93b0d20722ba62be61e8c2d".into()),
+                ..tessera_types::RoleDef::new("alice")
+            }),
+            CatalogRecord::AlterRole(tessera_types::RoleDef {
+                id: 16_384,
+                valid_until: Some(1),
+                ..tessera_types::RoleDef::new("bob")
+            }),
+            CatalogRecord::DropRole(16_384),
         ];
         for record in records {
             let bytes = record.encode();

@@ -204,6 +204,10 @@ pub fn recover_in(
             CatalogRecord::RenameSchema { schema, name } => {
                 catalog.with_schema_renamed(schema, &name)
             }
+            CatalogRecord::CreateRole(role) | CatalogRecord::AlterRole(role) => {
+                catalog.with_role_replaced(role)
+            }
+            CatalogRecord::DropRole(id) => catalog.without_role(id),
             CatalogRecord::Drop {
                 altered,
                 relations,

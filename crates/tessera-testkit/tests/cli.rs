@@ -366,7 +366,7 @@ fn checkpoint_settings_are_read_and_checked_from_every_source() {
 
 async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} user=u dbname=d"),
+        &format!("host=127.0.0.1 port={port} user=postgres dbname=d"),
         tokio_postgres::NoTls,
     )
     .await?;

@@ -15,6 +15,7 @@ pub mod md5;
 pub mod memory;
 pub mod number_format;
 pub mod numeric;
+pub mod role;
 pub mod schema;
 pub mod sequence;
 pub mod sqlstate;
@@ -22,6 +23,7 @@ pub mod types;
 pub mod value;
 
 pub use error::{Error, ErrorKind, Result};
+pub use role::{RoleDef, RoleId};
 pub use schema::{
     Catalog, ColumnDef, DefLayout, FkAction, ForeignKey, Identity, IndexDef, SchemaDef, SchemaId,
     TableDef, TableId, ViewDef,

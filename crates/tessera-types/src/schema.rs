@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::datetime::interval::IntervalTypmod;
 use crate::encoding::{Reader, Writer};
 use crate::error::Result;
+use crate::role::{RoleDef, RoleId, FIRST_CREATED_ROLE_ID};
 use crate::sequence::SequenceDef;
 use crate::types::DataType;
 
@@ -696,6 +697,10 @@ pub struct Catalog {
     /// COMMENT ON: by relation id and column (0 for the relation itself,
     /// else its position + 1).
     comments: BTreeMap<(TableId, u32), String>,
+    /// Roles by id (see [`crate::role`]).
+    roles: BTreeMap<RoleId, Arc<RoleDef>>,
+    /// The id the next CREATE ROLE takes.
+    pub next_role_id: RoleId,
 }
 
 impl Catalog {
@@ -731,7 +736,62 @@ impl Catalog {
             sequences: BTreeMap::new(),
             views: BTreeMap::new(),
             comments: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            next_role_id: FIRST_CREATED_ROLE_ID,
         }
+    }
+
+    /// Every role, by id.
+    pub fn roles(&self) -> impl Iterator<Item = &Arc<RoleDef>> {
+        self.roles.values()
+    }
+
+    /// The role named `name` (names are case-sensitive, as identifiers
+    /// after folding are).
+    pub fn role(&self, name: &str) -> Option<&Arc<RoleDef>> {
+        self.roles.values().find(|r| r.name == name)
+    }
+
+    pub fn role_by_id(&self, id: RoleId) -> Option<&Arc<RoleDef>> {
+        self.roles.get(&id)
+    }
+
+    /// A new role: `role.id` 0 takes the next id; another (the bootstrap
+    /// role's) is kept.
+    pub fn with_role(&self, mut role: RoleDef) -> (Catalog, Arc<RoleDef>) {
+        let mut next = self.clone();
+        if role.id == 0 {
+            role.id = next.next_role_id;
+        }
+        next.next_role_id = next.next_role_id.max(role.id + 1);
+        next.version += 1;
+        // Schemas name their owners: a renamed role keeps what it owns.
+        if let Some(old) = self.roles.get(&role.id).filter(|old| old.name != role.name) {
+            for schema in next.schemas.values_mut() {
+                if schema.owner == old.name {
+                    let mut def = (**schema).clone();
+                    def.owner = role.name.clone();
+                    *schema = Arc::new(def);
+                }
+            }
+        }
+        let role = Arc::new(role);
+        next.roles.insert(role.id, role.clone());
+        (next, role)
+    }
+
+    /// Role `role.id` replaced by `role` (ALTER ROLE, replay of CREATE
+    /// ROLE); added if it is not there.
+    pub fn with_role_replaced(&self, role: RoleDef) -> Catalog {
+        self.with_role(role).0
+    }
+
+    /// Without role `id`.
+    pub fn without_role(&self, id: RoleId) -> Catalog {
+        let mut next = self.clone();
+        next.version += 1;
+        next.roles.remove(&id);
+        next
     }
 
     pub fn shard_count(&self) -> u16 {
@@ -1172,6 +1232,26 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::datetime::interval::IntervalFields;
+
+    #[test]
+    fn renaming_a_role_renames_the_owner_of_its_schemas() {
+        let (c, role) = Catalog::new(16, 1).with_role(RoleDef::new("ann"));
+        let (c, _) = c.with_schema(SchemaDef {
+            id: 0,
+            name: "s".into(),
+            owner: "ann".into(),
+        });
+        let renamed = RoleDef {
+            name: "anna".into(),
+            ..(*role).clone()
+        };
+        let c = c.with_role_replaced(renamed);
+        assert_eq!(c.schema("s").map(|s| s.owner.as_str()), Some("anna"));
+        assert_eq!(c.role("anna").map(|r| r.id), Some(role.id));
+        assert!(c.role("ann").is_none());
+        let c = c.without_role(role.id);
+        assert!(c.roles().next().is_none());
+    }
 
     fn every_type() -> Vec<DataType> {
         use DataType::*;

@@ -115,3 +115,12 @@ pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
 /// A name with a reserved prefix (`pg_` for schemas).
 pub const RESERVED_NAME: SqlState = SqlState("42939");
 pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
+/// A login refused for who the client is (no such role, not permitted to
+/// log in, no rule admits it).
+pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
+/// A wrong password, or a password method for a role that has none.
+pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
+/// A role still in use (DROP ROLE of the session's own role).
+pub const OBJECT_IN_USE: SqlState = SqlState("55006");
+/// SET of a setting fixed for the server's lifetime (`server_version`).
+pub const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");

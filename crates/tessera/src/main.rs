@@ -11,16 +11,24 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use serde::Deserialize;
-use tessera_pgwire::{refuse_connection, serve_connection, BackendKey};
+use std::time::Duration;
+
+use tessera_pgwire::auth::{AuthFailures, AUTH_FAILURE_DELAY_MAX_DEFAULT};
+use tessera_pgwire::hba::HbaRules;
+use tessera_pgwire::{refuse_connection, serve_connection, tls_config, AuthConfig, BackendKey};
 use tessera_runtime::{
     run_node, Admission, ConnectionHandler, NodeConfig, CHECKPOINT_INTERVAL_DEFAULT,
     CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,
 };
+use tessera_sql::password::{self, PasswordEncryption};
+use tessera_types::RoleDef;
 
 /// The PostgreSQL port a node listens on by default: not 5432 (PostgreSQL)
 /// nor 6379 (Redis), so it runs beside both.
 const PG_LISTEN_DEFAULT: &str = "127.0.0.1:5454";
 const DATA_DIR_DEFAULT: &str = "./tessera-data";
+/// The superuser a new node creates: the name clients and tools assume.
+const ADMIN_USER_DEFAULT: &str = "postgres";
 
 /// Counts the heap the node holds, which `--memory-limit` bounds.
 #[global_allocator]
@@ -47,7 +55,8 @@ enum Command {
 struct RunArgs {
     /// A TOML file with any of: data_dir, pg_listen, shards, max_connections,
     /// shard_memory_limit, memory_limit, checkpoint_wal_size, checkpoint_interval,
-    /// log_level.
+    /// log_level, pg_hba, pg_tls_cert, pg_tls_key, admin_user,
+    /// admin_password_file, auth_failure_delay_max, authentication_timeout.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -81,6 +90,34 @@ struct RunArgs {
     /// error, warn, info, debug or trace [default: info].
     #[arg(long, env = "TESSERA_LOG_LEVEL")]
     log_level: Option<String>,
+    /// A rule file saying which clients may connect and how they
+    /// authenticate (lines `host|hostssl|hostnossl DATABASE USER ADDRESS/MASK
+    /// trust|reject|scram-sha-256|md5|password`, first match wins)
+    /// [default: loopback trusted, other addresses scram-sha-256].
+    #[arg(long, env = "TESSERA_PG_HBA")]
+    pg_hba: Option<PathBuf>,
+    /// PEM certificate chain for TLS on the PostgreSQL port (with --pg-tls-key).
+    #[arg(long, env = "TESSERA_PG_TLS_CERT")]
+    pg_tls_cert: Option<PathBuf>,
+    /// PEM private key for --pg-tls-cert.
+    #[arg(long, env = "TESSERA_PG_TLS_KEY")]
+    pg_tls_key: Option<PathBuf>,
+    /// The superuser the first start creates [default: postgres]. Its
+    /// password comes from TESSERA_ADMIN_PASSWORD or --admin-password-file;
+    /// without either it has none and can log in only where rules trust it.
+    #[arg(long, env = "TESSERA_ADMIN_USER")]
+    admin_user: Option<String>,
+    /// A file whose first line is the first start's administrator password.
+    #[arg(long, env = "TESSERA_ADMIN_PASSWORD_FILE")]
+    admin_password_file: Option<PathBuf>,
+    /// Milliseconds: the longest a failed login from an address that keeps
+    /// failing waits before its answer; 0 disables the delays [default: 10000].
+    #[arg(long, env = "TESSERA_AUTH_FAILURE_DELAY_MAX")]
+    auth_failure_delay_max: Option<u64>,
+    /// Seconds a client may take from connecting until it is authenticated;
+    /// then it is disconnected [default: 60].
+    #[arg(long, env = "TESSERA_AUTHENTICATION_TIMEOUT")]
+    authentication_timeout: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -95,6 +132,13 @@ struct ConfigFile {
     checkpoint_wal_size: Option<Size>,
     checkpoint_interval: Option<u64>,
     log_level: Option<String>,
+    pg_hba: Option<PathBuf>,
+    pg_tls_cert: Option<PathBuf>,
+    pg_tls_key: Option<PathBuf>,
+    admin_user: Option<String>,
+    admin_password_file: Option<PathBuf>,
+    auth_failure_delay_max: Option<u64>,
+    authentication_timeout: Option<u64>,
 }
 
 /// A size in a config file: bytes, or text with a unit ("512M").
@@ -163,6 +207,88 @@ fn checkpoint_settings(
         );
     }
     Ok((wal_size, interval))
+}
+
+/// How clients are let in: the rule file (or the built-in rules), TLS
+/// from a certificate and key, the longest delay after failed logins, the
+/// authentication timeout.
+fn auth_config(
+    hba: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    delay_max_ms: Option<u64>,
+    timeout_secs: Option<u64>,
+) -> Result<AuthConfig, String> {
+    let rules = match &hba {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            HbaRules::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => HbaRules::default(),
+    };
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(tls_config(&cert, &key)?),
+        (None, None) => None,
+        _ => return Err("--pg-tls-cert and --pg-tls-key go together".into()),
+    };
+    let delay_max = delay_max_ms.map_or(AUTH_FAILURE_DELAY_MAX_DEFAULT, Duration::from_millis);
+    let mut config =
+        AuthConfig::new(rules, tls, AuthFailures::new(delay_max)).map_err(|e| e.message)?;
+    if let Some(secs) = timeout_secs {
+        if secs == 0 {
+            return Err(
+                "--authentication-timeout (TESSERA_AUTHENTICATION_TIMEOUT, authentication_timeout) must be at least 1 second"
+                    .into(),
+            );
+        }
+        config.timeout = Duration::from_secs(secs);
+    }
+    Ok(config)
+}
+
+/// The administrator a new node creates: `name` (default `postgres`), its
+/// password from `password` (TESSERA_ADMIN_PASSWORD) or the first line of
+/// `password_file`, stored as a SCRAM-SHA-256 verifier.
+fn admin_role(
+    name: Option<String>,
+    password_file: Option<PathBuf>,
+    password: Option<String>,
+) -> Result<RoleDef, String> {
+    let name = name.unwrap_or_else(|| ADMIN_USER_DEFAULT.to_string());
+    if name.is_empty() || name.starts_with("pg_") {
+        return Err(format!("--admin-user {name:?} is not a valid role name"));
+    }
+    let password = match (password, password_file) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "give the administrator password either in TESSERA_ADMIN_PASSWORD or in --admin-password-file, not both"
+                    .into(),
+            )
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_string())
+        }
+        (None, None) => None,
+    };
+    let password = match password {
+        Some(p) if p.is_empty() => return Err("the administrator password is empty".into()),
+        Some(p) => Some(
+            password::encrypt(&p, &name, PasswordEncryption::ScramSha256).map_err(|e| e.message)?,
+        ),
+        None => None,
+    };
+    Ok(RoleDef {
+        superuser: true,
+        create_role: true,
+        create_db: true,
+        login: true,
+        password,
+        ..RoleDef::new(name)
+    })
 }
 
 /// The memory this process may use, in bytes: physical memory from
@@ -246,8 +372,24 @@ fn run(args: RunArgs) -> Result<(), String> {
         .max_connections
         .or(file.max_connections)
         .unwrap_or(MAX_CONNECTIONS_DEFAULT);
-    let handler: ConnectionHandler = Arc::new(|stream, router, admission| {
+    let auth = auth_config(
+        args.pg_hba.or(file.pg_hba.take()),
+        args.pg_tls_cert.or(file.pg_tls_cert.take()),
+        args.pg_tls_key.or(file.pg_tls_key.take()),
+        args.auth_failure_delay_max.or(file.auth_failure_delay_max),
+        args.authentication_timeout.or(file.authentication_timeout),
+    )?;
+    let bootstrap_role = admin_role(
+        args.admin_user.or(file.admin_user.take()),
+        args.admin_password_file.or(file.admin_password_file.take()),
+        std::env::var("TESSERA_ADMIN_PASSWORD").ok(),
+    )?;
+    let handler: ConnectionHandler = Arc::new(move |stream, router, admission| {
+        let auth = auth.clone();
         Box::pin(async move {
+            let peer = stream
+                .peer_addr()
+                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
             match admission {
                 Admission::Admitted { process_id } => {
                     // Unguessable: it lets whoever holds it cancel the
@@ -257,17 +399,13 @@ fn run(args: RunArgs) -> Result<(), String> {
                         use std::hash::BuildHasher;
                         std::collections::hash_map::RandomState::new().hash_one(process_id) as u32
                     };
-                    serve_connection(
-                        stream,
-                        &*router,
-                        BackendKey {
-                            process_id,
-                            secret_key,
-                        },
-                    )
-                    .await;
+                    let key = BackendKey {
+                        process_id,
+                        secret_key,
+                    };
+                    serve_connection(stream, &*router, key, &auth, peer).await;
                 }
-                Admission::Refused(error) => refuse_connection(stream, &error).await,
+                Admission::Refused(error) => refuse_connection(stream, &error, &auth).await,
             }
         })
     });
@@ -289,6 +427,7 @@ fn run(args: RunArgs) -> Result<(), String> {
     config.shard_memory_limit_bytes = usize::try_from(shard_memory_limit).unwrap_or(usize::MAX);
     config.checkpoint_wal_size_bytes = checkpoint_wal_size;
     config.checkpoint_interval = checkpoint_interval;
+    config.bootstrap_role = Some(bootstrap_role);
     let node = run_node(config, handler).map_err(|e| e.message)?;
     tracing::info!(
         "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {}",
@@ -363,6 +502,52 @@ mod tests {
             err.contains("--checkpoint-interval") && err.contains("at least 1 second"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_administrator_gets_a_hashed_password_from_one_source() {
+        let admin = admin_role(None, None, Some("pw".into())).unwrap();
+        assert_eq!(admin.name, "postgres");
+        assert!(admin.superuser && admin.login);
+        let stored = admin.password.unwrap();
+        assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
+        assert!(password::check(&stored, "postgres", "pw"));
+        assert_eq!(
+            admin_role(Some("chief".into()), None, None)
+                .unwrap()
+                .password,
+            None
+        );
+        let dir = std::env::temp_dir().join(format!("tessera-main-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "from file\nignored\n").unwrap();
+        let admin = admin_role(None, Some(file.clone()), None).unwrap();
+        assert!(password::check(
+            &admin.password.unwrap(),
+            "postgres",
+            "from file"
+        ));
+        let both = admin_role(None, Some(file), Some("x".into())).unwrap_err();
+        assert!(both.contains("not both"), "{both}");
+        assert!(admin_role(None, None, Some(String::new())).is_err());
+        assert!(admin_role(Some("pg_admin".into()), None, None).is_err());
+        let missing = admin_role(None, Some(dir.join("missing")), None).unwrap_err();
+        assert!(missing.contains("reading"), "{missing}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn auth_settings_are_checked() {
+        let config = auth_config(None, None, None, None, None).unwrap();
+        assert_eq!(config.timeout.as_secs(), 60);
+        assert!(config.tls.is_none());
+        let half = auth_config(None, Some("cert.pem".into()), None, None, None);
+        assert!(half.err().unwrap().contains("go together"));
+        let zero = auth_config(None, None, None, None, Some(0));
+        assert!(zero.err().unwrap().contains("at least 1 second"));
+        let missing = auth_config(Some("/nonexistent/hba".into()), None, None, None, None);
+        assert!(missing.err().unwrap().contains("/nonexistent/hba"));
     }
 
     #[test]
