@@ -157,6 +157,17 @@ impl Sessions {
     }
 }
 
+/// The process id of the client session whose statement this thread is
+/// running (found by its interrupt), if any.
+pub fn current_pid() -> Option<u32> {
+    let current = tessera_types::interrupt::current()?;
+    sessions()
+        .list()
+        .into_iter()
+        .find(|a| Arc::ptr_eq(&a.interrupt, &current))
+        .map(|a| a.pid)
+}
+
 /// The functions that read or signal sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionFn {
@@ -195,15 +206,7 @@ impl SessionFn {
     ) -> tessera_types::Result<tessera_types::Value> {
         use tessera_types::Value;
         if self == SessionFn::BackendPid {
-            let current = tessera_types::interrupt::current();
-            let pid = current.and_then(|i| {
-                sessions()
-                    .list()
-                    .into_iter()
-                    .find(|a| Arc::ptr_eq(&a.interrupt, &i))
-                    .map(|a| a.pid)
-            });
-            return Ok(pid.map_or(Value::Null, |p| Value::Int4(p as i32)));
+            return Ok(current_pid().map_or(Value::Null, |p| Value::Int4(p as i32)));
         }
         let pid = match args.first() {
             Some(Value::Int4(p)) => *p as u32,

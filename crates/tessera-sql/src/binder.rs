@@ -1456,6 +1456,8 @@ pub struct Binder<'a> {
     named_windows: Vec<(String, ast::WindowSpec)>,
     /// Whether the statement calls a sequence function.
     uses_sequences: bool,
+    /// Whether it calls an advisory lock function that may wait.
+    advisory_waits: bool,
     /// The tables and views the statement reads (what a view depends on).
     referenced: Vec<tessera_types::TableId>,
     /// While a view is being created: each select list with a `*` (by the
@@ -1803,6 +1805,7 @@ impl<'a> Binder<'a> {
             in_window: false,
             named_windows: Vec::new(),
             uses_sequences: false,
+            advisory_waits: false,
             referenced: Vec::new(),
             stars: None,
             names: Names::default(),
@@ -2522,6 +2525,7 @@ impl<'a> Binder<'a> {
                 }],
                 returns_rows: true,
                 uses_sequences: bound.uses_sequences && analyze,
+                advisory_waits: bound.advisory_waits && analyze,
                 ..bound
             });
         }
@@ -3096,6 +3100,7 @@ impl<'a> Binder<'a> {
             deferred: false,
             parsed: Arc::new(parsed.clone()),
             uses_sequences: self.uses_sequences,
+            advisory_waits: self.advisory_waits,
         })
     }
 
@@ -4763,6 +4768,29 @@ impl<'a> Binder<'a> {
         }
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);
+        }
+        if let Some(f) = crate::advisory::AdvisoryFn::named(&name, args.len()) {
+            let types: &[DataType] = match args.len() {
+                1 => &[DataType::Int8],
+                2 => &[DataType::Int4, DataType::Int4],
+                _ => &[],
+            };
+            let mut bound = Vec::with_capacity(args.len());
+            for (a, t) in args.iter().zip(types) {
+                let (e, et) = self.bind_expr_hint(a, scope, ctx, Some(*t))?;
+                bound.push(self.coerce(e, et, *t)?);
+            }
+            self.advisory_waits |= f.may_wait();
+            let result = if f.returns_bool() {
+                DataType::Bool
+            } else {
+                DataType::Text
+            };
+            let call = Expr::Call {
+                func: Function::Advisory(f),
+                args: bound,
+            };
+            return Ok((call, result));
         }
         if let Some((f, result, params)) = crate::activity::SessionFn::named(&name, args.len()) {
             let mut bound = Vec::with_capacity(args.len());

@@ -386,6 +386,8 @@ pub enum Function {
     Formatting(crate::formatting::FormattingFn),
     /// `pg_backend_pid`, `pg_cancel_backend`… (see [`crate::activity`]).
     Session(crate::activity::SessionFn),
+    /// `pg_advisory_lock` and its family (see [`crate::advisory`]).
+    Advisory(crate::advisory::AdvisoryFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1352,6 +1354,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Session(f) = func {
         return f.eval(&vals);
+    }
+    if let Function::Advisory(f) = func {
+        return f.eval(crate::activity::current_pid(), &vals);
     }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;

@@ -6,6 +6,7 @@
 //! [`router::Cluster`] interface the runtime implements.
 
 pub mod activity;
+pub mod advisory;
 pub mod aggregate;
 #[cfg(test)]
 mod alloc_tests;

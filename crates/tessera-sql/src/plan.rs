@@ -1052,6 +1052,9 @@ pub struct Statement {
     /// It calls sequence functions: what they handed out is made durable
     /// before it is acknowledged (see `crate::sequence`).
     pub uses_sequences: bool,
+    /// Whether it calls an advisory lock function that may wait (see
+    /// `crate::advisory`).
+    pub advisory_waits: bool,
 }
 
 impl crate::engine::StatementInfo for Statement {

@@ -720,6 +720,43 @@ impl<C: Cluster> Router<C> {
         }
     }
 
+    /// Runs a statement that calls a waiting advisory lock function: when
+    /// a lock is held elsewhere, the locks the run took are given back,
+    /// and a query that writes nothing runs again once a lock is released
+    /// (checking for a cancel or timeout meanwhile); one that writes
+    /// fails.
+    async fn execute_waiting(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        let locks = crate::advisory::locks();
+        let rerunnable = matches!(&*statement.plan, Plan::Select(_)) && !statement.uses_sequences;
+        loop {
+            locks.begin_statement(session.pid);
+            let result = self.execute_plan(statement, params.clone(), session).await;
+            match result {
+                Err(e) if crate::advisory::is_wait(&e) => {
+                    locks.undo_statement(session.pid);
+                    if !rerunnable {
+                        return Err(Error::unsupported(
+                            "waiting for an advisory lock in a statement that writes (take it in a SELECT of its own)",
+                        ));
+                    }
+                    locks
+                        .wait_release(std::time::Duration::from_millis(100))
+                        .await;
+                    memory::check()?;
+                }
+                other => {
+                    locks.begin_statement(session.pid);
+                    return other;
+                }
+            }
+        }
+    }
+
     /// Runs the statement's init plans in order at the snapshot `read`:
     /// the parameters then carry their rows (each may read the earlier
     /// ones').
@@ -2814,7 +2851,11 @@ impl<C: Cluster> Router<C> {
             }
             _ => None,
         };
-        let result = self.execute_plan(statement, params, session).await;
+        let result = if statement.advisory_waits {
+            self.execute_waiting(statement, params, session).await
+        } else {
+            self.execute_plan(statement, params, session).await
+        };
         if let Err(e) = &result {
             match (session.txn.as_mut(), again) {
                 (Some(txn), _) => txn.failed = true,
@@ -3074,6 +3115,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 parsed: Arc::new(p.clone()),
                 deferred: true,
                 uses_sequences: false,
+                advisory_waits: false,
             };
             if after_set {
                 statements.push(deferred());
@@ -3121,9 +3163,16 @@ impl<C: Cluster> QueryEngine for Router<C> {
             }
             Err(e) => Err(e),
         };
-        if implicit {
+        let result = if implicit {
             let ended = self.end_implicit(session, result.is_ok()).await;
-            return result.and_then(|r| ended.map(|()| r));
+            result.and_then(|r| ended.map(|()| r))
+        } else {
+            result
+        };
+        // Transaction-level advisory locks end with the transaction (the
+        // statement's own, outside a block).
+        if session.txn.is_none() && session.pid != 0 {
+            crate::advisory::locks().end_transaction(session.pid);
         }
         result
     }
@@ -3154,6 +3203,9 @@ impl<C: Cluster> QueryEngine for Router<C> {
     async fn end_session(&self, session: &mut SessionState) {
         if let Some(txn) = session.txn.take() {
             self.abort(txn).await;
+        }
+        if session.pid != 0 {
+            crate::advisory::locks().end_session(session.pid);
         }
     }
 }

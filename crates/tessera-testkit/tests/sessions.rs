@@ -260,3 +260,111 @@ async fn reset_all_and_discard_all_return_a_session_to_its_defaults() {
     // Nothing is held of these: they succeed, as in PostgreSQL.
     c.batch_execute("CLOSE ALL; UNLISTEN *").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advisory_locks_wait_share_and_end_with_their_transaction_or_session() {
+    let server = TestServer::start_with_shards(2);
+    let a = server.connect().await;
+    let b = server.connect().await;
+    assert_eq!(rows_text(&a, "SELECT pg_advisory_lock(42)").await, [""]);
+    assert_eq!(
+        rows_text(&a, "SELECT pg_advisory_lock(42)").await,
+        [""],
+        "re-entrant"
+    );
+    assert_eq!(
+        rows_text(&b, "SELECT pg_try_advisory_lock(42)").await,
+        ["f"]
+    );
+    assert_eq!(
+        rows_text(&b, "SELECT pg_try_advisory_lock(4, 2)").await,
+        ["t"],
+        "another key"
+    );
+
+    // A waiting lock goes on once the holder lets go of it (twice).
+    let waiter = tokio::spawn(async move {
+        let started = Instant::now();
+        let r = rows_text(&b, "SELECT pg_advisory_lock(42), 'got it'").await;
+        (b, r, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "waits while the lock is held");
+    assert_eq!(rows_text(&a, "SELECT pg_advisory_unlock(42)").await, ["t"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiter.is_finished(), "held once more");
+    assert_eq!(rows_text(&a, "SELECT pg_advisory_unlock(42)").await, ["t"]);
+    let (b, got, waited) = waiter.await.unwrap();
+    assert_eq!(got, ["|got it"]);
+    assert!(waited >= Duration::from_millis(500));
+    assert_eq!(
+        rows_text(&a, "SELECT pg_advisory_unlock(42)").await,
+        ["f"],
+        "not held"
+    );
+    assert_eq!(
+        rows_text(&a, "SELECT pg_try_advisory_lock(42)").await,
+        ["f"]
+    );
+    b.batch_execute("SELECT pg_advisory_unlock_all()")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(&a, "SELECT pg_try_advisory_lock(42)").await,
+        ["t"]
+    );
+
+    // A wait stops at statement_timeout.
+    b.batch_execute("SET statement_timeout = '300ms'")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        b.query("SELECT pg_advisory_lock(42)", &[]).await,
+        &SqlState::QUERY_CANCELED,
+        "a wait past statement_timeout",
+    );
+    b.batch_execute("RESET statement_timeout").await.unwrap();
+
+    // Transaction-level locks end with the transaction.
+    a.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(
+        rows_text(&a, "SELECT pg_try_advisory_xact_lock(7)").await,
+        ["t"]
+    );
+    assert_eq!(
+        rows_text(&b, "SELECT pg_try_advisory_xact_lock(7)").await,
+        ["f"]
+    );
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(
+        rows_text(&b, "SELECT pg_try_advisory_xact_lock(7)").await,
+        ["t"]
+    );
+    assert_eq!(
+        rows_text(&a, "SELECT pg_try_advisory_lock(7)").await,
+        ["t"],
+        "b's outside a block ended with its statement"
+    );
+
+    // Shared holders share; an exclusive one waits for them.
+    assert_eq!(
+        rows_text(&b, "SELECT pg_try_advisory_lock_shared(3)").await,
+        ["t"]
+    );
+    assert_eq!(
+        rows_text(&a, "SELECT pg_try_advisory_lock_shared(3)").await,
+        ["t"]
+    );
+    assert_eq!(rows_text(&a, "SELECT pg_try_advisory_lock(3)").await, ["f"]);
+
+    // A session's locks end with it.
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if rows_text(&b, "SELECT pg_try_advisory_lock(42)").await == ["t"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lock outlived its session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
