@@ -13,6 +13,7 @@
 
 pub mod codec;
 mod connection;
+pub mod copy;
 mod session;
 pub mod values;
 
@@ -23,4 +24,6 @@ mod testing;
 
 pub use codec::{BackendKey, MESSAGE_BYTES_MAX};
 pub use connection::{refuse_connection, serve_connection};
-pub use session::{OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX};
+pub use session::{
+    COPY_BATCH_BYTES, COPY_BATCH_ROWS, OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX,
+};

@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod array;
 pub mod batch;
 pub mod binder;
+pub mod copy;
 pub mod engine;
 pub mod explain;
 pub mod expr;
