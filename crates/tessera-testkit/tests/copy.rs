@@ -374,6 +374,27 @@ fn a_bad_row_fails_the_whole_copy_with_its_line() {
     // The good rows alone go in, all of them.
     psql_ok(&bin, &server, &["-c", "COPY e FROM STDIN"], good.as_bytes());
     assert_eq!(count(&bin, &server, "e"), 6000);
+    // A UNIQUE constraint other than the key holds against earlier rows
+    // and within the COPY.
+    psql_ok(
+        &bin,
+        &server,
+        &[
+            "-c",
+            "CREATE TABLE u (a int PRIMARY KEY, b int UNIQUE)",
+            "-c",
+            "COPY u FROM STDIN",
+        ],
+        b"1\t1\n2\t2\n",
+    );
+    for data in [&b"3\t3\n4\t1\n"[..], b"3\t5\n4\t5\n"] {
+        let err = psql_err(&bin, &server, &["-c", "COPY u FROM STDIN"], data);
+        assert!(
+            err.contains("23505: duplicate key value violates unique constraint \"u_b_key\""),
+            "{err}"
+        );
+        assert_eq!(count(&bin, &server, "u"), 2);
+    }
 }
 
 /// `COPY e, line N` → `COPY e, line N+by`.
