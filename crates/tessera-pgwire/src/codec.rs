@@ -828,6 +828,65 @@ pub fn data_row(
     Ok(())
 }
 
+/// CopyInResponse ('G') or CopyOutResponse ('H'): the overall format and
+/// each column's (all the same, as PostgreSQL sends them).
+fn copy_response(
+    out: &mut Vec<u8>,
+    message_type: u8,
+    binary: bool,
+    columns: usize,
+) -> Result<(), Error> {
+    let count = i16::try_from(columns).map_err(|_| {
+        Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "COPY of {columns} columns; the protocol allows at most {}",
+                i16::MAX
+            ),
+        )
+    })?;
+    let start = begin_message(out, message_type);
+    out.push(binary as u8);
+    out.extend_from_slice(&count.to_be_bytes());
+    for _ in 0..count {
+        out.extend_from_slice(&(binary as i16).to_be_bytes());
+    }
+    end_message(out, start);
+    Ok(())
+}
+
+pub fn copy_in_response(out: &mut Vec<u8>, binary: bool, columns: usize) -> Result<(), Error> {
+    copy_response(out, b'G', binary, columns)
+}
+
+pub fn copy_out_response(out: &mut Vec<u8>, binary: bool, columns: usize) -> Result<(), Error> {
+    copy_response(out, b'H', binary, columns)
+}
+
+/// Begins a CopyData message; its bytes follow, then [`copy_data_end`].
+pub fn copy_data_begin(out: &mut Vec<u8>) -> usize {
+    begin_message(out, b'd')
+}
+
+/// Ends the CopyData begun at `start`; one longer than the protocol's
+/// 32-bit length is taken back and fails with 54000.
+pub fn copy_data_end(out: &mut Vec<u8>, start: usize) -> Result<(), Error> {
+    if out.len() - start - 1 > i32::MAX as usize {
+        let length = out.len() - start - 1;
+        out.truncate(start);
+        return Err(Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            format!("a COPY row of {length} bytes is too large to send"),
+        ));
+    }
+    end_message(out, start);
+    Ok(())
+}
+
+pub fn copy_done(out: &mut Vec<u8>) {
+    empty_message(out, b'c');
+}
+
 pub fn command_complete(out: &mut Vec<u8>, tag: &str) {
     let start = begin_message(out, b'C');
     put_cstr(out, tag);
@@ -866,7 +925,11 @@ fn error_fields(
         out.push(field);
         put_cstr(out, value);
     }
-    for (field, value) in [(b'D', &error.detail), (b'H', &error.hint)] {
+    for (field, value) in [
+        (b'D', &error.detail),
+        (b'H', &error.hint),
+        (b'W', &error.context),
+    ] {
         if let Some(value) = value {
             out.push(field);
             put_cstr(out, value);

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod codec;
 mod connection;
+pub mod copy;
 pub mod hba;
 pub mod scram;
 mod session;
@@ -28,4 +29,6 @@ mod testing;
 pub use auth::AuthConfig;
 pub use codec::{BackendKey, MESSAGE_BYTES_MAX};
 pub use connection::{refuse_connection, serve_connection, tls_config};
-pub use session::{OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX};
+pub use session::{
+    COPY_BATCH_BYTES, COPY_BATCH_ROWS, OUTPUT_FLUSH_BYTES, PORTALS_MAX, PREPARED_STATEMENTS_MAX,
+};

@@ -22,6 +22,13 @@
 //! ([`tessera_sql::activity`]) for as long as it lives, with its state
 //! and query as `pg_stat_activity` shows them. Not done yet: GSSAPI
 //! (refused with 'N').
+//!
+//! COPY: `COPY … TO STDOUT` answers CopyOutResponse, a CopyData per row,
+//! CopyDone. `COPY … FROM STDIN` puts the session in copy-in mode
+//! ([`CopyIn`]): CopyData is read into rows ([`CopyReader`]) and inserted
+//! in batches of [`COPY_BATCH_ROWS`] rows or [`COPY_BATCH_BYTES`] of input
+//! through [`QueryEngine::copy_rows`], all in one transaction that CopyDone
+//! commits and an error, CopyFail or a disconnect rolls back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -37,7 +44,9 @@ use crate::codec::{
     self, BackendKey, BindParams, FormatCodes, FrontendMessage, ParamTypeOids, Severity,
     StartupMessage, StartupParams, Target, TransactionStatus, PROTOCOL_VERSION_3_0,
 };
+use crate::copy::{CopyReader, CopyWriter};
 use crate::values::{self, Format, ResultFormats};
+use tessera_sql::copy::{CopyDirection, CopyFormat};
 
 /// Buffered output is written to the client once it reaches this size, even
 /// in the middle of a result, so a large result streams instead of piling up
@@ -61,6 +70,15 @@ pub const PORTALS_MAX: usize = 10_000;
 /// The tag of `DISCARD ALL`, which also drops the session's prepared
 /// statements.
 const DISCARD_ALL: &str = "DISCARD ALL";
+
+/// COPY FROM STDIN inserts the rows it has read once it holds this many,
+/// so a large COPY streams through in batches instead of being held
+/// whole; every batch belongs to the COPY's one transaction.
+pub const COPY_BATCH_ROWS: usize = 4096;
+
+/// … or once the rows held were read from this many bytes of input,
+/// whichever comes first (wide rows make smaller batches).
+pub const COPY_BATCH_BYTES: usize = 4 << 20;
 
 /// Command tags that the session completes with the number of rows sent.
 const ROW_COUNT_TAGS: &[&str] = &["SELECT", "FETCH"];
@@ -423,8 +441,28 @@ enum Progress {
     },
 }
 
+/// A COPY FROM STDIN in progress: the rows read and not yet inserted.
+struct CopyIn<S> {
+    statement: S,
+    reader: CopyReader,
+    batch: Vec<Vec<Value>>,
+    /// Input bytes the rows in `batch` were read from (about).
+    batch_bytes: usize,
+    /// Rows inserted so far.
+    count: u64,
+    /// The COPY runs in a transaction it opened (or took over from a
+    /// multi-statement Query) and ends it; otherwise in the client's
+    /// transaction block.
+    implicit: bool,
+    /// Started by Execute: its end is followed by the client's Sync, not
+    /// by ReadyForQuery.
+    extended: bool,
+}
+
 pub(crate) struct Session<'e, E: QueryEngine> {
     engine: &'e E,
+    /// Set while the client sends COPY data.
+    copy_in: Option<CopyIn<E::Statement>>,
     state: SessionState,
     statements: HashMap<String, Prepared<E::Statement>>,
     portals: HashMap<String, Portal<E::Statement>>,
@@ -473,6 +511,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         codec::backend_key_data(&mut out, backend);
         let mut session = Session {
             engine,
+            copy_in: None,
             state,
             statements: HashMap::new(),
             portals: HashMap::new(),
@@ -560,12 +599,20 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         io: &mut W,
     ) -> io::Result<Step> {
         use FrontendMessage as M;
+        if self.copy_in.is_some() {
+            return self.handle_copy_in(message, io).await;
+        }
         if self.skipping_until_sync && !matches!(message, M::Sync | M::Terminate) {
             return Ok(Step::Continue);
         }
         let outcome = match message {
             M::Query { sql } => {
                 let outcome = self.simple_query(sql, io).await;
+                if outcome.is_ok() && self.copy_in.is_some() {
+                    // ReadyForQuery waits for the end of the COPY data.
+                    self.flush(io).await?;
+                    return Ok(Step::Continue);
+                }
                 self.end_implicit_transaction();
                 return self.finish_simple(outcome, io).await;
             }
@@ -616,11 +663,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 Ok(())
             }
             M::Terminate => return Ok(Step::Close),
-            M::CopyData { .. } | M::CopyDone | M::CopyFail { .. } => {
-                return self
-                    .finish_simple(Err(Error::unsupported("COPY").into()), io)
-                    .await;
-            }
+            // Outside COPY FROM STDIN these are dropped, as PostgreSQL
+            // drops them: they follow a COPY that failed.
+            M::CopyData { .. } | M::CopyDone | M::CopyFail { .. } => return Ok(Step::Continue),
             M::PasswordMessage { .. } => {
                 self.fatal(&protocol_violation("unexpected password message"));
                 return Ok(Step::Close);
@@ -643,6 +688,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         error: Error,
         io: &mut W,
     ) -> io::Result<Step> {
+        if self.copy_in.is_some() {
+            return self.fail_copy(error, io).await;
+        }
         if self.skipping_until_sync {
             return Ok(Step::Continue);
         }
@@ -719,6 +767,14 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         }
         // Several statements in one Query run as one implicit transaction,
         // as in PostgreSQL: an error rolls back the ones before it.
+        let copy_from =
+            |s: &E::Statement| s.copy().is_some_and(|c| c.direction == CopyDirection::From);
+        if statements[..statements.len() - 1].iter().any(copy_from) {
+            return Err(Error::unsupported(
+                "COPY FROM STDIN followed by other statements in one Query",
+            )
+            .into());
+        }
         let implicit = statements.len() > 1
             && self.state.txn.is_none()
             && statements
@@ -728,6 +784,12 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             engine.begin_implicit(&mut self.state)?;
         }
         let outcome = self.run_simple_statements(&statements, io).await;
+        if let (Ok(()), Some(copy)) = (&outcome, self.copy_in.as_mut()) {
+            // The COPY data is still to come: the COPY ends the
+            // transaction the Query opened.
+            copy.implicit |= implicit;
+            return Ok(());
+        }
         if implicit {
             let ended = engine.end_implicit(&mut self.state, outcome.is_ok()).await;
             if outcome.is_ok() {
@@ -745,6 +807,13 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let engine = self.engine;
         let text = ResultFormats::Uniform(Format::Text);
         for statement in statements {
+            if let Some(spec) = statement.copy() {
+                match spec.direction {
+                    CopyDirection::From => self.start_copy_in(statement, false)?,
+                    CopyDirection::To => self.copy_out(statement, io).await?,
+                }
+                continue;
+            }
             let returns_rows = statement.returns_rows();
             let outcome = run_statement(engine, statement, Vec::new(), &mut self.state).await;
             let result = match outcome {
@@ -781,6 +850,205 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             self.report_changes();
         }
         Ok(())
+    }
+
+    /// COPY … TO STDOUT: the query's rows as CopyOutResponse, a CopyData
+    /// per row (the text header on its own, the binary signature with the
+    /// first row), CopyDone and `COPY n`.
+    async fn copy_out<W: AsyncWrite + Unpin>(
+        &mut self,
+        statement: &E::Statement,
+        io: &mut W,
+    ) -> Result<(), Failure> {
+        let Some(spec) = statement.copy() else {
+            return Err(Error::internal("COPY TO without its options").into());
+        };
+        let result = self
+            .engine
+            .execute(statement, Vec::new(), &mut self.state)
+            .await?;
+        let columns = result.columns.as_deref().unwrap_or(statement.columns());
+        let types: Vec<DataType> = columns.iter().map(|c| c.data_type).collect();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let binary = spec.format == CopyFormat::Binary;
+        codec::copy_out_response(&mut self.out, binary, columns.len())?;
+        let zone = self.state.time_zone.clone();
+        let mut writer = CopyWriter::new(spec, &zone);
+        let mut header = Vec::new();
+        writer.header(&names, &mut header);
+        if !binary && !header.is_empty() {
+            let start = codec::copy_data_begin(&mut self.out);
+            self.out.extend_from_slice(&header);
+            codec::copy_data_end(&mut self.out, start)?;
+            header.clear();
+        }
+        for row in &result.rows {
+            let start = codec::copy_data_begin(&mut self.out);
+            self.out.append(&mut header);
+            if let Err(error) = writer.row(row, &types, &mut self.out) {
+                self.out.truncate(start);
+                return Err(error.into());
+            }
+            codec::copy_data_end(&mut self.out, start)?;
+            write_if_full(&mut self.out, io).await?;
+        }
+        let mut trailer = header;
+        writer.trailer(&mut trailer);
+        if !trailer.is_empty() {
+            let start = codec::copy_data_begin(&mut self.out);
+            self.out.extend_from_slice(&trailer);
+            codec::copy_data_end(&mut self.out, start)?;
+        }
+        codec::copy_done(&mut self.out);
+        codec::command_complete(&mut self.out, &format!("COPY {}", result.rows.len()));
+        Ok(())
+    }
+
+    /// COPY … FROM STDIN: opens its transaction unless a block is open,
+    /// answers CopyInResponse and waits for the data.
+    fn start_copy_in(&mut self, statement: &E::Statement, extended: bool) -> Result<(), Error> {
+        let Some(spec) = statement.copy() else {
+            return Err(Error::internal("COPY FROM without its options"));
+        };
+        if self.transaction_status() == TransactionStatus::Failed {
+            return Err(Error::new(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let binary = spec.format == CopyFormat::Binary;
+        let mut response = Vec::new();
+        codec::copy_in_response(&mut response, binary, spec.columns.len())?;
+        let implicit = self.state.txn.is_none();
+        if implicit {
+            self.engine.begin_implicit(&mut self.state)?;
+        }
+        self.out.extend_from_slice(&response);
+        let reader = CopyReader::new(spec, self.engine.time_context(&self.state));
+        self.copy_in = Some(CopyIn {
+            statement: statement.clone(),
+            reader,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            count: 0,
+            implicit,
+            extended,
+        });
+        Ok(())
+    }
+
+    /// A message while the client sends COPY data.
+    async fn handle_copy_in<W: AsyncWrite + Unpin>(
+        &mut self,
+        message: FrontendMessage<'_>,
+        io: &mut W,
+    ) -> io::Result<Step> {
+        use FrontendMessage as M;
+        let outcome = match message {
+            M::CopyData { data } => self.copy_data(data, false).await,
+            M::CopyDone => self.copy_data(&[], true).await,
+            M::CopyFail { message } => Err(Error::new(
+                sqlstate::QUERY_CANCELED,
+                format!("COPY from stdin failed: {message}"),
+            )),
+            // Ignored during COPY, as PostgreSQL does: libpq sends them
+            // without knowing the command it sent was a COPY.
+            M::Sync | M::Flush => return Ok(Step::Continue),
+            // The session ends; the engine rolls back what the COPY wrote.
+            M::Terminate => return Ok(Step::Close),
+            other => Err(protocol_violation(format!(
+                "unexpected message type 0x{:02X} during COPY from stdin",
+                message_type(&other)
+            ))),
+        };
+        match outcome {
+            Err(error) => self.fail_copy(error, io).await,
+            Ok(false) => Ok(Step::Continue),
+            Ok(true) => self.finish_copy(io).await,
+        }
+    }
+
+    /// Reads `data` into rows and inserts each full batch; at the end
+    /// (`done`), the rest. `Ok(true)` when the COPY is complete.
+    async fn copy_data(&mut self, data: &[u8], done: bool) -> Result<bool, Error> {
+        let engine = self.engine;
+        let Some(copy) = self.copy_in.as_mut() else {
+            return Err(Error::internal("COPY data outside COPY"));
+        };
+        copy.reader.feed(data)?;
+        copy.batch_bytes += data.len();
+        while let Some(row) = copy.reader.next_row(done)? {
+            copy.batch.push(row);
+            if copy.batch.len() >= COPY_BATCH_ROWS || copy.batch_bytes >= COPY_BATCH_BYTES {
+                let rows = std::mem::take(&mut copy.batch);
+                copy.batch_bytes = 0;
+                copy.count += engine
+                    .copy_rows(&copy.statement, rows, &mut self.state)
+                    .await?;
+            }
+        }
+        if done && !copy.batch.is_empty() {
+            let rows = std::mem::take(&mut copy.batch);
+            copy.count += engine
+                .copy_rows(&copy.statement, rows, &mut self.state)
+                .await?;
+        }
+        Ok(done)
+    }
+
+    /// The data is all in: the COPY's transaction commits (if it is its
+    /// own) and the client gets `COPY n`.
+    async fn finish_copy<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<Step> {
+        let Some(copy) = self.copy_in.take() else {
+            return Ok(Step::Continue);
+        };
+        if copy.implicit {
+            if let Err(error) = self.engine.end_implicit(&mut self.state, true).await {
+                return self.report_copy_error(error, copy.extended, io).await;
+            }
+        }
+        codec::command_complete(&mut self.out, &format!("COPY {}", copy.count));
+        if copy.extended {
+            write_if_full(&mut self.out, io).await?;
+            return Ok(Step::Continue);
+        }
+        self.end_implicit_transaction();
+        self.ready_for_query();
+        self.flush(io).await?;
+        Ok(Step::Continue)
+    }
+
+    /// The COPY failed: nothing it wrote stays (its own transaction rolls
+    /// back; a block it ran in is failed).
+    async fn fail_copy<W: AsyncWrite + Unpin>(
+        &mut self,
+        error: Error,
+        io: &mut W,
+    ) -> io::Result<Step> {
+        let Some(copy) = self.copy_in.take() else {
+            return Ok(Step::Continue);
+        };
+        if copy.implicit {
+            // The rollback's own failure changes nothing for the client:
+            // the COPY failed either way.
+            let _ = self.engine.end_implicit(&mut self.state, false).await;
+        }
+        self.report_copy_error(error, copy.extended, io).await
+    }
+
+    async fn report_copy_error<W: AsyncWrite + Unpin>(
+        &mut self,
+        error: Error,
+        extended: bool,
+        io: &mut W,
+    ) -> io::Result<Step> {
+        if extended {
+            self.fail_extended(&error);
+            self.flush(io).await?;
+            return Ok(Step::Continue);
+        }
+        self.end_implicit_transaction();
+        self.finish_simple(Err(error.into()), io).await
     }
 
     fn parse(
@@ -962,6 +1230,19 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             return Ok(());
         };
         let returns_rows = statement.returns_rows();
+        if let (Some(spec), Progress::NotRun) = (statement.copy(), &portal.progress) {
+            let statement = statement.clone();
+            let from = spec.direction == CopyDirection::From;
+            portal.progress = Progress::Done { tag: "COPY".into() };
+            if from {
+                self.start_copy_in(&statement, true)?;
+                // The client sends its data only once it has this.
+                self.flush(io).await?;
+            } else {
+                self.copy_out(&statement, io).await?;
+            }
+            return Ok(());
+        }
         if let Progress::NotRun = portal.progress {
             let params = std::mem::take(&mut portal.params);
             self.registration.activity().update(|a| {
@@ -1050,6 +1331,26 @@ fn command_complete(out: &mut Vec<u8>, tag: &str, rows: usize, returns_rows: boo
         codec::command_complete_with_count(out, tag, rows as u64);
     } else {
         codec::command_complete(out, tag);
+    }
+}
+
+/// The type byte of a frontend message, for errors that name it.
+fn message_type(message: &FrontendMessage<'_>) -> u8 {
+    use FrontendMessage as M;
+    match message {
+        M::Query { .. } => b'Q',
+        M::Parse { .. } => b'P',
+        M::Bind { .. } => b'B',
+        M::Describe { .. } => b'D',
+        M::Execute { .. } => b'E',
+        M::Close { .. } => b'C',
+        M::Sync => b'S',
+        M::Flush => b'H',
+        M::Terminate => b'X',
+        M::CopyData { .. } => b'd',
+        M::CopyDone => b'c',
+        M::CopyFail { .. } => b'f',
+        M::PasswordMessage { .. } => b'p',
     }
 }
 

@@ -2529,6 +2529,7 @@ impl<'a> Binder<'a> {
                 ..bound
             });
         }
+        let mut copy = None;
         let (plan, columns, returns_rows) = match &parsed.statement {
             S::Query(q) => {
                 let (plan, columns) = self.bind_query(q)?;
@@ -3082,6 +3083,14 @@ impl<'a> Binder<'a> {
                 false,
             ),
             S::Commit { .. } | S::Rollback { .. } => return Err(Error::unsupported("AND CHAIN")),
+            S::Copy {
+                source, to, target, ..
+            } => {
+                let options = parsed.copy.as_deref().unwrap_or(&[]);
+                let (plan, columns, spec) = self.bind_copy(source, *to, target, options)?;
+                copy = Some(Arc::new(spec));
+                (plan, columns, false)
+            }
             other => {
                 let text = other.to_string();
                 let words: Vec<&str> = text.split_whitespace().take(2).collect();
@@ -3101,7 +3110,138 @@ impl<'a> Binder<'a> {
             parsed: Arc::new(parsed.clone()),
             uses_sequences: self.uses_sequences,
             advisory_waits: self.advisory_waits,
+            copy,
         })
+    }
+
+    /// COPY … TO STDOUT is the query whose rows it sends (`COPY t (cols)`
+    /// reads `SELECT cols FROM t`); COPY … FROM STDIN is an INSERT whose
+    /// rows are expressions over each input row, as INSERT … SELECT's are
+    /// over each row of its query (see [`Plan::CopyFrom`]). The result
+    /// columns of either are the data's columns.
+    fn bind_copy(
+        &mut self,
+        source: &ast::CopySource,
+        to: bool,
+        target: &ast::CopyTarget,
+        options: &[crate::copy::CopyOption],
+    ) -> Result<(Plan, Vec<ColumnDesc>, crate::copy::CopySpec)> {
+        use crate::copy::{CopyDirection, CopySpec};
+        if !matches!(target, ast::CopyTarget::Stdin | ast::CopyTarget::Stdout) {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "COPY to or from a file is not supported",
+            )
+            .with_hint(
+                "COPY to or from a file or program runs on the server and needs a superuser in PostgreSQL; use COPY … FROM STDIN / TO STDOUT, or psql's \\copy.",
+            ));
+        }
+        let described = |columns: &[ColumnDesc]| -> Vec<(String, DataType)> {
+            columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type))
+                .collect()
+        };
+        let (table_name, column_names) = match source {
+            ast::CopySource::Query(q) => {
+                let (plan, columns) = self.bind_query(q)?;
+                let plan = self.reg_columns_named(plan, &columns);
+                let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+                let spec = CopySpec::new(
+                    CopyDirection::To,
+                    options,
+                    String::new(),
+                    &names,
+                    described(&columns),
+                )?;
+                return Ok((Plan::Select(Box::new(plan)), columns, spec));
+            }
+            ast::CopySource::Table {
+                table_name,
+                columns,
+            } => (table_name, columns),
+        };
+        if to {
+            if let Some(view) = self.view_of(&table_factor_named(table_name)) {
+                return Err(Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!("cannot copy from view \"{}\"", view.name),
+                )
+                .with_hint("Try the COPY (SELECT ...) TO variant."));
+            }
+        } else {
+            self.refuse_information_schema_write(table_name, "copy to")?;
+        }
+        let table = self.table(table_name)?;
+        let table_columns: Vec<String> = table
+            .visible_columns()
+            .map(|(_, c)| c.name.clone())
+            .collect();
+        let positions: Vec<usize> = if column_names.is_empty() {
+            table.visible_columns().map(|(i, _)| i).collect()
+        } else {
+            let names = column_names.iter().map(|c| Ok(ident_name(c)));
+            distinct_columns(&table, names, |n| {
+                format!("column \"{n}\" specified more than once")
+            })?
+        };
+        if to {
+            let list: Vec<String> = positions
+                .iter()
+                .map(|&p| ast::Ident::with_quote('"', table.columns[p].name.clone()).to_string())
+                .collect();
+            let sql = format!("SELECT {} FROM {table_name}", list.join(", "));
+            let parsed = crate::parser::parse(&sql)?;
+            let Some(ast::Statement::Query(q)) = parsed.first().map(|p| &p.statement) else {
+                return Err(Error::internal("COPY TO's query did not parse as a query"));
+            };
+            let (plan, columns) = self.bind_query(q)?;
+            let plan = self.reg_columns_named(plan, &columns);
+            let spec = CopySpec::new(
+                CopyDirection::To,
+                options,
+                table.name.clone(),
+                &table_columns,
+                described(&columns),
+            )?;
+            return Ok((Plan::Select(Box::new(plan)), columns, spec));
+        }
+        let mut row: Vec<Expr> = self.column_defaults(&table)?;
+        let mut columns = Vec::with_capacity(positions.len());
+        for (i, &pos) in positions.iter().enumerate() {
+            let column = &table.columns[pos];
+            generated_always(column, false)?;
+            row[pos] = self.assign(Expr::Column(i), column.data_type, column)?;
+            columns.push(ColumnDesc {
+                name: column.name.clone(),
+                data_type: column.data_type,
+                table_oid: 0,
+                column_id: 0,
+            });
+        }
+        let checks = self.table_checks(&table)?;
+        let spec = CopySpec::new(
+            CopyDirection::From,
+            options,
+            table.name.clone(),
+            &table_columns,
+            described(&columns),
+        )?;
+        let insert = InsertPlan {
+            table,
+            rows: vec![row],
+            select: None,
+            returning: vec![],
+            on_conflict: None,
+            checks,
+        };
+        Ok((
+            Plan::CopyFrom {
+                insert: Arc::new(Plan::Insert(insert)),
+            },
+            columns,
+            spec,
+        ))
     }
 
     // ---- expressions -------------------------------------------------

@@ -39,6 +39,13 @@ pub trait StatementInfo {
     fn sql(&self) -> &str {
         ""
     }
+    /// A COPY: its direction, format and columns. COPY … TO STDOUT
+    /// executes as a query whose rows the session sends as COPY data;
+    /// COPY … FROM STDIN is not executed but fed rows through
+    /// [`QueryEngine::copy_rows`].
+    fn copy(&self) -> Option<&crate::copy::CopySpec> {
+        None
+    }
 }
 
 /// A message for the client that is not an error (PostgreSQL NoticeResponse).
@@ -562,6 +569,22 @@ pub trait QueryEngine {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> impl Future<Output = Result<QueryResult>>;
+
+    /// Inserts one batch of a COPY … FROM STDIN's rows, each a value per
+    /// column of the COPY (already of the column's type), as INSERT would:
+    /// defaults, constraints, keys and sharding are INSERT's. The session
+    /// runs every batch of one COPY in one transaction (its block's, or an
+    /// implicit one) so that a COPY is all or nothing. Returns the number
+    /// of rows inserted.
+    fn copy_rows(
+        &self,
+        statement: &Self::Statement,
+        rows: Vec<Vec<Value>>,
+        session: &mut SessionState,
+    ) -> impl Future<Output = Result<u64>> {
+        let _ = (statement, rows, session);
+        async { Err(Error::unsupported("COPY FROM STDIN")) }
+    }
 
     /// Opens the implicit transaction PostgreSQL runs a multi-statement
     /// simple Query in.

@@ -11,6 +11,8 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use tessera_types::{Error, Result};
 
+use crate::copy::{CopyOption, CopyOptionValue};
+
 /// The longest SQL text accepted; longer text fails with 54000 unparsed.
 pub const SQL_TEXT_BYTES_MAX: usize = 16 << 20;
 /// How deeply expressions may nest before the parser gives up (54001-style
@@ -38,6 +40,10 @@ pub struct Parsed {
     /// VACUUM or ANALYZE in PostgreSQL's grammar, which sqlparser does not
     /// parse (`statement` is a placeholder `Vacuum`).
     pub maintenance: Option<Maintenance>,
+    /// COPY in PostgreSQL's grammar: `statement` is sqlparser's `Copy`
+    /// (source, direction, target) with its own option lists empty, and
+    /// the options, in either spelling, are here (see [`parse_copy`]).
+    pub copy: Option<Vec<CopyOption>>,
 }
 
 /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [tables]`, `VACUUM (options)
@@ -117,7 +123,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             .is_some_and(|t| is_word(t, "create"));
         let first = parser.peek_nth_token(0).token;
         let mut maintenance = None;
-        let (statement, alter_sequence) = if ["vacuum", "analyze", "analyse"]
+        let mut copy = None;
+        let (statement, alter_sequence) = if is_word(&first, "copy") {
+            let (statement, options) = parse_copy(&mut parser).map_err(syntax)?;
+            copy = Some(options);
+            (statement, None)
+        } else if ["vacuum", "analyze", "analyse"]
             .iter()
             .any(|w| is_word(&first, w))
         {
@@ -189,9 +200,233 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             reset,
             create_user,
             maintenance,
+            copy,
         });
     }
     Ok(out)
+}
+
+/// `COPY { table [(columns)] | (query) } { FROM | TO } { STDIN | STDOUT |
+/// 'file' | PROGRAM 'command' } [ [WITH] (option [value], …) | legacy
+/// options ]`, as PostgreSQL 15's grammar reads it. sqlparser's own COPY
+/// wants a `;` after STDIN and reads few option spellings (not `FREEZE
+/// ON`, which pgbench sends). The legacy options (`BINARY`, `CSV`,
+/// `HEADER`, `DELIMITER [AS] 'c'`, `NULL [AS] 's'`, `QUOTE [AS] 'q'`,
+/// `ESCAPE [AS] 'e'`, `FORCE QUOTE cols|*`, `FORCE NOT NULL cols`,
+/// `FORCE NULL cols`, `FREEZE`, `ENCODING 'e'`) become the same
+/// [`CopyOption`]s as the parenthesized ones; `crate::copy` checks them.
+fn parse_copy(
+    parser: &mut Parser,
+) -> std::result::Result<(Statement, Vec<CopyOption>), ParserError> {
+    use sqlparser::ast::{CopySource, CopyTarget};
+    parser.next_token();
+    let mut options = Vec::new();
+    // `COPY BINARY t …`, the oldest spelling.
+    if is_word(&parser.peek_token().token, "binary")
+        && !matches!(
+            parser.peek_nth_token(1).token,
+            Token::Word(ref w) if w.value.eq_ignore_ascii_case("from") || w.value.eq_ignore_ascii_case("to")
+        )
+    {
+        parser.next_token();
+        options.push(text_option("format", "binary"));
+    }
+    let source = if parser.consume_token(&Token::LParen) {
+        let query = parser.parse_query()?;
+        parser.expect_token(&Token::RParen)?;
+        CopySource::Query(query)
+    } else {
+        let table_name = parser.parse_object_name(false)?;
+        let columns = parser.parse_parenthesized_column_list(IsOptional::Optional, false)?;
+        CopySource::Table {
+            table_name,
+            columns,
+        }
+    };
+    let to = match parser.parse_one_of_keywords(&[Keyword::FROM, Keyword::TO]) {
+        Some(Keyword::TO) => true,
+        Some(_) => false,
+        None => return parser.expected("FROM or TO", parser.peek_token()),
+    };
+    let target = if parser.parse_keyword(Keyword::STDIN) {
+        CopyTarget::Stdin
+    } else if parser.parse_keyword(Keyword::STDOUT) {
+        CopyTarget::Stdout
+    } else if parser.parse_keyword(Keyword::PROGRAM) {
+        CopyTarget::Program {
+            command: parser.parse_literal_string()?,
+        }
+    } else {
+        CopyTarget::File {
+            filename: parser.parse_literal_string()?,
+        }
+    };
+    let _ = parser.parse_keyword(Keyword::WITH);
+    if parser.consume_token(&Token::LParen) {
+        loop {
+            options.push(parse_generic_copy_option(parser)?);
+            if !parser.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        parser.expect_token(&Token::RParen)?;
+    } else {
+        parse_legacy_copy_options(parser, &mut options)?;
+    }
+    if is_word(&parser.peek_token().token, "where") {
+        return Err(ParserError::ParserError(
+            "COPY FROM … WHERE is not supported".into(),
+        ));
+    }
+    let statement = Statement::Copy {
+        source,
+        to,
+        target,
+        options: vec![],
+        legacy_options: vec![],
+        values: vec![],
+    };
+    Ok((statement, options))
+}
+
+fn text_option(name: &str, value: &str) -> CopyOption {
+    CopyOption {
+        name: name.into(),
+        value: CopyOptionValue::Text(value.into()),
+    }
+}
+
+/// A string constant, a number or a word, as text.
+fn copy_option_text(token: &Token) -> Option<String> {
+    match token {
+        Token::SingleQuotedString(s) | Token::EscapedStringLiteral(s) => Some(s.clone()),
+        Token::Number(n, _) => Some(n.clone()),
+        Token::Word(w) => Some(w.value.clone()),
+        _ => None,
+    }
+}
+
+/// One `name [value]` of `WITH (…)`: the value is a word, a string, a
+/// number, `*` or a parenthesized list of column names.
+fn parse_generic_copy_option(parser: &mut Parser) -> std::result::Result<CopyOption, ParserError> {
+    let token = parser.next_token();
+    let name = match &token.token {
+        Token::Word(w) => w.value.to_ascii_lowercase(),
+        _ => return parser.expected("a COPY option", token),
+    };
+    let value = match parser.peek_token().token {
+        Token::Comma | Token::RParen => CopyOptionValue::None,
+        Token::Mul => {
+            parser.next_token();
+            CopyOptionValue::Star
+        }
+        Token::LParen => {
+            let columns = parser.parse_parenthesized_column_list(IsOptional::Mandatory, false)?;
+            CopyOptionValue::Columns(columns.iter().map(ident_text).collect())
+        }
+        ref other => match copy_option_text(other) {
+            Some(text) => {
+                parser.next_token();
+                CopyOptionValue::Text(text)
+            }
+            None => return parser.expected("a COPY option value", parser.peek_token()),
+        },
+    };
+    Ok(CopyOption { name, value })
+}
+
+/// A column name as PostgreSQL folds it: quoted as written, else lower case.
+fn ident_text(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+fn parse_legacy_copy_options(
+    parser: &mut Parser,
+    options: &mut Vec<CopyOption>,
+) -> std::result::Result<(), ParserError> {
+    let string_after_as = |parser: &mut Parser| -> std::result::Result<String, ParserError> {
+        if is_word(&parser.peek_token().token, "as") {
+            parser.next_token();
+        }
+        let token = parser.next_token();
+        match &token.token {
+            Token::SingleQuotedString(s) | Token::EscapedStringLiteral(s) => Ok(s.clone()),
+            _ => parser.expected("a string", token),
+        }
+    };
+    let column_list = |parser: &mut Parser| -> std::result::Result<Vec<String>, ParserError> {
+        let mut names = Vec::new();
+        loop {
+            names.push(ident_text(&parser.parse_identifier()?));
+            if !parser.consume_token(&Token::Comma) {
+                return Ok(names);
+            }
+        }
+    };
+    loop {
+        let token = parser.peek_token().token;
+        let Token::Word(word) = &token else {
+            return Ok(());
+        };
+        let word = word.value.to_ascii_lowercase();
+        match word.as_str() {
+            "binary" | "csv" => {
+                parser.next_token();
+                options.push(text_option("format", &word));
+            }
+            "header" | "freeze" => {
+                parser.next_token();
+                options.push(CopyOption {
+                    name: word,
+                    value: CopyOptionValue::None,
+                });
+            }
+            "oids" => {
+                parser.next_token();
+                options.push(CopyOption {
+                    name: word,
+                    value: CopyOptionValue::None,
+                });
+            }
+            "delimiter" | "null" | "quote" | "escape" | "encoding" => {
+                parser.next_token();
+                let value = string_after_as(parser)?;
+                options.push(text_option(&word, &value));
+            }
+            "force" => {
+                parser.next_token();
+                let value = if is_word(&parser.peek_token().token, "quote") {
+                    parser.next_token();
+                    if parser.consume_token(&Token::Mul) {
+                        ("force_quote", CopyOptionValue::Star)
+                    } else {
+                        (
+                            "force_quote",
+                            CopyOptionValue::Columns(column_list(parser)?),
+                        )
+                    }
+                } else if is_word(&parser.peek_token().token, "not") {
+                    parser.next_token();
+                    parser.expect_keyword(Keyword::NULL)?;
+                    (
+                        "force_not_null",
+                        CopyOptionValue::Columns(column_list(parser)?),
+                    )
+                } else {
+                    parser.expect_keyword(Keyword::NULL)?;
+                    ("force_null", CopyOptionValue::Columns(column_list(parser)?))
+                };
+                options.push(CopyOption {
+                    name: value.0.into(),
+                    value: value.1,
+                });
+            }
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// VACUUM or ANALYZE (see [`Maintenance`]), from its first word.

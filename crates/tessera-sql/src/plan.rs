@@ -711,6 +711,14 @@ pub enum Plan {
         analyze: bool,
     },
     Insert(InsertPlan),
+    /// COPY … FROM STDIN: a `Plan::Insert` whose one row of expressions
+    /// reads each row the client sends (`Expr::Column(i)` is the COPY's
+    /// i-th column, cast to its table column; defaults fill the rest).
+    /// It is never executed as a plan: the session sends the rows in
+    /// batches to `QueryEngine::copy_rows`, which inserts each batch.
+    CopyFrom {
+        insert: Arc<Plan>,
+    },
     Update(UpdatePlan),
     Delete(DeletePlan),
     CreateTable {
@@ -1055,6 +1063,9 @@ pub struct Statement {
     /// Whether it calls an advisory lock function that may wait (see
     /// `crate::advisory`).
     pub advisory_waits: bool,
+    /// COPY: its options and columns (its plan is the query of COPY TO,
+    /// or [`Plan::CopyFrom`]).
+    pub copy: Option<Arc<crate::copy::CopySpec>>,
 }
 
 impl crate::engine::StatementInfo for Statement {
@@ -1066,6 +1077,9 @@ impl crate::engine::StatementInfo for Statement {
     }
     fn returns_rows(&self) -> bool {
         self.returns_rows
+    }
+    fn copy(&self) -> Option<&crate::copy::CopySpec> {
+        self.copy.as_deref()
     }
     fn joins_implicit_transaction(&self) -> bool {
         !self.plan.is_transaction_control()

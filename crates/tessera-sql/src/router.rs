@@ -1163,7 +1163,7 @@ impl<C: Cluster> Router<C> {
             on_conflict: None,
             checks: Arc::new([]),
         };
-        let (per_shard, _) = self.insert_requests(&insert, &rows, params)?;
+        let (per_shard, _) = self.insert_requests(&insert, Some(&rows), params)?;
         self.write("ALTER TABLE", session, false, |mode| {
             Ok(per_shard
                 .iter()
@@ -1724,12 +1724,12 @@ impl<C: Cluster> Router<C> {
     }
 
     /// The rows of an INSERT, keyed and grouped by shard: each of
-    /// `inputs` (none for VALUES, a query's row for INSERT … SELECT) run
-    /// through each row of expressions.
+    /// `inputs` (`None` for VALUES; a query's row for INSERT … SELECT, a
+    /// client's row for COPY) run through each row of expressions.
     fn insert_requests(
         &self,
         plan: &InsertPlan,
-        inputs: &Rows,
+        inputs: Option<&Rows>,
         params: &Params,
     ) -> Result<(HashMap<ShardId, KeyedRows>, Vec<Row>)> {
         let catalog = self.cluster.catalog();
@@ -1738,11 +1738,7 @@ impl<C: Cluster> Router<C> {
         let mut returned = Vec::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let values_input = Rows::one(Vec::new());
-        let inputs = if plan.select.is_some() {
-            inputs
-        } else {
-            &values_input
-        };
+        let inputs = inputs.unwrap_or(&values_input);
         for (input, exprs) in inputs
             .iter()
             .flat_map(|i| plan.rows.iter().map(move |r| (i, r)))
@@ -1810,6 +1806,66 @@ impl<C: Cluster> Router<C> {
             key = encode_row_id(self.cluster.next_row_id());
         }
         key
+    }
+
+    /// Inserts the rows of `insert` (its plan is `plan`): each of `inputs`
+    /// through its expressions (see [`Router::insert_requests`]). Returns
+    /// the count and the RETURNING rows.
+    async fn insert(
+        &self,
+        plan: &Plan,
+        insert: &InsertPlan,
+        inputs: Option<&Rows>,
+        params: Arc<Params>,
+        sequenced: bool,
+        session: &mut SessionState,
+    ) -> Result<(u64, Vec<Row>)> {
+        let (per_shard, returned) = self.insert_requests(insert, inputs, &params)?;
+        // Values the router drew are durable before any row holds them.
+        if sequenced {
+            self.settle_sequences().await?;
+        }
+        let shards_draw = sequenced && insert.on_conflict.is_some();
+        let fk = self.foreign_key_work(plan)?;
+        let inserted: Vec<Row> = match &fk {
+            Some(_) => per_shard
+                .values()
+                .flat_map(|rows| rows.iter().map(|(_, r)| r.clone()))
+                .collect(),
+            None => vec![],
+        };
+        // ON CONFLICT: the shards decide each row, and return them.
+        let upsert = insert.on_conflict.as_ref().map(|action| {
+            Arc::new(crate::shard::Upsert {
+                action: action.clone(),
+                params: params.clone(),
+                returning: insert.returning.clone(),
+                checks: insert.checks.clone(),
+            })
+        });
+        let (count, upserted) = self
+            .write("INSERT", session, shards_draw, |mode| {
+                Ok(per_shard
+                    .iter()
+                    .map(|(s, rows)| {
+                        (
+                            *s,
+                            ShardRequest::Insert {
+                                table: insert.table.clone(),
+                                rows: rows.clone(),
+                                mode,
+                                upsert: upsert.clone(),
+                            },
+                        )
+                    })
+                    .collect())
+            })
+            .await?;
+        if let Some(fk) = fk {
+            self.check_parents(&insert.table, &fk.child, &inserted, session)
+                .await?;
+        }
+        Ok((count, if upsert.is_some() { upserted } else { returned }))
     }
 
     async fn execute_plan(
@@ -1894,59 +1950,19 @@ impl<C: Cluster> Router<C> {
                         let Plan::Select(select) = &**query else {
                             return Err(Error::internal("INSERT from a non-SELECT plan"));
                         };
-                        self.select(query, select, &[], params.clone(), session)
-                            .await?
+                        Some(
+                            self.select(query, select, &[], params.clone(), session)
+                                .await?,
+                        )
                     }
-                    None => Rows::default(),
+                    None => None,
                 };
-                let (per_shard, returned) = self.insert_requests(insert, &inputs, &params)?;
-                // Values the router drew are durable before any row holds them.
-                if sequenced {
-                    self.settle_sequences().await?;
-                }
-                let shards_draw = sequenced && insert.on_conflict.is_some();
-                let fk = self.foreign_key_work(plan)?;
-                let inserted: Vec<Row> = match &fk {
-                    Some(_) => per_shard
-                        .values()
-                        .flat_map(|rows| rows.iter().map(|(_, r)| r.clone()))
-                        .collect(),
-                    None => vec![],
-                };
-                // ON CONFLICT: the shards decide each row, and return them.
-                let upsert = insert.on_conflict.as_ref().map(|action| {
-                    Arc::new(crate::shard::Upsert {
-                        action: action.clone(),
-                        params: params.clone(),
-                        returning: insert.returning.clone(),
-                        checks: insert.checks.clone(),
-                    })
-                });
-                let (count, upserted) = self
-                    .write("INSERT", session, shards_draw, |mode| {
-                        Ok(per_shard
-                            .iter()
-                            .map(|(s, rows)| {
-                                (
-                                    *s,
-                                    ShardRequest::Insert {
-                                        table: insert.table.clone(),
-                                        rows: rows.clone(),
-                                        mode,
-                                        upsert: upsert.clone(),
-                                    },
-                                )
-                            })
-                            .collect())
-                    })
+                let (count, rows) = self
+                    .insert(plan, insert, inputs.as_ref(), params, sequenced, session)
                     .await?;
-                if let Some(fk) = fk {
-                    self.check_parents(&insert.table, &fk.child, &inserted, session)
-                        .await?;
-                }
                 Ok(QueryResult {
                     columns: None,
-                    rows: Rows::from_vecs(if upsert.is_some() { upserted } else { returned }),
+                    rows: Rows::from_vecs(rows),
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
                 })
@@ -3116,6 +3132,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 deferred: true,
                 uses_sequences: false,
                 advisory_waits: false,
+                copy: None,
             };
             if after_set {
                 statements.push(deferred());
@@ -3183,6 +3200,81 @@ impl<C: Cluster> QueryEngine for Router<C> {
 
     fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
         self.begin(session, None, None).map(|_| ())
+    }
+
+    async fn copy_rows(
+        &self,
+        statement: &Statement,
+        rows: Vec<Vec<Value>>,
+        session: &mut SessionState,
+    ) -> Result<u64> {
+        if session.txn.as_ref().is_some_and(|t| t.failed) {
+            return Err(Error::new(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let catalog = self.cluster.catalog();
+        let names = session.names();
+        let time = session.time_context(self.cluster.wall_clock());
+        // The table changed since the COPY was bound: bind it again, as
+        // a statement is (its columns, which the client was told, must
+        // not have changed).
+        let rebound;
+        let statement = if statement.catalog_version != catalog.version
+            || statement.search_path != names.setting
+        {
+            rebound = Binder::new(&catalog, &[], time.clone())
+                .with_names(names)
+                .with_stats(self.cluster.table_stats())
+                .bind(&statement.parsed, &statement.sql)?;
+            if rebound.copy != statement.copy {
+                return Err(
+                    Error::unsupported("a COPY whose table changed while it ran")
+                        .with_hint("Run the COPY again."),
+                );
+            }
+            &rebound
+        } else {
+            statement
+        };
+        let Plan::CopyFrom { insert: plan } = &*statement.plan else {
+            return Err(Error::internal(
+                "rows sent to a statement that is not COPY FROM",
+            ));
+        };
+        let Plan::Insert(insert) = &**plan else {
+            return Err(Error::internal("COPY FROM without its INSERT"));
+        };
+        let sequenced = statement.uses_sequences;
+        let mut params = Params::new(vec![], time);
+        if sequenced {
+            params.sequences = Some(session.sequences.clone());
+        }
+        let rows = Rows::from_vecs(rows);
+        let start = block_deps(session);
+        let (result, deps) = with_statement_deps(
+            start,
+            self.insert(
+                plan,
+                insert,
+                Some(&rows),
+                Arc::new(params),
+                sequenced,
+                session,
+            ),
+        )
+        .await;
+        let result = match result {
+            Ok((count, _)) => self.settle(session, deps, false).await.map(|()| count),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            if let Some(txn) = session.txn.as_mut() {
+                txn.failed = true;
+            }
+        }
+        result
     }
 
     async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {

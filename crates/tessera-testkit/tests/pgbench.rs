@@ -2,7 +2,10 @@
 //! generation, then ALTER TABLE … ADD PRIMARY KEY, which re-shards each
 //! table by its key), then its built-in TPC-B-like script with 8 clients.
 //! Afterwards the four balance sums agree; they agree again after a kill -9
-//! in the middle of a run and a restart.
+//! in the middle of a run and a restart. And its full default
+//! initialization (`dtgvp`: client-side generation with `COPY … FROM STDIN
+//! WITH (FREEZE ON)`, VACUUM ANALYZE), then runs without `-n` (VACUUM, the
+//! partition probe) in each query mode.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -122,4 +125,54 @@ async fn pgbench_init_and_tpcb_keep_balances_through_a_crash() {
     ));
     assert!(out.contains("number of failed transactions: 0"), "{out}");
     assert!(agree(sums(&c).await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbench_default_init_then_every_query_mode() {
+    let Some(bin) = find_program("pgbench") else {
+        eprintln!("skipping: pgbench not found (install postgresql-15)");
+        return;
+    };
+    let server = TestServer::start_with_shards(2);
+    // The default steps: drop, create tables WITH (fillfactor=100),
+    // client-side generate (COPY pgbench_accounts FROM STDIN WITH (FREEZE
+    // ON)), vacuum analyze, primary keys.
+    let init = run(pgbench(&server, &bin, &["-i", "-s", "2"]));
+    for step in [
+        "generating data (client-side)",
+        "vacuuming",
+        "creating primary keys",
+    ] {
+        assert!(init.contains(step), "{step}: {init}");
+    }
+    assert!(!init.contains("ERROR"), "{init}");
+    let c = server.connect().await;
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM pgbench_accounts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 200_000);
+    let filler: String = c
+        .query_one("SELECT filler FROM pgbench_accounts WHERE aid = 77", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(filler, " ".repeat(84), "COPY's empty field is '', padded");
+    let mut before = sums(&c).await;
+    assert_eq!(before, [0; 4]);
+    for mode in ["simple", "extended", "prepared"] {
+        // Without -n: pgbench vacuums and probes pg_catalog for
+        // partitions first, and empties pgbench_history.
+        let out = run(pgbench(&server, &bin, &["-c", "4", "-T", "5", "-M", mode]));
+        assert!(out.contains(&format!("query mode: {mode}")), "{out}");
+        assert!(out.contains("number of failed transactions: 0"), "{out}");
+        assert!(!out.contains("error"), "{out}");
+        let after = sums(&c).await;
+        assert!(
+            after[0] == after[1] && after[1] == after[2] && after[0] - before[0] == after[3],
+            "balances disagree after -M {mode}: {before:?} then {after:?}"
+        );
+        before = after;
+    }
 }

@@ -16,14 +16,16 @@ pub enum ErrorKind {
     Fatal,
 }
 
-/// An error with its wire code. `detail` and `hint` map to the PostgreSQL
-/// ErrorResponse fields of the same names.
+/// An error with its wire code. `detail`, `hint` and `context` map to the
+/// PostgreSQL ErrorResponse fields of the same names (`context` is the
+/// `W` field: where it happened, e.g. `COPY t, line 3, column b: "x"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub code: SqlState,
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    pub context: Option<String>,
 }
 
 impl Error {
@@ -33,6 +35,7 @@ impl Error {
             message: message.into(),
             detail: None,
             hint: None,
+            context: None,
         }
     }
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
@@ -41,6 +44,10 @@ impl Error {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+    pub fn with_context(mut self, context: impl Into<String>) -> Error {
+        self.context = Some(context.into());
         self
     }
     pub fn kind(&self) -> ErrorKind {

@@ -40,6 +40,7 @@ pub const INTERVAL_FIELD_OVERFLOW: SqlState = SqlState("22015");
 pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
 pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
 pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
 pub const UNTRANSLATABLE_CHARACTER: SqlState = SqlState("22P05");
 pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
 pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");

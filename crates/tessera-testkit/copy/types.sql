@@ -1,0 +1,6 @@
+CREATE TABLE ty (id int PRIMARY KEY, i2 int2, i4 int4, i8 int8, n numeric(12,3), f4 float4, f8 float8, t text, vc varchar(20), ch char(5), b bool, by bytea, d date, tm time, ts timestamp, tz timestamptz, iv interval, u uuid, j json, jb jsonb, ai int4[], at text[]);
+INSERT INTO ty VALUES
+ (1, -32768, 2147483647, -9223372036854775808, 12345.678, 1.5, -0.1, 'plain', 'vc', 'ab', true, '\x00ff10', '2024-02-29', '23:59:59.999999', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05+02', '1 year 2 mons 3 days 04:05:06.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2]}', '{"b": {"c": null}, "a": 1}', '{1,NULL,3}', '{"a b","c,d","e\"f",NULL,"g\\h"}'),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (3, 0, 0, 0, -0.5, 'NaN', 'Infinity', E'tab\there\nnew\\back "quote" ,comma\rcr é日本', E'x\ty', E'a,"', false, '\x', '0001-01-01', '00:00', '1999-12-31 23:59:59', '1970-01-01 00:00:00+00', '-1 days', '00000000-0000-0000-0000-000000000000', '"str"', '[]', '{}', '{}'),
+ (4, 1, 1, 1, 0, '-Infinity', 1e15, '\N', '', '\.', true, '\x5c', '2000-01-01', '12:00', '2000-01-01 00:00', '2000-01-01 00:00+00', '0', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'null', 'null', '{-1}', '{""}');
