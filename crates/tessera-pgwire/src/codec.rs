@@ -741,6 +741,15 @@ pub fn parameter_status(out: &mut Vec<u8>, name: &str, value: &str) {
     end_message(out, start);
 }
 
+/// NotificationResponse: a NOTIFY on a channel the session listens to.
+pub fn notification_response(out: &mut Vec<u8>, pid: u32, channel: &str, payload: &str) {
+    let start = begin_message(out, b'A');
+    out.extend_from_slice(&pid.to_be_bytes());
+    put_cstr(out, channel);
+    put_cstr(out, payload);
+    end_message(out, start);
+}
+
 pub fn backend_key_data(out: &mut Vec<u8>, key: BackendKey) {
     let start = begin_message(out, b'K');
     out.extend_from_slice(&key.process_id.to_be_bytes());

@@ -137,13 +137,21 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
                 input.shrink_to(READ_CHUNK_BYTES);
             }
             // pg_terminate_backend ends the session, idle or not.
-            let read = tokio::select! {
-                read = read_more(stream, &mut input) => read?,
-                _ = activity.terminated.notified() => {
-                    session.fatal(&tessera_types::interrupt::terminated());
-                    session.flush(stream).await?;
-                    let _ = stream.shutdown().await;
-                    return Ok(());
+            // A NOTIFY for an idle session is sent at once.
+            let read = loop {
+                tokio::select! {
+                    read = read_more(stream, &mut input) => break read?,
+                    _ = activity.terminated.notified() => {
+                        session.fatal(&tessera_types::interrupt::terminated());
+                        session.flush(stream).await?;
+                        let _ = stream.shutdown().await;
+                        return Ok(());
+                    }
+                    _ = activity.notified.notified() => {
+                        if session.write_notifications() {
+                            session.flush(stream).await?;
+                        }
+                    }
                 }
             };
             if read == 0 {

@@ -540,6 +540,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
 
     fn ready_for_query(&mut self) {
         let status = self.transaction_status();
+        if status == TransactionStatus::Idle {
+            self.write_notifications();
+        }
         codec::ready_for_query(&mut self.out, status);
         let application_name = self.state.settings.get("application_name").cloned();
         self.registration.activity().update(|a| {
@@ -554,6 +557,19 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             a.state_change = now_micros();
             a.application_name = application_name.unwrap_or_default();
         });
+    }
+
+    /// Writes the notifications waiting for the client; whether there
+    /// were any. Only between transactions, as PostgreSQL sends them.
+    pub(crate) fn write_notifications(&mut self) -> bool {
+        if self.transaction_status() != TransactionStatus::Idle {
+            return false;
+        }
+        let notes = self.registration.activity().take_notifications();
+        for n in &notes {
+            codec::notification_response(&mut self.out, n.pid, &n.channel, &n.payload);
+        }
+        !notes.is_empty()
     }
 
     /// The registry's entry of this session.

@@ -9,7 +9,7 @@
 //! runs (its state, its query) is behind a mutex of its own, written
 //! by its connection only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tessera_types::interrupt::Interrupt;
@@ -24,6 +24,61 @@ pub struct Activity {
     /// waiting for its client ends too.
     pub terminated: tokio::sync::Notify,
     info: Mutex<ActivityInfo>,
+    /// The channels the session listens to (LISTEN), and what was
+    /// notified on them and not yet sent to its client.
+    channels: Mutex<BTreeSet<String>>,
+    inbox: Mutex<VecDeque<Notification>>,
+    /// Woken when a notification arrives, so an idle connection sends it.
+    pub notified: tokio::sync::Notify,
+}
+
+/// A NOTIFY as a listening session receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The notifying session.
+    pub pid: u32,
+    pub channel: String,
+    pub payload: String,
+}
+
+/// The most notifications one session may have waiting for its client;
+/// a NOTIFY that would queue more fails with 54000, as PostgreSQL's does
+/// when its queue is full.
+pub const NOTIFY_QUEUE_MAX: usize = 100_000;
+
+/// A NOTIFY payload must be shorter than this many bytes (22023).
+pub const NOTIFY_PAYLOAD_MAX: usize = 8000;
+
+/// Delivers a NOTIFY from session `from` to every session listening on
+/// `channel` (the notifier too, as in PostgreSQL).
+pub fn notify(from: u32, channel: &str, payload: &str) -> tessera_types::Result<()> {
+    let listeners: Vec<Arc<Activity>> = sessions()
+        .list()
+        .into_iter()
+        .filter(|a| lock(&a.channels).contains(channel))
+        .collect();
+    if listeners
+        .iter()
+        .any(|a| lock(&a.inbox).len() >= NOTIFY_QUEUE_MAX)
+    {
+        return Err(tessera_types::Error::new(
+            tessera_types::sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            "too many notifications in the NOTIFY queue",
+        ));
+    }
+    for a in listeners {
+        lock(&a.inbox).push_back(Notification {
+            pid: from,
+            channel: channel.to_string(),
+            payload: payload.to_string(),
+        });
+        a.notified.notify_one();
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What `pg_stat_activity` shows of a session.
@@ -54,6 +109,26 @@ impl Activity {
     /// Changes what the session reports.
     pub fn update(&self, change: impl FnOnce(&mut ActivityInfo)) {
         change(&mut self.info.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Listens to `channel` (`listen` false: stops; the channel `*`:
+    /// stops listening to all).
+    pub fn listen(&self, channel: &str, listen: bool) {
+        let mut channels = lock(&self.channels);
+        match (listen, channel) {
+            (true, _) => {
+                channels.insert(channel.to_string());
+            }
+            (false, "*") => channels.clear(),
+            (false, _) => {
+                channels.remove(channel);
+            }
+        }
+    }
+
+    /// The notifications waiting for the client, taken.
+    pub fn take_notifications(&self) -> Vec<Notification> {
+        lock(&self.inbox).drain(..).collect()
     }
 
     /// Ends the session: its running statement stops, and its connection
@@ -116,6 +191,9 @@ impl Sessions {
             interrupt,
             terminated: tokio::sync::Notify::new(),
             info: Mutex::new(info),
+            channels: Mutex::default(),
+            inbox: Mutex::default(),
+            notified: tokio::sync::Notify::new(),
         });
         self.by_pid
             .lock()

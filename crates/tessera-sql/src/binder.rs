@@ -2930,11 +2930,28 @@ impl<'a> Binder<'a> {
                 };
                 (plan, vec![], false)
             }
-            S::UNLISTEN { channel } if channel.value == "*" => {
-                let plan = Plan::Discard {
-                    tag: "UNLISTEN",
-                    settings: false,
-                    block_refused: false,
+            S::LISTEN { channel } => {
+                let plan = Plan::Listen {
+                    channel: ident_name(channel),
+                    listen: true,
+                };
+                (plan, vec![], false)
+            }
+            S::UNLISTEN { channel } => {
+                let channel = match channel.value.as_str() {
+                    "*" if channel.quote_style.is_none() => "*".to_string(),
+                    _ => ident_name(channel),
+                };
+                let plan = Plan::Listen {
+                    channel,
+                    listen: false,
+                };
+                (plan, vec![], false)
+            }
+            S::NOTIFY { channel, payload } => {
+                let plan = Plan::Notify {
+                    channel: ident_name(channel),
+                    payload: payload.clone().unwrap_or_default(),
                 };
                 (plan, vec![], false)
             }

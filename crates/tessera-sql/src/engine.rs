@@ -132,6 +132,10 @@ pub struct SessionState {
     pub interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
     /// The session's process id (BackendKeyData), 0 when it has none.
     pub pid: u32,
+    /// LISTEN/UNLISTEN (`false`) and NOTIFY (channel, payload) of the
+    /// open block: they take effect when it commits.
+    pub pending_listens: Vec<(String, bool)>,
+    pub pending_notifies: Vec<(String, String)>,
     /// The role the session authenticated as: what privilege checks read
     /// (`SET session_authorization` changes only what names resolve
     /// against). Empty in sessions the engine makes itself.
@@ -147,6 +151,55 @@ pub enum TransactionStatus {
 }
 
 impl SessionState {
+    /// LISTEN (`listen` false: UNLISTEN) on `channel`: now outside a
+    /// block, at its commit inside one.
+    pub fn listen(&mut self, channel: &str, listen: bool) {
+        if self.txn.is_some() {
+            self.pending_listens.push((channel.to_string(), listen));
+        } else if let Some(me) = crate::activity::sessions().find(self.pid) {
+            me.listen(channel, listen);
+        }
+    }
+
+    /// NOTIFY: delivered now outside a block, at its commit inside one
+    /// (a notification repeated in a block is delivered once).
+    pub fn notify(&mut self, channel: &str, payload: &str) -> Result<()> {
+        if payload.len() >= crate::activity::NOTIFY_PAYLOAD_MAX {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                "payload string too long",
+            ));
+        }
+        if self.txn.is_none() {
+            return crate::activity::notify(self.pid, channel, payload);
+        }
+        let note = (channel.to_string(), payload.to_string());
+        if !self.pending_notifies.contains(&note) {
+            self.pending_notifies.push(note);
+        }
+        Ok(())
+    }
+
+    /// The open block ended: its LISTENs and NOTIFYs take effect if it
+    /// committed, else are forgotten.
+    fn end_block_notifications(&mut self, committed: bool) {
+        let listens = std::mem::take(&mut self.pending_listens);
+        let notifies = std::mem::take(&mut self.pending_notifies);
+        if !committed {
+            return;
+        }
+        if let Some(me) = crate::activity::sessions().find(self.pid) {
+            for (channel, listen) in listens {
+                me.listen(&channel, listen);
+            }
+        }
+        for (channel, payload) in notifies {
+            if let Err(e) = crate::activity::notify(self.pid, &channel, &payload) {
+                tracing::warn!("NOTIFY {channel} after commit: {}", e.message);
+            }
+        }
+    }
+
     /// A time setting (`statement_timeout`, `lock_timeout`) as a
     /// duration; `None` when it is 0 (no limit).
     pub fn timeout(&self, name: &str) -> Option<std::time::Duration> {
@@ -213,6 +266,7 @@ impl SessionState {
     /// The open block ended: SET LOCAL values end with it, and a rollback
     /// undoes every SET made in it.
     pub fn end_block_settings(&mut self, committed: bool) {
+        self.end_block_notifications(committed);
         let before = self.settings_before_block.take();
         let locals = std::mem::take(&mut self.local_settings);
         let restored = match before {

@@ -813,7 +813,17 @@ pub enum Plan {
     Show {
         name: String,
     },
-    /// `RESET ALL`, `DISCARD ALL`, `CLOSE ALL`, `UNLISTEN *`: what the
+    /// `LISTEN channel` (`listen` false: `UNLISTEN`; channel `*`: all).
+    Listen {
+        channel: String,
+        listen: bool,
+    },
+    /// `NOTIFY channel [, payload]`.
+    Notify {
+        channel: String,
+        payload: String,
+    },
+    /// `RESET ALL`, `DISCARD ALL`, `CLOSE ALL`: what the
     /// session holds of a kind let go, with this tag. `settings`: the
     /// settings return to their defaults; `block_refused`: refused in a
     /// transaction block (25001, DISCARD ALL).

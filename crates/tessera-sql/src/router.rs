@@ -2380,6 +2380,15 @@ impl<C: Cluster> Router<C> {
                 session.set(&key, value, *local)?;
                 Ok(QueryResult::command(tag, vec![]))
             }
+            Plan::Listen { channel, listen } => {
+                session.listen(channel, *listen);
+                let tag = if *listen { "LISTEN" } else { "UNLISTEN" };
+                Ok(QueryResult::command(tag, vec![]))
+            }
+            Plan::Notify { channel, payload } => {
+                session.notify(channel, payload)?;
+                Ok(QueryResult::command("NOTIFY", vec![]))
+            }
             Plan::Discard {
                 tag,
                 settings,
@@ -2390,6 +2399,9 @@ impl<C: Cluster> Router<C> {
                         sqlstate::ACTIVE_SQL_TRANSACTION,
                         format!("{tag} cannot run inside a transaction block"),
                     ));
+                }
+                if *tag == "DISCARD ALL" {
+                    session.listen("*", false);
                 }
                 if *settings {
                     // Every setting the session changed back to its

@@ -368,3 +368,107 @@ async fn advisory_locks_wait_share_and_end_with_their_transaction_or_session() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A connection whose NOTIFY messages arrive on the returned channel.
+async fn listener(
+    server: &TestServer,
+) -> (
+    tokio_postgres::Client,
+    tokio::sync::mpsc::UnboundedReceiver<(i32, String, String)>,
+) {
+    let (client, mut connection) = server
+        .config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        use tokio_postgres::AsyncMessage;
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(n) = message {
+                let _ = tx.send((
+                    n.process_id(),
+                    n.channel().to_string(),
+                    n.payload().to_string(),
+                ));
+            }
+        }
+    });
+    (client, rx)
+}
+
+/// Nothing arrives within a moment.
+async fn nothing(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(i32, String, String)>) {
+    let got = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
+    assert!(got.is_err(), "unexpected notification {got:?}");
+}
+
+async fn next(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(i32, String, String)>,
+) -> (i32, String, String) {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a notification within 5 s")
+        .expect("the connection is open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_and_notify_deliver_between_transactions() {
+    let server = TestServer::start_with_shards(2);
+    let (l, mut rx) = listener(&server).await;
+    let n = server.connect().await;
+    let n_pid: i32 = n
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    l.batch_execute("LISTEN jobs; LISTEN \"Mixed\"")
+        .await
+        .unwrap();
+
+    // To an idle listener at once, from the notifier's session.
+    n.batch_execute("NOTIFY jobs, 'hello'").await.unwrap();
+    assert_eq!(next(&mut rx).await, (n_pid, "jobs".into(), "hello".into()));
+    n.batch_execute("NOTIFY \"Mixed\"").await.unwrap();
+    assert_eq!(next(&mut rx).await, (n_pid, "Mixed".into(), "".into()));
+
+    // At commit, once however often repeated; never after a rollback.
+    n.batch_execute("BEGIN; NOTIFY jobs, 'in block'; NOTIFY jobs, 'in block'")
+        .await
+        .unwrap();
+    nothing(&mut rx).await;
+    n.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(next(&mut rx).await.2, "in block");
+    nothing(&mut rx).await;
+    n.batch_execute("BEGIN; NOTIFY jobs, 'rolled back'; ROLLBACK")
+        .await
+        .unwrap();
+    nothing(&mut rx).await;
+
+    // A listener in a block gets them when its block ends.
+    l.batch_execute("BEGIN").await.unwrap();
+    n.batch_execute("NOTIFY jobs, 'while busy'").await.unwrap();
+    nothing(&mut rx).await;
+    l.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(next(&mut rx).await.2, "while busy");
+
+    // LISTEN in a rolled-back block never took effect; UNLISTEN stops.
+    l.batch_execute("BEGIN; LISTEN later; ROLLBACK")
+        .await
+        .unwrap();
+    n.batch_execute("NOTIFY later").await.unwrap();
+    nothing(&mut rx).await;
+    l.batch_execute("UNLISTEN jobs").await.unwrap();
+    n.batch_execute("NOTIFY jobs, 'gone'").await.unwrap();
+    nothing(&mut rx).await;
+    l.batch_execute("UNLISTEN *").await.unwrap();
+    n.batch_execute("NOTIFY \"Mixed\"").await.unwrap();
+    nothing(&mut rx).await;
+
+    assert_sqlstate(
+        n.batch_execute(&format!("NOTIFY jobs, '{}'", "x".repeat(8000)))
+            .await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+        "a payload of 8000 bytes",
+    );
+}
