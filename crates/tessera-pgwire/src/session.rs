@@ -544,7 +544,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             self.write_notifications();
         }
         codec::ready_for_query(&mut self.out, status);
-        let application_name = self.state.settings.get("application_name").cloned();
+        let application_name = self
+            .state
+            .settings
+            .get("application_name")
+            .map_or("", String::as_str);
         self.registration.activity().update(|a| {
             a.state = match status {
                 TransactionStatus::Idle => "idle",
@@ -555,7 +559,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 a.xact_start = None;
             }
             a.state_change = now_micros();
-            a.application_name = application_name.unwrap_or_default();
+            if a.application_name != application_name {
+                a.application_name = application_name.to_string();
+            }
         });
     }
 
@@ -582,7 +588,8 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let now = now_micros();
         self.registration.activity().update(|a| {
             a.state = "active";
-            a.query = sql.to_string();
+            a.query.clear();
+            a.query.push_str(sql);
             a.query_start = Some(now);
             a.state_change = now;
             a.xact_start.get_or_insert(now);
@@ -1264,7 +1271,8 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             self.registration.activity().update(|a| {
                 let now = now_micros();
                 a.state = "active";
-                a.query = statement.sql().to_string();
+                a.query.clear();
+                a.query.push_str(statement.sql());
                 a.query_start = Some(now);
                 a.state_change = now;
                 a.xact_start.get_or_insert(now);
