@@ -23,6 +23,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -137,10 +138,25 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
                 input.shrink_to(READ_CHUNK_BYTES);
             }
             // pg_terminate_backend ends the session, idle or not.
-            // A NOTIFY for an idle session is sent at once.
+            // A NOTIFY for an idle session is sent at once. A session idle
+            // in a transaction longer than idle_in_transaction_session_timeout
+            // ends (its transaction rolls back).
+            let idle_limit = session.idle_in_transaction_limit();
+            let idle_timer = tokio::time::sleep(idle_limit.unwrap_or(Duration::from_secs(86_400)));
+            tokio::pin!(idle_timer);
             let read = loop {
                 tokio::select! {
                     read = read_more(stream, &mut input) => break read?,
+                    _ = &mut idle_timer, if idle_limit.is_some() => {
+                        let error = tessera_types::Error::new(
+                            tessera_types::sqlstate::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                            "terminating connection due to idle-in-transaction timeout",
+                        );
+                        session.fatal(&error);
+                        session.flush(stream).await?;
+                        let _ = stream.shutdown().await;
+                        return Ok(());
+                    }
                     _ = activity.terminated.notified() => {
                         session.fatal(&tessera_types::interrupt::terminated());
                         session.flush(stream).await?;

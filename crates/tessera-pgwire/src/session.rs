@@ -578,6 +578,15 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         !notes.is_empty()
     }
 
+    /// How long the session may stay idle in its open transaction block
+    /// (`idle_in_transaction_session_timeout`), if it has one and a limit.
+    pub(crate) fn idle_in_transaction_limit(&self) -> Option<std::time::Duration> {
+        if self.transaction_status() == TransactionStatus::Idle {
+            return None;
+        }
+        self.state.timeout("idle_in_transaction_session_timeout")
+    }
+
     /// The registry's entry of this session.
     pub(crate) fn activity(&self) -> &std::sync::Arc<activity::Activity> {
         self.registration.activity()

@@ -472,3 +472,34 @@ async fn listen_and_notify_deliver_between_transactions() {
         "a payload of 8000 bytes",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_idle_in_a_transaction_too_long_ends_and_rolls_back() {
+    let server = TestServer::start_with_shards(2);
+    let other = server.connect().await;
+    other
+        .batch_execute("CREATE TABLE t (k int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let idle = server.connect().await;
+    idle.batch_execute("SET idle_in_transaction_session_timeout = '300ms'")
+        .await
+        .unwrap();
+    // Idle outside a block: nothing happens.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    idle.batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        idle.batch_execute("COMMIT").await.is_err(),
+        "the session ended"
+    );
+    assert!(idle.is_closed());
+    assert_eq!(rows_text(&other, "SELECT count(*) FROM t").await, ["0"]);
+    // Its row lock went with it.
+    other
+        .batch_execute("INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+}
