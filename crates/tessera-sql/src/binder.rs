@@ -363,7 +363,9 @@ impl SrfSplit {
                 self.calls.push(call);
                 *e = column_ref(SRF_ALIAS, &srf_column(self.calls.len()));
             }
-            E::BinaryOp { left, right, .. } => {
+            E::BinaryOp { left, right, .. }
+            | E::IsDistinctFrom(left, right)
+            | E::IsNotDistinctFrom(left, right) => {
                 self.rewrite(left)?;
                 self.rewrite(right)?;
             }
@@ -395,7 +397,9 @@ fn any_call(e: &ast::Expr, pred: &dyn Fn(&ast::Function) -> bool) -> bool {
                     matches!(a, ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) if any_call(x, pred))
                 }))
         }
-        E::BinaryOp { left, right, .. } => any_call(left, pred) || any_call(right, pred),
+        E::BinaryOp { left, right, .. }
+        | E::IsDistinctFrom(left, right)
+        | E::IsNotDistinctFrom(left, right) => any_call(left, pred) || any_call(right, pred),
         E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => any_call(expr, pred),
         _ => false,
     }
@@ -1744,7 +1748,9 @@ fn contains_call(e: &ast::Expr, wanted: &dyn Fn(&ast::Function) -> bool) -> bool
                 _ => false,
             }
         }
-        E::BinaryOp { left, right, .. } => inner(left) || inner(right),
+        E::BinaryOp { left, right, .. }
+        | E::IsDistinctFrom(left, right)
+        | E::IsNotDistinctFrom(left, right) => inner(left) || inner(right),
         E::UnaryOp { expr, .. }
         | E::Nested(expr)
         | E::Cast { expr, .. }
@@ -3440,6 +3446,64 @@ impl<'a> Binder<'a> {
                 }
             }
             E::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope, ctx),
+            E::IsDistinctFrom(left, right) | E::IsNotDistinctFrom(left, right) => {
+                // The parser reads `a IS DISTINCT FROM b AND c` as `a IS
+                // DISTINCT FROM (b AND c)`; PostgreSQL's IS binds tighter.
+                if let E::BinaryOp {
+                    left: b,
+                    op: op @ (ast::BinaryOperator::And | ast::BinaryOperator::Or),
+                    right: c,
+                } = &**right
+                {
+                    let inner = match e {
+                        E::IsDistinctFrom(..) => E::IsDistinctFrom(left.clone(), b.clone()),
+                        _ => E::IsNotDistinctFrom(left.clone(), b.clone()),
+                    };
+                    let rotated = E::BinaryOp {
+                        left: Box::new(inner),
+                        op: op.clone(),
+                        right: c.clone(),
+                    };
+                    return self.bind_expr(&rotated, scope, ctx);
+                }
+                // `<>` with NULL as a value: CASE WHEN l IS NULL THEN r IS
+                // NOT NULL WHEN r IS NULL THEN true ELSE l <> r END (the
+                // operands typed and coerced as `<>` types them).
+                let (cmp, _) =
+                    self.bind_binary(left, &ast::BinaryOperator::NotEq, right, scope, ctx)?;
+                let (l, r) = match &cmp {
+                    Expr::Binary {
+                        op: crate::expr::BinaryOp::NotEq,
+                        left: l,
+                        right: r,
+                    } => ((**l).clone(), (**r).clone()),
+                    // Two constants, compared already: only their NULLs
+                    // are wanted (binding a constant again changes nothing).
+                    Expr::Literal(_) => (
+                        self.bind_expr(left, scope, ctx)?.0,
+                        self.bind_expr(right, scope, ctx)?.0,
+                    ),
+                    _ => return Err(Error::unsupported(format!("the expression {e}"))),
+                };
+                let (l, r) = (&l, &r);
+                let is_null = |x: &Expr, negated: bool| Expr::IsNull {
+                    expr: Box::new(x.clone()),
+                    negated,
+                };
+                let distinct = Expr::Case {
+                    operand: None,
+                    whens: vec![
+                        (is_null(l, false), is_null(r, true)),
+                        (is_null(r, false), Expr::Literal(Value::Bool(true))),
+                    ],
+                    otherwise: Some(Box::new(cmp.clone())),
+                };
+                let bound = match e {
+                    E::IsDistinctFrom(..) => distinct,
+                    _ => Expr::Not(Box::new(distinct)),
+                };
+                Ok((bound, DataType::Bool))
+            }
             E::IsNull(x) | E::IsNotNull(x) => {
                 let (x, _) = self.bind_expr(x, scope, ctx)?;
                 Ok((
