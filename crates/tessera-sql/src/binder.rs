@@ -9017,12 +9017,82 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
+    /// `DROP CONSTRAINT <the primary key>`, or `DROP COLUMN` of a column
+    /// of the primary key (which drops the key with it, as in
+    /// PostgreSQL), alone in their ALTER TABLE: the table is rewritten
+    /// keyed by hidden row ids ([`Plan::AddPrimaryKey`] with no columns),
+    /// the column then dropped. `None` for other changes.
+    fn bind_drop_key(
+        &mut self,
+        table: &Arc<TableDef>,
+        operations: &[ast::AlterTableOperation],
+    ) -> Result<Option<Plan>> {
+        use ast::AlterTableOperation as Op;
+        if table.has_row_id() || table.sharding_key != table.primary_key {
+            return Ok(None);
+        }
+        let then_drop = match operations {
+            [Op::DropConstraint { name, .. }]
+                if ident_name(name) == format!("{}_pkey", table.name) =>
+            {
+                None
+            }
+            [Op::DropColumn {
+                column_names,
+                if_exists: false,
+                ..
+            }] if column_names.len() == 1 => {
+                let n = ident_name(&column_names[0]);
+                match table.columns.iter().position(|c| c.name == n && !c.dropped) {
+                    Some(c) if table.primary_key.contains(&c) => Some(n),
+                    _ => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        };
+        // Foreign keys that reference the key depend on it.
+        let mut key = table.primary_key.clone();
+        key.sort_unstable();
+        let dependent = self
+            .catalog
+            .referencing(table.id)
+            .into_iter()
+            .find(|(_, fk)| {
+                let mut cols = fk.parent_columns.clone();
+                cols.sort_unstable();
+                cols == key
+            });
+        if let Some((child, fk)) = dependent {
+            let pkey = format!("{}_pkey", table.name);
+            return Err(Error::new(
+                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop constraint {pkey} on table {} because other objects depend on it",
+                    table.name
+                ),
+            )
+            .with_detail(format!(
+                "constraint {} on table {} depends on index {pkey}",
+                fk.name, child.name
+            ))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        Ok(Some(Plan::AddPrimaryKey {
+            table: table.clone(),
+            columns: vec![],
+            then_drop,
+        }))
+    }
+
     fn bind_alter_table(
         &mut self,
         name: &ast::ObjectName,
         operations: &[ast::AlterTableOperation],
     ) -> Result<Plan> {
         let table = self.ddl_table(name)?;
+        if let Some(plan) = self.bind_drop_key(&table, operations)? {
+            return Ok(plan);
+        }
         let [ast::AlterTableOperation::AddConstraint {
             constraint: ast::TableConstraint::PrimaryKey { columns, .. },
             ..
@@ -9045,6 +9115,7 @@ impl Binder<'_> {
         Ok(Plan::AddPrimaryKey {
             table,
             columns: key,
+            then_drop: None,
         })
     }
 
@@ -11635,7 +11706,7 @@ fn unused_name(base: String, taken: impl Fn(&str) -> bool) -> String {
 }
 
 /// A name as SQL text, quoted.
-fn quote_name(name: &str) -> String {
+pub(crate) fn quote_name(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

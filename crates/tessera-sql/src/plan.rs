@@ -791,10 +791,14 @@ pub enum Plan {
         text: Option<String>,
     },
     /// ALTER TABLE … ADD PRIMARY KEY on a table keyed by hidden row ids: the
-    /// table is rewritten, keyed and sharded by `columns`.
+    /// table is rewritten, keyed and sharded by `columns`. With no
+    /// columns, the primary key is dropped: the table is rewritten keyed
+    /// by row ids, and then column `then_drop` dropped if set (DROP
+    /// COLUMN of a key column).
     AddPrimaryKey {
         table: Arc<TableDef>,
         columns: Vec<usize>,
+        then_drop: Option<String>,
     },
     AlterTable(TableChange),
     /// `index` has no ids yet; the catalog owner assigns them.

@@ -1050,6 +1050,8 @@ impl<C: Cluster> Router<C> {
         }
         let mut def = (**table).clone();
         def.name = format!("{}{}", Catalog::REWRITE_PREFIX, table.id);
+        // No columns: the key is dropped (its columns stay NOT NULL, as in
+        // PostgreSQL), and rows are keyed by row ids.
         def.primary_key = columns.to_vec();
         def.sharding_key = columns.to_vec();
         for c in columns {
@@ -1129,7 +1131,10 @@ impl<C: Cluster> Router<C> {
         // As PostgreSQL: the unique index is built (duplicates refused)
         // before NOT NULL is checked.
         let mut seen = HashSet::new();
-        for row in rows.iter().filter(|r| key.iter().all(|c| !r[*c].is_null())) {
+        let keyed = rows
+            .iter()
+            .filter(|r| !key.is_empty() && key.iter().all(|c| !r[*c].is_null()));
+        for row in keyed {
             if !seen.insert(encode_key(row, key)) {
                 // The duplicate-key detail, in the words of an index build.
                 let detail = crate::shard::duplicate_key(&new, row)
@@ -2255,8 +2260,23 @@ impl<C: Cluster> Router<C> {
                 notices.extend(cascaded);
                 Ok(QueryResult::command("ALTER TABLE", notices))
             }
-            Plan::AddPrimaryKey { table, columns } => {
+            Plan::AddPrimaryKey {
+                table,
+                columns,
+                then_drop,
+            } => {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
+                if let Some(column) = then_drop {
+                    let catalog = self.cluster.catalog();
+                    let quote = crate::binder::quote_name;
+                    let sql = format!(
+                        "ALTER TABLE {}.{} DROP COLUMN {}",
+                        quote(catalog.schema_name(table.schema)),
+                        quote(&table.name),
+                        quote(column)
+                    );
+                    Box::pin(self.run_internal(&sql, vec![], session)).await?;
+                }
                 Ok(QueryResult::command("ALTER TABLE", vec![]))
             }
             Plan::Vacuum { analyze } => {

@@ -491,7 +491,7 @@ impl<C: Cluster> Router<C> {
 
     /// Binds and runs a statement of the router's own (with its own
     /// foreign-key work), in the session's open block; returns its rows.
-    async fn run_internal(
+    pub(super) async fn run_internal(
         &self,
         sql: &str,
         params: Vec<Value>,
