@@ -9077,6 +9077,44 @@ impl Binder<'_> {
             ))
             .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
         }
+        if then_drop.is_some() {
+            // The drop must go through once the key is gone (a view that
+            // reads the column refuses it): checked now, so that nothing
+            // is rewritten for a change that then fails.
+            let mut keyless = (**table).clone();
+            keyless.primary_key.clear();
+            keyless.sharding_key.clear();
+            let init = std::mem::take(&mut self.init);
+            let checked = self.bind_alter_catalog(Arc::new(keyless), operations);
+            self.init = init;
+            // Views that read the column refuse the drop without CASCADE
+            // (decided when a drop runs; here before anything is rewritten).
+            if let Plan::AlterTable(change) = checked? {
+                let refused = change
+                    .dropped
+                    .iter()
+                    .find(|d| !d.cascade && !d.views.is_empty());
+                if let Some(d) = refused {
+                    let column = &table.columns[d.column].name;
+                    let view = self
+                        .catalog
+                        .view_by_id(d.views[0])
+                        .map_or_else(String::new, |v| v.name.clone());
+                    return Err(Error::new(
+                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!(
+                            "cannot drop column {column} of table {} because other objects depend on it",
+                            table.name
+                        ),
+                    )
+                    .with_detail(format!(
+                        "view {view} depends on column {column} of table {}",
+                        table.name
+                    ))
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                }
+            }
+        }
         Ok(Some(Plan::AddPrimaryKey {
             table: table.clone(),
             columns: vec![],
