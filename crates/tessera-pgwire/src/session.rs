@@ -36,6 +36,7 @@ use std::io;
 use tessera_sql::activity::{self, ActivityInfo, Registration};
 use tessera_sql::engine::REPORTED_SETTINGS;
 use tessera_sql::{QueryEngine, QueryResult, SessionState, StatementInfo};
+use tessera_types::interrupt::Interruptible;
 use tessera_types::sqlstate;
 use tessera_types::{DataType, Error, Value};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -956,6 +957,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             self.engine.begin_implicit(&mut self.state)?;
         }
         self.out.extend_from_slice(&response);
+        // A cancel or statement_timeout stops the COPY at its next batch.
+        self.state.interrupt.start_statement(
+            self.state.timeout("statement_timeout"),
+            self.state.timeout("lock_timeout"),
+        );
         let reader = CopyReader::new(spec, self.engine.time_context(&self.state));
         self.copy_in = Some(CopyIn {
             statement: statement.clone(),
@@ -1014,16 +1020,16 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             if copy.batch.len() >= COPY_BATCH_ROWS || copy.batch_bytes >= COPY_BATCH_BYTES {
                 let rows = std::mem::take(&mut copy.batch);
                 copy.batch_bytes = 0;
-                copy.count += engine
-                    .copy_rows(&copy.statement, rows, &mut self.state)
-                    .await?;
+                let interrupt = Some(self.state.interrupt.clone());
+                let insert = engine.copy_rows(&copy.statement, rows, &mut self.state);
+                copy.count += Interruptible::new(insert, interrupt).await?;
             }
         }
         if done && !copy.batch.is_empty() {
             let rows = std::mem::take(&mut copy.batch);
-            copy.count += engine
-                .copy_rows(&copy.statement, rows, &mut self.state)
-                .await?;
+            let interrupt = Some(self.state.interrupt.clone());
+            let insert = engine.copy_rows(&copy.statement, rows, &mut self.state);
+            copy.count += Interruptible::new(insert, interrupt).await?;
         }
         Ok(done)
     }
@@ -1031,6 +1037,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     /// The data is all in: the COPY's transaction commits (if it is its
     /// own) and the client gets `COPY n`.
     async fn finish_copy<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<Step> {
+        self.state.interrupt.end_statement();
         let Some(copy) = self.copy_in.take() else {
             return Ok(Step::Continue);
         };
@@ -1057,6 +1064,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         error: Error,
         io: &mut W,
     ) -> io::Result<Step> {
+        self.state.interrupt.end_statement();
         let Some(copy) = self.copy_in.take() else {
             return Ok(Step::Continue);
         };

@@ -503,3 +503,39 @@ async fn a_session_idle_in_a_transaction_too_long_ends_and_rolls_back() {
         .await
         .unwrap();
 }
+
+/// psql's `\copy` fed slowly: statement_timeout stops the COPY at its
+/// next batch, and none of its rows stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_stops_a_slow_copy_whole() {
+    let Some(psql) = tessera_testkit::find_program("psql") else {
+        eprintln!("skipping: psql not found (install postgresql-client-15)");
+        return;
+    };
+    let server = TestServer::start_with_shards(2);
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE cp (k int, v text)")
+        .await
+        .unwrap();
+    // Ten rows, a pause longer than the timeout, then enough rows for
+    // a batch: the batch's insert finds the statement timed out.
+    let rows = r"(for i in $(seq 1 10); do printf '%s\tx\n' $i; done; sleep 1; seq 11 6000 | sed 's/$/\tx/')";
+    let script = format!(
+        "{rows} | {} -X -q -h {} -p {} -U {} -d {} -c \"SET statement_timeout = '400ms'\" -c '\\copy cp from stdin' 2>&1",
+        psql.display(),
+        server.host(),
+        server.port(),
+        tessera_testkit::USER,
+        server.dbname(),
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("canceling statement due to statement timeout"),
+        "{text}"
+    );
+    assert_eq!(rows_text(&c, "SELECT count(*) FROM cp").await, ["0"]);
+}
