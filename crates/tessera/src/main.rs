@@ -427,10 +427,11 @@ fn run(args: RunArgs) -> Result<(), String> {
     config.shard_memory_limit_bytes = usize::try_from(shard_memory_limit).unwrap_or(usize::MAX);
     config.checkpoint_wal_size_bytes = checkpoint_wal_size;
     config.checkpoint_interval = checkpoint_interval;
+    let admin = bootstrap_role.name.clone();
     config.bootstrap_role = Some(bootstrap_role);
     let node = run_node(config, handler).map_err(|e| e.message)?;
     tracing::info!(
-        "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {}",
+        "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {} -U {admin}",
         node.shards,
         data_dir.display(),
         pg_listen.ip(),
