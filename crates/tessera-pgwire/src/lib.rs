@@ -4,13 +4,12 @@
 //!
 //! Layers, bottom up: [`values`] (text and binary formats of each type),
 //! [`codec`] (sans-I/O message decoding and encoding), `session` (the
-//! protocol state: startup, simple query, extended query), and
+//! protocol state: startup, simple query, extended query, COPY with
+//! [`copy`]'s formats, cancellation and timeouts, LISTEN/NOTIFY), and
 //! [`serve_connection`] (the socket loop, TLS, and authentication with
 //! [`auth`], [`hba`] and [`scram`]). The SQL engine is reached only
 //! through [`tessera_sql::QueryEngine`], so tests drive a session with a
 //! fake engine over an in-memory stream.
-//!
-//! Not here yet: cancellation, COPY.
 
 pub mod auth;
 pub mod codec;
