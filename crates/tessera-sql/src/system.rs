@@ -90,6 +90,11 @@ pub enum CatalogFn {
     GetUserById,
     TableIsVisible,
     TypeIsVisible,
+    /// `pg_function_is_visible`, `pg_get_function_result`,
+    /// `pg_get_function_arguments` of the functions pg_proc lists.
+    FunctionIsVisible,
+    GetFunctionResult,
+    GetFunctionArguments,
     EncodingToChar,
     ObjDescription,
     ColDescription,
@@ -130,6 +135,9 @@ impl CatalogFn {
             ("pg_get_userbyid", 1) => (CatalogFn::GetUserById, Text, O),
             ("pg_table_is_visible", 1) => (CatalogFn::TableIsVisible, Bool, O),
             ("pg_type_is_visible", 1) => (CatalogFn::TypeIsVisible, Bool, O),
+            ("pg_function_is_visible", 1) => (CatalogFn::FunctionIsVisible, Bool, O),
+            ("pg_get_function_result", 1) => (CatalogFn::GetFunctionResult, Text, O),
+            ("pg_get_function_arguments", 1) => (CatalogFn::GetFunctionArguments, Text, O),
             ("pg_encoding_to_char", 1) => (CatalogFn::EncodingToChar, Text, I),
             ("obj_description", 1) => (CatalogFn::ObjDescription, Text, O),
             ("obj_description", 2) => (CatalogFn::ObjDescription, Text, OT),
@@ -396,6 +404,11 @@ const RELATIONS: &[(&str, &str)] = &[
 
 /// The functions pg_proc lists: those this module and the binder answer
 /// that clients look up, with PostgreSQL's oids, argument and result types.
+/// The function pg_proc lists with oid `oid`.
+fn proc_by_oid(oid: u32) -> Option<&'static (u32, &'static str, &'static [u32], u32)> {
+    PROCS.iter().find(|(o, ..)| *o == oid)
+}
+
 const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (89, "version", &[], 25),
     (1081, "format_type", &[26, 23], 25),
@@ -405,6 +418,9 @@ const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (1716, "pg_get_expr", &[194, 26], 25),
     (2079, "pg_table_is_visible", &[26], 16),
     (2080, "pg_type_is_visible", &[26], 16),
+    (2081, "pg_function_is_visible", &[26], 16),
+    (2162, "pg_get_function_arguments", &[26], 25),
+    (2165, "pg_get_function_result", &[26], 25),
     (1597, "pg_encoding_to_char", &[23], 19),
     (1403, "current_schemas", &[16], 1003),
     (1215, "obj_description", &[26, 19], 25),
@@ -1351,6 +1367,24 @@ impl SystemCatalog {
             return Ok(Value::Null);
         }
         Ok(match f {
+            // Every function pg_proc lists is in pg_catalog, always on the path.
+            CatalogFn::FunctionIsVisible => match arg_oid(0).and_then(proc_by_oid) {
+                Some(_) => Value::Bool(true),
+                None => Value::Null,
+            },
+            CatalogFn::GetFunctionResult => match arg_oid(0).and_then(proc_by_oid) {
+                Some((_, _, _, result)) => text(format_type(*result, None)),
+                None => Value::Null,
+            },
+            CatalogFn::GetFunctionArguments => match arg_oid(0).and_then(proc_by_oid) {
+                Some((_, _, args, _)) => text(
+                    args.iter()
+                        .map(|t| format_type(*t, None))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                None => Value::Null,
+            },
             CatalogFn::FormatType => match arg_oid(0) {
                 None => Value::Null,
                 Some(t) => {
