@@ -1188,23 +1188,41 @@ impl SystemCatalog {
             .collect()
     }
 
+    /// The session's database, and the two templates every PostgreSQL
+    /// cluster has (initdb's: template1 to copy, template0 pristine,
+    /// closed to connections), as psql's `\l` expects them.
     fn databases(&self) -> Vec<Vec<Value>> {
-        vec![vec![
-            oid(DATABASE_OID),
-            text(self.names.database.clone()),
-            oid(SUPERUSER_OID),
-            int4(UTF8_ENCODING as i64),
-            ch('c'),
-            Value::Bool(false),
-            Value::Bool(true),
-            int4(-1),
-            oid(DEFAULT_TABLESPACE_OID),
-            text("C"),
-            text("C"),
-            Value::Null,
-            Value::Null,
-            Value::Null,
-        ]]
+        let row = |db_oid: u32, name: &str, template: bool, connect: bool| {
+            let acl = template.then(|| {
+                array(
+                    Elem::Text,
+                    vec![text("=c/postgres"), text("postgres=CTc/postgres")],
+                )
+            });
+            vec![
+                oid(db_oid),
+                text(name),
+                oid(SUPERUSER_OID),
+                int4(UTF8_ENCODING as i64),
+                ch('c'),
+                Value::Bool(template),
+                Value::Bool(connect),
+                int4(-1),
+                oid(DEFAULT_TABLESPACE_OID),
+                text("C"),
+                text("C"),
+                Value::Null,
+                Value::Null,
+                acl.unwrap_or(Value::Null),
+            ]
+        };
+        let mut rows = vec![row(DATABASE_OID, &self.names.database, false, true)];
+        for (db_oid, name, connect) in [(1, "template1", true), (4, "template0", false)] {
+            if self.names.database != name {
+                rows.push(row(db_oid, name, true, connect));
+            }
+        }
+        rows
     }
 
     /// One row per role of the catalog: `pg_roles` (`view`, the password

@@ -1,5 +1,5 @@
 //! The real `psql` 15's backslash commands (`\d`, `\d t`, `\d+ t`, `\dt`,
-//! `\di`, `\dv`, `\ds`, `\dn`, `\du`, `\l`, `\df`) against the pg_catalog
+//! `\di`, `\dv`, `\ds`, `\dn`, `\du`, `\l`, `\l postgres`, `\df`) against the pg_catalog
 //! relations: for the schema in `psql/schema.sql` (a primary key, a unique
 //! constraint and a unique index, a secondary index, a foreign key, a
 //! check, defaults, a serial column, a view, a sequence, a second schema)
