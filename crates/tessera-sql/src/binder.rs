@@ -3025,15 +3025,25 @@ impl<'a> Binder<'a> {
                     spaced
                 };
                 if name.eq_ignore_ascii_case("all") {
-                    return Err(Error::unsupported("SHOW ALL"));
+                    let columns = ["name", "setting", "description"]
+                        .into_iter()
+                        .map(|n| ColumnDesc {
+                            name: n.into(),
+                            data_type: DataType::Text,
+                            table_oid: 0,
+                            column_id: 0,
+                        })
+                        .collect();
+                    (Plan::ShowAll, columns, true)
+                } else {
+                    let col = ColumnDesc {
+                        name: name.to_lowercase(),
+                        data_type: DataType::Text,
+                        table_oid: 0,
+                        column_id: 0,
+                    };
+                    (Plan::Show { name }, vec![col], true)
                 }
-                let col = ColumnDesc {
-                    name: name.to_lowercase(),
-                    data_type: DataType::Text,
-                    table_oid: 0,
-                    column_id: 0,
-                };
-                (Plan::Show { name }, vec![col], true)
             }
             S::StartTransaction { modes, .. } => {
                 let (isolation, read_only) = transaction_modes(modes)?;

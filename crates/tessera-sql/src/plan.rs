@@ -817,6 +817,8 @@ pub enum Plan {
     Show {
         name: String,
     },
+    /// `SHOW ALL`: name, setting and description of every setting.
+    ShowAll,
     /// `LISTEN channel` (`listen` false: `UNLISTEN`; channel `*`: all).
     Listen {
         channel: String,

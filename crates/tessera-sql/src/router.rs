@@ -186,6 +186,35 @@ const READ_ONLY_SETTINGS: &[&str] = &[
     "max_identifier_length",
 ];
 
+/// What `SHOW name` shows: inside a block its isolation and read-only
+/// mode, else the session's value or the default.
+fn show_setting(session: &SessionState, name: &str) -> Result<String> {
+    let key = canonical_setting(name)
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_else(|| name.to_string());
+    let in_block = match &session.txn {
+        Some(t) if key == "transaction_isolation" => Some(t.isolation.name()),
+        Some(t) if key == "transaction_read_only" => Some(if t.read_only { "on" } else { "off" }),
+        _ => None,
+    };
+    // Outside a block, the next transaction's level.
+    let key = match key.as_str() {
+        "transaction_isolation" => "default_transaction_isolation".to_string(),
+        "transaction_read_only" => "default_transaction_read_only".to_string(),
+        _ => key,
+    };
+    in_block
+        .map(str::to_string)
+        .or_else(|| session.settings.get(&key).cloned())
+        .or_else(|| canonical_setting(name).map(|(_, d)| d.to_string()))
+        .ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            )
+        })
+}
+
 /// A setting's canonical name and default, for a name in any case; `None`
 /// for a setting there is no such (SET and startup packets refuse it, 42704).
 pub fn canonical_setting(name: &str) -> Option<(&'static str, &'static str)> {
@@ -2441,36 +2470,41 @@ impl<C: Cluster> Router<C> {
                 }
                 Ok(QueryResult::command(*tag, vec![]))
             }
-            Plan::Show { name } => {
-                let key = canonical_setting(name)
-                    .map(|(n, _)| n.to_string())
-                    .unwrap_or_else(|| name.clone());
-                let in_block = match &session.txn {
-                    Some(t) if key == "transaction_isolation" => Some(t.isolation.name()),
-                    Some(t) if key == "transaction_read_only" => {
-                        Some(if t.read_only { "on" } else { "off" })
-                    }
-                    _ => None,
-                };
-                // Outside a block, the next transaction's level.
-                let key = match key.as_str() {
-                    "transaction_isolation" => "default_transaction_isolation".to_string(),
-                    "transaction_read_only" => "default_transaction_read_only".to_string(),
-                    _ => key,
-                };
-                let value = in_block
-                    .map(str::to_string)
-                    .or_else(|| session.settings.get(&key).cloned())
-                    .or_else(|| canonical_setting(name).map(|(_, d)| d.to_string()))
-                    .ok_or_else(|| {
-                        Error::new(
-                            sqlstate::UNDEFINED_OBJECT,
-                            format!("unrecognized configuration parameter \"{name}\""),
-                        )
-                    })?;
+            Plan::Show { name } => Ok(QueryResult {
+                columns: None,
+                rows: Rows::one(vec![Value::Text(show_setting(session, name)?)]),
+                tag: "SHOW".into(),
+                notices: vec![],
+            }),
+            Plan::ShowAll => {
+                // Every setting the node knows and every custom one the
+                // session set, by name, as SHOW shows each.
+                let mut names: Vec<&str> = REPORTED_SETTINGS
+                    .iter()
+                    .chain(OTHER_SETTINGS)
+                    .map(|(n, _)| *n)
+                    .chain(
+                        session
+                            .settings
+                            .keys()
+                            .filter(|k| k.contains('.'))
+                            .map(String::as_str),
+                    )
+                    .collect();
+                names.sort_by_key(|n| n.to_lowercase());
+                names.dedup();
+                let mut rows = Rows::new(3);
+                for name in names {
+                    let value = show_setting(session, name)?;
+                    rows.push([
+                        Value::Text(name.to_string()),
+                        Value::Text(value),
+                        Value::Text(String::new()),
+                    ]);
+                }
                 Ok(QueryResult {
                     columns: None,
-                    rows: Rows::one(vec![Value::Text(value)]),
+                    rows,
                     tag: "SHOW".into(),
                     notices: vec![],
                 })

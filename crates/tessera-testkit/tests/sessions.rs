@@ -227,6 +227,17 @@ async fn reset_all_and_discard_all_return_a_session_to_its_defaults() {
     )
     .await
     .unwrap();
+    // SHOW ALL: every setting as SHOW shows it, by name.
+    let all = rows_text(&c, "SHOW ALL").await;
+    assert!(all.contains(&"statement_timeout|5s|".to_string()), "{all:?}");
+    assert!(all.contains(&"app.x|y|".to_string()), "{all:?}");
+    let names: Vec<String> = all
+        .iter()
+        .map(|r| r.split('|').next().unwrap_or("").to_lowercase())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
     c.batch_execute("RESET ALL").await.unwrap();
     assert_eq!(rows_text(&c, "SHOW TimeZone").await, zone);
     assert_eq!(rows_text(&c, "SHOW DateStyle").await, style);
