@@ -229,7 +229,10 @@ async fn reset_all_and_discard_all_return_a_session_to_its_defaults() {
     .unwrap();
     // SHOW ALL: every setting as SHOW shows it, by name.
     let all = rows_text(&c, "SHOW ALL").await;
-    assert!(all.contains(&"statement_timeout|5s|".to_string()), "{all:?}");
+    assert!(
+        all.contains(&"statement_timeout|5s|".to_string()),
+        "{all:?}"
+    );
     assert!(all.contains(&"app.x|y|".to_string()), "{all:?}");
     let names: Vec<String> = all
         .iter()
