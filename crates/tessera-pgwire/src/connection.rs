@@ -452,8 +452,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             Some(stored) => {
                 let mut salted = stored.as_bytes()[3..].to_vec();
                 salted.extend_from_slice(&salt);
-                let expected =
-                    format!("md5{}", password::hex(&tessera_types::md5::digest(&salted)));
+                let expected = format!("md5{}", tessera_types::md5::hex(&salted));
                 if password::constant_time_eq(expected.as_bytes(), given) {
                     Verdict::Passed
                 } else {

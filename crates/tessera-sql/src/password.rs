@@ -126,7 +126,7 @@ pub fn md5_hash(password: &str, role: &str) -> String {
     let mut input = Vec::with_capacity(password.len() + role.len());
     input.extend_from_slice(password.as_bytes());
     input.extend_from_slice(role.as_bytes());
-    format!("md5{}", hex(&tessera_types::md5::digest(&input)))
+    format!("md5{}", tessera_types::md5::hex(&input))
 }
 
 /// What to store for `password` given in CREATE/ALTER ROLE for role `role`:
@@ -205,14 +205,6 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 /// Equal lengths and bytes, in time that depends only on the length.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[cfg(test)]
