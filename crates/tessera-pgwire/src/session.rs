@@ -482,11 +482,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     /// BackendKeyData and ReadyForQuery.
     pub(crate) fn start(
         engine: &'e E,
-        mut state: SessionState,
+        state: SessionState,
         backend: BackendKey,
         mut out: Vec<u8>,
     ) -> Session<'e, E> {
-        state.pid = backend.process_id;
+        state.interrupt.set_pid(backend.process_id);
         let now = now_micros();
         let setting = |name: &str| state.settings.get(name).cloned().unwrap_or_default();
         let info = ActivityInfo {

@@ -236,14 +236,9 @@ impl Sessions {
 }
 
 /// The process id of the client session whose statement this thread is
-/// running (found by its interrupt), if any.
+/// running (its interrupt names it), if any.
 pub fn current_pid() -> Option<u32> {
-    let current = tessera_types::interrupt::current()?;
-    sessions()
-        .list()
-        .into_iter()
-        .find(|a| Arc::ptr_eq(&a.interrupt, &current))
-        .map(|a| a.pid)
+    Some(tessera_types::interrupt::current()?.pid()).filter(|pid| *pid != 0)
 }
 
 /// The functions that read or signal sessions.

@@ -130,8 +130,6 @@ pub struct SessionState {
     /// What stops the running statement (see
     /// [`tessera_types::interrupt`]).
     pub interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
-    /// The session's process id (BackendKeyData), 0 when it has none.
-    pub pid: u32,
     /// LISTEN/UNLISTEN (`false`) and NOTIFY (channel, payload) of the
     /// open block: they take effect when it commits.
     pub pending_listens: Vec<(String, bool)>,
@@ -151,12 +149,17 @@ pub enum TransactionStatus {
 }
 
 impl SessionState {
+    /// The session's process id (BackendKeyData), 0 when it has none.
+    pub fn pid(&self) -> u32 {
+        self.interrupt.pid()
+    }
+
     /// LISTEN (`listen` false: UNLISTEN) on `channel`: now outside a
     /// block, at its commit inside one.
     pub fn listen(&mut self, channel: &str, listen: bool) {
         if self.txn.is_some() {
             self.pending_listens.push((channel.to_string(), listen));
-        } else if let Some(me) = crate::activity::sessions().find(self.pid) {
+        } else if let Some(me) = crate::activity::sessions().find(self.pid()) {
             me.listen(channel, listen);
         }
     }
@@ -171,7 +174,7 @@ impl SessionState {
             ));
         }
         if self.txn.is_none() {
-            return crate::activity::notify(self.pid, channel, payload);
+            return crate::activity::notify(self.pid(), channel, payload);
         }
         let note = (channel.to_string(), payload.to_string());
         if !self.pending_notifies.contains(&note) {
@@ -188,13 +191,13 @@ impl SessionState {
         if !committed {
             return;
         }
-        if let Some(me) = crate::activity::sessions().find(self.pid) {
+        if let Some(me) = crate::activity::sessions().find(self.pid()) {
             for (channel, listen) in listens {
                 me.listen(&channel, listen);
             }
         }
         for (channel, payload) in notifies {
-            if let Err(e) = crate::activity::notify(self.pid, &channel, &payload) {
+            if let Err(e) = crate::activity::notify(self.pid(), &channel, &payload) {
                 tracing::warn!("NOTIFY {channel} after commit: {}", e.message);
             }
         }

@@ -763,11 +763,11 @@ impl<C: Cluster> Router<C> {
         let locks = crate::advisory::locks();
         let rerunnable = matches!(&*statement.plan, Plan::Select(_)) && !statement.uses_sequences;
         loop {
-            locks.begin_statement(session.pid);
+            locks.begin_statement(session.pid());
             let result = self.execute_plan(statement, params.clone(), session).await;
             match result {
                 Err(e) if crate::advisory::is_wait(&e) => {
-                    locks.undo_statement(session.pid);
+                    locks.undo_statement(session.pid());
                     if !rerunnable {
                         return Err(Error::unsupported(
                             "waiting for an advisory lock in a statement that writes (take it in a SELECT of its own)",
@@ -779,7 +779,7 @@ impl<C: Cluster> Router<C> {
                     memory::check()?;
                 }
                 other => {
-                    locks.begin_statement(session.pid);
+                    locks.begin_statement(session.pid());
                     return other;
                 }
             }
@@ -3254,8 +3254,8 @@ impl<C: Cluster> QueryEngine for Router<C> {
         };
         // Transaction-level advisory locks end with the transaction (the
         // statement's own, outside a block).
-        if session.txn.is_none() && session.pid != 0 {
-            crate::advisory::locks().end_transaction(session.pid);
+        if session.txn.is_none() && session.pid() != 0 {
+            crate::advisory::locks().end_transaction(session.pid());
         }
         result
     }
@@ -3362,8 +3362,8 @@ impl<C: Cluster> QueryEngine for Router<C> {
         if let Some(txn) = session.txn.take() {
             self.abort(txn).await;
         }
-        if session.pid != 0 {
-            crate::advisory::locks().end_session(session.pid);
+        if session.pid() != 0 {
+            crate::advisory::locks().end_session(session.pid());
         }
     }
 }

@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -30,9 +30,12 @@ const CANCELLED: u8 = 1;
 const TERMINATED: u8 = 2;
 
 /// One session's request to stop: raised from any thread, read by the
-/// threads running the session's statement.
+/// threads running the session's statement. It also names the session
+/// (its process id), so that those threads know whose statement it is.
 #[derive(Debug, Default)]
 pub struct Interrupt {
+    /// The session's process id (BackendKeyData), 0 until it has one.
+    pid: AtomicU32,
     state: AtomicU8,
     /// When the running statement times out, in nanoseconds after
     /// [`base`] (0: never).
@@ -57,6 +60,15 @@ fn nanos_since_base(at: Instant) -> u64 {
 impl Interrupt {
     pub fn new() -> Arc<Interrupt> {
         Arc::new(Interrupt::default())
+    }
+
+    /// The session's process id, 0 for a session of the engine's own.
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Acquire)
+    }
+
+    pub fn set_pid(&self, pid: u32) {
+        self.pid.store(pid, Ordering::Release);
     }
 
     /// Asks the running statement, if any, to stop (57014). A request
