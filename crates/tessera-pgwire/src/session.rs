@@ -355,13 +355,6 @@ async fn run_statement<E: QueryEngine>(
     outcome
 }
 
-/// Now, in microseconds since the Unix epoch.
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 fn is_utf8_encoding_name(value: &str) -> bool {
     client_encoding(value) == Some("UTF8")
@@ -487,7 +480,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         mut out: Vec<u8>,
     ) -> Session<'e, E> {
         state.interrupt.set_pid(backend.process_id);
-        let now = now_micros();
+        let now = activity::now_micros();
         let setting = |name: &str| state.settings.get(name).cloned().unwrap_or_default();
         let info = ActivityInfo {
             user: setting("session_authorization"),
@@ -559,7 +552,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             if status == TransactionStatus::Idle {
                 a.xact_start = None;
             }
-            a.state_change = now_micros();
+            a.state_change = activity::now_micros();
             if a.application_name != application_name {
                 a.application_name = application_name.to_string();
             }
@@ -591,19 +584,6 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     /// The registry's entry of this session.
     pub(crate) fn activity(&self) -> &std::sync::Arc<activity::Activity> {
         self.registration.activity()
-    }
-
-    /// `pg_stat_activity` shows `sql` running from now on.
-    fn report_active(&self, sql: &str) {
-        let now = now_micros();
-        self.registration.activity().update(|a| {
-            a.state = "active";
-            a.query.clear();
-            a.query.push_str(sql);
-            a.query_start = Some(now);
-            a.state_change = now;
-            a.xact_start.get_or_insert(now);
-        });
     }
 
     /// Ends the implicit transaction of a Sync or simple Query: portals do not
@@ -782,7 +762,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     ) -> Result<(), Failure> {
         // A simple Query replaces the unnamed statement, as in PostgreSQL.
         self.statements.remove("");
-        self.report_active(sql);
+        self.registration.activity().report_active(sql);
         let engine = self.engine;
         let statements = engine.prepare(sql, &[], &self.state)?;
         if statements.is_empty() {
@@ -1285,15 +1265,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         }
         if let Progress::NotRun = portal.progress {
             let params = std::mem::take(&mut portal.params);
-            self.registration.activity().update(|a| {
-                let now = now_micros();
-                a.state = "active";
-                a.query.clear();
-                a.query.push_str(statement.sql());
-                a.query_start = Some(now);
-                a.state_change = now;
-                a.xact_start.get_or_insert(now);
-            });
+            self.registration.activity().report_active(statement.sql());
             let result = run_statement(engine, statement, params, &mut self.state).await?;
             if result.tag == DISCARD_ALL {
                 // Its own portal lives on until Sync, as in PostgreSQL.

@@ -111,6 +111,20 @@ impl Activity {
         change(&mut self.info.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
+    /// `pg_stat_activity` shows `sql` running from now on (the
+    /// transaction started now unless it had already).
+    pub fn report_active(&self, sql: &str) {
+        let now = now_micros();
+        self.update(|a| {
+            a.state = "active";
+            a.query.clear();
+            a.query.push_str(sql);
+            a.query_start = Some(now);
+            a.state_change = now;
+            a.xact_start.get_or_insert(now);
+        });
+    }
+
     /// Listens to `channel` (`listen` false: stops; the channel `*`:
     /// stops listening to all).
     pub fn listen(&self, channel: &str, listen: bool) {
@@ -137,6 +151,14 @@ impl Activity {
         self.interrupt.terminate();
         self.terminated.notify_one();
     }
+}
+
+/// Now, in microseconds since the Unix epoch (the times
+/// [`ActivityInfo`] holds).
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The live sessions of this process, by process id.
