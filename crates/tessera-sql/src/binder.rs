@@ -2908,34 +2908,14 @@ impl<'a> Binder<'a> {
             S::Set(ast::Set::SingleAssignment { variable, .. })
                 if parsed.reset && variable.to_string().eq_ignore_ascii_case("all") =>
             {
-                let plan = Plan::Discard {
-                    tag: "RESET",
-                    settings: true,
-                    block_refused: false,
-                };
-                (plan, vec![], false)
+                (Plan::Discard(Discard::ResetAll), vec![], false)
             }
             S::Discard {
                 object_type: ast::DiscardObject::ALL,
-            } => {
-                let plan = Plan::Discard {
-                    tag: "DISCARD ALL",
-                    settings: true,
-                    block_refused: true,
-                };
-                (plan, vec![], false)
-            }
-            // No cursors or channels are held: there is nothing to let go.
+            } => (Plan::Discard(Discard::All), vec![], false),
             S::Close {
                 cursor: ast::CloseCursor::All,
-            } => {
-                let plan = Plan::Discard {
-                    tag: "CLOSE CURSOR ALL",
-                    settings: false,
-                    block_refused: false,
-                };
-                (plan, vec![], false)
-            }
+            } => (Plan::Discard(Discard::CloseAll), vec![], false),
             S::LISTEN { channel } => {
                 let plan = Plan::Listen {
                     channel: ident_name(channel),

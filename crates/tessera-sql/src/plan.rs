@@ -829,15 +829,9 @@ pub enum Plan {
         channel: String,
         payload: String,
     },
-    /// `RESET ALL`, `DISCARD ALL`, `CLOSE ALL`: what the
-    /// session holds of a kind let go, with this tag. `settings`: the
-    /// settings return to their defaults; `block_refused`: refused in a
-    /// transaction block (25001, DISCARD ALL).
-    Discard {
-        tag: &'static str,
-        settings: bool,
-        block_refused: bool,
-    },
+    /// `RESET ALL`, `DISCARD ALL`, `CLOSE ALL`: what the session holds of
+    /// a kind let go.
+    Discard(Discard),
     /// BEGIN / START TRANSACTION; `None` takes the session's default.
     Begin {
         isolation: Option<crate::engine::Isolation>,
@@ -1104,6 +1098,29 @@ impl crate::engine::StatementInfo for Statement {
     }
     fn sql(&self) -> &str {
         &self.sql
+    }
+}
+
+/// What a [`Plan::Discard`] lets go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discard {
+    /// `RESET ALL`: the settings return to their defaults.
+    ResetAll,
+    /// `DISCARD ALL`: the settings too, the channels listened to and (in
+    /// the session) the prepared statements; refused in a block (25001).
+    All,
+    /// `CLOSE ALL`: the cursors (Tessera holds none).
+    CloseAll,
+}
+
+impl Discard {
+    /// The command tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Discard::ResetAll => "RESET",
+            Discard::All => "DISCARD ALL",
+            Discard::CloseAll => "CLOSE CURSOR ALL",
+        }
     }
 }
 

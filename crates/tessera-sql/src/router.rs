@@ -2438,21 +2438,18 @@ impl<C: Cluster> Router<C> {
                 session.notify(channel, payload)?;
                 Ok(QueryResult::command("NOTIFY", vec![]))
             }
-            Plan::Discard {
-                tag,
-                settings,
-                block_refused,
-            } => {
-                if *block_refused && session.txn.is_some() {
-                    return Err(Error::new(
-                        sqlstate::ACTIVE_SQL_TRANSACTION,
-                        format!("{tag} cannot run inside a transaction block"),
-                    ));
-                }
-                if *tag == "DISCARD ALL" {
+            Plan::Discard(what) => {
+                use crate::plan::Discard;
+                if *what == Discard::All {
+                    if session.txn.is_some() {
+                        return Err(Error::new(
+                            sqlstate::ACTIVE_SQL_TRANSACTION,
+                            "DISCARD ALL cannot run inside a transaction block",
+                        ));
+                    }
                     session.listen("*", false);
                 }
-                if *settings {
+                if matches!(what, Discard::ResetAll | Discard::All) {
                     // Every setting the session changed back to its
                     // default; the user and what the server fixes stay.
                     let changed: Vec<String> = session
@@ -2468,7 +2465,7 @@ impl<C: Cluster> Router<C> {
                         }
                     }
                 }
-                Ok(QueryResult::command(*tag, vec![]))
+                Ok(QueryResult::command(what.tag(), vec![]))
             }
             Plan::Show { name } => Ok(QueryResult {
                 columns: None,
