@@ -185,8 +185,9 @@ impl AdvisoryLocks {
         changed
     }
 
-    /// A statement of `pid` starts: nothing taken by it yet.
-    pub fn begin_statement(&self, pid: u32) {
+    /// A statement of `pid` starts or ended: what it took is no longer
+    /// its own to give back.
+    pub fn forget_statement(&self, pid: u32) {
         self.table().taken.remove(&pid);
     }
 
@@ -363,7 +364,7 @@ mod tests {
     #[test]
     fn a_statement_that_must_wait_gives_back_what_it_took() {
         let l = AdvisoryLocks::default();
-        l.begin_statement(5);
+        l.forget_statement(5);
         assert!(l.try_lock(5, Key::One(1), true, false));
         l.undo_statement(5);
         assert!(l.try_lock(6, Key::One(1), true, false), "given back");

@@ -546,12 +546,9 @@ impl<C: Cluster> Router<C> {
             Source::Work(n) => Ok(params.work_rows(*n)?.clone()),
             Source::Probe { init, keys } => {
                 let (rows, found) = crate::subquery::probe(params, *init, keys)?;
-                let mut out = Rows::with_capacity(rows.width(), found.len());
-                for &i in found {
-                    out.push_slice(&rows[i]);
-                }
+                let found = crate::subquery::copies(rows, found);
                 memory::check()?;
-                Ok(out)
+                Ok(found)
             }
             Source::Init(id) => {
                 let rows = params.init_rows(*id)?.rows.clone();
@@ -763,7 +760,7 @@ impl<C: Cluster> Router<C> {
         let locks = crate::advisory::locks();
         let rerunnable = matches!(&*statement.plan, Plan::Select(_)) && !statement.uses_sequences;
         loop {
-            locks.begin_statement(session.pid());
+            locks.forget_statement(session.pid());
             let result = self.execute_plan(statement, params.clone(), session).await;
             match result {
                 Err(e) if crate::advisory::is_wait(&e) => {
@@ -779,7 +776,7 @@ impl<C: Cluster> Router<C> {
                     memory::check()?;
                 }
                 other => {
-                    locks.begin_statement(session.pid());
+                    locks.forget_statement(session.pid());
                     return other;
                 }
             }

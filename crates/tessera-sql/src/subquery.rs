@@ -271,7 +271,7 @@ pub fn probe<'p>(
 }
 
 /// Copies of rows `at` of `rows`, in that order.
-fn copies(rows: &Rows, at: &[usize]) -> Rows {
+pub(crate) fn copies(rows: &Rows, at: &[usize]) -> Rows {
     let mut out = Rows::with_capacity(rows.width(), at.len());
     for &i in at {
         out.push_slice(&rows[i]);
