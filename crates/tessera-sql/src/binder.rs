@@ -4986,11 +4986,7 @@ impl<'a> Binder<'a> {
                 2 => &[DataType::Int4, DataType::Int4],
                 _ => &[],
             };
-            let mut bound = Vec::with_capacity(args.len());
-            for (a, t) in args.iter().zip(types) {
-                let (e, et) = self.bind_expr_hint(a, scope, ctx, Some(*t))?;
-                bound.push(self.coerce(e, et, *t)?);
-            }
+            let bound = self.bind_args_as(&args, types, scope, ctx)?;
             self.advisory_waits |= f.may_wait();
             let result = if f.returns_bool() {
                 DataType::Bool
@@ -5004,11 +5000,7 @@ impl<'a> Binder<'a> {
             return Ok((call, result));
         }
         if let Some((f, result, params)) = crate::activity::SessionFn::named(&name, args.len()) {
-            let mut bound = Vec::with_capacity(args.len());
-            for (a, t) in args.iter().zip(params) {
-                let (e, et) = self.bind_expr_hint(a, scope, ctx, Some(*t))?;
-                bound.push(self.coerce(e, et, *t)?);
-            }
+            let bound = self.bind_args_as(&args, params, scope, ctx)?;
             let call = Expr::Call {
                 func: Function::Session(f),
                 args: bound,
@@ -10493,6 +10485,23 @@ impl Binder<'_> {
             bound.push(self.bind_expr(a, scope, ctx)?);
         }
         self.json_call(f, name, bound)
+    }
+
+    /// Each argument bound and coerced to the parameter type at its place
+    /// (a function of fixed signature).
+    fn bind_args_as(
+        &mut self,
+        args: &[ast::Expr],
+        types: &[DataType],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<Expr>> {
+        let mut bound = Vec::with_capacity(args.len());
+        for (a, t) in args.iter().zip(types) {
+            let (e, et) = self.bind_expr_hint(a, scope, ctx, Some(*t))?;
+            bound.push(self.coerce(e, et, *t)?);
+        }
+        Ok(bound)
     }
 
     /// [`Self::bind_json_call`] over bound arguments.

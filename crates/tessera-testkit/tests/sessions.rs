@@ -295,6 +295,24 @@ async fn advisory_locks_wait_share_and_end_with_their_transaction_or_session() {
         ["t"],
         "another key"
     );
+    // A parameter takes the function's argument type.
+    let got: bool = b
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&43i64])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(got);
+    let pid: i32 = a
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let none: bool = a
+        .query_one("SELECT pg_cancel_backend($1)", &[&(pid ^ 0x7000_0000)])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!none, "no such session");
 
     // A waiting lock goes on once the holder lets go of it (twice).
     let waiter = tokio::spawn(async move {
