@@ -31,6 +31,9 @@ if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbenc
     fi
 fi
 
+# The client libraries of the driver and ORM tests (tests/drivers_*.rs).
+scripts/drivers-setup.sh
+
 # rustfmt and clippy come with rustup's default profile; add them if not.
 if command -v rustup >/dev/null 2>&1; then
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
