@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use tessera_sql::rows::Rows;
 use tessera_sql::{ColumnDesc, Notice, QueryEngine, QueryResult, SessionState, StatementInfo};
-use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
+use tessera_types::{sqlstate, DataType, Error, Result, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 
 use crate::testing::{backend_message, frontend};
@@ -127,7 +127,7 @@ impl QueryEngine for FakeEngine {
             "select types" => select(vec![vec![
                 Value::Int4(42),
                 Value::Float8(1.5),
-                Value::Numeric(numeric::parse("12.34").unwrap()),
+                Value::Numeric(tessera_types::numeric::Numeric::parse("12.34").unwrap()),
                 Value::Text("hé".to_string()),
                 Value::Bool(true),
                 Value::Null,
@@ -691,7 +691,9 @@ async fn binary_results_and_params() {
         // Parameters in binary, echoed back in binary; a NULL; one in text.
         let numeric = {
             let mut out = Vec::new();
-            numeric::encode_binary(&numeric::parse("-0.5").unwrap(), &mut out);
+            tessera_types::numeric::Numeric::parse("-0.5")
+                .unwrap()
+                .encode_binary(&mut out);
             out
         };
         let messages = client

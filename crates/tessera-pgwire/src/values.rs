@@ -17,8 +17,9 @@
 //! would misread.
 
 use tessera_types::datetime::{self, Interval, TimeContext, TimeZone};
+use tessera_types::numeric::Numeric;
 use tessera_types::sqlstate;
-use tessera_types::{numeric, DataType, Error, Result, Value};
+use tessera_types::{DataType, Error, Result, Value};
 
 /// A format code of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,11 +140,9 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             bytes.try_into().map_err(|_| wrong_length())?,
         )),
         DataType::Numeric(modifier) => {
-            let value = numeric::decode_binary(bytes)?;
+            let value = Numeric::decode_binary(bytes)?;
             match modifier {
-                Some((precision, scale)) => {
-                    Value::Numeric(numeric::apply_typmod(value, precision, scale)?)
-                }
+                Some((precision, scale)) => Value::Numeric(value.apply_typmod(precision, scale)?),
                 None => Value::Numeric(value),
             }
         }
@@ -308,7 +307,7 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Int8(v), DataType::Oid) => out.extend_from_slice(&(*v as u32).to_be_bytes()),
         (Value::Float4(v), DataType::Float4) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Float8(v), DataType::Float8) => out.extend_from_slice(&v.to_be_bytes()),
-        (Value::Numeric(d), DataType::Numeric(_)) => numeric::encode_binary(d, out),
+        (Value::Numeric(d), DataType::Numeric(_)) => d.encode_binary(out),
         (
             Value::Text(s) | Value::BpChar(s),
             DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown,
@@ -471,7 +470,7 @@ mod tests {
             text(&round_trip(Value::Float8(-2.5e-7), DataType::Float8)),
             "-2.5e-07"
         );
-        let d = numeric::parse("-12345.678").unwrap();
+        let d = Numeric::parse("-12345.678").unwrap();
         assert_eq!(
             text(&round_trip(Value::Numeric(d), DataType::Numeric(None))),
             "-12345.678"
@@ -714,7 +713,7 @@ mod tests {
         );
         let bytes = {
             let mut out = Vec::new();
-            numeric::encode_binary(&numeric::parse("123.456").unwrap(), &mut out);
+            Numeric::parse("123.456").unwrap().encode_binary(&mut out);
             out
         };
         let rounded = decode_param(

@@ -19,10 +19,10 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use rust_decimal::Decimal;
 use tessera_types::array::Array;
 use tessera_types::json::{self as jsontext, Jsonb};
-use tessera_types::{numeric, sqlstate, DataType, Error, Result, Value};
+use tessera_types::numeric::Numeric;
+use tessera_types::{numeric_fn, sqlstate, DataType, Error, Result, Value};
 
 use crate::expr::{binary, BinaryOp, Params};
 use crate::plan::{AggCall, AggFunc};
@@ -52,8 +52,8 @@ enum Acc {
     /// The variance family over integers and numeric: exact sums.
     Moments {
         count: i64,
-        sum: Decimal,
-        sum_squares: Decimal,
+        sum: Numeric,
+        sum_squares: Numeric,
     },
     /// The variance family over floats, as PostgreSQL's `float8_accum`.
     FloatMoments {
@@ -114,10 +114,10 @@ fn add(acc: Value, v: Value, ty: DataType) -> Result<Value> {
 /// needs [`add`] (the first value, floats, intervals).
 fn add_in_place(sum: &mut Value, v: &Value) -> Result<bool> {
     match (sum, v) {
-        (Value::Numeric(a), Value::Numeric(b)) => *a = numeric::add(*a, *b)?,
+        (Value::Numeric(a), Value::Numeric(b)) => *a = a.add(b)?,
         (Value::Numeric(a), Value::Int2(_) | Value::Int4(_) | Value::Int8(_)) => {
             let b = v.as_i64().unwrap_or_default();
-            *a = numeric::add(*a, Decimal::from(b))?;
+            *a = a.add(&Numeric::from(b))?;
         }
         (Value::Int8(a), Value::Int2(_) | Value::Int4(_)) => {
             let b = v.as_i64().unwrap_or_default();
@@ -299,8 +299,8 @@ impl Acc {
             },
             AggFunc::Variance { .. } => Acc::Moments {
                 count: 0,
-                sum: Decimal::ZERO,
-                sum_squares: Decimal::ZERO,
+                sum: Numeric::ZERO,
+                sum_squares: Numeric::ZERO,
             },
             AggFunc::ArrayAgg
             | AggFunc::JsonAgg { .. }
@@ -342,10 +342,10 @@ impl Acc {
                 sum,
                 sum_squares,
             } => {
-                let d = v.to_decimal()?;
+                let d = v.to_numeric()?;
                 *count += 1;
-                *sum = numeric::add(*sum, d)?;
-                *sum_squares = numeric::add(*sum_squares, numeric::mul(d, d)?)?;
+                *sum = sum.add(&d)?;
+                *sum_squares = sum_squares.add(&d.mul(&d)?)?;
             }
             Acc::FloatMoments {
                 count,
@@ -476,8 +476,8 @@ impl Acc {
                     return Err(bad());
                 };
                 *count += c;
-                *sum = numeric::add(*sum, *s)?;
-                *sum_squares = numeric::add(*sum_squares, *q)?;
+                *sum = sum.add(s)?;
+                *sum_squares = sum_squares.add(q)?;
             }
             Acc::FloatMoments {
                 count,
@@ -508,7 +508,7 @@ impl Acc {
             Acc::Avg { count: 0, .. } => Value::Null,
             Acc::Avg { sum, count } => match sum {
                 Value::Float8(f) => Value::Float8(f / count as f64),
-                Value::Numeric(d) => Value::Numeric(numeric::div(d, Decimal::from(count))?),
+                Value::Numeric(d) => Value::Numeric(d.div(&Numeric::from(count))?),
                 Value::Interval(i) => Value::Interval(i.div(count as f64)?),
                 Value::Null => Value::Null,
                 other => return Err(Error::internal(format!("avg over {other:?}"))),
@@ -608,34 +608,31 @@ fn float_combine(
 /// (or N·N), at the division's scale; the root at that scale too.
 fn exact_variance(
     count: i64,
-    sum: Decimal,
-    sum_squares: Decimal,
+    sum: Numeric,
+    sum_squares: Numeric,
     population: bool,
     root: bool,
 ) -> Result<Value> {
     if count == 0 || (!population && count == 1) {
         return Ok(Value::Null);
     }
-    let n = Decimal::from(count);
-    let numerator = numeric::sub(numeric::mul(n, sum_squares)?, numeric::mul(sum, sum)?)?;
-    if numerator <= Decimal::ZERO {
+    let n = Numeric::from(count);
+    let numerator = n.mul(&sum_squares)?.sub(&sum.mul(&sum)?)?;
+    if numerator <= Numeric::ZERO {
         // Exact arithmetic: only equal inputs give zero.
-        return Ok(Value::Numeric(Decimal::ZERO));
+        return Ok(Value::Numeric(Numeric::ZERO));
     }
     let denominator = if population {
-        numeric::mul(n, n)?
+        n.mul(&n)?
     } else {
-        numeric::mul(n, n - Decimal::ONE)?
+        n.mul(&Numeric::from(count - 1))?
     };
-    let variance = numeric::div(numerator, denominator)?;
+    let variance = numerator.div(&denominator)?;
     if !root {
         return Ok(Value::Numeric(variance));
     }
     let scale = variance.scale();
-    Ok(Value::Numeric(numeric::with_scale(
-        crate::math::sqrt(variance)?,
-        scale,
-    )))
+    Ok(Value::Numeric(numeric_fn::sqrt_at(&variance, scale)?))
 }
 
 /// A collecting aggregate's result from all of a group's inputs.

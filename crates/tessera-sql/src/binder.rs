@@ -669,7 +669,7 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
                         format!("NUMERIC scale {s} must be between 0 and precision {p}"),
                     ));
                 }
-                DataType::Numeric(Some((p, *s as u8)))
+                DataType::Numeric(Some((p, *s as u16)))
             }
         },
         A::Text | A::String(None) => DataType::Text,
@@ -909,14 +909,15 @@ fn extract_unit(field: &ast::DateTimeField) -> String {
     }
 }
 
-fn numeric_precision(p: u64) -> Result<u8> {
-    if p == 0 || p > tessera_types::types::NUMERIC_PRECISION_MAX as u64 {
-        return Err(Error::unsupported(format!(
-            "NUMERIC precision {p} (Tessera stores up to {} digits exactly)",
-            tessera_types::types::NUMERIC_PRECISION_MAX
-        )));
+fn numeric_precision(p: u64) -> Result<u16> {
+    let max = tessera_types::types::NUMERIC_PRECISION_MAX;
+    if p == 0 || p > u64::from(max) {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("NUMERIC precision {p} must be between 1 and {max}"),
+        ));
     }
-    Ok(p as u8)
+    Ok(p as u16)
 }
 
 /// The columns visible to expressions: one table (or none), or with
@@ -4012,7 +4013,7 @@ impl<'a> Binder<'a> {
                 } else if let Ok(i) = text.parse::<i64>() {
                     Value::Int8(i)
                 } else {
-                    Value::Numeric(tessera_types::numeric::parse(text)?)
+                    Value::Numeric(tessera_types::numeric::Numeric::parse(text)?)
                 };
                 let t = value.data_type();
                 (Expr::Literal(value), t)
@@ -12357,10 +12358,15 @@ fn negate_literal(v: &Value) -> Option<Value> {
         Value::Int4(i) => Value::Int4(i.checked_neg()?),
         Value::Int8(i) if *i == 2147483648 => Value::Int4(i32::MIN),
         Value::Int8(i) => Value::Int8(i.checked_neg()?),
-        Value::Numeric(d) if *d == rust_decimal::Decimal::from(9223372036854775808u64) => {
+        Value::Numeric(d)
+            if *d
+                == tessera_types::numeric::Numeric::from(rust_decimal::Decimal::from(
+                    9223372036854775808u64,
+                )) =>
+        {
             Value::Int8(i64::MIN)
         }
-        Value::Numeric(d) => Value::Numeric(-*d),
+        Value::Numeric(d) => Value::Numeric(d.neg()),
         Value::Float8(f) => Value::Float8(-f),
         _ => return None,
     })

@@ -17,7 +17,7 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use tessera_types::datetime::{self, ops, TimeContext, TimeZone};
-use tessera_types::{memory, numeric, sqlstate, DataType, Error, Result, Value};
+use tessera_types::{memory, sqlstate, DataType, Error, Result, Value};
 
 use crate::plan::SelectPlan;
 use crate::rows::Rows;
@@ -1046,7 +1046,7 @@ fn negate(v: Value) -> Result<Value> {
         ),
         Value::Float4(f) => Value::Float4(-f),
         Value::Float8(f) => Value::Float8(-f),
-        Value::Numeric(d) => Value::Numeric(-d),
+        Value::Numeric(d) => Value::Numeric(d.neg()),
         Value::Interval(i) => Value::Interval(i.checked_neg()?),
         other => return Err(Error::internal(format!("cannot negate {other:?}"))),
     })
@@ -1135,13 +1135,13 @@ pub fn binary_ref(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
     // The commonest pairs first: no date/time operator takes them.
     match (op, l, r) {
         (BinaryOp::Add, Value::Numeric(a), Value::Numeric(b)) => {
-            return numeric::add(*a, *b).map(Value::Numeric)
+            return a.add(b).map(Value::Numeric)
         }
         (BinaryOp::Sub, Value::Numeric(a), Value::Numeric(b)) => {
-            return numeric::sub(*a, *b).map(Value::Numeric)
+            return a.sub(b).map(Value::Numeric)
         }
         (BinaryOp::Mul, Value::Numeric(a), Value::Numeric(b)) => {
-            return numeric::mul(*a, *b).map(Value::Numeric)
+            return a.mul(b).map(Value::Numeric)
         }
         (op, a, b) if op.is_comparison() && same_simple_kind(a, b) => {
             return Ok(Value::Bool(compared(op, a.compare(b))))
@@ -1178,11 +1178,11 @@ pub fn binary_ref(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
         }
         (Value::Float8(a), Value::Float8(b)) => float_arith(op, *a, *b).map(Value::Float8),
         (Value::Numeric(a), Value::Numeric(b)) => Ok(Value::Numeric(match op {
-            BinaryOp::Add => numeric::add(*a, *b)?,
-            BinaryOp::Sub => numeric::sub(*a, *b)?,
-            BinaryOp::Mul => numeric::mul(*a, *b)?,
-            BinaryOp::Div => numeric::div(*a, *b)?,
-            BinaryOp::Mod => numeric::rem(*a, *b)?,
+            BinaryOp::Add => a.add(b)?,
+            BinaryOp::Sub => a.sub(b)?,
+            BinaryOp::Mul => a.mul(b)?,
+            BinaryOp::Div => a.div(b)?,
+            BinaryOp::Mod => a.rem(b)?,
             _ => unreachable!(),
         })),
         (l, r) => Err(Error::internal(format!(

@@ -260,8 +260,8 @@ impl FormattingFn {
                         V::Text(match x {
                             V::Int2(i) => number_format::format_int4(*i as i64, &t)?,
                             V::Int4(i) => number_format::format_int4(*i as i64, &t)?,
-                            V::Int8(i) => number_format::format_decimal((*i).into(), &t)?,
-                            V::Numeric(d) => number_format::format_decimal(*d, &t)?,
+                            V::Int8(i) => number_format::format_numeric(&(*i).into(), &t)?,
+                            V::Numeric(d) => number_format::format_numeric(d, &t)?,
                             V::Float4(f) => number_format::format_float(*f as f64, 6, &t)?,
                             V::Float8(f) => number_format::format_float(*f, 15, &t)?,
                             other => return Err(Error::internal(format!("to_char of {other:?}"))),
@@ -274,7 +274,7 @@ impl FormattingFn {
                 V::TimestampTz(from_char::to_timestamp(&text(s)?, &text(f)?, &time.zone)?)
             }
             (ToNumber, [s, f]) => match number_format::to_number(&text(s)?, &text(f)?)? {
-                Some(n) => V::Numeric(n),
+                Some(n) => V::Numeric(n.into()),
                 None => V::Null,
             },
             (MakeDate, [y, m, d]) => V::Date(make_date(int(y)?, int(m)?, int(d)?)?),

@@ -699,8 +699,10 @@ pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
     Ok(match v {
         Value::Null => Jsonb::Null,
         Value::Bool(b) => Jsonb::Bool(*b),
+        // PostgreSQL's to_jsonb turns NaN and the infinities into strings.
+        Value::Numeric(n) if !n.is_finite() => Jsonb::String(n.to_string()),
         Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) => {
-            Jsonb::Number(v.to_decimal()?)
+            Jsonb::Number(v.to_numeric()?)
         }
         Value::Float4(_) | Value::Float8(_) => {
             let f = v.to_f64()?;

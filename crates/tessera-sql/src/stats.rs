@@ -905,8 +905,8 @@ mod tests {
 
     #[test]
     fn values_equal_in_sql_hash_alike() {
-        let one = Value::Numeric(Decimal::new(1, 0));
-        let one_point_zero = Value::Numeric(Decimal::new(100, 2));
+        let one = Value::Numeric(Decimal::new(1, 0).into());
+        let one_point_zero = Value::Numeric(Decimal::new(100, 2).into());
         assert_eq!(value_hash(&one), value_hash(&one_point_zero));
         assert_eq!(
             value_hash(&Value::Int2(5)),

@@ -542,7 +542,7 @@ fn type_of(type_oid: u32, typmod: i32) -> Option<DataType> {
     let m = typmod - 4;
     Some(match base {
         DataType::Numeric(_) if m >= 0 => {
-            DataType::Numeric(Some(((m >> 16) as u8, (m & 0xffff) as u8)))
+            DataType::Numeric(Some(((m >> 16) as u16, (m & 0xffff) as u16)))
         }
         DataType::Varchar(_) if m >= 0 => DataType::Varchar(Some(m as u32)),
         DataType::Char(_) if m >= 0 => DataType::Char(Some(m as u32)),

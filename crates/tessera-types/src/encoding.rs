@@ -6,6 +6,8 @@
 //! fails with XX001 (data corrupted).
 
 use rust_decimal::Decimal;
+
+use crate::numeric::Numeric;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::datetime::Interval;
@@ -129,8 +131,18 @@ impl<'a> Reader<'a> {
                 let b = self.take(16)?;
                 let mut a = [0u8; 16];
                 a.copy_from_slice(b);
-                Value::Numeric(Decimal::deserialize(a))
+                Value::Numeric(Numeric::from_decimal(Decimal::deserialize(a)))
             }
+            22 => Value::Numeric(match self.take(1)?[0] {
+                0 => Numeric::NaN,
+                1 => Numeric::Infinity,
+                2 => Numeric::NegInfinity,
+                3 => {
+                    let text = self.str()?;
+                    Numeric::parse(text).map_err(|_| self.corrupt("bad numeric"))?
+                }
+                _ => return Err(self.corrupt("unknown numeric kind")),
+            }),
             9 => Value::Text(self.str()?.to_string()),
             10 => Value::BpChar(self.str()?.to_string()),
             11 => Value::Date(self.u32()? as i32),
@@ -206,9 +218,24 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             buf.push(7);
             buf.extend_from_slice(&f.to_bits().to_le_bytes());
         }
-        Value::Numeric(d) => {
+        Value::Numeric(Numeric::Dec(d)) => {
             buf.push(8);
             buf.extend_from_slice(&d.serialize());
+        }
+        // Values a Decimal does not hold: their text, which is exact.
+        Value::Numeric(n) => {
+            buf.push(22);
+            match n {
+                Numeric::NaN => buf.push(0),
+                Numeric::Infinity => buf.push(1),
+                Numeric::NegInfinity => buf.push(2),
+                _ => {
+                    buf.push(3);
+                    let text = n.to_string();
+                    buf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                    buf.extend_from_slice(text.as_bytes());
+                }
+            }
         }
         Value::Text(s) | Value::BpChar(s) => {
             buf.push(if matches!(v, Value::Text(_)) { 9 } else { 10 });
@@ -399,20 +426,37 @@ fn encode_key_float(out: &mut Vec<u8>, f: f64) {
 
 /// Sign, decimal exponent, then significant digits: bytewise order is
 /// numeric order; values equal as numbers (1.0, 1.00) encode alike.
-fn encode_key_numeric(out: &mut Vec<u8>, d: &Decimal) {
+///
+/// The sign byte is 0 (negative), 1 (zero), 2 (positive) or 3 (`NaN`,
+/// above everything). The exponent is two bytes (biased by 0x8000) when
+/// it is below 0x7FFE, else 0xFFFE and four more bytes; `-Infinity` and
+/// `Infinity` are a negative and a positive sign with the exponent bytes
+/// 0x0000 and 0xFFFF, which no finite value has, so they sort beyond every
+/// finite value. Negative values invert their bytes.
+fn encode_key_numeric(out: &mut Vec<u8>, n: &Numeric) {
     out.push(0x40);
-    if d.is_zero() {
-        out.push(1);
-        return;
-    }
-    let n = d.normalize();
-    let digits = n.mantissa().unsigned_abs().to_string();
-    let exponent = digits.len() as i32 - n.scale() as i32;
-    let negative = n.is_sign_negative();
+    let (negative, digits, scale) = match n {
+        Numeric::NaN => return out.push(3),
+        Numeric::Infinity => return out.extend_from_slice(&[2, 0xFF, 0xFF]),
+        Numeric::NegInfinity => return out.extend_from_slice(&[0, 0, 0]),
+        _ if n.is_zero() => return out.push(1),
+        _ => n.digits().unwrap_or_default(),
+    };
+    let digits = digits.trim_start_matches('0');
+    // Fraction zeros go; the integer's stay (as Decimal::normalize leaves them).
+    let fraction_zeros = (digits.len() - digits.trim_end_matches('0').len()).min(scale as usize);
+    let significant = &digits[..digits.len() - fraction_zeros];
+    let exponent = digits.len() as i64 - scale as i64;
     out.push(if negative { 0 } else { 2 });
-    let e = ((exponent + 0x8000) as u16).to_be_bytes();
-    let mut body: Vec<u8> = e.to_vec();
-    body.extend(digits.bytes().map(|b| b - b'0' + 1));
+    let mut body: Vec<u8> = Vec::with_capacity(significant.len() + 7);
+    let biased = exponent + 0x8000;
+    if biased < 0xFFFE {
+        body.extend_from_slice(&(biased as u16).to_be_bytes());
+    } else {
+        body.extend_from_slice(&[0xFF, 0xFE]);
+        body.extend_from_slice(&(exponent as u32).to_be_bytes());
+    }
+    body.extend(significant.bytes().map(|b| b - b'0' + 1));
     body.push(0);
     if negative {
         body.iter_mut().for_each(|b| *b = !*b);
@@ -452,7 +496,7 @@ pub fn hash_key(key: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::numeric;
+    use crate::numeric::Numeric;
 
     fn key(v: Value) -> Vec<u8> {
         let mut out = Vec::new();
@@ -477,13 +521,13 @@ mod tests {
             "-100.5", "-2", "-0.001", "0", "0.001", "0.01", "1", "1.5", "10", "99.99", "100",
         ];
         for w in nums.windows(2) {
-            let a = key(Value::Numeric(numeric::parse(w[0]).unwrap()));
-            let b = key(Value::Numeric(numeric::parse(w[1]).unwrap()));
+            let a = key(Value::Numeric(Numeric::parse(w[0]).unwrap()));
+            let b = key(Value::Numeric(Numeric::parse(w[1]).unwrap()));
             assert!(a < b, "{} < {}", w[0], w[1]);
         }
         assert_eq!(
-            key(Value::Numeric(numeric::parse("1.0").unwrap())),
-            key(Value::Numeric(numeric::parse("1.00").unwrap()))
+            key(Value::Numeric(Numeric::parse("1.0").unwrap())),
+            key(Value::Numeric(Numeric::parse("1.00").unwrap()))
         );
         assert!(key(Value::Text("ab".into())) < key(Value::Text("abc".into())));
         assert!(key(Value::Text("abc".into())) < key(Value::Text("b".into())));
@@ -552,7 +596,7 @@ mod tests {
             Value::Int8(1 << 40),
             Value::Float4(1.5),
             Value::Float8(-2.25),
-            Value::Numeric(numeric::parse("12.340").unwrap()),
+            Value::Numeric(Numeric::parse("12.340").unwrap()),
             Value::Text("héllo".into()),
             Value::BpChar("ab  ".into()),
             Value::Date(-746_117),

@@ -10,10 +10,9 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use rust_decimal::Decimal;
-
 use crate::error::{Error, Result};
-use crate::{numeric, sqlstate};
+use crate::numeric::Numeric;
+use crate::sqlstate;
 
 /// Nesting deeper than this is refused (54000), so that a hostile
 /// document cannot exhaust a shard's stack: parsing, printing, comparing
@@ -27,7 +26,7 @@ pub const DEPTH_MAX: usize = 1000;
 pub enum Jsonb {
     Null,
     Bool(bool),
-    Number(Decimal),
+    Number(Numeric),
     String(String),
     Array(Vec<Jsonb>),
     /// Keys unique, in [`key_order`].
@@ -369,7 +368,7 @@ impl<'a> Parser<'a> {
         }
         self.at = i;
         let text = &self.text[start..i];
-        numeric::parse(text).map(Jsonb::Number).map_err(|_| {
+        Numeric::parse(text).map(Jsonb::Number).map_err(|_| {
             Error::new(
                 sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
                 format!("value \"{text}\" is out of range for a jsonb number"),
@@ -563,7 +562,7 @@ impl Jsonb {
     pub fn canonical(&self) -> String {
         fn normalized(j: &Jsonb) -> Jsonb {
             match j {
-                Jsonb::Number(d) => Jsonb::Number(d.normalize()),
+                Jsonb::Number(d) => Jsonb::Number(d.normalized()),
                 Jsonb::Array(items) => Jsonb::Array(items.iter().map(normalized).collect()),
                 Jsonb::Object(pairs) => Jsonb::Object(
                     pairs
@@ -727,7 +726,7 @@ impl std::hash::Hash for Jsonb {
         match self {
             Jsonb::Null => 0u8.hash(state),
             Jsonb::Bool(b) => (1u8, b).hash(state),
-            Jsonb::Number(d) => (2u8, d.normalize()).hash(state),
+            Jsonb::Number(d) => (2u8, d).hash(state),
             Jsonb::String(s) => (3u8, s).hash(state),
             Jsonb::Array(items) => {
                 4u8.hash(state);

@@ -15,6 +15,7 @@ pub mod md5;
 pub mod memory;
 pub mod number_format;
 pub mod numeric;
+pub mod numeric_fn;
 pub mod role;
 pub mod schema;
 pub mod sequence;

@@ -11,7 +11,9 @@
 //! share the engine; each rounds its value as PostgreSQL's function for
 //! that type does before handing the text over.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
+
+use crate::numeric::Numeric;
 
 use crate::error::Error;
 use crate::sqlstate;
@@ -327,41 +329,25 @@ fn prepare_digits(text: &str, pre: i64, post: i64) -> Prepared {
 }
 
 /// The text of `d` rounded half away from zero to `scale` digits, with
-/// exactly `scale` digits after the point, as numeric_out prints it.
-fn decimal_text(d: Decimal, scale: i64) -> String {
-    let rounded = if scale < 28 {
-        d.round_dp_with_strategy(scale as u32, RoundingStrategy::MidpointAwayFromZero)
-    } else {
-        d
-    };
-    let mut text = rounded.abs().to_string();
-    let have = text
-        .find('.')
-        .map(|p| (text.len() - p - 1) as i64)
-        .unwrap_or(0);
-    if scale > 0 && have == 0 {
-        text.push('.');
+/// exactly `scale` digits after the point, as numeric_out prints it
+/// (`NaN` and the infinities as their names).
+fn decimal_text(d: &Numeric, scale: i64) -> String {
+    if !d.is_finite() {
+        return d.to_string();
     }
-    for _ in have..scale {
-        text.push('0');
-    }
-    if rounded.is_sign_negative() && !rounded.is_zero() {
-        text.insert(0, '-');
-    }
-    text
+    d.with_scale(scale.clamp(0, DIGITS_MAX) as u32).to_string()
 }
 
 /// Scientific notation of a decimal with `scale` fraction digits
 /// (`1.23e+04`), as PostgreSQL's numeric_out_sci writes it.
-fn decimal_sci(d: Decimal, scale: i64) -> String {
-    let negative = d.is_sign_negative() && !d.is_zero();
-    let mantissa = d.abs().mantissa().to_string();
+fn decimal_sci(d: &Numeric, scale: i64) -> String {
+    let (negative, mantissa, d_scale) = d.digits().unwrap_or_default();
     let digits = mantissa.trim_start_matches('0');
     let scale = scale.clamp(0, 1000) as usize;
     let (mut int_part, mut frac, exponent) = if digits.is_empty() {
         ("0".to_string(), "0".repeat(scale), 0i64)
     } else {
-        let exponent = digits.len() as i64 - 1 - d.scale() as i64;
+        let exponent = digits.len() as i64 - 1 - d_scale as i64;
         let all: Vec<u8> = digits.bytes().collect();
         let mut kept: Vec<u8> = all.iter().take(scale + 1).copied().collect();
         while kept.len() < scale + 1 {
@@ -427,18 +413,20 @@ fn sci_overflow(pre: i64, post: i64) -> String {
 const DIGITS_MAX: i64 = 1000;
 
 /// `to_char(numeric, template)`.
-pub fn format_decimal(value: Decimal, t: &Template) -> Result<String, Error> {
+pub fn format_numeric(value: &Numeric, t: &Template) -> Result<String, Error> {
     let mut d = t.desc.clone();
     if d.roman {
-        let r = value.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-        let n: i64 = r
-            .try_into()
+        let n: i64 = value
+            .to_i64_rounded("integer")
             .ok()
             .filter(|n: &i64| i32::try_from(*n).is_ok())
             .ok_or_else(|| Error::out_of_range("integer"))?;
         return Ok(process(&t.nodes, &mut d, roman(n), '+', 0));
     }
     if d.eeee {
+        if !value.is_finite() {
+            return Ok(sci_overflow(d.pre, d.post));
+        }
         let text = decimal_sci(value, d.post);
         let text = if text.starts_with('-') {
             text
@@ -447,12 +435,10 @@ pub fn format_decimal(value: Decimal, t: &Template) -> Result<String, Error> {
         };
         return Ok(text);
     }
-    let mut v = value;
+    let mut v = value.clone();
     if d.multi_flag {
         for _ in 0..d.multi {
-            v = v
-                .checked_mul(Decimal::TEN)
-                .ok_or_else(|| Error::out_of_range("numeric"))?;
+            v = v.mul(&Numeric::from(10))?;
         }
         d.pre += d.multi;
     }
@@ -462,7 +448,7 @@ pub fn format_decimal(value: Decimal, t: &Template) -> Result<String, Error> {
             "to_char template is too long",
         ));
     }
-    let p = prepare_digits(&decimal_text(v, d.post), d.pre, d.post);
+    let p = prepare_digits(&decimal_text(&v, d.post), d.pre, d.post);
     Ok(process(
         &t.nodes,
         &mut d,
@@ -473,12 +459,12 @@ pub fn format_decimal(value: Decimal, t: &Template) -> Result<String, Error> {
 }
 
 /// `to_char(integer, template)` for int2 and int4 (int8 goes through
-/// [`format_decimal`], as PostgreSQL's goes through numeric).
+/// [`format_numeric`], as PostgreSQL's goes through numeric).
 pub fn format_int4(value: i64, t: &Template) -> Result<String, Error> {
     if t.desc.eeee {
         return Ok(float_sci(value as f64, t.desc.post));
     }
-    format_decimal(Decimal::from(value), t)
+    format_numeric(&Numeric::from(value), t)
 }
 
 /// `to_char(double precision | real, template)`; `digits` is the type's
@@ -947,8 +933,8 @@ mod tests {
     use super::*;
 
     fn num(v: &str, t: &str) -> String {
-        let d: Decimal = v.parse().unwrap();
-        format_decimal(d, &parse_template(t).unwrap()).unwrap()
+        let d = Numeric::parse(v).unwrap();
+        format_numeric(&d, &parse_template(t).unwrap()).unwrap()
     }
 
     #[test]

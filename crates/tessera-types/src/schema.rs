@@ -598,7 +598,7 @@ impl IndexDef {
 
 /// Type tags for types with a modifier. A type without one is written as
 /// its OID (a little-endian `u32`); no stored OID has a low byte in
-/// `TAG_NUMERIC..=TAG_INTERVAL` (`tags_do_not_collide_with_oids`), so the
+/// `TAG_NUMERIC..=TAG_LAST` (`tags_do_not_collide_with_oids`), so the
 /// first byte tells them apart.
 const TAG_NUMERIC: u8 = 100;
 const TAG_VARCHAR: u8 = 101;
@@ -607,14 +607,24 @@ const TAG_CHAR: u8 = 102;
 const TAG_PRECISION: u8 = 103;
 /// `interval` with fields and/or precision: its type modifier.
 const TAG_INTERVAL: u8 = 104;
+/// `numeric(p, s)` with a precision above 255: two u16s.
+const TAG_NUMERIC_WIDE: u8 = 105;
+/// The last tag.
+const TAG_LAST: u8 = TAG_NUMERIC_WIDE;
 
 fn encode_type(w: &mut Writer, t: DataType) {
     match t {
-        DataType::Numeric(Some((p, s))) => {
-            w.u8(TAG_NUMERIC);
-            w.u8(p);
-            w.u8(s);
-        }
+        DataType::Numeric(Some((p, s))) => match (u8::try_from(p), u8::try_from(s)) {
+            (Ok(p), Ok(s)) => {
+                w.u8(TAG_NUMERIC);
+                w.u8(p);
+                w.u8(s);
+            }
+            _ => {
+                w.u8(TAG_NUMERIC_WIDE);
+                w.u32(u32::from(p) << 16 | u32::from(s));
+            }
+        },
         DataType::Varchar(Some(n)) => {
             w.u8(TAG_VARCHAR);
             w.u32(n);
@@ -641,12 +651,16 @@ fn encode_type(w: &mut Writer, t: DataType) {
 
 fn decode_type(r: &mut Reader) -> Result<DataType> {
     let first = r.peek_u8()?;
-    let tagged = (TAG_NUMERIC..=TAG_INTERVAL).contains(&first);
+    let tagged = (TAG_NUMERIC..=TAG_LAST).contains(&first);
     if tagged {
         r.u8()?;
     }
     match first {
-        TAG_NUMERIC => Ok(DataType::Numeric(Some((r.u8()?, r.u8()?)))),
+        TAG_NUMERIC => Ok(DataType::Numeric(Some((r.u8()?.into(), r.u8()?.into())))),
+        TAG_NUMERIC_WIDE => {
+            let m = r.u32()?;
+            Ok(DataType::Numeric(Some(((m >> 16) as u16, m as u16))))
+        }
         TAG_VARCHAR => Ok(DataType::Varchar(Some(r.u32()?))),
         TAG_CHAR => Ok(DataType::Char(Some(r.u32()?))),
         TAG_PRECISION => {
@@ -1317,7 +1331,7 @@ mod tests {
         for t in every_type() {
             let low = t.oid().to_le_bytes()[0];
             assert!(
-                !(TAG_NUMERIC..=TAG_INTERVAL).contains(&low),
+                !(TAG_NUMERIC..=TAG_LAST).contains(&low),
                 "{t:?} (oid {}) starts like a tag",
                 t.oid()
             );

@@ -15,7 +15,7 @@ pub enum DataType {
     Float4,
     Float8,
     /// `numeric(precision, scale)`; `None` is unconstrained `numeric`.
-    Numeric(Option<(u8, u8)>),
+    Numeric(Option<(u16, u16)>),
     Text,
     /// `varchar(n)`; `None` is unconstrained `varchar`.
     Varchar(Option<u32>),
@@ -97,8 +97,8 @@ impl RegKind {
     ];
 }
 
-/// The largest `numeric` precision Tessera stores exactly (digits in total).
-pub const NUMERIC_PRECISION_MAX: u8 = 28;
+/// The largest `numeric(p, s)` precision (PostgreSQL's `NUMERIC_MAX_PRECISION`).
+pub const NUMERIC_PRECISION_MAX: u16 = 1000;
 
 impl DataType {
     pub fn oid(&self) -> u32 {

@@ -4,14 +4,11 @@
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use rust_decimal::Decimal;
-
 use crate::array::{self, Array};
 use crate::datetime::{self, ops, parse, Interval, TimeContext, TimeZone};
 use crate::error::{Error, Result};
 use crate::json::{self, Jsonb};
-use crate::numeric;
+use crate::numeric::Numeric;
 use crate::sqlstate;
 use crate::types::DataType;
 
@@ -25,7 +22,7 @@ pub enum Value {
     Int8(i64),
     Float4(f32),
     Float8(f64),
-    Numeric(Decimal),
+    Numeric(Numeric),
     /// `text` and `varchar`, and untyped literals before they are typed.
     Text(String),
     /// `char(n)`/`bpchar`, stored blank-padded; trailing blanks do not
@@ -189,9 +186,9 @@ impl Value {
             }
             DataType::Float8 => parse_float(text, "double precision").map(Value::Float8),
             DataType::Numeric(m) => {
-                let d = numeric::parse(text)?;
+                let d = Numeric::parse(text)?;
                 match m {
-                    Some((p, s)) => numeric::apply_typmod(d, p, s).map(Value::Numeric),
+                    Some((p, s)) => d.apply_typmod(p, s).map(Value::Numeric),
                     None => Ok(Value::Numeric(d)),
                 }
             }
@@ -288,14 +285,16 @@ impl Value {
             (Value::Bool(b), T::Int4) if explicit => Value::Int4(b as i32),
             (Value::Int4(i), T::Bool) if explicit => Value::Bool(i != 0),
             (v, T::Int2) => Value::Int2(
-                i16::try_from(v.to_i64_rounded()?).map_err(|_| Error::out_of_range("smallint"))?,
+                i16::try_from(v.to_i64_rounded("smallint")?)
+                    .map_err(|_| Error::out_of_range("smallint"))?,
             ),
             (v, T::Int4) => Value::Int4(
-                i32::try_from(v.to_i64_rounded()?).map_err(|_| Error::out_of_range("integer"))?,
+                i32::try_from(v.to_i64_rounded("integer")?)
+                    .map_err(|_| Error::out_of_range("integer"))?,
             ),
-            (v, T::Int8) => Value::Int8(v.to_i64_rounded()?),
+            (v, T::Int8) => Value::Int8(v.to_i64_rounded("bigint")?),
             (v @ (Value::Int2(_) | Value::Int4(_) | Value::Int8(_)), T::Oid | T::Reg(_)) => {
-                let n = v.to_i64_rounded()?;
+                let n = v.to_i64_rounded("oid")?;
                 // PostgreSQL's int4 → oid keeps the bits of a negative number.
                 let n = if (i32::MIN as i64..0).contains(&n) {
                     n + (1 << 32)
@@ -320,9 +319,9 @@ impl Value {
                 Value::Float4(r)
             }
             (v, T::Numeric(m)) => {
-                let d = v.to_decimal()?;
+                let d = v.to_numeric()?;
                 match m {
-                    Some((p, s)) => Value::Numeric(numeric::apply_typmod(d, p, s)?),
+                    Some((p, s)) => Value::Numeric(d.apply_typmod(p, s)?),
                     None => Value::Numeric(d),
                 }
             }
@@ -397,18 +396,16 @@ impl Value {
         }))
     }
 
-    fn to_i64_rounded(&self) -> Result<i64> {
+    /// As an integer for a cast to `type_name` (named in the errors).
+    fn to_i64_rounded(&self, type_name: &str) -> Result<i64> {
         match self {
             Value::Int2(v) => Ok(*v as i64),
             Value::Int4(v) => Ok(*v as i64),
             Value::Int8(v) => Ok(*v),
-            Value::Float4(v) => float_to_i64(*v as f64),
-            Value::Float8(v) => float_to_i64(*v),
-            Value::Numeric(d) => d
-                .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-                .to_i64()
-                .ok_or_else(|| Error::out_of_range("bigint")),
-            other => Err(cannot_cast(other, "bigint")),
+            Value::Float4(v) => float_to_i64(*v as f64, type_name),
+            Value::Float8(v) => float_to_i64(*v, type_name),
+            Value::Numeric(d) => d.to_i64_rounded(type_name),
+            other => Err(cannot_cast(other, type_name)),
         }
     }
 
@@ -419,21 +416,21 @@ impl Value {
             Value::Int8(v) => Ok(*v as f64),
             Value::Float4(v) => Ok(*v as f64),
             Value::Float8(v) => Ok(*v),
-            Value::Numeric(d) => d
-                .to_f64()
-                .ok_or_else(|| Error::out_of_range("double precision")),
+            Value::Numeric(d) => Ok(d.to_f64()),
             other => Err(cannot_cast(other, "double precision")),
         }
     }
 
-    pub fn to_decimal(&self) -> Result<Decimal> {
+    pub fn to_numeric(&self) -> Result<Numeric> {
         match self {
-            Value::Int2(v) => Ok(Decimal::from(*v)),
-            Value::Int4(v) => Ok(Decimal::from(*v)),
-            Value::Int8(v) => Ok(Decimal::from(*v)),
-            Value::Float4(v) => float_to_decimal(*v as f64, Some(*v)),
-            Value::Float8(v) => float_to_decimal(*v, None),
-            Value::Numeric(d) => Ok(*d),
+            Value::Int2(v) => Ok(Numeric::from(*v)),
+            Value::Int4(v) => Ok(Numeric::from(*v)),
+            Value::Int8(v) => Ok(Numeric::from(*v)),
+            // PostgreSQL prints the float with FLT_DIG/DBL_DIG digits and
+            // reads that back.
+            Value::Float4(v) => Numeric::from_f64(*v as f64, 6),
+            Value::Float8(v) => Numeric::from_f64(*v, 15),
+            Value::Numeric(d) => Ok(d.clone()),
             other => Err(cannot_cast(other, "numeric")),
         }
     }
@@ -481,7 +478,7 @@ impl Value {
                 .unwrap_or_else(|| a.items.len().cmp(&b.items.len())),
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
-                _ => match (a.to_decimal(), b.to_decimal()) {
+                _ => match (a.to_numeric(), b.to_numeric()) {
                     (Ok(x), Ok(y)) if !a.is_float() && !b.is_float() => x.cmp(&y),
                     _ => match (a.to_f64(), b.to_f64()) {
                         (Ok(x), Ok(y)) => float_cmp(x, y),
@@ -557,7 +554,7 @@ impl Hash for Value {
             Value::Int8(v) => v.hash(state),
             Value::Float4(v) => canonical_float_bits(*v as f64).hash(state),
             Value::Float8(v) => canonical_float_bits(*v).hash(state),
-            Value::Numeric(d) => d.normalize().hash(state),
+            Value::Numeric(d) => d.hash(state),
             Value::Text(s) => s.hash(state),
             Value::BpChar(s) => trim_blanks(s).hash(state),
             Value::Date(d) => d.hash(state),
@@ -579,7 +576,7 @@ impl Hash for Value {
 fn jsonb_scalar(j: &Jsonb, to: DataType) -> Result<Value> {
     match (j, to) {
         (Jsonb::Bool(b), DataType::Bool) => Ok(Value::Bool(*b)),
-        (Jsonb::Number(d), to) if to.is_numeric_family() => Ok(Value::Numeric(*d)),
+        (Jsonb::Number(d), to) if to.is_numeric_family() => Ok(Value::Numeric(d.clone())),
         (j, to) => Err(Error::new(
             sqlstate::INVALID_PARAMETER_VALUE,
             format!(
@@ -758,26 +755,13 @@ fn out_of_range_input(text: &str, ty: &str) -> Error {
     )
 }
 
-fn float_to_i64(v: f64) -> Result<i64> {
+fn float_to_i64(v: f64, type_name: &str) -> Result<i64> {
     // PostgreSQL rounds half to even (rint) when converting floats to integers.
     let r = v.round_ties_even();
     if r.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&r) {
-        return Err(Error::out_of_range("bigint"));
+        return Err(Error::out_of_range(type_name));
     }
     Ok(r as i64)
-}
-
-fn float_to_decimal(v: f64, as_f32: Option<f32>) -> Result<Decimal> {
-    if !v.is_finite() {
-        return Err(Error::unsupported(format!("converting {v} to numeric")));
-    }
-    // Go through the shortest text form so 0.1::real becomes 0.1, as PostgreSQL does.
-    let text = match as_f32 {
-        Some(f) => format!("{f}"),
-        None => format!("{v}"),
-    };
-    numeric::parse(&text)
-        .or_else(|_| Decimal::from_f64(v).ok_or_else(|| Error::out_of_range("numeric")))
 }
 
 /// UTC, with the clock read only when `ty` is one whose input can say
@@ -943,6 +927,9 @@ fn format_float(v: f64, as_f32: Option<f32>, out: &mut String) {
     }
 }
 
+// Rows are vectors of values: a wider numeric must not widen every value.
+const _: () = assert!(std::mem::size_of::<Value>() == 32);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1023,7 +1010,7 @@ mod tests {
             Some(4)
         );
         assert_eq!(
-            Value::Numeric(numeric::parse("2.5").unwrap())
+            Value::Numeric(Numeric::parse("2.5").unwrap())
                 .cast(DataType::Int4, true)
                 .unwrap()
                 .as_i64(),

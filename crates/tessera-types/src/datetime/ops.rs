@@ -4,7 +4,9 @@
 //! addition and cannot be subtracted, and every result is range-checked
 //! (22008). `extract` and `date_trunc` take PostgreSQL's unit names.
 
-use rust_decimal::Decimal;
+use num_bigint::BigInt;
+
+use crate::numeric::Numeric;
 
 use crate::error::Error;
 use crate::sqlstate;
@@ -368,22 +370,21 @@ impl Part {
     }
 
     /// As `numeric` (PostgreSQL 14 and later make `extract` numeric).
-    pub fn to_numeric(&self) -> Result<Option<Decimal>, Error> {
+    pub fn to_numeric(&self) -> Result<Option<Numeric>, Error> {
         match *self {
-            Part::Exact { value, scale, .. } => Decimal::try_from_i128_with_scale(value, scale)
-                .map(Some)
-                .map_err(|_| Error::out_of_range("numeric")),
-            Part::Julian { day, micros, .. } => {
-                let fraction = crate::numeric::div(
-                    Decimal::from(micros),
-                    Decimal::from(SECS_PER_DAY * USECS_PER_SEC),
-                )?;
-                crate::numeric::add(Decimal::from(day), fraction).map(Some)
+            Part::Exact { value, scale, .. } => {
+                Numeric::from_parts(BigInt::from(value), scale).map(Some)
             }
-            Part::Infinite { .. } => Err(Error::unsupported(
-                "an infinite numeric result (extract of an infinite value; date_part gives \
-                 double precision infinity)",
-            )),
+            Part::Julian { day, micros, .. } => {
+                let fraction =
+                    Numeric::from(micros).div(&Numeric::from(SECS_PER_DAY * USECS_PER_SEC))?;
+                Numeric::from(day).add(&fraction).map(Some)
+            }
+            Part::Infinite { negative } => Ok(Some(if negative {
+                Numeric::NegInfinity
+            } else {
+                Numeric::Infinity
+            })),
             Part::Null => Ok(None),
         }
     }
