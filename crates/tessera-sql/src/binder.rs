@@ -920,6 +920,22 @@ fn numeric_precision(p: u64) -> Result<u16> {
     Ok(p as u16)
 }
 
+/// Whether converting a column from `from` to `to` keeps every value that
+/// converts at all as it was (equal, with the same key bytes): between the
+/// integer types, to a numeric that rounds nothing, between the text types
+/// without a shorter limit. A value that does not fit fails the conversion.
+fn keeps_values(from: DataType, to: DataType) -> bool {
+    use DataType as T;
+    match (from, to) {
+        (a, b) if a.is_integer() && b.is_integer() => true,
+        (T::Numeric(_), T::Numeric(None)) => true,
+        (T::Numeric(Some((_, s1))), T::Numeric(Some((_, s2)))) => s2 >= s1,
+        (T::Text | T::Varchar(_), T::Text | T::Varchar(None)) => true,
+        (T::Varchar(Some(n)), T::Varchar(Some(m))) => m >= n,
+        _ => false,
+    }
+}
+
 /// The columns visible to expressions: one table (or none), or with
 /// several FROM items (joins) their columns side by side.
 #[derive(Default)]
@@ -9796,17 +9812,22 @@ impl Binder<'_> {
         for (_, text) in &new.checks {
             checked |= crate::parser::rename_column(text, &name, "\u{1}")? != *text;
         }
-        if in_key || checked {
+        // Stored keys stay as they are: the conversion must keep every
+        // value (and so its key bytes and its shard).
+        if (in_key || checked) && !keeps_values(from, to) {
             return Err(Error::unsupported(format!(
-                "changing the type of column \"{name}\", which a key, index, foreign key or CHECK constraint uses"
+                "changing the type of column \"{name}\" from {} to {}, which a key, index, foreign key or CHECK constraint uses (only a change that keeps every value, such as integer to bigint)",
+                from.name(),
+                to.name()
             )));
         }
-        if new.columns[c].identity.is_some()
-            || self
-                .catalog
-                .sequences()
-                .any(|s| s.owned_by == Some((new.id, c as u32)))
-        {
+        // A serial column's sequence stays as it is (as in PostgreSQL); an
+        // identity column's would have to change its type with it.
+        let owns_sequence = self
+            .catalog
+            .sequences()
+            .any(|s| s.owned_by == Some((new.id, c as u32)));
+        if new.columns[c].identity.is_some() || (owns_sequence && !keeps_values(from, to)) {
             return Err(Error::unsupported(format!(
                 "changing the type of column \"{name}\", which owns a sequence"
             )));

@@ -649,9 +649,11 @@ impl Numeric {
         };
         match self {
             Numeric::NaN => return Ok(Numeric::NaN),
-            Numeric::Infinity | Numeric::NegInfinity => return Err(field_overflow(format!(
+            Numeric::Infinity | Numeric::NegInfinity => {
+                return Err(field_overflow(format!(
                 "A field with precision {precision}, scale {scale} cannot hold an infinite value."
-            ))),
+            )))
+            }
             _ => {}
         }
         let r = self.with_scale(scale as u32);
