@@ -617,24 +617,48 @@ async fn checkpoints(
         return;
     }
     let shard = ctx.shard;
+    let requests = ctx.checkpoint_requests();
+    requests.serve();
     let mut since_lsn = replay_start;
     let mut since = std::time::Instant::now();
     loop {
-        tokio::time::sleep(CHECKPOINT_POLL_INTERVAL).await;
+        // A CHECKPOINT statement's request, answered by the next checkpoint.
+        let asked = tokio::select! {
+            () = tokio::time::sleep(CHECKPOINT_POLL_INTERVAL) => None,
+            n = requests.requested() => Some(n),
+        };
         // Records nobody waits for (participants' `Resolve`) reach the disk
         // at the latest here.
         ctx.wal.start_flush();
         ctx.settle_durable_resolves();
-        let Ok(appended) = ctx.wal.appended() else {
-            // The log failed for good: nothing new can be made durable.
-            continue;
+        let appended = match ctx.wal.appended() {
+            Ok(appended) => appended,
+            Err(e) => {
+                // The log failed for good: nothing new can be made durable.
+                if let Some(n) = asked {
+                    requests.finished(n, Some(e.to_string()));
+                }
+                continue;
+            }
         };
         let written = appended.end().saturating_sub(since_lsn);
-        if written < wal_size_bytes && (written == 0 || since.elapsed() < interval) {
+        if asked.is_none()
+            && written < wal_size_bytes
+            && (written == 0 || since.elapsed() < interval)
+        {
             continue;
         }
         let started = std::time::Instant::now();
-        match checkpoint(&ctx, &fs, &shard_dir, &issued).await {
+        let mut taken = checkpoint(&ctx, &fs, &shard_dir, &issued).await;
+        // A requested one waits out a discarded batch's records.
+        while asked.is_some() && matches!(taken, Ok(None)) {
+            tokio::time::sleep(CHECKPOINT_POLL_INTERVAL).await;
+            taken = checkpoint(&ctx, &fs, &shard_dir, &issued).await;
+        }
+        if let Some(n) = asked {
+            requests.finished(n, taken.as_ref().err().map(ToString::to_string));
+        }
+        match taken {
             Ok(None) => {}
             Ok(Some((published, replay_start, end))) => {
                 tracing::info!(

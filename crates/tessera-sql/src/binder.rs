@@ -2891,6 +2891,21 @@ impl<'a> Binder<'a> {
                 vec![],
                 false,
             ),
+            S::Vacuum(_) if parsed.maintenance.as_ref().is_some_and(|m| m.checkpoint) => {
+                // PostgreSQL 15: superusers (and pg_checkpoint, which
+                // Tessera does not have).
+                let superuser = self
+                    .catalog
+                    .role(&self.names.user)
+                    .is_some_and(|r| r.superuser);
+                if !superuser {
+                    return Err(Error::new(
+                        sqlstate::INSUFFICIENT_PRIVILEGE,
+                        "must be superuser or have privileges of pg_checkpoint to do CHECKPOINT",
+                    ));
+                }
+                (Plan::Checkpoint, vec![], false)
+            }
             S::Vacuum(v) => {
                 let (vacuum, analyze, tables) = match &parsed.maintenance {
                     Some(m) => (m.vacuum, m.analyze, m.tables.clone()),

@@ -53,6 +53,8 @@ pub struct Parsed {
 pub struct Maintenance {
     pub vacuum: bool,
     pub analyze: bool,
+    /// CHECKPOINT (no tables).
+    pub checkpoint: bool,
     pub tables: Vec<sqlparser::ast::ObjectName>,
 }
 
@@ -128,11 +130,21 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             let (statement, options) = parse_copy(&mut parser).map_err(syntax)?;
             copy = Some(options);
             (statement, None)
-        } else if ["vacuum", "analyze", "analyse"]
+        } else if ["vacuum", "analyze", "analyse", "checkpoint"]
             .iter()
             .any(|w| is_word(&first, w))
         {
-            let m = parse_maintenance(&mut parser).map_err(syntax)?;
+            let m = if is_word(&first, "checkpoint") {
+                parser.next_token();
+                Maintenance {
+                    vacuum: false,
+                    analyze: false,
+                    checkpoint: true,
+                    tables: Vec::new(),
+                }
+            } else {
+                parse_maintenance(&mut parser).map_err(syntax)?
+            };
             let placeholder = Statement::Vacuum(sqlparser::ast::VacuumStatement {
                 full: false,
                 sort_only: false,
@@ -473,6 +485,7 @@ fn parse_maintenance(parser: &mut Parser) -> std::result::Result<Maintenance, Pa
     Ok(Maintenance {
         vacuum,
         analyze,
+        checkpoint: false,
         tables,
     })
 }

@@ -774,6 +774,9 @@ pub enum Plan {
     /// ANALYZE [table]: every shard counts its tables' rows now for the
     /// planner (see `crate::stats`; shards also do it continuously).
     Analyze,
+    /// CHECKPOINT: every shard takes a checkpoint now (shards also take
+    /// them by log size and time).
+    Checkpoint,
     /// TRUNCATE: every row of each table deleted, atomically, as a
     /// transaction (so it is MVCC-safe and can be rolled back).
     Truncate {
@@ -1094,7 +1097,10 @@ impl crate::engine::StatementInfo for Statement {
     fn joins_implicit_transaction(&self) -> bool {
         !self.plan.is_transaction_control()
             && !self.plan.is_ddl()
-            && !matches!(*self.plan, Plan::Vacuum { .. } | Plan::Analyze)
+            && !matches!(
+                *self.plan,
+                Plan::Vacuum { .. } | Plan::Analyze | Plan::Checkpoint
+            )
     }
     fn sql(&self) -> &str {
         &self.sql

@@ -2316,6 +2316,10 @@ impl<C: Cluster> Router<C> {
                 self.on_every_shard(|| ShardRequest::Analyze).await?;
                 Ok(QueryResult::command("ANALYZE", vec![]))
             }
+            Plan::Checkpoint => {
+                self.on_every_shard(|| ShardRequest::Checkpoint).await?;
+                Ok(QueryResult::command("CHECKPOINT", vec![]))
+            }
             Plan::Comment {
                 object,
                 column,

@@ -434,6 +434,9 @@ pub enum ShardRequest {
     },
     /// Collect the versions no snapshot can see any more, now.
     Vacuum,
+    /// CHECKPOINT: take a checkpoint now (one begun after the request) and
+    /// answer once it is published.
+    Checkpoint,
     /// Publish this shard's row counts and column statistics (see
     /// `shard/analyze.rs`) to the node's statistics now.
     Analyze,
@@ -641,6 +644,82 @@ pub struct ShardContext {
     /// write set applied then), oldest first: once a sample's positions
     /// are durable, everything applied up to it is settled.
     settle_marks: RefCell<VecDeque<(Positions, ApplySeq)>>,
+    /// CHECKPOINT requests, served by the node's checkpoint task.
+    checkpoints: CheckpointRequests,
+}
+
+/// CHECKPOINT requests of one shard: statements ask, the node's checkpoint
+/// task (see `tessera_runtime::node`) takes a checkpoint and says how it
+/// went. Requests are numbered; a checkpoint begun after request `n` was
+/// made answers every request up to `n`.
+pub struct CheckpointRequests {
+    /// The node's checkpoint task runs for this shard.
+    served: Cell<bool>,
+    asked: Cell<u64>,
+    requested: Notify,
+    /// The last request answered and its checkpoint's error, if it failed.
+    done: tokio::sync::watch::Sender<(u64, Option<String>)>,
+}
+
+impl Default for CheckpointRequests {
+    fn default() -> CheckpointRequests {
+        CheckpointRequests {
+            served: Cell::new(false),
+            asked: Cell::new(0),
+            requested: Notify::new(),
+            done: tokio::sync::watch::channel((0, None)).0,
+        }
+    }
+}
+
+impl CheckpointRequests {
+    /// Called once by the task that takes this shard's checkpoints.
+    pub fn serve(&self) {
+        self.served.set(true);
+    }
+
+    /// Waits for a request; returns the number of the latest one, which
+    /// the next checkpoint begun answers.
+    pub async fn requested(&self) -> u64 {
+        if self.asked.get() == self.answered() {
+            self.requested.notified().await;
+        }
+        self.asked.get()
+    }
+
+    /// The checkpoint begun after request `upto` ended: `error` if it failed.
+    pub fn finished(&self, upto: u64, error: Option<String>) {
+        self.done.send_replace((upto, error));
+    }
+
+    fn answered(&self) -> u64 {
+        self.done.borrow().0
+    }
+
+    /// Asks for a checkpoint and waits for it.
+    async fn take(&self) -> Result<()> {
+        if !self.served.get() {
+            return Err(Error::new(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "this node takes no checkpoints (it keeps no data on disk)",
+            ));
+        }
+        let mut done = self.done.subscribe();
+        let n = self.asked.get() + 1;
+        self.asked.set(n);
+        self.requested.notify_one();
+        let answer = done
+            .wait_for(|(upto, _)| *upto >= n)
+            .await
+            .map_err(|_| Error::internal("the checkpoint task stopped"))?;
+        match &answer.1 {
+            None => Ok(()),
+            Some(e) => Err(Error::new(
+                sqlstate::IO_ERROR,
+                format!("checkpoint request failed: {e}"),
+            )),
+        }
+    }
 }
 
 /// How many samples `settle_marks` keeps; past that the oldest go (which
@@ -814,6 +893,7 @@ impl ShardContext {
             flush_needed: Notify::new(),
             settled: Cell::new(0),
             settle_marks: RefCell::new(VecDeque::new()),
+            checkpoints: CheckpointRequests::default(),
         }
     }
 
@@ -1248,6 +1328,10 @@ impl ShardContext {
             ShardRequest::LockTable { holder, table } => self.lock_table(holder, table).await,
             ShardRequest::Analyze => {
                 self.analyze().await;
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::Checkpoint => {
+                self.checkpoints.take().await?;
                 Ok(ShardResponse::Done(vec![]))
             }
             ShardRequest::Vacuum => {
@@ -2095,6 +2179,11 @@ impl ShardContext {
             tables: self.store.borrow().table_ids(),
         };
         Ok(Some((floor, plan)))
+    }
+
+    /// The CHECKPOINT requests the node's checkpoint task serves.
+    pub fn checkpoint_requests(&self) -> &CheckpointRequests {
+        &self.checkpoints
     }
 
     /// Ends a checkpoint begun with `begin_checkpoint`: releases its floor.

@@ -227,3 +227,69 @@ async fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one_on_restart()
     let client = server.connect().await;
     assert_eq!(contents(&client).await, after);
 }
+
+/// The newest checkpoint's sequence number of a shard.
+fn newest_checkpoint(data: &Path, shard: usize) -> u64 {
+    checkpoints(data, shard)
+        .iter()
+        .filter_map(|p| p.file_stem()?.to_str()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// CHECKPOINT takes a checkpoint on every shard before it returns (with
+/// the default settings, which would take none this soon), holding the
+/// rows written before it; a non-superuser gets 42501.
+#[tokio::test]
+async fn the_checkpoint_statement_checkpoints_every_shard_now() {
+    let server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        eprintln!("skipping: needs the files of a spawned tessera");
+        return;
+    }
+    let data = server.data_dir().to_path_buf();
+    let client = server.connect().await;
+    create_tables(&client).await;
+    insert(&client, 0, 100, 10).await;
+    let before: Vec<u64> = (0..2).map(|s| newest_checkpoint(&data, s)).collect();
+    let messages = client.simple_query("CHECKPOINT").await.unwrap();
+    assert!(
+        matches!(
+            messages.first(),
+            Some(tokio_postgres::SimpleQueryMessage::CommandComplete(_))
+        ),
+        "{messages:?}"
+    );
+    for (shard, before) in before.iter().enumerate() {
+        assert!(
+            newest_checkpoint(&data, shard) > *before,
+            "shard {shard}: no new checkpoint (before {before}, now {:?})",
+            checkpoints(&data, shard)
+        );
+    }
+    // Inside a transaction block too, as in PostgreSQL.
+    client
+        .batch_execute("BEGIN; CHECKPOINT; COMMIT")
+        .await
+        .unwrap();
+    let expected = contents(&client).await;
+    client
+        .batch_execute("CREATE ROLE plain LOGIN")
+        .await
+        .unwrap();
+    drop(client);
+    let mut server = server;
+    server.kill9();
+    server.restart();
+    let client = server.connect().await;
+    assert_eq!(contents(&client).await, expected);
+    let config = {
+        let mut c = server.config();
+        c.user("plain");
+        c
+    };
+    let (plain, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let err = plain.simple_query("CHECKPOINT").await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+}
