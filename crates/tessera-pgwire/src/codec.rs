@@ -71,7 +71,8 @@ pub enum DecodeError {
     /// its `message_bytes` bytes, report `error` as an ERROR and go on.
     Invalid {
         message_type: u8,
-        error: Error,
+        /// Boxed: the error path keeps `Result`s of decoding small.
+        error: Box<Error>,
         message_bytes: usize,
     },
 }
@@ -79,7 +80,8 @@ pub enum DecodeError {
 impl DecodeError {
     pub fn error(&self) -> &Error {
         match self {
-            DecodeError::Fatal(error) | DecodeError::Invalid { error, .. } => error,
+            DecodeError::Fatal(error) => error,
+            DecodeError::Invalid { error, .. } => error,
         }
     }
 }
@@ -352,7 +354,7 @@ pub fn decode_frontend(buf: &[u8]) -> Result<Option<(FrontendMessage<'_>, usize)
     };
     match decode_body(message_type, body) {
         Ok(message) => Ok(Some((message, message_bytes))),
-        Err(BodyError { error, fatal: true }) => Err(DecodeError::Fatal(error)),
+        Err(BodyError { error, fatal: true }) => Err(DecodeError::Fatal(*error)),
         Err(BodyError {
             error,
             fatal: false,
@@ -441,19 +443,30 @@ fn decode_body(message_type: u8, body: &[u8]) -> Result<FrontendMessage<'_>, Bod
 /// An error inside a message body; `fatal` when the body is malformed
 /// rather than merely carrying an invalid value.
 struct BodyError {
-    error: Error,
+    /// Boxed: the error path keeps the reader's `Result`s small.
+    error: Box<Error>,
     fatal: bool,
 }
 
 impl BodyError {
     fn fatal(error: impl Into<BodyError>) -> DecodeError {
-        DecodeError::Fatal(error.into().error)
+        DecodeError::Fatal(*error.into().error)
+    }
+
+    fn invalid(error: Error) -> BodyError {
+        BodyError {
+            error: Box::new(error),
+            fatal: false,
+        }
     }
 }
 
 impl From<Error> for BodyError {
     fn from(error: Error) -> BodyError {
-        BodyError { error, fatal: true }
+        BodyError {
+            error: Box::new(error),
+            fatal: true,
+        }
     }
 }
 
@@ -513,10 +526,7 @@ impl<'a> Reader<'a> {
         };
         let text = self.take(nul)?;
         self.take(1)?;
-        values::decode_utf8(text).map_err(|error| BodyError {
-            error,
-            fatal: false,
-        })
+        values::decode_utf8(text).map_err(BodyError::invalid)
     }
 
     fn target(&mut self, message: &str) -> Result<Target, BodyError> {
@@ -539,10 +549,7 @@ impl<'a> Reader<'a> {
                     sqlstate::INVALID_PARAMETER_VALUE,
                     format!("unsupported format code: {code}"),
                 );
-                return Err(BodyError {
-                    error,
-                    fatal: false,
-                });
+                return Err(BodyError::invalid(error));
             }
         }
         Ok(FormatCodes { bytes })

@@ -116,7 +116,8 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
                         message_bytes,
                     }) => {
                         consumed += message_bytes;
-                        if session.handle_invalid(message_type, error, stream).await? == Step::Close
+                        if session.handle_invalid(message_type, *error, stream).await?
+                            == Step::Close
                         {
                             break Step::Close;
                         }

@@ -65,6 +65,8 @@ pub struct CopyReader {
     header: bool,
     /// The end-of-data marker (`\.` or the binary trailer) was read.
     ended: bool,
+    /// The last text or CSV line read (without its line ending); reused.
+    record: Vec<u8>,
 }
 
 fn bad_format(message: impl Into<String>) -> Error {
@@ -104,6 +106,7 @@ impl CopyReader {
             eol: None,
             header: spec.header || spec.format == CopyFormat::Binary,
             ended: false,
+            record: Vec::new(),
         }
     }
 
@@ -164,7 +167,22 @@ impl CopyReader {
     }
 
     fn context(&self) -> String {
-        format!("COPY {}, line {}", self.relation, self.line)
+        self.context_at(self.line, None)
+    }
+
+    /// PostgreSQL's error context for record `line`: `COPY t, line 3`,
+    /// with the line's text when given (`COPY t, line 3: "3,c,"`).
+    pub fn context_at(&self, line: u64, record: Option<&[u8]>) -> String {
+        match record {
+            Some(raw) => format!("COPY {}, line {line}: \"{}\"", self.relation, shown(raw)),
+            None => format!("COPY {}, line {line}", self.relation),
+        }
+    }
+
+    /// The text of the row `next_row` returned last: its line, for text
+    /// and CSV; `None` for binary.
+    pub fn last_record(&self) -> Option<&[u8]> {
+        (self.format != CopyFormat::Binary).then_some(self.record.as_slice())
     }
 
     fn line_context(&self, raw: &[u8]) -> String {
@@ -301,7 +319,9 @@ impl CopyReader {
         let Some((content_end, consumed, end_marker)) = found else {
             return Ok(None);
         };
-        let line = self.pending[self.pos..self.pos + content_end].to_vec();
+        self.record.clear();
+        self.record
+            .extend_from_slice(&self.pending[self.pos..self.pos + content_end]);
         self.pos += consumed;
         if end_marker {
             self.ended = true;
@@ -313,7 +333,7 @@ impl CopyReader {
             // Data before `\.` on its line is a last line (PostgreSQL 15).
         }
         self.line += 1;
-        let row = self.delimited_row(&line);
+        let row = self.delimited_row(&self.record);
         self.line += embedded_lines;
         if self.header {
             self.header = false;

@@ -440,6 +440,12 @@ struct CopyIn<S> {
     statement: S,
     reader: CopyReader,
     batch: Vec<Vec<Value>>,
+    /// The line (record) number of each row in `batch`, and where its
+    /// text ends in `batch_text`.
+    batch_lines: Vec<(u64, usize)>,
+    /// The text lines of the rows in `batch`, one after another (for the
+    /// context of an error about one of them).
+    batch_text: Vec<u8>,
     /// Input bytes the rows in `batch` were read from (about).
     batch_bytes: usize,
     /// Rows inserted so far.
@@ -947,6 +953,8 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             statement: statement.clone(),
             reader,
             batch: Vec::new(),
+            batch_lines: Vec::new(),
+            batch_text: Vec::new(),
             batch_bytes: 0,
             count: 0,
             implicit,
@@ -997,21 +1005,60 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         copy.batch_bytes += data.len();
         while let Some(row) = copy.reader.next_row(done)? {
             copy.batch.push(row);
+            if let Some(text) = copy.reader.last_record() {
+                copy.batch_text.extend_from_slice(text);
+            }
+            copy.batch_lines
+                .push((copy.reader.line(), copy.batch_text.len()));
             if copy.batch.len() >= COPY_BATCH_ROWS || copy.batch_bytes >= COPY_BATCH_BYTES {
-                let rows = std::mem::take(&mut copy.batch);
                 copy.batch_bytes = 0;
-                let interrupt = Some(self.state.interrupt.clone());
-                let insert = engine.copy_rows(&copy.statement, rows, &mut self.state);
-                copy.count += Interruptible::new(insert, interrupt).await?;
+                copy.count += Self::insert_batch(engine, copy, &mut self.state).await?;
             }
         }
         if done && !copy.batch.is_empty() {
-            let rows = std::mem::take(&mut copy.batch);
-            let interrupt = Some(self.state.interrupt.clone());
-            let insert = engine.copy_rows(&copy.statement, rows, &mut self.state);
-            copy.count += Interruptible::new(insert, interrupt).await?;
+            copy.count += Self::insert_batch(engine, copy, &mut self.state).await?;
         }
         Ok(done)
+    }
+
+    /// Inserts the rows of `copy.batch`; an error about one of them says
+    /// its line, as PostgreSQL's `COPY t, line 3` context does.
+    async fn insert_batch(
+        engine: &E,
+        copy: &mut CopyIn<E::Statement>,
+        state: &mut SessionState,
+    ) -> Result<u64, Error> {
+        let rows = std::mem::take(&mut copy.batch);
+        let interrupt = Some(state.interrupt.clone());
+        let insert = engine.copy_rows(&copy.statement, rows, state);
+        let inserted = Interruptible::new(insert, interrupt).await;
+        let lines = std::mem::take(&mut copy.batch_lines);
+        let text = std::mem::take(&mut copy.batch_text);
+        inserted.map_err(|e| {
+            let Some(r) = e.row.filter(|_| e.context.is_none()) else {
+                return e;
+            };
+            let r = r as usize;
+            let Some(&(line, end)) = lines.get(r) else {
+                return e;
+            };
+            // PostgreSQL shows the line's text for the errors it raises
+            // while the line is current (NOT NULL, CHECK), not for a unique
+            // index's.
+            let start = r
+                .checked_sub(1)
+                .and_then(|p| lines.get(p))
+                .map_or(0, |p| p.1);
+            let shows_text = matches!(
+                e.code,
+                sqlstate::NOT_NULL_VIOLATION | sqlstate::CHECK_VIOLATION
+            );
+            let record = (shows_text && copy.reader.last_record().is_some())
+                .then(|| text.get(start..end))
+                .flatten();
+            let context = copy.reader.context_at(line, record);
+            e.with_context(context)
+        })
     }
 
     /// The data is all in: the COPY's transaction commits (if it is its

@@ -48,6 +48,38 @@ pub const WRITE_RETRIES_MAX: u32 = 50;
 /// Rows with their storage keys, bound for one shard.
 type KeyedRows = Vec<(Vec<u8>, Row)>;
 
+/// The rows of an INSERT keyed and grouped by shard
+/// ([`Router::insert_requests`]).
+struct InsertRows {
+    per_shard: HashMap<ShardId, KeyedRows>,
+    /// The RETURNING rows.
+    returned: Vec<Row>,
+    /// Which input each row of `per_shard` came from (see `Error::row`).
+    inputs_of: HashMap<ShardId, Vec<usize>>,
+}
+
+/// Whether `detail` (a unique or foreign key violation's `Key (a, b)=(1,
+/// 2) …`) names `row`'s values of those columns, as the message shows them.
+fn key_detail_names(table: &TableDef, row: &[Value], detail: Option<&str>) -> bool {
+    let Some(rest) = detail.and_then(|d| d.strip_prefix("Key (")) else {
+        return false;
+    };
+    let Some((columns, rest)) = rest.split_once(")=(") else {
+        return false;
+    };
+    let shown: Option<Vec<String>> = columns
+        .split(", ")
+        .map(|name| {
+            let c = table.columns.iter().position(|c| c.name == name)?;
+            Some(row.get(c)?.to_text().unwrap_or_else(|| "null".into()))
+        })
+        .collect();
+    shown.is_some_and(|values| {
+        rest.strip_prefix(&values.join(", "))
+            .is_some_and(|tail| tail.starts_with(')'))
+    })
+}
+
 /// What the router needs from the node: the catalog, and a way to reach shards.
 pub trait Cluster {
     /// The shard this router runs on.
@@ -1194,7 +1226,9 @@ impl<C: Cluster> Router<C> {
             on_conflict: None,
             checks: Arc::new([]),
         };
-        let (per_shard, _) = self.insert_requests(&insert, Some(&rows), params)?;
+        let per_shard = self
+            .insert_requests(&insert, Some(&rows), params)?
+            .per_shard;
         self.write("ALTER TABLE", session, false, |mode| {
             Ok(per_shard
                 .iter()
@@ -1762,28 +1796,35 @@ impl<C: Cluster> Router<C> {
         plan: &InsertPlan,
         inputs: Option<&Rows>,
         params: &Params,
-    ) -> Result<(HashMap<ShardId, KeyedRows>, Vec<Row>)> {
+    ) -> Result<InsertRows> {
         let catalog = self.cluster.catalog();
         let table = &plan.table;
         let mut per_shard: HashMap<ShardId, KeyedRows> = HashMap::new();
+        // Which input each row came from (see `Error::row`).
+        let mut inputs_of: HashMap<ShardId, Vec<usize>> = HashMap::new();
         let mut returned = Vec::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        // A unique index's key proposed twice: the second row is refused
+        // here, naming it (the shards would refuse one of the two). Rows
+        // with a NULL in the key never conflict.
+        let mut unique: Vec<(&tessera_types::IndexDef, HashSet<Vec<u8>>)> =
+            if plan.on_conflict.is_none() {
+                catalog
+                    .indexes_of(table.id)
+                    .filter(|ix| ix.unique)
+                    .map(|ix| (&**ix, HashSet::new()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
         let values_input = Rows::one(Vec::new());
         let inputs = inputs.unwrap_or(&values_input);
-        for (input, exprs) in inputs
+        for (n, input, exprs) in inputs
             .iter()
-            .flat_map(|i| plan.rows.iter().map(move |r| (i, r)))
+            .enumerate()
+            .flat_map(|(n, i)| plan.rows.iter().map(move |r| (n, i, r)))
         {
-            let mut row = Vec::with_capacity(exprs.len());
-            for e in exprs {
-                row.push(e.eval(input, params)?);
-            }
-            for (i, c) in table.columns.iter().enumerate() {
-                if c.not_null && row[i].is_null() {
-                    return Err(not_null_violation(table, i, &row));
-                }
-            }
-            check_constraints(table, &plan.checks, &row, params)?;
+            let row = Self::checked_row(plan, exprs, input, params).map_err(|e| e.with_row(n))?;
             let key = if table.has_row_id() {
                 self.local_row_id(&catalog)
             } else {
@@ -1800,7 +1841,19 @@ impl<C: Cluster> Router<C> {
                         )
                         .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."))
                     }
-                    None => return Err(crate::shard::duplicate_key(table, &row)),
+                    None => return Err(crate::shard::duplicate_key(table, &row).with_row(n)),
+                }
+            }
+            for (index, keys) in &mut unique {
+                if index.columns.iter().any(|c| row[*c].is_null()) {
+                    continue;
+                }
+                if !keys.insert(encode_key(&row, &index.columns)) {
+                    let values: Vec<Value> =
+                        index.columns.iter().map(|c| row[*c].clone()).collect();
+                    return Err(
+                        crate::shard::unique_violation(index, table, &values, false).with_row(n)
+                    );
                 }
             }
             if !plan.returning.is_empty() && plan.on_conflict.is_none() {
@@ -1818,8 +1871,35 @@ impl<C: Cluster> Router<C> {
                 self.shard_of_key(&catalog, &encode_key(&row, &table.sharding_key))
             };
             per_shard.entry(shard).or_default().push((key, row));
+            inputs_of.entry(shard).or_default().push(n);
         }
-        Ok((per_shard, returned))
+        Ok(InsertRows {
+            per_shard,
+            returned,
+            inputs_of,
+        })
+    }
+
+    /// One row of an INSERT (`exprs` over `input`), its NOT NULL columns
+    /// and CHECK constraints checked.
+    fn checked_row(
+        plan: &InsertPlan,
+        exprs: &[crate::expr::Expr],
+        input: &[Value],
+        params: &Params,
+    ) -> Result<Row> {
+        let table = &plan.table;
+        let mut row = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            row.push(e.eval(input, params)?);
+        }
+        for (i, c) in table.columns.iter().enumerate() {
+            if c.not_null && row[i].is_null() {
+                return Err(not_null_violation(table, i, &row));
+            }
+        }
+        check_constraints(table, &plan.checks, &row, params)?;
+        Ok(row)
     }
 
     /// A new hidden row id whose bucket this router's shard owns: rows of a
@@ -1851,7 +1931,27 @@ impl<C: Cluster> Router<C> {
         sequenced: bool,
         session: &mut SessionState,
     ) -> Result<(u64, Vec<Row>)> {
-        let (per_shard, returned) = self.insert_requests(insert, inputs, &params)?;
+        let InsertRows {
+            per_shard,
+            returned,
+            inputs_of,
+        } = self.insert_requests(insert, inputs, &params)?;
+        // A row a shard refused as a duplicate: which input it came from.
+        let about_row = |e: Error| {
+            if e.row.is_some() || e.code != sqlstate::UNIQUE_VIOLATION {
+                return e;
+            }
+            let found = per_shard.iter().find_map(|(shard, rows)| {
+                let at = rows.iter().position(|(_, row)| {
+                    key_detail_names(&insert.table, row, e.detail.as_deref())
+                })?;
+                inputs_of.get(shard)?.get(at).copied()
+            });
+            match found {
+                Some(n) => e.with_row(n),
+                None => e,
+            }
+        };
         // Values the router drew are durable before any row holds them.
         if sequenced {
             self.settle_sequences().await?;
@@ -1891,7 +1991,10 @@ impl<C: Cluster> Router<C> {
                     })
                     .collect())
             })
-            .await?;
+            .await
+            .map_err(about_row)?;
+        // A missing parent is found at the statement's end, as
+        // PostgreSQL's trigger finds it: about no row in particular.
         if let Some(fk) = fk {
             self.check_parents(&insert.table, &fk.child, &inserted, session)
                 .await?;

@@ -26,6 +26,10 @@ pub struct Error {
     pub detail: Option<String>,
     pub hint: Option<String>,
     pub context: Option<String>,
+    /// Which of the rows a statement was given (a COPY batch's, an
+    /// INSERT … SELECT's) the error is about, counting from 0, when known:
+    /// COPY turns it into its line number.
+    pub row: Option<u32>,
 }
 
 impl Error {
@@ -36,7 +40,15 @@ impl Error {
             detail: None,
             hint: None,
             context: None,
+            row: None,
         }
+    }
+    /// About input row `row` (see [`Error::row`]); a row already named stays.
+    pub fn with_row(mut self, row: usize) -> Error {
+        if let Ok(row) = u32::try_from(row) {
+            self.row.get_or_insert(row);
+        }
+        self
     }
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
         self.detail = Some(detail.into());
