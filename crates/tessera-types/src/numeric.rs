@@ -341,12 +341,23 @@ pub fn decode_binary(bytes: &[u8]) -> Result<Decimal> {
     for g in 0..frac_groups {
         text.push_str(&format!("{:04}", digit(weight + 1 + g)?));
     }
-    if weight < -1 {
-        // Leading fraction zero groups sit before the stored digits.
-        let lead = "0000".repeat((-weight - 1) as usize);
-        let pos = text.find('.').unwrap_or(0) + 1;
-        text.insert_str(pos, &lead);
-    }
+    // The fraction groups start right after the point: with weight < -1
+    // the first (-weight - 1) of them are zeros that `digit` supplies for
+    // the indexes before the first stored digit. The zeros that pad the
+    // groups (leading integer ones, trailing fraction ones) are not digits
+    // of the value: dropped, they do not count against the 28 Decimal keeps.
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
+    let (sign_part, int_digits) = int_part.split_at(usize::from(int_part.starts_with('-')));
+    let int_digits = int_digits.trim_start_matches('0');
+    let text = format!(
+        "{sign_part}{}.{}",
+        if int_digits.is_empty() {
+            "0"
+        } else {
+            int_digits
+        },
+        frac_part.trim_end_matches('0')
+    );
     let d = parse(&text)?;
     Ok(with_scale(d, dscale))
 }
@@ -410,6 +421,13 @@ mod tests {
             "10000",
             "-0.5",
             "123456789012345678.1234",
+            // Fraction zero groups before the first digit (weight < -1).
+            "0.00000001",
+            "-0.000000000012",
+            "0.0000000000000000000000000001",
+            // 28 digits whose base-10000 groups, padded, hold 32.
+            "-123456789012345678.1234567891",
+            "9999999999999999999999999999",
         ] {
             let d = n(s);
             let mut buf = Vec::new();
