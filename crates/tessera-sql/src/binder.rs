@@ -9991,10 +9991,13 @@ impl Binder<'_> {
             return Err(Error::syntax("syntax error at or near \")\""));
         }
         keyable(&table.columns, &columns)?;
-        if columns.len() > 32 {
+        if columns.len() > tessera_types::schema::INDEX_KEYS_MAX {
             return Err(Error::new(
                 sqlstate::TOO_MANY_COLUMNS,
-                "cannot use more than 32 columns in an index",
+                format!(
+                    "cannot use more than {} columns in an index",
+                    tessera_types::schema::INDEX_KEYS_MAX
+                ),
             ));
         }
         let name = match ci.name.as_ref().map(|n| n.0.as_slice()) {
@@ -10634,6 +10637,26 @@ impl Binder<'_> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
+        // sqlparser reads `c.conkey[1]` as the root `c` with the chain
+        // `.conkey`, `[1]`: the leading dotted names belong to the column
+        // reference that is subscripted.
+        let names = chain
+            .iter()
+            .take_while(|a| matches!(a, ast::AccessExpr::Dot(ast::Expr::Identifier(_))))
+            .count();
+        let column;
+        let (root, chain) = match root {
+            ast::Expr::Identifier(first) if names > 0 => {
+                let mut parts = vec![first.clone()];
+                parts.extend(chain[..names].iter().filter_map(|a| match a {
+                    ast::AccessExpr::Dot(ast::Expr::Identifier(i)) => Some(i.clone()),
+                    _ => None,
+                }));
+                column = ast::Expr::CompoundIdentifier(parts);
+                (&column, &chain[names..])
+            }
+            _ => (root, chain),
+        };
         let (mut e, mut t) = self.bind_expr(root, scope, ctx)?;
         for access in chain {
             let ast::AccessExpr::Subscript(sub) = access else {
