@@ -598,6 +598,7 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::Jsonb => "jsonb",
         DataType::Oid => "oid",
         DataType::Reg(k) => k.name(),
+        DataType::Record(_) => "record",
         DataType::Array(_) | DataType::Unknown => "unknown",
     }
 }

@@ -70,6 +70,7 @@ fn pgjdbc_end_to_end() {
         "metadata getTables: ok",
         "metadata getColumns: ok",
         "metadata keys: ok",
+        "metadata indexes: ok",
         "metadata schemas and types: ok",
         "result set metadata: ok",
         "types default: ok",

@@ -483,6 +483,10 @@ public class JdbcTest {
             column(md.getColumns(null, "public", "big_customers", "%"), "COLUMN_NAME", "DATA_TYPE"));
         System.out.println("metadata getColumns: ok");
 
+        check("getPrimaryKeys", List.of("customers|id|1|customers_pkey"),
+            column(md.getPrimaryKeys(null, "public", "customers"), "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"));
+        check("getPrimaryKeys identity", List.of("orders|order_id|1|orders_pkey"),
+            column(md.getPrimaryKeys(null, "public", "orders"), "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"));
         String fk = "customers|id|orders|customer_id|1|" + DatabaseMetaData.importedKeyNoAction + "|"
             + DatabaseMetaData.importedKeyCascade + "|orders_customer_id_fkey|customers_pkey";
         String[] fkColumns = {"PKTABLE_NAME", "PKCOLUMN_NAME", "FKTABLE_NAME", "FKCOLUMN_NAME", "KEY_SEQ",
@@ -493,6 +497,19 @@ public class JdbcTest {
             column(md.getImportedKeys(null, "public", "customers"), fkColumns));
         System.out.println("metadata keys: ok");
 
+        check("getIndexInfo customers", List.of(
+                "f|customers_name_key|1|name",
+                "f|customers_pkey|1|id"),
+            column(md.getIndexInfo(null, "public", "customers", false, false),
+                "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"));
+        check("getIndexInfo orders", List.of(
+                "f|orders_pkey|1|order_id",
+                "t|orders_placed_idx|1|placed"),
+            column(md.getIndexInfo(null, "public", "orders", false, false),
+                "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"));
+        check("getIndexInfo unique only", List.of("orders_pkey"),
+            column(md.getIndexInfo(null, "public", "orders", true, false), "INDEX_NAME"));
+        System.out.println("metadata indexes: ok");
 
         TreeSet<String> schemas = new TreeSet<>(column(md.getSchemas(), "TABLE_SCHEM"));
         checkTrue("getSchemas has public, pg_catalog, information_schema: " + schemas,
