@@ -215,6 +215,13 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             None => return Err(wrong_length()),
         },
         DataType::Array(elem) => decode_array(elem, bytes, index)?,
+        // As in PostgreSQL: an anonymous record has no input function.
+        DataType::Record(_) => {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "input of anonymous composite types is not implemented",
+            ))
+        }
     })
 }
 
@@ -348,6 +355,24 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
                 let start = out.len();
                 out.extend_from_slice(&[0; 4]);
                 encode_binary(v, a.elem.data_type(), out)?;
+                let len = field_length(out.len() - start - 4)?;
+                out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+        // record_send: the field count, then each field's type oid and
+        // its length (-1 for NULL) and bytes.
+        (Value::Record(r), DataType::Record(shape)) if r.shape == shape => {
+            let fields = shape.fields();
+            out.extend_from_slice(&(fields.len() as i32).to_be_bytes());
+            for (v, (_, t)) in r.fields.iter().zip(fields) {
+                out.extend_from_slice(&t.oid().to_be_bytes());
+                if v.is_null() {
+                    out.extend_from_slice(&(-1i32).to_be_bytes());
+                    continue;
+                }
+                let start = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_binary(v, t, out)?;
                 let len = field_length(out.len() - start - 4)?;
                 out[start..start + 4].copy_from_slice(&len.to_be_bytes());
             }
@@ -611,6 +636,34 @@ mod tests {
         encode_binary(&Value::Float8(1.0), DataType::Float8, &mut out).unwrap();
         encode_binary(&Value::Bool(true), DataType::Bool, &mut out).unwrap();
         assert_eq!(out, [0, 0, 0, 1, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 1]);
+    }
+
+    /// record_send: the field count, then per field its type oid and its
+    /// length (-1 for NULL) and bytes.
+    #[test]
+    fn binary_record_is_record_send() {
+        use tessera_types::array::Elem;
+        use tessera_types::value::Record;
+        use tessera_types::RecordShape;
+        let shape = RecordShape::ExpandArray(Elem::Int2);
+        let mut out = Vec::new();
+        let record = |x: Value| {
+            Value::Record(Box::new(Record {
+                shape,
+                fields: vec![x, Value::Int4(2)],
+            }))
+        };
+        encode_binary(&record(Value::Int2(7)), DataType::Record(shape), &mut out).unwrap();
+        assert_eq!(
+            out,
+            [0, 0, 0, 2, 0, 0, 0, 21, 0, 0, 0, 2, 0, 7, 0, 0, 0, 23, 0, 0, 0, 4, 0, 0, 0, 2]
+        );
+        out.clear();
+        encode_binary(&record(Value::Null), DataType::Record(shape), &mut out).unwrap();
+        assert_eq!(
+            out,
+            [0, 0, 0, 2, 0, 0, 0, 21, 255, 255, 255, 255, 0, 0, 0, 23, 0, 0, 0, 4, 0, 0, 0, 2]
+        );
     }
 
     #[test]

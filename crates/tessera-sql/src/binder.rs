@@ -360,9 +360,19 @@ impl SrfSplit {
                         }
                     }
                 }
+                if function_name(&call) == "_pg_expandarray" {
+                    // In a select list it returns one record, not the two
+                    // columns it returns in FROM.
+                    call.name = ast::ObjectName::from(vec![ast::Ident::with_quote(
+                        '"',
+                        crate::srf::EXPAND_ARRAY_RECORD,
+                    )]);
+                }
                 self.calls.push(call);
                 *e = column_ref(SRF_ALIAS, &srf_column(self.calls.len()));
             }
+            // `(f(x)).field`: the call inside.
+            E::CompoundFieldAccess { root, .. } => self.rewrite(root)?,
             E::BinaryOp { left, right, .. }
             | E::IsDistinctFrom(left, right)
             | E::IsNotDistinctFrom(left, right) => {
@@ -401,6 +411,7 @@ fn any_call(e: &ast::Expr, pred: &dyn Fn(&ast::Function) -> bool) -> bool {
         | E::IsDistinctFrom(left, right)
         | E::IsNotDistinctFrom(left, right) => any_call(left, pred) || any_call(right, pred),
         E::UnaryOp { expr, .. } | E::Nested(expr) | E::Cast { expr, .. } => any_call(expr, pred),
+        E::CompoundFieldAccess { root, .. } => any_call(root, pred),
         _ => false,
     }
 }
@@ -523,6 +534,37 @@ fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr,
         return Ok((Expr::Literal(v), result));
     }
     Ok((Expr::Call { func, args }, result))
+}
+
+/// `(record).field`: the field of that name of a record-typed `e`.
+fn record_field(e: Expr, t: DataType, field: &str) -> Result<(Expr, DataType)> {
+    let DataType::Record(shape) = t else {
+        return Err(Error::new(
+            sqlstate::WRONG_OBJECT_TYPE,
+            format!(
+                "column notation .{field} applied to type {}, which is not a composite type",
+                t.name()
+            ),
+        ));
+    };
+    let Some((k, (_, field_type))) = shape
+        .fields()
+        .into_iter()
+        .enumerate()
+        .find(|(_, (name, _))| *name == field)
+    else {
+        return Err(Error::new(
+            sqlstate::UNDEFINED_COLUMN,
+            format!("could not identify column \"{field}\" in record data type"),
+        ));
+    };
+    Ok((
+        Expr::Call {
+            func: Function::Field(k),
+            args: vec![e],
+        },
+        field_type,
+    ))
 }
 
 /// The column a key or index names: a plain column, not an expression.
@@ -3464,6 +3506,9 @@ impl<'a> Binder<'a> {
                         Ok((Expr::Neg(Box::new(x)), t.unconstrained()))
                     }
                     ast::UnaryOperator::Plus => Ok((x, t)),
+                    ast::UnaryOperator::PGBitwiseNot => {
+                        self.bit_operator(crate::math::MathFn::BitNot, "~", vec![(x, t)])
+                    }
                     other => Err(Error::unsupported(format!("the operator {other}"))),
                 }
             }
@@ -4177,6 +4222,19 @@ impl<'a> Binder<'a> {
                 negated,
             };
             return self.bind_pattern_operands(f, &op.to_string(), &[left, right], scope, ctx);
+        }
+        let bit_op = match op {
+            B::BitwiseAnd => Some(crate::math::MathFn::BitAnd),
+            B::BitwiseOr => Some(crate::math::MathFn::BitOr),
+            B::PGBitwiseXor => Some(crate::math::MathFn::BitXor),
+            B::PGBitwiseShiftLeft => Some(crate::math::MathFn::ShiftLeft),
+            B::PGBitwiseShiftRight => Some(crate::math::MathFn::ShiftRight),
+            _ => None,
+        };
+        if let Some(f) = bit_op {
+            let (l, lt) = self.bind_expr(left, scope, ctx)?;
+            let (r, rt) = self.bind_expr(right, scope, ctx)?;
+            return self.bit_operator(f, &op.to_string(), vec![(l, lt), (r, rt)]);
         }
         if *op == B::PGExp {
             return self.bind_math_call(
@@ -8146,7 +8204,9 @@ impl Binder<'_> {
         } = relation
         {
             if let [ast::ObjectNamePart::Identifier(schema), bare] = name.0.as_slice() {
-                if ident_name(schema) == "pg_catalog" {
+                let information_schema_function = ident_name(schema) == "information_schema"
+                    && matches!(bare, ast::ObjectNamePart::Identifier(b) if ident_name(b) == "_pg_expandarray");
+                if ident_name(schema) == "pg_catalog" || information_schema_function {
                     let mut unqualified = relation.clone();
                     if let ast::TableFactor::Table { name, .. } = &mut unqualified {
                         name.0 = vec![bare.clone()];
@@ -8243,6 +8303,15 @@ impl Binder<'_> {
         let Some((f, binary)) = TableFn::named(name) else {
             return Err(Error::internal("not a table function"));
         };
+        // The name errors show: as the call was written.
+        let shown = match f {
+            TableFn::ExpandArray { .. } => "information_schema._pg_expandarray",
+            _ => name,
+        };
+        let name = match f {
+            TableFn::ExpandArray { .. } => "_pg_expandarray",
+            _ => name,
+        };
         let empty = Scope::default();
         let mut bound = Vec::new();
         for a in args {
@@ -8256,7 +8325,7 @@ impl Binder<'_> {
             // (text, text [, text]), as string_to_array and regexp_match.
             let is_text = |t: &DataType| t.is_string() || *t == DataType::Unknown;
             if !(2..=3).contains(&types.len()) || !types.iter().all(is_text) {
-                return Err(no_such_call(name, &types));
+                return Err(no_such_call(shown, &types));
             }
             let mut exprs = Vec::with_capacity(bound.len());
             for (e, t) in bound {
@@ -8278,6 +8347,8 @@ impl Binder<'_> {
                 )
                 .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."))
             }
+            (TableFn::ExpandArray { .. }, Some((_, t @ DataType::Array(_)))) => *t,
+            (TableFn::ExpandArray { .. }, _) => return Err(no_such_call(shown, &types)),
             _ if binary => DataType::Jsonb,
             _ => DataType::Json,
         };
@@ -8285,7 +8356,7 @@ impl Binder<'_> {
             Some((e, t)) if bound.is_empty() && (t == want || t == DataType::Unknown) => {
                 self.coerce(e, t, want)?
             }
-            _ => return Err(no_such_call(name, &types)),
+            _ => return Err(no_such_call(shown, &types)),
         };
         function_scope(
             f.columns(want, &alias_or(alias, name)),
@@ -10028,10 +10099,13 @@ impl Binder<'_> {
             return Err(Error::syntax("syntax error at or near \")\""));
         }
         keyable(&table.columns, &columns)?;
-        if columns.len() > 32 {
+        if columns.len() > tessera_types::schema::INDEX_KEYS_MAX {
             return Err(Error::new(
                 sqlstate::TOO_MANY_COLUMNS,
-                "cannot use more than 32 columns in an index",
+                format!(
+                    "cannot use more than {} columns in an index",
+                    tessera_types::schema::INDEX_KEYS_MAX
+                ),
             ));
         }
         let name = match ci.name.as_ref().map(|n| n.0.as_slice()) {
@@ -10671,10 +10745,37 @@ impl Binder<'_> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
+        // sqlparser reads `c.conkey[1]` as the root `c` with the chain
+        // `.conkey`, `[1]`: the leading dotted names belong to the column
+        // reference that is subscripted.
+        let names = chain
+            .iter()
+            .take_while(|a| matches!(a, ast::AccessExpr::Dot(ast::Expr::Identifier(_))))
+            .count();
+        let column;
+        let (root, chain) = match root {
+            ast::Expr::Identifier(first) if names > 0 => {
+                let mut parts = vec![first.clone()];
+                parts.extend(chain[..names].iter().filter_map(|a| match a {
+                    ast::AccessExpr::Dot(ast::Expr::Identifier(i)) => Some(i.clone()),
+                    _ => None,
+                }));
+                column = ast::Expr::CompoundIdentifier(parts);
+                (&column, &chain[names..])
+            }
+            _ => (root, chain),
+        };
         let (mut e, mut t) = self.bind_expr(root, scope, ctx)?;
         for access in chain {
-            let ast::AccessExpr::Subscript(sub) = access else {
-                return Err(Error::unsupported(format!("the field access {access}")));
+            let sub = match access {
+                ast::AccessExpr::Subscript(sub) => sub,
+                ast::AccessExpr::Dot(ast::Expr::Identifier(field)) => {
+                    (e, t) = record_field(e, t, &ident_name(field))?;
+                    continue;
+                }
+                ast::AccessExpr::Dot(_) => {
+                    return Err(Error::unsupported(format!("the field access {access}")))
+                }
             };
             if !matches!(t, DataType::Array(_)) {
                 return Err(Error::new(
@@ -10884,6 +10985,36 @@ impl Binder<'_> {
         let (arg_types, result) = f
             .resolve(&types)
             .ok_or_else(|| no_such_call(name, &types))?;
+        let args = bound
+            .into_iter()
+            .zip(arg_types)
+            .map(|((e, from), to)| self.coerce(e, from, to))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            Expr::Call {
+                func: Function::Math(f),
+                args,
+            },
+            result,
+        ))
+    }
+
+    /// An integer bit operator (`&`, `|`, `#`, `<<`, `>>`, prefix `~`);
+    /// 42883 for operands that are not integers.
+    fn bit_operator(
+        &mut self,
+        f: crate::math::MathFn,
+        symbol: &str,
+        bound: Vec<(Expr, DataType)>,
+    ) -> Result<(Expr, DataType)> {
+        let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        let Some((arg_types, result)) = f.resolve(&types) else {
+            return Err(match types.as_slice() {
+                [l, r] => operator_missing(symbol, Some(*l), *r),
+                [x] => operator_missing(symbol, None, *x),
+                _ => Error::internal("a bit operator's operands"),
+            });
+        };
         let args = bound
             .into_iter()
             .zip(arg_types)
@@ -12415,6 +12546,16 @@ fn column_name(e: &ast::Expr) -> String {
         ast::Expr::CompoundIdentifier(p) => p.last().map(ident_name).unwrap_or_default(),
         ast::Expr::Function(f) => function_name(f),
         ast::Expr::Nested(inner) => column_name(inner),
+        // `(r).field` is named by the field, `c.xs[1]` and `xs[1]` by
+        // the column.
+        ast::Expr::CompoundFieldAccess { root, access_chain } => access_chain
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                ast::AccessExpr::Dot(ast::Expr::Identifier(i)) => Some(ident_name(i)),
+                _ => None,
+            })
+            .unwrap_or_else(|| column_name(root)),
         ast::Expr::Substring {
             shorthand: true, ..
         } => "substr".into(),

@@ -388,6 +388,8 @@ pub enum Function {
     Session(crate::activity::SessionFn),
     /// `pg_advisory_lock` and its family (see [`crate::advisory`]).
     Advisory(crate::advisory::AdvisoryFn),
+    /// `(record).name`: the record's field number `k` (NULL of a NULL).
+    Field(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1357,6 +1359,17 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Advisory(f) = func {
         return f.eval(crate::activity::current_pid(), &vals);
+    }
+    if let Function::Field(k) = func {
+        return match vals.as_slice() {
+            [Value::Null] => Ok(Value::Null),
+            [Value::Record(r)] => r
+                .fields
+                .get(k)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("field {k} of a {:?} record", r.shape))),
+            _ => Err(Error::internal("a field of a value that is not a record")),
+        };
     }
     if matches!(func, Function::Greatest | Function::Least) {
         let mut best: Option<Value> = None;

@@ -47,6 +47,13 @@ pub enum MathFn {
     Lcm,
     Random,
     WidthBucket,
+    /// The integer bit operators `&`, `|`, `#` (xor), `<<`, `>>` and `~`.
+    BitAnd,
+    BitOr,
+    BitXor,
+    ShiftLeft,
+    ShiftRight,
+    BitNot,
 }
 
 impl MathFn {
@@ -103,7 +110,33 @@ impl MathFn {
             float
         };
         let int_arg = |t: DataType| t.is_integer() || t == DataType::Unknown;
+        // The bit operators take integers of one width (an unknown operand
+        // the other's), the shifts an int4 count.
+        let int_or = |t: DataType, other: DataType| match (t, other) {
+            (DataType::Unknown, DataType::Unknown) => DataType::Int4,
+            (DataType::Unknown, o) => o,
+            (t, _) => t,
+        };
         Some(match (self, types) {
+            (BitAnd | BitOr | BitXor, [a, b]) if int_arg(*a) && int_arg(*b) => {
+                let t = match (int_or(*a, *b), int_or(*b, *a)) {
+                    (DataType::Int8, _) | (_, DataType::Int8) => DataType::Int8,
+                    (DataType::Int2, DataType::Int2) => DataType::Int2,
+                    _ => DataType::Int4,
+                };
+                (vec![t; 2], t)
+            }
+            (ShiftLeft | ShiftRight, [a, b])
+                if int_arg(*a) && int_arg(*b) && *b != DataType::Int8 =>
+            {
+                let t = int_or(*a, DataType::Int4);
+                (vec![t, DataType::Int4], t)
+            }
+            (BitNot, [a]) if int_arg(*a) => {
+                let t = int_or(*a, DataType::Int4);
+                (vec![t], t)
+            }
+            (BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight | BitNot, _) => return None,
             (Round | Trunc | Ceil | Floor | Sign | Sqrt | Exp | Ln | Log | Log10, [_]) => {
                 (vec![either], either)
             }
@@ -149,6 +182,7 @@ impl MathFn {
             return Ok(Value::Null);
         }
         Ok(match (self, args) {
+            (BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight | BitNot, _) => bits(self, args)?,
             (Pi, []) => V::Float8(std::f64::consts::PI),
             (Random, []) => V::Float8(random()),
             (_, [V::Float8(x)]) => V::Float8(float_unary(self, *x)?),
@@ -188,6 +222,55 @@ impl MathFn {
             }
         })
     }
+}
+
+/// The bit operators over integers of one width (the shift count int4), as
+/// PostgreSQL computes them: a shift takes its count modulo the width of
+/// the machine word it shifts in (32 bits for int2 and int4, 64 for int8).
+fn bits(f: MathFn, args: &[Value]) -> Result<Value> {
+    use MathFn::*;
+    use Value as V;
+    let (a, b) = match args {
+        [a] => (a, None),
+        [a, b] => (a, Some(b)),
+        _ => return Err(Error::internal("a bit operator's operands")),
+    };
+    let b = b.map(int).transpose()?;
+    let wide = int(a)?;
+    let r = match (f, b) {
+        (BitAnd, Some(b)) => wide & b,
+        (BitOr, Some(b)) => wide | b,
+        (BitXor, Some(b)) => wide ^ b,
+        (BitNot, None) => !wide,
+        (ShiftLeft | ShiftRight, Some(n)) => {
+            let n = n as u32;
+            let left = f == ShiftLeft;
+            match a {
+                V::Int8(x) => {
+                    if left {
+                        x.wrapping_shl(n)
+                    } else {
+                        x.wrapping_shr(n)
+                    }
+                }
+                _ => {
+                    let x = wide as i32;
+                    (if left {
+                        x.wrapping_shl(n)
+                    } else {
+                        x.wrapping_shr(n)
+                    }) as i64
+                }
+            }
+        }
+        _ => return Err(Error::internal(format!("{f:?} of {args:?}"))),
+    };
+    Ok(match a {
+        V::Int2(_) => V::Int2(r as i16),
+        V::Int4(_) => V::Int4(r as i32),
+        V::Int8(_) => V::Int8(r),
+        _ => return Err(Error::internal("a bit operator of a non-integer")),
+    })
 }
 
 fn int(v: &Value) -> Result<i64> {

@@ -12,7 +12,8 @@
 //! `shard::series_rows`), and beside others is bounded by
 //! `SERIES_ROWS_MAX` like it.
 
-use tessera_types::{sqlstate, DataType, Error, Result, Value};
+use tessera_types::value::Record;
+use tessera_types::{sqlstate, DataType, Error, RecordShape, Result, Value};
 
 use crate::expr::{Expr, Params};
 use crate::shard::SERIES_ROWS_MAX;
@@ -37,7 +38,16 @@ pub enum TableFn {
     /// `generate_series(start, stop [, step])` over int4 or int8, when it
     /// runs beside other functions.
     Series { int8: bool },
+    /// `information_schema._pg_expandarray(array)`: a row per element,
+    /// its value `x` and 1-based position `n`. In FROM those are two
+    /// columns; in a select list (`record`) one record column of both.
+    ExpandArray { record: bool },
 }
+
+/// The name a select list's `_pg_expandarray` call takes when
+/// `srf_as_lateral` moves it into FROM, where it must still return one
+/// record column, not the two columns it returns in FROM.
+pub const EXPAND_ARRAY_RECORD: &str = "?_pg_expandarray record?";
 
 impl TableFn {
     /// The function called `name` (besides `generate_series`), and
@@ -48,6 +58,8 @@ impl TableFn {
             "regexp_matches" => Some(TableFn::RegexpMatches),
             "regexp_split_to_table" => Some(TableFn::RegexpSplit),
             "string_to_table" => Some(TableFn::StringToTable),
+            "_pg_expandarray" => Some(TableFn::ExpandArray { record: false }),
+            EXPAND_ARRAY_RECORD => Some(TableFn::ExpandArray { record: true }),
             _ => None,
         };
         if let Some(f) = plain {
@@ -81,6 +93,7 @@ impl TableFn {
             TableFn::RegexpSplit => "regexp_split_to_table",
             TableFn::StringToTable => "string_to_table",
             TableFn::Series { .. } => "generate_series",
+            TableFn::ExpandArray { .. } => "_pg_expandarray",
         }
     }
 
@@ -121,13 +134,28 @@ impl TableFn {
                 name.to_string(),
                 if int8 { DataType::Int8 } else { DataType::Int4 },
             )],
+            TableFn::ExpandArray { record } => {
+                let DataType::Array(elem) = doc else {
+                    return vec![(name.to_string(), DataType::Text)];
+                };
+                let shape = RecordShape::ExpandArray(elem);
+                if record {
+                    vec![(name.to_string(), DataType::Record(shape))]
+                } else {
+                    shape
+                        .fields()
+                        .into_iter()
+                        .map(|(n, t)| (n.to_string(), t))
+                        .collect()
+                }
+            }
         }
     }
 
     /// How many columns its rows have.
     pub fn width(self) -> usize {
         match self {
-            TableFn::Each { .. } => 2,
+            TableFn::Each { .. } | TableFn::ExpandArray { record: false } => 2,
             _ => 1,
         }
     }
@@ -144,6 +172,7 @@ impl TableFn {
                 Ok(crate::array::unnest_rows(&pieces))
             }
             TableFn::Series { int8 } => series_rows(int8, args),
+            TableFn::ExpandArray { record } => Ok(expand_array_rows(record, args)),
             _ => match args {
                 [doc] => crate::json::table_rows(self, doc),
                 _ => Err(Error::internal(format!(
@@ -153,6 +182,27 @@ impl TableFn {
             },
         }
     }
+}
+
+/// `_pg_expandarray`'s rows: (element, position) for each element of a
+/// non-NULL array, as two values or as one record.
+fn expand_array_rows(record: bool, args: &[Value]) -> Vec<Vec<Value>> {
+    let Some(Value::Array(a)) = args.first() else {
+        return Vec::new();
+    };
+    let shape = RecordShape::ExpandArray(a.elem);
+    a.items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let fields = vec![x.clone(), Value::Int4(i as i32 + 1)];
+            if record {
+                vec![Value::Record(Box::new(Record { shape, fields }))]
+            } else {
+                fields
+            }
+        })
+        .collect()
 }
 
 fn series_too_long() -> Error {

@@ -400,7 +400,111 @@ const RELATIONS: &[(&str, &str)] = &[
         "pg_tablespace",
         "oid:o spcname:n spcowner:o spcacl:T spcoptions:T",
     ),
+    (
+        "pg_settings",
+        "name:t setting:t unit:t category:t short_desc:t extra_desc:t context:t vartype:t \
+         source:t min_val:t max_val:t enumvals:T boot_val:t reset_val:t sourcefile:t \
+         sourceline:4 pending_restart:b",
+    ),
 ];
+
+/// The rows of pg_settings: the server's preset settings, the same in every
+/// session (name, value, vartype, description). The settings a session may
+/// change are read with SHOW; pg_settings does not list them, since the
+/// catalog snapshot it is generated from does not know a session's values.
+fn preset_settings() -> Vec<(&'static str, String, &'static str, &'static str)> {
+    let reported = |name: &str| {
+        crate::engine::REPORTED_SETTINGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    };
+    let version = reported("server_version");
+    let number: Vec<u32> = version
+        .split(|c: char| !c.is_ascii_digit())
+        .take(2)
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let version_num = match number.as_slice() {
+        [major, minor] => major * 10000 + minor,
+        _ => 0,
+    };
+    vec![
+        (
+            "integer_datetimes",
+            reported("integer_datetimes"),
+            "bool",
+            "Shows whether datetimes are integer based.",
+        ),
+        (
+            "max_identifier_length",
+            "63".into(),
+            "integer",
+            "Shows the maximum identifier length.",
+        ),
+        (
+            "max_index_keys",
+            tessera_types::schema::INDEX_KEYS_MAX.to_string(),
+            "integer",
+            "Shows the maximum number of index keys.",
+        ),
+        (
+            "server_encoding",
+            reported("server_encoding"),
+            "string",
+            "Shows the server (database) character set encoding.",
+        ),
+        (
+            "server_version",
+            version,
+            "string",
+            "Shows the server version.",
+        ),
+        (
+            "server_version_num",
+            version_num.to_string(),
+            "integer",
+            "Shows the server version as an integer.",
+        ),
+    ]
+}
+
+/// PostgreSQL's oids of the pg_catalog tables [`RELATIONS`] serves (the
+/// views among them have no fixed oid there, so none here): what
+/// `'pg_class'::regclass` reads, as in `pg_description.classoid`.
+const SYSTEM_TABLES: &[(&str, u32)] = &[
+    ("pg_tablespace", 1213),
+    ("pg_type", 1247),
+    ("pg_attribute", 1249),
+    ("pg_proc", 1255),
+    ("pg_class", PG_CLASS_OID),
+    ("pg_authid", 1260),
+    ("pg_auth_members", 1261),
+    ("pg_database", 1262),
+    ("pg_sequence", 2224),
+    ("pg_am", 2601),
+    ("pg_attrdef", 2604),
+    ("pg_constraint", 2606),
+    ("pg_description", 2609),
+    ("pg_index", 2610),
+    ("pg_inherits", 2611),
+    ("pg_namespace", 2615),
+    ("pg_trigger", 2620),
+    ("pg_policy", 3256),
+    ("pg_statistic_ext", 3381),
+    ("pg_collation", 3456),
+    ("pg_publication", 6104),
+    ("pg_publication_rel", 6106),
+    ("pg_publication_namespace", 6237),
+];
+
+fn system_table_oid(name: &str) -> Option<u32> {
+    SYSTEM_TABLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, o)| *o)
+}
 
 /// The functions pg_proc lists: those this module and the binder answer
 /// that clients look up, with PostgreSQL's oids, argument and result types.
@@ -426,7 +530,18 @@ const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (1215, "obj_description", &[26, 19], 25),
     (1216, "col_description", &[26, 23], 25),
     (1641, "pg_get_viewdef", &[26], 25),
+    // The I/O functions of every array type (pg_type.typinput…): clients
+    // tell array types by `typinput = 'array_in'::regproc`.
+    (750, "array_in", &[CSTRING_OID, 26, 23], ANYARRAY_OID),
+    (751, "array_out", &[ANYARRAY_OID], CSTRING_OID),
+    (2400, "array_recv", &[INTERNAL_OID, 26, 23], ANYARRAY_OID),
+    (2401, "array_send", &[ANYARRAY_OID], 17),
 ];
+
+/// PostgreSQL's pseudo-types that array I/O functions take and return.
+const CSTRING_OID: u32 = 2275;
+const ANYARRAY_OID: u32 = 2277;
+const INTERNAL_OID: u32 = 2281;
 
 /// The built-in types pg_type lists (each also has its array type).
 const BUILTIN_TYPES: &[DataType] = &[
@@ -483,6 +598,7 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::Jsonb => "jsonb",
         DataType::Oid => "oid",
         DataType::Reg(k) => k.name(),
+        DataType::Record(_) => "record",
         DataType::Array(_) | DataType::Unknown => "unknown",
     }
 }
@@ -722,6 +838,37 @@ impl SystemCatalog {
                     Value::Null,
                 ],
             ],
+            "pg_settings" => preset_settings()
+                .into_iter()
+                .map(|(name, value, vartype, description)| {
+                    let bound = |b: bool| {
+                        if b && vartype == "integer" {
+                            text(value.clone())
+                        } else {
+                            Value::Null
+                        }
+                    };
+                    vec![
+                        text(name),
+                        text(value.clone()),
+                        Value::Null,
+                        text("Preset Options"),
+                        text(description),
+                        Value::Null,
+                        text("internal"),
+                        text(vartype),
+                        text("default"),
+                        bound(true),
+                        bound(true),
+                        Value::Null,
+                        text(value.clone()),
+                        text(value.clone()),
+                        Value::Null,
+                        Value::Null,
+                        Value::Bool(false),
+                    ]
+                })
+                .collect(),
             // Tessera has none of these objects.
             _ => vec![],
         };
@@ -1569,6 +1716,16 @@ impl SystemCatalog {
                 let parts = dotted_name(input)
                     .filter(|p| !p.is_empty() && p.len() <= 2)
                     .ok_or_else(|| Error::new(sqlstate::INVALID_NAME, "invalid name syntax"))?;
+                let in_schema = |s: SchemaId, name: &str| -> Option<u32> {
+                    if s == PG_CATALOG {
+                        return system_table_oid(name);
+                    }
+                    self.classes
+                        .0
+                        .iter()
+                        .find(|c| c.schema == s && c.name == name)
+                        .map(|c| c.oid)
+                };
                 let found = match parts.as_slice() {
                     [schema, name] => {
                         let s = self.catalog.schema(schema).ok_or_else(|| {
@@ -1577,20 +1734,12 @@ impl SystemCatalog {
                                 format!("schema \"{schema}\" does not exist"),
                             )
                         })?;
-                        self.classes
-                            .0
-                            .iter()
-                            .find(|c| c.schema == s.id && c.name == *name)
+                        in_schema(s.id, name)
                     }
-                    [name] => self.path.iter().find_map(|s| {
-                        self.classes
-                            .0
-                            .iter()
-                            .find(|c| c.schema == *s && c.name == *name)
-                    }),
+                    [name] => self.path.iter().find_map(|s| in_schema(*s, name)),
                     _ => None,
                 };
-                found.map(|c| c.oid).ok_or_else(|| not_found("relation"))
+                found.ok_or_else(|| not_found("relation"))
             }
             RegKind::Type => {
                 let sql = format!("SELECT NULL::{input}");
@@ -1622,11 +1771,18 @@ impl SystemCatalog {
                 "postgres" => Ok(SUPERUSER_OID),
                 _ => Err(not_found("role")),
             },
-            RegKind::Proc => PROCS
-                .iter()
-                .find(|p| p.1 == input)
-                .map(|p| p.0)
-                .ok_or_else(|| not_found("function")),
+            RegKind::Proc => {
+                // The functions pg_proc lists are pg_catalog's: a name may
+                // say so (`pg_catalog.array_in`).
+                let name = match dotted_name(input).as_deref() {
+                    Some([name]) => Some(name.clone()),
+                    Some([schema, name]) if schema == "pg_catalog" => Some(name.clone()),
+                    _ => None,
+                };
+                name.and_then(|n| PROCS.iter().find(|p| p.1 == n))
+                    .map(|p| p.0)
+                    .ok_or_else(|| not_found("function"))
+            }
         }
     }
 
@@ -1638,7 +1794,10 @@ impl SystemCatalog {
             return "-".into();
         }
         let found = match kind {
-            RegKind::Class => self.class(o).map(|c| self.shown(c.schema, &c.name)),
+            RegKind::Class => match SYSTEM_TABLES.iter().find(|(_, t)| *t == o) {
+                Some((name, _)) => Some(self.shown(PG_CATALOG, name)),
+                None => self.class(o).map(|c| self.shown(c.schema, &c.name)),
+            },
             RegKind::Type => DataType::from_oid(o).map(|_| format_type(o, None)),
             RegKind::Proc => PROCS.iter().find(|p| p.0 == o).map(|p| p.1.to_string()),
             RegKind::Namespace => self.catalog.schema_by_id(o).map(|s| quote_ident(&s.name)),
@@ -1736,6 +1895,12 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
         t => typname(t).to_string(),
     };
     let len = t.typlen();
+    // typinput, typoutput, typreceive, typsend: pg_proc lists those of
+    // arrays; a scalar type's are left 0.
+    let io = match t {
+        DataType::Array(_) => [750, 751, 2400, 2401],
+        _ => [0; 4],
+    };
     vec![
         oid(t.oid()),
         text(name),
@@ -1755,10 +1920,10 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
         oid(0),
         oid(elem_oid),
         oid(array_oid),
-        oid(0),
-        oid(0),
-        oid(0),
-        oid(0),
+        oid(io[0]),
+        oid(io[1]),
+        oid(io[2]),
+        oid(io[3]),
         oid(0),
         oid(0),
         oid(0),

@@ -133,7 +133,7 @@ impl<'a> Reader<'a> {
                 a.copy_from_slice(b);
                 Value::Numeric(Numeric::from_decimal(Decimal::deserialize(a)))
             }
-            22 => Value::Numeric(match self.take(1)?[0] {
+            23 => Value::Numeric(match self.take(1)?[0] {
                 0 => Numeric::NaN,
                 1 => Numeric::Infinity,
                 2 => Numeric::NegInfinity,
@@ -180,6 +180,23 @@ impl<'a> Reader<'a> {
                 }
                 Value::Array(Box::new(crate::array::Array { elem, items }))
             }
+            22 => {
+                let shape = match self.u8()? {
+                    0 => {
+                        let oid = self.u32()?;
+                        let elem = crate::array::Elem::from_array_oid(oid)
+                            .ok_or_else(|| self.corrupt("unknown array type"))?;
+                        crate::types::RecordShape::ExpandArray(elem)
+                    }
+                    _ => return Err(self.corrupt("unknown record shape")),
+                };
+                let n = shape.fields().len();
+                let mut fields = Vec::with_capacity(n);
+                for _ in 0..n {
+                    fields.push(self.value()?);
+                }
+                Value::Record(Box::new(crate::value::Record { shape, fields }))
+            }
             _ => return Err(self.corrupt("unknown value tag")),
         })
     }
@@ -224,7 +241,7 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
         }
         // Values a Decimal does not hold: their text, which is exact.
         Value::Numeric(n) => {
-            buf.push(22);
+            buf.push(23);
             match n {
                 Numeric::NaN => buf.push(0),
                 Numeric::Infinity => buf.push(1),
@@ -288,6 +305,23 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             buf.extend_from_slice(&a.elem.array_oid().to_le_bytes());
             buf.extend_from_slice(&(a.items.len() as u32).to_le_bytes());
             for v in &a.items {
+                encode_value(buf, v);
+            }
+        }
+        Value::Record(r) => {
+            buf.push(22);
+            match r.shape {
+                crate::types::RecordShape::ExpandArray(elem) => {
+                    buf.push(0);
+                    buf.extend_from_slice(&elem.array_oid().to_le_bytes());
+                }
+            }
+            assert_eq!(
+                r.fields.len(),
+                r.shape.fields().len(),
+                "a record has a value per field of its shape"
+            );
+            for v in &r.fields {
                 encode_value(buf, v);
             }
         }
@@ -398,6 +432,12 @@ pub fn encode_key_value(out: &mut Vec<u8>, v: &Value) {
                 encode_key_value(out, v);
             }
             out.push(0);
+        }
+        Value::Record(r) => {
+            out.push(0x91);
+            for v in &r.fields {
+                encode_key_value(out, v);
+            }
         }
         Value::Jsonb(j) => {
             out.push(0x81);
@@ -597,6 +637,11 @@ mod tests {
             Value::Float4(1.5),
             Value::Float8(-2.25),
             Value::Numeric(Numeric::parse("12.340").unwrap()),
+            Value::Numeric(Numeric::parse("-1e40").unwrap()),
+            Value::Numeric(Numeric::parse("0.1234567890123456789012345678901").unwrap()),
+            Value::Numeric(Numeric::NaN),
+            Value::Numeric(Numeric::Infinity),
+            Value::Numeric(Numeric::NegInfinity),
             Value::Text("héllo".into()),
             Value::BpChar("ab  ".into()),
             Value::Date(-746_117),
@@ -605,6 +650,10 @@ mod tests {
             Value::Timestamp(i64::MIN),
             Value::TimestampTz(848_743_200_500_000),
             Value::Interval(Interval::new(-14, 3, -4)),
+            Value::Record(Box::new(crate::value::Record {
+                shape: crate::types::RecordShape::ExpandArray(crate::array::Elem::Text),
+                fields: vec![Value::Text("a b".into()), Value::Int4(2)],
+            })),
         ];
         let mut w = Writer::new();
         w.row(&row);

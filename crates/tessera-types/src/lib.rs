@@ -30,5 +30,5 @@ pub use schema::{
     TableDef, TableId, ViewDef,
 };
 pub use sequence::SequenceDef;
-pub use types::{DataType, RegKind};
+pub use types::{DataType, RecordShape, RegKind};
 pub use value::Value;

@@ -34,6 +34,10 @@ pub const PUBLIC: SchemaId = 2200;
 pub const INFORMATION_SCHEMA: SchemaId = 13_000;
 pub const FIRST_CREATED_SCHEMA_ID: SchemaId = 16_384;
 
+/// The most columns an index may have (PostgreSQL's `max_index_keys`, which
+/// pg_settings reports): CREATE INDEX with more fails with 54011.
+pub const INDEX_KEYS_MAX: usize = 32;
+
 /// A schema (PostgreSQL's `pg_namespace` row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchemaDef {

@@ -49,7 +49,28 @@ pub enum DataType {
     /// into names where they become text (it holds the catalog), since a
     /// value alone cannot name what it identifies.
     Reg(RegKind),
+    /// An anonymous record (PostgreSQL's `record`), of the shape the
+    /// function that made it gives; its values are `Value::Record`.
+    /// Records are results of expressions only: no column stores one.
+    Record(RecordShape),
     Unknown,
+}
+
+/// The fields of a record type: one per function that returns records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordShape {
+    /// `information_schema._pg_expandarray(array)`: `x`, an element, and
+    /// `n`, its 1-based position.
+    ExpandArray(Elem),
+}
+
+impl RecordShape {
+    /// The fields' names and types, in order.
+    pub fn fields(self) -> Vec<(&'static str, DataType)> {
+        match self {
+            RecordShape::ExpandArray(e) => vec![("x", e.data_type()), ("n", DataType::Int4)],
+        }
+    }
 }
 
 /// The object-identifier alias types (PostgreSQL's `reg*`).
@@ -97,6 +118,9 @@ impl RegKind {
     ];
 }
 
+/// PostgreSQL's oid of the `record` pseudo-type.
+pub const RECORD_OID: u32 = 2249;
+
 /// The largest `numeric(p, s)` precision (PostgreSQL's `NUMERIC_MAX_PRECISION`).
 pub const NUMERIC_PRECISION_MAX: u16 = 1000;
 
@@ -126,6 +150,7 @@ impl DataType {
             DataType::Array(e) => e.array_oid(),
             DataType::Oid => 26,
             DataType::Reg(k) => k.oid(),
+            DataType::Record(_) => RECORD_OID,
             DataType::Unknown => 705,
         }
     }
@@ -239,6 +264,7 @@ impl DataType {
             DataType::Array(e) => e.array_name(),
             DataType::Oid => "oid",
             DataType::Reg(k) => k.name(),
+            DataType::Record(_) => "record",
             DataType::Unknown => "unknown",
         }
     }

@@ -45,6 +45,51 @@ pub enum Value {
     Json(String),
     Jsonb(Box<Jsonb>),
     Array(Box<Array>),
+    /// A record (see `DataType::Record`).
+    Record(Box<Record>),
+}
+
+/// A record value: its shape and one value per field of the shape.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub shape: crate::types::RecordShape,
+    pub fields: Vec<Value>,
+}
+
+impl Record {
+    /// PostgreSQL's `record_out`: `(a,b)`, a NULL field empty, a field
+    /// quoted when it is empty or holds a quote, backslash, parenthesis,
+    /// comma or white space (quotes and backslashes inside doubled).
+    pub fn write_text(&self, out: &mut String, field: &dyn Fn(&Value, &mut String)) {
+        out.push('(');
+        for (i, v) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if v.is_null() {
+                continue;
+            }
+            let mut text = String::new();
+            field(v, &mut text);
+            let quote = text.is_empty()
+                || text
+                    .chars()
+                    .any(|c| matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_whitespace());
+            if quote {
+                out.push('"');
+                for c in text.chars() {
+                    if matches!(c, '"' | '\\') {
+                        out.push(c);
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            } else {
+                out.push_str(&text);
+            }
+        }
+        out.push(')');
+    }
 }
 
 impl Value {
@@ -76,6 +121,7 @@ impl Value {
             Value::Json(_) => DataType::Json,
             Value::Jsonb(_) => DataType::Jsonb,
             Value::Array(a) => DataType::Array(a.elem),
+            Value::Record(r) => DataType::Record(r.shape),
         }
     }
 
@@ -118,6 +164,7 @@ impl Value {
             Value::Json(s) => out.push_str(s),
             Value::Jsonb(j) => j.write_text(out),
             Value::Array(a) => a.write_text(out, &|v, o| v.write_text_in(o, zone)),
+            Value::Record(r) => r.write_text(out, &|v, o| v.write_text_in(o, zone)),
         }
     }
 
@@ -227,6 +274,11 @@ impl Value {
                 }
                 Ok(Value::Array(Box::new(Array { elem, items })))
             }
+            // As in PostgreSQL: an anonymous record has no input function.
+            DataType::Record(_) => Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "input of anonymous composite types is not implemented",
+            )),
         }
     }
 
@@ -476,6 +528,14 @@ impl Value {
                 .map(|(x, y)| x.compare(y))
                 .find(|o| o.is_ne())
                 .unwrap_or_else(|| a.items.len().cmp(&b.items.len())),
+            // Field by field, as PostgreSQL compares records.
+            (Value::Record(a), Value::Record(b)) => a
+                .fields
+                .iter()
+                .zip(&b.fields)
+                .map(|(x, y)| x.compare(y))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.fields.len().cmp(&b.fields.len())),
             (a, b) => match (a.as_i64(), b.as_i64()) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => match (a.to_numeric(), b.to_numeric()) {
@@ -516,6 +576,7 @@ impl Value {
             Value::Json(_) => 13,
             Value::Jsonb(_) => 14,
             Value::Array(_) => 15,
+            Value::Record(_) => 16,
         }
     }
 
@@ -567,6 +628,7 @@ impl Hash for Value {
             Value::Json(s) => s.hash(state),
             Value::Jsonb(j) => j.hash(state),
             Value::Array(a) => a.items.hash(state),
+            Value::Record(r) => r.fields.hash(state),
         }
     }
 }
