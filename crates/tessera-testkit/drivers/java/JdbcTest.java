@@ -565,7 +565,7 @@ public class JdbcTest {
     // --- every supported type, text and binary -------------------------
 
     static final String TYPES_TABLE = "CREATE TABLE every_type (id int PRIMARY KEY,"
-        + " c_int2 smallint, c_int4 integer, c_int8 bigint, c_numeric numeric(28,10), c_numeric_any numeric,"
+        + " c_int2 smallint, c_int4 integer, c_int8 bigint, c_numeric numeric(40,20), c_numeric_any numeric,"
         + " c_float4 real, c_float8 double precision, c_text text, c_varchar varchar(12), c_char char(5),"
         + " c_bool boolean, c_bytea bytea, c_date date, c_time time, c_timestamp timestamp,"
         + " c_timestamptz timestamptz, c_interval interval, c_uuid uuid, c_json json, c_jsonb jsonb,"
@@ -592,8 +592,8 @@ public class JdbcTest {
                 ps.setShort(i++, (short) -32768);
                 ps.setInt(i++, 2147483647);
                 ps.setLong(i++, Long.MIN_VALUE);
-                ps.setBigDecimal(i++, new BigDecimal("-123456789012345678.1234567891"));
-                ps.setBigDecimal(i++, new BigDecimal("0.0000000000000000000000000001"));
+                ps.setBigDecimal(i++, new BigDecimal("-12345678901234567890.12345678901234567890"));
+                ps.setBigDecimal(i++, new BigDecimal("0.000000000000000000000000000000001"));
                 ps.setFloat(i++, 3.25f);
                 ps.setDouble(i++, 1.0000000000000002);
                 ps.setString(i++, UNICODE);
@@ -631,11 +631,11 @@ public class JdbcTest {
                 check("insert row 2", 1, ps.executeUpdate());
             }
             // Row 3: edge values (NaN, infinities, empty arrays) from SQL
-            // text. Not numeric 'NaN': Tessera's numeric has no NaN (0A000).
+            // text.
             exec(c, "INSERT INTO every_type (id, c_float4, c_float8, c_text, c_bytea, c_date,"
-                + " c_timestamp, c_timestamptz, c_interval, a_int4, a_text, a_float8)"
+                + " c_timestamp, c_timestamptz, c_interval, a_int4, a_text, a_float8, c_numeric_any)"
                 + " VALUES (3, '-Infinity', 'NaN', '', '\\x', 'infinity', '-infinity', 'infinity',"
-                + " '-1 days -00:00:01', '{}', '{}', '{}')");
+                + " '-1 days -00:00:01', '{}', '{}', '{}', 'NaN')");
         }
         readTypes("default", "", false);
         readTypes("binary", "&prepareThreshold=1&binaryTransfer=true", true);
@@ -705,9 +705,9 @@ public class JdbcTest {
         check(m + "int8", Long.MIN_VALUE, rs.getLong("c_int8"));
         check(m + "int8 getObject", Long.MIN_VALUE, rs.getObject("c_int8"));
         check(m + "int8 getString", "-9223372036854775808", rs.getString("c_int8"));
-        check(m + "numeric", new BigDecimal("-123456789012345678.1234567891"), rs.getBigDecimal("c_numeric"));
-        check(m + "numeric getString", "-123456789012345678.1234567891", rs.getString("c_numeric"));
-        check(m + "numeric tiny", new BigDecimal("0.0000000000000000000000000001"), rs.getBigDecimal("c_numeric_any"));
+        check(m + "numeric", new BigDecimal("-12345678901234567890.12345678901234567890"), rs.getBigDecimal("c_numeric"));
+        check(m + "numeric getString", "-12345678901234567890.12345678901234567890", rs.getString("c_numeric"));
+        check(m + "numeric tiny", new BigDecimal("0.000000000000000000000000000000001"), rs.getBigDecimal("c_numeric_any"));
         check(m + "float4", 3.25f, rs.getFloat("c_float4"));
         check(m + "float4 getObject", 3.25f, rs.getObject("c_float4"));
         check(m + "float8", 1.0000000000000002, rs.getDouble("c_float8"));
@@ -796,6 +796,8 @@ public class JdbcTest {
         String m = mode + ": ";
         check(m + "float4 -Infinity", Float.NEGATIVE_INFINITY, rs.getFloat("c_float4"));
         check(m + "float8 NaN", Double.NaN, rs.getObject("c_float8"));
+        check(m + "numeric NaN", "NaN", rs.getString("c_numeric_any"));
+        check(m + "numeric NaN getDouble", Double.NaN, rs.getDouble("c_numeric_any"));
         check(m + "empty text", "", rs.getString("c_text"));
         check(m + "empty bytea", new byte[0], rs.getBytes("c_bytea"));
         check(m + "date infinity", PGStatement.DATE_POSITIVE_INFINITY, rs.getDate("c_date").getTime());
