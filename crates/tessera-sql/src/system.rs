@@ -339,6 +339,11 @@ const RELATIONS: &[(&str, &str)] = &[
          valuntil:z useconfig:T",
     ),
     (
+        "pg_tables",
+        "schemaname:n tablename:n tableowner:n tablespace:n hasindexes:b hasrules:b \
+         hastriggers:b rowsecurity:b",
+    ),
+    (
         "pg_auth_members",
         "roleid:o member:o grantor:o admin_option:b",
     ),
@@ -693,6 +698,7 @@ impl SystemCatalog {
             "pg_roles" => self.role_rows(true),
             "pg_authid" => self.role_rows(false),
             "pg_user" => self.user_rows(),
+            "pg_tables" => self.table_rows(),
             "pg_am" => vec![
                 vec![oid(HEAP_AM_OID), text("heap"), oid(3), ch('t')],
                 vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
@@ -1289,6 +1295,36 @@ impl SystemCatalog {
                     r.valid_until.map_or(Value::Null, Value::TimestampTz),
                     Value::Null,
                 ]
+            })
+            .collect()
+    }
+
+    /// `pg_tables`: one row per table, as PostgreSQL's view over pg_class
+    /// shows it (owned by the superuser, in the default tablespace, no
+    /// rules, triggers or row security).
+    fn table_rows(&self) -> Vec<Vec<Value>> {
+        let owner = self
+            .catalog
+            .roles()
+            .find(|r| r.id == tessera_types::role::BOOTSTRAP_ROLE_ID)
+            .map_or(Value::Null, |r| text(r.name.as_str()));
+        self.classes
+            .0
+            .iter()
+            .filter_map(|c| match &c.object {
+                Object::Table(t) => Some(vec![
+                    text(self.catalog.schema_name(c.schema)),
+                    text(c.name.as_str()),
+                    owner.clone(),
+                    Value::Null,
+                    Value::Bool(
+                        !t.primary_key.is_empty() || self.catalog.indexes_of(t.id).next().is_some(),
+                    ),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                ]),
+                _ => None,
             })
             .collect()
     }
