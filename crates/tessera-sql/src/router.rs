@@ -2965,7 +2965,32 @@ impl<C: Cluster> Router<C> {
     }
 
     /// Runs a bound statement with the transaction-block rules around it.
+    /// Runs a statement; what its `pg_notify` calls asked to send goes
+    /// to the session's NOTIFY if it succeeded, and nowhere if it failed.
     async fn run(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        let me = crate::activity::sessions().find(session.pid());
+        if let Some(me) = &me {
+            me.take_statement_notifies();
+        }
+        let result = self.run_statement(statement, params, session).await;
+        let notifies = me.map(|me| me.take_statement_notifies());
+        match result {
+            Ok(result) => {
+                for (channel, payload) in notifies.into_iter().flatten() {
+                    session.notify(&channel, &payload)?;
+                }
+                Ok(result)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn run_statement(
         &self,
         statement: &Statement,
         params: Vec<Value>,

@@ -461,6 +461,7 @@ const BUILTIN_TYPES: &[DataType] = &[
     DataType::Reg(RegKind::Proc),
     DataType::Reg(RegKind::Namespace),
     DataType::Reg(RegKind::Role),
+    DataType::Void,
 ];
 
 /// PostgreSQL's internal name of a built-in type (`typname`).
@@ -488,6 +489,7 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::Jsonb => "jsonb",
         DataType::Oid => "oid",
         DataType::Reg(k) => k.name(),
+        DataType::Void => "void",
         DataType::Array(_) | DataType::Unknown => "unknown",
     }
 }
@@ -501,6 +503,7 @@ fn typcategory(t: DataType) -> char {
         t if t.is_datetime() => 'D',
         DataType::Interval(_) => 'T',
         DataType::Array(_) => 'A',
+        DataType::Void => 'P',
         _ => 'U',
     }
 }
@@ -1779,7 +1782,8 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
         oid(SUPERUSER_OID),
         int2(len as i64),
         Value::Bool(matches!(len, 1 | 2 | 4 | 8)),
-        ch('b'),
+        // typtype: void is a pseudo-type, the rest base types.
+        ch(if t == DataType::Void { 'p' } else { 'b' }),
         ch(typcategory(t)),
         Value::Bool(matches!(
             t,
