@@ -10,6 +10,7 @@
 //! by its connection only.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tessera_types::interrupt::Interrupt;
@@ -35,6 +36,9 @@ pub struct Activity {
     /// when the statement succeeds and drops them when it fails. At most
     /// [`NOTIFY_QUEUE_MAX`].
     statement_notifies: Mutex<Vec<(String, String)>>,
+    /// Microseconds the running statement's `pg_sleep` calls asked for in
+    /// total; the router sleeps them once the statement has run.
+    statement_sleep_us: AtomicU64,
 }
 
 /// A NOTIFY as a listening session receives it.
@@ -57,6 +61,31 @@ pub const NOTIFY_PAYLOAD_MAX: usize = 8000;
 /// A channel name must be shorter than this many bytes (22023), as
 /// PostgreSQL's identifiers are (NAMEDATALEN).
 pub const NOTIFY_CHANNEL_MAX: usize = 64;
+
+/// `pg_sleep(seconds)` in the statement of session `pid`: the time is
+/// added to what the router waits once the statement has run (so a call
+/// per row sleeps once per row). Negative and NaN sleep no time; an
+/// infinite one lasts until the statement is cancelled or times out.
+fn pg_sleep(pid: Option<u32>, seconds: f64) -> tessera_types::Result<()> {
+    let Some(me) = pid.and_then(|pid| sessions().find(pid)) else {
+        return Err(tessera_types::Error::unsupported(
+            "pg_sleep outside a client session",
+        ));
+    };
+    // NaN and negative numbers fail the comparison; the cast saturates.
+    let micros = if seconds > 0.0 {
+        (seconds * 1e6).ceil() as u64
+    } else {
+        0
+    };
+    // Calls on several shards add up at once.
+    let _ = me
+        .statement_sleep_us
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+            Some(total.saturating_add(micros))
+        });
+    Ok(())
+}
 
 /// `pg_notify(channel, payload)` in the statement of session `pid`:
 /// checks the arguments as PostgreSQL does and keeps the notification
@@ -174,6 +203,12 @@ impl Activity {
         std::mem::take(&mut *lock(&self.statement_notifies))
     }
 
+    /// How long the running statement's `pg_sleep` calls asked to sleep;
+    /// nothing is left.
+    pub fn take_statement_sleep(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.statement_sleep_us.swap(0, Ordering::AcqRel))
+    }
+
     /// Listens to `channel` (`listen` false: stops; the channel `*`:
     /// stops listening to all).
     pub fn listen(&self, channel: &str, listen: bool) {
@@ -266,6 +301,7 @@ impl Sessions {
             inbox: Mutex::default(),
             notified: tokio::sync::Notify::new(),
             statement_notifies: Mutex::default(),
+            statement_sleep_us: AtomicU64::new(0),
         });
         self.by_pid
             .lock()
@@ -325,6 +361,9 @@ pub enum SessionFn {
     /// `pg_notify(channel, payload)`: NOTIFY with the channel as text,
     /// sent when the statement succeeds (at commit inside a block).
     Notify,
+    /// `pg_sleep(seconds)`: adds to the time the router waits once the
+    /// statement has run, so no shard thread ever blocks.
+    Sleep,
 }
 
 impl SessionFn {
@@ -338,8 +377,9 @@ impl SessionFn {
         tessera_types::DataType,
         &'static [tessera_types::DataType],
     )> {
-        use tessera_types::DataType::{Bool, Int4, Int8, Text, Void};
+        use tessera_types::DataType::{Bool, Float8, Int4, Int8, Text, Void};
         Some(match (name, arity) {
+            ("pg_sleep", 1) => (SessionFn::Sleep, Void, &[Float8]),
             ("pg_notify", 2) => (SessionFn::Notify, Void, &[Text, Text]),
             ("pg_backend_pid", 0) => (SessionFn::BackendPid, Int4, &[]),
             ("pg_cancel_backend", 1) => (SessionFn::CancelBackend, Bool, &[Int4]),
@@ -359,6 +399,15 @@ impl SessionFn {
         }
         if self == SessionFn::Notify {
             pg_notify(current_pid(), args)?;
+            return Ok(Value::Text(String::new()));
+        }
+        if self == SessionFn::Sleep {
+            let seconds = match args.first() {
+                Some(Value::Float8(s)) => *s,
+                // pg_sleep is strict.
+                _ => return Ok(Value::Null),
+            };
+            pg_sleep(current_pid(), seconds)?;
             return Ok(Value::Text(String::new()));
         }
         let pid = match args.first() {

@@ -338,6 +338,13 @@ const RELATIONS: &[(&str, &str)] = &[
         "usename:n usesysid:o usecreatedb:b usesuper:b userepl:b usebypassrls:b passwd:t \
          valuntil:z useconfig:T",
     ),
+    // Tessera has no range types; tokio-postgres joins it when it looks
+    // up a type it does not know.
+    (
+        "pg_range",
+        "rngtypid:o rngsubtype:o rngmultitypid:o rngcollation:o rngsubopc:o \
+         rngcanonical:p rngsubdiff:p",
+    ),
     (
         "pg_tables",
         "schemaname:n tablename:n tableowner:n tablespace:n hasindexes:b hasrules:b \
