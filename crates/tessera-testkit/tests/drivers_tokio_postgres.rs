@@ -1,6 +1,7 @@
 //! tokio-postgres works against Tessera unmodified: connect, DDL,
 //! parameterised DML, every supported type in binary (`query` with typed
-//! parameters, read with `try_get`) and in text (`simple_query`), a
+//! parameters, read with `try_get`) and in text (`simple_query`), numeric
+//! NaN, infinities and more than 28 digits, a
 //! transaction dropped (rolled back) and savepoints, errors and their
 //! SQLSTATE, the query it runs to look up a type it does not know,
 //! `copy_in`/`copy_out`, `CancelToken::cancel_query` on a running
@@ -641,6 +642,49 @@ async fn every_type_in_binary_and_in_text() {
         assert_eq!(found.len(), 1, "row {id}");
         assert_eq!(found[0].get::<_, i32>(0), id);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_beyond_28_digits_nan_and_infinities() {
+    const VALUES: [&str; 6] = [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "-12345678901234567890123456789012345678.000000000000000000001",
+        "0.000000000000000000000000000001",
+        "123456789012345678901234567890",
+    ];
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE nums (id int PRIMARY KEY, n numeric)")
+        .await
+        .unwrap();
+    for (id, v) in VALUES.iter().enumerate() {
+        // PgNumeric encodes digits only; the special values' binary form
+        // is no digits, weight 0, their sign word, scale 0.
+        let special = |sign: u16| Bin([0, 0, 0, 0, (sign >> 8) as u8, 0, 0, 0].to_vec());
+        let value: Box<dyn ToSql + Sync> = match *v {
+            "NaN" => Box::new(special(0xC000)),
+            "Infinity" => Box::new(special(0xD000)),
+            "-Infinity" => Box::new(special(0xF000)),
+            digits => Box::new(PgNumeric(digits.to_string())),
+        };
+        client
+            .execute("INSERT INTO nums VALUES ($1, $2)", &[&(id as i32), &*value])
+            .await
+            .unwrap();
+    }
+    let binary: Vec<PgNumeric> = client
+        .query("SELECT n FROM nums ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(binary, VALUES.map(|v| PgNumeric(v.to_string())).to_vec());
+    let text = simple_rows(&client, "SELECT n FROM nums ORDER BY id").await;
+    assert_eq!(text, VALUES.map(|v| vec![Some(v.to_string())]).to_vec());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -234,6 +234,22 @@ const expectedBinary = {
   console.log('types in binary ok')
 }
 
+// -- numeric beyond 28 digits, NaN and the infinities
+{
+  const values = ['NaN', 'Infinity', '-Infinity', '-12345678901234567890123456789012345678.000000000000000000001',
+    '0.000000000000000000000000000001', '123456789012345678901234567890']
+  await client.query('DROP TABLE IF EXISTS nums')
+  await client.query('CREATE TABLE nums (id int PRIMARY KEY, n numeric)')
+  for (const [i, v] of values.entries()) await client.query('INSERT INTO nums VALUES ($1, $2)', [i, v])
+  const text = await client.query('SELECT n FROM nums ORDER BY id')
+  check('numeric edges in text', text.rows.map(r => r.n), values)
+  check('numeric edges found by value', (await client.query('SELECT count(*)::int AS c FROM nums WHERE n = ANY($1::numeric[])', [values])).rows, [{ c: 6 }])
+  // pg decodes binary numeric into a JS number (see expectedBinary's note)
+  const bin = await client.query({ text: 'SELECT n FROM nums WHERE id >= $1 ORDER BY id', values: [0], binary: true })
+  check('numeric edges in binary', bin.rows.map(r => r.n), [NaN, NaN, NaN, -1.2357190857923908e+37, NaN, 1.2357190857923907e+29])
+  console.log('numeric edges ok')
+}
+
 // -- a transaction with rollback, and a savepoint
 {
   await client.query('BEGIN')

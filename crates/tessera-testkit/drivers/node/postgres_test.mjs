@@ -58,7 +58,7 @@ const sql = postgres({ max: 4, onnotice: () => {} })
 }
 
 // -- DDL, with sql.unsafe and identifiers
-await sql.unsafe('DROP TABLE IF EXISTS people, alltypes, many')
+await sql.unsafe('DROP TABLE IF EXISTS people, alltypes, many, nums')
 await sql`CREATE TABLE ${sql('people')} (
   id integer PRIMARY KEY,
   name text NOT NULL,
@@ -178,6 +178,17 @@ const expected = {
   check('infinite timestamps', rows(await sql`SELECT 'infinity'::timestamp AS a, '-infinity'::timestamptz AS b, 'infinity'::date AS c`),
     [{ a: new Date(NaN), b: new Date(NaN), c: new Date(NaN) }])
   console.log('types ok')
+}
+
+// -- numeric beyond 28 digits, NaN and the infinities (postgres.js keeps numeric as text)
+{
+  const values = ['NaN', 'Infinity', '-Infinity', '-12345678901234567890123456789012345678.000000000000000000001',
+    '0.000000000000000000000000000001', '123456789012345678901234567890']
+  await sql`CREATE TABLE nums (id int PRIMARY KEY, n numeric)`
+  await sql`INSERT INTO nums ${sql(values.map((n, id) => ({ id, n })))}`
+  check('numeric edges', (await sql`SELECT n FROM nums ORDER BY id`).map(r => r.n), values)
+  check('numeric array', rows(await sql`SELECT ${sql.array(values, 1700)} = array_agg(n ORDER BY id) AS same FROM nums`), [{ same: true }])
+  console.log('numeric edges ok')
 }
 
 // -- transactions: sql.begin commits, a thrown error rolls back, savepoints
