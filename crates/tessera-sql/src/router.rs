@@ -2964,9 +2964,10 @@ impl<C: Cluster> Router<C> {
         global
     }
 
-    /// Runs a bound statement with the transaction-block rules around it.
-    /// Runs a statement; what its `pg_notify` calls asked to send goes
-    /// to the session's NOTIFY if it succeeded, and nowhere if it failed.
+    /// Runs a bound statement ([`run_statement`](Self::run_statement)),
+    /// then what its `pg_sleep` calls asked to wait; what its `pg_notify`
+    /// calls asked to send goes to the session's NOTIFY if it succeeded,
+    /// and nowhere if it failed.
     async fn run(
         &self,
         statement: &Statement,
@@ -3005,6 +3006,7 @@ impl<C: Cluster> Router<C> {
         Ok(result)
     }
 
+    /// Runs a bound statement with the transaction-block rules around it.
     async fn run_statement(
         &self,
         statement: &Statement,
