@@ -926,8 +926,26 @@ async fn cancel_a_running_pg_sleep() {
     let server = TestServer::start_with_shards(2);
     let client = server.connect().await;
     let token = client.cancel_token();
+    let watcher = server.connect().await;
     let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Cancel once the sleep is running, not while it is being prepared.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let running: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE state = 'active' AND query = 'SELECT pg_sleep(60)'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if running == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "pg_sleep never ran");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         token.cancel_query(NoTls).await.unwrap();
     });
     let started = Instant::now();
