@@ -693,7 +693,14 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         match outcome {
             Ok(()) => {}
             Err(Failure::Io(error)) => return Err(error),
-            Err(Failure::Sql(error)) => self.fail_extended(&error),
+            Err(Failure::Sql(error)) => {
+                self.fail_extended(&error);
+                // PostgreSQL sends an error at once, not at the next Sync:
+                // a client that sent Parse, Describe and Flush (postgres.js
+                // with parameters) waits for the answer before its Sync.
+                self.flush(io).await?;
+                return Ok(Step::Continue);
+            }
         }
         write_if_full(&mut self.out, io).await?;
         Ok(Step::Continue)
@@ -715,6 +722,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         }
         if b"PBDECH".contains(&message_type) {
             self.fail_extended(&error);
+            self.flush(io).await?;
             return Ok(Step::Continue);
         }
         self.finish_simple(Err(error.into()), io).await

@@ -933,6 +933,36 @@ async fn flush_sends_output_without_ready_for_query() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn an_extended_error_is_sent_without_waiting_for_sync() {
+    let (mut client, server) = connect();
+    let test = async move {
+        client.start().await;
+        // Parse, Describe, Flush and no Sync, as postgres.js sends a
+        // statement with parameters: the error must arrive now.
+        client
+            .send(&[
+                frontend::parse("", "nonsense", &[]),
+                frontend::describe(b'S', ""),
+                frontend::flush(),
+            ])
+            .await;
+        let error = tokio::time::timeout(std::time::Duration::from_secs(10), client.next())
+            .await
+            .expect("the error is sent before Sync")
+            .expect("an ErrorResponse");
+        assert_eq!(error_code(&error), "42601", "{error}");
+        // The rest is skipped until Sync, which ends with ReadyForQuery.
+        assert_eq!(
+            client
+                .exchange(&[frontend::execute("", 0), frontend::sync()])
+                .await,
+            ["ReadyForQuery I"]
+        );
+    };
+    tokio::join!(server, test);
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn malformed_messages_end_the_connection_with_fatal() {
     let cases = [
         frontend::message(b'Q', b"no terminator"),

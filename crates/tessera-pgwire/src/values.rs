@@ -146,6 +146,9 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
                 None => Value::Numeric(value),
             }
         }
+        // void_recv reads nothing; bytes left over are an error.
+        DataType::Void if bytes.is_empty() => Value::Text(String::new()),
+        DataType::Void => return Err(wrong_length()),
         // `unknown` travels as text, as PostgreSQL's unknownrecv reads it.
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
             Value::parse(ty, decode_utf8(bytes)?)?
@@ -319,6 +322,8 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
             Value::Text(s) | Value::BpChar(s),
             DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown,
         ) => out.extend_from_slice(s.as_bytes()),
+        // void_send sends no bytes.
+        (Value::Text(_), DataType::Void) => {}
         (Value::Date(d), DataType::Date) => out.extend_from_slice(&d.to_be_bytes()),
         (Value::Time(t), DataType::Time(_)) => out.extend_from_slice(&t.to_be_bytes()),
         (Value::TimeTz(t, east), DataType::TimeTz(_)) => {

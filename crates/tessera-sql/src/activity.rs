@@ -10,6 +10,7 @@
 //! by its connection only.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tessera_types::interrupt::Interrupt;
@@ -30,6 +31,14 @@ pub struct Activity {
     inbox: Mutex<VecDeque<Notification>>,
     /// Woken when a notification arrives, so an idle connection sends it.
     pub notified: tokio::sync::Notify,
+    /// What `pg_notify` calls of the running statement asked to send
+    /// (channel, payload): the router hands them to the session's NOTIFY
+    /// when the statement succeeds and drops them when it fails. At most
+    /// [`NOTIFY_QUEUE_MAX`].
+    statement_notifies: Mutex<Vec<(String, String)>>,
+    /// Microseconds the running statement's `pg_sleep` calls asked for in
+    /// total; the router sleeps them once the statement has run.
+    statement_sleep_us: AtomicU64,
 }
 
 /// A NOTIFY as a listening session receives it.
@@ -48,6 +57,69 @@ pub const NOTIFY_QUEUE_MAX: usize = 100_000;
 
 /// A NOTIFY payload must be shorter than this many bytes (22023).
 pub const NOTIFY_PAYLOAD_MAX: usize = 8000;
+
+/// A channel name must be shorter than this many bytes (22023), as
+/// PostgreSQL's identifiers are (NAMEDATALEN).
+pub const NOTIFY_CHANNEL_MAX: usize = 64;
+
+/// `pg_sleep(seconds)` in the statement of session `pid`: the time is
+/// added to what the router waits once the statement has run (so a call
+/// per row sleeps once per row). Negative and NaN sleep no time; an
+/// infinite one lasts until the statement is cancelled or times out.
+fn pg_sleep(pid: Option<u32>, seconds: f64) -> tessera_types::Result<()> {
+    let Some(me) = pid.and_then(|pid| sessions().find(pid)) else {
+        return Err(tessera_types::Error::unsupported(
+            "pg_sleep outside a client session",
+        ));
+    };
+    // NaN and negative numbers fail the comparison; the cast saturates.
+    let micros = if seconds > 0.0 {
+        (seconds * 1e6).ceil() as u64
+    } else {
+        0
+    };
+    // Calls on several shards add up at once.
+    let _ = me
+        .statement_sleep_us
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+            Some(total.saturating_add(micros))
+        });
+    Ok(())
+}
+
+/// `pg_notify(channel, payload)` in the statement of session `pid`:
+/// checks the arguments as PostgreSQL does and keeps the notification
+/// for the router, which sends it if the statement succeeds.
+fn pg_notify(pid: Option<u32>, args: &[tessera_types::Value]) -> tessera_types::Result<()> {
+    use tessera_types::{sqlstate, Error, Value};
+    let invalid = |m: &str| Error::new(sqlstate::INVALID_PARAMETER_VALUE, m);
+    let channel = match args.first() {
+        Some(Value::Text(c)) if !c.is_empty() => c.clone(),
+        _ => return Err(invalid("channel name cannot be empty")),
+    };
+    if channel.len() >= NOTIFY_CHANNEL_MAX {
+        return Err(invalid("channel name too long"));
+    }
+    let payload = match args.get(1) {
+        Some(Value::Text(p)) => p.clone(),
+        _ => String::new(),
+    };
+    if payload.len() >= NOTIFY_PAYLOAD_MAX {
+        return Err(invalid("payload string too long"));
+    }
+    let Some(me) = pid.and_then(|pid| sessions().find(pid)) else {
+        return Err(Error::unsupported("pg_notify outside a client session"));
+    };
+    let mut queue = lock(&me.statement_notifies);
+    if queue.len() >= NOTIFY_QUEUE_MAX {
+        return Err(Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            "too many notifications in the NOTIFY queue",
+        ));
+    }
+    queue.push((channel, payload));
+    Ok(())
+}
 
 /// Delivers a NOTIFY from session `from` to every session listening on
 /// `channel` (the notifier too, as in PostgreSQL).
@@ -123,6 +195,18 @@ impl Activity {
             a.state_change = now;
             a.xact_start.get_or_insert(now);
         });
+    }
+
+    /// What the running statement's `pg_notify` calls asked to send, in
+    /// call order; none are left.
+    pub fn take_statement_notifies(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *lock(&self.statement_notifies))
+    }
+
+    /// How long the running statement's `pg_sleep` calls asked to sleep;
+    /// nothing is left.
+    pub fn take_statement_sleep(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.statement_sleep_us.swap(0, Ordering::AcqRel))
     }
 
     /// Listens to `channel` (`listen` false: stops; the channel `*`:
@@ -216,6 +300,8 @@ impl Sessions {
             channels: Mutex::default(),
             inbox: Mutex::default(),
             notified: tokio::sync::Notify::new(),
+            statement_notifies: Mutex::default(),
+            statement_sleep_us: AtomicU64::new(0),
         });
         self.by_pid
             .lock()
@@ -272,6 +358,12 @@ pub enum SessionFn {
     CancelBackend,
     /// `pg_terminate_backend(pid [, timeout])`: ends the session.
     TerminateBackend,
+    /// `pg_notify(channel, payload)`: NOTIFY with the channel as text,
+    /// sent when the statement succeeds (at commit inside a block).
+    Notify,
+    /// `pg_sleep(seconds)`: adds to the time the router waits once the
+    /// statement has run, so no shard thread ever blocks.
+    Sleep,
 }
 
 impl SessionFn {
@@ -285,8 +377,10 @@ impl SessionFn {
         tessera_types::DataType,
         &'static [tessera_types::DataType],
     )> {
-        use tessera_types::DataType::{Bool, Int4, Int8};
+        use tessera_types::DataType::{Bool, Float8, Int4, Int8, Text, Void};
         Some(match (name, arity) {
+            ("pg_sleep", 1) => (SessionFn::Sleep, Void, &[Float8]),
+            ("pg_notify", 2) => (SessionFn::Notify, Void, &[Text, Text]),
             ("pg_backend_pid", 0) => (SessionFn::BackendPid, Int4, &[]),
             ("pg_cancel_backend", 1) => (SessionFn::CancelBackend, Bool, &[Int4]),
             ("pg_terminate_backend", 1) => (SessionFn::TerminateBackend, Bool, &[Int4]),
@@ -302,6 +396,19 @@ impl SessionFn {
         use tessera_types::Value;
         if self == SessionFn::BackendPid {
             return Ok(current_pid().map_or(Value::Null, |p| Value::Int4(p as i32)));
+        }
+        if self == SessionFn::Notify {
+            pg_notify(current_pid(), args)?;
+            return Ok(Value::Text(String::new()));
+        }
+        if self == SessionFn::Sleep {
+            let seconds = match args.first() {
+                Some(Value::Float8(s)) => *s,
+                // pg_sleep is strict.
+                _ => return Ok(Value::Null),
+            };
+            pg_sleep(current_pid(), seconds)?;
+            return Ok(Value::Text(String::new()));
         }
         let pid = match args.first() {
             Some(Value::Int4(p)) => *p as u32,

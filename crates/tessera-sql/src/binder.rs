@@ -1521,6 +1521,8 @@ pub struct Binder<'a> {
     uses_sequences: bool,
     /// Whether it calls an advisory lock function that may wait.
     advisory_waits: bool,
+    /// Whether it calls `pg_sleep`.
+    sleeps: bool,
     /// The tables and views the statement reads (what a view depends on).
     referenced: Vec<tessera_types::TableId>,
     /// While a view is being created: each select list with a `*` (by the
@@ -1871,6 +1873,7 @@ impl<'a> Binder<'a> {
             named_windows: Vec::new(),
             uses_sequences: false,
             advisory_waits: false,
+            sleeps: false,
             referenced: Vec::new(),
             stars: None,
             names: Names::default(),
@@ -2591,6 +2594,7 @@ impl<'a> Binder<'a> {
                 returns_rows: true,
                 uses_sequences: bound.uses_sequences && analyze,
                 advisory_waits: bound.advisory_waits && analyze,
+                sleeps: bound.sleeps && analyze,
                 ..bound
             });
         }
@@ -3197,6 +3201,7 @@ impl<'a> Binder<'a> {
             parsed: Arc::new(parsed.clone()),
             uses_sequences: self.uses_sequences,
             advisory_waits: self.advisory_waits,
+            sleeps: self.sleeps,
             copy,
         })
     }
@@ -5091,6 +5096,7 @@ impl<'a> Binder<'a> {
         }
         if let Some((f, result, params)) = crate::activity::SessionFn::named(&name, args.len()) {
             let bound = self.bind_args_as(&args, params, scope, ctx)?;
+            self.sleeps |= f == crate::activity::SessionFn::Sleep;
             let call = Expr::Call {
                 func: Function::Session(f),
                 args: bound,

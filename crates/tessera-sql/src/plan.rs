@@ -1076,6 +1076,9 @@ pub struct Statement {
     /// Whether it calls an advisory lock function that may wait (see
     /// `crate::advisory`).
     pub advisory_waits: bool,
+    /// Whether it calls `pg_sleep`: the router sleeps once it has run,
+    /// for as long as its calls asked (see `crate::activity`).
+    pub sleeps: bool,
     /// COPY: its options and columns (its plan is the query of COPY TO,
     /// or [`Plan::CopyFrom`]).
     pub copy: Option<Arc<crate::copy::CopySpec>>,

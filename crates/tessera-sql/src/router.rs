@@ -2964,8 +2964,50 @@ impl<C: Cluster> Router<C> {
         global
     }
 
-    /// Runs a bound statement with the transaction-block rules around it.
+    /// Runs a bound statement ([`run_statement`](Self::run_statement)),
+    /// then what its `pg_sleep` calls asked to wait; what its `pg_notify`
+    /// calls asked to send goes to the session's NOTIFY if it succeeded,
+    /// and nowhere if it failed.
     async fn run(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        let me = crate::activity::sessions().find(session.pid());
+        if let Some(me) = &me {
+            me.take_statement_notifies();
+            me.take_statement_sleep();
+        }
+        if statement.sleeps && !matches!(&*statement.plan, Plan::Select(_)) {
+            // Its sleep would come after its writes are done (below).
+            if let Some(txn) = session.txn.as_mut() {
+                txn.failed = true;
+            }
+            return Err(Error::unsupported(
+                "pg_sleep outside a SELECT (call it in a SELECT of its own)",
+            ));
+        }
+        let result = self.run_statement(statement, params, session).await;
+        let (notifies, sleep) = match me {
+            Some(me) => (me.take_statement_notifies(), me.take_statement_sleep()),
+            None => (Vec::new(), std::time::Duration::ZERO),
+        };
+        let result = result?;
+        if let Err(e) = sleep_interruptibly(sleep).await {
+            if let Some(txn) = session.txn.as_mut() {
+                txn.failed = true;
+            }
+            return Err(e);
+        }
+        for (channel, payload) in notifies {
+            session.notify(&channel, &payload)?;
+        }
+        Ok(result)
+    }
+
+    /// Runs a bound statement with the transaction-block rules around it.
+    async fn run_statement(
         &self,
         statement: &Statement,
         params: Vec<Value>,
@@ -3054,6 +3096,28 @@ impl<C: Cluster> Router<C> {
             }
         }
         result
+    }
+}
+
+/// How often a `pg_sleep` looks for a cancel, a termination or its
+/// statement's timeout.
+const SLEEP_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Waits `total` on the event loop (the shard goes on serving its other
+/// sessions), stopping early with the statement's interrupt error (57014
+/// on a cancel or `statement_timeout`).
+async fn sleep_interruptibly(total: std::time::Duration) -> Result<()> {
+    if total.is_zero() {
+        return Ok(());
+    }
+    let start = std::time::Instant::now();
+    loop {
+        tessera_types::interrupt::check()?;
+        let left = total.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Ok(());
+        }
+        tokio::time::sleep(left.min(SLEEP_CHECK_INTERVAL)).await;
     }
 }
 
@@ -3299,6 +3363,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 deferred: true,
                 uses_sequences: false,
                 advisory_waits: false,
+                sleeps: false,
                 copy: None,
             };
             if after_set {

@@ -338,6 +338,18 @@ const RELATIONS: &[(&str, &str)] = &[
         "usename:n usesysid:o usecreatedb:b usesuper:b userepl:b usebypassrls:b passwd:t \
          valuntil:z useconfig:T",
     ),
+    // Tessera has no range types; tokio-postgres joins it when it looks
+    // up a type it does not know.
+    (
+        "pg_range",
+        "rngtypid:o rngsubtype:o rngmultitypid:o rngcollation:o rngsubopc:o \
+         rngcanonical:p rngsubdiff:p",
+    ),
+    (
+        "pg_tables",
+        "schemaname:n tablename:n tableowner:n tablespace:n hasindexes:b hasrules:b \
+         hastriggers:b rowsecurity:b",
+    ),
     (
         "pg_auth_members",
         "roleid:o member:o grantor:o admin_option:b",
@@ -571,6 +583,7 @@ const BUILTIN_TYPES: &[DataType] = &[
     DataType::Reg(RegKind::Proc),
     DataType::Reg(RegKind::Namespace),
     DataType::Reg(RegKind::Role),
+    DataType::Void,
 ];
 
 /// PostgreSQL's internal name of a built-in type (`typname`).
@@ -599,6 +612,7 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::Oid => "oid",
         DataType::Reg(k) => k.name(),
         DataType::Record(_) => "record",
+        DataType::Void => "void",
         DataType::Array(_) | DataType::Unknown => "unknown",
     }
 }
@@ -612,6 +626,7 @@ fn typcategory(t: DataType) -> char {
         t if t.is_datetime() => 'D',
         DataType::Interval(_) => 'T',
         DataType::Array(_) => 'A',
+        DataType::Void => 'P',
         _ => 'U',
     }
 }
@@ -809,6 +824,7 @@ impl SystemCatalog {
             "pg_roles" => self.role_rows(true),
             "pg_authid" => self.role_rows(false),
             "pg_user" => self.user_rows(),
+            "pg_tables" => self.table_rows(),
             "pg_am" => vec![
                 vec![oid(HEAP_AM_OID), text("heap"), oid(3), ch('t')],
                 vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
@@ -1440,6 +1456,36 @@ impl SystemCatalog {
             .collect()
     }
 
+    /// `pg_tables`: one row per table, as PostgreSQL's view over pg_class
+    /// shows it (owned by the superuser, in the default tablespace, no
+    /// rules, triggers or row security).
+    fn table_rows(&self) -> Vec<Vec<Value>> {
+        let owner = self
+            .catalog
+            .roles()
+            .find(|r| r.id == tessera_types::role::BOOTSTRAP_ROLE_ID)
+            .map_or(Value::Null, |r| text(r.name.as_str()));
+        self.classes
+            .0
+            .iter()
+            .filter_map(|c| match &c.object {
+                Object::Table(t) => Some(vec![
+                    text(self.catalog.schema_name(c.schema)),
+                    text(c.name.as_str()),
+                    owner.clone(),
+                    Value::Null,
+                    Value::Bool(
+                        !t.primary_key.is_empty() || self.catalog.indexes_of(t.id).next().is_some(),
+                    ),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                ]),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn descriptions(&self) -> Vec<Vec<Value>> {
         let mut rows = Vec::new();
         for c in &self.classes.0 {
@@ -1908,7 +1954,8 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
         oid(SUPERUSER_OID),
         int2(len as i64),
         Value::Bool(matches!(len, 1 | 2 | 4 | 8)),
-        ch('b'),
+        // typtype: void is a pseudo-type, the rest base types.
+        ch(if t == DataType::Void { 'p' } else { 'b' }),
         ch(typcategory(t)),
         Value::Bool(matches!(
             t,

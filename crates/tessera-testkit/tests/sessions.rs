@@ -506,6 +506,72 @@ async fn listen_and_notify_deliver_between_transactions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_notify_sends_when_its_statement_succeeds() {
+    let server = TestServer::start_with_shards(2);
+    let (l, mut rx) = listener(&server).await;
+    let n = server.connect().await;
+    l.batch_execute("LISTEN jobs").await.unwrap();
+    n.batch_execute(
+        "CREATE TABLE notify_src (k int PRIMARY KEY); \
+         INSERT INTO notify_src SELECT generate_series(1, 20)",
+    )
+    .await
+    .unwrap();
+
+    // With parameters, as postgres.js's sql.notify sends it.
+    let row = n
+        .query_one("SELECT pg_notify($1, $2)", &[&"jobs", &"from pg_notify"])
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::VOID);
+    assert_eq!(next(&mut rx).await.2, "from pg_notify");
+    // Once per row, wherever the rows are.
+    n.batch_execute("SELECT pg_notify('jobs', k::text) FROM notify_src")
+        .await
+        .unwrap();
+    let mut got: Vec<i32> = Vec::new();
+    for _ in 0..20 {
+        got.push(next(&mut rx).await.2.parse().unwrap());
+    }
+    got.sort();
+    assert_eq!(got, (1..=20).collect::<Vec<_>>());
+    nothing(&mut rx).await;
+    // Not from a statement that fails, nor from a rolled-back block.
+    assert_sqlstate(
+        n.batch_execute("SELECT pg_notify('jobs', 'failed'), 1 / 0")
+            .await,
+        &SqlState::DIVISION_BY_ZERO,
+        "a failing statement",
+    );
+    n.batch_execute("BEGIN; SELECT pg_notify('jobs', 'rolled back'); ROLLBACK")
+        .await
+        .unwrap();
+    nothing(&mut rx).await;
+    // In a block, at commit.
+    n.batch_execute("BEGIN; SELECT pg_notify('jobs', 'at commit')")
+        .await
+        .unwrap();
+    nothing(&mut rx).await;
+    n.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(next(&mut rx).await.2, "at commit");
+
+    if !server.is_external() {
+        // One statement may ask for at most NOTIFY_QUEUE_MAX (100,000)
+        // notifications (PostgreSQL's queue is larger); past it the
+        // statement fails and none is sent.
+        assert_sqlstate(
+            n.batch_execute(
+                "SELECT count(pg_notify('jobs', g::text)) FROM generate_series(1, 100001) g",
+            )
+            .await,
+            &SqlState::PROGRAM_LIMIT_EXCEEDED,
+            "too many notifications",
+        );
+        nothing(&mut rx).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_idle_in_a_transaction_too_long_ends_and_rolls_back() {
     let server = TestServer::start_with_shards(2);
     let other = server.connect().await;

@@ -41,6 +41,10 @@ pub enum DataType {
     Jsonb,
     /// A one-dimensional array (see [`crate::array`]).
     Array(Elem),
+    /// `void`: what a function called for its effect returns
+    /// (`pg_notify`, `pg_sleep`). Its one value is `Value::Text("")`,
+    /// which both formats send as nothing (text: the empty string).
+    Void,
     /// `oid`: an object identifier, an unsigned 32-bit number held as
     /// `Value::Int8`.
     Oid,
@@ -152,6 +156,7 @@ impl DataType {
             DataType::Reg(k) => k.oid(),
             DataType::Record(_) => RECORD_OID,
             DataType::Unknown => 705,
+            DataType::Void => 2278,
         }
     }
 
@@ -178,6 +183,7 @@ impl DataType {
             114 => DataType::Json,
             3802 => DataType::Jsonb,
             705 => DataType::Unknown,
+            2278 => DataType::Void,
             26 => DataType::Oid,
             _ if RegKind::ALL.iter().any(|k| k.oid() == oid) => {
                 DataType::Reg(*RegKind::ALL.iter().find(|k| k.oid() == oid)?)
@@ -195,6 +201,7 @@ impl DataType {
             | DataType::Float4
             | DataType::Date
             | DataType::Oid
+            | DataType::Void
             | DataType::Reg(_) => 4,
             DataType::Int8
             | DataType::Float8
@@ -266,6 +273,7 @@ impl DataType {
             DataType::Reg(k) => k.name(),
             DataType::Record(_) => "record",
             DataType::Unknown => "unknown",
+            DataType::Void => "void",
         }
     }
 

@@ -240,6 +240,8 @@ impl Value {
                 }
             }
             DataType::Text | DataType::Unknown => Ok(Value::Text(text.to_string())),
+            // PostgreSQL's void_in takes any text; there is one void value.
+            DataType::Void => Ok(Value::Text(String::new())),
             DataType::Varchar(n) => {
                 Value::Text(text.to_string()).cast_with(DataType::Varchar(n), false, ctx)
             }
