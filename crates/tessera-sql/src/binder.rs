@@ -2916,6 +2916,14 @@ impl<'a> Binder<'a> {
             S::Close {
                 cursor: ast::CloseCursor::All,
             } => (Plan::Discard(Discard::CloseAll), vec![], false),
+            S::Deallocate { name, .. } => {
+                // An unquoted ALL means every statement; "ALL" names one.
+                let name = match name.quote_style {
+                    None if name.value.eq_ignore_ascii_case("all") => None,
+                    _ => Some(ident_name(name)),
+                };
+                (Plan::Deallocate { name }, vec![], false)
+            }
             S::LISTEN { channel } => {
                 let plan = Plan::Listen {
                     channel: ident_name(channel),

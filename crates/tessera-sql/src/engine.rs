@@ -46,6 +46,20 @@ pub trait StatementInfo {
     fn copy(&self) -> Option<&crate::copy::CopySpec> {
         None
     }
+    /// A `DEALLOCATE`: which of the session's prepared statements it drops
+    /// once it has run (the session holds them, not the engine).
+    fn deallocates(&self) -> Option<Deallocate<'_>> {
+        None
+    }
+}
+
+/// What a `DEALLOCATE` drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deallocate<'a> {
+    /// `DEALLOCATE ALL`.
+    All,
+    /// `DEALLOCATE name`: a missing name is 26000.
+    Named(&'a str),
 }
 
 /// A message for the client that is not an error (PostgreSQL NoticeResponse).

@@ -39,6 +39,6 @@ pub mod text;
 pub mod window;
 
 pub use engine::{
-    ColumnDesc, Isolation, Notice, QueryEngine, QueryResult, SessionState, StatementInfo,
-    TransactionStatus, Txn,
+    ColumnDesc, Deallocate, Isolation, Notice, QueryEngine, QueryResult, SessionState,
+    StatementInfo, TransactionStatus, Txn,
 };

@@ -2431,6 +2431,14 @@ impl<C: Cluster> Router<C> {
                 let tag = if *listen { "LISTEN" } else { "UNLISTEN" };
                 Ok(QueryResult::command(tag, vec![]))
             }
+            Plan::Deallocate { name } => {
+                let tag = if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                };
+                Ok(QueryResult::command(tag, vec![]))
+            }
             Plan::Notify { channel, payload } => {
                 session.notify(channel, payload)?;
                 Ok(QueryResult::command("NOTIFY", vec![]))

@@ -108,6 +108,10 @@ pub enum CatalogFn {
     RegIn(RegKind),
     /// A `reg*` oid to the name it identifies.
     RegOut(RegKind),
+    /// `to_regclass`, `to_regtype`, …: as [`CatalogFn::RegIn`], but NULL
+    /// where the named object does not exist (a malformed name is still
+    /// an error, as in PostgreSQL 15).
+    ToReg(RegKind),
 }
 
 impl CatalogFn {
@@ -124,6 +128,7 @@ impl CatalogFn {
         const OT: &[DataType] = &[Oid, Text];
         const I: &[DataType] = &[Int4];
         const B: &[DataType] = &[Bool];
+        let to_reg = |kind| (CatalogFn::ToReg(kind), DataType::Reg(kind), &[Text][..]);
         Some(match (name, arity) {
             ("format_type", 2) => (CatalogFn::FormatType, Text, OI),
             ("pg_get_expr", 2) => (CatalogFn::GetExpr, Text, TO),
@@ -150,6 +155,11 @@ impl CatalogFn {
             ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
             ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
+            ("to_regclass", 1) => to_reg(RegKind::Class),
+            ("to_regtype", 1) => to_reg(RegKind::Type),
+            ("to_regproc", 1) => to_reg(RegKind::Proc),
+            ("to_regnamespace", 1) => to_reg(RegKind::Namespace),
+            ("to_regrole", 1) => to_reg(RegKind::Role),
             _ => return None,
         })
     }
@@ -1481,6 +1491,24 @@ impl SystemCatalog {
             CatalogFn::RegIn(kind) => match &args[0] {
                 Value::Text(s) | Value::BpChar(s) => oid(self.reg_in(kind, s)?),
                 other => other.clone().cast(DataType::Oid, true)?,
+            },
+            CatalogFn::ToReg(kind) => match &args[0] {
+                Value::Text(s) | Value::BpChar(s) => match self.reg_in(kind, s) {
+                    Ok(o) => oid(o),
+                    Err(e)
+                        if [
+                            sqlstate::UNDEFINED_TABLE,
+                            sqlstate::UNDEFINED_FUNCTION,
+                            sqlstate::UNDEFINED_OBJECT,
+                            sqlstate::INVALID_SCHEMA_NAME,
+                        ]
+                        .contains(&e.code) =>
+                    {
+                        Value::Null
+                    }
+                    Err(e) => return Err(e),
+                },
+                _ => Value::Null,
             },
             CatalogFn::RegOut(kind) => match arg_oid(0) {
                 Some(o) => text(self.reg_out(kind, o)),

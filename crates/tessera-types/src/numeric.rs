@@ -329,24 +329,25 @@ pub fn decode_binary(bytes: &[u8]) -> Result<Decimal> {
     if !(-300..=32).contains(&weight) {
         return Err(overflow());
     }
-    if weight < 0 {
-        text.push('0');
-    } else {
-        for i in 0..=weight {
-            text.push_str(&format!("{:04}", digit(i)?));
-        }
+    let mut int_part = String::new();
+    for i in 0..=weight {
+        int_part.push_str(&format!("{:04}", digit(i)?));
     }
+    // Leading zeros would count against the 28 digits a Decimal holds.
+    let int_part = int_part.trim_start_matches('0');
+    text.push_str(if int_part.is_empty() { "0" } else { int_part });
     text.push('.');
+    // Group `weight + 1 + g` is the g-th after the point; for a weight
+    // below -1 the first ones are the zero groups before the stored digits.
+    let mut fraction = String::new();
     let frac_groups = (ndigits - (weight + 1)).max(0);
     for g in 0..frac_groups {
-        text.push_str(&format!("{:04}", digit(weight + 1 + g)?));
+        fraction.push_str(&format!("{:04}", digit(weight + 1 + g)?));
     }
-    if weight < -1 {
-        // Leading fraction zero groups sit before the stored digits.
-        let lead = "0000".repeat((-weight - 1) as usize);
-        let pos = text.find('.').unwrap_or(0) + 1;
-        text.insert_str(pos, &lead);
-    }
+    // Digits past dscale are dropped, as PostgreSQL's numeric_recv
+    // truncates to it (a client pads the last group with zeros).
+    fraction.truncate(dscale as usize);
+    text.push_str(&fraction);
     let d = parse(&text)?;
     Ok(with_scale(d, dscale))
 }
@@ -419,6 +420,31 @@ mod tests {
                 d.to_string(),
                 "{s}"
             );
+        }
+    }
+
+    /// Bytes from PostgreSQL 15's `numeric_send`: values whose first
+    /// digit group lies more than one group after the point.
+    #[test]
+    fn binary_from_postgres_small_fractions() {
+        for (hex, want) in [
+            ("0001fffd0000000a0064", "0.0000000001"),
+            ("0001fffe0000000804d2", "0.00001234"),
+            ("0003fffd40000012000c0d801e78", "-0.000000000012345678"),
+            // 28 digits whose groups, padded, hold 32.
+            (
+                "000800044000000a000c0d801ed204d2162e04d2162e2328",
+                "-123456789012345678.1234567890",
+            ),
+        ] {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            assert_eq!(decode_binary(&bytes).unwrap().to_string(), want, "{hex}");
+            let mut buf = Vec::new();
+            encode_binary(&n(want), &mut buf);
+            assert_eq!(buf, bytes, "{want}");
         }
     }
 }
