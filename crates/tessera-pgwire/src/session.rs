@@ -616,6 +616,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             return self.handle_copy_in(message, io).await;
         }
         if self.skipping_until_sync && !matches!(message, M::Sync | M::Terminate) {
+            // PostgreSQL sends an error at once; a client that asked with
+            // Flush (asyncpg's Parse, Describe, Flush) waits for it.
+            if matches!(message, M::Flush) {
+                self.flush(io).await?;
+            }
             return Ok(Step::Continue);
         }
         let outcome = match message {

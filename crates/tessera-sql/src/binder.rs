@@ -1460,6 +1460,8 @@ pub struct Binder<'a> {
     named_windows: Vec<(String, ast::WindowSpec)>,
     /// Whether the statement calls a sequence function.
     uses_sequences: bool,
+    /// Whether it calls `current_setting` or `set_config`.
+    uses_settings: bool,
     /// Whether it calls an advisory lock function that may wait.
     advisory_waits: bool,
     /// The tables and views the statement reads (what a view depends on).
@@ -1811,6 +1813,7 @@ impl<'a> Binder<'a> {
             in_window: false,
             named_windows: Vec::new(),
             uses_sequences: false,
+            uses_settings: false,
             advisory_waits: false,
             referenced: Vec::new(),
             stars: None,
@@ -2531,6 +2534,7 @@ impl<'a> Binder<'a> {
                 }],
                 returns_rows: true,
                 uses_sequences: bound.uses_sequences && analyze,
+                uses_settings: bound.uses_settings && analyze,
                 advisory_waits: bound.advisory_waits && analyze,
                 ..bound
             });
@@ -3130,6 +3134,7 @@ impl<'a> Binder<'a> {
             deferred: false,
             parsed: Arc::new(parsed.clone()),
             uses_sequences: self.uses_sequences,
+            uses_settings: self.uses_settings,
             advisory_waits: self.advisory_waits,
             copy,
         })
@@ -5006,6 +5011,19 @@ impl<'a> Binder<'a> {
                 args: bound,
             };
             return Ok((call, result));
+        }
+        let setting = match (name.as_str(), args.len()) {
+            ("current_setting", 1) => Some((false, &[DataType::Text][..])),
+            ("current_setting", 2) => Some((false, &[DataType::Text, DataType::Bool][..])),
+            ("set_config", 3) => {
+                Some((true, &[DataType::Text, DataType::Text, DataType::Bool][..]))
+            }
+            _ => None,
+        };
+        if let Some((set, types)) = setting {
+            let bound = self.bind_args_as(&args, types, scope, ctx)?;
+            self.uses_settings = true;
+            return Ok((Expr::Setting { set, args: bound }, DataType::Text));
         }
         if let Some((f, result, params)) = crate::activity::SessionFn::named(&name, args.len()) {
             let bound = self.bind_args_as(&args, params, scope, ctx)?;

@@ -152,6 +152,9 @@ pub struct SessionState {
     /// (`SET session_authorization` changes only what names resolve
     /// against). Empty in sessions the engine makes itself.
     pub user: String,
+    /// While a statement that calls `current_setting` or `set_config`
+    /// runs: what they read and write (see [`crate::settings_fn`]).
+    pub statement_settings: Option<std::sync::Arc<crate::settings_fn::StatementSettings>>,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.

@@ -30,6 +30,7 @@ pub mod plan;
 pub mod router;
 pub mod rows;
 pub mod sequence;
+pub mod settings_fn;
 pub mod shard;
 pub mod srf;
 pub mod stats;

@@ -1077,6 +1077,9 @@ pub struct Statement {
     /// It calls sequence functions: what they handed out is made durable
     /// before it is acknowledged (see `crate::sequence`).
     pub uses_sequences: bool,
+    /// It calls `current_setting` or `set_config` (see
+    /// `crate::settings_fn`).
+    pub uses_settings: bool,
     /// Whether it calls an advisory lock function that may wait (see
     /// `crate::advisory`).
     pub advisory_waits: bool,

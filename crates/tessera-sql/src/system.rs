@@ -361,6 +361,13 @@ const RELATIONS: &[(&str, &str)] = &[
         "pg_inherits",
         "inhrelid:o inhparent:o inhseqno:4 inhdetachpending:b",
     ),
+    // Empty: Tessera has no range types. asyncpg's and tokio-postgres's
+    // type lookups join it.
+    (
+        "pg_range",
+        "rngtypid:o rngsubtype:o rngmultitypid:o rngcollation:o rngsubopc:o \
+         rngcanonical:p rngsubdiff:p",
+    ),
     (
         "pg_policy",
         "oid:o polname:n polrelid:o polcmd:c polpermissive:b polroles:O polqual:t \
