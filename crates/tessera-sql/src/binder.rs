@@ -3004,17 +3004,18 @@ impl<'a> Binder<'a> {
                 // Several words name TRANSACTION ISOLATION LEVEL, TIME
                 // ZONE, SESSION AUTHORIZATION; others are `class.name`.
                 let spaced = words.join(" ");
+                // Each phrase shows the setting it names.
                 let phrase = [
-                    "transaction isolation level",
-                    "time zone",
-                    "session authorization",
+                    ("transaction isolation level", "transaction_isolation"),
+                    ("time zone", "timezone"),
+                    ("session authorization", "session_authorization"),
                 ]
                 .iter()
-                .any(|p| p.eq_ignore_ascii_case(&spaced));
-                let name = if words.len() > 1 && !phrase {
-                    words.join(".")
-                } else {
-                    spaced
+                .find(|(p, _)| p.eq_ignore_ascii_case(&spaced));
+                let name = match phrase {
+                    Some((_, setting)) => setting.to_string(),
+                    None if words.len() > 1 => words.join("."),
+                    None => spaced,
                 };
                 if name.eq_ignore_ascii_case("all") {
                     let columns = ["name", "setting", "description"]
@@ -3596,14 +3597,32 @@ impl<'a> Binder<'a> {
                 escape_char,
                 any,
             } => {
-                if escape_char.is_some() || *any {
-                    return Err(Error::unsupported("LIKE … ESCAPE"));
+                if *any {
+                    return Err(Error::unsupported("LIKE ANY"));
                 }
                 let (x, xt) = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
                 let (p, pt) = self.bind_expr_hint(pattern, scope, ctx, Some(DataType::Text))?;
                 if !xt.is_string() || !pt.is_string() {
                     return Err(operator_missing("~~", Some(xt), pt));
                 }
+                // `ESCAPE e`: the pattern through like_escape(pattern, e).
+                let (p, pt) = match escape_char {
+                    None => (p, pt),
+                    Some(escape) => {
+                        let escape = match escape {
+                            ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => {
+                                return Err(Error::unsupported(format!("LIKE … ESCAPE {other}")))
+                            }
+                        };
+                        let p = self.coerce(p, pt, DataType::Text)?;
+                        let call = Expr::Call {
+                            func: Function::Text(crate::text::TextFn::LikeEscape),
+                            args: vec![p, Expr::Literal(Value::Text(escape))],
+                        };
+                        (call, DataType::Text)
+                    }
+                };
                 // char(n) matches with its blanks (PostgreSQL's bpcharlike).
                 let x = if matches!(xt, DataType::Char(_)) {
                     x
@@ -8258,6 +8277,31 @@ impl Binder<'_> {
             }
             return function_scope(
                 f.columns(DataType::Text, &alias_or(alias, name)),
+                alias,
+                name,
+                (f, exprs),
+            );
+        }
+        if f == TableFn::Subscripts {
+            // (anyarray, int4 [, bool]).
+            let array = match bound.first() {
+                Some((_, DataType::Array(_))) if (2..=3).contains(&bound.len()) => {
+                    bound.remove(0).0
+                }
+                _ => return Err(no_such_call(name, &types)),
+            };
+            let mut exprs = vec![array];
+            for ((e, t), want) in bound.into_iter().zip([DataType::Int4, DataType::Bool]) {
+                let ok = t == want
+                    || t == DataType::Unknown
+                    || (want == DataType::Int4 && t.is_integer());
+                if !ok {
+                    return Err(no_such_call(name, &types));
+                }
+                exprs.push(self.coerce(e, t, want)?);
+            }
+            return function_scope(
+                f.columns(DataType::Int4, &alias_or(alias, name)),
                 alias,
                 name,
                 (f, exprs),

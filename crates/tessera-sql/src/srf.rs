@@ -37,6 +37,9 @@ pub enum TableFn {
     /// `generate_series(start, stop [, step])` over int4 or int8, when it
     /// runs beside other functions.
     Series { int8: bool },
+    /// `generate_subscripts(array, dim [, reverse])`: the subscripts of
+    /// dimension `dim` (Tessera's arrays have one, starting at 1).
+    Subscripts,
 }
 
 impl TableFn {
@@ -48,6 +51,7 @@ impl TableFn {
             "regexp_matches" => Some(TableFn::RegexpMatches),
             "regexp_split_to_table" => Some(TableFn::RegexpSplit),
             "string_to_table" => Some(TableFn::StringToTable),
+            "generate_subscripts" => Some(TableFn::Subscripts),
             _ => None,
         };
         if let Some(f) = plain {
@@ -81,6 +85,7 @@ impl TableFn {
             TableFn::RegexpSplit => "regexp_split_to_table",
             TableFn::StringToTable => "string_to_table",
             TableFn::Series { .. } => "generate_series",
+            TableFn::Subscripts => "generate_subscripts",
         }
     }
 
@@ -121,6 +126,7 @@ impl TableFn {
                 name.to_string(),
                 if int8 { DataType::Int8 } else { DataType::Int4 },
             )],
+            TableFn::Subscripts => vec![(name.to_string(), DataType::Int4)],
         }
     }
 
@@ -144,6 +150,7 @@ impl TableFn {
                 Ok(crate::array::unnest_rows(&pieces))
             }
             TableFn::Series { int8 } => series_rows(int8, args),
+            TableFn::Subscripts => Ok(subscript_rows(args)),
             _ => match args {
                 [doc] => crate::json::table_rows(self, doc),
                 _ => Err(Error::internal(format!(
@@ -153,6 +160,26 @@ impl TableFn {
             },
         }
     }
+}
+
+/// `generate_subscripts(array, dim [, reverse])`: 1 to the length for
+/// dimension 1, none for another dimension or a NULL argument.
+fn subscript_rows(args: &[Value]) -> Vec<Vec<Value>> {
+    let (Some(Value::Array(array)), Some(Value::Int4(1))) = (args.first(), args.get(1)) else {
+        return Vec::new();
+    };
+    let reverse = match args.get(2) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Null) => return Vec::new(),
+        _ => false,
+    };
+    // Bounded by the array, which the query already holds.
+    let n = array.items.len() as i32;
+    let mut rows: Vec<Vec<Value>> = (1..=n).map(|i| vec![Value::Int4(i)]).collect();
+    if reverse {
+        rows.reverse();
+    }
+    rows
 }
 
 fn series_too_long() -> Error {

@@ -104,6 +104,9 @@ pub enum CatalogFn {
     RelationIsPublishable,
     CurrentSchemas,
     CurrentDatabase,
+    /// `version()`: PostgreSQL's form, which clients parse for the
+    /// version number (SQLAlchemy's dialect does).
+    Version,
     /// Text to a `reg*` oid (a name looked up, or digits).
     RegIn(RegKind),
     /// A `reg*` oid to the name it identifies.
@@ -154,6 +157,7 @@ impl CatalogFn {
             ("pg_get_statisticsobjdef_columns", 1) => (CatalogFn::StatisticsObjdefColumns, Text, O),
             ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
             ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
+            ("version", 0) => (CatalogFn::Version, Text, &[]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
             ("to_regclass", 1) => to_reg(RegKind::Class),
             ("to_regtype", 1) => to_reg(RegKind::Type),
@@ -361,6 +365,11 @@ const RELATIONS: &[(&str, &str)] = &[
         "pg_inherits",
         "inhrelid:o inhparent:o inhseqno:4 inhdetachpending:b",
     ),
+    (
+        "pg_opclass",
+        "oid:o opcmethod:o opcname:n opcnamespace:o opcowner:o opcfamily:o opcintype:o \
+         opcdefault:b opckeytype:o",
+    ),
     // Empty: Tessera has no range types. asyncpg's and tokio-postgres's
     // type lookups join it.
     (
@@ -444,6 +453,46 @@ const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (1216, "col_description", &[26, 23], 25),
     (1641, "pg_get_viewdef", &[26], 25),
 ];
+
+/// The btree operator classes Tessera's indexes use, PostgreSQL 15's
+/// default one for each indexable type: (oid, name, family, type oid).
+/// `varchar` uses `text_ops`, as in PostgreSQL.
+const BTREE_OPCLASSES: &[(u32, &str, u32, u32)] = &[
+    (10003, "bool_ops", 424, 16),
+    (10006, "bytea_ops", 428, 17),
+    (3124, "int8_ops", 1976, 20),
+    (1979, "int2_ops", 1976, 21),
+    (1978, "int4_ops", 1976, 23),
+    (3126, "text_ops", 1994, 25),
+    (1981, "oid_ops", 1989, 26),
+    (10012, "float4_ops", 1970, 700),
+    (3123, "float8_ops", 1970, 701),
+    (10004, "bpchar_ops", 426, 1042),
+    (3122, "date_ops", 434, 1082),
+    (10038, "time_ops", 1996, 1083),
+    (3128, "timestamp_ops", 434, 1114),
+    (3127, "timestamptz_ops", 434, 1184),
+    (10022, "interval_ops", 1982, 1186),
+    (10041, "timetz_ops", 2000, 1266),
+    (3125, "numeric_ops", 1988, 1700),
+    (10000, "array_ops", 397, 2277),
+    (10065, "uuid_ops", 2968, 2950),
+    (10088, "jsonb_ops", 4033, 3802),
+];
+
+/// The operator class an index key of type `t` uses (`pg_index.indclass`).
+fn btree_opclass(t: &DataType) -> u32 {
+    let type_oid = match t {
+        DataType::Varchar(_) => DataType::Text.oid(),
+        DataType::Array(_) => 2277,
+        t if t.is_oid_like() => DataType::Oid.oid(),
+        t => t.oid(),
+    };
+    BTREE_OPCLASSES
+        .iter()
+        .find(|c| c.3 == type_oid)
+        .map_or(0, |c| c.0)
+}
 
 /// The built-in types pg_type lists (each also has its array type).
 const BUILTIN_TYPES: &[DataType] = &[
@@ -710,6 +759,22 @@ impl SystemCatalog {
             "pg_roles" => self.role_rows(true),
             "pg_authid" => self.role_rows(false),
             "pg_user" => self.user_rows(),
+            "pg_opclass" => BTREE_OPCLASSES
+                .iter()
+                .map(|(o, name, family, intype)| {
+                    vec![
+                        oid(*o),
+                        oid(BTREE_AM_OID),
+                        text(*name),
+                        oid(PG_CATALOG),
+                        oid(SUPERUSER_OID),
+                        oid(*family),
+                        oid(*intype),
+                        Value::Bool(true),
+                        oid(0),
+                    ]
+                })
+                .collect(),
             "pg_am" => vec![
                 vec![oid(HEAP_AM_OID), text("heap"), oid(3), ch('t')],
                 vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
@@ -962,6 +1027,19 @@ impl SystemCatalog {
                 _ => continue,
             };
             let n = columns.len();
+            let types: Vec<DataType> = self
+                .catalog
+                .table_by_id(table)
+                .map(|t| {
+                    columns
+                        .iter()
+                        .map(|c| t.columns.get(*c).map_or(DataType::Unknown, |c| c.data_type))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let classes: Vec<u32> = (0..n)
+                .map(|k| types.get(k).map_or(0, btree_opclass))
+                .collect();
             rows.push(vec![
                 oid(c.oid),
                 oid(relation_oid(table)),
@@ -980,7 +1058,7 @@ impl SystemCatalog {
                 Value::Bool(false),
                 int2s(columns.iter().map(|c| *c as i64 + 1)),
                 oids(vec![0; n]),
-                oids(vec![0; n]),
+                oids(classes),
                 int2s(descending.iter().map(|d| if *d { 3 } else { 0 })),
                 Value::Null,
                 Value::Null,
@@ -1483,6 +1561,17 @@ impl SystemCatalog {
                 None => Value::Null,
             },
             CatalogFn::CurrentDatabase => text(self.names.database.clone()),
+            CatalogFn::Version => {
+                let server_version = crate::engine::REPORTED_SETTINGS
+                    .iter()
+                    .find(|(name, _)| *name == "server_version")
+                    .map_or("", |(_, value)| value);
+                text(format!(
+                    "PostgreSQL {server_version} on {}-{}, 64-bit",
+                    std::env::consts::ARCH,
+                    std::env::consts::OS
+                ))
+            }
             CatalogFn::CurrentSchemas => {
                 let implicit = args[0].as_bool() == Some(true);
                 let schemas = match implicit {
