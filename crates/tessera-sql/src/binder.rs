@@ -3654,10 +3654,16 @@ impl<'a> Binder<'a> {
                     return Err(Error::unsupported(format!("{kind:?}")));
                 }
                 let to = data_type(dt)?;
+                // `$1::regclass` (SQLAlchemy's CAST(%(p)s AS REGCLASS)): the
+                // client sends a name, text looked up when the statement runs.
+                let hint = match to {
+                    DataType::Reg(_) => DataType::Text,
+                    to => to,
+                };
                 let (x, from) = match &**expr {
                     // ARRAY[…]::t[]: the elements take t (and [] may be empty).
                     E::Array(a) => self.bind_array_constructor(&a.elem, scope, ctx, Some(to))?,
-                    _ => self.bind_expr_hint(expr, scope, ctx, Some(to))?,
+                    _ => self.bind_expr_hint(expr, scope, ctx, Some(hint))?,
                 };
                 if let Expr::Param(i) = x {
                     if from == DataType::Unknown {

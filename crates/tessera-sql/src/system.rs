@@ -90,6 +90,9 @@ pub enum CatalogFn {
     GetUserById,
     TableIsVisible,
     TypeIsVisible,
+    /// `pg_collation_is_visible(oid)`: every collation pg_collation lists
+    /// is in pg_catalog.
+    CollationIsVisible,
     /// `pg_function_is_visible`, `pg_get_function_result`,
     /// `pg_get_function_arguments` of the functions pg_proc lists.
     FunctionIsVisible,
@@ -104,6 +107,9 @@ pub enum CatalogFn {
     RelationIsPublishable,
     CurrentSchemas,
     CurrentDatabase,
+    /// `pg_get_serial_sequence(table, column)`: the sequence a serial or
+    /// identity column takes its values from, schema-qualified.
+    GetSerialSequence,
     /// `version()`: PostgreSQL's form, which clients parse for the
     /// version number (SQLAlchemy's dialect does).
     Version,
@@ -143,6 +149,7 @@ impl CatalogFn {
             ("pg_get_userbyid", 1) => (CatalogFn::GetUserById, Text, O),
             ("pg_table_is_visible", 1) => (CatalogFn::TableIsVisible, Bool, O),
             ("pg_type_is_visible", 1) => (CatalogFn::TypeIsVisible, Bool, O),
+            ("pg_collation_is_visible", 1) => (CatalogFn::CollationIsVisible, Bool, O),
             ("pg_function_is_visible", 1) => (CatalogFn::FunctionIsVisible, Bool, O),
             ("pg_get_function_result", 1) => (CatalogFn::GetFunctionResult, Text, O),
             ("pg_get_function_arguments", 1) => (CatalogFn::GetFunctionArguments, Text, O),
@@ -158,6 +165,7 @@ impl CatalogFn {
             ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
             ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
             ("version", 0) => (CatalogFn::Version, Text, &[]),
+            ("pg_get_serial_sequence", 2) => (CatalogFn::GetSerialSequence, Text, &[Text, Text]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
             ("to_regclass", 1) => to_reg(RegKind::Class),
             ("to_regtype", 1) => to_reg(RegKind::Type),
@@ -454,6 +462,46 @@ const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (1641, "pg_get_viewdef", &[26], 25),
 ];
 
+/// PostgreSQL 15's fixed oids of its system catalogs, for those Tessera
+/// has: what `'pg_catalog.pg_constraint'::regclass` and the like name
+/// (clients compare `pg_description.classoid` with them).
+const SYSTEM_RELATION_OIDS: &[(u32, &str)] = &[
+    (1213, "pg_tablespace"),
+    (1247, "pg_type"),
+    (1249, "pg_attribute"),
+    (1255, "pg_proc"),
+    (PG_CLASS_OID, "pg_class"),
+    (1260, "pg_authid"),
+    (1261, "pg_auth_members"),
+    (1262, "pg_database"),
+    (2224, "pg_sequence"),
+    (2601, "pg_am"),
+    (2604, "pg_attrdef"),
+    (2606, "pg_constraint"),
+    (2609, "pg_description"),
+    (2610, "pg_index"),
+    (2611, "pg_inherits"),
+    (2615, "pg_namespace"),
+    (2616, "pg_opclass"),
+    (2620, "pg_trigger"),
+    (3256, "pg_policy"),
+    (3381, "pg_statistic_ext"),
+    (3456, "pg_collation"),
+    (3541, "pg_range"),
+    (6104, "pg_publication"),
+    (6106, "pg_publication_rel"),
+    (6237, "pg_publication_namespace"),
+];
+
+/// The oid of system catalog `name`, if Tessera has it.
+fn system_relation_oid(name: &str) -> Option<u32> {
+    SYSTEM_RELATION_OIDS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .filter(|(_, n)| RELATIONS.iter().any(|(r, _)| r == n))
+        .map(|(o, _)| *o)
+}
+
 /// The btree operator classes Tessera's indexes use, PostgreSQL 15's
 /// default one for each indexable type: (oid, name, family, type oid).
 /// `varchar` uses `text_ops`, as in PostgreSQL.
@@ -696,6 +744,50 @@ impl SystemCatalog {
 
     fn class(&self, oid: u32) -> Option<&Class> {
         self.classes.1.get(&oid).map(|i| &self.classes.0[*i])
+    }
+
+    /// `pg_get_serial_sequence`: the sequence named by the `nextval`
+    /// default of a serial or identity column, NULL for another column.
+    fn serial_sequence(&self, table: &str, column: &str) -> Result<Value> {
+        let t = self
+            .table(self.reg_in(RegKind::Class, table)?)
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("relation \"{table}\" does not exist"),
+                )
+            })?;
+        let col = t
+            .columns
+            .iter()
+            .find(|c| !c.dropped && c.name == column)
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        t.name
+                    ),
+                )
+            })?;
+        let Some(default) = &col.default else {
+            return Ok(Value::Null);
+        };
+        let shown = self.deparse(default, t, Some(col.data_type));
+        let Some(name) = shown
+            .strip_prefix("nextval('")
+            .and_then(|rest| rest.strip_suffix("'::regclass)"))
+        else {
+            return Ok(Value::Null);
+        };
+        Ok(if name.contains('.') {
+            text(name)
+        } else {
+            text(format!(
+                "{}.{name}",
+                quote_ident(self.catalog.schema_name(t.schema))
+            ))
+        })
     }
 
     fn table(&self, oid: u32) -> Option<&Arc<TableDef>> {
@@ -1526,6 +1618,19 @@ impl SystemCatalog {
                 Some(c) => Value::Bool(self.shown(c.schema, &c.name) == quote_ident(&c.name)),
                 None => Value::Null,
             },
+            CatalogFn::CollationIsVisible => match arg_oid(0) {
+                Some(o) => {
+                    let listed = self
+                        .relation("pg_collation")
+                        .is_some_and(|r| r.rows.iter().any(|row| row[0] == oid(o)));
+                    if listed {
+                        Value::Bool(true)
+                    } else {
+                        Value::Null
+                    }
+                }
+                None => Value::Null,
+            },
             CatalogFn::TypeIsVisible => match arg_oid(0).and_then(DataType::from_oid) {
                 Some(_) => Value::Bool(true),
                 None => Value::Null,
@@ -1561,6 +1666,10 @@ impl SystemCatalog {
                 None => Value::Null,
             },
             CatalogFn::CurrentDatabase => text(self.names.database.clone()),
+            CatalogFn::GetSerialSequence => match (&args[0], &args[1]) {
+                (Value::Text(table), Value::Text(column)) => self.serial_sequence(table, column)?,
+                _ => Value::Null,
+            },
             CatalogFn::Version => {
                 let server_version = crate::engine::REPORTED_SETTINGS
                     .iter()
@@ -1701,17 +1810,28 @@ impl SystemCatalog {
                                 format!("schema \"{schema}\" does not exist"),
                             )
                         })?;
+                        if s.id == PG_CATALOG {
+                            if let Some(o) = system_relation_oid(name) {
+                                return Ok(o);
+                            }
+                        }
                         self.classes
                             .0
                             .iter()
                             .find(|c| c.schema == s.id && c.name == *name)
                     }
-                    [name] => self.path.iter().find_map(|s| {
-                        self.classes
-                            .0
-                            .iter()
-                            .find(|c| c.schema == *s && c.name == *name)
-                    }),
+                    [name] => {
+                        // pg_catalog comes first when the path does not name it.
+                        if let Some(o) = system_relation_oid(name) {
+                            return Ok(o);
+                        }
+                        self.path.iter().find_map(|s| {
+                            self.classes
+                                .0
+                                .iter()
+                                .find(|c| c.schema == *s && c.name == *name)
+                        })
+                    }
                     _ => None,
                 };
                 found.map(|c| c.oid).ok_or_else(|| not_found("relation"))
@@ -1762,7 +1882,15 @@ impl SystemCatalog {
             return "-".into();
         }
         let found = match kind {
-            RegKind::Class => self.class(o).map(|c| self.shown(c.schema, &c.name)),
+            RegKind::Class => self
+                .class(o)
+                .map(|c| self.shown(c.schema, &c.name))
+                .or_else(|| {
+                    SYSTEM_RELATION_OIDS
+                        .iter()
+                        .find(|(so, n)| *so == o && system_relation_oid(n).is_some())
+                        .map(|(_, n)| n.to_string())
+                }),
             RegKind::Type => DataType::from_oid(o).map(|_| format_type(o, None)),
             RegKind::Proc => PROCS.iter().find(|p| p.0 == o).map(|p| p.1.to_string()),
             RegKind::Namespace => self.catalog.schema_by_id(o).map(|s| quote_ident(&s.name)),

@@ -154,21 +154,50 @@ def check_core(engine, ddl_engine):
 
 
 def check_reflection(engine):
-    # Only what Tessera's catalog answers for SQLAlchemy today. Left out:
-    # get_columns (it calls pg_get_serial_sequence), get_pk_constraint,
-    # get_foreign_keys, get_unique_constraints and get_check_constraints
-    # (they read pg_description through 'pg_catalog.pg_constraint'::regclass,
-    # and pg_catalog relations are not regclass names in Tessera),
-    # get_indexes and Table(autoload_with=…) (they decode pg_index.indkey
-    # and indoption as int2vector text, which Tessera sends as int2[]; so
-    # does has_index).
+    # Left out: get_indexes, has_index and Table(autoload_with=…), which
+    # decode pg_index.indkey and indoption as int2vector text ("1 2");
+    # Tessera's pg_index has them as int2[].
     insp = inspect(engine)
     names = insp.get_table_names()
     check("get_table_names", sorted(n for n in names if n.startswith("sa_")),
           ["sa_authors", "sa_books"])
     check("has_table", insp.has_table("sa_authors"), True)
     check("get_schema_names has public", "public" in insp.get_schema_names(), True)
-    print("ok reflection: get_table_names, has_table, get_schema_names")
+    cols = {c["name"]: c for c in insp.get_columns("sa_books")}
+    check("column names", list(cols), ["id", "author_id", "title", "price", "tags", "meta",
+                                       "isbn", "cover", "published"])
+    types = {n: str(c["type"].compile(dialect=engine.dialect)) for n, c in cols.items()}
+    check("column types", types, {
+        "id": "BIGINT", "author_id": "INTEGER", "title": "TEXT", "price": "NUMERIC(10, 2)",
+        "tags": "TEXT[]", "meta": "JSONB", "isbn": "UUID", "cover": "BYTEA",
+        "published": "TIMESTAMP WITH TIME ZONE"})
+    check("nullable", {n: c["nullable"] for n, c in cols.items()}, {
+        "id": False, "author_id": False, "title": False, "price": False, "tags": True,
+        "meta": True, "isbn": True, "cover": True, "published": True})
+    check("price default", cols["price"]["default"], "0")
+    check("bigserial default", cols["id"]["default"],
+          "nextval('sa_books_id_seq'::regclass)")
+    check("autoincrement", cols["id"]["autoincrement"], True)
+    acols = {c["name"]: c for c in insp.get_columns("sa_authors")}
+    check("identity", {k: acols["id"]["identity"][k] for k in ("always", "start", "increment")},
+          {"always": False, "start": 1, "increment": 1})
+    check("varchar length", acols["name"]["type"].length, 100)
+    check("boolean default", acols["active"]["default"], "true")
+    check("get_pk_constraint", insp.get_pk_constraint("sa_books"),
+          {"constrained_columns": ["id"], "name": "sa_books_pkey", "comment": None,
+           "dialect_options": {"postgresql_include": []}})
+    fks = insp.get_foreign_keys("sa_books")
+    check("get_foreign_keys", [(f["name"], f["constrained_columns"], f["referred_table"],
+                                f["referred_columns"], f["options"]) for f in fks],
+          [("sa_books_author_id_fkey", ["author_id"], "sa_authors", ["id"],
+            {"ondelete": "CASCADE"})])
+    check("get_unique_constraints", [(u["name"], u["column_names"])
+                                     for u in insp.get_unique_constraints("sa_authors")],
+          [("sa_authors_email_key", ["email"])])
+    check("get_check_constraints", [(c["name"], c["sqltext"])
+                                    for c in insp.get_check_constraints("sa_books")],
+          [("sa_books_price_check", "price >= 0::numeric")])
+    print("ok reflection: tables, columns, types, defaults, identity, keys, constraints")
 
 
 class Base(DeclarativeBase):
