@@ -35,7 +35,7 @@ use std::io;
 
 use tessera_sql::activity::{self, ActivityInfo, Registration};
 use tessera_sql::engine::REPORTED_SETTINGS;
-use tessera_sql::{QueryEngine, QueryResult, SessionState, StatementInfo};
+use tessera_sql::{Deallocate, QueryEngine, QueryResult, SessionState, StatementInfo};
 use tessera_types::interrupt::Interruptible;
 use tessera_types::sqlstate;
 use tessera_types::{DataType, Error, Value};
@@ -622,6 +622,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             return self.handle_copy_in(message, io).await;
         }
         if self.skipping_until_sync && !matches!(message, M::Sync | M::Terminate) {
+            // PostgreSQL sends an error at once; a client that asked with
+            // Flush (asyncpg's Parse, Describe, Flush) waits for it.
+            if matches!(message, M::Flush) {
+                self.flush(io).await?;
+            }
             return Ok(Step::Continue);
         }
         let outcome = match message {
@@ -852,6 +857,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             };
             if result.tag == DISCARD_ALL {
                 self.statements.clear();
+            }
+            if let Some(what) = statement.deallocates() {
+                deallocate(&mut self.statements, &mut self.state, what)?;
             }
             // A statement bound only when it ran describes its rows itself.
             let columns = result.columns.as_deref().unwrap_or(statement.columns());
@@ -1326,6 +1334,10 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 // Its own portal lives on until Sync, as in PostgreSQL.
                 self.statements.clear();
             }
+            if let Some(what) = statement.deallocates() {
+                // As with DISCARD ALL, its portal lives on until Sync.
+                deallocate(&mut self.statements, &mut self.state, what)?;
+            }
             check_rows(&result, returns_rows)?;
             for notice in &result.notices {
                 codec::notice_response(&mut self.out, notice);
@@ -1429,6 +1441,31 @@ fn unknown_statement(name: &str) -> Error {
         format!("prepared statement \"{name}\" does not exist")
     };
     Error::new(sqlstate::INVALID_SQL_STATEMENT_NAME, message)
+}
+
+/// Applies a `DEALLOCATE` that the engine ran (it checked the transaction
+/// block): drops the named statement, or all. A name the session does not
+/// hold is 26000 and fails the transaction block, as in PostgreSQL.
+fn deallocate<S>(
+    statements: &mut HashMap<String, Prepared<S>>,
+    state: &mut SessionState,
+    what: Deallocate<'_>,
+) -> Result<(), Error> {
+    match what {
+        Deallocate::All => statements.clear(),
+        Deallocate::Named(name) => {
+            if statements.remove(name).is_none() {
+                if let Some(txn) = state.txn.as_mut() {
+                    txn.failed = true;
+                }
+                return Err(Error::new(
+                    sqlstate::INVALID_SQL_STATEMENT_NAME,
+                    format!("prepared statement \"{name}\" does not exist"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn unknown_portal(name: &str) -> Error {

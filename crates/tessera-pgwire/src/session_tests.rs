@@ -932,6 +932,30 @@ async fn flush_sends_output_without_ready_for_query() {
     tokio::join!(server, test);
 }
 
+/// asyncpg prepares with Parse, Describe, Flush and waits: an error must
+/// reach it before any Sync, as PostgreSQL sends errors at once.
+#[tokio::test(flavor = "current_thread")]
+async fn flush_sends_an_error_before_sync() {
+    let (mut client, server) = connect();
+    let test = async move {
+        client.start().await;
+        client
+            .send(&[
+                frontend::parse("s1", "nonsense", &[]),
+                frontend::describe(b'S', "s1"),
+                frontend::flush(),
+            ])
+            .await;
+        let error = client.next().await.unwrap_or_default();
+        assert_eq!(error_code(&error), "42601", "{error}");
+        assert_eq!(
+            client.exchange(&[frontend::sync()]).await,
+            ["ReadyForQuery I"]
+        );
+    };
+    tokio::join!(server, test);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn an_extended_error_is_sent_without_waiting_for_sync() {
     let (mut client, server) = connect();

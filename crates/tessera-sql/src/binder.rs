@@ -1519,6 +1519,8 @@ pub struct Binder<'a> {
     named_windows: Vec<(String, ast::WindowSpec)>,
     /// Whether the statement calls a sequence function.
     uses_sequences: bool,
+    /// Whether it calls `current_setting` or `set_config`.
+    uses_settings: bool,
     /// Whether it calls an advisory lock function that may wait.
     advisory_waits: bool,
     /// Whether it calls `pg_sleep`.
@@ -1872,6 +1874,7 @@ impl<'a> Binder<'a> {
             in_window: false,
             named_windows: Vec::new(),
             uses_sequences: false,
+            uses_settings: false,
             advisory_waits: false,
             sleeps: false,
             referenced: Vec::new(),
@@ -2593,6 +2596,7 @@ impl<'a> Binder<'a> {
                 }],
                 returns_rows: true,
                 uses_sequences: bound.uses_sequences && analyze,
+                uses_settings: bound.uses_settings && analyze,
                 advisory_waits: bound.advisory_waits && analyze,
                 sleeps: bound.sleeps && analyze,
                 ..bound
@@ -2994,6 +2998,14 @@ impl<'a> Binder<'a> {
             S::Close {
                 cursor: ast::CloseCursor::All,
             } => (Plan::Discard(Discard::CloseAll), vec![], false),
+            S::Deallocate { name, .. } => {
+                // An unquoted ALL means every statement; "ALL" names one.
+                let name = match name.quote_style {
+                    None if name.value.eq_ignore_ascii_case("all") => None,
+                    _ => Some(ident_name(name)),
+                };
+                (Plan::Deallocate { name }, vec![], false)
+            }
             S::LISTEN { channel } => {
                 let plan = Plan::Listen {
                     channel: ident_name(channel),
@@ -3070,17 +3082,18 @@ impl<'a> Binder<'a> {
                 // Several words name TRANSACTION ISOLATION LEVEL, TIME
                 // ZONE, SESSION AUTHORIZATION; others are `class.name`.
                 let spaced = words.join(" ");
+                // Each phrase shows the setting it names.
                 let phrase = [
-                    "transaction isolation level",
-                    "time zone",
-                    "session authorization",
+                    ("transaction isolation level", "transaction_isolation"),
+                    ("time zone", "timezone"),
+                    ("session authorization", "session_authorization"),
                 ]
                 .iter()
-                .any(|p| p.eq_ignore_ascii_case(&spaced));
-                let name = if words.len() > 1 && !phrase {
-                    words.join(".")
-                } else {
-                    spaced
+                .find(|(p, _)| p.eq_ignore_ascii_case(&spaced));
+                let name = match phrase {
+                    Some((_, setting)) => setting.to_string(),
+                    None if words.len() > 1 => words.join("."),
+                    None => spaced,
                 };
                 if name.eq_ignore_ascii_case("all") {
                     let columns = ["name", "setting", "description"]
@@ -3200,6 +3213,7 @@ impl<'a> Binder<'a> {
             deferred: false,
             parsed: Arc::new(parsed.clone()),
             uses_sequences: self.uses_sequences,
+            uses_settings: self.uses_settings,
             advisory_waits: self.advisory_waits,
             sleeps: self.sleeps,
             copy,
@@ -3665,14 +3679,32 @@ impl<'a> Binder<'a> {
                 escape_char,
                 any,
             } => {
-                if escape_char.is_some() || *any {
-                    return Err(Error::unsupported("LIKE … ESCAPE"));
+                if *any {
+                    return Err(Error::unsupported("LIKE ANY"));
                 }
                 let (x, xt) = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
                 let (p, pt) = self.bind_expr_hint(pattern, scope, ctx, Some(DataType::Text))?;
                 if !xt.is_string() || !pt.is_string() {
                     return Err(operator_missing("~~", Some(xt), pt));
                 }
+                // `ESCAPE e`: the pattern through like_escape(pattern, e).
+                let (p, pt) = match escape_char {
+                    None => (p, pt),
+                    Some(escape) => {
+                        let escape = match escape {
+                            ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => {
+                                return Err(Error::unsupported(format!("LIKE … ESCAPE {other}")))
+                            }
+                        };
+                        let p = self.coerce(p, pt, DataType::Text)?;
+                        let call = Expr::Call {
+                            func: Function::Text(crate::text::TextFn::LikeEscape),
+                            args: vec![p, Expr::Literal(Value::Text(escape))],
+                        };
+                        (call, DataType::Text)
+                    }
+                };
                 // char(n) matches with its blanks (PostgreSQL's bpcharlike).
                 let x = if matches!(xt, DataType::Char(_)) {
                     x
@@ -3704,10 +3736,16 @@ impl<'a> Binder<'a> {
                     return Err(Error::unsupported(format!("{kind:?}")));
                 }
                 let to = data_type(dt)?;
+                // `$1::regclass` (SQLAlchemy's CAST(%(p)s AS REGCLASS)): the
+                // client sends a name, text looked up when the statement runs.
+                let hint = match to {
+                    DataType::Reg(_) => DataType::Text,
+                    to => to,
+                };
                 let (x, from) = match &**expr {
                     // ARRAY[…]::t[]: the elements take t (and [] may be empty).
                     E::Array(a) => self.bind_array_constructor(&a.elem, scope, ctx, Some(to))?,
-                    _ => self.bind_expr_hint(expr, scope, ctx, Some(to))?,
+                    _ => self.bind_expr_hint(expr, scope, ctx, Some(hint))?,
                 };
                 if let Expr::Param(i) = x {
                     if from == DataType::Unknown {
@@ -5093,6 +5131,19 @@ impl<'a> Binder<'a> {
                 args: bound,
             };
             return Ok((call, result));
+        }
+        let setting = match (name.as_str(), args.len()) {
+            ("current_setting", 1) => Some((false, &[DataType::Text][..])),
+            ("current_setting", 2) => Some((false, &[DataType::Text, DataType::Bool][..])),
+            ("set_config", 3) => {
+                Some((true, &[DataType::Text, DataType::Text, DataType::Bool][..]))
+            }
+            _ => None,
+        };
+        if let Some((set, types)) = setting {
+            let bound = self.bind_args_as(&args, types, scope, ctx)?;
+            self.uses_settings = true;
+            return Ok((Expr::Setting { set, args: bound }, DataType::Text));
         }
         if let Some((f, result, params)) = crate::activity::SessionFn::named(&name, args.len()) {
             let bound = self.bind_args_as(&args, params, scope, ctx)?;
@@ -8339,6 +8390,31 @@ impl Binder<'_> {
             }
             return function_scope(
                 f.columns(DataType::Text, &alias_or(alias, name)),
+                alias,
+                name,
+                (f, exprs),
+            );
+        }
+        if f == TableFn::Subscripts {
+            // (anyarray, int4 [, bool]).
+            let array = match bound.first() {
+                Some((_, DataType::Array(_))) if (2..=3).contains(&bound.len()) => {
+                    bound.remove(0).0
+                }
+                _ => return Err(no_such_call(name, &types)),
+            };
+            let mut exprs = vec![array];
+            for ((e, t), want) in bound.into_iter().zip([DataType::Int4, DataType::Bool]) {
+                let ok = t == want
+                    || t == DataType::Unknown
+                    || (want == DataType::Int4 && t.is_integer());
+                if !ok {
+                    return Err(no_such_call(name, &types));
+                }
+                exprs.push(self.coerce(e, t, want)?);
+            }
+            return function_scope(
+                f.columns(DataType::Int4, &alias_or(alias, name)),
                 alias,
                 name,
                 (f, exprs),

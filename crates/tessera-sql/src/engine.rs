@@ -46,6 +46,20 @@ pub trait StatementInfo {
     fn copy(&self) -> Option<&crate::copy::CopySpec> {
         None
     }
+    /// A `DEALLOCATE`: which of the session's prepared statements it drops
+    /// once it has run (the session holds them, not the engine).
+    fn deallocates(&self) -> Option<Deallocate<'_>> {
+        None
+    }
+}
+
+/// What a `DEALLOCATE` drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deallocate<'a> {
+    /// `DEALLOCATE ALL`.
+    All,
+    /// `DEALLOCATE name`: a missing name is 26000.
+    Named(&'a str),
 }
 
 /// A message for the client that is not an error (PostgreSQL NoticeResponse).
@@ -138,6 +152,9 @@ pub struct SessionState {
     /// (`SET session_authorization` changes only what names resolve
     /// against). Empty in sessions the engine makes itself.
     pub user: String,
+    /// While a statement that calls `current_setting` or `set_config`
+    /// runs: what they read and write (see [`crate::settings_fn`]).
+    pub statement_settings: Option<std::sync::Arc<crate::settings_fn::StatementSettings>>,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.

@@ -683,6 +683,8 @@ pub fn show(e: &Expr, names: &dyn Fn(usize) -> String) -> String {
         }
         Expr::Now(_) => "now()".into(),
         Expr::Sequence { .. } => "nextval(…)".into(),
+        Expr::Setting { set: false, .. } => "current_setting(…)".into(),
+        Expr::Setting { set: true, .. } => "set_config(…)".into(),
         Expr::Catalog { func, .. } => format!("{func:?}(…)"),
         Expr::Subquery(sub) => match &sub.kind {
             SubqueryKind::Scalar => "(SubPlan)".into(),

@@ -42,6 +42,9 @@ pub struct Params {
     /// What the session's sequence functions remember; set only for a
     /// statement that calls them.
     pub sequences: Option<Arc<crate::sequence::SessionSequences>>,
+    /// What `current_setting` reads and `set_config` writes; set only for
+    /// a statement that calls them.
+    pub settings: Option<Arc<crate::settings_fn::StatementSettings>>,
 }
 
 impl Params {
@@ -53,6 +56,7 @@ impl Params {
             outer: Vec::new(),
             work: Vec::new(),
             sequences: None,
+            settings: None,
         }
     }
 
@@ -66,6 +70,7 @@ impl Params {
             outer,
             work: self.work.clone(),
             sequences: self.sequences.clone(),
+            settings: self.settings.clone(),
         }
     }
 
@@ -455,6 +460,12 @@ pub enum Expr {
         seq: Option<Arc<tessera_types::SequenceDef>>,
         args: Vec<Expr>,
     },
+    /// `current_setting(name [, missing_ok])` (`set` false) or
+    /// `set_config(name, value, is_local)` (see [`crate::settings_fn`]).
+    Setting {
+        set: bool,
+        args: Vec<Expr>,
+    },
     /// A catalog function (`format_type`, `pg_get_indexdef`, a `reg*`
     /// cast…), answered from the snapshot the statement was bound against.
     Catalog {
@@ -650,6 +661,30 @@ impl Expr {
                     .collect::<Result<Vec<_>>>()?;
                 system.call(*func, &values)
             }
+            Expr::Setting { set, args } => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(row, params))
+                    .collect::<Result<Vec<_>>>()?;
+                let settings = params
+                    .settings
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("a settings function outside a session"))?;
+                let text = |i: usize| match values.get(i) {
+                    Some(Value::Text(s)) => Some(s.as_str()),
+                    _ => None,
+                };
+                let flag = |i: usize| matches!(values.get(i), Some(Value::Bool(true)));
+                match (*set, text(0)) {
+                    (_, None) => Ok(Value::Null),
+                    (false, Some(name)) => settings.current(name, flag(1)),
+                    (true, Some(name)) => match text(1) {
+                        Some(value) => settings.set(name, value, flag(2)),
+                        // PostgreSQL: a NULL value resets it; not modelled.
+                        None => Err(Error::unsupported("set_config with a NULL value")),
+                    },
+                }
+            }
             Expr::Now(clock) => Ok(Value::TimestampTz(match clock {
                 Clock::Transaction => params.time.transaction_start,
                 Clock::Statement => params.time.statement_start,
@@ -808,9 +843,10 @@ impl Expr {
                 .chain(whens.iter().flat_map(|(w, t)| [w, t]))
                 .chain(otherwise.iter().map(|e| &**e))
                 .collect(),
-            Expr::Call { args, .. } | Expr::Sequence { args, .. } | Expr::Catalog { args, .. } => {
-                args.iter().collect()
-            }
+            Expr::Call { args, .. }
+            | Expr::Sequence { args, .. }
+            | Expr::Catalog { args, .. }
+            | Expr::Setting { args, .. } => args.iter().collect(),
             // Not its query: that reads its own rows.
             Expr::Subquery(sub) => {
                 let left = match &sub.kind {
@@ -949,6 +985,10 @@ impl Expr {
             Expr::Catalog { func, system, args } => Expr::Catalog {
                 func: *func,
                 system: system.clone(),
+                args: args.iter().map(&f).collect(),
+            },
+            Expr::Setting { set, args } => Expr::Setting {
+                set: *set,
                 args: args.iter().map(&f).collect(),
             },
         }

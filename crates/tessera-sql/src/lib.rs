@@ -30,6 +30,7 @@ pub mod plan;
 pub mod router;
 pub mod rows;
 pub mod sequence;
+pub mod settings_fn;
 pub mod shard;
 pub mod srf;
 pub mod stats;
@@ -39,6 +40,6 @@ pub mod text;
 pub mod window;
 
 pub use engine::{
-    ColumnDesc, Isolation, Notice, QueryEngine, QueryResult, SessionState, StatementInfo,
-    TransactionStatus, Txn,
+    ColumnDesc, Deallocate, Isolation, Notice, QueryEngine, QueryResult, SessionState,
+    StatementInfo, TransactionStatus, Txn,
 };

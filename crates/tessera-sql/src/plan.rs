@@ -835,6 +835,13 @@ pub enum Plan {
     /// `RESET ALL`, `DISCARD ALL`, `CLOSE ALL`: what the session holds of
     /// a kind let go.
     Discard(Discard),
+    /// `DEALLOCATE [PREPARE] name | ALL` (`None`: all): the session drops
+    /// the named prepared statement(s) of the extended protocol, as
+    /// [`StatementInfo::deallocates`](crate::engine::StatementInfo::deallocates)
+    /// tells it; the engine only checks the transaction block's state.
+    Deallocate {
+        name: Option<String>,
+    },
     /// BEGIN / START TRANSACTION; `None` takes the session's default.
     Begin {
         isolation: Option<crate::engine::Isolation>,
@@ -1073,6 +1080,9 @@ pub struct Statement {
     /// It calls sequence functions: what they handed out is made durable
     /// before it is acknowledged (see `crate::sequence`).
     pub uses_sequences: bool,
+    /// It calls `current_setting` or `set_config` (see
+    /// `crate::settings_fn`).
+    pub uses_settings: bool,
     /// Whether it calls an advisory lock function that may wait (see
     /// `crate::advisory`).
     pub advisory_waits: bool,
@@ -1096,6 +1106,14 @@ impl crate::engine::StatementInfo for Statement {
     }
     fn copy(&self) -> Option<&crate::copy::CopySpec> {
         self.copy.as_deref()
+    }
+    fn deallocates(&self) -> Option<crate::engine::Deallocate<'_>> {
+        use crate::engine::Deallocate;
+        match &*self.plan {
+            Plan::Deallocate { name: None } => Some(Deallocate::All),
+            Plan::Deallocate { name: Some(name) } => Some(Deallocate::Named(name)),
+            _ => None,
+        }
     }
     fn joins_implicit_transaction(&self) -> bool {
         !self.plan.is_transaction_control()

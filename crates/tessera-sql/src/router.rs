@@ -9,8 +9,9 @@
 //! resolve. Prepares that meet locked keys fail fast and the whole statement
 //! is retried after a short random back-off.
 
+use crate::settings_fn::StatementSettings;
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -209,7 +210,7 @@ fn hash_passwords(
 }
 
 /// Settings SET may not change (PostgreSQL: 55P02).
-const READ_ONLY_SETTINGS: &[&str] = &[
+pub(crate) const READ_ONLY_SETTINGS: &[&str] = &[
     "is_superuser",
     "server_version",
     "server_encoding",
@@ -217,6 +218,23 @@ const READ_ONLY_SETTINGS: &[&str] = &[
     "in_hot_standby",
     "max_identifier_length",
 ];
+
+/// Every setting's value as `SHOW` shows it, by canonical name, with the
+/// session's custom (dotted) ones: what `current_setting` reads.
+fn setting_values(session: &SessionState) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = session
+        .settings
+        .iter()
+        .filter(|(k, _)| k.contains('.'))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, _) in REPORTED_SETTINGS.iter().chain(OTHER_SETTINGS) {
+        if let Ok(value) = show_setting(session, name) {
+            values.insert(name.to_string(), value);
+        }
+    }
+    values
+}
 
 /// What `SHOW name` shows: inside a block its isolation and read-only
 /// mode, else the session's value or the default.
@@ -2015,6 +2033,7 @@ impl<C: Cluster> Router<C> {
         if sequenced {
             params.sequences = Some(session.sequences.clone());
         }
+        params.settings = session.statement_settings.clone();
         let mut params = Arc::new(params);
         let plan = &statement.plan;
         if !statement.init.is_empty() && !matches!(**plan, Plan::Select(_)) {
@@ -2480,62 +2499,20 @@ impl<C: Cluster> Router<C> {
                 reset,
             } => {
                 let tag = if *reset { "RESET" } else { "SET" };
-                if *local && session.txn.is_none() {
-                    let notice = warning(
-                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
-                        "SET LOCAL can only be used in transaction blocks",
-                    );
-                    return Ok(QueryResult::command(tag, vec![notice]));
-                }
-                let known = canonical_setting(name);
-                let Some((canonical, default)) =
-                    known.or_else(|| name.contains('.').then_some(("", "")))
-                else {
-                    return Err(Error::new(
-                        sqlstate::UNDEFINED_OBJECT,
-                        format!("unrecognized configuration parameter \"{name}\""),
-                    ));
-                };
-                let key = if canonical.is_empty() {
-                    name.clone()
-                } else {
-                    canonical.to_string()
-                };
-                if READ_ONLY_SETTINGS.contains(&key.as_str()) {
-                    return Err(Error::new(
-                        sqlstate::CANT_CHANGE_RUNTIME_PARAM,
-                        format!("parameter \"{key}\" cannot be changed"),
-                    ));
-                }
-                if key == "session_authorization" && value.is_some() {
-                    // Privilege checks follow the role authenticated, but
-                    // names (and pg_authid) follow this setting.
-                    let catalog = self.cluster.catalog();
-                    let superuser = catalog.role(&session.user).is_some_and(|r| r.superuser);
-                    if !session.user.is_empty() && !superuser {
-                        return Err(Error::new(
-                            sqlstate::INSUFFICIENT_PRIVILEGE,
-                            "permission denied to set session authorization",
-                        ));
-                    }
-                }
-                let reset_to = match key.as_str() {
-                    "session_authorization" if !session.user.is_empty() => session.user.as_str(),
-                    _ => default,
-                };
-                let value = value.clone().unwrap_or_else(|| reset_to.to_string());
-                let value = crate::engine::check_setting(
-                    &key,
-                    name,
-                    &value,
-                    session.settings.get(&key).map(String::as_str),
-                )?;
-                session.set(&key, value, *local)?;
-                Ok(QueryResult::command(tag, vec![]))
+                let notices = self.set(session, name, value.clone(), *local)?;
+                Ok(QueryResult::command(tag, notices))
             }
             Plan::Listen { channel, listen } => {
                 session.listen(channel, *listen);
                 let tag = if *listen { "LISTEN" } else { "UNLISTEN" };
+                Ok(QueryResult::command(tag, vec![]))
+            }
+            Plan::Deallocate { name } => {
+                let tag = if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                };
                 Ok(QueryResult::command(tag, vec![]))
             }
             Plan::Notify { channel, payload } => {
@@ -2964,11 +2941,108 @@ impl<C: Cluster> Router<C> {
         global
     }
 
-    /// Runs a bound statement ([`run_statement`](Self::run_statement)),
+    /// `SET name = value` (`None`: `RESET`), also what `set_config` wrote:
+    /// checked as PostgreSQL checks it, then applied to the session.
+    fn set(
+        &self,
+        session: &mut SessionState,
+        name: &str,
+        value: Option<String>,
+        local: bool,
+    ) -> Result<Vec<Notice>> {
+        if local && session.txn.is_none() {
+            return Ok(vec![warning(
+                sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                "SET LOCAL can only be used in transaction blocks",
+            )]);
+        }
+        let known = canonical_setting(name);
+        let Some((canonical, default)) = known.or_else(|| name.contains('.').then_some(("", "")))
+        else {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            ));
+        };
+        let key = if canonical.is_empty() {
+            name.to_string()
+        } else {
+            canonical.to_string()
+        };
+        if READ_ONLY_SETTINGS.contains(&key.as_str()) {
+            return Err(Error::new(
+                sqlstate::CANT_CHANGE_RUNTIME_PARAM,
+                format!("parameter \"{key}\" cannot be changed"),
+            ));
+        }
+        if key == "session_authorization" && value.is_some() {
+            // Privilege checks follow the role authenticated, but
+            // names (and pg_authid) follow this setting.
+            let catalog = self.cluster.catalog();
+            let superuser = catalog.role(&session.user).is_some_and(|r| r.superuser);
+            if !session.user.is_empty() && !superuser {
+                return Err(Error::new(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "permission denied to set session authorization",
+                ));
+            }
+        }
+        let reset_to = match key.as_str() {
+            "session_authorization" if !session.user.is_empty() => session.user.as_str(),
+            _ => default,
+        };
+        let value = value.unwrap_or_else(|| reset_to.to_string());
+        let value = crate::engine::check_setting(
+            &key,
+            name,
+            &value,
+            session.settings.get(&key).map(String::as_str),
+        )?;
+        session.set(&key, value, local)?;
+        Ok(vec![])
+    }
+
+    /// Runs a bound statement; one that calls `current_setting` or
+    /// `set_config` reads the settings as it began, and what it wrote is
+    /// applied once it has succeeded (see [`crate::settings_fn`]).
+    async fn run(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        if !statement.uses_settings {
+            return self.run_with_effects(statement, params, session).await;
+        }
+        let settings = Arc::new(StatementSettings::new(setting_values(session)));
+        session.statement_settings = Some(settings.clone());
+        let result = self.run_with_effects(statement, params, session).await;
+        session.statement_settings = None;
+        let mut result = result?;
+        for write in settings.take_writes() {
+            // Outside a block a local value would end with the statement.
+            if write.local && session.txn.is_none() {
+                continue;
+            }
+            let notices = self.set(session, &write.name, Some(write.value), write.local);
+            match notices {
+                Ok(notices) => result.notices.extend(notices),
+                Err(e) => {
+                    if let Some(txn) = session.txn.as_mut() {
+                        txn.failed = true;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// Runs a bound statement ([`run_in_block`](Self::run_in_block)),
     /// then what its `pg_sleep` calls asked to wait; what its `pg_notify`
     /// calls asked to send goes to the session's NOTIFY if it succeeded,
     /// and nowhere if it failed.
-    async fn run(
+    async fn run_with_effects(
         &self,
         statement: &Statement,
         params: Vec<Value>,
@@ -2988,7 +3062,7 @@ impl<C: Cluster> Router<C> {
                 "pg_sleep outside a SELECT (call it in a SELECT of its own)",
             ));
         }
-        let result = self.run_statement(statement, params, session).await;
+        let result = self.run_in_block(statement, params, session).await;
         let (notifies, sleep) = match me {
             Some(me) => (me.take_statement_notifies(), me.take_statement_sleep()),
             None => (Vec::new(), std::time::Duration::ZERO),
@@ -3007,7 +3081,7 @@ impl<C: Cluster> Router<C> {
     }
 
     /// Runs a bound statement with the transaction-block rules around it.
-    async fn run_statement(
+    async fn run_in_block(
         &self,
         statement: &Statement,
         params: Vec<Value>,
@@ -3362,6 +3436,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 parsed: Arc::new(p.clone()),
                 deferred: true,
                 uses_sequences: false,
+                uses_settings: false,
                 advisory_waits: false,
                 sleeps: false,
                 copy: None,
@@ -3482,6 +3557,10 @@ impl<C: Cluster> QueryEngine for Router<C> {
         let mut params = Params::new(vec![], time);
         if sequenced {
             params.sequences = Some(session.sequences.clone());
+        }
+        if statement.uses_settings {
+            // Defaults of COPY's columns read settings; they write none.
+            params.settings = Some(Arc::new(StatementSettings::new(setting_values(session))));
         }
         let rows = Rows::from_vecs(rows);
         let start = block_deps(session);

@@ -42,6 +42,9 @@ pub enum TableFn {
     /// its value `x` and 1-based position `n`. In FROM those are two
     /// columns; in a select list (`record`) one record column of both.
     ExpandArray { record: bool },
+    /// `generate_subscripts(array, dim [, reverse])`: the subscripts of
+    /// dimension `dim` (Tessera's arrays have one, starting at 1).
+    Subscripts,
 }
 
 /// The name a select list's `_pg_expandarray` call takes when
@@ -60,6 +63,7 @@ impl TableFn {
             "string_to_table" => Some(TableFn::StringToTable),
             "_pg_expandarray" => Some(TableFn::ExpandArray { record: false }),
             EXPAND_ARRAY_RECORD => Some(TableFn::ExpandArray { record: true }),
+            "generate_subscripts" => Some(TableFn::Subscripts),
             _ => None,
         };
         if let Some(f) = plain {
@@ -94,6 +98,7 @@ impl TableFn {
             TableFn::StringToTable => "string_to_table",
             TableFn::Series { .. } => "generate_series",
             TableFn::ExpandArray { .. } => "_pg_expandarray",
+            TableFn::Subscripts => "generate_subscripts",
         }
     }
 
@@ -149,6 +154,7 @@ impl TableFn {
                         .collect()
                 }
             }
+            TableFn::Subscripts => vec![(name.to_string(), DataType::Int4)],
         }
     }
 
@@ -173,6 +179,7 @@ impl TableFn {
             }
             TableFn::Series { int8 } => series_rows(int8, args),
             TableFn::ExpandArray { record } => Ok(expand_array_rows(record, args)),
+            TableFn::Subscripts => Ok(subscript_rows(args)),
             _ => match args {
                 [doc] => crate::json::table_rows(self, doc),
                 _ => Err(Error::internal(format!(
@@ -203,6 +210,26 @@ fn expand_array_rows(record: bool, args: &[Value]) -> Vec<Vec<Value>> {
             }
         })
         .collect()
+}
+
+/// `generate_subscripts(array, dim [, reverse])`: 1 to the length for
+/// dimension 1, none for another dimension or a NULL argument.
+fn subscript_rows(args: &[Value]) -> Vec<Vec<Value>> {
+    let (Some(Value::Array(array)), Some(Value::Int4(1))) = (args.first(), args.get(1)) else {
+        return Vec::new();
+    };
+    let reverse = match args.get(2) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Null) => return Vec::new(),
+        _ => false,
+    };
+    // Bounded by the array, which the query already holds.
+    let n = array.items.len() as i32;
+    let mut rows: Vec<Vec<Value>> = (1..=n).map(|i| vec![Value::Int4(i)]).collect();
+    if reverse {
+        rows.reverse();
+    }
+    rows
 }
 
 fn series_too_long() -> Error {

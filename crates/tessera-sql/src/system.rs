@@ -90,6 +90,9 @@ pub enum CatalogFn {
     GetUserById,
     TableIsVisible,
     TypeIsVisible,
+    /// `pg_collation_is_visible(oid)`: every collation pg_collation lists
+    /// is in pg_catalog.
+    CollationIsVisible,
     /// `pg_function_is_visible`, `pg_get_function_result`,
     /// `pg_get_function_arguments` of the functions pg_proc lists.
     FunctionIsVisible,
@@ -104,10 +107,20 @@ pub enum CatalogFn {
     RelationIsPublishable,
     CurrentSchemas,
     CurrentDatabase,
+    /// `pg_get_serial_sequence(table, column)`: the sequence a serial or
+    /// identity column takes its values from, schema-qualified.
+    GetSerialSequence,
+    /// `version()`: PostgreSQL's form, which clients parse for the
+    /// version number (SQLAlchemy's dialect does).
+    Version,
     /// Text to a `reg*` oid (a name looked up, or digits).
     RegIn(RegKind),
     /// A `reg*` oid to the name it identifies.
     RegOut(RegKind),
+    /// `to_regclass`, `to_regtype`, …: as [`CatalogFn::RegIn`], but NULL
+    /// where the named object does not exist (a malformed name is still
+    /// an error, as in PostgreSQL 15).
+    ToReg(RegKind),
 }
 
 impl CatalogFn {
@@ -124,6 +137,7 @@ impl CatalogFn {
         const OT: &[DataType] = &[Oid, Text];
         const I: &[DataType] = &[Int4];
         const B: &[DataType] = &[Bool];
+        let to_reg = |kind| (CatalogFn::ToReg(kind), DataType::Reg(kind), &[Text][..]);
         Some(match (name, arity) {
             ("format_type", 2) => (CatalogFn::FormatType, Text, OI),
             ("pg_get_expr", 2) => (CatalogFn::GetExpr, Text, TO),
@@ -135,6 +149,7 @@ impl CatalogFn {
             ("pg_get_userbyid", 1) => (CatalogFn::GetUserById, Text, O),
             ("pg_table_is_visible", 1) => (CatalogFn::TableIsVisible, Bool, O),
             ("pg_type_is_visible", 1) => (CatalogFn::TypeIsVisible, Bool, O),
+            ("pg_collation_is_visible", 1) => (CatalogFn::CollationIsVisible, Bool, O),
             ("pg_function_is_visible", 1) => (CatalogFn::FunctionIsVisible, Bool, O),
             ("pg_get_function_result", 1) => (CatalogFn::GetFunctionResult, Text, O),
             ("pg_get_function_arguments", 1) => (CatalogFn::GetFunctionArguments, Text, O),
@@ -149,7 +164,14 @@ impl CatalogFn {
             ("pg_get_statisticsobjdef_columns", 1) => (CatalogFn::StatisticsObjdefColumns, Text, O),
             ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
             ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
+            ("version", 0) => (CatalogFn::Version, Text, &[]),
+            ("pg_get_serial_sequence", 2) => (CatalogFn::GetSerialSequence, Text, &[Text, Text]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
+            ("to_regclass", 1) => to_reg(RegKind::Class),
+            ("to_regtype", 1) => to_reg(RegKind::Type),
+            ("to_regproc", 1) => to_reg(RegKind::Proc),
+            ("to_regnamespace", 1) => to_reg(RegKind::Namespace),
+            ("to_regrole", 1) => to_reg(RegKind::Role),
             _ => return None,
         })
     }
@@ -338,13 +360,6 @@ const RELATIONS: &[(&str, &str)] = &[
         "usename:n usesysid:o usecreatedb:b usesuper:b userepl:b usebypassrls:b passwd:t \
          valuntil:z useconfig:T",
     ),
-    // Tessera has no range types; tokio-postgres joins it when it looks
-    // up a type it does not know.
-    (
-        "pg_range",
-        "rngtypid:o rngsubtype:o rngmultitypid:o rngcollation:o rngsubopc:o \
-         rngcanonical:p rngsubdiff:p",
-    ),
     (
         "pg_tables",
         "schemaname:n tablename:n tableowner:n tablespace:n hasindexes:b hasrules:b \
@@ -362,6 +377,18 @@ const RELATIONS: &[(&str, &str)] = &[
     (
         "pg_inherits",
         "inhrelid:o inhparent:o inhseqno:4 inhdetachpending:b",
+    ),
+    (
+        "pg_opclass",
+        "oid:o opcmethod:o opcname:n opcnamespace:o opcowner:o opcfamily:o opcintype:o \
+         opcdefault:b opckeytype:o",
+    ),
+    // Empty: Tessera has no range types. asyncpg's and tokio-postgres's
+    // type lookups join it.
+    (
+        "pg_range",
+        "rngtypid:o rngsubtype:o rngmultitypid:o rngcollation:o rngsubopc:o \
+         rngcanonical:p rngsubdiff:p",
     ),
     (
         "pg_policy",
@@ -502,10 +529,12 @@ const SYSTEM_TABLES: &[(&str, u32)] = &[
     ("pg_index", 2610),
     ("pg_inherits", 2611),
     ("pg_namespace", 2615),
+    ("pg_opclass", 2616),
     ("pg_trigger", 2620),
     ("pg_policy", 3256),
     ("pg_statistic_ext", 3381),
     ("pg_collation", 3456),
+    ("pg_range", 3541),
     ("pg_publication", 6104),
     ("pg_publication_rel", 6106),
     ("pg_publication_namespace", 6237),
@@ -554,6 +583,46 @@ const PROCS: &[(u32, &str, &[u32], u32)] = &[
 const CSTRING_OID: u32 = 2275;
 const ANYARRAY_OID: u32 = 2277;
 const INTERNAL_OID: u32 = 2281;
+
+/// The btree operator classes Tessera's indexes use, PostgreSQL 15's
+/// default one for each indexable type: (oid, name, family, type oid).
+/// `varchar` uses `text_ops`, as in PostgreSQL.
+const BTREE_OPCLASSES: &[(u32, &str, u32, u32)] = &[
+    (10003, "bool_ops", 424, 16),
+    (10006, "bytea_ops", 428, 17),
+    (3124, "int8_ops", 1976, 20),
+    (1979, "int2_ops", 1976, 21),
+    (1978, "int4_ops", 1976, 23),
+    (3126, "text_ops", 1994, 25),
+    (1981, "oid_ops", 1989, 26),
+    (10012, "float4_ops", 1970, 700),
+    (3123, "float8_ops", 1970, 701),
+    (10004, "bpchar_ops", 426, 1042),
+    (3122, "date_ops", 434, 1082),
+    (10038, "time_ops", 1996, 1083),
+    (3128, "timestamp_ops", 434, 1114),
+    (3127, "timestamptz_ops", 434, 1184),
+    (10022, "interval_ops", 1982, 1186),
+    (10041, "timetz_ops", 2000, 1266),
+    (3125, "numeric_ops", 1988, 1700),
+    (10000, "array_ops", 397, 2277),
+    (10065, "uuid_ops", 2968, 2950),
+    (10088, "jsonb_ops", 4033, 3802),
+];
+
+/// The operator class an index key of type `t` uses (`pg_index.indclass`).
+fn btree_opclass(t: &DataType) -> u32 {
+    let type_oid = match t {
+        DataType::Varchar(_) => DataType::Text.oid(),
+        DataType::Array(_) => 2277,
+        t if t.is_oid_like() => DataType::Oid.oid(),
+        t => t.oid(),
+    };
+    BTREE_OPCLASSES
+        .iter()
+        .find(|c| c.3 == type_oid)
+        .map_or(0, |c| c.0)
+}
 
 /// The built-in types pg_type lists (each also has its array type).
 const BUILTIN_TYPES: &[DataType] = &[
@@ -763,6 +832,50 @@ impl SystemCatalog {
         self.classes.1.get(&oid).map(|i| &self.classes.0[*i])
     }
 
+    /// `pg_get_serial_sequence`: the sequence named by the `nextval`
+    /// default of a serial or identity column, NULL for another column.
+    fn serial_sequence(&self, table: &str, column: &str) -> Result<Value> {
+        let t = self
+            .table(self.reg_in(RegKind::Class, table)?)
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("relation \"{table}\" does not exist"),
+                )
+            })?;
+        let col = t
+            .columns
+            .iter()
+            .find(|c| !c.dropped && c.name == column)
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        t.name
+                    ),
+                )
+            })?;
+        let Some(default) = &col.default else {
+            return Ok(Value::Null);
+        };
+        let shown = self.deparse(default, t, Some(col.data_type));
+        let Some(name) = shown
+            .strip_prefix("nextval('")
+            .and_then(|rest| rest.strip_suffix("'::regclass)"))
+        else {
+            return Ok(Value::Null);
+        };
+        Ok(if name.contains('.') {
+            text(name)
+        } else {
+            text(format!(
+                "{}.{name}",
+                quote_ident(self.catalog.schema_name(t.schema))
+            ))
+        })
+    }
+
     fn table(&self, oid: u32) -> Option<&Arc<TableDef>> {
         match self.class(oid).map(|c| &c.object) {
             Some(Object::Table(t)) => Some(t),
@@ -825,6 +938,22 @@ impl SystemCatalog {
             "pg_authid" => self.role_rows(false),
             "pg_user" => self.user_rows(),
             "pg_tables" => self.table_rows(),
+            "pg_opclass" => BTREE_OPCLASSES
+                .iter()
+                .map(|(o, name, family, intype)| {
+                    vec![
+                        oid(*o),
+                        oid(BTREE_AM_OID),
+                        text(*name),
+                        oid(PG_CATALOG),
+                        oid(SUPERUSER_OID),
+                        oid(*family),
+                        oid(*intype),
+                        Value::Bool(true),
+                        oid(0),
+                    ]
+                })
+                .collect(),
             "pg_am" => vec![
                 vec![oid(HEAP_AM_OID), text("heap"), oid(3), ch('t')],
                 vec![oid(BTREE_AM_OID), text("btree"), oid(330), ch('i')],
@@ -1108,6 +1237,19 @@ impl SystemCatalog {
                 _ => continue,
             };
             let n = columns.len();
+            let types: Vec<DataType> = self
+                .catalog
+                .table_by_id(table)
+                .map(|t| {
+                    columns
+                        .iter()
+                        .map(|c| t.columns.get(*c).map_or(DataType::Unknown, |c| c.data_type))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let classes: Vec<u32> = (0..n)
+                .map(|k| types.get(k).map_or(0, btree_opclass))
+                .collect();
             rows.push(vec![
                 oid(c.oid),
                 oid(relation_oid(table)),
@@ -1126,7 +1268,7 @@ impl SystemCatalog {
                 Value::Bool(false),
                 int2s(columns.iter().map(|c| *c as i64 + 1)),
                 oids(vec![0; n]),
-                oids(vec![0; n]),
+                oids(classes),
                 int2s(descending.iter().map(|d| if *d { 3 } else { 0 })),
                 Value::Null,
                 Value::Null,
@@ -1624,6 +1766,19 @@ impl SystemCatalog {
                 Some(c) => Value::Bool(self.shown(c.schema, &c.name) == quote_ident(&c.name)),
                 None => Value::Null,
             },
+            CatalogFn::CollationIsVisible => match arg_oid(0) {
+                Some(o) => {
+                    let listed = self
+                        .relation("pg_collation")
+                        .is_some_and(|r| r.rows.iter().any(|row| row[0] == oid(o)));
+                    if listed {
+                        Value::Bool(true)
+                    } else {
+                        Value::Null
+                    }
+                }
+                None => Value::Null,
+            },
             CatalogFn::TypeIsVisible => match arg_oid(0).and_then(DataType::from_oid) {
                 Some(_) => Value::Bool(true),
                 None => Value::Null,
@@ -1659,6 +1814,21 @@ impl SystemCatalog {
                 None => Value::Null,
             },
             CatalogFn::CurrentDatabase => text(self.names.database.clone()),
+            CatalogFn::GetSerialSequence => match (&args[0], &args[1]) {
+                (Value::Text(table), Value::Text(column)) => self.serial_sequence(table, column)?,
+                _ => Value::Null,
+            },
+            CatalogFn::Version => {
+                let server_version = crate::engine::REPORTED_SETTINGS
+                    .iter()
+                    .find(|(name, _)| *name == "server_version")
+                    .map_or("", |(_, value)| value);
+                text(format!(
+                    "PostgreSQL {server_version} on {}-{}, 64-bit",
+                    std::env::consts::ARCH,
+                    std::env::consts::OS
+                ))
+            }
             CatalogFn::CurrentSchemas => {
                 let implicit = args[0].as_bool() == Some(true);
                 let schemas = match implicit {
@@ -1674,6 +1844,24 @@ impl SystemCatalog {
             CatalogFn::RegIn(kind) => match &args[0] {
                 Value::Text(s) | Value::BpChar(s) => oid(self.reg_in(kind, s)?),
                 other => other.clone().cast(DataType::Oid, true)?,
+            },
+            CatalogFn::ToReg(kind) => match &args[0] {
+                Value::Text(s) | Value::BpChar(s) => match self.reg_in(kind, s) {
+                    Ok(o) => oid(o),
+                    Err(e)
+                        if [
+                            sqlstate::UNDEFINED_TABLE,
+                            sqlstate::UNDEFINED_FUNCTION,
+                            sqlstate::UNDEFINED_OBJECT,
+                            sqlstate::INVALID_SCHEMA_NAME,
+                        ]
+                        .contains(&e.code) =>
+                    {
+                        Value::Null
+                    }
+                    Err(e) => return Err(e),
+                },
+                _ => Value::Null,
             },
             CatalogFn::RegOut(kind) => match arg_oid(0) {
                 Some(o) => text(self.reg_out(kind, o)),
@@ -1782,7 +1970,11 @@ impl SystemCatalog {
                         })?;
                         in_schema(s.id, name)
                     }
-                    [name] => self.path.iter().find_map(|s| in_schema(*s, name)),
+                    // pg_catalog comes first when the path does not name it.
+                    [name] => (!self.path.contains(&PG_CATALOG))
+                        .then(|| system_table_oid(name))
+                        .flatten()
+                        .or_else(|| self.path.iter().find_map(|s| in_schema(*s, name))),
                     _ => None,
                 };
                 found.ok_or_else(|| not_found("relation"))

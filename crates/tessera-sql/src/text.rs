@@ -40,6 +40,9 @@ pub enum TextFn {
     QuoteLiteral,
     /// `quote_nullable(any)`: `NULL` for NULL.
     QuoteNullable,
+    /// `like_escape(pattern, escape)`: the pattern with `escape` as its
+    /// escape character rewritten to use `\\` (what `LIKE … ESCAPE` is).
+    LikeEscape,
 }
 
 /// An argument's type in a signature.
@@ -80,6 +83,7 @@ impl TextFn {
             "quote_ident" => QuoteIdent,
             "quote_literal" => QuoteLiteral,
             "quote_nullable" => QuoteNullable,
+            "like_escape" => LikeEscape,
             _ => return None,
         })
     }
@@ -101,7 +105,7 @@ impl TextFn {
             (Lpad | Rpad, 2) => vec![Text, Int],
             (Lpad | Rpad, 3) => vec![Text, Int, Text],
             (SplitPart, 3) => vec![Text, Text, Int],
-            (Strpos | StartsWith, 2) => vec![Text, Text],
+            (Strpos | StartsWith | LikeEscape, 2) => vec![Text, Text],
             (Btrim | Ltrim | Rtrim, 1) => vec![Text],
             (Btrim | Ltrim | Rtrim, 2) => vec![Text, Text],
             (Substr, 2) => vec![Text, Int],
@@ -352,6 +356,7 @@ impl TextFn {
                 out(r)
             }
             Ascii => Ok(Value::Int4(text(0)?.chars().next().map_or(0, |c| c as i32))),
+            LikeEscape => out(like_escape(text(0)?, text(1)?)?),
             Chr => {
                 let n = int(0)?;
                 if n == 0 {
@@ -393,6 +398,38 @@ fn too_long() -> Error {
         sqlstate::PROGRAM_LIMIT_EXCEEDED,
         "requested length too large",
     )
+}
+
+/// PostgreSQL's `like_escape`: `pattern` with escape character `escape`
+/// (one character, or none for `''`) rewritten to the default backslash
+/// escape that LIKE reads.
+fn like_escape(pattern: &str, escape: &str) -> Result<String> {
+    let mut chars = escape.chars();
+    let escape = match (chars.next(), chars.next()) {
+        (None, _) => None,
+        (Some(c), None) => Some(c),
+        _ => {
+            return Err(
+                Error::new(sqlstate::INVALID_ESCAPE_SEQUENCE, "invalid escape string")
+                    .with_hint("Escape string must be empty or one character."),
+            )
+        }
+    };
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            // A trailing escape stays one, as PostgreSQL keeps it.
+            out.push('\\');
+            out.extend(chars.next());
+        } else if c == '\\' {
+            // Not the escape character: a literal backslash.
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -457,6 +494,18 @@ mod tests {
                 .unwrap_err()
                 .code,
             sqlstate::INVALID_PARAMETER_VALUE
+        );
+    }
+
+    #[test]
+    fn like_escape_rewrites_to_backslash() {
+        assert_eq!(like_escape("pg/_%", "/").unwrap(), "pg\\_%");
+        assert_eq!(like_escape("a\\b#%", "#").unwrap(), "a\\\\b\\%");
+        assert_eq!(like_escape("a#", "#").unwrap(), "a\\");
+        assert_eq!(like_escape("a\\b", "").unwrap(), "a\\\\b");
+        assert_eq!(
+            like_escape("a", "xy").unwrap_err().code,
+            sqlstate::INVALID_ESCAPE_SEQUENCE
         );
     }
 }

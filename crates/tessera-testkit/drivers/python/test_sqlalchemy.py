@@ -1,0 +1,321 @@
+"""SQLAlchemy 2 with the psycopg 3 dialect against the server in
+PGHOST/PGPORT/PGUSER/PGDATABASE.
+
+Core: metadata.create_all (which runs the dialect's has_table and
+has_index catalog queries), insert/select/update/delete expressions,
+insert().returning(), executemany with insertmanyvalues; inspect()
+reflection of what was created; the ORM: mapped classes with a
+relationship and a Session unit of work; metadata.drop_all; one round
+trip through the async engine. Prints one line per check group; exits
+non-zero on the first failure.
+"""
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import uuid
+from decimal import Decimal
+from typing import List, Optional
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey,
+    Identity, Index, Integer, LargeBinary, MetaData, Numeric, String, Table, Text,
+    UniqueConstraint, create_engine, delete, func, insert, inspect, select, text, update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+
+def fail(what, expected, got):
+    print(f"FAIL {what}: expected {expected!r}, got {got!r}")
+    sys.exit(1)
+
+
+def check(what, got, expected):
+    if got != expected:
+        fail(what, expected, got)
+
+
+def url(driver):
+    host = os.environ["PGHOST"]
+    port = os.environ["PGPORT"]
+    user = os.environ["PGUSER"]
+    db = os.environ["PGDATABASE"]
+    return f"postgresql+{driver}://{user}@{host}:{port}/{db}"
+
+
+metadata = MetaData()
+
+authors = Table(
+    "sa_authors", metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("email", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("joined", Date, server_default=text("CURRENT_DATE")),
+    UniqueConstraint("email", name="sa_authors_email_key"),
+)
+
+books = Table(
+    "sa_books", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("author_id", Integer, ForeignKey("sa_authors.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("title", Text, nullable=False),
+    Column("price", Numeric(10, 2), nullable=False, server_default=text("0")),
+    Column("tags", ARRAY(Text)),
+    Column("meta", JSONB),
+    Column("isbn", UUID(as_uuid=True)),
+    Column("cover", LargeBinary),
+    Column("published", DateTime(timezone=True)),
+    CheckConstraint("price >= 0", name="sa_books_price_check"),
+)
+Index("sa_books_title_idx", books.c.title)
+Index("sa_books_author_price_idx", books.c.author_id, books.c.price)
+
+
+def check_core(engine, ddl_engine):
+    metadata.drop_all(ddl_engine)
+    metadata.create_all(ddl_engine)
+    with ddl_engine.connect() as conn:
+        check("has_table", ddl_engine.dialect.has_table(conn, "sa_books"), True)
+        check("has_table missing", ddl_engine.dialect.has_table(conn, "sa_nope"), False)
+    # create_all again finds every table and creates nothing.
+    metadata.create_all(ddl_engine)
+    with engine.begin() as conn:
+        ids = conn.execute(
+            insert(authors).returning(authors.c.id, authors.c.active),
+            [{"name": "Ann", "email": "ann@example.com"},
+             {"name": "Bob", "email": "bob@example.com"},
+             {"name": "Cé", "email": "ce@example.com"}],
+        ).all()
+        check("insert returning (insertmanyvalues)", [r.active for r in ids], [True] * 3)
+        ann, bob, ce = [r.id for r in ids]
+        published = dt.datetime(2020, 5, 17, 10, 30, tzinfo=dt.timezone.utc)
+        conn.execute(insert(books), [
+            {"author_id": ann, "title": f"Book {i}", "price": Decimal(f"{i}.99"),
+             "tags": ["t", f"n{i}"], "meta": {"n": i, "ok": True},
+             "isbn": uuid.UUID(int=i), "cover": bytes([0, i]), "published": published}
+            for i in range(1, 11)
+        ])
+        conn.execute(insert(books).values(author_id=bob, title="Bob's", tags=[]))
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(books).where(books.c.title == "Book 3")).one()
+        check("select row", (row.price, row.tags, row.meta, row.isbn, row.cover, row.published),
+              (Decimal("3.99"), ["t", "n3"], {"n": 3, "ok": True}, uuid.UUID(int=3),
+               b"\x00\x03", published))
+        check("server default", conn.execute(
+            select(books.c.price).where(books.c.title == "Bob's")).scalar_one(), Decimal("0.00"))
+        q = (select(authors.c.name, func.count(books.c.id).label("n"),
+                    func.coalesce(func.sum(books.c.price), 0).label("total"))
+             .select_from(authors.outerjoin(books))
+             .group_by(authors.c.name).order_by(authors.c.name))
+        check("join group by", [tuple(r) for r in conn.execute(q)],
+              [("Ann", 10, Decimal("64.90")), ("Bob", 1, Decimal("0.00")), ("Cé", 0, Decimal("0"))])
+        check("jsonb path", conn.execute(
+            select(func.count()).select_from(books).where(books.c.meta["n"].as_integer() > 5)
+        ).scalar_one(), 5)
+        check("array contains", conn.execute(
+            select(books.c.title).where(books.c.tags.contains(["n7"]))).scalars().all(),
+            ["Book 7"])
+        conn.rollback()
+    with engine.begin() as conn:
+        r = conn.execute(update(books).where(books.c.price > 8)
+                         .values(price=books.c.price + 1))
+        check("update rowcount", r.rowcount, 3)
+        r = conn.execute(delete(books).where(books.c.title.in_(["Book 1", "Book 2"])))
+        check("delete rowcount", r.rowcount, 2)
+    with engine.connect() as conn:
+        check("after update and delete", conn.execute(
+            select(func.count(), func.sum(books.c.price)).select_from(books)).one(),
+            (9, Decimal("62.92")))
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(authors).values(name="Dup", email="ann@example.com"))
+    except IntegrityError as e:
+        check("unique violation sqlstate", e.orig.sqlstate, "23505")
+    else:
+        fail("unique violation", "IntegrityError", "no error")
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(books).values(author_id=9999, title="orphan"))
+    except IntegrityError as e:
+        check("foreign key sqlstate", e.orig.sqlstate, "23503")
+    else:
+        fail("foreign key violation", "IntegrityError", "no error")
+    with engine.connect() as conn:
+        check("nothing half-applied", conn.execute(
+            select(func.count()).select_from(authors)).scalar_one(), 3)
+    print("ok Core: create_all, insert returning, executemany, select, update, delete, errors")
+
+
+def check_reflection(engine):
+    # Left out: get_indexes, has_index and Table(autoload_with=…), which
+    # decode pg_index.indkey and indoption as int2vector text ("1 2");
+    # Tessera's pg_index has them as int2[].
+    insp = inspect(engine)
+    names = insp.get_table_names()
+    check("get_table_names", sorted(n for n in names if n.startswith("sa_")),
+          ["sa_authors", "sa_books"])
+    check("has_table", insp.has_table("sa_authors"), True)
+    check("get_schema_names has public", "public" in insp.get_schema_names(), True)
+    cols = {c["name"]: c for c in insp.get_columns("sa_books")}
+    check("column names", list(cols), ["id", "author_id", "title", "price", "tags", "meta",
+                                       "isbn", "cover", "published"])
+    types = {n: str(c["type"].compile(dialect=engine.dialect)) for n, c in cols.items()}
+    check("column types", types, {
+        "id": "BIGINT", "author_id": "INTEGER", "title": "TEXT", "price": "NUMERIC(10, 2)",
+        "tags": "TEXT[]", "meta": "JSONB", "isbn": "UUID", "cover": "BYTEA",
+        "published": "TIMESTAMP WITH TIME ZONE"})
+    check("nullable", {n: c["nullable"] for n, c in cols.items()}, {
+        "id": False, "author_id": False, "title": False, "price": False, "tags": True,
+        "meta": True, "isbn": True, "cover": True, "published": True})
+    check("price default", cols["price"]["default"], "0")
+    check("bigserial default", cols["id"]["default"],
+          "nextval('sa_books_id_seq'::regclass)")
+    check("autoincrement", cols["id"]["autoincrement"], True)
+    acols = {c["name"]: c for c in insp.get_columns("sa_authors")}
+    check("identity", {k: acols["id"]["identity"][k] for k in ("always", "start", "increment")},
+          {"always": False, "start": 1, "increment": 1})
+    check("varchar length", acols["name"]["type"].length, 100)
+    check("boolean default", acols["active"]["default"], "true")
+    check("get_pk_constraint", insp.get_pk_constraint("sa_books"),
+          {"constrained_columns": ["id"], "name": "sa_books_pkey", "comment": None,
+           "dialect_options": {"postgresql_include": []}})
+    fks = insp.get_foreign_keys("sa_books")
+    check("get_foreign_keys", [(f["name"], f["constrained_columns"], f["referred_table"],
+                                f["referred_columns"], f["options"]) for f in fks],
+          [("sa_books_author_id_fkey", ["author_id"], "sa_authors", ["id"],
+            {"ondelete": "CASCADE"})])
+    check("get_unique_constraints", [(u["name"], u["column_names"])
+                                     for u in insp.get_unique_constraints("sa_authors")],
+          [("sa_authors_email_key", ["email"])])
+    check("get_check_constraints", [(c["name"], c["sqltext"])
+                                    for c in insp.get_check_constraints("sa_books")],
+          [("sa_books_price_check", "price >= 0::numeric")])
+    print("ok reflection: tables, columns, types, defaults, identity, keys, constraints")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Team(Base):
+    __tablename__ = "sa_teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    members: Mapped[List["Member"]] = relationship(
+        back_populates="team", cascade="all, delete-orphan", order_by="Member.id")
+
+
+class Member(Base):
+    __tablename__ = "sa_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("sa_teams.id"))
+    name: Mapped[str] = mapped_column(Text)
+    score: Mapped[Decimal] = mapped_column(Numeric(8, 3), default=Decimal("0"))
+    note: Mapped[Optional[dict]] = mapped_column(JSON)
+    team: Mapped[Team] = relationship(back_populates="members")
+
+
+def check_orm(engine, ddl_engine):
+    Base.metadata.drop_all(ddl_engine)
+    Base.metadata.create_all(ddl_engine)
+    with Session(engine) as session:
+        red = Team(name="red", members=[Member(name="a", score=Decimal("1.5")),
+                                        Member(name="b", note={"x": [1, None]})])
+        blue = Team(name="blue", members=[Member(name="c")])
+        session.add_all([red, blue])
+        session.flush()
+        check("flush assigned ids", all(m.id is not None for m in red.members), True)
+        session.commit()
+    with Session(engine) as session:
+        red = session.scalars(select(Team).where(Team.name == "red")).one()
+        check("relationship loaded", [(m.name, m.score, m.note) for m in red.members],
+              [("a", Decimal("1.500"), None), ("b", Decimal("0.000"), {"x": [1, None]})])
+        rows = session.execute(
+            select(Team.name, func.count(Member.id)).join(Team.members)
+            .group_by(Team.name).order_by(Team.name)).all()
+        check("join through relationship", [tuple(r) for r in rows], [("blue", 1), ("red", 2)])
+        red.members[0].score = Decimal("9.125")
+        red.members.append(Member(name="d"))
+        session.commit()
+        check("update and insert committed", sorted(
+            (m.name, m.score) for m in session.scalars(select(Member))),
+            [("a", Decimal("9.125")), ("b", Decimal("0.000")), ("c", Decimal("0.000")),
+             ("d", Decimal("0.000"))])
+        # A rollback discards pending changes.
+        red.name = "renamed"
+        session.add(Team(name="pending"))
+        session.delete(session.scalars(select(Member).where(Member.name == "c")).one())
+        session.flush()
+        session.rollback()
+        check("rollback discards", sorted(session.scalars(select(Team.name))), ["blue", "red"])
+        check("rollback keeps members", session.scalar(select(func.count(Member.id))), 4)
+        # delete-orphan cascade in one unit of work.
+        blue = session.scalars(select(Team).where(Team.name == "blue")).one()
+        session.delete(blue)
+        session.commit()
+        check("cascade delete", sorted(session.scalars(select(Member.name))), ["a", "b", "d"])
+        try:
+            session.add(Team(name="red"))
+            session.commit()
+        except IntegrityError as e:
+            check("ORM unique violation", e.orig.sqlstate, "23505")
+            session.rollback()
+        else:
+            fail("ORM unique violation", "IntegrityError", "no error")
+        check("session usable after error", session.scalar(select(func.count(Team.id))), 1)
+    Base.metadata.drop_all(ddl_engine)
+    with ddl_engine.connect() as conn:
+        check("ORM tables dropped", ddl_engine.dialect.has_table(conn, "sa_teams"), False)
+    print("ok ORM: unit of work, relationship, update, rollback, cascade, errors, drop_all")
+
+
+async def check_async():
+    engine = create_async_engine(url("psycopg_async"))
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(
+                select(authors.c.name).where(authors.c.name != text(":n")
+                                             .bindparams(n="Bob")).order_by(authors.c.id)
+            )).scalars().all()
+            check("async select", rows, ["Ann", "Cé"])
+            await conn.rollback()
+        async with engine.begin() as conn:
+            await conn.execute(update(authors).where(authors.c.name == "Cé")
+                               .values(active=False))
+        async with engine.connect() as conn:
+            check("async update", (await conn.execute(
+                select(authors.c.active).where(authors.c.name == "Cé"))).scalar_one(), False)
+    finally:
+        await engine.dispose()
+    print("ok async engine")
+
+
+def main():
+    engine = create_engine(url("psycopg"))
+    # Tessera refuses DDL inside a transaction block (0A000), and
+    # SQLAlchemy runs create_all and drop_all in one: they run in
+    # autocommit mode here.
+    ddl_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        check("connect", conn.execute(text("SELECT 1")).scalar_one(), 1)
+        check("server version", engine.dialect.server_version_info[0], 15)
+    print("ok connect")
+    check_core(engine, ddl_engine)
+    check_reflection(engine)
+    check_orm(engine, ddl_engine)
+    asyncio.run(check_async())
+    metadata.drop_all(ddl_engine)
+    with ddl_engine.connect() as conn:
+        check("Core tables dropped", ddl_engine.dialect.has_table(conn, "sa_books"), False)
+    engine.dispose()
+    print("ok all")
+
+
+main()
