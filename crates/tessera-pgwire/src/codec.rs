@@ -951,6 +951,20 @@ fn error_fields(
             put_cstr(out, value);
         }
     }
+    if let Some(object) = &error.object {
+        for (field, value) in [
+            (b's', &object.schema),
+            (b't', &object.table),
+            (b'c', &object.column),
+            (b'd', &object.datatype),
+            (b'n', &object.constraint),
+        ] {
+            if let Some(value) = value {
+                out.push(field);
+                put_cstr(out, value);
+            }
+        }
+    }
     out.push(0);
     end_message(out, start);
 }

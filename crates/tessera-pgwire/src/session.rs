@@ -1051,10 +1051,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let lines = std::mem::take(&mut copy.batch_lines);
         let text = std::mem::take(&mut copy.batch_text);
         inserted.map_err(|e| {
-            let Some(r) = e.row.filter(|_| e.context.is_none()) else {
+            let Some(r) = e.row().filter(|_| e.context.is_none()) else {
                 return e;
             };
-            let r = r as usize;
             let Some(&(line, end)) = lines.get(r) else {
                 return e;
             };

@@ -1956,7 +1956,7 @@ impl<C: Cluster> Router<C> {
         } = self.insert_requests(insert, inputs, &params)?;
         // A row a shard refused as a duplicate: which input it came from.
         let about_row = |e: Error| {
-            if e.row.is_some() || e.code != sqlstate::UNIQUE_VIOLATION {
+            if e.row().is_some() || e.code != sqlstate::UNIQUE_VIOLATION {
                 return e;
             }
             let found = per_shard.iter().find_map(|(shard, rows)| {
@@ -3396,6 +3396,58 @@ pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<R
     Ok(rows)
 }
 
+impl<C: Cluster> Router<C> {
+    /// [`QueryEngine::execute`], before an error's schema is named.
+    async fn execute_named(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        // A write with foreign keys to check or act on runs in a block, so
+        // what they do commits with it (an implicit one outside a block).
+        let implicit = session.txn.is_none()
+            && !statement.deferred
+            && self.foreign_key_work(&statement.plan)?.is_some();
+        if implicit {
+            self.begin_implicit(session)?;
+        }
+        let start = block_deps(session);
+        let (result, deps) =
+            with_statement_deps(start, self.execute_statement(statement, params, session)).await;
+        let result = match result {
+            Ok(r) => {
+                // A query's answer (even an empty one) is a reading of the state.
+                let answers = !statement.columns.is_empty() || !r.rows.is_empty();
+                self.settle(session, deps, answers).await.map(|()| r)
+            }
+            Err(e) => Err(e),
+        };
+        let result = if implicit {
+            let ended = self.end_implicit(session, result.is_ok()).await;
+            result.and_then(|r| ended.map(|()| r))
+        } else {
+            result
+        };
+        // Transaction-level advisory locks end with the transaction (the
+        // statement's own, outside a block).
+        if session.txn.is_none() && session.pid() != 0 {
+            crate::advisory::locks().end_transaction(session.pid());
+        }
+        result
+    }
+
+    /// Names the schema of the table an error is about (see
+    /// [`tessera_types::ErrorObject::schema_id`]).
+    fn name_schema(&self, e: Error) -> Error {
+        if e.object.is_none() {
+            return e;
+        }
+        let catalog = self.cluster.catalog();
+        e.name_schema(|id| catalog.schema_by_id(id).map(|s| s.name.clone()))
+    }
+}
+
 impl<C: Cluster> QueryEngine for Router<C> {
     type Statement = Statement;
 
@@ -3468,37 +3520,9 @@ impl<C: Cluster> QueryEngine for Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        // A write with foreign keys to check or act on runs in a block, so
-        // what they do commits with it (an implicit one outside a block).
-        let implicit = session.txn.is_none()
-            && !statement.deferred
-            && self.foreign_key_work(&statement.plan)?.is_some();
-        if implicit {
-            self.begin_implicit(session)?;
-        }
-        let start = block_deps(session);
-        let (result, deps) =
-            with_statement_deps(start, self.execute_statement(statement, params, session)).await;
-        let result = match result {
-            Ok(r) => {
-                // A query's answer (even an empty one) is a reading of the state.
-                let answers = !statement.columns.is_empty() || !r.rows.is_empty();
-                self.settle(session, deps, answers).await.map(|()| r)
-            }
-            Err(e) => Err(e),
-        };
-        let result = if implicit {
-            let ended = self.end_implicit(session, result.is_ok()).await;
-            result.and_then(|r| ended.map(|()| r))
-        } else {
-            result
-        };
-        // Transaction-level advisory locks end with the transaction (the
-        // statement's own, outside a block).
-        if session.txn.is_none() && session.pid() != 0 {
-            crate::advisory::locks().end_transaction(session.pid());
-        }
-        result
+        self.execute_named(statement, params, session)
+            .await
+            .map_err(|e| self.name_schema(e))
     }
 
     fn time_context(&self, session: &SessionState) -> tessera_types::datetime::TimeContext {
@@ -3585,7 +3609,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 txn.failed = true;
             }
         }
-        result
+        result.map_err(|e| self.name_schema(e))
     }
 
     async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {

@@ -3995,6 +3995,8 @@ pub(crate) fn unique_violation(
         cols.join(", "),
         vals.join(", ")
     ))
+    .with_table(table.schema, &table.name)
+    .with_constraint(&index.name)
 }
 
 /// Evaluates key expressions and encodes them as a key of `columns`; `None`
@@ -4048,6 +4050,8 @@ pub fn duplicate_key(table: &TableDef, row: &[Value]) -> Error {
         cols.join(", "),
         vals.join(", ")
     ))
+    .with_table(table.schema, &table.name)
+    .with_constraint(format!("{}_pkey", table.name))
 }
 
 /// Fails with 23514 when a CHECK constraint is false for `row` (NULL
@@ -4067,7 +4071,9 @@ pub fn check_constraints(
                     table.name
                 ),
             )
-            .with_detail(failing_row(row)));
+            .with_detail(failing_row(row))
+            .with_table(table.schema, &table.name)
+            .with_constraint(name));
         }
     }
     Ok(())
@@ -4090,6 +4096,8 @@ pub fn not_null_violation(table: &TableDef, column: usize, row: &[Value]) -> Err
         ),
     )
     .with_detail(failing_row(row))
+    .with_table(table.schema, &table.name)
+    .with_column(&table.columns[column].name)
 }
 
 /// Collects a fragment's output: projected rows or partial aggregates.

@@ -26,6 +26,25 @@ pub struct Error {
     pub detail: Option<String>,
     pub hint: Option<String>,
     pub context: Option<String>,
+    /// What the error is about, when it is about an object or an input
+    /// row (boxed: most errors are not, and `Result`s stay small).
+    pub object: Option<Box<ErrorObject>>,
+}
+
+/// The object an error is about, as PostgreSQL's ErrorResponse names it
+/// (fields `s`, `t`, `c`, `d`, `n`: clients read them as the error's
+/// schema, table, column, data type and constraint names), and the input
+/// row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorObject {
+    pub schema: Option<String>,
+    /// The table's schema by id, for a layer that knows the table but not
+    /// the schema's name; the engine names it before the client sees it.
+    pub schema_id: Option<u32>,
+    pub table: Option<String>,
+    pub column: Option<String>,
+    pub datatype: Option<String>,
+    pub constraint: Option<String>,
     /// Which of the rows a statement was given (a COPY batch's, an
     /// INSERT … SELECT's) the error is about, counting from 0, when known:
     /// COPY turns it into its line number.
@@ -40,13 +59,45 @@ impl Error {
             detail: None,
             hint: None,
             context: None,
-            row: None,
+            object: None,
         }
     }
-    /// About input row `row` (see [`Error::row`]); a row already named stays.
+    fn object_mut(&mut self) -> &mut ErrorObject {
+        self.object.get_or_insert_with(Default::default)
+    }
+    /// The input row the error is about (see [`ErrorObject::row`]).
+    pub fn row(&self) -> Option<usize> {
+        self.object.as_ref()?.row.map(|r| r as usize)
+    }
+    /// About input row `row`; a row already named stays.
     pub fn with_row(mut self, row: usize) -> Error {
         if let Ok(row) = u32::try_from(row) {
-            self.row.get_or_insert(row);
+            self.object_mut().row.get_or_insert(row);
+        }
+        self
+    }
+    /// About table `table` of schema `schema_id` (named later, see
+    /// [`ErrorObject::schema_id`]).
+    pub fn with_table(mut self, schema_id: u32, table: impl Into<String>) -> Error {
+        let object = self.object_mut();
+        object.schema_id = Some(schema_id);
+        object.table = Some(table.into());
+        self
+    }
+    pub fn with_column(mut self, column: impl Into<String>) -> Error {
+        self.object_mut().column = Some(column.into());
+        self
+    }
+    pub fn with_constraint(mut self, constraint: impl Into<String>) -> Error {
+        self.object_mut().constraint = Some(constraint.into());
+        self
+    }
+    /// Names the schema an object was given by id, with `name_of`.
+    pub fn name_schema(mut self, name_of: impl FnOnce(u32) -> Option<String>) -> Error {
+        if let Some(object) = self.object.as_mut() {
+            if object.schema.is_none() {
+                object.schema = object.schema_id.and_then(name_of);
+            }
         }
         self
     }

@@ -23,7 +23,7 @@ pub mod sqlstate;
 pub mod types;
 pub mod value;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorObject, Result};
 pub use role::{RoleDef, RoleId};
 pub use schema::{
     Catalog, ColumnDef, DefLayout, FkAction, ForeignKey, Identity, IndexDef, SchemaDef, SchemaId,

@@ -163,7 +163,9 @@ impl<C: Cluster> Router<C> {
                     column_list(table, &fk.columns),
                     value_list(&values),
                     parent.name
-                ));
+                ))
+                .with_table(table.schema, &table.name)
+                .with_constraint(&fk.name);
                 if let Some(index) = &through {
                     let entry: Vec<Value> =
                         index.columns.iter().map(|c| image[*c].clone()).collect();
@@ -578,6 +580,8 @@ fn still_referenced(parent: &TableDef, child: &TableDef, fk: &ForeignKey, row: &
         value_list(&values),
         child.name
     ))
+    .with_table(child.schema, &child.name)
+    .with_constraint(&fk.name)
 }
 
 /// The statement of ON DELETE/UPDATE SET NULL or SET DEFAULT (`action`):

@@ -300,8 +300,8 @@ async def check_errors(conn):
     e = await expect_error("unique violation", "23505",
                            conn.execute("INSERT INTO accounts (id, owner) VALUES (1, 'dup')"))
     check("error class", type(e), asyncpg.UniqueViolationError)
-    # (PostgreSQL also names the constraint, e.constraint_name; Tessera's
-    # errors carry no constraint, table or column field.)
+    check("error constraint", e.constraint_name, "accounts_pkey")
+    check("error table", (e.schema_name, e.table_name), ("public", "accounts"))
     await expect_error("division by zero", "22012", conn.fetchval("SELECT 1 / $1::int", 0))
     await expect_error("undefined table", "42P01", conn.fetch("SELECT * FROM no_such_table"))
     await expect_error("undefined column", "42703", conn.fetch("SELECT nope FROM accounts"))

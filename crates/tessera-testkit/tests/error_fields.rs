@@ -1,0 +1,97 @@
+//! Errors about an object name it in the ErrorResponse fields PostgreSQL
+//! sends (schema `s`, table `t`, column `c`, constraint `n`), which
+//! drivers expose (`e.constraint_name` in asyncpg, `e.diag` in psycopg,
+//! `DbError::constraint` in tokio-postgres). Each expectation is what
+//! PostgreSQL 15 sends for the same statement.
+
+use tessera_testkit::TestServer;
+use tokio_postgres::error::DbError;
+
+async fn db_error(client: &tokio_postgres::Client, sql: &str) -> DbError {
+    let e = client
+        .batch_execute(sql)
+        .await
+        .expect_err("the statement must fail");
+    e.as_db_error()
+        .unwrap_or_else(|| panic!("{sql}: not a server error: {e}"))
+        .clone()
+}
+
+/// A statement, its SQLSTATE, and the table, column and constraint named.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+#[tokio::test]
+async fn constraint_violations_name_their_objects() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE ef_p (id int PRIMARY KEY, u int UNIQUE, n int NOT NULL CHECK (n > 0));
+             CREATE TABLE ef_c (id int PRIMARY KEY, p int REFERENCES ef_p (id));
+             INSERT INTO ef_p VALUES (1, 1, 1);
+             INSERT INTO ef_c VALUES (1, 1)",
+        )
+        .await
+        .unwrap();
+    let cases: [Case; 6] = [
+        (
+            "INSERT INTO ef_p VALUES (1, 2, 1)",
+            "23505",
+            "ef_p",
+            None,
+            Some("ef_p_pkey"),
+        ),
+        (
+            "INSERT INTO ef_p VALUES (2, 1, 1)",
+            "23505",
+            "ef_p",
+            None,
+            Some("ef_p_u_key"),
+        ),
+        (
+            "INSERT INTO ef_p VALUES (3, 3, NULL)",
+            "23502",
+            "ef_p",
+            Some("n"),
+            None,
+        ),
+        (
+            "INSERT INTO ef_p VALUES (4, 4, -1)",
+            "23514",
+            "ef_p",
+            None,
+            Some("ef_p_n_check"),
+        ),
+        (
+            "INSERT INTO ef_c VALUES (2, 9)",
+            "23503",
+            "ef_c",
+            None,
+            Some("ef_c_p_fkey"),
+        ),
+        (
+            "DELETE FROM ef_p",
+            "23503",
+            "ef_c",
+            None,
+            Some("ef_c_p_fkey"),
+        ),
+    ];
+    for (sql, code, table, column, constraint) in cases {
+        let e = db_error(&client, sql).await;
+        assert_eq!(e.code().code(), code, "{sql}: {e}");
+        assert_eq!(e.schema(), Some("public"), "{sql}");
+        assert_eq!(e.table(), Some(table), "{sql}");
+        assert_eq!(e.column(), column, "{sql}");
+        assert_eq!(e.constraint(), constraint, "{sql}");
+    }
+    // An error about no object names none.
+    let e = db_error(&client, "SELECT 1 / 0").await;
+    assert_eq!((e.schema(), e.table(), e.constraint()), (None, None, None));
+}
