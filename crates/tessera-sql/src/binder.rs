@@ -7441,11 +7441,36 @@ impl Binder<'_> {
                     None => generated.columns.clone(),
                 };
                 let width = columns.len();
+                let settings = name.name == "pg_settings" && !name.is_information_schema();
                 let rows = generated
                     .rows
                     .into_iter()
-                    .map(|r| r.into_iter().map(Expr::Literal).collect())
+                    .map(|r| {
+                        // A setting the session may change: its value as
+                        // the statement runs (`context` is column 6).
+                        let user =
+                            settings && matches!(&r.get(6), Some(Value::Text(c)) if c == "user");
+                        let name = r.first().cloned().unwrap_or_default();
+                        let unit = r.get(2).cloned().unwrap_or_default();
+                        r.into_iter()
+                            .enumerate()
+                            .map(|(i, v)| match i {
+                                1 if user => Expr::Setting {
+                                    set: false,
+                                    args: vec![
+                                        Expr::Literal(name.clone()),
+                                        Expr::Literal(Value::Bool(true)),
+                                        Expr::Literal(unit.clone()),
+                                    ],
+                                },
+                                _ => Expr::Literal(v),
+                            })
+                            .collect()
+                    })
                     .collect();
+                if settings {
+                    self.uses_settings = true;
+                }
                 let plan = SelectPlan {
                     source: Some(Source::Values(rows)),
                     ..SelectPlan::rows(Target::NoTable, identity_fragment(width))

@@ -515,7 +515,7 @@ pub fn check_setting(
 
 /// A time setting in milliseconds, as PostgreSQL reads one: a number
 /// (fractions rounded) with an optional unit, milliseconds without.
-fn parse_milliseconds(value: &str) -> Option<i64> {
+pub(crate) fn parse_milliseconds(value: &str) -> Option<i64> {
     let value = value.trim();
     let split = value
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))

@@ -677,6 +677,15 @@ impl Expr {
                 let flag = |i: usize| matches!(values.get(i), Some(Value::Bool(true)));
                 match (*set, text(0)) {
                     (_, None) => Ok(Value::Null),
+                    // pg_settings shows a time in its unit (see
+                    // `system::session_settings`): `5s` is 5000 ms.
+                    (false, Some(name)) if text(2) == Some("ms") => {
+                        Ok(match settings.current(name, flag(1))? {
+                            Value::Text(shown) => crate::engine::parse_milliseconds(&shown)
+                                .map_or(Value::Text(shown), |ms| Value::Text(ms.to_string())),
+                            other => other,
+                        })
+                    }
                     (false, Some(name)) => settings.current(name, flag(1)),
                     (true, Some(name)) => match text(1) {
                         Some(value) => settings.set(name, value, flag(2)),

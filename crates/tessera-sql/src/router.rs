@@ -152,7 +152,7 @@ pub struct Router<C: Cluster> {
 }
 
 /// Settings a client may SET and SHOW besides the reported ones.
-const OTHER_SETTINGS: &[(&str, &str)] = &[
+pub(crate) const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("extra_float_digits", "1"),
     ("search_path", crate::names::SEARCH_PATH_DEFAULT),
     ("statement_timeout", "0"),

@@ -447,10 +447,47 @@ const RELATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The settings a session may change, as pg_settings lists them: name,
+/// default, vartype, unit.
+fn session_settings() -> impl Iterator<
+    Item = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    ),
+> {
+    crate::engine::REPORTED_SETTINGS
+        .iter()
+        .chain(crate::router::OTHER_SETTINGS)
+        .filter(|(name, _)| !crate::router::READ_ONLY_SETTINGS.contains(name))
+        .map(|(name, default)| {
+            let (vartype, unit) = match *name {
+                "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
+                    ("integer", Some("ms"))
+                }
+                "extra_float_digits" => ("integer", None),
+                "default_transaction_read_only"
+                | "transaction_read_only"
+                | "jit"
+                | "standard_conforming_strings" => ("bool", None),
+                "client_min_messages"
+                | "default_transaction_isolation"
+                | "transaction_isolation"
+                | "synchronous_commit"
+                | "bytea_output"
+                | "IntervalStyle"
+                | "password_encryption" => ("enum", None),
+                _ => ("string", None),
+            };
+            (*name, *default, vartype, unit)
+        })
+}
+
 /// The rows of pg_settings: the server's preset settings, the same in every
-/// session (name, value, vartype, description). The settings a session may
-/// change are read with SHOW; pg_settings does not list them, since the
-/// catalog snapshot it is generated from does not know a session's values.
+/// session (name, value, vartype, description), then those a session may
+/// change ([`session_settings`], whose values the binder reads from the
+/// session when the statement runs).
 fn preset_settings() -> Vec<(&'static str, String, &'static str, &'static str)> {
     let reported = |name: &str| {
         crate::engine::REPORTED_SETTINGS
@@ -1013,6 +1050,29 @@ impl SystemCatalog {
                         Value::Bool(false),
                     ]
                 })
+                .chain(session_settings().map(|(name, default, vartype, unit)| {
+                    // `setting` is the session's value: the binder makes it
+                    // a current_setting call (`context` 'user' marks it).
+                    vec![
+                        text(name),
+                        Value::Null,
+                        unit.map_or(Value::Null, text),
+                        text("Client Connection Defaults"),
+                        Value::Null,
+                        Value::Null,
+                        text("user"),
+                        text(vartype),
+                        text("default"),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        text(default),
+                        text(default),
+                        Value::Null,
+                        Value::Null,
+                        Value::Bool(false),
+                    ]
+                }))
                 .collect(),
             // Tessera has none of these objects.
             _ => vec![],
