@@ -361,6 +361,10 @@ const RELATIONS: &[(&str, &str)] = &[
          valuntil:z useconfig:T",
     ),
     (
+        "pg_depend",
+        "classid:o objid:o objsubid:4 refclassid:o refobjid:o refobjsubid:4 deptype:c",
+    ),
+    (
         "pg_tables",
         "schemaname:n tablename:n tableowner:n tablespace:n hasindexes:b hasrules:b \
          hastriggers:b rowsecurity:b",
@@ -562,6 +566,7 @@ const SYSTEM_TABLES: &[(&str, u32)] = &[
     ("pg_am", 2601),
     ("pg_attrdef", 2604),
     ("pg_constraint", 2606),
+    ("pg_depend", 2608),
     ("pg_description", 2609),
     ("pg_index", 2610),
     ("pg_inherits", 2611),
@@ -1003,6 +1008,7 @@ impl SystemCatalog {
                 collation(951, "POSIX", 'c', -1, Some("POSIX")),
             ],
             "pg_sequence" => self.sequence_rows(),
+            "pg_depend" => self.depend_rows(),
             "pg_proc" => self.procs(),
             "pg_tablespace" => vec![
                 vec![
@@ -1706,6 +1712,54 @@ impl SystemCatalog {
                         text(d),
                     ]);
                 }
+            }
+        }
+        rows
+    }
+
+    /// pg_depend: what drops with what. A sequence owned by a column
+    /// (`a`, auto; `i`, internal, for an identity column) and each index's
+    /// columns (`a`), as PostgreSQL records them, which psql's `\d` of a
+    /// sequence reads ("Owned by").
+    fn depend_rows(&self) -> Vec<Vec<Value>> {
+        let class_oid = PG_CLASS_OID;
+        let row = |objid: u32, refobjid: u32, refsub: usize, kind: char| {
+            vec![
+                oid(class_oid),
+                oid(objid),
+                int4(0),
+                oid(class_oid),
+                oid(refobjid),
+                int4(refsub as i64),
+                ch(kind),
+            ]
+        };
+        let mut rows = Vec::new();
+        for s in self.catalog.sequences() {
+            let Some((table, column)) = s.owned_by else {
+                continue;
+            };
+            let identity = self
+                .catalog
+                .table_by_id(table)
+                .and_then(|t| t.columns.get(column as usize))
+                .is_some_and(|c| c.identity.is_some());
+            let kind = if identity { 'i' } else { 'a' };
+            rows.push(row(
+                relation_oid(s.id),
+                relation_oid(table),
+                column as usize + 1,
+                kind,
+            ));
+        }
+        for c in &self.classes.0 {
+            let (table, columns): (u32, &[usize]) = match &c.object {
+                Object::Index(i) => (i.table, &i.columns),
+                Object::Pkey(t) => (t.id, &t.primary_key),
+                _ => continue,
+            };
+            for col in columns {
+                rows.push(row(c.oid, relation_oid(table), col + 1, 'a'));
             }
         }
         rows
