@@ -169,12 +169,6 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             };
             let value = decode_array(elem, bytes, index)?;
             match &value {
-                Value::Array(a) if a.items.len() > tessera_types::value::VECTOR_ELEMENTS_MAX => {
-                    return Err(Error::new(
-                        sqlstate::INVALID_PARAMETER_VALUE,
-                        format!("{} has too many elements", ty.name()),
-                    ))
-                }
                 Value::Array(a) if a.items.iter().any(Value::is_null) => {
                     return Err(Error::new(
                         sqlstate::NULL_VALUE_NOT_ALLOWED,
@@ -631,17 +625,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(field, b"\0\0\0\x033 2");
-        // A vector has at most VECTOR_ELEMENTS_MAX elements and no NULLs.
-        let mut long = vec![
-            0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 101, 0, 0, 0, 0,
-        ];
-        for _ in 0..101 {
-            long.extend_from_slice(&[0, 0, 0, 2, 0, 7]);
-        }
-        assert_eq!(
-            binary_error(DataType::Int2Vector, &long),
-            sqlstate::INVALID_PARAMETER_VALUE
-        );
+        // A vector has no NULLs.
         let with_null = [
             0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 21, 0, 0, 0, 1, 0, 0, 0, 0, 255, 255, 255, 255,
         ];

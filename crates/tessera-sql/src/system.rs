@@ -1947,8 +1947,11 @@ impl SystemCatalog {
                 }
             })
             .collect();
+        // One column alone is its name, without its ordering (as
+        // PostgreSQL's pg_get_indexdef(index, column, pretty) shows it).
         if column > 0 {
-            return shown.get(column as usize - 1).cloned();
+            let col = columns.get(column as usize - 1)?;
+            return Some(quote_ident(&table.columns[*col].name));
         }
         Some(format!(
             "CREATE {}INDEX {} ON {}.{} USING btree ({})",
