@@ -146,6 +146,38 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
                 None => Value::Numeric(value),
             }
         }
+        // name_recv and charrecv: the bytes themselves.
+        // namerecv refuses what namein would cut.
+        DataType::Name if bytes.len() > tessera_types::types::NAME_BYTES_MAX => {
+            return Err(
+                Error::new(sqlstate::NAME_TOO_LONG, "identifier too long").with_detail(format!(
+                    "Identifier must be less than {} characters.",
+                    tessera_types::types::NAME_BYTES_MAX + 1
+                )),
+            )
+        }
+        DataType::Name => Value::Text(decode_utf8(bytes)?.to_string()),
+        DataType::InternalChar => match bytes {
+            [b] => Value::Text(tessera_types::value::internal_char_out(*b)),
+            _ => return Err(wrong_length()),
+        },
+        // int2vectorrecv/oidvectorrecv: array_recv of one dimension.
+        DataType::Int2Vector | DataType::OidVector => {
+            let elem = match ty.vector_array() {
+                Some(DataType::Array(elem)) => elem,
+                _ => return Err(Error::internal("a vector type without its array")),
+            };
+            let value = decode_array(elem, bytes, index)?;
+            match &value {
+                Value::Array(a) if a.items.iter().any(Value::is_null) => {
+                    return Err(Error::new(
+                        sqlstate::NULL_VALUE_NOT_ALLOWED,
+                        "array must not contain nulls",
+                    ))
+                }
+                _ => value,
+            }
+        }
         // void_recv reads nothing; bytes left over are an error.
         DataType::Void if bytes.is_empty() => Value::Text(String::new()),
         DataType::Void => return Err(wrong_length()),
@@ -314,6 +346,15 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Int2(v), DataType::Int2) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Int4(v), DataType::Int4) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Int8(v), DataType::Int8) => out.extend_from_slice(&v.to_be_bytes()),
+        (Value::Text(s), DataType::Name) => out.extend_from_slice(s.as_bytes()),
+        (Value::Text(s), DataType::InternalChar) => {
+            out.push(tessera_types::value::internal_char_byte(s))
+        }
+        // int2vectorsend/oidvectorsend: array_send of a one-dimensional
+        // array whose subscripts start at 0.
+        (Value::Array(a), DataType::Int2Vector | DataType::OidVector) => {
+            encode_array(a, 0, true, out)?
+        }
         (Value::Int8(v), DataType::Oid) => out.extend_from_slice(&(*v as u32).to_be_bytes()),
         (Value::Float4(v), DataType::Float4) => out.extend_from_slice(&v.to_be_bytes()),
         (Value::Float8(v), DataType::Float8) => out.extend_from_slice(&v.to_be_bytes()),
@@ -342,28 +383,7 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Bytea(b), DataType::Bytea) => out.extend_from_slice(b),
         (Value::Uuid(u), DataType::Uuid) => out.extend_from_slice(u),
         (Value::Json(s), DataType::Json) => out.extend_from_slice(s.as_bytes()),
-        (Value::Array(a), DataType::Array(_)) => {
-            let has_nulls = a.items.iter().any(Value::is_null);
-            let ndim: i32 = if a.items.is_empty() { 0 } else { 1 };
-            out.extend_from_slice(&ndim.to_be_bytes());
-            out.extend_from_slice(&(has_nulls as i32).to_be_bytes());
-            out.extend_from_slice(&a.elem.data_type().oid().to_be_bytes());
-            if ndim == 1 {
-                out.extend_from_slice(&(a.items.len() as i32).to_be_bytes());
-                out.extend_from_slice(&1i32.to_be_bytes());
-            }
-            for v in &a.items {
-                if v.is_null() {
-                    out.extend_from_slice(&(-1i32).to_be_bytes());
-                    continue;
-                }
-                let start = out.len();
-                out.extend_from_slice(&[0; 4]);
-                encode_binary(v, a.elem.data_type(), out)?;
-                let len = field_length(out.len() - start - 4)?;
-                out[start..start + 4].copy_from_slice(&len.to_be_bytes());
-            }
-        }
+        (Value::Array(a), DataType::Array(_)) => encode_array(a, 1, false, out)?,
         // record_send: the field count, then each field's type oid and
         // its length (-1 for NULL) and bytes.
         (Value::Record(r), DataType::Record(shape)) if r.shape == shape => {
@@ -396,6 +416,43 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
+/// array_send: dimensions (none when empty, unless `one_dimension`, as
+/// a vector always has), a has-NULLs flag, the element type's oid, the
+/// length and lower bound, then each element's length (-1 for NULL) and
+/// binary form.
+fn encode_array(
+    a: &tessera_types::array::Array,
+    lower: i32,
+    one_dimension: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let has_nulls = a.items.iter().any(Value::is_null);
+    let ndim: i32 = if a.items.is_empty() && !one_dimension {
+        0
+    } else {
+        1
+    };
+    out.extend_from_slice(&ndim.to_be_bytes());
+    out.extend_from_slice(&(has_nulls as i32).to_be_bytes());
+    out.extend_from_slice(&a.elem.data_type().oid().to_be_bytes());
+    if ndim == 1 {
+        out.extend_from_slice(&(a.items.len() as i32).to_be_bytes());
+        out.extend_from_slice(&lower.to_be_bytes());
+    }
+    for v in &a.items {
+        if v.is_null() {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            continue;
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode_binary(v, a.elem.data_type(), out)?;
+        let len = field_length(out.len() - start - 4)?;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    Ok(())
+}
+
 /// Appends one DataRow field: its length (-1 for NULL) and its bytes in
 /// `format`; a `timestamptz` in text is shown in `zone`. `scratch` holds
 /// the text form of non-string values between calls so that it is
@@ -412,6 +469,9 @@ pub fn write_field(
     match (value, format) {
         (Value::Null, _) => out.extend_from_slice(&(-1i32).to_be_bytes()),
         (Value::Text(s) | Value::BpChar(s), Format::Text) => put_field(out, s.as_bytes())?,
+        (Value::Array(a), Format::Text) if ty.vector_array().is_some() => {
+            put_field(out, tessera_types::value::vector_out(a).as_bytes())?
+        }
         (value, Format::Text) => {
             scratch.clear();
             value.write_text_in(scratch, zone);
@@ -508,6 +568,71 @@ mod tests {
         let s = Value::Text("héllo".into());
         assert_eq!(text(&round_trip(s.clone(), DataType::Text)), "héllo");
         assert_eq!(text(&round_trip(s, DataType::Varchar(None))), "héllo");
+    }
+
+    #[test]
+    fn catalog_types_travel_as_postgres_sends_them() {
+        let bytes = |v: &Value, ty: DataType| {
+            let mut out = Vec::new();
+            encode_binary(v, ty, &mut out).unwrap();
+            out
+        };
+        // "char": one byte, the zero byte for the empty value.
+        for (shown, byte) in [("r", b'r'), ("\\303", 0xc3), ("", 0)] {
+            let v = Value::parse(DataType::InternalChar, shown).unwrap();
+            assert_eq!(text(&v), shown);
+            assert_eq!(bytes(&v, DataType::InternalChar), [byte]);
+            assert_eq!(
+                round_trip(v, DataType::InternalChar).to_text().unwrap(),
+                shown
+            );
+        }
+        assert_eq!(
+            binary_error(DataType::InternalChar, b"ab"),
+            sqlstate::INVALID_BINARY_REPRESENTATION
+        );
+        // name: its bytes; binary input refuses what text input would cut.
+        let v = Value::parse(DataType::Name, "pg_class").unwrap();
+        assert_eq!(bytes(&v, DataType::Name), b"pg_class");
+        assert_eq!(
+            binary_error(DataType::Name, &[b'n'; 64]),
+            sqlstate::NAME_TOO_LONG
+        );
+        // int2vector: array_send with subscripts from 0, one dimension
+        // even when empty.
+        let v = Value::parse(DataType::Int2Vector, " 3  2 ").unwrap();
+        assert_eq!(
+            bytes(&v, DataType::Int2Vector),
+            [
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0,
+                0, 0, 2, 0, 2
+            ]
+        );
+        let empty = Value::parse(DataType::OidVector, "").unwrap();
+        assert_eq!(
+            bytes(&empty, DataType::OidVector),
+            [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let back = round_trip(v, DataType::Int2Vector);
+        let mut field = Vec::new();
+        write_field(
+            &mut field,
+            &back,
+            DataType::Int2Vector,
+            Format::Text,
+            &mut String::new(),
+            &TimeZone::UTC,
+        )
+        .unwrap();
+        assert_eq!(field, b"\0\0\0\x033 2");
+        // A vector has no NULLs.
+        let with_null = [
+            0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 21, 0, 0, 0, 1, 0, 0, 0, 0, 255, 255, 255, 255,
+        ];
+        assert_eq!(
+            binary_error(DataType::Int2Vector, &with_null),
+            sqlstate::NULL_VALUE_NOT_ALLOWED
+        );
     }
 
     #[test]

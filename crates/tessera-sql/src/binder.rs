@@ -785,8 +785,8 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
                 }
                 ("timetz", []) => DataType::TimeTz(None),
                 ("timestamptz", []) => DataType::TimestampTz(None),
-                // The single-byte "char" of the system catalogs is text here.
-                ("char", []) if ident.quote_style.is_some() => DataType::Text,
+                // The single-byte "char" of the system catalogs.
+                ("char", []) if ident.quote_style.is_some() => DataType::InternalChar,
                 _ => {
                     return Err(Error::new(
                         sqlstate::UNDEFINED_OBJECT,
@@ -863,10 +863,8 @@ fn partition_ancestors_item(relation: &ast::TableFactor) -> Result<Option<ast::T
 
 /// Type names written as plain identifiers (also `pg_catalog.`-qualified):
 /// the built-in types' own names, `oid` and the `reg*` aliases, and the
-/// system catalogs' types Tessera represents by others (`name` and
-/// `aclitem` as text, `int2vector` and `oidvector` as arrays).
+/// system catalogs' types (`aclitem` is text here).
 fn catalog_type_name(name: &str) -> Option<DataType> {
-    use tessera_types::array::Elem;
     use tessera_types::RegKind;
     Some(match name {
         "oid" => DataType::Oid,
@@ -875,9 +873,10 @@ fn catalog_type_name(name: &str) -> Option<DataType> {
         "regproc" | "regprocedure" => DataType::Reg(RegKind::Proc),
         "regnamespace" => DataType::Reg(RegKind::Namespace),
         "regrole" => DataType::Reg(RegKind::Role),
-        "name" | "aclitem" | "text" => DataType::Text,
-        "int2vector" => DataType::Array(Elem::Int2),
-        "oidvector" => DataType::Array(Elem::Oid),
+        "aclitem" | "text" => DataType::Text,
+        "name" => DataType::Name,
+        "int2vector" => DataType::Int2Vector,
+        "oidvector" => DataType::OidVector,
         "bool" | "boolean" => DataType::Bool,
         "int2" | "smallint" => DataType::Int2,
         "int4" | "int" | "integer" => DataType::Int4,
@@ -3756,6 +3755,31 @@ impl<'a> Binder<'a> {
                     return Err(Error::new(
                         sqlstate::CANNOT_COERCE,
                         format!("cannot cast type {from} to {to}"),
+                    ));
+                }
+                // The values of these types are those of others (arrays,
+                // text), whose casts would give the wrong text or number.
+                let special = match from {
+                    _ if from.vector_array().is_some() && to.is_string() => {
+                        Some(crate::text::TextFn::VectorOut)
+                    }
+                    DataType::InternalChar if to == DataType::Int4 => {
+                        Some(crate::text::TextFn::CharCode)
+                    }
+                    _ => None,
+                };
+                if let Some(f) = special {
+                    let call = Expr::Call {
+                        func: Function::Text(f),
+                        args: vec![x],
+                    };
+                    return Ok((
+                        Expr::Cast {
+                            expr: Box::new(call),
+                            to,
+                            explicit: true,
+                        },
+                        to,
                     ));
                 }
                 if let DataType::Reg(kind) = to {
@@ -8402,6 +8426,17 @@ impl Binder<'_> {
             };
             bound.push(self.bind_expr(e, &empty, &mut Ctx::Row { clause: "FROM" })?);
         }
+        // int2vector and oidvector are taken as their arrays, whose
+        // subscripts start at 0.
+        let lower_bound = match bound.first() {
+            Some((_, t)) if t.vector_array().is_some() => 0,
+            _ => 1,
+        };
+        for b in bound.iter_mut() {
+            if let Some(array) = b.1.vector_array() {
+                b.1 = array;
+            }
+        }
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
         if f.takes_text() {
             // (text, text [, text]), as string_to_array and regexp_match.
@@ -8438,6 +8473,11 @@ impl Binder<'_> {
                 }
                 exprs.push(self.coerce(e, t, want)?);
             }
+            // (array, dim, reverse, the lower bound).
+            if exprs.len() == 2 {
+                exprs.push(Expr::Literal(Value::Bool(false)));
+            }
+            exprs.push(Expr::Literal(Value::Int4(lower_bound)));
             return function_scope(
                 f.columns(DataType::Int4, &alias_or(alias, name)),
                 alias,
@@ -10884,6 +10924,15 @@ impl Binder<'_> {
                     return Err(Error::unsupported(format!("the field access {access}")))
                 }
             };
+            // int2vector and oidvector subscripts start at 0: their
+            // arrays' at 1.
+            let offset = match t.vector_array() {
+                Some(array) => {
+                    t = array;
+                    1
+                }
+                None => 0,
+            };
             if !matches!(t, DataType::Array(_)) {
                 return Err(Error::new(
                     sqlstate::DATATYPE_MISMATCH,
@@ -10904,7 +10953,15 @@ impl Binder<'_> {
                         "array subscript must have type integer",
                     ));
                 }
-                this.coerce(ie, it, DataType::Int8)
+                let ie = this.coerce(ie, it, DataType::Int8)?;
+                Ok(match offset {
+                    0 => ie,
+                    k => Expr::Binary {
+                        op: BinaryOp::Add,
+                        left: Box::new(ie),
+                        right: Box::new(Expr::Literal(Value::Int8(k))),
+                    },
+                })
             };
             match sub {
                 ast::Subscript::Index { index: i } => {
@@ -10957,6 +11014,7 @@ impl Binder<'_> {
             t => Elem::of(t).map(DataType::Array),
         };
         let (r, rt) = self.bind_expr_hint(right, scope, ctx, hint)?;
+        let rt = rt.vector_array().unwrap_or(rt);
         let (r, rt) = match (rt, hint) {
             (DataType::Unknown, Some(h)) => (self.coerce(r, rt, h)?, h),
             _ => (r, rt),
@@ -12594,6 +12652,17 @@ fn temporal_operator(
 
 fn castable(from: DataType, to: DataType) -> bool {
     use DataType::{Json, Jsonb};
+    if from.vector_array() == Some(to) {
+        return true;
+    }
+    // "char" is not of the string category: besides the string types it
+    // converts only to and from integer.
+    if from == DataType::InternalChar {
+        return to.is_string() || to == DataType::Int4;
+    }
+    if to == DataType::InternalChar {
+        return from.is_string() || from == DataType::Int4;
+    }
     if let (DataType::Array(a), DataType::Array(b)) = (from, to) {
         return castable(a.data_type(), b.data_type());
     }

@@ -482,6 +482,14 @@ pub fn check_setting(
             .with_hint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")),
         },
         "search_path" => crate::names::check_search_path(value),
+        "default_table_access_method" => match value {
+            "heap" => Ok(value.to_string()),
+            _ => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("invalid value for parameter \"{given}\": \"{value}\""),
+            )
+            .with_detail(format!("Table access method \"{value}\" does not exist."))),
+        },
         "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => {
             let ms = parse_milliseconds(value).ok_or_else(|| {
                 Error::new(

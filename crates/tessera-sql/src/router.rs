@@ -166,6 +166,9 @@ pub(crate) const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("jit", "off"),
     ("bytea_output", "hex"),
     ("max_identifier_length", "63"),
+    // The one table access method pg_am lists (SQLAlchemy's table
+    // reflection reads it with current_setting).
+    ("default_table_access_method", "heap"),
     (
         "password_encryption",
         crate::password::PASSWORD_ENCRYPTION_DEFAULT,

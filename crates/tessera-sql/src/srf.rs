@@ -43,7 +43,9 @@ pub enum TableFn {
     /// columns; in a select list (`record`) one record column of both.
     ExpandArray { record: bool },
     /// `generate_subscripts(array, dim [, reverse])`: the subscripts of
-    /// dimension `dim` (Tessera's arrays have one, starting at 1).
+    /// dimension `dim` (Tessera's arrays have one, starting at 1, and
+    /// int2vector's and oidvector's start at 0: the binder passes the
+    /// lower bound as a fourth argument).
     Subscripts,
 }
 
@@ -223,9 +225,14 @@ fn subscript_rows(args: &[Value]) -> Vec<Vec<Value>> {
         Some(Value::Null) => return Vec::new(),
         _ => false,
     };
+    // 1, or 0 for an int2vector or oidvector (the binder adds it).
+    let lower = match args.get(3) {
+        Some(Value::Int4(l)) => *l,
+        _ => 1,
+    };
     // Bounded by the array, which the query already holds.
     let n = array.items.len() as i32;
-    let mut rows: Vec<Vec<Value>> = (1..=n).map(|i| vec![Value::Int4(i)]).collect();
+    let mut rows: Vec<Vec<Value>> = (lower..lower + n).map(|i| vec![Value::Int4(i)]).collect();
     if reverse {
         rows.reverse();
     }

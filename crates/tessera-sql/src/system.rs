@@ -14,8 +14,9 @@
 //!
 //! What it does not do: relations Tessera has no objects for (triggers,
 //! policies, publications, inheritance, extended statistics) are there
-//! with PostgreSQL's columns and no rows; `name` and `"char"` columns are
-//! `text`, `pg_node_tree` columns hold SQL text, and `aclitem[]` columns
+//! with PostgreSQL's columns and no rows; `name`, `"char"`, `int2vector`
+//! and `oidvector` columns have those types (the vectors' array types
+//! are not listed), `pg_node_tree` columns hold SQL text, and `aclitem[]` columns
 //! are NULL (no privileges yet). Generating every row on each bind is
 //! linear in the catalog's size; psql's queries over a few thousand
 //! relations stay well under a millisecond per relation read.
@@ -257,9 +258,9 @@ fn oids(items: impl IntoIterator<Item = u32>) -> Value {
     array(Elem::Oid, items.into_iter().map(oid).collect())
 }
 
-/// Column types, shorthand for the tables below: o oid, n name (text),
-/// c "char" (text), b bool, 2/4/8 integers, f float4, t text, T text[],
-/// O oid[], V int2vector (int2[]), W oidvector (oid[]), p regproc,
+/// Column types, shorthand for the tables below: o oid, n name,
+/// c "char", b bool, 2/4/8 integers, f float4, t text, T text[],
+/// C "char"[], I int2[], O oid[], V int2vector, W oidvector, p regproc,
 /// z timestamptz.
 fn columns(spec: &str) -> Vec<(String, DataType)> {
     spec.split_whitespace()
@@ -267,15 +268,20 @@ fn columns(spec: &str) -> Vec<(String, DataType)> {
             let (name, code) = c.split_once(':').expect("column spec is name:code");
             let t = match code {
                 "o" => DataType::Oid,
-                "n" | "c" | "t" => DataType::Text,
+                "n" => DataType::Name,
+                "c" => DataType::InternalChar,
+                "t" => DataType::Text,
                 "b" => DataType::Bool,
                 "2" => DataType::Int2,
                 "4" => DataType::Int4,
                 "8" => DataType::Int8,
                 "f" => DataType::Float4,
                 "T" => DataType::Array(Elem::Text),
-                "O" | "W" => DataType::Array(Elem::Oid),
-                "V" => DataType::Array(Elem::Int2),
+                "C" => DataType::Array(Elem::InternalChar),
+                "I" => DataType::Array(Elem::Int2),
+                "O" => DataType::Array(Elem::Oid),
+                "V" => DataType::Int2Vector,
+                "W" => DataType::OidVector,
                 "p" => DataType::Reg(RegKind::Proc),
                 "z" => DataType::TimestampTz(None),
                 other => panic!("unknown column type code {other}"),
@@ -326,8 +332,8 @@ const RELATIONS: &[(&str, &str)] = &[
         "oid:o conname:n connamespace:o contype:c condeferrable:b condeferred:b \
          convalidated:b conrelid:o contypid:o conindid:o conparentid:o confrelid:o \
          confupdtype:c confdeltype:c confmatchtype:c conislocal:b coninhcount:4 \
-         connoinherit:b conkey:V confkey:V conpfeqop:O conppeqop:O conffeqop:O \
-         confdelsetcols:V conexclop:O conbin:t",
+         connoinherit:b conkey:I confkey:I conpfeqop:O conppeqop:O conffeqop:O \
+         confdelsetcols:I conexclop:O conbin:t",
     ),
     ("pg_attrdef", "oid:o adrelid:o adnum:2 adbin:t"),
     (
@@ -402,7 +408,7 @@ const RELATIONS: &[(&str, &str)] = &[
     (
         "pg_statistic_ext",
         "oid:o stxrelid:o stxname:n stxnamespace:o stxowner:o stxstattarget:4 stxkeys:V \
-         stxkind:T stxexprs:t",
+         stxkind:C stxexprs:t",
     ),
     (
         "pg_publication",
@@ -436,7 +442,7 @@ const RELATIONS: &[(&str, &str)] = &[
         "oid:o proname:n pronamespace:o proowner:o prolang:o procost:f prorows:f \
          provariadic:o prosupport:p prokind:c prosecdef:b proleakproof:b proisstrict:b \
          proretset:b provolatile:c proparallel:c pronargs:2 pronargdefaults:2 prorettype:o \
-         proargtypes:W proallargtypes:O proargmodes:T proargnames:T proargdefaults:t \
+         proargtypes:W proallargtypes:O proargmodes:C proargnames:T proargdefaults:t \
          protrftypes:O prosrc:t probin:t prosqlbody:t proconfig:T proacl:T",
     ),
     (
@@ -695,6 +701,15 @@ const BUILTIN_TYPES: &[DataType] = &[
     DataType::Reg(RegKind::Namespace),
     DataType::Reg(RegKind::Role),
     DataType::Void,
+    DataType::Name,
+    DataType::InternalChar,
+];
+
+/// The built-in types pg_type lists that have no array type here, with
+/// their element type (PostgreSQL's `typelem`, 0 for none).
+const BUILTIN_TYPES_WITHOUT_ARRAY: &[(DataType, DataType)] = &[
+    (DataType::Int2Vector, DataType::Int2),
+    (DataType::OidVector, DataType::Oid),
 ];
 
 /// PostgreSQL's internal name of a built-in type (`typname`).
@@ -724,6 +739,10 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::Reg(k) => k.name(),
         DataType::Record(_) => "record",
         DataType::Void => "void",
+        DataType::Name => "name",
+        DataType::InternalChar => "char",
+        DataType::Int2Vector => "int2vector",
+        DataType::OidVector => "oidvector",
         DataType::Array(_) | DataType::Unknown => "unknown",
     }
 }
@@ -732,6 +751,9 @@ pub fn typname(t: DataType) -> &'static str {
 fn typcategory(t: DataType) -> char {
     match t {
         DataType::Bool => 'B',
+        // "char" is internal-use, the vectors arrays, as in PostgreSQL.
+        DataType::InternalChar => 'Z',
+        DataType::Int2Vector | DataType::OidVector => 'A',
         t if t.is_numeric_family() || t.is_oid_like() => 'N',
         t if t.is_string() => 'S',
         t if t.is_datetime() => 'D',
@@ -743,6 +765,9 @@ fn typcategory(t: DataType) -> char {
 }
 
 fn typalign(t: DataType) -> char {
+    if t == DataType::Name {
+        return 'c';
+    }
     match t.typlen() {
         1 => 'c',
         2 => 's',
@@ -767,6 +792,7 @@ fn typstorage(t: DataType) -> char {
     match t {
         DataType::Numeric(_) => 'm',
         t if t.typlen() > 0 => 'p',
+        DataType::Int2Vector | DataType::OidVector => 'p',
         _ => 'x',
     }
 }
@@ -1272,10 +1298,23 @@ impl SystemCatalog {
         let mut rows = Vec::new();
         for t in BUILTIN_TYPES {
             let elem = Elem::of(*t);
-            rows.push(type_row(*t, elem.map_or(0, |e| e.array_oid()), 0));
+            // name is subscriptable as an array of "char", as in PostgreSQL.
+            let elem_oid = match t {
+                DataType::Name => DataType::InternalChar.oid(),
+                _ => 0,
+            };
+            rows.push(type_row(*t, elem.map_or(0, |e| e.array_oid()), elem_oid));
             if let Some(e) = elem {
                 rows.push(type_row(DataType::Array(e), 0, t.oid()));
             }
+        }
+        for (t, elem) in BUILTIN_TYPES_WITHOUT_ARRAY {
+            let elem_oid = if *elem == DataType::Unknown {
+                0
+            } else {
+                elem.oid()
+            };
+            rows.push(type_row(*t, 0, elem_oid));
         }
         rows
     }
@@ -2022,8 +2061,11 @@ impl SystemCatalog {
                 }
             })
             .collect();
+        // One column alone is its name, without its ordering (as
+        // PostgreSQL's pg_get_indexdef(index, column, pretty) shows it).
         if column > 0 {
-            return shown.get(column as usize - 1).cloned();
+            let col = columns.get(column as usize - 1)?;
+            return Some(quote_ident(&table.columns[*col].name));
         }
         Some(format!(
             "CREATE {}INDEX {} ON {}.{} USING btree ({})",

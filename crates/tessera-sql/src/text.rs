@@ -43,6 +43,13 @@ pub enum TextFn {
     /// `like_escape(pattern, escape)`: the pattern with `escape` as its
     /// escape character rewritten to use `\\` (what `LIKE … ESCAPE` is).
     LikeEscape,
+    /// The text of an `int2vector` or `oidvector` (what a cast of one to
+    /// text gives): its elements separated by blanks. Only the binder
+    /// calls it; it has no SQL name.
+    VectorOut,
+    /// `"char"` to `integer`: the byte as a signed number, as PostgreSQL's
+    /// int4("char"). Only the binder calls it; it has no SQL name.
+    CharCode,
 }
 
 /// An argument's type in a signature.
@@ -117,10 +124,12 @@ impl TextFn {
                 .collect(),
             (QuoteIdent, 1) => vec![Text],
             (QuoteLiteral | QuoteNullable, 1) => vec![Any],
+            (VectorOut, 1) => vec![Any],
+            (CharCode, 1) => vec![Text],
             _ => return None,
         };
         let result = match self {
-            Strpos | Ascii => DataType::Int4,
+            Strpos | Ascii | CharCode => DataType::Int4,
             StartsWith => DataType::Bool,
             _ => text,
         };
@@ -357,6 +366,13 @@ impl TextFn {
             }
             Ascii => Ok(Value::Int4(text(0)?.chars().next().map_or(0, |c| c as i32))),
             LikeEscape => out(like_escape(text(0)?, text(1)?)?),
+            VectorOut => match &args[0] {
+                Value::Array(a) => out(tessera_types::value::vector_out(a)),
+                _ => Err(Error::internal("a vector is not an array")),
+            },
+            CharCode => Ok(Value::Int4(
+                tessera_types::value::internal_char_byte(text(0)?) as i8 as i32,
+            )),
             Chr => {
                 let n = int(0)?;
                 if n == 0 {

@@ -809,6 +809,8 @@ WHERE t.oid = $1
     ] {
         let row = client.query_one(&statement, &[&oid]).await.unwrap();
         assert_eq!(row.get::<_, String>(0), name);
+        // typtype is "char", which the driver reads as i8.
+        assert_eq!(row.get::<_, i8>(1), b'b' as i8, "{name}");
         assert_eq!(row.get::<_, u32>(2), elem, "{name}");
         assert_eq!(row.get::<_, Option<u32>>(3), None, "{name}");
         assert_eq!(row.get::<_, u32>(4), 0, "{name}");
@@ -820,6 +822,99 @@ WHERE t.oid = $1
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The catalog's own types as the driver reads them in binary: `name`
+/// (String), `"char"` (i8), `int2vector` and `oidvector` (arrays, whose
+/// binary form is an array's with subscripts from 0), and `"char"` and
+/// `name` parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_types_in_binary() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE kinds (a int PRIMARY KEY, b text, c int);
+             CREATE INDEX kinds_cb ON kinds (c, b DESC)",
+        )
+        .await
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT c.relname, c.relkind, i.indkey, i.indoption, i.indkey[0] \
+             FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid \
+             WHERE c.relname = 'kinds_cb' AND c.relkind = 'i'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let types: Vec<Type> = row.columns().iter().map(|c| c.type_().clone()).collect();
+    assert_eq!(
+        types,
+        [
+            Type::NAME,
+            Type::CHAR,
+            Type::INT2_VECTOR,
+            Type::INT2_VECTOR,
+            Type::INT2
+        ]
+    );
+    assert_eq!(row.get::<_, String>(0), "kinds_cb");
+    assert_eq!(row.get::<_, i8>(1), b'i' as i8);
+    assert_eq!(row.get::<_, Vec<i16>>(2), [3, 2]);
+    assert_eq!(row.get::<_, Vec<i16>>(3), [0, 3]);
+    assert_eq!(row.get::<_, i16>(4), 3);
+    // The bytes are int2vectorsend's: one dimension, no NULLs, int2,
+    // two elements from subscript 0.
+    let raw = client
+        .query_one(
+            "SELECT indkey FROM pg_index WHERE indexrelid = 'kinds_cb'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, Raw>(0);
+    assert_eq!(
+        raw.0,
+        [
+            0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0,
+            2, 0, 2
+        ]
+    );
+    let row = client
+        .query_one(
+            "SELECT proargtypes FROM pg_proc WHERE proname = 'format_type'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].type_(), &Type::OID_VECTOR);
+    assert_eq!(row.get::<_, Vec<u32>>(0), [26, 23]);
+    // Parameters: "char" as one byte, name as its bytes. Text input cuts
+    // a name to 63 bytes; binary input refuses a longer one.
+    let row = client
+        .query_one(
+            "SELECT $1::\"char\", $1::\"char\"::int, $2::name, repeat('n', 70)::name",
+            &[&(-61i8), &"kinds"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i8>(0), -61);
+    assert_eq!(row.get::<_, i32>(1), -61);
+    assert_eq!(row.get::<_, String>(2), "kinds");
+    assert_eq!(row.get::<_, String>(3), "n".repeat(63));
+    assert_sqlstate(
+        client.query("SELECT $1::name", &[&"n".repeat(64)]).await,
+        &SqlState::NAME_TOO_LONG,
+        "a 64-byte name in binary",
+    );
+    assert_sqlstate(
+        client
+            .query("SELECT $1::\"char\"", &[&Bin(vec![1, 2])])
+            .await,
+        &SqlState::INVALID_BINARY_REPRESENTATION,
+        "two bytes for a \"char\"",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,10 +35,13 @@ pub enum Elem {
     Json,
     Jsonb,
     Oid,
+    Name,
+    /// `"char"` (PostgreSQL's `_char`).
+    InternalChar,
 }
 
 /// (element, element type, array OID, element OID, array type name).
-const TABLE: [(Elem, DataType, u32, &str); 21] = [
+const TABLE: [(Elem, DataType, u32, &str); 23] = [
     (Elem::Bool, DataType::Bool, 1000, "boolean[]"),
     (Elem::Int2, DataType::Int2, 1005, "smallint[]"),
     (Elem::Int4, DataType::Int4, 1007, "integer[]"),
@@ -85,6 +88,13 @@ const TABLE: [(Elem, DataType, u32, &str); 21] = [
     (Elem::Json, DataType::Json, 199, "json[]"),
     (Elem::Jsonb, DataType::Jsonb, 3807, "jsonb[]"),
     (Elem::Oid, DataType::Oid, 1028, "oid[]"),
+    (Elem::Name, DataType::Name, 1003, "name[]"),
+    (
+        Elem::InternalChar,
+        DataType::InternalChar,
+        1002,
+        "\"char\"[]",
+    ),
 ];
 
 impl Elem {

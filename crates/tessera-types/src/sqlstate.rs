@@ -108,6 +108,8 @@ pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
 pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
 pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
 pub const INVALID_NAME: SqlState = SqlState("42602");
+/// A `name` longer than 63 bytes in binary input.
+pub const NAME_TOO_LONG: SqlState = SqlState("42622");
 pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
 /// A value given for a GENERATED ALWAYS column.
 pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");

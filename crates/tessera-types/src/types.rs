@@ -57,8 +57,26 @@ pub enum DataType {
     /// function that made it gives; its values are `Value::Record`.
     /// Records are results of expressions only: no column stores one.
     Record(RecordShape),
+    /// `name`: an identifier of at most [`NAME_BYTES_MAX`] bytes (longer
+    /// input is cut at a character boundary, as PostgreSQL does), held as
+    /// `Value::Text`; it compares and converts as text.
+    Name,
+    /// `"char"`: one byte (PostgreSQL's `char` without a length; the
+    /// catalogs' kind columns). Held as `Value::Text` in its text output:
+    /// the character, `\ooo` (octal) for a byte above 127, the empty
+    /// string for the zero byte (see [`crate::value::internal_char_in`]).
+    InternalChar,
+    /// `int2vector`: a list of smallints (pg_index.indkey), held as a
+    /// `Value::Array` of `int2`. Its text is the numbers separated by
+    /// spaces, and its subscripts start at 0, as in PostgreSQL.
+    Int2Vector,
+    /// `oidvector`: the same for oids (pg_proc.proargtypes).
+    OidVector,
     Unknown,
 }
+
+/// The longest `name` in bytes (PostgreSQL's `NAMEDATALEN - 1`).
+pub const NAME_BYTES_MAX: usize = 63;
 
 /// The fields of a record type: one per function that returns records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,6 +175,10 @@ impl DataType {
             DataType::Record(_) => RECORD_OID,
             DataType::Unknown => 705,
             DataType::Void => 2278,
+            DataType::Name => 19,
+            DataType::InternalChar => 18,
+            DataType::Int2Vector => 22,
+            DataType::OidVector => 30,
         }
     }
 
@@ -185,6 +207,10 @@ impl DataType {
             705 => DataType::Unknown,
             2278 => DataType::Void,
             26 => DataType::Oid,
+            19 => DataType::Name,
+            18 => DataType::InternalChar,
+            22 => DataType::Int2Vector,
+            30 => DataType::OidVector,
             _ if RegKind::ALL.iter().any(|k| k.oid() == oid) => {
                 DataType::Reg(*RegKind::ALL.iter().find(|k| k.oid() == oid)?)
             }
@@ -195,8 +221,9 @@ impl DataType {
     /// `pg_type.typlen`: the fixed size in bytes, or -1 for variable length.
     pub fn typlen(&self) -> i16 {
         match self {
-            DataType::Bool => 1,
+            DataType::Bool | DataType::InternalChar => 1,
             DataType::Int2 => 2,
+            DataType::Name => 64,
             DataType::Int4
             | DataType::Float4
             | DataType::Date
@@ -274,6 +301,10 @@ impl DataType {
             DataType::Record(_) => "record",
             DataType::Unknown => "unknown",
             DataType::Void => "void",
+            DataType::Name => "name",
+            DataType::InternalChar => "\"char\"",
+            DataType::Int2Vector => "int2vector",
+            DataType::OidVector => "oidvector",
         }
     }
 
@@ -294,8 +325,24 @@ impl DataType {
     pub fn is_string(&self) -> bool {
         matches!(
             self,
-            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown
+            DataType::Text
+                | DataType::Varchar(_)
+                | DataType::Char(_)
+                | DataType::Name
+                | DataType::InternalChar
+                | DataType::Unknown
         )
+    }
+
+    /// For `int2vector` and `oidvector`, the array type they convert to
+    /// (PostgreSQL's binary-coercible casts to `int2[]`/`oid[]`), which
+    /// array functions and operators take them as.
+    pub fn vector_array(&self) -> Option<DataType> {
+        match self {
+            DataType::Int2Vector => Some(DataType::Array(Elem::Int2)),
+            DataType::OidVector => Some(DataType::Array(Elem::Oid)),
+            _ => None,
+        }
     }
 
     /// `date`, `time`, `timetz`, `timestamp`, `timestamptz` (PostgreSQL's
@@ -434,6 +481,11 @@ impl DataType {
     pub fn assignable_from(&self, from: DataType) -> bool {
         if from == DataType::Unknown {
             return true;
+        }
+        // "char" is assigned only from the string types (PostgreSQL's
+        // int4 → "char" is explicit).
+        if *self == DataType::InternalChar {
+            return from.is_string();
         }
         if self.is_numeric_family() && from.is_numeric_family() {
             return true;

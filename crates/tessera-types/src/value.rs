@@ -4,13 +4,13 @@
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use crate::array::{self, Array};
+use crate::array::{self, Array, Elem};
 use crate::datetime::{self, ops, parse, Interval, TimeContext, TimeZone};
 use crate::error::{Error, Result};
 use crate::json::{self, Jsonb};
 use crate::numeric::Numeric;
 use crate::sqlstate;
-use crate::types::DataType;
+use crate::types::{DataType, NAME_BYTES_MAX};
 
 #[derive(Debug, Clone, Default)]
 pub enum Value {
@@ -240,6 +240,10 @@ impl Value {
                 }
             }
             DataType::Text | DataType::Unknown => Ok(Value::Text(text.to_string())),
+            DataType::Name => Ok(Value::Text(name_in(text).to_string())),
+            DataType::InternalChar => Ok(Value::Text(internal_char_in(text))),
+            DataType::Int2Vector => vector_in(text, Elem::Int2),
+            DataType::OidVector => vector_in(text, Elem::Oid),
             // PostgreSQL's void_in takes any text; there is one void value.
             DataType::Void => Ok(Value::Text(String::new())),
             DataType::Varchar(n) => {
@@ -311,6 +315,14 @@ impl Value {
             (Value::Text(s), T::Char(n)) => Value::BpChar(fit_bpchar(s, n, explicit)?),
             (Value::BpChar(s), T::Char(n)) => Value::BpChar(fit_bpchar(s, n, explicit)?),
             (Value::Text(s), ty) => Value::parse_with(ty, &s, ctx)?,
+            // int4 → "char": the byte of a number in -128..=127.
+            (v @ (Value::Int2(_) | Value::Int4(_) | Value::Int8(_)), T::InternalChar) => {
+                let n = v.as_i64().unwrap_or_default();
+                let byte = i8::try_from(n).map_err(|_| Error::out_of_range("\"char\""))?;
+                Value::Text(internal_char_out(byte as u8))
+            }
+            (v, T::Name) => Value::Text(name_in(&v.string_text()).to_string()),
+            (v, T::InternalChar) => Value::Text(internal_char_in(&v.string_text())),
             (Value::BpChar(s), ty) if !ty.is_string() => Value::parse_with(ty, &s, ctx)?,
             (v @ Value::TimestampTz(_), ty) if ty.is_string() => {
                 let text = Value::Text(v.to_text_in(&ctx.zone).unwrap_or_default());
@@ -839,6 +851,80 @@ fn utc_context_for(ty: DataType) -> TimeContext {
 }
 
 /// A `char(n)` value without its trailing blanks (the part that counts).
+/// `name` input: `text` cut to [`NAME_BYTES_MAX`] bytes at a character
+/// boundary, as PostgreSQL's namein does.
+pub fn name_in(text: &str) -> &str {
+    if text.len() <= NAME_BYTES_MAX {
+        return text;
+    }
+    let mut end = NAME_BYTES_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `"char"` input, as PostgreSQL's charin: `\ooo` (exactly a backslash
+/// and three octal digits) is that byte, anything else its first byte
+/// (the zero byte when empty). Returns the value's text output.
+pub fn internal_char_in(text: &str) -> String {
+    let b = text.as_bytes();
+    let octal = |c: u8| (b'0'..=b'7').contains(&c);
+    let byte = if b.len() == 4 && b[0] == b'\\' && b[1..].iter().all(|c| octal(*c)) {
+        // Three octal digits may exceed 255; charin keeps the low byte.
+        ((b[1] - b'0') as u32 * 64 + (b[2] - b'0') as u32 * 8 + (b[3] - b'0') as u32) as u8
+    } else {
+        b.first().copied().unwrap_or(0)
+    };
+    internal_char_out(byte)
+}
+
+/// `"char"` output, as PostgreSQL's charout: nothing for the zero byte,
+/// the character for ASCII, `\ooo` for a byte above 127.
+pub fn internal_char_out(byte: u8) -> String {
+    match byte {
+        0 => String::new(),
+        1..=127 => (byte as char).to_string(),
+        _ => format!("\\{:03o}", byte),
+    }
+}
+
+/// The byte a `"char"` value (its text output) holds.
+pub fn internal_char_byte(text: &str) -> u8 {
+    let b = text.as_bytes();
+    match b {
+        [] => 0,
+        [b'\\', d1, d2, d3] => (*d1 - b'0')
+            .wrapping_mul(64)
+            .wrapping_add((*d2 - b'0') * 8)
+            .wrapping_add(*d3 - b'0'),
+        _ => b[0],
+    }
+}
+
+/// `int2vector` / `oidvector` input: numbers separated by blanks. As in
+/// PostgreSQL 15 there is no count limit: the text it is read from (a
+/// statement or parameter, under the protocol's message limit) bounds it.
+fn vector_in(text: &str, elem: Elem) -> Result<Value> {
+    let items = text
+        .split_ascii_whitespace()
+        .map(|word| Value::parse(elem.data_type(), word))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Value::Array(Box::new(Array { elem, items })))
+}
+
+/// `int2vector` / `oidvector` output: the elements separated by a blank.
+pub fn vector_out(array: &Array) -> String {
+    let mut out = String::new();
+    for (i, v) in array.items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        v.write_text(&mut out);
+    }
+    out
+}
+
 pub fn trim_blanks(s: &str) -> &str {
     s.trim_end_matches(' ')
 }
@@ -997,6 +1083,60 @@ const _: () = assert!(std::mem::size_of::<Value>() == 32);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_char_is_one_byte_shown_as_postgres_shows_it() {
+        let shown = |text: &str| internal_char_in(text);
+        assert_eq!(shown("r"), "r");
+        assert_eq!(shown("rel"), "r");
+        assert_eq!(shown(""), "");
+        // The first byte of a multi-byte character, and \ooo for it.
+        assert_eq!(shown("é"), "\\303");
+        assert_eq!(shown("\\303"), "\\303");
+        assert_eq!(shown("\\101"), "A");
+        assert_eq!(shown("\\"), "\\");
+        assert_eq!(shown("\\12"), "\\");
+        assert_eq!(internal_char_byte("\\303"), 0xc3);
+        assert_eq!(internal_char_byte(""), 0);
+        for byte in 0..=255u8 {
+            assert_eq!(internal_char_byte(&internal_char_out(byte)), byte);
+        }
+        let cast = |n: i32| Value::Int4(n).cast(DataType::InternalChar, true);
+        assert_eq!(cast(114).unwrap().to_text().unwrap(), "r");
+        assert_eq!(cast(-61).unwrap().to_text().unwrap(), "\\303");
+        assert_eq!(
+            cast(128).unwrap_err().code,
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+    }
+
+    #[test]
+    fn name_is_cut_to_63_bytes_on_a_character_boundary() {
+        let long = "é".repeat(40);
+        let v = Value::parse(DataType::Name, &long).unwrap();
+        assert_eq!(v.to_text().unwrap(), "é".repeat(31));
+        let v = Value::Text("x".repeat(70))
+            .cast(DataType::Name, true)
+            .unwrap();
+        assert_eq!(v.to_text().unwrap().len(), NAME_BYTES_MAX);
+    }
+
+    #[test]
+    fn vectors_read_blank_separated_numbers() {
+        let v = Value::parse(DataType::Int2Vector, "1  2\t3").unwrap();
+        let Value::Array(a) = &v else { panic!("{v:?}") };
+        assert_eq!(vector_out(a), "1 2 3");
+        assert_eq!(a.elem, Elem::Int2);
+        let bad = Value::parse(DataType::Int2Vector, "1 x").unwrap_err();
+        assert_eq!(bad.code, sqlstate::INVALID_TEXT_REPRESENTATION);
+        let big = Value::parse(DataType::Int2Vector, "1 70000").unwrap_err();
+        assert_eq!(big.code, sqlstate::NUMERIC_VALUE_OUT_OF_RANGE);
+        let oids = Value::parse(DataType::OidVector, "4294967295 0").unwrap();
+        let Value::Array(a) = &oids else {
+            panic!("{oids:?}")
+        };
+        assert_eq!(vector_out(a), "4294967295 0");
+    }
 
     fn text(v: Value) -> String {
         v.to_text().unwrap()

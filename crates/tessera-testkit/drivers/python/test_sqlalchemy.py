@@ -75,6 +75,7 @@ books = Table(
 )
 Index("sa_books_title_idx", books.c.title)
 Index("sa_books_author_price_idx", books.c.author_id, books.c.price)
+Index("sa_books_published_idx", books.c.published.desc(), books.c.title)
 
 
 def check_core(engine, ddl_engine):
@@ -154,9 +155,6 @@ def check_core(engine, ddl_engine):
 
 
 def check_reflection(engine):
-    # Left out: get_indexes, has_index and Table(autoload_with=…), which
-    # decode pg_index.indkey and indoption as int2vector text ("1 2");
-    # Tessera's pg_index has them as int2[].
     insp = inspect(engine)
     names = insp.get_table_names()
     check("get_table_names", sorted(n for n in names if n.startswith("sa_")),
@@ -197,7 +195,35 @@ def check_reflection(engine):
     check("get_check_constraints", [(c["name"], c["sqltext"])
                                     for c in insp.get_check_constraints("sa_books")],
           [("sa_books_price_check", "price >= 0::numeric")])
-    print("ok reflection: tables, columns, types, defaults, identity, keys, constraints")
+    # get_indexes reads pg_index.indkey and indoption as int2vector text
+    # ("1 2"), and generate_subscripts over indkey from 0.
+    indexes = sorted(insp.get_indexes("sa_books"), key=lambda i: i["name"])
+    check("get_indexes", [(i["name"], i["column_names"], i["unique"], i.get("column_sorting"))
+                          for i in indexes],
+          [("sa_books_author_price_idx", ["author_id", "price"], False, None),
+           ("sa_books_published_idx", ["published", "title"], False,
+            {"published": ("desc",)}),
+           ("sa_books_title_idx", ["title"], False, None)])
+    check("get_indexes of a unique constraint",
+          [(i["name"], i["column_names"], i["unique"], i.get("duplicates_constraint"))
+           for i in insp.get_indexes("sa_authors")],
+          [("sa_authors_email_key", ["email"], True, "sa_authors_email_key")])
+    check("has_index", insp.has_index("sa_books", "sa_books_title_idx"), True)
+    check("has_index of another table's", insp.has_index("sa_authors", "sa_books_title_idx"),
+          False)
+    reflected = Table("sa_books", MetaData(), autoload_with=engine)
+    check("autoload_with columns", [c.name for c in reflected.columns], list(cols))
+    check("autoload_with primary key", [c.name for c in reflected.primary_key], ["id"])
+    check("autoload_with indexes",
+          sorted((i.name, [c.name for c in i.columns], i.unique) for i in reflected.indexes),
+          [("sa_books_author_price_idx", ["author_id", "price"], False),
+           ("sa_books_published_idx", ["published", "title"], False),
+           ("sa_books_title_idx", ["title"], False)])
+    check("autoload_with foreign key", [(f.parent.name, f.target_fullname)
+                                        for f in reflected.foreign_keys],
+          [("author_id", "sa_authors.id")])
+    print("ok reflection: tables, columns, types, defaults, identity, keys, constraints, "
+          "indexes, autoload_with")
 
 
 class Base(DeclarativeBase):
