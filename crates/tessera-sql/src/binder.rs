@@ -1539,8 +1539,8 @@ pub struct Binder<'a> {
     stats: Option<Arc<crate::stats::TableStats>>,
     /// The pg_catalog view of `catalog`, made when first needed.
     system: Option<Arc<SystemCatalog>>,
-    /// The session's prepared statements as pg_prepared_statements rows.
-    prepared_rows: Arc<Vec<Vec<Value>>>,
+    /// The session's prepared statements, for pg_prepared_statements.
+    prepared: Option<&'a std::collections::BTreeMap<String, crate::engine::PreparedStatement>>,
     /// Whether the statement reads pg_prepared_statements: it is bound
     /// again each time it runs, with the session's statements of then.
     reads_prepared: bool,
@@ -1888,7 +1888,7 @@ impl<'a> Binder<'a> {
             unqualified: None,
             stats: None,
             system: None,
-            prepared_rows: Arc::default(),
+            prepared: None,
             reads_prepared: false,
         }
     }
@@ -2030,8 +2030,11 @@ impl<'a> Binder<'a> {
     /// Orders inner joins by these statistics (see [`crate::stats`]).
     /// The session's prepared statements, for pg_prepared_statements (see
     /// [`crate::system::prepared_statement_rows`]).
-    pub fn with_prepared(mut self, rows: Arc<Vec<Vec<Value>>>) -> Binder<'a> {
-        self.prepared_rows = rows;
+    pub fn with_prepared(
+        mut self,
+        prepared: &'a std::collections::BTreeMap<String, crate::engine::PreparedStatement>,
+    ) -> Binder<'a> {
+        self.prepared = Some(prepared);
         self
     }
 
@@ -3272,7 +3275,7 @@ impl<'a> Binder<'a> {
         let mut inner = Binder::new(self.catalog, &types, self.time.clone());
         inner.names = self.names.clone();
         inner.stats = self.stats.clone();
-        inner.prepared_rows = self.prepared_rows.clone();
+        inner.prepared = self.prepared;
         let inner_parsed = Parsed {
             statement: statement.clone(),
             ..parsed.clone()
@@ -7590,7 +7593,10 @@ impl Binder<'_> {
                 let settings = name.name == "pg_settings" && !name.is_information_schema();
                 let mut generated_rows = generated.rows;
                 if name.name == "pg_prepared_statements" && !name.is_information_schema() {
-                    generated_rows = (*self.prepared_rows).clone();
+                    generated_rows = self
+                        .prepared
+                        .map(crate::system::prepared_statement_rows)
+                        .unwrap_or_default();
                     self.reads_prepared = true;
                 }
                 let rows = generated_rows

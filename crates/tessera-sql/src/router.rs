@@ -3587,9 +3587,23 @@ impl<C: Cluster> QueryEngine for Router<C> {
             let binder = Binder::new(&catalog, param_types, time.clone())
                 .with_names(names.clone())
                 .with_stats(self.cluster.table_stats())
-                .with_prepared(prepared_rows(session));
+                .with_prepared(&session.prepared);
             let bound = match &p.statement {
                 sqlparser::ast::Statement::Execute { .. } => bind_execute(binder, p, sql, session),
+                sqlparser::ast::Statement::Explain {
+                    statement: inner,
+                    analyze: false,
+                    format: None,
+                    options,
+                    ..
+                } if matches!(**inner, sqlparser::ast::Statement::Execute { .. })
+                    && options.iter().flatten().all(|o| {
+                        let name = o.name.value.to_ascii_lowercase();
+                        EXPLAIN_EXECUTE_OPTIONS.contains(&name.as_str())
+                    }) =>
+                {
+                    explain_execute(binder, p, inner, sql, session)
+                }
                 _ => binder.bind(p, sql),
             };
             match bound {
@@ -3729,11 +3743,6 @@ impl<C: Cluster> QueryEngine for Router<C> {
     }
 }
 
-/// The session's prepared statements as pg_prepared_statements rows.
-fn prepared_rows(session: &SessionState) -> Arc<Vec<Vec<Value>>> {
-    Arc::new(crate::system::prepared_statement_rows(&session.prepared))
-}
-
 fn unknown_prepared(name: &str) -> Error {
     Error::new(
         sqlstate::INVALID_SQL_STATEMENT_NAME,
@@ -3776,6 +3785,56 @@ fn bind_execute(
         )));
     };
     binder.bind_execute(parsed, sql, name, parameters, statement)
+}
+
+/// EXPLAIN options that `EXPLAIN EXECUTE` accepts (and, like EXPLAIN,
+/// ignores: Tessera's plans show neither costs nor timings).
+const EXPLAIN_EXECUTE_OPTIONS: &[&str] = &[
+    "verbose", "costs", "timing", "summary", "buffers", "settings", "wal",
+];
+
+/// `EXPLAIN EXECUTE name (args)`: the plan of the prepared statement (a
+/// generic one: its parameters show as `$n`), once the arguments check.
+fn explain_execute(
+    binder: Binder<'_>,
+    parsed: &crate::parser::Parsed,
+    inner: &sqlparser::ast::Statement,
+    sql: &str,
+    session: &SessionState,
+) -> Result<Statement> {
+    let inner_parsed = crate::parser::Parsed {
+        statement: inner.clone(),
+        ..parsed.clone()
+    };
+    let execute = bind_execute(binder, &inner_parsed, sql, session)?;
+    let Plan::Execute { statement, .. } = &*execute.plan else {
+        return Err(Error::internal("EXECUTE without its plan"));
+    };
+    let prepared = statement.0.clone();
+    Ok(Statement {
+        sql: sql.to_string(),
+        plan: Arc::new(Plan::Explain {
+            plan: prepared.plan.clone(),
+            init: prepared.init.clone(),
+            analyze: false,
+        }),
+        init: vec![],
+        columns: vec![crate::engine::ColumnDesc {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+            table_oid: 0,
+            column_id: 0,
+        }],
+        returns_rows: true,
+        parsed: Arc::new(parsed.clone()),
+        uses_sequences: false,
+        uses_settings: false,
+        advisory_waits: false,
+        sleeps: false,
+        reads_prepared: false,
+        copy: None,
+        ..execute
+    })
 }
 
 /// What the session's open transaction block depends on so far.
@@ -3825,7 +3884,7 @@ impl<C: Cluster> Router<C> {
             let bound = Binder::new(&catalog, &[], time)
                 .with_names(names)
                 .with_stats(self.cluster.table_stats())
-                .with_prepared(prepared_rows(session))
+                .with_prepared(&session.prepared)
                 .bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
             result.columns = Some(bound.columns);
@@ -3843,7 +3902,7 @@ impl<C: Cluster> Router<C> {
             let rebound = Binder::new(&catalog, &given, time)
                 .with_names(names)
                 .with_stats(self.cluster.table_stats())
-                .with_prepared(prepared_rows(session))
+                .with_prepared(&session.prepared)
                 .bind(&statement.parsed, &statement.sql)?;
             // What the client was told: names and types (the table a
             // column comes from may change with the search_path).

@@ -78,6 +78,27 @@ async fn sql_and_protocol_statements_share_one_namespace() {
         "one Bind and one EXECUTE of the Parsed statement, one EXECUTE of by_sql"
     );
 
+    if !server.is_external() {
+        // EXPLAIN EXECUTE shows the prepared statement's plan (PostgreSQL's
+        // plans read differently).
+        let plan = rows_text(&c, "EXPLAIN (COSTS OFF) EXECUTE by_sql(2, 'two')").await;
+        assert_eq!(
+            plan.first().map(String::as_str),
+            Some("Insert on ns"),
+            "{plan:?}"
+        );
+    }
+    assert_sqlstate(
+        c.batch_execute("EXPLAIN EXECUTE by_sql(2)").await,
+        &SqlState::SYNTAX_ERROR,
+        "EXPLAIN EXECUTE with too few arguments",
+    );
+    assert_eq!(
+        rows_text(&c, "SELECT count(*) FROM ns").await,
+        ["1"],
+        "EXPLAIN EXECUTE does not run the statement"
+    );
+
     // DEALLOCATE drops a Parsed statement: the driver's handle is dead.
     c.batch_execute(&format!("DEALLOCATE {name}"))
         .await
@@ -102,5 +123,53 @@ async fn sql_and_protocol_statements_share_one_namespace() {
         rows_text(&c, "SELECT count(*) FROM pg_prepared_statements").await,
         ["0"],
         "DISCARD ALL drops both kinds"
+    );
+}
+
+/// `tessera_sql::PREPARED_STATEMENTS_MAX`.
+const PREPARED_STATEMENTS_MAX: usize = 10_000;
+
+/// One limit covers both kinds: past [`PREPARED_STATEMENTS_MAX`] named
+/// statements, a PREPARE or a driver's Parse fails with 54000 until one is
+/// dropped. (PostgreSQL has no such limit.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_are_limited_per_session() {
+    let server = TestServer::start_with_shards(1);
+    if server.is_external() {
+        return;
+    }
+    let c = server.connect().await;
+    let max = PREPARED_STATEMENTS_MAX;
+    let parsed = c.prepare("SELECT 1").await.unwrap();
+    // A hundred at a time: each statement of a Query keeps the Query's text.
+    let names: Vec<usize> = (1..max).collect();
+    for chunk in names.chunks(100) {
+        let sql: String = chunk
+            .iter()
+            .map(|i| format!("PREPARE p{i} AS SELECT {i};"))
+            .collect();
+        c.batch_execute(&sql).await.unwrap();
+    }
+    assert_sqlstate(
+        c.batch_execute("PREPARE one_more AS SELECT 0").await,
+        &SqlState::PROGRAM_LIMIT_EXCEEDED,
+        "PREPARE past the limit",
+    );
+    assert_sqlstate(
+        c.prepare("SELECT 2").await,
+        &SqlState::PROGRAM_LIMIT_EXCEEDED,
+        "Parse past the limit",
+    );
+    drop(parsed);
+    // The driver closes its statement (Close is sent with the next query).
+    c.batch_execute("DEALLOCATE p1").await.unwrap();
+    c.batch_execute("PREPARE one_more AS SELECT 0")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&c, "EXECUTE one_more").await, ["0"]);
+    assert_eq!(
+        rows_text(&c, "SELECT count(*) FROM pg_prepared_statements").await,
+        [format!("{}", max - 1)],
+        "the Parsed statement closed, p1 deallocated, one_more added"
     );
 }
