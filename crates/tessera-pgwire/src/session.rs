@@ -858,6 +858,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     return Err(error.into());
                 }
             };
+            // A statement bound only when it ran (an EXECUTE after its
+            // PREPARE in one Query) also tells by its columns whether it
+            // returns rows.
+            let returns_rows =
+                returns_rows || result.columns.as_ref().is_some_and(|c| !c.is_empty());
             if result.tag == DISCARD_ALL {
                 self.statements.clear();
                 self.state.prepared.clear();
