@@ -35,7 +35,9 @@ use std::io;
 
 use tessera_sql::activity::{self, ActivityInfo, Registration};
 use tessera_sql::engine::REPORTED_SETTINGS;
-use tessera_sql::{Deallocate, QueryEngine, QueryResult, SessionState, StatementInfo};
+use tessera_sql::{
+    Deallocate, PreparedStatement, QueryEngine, QueryResult, SessionState, StatementInfo,
+};
 use tessera_types::interrupt::Interruptible;
 use tessera_types::sqlstate;
 use tessera_types::{DataType, Error, Value};
@@ -58,10 +60,9 @@ pub const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
 /// shrunk back to [`OUTPUT_FLUSH_BYTES`] so an idle session does not keep it.
 const OUTPUT_RETAIN_BYTES: usize = 4 * OUTPUT_FLUSH_BYTES;
 
-/// The most named prepared statements one session may hold (PostgreSQL has
-/// no limit; client statement caches hold a few hundred). Parse of one more
-/// fails with 54000 until the client closes some.
-pub const PREPARED_STATEMENTS_MAX: usize = 10_000;
+/// The most named prepared statements one session may hold, protocol and
+/// SQL ones together (see [`tessera_sql::PREPARED_STATEMENTS_MAX`]).
+pub use tessera_sql::PREPARED_STATEMENTS_MAX;
 
 /// The most portals one session may hold at once; each may cache a result.
 /// Portals end at Sync, so only a client that Binds this many times without
@@ -666,7 +667,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 // Closing what does not exist is not an error.
                 match target {
                     Target::Statement => {
+                        // A SQL PREPAREd one too: they share the namespace.
                         self.statements.remove(name);
+                        self.state.prepared.remove(name);
                     }
                     Target::Portal => {
                         self.portals.remove(name);
@@ -855,8 +858,14 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     return Err(error.into());
                 }
             };
+            // A statement bound only when it ran (an EXECUTE after its
+            // PREPARE in one Query) also tells by its columns whether it
+            // returns rows.
+            let returns_rows =
+                returns_rows || result.columns.as_ref().is_some_and(|c| !c.is_empty());
             if result.tag == DISCARD_ALL {
                 self.statements.clear();
+                self.state.prepared.clear();
             }
             if let Some(what) = statement.deallocates() {
                 deallocate(&mut self.statements, &mut self.state, what)?;
@@ -1141,16 +1150,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     ) -> Result<(), Error> {
         if name.is_empty() {
             self.statements.remove("");
-        } else if self.statements.contains_key(name) {
-            return Err(Error::new(
-                sqlstate::DUPLICATE_PREPARED_STATEMENT,
-                format!("prepared statement \"{name}\" already exists"),
-            ));
-        } else if self.statements.len() >= PREPARED_STATEMENTS_MAX {
-            return Err(Error::new(
-                sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                format!("too many prepared statements (the limit is {PREPARED_STATEMENTS_MAX})"),
-            ));
+        } else {
+            // SQL PREPAREd statements share the namespace.
+            self.state.check_new_prepared(name)?;
         }
         let param_types = param_type_oids
             .iter()
@@ -1170,12 +1172,15 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 "cannot insert multiple commands into a prepared statement",
             ));
         }
-        self.statements.insert(
-            name.to_string(),
-            Prepared {
-                statement: statements.pop(),
-            },
-        );
+        let statement = statements.pop();
+        if !name.is_empty() {
+            let types = statement.as_ref().map_or(&[][..], |s| s.param_types());
+            let mut listed = PreparedStatement::new(sql, types, false);
+            listed.statement = statement.as_ref().and_then(|s| s.for_execute());
+            self.state.prepared.insert(name.to_string(), listed);
+        }
+        self.statements
+            .insert(name.to_string(), Prepared { statement });
         codec::parse_complete(&mut self.out);
         Ok(())
     }
@@ -1195,6 +1200,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             .statements
             .get(statement_name)
             .ok_or_else(|| unknown_statement(statement_name))?;
+        if let Some(listed) = self.state.prepared.get_mut(statement_name) {
+            listed.count_execution();
+        }
         let param_types = prepared
             .statement
             .as_ref()
@@ -1332,6 +1340,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             if result.tag == DISCARD_ALL {
                 // Its own portal lives on until Sync, as in PostgreSQL.
                 self.statements.clear();
+                self.state.prepared.clear();
             }
             if let Some(what) = statement.deallocates() {
                 // As with DISCARD ALL, its portal lives on until Sync.
@@ -1451,9 +1460,13 @@ fn deallocate<S>(
     what: Deallocate<'_>,
 ) -> Result<(), Error> {
     match what {
-        Deallocate::All => statements.clear(),
+        Deallocate::All => {
+            statements.clear();
+            state.prepared.clear();
+        }
         Deallocate::Named(name) => {
-            if statements.remove(name).is_none() {
+            let protocol = statements.remove(name).is_some();
+            if state.prepared.remove(name).is_none() && !protocol {
                 if let Some(txn) = state.txn.as_mut() {
                     txn.failed = true;
                 }

@@ -1538,6 +1538,11 @@ pub struct Binder<'a> {
     stats: Option<Arc<crate::stats::TableStats>>,
     /// The pg_catalog view of `catalog`, made when first needed.
     system: Option<Arc<SystemCatalog>>,
+    /// The session's prepared statements, for pg_prepared_statements.
+    prepared: Option<&'a std::collections::BTreeMap<String, crate::engine::PreparedStatement>>,
+    /// Whether the statement reads pg_prepared_statements: it is bound
+    /// again each time it runs, with the session's statements of then.
+    reads_prepared: bool,
 }
 
 /// What the order of inner joins is planned on: each item's expected
@@ -1882,6 +1887,8 @@ impl<'a> Binder<'a> {
             unqualified: None,
             stats: None,
             system: None,
+            prepared: None,
+            reads_prepared: false,
         }
     }
 
@@ -2020,6 +2027,16 @@ impl<'a> Binder<'a> {
     }
 
     /// Orders inner joins by these statistics (see [`crate::stats`]).
+    /// The session's prepared statements, for pg_prepared_statements (see
+    /// [`crate::system::prepared_statement_rows`]).
+    pub fn with_prepared(
+        mut self,
+        prepared: &'a std::collections::BTreeMap<String, crate::engine::PreparedStatement>,
+    ) -> Binder<'a> {
+        self.prepared = Some(prepared);
+        self
+    }
+
     pub fn with_stats(mut self, stats: Option<Arc<crate::stats::TableStats>>) -> Binder<'a> {
         self.stats = stats;
         self
@@ -2600,6 +2617,14 @@ impl<'a> Binder<'a> {
                 sleeps: bound.sleeps && analyze,
                 ..bound
             });
+        }
+        if let S::Prepare {
+            name,
+            data_types,
+            statement,
+        } = &parsed.statement
+        {
+            return self.bind_prepare(parsed, sql, ident_name(name), data_types, statement);
         }
         let mut copy = None;
         let (plan, columns, returns_rows) = match &parsed.statement {
@@ -3215,7 +3240,131 @@ impl<'a> Binder<'a> {
             uses_settings: self.uses_settings,
             advisory_waits: self.advisory_waits,
             sleeps: self.sleeps,
+            reads_prepared: self.reads_prepared,
             copy,
+        })
+    }
+
+    /// `PREPARE name [(types)] AS statement`: the statement is bound now
+    /// with the given parameter types (the rest inferred, as for Parse).
+    fn bind_prepare(
+        self,
+        parsed: &Parsed,
+        sql: &str,
+        name: String,
+        data_types: &[ast::DataType],
+        statement: &ast::Statement,
+    ) -> Result<Statement> {
+        let preparable = matches!(
+            statement,
+            ast::Statement::Query(_)
+                | ast::Statement::Insert(_)
+                | ast::Statement::Update { .. }
+                | ast::Statement::Delete(_)
+        );
+        if !preparable {
+            let text = statement.to_string();
+            let word = text.split_whitespace().next().unwrap_or_default();
+            return Err(Error::syntax(format!("syntax error at or near \"{word}\"")));
+        }
+        let types = data_types
+            .iter()
+            .map(|t| data_type(t).map(Some))
+            .collect::<Result<Vec<_>>>()?;
+        let mut inner = Binder::new(self.catalog, &types, self.time.clone());
+        inner.names = self.names.clone();
+        inner.stats = self.stats.clone();
+        inner.prepared = self.prepared;
+        let inner_parsed = Parsed {
+            statement: statement.clone(),
+            ..parsed.clone()
+        };
+        let bound = inner.bind(&inner_parsed, sql)?;
+        Ok(Statement {
+            sql: sql.to_string(),
+            plan: Arc::new(Plan::Prepare {
+                name,
+                statement: StatementRef(Arc::new(bound.clone())),
+            }),
+            init: vec![],
+            param_types: vec![],
+            columns: vec![],
+            returns_rows: false,
+            parsed: Arc::new(parsed.clone()),
+            uses_sequences: false,
+            uses_settings: false,
+            advisory_waits: false,
+            sleeps: false,
+            copy: None,
+            ..bound
+        })
+    }
+
+    /// `EXECUTE name [(args)]` of `prepared`, the session's statement of
+    /// that name: each argument is bound and coerced to its parameter's
+    /// type as an assignment is (42804 where it cannot be).
+    pub fn bind_execute(
+        mut self,
+        parsed: &Parsed,
+        sql: &str,
+        name: String,
+        args: &[ast::Expr],
+        prepared: Arc<Statement>,
+    ) -> Result<Statement> {
+        let expected = prepared.param_types.len();
+        if args.len() != expected {
+            return Err(Error::syntax(format!(
+                "wrong number of parameters for prepared statement \"{name}\""
+            ))
+            .with_detail(format!(
+                "Expected {expected} parameters but got {}.",
+                args.len()
+            )));
+        }
+        let scope = Scope::default();
+        let mut bound = Vec::with_capacity(args.len());
+        for (i, (arg, &to)) in args.iter().zip(&prepared.param_types).enumerate() {
+            let (e, from) = self.bind_expr_hint(
+                arg,
+                &scope,
+                &mut Ctx::Row {
+                    clause: "EXECUTE parameter",
+                },
+                Some(to),
+            )?;
+            if !to.assignable_from(from) {
+                return Err(Error::datatype_mismatch(format!(
+                    "parameter ${} of type {} cannot be coerced to the expected type {}",
+                    i + 1,
+                    from.base_name(),
+                    to.base_name()
+                ))
+                .with_hint("You will need to rewrite or cast the expression."));
+            }
+            let column = ColumnDef::new(format!("${}", i + 1), to, false);
+            bound.push(self.assign(e, from, &column)?);
+        }
+        Ok(Statement {
+            sql: sql.to_string(),
+            plan: Arc::new(Plan::Execute {
+                name,
+                args: bound,
+                statement: StatementRef(prepared.clone()),
+            }),
+            init: std::mem::take(&mut self.init),
+            param_types: self.finish_params(),
+            columns: prepared.columns.clone(),
+            returns_rows: prepared.returns_rows,
+            catalog_version: self.catalog.version,
+            search_path: self.names.setting.clone(),
+            parsed: Arc::new(parsed.clone()),
+            deferred: false,
+            uses_sequences: prepared.uses_sequences || self.uses_sequences,
+            uses_settings: prepared.uses_settings || self.uses_settings,
+            advisory_waits: prepared.advisory_waits || self.advisory_waits,
+            sleeps: prepared.sleeps || self.sleeps,
+            reads_prepared: self.reads_prepared,
+            copy: None,
         })
     }
 
@@ -7466,8 +7615,15 @@ impl Binder<'_> {
                 };
                 let width = columns.len();
                 let settings = name.name == "pg_settings" && !name.is_information_schema();
-                let rows = generated
-                    .rows
+                let mut generated_rows = generated.rows;
+                if name.name == "pg_prepared_statements" && !name.is_information_schema() {
+                    generated_rows = self
+                        .prepared
+                        .map(crate::system::prepared_statement_rows)
+                        .unwrap_or_default();
+                    self.reads_prepared = true;
+                }
+                let rows = generated_rows
                     .into_iter()
                     .map(|r| {
                         // A setting the session may change: its value as

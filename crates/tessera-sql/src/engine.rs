@@ -51,6 +51,11 @@ pub trait StatementInfo {
     fn deallocates(&self) -> Option<Deallocate<'_>> {
         None
     }
+    /// The statement as SQL `EXECUTE` runs it, for a protocol statement
+    /// listed in [`SessionState::prepared`]; `None` if EXECUTE cannot.
+    fn for_execute(&self) -> Option<std::sync::Arc<crate::plan::Statement>> {
+        None
+    }
 }
 
 /// What a `DEALLOCATE` drops.
@@ -155,6 +160,85 @@ pub struct SessionState {
     /// While a statement that calls `current_setting` or `set_config`
     /// runs: what they read and write (see [`crate::settings_fn`]).
     pub statement_settings: Option<std::sync::Arc<crate::settings_fn::StatementSettings>>,
+    /// The session's named prepared statements, SQL `PREPARE`d and
+    /// protocol Parsed alike (one namespace, as in PostgreSQL), by name:
+    /// what `pg_prepared_statements` lists and `EXECUTE` runs. At most
+    /// [`PREPARED_STATEMENTS_MAX`].
+    pub prepared: BTreeMap<String, PreparedStatement>,
+}
+
+/// The most named prepared statements one session may hold, of both kinds
+/// together (PostgreSQL has no limit; client statement caches hold a few
+/// hundred). A Parse or PREPARE of one more fails with 54000 until the
+/// client drops some.
+pub const PREPARED_STATEMENTS_MAX: usize = 10_000;
+
+/// One named prepared statement of a session.
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    /// The text the client sent: the PREPARE statement, or the Parse query.
+    pub sql: String,
+    /// When it was prepared, in microseconds since the Unix epoch.
+    pub prepare_time: i64,
+    pub param_types: Vec<DataType>,
+    /// Made by SQL `PREPARE` (else by a protocol Parse).
+    pub from_sql: bool,
+    /// Executions counted as PostgreSQL's plan cache counts them in its
+    /// default mode: a statement without parameters runs a generic plan;
+    /// one with parameters runs custom plans the first
+    /// [`CUSTOM_PLAN_RUNS`] times, then the generic one.
+    pub generic_plans: i64,
+    pub custom_plans: i64,
+    /// What `EXECUTE` runs: the bound statement (of a protocol one, a
+    /// copy of what the wire session holds, when the engine gives one).
+    pub statement: Option<std::sync::Arc<crate::plan::Statement>>,
+}
+
+/// How many custom plans PostgreSQL's plan cache tries before it
+/// considers the generic plan.
+pub const CUSTOM_PLAN_RUNS: i64 = 5;
+
+impl PreparedStatement {
+    pub fn new(sql: &str, param_types: &[DataType], from_sql: bool) -> PreparedStatement {
+        PreparedStatement {
+            sql: sql.to_string(),
+            prepare_time: crate::activity::now_micros(),
+            param_types: param_types.to_vec(),
+            from_sql,
+            generic_plans: 0,
+            custom_plans: 0,
+            statement: None,
+        }
+    }
+
+    /// Counts one execution (Bind or EXECUTE).
+    pub fn count_execution(&mut self) {
+        if !self.param_types.is_empty() && self.custom_plans < CUSTOM_PLAN_RUNS {
+            self.custom_plans += 1;
+        } else {
+            self.generic_plans += 1;
+        }
+    }
+}
+
+impl SessionState {
+    /// Refuses a new named prepared statement `name`: one of that name
+    /// exists (42P05), or the session holds the most it may.
+    pub fn check_new_prepared(&self, name: &str) -> Result<()> {
+        if self.prepared.contains_key(name) {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        if self.prepared.len() >= PREPARED_STATEMENTS_MAX {
+            return Err(Error::new(
+                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                format!("too many prepared statements (the limit is {PREPARED_STATEMENTS_MAX})"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.

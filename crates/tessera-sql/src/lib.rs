@@ -40,6 +40,6 @@ pub mod text;
 pub mod window;
 
 pub use engine::{
-    ColumnDesc, Deallocate, Isolation, Notice, QueryEngine, QueryResult, SessionState,
-    StatementInfo, TransactionStatus, Txn,
+    ColumnDesc, Deallocate, Isolation, Notice, PreparedStatement, QueryEngine, QueryResult,
+    SessionState, StatementInfo, TransactionStatus, Txn, PREPARED_STATEMENTS_MAX,
 };

@@ -842,6 +842,21 @@ pub enum Plan {
     Deallocate {
         name: Option<String>,
     },
+    /// SQL `PREPARE name AS statement`: adds `statement` (bound now, with
+    /// the PREPARE's text) to the session's prepared statements.
+    Prepare {
+        name: String,
+        statement: StatementRef,
+    },
+    /// `EXECUTE name (args)`: runs the session's prepared statement `name`
+    /// with the arguments (coerced to its parameter types). `statement` is
+    /// the one it was bound against: the one found when it runs must give
+    /// the same columns.
+    Execute {
+        name: String,
+        args: Vec<crate::expr::Expr>,
+        statement: StatementRef,
+    },
     /// BEGIN / START TRANSACTION; `None` takes the session's default.
     Begin {
         isolation: Option<crate::engine::Isolation>,
@@ -1089,9 +1104,23 @@ pub struct Statement {
     /// Whether it calls `pg_sleep`: the router sleeps once it has run,
     /// for as long as its calls asked (see `crate::activity`).
     pub sleeps: bool,
+    /// Whether it reads pg_prepared_statements: bound again each time it
+    /// runs, so it lists the session's statements of then.
+    pub reads_prepared: bool,
     /// COPY: its options and columns (its plan is the query of COPY TO,
     /// or [`Plan::CopyFrom`]).
     pub copy: Option<Arc<crate::copy::CopySpec>>,
+}
+
+/// A bound statement a plan holds (PREPARE's, the one EXECUTE was bound
+/// against); plans compare it by identity.
+#[derive(Debug, Clone)]
+pub struct StatementRef(pub Arc<Statement>);
+
+impl PartialEq for StatementRef {
+    fn eq(&self, other: &StatementRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl crate::engine::StatementInfo for Statement {
@@ -1114,6 +1143,13 @@ impl crate::engine::StatementInfo for Statement {
             Plan::Deallocate { name: Some(name) } => Some(Deallocate::Named(name)),
             _ => None,
         }
+    }
+    fn for_execute(&self) -> Option<Arc<Statement>> {
+        // A COPY is run by its session, not by EXECUTE; an EXECUTE runs
+        // no other EXECUTE.
+        let runs =
+            self.copy.is_none() && !self.deferred && !matches!(*self.plan, Plan::Execute { .. });
+        runs.then(|| Arc::new(self.clone()))
     }
     fn joins_implicit_transaction(&self) -> bool {
         !self.plan.is_transaction_control()

@@ -2510,6 +2510,19 @@ impl<C: Cluster> Router<C> {
                 let tag = if *listen { "LISTEN" } else { "UNLISTEN" };
                 Ok(QueryResult::command(tag, vec![]))
             }
+            Plan::Prepare { name, statement } => {
+                session.check_new_prepared(name)?;
+                let statement = &statement.0;
+                let mut listed = crate::engine::PreparedStatement::new(
+                    &statement.sql,
+                    &statement.param_types,
+                    true,
+                );
+                listed.statement = Some(statement.clone());
+                session.prepared.insert(name.clone(), listed);
+                Ok(QueryResult::command("PREPARE", vec![]))
+            }
+            Plan::Execute { .. } => Err(Error::internal("EXECUTE run as a plan of its own")),
             Plan::Deallocate { name } => {
                 let tag = if name.is_some() {
                     "DEALLOCATE"
@@ -3407,6 +3420,79 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
+        if !matches!(
+            statement.parsed.statement,
+            sqlparser::ast::Statement::Execute { .. }
+        ) {
+            return self.execute_resolved(statement, params, session).await;
+        }
+        // EXECUTE: bound now if it could not be when prepared (the PREPARE
+        // came earlier in the same Query).
+        let bound;
+        let outer = if statement.deferred {
+            let catalog = self.cluster.catalog();
+            let time = session.time_context(self.cluster.wall_clock());
+            let binder = Binder::new(&catalog, &[], time)
+                .with_names(session.names())
+                .with_stats(self.cluster.table_stats());
+            bound = bind_execute(binder, &statement.parsed, &statement.sql, session)?;
+            &bound
+        } else {
+            statement
+        };
+        let Plan::Execute {
+            name,
+            args,
+            statement: bound_against,
+        } = &*outer.plan
+        else {
+            return Err(Error::internal("EXECUTE without its plan"));
+        };
+        let values = {
+            let time = session.time_context(self.cluster.wall_clock());
+            let params = Params::new(params, time);
+            args.iter()
+                .map(|a| a.eval(&[], &params))
+                .collect::<Result<Vec<_>>>()?
+        };
+        // The statement of that name now: DEALLOCATE and PREPARE may have
+        // replaced it since the EXECUTE was bound.
+        let prepared = session
+            .prepared
+            .get_mut(name)
+            .ok_or_else(|| unknown_prepared(name))?;
+        let current = prepared
+            .statement
+            .clone()
+            .ok_or_else(|| unknown_prepared(name))?;
+        let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<(String, DataType)> {
+            c.iter().map(|d| (d.name.clone(), d.data_type)).collect()
+        };
+        let bound_against = &bound_against.0;
+        if !Arc::ptr_eq(&current, bound_against)
+            && (shape(&current.columns) != shape(&bound_against.columns)
+                || current.param_types != bound_against.param_types)
+        {
+            return Err(
+                Error::unsupported("a cached plan whose result type changed")
+                    .with_hint("Prepare the statement again."),
+            );
+        }
+        prepared.count_execution();
+        let mut result = self.execute_resolved(&current, values, session).await?;
+        if statement.deferred {
+            result.columns = Some(current.columns.clone());
+        }
+        Ok(result)
+    }
+
+    /// [`Router::execute_named`] of a statement that is not an EXECUTE.
+    async fn execute_resolved(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
         // A write with foreign keys to check or act on runs in a block, so
         // what they do commits with it (an implicit one outside a block).
         let implicit = session.txn.is_none()
@@ -3494,6 +3580,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 uses_settings: false,
                 advisory_waits: false,
                 sleeps: false,
+                reads_prepared: false,
                 copy: None,
             };
             if after_set {
@@ -3502,8 +3589,27 @@ impl<C: Cluster> QueryEngine for Router<C> {
             }
             let binder = Binder::new(&catalog, param_types, time.clone())
                 .with_names(names.clone())
-                .with_stats(self.cluster.table_stats());
-            match binder.bind(p, sql) {
+                .with_stats(self.cluster.table_stats())
+                .with_prepared(&session.prepared);
+            let bound = match &p.statement {
+                sqlparser::ast::Statement::Execute { .. } => bind_execute(binder, p, sql, session),
+                sqlparser::ast::Statement::Explain {
+                    statement: inner,
+                    analyze: false,
+                    format: None,
+                    options,
+                    ..
+                } if matches!(**inner, sqlparser::ast::Statement::Execute { .. })
+                    && options.iter().flatten().all(|o| {
+                        let name = o.name.value.to_ascii_lowercase();
+                        EXPLAIN_EXECUTE_OPTIONS.contains(&name.as_str())
+                    }) =>
+                {
+                    explain_execute(binder, p, inner, sql, session)
+                }
+                _ => binder.bind(p, sql),
+            };
+            match bound {
                 Ok(statement) => {
                     after_set = matches!(*statement.plan, Plan::Set { .. });
                     statements.push(statement)
@@ -3640,6 +3746,100 @@ impl<C: Cluster> QueryEngine for Router<C> {
     }
 }
 
+fn unknown_prepared(name: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_SQL_STATEMENT_NAME,
+        format!("prepared statement \"{name}\" does not exist"),
+    )
+}
+
+/// Binds `EXECUTE name (args)` against the session's statement `name`.
+fn bind_execute(
+    binder: Binder<'_>,
+    parsed: &crate::parser::Parsed,
+    sql: &str,
+    session: &SessionState,
+) -> Result<Statement> {
+    let sqlparser::ast::Statement::Execute {
+        name: Some(name),
+        parameters,
+        immediate: false,
+        into,
+        using,
+        ..
+    } = &parsed.statement
+    else {
+        return Err(Error::unsupported("this form of EXECUTE"));
+    };
+    if !into.is_empty() || !using.is_empty() || name.0.len() != 1 {
+        return Err(Error::unsupported("this form of EXECUTE"));
+    }
+    let name = match name.0[0].as_ident() {
+        Some(ident) => crate::binder::ident_name(ident),
+        None => return Err(Error::unsupported("this form of EXECUTE")),
+    };
+    let prepared = session
+        .prepared
+        .get(&name)
+        .ok_or_else(|| unknown_prepared(&name))?;
+    let Some(statement) = prepared.statement.clone() else {
+        return Err(Error::unsupported(format!(
+            "EXECUTE of prepared statement \"{name}\" (an empty query, a COPY or an EXECUTE)"
+        )));
+    };
+    binder.bind_execute(parsed, sql, name, parameters, statement)
+}
+
+/// EXPLAIN options that `EXPLAIN EXECUTE` accepts (and, like EXPLAIN,
+/// ignores: Tessera's plans show neither costs nor timings).
+const EXPLAIN_EXECUTE_OPTIONS: &[&str] = &[
+    "verbose", "costs", "timing", "summary", "buffers", "settings", "wal",
+];
+
+/// `EXPLAIN EXECUTE name (args)`: the plan of the prepared statement (a
+/// generic one: its parameters show as `$n`), once the arguments check.
+fn explain_execute(
+    binder: Binder<'_>,
+    parsed: &crate::parser::Parsed,
+    inner: &sqlparser::ast::Statement,
+    sql: &str,
+    session: &SessionState,
+) -> Result<Statement> {
+    let inner_parsed = crate::parser::Parsed {
+        statement: inner.clone(),
+        ..parsed.clone()
+    };
+    let execute = bind_execute(binder, &inner_parsed, sql, session)?;
+    let Plan::Execute { statement, .. } = &*execute.plan else {
+        return Err(Error::internal("EXECUTE without its plan"));
+    };
+    let prepared = statement.0.clone();
+    Ok(Statement {
+        sql: sql.to_string(),
+        plan: Arc::new(Plan::Explain {
+            plan: prepared.plan.clone(),
+            init: prepared.init.clone(),
+            analyze: false,
+        }),
+        init: vec![],
+        columns: vec![crate::engine::ColumnDesc {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+            table_oid: 0,
+            column_id: 0,
+        }],
+        returns_rows: true,
+        parsed: Arc::new(parsed.clone()),
+        uses_sequences: false,
+        uses_settings: false,
+        advisory_waits: false,
+        sleeps: false,
+        reads_prepared: false,
+        copy: None,
+        ..execute
+    })
+}
+
 /// What the session's open transaction block depends on so far.
 fn block_deps(session: &SessionState) -> Positions {
     session
@@ -3687,19 +3887,25 @@ impl<C: Cluster> Router<C> {
             let bound = Binder::new(&catalog, &[], time)
                 .with_names(names)
                 .with_stats(self.cluster.table_stats())
+                .with_prepared(&session.prepared)
                 .bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
             result.columns = Some(bound.columns);
             return Ok(result);
         }
-        if statement.catalog_version != catalog.version || statement.search_path != names.setting {
+        if statement.catalog_version != catalog.version
+            || statement.search_path != names.setting
+            || statement.reads_prepared
+        {
             // The schema or the search_path changed since PREPARE: bind
-            // again, as PostgreSQL re-plans.
+            // again, as PostgreSQL re-plans (and a read of the session's
+            // prepared statements reads them as they are now).
             let given: Vec<Option<DataType>> =
                 statement.param_types.iter().map(|t| Some(*t)).collect();
             let rebound = Binder::new(&catalog, &given, time)
                 .with_names(names)
                 .with_stats(self.cluster.table_stats())
+                .with_prepared(&session.prepared)
                 .bind(&statement.parsed, &statement.sql)?;
             // What the client was told: names and types (the table a
             // column comes from may change with the search_path).

@@ -455,7 +455,37 @@ const RELATIONS: &[(&str, &str)] = &[
          source:t min_val:t max_val:t enumvals:T boot_val:t reset_val:t sourcefile:t \
          sourceline:4 pending_restart:b",
     ),
+    (
+        "pg_prepared_statements",
+        "name:t statement:t prepare_time:z parameter_types:T from_sql:b generic_plans:8 \
+         custom_plans:8",
+    ),
 ];
+
+/// A session's named prepared statements as pg_prepared_statements
+/// lists them (parameter types as their names, a text[] where PostgreSQL
+/// has regtype[]: the same text).
+pub fn prepared_statement_rows(
+    prepared: &std::collections::BTreeMap<String, crate::engine::PreparedStatement>,
+) -> Vec<Vec<Value>> {
+    // Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+    const UNIX_TO_POSTGRES_MICROS: i64 = 946_684_800_000_000;
+    prepared
+        .iter()
+        .map(|(name, p)| {
+            let types = p.param_types.iter().map(|t| text(t.base_name()));
+            vec![
+                text(name.as_str()),
+                text(p.sql.as_str()),
+                Value::TimestampTz(p.prepare_time - UNIX_TO_POSTGRES_MICROS),
+                array(Elem::Text, types.collect()),
+                Value::Bool(p.from_sql),
+                Value::Int8(p.generic_plans),
+                Value::Int8(p.custom_plans),
+            ]
+        })
+        .collect()
+}
 
 /// The settings a session may change, as pg_settings lists them: name,
 /// default, vartype, unit.
@@ -1052,6 +1082,8 @@ impl SystemCatalog {
                     Value::Null,
                 ],
             ],
+            // The session's statements, which the binder fills in.
+            "pg_prepared_statements" => vec![],
             "pg_settings" => preset_settings()
                 .into_iter()
                 .map(|(name, value, vartype, description)| {

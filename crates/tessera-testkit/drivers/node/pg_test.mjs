@@ -121,6 +121,18 @@ console.log('ddl ok')
   await client.query({ ...ins, values: [200, 'p1'] })
   await client.query({ ...ins, values: [201, 'p2'] })
   check('named insert', (await client.query('SELECT count(*)::int AS n FROM items WHERE id >= 200')).rows, [{ n: 2 }])
+  // The server lists both, Parsed once each and bound per execution.
+  check('pg_prepared_statements',
+    (await client.query(`SELECT name, statement, parameter_types::text AS types, from_sql,
+        (generic_plans + custom_plans)::int AS runs
+      FROM pg_prepared_statements ORDER BY name`)).rows,
+    [
+      { name: 'item_by_id', statement: 'SELECT name, price FROM items WHERE id = $1', types: '{integer}', from_sql: false, runs: 3 },
+      { name: 'item_ins', statement: 'INSERT INTO items (id, name) VALUES ($1, $2)', types: '{integer,text}', from_sql: false, runs: 2 },
+    ])
+  // SQL PREPARE shares the names: the driver's name cannot be PREPAREd.
+  await expectError('PREPARE of a Parsed name', client.query('PREPARE item_by_id AS SELECT 1'), '42P05')
+  check('EXECUTE of a Parsed statement', (await client.query('EXECUTE item_by_id(3)')).rows, [{ name: 'item 3', price: '4.25' }])
   console.log('named prepared statements ok')
 }
 

@@ -324,10 +324,29 @@ def check_prepared(conn):
         for i in range(3):
             cur.execute("SELECT name, qty FROM items WHERE id = %s", (i + 1,), prepare=True)
             check(f"prepared execution {i}", cur.fetchone(), (f"item{i + 1}", (i + 1) * 10))
+        # The server lists psycopg's statement: Parsed (not from SQL PREPARE),
+        # its int parameter sent as a smallint, executed three times.
+        cur.execute(
+            "SELECT statement, parameter_types::text, from_sql, generic_plans + custom_plans"
+            " FROM pg_prepared_statements WHERE statement LIKE 'SELECT name, qty FROM items%'"
+        )
+        check("pg_prepared_statements", cur.fetchall(),
+              [("SELECT name, qty FROM items WHERE id = $1", "{smallint}", False, 3)])
         # A rollback makes psycopg drop its statements with DEALLOCATE ALL.
+        conn.rollback()
+        cur.execute("SELECT count(*) FROM pg_prepared_statements")
+        check("pg_prepared_statements after DEALLOCATE ALL", cur.fetchone(), (0,))
         conn.rollback()
         cur.execute("SELECT name, qty FROM items WHERE id = %s", (2,), prepare=True)
         check("prepared after DEALLOCATE ALL", cur.fetchone(), ("item2", 20))
+        # SQL PREPARE / EXECUTE through psycopg, beside its own statements.
+        cur.execute("PREPARE by_qty (int) AS SELECT name FROM items WHERE qty = $1")
+        cur.execute("EXECUTE by_qty (30)")
+        check("EXECUTE", cur.fetchall(), [("item3",)])
+        check("EXECUTE rowcount", cur.rowcount, 1)
+        cur.execute("SELECT from_sql FROM pg_prepared_statements WHERE name = 'by_qty'")
+        check("PREPAREd is from SQL", cur.fetchall(), [(True,)])
+        cur.execute("DEALLOCATE by_qty")
         # Automatic preparation after prepare_threshold executions.
         conn.prepare_threshold = 2
         for i in range(4):
