@@ -51,6 +51,12 @@ pub trait StatementInfo {
     fn deallocates(&self) -> Option<Deallocate<'_>> {
         None
     }
+    /// A FETCH or MOVE: the cursor it names, where it goes and whether it
+    /// is a MOVE. The session runs it itself when the name is one of its
+    /// protocol-level portals (cursors and portals share one namespace).
+    fn fetches(&self) -> Option<(&str, crate::cursor::FetchDirection, bool)> {
+        None
+    }
 }
 
 /// What a `DEALLOCATE` drops.
@@ -86,6 +92,9 @@ pub struct QueryResult {
     /// multi-statement Query, after DDL before it ran): the columns to
     /// describe its rows with, in place of the prepared ones.
     pub columns: Option<Vec<ColumnDesc>>,
+    /// The rows go in binary format over the simple protocol: a FETCH
+    /// from a BINARY cursor (the extended protocol's Bind chooses itself).
+    pub binary_rows: bool,
 }
 
 impl QueryResult {
@@ -96,6 +105,7 @@ impl QueryResult {
             tag: tag.into(),
             notices,
             columns: None,
+            binary_rows: false,
         }
     }
 }
@@ -155,6 +165,8 @@ pub struct SessionState {
     /// While a statement that calls `current_setting` or `set_config`
     /// runs: what they read and write (see [`crate::settings_fn`]).
     pub statement_settings: Option<std::sync::Arc<crate::settings_fn::StatementSettings>>,
+    /// The session's SQL-level cursors (DECLARE … CURSOR).
+    pub cursors: crate::cursor::Cursors,
 }
 
 /// What ReadyForQuery reports: idle, in a transaction block, or in a failed one.
@@ -287,6 +299,7 @@ impl SessionState {
     /// undoes every SET made in it.
     pub fn end_block_settings(&mut self, committed: bool) {
         self.end_block_notifications(committed);
+        self.cursors.end_transaction(committed);
         let before = self.settings_before_block.take();
         let locals = std::mem::take(&mut self.local_settings);
         let restored = match before {

@@ -2036,7 +2036,9 @@ impl<C: Cluster> Router<C> {
         params.settings = session.statement_settings.clone();
         let mut params = Arc::new(params);
         let plan = &statement.plan;
-        if !statement.init.is_empty() && !matches!(**plan, Plan::Select(_)) {
+        if !statement.init.is_empty()
+            && !matches!(**plan, Plan::Select(_) | Plan::DeclareCursor { .. })
+        {
             // Subqueries of a write: their rows are read before it, at a snapshot.
             let (snapshot, read) = self.read_point(session);
             let ran = self.run_init(&statement.init, params, session, read).await;
@@ -2081,6 +2083,7 @@ impl<C: Cluster> Router<C> {
                     rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
                     tag: "EXPLAIN".into(),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::Select(select) => {
@@ -2095,6 +2098,7 @@ impl<C: Cluster> Router<C> {
                     rows,
                     tag: "SELECT".into(),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::Insert(insert) => {
@@ -2118,6 +2122,7 @@ impl<C: Cluster> Router<C> {
                     rows: Rows::from_vecs(rows),
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::Update(UpdatePlan {
@@ -2217,6 +2222,7 @@ impl<C: Cluster> Router<C> {
                         rows: Rows::from_vecs(rows),
                         tag: format!("UPDATE {count}"),
                         notices: vec![],
+                        binary_rows: false,
                     });
                 }
                 if let Some(fk) = fk {
@@ -2244,6 +2250,7 @@ impl<C: Cluster> Router<C> {
                     rows: Rows::from_vecs(returned),
                     tag: format!("{verb} {count}"),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::CreateTable {
@@ -2519,6 +2526,88 @@ impl<C: Cluster> Router<C> {
                 session.notify(channel, payload)?;
                 Ok(QueryResult::command("NOTIFY", vec![]))
             }
+            Plan::DeclareCursor {
+                name,
+                options,
+                query,
+                columns,
+                scrolls,
+            } => {
+                if !options.hold && session.txn.is_none() {
+                    return Err(Error::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "DECLARE CURSOR can only be used in transaction blocks",
+                    ));
+                }
+                if session.cursors.get(name).is_some() {
+                    return Err(Error::new(
+                        sqlstate::DUPLICATE_CURSOR,
+                        format!("cursor \"{name}\" already exists"),
+                    ));
+                }
+                let Plan::Select(select) = &**query else {
+                    return Err(Error::internal("a cursor over a non-SELECT plan"));
+                };
+                let rows = self
+                    .select(query, select, &statement.init, params, session)
+                    .await?;
+                if sequenced {
+                    self.settle_sequences().await?;
+                }
+                session.cursors.declare(
+                    name,
+                    &statement.sql,
+                    columns.clone(),
+                    rows,
+                    *options,
+                    *scrolls,
+                    self.cluster.wall_clock(),
+                )?;
+                if session.txn.is_none() {
+                    // Its own transaction has committed: it is held now.
+                    session.cursors.end_transaction(true);
+                }
+                Ok(QueryResult::command("DECLARE CURSOR", vec![]))
+            }
+            Plan::FetchCursor {
+                name,
+                direction,
+                move_only,
+            } => {
+                if let Some(cursor) = session.cursors.get(name) {
+                    let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<DataType> {
+                        c.iter().map(|d| d.data_type).collect()
+                    };
+                    if !move_only
+                        && !statement.columns.is_empty()
+                        && shape(&statement.columns) != shape(&cursor.columns)
+                    {
+                        return Err(Error::unsupported(
+                            "a FETCH prepared for another cursor of the same name",
+                        )
+                        .with_hint("Prepare the FETCH again."));
+                    }
+                }
+                let fetched = session.cursors.fetch(name, *direction, *move_only)?;
+                if *move_only {
+                    return Ok(QueryResult::command(
+                        format!("MOVE {}", fetched.count),
+                        vec![],
+                    ));
+                }
+                let cursor = session.cursors.get(name);
+                Ok(QueryResult {
+                    columns: cursor.map(|c| c.columns.clone()),
+                    rows: fetched.rows,
+                    tag: "FETCH".into(),
+                    notices: vec![],
+                    binary_rows: cursor.is_some_and(|c| c.binary),
+                })
+            }
+            Plan::CloseCursor { name } => {
+                session.cursors.close(name)?;
+                Ok(QueryResult::command("CLOSE CURSOR", vec![]))
+            }
             Plan::Discard(what) => {
                 use crate::plan::Discard;
                 if *what == Discard::All {
@@ -2529,6 +2618,9 @@ impl<C: Cluster> Router<C> {
                         ));
                     }
                     session.listen("*", false);
+                }
+                if matches!(what, Discard::All | Discard::CloseAll) {
+                    session.cursors.close_all();
                 }
                 if matches!(what, Discard::ResetAll | Discard::All) {
                     // Every setting the session changed back to its
@@ -2553,6 +2645,7 @@ impl<C: Cluster> Router<C> {
                 rows: Rows::one(vec![Value::Text(show_setting(session, name)?)]),
                 tag: "SHOW".into(),
                 notices: vec![],
+                binary_rows: false,
             }),
             Plan::ShowAll => {
                 // Every setting the node knows and every custom one the
@@ -2585,6 +2678,7 @@ impl<C: Cluster> Router<C> {
                     rows,
                     tag: "SHOW".into(),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::SetSessionCharacteristics {
@@ -3491,18 +3585,46 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 uses_settings: false,
                 advisory_waits: false,
                 sleeps: false,
+                reads_cursors: false,
                 copy: None,
             };
             if after_set {
                 statements.push(deferred());
                 continue;
             }
+            // A FETCH describes its cursor's rows: one declared by an
+            // earlier statement of this Query is known when it runs.
+            if let Some(crate::cursor::CursorCommand::Fetch {
+                name,
+                move_only: false,
+                ..
+            }) = &p.cursor
+            {
+                if session.cursors.get(name).is_none() && i > 0 {
+                    statements.push(Statement {
+                        returns_rows: true,
+                        ..deferred()
+                    });
+                    continue;
+                }
+            }
             let binder = Binder::new(&catalog, param_types, time.clone())
                 .with_names(names.clone())
+                .with_cursors(&session.cursors)
                 .with_stats(self.cluster.table_stats());
             match binder.bind(p, sql) {
-                Ok(statement) => {
+                Ok(mut statement) => {
                     after_set = matches!(*statement.plan, Plan::Set { .. });
+                    if let Plan::FetchCursor {
+                        name,
+                        move_only: false,
+                        ..
+                    } = &*statement.plan
+                    {
+                        if let Some(cursor) = session.cursors.get(name) {
+                            statement.columns = cursor.columns.clone();
+                        }
+                    }
                     statements.push(statement)
                 }
                 // A later statement of a Query may name what an earlier one
@@ -3683,21 +3805,32 @@ impl<C: Cluster> Router<C> {
         if statement.deferred {
             let bound = Binder::new(&catalog, &[], time)
                 .with_names(names)
+                .with_cursors(&session.cursors)
                 .with_stats(self.cluster.table_stats())
                 .bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
-            result.columns = Some(bound.columns);
+            if result.columns.is_none() {
+                result.columns = Some(bound.columns);
+            }
             return Ok(result);
         }
-        if statement.catalog_version != catalog.version || statement.search_path != names.setting {
+        if statement.catalog_version != catalog.version
+            || statement.search_path != names.setting
+            || statement.reads_cursors
+        {
             // The schema or the search_path changed since PREPARE: bind
             // again, as PostgreSQL re-plans.
             let given: Vec<Option<DataType>> =
                 statement.param_types.iter().map(|t| Some(*t)).collect();
-            let rebound = Binder::new(&catalog, &given, time)
+            let mut rebound = Binder::new(&catalog, &given, time)
                 .with_names(names)
+                .with_cursors(&session.cursors)
                 .with_stats(self.cluster.table_stats())
                 .bind(&statement.parsed, &statement.sql)?;
+            if matches!(*rebound.plan, Plan::FetchCursor { .. }) {
+                // Its cursor's columns, as the client was told them.
+                rebound.columns = statement.columns.clone();
+            }
             // What the client was told: names and types (the table a
             // column comes from may change with the search_path).
             let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<(String, DataType)> {
