@@ -88,6 +88,10 @@ pub struct Cursor {
     pub creation_time: i64,
     /// Declared in the open transaction, which has not committed yet.
     pending: bool,
+    /// The transaction's savepoint count when it was declared: a
+    /// ROLLBACK TO a savepoint made before it (numbered at most this)
+    /// closes it.
+    savepoint_seq: u32,
     /// The row the scan is on: 0 before the first, `len + 1` after the last.
     current: usize,
     at_start: bool,
@@ -203,6 +207,7 @@ impl Cursors {
         options: CursorOptions,
         plan_scrolls: bool,
         creation_time: i64,
+        savepoint_seq: u32,
     ) -> Result<()> {
         if self.open.contains_key(name) {
             return Err(Error::new(
@@ -240,6 +245,7 @@ impl Cursors {
                 binary: options.binary,
                 creation_time,
                 pending: true,
+                savepoint_seq,
                 current: 0,
                 at_start: true,
                 at_end: false,
@@ -270,6 +276,15 @@ impl Cursors {
         for cursor in self.open.values_mut() {
             cursor.pending = false;
         }
+        self.bytes = self.open.values().map(|c| c.bytes).sum();
+    }
+
+    /// ROLLBACK TO the savepoint numbered `savepoint_seq`: the cursors
+    /// declared since it close, as PostgreSQL drops the portals of a
+    /// rolled-back subtransaction (the others keep their positions).
+    pub fn rollback_to(&mut self, savepoint_seq: u32) {
+        self.open
+            .retain(|_, c| !(c.pending && c.savepoint_seq >= savepoint_seq));
         self.bytes = self.open.values().map(|c| c.bytes).sum();
     }
 
@@ -463,7 +478,8 @@ mod tests {
             scroll,
             ..CursorOptions::default()
         };
-        c.declare("c", "", vec![], rows, options, true, 0).unwrap();
+        c.declare("c", "", vec![], rows, options, true, 0, 0)
+            .unwrap();
         c
     }
 
@@ -517,15 +533,26 @@ mod tests {
             hold: true,
             ..CursorOptions::default()
         };
-        c.declare("h", "", vec![], Rows::new(1), options, true, 0)
+        c.declare("h", "", vec![], Rows::new(1), options, true, 0, 0)
             .unwrap();
         c.end_transaction(false);
         assert!(c.get("h").is_none(), "a rolled-back DECLARE ... WITH HOLD");
-        c.declare("h", "", vec![], Rows::new(1), options, true, 0)
+        c.declare("h", "", vec![], Rows::new(1), options, true, 0, 0)
             .unwrap();
         c.end_transaction(true);
         c.end_transaction(false);
         assert!(c.get("h").is_some(), "held past its commit");
+    }
+
+    #[test]
+    fn rollback_to_a_savepoint_closes_what_was_declared_since() {
+        let mut c = cursors(3, None);
+        let options = CursorOptions::default();
+        c.declare("after", "", vec![], Rows::new(1), options, true, 0, 1)
+            .unwrap();
+        c.rollback_to(1);
+        assert!(c.get("after").is_none());
+        assert!(c.get("c").is_some(), "declared before the savepoint");
     }
 
     #[test]
@@ -534,7 +561,7 @@ mod tests {
         let big = "x".repeat(1 << 20);
         let rows = Rows::from_vecs((0..65).map(|_| vec![Value::Text(big.clone())]).collect());
         let e = c
-            .declare("c", "", vec![], rows, CursorOptions::default(), true, 0)
+            .declare("c", "", vec![], rows, CursorOptions::default(), true, 0, 0)
             .unwrap_err();
         assert_eq!(e.code, sqlstate::PROGRAM_LIMIT_EXCEEDED);
         assert!(c.get("c").is_none());

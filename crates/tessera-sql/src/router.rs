@@ -2562,6 +2562,7 @@ impl<C: Cluster> Router<C> {
                     *options,
                     *scrolls,
                     self.cluster.wall_clock(),
+                    session.txn.as_ref().map_or(0, |t| t.savepoint_seq),
                 )?;
                 if session.txn.is_none() {
                     // Its own transaction has committed: it is held now.
@@ -2987,6 +2988,7 @@ impl<C: Cluster> Router<C> {
         if let Some(txn) = session.txn.as_mut() {
             txn.failed = false;
         }
+        session.cursors.rollback_to(savepoint);
         Ok(QueryResult::command("ROLLBACK", vec![]))
     }
 
