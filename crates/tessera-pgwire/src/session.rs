@@ -1301,6 +1301,13 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             .statements
             .get(statement_name)
             .ok_or_else(|| unknown_statement(statement_name))?;
+        if self.state.cursors.get(portal_name).is_some() {
+            // Cursors and portals share one namespace.
+            return Err(Error::new(
+                sqlstate::DUPLICATE_CURSOR,
+                format!("cursor \"{portal_name}\" already exists"),
+            ));
+        }
         let param_types = prepared
             .statement
             .as_ref()

@@ -222,5 +222,25 @@ async fn move_goes_forward_on_a_protocol_portal() {
             &b"\0\x01\0\0\0\x017".to_vec()
         ]
     );
+    // A Bind may not name a portal as an open cursor is named.
+    raw_query(&mut stream, "DECLARE taken CURSOR FOR SELECT 1");
+    let mut out = Vec::new();
+    for (kind, body) in [
+        (b'P', &b"\0SELECT 2\0\0\0"[..]),
+        (b'B', &b"taken\0\0\0\0\0\0\0\0"[..]),
+        (b'S', &b""[..]),
+    ] {
+        out.push(kind);
+        out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+    stream.write_all(&out).unwrap();
+    let got = read_until_ready(&mut stream);
+    let error = got.iter().find(|(t, _)| *t == b'E').expect("ErrorResponse");
+    assert!(
+        error.1.windows(6).any(|w| w == b"C42P03"),
+        "{:?}",
+        String::from_utf8_lossy(&error.1)
+    );
     raw_query(&mut stream, "ROLLBACK");
 }
