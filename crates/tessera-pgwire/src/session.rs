@@ -841,6 +841,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
     ) -> Result<(), Failure> {
         let engine = self.engine;
         let text = ResultFormats::Uniform(Format::Text);
+        let binary = ResultFormats::Uniform(Format::Binary);
         for statement in statements {
             if let Some(spec) = statement.copy() {
                 match spec.direction {
@@ -848,6 +849,17 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     CopyDirection::To => self.copy_out(statement, io).await?,
                 }
                 continue;
+            }
+            if let Some((name, direction, move_only)) = statement.fetches() {
+                let failed = self.state.txn.as_ref().is_some_and(|t| t.failed);
+                if !failed
+                    && self.state.cursors.get(name).is_none()
+                    && self.portals.contains_key(name)
+                {
+                    self.fetch_portal(name, direction, move_only, io).await?;
+                    self.report_changes();
+                    continue;
+                }
             }
             let returns_rows = statement.returns_rows();
             let outcome = run_statement(engine, statement, Vec::new(), &mut self.state).await;
@@ -872,8 +884,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             }
             // A statement bound only when it ran describes its rows itself.
             let columns = result.columns.as_deref().unwrap_or(statement.columns());
+            let formats = if result.binary_rows { &binary } else { &text };
             if returns_rows {
-                codec::row_description(&mut self.out, columns, &text)?;
+                codec::row_description(&mut self.out, columns, formats)?;
             }
             check_rows(&result, returns_rows)?;
             for notice in &result.notices {
@@ -884,7 +897,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     &mut self.out,
                     row,
                     columns,
-                    &text,
+                    formats,
                     &mut self.scratch,
                     &self.state.time_zone,
                 )?;
@@ -893,6 +906,99 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             command_complete(&mut self.out, &result.tag, result.rows.len(), returns_rows);
             self.report_changes();
         }
+        Ok(())
+    }
+
+    /// FETCH or MOVE (a simple Query) on protocol-level portal `name`, as
+    /// asyncpg's `Cursor.forward` sends: forward only (Bind makes portals
+    /// that scan forward), the rows in text format.
+    async fn fetch_portal<W: AsyncWrite + Unpin>(
+        &mut self,
+        name: &str,
+        direction: tessera_sql::cursor::FetchDirection,
+        move_only: bool,
+        io: &mut W,
+    ) -> Result<(), Failure> {
+        use tessera_sql::cursor::{FetchDirection, FETCH_ALL};
+        let count = match direction {
+            FetchDirection::Forward(FETCH_ALL) => usize::MAX,
+            FetchDirection::Forward(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => {
+                return Err(Error::new(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "FETCH and MOVE on a protocol-level portal go forward only",
+                )
+                .into())
+            }
+        };
+        let engine = self.engine;
+        let portal = self
+            .portals
+            .get_mut(name)
+            .ok_or_else(|| unknown_portal(name))?;
+        let Some(statement) = &portal.statement else {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!("portal \"{name}\" does not return rows"),
+            )
+            .into());
+        };
+        if !statement.returns_rows() || statement.copy().is_some() {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!("portal \"{name}\" does not return rows"),
+            )
+            .into());
+        }
+        if let Progress::NotRun = portal.progress {
+            let params = std::mem::take(&mut portal.params);
+            let result = run_statement(engine, statement, params, &mut self.state).await?;
+            check_rows(&result, true)?;
+            for notice in &result.notices {
+                codec::notice_response(&mut self.out, notice);
+            }
+            portal.progress = Progress::Running {
+                result,
+                next_row: 0,
+            };
+        }
+        let text = ResultFormats::Uniform(Format::Text);
+        let columns = match &portal.progress {
+            Progress::Running { result, .. } => {
+                result.columns.as_deref().unwrap_or(statement.columns())
+            }
+            _ => statement.columns(),
+        };
+        if !move_only {
+            codec::row_description(&mut self.out, columns, &text)?;
+        }
+        let mut moved = 0usize;
+        if let Progress::Running { result, next_row } = &portal.progress {
+            let mut next = *next_row;
+            while moved < count {
+                let Some(row) = result.rows.get(next) else {
+                    break;
+                };
+                if !move_only {
+                    codec::data_row(
+                        &mut self.out,
+                        row,
+                        columns,
+                        &text,
+                        &mut self.scratch,
+                        &self.state.time_zone,
+                    )?;
+                    write_if_full(&mut self.out, io).await?;
+                }
+                next += 1;
+                moved += 1;
+            }
+            if let Progress::Running { next_row, .. } = &mut portal.progress {
+                *next_row = next;
+            }
+        }
+        let verb = if move_only { "MOVE" } else { "FETCH" };
+        codec::command_complete(&mut self.out, &format!("{verb} {moved}"));
         Ok(())
     }
 
@@ -1200,6 +1306,13 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             .statements
             .get(statement_name)
             .ok_or_else(|| unknown_statement(statement_name))?;
+        if self.state.cursors.get(portal_name).is_some() {
+            // Cursors and portals share one namespace.
+            return Err(Error::new(
+                sqlstate::DUPLICATE_CURSOR,
+                format!("cursor \"{portal_name}\" already exists"),
+            ));
+        }
         if let Some(listed) = self.state.prepared.get_mut(statement_name) {
             listed.count_execution();
         }
@@ -1288,6 +1401,20 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 }
             }
             Target::Portal => {
+                if !self.portals.contains_key(name) {
+                    // A cursor DECLAREd in SQL is a portal too (psycopg
+                    // describes its named cursors so).
+                    if let Some(cursor) = self.state.cursors.get(name) {
+                        let format = if cursor.binary {
+                            Format::Binary
+                        } else {
+                            Format::Text
+                        };
+                        let formats = ResultFormats::Uniform(format);
+                        codec::row_description(&mut self.out, &cursor.columns, &formats)?;
+                        return Ok(());
+                    }
+                }
                 let portal = self.portals.get(name).ok_or_else(|| unknown_portal(name))?;
                 match &portal.statement {
                     Some(statement) if statement.returns_rows() => {
@@ -1374,6 +1501,8 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             max_rows as usize
         };
         let mut sent = 0;
+        // A FETCH describes its rows by its cursor's columns.
+        let columns = result.columns.as_deref().unwrap_or(statement.columns());
         while let Some(row) = result.rows.get(*next_row) {
             if sent == limit {
                 break;
@@ -1381,7 +1510,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             codec::data_row(
                 &mut self.out,
                 row,
-                statement.columns(),
+                columns,
                 &portal.result_formats,
                 &mut self.scratch,
                 &self.state.time_zone,

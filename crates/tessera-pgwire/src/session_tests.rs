@@ -121,6 +121,7 @@ impl QueryEngine for FakeEngine {
             rows: Rows::from_vecs(rows),
             tag: "SELECT".to_string(),
             notices: vec![],
+            binary_rows: false,
         };
         Ok(match statement.sql.as_str() {
             "select nums" => select((1..=5).map(|n| vec![Value::Int4(n)]).collect()),
@@ -143,6 +144,7 @@ impl QueryEngine for FakeEngine {
                     message: "careful".to_string(),
                     detail: None,
                 }],
+                binary_rows: false,
             },
             "set app" => {
                 session
@@ -156,6 +158,7 @@ impl QueryEngine for FakeEngine {
                     rows: Rows::default(),
                     tag: "SET".to_string(),
                     notices: vec![],
+                    binary_rows: false,
                 }
             }
             _ => return Err(Error::division_by_zero()),

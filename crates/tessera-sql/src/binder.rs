@@ -1536,6 +1536,10 @@ pub struct Binder<'a> {
     unqualified: Option<Vec<(sqlparser::tokenizer::Location, SchemaId)>>,
     /// The node's table statistics, which order inner joins.
     stats: Option<Arc<crate::stats::TableStats>>,
+    /// The rows of `pg_cursors` (see [`Binder::with_cursors`]).
+    cursors: Vec<Vec<Value>>,
+    /// Whether the statement reads `pg_cursors`.
+    reads_cursors: bool,
     /// The pg_catalog view of `catalog`, made when first needed.
     system: Option<Arc<SystemCatalog>>,
     /// The session's prepared statements, for pg_prepared_statements.
@@ -1889,7 +1893,15 @@ impl<'a> Binder<'a> {
             system: None,
             prepared: None,
             reads_prepared: false,
+            cursors: Vec::new(),
+            reads_cursors: false,
         }
+    }
+
+    /// What `pg_cursors` lists: the session's cursors.
+    pub fn with_cursors(mut self, cursors: &crate::cursor::Cursors) -> Binder<'a> {
+        self.cursors = cursors.rows();
+        self
     }
 
     /// The pg_catalog relations and functions over the catalog and path
@@ -2615,6 +2627,7 @@ impl<'a> Binder<'a> {
                 uses_settings: bound.uses_settings && analyze,
                 advisory_waits: bound.advisory_waits && analyze,
                 sleeps: bound.sleeps && analyze,
+                reads_cursors: bound.reads_cursors && analyze,
                 ..bound
             });
         }
@@ -2627,7 +2640,59 @@ impl<'a> Binder<'a> {
             return self.bind_prepare(parsed, sql, ident_name(name), data_types, statement);
         }
         let mut copy = None;
+        if let Some(crate::cursor::CursorCommand::Fetch {
+            name,
+            direction,
+            move_only,
+        }) = &parsed.cursor
+        {
+            // The columns are the cursor's, which the session knows.
+            let plan = Plan::FetchCursor {
+                name: name.clone(),
+                direction: *direction,
+                move_only: *move_only,
+            };
+            return Ok(Statement {
+                sql: sql.to_string(),
+                plan: Arc::new(plan),
+                init: vec![],
+                param_types: self.finish_params(),
+                columns: vec![],
+                returns_rows: !move_only,
+                catalog_version: self.catalog.version,
+                search_path: self.names.setting.clone(),
+                deferred: false,
+                parsed: Arc::new(parsed.clone()),
+                uses_sequences: false,
+                uses_settings: false,
+                advisory_waits: false,
+                sleeps: false,
+                reads_prepared: false,
+                reads_cursors: false,
+                copy: None,
+            });
+        }
         let (plan, columns, returns_rows) = match &parsed.statement {
+            S::Query(q) if parsed.cursor.is_some() => {
+                let Some(crate::cursor::CursorCommand::Declare { name, options }) = &parsed.cursor
+                else {
+                    return Err(Error::internal("a cursor command that is not DECLARE"));
+                };
+                let (plan, columns) = self.bind_query(q)?;
+                let plan = self.reg_columns_named(plan, &columns);
+                let scrolls = crate::cursor::plan_scrolls(&plan);
+                (
+                    Plan::DeclareCursor {
+                        name: name.clone(),
+                        options: *options,
+                        query: Arc::new(Plan::Select(Box::new(plan))),
+                        columns,
+                        scrolls,
+                    },
+                    vec![],
+                    false,
+                )
+            }
             S::Query(q) => {
                 let (plan, columns) = self.bind_query(q)?;
                 let plan = self.reg_columns_named(plan, &columns);
@@ -3022,6 +3087,15 @@ impl<'a> Binder<'a> {
             S::Close {
                 cursor: ast::CloseCursor::All,
             } => (Plan::Discard(Discard::CloseAll), vec![], false),
+            S::Close {
+                cursor: ast::CloseCursor::Specific { name },
+            } => (
+                Plan::CloseCursor {
+                    name: ident_name(name),
+                },
+                vec![],
+                false,
+            ),
             S::Deallocate { name, .. } => {
                 // An unquoted ALL means every statement; "ALL" names one.
                 let name = match name.quote_style {
@@ -3241,6 +3315,7 @@ impl<'a> Binder<'a> {
             advisory_waits: self.advisory_waits,
             sleeps: self.sleeps,
             reads_prepared: self.reads_prepared,
+            reads_cursors: self.reads_cursors,
             copy,
         })
     }
@@ -3364,6 +3439,7 @@ impl<'a> Binder<'a> {
             advisory_waits: prepared.advisory_waits || self.advisory_waits,
             sleeps: prepared.sleeps || self.sleeps,
             reads_prepared: self.reads_prepared,
+            reads_cursors: prepared.reads_cursors || self.reads_cursors,
             copy: None,
         })
     }
@@ -7595,10 +7671,14 @@ impl Binder<'_> {
                         "permission denied for table pg_authid",
                     ));
                 }
-                let generated = self
+                let mut generated = self
                     .system()
                     .system_relation(&name)
                     .ok_or_else(|| Error::internal("a catalog relation without rows"))?;
+                if name.name == "pg_cursors" && !name.is_information_schema() {
+                    generated.rows = self.cursors.clone();
+                    self.reads_cursors = true;
+                }
                 let descs: Vec<ColumnDesc> = generated
                     .columns
                     .iter()

@@ -56,6 +56,12 @@ pub trait StatementInfo {
     fn for_execute(&self) -> Option<std::sync::Arc<crate::plan::Statement>> {
         None
     }
+    /// A FETCH or MOVE: the cursor it names, where it goes and whether it
+    /// is a MOVE. The session runs it itself when the name is one of its
+    /// protocol-level portals (cursors and portals share one namespace).
+    fn fetches(&self) -> Option<(&str, crate::cursor::FetchDirection, bool)> {
+        None
+    }
 }
 
 /// What a `DEALLOCATE` drops.
@@ -91,6 +97,9 @@ pub struct QueryResult {
     /// multi-statement Query, after DDL before it ran): the columns to
     /// describe its rows with, in place of the prepared ones.
     pub columns: Option<Vec<ColumnDesc>>,
+    /// The rows go in binary format over the simple protocol: a FETCH
+    /// from a BINARY cursor (the extended protocol's Bind chooses itself).
+    pub binary_rows: bool,
 }
 
 impl QueryResult {
@@ -101,6 +110,7 @@ impl QueryResult {
             tag: tag.into(),
             notices,
             columns: None,
+            binary_rows: false,
         }
     }
 }
@@ -165,6 +175,8 @@ pub struct SessionState {
     /// what `pg_prepared_statements` lists and `EXECUTE` runs. At most
     /// [`PREPARED_STATEMENTS_MAX`].
     pub prepared: BTreeMap<String, PreparedStatement>,
+    /// The session's SQL-level cursors (DECLARE … CURSOR).
+    pub cursors: crate::cursor::Cursors,
 }
 
 /// The most named prepared statements one session may hold, of both kinds
@@ -371,6 +383,7 @@ impl SessionState {
     /// undoes every SET made in it.
     pub fn end_block_settings(&mut self, committed: bool) {
         self.end_block_notifications(committed);
+        self.cursors.end_transaction(committed);
         let before = self.settings_before_block.take();
         let locals = std::mem::take(&mut self.local_settings);
         let restored = match before {

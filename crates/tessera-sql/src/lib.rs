@@ -14,6 +14,7 @@ pub mod array;
 pub mod batch;
 pub mod binder;
 pub mod copy;
+pub mod cursor;
 pub mod engine;
 pub mod explain;
 pub mod expr;

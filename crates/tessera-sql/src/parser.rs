@@ -1,7 +1,7 @@
 //! SQL text to syntax trees, with `sqlparser`'s PostgreSQL dialect plus
 //! Tessera's own clause: `CREATE TABLE … DISTRIBUTED BY (cols)`, and what
 //! sqlparser lacks: ALTER SEQUENCE, `RESET name` (read as `SET name TO
-//! DEFAULT`).
+//! DEFAULT`), DECLARE … CURSOR, FETCH and MOVE (see [`crate::cursor`]).
 
 use sqlparser::ast::{Ident, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -12,6 +12,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use tessera_types::{Error, Result};
 
 use crate::copy::{CopyOption, CopyOptionValue};
+use crate::cursor::{CursorCommand, CursorOptions, FetchDirection, FETCH_ALL};
 
 /// The longest SQL text accepted; longer text fails with 54000 unparsed.
 pub const SQL_TEXT_BYTES_MAX: usize = 16 << 20;
@@ -44,6 +45,9 @@ pub struct Parsed {
     /// (source, direction, target) with its own option lists empty, and
     /// the options, in either spelling, are here (see [`parse_copy`]).
     pub copy: Option<Vec<CopyOption>>,
+    /// DECLARE (`statement` is its query), FETCH or MOVE (`statement` is
+    /// a placeholder `Fetch`), which sqlparser reads only in part.
+    pub cursor: Option<CursorCommand>,
 }
 
 /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [tables]`, `VACUUM (options)
@@ -77,6 +81,22 @@ fn syntax(e: ParserError) -> Error {
         }
     };
     Error::syntax(format!("syntax error: {msg}"))
+}
+
+/// DECLARE with both SCROLL and NO SCROLL (42P11).
+const SCROLL_CONFLICT: &str = "cannot specify both SCROLL and NO SCROLL";
+
+/// A cursor statement's error: `at or near "x"` as PostgreSQL words it.
+fn near(e: ParserError) -> Error {
+    match e {
+        ParserError::ParserError(m) if m == SCROLL_CONFLICT => {
+            Error::new(tessera_types::sqlstate::INVALID_CURSOR_DEFINITION, m)
+        }
+        ParserError::ParserError(m) if m.starts_with("at or near") => {
+            Error::syntax(format!("syntax error {m}"))
+        }
+        e => syntax(e),
+    }
 }
 
 /// Parses every statement in `sql`.
@@ -126,7 +146,16 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         let first = parser.peek_nth_token(0).token;
         let mut maintenance = None;
         let mut copy = None;
-        let (statement, alter_sequence) = if is_word(&first, "copy") {
+        let mut cursor = None;
+        let (statement, alter_sequence) = if is_word(&first, "declare") {
+            let (statement, command) = parse_declare(&mut parser).map_err(near)?;
+            cursor = Some(command);
+            (statement, None)
+        } else if is_word(&first, "fetch") || is_word(&first, "move") {
+            let (statement, command) = parse_fetch(&mut parser).map_err(near)?;
+            cursor = Some(command);
+            (statement, None)
+        } else if is_word(&first, "copy") {
             let (statement, options) = parse_copy(&mut parser).map_err(syntax)?;
             copy = Some(options);
             (statement, None)
@@ -213,6 +242,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             create_user,
             maintenance,
             copy,
+            cursor,
         });
     }
     Ok(out)
@@ -439,6 +469,177 @@ fn parse_legacy_copy_options(
             _ => return Ok(()),
         }
     }
+}
+
+/// `DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL] CURSOR
+/// [{WITH | WITHOUT} HOLD] FOR query`, the options in any order as
+/// PostgreSQL 15's grammar takes them.
+fn parse_declare(
+    parser: &mut Parser,
+) -> std::result::Result<(Statement, CursorCommand), ParserError> {
+    parser.next_token();
+    let name = ident_text(&parser.parse_identifier()?);
+    let mut options = CursorOptions::default();
+    loop {
+        let token = parser.peek_token();
+        if is_word(&token.token, "binary") {
+            options.binary = true;
+        } else if is_word(&token.token, "insensitive") || is_word(&token.token, "asensitive") {
+        } else if is_word(&token.token, "scroll") {
+            if options.scroll == Some(false) {
+                return Err(ParserError::ParserError(SCROLL_CONFLICT.into()));
+            }
+            options.scroll = Some(true);
+        } else if is_word(&token.token, "no") && is_word(&parser.peek_nth_token(1).token, "scroll")
+        {
+            parser.next_token();
+            if options.scroll == Some(true) {
+                return Err(ParserError::ParserError(SCROLL_CONFLICT.into()));
+            }
+            options.scroll = Some(false);
+        } else if is_word(&token.token, "cursor") {
+            parser.next_token();
+            break;
+        } else {
+            return parser.expected("CURSOR", token);
+        }
+        parser.next_token();
+    }
+    if parser.parse_keyword(Keyword::WITH) {
+        if !is_word(&parser.peek_token().token, "hold") {
+            return parser.expected("HOLD", parser.peek_token());
+        }
+        parser.next_token();
+        options.hold = true;
+    } else if parser.parse_keyword(Keyword::WITHOUT) {
+        if !is_word(&parser.peek_token().token, "hold") {
+            return parser.expected("HOLD", parser.peek_token());
+        }
+        parser.next_token();
+    }
+    parser.expect_keyword(Keyword::FOR)?;
+    // A SELECT, VALUES or TABLE, not a write (which sqlparser reads as a
+    // query).
+    let first = parser.peek_token();
+    if ["insert", "update", "delete", "merge"]
+        .iter()
+        .any(|w| is_word(&first.token, w))
+    {
+        return Err(ParserError::ParserError(format!(
+            "at or near \"{}\"",
+            first.token
+        )));
+    }
+    let query = parser.parse_query()?;
+    Ok((
+        Statement::Query(query),
+        CursorCommand::Declare { name, options },
+    ))
+}
+
+/// `{FETCH | MOVE} [direction] [FROM | IN] name`, every direction of
+/// PostgreSQL 15's grammar (a count is a signed 32-bit integer).
+fn parse_fetch(
+    parser: &mut Parser,
+) -> std::result::Result<(Statement, CursorCommand), ParserError> {
+    let move_only = is_word(&parser.next_token().token, "move");
+    let count = |parser: &mut Parser| -> std::result::Result<Option<i64>, ParserError> {
+        let negative = match parser.peek_token().token {
+            Token::Minus => true,
+            Token::Plus => false,
+            Token::Number(..) => false,
+            _ => return Ok(None),
+        };
+        if !matches!(parser.peek_token().token, Token::Number(..)) {
+            parser.next_token();
+        }
+        let token = parser.next_token();
+        let Token::Number(digits, _) = &token.token else {
+            return parser.expected("a number", token);
+        };
+        let value = digits
+            .parse::<i64>()
+            .ok()
+            .map(|n| if negative { -n } else { n })
+            .filter(|n| i32::try_from(*n).is_ok());
+        match value {
+            Some(n) => Ok(Some(n)),
+            None => Err(ParserError::ParserError(format!("at or near \"{digits}\""))),
+        }
+    };
+    let word = |parser: &mut Parser, w: &str| -> bool {
+        // A direction word, unless it is the cursor's name (last word).
+        let next = parser.peek_nth_token(1).token;
+        if is_word(&parser.peek_token().token, w) && next != Token::EOF && next != Token::SemiColon
+        {
+            parser.next_token();
+            true
+        } else {
+            false
+        }
+    };
+    let all = |parser: &mut Parser| -> bool {
+        if is_word(&parser.peek_token().token, "all") {
+            parser.next_token();
+            true
+        } else {
+            false
+        }
+    };
+    let direction = if word(parser, "next") {
+        FetchDirection::Forward(1)
+    } else if word(parser, "prior") {
+        FetchDirection::Backward(1)
+    } else if word(parser, "first") {
+        FetchDirection::Absolute(1)
+    } else if word(parser, "last") {
+        FetchDirection::Absolute(-1)
+    } else if word(parser, "absolute") {
+        match count(parser)? {
+            Some(n) => FetchDirection::Absolute(n),
+            None => return parser.expected("a number", parser.peek_token()),
+        }
+    } else if word(parser, "relative") {
+        match count(parser)? {
+            Some(n) => FetchDirection::Relative(n),
+            None => return parser.expected("a number", parser.peek_token()),
+        }
+    } else if word(parser, "forward") {
+        if all(parser) {
+            FetchDirection::Forward(FETCH_ALL)
+        } else {
+            FetchDirection::Forward(count(parser)?.unwrap_or(1))
+        }
+    } else if word(parser, "backward") {
+        if all(parser) {
+            FetchDirection::Backward(FETCH_ALL)
+        } else {
+            FetchDirection::Backward(count(parser)?.unwrap_or(1))
+        }
+    } else if word(parser, "all") {
+        FetchDirection::Forward(FETCH_ALL)
+    } else {
+        FetchDirection::Forward(count(parser)?.unwrap_or(1))
+    };
+    if !parser.parse_keyword(Keyword::FROM) {
+        let _ = parser.parse_keyword(Keyword::IN);
+    }
+    let ident = parser.parse_identifier()?;
+    let name = ident_text(&ident);
+    let statement = Statement::Fetch {
+        name: ident,
+        direction: sqlparser::ast::FetchDirection::Next,
+        position: sqlparser::ast::FetchPosition::From,
+        into: None,
+    };
+    Ok((
+        statement,
+        CursorCommand::Fetch {
+            name,
+            direction,
+            move_only,
+        },
+    ))
 }
 
 /// VACUUM or ANALYZE (see [`Maintenance`]), from its first word.

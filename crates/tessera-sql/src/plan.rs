@@ -703,6 +703,27 @@ pub struct DeletePlan {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     Select(Box<SelectPlan>),
+    /// DECLARE: runs `query` (a `Plan::Select`, with the statement's init
+    /// plans) and keeps its rows in the session (see `crate::cursor`).
+    DeclareCursor {
+        name: String,
+        options: crate::cursor::CursorOptions,
+        query: Arc<Plan>,
+        columns: Vec<ColumnDesc>,
+        /// Whether the plan could run backward in PostgreSQL, which makes
+        /// a cursor without [NO] SCROLL scrollable.
+        scrolls: bool,
+    },
+    /// FETCH or MOVE.
+    FetchCursor {
+        name: String,
+        direction: crate::cursor::FetchDirection,
+        move_only: bool,
+    },
+    /// CLOSE name.
+    CloseCursor {
+        name: String,
+    },
     /// EXPLAIN [ANALYZE]: the statement's plan and init plans, printed;
     /// with `analyze` run first, measuring each operator.
     Explain {
@@ -1107,6 +1128,9 @@ pub struct Statement {
     /// Whether it reads pg_prepared_statements: bound again each time it
     /// runs, so it lists the session's statements of then.
     pub reads_prepared: bool,
+    /// Whether it reads `pg_cursors`, whose rows are the session's as it
+    /// was bound: it is bound again each time it runs.
+    pub reads_cursors: bool,
     /// COPY: its options and columns (its plan is the query of COPY TO,
     /// or [`Plan::CopyFrom`]).
     pub copy: Option<Arc<crate::copy::CopySpec>>,
@@ -1135,6 +1159,16 @@ impl crate::engine::StatementInfo for Statement {
     }
     fn copy(&self) -> Option<&crate::copy::CopySpec> {
         self.copy.as_deref()
+    }
+    fn fetches(&self) -> Option<(&str, crate::cursor::FetchDirection, bool)> {
+        match &*self.plan {
+            Plan::FetchCursor {
+                name,
+                direction,
+                move_only,
+            } => Some((name, *direction, *move_only)),
+            _ => None,
+        }
     }
     fn deallocates(&self) -> Option<crate::engine::Deallocate<'_>> {
         use crate::engine::Deallocate;
@@ -1172,7 +1206,7 @@ pub enum Discard {
     /// `DISCARD ALL`: the settings too, the channels listened to and (in
     /// the session) the prepared statements; refused in a block (25001).
     All,
-    /// `CLOSE ALL`: the cursors (Tessera holds none).
+    /// `CLOSE ALL`: the session's cursors.
     CloseAll,
 }
 

@@ -2039,7 +2039,9 @@ impl<C: Cluster> Router<C> {
         params.settings = session.statement_settings.clone();
         let mut params = Arc::new(params);
         let plan = &statement.plan;
-        if !statement.init.is_empty() && !matches!(**plan, Plan::Select(_)) {
+        if !statement.init.is_empty()
+            && !matches!(**plan, Plan::Select(_) | Plan::DeclareCursor { .. })
+        {
             // Subqueries of a write: their rows are read before it, at a snapshot.
             let (snapshot, read) = self.read_point(session);
             let ran = self.run_init(&statement.init, params, session, read).await;
@@ -2084,6 +2086,7 @@ impl<C: Cluster> Router<C> {
                     rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
                     tag: "EXPLAIN".into(),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::Select(select) => {
@@ -2098,6 +2101,7 @@ impl<C: Cluster> Router<C> {
                     rows,
                     tag: "SELECT".into(),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::Insert(insert) => {
@@ -2121,6 +2125,7 @@ impl<C: Cluster> Router<C> {
                     rows: Rows::from_vecs(rows),
                     tag: format!("INSERT 0 {count}"),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::Update(UpdatePlan {
@@ -2220,6 +2225,7 @@ impl<C: Cluster> Router<C> {
                         rows: Rows::from_vecs(rows),
                         tag: format!("UPDATE {count}"),
                         notices: vec![],
+                        binary_rows: false,
                     });
                 }
                 if let Some(fk) = fk {
@@ -2247,6 +2253,7 @@ impl<C: Cluster> Router<C> {
                     rows: Rows::from_vecs(returned),
                     tag: format!("{verb} {count}"),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::CreateTable {
@@ -2535,6 +2542,89 @@ impl<C: Cluster> Router<C> {
                 session.notify(channel, payload)?;
                 Ok(QueryResult::command("NOTIFY", vec![]))
             }
+            Plan::DeclareCursor {
+                name,
+                options,
+                query,
+                columns,
+                scrolls,
+            } => {
+                if !options.hold && session.txn.is_none() {
+                    return Err(Error::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "DECLARE CURSOR can only be used in transaction blocks",
+                    ));
+                }
+                if session.cursors.get(name).is_some() {
+                    return Err(Error::new(
+                        sqlstate::DUPLICATE_CURSOR,
+                        format!("cursor \"{name}\" already exists"),
+                    ));
+                }
+                let Plan::Select(select) = &**query else {
+                    return Err(Error::internal("a cursor over a non-SELECT plan"));
+                };
+                let rows = self
+                    .select(query, select, &statement.init, params, session)
+                    .await?;
+                if sequenced {
+                    self.settle_sequences().await?;
+                }
+                session.cursors.declare(
+                    name,
+                    &statement.sql,
+                    columns.clone(),
+                    rows,
+                    *options,
+                    *scrolls,
+                    self.cluster.wall_clock(),
+                    session.txn.as_ref().map_or(0, |t| t.savepoint_seq),
+                )?;
+                if session.txn.is_none() {
+                    // Its own transaction has committed: it is held now.
+                    session.cursors.end_transaction(true);
+                }
+                Ok(QueryResult::command("DECLARE CURSOR", vec![]))
+            }
+            Plan::FetchCursor {
+                name,
+                direction,
+                move_only,
+            } => {
+                if let Some(cursor) = session.cursors.get(name) {
+                    let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<DataType> {
+                        c.iter().map(|d| d.data_type).collect()
+                    };
+                    if !move_only
+                        && !statement.columns.is_empty()
+                        && shape(&statement.columns) != shape(&cursor.columns)
+                    {
+                        return Err(Error::unsupported(
+                            "a FETCH prepared for another cursor of the same name",
+                        )
+                        .with_hint("Prepare the FETCH again."));
+                    }
+                }
+                let fetched = session.cursors.fetch(name, *direction, *move_only)?;
+                if *move_only {
+                    return Ok(QueryResult::command(
+                        format!("MOVE {}", fetched.count),
+                        vec![],
+                    ));
+                }
+                let cursor = session.cursors.get(name);
+                Ok(QueryResult {
+                    columns: cursor.map(|c| c.columns.clone()),
+                    rows: fetched.rows,
+                    tag: "FETCH".into(),
+                    notices: vec![],
+                    binary_rows: cursor.is_some_and(|c| c.binary),
+                })
+            }
+            Plan::CloseCursor { name } => {
+                session.cursors.close(name)?;
+                Ok(QueryResult::command("CLOSE CURSOR", vec![]))
+            }
             Plan::Discard(what) => {
                 use crate::plan::Discard;
                 if *what == Discard::All {
@@ -2545,6 +2635,9 @@ impl<C: Cluster> Router<C> {
                         ));
                     }
                     session.listen("*", false);
+                }
+                if matches!(what, Discard::All | Discard::CloseAll) {
+                    session.cursors.close_all();
                 }
                 if matches!(what, Discard::ResetAll | Discard::All) {
                     // Every setting the session changed back to its
@@ -2569,6 +2662,7 @@ impl<C: Cluster> Router<C> {
                 rows: Rows::one(vec![Value::Text(show_setting(session, name)?)]),
                 tag: "SHOW".into(),
                 notices: vec![],
+                binary_rows: false,
             }),
             Plan::ShowAll => {
                 // Every setting the node knows and every custom one the
@@ -2601,6 +2695,7 @@ impl<C: Cluster> Router<C> {
                     rows,
                     tag: "SHOW".into(),
                     notices: vec![],
+                    binary_rows: false,
                 })
             }
             Plan::SetSessionCharacteristics {
@@ -2909,6 +3004,7 @@ impl<C: Cluster> Router<C> {
         if let Some(txn) = session.txn.as_mut() {
             txn.failed = false;
         }
+        session.cursors.rollback_to(savepoint);
         Ok(QueryResult::command("ROLLBACK", vec![]))
     }
 
@@ -3581,16 +3677,34 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 advisory_waits: false,
                 sleeps: false,
                 reads_prepared: false,
+                reads_cursors: false,
                 copy: None,
             };
             if after_set {
                 statements.push(deferred());
                 continue;
             }
+            // A FETCH describes its cursor's rows: one declared by an
+            // earlier statement of this Query is known when it runs.
+            if let Some(crate::cursor::CursorCommand::Fetch {
+                name,
+                move_only: false,
+                ..
+            }) = &p.cursor
+            {
+                if session.cursors.get(name).is_none() && i > 0 {
+                    statements.push(Statement {
+                        returns_rows: true,
+                        ..deferred()
+                    });
+                    continue;
+                }
+            }
             let binder = Binder::new(&catalog, param_types, time.clone())
                 .with_names(names.clone())
                 .with_stats(self.cluster.table_stats())
-                .with_prepared(&session.prepared);
+                .with_prepared(&session.prepared)
+                .with_cursors(&session.cursors);
             let bound = match &p.statement {
                 sqlparser::ast::Statement::Execute { .. } => bind_execute(binder, p, sql, session),
                 sqlparser::ast::Statement::Explain {
@@ -3610,8 +3724,18 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 _ => binder.bind(p, sql),
             };
             match bound {
-                Ok(statement) => {
+                Ok(mut statement) => {
                     after_set = matches!(*statement.plan, Plan::Set { .. });
+                    if let Plan::FetchCursor {
+                        name,
+                        move_only: false,
+                        ..
+                    } = &*statement.plan
+                    {
+                        if let Some(cursor) = session.cursors.get(name) {
+                            statement.columns = cursor.columns.clone();
+                        }
+                    }
                     statements.push(statement)
                 }
                 // A later statement of a Query may name what an earlier one
@@ -3886,27 +4010,36 @@ impl<C: Cluster> Router<C> {
         if statement.deferred {
             let bound = Binder::new(&catalog, &[], time)
                 .with_names(names)
+                .with_cursors(&session.cursors)
                 .with_stats(self.cluster.table_stats())
                 .with_prepared(&session.prepared)
                 .bind(&statement.parsed, &statement.sql)?;
             let mut result = self.run(&bound, params, session).await?;
-            result.columns = Some(bound.columns);
+            if result.columns.is_none() {
+                result.columns = Some(bound.columns);
+            }
             return Ok(result);
         }
         if statement.catalog_version != catalog.version
             || statement.search_path != names.setting
             || statement.reads_prepared
+            || statement.reads_cursors
         {
             // The schema or the search_path changed since PREPARE: bind
             // again, as PostgreSQL re-plans (and a read of the session's
             // prepared statements reads them as they are now).
             let given: Vec<Option<DataType>> =
                 statement.param_types.iter().map(|t| Some(*t)).collect();
-            let rebound = Binder::new(&catalog, &given, time)
+            let mut rebound = Binder::new(&catalog, &given, time)
                 .with_names(names)
+                .with_cursors(&session.cursors)
                 .with_stats(self.cluster.table_stats())
                 .with_prepared(&session.prepared)
                 .bind(&statement.parsed, &statement.sql)?;
+            if matches!(*rebound.plan, Plan::FetchCursor { .. }) {
+                // Its cursor's columns, as the client was told them.
+                rebound.columns = statement.columns.clone();
+            }
             // What the client was told: names and types (the table a
             // column comes from may change with the search_path).
             let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<(String, DataType)> {

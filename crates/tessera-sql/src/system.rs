@@ -349,6 +349,10 @@ const RELATIONS: &[(&str, &str)] = &[
          rolconfig:T oid:o",
     ),
     (
+        "pg_cursors",
+        "name:t statement:t is_holdable:b is_binary:b is_scrollable:b creation_time:z",
+    ),
+    (
         "pg_stat_activity",
         "datid:o datname:n pid:4 leader_pid:4 usesysid:o usename:n application_name:t \
          client_addr:t client_hostname:t client_port:4 backend_start:z xact_start:z \
@@ -1058,6 +1062,8 @@ impl SystemCatalog {
             ],
             "pg_description" => self.descriptions(),
             "pg_stat_activity" => self.activity(),
+            // The session's, which the binder fills in.
+            "pg_cursors" => vec![],
             "pg_collation" => vec![
                 collation(DEFAULT_COLLATION_OID, "default", 'd', -1, None),
                 collation(950, "C", 'c', -1, Some("C")),

@@ -106,6 +106,7 @@ pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
 pub const UNDEFINED_FUNCTION_OR_OPERATOR: SqlState = SqlState("42883");
 pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
 pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
+pub const INVALID_CURSOR_DEFINITION: SqlState = SqlState("42P11");
 pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
 pub const INVALID_NAME: SqlState = SqlState("42602");
 /// A `name` longer than 63 bytes in binary input.

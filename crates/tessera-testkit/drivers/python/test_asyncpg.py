@@ -290,9 +290,12 @@ async def check_transactions(conn):
         check("cursor iteration", ids, list(range(1, 21)))
         cur = await conn.cursor("SELECT id FROM accounts ORDER BY id")
         check("cursor fetch", [r["id"] for r in await cur.fetch(3)], [1, 2, 3])
-        # (Cursor.forward sends MOVE FORWARD n, which Tessera does not parse.)
-        check("cursor fetch more", [r["id"] for r in await cur.fetch(2)], [4, 5])
-        check("cursor fetchrow", (await cur.fetchrow())["id"], 6)
+        # Cursor.forward sends MOVE FORWARD n on the cursor's portal.
+        check("cursor forward", await cur.forward(2), 2)
+        check("cursor fetch after forward", [r["id"] for r in await cur.fetch(2)], [6, 7])
+        check("cursor fetchrow", (await cur.fetchrow())["id"], 8)
+        check("cursor forward past the end", await cur.forward(100), 42)
+        check("cursor fetch at the end", await cur.fetch(1), [])
     print("ok transactions: rollback, savepoint, isolation, cursors")
 
 

@@ -3,7 +3,8 @@
 Sync and async connections: DDL, parameterised DML, every supported type
 in text and in binary format (parameters in, values out), transactions
 with rollback, errors and their SQLSTATE, COPY in text and binary,
-server-side prepared statements and psycopg's type introspection.
+server-side prepared statements, psycopg's type introspection and named
+(server-side) cursors: DECLARE, FETCH in itersize chunks, MOVE, WITH HOLD.
 Prints one line per check group; exits non-zero on the first failure.
 """
 
@@ -374,6 +375,74 @@ def check_introspection(conn):
     print("ok type introspection: TypeInfo.fetch")
 
 
+BIG_ROWS = 10_000
+
+
+def check_server_cursors(conn):
+    """Named cursors: psycopg sends DECLARE, then FETCH FORWARD itersize
+    until a short batch, MOVE for scroll(), CLOSE at close()."""
+    run_ddl(conn, "DROP TABLE IF EXISTS big",
+            "CREATE TABLE big (id int PRIMARY KEY, v text)",
+            f"INSERT INTO big SELECT i, 'row ' || i FROM generate_series(1, {BIG_ROWS}) i")
+    with conn.cursor(name="big_cur") as cur:
+        cur.itersize = 1000
+        cur.execute("SELECT id, v FROM big WHERE id > %s ORDER BY id", (0,))
+        check("named cursor description", [d.name for d in cur.description], ["id", "v"])
+        check("pg_cursors lists it",
+              conn.execute("SELECT name, is_holdable, is_scrollable FROM pg_cursors").fetchall(),
+              [("big_cur", False, True)])
+        ids = [row[0] for row in cur]
+        check("named cursor row count", len(ids), BIG_ROWS)
+        check("named cursor order", ids, list(range(1, BIG_ROWS + 1)))
+    conn.commit()
+    with conn.cursor(name="many") as cur:
+        cur.execute("SELECT id FROM big ORDER BY id")
+        check("fetchone", cur.fetchone(), (1,))
+        check("fetchmany", cur.fetchmany(3), [(2,), (3,), (4,)])
+        cur.scroll(10)
+        check("scroll relative", cur.fetchone(), (15,))
+        cur.scroll(2, mode="absolute")
+        check("scroll absolute", cur.fetchone(), (3,))
+        cur.scroll(-2)
+        check("scroll back", cur.fetchone(), (2,))
+        check("fetchall rest", len(cur.fetchall()), BIG_ROWS - 2)
+    conn.commit()
+    with conn.cursor(name="noscroll", scrollable=False) as cur:
+        cur.execute("SELECT id FROM big ORDER BY id")
+        cur.fetchmany(5)
+        expect_error("scroll back without SCROLL", "55000", lambda: cur.scroll(-1))
+    conn.rollback()
+    # The snapshot of DECLARE: rows changed after it are not seen.
+    with conn.cursor(name="snap") as cur:
+        cur.execute("SELECT id, v FROM big WHERE id <= 3 ORDER BY id")
+        conn.execute("UPDATE big SET v = 'changed' WHERE id = 2")
+        check("cursor snapshot", cur.fetchall(), [(1, "row 1"), (2, "row 2"), (3, "row 3")])
+    conn.rollback()
+    with conn.cursor(name="held", withhold=True) as cur:
+        cur.execute("SELECT id FROM big WHERE id <= %s ORDER BY id", (5,))
+        conn.commit()
+        check("WITH HOLD after commit", cur.fetchall(), [(1,), (2,), (3,), (4,), (5,)])
+    conn.commit()
+    check("closed cursors are gone",
+          conn.execute("SELECT count(*) FROM pg_cursors").fetchone(), (0,))
+    conn.rollback()
+    expect_error("FETCH from no cursor", "34000",
+                 lambda: conn.execute("FETCH 1 FROM no_such_cursor"))
+    conn.rollback()
+    print("ok server cursors: itersize batches, scroll, WITH HOLD, snapshot")
+
+
+async def check_async_cursors(aconn):
+    async with aconn.cursor(name="async_big") as cur:
+        cur.itersize = 777
+        await cur.execute("SELECT id FROM big ORDER BY id")
+        ids = [row[0] async for row in cur]
+        check("async named cursor", ids, list(range(1, BIG_ROWS + 1)))
+        await cur.scroll(0, mode="absolute")
+        check("async scroll to start", await cur.fetchone(), (1,))
+    await aconn.commit()
+
+
 async def check_async():
     aconn = await psycopg.AsyncConnection.connect()
     try:
@@ -412,6 +481,7 @@ async def check_async():
                 got = [r async for r in copy.rows()]
             check("async copy", got, [("copied",)])
         await aconn.rollback()
+        await check_async_cursors(aconn)
         await aconn.set_autocommit(True)
         async with aconn.cursor() as cur:
             await cur.execute("SELECT count(*) FROM async_t")
@@ -436,9 +506,10 @@ def main():
         check_copy(conn)
         check_prepared(conn)
         check_introspection(conn)
+        check_server_cursors(conn)
     asyncio.run(check_async())
     with psycopg.connect(autocommit=True) as conn:
-        for t in ("all_types", "items", "copied"):
+        for t in ("all_types", "items", "copied", "big"):
             conn.execute(f"DROP TABLE {t}")
     print("ok all")
 

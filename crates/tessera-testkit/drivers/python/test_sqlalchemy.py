@@ -151,7 +151,16 @@ def check_core(engine, ddl_engine):
     with engine.connect() as conn:
         check("nothing half-applied", conn.execute(
             select(func.count()).select_from(authors)).scalar_one(), 3)
-    print("ok Core: create_all, insert returning, executemany, select, update, delete, errors")
+    # stream_results: psycopg's named (server-side) cursor, fetched in
+    # yield_per batches with DECLARE and FETCH FORWARD.
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=3).execute(
+            select(books.c.title).order_by(books.c.id))
+        check("stream_results batches", [r.title for r in result],
+              [f"Book {i}" for i in range(3, 11)] + ["Bob's"])
+        conn.rollback()
+    print("ok Core: create_all, insert returning, executemany, select, update, delete, errors,"
+          " stream_results")
 
 
 def check_reflection(engine):
