@@ -11386,6 +11386,17 @@ impl Binder<'_> {
         let (arg_types, result) = f
             .resolve(&types)
             .ok_or_else(|| no_such_call(name, &types))?;
+        self.math_call_as(f, bound, arg_types, result)
+    }
+
+    /// The call of `f` on `bound`, its arguments cast to `arg_types`.
+    fn math_call_as(
+        &mut self,
+        f: crate::math::MathFn,
+        bound: Vec<(Expr, DataType)>,
+        arg_types: Vec<DataType>,
+        result: DataType,
+    ) -> Result<(Expr, DataType)> {
         let args = bound
             .into_iter()
             .zip(arg_types)
@@ -11416,18 +11427,7 @@ impl Binder<'_> {
                 _ => Error::internal("a bit operator's operands"),
             });
         };
-        let args = bound
-            .into_iter()
-            .zip(arg_types)
-            .map(|((e, from), to)| self.coerce(e, from, to))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((
-            Expr::Call {
-                func: Function::Math(f),
-                args,
-            },
-            result,
-        ))
+        self.math_call_as(f, bound, arg_types, result)
     }
 
     /// The operands of a regular expression operator (`~`, `SIMILAR TO`):

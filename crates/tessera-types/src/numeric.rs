@@ -48,6 +48,15 @@ pub enum Numeric {
     NegInfinity,
 }
 
+/// How [`Numeric::at_scale`] drops digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rounding {
+    HalfAwayFromZero,
+    TowardZero,
+    Down,
+    Up,
+}
+
 /// A finite value too large or too precise for a `Decimal`:
 /// `mantissa × 10^-scale`.
 #[derive(Clone, Debug)]
@@ -203,6 +212,15 @@ impl Numeric {
 
     /// Digits before the point, leading zeros not counted (0 for |x| < 1).
     pub fn integer_digits(&self) -> u32 {
+        if let Numeric::Dec(d) = self {
+            // Without making the digits' text (a typmod checks each value).
+            let significant = d
+                .mantissa()
+                .unsigned_abs()
+                .checked_ilog10()
+                .map_or(0, |l| l + 1);
+            return significant.saturating_sub(d.scale());
+        }
         match self.digits() {
             Some((_, digits, scale)) => {
                 let significant = digits.trim_start_matches('0').len() as u32;
@@ -565,9 +583,34 @@ impl Numeric {
 
     /// Rounded half away from zero, or padded, to `scale` fraction digits.
     pub fn with_scale(&self, scale: u32) -> Numeric {
+        self.at_scale(scale, Rounding::HalfAwayFromZero)
+    }
+
+    /// Cut (toward zero) to `scale` fraction digits; a larger scale pads.
+    pub fn trunc_scale(&self, scale: u32) -> Numeric {
+        self.at_scale(scale, Rounding::TowardZero)
+    }
+
+    /// The next integer down/up at `scale` fraction digits.
+    pub fn floor_scale(&self, scale: u32) -> Numeric {
+        self.at_scale(scale, Rounding::Down)
+    }
+    pub fn ceil_scale(&self, scale: u32) -> Numeric {
+        self.at_scale(scale, Rounding::Up)
+    }
+
+    /// To `scale` fraction digits (at most [`DSCALE_MAX`]): padded, or
+    /// rounded as `how` says; in registers while a `Decimal` holds it.
+    fn at_scale(&self, scale: u32, how: Rounding) -> Numeric {
         if let Numeric::Dec(d) = self {
             if scale <= SCALE_MAX {
-                let mut r = d.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
+                let strategy = match how {
+                    Rounding::HalfAwayFromZero => RoundingStrategy::MidpointAwayFromZero,
+                    Rounding::TowardZero => RoundingStrategy::ToZero,
+                    Rounding::Down => RoundingStrategy::ToNegativeInfinity,
+                    Rounding::Up => RoundingStrategy::ToPositiveInfinity,
+                };
+                let mut r = d.round_dp_with_strategy(scale, strategy);
                 if r.scale() < scale {
                     r.rescale(scale);
                 }
@@ -576,62 +619,21 @@ impl Numeric {
                 }
             }
         }
-        match self.parts() {
-            Some((m, s)) => {
-                let scale = scale.min(DSCALE_MAX);
-                Numeric::from_parts(rescale_mantissa(&m, s, scale), scale)
-                    .unwrap_or_else(|_| self.clone())
-            }
-            None => self.clone(),
-        }
-    }
-
-    /// Cut (toward zero) to `scale` fraction digits; a larger scale pads.
-    pub fn trunc_scale(&self, scale: u32) -> Numeric {
-        self.to_scale_with(scale, |q, _r, _d| q)
-    }
-
-    /// The next integer down/up at `scale` fraction digits.
-    pub fn floor_scale(&self, scale: u32) -> Numeric {
-        self.to_scale_with(
-            scale,
-            |q, r, _d| {
-                if r.sign() == Sign::Minus {
-                    q - 1
-                } else {
-                    q
-                }
-            },
-        )
-    }
-    pub fn ceil_scale(&self, scale: u32) -> Numeric {
-        self.to_scale_with(
-            scale,
-            |q, r, _d| {
-                if r.sign() == Sign::Plus {
-                    q + 1
-                } else {
-                    q
-                }
-            },
-        )
-    }
-
-    fn to_scale_with(
-        &self,
-        scale: u32,
-        adjust: impl Fn(BigInt, BigInt, &BigInt) -> BigInt,
-    ) -> Numeric {
         let Some((m, s)) = self.parts() else {
             return self.clone();
         };
         let scale = scale.min(DSCALE_MAX);
-        let m = if scale >= s {
-            m * pow10(scale - s)
-        } else {
-            let d = pow10(s - scale);
-            let (q, r) = m.div_rem(&d);
-            adjust(q, r, &d)
+        let m = match how {
+            Rounding::HalfAwayFromZero => rescale_mantissa(&m, s, scale),
+            _ if scale >= s => m * pow10(scale - s),
+            _ => {
+                let (q, r) = m.div_rem(&pow10(s - scale));
+                match (how, r.sign()) {
+                    (Rounding::Down, Sign::Minus) => q - 1,
+                    (Rounding::Up, Sign::Plus) => q + 1,
+                    _ => q,
+                }
+            }
         };
         Numeric::from_parts(m, scale).unwrap_or_else(|_| self.clone())
     }
@@ -1055,6 +1057,34 @@ mod tests {
             n("nan").to_i64_rounded("integer").unwrap_err().code,
             sqlstate::FEATURE_NOT_SUPPORTED
         );
+    }
+
+    #[test]
+    fn rounding_modes_agree_in_both_forms() {
+        let wide = format!("-1{}.5", "0".repeat(40));
+        for (x, round, trunc, floor, ceil) in [
+            ("-1.5", "-2", "-1", "-2", "-1"),
+            ("2.5", "3", "2", "2", "3"),
+            ("-0.5", "-1", "0", "-1", "0"),
+            ("7", "7", "7", "7", "7"),
+        ] {
+            let x = n(x);
+            assert_eq!(x.with_scale(0).to_string(), round);
+            assert_eq!(x.trunc_scale(0).to_string(), trunc);
+            assert_eq!(x.floor_scale(0).to_string(), floor);
+            assert_eq!(x.ceil_scale(0).to_string(), ceil);
+        }
+        let w = n(&wide);
+        let whole = format!("-1{}", "0".repeat(40));
+        let next = format!("-1{}1", "0".repeat(39));
+        assert_eq!(w.trunc_scale(0).to_string(), whole);
+        assert_eq!(w.ceil_scale(0).to_string(), whole);
+        assert_eq!(w.floor_scale(0).to_string(), next);
+        assert_eq!(w.with_scale(0).to_string(), next);
+        assert_eq!(n("1.5").ceil_scale(2).to_string(), "1.50");
+        assert_eq!(n("123.456").integer_digits(), 3);
+        assert_eq!(n("0.001").integer_digits(), 0);
+        assert_eq!(n("0").integer_digits(), 0);
     }
 
     #[test]

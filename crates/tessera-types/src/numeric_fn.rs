@@ -9,6 +9,7 @@
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{Signed, ToPrimitive, Zero};
+use rust_decimal::Decimal;
 
 use crate::error::{Error, Result};
 use crate::numeric::{
@@ -89,8 +90,8 @@ fn ln_estimate(x: &Numeric) -> f64 {
 
 /// PostgreSQL's `estimate_ln_dweight`: the decimal weight of `ln(x)`.
 fn ln_decimal_weight(x: &Numeric) -> i64 {
-    let near_one = *x >= Numeric::parse("0.9").unwrap_or_default()
-        && *x <= Numeric::parse("1.1").unwrap_or_default();
+    let near_one =
+        *x >= Numeric::Dec(Decimal::new(9, 1)) && *x <= Numeric::Dec(Decimal::new(11, 1));
     if near_one {
         let d = x.sub(&Numeric::ONE).unwrap_or_default();
         if d.is_zero() {
