@@ -156,6 +156,10 @@ impl Cluster for ShardCluster {
         self.ctx.catalog()
     }
 
+    fn catalog_as(&self, txn: tessera_storage::TxId) -> Arc<Catalog> {
+        self.ctx.catalog_as(Some(txn))
+    }
+
     async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
         self.ctx.before_request(shard);
         let interrupt = interrupt_of(&request);

@@ -505,6 +505,12 @@ pub struct Txn {
     /// Sequences TRUNCATE … RESTART IDENTITY restarted in the block, with
     /// where each was before, oldest first: a rollback puts them back.
     pub restarted: Vec<(std::sync::Arc<tessera_types::SequenceDef>, (i64, bool))>,
+    /// It changed the catalog (and holds the DDL lock): its statements see
+    /// its pending catalog, and its end settles it (see `shard/ddl.rs`).
+    pub ddl: bool,
+    /// Shards where it holds every write to tables its DDL changes
+    /// (`LockTable`), released at its end.
+    pub locked: std::collections::BTreeSet<u16>,
 }
 
 impl Txn {
@@ -517,7 +523,10 @@ impl Txn {
 
     /// Every shard that holds something of this transaction.
     pub fn shards(&self) -> std::collections::BTreeSet<u16> {
-        self.participants.union(&self.reads).copied().collect()
+        let mut all: std::collections::BTreeSet<u16> =
+            self.participants.union(&self.reads).copied().collect();
+        all.extend(&self.locked);
+        all
     }
 
     /// The savepoint number the next write belongs to (0: none).

@@ -38,8 +38,8 @@ use crate::plan::{
 };
 use crate::rows::Rows;
 use crate::shard::{
-    check_constraints, eval_key, not_null_violation, with_statement_deps, Relation, RelationRef,
-    ShardRequest, ShardResponse, Sink, WriteMode,
+    check_constraints, eval_key, not_null_violation, with_statement_deps, Block, Relation,
+    RelationRef, ShardRequest, ShardResponse, Sink, WriteMode,
 };
 
 /// How many times a multi-shard write that lost a lock race is retried
@@ -86,6 +86,12 @@ pub trait Cluster {
     /// The shard this router runs on.
     fn local_shard(&self) -> ShardId;
     fn catalog(&self) -> Arc<Catalog>;
+    /// The catalog transaction block `txn` sees: its own changes too, once
+    /// it made some (see `shard/ddl.rs`).
+    fn catalog_as(&self, txn: TxId) -> Arc<Catalog> {
+        let _ = txn;
+        self.catalog()
+    }
     /// Sends a request to a shard (its own shard included) and awaits the reply.
     fn call(
         &self,
@@ -460,7 +466,7 @@ impl<C: Cluster> Router<C> {
         }
         let started = std::time::Instant::now();
         let (ts, txn, track_reads) = read;
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let mut read_on = Vec::new();
         let global = match (&select.fragment.table, &select.fragment.index) {
             // Usable once built for this snapshot.
@@ -707,7 +713,7 @@ impl<C: Cluster> Router<C> {
         session: &mut SessionState,
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<(Rows, bool)> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let stats = self.cluster.table_stats();
         let table_rows = |path: &crate::join::LookupPath| stats.as_ref()?.rows(path.table.id);
         let columns = |path: &crate::join::LookupPath| stats.as_ref()?.columns(path.table.id);
@@ -882,20 +888,24 @@ impl<C: Cluster> Router<C> {
                 true,
             );
             index.constraint = true;
-            if let Err(e) = self.create_index(&index, false).await {
-                self.drop_indexes(table.schema, built).await;
+            if let Err(e) = self.create_index(&index, false, session).await {
+                self.drop_indexes(table.schema, built, session).await;
                 return Err(e);
             }
             built.push(name.clone());
         }
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let shards = self.all_shards(&catalog);
+        // Inside a block, the block holds the table until it ends.
+        let in_block = ddl_block(session).is_some();
         let holder = self.cluster.next_tx();
         let mut outcome = Ok(());
-        if !validations.is_empty() {
+        if !validations.is_empty() && !in_block {
             if let Some(e) = self.lock_table(&shards, holder, table.id).await {
                 outcome = Err(e);
             }
+        }
+        if !validations.is_empty() {
             for v in &validations {
                 if outcome.is_err() {
                     break;
@@ -933,7 +943,11 @@ impl<C: Cluster> Router<C> {
                 dropped: dropped.clone(),
                 path: path.clone(),
             };
-            outcome = match self.cluster.call(0, alter).await.and_then(expect_done) {
+            outcome = match self
+                .ddl(ddl_block(session), alter)
+                .await
+                .and_then(expect_done)
+            {
                 Ok(told) => {
                     notices = told;
                     Ok(())
@@ -941,11 +955,11 @@ impl<C: Cluster> Router<C> {
                 Err(e) => Err(e),
             };
         }
-        if !validations.is_empty() {
+        if !validations.is_empty() && !in_block {
             self.end_on(&shards, holder).await;
         }
         if let Err(e) = outcome {
-            self.drop_indexes(table.schema, built).await;
+            self.drop_indexes(table.schema, built, session).await;
             return Err(e);
         }
         if !drop_indexes.is_empty() {
@@ -959,9 +973,36 @@ impl<C: Cluster> Router<C> {
                 cascade: false,
                 path: vec![],
             };
-            expect_done(self.cluster.call(0, drop).await?)?;
+            expect_done(self.ddl(ddl_block(session), drop).await?)?;
         }
         Ok(notices)
+    }
+
+    /// Sends a catalog change to shard 0, inside `block` if it is made in
+    /// one (see `shard/ddl.rs`).
+    async fn ddl(&self, block: Block, request: ShardRequest) -> Result<ShardResponse> {
+        let request = match block {
+            Some((txn, savepoint)) => ShardRequest::InBlock {
+                txn,
+                savepoint,
+                request: Box::new(request),
+            },
+            None => request,
+        };
+        self.cluster.call(0, request).await
+    }
+
+    /// The catalog `session` sees: its block's pending one once the block
+    /// changed the catalog (see `shard/ddl.rs`).
+    fn catalog_of(&self, session: &SessionState) -> Arc<Catalog> {
+        self.catalog_in(session.txn.as_ref())
+    }
+
+    fn catalog_in(&self, txn: Option<&Txn>) -> Arc<Catalog> {
+        match txn {
+            Some(t) if t.ddl => self.cluster.catalog_as(t.id),
+            _ => self.cluster.catalog(),
+        }
     }
 
     /// Holds every write to `table` on `shards` for `holder` (released by
@@ -983,8 +1024,14 @@ impl<C: Cluster> Router<C> {
     }
 
     /// Drops indexes an unfinished ALTER TABLE built.
-    async fn drop_indexes(&self, schema: tessera_types::SchemaId, names: Vec<String>) {
-        if names.is_empty() {
+    async fn drop_indexes(
+        &self,
+        schema: tessera_types::SchemaId,
+        names: Vec<String>,
+        session: &SessionState,
+    ) {
+        // Inside a block, the block failed: its end drops them.
+        if names.is_empty() || ddl_block(session).is_some() {
             return;
         }
         let drop = ShardRequest::Drop {
@@ -1013,14 +1060,14 @@ impl<C: Cluster> Router<C> {
             sequences: vec![],
             if_not_exists,
         };
-        let notices = expect_done(self.cluster.call(0, create).await?)?;
+        let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
         let done = |count: u64, notices| QueryResult::command(format!("SELECT {count}"), notices);
         let Some(query) = query.filter(|_| notices.is_empty()) else {
             // Skipped (IF NOT EXISTS) or WITH NO DATA.
             return Ok(QueryResult::command("CREATE TABLE AS", notices));
         };
         let filled = async {
-            let catalog = self.cluster.catalog();
+            let catalog = self.catalog_of(session);
             let sql = format!(
                 "INSERT INTO {}.{} {query}",
                 crate::names::quote_ident(catalog.schema_name(table.schema)),
@@ -1044,6 +1091,7 @@ impl<C: Cluster> Router<C> {
                     .unwrap_or(0);
                 Ok(done(count, vec![]))
             }
+            Err(e) if ddl_block(session).is_some() => Err(e),
             Err(e) => {
                 let drop = ShardRequest::Drop {
                     kind: Relation::Table,
@@ -1121,7 +1169,7 @@ impl<C: Cluster> Router<C> {
         params: &Params,
         session: &mut SessionState,
     ) -> Result<()> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         if catalog.indexes_of(table.id).next().is_some() {
             return Err(Error::unsupported(
                 "ALTER TABLE … ADD PRIMARY KEY on a table with indexes",
@@ -1184,7 +1232,7 @@ impl<C: Cluster> Router<C> {
         params: &Params,
         session: &mut SessionState,
     ) -> Result<tessera_types::TableId> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let new = catalog.table(from.schema, to).cloned().ok_or_else(|| {
             Error::internal(format!("the rewrite of \"{}\" is missing", from.name))
         })?;
@@ -1277,9 +1325,10 @@ impl<C: Cluster> Router<C> {
         schema: tessera_types::SchemaId,
         table: &str,
         unique: &[(String, Vec<usize>)],
+        session: &mut SessionState,
     ) -> Result<()> {
         for (name, columns) in unique {
-            let catalog = self.cluster.catalog();
+            let catalog = self.catalog_of(session);
             let created = match catalog.table(schema, table) {
                 Some(def) => {
                     let mut index = tessera_types::IndexDef::new(
@@ -1290,7 +1339,7 @@ impl<C: Cluster> Router<C> {
                         true,
                     );
                     index.constraint = true;
-                    self.create_index(&index, false).await.map(|_| ())
+                    self.create_index(&index, false, session).await.map(|_| ())
                 }
                 None => Err(Error::new(
                     sqlstate::UNDEFINED_TABLE,
@@ -1298,6 +1347,9 @@ impl<C: Cluster> Router<C> {
                 )),
             };
             if let Err(e) = created {
+                if ddl_block(session).is_some() {
+                    return Err(e);
+                }
                 let drop = ShardRequest::Drop {
                     kind: Relation::Table,
                     names: vec![RelationRef::of(schema, table)],
@@ -1322,28 +1374,29 @@ impl<C: Cluster> Router<C> {
         &self,
         index: &tessera_types::IndexDef,
         if_not_exists: bool,
+        session: &mut SessionState,
     ) -> Result<Vec<crate::engine::Notice>> {
-        let created = self
-            .cluster
-            .call(
-                0,
-                ShardRequest::CreateIndex {
-                    index: index.clone(),
-                    if_not_exists,
-                },
-            )
-            .await?;
-        let storage = match created {
+        let block = ddl_block(session);
+        let create = ShardRequest::CreateIndex {
+            index: index.clone(),
+            if_not_exists,
+        };
+        let storage = match self.ddl(block, create).await? {
             ShardResponse::Index(storage) => storage,
             other => return expect_done(other),
         };
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let global = catalog
             .indexes()
             .find(|i| i.storage.id == storage)
             .filter(|i| catalog.table_by_id(i.table).is_some_and(|t| i.is_global(t)))
             .cloned();
         let mut failure = match global {
+            // Inside a block, the entries are the block's writes.
+            Some(index) if block.is_some() => self
+                .backfill_in_block(&index, &self.all_shards(&catalog), session)
+                .await
+                .err(),
             // Each shard's rows, a transaction per batch, with their entries
             // on the shards the values hash to.
             Some(index) => {
@@ -1355,23 +1408,40 @@ impl<C: Cluster> Router<C> {
                 join_all(backfills).await.into_iter().find_map(Result::err)
             }
             None => {
+                if let Some(txn) = session.txn.as_mut().filter(|_| block.is_some()) {
+                    // The entries are the block's writes there.
+                    txn.participants.extend(self.all_shards(&catalog));
+                }
                 let builds = self
                     .all_shards(&catalog)
                     .into_iter()
-                    .map(|s| self.cluster.call(s, ShardRequest::BuildIndex { storage }))
+                    .map(|s| {
+                        self.cluster
+                            .call(s, ShardRequest::BuildIndex { storage, block })
+                    })
                     .collect();
                 join_all(builds).await.into_iter().find_map(Result::err)
             }
         };
         if failure.is_none() {
-            let valid_from = self.cluster.tick();
+            // A block's own reads do not use it (they would miss its
+            // entries for committed rows, which are the block's writes);
+            // its COMMIT makes it usable from the commit on.
+            let valid_from = match block {
+                Some(_) => Timestamp::MAX,
+                None => self.cluster.tick(),
+            };
             let valid = ShardRequest::IndexValid {
                 storage,
                 valid_from,
             };
-            failure = self.cluster.call(0, valid).await.err();
+            failure = self.ddl(block, valid).await.err();
         }
         if let Some(e) = failure {
+            if block.is_some() {
+                // The block failed: its end drops the index.
+                return Err(e);
+            }
             let drop = ShardRequest::Drop {
                 kind: Relation::Index,
                 names: vec![RelationRef::of(index.schema(), &index.name)],
@@ -1551,6 +1621,69 @@ impl<C: Cluster> Router<C> {
         }
     }
 
+    /// One batch of a global index's backfill on `shard` (see
+    /// `ShardRequest::IndexBackfill`), as writes of transaction `id`: the
+    /// entry changes to make and the last key read.
+    async fn backfill_batch(
+        &self,
+        index: &Arc<tessera_types::IndexDef>,
+        shard: ShardId,
+        after: Option<Vec<u8>>,
+        id: TxId,
+        savepoint: u32,
+    ) -> Result<(Vec<crate::shard::EntryChange>, Option<Vec<u8>>)> {
+        const BACKFILL_ROWS: usize = 256;
+        let request = ShardRequest::IndexBackfill {
+            index: index.clone(),
+            after,
+            limit: BACKFILL_ROWS,
+            mode: WriteMode::Txn {
+                id,
+                snapshot: None,
+                savepoint,
+                track_reads: false,
+            },
+        };
+        match self.cluster.call(shard, request).await? {
+            ShardResponse::Backfilled(changes, last) => Ok((changes, last)),
+            other => Err(Error::internal(format!(
+                "unexpected reply to a backfill: {other:?}"
+            ))),
+        }
+    }
+
+    /// CREATE INDEX of a global index inside a block: the entries of
+    /// every shard's rows become the block's writes (the router holds every
+    /// other write to the table first, see `begin_ddl`).
+    async fn backfill_in_block(
+        &self,
+        index: &Arc<tessera_types::IndexDef>,
+        shards: &[ShardId],
+        session: &mut SessionState,
+    ) -> Result<()> {
+        let Some(txn) = session.txn.as_mut() else {
+            return Err(Error::internal("a block's backfill outside a block"));
+        };
+        for &shard in shards {
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                txn.participants.insert(shard);
+                let savepoint = txn.current_savepoint();
+                let (changes, last) = self
+                    .backfill_batch(index, shard, after.clone(), txn.id, savepoint)
+                    .await?;
+                if !changes.is_empty() {
+                    self.write_entries(txn, changes).await?;
+                }
+                match last {
+                    Some(last) => after = Some(last),
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Adds the entries of shard `shard`'s rows to global index `index`, in
     /// transactions of `BACKFILL_ROWS` rows each: every batch locks its
     /// rows (`IndexBackfill`) and adds their entries where they belong,
@@ -1560,7 +1693,6 @@ impl<C: Cluster> Router<C> {
         index: &Arc<tessera_types::IndexDef>,
         shard: ShardId,
     ) -> Result<()> {
-        const BACKFILL_ROWS: usize = 256;
         let mut after: Option<Vec<u8>> = None;
         let mut attempt = 0;
         loop {
@@ -1577,27 +1709,13 @@ impl<C: Cluster> Router<C> {
                 start: self.cluster.wall_clock(),
                 deps: Vec::new(),
                 restarted: Vec::new(),
+                ddl: false,
+                locked: Default::default(),
             };
             let batch = async {
-                let request = ShardRequest::IndexBackfill {
-                    index: index.clone(),
-                    after: after.clone(),
-                    limit: BACKFILL_ROWS,
-                    mode: WriteMode::Txn {
-                        id: txn.id,
-                        snapshot: None,
-                        savepoint: 0,
-                        track_reads: false,
-                    },
-                };
-                let (changes, last) = match self.cluster.call(shard, request).await? {
-                    ShardResponse::Backfilled(changes, last) => (changes, last),
-                    other => {
-                        return Err(Error::internal(format!(
-                            "unexpected reply to a backfill: {other:?}"
-                        )))
-                    }
-                };
+                let (changes, last) = self
+                    .backfill_batch(index, shard, after.clone(), txn.id, 0)
+                    .await?;
                 if !changes.is_empty() {
                     self.write_entries(&mut txn, changes).await?;
                 }
@@ -1646,7 +1764,7 @@ impl<C: Cluster> Router<C> {
         changes: Vec<crate::shard::EntryChange>,
     ) -> Result<()> {
         type Batch = (Vec<Vec<u8>>, Vec<(Vec<u8>, Row)>);
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_in(Some(txn));
         let mut batches: HashMap<
             (ShardId, tessera_types::TableId),
             (Arc<tessera_types::IndexDef>, Batch),
@@ -1978,7 +2096,7 @@ impl<C: Cluster> Router<C> {
             self.settle_sequences().await?;
         }
         let shards_draw = sequenced && insert.on_conflict.is_some();
-        let fk = self.foreign_key_work(plan)?;
+        let fk = self.foreign_key_work(plan, &self.catalog_of(session))?;
         let inserted: Vec<Row> = match &fk {
             Some(_) => per_shard
                 .values()
@@ -2054,7 +2172,7 @@ impl<C: Cluster> Router<C> {
                 init,
                 analyze,
             } => {
-                let catalog = self.cluster.catalog();
+                let catalog = self.catalog_of(session);
                 let lines = match (&**inner, analyze) {
                     (Plan::Select(select), true) => {
                         let started = std::time::Instant::now();
@@ -2153,7 +2271,7 @@ impl<C: Cluster> Router<C> {
                 // Foreign keys see each written row: it is returned first.
                 let fk = match moving {
                     Some(_) => None,
-                    None => self.foreign_key_work(plan)?,
+                    None => self.foreign_key_work(plan, &self.catalog_of(session))?,
                 };
                 let user_returns = match &**plan {
                     Plan::Update(u) => !u.returning.is_empty(),
@@ -2168,7 +2286,7 @@ impl<C: Cluster> Router<C> {
                     }
                     None => plan,
                 };
-                let catalog = self.cluster.catalog();
+                let catalog = self.catalog_of(session);
                 // Through a global index: the one row its values name.
                 let through = match index {
                     Some(ix) if ix.index.is_global(table) && ix.index.is_valid() => {
@@ -2262,22 +2380,17 @@ impl<C: Cluster> Router<C> {
                 sequences,
                 if_not_exists,
             } => {
-                let notices = expect_done(
-                    self.cluster
-                        .call(
-                            0,
-                            ShardRequest::CreateTable {
-                                table: table.clone(),
-                                sequences: sequences.clone(),
-                                if_not_exists: *if_not_exists,
-                            },
-                        )
-                        .await?,
-                )?;
+                let create = ShardRequest::CreateTable {
+                    table: table.clone(),
+                    sequences: sequences.clone(),
+                    if_not_exists: *if_not_exists,
+                };
+                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
                 if notices.is_empty() && !unique.is_empty() {
                     // Rare and large futures are boxed here and below, so
                     // that every statement's future does not carry their size.
-                    let unique = self.create_unique_constraints(table.schema, &table.name, unique);
+                    let unique =
+                        self.create_unique_constraints(table.schema, &table.name, unique, session);
                     Box::pin(unique).await?;
                 }
                 Ok(QueryResult::command("CREATE TABLE", notices))
@@ -2290,7 +2403,7 @@ impl<C: Cluster> Router<C> {
                     sequence: sequence.clone(),
                     if_not_exists: *if_not_exists,
                 };
-                let notices = expect_done(self.cluster.call(0, create).await?)?;
+                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
                 Ok(QueryResult::command("CREATE SEQUENCE", notices))
             }
             Plan::AlterSequence {
@@ -2303,7 +2416,7 @@ impl<C: Cluster> Router<C> {
                     let alter = ShardRequest::AlterSequence {
                         sequence: (**s).clone(),
                     };
-                    expect_done(self.cluster.call(0, alter).await?)?;
+                    expect_done(self.ddl(ddl_block(session), alter).await?)?;
                     s.state.recount();
                 }
                 if let (Some(s), Some(v)) = (sequence, restart) {
@@ -2323,7 +2436,7 @@ impl<C: Cluster> Router<C> {
                     view: view.clone(),
                     or_replace: *or_replace,
                 };
-                let notices = expect_done(self.cluster.call(0, create).await?)?;
+                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
                 Ok(QueryResult::command("CREATE VIEW", notices))
             }
             Plan::Drop {
@@ -2348,7 +2461,7 @@ impl<C: Cluster> Router<C> {
                     path: path.clone(),
                 };
                 let mut all = notices.clone();
-                all.extend(expect_done(self.cluster.call(0, drop).await?)?);
+                all.extend(expect_done(self.ddl(ddl_block(session), drop).await?)?);
                 Ok(QueryResult::command(tag, all))
             }
             Plan::CreateSchema {
@@ -2359,7 +2472,7 @@ impl<C: Cluster> Router<C> {
                     schema: schema.clone(),
                     if_not_exists: *if_not_exists,
                 };
-                let notices = expect_done(self.cluster.call(0, create).await?)?;
+                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
                 Ok(QueryResult::command("CREATE SCHEMA", notices))
             }
             Plan::DropSchemas {
@@ -2375,7 +2488,7 @@ impl<C: Cluster> Router<C> {
                         cascade: *cascade,
                         path: path.clone(),
                     };
-                    all.extend(expect_done(self.cluster.call(0, drop).await?)?);
+                    all.extend(expect_done(self.ddl(ddl_block(session), drop).await?)?);
                 }
                 Ok(QueryResult::command("DROP SCHEMA", all))
             }
@@ -2389,7 +2502,7 @@ impl<C: Cluster> Router<C> {
                 };
                 let tag = statement.tag();
                 let change = ShardRequest::Roles { statement, actor };
-                notices.extend(expect_done(self.cluster.call(0, change).await?)?);
+                notices.extend(expect_done(self.ddl(ddl_block(session), change).await?)?);
                 Ok(QueryResult::command(tag, notices))
             }
             Plan::RenameSchema { schema, name } => {
@@ -2397,7 +2510,7 @@ impl<C: Cluster> Router<C> {
                     schema: *schema,
                     name: name.clone(),
                 };
-                expect_done(self.cluster.call(0, rename).await?)?;
+                expect_done(self.ddl(ddl_block(session), rename).await?)?;
                 Ok(QueryResult::command("ALTER SCHEMA", vec![]))
             }
             Plan::CreateTableAs {
@@ -2425,7 +2538,7 @@ impl<C: Cluster> Router<C> {
             } => {
                 Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
                 if let Some(column) = then_drop {
-                    let catalog = self.cluster.catalog();
+                    let catalog = self.catalog_of(session);
                     let quote = crate::binder::quote_name;
                     let sql = format!(
                         "ALTER TABLE {}.{} DROP COLUMN {}",
@@ -2462,7 +2575,7 @@ impl<C: Cluster> Router<C> {
                     column: *column,
                     text: text.clone(),
                 };
-                expect_done(self.cluster.call(0, comment).await?)?;
+                expect_done(self.ddl(ddl_block(session), comment).await?)?;
                 Ok(QueryResult::command("COMMENT", vec![]))
             }
             Plan::Truncate {
@@ -2474,7 +2587,7 @@ impl<C: Cluster> Router<C> {
                     self.modify(
                         "TRUNCATE",
                         delete,
-                        &self.all_shards(&self.cluster.catalog()),
+                        &self.all_shards(&self.catalog_of(session)),
                         None,
                         &params,
                         session,
@@ -2499,7 +2612,7 @@ impl<C: Cluster> Router<C> {
                 index,
                 if_not_exists,
             } => {
-                let notices = Box::pin(self.create_index(index, *if_not_exists)).await?;
+                let notices = Box::pin(self.create_index(index, *if_not_exists, session)).await?;
                 Ok(QueryResult::command("CREATE INDEX", notices))
             }
             Plan::Set {
@@ -2794,6 +2907,8 @@ impl<C: Cluster> Router<C> {
                 start: self.cluster.wall_clock(),
                 deps: Vec::new(),
                 restarted: Vec::new(),
+                ddl: false,
+                locked: Default::default(),
             });
         }
         Ok(QueryResult::command("BEGIN", notices))
@@ -2833,7 +2948,7 @@ impl<C: Cluster> Router<C> {
             _ => None,
         };
         let id = txn.id;
-        if writers.is_empty() {
+        if writers.is_empty() && !txn.ddl {
             // Read-only: its snapshot is its serialization point.
             self.end_on(&readers, id).await;
             return Ok(());
@@ -2852,6 +2967,9 @@ impl<C: Cluster> Router<C> {
                     .await;
                 return Err(e);
             }
+        }
+        if txn.ddl {
+            return self.commit_with_ddl(txn, &writers, validate).await;
         }
         let result = match writers.as_slice() {
             [one] => self
@@ -2877,6 +2995,102 @@ impl<C: Cluster> Router<C> {
         result
     }
 
+    /// COMMIT of a block that changed the catalog: every shard holding its
+    /// rows prepares (even one alone), then shard 0 writes the block's
+    /// catalog changes as one record, which is also the commit decision
+    /// (see `shard/ddl.rs`), and publishes them; then the shards apply the
+    /// rows.
+    async fn commit_with_ddl(
+        &self,
+        txn: &Txn,
+        writers: &[ShardId],
+        validate: Option<Timestamp>,
+    ) -> Result<()> {
+        let id = txn.id;
+        let others: Vec<ShardId> = txn
+            .shards()
+            .into_iter()
+            .filter(|s| !txn.participants.contains(s))
+            .collect();
+        let prepares = writers
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::TxnPrepare { id, validate })
+            })
+            .collect();
+        let mut failure = join_all(prepares).await.into_iter().find_map(Result::err);
+        let ts = self.cluster.tick();
+        if failure.is_none() {
+            let end = ShardRequest::DdlEnd {
+                tx: id,
+                commit: Some((writers.to_vec(), ts)),
+            };
+            failure = self.cluster.call(0, end).await.err();
+        }
+        let commit = failure.is_none();
+        let local = self.cluster.local_shard();
+        for s in writers.iter().filter(|s| **s != local) {
+            let resolve = ShardRequest::Resolve { tx: id, commit, ts };
+            if let Err(e) = self.cluster.post(*s, resolve).await {
+                failure.get_or_insert(e);
+            }
+        }
+        if writers.contains(&local) {
+            let resolve = ShardRequest::Resolve { tx: id, commit, ts };
+            if let Err(e) = self.cluster.call(local, resolve).await {
+                failure.get_or_insert(e);
+            }
+        }
+        if !commit {
+            // Shards that failed to prepare still hold their intents.
+            self.end_on(writers, id).await;
+            self.end_ddl(id).await;
+        }
+        // Table locks and reads held elsewhere go once the rows are applied.
+        self.end_on(&others, id).await;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Drops the catalog changes of block `id` and releases its DDL lock.
+    async fn end_ddl(&self, id: TxId) {
+        let end = ShardRequest::DdlEnd {
+            tx: id,
+            commit: None,
+        };
+        if let Err(e) = self.cluster.call(0, end).await {
+            tracing::warn!("ending the catalog changes of transaction {id}: {e}");
+        }
+    }
+
+    /// Lets the session's block change the catalog with `plan` (see
+    /// `shard/ddl.rs`). What a block cannot change yet is refused (0A000);
+    /// every write to the existing tables the change touches waits until
+    /// the block ends, as PostgreSQL's table locks make them (a table
+    /// another open block has written to: 55P03).
+    async fn begin_ddl(&self, plan: &Plan, session: &mut SessionState) -> Result<()> {
+        let seen = self.catalog_of(session);
+        let committed = self.cluster.catalog();
+        let tables = ddl_tables(plan, &seen)?;
+        let shards = self.all_shards(&committed);
+        let Some(txn) = session.txn.as_mut() else {
+            return Ok(());
+        };
+        txn.ddl = true;
+        let holder = txn.id;
+        for table in tables {
+            if committed.table_by_id(table).is_none() {
+                // Made by this block: no one else sees it.
+                continue;
+            }
+            txn.locked.extend(&shards);
+            if let Some(e) = self.lock_table(&shards, holder, table).await {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Sends `TxnAbort` to `shards`: rolls back what the transaction still
     /// holds there (intents, reads, read locks); a no-op where it ended.
     async fn end_on(&self, shards: &[ShardId], id: TxId) {
@@ -2894,6 +3108,9 @@ impl<C: Cluster> Router<C> {
     async fn abort(&self, txn: Txn) {
         self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), txn.id)
             .await;
+        if txn.ddl {
+            self.end_ddl(txn.id).await;
+        }
         if !txn.restarted.is_empty() {
             for (s, (last, is_called)) in txn.restarted.iter().rev() {
                 if let Err(e) = s.set(*last, *is_called) {
@@ -3001,6 +3218,10 @@ impl<C: Cluster> Router<C> {
         for r in join_all(undo).await {
             r?;
         }
+        if session.txn.as_ref().is_some_and(|t| t.ddl) {
+            let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
+            self.cluster.call(0, undo).await?;
+        }
         if let Some(txn) = session.txn.as_mut() {
             txn.failed = false;
         }
@@ -3090,7 +3311,7 @@ impl<C: Cluster> Router<C> {
         if key == "session_authorization" && value.is_some() {
             // Privilege checks follow the role authenticated, but
             // names (and pg_authid) follow this setting.
-            let catalog = self.cluster.catalog();
+            let catalog = self.catalog_of(session);
             let superuser = catalog.role(&session.user).is_some_and(|r| r.superuser);
             if !session.user.is_empty() && !superuser {
                 return Err(Error::new(
@@ -3233,15 +3454,13 @@ impl<C: Cluster> Router<C> {
                     "VACUUM cannot run inside a transaction block",
                 ));
             }
-            if statement.plan.is_ddl() {
-                if let Some(txn) = session.txn.as_mut() {
-                    txn.failed = true;
+            if statement.plan.is_ddl() || matches!(&*statement.plan, Plan::Comment { .. }) {
+                if let Err(e) = self.begin_ddl(&statement.plan, session).await {
+                    if let Some(txn) = session.txn.as_mut() {
+                        txn.failed = true;
+                    }
+                    return Err(e);
                 }
-                let what = match &*statement.plan {
-                    Plan::Role(_) => "CREATE, ALTER and DROP ROLE inside a transaction block",
-                    _ => "CREATE/DROP TABLE, INDEX, SEQUENCE and VIEW inside a transaction block",
-                };
-                return Err(Error::unsupported(what));
             }
         }
         if session.txn.is_none() && self.needs_transaction(&statement.plan) {
@@ -3526,7 +3745,7 @@ impl<C: Cluster> Router<C> {
         // came earlier in the same Query).
         let bound;
         let outer = if statement.deferred {
-            let catalog = self.cluster.catalog();
+            let catalog = self.catalog_of(session);
             let time = session.time_context(self.cluster.wall_clock());
             let binder = Binder::new(&catalog, &[], time)
                 .with_names(session.names())
@@ -3593,7 +3812,9 @@ impl<C: Cluster> Router<C> {
         // what they do commits with it (an implicit one outside a block).
         let implicit = session.txn.is_none()
             && !statement.deferred
-            && self.foreign_key_work(&statement.plan)?.is_some();
+            && self
+                .foreign_key_work(&statement.plan, &self.cluster.catalog())?
+                .is_some();
         if implicit {
             self.begin_implicit(session)?;
         }
@@ -3647,7 +3868,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
         session: &SessionState,
     ) -> Result<Vec<Statement>> {
         let parsed = crate::parser::parse(sql)?;
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let time = session.time_context(self.cluster.wall_clock());
         let names = session.names();
         let mut statements = Vec::with_capacity(parsed.len());
@@ -3778,7 +3999,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let names = session.names();
         let time = session.time_context(self.cluster.wall_clock());
         // The table changed since the COPY was bound: bind it again, as
@@ -4004,7 +4225,7 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let time = session.time_context(self.cluster.wall_clock());
         let names = session.names();
         if statement.deferred {
@@ -4055,6 +4276,91 @@ impl<C: Cluster> Router<C> {
         }
         self.run(statement, params, session).await
     }
+}
+
+/// The block a catalog change of `session` is made in: its transaction
+/// block, once `begin_ddl` let the block change the catalog.
+fn ddl_block(session: &SessionState) -> Block {
+    session
+        .txn
+        .as_ref()
+        .filter(|t| t.ddl)
+        .map(|t| (t.id, t.current_savepoint()))
+}
+
+/// The tables a catalog change in a block must hold every other write to
+/// until the block ends: those it alters or drops, those whose foreign
+/// keys it drops, and those its new foreign keys reference. 0A000 for a
+/// change a block cannot make yet.
+fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Result<Vec<tessera_types::TableId>> {
+    let with_children = |ids: Vec<tessera_types::TableId>| {
+        let mut all = ids.clone();
+        for id in ids {
+            all.extend(catalog.referencing(id).iter().map(|(child, _)| child.id));
+        }
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    let in_block = |what: &str| {
+        Error::unsupported(format!("{what} inside a transaction block"))
+            .with_hint("Run it in its own transaction (autocommit).")
+    };
+    Ok(match plan {
+        Plan::CreateTable { table, .. } => table.foreign_keys.iter().map(|fk| fk.parent).collect(),
+        Plan::CreateIndex { index, .. } => vec![index.table],
+        Plan::AlterTable(change) => {
+            if !change.added.is_empty() {
+                return Err(in_block("ALTER TABLE … ADD COLUMN"));
+            }
+            let retyped = change
+                .new
+                .columns
+                .iter()
+                .zip(&change.table.columns)
+                .any(|(new, old)| new.data_type != old.data_type);
+            if retyped {
+                return Err(in_block("ALTER TABLE … ALTER COLUMN … TYPE"));
+            }
+            let mut ids = with_children(vec![change.table.id]);
+            ids.extend(change.new.foreign_keys.iter().map(|fk| fk.parent));
+            ids
+        }
+        Plan::AddPrimaryKey { .. } => {
+            return Err(in_block(
+                "ALTER TABLE … ADD PRIMARY KEY on a table without one",
+            ))
+        }
+        Plan::Drop { kind, names, .. } => {
+            let mut ids = Vec::new();
+            for n in names {
+                let Some(schema) = n.schema else { continue };
+                match kind {
+                    Relation::Table => ids.extend(catalog.table(schema, &n.name).map(|t| t.id)),
+                    Relation::Index => ids.extend(catalog.index(schema, &n.name).map(|i| i.table)),
+                    Relation::Sequence => ids.extend(
+                        catalog
+                            .sequence(schema, &n.name)
+                            .and_then(|s| s.owned_by)
+                            .map(|(t, _)| t),
+                    ),
+                    Relation::View => {}
+                }
+            }
+            with_children(ids)
+        }
+        Plan::DropSchemas { names, .. } => {
+            let schemas: Vec<_> = names.iter().filter_map(|n| catalog.schema(n)).collect();
+            with_children(
+                catalog
+                    .tables()
+                    .filter(|t| schemas.iter().any(|s| s.id == t.schema))
+                    .map(|t| t.id)
+                    .collect(),
+            )
+        }
+        _ => vec![],
+    })
 }
 
 #[cfg(test)]

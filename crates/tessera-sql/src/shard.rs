@@ -52,10 +52,12 @@ use crate::plan::{
 use crate::rows::Rows;
 
 mod analyze;
+mod ddl;
 mod dependencies;
 mod roles;
 mod schemas;
 
+pub use ddl::Block;
 pub(crate) use dependencies::foreign_keys_needing;
 use dependencies::{ColumnReaders, DropPlan, Object};
 
@@ -68,31 +70,85 @@ pub const LOOKUP_KEYS_PER_YIELD: usize = 256;
 
 /// The node's current catalog, shared read-only by its shards. A change
 /// publishes a whole new snapshot; readers check one atomic to see it.
+///
+/// Besides the committed catalog it holds at most one *pending* one: the
+/// catalog as the transaction block that holds the DDL lock (see
+/// `ShardContext::ddl`) has changed it so far. Only that block sees it;
+/// its COMMIT makes it the committed one, its end otherwise drops it.
 pub struct CatalogCell {
-    version: AtomicU64,
+    /// Changes with every publication, committed or pending.
+    generation: AtomicU64,
     current: RwLock<Arc<Catalog>>,
+    pending: RwLock<Option<(TxId, Arc<Catalog>)>>,
 }
 
 impl CatalogCell {
     pub fn new(catalog: Catalog) -> CatalogCell {
         CatalogCell {
-            version: AtomicU64::new(catalog.version),
+            generation: AtomicU64::new(0),
             current: RwLock::new(Arc::new(catalog)),
+            pending: RwLock::new(None),
         }
     }
-    pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+    /// Changes whenever what `load` or `load_as` return does.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
+    /// The committed catalog.
     pub fn load(&self) -> Arc<Catalog> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+    /// The catalog transaction `txn` sees: its pending one if it has
+    /// changed the catalog, else the committed one.
+    pub fn load_as(&self, txn: Option<TxId>) -> Arc<Catalog> {
+        if let Some(txn) = txn {
+            let pending = self.pending.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((owner, catalog)) = &*pending {
+                if *owner == txn {
+                    return catalog.clone();
+                }
+            }
+        }
+        self.load()
+    }
+    /// The pending catalog and its block, if one has changed the catalog.
+    pub fn pending(&self) -> Option<(TxId, Arc<Catalog>)> {
+        self.pending
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
     pub fn publish(&self, catalog: Catalog) {
-        let version = catalog.version;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
-        self.version.store(version, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+    /// Block `owner`'s catalog so far (only it sees it).
+    pub fn publish_pending(&self, owner: TxId, catalog: Arc<Catalog>) {
+        *self.pending.write().unwrap_or_else(|e| e.into_inner()) = Some((owner, catalog));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+    /// Ends the pending catalog: `committed` (what it became) is
+    /// published; with `None` it is dropped, and the committed catalog
+    /// goes on with its version and ids past the pending one's, so nothing
+    /// made from the dropped catalog (a cached plan, a table id) is taken
+    /// for current.
+    pub fn end_pending(&self, committed: Option<Catalog>) {
+        let Some((_, pending)) = self
+            .pending
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let next = match committed {
+            Some(c) => c,
+            None => self.load().with_counters_past(&pending),
+        };
+        self.publish(next);
     }
 }
 
@@ -418,8 +474,28 @@ pub enum ShardRequest {
         index: IndexDef,
         if_not_exists: bool,
     },
-    /// Every shard: write the entries of the rows it holds.
-    BuildIndex { storage: tessera_types::TableId },
+    /// Every shard: write the entries of the rows it holds (inside a
+    /// block: with its own rows, as its writes).
+    BuildIndex {
+        storage: tessera_types::TableId,
+        block: Block,
+    },
+    /// Shard 0: a catalog change made inside transaction block `txn`,
+    /// under its savepoint number `savepoint` (see `shard/ddl.rs`).
+    InBlock {
+        txn: TxId,
+        savepoint: u32,
+        request: Box<ShardRequest>,
+    },
+    /// Shard 0: block `tx` ends. With `commit` (the shards holding its
+    /// rows, all prepared, and its commit timestamp), its catalog changes
+    /// are written and published; else dropped.
+    DdlEnd {
+        tx: TxId,
+        commit: Option<(Vec<ShardId>, Timestamp)>,
+    },
+    /// Shard 0: ROLLBACK TO SAVEPOINT number `savepoint` in block `tx`.
+    DdlRollbackTo { tx: TxId, savepoint: u32 },
     /// Shard 0: the index is built; snapshots from `valid_from` may use it.
     IndexValid {
         storage: tessera_types::TableId,
@@ -611,6 +687,9 @@ pub struct ShardContext {
     statement_seq: Cell<u64>,
     catalog_cell: Arc<CatalogCell>,
     cached_catalog: RefCell<Arc<Catalog>>,
+    /// The pending catalog as of `cached_generation` (see `CatalogCell`).
+    cached_pending: RefCell<Option<(TxId, Arc<Catalog>)>>,
+    cached_generation: Cell<u64>,
     /// Writes that would grow the shard's rows past this many bytes fail
     /// with 53200; reads, deletes and shrinking updates go on.
     memory_limit_bytes: usize,
@@ -620,6 +699,10 @@ pub struct ShardContext {
     analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
     catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
+    /// Shard 0 only: the changes of the block holding the DDL lock (see
+    /// `ddl.rs`), and its release.
+    ddl_block: RefCell<Option<ddl::DdlBlock>>,
+    ddl_released: Notify,
     /// Records appended whose effect is not published yet (a commit not
     /// applied, a prepare not registered, a decision not in the ledger):
     /// a checkpoint must replay the log from the oldest of them.
@@ -876,7 +959,12 @@ impl ShardContext {
             statement_seq: Cell::new(0),
             catalog_cell,
             cached_catalog: RefCell::new(cached),
+            cached_pending: RefCell::new(None),
+            // Looked at again on first use.
+            cached_generation: Cell::new(u64::MAX),
             catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
+            ddl_block: RefCell::new(None),
+            ddl_released: Notify::new(),
             memory_limit_bytes: usize::MAX,
             stats: None,
             analyses: RefCell::new(HashMap::new()),
@@ -1176,15 +1264,18 @@ impl ShardContext {
     /// Rows shaped by a plan made before a column was added (they would
     /// be short) or retyped (their values of the old type): the statement
     /// is refused, retryably, never half applied.
-    fn refuse_stale_shape(&self, table: &TableDef) -> Result<()> {
-        let stale = self.catalog().table_by_id(table.id).is_some_and(|now| {
-            now.columns.len() != table.columns.len()
-                || now
-                    .columns
-                    .iter()
-                    .zip(&table.columns)
-                    .any(|(a, b)| a.data_type != b.data_type)
-        });
+    fn refuse_stale_shape(&self, table: &TableDef, txn: Option<TxId>) -> Result<()> {
+        let stale = self
+            .catalog_as(txn)
+            .table_by_id(table.id)
+            .is_some_and(|now| {
+                now.columns.len() != table.columns.len()
+                    || now
+                        .columns
+                        .iter()
+                        .zip(&table.columns)
+                        .any(|(a, b)| a.data_type != b.data_type)
+            });
         match stale {
             true => Err(Error::new(
                 sqlstate::SERIALIZATION_FAILURE,
@@ -1197,32 +1288,67 @@ impl ShardContext {
         }
     }
 
-    /// The current catalog; frees the rows of dropped tables on change.
+    /// The committed catalog; frees the rows of dropped tables on change.
     pub fn catalog(&self) -> Arc<Catalog> {
-        let version = self.catalog_cell.version();
-        if self.cached_catalog.borrow().version != version {
-            let fresh = self.catalog_cell.load();
-            let mut store = self.store.borrow_mut();
-            store.drop_missing_tables(&fresh);
-            for t in fresh.storage_tables() {
-                store.ensure_table(t.id);
+        self.refresh_catalog();
+        self.cached_catalog.borrow().clone()
+    }
+
+    /// The catalog transaction `txn` sees (see [`CatalogCell::load_as`]).
+    pub fn catalog_as(&self, txn: Option<TxId>) -> Arc<Catalog> {
+        self.refresh_catalog();
+        if let (Some(txn), Some((owner, pending))) = (txn, &*self.cached_pending.borrow()) {
+            if txn == *owner {
+                return pending.clone();
             }
-            // Columns added since: rows stored before take their values
-            // (once per added column; a no-op for other tables).
-            for t in fresh.tables() {
-                if let Some(fill) = t.widening() {
-                    store.widen(t.id, &fill);
-                }
-                // Columns whose type changed: stored values converted, once.
-                for (c, to) in t.retyped() {
-                    store.retype(t.id, c, to);
-                }
-            }
-            // A private copy, so shards do not bounce one reference count
-            // between cores on every statement.
-            *self.cached_catalog.borrow_mut() = Arc::new((*fresh).clone());
         }
         self.cached_catalog.borrow().clone()
+    }
+
+    /// Brings the store to the catalogs published since the last look:
+    /// tables of the committed or the pending catalog have storage, others
+    /// are freed; columns added or retyped change the stored rows.
+    fn refresh_catalog(&self) {
+        let generation = self.catalog_cell.generation();
+        if self.cached_generation.get() == generation {
+            return;
+        }
+        let fresh = self.catalog_cell.load();
+        let pending = self.catalog_cell.pending();
+        let mut store = self.store.borrow_mut();
+        store.retain_tables(|id| {
+            fresh.table_by_id(id).is_some()
+                || pending
+                    .as_ref()
+                    .is_some_and(|(_, p)| p.table_by_id(id).is_some())
+        });
+        for t in fresh.storage_tables() {
+            store.ensure_table(t.id);
+        }
+        if let Some((_, p)) = &pending {
+            for t in p.storage_tables() {
+                store.ensure_table(t.id);
+            }
+        }
+        // Columns added since: rows stored before take their values
+        // (once per added column; a no-op for other tables).
+        for t in fresh.tables() {
+            if let Some(fill) = t.widening() {
+                store.widen(t.id, &fill);
+            }
+            // Columns whose type changed: stored values converted, once.
+            for (c, to) in t.retyped() {
+                store.retype(t.id, c, to);
+            }
+        }
+        // Private copies, so shards do not bounce one reference count
+        // between cores on every statement.
+        if self.cached_catalog.borrow().version != fresh.version {
+            *self.cached_catalog.borrow_mut() = Arc::new((*fresh).clone());
+        }
+        *self.cached_pending.borrow_mut() =
+            pending.map(|(owner, p)| (owner, Arc::new((*p).clone())));
+        self.cached_generation.set(generation);
     }
 
     pub async fn handle(&self, request: ShardRequest) -> Result<ShardResponse> {
@@ -1300,7 +1426,7 @@ impl ShardContext {
                     self.note_read(mode.reader(), table.id, Some(k));
                 }
                 if let Plan::Update(UpdatePlan { table, .. }) = &*plan {
-                    self.refuse_stale_shape(table)?;
+                    self.refuse_stale_shape(table, mode.txn())?;
                 }
                 let mut candidates = key.map(|k| vec![k]);
                 let changes = RefCell::new(Vec::new());
@@ -1348,7 +1474,6 @@ impl ShardContext {
                 }
                 Ok(ShardResponse::Done(vec![]))
             }
-            ShardRequest::ReplaceTable { old, new } => self.replace_table(old, new).await,
             ShardRequest::IndexEntries {
                 index,
                 deletes,
@@ -1381,20 +1506,45 @@ impl ShardContext {
                 commit,
                 participants,
             } => self.decide(tx, commit, participants).await,
+            ShardRequest::InBlock {
+                txn,
+                savepoint,
+                request,
+            } => self.handle_ddl(*request, Some((txn, savepoint))).await,
+            ShardRequest::DdlEnd { tx, commit } => {
+                self.end_ddl_block(tx, commit).await?;
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::DdlRollbackTo { tx, savepoint } => {
+                self.rollback_ddl_to(tx, savepoint).await?;
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::LockKeys { table, keys, mode } => self.lock_keys(table, keys, mode).await,
+            ShardRequest::BuildIndex { storage, block } => self.build_index(storage, block).await,
+            request => self.handle_ddl(request, None).await,
+        }
+    }
+
+    /// A catalog change, on shard 0, for `block` or for no block (see
+    /// `ddl.rs`).
+    async fn handle_ddl(&self, request: ShardRequest, block: Block) -> Result<ShardResponse> {
+        match request {
             ShardRequest::CreateTable {
                 table,
                 sequences,
                 if_not_exists,
-            } => self.create_table(table, sequences, if_not_exists).await,
+            } => {
+                self.create_table(table, sequences, if_not_exists, block)
+                    .await
+            }
             ShardRequest::CreateSequence {
                 sequence,
                 if_not_exists,
-            } => self.create_sequence(sequence, if_not_exists).await,
+            } => self.create_sequence(sequence, if_not_exists, block).await,
             ShardRequest::LogSequences(records) => self.log_sequences(records).await,
             ShardRequest::AlterSequence { sequence } => {
-                let (log, order) = self.catalog_log()?;
-                let _guard = order.lock().await;
-                let catalog = self.catalog_cell.load();
+                let ddl = self.ddl(block).await?;
+                let catalog = ddl.catalog.clone();
                 if catalog.sequence_by_id(sequence.id).is_none() {
                     return Err(Error::new(
                         sqlstate::UNDEFINED_TABLE,
@@ -1404,25 +1554,23 @@ impl ShardContext {
                         ),
                     ));
                 }
-                log.append_durable(&CatalogRecord::CreateSequence(sequence.clone()).encode())
+                let record = CatalogRecord::CreateSequence(sequence.clone());
+                ddl.apply_one(record, catalog.with_sequence_altered(sequence))
                     .await?;
-                self.catalog_cell
-                    .publish(catalog.with_sequence_altered(sequence));
                 Ok(ShardResponse::Done(vec![]))
             }
             ShardRequest::AlterTable {
                 table,
                 dropped,
                 path,
-            } => self.alter_table(table, &dropped, &path).await,
+            } => self.alter_table(table, &dropped, &path, block).await,
             ShardRequest::Comment {
                 object,
                 column,
                 text,
             } => {
-                let (log, order) = self.catalog_log()?;
-                let _guard = order.lock().await;
-                let catalog = self.catalog_cell.load();
+                let ddl = self.ddl(block).await?;
+                let catalog = ddl.catalog.clone();
                 if catalog.table_by_id(object).is_none() && !catalog.views().any(|v| v.id == object)
                 {
                     return Err(Error::new(
@@ -1435,44 +1583,12 @@ impl ShardContext {
                     column,
                     text: text.clone(),
                 };
-                log.append_durable(&record.encode()).await?;
-                self.catalog_cell
-                    .publish(catalog.with_comment(object, column, text));
+                ddl.apply_one(record, catalog.with_comment(object, column, text))
+                    .await?;
                 Ok(ShardResponse::Done(vec![]))
             }
-            ShardRequest::LockKeys { table, keys, mode } => {
-                let txn = mode.txn();
-                self.write(mode, || {
-                    let store = self.store.borrow();
-                    let mut ops = Vec::with_capacity(keys.len());
-                    for parent in &keys {
-                        let key = &parent.key;
-                        let row = match self.intent(txn, table, key) {
-                            Some(own) => own,
-                            None => store.get(table, key, LATEST).cloned(),
-                        };
-                        let row = row.filter(|row| {
-                            parent
-                                .holds
-                                .as_ref()
-                                .is_none_or(|(columns, values)| encode_key(row, columns) == *values)
-                        });
-                        let Some(row) = row else {
-                            return Err(parent.missing.clone());
-                        };
-                        ops.push(WriteOp::Put {
-                            table,
-                            key: key.clone(),
-                            row,
-                        });
-                    }
-                    Ok((WriteSet { ops }, 0))
-                })
-                .await?;
-                Ok(ShardResponse::written(0, vec![], vec![]))
-            }
             ShardRequest::CreateView { view, or_replace } => {
-                self.create_view(view, or_replace).await
+                self.create_view(view, or_replace, block).await
             }
             ShardRequest::Drop {
                 kind,
@@ -1481,30 +1597,73 @@ impl ShardContext {
                 cascade,
                 path,
             } => {
-                self.drop_relations(kind, names, if_exists, cascade, &path)
+                self.drop_relations(kind, names, if_exists, cascade, &path, block)
                     .await
             }
             ShardRequest::CreateSchema {
                 schema,
                 if_not_exists,
-            } => self.create_schema(schema, if_not_exists).await,
+            } => self.create_schema(schema, if_not_exists, block).await,
             ShardRequest::DropSchemas {
                 names,
                 cascade,
                 path,
-            } => self.drop_schemas(names, cascade, &path).await,
-            ShardRequest::RenameSchema { schema, name } => self.rename_schema(schema, name).await,
-            ShardRequest::Roles { statement, actor } => self.change_roles(statement, actor).await,
+            } => self.drop_schemas(names, cascade, &path, block).await,
+            ShardRequest::RenameSchema { schema, name } => {
+                self.rename_schema(schema, name, block).await
+            }
+            ShardRequest::Roles { statement, actor } => {
+                self.change_roles(statement, actor, block).await
+            }
             ShardRequest::CreateIndex {
                 index,
                 if_not_exists,
-            } => self.create_index(index, if_not_exists).await,
-            ShardRequest::BuildIndex { storage } => self.build_index(storage).await,
+            } => self.create_index(index, if_not_exists, block).await,
             ShardRequest::IndexValid {
                 storage,
                 valid_from,
-            } => self.index_valid(storage, valid_from).await,
+            } => self.index_valid(storage, valid_from, block).await,
+            ShardRequest::ReplaceTable { old, new } => self.replace_table(old, new, block).await,
+            _ => Err(Error::internal("not a catalog change")),
         }
+    }
+
+    /// See `ShardRequest::LockKeys`.
+    async fn lock_keys(
+        &self,
+        table: tessera_types::TableId,
+        keys: Vec<ParentKey>,
+        mode: WriteMode,
+    ) -> Result<ShardResponse> {
+        let txn = mode.txn();
+        self.write(mode, || {
+            let store = self.store.borrow();
+            let mut ops = Vec::with_capacity(keys.len());
+            for parent in &keys {
+                let key = &parent.key;
+                let row = match self.intent(txn, table, key) {
+                    Some(own) => own,
+                    None => store.get(table, key, LATEST).cloned(),
+                };
+                let row = row.filter(|row| {
+                    parent
+                        .holds
+                        .as_ref()
+                        .is_none_or(|(columns, values)| encode_key(row, columns) == *values)
+                });
+                let Some(row) = row else {
+                    return Err(parent.missing.clone());
+                };
+                ops.push(WriteOp::Put {
+                    table,
+                    key: key.clone(),
+                    row,
+                });
+            }
+            Ok((WriteSet { ops }, 0))
+        })
+        .await?;
+        Ok(ShardResponse::written(0, vec![], vec![]))
     }
 
     // ---- reads -------------------------------------------------------------
@@ -2630,7 +2789,11 @@ impl ShardContext {
         changes: &RefCell<Vec<EntryChange>>,
     ) -> Result<()> {
         let txn = mode.txn();
-        let catalog = self.cached_catalog.borrow().clone();
+        // Not `catalog_as`: the store is borrowed, and the caller looked.
+        let catalog = match &*self.cached_pending.borrow() {
+            Some((owner, pending)) if Some(*owner) == txn => pending.clone(),
+            _ => self.cached_catalog.borrow().clone(),
+        };
         let indexes: Vec<&Arc<IndexDef>> = catalog.indexes_of(table.id).collect();
         changes.borrow_mut().clear();
         if indexes.is_empty() {
@@ -2721,13 +2884,29 @@ impl ShardContext {
         let Some(txn) = mode.txn() else {
             return Err(Error::internal("an index backfill outside a transaction"));
         };
-        let catalog = self.catalog();
+        let catalog = self.catalog_as(Some(txn));
         let table = catalog.table_by_id(index.table).cloned().ok_or_else(|| {
             Error::new(
                 sqlstate::UNDEFINED_TABLE,
                 "the table was dropped while its index was being built",
             )
         })?;
+        // Its rows are read as committed: a block's own would be missed.
+        let wrote = self.intents.borrow().get(&txn).is_some_and(|m| {
+            m.range((table.id, Vec::new())..)
+                .next()
+                .is_some_and(|((id, _), _)| *id == table.id)
+        });
+        if wrote {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "a unique index that does not contain the sharding key of \"{}\" cannot be created in the transaction block that wrote rows to it",
+                    table.name
+                ),
+            )
+            .with_hint("Create the index before writing the rows, or in its own transaction."));
+        }
         let entries = RefCell::new((Vec::new(), None));
         self.write(mode, || {
             let store = self.store.borrow();
@@ -2776,7 +2955,7 @@ impl ShardContext {
         puts: &[(Vec<u8>, Row)],
         mode: WriteMode,
     ) -> Result<(WriteSet, u64)> {
-        let catalog = self.catalog();
+        let catalog = self.catalog_as(mode.txn());
         let table = catalog.table_by_id(index.table).ok_or_else(|| {
             Error::new(
                 sqlstate::UNDEFINED_TABLE,
@@ -2844,7 +3023,7 @@ impl ShardContext {
         changes: &RefCell<Vec<EntryChange>>,
         upsert: Option<&Upsert>,
     ) -> Result<(WriteSet, u64, Vec<Row>)> {
-        self.refuse_stale_shape(table)?;
+        self.refuse_stale_shape(table, mode.txn())?;
         let store = self.store.borrow();
         let Some(t) = store.table(table.id) else {
             return Err(undefined_table(table));
@@ -3279,10 +3458,10 @@ impl ShardContext {
         table: TableDef,
         sequences: Vec<(SequenceDef, u32)>,
         if_not_exists: bool,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if let Some(skipped) = name_taken(&catalog, table.schema, &table.name, if_not_exists)? {
             return Ok(skipped);
         }
@@ -3306,8 +3485,7 @@ impl ShardContext {
             table: (*def).clone(),
             sequences: owned,
         };
-        log.append_durable(&record.encode()).await?;
-        self.catalog_cell.publish(next);
+        ddl.apply_one(record, next).await?;
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -3315,10 +3493,10 @@ impl ShardContext {
         &self,
         sequence: SequenceDef,
         if_not_exists: bool,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if let Some(skipped) = name_taken(&catalog, sequence.schema, &sequence.name, if_not_exists)?
         {
             return Ok(skipped);
@@ -3335,9 +3513,8 @@ impl ShardContext {
             }
         }
         let (next, def) = catalog.with_sequence(sequence);
-        log.append_durable(&CatalogRecord::CreateSequence((*def).clone()).encode())
+        ddl.apply_one(CatalogRecord::CreateSequence((*def).clone()), next)
             .await?;
-        self.catalog_cell.publish(next);
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -3346,10 +3523,10 @@ impl ShardContext {
         table: TableDef,
         dropped: &[crate::plan::DroppedColumn],
         path: &[tessera_types::SchemaId],
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         let Some(old) = catalog.table_by_id(table.id) else {
             return Err(Error::new(
                 sqlstate::UNDEFINED_TABLE,
@@ -3360,9 +3537,9 @@ impl ShardContext {
             name_taken(&catalog, table.schema, &table.name, false)?;
         }
         if dropped.is_empty() {
-            log.append_durable(&CatalogRecord::AlterTable(table.clone()).encode())
+            let record = CatalogRecord::AlterTable(table.clone());
+            ddl.apply_one(record, catalog.with_table_altered(table))
                 .await?;
-            self.catalog_cell.publish(catalog.with_table_altered(table));
             return Ok(ShardResponse::Done(vec![]));
         }
         // Column after column, as PostgreSQL drops them: what one takes
@@ -3391,8 +3568,7 @@ impl ShardContext {
             now = now.with_drop(&others, &gone, &[]);
             relations.extend(gone);
         }
-        self.drop_in_catalog(&catalog, altered, relations, vec![])
-            .await?;
+        drop_in_catalog(ddl, altered, relations, vec![]).await?;
         Ok(ShardResponse::Done(notices))
     }
 
@@ -3400,10 +3576,10 @@ impl ShardContext {
         &self,
         view: tessera_types::ViewDef,
         or_replace: bool,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if catalog.schema_by_id(view.schema).is_none() {
             return Err(schema_dropped());
         }
@@ -3430,9 +3606,8 @@ impl ShardContext {
             ));
         }
         let (next, def) = catalog.with_view(view);
-        log.append_durable(&CatalogRecord::CreateView((*def).clone()).encode())
+        ddl.apply_one(CatalogRecord::CreateView((*def).clone()), next)
             .await?;
-        self.catalog_cell.publish(next);
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -3485,10 +3660,10 @@ impl ShardContext {
         if_exists: bool,
         cascade: bool,
         path: &[tessera_types::SchemaId],
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (_, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         let (what, missing) = match kind {
             Relation::Table => ("table", sqlstate::UNDEFINED_TABLE),
             Relation::Index => ("index", sqlstate::UNDEFINED_OBJECT),
@@ -3536,38 +3711,19 @@ impl ShardContext {
         if !ids.is_empty() {
             let mut altered = Vec::new();
             plan.alter(&catalog, &mut altered);
-            self.drop_in_catalog(&catalog, altered, plan.relations(), vec![])
-                .await?;
+            drop_in_catalog(ddl, altered, plan.relations(), vec![]).await?;
         }
         Ok(ShardResponse::Done(notices))
     }
 
-    /// Writes a drop and what it cascades to as one catalog record (see
-    /// `CatalogRecord::Drop`), then publishes it. The catalog log's lock
-    /// is held, and `catalog` is the one read under it.
-    async fn drop_in_catalog(
+    async fn create_index(
         &self,
-        catalog: &Catalog,
-        altered: Vec<TableDef>,
-        relations: Vec<tessera_types::TableId>,
-        schemas: Vec<tessera_types::SchemaId>,
-    ) -> Result<()> {
-        let (log, _) = self.catalog_log()?;
-        let next = catalog.with_drop(&altered, &relations, &schemas);
-        let record = CatalogRecord::Drop {
-            altered,
-            relations,
-            schemas,
-        };
-        log.append_durable(&record.encode()).await?;
-        self.catalog_cell.publish(next);
-        Ok(())
-    }
-
-    async fn create_index(&self, index: IndexDef, if_not_exists: bool) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        index: IndexDef,
+        if_not_exists: bool,
+        block: Block,
+    ) -> Result<ShardResponse> {
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if let Some(skipped) = name_taken(&catalog, index.schema(), &index.name, if_not_exists)? {
             return Ok(skipped);
         }
@@ -3578,9 +3734,8 @@ impl ShardContext {
             ));
         }
         let (next, def) = catalog.with_index(index);
-        log.append_durable(&CatalogRecord::CreateIndex((*def).clone()).encode())
+        ddl.apply_one(CatalogRecord::CreateIndex((*def).clone()), next)
             .await?;
-        self.catalog_cell.publish(next);
         Ok(ShardResponse::Index(def.storage.id))
     }
 
@@ -3588,20 +3743,22 @@ impl ShardContext {
         &self,
         old: tessera_types::TableId,
         new: tessera_types::TableId,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        if block.is_some() {
+            return Err(ddl::not_in_block("a table rewrite"));
+        }
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if catalog.table_by_id(old).is_none() || catalog.table_by_id(new).is_none() {
             return Err(Error::new(
                 sqlstate::UNDEFINED_TABLE,
                 "the table was dropped while it was being rewritten",
             ));
         }
-        log.append_durable(&CatalogRecord::ReplaceTable { old, new }.encode())
+        let record = CatalogRecord::ReplaceTable { old, new };
+        ddl.apply_one(record, catalog.with_table_replaced(old, new))
             .await?;
-        self.catalog_cell
-            .publish(catalog.with_table_replaced(old, new));
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -3627,6 +3784,8 @@ impl ShardContext {
                 let mut busy = false;
                 for owner in store.lock_owners_in(table) {
                     match owner {
+                        // The holder's own block writes on under it.
+                        LockOwner::Tx(tx) if tx == holder => {}
                         LockOwner::Tx(tx) if intents.contains_key(&tx) => open_block = Some(tx),
                         _ => busy = true,
                     }
@@ -3655,26 +3814,22 @@ impl ShardContext {
         &self,
         storage: tessera_types::TableId,
         valid_from: Timestamp,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if !catalog.indexes().any(|i| i.storage.id == storage) {
             return Err(Error::new(
                 sqlstate::UNDEFINED_OBJECT,
                 "the index was dropped while it was being built",
             ));
         }
-        log.append_durable(
-            &CatalogRecord::IndexValid {
-                storage,
-                valid_from,
-            }
-            .encode(),
-        )
-        .await?;
-        self.catalog_cell
-            .publish(catalog.with_index_valid(storage, valid_from));
+        let record = CatalogRecord::IndexValid {
+            storage,
+            valid_from,
+        };
+        ddl.apply_one(record, catalog.with_index_valid(storage, valid_from))
+            .await?;
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -3683,8 +3838,15 @@ impl ShardContext {
     /// the catalog add their own entries; a row locked by a write that
     /// started before (and so will be applied without its entry) is waited
     /// for, then indexed.
-    async fn build_index(&self, storage: tessera_types::TableId) -> Result<ShardResponse> {
+    async fn build_index(
+        &self,
+        storage: tessera_types::TableId,
+        block: Block,
+    ) -> Result<ShardResponse> {
         const BUILD_ROWS_PER_BATCH: usize = 512;
+        if let Some((tx, savepoint)) = block {
+            return self.build_index_in_block(storage, tx, savepoint).await;
+        }
         let catalog = self.catalog();
         let Some(index) = catalog.indexes().find(|i| i.storage.id == storage).cloned() else {
             return Err(Error::new(
@@ -3761,6 +3923,81 @@ impl ShardContext {
                 None => return Ok(ShardResponse::Done(vec![])),
             }
         }
+    }
+
+    /// CREATE INDEX inside block `tx`: the entries of the rows the block
+    /// sees here (the committed ones and its own) become its writes, so
+    /// they commit with it and only it sees them meanwhile. The router
+    /// holds every other write to the table (`LockTable`) first.
+    async fn build_index_in_block(
+        &self,
+        storage: tessera_types::TableId,
+        tx: TxId,
+        savepoint: u32,
+    ) -> Result<ShardResponse> {
+        let catalog = self.catalog_as(Some(tx));
+        let (Some(index), Some(table)) = (
+            catalog.indexes().find(|i| i.storage.id == storage).cloned(),
+            catalog
+                .indexes()
+                .find(|i| i.storage.id == storage)
+                .and_then(|i| catalog.table_by_id(i.table).cloned()),
+        ) else {
+            return Err(Error::internal("building an index the block does not have"));
+        };
+        if index.is_global(&table) {
+            return Err(Error::internal(
+                "a global index is built by its router (IndexBackfill)",
+            ));
+        }
+        let mode = WriteMode::Txn {
+            id: tx,
+            snapshot: None,
+            savepoint,
+            track_reads: false,
+        };
+        self.write(mode, || {
+            let store = self.store.borrow();
+            let t = store
+                .table(table.id)
+                .ok_or_else(|| undefined_table(&table))?;
+            let intents = self.intents.borrow();
+            let mine = intents.get(&tx);
+            let own = |key: &[u8]| mine.and_then(|m| m.get(&(table.id, key.to_vec())));
+            let mut rows: Vec<(Vec<u8>, Vec<Value>)> = Vec::new();
+            for (key, row) in t.iter_at(None, LATEST) {
+                if own(key).is_none() {
+                    rows.push((key.to_vec(), row.to_vec()));
+                }
+            }
+            if let Some(m) = mine {
+                let own_rows = m
+                    .range((table.id, Vec::new())..)
+                    .take_while(|((id, _), _)| *id == table.id);
+                for ((_, key), row) in own_rows {
+                    if let Some(row) = row {
+                        rows.push((key.clone(), row.clone()));
+                    }
+                }
+            }
+            let mut ops = Vec::new();
+            let mut taken = std::collections::HashSet::new();
+            for (key, row) in &rows {
+                if let Some((entry_key, values)) = index_entry(&index, &table, key, row) {
+                    if !taken.insert(entry_key.clone()) {
+                        return Err(unique_violation(&index, &table, &values, true));
+                    }
+                    ops.push(WriteOp::Put {
+                        table: storage,
+                        key: entry_key,
+                        row: values,
+                    });
+                }
+            }
+            Ok((WriteSet { ops }, 0))
+        })
+        .await?;
+        Ok(ShardResponse::Done(vec![]))
     }
 }
 
@@ -3881,6 +4118,24 @@ fn schema_dropped() -> Error {
         sqlstate::INVALID_SCHEMA_NAME,
         "the schema was dropped while the relation was being created",
     )
+}
+
+/// Writes a drop and what it cascades to as one catalog record (see
+/// `CatalogRecord::Drop`), then publishes it; `ddl.catalog` is what the
+/// drop was decided on.
+async fn drop_in_catalog(
+    ddl: ddl::Ddl<'_>,
+    altered: Vec<TableDef>,
+    relations: Vec<tessera_types::TableId>,
+    schemas: Vec<tessera_types::SchemaId>,
+) -> Result<()> {
+    let next = ddl.catalog.with_drop(&altered, &relations, &schemas);
+    let record = CatalogRecord::Drop {
+        altered,
+        relations,
+        schemas,
+    };
+    ddl.apply_one(record, next).await
 }
 
 fn name_taken(

@@ -283,6 +283,15 @@ pub enum CatalogRecord {
     /// The role of this id, with new attributes, password or name.
     AlterRole(tessera_types::RoleDef),
     DropRole(tessera_types::RoleId),
+    /// The catalog changes of transaction block `tx`, committed together:
+    /// also its commit decision. It is written only once every shard in
+    /// `participants` holds a durable `Prepare` of the block's rows, so
+    /// recovery applies `records` in order and commits those prepares.
+    Transaction {
+        tx: TxId,
+        participants: Vec<u16>,
+        records: Vec<CatalogRecord>,
+    },
 }
 
 /// Set in the tag of a record whose definitions carry their schemas
@@ -394,6 +403,22 @@ impl CatalogRecord {
                 w.u8(17);
                 w.u32(*id);
             }
+            CatalogRecord::Transaction {
+                tx,
+                participants,
+                records,
+            } => {
+                w.u8(18);
+                w.u64(*tx);
+                w.u32(participants.len() as u32);
+                for p in participants {
+                    w.u32(*p as u32);
+                }
+                w.u32(records.len() as u32);
+                for record in records {
+                    w.bytes(&record.encode());
+                }
+            }
         }
         w.buf
     }
@@ -479,6 +504,28 @@ impl CatalogRecord {
             15 => CatalogRecord::CreateRole(tessera_types::RoleDef::decode(&mut r)?),
             16 => CatalogRecord::AlterRole(tessera_types::RoleDef::decode(&mut r)?),
             17 => CatalogRecord::DropRole(r.u32()?),
+            18 => {
+                let tx = r.u64()?;
+                let n = r.len_prefix(1 << 16)?;
+                let mut participants = Vec::with_capacity(n);
+                for _ in 0..n {
+                    participants.push(r.u32()? as u16);
+                }
+                let n = r.len_prefix(1 << 20)?;
+                let mut records = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    let record = CatalogRecord::decode(r.bytes()?)?;
+                    if matches!(record, CatalogRecord::Transaction { .. }) {
+                        return Err(r.corrupt("a catalog transaction inside another"));
+                    }
+                    records.push(record);
+                }
+                CatalogRecord::Transaction {
+                    tx,
+                    participants,
+                    records,
+                }
+            }
             _ => return Err(r.corrupt("unknown catalog record")),
         })
     }
@@ -594,6 +641,17 @@ mod tests {
             }),
             CatalogRecord::DropRole(16_384),
         ];
+        let mut records = records;
+        records.push(CatalogRecord::Transaction {
+            tx: 77,
+            participants: vec![0, 3],
+            records: records.clone(),
+        });
+        records.push(CatalogRecord::Transaction {
+            tx: 78,
+            participants: vec![],
+            records: vec![],
+        });
         for record in records {
             let bytes = record.encode();
             assert_eq!(CatalogRecord::decode(&bytes).unwrap(), record);

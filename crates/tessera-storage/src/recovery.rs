@@ -150,6 +150,66 @@ fn usable_ends(logs: &[ShardLog]) -> Vec<u64> {
     }
 }
 
+/// `catalog` with one record of the catalog log applied.
+fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
+    Ok(match record {
+        CatalogRecord::CreateTable { table, sequences } => sequences
+            .into_iter()
+            .fold(catalog.with_table_replayed(table), |c, s| {
+                c.with_sequence_replayed(s)
+            }),
+        CatalogRecord::CreateSequence(s) => catalog.with_sequence_replayed(s),
+        CatalogRecord::CreateView(v) => catalog.with_view_replayed(v),
+        CatalogRecord::AlterTable(t) => catalog.with_table_altered(t),
+        CatalogRecord::Comment {
+            object,
+            column,
+            text,
+        } => catalog.with_comment(object, column, text),
+        CatalogRecord::SequenceValues(values) => {
+            for (id, generation, last, is_called) in values {
+                if let Some(s) = catalog.sequence_by_id(id) {
+                    s.state.restore(generation, last, is_called);
+                }
+            }
+            catalog
+        }
+        CatalogRecord::CreateIndex(index) => catalog.with_index_replayed(index),
+        CatalogRecord::IndexValid {
+            storage,
+            valid_from,
+        } => catalog.with_index_valid(storage, valid_from),
+        CatalogRecord::ReplaceTable { old, new } => catalog.with_table_replaced(old, new),
+        CatalogRecord::CreateSchema(schema) => catalog.with_schema_replayed(schema),
+        CatalogRecord::RenameSchema { schema, name } => catalog.with_schema_renamed(schema, &name),
+        CatalogRecord::CreateRole(role) | CatalogRecord::AlterRole(role) => {
+            catalog.with_role_replaced(role)
+        }
+        CatalogRecord::DropRole(id) => catalog.without_role(id),
+        CatalogRecord::Drop {
+            altered,
+            relations,
+            schemas,
+        } => {
+            let emptied = catalog.with_drop(&altered, &relations, &[]);
+            if schemas.iter().any(|s| !emptied.relations_in(*s).is_empty()) {
+                return Err(Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    "a dropped schema still holds relations",
+                ));
+            }
+            emptied.with_drop(&[], &[], &schemas)
+        }
+        CatalogRecord::Transaction { records, .. } => {
+            let mut catalog = catalog;
+            for record in records {
+                catalog = replay_catalog(catalog, record)?;
+            }
+            catalog
+        }
+    })
+}
+
 /// Replays the catalog log onto `base`, then loads every shard's checkpoint
 /// and replays its log, all through `fs`.
 pub fn recover_in(
@@ -171,59 +231,18 @@ pub fn recover_in(
     };
     let mut reader = WalReader::from_bytes(catalog_bytes);
     let mut catalog = base;
+    // Transaction blocks with DDL decide in the catalog log (see
+    // `CatalogRecord::Transaction`).
+    let mut catalog_decisions: Vec<(TxId, Vec<u16>)> = Vec::new();
     while let Some(payload) = reader.next_record() {
-        catalog = match CatalogRecord::decode(payload).map_err(|e| corrupt(&catalog_wal_path, e))? {
-            CatalogRecord::CreateTable { table, sequences } => sequences
-                .into_iter()
-                .fold(catalog.with_table_replayed(table), |c, s| {
-                    c.with_sequence_replayed(s)
-                }),
-            CatalogRecord::CreateSequence(s) => catalog.with_sequence_replayed(s),
-            CatalogRecord::CreateView(v) => catalog.with_view_replayed(v),
-            CatalogRecord::AlterTable(t) => catalog.with_table_altered(t),
-            CatalogRecord::Comment {
-                object,
-                column,
-                text,
-            } => catalog.with_comment(object, column, text),
-            CatalogRecord::SequenceValues(values) => {
-                for (id, generation, last, is_called) in values {
-                    if let Some(s) = catalog.sequence_by_id(id) {
-                        s.state.restore(generation, last, is_called);
-                    }
-                }
-                catalog
-            }
-            CatalogRecord::CreateIndex(index) => catalog.with_index_replayed(index),
-            CatalogRecord::IndexValid {
-                storage,
-                valid_from,
-            } => catalog.with_index_valid(storage, valid_from),
-            CatalogRecord::ReplaceTable { old, new } => catalog.with_table_replaced(old, new),
-            CatalogRecord::CreateSchema(schema) => catalog.with_schema_replayed(schema),
-            CatalogRecord::RenameSchema { schema, name } => {
-                catalog.with_schema_renamed(schema, &name)
-            }
-            CatalogRecord::CreateRole(role) | CatalogRecord::AlterRole(role) => {
-                catalog.with_role_replaced(role)
-            }
-            CatalogRecord::DropRole(id) => catalog.without_role(id),
-            CatalogRecord::Drop {
-                altered,
-                relations,
-                schemas,
-            } => {
-                let emptied = catalog.with_drop(&altered, &relations, &[]);
-                if schemas.iter().any(|s| !emptied.relations_in(*s).is_empty()) {
-                    let e = Error::new(
-                        sqlstate::DATA_CORRUPTED,
-                        "a dropped schema still holds relations",
-                    );
-                    return Err(corrupt(&catalog_wal_path, e));
-                }
-                emptied.with_drop(&[], &[], &schemas)
-            }
-        };
+        let record = CatalogRecord::decode(payload).map_err(|e| corrupt(&catalog_wal_path, e))?;
+        if let CatalogRecord::Transaction {
+            tx, participants, ..
+        } = &record
+        {
+            catalog_decisions.push((*tx, participants.clone()));
+        }
+        catalog = replay_catalog(catalog, record).map_err(|e| corrupt(&catalog_wal_path, e))?;
     }
     if reader.torn_tail {
         tracing::warn!(
@@ -260,7 +279,10 @@ pub fn recover_in(
     // First pass: load every shard's checkpoint, read its log, and gather
     // the two-phase evidence of all shards.
     let mut logs = Vec::new();
-    let mut decisions: HashMap<TxId, (bool, Vec<u16>)> = HashMap::new();
+    let mut decisions: HashMap<TxId, (bool, Vec<u16>)> = catalog_decisions
+        .into_iter()
+        .map(|(tx, participants)| (tx, (true, participants)))
+        .collect();
     // Which shards hold a durable Prepare of each transaction.
     let mut prepared_on: HashMap<TxId, HashSet<u16>> = HashMap::new();
     let mut max_tx = 0;
@@ -668,6 +690,74 @@ mod tests {
         }));
         assert!(settled.contains(&Record::Resolve {
             tx: 3,
+            commit: false
+        }));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A transaction block's catalog record is its commit decision: with
+    /// it, its table exists and the prepares it names commit; a block
+    /// whose record never reached the catalog log leaves nothing.
+    #[test]
+    fn a_block_with_ddl_commits_by_its_catalog_record() {
+        let dir = std::env::temp_dir().join(format!("tessera-ddl-block-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (catalog, t) = crate::testing::one_table(2);
+        let mut def = catalog.table_by_id(t).unwrap().clone();
+        def.name = "u".into();
+        let (_, u) = catalog.with_table(def);
+        let block = CatalogRecord::Transaction {
+            tx: 7,
+            participants: vec![0, 1],
+            records: vec![CatalogRecord::CreateTable {
+                table: (*u).clone(),
+                sequences: vec![],
+            }],
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal = WalWriter::open(&catalog_wal_path(&dir), 0, "catalog", 0).unwrap();
+            wal.append_durable(&block.encode()).await.unwrap();
+        });
+        // tx 7 prepared on both shards, its rows not yet resolved; tx 8, a
+        // block whose COMMIT never wrote its record, prepared on shard 1.
+        write_log(
+            &dir,
+            0,
+            &[Record::Prepare {
+                tx: 7,
+                writes: put(u.id, b"a"),
+            }],
+        );
+        write_log(
+            &dir,
+            1,
+            &[
+                Record::Prepare {
+                    tx: 7,
+                    writes: put(u.id, b"b"),
+                },
+                Record::Prepare {
+                    tx: 8,
+                    writes: put(t, b"c"),
+                },
+            ],
+        );
+        let node = recover(&dir, catalog, 2).unwrap();
+        assert_eq!(
+            node.catalog.table_by_id(u.id).map(|d| d.name.as_str()),
+            Some("u")
+        );
+        let has = |shard: usize, table, key: &[u8]| {
+            node.shards[shard].store.get(table, key, LATEST).is_some()
+        };
+        assert!(has(0, u.id, b"a") && has(1, u.id, b"b"), "tx 7 committed");
+        assert!(!has(1, t, b"c"), "tx 8 had no decision");
+        assert!(node.shards[1].resolutions.contains(&Record::Resolve {
+            tx: 8,
             commit: false
         }));
         let _ = std::fs::remove_dir_all(&dir);

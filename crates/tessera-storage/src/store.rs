@@ -557,16 +557,20 @@ impl ShardStore {
 
     /// Frees the rows of tables the catalog no longer has.
     pub fn drop_missing_tables(&mut self, catalog: &Catalog) {
+        self.retain_tables(|id| catalog.table_by_id(id).is_some());
+    }
+
+    /// Frees every table `keep` says no catalog has any more.
+    pub fn retain_tables(&mut self, keep: impl Fn(TableId) -> bool) {
         let mut freed = 0;
         self.tables.retain(|id, t| {
-            let keep = catalog.table_by_id(*id).is_some();
-            if !keep {
+            let kept = keep(*id);
+            if !kept {
                 freed += t.bytes;
             }
-            keep
+            kept
         });
-        self.garbage
-            .retain(|(id, _)| catalog.table_by_id(*id).is_some());
+        self.garbage.retain(|(id, _)| keep(*id));
         self.bytes -= freed;
     }
 

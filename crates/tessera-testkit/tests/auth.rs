@@ -404,14 +404,26 @@ async fn role_statements_check_privileges_and_names() {
         .expect("m6")
         .get(0);
     assert_eq!(cleared, None);
-    // Role statements change the catalog at once: not inside a block.
-    let in_block = admin.batch_execute("BEGIN; CREATE ROLE inside").await;
-    let message = assert_sqlstate(in_block, &SqlState::FEATURE_NOT_SUPPORTED, "in a block");
-    assert!(
-        message.contains("ROLE inside a transaction block"),
-        "{message}"
-    );
-    admin.batch_execute("ROLLBACK").await.expect("rollback");
+    // Role statements in a block take effect with its COMMIT only.
+    admin
+        .batch_execute("BEGIN; CREATE ROLE inside; CREATE ROLE kept_in; ROLLBACK")
+        .await
+        .expect("roles rolled back");
+    admin
+        .batch_execute("BEGIN; CREATE ROLE kept_in; COMMIT")
+        .await
+        .expect("role committed");
+    let names: Vec<String> = admin
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname IN ('inside', 'kept_in')",
+            &[],
+        )
+        .await
+        .expect("roles")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, vec!["kept_in".to_string()]);
     let bad = admin
         .batch_execute("SET password_encryption = 'sha1'")
         .await;

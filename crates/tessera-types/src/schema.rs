@@ -759,6 +759,18 @@ impl Catalog {
         }
     }
 
+    /// This catalog with its version and the ids it hands out next moved
+    /// past `other`'s (a catalog made from this one and then dropped), so
+    /// neither is ever taken again.
+    pub fn with_counters_past(&self, other: &Catalog) -> Catalog {
+        let mut next = self.clone();
+        next.version = next.version.max(other.version) + 1;
+        next.next_table_id = next.next_table_id.max(other.next_table_id);
+        next.next_schema_id = next.next_schema_id.max(other.next_schema_id);
+        next.next_role_id = next.next_role_id.max(other.next_role_id);
+        next
+    }
+
     /// Every role, by id.
     pub fn roles(&self) -> impl Iterator<Item = &Arc<RoleDef>> {
         self.roles.values()

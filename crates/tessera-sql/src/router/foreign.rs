@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use tessera_types::encoding::encode_key;
 use tessera_types::schema::ShardId;
-use tessera_types::{sqlstate, Error, FkAction, ForeignKey, IndexDef, Result, TableDef, Value};
+use tessera_types::{
+    sqlstate, Catalog, Error, FkAction, ForeignKey, IndexDef, Result, TableDef, Value,
+};
 
 use super::{Cluster, Router, Snapshot};
 use crate::binder::Binder;
@@ -40,8 +42,12 @@ impl<C: Cluster> Router<C> {
     /// The foreign-key work of a write, if any; 0A000 for what is not
     /// supported (changing a referenced key, an upsert setting a
     /// referencing column).
-    pub(super) fn foreign_key_work(&self, plan: &Plan) -> Result<Option<FkWork>> {
-        let referenced = |id| self.cluster.catalog().is_referenced(id);
+    pub(super) fn foreign_key_work(
+        &self,
+        plan: &Plan,
+        catalog: &Catalog,
+    ) -> Result<Option<FkWork>> {
+        let referenced = |id| catalog.is_referenced(id);
         let work = match plan {
             Plan::Insert(i) => {
                 if let Some(OnConflict::Update { assignments, .. }) = i.on_conflict.as_deref() {
@@ -53,17 +59,11 @@ impl<C: Cluster> Router<C> {
                             "ON CONFLICT DO UPDATE of a column of a foreign key",
                         ));
                     }
-                    if self
-                        .cluster
-                        .catalog()
-                        .referencing(i.table.id)
-                        .iter()
-                        .any(|(_, fk)| {
-                            assignments
-                                .iter()
-                                .any(|(c, _)| fk.parent_columns.contains(c))
-                        })
-                    {
+                    if catalog.referencing(i.table.id).iter().any(|(_, fk)| {
+                        assignments
+                            .iter()
+                            .any(|(c, _)| fk.parent_columns.contains(c))
+                    }) {
                         return Err(Error::unsupported(
                             "ON CONFLICT DO UPDATE of a column a foreign key references",
                         ));
@@ -81,9 +81,7 @@ impl<C: Cluster> Router<C> {
                 }
                 // A referenced key that changes is acted on for moved
                 // rows (`place_moved`); the binder moves every such row.
-                let parent = self
-                    .cluster
-                    .catalog()
+                let parent = catalog
                     .referencing(u.table.id)
                     .iter()
                     .any(|(_, fk)| assigned(&fk.parent_columns));
@@ -121,7 +119,7 @@ impl<C: Cluster> Router<C> {
         rows: &[Row],
         session: &mut SessionState,
     ) -> Result<()> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let time = session.time_context(self.cluster.wall_clock());
         for fk in fks {
             let parent = match catalog.table_by_id(fk.parent) {
@@ -234,7 +232,7 @@ impl<C: Cluster> Router<C> {
         lookups: Vec<(Vec<u8>, Vec<Value>, Error)>,
         session: &SessionState,
     ) -> Result<Vec<(ShardId, ParentKey)>> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let txn = session.txn.as_ref().map(|t| t.id);
         let snapshot = Snapshot::begin(&self.cluster);
         let gets = lookups
@@ -304,7 +302,7 @@ impl<C: Cluster> Router<C> {
         rows: &[Row],
         session: &mut SessionState,
     ) -> Result<()> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         for (child, fk) in catalog.referencing(parent.id) {
             let mut keys: Vec<Vec<Value>> = Vec::new();
             let mut seen = HashSet::new();
@@ -360,7 +358,7 @@ impl<C: Cluster> Router<C> {
         changes: &[(Row, Row)],
         session: &mut SessionState,
     ) -> Result<()> {
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         for (child, fk) in catalog.referencing(parent.id) {
             let cols = &fk.parent_columns;
             let key_of = |row: &Row| -> Option<Vec<u8>> {
@@ -500,7 +498,7 @@ impl<C: Cluster> Router<C> {
         session: &mut SessionState,
     ) -> Result<Vec<Row>> {
         let parsed = crate::parser::parse(sql)?;
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         let time = session.time_context(self.cluster.wall_clock());
         let types: Vec<Option<tessera_types::DataType>> = params
             .iter()

@@ -99,7 +99,7 @@ impl<C: Cluster> Router<C> {
             .map(|r| split_moved(r, width))
             .collect::<Result<Vec<_>>>()?;
         moved.sort_by(|a, b| a.old_key.cmp(&b.old_key));
-        let catalog = self.cluster.catalog();
+        let catalog = self.catalog_of(session);
         self.check_unique_in_order(table, &catalog, &moved)?;
 
         let mut per_shard: HashMap<ShardId, Vec<(Vec<u8>, Row)>> = HashMap::new();

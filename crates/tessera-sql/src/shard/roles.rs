@@ -13,7 +13,7 @@ use tessera_storage::record::CatalogRecord;
 use tessera_types::role::BOOTSTRAP_ROLE_ID;
 use tessera_types::{sqlstate, Catalog, Error, Result, RoleDef};
 
-use super::{ShardContext, ShardResponse};
+use super::{Block, ShardContext, ShardResponse};
 use crate::engine::Notice;
 use crate::plan::{RoleAttributes, RoleStatement};
 
@@ -23,10 +23,10 @@ impl ShardContext {
         &self,
         statement: RoleStatement,
         actor: String,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         let (records, notices) = decide(&catalog, &actor, &statement)?;
         if records.is_empty() {
             return Ok(ShardResponse::Done(notices));
@@ -35,10 +35,7 @@ impl ShardContext {
         for record in &records {
             next = apply(&next, record);
         }
-        for record in &records {
-            log.append_durable(&record.encode()).await?;
-        }
-        self.catalog_cell.publish(next);
+        ddl.apply(records, next).await?;
         Ok(ShardResponse::Done(notices))
     }
 

@@ -12,7 +12,7 @@ use tessera_storage::record::CatalogRecord;
 use tessera_types::schema::{SchemaId, INFORMATION_SCHEMA, PG_CATALOG};
 use tessera_types::{sqlstate, Catalog, Error, Result, SchemaDef};
 
-use super::{DropPlan, Object, ShardContext, ShardResponse};
+use super::{Block, DropPlan, Object, ShardContext, ShardResponse};
 use crate::engine::Notice;
 
 impl ShardContext {
@@ -20,10 +20,10 @@ impl ShardContext {
         &self,
         schema: SchemaDef,
         if_not_exists: bool,
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         if catalog.schema(&schema.name).is_some() {
             let message = format!("schema \"{}\" already exists", schema.name);
             if if_not_exists {
@@ -34,16 +34,19 @@ impl ShardContext {
             return Err(Error::new(sqlstate::DUPLICATE_SCHEMA, message));
         }
         let (next, def) = catalog.with_schema(schema);
-        log.append_durable(&CatalogRecord::CreateSchema((*def).clone()).encode())
+        ddl.apply_one(CatalogRecord::CreateSchema((*def).clone()), next)
             .await?;
-        self.catalog_cell.publish(next);
         Ok(ShardResponse::Done(vec![]))
     }
 
-    pub(super) async fn rename_schema(&self, id: SchemaId, name: String) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+    pub(super) async fn rename_schema(
+        &self,
+        id: SchemaId,
+        name: String,
+        block: Block,
+    ) -> Result<ShardResponse> {
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         let Some(old) = catalog.schema_by_id(id) else {
             return Err(Error::new(
                 sqlstate::INVALID_SCHEMA_NAME,
@@ -72,9 +75,8 @@ impl ShardContext {
             schema: id,
             name: name.clone(),
         };
-        log.append_durable(&record.encode()).await?;
-        self.catalog_cell
-            .publish(catalog.with_schema_renamed(id, &name));
+        ddl.apply_one(record, catalog.with_schema_renamed(id, &name))
+            .await?;
         Ok(ShardResponse::Done(vec![]))
     }
 
@@ -83,10 +85,10 @@ impl ShardContext {
         names: Vec<String>,
         cascade: bool,
         path: &[SchemaId],
+        block: Block,
     ) -> Result<ShardResponse> {
-        let (_, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
         let mut schemas: Vec<SchemaId> = Vec::new();
         for name in &names {
             let schema = crate::names::schema_named(&catalog, name)?;
@@ -98,8 +100,7 @@ impl ShardContext {
         if !schemas.is_empty() {
             let mut altered = Vec::new();
             plan.alter(&catalog, &mut altered);
-            self.drop_in_catalog(&catalog, altered, plan.relations(), plan.schemas())
-                .await?;
+            super::drop_in_catalog(ddl, altered, plan.relations(), plan.schemas()).await?;
         }
         Ok(ShardResponse::Done(notices))
     }

@@ -53,15 +53,24 @@ def expect_error(what, sqlstate, fn):
 
 
 def run_ddl(conn, *statements):
-    """Runs DDL in autocommit mode: Tessera refuses DDL inside a
-    transaction block (0A000), which a non-autocommit connection opens."""
+    """Runs DDL as psycopg does by default: in the transaction it opens,
+    committed at the end."""
+    for statement in statements:
+        conn.execute(statement)
     conn.commit()
-    conn.autocommit = True
-    try:
-        for statement in statements:
-            conn.execute(statement)
-    finally:
-        conn.autocommit = False
+
+
+def check_ddl_rollback(conn):
+    """DDL inside a transaction is undone by its rollback, with its rows."""
+    conn.execute("CREATE TABLE ddl_undone (id serial PRIMARY KEY, v text UNIQUE)")
+    conn.execute("INSERT INTO ddl_undone (v) VALUES ('a'), ('b')")
+    cur = conn.execute("SELECT count(*) FROM ddl_undone")
+    check("rows of a table created in the transaction", cur.fetchone(), (2,))
+    conn.rollback()
+    expect_error("table rolled back", "42P01",
+                 lambda: conn.execute("SELECT * FROM ddl_undone"))
+    conn.rollback()
+    print("ok ddl rollback")
 
 
 UTC = dt.timezone.utc
@@ -446,11 +455,10 @@ async def check_async_cursors(aconn):
 async def check_async():
     aconn = await psycopg.AsyncConnection.connect()
     try:
-        # DDL in autocommit mode, as in run_ddl.
-        await aconn.set_autocommit(True)
+        # DDL in the transaction psycopg opens, as in run_ddl.
         await aconn.execute("DROP TABLE IF EXISTS async_t")
         await aconn.execute("CREATE TABLE async_t (id int PRIMARY KEY, v text, ts timestamptz)")
-        await aconn.set_autocommit(False)
+        await aconn.commit()
         async with aconn.cursor() as cur:
             await cur.executemany("INSERT INTO async_t VALUES (%s, %s, %s)",
                                   [(i, f"v{i}", dt.datetime(2020, 1, i, tzinfo=UTC))
@@ -498,6 +506,7 @@ def main():
         check("select 1", conn.execute("SELECT 1").fetchone(), (1,))
         conn.rollback()
         print("ok connect")
+        check_ddl_rollback(conn)
         check_dml(conn)
         check_transactions(conn)
         check_errors(conn)

@@ -334,10 +334,9 @@ async def check_async():
 
 def main():
     engine = create_engine(url("psycopg"))
-    # Tessera refuses DDL inside a transaction block (0A000), and
-    # SQLAlchemy runs create_all and drop_all in one: they run in
-    # autocommit mode here.
-    ddl_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    # create_all and drop_all run their DDL in one transaction, as
+    # SQLAlchemy does by default.
+    ddl_engine = engine
     with engine.connect() as conn:
         check("connect", conn.execute(text("SELECT 1")).scalar_one(), 1)
         check("server version", engine.dialect.server_version_info[0], 15)
