@@ -281,6 +281,119 @@ impl MergePath {
 /// it a join fixes.
 type PathColumns<'e> = (Option<Arc<IndexDef>>, Vec<(usize, &'e Expr)>);
 
+/// A join whose right side is a decorrelated aggregate over several
+/// tables (see `binder/decorrelate.rs`: grouped by columns of its rows,
+/// over inner joins only), with the left side's keys: the grouped query
+/// with one of its tables read only for the rows whose columns the
+/// join's equalities fix hold those keys, by key or filtered where it is
+/// read (as [`LookupPath`] reads a join's right side). Every row of a
+/// group holds the group's key values, so this keeps whole groups, just
+/// the ones the left side can join (TPC-H Q2 reads the partsupp rows of
+/// the parts its outer query keeps, not all of them). `None` when no
+/// table of it can be read so, or the keys are too many for it
+/// (`worth_it` says, given a path and how many keys).
+pub fn narrowed_groups(
+    join: &Join,
+    left: &Rows,
+    params: &Params,
+    catalog: &Catalog,
+    worth_it: impl Fn(&LookupPath, usize) -> bool,
+) -> Result<Option<Arc<Plan>>> {
+    if join.kind.keeps_right() {
+        return Ok(None);
+    }
+    let Source::Query { plan, offset, .. } = &join.right else {
+        return Ok(None);
+    };
+    let Plan::Select(select) = &**plan else {
+        return Ok(None);
+    };
+    let (Some(_), Some(last), FragmentOutput::PartialAggregate { group_by, sets, .. }) =
+        (&select.source, &select.aggregate, &select.fragment.output)
+    else {
+        return Ok(None);
+    };
+    if !sets.is_empty() || plan.uses_outer() {
+        return Ok(None);
+    }
+    // Per equality with a group key that is a column of the grouped
+    // rows: the left expression, and that column.
+    let mut keys = Vec::new();
+    for (l, r) in &join.keys {
+        let Expr::Column(k) = r else { continue };
+        let Some(Expr::Column(g)) = k.checked_sub(*offset).and_then(|i| last.output.get(i)) else {
+            continue;
+        };
+        if let Some(Expr::Column(c)) = group_by.get(*g).filter(|_| *g < last.group_count) {
+            keys.push((l.clone(), Expr::Column(*c)));
+        }
+    }
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let mut narrowed = (**select).clone();
+    let Some(source) = narrowed.source.as_mut() else {
+        return Ok(None);
+    };
+    match narrow_item(source, &keys, left, params, catalog, &worth_it)? {
+        true => Ok(Some(Arc::new(Plan::Select(Box::new(narrowed))))),
+        false => Ok(None),
+    }
+}
+
+/// The first table under `source`'s inner joins that the equalities
+/// `keys` (a left expression, a column of `source`'s rows) let
+/// [`narrowed_groups`] read by key, so read; whether there was one.
+fn narrow_item(
+    source: &mut Source,
+    keys: &[(Expr, Expr)],
+    left: &Rows,
+    params: &Params,
+    catalog: &Catalog,
+    worth_it: &impl Fn(&LookupPath, usize) -> bool,
+) -> Result<bool> {
+    match source {
+        Source::Join(join) if join.kind == JoinKind::Inner => {
+            Ok(
+                narrow_item(&mut join.left, keys, left, params, catalog, worth_it)?
+                    || narrow_item(&mut join.right, keys, left, params, catalog, worth_it)?,
+            )
+        }
+        Source::Query { offset, width, .. } => {
+            let (offset, width) = (*offset, *width);
+            // The item as the right side of a join on those equalities.
+            let probe = Join {
+                kind: JoinKind::Inner,
+                left: Source::Values(vec![]),
+                right: source.clone(),
+                right_columns: vec![],
+                keys: keys.to_vec(),
+                residual: None,
+            };
+            let paths = [
+                LookupPath::of(&probe, catalog),
+                LookupPath::filter_of(&probe),
+            ];
+            for path in paths.into_iter().flatten() {
+                let Some(found) = path.keys(left, params)? else {
+                    continue;
+                };
+                if worth_it(&path, found.len()) {
+                    let plan = path.plan(Arc::new(found));
+                    *source = Source::Query {
+                        plan,
+                        offset,
+                        width,
+                    };
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => Ok(false),
+    }
+}
+
 impl<'a> LookupPath<'a> {
     /// The path for `join`'s right side, if it is a table read by a plain
     /// scan (no aggregates, ordering or limits of its own) and the join's
