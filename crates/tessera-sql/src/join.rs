@@ -313,7 +313,12 @@ pub fn narrowed_groups(
     else {
         return Ok(None);
     };
-    if !sets.is_empty() || plan.uses_outer() {
+    // Which groups there are must not decide what else is returned.
+    let whole_groups = select.window.is_none()
+        && select.distinct_on.is_empty()
+        && select.limit.is_none()
+        && select.offset.is_none();
+    if !sets.is_empty() || !whole_groups || plan.uses_outer() {
         return Ok(None);
     }
     // Per equality with a group key that is a column of the grouped
