@@ -292,26 +292,50 @@ type PathColumns<'e> = (Option<Arc<IndexDef>>, Vec<(usize, &'e Expr)>);
 /// the parts its outer query keeps, not all of them). `None` when no
 /// table of it can be read so, or the keys are too many for it
 /// (`worth_it` says, given a path and how many keys).
+/// With the left side's key count, when there is such a table.
 pub fn narrowed_groups(
     join: &Join,
     left: &Rows,
     params: &Params,
     catalog: &Catalog,
     worth_it: impl Fn(&LookupPath, usize) -> bool,
-) -> Result<Option<Arc<Plan>>> {
-    if join.kind.keeps_right() {
-        return Ok(None);
-    }
-    let Source::Query { plan, offset, .. } = &join.right else {
+) -> Result<Option<(Arc<Plan>, usize)>> {
+    let Some((select, keys)) = grouped_keys(join) else {
         return Ok(None);
     };
-    let Plan::Select(select) = &**plan else {
+    let mut narrowed = select.clone();
+    let Some(source) = narrowed.source.as_mut() else {
         return Ok(None);
+    };
+    Ok(
+        narrow_item(source, &keys, left, params, catalog, &worth_it)?
+            .map(|found| (Arc::new(Plan::Select(Box::new(narrowed))), found)),
+    )
+}
+
+/// Whether [`narrowed_groups`] may read `join`'s right side by the left
+/// side's keys (EXPLAIN says so).
+pub fn narrows_groups(join: &Join) -> bool {
+    grouped_keys(join).is_some()
+}
+
+/// For [`narrowed_groups`]: the right side's grouped query, and per
+/// equality with one of its group keys that is a column of its rows, the
+/// left expression and that column.
+fn grouped_keys(join: &Join) -> Option<(&SelectPlan, Vec<(Expr, Expr)>)> {
+    if join.kind.keeps_right() {
+        return None;
+    }
+    let Source::Query { plan, offset, .. } = &join.right else {
+        return None;
+    };
+    let Plan::Select(select) = &**plan else {
+        return None;
     };
     let (Some(_), Some(last), FragmentOutput::PartialAggregate { group_by, sets, .. }) =
         (&select.source, &select.aggregate, &select.fragment.output)
     else {
-        return Ok(None);
+        return None;
     };
     // Which groups there are must not decide what else is returned.
     let whole_groups = select.window.is_none()
@@ -319,10 +343,8 @@ pub fn narrowed_groups(
         && select.limit.is_none()
         && select.offset.is_none();
     if !sets.is_empty() || !whole_groups || plan.uses_outer() {
-        return Ok(None);
+        return None;
     }
-    // Per equality with a group key that is a column of the grouped
-    // rows: the left expression, and that column.
     let mut keys = Vec::new();
     for (l, r) in &join.keys {
         let Expr::Column(k) = r else { continue };
@@ -333,22 +355,12 @@ pub fn narrowed_groups(
             keys.push((l.clone(), Expr::Column(*c)));
         }
     }
-    if keys.is_empty() {
-        return Ok(None);
-    }
-    let mut narrowed = (**select).clone();
-    let Some(source) = narrowed.source.as_mut() else {
-        return Ok(None);
-    };
-    match narrow_item(source, &keys, left, params, catalog, &worth_it)? {
-        true => Ok(Some(Arc::new(Plan::Select(Box::new(narrowed))))),
-        false => Ok(None),
-    }
+    (!keys.is_empty()).then_some((&**select, keys))
 }
 
 /// The first table under `source`'s inner joins that the equalities
 /// `keys` (a left expression, a column of `source`'s rows) let
-/// [`narrowed_groups`] read by key, so read; whether there was one.
+/// [`narrowed_groups`] read by key, so read; the keys, if there was one.
 fn narrow_item(
     source: &mut Source,
     keys: &[(Expr, Expr)],
@@ -356,13 +368,13 @@ fn narrow_item(
     params: &Params,
     catalog: &Catalog,
     worth_it: &impl Fn(&LookupPath, usize) -> bool,
-) -> Result<bool> {
+) -> Result<Option<usize>> {
     match source {
         Source::Join(join) if join.kind == JoinKind::Inner => {
-            Ok(
-                narrow_item(&mut join.left, keys, left, params, catalog, worth_it)?
-                    || narrow_item(&mut join.right, keys, left, params, catalog, worth_it)?,
-            )
+            match narrow_item(&mut join.left, keys, left, params, catalog, worth_it)? {
+                Some(found) => Ok(Some(found)),
+                None => narrow_item(&mut join.right, keys, left, params, catalog, worth_it),
+            }
         }
         Source::Query { offset, width, .. } => {
             let (offset, width) = (*offset, *width);
@@ -383,19 +395,20 @@ fn narrow_item(
                 let Some(found) = path.keys(left, params)? else {
                     continue;
                 };
-                if worth_it(&path, found.len()) {
+                let count = found.len();
+                if worth_it(&path, count) {
                     let plan = path.plan(Arc::new(found));
                     *source = Source::Query {
                         plan,
                         offset,
                         width,
                     };
-                    return Ok(true);
+                    return Ok(Some(count));
                 }
             }
-            Ok(false)
+            Ok(None)
         }
-        _ => Ok(false),
+        _ => Ok(None),
     }
 }
 

@@ -734,10 +734,13 @@ impl<C: Cluster> Router<C> {
                 path.worth_it(keys, table_rows(path), columns(path).as_deref())
             };
             let narrowed = crate::join::narrowed_groups(join, left, params, &catalog, worth_it)?;
-            if let (Some(plan), Source::Query { offset, width, .. }) = (narrowed, &join.right) {
+            if let (Some((plan, keys)), Source::Query { offset, width, .. }) =
+                (narrowed, &join.right)
+            {
                 let started = std::time::Instant::now();
                 let rows = self.item_rows(&plan, params, session, read).await?;
                 if crate::explain::measuring() {
+                    crate::explain::record(join, "groups", keys, started.elapsed());
                     crate::explain::record(&join.right, "source", rows.len(), started.elapsed());
                 }
                 return match right_at {
