@@ -473,6 +473,20 @@ impl Explainer<'_> {
                         ),
                     );
                 }
+                // A decorrelated aggregate's groups read for the left
+                // side's keys (see `join::narrowed_groups`).
+                let groups = self.actual::<crate::plan::Join>(join, "groups");
+                match (groups, self.profile) {
+                    (Some(keys), _) => self.detail(
+                        depth,
+                        &format!("Group Lookup: the groups of {} left keys", keys.rows),
+                    ),
+                    (None, None) if crate::join::narrows_groups(join) => self.detail(
+                        depth,
+                        "Group Lookup: only the groups of the left side's keys when they are few",
+                    ),
+                    _ => {}
+                }
                 if let Some(r) = &join.residual {
                     self.detail(depth, &format!("Join Filter: {}", show(r, names)));
                 }

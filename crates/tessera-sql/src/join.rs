@@ -281,6 +281,137 @@ impl MergePath {
 /// it a join fixes.
 type PathColumns<'e> = (Option<Arc<IndexDef>>, Vec<(usize, &'e Expr)>);
 
+/// A join whose right side is a decorrelated aggregate over several
+/// tables (see `binder/decorrelate.rs`: grouped by columns of its rows,
+/// over inner joins only), with the left side's keys: the grouped query
+/// with one of its tables read only for the rows whose columns the
+/// join's equalities fix hold those keys, by key or filtered where it is
+/// read (as [`LookupPath`] reads a join's right side). Every row of a
+/// group holds the group's key values, so this keeps whole groups, just
+/// the ones the left side can join (TPC-H Q2 reads the partsupp rows of
+/// the parts its outer query keeps, not all of them). `None` when no
+/// table of it can be read so, or the keys are too many for it
+/// (`worth_it` says, given a path and how many keys).
+/// With the left side's key count, when there is such a table.
+pub fn narrowed_groups(
+    join: &Join,
+    left: &Rows,
+    params: &Params,
+    catalog: &Catalog,
+    worth_it: impl Fn(&LookupPath, usize) -> bool,
+) -> Result<Option<(Arc<Plan>, usize)>> {
+    let Some((select, keys)) = grouped_keys(join) else {
+        return Ok(None);
+    };
+    let mut narrowed = select.clone();
+    let Some(source) = narrowed.source.as_mut() else {
+        return Ok(None);
+    };
+    Ok(
+        narrow_item(source, &keys, left, params, catalog, &worth_it)?
+            .map(|found| (Arc::new(Plan::Select(Box::new(narrowed))), found)),
+    )
+}
+
+/// Whether [`narrowed_groups`] may read `join`'s right side by the left
+/// side's keys (EXPLAIN says so).
+pub fn narrows_groups(join: &Join) -> bool {
+    grouped_keys(join).is_some()
+}
+
+/// For [`narrowed_groups`]: the right side's grouped query, and per
+/// equality with one of its group keys that is a column of its rows, the
+/// left expression and that column.
+fn grouped_keys(join: &Join) -> Option<(&SelectPlan, Vec<(Expr, Expr)>)> {
+    if join.kind.keeps_right() {
+        return None;
+    }
+    let Source::Query { plan, offset, .. } = &join.right else {
+        return None;
+    };
+    let Plan::Select(select) = &**plan else {
+        return None;
+    };
+    let (Some(_), Some(last), FragmentOutput::PartialAggregate { group_by, sets, .. }) =
+        (&select.source, &select.aggregate, &select.fragment.output)
+    else {
+        return None;
+    };
+    // Which groups there are must not decide what else is returned.
+    let whole_groups = select.window.is_none()
+        && select.distinct_on.is_empty()
+        && select.limit.is_none()
+        && select.offset.is_none();
+    if !sets.is_empty() || !whole_groups || plan.uses_outer() {
+        return None;
+    }
+    let mut keys = Vec::new();
+    for (l, r) in &join.keys {
+        let Expr::Column(k) = r else { continue };
+        let Some(Expr::Column(g)) = k.checked_sub(*offset).and_then(|i| last.output.get(i)) else {
+            continue;
+        };
+        if let Some(Expr::Column(c)) = group_by.get(*g).filter(|_| *g < last.group_count) {
+            keys.push((l.clone(), Expr::Column(*c)));
+        }
+    }
+    (!keys.is_empty()).then_some((&**select, keys))
+}
+
+/// The first table under `source`'s inner joins that the equalities
+/// `keys` (a left expression, a column of `source`'s rows) let
+/// [`narrowed_groups`] read by key, so read; the keys, if there was one.
+fn narrow_item(
+    source: &mut Source,
+    keys: &[(Expr, Expr)],
+    left: &Rows,
+    params: &Params,
+    catalog: &Catalog,
+    worth_it: &impl Fn(&LookupPath, usize) -> bool,
+) -> Result<Option<usize>> {
+    match source {
+        Source::Join(join) if join.kind == JoinKind::Inner => {
+            match narrow_item(&mut join.left, keys, left, params, catalog, worth_it)? {
+                Some(found) => Ok(Some(found)),
+                None => narrow_item(&mut join.right, keys, left, params, catalog, worth_it),
+            }
+        }
+        Source::Query { offset, width, .. } => {
+            let (offset, width) = (*offset, *width);
+            // The item as the right side of a join on those equalities.
+            let probe = Join {
+                kind: JoinKind::Inner,
+                left: Source::Values(vec![]),
+                right: source.clone(),
+                right_columns: vec![],
+                keys: keys.to_vec(),
+                residual: None,
+            };
+            let paths = [
+                LookupPath::of(&probe, catalog),
+                LookupPath::filter_of(&probe),
+            ];
+            for path in paths.into_iter().flatten() {
+                let Some(found) = path.keys(left, params)? else {
+                    continue;
+                };
+                let count = found.len();
+                if worth_it(&path, count) {
+                    let plan = path.plan(Arc::new(found));
+                    *source = Source::Query {
+                        plan,
+                        offset,
+                        width,
+                    };
+                    return Ok(Some(count));
+                }
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
 impl<'a> LookupPath<'a> {
     /// The path for `join`'s right side, if it is a table read by a plain
     /// scan (no aggregates, ordering or limits of its own) and the join's

@@ -735,6 +735,25 @@ impl<C: Cluster> Router<C> {
             }
         }
         let Some((path, keys)) = found else {
+            // A decorrelated aggregate: only the groups of the left keys.
+            let worth_it = |path: &crate::join::LookupPath, keys: usize| {
+                path.worth_it(keys, table_rows(path), columns(path).as_deref())
+            };
+            let narrowed = crate::join::narrowed_groups(join, left, params, &catalog, worth_it)?;
+            if let (Some((plan, keys)), Source::Query { offset, width, .. }) =
+                (narrowed, &join.right)
+            {
+                let started = std::time::Instant::now();
+                let rows = self.item_rows(&plan, params, session, read).await?;
+                if crate::explain::measuring() {
+                    crate::explain::record(join, "groups", keys, started.elapsed());
+                    crate::explain::record(&join.right, "source", rows.len(), started.elapsed());
+                }
+                return match right_at {
+                    Some(_) => Ok((rows, true)),
+                    None => Ok((rows.place(*offset, *width), true)),
+                };
+            }
             let rows = match (right_at, &join.right) {
                 (Some(_), Source::Query { plan, .. }) => {
                     let started = std::time::Instant::now();

@@ -15,10 +15,10 @@
 
 use std::borrow::Cow;
 
-use tessera_types::{memory, sqlstate, Error, Result, Value};
+use tessera_types::{memory, sqlstate, DataType, Error, Result, Value};
 
 use crate::batch::BATCH_ROWS;
-use crate::expr::{Expr, Params};
+use crate::expr::{binary_in, cast_to, BinaryOp, Expr, Params};
 use crate::plan::{FragmentOutput, Join, JoinKind, Plan, Row, SelectPlan, Source};
 use crate::rows::Rows;
 use crate::shard::{series_values, Sink, SERIES_ROWS_MAX};
@@ -97,6 +97,114 @@ pub fn exists(select: &SelectPlan, params: &Params) -> Result<Option<bool>> {
         }
     }
     Ok(Some(false))
+}
+
+/// `left op ANY (query)`, or with `all` `left op ALL (query)`, for a
+/// correlated query whose rows are those of one gathered table its keys
+/// find and its filter passes, each projected to one value (no
+/// aggregates, window, DISTINCT ON or LIMIT/OFFSET deciding which rows
+/// it returns; DISTINCT and ORDER BY do not change the answer): the rows
+/// its keys find are compared one by one up to the first that decides
+/// (an `IN` stops at the first equal value), as a mark join marks an
+/// outer row, without making the subquery's rows. SQL's NULL rules hold:
+/// no row gives `all`, a NULL `left` (evaluated only when there are
+/// rows) NULL, and a NULL comparison with none deciding NULL. `None`
+/// for other queries, which [`run_local`] runs.
+pub fn quantified(
+    select: &SelectPlan,
+    left: impl FnOnce() -> Result<Value>,
+    (op, all, cast): (BinaryOp, bool, Option<DataType>),
+    params: &Params,
+) -> Result<Option<Value>> {
+    let Some(Source::Probe { init, keys }) = &select.source else {
+        return Ok(None);
+    };
+    let value = match &select.fragment.output {
+        FragmentOutput::Project(exprs) => exprs.first(),
+        FragmentOutput::PartialAggregate { .. } => None,
+    };
+    let simple = select.aggregate.is_none()
+        && select.window.is_none()
+        && select.distinct_on.is_empty()
+        && select.limit.is_none()
+        && select.offset.is_none()
+        && select.visible == 1;
+    let Some(value) = value.filter(|_| simple) else {
+        return Ok(None);
+    };
+    let (rows, found) = probe(params, *init, keys)?;
+    // IN without a filter of its own, over a value of the gathered row:
+    // a mark join once comparing row by row has cost more than building
+    // its indexes would.
+    let markable = matches!(
+        (op, all, &select.fragment.filter),
+        (BinaryOp::Eq, false, None)
+    ) && !value.uses_outer()
+        && !found.is_empty();
+    if markable && params.init_rows(*init)?.worth_marking(found.len()) {
+        return marked(*init, keys, value, left, cast, params).map(Some);
+    }
+    let mut left = Some(left);
+    let mut l = Value::Null;
+    // ANY: TRUE wins, else NULL if any comparison was; ALL: FALSE wins.
+    let decisive = !all;
+    let mut saw_null = false;
+    for &i in found {
+        let row = &rows[i];
+        if let Some(filter) = &select.fragment.filter {
+            if !filter.eval_predicate(row, params)? {
+                continue;
+            }
+        }
+        if let Some(left) = left.take() {
+            l = left()?;
+            if l.is_null() {
+                return Ok(Some(Value::Null));
+            }
+        }
+        let v = cast_to(value.eval(row, params)?, cast, &params.time)?;
+        match binary_in(op, l.clone(), v, &params.time.zone)?.as_bool() {
+            Some(b) if b == decisive => return Ok(Some(Value::Bool(decisive))),
+            Some(_) => {}
+            None => saw_null = true,
+        }
+    }
+    Ok(Some(match (left.is_some(), saw_null) {
+        (true, _) => Value::Bool(all),
+        (false, true) => Value::Null,
+        (false, false) => Value::Bool(!decisive),
+    }))
+}
+
+/// `left IN (query)` for [`quantified`]'s queries without a filter of
+/// their own, whose value reads only the gathered row, when the rows the
+/// keys find are not none: a mark join, each outer row answered by hash
+/// lookups of its keys and value in indexes built once (see
+/// [`crate::expr::InitRows::mark`]).
+fn marked(
+    init: usize,
+    keys: &[(Expr, Expr)],
+    value: &Expr,
+    left: impl FnOnce() -> Result<Value>,
+    cast: Option<DataType>,
+    params: &Params,
+) -> Result<Value> {
+    let l = left()?;
+    if l.is_null() {
+        return Ok(Value::Null);
+    }
+    let mut values = Vec::with_capacity(keys.len() + 1);
+    for (_, outer) in keys {
+        values.push(outer.eval(&[], params)?);
+    }
+    let inner: Vec<&Expr> = keys.iter().map(|(i, _)| i).collect();
+    let rows = params.init_rows(init)?;
+    Ok(
+        match rows.mark(&inner, (value, cast), &mut values, l, params)? {
+            Some(b) => Value::Bool(b),
+            None => Value::Null,
+        },
+    )
 }
 
 /// The rows of init plan `id` (a join's right side) whose values of the

@@ -170,3 +170,45 @@ async fn explain_shows_operators_shards_and_actual_rows() {
         .unwrap();
     assert_eq!(rows[0].get::<_, String>(0), point[0]);
 }
+
+/// A correlated aggregate over two tables becomes a grouped join item;
+/// EXPLAIN says its groups may be read by the outer keys, EXPLAIN ANALYZE
+/// how many keys read them and that only their groups came back.
+#[tokio::test]
+async fn explain_shows_a_decorrelated_aggregate_read_by_the_outer_keys() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE p (id int PRIMARY KEY, size int);
+             CREATE TABLE s (id int PRIMARY KEY, region int);
+             CREATE TABLE ps (pid int, sid int, cost int, PRIMARY KEY (pid, sid));
+             INSERT INTO p SELECT g, g % 50 FROM generate_series(1, 2000) g;
+             INSERT INTO s SELECT g, g % 3 FROM generate_series(1, 20) g;
+             INSERT INTO ps SELECT p, s, (p * s) % 97 FROM generate_series(1, 2000) p, generate_series(1, 4) s;
+             ANALYZE;",
+        )
+        .await
+        .unwrap();
+    let query = "SELECT p.id, ps.cost FROM p, ps WHERE p.id = ps.pid AND p.size = 7 \
+                 AND ps.cost = (SELECT min(ps2.cost) FROM ps ps2, s WHERE ps2.pid = p.id \
+                 AND s.id = ps2.sid AND s.region = 1)";
+    let lines = plan(&client, &format!("EXPLAIN {query}")).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Group Lookup: only the groups of the left side's keys")),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("SubPlan")), "{lines:#?}");
+    let lines = plan(&client, &format!("EXPLAIN ANALYZE {query}")).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Group Lookup: the groups of 40 left keys")),
+        "{lines:#?}"
+    );
+    assert!(actual_rows(&lines, "Subquery Scan") <= 40, "{lines:#?}");
+    let answer = plan(&client, query).await;
+    assert!(!answer.is_empty());
+}

@@ -284,7 +284,8 @@ fn as_item(scope: &mut Scope, table: Arc<TableDef>) {
 /// A correlated aggregate compared with a value, as a grouped FROM item
 /// (see the module's comment).
 struct GroupedJoin {
-    init: usize,
+    /// The subquery's init plans, dropped once the join replaces it.
+    inits: Vec<usize>,
     /// `t`'s rows grouped by the correlation keys: rows of the keys'
     /// values, then the subquery's value.
     plan: SelectPlan,
@@ -312,7 +313,9 @@ impl Binder<'_> {
             Err(filter) => return filter,
         };
         for (join, c) in joins {
-            self.init[join.init].dropped = true;
+            for &init in &join.inits {
+                self.init[init].dropped = true;
+            }
             let offset = scope.width(0, scope.items.len());
             // The join's condition: the keys, and the comparison (an inner
             // join over the whole FROM filters as WHERE does).
@@ -372,8 +375,18 @@ impl Binder<'_> {
             (None, Some(sub)) => sub,
             _ => return None,
         };
-        let probed = self.probed_table(sub)?;
-        let (plan, keys) = (probed.plan, probed.keys);
+        let base = match self.probed_table(sub) {
+            Some(probed) if probed.plan.fragment.filter.is_none() => GroupedBase {
+                plan: probed.plan,
+                inits: vec![probed.init],
+                keys: probed.keys,
+                grouped: probed.scan.clone(),
+                rows: probed.rows,
+            },
+            Some(_) => return None,
+            None => self.gathered_joins(sub)?,
+        };
+        let (plan, keys) = (base.plan, base.keys);
         let f = &plan.fragment;
         let FragmentOutput::PartialAggregate {
             group_by,
@@ -393,7 +406,11 @@ impl Binder<'_> {
             && plan.limit.is_none()
             && !plan.distinct
             && plan.distinct_on.is_empty()
-            && f.filter.is_none()
+            && plan.order_by.is_empty()
+            && !f
+                .filter
+                .as_ref()
+                .is_some_and(|e| e.uses_outer() || runs_per_row(e))
             && !last.having.as_ref().is_some_and(Expr::uses_outer)
             && !last.output[0].uses_outer();
         if !simple || !null_without_rows(last) {
@@ -401,7 +418,7 @@ impl Binder<'_> {
         }
         let n = keys.len();
         let shifted = |e: &Expr| e.map_columns(&|c| c + n);
-        let mut grouped = probed.scan.clone();
+        let mut grouped = base.grouped;
         grouped.fragment.output = FragmentOutput::PartialAggregate {
             group_by: keys.iter().map(|(inner, _)| inner.clone()).collect(),
             aggs: aggs.clone(),
@@ -421,12 +438,123 @@ impl Binder<'_> {
             .iter()
             .map(|(_, outer)| over_joined_row(outer, 0, &sub.args))
             .collect();
+        if grouped.uses_outer() {
+            return None;
+        }
         Some(GroupedJoin {
-            init: probed.init,
+            inits: base.inits,
             plan: grouped,
             outer,
-            rows: probed.rows,
+            rows: base.rows,
         })
+    }
+}
+
+/// What a correlated aggregate is grouped over: its query, the init
+/// plans it reads, its correlation keys, and its rows before grouping as
+/// a query of the enclosing one's (reading no outer value).
+struct GroupedBase<'p> {
+    plan: &'p SelectPlan,
+    inits: Vec<usize>,
+    /// Equalities `(inner, outer)`: the group keys, and what they are
+    /// joined with.
+    keys: &'p [(Expr, Expr)],
+    grouped: SelectPlan,
+    /// Rows of the correlated table expected to pass its conditions.
+    rows: f64,
+}
+
+impl Binder<'_> {
+    /// `sub`, a correlated query over several tables joined on the router
+    /// (TPC-H Q2's `min(ps_supplycost)` over partsupp, supplier, nation
+    /// and region), as a query of the enclosing one: when its FROM is
+    /// inner joins of init plans, exactly one of them found by probe keys
+    /// (its equalities with the enclosing row), each init plan becomes
+    /// its table's scan again, read once for all groups.
+    fn gathered_joins<'p>(&'p self, sub: &'p Subquery) -> Option<GroupedBase<'p>> {
+        let SubqueryRows::PerRow(plan) = &sub.query else {
+            return None;
+        };
+        let f = &plan.fragment;
+        let simple = plan.window.is_none()
+            && plan.offset.is_none()
+            && f.table.is_none()
+            && f.series.is_none()
+            && !sub.args.iter().any(Expr::uses_outer);
+        let source @ Source::Join(_) = plan.source.as_ref().filter(|_| simple)? else {
+            return None;
+        };
+        let mut inits = Vec::new();
+        let mut probe = None;
+        let source = self.ungathered(source, &mut inits, &mut probe)?;
+        let (init, keys) = probe?;
+        let Plan::Select(scan) = &*self.init[init].plan else {
+            return None;
+        };
+        let table = scan.fragment.table.as_deref()?;
+        let own = scan.fragment.filter.clone().map(Expr::conjuncts);
+        let mut grouped = (**plan).clone();
+        grouped.source = Some(source);
+        Some(GroupedBase {
+            plan,
+            inits,
+            keys,
+            grouped,
+            rows: self.estimate_table_rows(table, own.unwrap_or_default()),
+        })
+    }
+
+    /// `source` (inner joins of init plans placed in the joined row, the
+    /// FROM of a correlated query) with each init plan its query again;
+    /// `None` for any other FROM. Collects the init plans, and the one
+    /// found by probe keys with its keys.
+    fn ungathered<'p>(
+        &self,
+        source: &'p Source,
+        inits: &mut Vec<usize>,
+        probe: &mut Option<(usize, &'p [(Expr, Expr)])>,
+    ) -> Option<Source> {
+        let placed = |n: usize| {
+            let init = self.init.get(n).filter(|i| !i.dropped)?;
+            let (offset, width) = init.place?;
+            Some(Source::Query {
+                plan: init.plan.clone(),
+                offset,
+                width,
+            })
+        };
+        match source {
+            Source::Init(n) => {
+                inits.push(*n);
+                placed(*n)
+            }
+            Source::Probe { init, keys } if probe.is_none() => {
+                inits.push(*init);
+                *probe = Some((*init, keys));
+                placed(*init)
+            }
+            Source::Join(join) if join.kind == JoinKind::Inner => {
+                let closed = !join
+                    .keys
+                    .iter()
+                    .any(|(l, r)| l.uses_outer() || r.uses_outer())
+                    && !join.residual.as_ref().is_some_and(Expr::uses_outer);
+                if !closed {
+                    return None;
+                }
+                let left = self.ungathered(&join.left, inits, probe)?;
+                let right = self.ungathered(&join.right, inits, probe)?;
+                Some(Source::Join(Box::new(Join {
+                    kind: join.kind,
+                    left,
+                    right,
+                    right_columns: join.right_columns.clone(),
+                    keys: join.keys.clone(),
+                    residual: join.residual.clone(),
+                })))
+            }
+            _ => None,
+        }
     }
 }
 
