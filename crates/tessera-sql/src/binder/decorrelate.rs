@@ -15,7 +15,11 @@
 //! item, joined on those keys, and the comparison reads its value. A
 //! missing group gives no joined row where the subquery would give NULL,
 //! and a comparison with NULL is never true, so the two agree when the
-//! subquery's value over no rows is NULL (not for `count`).
+//! subquery's value over no rows is NULL (not for `count`). A subquery
+//! over several tables (TPC-H Q2) is grouped alike when its FROM is
+//! inner joins and one of its tables alone is found by the correlation
+//! equalities; the join with it then reads that table only for the
+//! enclosing rows' keys (`join::narrowed_groups`).
 
 use std::sync::Arc;
 
