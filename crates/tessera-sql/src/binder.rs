@@ -2652,24 +2652,11 @@ impl<'a> Binder<'a> {
                 direction: *direction,
                 move_only: *move_only,
             };
+            let version = self.catalog.version;
             return Ok(Statement {
-                sql: sql.to_string(),
-                plan: Arc::new(plan),
-                init: vec![],
                 param_types: self.finish_params(),
-                columns: vec![],
                 returns_rows: !move_only,
-                catalog_version: self.catalog.version,
-                search_path: self.names.setting.clone(),
-                deferred: false,
-                parsed: Arc::new(parsed.clone()),
-                uses_sequences: false,
-                uses_settings: false,
-                advisory_waits: false,
-                sleeps: false,
-                reads_prepared: false,
-                reads_cursors: false,
-                copy: None,
+                ..Statement::new(sql, plan, parsed, version, &self.names.setting)
             });
         }
         let (plan, columns, returns_rows) = match &parsed.statement {

@@ -1136,6 +1136,38 @@ pub struct Statement {
     pub copy: Option<Arc<crate::copy::CopySpec>>,
 }
 
+impl Statement {
+    /// A statement of `plan` that returns no rows, takes no parameters and
+    /// calls none of the functions its flags are for.
+    pub fn new(
+        sql: &str,
+        plan: Plan,
+        parsed: &crate::parser::Parsed,
+        catalog_version: u64,
+        search_path: &str,
+    ) -> Statement {
+        Statement {
+            sql: sql.to_string(),
+            plan: Arc::new(plan),
+            init: vec![],
+            param_types: vec![],
+            columns: vec![],
+            returns_rows: false,
+            catalog_version,
+            search_path: search_path.to_string(),
+            parsed: Arc::new(parsed.clone()),
+            deferred: false,
+            uses_sequences: false,
+            uses_settings: false,
+            advisory_waits: false,
+            sleeps: false,
+            reads_prepared: false,
+            reads_cursors: false,
+            copy: None,
+        }
+    }
+}
+
 /// A bound statement a plan holds (PREPARE's, the one EXECUTE was bound
 /// against); plans compare it by identity.
 #[derive(Debug, Clone)]

@@ -3897,28 +3897,14 @@ impl<C: Cluster> QueryEngine for Router<C> {
         let mut after_set = false;
         for (i, p) in parsed.iter().enumerate() {
             let deferred = || Statement {
-                sql: sql.to_string(),
-                plan: Arc::new(Plan::Commit),
-                init: vec![],
-                param_types: vec![],
-                columns: vec![],
                 returns_rows: matches!(
                     p.statement,
                     sqlparser::ast::Statement::Query(_)
                         | sqlparser::ast::Statement::ShowVariable { .. }
                         | sqlparser::ast::Statement::Explain { .. }
                 ),
-                catalog_version: catalog.version,
-                search_path: names.setting.clone(),
-                parsed: Arc::new(p.clone()),
                 deferred: true,
-                uses_sequences: false,
-                uses_settings: false,
-                advisory_waits: false,
-                sleeps: false,
-                reads_prepared: false,
-                reads_cursors: false,
-                copy: None,
+                ..Statement::new(sql, Plan::Commit, p, catalog.version, &names.setting)
             };
             if after_set {
                 statements.push(deferred());

@@ -1521,7 +1521,21 @@ impl ShardContext {
             }
             ShardRequest::LockKeys { table, keys, mode } => self.lock_keys(table, keys, mode).await,
             ShardRequest::BuildIndex { storage, block } => self.build_index(storage, block).await,
-            request => self.handle_ddl(request, None).await,
+            request @ (ShardRequest::CreateTable { .. }
+            | ShardRequest::CreateSequence { .. }
+            | ShardRequest::LogSequences(_)
+            | ShardRequest::AlterSequence { .. }
+            | ShardRequest::AlterTable { .. }
+            | ShardRequest::Comment { .. }
+            | ShardRequest::CreateView { .. }
+            | ShardRequest::Drop { .. }
+            | ShardRequest::CreateSchema { .. }
+            | ShardRequest::DropSchemas { .. }
+            | ShardRequest::RenameSchema { .. }
+            | ShardRequest::Roles { .. }
+            | ShardRequest::CreateIndex { .. }
+            | ShardRequest::IndexValid { .. }
+            | ShardRequest::ReplaceTable { .. }) => self.handle_ddl(request, None).await,
         }
     }
 

@@ -187,9 +187,7 @@ impl ShardContext {
     /// ROLLBACK TO SAVEPOINT number `savepoint` of block `tx`: undoes the
     /// catalog changes made since.
     pub(super) async fn rollback_ddl_to(&self, tx: TxId, savepoint: u32) -> Result<()> {
-        let Some((_, order)) = self.catalog_log.as_ref() else {
-            return Ok(());
-        };
+        let (_, order) = self.catalog_log()?;
         let _guard = order.lock().await;
         let mut held = self.ddl_block.borrow_mut();
         let Some(b) = held.as_mut().filter(|b| b.tx == tx) else {
