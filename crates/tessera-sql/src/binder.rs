@@ -5200,6 +5200,14 @@ impl<'a> Binder<'a> {
             return Ok(None);
         };
         let Some((func, result, params)) = CatalogFn::named(name, list.args.len()) else {
+            if name == "pg_typeof" && list.args.len() == 1 {
+                // The argument's type, known once bound (an untyped
+                // literal is `unknown`, as in PostgreSQL).
+                let (args, ..) = self.function_args(f)?;
+                let (_, t) = self.bind_expr(&args[0], scope, ctx)?;
+                let oid = Expr::Literal(Value::Int8(t.oid() as i64));
+                return Ok(Some((oid, DataType::Reg(tessera_types::RegKind::Type))));
+            }
             if name == "pg_partition_ancestors" && list.args.len() == 1 {
                 // No table is a partition: a relation's one ancestor is itself.
                 let (args, ..) = self.function_args(f)?;

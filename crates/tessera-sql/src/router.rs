@@ -974,6 +974,9 @@ impl<C: Cluster> Router<C> {
                 Err(e) => Err(e),
             };
         }
+        if outcome.is_ok() && in_block && reshapes(table, new) {
+            outcome = self.reshape_in_block(table.id, session).await;
+        }
         if !validations.is_empty() && !in_block {
             self.end_on(&shards, holder).await;
         }
@@ -3110,6 +3113,34 @@ impl<C: Cluster> Router<C> {
         Ok(())
     }
 
+    /// After an ALTER TABLE in the session's block that changes the shape
+    /// of stored rows: every shard writes the block's own version of each
+    /// row of `table` (`ShardRequest::Reshape`).
+    async fn reshape_in_block(
+        &self,
+        table: tessera_types::TableId,
+        session: &mut SessionState,
+    ) -> Result<()> {
+        let shards = self.all_shards(&self.catalog_of(session));
+        let Some(txn) = session.txn.as_mut() else {
+            return Err(Error::internal("a block's rewrite outside a block"));
+        };
+        txn.participants.extend(shards.iter().copied());
+        let block = (txn.id, txn.current_savepoint());
+        let calls = shards
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::Reshape { table, block })
+            })
+            .collect();
+        join_all(calls)
+            .await
+            .into_iter()
+            .find_map(Result::err)
+            .map_or(Ok(()), Err)
+    }
+
     /// Sends `TxnAbort` to `shards`: rolls back what the transaction still
     /// holds there (intents, reads, read locks); a no-op where it ended.
     async fn end_on(&self, shards: &[ShardId], id: TxId) {
@@ -4293,6 +4324,17 @@ fn ddl_block(session: &SessionState) -> Block {
         .map(|t| (t.id, t.current_savepoint()))
 }
 
+/// Whether altering `old` into `new` changes the shape of its stored rows:
+/// columns added, or a column's type changed.
+fn reshapes(old: &TableDef, new: &TableDef) -> bool {
+    new.columns.len() > old.columns.len()
+        || new
+            .columns
+            .iter()
+            .zip(&old.columns)
+            .any(|(n, o)| n.data_type != o.data_type)
+}
+
 /// The tables a catalog change in a block must hold every other write to
 /// until the block ends: those it alters or drops, those whose foreign
 /// keys it drops, and those its new foreign keys reference. 0A000 for a
@@ -4315,18 +4357,6 @@ fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Result<Vec<tessera_types::Table
         Plan::CreateTable { table, .. } => table.foreign_keys.iter().map(|fk| fk.parent).collect(),
         Plan::CreateIndex { index, .. } => vec![index.table],
         Plan::AlterTable(change) => {
-            if !change.added.is_empty() {
-                return Err(in_block("ALTER TABLE … ADD COLUMN"));
-            }
-            let retyped = change
-                .new
-                .columns
-                .iter()
-                .zip(&change.table.columns)
-                .any(|(new, old)| new.data_type != old.data_type);
-            if retyped {
-                return Err(in_block("ALTER TABLE … ALTER COLUMN … TYPE"));
-            }
             let mut ids = with_children(vec![change.table.id]);
             ids.extend(change.new.foreign_keys.iter().map(|fk| fk.parent));
             ids

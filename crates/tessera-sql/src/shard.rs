@@ -480,6 +480,14 @@ pub enum ShardRequest {
         storage: tessera_types::TableId,
         block: Block,
     },
+    /// Every shard: inside block `block`, after an ALTER TABLE that adds
+    /// columns or changes their types, write every row of `table` it
+    /// holds in the shape the block's catalog gives it, as the block's
+    /// writes (see `reshape_in_block`).
+    Reshape {
+        table: tessera_types::TableId,
+        block: (TxId, u32),
+    },
     /// Shard 0: a catalog change made inside transaction block `txn`,
     /// under its savepoint number `savepoint` (see `shard/ddl.rs`).
     InBlock {
@@ -1521,6 +1529,10 @@ impl ShardContext {
             }
             ShardRequest::LockKeys { table, keys, mode } => self.lock_keys(table, keys, mode).await,
             ShardRequest::BuildIndex { storage, block } => self.build_index(storage, block).await,
+            ShardRequest::Reshape {
+                table,
+                block: (tx, savepoint),
+            } => self.reshape_in_block(table, tx, savepoint).await,
             request @ (ShardRequest::CreateTable { .. }
             | ShardRequest::CreateSequence { .. }
             | ShardRequest::LogSequences(_)
@@ -4006,6 +4018,84 @@ impl ShardContext {
                         key: entry_key,
                         row: values,
                     });
+                }
+            }
+            Ok((WriteSet { ops }, 0))
+        })
+        .await?;
+        Ok(ShardResponse::Done(vec![]))
+    }
+}
+
+impl ShardContext {
+    /// ALTER TABLE … ADD COLUMN or … TYPE inside block `tx`: the stored
+    /// rows keep the committed shape (other sessions read them with the
+    /// committed catalog), and the block gets its own version of every
+    /// row, widened by the added columns' values and with the retyped
+    /// columns converted, as its writes under `savepoint`. COMMIT makes
+    /// them the rows (the committed catalog then widens and converts the
+    /// older versions, as outside a block); ROLLBACK drops them with the
+    /// catalog change. PostgreSQL rewrites the table for a type change in
+    /// the same way; the block holds the table (`LockTable`), so no other
+    /// write lands between.
+    async fn reshape_in_block(
+        &self,
+        table: tessera_types::TableId,
+        tx: TxId,
+        savepoint: u32,
+    ) -> Result<ShardResponse> {
+        let catalog = self.catalog_as(Some(tx));
+        let Some(def) = catalog.table_by_id(table).cloned() else {
+            return Err(Error::internal("reshaping a table the block does not have"));
+        };
+        let fill = def.widening();
+        let retyped: Vec<(usize, tessera_types::DataType)> = def.retyped().collect();
+        let reshape = |row: &[Value]| -> Result<Vec<Value>> {
+            let mut row = row.to_vec();
+            if let Some(fill) = fill.as_ref().filter(|f| f.len() > row.len()) {
+                row.extend_from_slice(&fill[row.len()..]);
+            }
+            for &(c, to) in &retyped {
+                if let Some(v) = row.get_mut(c).filter(|v| !v.is_null()) {
+                    *v = std::mem::replace(v, Value::Null).cast(to, true)?;
+                }
+            }
+            Ok(row)
+        };
+        let mode = WriteMode::Txn {
+            id: tx,
+            snapshot: None,
+            savepoint,
+            track_reads: false,
+        };
+        self.write(mode, || {
+            let store = self.store.borrow();
+            let t = store.table(table).ok_or_else(|| undefined_table(&def))?;
+            let intents = self.intents.borrow();
+            let mine = intents.get(&tx);
+            let own = |key: &[u8]| mine.and_then(|m| m.get(&(table, key.to_vec())));
+            let mut ops = Vec::new();
+            for (key, row) in t.iter_at(None, LATEST) {
+                if own(key).is_none() {
+                    ops.push(WriteOp::Put {
+                        table,
+                        key: key.to_vec(),
+                        row: reshape(row)?,
+                    });
+                }
+            }
+            if let Some(m) = mine {
+                let own_rows = m
+                    .range((table, Vec::new())..)
+                    .take_while(|((id, _), _)| *id == table);
+                for ((_, key), row) in own_rows {
+                    if let Some(row) = row {
+                        ops.push(WriteOp::Put {
+                            table,
+                            key: key.clone(),
+                            row: reshape(row)?,
+                        });
+                    }
                 }
             }
             Ok((WriteSet { ops }, 0))

@@ -163,11 +163,14 @@ async fn rollback_undoes_drops_and_savepoints_undo_what_follows_them() {
     assert!(missing(&b, "SELECT * FROM gone").await);
 
     // What a block cannot change yet is refused, and fails the block.
-    a.batch_execute("BEGIN").await.unwrap();
+    a.batch_execute("CREATE TABLE nopk (x int); BEGIN")
+        .await
+        .unwrap();
     assert_sqlstate(
-        a.batch_execute("ALTER TABLE keep ADD COLUMN w int").await,
+        a.batch_execute("ALTER TABLE nopk ADD PRIMARY KEY (x)")
+            .await,
         &SqlState::FEATURE_NOT_SUPPORTED,
-        "ADD COLUMN in a block",
+        "a table rewrite in a block",
     );
     assert_sqlstate(
         a.batch_execute("SELECT 1").await,
@@ -330,5 +333,104 @@ async fn only_committed_ddl_survives_a_crash() {
     assert!(
         next > 30,
         "the sequence goes on past the block's values: {next}"
+    );
+}
+
+#[tokio::test]
+async fn columns_added_or_retyped_in_a_block_are_its_own_until_commit() {
+    let mut server = TestServer::start_with_shards(2);
+    let (a, b) = (server.connect().await, server.connect().await);
+    a.batch_execute(
+        "CREATE TABLE m (id int PRIMARY KEY, v int);
+         INSERT INTO m SELECT g, g FROM generate_series(1, 20) g;
+         BEGIN;
+         INSERT INTO m VALUES (21, 21);
+         ALTER TABLE m ADD COLUMN note text DEFAULT 'n';
+         ALTER TABLE m ALTER COLUMN v TYPE numeric(10, 2);
+         UPDATE m SET note = 'x' WHERE id = 3;
+         INSERT INTO m VALUES (22, 2.5, 'own');",
+    )
+    .await
+    .unwrap();
+    let row3 = "SELECT * FROM m WHERE id = 3";
+    assert_eq!(rows_text(&a, row3).await, vec!["3|3.00|x"]);
+    assert_eq!(
+        rows_text(&a, "SELECT count(*), sum(v), count(note) FROM m").await,
+        vec!["22|233.50|22"]
+    );
+    assert_eq!(
+        rows_text(&a, "SELECT id FROM m WHERE v = 21").await,
+        vec!["21"]
+    );
+    // Another session reads the committed shape and rows meanwhile; its
+    // writes to the table wait for the block.
+    assert_eq!(rows_text(&b, row3).await, vec!["3|3"]);
+    assert_eq!(
+        rows_text(&b, "SELECT count(*), sum(v) FROM m").await,
+        vec!["20|210"]
+    );
+    let writer = tokio::spawn(async move {
+        let result = b.batch_execute("INSERT INTO m VALUES (30, 30)").await;
+        (b, result)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!writer.is_finished(), "the insert waits for the block");
+    a.batch_execute("ROLLBACK").await.unwrap();
+    let (b, result) = writer.await.unwrap();
+    result.unwrap();
+    assert_eq!(rows_text(&a, row3).await, vec!["3|3"]);
+    assert_eq!(
+        rows_text(&a, "SELECT count(*), sum(v) FROM m").await,
+        vec!["21|240"]
+    );
+
+    // Committed, with a savepoint undoing one of the changes.
+    a.batch_execute(
+        "BEGIN;
+         ALTER TABLE m ADD COLUMN note text DEFAULT 'n';
+         SAVEPOINT s;
+         ALTER TABLE m ADD COLUMN w int DEFAULT 7;
+         ALTER TABLE m ALTER COLUMN v TYPE bigint;
+         ROLLBACK TO SAVEPOINT s;
+         UPDATE m SET note = 'x' WHERE id = 3;
+         COMMIT;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows_text(&b, row3).await, vec!["3|3|x"]);
+    assert_eq!(
+        rows_text(
+            &b,
+            "SELECT count(*), count(*) FILTER (WHERE note = 'n') FROM m"
+        )
+        .await,
+        vec!["21|20"]
+    );
+    let types =
+        "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) \
+                 FROM information_schema.columns WHERE table_name = 'm'";
+    assert_eq!(
+        rows_text(&b, types).await,
+        vec!["id integer, v integer, note text"]
+    );
+    // A column added after the rolled-back one takes its own default.
+    b.batch_execute("ALTER TABLE m ADD COLUMN w int DEFAULT 8")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&b, row3).await, vec!["3|3|x|8"]);
+    if server.is_external() {
+        return;
+    }
+    server.kill9();
+    server.restart();
+    let c = server.connect().await;
+    assert_eq!(rows_text(&c, row3).await, vec!["3|3|x|8"]);
+    assert_eq!(
+        rows_text(
+            &c,
+            "SELECT count(*), sum(w), count(*) FILTER (WHERE note = 'n') FROM m"
+        )
+        .await,
+        vec!["21|168|20"]
     );
 }

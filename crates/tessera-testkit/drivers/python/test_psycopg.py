@@ -70,6 +70,25 @@ def check_ddl_rollback(conn):
     expect_error("table rolled back", "42P01",
                  lambda: conn.execute("SELECT * FROM ddl_undone"))
     conn.rollback()
+    # A migration's flow: columns added and retyped in a transaction.
+    conn.execute("CREATE TABLE ddl_migrated (id int PRIMARY KEY, n int)")
+    conn.execute("INSERT INTO ddl_migrated VALUES (1, 10), (2, 20)")
+    conn.commit()
+    conn.execute("ALTER TABLE ddl_migrated ADD COLUMN note text DEFAULT 'new'")
+    conn.execute("ALTER TABLE ddl_migrated ALTER COLUMN n TYPE numeric(8, 2)")
+    conn.execute("UPDATE ddl_migrated SET note = 'two' WHERE id = 2")
+    cur = conn.execute("SELECT n, note FROM ddl_migrated ORDER BY id")
+    check("migrated rows in the transaction", cur.fetchall(),
+          [(Decimal("10.00"), "new"), (Decimal("20.00"), "two")])
+    conn.rollback()
+    cur = conn.execute("SELECT * FROM ddl_migrated ORDER BY id")
+    check("migration rolled back", cur.fetchall(), [(1, 10), (2, 20)])
+    conn.execute("ALTER TABLE ddl_migrated ADD COLUMN note text DEFAULT 'x'")
+    conn.commit()
+    cur = conn.execute("SELECT * FROM ddl_migrated ORDER BY id")
+    check("migration committed", cur.fetchall(), [(1, 10, "x"), (2, 20, "x")])
+    conn.execute("DROP TABLE ddl_migrated")
+    conn.commit()
     print("ok ddl rollback")
 
 
