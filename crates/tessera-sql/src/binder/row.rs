@@ -78,61 +78,45 @@ fn subquery_width(fields: usize, width: usize) -> Result<()> {
     }
 }
 
-fn binary(left: ast::Expr, op: ast::BinaryOperator, right: ast::Expr) -> ast::Expr {
-    ast::Expr::BinaryOp {
-        left: Box::new(left),
-        op,
-        right: Box::new(ast::Expr::Nested(Box::new(right))),
-    }
-}
-
 fn nested(e: ast::Expr) -> ast::Expr {
     ast::Expr::Nested(Box::new(e))
 }
 
-/// `l op r` for rows of one width, as comparisons of their fields (see
-/// the module comment).
-fn row_comparison(op: &ast::BinaryOperator, l: &[ast::Expr], r: &[ast::Expr]) -> ast::Expr {
-    use ast::BinaryOperator as B;
-    let pair = |op: B, i: usize| binary(nested(l[i].clone()), op, r[i].clone());
-    match op {
-        B::Eq | B::NotEq => {
-            let join = if *op == B::Eq { B::And } else { B::Or };
-            (1..l.len()).fold(pair(op.clone(), 0), |acc, i| ast::Expr::BinaryOp {
-                left: Box::new(acc),
-                op: join.clone(),
-                right: Box::new(pair(op.clone(), i)),
-            })
+/// `op` over `items`, as a balanced tree: a long list (an IN list of
+/// thousands of rows) is then as deep as its logarithm, not its length,
+/// for everything that walks the expression recursively.
+fn balanced(op: BinaryOp, mut items: Vec<Expr>) -> Option<Expr> {
+    while items.len() > 1 {
+        let mut next = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => Expr::Binary {
+                    op,
+                    left: Box::new(a),
+                    right: Box::new(b),
+                },
+                None => a,
+            });
         }
-        _ => {
-            let (strict, weak) = match op {
-                B::Lt | B::LtEq => (B::Lt, B::LtEq),
-                _ => (B::Gt, B::GtEq),
-            };
-            // From the last field back: l_i strict r_i OR (l_i = r_i AND rest).
-            let last = l.len() - 1;
-            let mut rest = pair(op.clone(), last);
-            for i in (0..last).rev() {
-                let tie = ast::Expr::BinaryOp {
-                    left: Box::new(pair(B::Eq, i)),
-                    op: B::And,
-                    right: Box::new(nested(rest)),
-                };
-                rest = ast::Expr::BinaryOp {
-                    left: Box::new(pair(strict.clone(), i)),
-                    op: B::Or,
-                    right: Box::new(nested(tie)),
-                };
-            }
-            if last == 0 {
-                return rest;
-            }
-            ast::Expr::BinaryOp {
-                left: Box::new(pair(weak, 0)),
-                op: B::And,
-                right: Box::new(nested(rest)),
-            }
-        }
+        items = next;
+    }
+    items.pop()
+}
+
+fn and(a: Expr, b: Expr) -> Expr {
+    Expr::Binary {
+        op: BinaryOp::And,
+        left: Box::new(a),
+        right: Box::new(b),
+    }
+}
+
+fn or(a: Expr, b: Expr) -> Expr {
+    Expr::Binary {
+        op: BinaryOp::Or,
+        left: Box::new(a),
+        right: Box::new(b),
     }
 }
 
@@ -150,6 +134,63 @@ fn comparison(op: &ast::BinaryOperator) -> Option<BinaryOp> {
 }
 
 impl Binder<'_> {
+    /// `l_i op r_i`, bound as that comparison alone would be (a pair of
+    /// rows compared as rows).
+    fn bind_pair(
+        &mut self,
+        l: &ast::Expr,
+        op: ast::BinaryOperator,
+        r: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<Expr> {
+        let (e, t) = self.bind_binary(l, &op, r, scope, ctx)?;
+        self.expect_bool(e, t, &op.to_string())
+    }
+
+    /// `l op r` for written rows of one width, as comparisons of their
+    /// fields (see the module comment).
+    fn bind_row_comparison(
+        &mut self,
+        op: &ast::BinaryOperator,
+        l: &[ast::Expr],
+        r: &[ast::Expr],
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        use ast::BinaryOperator as B;
+        if matches!(op, B::Eq | B::NotEq) {
+            let mut pairs = Vec::with_capacity(l.len());
+            for (a, b) in l.iter().zip(r) {
+                pairs.push(self.bind_pair(a, op.clone(), b, scope, ctx)?);
+            }
+            let join = if *op == B::Eq {
+                BinaryOp::And
+            } else {
+                BinaryOp::Or
+            };
+            let e = balanced(join, pairs).ok_or_else(|| Error::internal("a row of no fields"))?;
+            return Ok((e, DataType::Bool));
+        }
+        let (strict, weak) = match op {
+            B::Lt | B::LtEq => (B::Lt, B::LtEq),
+            _ => (B::Gt, B::GtEq),
+        };
+        // From the last field back: l_i strict r_i OR (l_i = r_i AND rest).
+        let last = l.len() - 1;
+        let mut rest = self.bind_pair(&l[last], op.clone(), &r[last], scope, ctx)?;
+        for i in (0..last).rev() {
+            let decided = self.bind_pair(&l[i], strict.clone(), &r[i], scope, ctx)?;
+            let tie = self.bind_pair(&l[i], B::Eq, &r[i], scope, ctx)?;
+            rest = or(decided, and(tie, rest));
+        }
+        if last > 0 {
+            let bound = self.bind_pair(&l[0], weak, &r[0], scope, ctx)?;
+            rest = and(bound, rest);
+        }
+        Ok((rest, DataType::Bool))
+    }
+
     /// `ROW(a, b, …)` as a value: a `record` (untyped literals are text).
     pub(super) fn bind_row_value(
         &mut self,
@@ -208,8 +249,7 @@ impl Binder<'_> {
                 if l.is_empty() {
                     return Err(Error::unsupported("cannot compare rows of zero length"));
                 }
-                let expanded = row_comparison(op, &l, &r);
-                self.bind_expr(&expanded, scope, ctx).map(Some)
+                self.bind_row_comparison(op, &l, &r, scope, ctx).map(Some)
             }
             (Some(fields), None) => match right {
                 ast::Expr::Subquery(q) => self
@@ -250,23 +290,20 @@ impl Binder<'_> {
                 if l.is_empty() {
                     return Err(Error::unsupported("cannot compare rows of zero length"));
                 }
-                let (test, join): (fn(_, _) -> ast::Expr, _) = if negated {
-                    (ast::Expr::IsNotDistinctFrom, ast::BinaryOperator::And)
-                } else {
-                    (ast::Expr::IsDistinctFrom, ast::BinaryOperator::Or)
-                };
-                let pair = |i: usize| {
-                    nested(test(
-                        Box::new(nested(l[i].clone())),
-                        Box::new(nested(r[i].clone())),
-                    ))
-                };
-                let all = (1..l.len()).fold(pair(0), |acc, i| ast::Expr::BinaryOp {
-                    left: Box::new(acc),
-                    op: join.clone(),
-                    right: Box::new(pair(i)),
-                });
-                self.bind_expr(&all, scope, ctx).map(Some)
+                let mut pairs = Vec::with_capacity(l.len());
+                for (a, b) in l.iter().zip(&r) {
+                    let (a, b) = (Box::new(nested(a.clone())), Box::new(nested(b.clone())));
+                    let test = if negated {
+                        ast::Expr::IsNotDistinctFrom(a, b)
+                    } else {
+                        ast::Expr::IsDistinctFrom(a, b)
+                    };
+                    pairs.push(self.bind_expr(&test, scope, ctx)?.0);
+                }
+                let join = if negated { BinaryOp::And } else { BinaryOp::Or };
+                let e =
+                    balanced(join, pairs).ok_or_else(|| Error::internal("a row of no fields"))?;
+                Ok(Some((e, DataType::Bool)))
             }
             // A row against anything but a row: PostgreSQL has no row
             // subquery here (it is a scalar one, of one column).
@@ -298,7 +335,8 @@ impl Binder<'_> {
             };
             tests.push(self.bind_expr(&test, scope, ctx)?.0);
         }
-        let all = Expr::all(tests).unwrap_or(Expr::Literal(tessera_types::Value::Bool(true)));
+        let all = balanced(BinaryOp::And, tests)
+            .unwrap_or(Expr::Literal(tessera_types::Value::Bool(true)));
         Ok((all, DataType::Bool))
     }
 
@@ -312,23 +350,22 @@ impl Binder<'_> {
         scope: &Scope,
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
-        let mut any: Option<ast::Expr> = None;
+        let mut any = Vec::with_capacity(list.len());
         for item in list {
-            let eq = binary(nested(expr.clone()), ast::BinaryOperator::Eq, item.clone());
-            any = Some(match any {
-                None => eq,
-                Some(acc) => ast::Expr::BinaryOp {
-                    left: Box::new(acc),
-                    op: ast::BinaryOperator::Or,
-                    right: Box::new(eq),
-                },
-            });
+            let (e, t) = self.bind_binary(expr, &ast::BinaryOperator::Eq, item, scope, ctx)?;
+            any.push(self.expect_bool(e, t, "IN")?);
         }
-        let Some(any) = any else {
+        let Some(any) = balanced(BinaryOp::Or, any) else {
             return Err(Error::syntax("syntax error at or near \")\""));
         };
-        let (e, t) = self.bind_expr(&any, scope, ctx)?;
-        Ok((if negated { Expr::Not(Box::new(e)) } else { e }, t))
+        Ok((
+            if negated {
+                Expr::Not(Box::new(any))
+            } else {
+                any
+            },
+            DataType::Bool,
+        ))
     }
 
     /// The fields of a row bound and brought to a common type with the
