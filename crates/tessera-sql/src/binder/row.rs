@@ -8,7 +8,8 @@
 //! `a >= c AND (a > c OR (a = c AND b > d))`. The leading `a >= c` changes
 //! no answer (the rest is never true without it, and NULL whenever `a` or
 //! `c` is), but as a conjunct of its own it is a bound that index and
-//! range choice see, so keyset pagination reads from its key onwards.
+//! range choice see, so keyset pagination over an index reads from the
+//! row's first value onwards.
 //! SQL's NULL rules for rows are exactly those of AND and OR over the
 //! fields' comparisons. `IN ((1, 2), (3, 4))` is an OR of row
 //! equalities, `IS [NOT] NULL` and `IS [NOT] DISTINCT FROM` the AND/OR of
