@@ -697,6 +697,18 @@ impl Subquery {
                             return Ok(v);
                         }
                     }
+                    SubqueryKind::RowQuantified {
+                        left,
+                        op,
+                        all,
+                        casts,
+                    } => {
+                        let left = || left.iter().map(|e| e.eval(row, params)).collect();
+                        let how = (*op, *all, casts.as_slice());
+                        if let Some(v) = crate::subquery::row_quantified(plan, left, how, &inner)? {
+                            return Ok(v);
+                        }
+                    }
                     _ => {}
                 }
                 let rows = crate::subquery::run_local(plan, &inner)?;
