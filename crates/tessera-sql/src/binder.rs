@@ -10589,7 +10589,18 @@ impl Binder<'_> {
             return Err(Error::syntax("too many column names were specified"));
         }
         let names: Vec<String> = names.iter().map(ident_name).collect();
-        let columns: Vec<ColumnDef> = stored_columns(&descs, &names)?
+        let columns = stored_columns(&descs, &names)?;
+        // No column stores a record (PostgreSQL: a pseudo-type).
+        if let Some((n, t)) = columns
+            .iter()
+            .find(|(_, t)| matches!(t, DataType::Record(_)))
+        {
+            return Err(Error::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                format!("column \"{n}\" has pseudo-type {t}"),
+            ));
+        }
+        let columns: Vec<ColumnDef> = columns
             .into_iter()
             .map(|(n, t)| ColumnDef::new(n, t, false))
             .collect();
