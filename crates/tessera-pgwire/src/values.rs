@@ -19,7 +19,7 @@
 use tessera_types::datetime::{self, Interval, TimeContext, TimeZone};
 use tessera_types::numeric::Numeric;
 use tessera_types::sqlstate;
-use tessera_types::{DataType, Error, Result, Value};
+use tessera_types::{DataType, Error, RecordShape, Result, Value};
 
 /// A format code of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,7 +387,19 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         // record_send: the field count, then each field's type oid and
         // its length (-1 for NULL) and bytes.
         (Value::Record(r), DataType::Record(shape)) if r.shape == shape => {
-            let fields = shape.fields();
+            // A row constructor's fields have the types of their values
+            // (a NULL one is sent as text: its type is not kept).
+            let fields = match shape {
+                RecordShape::Row => r
+                    .fields
+                    .iter()
+                    .map(|v| match v.data_type() {
+                        DataType::Unknown => ("", DataType::Text),
+                        t => ("", t),
+                    })
+                    .collect(),
+                _ => shape.fields(),
+            };
             out.extend_from_slice(&(fields.len() as i32).to_be_bytes());
             for (v, (_, t)) in r.fields.iter().zip(fields) {
                 out.extend_from_slice(&t.oid().to_be_bytes());
@@ -774,7 +786,7 @@ mod tests {
     fn binary_record_is_record_send() {
         use tessera_types::array::Elem;
         use tessera_types::value::Record;
-        use tessera_types::RecordShape;
+
         let shape = RecordShape::ExpandArray(Elem::Int2);
         let mut out = Vec::new();
         let record = |x: Value| {

@@ -31,6 +31,7 @@ use crate::system::{CatalogFn, SystemCatalog, SystemName};
 
 mod decorrelate;
 mod roles;
+mod row;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -3624,6 +3625,9 @@ impl<'a> Binder<'a> {
                 return Ok((Expr::Column(i), keys[i].1));
             }
         }
+        if let Some(fields) = row::row_constructor(e) {
+            return self.bind_row_value(&fields, scope, ctx);
+        }
         match e {
             E::Identifier(i) => match self.bind_column(None, &ident_name(i), scope, ctx) {
                 // CURRENT_SCHEMA is also a function written without parentheses.
@@ -3743,6 +3747,14 @@ impl<'a> Binder<'a> {
                 }
             }
             E::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope, ctx),
+            E::IsDistinctFrom(left, right) | E::IsNotDistinctFrom(left, right)
+                if row::row_constructor(left).is_some()
+                    || row::row_constructor(right).is_some() =>
+            {
+                let negated = matches!(e, E::IsNotDistinctFrom(..));
+                let bound = self.bind_row_distinct(left, right, negated, scope, ctx)?;
+                bound.ok_or_else(|| Error::internal("a row IS DISTINCT FROM without a row"))
+            }
             E::IsDistinctFrom(left, right) | E::IsNotDistinctFrom(left, right) => {
                 // The parser reads `a IS DISTINCT FROM b AND c` as `a IS
                 // DISTINCT FROM (b AND c)`; PostgreSQL's IS binds tighter.
@@ -3801,8 +3813,25 @@ impl<'a> Binder<'a> {
                 };
                 Ok((bound, DataType::Bool))
             }
+            E::IsNull(x) | E::IsNotNull(x) if row::row_constructor(x).is_some() => {
+                let fields = row::row_constructor(x).unwrap_or_default();
+                self.bind_row_is_null(&fields, matches!(e, E::IsNotNull(_)), scope, ctx)
+            }
             E::IsNull(x) | E::IsNotNull(x) => {
-                let (x, _) = self.bind_expr(x, scope, ctx)?;
+                let (x, t) = self.bind_expr(x, scope, ctx)?;
+                // A record is NULL when each field is (NOT NULL when none is).
+                if let DataType::Record(_) = t {
+                    let f = crate::row::RowFn::IsNull {
+                        negated: matches!(e, E::IsNotNull(_)),
+                    };
+                    return Ok((
+                        Expr::Call {
+                            func: Function::Row(f),
+                            args: vec![x],
+                        },
+                        DataType::Bool,
+                    ));
+                }
                 Ok((
                     Expr::IsNull {
                         expr: Box::new(x),
@@ -3824,6 +3853,15 @@ impl<'a> Binder<'a> {
                     },
                     DataType::Bool,
                 ))
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } if row::row_constructor(expr).is_some()
+                || list.iter().any(|i| row::row_constructor(i).is_some()) =>
+            {
+                self.bind_row_in_list(expr, list, *negated, scope, ctx)
             }
             E::InList {
                 expr,
@@ -4120,8 +4158,19 @@ impl<'a> Binder<'a> {
                 subquery,
                 negated,
             } => {
-                let (e, t) =
-                    self.bind_quantified(expr, BinaryOp::Eq, false, subquery, scope, ctx)?;
+                let (e, t) = match row::row_constructor(expr) {
+                    Some(fields) => self.bind_row_quantified(
+                        &fields,
+                        BinaryOp::Eq,
+                        false,
+                        subquery,
+                        scope,
+                        ctx,
+                    )?,
+                    None => {
+                        self.bind_quantified(expr, BinaryOp::Eq, false, subquery, scope, ctx)?
+                    }
+                };
                 Ok((if *negated { Expr::Not(Box::new(e)) } else { e }, t))
             }
             E::AnyOp {
@@ -4145,9 +4194,12 @@ impl<'a> Binder<'a> {
                     ast::BinaryOperator::GtEq => BinaryOp::GtEq,
                     other => return Err(Error::unsupported(format!("{other} ANY/ALL"))),
                 };
-                match &**right {
-                    E::Subquery(q) => self.bind_quantified(left, op, all, q, scope, ctx),
-                    array => self.bind_any_array(left, op, all, array, scope, ctx),
+                match (&**right, row::row_constructor(left)) {
+                    (E::Subquery(q), Some(fields)) => {
+                        self.bind_row_quantified(&fields, op, all, q, scope, ctx)
+                    }
+                    (E::Subquery(q), None) => self.bind_quantified(left, op, all, q, scope, ctx),
+                    (array, _) => self.bind_any_array(left, op, all, array, scope, ctx),
                 }
             }
             ast::Expr::Substring {
@@ -4413,6 +4465,11 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         use ast::BinaryOperator as B;
+        if !matches!(op, B::PGCustomBinaryOperator(_) | B::And | B::Or) {
+            if let Some(bound) = self.bind_row_binary(left, op, right, scope, ctx)? {
+                return Ok(bound);
+            }
+        }
         if let B::PGCustomBinaryOperator(parts) = op {
             // OPERATOR(pg_catalog.~): the built-in operator of that symbol.
             let symbol = match parts.as_slice() {
@@ -7054,6 +7111,12 @@ impl<'a> Binder<'a> {
             (Some(t), None, _) => choose_index(self.catalog, t, filter.as_ref(), None, false, None),
             _ => None,
         };
+        // A list of whole primary keys is read key by key.
+        let lookup = match (stored, &primary_key) {
+            (Some(t), None) => self.key_list(t, filter.as_ref()),
+            _ => None,
+        };
+        let index = if lookup.is_some() { None } else { index };
         let plan = SelectPlan {
             target,
             source,
@@ -7062,7 +7125,7 @@ impl<'a> Binder<'a> {
                 primary_key,
                 index,
                 series: scope.series.clone(),
-                lookup: None,
+                lookup,
                 filter,
                 output: fragment_output,
             },
@@ -10534,7 +10597,18 @@ impl Binder<'_> {
             return Err(Error::syntax("too many column names were specified"));
         }
         let names: Vec<String> = names.iter().map(ident_name).collect();
-        let columns: Vec<ColumnDef> = stored_columns(&descs, &names)?
+        let columns = stored_columns(&descs, &names)?;
+        // No column stores a record (PostgreSQL: a pseudo-type).
+        if let Some((n, t)) = columns
+            .iter()
+            .find(|(_, t)| matches!(t, DataType::Record(_)))
+        {
+            return Err(Error::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                format!("column \"{n}\" has pseudo-type {t}"),
+            ));
+        }
+        let columns: Vec<ColumnDef> = columns
             .into_iter()
             .map(|(n, t)| ColumnDef::new(n, t, false))
             .collect();
@@ -12952,6 +13026,7 @@ fn column_name(e: &ast::Expr) -> String {
         ast::Expr::Identifier(i) => ident_name(i),
         ast::Expr::CompoundIdentifier(p) => p.last().map(ident_name).unwrap_or_default(),
         ast::Expr::Function(f) => function_name(f),
+        ast::Expr::Tuple(_) => "row".into(),
         ast::Expr::Nested(inner) => column_name(inner),
         // `(r).field` is named by the field, `c.xs[1]` and `xs[1]` by
         // the column.

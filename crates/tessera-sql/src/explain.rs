@@ -339,7 +339,17 @@ impl Explainer<'_> {
                 self.line(depth, &what, actual);
             }
             (Some(table), None) => {
-                let index = f.index.as_ref().map(|i| i.index.name.as_str());
+                // Keys the statement lists (see `Binder::key_list`).
+                let keys = f.lookup.as_ref().filter(|l| l.filter.is_none()).map(|l| {
+                    let name = match &l.index {
+                        Some(ix) => ix.name.clone(),
+                        None => format!("{}_pkey", table.name),
+                    };
+                    format!("{name} ({} keys)", l.keys.len())
+                });
+                let index = keys
+                    .as_deref()
+                    .or(f.index.as_ref().map(|i| i.index.name.as_str()));
                 let mut depth = depth;
                 if partial {
                     self.line(depth, "Gather (partial aggregates from the shards)", actual);
@@ -680,6 +690,17 @@ pub fn show(e: &Expr, names: &dyn Fn(usize) -> String) -> String {
             s(pattern)
         ),
         Expr::Case { .. } => "CASE … END".into(),
+        Expr::Call {
+            func: Function::Row(crate::row::RowFn::Compare(op)),
+            args,
+        } if args.len() == 2 => format!("({} {} {})", s(&args[0]), op.symbol(), s(&args[1])),
+        Expr::Call {
+            func: Function::Row(crate::row::RowFn::Construct),
+            args,
+        } => {
+            let items: Vec<String> = args.iter().map(s).collect();
+            format!("ROW({})", items.join(", "))
+        }
         Expr::Call { func, args } => {
             let name = match func {
                 Function::Text(f) => format!("{f:?}"),
@@ -707,6 +728,13 @@ pub fn show(e: &Expr, names: &dyn Fn(usize) -> String) -> String {
             SubqueryKind::Quantified { left, op, all, .. } => format!(
                 "({} {} {}(SubPlan))",
                 s(left),
+                op.symbol(),
+                if *all { "ALL" } else { "ANY" }
+            ),
+            SubqueryKind::Row(_) => "(SubPlan)".into(),
+            SubqueryKind::RowQuantified { left, op, all, .. } => format!(
+                "(ROW({}) {} {}(SubPlan))",
+                left.iter().map(s).collect::<Vec<_>>().join(", "),
                 op.symbol(),
                 if *all { "ALL" } else { "ANY" }
             ),

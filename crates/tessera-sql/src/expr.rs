@@ -107,6 +107,8 @@ impl Params {
 pub struct InitRows {
     pub rows: Rows,
     members: OnceLock<Result<Members>>,
+    /// The same for the rows of `(a, b) IN`, built on first use.
+    row_members: OnceLock<Result<RowMembers>>,
     /// For `Source::Probe`: the positions of the rows by their key values.
     index: OnceLock<Result<ProbeIndex>>,
     /// For `x IN` a correlated query probing these rows: see
@@ -235,11 +237,21 @@ struct Members {
     has_null: bool,
 }
 
+/// For `(a, b) IN`: the distinct rows of the leading columns without a
+/// NULL, and the positions of the rows with one (which may make the
+/// answer NULL rather than false, so are compared one by one).
+#[derive(Debug)]
+struct RowMembers {
+    values: HashSet<Vec<Value>>,
+    with_null: Vec<usize>,
+}
+
 impl InitRows {
     pub fn new(rows: Rows) -> InitRows {
         InitRows {
             rows,
             members: OnceLock::new(),
+            row_members: OnceLock::new(),
             index: OnceLock::new(),
             marks: OnceLock::new(),
             compared: AtomicUsize::new(0),
@@ -343,6 +355,41 @@ impl InitRows {
         });
         built.as_ref().map_err(Clone::clone)
     }
+}
+
+impl InitRows {
+    fn row_members(&self, casts: &[Option<DataType>], time: &TimeContext) -> Result<&RowMembers> {
+        let built = self.row_members.get_or_init(|| {
+            let mut m = RowMembers {
+                values: HashSet::with_capacity(self.rows.len()),
+                with_null: Vec::new(),
+            };
+            for (n, row) in self.rows.iter().enumerate() {
+                memory::check_every(n + 1, crate::join::MEMORY_CHECK_ROWS)?;
+                let values = row_values(row, casts, time)?;
+                if values.iter().any(Value::is_null) {
+                    m.with_null.push(n);
+                } else {
+                    m.values.insert(values);
+                }
+            }
+            Ok(m)
+        });
+        built.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// The leading `casts.len()` values of a subquery's row, cast as set.
+fn row_values(row: &[Value], casts: &[Option<DataType>], time: &TimeContext) -> Result<Vec<Value>> {
+    if row.len() < casts.len() {
+        return Err(Error::internal(
+            "a subquery row narrower than its comparison",
+        ));
+    }
+    row.iter()
+        .zip(casts)
+        .map(|(v, c)| cast_to(v.clone(), *c, time))
+        .collect()
 }
 
 impl PartialEq for InitRows {
@@ -480,6 +527,8 @@ pub enum Function {
     Advisory(crate::advisory::AdvisoryFn),
     /// `(record).name`: the record's field number `k` (NULL of a NULL).
     Field(usize),
+    /// A row constructor, comparison or test (see [`crate::row`]).
+    Row(crate::row::RowFn),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -591,6 +640,20 @@ pub enum SubqueryKind {
         all: bool,
         cast: Option<DataType>,
     },
+    /// `(SELECT x, y …)` compared with a row: a record (`RecordShape::Row`)
+    /// of its one row's values, each cast to its `casts` entry when set;
+    /// NULL without rows, and more than one row is 21000.
+    Row(Vec<Option<DataType>>),
+    /// `(a, b) op ANY (SELECT x, y …)` (`(a, b) IN` is `= ANY`), or with
+    /// `all` `op ALL`: the values of `left` compared with each row of the
+    /// subquery (its columns cast to `casts` where set) as rows compare
+    /// (see [`crate::row`]); NULLs count as for [`SubqueryKind::Quantified`].
+    RowQuantified {
+        left: Vec<Expr>,
+        op: BinaryOp,
+        all: bool,
+        casts: Vec<Option<DataType>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -634,6 +697,18 @@ impl Subquery {
                             return Ok(v);
                         }
                     }
+                    SubqueryKind::RowQuantified {
+                        left,
+                        op,
+                        all,
+                        casts,
+                    } => {
+                        let left = || left.iter().map(|e| e.eval(row, params)).collect();
+                        let how = (*op, *all, casts.as_slice());
+                        if let Some(v) = crate::subquery::row_quantified(plan, left, how, &inner)? {
+                            return Ok(v);
+                        }
+                    }
                     _ => {}
                 }
                 let rows = crate::subquery::run_local(plan, &inner)?;
@@ -670,6 +745,63 @@ impl Subquery {
                     "more than one row returned by a subquery used as an expression",
                 )),
             },
+            SubqueryKind::Row(casts) => match rows.len() {
+                0 => Ok(Value::Null),
+                1 => Ok(Value::Record(Box::new(tessera_types::value::Record {
+                    shape: tessera_types::RecordShape::Row,
+                    fields: row_values(&rows[0], casts, &params.time)?,
+                }))),
+                _ => Err(Error::new(
+                    sqlstate::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression",
+                )),
+            },
+            SubqueryKind::RowQuantified {
+                left,
+                op,
+                all,
+                casts,
+            } => {
+                if rows.is_empty() {
+                    return Ok(Value::Bool(*all));
+                }
+                let l = left
+                    .iter()
+                    .map(|e| e.eval(row, params))
+                    .collect::<Result<Vec<_>>>()?;
+                let zone = &params.time.zone;
+                let hashed = !l.iter().any(Value::is_null);
+                if let (Some(init), BinaryOp::Eq, false, true) = (init, op, all, hashed) {
+                    // A hashed semi join: an equal row decides; else only
+                    // the rows with a NULL can make the answer NULL.
+                    let m = init.row_members(casts, &params.time)?;
+                    if m.values.contains(&l) {
+                        return Ok(Value::Bool(true));
+                    }
+                    for &n in &m.with_null {
+                        let r = row_values(&rows[n], casts, &params.time)?;
+                        if crate::row::compare(BinaryOp::Eq, &l, &r, zone)?.is_null() {
+                            return Ok(Value::Null);
+                        }
+                    }
+                    return Ok(Value::Bool(false));
+                }
+                let decisive = !*all;
+                let mut saw_null = false;
+                for r in rows {
+                    let r = row_values(r, casts, &params.time)?;
+                    match crate::row::compare(*op, &l, &r, zone)?.as_bool() {
+                        Some(b) if b == decisive => return Ok(Value::Bool(decisive)),
+                        Some(_) => {}
+                        None => saw_null = true,
+                    }
+                }
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(!decisive)
+                })
+            }
             SubqueryKind::Quantified {
                 left,
                 op,
@@ -960,11 +1092,12 @@ impl Expr {
             | Expr::Setting { args, .. } => args.iter().collect(),
             // Not its query: that reads its own rows.
             Expr::Subquery(sub) => {
-                let left = match &sub.kind {
-                    SubqueryKind::Quantified { left, .. } => Some(&**left),
-                    _ => None,
+                let left: &[Expr] = match &sub.kind {
+                    SubqueryKind::Quantified { left, .. } => std::slice::from_ref(&**left),
+                    SubqueryKind::RowQuantified { left, .. } => left,
+                    _ => &[],
                 };
-                left.into_iter().chain(&sub.args).collect()
+                left.iter().chain(&sub.args).collect()
             }
         }
     }
@@ -1024,6 +1157,17 @@ impl Expr {
                         op: *op,
                         all: *all,
                         cast: *cast,
+                    },
+                    SubqueryKind::RowQuantified {
+                        left,
+                        op,
+                        all,
+                        casts,
+                    } => SubqueryKind::RowQuantified {
+                        left: left.iter().map(&f).collect(),
+                        op: *op,
+                        all: *all,
+                        casts: casts.clone(),
                     },
                     other => other.clone(),
                 },
@@ -1510,6 +1654,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Advisory(f) = func {
         return f.eval(crate::activity::current_pid(), &vals);
+    }
+    if let Function::Row(f) = func {
+        return f.eval(vals, &params.time.zone);
     }
     if let Function::Field(k) = func {
         return match vals.as_slice() {

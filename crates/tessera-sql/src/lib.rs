@@ -29,6 +29,7 @@ pub mod password;
 pub mod pattern;
 pub mod plan;
 pub mod router;
+pub mod row;
 pub mod rows;
 pub mod sequence;
 pub mod settings_fn;

@@ -176,6 +176,68 @@ pub fn quantified(
     }))
 }
 
+/// [`quantified`] for a row: `(a, b) op ANY|ALL (query)` (IN is `= ANY`)
+/// over the same correlated queries, the row of `left`'s values
+/// compared with each row the keys find and the filter passes, projected
+/// to its leading values (cast to `casts` where set), as rows compare
+/// (see [`crate::row`]), up to the first that decides. `None` for other
+/// queries, which [`run_local`] runs.
+pub fn row_quantified(
+    select: &SelectPlan,
+    left: impl FnOnce() -> Result<Vec<Value>>,
+    (op, all, casts): (BinaryOp, bool, &[Option<DataType>]),
+    params: &Params,
+) -> Result<Option<Value>> {
+    let Some(Source::Probe { init, keys }) = &select.source else {
+        return Ok(None);
+    };
+    let values = match &select.fragment.output {
+        FragmentOutput::Project(exprs) => exprs.get(..casts.len()),
+        FragmentOutput::PartialAggregate { .. } => None,
+    };
+    let simple = select.aggregate.is_none()
+        && select.window.is_none()
+        && select.distinct_on.is_empty()
+        && select.limit.is_none()
+        && select.offset.is_none()
+        && select.visible == casts.len();
+    let Some(values) = values.filter(|_| simple) else {
+        return Ok(None);
+    };
+    let (rows, found) = probe(params, *init, keys)?;
+    let mut left = Some(left);
+    let mut l = Vec::new();
+    let mut r = Vec::with_capacity(casts.len());
+    // ANY: TRUE wins, else NULL if any comparison was; ALL: FALSE wins.
+    let decisive = !all;
+    let mut saw_null = false;
+    for &i in found {
+        let row = &rows[i];
+        if let Some(filter) = &select.fragment.filter {
+            if !filter.eval_predicate(row, params)? {
+                continue;
+            }
+        }
+        if let Some(left) = left.take() {
+            l = left()?;
+        }
+        r.clear();
+        for (e, cast) in values.iter().zip(casts) {
+            r.push(cast_to(e.eval(row, params)?, *cast, &params.time)?);
+        }
+        match crate::row::compare(op, &l, &r, &params.time.zone)?.as_bool() {
+            Some(b) if b == decisive => return Ok(Some(Value::Bool(decisive))),
+            Some(_) => {}
+            None => saw_null = true,
+        }
+    }
+    Ok(Some(match (left.is_some(), saw_null) {
+        (true, _) => Value::Bool(all),
+        (false, true) => Value::Null,
+        (false, false) => Value::Bool(!decisive),
+    }))
+}
+
 /// `left IN (query)` for [`quantified`]'s queries without a filter of
 /// their own, whose value reads only the gathered row, when the rows the
 /// keys find are not none: a mark join, each outer row answered by hash

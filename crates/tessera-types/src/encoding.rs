@@ -188,9 +188,15 @@ impl<'a> Reader<'a> {
                             .ok_or_else(|| self.corrupt("unknown array type"))?;
                         crate::types::RecordShape::ExpandArray(elem)
                     }
+                    1 => crate::types::RecordShape::Row,
                     _ => return Err(self.corrupt("unknown record shape")),
                 };
-                let n = shape.fields().len();
+                let n = match shape {
+                    crate::types::RecordShape::Row => {
+                        self.len_prefix(crate::types::ROW_FIELDS_MAX)?
+                    }
+                    _ => shape.fields().len(),
+                };
                 let mut fields = Vec::with_capacity(n);
                 for _ in 0..n {
                     fields.push(self.value()?);
@@ -314,13 +320,17 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
                 crate::types::RecordShape::ExpandArray(elem) => {
                     buf.push(0);
                     buf.extend_from_slice(&elem.array_oid().to_le_bytes());
+                    assert_eq!(
+                        r.fields.len(),
+                        r.shape.fields().len(),
+                        "a record has a value per field of its shape"
+                    );
+                }
+                crate::types::RecordShape::Row => {
+                    buf.push(1);
+                    buf.extend_from_slice(&(r.fields.len() as u32).to_le_bytes());
                 }
             }
-            assert_eq!(
-                r.fields.len(),
-                r.shape.fields().len(),
-                "a record has a value per field of its shape"
-            );
             for v in &r.fields {
                 encode_value(buf, v);
             }
@@ -653,6 +663,10 @@ mod tests {
             Value::Record(Box::new(crate::value::Record {
                 shape: crate::types::RecordShape::ExpandArray(crate::array::Elem::Text),
                 fields: vec![Value::Text("a b".into()), Value::Int4(2)],
+            })),
+            Value::Record(Box::new(crate::value::Record {
+                shape: crate::types::RecordShape::Row,
+                fields: vec![Value::Int8(7), Value::Null, Value::Text("x,y".into())],
             })),
         ];
         let mut w = Writer::new();

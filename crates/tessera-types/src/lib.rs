@@ -30,5 +30,5 @@ pub use schema::{
     TableDef, TableId, ViewDef,
 };
 pub use sequence::SequenceDef;
-pub use types::{DataType, RecordShape, RegKind};
+pub use types::{DataType, RecordShape, RegKind, ROW_FIELDS_MAX};
 pub use value::Value;

@@ -75,22 +75,35 @@ pub enum DataType {
     Unknown,
 }
 
+/// The most fields a row constructor may have (PostgreSQL's
+/// `MaxTupleAttributeNumber`); more is 54011 when bound, and a stored
+/// record claiming more is corrupt.
+pub const ROW_FIELDS_MAX: usize = 1664;
+
 /// The longest `name` in bytes (PostgreSQL's `NAMEDATALEN - 1`).
 pub const NAME_BYTES_MAX: usize = 63;
 
-/// The fields of a record type: one per function that returns records.
+/// The fields of a record type: one per function that returns records,
+/// and the anonymous rows of row constructors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordShape {
     /// `information_schema._pg_expandarray(array)`: `x`, an element, and
     /// `n`, its 1-based position.
     ExpandArray(Elem),
+    /// A row constructor's value, `(a, b)` or `ROW(a, b)`: as many fields
+    /// as the value holds, each of its value's type. The type does not
+    /// know them (a `DataType` is `Copy`), so their names and types are
+    /// not known to the binder: such a record is a value to compare, send
+    /// or show, not one to take fields from.
+    Row,
 }
 
 impl RecordShape {
-    /// The fields' names and types, in order.
+    /// The fields' names and types, in order; none known for `Row`.
     pub fn fields(self) -> Vec<(&'static str, DataType)> {
         match self {
             RecordShape::ExpandArray(e) => vec![("x", e.data_type()), ("n", DataType::Int4)],
+            RecordShape::Row => vec![],
         }
     }
 }
