@@ -31,6 +31,9 @@ use crate::system::{CatalogFn, SystemCatalog, SystemName};
 
 mod decorrelate;
 mod roles;
+mod types;
+
+pub(crate) use types::enum_value;
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -2878,6 +2881,22 @@ impl<'a> Binder<'a> {
                 };
                 (plan, vec![], false)
             }
+            S::CreateType {
+                name,
+                representation,
+            } => (self.bind_create_type(name, representation)?, vec![], false),
+            S::AlterType(alter) => (self.bind_alter_type(alter)?, vec![], false),
+            S::Drop {
+                object_type: ast::ObjectType::Type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => (
+                self.bind_drop_types(names, *if_exists, *cascade)?,
+                vec![],
+                false,
+            ),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
@@ -3331,7 +3350,7 @@ impl<'a> Binder<'a> {
         }
         let types = data_types
             .iter()
-            .map(|t| data_type(t).map(Some))
+            .map(|t| self.resolve_type(t).map(Some))
             .collect::<Result<Vec<_>>>()?;
         let mut inner = Binder::new(self.catalog, &types, self.time.clone());
         inner.names = self.names.clone();
@@ -3528,7 +3547,12 @@ impl<'a> Binder<'a> {
         for (i, &pos) in positions.iter().enumerate() {
             let column = &table.columns[pos];
             generated_always(column, false)?;
-            row[pos] = self.assign(Expr::Column(i), column.data_type, column)?;
+            row[pos] = match column.data_type {
+                // The reader has no catalog: an enum's label arrives as
+                // text and is read here.
+                DataType::Enum(oid) => self.enum_in(Expr::Column(i), DataType::Text, oid)?,
+                t => self.assign(Expr::Column(i), t, column)?,
+            };
             columns.push(ColumnDesc {
                 name: column.name.clone(),
                 data_type: column.data_type,
@@ -3582,6 +3606,9 @@ impl<'a> Binder<'a> {
     /// constants fail at once with their input error), types open
     /// parameters, wraps the rest in an implicit cast.
     fn coerce(&mut self, e: Expr, from: DataType, to: DataType) -> Result<Expr> {
+        if let DataType::Enum(oid) = to {
+            return self.enum_in(e, from, oid);
+        }
         if let Expr::Param(i) = e {
             if from == DataType::Unknown {
                 self.param(i, Some(to));
@@ -3946,7 +3973,7 @@ impl<'a> Binder<'a> {
                 if !matches!(kind, ast::CastKind::Cast | ast::CastKind::DoubleColon) {
                     return Err(Error::unsupported(format!("{kind:?}")));
                 }
-                let to = data_type(dt)?;
+                let to = self.resolve_type(dt)?;
                 // `$1::regclass` (SQLAlchemy's CAST(%(p)s AS REGCLASS)): the
                 // client sends a name, text looked up when the statement runs.
                 let hint = match to {
@@ -3963,10 +3990,17 @@ impl<'a> Binder<'a> {
                         self.param(i, Some(to));
                     }
                 }
+                if let DataType::Enum(oid) = to {
+                    return Ok((self.enum_in(x, from, oid)?, to));
+                }
                 if from != DataType::Unknown && !castable(from, to) {
                     return Err(Error::new(
                         sqlstate::CANNOT_COERCE,
-                        format!("cannot cast type {from} to {to}"),
+                        format!(
+                            "cannot cast type {} to {}",
+                            self.type_name(from),
+                            self.type_name(to)
+                        ),
                     ));
                 }
                 // The values of these types are those of others (arrays,
@@ -5321,6 +5355,9 @@ impl<'a> Binder<'a> {
                 return Ok(bound);
             }
             if let Some(bound) = self.bind_sequence_function(&name, &args, scope, ctx)? {
+                return Ok(bound);
+            }
+            if let Some(bound) = self.bind_enum_function(&name, &args, scope, ctx)? {
                 return Ok(bound);
             }
             if let Some(bound) = self.bind_schema_function(&name, &args, scope, ctx)? {
@@ -8937,10 +8974,13 @@ impl Binder<'_> {
             return Err(Error::datatype_mismatch(format!(
                 "column \"{}\" is of type {} but expression is of type {}",
                 column.name,
-                to.base_name(),
-                from.base_name()
+                self.type_name(to),
+                self.type_name(from)
             ))
             .with_hint("You will need to rewrite or cast the expression."));
+        }
+        if let DataType::Enum(oid) = to {
+            return self.enum_in(e, from, oid);
         }
         if let Expr::Param(i) = e {
             if from == DataType::Unknown {
@@ -9896,7 +9936,8 @@ impl Binder<'_> {
                             "ALTER TABLE … ADD COLUMN of a serial column",
                         ));
                     }
-                    let mut column = ColumnDef::new(n.clone(), data_type(&c.data_type)?, false);
+                    let mut column =
+                        ColumnDef::new(n.clone(), self.resolve_type(&c.data_type)?, false);
                     for opt in &c.options {
                         match &opt.option {
                             ast::ColumnOption::NotNull => column.not_null = true,
@@ -10207,7 +10248,7 @@ impl Binder<'_> {
         dt: &ast::DataType,
         using: Option<&ast::Expr>,
     ) -> Result<Validation> {
-        let to = data_type(dt)?;
+        let to = self.resolve_type(dt)?;
         let name = new.columns[c].name.clone();
         let from = new.columns[c].data_type;
         let explicit = match using {
@@ -11759,7 +11800,7 @@ impl Binder<'_> {
             let serial = serial_type(&c.data_type);
             let column_type = match serial {
                 Some(t) => t,
-                None => data_type(&c.data_type)?,
+                None => self.resolve_type(&c.data_type)?,
             };
             let mut default = None;
             let mut identity = None;

@@ -925,6 +925,56 @@ pub enum Plan {
     },
     /// CREATE, ALTER or DROP ROLE (checked again where it is made).
     Role(RoleStatement),
+    /// CREATE TYPE … AS ENUM, ALTER TYPE, DROP TYPE (checked again on
+    /// shard 0 against the catalog of the moment).
+    Type(TypeStatement),
+}
+
+/// A type statement as bound: names resolved on the search path, the
+/// rest decided on shard 0 (`shard::types`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeStatement {
+    /// CREATE TYPE … AS ENUM: the type, its oids not yet given.
+    Create(tessera_types::TypeDef),
+    /// ALTER TYPE of the type of oid `oid` (named `name`).
+    Alter {
+        oid: u32,
+        name: String,
+        change: TypeChange,
+    },
+    /// DROP TYPE: the types found (oid, name as given), and notices for
+    /// the ones IF EXISTS skipped.
+    Drop {
+        types: Vec<(u32, String)>,
+        cascade: bool,
+        notices: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeChange {
+    /// ADD VALUE [IF NOT EXISTS] label [BEFORE|AFTER neighbour]
+    /// (`before`: true for BEFORE).
+    AddValue {
+        label: String,
+        if_not_exists: bool,
+        neighbour: Option<(bool, String)>,
+    },
+    RenameValue {
+        from: String,
+        to: String,
+    },
+    Rename(String),
+}
+
+impl TypeStatement {
+    pub fn tag(&self) -> &'static str {
+        match self {
+            TypeStatement::Create(_) => "CREATE TYPE",
+            TypeStatement::Alter { .. } => "ALTER TYPE",
+            TypeStatement::Drop { .. } => "DROP TYPE",
+        }
+    }
 }
 
 /// A role statement as bound: names checked for syntax only; whether the
@@ -1022,6 +1072,7 @@ impl Plan {
                 | Plan::DropSchemas { .. }
                 | Plan::RenameSchema { .. }
                 | Plan::Role(_)
+                | Plan::Type(_)
         )
     }
 

@@ -56,6 +56,7 @@ mod ddl;
 mod dependencies;
 mod roles;
 mod schemas;
+mod types;
 
 pub use ddl::Block;
 pub(crate) use dependencies::foreign_keys_needing;
@@ -464,6 +465,8 @@ pub enum ShardRequest {
         statement: crate::plan::RoleStatement,
         actor: String,
     },
+    /// Shard 0: CREATE, ALTER or DROP TYPE.
+    Types(crate::plan::TypeStatement),
     /// Shard 0: ALTER SCHEMA … RENAME TO.
     RenameSchema {
         schema: tessera_types::SchemaId,
@@ -1533,6 +1536,7 @@ impl ShardContext {
             | ShardRequest::DropSchemas { .. }
             | ShardRequest::RenameSchema { .. }
             | ShardRequest::Roles { .. }
+            | ShardRequest::Types(_)
             | ShardRequest::CreateIndex { .. }
             | ShardRequest::IndexValid { .. }
             | ShardRequest::ReplaceTable { .. }) => self.handle_ddl(request, None).await,
@@ -1629,6 +1633,7 @@ impl ShardContext {
             ShardRequest::Roles { statement, actor } => {
                 self.change_roles(statement, actor, block).await
             }
+            ShardRequest::Types(statement) => self.change_types(statement, block).await,
             ShardRequest::CreateIndex {
                 index,
                 if_not_exists,

@@ -122,6 +122,9 @@ pub enum CatalogFn {
     /// where the named object does not exist (a malformed name is still
     /// an error, as in PostgreSQL 15).
     ToReg(RegKind),
+    /// Text to a value of the enum type of this oid (see
+    /// `binder::types`): 22P02 for a label the type does not have.
+    EnumIn(u32),
 }
 
 impl CatalogFn {
@@ -397,6 +400,7 @@ const RELATIONS: &[(&str, &str)] = &[
         "oid:o opcmethod:o opcname:n opcnamespace:o opcowner:o opcfamily:o opcintype:o \
          opcdefault:b opckeytype:o",
     ),
+    ("pg_enum", "oid:o enumtypid:o enumsortorder:f enumlabel:n"),
     // Empty: Tessera has no range types. asyncpg's and tokio-postgres's
     // type lookups join it.
     (
@@ -616,6 +620,7 @@ const SYSTEM_TABLES: &[(&str, u32)] = &[
     ("pg_policy", 3256),
     ("pg_statistic_ext", 3381),
     ("pg_collation", 3456),
+    ("pg_enum", 3501),
     ("pg_range", 3541),
     ("pg_publication", 6104),
     ("pg_publication_rel", 6106),
@@ -777,7 +782,8 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::InternalChar => "char",
         DataType::Int2Vector => "int2vector",
         DataType::OidVector => "oidvector",
-        DataType::Array(_) | DataType::Unknown => "unknown",
+        // The binder and pg_type name them from the catalog.
+        DataType::Array(_) | DataType::Unknown | DataType::Enum(_) => "unknown",
     }
 }
 
@@ -1004,6 +1010,25 @@ impl SystemCatalog {
         }
     }
 
+    /// A created type's name as the session's path shows it: bare when
+    /// the path finds it by that name, else qualified.
+    fn type_shown(&self, def: &tessera_types::TypeDef) -> String {
+        let first = self
+            .path
+            .iter()
+            .copied()
+            .find(|s| self.catalog.type_named(*s, &def.name).is_some());
+        if first == Some(def.schema) {
+            quote_ident(&def.name)
+        } else {
+            format!(
+                "{}.{}",
+                quote_ident(self.catalog.schema_name(def.schema)),
+                quote_ident(&def.name)
+            )
+        }
+    }
+
     fn relation_in(&self, schema: SchemaId, name: &str) -> bool {
         if schema == PG_CATALOG {
             return SystemCatalog::is_relation(name);
@@ -1032,6 +1057,7 @@ impl SystemCatalog {
             "pg_class" => self.class_rows(),
             "pg_attribute" => self.attributes(),
             "pg_type" => self.types(),
+            "pg_enum" => self.enum_rows(),
             "pg_index" => self.index_rows(),
             "pg_constraint" => self.constraints(),
             "pg_attrdef" => self.attrdefs(),
@@ -1354,7 +1380,43 @@ impl SystemCatalog {
             };
             rows.push(type_row(*t, 0, elem_oid));
         }
+        for def in self.catalog.types() {
+            rows.extend(created_type_rows(def));
+        }
         rows
+    }
+
+    /// `format_type(oid, typmod)`, also of the types CREATE TYPE made
+    /// (qualified when the search path would not find them by name).
+    fn format_type(&self, type_oid: u32, typmod: Option<i32>) -> String {
+        match self.catalog.type_by_oid(type_oid) {
+            Some((def, array)) => {
+                let name = self.type_shown(def);
+                if array {
+                    format!("{name}[]")
+                } else {
+                    name
+                }
+            }
+            None => format_type(type_oid, typmod),
+        }
+    }
+
+    /// pg_enum: the labels of every enum type.
+    fn enum_rows(&self) -> Vec<Vec<Value>> {
+        self.catalog
+            .types()
+            .flat_map(|t| {
+                t.labels.iter().map(|l| {
+                    vec![
+                        oid(l.oid),
+                        oid(t.oid),
+                        Value::Float4(l.sort_order as f32),
+                        text(l.label.clone()),
+                    ]
+                })
+            })
+            .collect()
     }
 
     fn index_rows(&self) -> Vec<Vec<Value>> {
@@ -1933,9 +1995,19 @@ impl SystemCatalog {
                 None => Value::Null,
                 Some(t) => {
                     let typmod = args.get(1).and_then(Value::as_i64).map(|m| m as i32);
-                    text(format_type(t, typmod))
+                    text(self.format_type(t, typmod))
                 }
             },
+            CatalogFn::EnumIn(type_oid) => {
+                let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type with OID {type_oid} does not exist"),
+                    ));
+                };
+                let label = args[0].to_text().unwrap_or_default();
+                crate::binder::enum_value(def, &label)?
+            }
             // Expressions are stored as the SQL text pg_get_expr shows.
             CatalogFn::GetExpr => args[0].clone(),
             CatalogFn::GetIndexdef => {
@@ -1970,8 +2042,12 @@ impl SystemCatalog {
                 }
                 None => Value::Null,
             },
-            CatalogFn::TypeIsVisible => match arg_oid(0).and_then(DataType::from_oid) {
-                Some(_) => Value::Bool(true),
+            CatalogFn::TypeIsVisible => match arg_oid(0) {
+                Some(o) if DataType::from_oid(o).is_some() => Value::Bool(true),
+                Some(o) => match self.catalog.type_by_oid(o) {
+                    Some((def, _)) => Value::Bool(self.type_shown(def) == quote_ident(&def.name)),
+                    None => Value::Null,
+                },
                 None => Value::Null,
             },
             CatalogFn::EncodingToChar => match args[0].as_i64() {
@@ -2189,10 +2265,23 @@ impl SystemCatalog {
                     },
                     _ => None,
                 });
-                let t = cast
-                    .and_then(|t| crate::binder::data_type(&t).ok())
-                    .ok_or_else(|| not_found("type"))?;
-                Ok(t.oid())
+                if let Some(t) = cast.as_ref().and_then(|t| crate::binder::data_type(t).ok()) {
+                    return Ok(t.oid());
+                }
+                // A type CREATE TYPE made, by its schema or on the path.
+                let parts = dotted_name(input).ok_or_else(|| not_found("type"))?;
+                let found = match parts.as_slice() {
+                    [schema, name] => self
+                        .catalog
+                        .schema(schema)
+                        .and_then(|s| self.catalog.type_named(s.id, name)),
+                    [name] => self
+                        .path
+                        .iter()
+                        .find_map(|s| self.catalog.type_named(*s, name)),
+                    _ => None,
+                };
+                found.map(|t| t.oid).ok_or_else(|| not_found("type"))
             }
             RegKind::Namespace => self
                 .catalog
@@ -2230,7 +2319,9 @@ impl SystemCatalog {
                 Some((name, _)) => Some(self.shown(PG_CATALOG, name)),
                 None => self.class(o).map(|c| self.shown(c.schema, &c.name)),
             },
-            RegKind::Type => DataType::from_oid(o).map(|_| format_type(o, None)),
+            RegKind::Type => (DataType::from_oid(o).is_some()
+                || self.catalog.type_by_oid(o).is_some())
+            .then(|| self.format_type(o, None)),
             RegKind::Proc => PROCS.iter().find(|p| p.0 == o).map(|p| p.1.to_string()),
             RegKind::Namespace => self.catalog.schema_by_id(o).map(|s| quote_ident(&s.name)),
             RegKind::Role => (o == SUPERUSER_OID).then(|| "postgres".to_string()),
@@ -2375,6 +2466,24 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
         Value::Null,
         Value::Null,
     ]
+}
+
+/// The pg_type rows of an enum type CREATE TYPE made and of its array
+/// type, as PostgreSQL 15 has them.
+fn created_type_rows(def: &tessera_types::TypeDef) -> [Vec<Value>; 2] {
+    let t = DataType::Enum(def.oid);
+    let mut scalar = type_row(t, def.array_oid(), 0);
+    scalar[1] = text(def.name.clone());
+    scalar[2] = oid(def.schema);
+    scalar[6] = ch('e');
+    scalar[7] = ch('E');
+    let mut array = type_row(DataType::Array(Elem::Text), 0, def.oid);
+    array[0] = oid(def.array_oid());
+    array[1] = text(format!("_{}", def.name));
+    array[2] = oid(def.schema);
+    // typcollation: an enum's array has none (text[]'s is the default).
+    array[28] = oid(0);
+    [scalar, array]
 }
 
 /// An expression stored as SQL text (a DEFAULT or CHECK), shown as

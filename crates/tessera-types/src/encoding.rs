@@ -197,6 +197,16 @@ impl<'a> Reader<'a> {
                 }
                 Value::Record(Box::new(crate::value::Record { shape, fields }))
             }
+            24 => {
+                let type_oid = self.u32()?;
+                let sort_order = f64::from_bits(self.u64()?);
+                let label = self.str()?.to_string();
+                Value::Enum(Box::new(crate::value::EnumValue {
+                    type_oid,
+                    sort_order,
+                    label,
+                }))
+            }
             _ => return Err(self.corrupt("unknown value tag")),
         })
     }
@@ -325,6 +335,13 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
                 encode_value(buf, v);
             }
         }
+        Value::Enum(e) => {
+            buf.push(24);
+            buf.extend_from_slice(&e.type_oid.to_le_bytes());
+            buf.extend_from_slice(&e.sort_order.to_bits().to_le_bytes());
+            buf.extend_from_slice(&(e.label.len() as u32).to_le_bytes());
+            buf.extend_from_slice(e.label.as_bytes());
+        }
         Value::Jsonb(j) => {
             let text = j.to_text();
             buf.push(20);
@@ -438,6 +455,12 @@ pub fn encode_key_value(out: &mut Vec<u8>, v: &Value) {
             for v in &r.fields {
                 encode_key_value(out, v);
             }
+        }
+        // By the label's place in its type (labels of one type never share
+        // one), so an index on an enum column is in the declared order.
+        Value::Enum(e) => {
+            out.push(0x92);
+            encode_key_float(out, e.sort_order);
         }
         Value::Jsonb(j) => {
             out.push(0x81);

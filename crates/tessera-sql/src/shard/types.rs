@@ -1,0 +1,253 @@
+//! CREATE TYPE … AS ENUM, ALTER TYPE and DROP TYPE, on shard 0, which
+//! owns the catalog log.
+//!
+//! [`decide`] checks a statement against the catalog of the moment (the
+//! block's pending one inside a transaction block) and returns the
+//! records to write and the catalog they make, all or nothing; the shell
+//! writes them under the catalog log's lock (held back to the block's
+//! COMMIT inside one, so a rolled back CREATE TYPE leaves nothing) and
+//! publishes the catalog. A type is one `CatalogRecord::Type` (its whole
+//! definition, written again by each ALTER), and DROP TYPE one
+//! `CatalogRecord::DropType`.
+//!
+//! Enum values carry their label (see `tessera_types::value::EnumValue`),
+//! so RENAME VALUE is refused while a column of the type could hold the
+//! old label; DROP TYPE … CASCADE is refused while columns use the type
+//! (PostgreSQL would drop those columns).
+
+use tessera_storage::record::CatalogRecord;
+use tessera_types::schema::{
+    EnumLabel, LabelPlace, TypeDef, ENUM_LABELS_MAX, ENUM_LABEL_BYTES_MAX,
+};
+use tessera_types::{sqlstate, Catalog, Error, Result};
+
+use super::{Block, ShardContext, ShardResponse};
+use crate::engine::Notice;
+use crate::plan::{TypeChange, TypeStatement};
+
+impl ShardContext {
+    /// Applies `statement`.
+    pub(super) async fn change_types(
+        &self,
+        statement: TypeStatement,
+        block: Block,
+    ) -> Result<ShardResponse> {
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
+        let (records, next, notices) = decide(&catalog, statement)?;
+        if !records.is_empty() {
+            ddl.apply(records, next).await?;
+        }
+        Ok(ShardResponse::Done(notices))
+    }
+}
+
+/// What `statement` writes, the catalog that makes, and what the client
+/// is told.
+pub(crate) fn decide(
+    catalog: &Catalog,
+    statement: TypeStatement,
+) -> Result<(Vec<CatalogRecord>, Catalog, Vec<Notice>)> {
+    match statement {
+        TypeStatement::Create(def) => {
+            if catalog.schema_by_id(def.schema).is_none() {
+                return Err(Error::new(
+                    sqlstate::INVALID_SCHEMA_NAME,
+                    "the schema was dropped while the type was being created",
+                ));
+            }
+            if name_taken(catalog, def.schema, &def.name) {
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_OBJECT,
+                    format!("type \"{}\" already exists", def.name),
+                ));
+            }
+            let (next, made) = catalog.with_type(def);
+            check_labels(&made)?;
+            Ok((vec![CatalogRecord::Type((*made).clone())], next, vec![]))
+        }
+        TypeStatement::Alter { oid, name, change } => {
+            let Some((old, false)) = catalog.type_by_oid(oid) else {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("type \"{name}\" does not exist"),
+                ));
+            };
+            let mut def = (**old).clone();
+            let mut next = catalog.clone();
+            match change {
+                TypeChange::AddValue {
+                    label,
+                    if_not_exists,
+                    neighbour,
+                } => {
+                    if def.label(&label).is_some() {
+                        let message = format!("enum label \"{label}\" already exists");
+                        if if_not_exists {
+                            let notice = Notice::new(
+                                sqlstate::DUPLICATE_OBJECT,
+                                format!("{message}, skipping"),
+                            );
+                            return Ok((vec![], next, vec![notice]));
+                        }
+                        return Err(Error::new(sqlstate::DUPLICATE_OBJECT, message));
+                    }
+                    let place = match neighbour {
+                        None => LabelPlace::Last,
+                        Some((before, n)) => {
+                            let i = def
+                                .labels
+                                .iter()
+                                .position(|l| l.label == n)
+                                .ok_or_else(|| not_a_label(&n))?;
+                            if before {
+                                LabelPlace::Before(i)
+                            } else {
+                                LabelPlace::After(i)
+                            }
+                        }
+                    };
+                    let sort_order = def.sort_order_at(place).ok_or_else(|| {
+                        Error::new(
+                            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                            format!(
+                                "no room left in the sort order of enum {} for label \"{label}\"",
+                                def.name
+                            ),
+                        )
+                        .with_hint("Recreate the type with its labels in the order wanted.")
+                    })?;
+                    let (taken, label_oid) = next.with_oid_taken();
+                    next = taken;
+                    let at = def.labels.partition_point(|l| l.sort_order < sort_order);
+                    def.labels.insert(
+                        at,
+                        EnumLabel {
+                            oid: label_oid,
+                            sort_order,
+                            label,
+                        },
+                    );
+                    check_labels(&def)?;
+                }
+                TypeChange::RenameValue { from, to } => {
+                    let i = def
+                        .labels
+                        .iter()
+                        .position(|l| l.label == from)
+                        .ok_or_else(|| not_a_label(&from))?;
+                    if def.label(&to).is_some() {
+                        return Err(Error::new(
+                            sqlstate::DUPLICATE_OBJECT,
+                            format!("enum label \"{to}\" already exists"),
+                        ));
+                    }
+                    if let Some((table, column)) = catalog.columns_of_type(oid).into_iter().next() {
+                        return Err(Error::unsupported(format!(
+                            "ALTER TYPE … RENAME VALUE while column {column} of table {table} \
+                             uses type {}",
+                            def.name
+                        )));
+                    }
+                    def.labels[i].label = to;
+                    check_labels(&def)?;
+                }
+                TypeChange::Rename(to) => {
+                    if name_taken(catalog, def.schema, &to) {
+                        return Err(Error::new(
+                            sqlstate::DUPLICATE_OBJECT,
+                            format!("type \"{to}\" already exists"),
+                        ));
+                    }
+                    def.name = to;
+                }
+            }
+            let next = next.with_type_replaced(def.clone());
+            Ok((vec![CatalogRecord::Type(def)], next, vec![]))
+        }
+        TypeStatement::Drop { types, cascade, .. } => {
+            let mut records = Vec::new();
+            let mut next = catalog.clone();
+            for (oid, name) in types {
+                let Some((def, false)) = next.type_by_oid(oid) else {
+                    // Named twice in one statement, or dropped meanwhile.
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type \"{name}\" does not exist"),
+                    ));
+                };
+                if let Some((table, column)) = next.columns_of_type(oid).into_iter().next() {
+                    if cascade {
+                        return Err(Error::unsupported(format!(
+                            "DROP TYPE … CASCADE of a type a column uses (column {column} of \
+                             table {table})"
+                        )));
+                    }
+                    return Err(Error::new(
+                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!(
+                            "cannot drop type {} because other objects depend on it",
+                            def.name
+                        ),
+                    )
+                    .with_detail(format!(
+                        "column {column} of table {table} depends on type {}",
+                        def.name
+                    ))
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                }
+                records.push(CatalogRecord::DropType(oid));
+                next = next.without_type(oid);
+            }
+            Ok((records, next, vec![]))
+        }
+    }
+}
+
+/// Whether a type, or a relation with a row type, is named `name` in
+/// `schema` (PostgreSQL's pg_type holds both).
+fn name_taken(catalog: &Catalog, schema: tessera_types::SchemaId, name: &str) -> bool {
+    catalog.type_named(schema, name).is_some()
+        || catalog.table(schema, name).is_some()
+        || catalog.view(schema, name).is_some()
+        || catalog.sequence(schema, name).is_some()
+}
+
+/// Labels are at most 63 bytes, unique, and at most [`ENUM_LABELS_MAX`].
+fn check_labels(def: &TypeDef) -> Result<()> {
+    if def.labels.len() > ENUM_LABELS_MAX {
+        return Err(Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            format!("an enum type has at most {ENUM_LABELS_MAX} labels"),
+        ));
+    }
+    for (i, l) in def.labels.iter().enumerate() {
+        if l.label.len() > ENUM_LABEL_BYTES_MAX {
+            return Err(Error::new(
+                sqlstate::INVALID_NAME,
+                format!("invalid enum label \"{}\"", l.label),
+            )
+            .with_detail(format!(
+                "Labels must be {ENUM_LABEL_BYTES_MAX} bytes or less."
+            )));
+        }
+        if def.labels[..i].iter().any(|o| o.label == l.label) {
+            return Err(Error::new(
+                sqlstate::UNIQUE_VIOLATION,
+                "duplicate key value violates unique constraint \"pg_enum_typid_label_index\"",
+            )
+            .with_detail(format!(
+                "Key (enumtypid, enumlabel)=({}, {}) already exists.",
+                def.oid, l.label
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn not_a_label(label: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        format!("\"{label}\" is not an existing enum label"),
+    )
+}
