@@ -3596,10 +3596,19 @@ impl<'a> Binder<'a> {
                 self.params[index] = Some(h.unconstrained());
             }
         }
-        (
-            Expr::Param(index),
-            self.params[index].unwrap_or(DataType::Unknown),
-        )
+        match self.params[index] {
+            // Its value arrives as the label's text (the wire layer has no
+            // catalog): read against the type's labels where it is used.
+            Some(t @ DataType::Enum(oid)) => (
+                Expr::Catalog {
+                    func: CatalogFn::EnumIn(oid),
+                    system: self.system(),
+                    args: vec![Expr::Param(index)],
+                },
+                t,
+            ),
+            t => (Expr::Param(index), t.unwrap_or(DataType::Unknown)),
+        }
     }
 
     /// Converts `e` of type `from` to `to`: folds casts of literals (so bad

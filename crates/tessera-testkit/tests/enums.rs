@@ -1,0 +1,207 @@
+//! Enum types through a real driver and across crashes: tokio-postgres
+//! learns the type from pg_type and pg_enum (its own introspection
+//! queries), reads and writes values in the binary format (the label's
+//! bytes, as PostgreSQL's enum_send/enum_recv), and the type, its labels'
+//! order and the rows of its columns survive a kill -9 and a restart,
+//! including changes made inside a transaction block (kept only when it
+//! committed). `slt/enums_domains.slt` covers the SQL.
+
+use tessera_testkit::tokio_postgres::error::SqlState;
+use tessera_testkit::tokio_postgres::types::private::BytesMut;
+use tessera_testkit::tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+use tessera_testkit::{assert_sqlstate, rows_text, TestServer};
+
+/// A label of any enum type, in the binary format.
+#[derive(Debug, PartialEq)]
+struct Label(String);
+
+impl<'a> FromSql<'a> for Label {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> Result<Label, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Label(std::str::from_utf8(raw)?.to_string()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Enum(_))
+    }
+}
+
+impl ToSql for Label {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Enum(_))
+    }
+
+    tessera_testkit::tokio_postgres::types::to_sql_checked!();
+}
+
+fn label(s: &str) -> Label {
+    Label(s.to_string())
+}
+
+/// The labels of column `m` of `t` in the binary format, in its order.
+async fn labels_in_order(client: &tessera_testkit::tokio_postgres::Client) -> Vec<Label> {
+    client
+        .query("SELECT m FROM t ORDER BY m", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, Label>(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn enum_values_in_binary_and_across_a_crash() {
+    let mut server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        eprintln!("skipping: needs process control of a spawned tessera");
+        return;
+    }
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+             CREATE TABLE t (m mood PRIMARY KEY, id int NOT NULL);
+             CREATE INDEX t_id ON t (id);
+             INSERT INTO t VALUES ('happy', 1), ('sad', 2);
+             ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok';",
+        )
+        .await
+        .unwrap();
+
+    // The driver's own look-up of the type: an enum with its labels in order.
+    let statement = client.prepare("SELECT m FROM t").await.unwrap();
+    let ty = statement.columns()[0].type_();
+    assert_eq!(ty.name(), "mood");
+    assert_eq!(
+        ty.kind(),
+        &Kind::Enum(vec![
+            "sad".into(),
+            "meh".into(),
+            "ok".into(),
+            "happy".into()
+        ])
+    );
+
+    // Parameters in the binary format, typed as the enum by the server.
+    let insert = client
+        .prepare("INSERT INTO t VALUES ($1, $2)")
+        .await
+        .unwrap();
+    assert_eq!(insert.params()[0].name(), "mood");
+    client.execute(&insert, &[&label("meh"), &3]).await.unwrap();
+    client.execute(&insert, &[&label("ok"), &4]).await.unwrap();
+    let err = client
+        .execute(&insert, &[&label("glad"), &5])
+        .await
+        .unwrap_err();
+    assert_sqlstate(
+        Err::<(), _>(err),
+        &SqlState::INVALID_TEXT_REPRESENTATION,
+        "an unknown label as a parameter",
+    );
+    let err = client
+        .execute(&insert, &[&label("ok"), &6])
+        .await
+        .unwrap_err();
+    assert_sqlstate(
+        Err::<(), _>(err),
+        &SqlState::UNIQUE_VIOLATION,
+        "an enum primary key taken",
+    );
+    let found = client
+        .query_one("SELECT id FROM t WHERE m = $1", &[&label("meh")])
+        .await
+        .unwrap();
+    assert_eq!(found.get::<_, i32>(0), 3);
+
+    let before = vec![label("sad"), label("meh"), label("ok"), label("happy")];
+    assert_eq!(labels_in_order(&client).await, before);
+
+    // A block that commits a new label and one that rolls back another.
+    client
+        .batch_execute(
+            "BEGIN; ALTER TYPE mood ADD VALUE 'awful' BEFORE 'sad';
+             CREATE TYPE kept AS ENUM ('x'); COMMIT;
+             BEGIN; ALTER TYPE mood ADD VALUE 'ecstatic';
+             CREATE TYPE gone AS ENUM ('y'); ROLLBACK;
+             INSERT INTO t VALUES ('awful', 7);",
+        )
+        .await
+        .unwrap();
+
+    drop(client);
+    server.kill9();
+    server.restart();
+    let client = server.connect().await;
+    let after = vec![
+        label("awful"),
+        label("sad"),
+        label("meh"),
+        label("ok"),
+        label("happy"),
+    ];
+    assert_eq!(labels_in_order(&client).await, after);
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT enumlabel FROM pg_enum WHERE enumtypid = 'mood'::regtype \
+             ORDER BY enumsortorder"
+        )
+        .await,
+        vec!["awful", "sad", "meh", "ok", "happy"]
+    );
+    assert_eq!(rows_text(&client, "SELECT 'x'::kept").await, vec!["x"]);
+    let err = client.simple_query("SELECT 'y'::gone").await;
+    assert_sqlstate(
+        err,
+        &SqlState::UNDEFINED_OBJECT,
+        "a type whose block rolled back",
+    );
+    let err = client.simple_query("SELECT 'ecstatic'::mood").await;
+    assert_sqlstate(
+        err,
+        &SqlState::INVALID_TEXT_REPRESENTATION,
+        "a label whose block rolled back",
+    );
+    // The index and the key still find rows by label after recovery.
+    assert_eq!(
+        rows_text(&client, "SELECT m FROM t WHERE id = 3").await,
+        vec!["meh"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM t WHERE m = 'ok'").await,
+        vec!["4"]
+    );
+    // New labels keep going after a restart, and oids are not reused.
+    client
+        .batch_execute("ALTER TYPE mood ADD VALUE 'ecstatic'")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT count(DISTINCT oid), count(*) FROM \
+             (SELECT oid FROM pg_enum UNION ALL SELECT oid FROM pg_type \
+              WHERE typname IN ('mood', '_mood', 'kept', '_kept')) o"
+        )
+        .await,
+        vec!["11|11"]
+    );
+    server.restart();
+    let client = server.connect().await;
+    assert_eq!(
+        rows_text(&client, "SELECT enum_last(NULL::mood)").await,
+        vec!["ecstatic"]
+    );
+}
