@@ -33,7 +33,7 @@ mod decorrelate;
 mod roles;
 mod types;
 
-pub(crate) use types::enum_value;
+pub(crate) use types::{enum_value, replace_value, NOT_NULL as DOMAIN_NOT_NULL};
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -2886,6 +2886,19 @@ impl<'a> Binder<'a> {
                 representation,
             } => (self.bind_create_type(name, representation)?, vec![], false),
             S::AlterType(alter) => (self.bind_alter_type(alter)?, vec![], false),
+            S::CreateDomain(_) => match &parsed.domain {
+                Some(command) => (self.bind_domain_command(command)?, vec![], false),
+                None => return Err(Error::internal("CREATE DOMAIN not read by the parser")),
+            },
+            S::DropDomain(d) => (
+                self.bind_drop_domain(
+                    &d.name,
+                    d.if_exists,
+                    matches!(d.drop_behavior, Some(ast::DropBehavior::Cascade)),
+                )?,
+                vec![],
+                false,
+            ),
             S::Drop {
                 object_type: ast::ObjectType::Type,
                 if_exists,
@@ -3981,6 +3994,9 @@ impl<'a> Binder<'a> {
             } => {
                 if !matches!(kind, ast::CastKind::Cast | ast::CastKind::DoubleColon) {
                     return Err(Error::unsupported(format!("{kind:?}")));
+                }
+                if let Some(def) = self.domain_of(dt)? {
+                    return self.bind_domain_cast(e, expr, &def, scope, ctx, hint);
                 }
                 let to = self.resolve_type(dt)?;
                 // `$1::regclass` (SQLAlchemy's CAST(%(p)s AS REGCLASS)): the
@@ -9945,6 +9961,7 @@ impl Binder<'_> {
                             "ALTER TABLE … ADD COLUMN of a serial column",
                         ));
                     }
+                    self.refuse_domain(&c.data_type, "ALTER TABLE … ADD COLUMN")?;
                     let mut column =
                         ColumnDef::new(n.clone(), self.resolve_type(&c.data_type)?, false);
                     for opt in &c.options {
@@ -10257,6 +10274,7 @@ impl Binder<'_> {
         dt: &ast::DataType,
         using: Option<&ast::Expr>,
     ) -> Result<Validation> {
+        self.refuse_domain(dt, "ALTER COLUMN … TYPE")?;
         let to = self.resolve_type(dt)?;
         let name = new.columns[c].name.clone();
         let from = new.columns[c].data_type;
@@ -10695,8 +10713,9 @@ impl Binder<'_> {
 
     /// A table's CHECK constraints, bound over its row.
     fn table_checks(&mut self, table: &Arc<TableDef>) -> Result<Checks> {
+        let domains = self.domain_checks(table)?;
         if table.checks.is_empty() {
-            return Ok(Arc::new([]));
+            return Ok(domains.into());
         }
         let scope = Scope {
             table: Some(table.clone()),
@@ -10717,6 +10736,7 @@ impl Binder<'_> {
             })?;
             out.push((name.clone(), x));
         }
+        out.extend(domains);
         Ok(out.into())
     }
 
@@ -10771,7 +10791,12 @@ impl Binder<'_> {
     /// serial column's sequence is, and where they resolved before
     /// schemas), whatever the session's search_path.
     fn column_default(&mut self, schema: SchemaId, column: &ColumnDef) -> Result<Expr> {
-        let Some(text) = &column.default else {
+        // A column without a DEFAULT of its own takes its domain's.
+        let domain_default = column
+            .domain
+            .and_then(|oid| self.catalog.type_by_oid(oid))
+            .and_then(|(def, _)| def.domain.as_ref()?.default.clone());
+        let Some(text) = column.default.as_ref().or(domain_default.as_ref()) else {
             return Ok(Expr::literal_null());
         };
         let e = crate::parser::parse_expr(text)?;
@@ -11920,6 +11945,7 @@ impl Binder<'_> {
             let mut column = ColumnDef::new(cname, column_type, not_null);
             column.default = default;
             column.identity = identity;
+            column.domain = self.domain_of(&c.data_type)?.map(|d| d.oid);
             columns.push(column);
         }
         if columns.is_empty() {

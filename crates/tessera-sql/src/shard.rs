@@ -57,6 +57,7 @@ mod dependencies;
 mod roles;
 mod schemas;
 mod types;
+pub(crate) use types::free_check_name;
 
 pub use ddl::Block;
 pub(crate) use dependencies::foreign_keys_needing;

@@ -125,6 +125,9 @@ pub enum CatalogFn {
     /// Text to a value of the enum type of this oid (see
     /// `binder::types`): 22P02 for a label the type does not have.
     EnumIn(u32),
+    /// Raises the error of constraint `k` of the domain of this oid
+    /// (`k` = `binder::types::NOT_NULL`: its NOT NULL).
+    DomainViolation(u32, u16),
 }
 
 impl CatalogFn {
@@ -1255,9 +1258,10 @@ impl SystemCatalog {
     fn attributes(&self) -> Vec<Vec<Value>> {
         let mut rows = Vec::new();
         let mut add = |rel: u32, num: usize, name: &str, t: Option<DataType>, col: ColumnFacts| {
-            let (type_oid, len, typmod) = match t {
-                Some(t) => (t.oid(), t.typlen(), t.typmod()),
-                None => (0, -1, -1),
+            let (type_oid, len, typmod) = match (t, col.domain) {
+                (Some(t), Some(d)) => (d, t.typlen(), -1),
+                (Some(t), None) => (t.oid(), t.typlen(), t.typmod()),
+                (None, _) => (0, -1, -1),
             };
             let t = t.unwrap_or(DataType::Unknown);
             rows.push(vec![
@@ -1306,6 +1310,7 @@ impl SystemCatalog {
                                 None => '\0',
                             },
                             dropped: col.dropped,
+                            domain: col.domain,
                         };
                         let t = (!col.dropped).then_some(col.data_type);
                         add(c.oid, i + 1, &col.name, t, facts);
@@ -1631,6 +1636,27 @@ impl SystemCatalog {
                     Value::Null,
                     c.check.map_or(Value::Null, text),
                 ]);
+            }
+        }
+        for def in self.catalog.types() {
+            let Some(d) = &def.domain else { continue };
+            for (k, (name, check)) in d.checks.iter().enumerate() {
+                let mut row = vec![
+                    oid(domain_constraint_oid(def, k)),
+                    text(name.clone()),
+                    oid(def.schema),
+                    ch('c'),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Bool(true),
+                    oid(0),
+                    oid(def.oid),
+                ];
+                row.extend([oid(0), oid(0), oid(0), ch(' '), ch(' '), ch(' ')]);
+                row.extend([Value::Bool(true), int4(0), Value::Bool(false)]);
+                row.extend(std::iter::repeat_n(Value::Null, 7));
+                row.push(text(check.clone()));
+                rows.push(row);
             }
         }
         rows
@@ -1998,6 +2024,29 @@ impl SystemCatalog {
                     text(self.format_type(t, typmod))
                 }
             },
+            CatalogFn::DomainViolation(type_oid, k) => {
+                let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
+                    return Err(Error::internal(format!(
+                        "domain {type_oid} is not in the catalog"
+                    )));
+                };
+                let checks = def.domain.as_ref().map_or(&[][..], |d| &d.checks);
+                return Err(match checks.get(k as usize) {
+                    _ if k == crate::binder::DOMAIN_NOT_NULL => Error::new(
+                        sqlstate::NOT_NULL_VIOLATION,
+                        format!("domain {} does not allow null values", def.name),
+                    ),
+                    Some((name, _)) => Error::new(
+                        sqlstate::CHECK_VIOLATION,
+                        format!(
+                            "value for domain {} violates check constraint \"{name}\"",
+                            def.name
+                        ),
+                    )
+                    .with_constraint(name),
+                    None => Error::internal(format!("constraint {k} of domain {}", def.name)),
+                });
+            }
             CatalogFn::EnumIn(type_oid) => {
                 let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
                     return Err(Error::new(
@@ -2192,6 +2241,14 @@ impl SystemCatalog {
     }
 
     fn constraintdef(&self, constraint: u32) -> Option<String> {
+        for def in self.catalog.types() {
+            let Some(d) = &def.domain else { continue };
+            for (k, (_, check)) in d.checks.iter().enumerate() {
+                if domain_constraint_oid(def, k) == constraint {
+                    return Some(format!("CHECK ({})", domain_check_shown(def, check)));
+                }
+            }
+        }
         let k = constraint.checked_sub(0x5000_0000)?;
         let t = self.table(relation_oid(k / 256))?;
         self.table_constraints(t)
@@ -2374,6 +2431,8 @@ struct ColumnFacts {
     has_missing: bool,
     identity: char,
     dropped: bool,
+    /// The domain the column was declared with: its type there.
+    domain: Option<u32>,
 }
 
 struct Constraint {
@@ -2468,9 +2527,59 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
     ]
 }
 
-/// The pg_type rows of an enum type CREATE TYPE made and of its array
-/// type, as PostgreSQL 15 has them.
-fn created_type_rows(def: &tessera_types::TypeDef) -> [Vec<Value>; 2] {
+/// A domain's CHECK as PostgreSQL deparses it: `VALUE` read as a column
+/// of the base type, so constants take their labels (`VALUE > 0::numeric`).
+fn domain_check_shown(def: &tessera_types::TypeDef, check: &str) -> String {
+    let base = def.domain.as_ref().map_or(DataType::Unknown, |d| d.base);
+    let value = TableDef {
+        id: 0,
+        name: def.name.clone(),
+        schema: def.schema,
+        columns: vec![tessera_types::ColumnDef::new("value", base, false)],
+        primary_key: vec![],
+        sharding_key: vec![],
+        checks: vec![],
+        foreign_keys: vec![],
+    };
+    let shown = deparse_text(check, &value, None);
+    crate::binder::replace_value(&shown, "VALUE").unwrap_or(shown)
+}
+
+/// The oid of check `k` of a domain: a constraint oid of the id its oid
+/// was taken from (ids are shared by relations and types, so it is no
+/// table's).
+fn domain_constraint_oid(def: &tessera_types::TypeDef, k: usize) -> u32 {
+    constraint_oid(def.oid - tessera_types::schema::FIRST_USER_OID, k)
+}
+
+/// The pg_type rows of a type CREATE TYPE or CREATE DOMAIN made (a domain
+/// has no array type here), as PostgreSQL 15 has them.
+fn created_type_rows(def: &tessera_types::TypeDef) -> Vec<Vec<Value>> {
+    if let Some(d) = &def.domain {
+        let mut row = type_row(d.base, 0, 0);
+        row[0] = oid(def.oid);
+        row[1] = text(def.name.clone());
+        row[2] = oid(def.schema);
+        row[6] = ch('d');
+        row[24] = Value::Bool(d.not_null);
+        row[25] = oid(d.base.oid());
+        row[26] = int4(d.base.typmod() as i64);
+        // typdefault as PostgreSQL deparses it (`'Y'::character varying`).
+        let no_columns = TableDef {
+            id: 0,
+            name: def.name.clone(),
+            schema: def.schema,
+            columns: vec![],
+            primary_key: vec![],
+            sharding_key: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        row[30] = d.default.as_ref().map_or(Value::Null, |e| {
+            text(deparse_text(e, &no_columns, Some(d.base)))
+        });
+        return vec![row];
+    }
     let t = DataType::Enum(def.oid);
     let mut scalar = type_row(t, def.array_oid(), 0);
     scalar[1] = text(def.name.clone());
@@ -2483,7 +2592,7 @@ fn created_type_rows(def: &tessera_types::TypeDef) -> [Vec<Value>; 2] {
     array[2] = oid(def.schema);
     // typcollation: an enum's array has none (text[]'s is the default).
     array[28] = oid(0);
-    [scalar, array]
+    vec![scalar, array]
 }
 
 /// An expression stored as SQL text (a DEFAULT or CHECK), shown as

@@ -624,6 +624,20 @@ mod tests {
                     sort_order: 1.5,
                     label: "ok".into(),
                 }],
+                domain: None,
+            }),
+            CatalogRecord::Type(tessera_types::TypeDef {
+                oid: 16_394,
+                name: "posint".into(),
+                schema: tessera_types::schema::PUBLIC,
+                owner: "postgres".into(),
+                labels: vec![],
+                domain: Some(tessera_types::schema::DomainDef {
+                    base: DataType::Numeric(Some((10, 2))),
+                    not_null: true,
+                    default: Some("1".into()),
+                    checks: vec![("posint_check".into(), "VALUE > 0".into())],
+                }),
             }),
             CatalogRecord::DropType(16_390),
             CatalogRecord::Comment {

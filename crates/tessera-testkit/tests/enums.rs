@@ -205,3 +205,122 @@ async fn enum_values_in_binary_and_across_a_crash() {
         vec!["ecstatic"]
     );
 }
+
+/// COPY rows into columns of an enum type and of a domain: labels are
+/// read, constraints checked, and a bad row leaves none of the COPY.
+async fn copy_rows(
+    client: &tessera_testkit::tokio_postgres::Client,
+    rows: &str,
+) -> Result<u64, tessera_testkit::tokio_postgres::Error> {
+    use futures_util::SinkExt;
+    let sink = client
+        .copy_in::<_, std::io::Cursor<Vec<u8>>>("COPY stock FROM STDIN")
+        .await?;
+    futures_util::pin_mut!(sink);
+    sink.send(std::io::Cursor::new(rows.as_bytes().to_vec()))
+        .await?;
+    sink.finish().await
+}
+
+#[tokio::test]
+async fn domains_checked_on_every_write_and_kept_across_a_crash() {
+    let mut server = TestServer::start_with_shards(2);
+    if server.is_external() {
+        eprintln!("skipping: needs process control of a spawned tessera");
+        return;
+    }
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TYPE grade AS ENUM ('low', 'high');
+             CREATE DOMAIN posint AS int NOT NULL DEFAULT 1 CHECK (VALUE > 0);
+             BEGIN; ALTER DOMAIN posint ADD CONSTRAINT small CHECK (VALUE < 100); COMMIT;
+             CREATE TABLE stock (id int PRIMARY KEY, n posint, g grade);",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("setup: {e:?}"));
+    assert_eq!(
+        copy_rows(&client, "1\t5\thigh\n2\t7\tlow\n").await.unwrap(),
+        2
+    );
+    let err = copy_rows(&client, "3\t5\thigh\n4\t0\tlow\n").await;
+    assert_sqlstate(
+        err,
+        &SqlState::CHECK_VIOLATION,
+        "COPY of a value the domain refuses",
+    );
+    let err = copy_rows(&client, "3\t5\tmiddle\n").await;
+    assert_sqlstate(
+        err,
+        &SqlState::INVALID_TEXT_REPRESENTATION,
+        "COPY of a bad label",
+    );
+    let err = copy_rows(&client, "3\t\\N\tlow\n").await;
+    assert_sqlstate(
+        err,
+        &SqlState::NOT_NULL_VIOLATION,
+        "COPY of NULL into a NOT NULL domain",
+    );
+    // A domain column is its base type on the wire (RowDescription).
+    let statement = client.prepare("SELECT n FROM stock").await.unwrap();
+    assert_eq!(statement.columns()[0].type_(), &Type::INT4);
+    // Parameters are checked as the domain on INSERT and UPDATE.
+    let insert = client
+        .prepare("INSERT INTO stock (id, n) VALUES ($1, $2)")
+        .await
+        .unwrap();
+    assert_eq!(insert.params()[1], Type::INT4);
+    client.execute(&insert, &[&5, &50]).await.unwrap();
+    let err = client.execute(&insert, &[&6, &500]).await;
+    assert_sqlstate(
+        err,
+        &SqlState::CHECK_VIOLATION,
+        "a parameter over the added check",
+    );
+    let err = client
+        .execute("UPDATE stock SET n = n - 6 WHERE id = 1", &[])
+        .await;
+    assert_sqlstate(
+        err,
+        &SqlState::CHECK_VIOLATION,
+        "UPDATE to a value the domain refuses",
+    );
+
+    drop(client);
+    server.kill9();
+    server.restart();
+    let client = server.connect().await;
+    assert_eq!(
+        rows_text(&client, "SELECT id, n, g FROM stock ORDER BY id").await,
+        vec!["1|5|high", "2|7|low", "5|50|NULL"]
+    );
+    // The domain, its default and both checks survived.
+    client
+        .batch_execute("INSERT INTO stock (id) VALUES (7)")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(&client, "SELECT n FROM stock WHERE id = 7").await,
+        vec!["1"]
+    );
+    let err = client.simple_query("SELECT 100::posint").await;
+    assert_sqlstate(
+        err,
+        &SqlState::CHECK_VIOLATION,
+        "the check added in a block",
+    );
+    let err = client.simple_query("SELECT 0::posint").await;
+    assert_sqlstate(
+        err,
+        &SqlState::CHECK_VIOLATION,
+        "the check made with the domain",
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT typtype, typnotnull, typdefault FROM pg_type WHERE typname = 'posint'"
+        )
+        .await,
+        vec!["d|t|1"]
+    );
+}

@@ -108,6 +108,9 @@ pub struct ColumnDef {
     /// stored before are converted to it by shards (once, in memory, and
     /// again after recovery for rows logged before).
     pub retyped: bool,
+    /// The domain (its oid) the column was declared with: `data_type` is
+    /// the domain's base type, and writes check the domain's constraints.
+    pub domain: Option<u32>,
 }
 
 /// How an identity column takes values given by INSERT and UPDATE.
@@ -131,6 +134,7 @@ impl ColumnDef {
             missing: None,
             dropped: false,
             retyped: false,
+            domain: None,
         }
     }
 }
@@ -244,7 +248,11 @@ impl TableDef {
                 Some(Identity::Always) => 1,
                 Some(Identity::ByDefault) => 2,
             };
-            w.u8(identity | if c.dropped { 0x80 } else { 0 } | if c.retyped { 0x40 } else { 0 });
+            // 0x20: a domain's oid follows the missing value.
+            w.u8(identity
+                | if c.dropped { 0x80 } else { 0 }
+                | if c.retyped { 0x40 } else { 0 }
+                | if c.domain.is_some() { 0x20 } else { 0 });
             match &c.default {
                 Some(d) => {
                     w.u8(1);
@@ -258,6 +266,9 @@ impl TableDef {
                     w.value(v);
                 }
                 None => w.u8(0),
+            }
+            if let Some(d) = c.domain {
+                w.u32(d);
             }
         }
         for list in [&self.primary_key, &self.sharding_key] {
@@ -299,7 +310,7 @@ impl TableDef {
             let flags = r.u8()?;
             let dropped = flags & 0x80 != 0;
             let retyped = flags & 0x40 != 0;
-            let identity = match flags & 0x3f {
+            let identity = match flags & 0x1f {
                 0 => None,
                 1 => Some(Identity::Always),
                 2 => Some(Identity::ByDefault),
@@ -313,6 +324,10 @@ impl TableDef {
                 0 => None,
                 _ => Some(r.value()?),
             };
+            let domain = match flags & 0x20 {
+                0 => None,
+                _ => Some(r.u32()?),
+            };
             columns.push(ColumnDef {
                 name,
                 data_type,
@@ -322,6 +337,7 @@ impl TableDef {
                 missing,
                 dropped,
                 retyped,
+                domain,
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
@@ -715,8 +731,21 @@ pub struct TypeDef {
     pub name: String,
     pub schema: SchemaId,
     pub owner: String,
-    /// The labels, in their sort order.
+    /// An enum's labels, in their sort order (none for a domain).
     pub labels: Vec<EnumLabel>,
+    /// What a domain is (`None` for an enum).
+    pub domain: Option<DomainDef>,
+}
+
+/// A domain (CREATE DOMAIN): a base type with constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainDef {
+    pub base: DataType,
+    pub not_null: bool,
+    /// DEFAULT, as SQL text (used where a column of it has none).
+    pub default: Option<String>,
+    /// CHECK constraints: name and expression text over `VALUE`.
+    pub checks: Vec<(String, String)>,
 }
 
 /// One label of an enum type (a `pg_enum` row).
@@ -789,13 +818,34 @@ impl TypeDef {
         w.str(&self.name);
         w.u32(self.schema);
         w.str(&self.owner);
-        // The kind: 1 is an enum (room for others).
-        w.u8(1);
-        w.u32(self.labels.len() as u32);
-        for l in &self.labels {
-            w.u32(l.oid);
-            w.u64(l.sort_order.to_bits());
-            w.str(&l.label);
+        // The kind: 1 an enum, 2 a domain.
+        match &self.domain {
+            None => {
+                w.u8(1);
+                w.u32(self.labels.len() as u32);
+                for l in &self.labels {
+                    w.u32(l.oid);
+                    w.u64(l.sort_order.to_bits());
+                    w.str(&l.label);
+                }
+            }
+            Some(d) => {
+                w.u8(2);
+                encode_type(w, d.base);
+                w.u8(d.not_null as u8);
+                match &d.default {
+                    Some(t) => {
+                        w.u8(1);
+                        w.str(t);
+                    }
+                    None => w.u8(0),
+                }
+                w.u32(d.checks.len() as u32);
+                for (name, text) in &d.checks {
+                    w.str(name);
+                    w.str(text);
+                }
+            }
         }
     }
 
@@ -804,8 +854,35 @@ impl TypeDef {
         let name = r.str()?.to_string();
         let schema = r.u32()?;
         let owner = r.str()?.to_string();
-        if r.u8()? != 1 {
-            return Err(r.corrupt("unknown kind of type"));
+        match r.u8()? {
+            1 => {}
+            2 => {
+                let base = decode_type(r)?;
+                let not_null = r.u8()? != 0;
+                let default = match r.u8()? {
+                    0 => None,
+                    _ => Some(r.str()?.to_string()),
+                };
+                let n = r.len_prefix(4096)?;
+                let mut checks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    checks.push((r.str()?.to_string(), r.str()?.to_string()));
+                }
+                return Ok(TypeDef {
+                    oid,
+                    name,
+                    schema,
+                    owner,
+                    labels: vec![],
+                    domain: Some(DomainDef {
+                        base,
+                        not_null,
+                        default,
+                        checks,
+                    }),
+                });
+            }
+            _ => return Err(r.corrupt("unknown kind of type")),
         }
         let n = r.len_prefix(ENUM_LABELS_MAX)?;
         let mut labels = Vec::with_capacity(n);
@@ -822,6 +899,7 @@ impl TypeDef {
             schema,
             owner,
             labels,
+            domain: None,
         })
     }
 }
@@ -1454,13 +1532,14 @@ impl Catalog {
         next
     }
 
-    /// The columns of tables whose type is enum type `oid`: (table, column).
+    /// The columns of tables whose type is type `oid` (an enum, or a
+    /// domain they were declared with): (table, column).
     pub fn columns_of_type(&self, oid: u32) -> Vec<(String, String)> {
         self.tables
             .values()
             .flat_map(|t| {
                 t.visible_columns()
-                    .filter(|(_, c)| c.data_type == DataType::Enum(oid))
+                    .filter(|(_, c)| c.data_type == DataType::Enum(oid) || c.domain == Some(oid))
                     .map(|(_, c)| (t.name.clone(), c.name.clone()))
                     .collect::<Vec<_>>()
             })
@@ -1506,6 +1585,36 @@ mod tests {
         assert!(c.role("ann").is_none());
         let c = c.without_role(role.id);
         assert!(c.roles().next().is_none());
+    }
+
+    #[test]
+    fn labels_added_between_others_keep_the_order_until_no_number_is_left() {
+        let label = |order: f64, name: &str| EnumLabel {
+            oid: 0,
+            sort_order: order,
+            label: name.into(),
+        };
+        let mut def = TypeDef {
+            oid: 0,
+            name: "e".into(),
+            schema: PUBLIC,
+            owner: "postgres".into(),
+            labels: vec![label(1.0, "a"), label(2.0, "b")],
+            domain: None,
+        };
+        assert_eq!(def.sort_order_at(LabelPlace::Last), Some(3.0));
+        assert_eq!(def.sort_order_at(LabelPlace::Before(0)), Some(0.0));
+        assert_eq!(def.sort_order_at(LabelPlace::After(1)), Some(3.0));
+        // Always between "a" and what follows it: the numbers halve
+        // until two neighbours have no number between them.
+        let mut added = 0;
+        while let Some(order) = def.sort_order_at(LabelPlace::After(0)) {
+            assert!(def.labels[0].sort_order < order && order < def.labels[1].sort_order);
+            def.labels.insert(1, label(order, "x"));
+            added += 1;
+            assert!(added < 100, "the space between two labels runs out");
+        }
+        assert!(added >= 50, "only {added} labels fit between two");
     }
 
     fn every_type() -> Vec<DataType> {
@@ -1594,6 +1703,7 @@ mod tests {
                 // Dropped, with an identity kind beside it in the flags byte.
                 dropped: i == 1 || i == 3,
                 retyped: i == 1 || i == 4,
+                domain: (i == 1 || i == 5).then_some(16_400 + i as u32),
             })
             .collect();
         let table = TableDef {

@@ -1,7 +1,17 @@
-//! Types made by CREATE TYPE … AS ENUM: the statements that make, change
-//! and drop them (names resolved here, the rest decided on shard 0 by
-//! `shard::types`), type names that find them on the search path, and
-//! the conversion of text to an enum value.
+//! Types made by CREATE TYPE … AS ENUM and CREATE DOMAIN: the statements
+//! that make, change and drop them (names resolved here, the rest decided
+//! on shard 0 by `shard::types`), type names that find them on the search
+//! path, the conversion of text to an enum value, and the constraints of
+//! domains.
+//!
+//! A domain is its base type everywhere a value goes (a column of one
+//! stores, compares and is sent as the base type, as PostgreSQL reports
+//! the base type's oid in RowDescription); the column remembers its
+//! domain (`ColumnDef::domain`), and writes check the domain's NOT NULL
+//! and CHECK constraints with the table's own checks (INSERT, UPDATE,
+//! COPY), as does a cast to the domain. A check is kept as SQL text over
+//! `VALUE`, read with `VALUE` standing for the column or the cast value,
+//! and a failed one raises the domain's error (`CatalogFn::DomainViolation`).
 //!
 //! An enum value carries its label and sort order (see
 //! `tessera_types::value::EnumValue`), so it compares, keys and prints
@@ -18,8 +28,11 @@ use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 use super::{data_type, name_parts, Binder, Ctx, Scope};
 use crate::expr::Expr;
+use crate::parser::{DomainAction, DomainCommand};
 use crate::plan::{Plan, TypeChange, TypeStatement};
 use crate::system::CatalogFn;
+use tessera_types::schema::DomainDef;
+use tessera_types::TableDef;
 
 impl Binder<'_> {
     /// A type named in SQL: a built-in one, or one CREATE TYPE made (by
@@ -43,7 +56,10 @@ impl Binder<'_> {
             return builtin;
         }
         match self.type_by_name(name)? {
-            Some(def) if modifiers.is_empty() => Ok(DataType::Enum(def.oid)),
+            Some(def) if modifiers.is_empty() => Ok(match &def.domain {
+                Some(d) => d.base,
+                None => DataType::Enum(def.oid),
+            }),
             Some(def) => Err(Error::syntax(format!(
                 "type modifier is not allowed for type \"{}\"",
                 def.name
@@ -231,6 +247,7 @@ impl Binder<'_> {
             schema,
             owner: self.names.user.clone(),
             labels: Vec::with_capacity(labels.len()),
+            domain: None,
         };
         for (i, label) in labels.iter().enumerate() {
             def.labels.push(EnumLabel {
@@ -319,7 +336,328 @@ impl Binder<'_> {
             types,
             cascade,
             notices,
+            domain: false,
         }))
+    }
+
+    /// The domain `t` names, if it names one.
+    pub(super) fn domain_of(&self, t: &ast::DataType) -> Result<Option<Arc<TypeDef>>> {
+        Ok(self.created_type(t)?.filter(|d| d.domain.is_some()))
+    }
+
+    /// Fails where a column cannot be declared with a domain yet.
+    pub(super) fn refuse_domain(&self, t: &ast::DataType, what: &str) -> Result<()> {
+        match self.domain_of(t)? {
+            Some(def) => Err(Error::unsupported(format!(
+                "{what} with domain {}",
+                def.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// `x::domain`: `x` cast to the base type, then checked against the
+    /// domain's constraints (each reads the cast value, so `x` is
+    /// evaluated once per constraint).
+    pub(super) fn bind_domain_cast(
+        &mut self,
+        cast: &ast::Expr,
+        operand: &ast::Expr,
+        def: &Arc<TypeDef>,
+        scope: &Scope,
+        ctx: &mut Ctx,
+        hint: Option<DataType>,
+    ) -> Result<(Expr, DataType)> {
+        let domain = def.domain.as_ref().expect("a domain");
+        let ast::Expr::Cast { kind, format, .. } = cast else {
+            return Err(Error::internal("a domain cast that is not a cast"));
+        };
+        let base = base_type_ast(domain.base)?;
+        let to_base = ast::Expr::Cast {
+            kind: kind.clone(),
+            expr: Box::new(operand.clone()),
+            data_type: base,
+            format: format.clone(),
+        };
+        let (x, t) = self.bind_expr_hint(&to_base, scope, ctx, hint)?;
+        let replacement = format!("({to_base})");
+        let mut whens = Vec::new();
+        if domain.not_null {
+            whens.push((
+                Expr::IsNull {
+                    expr: Box::new(x.clone()),
+                    negated: false,
+                },
+                self.domain_violation(def.oid, NOT_NULL),
+            ));
+        }
+        for (k, (_, text)) in domain.checks.iter().enumerate() {
+            let condition = value_as(text, &replacement)?;
+            let (c, _) = self.bind_expr(&condition, scope, ctx)?;
+            whens.push((is_false(c), self.domain_violation(def.oid, k as u16)));
+        }
+        if whens.is_empty() {
+            return Ok((x, t));
+        }
+        Ok((
+            Expr::Case {
+                operand: None,
+                whens,
+                otherwise: Some(Box::new(x)),
+            },
+            t,
+        ))
+    }
+
+    /// The constraints of the domains of `table`'s columns, as checks
+    /// over its rows that raise the domain's own errors.
+    pub(super) fn domain_checks(&mut self, table: &Arc<TableDef>) -> Result<Vec<(String, Expr)>> {
+        let mut out = Vec::new();
+        let scope = Scope {
+            table: Some(table.clone()),
+            qualifier: Some(table.name.clone()),
+            ..Scope::default()
+        };
+        for (i, c) in table.visible_columns() {
+            let Some((def, false)) = c.domain.and_then(|d| self.catalog.type_by_oid(d)) else {
+                continue;
+            };
+            let def = def.clone();
+            let Some(domain) = &def.domain else { continue };
+            if domain.not_null {
+                let raise = self.domain_violation(def.oid, NOT_NULL);
+                let null = Expr::IsNull {
+                    expr: Box::new(Expr::Column(i)),
+                    negated: false,
+                };
+                out.push((format!("{}_not_null", def.name), guard(null, raise)));
+            }
+            let column = ast::Ident::with_quote('"', c.name.clone()).to_string();
+            for (k, (name, text)) in domain.checks.iter().enumerate() {
+                let condition = value_as(text, &column)?;
+                let (x, _) = self.in_table_schema(table.schema, |b| {
+                    b.bind_expr(
+                        &condition,
+                        &scope,
+                        &mut Ctx::Row {
+                            clause: "check constraints",
+                        },
+                    )
+                })?;
+                let raise = self.domain_violation(def.oid, k as u16);
+                out.push((name.clone(), guard(is_false(x), raise)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The error of constraint `k` of domain `oid` ([`NOT_NULL`]: its NOT
+    /// NULL), raised when evaluated.
+    fn domain_violation(&mut self, oid: u32, k: u16) -> Expr {
+        Expr::Catalog {
+            func: CatalogFn::DomainViolation(oid, k),
+            system: self.system(),
+            args: vec![],
+        }
+    }
+
+    pub(super) fn bind_domain_command(&mut self, command: &DomainCommand) -> Result<Plan> {
+        match command {
+            DomainCommand::Create {
+                name,
+                data_type,
+                default,
+                not_null,
+                checks,
+            } => {
+                let q = self.qualified(name)?;
+                let schema = self.creation_schema(&q)?;
+                if self.domain_of(data_type)?.is_some() {
+                    return Err(Error::unsupported("domains over domains"));
+                }
+                let base = self.resolve_type(data_type)?;
+                if matches!(base, DataType::Array(_) | DataType::Record(_)) {
+                    return Err(Error::unsupported(format!("domains over {base}")));
+                }
+                let mut domain = DomainDef {
+                    base,
+                    not_null: *not_null,
+                    default: None,
+                    checks: Vec::new(),
+                };
+                if let Some(d) = default {
+                    domain.default = Some(self.domain_default(d, base)?);
+                }
+                for (name, e) in checks {
+                    let text = self.domain_check_text(e, base)?;
+                    let name = match name {
+                        Some(n) => super::ident_name(n),
+                        None => crate::shard::free_check_name(&q.name, &domain.checks),
+                    };
+                    if domain.checks.iter().any(|(c, _)| *c == name) {
+                        return Err(Error::new(
+                            sqlstate::DUPLICATE_OBJECT,
+                            format!(
+                                "constraint \"{name}\" for domain \"{}\" already exists",
+                                q.name
+                            ),
+                        ));
+                    }
+                    domain.checks.push((name, text));
+                }
+                Ok(Plan::Type(TypeStatement::Create(TypeDef {
+                    oid: 0,
+                    name: q.name,
+                    schema,
+                    owner: self.names.user.clone(),
+                    labels: vec![],
+                    domain: Some(domain),
+                })))
+            }
+            DomainCommand::Alter { name, action } => {
+                let def = self.domain_by_name(name)?;
+                let base = def.domain.as_ref().map_or(DataType::Unknown, |d| d.base);
+                let change = match action {
+                    DomainAction::Default(None) => TypeChange::DomainDefault(None),
+                    DomainAction::Default(Some(e)) => {
+                        TypeChange::DomainDefault(Some(self.domain_default(e, base)?))
+                    }
+                    DomainAction::NotNull(n) => TypeChange::DomainNotNull(*n),
+                    DomainAction::AddCheck(name, e) => TypeChange::DomainAddCheck {
+                        name: name.as_ref().map(super::ident_name),
+                        text: self.domain_check_text(e, base)?,
+                    },
+                    DomainAction::DropConstraint { name, if_exists } => {
+                        TypeChange::DomainDropConstraint {
+                            name: super::ident_name(name),
+                            if_exists: *if_exists,
+                        }
+                    }
+                };
+                Ok(Plan::Type(TypeStatement::Alter {
+                    oid: def.oid,
+                    name: def.name.clone(),
+                    change,
+                }))
+            }
+        }
+    }
+
+    pub(super) fn bind_drop_domain(
+        &self,
+        name: &ast::ObjectName,
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<Plan> {
+        let mut plan = self.bind_drop_types(std::slice::from_ref(name), if_exists, cascade)?;
+        if let Plan::Type(TypeStatement::Drop { domain, .. }) = &mut plan {
+            *domain = true;
+        }
+        Ok(plan)
+    }
+
+    /// The domain (or, for the shard to refuse, the type) ALTER DOMAIN
+    /// names.
+    fn domain_by_name(&self, name: &ast::ObjectName) -> Result<Arc<TypeDef>> {
+        self.type_by_name(name)?.ok_or_else(|| {
+            let shown = name_parts(name).map(|p| p.join(".")).unwrap_or_default();
+            Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("type \"{shown}\" does not exist"),
+            )
+        })
+    }
+
+    /// A domain's DEFAULT, checked to convert to `base`; kept as text.
+    fn domain_default(&mut self, e: &ast::Expr, base: DataType) -> Result<String> {
+        let (x, t) = self.bind_expr_hint(
+            e,
+            &Scope::default(),
+            &mut Ctx::Row { clause: "DEFAULT" },
+            Some(base),
+        )?;
+        let column = tessera_types::ColumnDef::new("value", base, false);
+        self.assign(x, t, &column)?;
+        Ok(e.to_string())
+    }
+
+    /// A domain's CHECK expression, checked to be a boolean over `VALUE`
+    /// of type `base`; kept as text.
+    fn domain_check_text(&mut self, e: &ast::Expr, base: DataType) -> Result<String> {
+        let text = e.to_string();
+        let probe = value_as(&text, &format!("(NULL::{})", base.name()))?;
+        let (_, t) = self.bind_expr(
+            &probe,
+            &Scope::default(),
+            &mut Ctx::Row {
+                clause: "check constraints",
+            },
+        )?;
+        if t != DataType::Bool && t != DataType::Unknown {
+            return Err(Error::datatype_mismatch(format!(
+                "argument of CHECK must be type boolean, not type {}",
+                self.type_name(t)
+            )));
+        }
+        // Kept with `VALUE` spelled as PostgreSQL shows it.
+        replace_value(&text, "VALUE")
+    }
+}
+
+/// The constraint number [`Binder::domain_violation`] gives a domain's NOT
+/// NULL.
+pub(crate) const NOT_NULL: u16 = u16::MAX;
+
+/// `x IS FALSE`: a CHECK fails only on false (NULL passes).
+fn is_false(x: Expr) -> Expr {
+    Expr::IsBool {
+        expr: Box::new(x),
+        value: false,
+        negated: false,
+    }
+}
+
+/// `CASE WHEN failed THEN raise ELSE true END`: a check over a row.
+fn guard(failed: Expr, raise: Expr) -> Expr {
+    Expr::Case {
+        operand: None,
+        whens: vec![(failed, raise)],
+        otherwise: Some(Box::new(Expr::Literal(Value::Bool(true)))),
+    }
+}
+
+/// A domain CHECK's text with `VALUE` (the keyword, unquoted) replaced by
+/// `replacement`, parsed.
+fn value_as(text: &str, replacement: &str) -> Result<ast::Expr> {
+    crate::parser::parse_expr(&replace_value(text, replacement)?)
+}
+
+/// A domain CHECK's text with `VALUE` (the keyword, unquoted, in any
+/// case) replaced by `replacement`; the rest as written.
+pub(crate) fn replace_value(text: &str, replacement: &str) -> Result<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize()
+        .map_err(|e| Error::syntax(e.to_string()))?;
+    let mut out = String::with_capacity(text.len() + replacement.len());
+    for t in tokens {
+        match &t {
+            Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("value") => {
+                out.push_str(replacement)
+            }
+            t => out.push_str(&t.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// A base type written as SQL (its `format_type` name parses back to it).
+fn base_type_ast(t: DataType) -> Result<ast::DataType> {
+    let probe = crate::parser::parse_expr(&format!("NULL::{}", t.name()))?;
+    match probe {
+        ast::Expr::Cast { data_type, .. } => Ok(data_type),
+        _ => Err(Error::internal(format!("the type {t} as SQL"))),
     }
 }
 

@@ -63,7 +63,9 @@ pub(crate) fn decide(
                 ));
             }
             let (next, made) = catalog.with_type(def);
-            check_labels(&made)?;
+            if made.domain.is_none() {
+                check_labels(&made)?;
+            }
             Ok((vec![CatalogRecord::Type((*made).clone())], next, vec![]))
         }
         TypeStatement::Alter { oid, name, change } => {
@@ -75,6 +77,17 @@ pub(crate) fn decide(
             };
             let mut def = (**old).clone();
             let mut next = catalog.clone();
+            if change.is_domain() != def.domain.is_some() {
+                // PostgreSQL's two messages quote differently.
+                let message = if change.is_domain() {
+                    format!("\"{}\" is not a domain", def.name)
+                } else {
+                    format!("{} is not an enum", def.name)
+                };
+                return Err(Error::new(sqlstate::WRONG_OBJECT_TYPE, message));
+            }
+            let in_use = catalog.columns_of_type(oid).into_iter().next();
+            let mut notices = vec![];
             match change {
                 TypeChange::AddValue {
                     label,
@@ -152,6 +165,55 @@ pub(crate) fn decide(
                     def.labels[i].label = to;
                     check_labels(&def)?;
                 }
+                TypeChange::DomainDefault(text) => domain_mut(&mut def).default = text,
+                TypeChange::DomainNotNull(not_null) => {
+                    if let (true, Some((table, column))) = (not_null, &in_use) {
+                        return Err(validation_refused(&def.name, table, column));
+                    }
+                    domain_mut(&mut def).not_null = not_null;
+                }
+                TypeChange::DomainAddCheck { name, text } => {
+                    if let Some((table, column)) = &in_use {
+                        return Err(validation_refused(&def.name, table, column));
+                    }
+                    let domain_name = def.name.clone();
+                    let checks = &mut domain_mut(&mut def).checks;
+                    let name = match name {
+                        Some(n) if checks.iter().any(|(c, _)| *c == n) => {
+                            return Err(Error::new(
+                                sqlstate::DUPLICATE_OBJECT,
+                                format!(
+                                    "constraint \"{n}\" for domain \"{domain_name}\" already exists"
+                                ),
+                            ))
+                        }
+                        Some(n) => n,
+                        None => free_check_name(&domain_name, checks),
+                    };
+                    checks.push((name, text));
+                }
+                TypeChange::DomainDropConstraint { name, if_exists } => {
+                    let domain_name = def.name.clone();
+                    let checks = &mut domain_mut(&mut def).checks;
+                    match checks.iter().position(|(c, _)| *c == name) {
+                        Some(i) => {
+                            checks.remove(i);
+                        }
+                        None => {
+                            let message = format!(
+                                "constraint \"{name}\" of domain \"{domain_name}\" does not exist"
+                            );
+                            if !if_exists {
+                                return Err(Error::new(sqlstate::UNDEFINED_OBJECT, message));
+                            }
+                            notices.push(Notice::new(
+                                sqlstate::SUCCESSFUL_COMPLETION,
+                                format!("{message}, skipping"),
+                            ));
+                            return Ok((vec![], next, notices));
+                        }
+                    }
+                }
                 TypeChange::Rename(to) => {
                     if name_taken(catalog, def.schema, &to) {
                         return Err(Error::new(
@@ -163,9 +225,14 @@ pub(crate) fn decide(
                 }
             }
             let next = next.with_type_replaced(def.clone());
-            Ok((vec![CatalogRecord::Type(def)], next, vec![]))
+            Ok((vec![CatalogRecord::Type(def)], next, notices))
         }
-        TypeStatement::Drop { types, cascade, .. } => {
+        TypeStatement::Drop {
+            types,
+            cascade,
+            domain,
+            ..
+        } => {
             let mut records = Vec::new();
             let mut next = catalog.clone();
             for (oid, name) in types {
@@ -176,6 +243,12 @@ pub(crate) fn decide(
                         format!("type \"{name}\" does not exist"),
                     ));
                 };
+                if domain && def.domain.is_none() {
+                    return Err(Error::new(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        format!("\"{}\" is not a domain", def.name),
+                    ));
+                }
                 if let Some((table, column)) = next.columns_of_type(oid).into_iter().next() {
                     if cascade {
                         return Err(Error::unsupported(format!(
@@ -243,6 +316,35 @@ fn check_labels(def: &TypeDef) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The domain part of a domain's definition.
+fn domain_mut(def: &mut TypeDef) -> &mut tessera_types::schema::DomainDef {
+    def.domain
+        .as_mut()
+        .expect("checked to be a domain before it is changed")
+}
+
+/// `<domain>_check`, or with the first number that makes it free.
+pub(crate) fn free_check_name(domain: &str, checks: &[(String, String)]) -> String {
+    let taken = |n: &str| checks.iter().any(|(c, _)| c == n);
+    let base = format!("{domain}_check");
+    if !taken(&base) {
+        return base;
+    }
+    (1..)
+        .map(|i| format!("{base}{i}"))
+        .find(|n| !taken(n))
+        .expect("some number is free")
+}
+
+/// ALTER DOMAIN … ADD CONSTRAINT / SET NOT NULL while a column uses the
+/// domain: PostgreSQL checks the stored values first; Tessera does not
+/// yet, so it refuses rather than leave values the constraint forbids.
+fn validation_refused(domain: &str, table: &str, column: &str) -> Error {
+    Error::unsupported(format!(
+        "adding a constraint to domain {domain} while column {column} of table {table} uses it"
+    ))
 }
 
 fn not_a_label(label: &str) -> Error {
