@@ -101,7 +101,12 @@ pub fn decode_param(
     match format {
         // Both forms of an enum value are its label's text, which the
         // statement reads against the type's labels (`EnumIn`).
-        Format::Text if matches!(ty, DataType::Enum(_)) => {
+        Format::Text
+            if matches!(
+                ty,
+                DataType::Enum(_) | DataType::Array(tessera_types::array::Elem::Enum(_))
+            ) =>
+        {
             Ok(Value::Text(decode_utf8(bytes)?.to_string()))
         }
         Format::Text => Value::parse_with(ty, decode_utf8(bytes)?, ctx),

@@ -33,7 +33,7 @@ mod decorrelate;
 mod roles;
 mod types;
 
-pub(crate) use types::{enum_value, replace_value, NOT_NULL as DOMAIN_NOT_NULL};
+pub(crate) use types::{enum_array_value, enum_value, replace_value, NOT_NULL as DOMAIN_NOT_NULL};
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -3564,6 +3564,9 @@ impl<'a> Binder<'a> {
                 // The reader has no catalog: an enum's label arrives as
                 // text and is read here.
                 DataType::Enum(oid) => self.enum_in(Expr::Column(i), DataType::Text, oid)?,
+                DataType::Array(Elem::Enum(oid)) => {
+                    self.enum_array_in(Expr::Column(i), DataType::Text, oid)?
+                }
                 t => self.assign(Expr::Column(i), t, column)?,
             };
             columns.push(ColumnDesc {
@@ -3620,6 +3623,14 @@ impl<'a> Binder<'a> {
                 },
                 t,
             ),
+            Some(t @ DataType::Array(Elem::Enum(oid))) => (
+                Expr::Catalog {
+                    func: CatalogFn::EnumArrayIn(oid),
+                    system: self.system(),
+                    args: vec![Expr::Param(index)],
+                },
+                t,
+            ),
             t => (Expr::Param(index), t.unwrap_or(DataType::Unknown)),
         }
     }
@@ -3630,6 +3641,9 @@ impl<'a> Binder<'a> {
     fn coerce(&mut self, e: Expr, from: DataType, to: DataType) -> Result<Expr> {
         if let DataType::Enum(oid) = to {
             return self.enum_in(e, from, oid);
+        }
+        if let DataType::Array(Elem::Enum(oid)) = to {
+            return self.enum_array_in(e, from, oid);
         }
         if let Expr::Param(i) = e {
             if from == DataType::Unknown {
@@ -4017,6 +4031,9 @@ impl<'a> Binder<'a> {
                 }
                 if let DataType::Enum(oid) = to {
                     return Ok((self.enum_in(x, from, oid)?, to));
+                }
+                if let DataType::Array(Elem::Enum(oid)) = to {
+                    return Ok((self.enum_array_in(x, from, oid)?, to));
                 }
                 if from != DataType::Unknown && !castable(from, to) {
                     return Err(Error::new(
@@ -9007,6 +9024,9 @@ impl Binder<'_> {
         if let DataType::Enum(oid) = to {
             return self.enum_in(e, from, oid);
         }
+        if let DataType::Array(Elem::Enum(oid)) = to {
+            return self.enum_array_in(e, from, oid);
+        }
         if let Expr::Param(i) = e {
             if from == DataType::Unknown {
                 self.param(i, Some(to));
@@ -13052,14 +13072,12 @@ fn column_name(e: &ast::Expr) -> String {
             // A cast to an array is named by the element type; a cast of a
             // cast by the outer one's type (a weak name, in PostgreSQL's
             // terms, that the outer cast overrides).
-            _ if matches!(**expr, ast::Expr::Cast { .. }) => cast_column_name(dt).into(),
-            "?column?" => cast_column_name(dt).into(),
+            _ if matches!(**expr, ast::Expr::Cast { .. }) => cast_column_name(dt),
+            "?column?" => cast_column_name(dt),
             name => name.to_string(),
         },
         // A typed literal (`date '…'`, `integer '1'`) is a cast of a string.
-        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => {
-            cast_column_name(dt).into()
-        }
+        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => cast_column_name(dt),
         ast::Expr::Interval(_) => "interval".into(),
         ast::Expr::Extract { .. } => "extract".into(),
         ast::Expr::AtTimeZone { .. } => "timezone".into(),
@@ -13088,11 +13106,27 @@ fn internal_type_name(t: DataType) -> &'static str {
 
 /// The name of a column that is a cast to `dt`: the type's internal
 /// name, an array's element type's for a cast to an array.
-fn cast_column_name(dt: &ast::DataType) -> &'static str {
-    match data_type(dt) {
-        Ok(DataType::Array(e)) => internal_type_name(e.data_type()),
-        Ok(t) => internal_type_name(t),
-        Err(_) => "?column?",
+fn cast_column_name(dt: &ast::DataType) -> String {
+    match (data_type(dt), dt) {
+        (Ok(DataType::Array(e)), _) => internal_type_name(e.data_type()).into(),
+        (Ok(t), _) => internal_type_name(t).into(),
+        // A type CREATE TYPE or CREATE DOMAIN made: its name, as written.
+        (Err(_), ast::DataType::Custom(name, _)) => custom_type_name(name),
+        (Err(_), ast::DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _))) => {
+            match &**inner {
+                ast::DataType::Custom(name, _) => custom_type_name(name),
+                _ => "?column?".into(),
+            }
+        }
+        (Err(_), _) => "?column?".into(),
+    }
+}
+
+/// The last part of a type's name (`s.mood` names its column `mood`).
+fn custom_type_name(name: &ast::ObjectName) -> String {
+    match name.0.last() {
+        Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
+        _ => "?column?".into(),
     }
 }
 

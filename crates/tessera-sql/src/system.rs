@@ -128,6 +128,9 @@ pub enum CatalogFn {
     /// Raises the error of constraint `k` of the domain of this oid
     /// (`k` = `binder::types::NOT_NULL`: its NOT NULL).
     DomainViolation(u32, u16),
+    /// Text (an array literal) or `text[]` to an array of the enum type
+    /// of this oid.
+    EnumArrayIn(u32),
 }
 
 impl CatalogFn {
@@ -2046,6 +2049,15 @@ impl SystemCatalog {
                     .with_constraint(name),
                     None => Error::internal(format!("constraint {k} of domain {}", def.name)),
                 });
+            }
+            CatalogFn::EnumArrayIn(type_oid) => {
+                let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type with OID {type_oid} does not exist"),
+                    ));
+                };
+                crate::binder::enum_array_value(def, args[0].clone())?
             }
             CatalogFn::EnumIn(type_oid) => {
                 let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {

@@ -1,10 +1,13 @@
-//! Enum types through a real driver and across crashes: tokio-postgres
-//! learns the type from pg_type and pg_enum (its own introspection
-//! queries), reads and writes values in the binary format (the label's
-//! bytes, as PostgreSQL's enum_send/enum_recv), and the type, its labels'
+//! Enum types and domains through a real driver and across crashes:
+//! tokio-postgres learns the type from pg_type and pg_enum (its own
+//! introspection queries), reads and writes values and arrays of them in
+//! the binary format (the label's bytes, as PostgreSQL's
+//! enum_send/enum_recv), and the type, its labels'
 //! order and the rows of its columns survive a kill -9 and a restart,
 //! including changes made inside a transaction block (kept only when it
-//! committed). `slt/enums_domains.slt` covers the SQL.
+//! committed). Domain columns check their domain on INSERT, UPDATE and
+//! COPY, and the domain survives a crash. `slt/enums_domains.slt` covers
+//! the SQL.
 
 use tessera_testkit::tokio_postgres::error::SqlState;
 use tessera_testkit::tokio_postgres::types::private::BytesMut;
@@ -124,6 +127,29 @@ async fn enum_values_in_binary_and_across_a_crash() {
         .await
         .unwrap();
     assert_eq!(found.get::<_, i32>(0), 3);
+
+    // An array of the enum, in binary: the driver looks up `_mood` (its
+    // typelem) and reads each element as a label.
+    let array = client
+        .query_one(
+            "SELECT ARRAY['ok', 'sad']::mood[], $1::mood[]",
+            &[&vec![label("meh")]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        array.get::<_, Vec<Label>>(0),
+        vec![label("ok"), label("sad")]
+    );
+    assert_eq!(array.get::<_, Vec<Label>>(1), vec![label("meh")]);
+    let err = client
+        .query_one("SELECT $1::mood[]", &[&vec![label("glad")]])
+        .await;
+    assert_sqlstate(
+        err,
+        &SqlState::INVALID_TEXT_REPRESENTATION,
+        "a bad label in an array",
+    );
 
     let before = vec![label("sad"), label("meh"), label("ok"), label("happy")];
     assert_eq!(labels_in_order(&client).await, before);

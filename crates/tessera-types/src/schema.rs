@@ -631,8 +631,10 @@ const TAG_INTERVAL: u8 = 104;
 const TAG_NUMERIC_WIDE: u8 = 105;
 /// An enum type (`DataType::Enum`): its oid.
 const TAG_ENUM: u8 = 106;
+/// An array of an enum type: the enum's oid.
+const TAG_ENUM_ARRAY: u8 = 107;
 /// The last tag.
-const TAG_LAST: u8 = TAG_ENUM;
+const TAG_LAST: u8 = TAG_ENUM_ARRAY;
 
 fn encode_type(w: &mut Writer, t: DataType) {
     match t {
@@ -671,6 +673,10 @@ fn encode_type(w: &mut Writer, t: DataType) {
             w.u8(TAG_ENUM);
             w.u32(oid);
         }
+        DataType::Array(crate::array::Elem::Enum(oid)) => {
+            w.u8(TAG_ENUM_ARRAY);
+            w.u32(oid);
+        }
         other => w.u32(other.oid()),
     }
 }
@@ -689,6 +695,7 @@ fn decode_type(r: &mut Reader) -> Result<DataType> {
         }
         TAG_VARCHAR => Ok(DataType::Varchar(Some(r.u32()?))),
         TAG_ENUM => Ok(DataType::Enum(r.u32()?)),
+        TAG_ENUM_ARRAY => Ok(DataType::Array(crate::array::Elem::Enum(r.u32()?))),
         TAG_CHAR => Ok(DataType::Char(Some(r.u32()?))),
         TAG_PRECISION => {
             let oid = r.u32()?;
@@ -1532,15 +1539,23 @@ impl Catalog {
         next
     }
 
-    /// The columns of tables whose type is type `oid` (an enum, or a
-    /// domain they were declared with): (table, column).
-    pub fn columns_of_type(&self, oid: u32) -> Vec<(String, String)> {
+    /// The columns of tables whose type is type `oid` (an enum or an
+    /// array of it, or a domain they were declared with): (table, column,
+    /// whether it is the array).
+    pub fn columns_of_type(&self, oid: u32) -> Vec<(String, String, bool)> {
         self.tables
             .values()
             .flat_map(|t| {
                 t.visible_columns()
-                    .filter(|(_, c)| c.data_type == DataType::Enum(oid) || c.domain == Some(oid))
-                    .map(|(_, c)| (t.name.clone(), c.name.clone()))
+                    .filter(|(_, c)| {
+                        c.data_type == DataType::Enum(oid)
+                            || c.data_type == DataType::Array(crate::array::Elem::Enum(oid))
+                            || c.domain == Some(oid)
+                    })
+                    .map(|(_, c)| {
+                        let array = matches!(c.data_type, DataType::Array(_));
+                        (t.name.clone(), c.name.clone(), array)
+                    })
                     .collect::<Vec<_>>()
             })
             .collect()

@@ -31,6 +31,7 @@ use crate::expr::Expr;
 use crate::parser::{DomainAction, DomainCommand};
 use crate::plan::{Plan, TypeChange, TypeStatement};
 use crate::system::CatalogFn;
+use tessera_types::array::Elem;
 use tessera_types::schema::DomainDef;
 use tessera_types::TableDef;
 
@@ -43,11 +44,12 @@ impl Binder<'_> {
         let builtin = data_type(t);
         let (ast::DataType::Custom(name, modifiers), Err(e)) = (t, &builtin) else {
             if let ast::DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) = t {
-                if let Ok(Some(def)) = self.created_type(inner) {
-                    return Err(Error::unsupported(format!(
-                        "arrays of enum type {}",
-                        def.name
-                    )));
+                match self.created_type(inner)? {
+                    Some(def) if def.domain.is_some() => {
+                        return Err(Error::unsupported(format!("arrays of domain {}", def.name)))
+                    }
+                    Some(def) => return Ok(DataType::Array(Elem::Enum(def.oid))),
+                    None => {}
                 }
             }
             return builtin;
@@ -97,6 +99,9 @@ impl Binder<'_> {
     /// The name of a type as PostgreSQL's messages give it.
     pub(super) fn type_name(&self, t: DataType) -> String {
         match t {
+            DataType::Array(Elem::Enum(oid)) => {
+                format!("{}[]", self.type_name(DataType::Enum(oid)))
+            }
             DataType::Enum(oid) => match self.catalog.type_by_oid(oid) {
                 Some((def, _)) => def.name.clone(),
                 None => oid.to_string(),
@@ -151,8 +156,6 @@ impl Binder<'_> {
     /// `enum_first(x)`, `enum_last(x)`, `enum_range(x)`, `enum_range(a, b)`:
     /// answered from the type of their arguments (their values matter
     /// only as the bounds of `enum_range(a, b)`, NULL for no bound).
-    /// `enum_range` gives the labels as `text[]` (Tessera has no arrays
-    /// of enum types; the text is PostgreSQL's).
     pub(super) fn bind_enum_function(
         &mut self,
         name: &str,
@@ -171,16 +174,27 @@ impl Binder<'_> {
             bound.push(self.bind_expr(a, scope, ctx)?);
         }
         let types: Vec<DataType> = bound.iter().map(|(_, t)| *t).collect();
-        let found = match types.as_slice() {
-            [DataType::Enum(oid), ..] if types.iter().all(|t| *t == types[0]) => {
-                self.catalog.type_by_oid(*oid)
-            }
+        // The enum of the arguments; an untyped one (`NULL`) takes it.
+        let oid = types.iter().find_map(|t| match t {
+            DataType::Enum(oid) => Some(*oid),
             _ => None,
-        };
+        });
+        let found = oid
+            .filter(|o| {
+                types
+                    .iter()
+                    .all(|t| *t == DataType::Enum(*o) || *t == DataType::Unknown)
+            })
+            .and_then(|o| self.catalog.type_by_oid(o));
         let Some((def, false)) = found else {
             return Err(self.no_enum_function(name, &types));
         };
         let def = def.clone();
+        for (x, t) in bound.iter_mut() {
+            if *t == DataType::Unknown {
+                *x = self.enum_in(std::mem::replace(x, Expr::literal_null()), *t, def.oid)?;
+            }
+        }
         let t = DataType::Enum(def.oid);
         let labels = &def.labels;
         let value = match name {
@@ -203,17 +217,12 @@ impl Binder<'_> {
                             && high.is_none_or(|o| l.sort_order <= o)
                     });
                 }
-                let items = items
-                    .into_iter()
-                    .map(|l| Value::Text(l.label.clone()))
-                    .collect();
-                let array = tessera_types::array::Array {
-                    elem: tessera_types::array::Elem::Text,
-                    items,
-                };
+                let items = items.into_iter().map(|l| def.value_of(l)).collect();
+                let elem = Elem::Enum(def.oid);
+                let array = tessera_types::array::Array { elem, items };
                 return Ok(Some((
                     Expr::Literal(Value::Array(Box::new(array))),
-                    DataType::Array(tessera_types::array::Elem::Text),
+                    DataType::Array(elem),
                 )));
             }
         };
@@ -223,6 +232,45 @@ impl Binder<'_> {
     fn no_enum_function(&self, name: &str, types: &[DataType]) -> Error {
         let shown: Vec<String> = types.iter().map(|t| self.type_name(*t)).collect();
         super::no_such_function(&format!("{name}({})", shown.join(", ")))
+    }
+
+    /// `x` (text, `text[]`, or an untyped literal or parameter) as an
+    /// array of enum type `oid`: each element read as [`Binder::enum_in`]
+    /// reads one.
+    pub(super) fn enum_array_in(&mut self, x: Expr, from: DataType, oid: u32) -> Result<Expr> {
+        let to = DataType::Array(Elem::Enum(oid));
+        if from == to {
+            return Ok(x);
+        }
+        if !from.is_string() && from != DataType::Array(Elem::Text) {
+            return Err(Error::new(
+                sqlstate::CANNOT_COERCE,
+                format!(
+                    "cannot cast type {} to {}",
+                    self.type_name(from),
+                    self.type_name(to)
+                ),
+            ));
+        }
+        if let Expr::Param(i) = x {
+            if from == DataType::Unknown {
+                self.param(i, Some(to));
+            }
+        }
+        let Some((def, false)) = self.catalog.type_by_oid(oid) else {
+            return Err(Error::internal(format!(
+                "enum type {oid} is not in the catalog"
+            )));
+        };
+        match x {
+            Expr::Literal(v) if !v.is_null() => Ok(Expr::Literal(enum_array_value(def, v)?)),
+            Expr::Literal(_) => Ok(Expr::Literal(Value::Null)),
+            x => Ok(Expr::Catalog {
+                func: CatalogFn::EnumArrayIn(oid),
+                system: self.system(),
+                args: vec![x],
+            }),
+        }
     }
 
     pub(super) fn bind_create_type(
@@ -659,6 +707,26 @@ fn base_type_ast(t: DataType) -> Result<ast::DataType> {
         ast::Expr::Cast { data_type, .. } => Ok(data_type),
         _ => Err(Error::internal(format!("the type {t} as SQL"))),
     }
+}
+
+/// A text array literal (`{sad,ok}`) or a `text[]` value as an array of
+/// enum type `def`.
+pub(crate) fn enum_array_value(def: &TypeDef, v: Value) -> Result<Value> {
+    let items: Vec<Option<String>> = match v {
+        Value::Array(a) => a.items.iter().map(|i| i.to_text()).collect(),
+        v => tessera_types::array::split_literal(&v.to_text().unwrap_or_default())?,
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(match item {
+            Some(label) => enum_value(def, &label)?,
+            None => Value::Null,
+        });
+    }
+    Ok(Value::Array(Box::new(tessera_types::array::Array {
+        elem: Elem::Enum(def.oid),
+        items: out,
+    })))
 }
 
 /// The value of label `text` of enum type `def`, or PostgreSQL's 22P02.

@@ -155,7 +155,9 @@ pub(crate) fn decide(
                             format!("enum label \"{to}\" already exists"),
                         ));
                     }
-                    if let Some((table, column)) = catalog.columns_of_type(oid).into_iter().next() {
+                    if let Some((table, column, _)) =
+                        catalog.columns_of_type(oid).into_iter().next()
+                    {
                         return Err(Error::unsupported(format!(
                             "ALTER TYPE … RENAME VALUE while column {column} of table {table} \
                              uses type {}",
@@ -167,13 +169,13 @@ pub(crate) fn decide(
                 }
                 TypeChange::DomainDefault(text) => domain_mut(&mut def).default = text,
                 TypeChange::DomainNotNull(not_null) => {
-                    if let (true, Some((table, column))) = (not_null, &in_use) {
+                    if let (true, Some((table, column, _))) = (not_null, &in_use) {
                         return Err(validation_refused(&def.name, table, column));
                     }
                     domain_mut(&mut def).not_null = not_null;
                 }
                 TypeChange::DomainAddCheck { name, text } => {
-                    if let Some((table, column)) = &in_use {
+                    if let Some((table, column, _)) = &in_use {
                         return Err(validation_refused(&def.name, table, column));
                     }
                     let domain_name = def.name.clone();
@@ -249,7 +251,12 @@ pub(crate) fn decide(
                         format!("\"{}\" is not a domain", def.name),
                     ));
                 }
-                if let Some((table, column)) = next.columns_of_type(oid).into_iter().next() {
+                if let Some((table, column, array)) = next.columns_of_type(oid).into_iter().next() {
+                    let shown = if array {
+                        format!("{}[]", def.name)
+                    } else {
+                        def.name.clone()
+                    };
                     if cascade {
                         return Err(Error::unsupported(format!(
                             "DROP TYPE … CASCADE of a type a column uses (column {column} of \
@@ -264,8 +271,7 @@ pub(crate) fn decide(
                         ),
                     )
                     .with_detail(format!(
-                        "column {column} of table {table} depends on type {}",
-                        def.name
+                        "column {column} of table {table} depends on type {shown}"
                     ))
                     .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
                 }
