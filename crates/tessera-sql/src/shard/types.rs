@@ -324,6 +324,36 @@ fn check_labels(def: &TypeDef) -> Result<()> {
     Ok(())
 }
 
+/// DROP SCHEMA of schemas that hold types made by CREATE TYPE or CREATE
+/// DOMAIN: PostgreSQL's 2BP01 without CASCADE; with it, refused (0A000)
+/// rather than leave the types without their schema (dropping them with
+/// it, and the columns that use them, is not done yet).
+pub(crate) fn refuse_schema_with_types(
+    catalog: &Catalog,
+    schemas: &[tessera_types::SchemaId],
+    cascade: bool,
+) -> Result<()> {
+    let Some(def) = catalog.types().find(|t| schemas.contains(&t.schema)) else {
+        return Ok(());
+    };
+    let schema = catalog.schema_name(def.schema);
+    if cascade {
+        return Err(Error::unsupported(format!(
+            "DROP SCHEMA … CASCADE of schema {schema}, which holds type {}",
+            def.name
+        )));
+    }
+    Err(Error::new(
+        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+        format!("cannot drop schema {schema} because other objects depend on it"),
+    )
+    .with_detail(format!(
+        "type {schema}.{} depends on schema {schema}",
+        def.name
+    ))
+    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."))
+}
+
 /// The domain part of a domain's definition.
 fn domain_mut(def: &mut TypeDef) -> &mut tessera_types::schema::DomainDef {
     def.domain
