@@ -350,3 +350,82 @@ async fn domains_checked_on_every_write_and_kept_across_a_crash() {
         vec!["d|t|1"]
     );
 }
+
+/// The limits on what one type holds (`ENUM_LABELS_MAX`,
+/// `DOMAIN_CHECKS_MAX`): past them CREATE and ALTER fail with 54000 and
+/// change nothing.
+#[tokio::test]
+async fn enum_labels_and_domain_checks_are_limited() {
+    const ENUM_LABELS_MAX: usize = 10_000;
+    const DOMAIN_CHECKS_MAX: usize = 256;
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let labels = |n: usize| {
+        (0..n)
+            .map(|i| format!("'l{i}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let err = client
+        .simple_query(&format!(
+            "CREATE TYPE big AS ENUM ({})",
+            labels(ENUM_LABELS_MAX + 1)
+        ))
+        .await;
+    assert_sqlstate(err, &SqlState::PROGRAM_LIMIT_EXCEEDED, "one label too many");
+    client
+        .batch_execute(&format!(
+            "CREATE TYPE big AS ENUM ({})",
+            labels(ENUM_LABELS_MAX)
+        ))
+        .await
+        .unwrap();
+    let err = client
+        .simple_query("ALTER TYPE big ADD VALUE 'one more'")
+        .await;
+    assert_sqlstate(
+        err,
+        &SqlState::PROGRAM_LIMIT_EXCEEDED,
+        "ADD VALUE past the limit",
+    );
+    assert_eq!(
+        rows_text(
+            &client,
+            "SELECT count(*), enum_last(NULL::big) FROM pg_enum WHERE enumtypid = 'big'::regtype"
+        )
+        .await,
+        vec![format!("{ENUM_LABELS_MAX}|l{}", ENUM_LABELS_MAX - 1)]
+    );
+
+    let checks = |n: usize| {
+        (0..n)
+            .map(|i| format!("CHECK (VALUE <> {i})"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let err = client
+        .simple_query(&format!(
+            "CREATE DOMAIN d AS int {}",
+            checks(DOMAIN_CHECKS_MAX + 1)
+        ))
+        .await;
+    assert_sqlstate(err, &SqlState::PROGRAM_LIMIT_EXCEEDED, "one check too many");
+    client
+        .batch_execute(&format!(
+            "CREATE DOMAIN d AS int {}",
+            checks(DOMAIN_CHECKS_MAX)
+        ))
+        .await
+        .unwrap();
+    let err = client
+        .simple_query("ALTER DOMAIN d ADD CHECK (VALUE > -5)")
+        .await;
+    assert_sqlstate(
+        err,
+        &SqlState::PROGRAM_LIMIT_EXCEEDED,
+        "ADD CONSTRAINT past the limit",
+    );
+    let err = client.simple_query("SELECT 7::d").await;
+    assert_sqlstate(err, &SqlState::CHECK_VIOLATION, "the 256 checks all apply");
+    assert_eq!(rows_text(&client, "SELECT 300::d").await, vec!["300"]);
+}

@@ -772,6 +772,11 @@ pub const ENUM_LABEL_BYTES_MAX: usize = 63;
 /// catalog snapshot). CREATE TYPE or ADD VALUE past it fails with 54000.
 pub const ENUM_LABELS_MAX: usize = 10_000;
 
+/// The most CHECK constraints a domain may have: CREATE DOMAIN or ALTER
+/// DOMAIN … ADD CONSTRAINT past it fails with 54000 (each is checked on
+/// every write of every column of the domain).
+pub const DOMAIN_CHECKS_MAX: usize = 256;
+
 /// Where ALTER TYPE … ADD VALUE puts a new label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelPlace {
@@ -870,7 +875,7 @@ impl TypeDef {
                     0 => None,
                     _ => Some(r.str()?.to_string()),
                 };
-                let n = r.len_prefix(4096)?;
+                let n = r.len_prefix(DOMAIN_CHECKS_MAX)?;
                 let mut checks = Vec::with_capacity(n);
                 for _ in 0..n {
                     checks.push((r.str()?.to_string(), r.str()?.to_string()));

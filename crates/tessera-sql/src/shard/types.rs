@@ -17,7 +17,7 @@
 
 use tessera_storage::record::CatalogRecord;
 use tessera_types::schema::{
-    EnumLabel, LabelPlace, TypeDef, ENUM_LABELS_MAX, ENUM_LABEL_BYTES_MAX,
+    EnumLabel, LabelPlace, TypeDef, DOMAIN_CHECKS_MAX, ENUM_LABELS_MAX, ENUM_LABEL_BYTES_MAX,
 };
 use tessera_types::{sqlstate, Catalog, Error, Result};
 
@@ -63,8 +63,9 @@ pub(crate) fn decide(
                 ));
             }
             let (next, made) = catalog.with_type(def);
-            if made.domain.is_none() {
-                check_labels(&made)?;
+            match &made.domain {
+                None => check_labels(&made)?,
+                Some(d) => check_domain(d)?,
             }
             Ok((vec![CatalogRecord::Type((*made).clone())], next, vec![]))
         }
@@ -193,6 +194,7 @@ pub(crate) fn decide(
                         None => free_check_name(&domain_name, checks),
                     };
                     checks.push((name, text));
+                    check_domain(domain_mut(&mut def))?;
                 }
                 TypeChange::DomainDropConstraint { name, if_exists } => {
                     let domain_name = def.name.clone();
@@ -352,6 +354,17 @@ pub(crate) fn refuse_schema_with_types(
         def.name
     ))
     .with_hint("Use DROP ... CASCADE to drop the dependent objects too."))
+}
+
+/// A domain has at most [`DOMAIN_CHECKS_MAX`] checks.
+fn check_domain(d: &tessera_types::schema::DomainDef) -> Result<()> {
+    if d.checks.len() > DOMAIN_CHECKS_MAX {
+        return Err(Error::new(
+            sqlstate::PROGRAM_LIMIT_EXCEEDED,
+            format!("a domain has at most {DOMAIN_CHECKS_MAX} check constraints"),
+        ));
+    }
+    Ok(())
 }
 
 /// The domain part of a domain's definition.
