@@ -3482,6 +3482,7 @@ impl ShardContext {
     ) -> Result<ShardResponse> {
         let ddl = self.ddl(block).await?;
         let catalog = ddl.catalog.clone();
+        types::type_taken(&catalog, table.schema, &table.name)?;
         if let Some(skipped) = name_taken(&catalog, table.schema, &table.name, if_not_exists)? {
             return Ok(skipped);
         }
@@ -3517,6 +3518,7 @@ impl ShardContext {
     ) -> Result<ShardResponse> {
         let ddl = self.ddl(block).await?;
         let catalog = ddl.catalog.clone();
+        types::type_taken(&catalog, sequence.schema, &sequence.name)?;
         if let Some(skipped) = name_taken(&catalog, sequence.schema, &sequence.name, if_not_exists)?
         {
             return Ok(skipped);
@@ -3612,6 +3614,7 @@ impl ShardContext {
                 ))
             }
             _ => {
+                types::type_taken(&catalog, view.schema, &view.name)?;
                 name_taken(&catalog, view.schema, &view.name, false)?;
             }
         }

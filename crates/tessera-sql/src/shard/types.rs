@@ -326,6 +326,27 @@ fn check_labels(def: &TypeDef) -> Result<()> {
     Ok(())
 }
 
+/// A new table, view or sequence would have a row type of its name
+/// (PostgreSQL's pg_type holds both): 42710 when a type CREATE TYPE or
+/// CREATE DOMAIN made has it, also with IF NOT EXISTS, as PostgreSQL.
+pub(crate) fn type_taken(
+    catalog: &Catalog,
+    schema: tessera_types::SchemaId,
+    name: &str,
+) -> Result<()> {
+    match catalog.type_named(schema, name) {
+        Some(_) => Err(Error::new(
+            sqlstate::DUPLICATE_OBJECT,
+            format!("type \"{name}\" already exists"),
+        )
+        .with_hint(
+            "A relation has an associated type of the same name, so you must use a name that \
+             doesn't conflict with any existing type.",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// DROP SCHEMA of schemas that hold types made by CREATE TYPE or CREATE
 /// DOMAIN: PostgreSQL's 2BP01 without CASCADE; with it, refused (0A000)
 /// rather than leave the types without their schema (dropping them with
