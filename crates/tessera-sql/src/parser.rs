@@ -85,6 +85,7 @@ pub enum DomainAction {
         name: Ident,
         if_exists: bool,
     },
+    RenameTo(Ident),
 }
 
 /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [tables]`, `VACUUM (options)
@@ -296,7 +297,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
 /// `CREATE DOMAIN name [AS] type [DEFAULT e] [[CONSTRAINT n] {NOT NULL |
 /// NULL | CHECK (e)}]…` and `ALTER DOMAIN name {SET DEFAULT e | DROP
 /// DEFAULT | {SET | DROP} NOT NULL | ADD [CONSTRAINT n] CHECK (e) | DROP
-/// CONSTRAINT [IF EXISTS] n [RESTRICT | CASCADE]}`, as PostgreSQL 15's
+/// CONSTRAINT [IF EXISTS] n [RESTRICT | CASCADE] | RENAME TO n}`, as PostgreSQL 15's
 /// grammar reads them (COLLATE is refused).
 fn parse_domain(p: &mut Parser) -> std::result::Result<(Statement, DomainCommand), ParserError> {
     let create = p.parse_keyword(Keyword::CREATE);
@@ -368,6 +369,8 @@ fn parse_domain(p: &mut Parser) -> std::result::Result<(Statement, DomainCommand
             let e = p.parse_expr()?;
             p.expect_token(&Token::RParen)?;
             DomainAction::AddCheck(constraint, e)
+        } else if p.parse_keywords(&[Keyword::RENAME, Keyword::TO]) {
+            DomainAction::RenameTo(p.parse_identifier()?)
         } else if p.parse_keywords(&[Keyword::DROP, Keyword::CONSTRAINT]) {
             let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
             let name = p.parse_identifier()?;
@@ -375,7 +378,8 @@ fn parse_domain(p: &mut Parser) -> std::result::Result<(Statement, DomainCommand
             DomainAction::DropConstraint { name, if_exists }
         } else {
             return p.expected(
-                "SET DEFAULT, DROP DEFAULT, SET NOT NULL, DROP NOT NULL, ADD or DROP CONSTRAINT",
+                "SET DEFAULT, DROP DEFAULT, SET NOT NULL, DROP NOT NULL, ADD or DROP CONSTRAINT, \
+                 RENAME TO",
                 p.peek_token(),
             );
         };

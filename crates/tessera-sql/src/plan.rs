@@ -938,11 +938,13 @@ pub enum TypeStatement {
     /// CREATE TYPE … AS ENUM or CREATE DOMAIN: the type, its oids not
     /// yet given.
     Create(tessera_types::TypeDef),
-    /// ALTER TYPE of the type of oid `oid` (named `name`).
+    /// ALTER TYPE of the type of oid `oid` (named `name`), or ALTER
+    /// DOMAIN (`domain`).
     Alter {
         oid: u32,
         name: String,
         change: TypeChange,
+        domain: bool,
     },
     /// DROP TYPE or (`domain`) DROP DOMAIN: the types found (oid, name
     /// as given), and notices for the ones IF EXISTS skipped.
@@ -1002,7 +1004,7 @@ impl TypeStatement {
         match self {
             TypeStatement::Create(def) if def.domain.is_some() => "CREATE DOMAIN",
             TypeStatement::Create(_) => "CREATE TYPE",
-            TypeStatement::Alter { change, .. } if change.is_domain() => "ALTER DOMAIN",
+            TypeStatement::Alter { domain: true, .. } => "ALTER DOMAIN",
             TypeStatement::Alter { .. } => "ALTER TYPE",
             TypeStatement::Drop { domain: true, .. } => "DROP DOMAIN",
             TypeStatement::Drop { .. } => "DROP TYPE",

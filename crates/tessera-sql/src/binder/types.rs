@@ -339,6 +339,7 @@ impl Binder<'_> {
             oid: def.oid,
             name: def.name.clone(),
             change,
+            domain: false,
         }))
     }
 
@@ -575,6 +576,7 @@ impl Binder<'_> {
                         name: name.as_ref().map(super::ident_name),
                         text: self.domain_check_text(e, base)?,
                     },
+                    DomainAction::RenameTo(to) => TypeChange::Rename(super::ident_name(to)),
                     DomainAction::DropConstraint { name, if_exists } => {
                         TypeChange::DomainDropConstraint {
                             name: super::ident_name(name),
@@ -582,10 +584,18 @@ impl Binder<'_> {
                         }
                     }
                 };
+                if def.domain.is_none() {
+                    // Unquoted, as PostgreSQL's ALTER DOMAIN says it.
+                    return Err(Error::new(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        format!("{} is not a domain", def.name),
+                    ));
+                }
                 Ok(Plan::Type(TypeStatement::Alter {
                     oid: def.oid,
                     name: def.name.clone(),
                     change,
+                    domain: true,
                 }))
             }
         }

@@ -69,7 +69,9 @@ pub(crate) fn decide(
             }
             Ok((vec![CatalogRecord::Type((*made).clone())], next, vec![]))
         }
-        TypeStatement::Alter { oid, name, change } => {
+        TypeStatement::Alter {
+            oid, name, change, ..
+        } => {
             let Some((old, false)) = catalog.type_by_oid(oid) else {
                 return Err(Error::new(
                     sqlstate::UNDEFINED_OBJECT,
@@ -78,10 +80,11 @@ pub(crate) fn decide(
             };
             let mut def = (**old).clone();
             let mut next = catalog.clone();
-            if change.is_domain() != def.domain.is_some() {
-                // PostgreSQL's two messages quote differently.
+            let renamed = matches!(change, TypeChange::Rename(_));
+            if !renamed && change.is_domain() != def.domain.is_some() {
+                // As PostgreSQL's ALTER DOMAIN and ALTER TYPE say it.
                 let message = if change.is_domain() {
-                    format!("\"{}\" is not a domain", def.name)
+                    format!("{} is not a domain", def.name)
                 } else {
                     format!("{} is not an enum", def.name)
                 };
