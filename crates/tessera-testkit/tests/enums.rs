@@ -261,7 +261,10 @@ async fn domains_checked_on_every_write_and_kept_across_a_crash() {
             "CREATE TYPE grade AS ENUM ('low', 'high');
              CREATE DOMAIN posint AS int NOT NULL DEFAULT 1 CHECK (VALUE > 0);
              BEGIN; ALTER DOMAIN posint ADD CONSTRAINT small CHECK (VALUE < 100); COMMIT;
-             CREATE TABLE stock (id int PRIMARY KEY, n posint, g grade);",
+             CREATE TABLE stock (id int PRIMARY KEY, n posint, g grade);
+             CREATE TABLE history (id int PRIMARY KEY, gs grade[]);
+             CREATE INDEX history_gs ON history (gs);
+             INSERT INTO history VALUES (1, '{high,low}'), (2, '{}'), (3, NULL);",
         )
         .await
         .unwrap_or_else(|e| panic!("setup: {e:?}"));
@@ -319,6 +322,15 @@ async fn domains_checked_on_every_write_and_kept_across_a_crash() {
     assert_eq!(
         rows_text(&client, "SELECT id, n, g FROM stock ORDER BY id").await,
         vec!["1|5|high", "2|7|low", "5|50|NULL"]
+    );
+    // Arrays of an enum are logged with their element type and recovered.
+    assert_eq!(
+        rows_text(&client, "SELECT id, gs FROM history ORDER BY gs, id").await,
+        vec!["2|{}", "1|{high,low}", "3|NULL"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT id FROM history WHERE gs = '{high,low}'").await,
+        vec!["1"]
     );
     // The domain, its default and both checks survived.
     client
