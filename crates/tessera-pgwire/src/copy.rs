@@ -378,8 +378,14 @@ impl CopyReader {
                 )
             };
             let text = values::decode_utf8(&bytes).map_err(|e| e.with_context(context()))?;
-            let value =
-                Value::parse_with(*ty, text, &self.time).map_err(|e| e.with_context(context()))?;
+            let value = match ty {
+                // Read against the type's labels by the statement (`EnumIn`).
+                DataType::Enum(_) | DataType::Array(tessera_types::array::Elem::Enum(_)) => {
+                    Value::Text(text.to_string())
+                }
+                ty => Value::parse_with(*ty, text, &self.time)
+                    .map_err(|e| e.with_context(context()))?,
+            };
             row.push(value);
         }
         Ok(row)

@@ -99,6 +99,16 @@ pub fn decode_param(
     ctx: &TimeContext,
 ) -> Result<Value> {
     match format {
+        // Both forms of an enum value are its label's text, which the
+        // statement reads against the type's labels (`EnumIn`).
+        Format::Text
+            if matches!(
+                ty,
+                DataType::Enum(_) | DataType::Array(tessera_types::array::Elem::Enum(_))
+            ) =>
+        {
+            Ok(Value::Text(decode_utf8(bytes)?.to_string()))
+        }
         Format::Text => Value::parse_with(ty, decode_utf8(bytes)?, ctx),
         Format::Binary => decode_binary(ty, bytes, index),
     }
@@ -236,6 +246,7 @@ pub fn decode_binary(ty: DataType, bytes: &[u8], index: usize) -> Result<Value> 
             Value::Interval(typmod.map_or(interval, |t| interval.apply_typmod(t)))
         }
         DataType::Bytea => Value::Bytea(bytes.to_vec()),
+        DataType::Enum(_) => Value::Text(decode_utf8(bytes)?.to_string()),
         DataType::Uuid => Value::Uuid(bytes.try_into().map_err(|_| wrong_length())?),
         DataType::Json => Value::parse(ty, decode_utf8(bytes)?)?,
         // jsonb's binary form: a version byte (1), then the text.
@@ -383,6 +394,10 @@ pub fn encode_binary(value: &Value, ty: DataType, out: &mut Vec<u8>) -> Result<(
         (Value::Bytea(b), DataType::Bytea) => out.extend_from_slice(b),
         (Value::Uuid(u), DataType::Uuid) => out.extend_from_slice(u),
         (Value::Json(s), DataType::Json) => out.extend_from_slice(s.as_bytes()),
+        // enum_send: the label's bytes.
+        (Value::Enum(e), DataType::Enum(oid)) if e.type_oid == oid => {
+            out.extend_from_slice(e.label.as_bytes())
+        }
         (Value::Array(a), DataType::Array(_)) => encode_array(a, 1, false, out)?,
         // record_send: the field count, then each field's type oid and
         // its length (-1 for NULL) and bytes.

@@ -32,6 +32,9 @@ use crate::system::{CatalogFn, SystemCatalog, SystemName};
 mod decorrelate;
 mod roles;
 mod row;
+mod types;
+
+pub(crate) use types::{enum_array_value, enum_value, replace_value, NOT_NULL as DOMAIN_NOT_NULL};
 
 /// The OID a table reports in RowDescription: stable, derived from its id.
 pub fn table_oid(table: &TableDef) -> u32 {
@@ -2879,6 +2882,35 @@ impl<'a> Binder<'a> {
                 };
                 (plan, vec![], false)
             }
+            S::CreateType {
+                name,
+                representation,
+            } => (self.bind_create_type(name, representation)?, vec![], false),
+            S::AlterType(alter) => (self.bind_alter_type(alter)?, vec![], false),
+            S::CreateDomain(_) => match &parsed.domain {
+                Some(command) => (self.bind_domain_command(command)?, vec![], false),
+                None => return Err(Error::internal("CREATE DOMAIN not read by the parser")),
+            },
+            S::DropDomain(d) => (
+                self.bind_drop_domain(
+                    &d.name,
+                    d.if_exists,
+                    matches!(d.drop_behavior, Some(ast::DropBehavior::Cascade)),
+                )?,
+                vec![],
+                false,
+            ),
+            S::Drop {
+                object_type: ast::ObjectType::Type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => (
+                self.bind_drop_types(names, *if_exists, *cascade)?,
+                vec![],
+                false,
+            ),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
@@ -3332,7 +3364,7 @@ impl<'a> Binder<'a> {
         }
         let types = data_types
             .iter()
-            .map(|t| data_type(t).map(Some))
+            .map(|t| self.resolve_type(t).map(Some))
             .collect::<Result<Vec<_>>>()?;
         let mut inner = Binder::new(self.catalog, &types, self.time.clone());
         inner.names = self.names.clone();
@@ -3529,7 +3561,15 @@ impl<'a> Binder<'a> {
         for (i, &pos) in positions.iter().enumerate() {
             let column = &table.columns[pos];
             generated_always(column, false)?;
-            row[pos] = self.assign(Expr::Column(i), column.data_type, column)?;
+            row[pos] = match column.data_type {
+                // The reader has no catalog: an enum's label arrives as
+                // text and is read here.
+                DataType::Enum(oid) => self.enum_in(Expr::Column(i), DataType::Text, oid)?,
+                DataType::Array(Elem::Enum(oid)) => {
+                    self.enum_array_in(Expr::Column(i), DataType::Text, oid)?
+                }
+                t => self.assign(Expr::Column(i), t, column)?,
+            };
             columns.push(ColumnDesc {
                 name: column.name.clone(),
                 data_type: column.data_type,
@@ -3573,16 +3613,39 @@ impl<'a> Binder<'a> {
                 self.params[index] = Some(h.unconstrained());
             }
         }
-        (
-            Expr::Param(index),
-            self.params[index].unwrap_or(DataType::Unknown),
-        )
+        match self.params[index] {
+            // Its value arrives as the label's text (the wire layer has no
+            // catalog): read against the type's labels where it is used.
+            Some(t @ DataType::Enum(oid)) => (
+                Expr::Catalog {
+                    func: CatalogFn::EnumIn(oid),
+                    system: self.system(),
+                    args: vec![Expr::Param(index)],
+                },
+                t,
+            ),
+            Some(t @ DataType::Array(Elem::Enum(oid))) => (
+                Expr::Catalog {
+                    func: CatalogFn::EnumArrayIn(oid),
+                    system: self.system(),
+                    args: vec![Expr::Param(index)],
+                },
+                t,
+            ),
+            t => (Expr::Param(index), t.unwrap_or(DataType::Unknown)),
+        }
     }
 
     /// Converts `e` of type `from` to `to`: folds casts of literals (so bad
     /// constants fail at once with their input error), types open
     /// parameters, wraps the rest in an implicit cast.
     fn coerce(&mut self, e: Expr, from: DataType, to: DataType) -> Result<Expr> {
+        if let DataType::Enum(oid) = to {
+            return self.enum_in(e, from, oid);
+        }
+        if let DataType::Array(Elem::Enum(oid)) = to {
+            return self.enum_array_in(e, from, oid);
+        }
         if let Expr::Param(i) = e {
             if from == DataType::Unknown {
                 self.param(i, Some(to));
@@ -3984,7 +4047,10 @@ impl<'a> Binder<'a> {
                 if !matches!(kind, ast::CastKind::Cast | ast::CastKind::DoubleColon) {
                     return Err(Error::unsupported(format!("{kind:?}")));
                 }
-                let to = data_type(dt)?;
+                if let Some(def) = self.domain_of(dt)? {
+                    return self.bind_domain_cast(e, expr, &def, scope, ctx, hint);
+                }
+                let to = self.resolve_type(dt)?;
                 // `$1::regclass` (SQLAlchemy's CAST(%(p)s AS REGCLASS)): the
                 // client sends a name, text looked up when the statement runs.
                 let hint = match to {
@@ -4001,10 +4067,20 @@ impl<'a> Binder<'a> {
                         self.param(i, Some(to));
                     }
                 }
+                if let DataType::Enum(oid) = to {
+                    return Ok((self.enum_in(x, from, oid)?, to));
+                }
+                if let DataType::Array(Elem::Enum(oid)) = to {
+                    return Ok((self.enum_array_in(x, from, oid)?, to));
+                }
                 if from != DataType::Unknown && !castable(from, to) {
                     return Err(Error::new(
                         sqlstate::CANNOT_COERCE,
-                        format!("cannot cast type {from} to {to}"),
+                        format!(
+                            "cannot cast type {} to {}",
+                            self.type_name(from),
+                            self.type_name(to)
+                        ),
                     ));
                 }
                 // The values of these types are those of others (arrays,
@@ -5386,6 +5462,9 @@ impl<'a> Binder<'a> {
                 return Ok(bound);
             }
             if let Some(bound) = self.bind_sequence_function(&name, &args, scope, ctx)? {
+                return Ok(bound);
+            }
+            if let Some(bound) = self.bind_enum_function(&name, &args, scope, ctx)? {
                 return Ok(bound);
             }
             if let Some(bound) = self.bind_schema_function(&name, &args, scope, ctx)? {
@@ -9008,10 +9087,16 @@ impl Binder<'_> {
             return Err(Error::datatype_mismatch(format!(
                 "column \"{}\" is of type {} but expression is of type {}",
                 column.name,
-                to.base_name(),
-                from.base_name()
+                self.type_name(to),
+                self.type_name(from)
             ))
             .with_hint("You will need to rewrite or cast the expression."));
+        }
+        if let DataType::Enum(oid) = to {
+            return self.enum_in(e, from, oid);
+        }
+        if let DataType::Array(Elem::Enum(oid)) = to {
+            return self.enum_array_in(e, from, oid);
         }
         if let Expr::Param(i) = e {
             if from == DataType::Unknown {
@@ -9967,7 +10052,9 @@ impl Binder<'_> {
                             "ALTER TABLE … ADD COLUMN of a serial column",
                         ));
                     }
-                    let mut column = ColumnDef::new(n.clone(), data_type(&c.data_type)?, false);
+                    self.refuse_domain(&c.data_type, "ALTER TABLE … ADD COLUMN")?;
+                    let mut column =
+                        ColumnDef::new(n.clone(), self.resolve_type(&c.data_type)?, false);
                     for opt in &c.options {
                         match &opt.option {
                             ast::ColumnOption::NotNull => column.not_null = true,
@@ -10278,7 +10365,8 @@ impl Binder<'_> {
         dt: &ast::DataType,
         using: Option<&ast::Expr>,
     ) -> Result<Validation> {
-        let to = data_type(dt)?;
+        self.refuse_domain(dt, "ALTER COLUMN … TYPE")?;
+        let to = self.resolve_type(dt)?;
         let name = new.columns[c].name.clone();
         let from = new.columns[c].data_type;
         let explicit = match using {
@@ -10727,8 +10815,9 @@ impl Binder<'_> {
 
     /// A table's CHECK constraints, bound over its row.
     fn table_checks(&mut self, table: &Arc<TableDef>) -> Result<Checks> {
+        let domains = self.domain_checks(table)?;
         if table.checks.is_empty() {
-            return Ok(Arc::new([]));
+            return Ok(domains.into());
         }
         let scope = Scope {
             table: Some(table.clone()),
@@ -10749,6 +10838,7 @@ impl Binder<'_> {
             })?;
             out.push((name.clone(), x));
         }
+        out.extend(domains);
         Ok(out.into())
     }
 
@@ -10803,7 +10893,12 @@ impl Binder<'_> {
     /// serial column's sequence is, and where they resolved before
     /// schemas), whatever the session's search_path.
     fn column_default(&mut self, schema: SchemaId, column: &ColumnDef) -> Result<Expr> {
-        let Some(text) = &column.default else {
+        // A column without a DEFAULT of its own takes its domain's.
+        let domain_default = column
+            .domain
+            .and_then(|oid| self.catalog.type_by_oid(oid))
+            .and_then(|(def, _)| def.domain.as_ref()?.default.clone());
+        let Some(text) = column.default.as_ref().or(domain_default.as_ref()) else {
             return Ok(Expr::literal_null());
         };
         let e = crate::parser::parse_expr(text)?;
@@ -11841,7 +11936,7 @@ impl Binder<'_> {
             let serial = serial_type(&c.data_type);
             let column_type = match serial {
                 Some(t) => t,
-                None => data_type(&c.data_type)?,
+                None => self.resolve_type(&c.data_type)?,
             };
             let mut default = None;
             let mut identity = None;
@@ -11952,6 +12047,7 @@ impl Binder<'_> {
             let mut column = ColumnDef::new(cname, column_type, not_null);
             column.default = default;
             column.identity = identity;
+            column.domain = self.domain_of(&c.data_type)?.map(|d| d.oid);
             columns.push(column);
         }
         if columns.is_empty() {
@@ -13059,14 +13155,12 @@ fn column_name(e: &ast::Expr) -> String {
             // A cast to an array is named by the element type; a cast of a
             // cast by the outer one's type (a weak name, in PostgreSQL's
             // terms, that the outer cast overrides).
-            _ if matches!(**expr, ast::Expr::Cast { .. }) => cast_column_name(dt).into(),
-            "?column?" => cast_column_name(dt).into(),
+            _ if matches!(**expr, ast::Expr::Cast { .. }) => cast_column_name(dt),
+            "?column?" => cast_column_name(dt),
             name => name.to_string(),
         },
         // A typed literal (`date '…'`, `integer '1'`) is a cast of a string.
-        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => {
-            cast_column_name(dt).into()
-        }
+        ast::Expr::TypedString(ast::TypedString { data_type: dt, .. }) => cast_column_name(dt),
         ast::Expr::Interval(_) => "interval".into(),
         ast::Expr::Extract { .. } => "extract".into(),
         ast::Expr::AtTimeZone { .. } => "timezone".into(),
@@ -13095,11 +13189,27 @@ fn internal_type_name(t: DataType) -> &'static str {
 
 /// The name of a column that is a cast to `dt`: the type's internal
 /// name, an array's element type's for a cast to an array.
-fn cast_column_name(dt: &ast::DataType) -> &'static str {
-    match data_type(dt) {
-        Ok(DataType::Array(e)) => internal_type_name(e.data_type()),
-        Ok(t) => internal_type_name(t),
-        Err(_) => "?column?",
+fn cast_column_name(dt: &ast::DataType) -> String {
+    match (data_type(dt), dt) {
+        (Ok(DataType::Array(e)), _) => internal_type_name(e.data_type()).into(),
+        (Ok(t), _) => internal_type_name(t).into(),
+        // A type CREATE TYPE or CREATE DOMAIN made: its name, as written.
+        (Err(_), ast::DataType::Custom(name, _)) => custom_type_name(name),
+        (Err(_), ast::DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _))) => {
+            match &**inner {
+                ast::DataType::Custom(name, _) => custom_type_name(name),
+                _ => "?column?".into(),
+            }
+        }
+        (Err(_), _) => "?column?".into(),
+    }
+}
+
+/// The last part of a type's name (`s.mood` names its column `mood`).
+fn custom_type_name(name: &ast::ObjectName) -> String {
+    match name.0.last() {
+        Some(ast::ObjectNamePart::Identifier(i)) => ident_name(i),
+        _ => "?column?".into(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! SQL text to syntax trees, with `sqlparser`'s PostgreSQL dialect plus
 //! Tessera's own clause: `CREATE TABLE … DISTRIBUTED BY (cols)`, and what
 //! sqlparser lacks: ALTER SEQUENCE, `RESET name` (read as `SET name TO
-//! DEFAULT`), DECLARE … CURSOR, FETCH and MOVE (see [`crate::cursor`]).
+//! DEFAULT`), DECLARE … CURSOR, FETCH and MOVE (see [`crate::cursor`]),
+//! CREATE DOMAIN with NOT NULL and ALTER DOMAIN.
 
 use sqlparser::ast::{Ident, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -48,6 +49,43 @@ pub struct Parsed {
     /// DECLARE (`statement` is its query), FETCH or MOVE (`statement` is
     /// a placeholder `Fetch`), which sqlparser reads only in part.
     pub cursor: Option<CursorCommand>,
+    /// CREATE DOMAIN or ALTER DOMAIN in PostgreSQL's grammar (`statement`
+    /// is a placeholder `CreateDomain`): sqlparser reads no NOT NULL in
+    /// CREATE DOMAIN and no ALTER DOMAIN.
+    pub domain: Option<DomainCommand>,
+}
+
+/// CREATE DOMAIN or ALTER DOMAIN.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DomainCommand {
+    Create {
+        name: sqlparser::ast::ObjectName,
+        data_type: sqlparser::ast::DataType,
+        default: Option<sqlparser::ast::Expr>,
+        /// NOT NULL (the last of NOT NULL and NULL said wins).
+        not_null: bool,
+        /// CHECK constraints, with their CONSTRAINT names if given.
+        checks: Vec<(Option<Ident>, sqlparser::ast::Expr)>,
+    },
+    Alter {
+        name: sqlparser::ast::ObjectName,
+        action: DomainAction,
+    },
+}
+
+/// What ALTER DOMAIN does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DomainAction {
+    /// SET DEFAULT expr, or DROP DEFAULT (`None`).
+    Default(Option<sqlparser::ast::Expr>),
+    /// SET NOT NULL (`true`) or DROP NOT NULL.
+    NotNull(bool),
+    AddCheck(Option<Ident>, sqlparser::ast::Expr),
+    DropConstraint {
+        name: Ident,
+        if_exists: bool,
+    },
+    RenameTo(Ident),
 }
 
 /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [tables]`, `VACUUM (options)
@@ -147,7 +185,14 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         let mut maintenance = None;
         let mut copy = None;
         let mut cursor = None;
-        let (statement, alter_sequence) = if is_word(&first, "declare") {
+        let mut domain = None;
+        let domain_statement = (is_word(&first, "create") || is_word(&first, "alter"))
+            && is_word(&parser.peek_nth_token(1).token, "domain");
+        let (statement, alter_sequence) = if domain_statement {
+            let (statement, command) = parse_domain(&mut parser).map_err(syntax)?;
+            domain = Some(command);
+            (statement, None)
+        } else if is_word(&first, "declare") {
             let (statement, command) = parse_declare(&mut parser).map_err(near)?;
             cursor = Some(command);
             (statement, None)
@@ -243,9 +288,114 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             maintenance,
             copy,
             cursor,
+            domain,
         });
     }
     Ok(out)
+}
+
+/// `CREATE DOMAIN name [AS] type [DEFAULT e] [[CONSTRAINT n] {NOT NULL |
+/// NULL | CHECK (e)}]…` and `ALTER DOMAIN name {SET DEFAULT e | DROP
+/// DEFAULT | {SET | DROP} NOT NULL | ADD [CONSTRAINT n] CHECK (e) | DROP
+/// CONSTRAINT [IF EXISTS] n [RESTRICT | CASCADE] | RENAME TO n}`, as PostgreSQL 15's
+/// grammar reads them (COLLATE is refused).
+fn parse_domain(p: &mut Parser) -> std::result::Result<(Statement, DomainCommand), ParserError> {
+    let create = p.parse_keyword(Keyword::CREATE);
+    if !create {
+        p.expect_keyword(Keyword::ALTER)?;
+    }
+    p.expect_keyword(Keyword::DOMAIN)?;
+    let name = p.parse_object_name(false)?;
+    let command = if create {
+        let _ = p.parse_keyword(Keyword::AS);
+        let data_type = p.parse_data_type()?;
+        if p.parse_keyword(Keyword::COLLATE) {
+            return Err(ParserError::ParserError(
+                "COLLATE in CREATE DOMAIN is not supported".into(),
+            ));
+        }
+        let mut default = None;
+        let mut not_null = false;
+        let mut checks = Vec::new();
+        loop {
+            if p.parse_keyword(Keyword::DEFAULT) {
+                default = Some(p.parse_expr()?);
+                continue;
+            }
+            let constraint = if p.parse_keyword(Keyword::CONSTRAINT) {
+                Some(p.parse_identifier()?)
+            } else {
+                None
+            };
+            if p.parse_keywords(&[Keyword::NOT, Keyword::NULL]) {
+                not_null = true;
+            } else if p.parse_keyword(Keyword::NULL) {
+                not_null = false;
+            } else if p.parse_keyword(Keyword::CHECK) {
+                p.expect_token(&Token::LParen)?;
+                let e = p.parse_expr()?;
+                p.expect_token(&Token::RParen)?;
+                checks.push((constraint, e));
+            } else if constraint.is_some() {
+                return p.expected("NOT NULL, NULL or CHECK", p.peek_token());
+            } else {
+                break;
+            }
+        }
+        DomainCommand::Create {
+            name: name.clone(),
+            data_type,
+            default,
+            not_null,
+            checks,
+        }
+    } else {
+        let action = if p.parse_keywords(&[Keyword::SET, Keyword::DEFAULT]) {
+            DomainAction::Default(Some(p.parse_expr()?))
+        } else if p.parse_keywords(&[Keyword::DROP, Keyword::DEFAULT]) {
+            DomainAction::Default(None)
+        } else if p.parse_keywords(&[Keyword::SET, Keyword::NOT, Keyword::NULL]) {
+            DomainAction::NotNull(true)
+        } else if p.parse_keywords(&[Keyword::DROP, Keyword::NOT, Keyword::NULL]) {
+            DomainAction::NotNull(false)
+        } else if p.parse_keyword(Keyword::ADD) {
+            let constraint = if p.parse_keyword(Keyword::CONSTRAINT) {
+                Some(p.parse_identifier()?)
+            } else {
+                None
+            };
+            p.expect_keyword(Keyword::CHECK)?;
+            p.expect_token(&Token::LParen)?;
+            let e = p.parse_expr()?;
+            p.expect_token(&Token::RParen)?;
+            DomainAction::AddCheck(constraint, e)
+        } else if p.parse_keywords(&[Keyword::RENAME, Keyword::TO]) {
+            DomainAction::RenameTo(p.parse_identifier()?)
+        } else if p.parse_keywords(&[Keyword::DROP, Keyword::CONSTRAINT]) {
+            let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let name = p.parse_identifier()?;
+            let _ = p.parse_one_of_keywords(&[Keyword::RESTRICT, Keyword::CASCADE]);
+            DomainAction::DropConstraint { name, if_exists }
+        } else {
+            return p.expected(
+                "SET DEFAULT, DROP DEFAULT, SET NOT NULL, DROP NOT NULL, ADD or DROP CONSTRAINT, \
+                 RENAME TO",
+                p.peek_token(),
+            );
+        };
+        DomainCommand::Alter {
+            name: name.clone(),
+            action,
+        }
+    };
+    let placeholder = Statement::CreateDomain(sqlparser::ast::CreateDomain {
+        name,
+        data_type: sqlparser::ast::DataType::Int(None),
+        collation: None,
+        default: None,
+        constraints: vec![],
+    });
+    Ok((placeholder, command))
 }
 
 /// `COPY { table [(columns)] | (query) } { FROM | TO } { STDIN | STDOUT |

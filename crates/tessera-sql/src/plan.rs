@@ -925,6 +925,91 @@ pub enum Plan {
     },
     /// CREATE, ALTER or DROP ROLE (checked again where it is made).
     Role(RoleStatement),
+    /// CREATE TYPE … AS ENUM, ALTER TYPE, DROP TYPE, and the same for
+    /// domains (checked again on shard 0 against the catalog of the
+    /// moment).
+    Type(TypeStatement),
+}
+
+/// A type statement as bound: names resolved on the search path, the
+/// rest decided on shard 0 (`shard::types`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeStatement {
+    /// CREATE TYPE … AS ENUM or CREATE DOMAIN: the type, its oids not
+    /// yet given.
+    Create(tessera_types::TypeDef),
+    /// ALTER TYPE of the type of oid `oid` (named `name`), or ALTER
+    /// DOMAIN (`domain`).
+    Alter {
+        oid: u32,
+        name: String,
+        change: TypeChange,
+        domain: bool,
+    },
+    /// DROP TYPE or (`domain`) DROP DOMAIN: the types found (oid, name
+    /// as given), and notices for the ones IF EXISTS skipped.
+    Drop {
+        types: Vec<(u32, String)>,
+        cascade: bool,
+        notices: Vec<String>,
+        domain: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeChange {
+    /// ADD VALUE [IF NOT EXISTS] label [BEFORE|AFTER neighbour]
+    /// (`before`: true for BEFORE).
+    AddValue {
+        label: String,
+        if_not_exists: bool,
+        neighbour: Option<(bool, String)>,
+    },
+    RenameValue {
+        from: String,
+        to: String,
+    },
+    Rename(String),
+    /// ALTER DOMAIN … SET DEFAULT (its SQL text) or DROP DEFAULT.
+    DomainDefault(Option<String>),
+    /// ALTER DOMAIN … SET NOT NULL (`true`) or DROP NOT NULL.
+    DomainNotNull(bool),
+    /// ALTER DOMAIN … ADD CONSTRAINT name CHECK (text); the name is the
+    /// one given, or `None` for the next free `<domain>_check[n]`.
+    DomainAddCheck {
+        name: Option<String>,
+        text: String,
+    },
+    DomainDropConstraint {
+        name: String,
+        if_exists: bool,
+    },
+}
+
+impl TypeChange {
+    /// Whether it is an ALTER DOMAIN change.
+    pub fn is_domain(&self) -> bool {
+        matches!(
+            self,
+            TypeChange::DomainDefault(_)
+                | TypeChange::DomainNotNull(_)
+                | TypeChange::DomainAddCheck { .. }
+                | TypeChange::DomainDropConstraint { .. }
+        )
+    }
+}
+
+impl TypeStatement {
+    pub fn tag(&self) -> &'static str {
+        match self {
+            TypeStatement::Create(def) if def.domain.is_some() => "CREATE DOMAIN",
+            TypeStatement::Create(_) => "CREATE TYPE",
+            TypeStatement::Alter { domain: true, .. } => "ALTER DOMAIN",
+            TypeStatement::Alter { .. } => "ALTER TYPE",
+            TypeStatement::Drop { domain: true, .. } => "DROP DOMAIN",
+            TypeStatement::Drop { .. } => "DROP TYPE",
+        }
+    }
 }
 
 /// A role statement as bound: names checked for syntax only; whether the
@@ -1022,6 +1107,7 @@ impl Plan {
                 | Plan::DropSchemas { .. }
                 | Plan::RenameSchema { .. }
                 | Plan::Role(_)
+                | Plan::Type(_)
         )
     }
 

@@ -34,7 +34,7 @@ use crate::engine::{
 use crate::expr::{InitRows, Params};
 use crate::plan::{
     DeletePlan, InitPlan, InsertPlan, OnConflict, Plan, Row, SelectPlan, Source, Statement, Target,
-    UpdatePlan,
+    TypeStatement, UpdatePlan,
 };
 use crate::rows::Rows;
 use crate::shard::{
@@ -2524,6 +2524,19 @@ impl<C: Cluster> Router<C> {
                 };
                 let tag = statement.tag();
                 let change = ShardRequest::Roles { statement, actor };
+                notices.extend(expect_done(self.ddl(ddl_block(session), change).await?)?);
+                Ok(QueryResult::command(tag, notices))
+            }
+            Plan::Type(statement) => {
+                let tag = statement.tag();
+                let mut notices = match statement {
+                    TypeStatement::Drop { notices, .. } => notices
+                        .iter()
+                        .map(|n| Notice::new(sqlstate::SUCCESSFUL_COMPLETION, n.clone()))
+                        .collect(),
+                    _ => vec![],
+                };
+                let change = ShardRequest::Types(statement.clone());
                 notices.extend(expect_done(self.ddl(ddl_block(session), change).await?)?);
                 Ok(QueryResult::command(tag, notices))
             }

@@ -56,6 +56,8 @@ mod ddl;
 mod dependencies;
 mod roles;
 mod schemas;
+mod types;
+pub(crate) use types::free_check_name;
 
 pub use ddl::Block;
 pub(crate) use dependencies::foreign_keys_needing;
@@ -464,6 +466,8 @@ pub enum ShardRequest {
         statement: crate::plan::RoleStatement,
         actor: String,
     },
+    /// Shard 0: CREATE, ALTER or DROP TYPE.
+    Types(crate::plan::TypeStatement),
     /// Shard 0: ALTER SCHEMA … RENAME TO.
     RenameSchema {
         schema: tessera_types::SchemaId,
@@ -1545,6 +1549,7 @@ impl ShardContext {
             | ShardRequest::DropSchemas { .. }
             | ShardRequest::RenameSchema { .. }
             | ShardRequest::Roles { .. }
+            | ShardRequest::Types(_)
             | ShardRequest::CreateIndex { .. }
             | ShardRequest::IndexValid { .. }
             | ShardRequest::ReplaceTable { .. }) => self.handle_ddl(request, None).await,
@@ -1641,6 +1646,7 @@ impl ShardContext {
             ShardRequest::Roles { statement, actor } => {
                 self.change_roles(statement, actor, block).await
             }
+            ShardRequest::Types(statement) => self.change_types(statement, block).await,
             ShardRequest::CreateIndex {
                 index,
                 if_not_exists,
@@ -3488,6 +3494,7 @@ impl ShardContext {
     ) -> Result<ShardResponse> {
         let ddl = self.ddl(block).await?;
         let catalog = ddl.catalog.clone();
+        types::type_taken(&catalog, table.schema, &table.name)?;
         if let Some(skipped) = name_taken(&catalog, table.schema, &table.name, if_not_exists)? {
             return Ok(skipped);
         }
@@ -3523,6 +3530,7 @@ impl ShardContext {
     ) -> Result<ShardResponse> {
         let ddl = self.ddl(block).await?;
         let catalog = ddl.catalog.clone();
+        types::type_taken(&catalog, sequence.schema, &sequence.name)?;
         if let Some(skipped) = name_taken(&catalog, sequence.schema, &sequence.name, if_not_exists)?
         {
             return Ok(skipped);
@@ -3618,6 +3626,7 @@ impl ShardContext {
                 ))
             }
             _ => {
+                types::type_taken(&catalog, view.schema, &view.name)?;
                 name_taken(&catalog, view.schema, &view.name, false)?;
             }
         }

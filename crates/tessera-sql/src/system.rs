@@ -122,6 +122,15 @@ pub enum CatalogFn {
     /// where the named object does not exist (a malformed name is still
     /// an error, as in PostgreSQL 15).
     ToReg(RegKind),
+    /// Text to a value of the enum type of this oid (see
+    /// `binder::types`): 22P02 for a label the type does not have.
+    EnumIn(u32),
+    /// Raises the error of constraint `k` of the domain of this oid
+    /// (`k` = `binder::types::NOT_NULL`: its NOT NULL).
+    DomainViolation(u32, u16),
+    /// Text (an array literal) or `text[]` to an array of the enum type
+    /// of this oid.
+    EnumArrayIn(u32),
 }
 
 impl CatalogFn {
@@ -397,6 +406,7 @@ const RELATIONS: &[(&str, &str)] = &[
         "oid:o opcmethod:o opcname:n opcnamespace:o opcowner:o opcfamily:o opcintype:o \
          opcdefault:b opckeytype:o",
     ),
+    ("pg_enum", "oid:o enumtypid:o enumsortorder:f enumlabel:n"),
     // Empty: Tessera has no range types. asyncpg's and tokio-postgres's
     // type lookups join it.
     (
@@ -616,6 +626,7 @@ const SYSTEM_TABLES: &[(&str, u32)] = &[
     ("pg_policy", 3256),
     ("pg_statistic_ext", 3381),
     ("pg_collation", 3456),
+    ("pg_enum", 3501),
     ("pg_range", 3541),
     ("pg_publication", 6104),
     ("pg_publication_rel", 6106),
@@ -777,7 +788,8 @@ pub fn typname(t: DataType) -> &'static str {
         DataType::InternalChar => "char",
         DataType::Int2Vector => "int2vector",
         DataType::OidVector => "oidvector",
-        DataType::Array(_) | DataType::Unknown => "unknown",
+        // The binder and pg_type name them from the catalog.
+        DataType::Array(_) | DataType::Unknown | DataType::Enum(_) => "unknown",
     }
 }
 
@@ -1004,6 +1016,25 @@ impl SystemCatalog {
         }
     }
 
+    /// A created type's name as the session's path shows it: bare when
+    /// the path finds it by that name, else qualified.
+    fn type_shown(&self, def: &tessera_types::TypeDef) -> String {
+        let first = self
+            .path
+            .iter()
+            .copied()
+            .find(|s| self.catalog.type_named(*s, &def.name).is_some());
+        if first == Some(def.schema) {
+            quote_ident(&def.name)
+        } else {
+            format!(
+                "{}.{}",
+                quote_ident(self.catalog.schema_name(def.schema)),
+                quote_ident(&def.name)
+            )
+        }
+    }
+
     fn relation_in(&self, schema: SchemaId, name: &str) -> bool {
         if schema == PG_CATALOG {
             return SystemCatalog::is_relation(name);
@@ -1032,6 +1063,7 @@ impl SystemCatalog {
             "pg_class" => self.class_rows(),
             "pg_attribute" => self.attributes(),
             "pg_type" => self.types(),
+            "pg_enum" => self.enum_rows(),
             "pg_index" => self.index_rows(),
             "pg_constraint" => self.constraints(),
             "pg_attrdef" => self.attrdefs(),
@@ -1229,9 +1261,10 @@ impl SystemCatalog {
     fn attributes(&self) -> Vec<Vec<Value>> {
         let mut rows = Vec::new();
         let mut add = |rel: u32, num: usize, name: &str, t: Option<DataType>, col: ColumnFacts| {
-            let (type_oid, len, typmod) = match t {
-                Some(t) => (t.oid(), t.typlen(), t.typmod()),
-                None => (0, -1, -1),
+            let (type_oid, len, typmod) = match (t, col.domain) {
+                (Some(t), Some(d)) => (d, t.typlen(), -1),
+                (Some(t), None) => (t.oid(), t.typlen(), t.typmod()),
+                (None, _) => (0, -1, -1),
             };
             let t = t.unwrap_or(DataType::Unknown);
             rows.push(vec![
@@ -1280,6 +1313,7 @@ impl SystemCatalog {
                                 None => '\0',
                             },
                             dropped: col.dropped,
+                            domain: col.domain,
                         };
                         let t = (!col.dropped).then_some(col.data_type);
                         add(c.oid, i + 1, &col.name, t, facts);
@@ -1354,7 +1388,43 @@ impl SystemCatalog {
             };
             rows.push(type_row(*t, 0, elem_oid));
         }
+        for def in self.catalog.types() {
+            rows.extend(created_type_rows(def));
+        }
         rows
+    }
+
+    /// `format_type(oid, typmod)`, also of the types CREATE TYPE made
+    /// (qualified when the search path would not find them by name).
+    fn format_type(&self, type_oid: u32, typmod: Option<i32>) -> String {
+        match self.catalog.type_by_oid(type_oid) {
+            Some((def, array)) => {
+                let name = self.type_shown(def);
+                if array {
+                    format!("{name}[]")
+                } else {
+                    name
+                }
+            }
+            None => format_type(type_oid, typmod),
+        }
+    }
+
+    /// pg_enum: the labels of every enum type.
+    fn enum_rows(&self) -> Vec<Vec<Value>> {
+        self.catalog
+            .types()
+            .flat_map(|t| {
+                t.labels.iter().map(|l| {
+                    vec![
+                        oid(l.oid),
+                        oid(t.oid),
+                        Value::Float4(l.sort_order as f32),
+                        text(l.label.clone()),
+                    ]
+                })
+            })
+            .collect()
     }
 
     fn index_rows(&self) -> Vec<Vec<Value>> {
@@ -1569,6 +1639,27 @@ impl SystemCatalog {
                     Value::Null,
                     c.check.map_or(Value::Null, text),
                 ]);
+            }
+        }
+        for def in self.catalog.types() {
+            let Some(d) = &def.domain else { continue };
+            for (k, (name, check)) in d.checks.iter().enumerate() {
+                let mut row = vec![
+                    oid(domain_constraint_oid(def, k)),
+                    text(name.clone()),
+                    oid(def.schema),
+                    ch('c'),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                    Value::Bool(true),
+                    oid(0),
+                    oid(def.oid),
+                ];
+                row.extend([oid(0), oid(0), oid(0), ch(' '), ch(' '), ch(' ')]);
+                row.extend([Value::Bool(true), int4(0), Value::Bool(false)]);
+                row.extend(std::iter::repeat_n(Value::Null, 7));
+                row.push(text(check.clone()));
+                rows.push(row);
             }
         }
         rows
@@ -1933,9 +2024,51 @@ impl SystemCatalog {
                 None => Value::Null,
                 Some(t) => {
                     let typmod = args.get(1).and_then(Value::as_i64).map(|m| m as i32);
-                    text(format_type(t, typmod))
+                    text(self.format_type(t, typmod))
                 }
             },
+            CatalogFn::DomainViolation(type_oid, k) => {
+                let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
+                    return Err(Error::internal(format!(
+                        "domain {type_oid} is not in the catalog"
+                    )));
+                };
+                let checks = def.domain.as_ref().map_or(&[][..], |d| &d.checks);
+                return Err(match checks.get(k as usize) {
+                    _ if k == crate::binder::DOMAIN_NOT_NULL => Error::new(
+                        sqlstate::NOT_NULL_VIOLATION,
+                        format!("domain {} does not allow null values", def.name),
+                    ),
+                    Some((name, _)) => Error::new(
+                        sqlstate::CHECK_VIOLATION,
+                        format!(
+                            "value for domain {} violates check constraint \"{name}\"",
+                            def.name
+                        ),
+                    )
+                    .with_constraint(name),
+                    None => Error::internal(format!("constraint {k} of domain {}", def.name)),
+                });
+            }
+            CatalogFn::EnumArrayIn(type_oid) => {
+                let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type with OID {type_oid} does not exist"),
+                    ));
+                };
+                crate::binder::enum_array_value(def, args[0].clone())?
+            }
+            CatalogFn::EnumIn(type_oid) => {
+                let Some((def, false)) = self.catalog.type_by_oid(type_oid) else {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!("type with OID {type_oid} does not exist"),
+                    ));
+                };
+                let label = args[0].to_text().unwrap_or_default();
+                crate::binder::enum_value(def, &label)?
+            }
             // Expressions are stored as the SQL text pg_get_expr shows.
             CatalogFn::GetExpr => args[0].clone(),
             CatalogFn::GetIndexdef => {
@@ -1970,8 +2103,12 @@ impl SystemCatalog {
                 }
                 None => Value::Null,
             },
-            CatalogFn::TypeIsVisible => match arg_oid(0).and_then(DataType::from_oid) {
-                Some(_) => Value::Bool(true),
+            CatalogFn::TypeIsVisible => match arg_oid(0) {
+                Some(o) if DataType::from_oid(o).is_some() => Value::Bool(true),
+                Some(o) => match self.catalog.type_by_oid(o) {
+                    Some((def, _)) => Value::Bool(self.type_shown(def) == quote_ident(&def.name)),
+                    None => Value::Null,
+                },
                 None => Value::Null,
             },
             CatalogFn::EncodingToChar => match args[0].as_i64() {
@@ -2116,6 +2253,14 @@ impl SystemCatalog {
     }
 
     fn constraintdef(&self, constraint: u32) -> Option<String> {
+        for def in self.catalog.types() {
+            let Some(d) = &def.domain else { continue };
+            for (k, (_, check)) in d.checks.iter().enumerate() {
+                if domain_constraint_oid(def, k) == constraint {
+                    return Some(format!("CHECK ({})", domain_check_shown(def, check)));
+                }
+            }
+        }
         let k = constraint.checked_sub(0x5000_0000)?;
         let t = self.table(relation_oid(k / 256))?;
         self.table_constraints(t)
@@ -2189,10 +2334,23 @@ impl SystemCatalog {
                     },
                     _ => None,
                 });
-                let t = cast
-                    .and_then(|t| crate::binder::data_type(&t).ok())
-                    .ok_or_else(|| not_found("type"))?;
-                Ok(t.oid())
+                if let Some(t) = cast.as_ref().and_then(|t| crate::binder::data_type(t).ok()) {
+                    return Ok(t.oid());
+                }
+                // A type CREATE TYPE made, by its schema or on the path.
+                let parts = dotted_name(input).ok_or_else(|| not_found("type"))?;
+                let found = match parts.as_slice() {
+                    [schema, name] => self
+                        .catalog
+                        .schema(schema)
+                        .and_then(|s| self.catalog.type_named(s.id, name)),
+                    [name] => self
+                        .path
+                        .iter()
+                        .find_map(|s| self.catalog.type_named(*s, name)),
+                    _ => None,
+                };
+                found.map(|t| t.oid).ok_or_else(|| not_found("type"))
             }
             RegKind::Namespace => self
                 .catalog
@@ -2230,7 +2388,9 @@ impl SystemCatalog {
                 Some((name, _)) => Some(self.shown(PG_CATALOG, name)),
                 None => self.class(o).map(|c| self.shown(c.schema, &c.name)),
             },
-            RegKind::Type => DataType::from_oid(o).map(|_| format_type(o, None)),
+            RegKind::Type => (DataType::from_oid(o).is_some()
+                || self.catalog.type_by_oid(o).is_some())
+            .then(|| self.format_type(o, None)),
             RegKind::Proc => PROCS.iter().find(|p| p.0 == o).map(|p| p.1.to_string()),
             RegKind::Namespace => self.catalog.schema_by_id(o).map(|s| quote_ident(&s.name)),
             RegKind::Role => (o == SUPERUSER_OID).then(|| "postgres".to_string()),
@@ -2283,6 +2443,8 @@ struct ColumnFacts {
     has_missing: bool,
     identity: char,
     dropped: bool,
+    /// The domain the column was declared with: its type there.
+    domain: Option<u32>,
 }
 
 struct Constraint {
@@ -2375,6 +2537,74 @@ fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {
         Value::Null,
         Value::Null,
     ]
+}
+
+/// A domain's CHECK as PostgreSQL deparses it: `VALUE` read as a column
+/// of the base type, so constants take their labels (`VALUE > 0::numeric`).
+fn domain_check_shown(def: &tessera_types::TypeDef, check: &str) -> String {
+    let base = def.domain.as_ref().map_or(DataType::Unknown, |d| d.base);
+    let value = TableDef {
+        id: 0,
+        name: def.name.clone(),
+        schema: def.schema,
+        columns: vec![tessera_types::ColumnDef::new("value", base, false)],
+        primary_key: vec![],
+        sharding_key: vec![],
+        checks: vec![],
+        foreign_keys: vec![],
+    };
+    let shown = deparse_text(check, &value, None);
+    crate::binder::replace_value(&shown, "VALUE").unwrap_or(shown)
+}
+
+/// The oid of check `k` of a domain: a constraint oid of the id its oid
+/// was taken from (ids are shared by relations and types, so it is no
+/// table's).
+fn domain_constraint_oid(def: &tessera_types::TypeDef, k: usize) -> u32 {
+    constraint_oid(def.oid - tessera_types::schema::FIRST_USER_OID, k)
+}
+
+/// The pg_type rows of a type CREATE TYPE or CREATE DOMAIN made (a domain
+/// has no array type here), as PostgreSQL 15 has them.
+fn created_type_rows(def: &tessera_types::TypeDef) -> Vec<Vec<Value>> {
+    if let Some(d) = &def.domain {
+        let mut row = type_row(d.base, 0, 0);
+        row[0] = oid(def.oid);
+        row[1] = text(def.name.clone());
+        row[2] = oid(def.schema);
+        row[6] = ch('d');
+        row[24] = Value::Bool(d.not_null);
+        row[25] = oid(d.base.oid());
+        row[26] = int4(d.base.typmod() as i64);
+        // typdefault as PostgreSQL deparses it (`'Y'::character varying`).
+        let no_columns = TableDef {
+            id: 0,
+            name: def.name.clone(),
+            schema: def.schema,
+            columns: vec![],
+            primary_key: vec![],
+            sharding_key: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        row[30] = d.default.as_ref().map_or(Value::Null, |e| {
+            text(deparse_text(e, &no_columns, Some(d.base)))
+        });
+        return vec![row];
+    }
+    let t = DataType::Enum(def.oid);
+    let mut scalar = type_row(t, def.array_oid(), 0);
+    scalar[1] = text(def.name.clone());
+    scalar[2] = oid(def.schema);
+    scalar[6] = ch('e');
+    scalar[7] = ch('E');
+    let mut array = type_row(DataType::Array(Elem::Text), 0, def.oid);
+    array[0] = oid(def.array_oid());
+    array[1] = text(format!("_{}", def.name));
+    array[2] = oid(def.schema);
+    // typcollation: an enum's array has none (text[]'s is the default).
+    array[28] = oid(0);
+    vec![scalar, array]
 }
 
 /// An expression stored as SQL text (a DEFAULT or CHECK), shown as

@@ -283,6 +283,11 @@ pub enum CatalogRecord {
     /// The role of this id, with new attributes, password or name.
     AlterRole(tessera_types::RoleDef),
     DropRole(tessera_types::RoleId),
+    /// A type made by CREATE TYPE, or its new definition (ALTER TYPE):
+    /// the type of its oid is replaced.
+    Type(tessera_types::TypeDef),
+    /// DROP TYPE: the type of this oid goes.
+    DropType(u32),
     /// The catalog changes of transaction block `tx`, committed together:
     /// also its commit decision. It is written only once every shard in
     /// `participants` holds a durable `Prepare` of the block's rows, so
@@ -403,6 +408,14 @@ impl CatalogRecord {
                 w.u8(17);
                 w.u32(*id);
             }
+            CatalogRecord::Type(def) => {
+                w.u8(19);
+                def.encode(&mut w);
+            }
+            CatalogRecord::DropType(oid) => {
+                w.u8(20);
+                w.u32(*oid);
+            }
             CatalogRecord::Transaction {
                 tx,
                 participants,
@@ -504,6 +517,8 @@ impl CatalogRecord {
             15 => CatalogRecord::CreateRole(tessera_types::RoleDef::decode(&mut r)?),
             16 => CatalogRecord::AlterRole(tessera_types::RoleDef::decode(&mut r)?),
             17 => CatalogRecord::DropRole(r.u32()?),
+            19 => CatalogRecord::Type(tessera_types::TypeDef::decode(&mut r)?),
+            20 => CatalogRecord::DropType(r.u32()?),
             18 => {
                 let tx = r.u64()?;
                 let n = r.len_prefix(1 << 16)?;
@@ -599,6 +614,32 @@ mod tests {
                 depends_on: vec![3],
             }),
             CatalogRecord::AlterTable(table.clone()),
+            CatalogRecord::Type(tessera_types::TypeDef {
+                oid: 16_390,
+                name: "mood".into(),
+                schema: tessera_types::schema::PUBLIC,
+                owner: "postgres".into(),
+                labels: vec![tessera_types::schema::EnumLabel {
+                    oid: 16_392,
+                    sort_order: 1.5,
+                    label: "ok".into(),
+                }],
+                domain: None,
+            }),
+            CatalogRecord::Type(tessera_types::TypeDef {
+                oid: 16_394,
+                name: "posint".into(),
+                schema: tessera_types::schema::PUBLIC,
+                owner: "postgres".into(),
+                labels: vec![],
+                domain: Some(tessera_types::schema::DomainDef {
+                    base: DataType::Numeric(Some((10, 2))),
+                    not_null: true,
+                    default: Some("1".into()),
+                    checks: vec![("posint_check".into(), "VALUE > 0".into())],
+                }),
+            }),
+            CatalogRecord::DropType(16_390),
             CatalogRecord::Comment {
                 object: 3,
                 column: 2,

@@ -186,6 +186,8 @@ fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
             catalog.with_role_replaced(role)
         }
         CatalogRecord::DropRole(id) => catalog.without_role(id),
+        CatalogRecord::Type(def) => catalog.with_type_replaced(def),
+        CatalogRecord::DropType(oid) => catalog.without_type(oid),
         CatalogRecord::Drop {
             altered,
             relations,

@@ -38,6 +38,9 @@ pub enum Elem {
     Name,
     /// `"char"` (PostgreSQL's `_char`).
     InternalChar,
+    /// An enum type, by its oid (its array type's oid is the next one;
+    /// see `schema::TypeDef`).
+    Enum(u32),
 }
 
 /// (element, element type, array OID, element OID, array type name).
@@ -101,6 +104,9 @@ impl Elem {
     /// The element type of arrays of `t` (modifiers dropped), if `t` can
     /// be an array element.
     pub fn of(t: DataType) -> Option<Elem> {
+        if let DataType::Enum(oid) = t {
+            return Some(Elem::Enum(oid));
+        }
         let t = t.unconstrained();
         TABLE.iter().find(|(_, d, _, _)| *d == t).map(|(e, ..)| *e)
     }
@@ -111,20 +117,30 @@ impl Elem {
     }
 
     pub fn data_type(self) -> DataType {
-        self.row().1
+        match self {
+            Elem::Enum(oid) => DataType::Enum(oid),
+            e => e.row().1,
+        }
     }
 
     /// The OID of the array type.
     pub fn array_oid(self) -> u32 {
-        self.row().2
+        match self {
+            Elem::Enum(oid) => oid + 1,
+            e => e.row().2,
+        }
     }
 
-    /// The array type's name (`integer[]`).
+    /// The array type's name (`integer[]`; an enum's the binder names).
     pub fn array_name(self) -> &'static str {
-        self.row().3
+        match self {
+            Elem::Enum(_) => "enum[]",
+            e => e.row().3,
+        }
     }
 
-    /// The element type of the array type with OID `oid`.
+    /// The element type of the built-in array type with OID `oid` (an
+    /// enum's array type is known to the catalog only).
     pub fn from_array_oid(oid: u32) -> Option<Elem> {
         TABLE
             .iter()

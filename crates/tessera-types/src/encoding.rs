@@ -203,6 +203,25 @@ impl<'a> Reader<'a> {
                 }
                 Value::Record(Box::new(crate::value::Record { shape, fields }))
             }
+            25 => {
+                let elem = crate::array::Elem::Enum(self.u32()?);
+                let n = self.len_prefix(1 << 28)?;
+                let mut items = Vec::with_capacity(n.min(4096));
+                for _ in 0..n {
+                    items.push(self.value()?);
+                }
+                Value::Array(Box::new(crate::array::Array { elem, items }))
+            }
+            24 => {
+                let type_oid = self.u32()?;
+                let sort_order = f64::from_bits(self.u64()?);
+                let label = self.str()?.to_string();
+                Value::Enum(Box::new(crate::value::EnumValue {
+                    type_oid,
+                    sort_order,
+                    label,
+                }))
+            }
             _ => return Err(self.corrupt("unknown value tag")),
         })
     }
@@ -307,8 +326,18 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             buf.extend_from_slice(s.as_bytes());
         }
         Value::Array(a) => {
-            buf.push(21);
-            buf.extend_from_slice(&a.elem.array_oid().to_le_bytes());
+            // An array of an enum type: its element type's oid, which
+            // the catalog knows (a built-in array type's oid says all).
+            match a.elem {
+                crate::array::Elem::Enum(oid) => {
+                    buf.push(25);
+                    buf.extend_from_slice(&oid.to_le_bytes());
+                }
+                elem => {
+                    buf.push(21);
+                    buf.extend_from_slice(&elem.array_oid().to_le_bytes());
+                }
+            }
             buf.extend_from_slice(&(a.items.len() as u32).to_le_bytes());
             for v in &a.items {
                 encode_value(buf, v);
@@ -334,6 +363,13 @@ fn encode_value(buf: &mut Vec<u8>, v: &Value) {
             for v in &r.fields {
                 encode_value(buf, v);
             }
+        }
+        Value::Enum(e) => {
+            buf.push(24);
+            buf.extend_from_slice(&e.type_oid.to_le_bytes());
+            buf.extend_from_slice(&e.sort_order.to_bits().to_le_bytes());
+            buf.extend_from_slice(&(e.label.len() as u32).to_le_bytes());
+            buf.extend_from_slice(e.label.as_bytes());
         }
         Value::Jsonb(j) => {
             let text = j.to_text();
@@ -448,6 +484,12 @@ pub fn encode_key_value(out: &mut Vec<u8>, v: &Value) {
             for v in &r.fields {
                 encode_key_value(out, v);
             }
+        }
+        // By the label's place in its type (labels of one type never share
+        // one), so an index on an enum column is in the declared order.
+        Value::Enum(e) => {
+            out.push(0x92);
+            encode_key_float(out, e.sort_order);
         }
         Value::Jsonb(j) => {
             out.push(0x81);

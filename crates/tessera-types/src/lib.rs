@@ -27,7 +27,7 @@ pub use error::{Error, ErrorKind, ErrorObject, Result};
 pub use role::{RoleDef, RoleId};
 pub use schema::{
     Catalog, ColumnDef, DefLayout, FkAction, ForeignKey, Identity, IndexDef, SchemaDef, SchemaId,
-    TableDef, TableId, ViewDef,
+    TableDef, TableId, TypeDef, ViewDef,
 };
 pub use sequence::SequenceDef;
 pub use types::{DataType, RecordShape, RegKind, ROW_FIELDS_MAX};

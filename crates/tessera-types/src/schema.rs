@@ -108,6 +108,9 @@ pub struct ColumnDef {
     /// stored before are converted to it by shards (once, in memory, and
     /// again after recovery for rows logged before).
     pub retyped: bool,
+    /// The domain (its oid) the column was declared with: `data_type` is
+    /// the domain's base type, and writes check the domain's constraints.
+    pub domain: Option<u32>,
 }
 
 /// How an identity column takes values given by INSERT and UPDATE.
@@ -131,6 +134,7 @@ impl ColumnDef {
             missing: None,
             dropped: false,
             retyped: false,
+            domain: None,
         }
     }
 }
@@ -244,7 +248,11 @@ impl TableDef {
                 Some(Identity::Always) => 1,
                 Some(Identity::ByDefault) => 2,
             };
-            w.u8(identity | if c.dropped { 0x80 } else { 0 } | if c.retyped { 0x40 } else { 0 });
+            // 0x20: a domain's oid follows the missing value.
+            w.u8(identity
+                | if c.dropped { 0x80 } else { 0 }
+                | if c.retyped { 0x40 } else { 0 }
+                | if c.domain.is_some() { 0x20 } else { 0 });
             match &c.default {
                 Some(d) => {
                     w.u8(1);
@@ -258,6 +266,9 @@ impl TableDef {
                     w.value(v);
                 }
                 None => w.u8(0),
+            }
+            if let Some(d) = c.domain {
+                w.u32(d);
             }
         }
         for list in [&self.primary_key, &self.sharding_key] {
@@ -299,7 +310,7 @@ impl TableDef {
             let flags = r.u8()?;
             let dropped = flags & 0x80 != 0;
             let retyped = flags & 0x40 != 0;
-            let identity = match flags & 0x3f {
+            let identity = match flags & 0x1f {
                 0 => None,
                 1 => Some(Identity::Always),
                 2 => Some(Identity::ByDefault),
@@ -313,6 +324,10 @@ impl TableDef {
                 0 => None,
                 _ => Some(r.value()?),
             };
+            let domain = match flags & 0x20 {
+                0 => None,
+                _ => Some(r.u32()?),
+            };
             columns.push(ColumnDef {
                 name,
                 data_type,
@@ -322,6 +337,7 @@ impl TableDef {
                 missing,
                 dropped,
                 retyped,
+                domain,
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
@@ -613,8 +629,12 @@ const TAG_PRECISION: u8 = 103;
 const TAG_INTERVAL: u8 = 104;
 /// `numeric(p, s)` with a precision above 255: two u16s.
 const TAG_NUMERIC_WIDE: u8 = 105;
+/// An enum type (`DataType::Enum`): its oid.
+const TAG_ENUM: u8 = 106;
+/// An array of an enum type: the enum's oid.
+const TAG_ENUM_ARRAY: u8 = 107;
 /// The last tag.
-const TAG_LAST: u8 = TAG_NUMERIC_WIDE;
+const TAG_LAST: u8 = TAG_ENUM_ARRAY;
 
 fn encode_type(w: &mut Writer, t: DataType) {
     match t {
@@ -649,6 +669,14 @@ fn encode_type(w: &mut Writer, t: DataType) {
             w.u8(TAG_INTERVAL);
             w.u32(typmod.typmod() as u32);
         }
+        DataType::Enum(oid) => {
+            w.u8(TAG_ENUM);
+            w.u32(oid);
+        }
+        DataType::Array(crate::array::Elem::Enum(oid)) => {
+            w.u8(TAG_ENUM_ARRAY);
+            w.u32(oid);
+        }
         other => w.u32(other.oid()),
     }
 }
@@ -666,6 +694,8 @@ fn decode_type(r: &mut Reader) -> Result<DataType> {
             Ok(DataType::Numeric(Some(((m >> 16) as u16, m as u16))))
         }
         TAG_VARCHAR => Ok(DataType::Varchar(Some(r.u32()?))),
+        TAG_ENUM => Ok(DataType::Enum(r.u32()?)),
+        TAG_ENUM_ARRAY => Ok(DataType::Array(crate::array::Elem::Enum(r.u32()?))),
         TAG_CHAR => Ok(DataType::Char(Some(r.u32()?))),
         TAG_PRECISION => {
             let oid = r.u32()?;
@@ -694,6 +724,198 @@ fn decode_type(r: &mut Reader) -> Result<DataType> {
     }
 }
 
+/// The oid of the first object a user makes (PostgreSQL's
+/// `FirstNormalObjectId`): an id of the relation id space is shown as this
+/// plus the id.
+pub const FIRST_USER_OID: u32 = 16_384;
+
+/// A type made by CREATE TYPE (PostgreSQL's `pg_type` row with its
+/// `pg_enum` rows). Its oid and its array type's oid (`oid + 1`) are two
+/// ids of the relation id space, so they never meet a relation's oid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeDef {
+    pub oid: u32,
+    pub name: String,
+    pub schema: SchemaId,
+    pub owner: String,
+    /// An enum's labels, in their sort order (none for a domain).
+    pub labels: Vec<EnumLabel>,
+    /// What a domain is (`None` for an enum).
+    pub domain: Option<DomainDef>,
+}
+
+/// A domain (CREATE DOMAIN): a base type with constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainDef {
+    pub base: DataType,
+    pub not_null: bool,
+    /// DEFAULT, as SQL text (used where a column of it has none).
+    pub default: Option<String>,
+    /// CHECK constraints: name and expression text over `VALUE`.
+    pub checks: Vec<(String, String)>,
+}
+
+/// One label of an enum type (a `pg_enum` row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumLabel {
+    pub oid: u32,
+    pub sort_order: f64,
+    pub label: String,
+}
+
+/// The longest enum label in bytes (PostgreSQL's `NAMEDATALEN - 1`):
+/// a longer one is 22023, as in PostgreSQL.
+pub const ENUM_LABEL_BYTES_MAX: usize = 63;
+
+/// The most labels an enum type may have (PostgreSQL has no smaller
+/// limit than its oid space; this bounds what one type costs every
+/// catalog snapshot). CREATE TYPE or ADD VALUE past it fails with 54000.
+pub const ENUM_LABELS_MAX: usize = 10_000;
+
+/// The most CHECK constraints a domain may have: CREATE DOMAIN or ALTER
+/// DOMAIN … ADD CONSTRAINT past it fails with 54000 (each is checked on
+/// every write of every column of the domain).
+pub const DOMAIN_CHECKS_MAX: usize = 256;
+
+/// Where ALTER TYPE … ADD VALUE puts a new label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelPlace {
+    Last,
+    Before(usize),
+    After(usize),
+}
+
+impl TypeDef {
+    /// The array type's oid (`_name`).
+    pub fn array_oid(&self) -> u32 {
+        self.oid + 1
+    }
+
+    pub fn label(&self, label: &str) -> Option<&EnumLabel> {
+        self.labels.iter().find(|l| l.label == label)
+    }
+
+    /// The value of label `l`.
+    pub fn value_of(&self, l: &EnumLabel) -> crate::Value {
+        crate::Value::Enum(Box::new(crate::value::EnumValue {
+            type_oid: self.oid,
+            sort_order: l.sort_order,
+            label: l.label.clone(),
+        }))
+    }
+
+    /// The sort order a label added at `place` takes, between its
+    /// neighbours' (labels already stored keep theirs), or `None` when
+    /// no number is left between them.
+    pub fn sort_order_at(&self, place: LabelPlace) -> Option<f64> {
+        let orders: Vec<f64> = self.labels.iter().map(|l| l.sort_order).collect();
+        let (below, above) = match place {
+            LabelPlace::Last => return Some(orders.last().map_or(1.0, |o| o + 1.0)),
+            LabelPlace::Before(i) => (i.checked_sub(1).map(|j| orders[j]), orders[i]),
+            LabelPlace::After(i) => match orders.get(i + 1) {
+                Some(next) => (Some(orders[i]), *next),
+                None => return Some(orders[i] + 1.0),
+            },
+        };
+        let order = match below {
+            Some(b) => (b + above) / 2.0,
+            None => above - 1.0,
+        };
+        let strictly_between = below.is_none_or(|b| b < order) && order < above;
+        strictly_between.then_some(order)
+    }
+
+    pub fn encode(&self, w: &mut Writer) {
+        w.u32(self.oid);
+        w.str(&self.name);
+        w.u32(self.schema);
+        w.str(&self.owner);
+        // The kind: 1 an enum, 2 a domain.
+        match &self.domain {
+            None => {
+                w.u8(1);
+                w.u32(self.labels.len() as u32);
+                for l in &self.labels {
+                    w.u32(l.oid);
+                    w.u64(l.sort_order.to_bits());
+                    w.str(&l.label);
+                }
+            }
+            Some(d) => {
+                w.u8(2);
+                encode_type(w, d.base);
+                w.u8(d.not_null as u8);
+                match &d.default {
+                    Some(t) => {
+                        w.u8(1);
+                        w.str(t);
+                    }
+                    None => w.u8(0),
+                }
+                w.u32(d.checks.len() as u32);
+                for (name, text) in &d.checks {
+                    w.str(name);
+                    w.str(text);
+                }
+            }
+        }
+    }
+
+    pub fn decode(r: &mut Reader) -> Result<TypeDef> {
+        let oid = r.u32()?;
+        let name = r.str()?.to_string();
+        let schema = r.u32()?;
+        let owner = r.str()?.to_string();
+        match r.u8()? {
+            1 => {}
+            2 => {
+                let base = decode_type(r)?;
+                let not_null = r.u8()? != 0;
+                let default = match r.u8()? {
+                    0 => None,
+                    _ => Some(r.str()?.to_string()),
+                };
+                let n = r.len_prefix(DOMAIN_CHECKS_MAX)?;
+                let mut checks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    checks.push((r.str()?.to_string(), r.str()?.to_string()));
+                }
+                return Ok(TypeDef {
+                    oid,
+                    name,
+                    schema,
+                    owner,
+                    labels: vec![],
+                    domain: Some(DomainDef {
+                        base,
+                        not_null,
+                        default,
+                        checks,
+                    }),
+                });
+            }
+            _ => return Err(r.corrupt("unknown kind of type")),
+        }
+        let n = r.len_prefix(ENUM_LABELS_MAX)?;
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            labels.push(EnumLabel {
+                oid: r.u32()?,
+                sort_order: f64::from_bits(r.u64()?),
+                label: r.str()?.to_string(),
+            });
+        }
+        Ok(TypeDef {
+            oid,
+            name,
+            schema,
+            owner,
+            labels,
+            domain: None,
+        })
+    }
+}
+
 /// An immutable snapshot of the schema and the bucket map.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -717,6 +939,8 @@ pub struct Catalog {
     comments: BTreeMap<(TableId, u32), String>,
     /// Roles by id (see [`crate::role`]).
     roles: BTreeMap<RoleId, Arc<RoleDef>>,
+    /// Types made by CREATE TYPE, by schema and name.
+    types: BTreeMap<(SchemaId, String), Arc<TypeDef>>,
     /// The id the next CREATE ROLE takes.
     pub next_role_id: RoleId,
 }
@@ -755,6 +979,7 @@ impl Catalog {
             views: BTreeMap::new(),
             comments: BTreeMap::new(),
             roles: BTreeMap::new(),
+            types: BTreeMap::new(),
             next_role_id: FIRST_CREATED_ROLE_ID,
         }
     }
@@ -1242,6 +1467,105 @@ impl Catalog {
         schemas.iter().fold(emptied, |c, s| c.without_schema(*s))
     }
 
+    /// The type `name` in `schema`, made by CREATE TYPE.
+    pub fn type_named(&self, schema: SchemaId, name: &str) -> Option<&Arc<TypeDef>> {
+        self.types.get(&(schema, name.to_string()))
+    }
+
+    /// The type of oid `oid` (or whose array type it is, with `true`).
+    pub fn type_by_oid(&self, oid: u32) -> Option<(&Arc<TypeDef>, bool)> {
+        self.types.values().find_map(|t| {
+            if t.oid == oid {
+                Some((t, false))
+            } else if t.array_oid() == oid {
+                Some((t, true))
+            } else {
+                None
+            }
+        })
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = &Arc<TypeDef>> {
+        self.types.values()
+    }
+
+    /// A copy with the enum type `def` added, its oid, its array type's
+    /// and its labels' oids taken from `next_table_id`.
+    pub fn with_type(&self, mut def: TypeDef) -> (Catalog, Arc<TypeDef>) {
+        let mut next = self.clone();
+        def.oid = FIRST_USER_OID + next.next_table_id;
+        next.next_table_id += 2;
+        for l in &mut def.labels {
+            l.oid = FIRST_USER_OID + next.next_table_id;
+            next.next_table_id += 1;
+        }
+        let def = Arc::new(def);
+        next.types
+            .insert((def.schema, def.name.clone()), def.clone());
+        next.version += 1;
+        (next, def)
+    }
+
+    /// The id an object made now gets as an oid (ALTER TYPE … ADD VALUE's
+    /// label), and the catalog that has handed it out.
+    pub fn with_oid_taken(&self) -> (Catalog, u32) {
+        let mut next = self.clone();
+        let oid = FIRST_USER_OID + next.next_table_id;
+        next.next_table_id += 1;
+        (next, oid)
+    }
+
+    /// Type `def.oid` replaced by `def` (ALTER TYPE, or the replay of
+    /// CREATE TYPE), or added; ids handed out stay past its oids.
+    pub fn with_type_replaced(&self, def: TypeDef) -> Catalog {
+        let mut next = self.clone();
+        next.types.retain(|_, t| t.oid != def.oid);
+        let past = def
+            .labels
+            .iter()
+            .map(|l| l.oid)
+            .chain([def.array_oid()])
+            .max()
+            .unwrap_or(def.oid);
+        next.next_table_id = next
+            .next_table_id
+            .max(past.saturating_sub(FIRST_USER_OID) + 1);
+        next.types
+            .insert((def.schema, def.name.clone()), Arc::new(def));
+        next.version += 1;
+        next
+    }
+
+    /// Without type `oid` (DROP TYPE).
+    pub fn without_type(&self, oid: u32) -> Catalog {
+        let mut next = self.clone();
+        next.types.retain(|_, t| t.oid != oid);
+        next.version += 1;
+        next
+    }
+
+    /// The columns of tables whose type is type `oid` (an enum or an
+    /// array of it, or a domain they were declared with): (table, column,
+    /// whether it is the array).
+    pub fn columns_of_type(&self, oid: u32) -> Vec<(String, String, bool)> {
+        self.tables
+            .values()
+            .flat_map(|t| {
+                t.visible_columns()
+                    .filter(|(_, c)| {
+                        c.data_type == DataType::Enum(oid)
+                            || c.data_type == DataType::Array(crate::array::Elem::Enum(oid))
+                            || c.domain == Some(oid)
+                    })
+                    .map(|(_, c)| {
+                        let array = matches!(c.data_type, DataType::Array(_));
+                        (t.name.clone(), c.name.clone(), array)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Drops a table (with its indexes) or an index, by (storage) id.
     pub fn without_table(&self, id: TableId) -> Catalog {
         let mut next = self.clone();
@@ -1281,6 +1605,36 @@ mod tests {
         assert!(c.role("ann").is_none());
         let c = c.without_role(role.id);
         assert!(c.roles().next().is_none());
+    }
+
+    #[test]
+    fn labels_added_between_others_keep_the_order_until_no_number_is_left() {
+        let label = |order: f64, name: &str| EnumLabel {
+            oid: 0,
+            sort_order: order,
+            label: name.into(),
+        };
+        let mut def = TypeDef {
+            oid: 0,
+            name: "e".into(),
+            schema: PUBLIC,
+            owner: "postgres".into(),
+            labels: vec![label(1.0, "a"), label(2.0, "b")],
+            domain: None,
+        };
+        assert_eq!(def.sort_order_at(LabelPlace::Last), Some(3.0));
+        assert_eq!(def.sort_order_at(LabelPlace::Before(0)), Some(0.0));
+        assert_eq!(def.sort_order_at(LabelPlace::After(1)), Some(3.0));
+        // Always between "a" and what follows it: the numbers halve
+        // until two neighbours have no number between them.
+        let mut added = 0;
+        while let Some(order) = def.sort_order_at(LabelPlace::After(0)) {
+            assert!(def.labels[0].sort_order < order && order < def.labels[1].sort_order);
+            def.labels.insert(1, label(order, "x"));
+            added += 1;
+            assert!(added < 100, "the space between two labels runs out");
+        }
+        assert!(added >= 50, "only {added} labels fit between two");
     }
 
     fn every_type() -> Vec<DataType> {
@@ -1369,6 +1723,7 @@ mod tests {
                 // Dropped, with an identity kind beside it in the flags byte.
                 dropped: i == 1 || i == 3,
                 retyped: i == 1 || i == 4,
+                domain: (i == 1 || i == 5).then_some(16_400 + i as u32),
             })
             .collect();
         let table = TableDef {

@@ -72,6 +72,12 @@ pub enum DataType {
     Int2Vector,
     /// `oidvector`: the same for oids (pg_proc.proargtypes).
     OidVector,
+    /// A type made by `CREATE TYPE … AS ENUM`, by its oid (see
+    /// [`crate::schema::TypeDef`]). Its values are `Value::Enum`, which
+    /// carry their label and their sort position, so they compare, hash,
+    /// key and print without the catalog; reading a label (input) needs
+    /// the type's definition, which the binder holds.
+    Enum(u32),
     Unknown,
 }
 
@@ -192,6 +198,7 @@ impl DataType {
             DataType::InternalChar => 18,
             DataType::Int2Vector => 22,
             DataType::OidVector => 30,
+            DataType::Enum(oid) => *oid,
         }
     }
 
@@ -235,6 +242,7 @@ impl DataType {
     pub fn typlen(&self) -> i16 {
         match self {
             DataType::Bool | DataType::InternalChar => 1,
+            DataType::Enum(_) => 4,
             DataType::Int2 => 2,
             DataType::Name => 64,
             DataType::Int4
@@ -318,6 +326,9 @@ impl DataType {
             DataType::InternalChar => "\"char\"",
             DataType::Int2Vector => "int2vector",
             DataType::OidVector => "oidvector",
+            // Only the catalog knows its name; the binder names it where
+            // it reports one.
+            DataType::Enum(_) => "enum",
         }
     }
 

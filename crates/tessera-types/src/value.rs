@@ -47,6 +47,21 @@ pub enum Value {
     Array(Box<Array>),
     /// A record (see `DataType::Record`).
     Record(Box<Record>),
+    /// A label of an enum type (see `DataType::Enum`).
+    Enum(Box<EnumValue>),
+}
+
+/// A value of an enum type: its label and its place in the type's order.
+/// A label's `sort_order` never changes once it is made (ADD VALUE BEFORE
+/// takes a number between its neighbours'), so stored values keep their
+/// order; two labels of one type never share one.
+#[derive(Debug, Clone)]
+pub struct EnumValue {
+    /// The enum type's oid.
+    pub type_oid: u32,
+    /// PostgreSQL's `pg_enum.enumsortorder`.
+    pub sort_order: f64,
+    pub label: String,
 }
 
 /// A record value: its shape and one value per field of the shape.
@@ -122,6 +137,7 @@ impl Value {
             Value::Jsonb(_) => DataType::Jsonb,
             Value::Array(a) => DataType::Array(a.elem),
             Value::Record(r) => DataType::Record(r.shape),
+            Value::Enum(e) => DataType::Enum(e.type_oid),
         }
     }
 
@@ -165,6 +181,7 @@ impl Value {
             Value::Jsonb(j) => j.write_text(out),
             Value::Array(a) => a.write_text(out, &|v, o| v.write_text_in(o, zone)),
             Value::Record(r) => r.write_text(out, &|v, o| v.write_text_in(o, zone)),
+            Value::Enum(e) => out.push_str(&e.label),
         }
     }
 
@@ -280,6 +297,9 @@ impl Value {
                 }
                 Ok(Value::Array(Box::new(Array { elem, items })))
             }
+            // Reading a label takes the type's definition, which the binder
+            // holds: it converts text to an enum itself (`EnumIn`).
+            DataType::Enum(_) => Err(Error::internal("enum input without the type's definition")),
             // As in PostgreSQL: an anonymous record has no input function.
             DataType::Record(_) => Err(Error::new(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -336,6 +356,7 @@ impl Value {
             (Value::Json(s), T::Json) => Value::Json(s),
             (Value::Json(s), T::Jsonb) => Value::Jsonb(Box::new(json::parse(&s)?)),
             (Value::Jsonb(j), T::Jsonb) => Value::Jsonb(j),
+            (Value::Enum(e), T::Enum(oid)) if e.type_oid == oid => Value::Enum(e),
             (Value::Array(a), T::Array(elem)) => {
                 let to = elem.data_type();
                 let mut items = Vec::with_capacity(a.items.len());
@@ -533,6 +554,7 @@ impl Value {
             (Value::Bytea(a), Value::Bytea(b)) => a.cmp(b),
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
             (Value::Json(a), Value::Json(b)) => a.cmp(b),
+            (Value::Enum(a), Value::Enum(b)) => float_cmp(a.sort_order, b.sort_order),
             (Value::Jsonb(a), Value::Jsonb(b)) => a.compare(b),
             // Element by element (NULL above everything), then the longer.
             (Value::Array(a), Value::Array(b)) => a
@@ -591,6 +613,7 @@ impl Value {
             Value::Jsonb(_) => 14,
             Value::Array(_) => 15,
             Value::Record(_) => 16,
+            Value::Enum(_) => 17,
         }
     }
 
@@ -643,6 +666,7 @@ impl Hash for Value {
             Value::Jsonb(j) => j.hash(state),
             Value::Array(a) => a.items.hash(state),
             Value::Record(r) => r.fields.hash(state),
+            Value::Enum(e) => canonical_float_bits(e.sort_order).hash(state),
         }
     }
 }

@@ -96,6 +96,7 @@ impl ShardContext {
                 schemas.push(schema);
             }
         }
+        super::types::refuse_schema_with_types(&catalog, &schemas, cascade)?;
         let (plan, notices) = plan_drop(&catalog, &schemas, cascade, path)?;
         if !schemas.is_empty() {
             let mut altered = Vec::new();

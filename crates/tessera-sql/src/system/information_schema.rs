@@ -94,6 +94,16 @@ const VIEWS: &[(&str, &str)] = &[
          numeric_precision:n numeric_precision_radix:n numeric_scale:n start_value:d \
          minimum_value:d maximum_value:d increment:d cycle_option:y",
     ),
+    (
+        "domains",
+        "domain_catalog:i domain_schema:i domain_name:i data_type:d \
+         character_maximum_length:n character_octet_length:n character_set_catalog:i \
+         character_set_schema:i character_set_name:i collation_catalog:i collation_schema:i \
+         collation_name:i numeric_precision:n numeric_precision_radix:n numeric_scale:n \
+         datetime_precision:n interval_type:d interval_precision:n domain_default:d \
+         udt_catalog:i udt_schema:i udt_name:i scope_catalog:i scope_schema:i scope_name:i \
+         maximum_cardinality:n dtd_identifier:i",
+    ),
 ];
 
 /// The most bytes a character takes in the database's encoding (UTF8).
@@ -204,6 +214,7 @@ impl SystemCatalog {
             "referential_constraints" => self.info_referential_constraints(),
             "views" => self.info_views(),
             "sequences" => self.info_sequences(),
+            "domains" => self.info_domains(),
             _ => vec![],
         };
         debug_assert!(rows.iter().all(|r| r.len() == columns.len()), "{name}");
@@ -277,19 +288,21 @@ impl SystemCatalog {
     fn info_columns(&self) -> Vec<Vec<Value>> {
         let mut rows = Vec::new();
         for c in &self.classes.0 {
-            // (name, type, not null, default, identity) per live column.
-            let columns: Vec<(usize, String, DataType, bool, Value, Option<Identity>)> =
-                match &c.object {
-                    Object::Table(t) => t
-                        .columns
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, col)| !col.dropped)
-                        .map(|(i, col)| {
-                            let default = match (&col.default, col.identity) {
-                                (Some(d), None) => text(self.deparse(d, t, Some(col.data_type))),
-                                _ => Value::Null,
-                            };
+            // (name, type, not null, default, identity) per live column,
+            // and its domain.
+            type Facts = (usize, String, DataType, bool, Value, Option<Identity>);
+            let columns: Vec<(Facts, Option<u32>)> = match &c.object {
+                Object::Table(t) => t
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, col)| !col.dropped)
+                    .map(|(i, col)| {
+                        let default = match (&col.default, col.identity) {
+                            (Some(d), None) => text(self.deparse(d, t, Some(col.data_type))),
+                            _ => Value::Null,
+                        };
+                        (
                             (
                                 i,
                                 col.name.clone(),
@@ -297,25 +310,28 @@ impl SystemCatalog {
                                 col.not_null || t.primary_key.contains(&i),
                                 default,
                                 col.identity,
-                            )
-                        })
-                        .collect(),
-                    Object::View(v) => v
-                        .columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (name, t))| (i, name.clone(), *t, false, Value::Null, None))
-                        .collect(),
-                    _ => continue,
-                };
+                            ),
+                            col.domain,
+                        )
+                    })
+                    .collect(),
+                Object::View(v) => v
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, t))| ((i, name.clone(), *t, false, Value::Null, None), None))
+                    .collect(),
+                _ => continue,
+            };
             let table_id = match &c.object {
                 Object::Table(t) => Some(t.id),
                 _ => None,
             };
-            for (i, name, t, not_null, default, identity) in columns {
+            for ((i, name, t, not_null, default, identity), domain) in columns {
                 let attnum = i as i64 + 1;
-                let [data_type, max_length, octets, precision, radix, scale, dt_precision, interval_type] =
+                let [mut data_type, max_length, octets, precision, radix, scale, dt_precision, interval_type] =
                     type_facts(t);
+                let (udt_schema, udt) = self.udt(t, &mut data_type);
                 let mut row = vec![
                     self.database(),
                     self.schema_text(c.schema),
@@ -334,12 +350,20 @@ impl SystemCatalog {
                     interval_type,
                     Value::Null,
                 ];
-                // character set, collation (the default: NULL), domain.
-                row.extend(std::iter::repeat_n(Value::Null, 9));
+                // character set, collation (the default: NULL).
+                row.extend(std::iter::repeat_n(Value::Null, 6));
+                match domain.and_then(|d| self.catalog.type_by_oid(d)) {
+                    Some((def, _)) => row.extend([
+                        self.database(),
+                        self.schema_text(def.schema),
+                        text(def.name.clone()),
+                    ]),
+                    None => row.extend(std::iter::repeat_n(Value::Null, 3)),
+                }
                 row.extend([
                     self.database(),
-                    text("pg_catalog"),
-                    text(udt_name(t)),
+                    udt_schema,
+                    udt,
                     Value::Null,
                     Value::Null,
                     Value::Null,
@@ -523,6 +547,63 @@ impl SystemCatalog {
                 yes_no(false),
                 yes_no(false),
             ]);
+        }
+        rows
+    }
+
+    /// A type's `udt_schema` and `udt_name`; an enum's `data_type` is
+    /// `USER-DEFINED`.
+    fn udt(&self, t: DataType, data_type: &mut Value) -> (Value, Value) {
+        if let Some((def, _)) = self.catalog.type_by_oid(t.oid()) {
+            *data_type = text("USER-DEFINED");
+            return (self.schema_text(def.schema), text(def.name.clone()));
+        }
+        (text("pg_catalog"), text(udt_name(t)))
+    }
+
+    /// `information_schema.domains`: one row per domain.
+    fn info_domains(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for def in self.catalog.types() {
+            let Some(d) = &def.domain else { continue };
+            let [mut data_type, max_length, octets, precision, radix, scale, dt_precision, interval_type] =
+                type_facts(d.base);
+            let (udt_schema, udt) = self.udt(d.base, &mut data_type);
+            let mut row = vec![
+                self.database(),
+                self.schema_text(def.schema),
+                text(def.name.clone()),
+                data_type,
+                max_length,
+                octets,
+            ];
+            // character set and collation: NULL, as PostgreSQL shows them.
+            row.extend(std::iter::repeat_n(Value::Null, 6));
+            row.extend([
+                precision,
+                radix,
+                scale,
+                dt_precision,
+                interval_type,
+                Value::Null,
+            ]);
+            let no_columns = TableDef {
+                id: 0,
+                name: def.name.clone(),
+                schema: def.schema,
+                columns: vec![],
+                primary_key: vec![],
+                sharding_key: vec![],
+                checks: vec![],
+                foreign_keys: vec![],
+            };
+            row.push(d.default.as_ref().map_or(Value::Null, |e| {
+                text(self.deparse(e, &no_columns, Some(d.base)))
+            }));
+            row.extend([self.database(), udt_schema, udt]);
+            row.extend(std::iter::repeat_n(Value::Null, 4));
+            row.push(text("1"));
+            rows.push(row);
         }
         rows
     }

@@ -3,7 +3,8 @@
 Connect, DDL, fetch/execute/executemany with parameters, every supported
 type (asyncpg uses the binary format for builtin types), arrays, jsonb with
 the default and a custom codec, numerics, timestamps, its type
-introspection, transactions with rollback, errors and their SQLSTATE,
+introspection (also of an enum type and an array of one), transactions
+with rollback, errors and their SQLSTATE,
 prepared statements, cursors, and its pool with the reset it runs on
 release. Prints one line per check group; exits non-zero on the first
 failure.
@@ -222,6 +223,40 @@ async def check_introspection():
     print("ok type introspection: non-builtin types and arrays")
 
 
+async def check_enum():
+    # A fresh connection: the enum's oid is unknown to asyncpg, so it runs
+    # its type introspection (pg_type.typtype 'e', then the labels), and
+    # exchanges values as text.
+    setup = await asyncpg.connect()
+    await setup.execute("DROP TABLE IF EXISTS ap_feelings; DROP TYPE IF EXISTS ap_mood; "
+                        "CREATE TYPE ap_mood AS ENUM ('sad', 'ok', 'happy'); "
+                        "CREATE TABLE ap_feelings (id int PRIMARY KEY, mood ap_mood NOT NULL)")
+    await setup.close()
+    conn = await asyncpg.connect()
+    try:
+        await conn.executemany("INSERT INTO ap_feelings VALUES ($1, $2)",
+                               [(1, "happy"), (2, "sad"), (3, "ok")])
+        rows = await conn.fetch("SELECT id, mood FROM ap_feelings ORDER BY mood")
+        check("enum fetched in declared order", [tuple(r) for r in rows],
+              [(2, "sad"), (3, "ok"), (1, "happy")])
+        check("enum parameter", await conn.fetchval(
+            "SELECT id FROM ap_feelings WHERE mood = $1", "ok"), 3)
+        check("enum comparison with a parameter", [r["id"] for r in await conn.fetch(
+            "SELECT id FROM ap_feelings WHERE mood > $1 ORDER BY id", "sad")], [1, 3])
+        stmt = await conn.prepare("SELECT mood FROM ap_feelings WHERE id = $1")
+        attr = stmt.get_attributes()[0]
+        check("introspected enum type", (attr.type.name, attr.type.kind, attr.type.schema),
+              ("ap_mood", "scalar", "public"))
+        await expect_error("unknown label", "22P02",
+                           conn.execute("INSERT INTO ap_feelings VALUES ($1, $2)", 4, "glad"))
+        check("nothing inserted by the failed statement",
+              await conn.fetchval("SELECT count(*) FROM ap_feelings"), 3)
+    finally:
+        await conn.execute("DROP TABLE ap_feelings; DROP TYPE ap_mood")
+        await conn.close()
+    print("ok enum: introspection, fetch in declared order, parameters, bad label")
+
+
 async def check_dml(conn):
     await conn.execute("DROP TABLE IF EXISTS accounts")
     await conn.execute(
@@ -384,6 +419,7 @@ async def main():
         await check_types(conn)
         await check_json_numeric_timestamps(conn)
         await check_introspection()
+        await check_enum()
         await check_dml(conn)
         await check_transactions(conn)
         await check_errors(conn)

@@ -5,13 +5,16 @@ Core: metadata.create_all (which runs the dialect's has_table and
 has_index catalog queries), insert/select/update/delete expressions,
 insert().returning(), executemany with insertmanyvalues; inspect()
 reflection of what was created; the ORM: mapped classes with a
-relationship and a Session unit of work; metadata.drop_all; one round
-trip through the async engine. Prints one line per check group; exits
+relationship and a Session unit of work; an Enum column (a native
+ENUM type that create_all makes, the ORM writes and reads, inspect()
+reflects and drop_all drops); metadata.drop_all; one round trip through
+the async engine. Prints one line per check group; exits
 non-zero on the first failure.
 """
 
 import asyncio
 import datetime as dt
+import enum
 import os
 import sys
 import uuid
@@ -19,7 +22,7 @@ from decimal import Decimal
 from typing import List, Optional
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey,
+    JSON, BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Enum, ForeignKey,
     Identity, Index, Integer, LargeBinary, MetaData, Numeric, String, Table, Text,
     UniqueConstraint, create_engine, delete, func, insert, inspect, select, text, update,
 )
@@ -311,6 +314,69 @@ def check_orm(engine, ddl_engine):
     print("ok ORM: unit of work, relationship, update, rollback, cascade, errors, drop_all")
 
 
+class Mood(enum.Enum):
+    sad = "sad"
+    ok = "ok"
+    happy = "happy"
+
+
+class EnumBase(DeclarativeBase):
+    pass
+
+
+class Entry(EnumBase):
+    __tablename__ = "sa_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mood: Mapped[Mood] = mapped_column(Enum(Mood, name="sa_mood"))
+    spare: Mapped[Optional[str]] = mapped_column(Enum("x", "y", name="sa_spare"))
+
+
+def check_enum(engine, ddl_engine):
+    EnumBase.metadata.drop_all(ddl_engine)
+    # create_all asks whether each type exists (pg_type), creates it with
+    # CREATE TYPE … AS ENUM, then the table; again, it creates nothing.
+    EnumBase.metadata.create_all(ddl_engine)
+    EnumBase.metadata.create_all(ddl_engine)
+    with Session(engine) as session:
+        session.add_all([Entry(id=1, mood=Mood.happy), Entry(id=2, mood=Mood.sad, spare="y"),
+                         Entry(id=3, mood=Mood.ok), Entry(id=4, mood=Mood.sad)])
+        session.commit()
+    with Session(engine) as session:
+        check("enum in declared order", [(e.id, e.mood) for e in session.scalars(
+            select(Entry).order_by(Entry.mood, Entry.id))],
+            [(2, Mood.sad), (4, Mood.sad), (3, Mood.ok), (1, Mood.happy)])
+        check("enum comparison", sorted(session.scalars(
+            select(Entry.id).where(Entry.mood > Mood.sad))), [1, 3])
+        check("enum filter", session.scalars(
+            select(Entry.spare).where(Entry.mood == Mood.sad, Entry.id == 2)).one(), "y")
+        entry = session.get(Entry, 4)
+        entry.mood = Mood.happy
+        session.commit()
+        check("enum update", session.scalars(
+            select(Entry.id).where(Entry.mood == Mood.happy).order_by(Entry.id)).all(), [1, 4])
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sa_entries (id, mood) VALUES (5, 'angry')"))
+    except Exception as e:
+        check("bad label sqlstate", e.orig.sqlstate, "22P02")
+    else:
+        fail("bad label", "an error", "no error")
+    insp = inspect(engine)
+    check("get_enums", sorted((e["name"], e["schema"], e["visible"], e["labels"])
+                              for e in insp.get_enums() if e["name"].startswith("sa_")),
+          [("sa_mood", "public", True, ["sad", "ok", "happy"]),
+           ("sa_spare", "public", True, ["x", "y"])])
+    cols = {c["name"]: c["type"] for c in insp.get_columns("sa_entries")}
+    check("reflected enum column", (type(cols["mood"]).__name__, cols["mood"].name,
+                                    list(cols["mood"].enums)),
+          ("ENUM", "sa_mood", ["sad", "ok", "happy"]))
+    EnumBase.metadata.drop_all(ddl_engine)
+    check("enum types dropped",
+          [e["name"] for e in inspect(engine).get_enums() if e["name"].startswith("sa_")], [])
+    print("ok Enum: create_all makes the type, ORM writes and reads it, order, inspect(), "
+          "drop_all")
+
+
 async def check_async():
     engine = create_async_engine(url("psycopg_async"))
     try:
@@ -344,6 +410,7 @@ def main():
     check_core(engine, ddl_engine)
     check_reflection(engine)
     check_orm(engine, ddl_engine)
+    check_enum(engine, ddl_engine)
     asyncio.run(check_async())
     metadata.drop_all(ddl_engine)
     with ddl_engine.connect() as conn:
