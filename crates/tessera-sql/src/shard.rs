@@ -3992,29 +3992,7 @@ impl ShardContext {
             track_reads: false,
         };
         self.write(mode, || {
-            let store = self.store.borrow();
-            let t = store
-                .table(table.id)
-                .ok_or_else(|| undefined_table(&table))?;
-            let intents = self.intents.borrow();
-            let mine = intents.get(&tx);
-            let own = |key: &[u8]| mine.and_then(|m| m.get(&(table.id, key.to_vec())));
-            let mut rows: Vec<(Vec<u8>, Vec<Value>)> = Vec::new();
-            for (key, row) in t.iter_at(None, LATEST) {
-                if own(key).is_none() {
-                    rows.push((key.to_vec(), row.to_vec()));
-                }
-            }
-            if let Some(m) = mine {
-                let own_rows = m
-                    .range((table.id, Vec::new())..)
-                    .take_while(|((id, _), _)| *id == table.id);
-                for ((_, key), row) in own_rows {
-                    if let Some(row) = row {
-                        rows.push((key.clone(), row.clone()));
-                    }
-                }
-            }
+            let rows = self.block_rows(&table, tx)?;
             let mut ops = Vec::new();
             let mut taken = std::collections::HashSet::new();
             for (key, row) in &rows {
@@ -4037,6 +4015,27 @@ impl ShardContext {
 }
 
 impl ShardContext {
+    /// The rows of `table` here as block `tx` sees them now: the latest
+    /// committed ones it has not written, then its own (not deleted ones).
+    fn block_rows(&self, table: &TableDef, tx: TxId) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+        let mut rows = Vec::new();
+        {
+            let store = self.store.borrow();
+            let t = store
+                .table(table.id)
+                .ok_or_else(|| undefined_table(table))?;
+            let intents = self.intents.borrow();
+            let mine = intents.get(&tx);
+            for (key, row) in t.iter_at(None, LATEST) {
+                if !mine.is_some_and(|m| m.contains_key(&(table.id, key.to_vec()))) {
+                    rows.push((key.to_vec(), row.to_vec()));
+                }
+            }
+        }
+        rows.extend(self.intent_rows(Some(tx), table.id));
+        Ok(rows)
+    }
+
     /// ALTER TABLE … ADD COLUMN or … TYPE inside block `tx`: the stored
     /// rows keep the committed shape (other sessions read them with the
     /// committed catalog), and the block gets its own version of every
@@ -4059,8 +4058,7 @@ impl ShardContext {
         };
         let fill = def.widening();
         let retyped: Vec<(usize, tessera_types::DataType)> = def.retyped().collect();
-        let reshape = |row: &[Value]| -> Result<Vec<Value>> {
-            let mut row = row.to_vec();
+        let reshape = |mut row: Vec<Value>| -> Result<Vec<Value>> {
             if let Some(fill) = fill.as_ref().filter(|f| f.len() > row.len()) {
                 row.extend_from_slice(&fill[row.len()..]);
             }
@@ -4078,35 +4076,17 @@ impl ShardContext {
             track_reads: false,
         };
         self.write(mode, || {
-            let store = self.store.borrow();
-            let t = store.table(table).ok_or_else(|| undefined_table(&def))?;
-            let intents = self.intents.borrow();
-            let mine = intents.get(&tx);
-            let own = |key: &[u8]| mine.and_then(|m| m.get(&(table, key.to_vec())));
-            let mut ops = Vec::new();
-            for (key, row) in t.iter_at(None, LATEST) {
-                if own(key).is_none() {
-                    ops.push(WriteOp::Put {
+            let ops = self
+                .block_rows(&def, tx)?
+                .into_iter()
+                .map(|(key, row)| {
+                    Ok(WriteOp::Put {
                         table,
-                        key: key.to_vec(),
+                        key,
                         row: reshape(row)?,
-                    });
-                }
-            }
-            if let Some(m) = mine {
-                let own_rows = m
-                    .range((table, Vec::new())..)
-                    .take_while(|((id, _), _)| *id == table);
-                for ((_, key), row) in own_rows {
-                    if let Some(row) = row {
-                        ops.push(WriteOp::Put {
-                            table,
-                            key: key.clone(),
-                            row: reshape(row)?,
-                        });
-                    }
-                }
-            }
+                    })
+                })
+                .collect::<Result<_>>()?;
             Ok((WriteSet { ops }, 0))
         })
         .await?;
