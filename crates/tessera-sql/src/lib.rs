@@ -39,6 +39,7 @@ pub mod stats;
 pub mod subquery;
 pub mod system;
 pub mod text;
+pub mod topology;
 pub mod window;
 
 pub use engine::{

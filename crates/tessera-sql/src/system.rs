@@ -362,6 +362,10 @@ const RELATIONS: &[(&str, &str)] = &[
         "name:t statement:t is_holdable:b is_binary:b is_scrollable:b creation_time:z",
     ),
     (
+        "tessera_nodes",
+        "node_id:8 name:t address:t pg_address:t shards:4 state:t raft_role:t failure_domain:t",
+    ),
+    (
         "pg_stat_activity",
         "datid:o datname:n pid:4 leader_pid:4 usesysid:o usename:n application_name:t \
          client_addr:t client_hostname:t client_port:4 backend_start:z xact_start:z \
@@ -1094,6 +1098,21 @@ impl SystemCatalog {
             ],
             "pg_description" => self.descriptions(),
             "pg_stat_activity" => self.activity(),
+            "tessera_nodes" => crate::topology::nodes()
+                .into_iter()
+                .map(|n| {
+                    vec![
+                        Value::Int8(n.node_id as i64),
+                        text(n.name),
+                        text(n.address),
+                        text(n.pg_address),
+                        int4(n.shards as i64),
+                        text(n.state),
+                        text(n.raft_role),
+                        text(n.failure_domain),
+                    ]
+                })
+                .collect(),
             // The session's, which the binder fills in.
             "pg_cursors" => vec![],
             "pg_collation" => vec![

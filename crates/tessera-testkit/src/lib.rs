@@ -24,6 +24,7 @@
 //! Every wait has a generous timeout so that a hung server fails a test with
 //! its log instead of hanging CI; no pass/fail decision depends on timing.
 
+pub mod cluster;
 pub mod drivers;
 pub mod slt;
 pub mod tpch;

@@ -93,6 +93,7 @@ pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
 pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
 pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
 pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
+pub const CONNECTION_FAILURE: SqlState = SqlState("08006");
 pub const PROGRAM_LIMIT_EXCEEDED: SqlState = SqlState("54000");
 pub const INSUFFICIENT_RESOURCES: SqlState = SqlState("53000");
 pub const DISK_FULL: SqlState = SqlState("53100");

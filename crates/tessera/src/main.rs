@@ -13,6 +13,10 @@ use clap::{Parser, Subcommand};
 use serde::Deserialize;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use tessera_cluster::secret::ClusterSecret;
+use tessera_cluster::service::{ClusterConfig, Timing};
 use tessera_pgwire::auth::{AuthFailures, AUTH_FAILURE_DELAY_MAX_DEFAULT};
 use tessera_pgwire::hba::HbaRules;
 use tessera_pgwire::{refuse_connection, serve_connection, tls_config, AuthConfig, BackendKey};
@@ -29,6 +33,8 @@ const PG_LISTEN_DEFAULT: &str = "127.0.0.1:5454";
 const DATA_DIR_DEFAULT: &str = "./tessera-data";
 /// The superuser a new node creates: the name clients and tools assume.
 const ADMIN_USER_DEFAULT: &str = "postgres";
+/// The cluster secret's file in a data directory, unless given elsewhere.
+const CLUSTER_SECRET_FILE: &str = "cluster.secret";
 
 /// Counts the heap the node holds, which `--memory-limit` bounds.
 #[global_allocator]
@@ -48,7 +54,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start a node.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Print the cluster's nodes, Raft voters and leader, as a node sees them.
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    /// The internal address (--listen/--advertise) of any node of the cluster.
+    #[arg(long, env = "TESSERA_PEER")]
+    peer: String,
+    /// The cluster secret [default: DATA_DIR/cluster.secret].
+    #[arg(long, env = "TESSERA_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
+    /// A node's data directory, for its cluster secret [default: ./tessera-data].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -56,7 +77,9 @@ struct RunArgs {
     /// A TOML file with any of: data_dir, pg_listen, shards, max_connections,
     /// shard_memory_limit, memory_limit, checkpoint_wal_size, checkpoint_interval,
     /// log_level, pg_hba, pg_tls_cert, pg_tls_key, admin_user,
-    /// admin_password_file, auth_failure_delay_max, authentication_timeout.
+    /// admin_password_file, auth_failure_delay_max, authentication_timeout,
+    /// listen, advertise, peer (a list), cluster_secret_file, name,
+    /// failure_domain (a list), raft_voter_down_timeout.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -118,6 +141,34 @@ struct RunArgs {
     /// then it is disconnected [default: 60].
     #[arg(long, env = "TESSERA_AUTHENTICATION_TIMEOUT")]
     authentication_timeout: Option<u64>,
+    /// Address for cluster traffic between nodes. Without it the node runs
+    /// alone, outside any cluster.
+    #[arg(long, env = "TESSERA_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The address other nodes reach this one at [default: --listen].
+    #[arg(long, env = "TESSERA_ADVERTISE")]
+    advertise: Option<String>,
+    /// Nodes to find the cluster through, HOST:PORT[,…] (their --advertise
+    /// addresses). Nodes started together with the same list form one
+    /// cluster; a node with a new data directory joins it.
+    #[arg(long, env = "TESSERA_PEER", value_delimiter = ',')]
+    peer: Vec<String>,
+    /// The secret every node of the cluster shares (at least 16 bytes).
+    /// A node that founds a cluster alone creates it when the file is
+    /// missing [default: DATA_DIR/cluster.secret].
+    #[arg(long, env = "TESSERA_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<PathBuf>,
+    /// This node's name in the cluster [default: its advertised address].
+    #[arg(long, env = "TESSERA_NAME")]
+    name: Option<String>,
+    /// Where the node runs, KEY=VALUE[,…] (e.g. dc=east,rack=r1): replicas
+    /// and Raft voters are spread across different values.
+    #[arg(long, env = "TESSERA_FAILURE_DOMAIN", value_delimiter = ',')]
+    failure_domain: Vec<String>,
+    /// Seconds a Raft voter may be unreachable before the governor gives
+    /// its vote to a live learner [default: 30].
+    #[arg(long, env = "TESSERA_RAFT_VOTER_DOWN_TIMEOUT")]
+    raft_voter_down_timeout: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +190,13 @@ struct ConfigFile {
     admin_password_file: Option<PathBuf>,
     auth_failure_delay_max: Option<u64>,
     authentication_timeout: Option<u64>,
+    listen: Option<SocketAddr>,
+    advertise: Option<String>,
+    peer: Option<Vec<String>>,
+    cluster_secret_file: Option<PathBuf>,
+    name: Option<String>,
+    failure_domain: Option<Vec<String>>,
+    raft_voter_down_timeout: Option<u64>,
 }
 
 /// A size in a config file: bytes, or text with a unit ("512M").
@@ -307,17 +365,176 @@ fn memory_total_bytes() -> Option<u64> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => match run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("tessera: {message}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Run(args) => report(run(*args)),
+        Command::Status(args) => report(status(args)),
     }
 }
 
-fn run(args: RunArgs) -> Result<(), String> {
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tessera: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn status(args: StatusArgs) -> Result<(), String> {
+    let path = args.cluster_secret_file.unwrap_or_else(|| {
+        args.data_dir
+            .unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT))
+            .join(CLUSTER_SECRET_FILE)
+    });
+    let secret = ClusterSecret::load(&path).map_err(|e| e.message)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let status = rt
+        .block_on(tessera_cluster::status::fetch(&args.peer, &secret))
+        .map_err(|e| format!("{}: {}", args.peer, e.message))?;
+    print!("{}", tessera_cluster::status::render(&status));
+    Ok(())
+}
+
+/// `pg_catalog.tessera_nodes`.
+fn node_rows(
+    watch: &tessera_cluster::service::ClusterWatch,
+) -> Vec<tessera_sql::topology::NodeRow> {
+    let metadata = watch.metadata.borrow().clone();
+    metadata
+        .nodes
+        .values()
+        .map(|n| tessera_sql::topology::NodeRow {
+            node_id: n.id,
+            name: n.name.clone(),
+            address: n.advertise.clone(),
+            pg_address: n.pg_addr.clone(),
+            shards: n.shards,
+            state: n.state.name(),
+            raft_role: watch.raft_role(&metadata, n.id),
+            failure_domain: n
+                .failure_domain
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        })
+        .collect()
+}
+
+/// Parses `--failure-domain` items.
+fn failure_domain(items: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for item in items.iter().filter(|i| !i.trim().is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .ok_or_else(|| format!("--failure-domain wants KEY=VALUE items, not {item:?}"))?;
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(format!("--failure-domain names {k:?} twice"));
+        }
+    }
+    Ok(out)
+}
+
+/// The cluster service's settings, when the node is to be in a cluster.
+struct ClusterArgs {
+    listen: SocketAddr,
+    advertise: String,
+    peers: Vec<String>,
+    secret_file: Option<PathBuf>,
+    name: Option<String>,
+    failure_domain: BTreeMap<String, String>,
+    timing: Timing,
+}
+
+fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<ClusterArgs>, String> {
+    let peers = if args.peer.is_empty() {
+        file.peer.take().unwrap_or_default()
+    } else {
+        std::mem::take(&mut args.peer)
+    };
+    let domain = if args.failure_domain.is_empty() {
+        file.failure_domain.take().unwrap_or_default()
+    } else {
+        std::mem::take(&mut args.failure_domain)
+    };
+    let mut timing = Timing::default();
+    if let Some(secs) = args
+        .raft_voter_down_timeout
+        .or(file.raft_voter_down_timeout)
+    {
+        if secs == 0 {
+            return Err("--raft-voter-down-timeout must be at least 1 second".into());
+        }
+        timing.voter_down_timeout = Duration::from_secs(secs);
+    }
+    let advertise = args.advertise.take().or(file.advertise.take());
+    let name = args.name.take().or(file.name.take());
+    let secret_file = args
+        .cluster_secret_file
+        .take()
+        .or(file.cluster_secret_file.take());
+    let Some(listen) = args.listen.or(file.listen) else {
+        if !peers.is_empty() || advertise.is_some() {
+            return Err(
+                "--peer and --advertise need --listen (the address for cluster traffic)".into(),
+            );
+        }
+        return Ok(None);
+    };
+    let advertise = match advertise {
+        Some(a) => a,
+        None if listen.ip().is_unspecified() => {
+            return Err(format!(
+                "--listen {listen} is every address; say which one other nodes use with --advertise"
+            ))
+        }
+        None => listen.to_string(),
+    };
+    Ok(Some(ClusterArgs {
+        listen,
+        advertise,
+        peers: peers
+            .into_iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        secret_file,
+        name,
+        failure_domain: failure_domain(&domain)?,
+        timing,
+    }))
+}
+
+/// The cluster secret: the file's, or, for a node founding a cluster
+/// alone, a new one.
+fn cluster_secret(data_dir: &std::path::Path, c: &ClusterArgs) -> Result<ClusterSecret, String> {
+    let path = c
+        .secret_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join(CLUSTER_SECRET_FILE));
+    if path.exists() {
+        return ClusterSecret::load(&path).map_err(|e| e.message);
+    }
+    if c.peers.iter().all(|p| *p == c.advertise) {
+        let secret = ClusterSecret::create(&path).map_err(|e| e.message)?;
+        tracing::info!(
+            "created the cluster secret {}; other nodes join with a copy of it (--cluster-secret-file)",
+            path.display()
+        );
+        return Ok(secret);
+    }
+    Err(format!(
+        "no cluster secret at {}: every node of a cluster needs the same one. Copy a member's DATA_DIR/{CLUSTER_SECRET_FILE}, or for a new cluster create one (head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > FILE), and pass --cluster-secret-file FILE to every node",
+        path.display()
+    ))
+}
+
+fn run(mut args: RunArgs) -> Result<(), String> {
     let mut file = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -326,6 +543,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         }
         None => ConfigFile::default(),
     };
+    let cluster = cluster_args(&mut args, &mut file)?;
     let (checkpoint_wal_size, checkpoint_interval) = checkpoint_settings(
         args.checkpoint_wal_size,
         args.checkpoint_interval,
@@ -339,11 +557,28 @@ fn run(args: RunArgs) -> Result<(), String> {
         .parse()
         .map_err(|_| format!("unknown log level {log_level:?}"))?;
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
+    // openraft reports every failed heartbeat to a node that is down, at
+    // ERROR; the governor's reachability (tessera status) and our own
+    // leader-change lines say what an operator needs at info.
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let raft_level = if level >= tracing::Level::DEBUG {
+        tracing_subscriber::filter::LevelFilter::from_level(level)
+    } else {
+        tracing_subscriber::filter::LevelFilter::OFF
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_target(false),
+        )
+        .with(
+            tracing_subscriber::filter::Targets::new()
+                .with_default(level)
+                .with_target("openraft", raft_level),
+        )
         .init();
 
     let data_dir = args
@@ -430,6 +665,33 @@ fn run(args: RunArgs) -> Result<(), String> {
     let admin = bootstrap_role.name.clone();
     config.bootstrap_role = Some(bootstrap_role);
     let node = run_node(config, handler).map_err(|e| e.message)?;
+    let cluster = match cluster {
+        Some(c) => {
+            let secret = cluster_secret(&data_dir, &c)?;
+            let config = ClusterConfig {
+                data_dir: data_dir.clone(),
+                listen: c.listen,
+                advertise: c.advertise.clone(),
+                peers: c.peers,
+                secret,
+                name: c.name,
+                pg_addr: pg_listen.to_string(),
+                shards: node.shards,
+                failure_domain: c.failure_domain,
+                timing: c.timing,
+            };
+            let handle = tessera_cluster::service::start(config).map_err(|e| e.message)?;
+            let watch = handle.watch.clone();
+            tessera_sql::topology::install(Box::new(move || node_rows(&watch)));
+            tracing::info!(
+                "cluster traffic on {} (advertised as {})",
+                c.listen,
+                c.advertise
+            );
+            Some(handle)
+        }
+        None => None,
+    };
     tracing::info!(
         "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {} -U {admin}",
         node.shards,
@@ -458,6 +720,9 @@ fn run(args: RunArgs) -> Result<(), String> {
         Ok::<(), String>(())
     })?;
     tracing::info!("shutting down");
+    if let Some(cluster) = cluster {
+        cluster.shutdown();
+    }
     node.shutdown();
     tracing::info!("stopped");
     Ok(())

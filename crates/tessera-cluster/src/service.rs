@@ -1,0 +1,991 @@
+//! The cluster service of one node: a thread with its own event loop that
+//! listens on the internal port, runs the node's member of the metadata
+//! Raft group, finds or founds the cluster at start-up, and, on the
+//! leader, governs membership (which nodes vote).
+//!
+//! Start-up, by what the data directory holds (`raft/identity`):
+//! - an id: the node rejoins as itself; its Raft state is on disk, and if
+//!   its addresses changed it tells the leader;
+//! - no id: discovery. It asks every `--peer` who they are. If one is in a
+//!   cluster, it asks that cluster's leader to join and gets an id. If
+//!   every peer answered and none is in a cluster, the node whose
+//!   advertised address sorts first bootstraps one; the others keep asking
+//!   until it has. So nodes started together with the same peer list form
+//!   one cluster, and a node started alone (no peers) founds its own.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::{ChangeMembers, Raft, ServerState, Snapshot};
+use ring::rand::{SecureRandom, SystemRandom};
+use tessera_types::{sqlstate, Error, Result};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::secret::{handshake_server, ClusterSecret};
+use crate::state::{
+    Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, TypeConfig,
+};
+use crate::store::{LogStore, StateMachineStore};
+use crate::wire::{
+    read_frame, write_frame, Hello, Peer, RaftNetworkImpl, Request, Response, Status,
+};
+
+/// Timing of the metadata group.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub heartbeat: Duration,
+    pub election_min: Duration,
+    pub election_max: Duration,
+    /// A voter the leader has not heard from for this long is replaced by
+    /// a live learner, if there is one.
+    pub voter_down_timeout: Duration,
+    /// How often the governor looks at the cluster.
+    pub governor_interval: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(200),
+            election_min: Duration::from_millis(1000),
+            election_max: Duration::from_millis(2000),
+            voter_down_timeout: Duration::from_secs(30),
+            governor_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The most voters the metadata group has; the other nodes are learners.
+pub const MAX_VOTERS: usize = 5;
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The address other nodes reach this one at.
+    pub advertise: String,
+    /// Other nodes to find the cluster through (this node's own address
+    /// may be among them).
+    pub peers: Vec<String>,
+    pub secret: ClusterSecret,
+    /// Defaults to the advertised address.
+    pub name: Option<String>,
+    pub pg_addr: String,
+    pub shards: u16,
+    pub failure_domain: BTreeMap<String, String>,
+    pub timing: Timing,
+}
+
+/// What other threads may read of the cluster: the system tables as this
+/// node last applied them, and the leader it last heard of.
+#[derive(Clone)]
+pub struct ClusterWatch {
+    pub metadata: watch::Receiver<Arc<Metadata>>,
+    leader: Arc<AtomicU64>,
+}
+
+impl ClusterWatch {
+    pub fn leader(&self) -> Option<NodeId> {
+        match self.leader.load(Ordering::Acquire) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// A node's role in the metadata group: leader, voter or learner.
+    pub fn raft_role(&self, metadata: &Metadata, id: NodeId) -> &'static str {
+        let membership = metadata.membership.membership();
+        if self.leader() == Some(id) {
+            "leader"
+        } else if membership.voter_ids().any(|v| v == id) {
+            "voter"
+        } else if membership.get_node(&id).is_some() {
+            "learner"
+        } else {
+            "none"
+        }
+    }
+}
+
+/// A running cluster service.
+pub struct ClusterHandle {
+    pub watch: ClusterWatch,
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClusterHandle {
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ClusterHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+const IDENTITY_FILE: &str = "identity";
+
+/// Who this node is, kept in `raft/identity`.
+#[derive(Debug, Clone, PartialEq)]
+struct Identity {
+    uuid: u128,
+    node_id: Option<NodeId>,
+    cluster_id: Option<u128>,
+}
+
+impl Identity {
+    fn load_or_create(dir: &Path) -> Result<Identity> {
+        let path = dir.join(IDENTITY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Identity::parse(&text).ok_or_else(|| {
+                Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!("{} does not name this node", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = Identity {
+                    uuid: random_u128()?,
+                    node_id: None,
+                    cluster_id: None,
+                };
+                id.save(dir)?;
+                Ok(id)
+            }
+            Err(e) => Err(Error::io("reading the node identity", e)),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Identity> {
+        let get = |key: &str| {
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().to_string())
+        };
+        Some(Identity {
+            uuid: u128::from_str_radix(&get("uuid")?, 16).ok()?,
+            node_id: match get("node_id") {
+                Some(v) => Some(v.parse().ok()?),
+                None => None,
+            },
+            cluster_id: match get("cluster_id") {
+                Some(v) => Some(u128::from_str_radix(&v, 16).ok()?),
+                None => None,
+            },
+        })
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let mut text = format!(
+            "# This node's identity in its cluster. Do not edit.\nuuid = {:032x}\n",
+            self.uuid
+        );
+        if let Some(id) = self.node_id {
+            text.push_str(&format!("node_id = {id}\n"));
+        }
+        if let Some(c) = self.cluster_id {
+            text.push_str(&format!("cluster_id = {c:032x}\n"));
+        }
+        let path = dir.join(IDENTITY_FILE);
+        let tmp = dir.join("identity.tmp");
+        (|| {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(dir)?.sync_all()
+        })()
+        .map_err(|e| Error::io("writing the node identity", e))
+    }
+}
+
+fn random_u128() -> Result<u128> {
+    let mut b = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| Error::internal("no randomness"))?;
+    Ok(u128::from_be_bytes(b))
+}
+
+/// Starts the service on its own thread. Returns once the internal port
+/// listens; finding or founding the cluster goes on in the background
+/// (its progress is logged and shown by `tessera status`).
+pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
+    let raft_dir = config.data_dir.join("raft");
+    std::fs::create_dir_all(&raft_dir).map_err(|e| Error::io("creating the raft directory", e))?;
+    let identity = Identity::load_or_create(&raft_dir)?;
+    let log = LogStore::open(&raft_dir)?;
+    let (sm, metadata) = StateMachineStore::open(&raft_dir)?;
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
+        Error::new(
+            sqlstate::INSUFFICIENT_RESOURCES,
+            format!(
+                "cannot listen on {} for cluster traffic: {e}",
+                config.listen
+            ),
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("setting up the cluster listener", e))?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let metadata_rx = metadata.clone();
+    let leader = Arc::new(AtomicU64::new(0));
+    let leader_seen = leader.clone();
+    let thread = std::thread::Builder::new()
+        .name("cluster".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("the cluster service cannot start: {e}");
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, async move {
+                let listener = match TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("the cluster listener: {e}");
+                        return;
+                    }
+                };
+                let node = Rc::new(Node {
+                    config,
+                    raft_dir,
+                    identity: RefCell::new(identity),
+                    raft: RefCell::new(None),
+                    stores: RefCell::new(Some((log, sm))),
+                    metadata: metadata_rx,
+                    contact: RefCell::new(BTreeMap::new()),
+                    leader_since: RefCell::new(None),
+                    seen_leader: RefCell::new((None, 0)),
+                    leader: leader_seen,
+                });
+                tokio::task::spawn_local(accept_loop(node.clone(), listener));
+                tokio::task::spawn_local(node.clone().start_up());
+                tokio::task::spawn_local(node.clone().govern());
+                let mut shutdown_rx = shutdown_rx;
+                while !*shutdown_rx.borrow() {
+                    if shutdown_rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+                let raft = node.raft.borrow().clone();
+                if let Some(raft) = raft {
+                    let _ = raft.shutdown().await;
+                }
+            });
+        })
+        .map_err(|e| Error::io("starting the cluster thread", e))?;
+    Ok(ClusterHandle {
+        watch: ClusterWatch { metadata, leader },
+        shutdown,
+        thread: Some(thread),
+    })
+}
+
+struct Node {
+    config: ClusterConfig,
+    raft_dir: PathBuf,
+    identity: RefCell<Identity>,
+    raft: RefCell<Option<Raft<TypeConfig>>>,
+    /// The stores until the Raft member is created (it takes them).
+    stores: RefCell<Option<(LogStore, StateMachineStore)>>,
+    metadata: watch::Receiver<Arc<Metadata>>,
+    /// On the leader: when each node last answered the governor.
+    contact: RefCell<BTreeMap<NodeId, Instant>>,
+    leader_since: RefCell<Option<Instant>>,
+    /// The leader the governor last saw, for the log.
+    seen_leader: RefCell<(Option<NodeId>, u64)>,
+    /// The leader, for [`ClusterWatch`].
+    leader: Arc<AtomicU64>,
+}
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+const DISCOVERY_RETRY: Duration = Duration::from_millis(300);
+
+impl Node {
+    fn raft(&self) -> Option<Raft<TypeConfig>> {
+        self.raft.borrow().clone()
+    }
+
+    fn record(&self, id: NodeId) -> NodeRecord {
+        NodeRecord {
+            id,
+            uuid: self.identity.borrow().uuid,
+            name: self
+                .config
+                .name
+                .clone()
+                .unwrap_or_else(|| self.config.advertise.clone()),
+            advertise: self.config.advertise.clone(),
+            pg_addr: self.config.pg_addr.clone(),
+            shards: self.config.shards,
+            failure_domain: self.config.failure_domain.clone(),
+            state: NodeState::Online,
+        }
+    }
+
+    async fn create_raft(&self, id: NodeId) -> Result<Raft<TypeConfig>> {
+        let t = &self.config.timing;
+        let config = openraft::Config {
+            cluster_name: "tessera".into(),
+            heartbeat_interval: t.heartbeat.as_millis() as u64,
+            election_timeout_min: t.election_min.as_millis() as u64,
+            election_timeout_max: t.election_max.as_millis() as u64,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(5000),
+            max_in_snapshot_log_to_keep: 1000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| {
+            Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("raft settings: {e}"),
+            )
+        })?;
+        let (log, sm) = self
+            .stores
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| Error::internal("the raft member was created twice"))?;
+        let network = RaftNetworkImpl {
+            secret: self.config.secret.clone(),
+        };
+        let raft = Raft::new(id, Arc::new(config), network, log, sm)
+            .await
+            .map_err(|e| Error::internal(format!("starting the metadata raft member: {e}")))?;
+        *self.raft.borrow_mut() = Some(raft.clone());
+        Ok(raft)
+    }
+
+    fn leader_addr(&self, raft: &Raft<TypeConfig>) -> Option<String> {
+        let m = raft.metrics().borrow().clone();
+        let leader = m.current_leader?;
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
+    }
+
+    fn is_leader(raft: &Raft<TypeConfig>) -> bool {
+        raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    async fn start_up(self: Rc<Self>) {
+        let known = self.identity.borrow().node_id;
+        let result = match known {
+            Some(id) => self.rejoin(id).await,
+            None => self.discover().await,
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                "the node could not take its place in the cluster: {}",
+                e.message
+            );
+        }
+    }
+
+    async fn rejoin(self: &Rc<Self>, id: NodeId) -> Result<()> {
+        let raft = self.create_raft(id).await?;
+        tracing::info!("node {id} is back in its cluster");
+        // Once there is a leader, make sure the tables carry this start's
+        // addresses.
+        loop {
+            let metadata = self.metadata.borrow().clone();
+            let mine = self.record(id);
+            match metadata.nodes.get(&id) {
+                Some(row)
+                    if row.advertise == mine.advertise
+                        && row.pg_addr == mine.pg_addr
+                        && row.failure_domain == mine.failure_domain
+                        && row.shards == mine.shards =>
+                {
+                    return Ok(())
+                }
+                Some(row) if row.state == NodeState::Expelled => {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        format!("node {id} was expelled from its cluster"),
+                    ))
+                }
+                _ => {}
+            }
+            if let Some(addr) = self.leader_addr(&raft) {
+                let mut peer = Peer::new(addr, self.config.secret.clone());
+                if let Ok(Response::Updated) = peer.call(&Request::Update(mine), CALL_TIMEOUT).await
+                {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(DISCOVERY_RETRY).await;
+        }
+    }
+
+    async fn discover(self: &Rc<Self>) -> Result<()> {
+        let me = self.config.advertise.clone();
+        let peers: Vec<String> = self
+            .config
+            .peers
+            .iter()
+            .filter(|p| **p != me)
+            .cloned()
+            .collect();
+        let mut waiting_logged = false;
+        loop {
+            let mut hellos = Vec::new();
+            let mut all = true;
+            for p in &peers {
+                let mut peer = Peer::new(p.clone(), self.config.secret.clone());
+                match peer.call(&Request::Hello, CALL_TIMEOUT).await {
+                    Ok(Response::Hello(h)) => hellos.push(h),
+                    Ok(_) => all = false,
+                    Err(e) => {
+                        if e.code == sqlstate::INVALID_AUTHORIZATION_SPECIFICATION {
+                            tracing::error!("peer {p}: {}", e.message);
+                        }
+                        all = false
+                    }
+                }
+            }
+            let in_cluster: Vec<&Hello> =
+                hellos.iter().filter(|h| h.cluster_id.is_some()).collect();
+            if let Some(h) = in_cluster.first() {
+                let via = h.leader.clone().unwrap_or_else(|| h.advertise.clone());
+                match self.join(via).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => tracing::warn!("joining the cluster: {}", e.message),
+                }
+            } else if all && hellos.iter().all(|h| me < h.advertise) {
+                return self.bootstrap().await;
+            } else if !waiting_logged {
+                tracing::info!(
+                    "waiting for the peers {} to answer or to form a cluster",
+                    peers.join(", ")
+                );
+                waiting_logged = true;
+            }
+            tokio::time::sleep(DISCOVERY_RETRY).await;
+        }
+    }
+
+    async fn bootstrap(self: &Rc<Self>) -> Result<()> {
+        let cluster_id = random_u128()?;
+        {
+            let mut identity = self.identity.borrow_mut();
+            identity.node_id = Some(1);
+            identity.cluster_id = Some(cluster_id);
+            identity.save(&self.raft_dir)?;
+        }
+        let raft = self.create_raft(1).await?;
+        let mut members = BTreeMap::new();
+        members.insert(
+            1,
+            RaftNode {
+                addr: self.config.advertise.clone(),
+            },
+        );
+        raft.initialize(members)
+            .await
+            .map_err(|e| Error::internal(format!("founding the metadata group: {e}")))?;
+        raft.wait(Some(Duration::from_secs(30)))
+            .current_leader(1, "the founder leads")
+            .await
+            .map_err(|e| Error::internal(format!("founding the metadata group: {e}")))?;
+        let command = Command::Bootstrap {
+            cluster_id,
+            node: self.record(1),
+        };
+        raft.client_write(command)
+            .await
+            .map_err(|e| Error::internal(format!("founding the metadata group: {e}")))?;
+        tracing::info!("founded cluster {cluster_id:032x} as node 1");
+        Ok(())
+    }
+
+    async fn join(self: &Rc<Self>, mut via: String) -> Result<()> {
+        for _ in 0..5 {
+            let mut peer = Peer::new(via.clone(), self.config.secret.clone());
+            match peer
+                .call(&Request::Join(self.record(0)), CALL_TIMEOUT * 5)
+                .await?
+            {
+                Response::Joined {
+                    node_id,
+                    cluster_id,
+                } => {
+                    {
+                        let mut identity = self.identity.borrow_mut();
+                        identity.node_id = Some(node_id);
+                        identity.cluster_id = Some(cluster_id);
+                        identity.save(&self.raft_dir)?;
+                    }
+                    self.create_raft(node_id).await?;
+                    tracing::info!("joined cluster {cluster_id:032x} as node {node_id}");
+                    return Ok(());
+                }
+                Response::NotLeader(Some(leader)) => via = leader,
+                Response::NotLeader(None) => {
+                    return Err(Error::new(
+                        sqlstate::CONNECTION_FAILURE,
+                        "the cluster has no leader at the moment",
+                    ))
+                }
+                Response::Failed(message) => {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        message,
+                    ))
+                }
+                other => {
+                    return Err(Error::new(
+                        sqlstate::PROTOCOL_VIOLATION,
+                        format!("an unexpected answer to a join: {other:?}"),
+                    ))
+                }
+            }
+        }
+        Err(Error::new(
+            sqlstate::CONNECTION_FAILURE,
+            "the cluster's leader kept moving",
+        ))
+    }
+
+    /// Serves one request.
+    async fn handle(self: &Rc<Self>, request: Request) -> Response {
+        let Some(raft) = self.raft() else {
+            return match request {
+                Request::Hello => Response::Hello(Hello {
+                    advertise: self.config.advertise.clone(),
+                    cluster_id: None,
+                    node_id: None,
+                    leader: None,
+                }),
+                _ => Response::Failed("this node is not in a cluster yet".into()),
+            };
+        };
+        match request {
+            Request::Hello => {
+                let identity = self.identity.borrow().clone();
+                Response::Hello(Hello {
+                    advertise: self.config.advertise.clone(),
+                    cluster_id: identity.cluster_id,
+                    node_id: identity.node_id,
+                    leader: self.leader_addr(&raft),
+                })
+            }
+            Request::AppendEntries(rpc) => Response::AppendEntries(raft.append_entries(rpc).await),
+            Request::Vote(rpc) => Response::Vote(raft.vote(rpc).await),
+            Request::Snapshot { vote, meta, data } => {
+                let snapshot = Snapshot {
+                    meta,
+                    snapshot: Box::new(data),
+                };
+                Response::Snapshot(
+                    raft.install_full_snapshot(vote, snapshot)
+                        .await
+                        .map_err(|e| e.to_string()),
+                )
+            }
+            Request::Join(record) | Request::Update(record) if !Self::is_leader(&raft) => {
+                let _ = record;
+                Response::NotLeader(self.leader_addr(&raft))
+            }
+            Request::Join(record) => self.admit(&raft, record).await,
+            Request::Update(record) => {
+                let id = record.id;
+                let addr = record.advertise.clone();
+                match self
+                    .propose(&raft, Command::UpdateNode { node: record })
+                    .await
+                {
+                    Ok(CommandResult::Done) => {
+                        let mut nodes = BTreeMap::new();
+                        nodes.insert(id, RaftNode { addr });
+                        match raft
+                            .change_membership(ChangeMembers::SetNodes(nodes), true)
+                            .await
+                        {
+                            Ok(_) => Response::Updated,
+                            Err(e) => Response::Failed(e.to_string()),
+                        }
+                    }
+                    Ok(CommandResult::Refused(m)) => Response::Failed(m),
+                    Ok(other) => Response::Failed(format!("unexpected {other:?}")),
+                    Err(e) => Response::Failed(e.message),
+                }
+            }
+            Request::Status => self.status(&raft).await,
+        }
+    }
+
+    async fn propose(&self, raft: &Raft<TypeConfig>, command: Command) -> Result<CommandResult> {
+        raft.client_write(command)
+            .await
+            .map(|r| r.data)
+            .map_err(|e| Error::new(sqlstate::CONNECTION_FAILURE, e.to_string()))
+    }
+
+    /// On the leader: gives a joining node its id and makes it a learner
+    /// (the governor promotes it to voter when the cluster needs one).
+    async fn admit(&self, raft: &Raft<TypeConfig>, record: NodeRecord) -> Response {
+        let addr = record.advertise.clone();
+        let name = record.name.clone();
+        let id = match self.propose(raft, Command::AddNode { node: record }).await {
+            Ok(CommandResult::NodeId(id)) => id,
+            Ok(CommandResult::Refused(m)) => return Response::Failed(m),
+            Ok(other) => return Response::Failed(format!("unexpected {other:?}")),
+            Err(e) => return Response::Failed(e.message),
+        };
+        if let Err(e) = raft.add_learner(id, RaftNode { addr }, false).await {
+            return Response::Failed(format!("adding node {id} to the metadata group: {e}"));
+        }
+        tracing::info!("node {id} ({name}) joined");
+        let cluster_id = self.metadata.borrow().cluster_id;
+        Response::Joined {
+            node_id: id,
+            cluster_id,
+        }
+    }
+
+    async fn status(&self, raft: &Raft<TypeConfig>) -> Response {
+        if !Self::is_leader(raft) {
+            if let Some(addr) = self.leader_addr(raft) {
+                let mut peer = Peer::new(addr, self.config.secret.clone());
+                if let Ok(r @ Response::Status(_)) = peer.call(&Request::Status, CALL_TIMEOUT).await
+                {
+                    return r;
+                }
+            }
+        }
+        let m = raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let now = Instant::now();
+        let leader = m.current_leader;
+        let me = m.id;
+        let mut last_contact = BTreeMap::new();
+        if leader == Some(me) {
+            let contact = self.contact.borrow();
+            for id in self.metadata.borrow().nodes.keys() {
+                let secs = if *id == me {
+                    Some(0.0)
+                } else {
+                    contact
+                        .get(id)
+                        .map(|t| now.duration_since(*t).as_secs_f64())
+                };
+                last_contact.insert(*id, secs);
+            }
+        }
+        Response::Status(Box::new(Status {
+            answered_by: me,
+            leader,
+            term: m.current_term,
+            last_applied: m.last_applied.map(|l| l.index),
+            metadata: (**self.metadata.borrow()).clone(),
+            voters: membership.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
+            last_contact_secs: last_contact,
+        }))
+    }
+
+    /// The governor: on the leader, keeps every node in the metadata
+    /// group and keeps enough live voters.
+    async fn govern(self: Rc<Self>) {
+        let mut tick = tokio::time::interval(self.config.timing.governor_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(raft) = self.raft() else { continue };
+            self.log_leader_change(&raft);
+            if !Self::is_leader(&raft) {
+                *self.leader_since.borrow_mut() = None;
+                self.contact.borrow_mut().clear();
+                continue;
+            }
+            let since = *self
+                .leader_since
+                .borrow_mut()
+                .get_or_insert_with(Instant::now);
+            self.ping_all(&raft).await;
+            if let Err(e) = self.balance_voters(&raft, since).await {
+                tracing::warn!("the governor: {}", e.message);
+            }
+        }
+    }
+
+    fn log_leader_change(&self, raft: &Raft<TypeConfig>) {
+        let (leader, term) = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            (m.current_leader, m.current_term)
+        };
+        self.leader.store(leader.unwrap_or(0), Ordering::Release);
+        let mut seen = self.seen_leader.borrow_mut();
+        if seen.0 != leader {
+            match leader {
+                Some(id) => tracing::info!("node {id} leads the metadata group (term {term})"),
+                None => tracing::warn!("the metadata group has no leader (term {term})"),
+            }
+            *seen = (leader, term);
+        }
+    }
+
+    async fn ping_all(self: &Rc<Self>, raft: &Raft<TypeConfig>) {
+        let me = raft.metrics().borrow().id;
+        let nodes: Vec<(NodeId, String)> = self
+            .metadata
+            .borrow()
+            .nodes
+            .values()
+            .filter(|n| n.state == NodeState::Online && n.id != me)
+            .map(|n| (n.id, n.advertise.clone()))
+            .collect();
+        let mut pings = Vec::new();
+        for (id, addr) in nodes {
+            let secret = self.config.secret.clone();
+            let timeout = self.config.timing.governor_interval;
+            pings.push((
+                id,
+                tokio::task::spawn_local(async move {
+                    let mut peer = Peer::new(addr, secret);
+                    matches!(
+                        peer.call(&Request::Hello, timeout).await,
+                        Ok(Response::Hello(_))
+                    )
+                }),
+            ));
+        }
+        for (id, ping) in pings {
+            if let Ok(true) = ping.await {
+                self.contact.borrow_mut().insert(id, Instant::now());
+            }
+        }
+    }
+
+    fn alive(&self, id: NodeId, me: NodeId, leader_since: Instant) -> bool {
+        let limit = self.config.timing.voter_down_timeout;
+        if id == me || leader_since.elapsed() < limit {
+            return true;
+        }
+        self.contact
+            .borrow()
+            .get(&id)
+            .is_some_and(|t| t.elapsed() < limit)
+    }
+
+    async fn balance_voters(&self, raft: &Raft<TypeConfig>, leader_since: Instant) -> Result<()> {
+        let m = raft.metrics().borrow().clone();
+        let me = m.id;
+        let membership = m.membership_config.membership().clone();
+        if membership.get_joint_config().len() > 1 {
+            return Ok(()); // a change is under way
+        }
+        let metadata = self.metadata.borrow().clone();
+        // Every online node is a member (a join interrupted between its
+        // row and its learner entry is finished here).
+        for node in metadata.nodes.values() {
+            if node.state == NodeState::Online && membership.get_node(&node.id).is_none() {
+                raft.add_learner(
+                    node.id,
+                    RaftNode {
+                        addr: node.advertise.clone(),
+                    },
+                    false,
+                )
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?;
+            }
+        }
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let live = metadata
+            .nodes
+            .values()
+            .filter(|n| n.state == NodeState::Online && self.alive(n.id, me, leader_since))
+            .count();
+        let target = voter_target(live);
+        let caught_up = |id: &NodeId| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(id).copied().flatten())
+                .zip(m.last_log_index)
+                .is_some_and(|(matched, last)| matched.index + 100 >= last)
+        };
+        let mut candidates: Vec<NodeId> = membership
+            .learner_ids()
+            .filter(|id| {
+                metadata
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| n.state == NodeState::Online)
+                    && self.alive(*id, me, leader_since)
+                    && caught_up(id)
+            })
+            .collect();
+        let mut next: BTreeSet<NodeId> = voters.clone();
+        // Replace dead voters while there is someone to replace them with.
+        for dead in voters.iter().filter(|v| !self.alive(**v, me, leader_since)) {
+            if candidates.is_empty() {
+                break;
+            }
+            next.remove(dead);
+            let pick = pick_spread(&metadata, &next, &mut candidates);
+            next.insert(pick);
+        }
+        while next.len() < target && !candidates.is_empty() {
+            let pick = pick_spread(&metadata, &next, &mut candidates);
+            next.insert(pick);
+        }
+        // More voters than live nodes call for: drop dead ones, two at a
+        // time so the count stays odd (five voters with two down survive
+        // no further failure; the three live ones alone survive one).
+        let mut dead: Vec<NodeId> = next
+            .iter()
+            .copied()
+            .filter(|v| !self.alive(*v, me, leader_since))
+            .collect();
+        while next.len() >= target + 2 && dead.len() >= 2 {
+            for v in dead.drain(..2) {
+                next.remove(&v);
+            }
+        }
+        if next != voters {
+            tracing::info!("the governor changes the metadata voters from {voters:?} to {next:?}");
+            raft.change_membership(ChangeMembers::ReplaceAllVoters(next), true)
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Voters for a cluster of `online` nodes: an odd number (an even one
+/// tolerates no more failures than the odd one below it), at most
+/// [`MAX_VOTERS`].
+pub fn voter_target(online: usize) -> usize {
+    let n = online.clamp(1, MAX_VOTERS);
+    if n.is_multiple_of(2) {
+        n - 1
+    } else {
+        n
+    }
+}
+
+/// Takes from `candidates` the one whose failure domains are least
+/// represented among `voters` (ties: the lowest id).
+fn pick_spread(
+    metadata: &Metadata,
+    voters: &BTreeSet<NodeId>,
+    candidates: &mut Vec<NodeId>,
+) -> NodeId {
+    let overlap = |id: &NodeId| -> usize {
+        let Some(node) = metadata.nodes.get(id) else {
+            return 0;
+        };
+        voters
+            .iter()
+            .filter_map(|v| metadata.nodes.get(v))
+            .map(|v| {
+                node.failure_domain
+                    .iter()
+                    .filter(|(k, val)| v.failure_domain.get(*k) == Some(val))
+                    .count()
+            })
+            .sum()
+    };
+    candidates.sort_by_key(|id| (overlap(id), *id));
+    candidates.remove(0)
+}
+
+async fn accept_loop(node: Rc<Node>, listener: TcpListener) {
+    loop {
+        let (stream, from) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("the cluster listener: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        tokio::task::spawn_local(serve(node.clone(), stream, from));
+    }
+}
+
+async fn serve(node: Rc<Node>, mut stream: TcpStream, from: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let handshake = handshake_server(&mut stream, &node.config.secret);
+    match tokio::time::timeout(crate::wire::CONNECT_TIMEOUT, handshake).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("refused a cluster connection from {from}: {}", e.message);
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("refused a cluster connection from {from}: no handshake in time");
+            return;
+        }
+    }
+    loop {
+        let request = match read_frame::<Request>(&mut stream).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("closed a cluster connection from {from}: {}", e.message);
+                return;
+            }
+        };
+        let response = node.handle(request).await;
+        if write_frame(&mut stream, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voter_counts_are_odd_and_capped() {
+        let got: Vec<usize> = (0..=8).map(voter_target).collect();
+        assert_eq!(got, vec![1, 1, 1, 3, 3, 5, 5, 5, 5]);
+    }
+
+    #[test]
+    fn identities_round_trip() {
+        let id = Identity {
+            uuid: 0xabc,
+            node_id: Some(3),
+            cluster_id: Some(0xdef),
+        };
+        let dir = std::env::temp_dir().join(format!("tessera-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        id.save(&dir).unwrap();
+        assert_eq!(Identity::load_or_create(&dir).unwrap(), id);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,126 @@
+//! `tessera status`: asks a node for the cluster's state (the node
+//! forwards to the leader) and prints it as tables.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use tessera_types::{sqlstate, Error, Result};
+
+use crate::secret::ClusterSecret;
+use crate::state::NodeState;
+use crate::wire::{Peer, Request, Response, Status};
+
+pub async fn fetch(addr: &str, secret: &ClusterSecret) -> Result<Status> {
+    let mut peer = Peer::new(addr.to_string(), secret.clone());
+    match peer.call(&Request::Status, Duration::from_secs(5)).await? {
+        Response::Status(s) => Ok(*s),
+        Response::Failed(m) => Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m)),
+        other => Err(Error::new(
+            sqlstate::PROTOCOL_VIOLATION,
+            format!("an unexpected answer: {other:?}"),
+        )),
+    }
+}
+
+/// Columns padded to their widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let _ = write!(l, "{c:<w$}");
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let leader = match s.leader {
+        Some(id) => match s.metadata.nodes.get(&id) {
+            Some(n) => format!("node {id} ({})", n.advertise),
+            None => format!("node {id}"),
+        },
+        None => "none".into(),
+    };
+    let _ = writeln!(
+        out,
+        "cluster {:032x}\nraft leader: {leader}, term {}, applied index {}",
+        s.metadata.cluster_id,
+        s.term,
+        s.last_applied.map_or("-".into(), |i| i.to_string())
+    );
+    let _ = writeln!(
+        out,
+        "raft voters: {:?}, learners: {:?}\n",
+        s.voters, s.learners
+    );
+    let mut rows = Vec::new();
+    for n in s.metadata.nodes.values() {
+        let raft = if s.leader == Some(n.id) {
+            "leader"
+        } else if s.voters.contains(&n.id) {
+            "voter"
+        } else if s.learners.contains(&n.id) {
+            "learner"
+        } else {
+            "-"
+        };
+        let reachable = if n.state == NodeState::Expelled {
+            "-".to_string()
+        } else {
+            match s.last_contact_secs.get(&n.id) {
+                Some(Some(secs)) if *secs < 5.0 => "yes".into(),
+                Some(Some(secs)) => format!("no ({secs:.0} s)"),
+                Some(None) => "no".into(),
+                None => "?".into(),
+            }
+        };
+        let domain: Vec<String> = n
+            .failure_domain
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        rows.push(vec![
+            n.id.to_string(),
+            n.name.clone(),
+            n.advertise.clone(),
+            n.pg_addr.clone(),
+            n.shards.to_string(),
+            n.state.name().into(),
+            raft.into(),
+            reachable,
+            domain.join(","),
+        ]);
+    }
+    out.push_str(&table(
+        &[
+            "NODE",
+            "NAME",
+            "ADDRESS",
+            "POSTGRES",
+            "SHARDS",
+            "STATE",
+            "RAFT",
+            "REACHABLE",
+            "FAILURE DOMAIN",
+        ],
+        &rows,
+    ));
+    out
+}

@@ -1,0 +1,161 @@
+//! Clusters of real `tessera` processes on loopback: each node a
+//! [`TestServer`] with a cluster port, all sharing one secret.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::{find_binary, free_port, rows_text, TestServer};
+
+/// How long a cluster may take to reach a state a test waits for.
+pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct TestCluster {
+    pub nodes: Vec<TestServer>,
+    /// Each node's internal address, by position in `nodes`.
+    pub addrs: Vec<String>,
+    pub secret: PathBuf,
+    dir: PathBuf,
+    shards: usize,
+    extra: Vec<String>,
+}
+
+const NODES_SQL: &str = "SELECT node_id, name, address, pg_address, shards, state, raft_role, failure_domain FROM tessera_nodes ORDER BY node_id";
+
+fn split(lines: Vec<String>) -> Vec<NodeRow> {
+    lines
+        .into_iter()
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+/// A row of `tessera_nodes`: node_id, name, address, pg_address, shards,
+/// state, raft_role, failure_domain (as text).
+pub type NodeRow = Vec<String>;
+
+impl TestCluster {
+    /// Starts `n` nodes with the same peer list; they form one cluster.
+    /// `extra` goes to every node's `tessera run`.
+    pub fn start(n: usize, shards: usize, extra: &[&str]) -> TestCluster {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-cluster-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("create the cluster directory");
+        let secret = dir.join("secret");
+        let hex: String = (0..32)
+            .map(|i| format!("{:02x}", (std::process::id() as usize * 31 + i * 17) % 251))
+            .collect();
+        std::fs::write(&secret, hex).expect("write the secret");
+        let addrs: Vec<String> = (0..n)
+            .map(|_| format!("127.0.0.1:{}", free_port()))
+            .collect();
+        let mut cluster = TestCluster {
+            nodes: Vec::new(),
+            addrs: Vec::new(),
+            secret,
+            dir,
+            shards,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        let peers = addrs.join(",");
+        for addr in addrs {
+            cluster.spawn(addr, &peers, &[]);
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, addr: String, peers: &str, more: &[&str]) -> usize {
+        let secret = self.secret.display().to_string();
+        let mut args: Vec<&str> = vec![
+            "--listen",
+            &addr,
+            "--peer",
+            peers,
+            "--cluster-secret-file",
+            &secret,
+        ];
+        args.extend(self.extra.iter().map(String::as_str));
+        args.extend_from_slice(more);
+        let server = TestServer::start_with_args(self.shards, &args);
+        self.nodes.push(server);
+        self.addrs.push(addr);
+        self.nodes.len() - 1
+    }
+
+    /// Starts one more node with a new data directory, finding the cluster
+    /// through the nodes there are; returns its position.
+    pub fn add_node(&mut self, more: &[&str]) -> usize {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let peers = self.addrs.join(",");
+        self.spawn(addr, &peers, more)
+    }
+
+    /// `tessera status` through node `via`: its output, or its error.
+    pub fn status(&self, via: usize) -> Result<String, String> {
+        let out = Command::new(find_binary())
+            .args([
+                "status",
+                "--peer",
+                &self.addrs[via],
+                "--cluster-secret-file",
+            ])
+            .arg(&self.secret)
+            .output()
+            .expect("run tessera status");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// `tessera_nodes` as node `via` sees it, by node id.
+    pub async fn node_rows(&self, via: usize) -> Vec<NodeRow> {
+        let client = self.nodes[via].connect().await;
+        split(rows_text(&client, NODES_SQL).await)
+    }
+
+    /// Polls node `via`'s `tessera_nodes` until `done` holds; panics with
+    /// what it saw and the logs after [`CLUSTER_TIMEOUT`].
+    pub async fn wait_for(
+        &self,
+        via: usize,
+        what: &str,
+        done: impl Fn(&[NodeRow]) -> bool,
+    ) -> Vec<NodeRow> {
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        let mut last = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(client) = self.nodes[via].try_connect().await {
+                if let Ok(rows) = crate::try_rows_text(&client, NODES_SQL).await.map(split) {
+                    if done(&rows) {
+                        return rows;
+                    }
+                    last = rows;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let logs: Vec<String> = self.nodes.iter().map(|n| n.log_tail()).collect();
+        panic!(
+            "node {via} did not see {what} within {CLUSTER_TIMEOUT:?}; it last saw {last:?}\n{}",
+            logs.join("\n")
+        );
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        if std::env::var_os("TESSERA_KEEP_DATA").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Rows with `role` in the raft_role column.
+pub fn with_role<'a>(rows: &'a [NodeRow], role: &str) -> Vec<&'a NodeRow> {
+    rows.iter().filter(|r| r[6] == role).collect()
+}
