@@ -148,6 +148,8 @@ struct Identity {
     uuid: u128,
     node_id: Option<NodeId>,
     cluster_id: Option<u128>,
+    /// Expelled by `tessera expel`: the node never takes part again.
+    expelled: bool,
 }
 
 impl Identity {
@@ -165,6 +167,7 @@ impl Identity {
                     uuid: random_u128()?,
                     node_id: None,
                     cluster_id: None,
+                    expelled: false,
                 };
                 id.save(dir)?;
                 Ok(id)
@@ -190,6 +193,7 @@ impl Identity {
                 Some(v) => Some(u128::from_str_radix(&v, 16).ok()?),
                 None => None,
             },
+            expelled: get("expelled").is_some_and(|v| v == "true"),
         })
     }
 
@@ -203,6 +207,9 @@ impl Identity {
         }
         if let Some(c) = self.cluster_id {
             text.push_str(&format!("cluster_id = {c:032x}\n"));
+        }
+        if self.expelled {
+            text.push_str("expelled = true\n");
         }
         let path = dir.join(IDENTITY_FILE);
         let tmp = dir.join("identity.tmp");
@@ -397,6 +404,12 @@ impl Node {
     }
 
     async fn start_up(self: Rc<Self>) {
+        if self.identity.borrow().expelled {
+            tracing::warn!(
+                "this node was expelled from its cluster and does not rejoin it; it serves only its own data (start with a new data directory to join again)"
+            );
+            return;
+        }
         let known = self.identity.borrow().node_id;
         let result = match known {
             Some(id) => self.rejoin(id).await,
@@ -428,18 +441,20 @@ impl Node {
                     return Ok(())
                 }
                 Some(row) if row.state == NodeState::Expelled => {
-                    return Err(Error::new(
-                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        format!("node {id} was expelled from its cluster"),
-                    ))
+                    self.leave(&raft).await;
+                    return Ok(());
                 }
                 _ => {}
             }
             if let Some(addr) = self.leader_addr(&raft) {
                 let mut peer = Peer::new(addr, self.config.secret.clone());
-                if let Ok(Response::Updated) = peer.call(&Request::Update(mine), CALL_TIMEOUT).await
-                {
-                    return Ok(());
+                match peer.call(&Request::Update(mine), CALL_TIMEOUT).await {
+                    Ok(Response::Updated) => return Ok(()),
+                    Ok(Response::Expelled(_)) => {
+                        self.leave(&raft).await;
+                        return Ok(());
+                    }
+                    _ => {}
                 }
             }
             tokio::time::sleep(DISCOVERY_RETRY).await;
@@ -634,13 +649,144 @@ impl Node {
                             Err(e) => Response::Failed(e.to_string()),
                         }
                     }
-                    Ok(CommandResult::Refused(m)) => Response::Failed(m),
+                    Ok(CommandResult::Refused(m)) => {
+                        let expelled = self
+                            .metadata
+                            .borrow()
+                            .nodes
+                            .get(&id)
+                            .is_some_and(|n| n.state == NodeState::Expelled);
+                        if expelled {
+                            Response::Expelled(id)
+                        } else {
+                            Response::Failed(m)
+                        }
+                    }
                     Ok(other) => Response::Failed(format!("unexpected {other:?}")),
                     Err(e) => Response::Failed(e.message),
                 }
             }
             Request::Status => self.status(&raft).await,
+            Request::Expel(who) => self.expel(&raft, who).await,
+            Request::YouAreExpelled => {
+                self.leave(&raft).await;
+                Response::Expelled(self.identity.borrow().node_id.unwrap_or(0))
+            }
         }
+    }
+
+    /// `tessera expel`, on the leader (another node forwards it there).
+    async fn expel(self: &Rc<Self>, raft: &Raft<TypeConfig>, who: String) -> Response {
+        if !Self::is_leader(raft) {
+            return match self.leader_addr(raft) {
+                Some(addr) => {
+                    let mut peer = Peer::new(addr, self.config.secret.clone());
+                    peer.call(&Request::Expel(who), CALL_TIMEOUT * 10)
+                        .await
+                        .unwrap_or_else(|e| Response::Failed(e.message))
+                }
+                None => Response::Failed("the cluster has no leader at the moment".into()),
+            };
+        }
+        let metadata = self.metadata.borrow().clone();
+        let found = metadata
+            .nodes
+            .values()
+            .find(|n| n.id.to_string() == who)
+            .or_else(|| {
+                metadata
+                    .nodes
+                    .values()
+                    .find(|n| n.name == who && n.state == NodeState::Online)
+            });
+        let Some(node) = found else {
+            return Response::Failed(format!("the cluster has no node {who:?}"));
+        };
+        let (id, addr) = (node.id, node.advertise.clone());
+        // Nothing is placed on nodes yet (buckets come with replica sets),
+        // so there is nothing to drain first.
+        match self.propose(raft, Command::ExpelNode { id }).await {
+            Ok(CommandResult::Done) => {}
+            Ok(CommandResult::Refused(m)) => return Response::Failed(m),
+            Ok(other) => return Response::Failed(format!("unexpected {other:?}")),
+            Err(e) => return Response::Failed(e.message),
+        }
+        tracing::info!("node {id} ({addr}) is expelled");
+        let membership = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .clone();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        if voters.contains(&id) {
+            let mut rest: BTreeSet<NodeId> = voters.into_iter().filter(|v| *v != id).collect();
+            if rest.is_empty() {
+                // The only voter goes: the online learners vote instead.
+                rest = membership
+                    .learner_ids()
+                    .filter(|l| {
+                        metadata
+                            .nodes
+                            .get(l)
+                            .is_some_and(|n| n.state == NodeState::Online && n.id != id)
+                    })
+                    .collect();
+            }
+            if let Err(e) = raft
+                .change_membership(ChangeMembers::ReplaceAllVoters(rest), false)
+                .await
+            {
+                // The row says expelled: the governor no longer counts it,
+                // and finishes the removal (`balance_voters`).
+                tracing::warn!("removing node {id}'s vote: {e}");
+            }
+        }
+        let still = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .is_some();
+        if still {
+            if let Err(e) = raft
+                .change_membership(ChangeMembers::RemoveNodes([id].into()), false)
+                .await
+            {
+                tracing::warn!("removing node {id} from the metadata group: {e}");
+            }
+        }
+        let me = raft.metrics().borrow().id;
+        if id == me {
+            self.leave(raft).await;
+        } else {
+            let mut peer = Peer::new(addr, self.config.secret.clone());
+            let _ = peer.call(&Request::YouAreExpelled, CALL_TIMEOUT).await;
+        }
+        Response::Expelled(id)
+    }
+
+    /// This node was expelled: it stops taking part in the metadata group
+    /// and remembers, so that a restart does not try to rejoin.
+    async fn leave(&self, raft: &Raft<TypeConfig>) {
+        {
+            let mut identity = self.identity.borrow_mut();
+            if identity.expelled {
+                return;
+            }
+            identity.expelled = true;
+            if let Err(e) = identity.save(&self.raft_dir) {
+                tracing::error!("{}", e.message);
+            }
+        }
+        tracing::warn!(
+            "this node was expelled from its cluster; it serves only its own data from now on, and its data directory cannot rejoin"
+        );
+        let raft = raft.clone();
+        tokio::task::spawn_local(async move {
+            let _ = raft.shutdown().await;
+        });
     }
 
     async fn propose(&self, raft: &Raft<TypeConfig>, command: Command) -> Result<CommandResult> {
@@ -806,6 +952,30 @@ impl Node {
             return Ok(()); // a change is under way
         }
         let metadata = self.metadata.borrow().clone();
+        // An expelled node whose removal from the group was interrupted
+        // (a leader change in between) is removed now.
+        let expelled: BTreeSet<NodeId> = membership
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| {
+                metadata
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| n.state == NodeState::Expelled)
+            })
+            .collect();
+        if !expelled.is_empty() {
+            let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+            let change = if voters.iter().any(|v| expelled.contains(v)) {
+                ChangeMembers::ReplaceAllVoters(voters.difference(&expelled).copied().collect())
+            } else {
+                ChangeMembers::RemoveNodes(expelled)
+            };
+            raft.change_membership(change, false)
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?;
+            return Ok(());
+        }
         // Every online node is a member (a join interrupted between its
         // row and its learner entry is finished here).
         for node in metadata.nodes.values() {
@@ -981,6 +1151,7 @@ mod tests {
             uuid: 0xabc,
             node_id: Some(3),
             cluster_id: Some(0xdef),
+            expelled: true,
         };
         let dir = std::env::temp_dir().join(format!("tessera-identity-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

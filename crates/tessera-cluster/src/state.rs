@@ -70,6 +70,9 @@ pub enum Command {
     AddNode { node: NodeRecord },
     /// A known node restarted with new addresses or failure domains.
     UpdateNode { node: NodeRecord },
+    /// `tessera expel`: the node leaves for good; its id is never reused
+    /// and its data directory cannot rejoin.
+    ExpelNode { id: NodeId },
 }
 
 impl std::fmt::Display for Command {
@@ -78,6 +81,7 @@ impl std::fmt::Display for Command {
             Command::Bootstrap { node, .. } => write!(f, "bootstrap by {}", node.name),
             Command::AddNode { node } => write!(f, "add node {}", node.name),
             Command::UpdateNode { node } => write!(f, "update node {}", node.id),
+            Command::ExpelNode { id } => write!(f, "expel node {id}"),
         }
     }
 }
@@ -123,6 +127,12 @@ impl Metadata {
             }
             Command::AddNode { node } => {
                 if let Some(known) = self.node_by_uuid(node.uuid) {
+                    if known.state == NodeState::Expelled {
+                        return CommandResult::Refused(format!(
+                            "node {} was expelled from the cluster; start it with a new data directory to join again",
+                            known.id
+                        ));
+                    }
                     return CommandResult::NodeId(known.id);
                 }
                 if self
@@ -155,6 +165,26 @@ impl Metadata {
                 }
                 _ => CommandResult::Refused(format!("node {} is not known", node.id)),
             },
+            Command::ExpelNode { id } => {
+                let online = self
+                    .nodes
+                    .values()
+                    .filter(|n| n.state == NodeState::Online)
+                    .count();
+                match self.nodes.get_mut(id) {
+                    Some(row) if row.state == NodeState::Expelled => {
+                        CommandResult::Refused(format!("node {id} is already expelled"))
+                    }
+                    Some(_) if online <= 1 => CommandResult::Refused(format!(
+                        "node {id} is the cluster's last node; it cannot be expelled"
+                    )),
+                    Some(row) => {
+                        row.state = NodeState::Expelled;
+                        CommandResult::Done
+                    }
+                    None => CommandResult::Refused(format!("node {id} is not known")),
+                }
+            }
         }
     }
 }
@@ -224,5 +254,42 @@ mod tests {
             m.apply(&Command::UpdateNode { node: stranger }),
             CommandResult::Refused(_)
         ));
+    }
+
+    #[test]
+    fn an_expelled_node_stays_out_and_the_last_node_stays_in() {
+        let mut m = Metadata::default();
+        let mut first = node(1, "a");
+        first.id = 1;
+        m.apply(&Command::Bootstrap {
+            cluster_id: 9,
+            node: first,
+        });
+        let b = node(2, "b");
+        m.apply(&Command::AddNode { node: b.clone() });
+        assert_eq!(m.apply(&Command::ExpelNode { id: 2 }), CommandResult::Done);
+        assert_eq!(m.nodes[&2].state, NodeState::Expelled);
+        assert!(matches!(
+            m.apply(&Command::ExpelNode { id: 2 }),
+            CommandResult::Refused(_)
+        ));
+        // Its data directory cannot come back, under its id or a new one.
+        assert!(matches!(
+            m.apply(&Command::AddNode { node: b }),
+            CommandResult::Refused(_)
+        ));
+        assert!(matches!(
+            m.apply(&Command::ExpelNode { id: 1 }),
+            CommandResult::Refused(_)
+        ));
+        assert!(matches!(
+            m.apply(&Command::ExpelNode { id: 7 }),
+            CommandResult::Refused(_)
+        ));
+        // Its name is free again.
+        assert_eq!(
+            m.apply(&Command::AddNode { node: node(3, "b") }),
+            CommandResult::NodeId(3)
+        );
     }
 }

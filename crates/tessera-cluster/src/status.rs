@@ -22,6 +22,23 @@ pub async fn fetch(addr: &str, secret: &ClusterSecret) -> Result<Status> {
     }
 }
 
+/// `tessera expel`: asks the cluster (through any node) to expel a node
+/// by id or name; returns its id.
+pub async fn expel(addr: &str, secret: &ClusterSecret, node: &str) -> Result<u64> {
+    let mut peer = Peer::new(addr.to_string(), secret.clone());
+    match peer
+        .call(&Request::Expel(node.to_string()), Duration::from_secs(30))
+        .await?
+    {
+        Response::Expelled(id) => Ok(id),
+        Response::Failed(m) => Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m)),
+        other => Err(Error::new(
+            sqlstate::PROTOCOL_VIOLATION,
+            format!("an unexpected answer: {other:?}"),
+        )),
+    }
+}
+
 /// Columns padded to their widest cell.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -49,6 +49,10 @@ pub enum Request {
     },
     /// The cluster's state, as `tessera status` prints it.
     Status,
+    /// `tessera expel`: a node (by id or name) leaves for good.
+    Expel(String),
+    /// From the leader to a node it expelled: stop taking part.
+    YouAreExpelled,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,6 +69,7 @@ pub enum Response {
     Vote(std::result::Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     Snapshot(std::result::Result<SnapshotResponse<NodeId>, String>),
     Status(Box<Status>),
+    Expelled(NodeId),
     /// The request was understood but failed.
     Failed(String),
 }

@@ -94,21 +94,26 @@ impl TestCluster {
 
     /// `tessera status` through node `via`: its output, or its error.
     pub fn status(&self, via: usize) -> Result<String, String> {
+        self.command(via, "status", &[])
+    }
+
+    fn command(&self, via: usize, name: &str, more: &[&str]) -> Result<String, String> {
         let out = Command::new(find_binary())
-            .args([
-                "status",
-                "--peer",
-                &self.addrs[via],
-                "--cluster-secret-file",
-            ])
+            .args([name, "--peer", &self.addrs[via], "--cluster-secret-file"])
             .arg(&self.secret)
+            .args(more)
             .output()
-            .expect("run tessera status");
+            .unwrap_or_else(|e| panic!("run tessera {name}: {e}"));
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+
+    /// `tessera expel NODE` through node `via`: its output, or its error.
+    pub fn expel(&self, via: usize, node: &str) -> Result<String, String> {
+        self.command(via, "expel", &[node])
     }
 
     /// `tessera_nodes` as node `via` sees it, by node id.

@@ -204,3 +204,68 @@ async fn strangers_without_the_secret_can_neither_join_nor_ask() {
         .log()
         .contains("refused a cluster connection"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expelled_nodes_leave_for_good_and_the_voters_are_made_up() {
+    let mut cluster = TestCluster::start(3, 1, &[]);
+    cluster
+        .wait_for(0, "three voters", |r| settled(r, 3, 3))
+        .await;
+    let fourth = cluster.add_node(&["--name", "fourth"]);
+    let rows = cluster
+        .wait_for(0, "four nodes, one learner", |r| settled(r, 4, 3))
+        .await;
+
+    // A voter that is not the leader, expelled by name through another node.
+    let voter = with_role(&rows, "voter")[0].clone();
+    let victim = cluster.addrs.iter().position(|a| *a == voter[2]).unwrap();
+    let via = (0..4).find(|i| *i != victim).unwrap();
+    let out = cluster.expel(via, &voter[1]).expect("tessera expel");
+    assert_eq!(out.trim(), format!("node {} is expelled", voter[0]));
+    let rows = cluster
+        .wait_for(fourth, "the learner voting instead", |r| {
+            r.iter().any(|n| n[0] == voter[0] && n[5] == "expelled")
+                && r.iter()
+                    .filter(|n| n[6] == "voter" || n[6] == "leader")
+                    .count()
+                    == 3
+                && r.iter().all(|n| n[5] == "expelled" || n[6] != "learner")
+        })
+        .await;
+    assert_eq!(rows.len(), 4, "an expelled node keeps its row: {rows:?}");
+    // It knows, and a restart does not bring it back.
+    cluster.nodes[victim].restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !cluster.nodes[victim].log().contains("does not rejoin") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            cluster.nodes[victim].log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cluster.nodes[victim]
+        .log()
+        .contains("was expelled from its cluster"));
+
+    // Errors: an unknown node, one already expelled.
+    let e = cluster
+        .expel(via, "no-such-node")
+        .expect_err("unknown node");
+    assert!(e.contains("has no node"), "{e}");
+    let e = cluster.expel(via, &voter[0]).expect_err("expelled twice");
+    assert!(e.contains("already expelled"), "{e}");
+
+    // The leader itself: another node takes over.
+    let rows = cluster.node_rows(fourth).await;
+    let leader = with_role(&rows, "leader")[0].clone();
+    cluster.expel(fourth, &leader[0]).expect("expel the leader");
+    cluster
+        .wait_for(fourth, "a new leader among the two left", |r| {
+            let leaders = with_role(r, "leader");
+            leaders.len() == 1
+                && leaders[0][0] != leader[0]
+                && r.iter().filter(|n| n[5] == "online").count() == 2
+        })
+        .await;
+}

@@ -57,6 +57,16 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the cluster's nodes, Raft voters and leader, as a node sees them.
     Status(StatusArgs),
+    /// Remove a node from its cluster for good.
+    Expel(ExpelArgs),
+}
+
+#[derive(clap::Args)]
+struct ExpelArgs {
+    #[command(flatten)]
+    cluster: StatusArgs,
+    /// The node to expel: its id or its name (see tessera status).
+    node: String,
 }
 
 #[derive(clap::Args)]
@@ -367,6 +377,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => report(run(*args)),
         Command::Status(args) => report(status(args)),
+        Command::Expel(args) => report(expel(args)),
     }
 }
 
@@ -380,9 +391,11 @@ fn report(result: Result<(), String>) -> ExitCode {
     }
 }
 
-fn status(args: StatusArgs) -> Result<(), String> {
-    let path = args.cluster_secret_file.unwrap_or_else(|| {
+/// The secret and a runtime for a command that talks to a cluster.
+fn cluster_client(args: &StatusArgs) -> Result<(ClusterSecret, tokio::runtime::Runtime), String> {
+    let path = args.cluster_secret_file.clone().unwrap_or_else(|| {
         args.data_dir
+            .clone()
             .unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT))
             .join(CLUSTER_SECRET_FILE)
     });
@@ -391,10 +404,28 @@ fn status(args: StatusArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    Ok((secret, rt))
+}
+
+fn status(args: StatusArgs) -> Result<(), String> {
+    let (secret, rt) = cluster_client(&args)?;
     let status = rt
         .block_on(tessera_cluster::status::fetch(&args.peer, &secret))
         .map_err(|e| format!("{}: {}", args.peer, e.message))?;
     print!("{}", tessera_cluster::status::render(&status));
+    Ok(())
+}
+
+fn expel(args: ExpelArgs) -> Result<(), String> {
+    let (secret, rt) = cluster_client(&args.cluster)?;
+    let id = rt
+        .block_on(tessera_cluster::status::expel(
+            &args.cluster.peer,
+            &secret,
+            &args.node,
+        ))
+        .map_err(|e| format!("{}: {}", args.cluster.peer, e.message))?;
+    println!("node {id} is expelled");
     Ok(())
 }
 
