@@ -1183,7 +1183,11 @@ impl<C: Cluster> Router<C> {
     /// then takes its name. Writes to the table wait meanwhile (a table
     /// lock on every shard); the copy is one transaction; the swap is one
     /// catalog record, so a crash leaves the old table or the new one,
-    /// never half of either (recovery drops an unfinished copy).
+    /// never half of either (recovery drops an unfinished copy). Inside a
+    /// transaction block all three are the block's (its table lock, its
+    /// writes, its catalog changes): COMMIT makes the new table the
+    /// table, ROLLBACK leaves the old one, and meanwhile other sessions
+    /// read the old one.
     async fn add_primary_key(
         &self,
         table: &Arc<TableDef>,
@@ -1212,7 +1216,17 @@ impl<C: Cluster> Router<C> {
             sequences: vec![],
             if_not_exists: false,
         };
-        expect_done(self.cluster.call(0, create).await?)?;
+        let block = ddl_block(session);
+        expect_done(self.ddl(block, create).await?)?;
+        if block.is_some() {
+            // `begin_ddl` holds the table's writes for the block.
+            let new = self
+                .copy_into(table, &temp, columns, params, session)
+                .await?;
+            let replace = ShardRequest::ReplaceTable { old: table.id, new };
+            let block = ddl_block(session);
+            return self.ddl(block, replace).await.map(|_| ());
+        }
         let holder = self.cluster.next_tx();
         let shards = self.all_shards(&catalog);
         let locked = self.lock_table(&shards, holder, table.id).await;
@@ -3099,14 +3113,13 @@ impl<C: Cluster> Router<C> {
     }
 
     /// Lets the session's block change the catalog with `plan` (see
-    /// `shard/ddl.rs`). What a block cannot change yet is refused (0A000);
-    /// every write to the existing tables the change touches waits until
+    /// `shard/ddl.rs`). Every write to the existing tables the change touches waits until
     /// the block ends, as PostgreSQL's table locks make them (a table
     /// another open block has written to: 55P03).
     async fn begin_ddl(&self, plan: &Plan, session: &mut SessionState) -> Result<()> {
         let seen = self.catalog_of(session);
         let committed = self.cluster.catalog();
-        let tables = ddl_tables(plan, &seen)?;
+        let tables = ddl_tables(plan, &seen);
         let shards = self.all_shards(&committed);
         let Some(txn) = session.txn.as_mut() else {
             return Ok(());
@@ -4350,9 +4363,8 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
 
 /// The tables a catalog change in a block must hold every other write to
 /// until the block ends: those it alters or drops, those whose foreign
-/// keys it drops, and those its new foreign keys reference. 0A000 for a
-/// change a block cannot make yet.
-fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Result<Vec<tessera_types::TableId>> {
+/// keys it drops, and those its new foreign keys reference.
+fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Vec<tessera_types::TableId> {
     let with_children = |ids: Vec<tessera_types::TableId>| {
         let mut all = ids.clone();
         for id in ids {
@@ -4362,11 +4374,7 @@ fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Result<Vec<tessera_types::Table
         all.dedup();
         all
     };
-    let in_block = |what: &str| {
-        Error::unsupported(format!("{what} inside a transaction block"))
-            .with_hint("Run it in its own transaction (autocommit).")
-    };
-    Ok(match plan {
+    match plan {
         Plan::CreateTable { table, .. } => table.foreign_keys.iter().map(|fk| fk.parent).collect(),
         Plan::CreateIndex { index, .. } => vec![index.table],
         Plan::AlterTable(change) => {
@@ -4374,11 +4382,9 @@ fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Result<Vec<tessera_types::Table
             ids.extend(change.new.foreign_keys.iter().map(|fk| fk.parent));
             ids
         }
-        Plan::AddPrimaryKey { .. } => {
-            return Err(in_block(
-                "ALTER TABLE … ADD PRIMARY KEY on a table without one",
-            ))
-        }
+        // The rewrite is the block's: its copy of the rows is its writes,
+        // the swap one of its catalog changes.
+        Plan::AddPrimaryKey { table, .. } => vec![table.id],
         Plan::Drop { kind, names, .. } => {
             let mut ids = Vec::new();
             for n in names {
@@ -4408,7 +4414,7 @@ fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Result<Vec<tessera_types::Table
             )
         }
         _ => vec![],
-    })
+    }
 }
 
 #[cfg(test)]

@@ -3780,9 +3780,6 @@ impl ShardContext {
         new: tessera_types::TableId,
         block: Block,
     ) -> Result<ShardResponse> {
-        if block.is_some() {
-            return Err(ddl::not_in_block("a table rewrite"));
-        }
         let ddl = self.ddl(block).await?;
         let catalog = ddl.catalog.clone();
         if catalog.table_by_id(old).is_none() || catalog.table_by_id(new).is_none() {

@@ -292,6 +292,7 @@ fn columns(spec: &str) -> Vec<(String, DataType)> {
                 "V" => DataType::Int2Vector,
                 "W" => DataType::OidVector,
                 "p" => DataType::Reg(RegKind::Proc),
+                "y" => DataType::Reg(RegKind::Type),
                 "z" => DataType::TimestampTz(None),
                 other => panic!("unknown column type code {other}"),
             };
@@ -391,6 +392,19 @@ const RELATIONS: &[(&str, &str)] = &[
         "pg_tables",
         "schemaname:n tablename:n tableowner:n tablespace:n hasindexes:b hasrules:b \
          hastriggers:b rowsecurity:b",
+    ),
+    (
+        "pg_indexes",
+        "schemaname:n tablename:n indexname:n tablespace:n indexdef:t",
+    ),
+    (
+        "pg_views",
+        "schemaname:n viewname:n viewowner:n definition:t",
+    ),
+    (
+        "pg_sequences",
+        "schemaname:n sequencename:n sequenceowner:n data_type:y start_value:8 min_value:8 \
+         max_value:8 increment_by:8 cycle:b cache_size:8 last_value:8",
     ),
     (
         "pg_auth_members",
@@ -1076,6 +1090,9 @@ impl SystemCatalog {
             "pg_authid" => self.role_rows(false),
             "pg_user" => self.user_rows(),
             "pg_tables" => self.table_rows(),
+            "pg_indexes" => self.index_view_rows(),
+            "pg_views" => self.view_rows(),
+            "pg_sequences" => self.sequence_view_rows(),
             "pg_opclass" => BTREE_OPCLASSES
                 .iter()
                 .map(|(o, name, family, intype)| {
@@ -1877,6 +1894,84 @@ impl SystemCatalog {
                     Value::Bool(false),
                 ]),
                 _ => None,
+            })
+            .collect()
+    }
+
+    /// The bootstrap superuser, who owns every object.
+    fn owner(&self) -> Value {
+        self.catalog
+            .roles()
+            .find(|r| r.id == tessera_types::role::BOOTSTRAP_ROLE_ID)
+            .map_or(Value::Null, |r| text(r.name.as_str()))
+    }
+
+    /// `pg_indexes`: every index, primary keys included, with its
+    /// definition as `pg_get_indexdef` gives it.
+    fn index_view_rows(&self) -> Vec<Vec<Value>> {
+        self.classes
+            .0
+            .iter()
+            .filter_map(|c| {
+                let table = match &c.object {
+                    Object::Index(i) => self.catalog.table_by_id(i.table)?.name.clone(),
+                    Object::Pkey(t) => t.name.clone(),
+                    _ => return None,
+                };
+                Some(vec![
+                    text(self.catalog.schema_name(c.schema)),
+                    text(table),
+                    text(c.name.as_str()),
+                    Value::Null,
+                    self.indexdef(c.oid, 0).map_or(Value::Null, text),
+                ])
+            })
+            .collect()
+    }
+
+    /// `pg_views`, the definition as `pg_get_viewdef` gives it.
+    fn view_rows(&self) -> Vec<Vec<Value>> {
+        let owner = self.owner();
+        self.classes
+            .0
+            .iter()
+            .filter_map(|c| match &c.object {
+                Object::View(v) => Some(vec![
+                    text(self.catalog.schema_name(c.schema)),
+                    text(c.name.as_str()),
+                    owner.clone(),
+                    text(format!(" {};", v.query)),
+                ]),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `pg_sequences`: `last_value` is NULL until the first `nextval`
+    /// (or a `setval` that marks it called).
+    fn sequence_view_rows(&self) -> Vec<Vec<Value>> {
+        let owner = self.owner();
+        self.catalog
+            .sequences()
+            .map(|s| {
+                let (last, called) = s.state.current();
+                vec![
+                    text(self.catalog.schema_name(s.schema)),
+                    text(s.name.as_str()),
+                    owner.clone(),
+                    oid(s.data_type.oid()),
+                    Value::Int8(s.start),
+                    Value::Int8(s.min),
+                    Value::Int8(s.max),
+                    Value::Int8(s.increment),
+                    Value::Bool(s.cycle),
+                    Value::Int8(s.cache),
+                    if called {
+                        Value::Int8(last)
+                    } else {
+                        Value::Null
+                    },
+                ]
             })
             .collect()
     }

@@ -161,23 +161,90 @@ async fn rollback_undoes_drops_and_savepoints_undo_what_follows_them() {
     .expect("the DDL lock is released at disconnect")
     .unwrap();
     assert!(missing(&b, "SELECT * FROM gone").await);
+}
 
-    // What a block cannot change yet is refused, and fails the block.
-    a.batch_execute("CREATE TABLE nopk (x int); BEGIN")
+#[tokio::test]
+async fn a_primary_key_added_in_a_block_is_its_own_until_commit() {
+    let mut server = TestServer::start_with_shards(2);
+    let (a, b) = (server.connect().await, server.connect().await);
+    a.batch_execute(
+        "CREATE TABLE nk (a int, b text);
+         INSERT INTO nk SELECT g, 'v' || g FROM generate_series(1, 50) g;
+         BEGIN;
+         INSERT INTO nk VALUES (51, 'own');
+         ALTER TABLE nk ADD PRIMARY KEY (a);
+         INSERT INTO nk VALUES (52, 'after');",
+    )
+    .await
+    .unwrap();
+    let pkey = "SELECT count(*) FROM pg_indexes WHERE tablename = 'nk'";
+    assert_eq!(rows_text(&a, pkey).await, vec!["1"]);
+    assert_eq!(
+        rows_text(&a, "SELECT count(*), max(a) FROM nk").await,
+        vec!["52|52"]
+    );
+    assert_sqlstate(
+        a.batch_execute("SAVEPOINT s; INSERT INTO nk VALUES (7, 'dup')")
+            .await,
+        &SqlState::UNIQUE_VIOLATION,
+        "the block's new key holds",
+    );
+    a.batch_execute("ROLLBACK TO SAVEPOINT s").await.unwrap();
+    // Another session reads the old table meanwhile; its writes wait.
+    assert_eq!(rows_text(&b, pkey).await, vec!["0"]);
+    assert_eq!(
+        rows_text(&b, "SELECT count(*), max(a) FROM nk").await,
+        vec!["50|50"]
+    );
+    let writer = tokio::spawn(async move {
+        let result = b.batch_execute("INSERT INTO nk VALUES (60, 'other')").await;
+        (b, result)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!writer.is_finished(), "the insert waits for the block");
+    a.batch_execute("ROLLBACK").await.unwrap();
+    let (b, result) = writer.await.unwrap();
+    result.unwrap();
+    assert_eq!(rows_text(&a, pkey).await, vec!["0"]);
+    assert_eq!(
+        rows_text(&a, "SELECT count(*), max(a) FROM nk").await,
+        vec!["51|60"]
+    );
+
+    // A duplicate fails the block as PostgreSQL words it; then a commit.
+    a.batch_execute("BEGIN; INSERT INTO nk VALUES (1, 'twin')")
         .await
         .unwrap();
     assert_sqlstate(
-        a.batch_execute("ALTER TABLE nopk ADD PRIMARY KEY (x)")
-            .await,
-        &SqlState::FEATURE_NOT_SUPPORTED,
-        "a table rewrite in a block",
-    );
-    assert_sqlstate(
-        a.batch_execute("SELECT 1").await,
-        &SqlState::IN_FAILED_SQL_TRANSACTION,
-        "failed block",
+        a.batch_execute("ALTER TABLE nk ADD PRIMARY KEY (a)").await,
+        &SqlState::UNIQUE_VIOLATION,
+        "a duplicate key",
     );
     a.batch_execute("ROLLBACK").await.unwrap();
+    a.batch_execute("BEGIN; ALTER TABLE nk ADD PRIMARY KEY (a); COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&b, pkey).await, vec!["1"]);
+    assert_sqlstate(
+        b.batch_execute("INSERT INTO nk VALUES (60, 'again')").await,
+        &SqlState::UNIQUE_VIOLATION,
+        "the committed key holds for everyone",
+    );
+    if server.is_external() {
+        return;
+    }
+    server.kill9();
+    server.restart();
+    let c = server.connect().await;
+    assert_eq!(rows_text(&c, pkey).await, vec!["1"]);
+    assert_eq!(
+        rows_text(&c, "SELECT count(*), max(a) FROM nk").await,
+        vec!["51|60"]
+    );
+    assert_eq!(
+        rows_text(&c, "EXPLAIN SELECT * FROM nk WHERE a = 7").await[0],
+        "Point Lookup on nk (primary key) (on 1 shard, by sharding key)"
+    );
 }
 
 #[tokio::test]

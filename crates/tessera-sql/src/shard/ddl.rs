@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tessera_storage::record::CatalogRecord;
 use tessera_storage::wal::WalWriter;
 use tessera_storage::{Timestamp, TxId};
-use tessera_types::{sqlstate, Catalog, Error, Result};
+use tessera_types::{Catalog, Error, Result};
 
 use super::ShardContext;
 
@@ -245,12 +245,4 @@ impl Ddl<'_> {
     pub async fn apply_one(self, record: CatalogRecord, next: Catalog) -> Result<()> {
         self.apply(vec![record], next).await
     }
-}
-
-/// The error of a change a transaction block cannot make.
-pub fn not_in_block(what: &str) -> Error {
-    Error::new(
-        sqlstate::FEATURE_NOT_SUPPORTED,
-        format!("{what} cannot run inside a transaction block"),
-    )
 }
