@@ -492,6 +492,10 @@ pub struct Txn {
     pub reads: std::collections::BTreeSet<u16>,
     /// A statement failed: only ROLLBACK (or COMMIT, which rolls back) is accepted.
     pub failed: bool,
+    /// What the failed (sub)transaction wrote was already rolled back at
+    /// the error (`QueryEngine::fail_block`); ROLLBACK TO, which ends the
+    /// failed state, clears it.
+    pub rolled_back: bool,
     /// Active savepoints, oldest first: name and number. Writes carry the
     /// number of the newest one, so ROLLBACK TO can undo them.
     pub savepoints: Vec<(String, u32)>,
@@ -789,6 +793,20 @@ pub trait QueryEngine {
     ) -> impl Future<Output = Result<()>> {
         let _ = (session, commit);
         async { Ok(()) }
+    }
+
+    /// Something failed inside the session's transaction block (a
+    /// statement, or a message the session refused): the block enters the
+    /// failed state (25P02 until ROLLBACK, or ROLLBACK TO a savepoint), and
+    /// what the failed (sub)transaction wrote is rolled back at once, as
+    /// PostgreSQL aborts it at the error: everything the block wrote if it
+    /// has no savepoint, else what it wrote since its newest live one.
+    /// Nothing happens outside a block, or a second time in a failed one.
+    fn fail_block(&self, session: &mut SessionState) -> impl Future<Output = ()> {
+        if let Some(txn) = session.txn.as_mut() {
+            txn.failed = true;
+        }
+        async {}
     }
 
     /// The role named `name` as the catalog holds it now (for

@@ -1726,6 +1726,7 @@ impl<C: Cluster> Router<C> {
                 participants: [shard].into(),
                 reads: Default::default(),
                 failed: false,
+                rolled_back: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
@@ -2937,6 +2938,7 @@ impl<C: Cluster> Router<C> {
                 participants: Default::default(),
                 reads: Default::default(),
                 failed: false,
+                rolled_back: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
@@ -3168,14 +3170,27 @@ impl<C: Cluster> Router<C> {
         }
     }
 
-    async fn abort(&self, txn: Txn) {
-        self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), txn.id)
-            .await;
-        if txn.ddl {
+    async fn abort(&self, mut txn: Txn) {
+        self.release(&mut txn).await;
+    }
+
+    /// Rolls back everything block `txn` holds: its intents, reads, read
+    /// and table locks on every shard, its catalog changes and DDL lock,
+    /// the sequences it restarted, and its snapshot. It then holds
+    /// nothing, so a second call (the ROLLBACK of a block released at its
+    /// error) sends nothing.
+    async fn release(&self, txn: &mut Txn) {
+        let shards: Vec<ShardId> = txn.shards().into_iter().collect();
+        self.end_on(&shards, txn.id).await;
+        txn.participants.clear();
+        txn.reads.clear();
+        txn.locked.clear();
+        if std::mem::take(&mut txn.ddl) {
             self.end_ddl(txn.id).await;
         }
-        if !txn.restarted.is_empty() {
-            for (s, (last, is_called)) in txn.restarted.iter().rev() {
+        let restarted = std::mem::take(&mut txn.restarted);
+        if !restarted.is_empty() {
+            for (s, (last, is_called)) in restarted.iter().rev() {
                 if let Err(e) = s.set(*last, *is_called) {
                     tracing::warn!("could not restore sequence \"{}\": {e}", s.name);
                 }
@@ -3184,9 +3199,61 @@ impl<C: Cluster> Router<C> {
                 tracing::warn!("could not log restored sequences: {e}");
             }
         }
-        if let Some((floor, _)) = txn.snapshot {
+        if let Some((floor, _)) = txn.snapshot.take() {
             self.cluster.end_read(floor);
         }
+    }
+
+    /// Undoes what block `txn` wrote since savepoint number `savepoint`:
+    /// its intents on every shard it wrote to (keys first written since
+    /// then are unlocked) and its catalog changes. Doing it again does
+    /// nothing.
+    async fn undo_to(&self, txn: &Txn, savepoint: u32) -> Result<()> {
+        let id = txn.id;
+        let undo = txn
+            .participants
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::TxnRollbackTo { id, savepoint })
+            })
+            .collect();
+        for r in join_all(undo).await {
+            r?;
+        }
+        if txn.ddl {
+            let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
+            self.cluster.call(0, undo).await?;
+        }
+        Ok(())
+    }
+
+    /// See [`QueryEngine::fail_block`]. An error inside a savepoint aborts
+    /// only that subtransaction, as in PostgreSQL: what the block wrote
+    /// before its newest live savepoint stays (and stays locked) for a
+    /// ROLLBACK TO to resume from. Without one, the whole block is rolled
+    /// back on every shard now; its later ROLLBACK (or COMMIT, which
+    /// answers ROLLBACK) only ends it.
+    async fn fail_session_block(&self, session: &mut SessionState) {
+        let Some(txn) = session.txn.as_mut() else {
+            return;
+        };
+        txn.failed = true;
+        if txn.rolled_back {
+            return;
+        }
+        match txn.current_savepoint() {
+            0 => self.release(txn).await,
+            savepoint => {
+                if let Err(e) = self.undo_to(txn, savepoint).await {
+                    // Left to the block's ROLLBACK or ROLLBACK TO, which
+                    // undo it again.
+                    tracing::warn!("rolling back transaction {} at its error: {e}", txn.id);
+                    return;
+                }
+            }
+        }
+        txn.rolled_back = true;
     }
 
     async fn rollback(&self, session: &mut SessionState) -> QueryResult {
@@ -3269,25 +3336,9 @@ impl<C: Cluster> Router<C> {
         let i = Self::find_savepoint(txn, name)?;
         let savepoint = txn.savepoints[i].1;
         txn.savepoints.truncate(i + 1);
-        let (id, shards): (TxId, Vec<ShardId>) =
-            (txn.id, txn.participants.iter().copied().collect());
-        let undo = shards
-            .iter()
-            .map(|s| {
-                self.cluster
-                    .call(*s, ShardRequest::TxnRollbackTo { id, savepoint })
-            })
-            .collect();
-        for r in join_all(undo).await {
-            r?;
-        }
-        if session.txn.as_ref().is_some_and(|t| t.ddl) {
-            let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
-            self.cluster.call(0, undo).await?;
-        }
-        if let Some(txn) = session.txn.as_mut() {
-            txn.failed = false;
-        }
+        self.undo_to(txn, savepoint).await?;
+        txn.failed = false;
+        txn.rolled_back = false;
         session.cursors.rollback_to(savepoint);
         Ok(QueryResult::command("ROLLBACK", vec![]))
     }
@@ -4128,6 +4179,10 @@ impl<C: Cluster> QueryEngine for Router<C> {
         .await;
         result?;
         self.settle(session, deps, false).await
+    }
+
+    async fn fail_block(&self, session: &mut SessionState) {
+        self.fail_session_block(session).await;
     }
 
     async fn end_session(&self, session: &mut SessionState) {
