@@ -515,6 +515,11 @@ pub struct Txn {
     /// Shards where it holds every write to tables its DDL changes
     /// (`LockTable`), released at its end.
     pub locked: std::collections::BTreeSet<u16>,
+    /// The tables it holds so, each with the savepoint number it was first
+    /// locked under: undoing that savepoint (ROLLBACK TO, or an error
+    /// inside it) gives the table back, as PostgreSQL releases the locks
+    /// of an aborted subtransaction.
+    pub table_locks: Vec<(tessera_types::TableId, u32)>,
 }
 
 impl Txn {

@@ -1734,6 +1734,7 @@ impl<C: Cluster> Router<C> {
                 restarted: Vec::new(),
                 ddl: false,
                 locked: Default::default(),
+                table_locks: Vec::new(),
             };
             let batch = async {
                 let (changes, last) = self
@@ -2946,6 +2947,7 @@ impl<C: Cluster> Router<C> {
                 restarted: Vec::new(),
                 ddl: false,
                 locked: Default::default(),
+                table_locks: Vec::new(),
             });
         }
         Ok(QueryResult::command("BEGIN", notices))
@@ -3115,12 +3117,16 @@ impl<C: Cluster> Router<C> {
         };
         txn.ddl = true;
         let holder = txn.id;
+        let savepoint = txn.current_savepoint();
         for table in tables {
             if committed.table_by_id(table).is_none() {
                 // Made by this block: no one else sees it.
                 continue;
             }
             txn.locked.extend(&shards);
+            if !txn.table_locks.iter().any(|(t, _)| *t == table) {
+                txn.table_locks.push((table, savepoint));
+            }
             if let Some(e) = self.lock_table(&shards, holder, table).await {
                 return Err(e);
             }
@@ -3206,9 +3212,10 @@ impl<C: Cluster> Router<C> {
 
     /// Undoes what block `txn` wrote since savepoint number `savepoint`:
     /// its intents on every shard it wrote to (keys first written since
-    /// then are unlocked) and its catalog changes. Doing it again does
+    /// then are unlocked) and its catalog changes; then gives back the
+    /// tables it locked since (`UnlockTable`). Doing it again does
     /// nothing.
-    async fn undo_to(&self, txn: &Txn, savepoint: u32) -> Result<()> {
+    async fn undo_to(&self, txn: &mut Txn, savepoint: u32) -> Result<()> {
         let id = txn.id;
         let undo = txn
             .participants
@@ -3225,6 +3232,22 @@ impl<C: Cluster> Router<C> {
             let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
             self.cluster.call(0, undo).await?;
         }
+        // The changes they were locked for are undone.
+        let mut unlocks = Vec::new();
+        for (table, _) in txn.table_locks.iter().filter(|(_, s)| *s >= savepoint) {
+            for s in &txn.locked {
+                let holder = id;
+                let table = *table;
+                unlocks.push(
+                    self.cluster
+                        .call(*s, ShardRequest::UnlockTable { holder, table }),
+                );
+            }
+        }
+        for r in join_all(unlocks).await {
+            r?;
+        }
+        txn.table_locks.retain(|(_, s)| *s < savepoint);
         Ok(())
     }
 

@@ -99,19 +99,15 @@ async fn the_survivor_of_a_deadlock_goes_on_before_the_victim_rolls_back() {
         b.batch_execute("UPDATE acct SET v = v + 1 WHERE id = 1")
             .await
     };
-    tokio::pin!(a_waits, b_waits);
-    // The first to end is the victim; the other must then end too, with
-    // the victim's client doing nothing at all meanwhile.
-    let (victim, survivor, survived) = tokio::select! {
-        r = &mut a_waits => {
-            assert_sqlstate(r, &SqlState::T_R_DEADLOCK_DETECTED, "the first to end");
-            (&a, &b, b_waits.await)
-        }
-        r = &mut b_waits => {
-            assert_sqlstate(r, &SqlState::T_R_DEADLOCK_DETECTED, "the first to end");
-            (&b, &a, a_waits.await)
-        }
+    // One is the victim; the other must end too, with the victim's
+    // client sending nothing meanwhile (its error may even arrive after
+    // the survivor's result: the locks go before the error is sent).
+    let (a_result, b_result) = tokio::join!(a_waits, b_waits);
+    let (victim, survivor, lost, survived) = match a_result {
+        Err(_) => (&a, &b, a_result, b_result),
+        Ok(()) => (&b, &a, b_result, a_result),
     };
+    assert_sqlstate(lost, &SqlState::T_R_DEADLOCK_DETECTED, "the victim");
     survived.expect("the survivor's update ends while the victim is still open");
     survivor.batch_execute("COMMIT").await.unwrap();
     // The victim's writes are gone; only the survivor's count.
@@ -380,4 +376,71 @@ async fn a_failed_block_gives_up_its_ddl_and_table_locks() {
     a.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(rows_text(&a, "SELECT count(*) FROM extra").await, ["0"]);
     assert_eq!(value(&a, 1).await, 101);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undoing_a_savepoint_gives_back_the_table_locks_taken_in_it() {
+    let server = TestServer::start_with_shards(2);
+    let a = setup(&server).await;
+    let b = survivor(&server).await;
+    b.batch_execute("CREATE TABLE other (id int PRIMARY KEY, v int)")
+        .await
+        .unwrap();
+    a.batch_execute(
+        "BEGIN; UPDATE acct SET v = 0 WHERE id = 1; SAVEPOINT s; CREATE INDEX acct_v ON acct (v)",
+    )
+    .await
+    .unwrap();
+    assert_sqlstate(
+        a.batch_execute("SELECT 1 / 0").await,
+        &SqlState::DIVISION_BY_ZERO,
+        "division by zero",
+    );
+    // The index's lock on the table went with the failed savepoint; the
+    // row written before it stays locked.
+    assert_eq!(
+        b.execute("UPDATE acct SET v = v + 1 WHERE id = 2", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_locked(&b, 1).await;
+    // ROLLBACK TO without an error gives them back too.
+    a.batch_execute(
+        "ROLLBACK TO SAVEPOINT s; CREATE INDEX other_v ON other (v); ROLLBACK TO SAVEPOINT s",
+    )
+    .await
+    .unwrap();
+    b.batch_execute("INSERT INTO other VALUES (1, 1)")
+        .await
+        .unwrap();
+    // A table locked before the savepoint stays locked after it.
+    a.batch_execute("CREATE INDEX other_v ON other (v); SAVEPOINT t; SELECT 1")
+        .await
+        .unwrap();
+    assert_sqlstate(
+        a.batch_execute("SELECT 1 / 0").await,
+        &SqlState::DIVISION_BY_ZERO,
+        "division by zero",
+    );
+    b.batch_execute("SET lock_timeout = '300ms'").await.unwrap();
+    assert_sqlstate(
+        b.batch_execute("INSERT INTO other VALUES (2, 2)").await,
+        &SqlState::LOCK_NOT_AVAILABLE,
+        "the table indexed before the savepoint",
+    );
+    b.batch_execute("SET lock_timeout = '20s'").await.unwrap();
+    a.batch_execute("ROLLBACK TO SAVEPOINT t; COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(value(&b, 1).await, 0);
+    assert_eq!(value(&b, 2).await, 101);
+    assert_eq!(
+        rows_text(
+            &b,
+            "SELECT relname FROM pg_class WHERE relname IN ('acct_v', 'other_v') ORDER BY 1"
+        )
+        .await,
+        ["other_v"]
+    );
 }
