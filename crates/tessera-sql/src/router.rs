@@ -3258,6 +3258,7 @@ impl<C: Cluster> Router<C> {
     /// back on every shard now; its later ROLLBACK (or COMMIT, which
     /// answers ROLLBACK) only ends it.
     async fn fail_session_block(&self, session: &mut SessionState) {
+        let pid = session.pid();
         let Some(txn) = session.txn.as_mut() else {
             return;
         };
@@ -3266,7 +3267,13 @@ impl<C: Cluster> Router<C> {
             return;
         }
         match txn.current_savepoint() {
-            0 => self.release(txn).await,
+            0 => {
+                self.release(txn).await;
+                // Transaction-level advisory locks go with it.
+                if pid != 0 {
+                    crate::advisory::locks().end_transaction(pid);
+                }
+            }
             savepoint => {
                 if let Err(e) = self.undo_to(txn, savepoint).await {
                     // Left to the block's ROLLBACK or ROLLBACK TO, which

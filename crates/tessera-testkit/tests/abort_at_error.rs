@@ -444,3 +444,40 @@ async fn undoing_a_savepoint_gives_back_the_table_locks_taken_in_it() {
         ["other_v"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_timeout_releases_the_rows_and_advisory_locks_of_the_block() {
+    let server = TestServer::start_with_shards(2);
+    let a = setup(&server).await;
+    let b = survivor(&server).await;
+    a.batch_execute(
+        "BEGIN; UPDATE acct SET v = 0 WHERE id = 18; SELECT pg_advisory_xact_lock(4242); \
+         SET LOCAL statement_timeout = '100ms'",
+    )
+    .await
+    .unwrap();
+    assert_sqlstate(
+        a.batch_execute("SELECT pg_sleep(30)").await,
+        &SqlState::QUERY_CANCELED,
+        "the statement timeout",
+    );
+    assert_eq!(
+        b.execute("UPDATE acct SET v = v + 1 WHERE id = 18", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    // The transaction-level advisory lock ended with the transaction.
+    let got: bool = b
+        .query_one("SELECT pg_try_advisory_lock(4242)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(got, "the failed block's advisory lock is free");
+    b.batch_execute("SELECT pg_advisory_unlock(4242)")
+        .await
+        .unwrap();
+    assert_failed(&a).await;
+    a.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(value(&a, 18).await, 101);
+}
