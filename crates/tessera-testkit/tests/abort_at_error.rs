@@ -4,8 +4,9 @@
 //! in the failed state (25P02) and has not sent ROLLBACK. Inside a
 //! savepoint only what was written since the newest live savepoint is
 //! released; ROLLBACK TO then resumes the block. Covers the deadlock
-//! victim, unique violations, the extended protocol, a block on both
-//! shards, a block holding DDL locks, and a crash with the failed block
+//! victim, unique violations, statement_timeout, COPY, the extended
+//! protocol, a block on both shards, a block holding DDL and table locks
+//! (and savepoints that took them), and a crash with the failed block
 //! still open. Every scenario but the crash passes against PostgreSQL 15
 //! too (`TESSERA_TEST_EXTERNAL_PG`).
 //!
@@ -480,4 +481,40 @@ async fn a_statement_timeout_releases_the_rows_and_advisory_locks_of_the_block()
     assert_failed(&a).await;
     a.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(value(&a, 18).await, 101);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_copy_in_a_block_releases_the_block() {
+    use futures_util::{pin_mut, SinkExt};
+    use std::io::Cursor;
+
+    let server = TestServer::start_with_shards(2);
+    let a = setup(&server).await;
+    let b = survivor(&server).await;
+    a.batch_execute("BEGIN; UPDATE acct SET v = 0 WHERE id = 19")
+        .await
+        .unwrap();
+    let sink = a
+        .copy_in::<_, Cursor<Vec<u8>>>("COPY acct FROM STDIN")
+        .await
+        .unwrap();
+    pin_mut!(sink);
+    // Row 20 is there already.
+    sink.send(Cursor::new(b"30\t1\n20\t1\n".to_vec()))
+        .await
+        .unwrap();
+    assert_sqlstate(
+        sink.finish().await,
+        &SqlState::UNIQUE_VIOLATION,
+        "the duplicate key in the COPY",
+    );
+    assert_eq!(
+        b.execute("UPDATE acct SET v = v + 1 WHERE id = 19", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_failed(&a).await;
+    a.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(total(&a).await, (20, 2001));
 }
