@@ -702,7 +702,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             Ok(()) => {}
             Err(Failure::Io(error)) => return Err(error),
             Err(Failure::Sql(error)) => {
-                self.fail_extended(&error);
+                self.fail_extended(&error).await;
                 // PostgreSQL sends an error at once, not at the next Sync:
                 // a client that sent Parse, Describe and Flush (postgres.js
                 // with parameters) waits for the answer before its Sync.
@@ -729,7 +729,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             return Ok(Step::Continue);
         }
         if b"PBDECH".contains(&message_type) {
-            self.fail_extended(&error);
+            self.fail_extended(&error).await;
             self.flush(io).await?;
             return Ok(Step::Continue);
         }
@@ -747,7 +747,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             Ok(()) => {}
             Err(Failure::Io(error)) => return Err(error),
             Err(Failure::Sql(error)) => {
-                self.abort_transaction_block();
+                self.abort_transaction_block().await;
                 codec::error_response(&mut self.out, Severity::Error, &error)
             }
         }
@@ -756,18 +756,19 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         Ok(Step::Continue)
     }
 
-    fn fail_extended(&mut self, error: &Error) {
-        self.abort_transaction_block();
+    async fn fail_extended(&mut self, error: &Error) {
+        self.abort_transaction_block().await;
         codec::error_response(&mut self.out, Severity::Error, error);
         self.skipping_until_sync = true;
     }
 
     /// Any error inside a transaction block, from parsing to execution,
-    /// leaves it failed until ROLLBACK, as in PostgreSQL (25P02).
-    fn abort_transaction_block(&mut self) {
-        if let Some(txn) = self.state.txn.as_mut() {
-            txn.failed = true;
-        }
+    /// leaves it failed until ROLLBACK, as in PostgreSQL (25P02), and the
+    /// engine rolls back the failed (sub)transaction's writes before the
+    /// error is reported ([`QueryEngine::fail_block`]), so other sessions
+    /// waiting for its rows go on whatever this client does next.
+    async fn abort_transaction_block(&mut self) {
+        self.engine.fail_block(&mut self.state).await;
     }
 
     /// ParameterStatus for each setting the last statement changed.
@@ -1240,7 +1241,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         io: &mut W,
     ) -> io::Result<Step> {
         if extended {
-            self.fail_extended(&error);
+            self.fail_extended(&error).await;
             self.flush(io).await?;
             return Ok(Step::Continue);
         }

@@ -492,6 +492,10 @@ pub struct Txn {
     pub reads: std::collections::BTreeSet<u16>,
     /// A statement failed: only ROLLBACK (or COMMIT, which rolls back) is accepted.
     pub failed: bool,
+    /// What the failed (sub)transaction wrote was already rolled back at
+    /// the error (`QueryEngine::fail_block`); ROLLBACK TO, which ends the
+    /// failed state, clears it.
+    pub rolled_back: bool,
     /// Active savepoints, oldest first: name and number. Writes carry the
     /// number of the newest one, so ROLLBACK TO can undo them.
     pub savepoints: Vec<(String, u32)>,
@@ -511,6 +515,11 @@ pub struct Txn {
     /// Shards where it holds every write to tables its DDL changes
     /// (`LockTable`), released at its end.
     pub locked: std::collections::BTreeSet<u16>,
+    /// The tables it holds so, each with the savepoint number it was first
+    /// locked under: undoing that savepoint (ROLLBACK TO, or an error
+    /// inside it) gives the table back, as PostgreSQL releases the locks
+    /// of an aborted subtransaction.
+    pub table_locks: Vec<(tessera_types::TableId, u32)>,
 }
 
 impl Txn {
@@ -789,6 +798,20 @@ pub trait QueryEngine {
     ) -> impl Future<Output = Result<()>> {
         let _ = (session, commit);
         async { Ok(()) }
+    }
+
+    /// Something failed inside the session's transaction block (a
+    /// statement, or a message the session refused): the block enters the
+    /// failed state (25P02 until ROLLBACK, or ROLLBACK TO a savepoint), and
+    /// what the failed (sub)transaction wrote is rolled back at once, as
+    /// PostgreSQL aborts it at the error: everything the block wrote if it
+    /// has no savepoint, else what it wrote since its newest live one.
+    /// Nothing happens outside a block, or a second time in a failed one.
+    fn fail_block(&self, session: &mut SessionState) -> impl Future<Output = ()> {
+        if let Some(txn) = session.txn.as_mut() {
+            txn.failed = true;
+        }
+        async {}
     }
 
     /// The role named `name` as the catalog holds it now (for

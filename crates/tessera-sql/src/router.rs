@@ -1740,6 +1740,7 @@ impl<C: Cluster> Router<C> {
                 participants: [shard].into(),
                 reads: Default::default(),
                 failed: false,
+                rolled_back: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
@@ -1747,6 +1748,7 @@ impl<C: Cluster> Router<C> {
                 restarted: Vec::new(),
                 ddl: false,
                 locked: Default::default(),
+                table_locks: Vec::new(),
             };
             let batch = async {
                 let (changes, last) = self
@@ -2951,6 +2953,7 @@ impl<C: Cluster> Router<C> {
                 participants: Default::default(),
                 reads: Default::default(),
                 failed: false,
+                rolled_back: false,
                 savepoints: vec![],
                 savepoint_seq: 0,
                 start: self.cluster.wall_clock(),
@@ -2958,6 +2961,7 @@ impl<C: Cluster> Router<C> {
                 restarted: Vec::new(),
                 ddl: false,
                 locked: Default::default(),
+                table_locks: Vec::new(),
             });
         }
         Ok(QueryResult::command("BEGIN", notices))
@@ -3126,12 +3130,16 @@ impl<C: Cluster> Router<C> {
         };
         txn.ddl = true;
         let holder = txn.id;
+        let savepoint = txn.current_savepoint();
         for table in tables {
             if committed.table_by_id(table).is_none() {
                 // Made by this block: no one else sees it.
                 continue;
             }
             txn.locked.extend(&shards);
+            if !txn.table_locks.iter().any(|(t, _)| *t == table) {
+                txn.table_locks.push((table, savepoint));
+            }
             if let Some(e) = self.lock_table(&shards, holder, table).await {
                 return Err(e);
             }
@@ -3181,14 +3189,27 @@ impl<C: Cluster> Router<C> {
         }
     }
 
-    async fn abort(&self, txn: Txn) {
-        self.end_on(&txn.shards().into_iter().collect::<Vec<_>>(), txn.id)
-            .await;
-        if txn.ddl {
+    async fn abort(&self, mut txn: Txn) {
+        self.release(&mut txn).await;
+    }
+
+    /// Rolls back everything block `txn` holds: its intents, reads, read
+    /// and table locks on every shard, its catalog changes and DDL lock,
+    /// the sequences it restarted, and its snapshot. It then holds
+    /// nothing, so a second call (the ROLLBACK of a block released at its
+    /// error) sends nothing.
+    async fn release(&self, txn: &mut Txn) {
+        let shards: Vec<ShardId> = txn.shards().into_iter().collect();
+        self.end_on(&shards, txn.id).await;
+        txn.participants.clear();
+        txn.reads.clear();
+        txn.locked.clear();
+        if std::mem::take(&mut txn.ddl) {
             self.end_ddl(txn.id).await;
         }
-        if !txn.restarted.is_empty() {
-            for (s, (last, is_called)) in txn.restarted.iter().rev() {
+        let restarted = std::mem::take(&mut txn.restarted);
+        if !restarted.is_empty() {
+            for (s, (last, is_called)) in restarted.iter().rev() {
                 if let Err(e) = s.set(*last, *is_called) {
                     tracing::warn!("could not restore sequence \"{}\": {e}", s.name);
                 }
@@ -3197,9 +3218,85 @@ impl<C: Cluster> Router<C> {
                 tracing::warn!("could not log restored sequences: {e}");
             }
         }
-        if let Some((floor, _)) = txn.snapshot {
+        if let Some((floor, _)) = txn.snapshot.take() {
             self.cluster.end_read(floor);
         }
+    }
+
+    /// Undoes what block `txn` wrote since savepoint number `savepoint`:
+    /// its intents on every shard it wrote to (keys first written since
+    /// then are unlocked) and its catalog changes; then gives back the
+    /// tables it locked since (`UnlockTable`). Doing it again does
+    /// nothing.
+    async fn undo_to(&self, txn: &mut Txn, savepoint: u32) -> Result<()> {
+        let id = txn.id;
+        let undo = txn
+            .participants
+            .iter()
+            .map(|s| {
+                self.cluster
+                    .call(*s, ShardRequest::TxnRollbackTo { id, savepoint })
+            })
+            .collect();
+        for r in join_all(undo).await {
+            r?;
+        }
+        if txn.ddl {
+            let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
+            self.cluster.call(0, undo).await?;
+        }
+        // The changes they were locked for are undone.
+        let mut unlocks = Vec::new();
+        for (table, _) in txn.table_locks.iter().filter(|(_, s)| *s >= savepoint) {
+            for s in &txn.locked {
+                let holder = id;
+                let table = *table;
+                unlocks.push(
+                    self.cluster
+                        .call(*s, ShardRequest::UnlockTable { holder, table }),
+                );
+            }
+        }
+        for r in join_all(unlocks).await {
+            r?;
+        }
+        txn.table_locks.retain(|(_, s)| *s < savepoint);
+        Ok(())
+    }
+
+    /// See [`QueryEngine::fail_block`]. An error inside a savepoint aborts
+    /// only that subtransaction, as in PostgreSQL: what the block wrote
+    /// before its newest live savepoint stays (and stays locked) for a
+    /// ROLLBACK TO to resume from. Without one, the whole block is rolled
+    /// back on every shard now; its later ROLLBACK (or COMMIT, which
+    /// answers ROLLBACK) only ends it.
+    async fn fail_session_block(&self, session: &mut SessionState) {
+        let pid = session.pid();
+        let Some(txn) = session.txn.as_mut() else {
+            return;
+        };
+        txn.failed = true;
+        if txn.rolled_back {
+            return;
+        }
+        match txn.current_savepoint() {
+            0 => {
+                self.release(txn).await;
+                // Transaction-level advisory locks go with it.
+                if pid != 0 {
+                    crate::advisory::locks().end_transaction(pid);
+                }
+            }
+            savepoint => {
+                if let Err(e) = self.undo_to(txn, savepoint).await {
+                    // Left to the block's ROLLBACK or ROLLBACK TO, which
+                    // undo it again.
+                    tracing::warn!("rolling back transaction {} at its error: {e}", txn.id);
+                    return;
+                }
+            }
+        }
+        txn.rolled_back = true;
     }
 
     async fn rollback(&self, session: &mut SessionState) -> QueryResult {
@@ -3282,25 +3379,9 @@ impl<C: Cluster> Router<C> {
         let i = Self::find_savepoint(txn, name)?;
         let savepoint = txn.savepoints[i].1;
         txn.savepoints.truncate(i + 1);
-        let (id, shards): (TxId, Vec<ShardId>) =
-            (txn.id, txn.participants.iter().copied().collect());
-        let undo = shards
-            .iter()
-            .map(|s| {
-                self.cluster
-                    .call(*s, ShardRequest::TxnRollbackTo { id, savepoint })
-            })
-            .collect();
-        for r in join_all(undo).await {
-            r?;
-        }
-        if session.txn.as_ref().is_some_and(|t| t.ddl) {
-            let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
-            self.cluster.call(0, undo).await?;
-        }
-        if let Some(txn) = session.txn.as_mut() {
-            txn.failed = false;
-        }
+        self.undo_to(txn, savepoint).await?;
+        txn.failed = false;
+        txn.rolled_back = false;
         session.cursors.rollback_to(savepoint);
         Ok(QueryResult::command("ROLLBACK", vec![]))
     }
@@ -4141,6 +4222,10 @@ impl<C: Cluster> QueryEngine for Router<C> {
         .await;
         result?;
         self.settle(session, deps, false).await
+    }
+
+    async fn fail_block(&self, session: &mut SessionState) {
+        self.fail_session_block(session).await;
     }
 
     async fn end_session(&self, session: &mut SessionState) {

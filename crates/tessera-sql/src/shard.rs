@@ -520,6 +520,13 @@ pub enum ShardRequest {
         holder: TxId,
         table: tessera_types::TableId,
     },
+    /// Give back `holder`'s `LockTable` of `table` here: the change it
+    /// was taken for was undone by a rollback to a savepoint. Other writes
+    /// waiting for the table go on.
+    UnlockTable {
+        holder: TxId,
+        table: tessera_types::TableId,
+    },
     /// Collect the versions no snapshot can see any more, now.
     Vacuum,
     /// CHECKPOINT: take a checkpoint now (one begun after the request) and
@@ -1464,6 +1471,10 @@ impl ShardContext {
                 mode,
             } => self.index_backfill(&index, after, limit, mode).await,
             ShardRequest::LockTable { holder, table } => self.lock_table(holder, table).await,
+            ShardRequest::UnlockTable { holder, table } => {
+                self.unlock_table(holder, table);
+                Ok(ShardResponse::Done(vec![]))
+            }
             ShardRequest::Analyze => {
                 self.analyze().await;
                 Ok(ShardResponse::Done(vec![]))
@@ -3839,6 +3850,18 @@ impl ShardContext {
             }
             // Registered before any other task runs: no unlock is missed.
             self.unlocked.notified().await;
+        }
+    }
+
+    /// See `ShardRequest::UnlockTable`.
+    fn unlock_table(&self, holder: TxId, table: tessera_types::TableId) {
+        let released = self
+            .read_locks
+            .borrow_mut()
+            .get_mut(&holder)
+            .is_some_and(|set| set.tables.remove(&table));
+        if released {
+            self.unlocked.notify_waiters();
         }
     }
 
