@@ -6809,16 +6809,7 @@ impl<'a> Binder<'a> {
                     items.extend(scope.star.iter().cloned())
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) if !scope.items.is_empty() => {
-                    let q = match kind {
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
-                            self.column_qualifier(&name_parts(n)?, &scope)?
-                        }
-                        other => return Err(Error::unsupported(format!("{other}.*"))),
-                    };
-                    let item = scope.item_named(&q)?;
-                    for (c, _) in &item.columns {
-                        items.push((column_ref(&item.qualifier, c), c.clone()));
-                    }
+                    items.extend(self.qualified_star(kind, &scope)?)
                 }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
                     let table = scope.table.as_ref().ok_or_else(|| {
@@ -9340,6 +9331,26 @@ impl Binder<'_> {
         })
     }
 
+    /// `q.*` over the FROM items of `scope`: each column of item `q`, named.
+    fn qualified_star(
+        &mut self,
+        kind: &ast::SelectItemQualifiedWildcardKind,
+        scope: &Scope,
+    ) -> Result<Vec<(ast::Expr, String)>> {
+        let q = match kind {
+            ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                self.column_qualifier(&name_parts(n)?, scope)?
+            }
+            other => return Err(Error::unsupported(format!("{other}.*"))),
+        };
+        let item = scope.item_named(&q)?;
+        Ok(item
+            .columns
+            .iter()
+            .map(|(c, _)| (column_ref(&item.qualifier, c), c.clone()))
+            .collect())
+    }
+
     /// RETURNING: expressions over the written row (`*` is its columns),
     /// into `exprs`; the result's columns.
     fn bind_returning(
@@ -9360,6 +9371,10 @@ impl Binder<'_> {
                 }
                 ast::SelectItem::Wildcard(_) if !scope.items.is_empty() => {
                     list.extend(scope.star.iter().cloned())
+                }
+                // `RETURNING t.*` of an UPDATE … FROM or DELETE … USING.
+                ast::SelectItem::QualifiedWildcard(kind, _) if !scope.items.is_empty() => {
+                    list.extend(self.qualified_star(kind, scope)?)
                 }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
                     for (_, c) in scope.table.iter().flat_map(|t| t.visible_columns()) {
