@@ -5366,8 +5366,16 @@ impl<'a> Binder<'a> {
                     self.param(i, Some(*want));
                 }
             }
+            let class = DataType::Reg(tessera_types::RegKind::Class);
             let x = match (t, *want) {
                 (DataType::Unknown, DataType::Oid) => self.coerce(x, t, DataType::Oid)?,
+                // A relation by name (looked up as `::regclass` does) or by oid.
+                (t, want) if want == class && (t.is_string() || t == DataType::Unknown) => {
+                    self.reg_in(x, tessera_types::RegKind::Class)?
+                }
+                (t, want) if want == class && (t.is_oid_like() || t.is_integer()) => {
+                    self.coerce(x, t, class)?
+                }
                 (t, want) if t == want || t == DataType::Unknown => self.coerce(x, t, want)?,
                 (t, DataType::Oid) if t.is_oid_like() || t.is_integer() => {
                     self.coerce(x, t, DataType::Oid)?

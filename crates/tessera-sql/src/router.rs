@@ -242,6 +242,9 @@ fn setting_values(session: &SessionState) -> BTreeMap<String, String> {
             values.insert(name.to_string(), value);
         }
     }
+    for (name, value, ..) in crate::system::preset_settings() {
+        values.entry(name.to_string()).or_insert(value);
+    }
     values
 }
 
@@ -266,6 +269,14 @@ fn show_setting(session: &SessionState, name: &str) -> Result<String> {
         .map(str::to_string)
         .or_else(|| session.settings.get(&key).cloned())
         .or_else(|| canonical_setting(name).map(|(_, d)| d.to_string()))
+        .or_else(|| {
+            // Fixed when the server was built: server_version_num,
+            // max_identifier_length, max_index_keys.
+            crate::system::preset_settings()
+                .into_iter()
+                .find(|(n, ..)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v, ..)| v)
+        })
         .ok_or_else(|| {
             Error::new(
                 sqlstate::UNDEFINED_OBJECT,

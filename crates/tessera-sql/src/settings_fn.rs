@@ -57,7 +57,11 @@ fn key(name: &str) -> Option<String> {
     match crate::router::canonical_setting(name) {
         Some((canonical, _)) => Some(canonical.to_string()),
         None if name.contains('.') => Some(name.to_ascii_lowercase()),
-        None => None,
+        // Fixed at build time (server_version_num, max_identifier_length…).
+        None => crate::system::preset_settings()
+            .into_iter()
+            .find(|(n, ..)| n.eq_ignore_ascii_case(name))
+            .map(|(n, ..)| n.to_string()),
     }
 }
 

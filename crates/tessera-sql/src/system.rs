@@ -131,6 +131,52 @@ pub enum CatalogFn {
     /// Text (an array literal) or `text[]` to an array of the enum type
     /// of this oid.
     EnumArrayIn(u32),
+    /// `has_table_privilege` and its kin, with (`true`) or without a role
+    /// as the first argument. Privileges are not modelled (every role
+    /// that may log in may use every object), so the answer is true once
+    /// the role, the object and the privilege names are valid; the errors
+    /// are PostgreSQL's.
+    HasPrivilege(Privileged, bool),
+}
+
+/// What a `has_*_privilege` function asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privileged {
+    Table,
+    Sequence,
+    Column,
+    Schema,
+    Database,
+}
+
+impl Privileged {
+    /// The privilege names PostgreSQL accepts for it.
+    fn privileges(self) -> &'static [&'static str] {
+        match self {
+            Privileged::Table => &[
+                "select",
+                "insert",
+                "update",
+                "delete",
+                "truncate",
+                "references",
+                "trigger",
+            ],
+            Privileged::Sequence => &["usage", "select", "update"],
+            Privileged::Column => &["select", "insert", "update", "references"],
+            Privileged::Schema => &["create", "usage"],
+            Privileged::Database => &["create", "connect", "temporary", "temp"],
+        }
+    }
+
+    /// Its arguments after the role: the object (two for a column), then
+    /// the privilege.
+    fn arity(self) -> usize {
+        match self {
+            Privileged::Column => 3,
+            _ => 2,
+        }
+    }
 }
 
 impl CatalogFn {
@@ -182,7 +228,37 @@ impl CatalogFn {
             ("to_regproc", 1) => to_reg(RegKind::Proc),
             ("to_regnamespace", 1) => to_reg(RegKind::Namespace),
             ("to_regrole", 1) => to_reg(RegKind::Role),
-            _ => return None,
+            (name, n) => {
+                let kind = match name {
+                    "has_table_privilege" => Privileged::Table,
+                    "has_sequence_privilege" => Privileged::Sequence,
+                    "has_column_privilege" => Privileged::Column,
+                    "has_schema_privilege" => Privileged::Schema,
+                    "has_database_privilege" => Privileged::Database,
+                    _ => return None,
+                };
+                // A relation comes as a regclass (a name or an oid, as
+                // PostgreSQL's text and oid forms take it); the rest as text.
+                const CLASS: DataType = DataType::Reg(RegKind::Class);
+                let with_role = match n.checked_sub(kind.arity()) {
+                    Some(0) => false,
+                    Some(1) => true,
+                    _ => return None,
+                };
+                let relation = matches!(
+                    kind,
+                    Privileged::Table | Privileged::Sequence | Privileged::Column
+                );
+                let types: &'static [DataType] = match (with_role, relation, kind) {
+                    (false, true, Privileged::Column) => &[CLASS, Text, Text],
+                    (true, true, Privileged::Column) => &[Text, CLASS, Text, Text],
+                    (false, true, _) => &[CLASS, Text],
+                    (true, true, _) => &[Text, CLASS, Text],
+                    (false, false, _) => &[Text, Text],
+                    (true, false, _) => &[Text, Text, Text],
+                };
+                (CatalogFn::HasPrivilege(kind, with_role), Bool, types)
+            }
         })
     }
 }
@@ -560,7 +636,7 @@ fn session_settings() -> impl Iterator<
 /// session (name, value, vartype, description), then those a session may
 /// change ([`session_settings`], whose values the binder reads from the
 /// session when the statement runs).
-fn preset_settings() -> Vec<(&'static str, String, &'static str, &'static str)> {
+pub(crate) fn preset_settings() -> Vec<(&'static str, String, &'static str, &'static str)> {
     let reported = |name: &str| {
         crate::engine::REPORTED_SETTINGS
             .iter()
@@ -2116,6 +2192,9 @@ impl SystemCatalog {
             return Ok(Value::Null);
         }
         Ok(match f {
+            CatalogFn::HasPrivilege(kind, with_role) => {
+                return self.has_privilege(kind, with_role, args)
+            }
             // Every function pg_proc lists is in pg_catalog, always on the path.
             CatalogFn::FunctionIsVisible => match arg_oid(0).and_then(proc_by_oid) {
                 Some(_) => Value::Bool(true),
@@ -2384,6 +2463,99 @@ impl SystemCatalog {
     }
 
     /// The oid a `reg*` input names: digits are the oid itself.
+    /// See [`CatalogFn::HasPrivilege`]: NULL for a NULL argument.
+    fn has_privilege(&self, kind: Privileged, with_role: bool, args: &[Value]) -> Result<Value> {
+        if args.iter().any(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        let arg = |i: usize| -> String { args[i].to_text().unwrap_or_default() };
+        let mut at = 0;
+        if with_role {
+            let role = arg(0);
+            let digits = !role.is_empty() && role.bytes().all(|b| b.is_ascii_digit());
+            let known = if digits {
+                self.catalog.roles().any(|r| r.id.to_string() == role)
+            } else {
+                self.catalog.role(&role).is_some() || role == "public"
+            };
+            if !known {
+                return Err(Error::new(
+                    sqlstate::UNDEFINED_OBJECT,
+                    format!("role \"{role}\" does not exist"),
+                ));
+            }
+            at = 1;
+        }
+        let object = arg(at);
+        match kind {
+            Privileged::Table | Privileged::Sequence | Privileged::Column => {
+                // An oid no relation has: NULL, as in PostgreSQL.
+                let Some(class) = args[at].as_i64().and_then(|o| self.class(o as u32)) else {
+                    return Ok(Value::Null);
+                };
+                let class = Some(class);
+                if kind == Privileged::Sequence
+                    && !matches!(class.map(|c| &c.object), Some(Object::Sequence))
+                {
+                    return Err(Error::new(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        format!("\"{object}\" is not a sequence"),
+                    ));
+                }
+                if kind == Privileged::Column {
+                    let column = arg(at + 1);
+                    let columns: Vec<String> = match class.map(|c| &c.object) {
+                        Some(Object::Table(t)) => {
+                            t.columns.iter().map(|c| c.name.clone()).collect()
+                        }
+                        Some(Object::View(v)) => v.columns.iter().map(|(n, _)| n.clone()).collect(),
+                        _ => vec![],
+                    };
+                    if !columns.contains(&column) {
+                        return Err(Error::new(
+                            sqlstate::UNDEFINED_COLUMN,
+                            format!("column \"{column}\" of relation \"{object}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            Privileged::Schema => {
+                if self.catalog.schema(&object).is_none()
+                    && !matches!(object.as_str(), "pg_catalog" | "information_schema")
+                {
+                    return Err(Error::new(
+                        sqlstate::INVALID_SCHEMA_NAME,
+                        format!("schema \"{object}\" does not exist"),
+                    ));
+                }
+            }
+            Privileged::Database => {
+                if object != self.names.database {
+                    return Err(Error::new(
+                        sqlstate::INVALID_CATALOG_NAME,
+                        format!("database \"{object}\" does not exist"),
+                    ));
+                }
+            }
+        }
+        // "SELECT, INSERT WITH GRANT OPTION": a list, any case.
+        let list = arg(args.len() - 1);
+        for item in list.split(',') {
+            let item = item.trim().to_ascii_lowercase();
+            let name = item
+                .strip_suffix(" with grant option")
+                .unwrap_or(&item)
+                .trim();
+            if !kind.privileges().contains(&name) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized privilege type: \"{}\"", item.trim()),
+                ));
+            }
+        }
+        Ok(Value::Bool(true))
+    }
+
     pub fn reg_in(&self, kind: RegKind, input: &str) -> Result<u32> {
         if let Ok(n) = tessera_types::value::parse_oid(input) {
             if input.trim().bytes().all(|b| b.is_ascii_digit()) {

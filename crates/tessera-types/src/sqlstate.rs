@@ -104,6 +104,7 @@ pub const QUERY_CANCELED: SqlState = SqlState("57014");
 pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
 pub const IO_ERROR: SqlState = SqlState("58030");
 pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
+pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");
 pub const UNDEFINED_FUNCTION_OR_OPERATOR: SqlState = SqlState("42883");
 pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
 pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
