@@ -184,11 +184,16 @@ impl<'a> PlainScan<'a> {
     }
 
     /// Whether a shard's rows come out ordered by these table columns:
-    /// they are the leading columns of the primary key.
+    /// they are the leading columns of the primary key (read whole, or a
+    /// range of it forwards).
     fn ordered_by(&self, columns: &[usize]) -> bool {
+        let in_key_order = match &self.select.fragment.index {
+            None => true,
+            Some(ix) => ix.index.is_none() && !ix.reverse,
+        };
         !self.table.has_row_id()
             && self.select.aggregate.is_none()
-            && self.select.fragment.index.is_none()
+            && in_key_order
             && self.table.primary_key.len() >= columns.len()
             && self.table.primary_key[..columns.len()] == *columns
     }

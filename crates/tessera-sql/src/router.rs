@@ -471,9 +471,9 @@ impl<C: Cluster> Router<C> {
         let global = match (&select.fragment.table, &select.fragment.index) {
             // Usable once built for this snapshot.
             (Some(t), Some(ix))
-                if ix.index.is_global(t)
-                    && ix.index.valid_from != 0
-                    && ix.index.valid_from <= ts =>
+                if ix
+                    .global(t)
+                    .is_some_and(|i| i.valid_from != 0 && i.valid_from <= ts) =>
             {
                 Some((t, ix))
             }
@@ -514,12 +514,21 @@ impl<C: Cluster> Router<C> {
                 (*s, scan)
             })
             .collect();
-        let mut rows = Rows::default();
-        for mut run in self.scan_shards(scans).await? {
-            rows.append(&mut run);
-        }
+        let runs = self.scan_shards(scans).await?;
+        let merged = select.merges_shard_order();
+        let read = runs.iter().map(Rows::len).sum();
+        let mut rows = match merged {
+            true => merge_runs(runs, &select.order_by),
+            false => {
+                let mut rows = Rows::default();
+                for mut run in runs {
+                    rows.append(&mut run);
+                }
+                rows
+            }
+        };
         if crate::explain::measuring() {
-            crate::explain::record(select, "fragment", rows.len(), started.elapsed());
+            crate::explain::record(select, "fragment", read, started.elapsed());
         }
         if shards.is_empty() {
             // No shard can hold a matching row; aggregates still produce their empty-input row.
@@ -534,7 +543,7 @@ impl<C: Cluster> Router<C> {
                 }
             }
         }
-        finish_select(select, rows, &params)
+        finish_rows(select, rows, &params, merged)
     }
 
     /// The rows of a query's FROM when it is more than one table.
@@ -1508,7 +1517,9 @@ impl<C: Cluster> Router<C> {
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Option<(ShardId, ShardId, Vec<u8>)>> {
         let (ts, txn, track_reads) = read;
-        let index = &ix.index;
+        let Some(index) = ix.global(table) else {
+            return Err(Error::internal("a read through a global index without one"));
+        };
         let Some(entry_key) = eval_key(
             &index.storage,
             &index.storage.primary_key,
@@ -2311,7 +2322,7 @@ impl<C: Cluster> Router<C> {
                 let catalog = self.catalog_of(session);
                 // Through a global index: the one row its values name.
                 let through = match index {
-                    Some(ix) if ix.index.is_global(table) && ix.index.is_valid() => {
+                    Some(ix) if ix.global(table).is_some_and(|i| i.is_valid()) => {
                         let txn = session.txn.as_mut();
                         let tracks = txn.as_ref().is_some_and(|t| t.tracks_reads());
                         let (id, snapshot) = match txn {
@@ -2322,7 +2333,9 @@ impl<C: Cluster> Router<C> {
                         // and SERIALIZABLE blocks.
                         let statement = snapshot.is_none().then(|| Snapshot::begin(&self.cluster));
                         let ts = snapshot.unwrap_or_else(|| statement.as_ref().map_or(0, |s| s.ts));
-                        if snapshot.is_none() || ix.index.valid_from <= ts {
+                        if snapshot.is_none()
+                            || ix.global(table).is_some_and(|i| i.valid_from <= ts)
+                        {
                             let found = self
                                 .through_global_index(
                                     &catalog,
@@ -3688,9 +3701,51 @@ pub fn sort_order(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> 
     }
 }
 
+/// The shards' runs of rows, each in the query's ORDER BY (read in the
+/// order of a path that serves it), merged into one run in that order:
+/// the router compares the heads of the runs instead of sorting them all.
+fn merge_runs(runs: Vec<Rows>, order_by: &[crate::plan::SortKey]) -> Rows {
+    // An empty run may not know its width.
+    let width = runs.iter().find(|r| !r.is_empty()).map_or(0, Rows::width);
+    let total = runs.iter().map(Rows::len).sum();
+    let mut merged = Rows::with_capacity(width, total);
+    let mut next = vec![0usize; runs.len()];
+    let before = |a: &[Value], b: &[Value]| {
+        order_by
+            .iter()
+            .map(|k| sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .is_lt()
+    };
+    loop {
+        // Few runs (one per shard): the smallest head by a linear look.
+        let mut smallest: Option<usize> = None;
+        for (r, run) in runs.iter().enumerate() {
+            let Some(head) = run.get(next[r]) else {
+                continue;
+            };
+            if smallest.is_none_or(|s| before(head, runs[s].row(next[s]))) {
+                smallest = Some(r);
+            }
+        }
+        let Some(r) = smallest else {
+            return merged;
+        };
+        merged.push_slice(runs[r].row(next[r]));
+        next[r] += 1;
+    }
+}
+
 /// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
 /// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
 pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<Rows> {
+    finish_rows(plan, rows, params, false)
+}
+
+/// `finish_select`, of rows already in the ORDER BY when `ordered`
+/// (merged from the shards' ordered runs).
+fn finish_rows(plan: &SelectPlan, rows: Rows, params: &Params, ordered: bool) -> Result<Rows> {
     // Under EXPLAIN ANALYZE, each step's rows and own time.
     let measuring = crate::explain::measuring();
     let mut clock = std::time::Instant::now();
@@ -3753,7 +3808,9 @@ pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<R
         let mut seen = crate::batch::GroupIndex::default();
         rows.retain(|r| seen.find_or_insert(r[..plan.visible].iter()).1);
     }
-    if !plan.order_by.is_empty() {
+    if !plan.order_by.is_empty() && ordered {
+        step("merge", rows.len());
+    } else if !plan.order_by.is_empty() {
         rows.sort_by(|a, b| {
             for k in &plan.order_by {
                 let ord = sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first);
