@@ -515,7 +515,10 @@ impl<C: Cluster> Router<C> {
             })
             .collect();
         let runs = self.scan_shards(scans).await?;
-        let merged = select.merges_shard_order();
+        // A shard whose snapshot predates the index read the table
+        // instead: its rows are then sorted with the others.
+        let merged =
+            select.merges_shard_order() && runs.iter().all(|run| in_order(run, &select.order_by));
         let read = runs.iter().map(Rows::len).sum();
         let mut rows = match merged {
             true => merge_runs(runs, &select.order_by),
@@ -3701,6 +3704,20 @@ pub fn sort_order(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> 
     }
 }
 
+/// Whether `rows` are in the order of `order_by`.
+fn in_order(rows: &Rows, order_by: &[crate::plan::SortKey]) -> bool {
+    (1..rows.len()).all(|i| row_order(rows.row(i - 1), rows.row(i), order_by).is_le())
+}
+
+/// How two rows order by `order_by`.
+fn row_order(a: &[Value], b: &[Value], order_by: &[crate::plan::SortKey]) -> std::cmp::Ordering {
+    order_by
+        .iter()
+        .map(|k| sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 /// The shards' runs of rows, each in the query's ORDER BY (read in the
 /// order of a path that serves it), merged into one run in that order:
 /// the router compares the heads of the runs instead of sorting them all.
@@ -3710,14 +3727,7 @@ fn merge_runs(runs: Vec<Rows>, order_by: &[crate::plan::SortKey]) -> Rows {
     let total = runs.iter().map(Rows::len).sum();
     let mut merged = Rows::with_capacity(width, total);
     let mut next = vec![0usize; runs.len()];
-    let before = |a: &[Value], b: &[Value]| {
-        order_by
-            .iter()
-            .map(|k| sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .is_lt()
-    };
+    let before = |a: &[Value], b: &[Value]| row_order(a, b, order_by).is_lt();
     loop {
         // Few runs (one per shard): the smallest head by a linear look.
         let mut smallest: Option<usize> = None;
@@ -3811,15 +3821,7 @@ fn finish_rows(plan: &SelectPlan, rows: Rows, params: &Params, ordered: bool) ->
     if !plan.order_by.is_empty() && ordered {
         step("merge", rows.len());
     } else if !plan.order_by.is_empty() {
-        rows.sort_by(|a, b| {
-            for k in &plan.order_by {
-                let ord = sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first);
-                if ord != std::cmp::Ordering::Equal {
-                    return ord;
-                }
-            }
-            std::cmp::Ordering::Equal
-        });
+        rows.sort_by(|a, b| row_order(a, b, &plan.order_by));
         step("sort", rows.len());
     }
     if !plan.distinct_on.is_empty() {

@@ -214,3 +214,31 @@ async fn a_range_sees_its_own_block_and_not_others_uncommitted_rows() {
     let after = keys(reader.query(page, &from).await.unwrap());
     assert_eq!(after, vec![(540, 17), (540, 19), (540, 100)]);
 }
+
+#[tokio::test]
+async fn a_snapshot_older_than_the_index_still_gets_its_order() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    let other = server.connect().await;
+    fill(&client).await;
+    // The snapshot is taken before the index exists: the shards read the
+    // table, not in the index's order, and the router sorts their rows.
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pairs")
+        .await
+        .unwrap();
+    other
+        .batch_execute("CREATE INDEX pairs_ba ON pairs (b, a)")
+        .await
+        .unwrap();
+    let sql = "SELECT b, a FROM pairs WHERE b > 30 ORDER BY b, a LIMIT 4";
+    let plan = explain(&client, &format!("EXPLAIN {sql}")).await;
+    assert!(plan.contains("Index Scan using pairs_ba"), "{plan}");
+    let rows = client.query(sql, &[]).await.unwrap();
+    let keys: Vec<(i32, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(keys, vec![(31, 0), (31, 1), (31, 2), (31, 3)]);
+    client.batch_execute("COMMIT").await.unwrap();
+    let rows = client.query(sql, &[]).await.unwrap();
+    let keys: Vec<(i32, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(keys, vec![(31, 0), (31, 1), (31, 2), (31, 3)]);
+}
