@@ -12886,6 +12886,20 @@ fn choose_index(
         if index.is_some_and(|i| i.is_global(table)) && !whole {
             continue;
         }
+        // A unique index has no entries for rows with a NULL in its
+        // columns: it finds all the rows only when none can pass.
+        let complete = index.is_none()
+            || !unique
+            || columns.iter().all(|c| {
+                table.columns[*c].not_null
+                    || table.primary_key.contains(c)
+                    || found.equal.contains_key(c)
+                    || found.lower.contains_key(c)
+                    || found.upper.contains_key(c)
+            });
+        if !complete {
+            continue;
+        }
         let score = if whole && unique {
             100
         } else {
@@ -13596,6 +13610,9 @@ mod index_choice_tests {
         assert!(index_scan("SELECT * FROM p2 WHERE b > 3").is_none());
         assert!(index_scan("SELECT * FROM p2 WHERE a > 3 OR b > 4").is_none());
         assert!(index_scan("SELECT * FROM t WHERE id + 1 > 3").is_none());
+        // A unique index leaves out rows with a NULL in its columns.
+        assert!(index_scan("SELECT * FROM t WHERE c > 'x'").is_some());
+        assert!(index_scan("SELECT * FROM t ORDER BY c, id LIMIT 3").is_none());
         // Order the key cannot give.
         assert!(index_scan("SELECT * FROM p2 ORDER BY a DESC, b LIMIT 3").is_none());
         assert!(index_scan("SELECT * FROM p2 ORDER BY b LIMIT 3").is_none());
