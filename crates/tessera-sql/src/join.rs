@@ -447,6 +447,15 @@ impl<'a> LookupPath<'a> {
                 continue;
             }
             let columns = prefix(&ix.columns);
+            // A unique index has no entries for rows with a NULL in its
+            // columns: past the fixed ones, none may be NULL.
+            let complete = !ix.unique
+                || ix.columns[columns.len()..]
+                    .iter()
+                    .all(|c| table.columns[*c].not_null || table.primary_key.contains(c));
+            if !complete {
+                continue;
+            }
             if columns.len() > best.as_ref().map_or(0, |(_, c)| c.len()) {
                 best = Some((Some(ix.clone()), columns));
             }
