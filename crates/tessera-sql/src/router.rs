@@ -4478,6 +4478,44 @@ mod tests {
     use crate::engine::QueryEngine;
     use crate::plan::Plan;
 
+    #[test]
+    fn merging_ordered_runs_keeps_the_order_by() {
+        use crate::plan::SortKey;
+        let run = |keys: &[(i32, &str)]| {
+            Rows::from_vecs(
+                keys.iter()
+                    .map(|(k, v)| vec![Value::Int4(*k), Value::Text((*v).into())])
+                    .collect(),
+            )
+        };
+        let descending = [SortKey {
+            column: 0,
+            descending: true,
+            nulls_first: true,
+        }];
+        let runs = vec![
+            run(&[(9, "a"), (4, "b"), (1, "c")]),
+            Rows::default(),
+            run(&[(8, "d"), (7, "e"), (2, "f")]),
+            run(&[(5, "g")]),
+        ];
+        assert!(runs.iter().all(|r| in_order(r, &descending)));
+        let merged = merge_runs(runs, &descending);
+        let keys: Vec<i32> = merged
+            .iter()
+            .map(|r| r[0].as_i64().unwrap() as i32)
+            .collect();
+        assert_eq!(keys, [9, 8, 7, 5, 4, 2, 1]);
+        assert_eq!(merged.row(1)[1], Value::Text("d".into()));
+        let ascending = [SortKey {
+            column: 0,
+            descending: false,
+            nulls_first: false,
+        }];
+        assert!(!in_order(&merged, &ascending));
+        assert_eq!(merge_runs(vec![Rows::default()], &ascending).len(), 0);
+    }
+
     /// Shards that accept every prepare, and a coordinator whose decision
     /// record cannot be written (disk full).
     struct DecisionFails {
