@@ -2260,17 +2260,17 @@ impl ShardContext {
                 continue;
             };
             let row = match &row_key {
-                None => Some(entry.clone()),
+                None => Some(entry),
                 Some(row_key) => {
-                    let key = encode_key(entry, row_key);
-                    match mine.and_then(|m| m.get(&(table.id, key.clone()))) {
-                        Some(own) => own.clone(),
-                        None => store.get(table.id, &key, ts).cloned(),
+                    let own_key = (table.id, encode_key(entry, row_key));
+                    match mine.and_then(|m| m.get(&own_key)) {
+                        Some(own) => own.as_ref(),
+                        None => store.get(table.id, &own_key.1, ts),
                     }
                 }
             };
             if let Some(row) = row {
-                sink.push(&row, params)?;
+                sink.push(row, params)?;
                 if limit.is_some_and(|l| sink.rows.len() >= l) {
                     return Ok(());
                 }
