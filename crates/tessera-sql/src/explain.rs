@@ -185,8 +185,11 @@ impl Explainer<'_> {
         depth: usize,
     ) {
         self.line(depth, &format!("{verb} on {}", table.name), None);
-        let index = index.map(|i| i.index.name.as_str());
-        self.scan_line(table, target, point, index, depth + 1, None);
+        let name = index.map(|i| i.name(table));
+        self.scan_line(table, target, point, name.as_deref(), depth + 1, None);
+        if let Some(cond) = index.and_then(|ix| index_cond(ix, table)) {
+            self.detail(depth + 1, &format!("Index Cond: {cond}"));
+        }
         if let Some(f) = filter {
             self.detail(
                 depth + 1,
@@ -208,7 +211,14 @@ impl Explainer<'_> {
             depth += 1;
         }
         if !select.order_by.is_empty() {
-            self.line(depth, "Sort", self.actual(select, "sort"));
+            match select.merges_shard_order() {
+                true => self.line(
+                    depth,
+                    "Merge (of the shards' ordered rows)",
+                    self.actual(select, "merge"),
+                ),
+                false => self.line(depth, "Sort", self.actual(select, "sort")),
+            }
             let keys: Vec<String> = select
                 .order_by
                 .iter()
@@ -289,6 +299,11 @@ impl Explainer<'_> {
     }
 
     fn output_details(&mut self, f: &ScanFragment, names: &dyn Fn(usize) -> String, depth: usize) {
+        if let (Some(table), Some(ix)) = (&f.table, &f.index) {
+            if let Some(cond) = index_cond(ix, table) {
+                self.detail(depth, &format!("Index Cond: {cond}"));
+            }
+        }
         if let Some(filter) = &f.filter {
             self.detail(depth, &format!("Filter: {}", show(filter, names)));
         }
@@ -347,9 +362,8 @@ impl Explainer<'_> {
                     };
                     format!("{name} ({} keys)", l.keys.len())
                 });
-                let index = keys
-                    .as_deref()
-                    .or(f.index.as_ref().map(|i| i.index.name.as_str()));
+                let path = f.index.as_ref().map(|i| i.name(table));
+                let index = keys.as_deref().or(path.as_deref());
                 let mut depth = depth;
                 if partial {
                     self.line(depth, "Gather (partial aggregates from the shards)", actual);
@@ -413,12 +427,12 @@ impl Explainer<'_> {
                     let f = &select.fragment;
                     match &f.table {
                         Some(table) if f.series.is_none() => {
-                            let index = f.index.as_ref().map(|i| i.index.name.as_str());
+                            let index = f.index.as_ref().map(|i| i.name(table));
                             self.scan_line(
                                 table,
                                 &select.target,
                                 f.primary_key.is_some(),
-                                index,
+                                index.as_deref(),
                                 depth,
                                 actual,
                             );
@@ -575,6 +589,42 @@ impl Explainer<'_> {
 }
 
 /// Column names of a table's rows.
+/// What a range scan's bounds say, as PostgreSQL prints an index scan's
+/// condition: `(id > 500)`, `((a = 1) AND ((b, c) >= (2, 3)))`. `None`
+/// when the path only gives the order.
+fn index_cond(ix: &crate::plan::IndexScan, table: &TableDef) -> Option<String> {
+    let names = table_names(table);
+    let columns = ix.columns(table);
+    let mut terms: Vec<String> = columns
+        .iter()
+        .zip(&ix.equal)
+        .map(|(c, e)| format!("{} = {}", names(*c), show(e, &names)))
+        .collect();
+    let rest = &columns[ix.equal.len()..];
+    let bounds = [(&ix.lower, ">"), (&ix.upper, "<")];
+    for (bound, op) in bounds {
+        let Some((values, inclusive)) = bound else {
+            continue;
+        };
+        let op = if *inclusive {
+            format!("{op}=")
+        } else {
+            op.to_string()
+        };
+        let shown: Vec<String> = values.iter().map(|e| show(e, &names)).collect();
+        let cols: Vec<String> = rest.iter().take(values.len()).map(|c| names(*c)).collect();
+        terms.push(match shown.len() {
+            1 => format!("{} {op} {}", cols[0], shown[0]),
+            _ => format!("({}) {op} ({})", cols.join(", "), shown.join(", ")),
+        });
+    }
+    match terms.len() {
+        0 => None,
+        1 => Some(format!("({})", terms[0])),
+        _ => Some(format!("(({}))", terms.join(") AND ("))),
+    }
+}
+
 fn table_names(table: &TableDef) -> impl Fn(usize) -> String + '_ {
     move |i| {
         table

@@ -184,11 +184,16 @@ impl<'a> PlainScan<'a> {
     }
 
     /// Whether a shard's rows come out ordered by these table columns:
-    /// they are the leading columns of the primary key.
+    /// they are the leading columns of the primary key (read whole, or a
+    /// range of it forwards).
     fn ordered_by(&self, columns: &[usize]) -> bool {
+        let in_key_order = match &self.select.fragment.index {
+            None => true,
+            Some(ix) => ix.index.is_none() && !ix.reverse,
+        };
         !self.table.has_row_id()
             && self.select.aggregate.is_none()
-            && self.select.fragment.index.is_none()
+            && in_key_order
             && self.table.primary_key.len() >= columns.len()
             && self.table.primary_key[..columns.len()] == *columns
     }
@@ -442,6 +447,15 @@ impl<'a> LookupPath<'a> {
                 continue;
             }
             let columns = prefix(&ix.columns);
+            // A unique index has no entries for rows with a NULL in its
+            // columns: past the fixed ones, none may be NULL.
+            let complete = !ix.unique
+                || ix.columns[columns.len()..]
+                    .iter()
+                    .all(|c| table.columns[*c].not_null || table.primary_key.contains(c));
+            if !complete {
+                continue;
+            }
             if columns.len() > best.as_ref().map_or(0, |(_, c)| c.len()) {
                 best = Some((Some(ix.clone()), columns));
             }

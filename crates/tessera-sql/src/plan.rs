@@ -194,23 +194,52 @@ pub struct SeriesScan {
     pub functions: Vec<(crate::srf::TableFn, Vec<Expr>)>,
 }
 
-/// A range of an index to read rows through. Bounds only narrow what is
-/// read: every row still passes the fragment's whole filter, so a bound
-/// that cannot be applied (a value out of the column's range) may be
+/// A range of an index, or of the primary key, to read rows through.
+/// Bounds only narrow what is read: every row still passes the
+/// fragment's whole filter, so a bound that cannot be applied exactly (a
+/// value out of the column's range, or not of its type) is shortened or
 /// dropped. A shard whose snapshot predates the index reads the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexScan {
-    pub index: Arc<IndexDef>,
-    /// Values of a prefix of the index's columns.
+    /// `None`: the primary key, in whose order each shard stores a
+    /// table's rows (no entries to follow).
+    pub index: Option<Arc<IndexDef>>,
+    /// Values of a prefix of the path's columns.
     pub equal: Vec<Expr>,
-    /// Bounds on the column after that prefix: value, inclusive.
-    pub lower: Option<(Expr, bool)>,
-    pub upper: Option<(Expr, bool)>,
+    /// Bounds on the columns after that prefix, compared as a row (the
+    /// start of `(a, b) > ($1, $2)` is the whole key `($1, $2)`): values
+    /// of the next one or more columns, inclusive.
+    pub lower: Option<(Vec<Expr>, bool)>,
+    pub upper: Option<(Vec<Expr>, bool)>,
     /// Read entries from the highest (ORDER BY … DESC).
     pub reverse: bool,
     /// The rows come out in the query's ORDER BY: a shard may stop after
     /// LIMIT + OFFSET of them.
     pub limit: Option<(Expr, Option<Expr>)>,
+}
+
+impl IndexScan {
+    /// The columns of `table` the path is ordered by.
+    pub fn columns<'a>(&'a self, table: &'a TableDef) -> &'a [usize] {
+        match &self.index {
+            Some(ix) => &ix.columns,
+            None => &table.primary_key,
+        }
+    }
+
+    /// The index, when it is a global one (its entries are not beside
+    /// their rows: the router reads through it).
+    pub fn global<'a>(&'a self, table: &TableDef) -> Option<&'a Arc<IndexDef>> {
+        self.index.as_ref().filter(|ix| ix.is_global(table))
+    }
+
+    /// The name EXPLAIN shows, PostgreSQL's for a primary key's index.
+    pub fn name(&self, table: &TableDef) -> String {
+        match &self.index {
+            Some(ix) => ix.name.clone(),
+            None => format!("{}_pkey", table.name),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -468,6 +497,23 @@ pub struct SelectPlan {
 }
 
 impl SelectPlan {
+    /// Whether each shard gives its rows in the query's ORDER BY (read
+    /// through a path in that order, stopping at LIMIT + OFFSET), so that
+    /// the router merges them instead of sorting.
+    pub fn merges_shard_order(&self) -> bool {
+        self.source.is_none()
+            && self.aggregate.is_none()
+            && self.window.is_none()
+            && !self.distinct
+            && self.distinct_on.is_empty()
+            && !self.order_by.is_empty()
+            && self
+                .fragment
+                .index
+                .as_ref()
+                .is_some_and(|ix| ix.limit.is_some())
+    }
+
     /// Whether the query reads values of an enclosing query's row (it is
     /// a correlated subquery, or part of one).
     pub fn uses_outer(&self) -> bool {
@@ -478,8 +524,8 @@ impl SelectPlan {
             || f.primary_key.as_deref().is_some_and(exprs)
             || f.index.as_ref().is_some_and(|ix| {
                 exprs(&ix.equal)
-                    || ix.lower.as_ref().is_some_and(|(e, _)| e.uses_outer())
-                    || ix.upper.as_ref().is_some_and(|(e, _)| e.uses_outer())
+                    || ix.lower.as_ref().is_some_and(|(e, _)| exprs(e))
+                    || ix.upper.as_ref().is_some_and(|(e, _)| exprs(e))
             })
             || f.series.as_ref().is_some_and(|s| {
                 s.start.uses_outer()

@@ -482,9 +482,9 @@ impl<C: Cluster> Router<C> {
         let global = match (&select.fragment.table, &select.fragment.index) {
             // Usable once built for this snapshot.
             (Some(t), Some(ix))
-                if ix.index.is_global(t)
-                    && ix.index.valid_from != 0
-                    && ix.index.valid_from <= ts =>
+                if ix
+                    .global(t)
+                    .is_some_and(|i| i.valid_from != 0 && i.valid_from <= ts) =>
             {
                 Some((t, ix))
             }
@@ -525,12 +525,24 @@ impl<C: Cluster> Router<C> {
                 (*s, scan)
             })
             .collect();
-        let mut rows = Rows::default();
-        for mut run in self.scan_shards(scans).await? {
-            rows.append(&mut run);
-        }
+        let runs = self.scan_shards(scans).await?;
+        // A shard whose snapshot predates the index read the table
+        // instead: its rows are then sorted with the others.
+        let merged =
+            select.merges_shard_order() && runs.iter().all(|run| in_order(run, &select.order_by));
+        let read = runs.iter().map(Rows::len).sum();
+        let mut rows = match merged {
+            true => merge_runs(runs, &select.order_by),
+            false => {
+                let mut rows = Rows::default();
+                for mut run in runs {
+                    rows.append(&mut run);
+                }
+                rows
+            }
+        };
         if crate::explain::measuring() {
-            crate::explain::record(select, "fragment", rows.len(), started.elapsed());
+            crate::explain::record(select, "fragment", read, started.elapsed());
         }
         if shards.is_empty() {
             // No shard can hold a matching row; aggregates still produce their empty-input row.
@@ -545,7 +557,7 @@ impl<C: Cluster> Router<C> {
                 }
             }
         }
-        finish_select(select, rows, &params)
+        finish_rows(select, rows, &params, merged)
     }
 
     /// The rows of a query's FROM when it is more than one table.
@@ -1533,7 +1545,9 @@ impl<C: Cluster> Router<C> {
         read: (Timestamp, Option<TxId>, bool),
     ) -> Result<Option<(ShardId, ShardId, Vec<u8>)>> {
         let (ts, txn, track_reads) = read;
-        let index = &ix.index;
+        let Some(index) = ix.global(table) else {
+            return Err(Error::internal("a read through a global index without one"));
+        };
         let Some(entry_key) = eval_key(
             &index.storage,
             &index.storage.primary_key,
@@ -2338,7 +2352,7 @@ impl<C: Cluster> Router<C> {
                 let catalog = self.catalog_of(session);
                 // Through a global index: the one row its values name.
                 let through = match index {
-                    Some(ix) if ix.index.is_global(table) && ix.index.is_valid() => {
+                    Some(ix) if ix.global(table).is_some_and(|i| i.is_valid()) => {
                         let txn = session.txn.as_mut();
                         let tracks = txn.as_ref().is_some_and(|t| t.tracks_reads());
                         let (id, snapshot) = match txn {
@@ -2349,7 +2363,9 @@ impl<C: Cluster> Router<C> {
                         // and SERIALIZABLE blocks.
                         let statement = snapshot.is_none().then(|| Snapshot::begin(&self.cluster));
                         let ts = snapshot.unwrap_or_else(|| statement.as_ref().map_or(0, |s| s.ts));
-                        if snapshot.is_none() || ix.index.valid_from <= ts {
+                        if snapshot.is_none()
+                            || ix.global(table).is_some_and(|i| i.valid_from <= ts)
+                        {
                             let found = self
                                 .through_global_index(
                                     &catalog,
@@ -3793,9 +3809,58 @@ pub fn sort_order(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> 
     }
 }
 
+/// Whether `rows` are in the order of `order_by`.
+fn in_order(rows: &Rows, order_by: &[crate::plan::SortKey]) -> bool {
+    (1..rows.len()).all(|i| row_order(rows.row(i - 1), rows.row(i), order_by).is_le())
+}
+
+/// How two rows order by `order_by`.
+fn row_order(a: &[Value], b: &[Value], order_by: &[crate::plan::SortKey]) -> std::cmp::Ordering {
+    order_by
+        .iter()
+        .map(|k| sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// The shards' runs of rows, each in the query's ORDER BY (read in the
+/// order of a path that serves it), merged into one run in that order:
+/// the router compares the heads of the runs instead of sorting them all.
+fn merge_runs(runs: Vec<Rows>, order_by: &[crate::plan::SortKey]) -> Rows {
+    // An empty run may not know its width.
+    let width = runs.iter().find(|r| !r.is_empty()).map_or(0, Rows::width);
+    let total = runs.iter().map(Rows::len).sum();
+    let mut merged = Rows::with_capacity(width, total);
+    let mut next = vec![0usize; runs.len()];
+    let before = |a: &[Value], b: &[Value]| row_order(a, b, order_by).is_lt();
+    loop {
+        // Few runs (one per shard): the smallest head by a linear look.
+        let mut smallest: Option<usize> = None;
+        for (r, run) in runs.iter().enumerate() {
+            let Some(head) = run.get(next[r]) else {
+                continue;
+            };
+            if smallest.is_none_or(|s| before(head, runs[s].row(next[s]))) {
+                smallest = Some(r);
+            }
+        }
+        let Some(r) = smallest else {
+            return merged;
+        };
+        merged.push_slice(runs[r].row(next[r]));
+        next[r] += 1;
+    }
+}
+
 /// The router's half of a SELECT: merge aggregates, HAVING, DISTINCT,
 /// ORDER BY, OFFSET/LIMIT, and drop the sort-only columns.
 pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<Rows> {
+    finish_rows(plan, rows, params, false)
+}
+
+/// `finish_select`, of rows already in the ORDER BY when `ordered`
+/// (merged from the shards' ordered runs).
+fn finish_rows(plan: &SelectPlan, rows: Rows, params: &Params, ordered: bool) -> Result<Rows> {
     // Under EXPLAIN ANALYZE, each step's rows and own time.
     let measuring = crate::explain::measuring();
     let mut clock = std::time::Instant::now();
@@ -3858,16 +3923,10 @@ pub fn finish_select(plan: &SelectPlan, rows: Rows, params: &Params) -> Result<R
         let mut seen = crate::batch::GroupIndex::default();
         rows.retain(|r| seen.find_or_insert(r[..plan.visible].iter()).1);
     }
-    if !plan.order_by.is_empty() {
-        rows.sort_by(|a, b| {
-            for k in &plan.order_by {
-                let ord = sort_order(&a[k.column], &b[k.column], k.descending, k.nulls_first);
-                if ord != std::cmp::Ordering::Equal {
-                    return ord;
-                }
-            }
-            std::cmp::Ordering::Equal
-        });
+    if !plan.order_by.is_empty() && ordered {
+        step("merge", rows.len());
+    } else if !plan.order_by.is_empty() {
+        rows.sort_by(|a, b| row_order(a, b, &plan.order_by));
         step("sort", rows.len());
     }
     if !plan.distinct_on.is_empty() {
@@ -4520,6 +4579,44 @@ mod tests {
     use super::*;
     use crate::engine::QueryEngine;
     use crate::plan::Plan;
+
+    #[test]
+    fn merging_ordered_runs_keeps_the_order_by() {
+        use crate::plan::SortKey;
+        let run = |keys: &[(i32, &str)]| {
+            Rows::from_vecs(
+                keys.iter()
+                    .map(|(k, v)| vec![Value::Int4(*k), Value::Text((*v).into())])
+                    .collect(),
+            )
+        };
+        let descending = [SortKey {
+            column: 0,
+            descending: true,
+            nulls_first: true,
+        }];
+        let runs = vec![
+            run(&[(9, "a"), (4, "b"), (1, "c")]),
+            Rows::default(),
+            run(&[(8, "d"), (7, "e"), (2, "f")]),
+            run(&[(5, "g")]),
+        ];
+        assert!(runs.iter().all(|r| in_order(r, &descending)));
+        let merged = merge_runs(runs, &descending);
+        let keys: Vec<i32> = merged
+            .iter()
+            .map(|r| r[0].as_i64().unwrap() as i32)
+            .collect();
+        assert_eq!(keys, [9, 8, 7, 5, 4, 2, 1]);
+        assert_eq!(merged.row(1)[1], Value::Text("d".into()));
+        let ascending = [SortKey {
+            column: 0,
+            descending: false,
+            nulls_first: false,
+        }];
+        assert!(!in_order(&merged, &ascending));
+        assert_eq!(merge_runs(vec![Rows::default()], &ascending).len(), 0);
+    }
 
     /// Shards that accept every prepare, and a coordinator whose decision
     /// record cannot be written (disk full).

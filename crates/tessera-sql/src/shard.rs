@@ -1863,12 +1863,14 @@ impl ShardContext {
             }
         }
         if let Some(ix) = &fragment.index {
-            // Usable once built for this snapshot, and when the
-            // transaction has no writes of its own to overlay here.
-            let usable = !ix.index.is_global(table)
-                && ix.index.valid_from != 0
-                && ix.index.valid_from <= ts
-                && self.store.borrow().table(ix.index.storage.id).is_some();
+            // The primary key always; an index once built for this
+            // snapshot, when its entries live with the rows.
+            let usable = ix.index.as_ref().is_none_or(|i| {
+                !i.is_global(table)
+                    && i.valid_from != 0
+                    && i.valid_from <= ts
+                    && self.store.borrow().table(i.storage.id).is_some()
+            });
             if usable {
                 let own = txn.filter(|_| self.has_intents_in(txn, table.id));
                 self.index_scan(ix, table, params, (ts, own), &mut sink)
@@ -2008,77 +2010,107 @@ impl ShardContext {
         Ok(())
     }
 
-    /// The key range of `ix`'s storage table to read; `None` when no entry
-    /// can match (a NULL or out-of-range equality, a NULL bound).
+    /// The key range of `ix`'s storage table (the table itself for the
+    /// primary key) to read; `None` when no entry can match (a NULL or
+    /// out-of-range equality, a NULL bound).
+    ///
+    /// A bound's values go into the key only while each converts exactly
+    /// to its column's type: `(a, b) > (1, NULL)` or `(a, b) > (1, 2.5)`
+    /// on integer columns starts at `a >= 1` and `a > 2147483648` on an
+    /// int4 column reads from the start, the filter deciding the rest.
     fn index_range(ix: &IndexScan, table: &TableDef, params: &Params) -> Result<Option<KeyRange>> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
-        /// The value cast to the column's type: `Ok(None)` when it is out of
-        /// the column's range (or NULL), which no stored value equals.
+        enum KeyValue {
+            Exact(Value),
+            Null,
+            /// Out of the column's range, or not a value of its type.
+            Inexact,
+        }
         fn key_value(
             e: &crate::expr::Expr,
             column: usize,
             table: &TableDef,
             params: &Params,
-        ) -> Result<Option<Value>> {
+        ) -> Result<KeyValue> {
             let v = e.eval(&[], params)?;
             if v.is_null() {
-                return Ok(None);
+                return Ok(KeyValue::Null);
             }
-            match v.cast_with(
-                table.columns[column].data_type.unconstrained(),
-                true,
-                &params.time,
-            ) {
-                Ok(v) => Ok(Some(v)),
-                Err(e) if e.code == sqlstate::NUMERIC_VALUE_OUT_OF_RANGE => Ok(None),
-                Err(e) => Err(e),
+            let to = table.columns[column].data_type.unconstrained();
+            let from = v.data_type();
+            if from == to {
+                return Ok(KeyValue::Exact(v));
+            }
+            // Exact when converting back gives the value again.
+            let Ok(k) = v.clone().cast_with(to, true, &params.time) else {
+                return Ok(KeyValue::Inexact);
+            };
+            match k.clone().cast_with(from, true, &params.time) {
+                Ok(back) if back.compare(&v) == std::cmp::Ordering::Equal => Ok(KeyValue::Exact(k)),
+                _ => Ok(KeyValue::Inexact),
             }
         }
+        let columns = ix.columns(table);
         let mut prefix = Vec::new();
-        for (c, e) in ix.index.columns.iter().zip(&ix.equal) {
+        for (c, e) in columns.iter().zip(&ix.equal) {
             match key_value(e, *c, table, params)? {
-                Some(v) => encode_key_value(&mut prefix, &v),
-                None => return Ok(None),
+                KeyValue::Exact(v) => encode_key_value(&mut prefix, &v),
+                // No stored value equals it.
+                KeyValue::Null | KeyValue::Inexact => return Ok(None),
             }
         }
+        let rest = &columns[ix.equal.len()..];
+        /// The bound's key after the prefix and whether it is inclusive
+        /// (`Ok(None)`: no bound; `Err(())`: no row passes).
+        type Encoded = std::result::Result<Option<(Vec<u8>, bool)>, ()>;
+        let encode = |bound: &Option<(Vec<crate::expr::Expr>, bool)>| -> Result<Encoded> {
+            let Some((values, inclusive)) = bound else {
+                return Ok(Ok(None));
+            };
+            let mut k = prefix.clone();
+            let mut inclusive = *inclusive;
+            for (n, (e, c)) in values.iter().zip(rest).enumerate() {
+                match key_value(e, *c, table, params)? {
+                    KeyValue::Exact(v) => encode_key_value(&mut k, &v),
+                    // The first column compared with NULL: nothing passes.
+                    KeyValue::Null if n == 0 => return Ok(Err(())),
+                    // A shorter row compared inclusively holds whenever the
+                    // whole one does.
+                    KeyValue::Null | KeyValue::Inexact => {
+                        inclusive = true;
+                        if n == 0 {
+                            return Ok(Ok(None));
+                        }
+                        break;
+                    }
+                }
+            }
+            Ok(Ok(Some((k, inclusive))))
+        };
         let whole = |p: &[u8]| prefix_end(p).map_or(Unbounded, Excluded);
         let mut range: KeyRange = (Included(prefix.clone()), whole(&prefix));
-        let next = ix.index.columns.get(ix.equal.len());
-        if let (Some((e, inclusive)), Some(c)) = (&ix.lower, next) {
-            if e.eval(&[], params)?.is_null() {
-                return Ok(None);
-            }
-            // Out of the column's range: the filter decides alone.
-            if let Ok(Some(v)) = key_value(e, *c, table, params) {
-                let mut k = prefix.clone();
-                encode_key_value(&mut k, &v);
-                range.0 = if *inclusive {
-                    Included(k)
-                } else {
-                    match prefix_end(&k) {
-                        Some(end) => Included(end),
-                        None => return Ok(None),
-                    }
-                };
-            }
+        match encode(&ix.lower)? {
+            Err(()) => return Ok(None),
+            Ok(None) => {}
+            Ok(Some((k, true))) => range.0 = Included(k),
+            Ok(Some((k, false))) => match prefix_end(&k) {
+                Some(end) => range.0 = Included(end),
+                None => return Ok(None),
+            },
         }
-        if let (Some((e, inclusive)), Some(c)) = (&ix.upper, next) {
-            if e.eval(&[], params)?.is_null() {
-                return Ok(None);
-            }
-            if let Ok(Some(v)) = key_value(e, *c, table, params) {
-                let mut k = prefix.clone();
-                encode_key_value(&mut k, &v);
-                range.1 = if *inclusive { whole(&k) } else { Excluded(k) };
-            }
+        match encode(&ix.upper)? {
+            Err(()) => return Ok(None),
+            Ok(None) => {}
+            Ok(Some((k, true))) => range.1 = whole(&k),
+            Ok(Some((k, false))) => range.1 = Excluded(k),
         }
         Ok((!is_empty_range(&range)).then_some(range))
     }
 
     /// Reads the rows of `ix`'s range at snapshot `read.0` into `sink`, in
-    /// index order, yielding between batches; with a limit, stops once it
-    /// has that many. `read.1`: the block whose own writes to the table
-    /// overlay the snapshot.
+    /// the path's order, yielding between batches; with a limit, stops
+    /// once it has that many. `read.1`: the block whose own writes to the
+    /// table overlay the snapshot.
     async fn index_scan(
         &self,
         ix: &IndexScan,
@@ -2096,13 +2128,16 @@ impl ShardContext {
             return Ok(());
         };
         let limit = Self::index_limit(ix, params)?;
-        let row_key = ix.index.row_key_columns().collect::<Vec<_>>();
+        // Through an index: each entry's row, found by the primary key
+        // the entry ends with.
+        let storage = ix.index.as_ref().map_or(table.id, |i| i.storage.id);
+        let row_key: Option<Vec<usize>> = ix.index.as_ref().map(|i| i.row_key_columns().collect());
         let prefetch = RowPrefetch::new(fragment_columns(sink.fragment));
         let mut key = Vec::new();
         loop {
             let last = {
                 let store = self.store.borrow();
-                let Some(entries) = store.table(ix.index.storage.id) else {
+                let Some(entries) = store.table(storage) else {
                     return Err(undefined_table(table));
                 };
                 let iter = entries.range_at(range.clone(), ts);
@@ -2116,8 +2151,14 @@ impl ShardContext {
                 // Without a limit to stop at, the rows go on in batches.
                 let mut found: Vec<&[Value]> = Vec::new();
                 for (entry_key, entry) in iter {
-                    encode_key_into(&mut key, entry, &row_key);
-                    if let Some(row) = store.get(table.id, &key, ts) {
+                    let row = match &row_key {
+                        None => Some(entry),
+                        Some(row_key) => {
+                            encode_key_into(&mut key, entry, row_key);
+                            store.get(table.id, &key, ts)
+                        }
+                    };
+                    if let Some(row) = row {
                         if limit.is_none() {
                             prefetch.gather(&mut found, row);
                         } else {
@@ -2149,7 +2190,7 @@ impl ShardContext {
         }
     }
 
-    /// With an ORDER BY the index serves: how many rows a shard must give
+    /// With an ORDER BY the path serves: how many rows a shard must give
     /// (LIMIT + OFFSET), when both are known.
     fn index_limit(ix: &IndexScan, params: &Params) -> Result<Option<usize>> {
         let Some((limit, offset)) = &ix.limit else {
@@ -2167,9 +2208,11 @@ impl ShardContext {
     }
 
     /// `index_scan` for a block that wrote the table here: its own entries
-    /// and rows overlay the snapshot's (a deleted one hides the committed
-    /// one). The range is read whole, without yielding: a block's own
-    /// writes are few next to what it reads.
+    /// (its own rows, for the primary key) overlay the snapshot's in key
+    /// order, a deleted one hiding the committed one. The two are merged
+    /// as they are read, so a limit still stops the read early; the range
+    /// is read without yielding, and the block's own entries in it are
+    /// gathered first (a block's own writes are few next to what it reads).
     fn index_scan_with_own_writes(
         &self,
         ix: &IndexScan,
@@ -2178,56 +2221,72 @@ impl ShardContext {
         (ts, txn): (Timestamp, TxId),
         sink: &mut Sink<'_>,
     ) -> Result<()> {
+        use std::cmp::Ordering;
         use std::ops::RangeBounds;
         let Some(range) = Self::index_range(ix, table, params)? else {
             return Ok(());
         };
         let limit = Self::index_limit(ix, params)?;
-        let storage = ix.index.storage.id;
+        let storage = ix.index.as_ref().map_or(table.id, |i| i.storage.id);
         let store = self.store.borrow();
-        let entries_table = store
-            .table(storage)
-            .ok_or_else(|| undefined_table(&ix.index.storage))?;
-        let mut entries: std::collections::BTreeMap<Vec<u8>, Vec<Value>> = entries_table
-            .range_at(range.clone(), ts)
-            .map(|(k, v)| (k.to_vec(), v.clone()))
-            .collect();
+        let entries_table = store.table(storage).ok_or_else(|| undefined_table(table))?;
         let intents = self.intents.borrow();
         let mine = intents.get(&txn);
-        if let Some(mine) = mine {
-            let own = mine
-                .range((storage, Vec::new())..)
-                .take_while(|((t, _), _)| *t == storage);
-            for ((_, k), entry) in own {
-                if !range.contains(k) {
-                    continue;
-                }
-                match entry {
-                    Some(values) => entries.insert(k.clone(), values.clone()),
-                    None => entries.remove(k),
-                };
-            }
-        }
-        let row_key = ix.index.row_key_columns().collect::<Vec<_>>();
-        let ordered: Box<dyn Iterator<Item = &Vec<Value>>> = if ix.reverse {
-            Box::new(entries.values().rev())
+        let mut own: Vec<(&[u8], Option<&Vec<Value>>)> = mine
+            .into_iter()
+            .flat_map(|m| {
+                m.range((storage, Vec::new())..)
+                    .take_while(|((t, _), _)| *t == storage)
+            })
+            .filter(|((_, k), _)| range.contains(k))
+            .map(|((_, k), entry)| (k.as_slice(), entry.as_ref()))
+            .collect();
+        let committed = entries_table.range_at(range.clone(), ts);
+        let mut committed: Box<dyn Iterator<Item = (&[u8], &Vec<Value>)>> = if ix.reverse {
+            own.reverse();
+            Box::new(committed.rev())
         } else {
-            Box::new(entries.values())
+            Box::new(committed)
         };
-        for entry in ordered {
-            let key = encode_key(entry, &row_key);
-            let row = match mine.and_then(|m| m.get(&(table.id, key.clone()))) {
-                Some(own) => own.clone(),
-                None => store.get(table.id, &key, ts).cloned(),
+        let mut own = own.into_iter().peekable();
+        let mut next_committed = committed.next();
+        let row_key: Option<Vec<usize>> = ix.index.as_ref().map(|i| i.row_key_columns().collect());
+        loop {
+            // The next entry in the path's order; the block's own wins a tie.
+            let order = match (next_committed, own.peek()) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((c, _)), Some((o, _))) if ix.reverse => o.cmp(&c),
+                (Some((c, _)), Some((o, _))) => c.cmp(o),
+            };
+            let entry = match order {
+                Ordering::Less => next_committed.map(|(_, e)| e),
+                _ => own.next().and_then(|(_, e)| e),
+            };
+            if order != Ordering::Greater {
+                next_committed = committed.next();
+            }
+            let Some(entry) = entry else {
+                continue;
+            };
+            let row = match &row_key {
+                None => Some(entry),
+                Some(row_key) => {
+                    let own_key = (table.id, encode_key(entry, row_key));
+                    match mine.and_then(|m| m.get(&own_key)) {
+                        Some(own) => own.as_ref(),
+                        None => store.get(table.id, &own_key.1, ts),
+                    }
+                }
             };
             if let Some(row) = row {
-                sink.push(&row, params)?;
+                sink.push(row, params)?;
                 if limit.is_some_and(|l| sink.rows.len() >= l) {
                     return Ok(());
                 }
             }
         }
-        Ok(())
     }
 
     // ---- snapshots ---------------------------------------------------------
@@ -3278,17 +3337,24 @@ impl ShardContext {
                     None => {
                         self.note_read(mode.reader(), table.id, None);
                         let through = index.as_ref().filter(|ix| {
-                            !ix.index.is_global(table)
-                                && ix.index.valid_from != 0
-                                && ix.index.valid_from <= read_at
-                                && !self.has_intents_in(txn, table.id)
+                            ix.index.as_ref().is_none_or(|i| {
+                                !i.is_global(table) && i.valid_from != 0 && i.valid_from <= read_at
+                            }) && !self.has_intents_in(txn, table.id)
                         });
-                        let entries = through.and_then(|ix| store.table(ix.index.storage.id));
+                        let entries = through.and_then(|ix| match &ix.index {
+                            Some(i) => store.table(i.storage.id),
+                            None => Some(t),
+                        });
                         if let (Some(ix), Some(entries)) = (through, entries) {
                             if let Some(range) = Self::index_range(ix, table, params)? {
-                                let row_key: Vec<usize> = ix.index.row_key_columns().collect();
-                                for (_, entry) in entries.range_at(range, read_at) {
-                                    let k = encode_key(entry, &row_key);
+                                let row_key: Option<Vec<usize>> =
+                                    ix.index.as_ref().map(|i| i.row_key_columns().collect());
+                                for (k, entry) in entries.range_at(range, read_at) {
+                                    let Some(row_key) = &row_key else {
+                                        seen.push((k.to_vec(), entry.clone(), false));
+                                        continue;
+                                    };
+                                    let k = encode_key(entry, row_key);
                                     if let Some(row) = t.get(&k, read_at) {
                                         seen.push((k, row.clone(), false));
                                     }

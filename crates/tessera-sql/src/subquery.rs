@@ -14,6 +14,7 @@
 //! [`Params`].
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use tessera_types::{memory, sqlstate, DataType, Error, Result, Value};
 
@@ -116,23 +117,15 @@ pub fn quantified(
     (op, all, cast): (BinaryOp, bool, Option<DataType>),
     params: &Params,
 ) -> Result<Option<Value>> {
-    let Some(Source::Probe { init, keys }) = &select.source else {
+    let Some(Compared {
+        init,
+        keys,
+        values: [value],
+    }) = compared_values(select, 1)
+    else {
         return Ok(None);
     };
-    let value = match &select.fragment.output {
-        FragmentOutput::Project(exprs) => exprs.first(),
-        FragmentOutput::PartialAggregate { .. } => None,
-    };
-    let simple = select.aggregate.is_none()
-        && select.window.is_none()
-        && select.distinct_on.is_empty()
-        && select.limit.is_none()
-        && select.offset.is_none()
-        && select.visible == 1;
-    let Some(value) = value.filter(|_| simple) else {
-        return Ok(None);
-    };
-    let (rows, found) = probe(params, *init, keys)?;
+    let (rows, found) = probe(params, init, keys)?;
     // IN without a filter of its own, over a value of the gathered row:
     // a mark join once comparing row by row has cost more than building
     // its indexes would.
@@ -141,13 +134,72 @@ pub fn quantified(
         (BinaryOp::Eq, false, None)
     ) && !value.uses_outer()
         && !found.is_empty();
-    if markable && params.init_rows(*init)?.worth_marking(found.len()) {
-        return marked(*init, keys, value, left, cast, params).map(Some);
+    if markable && params.init_rows(init)?.worth_marking(found.len()) {
+        return marked(init, keys, value, left, cast, params).map(Some);
     }
     let mut left = Some(left);
     let mut l = Value::Null;
-    // ANY: TRUE wins, else NULL if any comparison was; ALL: FALSE wins.
+    any_or_all(select, (rows, found), all, params, |row| {
+        if let Some(left) = left.take() {
+            l = left()?;
+        }
+        // NULL against any row: the answer is NULL.
+        if l.is_null() {
+            return Ok(ControlFlow::Break(Value::Null));
+        }
+        let v = cast_to(value.eval(row, params)?, cast, &params.time)?;
+        let verdict = binary_in(op, l.clone(), v, &params.time.zone)?.as_bool();
+        Ok(ControlFlow::Continue(verdict))
+    })
+    .map(Some)
+}
+
+/// What [`quantified`] and [`row_quantified`] compare with: the init
+/// plan and keys a correlated query probes, and the values it projects
+/// each row to.
+struct Compared<'a> {
+    init: usize,
+    keys: &'a [(Expr, Expr)],
+    values: &'a [Expr],
+}
+
+/// The query's [`Compared`], `width` values wide, when nothing but its
+/// filter decides which rows it returns (no aggregates, window, DISTINCT
+/// ON or LIMIT/OFFSET).
+fn compared_values(select: &SelectPlan, width: usize) -> Option<Compared<'_>> {
+    let Some(Source::Probe { init, keys }) = &select.source else {
+        return None;
+    };
+    let FragmentOutput::Project(exprs) = &select.fragment.output else {
+        return None;
+    };
+    let simple = select.aggregate.is_none()
+        && select.window.is_none()
+        && select.distinct_on.is_empty()
+        && select.limit.is_none()
+        && select.offset.is_none()
+        && select.visible == width;
+    simple.then_some(Compared {
+        init: *init,
+        keys,
+        values: exprs.get(..width)?,
+    })
+}
+
+/// ANY (`all` false) or ALL over the rows `found` of `rows` that the
+/// query's filter passes: `compare` compares the left side with one
+/// (TRUE, FALSE, or `None` for NULL), or ends the answer with a value of
+/// its own. ANY is TRUE at the first TRUE, ALL FALSE at the first FALSE;
+/// otherwise NULL if any comparison was, and `all` when no row passed.
+fn any_or_all(
+    select: &SelectPlan,
+    (rows, found): (&Rows, &[usize]),
+    all: bool,
+    params: &Params,
+    mut compare: impl FnMut(&[Value]) -> Result<ControlFlow<Value, Option<bool>>>,
+) -> Result<Value> {
     let decisive = !all;
+    let mut compared = false;
     let mut saw_null = false;
     for &i in found {
         let row = &rows[i];
@@ -156,24 +208,19 @@ pub fn quantified(
                 continue;
             }
         }
-        if let Some(left) = left.take() {
-            l = left()?;
-            if l.is_null() {
-                return Ok(Some(Value::Null));
-            }
-        }
-        let v = cast_to(value.eval(row, params)?, cast, &params.time)?;
-        match binary_in(op, l.clone(), v, &params.time.zone)?.as_bool() {
-            Some(b) if b == decisive => return Ok(Some(Value::Bool(decisive))),
-            Some(_) => {}
-            None => saw_null = true,
+        compared = true;
+        match compare(row)? {
+            ControlFlow::Break(v) => return Ok(v),
+            ControlFlow::Continue(Some(b)) if b == decisive => return Ok(Value::Bool(decisive)),
+            ControlFlow::Continue(Some(_)) => {}
+            ControlFlow::Continue(None) => saw_null = true,
         }
     }
-    Ok(Some(match (left.is_some(), saw_null) {
-        (true, _) => Value::Bool(all),
-        (false, true) => Value::Null,
-        (false, false) => Value::Bool(!decisive),
-    }))
+    Ok(match (compared, saw_null) {
+        (false, _) => Value::Bool(all),
+        (true, true) => Value::Null,
+        (true, false) => Value::Bool(!decisive),
+    })
 }
 
 /// [`quantified`] for a row: `(a, b) op ANY|ALL (query)` (IN is `= ANY`)
@@ -188,36 +235,14 @@ pub fn row_quantified(
     (op, all, casts): (BinaryOp, bool, &[Option<DataType>]),
     params: &Params,
 ) -> Result<Option<Value>> {
-    let Some(Source::Probe { init, keys }) = &select.source else {
+    let Some(Compared { init, keys, values }) = compared_values(select, casts.len()) else {
         return Ok(None);
     };
-    let values = match &select.fragment.output {
-        FragmentOutput::Project(exprs) => exprs.get(..casts.len()),
-        FragmentOutput::PartialAggregate { .. } => None,
-    };
-    let simple = select.aggregate.is_none()
-        && select.window.is_none()
-        && select.distinct_on.is_empty()
-        && select.limit.is_none()
-        && select.offset.is_none()
-        && select.visible == casts.len();
-    let Some(values) = values.filter(|_| simple) else {
-        return Ok(None);
-    };
-    let (rows, found) = probe(params, *init, keys)?;
+    let (rows, found) = probe(params, init, keys)?;
     let mut left = Some(left);
     let mut l = Vec::new();
     let mut r = Vec::with_capacity(casts.len());
-    // ANY: TRUE wins, else NULL if any comparison was; ALL: FALSE wins.
-    let decisive = !all;
-    let mut saw_null = false;
-    for &i in found {
-        let row = &rows[i];
-        if let Some(filter) = &select.fragment.filter {
-            if !filter.eval_predicate(row, params)? {
-                continue;
-            }
-        }
+    any_or_all(select, (rows, found), all, params, |row| {
         if let Some(left) = left.take() {
             l = left()?;
         }
@@ -225,17 +250,10 @@ pub fn row_quantified(
         for (e, cast) in values.iter().zip(casts) {
             r.push(cast_to(e.eval(row, params)?, *cast, &params.time)?);
         }
-        match crate::row::compare(op, &l, &r, &params.time.zone)?.as_bool() {
-            Some(b) if b == decisive => return Ok(Some(Value::Bool(decisive))),
-            Some(_) => {}
-            None => saw_null = true,
-        }
-    }
-    Ok(Some(match (left.is_some(), saw_null) {
-        (true, _) => Value::Bool(all),
-        (false, true) => Value::Null,
-        (false, false) => Value::Bool(!decisive),
-    }))
+        let verdict = crate::row::compare(op, &l, &r, &params.time.zone)?.as_bool();
+        Ok(ControlFlow::Continue(verdict))
+    })
+    .map(Some)
 }
 
 /// `left IN (query)` for [`quantified`]'s queries without a filter of
