@@ -2210,6 +2210,22 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
+        let read_only = match &session.txn {
+            Some(t) => t.read_only,
+            None => session
+                .settings
+                .get("default_transaction_read_only")
+                .is_some_and(|v| v == "on"),
+        };
+        if read_only {
+            if let Some(verb) = writing_verb(&statement.plan) {
+                return Err(Error::new(
+                    sqlstate::READ_ONLY_SQL_TRANSACTION,
+                    format!("cannot execute {verb} in a read-only transaction"),
+                ));
+            }
+        }
+        session.sequences.set_read_only(read_only);
         // The statement's clock and zone, fixed here for every shard.
         let time = session.time_context(self.cluster.wall_clock());
         let mut params = Params::new(params, time);
@@ -4514,6 +4530,44 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
             .iter()
             .zip(&old.columns)
             .any(|(n, o)| n.data_type != o.data_type)
+}
+
+/// The command a read-only transaction may not run (PostgreSQL's
+/// `PreventCommandIfReadOnly`), by the name its error gives; `None` for
+/// one it may.
+fn writing_verb(plan: &Plan) -> Option<&'static str> {
+    Some(match plan {
+        Plan::Insert(_) => "INSERT",
+        Plan::CopyFrom { .. } => "COPY FROM",
+        Plan::Update(_) => "UPDATE",
+        Plan::Delete(_) => "DELETE",
+        Plan::CreateTable { .. } => "CREATE TABLE",
+        Plan::CreateTableAs { .. } => "CREATE TABLE AS",
+        Plan::CreateSequence { .. } => "CREATE SEQUENCE",
+        Plan::CreateView { .. } => "CREATE VIEW",
+        Plan::CreateIndex { .. } => "CREATE INDEX",
+        Plan::AlterSequence { .. } => "ALTER SEQUENCE",
+        Plan::AlterTable(_) | Plan::AddPrimaryKey { .. } => "ALTER TABLE",
+        Plan::Drop { kind, .. } => match kind {
+            Relation::Table => "DROP TABLE",
+            Relation::Index => "DROP INDEX",
+            Relation::Sequence => "DROP SEQUENCE",
+            Relation::View => "DROP VIEW",
+        },
+        Plan::Truncate { .. } => "TRUNCATE TABLE",
+        Plan::Comment { .. } => "COMMENT",
+        Plan::CreateSchema { .. } => "CREATE SCHEMA",
+        Plan::DropSchemas { .. } => "DROP SCHEMA",
+        Plan::RenameSchema { .. } => "ALTER SCHEMA",
+        Plan::Role(r) => r.tag(),
+        Plan::Type(t) => t.tag(),
+        Plan::Explain {
+            plan,
+            analyze: true,
+            ..
+        } => return writing_verb(plan),
+        _ => return None,
+    })
 }
 
 /// The tables a catalog change in a block must hold every other write to

@@ -8,6 +8,7 @@
 //! never hands out a value twice.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tessera_types::sequence::SequenceRecord;
@@ -29,6 +30,9 @@ pub enum SequenceOp {
 #[derive(Debug, Default)]
 pub struct SessionSequences {
     inner: Mutex<Seen>,
+    /// The running statement is in a read-only transaction: `nextval`
+    /// and `setval` fail (25006), as in PostgreSQL.
+    read_only: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +48,11 @@ impl PartialEq for SessionSequences {
 }
 
 impl SessionSequences {
+    /// Set by the router before each statement.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.read_only.store(read_only, Ordering::Relaxed);
+    }
+
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -68,6 +77,19 @@ impl SessionSequences {
             (_, Some(seq)) => seq,
             (_, None) => return Err(Error::internal("a sequence function without a sequence")),
         };
+        if matches!(op, SequenceOp::Next | SequenceOp::Set)
+            && self.read_only.load(Ordering::Relaxed)
+        {
+            let name = if op == SequenceOp::Next {
+                "nextval"
+            } else {
+                "setval"
+            };
+            return Err(Error::new(
+                sqlstate::READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {name}() in a read-only transaction"),
+            ));
+        }
         match op {
             SequenceOp::Next => {
                 let v = seq.next()?;
