@@ -1210,6 +1210,96 @@ fn grouping_sets(group_by: &[ast::Expr]) -> (Vec<Vec<ast::Expr>>, bool) {
     (sets, has_sets)
 }
 
+/// `SET (a, b) = (x, y)` and `SET (a, b) = (SELECT x, y …)` as one
+/// assignment per column (PostgreSQL's multiple-column UPDATE items). A
+/// sub-SELECT becomes one scalar subquery per column, each reading its
+/// own column of the same query; that reads it once per column, so one
+/// calling a volatile function (whose columns could then come from
+/// different rows) is refused rather than answered wrongly.
+fn expand_assignments(assignments: &[ast::Assignment]) -> Result<Vec<ast::Assignment>> {
+    let mut out = Vec::with_capacity(assignments.len());
+    for a in assignments {
+        let ast::AssignmentTarget::Tuple(names) = &a.target else {
+            out.push(a.clone());
+            continue;
+        };
+        let mismatch = || Error::syntax("number of columns does not match number of values");
+        let values: Vec<ast::Expr> = match &a.value {
+            ast::Expr::Tuple(items) => items.clone(),
+            ast::Expr::Function(f) if function_name(f) == "row" => match &f.args {
+                ast::FunctionArguments::List(list) => list
+                    .args
+                    .iter()
+                    .map(|arg| match arg {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                        other => Err(Error::syntax(format!(
+                            "syntax error at or near \"{other}\""
+                        ))),
+                    })
+                    .collect::<Result<_>>()?,
+                _ => vec![],
+            },
+            ast::Expr::Subquery(query) => {
+                let ast::SetExpr::Select(select) = &*query.body else {
+                    return Err(Error::unsupported(
+                        "a multiple-column UPDATE item from a sub-SELECT with UNION, VALUES or the like",
+                    ));
+                };
+                if select.projection.iter().any(|p| {
+                    !matches!(
+                        p,
+                        ast::SelectItem::UnnamedExpr(_) | ast::SelectItem::ExprWithAlias { .. }
+                    )
+                }) {
+                    return Err(Error::unsupported(
+                        "a multiple-column UPDATE item from a sub-SELECT with *",
+                    ));
+                }
+                let text = query.to_string().to_ascii_lowercase();
+                const VOLATILE: &[&str] = &[
+                    "random(",
+                    "nextval(",
+                    "setval(",
+                    "clock_timestamp(",
+                    "timeofday(",
+                    "gen_random_uuid(",
+                ];
+                if VOLATILE.iter().any(|f| text.contains(f)) {
+                    return Err(Error::unsupported(
+                        "a multiple-column UPDATE item from a sub-SELECT calling a volatile function",
+                    ));
+                }
+                if select.projection.len() != names.len() {
+                    return Err(mismatch());
+                }
+                (0..names.len())
+                    .map(|i| {
+                        let mut q = (**query).clone();
+                        if let ast::SetExpr::Select(sel) = &mut *q.body {
+                            sel.projection = vec![sel.projection[i].clone()];
+                        }
+                        ast::Expr::Subquery(Box::new(q))
+                    })
+                    .collect()
+            }
+            _ => return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression",
+            )),
+        };
+        if values.len() != names.len() {
+            return Err(mismatch());
+        }
+        for (name, value) in names.iter().zip(values) {
+            out.push(ast::Assignment {
+                target: ast::AssignmentTarget::ColumnName(name.clone()),
+                value,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The column `SET col = …` assigns.
 fn assignment_column(table: &TableDef, a: &ast::Assignment) -> Result<usize> {
     let ast::AssignmentTarget::ColumnName(name) = &a.target else {
@@ -9316,7 +9406,7 @@ impl Binder<'_> {
             ..Scope::default()
         };
         let mut assignments = Vec::new();
-        for a in &update.assignments {
+        for a in &expand_assignments(&update.assignments)? {
             let c = assignment_column(table, a)?;
             if table.primary_key.contains(&c) {
                 return Err(Error::unsupported(
@@ -9457,7 +9547,7 @@ impl Binder<'_> {
             }
         };
         let mut bound = Vec::new();
-        for a in assignments {
+        for a in &expand_assignments(assignments)? {
             let i = assignment_column(&def, a)?;
             let n = &def.columns[i].name;
             if bound.iter().any(|(c, _)| *c == i) {
