@@ -1646,7 +1646,7 @@ impl SystemCatalog {
                 name: name.clone(),
                 kind: 'c',
                 index: 0,
-                columns: vec![],
+                columns: check_columns(t, expr),
                 definition: format!("CHECK ({shown})"),
                 foreign: None,
                 check: Some(shown),
@@ -1736,10 +1736,7 @@ impl SystemCatalog {
                     Value::Bool(true),
                     int4(0),
                     Value::Bool(false),
-                    match c.kind {
-                        'c' => Value::Null,
-                        _ => int2s(c.columns.iter().map(|c| *c as i64 + 1)),
-                    },
+                    int2s(c.columns.iter().map(|c| *c as i64 + 1)),
                     match fk {
                         Some(f) => int2s(f.parent_columns.iter().map(|c| *c as i64 + 1)),
                         None => Value::Null,
@@ -2741,6 +2738,38 @@ struct Constraint {
     definition: String,
     foreign: Option<tessera_types::ForeignKey>,
     check: Option<String>,
+}
+
+/// The columns of `t` a CHECK expression (stored as SQL text) reads, in
+/// table order: the names in it that are columns and not function calls.
+fn check_columns(t: &TableDef, expr: &str) -> Vec<usize> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, expr).tokenize() else {
+        return vec![];
+    };
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut columns: Vec<usize> = significant
+        .iter()
+        .enumerate()
+        .filter_map(|(i, token)| {
+            let Token::Word(w) = token else { return None };
+            if matches!(significant.get(i + 1), Some(Token::LParen)) {
+                return None;
+            }
+            let name = match w.quote_style {
+                Some(_) => w.value.clone(),
+                None => w.value.to_lowercase(),
+            };
+            t.columns.iter().position(|c| !c.dropped && c.name == name)
+        })
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    columns
 }
 
 fn pkey_name(t: &TableDef) -> String {

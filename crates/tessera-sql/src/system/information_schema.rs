@@ -77,6 +77,11 @@ const VIEWS: &[(&str, &str)] = &[
          position_in_unique_constraint:n",
     ),
     (
+        "constraint_column_usage",
+        "table_catalog:i table_schema:i table_name:i column_name:i constraint_catalog:i \
+         constraint_schema:i constraint_name:i",
+    ),
+    (
         "referential_constraints",
         "constraint_catalog:i constraint_schema:i constraint_name:i \
          unique_constraint_catalog:i unique_constraint_schema:i unique_constraint_name:i \
@@ -211,6 +216,7 @@ impl SystemCatalog {
             "columns" => self.info_columns(),
             "table_constraints" => self.info_table_constraints(),
             "key_column_usage" => self.info_key_column_usage(),
+            "constraint_column_usage" => self.info_constraint_column_usage(),
             "referential_constraints" => self.info_referential_constraints(),
             "views" => self.info_views(),
             "sequences" => self.info_sequences(),
@@ -475,6 +481,40 @@ impl SystemCatalog {
                         text(t.columns[*col].name.clone()),
                         number(k as i64 + 1),
                         number_or_null(position_in_unique),
+                    ]);
+                }
+            }
+        }
+        rows
+    }
+
+    /// The columns each constraint uses: a key's or CHECK's own columns,
+    /// and for a foreign key the referenced ones, under the parent table
+    /// (as PostgreSQL's view lists them).
+    fn info_constraint_column_usage(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::new();
+        for t in self.user_tables() {
+            let schema = self.schema_text(t.schema);
+            for c in self.table_constraints(t) {
+                let (owner, columns) = match &c.foreign {
+                    Some(fk) => match self.catalog.table_by_id(fk.parent) {
+                        Some(p) => (p, fk.parent_columns.clone()),
+                        None => continue,
+                    },
+                    None => (&**t, c.columns.clone()),
+                };
+                let mut columns = columns;
+                columns.sort_unstable();
+                columns.dedup();
+                for col in columns {
+                    rows.push(vec![
+                        self.database(),
+                        self.schema_text(owner.schema),
+                        text(owner.name.clone()),
+                        text(owner.columns[col].name.clone()),
+                        self.database(),
+                        schema.clone(),
+                        text(c.name.clone()),
                     ]);
                 }
             }
