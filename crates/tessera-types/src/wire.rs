@@ -152,6 +152,20 @@ impl Serialize for BytesRef<'_> {
     }
 }
 
+/// `#[serde(with = "tessera_types::wire::bytes")]` for a `Vec<u8>` field:
+/// postcard writes it as a length and the bytes (not one number per byte).
+pub mod bytes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<u8>, D::Error> {
+        serde_bytes_vec(d)
+    }
+}
+
 /// The most distinct SQLSTATEs (and notice severities) a process interns
 /// from messages: codes Tessera sends are a few hundred; past the limit a message carrying a new
 /// one fails to decode (rather than grow memory for a misbehaving peer).
