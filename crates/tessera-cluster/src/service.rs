@@ -255,6 +255,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let leader_seen = leader.clone();
     let thread = std::thread::Builder::new()
         .name("cluster".into())
+        .stack_size(crate::shards::SERVICE_STACK_BYTES)
         .spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()

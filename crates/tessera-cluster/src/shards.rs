@@ -54,6 +54,11 @@ use crate::wire::{connect, read_frame, write_frame, Request, Response, MAX_FRAME
 /// for a slot; a peer that sends more is cut off (a protocol violation).
 pub const SHARD_CALLS_IN_FLIGHT_MAX: usize = 1024;
 
+/// The cluster service thread's stack: the installed [`ShardService`]
+/// decodes requests on it, and the most deeply nested request accepted
+/// needs `tessera_sql::wire::DECODE_STACK_BYTES` (16 MiB) in a debug build.
+pub const SERVICE_STACK_BYTES: usize = 32 << 20;
+
 /// Room left in a frame for what surrounds a response's bytes (the reply's
 /// id and tag): a response larger than `MAX_FRAME_BYTES` less this fails
 /// alone, with 54000, instead of breaking the connection.

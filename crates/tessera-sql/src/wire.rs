@@ -12,13 +12,16 @@
 //! lose the writes), so encoding a request that carries it fails with
 //! 0A000; and session statements (PREPARE, EXECUTE), which never reach a
 //! shard. A decoder takes only a whole, well-formed message: truncated or
-//! garbage bytes are an error (08P01), never a panic.
+//! garbage bytes, or parts nested deeper than
+//! `tessera_types::wire::MESSAGE_NESTING_MAX`, are an error (08P01), never
+//! a panic or an exhausted stack.
 
 use std::sync::Arc;
 
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tessera_types::wire::Limited;
 use tessera_types::{sqlstate, Error, Result};
 
 use crate::engine::Notice;
@@ -26,7 +29,26 @@ use crate::expr::InitRows;
 use crate::rows::Rows;
 use crate::shard::{ShardRequest, ShardResponse};
 
+/// The stack a thread needs to decode the most deeply nested message
+/// accepted (`tessera_types::wire::MESSAGE_NESTING_MAX` levels) in a debug
+/// build, with room to spare; the threads that decode have at least this.
+pub const DECODE_STACK_BYTES: usize = 16 << 20;
+
 pub fn encode_request(request: &ShardRequest) -> Result<Vec<u8>> {
+    let params = match request {
+        ShardRequest::Scan { params, .. } | ShardRequest::Modify { params, .. } => Some(params),
+        ShardRequest::Insert {
+            upsert: Some(upsert),
+            ..
+        } => Some(&upsert.params),
+        _ => None,
+    };
+    if params.is_some_and(|p| p.sequences.is_some() || p.settings.is_some()) {
+        return Err(Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "a statement calling sequence functions, current_setting or set_config runs on its own node only",
+        ));
+    }
     encode(request, "a shard request")
 }
 
@@ -52,15 +74,19 @@ fn encode<T: Serialize>(message: &T, what: &str) -> Result<Vec<u8>> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((message, [])) => Ok(message),
-        Ok((_, rest)) => Err(Error::new(
-            sqlstate::PROTOCOL_VIOLATION,
-            format!("{what} from another node has {} bytes too many", rest.len()),
-        )),
-        Err(e) => Err(Error::new(
+    let bad = |e: postcard::Error| {
+        Error::new(
             sqlstate::PROTOCOL_VIOLATION,
             format!("{what} from another node does not decode: {e}"),
+        )
+    };
+    let mut input = postcard::Deserializer::from_bytes(bytes);
+    let message = T::deserialize(Limited::new(&mut input)).map_err(bad)?;
+    match input.finalize().map_err(bad)? {
+        [] => Ok(message),
+        rest => Err(Error::new(
+            sqlstate::PROTOCOL_VIOLATION,
+            format!("{what} from another node has {} bytes too many", rest.len()),
         )),
     }
 }
@@ -540,6 +566,59 @@ mod tests {
         };
         let e = encode_request(&scan).unwrap_err();
         assert_eq!(e.code, sqlstate::FEATURE_NOT_SUPPORTED);
+        assert!(e.message.contains("sequence functions"), "{e:?}");
+        // Wherever Params travel, serde refuses them too.
+        let mut p = (*params()).clone();
+        p.settings = Some(Arc::new(crate::settings_fn::StatementSettings::default()));
+        assert!(postcard::to_allocvec(&p).is_err());
+        p.settings = None;
+        assert!(postcard::to_allocvec(&p).is_ok());
+    }
+
+    #[test]
+    fn nesting_is_limited_without_exhausting_the_stack() {
+        // The stack of the threads that decode messages (shards, the
+        // cluster service), not a test thread's.
+        std::thread::Builder::new()
+            .stack_size(DECODE_STACK_BYTES)
+            .spawn(deep_messages)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn deep_messages() {
+        // Expr::Not (variant 5) a million times around Column(0): refused
+        // at the limit, on a test thread's small stack.
+        let mut bytes = vec![5u8; 1_000_000];
+        bytes.extend_from_slice(&[0, 0]);
+        let e = decode::<crate::expr::Expr>(&bytes, "an expression").unwrap_err();
+        assert_eq!(e.code, sqlstate::PROTOCOL_VIOLATION);
+        // Just under the limit decodes.
+        let depth = tessera_types::wire::MESSAGE_NESTING_MAX - 1;
+        let mut bytes = vec![5u8; depth];
+        bytes.extend_from_slice(&[0, 0]);
+        let mut e = decode::<crate::expr::Expr>(&bytes, "an expression").unwrap();
+        let mut levels = 0;
+        while let crate::expr::Expr::Not(inner) = e {
+            e = *inner;
+            levels += 1;
+        }
+        assert_eq!(levels, depth);
+        // What SQL nests as deeply as the parser allows travels.
+        let sql = format!(
+            "SELECT id FROM t WHERE {}a = 1{}",
+            "(NOT (".repeat(20),
+            "))".repeat(20)
+        );
+        round_trip_request(&ShardRequest::Scan {
+            plan: plan(&sql),
+            params: params(),
+            ts: 1,
+            txn: None,
+            track_reads: false,
+            key: None,
+        });
     }
 
     #[test]

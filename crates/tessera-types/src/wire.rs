@@ -223,6 +223,407 @@ impl<'de> Deserialize<'de> for SqlState {
     }
 }
 
+/// How deeply a message's parts may nest (plans in plans, expressions in
+/// expressions, values in arrays and records). Statements from clients
+/// nest far less (the parser stops at 50 levels); the limit keeps a
+/// malformed message from exhausting the decoding thread's stack.
+pub const MESSAGE_NESTING_MAX: usize = 512;
+
+fn too_deep<E: serde::de::Error>() -> E {
+    E::custom(format!(
+        "a message nested deeper than {MESSAGE_NESTING_MAX} levels"
+    ))
+}
+
+/// A deserializer that refuses nesting past [`MESSAGE_NESTING_MAX`]:
+/// wraps another (postcard's), counting every sequence, map, struct,
+/// enum, option and newtype it enters.
+pub struct Limited<D> {
+    inner: D,
+    depth: usize,
+}
+
+impl<D> Limited<D> {
+    pub fn new(inner: D) -> Limited<D> {
+        Limited { inner, depth: 0 }
+    }
+
+    fn enter<E: serde::de::Error>(&self) -> std::result::Result<usize, E> {
+        if self.depth >= MESSAGE_NESTING_MAX {
+            return Err(too_deep());
+        }
+        Ok(self.depth + 1)
+    }
+}
+
+struct LimitedVisitor<V> {
+    inner: V,
+    depth: usize,
+}
+
+struct LimitedSeed<S> {
+    inner: S,
+    depth: usize,
+}
+
+impl<'de, S: serde::de::DeserializeSeed<'de>> serde::de::DeserializeSeed<'de> for LimitedSeed<S> {
+    type Value = S::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<S::Value, D::Error> {
+        self.inner.deserialize(Limited {
+            inner: d,
+            depth: self.depth,
+        })
+    }
+}
+
+macro_rules! forward_plain {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: serde::de::Visitor<'de>>(self, visitor: V) -> std::result::Result<V::Value, D::Error> {
+                self.inner.$method(LimitedVisitor { inner: visitor, depth: self.depth })
+            }
+        )*
+    };
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<D> {
+    type Error = D::Error;
+
+    forward_plain! {
+        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
+        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
+        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
+        deserialize_unit deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_option(LimitedVisitor {
+            inner: visitor,
+            depth,
+        })
+    }
+
+    fn deserialize_unit_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.depth;
+        self.inner.deserialize_unit_struct(
+            name,
+            LimitedVisitor {
+                inner: visitor,
+                depth,
+            },
+        )
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_newtype_struct(
+            name,
+            LimitedVisitor {
+                inner: visitor,
+                depth,
+            },
+        )
+    }
+
+    fn deserialize_seq<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_seq(LimitedVisitor {
+            inner: visitor,
+            depth,
+        })
+    }
+
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_tuple(
+            len,
+            LimitedVisitor {
+                inner: visitor,
+                depth,
+            },
+        )
+    }
+
+    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_tuple_struct(
+            name,
+            len,
+            LimitedVisitor {
+                inner: visitor,
+                depth,
+            },
+        )
+    }
+
+    fn deserialize_map<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_map(LimitedVisitor {
+            inner: visitor,
+            depth,
+        })
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_struct(
+            name,
+            fields,
+            LimitedVisitor {
+                inner: visitor,
+                depth,
+            },
+        )
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> std::result::Result<V::Value, D::Error> {
+        let depth = self.enter()?;
+        self.inner.deserialize_enum(
+            name,
+            variants,
+            LimitedVisitor {
+                inner: visitor,
+                depth,
+            },
+        )
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+macro_rules! visit_plain {
+    ($($method:ident: $ty:ty)*) => {
+        $(
+            fn $method<E: serde::de::Error>(self, v: $ty) -> std::result::Result<V::Value, E> {
+                self.inner.$method(v)
+            }
+        )*
+    };
+}
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for LimitedVisitor<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        self.inner.expecting(f)
+    }
+
+    visit_plain! {
+        visit_bool: bool visit_i8: i8 visit_i16: i16 visit_i32: i32 visit_i64: i64
+        visit_i128: i128 visit_u8: u8 visit_u16: u16 visit_u32: u32 visit_u64: u64
+        visit_u128: u128 visit_f32: f32 visit_f64: f64 visit_char: char
+        visit_str: &str visit_borrowed_str: &'de str visit_string: String
+        visit_bytes: &[u8] visit_borrowed_bytes: &'de [u8] visit_byte_buf: Vec<u8>
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> std::result::Result<V::Value, E> {
+        self.inner.visit_none()
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<V::Value, E> {
+        self.inner.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<V::Value, D::Error> {
+        self.inner.visit_some(Limited {
+            inner: d,
+            depth: self.depth,
+        })
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<V::Value, D::Error> {
+        self.inner.visit_newtype_struct(Limited {
+            inner: d,
+            depth: self.depth,
+        })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        seq: A,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.inner.visit_seq(LimitedVisitor {
+            inner: seq,
+            depth: self.depth,
+        })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        map: A,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.inner.visit_map(LimitedVisitor {
+            inner: map,
+            depth: self.depth,
+        })
+    }
+
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(
+        self,
+        data: A,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.inner.visit_enum(LimitedVisitor {
+            inner: data,
+            depth: self.depth,
+        })
+    }
+}
+
+impl<'de, A: serde::de::SeqAccess<'de>> serde::de::SeqAccess<'de> for LimitedVisitor<A> {
+    type Error = A::Error;
+
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> std::result::Result<Option<T::Value>, A::Error> {
+        self.inner.next_element_seed(LimitedSeed {
+            inner: seed,
+            depth: self.depth,
+        })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for LimitedVisitor<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> std::result::Result<Option<K::Value>, A::Error> {
+        self.inner.next_key_seed(LimitedSeed {
+            inner: seed,
+            depth: self.depth,
+        })
+    }
+
+    fn next_value_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> std::result::Result<T::Value, A::Error> {
+        self.inner.next_value_seed(LimitedSeed {
+            inner: seed,
+            depth: self.depth,
+        })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+impl<'de, A: serde::de::EnumAccess<'de>> serde::de::EnumAccess<'de> for LimitedVisitor<A> {
+    type Error = A::Error;
+    type Variant = LimitedVisitor<A::Variant>;
+
+    fn variant_seed<T: serde::de::DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> std::result::Result<(T::Value, Self::Variant), A::Error> {
+        let depth = self.depth;
+        let (value, variant) = self.inner.variant_seed(seed)?;
+        Ok((
+            value,
+            LimitedVisitor {
+                inner: variant,
+                depth,
+            },
+        ))
+    }
+}
+
+impl<'de, A: serde::de::VariantAccess<'de>> serde::de::VariantAccess<'de> for LimitedVisitor<A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> std::result::Result<(), A::Error> {
+        self.inner.unit_variant()
+    }
+
+    fn newtype_variant_seed<T: serde::de::DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> std::result::Result<T::Value, A::Error> {
+        self.inner.newtype_variant_seed(LimitedSeed {
+            inner: seed,
+            depth: self.depth,
+        })
+    }
+
+    fn tuple_variant<V: serde::de::Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.inner.tuple_variant(
+            len,
+            LimitedVisitor {
+                inner: visitor,
+                depth: self.depth,
+            },
+        )
+    }
+
+    fn struct_variant<V: serde::de::Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> std::result::Result<V::Value, A::Error> {
+        self.inner.struct_variant(
+            fields,
+            LimitedVisitor {
+                inner: visitor,
+                depth: self.depth,
+            },
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +674,22 @@ mod tests {
             foreign_keys: Vec::new(),
         };
         assert_eq!(round_trip(&t), t);
+    }
+
+    #[test]
+    fn values_nest_only_so_deep() {
+        // int4[] in int4[] … a hundred thousand times.
+        let mut bytes = Vec::new();
+        for _ in 0..100_000 {
+            bytes.push(21);
+            bytes.extend_from_slice(&1007u32.to_le_bytes());
+            bytes.extend_from_slice(&1u32.to_le_bytes());
+        }
+        bytes.push(0);
+        let e = Reader::new(&bytes).value().unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{e:?}");
+        let shallow = &bytes[bytes.len() - 1 - 9 * 3..];
+        assert!(Reader::new(shallow).value().is_ok());
     }
 
     #[test]
