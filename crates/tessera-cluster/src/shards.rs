@@ -191,10 +191,11 @@ pub(crate) async fn serve_channel(
                         Ok(bytes) => Ok(Payload(bytes)),
                         Err(e) => Err(e),
                     };
-                    // Gone from the map first: a cancel after this finds
-                    // nothing to stop.
-                    in_flight.borrow_mut().remove(&id);
+                    // Counted until its reply is queued, so a peer that
+                    // does not read its replies cannot make the server
+                    // hold more than the limit of them.
                     let _ = replies.send(ShardReply { id, result }).await;
+                    in_flight.borrow_mut().remove(&id);
                 });
             }
             ShardFrame::Cancel { id } => {
