@@ -4,6 +4,7 @@
 
 pub mod secret;
 pub mod service;
+pub mod shards;
 pub mod state;
 pub mod status;
 pub mod store;

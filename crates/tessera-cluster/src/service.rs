@@ -81,6 +81,8 @@ pub struct ClusterConfig {
     pub shards: u16,
     pub failure_domain: BTreeMap<String, String>,
     pub timing: Timing,
+    /// Runs shard requests from other nodes (none: they are refused).
+    pub shard_service: Option<crate::shards::ShardServiceRef>,
 }
 
 /// What other threads may read of the cluster: the system tables as this
@@ -260,6 +262,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let leader_seen = leader.clone();
     let thread = std::thread::Builder::new()
         .name("cluster".into())
+        .stack_size(crate::shards::SERVICE_STACK_BYTES)
         .spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -672,6 +675,8 @@ impl Node {
                 self.leave(&raft).await;
                 Response::Expelled(self.identity.borrow().node_id.unwrap_or(0))
             }
+            // `serve` hands such a connection to `shards.rs` first.
+            Request::ShardChannel => Response::Failed("not a shard channel".into()),
         }
     }
 
@@ -1120,7 +1125,7 @@ async fn serve(node: Rc<Node>, mut stream: TcpStream, from: SocketAddr) {
         }
     }
     loop {
-        let request = match read_frame::<Request>(&mut stream).await {
+        let request = match read_frame::<Request, _>(&mut stream).await {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(e) => {
@@ -1128,6 +1133,20 @@ async fn serve(node: Rc<Node>, mut stream: TcpStream, from: SocketAddr) {
                 return;
             }
         };
+        if let Request::ShardChannel = request {
+            let Some(service) = node.config.shard_service.clone() else {
+                let refused = Response::Failed("this node serves no shard requests".to_string());
+                let _ = write_frame(&mut stream, &refused).await;
+                return;
+            };
+            if write_frame(&mut stream, &Response::ShardChannel)
+                .await
+                .is_ok()
+            {
+                crate::shards::serve_channel(stream, service.0, from).await;
+            }
+            return;
+        }
         let response = node.handle(request).await;
         if write_frame(&mut stream, &response).await.is_err() {
             return;

@@ -1,6 +1,8 @@
 //! The internal transport: after the handshake (`secret.rs`), a
 //! connection carries request frames one way and response frames the
-//! other, strictly alternating. A frame is a 4-byte big-endian length and
+//! other, strictly alternating (a connection that asked for a
+//! `ShardChannel` then carries many shard requests at once: `shards.rs`).
+//! A frame is a 4-byte big-endian length and
 //! a postcard-encoded message; a length over [`MAX_FRAME_BYTES`] or a
 //! message that does not decode closes the connection.
 
@@ -19,7 +21,7 @@ use openraft::{OptionalSend, RaftNetwork, RaftNetworkFactory, Snapshot, Snapshot
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tessera_types::{sqlstate, Error, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::secret::{handshake_client, ClusterSecret};
@@ -53,6 +55,9 @@ pub enum Request {
     Expel(String),
     /// From the leader to a node it expelled: stop taking part.
     YouAreExpelled,
+    /// From now on this connection carries shard requests, many at a time
+    /// (see `shards.rs`); answered `ShardChannel` or `Failed`.
+    ShardChannel,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,6 +75,8 @@ pub enum Response {
     Snapshot(std::result::Result<SnapshotResponse<NodeId>, String>),
     Status(Box<Status>),
     Expelled(NodeId),
+    /// The connection now carries shard requests.
+    ShardChannel,
     /// The request was understood but failed.
     Failed(String),
 }
@@ -103,7 +110,10 @@ fn closed(what: &str) -> Error {
     Error::new(sqlstate::CONNECTION_FAILURE, what.to_string())
 }
 
-pub async fn write_frame<T: Serialize>(stream: &mut TcpStream, message: &T) -> Result<()> {
+pub async fn write_frame<T: Serialize, W: AsyncWrite + Unpin>(
+    stream: &mut W,
+    message: &T,
+) -> Result<()> {
     let payload = postcard::to_allocvec(message)
         .map_err(|e| Error::internal(format!("encoding a cluster message: {e}")))?;
     if payload.len() > MAX_FRAME_BYTES {
@@ -126,7 +136,9 @@ pub async fn write_frame<T: Serialize>(stream: &mut TcpStream, message: &T) -> R
 
 /// Reads one frame; `Ok(None)` when the peer closed the connection
 /// between frames.
-pub async fn read_frame<T: DeserializeOwned>(stream: &mut TcpStream) -> Result<Option<T>> {
+pub async fn read_frame<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    stream: &mut R,
+) -> Result<Option<T>> {
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len).await {
         Ok(_) => {}
@@ -153,6 +165,22 @@ pub async fn read_frame<T: DeserializeOwned>(stream: &mut TcpStream) -> Result<O
     })
 }
 
+/// Connects to `addr` and passes the handshake, within [`CONNECT_TIMEOUT`].
+pub async fn connect(addr: &str, secret: &ClusterSecret) -> Result<TcpStream> {
+    let connect = async {
+        let mut s = TcpStream::connect(addr)
+            .await
+            .map_err(|e| Error::io(&format!("connecting to {addr}"), e))?;
+        let _ = s.set_nodelay(true);
+        handshake_client(&mut s, secret).await?;
+        Ok(s)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(r) => r,
+        Err(_) => Err(closed(&format!("connecting to {addr} timed out"))),
+    }
+}
+
 /// A connection to one peer, made on first use and again after a failure.
 pub struct Peer {
     addr: String,
@@ -174,18 +202,7 @@ impl Peer {
     }
 
     async fn connect(&self) -> Result<TcpStream> {
-        let connect = async {
-            let mut s = TcpStream::connect(&self.addr)
-                .await
-                .map_err(|e| Error::io(&format!("connecting to {}", self.addr), e))?;
-            let _ = s.set_nodelay(true);
-            handshake_client(&mut s, &self.secret).await?;
-            Ok(s)
-        };
-        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(r) => r,
-            Err(_) => Err(closed(&format!("connecting to {} timed out", self.addr))),
-        }
+        connect(&self.addr, &self.secret).await
     }
 
     /// Sends a request and waits up to `timeout` for its response. On any
@@ -199,7 +216,7 @@ impl Peer {
         let exchange = async move {
             let mut conn = conn;
             write_frame(&mut conn, request).await?;
-            match read_frame::<Response>(&mut conn).await? {
+            match read_frame::<Response, _>(&mut conn).await? {
                 Some(r) => Ok((r, conn)),
                 None => Err(closed("the peer closed the connection")),
             }

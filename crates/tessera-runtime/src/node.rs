@@ -129,6 +129,8 @@ pub struct NodeHandle {
     threads: Vec<std::thread::JoinHandle<()>>,
     pub shards: u16,
     pub pg_listen: SocketAddr,
+    /// Runs shard requests from other nodes on this node's shards.
+    pub remote_shards: crate::transport::RemoteShards,
 }
 
 impl NodeHandle {
@@ -257,6 +259,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         receivers.push(rx);
     }
     let mailboxes: Mailboxes = senders.into();
+    let remote_mailboxes = mailboxes.clone();
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
@@ -339,6 +342,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         threads,
         shards: meta.shard_count,
         pg_listen: config.pg_listen,
+        remote_shards: crate::transport::RemoteShards::new(remote_mailboxes, log_deps),
     })
 }
 

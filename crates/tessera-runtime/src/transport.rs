@@ -2,8 +2,10 @@
 //! reply comes back on a one-shot channel. A request for the router's own
 //! shard is handled in place, with no message and no thread hop.
 //!
-//! Messages are plain data (no `Rc`, no closures) so that a later TCP
-//! transport between nodes can encode them; callers only see
+//! Messages are plain data (no `Rc`, no closures), so they also travel
+//! between nodes: [`RemoteShards`] runs requests another node sent over
+//! the cluster's internal port (`tessera_cluster::shards`) by posting them
+//! into the same mailboxes. Routers only see
 //! [`tessera_sql::router::Cluster`].
 
 use std::cell::Cell;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use tessera_sql::router::Cluster;
 use tessera_sql::shard::{ShardContext, ShardRequest, ShardResponse};
 use tessera_storage::deps::Positions;
-use tessera_storage::{Timestamp, TxId};
+use tessera_storage::{LogDeps, Timestamp, TxId};
 use tessera_types::interrupt::{Interrupt, Interruptible};
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Catalog, Error, Result};
@@ -234,5 +236,56 @@ impl Cluster for ShardCluster {
         let id = seq * ID_STRIDE + self.ctx.shard as u64;
         self.slot().tx.store(id, Ordering::Release);
         id
+    }
+}
+
+/// Runs shard requests that came from other nodes: decodes one
+/// (`tessera_sql::wire`), posts it into the target shard's mailbox as a
+/// router on this node would, and encodes the answer. An interruptible
+/// request runs under the interrupt the cluster service fires when the
+/// caller cancels or goes away. The calling node cannot wait for this
+/// node's logs, so the answer leaves only once what the request observed
+/// is durable here (a local router waits for the same positions itself).
+#[derive(Clone)]
+pub struct RemoteShards {
+    mailboxes: Mailboxes,
+    deps: Arc<LogDeps>,
+}
+
+impl RemoteShards {
+    pub fn new(mailboxes: Mailboxes, deps: Arc<LogDeps>) -> RemoteShards {
+        RemoteShards { mailboxes, deps }
+    }
+
+    pub async fn serve(
+        &self,
+        shard: u16,
+        request: &[u8],
+        interrupt: Arc<Interrupt>,
+    ) -> Result<Vec<u8>> {
+        let mailbox = self.mailboxes.get(shard as usize).ok_or_else(|| {
+            Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!(
+                    "this node has no shard {shard} (it has {})",
+                    self.mailboxes.len()
+                ),
+            )
+        })?;
+        let request = tessera_sql::wire::decode_request(request)?;
+        let interrupt = request.interruptible().then_some(interrupt);
+        let (reply, response) = oneshot::channel();
+        mailbox
+            .send(Envelope {
+                request,
+                interrupt,
+                reply,
+            })
+            .await
+            .map_err(|_| shard_gone(shard))?;
+        let (response, observed) = response.await.map_err(|_| shard_gone(shard))?;
+        let response = response?;
+        self.deps.wait(&observed).await?;
+        tessera_sql::wire::encode_response(&response)
     }
 }

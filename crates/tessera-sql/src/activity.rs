@@ -350,7 +350,7 @@ pub fn current_pid() -> Option<u32> {
 }
 
 /// The functions that read or signal sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SessionFn {
     /// `pg_backend_pid()`: the process id of the session running it.
     BackendPid,

@@ -217,7 +217,7 @@ impl AdvisoryLocks {
 }
 
 /// The advisory lock functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AdvisoryFn {
     /// Take the lock, waiting for it (`try`: without waiting, saying
     /// whether it was taken).

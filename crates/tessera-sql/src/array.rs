@@ -8,7 +8,7 @@ use tessera_types::{DataType, Error, Result, Value};
 
 use crate::expr::BinaryOp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ArrayFn {
     /// `ARRAY[a, b, …]` of elements of this type.
     Construct(Elem),

@@ -39,7 +39,7 @@ pub const FETCH_ALL: i64 = i64::MAX;
 /// Where FETCH or MOVE goes, as PostgreSQL's grammar reduces it: NEXT is
 /// `Forward(1)`, PRIOR `Backward(1)`, FIRST `Absolute(1)`, LAST
 /// `Absolute(-1)`, `n` and ALL are `Forward`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FetchDirection {
     Forward(i64),
     Backward(i64),
@@ -48,7 +48,7 @@ pub enum FetchDirection {
 }
 
 /// DECLARE's options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CursorOptions {
     pub binary: bool,
     /// `Some(true)` for SCROLL, `Some(false)` for NO SCROLL, `None` when

@@ -12,7 +12,7 @@ use tessera_types::datetime::{DateOrder, TimeContext, TimeZone};
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 /// One column of a statement's result, as RowDescription reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnDesc {
     pub name: String,
     pub data_type: DataType,
@@ -74,7 +74,7 @@ pub enum Deallocate<'a> {
 }
 
 /// A message for the client that is not an error (PostgreSQL NoticeResponse).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Notice {
     /// SQLSTATE, e.g. 42P07 for "relation already exists, skipping".
     pub code: &'static str,
@@ -447,7 +447,7 @@ impl SessionState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Isolation {
     /// Each statement reads a fresh snapshot (PostgreSQL's default).
     ReadCommitted,

@@ -27,7 +27,7 @@ use crate::rows::Rows;
 /// session's time zone and clock for this statement, the rows of the
 /// statement's init plans, and the values a correlated subquery reads
 /// from the row it is evaluated for.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Params {
     pub values: Vec<Value>,
     pub time: TimeContext,
@@ -42,9 +42,11 @@ pub struct Params {
     pub work: Vec<Arc<Rows>>,
     /// What the session's sequence functions remember; set only for a
     /// statement that calls them.
+    #[serde(with = "crate::wire::session_only")]
     pub sequences: Option<Arc<crate::sequence::SessionSequences>>,
     /// What `current_setting` reads and `set_config` writes; set only for
     /// a statement that calls them.
+    #[serde(with = "crate::wire::session_only")]
     pub settings: Option<Arc<crate::settings_fn::StatementSettings>>,
 }
 
@@ -406,7 +408,7 @@ impl Deref for Params {
 }
 
 /// Which clock a `now()`-like function reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Clock {
     /// `now()`, `current_timestamp`, `transaction_timestamp()`: the
     /// transaction's start.
@@ -418,7 +420,7 @@ pub enum Clock {
     Wall,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BinaryOp {
     Add,
     Sub,
@@ -485,7 +487,7 @@ impl BinaryOp {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Function {
     Abs,
     Lower,
@@ -531,7 +533,7 @@ pub enum Function {
     Row(crate::row::RowFn),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Expr {
     /// The value at this position of the input row.
     Column(usize),
@@ -611,7 +613,7 @@ pub enum Expr {
 
 /// A subquery in an expression: what it yields, and where its rows come
 /// from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Subquery {
     pub kind: SubqueryKind,
     pub query: SubqueryRows,
@@ -620,7 +622,7 @@ pub struct Subquery {
     pub args: Vec<Expr>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SubqueryKind {
     /// `(SELECT …)`: the one column of its one row; NULL without rows,
     /// and more than one row is 21000.
@@ -656,7 +658,7 @@ pub enum SubqueryKind {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SubqueryRows {
     /// Uncorrelated: an init plan, run once before the statement; its rows
     /// are `Params::init[n]`.

@@ -15,7 +15,7 @@ use sqlparser::ast;
 use tessera_types::datetime::{self, from_char, to_char, Interval, TimeContext, TimeZone};
 use tessera_types::{number_format, sqlstate, DataType, Error, Result, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FormattingFn {
     ToChar,
     ToDate,

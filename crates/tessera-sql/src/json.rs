@@ -11,7 +11,7 @@ use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 /// A JSON, uuid or bytea operator or function; which of json and jsonb it
 /// works on is told by its argument values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JsonFn {
     /// `->`: a member by key (text) or element by index (integer).
     Get,

@@ -41,6 +41,7 @@ pub mod system;
 pub mod text;
 pub mod topology;
 pub mod window;
+pub mod wire;
 
 pub use engine::{
     ColumnDesc, Deallocate, Isolation, Notice, PreparedStatement, QueryEngine, QueryResult,

@@ -23,7 +23,7 @@ use tessera_types::numeric_fn::{
 };
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MathFn {
     Round,
     Trunc,

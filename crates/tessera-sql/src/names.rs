@@ -20,7 +20,7 @@ pub const SEARCH_PATH_DEFAULT: &str = "\"$user\", public";
 
 /// What a session's names resolve against: its `search_path` read into
 /// schema names, its user and its database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Names {
     /// The setting's entries in order, `$user` replaced by the user.
     pub path: Vec<String>,

@@ -25,7 +25,7 @@ use std::rc::Rc;
 use regex::Regex;
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PatternFn {
     /// `~`, `~*`, `!~`, `!~*`.
     Match {

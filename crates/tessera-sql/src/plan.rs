@@ -16,7 +16,7 @@ use tessera_types::{DataType, IndexDef, TableDef, Value};
 use crate::engine::ColumnDesc;
 use crate::expr::Expr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AggFunc {
     CountStar,
     Count,
@@ -79,7 +79,7 @@ impl AggFunc {
 }
 
 /// An aggregate call: function, argument over the input row, result type.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AggCall {
     pub func: AggFunc,
     pub arg: Option<Expr>,
@@ -132,7 +132,7 @@ impl AggCall {
 }
 
 /// Where a statement's rows are, decided from its WHERE clause.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     /// Every shard.
     AllShards,
@@ -144,7 +144,7 @@ pub enum Target {
 }
 
 /// The shard-side part of a query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScanFragment {
     pub table: Option<Arc<TableDef>>,
     /// When set, values for every primary-key column: a point lookup.
@@ -170,7 +170,7 @@ pub struct ScanFragment {
 /// fragment would read it, keeping only the rows whose `filter` columns
 /// equal one of `keys` (the inner side of a hash join whose outer side
 /// has few keys, so that the shards do not send rows nothing joins).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KeyLookup {
     pub index: Option<Arc<IndexDef>>,
     /// Values of the path's first columns (or of `filter`'s), of those
@@ -182,7 +182,7 @@ pub struct KeyLookup {
 
 /// `generate_series(start, stop [, step])` in FROM: integers of
 /// `data_type` (int4 or int8), evaluated where the fragment runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeriesScan {
     pub start: Expr,
     pub stop: Expr,
@@ -199,7 +199,7 @@ pub struct SeriesScan {
 /// fragment's whole filter, so a bound that cannot be applied exactly (a
 /// value out of the column's range, or not of its type) is shortened or
 /// dropped. A shard whose snapshot predates the index reads the table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndexScan {
     /// `None`: the primary key, in whose order each shard stores a
     /// table's rows (no entries to follow).
@@ -242,7 +242,7 @@ impl IndexScan {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FragmentOutput {
     /// One output row per matching row.
     Project(Vec<Expr>),
@@ -284,7 +284,7 @@ impl FragmentOutput {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SortKey {
     /// Position in the router's row.
     pub column: usize,
@@ -299,7 +299,7 @@ pub struct SortKey {
 /// at its place (NULL where an item is not joined in yet, or is the
 /// missing side of an outer join), so expressions over the FROM read any
 /// intermediate row and joins may run in any order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// The rows of a query (a `Plan::Select`: a table's columns read with
     /// the conditions pushed down to it, a `generate_series`, or a
@@ -347,7 +347,7 @@ pub enum Source {
 /// table (the rows the round before added; without ALL, rows seen
 /// already are dropped) until a round adds none. `casts` bring the
 /// step's columns to the start's types.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recursive {
     pub work: usize,
     pub all: bool,
@@ -356,7 +356,7 @@ pub struct Recursive {
     pub casts: Vec<Option<DataType>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SetOpKind {
     Union,
     Intersect,
@@ -366,7 +366,7 @@ pub enum SetOpKind {
 /// Two inputs combined as sets (rows compare with NULL equal to NULL),
 /// or with `all` as multisets. Each input's columns are cast to the
 /// common type where `casts` says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetOp {
     pub kind: SetOpKind,
     pub all: bool,
@@ -415,7 +415,7 @@ impl Source {
 /// A query the router runs once before the statement, at its snapshot:
 /// an uncorrelated subquery, or a FROM item of a correlated one (whose
 /// rows are then read for every row the subquery is evaluated for).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InitPlan {
     /// A `Plan::Select`.
     pub plan: Arc<Plan>,
@@ -427,7 +427,7 @@ pub struct InitPlan {
     pub dropped: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JoinKind {
     Inner,
     Left,
@@ -460,7 +460,7 @@ impl JoinKind {
 
 /// Two inputs side by side: an output row takes the right row's columns
 /// (`right_columns`, as `(start, len)` ranges) into the left row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Join {
     pub kind: JoinKind,
     pub left: Source,
@@ -473,7 +473,7 @@ pub struct Join {
     pub residual: Option<Expr>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SelectPlan {
     pub target: Target,
     /// When set, the fragment runs on the router over these rows instead
@@ -578,7 +578,7 @@ impl SelectPlan {
 /// Window functions, computed on the router over the rows after
 /// grouping: each call's values are appended to every row, then `output`
 /// (visible columns, then sort keys) is evaluated over the widened rows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowStage {
     pub calls: Vec<WindowCall>,
     pub output: Vec<Expr>,
@@ -599,7 +599,7 @@ impl WindowStage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum WindowFunc {
     RowNumber,
     Rank,
@@ -617,7 +617,7 @@ pub enum WindowFunc {
 }
 
 /// One window function call: expressions over the stage's input rows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowCall {
     pub func: WindowFunc,
     pub args: Vec<Expr>,
@@ -627,14 +627,14 @@ pub struct WindowCall {
     pub frame: Frame,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FrameUnits {
     Rows,
     Range,
     Groups,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FrameBound {
     UnboundedPreceding,
     /// An offset (a constant or parameter, evaluated once).
@@ -648,14 +648,14 @@ pub enum FrameBound {
 /// default, `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`, is the
 /// rows up to the current one's last peer (the whole partition without
 /// ORDER BY).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Frame {
     pub units: FrameUnits,
     pub start: FrameBound,
     pub end: FrameBound,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AggregateFinal {
     pub group_count: usize,
     pub aggs: Vec<AggCall>,
@@ -664,7 +664,7 @@ pub struct AggregateFinal {
 }
 
 /// Where new rows of an INSERT go and what they hold.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InsertPlan {
     pub table: Arc<TableDef>,
     /// For each row, one expression per table column (NULL where not
@@ -686,7 +686,7 @@ pub type Checks = Arc<[(String, Expr)]>;
 
 /// What an INSERT does with a row whose primary key is taken, decided on
 /// the shard that holds it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum OnConflict {
     Nothing,
     /// DO UPDATE SET …: expressions over `[existing row…, proposed
@@ -698,7 +698,7 @@ pub enum OnConflict {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UpdatePlan {
     pub table: Arc<TableDef>,
     pub target: Target,
@@ -726,13 +726,13 @@ pub struct UpdatePlan {
 /// other items its WHERE clause joins to it (a query reading the target
 /// row as a correlated subquery does, or an init plan when it does not).
 /// A target row without any is left alone.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct JoinedRows {
     pub query: crate::expr::SubqueryRows,
     pub args: Vec<Expr>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeletePlan {
     pub table: Arc<TableDef>,
     pub target: Target,
@@ -746,7 +746,7 @@ pub struct DeletePlan {
     pub joined: Option<JoinedRows>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Plan {
     Select(Box<SelectPlan>),
     /// DECLARE: runs `query` (a `Plan::Select`, with the statement's init
@@ -911,6 +911,8 @@ pub enum Plan {
     },
     /// SQL `PREPARE name AS statement`: adds `statement` (bound now, with
     /// the PREPARE's text) to the session's prepared statements.
+    /// A session's statement: never sent to a shard, so it does not travel.
+    #[serde(skip)]
     Prepare {
         name: String,
         statement: StatementRef,
@@ -919,6 +921,8 @@ pub enum Plan {
     /// with the arguments (coerced to its parameter types). `statement` is
     /// the one it was bound against: the one found when it runs must give
     /// the same columns.
+    /// A session's statement: never sent to a shard, so it does not travel.
+    #[serde(skip)]
     Execute {
         name: String,
         args: Vec<crate::expr::Expr>,
@@ -979,7 +983,7 @@ pub enum Plan {
 
 /// A type statement as bound: names resolved on the search path, the
 /// rest decided on shard 0 (`shard::types`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TypeStatement {
     /// CREATE TYPE … AS ENUM or CREATE DOMAIN: the type, its oids not
     /// yet given.
@@ -1002,7 +1006,7 @@ pub enum TypeStatement {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TypeChange {
     /// ADD VALUE [IF NOT EXISTS] label [BEFORE|AFTER neighbour]
     /// (`before`: true for BEFORE).
@@ -1061,7 +1065,7 @@ impl TypeStatement {
 /// A role statement as bound: names checked for syntax only; whether the
 /// roles exist and the session may change them is decided on shard 0
 /// against the catalog of the moment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RoleStatement {
     /// CREATE ROLE, or CREATE USER (`user`: LOGIN unless said otherwise).
     Create {
@@ -1094,7 +1098,7 @@ impl RoleStatement {
 }
 
 /// The role options a statement gives; `None`: not mentioned.
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoleAttributes {
     pub superuser: Option<bool>,
     pub create_role: Option<bool>,
@@ -1177,7 +1181,7 @@ impl Plan {
 /// `table` once every validation query returns no row (run while the
 /// table's writes are held); unique constraints become indexes, and
 /// dropped ones are dropped.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TableChange {
     pub table: Arc<TableDef>,
     pub new: TableDef,
@@ -1198,7 +1202,7 @@ pub struct TableChange {
 /// A column ALTER TABLE … DROP COLUMN drops: its position, the views
 /// that read it (found by binding them without it: a view is text), and
 /// whether what depends on it goes too (CASCADE) or refuses the drop.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DroppedColumn {
     pub column: usize,
     pub views: Vec<tessera_types::TableId>,
@@ -1208,7 +1212,7 @@ pub struct DroppedColumn {
 /// A column ALTER TABLE … ADD COLUMN adds: the rows already stored take
 /// `fill` (its default, evaluated once); if that is NULL and the column is
 /// NOT NULL, `if_null` must find no row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddedColumn {
     pub position: usize,
     pub fill: Expr,
@@ -1217,7 +1221,7 @@ pub struct AddedColumn {
 
 /// A query that must find no row before an ALTER TABLE holds, and the
 /// error when it finds one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Validation {
     pub query: Arc<Plan>,
     pub code: tessera_types::sqlstate::SqlState,
@@ -1363,7 +1367,7 @@ impl crate::engine::StatementInfo for Statement {
 }
 
 /// What a [`Plan::Discard`] lets go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Discard {
     /// `RESET ALL`: the settings return to their defaults.
     ResetAll,

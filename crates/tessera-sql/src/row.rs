@@ -22,7 +22,7 @@ use tessera_types::{Error, RecordShape, Result, Value};
 use crate::expr::{binary_ref, BinaryOp};
 
 /// A function over rows (see the module comment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RowFn {
     /// `ROW(a, b, …)`: a record of its arguments.
     Construct,

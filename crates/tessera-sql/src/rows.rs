@@ -23,13 +23,46 @@ use crate::plan::Row;
 /// the caller (the plan gives every operator one width); it is padded
 /// with NULLs or cut to the width, so that a wrong result never reads
 /// past a row.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Rows {
     width: usize,
     len: usize,
     values: Vec<Value>,
     /// Whether the width is set (an empty default takes its first row's).
     fixed: bool,
+}
+
+/// Rows from another node: refused unless `values` holds exactly `len`
+/// rows of `width`, which every method here relies on.
+impl<'de> serde::Deserialize<'de> for Rows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rows, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            width: usize,
+            len: usize,
+            values: Vec<Value>,
+            fixed: bool,
+        }
+        let w = Wire::deserialize(d)?;
+        let consistent = match w.width {
+            0 => w.values.is_empty(),
+            width => width.checked_mul(w.len) == Some(w.values.len()),
+        };
+        if !consistent || (!w.fixed && w.width != 0 && w.len == 0) {
+            return Err(serde::de::Error::custom(format!(
+                "{} values do not make {} rows of {}",
+                w.values.len(),
+                w.len,
+                w.width
+            )));
+        }
+        Ok(Rows {
+            width: w.width,
+            len: w.len,
+            values: w.values,
+            fixed: w.fixed,
+        })
+    }
 }
 
 impl Rows {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use tessera_types::sequence::SequenceRecord;
 use tessera_types::{sqlstate, Catalog, Error, Result, SequenceDef, TableId, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SequenceOp {
     Next,
     Current,

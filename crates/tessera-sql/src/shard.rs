@@ -155,7 +155,7 @@ impl CatalogCell {
 }
 
 /// How a write request is carried out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WriteMode {
     /// A statement that touches one shard: logged and applied at once.
     Autocommit,
@@ -311,7 +311,7 @@ struct Undo {
 type Intents = std::collections::BTreeMap<(tessera_types::TableId, Vec<u8>), Option<Vec<Value>>>;
 
 /// A referenced row a FOREIGN KEY check locks (`LockKeys`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ParentKey {
     /// The row's key.
     pub key: Vec<u8>,
@@ -325,7 +325,7 @@ pub struct ParentKey {
 }
 
 /// What a router asks of a shard.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ShardRequest {
     /// Run the shard part of a SELECT at snapshot `ts`.
     Scan {
@@ -560,7 +560,7 @@ pub enum ShardRequest {
 }
 
 /// What a DROP names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Relation {
     Table,
     Index,
@@ -571,7 +571,7 @@ pub enum Relation {
 /// A relation a DROP names: the schema it is looked for in (`None`: no
 /// schema of the search path has a relation of that name) and its name
 /// (which PostgreSQL's messages show without the schema).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RelationRef {
     pub schema: Option<tessera_types::SchemaId>,
     pub name: String,
@@ -589,14 +589,14 @@ impl RelationRef {
 
 /// A change a write made to a global index's entries, which live on other
 /// shards: the old entry to remove and the new one to add (key, columns).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EntryChange {
     pub index: Arc<IndexDef>,
     pub old: Option<(Vec<u8>, Row)>,
     pub new: Option<(Vec<u8>, Row)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum ShardResponse {
     Rows(Rows),
     Count(u64),
@@ -671,7 +671,7 @@ impl ShardResponse {
 /// An INSERT's ON CONFLICT as a shard carries it out: the action, the
 /// parameters its expressions read, and RETURNING (evaluated where the
 /// final rows are known).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Upsert {
     pub action: Arc<OnConflict>,
     pub params: Arc<Params>,

@@ -19,7 +19,7 @@ use crate::expr::{Expr, Params};
 use crate::shard::SERIES_ROWS_MAX;
 
 /// A set-returning function that runs where its FROM item runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TableFn {
     /// `unnest(array)`: one column, an element per row.
     Unnest,

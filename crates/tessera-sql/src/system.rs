@@ -82,7 +82,7 @@ pub fn attrdef_oid(table: u32, attnum: usize) -> u32 {
 }
 
 /// A catalog function, evaluated against a [`SystemCatalog`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CatalogFn {
     FormatType,
     GetExpr,
@@ -140,7 +140,7 @@ pub enum CatalogFn {
 }
 
 /// What a `has_*_privilege` function asks about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Privileged {
     Table,
     Sequence,
@@ -3107,5 +3107,22 @@ fn constant(v: &ast::Value, context: Option<DataType>) -> String {
         ast::Value::Boolean(b) => b.to_string(),
         ast::Value::Null => "NULL".into(),
         other => other.to_string(),
+    }
+}
+
+/// A catalog snapshot travels as the catalog and the names it is seen
+/// through; the receiver builds its relation map again.
+impl serde::Serialize for SystemCatalog {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&(&self.catalog, &self.names), s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SystemCatalog {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<SystemCatalog, D::Error> {
+        let (catalog, names): (Catalog, Names) = serde::Deserialize::deserialize(d)?;
+        Ok(SystemCatalog::new(&catalog, &names))
     }
 }

@@ -8,7 +8,7 @@ use tessera_types::{sqlstate, DataType, Error, Result, Value};
 /// a shard's memory is worth more than one value).
 const RESULT_BYTES_MAX: usize = 256 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TextFn {
     /// `concat(any, …)`: NULLs left out.
     Concat,

@@ -12,7 +12,7 @@ use crate::types::DataType;
 use crate::value::Value;
 
 /// The type of an array's elements: a scalar type without modifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Elem {
     Bool,
     Int2,

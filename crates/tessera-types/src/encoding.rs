@@ -52,15 +52,37 @@ impl Writer {
     }
 }
 
+/// How deeply values may nest in arrays and records when read: SQL
+/// builds far shallower ones (the parser stops at 50 levels), and a
+/// damaged record or message must not exhaust the reader's stack.
+pub const VALUE_NESTING_MAX: usize = 64;
+
 /// Reads what [`Writer`] wrote.
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Arrays and records the value being read is inside.
+    depth: usize,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0 }
+        Reader {
+            buf,
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    /// An element of an array or a field of a record.
+    fn nested_value(&mut self) -> Result<Value> {
+        if self.depth >= VALUE_NESTING_MAX {
+            return Err(self.corrupt("values nested too deeply"));
+        }
+        self.depth += 1;
+        let v = self.value();
+        self.depth -= 1;
+        v
     }
     pub fn is_empty(&self) -> bool {
         self.pos >= self.buf.len()
@@ -176,7 +198,7 @@ impl<'a> Reader<'a> {
                 let n = self.len_prefix(1 << 28)?;
                 let mut items = Vec::with_capacity(n.min(4096));
                 for _ in 0..n {
-                    items.push(self.value()?);
+                    items.push(self.nested_value()?);
                 }
                 Value::Array(Box::new(crate::array::Array { elem, items }))
             }
@@ -199,7 +221,7 @@ impl<'a> Reader<'a> {
                 };
                 let mut fields = Vec::with_capacity(n);
                 for _ in 0..n {
-                    fields.push(self.value()?);
+                    fields.push(self.nested_value()?);
                 }
                 Value::Record(Box::new(crate::value::Record { shape, fields }))
             }
@@ -208,7 +230,7 @@ impl<'a> Reader<'a> {
                 let n = self.len_prefix(1 << 28)?;
                 let mut items = Vec::with_capacity(n.min(4096));
                 for _ in 0..n {
-                    items.push(self.value()?);
+                    items.push(self.nested_value()?);
                 }
                 Value::Array(Box::new(crate::array::Array { elem, items }))
             }

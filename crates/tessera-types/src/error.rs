@@ -6,7 +6,7 @@ use crate::sqlstate::{self, SqlState};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What the caller of a failed operation must do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// The request itself is wrong; retrying it unchanged fails again.
     InvalidInput,
@@ -19,7 +19,7 @@ pub enum ErrorKind {
 /// An error with its wire code. `detail`, `hint` and `context` map to the
 /// PostgreSQL ErrorResponse fields of the same names (`context` is the
 /// `W` field: where it happened, e.g. `COPY t, line 3, column b: "x"`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     pub code: SqlState,
     pub message: String,
@@ -35,7 +35,7 @@ pub struct Error {
 /// (fields `s`, `t`, `c`, `d`, `n`: clients read them as the error's
 /// schema, table, column, data type and constraint names), and the input
 /// row.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ErrorObject {
     pub schema: Option<String>,
     /// The table's schema by id, for a layer that knows the table but not

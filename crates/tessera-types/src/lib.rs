@@ -22,6 +22,7 @@ pub mod sequence;
 pub mod sqlstate;
 pub mod types;
 pub mod value;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, ErrorObject, Result};
 pub use role::{RoleDef, RoleId};

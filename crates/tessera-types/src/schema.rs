@@ -917,7 +917,7 @@ impl TypeDef {
 }
 
 /// An immutable snapshot of the schema and the bucket map.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     /// Increases with every change.
     pub version: u64,

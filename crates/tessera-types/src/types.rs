@@ -6,7 +6,7 @@ use crate::datetime::interval::IntervalTypmod;
 
 /// A column or expression type. `Unknown` is the type of an untyped string
 /// literal or parameter before the binder settles it (PostgreSQL's `unknown`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DataType {
     Bool,
     Int2,
@@ -91,7 +91,7 @@ pub const NAME_BYTES_MAX: usize = 63;
 
 /// The fields of a record type: one per function that returns records,
 /// and the anonymous rows of row constructors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RecordShape {
     /// `information_schema._pg_expandarray(array)`: `x`, an element, and
     /// `n`, its 1-based position.
@@ -115,7 +115,7 @@ impl RecordShape {
 }
 
 /// The object-identifier alias types (PostgreSQL's `reg*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RegKind {
     /// `regclass`: a relation.
     Class,

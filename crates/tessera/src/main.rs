@@ -429,6 +429,22 @@ fn expel(args: ExpelArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Shard requests from other nodes, run on this node's shards (the
+/// cluster layer moves bytes; tessera-runtime decodes and runs them).
+struct NodeShards(tessera_runtime::transport::RemoteShards);
+
+impl tessera_cluster::shards::ShardService for NodeShards {
+    fn call(
+        &self,
+        shard: u16,
+        request: Vec<u8>,
+        interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
+    ) -> tessera_cluster::shards::LocalBoxFuture<tessera_types::Result<Vec<u8>>> {
+        let shards = self.0.clone();
+        Box::pin(async move { shards.serve(shard, &request, interrupt).await })
+    }
+}
+
 /// `pg_catalog.tessera_nodes`.
 fn node_rows(
     watch: &tessera_cluster::service::ClusterWatch,
@@ -710,6 +726,9 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 shards: node.shards,
                 failure_domain: c.failure_domain,
                 timing: c.timing,
+                shard_service: Some(tessera_cluster::shards::ShardServiceRef(
+                    std::sync::Arc::new(NodeShards(node.remote_shards.clone())),
+                )),
             };
             let handle = tessera_cluster::service::start(config).map_err(|e| e.message)?;
             let watch = handle.watch.clone();

@@ -344,7 +344,7 @@ fn tsround(v: f64) -> f64 {
 /// Which fields an interval type or literal keeps (`YEAR TO MONTH`…), as
 /// PostgreSQL's range mask: bit 1 month, 2 year, 3 day, 10 hour, 11 minute,
 /// 12 second; all bits for no restriction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct IntervalFields(pub u16);
 
 impl IntervalFields {
@@ -407,7 +407,7 @@ impl IntervalFields {
 }
 
 /// An interval type modifier: the fields kept and the seconds precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct IntervalTypmod {
     pub fields: IntervalFields,
     pub precision: Option<u8>,

@@ -69,7 +69,7 @@ pub const DATE_INFINITY: i32 = i32::MAX;
 pub const PRECISION_MAX: u8 = 6;
 
 /// How ambiguous numeric dates are read (`DateStyle`'s second part).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum DateOrder {
     #[default]
     Mdy,
@@ -82,7 +82,7 @@ pub enum DateOrder {
 /// transaction and statement start (`now()`, `'now'`, `'today'`), all in
 /// microseconds since 2000-01-01 UTC. Routers fill it once per statement
 /// and ship it with the plan, so every shard sees the same `now()`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeContext {
     pub zone: TimeZone,
     pub date_order: DateOrder,

@@ -377,6 +377,41 @@ impl TimeZone {
     }
 }
 
+/// Between nodes a zone travels as its offset or its region's name, and
+/// the receiver loads the region again (a node without it refuses the
+/// message rather than evaluate in another zone).
+#[derive(serde::Serialize, serde::Deserialize)]
+enum ZoneWire {
+    Fixed(i32),
+    Region(String),
+}
+
+impl serde::Serialize for TimeZone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match &self.kind {
+            Kind::Fixed(offset) => ZoneWire::Fixed(*offset),
+            Kind::Region(region) => ZoneWire::Region(region.name().to_string()),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TimeZone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<TimeZone, D::Error> {
+        match ZoneWire::deserialize(d)? {
+            ZoneWire::Fixed(offset) => Ok(TimeZone::fixed(offset)),
+            ZoneWire::Region(name) => match tzfile::region(&name) {
+                Some(region) => Ok(TimeZone {
+                    kind: Kind::Region(region),
+                }),
+                None => Err(serde::de::Error::custom(format!(
+                    "time zone \"{name}\" is not known here"
+                ))),
+            },
+        }
+    }
+}
+
 fn invalid_setting(value: &str) -> Error {
     Error::new(
         sqlstate::INVALID_PARAMETER_VALUE,

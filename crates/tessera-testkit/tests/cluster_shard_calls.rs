@@ -1,0 +1,347 @@
+//! Shard requests between nodes, against real `tessera` processes: the
+//! test acts as another node's router. It binds statements against a copy
+//! of a node's catalog, encodes the `ShardRequest`s they make
+//! (`tessera_sql::wire`) and sends them over the node's internal port
+//! (`tessera_cluster::shards::ShardPeer`, authenticated with the cluster
+//! secret) to a chosen shard; the node runs them through that shard's
+//! mailbox. What the shards then hold is checked through SQL on the node.
+//!
+//! (Routing statements to other nodes by bucket waits for the catalog to
+//! be shared through Raft; this is the path that routing will take.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use tessera_cluster::secret::ClusterSecret;
+use tessera_cluster::shards::ShardPeer;
+use tessera_cluster::wire::{connect, read_frame, write_frame, Request, Response};
+use tessera_sql::binder::Binder;
+use tessera_sql::expr::Params;
+use tessera_sql::plan::Plan;
+use tessera_sql::shard::{ShardRequest, ShardResponse, WriteMode};
+use tessera_sql::wire::{decode_response, encode_request};
+use tessera_testkit::cluster::TestCluster;
+use tessera_testkit::rows_text;
+use tessera_types::datetime::TimeContext;
+use tessera_types::encoding::{encode_key, hash_key};
+use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT, PUBLIC};
+use tessera_types::{sqlstate, Catalog, ColumnDef, DataType, Error, TableDef, Value};
+
+const SHARDS: usize = 2;
+/// The newest committed versions.
+const LATEST: u64 = u64::MAX;
+const PATIENT: Duration = Duration::from_secs(20);
+
+/// A node's table `t (id int8 PRIMARY KEY, v text)`, as the node's
+/// catalog has it, and the catalog to bind against.
+struct Remote {
+    peer: ShardPeer,
+    catalog: Catalog,
+    table: Arc<TableDef>,
+}
+
+impl Remote {
+    async fn new(cluster: &TestCluster, node: usize) -> Remote {
+        let client = cluster.nodes[node].connect().await;
+        client
+            .batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
+            .await
+            .unwrap();
+        let oid: i64 = client
+            .query_one("SELECT oid::int8 FROM pg_class WHERE relname = 't'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let def = TableDef {
+            id: (oid - 16384) as u32,
+            name: "t".into(),
+            schema: PUBLIC,
+            columns: vec![
+                ColumnDef::new("id", DataType::Int8, true),
+                ColumnDef::new("v", DataType::Text, false),
+            ],
+            primary_key: vec![0],
+            sharding_key: vec![0],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        let catalog = Catalog::new(BUCKET_COUNT_DEFAULT, SHARDS as u16).with_table_replayed(def);
+        let table = catalog.table(PUBLIC, "t").unwrap().clone();
+        let secret = ClusterSecret::load(&cluster.secret).unwrap();
+        Remote {
+            peer: ShardPeer::new(cluster.addrs[node].clone(), secret),
+            catalog,
+            table,
+        }
+    }
+
+    /// The key of row `id` and the shard that owns it.
+    fn key(&self, id: i64) -> (Vec<u8>, ShardId) {
+        let key = encode_key(&[Value::Int8(id)], &[0]);
+        let shard = self
+            .catalog
+            .shard_of_bucket(self.catalog.bucket_of_hash(hash_key(&key)));
+        (key, shard)
+    }
+
+    fn insert(&self, id: i64, v: &str, mode: WriteMode) -> (ShardId, ShardRequest) {
+        let (key, shard) = self.key(id);
+        let row = vec![Value::Int8(id), Value::Text(v.into())];
+        let request = ShardRequest::Insert {
+            table: self.table.clone(),
+            rows: vec![(key, row)],
+            mode,
+            upsert: None,
+        };
+        (shard, request)
+    }
+
+    fn scan(&self, sql: &str) -> ShardRequest {
+        let parsed = tessera_sql::parser::parse(sql).unwrap();
+        let statement = Binder::new(&self.catalog, &[], Default::default())
+            .bind(&parsed[0], sql)
+            .unwrap();
+        assert!(matches!(&*statement.plan, Plan::Select(_)));
+        ShardRequest::Scan {
+            plan: statement.plan.clone(),
+            params: Arc::new(Params::new(vec![], TimeContext::utc_at(0))),
+            ts: LATEST,
+            txn: None,
+            track_reads: false,
+            key: None,
+        }
+    }
+
+    async fn call(
+        &self,
+        shard: ShardId,
+        request: &ShardRequest,
+        timeout: Duration,
+    ) -> Result<ShardResponse, Error> {
+        let bytes = encode_request(request).unwrap();
+        let answer = self.peer.call(shard, bytes, timeout).await?;
+        Ok(decode_response(&answer).unwrap())
+    }
+}
+
+fn rows_of(response: ShardResponse) -> Vec<String> {
+    let ShardResponse::Rows(rows) = response else {
+        panic!("not rows: {response:?}")
+    };
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+fn written(response: ShardResponse) -> u64 {
+    match response {
+        ShardResponse::Count(n) | ShardResponse::Written(n, ..) => n,
+        other => panic!("not a write: {other:?}"),
+    }
+}
+
+/// A transaction block's id, as a router of shard `shard` would make one.
+fn block_id(seq: u64, shard: ShardId) -> u64 {
+    (1 << 30) * 1024 + seq * 1024 + shard as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_nodes_shards_run_reads_writes_and_report_errors() {
+    let cluster = TestCluster::start(2, SHARDS, &[]);
+    let remote = Remote::new(&cluster, 1).await;
+
+    // Writes, each sent to the shard that owns its key on node 1.
+    let mut shards_used = std::collections::BTreeSet::new();
+    for id in 1..=20 {
+        let (shard, insert) = remote.insert(id, &format!("v{id}"), WriteMode::Autocommit);
+        shards_used.insert(shard);
+        let n = written(remote.call(shard, &insert, PATIENT).await.unwrap());
+        assert_eq!(n, 1);
+    }
+    assert_eq!(
+        shards_used.len(),
+        SHARDS,
+        "the keys spread over both shards"
+    );
+
+    // Node 1's own SQL sees them.
+    let client = cluster.nodes[1].connect().await;
+    let rows = rows_text(&client, "SELECT count(*), min(v), max(id) FROM t").await;
+    assert_eq!(rows, vec!["20|v1|20"]);
+
+    // A point read and a scan with a filter, over the internal port.
+    let (key, shard) = remote.key(7);
+    let get = ShardRequest::Get {
+        table: remote.table.id,
+        key,
+        ts: LATEST,
+        txn: None,
+        track_reads: false,
+    };
+    let got = rows_of(remote.call(shard, &get, PATIENT).await.unwrap());
+    assert_eq!(got, vec![r#"Int8(7)|Text("v7")"#]);
+    let mut scanned = Vec::new();
+    for shard in 0..SHARDS as u16 {
+        let scan = remote.scan("SELECT id, upper(v) FROM t WHERE id > 17");
+        scanned.extend(rows_of(remote.call(shard, &scan, PATIENT).await.unwrap()));
+    }
+    scanned.sort();
+    assert_eq!(
+        scanned,
+        vec![
+            r#"Int8(18)|Text("V18")"#,
+            r#"Int8(19)|Text("V19")"#,
+            r#"Int8(20)|Text("V20")"#
+        ]
+    );
+
+    // A shard's error arrives with its SQLSTATE and fields.
+    let (shard, duplicate) = remote.insert(7, "again", WriteMode::Autocommit);
+    let e = remote.call(shard, &duplicate, PATIENT).await.unwrap_err();
+    assert_eq!(e.code, sqlstate::UNIQUE_VIOLATION, "{e:?}");
+    assert!(e.detail.as_deref().unwrap_or("").contains("(7)"), "{e:?}");
+
+    // A table the node does not have.
+    let mut other = (*remote.table).clone();
+    other.id += 1000;
+    let missing = ShardRequest::Insert {
+        table: Arc::new(other),
+        rows: vec![(remote.key(1).0, vec![Value::Int8(1), Value::Null])],
+        mode: WriteMode::Autocommit,
+        upsert: None,
+    };
+    let e = remote.call(0, &missing, PATIENT).await.unwrap_err();
+    assert_eq!(e.code, sqlstate::UNDEFINED_TABLE, "{e:?}");
+
+    // A shard the node does not have.
+    let e = remote.call(9, &get, PATIENT).await.unwrap_err();
+    assert_eq!(e.code, sqlstate::UNDEFINED_OBJECT, "{e:?}");
+    assert!(e.message.contains("no shard 9"), "{e:?}");
+
+    // Bytes that are no request: an error, and the node lives on.
+    let e = remote
+        .peer
+        .call(0, vec![0xEE; 40], PATIENT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, sqlstate::PROTOCOL_VIOLATION, "{e:?}");
+    let got = rows_of(remote.call(shard, &get, PATIENT).await.unwrap());
+    assert_eq!(got.len(), 1);
+
+    // A shard channel that carries a frame that is no call is closed; the
+    // node serves on.
+    let secret = ClusterSecret::load(&cluster.secret).unwrap();
+    let mut raw = connect(&cluster.addrs[1], &secret).await.unwrap();
+    write_frame(&mut raw, &Request::ShardChannel).await.unwrap();
+    let opened = read_frame::<Response, _>(&mut raw).await.unwrap();
+    assert!(matches!(opened, Some(Response::ShardChannel)), "{opened:?}");
+    raw.write_all(&[0, 0, 0, 5, 9, 9, 9, 9, 9]).await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(PATIENT, raw.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+    let got = rows_of(remote.call(shard, &get, PATIENT).await.unwrap());
+    assert_eq!(got.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at_once() {
+    let mut cluster = TestCluster::start(2, SHARDS, &[]);
+    let remote = Arc::new(Remote::new(&cluster, 1).await);
+
+    // A transaction block on node 1 holds key 5; an INSERT of key 5 then
+    // waits for it.
+    let holder = |seq| WriteMode::Txn {
+        id: block_id(seq, 0),
+        snapshot: None,
+        savepoint: 0,
+        track_reads: false,
+    };
+    let (shard, hold) = remote.insert(5, "held", holder(1));
+    assert_eq!(
+        written(remote.call(shard, &hold, PATIENT).await.unwrap()),
+        1
+    );
+
+    // A caller's timeout: 57014, and the request stops there too.
+    let (_, waiter) = remote.insert(5, "waiter", WriteMode::Autocommit);
+    let started = Instant::now();
+    let e = remote
+        .call(shard, &waiter, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, sqlstate::QUERY_CANCELED, "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A caller that goes away (its future dropped) cancels its request.
+    let (_, dropped) = remote.insert(5, "dropped", WriteMode::Autocommit);
+    let r = remote.clone();
+    let call = tokio::spawn(async move { r.call(shard, &dropped, PATIENT).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile the same connection serves other calls: one blocked call
+    // holds up nothing.
+    let started = Instant::now();
+    let (key, _) = remote.key(5);
+    let get = ShardRequest::Get {
+        table: remote.table.id,
+        key,
+        ts: LATEST,
+        txn: None,
+        track_reads: false,
+    };
+    assert!(rows_of(remote.call(shard, &get, PATIENT).await.unwrap()).is_empty());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    call.abort();
+    let _ = call.await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The block ends without writing: had either waiter gone on, it would
+    // now take key 5, and this INSERT would fail with 23505.
+    let abort = ShardRequest::TxnAbort { id: block_id(1, 0) };
+    remote.call(shard, &abort, PATIENT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, insert) = remote.insert(5, "last", WriteMode::Autocommit);
+    assert_eq!(
+        written(remote.call(shard, &insert, PATIENT).await.unwrap()),
+        1
+    );
+    let client = cluster.nodes[1].connect().await;
+    let rows = rows_text(&client, "SELECT v FROM t WHERE id = 5").await;
+    assert_eq!(rows, vec!["last"]);
+
+    // Node 1 dies while a call waits on it: the call fails with 08006 at
+    // once, not at its timeout.
+    let (_, hold) = remote.insert(6, "held", holder(2));
+    assert_eq!(
+        written(remote.call(shard, &hold, PATIENT).await.unwrap()),
+        1
+    );
+    let (_, waiter) = remote.insert(6, "waiter", WriteMode::Autocommit);
+    let r = remote.clone();
+    let call = tokio::spawn(async move {
+        let started = Instant::now();
+        (r.call(shard, &waiter, PATIENT).await, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.nodes[1].kill9();
+    let (result, waited) = call.await.unwrap();
+    let e = result.unwrap_err();
+    assert_eq!(e.code, sqlstate::CONNECTION_FAILURE, "{e:?}");
+    assert!(waited < Duration::from_secs(5), "failed after {waited:?}");
+
+    // Calls to it now fail fast; node 0 still serves its own.
+    let e = remote.call(0, &get, PATIENT).await.unwrap_err();
+    assert_eq!(e.code, sqlstate::CONNECTION_FAILURE, "{e:?}");
+    let alive = Remote::new(&cluster, 0).await;
+    let (shard, insert) = alive.insert(1, "node 0", WriteMode::Autocommit);
+    assert_eq!(
+        written(alive.call(shard, &insert, PATIENT).await.unwrap()),
+        1
+    );
+}
