@@ -101,4 +101,4 @@ for r in $(seq 1 "$rounds"); do
     until settled "$survivor"; do sleep 0.05; done
     echo "  node $victim back; settled" >&2
 done
-echo "metadata leader failover: mean $((total / rounds)) ms over $rounds rounds (election timeout 1000-2000 ms)"
+echo "metadata leader failover: mean $((total / rounds)) ms over $rounds rounds (election timeout 500-1000 ms)"

@@ -53,9 +53,9 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
-            heartbeat: Duration::from_millis(200),
-            election_min: Duration::from_millis(1000),
-            election_max: Duration::from_millis(2000),
+            heartbeat: Duration::from_millis(100),
+            election_min: Duration::from_millis(500),
+            election_max: Duration::from_millis(1000),
             voter_down_timeout: Duration::from_secs(30),
             governor_interval: Duration::from_millis(500),
         }
