@@ -118,7 +118,26 @@ fn syntax(e: ParserError) -> Error {
             )
         }
     };
-    Error::syntax(format!("syntax error: {msg}"))
+    pg_syntax_error(&msg)
+}
+
+/// A sqlparser message (`Expected: X, found: T at Line: l, Column: c`) as
+/// PostgreSQL words a syntax error: `syntax error at or near "T"`, or `at
+/// end of input`; what was expected goes in the detail.
+fn pg_syntax_error(msg: &str) -> Error {
+    let Some((head, found)) = msg.rsplit_once(", found: ") else {
+        return Error::syntax(format!("syntax error: {msg}"));
+    };
+    let token = match found.rsplit_once(" at Line: ") {
+        Some((token, _)) => token,
+        None => found,
+    };
+    let message = if token == "EOF" {
+        "syntax error at end of input".to_string()
+    } else {
+        format!("syntax error at or near \"{token}\"")
+    };
+    Error::syntax(message).with_detail(format!("{head}."))
 }
 
 /// DECLARE with both SCROLL and NO SCROLL (42P11).
@@ -1177,4 +1196,29 @@ fn parse_alter_sequence(
         owned_by,
     };
     Ok((statement, AlterSequence { if_exists, restart }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(sql: &str) -> (String, Option<String>) {
+        let Err(e) = parse(sql) else {
+            panic!("{sql} parsed")
+        };
+        assert_eq!(e.code, tessera_types::sqlstate::SYNTAX_ERROR, "{sql}");
+        (e.message, e.detail)
+    }
+
+    #[test]
+    fn syntax_errors_are_worded_as_postgres_words_them() {
+        let (m, d) = message("select 1 +");
+        assert_eq!(m, "syntax error at end of input");
+        assert_eq!(d.as_deref(), Some("Expected: an expression."));
+        assert_eq!(message("selec 1").0, "syntax error at or near \"selec\"");
+        assert_eq!(
+            message("create table (a int)").0,
+            "syntax error at or near \"(\""
+        );
+    }
 }
