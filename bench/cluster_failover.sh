@@ -11,6 +11,8 @@
 # (all nodes voting or learning, one leader).
 #
 # Usage: bench/cluster_failover.sh [--nodes N] [--rounds N] [--no-build]
+# KEEP_DIR=1 keeps the nodes' logs and data (with TESSERA_LOG_LEVEL=debug,
+# openraft's own lines show each election).
 # Environment: TESSERA_BIN (a built binary; default target/release/tessera).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,10 +36,11 @@ fi
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/tessera-failover.XXXXXX)
+[ -n "${KEEP_DIR:-}" ] && echo "dir $dir" >&2
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$dir"
+    [ -n "${KEEP_DIR:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 
