@@ -629,8 +629,7 @@ impl Node {
                         .map_err(|e| e.to_string()),
                 )
             }
-            Request::Join(record) | Request::Update(record) if !Self::is_leader(&raft) => {
-                let _ = record;
+            Request::Join(_) | Request::Update(_) if !Self::is_leader(&raft) => {
                 Response::NotLeader(self.leader_addr(&raft))
             }
             Request::Join(record) => self.admit(&raft, record).await,
