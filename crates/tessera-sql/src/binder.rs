@@ -5485,7 +5485,30 @@ impl<'a> Binder<'a> {
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
         }
-        if let ("to_json" | "to_jsonb" | "row_to_json", [arg]) = (name.as_str(), args.as_slice()) {
+        if let ("row_to_json", [row, pretty @ ..]) = (name.as_str(), args.as_slice()) {
+            // row_to_json(record [, bool]): a FROM item's whole row, or
+            // any record value; 42883 for anything else.
+            let (e, t) = match self.bind_whole_row(row, scope, ctx, false)? {
+                Some(whole) => whole,
+                None => {
+                    let (e, t) = self.bind_expr(row, scope, ctx)?;
+                    if !matches!(t, DataType::Record(_)) {
+                        let mut types = vec![t];
+                        for p in pretty {
+                            types.push(self.bind_expr(p, scope, ctx)?.1);
+                        }
+                        return Err(no_such_call(&name, &types));
+                    }
+                    (e, t)
+                }
+            };
+            let mut bound = vec![(e, t)];
+            for p in pretty {
+                bound.push(self.bind_expr_hint(p, scope, ctx, Some(DataType::Bool))?);
+            }
+            return self.json_call(JsonFn::RowToJson, &name, bound);
+        }
+        if let ("to_json" | "to_jsonb", [arg]) = (name.as_str(), args.as_slice()) {
             if let Some(row) = self.bind_whole_row(arg, scope, ctx, name == "to_jsonb")? {
                 return Ok(row);
             }
@@ -5550,6 +5573,9 @@ impl<'a> Binder<'a> {
         if let Some(f) = crate::pattern::PatternFn::named(&name) {
             return self.bind_pattern_call(f, &name, &args, scope, ctx);
         }
+        if let Some(f) = crate::bytea::ByteaFn::named(&name) {
+            return self.bind_json_call(JsonFn::Bytea(f), &name, &args, scope, ctx);
+        }
         if let Some(f) = crate::text::TextFn::named(&name) {
             if f.signature(args.len()).is_some() {
                 return self.bind_text_call(f, &name, &args, scope, ctx);
@@ -5561,6 +5587,10 @@ impl<'a> Binder<'a> {
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
         let missing = || no_such_call(&name, &types);
+        if let ("length", [DataType::Bytea]) = (name.as_str(), types.as_slice()) {
+            let f = JsonFn::Bytea(crate::bytea::ByteaFn::Length);
+            return self.json_call(f, &name, bound);
+        }
         if let Some(f) = crate::math::MathFn::named(&name) {
             return self.math_call(f, &name, bound);
         }
@@ -11482,6 +11512,13 @@ impl Binder<'_> {
         }
         let missing = |types: &[DataType]| no_such_call(name, types);
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        // substring, position, trim and md5 of a bytea: its own forms.
+        if let (true, Some(bytea)) = (
+            types.contains(&DataType::Bytea),
+            crate::bytea::ByteaFn::of_text(f),
+        ) {
+            return self.json_call(JsonFn::Bytea(bytea), name, bound);
+        }
         let Some((kinds, result)) = f.signature(args.len()) else {
             return Err(missing(&types));
         };

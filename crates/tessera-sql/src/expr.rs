@@ -1720,8 +1720,8 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
             Value::Numeric(d) => Value::Numeric(d.abs()),
             _ => return Err(Error::internal("abs of a non-number")),
         },
-        (Function::Lower, [Value::Text(s)]) => Value::Text(s.to_lowercase()),
-        (Function::Upper, [Value::Text(s)]) => Value::Text(s.to_uppercase()),
+        (Function::Lower, [Value::Text(s)]) => Value::Text(crate::text::lower(s)),
+        (Function::Upper, [Value::Text(s)]) => Value::Text(crate::text::upper(s)),
         (Function::Length, [Value::Text(s)]) => Value::Int4(s.chars().count() as i32),
         (Function::Extract | Function::DatePart, [Value::Text(unit), v]) => {
             date_part(unit, v, &params.time.zone, func == Function::Extract)?
