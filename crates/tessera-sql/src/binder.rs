@@ -62,6 +62,51 @@ fn keyable(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The overload of `generate_series` that takes arguments of `types`:
+/// the type of its values (start and stop) and of its step. PostgreSQL's
+/// forms: int4, int8, numeric (start, stop [, step]), and timestamp and
+/// timestamptz (start, stop, interval); untyped literals follow the typed
+/// arguments, and dates (or only literals with an interval) take the
+/// preferred timestamptz.
+fn series_signature(types: &[DataType]) -> Option<(DataType, DataType)> {
+    use DataType as T;
+    if !(2..=3).contains(&types.len()) {
+        return None;
+    }
+    let (bounds, step) = (&types[..2], types.get(2));
+    let timestamps =
+        bounds.iter().any(DataType::is_datetime) || matches!(step, Some(T::Interval(_)));
+    if timestamps {
+        let step_ok = matches!(step, Some(T::Interval(_) | T::Unknown));
+        let t = if bounds.iter().any(|t| matches!(t, T::Timestamp(_)))
+            && !bounds
+                .iter()
+                .any(|t| matches!(t, T::TimestampTz(_) | T::Date))
+        {
+            T::Timestamp(None)
+        } else {
+            T::TimestampTz(None)
+        };
+        let bounds_ok = bounds.iter().all(|b| {
+            matches!(
+                b,
+                T::Timestamp(_) | T::TimestampTz(_) | T::Date | T::Unknown
+            )
+        });
+        return (step_ok && bounds_ok).then_some((t, T::Interval(None)));
+    }
+    let mut t = T::Int4;
+    for arg in types {
+        t = match arg {
+            T::Numeric(_) => T::Numeric(None),
+            T::Int8 if t == T::Int4 => T::Int8,
+            T::Int2 | T::Int4 | T::Int8 | T::Unknown => t,
+            _ => return None,
+        };
+    }
+    Some((t, t))
+}
+
 /// The name a FROM function's relation goes by: its alias, or its name.
 fn alias_or(alias: Option<&ast::TableAlias>, name: &str) -> String {
     alias.map_or(name.to_string(), |a| ident_name(&a.name))
@@ -113,6 +158,14 @@ fn function_scope(
         }),
         ..Scope::default()
     })
+}
+
+/// A lone `generate_series` as a call among others (ROWS FROM, WITH
+/// ORDINALITY).
+fn series_call(series: crate::plan::SeriesScan) -> (TableFn, Vec<Expr>) {
+    let mut exprs = vec![series.start, series.stop];
+    exprs.extend(series.step);
+    (TableFn::Series(series.data_type), exprs)
 }
 
 /// Set-returning functions that may stand in a select list, with the
@@ -427,15 +480,15 @@ const SRF_ALIAS: &str = "?srf?";
 /// tree) as the plain function factor `f(…)`: functions in FROM are
 /// lateral anyway.
 fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
-    let (name, args, alias) = match relation {
+    let (name, args, alias, with_ordinality) = match relation {
         ast::TableFactor::Function {
             name, args, alias, ..
-        } => (name.clone(), args.clone(), alias.clone()),
+        } => (name.clone(), args.clone(), alias.clone(), false),
         ast::TableFactor::UNNEST {
             alias,
             array_exprs,
             with_offset: false,
-            with_ordinality: false,
+            with_ordinality,
             ..
         } => (
             ast::ObjectName::from(vec![ast::Ident::new("unnest")]),
@@ -444,6 +497,7 @@ fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
                 .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
                 .collect(),
             alias.clone(),
+            *with_ordinality,
         ),
         _ => return None,
     };
@@ -456,7 +510,7 @@ fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
         }),
         with_hints: vec![],
         version: None,
-        with_ordinality: false,
+        with_ordinality,
         partitions: vec![],
         json_path: None,
         sample: None,
@@ -8692,6 +8746,31 @@ impl Binder<'_> {
     }
 
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        let scope = self.bind_relation_as_named(relation)?;
+        // `SELECT *` and column references find a FROM item's columns by
+        // name, so two of one name would read the first twice: refused,
+        // not answered wrongly (PostgreSQL allows them, as in
+        // `unnest(a, b)`, whose columns are both `unnest`).
+        if let (Some(table), Some(_)) = (&scope.table, &scope.series) {
+            for (i, c) in table.columns.iter().enumerate() {
+                if table.columns[..i].iter().any(|d| d.name == c.name) {
+                    return Err(Error::unsupported(format!(
+                        "two columns named \"{}\" from a function in FROM",
+                        c.name
+                    ))
+                    .with_hint(format!(
+                        "Name its columns apart with an alias: AS {}(a, b).",
+                        table.name
+                    )));
+                }
+            }
+        }
+        Ok(scope)
+    }
+
+    /// [`Self::bind_relation`], columns named as the function names them
+    /// (alike names allowed: `WITH ORDINALITY` renames them after).
+    fn bind_relation_as_named(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
         if let Some(function) = function_factor(relation) {
             return self.bind_relation(&function);
         }
@@ -8714,6 +8793,14 @@ impl Binder<'_> {
                     return self.bind_relation(&unqualified);
                 }
             }
+        }
+        if let ast::TableFactor::Table {
+            args: Some(_),
+            with_ordinality: true,
+            ..
+        } = relation
+        {
+            return self.bind_ordinality(relation);
         }
         match relation {
             ast::TableFactor::Table {
@@ -8879,6 +8966,23 @@ impl Binder<'_> {
                 (f, exprs),
             );
         }
+        if f == TableFn::Unnest && bound.len() > 1 {
+            // unnest(a, b, …): the arrays side by side, a column each.
+            let mut columns = Vec::with_capacity(bound.len());
+            let mut calls = Vec::with_capacity(bound.len());
+            for (e, t) in bound {
+                let DataType::Array(elem) = t else {
+                    return Err(no_such_call(name, &types));
+                };
+                columns.push((name.to_string(), elem.data_type()));
+                calls.push((TableFn::Unnest, vec![e]));
+            }
+            let mut scope = function_scope(columns, alias, name, (TableFn::Unnest, vec![]))?;
+            if let Some(series) = scope.series.as_mut() {
+                series.functions = calls;
+            }
+            return Ok(scope);
+        }
         let want = match (f, bound.last()) {
             (TableFn::Unnest, Some((_, t @ DataType::Array(_)))) => *t,
             (TableFn::Unnest, Some((_, DataType::Unknown))) => {
@@ -8905,6 +9009,60 @@ impl Binder<'_> {
             name,
             (f, vec![doc]),
         )
+    }
+
+    /// `f(…) WITH ORDINALITY [AS alias (columns)]`: the function's columns
+    /// and a last bigint column `ordinality` numbering its rows from 1.
+    fn bind_ordinality(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        let ast::TableFactor::Table { name, alias, .. } = relation else {
+            return Err(Error::internal("WITH ORDINALITY of a non-function"));
+        };
+        // The function bound alone (named by the alias, whose column list
+        // may also name the ordinality column, applied below).
+        let mut plain = relation.clone();
+        if let ast::TableFactor::Table {
+            with_ordinality,
+            alias,
+            ..
+        } = &mut plain
+        {
+            *with_ordinality = false;
+            if let Some(a) = alias {
+                a.columns.clear();
+            }
+        }
+        let scope = self.bind_relation_as_named(&plain)?;
+        let (Some(table), Some(series)) = (scope.table, scope.series) else {
+            return Err(Error::unsupported(format!("WITH ORDINALITY on {name}")));
+        };
+        let mut calls = match series.functions.is_empty() {
+            true => vec![series_call(series)],
+            false => series.functions,
+        };
+        calls.push((TableFn::Ordinality, vec![]));
+        let mut columns: Vec<(String, DataType)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type))
+            .collect();
+        columns.push(("ordinality".to_string(), DataType::Int8));
+        let shown = object_name(name)?;
+        if let Some(a) = alias.as_ref().filter(|a| a.columns.len() > columns.len()) {
+            return Err(Error::new(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                format!(
+                    "table \"{}\" has {} columns available but {} columns specified",
+                    ident_name(&a.name),
+                    columns.len(),
+                    a.columns.len()
+                ),
+            ));
+        }
+        let mut scope = function_scope(columns, alias.as_ref(), &shown, (TableFn::Unnest, vec![]))?;
+        if let Some(series) = scope.series.as_mut() {
+            series.functions = calls;
+        }
+        Ok(scope)
     }
 
     /// `ROWS FROM (f(…), g(…))`, what several set-returning calls of a
@@ -8938,10 +9096,7 @@ impl Binder<'_> {
             };
             columns.extend(table.columns.iter().map(|c| (c.name.clone(), c.data_type)));
             if series.functions.is_empty() {
-                let mut exprs = vec![series.start, series.stop];
-                exprs.extend(series.step);
-                let int8 = series.data_type == DataType::Int8;
-                calls.push((TableFn::Series { int8 }, exprs));
+                calls.push(series_call(series));
             } else {
                 calls.extend(series.functions);
             }
@@ -8975,32 +9130,14 @@ impl Binder<'_> {
                 Some(DataType::Int4),
             )?);
         }
-        if !(2..=3).contains(&bound.len()) {
-            return Err(Error::new(
-                sqlstate::UNDEFINED_FUNCTION,
-                format!(
-                    "function generate_series with {} arguments does not exist",
-                    bound.len()
-                ),
-            )
-            .with_hint("Tessera has generate_series(start, stop [, step]) over integers."));
-        }
-        let mut data_type = DataType::Int4;
-        for (_, t) in &bound {
-            data_type = match t {
-                DataType::Int8 => DataType::Int8,
-                DataType::Int2 | DataType::Int4 | DataType::Unknown => data_type,
-                other => {
-                    return Err(Error::unsupported(format!(
-                        "generate_series over {}",
-                        other.name()
-                    )))
-                }
-            };
-        }
+        let types: Vec<DataType> = bound.iter().map(|(_, t)| *t).collect();
+        let Some((data_type, step_type)) = series_signature(&types) else {
+            return Err(no_such_call("generate_series", &types));
+        };
         let mut exprs = Vec::new();
-        for (e, t) in bound {
-            exprs.push(self.coerce(e, t, data_type)?);
+        for (i, (e, t)) in bound.into_iter().enumerate() {
+            let to = if i == 2 { step_type } else { data_type };
+            exprs.push(self.coerce(e, t, to)?);
         }
         let step = if exprs.len() == 3 { exprs.pop() } else { None };
         let stop = exprs
