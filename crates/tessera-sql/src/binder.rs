@@ -4675,6 +4675,38 @@ impl<'a> Binder<'a> {
                 ctx,
             );
         }
+        // `~~`, `~~*`, `!~~`, `!~~*`: LIKE and ILIKE spelled as operators.
+        let like = match op {
+            B::PGLikeMatch => Some((false, false)),
+            B::PGILikeMatch => Some((true, false)),
+            B::PGNotLikeMatch => Some((false, true)),
+            B::PGNotILikeMatch => Some((true, true)),
+            _ => None,
+        };
+        if let Some((case_insensitive, negated)) = like {
+            let (expr, pattern) = (Box::new(left.clone()), Box::new(right.clone()));
+            let e = match case_insensitive {
+                false => ast::Expr::Like {
+                    negated,
+                    any: false,
+                    expr,
+                    pattern,
+                    escape_char: None,
+                },
+                true => ast::Expr::ILike {
+                    negated,
+                    any: false,
+                    expr,
+                    pattern,
+                    escape_char: None,
+                },
+            };
+            return self.bind_expr(&e, scope, ctx);
+        }
+        if *op == B::PGStartsWith {
+            let args = [left.clone(), right.clone()];
+            return self.bind_text_call(crate::text::TextFn::StartsWith, "^@", &args, scope, ctx);
+        }
         let regex_match = match op {
             B::PGRegexMatch => Some((false, false)),
             B::PGRegexIMatch => Some((true, false)),
@@ -4799,10 +4831,12 @@ impl<'a> Binder<'a> {
             _ => {
                 let common = DataType::common_type(lt, rt)
                     .ok_or_else(|| operator_missing(op.symbol(), Some(lt), rt))?;
-                let common = if common == DataType::Unknown {
-                    DataType::Text
-                } else {
-                    common
+                let common = match common {
+                    DataType::Unknown => DataType::Text,
+                    // real against an integer: PostgreSQL's operators
+                    // (float48mul, float48eq…) take it as double precision.
+                    DataType::Float4 if lt.is_integer() || rt.is_integer() => DataType::Float8,
+                    common => common,
                 };
                 // json has no equality or ordering (jsonb has).
                 if common == DataType::Json {

@@ -54,6 +54,24 @@ pub enum MathFn {
     ShiftLeft,
     ShiftRight,
     BitNot,
+    /// The trigonometric and hyperbolic functions over double precision
+    /// (radians), with PostgreSQL's range errors.
+    Sin,
+    Cos,
+    Tan,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    /// `to_hex(int4 | int8)`: the two's complement digits, lower case.
+    ToHex,
 }
 
 impl MathFn {
@@ -81,6 +99,21 @@ impl MathFn {
             "lcm" => Lcm,
             "random" => Random,
             "width_bucket" => WidthBucket,
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "cot" => Cot,
+            "asin" => Asin,
+            "acos" => Acos,
+            "atan" => Atan,
+            "atan2" => Atan2,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "tanh" => Tanh,
+            "asinh" => Asinh,
+            "acosh" => Acosh,
+            "atanh" => Atanh,
+            "to_hex" => ToHex,
             _ => return None,
         })
     }
@@ -145,6 +178,19 @@ impl MathFn {
             }
             (Power, [_, _]) => (vec![either; 2], either),
             (Cbrt | Degrees | Radians, [_]) => (vec![float], float),
+            (
+                Sin | Cos | Tan | Cot | Asin | Acos | Atan | Sinh | Cosh | Tanh | Asinh | Acosh
+                | Atanh,
+                [_],
+            ) => (vec![float], float),
+            (Atan2, [_, _]) => (vec![float; 2], float),
+            (ToHex, [a]) if int_arg(*a) => {
+                let t = match a {
+                    DataType::Int8 => DataType::Int8,
+                    _ => DataType::Int4,
+                };
+                (vec![t], DataType::Text)
+            }
             (Pi | Random, []) => (vec![], float),
             (Log | Div, [_, _]) if !any_float => (vec![numeric; 2], numeric),
             (Mod | Gcd | Lcm, [_, _]) if !any_float => {
@@ -184,12 +230,15 @@ impl MathFn {
         Ok(match (self, args) {
             (BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight | BitNot, _) => bits(self, args)?,
             (Pi, []) => V::Float8(std::f64::consts::PI),
+            (ToHex, [V::Int4(x)]) => V::Text(format!("{:x}", *x as u32)),
+            (ToHex, [V::Int8(x)]) => V::Text(format!("{:x}", *x as u64)),
             (Random, []) => V::Float8(random()),
             (_, [V::Float8(x)]) => V::Float8(float_unary(self, *x)?),
             (_, [V::Numeric(x)]) => V::Numeric(numeric_unary(self, x)?),
             (Round, [V::Numeric(x), n]) => V::Numeric(nf::round_to(x, int(n)?)),
             (Trunc, [V::Numeric(x), n]) => V::Numeric(nf::trunc_to(x, int(n)?)),
             (Power, [V::Float8(a), V::Float8(b)]) => V::Float8(float_power(*a, *b)?),
+            (Atan2, [V::Float8(y), V::Float8(x)]) => V::Float8(y.atan2(*x)),
             (Power, [V::Numeric(a), V::Numeric(b)]) => V::Numeric(nf::power(a, b)?),
             (Log, [V::Numeric(b), V::Numeric(x)]) => V::Numeric(nf::log(b, x)?),
             (Div, [V::Numeric(a), V::Numeric(b)]) => V::Numeric(nf::div_trunc(a, b)?),
@@ -377,7 +426,53 @@ fn float_unary(f: MathFn, x: f64) -> Result<f64> {
             }
             checked(r, x)?
         }
+        Sin | Cos | Tan | Cot | Asin | Acos | Atan | Sinh | Cosh | Tanh | Asinh | Acosh | Atanh => {
+            trig(f, x)?
+        }
         other => return Err(Error::internal(format!("{other:?} of one float"))),
+    })
+}
+
+/// The trigonometric and hyperbolic functions as PostgreSQL's `dsin`…
+/// `datanh`: NaN in, NaN out; an argument outside the function's domain
+/// (an infinite angle, `asin(2)`, `acosh(0.5)`) is 22003 "input is out
+/// of range"; `cot(0)`, `atanh(±1)` and the hyperbolic overflows are
+/// infinities, not errors.
+fn trig(f: MathFn, x: f64) -> Result<f64> {
+    use MathFn::*;
+    if x.is_nan() {
+        return Ok(x);
+    }
+    let out_of_range = || {
+        Error::new(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            "input is out of range",
+        )
+    };
+    let domain_ok = match f {
+        Sin | Cos | Tan | Cot => x.is_finite(),
+        Asin | Acos | Atanh => (-1.0..=1.0).contains(&x),
+        Acosh => x >= 1.0,
+        _ => true,
+    };
+    if !domain_ok {
+        return Err(out_of_range());
+    }
+    Ok(match f {
+        Sin => x.sin(),
+        Cos => x.cos(),
+        Tan => x.tan(),
+        Cot => 1.0 / x.tan(),
+        Asin => x.asin(),
+        Acos => x.acos(),
+        Atan => x.atan(),
+        Sinh => x.sinh(),
+        Cosh => x.cosh(),
+        Tanh => x.tanh(),
+        Asinh => x.asinh(),
+        Acosh => x.acosh(),
+        Atanh => x.atanh(),
+        other => return Err(Error::internal(format!("{other:?} is not trigonometric"))),
     })
 }
 
