@@ -872,6 +872,87 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
     })
 }
 
+/// `json[b]_to_record(doc) AS r(a int, b text)` and `json[b]_to_recordset`
+/// in FROM: each declared column is the document's member of its name
+/// (`->>`, or `->` for a json or jsonb column) cast to its type, so a
+/// missing member is NULL and a member that does not read as the type is
+/// the cast's error. As a LATERAL subquery (the argument may read earlier
+/// items); the recordset form over `json[b]_array_elements`, a row per
+/// element. WITH ORDINALITY is not supported on them (0A000).
+fn json_to_record_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+    let ast::TableFactor::Table {
+        name,
+        args: Some(args),
+        alias,
+        with_ordinality,
+        ..
+    } = relation
+    else {
+        return Ok(None);
+    };
+    let parts = name_parts(name)?;
+    let bare = match parts.as_slice() {
+        [n] => n.as_str(),
+        [schema, n] if schema == "pg_catalog" => n.as_str(),
+        _ => return Ok(None),
+    };
+    let (binary, set) = match bare {
+        "json_to_record" => (false, false),
+        "jsonb_to_record" => (true, false),
+        "json_to_recordset" => (false, true),
+        "jsonb_to_recordset" => (true, true),
+        _ => return Ok(None),
+    };
+    if *with_ordinality {
+        return Err(Error::unsupported(format!("{bare}(…) WITH ORDINALITY")));
+    }
+    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
+        return Err(no_such_function(bare));
+    };
+    let Some(alias) = alias.as_ref().filter(|a| !a.columns.is_empty()) else {
+        return Err(Error::syntax(
+            "a column definition list is required for functions returning \"record\"",
+        ));
+    };
+    let doc_type = if binary { "jsonb" } else { "json" };
+    let mut select = Vec::with_capacity(alias.columns.len());
+    for c in &alias.columns {
+        let Some(t) = &c.data_type else {
+            return Err(Error::syntax(
+                "a column definition list is required for functions returning \"record\"",
+            ));
+        };
+        let key = ident_name(&c.name).replace('\'', "''");
+        let op = match t {
+            ast::DataType::JSON | ast::DataType::JSONB => "->",
+            _ => "->>",
+        };
+        select.push(format!("(d.doc {op} '{key}')::{t} AS {}", c.name));
+    }
+    let check = crate::json::record_doc_name(bare);
+    let from = match set {
+        false => format!("(SELECT \"{check}\"(({arg})::{doc_type}) AS doc) d"),
+        true => format!(
+            "(SELECT \"{check}\"(e) AS doc FROM {doc_type}_array_elements(({arg})::{doc_type}) AS e) d"
+        ),
+    };
+    let sql = format!("SELECT {} FROM {from}", select.join(", "));
+    let parsed = crate::parser::parse(&sql)?;
+    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
+    else {
+        return Err(Error::internal("json_to_record as a query"));
+    };
+    let alias = ast::TableAlias {
+        name: alias.name.clone(),
+        columns: vec![],
+    };
+    Ok(Some(ast::TableFactor::Derived {
+        lateral: true,
+        subquery,
+        alias: Some(alias),
+    }))
+}
+
 /// `pg_partition_ancestors(rel) [WITH ORDINALITY]` in FROM: no table is a
 /// partition, so a relation's one ancestor is itself, at depth 1. As a
 /// LATERAL subquery of that one row (its argument may read earlier items).
@@ -7810,7 +7891,9 @@ impl Binder<'_> {
                     && !matches!(
                         one.relation,
                         ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
-                    ) =>
+                    )
+                    // json[b]_to_record[set] become subqueries (or errors).
+                    && matches!(json_to_record_item(&one.relation), Ok(None)) =>
             {
                 self.bind_relation(&one.relation)
             }
@@ -7867,6 +7950,9 @@ impl Binder<'_> {
             return self.bind_item(&function, scope);
         }
         if let Some(derived) = partition_ancestors_item(relation)? {
+            return self.bind_item(&derived, scope);
+        }
+        if let Some(derived) = json_to_record_item(relation)? {
             return self.bind_item(&derived, scope);
         }
         let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });

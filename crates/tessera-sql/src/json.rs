@@ -67,6 +67,19 @@ pub enum JsonFn {
     OctetLength,
     /// A bytea function (see [`crate::bytea`]).
     Bytea(crate::bytea::ByteaFn),
+    /// What `json[b]_to_record[set]` reads its columns from (see the
+    /// binder's `json_to_record_item`): the document (or one element of
+    /// it, `set`) when it is an object or NULL, else PostgreSQL's 22023.
+    RecordDoc {
+        set: bool,
+        binary: bool,
+    },
+}
+
+/// The hidden name of [`JsonFn::RecordDoc`] for the function `name`
+/// (`jsonb_to_recordset`…), which only the binder's rewrite calls.
+pub fn record_doc_name(name: &str) -> String {
+    format!("?{name} doc?")
 }
 
 impl JsonFn {
@@ -92,6 +105,22 @@ impl JsonFn {
             "encode" => JsonFn::Encode,
             "decode" => JsonFn::Decode,
             "octet_length" => JsonFn::OctetLength,
+            "?json_to_record doc?" => JsonFn::RecordDoc {
+                set: false,
+                binary: false,
+            },
+            "?jsonb_to_record doc?" => JsonFn::RecordDoc {
+                set: false,
+                binary: true,
+            },
+            "?json_to_recordset doc?" => JsonFn::RecordDoc {
+                set: true,
+                binary: false,
+            },
+            "?jsonb_to_recordset doc?" => JsonFn::RecordDoc {
+                set: true,
+                binary: true,
+            },
             _ => return None,
         })
     }
@@ -231,6 +260,18 @@ impl JsonFn {
             (F::Encode, [Value::Bytea(b), format]) => encode(b, &text_of(format)),
             (F::Decode, [s, format]) => decode(&text_of(s), &text_of(format)),
             (F::Bytea(f), args) => f.eval(args),
+            (F::RecordDoc { set, binary }, [v]) => {
+                let message = match (set, jsonb_of(v)?) {
+                    (_, Jsonb::Object(_)) => return Ok(v.clone()),
+                    (true, _) => format!(
+                        "argument of {}_to_recordset must be an array of objects",
+                        if binary { "jsonb" } else { "json" }
+                    ),
+                    (false, Jsonb::Array(_)) => "cannot call populate_composite on an array".into(),
+                    (false, _) => "cannot call populate_composite on a scalar".into(),
+                };
+                Err(Error::new(sqlstate::INVALID_PARAMETER_VALUE, message))
+            }
             (F::OctetLength, [Value::Bytea(b)]) => Ok(Value::Int4(b.len() as i32)),
             (F::OctetLength, [v]) => Ok(Value::Int4(text_of(v).len() as i32)),
             _ => Err(Error::internal(format!(
@@ -1278,6 +1319,10 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
         (F::Decode, [s, f]) => (vec![Some(text(*s)?), Some(text(*f)?)], T::Bytea),
         (F::OctetLength, [T::Bytea]) => (vec![None], T::Int4),
         (F::Bytea(f), types) => return f.signature(types),
+        (F::RecordDoc { binary, .. }, [t]) if is_json(*t) => {
+            let t = if binary { T::Jsonb } else { T::Json };
+            (vec![Some(t)], t)
+        }
         (F::OctetLength, [t]) => (vec![Some(text(*t)?)], T::Int4),
         _ => return None,
     })
