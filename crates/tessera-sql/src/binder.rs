@@ -4425,6 +4425,26 @@ impl<'a> Binder<'a> {
                 args.extend(substring_for.as_deref().cloned());
                 self.bind_text_call(crate::text::TextFn::Substr, "substring", &args, scope, ctx)
             }
+            ast::Expr::Overlay {
+                expr,
+                overlay_what,
+                overlay_from,
+                overlay_for,
+            } => {
+                // overlay(s placing r from n [for m]) is, as PostgreSQL
+                // defines it, substring(s, 1, n - 1) || r ||
+                // substring(s, n + m), m the length of r by default.
+                let sql = match overlay_for {
+                    Some(count) => format!(
+                        "substring(({expr}), 1, ({overlay_from}) - 1) || ({overlay_what}) || substring(({expr}), ({overlay_from}) + ({count}))"
+                    ),
+                    None => format!(
+                        "substring(({expr}), 1, ({overlay_from}) - 1) || ({overlay_what}) || substring(({expr}), ({overlay_from}) + length({overlay_what}))"
+                    ),
+                };
+                let rewritten = crate::parser::parse_expr(&sql)?;
+                self.bind_expr(&rewritten, scope, ctx)
+            }
             ast::Expr::Position { expr, r#in } => {
                 let args = [(**r#in).clone(), (**expr).clone()];
                 self.bind_text_call(crate::text::TextFn::Strpos, "position", &args, scope, ctx)
@@ -5230,7 +5250,7 @@ impl<'a> Binder<'a> {
             }
             "current_date" if without_parens => (cast(now, DataType::Date), DataType::Date),
             "date_part" | "date_trunc" | "age" | "justify_days" | "justify_hours"
-            | "justify_interval" | "isfinite" | "to_timestamp" => {
+            | "justify_interval" | "isfinite" | "to_timestamp" | "date_bin" => {
                 let mut bound = Vec::new();
                 for (i, a) in args.iter().enumerate() {
                     let hint = (i == 0 && matches!(name, "date_part" | "date_trunc"))
@@ -5299,6 +5319,16 @@ impl<'a> Binder<'a> {
                 };
                 (Function::DateTrunc, vec![T::Text, target], target)
             }
+            // date_trunc(unit, timestamptz, zone): truncated on that
+            // zone's wall clock.
+            ("date_trunc", [u, x, z])
+                if unit_ok(*u)
+                    && unit_ok(*z)
+                    && matches!(x, T::TimestampTz(None) | T::Date | T::Unknown) =>
+            {
+                let tz = T::TimestampTz(None);
+                (Function::DateTrunc, vec![T::Text, tz, T::Text], tz)
+            }
             ("age", [a, b]) => match (stamp(*a), stamp(*b)) {
                 (Some(x), Some(y)) => {
                     let t = if x == y { x } else { T::TimestampTz(None) };
@@ -5350,6 +5380,17 @@ impl<'a> Binder<'a> {
                     _ => return Ok(None),
                 };
                 (Function::IsFinite, vec![target], T::Bool)
+            }
+            ("date_bin", [T::Interval(None) | T::Unknown, x, o]) => {
+                let t = match (x, o) {
+                    (T::Timestamp(None), T::Timestamp(None) | T::Unknown)
+                    | (T::Unknown, T::Timestamp(None)) => T::Timestamp(None),
+                    _ => match (stamp(*x), stamp(*o)) {
+                        (Some(_), Some(_)) => T::TimestampTz(None),
+                        _ => return Ok(None),
+                    },
+                };
+                (Function::DateBin, vec![T::Interval(None), t, t], t)
             }
             ("to_timestamp", [t]) if t.is_numeric_family() || *t == T::Unknown => {
                 (Function::ToTimestamp, vec![T::Float8], T::TimestampTz(None))
@@ -5681,6 +5722,20 @@ impl<'a> Binder<'a> {
             if let Some(row) = self.bind_whole_row(arg, scope, ctx, name == "to_jsonb")? {
                 return Ok(row);
             }
+        }
+        if let ("num_nulls" | "num_nonnulls", [_, ..]) = (name.as_str(), args.as_slice()) {
+            // How many arguments are (not) NULL: a sum of CASEs.
+            let test = if name == "num_nulls" {
+                "IS NULL"
+            } else {
+                "IS NOT NULL"
+            };
+            let terms: Vec<String> = args
+                .iter()
+                .map(|a| format!("CASE WHEN ({a}) {test} THEN 1 ELSE 0 END"))
+                .collect();
+            let sum = crate::parser::parse_expr(&format!("({})::int4", terms.join(" + ")))?;
+            return self.bind_expr(&sum, scope, ctx);
         }
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);

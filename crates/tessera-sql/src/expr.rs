@@ -507,6 +507,8 @@ pub enum Function {
     IsFinite,
     /// `to_timestamp(double precision)`: seconds since 1970 as timestamptz.
     ToTimestamp,
+    /// `date_bin(stride, source, origin)` over timestamp or timestamptz.
+    DateBin,
     /// `x AT TIME ZONE zone` (args: x, zone).
     AtTimeZone,
     /// A string function (see [`crate::text`]).
@@ -1576,6 +1578,45 @@ fn datetime_arith(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
 
 /// The zone an `AT TIME ZONE` argument names: a zone name (22023 if
 /// unknown) or an interval of hours (22023 if it holds months or days).
+/// `date_bin(stride, ts, origin)` as PostgreSQL's `timestamp_bin`: the
+/// start of the stride-long bin, counted from `origin`, that holds `ts`
+/// (an infinite `ts` is itself). Strides of months are 0A000; strides
+/// not above zero, an infinite origin or a result out of range 22008.
+fn date_bin(stride: &datetime::Interval, ts: i64, origin: i64) -> Result<i64> {
+    if !datetime::is_finite_timestamp(ts) {
+        return Ok(ts);
+    }
+    let out_of_range = |what: &str| Error::new(sqlstate::DATETIME_FIELD_OVERFLOW, what.to_string());
+    if !datetime::is_finite_timestamp(origin) {
+        return Err(out_of_range("origin out of range"));
+    }
+    if stride.months != 0 {
+        return Err(Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "timestamps cannot be binned into intervals containing months or years",
+        ));
+    }
+    let stride_us = (stride.days as i64)
+        .checked_mul(datetime::USECS_PER_DAY)
+        .and_then(|d| d.checked_add(stride.micros))
+        .ok_or_else(|| out_of_range("interval out of range"))?;
+    if stride_us <= 0 {
+        return Err(out_of_range("stride must be greater than zero"));
+    }
+    let diff = ts
+        .checked_sub(origin)
+        .ok_or_else(|| out_of_range("interval out of range"))?;
+    let mut delta = diff - diff % stride_us;
+    // The start of the bin also when the origin is after the source.
+    if diff < 0 && diff % stride_us != 0 {
+        delta -= stride_us;
+    }
+    origin
+        .checked_add(delta)
+        .filter(|r| datetime::is_valid_timestamp(*r))
+        .ok_or_else(|| out_of_range("timestamp out of range"))
+}
+
 fn zone_argument(v: &Value) -> Result<TimeZone> {
     match v {
         Value::Interval(i) => {
@@ -1734,6 +1775,10 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
             Value::Interval(i) => Value::Interval(ops::interval_trunc(unit, i)?),
             other => return Err(Error::internal(format!("date_trunc of {other:?}"))),
         },
+        (Function::DateTrunc, [Value::Text(unit), Value::TimestampTz(ts), zone]) => {
+            let zone = zone_argument(zone)?;
+            Value::TimestampTz(ops::timestamp_trunc(unit, *ts, Some(&zone))?)
+        }
         (Function::Age, [a, b]) => {
             let local = |v: &Value| -> Result<i64> {
                 match v {
@@ -1747,6 +1792,19 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         (Function::JustifyDays, [Value::Interval(i)]) => Value::Interval(i.justify_days()?),
         (Function::JustifyHours, [Value::Interval(i)]) => Value::Interval(i.justify_hours()?),
         (Function::JustifyInterval, [Value::Interval(i)]) => Value::Interval(i.justify()?),
+        (Function::DateBin, [Value::Interval(stride), source, origin]) => {
+            let (Value::Timestamp(ts) | Value::TimestampTz(ts)) = source else {
+                return Err(Error::internal("date_bin of a non-timestamp"));
+            };
+            let (Value::Timestamp(o) | Value::TimestampTz(o)) = origin else {
+                return Err(Error::internal("date_bin origin"));
+            };
+            let binned = date_bin(stride, *ts, *o)?;
+            match source {
+                Value::Timestamp(_) => Value::Timestamp(binned),
+                _ => Value::TimestampTz(binned),
+            }
+        }
         (Function::IsFinite, [v]) => Value::Bool(match v {
             Value::Date(d) => datetime::is_finite_date(*d),
             Value::Timestamp(ts) | Value::TimestampTz(ts) => datetime::is_finite_timestamp(*ts),
