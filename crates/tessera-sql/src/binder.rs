@@ -5815,6 +5815,16 @@ impl<'a> Binder<'a> {
             let f = JsonFn::Bytea(crate::bytea::ByteaFn::Length);
             return self.json_call(f, &name, bound);
         }
+        if let ("pg_size_pretty", [t @ (DataType::Int2 | DataType::Int4 | DataType::Unknown)]) =
+            (name.as_str(), types.as_slice())
+        {
+            // Both the bigint and the numeric form take it.
+            return Err(Error::new(
+                sqlstate::AMBIGUOUS_FUNCTION,
+                format!("function pg_size_pretty({}) is not unique", t.name()),
+            )
+            .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+        }
         if let Some(f) = crate::math::MathFn::named(&name) {
             return self.math_call(f, &name, bound);
         }

@@ -72,6 +72,9 @@ pub enum MathFn {
     Atanh,
     /// `to_hex(int4 | int8)`: the two's complement digits, lower case.
     ToHex,
+    /// `pg_size_pretty(bigint | numeric)`: bytes in kB, MB… as psql
+    /// and PostgreSQL's admin queries show them.
+    SizePretty,
 }
 
 impl MathFn {
@@ -114,6 +117,7 @@ impl MathFn {
             "acosh" => Acosh,
             "atanh" => Atanh,
             "to_hex" => ToHex,
+            "pg_size_pretty" => SizePretty,
             _ => return None,
         })
     }
@@ -184,6 +188,8 @@ impl MathFn {
                 [_],
             ) => (vec![float], float),
             (Atan2, [_, _]) => (vec![float; 2], float),
+            (SizePretty, [DataType::Numeric(_)]) => (vec![numeric], DataType::Text),
+            (SizePretty, [DataType::Int8]) => (vec![DataType::Int8], DataType::Text),
             (ToHex, [a]) if int_arg(*a) => {
                 let t = match a {
                     DataType::Int8 => DataType::Int8,
@@ -230,6 +236,8 @@ impl MathFn {
         Ok(match (self, args) {
             (BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight | BitNot, _) => bits(self, args)?,
             (Pi, []) => V::Float8(std::f64::consts::PI),
+            (SizePretty, [V::Int8(x)]) => V::Text(size_pretty(*x as i128)),
+            (SizePretty, [V::Numeric(n)]) => V::Text(numeric_size_pretty(n)?),
             (ToHex, [V::Int4(x)]) => V::Text(format!("{:x}", *x as u32)),
             (ToHex, [V::Int8(x)]) => V::Text(format!("{:x}", *x as u64)),
             (Random, []) => V::Float8(random()),
@@ -271,6 +279,63 @@ impl MathFn {
             }
         })
     }
+}
+
+/// PostgreSQL 15's units for `pg_size_pretty`: name, the size below which
+/// it is used, whether the value is rounded half away from zero, and its
+/// power of two.
+const SIZE_UNITS: [(&str, i128, bool, u32); 6] = [
+    ("bytes", 10 * 1024, false, 0),
+    ("kB", 20 * 1024 - 1, true, 10),
+    ("MB", 20 * 1024 - 1, true, 20),
+    ("GB", 20 * 1024 - 1, true, 30),
+    ("TB", 20 * 1024 - 1, true, 40),
+    ("PB", 20 * 1024 - 1, true, 50),
+];
+
+/// `pg_size_pretty` as PostgreSQL computes it: divided (truncating, so
+/// that negative sizes round as positive ones) unit by unit, keeping one
+/// bit more where the next unit rounds by halves.
+fn size_pretty(mut size: i128) -> String {
+    for (i, (name, limit, round, bits)) in SIZE_UNITS.iter().enumerate() {
+        let Some((_, _, next_round, next_bits)) = SIZE_UNITS.get(i + 1) else {
+            return format!("{} {name}", if *round { half_rounded(size) } else { size });
+        };
+        if size.abs() < *limit {
+            return format!("{} {name}", if *round { half_rounded(size) } else { size });
+        }
+        let shift = next_bits - bits - u32::from(*next_round) + u32::from(*round);
+        size /= 1i128 << shift;
+    }
+    unreachable!("the last unit returns")
+}
+
+fn half_rounded(x: i128) -> i128 {
+    (x + if x < 0 { -1 } else { 1 }) / 2
+}
+
+/// `pg_size_pretty(numeric)`: a size below the first limit as written
+/// (fraction included), any other truncated to an integer first (which
+/// the first division would do), as PostgreSQL's numeric variant.
+fn numeric_size_pretty(n: &tessera_types::numeric::Numeric) -> Result<String> {
+    if !n.is_finite() {
+        // Never below a limit: it runs through to the last unit.
+        return Ok(format!(
+            "{} PB",
+            Value::Numeric(n.clone()).to_text().unwrap_or_default()
+        ));
+    }
+    let limit = tessera_types::numeric::Numeric::from_decimal(SIZE_UNITS[0].1.into());
+    if n.abs() < limit {
+        let text = Value::Numeric(n.clone()).to_text().unwrap_or_default();
+        return Ok(format!("{text} bytes"));
+    }
+    let Some((negative, digits, scale)) = n.trunc_scale(0).digits() else {
+        return Err(overflow());
+    };
+    let integral = &digits[..digits.len().saturating_sub(scale as usize)];
+    let magnitude: i128 = integral.parse().map_err(|_| overflow())?;
+    Ok(size_pretty(if negative { -magnitude } else { magnitude }))
 }
 
 /// The bit operators over integers of one width (the shift count int4), as
