@@ -424,14 +424,24 @@ impl TextFn {
                         "null character not permitted",
                     ));
                 }
+                let limit = |m: String| Error::new(sqlstate::PROGRAM_LIMIT_EXCEEDED, m);
+                if n < 0 {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "character number must be positive",
+                    ));
+                }
+                if n > 0x10_FFFF {
+                    return Err(limit(format!(
+                        "requested character too large for encoding: {n}"
+                    )));
+                }
+                // The UTF-16 surrogates are no characters.
                 let c = u32::try_from(n)
                     .ok()
                     .and_then(char::from_u32)
                     .ok_or_else(|| {
-                        Error::new(
-                            sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                            format!("requested character too large for encoding: {n}"),
-                        )
+                        limit(format!("requested character not valid for encoding: {n}"))
                     })?;
                 out(c.to_string())
             }
