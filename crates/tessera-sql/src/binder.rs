@@ -4696,6 +4696,9 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         use ast::BinaryOperator as B;
+        if *op == B::Overlaps {
+            return self.bind_overlaps(left, right, scope, ctx);
+        }
         if !matches!(op, B::PGCustomBinaryOperator(_) | B::And | B::Or) {
             if let Some(bound) = self.bind_row_binary(left, op, right, scope, ctx)? {
                 return Ok(bound);
@@ -4973,6 +4976,74 @@ impl<'a> Binder<'a> {
                 Ok((e, t))
             }
         }
+    }
+
+    /// `(start, end | interval) OVERLAPS (start, end | interval)`: the four
+    /// ends (an interval's end its start plus it) cast to their common
+    /// date/time type (a date's is timestamp), compared by
+    /// `Function::Overlaps`.
+    fn bind_overlaps(
+        &mut self,
+        left: &ast::Expr,
+        right: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut ends = Vec::with_capacity(4);
+        for (side, e) in [("left", left), ("right", right)] {
+            let Some([start, end]) =
+                row::row_constructor(e).and_then(|f| <[_; 2]>::try_from(f).ok())
+            else {
+                return Err(Error::syntax(format!(
+                    "wrong number of parameters on {side} side of OVERLAPS expression"
+                )));
+            };
+            let (s, st) = self.bind_expr(&start, scope, ctx)?;
+            let (mut x, mut xt) = self.bind_expr(&end, scope, ctx)?;
+            if matches!(xt, DataType::Interval(_)) {
+                let sum = ast::Expr::BinaryOp {
+                    left: Box::new(ast::Expr::Nested(Box::new(start.clone()))),
+                    op: ast::BinaryOperator::Plus,
+                    right: Box::new(ast::Expr::Nested(Box::new(end.clone()))),
+                };
+                (x, xt) = self.bind_expr(&sum, scope, ctx)?;
+            }
+            ends.push((s, st));
+            ends.push((x, xt));
+        }
+        if ends.iter().all(|(_, t)| *t == DataType::Unknown) {
+            return Err(Error::new(
+                sqlstate::AMBIGUOUS_FUNCTION,
+                "function pg_catalog.overlaps(unknown, unknown, unknown, unknown) is not unique",
+            )
+            .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+        }
+        let mut common = DataType::Unknown;
+        for (_, t) in &ends {
+            common = DataType::common_type(common, *t).unwrap_or(DataType::Text);
+        }
+        let common = match common {
+            DataType::Date => DataType::Timestamp(None),
+            t @ (DataType::Time(_)
+            | DataType::TimeTz(_)
+            | DataType::Timestamp(_)
+            | DataType::TimestampTz(_)) => t.unconstrained(),
+            _ => {
+                let types: Vec<DataType> = ends.iter().map(|(_, t)| *t).collect();
+                return Err(no_such_call("pg_catalog.overlaps", &types));
+            }
+        };
+        let mut args = Vec::with_capacity(4);
+        for (e, t) in ends {
+            args.push(self.coerce(e, t, common)?);
+        }
+        Ok((
+            Expr::Call {
+                func: Function::Overlaps,
+                args,
+            },
+            DataType::Bool,
+        ))
     }
 
     /// `+`, `-`, `*`, `/` with a date/time or interval operand: the

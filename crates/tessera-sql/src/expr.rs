@@ -509,6 +509,9 @@ pub enum Function {
     ToTimestamp,
     /// `date_bin(stride, source, origin)` over timestamp or timestamptz.
     DateBin,
+    /// `(s1, e1) OVERLAPS (s2, e2)` over one date/time type, with
+    /// PostgreSQL's NULL rules (not strict).
+    Overlaps,
     /// `x AT TIME ZONE zone` (args: x, zone).
     AtTimeZone,
     /// A string function (see [`crate::text`]).
@@ -1578,6 +1581,53 @@ fn datetime_arith(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
 
 /// The zone an `AT TIME ZONE` argument names: a zone name (22023 if
 /// unknown) or an interval of hours (22023 if it holds months or days).
+/// `(s1, e1) OVERLAPS (s2, e2)` as PostgreSQL's `overlaps_timestamp`:
+/// each period's ends put in order (one NULL end taken as the other),
+/// then true when they share a moment, NULL where a NULL end leaves that
+/// open.
+fn overlaps(vals: &[Value]) -> Result<Value> {
+    let [s1, e1, s2, e2] = vals else {
+        return Err(Error::internal("OVERLAPS takes four values"));
+    };
+    // A period as (start, end or None); None when both ends are NULL.
+    let period = |s: &Value, e: &Value| -> Option<(Value, Option<Value>)> {
+        match (s.is_null(), e.is_null()) {
+            (true, true) => None,
+            (true, false) => Some((e.clone(), None)),
+            (false, true) => Some((s.clone(), None)),
+            (false, false) if s.compare(e) == Ordering::Greater => {
+                Some((e.clone(), Some(s.clone())))
+            }
+            (false, false) => Some((s.clone(), Some(e.clone()))),
+        }
+    };
+    let (Some((s1, e1)), Some((s2, e2))) = (period(s1, e1), period(s2, e2)) else {
+        return Ok(Value::Null);
+    };
+    let before = |a: &Value, b: &Value| a.compare(b) == Ordering::Less;
+    // The later start must come before the earlier period's end.
+    let (later_start, first_end, second_end) = match s1.compare(&s2) {
+        Ordering::Greater => (&s1, &e2, &e1),
+        Ordering::Less => (&s2, &e1, &e2),
+        Ordering::Equal => {
+            return Ok(match (&e1, &e2) {
+                (Some(_), Some(_)) => Value::Bool(true),
+                _ => Value::Null,
+            })
+        }
+    };
+    let Some(first_end) = first_end else {
+        return Ok(Value::Null);
+    };
+    if before(later_start, first_end) {
+        return Ok(Value::Bool(true));
+    }
+    Ok(match second_end {
+        Some(_) => Value::Bool(false),
+        None => Value::Null,
+    })
+}
+
 /// `date_bin(stride, ts, origin)` as PostgreSQL's `timestamp_bin`: the
 /// start of the stride-long bin, counted from `origin`, that holds `ts`
 /// (an infinite `ts` is itself). Strides of months are 0A000; strides
@@ -1680,6 +1730,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Array(f) = func {
         return f.eval(&vals);
+    }
+    if func == Function::Overlaps {
+        return overlaps(&vals);
     }
     if let Function::Math(f) = func {
         return f.eval(&vals);
