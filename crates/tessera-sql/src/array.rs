@@ -55,6 +55,12 @@ pub enum ArrayFn {
     Overlaps,
     /// `trim_array(a, n)`: without its last `n` elements.
     Trim,
+    /// `x [NOT] [I]LIKE ANY (patterns)`: whether any pattern of the text
+    /// array (does not) match, with ANY's NULL rules.
+    LikeAny {
+        case_insensitive: bool,
+        negated: bool,
+    },
 }
 
 impl ArrayFn {
@@ -86,6 +92,41 @@ impl ArrayFn {
         match (self, args) {
             (F::Construct(elem), items) => Ok(array(elem, items.to_vec())),
             (F::Quantified { op, all }, [x, a]) => quantified(op, all, x, a),
+            (
+                F::LikeAny {
+                    case_insensitive,
+                    negated,
+                },
+                [x, a],
+            ) => {
+                let (Value::Text(x), Value::Array(a)) = (x, a) else {
+                    return Ok(Value::Null);
+                };
+                let x = if case_insensitive {
+                    crate::text::lower(x)
+                } else {
+                    x.clone()
+                };
+                let mut saw_null = false;
+                for p in &a.items {
+                    let Value::Text(p) = p else {
+                        saw_null = true;
+                        continue;
+                    };
+                    let matched = match case_insensitive {
+                        true => crate::expr::like(&x, &crate::text::lower(p)),
+                        false => crate::expr::like(&x, p),
+                    };
+                    if matched != negated {
+                        return Ok(Value::Bool(true));
+                    }
+                }
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(false)
+                })
+            }
             // Not strict: NULL elements and arguments have their own rules.
             (F::Position, [Value::Array(a), x, rest @ ..]) => {
                 let start = match rest.first() {
@@ -374,6 +415,12 @@ pub fn signature(f: ArrayFn, types: &[DataType]) -> Option<(Vec<Option<DataType>
         (F::Cat, [T::Unknown, b]) if arr(*b) => (vec![Some(*b), None], *b),
         (F::Remove, [a, _]) if arr(*a) => (vec![None, elem(*a)], *a),
         (F::Trim, [a, n]) if arr(*a) => (vec![None, Some(int(*n)?)], *a),
+        (F::LikeAny { .. }, [x, a])
+            if (x.is_string() || *x == T::Unknown)
+                && matches!(a, T::Unknown | T::Array(Elem::Text | Elem::Varchar)) =>
+        {
+            (vec![Some(T::Text), Some(T::Array(Elem::Text))], T::Bool)
+        }
         (F::Replace, [a, _, _]) if arr(*a) => (vec![None, elem(*a), elem(*a)], *a),
         (F::ToString, [a, d]) if arr(*a) => (vec![None, Some(text(*d)?)], T::Text),
         (F::ToString, [a, d, n]) if arr(*a) => {

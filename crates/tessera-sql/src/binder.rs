@@ -4127,7 +4127,23 @@ impl<'a> Binder<'a> {
                 any,
             } => {
                 if *any {
-                    return Err(Error::unsupported("LIKE ANY"));
+                    // x [NOT] [I]LIKE ANY (array of patterns).
+                    if escape_char.is_some() {
+                        return Err(Error::unsupported("LIKE ANY … ESCAPE"));
+                    }
+                    let text_array = DataType::Array(tessera_types::array::Elem::Text);
+                    let x = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
+                    let a = self.bind_expr_hint(pattern, scope, ctx, Some(text_array))?;
+                    let f = ArrayFn::LikeAny {
+                        case_insensitive: matches!(e, E::ILike { .. }),
+                        negated: *negated,
+                    };
+                    let name = if matches!(e, E::ILike { .. }) {
+                        "~~*"
+                    } else {
+                        "~~"
+                    };
+                    return self.array_call(f, name, vec![x, a]);
                 }
                 let (x, xt) = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
                 let (p, pt) = self.bind_expr_hint(pattern, scope, ctx, Some(DataType::Text))?;
