@@ -57,7 +57,8 @@ pub enum JsonFn {
     RowToJson,
     Typeof,
     ArrayLength,
-    StripNulls,
+    /// `json_strip_nulls` (false) / `jsonb_strip_nulls` (true).
+    StripNulls(bool),
     Pretty,
     ExtractPath,
     ExtractPathText,
@@ -94,7 +95,8 @@ impl JsonFn {
             "to_jsonb" => JsonFn::To(true),
             "json_typeof" | "jsonb_typeof" => JsonFn::Typeof,
             "json_array_length" | "jsonb_array_length" => JsonFn::ArrayLength,
-            "json_strip_nulls" | "jsonb_strip_nulls" => JsonFn::StripNulls,
+            "json_strip_nulls" => JsonFn::StripNulls(false),
+            "jsonb_strip_nulls" => JsonFn::StripNulls(true),
             "jsonb_pretty" => JsonFn::Pretty,
             "json_extract_path" | "jsonb_extract_path" => JsonFn::ExtractPath,
             "json_extract_path_text" | "jsonb_extract_path_text" => JsonFn::ExtractPathText,
@@ -244,13 +246,12 @@ impl JsonFn {
                     },
                 )),
             },
-            (F::StripNulls, [v]) => {
-                let stripped = strip_nulls(jsonb_of(v)?);
-                Ok(match v {
-                    Value::Json(_) => Value::Json(stripped.to_text()),
-                    _ => jsonb_value(stripped),
-                })
+            (F::StripNulls(_), [Value::Json(text)]) => {
+                let mut out = String::with_capacity(text.len());
+                strip_json_nulls(text, &mut out)?;
+                Ok(Value::Json(out))
             }
+            (F::StripNulls(_), [v]) => Ok(jsonb_value(strip_nulls(jsonb_of(v)?))),
             (F::Pretty, [v]) => {
                 let mut out = String::new();
                 pretty(&jsonb_of(v)?, 0, &mut out);
@@ -280,6 +281,48 @@ impl JsonFn {
             ))),
         }
     }
+}
+
+/// `json_strip_nulls` of json text, as PostgreSQL re-emits its tokens:
+/// members in their order (duplicates kept), no blanks, strings
+/// re-escaped, numbers as written; object members whose value is null
+/// left out, at every depth (array elements stay).
+fn strip_json_nulls(text: &str, out: &mut String) -> Result<()> {
+    match json::members(text)? {
+        json::Members::Object(pairs) => {
+            out.push('{');
+            let mut first = true;
+            for (key, range) in pairs {
+                let value = text[range].trim();
+                if value == "null" {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                json::write_string(out, &key);
+                out.push(':');
+                strip_json_nulls(value, out)?;
+            }
+            out.push('}');
+        }
+        json::Members::Array(items) => {
+            out.push('[');
+            for (i, range) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                strip_json_nulls(text[range].trim(), out)?;
+            }
+            out.push(']');
+        }
+        json::Members::Scalar => match json::parse(text)? {
+            Jsonb::String(s) => json::write_string(out, &s),
+            _ => out.push_str(text.trim()),
+        },
+    }
+    Ok(())
 }
 
 fn jsonb_value(j: Jsonb) -> Value {
@@ -1298,7 +1341,13 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
         ),
         (F::Typeof, [t]) if is_json(*t) => (vec![doc(*t)], T::Text),
         (F::ArrayLength, [t]) if is_json(*t) => (vec![doc(*t)], T::Int4),
-        (F::StripNulls, [t]) if is_json(*t) => (vec![doc(*t)], doc(*t)?),
+        // json_strip_nulls takes json, jsonb_strip_nulls jsonb.
+        (F::StripNulls(binary), [t])
+            if *t == T::Unknown || *t == (if binary { T::Jsonb } else { T::Json }) =>
+        {
+            let t = if binary { T::Jsonb } else { T::Json };
+            (vec![Some(t)], t)
+        }
         (F::Pretty, [T::Jsonb | T::Unknown]) => (vec![Some(T::Jsonb)], T::Text),
         (F::ExtractPath, [d, keys @ ..]) if is_json(*d) => {
             let mut kinds = vec![doc(*d)];
