@@ -9395,12 +9395,9 @@ impl Binder<'_> {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
                 return Err(Error::unsupported(format!("the argument {a}")));
             };
-            bound.push(self.bind_expr_hint(
-                e,
-                &empty,
-                &mut Ctx::Row { clause: "FROM" },
-                Some(DataType::Int4),
-            )?);
+            // No type hint: an open parameter takes its type from the
+            // overload the others pick (int4 when none does).
+            bound.push(self.bind_expr(e, &empty, &mut Ctx::Row { clause: "FROM" })?);
         }
         let types: Vec<DataType> = bound.iter().map(|(_, t)| *t).collect();
         let Some((data_type, step_type)) = series_signature(&types) else {
