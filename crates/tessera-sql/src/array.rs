@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use tessera_types::array::{Array, Elem};
-use tessera_types::{DataType, Error, Result, Value};
+use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 use crate::expr::BinaryOp;
 
@@ -53,6 +53,14 @@ pub enum ArrayFn {
     ContainedBy,
     /// `&&`.
     Overlaps,
+    /// `trim_array(a, n)`: without its last `n` elements.
+    Trim,
+    /// `x [NOT] [I]LIKE ANY (patterns)`: whether any pattern of the text
+    /// array (does not) match, with ANY's NULL rules.
+    LikeAny {
+        case_insensitive: bool,
+        negated: bool,
+    },
 }
 
 impl ArrayFn {
@@ -74,6 +82,7 @@ impl ArrayFn {
             "array_replace" => ArrayFn::Replace,
             "array_to_string" => ArrayFn::ToString,
             "string_to_array" => ArrayFn::FromString,
+            "trim_array" => ArrayFn::Trim,
             _ => return None,
         })
     }
@@ -83,6 +92,41 @@ impl ArrayFn {
         match (self, args) {
             (F::Construct(elem), items) => Ok(array(elem, items.to_vec())),
             (F::Quantified { op, all }, [x, a]) => quantified(op, all, x, a),
+            (
+                F::LikeAny {
+                    case_insensitive,
+                    negated,
+                },
+                [x, a],
+            ) => {
+                let (Value::Text(x), Value::Array(a)) = (x, a) else {
+                    return Ok(Value::Null);
+                };
+                let x = if case_insensitive {
+                    crate::text::lower(x)
+                } else {
+                    x.clone()
+                };
+                let mut saw_null = false;
+                for p in &a.items {
+                    let Value::Text(p) = p else {
+                        saw_null = true;
+                        continue;
+                    };
+                    let matched = match case_insensitive {
+                        true => crate::expr::like(&x, &crate::text::lower(p)),
+                        false => crate::expr::like(&x, p),
+                    };
+                    if matched != negated {
+                        return Ok(Value::Bool(true));
+                    }
+                }
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(false)
+                })
+            }
             // Not strict: NULL elements and arguments have their own rules.
             (F::Position, [Value::Array(a), x, rest @ ..]) => {
                 let start = match rest.first() {
@@ -123,6 +167,20 @@ impl ArrayFn {
                 items.extend(b.items.iter().cloned());
                 Ok(array(a.elem, items))
             }
+            (F::Trim, [Value::Array(a), Value::Int4(n)]) => {
+                let len = a.items.len();
+                let keep = usize::try_from(*n)
+                    .ok()
+                    .and_then(|n| len.checked_sub(n))
+                    .ok_or_else(|| {
+                        Error::new(
+                            sqlstate::ARRAY_SUBSCRIPT_ERROR,
+                            format!("number of elements to trim must be between 0 and {len}"),
+                        )
+                    })?;
+                Ok(array(a.elem, a.items[..keep].to_vec()))
+            }
+            (F::Trim, [_, _]) => Ok(Value::Null),
             (F::Cat, [a @ Value::Array(_), Value::Null]) => Ok(a.clone()),
             (F::Cat, [Value::Null, b]) => Ok(b.clone()),
             (F::Remove, [Value::Array(a), x]) => Ok(array(
@@ -356,6 +414,13 @@ pub fn signature(f: ArrayFn, types: &[DataType]) -> Option<(Vec<Option<DataType>
         (F::Cat, [a, b]) if arr(*a) && (*b == *a || *b == T::Unknown) => (vec![None, Some(*a)], *a),
         (F::Cat, [T::Unknown, b]) if arr(*b) => (vec![Some(*b), None], *b),
         (F::Remove, [a, _]) if arr(*a) => (vec![None, elem(*a)], *a),
+        (F::Trim, [a, n]) if arr(*a) => (vec![None, Some(int(*n)?)], *a),
+        (F::LikeAny { .. }, [x, a])
+            if (x.is_string() || *x == T::Unknown)
+                && matches!(a, T::Unknown | T::Array(Elem::Text | Elem::Varchar)) =>
+        {
+            (vec![Some(T::Text), Some(T::Array(Elem::Text))], T::Bool)
+        }
         (F::Replace, [a, _, _]) if arr(*a) => (vec![None, elem(*a), elem(*a)], *a),
         (F::ToString, [a, d]) if arr(*a) => (vec![None, Some(text(*d)?)], T::Text),
         (F::ToString, [a, d, n]) if arr(*a) => {

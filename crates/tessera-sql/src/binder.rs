@@ -62,6 +62,51 @@ fn keyable(columns: &[ColumnDef], key: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The overload of `generate_series` that takes arguments of `types`:
+/// the type of its values (start and stop) and of its step. PostgreSQL's
+/// forms: int4, int8, numeric (start, stop [, step]), and timestamp and
+/// timestamptz (start, stop, interval); untyped literals follow the typed
+/// arguments, and dates (or only literals with an interval) take the
+/// preferred timestamptz.
+fn series_signature(types: &[DataType]) -> Option<(DataType, DataType)> {
+    use DataType as T;
+    if !(2..=3).contains(&types.len()) {
+        return None;
+    }
+    let (bounds, step) = (&types[..2], types.get(2));
+    let timestamps =
+        bounds.iter().any(DataType::is_datetime) || matches!(step, Some(T::Interval(_)));
+    if timestamps {
+        let step_ok = matches!(step, Some(T::Interval(_) | T::Unknown));
+        let t = if bounds.iter().any(|t| matches!(t, T::Timestamp(_)))
+            && !bounds
+                .iter()
+                .any(|t| matches!(t, T::TimestampTz(_) | T::Date))
+        {
+            T::Timestamp(None)
+        } else {
+            T::TimestampTz(None)
+        };
+        let bounds_ok = bounds.iter().all(|b| {
+            matches!(
+                b,
+                T::Timestamp(_) | T::TimestampTz(_) | T::Date | T::Unknown
+            )
+        });
+        return (step_ok && bounds_ok).then_some((t, T::Interval(None)));
+    }
+    let mut t = T::Int4;
+    for arg in types {
+        t = match arg {
+            T::Numeric(_) => T::Numeric(None),
+            T::Int8 if t == T::Int4 => T::Int8,
+            T::Int2 | T::Int4 | T::Int8 | T::Unknown => t,
+            _ => return None,
+        };
+    }
+    Some((t, t))
+}
+
 /// The name a FROM function's relation goes by: its alias, or its name.
 fn alias_or(alias: Option<&ast::TableAlias>, name: &str) -> String {
     alias.map_or(name.to_string(), |a| ident_name(&a.name))
@@ -113,6 +158,14 @@ fn function_scope(
         }),
         ..Scope::default()
     })
+}
+
+/// A lone `generate_series` as a call among others (ROWS FROM, WITH
+/// ORDINALITY).
+fn series_call(series: crate::plan::SeriesScan) -> (TableFn, Vec<Expr>) {
+    let mut exprs = vec![series.start, series.stop];
+    exprs.extend(series.step);
+    (TableFn::Series(series.data_type), exprs)
 }
 
 /// Set-returning functions that may stand in a select list, with the
@@ -427,15 +480,15 @@ const SRF_ALIAS: &str = "?srf?";
 /// tree) as the plain function factor `f(…)`: functions in FROM are
 /// lateral anyway.
 fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
-    let (name, args, alias) = match relation {
+    let (name, args, alias, with_ordinality) = match relation {
         ast::TableFactor::Function {
             name, args, alias, ..
-        } => (name.clone(), args.clone(), alias.clone()),
+        } => (name.clone(), args.clone(), alias.clone(), false),
         ast::TableFactor::UNNEST {
             alias,
             array_exprs,
             with_offset: false,
-            with_ordinality: false,
+            with_ordinality,
             ..
         } => (
             ast::ObjectName::from(vec![ast::Ident::new("unnest")]),
@@ -444,6 +497,7 @@ fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
                 .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
                 .collect(),
             alias.clone(),
+            *with_ordinality,
         ),
         _ => return None,
     };
@@ -456,7 +510,7 @@ fn function_factor(relation: &ast::TableFactor) -> Option<ast::TableFactor> {
         }),
         with_hints: vec![],
         version: None,
-        with_ordinality: false,
+        with_ordinality,
         partitions: vec![],
         json_path: None,
         sample: None,
@@ -816,6 +870,87 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
         }
         other => return Err(Error::unsupported(format!("type {other}"))),
     })
+}
+
+/// `json[b]_to_record(doc) AS r(a int, b text)` and `json[b]_to_recordset`
+/// in FROM: each declared column is the document's member of its name
+/// (`->>`, or `->` for a json or jsonb column) cast to its type, so a
+/// missing member is NULL and a member that does not read as the type is
+/// the cast's error. As a LATERAL subquery (the argument may read earlier
+/// items); the recordset form over `json[b]_array_elements`, a row per
+/// element. WITH ORDINALITY is not supported on them (0A000).
+fn json_to_record_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+    let ast::TableFactor::Table {
+        name,
+        args: Some(args),
+        alias,
+        with_ordinality,
+        ..
+    } = relation
+    else {
+        return Ok(None);
+    };
+    let parts = name_parts(name)?;
+    let bare = match parts.as_slice() {
+        [n] => n.as_str(),
+        [schema, n] if schema == "pg_catalog" => n.as_str(),
+        _ => return Ok(None),
+    };
+    let (binary, set) = match bare {
+        "json_to_record" => (false, false),
+        "jsonb_to_record" => (true, false),
+        "json_to_recordset" => (false, true),
+        "jsonb_to_recordset" => (true, true),
+        _ => return Ok(None),
+    };
+    if *with_ordinality {
+        return Err(Error::unsupported(format!("{bare}(…) WITH ORDINALITY")));
+    }
+    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
+        return Err(no_such_function(bare));
+    };
+    let Some(alias) = alias.as_ref().filter(|a| !a.columns.is_empty()) else {
+        return Err(Error::syntax(
+            "a column definition list is required for functions returning \"record\"",
+        ));
+    };
+    let doc_type = if binary { "jsonb" } else { "json" };
+    let mut select = Vec::with_capacity(alias.columns.len());
+    for c in &alias.columns {
+        let Some(t) = &c.data_type else {
+            return Err(Error::syntax(
+                "a column definition list is required for functions returning \"record\"",
+            ));
+        };
+        let key = ident_name(&c.name).replace('\'', "''");
+        let op = match t {
+            ast::DataType::JSON | ast::DataType::JSONB => "->",
+            _ => "->>",
+        };
+        select.push(format!("(d.doc {op} '{key}')::{t} AS {}", c.name));
+    }
+    let check = crate::json::record_doc_name(bare);
+    let from = match set {
+        false => format!("(SELECT \"{check}\"(({arg})::{doc_type}) AS doc) d"),
+        true => format!(
+            "(SELECT \"{check}\"(e) AS doc FROM {doc_type}_array_elements(({arg})::{doc_type}) AS e) d"
+        ),
+    };
+    let sql = format!("SELECT {} FROM {from}", select.join(", "));
+    let parsed = crate::parser::parse(&sql)?;
+    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
+    else {
+        return Err(Error::internal("json_to_record as a query"));
+    };
+    let alias = ast::TableAlias {
+        name: alias.name.clone(),
+        columns: vec![],
+    };
+    Ok(Some(ast::TableFactor::Derived {
+        lateral: true,
+        subquery,
+        alias: Some(alias),
+    }))
 }
 
 /// `pg_partition_ancestors(rel) [WITH ORDINALITY]` in FROM: no table is a
@@ -4082,7 +4217,23 @@ impl<'a> Binder<'a> {
                 any,
             } => {
                 if *any {
-                    return Err(Error::unsupported("LIKE ANY"));
+                    // x [NOT] [I]LIKE ANY (array of patterns).
+                    if escape_char.is_some() {
+                        return Err(Error::unsupported("LIKE ANY … ESCAPE"));
+                    }
+                    let text_array = DataType::Array(tessera_types::array::Elem::Text);
+                    let x = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
+                    let a = self.bind_expr_hint(pattern, scope, ctx, Some(text_array))?;
+                    let f = ArrayFn::LikeAny {
+                        case_insensitive: matches!(e, E::ILike { .. }),
+                        negated: *negated,
+                    };
+                    let name = if matches!(e, E::ILike { .. }) {
+                        "~~*"
+                    } else {
+                        "~~"
+                    };
+                    return self.array_call(f, name, vec![x, a]);
                 }
                 let (x, xt) = self.bind_expr_hint(expr, scope, ctx, Some(DataType::Text))?;
                 let (p, pt) = self.bind_expr_hint(pattern, scope, ctx, Some(DataType::Text))?;
@@ -4380,6 +4531,26 @@ impl<'a> Binder<'a> {
                 args.extend(substring_for.as_deref().cloned());
                 self.bind_text_call(crate::text::TextFn::Substr, "substring", &args, scope, ctx)
             }
+            ast::Expr::Overlay {
+                expr,
+                overlay_what,
+                overlay_from,
+                overlay_for,
+            } => {
+                // overlay(s placing r from n [for m]) is, as PostgreSQL
+                // defines it, substring(s, 1, n - 1) || r ||
+                // substring(s, n + m), m the length of r by default.
+                let sql = match overlay_for {
+                    Some(count) => format!(
+                        "substring(({expr}), 1, ({overlay_from}) - 1) || ({overlay_what}) || substring(({expr}), ({overlay_from}) + ({count}))"
+                    ),
+                    None => format!(
+                        "substring(({expr}), 1, ({overlay_from}) - 1) || ({overlay_what}) || substring(({expr}), ({overlay_from}) + length({overlay_what}))"
+                    ),
+                };
+                let rewritten = crate::parser::parse_expr(&sql)?;
+                self.bind_expr(&rewritten, scope, ctx)
+            }
             ast::Expr::Position { expr, r#in } => {
                 let args = [(**r#in).clone(), (**expr).clone()];
                 self.bind_text_call(crate::text::TextFn::Strpos, "position", &args, scope, ctx)
@@ -4631,6 +4802,9 @@ impl<'a> Binder<'a> {
         ctx: &mut Ctx,
     ) -> Result<(Expr, DataType)> {
         use ast::BinaryOperator as B;
+        if *op == B::Overlaps {
+            return self.bind_overlaps(left, right, scope, ctx);
+        }
         if !matches!(op, B::PGCustomBinaryOperator(_) | B::And | B::Or) {
             if let Some(bound) = self.bind_row_binary(left, op, right, scope, ctx)? {
                 return Ok(bound);
@@ -4710,6 +4884,38 @@ impl<'a> Binder<'a> {
                 scope,
                 ctx,
             );
+        }
+        // `~~`, `~~*`, `!~~`, `!~~*`: LIKE and ILIKE spelled as operators.
+        let like = match op {
+            B::PGLikeMatch => Some((false, false)),
+            B::PGILikeMatch => Some((true, false)),
+            B::PGNotLikeMatch => Some((false, true)),
+            B::PGNotILikeMatch => Some((true, true)),
+            _ => None,
+        };
+        if let Some((case_insensitive, negated)) = like {
+            let (expr, pattern) = (Box::new(left.clone()), Box::new(right.clone()));
+            let e = match case_insensitive {
+                false => ast::Expr::Like {
+                    negated,
+                    any: false,
+                    expr,
+                    pattern,
+                    escape_char: None,
+                },
+                true => ast::Expr::ILike {
+                    negated,
+                    any: false,
+                    expr,
+                    pattern,
+                    escape_char: None,
+                },
+            };
+            return self.bind_expr(&e, scope, ctx);
+        }
+        if *op == B::PGStartsWith {
+            let args = [left.clone(), right.clone()];
+            return self.bind_text_call(crate::text::TextFn::StartsWith, "^@", &args, scope, ctx);
         }
         let regex_match = match op {
             B::PGRegexMatch => Some((false, false)),
@@ -4835,10 +5041,12 @@ impl<'a> Binder<'a> {
             _ => {
                 let common = DataType::common_type(lt, rt)
                     .ok_or_else(|| operator_missing(op.symbol(), Some(lt), rt))?;
-                let common = if common == DataType::Unknown {
-                    DataType::Text
-                } else {
-                    common
+                let common = match common {
+                    DataType::Unknown => DataType::Text,
+                    // real against an integer: PostgreSQL's operators
+                    // (float48mul, float48eq…) take it as double precision.
+                    DataType::Float4 if lt.is_integer() || rt.is_integer() => DataType::Float8,
+                    common => common,
                 };
                 // json has no equality or ordering (jsonb has).
                 if common == DataType::Json {
@@ -4874,6 +5082,74 @@ impl<'a> Binder<'a> {
                 Ok((e, t))
             }
         }
+    }
+
+    /// `(start, end | interval) OVERLAPS (start, end | interval)`: the four
+    /// ends (an interval's end its start plus it) cast to their common
+    /// date/time type (a date's is timestamp), compared by
+    /// `Function::Overlaps`.
+    fn bind_overlaps(
+        &mut self,
+        left: &ast::Expr,
+        right: &ast::Expr,
+        scope: &Scope,
+        ctx: &mut Ctx,
+    ) -> Result<(Expr, DataType)> {
+        let mut ends = Vec::with_capacity(4);
+        for (side, e) in [("left", left), ("right", right)] {
+            let Some([start, end]) =
+                row::row_constructor(e).and_then(|f| <[_; 2]>::try_from(f).ok())
+            else {
+                return Err(Error::syntax(format!(
+                    "wrong number of parameters on {side} side of OVERLAPS expression"
+                )));
+            };
+            let (s, st) = self.bind_expr(&start, scope, ctx)?;
+            let (mut x, mut xt) = self.bind_expr(&end, scope, ctx)?;
+            if matches!(xt, DataType::Interval(_)) {
+                let sum = ast::Expr::BinaryOp {
+                    left: Box::new(ast::Expr::Nested(Box::new(start.clone()))),
+                    op: ast::BinaryOperator::Plus,
+                    right: Box::new(ast::Expr::Nested(Box::new(end.clone()))),
+                };
+                (x, xt) = self.bind_expr(&sum, scope, ctx)?;
+            }
+            ends.push((s, st));
+            ends.push((x, xt));
+        }
+        if ends.iter().all(|(_, t)| *t == DataType::Unknown) {
+            return Err(Error::new(
+                sqlstate::AMBIGUOUS_FUNCTION,
+                "function pg_catalog.overlaps(unknown, unknown, unknown, unknown) is not unique",
+            )
+            .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+        }
+        let mut common = DataType::Unknown;
+        for (_, t) in &ends {
+            common = DataType::common_type(common, *t).unwrap_or(DataType::Text);
+        }
+        let common = match common {
+            DataType::Date => DataType::Timestamp(None),
+            t @ (DataType::Time(_)
+            | DataType::TimeTz(_)
+            | DataType::Timestamp(_)
+            | DataType::TimestampTz(_)) => t.unconstrained(),
+            _ => {
+                let types: Vec<DataType> = ends.iter().map(|(_, t)| *t).collect();
+                return Err(no_such_call("pg_catalog.overlaps", &types));
+            }
+        };
+        let mut args = Vec::with_capacity(4);
+        for (e, t) in ends {
+            args.push(self.coerce(e, t, common)?);
+        }
+        Ok((
+            Expr::Call {
+                func: Function::Overlaps,
+                args,
+            },
+            DataType::Bool,
+        ))
     }
 
     /// `+`, `-`, `*`, `/` with a date/time or interval operand: the
@@ -5151,7 +5427,7 @@ impl<'a> Binder<'a> {
             }
             "current_date" if without_parens => (cast(now, DataType::Date), DataType::Date),
             "date_part" | "date_trunc" | "age" | "justify_days" | "justify_hours"
-            | "justify_interval" | "isfinite" | "to_timestamp" => {
+            | "justify_interval" | "isfinite" | "to_timestamp" | "date_bin" => {
                 let mut bound = Vec::new();
                 for (i, a) in args.iter().enumerate() {
                     let hint = (i == 0 && matches!(name, "date_part" | "date_trunc"))
@@ -5220,6 +5496,16 @@ impl<'a> Binder<'a> {
                 };
                 (Function::DateTrunc, vec![T::Text, target], target)
             }
+            // date_trunc(unit, timestamptz, zone): truncated on that
+            // zone's wall clock.
+            ("date_trunc", [u, x, z])
+                if unit_ok(*u)
+                    && unit_ok(*z)
+                    && matches!(x, T::TimestampTz(None) | T::Date | T::Unknown) =>
+            {
+                let tz = T::TimestampTz(None);
+                (Function::DateTrunc, vec![T::Text, tz, T::Text], tz)
+            }
             ("age", [a, b]) => match (stamp(*a), stamp(*b)) {
                 (Some(x), Some(y)) => {
                     let t = if x == y { x } else { T::TimestampTz(None) };
@@ -5271,6 +5557,17 @@ impl<'a> Binder<'a> {
                     _ => return Ok(None),
                 };
                 (Function::IsFinite, vec![target], T::Bool)
+            }
+            ("date_bin", [T::Interval(None) | T::Unknown, x, o]) => {
+                let t = match (x, o) {
+                    (T::Timestamp(None), T::Timestamp(None) | T::Unknown)
+                    | (T::Unknown, T::Timestamp(None)) => T::Timestamp(None),
+                    _ => match (stamp(*x), stamp(*o)) {
+                        (Some(_), Some(_)) => T::TimestampTz(None),
+                        _ => return Ok(None),
+                    },
+                };
+                (Function::DateBin, vec![T::Interval(None), t, t], t)
             }
             ("to_timestamp", [t]) if t.is_numeric_family() || *t == T::Unknown => {
                 (Function::ToTimestamp, vec![T::Float8], T::TimestampTz(None))
@@ -5583,10 +5880,47 @@ impl<'a> Binder<'a> {
         if distinct || star {
             return Err(Error::syntax(format!("syntax error in call to {name}")));
         }
-        if let ("to_json" | "to_jsonb" | "row_to_json", [arg]) = (name.as_str(), args.as_slice()) {
+        if let ("row_to_json", [row, pretty @ ..]) = (name.as_str(), args.as_slice()) {
+            // row_to_json(record [, bool]): a FROM item's whole row, or
+            // any record value; 42883 for anything else.
+            let (e, t) = match self.bind_whole_row(row, scope, ctx, false)? {
+                Some(whole) => whole,
+                None => {
+                    let (e, t) = self.bind_expr(row, scope, ctx)?;
+                    if !matches!(t, DataType::Record(_)) {
+                        let mut types = vec![t];
+                        for p in pretty {
+                            types.push(self.bind_expr(p, scope, ctx)?.1);
+                        }
+                        return Err(no_such_call(&name, &types));
+                    }
+                    (e, t)
+                }
+            };
+            let mut bound = vec![(e, t)];
+            for p in pretty {
+                bound.push(self.bind_expr_hint(p, scope, ctx, Some(DataType::Bool))?);
+            }
+            return self.json_call(JsonFn::RowToJson, &name, bound);
+        }
+        if let ("to_json" | "to_jsonb", [arg]) = (name.as_str(), args.as_slice()) {
             if let Some(row) = self.bind_whole_row(arg, scope, ctx, name == "to_jsonb")? {
                 return Ok(row);
             }
+        }
+        if let ("num_nulls" | "num_nonnulls", [_, ..]) = (name.as_str(), args.as_slice()) {
+            // How many arguments are (not) NULL: a sum of CASEs.
+            let test = if name == "num_nulls" {
+                "IS NULL"
+            } else {
+                "IS NOT NULL"
+            };
+            let terms: Vec<String> = args
+                .iter()
+                .map(|a| format!("CASE WHEN ({a}) {test} THEN 1 ELSE 0 END"))
+                .collect();
+            let sum = crate::parser::parse_expr(&format!("({})::int4", terms.join(" + ")))?;
+            return self.bind_expr(&sum, scope, ctx);
         }
         if let Some(f) = JsonFn::named(&name) {
             return self.bind_json_call(f, &name, &args, scope, ctx);
@@ -5648,6 +5982,9 @@ impl<'a> Binder<'a> {
         if let Some(f) = crate::pattern::PatternFn::named(&name) {
             return self.bind_pattern_call(f, &name, &args, scope, ctx);
         }
+        if let Some(f) = crate::bytea::ByteaFn::named(&name) {
+            return self.bind_json_call(JsonFn::Bytea(f), &name, &args, scope, ctx);
+        }
         if let Some(f) = crate::text::TextFn::named(&name) {
             if f.signature(args.len()).is_some() {
                 return self.bind_text_call(f, &name, &args, scope, ctx);
@@ -5659,6 +5996,20 @@ impl<'a> Binder<'a> {
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
         let missing = || no_such_call(&name, &types);
+        if let ("length", [DataType::Bytea]) = (name.as_str(), types.as_slice()) {
+            let f = JsonFn::Bytea(crate::bytea::ByteaFn::Length);
+            return self.json_call(f, &name, bound);
+        }
+        if let ("pg_size_pretty", [t @ (DataType::Int2 | DataType::Int4 | DataType::Unknown)]) =
+            (name.as_str(), types.as_slice())
+        {
+            // Both the bigint and the numeric form take it.
+            return Err(Error::new(
+                sqlstate::AMBIGUOUS_FUNCTION,
+                format!("function pg_size_pretty({}) is not unique", t.name()),
+            )
+            .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."));
+        }
         if let Some(f) = crate::math::MathFn::named(&name) {
             return self.math_call(f, &name, bound);
         }
@@ -7790,7 +8141,9 @@ impl Binder<'_> {
                     && !matches!(
                         one.relation,
                         ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
-                    ) =>
+                    )
+                    // json[b]_to_record[set] become subqueries (or errors).
+                    && matches!(json_to_record_item(&one.relation), Ok(None)) =>
             {
                 self.bind_relation(&one.relation)
             }
@@ -7847,6 +8200,9 @@ impl Binder<'_> {
             return self.bind_item(&function, scope);
         }
         if let Some(derived) = partition_ancestors_item(relation)? {
+            return self.bind_item(&derived, scope);
+        }
+        if let Some(derived) = json_to_record_item(relation)? {
             return self.bind_item(&derived, scope);
         }
         let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });
@@ -8760,6 +9116,31 @@ impl Binder<'_> {
     }
 
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        let scope = self.bind_relation_as_named(relation)?;
+        // `SELECT *` and column references find a FROM item's columns by
+        // name, so two of one name would read the first twice: refused,
+        // not answered wrongly (PostgreSQL allows them, as in
+        // `unnest(a, b)`, whose columns are both `unnest`).
+        if let (Some(table), Some(_)) = (&scope.table, &scope.series) {
+            for (i, c) in table.columns.iter().enumerate() {
+                if table.columns[..i].iter().any(|d| d.name == c.name) {
+                    return Err(Error::unsupported(format!(
+                        "two columns named \"{}\" from a function in FROM",
+                        c.name
+                    ))
+                    .with_hint(format!(
+                        "Name its columns apart with an alias: AS {}(a, b).",
+                        table.name
+                    )));
+                }
+            }
+        }
+        Ok(scope)
+    }
+
+    /// [`Self::bind_relation`], columns named as the function names them
+    /// (alike names allowed: `WITH ORDINALITY` renames them after).
+    fn bind_relation_as_named(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
         if let Some(function) = function_factor(relation) {
             return self.bind_relation(&function);
         }
@@ -8782,6 +9163,14 @@ impl Binder<'_> {
                     return self.bind_relation(&unqualified);
                 }
             }
+        }
+        if let ast::TableFactor::Table {
+            args: Some(_),
+            with_ordinality: true,
+            ..
+        } = relation
+        {
+            return self.bind_ordinality(relation);
         }
         match relation {
             ast::TableFactor::Table {
@@ -8947,6 +9336,23 @@ impl Binder<'_> {
                 (f, exprs),
             );
         }
+        if f == TableFn::Unnest && bound.len() > 1 {
+            // unnest(a, b, …): the arrays side by side, a column each.
+            let mut columns = Vec::with_capacity(bound.len());
+            let mut calls = Vec::with_capacity(bound.len());
+            for (e, t) in bound {
+                let DataType::Array(elem) = t else {
+                    return Err(no_such_call(name, &types));
+                };
+                columns.push((name.to_string(), elem.data_type()));
+                calls.push((TableFn::Unnest, vec![e]));
+            }
+            let mut scope = function_scope(columns, alias, name, (TableFn::Unnest, vec![]))?;
+            if let Some(series) = scope.series.as_mut() {
+                series.functions = calls;
+            }
+            return Ok(scope);
+        }
         let want = match (f, bound.last()) {
             (TableFn::Unnest, Some((_, t @ DataType::Array(_)))) => *t,
             (TableFn::Unnest, Some((_, DataType::Unknown))) => {
@@ -8973,6 +9379,60 @@ impl Binder<'_> {
             name,
             (f, vec![doc]),
         )
+    }
+
+    /// `f(…) WITH ORDINALITY [AS alias (columns)]`: the function's columns
+    /// and a last bigint column `ordinality` numbering its rows from 1.
+    fn bind_ordinality(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        let ast::TableFactor::Table { name, alias, .. } = relation else {
+            return Err(Error::internal("WITH ORDINALITY of a non-function"));
+        };
+        // The function bound alone (named by the alias, whose column list
+        // may also name the ordinality column, applied below).
+        let mut plain = relation.clone();
+        if let ast::TableFactor::Table {
+            with_ordinality,
+            alias,
+            ..
+        } = &mut plain
+        {
+            *with_ordinality = false;
+            if let Some(a) = alias {
+                a.columns.clear();
+            }
+        }
+        let scope = self.bind_relation_as_named(&plain)?;
+        let (Some(table), Some(series)) = (scope.table, scope.series) else {
+            return Err(Error::unsupported(format!("WITH ORDINALITY on {name}")));
+        };
+        let mut calls = match series.functions.is_empty() {
+            true => vec![series_call(series)],
+            false => series.functions,
+        };
+        calls.push((TableFn::Ordinality, vec![]));
+        let mut columns: Vec<(String, DataType)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type))
+            .collect();
+        columns.push(("ordinality".to_string(), DataType::Int8));
+        let shown = object_name(name)?;
+        if let Some(a) = alias.as_ref().filter(|a| a.columns.len() > columns.len()) {
+            return Err(Error::new(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                format!(
+                    "table \"{}\" has {} columns available but {} columns specified",
+                    ident_name(&a.name),
+                    columns.len(),
+                    a.columns.len()
+                ),
+            ));
+        }
+        let mut scope = function_scope(columns, alias.as_ref(), &shown, (TableFn::Unnest, vec![]))?;
+        if let Some(series) = scope.series.as_mut() {
+            series.functions = calls;
+        }
+        Ok(scope)
     }
 
     /// `ROWS FROM (f(…), g(…))`, what several set-returning calls of a
@@ -9006,10 +9466,7 @@ impl Binder<'_> {
             };
             columns.extend(table.columns.iter().map(|c| (c.name.clone(), c.data_type)));
             if series.functions.is_empty() {
-                let mut exprs = vec![series.start, series.stop];
-                exprs.extend(series.step);
-                let int8 = series.data_type == DataType::Int8;
-                calls.push((TableFn::Series { int8 }, exprs));
+                calls.push(series_call(series));
             } else {
                 calls.extend(series.functions);
             }
@@ -9036,39 +9493,18 @@ impl Binder<'_> {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
                 return Err(Error::unsupported(format!("the argument {a}")));
             };
-            bound.push(self.bind_expr_hint(
-                e,
-                &empty,
-                &mut Ctx::Row { clause: "FROM" },
-                Some(DataType::Int4),
-            )?);
+            // No type hint: an open parameter takes its type from the
+            // overload the others pick (int4 when none does).
+            bound.push(self.bind_expr(e, &empty, &mut Ctx::Row { clause: "FROM" })?);
         }
-        if !(2..=3).contains(&bound.len()) {
-            return Err(Error::new(
-                sqlstate::UNDEFINED_FUNCTION,
-                format!(
-                    "function generate_series with {} arguments does not exist",
-                    bound.len()
-                ),
-            )
-            .with_hint("Tessera has generate_series(start, stop [, step]) over integers."));
-        }
-        let mut data_type = DataType::Int4;
-        for (_, t) in &bound {
-            data_type = match t {
-                DataType::Int8 => DataType::Int8,
-                DataType::Int2 | DataType::Int4 | DataType::Unknown => data_type,
-                other => {
-                    return Err(Error::unsupported(format!(
-                        "generate_series over {}",
-                        other.name()
-                    )))
-                }
-            };
-        }
+        let types: Vec<DataType> = bound.iter().map(|(_, t)| *t).collect();
+        let Some((data_type, step_type)) = series_signature(&types) else {
+            return Err(no_such_call("generate_series", &types));
+        };
         let mut exprs = Vec::new();
-        for (e, t) in bound {
-            exprs.push(self.coerce(e, t, data_type)?);
+        for (i, (e, t)) in bound.into_iter().enumerate() {
+            let to = if i == 2 { step_type } else { data_type };
+            exprs.push(self.coerce(e, t, to)?);
         }
         let step = if exprs.len() == 3 { exprs.pop() } else { None };
         let stop = exprs
@@ -11580,6 +12016,13 @@ impl Binder<'_> {
         }
         let missing = |types: &[DataType]| no_such_call(name, types);
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
+        // substring, position, trim and md5 of a bytea: its own forms.
+        if let (true, Some(bytea)) = (
+            types.contains(&DataType::Bytea),
+            crate::bytea::ByteaFn::of_text(f),
+        ) {
+            return self.json_call(JsonFn::Bytea(bytea), name, bound);
+        }
         let Some((kinds, result)) = f.signature(args.len()) else {
             return Err(missing(&types));
         };

@@ -509,6 +509,11 @@ pub enum Function {
     IsFinite,
     /// `to_timestamp(double precision)`: seconds since 1970 as timestamptz.
     ToTimestamp,
+    /// `date_bin(stride, source, origin)` over timestamp or timestamptz.
+    DateBin,
+    /// `(s1, e1) OVERLAPS (s2, e2)` over one date/time type, with
+    /// PostgreSQL's NULL rules (not strict).
+    Overlaps,
     /// `x AT TIME ZONE zone` (args: x, zone).
     AtTimeZone,
     /// A string function (see [`crate::text`]).
@@ -1578,6 +1583,92 @@ fn datetime_arith(op: BinaryOp, l: &Value, r: &Value, zone: &TimeZone) -> Result
 
 /// The zone an `AT TIME ZONE` argument names: a zone name (22023 if
 /// unknown) or an interval of hours (22023 if it holds months or days).
+/// `(s1, e1) OVERLAPS (s2, e2)` as PostgreSQL's `overlaps_timestamp`:
+/// each period's ends put in order (one NULL end taken as the other),
+/// then true when they share a moment, NULL where a NULL end leaves that
+/// open.
+fn overlaps(vals: &[Value]) -> Result<Value> {
+    let [s1, e1, s2, e2] = vals else {
+        return Err(Error::internal("OVERLAPS takes four values"));
+    };
+    // A period as (start, end or None); None when both ends are NULL.
+    let period = |s: &Value, e: &Value| -> Option<(Value, Option<Value>)> {
+        match (s.is_null(), e.is_null()) {
+            (true, true) => None,
+            (true, false) => Some((e.clone(), None)),
+            (false, true) => Some((s.clone(), None)),
+            (false, false) if s.compare(e) == Ordering::Greater => {
+                Some((e.clone(), Some(s.clone())))
+            }
+            (false, false) => Some((s.clone(), Some(e.clone()))),
+        }
+    };
+    let (Some((s1, e1)), Some((s2, e2))) = (period(s1, e1), period(s2, e2)) else {
+        return Ok(Value::Null);
+    };
+    let before = |a: &Value, b: &Value| a.compare(b) == Ordering::Less;
+    // The later start must come before the earlier period's end.
+    let (later_start, first_end, second_end) = match s1.compare(&s2) {
+        Ordering::Greater => (&s1, &e2, &e1),
+        Ordering::Less => (&s2, &e1, &e2),
+        Ordering::Equal => {
+            return Ok(match (&e1, &e2) {
+                (Some(_), Some(_)) => Value::Bool(true),
+                _ => Value::Null,
+            })
+        }
+    };
+    let Some(first_end) = first_end else {
+        return Ok(Value::Null);
+    };
+    if before(later_start, first_end) {
+        return Ok(Value::Bool(true));
+    }
+    Ok(match second_end {
+        Some(_) => Value::Bool(false),
+        None => Value::Null,
+    })
+}
+
+/// `date_bin(stride, ts, origin)` as PostgreSQL's `timestamp_bin`: the
+/// start of the stride-long bin, counted from `origin`, that holds `ts`
+/// (an infinite `ts` is itself). Strides of months are 0A000; strides
+/// not above zero, an infinite origin or a result out of range 22008.
+fn date_bin(stride: &datetime::Interval, ts: i64, origin: i64) -> Result<i64> {
+    if !datetime::is_finite_timestamp(ts) {
+        return Ok(ts);
+    }
+    let out_of_range = |what: &str| Error::new(sqlstate::DATETIME_FIELD_OVERFLOW, what.to_string());
+    if !datetime::is_finite_timestamp(origin) {
+        return Err(out_of_range("origin out of range"));
+    }
+    if stride.months != 0 {
+        return Err(Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "timestamps cannot be binned into intervals containing months or years",
+        ));
+    }
+    let stride_us = (stride.days as i64)
+        .checked_mul(datetime::USECS_PER_DAY)
+        .and_then(|d| d.checked_add(stride.micros))
+        .ok_or_else(|| out_of_range("interval out of range"))?;
+    if stride_us <= 0 {
+        return Err(out_of_range("stride must be greater than zero"));
+    }
+    let diff = ts
+        .checked_sub(origin)
+        .ok_or_else(|| out_of_range("interval out of range"))?;
+    let mut delta = diff - diff % stride_us;
+    // The start of the bin also when the origin is after the source.
+    if diff < 0 && diff % stride_us != 0 {
+        delta -= stride_us;
+    }
+    origin
+        .checked_add(delta)
+        .filter(|r| datetime::is_valid_timestamp(*r))
+        .ok_or_else(|| out_of_range("timestamp out of range"))
+}
+
 fn zone_argument(v: &Value) -> Result<TimeZone> {
     match v {
         Value::Interval(i) => {
@@ -1641,6 +1732,9 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
     }
     if let Function::Array(f) = func {
         return f.eval(&vals);
+    }
+    if func == Function::Overlaps {
+        return overlaps(&vals);
     }
     if let Function::Math(f) = func {
         return f.eval(&vals);
@@ -1722,8 +1816,8 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
             Value::Numeric(d) => Value::Numeric(d.abs()),
             _ => return Err(Error::internal("abs of a non-number")),
         },
-        (Function::Lower, [Value::Text(s)]) => Value::Text(s.to_lowercase()),
-        (Function::Upper, [Value::Text(s)]) => Value::Text(s.to_uppercase()),
+        (Function::Lower, [Value::Text(s)]) => Value::Text(crate::text::lower(s)),
+        (Function::Upper, [Value::Text(s)]) => Value::Text(crate::text::upper(s)),
         (Function::Length, [Value::Text(s)]) => Value::Int4(s.chars().count() as i32),
         (Function::Extract | Function::DatePart, [Value::Text(unit), v]) => {
             date_part(unit, v, &params.time.zone, func == Function::Extract)?
@@ -1736,6 +1830,10 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
             Value::Interval(i) => Value::Interval(ops::interval_trunc(unit, i)?),
             other => return Err(Error::internal(format!("date_trunc of {other:?}"))),
         },
+        (Function::DateTrunc, [Value::Text(unit), Value::TimestampTz(ts), zone]) => {
+            let zone = zone_argument(zone)?;
+            Value::TimestampTz(ops::timestamp_trunc(unit, *ts, Some(&zone))?)
+        }
         (Function::Age, [a, b]) => {
             let local = |v: &Value| -> Result<i64> {
                 match v {
@@ -1749,6 +1847,19 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         (Function::JustifyDays, [Value::Interval(i)]) => Value::Interval(i.justify_days()?),
         (Function::JustifyHours, [Value::Interval(i)]) => Value::Interval(i.justify_hours()?),
         (Function::JustifyInterval, [Value::Interval(i)]) => Value::Interval(i.justify()?),
+        (Function::DateBin, [Value::Interval(stride), source, origin]) => {
+            let (Value::Timestamp(ts) | Value::TimestampTz(ts)) = source else {
+                return Err(Error::internal("date_bin of a non-timestamp"));
+            };
+            let (Value::Timestamp(o) | Value::TimestampTz(o)) = origin else {
+                return Err(Error::internal("date_bin origin"));
+            };
+            let binned = date_bin(stride, *ts, *o)?;
+            match source {
+                Value::Timestamp(_) => Value::Timestamp(binned),
+                _ => Value::TimestampTz(binned),
+            }
+        }
         (Function::IsFinite, [v]) => Value::Bool(match v {
             Value::Date(d) => datetime::is_finite_date(*d),
             Value::Timestamp(ts) | Value::TimestampTz(ts) => datetime::is_finite_timestamp(*ts),

@@ -51,9 +51,14 @@ pub enum JsonFn {
     /// A whole row as an object (`to_jsonb(t)`, `row_to_json(t)`,
     /// `json_agg(t)`): the arguments alternate column names and values.
     RowObject(bool),
+    /// `row_to_json(record [, pretty])`: a record (or the json of a whole
+    /// row, see `RowObject`) as an object, its top-level members on lines
+    /// of their own when `pretty`.
+    RowToJson,
     Typeof,
     ArrayLength,
-    StripNulls,
+    /// `json_strip_nulls` (false) / `jsonb_strip_nulls` (true).
+    StripNulls(bool),
     Pretty,
     ExtractPath,
     ExtractPathText,
@@ -61,6 +66,21 @@ pub enum JsonFn {
     Encode,
     Decode,
     OctetLength,
+    /// A bytea function (see [`crate::bytea`]).
+    Bytea(crate::bytea::ByteaFn),
+    /// What `json[b]_to_record[set]` reads its columns from (see the
+    /// binder's `json_to_record_item`): the document (or one element of
+    /// it, `set`) when it is an object or NULL, else PostgreSQL's 22023.
+    RecordDoc {
+        set: bool,
+        binary: bool,
+    },
+}
+
+/// The hidden name of [`JsonFn::RecordDoc`] for the function `name`
+/// (`jsonb_to_recordset`…), which only the binder's rewrite calls.
+pub fn record_doc_name(name: &str) -> String {
+    format!("?{name} doc?")
 }
 
 impl JsonFn {
@@ -75,7 +95,8 @@ impl JsonFn {
             "to_jsonb" => JsonFn::To(true),
             "json_typeof" | "jsonb_typeof" => JsonFn::Typeof,
             "json_array_length" | "jsonb_array_length" => JsonFn::ArrayLength,
-            "json_strip_nulls" | "jsonb_strip_nulls" => JsonFn::StripNulls,
+            "json_strip_nulls" => JsonFn::StripNulls(false),
+            "jsonb_strip_nulls" => JsonFn::StripNulls(true),
             "jsonb_pretty" => JsonFn::Pretty,
             "json_extract_path" | "jsonb_extract_path" => JsonFn::ExtractPath,
             "json_extract_path_text" | "jsonb_extract_path_text" => JsonFn::ExtractPathText,
@@ -86,6 +107,22 @@ impl JsonFn {
             "encode" => JsonFn::Encode,
             "decode" => JsonFn::Decode,
             "octet_length" => JsonFn::OctetLength,
+            "?json_to_record doc?" => JsonFn::RecordDoc {
+                set: false,
+                binary: false,
+            },
+            "?jsonb_to_record doc?" => JsonFn::RecordDoc {
+                set: false,
+                binary: true,
+            },
+            "?json_to_recordset doc?" => JsonFn::RecordDoc {
+                set: true,
+                binary: false,
+            },
+            "?jsonb_to_recordset doc?" => JsonFn::RecordDoc {
+                set: true,
+                binary: true,
+            },
             _ => return None,
         })
     }
@@ -155,21 +192,49 @@ impl JsonFn {
             }
             (F::BuildObject(binary), args) => build_object(args, binary),
             (F::RowObject(binary), args) => row_object(args, binary),
-            (F::BuildArray(binary), args) => {
+            (F::BuildArray(true), args) => {
                 let items = args.iter().map(to_jsonb).collect::<Result<Vec<_>>>()?;
-                Ok(wrap(Jsonb::Array(items), binary, JsonStyle::Array))
+                Ok(jsonb_value(Jsonb::Array(items)))
             }
-            (F::To(binary), [v]) => match v {
-                Value::Null => Ok(Value::Null),
-                // json of an SQL array is written compactly, as PostgreSQL's
-                // array_to_json does.
-                Value::Array(_) if !binary => {
-                    let mut out = String::new();
-                    write_compact(&to_jsonb(v)?, &mut out);
-                    Ok(Value::Json(out))
+            (F::BuildArray(false), args) => {
+                // `[a, b]`, each element as json writes it (arrays and
+                // records compact, json as given).
+                let mut out = String::from("[");
+                for (i, v) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_json_element(v, &mut out)?;
                 }
-                v => Ok(wrap(to_jsonb(v)?, binary, JsonStyle::Value)),
-            },
+                out.push(']');
+                Ok(Value::Json(out))
+            }
+            (F::RowToJson, [v, pretty @ ..]) => {
+                let mut out = String::new();
+                match v {
+                    Value::Json(text) => out.push_str(text),
+                    Value::Record(r) => write_record(r, &mut out)?,
+                    other => {
+                        return Err(Error::internal(format!(
+                            "row_to_json of {}",
+                            other.data_type()
+                        )))
+                    }
+                }
+                if let [Value::Bool(true)] = pretty {
+                    out = pretty_row(&out);
+                }
+                Ok(Value::Json(out))
+            }
+            (F::To(_), [Value::Null]) => Ok(Value::Null),
+            (F::To(true), [v]) => Ok(jsonb_value(to_jsonb(v)?)),
+            // As PostgreSQL's datum_to_json: json as given, SQL arrays
+            // and records compact.
+            (F::To(false), [v]) => {
+                let mut out = String::new();
+                write_json_element(v, &mut out)?;
+                Ok(Value::Json(out))
+            }
             (F::Typeof, [v]) => Ok(Value::Text(jsonb_of(v)?.type_name().to_string())),
             (F::ArrayLength, [v]) => match jsonb_of(v)? {
                 Jsonb::Array(items) => Ok(Value::Int4(items.len() as i32)),
@@ -181,13 +246,12 @@ impl JsonFn {
                     },
                 )),
             },
-            (F::StripNulls, [v]) => {
-                let stripped = strip_nulls(jsonb_of(v)?);
-                Ok(match v {
-                    Value::Json(_) => Value::Json(stripped.to_text()),
-                    _ => jsonb_value(stripped),
-                })
+            (F::StripNulls(_), [Value::Json(text)]) => {
+                let mut out = String::with_capacity(text.len());
+                strip_json_nulls(text, &mut out)?;
+                Ok(Value::Json(out))
             }
+            (F::StripNulls(_), [v]) => Ok(jsonb_value(strip_nulls(jsonb_of(v)?))),
             (F::Pretty, [v]) => {
                 let mut out = String::new();
                 pretty(&jsonb_of(v)?, 0, &mut out);
@@ -196,6 +260,19 @@ impl JsonFn {
             (F::GenRandomUuid, []) => Ok(Value::Uuid(random_uuid())),
             (F::Encode, [Value::Bytea(b), format]) => encode(b, &text_of(format)),
             (F::Decode, [s, format]) => decode(&text_of(s), &text_of(format)),
+            (F::Bytea(f), args) => f.eval(args),
+            (F::RecordDoc { set, binary }, [v]) => {
+                let message = match (set, jsonb_of(v)?) {
+                    (_, Jsonb::Object(_)) => return Ok(v.clone()),
+                    (true, _) => format!(
+                        "argument of {}_to_recordset must be an array of objects",
+                        if binary { "jsonb" } else { "json" }
+                    ),
+                    (false, Jsonb::Array(_)) => "cannot call populate_composite on an array".into(),
+                    (false, _) => "cannot call populate_composite on a scalar".into(),
+                };
+                Err(Error::new(sqlstate::INVALID_PARAMETER_VALUE, message))
+            }
             (F::OctetLength, [Value::Bytea(b)]) => Ok(Value::Int4(b.len() as i32)),
             (F::OctetLength, [v]) => Ok(Value::Int4(text_of(v).len() as i32)),
             _ => Err(Error::internal(format!(
@@ -204,6 +281,48 @@ impl JsonFn {
             ))),
         }
     }
+}
+
+/// `json_strip_nulls` of json text, as PostgreSQL re-emits its tokens:
+/// members in their order (duplicates kept), no blanks, strings
+/// re-escaped, numbers as written; object members whose value is null
+/// left out, at every depth (array elements stay).
+fn strip_json_nulls(text: &str, out: &mut String) -> Result<()> {
+    match json::members(text)? {
+        json::Members::Object(pairs) => {
+            out.push('{');
+            let mut first = true;
+            for (key, range) in pairs {
+                let value = text[range].trim();
+                if value == "null" {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                json::write_string(out, &key);
+                out.push(':');
+                strip_json_nulls(value, out)?;
+            }
+            out.push('}');
+        }
+        json::Members::Array(items) => {
+            out.push('[');
+            for (i, range) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                strip_json_nulls(text[range].trim(), out)?;
+            }
+            out.push(']');
+        }
+        json::Members::Scalar => match json::parse(text)? {
+            Jsonb::String(s) => json::write_string(out, &s),
+            _ => out.push_str(text.trim()),
+        },
+    }
+    Ok(())
 }
 
 fn jsonb_value(j: Jsonb) -> Value {
@@ -718,30 +837,76 @@ pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
             Jsonb::String(v.to_text().unwrap_or_default().replacen(' ', "T", 1))
         }
         Value::BpChar(s) => Jsonb::String(s.clone()),
+        Value::Record(r) => {
+            let mut pairs = Vec::with_capacity(r.fields.len());
+            for (name, v) in record_members(r) {
+                pairs.push((name, to_jsonb(v)?));
+            }
+            Jsonb::Object(json::normalize_object(pairs))
+        }
         other => Jsonb::String(other.to_text().unwrap_or_default()),
     })
 }
 
-/// How a json (not jsonb) result is spelled: PostgreSQL's json builders
-/// each have their own spacing.
-#[derive(Clone, Copy)]
-enum JsonStyle {
-    /// `[1, 2]` (json_build_array).
-    Array,
-    /// to_json: the value's own text (nested json kept as given).
-    Value,
+/// A record's members as JSON names them: its shape's field names, or
+/// `f1`, `f2`… for a row constructor's value (PostgreSQL's anonymous
+/// record columns).
+fn record_members(r: &tessera_types::value::Record) -> Vec<(String, &Value)> {
+    let names = r.shape.fields();
+    r.fields
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = match names.get(i) {
+                Some((n, _)) => n.to_string(),
+                None => format!("f{}", i + 1),
+            };
+            (name, v)
+        })
+        .collect()
 }
 
-fn wrap(j: Jsonb, binary: bool, style: JsonStyle) -> Value {
-    if binary {
-        return jsonb_value(j);
+/// A record as json (not jsonb): `{"f1":1,"f2":"a"}`, no blanks, as
+/// PostgreSQL's `composite_to_json` writes it.
+fn write_record(r: &tessera_types::value::Record, out: &mut String) -> Result<()> {
+    out.push('{');
+    for (i, (name, v)) in record_members(r).into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::write_string(out, &name);
+        out.push(':');
+        write_json_element(v, out)?;
     }
-    let mut out = String::new();
-    match (style, &j) {
-        (JsonStyle::Array, Jsonb::Array(_)) => write_json_builder(&j, &mut out),
-        _ => j.write_text(&mut out),
+    out.push('}');
+    Ok(())
+}
+
+/// `row_to_json(…, true)`: the compact object `text` with each top-level
+/// member after the first on a line of its own, indented by one blank.
+fn pretty_row(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for c in text.chars() {
+        out.push(c);
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 1 => out.push_str("\n "),
+            _ => {}
+        }
     }
-    Value::Json(out)
+    out
 }
 
 /// JSON without blanks between elements (`[1,"a",null]`).
@@ -766,26 +931,6 @@ fn write_compact(j: &Jsonb, out: &mut String) {
                 json::write_string(out, k);
                 out.push(':');
                 write_compact(v, out);
-            }
-            out.push('}');
-        }
-        other => other.write_text(out),
-    }
-}
-
-/// The top level as json_build_object/json_build_array write it; nested
-/// values as jsonb prints them.
-fn write_json_builder(j: &Jsonb, out: &mut String) {
-    match j {
-        Jsonb::Object(pairs) => {
-            out.push('{');
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                json::write_string(out, k);
-                out.push_str(" : ");
-                v.write_text(out);
             }
             out.push('}');
         }
@@ -822,13 +967,26 @@ fn build_object(args: &[Value], binary: bool) -> Result<Value> {
             Value::Bool(b) => b.to_string(),
             other => text_of(other),
         };
-        pairs.push((key, to_jsonb(&kv[1])?));
+        pairs.push((key, &kv[1]));
     }
     if binary {
-        return Ok(jsonb_value(Jsonb::Object(json::normalize_object(pairs))));
+        let mut members = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            members.push((k, to_jsonb(v)?));
+        }
+        return Ok(jsonb_value(Jsonb::Object(json::normalize_object(members))));
     }
-    let mut out = String::new();
-    write_json_builder(&Jsonb::Object(pairs), &mut out);
+    // `{"k" : v, …}`, each value as json writes it.
+    let mut out = String::from("{");
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        json::write_string(&mut out, &k);
+        out.push_str(" : ");
+        write_json_element(v, &mut out)?;
+    }
+    out.push('}');
     Ok(Value::Json(out))
 }
 
@@ -863,6 +1021,7 @@ pub fn write_json_element(v: &Value, out: &mut String) -> Result<()> {
     match v {
         Value::Json(text) => out.push_str(text),
         Value::Array(_) => write_compact(&to_jsonb(v)?, out),
+        Value::Record(r) => write_record(r, out)?,
         other => to_jsonb(other)?.write_text(out),
     }
     Ok(())
@@ -1172,13 +1331,23 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
             (any, if b { T::Jsonb } else { T::Json })
         }
         (F::RowObject(b), args) => (vec![None; args.len()], if b { T::Jsonb } else { T::Json }),
+        (F::RowToJson, [T::Record(_) | T::Json]) => (vec![None], T::Json),
+        (F::RowToJson, [T::Record(_) | T::Json, T::Bool | T::Unknown]) => {
+            (vec![None, Some(T::Bool)], T::Json)
+        }
         (F::To(b), [t]) => (
             vec![(*t == T::Unknown).then_some(T::Text)],
             if b { T::Jsonb } else { T::Json },
         ),
         (F::Typeof, [t]) if is_json(*t) => (vec![doc(*t)], T::Text),
         (F::ArrayLength, [t]) if is_json(*t) => (vec![doc(*t)], T::Int4),
-        (F::StripNulls, [t]) if is_json(*t) => (vec![doc(*t)], doc(*t)?),
+        // json_strip_nulls takes json, jsonb_strip_nulls jsonb.
+        (F::StripNulls(binary), [t])
+            if *t == T::Unknown || *t == (if binary { T::Jsonb } else { T::Json }) =>
+        {
+            let t = if binary { T::Jsonb } else { T::Json };
+            (vec![Some(t)], t)
+        }
         (F::Pretty, [T::Jsonb | T::Unknown]) => (vec![Some(T::Jsonb)], T::Text),
         (F::ExtractPath, [d, keys @ ..]) if is_json(*d) => {
             let mut kinds = vec![doc(*d)];
@@ -1198,6 +1367,11 @@ pub fn signature(f: JsonFn, types: &[DataType]) -> Option<(Vec<Option<DataType>>
         (F::Encode, [T::Bytea | T::Unknown, f]) => (vec![Some(T::Bytea), Some(text(*f)?)], T::Text),
         (F::Decode, [s, f]) => (vec![Some(text(*s)?), Some(text(*f)?)], T::Bytea),
         (F::OctetLength, [T::Bytea]) => (vec![None], T::Int4),
+        (F::Bytea(f), types) => return f.signature(types),
+        (F::RecordDoc { binary, .. }, [t]) if is_json(*t) => {
+            let t = if binary { T::Jsonb } else { T::Json };
+            (vec![Some(t)], t)
+        }
         (F::OctetLength, [t]) => (vec![Some(text(*t)?)], T::Int4),
         _ => return None,
     })

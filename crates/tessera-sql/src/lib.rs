@@ -13,6 +13,7 @@ mod alloc_tests;
 pub mod array;
 pub mod batch;
 pub mod binder;
+pub mod bytea;
 pub mod copy;
 pub mod cursor;
 pub mod engine;

@@ -54,6 +54,27 @@ pub enum MathFn {
     ShiftLeft,
     ShiftRight,
     BitNot,
+    /// The trigonometric and hyperbolic functions over double precision
+    /// (radians), with PostgreSQL's range errors.
+    Sin,
+    Cos,
+    Tan,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    /// `to_hex(int4 | int8)`: the two's complement digits, lower case.
+    ToHex,
+    /// `pg_size_pretty(bigint | numeric)`: bytes in kB, MB… as psql
+    /// and PostgreSQL's admin queries show them.
+    SizePretty,
 }
 
 impl MathFn {
@@ -81,6 +102,22 @@ impl MathFn {
             "lcm" => Lcm,
             "random" => Random,
             "width_bucket" => WidthBucket,
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "cot" => Cot,
+            "asin" => Asin,
+            "acos" => Acos,
+            "atan" => Atan,
+            "atan2" => Atan2,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "tanh" => Tanh,
+            "asinh" => Asinh,
+            "acosh" => Acosh,
+            "atanh" => Atanh,
+            "to_hex" => ToHex,
+            "pg_size_pretty" => SizePretty,
             _ => return None,
         })
     }
@@ -145,6 +182,21 @@ impl MathFn {
             }
             (Power, [_, _]) => (vec![either; 2], either),
             (Cbrt | Degrees | Radians, [_]) => (vec![float], float),
+            (
+                Sin | Cos | Tan | Cot | Asin | Acos | Atan | Sinh | Cosh | Tanh | Asinh | Acosh
+                | Atanh,
+                [_],
+            ) => (vec![float], float),
+            (Atan2, [_, _]) => (vec![float; 2], float),
+            (SizePretty, [DataType::Numeric(_)]) => (vec![numeric], DataType::Text),
+            (SizePretty, [DataType::Int8]) => (vec![DataType::Int8], DataType::Text),
+            (ToHex, [a]) if int_arg(*a) => {
+                let t = match a {
+                    DataType::Int8 => DataType::Int8,
+                    _ => DataType::Int4,
+                };
+                (vec![t], DataType::Text)
+            }
             (Pi | Random, []) => (vec![], float),
             (Log | Div, [_, _]) if !any_float => (vec![numeric; 2], numeric),
             (Mod | Gcd | Lcm, [_, _]) if !any_float => {
@@ -184,12 +236,17 @@ impl MathFn {
         Ok(match (self, args) {
             (BitAnd | BitOr | BitXor | ShiftLeft | ShiftRight | BitNot, _) => bits(self, args)?,
             (Pi, []) => V::Float8(std::f64::consts::PI),
+            (SizePretty, [V::Int8(x)]) => V::Text(size_pretty(*x as i128)),
+            (SizePretty, [V::Numeric(n)]) => V::Text(numeric_size_pretty(n)?),
+            (ToHex, [V::Int4(x)]) => V::Text(format!("{:x}", *x as u32)),
+            (ToHex, [V::Int8(x)]) => V::Text(format!("{:x}", *x as u64)),
             (Random, []) => V::Float8(random()),
             (_, [V::Float8(x)]) => V::Float8(float_unary(self, *x)?),
             (_, [V::Numeric(x)]) => V::Numeric(numeric_unary(self, x)?),
             (Round, [V::Numeric(x), n]) => V::Numeric(nf::round_to(x, int(n)?)),
             (Trunc, [V::Numeric(x), n]) => V::Numeric(nf::trunc_to(x, int(n)?)),
             (Power, [V::Float8(a), V::Float8(b)]) => V::Float8(float_power(*a, *b)?),
+            (Atan2, [V::Float8(y), V::Float8(x)]) => V::Float8(y.atan2(*x)),
             (Power, [V::Numeric(a), V::Numeric(b)]) => V::Numeric(nf::power(a, b)?),
             (Log, [V::Numeric(b), V::Numeric(x)]) => V::Numeric(nf::log(b, x)?),
             (Div, [V::Numeric(a), V::Numeric(b)]) => V::Numeric(nf::div_trunc(a, b)?),
@@ -222,6 +279,63 @@ impl MathFn {
             }
         })
     }
+}
+
+/// PostgreSQL 15's units for `pg_size_pretty`: name, the size below which
+/// it is used, whether the value is rounded half away from zero, and its
+/// power of two.
+const SIZE_UNITS: [(&str, i128, bool, u32); 6] = [
+    ("bytes", 10 * 1024, false, 0),
+    ("kB", 20 * 1024 - 1, true, 10),
+    ("MB", 20 * 1024 - 1, true, 20),
+    ("GB", 20 * 1024 - 1, true, 30),
+    ("TB", 20 * 1024 - 1, true, 40),
+    ("PB", 20 * 1024 - 1, true, 50),
+];
+
+/// `pg_size_pretty` as PostgreSQL computes it: divided (truncating, so
+/// that negative sizes round as positive ones) unit by unit, keeping one
+/// bit more where the next unit rounds by halves.
+fn size_pretty(mut size: i128) -> String {
+    for (i, (name, limit, round, bits)) in SIZE_UNITS.iter().enumerate() {
+        let Some((_, _, next_round, next_bits)) = SIZE_UNITS.get(i + 1) else {
+            return format!("{} {name}", if *round { half_rounded(size) } else { size });
+        };
+        if size.abs() < *limit {
+            return format!("{} {name}", if *round { half_rounded(size) } else { size });
+        }
+        let shift = next_bits - bits - u32::from(*next_round) + u32::from(*round);
+        size /= 1i128 << shift;
+    }
+    unreachable!("the last unit returns")
+}
+
+fn half_rounded(x: i128) -> i128 {
+    (x + if x < 0 { -1 } else { 1 }) / 2
+}
+
+/// `pg_size_pretty(numeric)`: a size below the first limit as written
+/// (fraction included), any other truncated to an integer first (which
+/// the first division would do), as PostgreSQL's numeric variant.
+fn numeric_size_pretty(n: &tessera_types::numeric::Numeric) -> Result<String> {
+    if !n.is_finite() {
+        // Never below a limit: it runs through to the last unit.
+        return Ok(format!(
+            "{} PB",
+            Value::Numeric(n.clone()).to_text().unwrap_or_default()
+        ));
+    }
+    let limit = tessera_types::numeric::Numeric::from_decimal(SIZE_UNITS[0].1.into());
+    if n.abs() < limit {
+        let text = Value::Numeric(n.clone()).to_text().unwrap_or_default();
+        return Ok(format!("{text} bytes"));
+    }
+    let Some((negative, digits, scale)) = n.trunc_scale(0).digits() else {
+        return Err(overflow());
+    };
+    let integral = &digits[..digits.len().saturating_sub(scale as usize)];
+    let magnitude: i128 = integral.parse().map_err(|_| overflow())?;
+    Ok(size_pretty(if negative { -magnitude } else { magnitude }))
 }
 
 /// The bit operators over integers of one width (the shift count int4), as
@@ -377,7 +491,53 @@ fn float_unary(f: MathFn, x: f64) -> Result<f64> {
             }
             checked(r, x)?
         }
+        Sin | Cos | Tan | Cot | Asin | Acos | Atan | Sinh | Cosh | Tanh | Asinh | Acosh | Atanh => {
+            trig(f, x)?
+        }
         other => return Err(Error::internal(format!("{other:?} of one float"))),
+    })
+}
+
+/// The trigonometric and hyperbolic functions as PostgreSQL's `dsin`…
+/// `datanh`: NaN in, NaN out; an argument outside the function's domain
+/// (an infinite angle, `asin(2)`, `acosh(0.5)`) is 22003 "input is out
+/// of range"; `cot(0)`, `atanh(±1)` and the hyperbolic overflows are
+/// infinities, not errors.
+fn trig(f: MathFn, x: f64) -> Result<f64> {
+    use MathFn::*;
+    if x.is_nan() {
+        return Ok(x);
+    }
+    let out_of_range = || {
+        Error::new(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            "input is out of range",
+        )
+    };
+    let domain_ok = match f {
+        Sin | Cos | Tan | Cot => x.is_finite(),
+        Asin | Acos | Atanh => (-1.0..=1.0).contains(&x),
+        Acosh => x >= 1.0,
+        _ => true,
+    };
+    if !domain_ok {
+        return Err(out_of_range());
+    }
+    Ok(match f {
+        Sin => x.sin(),
+        Cos => x.cos(),
+        Tan => x.tan(),
+        Cot => 1.0 / x.tan(),
+        Asin => x.asin(),
+        Acos => x.acos(),
+        Atan => x.atan(),
+        Sinh => x.sinh(),
+        Cosh => x.cosh(),
+        Tanh => x.tanh(),
+        Asinh => x.asinh(),
+        Acosh => x.acosh(),
+        Atanh => x.atanh(),
+        other => return Err(Error::internal(format!("{other:?} is not trigonometric"))),
     })
 }
 

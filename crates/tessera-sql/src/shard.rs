@@ -4196,22 +4196,62 @@ async fn series_rows(
         }
         return Ok(());
     }
-    for (n, v) in series_values(series, params)?.enumerate() {
+    let Some(mut values) = series_of(series, params)? else {
+        return Ok(());
+    };
+    let mut n = 0usize;
+    while let Some(v) = values.next_value()? {
         push(&[v])?;
-        if (n + 1) % SCAN_ROWS_PER_YIELD == 0 {
+        n += 1;
+        if n.is_multiple_of(SCAN_ROWS_PER_YIELD) {
             tokio::task::yield_now().await;
         }
     }
     Ok(())
 }
 
+/// A lone `generate_series` in FROM as a [`crate::srf::Series`]: `None`
+/// when an argument is NULL.
+fn series_of(
+    series: &crate::plan::SeriesScan,
+    params: &crate::expr::Params,
+) -> Result<Option<crate::srf::Series>> {
+    let mut args = vec![
+        series.start.eval(&[], params)?,
+        series.stop.eval(&[], params)?,
+    ];
+    if let Some(step) = &series.step {
+        args.push(step.eval(&[], params)?);
+    }
+    crate::srf::Series::new(series.data_type, &args, &params.time.zone)
+}
+
 /// The values of `generate_series`. Like PostgreSQL: a NULL argument
 /// gives none, a zero step is 22023, and the series stops before passing
-/// `stop` (or the end of its type's range).
+/// `stop` (or the end of its type's range). Integers come one at a time;
+/// the other types' series (whose steps can fail) are computed whole,
+/// bounded by `SERIES_ROWS_MAX`.
 pub(crate) fn series_values(
     series: &crate::plan::SeriesScan,
     params: &crate::expr::Params,
-) -> Result<impl Iterator<Item = Value>> {
+) -> Result<Box<dyn Iterator<Item = Value>>> {
+    if !series.data_type.is_integer() {
+        let mut values = Vec::new();
+        if let Some(mut s) = series_of(series, params)? {
+            while let Some(v) = s.next_value()? {
+                if values.len() >= SERIES_ROWS_MAX {
+                    return Err(Error::new(
+                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                        format!(
+                            "generate_series would return more than {SERIES_ROWS_MAX} rows to one query"
+                        ),
+                    ));
+                }
+                values.push(v);
+            }
+        }
+        return Ok(Box::new(values.into_iter()));
+    }
     let int = |e: &crate::expr::Expr| -> Result<Option<i64>> { Ok(e.eval(&[], params)?.as_i64()) };
     let bounds = match (int(&series.start)?, int(&series.stop)?) {
         (Some(start), Some(stop)) => match &series.step {
@@ -4229,7 +4269,7 @@ pub(crate) fn series_values(
     let int8 = series.data_type == tessera_types::DataType::Int8;
     let (start, stop, step) = bounds.unwrap_or((1, 0, 1));
     let mut next = Some(start);
-    Ok(std::iter::from_fn(move || {
+    Ok(Box::new(std::iter::from_fn(move || {
         let at = next.filter(|at| (step > 0 && *at <= stop) || (step < 0 && *at >= stop))?;
         next = at.checked_add(step);
         Some(if int8 {
@@ -4237,7 +4277,7 @@ pub(crate) fn series_values(
         } else {
             Value::Int4(at as i32)
         })
-    }))
+    })))
 }
 
 /// A table or index about to be created under `name` when a relation has

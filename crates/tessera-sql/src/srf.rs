@@ -12,6 +12,8 @@
 //! `shard::series_rows`), and beside others is bounded by
 //! `SERIES_ROWS_MAX` like it.
 
+use tessera_types::datetime::{ops, Interval, TimeZone};
+use tessera_types::numeric::Numeric;
 use tessera_types::value::Record;
 use tessera_types::{sqlstate, DataType, Error, RecordShape, Result, Value};
 
@@ -35,9 +37,13 @@ pub enum TableFn {
     RegexpSplit,
     /// `string_to_table(s, delimiter [, null_string])`.
     StringToTable,
-    /// `generate_series(start, stop [, step])` over int4 or int8, when it
-    /// runs beside other functions.
-    Series { int8: bool },
+    /// `generate_series(start, stop [, step])` over the type it names
+    /// (int4, int8, numeric, timestamp or timestamptz; see [`Series`]),
+    /// when it runs beside other functions or WITH ORDINALITY.
+    Series(DataType),
+    /// `WITH ORDINALITY`'s column: the row's number from 1 (bigint). It
+    /// takes no arguments; [`rows_from`] numbers the rows it zips.
+    Ordinality,
     /// `information_schema._pg_expandarray(array)`: a row per element,
     /// its value `x` and 1-based position `n`. In FROM those are two
     /// columns; in a select list (`record`) one record column of both.
@@ -98,7 +104,8 @@ impl TableFn {
             TableFn::RegexpMatches => "regexp_matches",
             TableFn::RegexpSplit => "regexp_split_to_table",
             TableFn::StringToTable => "string_to_table",
-            TableFn::Series { .. } => "generate_series",
+            TableFn::Series(_) => "generate_series",
+            TableFn::Ordinality => "ordinality",
             TableFn::ExpandArray { .. } => "_pg_expandarray",
             TableFn::Subscripts => "generate_subscripts",
         }
@@ -137,10 +144,8 @@ impl TableFn {
                 name.to_string(),
                 DataType::Array(tessera_types::array::Elem::Text),
             )],
-            TableFn::Series { int8 } => vec![(
-                name.to_string(),
-                if int8 { DataType::Int8 } else { DataType::Int4 },
-            )],
+            TableFn::Series(t) => vec![(name.to_string(), t)],
+            TableFn::Ordinality => vec![("ordinality".to_string(), DataType::Int8)],
             TableFn::ExpandArray { record } => {
                 let DataType::Array(elem) = doc else {
                     return vec![(name.to_string(), DataType::Text)];
@@ -179,7 +184,8 @@ impl TableFn {
                 let pieces = crate::array::ArrayFn::FromString.eval(args)?;
                 Ok(crate::array::unnest_rows(&pieces))
             }
-            TableFn::Series { int8 } => series_rows(int8, args),
+            TableFn::Series(t) => series_rows(t, args, &TimeZone::UTC),
+            TableFn::Ordinality => Err(Error::internal("ordinality outside ROWS FROM")),
             TableFn::ExpandArray { record } => Ok(expand_array_rows(record, args)),
             TableFn::Subscripts => Ok(subscript_rows(args)),
             _ => match args {
@@ -246,44 +252,256 @@ fn series_too_long() -> Error {
     )
 }
 
-/// `generate_series` over integers, as rows: none for a NULL argument,
-/// 22023 for a zero step.
-fn series_rows(int8: bool, args: &[Value]) -> Result<Vec<Vec<Value>>> {
-    let mut ints = Vec::with_capacity(3);
-    for a in args {
-        match a {
-            Value::Null => return Ok(Vec::new()),
-            v => ints.push(
-                v.as_i64()
-                    .ok_or_else(|| Error::internal("generate_series of a non-integer"))?,
-            ),
-        }
-    }
-    let (start, stop, step) = match ints.as_slice() {
-        [start, stop] => (*start, *stop, 1),
-        [start, stop, step] => (*start, *stop, *step),
-        _ => return Err(Error::internal("generate_series arguments")),
-    };
-    if step == 0 {
-        return Err(Error::new(
-            sqlstate::INVALID_PARAMETER_VALUE,
-            "step size cannot equal zero",
-        ));
-    }
+/// `generate_series` as rows (beside other functions), bounded by
+/// `SERIES_ROWS_MAX`.
+fn series_rows(t: DataType, args: &[Value], zone: &TimeZone) -> Result<Vec<Vec<Value>>> {
     let mut rows = Vec::new();
-    let mut at = Some(start);
-    while let Some(v) = at.filter(|v| (step > 0 && *v <= stop) || (step < 0 && *v >= stop)) {
+    let Some(mut series) = Series::new(t, args, zone)? else {
+        return Ok(rows);
+    };
+    while let Some(v) = series.next_value()? {
         if rows.len() >= SERIES_ROWS_MAX {
             return Err(series_too_long());
         }
-        rows.push(vec![if int8 {
-            Value::Int8(v)
-        } else {
-            Value::Int4(v as i32)
-        }]);
-        at = v.checked_add(step);
+        rows.push(vec![v]);
     }
     Ok(rows)
+}
+
+/// The values of one `generate_series(start, stop [, step])` call, one
+/// at a time, as PostgreSQL 15 computes them: each value is the last plus
+/// the step (so `'2020-01-31' + '1 month'` steps go Feb 29, Mar 29…), up
+/// to and including `stop`; a NULL argument gives none; a zero step is
+/// 22023, as are numeric NaN and infinite bounds. The next value is
+/// computed only when it is asked for, so an overflow past the last one
+/// a query reads is no error (PostgreSQL's order).
+///
+/// A timestamp series from or to an infinity makes no progress; PostgreSQL
+/// runs it until the client or the disk gives up. Here it ends with
+/// 54000 after `SERIES_ROWS_MAX` such rows.
+pub struct Series {
+    kind: SeriesKind,
+    state: SeriesState,
+    /// Rows given without progress (at an infinite timestamp).
+    stuck_rows: usize,
+}
+
+enum SeriesKind {
+    Int {
+        int8: bool,
+        stop: i64,
+        step: i64,
+    },
+    Numeric {
+        stop: Numeric,
+        step: Numeric,
+    },
+    Timestamp {
+        zone: Option<TimeZone>,
+        stop: i64,
+        step: Interval,
+        ascending: bool,
+    },
+}
+
+enum SeriesState {
+    /// The first value, not yet given.
+    Start(Value),
+    /// The value given last.
+    After(Value),
+    Done,
+}
+
+impl Series {
+    /// The series of `t` over the arguments (already of `t`, the step an
+    /// interval for the timestamps and of `t` otherwise); `None` when an
+    /// argument is NULL.
+    pub fn new(t: DataType, args: &[Value], zone: &TimeZone) -> Result<Option<Series>> {
+        let (start, stop, step) = match args {
+            [start, stop] => (start, stop, None),
+            [start, stop, step] => (start, stop, Some(step)),
+            _ => return Err(Error::internal("generate_series arguments")),
+        };
+        if args.iter().any(Value::is_null) {
+            return Ok(None);
+        }
+        let kind = match t {
+            DataType::Int2 | DataType::Int4 | DataType::Int8 => {
+                let int = |v: &Value| {
+                    v.as_i64()
+                        .ok_or_else(|| Error::internal("generate_series of a non-integer"))
+                };
+                let step = step.map(int).transpose()?.unwrap_or(1);
+                if step == 0 {
+                    return Err(zero_step());
+                }
+                SeriesKind::Int {
+                    int8: t == DataType::Int8,
+                    stop: int(stop)?,
+                    step,
+                }
+            }
+            DataType::Numeric(_) => {
+                let num = |v: &Value, what: &str| -> Result<Numeric> {
+                    let n = v.to_numeric()?;
+                    let bad = |why: &str| {
+                        Err(Error::new(
+                            sqlstate::INVALID_PARAMETER_VALUE,
+                            format!("{what} cannot be {why}"),
+                        ))
+                    };
+                    match n {
+                        _ if n.is_nan() => bad("NaN"),
+                        _ if n.is_infinite() => bad("infinity"),
+                        n => Ok(n),
+                    }
+                };
+                num(start, "start value")?;
+                let stop = num(stop, "stop value")?;
+                let step = match step {
+                    Some(s) => num(s, "step size")?,
+                    None => Numeric::from_decimal(1.into()),
+                };
+                if step.is_zero() {
+                    return Err(zero_step());
+                }
+                SeriesKind::Numeric { stop, step }
+            }
+            DataType::Timestamp(_) | DataType::TimestampTz(_) => {
+                let ts = |v: &Value| match v {
+                    Value::Timestamp(t) | Value::TimestampTz(t) => Ok(*t),
+                    other => Err(Error::internal(format!(
+                        "generate_series of {}",
+                        other.data_type()
+                    ))),
+                };
+                let step = match step {
+                    Some(Value::Interval(i)) => *i,
+                    _ => {
+                        return Err(Error::internal(
+                            "generate_series of timestamps needs a step",
+                        ))
+                    }
+                };
+                if step == Interval::ZERO {
+                    return Err(zero_step());
+                }
+                ts(start)?;
+                SeriesKind::Timestamp {
+                    zone: matches!(t, DataType::TimestampTz(_)).then(|| zone.clone()),
+                    stop: ts(stop)?,
+                    step,
+                    ascending: step > Interval::ZERO,
+                }
+            }
+            other => {
+                return Err(Error::internal(format!(
+                    "generate_series over {}",
+                    other.name()
+                )))
+            }
+        };
+        let start = match (&kind, start) {
+            (SeriesKind::Int { int8: true, .. }, v) => Value::Int8(v.as_i64().unwrap_or(0)),
+            (SeriesKind::Int { int8: false, .. }, v) => Value::Int4(v.as_i64().unwrap_or(0) as i32),
+            (SeriesKind::Numeric { .. }, v) => Value::Numeric(v.to_numeric()?),
+            (_, v) => v.clone(),
+        };
+        Ok(Some(Series {
+            kind,
+            state: SeriesState::Start(start),
+            stuck_rows: 0,
+        }))
+    }
+
+    /// The next value, or `None` past `stop`.
+    pub fn next_value(&mut self) -> Result<Option<Value>> {
+        let at = match std::mem::replace(&mut self.state, SeriesState::Done) {
+            SeriesState::Done => return Ok(None),
+            SeriesState::Start(v) => v,
+            SeriesState::After(last) => match self.advance(&last)? {
+                Some(v) => {
+                    if v == last {
+                        self.stuck_rows += 1;
+                        if self.stuck_rows > SERIES_ROWS_MAX {
+                            return Err(series_too_long());
+                        }
+                    }
+                    v
+                }
+                None => return Ok(None),
+            },
+        };
+        if !self.within(&at) {
+            return Ok(None);
+        }
+        self.state = SeriesState::After(at.clone());
+        Ok(Some(at))
+    }
+
+    /// `last` plus the step; `None` when an integer series would leave
+    /// its type (it ends there, as PostgreSQL's does).
+    fn advance(&self, last: &Value) -> Result<Option<Value>> {
+        Ok(match (&self.kind, last) {
+            (SeriesKind::Int { int8, step, .. }, v) => {
+                let next = v.as_i64().and_then(|v| v.checked_add(*step));
+                match (int8, next) {
+                    (true, Some(n)) => Some(Value::Int8(n)),
+                    (false, Some(n)) => i32::try_from(n).ok().map(Value::Int4),
+                    (_, None) => None,
+                }
+            }
+            (SeriesKind::Numeric { step, .. }, Value::Numeric(n)) => {
+                Some(Value::Numeric(n.add(step)?))
+            }
+            (SeriesKind::Timestamp { step, .. }, Value::Timestamp(t)) => {
+                Some(Value::Timestamp(ops::timestamp_plus_interval(*t, step)?))
+            }
+            (SeriesKind::Timestamp { zone, step, .. }, Value::TimestampTz(t)) => {
+                let next = match zone {
+                    Some(z) => ops::timestamptz_plus_interval(*t, step, z)?,
+                    None => ops::timestamp_plus_interval(*t, step)?,
+                };
+                Some(Value::TimestampTz(next))
+            }
+            _ => return Err(Error::internal("generate_series value of another type")),
+        })
+    }
+
+    /// Whether `v` has not passed `stop`.
+    fn within(&self, v: &Value) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        match (&self.kind, v) {
+            (SeriesKind::Int { stop, step, .. }, v) => {
+                let v = v.as_i64().unwrap_or(0);
+                (*step > 0 && v <= *stop) || (*step < 0 && v >= *stop)
+            }
+            (SeriesKind::Numeric { stop, step }, Value::Numeric(n)) => {
+                let order = n.cmp(stop);
+                match step.is_negative() {
+                    false => order != Greater,
+                    true => order != Less,
+                }
+            }
+            (
+                SeriesKind::Timestamp {
+                    stop, ascending, ..
+                },
+                Value::Timestamp(t) | Value::TimestampTz(t),
+            ) => match ascending {
+                true => t <= stop,
+                false => t >= stop,
+            },
+            _ => false,
+        }
+    }
+}
+
+fn zero_step() -> Error {
+    Error::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        "step size cannot equal zero",
+    )
 }
 
 /// The rows of the functions `calls` side by side (ROWS FROM): as many
@@ -295,18 +513,31 @@ pub fn rows_from(calls: &[(TableFn, Vec<Expr>)], params: &Params) -> Result<Vec<
             .iter()
             .map(|a| a.eval(&[], params))
             .collect::<Result<Vec<_>>>()?;
-        each.push((f.width(), f.rows(&values)?));
+        let rows = match f {
+            // Numbered below, once the longest is known.
+            TableFn::Ordinality => Vec::new(),
+            TableFn::Series(t) => series_rows(*t, &values, &params.time.zone)?,
+            f => f.rows(&values)?,
+        };
+        each.push((*f, f.width(), rows));
     }
-    if each.len() == 1 {
-        return Ok(each.pop().map(|(_, rows)| rows).unwrap_or_default());
+    if let [(f, _, _)] = each.as_slice() {
+        if *f != TableFn::Ordinality {
+            return Ok(each.pop().map(|(_, _, rows)| rows).unwrap_or_default());
+        }
     }
-    let longest = each.iter().map(|(_, rows)| rows.len()).max().unwrap_or(0);
-    let width: usize = each.iter().map(|(w, _)| w).sum();
+    let longest = each
+        .iter()
+        .map(|(_, _, rows)| rows.len())
+        .max()
+        .unwrap_or(0);
+    let width: usize = each.iter().map(|(_, w, _)| w).sum();
     let mut out = Vec::with_capacity(longest);
     for i in 0..longest {
         let mut row = Vec::with_capacity(width);
-        for (w, rows) in &each {
+        for (f, w, rows) in &each {
             match rows.get(i) {
+                _ if *f == TableFn::Ordinality => row.push(Value::Int8(i as i64 + 1)),
                 Some(r) => {
                     assert_eq!(r.len(), *w, "a set-returning function's row width");
                     row.extend(r.iter().cloned());
@@ -340,7 +571,7 @@ mod tests {
         let calls = vec![
             (TableFn::Unnest, vec![lit(Value::Array(Box::new(array)))]),
             (
-                TableFn::Series { int8: false },
+                TableFn::Series(DataType::Int4),
                 vec![lit(Value::Int4(1)), lit(Value::Int4(3))],
             ),
         ];
@@ -392,10 +623,47 @@ mod tests {
 
     #[test]
     fn a_zero_step_is_an_error_not_a_loop() {
-        let err =
-            series_rows(false, &[Value::Int4(1), Value::Int4(2), Value::Int4(0)]).unwrap_err();
+        let utc = TimeZone::UTC;
+        let int4 = [Value::Int4(1), Value::Int4(2), Value::Int4(0)];
+        let err = series_rows(DataType::Int4, &int4, &utc).unwrap_err();
         assert_eq!(err.code, sqlstate::INVALID_PARAMETER_VALUE);
-        let near_max = series_rows(true, &[Value::Int8(i64::MAX - 1), Value::Int8(i64::MAX)]);
+        let near_max = [Value::Int8(i64::MAX - 1), Value::Int8(i64::MAX)];
+        let near_max = series_rows(DataType::Int8, &near_max, &utc);
         assert_eq!(near_max.expect("rows").len(), 2);
+        let day = Value::Interval(Interval {
+            months: 0,
+            days: 1,
+            micros: -86_400_000_000,
+        });
+        let ts = [Value::Timestamp(0), Value::Timestamp(1), day];
+        let err = series_rows(DataType::Timestamp(None), &ts, &utc).unwrap_err();
+        assert_eq!(err.code, sqlstate::INVALID_PARAMETER_VALUE);
+    }
+
+    #[test]
+    fn a_series_stuck_at_infinity_ends_at_the_limit() {
+        let step = Value::Interval(Interval {
+            months: 0,
+            days: 1,
+            micros: 0,
+        });
+        let args = [
+            Value::Timestamp(tessera_types::datetime::TIMESTAMP_NEG_INFINITY),
+            Value::Timestamp(0),
+            step,
+        ];
+        let mut series = Series::new(DataType::Timestamp(None), &args, &TimeZone::UTC)
+            .expect("series")
+            .expect("not null");
+        let mut n = 0usize;
+        let err = loop {
+            match series.next_value() {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => panic!("an infinite series ended"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.code, sqlstate::PROGRAM_LIMIT_EXCEEDED);
+        assert_eq!(n, SERIES_ROWS_MAX + 1);
     }
 }

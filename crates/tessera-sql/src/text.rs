@@ -8,6 +8,49 @@ use tessera_types::{sqlstate, DataType, Error, Result, Value};
 /// a shard's memory is worth more than one value).
 const RESULT_BYTES_MAX: usize = 256 << 20;
 
+/// `upper(s)`: each character mapped to one, as PostgreSQL maps it with
+/// `towupper` (so `ß` stays `ß`, where Unicode's full mapping says `SS`).
+pub fn upper(s: &str) -> String {
+    s.chars().map(upper_char).collect()
+}
+
+/// `lower(s)`: each character mapped to one (no final-sigma rule).
+pub fn lower(s: &str) -> String {
+    s.chars().map(lower_char).collect()
+}
+
+/// A character's simple (one to one) uppercase mapping. Rust gives the
+/// full mapping; where that is one character it is the simple one, and
+/// where it is several, the simple mapping is the character itself but
+/// for the Greek letters with iota subscript, which map to their
+/// capitals with a prosgegrammeni.
+fn upper_char(c: char) -> char {
+    let mut full = c.to_uppercase();
+    match (full.next(), full.next()) {
+        (Some(u), None) => u,
+        _ => match c as u32 {
+            0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => {
+                char::from_u32(c as u32 + 8).unwrap_or(c)
+            }
+            0x1FB3 => '\u{1FBC}',
+            0x1FC3 => '\u{1FCC}',
+            0x1FF3 => '\u{1FFC}',
+            _ => c,
+        },
+    }
+}
+
+/// A character's simple lowercase mapping: the full one where that is
+/// one character; `İ` (whose full mapping adds a combining dot) is `i`.
+fn lower_char(c: char) -> char {
+    let mut full = c.to_lowercase();
+    match (full.next(), full.next()) {
+        (Some(l), None) => l,
+        (Some(first), Some(_)) if c == '\u{130}' => first,
+        _ => c,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TextFn {
     /// `concat(any, …)`: NULLs left out.
@@ -298,11 +341,11 @@ impl TextFn {
                 let mut in_word = false;
                 for c in text(0)?.chars() {
                     if c.is_alphanumeric() {
-                        if in_word {
-                            r.extend(c.to_lowercase());
+                        r.push(if in_word {
+                            lower_char(c)
                         } else {
-                            r.extend(c.to_uppercase());
-                        }
+                            upper_char(c)
+                        });
                         in_word = true;
                     } else {
                         r.push(c);
@@ -381,14 +424,24 @@ impl TextFn {
                         "null character not permitted",
                     ));
                 }
+                let limit = |m: String| Error::new(sqlstate::PROGRAM_LIMIT_EXCEEDED, m);
+                if n < 0 {
+                    return Err(Error::new(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "character number must be positive",
+                    ));
+                }
+                if n > 0x10_FFFF {
+                    return Err(limit(format!(
+                        "requested character too large for encoding: {n}"
+                    )));
+                }
+                // The UTF-16 surrogates are no characters.
                 let c = u32::try_from(n)
                     .ok()
                     .and_then(char::from_u32)
                     .ok_or_else(|| {
-                        Error::new(
-                            sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                            format!("requested character too large for encoding: {n}"),
-                        )
+                        limit(format!("requested character not valid for encoding: {n}"))
                     })?;
                 out(c.to_string())
             }

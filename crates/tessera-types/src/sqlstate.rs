@@ -56,6 +56,8 @@ pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
 pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
 pub const CHECK_VIOLATION: SqlState = SqlState("23514");
 pub const SUBSTRING_ERROR: SqlState = SqlState("22011");
+/// An index out of a value's range (`get_byte`, `set_bit`).
+pub const ARRAY_SUBSCRIPT_ERROR: SqlState = SqlState("2202E");
 pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
 pub const INVALID_FOREIGN_KEY: SqlState = SqlState("42830");
 pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");

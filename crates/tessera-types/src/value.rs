@@ -244,7 +244,7 @@ impl Value {
                 let v = parse_float(text, "real")?;
                 let f = v as f32;
                 if f.is_infinite() && v.is_finite() || (f == 0.0 && v != 0.0) {
-                    return Err(out_of_range_input(text, "real"));
+                    return Err(float_out_of_range_input(text, "real"));
                 }
                 Ok(Value::Float4(f))
             }
@@ -855,6 +855,15 @@ fn out_of_range_input(text: &str, ty: &str) -> Error {
     )
 }
 
+/// A float's input out of its type's range: unlike the integers',
+/// PostgreSQL's message does not start with "value".
+fn float_out_of_range_input(text: &str, ty: &str) -> Error {
+    Error::new(
+        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+        format!("\"{text}\" is out of range for type {ty}"),
+    )
+}
+
 fn float_to_i64(v: f64, type_name: &str) -> Result<i64> {
     // PostgreSQL rounds half to even (rint) when converting floats to integers.
     let r = v.round_ties_even();
@@ -1033,8 +1042,12 @@ fn parse_float(text: &str, ty: &str) -> Result<f64> {
         return Err(Error::invalid_text(ty, text));
     }
     let v: f64 = t.parse().map_err(|_| Error::invalid_text(ty, text))?;
-    if v.is_infinite() && !word {
-        return Err(out_of_range_input(text, ty));
+    // Overflow to infinity, or underflow to zero of a mantissa that is
+    // not zero (`1e-400`), as PostgreSQL's strtod check (ERANGE) finds.
+    let mantissa = unsigned.split('e').next().unwrap_or("");
+    let underflow = v == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
+    if (v.is_infinite() && !word) || underflow {
+        return Err(float_out_of_range_input(text, ty));
     }
     Ok(v)
 }
@@ -1164,6 +1177,43 @@ mod tests {
 
     fn text(v: Value) -> String {
         v.to_text().unwrap()
+    }
+
+    #[test]
+    fn float_input_out_of_range_says_what_postgres_says() {
+        let message = |ty: DataType, text: &str| {
+            let e = Value::parse(ty, text).expect_err("out of range");
+            assert_eq!(e.code, sqlstate::NUMERIC_VALUE_OUT_OF_RANGE);
+            e.message
+        };
+        let float8 = "is out of range for type double precision";
+        assert_eq!(
+            message(DataType::Float8, "1e400"),
+            format!("\"1e400\" {float8}")
+        );
+        // Underflow to zero is out of range too; a zero mantissa is not.
+        assert_eq!(
+            message(DataType::Float8, "-1e-400"),
+            format!("\"-1e-400\" {float8}")
+        );
+        assert_eq!(
+            Value::parse(DataType::Float8, "0e-400").ok(),
+            Some(Value::Float8(0.0))
+        );
+        let real = "is out of range for type real";
+        assert_eq!(
+            message(DataType::Float4, "1e40"),
+            format!("\"1e40\" {real}")
+        );
+        assert_eq!(
+            message(DataType::Float4, "1e-50"),
+            format!("\"1e-50\" {real}")
+        );
+        // The integers' message starts with "value".
+        assert_eq!(
+            message(DataType::Int4, "99999999999"),
+            "value \"99999999999\" is out of range for type integer"
+        );
     }
 
     #[test]
