@@ -2210,22 +2210,25 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        let read_only = match &session.txn {
-            Some(t) => t.read_only,
-            None => session
-                .settings
-                .get("default_transaction_read_only")
-                .is_some_and(|v| v == "on"),
-        };
-        if read_only {
-            if let Some(verb) = writing_verb(&statement.plan) {
+        // Only a write, or a statement calling sequence functions, asks
+        // (a plain read pays nothing).
+        let writes = writing_verb(&statement.plan);
+        if writes.is_some() || statement.uses_sequences {
+            let read_only = match &session.txn {
+                Some(t) => t.read_only,
+                None => session
+                    .settings
+                    .get("default_transaction_read_only")
+                    .is_some_and(|v| v == "on"),
+            };
+            if let (true, Some(verb)) = (read_only, writes) {
                 return Err(Error::new(
                     sqlstate::READ_ONLY_SQL_TRANSACTION,
                     format!("cannot execute {verb} in a read-only transaction"),
                 ));
             }
+            session.sequences.set_read_only(read_only);
         }
-        session.sequences.set_read_only(read_only);
         // The statement's clock and zone, fixed here for every shard.
         let time = session.time_context(self.cluster.wall_clock());
         let mut params = Params::new(params, time);
