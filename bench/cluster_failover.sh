@@ -45,7 +45,8 @@ cleanup() {
 trap cleanup EXIT
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/secret"
-base=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768 up), so that no client socket takes them.
+base=$((20000 + RANDOM % 10000))
 peers=""
 for i in $(seq 1 "$nodes"); do
     peers="${peers:+$peers,}127.0.0.1:$((base + i))"

@@ -65,11 +65,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port nobody listens on right now (probe with bash's /dev/tcp).
+# A port nobody listens on right now (probe with bash's /dev/tcp), below
+# the kernel's ephemeral range: a port in it can be taken meanwhile by the
+# client side of some connection (pgbench's, with -C), and the server's
+# bind then fails.
 free_port() {
-    local port
+    local port low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     for _ in $(seq 100); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((20000 + RANDOM % (low - 20000)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return
