@@ -1597,11 +1597,28 @@ impl Scope {
     fn resolve_in_items(&self, qualifier: Option<&str>, name: &str) -> Result<(Expr, DataType)> {
         if let Some(q) = qualifier {
             let item = self.item_named(q)?;
-            let c = item
+            // `*` names a column that shares its name by its place.
+            if let Some(k) = name
+                .split_once(STAR_PLACE)
+                .and_then(|(_, k)| k.parse::<usize>().ok())
+                .filter(|k| *k < item.columns.len())
+            {
+                return Ok((Expr::Column(item.offset + k), item.columns[k].1));
+            }
+            let mut matches = item
                 .columns
                 .iter()
-                .position(|(n, _)| n == name)
+                .enumerate()
+                .filter(|(_, (n, _))| n == name);
+            let (c, _) = matches
+                .next()
                 .ok_or_else(|| undefined_column(qualifier, name))?;
+            if matches.next().is_some() {
+                return Err(Error::new(
+                    sqlstate::AMBIGUOUS_COLUMN,
+                    format!("column reference \"{name}\" is ambiguous"),
+                ));
+            }
             return Ok((Expr::Column(item.offset + c), item.columns[c].1));
         }
         match self.unqualified(name, 0, self.items.len()).as_slice() {
@@ -8438,11 +8455,14 @@ impl Binder<'_> {
         let columns: Vec<(String, DataType)> = columns;
         // A select list's set-returning calls are not among its `*`.
         let starred = qualifier != SRF_ALIAS;
-        for (c, _) in columns
+        for (k, (c, _)) in columns
             .iter()
-            .filter(|(c, _)| starred && !is_dropped_name(c))
+            .enumerate()
+            .filter(|(_, (c, _))| starred && !is_dropped_name(c))
         {
-            scope.star.push((column_ref(&qualifier, c), c.clone()));
+            scope
+                .star
+                .push((star_ref(&qualifier, &columns, k), c.clone()));
         }
         let offset = scope.width(0, scope.items.len());
         scope.items.push(ScopeItem {
@@ -9881,7 +9901,8 @@ impl Binder<'_> {
         Ok(item
             .columns
             .iter()
-            .map(|(c, _)| (column_ref(&item.qualifier, c), c.clone()))
+            .enumerate()
+            .map(|(k, (c, _))| (star_ref(&item.qualifier, &item.columns, k), c.clone()))
             .collect())
     }
 
@@ -13573,6 +13594,22 @@ fn take_conditions(tree: &mut JoinTree, conditions: &mut Vec<Expr>) {
 }
 
 /// A reference to `column` of the FROM item `qualifier`, exactly as named.
+/// Marks a column `*` refers to by its place: a name no identifier can
+/// spell (a client's text cannot hold NUL).
+const STAR_PLACE: char = '\0';
+
+/// What `*` expands to for column `k` of `columns`: a reference by name,
+/// or by place when another column has the same name (`SELECT * FROM
+/// (SELECT 1 AS a, 2 AS a) t` returns both).
+fn star_ref(qualifier: &str, columns: &[(String, DataType)], k: usize) -> ast::Expr {
+    let name = &columns[k].0;
+    if columns.iter().filter(|(n, _)| n == name).count() > 1 {
+        column_ref(qualifier, &format!("{name}{STAR_PLACE}{k}"))
+    } else {
+        column_ref(qualifier, name)
+    }
+}
+
 fn column_ref(qualifier: &str, column: &str) -> ast::Expr {
     ast::Expr::CompoundIdentifier(vec![
         ast::Ident::with_quote('"', qualifier),
