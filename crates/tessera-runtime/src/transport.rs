@@ -145,6 +145,26 @@ fn shard_gone(shard: ShardId) -> Error {
     )
 }
 
+/// Posts `request` to shard `shard`'s mailbox and waits for its reply: the
+/// response and the log positions what it observed depends on.
+async fn through_mailbox(
+    mailbox: &mpsc::Sender<Envelope>,
+    shard: ShardId,
+    request: ShardRequest,
+    interrupt: Option<Arc<Interrupt>>,
+) -> Result<(Result<ShardResponse>, Positions)> {
+    let (reply, response) = oneshot::channel();
+    mailbox
+        .send(Envelope {
+            request,
+            interrupt,
+            reply,
+        })
+        .await
+        .map_err(|_| shard_gone(shard))?;
+    response.await.map_err(|_| shard_gone(shard))
+}
+
 impl Cluster for ShardCluster {
     fn local_shard(&self) -> ShardId {
         self.ctx.shard
@@ -168,17 +188,7 @@ impl Cluster for ShardCluster {
         let (response, observed) = if shard == self.ctx.shard {
             Interruptible::new(self.ctx.serve(request), interrupt).await
         } else {
-            let mailbox = self.mailbox(shard)?;
-            let (reply, response) = oneshot::channel();
-            mailbox
-                .send(Envelope {
-                    request,
-                    interrupt,
-                    reply,
-                })
-                .await
-                .map_err(|_| shard_gone(shard))?;
-            response.await.map_err(|_| shard_gone(shard))?
+            through_mailbox(self.mailbox(shard)?, shard, request, interrupt).await?
         };
         self.ctx.after_reply(&observed);
         response
@@ -274,16 +284,7 @@ impl RemoteShards {
         })?;
         let request = tessera_sql::wire::decode_request(request)?;
         let interrupt = request.interruptible().then_some(interrupt);
-        let (reply, response) = oneshot::channel();
-        mailbox
-            .send(Envelope {
-                request,
-                interrupt,
-                reply,
-            })
-            .await
-            .map_err(|_| shard_gone(shard))?;
-        let (response, observed) = response.await.map_err(|_| shard_gone(shard))?;
+        let (response, observed) = through_mailbox(mailbox, shard, request, interrupt).await?;
         let response = response?;
         self.deps.wait(&observed).await?;
         tessera_sql::wire::encode_response(&response)
