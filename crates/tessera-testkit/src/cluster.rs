@@ -10,6 +10,9 @@ use crate::{find_binary, free_port, rows_text, TestServer};
 /// How long a cluster may take to reach a state a test waits for.
 pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a node may take to log what a test waits for.
+pub const LOG_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct TestCluster {
     pub nodes: Vec<TestServer>,
     /// Each node's internal address, by position in `nodes`.
@@ -148,6 +151,22 @@ impl TestCluster {
             "node {via} did not see {what} within {CLUSTER_TIMEOUT:?}; it last saw {last:?}\n{}",
             logs.join("\n")
         );
+    }
+}
+
+impl TestCluster {
+    /// Waits until node `node`'s log contains `text`; panics with the
+    /// log's tail after [`LOG_TIMEOUT`].
+    pub async fn wait_for_log(&self, node: usize, text: &str) {
+        let deadline = Instant::now() + LOG_TIMEOUT;
+        while !self.nodes[node].log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "node {node} never logged {text:?}\n{}",
+                self.nodes[node].log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

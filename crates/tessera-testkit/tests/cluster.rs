@@ -180,18 +180,9 @@ async fn strangers_without_the_secret_can_neither_join_nor_ask() {
     // A node with another secret tries to join.
     cluster.secret = wrong;
     let stranger = cluster.add_node(&[]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !cluster.nodes[stranger]
-        .log()
-        .contains("does not know the cluster secret")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}",
-            cluster.nodes[stranger].log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster
+        .wait_for_log(stranger, "does not know the cluster secret")
+        .await;
     cluster.secret = right;
     let rows = cluster.node_rows(0).await;
     assert_eq!(
@@ -235,15 +226,7 @@ async fn expelled_nodes_leave_for_good_and_the_voters_are_made_up() {
     assert_eq!(rows.len(), 4, "an expelled node keeps its row: {rows:?}");
     // It knows, and a restart does not bring it back.
     cluster.nodes[victim].restart();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !cluster.nodes[victim].log().contains("does not rejoin") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}",
-            cluster.nodes[victim].log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster.wait_for_log(victim, "does not rejoin").await;
     assert!(cluster.nodes[victim]
         .log()
         .contains("was expelled from its cluster"));
