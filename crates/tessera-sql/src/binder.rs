@@ -2933,14 +2933,12 @@ impl<'a> Binder<'a> {
             }
             S::Insert(insert) => {
                 let mut plan = self.bind_insert(insert)?;
-                plan.on_conflict = match &insert.on {
-                    None => None,
-                    Some(on) => Some(Arc::new(self.bind_on_conflict(
-                        on,
-                        &plan.table,
-                        insert.table_alias.as_ref(),
-                    )?)),
-                };
+                if let Some(on) = &insert.on {
+                    let (action, arbiters) =
+                        self.bind_on_conflict(on, &plan.table, insert.table_alias.as_ref())?;
+                    plan.on_conflict = Some(Arc::new(action));
+                    plan.arbiters = arbiters;
+                }
                 let qualifier = match &insert.table_alias {
                     Some(a) => ident_name(a),
                     None => plan.table.name.clone(),
@@ -3833,6 +3831,7 @@ impl<'a> Binder<'a> {
             select: None,
             returning: vec![],
             on_conflict: None,
+            arbiters: Default::default(),
             checks,
         };
         Ok((
@@ -9726,6 +9725,7 @@ impl Binder<'_> {
             select: None,
             returning: vec![],
             on_conflict: None,
+            arbiters: Default::default(),
             checks,
         })
     }
@@ -9762,31 +9762,39 @@ impl Binder<'_> {
             select: Some(Arc::new(Plan::Select(Box::new(select)))),
             returning: vec![],
             on_conflict: None,
+            arbiters: Default::default(),
             checks,
         })
     }
 
-    /// ON CONFLICT: on the primary key (named by its columns or its
-    /// constraint, or left out for DO NOTHING); DO UPDATE's expressions
-    /// over the existing row (by the table's name or alias) and the
-    /// proposed one (`excluded`).
+    /// ON CONFLICT: the action and its arbiters, the unique constraints
+    /// it decides on: the one its columns or constraint name (or, for DO
+    /// NOTHING without either, every one). DO UPDATE's expressions read
+    /// the existing row (by the table's name or alias) and the proposed
+    /// one (`excluded`).
     fn bind_on_conflict(
         &mut self,
         on: &ast::OnInsert,
         table: &Arc<TableDef>,
         alias: Option<&ast::Ident>,
-    ) -> Result<OnConflict> {
+    ) -> Result<(OnConflict, Arbiters)> {
         let ast::OnInsert::OnConflict(on) = on else {
             return Err(Error::unsupported("ON DUPLICATE KEY UPDATE"));
         };
-        let unique_other = |named: Option<&[usize]>| {
-            self.catalog.indexes_of(table.id).any(|ix| {
-                let mut cols = ix.columns.clone();
-                cols.sort_unstable();
-                ix.unique && named.is_none_or(|n| cols == n)
-            })
+        let sorted = |columns: &[usize]| {
+            let mut c = columns.to_vec();
+            c.sort_unstable();
+            c.dedup();
+            c
         };
-        match &on.conflict_target {
+        let unique: Vec<Arc<tessera_types::IndexDef>> = self
+            .catalog
+            .indexes_of(table.id)
+            .filter(|ix| ix.unique)
+            .cloned()
+            .collect();
+        let has_key = !table.primary_key.is_empty();
+        let arbiters = match &on.conflict_target {
             Some(ast::ConflictTarget::Columns(cols)) => {
                 let mut named: Vec<usize> = Vec::new();
                 for c in cols {
@@ -9797,29 +9805,43 @@ impl Binder<'_> {
                             .ok_or_else(|| undefined_column(None, &n))?,
                     );
                 }
-                named.sort_unstable();
-                named.dedup();
-                let mut key = table.primary_key.clone();
-                key.sort_unstable();
-                if named != key || key.is_empty() {
-                    return Err(if unique_other(Some(&named)) {
-                        Error::unsupported(
-                            "ON CONFLICT on a unique index other than the primary key",
-                        )
-                    } else {
-                        Error::new(
-                            sqlstate::INVALID_COLUMN_REFERENCE,
-                            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
-                        )
-                    });
+                let named = sorted(&named);
+                let arbiters = Arbiters {
+                    primary_key: has_key && sorted(&table.primary_key) == named,
+                    indexes: unique
+                        .iter()
+                        .filter(|ix| sorted(&ix.columns) == named)
+                        .map(|ix| ix.name.clone())
+                        .collect(),
+                };
+                if !arbiters.primary_key && arbiters.indexes.is_empty() {
+                    return Err(Error::new(
+                        sqlstate::INVALID_COLUMN_REFERENCE,
+                        "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+                    ));
                 }
+                arbiters
             }
             Some(ast::ConflictTarget::OnConstraint(name)) => {
                 let n = object_name(name)?;
-                if n != format!("{}_pkey", table.name) || table.primary_key.is_empty() {
-                    return Err(Error::unsupported(format!(
-                        "ON CONFLICT ON CONSTRAINT {n} (only the primary key's)"
-                    )));
+                if has_key && n == format!("{}_pkey", table.name) {
+                    Arbiters {
+                        primary_key: true,
+                        indexes: vec![],
+                    }
+                } else if unique.iter().any(|ix| ix.constraint && ix.name == n) {
+                    Arbiters {
+                        primary_key: false,
+                        indexes: vec![n],
+                    }
+                } else {
+                    return Err(Error::new(
+                        sqlstate::UNDEFINED_OBJECT,
+                        format!(
+                            "constraint \"{n}\" for table \"{}\" does not exist",
+                            table.name
+                        ),
+                    ));
                 }
             }
             None if matches!(on.action, ast::OnConflictAction::DoUpdate(_)) => {
@@ -9828,15 +9850,13 @@ impl Binder<'_> {
                 )
                 .with_hint("For example, ON CONFLICT (column_name)."))
             }
-            None if unique_other(None) => {
-                return Err(Error::unsupported(
-                    "ON CONFLICT DO NOTHING without a target on a table with unique indexes",
-                ))
-            }
-            None => {}
-        }
+            None => Arbiters {
+                primary_key: has_key,
+                indexes: unique.iter().map(|ix| ix.name.clone()).collect(),
+            },
+        };
         let ast::OnConflictAction::DoUpdate(update) = &on.action else {
-            return Ok(OnConflict::Nothing);
+            return Ok((OnConflict::Nothing, arbiters));
         };
         // The existing row, then the proposed one as `excluded` (a bare
         // column name is ambiguous between them, as in PostgreSQL).
@@ -9879,10 +9899,13 @@ impl Binder<'_> {
             assignments.push((c, self.assign(x, t, column)?));
         }
         let filter = self.bind_where(update.selection.as_ref(), &scope)?;
-        Ok(OnConflict::Update {
-            assignments,
-            filter,
-        })
+        Ok((
+            OnConflict::Update {
+                assignments,
+                filter,
+            },
+            arbiters,
+        ))
     }
 
     /// `q.*` over the FROM items of `scope`: each column of item `q`, named.

@@ -675,10 +675,23 @@ pub struct InsertPlan {
     pub select: Option<Arc<Plan>>,
     /// RETURNING: expressions over each inserted row.
     pub returning: Vec<Expr>,
-    /// ON CONFLICT on the primary key.
+    /// ON CONFLICT: what to do with a row that conflicts on one of
+    /// `arbiters`.
     pub on_conflict: Option<Arc<OnConflict>>,
+    pub arbiters: Arbiters,
     /// The table's CHECK constraints, over the new row.
     pub checks: Checks,
+}
+
+/// The unique constraints an ON CONFLICT decides on (PostgreSQL's arbiter
+/// indexes); a conflict on any other fails the INSERT with 23505.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Arbiters {
+    /// The primary key: decided on the shard that holds the row.
+    pub primary_key: bool,
+    /// Unique indexes other than the primary key, by name: the router
+    /// reads them for each proposed row first.
+    pub indexes: Vec<String>,
 }
 
 /// CHECK constraints bound over a table's row: name and condition.

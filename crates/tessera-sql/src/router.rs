@@ -25,6 +25,7 @@ use tessera_types::{memory, sqlstate, Catalog, DataType, Error, Result, TableDef
 
 mod foreign;
 mod moves;
+mod upsert;
 
 use crate::aggregate::AggState;
 use crate::binder::Binder;
@@ -1352,10 +1353,11 @@ impl<C: Cluster> Router<C> {
             select: Some(query),
             returning: vec![],
             on_conflict: None,
+            arbiters: Default::default(),
             checks: Arc::new([]),
         };
         let per_shard = self
-            .insert_requests(&insert, Some(&rows), params)?
+            .insert_requests(&insert, Some(&rows), params, &[])?
             .per_shard;
         self.write("ALTER TABLE", session, false, |mode| {
             Ok(per_shard
@@ -1576,8 +1578,22 @@ impl<C: Cluster> Router<C> {
                 )))
             }
         };
+        let (shard, key) = self.row_of_entry(catalog, table, index, &entry);
+        Ok(Some((entry_shard, shard, key)))
+    }
+
+    /// The shard and key of the row a unique index's `entry` names (the
+    /// entry holds the row's key after the index's values; the sharding
+    /// key is part of the primary key).
+    fn row_of_entry(
+        &self,
+        catalog: &Catalog,
+        table: &TableDef,
+        index: &tessera_types::IndexDef,
+        entry: &[Value],
+    ) -> (ShardId, Vec<u8>) {
         let row_key: Vec<usize> = index.row_key_columns().collect();
-        let key = encode_key(&entry, &row_key);
+        let key = encode_key(entry, &row_key);
         let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key {
             self.shard_of_key(catalog, &key)
         } else {
@@ -1587,7 +1603,7 @@ impl<C: Cluster> Router<C> {
             }
             self.shard_of_key(catalog, &encode_key(&row, &table.sharding_key))
         };
-        Ok(Some((entry_shard, shard, key)))
+        (shard, key)
     }
 
     /// Sends per-shard write requests. Inside a transaction block they become
@@ -1993,11 +2009,13 @@ impl<C: Cluster> Router<C> {
     /// The rows of an INSERT, keyed and grouped by shard: each of
     /// `inputs` (`None` for VALUES; a query's row for INSERT … SELECT, a
     /// client's row for COPY) run through each row of expressions.
+    /// `arbiters` are ON CONFLICT's unique indexes (see `router/upsert.rs`).
     fn insert_requests(
         &self,
         plan: &InsertPlan,
         inputs: Option<&Rows>,
         params: &Params,
+        arbiters: &[Arc<tessera_types::IndexDef>],
     ) -> Result<InsertRows> {
         let catalog = self.cluster.catalog();
         let table = &plan.table;
@@ -2019,6 +2037,11 @@ impl<C: Cluster> Router<C> {
             } else {
                 Vec::new()
             };
+        // ON CONFLICT's unique indexes: their columns and the values taken.
+        let mut arbiters: Vec<(Vec<usize>, HashSet<Vec<u8>>)> = arbiters
+            .iter()
+            .map(|ix| (ix.columns.clone(), HashSet::new()))
+            .collect();
         let values_input = Rows::one(Vec::new());
         let inputs = inputs.unwrap_or(&values_input);
         for (n, input, exprs) in inputs
@@ -2032,9 +2055,25 @@ impl<C: Cluster> Router<C> {
             } else {
                 encode_key(&row, &table.primary_key)
             };
-            if !seen.insert(key.clone()) {
+            // A key or arbiter's values proposed twice: the first proposal
+            // takes them, later ones conflict with it.
+            let key_taken = seen.contains(&key);
+            let arbiter_values: Vec<Option<Vec<u8>>> = arbiters
+                .iter()
+                .map(|(columns, _)| {
+                    let null = columns.iter().any(|c| row[*c].is_null());
+                    (!null).then(|| encode_key(&row, columns))
+                })
+                .collect();
+            let arbiter_taken = arbiters
+                .iter()
+                .zip(&arbiter_values)
+                .any(|((_, taken), v)| v.as_ref().is_some_and(|v| taken.contains(v)));
+            if key_taken && !(plan.arbiters.primary_key || arbiter_taken) {
+                return Err(crate::shard::duplicate_key(table, &row).with_row(n));
+            }
+            if key_taken || arbiter_taken {
                 match plan.on_conflict.as_deref() {
-                    // The first proposal takes the key; later ones conflict with it.
                     Some(OnConflict::Nothing) => continue,
                     Some(OnConflict::Update { .. }) => {
                         return Err(Error::new(
@@ -2045,6 +2084,10 @@ impl<C: Cluster> Router<C> {
                     }
                     None => return Err(crate::shard::duplicate_key(table, &row).with_row(n)),
                 }
+            }
+            seen.insert(key.clone());
+            for ((_, taken), v) in arbiters.iter_mut().zip(arbiter_values) {
+                taken.extend(v);
             }
             for (index, keys) in &mut unique {
                 if index.columns.iter().any(|c| row[*c].is_null()) {
@@ -2133,11 +2176,12 @@ impl<C: Cluster> Router<C> {
         sequenced: bool,
         session: &mut SessionState,
     ) -> Result<(u64, Vec<Row>)> {
+        let arbiters = self.arbiter_indexes(insert, &self.catalog_of(session))?;
         let InsertRows {
             per_shard,
             returned,
             inputs_of,
-        } = self.insert_requests(insert, inputs, &params)?;
+        } = self.insert_requests(insert, inputs, &params, &arbiters)?;
         // A row a shard refused as a duplicate: which input it came from.
         let about_row = |e: Error| {
             if e.row().is_some() || e.code != sqlstate::UNIQUE_VIOLATION {
@@ -2174,27 +2218,40 @@ impl<C: Cluster> Router<C> {
                 params: params.clone(),
                 returning: insert.returning.clone(),
                 checks: insert.checks.clone(),
+                primary_key: insert.arbiters.primary_key,
+                found: HashMap::new(),
             })
         });
-        let (count, upserted) = self
-            .write("INSERT", session, shards_draw, |mode| {
-                Ok(per_shard
-                    .iter()
-                    .map(|(s, rows)| {
-                        (
-                            *s,
-                            ShardRequest::Insert {
-                                table: insert.table.clone(),
-                                rows: rows.clone(),
-                                mode,
-                                upsert: upsert.clone(),
-                            },
-                        )
-                    })
-                    .collect())
-            })
-            .await
-            .map_err(about_row)?;
+        let through_indexes = match &upsert {
+            Some(upsert) if !insert.arbiters.indexes.is_empty() => Some(upsert),
+            _ => None,
+        };
+        let (count, upserted) = match through_indexes {
+            Some(upsert) => {
+                self.upsert(insert, &per_shard, &arbiters, upsert, shards_draw, session)
+                    .await
+            }
+            None => {
+                self.write("INSERT", session, shards_draw, |mode| {
+                    Ok(per_shard
+                        .iter()
+                        .map(|(s, rows)| {
+                            (
+                                *s,
+                                ShardRequest::Insert {
+                                    table: insert.table.clone(),
+                                    rows: rows.clone(),
+                                    mode,
+                                    upsert: upsert.clone(),
+                                },
+                            )
+                        })
+                        .collect())
+                })
+                .await
+            }
+        }
+        .map_err(about_row)?;
         // A missing parent is found at the statement's end, as
         // PostgreSQL's trigger finds it: about no row in particular.
         if let Some(fk) = fk {

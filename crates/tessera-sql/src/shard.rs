@@ -677,6 +677,21 @@ pub struct Upsert {
     pub params: Arc<Params>,
     pub returning: Vec<Expr>,
     pub checks: crate::plan::Checks,
+    /// The primary key is an arbiter: a row whose key is taken gets the
+    /// action; otherwise it fails with 23505.
+    pub primary_key: bool,
+    /// Rows the router found conflicting through a unique index: the
+    /// existing row's key (under which the proposed row is sent) and the
+    /// index (name, columns), whose values the existing row must still
+    /// hold when the action runs.
+    pub found: HashMap<Vec<u8>, (String, Vec<usize>)>,
+}
+
+/// The row an ON CONFLICT found through a unique index is gone, or no
+/// longer holds the proposed values: the statement looks again (see
+/// `Router::upsert`).
+pub(crate) fn conflict_moved(index: &str) -> Error {
+    conflict().with_constraint(index)
 }
 
 /// Everything one shard owns. Lives on the shard's thread only.
@@ -3145,7 +3160,8 @@ impl ShardContext {
         for (key, row) in rows {
             // That the key is free is a read.
             self.note_read(mode.reader(), table.id, Some(key));
-            if !self.row_exists(&store, mode.txn(), table.id, key) {
+            let found = upsert.and_then(|u| u.found.get(key));
+            if found.is_none() && !self.row_exists(&store, mode.txn(), table.id, key) {
                 give_back(row)?;
                 ops.push(WriteOp::Put {
                     table: table.id,
@@ -3154,18 +3170,12 @@ impl ShardContext {
                 });
                 continue;
             }
-            let Some(upsert) = upsert else {
+            let Some(upsert) = upsert.filter(|u| found.is_some() || u.primary_key) else {
                 return Err(duplicate_key(table, row));
             };
-            let (assignments, filter) = match &*upsert.action {
-                OnConflict::Nothing => continue,
-                OnConflict::Update {
-                    assignments,
-                    filter,
-                } => (assignments, filter),
-            };
-            // The row to update: the block's own version, else the newest
-            // committed one, which with a snapshot must be the one it sees.
+            // The existing row: the block's own version, else the newest
+            // committed one, which with a snapshot must be the one it sees
+            // (PostgreSQL fails DO NOTHING too when it is not).
             let existing = match self.intent(mode.txn(), table.id, key) {
                 Some(own) => own,
                 None => {
@@ -3179,6 +3189,23 @@ impl ShardContext {
                     }
                     t.get(key, LATEST).cloned()
                 }
+            };
+            if let Some((index, columns)) = found {
+                let holds = existing.as_ref().is_some_and(|e| {
+                    columns
+                        .iter()
+                        .all(|c| e[*c].compare(&row[*c]) == std::cmp::Ordering::Equal)
+                });
+                if !holds {
+                    return Err(conflict_moved(index));
+                }
+            }
+            let (assignments, filter) = match &*upsert.action {
+                OnConflict::Nothing => continue,
+                OnConflict::Update {
+                    assignments,
+                    filter,
+                } => (assignments, filter),
             };
             let Some(existing) = existing else {
                 return Err(duplicate_key(table, row));

@@ -272,6 +272,8 @@ mod tests {
             params: params(),
             returning: insert.returning.clone(),
             checks: insert.checks.clone(),
+            primary_key: true,
+            found: [(vec![1, 2], ("t_c_key".to_string(), vec![2]))].into(),
         });
         let row = vec![
             Value::Int8(1),

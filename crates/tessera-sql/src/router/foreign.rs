@@ -257,7 +257,6 @@ impl<C: Cluster> Router<C> {
             .collect();
         let replies = super::join_all(gets).await;
         drop(snapshot);
-        let row_key: Vec<usize> = index.row_key_columns().collect();
         let mut found = Vec::with_capacity(lookups.len());
         for ((_, image, missing), reply) in lookups.into_iter().zip(replies) {
             let entry = match reply? {
@@ -271,17 +270,7 @@ impl<C: Cluster> Router<C> {
             let Some(entry) = entry else {
                 return Err(missing);
             };
-            let key = encode_key(&entry, &row_key);
-            let shard =
-                if parent.sharding_key.is_empty() || parent.sharding_key == parent.primary_key {
-                    self.shard_of_key(&catalog, &key)
-                } else {
-                    let mut row = image.clone();
-                    for (c, v) in parent.primary_key.iter().zip(&entry[index.columns.len()..]) {
-                        row[*c] = v.clone();
-                    }
-                    self.shard_of_key(&catalog, &encode_key(&row, &parent.sharding_key))
-                };
+            let (shard, key) = self.row_of_entry(&catalog, parent, index, &entry);
             found.push((
                 shard,
                 ParentKey {
