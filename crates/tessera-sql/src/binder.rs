@@ -1772,6 +1772,8 @@ pub struct Binder<'a> {
     sleeps: bool,
     /// The tables and views the statement reads (what a view depends on).
     referenced: Vec<tessera_types::TableId>,
+    /// The table each data-modifying WITH query writes, and those it reads.
+    modifying: Vec<(tessera_types::TableId, Vec<tessera_types::TableId>)>,
     /// While a view is being created: each select list with a `*` (by the
     /// address of its SELECT), expanded.
     stars: Option<Vec<(usize, SelectList)>>,
@@ -1986,6 +1988,8 @@ enum CteBody {
     Plan(Box<SelectPlan>),
     /// Inside its own recursive term: the work table of this number.
     Work(usize),
+    /// A data-modifying query without RETURNING: nothing to read.
+    NoReturning,
 }
 
 /// A query around a subquery being bound: its names, and the columns of
@@ -2132,6 +2136,7 @@ impl<'a> Binder<'a> {
             advisory_waits: false,
             sleeps: false,
             referenced: Vec::new(),
+            modifying: Vec::new(),
             stars: None,
             names: Names::default(),
             unqualified: None,
@@ -2926,62 +2931,39 @@ impl<'a> Binder<'a> {
                     false,
                 )
             }
-            S::Query(q) => {
-                let (plan, columns) = self.bind_query(q)?;
-                let plan = self.reg_columns_named(plan, &columns);
-                (Plan::Select(Box::new(plan)), columns, true)
-            }
-            S::Insert(insert) => {
-                let mut plan = self.bind_insert(insert)?;
-                if let Some(on) = &insert.on {
-                    let (action, arbiters) =
-                        self.bind_on_conflict(on, &plan.table, insert.table_alias.as_ref())?;
-                    plan.on_conflict = Some(Arc::new(action));
-                    plan.arbiters = arbiters;
+            S::Query(q) => match (&q.with, &*q.body) {
+                // WITH … INSERT/UPDATE/DELETE.
+                (
+                    Some(with),
+                    ast::SetExpr::Insert(dml)
+                    | ast::SetExpr::Update(dml)
+                    | ast::SetExpr::Delete(dml),
+                ) => {
+                    let before = self.ctes.len();
+                    let bound = self.bind_with(with, true).and_then(|_| self.bind_dml(dml));
+                    self.ctes.truncate(before);
+                    let bound = bound?;
+                    self.check_modified_unread()?;
+                    bound
                 }
-                let qualifier = match &insert.table_alias {
-                    Some(a) => ident_name(a),
-                    None => plan.table.name.clone(),
-                };
-                let scope = Scope {
-                    table: Some(plan.table.clone()),
-                    qualifier: Some(qualifier),
-                    ..Scope::default()
-                };
-                let descs =
-                    self.bind_returning(insert.returning.as_deref(), &scope, &mut plan.returning)?;
-                let returns = !descs.is_empty();
-                (Plan::Insert(plan), descs, returns)
-            }
-            S::Update {
-                table,
-                assignments,
-                from,
-                selection,
-                returning,
-                ..
-            } => {
-                let from = match from {
-                    Some(
-                        ast::UpdateTableFromKind::AfterSet(items)
-                        | ast::UpdateTableFromKind::BeforeSet(items),
-                    ) => items.as_slice(),
-                    None => &[],
-                };
-                let (mut plan, scope) =
-                    self.bind_update(table, assignments, from, selection.as_ref())?;
-                let descs =
-                    self.bind_returning(returning.as_deref(), &scope, &mut plan.returning)?;
-                let returns = !descs.is_empty();
-                (Plan::Update(plan), descs, returns)
-            }
-            S::Delete(delete) => {
-                let (mut plan, scope) = self.bind_delete(delete)?;
-                let descs =
-                    self.bind_returning(delete.returning.as_deref(), &scope, &mut plan.returning)?;
-                let returns = !descs.is_empty();
-                (Plan::Delete(plan), descs, returns)
-            }
+                (Some(with), _) => {
+                    let before = self.ctes.len();
+                    let bound = self
+                        .bind_with(with, true)
+                        .and_then(|_| self.bind_query_body(q));
+                    self.ctes.truncate(before);
+                    let (plan, columns) = bound?;
+                    self.check_modified_unread()?;
+                    let plan = self.reg_columns_named(plan, &columns);
+                    (Plan::Select(Box::new(plan)), columns, true)
+                }
+                (None, _) => {
+                    let (plan, columns) = self.bind_query(q)?;
+                    let plan = self.reg_columns_named(plan, &columns);
+                    (Plan::Select(Box::new(plan)), columns, true)
+                }
+            },
+            S::Insert(_) | S::Update { .. } | S::Delete(_) => self.bind_dml(&parsed.statement)?,
             S::Truncate {
                 table_names,
                 partitions: None,
@@ -6881,14 +6863,19 @@ impl<'a> Binder<'a> {
             return self.bind_query_body(q);
         };
         let before = self.ctes.len();
-        let bound = self.bind_with(with).and_then(|_| self.bind_query_body(q));
+        let bound = self
+            .bind_with(with, false)
+            .and_then(|_| self.bind_query_body(q));
         self.ctes.truncate(before);
         bound
     }
 
     /// The queries of a WITH clause, each visible to the ones after it
-    /// (and, with RECURSIVE, to itself).
-    fn bind_with(&mut self, with: &ast::With) -> Result<()> {
+    /// (and, with RECURSIVE, to itself). Data-modifying ones (INSERT,
+    /// UPDATE, DELETE) only in the statement's own WITH (`top`): each is
+    /// an init plan, run once before the statement, whose RETURNING rows
+    /// the references read.
+    fn bind_with(&mut self, with: &ast::With, top: bool) -> Result<()> {
         for cte in &with.cte_tables {
             if cte.from.is_some() {
                 return Err(Error::unsupported(format!("the WITH query {cte}")));
@@ -6900,6 +6887,19 @@ impl<'a> Binder<'a> {
                     sqlstate::DUPLICATE_ALIAS,
                     format!("WITH query name \"{name}\" specified more than once"),
                 ));
+            }
+            if let ast::SetExpr::Insert(dml)
+            | ast::SetExpr::Update(dml)
+            | ast::SetExpr::Delete(dml) = &*cte.query.body
+            {
+                if !top {
+                    return Err(Error::new(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "WITH clause containing a data-modifying statement must be at the top level",
+                    ));
+                }
+                self.bind_modifying_cte(name, &cte.alias, dml)?;
+                continue;
             }
             let (plan, descs) = match (with.recursive, &*cte.query.body) {
                 (
@@ -6930,6 +6930,78 @@ impl<'a> Binder<'a> {
                 body: CteBody::Plan(Box::new(plan)),
                 depth: self.outer.len(),
             });
+        }
+        Ok(())
+    }
+
+    /// A data-modifying WITH query: an init plan (see [`Binder::bind_with`]);
+    /// the tables it writes are remembered for
+    /// [`Binder::check_modified_unread`].
+    fn bind_modifying_cte(
+        &mut self,
+        name: String,
+        alias: &ast::TableAlias,
+        dml: &ast::Statement,
+    ) -> Result<()> {
+        let before = self.referenced.len();
+        let (plan, descs, returns) = self.bind_dml(dml)?;
+        let own: Vec<tessera_types::TableId> = self.referenced.drain(before..).collect();
+        let target = match &plan {
+            Plan::Insert(i) => i.table.id,
+            Plan::Update(u) => u.table.id,
+            Plan::Delete(d) => d.table.id,
+            _ => {
+                return Err(Error::internal(
+                    "a data-modifying WITH query of another kind",
+                ))
+            }
+        };
+        self.modifying.push((target, own));
+        let id = self.init.len();
+        self.init.push(InitPlan {
+            plan: Arc::new(plan),
+            place: None,
+            dropped: false,
+        });
+        let body = match returns {
+            true => CteBody::Plan(Box::new(SelectPlan {
+                source: Some(Source::Init(id)),
+                ..SelectPlan::rows(Target::NoTable, identity_fragment(descs.len()))
+            })),
+            false => CteBody::NoReturning,
+        };
+        let columns = alias_columns(alias, &descs)?;
+        self.ctes.push(CteDef {
+            name,
+            columns,
+            body,
+            depth: self.outer.len(),
+        });
+        Ok(())
+    }
+
+    /// A table a data-modifying WITH query writes may be read only through
+    /// its RETURNING: PostgreSQL runs all parts of the statement on one
+    /// snapshot, so no part sees another's changes, while here the other
+    /// parts would run after it and see them. 0A000 rather than a
+    /// different answer.
+    fn check_modified_unread(&self) -> Result<()> {
+        for (i, (table, _)) in self.modifying.iter().enumerate() {
+            let elsewhere = self.referenced.contains(table)
+                || self
+                    .modifying
+                    .iter()
+                    .enumerate()
+                    .any(|(j, (t, reads))| j != i && (t == table || reads.contains(table)));
+            if elsewhere {
+                let name = self
+                    .catalog
+                    .table_by_id(*table)
+                    .map_or_else(|| table.to_string(), |t| t.name.clone());
+                return Err(Error::unsupported(format!(
+                    "a statement that reads or writes table \"{name}\" besides a WITH query that changes it"
+                )));
+            }
         }
         Ok(())
     }
@@ -8391,6 +8463,15 @@ impl Binder<'_> {
                         source: Some(Source::Work(*k)),
                         ..SelectPlan::rows(Target::NoTable, identity_fragment(columns.len()))
                     },
+                    CteBody::NoReturning => {
+                        return Err(Error::new(
+                            sqlstate::FEATURE_NOT_SUPPORTED,
+                            format!(
+                                "WITH query \"{}\" does not have a RETURNING clause",
+                                cte.name
+                            ),
+                        ))
+                    }
                 };
                 (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
@@ -9764,6 +9845,66 @@ impl Binder<'_> {
             on_conflict: None,
             arbiters: Default::default(),
             checks,
+        })
+    }
+
+    /// INSERT, UPDATE or DELETE: its plan, its RETURNING columns and
+    /// whether it returns rows.
+    fn bind_dml(&mut self, statement: &ast::Statement) -> Result<(Plan, Vec<ColumnDesc>, bool)> {
+        use ast::Statement as S;
+        Ok(match statement {
+            S::Insert(insert) => {
+                let mut plan = self.bind_insert(insert)?;
+                if let Some(on) = &insert.on {
+                    let (action, arbiters) =
+                        self.bind_on_conflict(on, &plan.table, insert.table_alias.as_ref())?;
+                    plan.on_conflict = Some(Arc::new(action));
+                    plan.arbiters = arbiters;
+                }
+                let qualifier = match &insert.table_alias {
+                    Some(a) => ident_name(a),
+                    None => plan.table.name.clone(),
+                };
+                let scope = Scope {
+                    table: Some(plan.table.clone()),
+                    qualifier: Some(qualifier),
+                    ..Scope::default()
+                };
+                let descs =
+                    self.bind_returning(insert.returning.as_deref(), &scope, &mut plan.returning)?;
+                let returns = !descs.is_empty();
+                (Plan::Insert(plan), descs, returns)
+            }
+            S::Update {
+                table,
+                assignments,
+                from,
+                selection,
+                returning,
+                ..
+            } => {
+                let from = match from {
+                    Some(
+                        ast::UpdateTableFromKind::AfterSet(items)
+                        | ast::UpdateTableFromKind::BeforeSet(items),
+                    ) => items.as_slice(),
+                    None => &[],
+                };
+                let (mut plan, scope) =
+                    self.bind_update(table, assignments, from, selection.as_ref())?;
+                let descs =
+                    self.bind_returning(returning.as_deref(), &scope, &mut plan.returning)?;
+                let returns = !descs.is_empty();
+                (Plan::Update(plan), descs, returns)
+            }
+            S::Delete(delete) => {
+                let (mut plan, scope) = self.bind_delete(delete)?;
+                let descs =
+                    self.bind_returning(delete.returning.as_deref(), &scope, &mut plan.returning)?;
+                let returns = !descs.is_empty();
+                (Plan::Delete(plan), descs, returns)
+            }
+            other => return Err(Error::unsupported(format!("the statement {other}"))),
         })
     }
 

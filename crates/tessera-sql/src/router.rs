@@ -1186,11 +1186,24 @@ impl<C: Cluster> Router<C> {
                     .push(Arc::new(InitRows::new(Rows::default())));
                 continue;
             }
-            let Plan::Select(select) = &*i.plan else {
-                return Err(Error::internal("an init plan that is not a query"));
+            let rows = match &*i.plan {
+                Plan::Select(select) => {
+                    Box::pin(self.select_at(&i.plan, select, params.clone(), session, read)).await?
+                }
+                // A data-modifying WITH query: its RETURNING rows.
+                Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
+                    let sequenced = params.sequences.is_some();
+                    let plan = i.plan.clone();
+                    Box::pin(self.run_write(&plan, params.clone(), sequenced, session))
+                        .await?
+                        .rows
+                }
+                _ => {
+                    return Err(Error::internal(
+                        "an init plan that neither reads nor writes",
+                    ))
+                }
             };
-            let rows =
-                Box::pin(self.select_at(&i.plan, select, params.clone(), session, read)).await?;
             let rows = match i.place {
                 Some((offset, width)) => rows.place(offset, width),
                 None => rows,
@@ -2261,106 +2274,16 @@ impl<C: Cluster> Router<C> {
         Ok((count, if upsert.is_some() { upserted } else { returned }))
     }
 
-    async fn execute_plan(
+    /// INSERT, UPDATE or DELETE `plan`: a statement's, or a
+    /// data-modifying WITH query's (an init plan).
+    async fn run_write(
         &self,
-        statement: &Statement,
-        params: Vec<Value>,
+        plan: &Arc<Plan>,
+        params: Arc<Params>,
+        sequenced: bool,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        // Only a write, or a statement calling sequence functions, asks
-        // (a plain read pays nothing).
-        let writes = writing_verb(&statement.plan);
-        if writes.is_some() || statement.uses_sequences {
-            let read_only = match &session.txn {
-                Some(t) => t.read_only,
-                None => session
-                    .settings
-                    .get("default_transaction_read_only")
-                    .is_some_and(|v| v == "on"),
-            };
-            if let (true, Some(verb)) = (read_only, writes) {
-                return Err(Error::new(
-                    sqlstate::READ_ONLY_SQL_TRANSACTION,
-                    format!("cannot execute {verb} in a read-only transaction"),
-                ));
-            }
-            session.sequences.set_read_only(read_only);
-        }
-        // The statement's clock and zone, fixed here for every shard.
-        let time = session.time_context(self.cluster.wall_clock());
-        let mut params = Params::new(params, time);
-        let sequenced = statement.uses_sequences;
-        if sequenced {
-            params.sequences = Some(session.sequences.clone());
-        }
-        params.settings = session.statement_settings.clone();
-        let mut params = Arc::new(params);
-        let plan = &statement.plan;
-        if !statement.init.is_empty()
-            && !matches!(**plan, Plan::Select(_) | Plan::DeclareCursor { .. })
-        {
-            // Subqueries of a write: their rows are read before it, at a snapshot.
-            let (snapshot, read) = self.read_point(session);
-            let ran = self.run_init(&statement.init, params, session, read).await;
-            drop(snapshot);
-            params = ran?;
-        }
         match &**plan {
-            Plan::Explain {
-                plan: inner,
-                init,
-                analyze,
-            } => {
-                let catalog = self.catalog_of(session);
-                let lines = match (&**inner, analyze) {
-                    (Plan::Select(select), true) => {
-                        let started = std::time::Instant::now();
-                        let profile = std::cell::RefCell::new(crate::explain::Profile::default());
-                        let (rows, profile) = crate::explain::PROFILE
-                            .scope(profile, async {
-                                let rows = self.select(inner, select, init, params, session).await;
-                                let profile = crate::explain::PROFILE.with(|p| p.take());
-                                (rows, profile)
-                            })
-                            .await;
-                        let rows = rows?;
-                        if sequenced {
-                            self.settle_sequences().await?;
-                        }
-                        let mut lines =
-                            crate::explain::render(inner, init, &catalog, Some(&profile));
-                        lines.push(format!(
-                            "Execution Time: {:.3} ms ({} rows)",
-                            started.elapsed().as_secs_f64() * 1000.0,
-                            rows.len()
-                        ));
-                        lines
-                    }
-                    _ => crate::explain::render(inner, init, &catalog, None),
-                };
-                Ok(QueryResult {
-                    columns: None,
-                    rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
-                    tag: "EXPLAIN".into(),
-                    notices: vec![],
-                    binary_rows: false,
-                })
-            }
-            Plan::Select(select) => {
-                let rows = self
-                    .select(plan, select, &statement.init, params, session)
-                    .await?;
-                if sequenced {
-                    self.settle_sequences().await?;
-                }
-                Ok(QueryResult {
-                    columns: None,
-                    rows,
-                    tag: "SELECT".into(),
-                    notices: vec![],
-                    binary_rows: false,
-                })
-            }
             Plan::Insert(insert) => {
                 let inputs = match &insert.select {
                     Some(query) => {
@@ -2514,6 +2437,116 @@ impl<C: Cluster> Router<C> {
                     notices: vec![],
                     binary_rows: false,
                 })
+            }
+            _ => Err(Error::internal("run_write of a plan that does not write")),
+        }
+    }
+
+    async fn execute_plan(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        // Only a write, or a statement calling sequence functions, asks
+        // (a plain read pays nothing).
+        // A query with a data-modifying WITH query is refused as a SELECT,
+        // as PostgreSQL names it.
+        let writes = writing_verb(&statement.plan)
+            .or_else(|| init_writing_verb(&statement.init).map(|_| "SELECT"));
+        if writes.is_some() || statement.uses_sequences {
+            let read_only = match &session.txn {
+                Some(t) => t.read_only,
+                None => session
+                    .settings
+                    .get("default_transaction_read_only")
+                    .is_some_and(|v| v == "on"),
+            };
+            if let (true, Some(verb)) = (read_only, writes) {
+                return Err(Error::new(
+                    sqlstate::READ_ONLY_SQL_TRANSACTION,
+                    format!("cannot execute {verb} in a read-only transaction"),
+                ));
+            }
+            session.sequences.set_read_only(read_only);
+        }
+        // The statement's clock and zone, fixed here for every shard.
+        let time = session.time_context(self.cluster.wall_clock());
+        let mut params = Params::new(params, time);
+        let sequenced = statement.uses_sequences;
+        if sequenced {
+            params.sequences = Some(session.sequences.clone());
+        }
+        params.settings = session.statement_settings.clone();
+        let mut params = Arc::new(params);
+        let plan = &statement.plan;
+        if !statement.init.is_empty()
+            && !matches!(**plan, Plan::Select(_) | Plan::DeclareCursor { .. })
+        {
+            // Subqueries of a write: their rows are read before it, at a snapshot.
+            let (snapshot, read) = self.read_point(session);
+            let ran = self.run_init(&statement.init, params, session, read).await;
+            drop(snapshot);
+            params = ran?;
+        }
+        match &**plan {
+            Plan::Explain {
+                plan: inner,
+                init,
+                analyze,
+            } => {
+                let catalog = self.catalog_of(session);
+                let lines = match (&**inner, analyze) {
+                    (Plan::Select(select), true) => {
+                        let started = std::time::Instant::now();
+                        let profile = std::cell::RefCell::new(crate::explain::Profile::default());
+                        let (rows, profile) = crate::explain::PROFILE
+                            .scope(profile, async {
+                                let rows = self.select(inner, select, init, params, session).await;
+                                let profile = crate::explain::PROFILE.with(|p| p.take());
+                                (rows, profile)
+                            })
+                            .await;
+                        let rows = rows?;
+                        if sequenced {
+                            self.settle_sequences().await?;
+                        }
+                        let mut lines =
+                            crate::explain::render(inner, init, &catalog, Some(&profile));
+                        lines.push(format!(
+                            "Execution Time: {:.3} ms ({} rows)",
+                            started.elapsed().as_secs_f64() * 1000.0,
+                            rows.len()
+                        ));
+                        lines
+                    }
+                    _ => crate::explain::render(inner, init, &catalog, None),
+                };
+                Ok(QueryResult {
+                    columns: None,
+                    rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                    tag: "EXPLAIN".into(),
+                    notices: vec![],
+                    binary_rows: false,
+                })
+            }
+            Plan::Select(select) => {
+                let rows = self
+                    .select(plan, select, &statement.init, params, session)
+                    .await?;
+                if sequenced {
+                    self.settle_sequences().await?;
+                }
+                Ok(QueryResult {
+                    columns: None,
+                    rows,
+                    tag: "SELECT".into(),
+                    notices: vec![],
+                    binary_rows: false,
+                })
+            }
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
+                self.run_write(plan, params, sequenced, session).await
             }
             Plan::CreateTable {
                 table,
@@ -4113,11 +4146,14 @@ impl<C: Cluster> Router<C> {
     ) -> Result<QueryResult> {
         // A write with foreign keys to check or act on runs in a block, so
         // what they do commits with it (an implicit one outside a block).
+        // So does one with data-modifying WITH queries: they and the
+        // statement commit together.
         let implicit = session.txn.is_none()
             && !statement.deferred
-            && self
-                .foreign_key_work(&statement.plan, &self.cluster.catalog())?
-                .is_some();
+            && (init_writing_verb(&statement.init).is_some()
+                || self
+                    .foreign_key_work(&statement.plan, &self.cluster.catalog())?
+                    .is_some());
         if implicit {
             self.begin_implicit(session)?;
         }
@@ -4595,6 +4631,16 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
 /// The command a read-only transaction may not run (PostgreSQL's
 /// `PreventCommandIfReadOnly`), by the name its error gives; `None` for
 /// one it may.
+/// The verb of the first data-modifying WITH query among `init`.
+fn init_writing_verb(init: &[InitPlan]) -> Option<&'static str> {
+    init.iter()
+        .filter(|i| !i.dropped)
+        .find_map(|i| match &*i.plan {
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => writing_verb(&i.plan),
+            _ => None,
+        })
+}
+
 fn writing_verb(plan: &Plan) -> Option<&'static str> {
     Some(match plan {
         Plan::Insert(_) => "INSERT",

@@ -1185,3 +1185,53 @@ async fn casts_name_their_columns_by_the_type() {
         ]
     );
 }
+
+/// A table a data-modifying WITH query changes may be read or written
+/// elsewhere in the statement only through the query's RETURNING:
+/// PostgreSQL gives every part the statement's snapshot, where here later
+/// parts would see the change. Such statements are refused (0A000) and
+/// change nothing.
+#[tokio::test]
+async fn data_modifying_with_refuses_rereading_its_table() {
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE wm (id int PRIMARY KEY, v text); \
+             CREATE TABLE wm_log (id int); \
+             INSERT INTO wm VALUES (1, 'a'), (2, 'b')",
+        )
+        .await
+        .unwrap();
+    for sql in [
+        "WITH d AS (DELETE FROM wm WHERE id = 1 RETURNING *) SELECT * FROM wm",
+        "WITH d AS (DELETE FROM wm WHERE id = 1 RETURNING *) UPDATE wm SET v = 'z' WHERE id = 2",
+        "WITH d AS (DELETE FROM wm WHERE id = 1), e AS (DELETE FROM wm WHERE id = 2) SELECT 1",
+        "WITH d AS (DELETE FROM wm WHERE id = 1), i AS (INSERT INTO wm_log SELECT id FROM wm) SELECT 1",
+    ] {
+        let message = assert_sqlstate(
+            client.simple_query(sql).await,
+            &SqlState::FEATURE_NOT_SUPPORTED,
+            sql,
+        );
+        assert!(message.contains("\"wm\""), "{sql}: {message}");
+    }
+    assert_eq!(
+        rows_text(&client, "SELECT id, v FROM wm ORDER BY id").await,
+        ["1|a", "2|b"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM wm_log").await,
+        ["0"]
+    );
+    // Its own table, read inside it, is fine.
+    assert_eq!(
+        rows_text(
+            &client,
+            "WITH d AS (DELETE FROM wm WHERE id IN (SELECT max(id) FROM wm) RETURNING id) \
+             SELECT id FROM d"
+        )
+        .await,
+        ["2"]
+    );
+}
