@@ -3303,8 +3303,20 @@ impl<'a> Binder<'a> {
                 (plan, vec![], false)
             }
             S::AlterTable {
-                name, operations, ..
-            } => (self.bind_alter_table(name, operations)?, vec![], false),
+                name,
+                operations,
+                if_exists,
+                ..
+            } => {
+                let plan = match self.ddl_table(name) {
+                    Err(e) if *if_exists && e.code == sqlstate::UNDEFINED_TABLE => Plan::Skipped {
+                        tag: "ALTER TABLE".into(),
+                        notice: format!("{}, skipping", e.message),
+                    },
+                    _ => self.bind_alter_table(name, operations)?,
+                };
+                (plan, vec![], false)
+            }
             S::Set(ast::Set::SetTimeZone { local, value }) => {
                 let value = time_zone_value(value)?;
                 (

@@ -817,6 +817,12 @@ pub enum Plan {
         view: tessera_types::ViewDef,
         or_replace: bool,
     },
+    /// A statement with IF EXISTS whose object is missing (ALTER TABLE IF
+    /// EXISTS …): its command tag and the notice that it was skipped.
+    Skipped {
+        tag: String,
+        notice: String,
+    },
     /// ALTER SEQUENCE: the new definition (same id and value) if it
     /// changes, and RESTART's value; nothing when IF EXISTS found none.
     AlterSequence {

@@ -2580,6 +2580,13 @@ impl<C: Cluster> Router<C> {
                 let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
                 Ok(QueryResult::command("CREATE SEQUENCE", notices))
             }
+            Plan::Skipped { tag, notice } => Ok(QueryResult::command(
+                tag,
+                vec![Notice::new(
+                    sqlstate::SUCCESSFUL_COMPLETION,
+                    notice.as_str(),
+                )],
+            )),
             Plan::AlterSequence {
                 sequence,
                 changed,
@@ -4653,6 +4660,7 @@ fn writing_verb(plan: &Plan) -> Option<&'static str> {
         Plan::CreateView { .. } => "CREATE VIEW",
         Plan::CreateIndex { .. } => "CREATE INDEX",
         Plan::AlterSequence { .. } => "ALTER SEQUENCE",
+        Plan::Skipped { tag, .. } if tag == "ALTER TABLE" => "ALTER TABLE",
         Plan::AlterTable(_) | Plan::AddPrimaryKey { .. } => "ALTER TABLE",
         Plan::Drop { kind, .. } => match kind {
             Relation::Table => "DROP TABLE",

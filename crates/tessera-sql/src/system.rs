@@ -3049,7 +3049,24 @@ impl Deparser<'_> {
                 Err(_) => e.to_string(),
             },
             E::Function(f) => {
-                let name = f.name.to_string().to_ascii_lowercase();
+                let mut name = f.name.to_string().to_ascii_lowercase();
+                // SQL's value functions, which PostgreSQL shows in capitals.
+                if matches!(
+                    name.as_str(),
+                    "current_date"
+                        | "current_time"
+                        | "current_timestamp"
+                        | "localtime"
+                        | "localtimestamp"
+                        | "current_user"
+                        | "current_role"
+                        | "session_user"
+                        | "current_catalog"
+                        | "current_schema"
+                ) && !matches!(&f.args, ast::FunctionArguments::List(l) if l.args.is_empty())
+                {
+                    name.make_ascii_uppercase();
+                }
                 let args: Vec<String> = match &f.args {
                     ast::FunctionArguments::List(list) => list
                         .args
