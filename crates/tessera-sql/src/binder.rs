@@ -3302,6 +3302,10 @@ impl<'a> Binder<'a> {
                 };
                 (plan, vec![], false)
             }
+            S::AlterIndex {
+                name,
+                operation: ast::AlterIndexOperation::RenameIndex { index_name },
+            } => (self.bind_rename_index(name, index_name)?, vec![], false),
             S::AlterTable {
                 name,
                 operations,
@@ -10479,6 +10483,39 @@ impl Binder<'_> {
         }))
     }
 
+    /// ALTER INDEX `name` RENAME TO `new_name` (in the index's schema,
+    /// whatever schema `new_name` names, as PostgreSQL does).
+    fn bind_rename_index(
+        &mut self,
+        name: &ast::ObjectName,
+        new_name: &ast::ObjectName,
+    ) -> Result<Plan> {
+        let q = self.qualified(name)?;
+        let index = match self.schema_of(&q)? {
+            Some(schema) => self.catalog.index(schema, &q.name),
+            None => None,
+        };
+        let Some(index) = index else {
+            let schema = self.schema_of(&q)?;
+            if schema.is_some_and(|s| self.catalog.relation_exists(s, &q.name)) {
+                return Err(Error::new(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    format!("\"{}\" is not an index", q.name),
+                ));
+            }
+            return Err(Error::new(
+                sqlstate::UNDEFINED_TABLE,
+                format!("relation \"{}\" does not exist", q.shown()),
+            ));
+        };
+        let name = self.qualified(new_name)?.name;
+        Ok(Plan::RenameIndex {
+            storage: index.storage.id,
+            name,
+            of_table: false,
+        })
+    }
+
     fn bind_alter_table(
         &mut self,
         name: &ast::ObjectName,
@@ -10487,6 +10524,21 @@ impl Binder<'_> {
         let table = self.ddl_table(name)?;
         if let Some(plan) = self.bind_drop_key(&table, operations)? {
             return Ok(plan);
+        }
+        // RENAME CONSTRAINT of a UNIQUE constraint: its index's name.
+        if let [ast::AlterTableOperation::RenameConstraint { old_name, new_name }] = operations {
+            let old = ident_name(old_name);
+            if let Some(index) = self
+                .catalog
+                .indexes_of(table.id)
+                .find(|i| i.constraint && i.name == old)
+            {
+                return Ok(Plan::RenameIndex {
+                    storage: index.storage.id,
+                    name: ident_name(new_name),
+                    of_table: true,
+                });
+            }
         }
         let [ast::AlterTableOperation::AddConstraint {
             constraint: ast::TableConstraint::PrimaryKey { columns, .. },
@@ -10529,9 +10581,12 @@ impl Binder<'_> {
         let mut notices = Vec::new();
         let mut added = Vec::new();
         let t = self.relation_text(table.schema, &table.name);
-        let renames = operations
-            .iter()
-            .any(|o| matches!(o, Op::RenameTable { .. } | Op::RenameColumn { .. }));
+        let renames = operations.iter().any(|o| {
+            matches!(
+                o,
+                Op::RenameTable { .. } | Op::RenameColumn { .. } | Op::RenameConstraint { .. }
+            )
+        });
         if renames && operations.len() > 1 {
             return Err(Error::syntax("syntax error at or near \",\""));
         }
@@ -10917,6 +10972,42 @@ impl Binder<'_> {
                         *text = crate::parser::rename_column(text, &old, &to)?;
                     }
                     new.columns[c].name = to;
+                }
+                // CHECK and FOREIGN KEY constraints (a UNIQUE one is its
+                // index: see `bind_alter_table`).
+                Op::RenameConstraint { old_name, new_name } => {
+                    let (old, to) = (ident_name(old_name), ident_name(new_name));
+                    let taken = new.checks.iter().any(|(n, _)| *n == to)
+                        || new.foreign_keys.iter().any(|fk| fk.name == to)
+                        || self
+                            .catalog
+                            .indexes_of(table.id)
+                            .any(|i| i.constraint && i.name == to)
+                        || to == format!("{}_pkey", table.name);
+                    if taken {
+                        return Err(Error::new(
+                            sqlstate::DUPLICATE_OBJECT,
+                            format!(
+                                "constraint \"{to}\" for relation \"{}\" already exists",
+                                table.name
+                            ),
+                        ));
+                    }
+                    if let Some(check) = new.checks.iter_mut().find(|(n, _)| *n == old) {
+                        check.0 = to;
+                    } else if let Some(fk) = new.foreign_keys.iter_mut().find(|fk| fk.name == old) {
+                        fk.name = to;
+                    } else if old == format!("{}_pkey", table.name) && !table.has_row_id() {
+                        return Err(Error::unsupported("renaming a primary key constraint"));
+                    } else {
+                        return Err(Error::new(
+                            sqlstate::UNDEFINED_OBJECT,
+                            format!(
+                                "constraint \"{old}\" for table \"{}\" does not exist",
+                                table.name
+                            ),
+                        ));
+                    }
                 }
                 other => {
                     return Err(Error::unsupported(format!("ALTER TABLE … {other}")));

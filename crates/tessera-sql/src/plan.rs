@@ -817,6 +817,14 @@ pub enum Plan {
         view: tessera_types::ViewDef,
         or_replace: bool,
     },
+    /// ALTER INDEX … RENAME TO (also ALTER TABLE … RENAME CONSTRAINT of a
+    /// unique constraint): the index stored in `storage` takes `name`.
+    RenameIndex {
+        storage: tessera_types::TableId,
+        name: String,
+        /// Written as ALTER TABLE (the command tag says so).
+        of_table: bool,
+    },
     /// A statement with IF EXISTS whose object is missing (ALTER TABLE IF
     /// EXISTS …): its command tag and the notice that it was skipped.
     Skipped {
@@ -1175,6 +1183,7 @@ impl Plan {
                 | Plan::CreateSchema { .. }
                 | Plan::DropSchemas { .. }
                 | Plan::RenameSchema { .. }
+                | Plan::RenameIndex { .. }
                 | Plan::Role(_)
                 | Plan::Type(_)
         )

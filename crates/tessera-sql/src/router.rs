@@ -2699,6 +2699,23 @@ impl<C: Cluster> Router<C> {
                 notices.extend(expect_done(self.ddl(ddl_block(session), change).await?)?);
                 Ok(QueryResult::command(tag, notices))
             }
+            Plan::RenameIndex {
+                storage,
+                name,
+                of_table,
+            } => {
+                let rename = ShardRequest::RenameIndex {
+                    storage: *storage,
+                    name: name.clone(),
+                };
+                expect_done(self.ddl(ddl_block(session), rename).await?)?;
+                let tag = if *of_table {
+                    "ALTER TABLE"
+                } else {
+                    "ALTER INDEX"
+                };
+                Ok(QueryResult::command(tag, vec![]))
+            }
             Plan::RenameSchema { schema, name } => {
                 let rename = ShardRequest::RenameSchema {
                     schema: *schema,
@@ -4673,6 +4690,8 @@ fn writing_verb(plan: &Plan) -> Option<&'static str> {
         Plan::CreateSchema { .. } => "CREATE SCHEMA",
         Plan::DropSchemas { .. } => "DROP SCHEMA",
         Plan::RenameSchema { .. } => "ALTER SCHEMA",
+        Plan::RenameIndex { of_table: true, .. } => "ALTER TABLE",
+        Plan::RenameIndex { .. } => "ALTER INDEX",
         Plan::Role(r) => r.tag(),
         Plan::Type(t) => t.tag(),
         Plan::Explain {

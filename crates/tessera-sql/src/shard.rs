@@ -473,6 +473,11 @@ pub enum ShardRequest {
         schema: tessera_types::SchemaId,
         name: String,
     },
+    /// Shard 0: ALTER INDEX … RENAME TO, of the index stored in `storage`.
+    RenameIndex {
+        storage: tessera_types::TableId,
+        name: String,
+    },
     /// Shard 0: add an index (not yet usable); answers `Index(storage id)`.
     CreateIndex {
         index: IndexDef,
@@ -1574,6 +1579,7 @@ impl ShardContext {
             | ShardRequest::CreateSchema { .. }
             | ShardRequest::DropSchemas { .. }
             | ShardRequest::RenameSchema { .. }
+            | ShardRequest::RenameIndex { .. }
             | ShardRequest::Roles { .. }
             | ShardRequest::Types(_)
             | ShardRequest::CreateIndex { .. }
@@ -1668,6 +1674,9 @@ impl ShardContext {
             } => self.drop_schemas(names, cascade, &path, block).await,
             ShardRequest::RenameSchema { schema, name } => {
                 self.rename_schema(schema, name, block).await
+            }
+            ShardRequest::RenameIndex { storage, name } => {
+                self.rename_index(storage, name, block).await
             }
             ShardRequest::Roles { statement, actor } => {
                 self.change_roles(statement, actor, block).await

@@ -446,6 +446,10 @@ mod tests {
                 schema: 9,
                 name: "s2".into(),
             },
+            ShardRequest::RenameIndex {
+                storage: 9,
+                name: "i2".into(),
+            },
             ShardRequest::CreateIndex {
                 index: (*index).clone(),
                 if_not_exists: true,

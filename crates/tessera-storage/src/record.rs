@@ -279,6 +279,11 @@ pub enum CatalogRecord {
         schema: tessera_types::SchemaId,
         name: String,
     },
+    /// ALTER INDEX … RENAME TO: the index stored in `storage`.
+    RenameIndex {
+        storage: tessera_types::TableId,
+        name: String,
+    },
     CreateRole(tessera_types::RoleDef),
     /// The role of this id, with new attributes, password or name.
     AlterRole(tessera_types::RoleDef),
@@ -394,6 +399,11 @@ impl CatalogRecord {
             CatalogRecord::RenameSchema { schema, name } => {
                 w.u8(13);
                 w.u32(*schema);
+                w.str(name);
+            }
+            CatalogRecord::RenameIndex { storage, name } => {
+                w.u8(21);
+                w.u32(*storage);
                 w.str(name);
             }
             CatalogRecord::CreateRole(role) => {
@@ -512,6 +522,10 @@ impl CatalogRecord {
             }
             13 => CatalogRecord::RenameSchema {
                 schema: r.u32()?,
+                name: r.str()?.to_string(),
+            },
+            21 => CatalogRecord::RenameIndex {
+                storage: r.u32()?,
                 name: r.str()?.to_string(),
             },
             15 => CatalogRecord::CreateRole(tessera_types::RoleDef::decode(&mut r)?),
@@ -668,6 +682,10 @@ mod tests {
             CatalogRecord::RenameSchema {
                 schema: 16_400,
                 name: "s2".into(),
+            },
+            CatalogRecord::RenameIndex {
+                storage: 7,
+                name: "i2".into(),
             },
             CatalogRecord::CreateRole(tessera_types::RoleDef {
                 id: 16_384,

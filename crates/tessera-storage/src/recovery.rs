@@ -182,6 +182,7 @@ fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
         CatalogRecord::ReplaceTable { old, new } => catalog.with_table_replaced(old, new),
         CatalogRecord::CreateSchema(schema) => catalog.with_schema_replayed(schema),
         CatalogRecord::RenameSchema { schema, name } => catalog.with_schema_renamed(schema, &name),
+        CatalogRecord::RenameIndex { storage, name } => catalog.with_index_renamed(storage, &name),
         CatalogRecord::CreateRole(role) | CatalogRecord::AlterRole(role) => {
             catalog.with_role_replaced(role)
         }

@@ -1323,6 +1323,27 @@ impl Catalog {
         next
     }
 
+    /// The index stored in `storage` under a new name (in its schema).
+    pub fn with_index_renamed(&self, storage: TableId, name: &str) -> Catalog {
+        let mut next = self.clone();
+        let key = next
+            .indexes
+            .iter()
+            .find(|(_, i)| i.storage.id == storage)
+            .map(|(k, _)| k.clone());
+        if let Some(old) = key.and_then(|k| next.indexes.remove(&k)) {
+            let mut def = (*old).clone();
+            def.name = name.to_string();
+            if def.storage.name == old.name {
+                def.storage.name = name.to_string();
+            }
+            next.indexes
+                .insert((def.schema(), def.name.clone()), Arc::new(def));
+        }
+        next.version += 1;
+        next
+    }
+
     /// Marks the index stored in `storage` usable by snapshots from `valid_from`.
     pub fn with_index_valid(&self, storage: TableId, valid_from: u64) -> Catalog {
         let mut next = self.clone();

@@ -80,6 +80,40 @@ impl ShardContext {
         Ok(ShardResponse::Done(vec![]))
     }
 
+    /// ALTER INDEX … RENAME TO: the new name must be free in the index's
+    /// schema (one namespace with tables, views and sequences).
+    pub(super) async fn rename_index(
+        &self,
+        storage: tessera_types::TableId,
+        name: String,
+        block: Block,
+    ) -> Result<ShardResponse> {
+        let ddl = self.ddl(block).await?;
+        let catalog = ddl.catalog.clone();
+        let Some(index) = catalog.indexes().find(|i| i.storage.id == storage) else {
+            return Err(Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                "the index to rename is gone",
+            ));
+        };
+        if index.name == name {
+            return Ok(ShardResponse::Done(vec![]));
+        }
+        if catalog.relation_exists(index.schema(), &name) {
+            return Err(Error::new(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        let record = CatalogRecord::RenameIndex {
+            storage,
+            name: name.clone(),
+        };
+        ddl.apply_one(record, catalog.with_index_renamed(storage, &name))
+            .await?;
+        Ok(ShardResponse::Done(vec![]))
+    }
+
     pub(super) async fn drop_schemas(
         &self,
         names: Vec<String>,
