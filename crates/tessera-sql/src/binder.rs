@@ -3311,11 +3311,31 @@ impl<'a> Binder<'a> {
                 operations,
                 if_exists,
                 ..
+            } if matches!(
+                operations.as_slice(),
+                [ast::AlterTableOperation::OwnerTo { .. }]
+            ) =>
+            {
+                let [ast::AlterTableOperation::OwnerTo { new_owner }] = operations.as_slice()
+                else {
+                    unreachable!("matched above");
+                };
+                (
+                    self.bind_owner_to(name, new_owner, *if_exists)?,
+                    vec![],
+                    false,
+                )
+            }
+            S::AlterTable {
+                name,
+                operations,
+                if_exists,
+                ..
             } => {
                 let plan = match self.ddl_table(name) {
                     Err(e) if *if_exists && e.code == sqlstate::UNDEFINED_TABLE => Plan::Skipped {
                         tag: "ALTER TABLE".into(),
-                        notice: format!("{}, skipping", e.message),
+                        notice: Some(format!("{}, skipping", e.message)),
                     },
                     _ => self.bind_alter_table(name, operations)?,
                 };
@@ -10481,6 +10501,52 @@ impl Binder<'_> {
             columns: vec![],
             then_drop,
         }))
+    }
+
+    /// ALTER TABLE (also of a view, sequence or index, as PostgreSQL
+    /// allows) … OWNER TO: every relation is owned by the bootstrap
+    /// administrator, so naming it changes nothing (pg_dump's output names
+    /// it after each object); another role is 0A000.
+    fn bind_owner_to(
+        &mut self,
+        name: &ast::ObjectName,
+        owner: &ast::Owner,
+        if_exists: bool,
+    ) -> Result<Plan> {
+        let q = self.qualified(name)?;
+        let schema = match self.schema_of(&q) {
+            Ok(s) => s,
+            Err(e) if e.code == sqlstate::INVALID_SCHEMA_NAME => None,
+            Err(e) => return Err(e),
+        };
+        if !schema.is_some_and(|s| self.catalog.relation_exists(s, &q.name)) {
+            let missing = format!("relation \"{}\" does not exist", q.shown());
+            if if_exists {
+                return Ok(Plan::Skipped {
+                    tag: "ALTER TABLE".into(),
+                    notice: Some(format!("{missing}, skipping")),
+                });
+            }
+            return Err(Error::new(sqlstate::UNDEFINED_TABLE, missing));
+        }
+        let ast::Owner::Ident(role) = owner else {
+            return Err(Error::unsupported(format!("OWNER TO {owner}")));
+        };
+        let role = ident_name(role);
+        match self.catalog.role(&role) {
+            None => Err(Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("role \"{role}\" does not exist"),
+            )),
+            Some(r) if r.id == crate::system::SUPERUSER_OID => Ok(Plan::Skipped {
+                tag: "ALTER TABLE".into(),
+                notice: None,
+            }),
+            Some(_) => Err(Error::unsupported(format!(
+                "changing the owner of \"{}\" to a role other than the administrator",
+                q.name
+            ))),
+        }
     }
 
     /// ALTER INDEX `name` RENAME TO `new_name` (in the index's schema,

@@ -825,11 +825,12 @@ pub enum Plan {
         /// Written as ALTER TABLE (the command tag says so).
         of_table: bool,
     },
-    /// A statement with IF EXISTS whose object is missing (ALTER TABLE IF
-    /// EXISTS …): its command tag and the notice that it was skipped.
+    /// A statement with nothing to do: one with IF EXISTS whose object is
+    /// missing (with a notice saying so), or one that asks for what already
+    /// holds (ALTER TABLE … OWNER TO the owner). Its command tag.
     Skipped {
         tag: String,
-        notice: String,
+        notice: Option<String>,
     },
     /// ALTER SEQUENCE: the new definition (same id and value) if it
     /// changes, and RESTART's value; nothing when IF EXISTS found none.

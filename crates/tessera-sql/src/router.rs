@@ -176,6 +176,12 @@ pub(crate) const OTHER_SETTINGS: &[(&str, &str)] = &[
     // The one table access method pg_am lists (SQLAlchemy's table
     // reflection reads it with current_setting).
     ("default_table_access_method", "heap"),
+    // What pg_dump's output sets first. Tessera has no function bodies,
+    // xml, row security policies or tablespaces, so they change nothing.
+    ("check_function_bodies", "on"),
+    ("xmloption", "content"),
+    ("row_security", "on"),
+    ("default_tablespace", ""),
     (
         "password_encryption",
         crate::password::PASSWORD_ENCRYPTION_DEFAULT,
@@ -1233,11 +1239,8 @@ impl<C: Cluster> Router<C> {
         session: &mut SessionState,
     ) -> Result<()> {
         let catalog = self.catalog_of(session);
-        if catalog.indexes_of(table.id).next().is_some() {
-            return Err(Error::unsupported(
-                "ALTER TABLE … ADD PRIMARY KEY on a table with indexes",
-            ));
-        }
+        let indexes: Vec<Arc<tessera_types::IndexDef>> =
+            catalog.indexes_of(table.id).cloned().collect();
         let mut def = (**table).clone();
         def.name = format!("{}{}", Catalog::REWRITE_PREFIX, table.id);
         // No columns: the key is dropped (its columns stay NOT NULL, as in
@@ -1255,7 +1258,34 @@ impl<C: Cluster> Router<C> {
         };
         let block = ddl_block(session);
         expect_done(self.ddl(block, create).await?)?;
+        // The table's indexes, built on the empty rewrite (so the copy
+        // maintains them) under names its replacement gives back.
+        let mut built = Ok(());
+        if !indexes.is_empty() {
+            let rewrite = self
+                .catalog_of(session)
+                .table(table.schema, &temp)
+                .cloned()
+                .ok_or_else(|| Error::internal("the rewrite of a table is missing"))?;
+            for ix in &indexes {
+                let mut index = tessera_types::IndexDef::new(
+                    Catalog::rewrite_index_name(table.id, &ix.name),
+                    &rewrite,
+                    ix.columns.clone(),
+                    ix.descending.clone(),
+                    ix.unique,
+                );
+                index.constraint = ix.constraint;
+                built = Box::pin(self.create_index(&index, false, session))
+                    .await
+                    .map(|_| ());
+                if built.is_err() {
+                    break;
+                }
+            }
+        }
         if block.is_some() {
+            built?;
             // `begin_ddl` holds the table's writes for the block.
             let new = self
                 .copy_into(table, &temp, columns, params, session)
@@ -1266,10 +1296,24 @@ impl<C: Cluster> Router<C> {
         }
         let holder = self.cluster.next_tx();
         let shards = self.all_shards(&catalog);
-        let locked = self.lock_table(&shards, holder, table.id).await;
+        let locked = match built {
+            Ok(()) => self.lock_table(&shards, holder, table.id).await,
+            Err(e) => Some(e),
+        };
         let copied = match locked {
             Some(e) => Err(e),
-            None => self.copy_into(table, &temp, columns, params, session).await,
+            None if indexes.is_empty() => {
+                self.copy_into(table, &temp, columns, params, session).await
+            }
+            // Index entries are written by a transaction's router.
+            None => match self.begin_implicit(session) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let copied = self.copy_into(table, &temp, columns, params, session).await;
+                    let ended = self.end_implicit(session, copied.is_ok()).await;
+                    copied.and_then(|new| ended.map(|()| new))
+                }
+            },
         };
         let swapped = match copied {
             Ok(new) => {
@@ -2582,10 +2626,10 @@ impl<C: Cluster> Router<C> {
             }
             Plan::Skipped { tag, notice } => Ok(QueryResult::command(
                 tag,
-                vec![Notice::new(
-                    sqlstate::SUCCESSFUL_COMPLETION,
-                    notice.as_str(),
-                )],
+                notice
+                    .iter()
+                    .map(|n| Notice::new(sqlstate::SUCCESSFUL_COMPLETION, n.as_str()))
+                    .collect(),
             )),
             Plan::AlterSequence {
                 sequence,

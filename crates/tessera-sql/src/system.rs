@@ -618,12 +618,15 @@ fn session_settings() -> impl Iterator<
                 "default_transaction_read_only"
                 | "transaction_read_only"
                 | "jit"
+                | "check_function_bodies"
+                | "row_security"
                 | "standard_conforming_strings" => ("bool", None),
                 "client_min_messages"
                 | "default_transaction_isolation"
                 | "transaction_isolation"
                 | "synchronous_commit"
                 | "bytea_output"
+                | "xmloption"
                 | "IntervalStyle"
                 | "password_encryption" => ("enum", None),
                 _ => ("string", None),

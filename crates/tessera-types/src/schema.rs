@@ -1448,7 +1448,16 @@ impl Catalog {
     /// that leaves one behind, which recovery drops.
     pub const REWRITE_PREFIX: &'static str = "pg_temp_rewrite_";
 
-    /// Table `new` takes the place (and name) of table `old`, which goes.
+    /// What an index of the rewrite of table `old` is called until the
+    /// rewrite replaces the table: `name` is the index of the original it
+    /// stands for, whose name it then takes.
+    pub fn rewrite_index_name(old: TableId, name: &str) -> String {
+        format!("{}{old}_{name}", Catalog::REWRITE_PREFIX)
+    }
+
+    /// Table `new` takes the place (and name) of table `old`, which goes
+    /// with its indexes; the indexes of `new` named by
+    /// [`Catalog::rewrite_index_name`] take the names they stand for.
     pub fn with_table_replaced(&self, old: TableId, new: TableId) -> Catalog {
         // The sequences of the old table's columns pass to the new one.
         let mut moved = self.clone();
@@ -1468,6 +1477,19 @@ impl Catalog {
             def.name = name.clone();
             def.schema = schema;
             next.tables.insert((schema, name), Arc::new(def));
+        }
+        let prefix = Catalog::rewrite_index_name(old, "");
+        let renamed: Vec<(TableId, String)> = next
+            .indexes
+            .values()
+            .filter(|i| i.table == new)
+            .filter_map(|i| {
+                let name = i.name.strip_prefix(&prefix)?;
+                Some((i.storage.id, name.to_string()))
+            })
+            .collect();
+        for (storage, name) in renamed {
+            next = next.with_index_renamed(storage, &name);
         }
         next
     }
