@@ -155,6 +155,35 @@ pub fn write_timestamptz_in(out: &mut String, ts: i64, style: &OutputStyle) {
     write_timestamp_with(out, ts, true, style);
 }
 
+/// `timestamptz` as JSON writes it (XSD): `2024-03-05T01:02:03+01:00`,
+/// in `zone`, whatever the `DateStyle`.
+pub fn write_timestamptz_xsd(out: &mut String, ts: i64, zone: &TimeZone) {
+    let start = out.len();
+    write_timestamp_with(out, ts, true, &OutputStyle::in_zone(zone));
+    if !is_finite(ts) {
+        return;
+    }
+    // ISO output with a `T` and the offset's minutes always written.
+    if let Some(space) = out[start..].find(' ') {
+        out.replace_range(start + space..start + space + 1, "T");
+    }
+    let offset = zone.offset_at_utc(ts);
+    if offset % 60 == 0 && (offset / 60) % 60 == 0 {
+        let bc = out.ends_with(" BC");
+        if bc {
+            out.truncate(out.len() - 3);
+        }
+        out.push_str(":00");
+        if bc {
+            out.push_str(" BC");
+        }
+    }
+}
+
+fn is_finite(ts: i64) -> bool {
+    ts != TIMESTAMP_INFINITY && ts != TIMESTAMP_NEG_INFINITY
+}
+
 fn write_timestamp_with(out: &mut String, ts: i64, with_zone: bool, style: &OutputStyle) {
     match ts {
         TIMESTAMP_INFINITY => out.push_str("infinity"),
