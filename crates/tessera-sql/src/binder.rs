@@ -585,12 +585,16 @@ fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr,
             })
             .collect();
         let v = match func {
-            Function::Array(f) => f.eval(&values)?,
-            // JSON text of floats, intervals and timestamptz follows the
-            // session's output settings, which may change before it runs.
-            Function::Json(f) if !f.is_volatile() && values.iter().all(style_free) => {
-                f.eval(&values)?
+            // What JSON and array_to_string write of floats, intervals and
+            // dates follows the session's output settings, which may
+            // change before the statement runs.
+            Function::Json(_) | Function::Array(ArrayFn::ToString)
+                if !values.iter().all(style_free) =>
+            {
+                return Ok((Expr::Call { func, args }, result))
             }
+            Function::Array(f) => f.eval(&values)?,
+            Function::Json(f) if !f.is_volatile() => f.eval(&values)?,
             _ => return Ok((Expr::Call { func, args }, result)),
         };
         return Ok((Expr::Literal(v), result));
@@ -601,7 +605,12 @@ fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr,
 /// Whether a value's text is the same under every output style.
 fn style_free(v: &Value) -> bool {
     match v {
-        Value::Float4(_) | Value::Float8(_) | Value::Interval(_) | Value::TimestampTz(_) => false,
+        Value::Float4(_)
+        | Value::Float8(_)
+        | Value::Interval(_)
+        | Value::Date(_)
+        | Value::Timestamp(_)
+        | Value::TimestampTz(_) => false,
         Value::Array(a) => a.items.iter().all(style_free),
         Value::Record(r) => r.fields.iter().all(style_free),
         _ => true,

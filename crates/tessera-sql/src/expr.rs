@@ -1731,7 +1731,7 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         return f.eval_in(&vals, &params.time.output_style());
     }
     if let Function::Array(f) = func {
-        return f.eval(&vals);
+        return f.eval_in(&vals, &params.time.output_style());
     }
     if func == Function::Overlaps {
         return overlaps(&vals);
