@@ -24,7 +24,7 @@
 use std::io::Write as _;
 
 use tessera_sql::{ColumnDesc, Notice};
-use tessera_types::datetime::TimeZone;
+use tessera_types::output::OutputStyle;
 use tessera_types::sqlstate::{self, SqlState};
 use tessera_types::{DataType, Error, Value};
 
@@ -812,7 +812,7 @@ pub fn data_row(
     columns: &[ColumnDesc],
     formats: &ResultFormats,
     scratch: &mut String,
-    zone: &TimeZone,
+    style: &OutputStyle,
 ) -> Result<(), Error> {
     if row.len() != columns.len() {
         return Err(Error::internal(format!(
@@ -826,7 +826,7 @@ pub fn data_row(
     out.extend_from_slice(&count.to_be_bytes());
     for (i, (value, column)) in row.iter().zip(columns).enumerate() {
         if let Err(error) =
-            values::write_field(out, value, column.data_type, formats.get(i), scratch, zone)
+            values::write_field(out, value, column.data_type, formats.get(i), scratch, style)
         {
             out.truncate(start);
             return Err(error);
@@ -1417,7 +1417,7 @@ mod tests {
             &columns,
             &ResultFormats::Uniform(Format::Text),
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         data_row(
@@ -1426,7 +1426,7 @@ mod tests {
             &columns,
             &ResultFormats::Uniform(Format::Binary),
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         command_complete_with_count(&mut out, "SELECT", 2);
@@ -1492,7 +1492,7 @@ mod tests {
             &columns,
             &binary,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap_err();
         assert_eq!(error.code, sqlstate::INTERNAL_ERROR);
@@ -1502,7 +1502,7 @@ mod tests {
             &columns,
             &binary,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap_err();
         assert_eq!(error.code, sqlstate::INTERNAL_ERROR);

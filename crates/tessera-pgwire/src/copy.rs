@@ -16,7 +16,8 @@
 //! 22021 otherwise), `HEADER MATCH`.
 
 use tessera_sql::copy::{CopyFormat, CopySpec};
-use tessera_types::datetime::{TimeContext, TimeZone};
+use tessera_types::datetime::TimeContext;
+use tessera_types::output::OutputStyle;
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 use crate::values;
@@ -673,15 +674,17 @@ impl CopyReader {
 /// Formats rows for COPY TO.
 pub struct CopyWriter<'s> {
     spec: &'s CopySpec,
-    zone: &'s TimeZone,
+    style: OutputStyle<'s>,
     scratch: String,
 }
 
 impl<'s> CopyWriter<'s> {
-    pub fn new(spec: &'s CopySpec, zone: &'s TimeZone) -> CopyWriter<'s> {
+    /// A writer of `spec`'s format whose text follows the session's
+    /// `style` (as PostgreSQL's COPY TO writes with the output functions).
+    pub fn new(spec: &'s CopySpec, style: OutputStyle<'s>) -> CopyWriter<'s> {
         CopyWriter {
             spec,
-            zone,
+            style,
             scratch: String::new(),
         }
     }
@@ -733,7 +736,7 @@ impl<'s> CopyWriter<'s> {
                     *ty,
                     values::Format::Binary,
                     &mut self.scratch,
-                    self.zone,
+                    &self.style,
                 )?;
             }
             return Ok(());
@@ -752,7 +755,7 @@ impl<'s> CopyWriter<'s> {
             let text = match value {
                 Value::Text(s) | Value::BpChar(s) => s.as_str(),
                 value => {
-                    value.write_text_in(&mut scratch, self.zone);
+                    value.write_text_in(&mut scratch, &self.style);
                     scratch.as_str()
                 }
             };
@@ -855,8 +858,7 @@ mod tests {
     }
 
     fn written(spec: &CopySpec, rows: &[Vec<Value>]) -> Vec<u8> {
-        let zone = TimeZone::default();
-        let mut writer = CopyWriter::new(spec, &zone);
+        let mut writer = CopyWriter::new(spec, OutputStyle::DEFAULT);
         let mut out = Vec::new();
         writer.header(&["a", "b"], &mut out);
         for row in rows {

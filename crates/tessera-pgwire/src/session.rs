@@ -900,7 +900,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                     columns,
                     formats,
                     &mut self.scratch,
-                    &self.state.time_zone,
+                    &self.state.output_style(),
                 )?;
                 write_if_full(&mut self.out, io).await?;
             }
@@ -987,7 +987,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                         columns,
                         &text,
                         &mut self.scratch,
-                        &self.state.time_zone,
+                        &self.state.output_style(),
                     )?;
                     write_if_full(&mut self.out, io).await?;
                 }
@@ -1023,8 +1023,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         let binary = spec.format == CopyFormat::Binary;
         codec::copy_out_response(&mut self.out, binary, columns.len())?;
-        let zone = self.state.time_zone.clone();
-        let mut writer = CopyWriter::new(spec, &zone);
+        let mut writer = CopyWriter::new(spec, self.state.output_style());
         let mut header = Vec::new();
         writer.header(&names, &mut header);
         if !binary && !header.is_empty() {
@@ -1514,7 +1513,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 columns,
                 &portal.result_formats,
                 &mut self.scratch,
-                &self.state.time_zone,
+                &self.state.output_style(),
             )?;
             *next_row += 1;
             sent += 1;

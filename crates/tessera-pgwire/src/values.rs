@@ -16,8 +16,9 @@
 //! format it is refused with XX000 rather than sent with bytes the client
 //! would misread.
 
-use tessera_types::datetime::{self, Interval, TimeContext, TimeZone};
+use tessera_types::datetime::{self, Interval, TimeContext};
 use tessera_types::numeric::Numeric;
+use tessera_types::output::OutputStyle;
 use tessera_types::sqlstate;
 use tessera_types::{DataType, Error, RecordShape, Result, Value};
 
@@ -481,7 +482,7 @@ fn encode_array(
 }
 
 /// Appends one DataRow field: its length (-1 for NULL) and its bytes in
-/// `format`; a `timestamptz` in text is shown in `zone`. `scratch` holds
+/// `format`; text is written in the session's `style`. `scratch` holds
 /// the text form of non-string values between calls so that it is
 /// allocated once per connection, not per field. On error `out` is left
 /// as it was.
@@ -491,7 +492,7 @@ pub fn write_field(
     ty: DataType,
     format: Format,
     scratch: &mut String,
-    zone: &TimeZone,
+    style: &OutputStyle,
 ) -> Result<()> {
     match (value, format) {
         (Value::Null, _) => out.extend_from_slice(&(-1i32).to_be_bytes()),
@@ -501,7 +502,7 @@ pub fn write_field(
         }
         (value, Format::Text) => {
             scratch.clear();
-            value.write_text_in(scratch, zone);
+            value.write_text_in(scratch, style);
             put_field(out, scratch.as_bytes())?;
         }
         (value, Format::Binary) => {
@@ -541,6 +542,7 @@ fn field_length(length: usize) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_types::datetime::TimeZone;
     use tessera_types::sqlstate::SqlState;
 
     fn round_trip(value: Value, ty: DataType) -> Value {
@@ -648,7 +650,7 @@ mod tests {
             DataType::Int2Vector,
             Format::Text,
             &mut String::new(),
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         assert_eq!(field, b"\0\0\0\x033 2");
@@ -767,7 +769,7 @@ mod tests {
             DataType::TimestampTz(None),
             Format::Text,
             &mut scratch,
-            &TimeZone::fixed(-19800),
+            &OutputStyle::in_zone(&TimeZone::fixed(-19800)),
         )
         .unwrap();
         assert_eq!(&out[4..], b"1999-12-31 18:30:00-05:30");
@@ -947,7 +949,7 @@ mod tests {
             DataType::Int4,
             Format::Binary,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         write_field(
@@ -956,7 +958,7 @@ mod tests {
             DataType::Int4,
             Format::Text,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         write_field(
@@ -965,7 +967,7 @@ mod tests {
             DataType::Int4,
             Format::Binary,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         write_field(
@@ -974,7 +976,7 @@ mod tests {
             DataType::Text,
             Format::Text,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap();
         let expected: Vec<u8> = [
@@ -994,7 +996,7 @@ mod tests {
             DataType::Int4,
             Format::Binary,
             &mut scratch,
-            &TimeZone::UTC,
+            &OutputStyle::DEFAULT,
         )
         .unwrap_err();
         assert_eq!(error.code, sqlstate::INTERNAL_ERROR);

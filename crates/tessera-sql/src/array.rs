@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use tessera_types::array::{Array, Elem};
+use tessera_types::output::OutputStyle;
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 use crate::expr::BinaryOp;
@@ -87,7 +88,15 @@ impl ArrayFn {
         })
     }
 
+    /// Runs the function with the default output style; see
+    /// [`ArrayFn::eval_in`].
     pub fn eval(self, args: &[Value]) -> Result<Value> {
+        self.eval_in(args, &OutputStyle::DEFAULT)
+    }
+
+    /// Runs the function; `array_to_string` writes the elements in the
+    /// session's `style`, as PostgreSQL's output functions do.
+    pub fn eval_in(self, args: &[Value], style: &OutputStyle) -> Result<Value> {
         use ArrayFn as F;
         match (self, args) {
             (F::Construct(elem), items) => Ok(array(elem, items.to_vec())),
@@ -216,7 +225,7 @@ impl ArrayFn {
                     let piece = match (v, &null_text) {
                         (Value::Null, None) => continue,
                         (Value::Null, Some(n)) => n.clone(),
-                        (v, _) => text(v),
+                        (v, _) => text_in(v, style),
                     };
                     if !first {
                         out.push_str(&delimiter);
@@ -332,11 +341,15 @@ fn elem_of(v: &Value) -> Result<Elem> {
 }
 
 fn text(v: &Value) -> String {
+    text_in(v, &OutputStyle::DEFAULT)
+}
+
+fn text_in(v: &Value, style: &OutputStyle) -> String {
     match v {
         Value::Text(s) => s.clone(),
         Value::BpChar(s) => tessera_types::value::trim_blanks(s).to_string(),
         Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),
-        other => other.to_text().unwrap_or_default(),
+        other => other.to_text_in(style).unwrap_or_default(),
     }
 }
 

@@ -585,6 +585,14 @@ fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr,
             })
             .collect();
         let v = match func {
+            // What JSON and array_to_string write of floats, intervals and
+            // dates follows the session's output settings, which may
+            // change before the statement runs.
+            Function::Json(_) | Function::Array(ArrayFn::ToString)
+                if !values.iter().all(style_free) =>
+            {
+                return Ok((Expr::Call { func, args }, result))
+            }
             Function::Array(f) => f.eval(&values)?,
             Function::Json(f) if !f.is_volatile() => f.eval(&values)?,
             _ => return Ok((Expr::Call { func, args }, result)),
@@ -592,6 +600,21 @@ fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr,
         return Ok((Expr::Literal(v), result));
     }
     Ok((Expr::Call { func, args }, result))
+}
+
+/// Whether a value's text is the same under every output style.
+fn style_free(v: &Value) -> bool {
+    match v {
+        Value::Float4(_)
+        | Value::Float8(_)
+        | Value::Interval(_)
+        | Value::Date(_)
+        | Value::Timestamp(_)
+        | Value::TimestampTz(_) => false,
+        Value::Array(a) => a.items.iter().all(style_free),
+        Value::Record(r) => r.fields.iter().all(style_free),
+        _ => true,
+    }
 }
 
 /// `(record).field`: the field of that name of a record-typed `e`.

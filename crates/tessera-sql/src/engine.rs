@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use tessera_types::datetime::{DateOrder, TimeContext, TimeZone};
+use tessera_types::output::{
+    DateStyle, IntervalStyle, OutputSettings, OutputStyle, EXTRA_FLOAT_DIGITS_MAX,
+    EXTRA_FLOAT_DIGITS_MIN,
+};
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 /// One column of a statement's result, as RowDescription reports it.
@@ -145,8 +149,12 @@ pub struct SessionState {
     pub txn: Option<Txn>,
     /// The `TimeZone` setting, read: what `timestamptz` input and output use.
     pub time_zone: TimeZone,
-    /// The field order of the `DateStyle` setting, for date input.
+    /// The field order of the `DateStyle` setting, for date input and
+    /// output.
     pub date_order: DateOrder,
+    /// The rest of `DateStyle`, `IntervalStyle` and `extra_float_digits`,
+    /// read: how values are written as text.
+    pub output: OutputSettings,
     /// The database the client connected to (the startup packet's
     /// `database`; empty means the user's name, as PostgreSQL defaults it).
     pub database: String,
@@ -330,7 +338,12 @@ impl SessionState {
             settings,
             ..SessionState::default()
         };
-        for name in ["TimeZone", "DateStyle"] {
+        for name in [
+            "TimeZone",
+            "DateStyle",
+            "IntervalStyle",
+            "extra_float_digits",
+        ] {
             if let Some(value) = state.settings.get(name).cloned() {
                 state.apply_setting(name, &value)?;
             }
@@ -420,7 +433,19 @@ impl SessionState {
     pub fn apply_setting(&mut self, name: &str, value: &str) -> Result<()> {
         match name {
             "TimeZone" => self.time_zone = TimeZone::parse_setting(value)?.0,
-            "DateStyle" => self.date_order = parse_date_style(value, self.date_order)?.1,
+            "DateStyle" => {
+                let (_, style, order) =
+                    parse_date_style(value, (self.output.date_style, self.date_order))?;
+                self.output.date_style = style;
+                self.date_order = order;
+            }
+            "IntervalStyle" => {
+                self.output.interval_style =
+                    IntervalStyle::parse(value).ok_or_else(|| invalid_value(name, value))?
+            }
+            "extra_float_digits" => {
+                self.output.extra_float_digits = parse_extra_float_digits(name, value)?
+            }
             _ => {}
         }
         Ok(())
@@ -435,6 +460,19 @@ impl SessionState {
             date_order: self.date_order,
             transaction_start: self.txn.as_ref().map_or(now, |t| t.start),
             statement_start: now,
+            output: self.output,
+        }
+    }
+
+    /// How the session's results are written as text (the wire's text
+    /// format, COPY TO).
+    pub fn output_style(&self) -> OutputStyle<'_> {
+        OutputStyle {
+            zone: &self.time_zone,
+            date_style: self.output.date_style,
+            date_order: self.date_order,
+            interval_style: self.output.interval_style,
+            extra_float_digits: self.output.extra_float_digits,
         }
     }
 
@@ -564,8 +602,8 @@ pub const REPORTED_SETTINGS: &[(&str, &str)] = &[
 
 /// Checks a value for a setting with rules of its own and returns the
 /// value to store and report (PostgreSQL's canonical spelling): `TimeZone`
-/// (fixed offsets; `2` is shown as `<+02>-02`), `DateStyle` (ISO output, any
-/// field order: `ISO, DMY`) and `IntervalStyle` (`postgres`). `current` is
+/// (fixed offsets; `2` is shown as `<+02>-02`), `DateStyle` (`SQL, DMY`),
+/// `IntervalStyle` and `extra_float_digits` (-15 .. 3). `current` is
 /// the setting's present value, which a partial `DateStyle` keeps part of;
 /// `given` the name as the client spelled it (PostgreSQL's message for a
 /// bad `IntervalStyle` uses it). Other settings pass unchanged.
@@ -578,24 +616,19 @@ pub fn check_setting(
     match name {
         "TimeZone" => Ok(TimeZone::parse_setting(value)?.1),
         "DateStyle" => {
-            let order = current
-                .and_then(|c| parse_date_style(c, DateOrder::Mdy).ok())
-                .map_or(DateOrder::Mdy, |(_, o)| o);
-            Ok(parse_date_style(value, order)?.0)
+            let defaults = (DateStyle::Iso, DateOrder::Mdy);
+            let current = current
+                .and_then(|c| parse_date_style(c, defaults).ok())
+                .map_or(defaults, |(_, style, order)| (style, order));
+            Ok(parse_date_style(value, current)?.0)
         }
-        "IntervalStyle" => match value.trim().to_ascii_lowercase().as_str() {
-            "postgres" => Ok("postgres".into()),
-            style @ ("postgres_verbose" | "sql_standard" | "iso_8601") => {
-                Err(Error::unsupported(format!(
-                    "IntervalStyle \"{style}\" (Tessera shows intervals in the postgres style)"
-                )))
-            }
-            _ => Err(Error::new(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                format!("invalid value for parameter \"{given}\": \"{value}\""),
-            )
-            .with_hint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")),
+        "IntervalStyle" => match IntervalStyle::parse(value) {
+            Some(style) => Ok(style.name().into()),
+            None => Err(invalid_value(given, value).with_hint(
+                "Available values: postgres, postgres_verbose, sql_standard, iso_8601.",
+            )),
         },
+        "extra_float_digits" => Ok(parse_extra_float_digits(given, value)?.to_string()),
         "search_path" => crate::names::check_search_path(value),
         "default_table_access_method" => match value {
             "heap" => Ok(value.to_string()),
@@ -677,10 +710,41 @@ fn show_milliseconds(ms: i64) -> String {
     format!("{ms}ms")
 }
 
+fn invalid_value(given: &str, value: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{given}\": \"{value}\""),
+    )
+}
+
+/// Reads `extra_float_digits` as PostgreSQL reads an integer setting (a
+/// number, fractions rounded) and checks its range.
+fn parse_extra_float_digits(given: &str, value: &str) -> Result<i8> {
+    let number: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| invalid_value(given, value))?;
+    let rounded = number.round();
+    if !(EXTRA_FLOAT_DIGITS_MIN as f64..=EXTRA_FLOAT_DIGITS_MAX as f64).contains(&rounded) {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "{rounded} is outside the valid range for parameter \"{given}\" ({EXTRA_FLOAT_DIGITS_MIN} .. {EXTRA_FLOAT_DIGITS_MAX})"
+            ),
+        ));
+    }
+    Ok(rounded as i8)
+}
+
 /// Reads a `DateStyle` value as PostgreSQL does (an output style and/or a
-/// field order, comma or space separated); only the ISO output style is
-/// supported. Returns the canonical value and the field order.
-fn parse_date_style(value: &str, current: DateOrder) -> Result<(String, DateOrder)> {
+/// field order, comma or space separated; `German` alone means day
+/// first). Returns the canonical value, the style and the field order.
+fn parse_date_style(
+    value: &str,
+    current: (DateStyle, DateOrder),
+) -> Result<(String, DateStyle, DateOrder)> {
     let invalid = || {
         Error::new(
             sqlstate::INVALID_PARAMETER_VALUE,
@@ -688,21 +752,21 @@ fn parse_date_style(value: &str, current: DateOrder) -> Result<(String, DateOrde
         )
     };
     let mut order: Option<DateOrder> = None;
-    let mut style: Option<&str> = None;
+    let mut style: Option<DateStyle> = None;
     let words = value
         .split(|c: char| c == ',' || c.is_ascii_whitespace())
         .filter(|w| !w.is_empty());
     for word in words {
         let lower = word.to_ascii_lowercase();
         let (new_style, new_order) = match lower.as_str() {
-            "iso" => (Some("ISO"), None),
-            "sql" => (Some("SQL"), None),
-            "postgres" => (Some("Postgres"), None),
-            "german" => (Some("German"), None),
+            "iso" => (Some(DateStyle::Iso), None),
+            "sql" => (Some(DateStyle::Sql), None),
+            "postgres" => (Some(DateStyle::Postgres), None),
+            "german" => (Some(DateStyle::German), None),
             "ymd" => (None, Some(DateOrder::Ymd)),
             "dmy" | "euro" | "european" => (None, Some(DateOrder::Dmy)),
             "mdy" | "us" | "noneuro" | "noneuropean" => (None, Some(DateOrder::Mdy)),
-            "default" => (Some("ISO"), Some(DateOrder::Mdy)),
+            "default" => (Some(DateStyle::Iso), Some(DateOrder::Mdy)),
             _ => return Err(invalid()),
         };
         if let Some(s) = new_style {
@@ -721,18 +785,15 @@ fn parse_date_style(value: &str, current: DateOrder) -> Result<(String, DateOrde
     if style.is_none() && order.is_none() {
         return Err(invalid());
     }
-    if let Some(s) = style.filter(|s| *s != "ISO") {
-        return Err(Error::unsupported(format!(
-            "DateStyle \"{s}\" (Tessera shows dates in the ISO style)"
-        )));
-    }
-    let order = order.unwrap_or(current);
+    let german_order = (style == Some(DateStyle::German)).then_some(DateOrder::Dmy);
+    let order = order.or(german_order).unwrap_or(current.1);
+    let style = style.unwrap_or(current.0);
     let name = match order {
         DateOrder::Mdy => "MDY",
         DateOrder::Dmy => "DMY",
         DateOrder::Ymd => "YMD",
     };
-    Ok((format!("ISO, {name}"), order))
+    Ok((format!("{}, {name}", style.name()), style, order))
 }
 
 /// The SQL engine as a session sees it. Futures are not `Send`: a session
@@ -841,9 +902,14 @@ mod tests {
         assert_eq!(check("ISO", Some("ISO, YMD")).unwrap(), "ISO, YMD");
         assert_eq!(check("European", None).unwrap(), "ISO, DMY");
         assert_eq!(check("US ISO", None).unwrap(), "ISO, MDY");
+        assert_eq!(check("sql,dmy", None).unwrap(), "SQL, DMY");
+        assert_eq!(check("DMY", Some("SQL, MDY")).unwrap(), "SQL, DMY");
+        // German alone means day first; an order given with it wins.
+        assert_eq!(check("German", Some("ISO, MDY")).unwrap(), "German, DMY");
+        assert_eq!(check("ymd german", None).unwrap(), "German, YMD");
         assert_eq!(
-            check("SQL, DMY", None).unwrap_err().code,
-            sqlstate::FEATURE_NOT_SUPPORTED
+            check("Postgres", Some("German, DMY")).unwrap(),
+            "Postgres, DMY"
         );
         for bad in ["", "ISO, SQL", "DMY, YMD", "fancy"] {
             assert_eq!(
@@ -876,6 +942,21 @@ mod tests {
         assert_eq!(
             e.message,
             "invalid value for parameter \"intervalstyle\": \"bogus\""
+        );
+        assert_eq!(
+            check_setting("IntervalStyle", "intervalstyle", "ISO_8601", None).unwrap(),
+            "iso_8601"
+        );
+        let efd = |v: &str| check_setting("extra_float_digits", "extra_float_digits", v, None);
+        assert_eq!(efd("-15").unwrap(), "-15");
+        assert_eq!(efd(" 1.5 ").unwrap(), "2");
+        assert_eq!(
+            efd("4").unwrap_err().message,
+            "4 is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)"
+        );
+        assert_eq!(
+            efd("x").unwrap_err().code,
+            sqlstate::INVALID_PARAMETER_VALUE
         );
     }
 }

@@ -1728,10 +1728,10 @@ fn call(func: Function, args: &[Expr], row: &[Value], params: &Params) -> Result
         return f.eval(&vals, &params.time);
     }
     if let Function::Json(f) = func {
-        return f.eval(&vals);
+        return f.eval_in(&vals, &params.time.output_style());
     }
     if let Function::Array(f) = func {
-        return f.eval(&vals);
+        return f.eval_in(&vals, &params.time.output_style());
     }
     if func == Function::Overlaps {
         return overlaps(&vals);

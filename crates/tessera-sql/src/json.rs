@@ -7,6 +7,7 @@
 
 use crate::srf::TableFn;
 use tessera_types::json::{self, Jsonb};
+use tessera_types::output::OutputStyle;
 use tessera_types::{sqlstate, DataType, Error, Result, Value};
 
 /// A JSON, uuid or bytea operator or function; which of json and jsonb it
@@ -132,7 +133,17 @@ impl JsonFn {
         self == JsonFn::GenRandomUuid
     }
 
+    /// Runs the function with the default output style; see
+    /// [`JsonFn::eval_in`].
     pub fn eval(self, args: &[Value]) -> Result<Value> {
+        self.eval_in(args, &OutputStyle::DEFAULT)
+    }
+
+    /// Runs the function; values turned into JSON strings are written in
+    /// the session's `style` (intervals, floats, the zone of a
+    /// `timestamptz`), dates and timestamps always in ISO 8601, as
+    /// PostgreSQL's `datum_to_json` writes them.
+    pub fn eval_in(self, args: &[Value], style: &OutputStyle) -> Result<Value> {
         use JsonFn as F;
         // Strict functions: NULL in, NULL out.
         let strict = !matches!(
@@ -190,10 +201,13 @@ impl JsonFn {
                 out.extend_from_slice(b);
                 Ok(Value::Bytea(out))
             }
-            (F::BuildObject(binary), args) => build_object(args, binary),
-            (F::RowObject(binary), args) => row_object(args, binary),
+            (F::BuildObject(binary), args) => build_object(args, binary, style),
+            (F::RowObject(binary), args) => row_object(args, binary, style),
             (F::BuildArray(true), args) => {
-                let items = args.iter().map(to_jsonb).collect::<Result<Vec<_>>>()?;
+                let items = args
+                    .iter()
+                    .map(|v| to_jsonb_in(v, style))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(jsonb_value(Jsonb::Array(items)))
             }
             (F::BuildArray(false), args) => {
@@ -204,7 +218,7 @@ impl JsonFn {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    write_json_element(v, &mut out)?;
+                    write_json_element_in(v, &mut out, style)?;
                 }
                 out.push(']');
                 Ok(Value::Json(out))
@@ -213,7 +227,7 @@ impl JsonFn {
                 let mut out = String::new();
                 match v {
                     Value::Json(text) => out.push_str(text),
-                    Value::Record(r) => write_record(r, &mut out)?,
+                    Value::Record(r) => write_record(r, &mut out, style)?,
                     other => {
                         return Err(Error::internal(format!(
                             "row_to_json of {}",
@@ -227,12 +241,12 @@ impl JsonFn {
                 Ok(Value::Json(out))
             }
             (F::To(_), [Value::Null]) => Ok(Value::Null),
-            (F::To(true), [v]) => Ok(jsonb_value(to_jsonb(v)?)),
+            (F::To(true), [v]) => Ok(jsonb_value(to_jsonb_in(v, style)?)),
             // As PostgreSQL's datum_to_json: json as given, SQL arrays
             // and records compact.
             (F::To(false), [v]) => {
                 let mut out = String::new();
-                write_json_element(v, &mut out)?;
+                write_json_element_in(v, &mut out, style)?;
                 Ok(Value::Json(out))
             }
             (F::Typeof, [v]) => Ok(Value::Text(jsonb_of(v)?.type_name().to_string())),
@@ -811,10 +825,16 @@ fn pretty(j: &Jsonb, level: usize, out: &mut String) {
     }
 }
 
+/// [`to_jsonb_in`] with the default output style.
+pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
+    to_jsonb_in(v, &OutputStyle::DEFAULT)
+}
+
 /// A SQL value as JSON, as `to_jsonb` converts it: numbers stay numbers,
 /// booleans booleans, json and jsonb themselves, NULL null, everything
-/// else its text output as a string (timestamps in ISO 8601 with a `T`).
-pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
+/// else its text output in `style` as a string (dates and timestamps in
+/// ISO 8601 with a `T`, whatever the `DateStyle`).
+pub fn to_jsonb_in(v: &Value, style: &OutputStyle) -> Result<Jsonb> {
     Ok(match v {
         Value::Null => Jsonb::Null,
         Value::Bool(b) => Jsonb::Bool(*b),
@@ -826,25 +846,34 @@ pub fn to_jsonb(v: &Value) -> Result<Jsonb> {
         Value::Float4(_) | Value::Float8(_) => {
             let f = v.to_f64()?;
             match f.is_finite() {
-                true => json::parse(&v.to_text().unwrap_or_default())?,
+                true => json::parse(&v.to_text_in(style).unwrap_or_default())?,
                 false => Jsonb::String(v.to_text().unwrap_or_default()),
             }
         }
         Value::Jsonb(j) => (**j).clone(),
         Value::Json(s) => json::parse(s)?,
-        Value::Array(a) => Jsonb::Array(a.items.iter().map(to_jsonb).collect::<Result<_>>()?),
-        Value::Timestamp(_) | Value::TimestampTz(_) => {
-            Jsonb::String(v.to_text().unwrap_or_default().replacen(' ', "T", 1))
+        Value::Array(a) => Jsonb::Array(
+            a.items
+                .iter()
+                .map(|v| to_jsonb_in(v, style))
+                .collect::<Result<_>>()?,
+        ),
+        Value::Date(_) => Jsonb::String(v.to_text().unwrap_or_default()),
+        Value::Timestamp(_) => Jsonb::String(v.to_text().unwrap_or_default().replacen(' ', "T", 1)),
+        Value::TimestampTz(ts) => {
+            let mut text = String::new();
+            tessera_types::datetime::format::write_timestamptz_xsd(&mut text, *ts, style.zone);
+            Jsonb::String(text)
         }
         Value::BpChar(s) => Jsonb::String(s.clone()),
         Value::Record(r) => {
             let mut pairs = Vec::with_capacity(r.fields.len());
             for (name, v) in record_members(r) {
-                pairs.push((name, to_jsonb(v)?));
+                pairs.push((name, to_jsonb_in(v, style)?));
             }
             Jsonb::Object(json::normalize_object(pairs))
         }
-        other => Jsonb::String(other.to_text().unwrap_or_default()),
+        other => Jsonb::String(other.to_text_in(style).unwrap_or_default()),
     })
 }
 
@@ -868,7 +897,11 @@ fn record_members(r: &tessera_types::value::Record) -> Vec<(String, &Value)> {
 
 /// A record as json (not jsonb): `{"f1":1,"f2":"a"}`, no blanks, as
 /// PostgreSQL's `composite_to_json` writes it.
-fn write_record(r: &tessera_types::value::Record, out: &mut String) -> Result<()> {
+fn write_record(
+    r: &tessera_types::value::Record,
+    out: &mut String,
+    style: &OutputStyle,
+) -> Result<()> {
     out.push('{');
     for (i, (name, v)) in record_members(r).into_iter().enumerate() {
         if i > 0 {
@@ -876,7 +909,7 @@ fn write_record(r: &tessera_types::value::Record, out: &mut String) -> Result<()
         }
         json::write_string(out, &name);
         out.push(':');
-        write_json_element(v, out)?;
+        write_json_element_in(v, out, style)?;
     }
     out.push('}');
     Ok(())
@@ -940,7 +973,7 @@ fn write_compact(j: &Jsonb, out: &mut String) {
 
 /// `json[b]_build_object(k1, v1, …)`: keys must not be NULL; jsonb keeps
 /// the last of equal keys, json keeps them all in order.
-fn build_object(args: &[Value], binary: bool) -> Result<Value> {
+fn build_object(args: &[Value], binary: bool, style: &OutputStyle) -> Result<Value> {
     if !args.len().is_multiple_of(2) {
         return Err(Error::new(
             sqlstate::INVALID_PARAMETER_VALUE,
@@ -972,7 +1005,7 @@ fn build_object(args: &[Value], binary: bool) -> Result<Value> {
     if binary {
         let mut members = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {
-            members.push((k, to_jsonb(v)?));
+            members.push((k, to_jsonb_in(v, style)?));
         }
         return Ok(jsonb_value(Jsonb::Object(json::normalize_object(members))));
     }
@@ -984,7 +1017,7 @@ fn build_object(args: &[Value], binary: bool) -> Result<Value> {
         }
         json::write_string(&mut out, &k);
         out.push_str(" : ");
-        write_json_element(v, &mut out)?;
+        write_json_element_in(v, &mut out, style)?;
     }
     out.push('}');
     Ok(Value::Json(out))
@@ -993,12 +1026,12 @@ fn build_object(args: &[Value], binary: bool) -> Result<Value> {
 /// A row as a JSON object, as PostgreSQL's `row_to_json` (json: no
 /// blanks, nested arrays compact, json values as written) and `to_jsonb`
 /// write it; `args` alternate column names and values.
-fn row_object(args: &[Value], binary: bool) -> Result<Value> {
+fn row_object(args: &[Value], binary: bool, style: &OutputStyle) -> Result<Value> {
     if binary {
         let mut pairs = Vec::with_capacity(args.len() / 2);
         for kv in args.chunks(2) {
             let value = kv.get(1).unwrap_or(&Value::Null);
-            pairs.push((text_of(&kv[0]), to_jsonb(value)?));
+            pairs.push((text_of(&kv[0]), to_jsonb_in(value, style)?));
         }
         return Ok(jsonb_value(Jsonb::Object(json::normalize_object(pairs))));
     }
@@ -1009,20 +1042,25 @@ fn row_object(args: &[Value], binary: bool) -> Result<Value> {
         }
         json::write_string(&mut out, &text_of(&kv[0]));
         out.push(':');
-        write_json_element(kv.get(1).unwrap_or(&Value::Null), &mut out)?;
+        write_json_element_in(kv.get(1).unwrap_or(&Value::Null), &mut out, style)?;
     }
     out.push('}');
     Ok(Value::Json(out))
 }
 
+/// [`write_json_element_in`] with the default output style.
+pub fn write_json_element(v: &Value, out: &mut String) -> Result<()> {
+    write_json_element_in(v, out, &OutputStyle::DEFAULT)
+}
+
 /// A value inside json (not jsonb) that PostgreSQL's `datum_to_json`
 /// writes: json as given, arrays compact, anything else as `to_json`.
-pub fn write_json_element(v: &Value, out: &mut String) -> Result<()> {
+pub fn write_json_element_in(v: &Value, out: &mut String, style: &OutputStyle) -> Result<()> {
     match v {
         Value::Json(text) => out.push_str(text),
-        Value::Array(_) => write_compact(&to_jsonb(v)?, out),
-        Value::Record(r) => write_record(r, out)?,
-        other => to_jsonb(other)?.write_text(out),
+        Value::Array(_) => write_compact(&to_jsonb_in(v, style)?, out),
+        Value::Record(r) => write_record(r, out, style)?,
+        other => to_jsonb_in(other, style)?.write_text(out),
     }
     Ok(())
 }

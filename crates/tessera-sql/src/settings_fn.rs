@@ -96,7 +96,9 @@ impl StatementSettings {
         }
     }
 
-    /// `set_config(name, value, is_local)`: returns the value.
+    /// `set_config(name, value, is_local)`: checks the value as SET does
+    /// and returns it in its canonical spelling (`German, DMY` for
+    /// `german`), as PostgreSQL does.
     pub fn set(&self, name: &str, value: &str, local: bool) -> Result<Value> {
         let key = key(name).ok_or_else(|| unrecognized(name))?;
         if crate::router::READ_ONLY_SETTINGS.contains(&key.as_str()) {
@@ -112,12 +114,19 @@ impl StatementSettings {
                 format!("more than {SET_CONFIG_CALLS_MAX} set_config calls in one statement"),
             ));
         }
+        let current = writes
+            .iter()
+            .rev()
+            .find(|w| w.name == key)
+            .map(|w| w.value.as_str())
+            .or_else(|| self.values.get(&key).map(String::as_str));
+        let value = crate::engine::check_setting(&key, name, value, current)?;
         writes.push(SettingWrite {
             name: key,
-            value: value.to_string(),
+            value: value.clone(),
             local,
         });
-        Ok(Value::Text(value.to_string()))
+        Ok(Value::Text(value))
     }
 
     /// The writes made, in order, for the router to apply.
@@ -135,6 +144,25 @@ mod tests {
             ("jit".to_string(), "off".to_string()),
             ("TimeZone".to_string(), "UTC".to_string()),
         ]))
+    }
+
+    #[test]
+    fn writes_are_checked_and_canonical() {
+        let s = settings();
+        assert_eq!(
+            s.set("datestyle", "german", false).unwrap(),
+            Value::Text("German, DMY".into())
+        );
+        // A later partial value keeps what the earlier write set.
+        assert_eq!(
+            s.set("DateStyle", "ymd", false).unwrap(),
+            Value::Text("German, YMD".into())
+        );
+        assert_eq!(
+            s.set("extra_float_digits", "7", false).unwrap_err().code,
+            sqlstate::INVALID_PARAMETER_VALUE
+        );
+        assert_eq!(s.take_writes().len(), 2);
     }
 
     #[test]

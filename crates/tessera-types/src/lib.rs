@@ -16,6 +16,7 @@ pub mod memory;
 pub mod number_format;
 pub mod numeric;
 pub mod numeric_fn;
+pub mod output;
 pub mod role;
 pub mod schema;
 pub mod sequence;

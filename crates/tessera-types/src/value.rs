@@ -5,10 +5,11 @@ use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
 use crate::array::{self, Array, Elem};
-use crate::datetime::{self, ops, parse, Interval, TimeContext, TimeZone};
+use crate::datetime::{self, ops, parse, Interval, TimeContext};
 use crate::error::{Error, Result};
 use crate::json::{self, Jsonb};
 use crate::numeric::Numeric;
+use crate::output::OutputStyle;
 use crate::sqlstate;
 use crate::types::{DataType, NAME_BYTES_MAX};
 
@@ -141,15 +142,18 @@ impl Value {
         }
     }
 
-    /// Writes PostgreSQL's text output of the value; NULL writes nothing
-    /// (callers send NULL out of band). A `timestamptz` is shown in UTC;
-    /// [`Value::write_text_in`] shows it in a session's zone.
+    /// Writes PostgreSQL's text output of the value with the default
+    /// settings; NULL writes nothing (callers send NULL out of band). A
+    /// `timestamptz` is shown in UTC; [`Value::write_text_in`] writes as a
+    /// session's settings say.
     pub fn write_text(&self, out: &mut String) {
-        self.write_text_in(out, &TimeZone::UTC)
+        self.write_text_in(out, &OutputStyle::DEFAULT)
     }
 
-    /// Writes the text output, with `timestamptz` in `zone`.
-    pub fn write_text_in(&self, out: &mut String, zone: &TimeZone) {
+    /// Writes the text output in `style`: `timestamptz` in its zone,
+    /// dates, timestamps and intervals in its `DateStyle` and
+    /// `IntervalStyle`, floats with its `extra_float_digits`.
+    pub fn write_text_in(&self, out: &mut String, style: &OutputStyle) {
         use std::fmt::Write;
         match self {
             Value::Null => {}
@@ -163,24 +167,24 @@ impl Value {
             Value::Int8(v) => {
                 let _ = write!(out, "{v}");
             }
-            Value::Float4(v) => format_float(*v as f64, Some(*v), out),
-            Value::Float8(v) => format_float(*v, None, out),
+            Value::Float4(v) => format_float(*v as f64, Some(*v), style.extra_float_digits, out),
+            Value::Float8(v) => format_float(*v, None, style.extra_float_digits, out),
             Value::Numeric(d) => {
                 let _ = write!(out, "{d}");
             }
             Value::Text(s) | Value::BpChar(s) => out.push_str(s),
-            Value::Date(d) => datetime::format::write_date(out, *d),
+            Value::Date(d) => datetime::format::write_date_in(out, *d, style),
             Value::Time(t) => datetime::format::write_time(out, *t),
             Value::TimeTz(t, offset) => datetime::format::write_time_tz(out, *t, *offset),
-            Value::Timestamp(ts) => datetime::format::write_timestamp(out, *ts),
-            Value::TimestampTz(ts) => datetime::format::write_timestamptz(out, *ts, zone),
-            Value::Interval(i) => i.write_text(out),
+            Value::Timestamp(ts) => datetime::format::write_timestamp_in(out, *ts, style),
+            Value::TimestampTz(ts) => datetime::format::write_timestamptz_in(out, *ts, style),
+            Value::Interval(i) => i.write_text_in(out, style.interval_style),
             Value::Bytea(b) => write_bytea_hex(out, b),
             Value::Uuid(u) => write_uuid(out, u),
             Value::Json(s) => out.push_str(s),
             Value::Jsonb(j) => j.write_text(out),
-            Value::Array(a) => a.write_text(out, &|v, o| v.write_text_in(o, zone)),
-            Value::Record(r) => r.write_text(out, &|v, o| v.write_text_in(o, zone)),
+            Value::Array(a) => a.write_text(out, &|v, o| v.write_text_in(o, style)),
+            Value::Record(r) => r.write_text(out, &|v, o| v.write_text_in(o, style)),
             Value::Enum(e) => out.push_str(&e.label),
         }
     }
@@ -194,24 +198,25 @@ impl Value {
         Some(s)
     }
 
-    /// The text output with `timestamptz` in `zone`.
-    pub fn to_text_in(&self, zone: &TimeZone) -> Option<String> {
+    /// The text output in `style` (see [`Value::write_text_in`]).
+    pub fn to_text_in(&self, style: &OutputStyle) -> Option<String> {
         if self.is_null() {
             return None;
         }
         let mut s = String::new();
-        self.write_text_in(&mut s, zone);
+        self.write_text_in(&mut s, style);
         Some(s)
     }
 
     /// The value as text by a cast: `char(n)` loses its trailing blanks and
-    /// a boolean is spelled out (`true`), as PostgreSQL's casts to text do.
-    fn string_text(self) -> String {
+    /// a boolean is spelled out (`true`), as PostgreSQL's casts to text do;
+    /// the rest is its output in the session's `style`.
+    fn string_text(self, style: &OutputStyle) -> String {
         match self {
             Value::BpChar(s) => trim_blanks(&s).to_string(),
             Value::Text(s) => s,
             Value::Bool(b) => if b { "true" } else { "false" }.to_string(),
-            other => other.to_text().unwrap_or_default(),
+            other => other.to_text_in(style).unwrap_or_default(),
         }
     }
 
@@ -281,7 +286,9 @@ impl Value {
                 let ts = parse::parse_timestamptz(text, ctx)?;
                 datetime::round_timestamp(ts, p).map(Value::TimestampTz)
             }
-            DataType::Interval(t) => Interval::parse(text, t).map(Value::Interval),
+            DataType::Interval(t) => {
+                Interval::parse_in(text, t, ctx.output.interval_style).map(Value::Interval)
+            }
             DataType::Bytea => parse_bytea(text).map(Value::Bytea),
             DataType::Uuid => parse_uuid(text).map(Value::Uuid),
             DataType::Oid | DataType::Reg(_) => parse_oid(text).map(Value::Int8),
@@ -341,16 +348,20 @@ impl Value {
                 let byte = i8::try_from(n).map_err(|_| Error::out_of_range("\"char\""))?;
                 Value::Text(internal_char_out(byte as u8))
             }
-            (v, T::Name) => Value::Text(name_in(&v.string_text()).to_string()),
-            (v, T::InternalChar) => Value::Text(internal_char_in(&v.string_text())),
-            (Value::BpChar(s), ty) if !ty.is_string() => Value::parse_with(ty, &s, ctx)?,
-            (v @ Value::TimestampTz(_), ty) if ty.is_string() => {
-                let text = Value::Text(v.to_text_in(&ctx.zone).unwrap_or_default());
-                text.cast_with(ty, explicit, ctx)?
+            (v, T::Name) => Value::Text(name_in(&v.string_text(&ctx.output_style())).to_string()),
+            (v, T::InternalChar) => {
+                Value::Text(internal_char_in(&v.string_text(&ctx.output_style())))
             }
-            (v, T::Text) | (v, T::Varchar(None)) => Value::Text(v.string_text()),
-            (v, T::Varchar(Some(n))) => Value::Text(fit_varchar(v.string_text(), n, explicit)?),
-            (v, T::Char(n)) => Value::BpChar(fit_bpchar(v.string_text(), n, explicit)?),
+            (Value::BpChar(s), ty) if !ty.is_string() => Value::parse_with(ty, &s, ctx)?,
+            (v, T::Text) | (v, T::Varchar(None)) => Value::Text(v.string_text(&ctx.output_style())),
+            (v, T::Varchar(Some(n))) => Value::Text(fit_varchar(
+                v.string_text(&ctx.output_style()),
+                n,
+                explicit,
+            )?),
+            (v, T::Char(n)) => {
+                Value::BpChar(fit_bpchar(v.string_text(&ctx.output_style()), n, explicit)?)
+            }
             (Value::Bool(b), T::Bool) => Value::Bool(b),
             (v @ (Value::Bytea(_) | Value::Uuid(_)), to) if v.data_type() == to => v,
             (Value::Json(s), T::Json) => Value::Json(s),
@@ -1055,7 +1066,10 @@ fn parse_float(text: &str, ty: &str) -> Result<f64> {
 /// PostgreSQL's float output with `extra_float_digits = 1` (the default):
 /// the shortest text that reads back exactly, in exponent form when the
 /// decimal exponent is below -4 or at least 15 (6 for `real`).
-fn format_float(v: f64, as_f32: Option<f32>, out: &mut String) {
+/// PostgreSQL's `float4out`/`float8out`: with `extra_float_digits` above
+/// zero the shortest text that reads back exactly, else `%g` with
+/// `FLT_DIG`/`DBL_DIG` (6/15) plus `extra_float_digits` significant digits.
+fn format_float(v: f64, as_f32: Option<f32>, extra_float_digits: i8, out: &mut String) {
     if v.is_nan() {
         out.push_str("NaN");
         return;
@@ -1068,15 +1082,27 @@ fn format_float(v: f64, as_f32: Option<f32>, out: &mut String) {
         out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
         return;
     }
-    let sci = match as_f32 {
-        Some(f) => format!("{f:e}"),
-        None => format!("{v:e}"),
+    let type_digits: i32 = if as_f32.is_some() { 6 } else { 15 };
+    let (sci, threshold) = if extra_float_digits > 0 {
+        let sci = match as_f32 {
+            Some(f) => format!("{f:e}"),
+            None => format!("{v:e}"),
+        };
+        (sci, type_digits)
+    } else {
+        // %g: this many significant digits, trailing zeros dropped, and
+        // exponent form when the exponent is below -4 or not below them.
+        let precision = (type_digits + extra_float_digits as i32).max(1);
+        (format!("{v:.*e}", precision as usize - 1), precision)
     };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let negative = mantissa.starts_with('-');
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let threshold = if as_f32.is_some() { 6 } else { 15 };
+    let digits = match digits.trim_end_matches('0') {
+        "" => "0",
+        d => d,
+    };
     if negative {
         out.push('-');
     }
@@ -1098,11 +1124,11 @@ fn format_float(v: f64, as_f32: Option<f32>, out: &mut String) {
         for _ in 0..(-exp - 1) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let int_len = exp as usize + 1;
         if digits.len() <= int_len {
-            out.push_str(&digits);
+            out.push_str(digits);
             for _ in digits.len()..int_len {
                 out.push('0');
             }

@@ -14,12 +14,13 @@ use std::hash::{Hash, Hasher};
 
 use crate::error::Error;
 
-use super::format::write_seconds;
+use super::format::{write_fraction, write_seconds};
 use super::parse::{parse_error, tokenize, DtError, Failure, Kind};
 use super::{
     interval_out_of_range, round_micros, DAYS_PER_MONTH, MONTHS_PER_YEAR, PRECISION_MAX,
     USECS_PER_DAY, USECS_PER_HOUR, USECS_PER_MINUTE, USECS_PER_SEC,
 };
+use crate::output::IntervalStyle;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Interval {
@@ -206,9 +207,21 @@ impl Interval {
     /// typed literal or column (`INTERVAL '1' DAY`), which decides what a
     /// bare number means, and which fields are kept.
     pub fn parse(input: &str, typmod: Option<IntervalTypmod>) -> Result<Interval, Error> {
+        Interval::parse_in(input, typmod, IntervalStyle::Postgres)
+    }
+
+    /// [`Interval::parse`] under the session's `IntervalStyle`: with
+    /// `sql_standard`, a leading minus and no other sign negates every
+    /// field (`-1 2:00:00` is minus a day and two hours), as PostgreSQL
+    /// reads it.
+    pub fn parse_in(
+        input: &str,
+        typmod: Option<IntervalTypmod>,
+        style: IntervalStyle,
+    ) -> Result<Interval, Error> {
         let range = typmod.map_or(IntervalFields::FULL, |t| t.fields);
         let decoded = tokenize(input)
-            .and_then(|fields| decode(&fields, range))
+            .and_then(|fields| decode(&fields, range, style))
             .or_else(|e| match e {
                 DtError::BadFormat => decode_iso8601(input),
                 other => Err(other),
@@ -254,6 +267,179 @@ impl Interval {
             v.micros = round_micros(v.micros, p);
         }
         v
+    }
+
+    /// PostgreSQL's output in `style` (its `EncodeInterval`).
+    pub fn write_text_in(&self, out: &mut String, style: IntervalStyle) {
+        match style {
+            IntervalStyle::Postgres => self.write_text(out),
+            IntervalStyle::PostgresVerbose => self.write_verbose(out),
+            IntervalStyle::SqlStandard => self.write_sql_standard(out),
+            IntervalStyle::Iso8601 => self.write_iso_8601(out),
+        }
+    }
+
+    /// The fields PostgreSQL writes: years and months of the month count,
+    /// days, then hours, minutes, seconds and microseconds of the time,
+    /// each with the sign of its count (division truncates).
+    fn parts(&self) -> [i64; 7] {
+        let micros = self.micros;
+        [
+            (self.months / MONTHS_PER_YEAR) as i64,
+            (self.months % MONTHS_PER_YEAR) as i64,
+            self.days as i64,
+            micros / USECS_PER_HOUR,
+            micros / USECS_PER_MINUTE % 60,
+            micros / USECS_PER_SEC % 60,
+            micros % USECS_PER_SEC,
+        ]
+    }
+
+    /// `IntervalStyle = postgres_verbose`: `@ 1 year 2 mons -3 days ago`.
+    fn write_verbose(&self, out: &mut String) {
+        let [years, months, days, hours, minutes, seconds, fraction] = self.parts();
+        let mut is_zero = true;
+        let mut is_before = false;
+        out.push('@');
+        for (value, unit) in [
+            (years, "year"),
+            (months, "mon"),
+            (days, "day"),
+            (hours, "hour"),
+            (minutes, "min"),
+        ] {
+            if value == 0 {
+                continue;
+            }
+            // The first part decides "ago"; later ones are shown relative
+            // to it.
+            let shown = if is_zero {
+                is_before = value < 0;
+                value.abs()
+            } else if is_before {
+                -value
+            } else {
+                value
+            };
+            let _ = write!(out, " {shown} {unit}");
+            if shown != 1 {
+                out.push('s');
+            }
+            is_zero = false;
+        }
+        if seconds != 0 || fraction != 0 {
+            out.push(' ');
+            if seconds < 0 || (seconds == 0 && fraction < 0) {
+                if is_zero {
+                    is_before = true;
+                } else if !is_before {
+                    out.push('-');
+                }
+            } else if is_before {
+                out.push('-');
+            }
+            let _ = write!(out, "{}", seconds.abs());
+            write_fraction(out, fraction);
+            out.push_str(" sec");
+            if seconds.abs() != 1 || fraction != 0 {
+                out.push('s');
+            }
+            is_zero = false;
+        }
+        if is_zero {
+            out.push_str(" 0");
+        }
+        if is_before {
+            out.push_str(" ago");
+        }
+    }
+
+    /// `IntervalStyle = sql_standard`: `1-2`, `3 4:05:06`, `-1-2`; mixed
+    /// signs or both year-month and day-time parts write every part with
+    /// its sign (`+1-2 -3 +4:05:06`).
+    fn write_sql_standard(&self, out: &mut String) {
+        let [mut years, mut months, mut days, mut hours, mut minutes, mut seconds, mut fraction] =
+            self.parts();
+        let all = [years, months, days, hours, minutes, seconds, fraction];
+        let has_negative = all.iter().any(|v| *v < 0);
+        let has_positive = all.iter().any(|v| *v > 0);
+        let has_year_month = years != 0 || months != 0;
+        let has_day_time = all[2..].iter().any(|v| *v != 0);
+        let standard = !(has_negative && has_positive || has_year_month && has_day_time);
+        if has_negative && standard {
+            out.push('-');
+            for v in [
+                &mut years,
+                &mut months,
+                &mut days,
+                &mut hours,
+                &mut minutes,
+                &mut seconds,
+                &mut fraction,
+            ] {
+                *v = -*v;
+            }
+        }
+        if !has_negative && !has_positive {
+            out.push('0');
+        } else if !standard {
+            let year_sign = if years < 0 || months < 0 { '-' } else { '+' };
+            let day_sign = if days < 0 { '-' } else { '+' };
+            let time_sign = if hours < 0 || minutes < 0 || seconds < 0 || fraction < 0 {
+                '-'
+            } else {
+                '+'
+            };
+            let _ = write!(
+                out,
+                "{year_sign}{}-{} {day_sign}{} {time_sign}{}:{:02}:",
+                years.abs(),
+                months.abs(),
+                days.abs(),
+                hours.abs(),
+                minutes.abs()
+            );
+            write_seconds(out, seconds, fraction);
+        } else if has_year_month {
+            let _ = write!(out, "{years}-{months}");
+        } else {
+            if days != 0 {
+                let _ = write!(out, "{days} ");
+            }
+            let _ = write!(out, "{hours}:{minutes:02}:");
+            write_seconds(out, seconds, fraction);
+        }
+    }
+
+    /// `IntervalStyle = iso_8601`: `P1Y2M3DT4H5M6.5S`, `PT0S` for zero.
+    fn write_iso_8601(&self, out: &mut String) {
+        let [years, months, days, hours, minutes, seconds, fraction] = self.parts();
+        if self.months == 0 && self.days == 0 && self.micros == 0 {
+            out.push_str("PT0S");
+            return;
+        }
+        out.push('P');
+        let part = |out: &mut String, value: i64, unit: char| {
+            if value != 0 {
+                let _ = write!(out, "{value}{unit}");
+            }
+        };
+        part(out, years, 'Y');
+        part(out, months, 'M');
+        part(out, days, 'D');
+        if self.micros != 0 {
+            out.push('T');
+        }
+        part(out, hours, 'H');
+        part(out, minutes, 'M');
+        if seconds != 0 || fraction != 0 {
+            if seconds < 0 || fraction < 0 {
+                out.push('-');
+            }
+            let _ = write!(out, "{}", seconds.abs());
+            write_fraction(out, fraction);
+            out.push('S');
+        }
     }
 
     /// PostgreSQL's output with `IntervalStyle = postgres`.
@@ -688,7 +874,11 @@ fn fraction(text: &str) -> Result<i64, DtError> {
 
 /// PostgreSQL's `DecodeInterval`: fields read right to left, so a unit is
 /// known before its number.
-fn decode(fields: &[super::parse::Field], range: IntervalFields) -> Result<Parts, DtError> {
+fn decode(
+    fields: &[super::parse::Field],
+    range: IntervalFields,
+    style: IntervalStyle,
+) -> Result<Parts, DtError> {
     let mut parts = Parts::default();
     let mut fmask = 0u32;
     // The unit of the next number to the left: none seen yet (the
@@ -863,6 +1053,20 @@ fn decode(fields: &[super::parse::Field], range: IntervalFields) -> Result<Parts
     }
     if fmask == 0 {
         return Err(DtError::BadFormat);
+    }
+    let signed = |f: &super::parse::Field| f.text.starts_with(['-', '+']);
+    if style == IntervalStyle::SqlStandard
+        && fields.first().is_some_and(|f| f.text.starts_with('-'))
+        && !fields[1..].iter().any(signed)
+    {
+        for part in [&mut parts.years, &mut parts.months, &mut parts.days] {
+            if *part > 0 {
+                *part = -*part;
+            }
+        }
+        if parts.micros > 0 {
+            parts.micros = -parts.micros;
+        }
     }
     if is_before {
         parts.negate()?;

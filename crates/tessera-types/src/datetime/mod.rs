@@ -16,8 +16,9 @@
 //! 4714-11-24 BC to 5874897-12-31, timestamps to 294276-12-31.
 //!
 //! Text input follows PostgreSQL's parser (`parse.rs`: fields, then their
-//! meaning from their shape and what came before) with `DateStyle = ISO`
-//! output and the session's field order for input; errors carry
+//! meaning from their shape and what came before) with the session's
+//! field order; output (`format.rs`, [`interval::Interval::write_text_in`])
+//! follows the session's `DateStyle` and `IntervalStyle`; errors carry
 //! PostgreSQL's codes and messages. Time zones are fixed offsets only
 //! ([`zone::TimeZone`]): zones with daylight-saving rules are refused.
 
@@ -33,6 +34,7 @@ pub mod tzfile;
 pub mod zone;
 
 use crate::error::Error;
+pub use crate::output::{DateStyle, IntervalStyle, OutputSettings};
 use crate::sqlstate;
 
 pub use interval::Interval;
@@ -82,23 +84,33 @@ pub enum DateOrder {
 /// transaction and statement start (`now()`, `'now'`, `'today'`), all in
 /// microseconds since 2000-01-01 UTC. Routers fill it once per statement
 /// and ship it with the plan, so every shard sees the same `now()`.
+/// The output settings (`DateStyle`, `IntervalStyle`,
+/// `extra_float_digits`) travel with it, so that text casts on any shard
+/// write as the session would ([`crate::output::OutputStyle::of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimeContext {
     pub zone: TimeZone,
     pub date_order: DateOrder,
     pub transaction_start: i64,
     pub statement_start: i64,
+    pub output: OutputSettings,
 }
 
 impl TimeContext {
-    /// UTC with both clocks at `now`.
+    /// UTC with both clocks at `now`, and the default output settings.
     pub fn utc_at(now: i64) -> TimeContext {
         TimeContext {
             zone: TimeZone::UTC,
             date_order: DateOrder::Mdy,
             transaction_start: now,
             statement_start: now,
+            output: OutputSettings::default(),
         }
+    }
+
+    /// How values are written as text in this context.
+    pub fn output_style(&self) -> crate::output::OutputStyle<'_> {
+        crate::output::OutputStyle::of(self)
     }
 }
 

@@ -873,7 +873,7 @@ fn replay(cases: &[(&str, &str, &str)], zone: TimeZone) {
     let mut wrong = Vec::new();
     for (ty, input, expected) in cases {
         let got = match Value::parse_with(data_type(ty), input, &ctx) {
-            Ok(v) => v.to_text_in(&ctx.zone).unwrap_or_default(),
+            Ok(v) => v.to_text_in(&ctx.output_style()).unwrap_or_default(),
             Err(e) => format!("ERROR {} {}", e.code.code(), e.message),
         };
         if got != *expected {
@@ -919,7 +919,7 @@ fn now_today_tomorrow_yesterday_read_the_transaction_clock_in_the_session_zone()
     let text = |ty: DataType, input: &str| {
         Value::parse_with(ty, input, &ctx)
             .unwrap()
-            .to_text_in(&ctx.zone)
+            .to_text_in(&ctx.output_style())
             .unwrap()
     };
     assert_eq!(
