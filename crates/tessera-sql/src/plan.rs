@@ -1267,6 +1267,10 @@ pub struct Statement {
     /// Whether it reads `pg_cursors`, whose rows are the session's as it
     /// was bound: it is bound again each time it runs.
     pub reads_cursors: bool,
+    /// The error of a constant subexpression the statement reaches (`SELECT
+    /// 1/0`): raised when it runs, not when it is prepared, as PostgreSQL
+    /// folds constants when it plans (see `Binder::fold_errors`).
+    pub constant_error: Option<tessera_types::Error>,
     /// COPY: its options and columns (its plan is the query of COPY TO,
     /// or [`Plan::CopyFrom`]).
     pub copy: Option<Arc<crate::copy::CopySpec>>,
@@ -1299,6 +1303,7 @@ impl Statement {
             sleeps: false,
             reads_prepared: false,
             reads_cursors: false,
+            constant_error: None,
             copy: None,
         }
     }
