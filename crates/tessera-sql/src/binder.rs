@@ -2005,7 +2005,11 @@ fn is_aggregate_name(name: &str) -> bool {
             | "jsonb_agg"
             | "json_object_agg"
             | "jsonb_object_agg"
+            | "bit_and"
+            | "bit_or"
+            | "bit_xor"
     ) || is_ordered_set_name(name)
+        || crate::plan::Regression::named(name).is_some()
 }
 
 /// The ordered-set aggregates: `name(direct args) WITHIN GROUP (ORDER BY …)`.
@@ -6700,7 +6704,8 @@ impl<'a> Binder<'a> {
         f: &ast::Function,
         scope: &Scope,
     ) -> Error {
-        let one_argument = !matches!(name, "string_agg" | "json_object_agg" | "jsonb_object_agg");
+        let one_argument = !matches!(name, "string_agg" | "json_object_agg" | "jsonb_object_agg")
+            && crate::plan::Regression::named(name).is_none();
         if is_aggregate_name(name)
             && (args.is_empty() || star)
             && f.within_group.len() == 1
@@ -6943,6 +6948,54 @@ impl<'a> Binder<'a> {
                     DataType::Bool,
                 )
             }
+            ("bit_and" | "bit_or" | "bit_xor", false, [a]) => {
+                let (e, t) = self.bind_expr(a, scope, inner)?;
+                match t {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 => {}
+                    // Also bit(n), which Tessera does not have.
+                    DataType::Unknown => {
+                        return Err(Error::new(
+                            sqlstate::AMBIGUOUS_FUNCTION,
+                            format!("function {name}(unknown) is not unique"),
+                        )
+                        .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."))
+                    }
+                    other => return Err(no_such_function(&format!("{name}({other})"))),
+                }
+                let func = match name {
+                    "bit_and" => AggFunc::BitAnd,
+                    "bit_or" => AggFunc::BitOr,
+                    _ => AggFunc::BitXor,
+                };
+                (func, Some(self.coerce(e, t, t)?), t)
+            }
+            (_, false, [y, x]) if crate::plan::Regression::named(name).is_some() => {
+                let f = crate::plan::Regression::named(name).ok_or_else(|| {
+                    Error::internal(format!("{name} is not a regression aggregate"))
+                })?;
+                let (ye, yt) = self.bind_expr_hint(y, scope, inner, Some(DataType::Float8))?;
+                let (xe, xt) = self.bind_expr_hint(x, scope, inner, Some(DataType::Float8))?;
+                let takes = |t: DataType| t.is_numeric_family() || t == DataType::Unknown;
+                if !takes(yt) || !takes(xt) {
+                    return Err(no_such_function(&format!("{name}({yt}, {xt})")));
+                }
+                second_arg = Some(self.coerce(xe, xt, DataType::Float8)?);
+                (
+                    AggFunc::Regression(f),
+                    Some(self.coerce(ye, yt, DataType::Float8)?),
+                    DataType::Float8,
+                )
+            }
+            (_, _, args)
+                if crate::plan::Regression::named(name).is_some()
+                    || matches!(name, "bit_and" | "bit_or" | "bit_xor") =>
+            {
+                let mut types = Vec::with_capacity(args.len());
+                for a in args {
+                    types.push(self.bind_expr(a, scope, inner)?.1.to_string());
+                }
+                return Err(no_such_function(&format!("{name}({})", types.join(", "))));
+            }
             ("count" | "sum" | "min" | "max" | "avg", false, [a]) => {
                 let (e, t) = self.bind_expr(a, scope, inner)?;
                 let t = if t == DataType::Unknown {
@@ -6987,6 +7040,9 @@ impl<'a> Binder<'a> {
         let result_type = match func {
             AggFunc::CountStar | AggFunc::Count => DataType::Int8,
             AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+            AggFunc::BitAnd | AggFunc::BitOr | AggFunc::BitXor => arg_type,
+            AggFunc::Regression(crate::plan::Regression::Count) => DataType::Int8,
+            AggFunc::Regression(_) => DataType::Float8,
             AggFunc::StringAgg => DataType::Text,
             AggFunc::Min | AggFunc::Max => arg_type,
             AggFunc::Variance { .. } if arg_type.is_float() => DataType::Float8,
