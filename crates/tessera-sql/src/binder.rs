@@ -1495,6 +1495,24 @@ fn missing_from_entry(q: &str) -> Error {
     )
 }
 
+/// `name` is not a column of a stored table in scope: if it is one of
+/// PostgreSQL's system columns (`ctid`, `xmin` …, which pg_attribute lists
+/// for every table), 0A000 naming it; Tessera's rows have no such values.
+fn system_column(qualifier: Option<&str>, name: &str) -> Error {
+    if crate::system::SYSTEM_COLUMNS
+        .iter()
+        .any(|(n, _)| *n == name)
+    {
+        let shown = match qualifier {
+            Some(q) => format!("{q}.{name}"),
+            None => name.to_string(),
+        };
+        return Error::unsupported(format!("the system column {shown}"))
+            .with_hint("Tessera lists the system columns in pg_attribute but cannot read them.");
+    }
+    undefined_column(qualifier, name)
+}
+
 fn undefined_column(qualifier: Option<&str>, name: &str) -> Error {
     let message = match qualifier {
         Some(q) => format!("column {q}.{name} does not exist"),
@@ -1570,7 +1588,10 @@ impl Scope {
         });
         found
             .map(|(i, t)| (Expr::Column(i), t))
-            .ok_or_else(|| undefined_column(qualifier, name))
+            .ok_or_else(|| match (&self.table, &self.series) {
+                (Some(_), None) => system_column(qualifier, name),
+                _ => undefined_column(qualifier, name),
+            })
     }
 
     fn resolve_in_items(&self, qualifier: Option<&str>, name: &str) -> Result<(Expr, DataType)> {
@@ -1589,9 +1610,10 @@ impl Scope {
                 .iter()
                 .enumerate()
                 .filter(|(_, (n, _))| n == name);
-            let (c, _) = matches
-                .next()
-                .ok_or_else(|| undefined_column(qualifier, name))?;
+            let (c, _) = matches.next().ok_or_else(|| match item.input {
+                Some(ItemInput::Table(_)) => system_column(qualifier, name),
+                _ => undefined_column(qualifier, name),
+            })?;
             if matches.next().is_some() {
                 return Err(Error::new(
                     sqlstate::AMBIGUOUS_COLUMN,
@@ -1607,6 +1629,13 @@ impl Scope {
                 .find(|it| it.scalar_function && it.qualifier == name)
             {
                 Some(it) => Ok((Expr::Column(it.offset), it.columns[0].1)),
+                None if self
+                    .items
+                    .iter()
+                    .any(|it| matches!(it.input, Some(ItemInput::Table(_)))) =>
+                {
+                    Err(system_column(None, name))
+                }
                 None => Err(undefined_column(None, name)),
             },
             [one] => Ok(one.clone()),
