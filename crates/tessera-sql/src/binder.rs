@@ -3581,6 +3581,13 @@ impl<'a> Binder<'a> {
                 return Err(Error::unsupported(words.join(" ")));
             }
         };
+        // A table's defaults and checks and a view's query are kept, not
+        // evaluated, when made: their constants fail where they are used
+        // (`DEFAULT 1/0` at INSERT), as in PostgreSQL.
+        let constant_error = match plan {
+            Plan::CreateTable { .. } | Plan::CreateView { .. } => None,
+            _ => self.fold_errors.first().cloned(),
+        };
         Ok(Statement {
             sql: sql.to_string(),
             plan: Arc::new(plan),
@@ -3598,7 +3605,7 @@ impl<'a> Binder<'a> {
             sleeps: self.sleeps,
             reads_prepared: self.reads_prepared,
             reads_cursors: self.reads_cursors,
-            constant_error: self.fold_errors.first().cloned(),
+            constant_error,
             copy,
         })
     }
@@ -11731,7 +11738,11 @@ impl Binder<'_> {
             return Ok(Expr::literal_null());
         };
         let e = crate::parser::parse_expr(text)?;
-        self.in_table_schema(schema, |b| {
+        // Every column's default is bound, used or not: a constant of it
+        // that fails to fold (`DEFAULT 1/0`) stays unfolded and fails
+        // where a row takes the default, not the statement.
+        let errors_before = self.fold_errors.len();
+        let bound = self.in_table_schema(schema, |b| {
             let (x, t) = b.bind_expr_hint(
                 &e,
                 &Scope::default(),
@@ -11739,7 +11750,9 @@ impl Binder<'_> {
                 Some(column.data_type),
             )?;
             b.assign(x, t, column)
-        })
+        });
+        self.fold_errors.truncate(errors_before);
+        bound
     }
 
     /// Runs `bind` with names resolving in `schema`, then public: how the
