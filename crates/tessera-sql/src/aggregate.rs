@@ -6,7 +6,10 @@
 //! The variance family travels as (count, sum, sum of squares) in numeric
 //! for exact inputs, as PostgreSQL computes it, and as Youngs–Cramer
 //! (count, sum, sum of squared deviations) for floats, merged with
-//! PostgreSQL's combine step.
+//! PostgreSQL's combine step. The regression family (`corr`, `covar_*`,
+//! `regr_*`) travels as PostgreSQL's six Youngs–Cramer moments of the
+//! pairs, merged the same way; `bit_and`/`bit_or`/`bit_xor` as the value
+//! so far.
 //!
 //! DISTINCT aggregates, `string_agg`, the collecting aggregates
 //! (`array_agg`, `json_agg`, the ordered-set ones) and any call with an
@@ -25,15 +28,16 @@ use tessera_types::numeric::Numeric;
 use tessera_types::{numeric_fn, sqlstate, DataType, Error, Result, Value};
 
 use crate::expr::{binary, BinaryOp, Params};
-use crate::plan::{AggCall, AggFunc};
+use crate::plan::{AggCall, AggFunc, Regression};
 use crate::router::sort_order;
 
 /// An aggregate's state for one group.
 #[derive(Debug, Clone)]
 pub struct AggState {
     acc: Acc,
-    /// For DISTINCT: the values counted already.
-    seen: Option<HashSet<Value>>,
+    /// For DISTINCT: the values counted already (with the second
+    /// argument of the regression family, which counts pairs).
+    seen: Option<HashSet<(Value, Value)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,149 @@ enum Acc {
         deviations: f64,
     },
     Collect(Collected),
+    /// bit_and / bit_or / bit_xor: NULL until a non-NULL input.
+    Bits(Value),
+    Regression(RegressionMoments),
+}
+
+/// How many values the partial state of a regression aggregate takes.
+pub const REGRESSION_PARTIAL_WIDTH: usize = 6;
+
+/// PostgreSQL's transition state of the regression aggregates
+/// (`float8_regr_accum`): the count, the sums of X and Y, and the sums of
+/// squared deviations (and of cross deviations) kept by Youngs–Cramer
+/// updates, which do not lose precision as naive sums of squares do.
+#[derive(Debug, Clone, Copy, Default)]
+struct RegressionMoments {
+    n: f64,
+    sx: f64,
+    sxx: f64,
+    sy: f64,
+    syy: f64,
+    sxy: f64,
+}
+
+impl RegressionMoments {
+    /// Adds the pair (`y`, `x`), as PostgreSQL's transition function:
+    /// an infinite sum from finite inputs is 22003, from an infinite one
+    /// the deviations become NaN.
+    fn accumulate(&mut self, y: f64, x: f64) -> Result<()> {
+        let old = *self;
+        self.n += 1.0;
+        self.sx += x;
+        self.sy += y;
+        if old.n > 0.0 {
+            let dx = x * self.n - self.sx;
+            let dy = y * self.n - self.sy;
+            let scale = 1.0 / (self.n * old.n);
+            self.sxx += dx * dx * scale;
+            self.syy += dy * dy * scale;
+            self.sxy += dx * dy * scale;
+            if self.sx.is_infinite() || self.sxx.is_infinite() {
+                if !old.sx.is_infinite() && !x.is_infinite() {
+                    return Err(float_overflow());
+                }
+                self.sxx = f64::NAN;
+            }
+            if self.sy.is_infinite() || self.syy.is_infinite() {
+                if !old.sy.is_infinite() && !y.is_infinite() {
+                    return Err(float_overflow());
+                }
+                self.syy = f64::NAN;
+            }
+            if self.sxy.is_infinite() {
+                if !old.sx.is_infinite()
+                    && !x.is_infinite()
+                    && !old.sy.is_infinite()
+                    && !y.is_infinite()
+                {
+                    return Err(float_overflow());
+                }
+                self.sxy = f64::NAN;
+            }
+        } else {
+            if !x.is_finite() {
+                self.sxx = f64::NAN;
+                self.sxy = f64::NAN;
+            }
+            if !y.is_finite() {
+                self.syy = f64::NAN;
+                self.sxy = f64::NAN;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges another state, as PostgreSQL's combine function.
+    fn combine(&mut self, other: RegressionMoments) -> Result<()> {
+        if other.n == 0.0 {
+            return Ok(());
+        }
+        if self.n == 0.0 {
+            *self = other;
+            return Ok(());
+        }
+        let n = self.n + other.n;
+        let dx = self.sx / self.n - other.sx / other.n;
+        let dy = self.sy / self.n - other.sy / other.n;
+        // A sum that became infinite from finite parts overflowed.
+        let sum = |a: f64, b: f64, extra: f64| {
+            let total = a + b + extra;
+            if total.is_infinite() && a.is_finite() && b.is_finite() {
+                return Err(float_overflow());
+            }
+            Ok(total)
+        };
+        let sx = sum(self.sx, other.sx, 0.0)?;
+        let sxx = sum(self.sxx, other.sxx, self.n * other.n * dx * dx / n)?;
+        let sy = sum(self.sy, other.sy, 0.0)?;
+        let syy = sum(self.syy, other.syy, self.n * other.n * dy * dy / n)?;
+        let sxy = sum(self.sxy, other.sxy, self.n * other.n * dx * dy / n)?;
+        *self = RegressionMoments {
+            n,
+            sx,
+            sxx,
+            sy,
+            syy,
+            sxy,
+        };
+        Ok(())
+    }
+
+    /// The aggregate's result, as PostgreSQL's final functions compute it
+    /// (NULL where it is undefined: no rows, one row for the sample
+    /// covariance, no spread in X for the slope).
+    fn finish(&self, f: Regression) -> Value {
+        let RegressionMoments {
+            n,
+            sx,
+            sxx,
+            sy,
+            syy,
+            sxy,
+        } = *self;
+        if f == Regression::Count {
+            return Value::Int8(n as i64);
+        }
+        let value = match f {
+            _ if n < 1.0 => None,
+            Regression::Count => None,
+            Regression::Sxx => Some(sxx),
+            Regression::Syy => Some(syy),
+            Regression::Sxy => Some(sxy),
+            Regression::AvgX => Some(sx / n),
+            Regression::AvgY => Some(sy / n),
+            Regression::CovarPop => Some(sxy / n),
+            Regression::CovarSamp => (n >= 2.0).then(|| sxy / (n - 1.0)),
+            Regression::Corr => (sxx != 0.0 && syy != 0.0).then(|| sxy / (sxx * syy).sqrt()),
+            Regression::R2 if sxx == 0.0 => None,
+            Regression::R2 if syy == 0.0 => Some(1.0),
+            Regression::R2 => Some(sxy * sxy / (sxx * syy)),
+            Regression::Slope => (sxx != 0.0).then(|| sxy / sxx),
+            Regression::Intercept => (sxx != 0.0).then(|| (sy - sx * sxy / sxx) / n),
+        };
+        value.map_or(Value::Null, Value::Float8)
+    }
 }
 
 /// A collecting aggregate's inputs.
@@ -142,7 +289,11 @@ impl AggState {
     /// `count(*)`), with `string_agg`'s delimiter.
     pub fn accumulate(&mut self, call: &AggCall, v: Value, delimiter: Option<Value>) -> Result<()> {
         if let Some(seen) = &mut self.seen {
-            if v.is_null() || !seen.insert(v.clone()) {
+            let pair = match (call.func, &delimiter) {
+                (AggFunc::Regression(_), Some(x)) => x.clone(),
+                _ => Value::Null,
+            };
+            if v.is_null() || !seen.insert((v.clone(), pair)) {
                 return Ok(());
             }
         }
@@ -229,7 +380,7 @@ impl AggState {
             }
         }
         if let Some(seen) = &mut self.seen {
-            if !seen.insert(v.clone()) {
+            if !seen.insert((v.clone(), Value::Null)) {
                 return Ok(());
             }
         }
@@ -288,6 +439,8 @@ impl Acc {
                 count: 0,
             },
             AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(Value::Null),
+            AggFunc::BitAnd | AggFunc::BitOr | AggFunc::BitXor => Acc::Bits(Value::Null),
+            AggFunc::Regression(_) => Acc::Regression(RegressionMoments::default()),
             _ if call.func.collects() || !call.order_by.is_empty() => {
                 Acc::Collect(Collected::default())
             }
@@ -358,6 +511,14 @@ impl Acc {
             Acc::Collect(_) => {
                 return Err(Error::internal("a collecting aggregate fed a bare value"))
             }
+            Acc::Bits(acc) => *acc = bits(call.func, std::mem::replace(acc, Value::Null), v)?,
+            Acc::Regression(m) => {
+                // A pair with a NULL X is skipped, as one with a NULL Y.
+                let Some(x) = delimiter.filter(|x| !x.is_null()) else {
+                    return Ok(());
+                };
+                m.accumulate(v.to_f64()?, x.to_f64()?)?;
+            }
             Acc::Sum(acc) => {
                 *acc = add(
                     std::mem::replace(acc, Value::Null),
@@ -415,6 +576,10 @@ impl Acc {
                 out.push(Value::Float8(deviations));
             }
             Acc::Collect(c) => out.push(c.result.unwrap_or(Value::Null)),
+            Acc::Bits(v) => out.push(v),
+            Acc::Regression(m) => {
+                out.extend([m.n, m.sx, m.sxx, m.sy, m.syy, m.sxy].map(Value::Float8))
+            }
         }
     }
 
@@ -495,6 +660,27 @@ impl Acc {
                 // Collected in one place: the one partial is the result.
                 c.result = Some(values.first().ok_or_else(bad)?.clone());
             }
+            Acc::Bits(acc) => {
+                let v = values.first().ok_or_else(bad)?.clone();
+                if !v.is_null() {
+                    *acc = bits(call.func, std::mem::replace(acc, Value::Null), v)?;
+                }
+            }
+            Acc::Regression(m) => {
+                let [Value::Float8(n), Value::Float8(sx), Value::Float8(sxx), Value::Float8(sy), Value::Float8(syy), Value::Float8(sxy)] =
+                    values.get(..REGRESSION_PARTIAL_WIDTH).ok_or_else(bad)?
+                else {
+                    return Err(bad());
+                };
+                m.combine(RegressionMoments {
+                    n: *n,
+                    sx: *sx,
+                    sxx: *sxx,
+                    sy: *sy,
+                    syy: *syy,
+                    sxy: *sxy,
+                })?;
+            }
         }
         Ok(())
     }
@@ -538,8 +724,32 @@ impl Acc {
                 }
             }
             Acc::Collect(c) => c.result.unwrap_or(Value::Null),
+            Acc::Bits(v) => v,
+            Acc::Regression(m) => {
+                let AggFunc::Regression(f) = call.func else {
+                    return Err(Error::internal("moments of a non-regression aggregate"));
+                };
+                m.finish(f)
+            }
         })
     }
+}
+
+/// `acc` (NULL before the first input) combined with the integer `v` by
+/// `bit_and`, `bit_or` or `bit_xor`, in their common type.
+fn bits(func: AggFunc, acc: Value, v: Value) -> Result<Value> {
+    let op = |a: i64, b: i64| match func {
+        AggFunc::BitAnd => a & b,
+        AggFunc::BitOr => a | b,
+        _ => a ^ b,
+    };
+    Ok(match (acc, v) {
+        (Value::Null, v) => v,
+        (Value::Int2(a), Value::Int2(b)) => Value::Int2(op(a.into(), b.into()) as i16),
+        (Value::Int4(a), Value::Int4(b)) => Value::Int4(op(a.into(), b.into()) as i32),
+        (Value::Int8(a), Value::Int8(b)) => Value::Int8(op(a, b)),
+        (a, b) => return Err(Error::internal(format!("{func:?} of {a:?} and {b:?}"))),
+    })
 }
 
 fn float_overflow() -> Error {

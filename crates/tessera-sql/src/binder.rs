@@ -573,35 +573,6 @@ fn date_against_timestamp(
     })
 }
 
-/// A call, evaluated at once when every argument is a constant (so bad
-/// constants fail as the statement is prepared, as in PostgreSQL).
-fn fold_call(func: Function, args: Vec<Expr>, result: DataType) -> Result<(Expr, DataType)> {
-    if args.iter().all(|a| matches!(a, Expr::Literal(_))) {
-        let values: Vec<Value> = args
-            .iter()
-            .map(|a| match a {
-                Expr::Literal(v) => v.clone(),
-                _ => Value::Null,
-            })
-            .collect();
-        let v = match func {
-            // What JSON and array_to_string write of floats, intervals and
-            // dates follows the session's output settings, which may
-            // change before the statement runs.
-            Function::Json(_) | Function::Array(ArrayFn::ToString)
-                if !values.iter().all(style_free) =>
-            {
-                return Ok((Expr::Call { func, args }, result))
-            }
-            Function::Array(f) => f.eval(&values)?,
-            Function::Json(f) if !f.is_volatile() => f.eval(&values)?,
-            _ => return Ok((Expr::Call { func, args }, result)),
-        };
-        return Ok((Expr::Literal(v), result));
-    }
-    Ok((Expr::Call { func, args }, result))
-}
-
 /// Whether a value's text is the same under every output style.
 fn style_free(v: &Value) -> bool {
     match v {
@@ -1539,6 +1510,24 @@ fn missing_from_entry(q: &str) -> Error {
     )
 }
 
+/// `name` is not a column of a stored table in scope: if it is one of
+/// PostgreSQL's system columns (`ctid`, `xmin` …, which pg_attribute lists
+/// for every table), 0A000 naming it; Tessera's rows have no such values.
+fn system_column(qualifier: Option<&str>, name: &str) -> Error {
+    if crate::system::SYSTEM_COLUMNS
+        .iter()
+        .any(|(n, _)| *n == name)
+    {
+        let shown = match qualifier {
+            Some(q) => format!("{q}.{name}"),
+            None => name.to_string(),
+        };
+        return Error::unsupported(format!("the system column {shown}"))
+            .with_hint("Tessera lists the system columns in pg_attribute but cannot read them.");
+    }
+    undefined_column(qualifier, name)
+}
+
 fn undefined_column(qualifier: Option<&str>, name: &str) -> Error {
     let message = match qualifier {
         Some(q) => format!("column {q}.{name} does not exist"),
@@ -1614,7 +1603,10 @@ impl Scope {
         });
         found
             .map(|(i, t)| (Expr::Column(i), t))
-            .ok_or_else(|| undefined_column(qualifier, name))
+            .ok_or_else(|| match (&self.table, &self.series) {
+                (Some(_), None) => system_column(qualifier, name),
+                _ => undefined_column(qualifier, name),
+            })
     }
 
     fn resolve_in_items(&self, qualifier: Option<&str>, name: &str) -> Result<(Expr, DataType)> {
@@ -1633,9 +1625,10 @@ impl Scope {
                 .iter()
                 .enumerate()
                 .filter(|(_, (n, _))| n == name);
-            let (c, _) = matches
-                .next()
-                .ok_or_else(|| undefined_column(qualifier, name))?;
+            let (c, _) = matches.next().ok_or_else(|| match item.input {
+                Some(ItemInput::Table(_)) => system_column(qualifier, name),
+                _ => undefined_column(qualifier, name),
+            })?;
             if matches.next().is_some() {
                 return Err(Error::new(
                     sqlstate::AMBIGUOUS_COLUMN,
@@ -1651,6 +1644,13 @@ impl Scope {
                 .find(|it| it.scalar_function && it.qualifier == name)
             {
                 Some(it) => Ok((Expr::Column(it.offset), it.columns[0].1)),
+                None if self
+                    .items
+                    .iter()
+                    .any(|it| matches!(it.input, Some(ItemInput::Table(_)))) =>
+                {
+                    Err(system_column(None, name))
+                }
                 None => Err(undefined_column(None, name)),
             },
             [one] => Ok(one.clone()),
@@ -1818,6 +1818,13 @@ pub struct Binder<'a> {
     /// Whether the statement reads pg_prepared_statements: it is bound
     /// again each time it runs, with the session's statements of then.
     reads_prepared: bool,
+    /// Errors of constant subexpressions that could not be folded (`1/0`),
+    /// in the order they were bound. The subexpression stays unfolded; a
+    /// COALESCE, CASE, AND or OR that folds so that it is never reached
+    /// removes its errors (as PostgreSQL's constant folding never
+    /// evaluates it), and the first one left is the statement's
+    /// [`Statement::constant_error`], raised when it runs.
+    fold_errors: Vec<Error>,
 }
 
 /// What the order of inner joins is planned on: each item's expected
@@ -2046,7 +2053,11 @@ fn is_aggregate_name(name: &str) -> bool {
             | "jsonb_agg"
             | "json_object_agg"
             | "jsonb_object_agg"
+            | "bit_and"
+            | "bit_or"
+            | "bit_xor"
     ) || is_ordered_set_name(name)
+        || crate::plan::Regression::named(name).is_some()
 }
 
 /// The ordered-set aggregates: `name(direct args) WITHIN GROUP (ORDER BY …)`.
@@ -2169,6 +2180,7 @@ impl<'a> Binder<'a> {
             reads_prepared: false,
             cursors: Vec::new(),
             reads_cursors: false,
+            fold_errors: Vec::new(),
         }
     }
 
@@ -3600,6 +3612,13 @@ impl<'a> Binder<'a> {
                 return Err(Error::unsupported(words.join(" ")));
             }
         };
+        // A table's defaults and checks and a view's query are kept, not
+        // evaluated, when made: their constants fail where they are used
+        // (`DEFAULT 1/0` at INSERT), as in PostgreSQL.
+        let constant_error = match plan {
+            Plan::CreateTable { .. } | Plan::CreateView { .. } => None,
+            _ => self.fold_errors.first().cloned(),
+        };
         Ok(Statement {
             sql: sql.to_string(),
             plan: Arc::new(plan),
@@ -3617,6 +3636,7 @@ impl<'a> Binder<'a> {
             sleeps: self.sleeps,
             reads_prepared: self.reads_prepared,
             reads_cursors: self.reads_cursors,
+            constant_error,
             copy,
         })
     }
@@ -3672,6 +3692,8 @@ impl<'a> Binder<'a> {
             advisory_waits: false,
             sleeps: false,
             copy: None,
+            // Raised by EXECUTE, which runs `bound`.
+            constant_error: None,
             ..bound
         })
     }
@@ -3741,6 +3763,8 @@ impl<'a> Binder<'a> {
             sleeps: prepared.sleeps || self.sleeps,
             reads_prepared: self.reads_prepared,
             reads_cursors: prepared.reads_cursors || self.reads_cursors,
+            // Its arguments, evaluated each time it runs, raise their own.
+            constant_error: None,
             copy: None,
         })
     }
@@ -4422,8 +4446,20 @@ impl<'a> Binder<'a> {
                         to,
                     ));
                 }
-                if let Expr::Literal(v) = x {
-                    return Ok((Expr::Literal(v.cast_with(to, true, &self.time)?), to));
+                if let Expr::Literal(v) = &x {
+                    let v = v.clone().cast_with(to, true, &self.time);
+                    // A quoted literal is read as the type now (PostgreSQL
+                    // reads it as it parses); a typed constant's cast is
+                    // folded, its error deferred, as the planner's is.
+                    if from == DataType::Unknown {
+                        return Ok((Expr::Literal(v?), to));
+                    }
+                    let cast = Expr::Cast {
+                        expr: Box::new(x),
+                        to,
+                        explicit: true,
+                    };
+                    return Ok((self.folded(v, cast), to));
                 }
                 Ok((
                     Expr::Cast {
@@ -5036,6 +5072,7 @@ impl<'a> Binder<'a> {
         } else {
             DataType::common_type(DataType::Unknown, lt)
         };
+        let right_errors = self.fold_errors.len();
         let (r, rt) = self.bind_expr_hint(right, scope, ctx, hint)?;
         if op.is_arithmetic() && (is_temporal(lt) || is_temporal(rt)) {
             return self.bind_temporal_arithmetic(op, l, lt, r, rt);
@@ -5051,6 +5088,23 @@ impl<'a> Binder<'a> {
             BinaryOp::And | BinaryOp::Or => {
                 let l = self.expect_bool(l, lt, op.symbol())?;
                 let r = self.expect_bool(r, rt, op.symbol())?;
+                // Folded as PostgreSQL folds them, left to right: a constant
+                // that decides the result drops what follows it unevaluated
+                // (`false AND 1/0 = 1` is false), one that does not is
+                // dropped itself; what precedes a deciding constant on the
+                // right was reached (`1/0 = 1 AND false` fails).
+                let decides = Value::Bool(op == BinaryOp::Or);
+                let neutral = Value::Bool(op == BinaryOp::And);
+                match (&l, &r) {
+                    (Expr::Literal(v), _) if *v == decides => {
+                        self.fold_errors.truncate(right_errors);
+                        return Ok((l, DataType::Bool));
+                    }
+                    (Expr::Literal(v), _) if *v == neutral => return Ok((r, DataType::Bool)),
+                    (_, Expr::Literal(v)) if *v == decides => return Ok((r, DataType::Bool)),
+                    (_, Expr::Literal(v)) if *v == neutral => return Ok((l, DataType::Bool)),
+                    _ => {}
+                }
                 Ok((
                     Expr::Binary {
                         op,
@@ -5127,13 +5181,12 @@ impl<'a> Binder<'a> {
                     left: Box::new(l),
                     right: Box::new(r),
                 };
-                // Fold constant arithmetic so errors like 1/0 surface the same way every time.
+                // Constant operands are folded (an error, like 1/0's, is
+                // deferred: see `fold_errors`).
                 if let Expr::Binary { left, right, .. } = &e {
                     if let (Expr::Literal(a), Expr::Literal(b)) = (&**left, &**right) {
-                        return Ok((
-                            Expr::Literal(crate::expr::binary(op, a.clone(), b.clone())?),
-                            t,
-                        ));
+                        let v = crate::expr::binary(op, a.clone(), b.clone());
+                        return Ok((self.folded(v, e), t));
                     }
                 }
                 Ok((e, t))
@@ -5223,18 +5276,24 @@ impl<'a> Binder<'a> {
         let (left_type, right_type, result) = temporal_operator(op, lt, rt)?;
         let l = self.coerce(l, lt, left_type)?;
         let r = self.coerce(r, rt, right_type)?;
-        if let (Expr::Literal(a), Expr::Literal(b)) = (&l, &r) {
-            let v = crate::expr::binary_in(op, a.clone(), b.clone(), &self.time.zone)?;
-            return Ok((Expr::Literal(v), result));
-        }
-        Ok((
-            Expr::Binary {
+        let folded = match (&l, &r) {
+            (Expr::Literal(a), Expr::Literal(b)) => Some(crate::expr::binary_in(
                 op,
-                left: Box::new(l),
-                right: Box::new(r),
-            },
-            result,
-        ))
+                a.clone(),
+                b.clone(),
+                &self.time.zone,
+            )),
+            _ => None,
+        };
+        let e = Expr::Binary {
+            op,
+            left: Box::new(l),
+            right: Box::new(r),
+        };
+        match folded {
+            Some(v) => Ok((self.folded(v, e), result)),
+            None => Ok((e, result)),
+        }
     }
 
     /// `INTERVAL '…' [fields]`: the literal read with its field restriction.
@@ -5638,6 +5697,98 @@ impl<'a> Binder<'a> {
         Ok(Some((Expr::Call { func, args }, result)))
     }
 
+    /// A call, evaluated at once when every argument is a constant (an
+    /// error it raises is deferred, see [`Binder::fold_errors`]).
+    fn fold_call(
+        &mut self,
+        func: Function,
+        args: Vec<Expr>,
+        result: DataType,
+    ) -> Result<(Expr, DataType)> {
+        let folds = match func {
+            Function::Array(_) => true,
+            Function::Json(f) => !f.is_volatile(),
+            _ => false,
+        };
+        if !folds || !args.iter().all(|a| matches!(a, Expr::Literal(_))) {
+            return Ok((Expr::Call { func, args }, result));
+        }
+        let values: Vec<Value> = args
+            .iter()
+            .map(|a| match a {
+                Expr::Literal(v) => v.clone(),
+                _ => Value::Null,
+            })
+            .collect();
+        // What JSON and array_to_string write of floats, intervals and
+        // dates follows the session's output settings, which may change
+        // before the statement runs.
+        if matches!(func, Function::Json(_) | Function::Array(ArrayFn::ToString))
+            && !values.iter().all(style_free)
+        {
+            return Ok((Expr::Call { func, args }, result));
+        }
+        let folded = match func {
+            Function::Array(f) => f.eval(&values),
+            Function::Json(f) => f.eval(&values),
+            _ => return Ok((Expr::Call { func, args }, result)),
+        };
+        Ok((self.folded(folded, Expr::Call { func, args }), result))
+    }
+
+    /// `value`, the constant `unfolded` evaluates to, as a literal; or, if
+    /// evaluating it failed, `unfolded` itself, its error kept in
+    /// [`Binder::fold_errors`] for the statement to raise when it runs
+    /// unless the branch holding it turns out unreachable.
+    fn folded(&mut self, value: Result<Value>, unfolded: Expr) -> Expr {
+        match value {
+            Ok(v) => Expr::Literal(v),
+            Err(e) => {
+                self.fold_errors.push(e);
+                unfolded
+            }
+        }
+    }
+
+    /// Forgets the deferred errors of subexpressions found unreachable:
+    /// those recorded in each of `spans` (positions in
+    /// [`Binder::fold_errors`], disjoint).
+    fn drop_fold_errors(&mut self, mut spans: Vec<std::ops::Range<usize>>) {
+        spans.sort_by_key(|r| std::cmp::Reverse(r.start));
+        for span in spans {
+            self.fold_errors.drain(span);
+        }
+    }
+
+    /// COALESCE folded as PostgreSQL folds it: NULL constants dropped, and
+    /// everything after the first other constant, whose deferred errors
+    /// (`coalesce(1, 1/0)`) go with it. `errors_from[k]` is where argument
+    /// `k`'s deferred errors start in [`Binder::fold_errors`].
+    fn fold_coalesce(&mut self, args: Vec<Expr>, errors_from: &[usize]) -> Expr {
+        let mut kept = Vec::with_capacity(args.len());
+        for (k, a) in args.into_iter().enumerate() {
+            match a {
+                Expr::Literal(Value::Null) => {}
+                Expr::Literal(_) => {
+                    kept.push(a);
+                    if let Some(&start) = errors_from.get(k + 1) {
+                        self.fold_errors.truncate(start);
+                    }
+                    break;
+                }
+                _ => kept.push(a),
+            }
+        }
+        match kept.len() {
+            0 => Expr::Literal(Value::Null),
+            1 => kept.pop().unwrap_or(Expr::Literal(Value::Null)),
+            _ => Expr::Call {
+                func: Function::Coalesce,
+                args: kept,
+            },
+        }
+    }
+
     fn bind_case(
         &mut self,
         operand: Option<&ast::Expr>,
@@ -5656,6 +5807,10 @@ impl<'a> Binder<'a> {
         let mut whens = Vec::new();
         let mut result_type = DataType::Unknown;
         let mut results = Vec::new();
+        // Where the deferred errors of each result, and of each arm after
+        // it, start in `fold_errors` (for `fold_case`).
+        let mut result_errors = Vec::with_capacity(conditions.len());
+        let mut when_errors = Vec::with_capacity(conditions.len());
         for c in conditions {
             let (w, wt) = if operand.is_some() {
                 self.bind_expr_hint(&c.condition, scope, ctx, Some(operand_type))?
@@ -5667,6 +5822,7 @@ impl<'a> Binder<'a> {
                 operand_type = DataType::common_type(operand_type, wt)
                     .ok_or_else(|| operator_missing("=", Some(operand_type), wt))?;
             }
+            result_errors.push(self.fold_errors.len());
             let (r, rt) = self.bind_expr(&c.result, scope, ctx)?;
             result_type = unify(result_type, rt).ok_or_else(|| {
                 Error::datatype_mismatch(format!(
@@ -5675,6 +5831,7 @@ impl<'a> Binder<'a> {
             })?;
             whens.push((w, wt));
             results.push((r, rt));
+            when_errors.push(self.fold_errors.len());
         }
         let otherwise = match else_result {
             Some(e) => {
@@ -5710,14 +5867,65 @@ impl<'a> Binder<'a> {
             Some(x) => Some(Box::new(self.coerce(x, operand_type, operand_type)?)),
             None => None,
         };
+        let spans: Vec<_> = result_errors
+            .into_iter()
+            .zip(when_errors)
+            .map(|(start, end)| start..end)
+            .collect();
         Ok((
-            Expr::Case {
-                operand,
-                whens: pairs,
-                otherwise,
-            },
+            self.fold_case(operand, pairs, otherwise, &spans),
             result_type,
         ))
+    }
+
+    /// CASE folded as PostgreSQL folds it, arm by arm: an arm whose
+    /// condition is a false or NULL constant is dropped with its result;
+    /// one whose condition is a true constant ends the CASE, its result
+    /// the ELSE (or the whole CASE if no arm is left before it), and what
+    /// follows is dropped. Results and arms dropped take their deferred
+    /// errors with them (`CASE WHEN true THEN 1 ELSE 1/0 END` is 1).
+    /// `spans[k]` is where arm `k`'s result's errors start, and where the
+    /// next arm's (or the ELSE's) start, in [`Binder::fold_errors`].
+    fn fold_case(
+        &mut self,
+        operand: Option<Box<Expr>>,
+        pairs: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+        spans: &[std::ops::Range<usize>],
+    ) -> Expr {
+        let mut kept = Vec::with_capacity(pairs.len());
+        let mut unreached = Vec::new();
+        let mut otherwise = otherwise;
+        for (k, (when, result)) in pairs.into_iter().enumerate() {
+            // With an operand, an arm is taken when operand = value.
+            let truth = match (operand.as_deref(), &when) {
+                (None, Expr::Literal(v)) => Some(v.clone()),
+                (Some(Expr::Literal(o)), Expr::Literal(v)) => {
+                    crate::expr::binary(BinaryOp::Eq, o.clone(), v.clone()).ok()
+                }
+                _ => None,
+            };
+            let span = spans.get(k).cloned().unwrap_or(0..0);
+            match truth {
+                Some(Value::Bool(true)) => {
+                    let end = self.fold_errors.len();
+                    unreached.push(span.end..end);
+                    otherwise = Some(Box::new(result));
+                    break;
+                }
+                Some(Value::Bool(false) | Value::Null) => unreached.push(span),
+                _ => kept.push((when, result)),
+            }
+        }
+        self.drop_fold_errors(unreached);
+        if kept.is_empty() {
+            return otherwise.map_or(Expr::Literal(Value::Null), |e| *e);
+        }
+        Expr::Case {
+            operand,
+            whens: kept,
+            otherwise,
+        }
     }
 
     /// A call's arguments, DISTINCT, `*`, and the ORDER BY inside it.
@@ -6048,7 +6256,10 @@ impl<'a> Binder<'a> {
             }
         }
         let mut bound = Vec::new();
+        // Where each argument's deferred errors start in `fold_errors`.
+        let mut arg_errors = Vec::with_capacity(args.len());
         for a in &args {
+            arg_errors.push(self.fold_errors.len());
             bound.push(self.bind_expr(a, scope, ctx)?);
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.1).collect();
@@ -6145,6 +6356,9 @@ impl<'a> Binder<'a> {
                     .into_iter()
                     .map(|(e, et)| self.coerce(e, et, t))
                     .collect::<Result<Vec<_>>>()?;
+                if func == Function::Coalesce {
+                    return Ok((self.fold_coalesce(args, &arg_errors), t));
+                }
                 Ok((Expr::Call { func, args }, t))
             }
             _ => Err(missing()),
@@ -6566,7 +6780,8 @@ impl<'a> Binder<'a> {
         f: &ast::Function,
         scope: &Scope,
     ) -> Error {
-        let one_argument = !matches!(name, "string_agg" | "json_object_agg" | "jsonb_object_agg");
+        let one_argument = !matches!(name, "string_agg" | "json_object_agg" | "jsonb_object_agg")
+            && crate::plan::Regression::named(name).is_none();
         if is_aggregate_name(name)
             && (args.is_empty() || star)
             && f.within_group.len() == 1
@@ -6809,6 +7024,54 @@ impl<'a> Binder<'a> {
                     DataType::Bool,
                 )
             }
+            ("bit_and" | "bit_or" | "bit_xor", false, [a]) => {
+                let (e, t) = self.bind_expr(a, scope, inner)?;
+                match t {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 => {}
+                    // Also bit(n), which Tessera does not have.
+                    DataType::Unknown => {
+                        return Err(Error::new(
+                            sqlstate::AMBIGUOUS_FUNCTION,
+                            format!("function {name}(unknown) is not unique"),
+                        )
+                        .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."))
+                    }
+                    other => return Err(no_such_function(&format!("{name}({other})"))),
+                }
+                let func = match name {
+                    "bit_and" => AggFunc::BitAnd,
+                    "bit_or" => AggFunc::BitOr,
+                    _ => AggFunc::BitXor,
+                };
+                (func, Some(self.coerce(e, t, t)?), t)
+            }
+            (_, false, [y, x]) if crate::plan::Regression::named(name).is_some() => {
+                let f = crate::plan::Regression::named(name).ok_or_else(|| {
+                    Error::internal(format!("{name} is not a regression aggregate"))
+                })?;
+                let (ye, yt) = self.bind_expr_hint(y, scope, inner, Some(DataType::Float8))?;
+                let (xe, xt) = self.bind_expr_hint(x, scope, inner, Some(DataType::Float8))?;
+                let takes = |t: DataType| t.is_numeric_family() || t == DataType::Unknown;
+                if !takes(yt) || !takes(xt) {
+                    return Err(no_such_function(&format!("{name}({yt}, {xt})")));
+                }
+                second_arg = Some(self.coerce(xe, xt, DataType::Float8)?);
+                (
+                    AggFunc::Regression(f),
+                    Some(self.coerce(ye, yt, DataType::Float8)?),
+                    DataType::Float8,
+                )
+            }
+            (_, _, args)
+                if crate::plan::Regression::named(name).is_some()
+                    || matches!(name, "bit_and" | "bit_or" | "bit_xor") =>
+            {
+                let mut types = Vec::with_capacity(args.len());
+                for a in args {
+                    types.push(self.bind_expr(a, scope, inner)?.1.to_string());
+                }
+                return Err(no_such_function(&format!("{name}({})", types.join(", "))));
+            }
             ("count" | "sum" | "min" | "max" | "avg", false, [a]) => {
                 let (e, t) = self.bind_expr(a, scope, inner)?;
                 let t = if t == DataType::Unknown {
@@ -6853,6 +7116,9 @@ impl<'a> Binder<'a> {
         let result_type = match func {
             AggFunc::CountStar | AggFunc::Count => DataType::Int8,
             AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+            AggFunc::BitAnd | AggFunc::BitOr | AggFunc::BitXor => arg_type,
+            AggFunc::Regression(crate::plan::Regression::Count) => DataType::Int8,
+            AggFunc::Regression(_) => DataType::Float8,
             AggFunc::StringAgg => DataType::Text,
             AggFunc::Min | AggFunc::Max => arg_type,
             AggFunc::Variance { .. } if arg_type.is_float() => DataType::Float8,
@@ -11828,7 +12094,11 @@ impl Binder<'_> {
             return Ok(Expr::literal_null());
         };
         let e = crate::parser::parse_expr(text)?;
-        self.in_table_schema(schema, |b| {
+        // Every column's default is bound, used or not: a constant of it
+        // that fails to fold (`DEFAULT 1/0`) stays unfolded and fails
+        // where a row takes the default, not the statement.
+        let errors_before = self.fold_errors.len();
+        let bound = self.in_table_schema(schema, |b| {
             let (x, t) = b.bind_expr_hint(
                 &e,
                 &Scope::default(),
@@ -11836,7 +12106,9 @@ impl Binder<'_> {
                 Some(column.data_type),
             )?;
             b.assign(x, t, column)
-        })
+        });
+        self.fold_errors.truncate(errors_before);
+        bound
     }
 
     /// Runs `bind` with names resolving in `schema`, then public: how the
@@ -12138,7 +12410,7 @@ impl Binder<'_> {
                 _ => e,
             });
         }
-        fold_call(func, args, result)
+        self.fold_call(func, args, result)
     }
 
     /// `ARRAY[a, b, …]`: the elements' common type; an empty one needs a
@@ -12203,7 +12475,7 @@ impl Binder<'_> {
         for (e, t) in bound {
             args.push(self.coerce(e, t, elem.data_type())?);
         }
-        fold_call(
+        self.fold_call(
             Function::Array(ArrayFn::Construct(elem)),
             args,
             DataType::Array(elem),
@@ -12295,7 +12567,7 @@ impl Binder<'_> {
                     let DataType::Array(elem) = t else {
                         return Err(Error::internal("a subscript of a non-array"));
                     };
-                    (e, t) = fold_call(
+                    (e, t) = self.fold_call(
                         Function::Array(ArrayFn::Subscript),
                         vec![e, i],
                         elem.data_type(),
@@ -12313,7 +12585,7 @@ impl Binder<'_> {
                     };
                     let lo = index(self, lower_bound.as_ref())?;
                     let hi = index(self, upper_bound.as_ref())?;
-                    (e, t) = fold_call(Function::Array(f), vec![e, lo, hi], t)?;
+                    (e, t) = self.fold_call(Function::Array(f), vec![e, lo, hi], t)?;
                 }
                 ast::Subscript::Slice { .. } => {
                     return Err(Error::unsupported("array slices with a stride"))
@@ -12364,7 +12636,7 @@ impl Binder<'_> {
             Some(c) if c != elem => self.coerce(r, rt, DataType::Array(c))?,
             _ => r,
         };
-        fold_call(
+        self.fold_call(
             Function::Array(ArrayFn::Quantified { op, all }),
             vec![l, r],
             DataType::Bool,

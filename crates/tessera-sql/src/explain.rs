@@ -315,8 +315,19 @@ impl Explainer<'_> {
             let calls: Vec<String> = aggs
                 .iter()
                 .map(|a| {
-                    let arg = a.arg.as_ref().map_or("*".to_string(), |e| show(e, names));
-                    let name = match format!("{:?}", a.func).to_lowercase().as_str() {
+                    let mut arg = a.arg.as_ref().map_or("*".to_string(), |e| show(e, names));
+                    if let (crate::plan::AggFunc::Regression(_), Some(x)) = (a.func, &a.second_arg)
+                    {
+                        arg = format!("{arg}, {}", show(x, names));
+                    }
+                    let debug_name = format!("{:?}", a.func).to_lowercase();
+                    let name = match debug_name.as_str() {
+                        _ if let crate::plan::AggFunc::Regression(f) = a.func => {
+                            f.name().to_string()
+                        }
+                        "bitand" => "bit_and".to_string(),
+                        "bitor" => "bit_or".to_string(),
+                        "bitxor" => "bit_xor".to_string(),
                         "countstar" => "count".to_string(),
                         "stringagg" => "string_agg".to_string(),
                         "booland" => "bool_and".to_string(),

@@ -175,6 +175,9 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     if mentions(sql, "sequence") || mentions(sql, "identity") {
         order_sequence_options(&mut tokens);
     }
+    if mentions(sql, "table") {
+        expand_table_queries(&mut tokens);
+    }
     let mut as_columns = if mentions(sql, "create") {
         take_as_columns(&mut tokens)
     } else {
@@ -876,10 +879,16 @@ fn parse_reset(parser: &mut Parser) -> Result<Statement> {
 /// `text`.
 pub fn parse_query(text: &str) -> Result<sqlparser::ast::Query> {
     let dialect = PostgreSqlDialect {};
+    let mut tokens = Tokenizer::new(&dialect, text)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| syntax(e.into()))?;
+    if mentions(text, "table") {
+        expand_table_queries(&mut tokens);
+    }
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(text)
-        .map_err(syntax)?;
+        .with_tokens_with_locations(tokens);
     let query = parser.parse_query().map_err(syntax)?;
     Ok(*query)
 }
@@ -920,6 +929,113 @@ fn mentions(sql: &str, word: &str) -> bool {
 
 fn is_word(t: &Token, w: &str) -> bool {
     matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+}
+
+/// `TABLE name`, the SQL standard's `SELECT * FROM name`, where a query
+/// may start: sqlparser reads it only in part (it takes the two tokens
+/// after the name as well, so `TABLE a UNION TABLE b` and `TABLE t ORDER
+/// BY k` fail), so the keyword is written as `SELECT * FROM` (the name's
+/// tokens, quoting and positions kept). A query may start a statement,
+/// follow `(`, `)` (`WITH w AS (…) TABLE w`, `INSERT INTO t (a) TABLE
+/// s`), a set operation, `AS` (CREATE VIEW, CREATE TABLE, PREPARE),
+/// `FOR` (DECLARE … CURSOR), EXPLAIN and its options, or `INSERT INTO
+/// name`; everywhere else (`CREATE TABLE`, `ALTER TABLE`, `ON TABLE`,
+/// `LOCK TABLE` …) TABLE is left alone.
+fn expand_table_queries(tokens: &mut Vec<TokenWithSpan>) {
+    tokens.retain(|t| !matches!(t.token, Token::Whitespace(_)));
+    let mut i = 0;
+    while i < tokens.len() {
+        if is_word(&tokens[i].token, "table")
+            && tokens.get(i + 1).is_some_and(|t| names_relation(&t.token))
+            && starts_query(&tokens[..i])
+        {
+            let span = tokens[i].span;
+            let with = |token| TokenWithSpan { token, span };
+            tokens.splice(
+                i..=i,
+                [
+                    with(Token::make_keyword("SELECT")),
+                    with(Token::Mul),
+                    with(Token::make_keyword("FROM")),
+                ],
+            );
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Whether `token` may start the name after `TABLE` (not, say, the FROM
+/// of `SELECT 1 AS table FROM t`).
+fn names_relation(token: &Token) -> bool {
+    const CLAUSES: [&str; 14] = [
+        "from",
+        "where",
+        "group",
+        "having",
+        "order",
+        "limit",
+        "offset",
+        "union",
+        "intersect",
+        "except",
+        "window",
+        "into",
+        "fetch",
+        "returning",
+    ];
+    match token {
+        Token::Word(w) => w.quote_style.is_some() || !CLAUSES.iter().any(|c| is_word(token, c)),
+        _ => false,
+    }
+}
+
+/// Whether a query may start after `before` (see [`expand_table_queries`]).
+fn starts_query(before: &[TokenWithSpan]) -> bool {
+    let word = |k: usize, w: &str| {
+        before
+            .len()
+            .checked_sub(k)
+            .is_some_and(|j| is_word(&before[j].token, w))
+    };
+    let Some(last) = before.last() else {
+        return true;
+    };
+    if matches!(last.token, Token::SemiColon | Token::LParen | Token::RParen) {
+        return true;
+    }
+    if ["union", "intersect", "except", "as", "for", "explain"]
+        .iter()
+        .any(|w| word(1, w))
+    {
+        return true;
+    }
+    // UNION ALL / DISTINCT; EXPLAIN ANALYZE [VERBOSE], EXPLAIN VERBOSE.
+    if (word(1, "all") || word(1, "distinct"))
+        && ["union", "intersect", "except"].iter().any(|w| word(2, w))
+    {
+        return true;
+    }
+    if (word(1, "analyze") || word(1, "verbose"))
+        && (word(2, "explain") || (word(2, "analyze") && word(3, "explain")))
+    {
+        return true;
+    }
+    // INSERT INTO name / schema.name.
+    let name = |k: usize| {
+        before
+            .len()
+            .checked_sub(k)
+            .is_some_and(|j| matches!(before[j].token, Token::Word(_)))
+    };
+    let dotted =
+        name(1) && before.len() >= 2 && before[before.len() - 2].token == Token::Period && name(3);
+    if dotted {
+        word(4, "into") && word(5, "insert")
+    } else {
+        name(1) && word(2, "into") && word(3, "insert")
+    }
 }
 
 /// PostgreSQL takes sequence options in any order (pg_dump writes START

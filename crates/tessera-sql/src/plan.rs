@@ -51,6 +51,71 @@ pub enum AggFunc {
     PercentileDisc,
     /// `mode() WITHIN GROUP (ORDER BY value)`.
     Mode,
+    /// `bit_and`, `bit_or`, `bit_xor` over smallint, integer or bigint.
+    BitAnd,
+    BitOr,
+    BitXor,
+    /// The two-argument statistics `f(y, x)` over double precision (see
+    /// [`Regression`]): `arg` is Y, `second_arg` X.
+    Regression(Regression),
+}
+
+/// The aggregates PostgreSQL computes from the moments of pairs (Y, X):
+/// count, sums and Youngs–Cramer sums of squared deviations
+/// (`crate::aggregate`'s `Acc::Regression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Regression {
+    Corr,
+    CovarPop,
+    CovarSamp,
+    AvgX,
+    AvgY,
+    /// `regr_count`: a bigint, 0 over no rows.
+    Count,
+    Intercept,
+    R2,
+    Slope,
+    Sxx,
+    Sxy,
+    Syy,
+}
+
+impl Regression {
+    /// The function of that name.
+    pub fn named(name: &str) -> Option<Regression> {
+        Some(match name {
+            "corr" => Regression::Corr,
+            "covar_pop" => Regression::CovarPop,
+            "covar_samp" => Regression::CovarSamp,
+            "regr_avgx" => Regression::AvgX,
+            "regr_avgy" => Regression::AvgY,
+            "regr_count" => Regression::Count,
+            "regr_intercept" => Regression::Intercept,
+            "regr_r2" => Regression::R2,
+            "regr_slope" => Regression::Slope,
+            "regr_sxx" => Regression::Sxx,
+            "regr_sxy" => Regression::Sxy,
+            "regr_syy" => Regression::Syy,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Regression::Corr => "corr",
+            Regression::CovarPop => "covar_pop",
+            Regression::CovarSamp => "covar_samp",
+            Regression::AvgX => "regr_avgx",
+            Regression::AvgY => "regr_avgy",
+            Regression::Count => "regr_count",
+            Regression::Intercept => "regr_intercept",
+            Regression::R2 => "regr_r2",
+            Regression::Slope => "regr_slope",
+            Regression::Sxx => "regr_sxx",
+            Regression::Sxy => "regr_sxy",
+            Regression::Syy => "regr_syy",
+        }
+    }
 }
 
 impl AggFunc {
@@ -126,6 +191,7 @@ impl AggCall {
         match self.func {
             AggFunc::Avg => 2,
             AggFunc::Variance { .. } => 3,
+            AggFunc::Regression(_) => crate::aggregate::REGRESSION_PARTIAL_WIDTH,
             _ => 1,
         }
     }
@@ -1296,6 +1362,10 @@ pub struct Statement {
     /// Whether it reads `pg_cursors`, whose rows are the session's as it
     /// was bound: it is bound again each time it runs.
     pub reads_cursors: bool,
+    /// The error of a constant subexpression the statement reaches (`SELECT
+    /// 1/0`): raised when it runs, not when it is prepared, as PostgreSQL
+    /// folds constants when it plans (see `Binder::fold_errors`).
+    pub constant_error: Option<tessera_types::Error>,
     /// COPY: its options and columns (its plan is the query of COPY TO,
     /// or [`Plan::CopyFrom`]).
     pub copy: Option<Arc<crate::copy::CopySpec>>,
@@ -1328,6 +1398,7 @@ impl Statement {
             sleeps: false,
             reads_prepared: false,
             reads_cursors: false,
+            constant_error: None,
             copy: None,
         }
     }

@@ -2492,6 +2492,11 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
+        // A constant it reaches failed to fold: it fails now, as in
+        // PostgreSQL, whose planner folds constants.
+        if let Some(e) = &statement.constant_error {
+            return Err(e.clone());
+        }
         // Only a write, or a statement calling sequence functions, asks
         // (a plain read pays nothing).
         // A query with a data-modifying WITH query is refused as a SELECT,

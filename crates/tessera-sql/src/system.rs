@@ -854,6 +854,35 @@ const BUILTIN_TYPES_WITHOUT_ARRAY: &[(DataType, DataType)] = &[
     (DataType::OidVector, DataType::Oid),
 ];
 
+/// The system columns PostgreSQL gives every table and sequence, listed
+/// in pg_attribute with attnum -6 .. -1 (name and type oid). Tessera lists
+/// them so that catalog queries filtering `attnum > 0` (or reading
+/// `attnum < 0`) see what they see in PostgreSQL; they cannot be read
+/// (a query naming one is 0A000, see `binder::system_column`).
+pub const SYSTEM_COLUMNS: [(&str, u32); 6] = [
+    ("tableoid", 26),
+    ("cmax", 29),
+    ("xmax", 28),
+    ("cmin", 29),
+    ("xmin", 28),
+    ("ctid", 27),
+];
+
+/// The types of system columns that are no SQL type of Tessera's, in
+/// pg_type under PostgreSQL's oids so that joins and `format_type` name
+/// them: (oid, typname, typlen, typbyval, typalign).
+const SYSTEM_COLUMN_TYPES: [(u32, &str, i16, bool, char); 3] = [
+    (27, "tid", 6, false, 's'),
+    (28, "xid", 4, true, 'i'),
+    (29, "cid", 4, true, 'i'),
+];
+
+fn system_column_type(type_oid: u32) -> Option<(u32, &'static str, i16, bool, char)> {
+    SYSTEM_COLUMN_TYPES
+        .into_iter()
+        .find(|(o, ..)| *o == type_oid)
+}
+
 /// PostgreSQL's internal name of a built-in type (`typname`).
 pub fn typname(t: DataType) -> &'static str {
     match t {
@@ -971,7 +1000,10 @@ pub fn format_type(type_oid: u32, typmod: Option<i32>) -> String {
         Some(DataType::Char(None)) if typmod.is_none() => "bpchar".into(),
         Some(DataType::Char(None)) => "character".into(),
         Some(t) => t.name(),
-        None => "???".into(),
+        None => match system_column_type(type_oid) {
+            Some((_, name, ..)) => name.into(),
+            None => "???".into(),
+        },
     }
 }
 
@@ -1414,7 +1446,11 @@ impl SystemCatalog {
                 Value::Null,
             ]);
         };
+        let mut system_rows = Vec::new();
         for c in &self.classes.0 {
+            if matches!(c.object, Object::Table(_) | Object::Sequence) {
+                system_rows.extend(system_attribute_rows(c.oid));
+            }
             match &c.object {
                 Object::Table(t) => {
                     for (i, col) in t.columns.iter().enumerate() {
@@ -1478,6 +1514,7 @@ impl SystemCatalog {
                 }
             }
         }
+        rows.extend(system_rows);
         rows
     }
 
@@ -1502,6 +1539,18 @@ impl SystemCatalog {
                 elem.oid()
             };
             rows.push(type_row(*t, 0, elem_oid));
+        }
+        for (type_oid, name, len, by_value, align) in SYSTEM_COLUMN_TYPES {
+            // As a 4-byte base type, then what differs.
+            let mut row = type_row(DataType::Int4, 0, 0);
+            row[0] = oid(type_oid);
+            row[1] = text(name);
+            row[4] = int2(len.into());
+            row[5] = Value::Bool(by_value);
+            row[7] = ch('U');
+            row[8] = Value::Bool(false);
+            row[22] = ch(align);
+            rows.push(row);
         }
         for def in self.catalog.types() {
             rows.extend(created_type_rows(def));
@@ -2636,7 +2685,22 @@ impl SystemCatalog {
                         .find_map(|s| self.catalog.type_named(*s, name)),
                     _ => None,
                 };
-                found.map(|t| t.oid).ok_or_else(|| not_found("type"))
+                // The system columns' types, `pg_catalog.`-qualified or not.
+                let system_type = || {
+                    let name = match parts.as_slice() {
+                        [schema, name] if schema == "pg_catalog" => name,
+                        [name] => name,
+                        _ => return None,
+                    };
+                    SYSTEM_COLUMN_TYPES
+                        .into_iter()
+                        .find(|(_, n, ..)| n == name)
+                        .map(|(o, ..)| o)
+                };
+                found
+                    .map(|t| t.oid)
+                    .or_else(system_type)
+                    .ok_or_else(|| not_found("type"))
             }
             RegKind::Namespace => self
                 .catalog
@@ -2675,7 +2739,8 @@ impl SystemCatalog {
                 None => self.class(o).map(|c| self.shown(c.schema, &c.name)),
             },
             RegKind::Type => (DataType::from_oid(o).is_some()
-                || self.catalog.type_by_oid(o).is_some())
+                || self.catalog.type_by_oid(o).is_some()
+                || system_column_type(o).is_some())
             .then(|| self.format_type(o, None)),
             RegKind::Proc => PROCS.iter().find(|p| p.0 == o).map(|p| p.1.to_string()),
             RegKind::Namespace => self.catalog.schema_by_id(o).map(|s| quote_ident(&s.name)),
@@ -2799,6 +2864,47 @@ fn collation(
         Value::Null,
         Value::Null,
     ]
+}
+
+/// The pg_attribute rows of relation `rel`'s system columns
+/// ([`SYSTEM_COLUMNS`]), as PostgreSQL has them.
+fn system_attribute_rows(rel: u32) -> impl Iterator<Item = Vec<Value>> {
+    SYSTEM_COLUMNS
+        .into_iter()
+        .enumerate()
+        .map(move |(k, (name, type_oid))| {
+            let (len, by_value, align) = match system_column_type(type_oid) {
+                Some((_, _, len, by_value, align)) => (len, by_value, align),
+                None => (4, true, 'i'),
+            };
+            vec![
+                oid(rel),
+                text(name),
+                oid(type_oid),
+                int4(0),
+                int2(len.into()),
+                int2(k as i64 - SYSTEM_COLUMNS.len() as i64),
+                int4(0),
+                int4(-1),
+                int4(-1),
+                Value::Bool(by_value),
+                ch(align),
+                ch('p'),
+                ch('\0'),
+                Value::Bool(true),
+                Value::Bool(false),
+                Value::Bool(false),
+                ch('\0'),
+                ch('\0'),
+                Value::Bool(false),
+                Value::Bool(true),
+                int4(0),
+                oid(0),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]
+        })
 }
 
 fn type_row(t: DataType, array_oid: u32, elem_oid: u32) -> Vec<Value> {

@@ -847,6 +847,31 @@ async fn errors_carry_postgres_sqlstates() {
             &SqlState::FEATURE_NOT_SUPPORTED,
             "CREATE MATERIALIZED VIEW",
         );
+        // pg_attribute lists the system columns, but they cannot be read:
+        // 0A000 naming the column, not 42703 (which names no column).
+        for (sql, column) in [
+            ("SELECT ctid FROM e", "ctid"),
+            ("SELECT e.xmin, id FROM e", "e.xmin"),
+            (
+                "SELECT a.tableoid FROM e a JOIN e b USING (id)",
+                "a.tableoid",
+            ),
+        ] {
+            let err = client.simple_query(sql).await.expect_err(sql);
+            let db = err.as_db_error().expect("a server error");
+            assert_eq!(db.code(), &SqlState::FEATURE_NOT_SUPPORTED, "{sql}");
+            assert!(
+                db.message().contains(&format!("system column {column}")),
+                "{sql}: {}",
+                db.message()
+            );
+        }
+        // Where no stored table is in scope, they do not exist (42703).
+        assert_sqlstate(
+            client.simple_query("SELECT ctid FROM (SELECT 1) s").await,
+            &SqlState::UNDEFINED_COLUMN,
+            "ctid of a subquery",
+        );
     }
     assert_eq!(
         rows_text(&client, "SELECT id, i, s, name, n FROM e").await,
@@ -1234,4 +1259,29 @@ async fn data_modifying_with_refuses_rereading_its_table() {
         .await,
         ["2"]
     );
+}
+
+/// A constant that fails to fold (`1/0`) fails the statement when it runs,
+/// as PostgreSQL's planner folds it at execution: Parse and Describe of
+/// the statement succeed, Execute fails; one that a COALESCE makes
+/// unreachable is never evaluated.
+#[tokio::test]
+async fn constant_errors_come_when_the_statement_runs() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let statement = client
+        .prepare("SELECT 1/0 AS x")
+        .await
+        .expect("Parse and Describe succeed");
+    assert_eq!(statement.columns()[0].name(), "x");
+    assert_sqlstate(
+        client.query(&statement, &[]).await,
+        &SqlState::DIVISION_BY_ZERO,
+        "executing SELECT 1/0",
+    );
+    let unreached = client
+        .query_one("SELECT coalesce($1::int, 7, 1/0)", &[&None::<i32>])
+        .await
+        .expect("1/0 is never reached");
+    assert_eq!(unreached.get::<_, i32>(0), 7);
 }
