@@ -588,6 +588,53 @@ fn style_free(v: &Value) -> bool {
     }
 }
 
+/// Whether SQL text `sql` holds an identifier (quoted or not) naming one
+/// of `names`; unreadable text counts as naming them.
+fn names_identifier(sql: &str, names: &[&str]) -> bool {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = sqlparser::tokenizer::Tokenizer::new(&dialect, sql).tokenize() else {
+        return true;
+    };
+    tokens.iter().any(|t| match t {
+        sqlparser::tokenizer::Token::Word(w) => {
+            let name = match w.quote_style {
+                Some(_) => w.value.clone(),
+                None => w.value.to_lowercase(),
+            };
+            names.contains(&name.as_str())
+        }
+        _ => false,
+    })
+}
+
+/// Modifiers of a FROM item that would change its rows (TABLESAMPLE, FOR
+/// SYSTEM_TIME, hints): refused rather than ignored.
+fn refuse_modifiers(relation: &ast::TableFactor) -> Result<()> {
+    let ast::TableFactor::Table {
+        sample,
+        version,
+        with_hints,
+        partitions,
+        index_hints,
+        ..
+    } = relation
+    else {
+        return Ok(());
+    };
+    if let Some(sample) = sample {
+        let (ast::TableSampleKind::BeforeTableAlias(s) | ast::TableSampleKind::AfterTableAlias(s)) =
+            sample;
+        return Err(Error::unsupported(s.to_string().trim().to_string()));
+    }
+    if let Some(v) = version {
+        return Err(Error::unsupported(format!("FOR {v}")));
+    }
+    if !with_hints.is_empty() || !partitions.is_empty() || !index_hints.is_empty() {
+        return Err(Error::unsupported(format!("the FROM item {relation}")));
+    }
+    Ok(())
+}
+
 /// `(record).field`: the field of that name of a record-typed `e`.
 fn record_field(e: Expr, t: DataType, field: &str) -> Result<(Expr, DataType)> {
     let DataType::Record(shape) = t else {
@@ -8609,6 +8656,7 @@ impl Binder<'_> {
     /// One FROM item (a table, `generate_series`, a subquery, or joins in
     /// parentheses), appended to `scope`.
     fn bind_item(&mut self, relation: &ast::TableFactor, scope: &mut Scope) -> Result<JoinTree> {
+        refuse_modifiers(relation)?;
         if let Some(function) = function_factor(relation) {
             return self.bind_item(&function, scope);
         }
@@ -9541,6 +9589,7 @@ impl Binder<'_> {
     }
 
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
+        refuse_modifiers(relation)?;
         let scope = self.bind_relation_as_named(relation)?;
         // `SELECT *` and column references find a FROM item's columns by
         // name, so two of one name would read the first twice: refused,
@@ -11254,7 +11303,7 @@ impl Binder<'_> {
                 Op::RenameTable { table_name } => {
                     let (ast::RenameTableNameKind::To(to) | ast::RenameTableNameKind::As(to)) =
                         table_name;
-                    self.refuse_rename_under_views(&table)?;
+                    self.refuse_rename_under_views(&table, None)?;
                     let to = self.qualified(to)?;
                     if let Some(s) = &to.schema {
                         if crate::names::schema_named(self.catalog, s)? != table.schema {
@@ -11320,7 +11369,7 @@ impl Binder<'_> {
                             ),
                         ));
                     }
-                    self.refuse_rename_under_views(&table)?;
+                    self.refuse_rename_under_views(&table, Some((&new.columns[c].name, &to)))?;
                     // CHECK constraints are text: they read it by its new name.
                     let old = new.columns[c].name.clone();
                     for (_, text) in new.checks.iter_mut() {
@@ -11765,11 +11814,21 @@ impl Binder<'_> {
     }
 
     /// Views are kept as text: renaming what one reads would break it.
-    fn refuse_rename_under_views(&self, table: &TableDef) -> Result<()> {
+    /// `column` (old and new names): a column rename, which only a view
+    /// whose text names either one can notice.
+    fn refuse_rename_under_views(
+        &self,
+        table: &TableDef,
+        column: Option<(&str, &str)>,
+    ) -> Result<()> {
+        let notices = |v: &tessera_types::ViewDef| match column {
+            None => true,
+            Some((old, new)) => names_identifier(&v.query, &[old, new]),
+        };
         match self
             .catalog
             .views()
-            .find(|v| v.depends_on.contains(&table.id))
+            .find(|v| v.depends_on.contains(&table.id) && notices(v))
         {
             Some(v) => Err(Error::unsupported(format!(
                 "renaming \"{}\" or its columns while view \"{}\" reads it",

@@ -1285,3 +1285,67 @@ async fn constant_errors_come_when_the_statement_runs() {
         .expect("1/0 is never reached");
     assert_eq!(unreached.get::<_, i32>(0), 7);
 }
+
+/// FROM-item modifiers that would change which rows a table gives
+/// (TABLESAMPLE) are refused with 0A000, never ignored.
+#[tokio::test]
+async fn tablesample_is_refused_not_ignored() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE sampled (id int PRIMARY KEY); INSERT INTO sampled VALUES (1), (2)",
+        )
+        .await
+        .unwrap();
+    for sql in [
+        "SELECT * FROM sampled TABLESAMPLE SYSTEM (10)",
+        "SELECT * FROM sampled t TABLESAMPLE BERNOULLI (50) REPEATABLE (3) JOIN sampled u USING (id)",
+        "DELETE FROM sampled WHERE id IN (SELECT id FROM sampled TABLESAMPLE SYSTEM (1))",
+    ] {
+        let message = assert_sqlstate(
+            client.simple_query(sql).await,
+            &SqlState::FEATURE_NOT_SUPPORTED,
+            sql,
+        );
+        assert!(message.contains("TABLESAMPLE"), "{sql}: {message}");
+    }
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM sampled").await,
+        ["2"]
+    );
+}
+
+/// Views are kept as text: renaming a column to or from a name the view's
+/// text holds (or renaming the table) is refused with 0A000; renaming one
+/// it never names works.
+#[tokio::test]
+async fn renames_under_views() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE viewed (id int PRIMARY KEY, shown text, hidden text); \
+             CREATE VIEW v_viewed AS SELECT id, shown AS label FROM viewed; \
+             INSERT INTO viewed VALUES (1, 'a', 'b')",
+        )
+        .await
+        .unwrap();
+    client
+        .batch_execute("ALTER TABLE viewed RENAME COLUMN hidden TO kept")
+        .await
+        .expect("a column the view does not name");
+    for sql in [
+        "ALTER TABLE viewed RENAME COLUMN shown TO seen",
+        "ALTER TABLE viewed RENAME COLUMN kept TO label",
+        "ALTER TABLE viewed RENAME TO viewed2",
+    ] {
+        assert_sqlstate(
+            client.simple_query(sql).await,
+            &SqlState::FEATURE_NOT_SUPPORTED,
+            sql,
+        );
+    }
+    assert_eq!(rows_text(&client, "SELECT * FROM v_viewed").await, ["1|a"]);
+    assert_eq!(rows_text(&client, "SELECT kept FROM viewed").await, ["b"]);
+}
