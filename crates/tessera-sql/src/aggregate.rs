@@ -847,6 +847,9 @@ fn exact_variance(
 
 /// A collecting aggregate's result from all of a group's inputs.
 fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Result<Value> {
+    // What json_agg and json_object_agg write follows the session's
+    // output settings, as to_json does.
+    let style = tessera_types::output::OutputStyle::of(&params.time);
     if let Some(result) = collected.result {
         return Ok(result);
     }
@@ -950,7 +953,7 @@ fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Re
         AggFunc::JsonAgg { binary: true } => {
             let items = rows
                 .iter()
-                .map(|r| crate::json::to_jsonb(&r.value))
+                .map(|r| crate::json::to_jsonb_in(&r.value, &style))
                 .collect::<Result<Vec<_>>>()?;
             Ok(Value::Jsonb(Box::new(Jsonb::Array(items))))
         }
@@ -972,7 +975,7 @@ fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Re
                         out.push_str("\n ");
                     }
                 }
-                crate::json::write_json_element(&r.value, &mut out)?;
+                crate::json::write_json_element_in(&r.value, &mut out, &style)?;
             }
             out.push(']');
             Ok(Value::Json(out))
@@ -985,7 +988,7 @@ fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Re
             if binary {
                 let pairs = pairs
                     .into_iter()
-                    .map(|(k, r)| Ok((k, crate::json::to_jsonb(&r.second)?)))
+                    .map(|(k, r)| Ok((k, crate::json::to_jsonb_in(&r.second, &style)?)))
                     .collect::<Result<Vec<_>>>()?;
                 return Ok(Value::Jsonb(Box::new(Jsonb::Object(
                     jsontext::normalize_object(pairs),
@@ -998,7 +1001,7 @@ fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Re
                 }
                 jsontext::write_string(&mut out, k);
                 out.push_str(" : ");
-                write_json_value(&r.second, &mut out)?;
+                write_json_value(&r.second, &mut out, &style)?;
             }
             out.push_str(" }");
             Ok(Value::Json(out))
@@ -1021,10 +1024,14 @@ fn finish_collected(call: &AggCall, collected: Collected, params: &Params) -> Re
 
 /// A value inside a json (not jsonb) aggregate: json as given, anything
 /// else as `to_json` writes it.
-fn write_json_value(v: &Value, out: &mut String) -> Result<()> {
+fn write_json_value(
+    v: &Value,
+    out: &mut String,
+    style: &tessera_types::output::OutputStyle,
+) -> Result<()> {
     match v {
         Value::Json(text) => out.push_str(text),
-        other => crate::json::to_jsonb(other)?.write_text(out),
+        other => crate::json::to_jsonb_in(other, style)?.write_text(out),
     }
     Ok(())
 }
