@@ -941,15 +941,19 @@ fn error_fields(
         out.push(field);
         put_cstr(out, value);
     }
-    for (field, value) in [
-        (b'D', &error.detail),
-        (b'H', &error.hint),
-        (b'W', &error.context),
-    ] {
+    for (field, value) in [(b'D', &error.detail), (b'H', &error.hint)] {
         if let Some(value) = value {
             out.push(field);
             put_cstr(out, value);
         }
+    }
+    if let Some(position) = error.object.as_ref().and_then(|o| o.position) {
+        out.push(b'P');
+        put_cstr(out, &position.to_string());
+    }
+    if let Some(value) = &error.context {
+        out.push(b'W');
+        put_cstr(out, value);
     }
     if let Some(object) = &error.object {
         for (field, value) in [

@@ -787,7 +787,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         self.statements.remove("");
         self.registration.activity().report_active(sql);
         let engine = self.engine;
-        let statements = engine.prepare(sql, &[], &self.state)?;
+        let statements = engine
+            .prepare(sql, &[], &self.state)
+            .map_err(|e| e.located_in(sql))?;
         if statements.is_empty() {
             codec::empty_query_response(&mut self.out);
             return Ok(());
@@ -1272,7 +1274,10 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 }),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut statements = self.engine.prepare(sql, &param_types, &self.state)?;
+        let mut statements = self
+            .engine
+            .prepare(sql, &param_types, &self.state)
+            .map_err(|e| e.located_in(sql))?;
         if statements.len() > 1 {
             return Err(Error::syntax(
                 "cannot insert multiple commands into a prepared statement",

@@ -128,16 +128,26 @@ fn pg_syntax_error(msg: &str) -> Error {
     let Some((head, found)) = msg.rsplit_once(", found: ") else {
         return Error::syntax(format!("syntax error: {msg}"));
     };
-    let token = match found.rsplit_once(" at Line: ") {
-        Some((token, _)) => token,
-        None => found,
+    let (token, location) = match found.rsplit_once(" at Line: ") {
+        Some((token, at)) => {
+            let mut parts = at.split(", Column: ");
+            let line = parts.next().and_then(|l| l.trim().parse::<u32>().ok());
+            let column = parts.next().and_then(|c| c.trim().parse::<u32>().ok());
+            (token, line.zip(column))
+        }
+        None => (found, None),
     };
-    let message = if token == "EOF" {
-        "syntax error at end of input".to_string()
-    } else {
-        format!("syntax error at or near \"{token}\"")
-    };
-    Error::syntax(message).with_detail(format!("{head}."))
+    if token == "EOF" {
+        return Error::syntax("syntax error at end of input")
+            .with_detail(format!("{head}."))
+            .at_end();
+    }
+    let error = Error::syntax(format!("syntax error at or near \"{token}\""))
+        .with_detail(format!("{head}."));
+    match location {
+        Some((line, column)) if line > 0 && column > 0 => error.with_location(line, column),
+        _ => error,
+    }
 }
 
 /// DECLARE with both SCROLL and NO SCROLL (42P11).
@@ -294,10 +304,11 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         }
         let next = parser.peek_token();
         if next.token != Token::EOF && next.token != Token::SemiColon {
-            return Err(Error::syntax(format!(
-                "syntax error at or near \"{}\"",
-                next.token
-            )));
+            let at = next.span.start;
+            return Err(
+                Error::syntax(format!("syntax error at or near \"{}\"", next.token))
+                    .with_location(at.line as u32, at.column as u32),
+            );
         }
         out.push(Parsed {
             statement,

@@ -95,3 +95,30 @@ async fn constraint_violations_name_their_objects() {
     let e = db_error(&client, "SELECT 1 / 0").await;
     assert_eq!((e.schema(), e.table(), e.constraint()), (None, None, None));
 }
+
+/// A syntax error says where it is (the `P` field: characters from 1 in
+/// the query string, one past the end at its end), from which psql draws
+/// `LINE n:` and its caret. Each position is PostgreSQL 15's.
+#[tokio::test]
+async fn syntax_errors_carry_their_position() {
+    use tokio_postgres::error::ErrorPosition;
+    let server = TestServer::start();
+    let client = server.connect().await;
+    for (sql, position) in [
+        ("selec 1", 1),
+        ("SELECT 1 +", 11),
+        ("SELECT 'é', 1 +", 16),
+        ("SELECT 1,\n  2 frm x", 19),
+        ("SELECT 1; SELECT * FROM t WHERE;", 32),
+        ("SELECT 1 +\n;", 12),
+    ] {
+        let e = db_error(&client, sql).await;
+        assert_eq!(e.code().code(), "42601", "{sql}");
+        assert_eq!(
+            e.position(),
+            Some(&ErrorPosition::Original(position)),
+            "{sql}: {}",
+            e.message()
+        );
+    }
+}

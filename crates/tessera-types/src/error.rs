@@ -49,6 +49,13 @@ pub struct ErrorObject {
     /// INSERT … SELECT's) the error is about, counting from 0, when known:
     /// COPY turns it into its line number.
     pub row: Option<u32>,
+    /// Where in the statement text it is, as line and column (from 1), as
+    /// the parser found it; [`Error::located_in`] turns it into `position`.
+    pub location: Option<(u32, u32)>,
+    /// Where in the query string it is, in characters from 1 (the
+    /// ErrorResponse's `P` field, from which psql draws its `LINE 1:` and
+    /// caret); one past the end for an error at the end of the input.
+    pub position: Option<u32>,
 }
 
 impl Error {
@@ -68,6 +75,39 @@ impl Error {
     /// The input row the error is about (see [`ErrorObject::row`]).
     pub fn row(&self) -> Option<usize> {
         self.object.as_ref()?.row.map(|r| r as usize)
+    }
+    /// At line `line`, column `column` (from 1) of the text parsed.
+    pub fn with_location(mut self, line: u32, column: u32) -> Error {
+        self.object_mut().location = Some((line, column));
+        self
+    }
+    /// At the end of the text parsed.
+    pub fn at_end(mut self) -> Error {
+        self.object_mut().location = Some((0, 0));
+        self
+    }
+    /// Its location (see [`Error::with_location`]) as a position in `text`,
+    /// the query string it was parsed from.
+    pub fn located_in(mut self, text: &str) -> Error {
+        let Some(object) = self.object.as_mut() else {
+            return self;
+        };
+        let Some((line, column)) = object.location.take() else {
+            return self;
+        };
+        let chars = text.chars().count() as u32;
+        let position = if line == 0 {
+            chars + 1
+        } else {
+            let before: u32 = text
+                .split('\n')
+                .take(line as usize - 1)
+                .map(|l| l.chars().count() as u32 + 1)
+                .sum();
+            (before + column).min(chars + 1)
+        };
+        object.position = Some(position);
+        self
     }
     /// About input row `row`; a row already named stays.
     pub fn with_row(mut self, row: usize) -> Error {
