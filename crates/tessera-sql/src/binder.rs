@@ -1575,6 +1575,31 @@ fn system_column(qualifier: Option<&str>, name: &str) -> Error {
     undefined_column(qualifier, name)
 }
 
+/// A name's error (42703 no such column, 42702 ambiguous, 42P01 no such
+/// relation) placed at where `ident` is written, as PostgreSQL places it.
+fn located_at(e: Error, ident: &ast::Ident) -> Error {
+    match e.code {
+        sqlstate::UNDEFINED_COLUMN | sqlstate::AMBIGUOUS_COLUMN | sqlstate::UNDEFINED_TABLE => {
+            let at = ident.span.start;
+            e.with_name_location(&ident.value, at.line, at.column)
+        }
+        _ => e,
+    }
+}
+
+/// A missing relation's error placed at its name in FROM.
+fn relation_located(e: Error, relation: &ast::TableFactor) -> Error {
+    let ast::TableFactor::Table { name, .. } = relation else {
+        return e;
+    };
+    match (e.code, name.0.first()) {
+        (sqlstate::UNDEFINED_TABLE, Some(ast::ObjectNamePart::Identifier(first))) => {
+            located_at(e, first)
+        }
+        _ => e,
+    }
+}
+
 fn undefined_column(qualifier: Option<&str>, name: &str) -> Error {
     let message = match qualifier {
         Some(q) => format!("column {q}.{name} does not exist"),
@@ -4045,7 +4070,10 @@ impl<'a> Binder<'a> {
             return self.bind_row_value(&fields, scope, ctx);
         }
         match e {
-            E::Identifier(i) => match self.bind_column(None, &ident_name(i), scope, ctx) {
+            E::Identifier(i) => match self
+                .bind_column(None, &ident_name(i), scope, ctx)
+                .map_err(|e| located_at(e, i))
+            {
                 // CURRENT_SCHEMA is also a function written without parentheses.
                 Err(e)
                     if is_not_found(&e)
@@ -4068,7 +4096,9 @@ impl<'a> Binder<'a> {
                 bound => bound,
             },
             E::CompoundIdentifier(parts) => match parts.as_slice() {
-                [q, c] => self.bind_column(Some(&ident_name(q)), &ident_name(c), scope, ctx),
+                [q, c] => self
+                    .bind_column(Some(&ident_name(q)), &ident_name(c), scope, ctx)
+                    .map_err(|e| located_at(e, q)),
                 [db, _, _, _] if ident_name(db) != self.names.database => Err(Error::new(
                     sqlstate::FEATURE_NOT_SUPPORTED,
                     format!("cross-database references are not implemented: {e}"),
@@ -8657,6 +8687,15 @@ impl Binder<'_> {
     /// parentheses), appended to `scope`.
     fn bind_item(&mut self, relation: &ast::TableFactor, scope: &mut Scope) -> Result<JoinTree> {
         refuse_modifiers(relation)?;
+        self.bind_item_unlocated(relation, scope)
+            .map_err(|e| relation_located(e, relation))
+    }
+
+    fn bind_item_unlocated(
+        &mut self,
+        relation: &ast::TableFactor,
+        scope: &mut Scope,
+    ) -> Result<JoinTree> {
         if let Some(function) = function_factor(relation) {
             return self.bind_item(&function, scope);
         }
@@ -9590,7 +9629,9 @@ impl Binder<'_> {
 
     fn bind_relation(&mut self, relation: &ast::TableFactor) -> Result<Scope> {
         refuse_modifiers(relation)?;
-        let scope = self.bind_relation_as_named(relation)?;
+        let scope = self
+            .bind_relation_as_named(relation)
+            .map_err(|e| relation_located(e, relation))?;
         // `SELECT *` and column references find a FROM item's columns by
         // name, so two of one name would read the first twice: refused,
         // not answered wrongly (PostgreSQL allows them, as in
@@ -10122,7 +10163,12 @@ impl Binder<'_> {
             return Err(Error::unsupported("INSERT into a table function"));
         };
         self.refuse_information_schema_write(name, "insert into")?;
-        let table = self.table(name)?;
+        let table = self.table(name).map_err(|e| match name.0.first() {
+            Some(ast::ObjectNamePart::Identifier(first)) if e.code == sqlstate::UNDEFINED_TABLE => {
+                located_at(e, first)
+            }
+            _ => e,
+        })?;
         let positions: Vec<usize> = if ins.columns.is_empty() {
             table.visible_columns().map(|(i, _)| i).collect()
         } else {

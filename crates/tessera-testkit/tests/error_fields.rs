@@ -122,3 +122,49 @@ async fn syntax_errors_carry_their_position() {
         );
     }
 }
+
+/// An unknown or ambiguous column and an unknown relation say where their
+/// name is written, as PostgreSQL 15 does (positions checked against it).
+#[tokio::test]
+async fn name_errors_carry_their_position() {
+    use tokio_postgres::error::ErrorPosition;
+    let server = TestServer::start_with_shards(2);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE pa (id int PRIMARY KEY, a int); \
+             CREATE TABLE pb (id int PRIMARY KEY, a int); \
+             CREATE VIEW pv AS SELECT id FROM pa",
+        )
+        .await
+        .unwrap();
+    for (sql, code, position) in [
+        ("select nope from pa", "42703", 8),
+        ("select pa.nope from pa", "42703", 8),
+        ("select x.a from pa", "42P01", 8),
+        ("select a from pa, pb", "42702", 8),
+        ("select * from nope", "42P01", 15),
+        ("select * from pa join public.nope n on true", "42P01", 23),
+        (
+            "select id from pa where a in (select nope from pb)",
+            "42703",
+            38,
+        ),
+        ("select 1 from pa where \"Nope\" = 1", "42703", 24),
+        ("update pa set a = nope", "42703", 19),
+        ("insert into nope values (1)", "42P01", 13),
+        ("delete from pa where nope = 1", "42703", 22),
+        ("select * from pv where a = 1", "42703", 24),
+        ("select\n  nope\nfrom pa", "42703", 10),
+        ("select * from pa order by nope", "42703", 27),
+    ] {
+        let e = db_error(&client, sql).await;
+        assert_eq!(e.code().code(), code, "{sql}: {}", e.message());
+        assert_eq!(
+            e.position(),
+            Some(&ErrorPosition::Original(position)),
+            "{sql}: {}",
+            e.message()
+        );
+    }
+}

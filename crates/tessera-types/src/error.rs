@@ -52,6 +52,10 @@ pub struct ErrorObject {
     /// Where in the statement text it is, as line and column (from 1), as
     /// the parser found it; [`Error::located_in`] turns it into `position`.
     pub location: Option<(u32, u32)>,
+    /// The name the text must hold at `location` for it to be this
+    /// error's (a name bound from stored text, a view's or a default's,
+    /// has a location in that text, not in the query).
+    pub location_name: Option<String>,
     /// Where in the query string it is, in characters from 1 (the
     /// ErrorResponse's `P` field, from which psql draws its `LINE 1:` and
     /// caret); one past the end for an error at the end of the input.
@@ -81,6 +85,17 @@ impl Error {
         self.object_mut().location = Some((line, column));
         self
     }
+    /// About name `name` written at line `line`, column `column` of the
+    /// text parsed, unless the error already has a location.
+    pub fn with_name_location(mut self, name: &str, line: u64, column: u64) -> Error {
+        if line == 0 || column == 0 || self.object.as_ref().is_some_and(|o| o.location.is_some()) {
+            return self;
+        }
+        let object = self.object_mut();
+        object.location = Some((line as u32, column as u32));
+        object.location_name = Some(name.to_string());
+        self
+    }
     /// At the end of the text parsed.
     pub fn at_end(mut self) -> Error {
         self.object_mut().location = Some((0, 0));
@@ -95,6 +110,7 @@ impl Error {
         let Some((line, column)) = object.location.take() else {
             return self;
         };
+        let name = object.location_name.take();
         let chars = text.chars().count() as u32;
         let position = if line == 0 {
             chars + 1
@@ -106,6 +122,17 @@ impl Error {
                 .sum();
             (before + column).min(chars + 1)
         };
+        if let Some(name) = name {
+            let at: String = text
+                .chars()
+                .skip(position as usize - 1)
+                .skip_while(|c| *c == '"')
+                .take(name.chars().count())
+                .collect();
+            if !at.eq_ignore_ascii_case(&name) {
+                return self;
+            }
+        }
         object.position = Some(position);
         self
     }
