@@ -182,6 +182,10 @@ pub(crate) const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("xmloption", "content"),
     ("row_security", "on"),
     ("default_tablespace", ""),
+    // What pg_dump sets before it reads: Tessera's scans share nothing
+    // and it quotes identifiers where needed either way.
+    ("synchronize_seqscans", "on"),
+    ("quote_all_identifiers", "off"),
     (
         "password_encryption",
         crate::password::PASSWORD_ENCRYPTION_DEFAULT,

@@ -114,6 +114,9 @@ pub enum CatalogFn {
     /// `version()`: PostgreSQL's form, which clients parse for the
     /// version number (SQLAlchemy's dialect does).
     Version,
+    /// `pg_is_in_recovery()`: false, a node serves writes (no standby
+    /// replays another's log).
+    IsInRecovery,
     /// Text to a `reg*` oid (a name looked up, or digits).
     RegIn(RegKind),
     /// A `reg*` oid to the name it identifies.
@@ -221,6 +224,7 @@ impl CatalogFn {
             ("pg_relation_is_publishable", 1) => (CatalogFn::RelationIsPublishable, Bool, O),
             ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
             ("version", 0) => (CatalogFn::Version, Text, &[]),
+            ("pg_is_in_recovery", 0) => (CatalogFn::IsInRecovery, Bool, &[]),
             ("pg_get_serial_sequence", 2) => (CatalogFn::GetSerialSequence, Text, &[Text, Text]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
             ("to_regclass", 1) => to_reg(RegKind::Class),
@@ -619,6 +623,8 @@ fn session_settings() -> impl Iterator<
                 | "transaction_read_only"
                 | "jit"
                 | "check_function_bodies"
+                | "synchronize_seqscans"
+                | "quote_all_identifiers"
                 | "row_security"
                 | "standard_conforming_strings" => ("bool", None),
                 "client_min_messages"
@@ -746,6 +752,7 @@ fn proc_by_oid(oid: u32) -> Option<&'static (u32, &'static str, &'static [u32], 
 
 const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (89, "version", &[], 25),
+    (3810, "pg_is_in_recovery", &[], 16),
     (1081, "format_type", &[26, 23], 25),
     (1642, "pg_get_userbyid", &[26], 19),
     (1643, "pg_get_indexdef", &[26], 25),
@@ -2388,6 +2395,7 @@ impl SystemCatalog {
                 (Value::Text(table), Value::Text(column)) => self.serial_sequence(table, column)?,
                 _ => Value::Null,
             },
+            CatalogFn::IsInRecovery => Value::Bool(false),
             CatalogFn::Version => {
                 let server_version = crate::engine::REPORTED_SETTINGS
                     .iter()
