@@ -185,6 +185,9 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     if mentions(sql, "sequence") || mentions(sql, "identity") {
         order_sequence_options(&mut tokens);
     }
+    if mentions(sql, "unlogged") {
+        drop_unlogged(&mut tokens);
+    }
     if mentions(sql, "table") {
         expand_table_queries(&mut tokens);
     }
@@ -940,6 +943,28 @@ fn mentions(sql: &str, word: &str) -> bool {
 
 fn is_word(t: &Token, w: &str) -> bool {
     matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+}
+
+/// `CREATE UNLOGGED TABLE` (and `SEQUENCE`): PostgreSQL skips the log for
+/// them and empties them after a crash; Tessera logs them like any table,
+/// which keeps every promise an unlogged table makes (and more), so the
+/// word is dropped. (`pgbench --unlogged-tables` and test setups send it.)
+fn drop_unlogged(tokens: &mut Vec<TokenWithSpan>) {
+    let mut i = 0;
+    while i < tokens.len() {
+        let next_word = |from: usize| {
+            (from..tokens.len()).find(|&k| !matches!(tokens[k].token, Token::Whitespace(_)))
+        };
+        if is_word(&tokens[i].token, "create") {
+            if let Some(u) = next_word(i + 1).filter(|&u| is_word(&tokens[u].token, "unlogged")) {
+                let object = next_word(u + 1).map(|k| &tokens[k].token);
+                if object.is_some_and(|t| is_word(t, "table") || is_word(t, "sequence")) {
+                    tokens.remove(u);
+                }
+            }
+        }
+        i += 1;
+    }
 }
 
 /// `TABLE name`, the SQL standard's `SELECT * FROM name`, where a query
