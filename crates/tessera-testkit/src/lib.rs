@@ -562,6 +562,60 @@ enum Probe {
 /// How long one readiness probe waits for the server's answer.
 const PROBE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A raw PostgreSQL connection for tests that look at the messages
+/// themselves (ParameterStatus, RowDescription fields): it sends the
+/// startup packet and simple queries, and reads whole messages.
+pub struct RawClient(TcpStream);
+
+impl RawClient {
+    /// Connects and reads up to the first ReadyForQuery.
+    pub fn connect(server: &TestServer) -> RawClient {
+        let mut stream = TcpStream::connect((server.host(), server.port())).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(&startup_packet(server.dbname())).unwrap();
+        let mut raw = RawClient(stream);
+        raw.until_ready();
+        raw
+    }
+
+    /// The next message: its type byte and body.
+    pub fn message(&mut self) -> (u8, Vec<u8>) {
+        use std::io::Read as _;
+        let mut header = [0u8; 5];
+        self.0.read_exact(&mut header).expect("message header");
+        let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        let mut body = vec![0u8; length - 4];
+        self.0.read_exact(&mut body).expect("message body");
+        (header[0], body)
+    }
+
+    /// The messages before the next ReadyForQuery.
+    pub fn until_ready(&mut self) -> Vec<(u8, Vec<u8>)> {
+        let mut messages = Vec::new();
+        loop {
+            let m = self.message();
+            if m.0 == b'Z' {
+                return messages;
+            }
+            messages.push(m);
+        }
+    }
+
+    /// Runs `sql` as a simple Query; the messages it brings, up to
+    /// ReadyForQuery.
+    pub fn query(&mut self, sql: &str) -> Vec<(u8, Vec<u8>)> {
+        let mut body = sql.as_bytes().to_vec();
+        body.push(0);
+        let mut message = vec![b'Q'];
+        message.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        message.extend_from_slice(&body);
+        self.0.write_all(&message).unwrap();
+        self.until_ready()
+    }
+}
+
 /// Sends a protocol 3.0 startup packet (no TLS, no password) and reads the
 /// answer up to ReadyForQuery, then sends Terminate. This is what "ready"
 /// means for the tests: a port that accepts TCP is not enough, since a

@@ -11,8 +11,6 @@
 //! `TESSERA_TEST_EXTERNAL_PG=HOST:PORT`.
 
 use std::error::Error as StdError;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -768,53 +766,7 @@ async fn errors_carry_postgres_codes_and_messages() {
 
 // ---- RowDescription, ParameterStatus: the raw protocol ------------------------
 
-/// A raw connection that reads whole messages.
-struct Raw(TcpStream);
-
-impl Raw {
-    fn connect(server: &TestServer) -> Raw {
-        let mut stream = TcpStream::connect((server.host(), server.port())).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        stream
-            .write_all(&tessera_testkit::startup_packet(server.dbname()))
-            .unwrap();
-        let mut raw = Raw(stream);
-        raw.until_ready();
-        raw
-    }
-
-    fn message(&mut self) -> (u8, Vec<u8>) {
-        let mut header = [0u8; 5];
-        self.0.read_exact(&mut header).expect("message header");
-        let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        let mut body = vec![0u8; length - 4];
-        self.0.read_exact(&mut body).expect("message body");
-        (header[0], body)
-    }
-
-    fn until_ready(&mut self) -> Vec<(u8, Vec<u8>)> {
-        let mut messages = Vec::new();
-        loop {
-            let m = self.message();
-            if m.0 == b'Z' {
-                return messages;
-            }
-            messages.push(m);
-        }
-    }
-
-    fn query(&mut self, sql: &str) -> Vec<(u8, Vec<u8>)> {
-        let mut body = sql.as_bytes().to_vec();
-        body.push(0);
-        let mut message = vec![b'Q'];
-        message.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-        message.extend_from_slice(&body);
-        self.0.write_all(&message).unwrap();
-        self.until_ready()
-    }
-}
+use tessera_testkit::RawClient as Raw;
 
 /// `(name, type oid, typlen, typmod)` of each field of a RowDescription.
 fn row_description(body: &[u8]) -> Vec<(String, u32, i16, i32)> {
