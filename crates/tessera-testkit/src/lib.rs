@@ -562,6 +562,43 @@ enum Probe {
 /// How long one readiness probe waits for the server's answer.
 const PROBE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `program` (psql, pgbench, pg_dump …) set to reach `server` as the test
+/// user, database `dbname`, without the libpq environment that could send
+/// it elsewhere. The caller adds its own arguments.
+pub fn client_command(program: &Path, server: &TestServer, dbname: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(["-X", "-h", server.host(), "-p"])
+        .arg(server.port().to_string())
+        .args(["-U", USER, "-d", dbname])
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGDATABASE")
+        .env_remove("PGOPTIONS")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSERVICE")
+        .env("PGCONNECT_TIMEOUT", "30");
+    command
+}
+
+/// A connection to `server` with table `acct (id int PRIMARY KEY, v int NOT
+/// NULL)` holding rows 1..=20 with v = 100: what transaction tests move
+/// values between.
+pub async fn connect_with_accounts(server: &TestServer) -> Client {
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (1..=20).map(|i| format!("({i}, 100)")).collect();
+    client
+        .batch_execute(&format!("INSERT INTO acct VALUES {}", rows.join(", ")))
+        .await
+        .unwrap();
+    client
+}
+
 /// A raw PostgreSQL connection for tests that look at the messages
 /// themselves (ParameterStatus, RowDescription fields): it sends the
 /// startup packet and simple queries, and reads whole messages.

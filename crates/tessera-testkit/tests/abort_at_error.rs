@@ -20,17 +20,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 async fn setup(server: &TestServer) -> Client {
-    let client = server.connect().await;
-    client
-        .batch_execute("CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)")
-        .await
-        .unwrap();
-    let rows: Vec<String> = (1..=20).map(|i| format!("({i}, 100)")).collect();
-    client
-        .batch_execute(&format!("INSERT INTO acct VALUES {}", rows.join(", ")))
-        .await
-        .unwrap();
-    client
+    tessera_testkit::connect_with_accounts(server).await
 }
 
 /// A session that must not wait long for a lock.

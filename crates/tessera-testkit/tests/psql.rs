@@ -6,8 +6,8 @@
 //! Skips with a message only when no `psql` binary exists; `scripts/test.sh`
 //! installs it, so CI always runs these.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use tessera_testkit::{find_program, TestServer};
 
@@ -20,28 +20,16 @@ fn psql_binary() -> Option<PathBuf> {
 }
 
 /// Runs psql against `server` with `args` after the connection options.
-fn psql(bin: &PathBuf, server: &TestServer, args: &[&str]) -> Output {
-    let output = Command::new(bin)
-        .args(["-X", "-h", server.host(), "-p"])
-        .arg(server.port().to_string())
-        .args(["-U", tessera_testkit::USER, "-d", server.dbname()])
+fn psql(bin: &Path, server: &TestServer, args: &[&str]) -> Output {
+    tessera_testkit::client_command(bin, server, server.dbname())
         .args(args)
-        .env_remove("PGHOST")
-        .env_remove("PGPORT")
-        .env_remove("PGUSER")
-        .env_remove("PGDATABASE")
-        .env_remove("PGOPTIONS")
-        .env_remove("PGSSLMODE")
-        .env_remove("PGSERVICE")
-        .env("PGCONNECT_TIMEOUT", "30")
         .output()
-        .expect("run psql");
-    output
+        .expect("run psql")
 }
 
 /// Runs `psql -A -t -c sql`, asserts success, returns stdout.
 #[track_caller]
-fn psql_ok(bin: &PathBuf, server: &TestServer, sql: &str) -> String {
+fn psql_ok(bin: &Path, server: &TestServer, sql: &str) -> String {
     let out = psql(bin, server, &["-A", "-t", "-c", sql]);
     assert!(
         out.status.success(),

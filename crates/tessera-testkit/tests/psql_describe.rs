@@ -10,25 +10,14 @@
 //! Skips with a message only when no `psql` binary exists.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tessera_testkit::{find_program, TestServer};
 
 fn psql(bin: &Path, server: &TestServer, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(["-X", "-h", server.host(), "-p"])
-        .arg(server.port().to_string())
-        // The expected output is PostgreSQL's for its `postgres` database.
-        .args(["-U", tessera_testkit::USER, "-d", "postgres"])
+    // The expected output is PostgreSQL's for its `postgres` database.
+    tessera_testkit::client_command(bin, server, "postgres")
         .args(args)
-        .env_remove("PGHOST")
-        .env_remove("PGPORT")
-        .env_remove("PGUSER")
-        .env_remove("PGDATABASE")
-        .env_remove("PGOPTIONS")
-        .env_remove("PGSSLMODE")
-        .env_remove("PGSERVICE")
-        .env("PGCONNECT_TIMEOUT", "30")
         .output()
         .expect("run psql")
 }
