@@ -1029,9 +1029,19 @@ impl<C: Cluster> Router<C> {
                 cascade: false,
                 path: vec![],
             };
-            expect_done(self.ddl(ddl_block(session), drop).await?)?;
+            self.session_ddl(session, drop).await?;
         }
         Ok(notices)
+    }
+
+    /// A catalog change in the session's block (if it has one) that
+    /// answers with notices only.
+    async fn session_ddl(
+        &self,
+        session: &SessionState,
+        request: ShardRequest,
+    ) -> Result<Vec<Notice>> {
+        expect_done(self.ddl(ddl_block(session), request).await?)
     }
 
     /// Sends a catalog change to shard 0, inside `block` if it is made in
@@ -1116,7 +1126,7 @@ impl<C: Cluster> Router<C> {
             sequences: vec![],
             if_not_exists,
         };
-        let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
+        let notices = self.session_ddl(session, create).await?;
         let done = |count: u64, notices| QueryResult::command(format!("SELECT {count}"), notices);
         let Some(query) = query.filter(|_| notices.is_empty()) else {
             // Skipped (IF NOT EXISTS) or WITH NO DATA.
@@ -2612,7 +2622,7 @@ impl<C: Cluster> Router<C> {
                     sequences: sequences.clone(),
                     if_not_exists: *if_not_exists,
                 };
-                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
+                let notices = self.session_ddl(session, create).await?;
                 if notices.is_empty() && !unique.is_empty() {
                     // Rare and large futures are boxed here and below, so
                     // that every statement's future does not carry their size.
@@ -2630,7 +2640,7 @@ impl<C: Cluster> Router<C> {
                     sequence: sequence.clone(),
                     if_not_exists: *if_not_exists,
                 };
-                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
+                let notices = self.session_ddl(session, create).await?;
                 Ok(QueryResult::command("CREATE SEQUENCE", notices))
             }
             Plan::Skipped { tag, notice } => Ok(QueryResult::command(
@@ -2650,7 +2660,7 @@ impl<C: Cluster> Router<C> {
                     let alter = ShardRequest::AlterSequence {
                         sequence: (**s).clone(),
                     };
-                    expect_done(self.ddl(ddl_block(session), alter).await?)?;
+                    self.session_ddl(session, alter).await?;
                     s.state.recount();
                 }
                 if let (Some(s), Some(v)) = (sequence, restart) {
@@ -2670,7 +2680,7 @@ impl<C: Cluster> Router<C> {
                     view: view.clone(),
                     or_replace: *or_replace,
                 };
-                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
+                let notices = self.session_ddl(session, create).await?;
                 Ok(QueryResult::command("CREATE VIEW", notices))
             }
             Plan::Drop {
@@ -2695,7 +2705,7 @@ impl<C: Cluster> Router<C> {
                     path: path.clone(),
                 };
                 let mut all = notices.clone();
-                all.extend(expect_done(self.ddl(ddl_block(session), drop).await?)?);
+                all.extend(self.session_ddl(session, drop).await?);
                 Ok(QueryResult::command(tag, all))
             }
             Plan::CreateSchema {
@@ -2706,7 +2716,7 @@ impl<C: Cluster> Router<C> {
                     schema: schema.clone(),
                     if_not_exists: *if_not_exists,
                 };
-                let notices = expect_done(self.ddl(ddl_block(session), create).await?)?;
+                let notices = self.session_ddl(session, create).await?;
                 Ok(QueryResult::command("CREATE SCHEMA", notices))
             }
             Plan::DropSchemas {
@@ -2722,7 +2732,7 @@ impl<C: Cluster> Router<C> {
                         cascade: *cascade,
                         path: path.clone(),
                     };
-                    all.extend(expect_done(self.ddl(ddl_block(session), drop).await?)?);
+                    all.extend(self.session_ddl(session, drop).await?);
                 }
                 Ok(QueryResult::command("DROP SCHEMA", all))
             }
@@ -2736,7 +2746,7 @@ impl<C: Cluster> Router<C> {
                 };
                 let tag = statement.tag();
                 let change = ShardRequest::Roles { statement, actor };
-                notices.extend(expect_done(self.ddl(ddl_block(session), change).await?)?);
+                notices.extend(self.session_ddl(session, change).await?);
                 Ok(QueryResult::command(tag, notices))
             }
             Plan::Type(statement) => {
@@ -2749,7 +2759,7 @@ impl<C: Cluster> Router<C> {
                     _ => vec![],
                 };
                 let change = ShardRequest::Types(statement.clone());
-                notices.extend(expect_done(self.ddl(ddl_block(session), change).await?)?);
+                notices.extend(self.session_ddl(session, change).await?);
                 Ok(QueryResult::command(tag, notices))
             }
             Plan::RenameIndex {
@@ -2761,7 +2771,7 @@ impl<C: Cluster> Router<C> {
                     storage: *storage,
                     name: name.clone(),
                 };
-                expect_done(self.ddl(ddl_block(session), rename).await?)?;
+                self.session_ddl(session, rename).await?;
                 let tag = if *of_table {
                     "ALTER TABLE"
                 } else {
@@ -2774,7 +2784,7 @@ impl<C: Cluster> Router<C> {
                     schema: *schema,
                     name: name.clone(),
                 };
-                expect_done(self.ddl(ddl_block(session), rename).await?)?;
+                self.session_ddl(session, rename).await?;
                 Ok(QueryResult::command("ALTER SCHEMA", vec![]))
             }
             Plan::CreateTableAs {
@@ -2839,7 +2849,7 @@ impl<C: Cluster> Router<C> {
                     column: *column,
                     text: text.clone(),
                 };
-                expect_done(self.ddl(ddl_block(session), comment).await?)?;
+                self.session_ddl(session, comment).await?;
                 Ok(QueryResult::command("COMMENT", vec![]))
             }
             Plan::Truncate {
