@@ -1468,7 +1468,27 @@ impl Catalog {
                 *s = Arc::new(def);
             }
         }
+        // So do its comments (`without_table` drops them): a rewrite
+        // keeps the columns' places.
+        let comments: Vec<(u32, String)> = self
+            .comments
+            .range((old, 0)..=(old, u32::MAX))
+            .map(|((_, column), text)| (*column, text.clone()))
+            .collect();
+        // The views that read it read the new one.
+        for v in moved.views.values_mut() {
+            if v.depends_on.contains(&old) {
+                let mut def = (**v).clone();
+                for read in def.depends_on.iter_mut().filter(|r| **r == old) {
+                    *read = new;
+                }
+                *v = Arc::new(def);
+            }
+        }
         let mut next = moved.without_table(old);
+        for (column, text) in comments {
+            next.comments.insert((new, column), text);
+        }
         let name = self.table_by_id(old).map(|t| (t.schema, t.name.clone()));
         let replacement = next.tables.values().find(|t| t.id == new).cloned();
         if let (Some((schema, name)), Some(replacement)) = (name, replacement) {
