@@ -300,6 +300,13 @@ fn pg_dump_schema_only_data_only_one_table_and_custom_format() {
         "\n"
     );
 
+    // INSERT statements instead of COPY (pg_dump reads `FROM ONLY t`).
+    let inserts = dump(&t, &source, &["--column-inserts", "-a", "-t", "shop.lines"]);
+    assert!(
+        inserts.contains("INSERT INTO shop.lines (order_id, n, qty) VALUES (1, 2, 5);"),
+        "{inserts}"
+    );
+
     // The custom format: pg_restore lists it and turns it back into SQL.
     let file = std::env::temp_dir().join(format!(
         "tessera-pg_dump-{}-{}.dump",

@@ -1811,4 +1811,37 @@ mod tests {
         let back = TableDef::decode(&mut Reader::new(&w.buf), DefLayout::WithSchemas).unwrap();
         assert_eq!(back, table);
     }
+
+    #[test]
+    fn a_rewritten_table_keeps_its_comments_and_the_views_reading_it() {
+        let table = |name: &str| TableDef {
+            id: 0,
+            name: name.into(),
+            schema: PUBLIC,
+            columns: vec![ColumnDef::new("a", DataType::Int4, false)],
+            primary_key: vec![],
+            sharding_key: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        let (c, old) = Catalog::new(16, 1).with_table(table("t"));
+        let c = c.with_comment(old.id, 0, Some("the table".into()));
+        let c = c.with_comment(old.id, 1, Some("its column".into()));
+        let (c, view) = c.with_view(ViewDef {
+            id: 0,
+            name: "v".into(),
+            schema: PUBLIC,
+            columns: vec![("a".into(), DataType::Int4)],
+            query: "SELECT a FROM public.t".into(),
+            depends_on: vec![old.id],
+        });
+        let (c, new) = c.with_table(table(&Catalog::rewrite_index_name(old.id, "t")));
+        let c = c.with_table_replaced(old.id, new.id);
+        assert_eq!(c.comment(new.id, 0), Some("the table"));
+        assert_eq!(c.comment(new.id, 1), Some("its column"));
+        assert_eq!(c.comment(old.id, 0), None);
+        let v = c.views().find(|v| v.id == view.id).expect("the view");
+        assert_eq!(v.depends_on, vec![new.id]);
+        assert_eq!(c.table_by_id(new.id).map(|t| t.name.as_str()), Some("t"));
+    }
 }
