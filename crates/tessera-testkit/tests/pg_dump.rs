@@ -5,8 +5,8 @@
 //! fresh server with `psql -v ON_ERROR_STOP=1`, and both sides compared:
 //! every table's rows, the sequences' next values and psql's `\d` of each
 //! table. Schema-only (`-s`), data-only (`-a`), one table (`-t`) and the
-//! custom format (`-Fc`, turned back into SQL by `pg_restore -f -`) are
-//! restored too.
+//! custom format (`-Fc`, turned back into SQL by `pg_restore -f -`, and
+//! restored by `pg_restore -d`) are restored too.
 //!
 //! Skips with a message only when `pg_dump`, `pg_restore` or `psql` is
 //! missing; `scripts/test.sh` installs postgresql-client-15, which has them.
@@ -328,11 +328,25 @@ fn pg_dump_schema_only_data_only_one_table_and_custom_format() {
         .args(["-f", "-", file.to_str().unwrap()])
         .output()
         .expect("run pg_restore -f -");
-    let _ = std::fs::remove_file(&file);
     let sql = succeeded(sql, "pg_restore -f -");
     let custom = TestServer::start_with_shards(2);
     restore(&t, &custom, &sql, "custom-format");
     for sql in COMPARED {
         assert_eq!(query(&t, &source, sql), query(&t, &custom, sql), "{sql}");
+    }
+    // pg_restore straight into a server, entry by entry.
+    let direct = TestServer::start_with_shards(2);
+    let out = Command::new(&t.pg_restore)
+        .args(["-h", direct.host(), "-p"])
+        .arg(direct.port().to_string())
+        .args(["-U", tessera_testkit::USER, "-d", direct.dbname()])
+        .args(["--exit-on-error", file.to_str().unwrap()])
+        .env("PGCONNECT_TIMEOUT", "30")
+        .output()
+        .expect("run pg_restore -d");
+    let _ = std::fs::remove_file(&file);
+    succeeded(out, "pg_restore -d");
+    for sql in COMPARED {
+        assert_eq!(query(&t, &source, sql), query(&t, &direct, sql), "{sql}");
     }
 }
