@@ -158,7 +158,8 @@ pub enum CatalogFn {
 
 /// The items of `acldefault(kind, owner)` (PostgreSQL 15's
 /// `acldefault`): what the owner, and for some kinds PUBLIC (the empty
-/// grantee), may do with an object whose acl is NULL.
+/// grantee), may do with an object whose acl is NULL. An unknown kind is
+/// 22023 (PostgreSQL raises it as an internal error, XX000).
 fn acl_default(kind: &str, owner: &str) -> Result<Vec<String>> {
     let (public, own) = match kind {
         "c" => ("", ""),
@@ -177,7 +178,7 @@ fn acl_default(kind: &str, owner: &str) -> Result<Vec<String>> {
         other => {
             return Err(Error::new(
                 sqlstate::INVALID_PARAMETER_VALUE,
-                format!("unrecognized object type abbreviation: {other}"),
+                format!("unrecognized objtype abbreviation: {other}"),
             ))
         }
     };
@@ -2671,15 +2672,11 @@ impl SystemCatalog {
             CatalogFn::ShobjDescription => Value::Null,
             CatalogFn::AclDefault => match (&args[0], arg_oid(1)) {
                 (Value::Text(kind), Some(owner)) => {
-                    let owner = match self.role_name(owner) {
-                        Some(name) => quote_ident(&name),
-                        None => {
-                            return Err(Error::new(
-                                sqlstate::UNDEFINED_OBJECT,
-                                format!("role with OID {owner} does not exist"),
-                            ))
-                        }
-                    };
+                    // A role that does not exist shows as its oid, as in
+                    // PostgreSQL.
+                    let owner = self
+                        .role_name(owner)
+                        .map_or_else(|| owner.to_string(), |name| quote_ident(&name));
                     let items = acl_default(kind, &owner)?;
                     array(Elem::Text, items.into_iter().map(text).collect())
                 }
