@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
 
-# psql (postgresql-client-15) for the psql tests; pgbench (postgresql-15,
+# psql, pg_dump and pg_restore (postgresql-client-15) for the psql and
+# pg_dump tests; pgbench (postgresql-15,
 # the server package) for bench/pgbench_compare.sh; tzdata
 # (/usr/share/zoneinfo) for region time zones; openssl (the command) makes
 # the test certificates of the TLS tests.
-if ! command -v psql >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbench ] \
+if ! command -v psql >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1 \
+    || ! command -v pg_restore >/dev/null 2>&1 || ! [ -x /usr/lib/postgresql/15/bin/pgbench ] \
     || ! [ -f /usr/share/zoneinfo/America/New_York ] || ! command -v openssl >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then
         as_root=(env DEBIAN_FRONTEND=noninteractive)

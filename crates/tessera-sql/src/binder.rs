@@ -994,6 +994,57 @@ fn json_to_record_item(relation: &ast::TableFactor) -> Result<Option<ast::TableF
     }))
 }
 
+/// `pg_options_to_table(options)` in FROM (pg_dump reads the options of
+/// columns, foreign servers and wrappers with it): one row per
+/// `name=value` item of the `text[]`, split at its first `=` (no `=`: a
+/// NULL value), as a LATERAL subquery over `unnest`.
+fn options_to_table_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+    let ast::TableFactor::Table {
+        name,
+        args: Some(args),
+        alias,
+        with_ordinality,
+        ..
+    } = relation
+    else {
+        return Ok(None);
+    };
+    let parts = name_parts(name)?;
+    let (["pg_options_to_table"] | ["pg_catalog", "pg_options_to_table"]) = parts
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    else {
+        return Ok(None);
+    };
+    if *with_ordinality {
+        return Err(Error::unsupported("pg_options_to_table(…) WITH ORDINALITY"));
+    }
+    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
+        return Err(no_such_function("pg_options_to_table"));
+    };
+    let sql = format!(
+        "SELECT split_part(o.item, '=', 1) AS option_name, \
+         CASE WHEN strpos(o.item, '=') > 0 THEN substr(o.item, strpos(o.item, '=') + 1) END \
+         AS option_value FROM unnest(({arg})::text[]) AS o(item)"
+    );
+    let parsed = crate::parser::parse(&sql)?;
+    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
+    else {
+        return Err(Error::internal("pg_options_to_table as a query"));
+    };
+    let alias = alias.clone().unwrap_or_else(|| ast::TableAlias {
+        name: ast::Ident::new("pg_options_to_table"),
+        columns: vec![],
+    });
+    Ok(Some(ast::TableFactor::Derived {
+        lateral: true,
+        subquery,
+        alias: Some(alias),
+    }))
+}
+
 /// `pg_partition_ancestors(rel) [WITH ORDINALITY]` in FROM: no table is a
 /// partition, so a relation's one ancestor is itself, at depth 1. As a
 /// LATERAL subquery of that one row (its argument may read earlier items).
@@ -1196,6 +1247,9 @@ struct ScopeItem {
     /// A function in FROM returning one column: its name (the alias)
     /// also stands for that column, as in PostgreSQL.
     scalar_function: bool,
+    /// A pg_catalog table: its oid, what its system column `tableoid`
+    /// reads (see [`tableoid`]).
+    catalog_oid: Option<u32>,
 }
 
 enum ItemInput {
@@ -1557,6 +1611,29 @@ fn missing_from_entry(q: &str) -> Error {
     )
 }
 
+/// `tableoid` of a pg_catalog table in FROM: the catalog's oid, NULL on a
+/// row an outer join made up (its first column, NOT NULL in every
+/// catalog, is NULL only there).
+fn tableoid(item: &ScopeItem, name: &str) -> Option<(Expr, DataType)> {
+    let table_oid = item.catalog_oid.filter(|_| name == "tableoid")?;
+    let value = Expr::Literal(Value::Int8(table_oid.into()));
+    let e = match item.nullable {
+        false => value,
+        true => Expr::Case {
+            operand: None,
+            whens: vec![(
+                Expr::IsNull {
+                    expr: Box::new(Expr::Column(item.offset)),
+                    negated: true,
+                },
+                value,
+            )],
+            otherwise: None,
+        },
+    };
+    Some((e, DataType::Oid))
+}
+
 /// `name` is not a column of a stored table in scope: if it is one of
 /// PostgreSQL's system columns (`ctid`, `xmin` …, which pg_attribute lists
 /// for every table), 0A000 naming it; Tessera's rows have no such values.
@@ -1628,6 +1705,7 @@ impl Scope {
                     nullable: it.nullable,
                     probe: Vec::new(),
                     scalar_function: it.scalar_function,
+                    catalog_oid: it.catalog_oid,
                 })
                 .collect(),
             tree: None,
@@ -1697,10 +1775,15 @@ impl Scope {
                 .iter()
                 .enumerate()
                 .filter(|(_, (n, _))| n == name);
-            let (c, _) = matches.next().ok_or_else(|| match item.input {
-                Some(ItemInput::Table(_)) => system_column(qualifier, name),
-                _ => undefined_column(qualifier, name),
-            })?;
+            let Some((c, _)) = matches.next() else {
+                if let Some(found) = tableoid(item, name) {
+                    return Ok(found);
+                }
+                return Err(match item.input {
+                    Some(ItemInput::Table(_)) => system_column(qualifier, name),
+                    _ => undefined_column(qualifier, name),
+                });
+            };
             if matches.next().is_some() {
                 return Err(Error::new(
                     sqlstate::AMBIGUOUS_COLUMN,
@@ -1716,6 +1799,18 @@ impl Scope {
                 .find(|it| it.scalar_function && it.qualifier == name)
             {
                 Some(it) => Ok((Expr::Column(it.offset), it.columns[0].1)),
+                None if name == "tableoid"
+                    && self.items.iter().any(|it| it.catalog_oid.is_some()) =>
+                {
+                    let mut found = self.items.iter().filter_map(|it| tableoid(it, name));
+                    match (found.next(), found.next()) {
+                        (Some(one), None) => Ok(one),
+                        _ => Err(Error::new(
+                            sqlstate::AMBIGUOUS_COLUMN,
+                            format!("column reference \"{name}\" is ambiguous"),
+                        )),
+                    }
+                }
                 None if self
                     .items
                     .iter()
@@ -2657,6 +2752,20 @@ impl<'a> Binder<'a> {
     }
 
     /// The view a FROM item names (a WITH query of the name hides it).
+    /// The sequence a FROM item names, if it names one.
+    fn sequence_of(
+        &mut self,
+        relation: &ast::TableFactor,
+    ) -> Option<Arc<tessera_types::SequenceDef>> {
+        let name = self.relation_name(relation)?;
+        let (q, schema) = self.ddl_schema(name).ok()?;
+        let seq = self.catalog.sequence(schema?, &q.name).cloned();
+        if let Some(s) = &seq {
+            self.note_unqualified(name, &q, s.schema);
+        }
+        seq
+    }
+
     fn view_of(&mut self, relation: &ast::TableFactor) -> Option<Arc<tessera_types::ViewDef>> {
         let name = self.relation_name(relation)?;
         let (q, schema) = self.ddl_schema(name).ok()?;
@@ -2903,6 +3012,20 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_alter_schema(&self, alter: &ast::AlterSchema) -> Result<Plan> {
+        if let [ast::AlterSchemaOperation::OwnerTo { owner }] = alter.operations.as_slice() {
+            let [ast::ObjectNamePart::Identifier(i)] = alter.name.0.as_slice() else {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{}\"",
+                    alter.name
+                )));
+            };
+            let name = ident_name(i);
+            crate::names::schema_named(self.catalog, &name)?;
+            let ast::Owner::Ident(role) = owner else {
+                return Err(Error::unsupported(format!("OWNER TO {owner}")));
+            };
+            return self.owner_unchanged(role, "ALTER SCHEMA", &name);
+        }
         let [ast::AlterSchemaOperation::Rename { name: to }] = alter.operations.as_slice() else {
             return Err(Error::unsupported(format!("{alter}")));
         };
@@ -3393,6 +3516,23 @@ impl<'a> Binder<'a> {
                     ));
                 }
                 (Plan::Checkpoint, vec![], false)
+            }
+            S::UnlockTables if parsed.owner_to.is_some() => {
+                let change = parsed.owner_to.as_ref().expect("checked above");
+                (self.bind_type_owner(change)?, vec![], false)
+            }
+            S::LockTables { .. } if parsed.lock.is_some() => {
+                let lock = parsed.lock.as_ref().expect("checked above");
+                if lock.mode != "ACCESS SHARE" {
+                    return Err(
+                        Error::unsupported(format!("LOCK TABLE IN {} MODE", lock.mode))
+                            .with_hint("Tessera takes only ACCESS SHARE, which pg_dump uses."),
+                    );
+                }
+                for name in &lock.tables {
+                    self.table(name)?;
+                }
+                (Plan::LockShared, vec![], false)
             }
             S::Vacuum(v) => {
                 let (vacuum, analyze, tables) = match &parsed.maintenance {
@@ -8628,12 +8768,14 @@ impl Binder<'_> {
                     && self.cte_of(&one.relation).is_none()
                     && self.view_of(&one.relation).is_none()
                     && self.system_relation_of(&one.relation).is_none()
+                    && self.sequence_of(&one.relation).is_none()
                     && !matches!(
                         one.relation,
                         ast::TableFactor::Derived { .. } | ast::TableFactor::NestedJoin { .. }
                     )
                     // json[b]_to_record[set] become subqueries (or errors).
-                    && matches!(json_to_record_item(&one.relation), Ok(None)) =>
+                    && matches!(json_to_record_item(&one.relation), Ok(None))
+                    && matches!(options_to_table_item(&one.relation), Ok(None)) =>
             {
                 self.bind_relation(&one.relation)
             }
@@ -8705,7 +8847,11 @@ impl Binder<'_> {
         if let Some(derived) = json_to_record_item(relation)? {
             return self.bind_item(&derived, scope);
         }
+        if let Some(derived) = options_to_table_item(relation)? {
+            return self.bind_item(&derived, scope);
+        }
         let function = matches!(relation, ast::TableFactor::Table { args: Some(_), .. });
+        let mut catalog_oid = None;
         let (qualifier, columns, input) = match relation {
             ast::TableFactor::NestedJoin {
                 table_with_joins,
@@ -8817,7 +8963,58 @@ impl Binder<'_> {
                     source: Some(Source::Values(rows)),
                     ..SelectPlan::rows(Target::NoTable, identity_fragment(width))
                 };
+                if !name.is_information_schema() {
+                    catalog_oid = crate::system::catalog_table_oid(&name.name);
+                }
                 let qualifier = alias.as_ref().map_or(name.name, |a| ident_name(&a.name));
+                (qualifier, columns, ItemInput::Query(Box::new(plan)))
+            }
+            other if self.sequence_of(other).is_some() => {
+                // A sequence read as a relation: one row of its state as
+                // the statement runs (log_cnt, the values PostgreSQL logs
+                // ahead, is 0: Tessera logs each value it gives out).
+                let ast::TableFactor::Table { alias, .. } = other else {
+                    return Err(Error::internal("a sequence that is not a name"));
+                };
+                let seq = self.sequence_of(other).expect("checked above");
+                let read = |op| Expr::Sequence {
+                    op,
+                    seq: Some(seq.clone()),
+                    args: vec![],
+                };
+                let descs: Vec<ColumnDesc> = [
+                    ("last_value", DataType::Int8),
+                    ("log_cnt", DataType::Int8),
+                    ("is_called", DataType::Bool),
+                ]
+                .into_iter()
+                .map(|(n, t)| ColumnDesc {
+                    name: n.into(),
+                    data_type: t,
+                    table_oid: 0,
+                    column_id: 0,
+                })
+                .collect();
+                let columns = match alias {
+                    Some(a) => alias_columns(a, &descs)?,
+                    None => descs
+                        .iter()
+                        .map(|d| (d.name.clone(), d.data_type))
+                        .collect(),
+                };
+                self.uses_sequences = true;
+                let row = vec![
+                    read(SequenceOp::ReadLastValue),
+                    Expr::Literal(Value::Int8(0)),
+                    read(SequenceOp::ReadIsCalled),
+                ];
+                let plan = SelectPlan {
+                    source: Some(Source::Values(vec![row])),
+                    ..SelectPlan::rows(Target::NoTable, identity_fragment(3))
+                };
+                let qualifier = alias
+                    .as_ref()
+                    .map_or_else(|| seq.name.clone(), |a| ident_name(&a.name));
                 (qualifier, columns, ItemInput::Query(Box::new(plan)))
             }
             other if self.view_of(other).is_some() => {
@@ -8959,6 +9156,7 @@ impl Binder<'_> {
         let offset = scope.width(0, scope.items.len());
         scope.items.push(ScopeItem {
             scalar_function: function && columns.len() == 1,
+            catalog_oid,
             qualifier,
             hidden: vec![false; columns.len()],
             columns,
@@ -10436,6 +10634,7 @@ impl Binder<'_> {
             nullable: false,
             probe: Vec::new(),
             scalar_function: false,
+            catalog_oid: None,
         };
         let qualifier = alias.map_or_else(|| table.name.clone(), ident_name);
         let scope = Scope {
@@ -10730,6 +10929,7 @@ impl Binder<'_> {
                 nullable: false,
                 probe: Vec::new(),
                 scalar_function: false,
+                catalog_oid: None,
             });
             offset += width;
         }
@@ -10916,6 +11116,13 @@ impl Binder<'_> {
         let ast::Owner::Ident(role) = owner else {
             return Err(Error::unsupported(format!("OWNER TO {owner}")));
         };
+        self.owner_unchanged(role, "ALTER TABLE", &q.name)
+    }
+
+    /// `… OWNER TO role` of an existing object named `what`: every object
+    /// belongs to the administrator, so naming it changes nothing (what
+    /// pg_dump writes); another role is refused (0A000), a missing one 42704.
+    fn owner_unchanged(&self, role: &ast::Ident, tag: &str, what: &str) -> Result<Plan> {
         let role = ident_name(role);
         match self.catalog.role(&role) {
             None => Err(Error::new(
@@ -10923,14 +11130,31 @@ impl Binder<'_> {
                 format!("role \"{role}\" does not exist"),
             )),
             Some(r) if r.id == crate::system::SUPERUSER_OID => Ok(Plan::Skipped {
-                tag: "ALTER TABLE".into(),
+                tag: tag.into(),
                 notice: None,
             }),
             Some(_) => Err(Error::unsupported(format!(
-                "changing the owner of \"{}\" to a role other than the administrator",
-                q.name
+                "changing the owner of \"{what}\" to a role other than the administrator"
             ))),
         }
+    }
+
+    /// ALTER TYPE or ALTER DOMAIN … OWNER TO: the type must exist (and be
+    /// a domain for ALTER DOMAIN, as in PostgreSQL).
+    fn bind_type_owner(&self, change: &crate::parser::OwnerChange) -> Result<Plan> {
+        let def = self.domain_by_name(&change.name)?;
+        if change.domain && def.domain.is_none() {
+            return Err(Error::new(
+                sqlstate::WRONG_OBJECT_TYPE,
+                format!("{} is not a domain", def.name),
+            ));
+        }
+        let tag = if change.domain {
+            "ALTER DOMAIN"
+        } else {
+            "ALTER TYPE"
+        };
+        self.owner_unchanged(&change.role, tag, &def.name)
     }
 
     /// ALTER INDEX `name` RENAME TO `new_name` (in the index's schema,
@@ -12627,6 +12851,29 @@ impl Binder<'_> {
                     return Err(Error::unsupported(format!("the field access {access}")))
                 }
             };
+            // A name is a fixed array of bytes, subscripted from 0, each a
+            // "char" (`typname[0] = '_'`, as pg_dump tests for array types).
+            if let (DataType::Name, ast::Subscript::Index { index: i }) = (t, sub) {
+                let (ie, it) = self.bind_expr_hint(i, scope, ctx, Some(DataType::Int4))?;
+                if !(it.is_integer() || it == DataType::Unknown) {
+                    return Err(Error::new(
+                        sqlstate::DATATYPE_MISMATCH,
+                        "array subscript must have type integer",
+                    ));
+                }
+                let from = Expr::Binary {
+                    op: BinaryOp::Add,
+                    left: Box::new(self.coerce(ie, it, DataType::Int8)?),
+                    right: Box::new(Expr::Literal(Value::Int8(1))),
+                };
+                let s = self.coerce(e, DataType::Name, DataType::Text)?;
+                (e, t) = self.fold_call(
+                    Function::Text(crate::text::TextFn::Substr),
+                    vec![s, from, Expr::Literal(Value::Int8(1))],
+                    DataType::InternalChar,
+                )?;
+                continue;
+            }
             // int2vector and oidvector subscripts start at 0: their
             // arrays' at 1.
             let offset = match t.vector_array() {

@@ -2,7 +2,9 @@
 //! Tessera's own clause: `CREATE TABLE … DISTRIBUTED BY (cols)`, and what
 //! sqlparser lacks: ALTER SEQUENCE, `RESET name` (read as `SET name TO
 //! DEFAULT`), DECLARE … CURSOR, FETCH and MOVE (see [`crate::cursor`]),
-//! CREATE DOMAIN with NOT NULL and ALTER DOMAIN.
+//! CREATE DOMAIN with NOT NULL and ALTER DOMAIN, and what pg_dump sends or
+//! writes: `LOCK TABLE`, `ALTER TYPE/DOMAIN … OWNER TO`, `x
+//! OPERATOR(pg_catalog.=) ANY (…)` and `FROM ONLY t`.
 
 use sqlparser::ast::{Ident, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -53,6 +55,32 @@ pub struct Parsed {
     /// is a placeholder `CreateDomain`): sqlparser reads no NOT NULL in
     /// CREATE DOMAIN and no ALTER DOMAIN.
     pub domain: Option<DomainCommand>,
+    /// `LOCK [TABLE] [ONLY] name [*], … [IN mode MODE] [NOWAIT]`
+    /// (`statement` is a placeholder `LockTables`), which sqlparser
+    /// reads only in MySQL's grammar.
+    pub lock: Option<LockCommand>,
+    /// `ALTER TYPE name OWNER TO role` or `ALTER DOMAIN name OWNER TO
+    /// role` (`statement` is a placeholder `UnlockTables`), which
+    /// sqlparser does not read and pg_dump writes for every type.
+    pub owner_to: Option<OwnerChange>,
+}
+
+/// ALTER TYPE or ALTER DOMAIN … OWNER TO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnerChange {
+    /// ALTER DOMAIN (else ALTER TYPE).
+    pub domain: bool,
+    pub name: sqlparser::ast::ObjectName,
+    pub role: Ident,
+}
+
+/// LOCK TABLE: the tables and the lock mode, upper case
+/// (`ACCESS EXCLUSIVE` when none is written, as in PostgreSQL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockCommand {
+    pub tables: Vec<sqlparser::ast::ObjectName>,
+    pub mode: String,
+    pub nowait: bool,
 }
 
 /// CREATE DOMAIN or ALTER DOMAIN.
@@ -191,6 +219,12 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     if mentions(sql, "table") {
         expand_table_queries(&mut tokens);
     }
+    if mentions(sql, "operator") {
+        plain_quantified_operators(&mut tokens);
+    }
+    if mentions(sql, "only") {
+        drop_only_in_from(&mut tokens);
+    }
     let mut as_columns = if mentions(sql, "create") {
         take_as_columns(&mut tokens)
     } else {
@@ -221,9 +255,20 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         let mut copy = None;
         let mut cursor = None;
         let mut domain = None;
+        let mut lock = None;
+        let mut owner_to = None;
+        let second = parser.peek_nth_token(1).token;
+        let type_owner = is_word(&first_word(&parser), "alter")
+            && (is_word(&second, "type") || is_word(&second, "domain"))
+            && (is_word(&parser.peek_nth_token(3).token, "owner")
+                || (parser.peek_nth_token(3).token == Token::Period
+                    && is_word(&parser.peek_nth_token(5).token, "owner")));
         let domain_statement = (is_word(&first, "create") || is_word(&first, "alter"))
             && is_word(&parser.peek_nth_token(1).token, "domain");
-        let (statement, alter_sequence) = if domain_statement {
+        let (statement, alter_sequence) = if type_owner {
+            owner_to = Some(parse_owner_change(&mut parser).map_err(syntax)?);
+            (Statement::UnlockTables, None)
+        } else if domain_statement {
             let (statement, command) = parse_domain(&mut parser).map_err(syntax)?;
             domain = Some(command);
             (statement, None)
@@ -235,6 +280,9 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             let (statement, command) = parse_fetch(&mut parser).map_err(near)?;
             cursor = Some(command);
             (statement, None)
+        } else if is_word(&first, "lock") {
+            lock = Some(parse_lock(&mut parser).map_err(syntax)?);
+            (Statement::LockTables { tables: vec![] }, None)
         } else if is_word(&first, "copy") {
             let (statement, options) = parse_copy(&mut parser).map_err(syntax)?;
             copy = Some(options);
@@ -325,9 +373,84 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             copy,
             cursor,
             domain,
+            lock,
+            owner_to,
         });
     }
     Ok(out)
+}
+
+fn first_word(parser: &Parser) -> Token {
+    parser.peek_nth_token(0).token
+}
+
+/// `ALTER {TYPE | DOMAIN} name OWNER TO role`.
+fn parse_owner_change(parser: &mut Parser) -> std::result::Result<OwnerChange, ParserError> {
+    parser.next_token();
+    let domain = is_word(&parser.next_token().token, "domain");
+    let name = parser.parse_object_name(false)?;
+    let owner = parser.next_token();
+    if !is_word(&owner.token, "owner") {
+        return parser.expected("OWNER", owner);
+    }
+    parser.expect_keyword(Keyword::TO)?;
+    let role = parser.parse_identifier()?;
+    Ok(OwnerChange { domain, name, role })
+}
+
+/// The lock modes PostgreSQL's LOCK takes.
+const LOCK_MODES: [&str; 8] = [
+    "ACCESS SHARE",
+    "ROW SHARE",
+    "ROW EXCLUSIVE",
+    "SHARE UPDATE EXCLUSIVE",
+    "SHARE",
+    "SHARE ROW EXCLUSIVE",
+    "EXCLUSIVE",
+    "ACCESS EXCLUSIVE",
+];
+
+/// `LOCK [TABLE] [ONLY] name [*] [, …] [IN mode MODE] [NOWAIT]`.
+fn parse_lock(parser: &mut Parser) -> std::result::Result<LockCommand, ParserError> {
+    parser.next_token();
+    let _ = parser.parse_keyword(Keyword::TABLE);
+    let mut tables = Vec::new();
+    loop {
+        let _ = parser.parse_keyword(Keyword::ONLY);
+        tables.push(parser.parse_object_name(false)?);
+        // `name *`: the table and its descendants (none in Tessera).
+        let _ = parser.consume_token(&Token::Mul);
+        if !parser.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    let mut mode = "ACCESS EXCLUSIVE".to_string();
+    if parser.parse_keyword(Keyword::IN) {
+        let mut words = Vec::new();
+        loop {
+            let token = parser.next_token();
+            match &token.token {
+                Token::Word(w) if w.value.eq_ignore_ascii_case("mode") => break,
+                Token::Word(w) if w.quote_style.is_none() && words.len() < 3 => {
+                    words.push(w.value.to_uppercase())
+                }
+                _ => return parser.expected("a lock mode", token),
+            }
+        }
+        mode = words.join(" ");
+        if !LOCK_MODES.contains(&mode.as_str()) {
+            return Err(ParserError::ParserError(format!(
+                "syntax error at or near \"{}\"",
+                words.last().map_or("MODE", String::as_str)
+            )));
+        }
+    }
+    let nowait = parser.parse_keyword(Keyword::NOWAIT);
+    Ok(LockCommand {
+        tables,
+        mode,
+        nowait,
+    })
 }
 
 /// `CREATE DOMAIN name [AS] type [DEFAULT e] [[CONSTRAINT n] {NOT NULL |
@@ -999,6 +1122,76 @@ fn expand_table_queries(tokens: &mut Vec<TokenWithSpan>) {
         } else {
             i += 1;
         }
+    }
+}
+
+/// `FROM ONLY t` and `JOIN ONLY t` (pg_dump's `--inserts` reads each
+/// table so): no table has descendants, so ONLY reads what the bare name
+/// reads, and it goes (sqlparser takes ONLY for a table name there). A
+/// quoted `"only"` is a name and stays.
+fn drop_only_in_from(tokens: &mut Vec<TokenWithSpan>) {
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let mut gone = Vec::new();
+    for k in 1..code.len().saturating_sub(1) {
+        let before = &tokens[code[k - 1]].token;
+        let after = &tokens[code[k + 1]].token;
+        if is_word(&tokens[code[k]].token, "only")
+            && (is_word(before, "from") || is_word(before, "join"))
+            && matches!(after, Token::Word(_))
+        {
+            gone.push(code[k]);
+        }
+    }
+    for i in gone.into_iter().rev() {
+        tokens.remove(i);
+    }
+}
+
+/// `x OPERATOR(pg_catalog.=) ANY (array)`, as pg_dump writes it: the
+/// operator's own symbol before ANY, ALL or SOME, which sqlparser reads
+/// (it takes OPERATOR(…) only between two operands). Only the built-in
+/// comparison symbols qualified by `pg_catalog`, or bare, are rewritten;
+/// anything else stays for the binder to refuse.
+fn plain_quantified_operators(tokens: &mut Vec<TokenWithSpan>) {
+    let code: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let mut replace = Vec::new();
+    let at = |k: usize| code.get(k).map(|&i| &tokens[i].token);
+    for k in 0..code.len() {
+        if !at(k).is_some_and(|t| is_word(t, "operator")) || at(k + 1) != Some(&Token::LParen) {
+            continue;
+        }
+        let (symbol_at, close_at) = match (at(k + 2), at(k + 3)) {
+            (Some(t), Some(Token::Period)) if is_word(t, "pg_catalog") => (k + 4, k + 5),
+            _ => (k + 2, k + 3),
+        };
+        let comparison = matches!(
+            at(symbol_at),
+            Some(
+                Token::Eq
+                    | Token::Neq
+                    | Token::Lt
+                    | Token::Gt
+                    | Token::LtEq
+                    | Token::GtEq
+                    | Token::Tilde
+                    | Token::TildeAsterisk
+                    | Token::ExclamationMarkTilde
+                    | Token::ExclamationMarkTildeAsterisk
+            )
+        );
+        let quantified = at(close_at + 1)
+            .is_some_and(|t| is_word(t, "any") || is_word(t, "all") || is_word(t, "some"));
+        if comparison && at(close_at) == Some(&Token::RParen) && quantified {
+            replace.push((code[k], code[symbol_at], code[close_at]));
+        }
+    }
+    for (start, symbol, end) in replace.into_iter().rev() {
+        let op = tokens[symbol].clone();
+        tokens.splice(start..=end, [op]);
     }
 }
 

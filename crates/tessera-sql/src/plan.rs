@@ -938,6 +938,13 @@ pub enum Plan {
     /// CHECKPOINT: every shard takes a checkpoint now (shards also take
     /// them by log size and time).
     Checkpoint,
+    /// `LOCK TABLE … IN ACCESS SHARE MODE` (what pg_dump takes on each
+    /// table it dumps), inside a transaction block: the tables exist.
+    /// That mode only conflicts with DDL's ACCESS EXCLUSIVE; Tessera takes
+    /// no shared table lock, so it does not hold DDL of other sessions
+    /// off (a table dropped meanwhile fails the reads that follow with
+    /// 42P01). Other modes are refused (0A000) rather than ignored.
+    LockShared,
     /// TRUNCATE: every row of each table deleted, atomically, as a
     /// transaction (so it is MVCC-safe and can be rolled back).
     Truncate {
@@ -1458,7 +1465,7 @@ impl crate::engine::StatementInfo for Statement {
             && !self.plan.is_ddl()
             && !matches!(
                 *self.plan,
-                Plan::Vacuum { .. } | Plan::Analyze | Plan::Checkpoint
+                Plan::Vacuum { .. } | Plan::Analyze | Plan::Checkpoint | Plan::LockShared
             )
     }
     fn sql(&self) -> &str {

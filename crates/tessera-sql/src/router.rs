@@ -2839,6 +2839,15 @@ impl<C: Cluster> Router<C> {
                 self.on_every_shard(|| ShardRequest::Checkpoint).await?;
                 Ok(QueryResult::command("CHECKPOINT", vec![]))
             }
+            Plan::LockShared => {
+                if session.txn.is_none() {
+                    return Err(Error::new(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "LOCK TABLE can only be used in transaction blocks",
+                    ));
+                }
+                Ok(QueryResult::command("LOCK TABLE", vec![]))
+            }
             Plan::Comment {
                 object,
                 column,

@@ -22,6 +22,11 @@ pub enum SequenceOp {
     Set,
     /// `lastval()`: no sequence named.
     Last,
+    /// `SELECT last_value FROM seq`: the value the sequence gave last
+    /// (its start before the first), whichever session drew it.
+    ReadLastValue,
+    /// `SELECT is_called FROM seq`: whether `last_value` was given out.
+    ReadIsCalled,
 }
 
 /// The values a session's `nextval` calls returned last, per sequence
@@ -74,6 +79,10 @@ impl SessionSequences {
                 let v = seen.current.get(&seq.id).copied().unwrap_or(seq.start);
                 return Ok(Value::Int8(v));
             }
+            (SequenceOp::ReadLastValue, Some(seq)) => {
+                return Ok(Value::Int8(seq.state.current().0))
+            }
+            (SequenceOp::ReadIsCalled, Some(seq)) => return Ok(Value::Bool(seq.state.current().1)),
             (_, Some(seq)) => seq,
             (_, None) => return Err(Error::internal("a sequence function without a sequence")),
         };
@@ -118,7 +127,9 @@ impl SessionSequences {
                 }
                 Ok(Value::Int8(v))
             }
-            SequenceOp::Last => unreachable!("handled above"),
+            SequenceOp::Last | SequenceOp::ReadLastValue | SequenceOp::ReadIsCalled => {
+                unreachable!("handled above")
+            }
         }
     }
 }

@@ -49,9 +49,16 @@ impl SystemName {
 
 /// The oid of the one role, `postgres` (PostgreSQL's bootstrap superuser).
 pub const SUPERUSER_OID: u32 = 10;
+/// The oid of the pg_catalog table `name`, what its `tableoid` column
+/// reads (None for a view or a relation PostgreSQL does not have).
+pub fn catalog_table_oid(name: &str) -> Option<u32> {
+    system_table_oid(name)
+}
 /// The oid the session's database reports (PostgreSQL's `postgres`).
 pub const DATABASE_OID: u32 = 5;
 const PG_CLASS_OID: u32 = 1259;
+const ATTRDEF_CLASS_OID: u32 = 2604;
+const NAMESPACE_CLASS_OID: u32 = 2615;
 const HEAP_AM_OID: u32 = 2;
 const BTREE_AM_OID: u32 = 403;
 const DEFAULT_COLLATION_OID: u32 = 100;
@@ -101,6 +108,13 @@ pub enum CatalogFn {
     GetFunctionArguments,
     EncodingToChar,
     ObjDescription,
+    /// `shobj_description(oid, catalog)`: the comment on a shared object
+    /// (a database, a role); Tessera keeps none.
+    ShobjDescription,
+    /// `acldefault(kind, owner)`: the privileges an object of that kind
+    /// has when its acl is NULL, as PostgreSQL 15 builds them (an
+    /// `aclitem[]`, here its text).
+    AclDefault,
     ColDescription,
     GetViewdef,
     GetTriggerdef,
@@ -140,6 +154,65 @@ pub enum CatalogFn {
     /// the role, the object and the privilege names are valid; the errors
     /// are PostgreSQL's.
     HasPrivilege(Privileged, bool),
+}
+
+/// The items of `acldefault(kind, owner)` (PostgreSQL 15's
+/// `acldefault`): what the owner, and for some kinds PUBLIC (the empty
+/// grantee), may do with an object whose acl is NULL. An unknown kind is
+/// 22023 (PostgreSQL raises it as an internal error, XX000).
+fn acl_default(kind: &str, owner: &str) -> Result<Vec<String>> {
+    let (public, own) = match kind {
+        "c" => ("", ""),
+        "r" => ("", "arwdDxt"),
+        "s" => ("", "rwU"),
+        "d" => ("Tc", "CTc"),
+        "f" => ("X", "X"),
+        "l" => ("U", "U"),
+        "L" => ("", "rw"),
+        "n" => ("", "UC"),
+        "t" => ("", "C"),
+        "F" => ("", "U"),
+        "S" => ("", "U"),
+        "T" => ("U", "U"),
+        "p" => ("", "sA"),
+        other => {
+            return Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("unrecognized objtype abbreviation: {other}"),
+            ))
+        }
+    };
+    let mut items = Vec::new();
+    if !public.is_empty() {
+        items.push(format!("={public}/{owner}"));
+    }
+    if !own.is_empty() {
+        items.push(format!("{owner}={own}/{owner}"));
+    }
+    Ok(items)
+}
+
+/// PostgreSQL 15's built-in role `pg_database_owner` (6171), which owns
+/// `public`: a row of pg_roles (`view`) or pg_authid, so that clients
+/// that name owners by these relations (pg_dump) find it. It cannot log
+/// in and has no members Tessera shows.
+fn database_owner_role(view: bool) -> Vec<Value> {
+    let f = Value::Bool(false);
+    let t = Value::Bool(true);
+    let name = text("pg_database_owner");
+    let flags = [f.clone(), t, f.clone(), f.clone(), f.clone(), f.clone()];
+    if view {
+        let mut row = vec![name];
+        row.extend(flags);
+        row.extend([int4(-1), text("********"), Value::Null, f, Value::Null]);
+        row.push(oid(6171));
+        row
+    } else {
+        let mut row = vec![oid(6171), name];
+        row.extend(flags);
+        row.extend([f, int4(-1), Value::Null, Value::Null]);
+        row
+    }
 }
 
 /// What a `has_*_privilege` function asks about.
@@ -215,6 +288,12 @@ impl CatalogFn {
             ("pg_encoding_to_char", 1) => (CatalogFn::EncodingToChar, Text, I),
             ("obj_description", 1) => (CatalogFn::ObjDescription, Text, O),
             ("obj_description", 2) => (CatalogFn::ObjDescription, Text, OT),
+            ("shobj_description", 2) => (CatalogFn::ShobjDescription, Text, OT),
+            ("acldefault", 2) => (
+                CatalogFn::AclDefault,
+                DataType::Array(Elem::Text),
+                &[DataType::InternalChar, Oid],
+            ),
             ("col_description", 2) => (CatalogFn::ColDescription, Text, OI),
             ("pg_get_viewdef", 1) => (CatalogFn::GetViewdef, Text, O),
             ("pg_get_viewdef", 2) => (CatalogFn::GetViewdef, Text, OB),
@@ -392,7 +471,7 @@ const RELATIONS: &[(&str, &str)] = &[
          relhasindex:b relisshared:b relpersistence:c relkind:c relnatts:2 relchecks:2 \
          relhasrules:b relhastriggers:b relhassubclass:b relrowsecurity:b \
          relforcerowsecurity:b relispopulated:b relreplident:c relispartition:b relrewrite:o \
-         relacl:T reloptions:T relpartbound:t",
+         relfrozenxid:o relminmxid:o relacl:T reloptions:T relpartbound:t",
     ),
     (
         "pg_attribute",
@@ -400,7 +479,7 @@ const RELATIONS: &[(&str, &str)] = &[
          attcacheoff:4 atttypmod:4 attbyval:b attalign:c attstorage:c attcompression:c \
          attnotnull:b atthasdef:b atthasmissing:b attidentity:c attgenerated:c \
          attisdropped:b attislocal:b attinhcount:4 attcollation:o attacl:T attoptions:T \
-         attfdwoptions:T",
+         attfdwoptions:T attmissingval:T",
     ),
     (
         "pg_type",
@@ -429,7 +508,7 @@ const RELATIONS: &[(&str, &str)] = &[
     (
         "pg_database",
         "oid:o datname:n datdba:o encoding:4 datlocprovider:c datistemplate:b \
-         datallowconn:b datconnlimit:4 dattablespace:o datcollate:t datctype:t \
+         datallowconn:b datconnlimit:4 datfrozenxid:o datminmxid:o dattablespace:o datcollate:t datctype:t \
          daticulocale:t datcollversion:t datacl:T",
     ),
     (
@@ -566,6 +645,114 @@ const RELATIONS: &[(&str, &str)] = &[
         "name:t setting:t unit:t category:t short_desc:t extra_desc:t context:t vartype:t \
          source:t min_val:t max_val:t enumvals:T boot_val:t reset_val:t sourcefile:t \
          sourceline:4 pending_restart:b",
+    ),
+    // Empty: Tessera has no extensions, procedural languages beyond the
+    // built-in one, access method operators, casts it lets users define,
+    // transforms, text search objects, foreign data, default privileges,
+    // conversions, event triggers, partitioning, rules, large objects,
+    // subscriptions or security labels (pg_dump reads them all).
+    (
+        "pg_extension",
+        "oid:o extname:n extowner:o extnamespace:o extrelocatable:b extversion:t \
+         extconfig:O extcondition:T",
+    ),
+    (
+        "pg_language",
+        "oid:o lanname:n lanowner:o lanispl:b lanpltrusted:b lanplcallfoid:o laninline:o \
+         lanvalidator:o lanacl:T",
+    ),
+    (
+        "pg_init_privs",
+        "objoid:o classoid:o objsubid:4 privtype:c initprivs:T",
+    ),
+    (
+        "pg_seclabels",
+        "objoid:o classoid:o objsubid:4 objtype:t objnamespace:o objname:t provider:t label:t",
+    ),
+    ("pg_shseclabel", "objoid:o classoid:o provider:t label:t"),
+    ("pg_db_role_setting", "setdatabase:o setrole:o setconfig:T"),
+    ("pg_foreign_table", "ftrelid:o ftserver:o ftoptions:T"),
+    (
+        "pg_partitioned_table",
+        "partrelid:o partstrat:c partnatts:2 partdefid:o partattrs:V partclass:W \
+         partcollation:W partexprs:t",
+    ),
+    (
+        "pg_rewrite",
+        "oid:o rulename:n ev_class:o ev_type:c ev_enabled:c is_instead:b ev_qual:t \
+         ev_action:t",
+    ),
+    ("pg_largeobject_metadata", "oid:o lomowner:o lomacl:T"),
+    (
+        "pg_amop",
+        "oid:o amopfamily:o amoplefttype:o amoprighttype:o amopstrategy:2 amoppurpose:c \
+         amopopr:o amopmethod:o amopsortfamily:o",
+    ),
+    (
+        "pg_amproc",
+        "oid:o amprocfamily:o amproclefttype:o amprocrighttype:o amprocnum:2 amproc:p",
+    ),
+    (
+        "pg_cast",
+        "oid:o castsource:o casttarget:o castfunc:o castcontext:c castmethod:c",
+    ),
+    (
+        "pg_transform",
+        "oid:o trftype:o trflang:o trffromsql:p trftosql:p",
+    ),
+    (
+        "pg_event_trigger",
+        "oid:o evtname:n evtevent:n evtowner:o evtfoid:o evtenabled:c evttags:T",
+    ),
+    (
+        "pg_ts_parser",
+        "oid:o prsname:n prsnamespace:o prsstart:p prstoken:p prsend:p prsheadline:p \
+         prslextype:p",
+    ),
+    (
+        "pg_ts_template",
+        "oid:o tmplname:n tmplnamespace:o tmplinit:p tmpllexize:p",
+    ),
+    (
+        "pg_ts_dict",
+        "oid:o dictname:n dictnamespace:o dictowner:o dicttemplate:o dictinitoption:t",
+    ),
+    (
+        "pg_ts_config",
+        "oid:o cfgname:n cfgnamespace:o cfgowner:o cfgparser:o",
+    ),
+    (
+        "pg_foreign_data_wrapper",
+        "oid:o fdwname:n fdwowner:o fdwhandler:o fdwvalidator:o fdwacl:T fdwoptions:T",
+    ),
+    (
+        "pg_foreign_server",
+        "oid:o srvname:n srvowner:o srvfdw:o srvtype:t srvversion:t srvacl:T srvoptions:T",
+    ),
+    (
+        "pg_default_acl",
+        "oid:o defaclrole:o defaclnamespace:o defaclobjtype:c defaclacl:T",
+    ),
+    (
+        "pg_conversion",
+        "oid:o conname:n connamespace:o conowner:o conforencoding:4 contoencoding:4 \
+         conproc:p condefault:b",
+    ),
+    (
+        "pg_operator",
+        "oid:o oprname:n oprnamespace:o oprowner:o oprkind:c oprcanmerge:b oprcanhash:b \
+         oprleft:o oprright:o oprresult:o oprcom:o oprnegate:o oprcode:p oprrest:p oprjoin:p",
+    ),
+    (
+        "pg_opfamily",
+        "oid:o opfmethod:o opfname:n opfnamespace:o opfowner:o",
+    ),
+    // `subskiplsn` is a pg_lsn, here its text.
+    (
+        "pg_subscription",
+        "oid:o subdbid:o subskiplsn:t subname:n subowner:o subenabled:b subbinary:b \
+         substream:b subtwophasestate:c subdisableonerr:b subconninfo:t subslotname:n \
+         subsynccommit:t subpublications:T",
     ),
     (
         "pg_prepared_statements",
@@ -734,6 +921,31 @@ const SYSTEM_TABLES: &[(&str, u32)] = &[
     ("pg_publication", 6104),
     ("pg_publication_rel", 6106),
     ("pg_publication_namespace", 6237),
+    ("pg_extension", 3079),
+    ("pg_language", 2612),
+    ("pg_init_privs", 3394),
+    ("pg_shseclabel", 3592),
+    ("pg_db_role_setting", 2964),
+    ("pg_foreign_table", 3118),
+    ("pg_partitioned_table", 3350),
+    ("pg_rewrite", 2618),
+    ("pg_largeobject_metadata", 2995),
+    ("pg_amop", 2602),
+    ("pg_amproc", 2603),
+    ("pg_cast", 2605),
+    ("pg_transform", 3576),
+    ("pg_event_trigger", 3466),
+    ("pg_ts_parser", 3601),
+    ("pg_ts_template", 3764),
+    ("pg_ts_dict", 3600),
+    ("pg_ts_config", 3602),
+    ("pg_foreign_data_wrapper", 2328),
+    ("pg_foreign_server", 1417),
+    ("pg_default_acl", 826),
+    ("pg_conversion", 2607),
+    ("pg_operator", 2617),
+    ("pg_opfamily", 2753),
+    ("pg_subscription", 6100),
 ];
 
 fn system_table_oid(name: &str) -> Option<u32> {
@@ -1276,6 +1488,19 @@ impl SystemCatalog {
             ],
             // The session's statements, which the binder fills in.
             "pg_prepared_statements" => vec![],
+            // The language of the functions pg_proc lists (PostgreSQL's
+            // row; 2246 is its validator, fmgr_internal_validator).
+            "pg_language" => vec![vec![
+                oid(12),
+                text("internal"),
+                oid(SUPERUSER_OID),
+                Value::Bool(false),
+                Value::Bool(false),
+                oid(0),
+                oid(0),
+                oid(2246),
+                Value::Null,
+            ]],
             "pg_settings" => preset_settings()
                 .into_iter()
                 .map(|(name, value, vartype, description)| {
@@ -1347,7 +1572,20 @@ impl SystemCatalog {
                 } else {
                     SUPERUSER_OID
                 };
-                vec![oid(s.id), text(s.name.clone()), oid(owner), Value::Null]
+                // public's acl is PostgreSQL 15's (everyone may use it,
+                // as in Tessera); the others have the default (NULL).
+                let acl = if s.id == tessera_types::schema::PUBLIC {
+                    array(
+                        Elem::Text,
+                        vec![
+                            text("pg_database_owner=UC/pg_database_owner"),
+                            text("=U/pg_database_owner"),
+                        ],
+                    )
+                } else {
+                    Value::Null
+                };
+                vec![oid(s.id), text(s.name.clone()), oid(owner), acl]
             })
             .collect()
     }
@@ -1404,6 +1642,10 @@ impl SystemCatalog {
                 ch(replident),
                 Value::Bool(false),
                 oid(0),
+                // relfrozenxid, relminmxid: Tessera has no transaction
+                // ids to freeze, so PostgreSQL's "invalid" 0.
+                oid(0),
+                oid(0),
                 Value::Null,
                 Value::Null,
                 Value::Null,
@@ -1437,7 +1679,7 @@ impl SystemCatalog {
                 ch('\0'),
                 Value::Bool(col.not_null),
                 Value::Bool(col.has_default),
-                Value::Bool(col.has_missing),
+                Value::Bool(col.missing.is_some()),
                 ch(col.identity),
                 ch('\0'),
                 Value::Bool(col.dropped),
@@ -1451,6 +1693,7 @@ impl SystemCatalog {
                 Value::Null,
                 Value::Null,
                 Value::Null,
+                col.missing.clone().unwrap_or(Value::Null),
             ]);
         };
         let mut system_rows = Vec::new();
@@ -1464,7 +1707,9 @@ impl SystemCatalog {
                         let facts = ColumnFacts {
                             not_null: col.not_null || t.primary_key.contains(&i),
                             has_default: col.default.is_some() && col.identity.is_none(),
-                            has_missing: col.missing.is_some(),
+                            missing: col.missing.as_ref().map(|v| {
+                                array(Elem::Text, vec![v.to_text().map_or(Value::Null, text)])
+                            }),
                             identity: match col.identity {
                                 Some(tessera_types::schema::Identity::Always) => 'a',
                                 Some(tessera_types::schema::Identity::ByDefault) => 'd',
@@ -1915,6 +2160,8 @@ impl SystemCatalog {
                 Value::Bool(template),
                 Value::Bool(connect),
                 int4(-1),
+                oid(0),
+                oid(0),
                 oid(DEFAULT_TABLESPACE_OID),
                 text("C"),
                 text("C"),
@@ -1976,6 +2223,7 @@ impl SystemCatalog {
                     ]
                 }
             })
+            .chain(std::iter::once(database_owner_role(view)))
             .collect()
     }
 
@@ -2031,6 +2279,18 @@ impl SystemCatalog {
     }
 
     /// The bootstrap superuser, who owns every object.
+    /// The name of the role with this oid: a role of the catalog, or
+    /// `pg_database_owner` (6171), which owns `public` as in PostgreSQL 15.
+    fn role_name(&self, role: u32) -> Option<String> {
+        if role == 6171 {
+            return Some("pg_database_owner".into());
+        }
+        self.catalog
+            .roles()
+            .find(|r| r.id == role)
+            .map(|r| r.name.clone())
+    }
+
     fn owner(&self) -> Value {
         self.catalog
             .roles()
@@ -2128,6 +2388,14 @@ impl SystemCatalog {
                 }
             }
         }
+        // PostgreSQL's comment on `public` (pg_dump 15 writes
+        // `COMMENT ON SCHEMA public IS ''` when it is missing).
+        rows.push(vec![
+            oid(tessera_types::schema::PUBLIC),
+            oid(NAMESPACE_CLASS_OID),
+            int4(0),
+            text("standard public schema"),
+        ]);
         rows
     }
 
@@ -2165,6 +2433,38 @@ impl SystemCatalog {
                 column as usize + 1,
                 kind,
             ));
+        }
+        // A default that draws from a sequence depends on it (`n`), as
+        // does a view on what it reads (PostgreSQL records that on the
+        // view's rewrite rule; Tessera has none, so on the view).
+        for t in self.catalog.tables() {
+            for (i, col) in t.columns.iter().enumerate() {
+                let Some(default) = col.default.as_ref().filter(|_| col.identity.is_none()) else {
+                    continue;
+                };
+                let shown = self.deparse(default, t, Some(col.data_type));
+                let Some(seq) = shown
+                    .strip_prefix("nextval('")
+                    .and_then(|rest| rest.strip_suffix("'::regclass)"))
+                    .and_then(|name| self.reg_in(RegKind::Class, name).ok())
+                else {
+                    continue;
+                };
+                rows.push(vec![
+                    oid(ATTRDEF_CLASS_OID),
+                    oid(attrdef_oid(t.id, i + 1)),
+                    int4(0),
+                    oid(class_oid),
+                    oid(seq),
+                    int4(0),
+                    ch('n'),
+                ]);
+            }
+        }
+        for v in self.catalog.views() {
+            for read in &v.depends_on {
+                rows.push(row(relation_oid(v.id), relation_oid(*read), 0, 'n'));
+            }
         }
         for c in &self.classes.0 {
             let (table, columns): (u32, &[usize]) = match &c.object {
@@ -2368,6 +2668,19 @@ impl SystemCatalog {
             CatalogFn::ObjDescription => match arg_oid(0) {
                 Some(o) => self.description(o, 0),
                 None => Value::Null,
+            },
+            CatalogFn::ShobjDescription => Value::Null,
+            CatalogFn::AclDefault => match (&args[0], arg_oid(1)) {
+                (Value::Text(kind), Some(owner)) => {
+                    // A role that does not exist shows as its oid, as in
+                    // PostgreSQL.
+                    let owner = self
+                        .role_name(owner)
+                        .map_or_else(|| owner.to_string(), |name| quote_ident(&name));
+                    let items = acl_default(kind, &owner)?;
+                    array(Elem::Text, items.into_iter().map(text).collect())
+                }
+                _ => Value::Null,
             },
             CatalogFn::ColDescription => match (arg_oid(0), args.get(1).and_then(Value::as_i64)) {
                 (Some(o), Some(n)) => self.description(o, n as u32),
@@ -2799,7 +3112,9 @@ fn dotted_name(input: &str) -> Option<Vec<String>> {
 struct ColumnFacts {
     not_null: bool,
     has_default: bool,
-    has_missing: bool,
+    /// The value rows stored before the column was added have
+    /// (`attmissingval`, a one-element array of its text), if any.
+    missing: Option<Value>,
     identity: char,
     dropped: bool,
     /// The domain the column was declared with: its type there.
@@ -2908,6 +3223,7 @@ fn system_attribute_rows(rel: u32) -> impl Iterator<Item = Vec<Value>> {
                 Value::Bool(true),
                 int4(0),
                 oid(0),
+                Value::Null,
                 Value::Null,
                 Value::Null,
                 Value::Null,

@@ -1468,7 +1468,27 @@ impl Catalog {
                 *s = Arc::new(def);
             }
         }
+        // So do its comments (`without_table` drops them): a rewrite
+        // keeps the columns' places.
+        let comments: Vec<(u32, String)> = self
+            .comments
+            .range((old, 0)..=(old, u32::MAX))
+            .map(|((_, column), text)| (*column, text.clone()))
+            .collect();
+        // The views that read it read the new one.
+        for v in moved.views.values_mut() {
+            if v.depends_on.contains(&old) {
+                let mut def = (**v).clone();
+                for read in def.depends_on.iter_mut().filter(|r| **r == old) {
+                    *read = new;
+                }
+                *v = Arc::new(def);
+            }
+        }
         let mut next = moved.without_table(old);
+        for (column, text) in comments {
+            next.comments.insert((new, column), text);
+        }
         let name = self.table_by_id(old).map(|t| (t.schema, t.name.clone()));
         let replacement = next.tables.values().find(|t| t.id == new).cloned();
         if let (Some((schema, name)), Some(replacement)) = (name, replacement) {
@@ -1790,5 +1810,38 @@ mod tests {
         table.encode(&mut w);
         let back = TableDef::decode(&mut Reader::new(&w.buf), DefLayout::WithSchemas).unwrap();
         assert_eq!(back, table);
+    }
+
+    #[test]
+    fn a_rewritten_table_keeps_its_comments_and_the_views_reading_it() {
+        let table = |name: &str| TableDef {
+            id: 0,
+            name: name.into(),
+            schema: PUBLIC,
+            columns: vec![ColumnDef::new("a", DataType::Int4, false)],
+            primary_key: vec![],
+            sharding_key: vec![],
+            checks: vec![],
+            foreign_keys: vec![],
+        };
+        let (c, old) = Catalog::new(16, 1).with_table(table("t"));
+        let c = c.with_comment(old.id, 0, Some("the table".into()));
+        let c = c.with_comment(old.id, 1, Some("its column".into()));
+        let (c, view) = c.with_view(ViewDef {
+            id: 0,
+            name: "v".into(),
+            schema: PUBLIC,
+            columns: vec![("a".into(), DataType::Int4)],
+            query: "SELECT a FROM public.t".into(),
+            depends_on: vec![old.id],
+        });
+        let (c, new) = c.with_table(table(&Catalog::rewrite_index_name(old.id, "t")));
+        let c = c.with_table_replaced(old.id, new.id);
+        assert_eq!(c.comment(new.id, 0), Some("the table"));
+        assert_eq!(c.comment(new.id, 1), Some("its column"));
+        assert_eq!(c.comment(old.id, 0), None);
+        let v = c.views().find(|v| v.id == view.id).expect("the view");
+        assert_eq!(v.depends_on, vec![new.id]);
+        assert_eq!(c.table_by_id(new.id).map(|t| t.name.as_str()), Some("t"));
     }
 }

@@ -280,6 +280,7 @@ fn as_item(scope: &mut Scope, table: Arc<TableDef>) {
         nullable: false,
         probe: Vec::new(),
         scalar_function: false,
+        catalog_oid: None,
     });
     scope.tree = Some(JoinTree::Item(0));
     scope.table = None;
@@ -347,6 +348,7 @@ impl Binder<'_> {
                 nullable: false,
                 probe: Vec::new(),
                 scalar_function: false,
+                catalog_oid: None,
             });
             let tree = scope.tree.take().unwrap_or(JoinTree::Item(0));
             let first = tree.range().0;

@@ -616,7 +616,7 @@ impl Binder<'_> {
 
     /// The domain (or, for the shard to refuse, the type) ALTER DOMAIN
     /// names.
-    fn domain_by_name(&self, name: &ast::ObjectName) -> Result<Arc<TypeDef>> {
+    pub(super) fn domain_by_name(&self, name: &ast::ObjectName) -> Result<Arc<TypeDef>> {
         self.type_by_name(name)?.ok_or_else(|| {
             let shown = name_parts(name).map(|p| p.join(".")).unwrap_or_default();
             Error::new(
