@@ -4728,7 +4728,7 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
 /// `PreventCommandIfReadOnly`), by the name its error gives; `None` for
 /// one it may.
 /// The verb of the first data-modifying WITH query among `init`.
-fn init_writing_verb(init: &[InitPlan]) -> Option<&'static str> {
+fn init_writing_verb(init: &[InitPlan]) -> Option<&str> {
     init.iter()
         .filter(|i| !i.dropped)
         .find_map(|i| match &*i.plan {
@@ -4737,7 +4737,7 @@ fn init_writing_verb(init: &[InitPlan]) -> Option<&'static str> {
         })
 }
 
-fn writing_verb(plan: &Plan) -> Option<&'static str> {
+fn writing_verb(plan: &Plan) -> Option<&str> {
     Some(match plan {
         Plan::Insert(_) => "INSERT",
         Plan::CopyFrom { .. } => "COPY FROM",
@@ -4749,7 +4749,7 @@ fn writing_verb(plan: &Plan) -> Option<&'static str> {
         Plan::CreateView { .. } => "CREATE VIEW",
         Plan::CreateIndex { .. } => "CREATE INDEX",
         Plan::AlterSequence { .. } => "ALTER SEQUENCE",
-        Plan::Skipped { tag, .. } if tag == "ALTER TABLE" => "ALTER TABLE",
+        Plan::Skipped { tag, .. } => tag,
         Plan::AlterTable(_) | Plan::AddPrimaryKey { .. } => "ALTER TABLE",
         Plan::Drop { kind, .. } => match kind {
             Relation::Table => "DROP TABLE",
