@@ -154,6 +154,18 @@ async fn through_mailbox(
     interrupt: Option<Arc<Interrupt>>,
 ) -> Result<(Result<ShardResponse>, Positions)> {
     let (reply, response) = oneshot::channel();
+    into_mailbox(mailbox, shard, request, interrupt, reply).await?;
+    response.await.map_err(|_| shard_gone(shard))
+}
+
+/// Posts `request` to shard `shard`'s mailbox, its reply to go to `reply`.
+async fn into_mailbox(
+    mailbox: &mpsc::Sender<Envelope>,
+    shard: ShardId,
+    request: ShardRequest,
+    interrupt: Option<Arc<Interrupt>>,
+    reply: oneshot::Sender<(Result<ShardResponse>, Positions)>,
+) -> Result<()> {
     mailbox
         .send(Envelope {
             request,
@@ -161,8 +173,7 @@ async fn through_mailbox(
             reply,
         })
         .await
-        .map_err(|_| shard_gone(shard))?;
-    response.await.map_err(|_| shard_gone(shard))
+        .map_err(|_| shard_gone(shard))
 }
 
 impl Cluster for ShardCluster {
@@ -202,18 +213,10 @@ impl Cluster for ShardCluster {
             self.ctx.after_reply(&observed);
             return done.map(|_| ());
         }
-        let mailbox = self.mailbox(shard)?;
         // The reply goes to a receiver already dropped: sending it wakes
         // no one.
         let (reply, _) = oneshot::channel();
-        mailbox
-            .send(Envelope {
-                request,
-                interrupt,
-                reply,
-            })
-            .await
-            .map_err(|_| shard_gone(shard))
+        into_mailbox(self.mailbox(shard)?, shard, request, interrupt, reply).await
     }
 
     fn next_row_id(&self) -> u64 {

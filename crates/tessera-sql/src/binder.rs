@@ -994,11 +994,13 @@ fn json_to_record_item(relation: &ast::TableFactor) -> Result<Option<ast::TableF
     }))
 }
 
-/// `pg_options_to_table(options)` in FROM (pg_dump reads the options of
-/// columns, foreign servers and wrappers with it): one row per
-/// `name=value` item of the `text[]`, split at its first `=` (no `=`: a
-/// NULL value), as a LATERAL subquery over `unnest`.
-fn options_to_table_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+/// A call in FROM of catalog function `function` (also written
+/// `pg_catalog.`-qualified) with one argument: the argument, the item's
+/// alias and whether it asks WITH ORDINALITY. `None` for any other item.
+fn catalog_function_item<'a>(
+    relation: &'a ast::TableFactor,
+    function: &str,
+) -> Result<Option<(&'a ast::Expr, &'a Option<ast::TableAlias>, bool)>> {
     let ast::TableFactor::Table {
         name,
         args: Some(args),
@@ -1010,86 +1012,76 @@ fn options_to_table_item(relation: &ast::TableFactor) -> Result<Option<ast::Tabl
         return Ok(None);
     };
     let parts = name_parts(name)?;
-    let (["pg_options_to_table"] | ["pg_catalog", "pg_options_to_table"]) = parts
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    else {
-        return Ok(None);
+    let named = match parts.as_slice() {
+        [f] => f == function,
+        [schema, f] => schema == "pg_catalog" && f == function,
+        _ => false,
     };
-    if *with_ordinality {
-        return Err(Error::unsupported("pg_options_to_table(…) WITH ORDINALITY"));
+    if !named {
+        return Ok(None);
     }
     let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
-        return Err(no_such_function("pg_options_to_table"));
+        return Err(no_such_function(function));
     };
+    Ok(Some((arg, alias, *with_ordinality)))
+}
+
+/// Query `sql` as a LATERAL subquery in FROM (its argument may read the
+/// items before it), under `alias`, else under the name `function`.
+fn lateral_query_item(
+    sql: &str,
+    alias: &Option<ast::TableAlias>,
+    function: &str,
+) -> Result<ast::TableFactor> {
+    let parsed = crate::parser::parse(sql)?;
+    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
+    else {
+        return Err(Error::internal(format!("{function} as a query")));
+    };
+    let alias = alias.clone().unwrap_or_else(|| ast::TableAlias {
+        name: ast::Ident::new(function),
+        columns: vec![],
+    });
+    Ok(ast::TableFactor::Derived {
+        lateral: true,
+        subquery,
+        alias: Some(alias),
+    })
+}
+
+/// `pg_options_to_table(options)` in FROM (pg_dump reads the options of
+/// columns, foreign servers and wrappers with it): one row per
+/// `name=value` item of the `text[]`, split at its first `=` (no `=`: a
+/// NULL value), over `unnest`.
+fn options_to_table_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
+    const FUNCTION: &str = "pg_options_to_table";
+    let Some((arg, alias, with_ordinality)) = catalog_function_item(relation, FUNCTION)? else {
+        return Ok(None);
+    };
+    if with_ordinality {
+        return Err(Error::unsupported("pg_options_to_table(…) WITH ORDINALITY"));
+    }
     let sql = format!(
         "SELECT split_part(o.item, '=', 1) AS option_name, \
          CASE WHEN strpos(o.item, '=') > 0 THEN substr(o.item, strpos(o.item, '=') + 1) END \
          AS option_value FROM unnest(({arg})::text[]) AS o(item)"
     );
-    let parsed = crate::parser::parse(&sql)?;
-    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
-    else {
-        return Err(Error::internal("pg_options_to_table as a query"));
-    };
-    let alias = alias.clone().unwrap_or_else(|| ast::TableAlias {
-        name: ast::Ident::new("pg_options_to_table"),
-        columns: vec![],
-    });
-    Ok(Some(ast::TableFactor::Derived {
-        lateral: true,
-        subquery,
-        alias: Some(alias),
-    }))
+    lateral_query_item(&sql, alias, FUNCTION).map(Some)
 }
 
 /// `pg_partition_ancestors(rel) [WITH ORDINALITY]` in FROM: no table is a
-/// partition, so a relation's one ancestor is itself, at depth 1. As a
-/// LATERAL subquery of that one row (its argument may read earlier items).
+/// partition, so a relation's one ancestor is itself, at depth 1.
 fn partition_ancestors_item(relation: &ast::TableFactor) -> Result<Option<ast::TableFactor>> {
-    let ast::TableFactor::Table {
-        name,
-        args: Some(args),
-        alias,
-        with_ordinality,
-        ..
-    } = relation
-    else {
+    const FUNCTION: &str = "pg_partition_ancestors";
+    let Some((arg, alias, with_ordinality)) = catalog_function_item(relation, FUNCTION)? else {
         return Ok(None);
-    };
-    let parts = name_parts(name)?;
-    let (["pg_partition_ancestors"] | ["pg_catalog", "pg_partition_ancestors"]) = parts
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    else {
-        return Ok(None);
-    };
-    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = args.args.as_slice() else {
-        return Err(no_such_function("pg_partition_ancestors"));
     };
     let ordinality = match with_ordinality {
         true => ", 1::bigint AS ordinality",
         false => "",
     };
     let sql = format!("SELECT ({arg})::regclass AS relid{ordinality}");
-    let parsed = crate::parser::parse(&sql)?;
-    let Some(ast::Statement::Query(subquery)) = parsed.into_iter().next().map(|p| p.statement)
-    else {
-        return Err(Error::internal("pg_partition_ancestors as a query"));
-    };
-    let alias = alias.clone().unwrap_or_else(|| ast::TableAlias {
-        name: ast::Ident::new("pg_partition_ancestors"),
-        columns: vec![],
-    });
-    Ok(Some(ast::TableFactor::Derived {
-        lateral: true,
-        subquery,
-        alias: Some(alias),
-    }))
+    lateral_query_item(&sql, alias, FUNCTION).map(Some)
 }
 
 /// Type names written as plain identifiers (also `pg_catalog.`-qualified):
@@ -2751,29 +2743,34 @@ impl<'a> Binder<'a> {
         }
     }
 
-    /// The view a FROM item names (a WITH query of the name hides it).
     /// The sequence a FROM item names, if it names one.
     fn sequence_of(
         &mut self,
         relation: &ast::TableFactor,
     ) -> Option<Arc<tessera_types::SequenceDef>> {
-        let name = self.relation_name(relation)?;
-        let (q, schema) = self.ddl_schema(name).ok()?;
-        let seq = self.catalog.sequence(schema?, &q.name).cloned();
-        if let Some(s) = &seq {
-            self.note_unqualified(name, &q, s.schema);
-        }
-        seq
+        self.relation_of(relation, |c, s, n| c.sequence(s, n), |d| d.schema)
     }
 
+    /// The view a FROM item names (a WITH query of the name hides it).
     fn view_of(&mut self, relation: &ast::TableFactor) -> Option<Arc<tessera_types::ViewDef>> {
+        self.relation_of(relation, |c, s, n| c.view(s, n), |d| d.schema)
+    }
+
+    /// The relation of one kind (`find` looks it up in a schema) that a
+    /// FROM item names, noting where a name without a schema was found.
+    fn relation_of<T>(
+        &mut self,
+        relation: &ast::TableFactor,
+        find: impl for<'c> Fn(&'c Catalog, SchemaId, &str) -> Option<&'c Arc<T>>,
+        schema_of: impl Fn(&T) -> SchemaId,
+    ) -> Option<Arc<T>> {
         let name = self.relation_name(relation)?;
         let (q, schema) = self.ddl_schema(name).ok()?;
-        let view = self.catalog.view(schema?, &q.name).cloned();
-        if let Some(v) = &view {
-            self.note_unqualified(name, &q, v.schema);
+        let found = find(self.catalog, schema?, &q.name).cloned();
+        if let Some(def) = &found {
+            self.note_unqualified(name, &q, schema_of(def));
         }
-        view
+        found
     }
 
     /// A view's query, bound afresh from its text: it sees neither the

@@ -564,11 +564,12 @@ const PROBE_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `program` (psql, pgbench, pg_dump …) set to reach `server` as the test
 /// user, database `dbname`, without the libpq environment that could send
-/// it elsewhere. The caller adds its own arguments.
+/// it elsewhere. The caller adds its own arguments (psql's `-X`, so that
+/// no `.psqlrc` is read, among them).
 pub fn client_command(program: &Path, server: &TestServer, dbname: &str) -> Command {
     let mut command = Command::new(program);
     command
-        .args(["-X", "-h", server.host(), "-p"])
+        .args(["-h", server.host(), "-p"])
         .arg(server.port().to_string())
         .args(["-U", USER, "-d", dbname])
         .env_remove("PGHOST")

@@ -46,21 +46,22 @@ fn tools() -> Option<Tools> {
 /// Runs a libpq client (`psql`, `pg_dump`) against `server` with `args`
 /// after the connection options.
 fn client(bin: &Path, server: &TestServer, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(["-h", server.host(), "-p"])
-        .arg(server.port().to_string())
-        .args(["-U", tessera_testkit::USER, "-d", server.dbname()])
+    tessera_testkit::client_command(bin, server, server.dbname())
         .args(args)
-        .env_remove("PGHOST")
-        .env_remove("PGPORT")
-        .env_remove("PGUSER")
-        .env_remove("PGDATABASE")
-        .env_remove("PGOPTIONS")
-        .env_remove("PGSSLMODE")
-        .env_remove("PGSERVICE")
-        .env("PGCONNECT_TIMEOUT", "30")
         .output()
         .expect("run a PostgreSQL client")
+}
+
+/// A server holding the database [`SCHEMA`] makes.
+fn source_server(t: &Tools) -> TestServer {
+    let source = TestServer::start_with_shards(2);
+    let out = client(
+        &t.psql,
+        &source,
+        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", SCHEMA],
+    );
+    succeeded(out, "creating the database");
+    source
 }
 
 #[track_caller]
@@ -200,13 +201,7 @@ fn describe(t: &Tools, server: &TestServer, relation: &str) -> String {
 #[test]
 fn pg_dump_restores_into_a_fresh_server() {
     let Some(t) = tools() else { return };
-    let source = TestServer::start_with_shards(2);
-    let out = client(
-        &t.psql,
-        &source,
-        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", SCHEMA],
-    );
-    succeeded(out, "creating the database");
+    let source = source_server(&t);
 
     let plain = dump(&t, &source, &[]);
     assert!(plain.contains("CREATE TABLE shop.orders"), "{plain}");
@@ -259,13 +254,7 @@ fn pg_dump_restores_into_a_fresh_server() {
 #[test]
 fn pg_dump_schema_only_data_only_one_table_and_custom_format() {
     let Some(t) = tools() else { return };
-    let source = TestServer::start_with_shards(2);
-    let out = client(
-        &t.psql,
-        &source,
-        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", SCHEMA],
-    );
-    succeeded(out, "creating the database");
+    let source = source_server(&t);
 
     // Schema, then data, into one server: the same rows.
     let schema = dump(&t, &source, &["-s"]);
@@ -336,14 +325,11 @@ fn pg_dump_schema_only_data_only_one_table_and_custom_format() {
     }
     // pg_restore straight into a server, entry by entry.
     let direct = TestServer::start_with_shards(2);
-    let out = Command::new(&t.pg_restore)
-        .args(["-h", direct.host(), "-p"])
-        .arg(direct.port().to_string())
-        .args(["-U", tessera_testkit::USER, "-d", direct.dbname()])
-        .args(["--exit-on-error", file.to_str().unwrap()])
-        .env("PGCONNECT_TIMEOUT", "30")
-        .output()
-        .expect("run pg_restore -d");
+    let out = client(
+        &t.pg_restore,
+        &direct,
+        &["--exit-on-error", file.to_str().unwrap()],
+    );
     let _ = std::fs::remove_file(&file);
     succeeded(out, "pg_restore -d");
     for sql in COMPARED {

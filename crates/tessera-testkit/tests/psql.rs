@@ -22,6 +22,7 @@ fn psql_binary() -> Option<PathBuf> {
 /// Runs psql against `server` with `args` after the connection options.
 fn psql(bin: &Path, server: &TestServer, args: &[&str]) -> Output {
     tessera_testkit::client_command(bin, server, server.dbname())
+        .arg("-X")
         .args(args)
         .output()
         .expect("run psql")

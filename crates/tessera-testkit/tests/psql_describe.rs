@@ -17,6 +17,7 @@ use tessera_testkit::{find_program, TestServer};
 fn psql(bin: &Path, server: &TestServer, args: &[&str]) -> Output {
     // The expected output is PostgreSQL's for its `postgres` database.
     tessera_testkit::client_command(bin, server, "postgres")
+        .arg("-X")
         .args(args)
         .output()
         .expect("run psql")
