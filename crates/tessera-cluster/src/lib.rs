@@ -2,6 +2,7 @@
 //! system tables it holds, node discovery (bootstrap or join), and the
 //! authenticated internal transport. See docs/ARCHITECTURE.md "Cluster".
 
+pub mod catalog;
 pub mod secret;
 pub mod service;
 pub mod shards;

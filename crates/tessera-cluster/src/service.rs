@@ -13,7 +13,7 @@
 //!   until it has. So nodes started together with the same peer list form
 //!   one cluster, and a node started alone (no peers) founds its own.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,8 +26,9 @@ use openraft::{ChangeMembers, Raft, ServerState, Snapshot};
 use ring::rand::{SecureRandom, SystemRandom};
 use tessera_types::{sqlstate, Error, Result};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use crate::catalog::{CatalogClient, CatalogOp, CatalogRequest};
 use crate::secret::{handshake_server, ClusterSecret};
 use crate::state::{
     Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, TypeConfig,
@@ -119,6 +120,8 @@ impl ClusterWatch {
 /// A running cluster service.
 pub struct ClusterHandle {
     pub watch: ClusterWatch,
+    /// The SQL catalog's log (see `catalog.rs`).
+    pub catalog: CatalogClient,
     shutdown: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -257,6 +260,9 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
         .set_nonblocking(true)
         .map_err(|e| Error::io("setting up the cluster listener", e))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let (catalog_requests, catalog_rx) = mpsc::unbounded_channel();
+    let (sql_applied, sql_applied_rx) = watch::channel(0);
+    let catalog = CatalogClient::new(catalog_requests, metadata.clone(), Arc::new(sql_applied));
     let metadata_rx = metadata.clone();
     let leader = Arc::new(AtomicU64::new(0));
     let leader_seen = leader.clone();
@@ -294,10 +300,14 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     leader_since: RefCell::new(None),
                     seen_leader: RefCell::new((None, 0)),
                     leader: leader_seen,
+                    last_proposal: Cell::new(0),
+                    catalog_peer: RefCell::new(None),
+                    sql_applied: sql_applied_rx,
                 });
                 tokio::task::spawn_local(accept_loop(node.clone(), listener));
                 tokio::task::spawn_local(node.clone().start_up());
                 tokio::task::spawn_local(node.clone().govern());
+                tokio::task::spawn_local(node.clone().serve_catalog(catalog_rx));
                 let mut shutdown_rx = shutdown_rx;
                 while !*shutdown_rx.borrow() {
                     if shutdown_rx.changed().await.is_err() {
@@ -313,6 +323,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
         .map_err(|e| Error::io("starting the cluster thread", e))?;
     Ok(ClusterHandle {
         watch: ClusterWatch { metadata, leader },
+        catalog,
         shutdown,
         thread: Some(thread),
     })
@@ -333,9 +344,20 @@ struct Node {
     seen_leader: RefCell<(Option<NodeId>, u64)>,
     /// The leader, for [`ClusterWatch`].
     leader: Arc<AtomicU64>,
+    /// The number of this node's last catalog proposal.
+    last_proposal: Cell<u64>,
+    /// The connection catalog proposals take to the leader.
+    catalog_peer: RefCell<Option<Peer>>,
+    /// The records the SQL layer's catalog holds (`CatalogClient::applied`).
+    sql_applied: watch::Receiver<u64>,
 }
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a node that committed a catalog change waits for each other
+/// node to apply it.
+const CATALOG_APPLY_WAIT: Duration = Duration::from_secs(5);
+/// How often a catalog change asks again for a lock another node holds.
+const CATALOG_LOCK_RETRY: Duration = Duration::from_millis(50);
 const DISCOVERY_RETRY: Duration = Duration::from_millis(300);
 
 impl Node {
@@ -408,8 +430,8 @@ impl Node {
 
     async fn start_up(self: Rc<Self>) {
         if self.identity.borrow().expelled {
-            tracing::warn!(
-                "this node was expelled from its cluster and does not rejoin it; it serves only its own data (start with a new data directory to join again)"
+            tracing::error!(
+                "this node was expelled from its cluster and does not rejoin it (start it with a new data directory to join again)"
             );
             return;
         }
@@ -676,6 +698,245 @@ impl Node {
             }
             // `serve` hands such a connection to `shards.rs` first.
             Request::ShardChannel => Response::Failed("not a shard channel".into()),
+            Request::Propose(_) if !Self::is_leader(&raft) => {
+                Response::NotLeader(self.leader_addr(&raft))
+            }
+            Request::Propose(
+                command @ (Command::CatalogLock { .. }
+                | Command::Catalog { .. }
+                | Command::CatalogUnlock { .. }
+                | Command::Fence),
+            ) => match raft.client_write(command).await {
+                Ok(r) => Response::Proposed {
+                    index: r.log_id.index,
+                    result: r.data,
+                },
+                Err(e) => Response::Failed(e.to_string()),
+            },
+            Request::CatalogApplied(records) => {
+                let mut applied = self.sql_applied.clone();
+                let reached =
+                    tokio::time::timeout(CATALOG_APPLY_WAIT, applied.wait_for(|n| *n >= records))
+                        .await;
+                Response::CatalogApplied(matches!(reached, Ok(Ok(_))))
+            }
+            Request::Propose(other) => {
+                Response::Failed(format!("\"{other}\" is not proposed this way"))
+            }
+        }
+    }
+
+    /// Serves the SQL layer's catalog requests one at a time, in the order
+    /// they were made (see `catalog.rs`).
+    async fn serve_catalog(self: Rc<Self>, mut requests: mpsc::UnboundedReceiver<CatalogRequest>) {
+        while let Some(request) = requests.recv().await {
+            let result = self.catalog_op(&request.op).await;
+            let _ = request.reply.send(result);
+        }
+    }
+
+    async fn catalog_op(self: &Rc<Self>, op: &CatalogOp) -> Result<u64> {
+        let mut busy_logged = None;
+        let busy_since = Instant::now();
+        loop {
+            let raft = self.raft();
+            let node = self.identity.borrow().node_id;
+            let (Some(raft), Some(node)) = (raft, node) else {
+                if self.identity.borrow().expelled {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "this node was expelled from its cluster, whose catalog it can no longer change; start it with a new data directory to join again",
+                    ));
+                }
+                // Not in the cluster yet (discovery or join under way).
+                tokio::time::sleep(DISCOVERY_RETRY).await;
+                continue;
+            };
+            let proposal = self.next_proposal();
+            let command = match op {
+                CatalogOp::Lock => Command::CatalogLock { node, proposal },
+                CatalogOp::Append {
+                    records,
+                    held,
+                    unlock,
+                } => Command::Catalog {
+                    node,
+                    proposal,
+                    records: records.clone(),
+                    held: *held,
+                    unlock: *unlock,
+                },
+                CatalogOp::Unlock => Command::CatalogUnlock { node, proposal },
+            };
+            let result = match self.propose_via_leader(&raft, command).await {
+                Ok((index, result)) => {
+                    self.applied_up_to(index).await;
+                    Some(result)
+                }
+                Err(e) => {
+                    tracing::debug!("a catalog proposal: {}", e.message);
+                    self.outcome_of(&raft, node, proposal).await
+                }
+            };
+            match result {
+                Some(CommandResult::CatalogLen(n)) => {
+                    if let CatalogOp::Append { .. } = op {
+                        self.wait_for_others(node, n).await;
+                    }
+                    return Ok(n);
+                }
+                Some(CommandResult::Busy(holder)) => {
+                    if busy_logged != Some(holder) && busy_since.elapsed() > Duration::from_secs(2)
+                    {
+                        tracing::info!("a catalog change waits for node {holder}'s to finish");
+                        busy_logged = Some(holder);
+                    }
+                    tokio::time::sleep(CATALOG_LOCK_RETRY).await;
+                }
+                Some(CommandResult::Refused(m)) => {
+                    return Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m))
+                }
+                Some(other) => {
+                    return Err(Error::internal(format!(
+                        "an unexpected answer to a catalog command: {other:?}"
+                    )))
+                }
+                // Never committed, and now never will be: again.
+                None => tokio::time::sleep(CATALOG_LOCK_RETRY).await,
+            }
+        }
+    }
+
+    /// Waits until every other online node's SQL catalog holds `records`
+    /// records, so that a change is seen everywhere once its statement
+    /// returns. A node that cannot say so in time is named in the log: it
+    /// is down or cut off, and applies the records before it serves again
+    /// (its start-up fence); a node cut off while it runs is the lease's
+    /// business (docs/CLUSTER.md §6).
+    async fn wait_for_others(&self, me: NodeId, records: u64) {
+        let metadata = self.metadata.borrow().clone();
+        let mut asks = tokio::task::JoinSet::new();
+        for n in metadata.nodes.values() {
+            if n.id == me || n.state != NodeState::Online {
+                continue;
+            }
+            let mut peer = Peer::new(n.advertise.clone(), self.config.secret.clone());
+            let id = n.id;
+            asks.spawn_local(async move {
+                let answer = peer
+                    .call(
+                        &Request::CatalogApplied(records),
+                        CATALOG_APPLY_WAIT + CALL_TIMEOUT,
+                    )
+                    .await;
+                (id, matches!(answer, Ok(Response::CatalogApplied(true))))
+            });
+        }
+        while let Some(done) = asks.join_next().await {
+            if let Ok((id, false)) = done {
+                tracing::warn!(
+                    "node {id} did not confirm the catalog change in time; it applies it before it serves again"
+                );
+            }
+        }
+    }
+
+    /// A number larger than any this node proposed before, also in an
+    /// earlier run.
+    fn next_proposal(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let next = now.max(self.last_proposal.get() + 1);
+        self.last_proposal.set(next);
+        next
+    }
+
+    /// Proposes `command` on the leader, this node or another; returns
+    /// its log index and result once committed. An error leaves the
+    /// outcome unknown.
+    async fn propose_via_leader(
+        &self,
+        raft: &Raft<TypeConfig>,
+        command: Command,
+    ) -> Result<(u64, CommandResult)> {
+        if Self::is_leader(raft) {
+            return raft
+                .client_write(command)
+                .await
+                .map(|r| (r.log_id.index, r.data))
+                .map_err(|e| Error::new(sqlstate::CONNECTION_FAILURE, e.to_string()));
+        }
+        let Some(addr) = self.leader_addr(raft) else {
+            return Err(Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                "the cluster has no leader at the moment",
+            ));
+        };
+        // One connection to the leader, kept (only `serve_catalog` uses it).
+        let mut peer = match self.catalog_peer.take() {
+            Some(p) if p.addr() == addr => p,
+            _ => Peer::new(addr, self.config.secret.clone()),
+        };
+        let answer = peer
+            .call(&Request::Propose(command), CALL_TIMEOUT * 5)
+            .await;
+        self.catalog_peer.replace(Some(peer));
+        match answer? {
+            Response::Proposed { index, result } => Ok((index, result)),
+            other => Err(Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                format!("the leader did not take the proposal: {other:?}"),
+            )),
+        }
+    }
+
+    /// The result of this node's proposal `proposal`, whose answer was
+    /// lost: a fence is committed after it, and then the tables say
+    /// whether it was applied (`None`: it was not, and never will be).
+    async fn outcome_of(
+        &self,
+        raft: &Raft<TypeConfig>,
+        node: NodeId,
+        proposal: u64,
+    ) -> Option<CommandResult> {
+        let since = Instant::now();
+        let mut warned = false;
+        loop {
+            match self.propose_via_leader(raft, Command::Fence).await {
+                Ok((index, _)) => {
+                    self.applied_up_to(index).await;
+                    let metadata = self.metadata.borrow().clone();
+                    return match metadata.proposals.get(&node) {
+                        Some((p, result)) if *p == proposal => Some(result.clone()),
+                        _ => None,
+                    };
+                }
+                Err(e) => {
+                    if !warned && since.elapsed() > Duration::from_secs(2) {
+                        tracing::warn!(
+                            "a catalog change waits to learn whether it was committed: {}",
+                            e.message
+                        );
+                        warned = true;
+                    }
+                    tokio::time::sleep(CATALOG_LOCK_RETRY).await
+                }
+            }
+        }
+    }
+
+    /// Waits until this node has applied the log up to `index`.
+    async fn applied_up_to(&self, index: u64) {
+        let mut metadata = self.metadata.clone();
+        loop {
+            let applied = metadata
+                .borrow_and_update()
+                .last_applied
+                .map_or(0, |l| l.index);
+            if applied >= index || metadata.changed().await.is_err() {
+                return;
+            }
         }
     }
 
@@ -785,7 +1046,7 @@ impl Node {
             }
         }
         tracing::warn!(
-            "this node was expelled from its cluster; it serves only its own data from now on, and its data directory cannot rejoin"
+            "this node was expelled from its cluster; it serves what it holds until it stops, its catalog can no longer change, and its data directory cannot rejoin"
         );
         let raft = raft.clone();
         tokio::task::spawn_local(async move {
@@ -885,6 +1146,30 @@ impl Node {
             if let Err(e) = self.balance_voters(&raft, since).await {
                 tracing::warn!("the governor: {}", e.message);
             }
+            self.break_dead_lock(&raft, since).await;
+        }
+    }
+
+    /// Takes the cluster DDL lock from a node that has not answered for
+    /// the voter-down timeout, so one dead node does not stop every
+    /// node's DDL; its change, should it come back with one, is refused.
+    async fn break_dead_lock(&self, raft: &Raft<TypeConfig>, leader_since: Instant) {
+        let me = raft.metrics().borrow().id;
+        let Some(holder) = self.metadata.borrow().catalog_lock else {
+            return;
+        };
+        if self.alive(holder, me, leader_since) {
+            return;
+        }
+        match self
+            .propose(raft, Command::BreakCatalogLock { node: holder })
+            .await
+        {
+            Ok(_) => tracing::warn!(
+                "node {holder} held the cluster DDL lock and has not answered for {:?}: the lock is released",
+                self.config.timing.voter_down_timeout
+            ),
+            Err(e) => tracing::warn!("releasing node {holder}'s DDL lock: {}", e.message),
         }
     }
 

@@ -4,6 +4,7 @@
 //! change them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use openraft::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,34 @@ pub enum Command {
     /// `tessera expel`: the node leaves for good; its id is never reused
     /// and its data directory cannot rejoin.
     ExpelNode { id: NodeId },
+    /// The cluster DDL lock for `node` (see [`Metadata::catalog_lock`]):
+    /// answered `CatalogLen` when it holds it (also if it already did),
+    /// `Busy` while another node does.
+    CatalogLock { node: NodeId, proposal: u64 },
+    /// Records of the SQL catalog, appended in order. With `held`, taken
+    /// only while `node` holds the lock (it computed them under it; if the
+    /// lock was broken meanwhile they are refused). Without, they depend on
+    /// no catalog (a block's decision without changes) and are taken
+    /// unless another node holds the lock. `unlock` releases the lock with
+    /// them.
+    Catalog {
+        node: NodeId,
+        proposal: u64,
+        records: Vec<Vec<u8>>,
+        held: bool,
+        unlock: bool,
+    },
+    /// Releases the lock if `node` holds it. Also a node's fence at
+    /// start-up: once applied, nothing it proposed before can still be
+    /// committed after it.
+    CatalogUnlock { node: NodeId, proposal: u64 },
+    /// Changes nothing: once it is applied, every command proposed before
+    /// it is either applied or lost for good.
+    Fence,
+    /// The governor takes the lock from a node that has not answered for
+    /// longer than the voter-down timeout: its change, if it comes back
+    /// with one, is refused.
+    BreakCatalogLock { node: NodeId },
 }
 
 impl std::fmt::Display for Command {
@@ -82,6 +111,13 @@ impl std::fmt::Display for Command {
             Command::AddNode { node } => write!(f, "add node {}", node.name),
             Command::UpdateNode { node } => write!(f, "update node {}", node.id),
             Command::ExpelNode { id } => write!(f, "expel node {id}"),
+            Command::CatalogLock { node, .. } => write!(f, "catalog lock for node {node}"),
+            Command::Catalog { node, records, .. } => {
+                write!(f, "{} catalog records from node {node}", records.len())
+            }
+            Command::CatalogUnlock { node, .. } => write!(f, "catalog unlock by node {node}"),
+            Command::Fence => write!(f, "fence"),
+            Command::BreakCatalogLock { node } => write!(f, "break node {node}'s catalog lock"),
         }
     }
 }
@@ -93,6 +129,50 @@ pub enum CommandResult {
     /// The command was valid Raft data but wrong for the tables (applied as
     /// a no-op on every node alike).
     Refused(String),
+    /// The catalog lock is taken, or records were appended: the number of
+    /// catalog records after the command.
+    CatalogLen(u64),
+    /// Another node holds the catalog lock.
+    Busy(NodeId),
+}
+
+/// The SQL catalog's records in the order they were committed: opaque
+/// here (tessera-sql encodes and applies them). Shared by the copies the
+/// tables are published as; an append copies the list only while one is
+/// still read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogRecords(Arc<Vec<Vec<u8>>>);
+
+impl CatalogRecords {
+    pub fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// All of them, shared.
+    pub fn all(&self) -> Arc<Vec<Vec<u8>>> {
+        self.0.clone()
+    }
+    /// The records from number `start` on.
+    pub fn since(&self, start: u64) -> &[Vec<u8>] {
+        self.0.get(start as usize..).unwrap_or(&[])
+    }
+    fn extend(&mut self, records: &[Vec<u8>]) {
+        Arc::make_mut(&mut self.0).extend_from_slice(records);
+    }
+}
+
+impl Serialize for CatalogRecords {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for CatalogRecords {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Vec::<Vec<u8>>::deserialize(d).map(|v| CatalogRecords(Arc::new(v)))
+    }
 }
 
 /// The system tables.
@@ -102,6 +182,16 @@ pub struct Metadata {
     pub nodes: BTreeMap<NodeId, NodeRecord>,
     pub last_applied: Option<LogId<NodeId>>,
     pub membership: StoredMembership<NodeId, RaftNode>,
+    /// The SQL catalog (CLUSTER.md step 2): every node applies these
+    /// records, as a node outside a cluster replays its `catalog.wal`.
+    pub catalog: CatalogRecords,
+    /// The cluster DDL lock: the node whose catalog change is under way.
+    /// It computes changes from a catalog that holds every record, and no
+    /// other node's change can come between.
+    pub catalog_lock: Option<NodeId>,
+    /// Per node: its last catalog command's proposal number and result, so
+    /// a node that lost the answer can learn the outcome.
+    pub proposals: BTreeMap<NodeId, (u64, CommandResult)>,
 }
 
 impl Metadata {
@@ -180,12 +270,81 @@ impl Metadata {
                     )),
                     Some(row) => {
                         row.state = NodeState::Expelled;
+                        // A change it had under way never finishes.
+                        if self.catalog_lock == Some(*id) {
+                            self.catalog_lock = None;
+                        }
                         CommandResult::Done
                     }
                     None => CommandResult::Refused(format!("node {id} is not known")),
                 }
             }
+            Command::CatalogLock { node, proposal } => {
+                let result = match self.catalog_lock {
+                    Some(holder) if holder != *node => CommandResult::Busy(holder),
+                    _ if !self.is_online(*node) => {
+                        CommandResult::Refused(format!("node {node} is not in the cluster"))
+                    }
+                    _ => {
+                        self.catalog_lock = Some(*node);
+                        CommandResult::CatalogLen(self.catalog.len())
+                    }
+                };
+                self.note_proposal(*node, *proposal, &result);
+                result
+            }
+            Command::Catalog {
+                node,
+                proposal,
+                records,
+                held,
+                unlock,
+            } => {
+                let result = match self.catalog_lock {
+                    holder if *held && holder != Some(*node) => CommandResult::Refused(format!(
+                        "node {node} lost the cluster DDL lock (it did not answer for too long); the change was not made"
+                    )),
+                    Some(holder) if holder != *node => CommandResult::Busy(holder),
+                    _ if !self.is_online(*node) => {
+                        CommandResult::Refused(format!("node {node} is not in the cluster"))
+                    }
+                    _ => {
+                        self.catalog.extend(records);
+                        if *unlock {
+                            self.catalog_lock = None;
+                        }
+                        CommandResult::CatalogLen(self.catalog.len())
+                    }
+                };
+                self.note_proposal(*node, *proposal, &result);
+                result
+            }
+            Command::CatalogUnlock { node, proposal } => {
+                if self.catalog_lock == Some(*node) {
+                    self.catalog_lock = None;
+                }
+                let result = CommandResult::CatalogLen(self.catalog.len());
+                self.note_proposal(*node, *proposal, &result);
+                result
+            }
+            Command::Fence => CommandResult::Done,
+            Command::BreakCatalogLock { node } => {
+                if self.catalog_lock == Some(*node) {
+                    self.catalog_lock = None;
+                }
+                CommandResult::Done
+            }
         }
+    }
+
+    fn is_online(&self, node: NodeId) -> bool {
+        self.nodes
+            .get(&node)
+            .is_some_and(|n| n.state == NodeState::Online)
+    }
+
+    fn note_proposal(&mut self, node: NodeId, proposal: u64, result: &CommandResult) {
+        self.proposals.insert(node, (proposal, result.clone()));
     }
 }
 
@@ -291,5 +450,95 @@ mod tests {
             m.apply(&Command::AddNode { node: node(3, "b") }),
             CommandResult::NodeId(3)
         );
+    }
+
+    #[test]
+    fn the_catalog_lock_has_one_holder_and_records_follow_it() {
+        let mut m = Metadata::default();
+        let mut first = node(1, "a");
+        first.id = 1;
+        m.apply(&Command::Bootstrap {
+            cluster_id: 9,
+            node: first,
+        });
+        m.apply(&Command::AddNode { node: node(2, "b") });
+        let append = |node, proposal, unlock| Command::Catalog {
+            node,
+            proposal,
+            records: vec![vec![node as u8, proposal as u8]],
+            held: unlock,
+            unlock,
+        };
+        assert_eq!(
+            m.apply(&Command::CatalogLock {
+                node: 1,
+                proposal: 1
+            }),
+            CommandResult::CatalogLen(0)
+        );
+        // Taking it again is a no-op for its holder, and waits for others.
+        assert_eq!(
+            m.apply(&Command::CatalogLock {
+                node: 1,
+                proposal: 2
+            }),
+            CommandResult::CatalogLen(0)
+        );
+        assert_eq!(
+            m.apply(&Command::CatalogLock {
+                node: 2,
+                proposal: 1
+            }),
+            CommandResult::Busy(1)
+        );
+        assert_eq!(m.apply(&append(2, 2, false)), CommandResult::Busy(1));
+        assert_eq!(m.apply(&append(1, 3, true)), CommandResult::CatalogLen(1));
+        assert_eq!(m.catalog_lock, None);
+        // With the lock free, records that need none are taken.
+        assert_eq!(m.apply(&append(2, 3, false)), CommandResult::CatalogLen(2));
+        assert_eq!(m.catalog.since(1), [vec![2u8, 3u8]]);
+        // Each node's last proposal and its outcome are kept.
+        assert_eq!(m.proposals[&1], (3, CommandResult::CatalogLen(1)));
+        assert_eq!(m.proposals[&2], (3, CommandResult::CatalogLen(2)));
+        // Unlock by a node that does not hold it changes nothing; an
+        // expelled holder loses the lock, and a stranger never gets it.
+        m.apply(&Command::CatalogLock {
+            node: 2,
+            proposal: 4,
+        });
+        m.apply(&Command::CatalogUnlock {
+            node: 1,
+            proposal: 4,
+        });
+        assert_eq!(m.catalog_lock, Some(2));
+        // A broken lock: the holder's change is refused, not appended.
+        m.apply(&Command::BreakCatalogLock { node: 2 });
+        assert_eq!(m.catalog_lock, None);
+        assert!(matches!(
+            m.apply(&append(2, 5, true)),
+            CommandResult::Refused(_)
+        ));
+        assert_eq!(m.catalog.len(), 2);
+        m.apply(&Command::CatalogLock {
+            node: 2,
+            proposal: 6,
+        });
+        m.apply(&Command::ExpelNode { id: 2 });
+        assert_eq!(m.catalog_lock, None);
+        assert!(matches!(
+            m.apply(&Command::CatalogLock {
+                node: 7,
+                proposal: 1
+            }),
+            CommandResult::Refused(_)
+        ));
+        assert!(matches!(
+            m.apply(&append(2, 5, true)),
+            CommandResult::Refused(_)
+        ));
+        // The records survive the snapshot's encoding.
+        let bytes = postcard::to_allocvec(&m).unwrap();
+        let back: Metadata = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
     }
 }

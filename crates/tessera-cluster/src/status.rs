@@ -84,8 +84,16 @@ pub fn render(s: &Status) -> String {
     );
     let _ = writeln!(
         out,
-        "raft voters: {:?}, learners: {:?}\n",
+        "raft voters: {:?}, learners: {:?}",
         s.voters, s.learners
+    );
+    let _ = writeln!(
+        out,
+        "catalog: {} records, DDL lock: {}\n",
+        s.metadata.catalog.len(),
+        s.metadata
+            .catalog_lock
+            .map_or("free".to_string(), |n| format!("held by node {n}"))
     );
     let mut rows = Vec::new();
     for n in s.metadata.nodes.values() {

@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::secret::{handshake_client, ClusterSecret};
-use crate::state::{Metadata, NodeId, NodeRecord, RaftNode, TypeConfig};
+use crate::state::{Command, CommandResult, Metadata, NodeId, NodeRecord, RaftNode, TypeConfig};
 
 /// The largest frame either side accepts (a metadata snapshot is the
 /// largest message; the catalog of a big schema fits many times over).
@@ -58,6 +58,12 @@ pub enum Request {
     /// From now on this connection carries shard requests, many at a time
     /// (see `shards.rs`); answered `ShardChannel` or `Failed`.
     ShardChannel,
+    /// To the leader: propose a catalog command (`catalog.rs`); answered
+    /// `Proposed` once committed.
+    Propose(Command),
+    /// From a node that committed catalog records: answer once your SQL
+    /// catalog holds this many (or after a while, saying it does not).
+    CatalogApplied(u64),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,6 +83,13 @@ pub enum Response {
     Expelled(NodeId),
     /// The connection now carries shard requests.
     ShardChannel,
+    /// The command is committed at this log index, with this result.
+    Proposed {
+        index: u64,
+        result: CommandResult,
+    },
+    /// Whether the SQL catalog holds the records asked about.
+    CatalogApplied(bool),
     /// The request was understood but failed.
     Failed(String),
 }

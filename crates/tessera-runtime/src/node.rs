@@ -21,7 +21,7 @@ use std::sync::Arc;
 const SHARD_STACK_BYTES: usize = 64 << 20;
 
 use tessera_sql::router::Router;
-use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext};
+use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext, SharedCatalog};
 use tessera_storage::checkpoint::{wal_dir, write_checkpoint, Published};
 use tessera_storage::file::{FileSystem, OsFileSystem};
 use tessera_storage::recovery::{self, RecoveredShard};
@@ -79,6 +79,23 @@ pub struct NodeConfig {
     /// new data directory, or one from before roles existed); its password
     /// already hashed.
     pub bootstrap_role: Option<tessera_types::RoleDef>,
+    /// In a cluster: the cluster's catalog log, in place of `catalog.wal`.
+    pub cluster_catalog: Option<ClusterCatalog>,
+}
+
+/// The catalog of a node in a cluster (docs/CLUSTER.md step 2).
+#[derive(Clone)]
+pub struct ClusterCatalog {
+    pub log: Arc<dyn SharedCatalog>,
+    /// The records committed when the node starts (after its fence, so
+    /// every record it ever had committed is among them).
+    pub records: Arc<Vec<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for ClusterCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClusterCatalog({} records)", self.records.len())
+    }
 }
 
 /// The default of [`NodeConfig::max_connections`].
@@ -96,6 +113,7 @@ impl NodeConfig {
             checkpoint_wal_size_bytes: CHECKPOINT_WAL_SIZE_DEFAULT,
             checkpoint_interval: CHECKPOINT_INTERVAL_DEFAULT,
             bootstrap_role: None,
+            cluster_catalog: None,
         }
     }
 }
@@ -223,7 +241,11 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     let base = Catalog::new(meta.bucket_count, meta.shard_count);
     recovery::migrate_single_file_logs(&config.data_dir, meta.shard_count)?;
     let fs: Arc<dyn FileSystem> = Arc::new(OsFileSystem);
-    let recovered = recovery::recover_in(&*fs, &config.data_dir, base, meta.shard_count)?;
+    let source = match &config.cluster_catalog {
+        Some(c) => recovery::CatalogSource::Records(&c.records),
+        None => recovery::CatalogSource::File,
+    };
+    let recovered = recovery::recover_with(&*fs, &config.data_dir, base, meta.shard_count, source)?;
 
     // Ids continue after the largest found anywhere in the node.
     let mut max_row_id = recovered.max_row_id;
@@ -284,6 +306,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             shard,
             recovered: recovered_shard,
             catalog_wal,
+            cluster_catalog: config.cluster_catalog.clone().filter(|_| shard == 0),
             catalog_cell: catalog_cell.clone(),
             timeline: timeline.clone(),
             lock_waits: lock_waits.clone(),
@@ -350,6 +373,7 @@ struct ShardArgs {
     shard: ShardId,
     recovered: RecoveredShard,
     catalog_wal: Option<(PathBuf, u64)>,
+    cluster_catalog: Option<ClusterCatalog>,
     catalog_cell: Arc<CatalogCell>,
     timeline: Arc<Timeline>,
     lock_waits: Arc<LockWaits>,
@@ -413,6 +437,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         shard,
         recovered,
         catalog_wal,
+        cluster_catalog,
         catalog_cell,
         timeline,
         lock_waits,
@@ -459,21 +484,26 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         )?),
         None => None,
     };
-    let ctx = Rc::new(
-        ShardContext::new(
-            shard,
-            recovered.store,
-            wal,
-            catalog_cell,
-            catalog_log,
-            timeline,
-        )
-        .with_memory_limit(shard_memory_limit_bytes)
-        .with_lock_waits(lock_waits)
-        .with_ledger(ledger)
-        .with_stats(stats)
-        .with_deps(log_deps),
-    );
+    let mut ctx = ShardContext::new(
+        shard,
+        recovered.store,
+        wal,
+        catalog_cell,
+        catalog_log,
+        timeline,
+    )
+    .with_memory_limit(shard_memory_limit_bytes)
+    .with_lock_waits(lock_waits)
+    .with_ledger(ledger)
+    .with_stats(stats)
+    .with_deps(log_deps);
+    if let Some(c) = &cluster_catalog {
+        ctx = ctx.with_shared_catalog(c.log.clone(), c.records.len() as u64);
+    }
+    let ctx = Rc::new(ctx);
+    if cluster_catalog.is_some() {
+        tokio::task::spawn_local(ctx.clone().follow_shared_catalog());
+    }
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),
         mailboxes,

@@ -52,6 +52,7 @@ use crate::plan::{
 use crate::rows::Rows;
 
 mod analyze;
+mod catalog_log;
 mod ddl;
 mod dependencies;
 mod roles;
@@ -59,6 +60,7 @@ mod schemas;
 mod types;
 pub(crate) use types::free_check_name;
 
+pub use catalog_log::{SendFuture, SharedCatalog};
 pub use ddl::Block;
 pub(crate) use dependencies::foreign_keys_needing;
 use dependencies::{ColumnReaders, DropPlan, Object};
@@ -649,17 +651,34 @@ impl ShardRequest {
 
 impl ShardRequest {
     /// Whether a cancel or timeout of the statement that sent it may stop
-    /// it: reads and writes refused whole, never a step of a commit, an
-    /// abort or DDL.
+    /// it: reads and writes refused whole, and catalog changes while they
+    /// wait for the DDL lock (nothing is changed before it is granted);
+    /// never a step of a commit, an abort, or the last step of an index
+    /// build or a table rewrite.
     pub fn interruptible(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ShardRequest::Scan { .. }
-                | ShardRequest::Get { .. }
-                | ShardRequest::Insert { .. }
-                | ShardRequest::Modify { .. }
-                | ShardRequest::LockKeys { .. }
-        )
+            | ShardRequest::Get { .. }
+            | ShardRequest::Insert { .. }
+            | ShardRequest::Modify { .. }
+            | ShardRequest::LockKeys { .. }
+            | ShardRequest::CreateTable { .. }
+            | ShardRequest::CreateSequence { .. }
+            | ShardRequest::AlterSequence { .. }
+            | ShardRequest::AlterTable { .. }
+            | ShardRequest::Comment { .. }
+            | ShardRequest::CreateView { .. }
+            | ShardRequest::Drop { .. }
+            | ShardRequest::CreateSchema { .. }
+            | ShardRequest::DropSchemas { .. }
+            | ShardRequest::RenameSchema { .. }
+            | ShardRequest::RenameIndex { .. }
+            | ShardRequest::Roles { .. }
+            | ShardRequest::Types(_)
+            | ShardRequest::CreateIndex { .. } => true,
+            ShardRequest::InBlock { request, .. } => request.interruptible(),
+            _ => false,
+        }
     }
 }
 
@@ -737,7 +756,7 @@ pub struct ShardContext {
     /// When each table was last analyzed here (see `analyze`).
     analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
-    catalog_log: Option<(WalWriter, tokio::sync::Mutex<()>)>,
+    catalog_log: Option<catalog_log::CatalogLog>,
     /// Shard 0 only: the changes of the block holding the DDL lock (see
     /// `ddl.rs`), and its release.
     ddl_block: RefCell<Option<ddl::DdlBlock>>,
@@ -1001,7 +1020,7 @@ impl ShardContext {
             cached_pending: RefCell::new(None),
             // Looked at again on first use.
             cached_generation: Cell::new(u64::MAX),
-            catalog_log: catalog_log.map(|w| (w, tokio::sync::Mutex::new(()))),
+            catalog_log: catalog_log.map(catalog_log::CatalogLog::new),
             ddl_block: RefCell::new(None),
             ddl_released: Notify::new(),
             memory_limit_bytes: usize::MAX,
@@ -1268,6 +1287,18 @@ impl ShardContext {
     /// Shares the node's lock-wait graph (deadlocks across shards).
     pub fn with_lock_waits(mut self, waits: Arc<LockWaits>) -> ShardContext {
         self.waits = waits;
+        self
+    }
+
+    /// Shard 0 of a node in a cluster: catalog changes go through the
+    /// cluster's log, of which the recovered catalog holds `applied`
+    /// records (see `catalog_log.rs`).
+    pub fn with_shared_catalog(
+        mut self,
+        log: Arc<dyn SharedCatalog>,
+        applied: u64,
+    ) -> ShardContext {
+        self.catalog_log = self.catalog_log.map(|l| l.shared(log, applied));
         self
     }
 
@@ -3592,7 +3623,7 @@ impl ShardContext {
 
     // ---- catalog (shard 0) -------------------------------------------------
 
-    fn catalog_log(&self) -> Result<&(WalWriter, tokio::sync::Mutex<()>)> {
+    fn catalog_log(&self) -> Result<&catalog_log::CatalogLog> {
         self.catalog_log.as_ref().ok_or_else(|| {
             Error::internal(format!("DDL sent to shard {}, not shard 0", self.shard))
         })
@@ -3777,8 +3808,8 @@ impl ShardContext {
     }
 
     async fn log_sequences(&self, records: Vec<SequenceRecord>) -> Result<ShardResponse> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
+        let log = self.catalog_log()?;
+        let _guard = log.order.lock().await;
         let catalog = self.catalog_cell.load();
         let fresh: Vec<SequenceRecord> = records
             .into_iter()
@@ -3791,7 +3822,8 @@ impl ShardContext {
         if fresh.is_empty() {
             return Ok(ShardResponse::Done(vec![]));
         }
-        log.append_durable(&CatalogRecord::SequenceValues(fresh.clone()).encode())
+        log.local
+            .append_durable(&CatalogRecord::SequenceValues(fresh.clone()).encode())
             .await?;
         for (id, generation, ..) in fresh {
             if let Some(s) = catalog.sequence_by_id(id) {

@@ -213,51 +213,17 @@ fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
     })
 }
 
-/// Replays the catalog log onto `base`, then loads every shard's checkpoint
-/// and replays its log, all through `fs`.
-pub fn recover_in(
-    fs: &dyn FileSystem,
-    data_dir: &Path,
-    base: Catalog,
-    shard_count: u16,
-) -> Result<RecoveredNode> {
-    let catalog_wal_path = catalog_wal_path(data_dir);
-    let catalog_bytes = match fs.read(&catalog_wal_path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
-        Err(e) => {
-            return Err(Error::io(
-                &format!("reading {}", catalog_wal_path.display()),
-                e,
-            ))
-        }
-    };
-    let mut reader = WalReader::from_bytes(catalog_bytes);
-    let mut catalog = base;
-    // Transaction blocks with DDL decide in the catalog log (see
-    // `CatalogRecord::Transaction`).
-    let mut catalog_decisions: Vec<(TxId, Vec<u16>)> = Vec::new();
-    while let Some(payload) = reader.next_record() {
-        let record = CatalogRecord::decode(payload).map_err(|e| corrupt(&catalog_wal_path, e))?;
-        if let CatalogRecord::Transaction {
-            tx, participants, ..
-        } = &record
-        {
-            catalog_decisions.push((*tx, participants.clone()));
-        }
-        catalog = replay_catalog(catalog, record).map_err(|e| corrupt(&catalog_wal_path, e))?;
-    }
-    if reader.torn_tail {
-        tracing::warn!(
-            "{}: torn tail truncated at byte {}",
-            catalog_wal_path.display(),
-            reader.valid_len()
-        );
-    }
-    let catalog_wal_len = reader.valid_len();
-    check_watermark_in(fs, &catalog_wal_path, catalog_wal_len)?;
-    // An index whose build a crash interrupted was never acknowledged:
-    // it is dropped (its id is not reused, so its entries are ignored).
+/// Where a node's catalog records come from.
+pub enum CatalogSource<'a> {
+    /// `catalog.wal` in the data directory (a node outside a cluster).
+    File,
+    /// The cluster's records, from the metadata Raft log (CLUSTER.md step 2).
+    Records(&'a [Vec<u8>]),
+}
+
+/// The catalog without indexes whose build, or table rewrites whose
+/// switch, a crash interrupted.
+fn without_unfinished_builds(mut catalog: Catalog) -> Catalog {
     let unfinished: Vec<(String, TableId)> = catalog
         .indexes()
         .filter(|i| !i.is_valid())
@@ -277,6 +243,125 @@ pub fn recover_in(
     for (name, id) in unfinished {
         tracing::warn!("dropping \"{name}\", a table rewrite that did not finish");
         catalog = catalog.without_table(id);
+    }
+    catalog
+}
+
+/// Replays the catalog log onto `base`, then loads every shard's checkpoint
+/// and replays its log, all through `fs`.
+pub fn recover_in(
+    fs: &dyn FileSystem,
+    data_dir: &Path,
+    base: Catalog,
+    shard_count: u16,
+) -> Result<RecoveredNode> {
+    recover_with(fs, data_dir, base, shard_count, CatalogSource::File)
+}
+
+/// A transaction block decided in the catalog log, and its participants.
+type BlockDecision = (TxId, Vec<u16>);
+
+/// Replays encoded catalog records onto `catalog`; also returns the
+/// decisions of the transaction blocks among them.
+fn replay_catalog_records<'a>(
+    mut catalog: Catalog,
+    records: impl IntoIterator<Item = &'a [u8]>,
+    what: &Path,
+) -> Result<(Catalog, Vec<BlockDecision>)> {
+    // Transaction blocks with DDL decide in the catalog log (see
+    // `CatalogRecord::Transaction`).
+    let mut decisions = Vec::new();
+    for payload in records {
+        let record = CatalogRecord::decode(payload).map_err(|e| corrupt(what, e))?;
+        if let CatalogRecord::Transaction {
+            tx, participants, ..
+        } = &record
+        {
+            decisions.push((*tx, participants.clone()));
+        }
+        catalog = replay_catalog(catalog, record).map_err(|e| corrupt(what, e))?;
+    }
+    Ok((catalog, decisions))
+}
+
+/// `catalog` with one encoded record applied, as recovery applies it: how
+/// a node in a cluster follows the records other nodes commit.
+pub fn apply_catalog_record(catalog: Catalog, payload: &[u8]) -> Result<Catalog> {
+    let record = CatalogRecord::decode(payload)?;
+    replay_catalog(catalog, record)
+}
+
+/// [`recover_in`] with the catalog's records from `source`.
+pub fn recover_with(
+    fs: &dyn FileSystem,
+    data_dir: &Path,
+    base: Catalog,
+    shard_count: u16,
+    source: CatalogSource,
+) -> Result<RecoveredNode> {
+    let catalog_wal_path = catalog_wal_path(data_dir);
+    let own_catalog = matches!(source, CatalogSource::File);
+    let catalog_bytes = match fs.read(&catalog_wal_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+        Err(e) => {
+            return Err(Error::io(
+                &format!("reading {}", catalog_wal_path.display()),
+                e,
+            ))
+        }
+    };
+    let mut reader = WalReader::from_bytes(catalog_bytes);
+    let mut local = Vec::new();
+    while let Some(payload) = reader.next_record() {
+        local.push(payload.to_vec());
+    }
+    if reader.torn_tail {
+        tracing::warn!(
+            "{}: torn tail truncated at byte {}",
+            catalog_wal_path.display(),
+            reader.valid_len()
+        );
+    }
+    let catalog_wal_len = reader.valid_len();
+    check_watermark_in(fs, &catalog_wal_path, catalog_wal_len)?;
+    let local_records = local.iter().map(|p| p.as_slice());
+    let (mut catalog, catalog_decisions) = match source {
+        CatalogSource::File => replay_catalog_records(base, local_records, &catalog_wal_path)?,
+        CatalogSource::Records(records) => {
+            // In a cluster, catalog.wal holds only where this node's
+            // sequences are (their values are handed out per node until
+            // tables span nodes; CLUSTER.md step 2).
+            for payload in &local {
+                let record =
+                    CatalogRecord::decode(payload).map_err(|e| corrupt(&catalog_wal_path, e))?;
+                if !matches!(record, CatalogRecord::SequenceValues(_)) {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        format!(
+                            "{} holds a catalog of its own (the data directory was used outside a cluster); a node in a cluster takes the cluster's catalog, so start it with a new data directory",
+                            catalog_wal_path.display()
+                        ),
+                    ));
+                }
+            }
+            let (catalog, decisions) = replay_catalog_records(
+                base,
+                records.iter().map(|p| p.as_slice()),
+                Path::new("the cluster's catalog log"),
+            )?;
+            let (catalog, _) = replay_catalog_records(catalog, local_records, &catalog_wal_path)?;
+            (catalog, decisions)
+        }
+    };
+
+    // An index whose build a crash interrupted was never acknowledged:
+    // it is dropped (its id is not reused, so its entries are ignored).
+    // In a cluster the catalog is every node's, and changes only through
+    // its log: such an index stays, unusable, until dropped (as one that
+    // PostgreSQL's CREATE INDEX CONCURRENTLY leaves).
+    if own_catalog {
+        catalog = without_unfinished_builds(catalog);
     }
 
     // First pass: load every shard's checkpoint, read its log, and gather

@@ -63,10 +63,29 @@ impl TestCluster {
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         let peers = addrs.join(",");
+        // A node serves SQL once it has its place in the cluster, which
+        // takes the others: all start, then all are waited for.
         for addr in addrs {
             cluster.spawn(addr, &peers, &[]);
         }
+        for node in &mut cluster.nodes {
+            node.wait_started();
+        }
         cluster
+    }
+
+    /// Stops every node (SIGTERM) and starts them all again.
+    pub fn restart_all(&mut self) {
+        for node in &mut self.nodes {
+            let exit = node.terminate();
+            assert!(exit.success(), "{}", node.log_tail());
+        }
+        for node in &mut self.nodes {
+            node.restart_deferred();
+        }
+        for node in &mut self.nodes {
+            node.wait_started();
+        }
     }
 
     fn spawn(&mut self, addr: String, peers: &str, more: &[&str]) -> usize {
@@ -81,7 +100,7 @@ impl TestCluster {
         ];
         args.extend(self.extra.iter().map(String::as_str));
         args.extend_from_slice(more);
-        let server = TestServer::start_with_args(self.shards, &args);
+        let server = TestServer::start_deferred(self.shards, &args);
         self.nodes.push(server);
         self.addrs.push(addr);
         self.nodes.len() - 1
@@ -90,6 +109,14 @@ impl TestCluster {
     /// Starts one more node with a new data directory, finding the cluster
     /// through the nodes there are; returns its position.
     pub fn add_node(&mut self, more: &[&str]) -> usize {
+        let at = self.add_node_deferred(more);
+        self.nodes[at].wait_started();
+        at
+    }
+
+    /// [`Self::add_node`] without waiting for the node to serve SQL, which
+    /// it does only once it is in the cluster.
+    pub fn add_node_deferred(&mut self, more: &[&str]) -> usize {
         let addr = format!("127.0.0.1:{}", free_port());
         let peers = self.addrs.join(",");
         self.spawn(addr, &peers, more)

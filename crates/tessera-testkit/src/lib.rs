@@ -114,6 +114,13 @@ impl TestServer {
         if let Some(addr) = external_addr() {
             return TestServer::start_external(&addr, shards);
         }
+        let mut server = TestServer::start_with_args_lazily(shards, args);
+        server.spawn_and_wait();
+        server
+    }
+
+    /// A server set up as [`Self::start_with_args`] does, not yet started.
+    fn start_with_args_lazily(shards: usize, args: &[&str]) -> TestServer {
         let bin = find_binary();
         let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
@@ -128,7 +135,7 @@ impl TestServer {
         fs::create_dir_all(&data_dir)
             .unwrap_or_else(|e| panic!("create {}: {e}", data_dir.display()));
         let log_path = root_dir.join("server.log");
-        let mut server = TestServer {
+        TestServer {
             host: "127.0.0.1".to_string(),
             port: 0,
             dbname: "tessera".to_string(),
@@ -142,9 +149,7 @@ impl TestServer {
                 start_count: 0,
                 extra_args: args.iter().map(|a| a.to_string()).collect(),
             }),
-        };
-        server.spawn_and_wait();
-        server
+        }
     }
 
     fn start_external(addr: &str, shards: usize) -> TestServer {
@@ -362,6 +367,12 @@ impl TestServer {
     /// Starts the server again on the same data directory (and the same port
     /// unless it was taken meanwhile). Stops it with SIGTERM first if running.
     pub fn restart(&mut self) {
+        self.stop_if_running();
+        self.spawn_and_wait();
+    }
+
+    /// Stops the server (SIGTERM) if it runs; panics unless it exits cleanly.
+    fn stop_if_running(&mut self) {
         if self.process().child.is_some() {
             let status = self.terminate();
             assert!(
@@ -370,7 +381,6 @@ impl TestServer {
                 self.log_tail()
             );
         }
-        self.spawn_and_wait();
     }
 
     /// Everything the server wrote to stdout and stderr, across restarts.
@@ -415,44 +425,7 @@ impl TestServer {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if self.port == 0 {
-                self.port = free_port();
-            }
-            let port = self.port;
-            let shards = self.shards;
-            let process = self.process_mut();
-            assert!(process.child.is_none(), "server is already running");
-            process.start_count += 1;
-            let mut log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&process.log_path)
-                .unwrap_or_else(|e| panic!("open {}: {e}", process.log_path.display()));
-            let _ = writeln!(
-                log,
-                "===== testkit: start #{} of {} on port {port} =====",
-                process.start_count,
-                process.bin.display()
-            );
-            let stderr = log.try_clone().expect("clone log file handle");
-            let child = Command::new(&process.bin)
-                .arg("run")
-                .arg("--data-dir")
-                .arg(&process.data_dir)
-                .arg("--pg-listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--shards")
-                .arg(shards.to_string())
-                .args(&process.extra_args)
-                .env_remove("TESSERA_DATA_DIR")
-                .env_remove("TESSERA_PG_LISTEN")
-                .env_remove("TESSERA_SHARDS")
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log))
-                .stderr(Stdio::from(stderr))
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", process.bin.display()));
-            process.child = Some(child);
+            self.spawn();
             match self.wait_until_accepting() {
                 Ok(()) => return,
                 Err(exited) => {
@@ -463,18 +436,87 @@ impl TestServer {
                         self.port = 0;
                         continue;
                     }
-                    panic!(
-                        "tessera did not start serving 127.0.0.1:{port} within {START_TIMEOUT:?}{}\n{}",
-                        if exited { " (it exited)" } else { "" },
-                        self.log_tail()
-                    );
+                    self.not_started(exited);
                 }
             }
         }
     }
 
-    /// Ok once a startup handshake succeeds while our child is alive;
-    /// Err(true) if the child exited, Err(false) on timeout (child killed).
+    fn not_started(&self, exited: bool) -> ! {
+        panic!(
+            "tessera did not start serving 127.0.0.1:{} within {START_TIMEOUT:?}{}\n{}",
+            self.port,
+            if exited { " (it exited)" } else { "" },
+            self.log_tail()
+        );
+    }
+
+    /// Starts the process without waiting for it to serve (a node of a
+    /// cluster serves once the cluster has formed); see [`Self::wait_started`].
+    pub fn start_deferred(shards: usize, args: &[&str]) -> TestServer {
+        assert!(
+            external_addr().is_none(),
+            "clusters need processes of their own"
+        );
+        let mut server = TestServer::start_with_args_lazily(shards, args);
+        server.spawn();
+        server
+    }
+
+    /// [`Self::restart`] without waiting for the server to serve.
+    pub fn restart_deferred(&mut self) {
+        self.stop_if_running();
+        self.spawn();
+    }
+
+    /// Waits until a server started deferred serves.
+    pub fn wait_started(&mut self) {
+        if let Err(exited) = self.wait_until_accepting() {
+            self.not_started(exited);
+        }
+    }
+
+    fn spawn(&mut self) {
+        if self.port == 0 {
+            self.port = free_port();
+        }
+        let port = self.port;
+        let shards = self.shards;
+        let process = self.process_mut();
+        assert!(process.child.is_none(), "server is already running");
+        process.start_count += 1;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&process.log_path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", process.log_path.display()));
+        let _ = writeln!(
+            log,
+            "===== testkit: start #{} of {} on port {port} =====",
+            process.start_count,
+            process.bin.display()
+        );
+        let stderr = log.try_clone().expect("clone log file handle");
+        let child = Command::new(&process.bin)
+            .arg("run")
+            .arg("--data-dir")
+            .arg(&process.data_dir)
+            .arg("--pg-listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--shards")
+            .arg(shards.to_string())
+            .args(&process.extra_args)
+            .env_remove("TESSERA_DATA_DIR")
+            .env_remove("TESSERA_PG_LISTEN")
+            .env_remove("TESSERA_SHARDS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", process.bin.display()));
+        process.child = Some(child);
+    }
+
     fn wait_until_accepting(&mut self) -> Result<(), bool> {
         let deadline = Instant::now() + START_TIMEOUT;
         let addr = ("127.0.0.1", self.port)

@@ -50,13 +50,7 @@ async fn three_nodes_found_one_cluster_that_every_node_sees_and_a_full_restart_k
         "{status}"
     );
 
-    for node in &mut cluster.nodes {
-        let exit = node.terminate();
-        assert!(exit.success(), "{}", node.log_tail());
-    }
-    for node in &mut cluster.nodes {
-        node.restart();
-    }
+    cluster.restart_all();
     for via in 0..3 {
         let rows = cluster
             .wait_for(via, "the same cluster after a full restart", |r| {
@@ -177,9 +171,10 @@ async fn strangers_without_the_secret_can_neither_join_nor_ask() {
     let _ = raw.read_to_end(&mut buf);
     cluster.status(0).expect("the node still answers");
 
-    // A node with another secret tries to join.
+    // A node with another secret tries to join (and, outside the cluster,
+    // serves no SQL).
     cluster.secret = wrong;
-    let stranger = cluster.add_node(&[]);
+    let stranger = cluster.add_node_deferred(&[]);
     cluster
         .wait_for_log(stranger, "does not know the cluster secret")
         .await;
@@ -190,7 +185,7 @@ async fn strangers_without_the_secret_can_neither_join_nor_ask() {
         1,
         "the stranger must not be in the cluster: {rows:?}"
     );
-    assert!(cluster.node_rows(stranger).await.is_empty());
+    assert!(cluster.nodes[stranger].try_connect().await.is_err());
     assert!(cluster.nodes[0]
         .log()
         .contains("refused a cluster connection"));
@@ -224,8 +219,8 @@ async fn expelled_nodes_leave_for_good_and_the_voters_are_made_up() {
         })
         .await;
     assert_eq!(rows.len(), 4, "an expelled node keeps its row: {rows:?}");
-    // It knows, and a restart does not bring it back.
-    cluster.nodes[victim].restart();
+    // It knows, and a restart does not bring it back: it refuses to start.
+    cluster.nodes[victim].restart_deferred();
     cluster.wait_for_log(victim, "does not rejoin").await;
     assert!(cluster.nodes[victim]
         .log()

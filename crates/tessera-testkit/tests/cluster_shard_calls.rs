@@ -49,6 +49,12 @@ impl Remote {
             .batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
             .await
             .unwrap();
+        Remote::existing(cluster, node).await
+    }
+
+    /// For table `t`, already in the cluster's catalog.
+    async fn existing(cluster: &TestCluster, node: usize) -> Remote {
+        let client = cluster.nodes[node].connect().await;
         let oid: i64 = client
             .query_one("SELECT oid::int8 FROM pg_class WHERE relname = 't'", &[])
             .await
@@ -335,10 +341,11 @@ async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at
     assert_eq!(e.code, sqlstate::CONNECTION_FAILURE, "{e:?}");
     assert!(waited < Duration::from_secs(5), "failed after {waited:?}");
 
-    // Calls to it now fail fast; node 0 still serves its own.
+    // Calls to it now fail fast; node 0 still serves its own (the table
+    // is in the catalog every node shares).
     let e = remote.call(0, &get, PATIENT).await.unwrap_err();
     assert_eq!(e.code, sqlstate::CONNECTION_FAILURE, "{e:?}");
-    let alive = Remote::new(&cluster, 0).await;
+    let alive = Remote::existing(&cluster, 0).await;
     let (shard, insert) = alive.insert(1, "node 0", WriteMode::Autocommit);
     assert_eq!(
         written(alive.call(shard, &insert, PATIENT).await.unwrap()),

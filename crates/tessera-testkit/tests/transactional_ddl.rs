@@ -501,3 +501,33 @@ async fn columns_added_or_retyped_in_a_block_are_its_own_until_commit() {
         vec!["21|168|20"]
     );
 }
+
+#[tokio::test]
+async fn ddl_waiting_for_a_blocks_ddl_lock_can_be_cancelled() {
+    let server = TestServer::start_with_shards(2);
+    let (a, b) = (server.connect().await, server.connect().await);
+    a.batch_execute("BEGIN; CREATE TABLE held (x int)")
+        .await
+        .unwrap();
+    // The second change waits for the block; statement_timeout ends the
+    // wait with 57014 (and lock_timeout with 55P03), changing nothing.
+    assert_sqlstate(
+        b.batch_execute("SET statement_timeout = '300ms'; CREATE TABLE other (x int)")
+            .await,
+        &SqlState::QUERY_CANCELED,
+        "statement_timeout",
+    );
+    assert_sqlstate(
+        b.batch_execute(
+            "SET statement_timeout = 0; SET lock_timeout = '200ms'; DROP TABLE IF EXISTS nothing",
+        )
+        .await,
+        &SqlState::LOCK_NOT_AVAILABLE,
+        "lock_timeout",
+    );
+    a.batch_execute("COMMIT").await.unwrap();
+    b.batch_execute("RESET lock_timeout; CREATE TABLE other (x int)")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&b, "SELECT count(*) FROM held").await, ["0"]);
+}

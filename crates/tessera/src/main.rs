@@ -430,8 +430,11 @@ fn expel(args: ExpelArgs) -> Result<(), String> {
 }
 
 /// Shard requests from other nodes, run on this node's shards (the
-/// cluster layer moves bytes; tessera-runtime decodes and runs them).
-struct NodeShards(tessera_runtime::transport::RemoteShards);
+/// cluster layer moves bytes; tessera-runtime decodes and runs them). Set
+/// once the shards run: the cluster service starts first, since the node
+/// recovers from the cluster's catalog.
+#[derive(Default)]
+struct NodeShards(std::sync::OnceLock<tessera_runtime::transport::RemoteShards>);
 
 impl tessera_cluster::shards::ShardService for NodeShards {
     fn call(
@@ -440,8 +443,49 @@ impl tessera_cluster::shards::ShardService for NodeShards {
         request: Vec<u8>,
         interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
     ) -> tessera_cluster::shards::LocalBoxFuture<tessera_types::Result<Vec<u8>>> {
-        let shards = self.0.clone();
-        Box::pin(async move { shards.serve(shard, &request, interrupt).await })
+        let shards = self.0.get().cloned();
+        Box::pin(async move {
+            match shards {
+                Some(shards) => shards.serve(shard, &request, interrupt).await,
+                None => Err(tessera_types::Error::new(
+                    tessera_types::sqlstate::CANNOT_CONNECT_NOW,
+                    "the node is starting up",
+                )),
+            }
+        })
+    }
+}
+
+/// The cluster's catalog log (tessera-cluster) as the shards use it
+/// (tessera-sql); see docs/CLUSTER.md step 2.
+struct ClusterCatalogLog(tessera_cluster::catalog::CatalogClient);
+
+impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
+    fn lock(&self) -> tessera_sql::shard::SendFuture<tessera_types::Result<u64>> {
+        Box::pin(self.0.lock())
+    }
+    fn append(
+        &self,
+        records: Vec<Vec<u8>>,
+        held: bool,
+        unlock: bool,
+    ) -> tessera_sql::shard::SendFuture<tessera_types::Result<u64>> {
+        Box::pin(self.0.append(records, held, unlock))
+    }
+    fn unlock(&self) -> tessera_sql::shard::SendFuture<tessera_types::Result<u64>> {
+        Box::pin(self.0.unlock())
+    }
+    fn records_since(&self, start: u64) -> Vec<Vec<u8>> {
+        self.0.records().since(start).to_vec()
+    }
+    fn more_than(&self, seen: u64) -> tessera_sql::shard::SendFuture<()> {
+        let more = self.0.more_than(seen);
+        Box::pin(async move {
+            more.await;
+        })
+    }
+    fn applied(&self, records: u64) {
+        self.0.applied(records);
     }
 }
 
@@ -711,11 +755,14 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     config.checkpoint_interval = checkpoint_interval;
     let admin = bootstrap_role.name.clone();
     config.bootstrap_role = Some(bootstrap_role);
-    let node = run_node(config, handler).map_err(|e| e.message)?;
+    // A node in a cluster recovers from the cluster's catalog: the cluster
+    // service starts first, and the node waits for its fence (every
+    // catalog record it ever had committed is then applied).
+    let node_shards = std::sync::Arc::new(NodeShards::default());
     let cluster = match cluster {
         Some(c) => {
             let secret = cluster_secret(&data_dir, &c)?;
-            let config = ClusterConfig {
+            let cluster_config = ClusterConfig {
                 data_dir: data_dir.clone(),
                 listen: c.listen,
                 advertise: c.advertise.clone(),
@@ -723,25 +770,37 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 secret,
                 name: c.name,
                 pg_addr: pg_listen.to_string(),
-                shards: node.shards,
+                shards,
                 failure_domain: c.failure_domain,
                 timing: c.timing,
                 shard_service: Some(tessera_cluster::shards::ShardServiceRef(
-                    std::sync::Arc::new(NodeShards(node.remote_shards.clone())),
+                    node_shards.clone(),
                 )),
             };
-            let handle = tessera_cluster::service::start(config).map_err(|e| e.message)?;
-            let watch = handle.watch.clone();
-            tessera_sql::topology::install(Box::new(move || node_rows(&watch)));
+            let handle = tessera_cluster::service::start(cluster_config).map_err(|e| e.message)?;
             tracing::info!(
                 "cluster traffic on {} (advertised as {})",
                 c.listen,
                 c.advertise
             );
+            let fence = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(handle.catalog.unlock());
+            fence.map_err(|e| format!("taking part in the cluster: {}", e.message))?;
+            config.cluster_catalog = Some(tessera_runtime::node::ClusterCatalog {
+                log: std::sync::Arc::new(ClusterCatalogLog(handle.catalog.clone())),
+                records: handle.catalog.records().all(),
+            });
+            let watch = handle.watch.clone();
+            tessera_sql::topology::install(Box::new(move || node_rows(&watch)));
             Some(handle)
         }
         None => None,
     };
+    let node = run_node(config, handler).map_err(|e| e.message)?;
+    let _ = node_shards.0.set(node.remote_shards.clone());
     tracing::info!(
         "tessera listening for PostgreSQL on {pg_listen} ({} shards, data in {}); connect with: psql -h {} -p {} -U {admin}",
         node.shards,

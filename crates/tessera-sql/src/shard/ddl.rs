@@ -21,7 +21,6 @@
 use std::sync::Arc;
 
 use tessera_storage::record::CatalogRecord;
-use tessera_storage::wal::WalWriter;
 use tessera_storage::{Timestamp, TxId};
 use tessera_types::{Catalog, Error, Result};
 
@@ -45,21 +44,31 @@ pub(super) struct DdlBlock {
 /// block that changes the catalog owns the DDL lock.
 pub(super) struct Ddl<'a> {
     shard: &'a ShardContext,
-    log: &'a WalWriter,
     _order: tokio::sync::MutexGuard<'a, ()>,
     block: Block,
     /// What the change starts from: the block's pending catalog, or the
     /// committed one.
     pub catalog: Arc<Catalog>,
+    /// The change was made (else, in a cluster, the lock is released on
+    /// drop unless a block holds it).
+    made: bool,
+}
+
+impl Drop for Ddl<'_> {
+    fn drop(&mut self) {
+        if !self.made && !self.shard.cluster_lock_held_by(self.block) {
+            self.shard.release_cluster_lock();
+        }
+    }
 }
 
 impl ShardContext {
     /// Starts a catalog change for `block` (or for no block): waits while
     /// another block holds the DDL lock.
     pub(super) async fn ddl(&self, block: Block) -> Result<Ddl<'_>> {
-        let (log, order) = self.catalog_log()?;
+        let log = self.catalog_log()?;
         loop {
-            let guard = order.lock().await;
+            let guard = log.order.lock().await;
             let owner = self.ddl_block.borrow().as_ref().map(|b| b.tx);
             let mine = block.map(|(tx, _)| tx);
             match owner {
@@ -77,17 +86,27 @@ impl ShardContext {
                     waited?;
                 }
                 _ => {
-                    let catalog = self.catalog_cell.load_as(mine);
+                    if let Err(e) = self.cluster_lock().await {
+                        self.release_cluster_lock();
+                        return Err(e);
+                    }
                     return Ok(Ddl {
                         shard: self,
-                        log,
                         _order: guard,
                         block,
-                        catalog,
+                        catalog: self.catalog_cell.load_as(mine),
+                        made: false,
                     });
                 }
             }
         }
+    }
+
+    /// Whether `block` holds the DDL lock (and, in a cluster, the cluster's
+    /// to its end).
+    pub(super) fn cluster_lock_held_by(&self, block: Block) -> bool {
+        let owner = self.ddl_block.borrow().as_ref().map(|b| b.tx);
+        block.is_some_and(|(tx, _)| owner == Some(tx))
     }
 
     /// Ends the catalog changes of block `tx`, if it made any: with
@@ -98,13 +117,14 @@ impl ShardContext {
         tx: TxId,
         commit: Option<(Vec<u16>, Timestamp)>,
     ) -> Result<()> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
+        let log = self.catalog_log()?;
+        let _guard = log.order.lock().await;
         let owned = self.ddl_block.borrow().as_ref().is_some_and(|b| b.tx == tx);
         if !owned {
             // The block changed nothing in the end (IF NOT EXISTS, or
             // changes undone by ROLLBACK TO SAVEPOINT): the record still
-            // decides its rows.
+            // decides its rows. It depends on no catalog, so in a cluster
+            // it needs no lock.
             return match commit {
                 Some((participants, _)) => {
                     let record = CatalogRecord::Transaction {
@@ -112,14 +132,17 @@ impl ShardContext {
                         participants,
                         records: vec![],
                     };
-                    log.append_durable(&record.encode()).await
+                    self.append_catalog(&[record], false, || {}).await
                 }
                 None => Ok(()),
             };
         }
         let result = match commit {
-            Some((participants, ts)) => self.write_ddl_block(log, tx, participants, ts).await,
-            None => Ok(None),
+            Some((participants, ts)) => self.write_ddl_block(tx, participants, ts).await,
+            None => {
+                self.release_cluster_lock();
+                Ok(None)
+            }
         };
         // A failed write fails the log, and the shard with it; the
         // pending catalog goes either way.
@@ -138,7 +161,6 @@ impl ShardContext {
     /// their entries are written with its rows.
     async fn write_ddl_block(
         &self,
-        log: &WalWriter,
         tx: TxId,
         participants: Vec<u16>,
         ts: Timestamp,
@@ -175,7 +197,7 @@ impl ShardContext {
             participants,
             records,
         };
-        log.append_durable(&record.encode()).await?;
+        self.append_catalog(&[record], true, || {}).await?;
         for (id, generation, ..) in created {
             if let Some(s) = pending.sequence_by_id(id) {
                 s.state.logged(generation);
@@ -187,8 +209,7 @@ impl ShardContext {
     /// ROLLBACK TO SAVEPOINT number `savepoint` of block `tx`: undoes the
     /// catalog changes made since.
     pub(super) async fn rollback_ddl_to(&self, tx: TxId, savepoint: u32) -> Result<()> {
-        let (_, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
+        let _guard = self.catalog_log()?.order.lock().await;
         let mut held = self.ddl_block.borrow_mut();
         let Some(b) = held.as_mut().filter(|b| b.tx == tx) else {
             return Ok(());
@@ -211,14 +232,14 @@ impl Ddl<'_> {
     /// Makes the change: `records`, which turn `self.catalog` into `next`,
     /// are logged and `next` published; inside a block both are held back
     /// for its end, and only the block sees `next`.
-    pub async fn apply(self, records: Vec<CatalogRecord>, next: Catalog) -> Result<()> {
+    pub async fn apply(mut self, records: Vec<CatalogRecord>, next: Catalog) -> Result<()> {
         let shard = self.shard;
         match self.block {
             None => {
-                for record in &records {
-                    self.log.append_durable(&record.encode()).await?;
-                }
-                shard.catalog_cell.publish(next);
+                self.made = true;
+                shard
+                    .append_catalog(&records, true, || shard.catalog_cell.publish(next))
+                    .await?;
             }
             Some((tx, savepoint)) => {
                 let mut held = shard.ddl_block.borrow_mut();
@@ -236,6 +257,8 @@ impl Ddl<'_> {
                     .push((savepoint, self.catalog.clone(), b.records.len()));
                 b.records.extend(records);
                 shard.catalog_cell.publish_pending(tx, Arc::new(next));
+                drop(held);
+                self.made = true;
             }
         }
         Ok(())

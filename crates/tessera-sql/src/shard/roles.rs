@@ -43,17 +43,14 @@ impl ShardContext {
     /// of a new data directory (or of one from before roles existed).
     /// Returns whether it did.
     pub async fn bootstrap_role(&self, mut role: RoleDef) -> Result<bool> {
-        let (log, order) = self.catalog_log()?;
-        let _guard = order.lock().await;
-        let catalog = self.catalog_cell.load();
-        if catalog.roles().next().is_some() {
+        let ddl = self.ddl(None).await?;
+        if ddl.catalog.roles().next().is_some() {
             return Ok(false);
         }
         role.id = BOOTSTRAP_ROLE_ID;
-        let (next, role) = catalog.with_role(role);
-        log.append_durable(&CatalogRecord::CreateRole((*role).clone()).encode())
+        let (next, role) = ddl.catalog.with_role(role);
+        ddl.apply_one(CatalogRecord::CreateRole((*role).clone()), next)
             .await?;
-        self.catalog_cell.publish(next);
         Ok(true)
     }
 }

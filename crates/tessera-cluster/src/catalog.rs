@@ -1,0 +1,148 @@
+//! The SQL catalog's log in a cluster (docs/CLUSTER.md step 2): the
+//! catalog's records are entries of the metadata Raft log
+//! ([`Command::Catalog`](crate::state::Command::Catalog)), and every node
+//! applies them in the order the log gives them.
+//!
+//! [`CatalogClient`] is the SQL layer's side: it takes the cluster DDL
+//! lock, appends records and releases the lock. Each call is queued at
+//! once, in call order, and served one at a time by the cluster service
+//! (`service.rs`), which proposes the command through the leader and
+//! answers once this node has applied it. An answer lost on the way (a
+//! leader change, a dropped connection) is not taken for a failure: the
+//! service then commits a `Fence` and reads the outcome the tables
+//! recorded for this node's proposal, so a caller never believes a
+//! committed change failed, nor the reverse.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tessera_types::{sqlstate, Error, Result};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::state::{CatalogRecords, Metadata};
+
+/// What the SQL layer asks of the catalog log.
+#[derive(Debug, Clone)]
+pub(crate) enum CatalogOp {
+    /// Take the cluster DDL lock, waiting while another node holds it.
+    Lock,
+    /// Append records (see `Command::Catalog`).
+    Append {
+        records: Vec<Vec<u8>>,
+        held: bool,
+        unlock: bool,
+    },
+    /// Release the lock if this node holds it.
+    Unlock,
+}
+
+pub(crate) struct CatalogRequest {
+    pub op: CatalogOp,
+    /// The number of catalog records once the command is applied here.
+    pub reply: oneshot::Sender<Result<u64>>,
+}
+
+/// A node's handle on the cluster's catalog log.
+#[derive(Clone)]
+pub struct CatalogClient {
+    requests: mpsc::UnboundedSender<CatalogRequest>,
+    metadata: watch::Receiver<Arc<Metadata>>,
+    /// How many records the SQL layer's catalog holds (see [`Self::applied`]).
+    applied: Arc<watch::Sender<u64>>,
+}
+
+impl CatalogClient {
+    pub(crate) fn new(
+        requests: mpsc::UnboundedSender<CatalogRequest>,
+        metadata: watch::Receiver<Arc<Metadata>>,
+        applied: Arc<watch::Sender<u64>>,
+    ) -> CatalogClient {
+        CatalogClient {
+            requests,
+            metadata,
+            applied,
+        }
+    }
+
+    /// The SQL layer's catalog now holds the first `records` records: a
+    /// node that committed a change waits for every other node to say so
+    /// before its statement returns.
+    pub fn applied(&self, records: u64) {
+        self.applied.send_if_modified(|n| {
+            let more = records > *n;
+            if more {
+                *n = records;
+            }
+            more
+        });
+    }
+
+    fn call(&self, op: CatalogOp) -> impl Future<Output = Result<u64>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.requests.send(CatalogRequest { op, reply });
+        async move {
+            sent.map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        }
+    }
+
+    /// Takes the cluster DDL lock for this node (it may hold it already);
+    /// returns the number of catalog records, all applied here, at that
+    /// point. Waits while another node holds it.
+    pub fn lock(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
+        self.call(CatalogOp::Lock)
+    }
+
+    /// Appends `records`, computed under the lock (`held`) or depending on
+    /// no catalog; returns the number of records once they are applied
+    /// here: they are the last `records.len()` of that many.
+    pub fn append(
+        &self,
+        records: Vec<Vec<u8>>,
+        held: bool,
+        unlock: bool,
+    ) -> impl Future<Output = Result<u64>> + Send + 'static {
+        self.call(CatalogOp::Append {
+            records,
+            held,
+            unlock,
+        })
+    }
+
+    /// Releases the lock if this node holds it. At start-up it is also the
+    /// fence after which the catalog holds everything this node ever had
+    /// committed (see the module comment).
+    pub fn unlock(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
+        self.call(CatalogOp::Unlock)
+    }
+
+    /// The records this node has applied.
+    pub fn records(&self) -> CatalogRecords {
+        self.metadata.borrow().catalog.clone()
+    }
+
+    /// Waits until this node has applied more than `seen` records; returns
+    /// the records then.
+    pub fn more_than(&self, seen: u64) -> impl Future<Output = CatalogRecords> + Send + 'static {
+        let mut metadata = self.metadata.clone();
+        async move {
+            loop {
+                let records = metadata.borrow_and_update().catalog.clone();
+                if records.len() > seen {
+                    return records;
+                }
+                if metadata.changed().await.is_err() {
+                    // The service stopped: nothing more will come.
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+fn stopped() -> Error {
+    Error::new(
+        sqlstate::CONNECTION_FAILURE,
+        "the cluster service has stopped",
+    )
+}

@@ -1,0 +1,273 @@
+//! Where shard 0 writes catalog changes: `catalog.wal` for a node on its
+//! own, the metadata Raft log for a node in a cluster (docs/CLUSTER.md
+//! step 2).
+//!
+//! In a cluster every change happens under the **cluster DDL lock**: the
+//! node takes it before it looks at the catalog (once it is granted, every
+//! record committed before is applied here, so the change starts from the
+//! cluster's newest catalog and no other node's can come between), and
+//! releases it with the change's records, or without any when the change
+//! came to nothing. A transaction block holds it from its first change to
+//! its end. Records other nodes commit are applied here by
+//! [`ShardContext::follow_shared_catalog`], the node's own as it appends
+//! them: `applied` counts the records this node's catalog holds, so none
+//! is applied twice.
+//!
+//! Sequence positions stay in `catalog.wal` in a cluster too: each node
+//! hands out values from its own position for now, as each keeps its own
+//! rows (range leases through the log come with tables that span nodes).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tessera_storage::record::CatalogRecord;
+use tessera_storage::recovery::apply_catalog_record;
+use tessera_storage::wal::WalWriter;
+use tessera_types::{sqlstate, Error, Result};
+use tokio::sync::Notify;
+
+use super::ShardContext;
+
+pub type SendFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// How often a wait for the cluster DDL lock looks for a cancel.
+const LOCK_WAIT_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The cluster's catalog log, as the binary provides it (tessera-cluster's
+/// `CatalogClient`). Each call is queued when made, and calls are served
+/// in the order made.
+pub trait SharedCatalog: Send + Sync {
+    /// Takes the cluster DDL lock (waiting while another node holds it);
+    /// returns the number of records committed, all applied on this node.
+    fn lock(&self) -> SendFuture<Result<u64>>;
+    /// Appends encoded records, computed under the lock (`held`: refused
+    /// if this node lost it) or depending on no catalog; returns the
+    /// number of records with them: they are the last ones.
+    fn append(&self, records: Vec<Vec<u8>>, held: bool, unlock: bool) -> SendFuture<Result<u64>>;
+    /// Releases the lock if this node holds it.
+    fn unlock(&self) -> SendFuture<Result<u64>>;
+    /// The committed records from number `start` on.
+    fn records_since(&self, start: u64) -> Vec<Vec<u8>>;
+    /// Resolves once more than `seen` records are committed.
+    fn more_than(&self, seen: u64) -> SendFuture<()>;
+    /// This node's catalog now holds the first `records` records.
+    fn applied(&self, records: u64);
+}
+
+/// Shard 0's catalog log.
+pub(super) struct CatalogLog {
+    /// `catalog.wal`: every record for a node on its own; in a cluster,
+    /// only this node's sequence positions.
+    pub local: WalWriter,
+    pub shared: Option<SharedLog>,
+    /// Orders catalog changes on this node.
+    pub order: tokio::sync::Mutex<()>,
+}
+
+pub(super) struct SharedLog {
+    log: Arc<dyn SharedCatalog>,
+    /// Records of the cluster's log this node's catalog holds.
+    applied: Cell<u64>,
+    /// This node holds the cluster DDL lock.
+    locked: Cell<bool>,
+    /// An append of this node's is under way: the records it brings are
+    /// applied by the appender, who knows them as its own.
+    appending: Cell<bool>,
+    appended: Notify,
+}
+
+impl CatalogLog {
+    pub fn new(local: WalWriter) -> CatalogLog {
+        CatalogLog {
+            local,
+            shared: None,
+            order: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// In a cluster: `applied` records of `log` are in the catalog the node
+    /// recovered.
+    pub fn shared(mut self, log: Arc<dyn SharedCatalog>, applied: u64) -> CatalogLog {
+        self.shared = Some(SharedLog {
+            log,
+            applied: Cell::new(applied),
+            locked: Cell::new(false),
+            appending: Cell::new(false),
+            appended: Notify::new(),
+        });
+        self
+    }
+}
+
+/// Releases the cluster lock if a lock request is dropped before it is
+/// answered (a cancelled statement): the request may still be granted.
+struct LockRequest<'a> {
+    shared: &'a SharedLog,
+    answered: bool,
+}
+
+impl Drop for LockRequest<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            drop(self.shared.log.unlock());
+        }
+    }
+}
+
+impl ShardContext {
+    /// In a cluster, takes the cluster DDL lock unless this node holds it,
+    /// and brings the catalog to every record committed before it.
+    pub(super) async fn cluster_lock(&self) -> Result<()> {
+        let Some(shared) = self.catalog_log()?.shared.as_ref() else {
+            return Ok(());
+        };
+        if shared.locked.get() {
+            return Ok(());
+        }
+        let mut request = LockRequest {
+            shared,
+            answered: false,
+        };
+        // A cancel, statement_timeout or lock_timeout ends the wait (the
+        // request's drop then releases what it may still be granted).
+        let mut lock = shared.log.lock();
+        let started = std::time::Instant::now();
+        let len = loop {
+            let tick =
+                tessera_types::interrupt::check_lock_wait(started.elapsed(), LOCK_WAIT_TICK)?;
+            if let Ok(len) = tokio::time::timeout(tick, &mut lock).await {
+                break len;
+            }
+        };
+        request.answered = true;
+        let len = len?;
+        shared.locked.set(true);
+        self.catch_up(shared, Some(len))
+    }
+
+    /// In a cluster, releases the cluster DDL lock if this node holds it
+    /// (queued at once: a later lock request of this node comes after it).
+    pub(super) fn release_cluster_lock(&self) {
+        let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) else {
+            return;
+        };
+        if shared.locked.replace(false) {
+            let release = shared.log.unlock();
+            tokio::task::spawn_local(async move {
+                if let Err(e) = release.await {
+                    tracing::warn!("releasing the cluster DDL lock: {e}");
+                }
+            });
+        }
+    }
+
+    /// Makes `records` durable in the catalog log, in order, then runs
+    /// `publish` (which makes their effect visible); in a cluster, with
+    /// `unlock`, the cluster DDL lock goes with them.
+    pub(super) async fn append_catalog(
+        &self,
+        records: &[CatalogRecord],
+        unlock: bool,
+        publish: impl FnOnce(),
+    ) -> Result<()> {
+        let log = self.catalog_log()?;
+        let Some(shared) = &log.shared else {
+            for record in records {
+                log.local.append_durable(&record.encode()).await?;
+            }
+            publish();
+            return Ok(());
+        };
+        let encoded: Vec<Vec<u8>> = records.iter().map(|r| r.encode()).collect();
+        let count = encoded.len() as u64;
+        shared.appending.set(true);
+        let appended = shared
+            .log
+            .append(encoded, shared.locked.get(), unlock)
+            .await;
+        shared.appending.set(false);
+        shared.appended.notify_waiters();
+        let len = match appended {
+            Ok(len) => len,
+            Err(e) => {
+                // Not committed (the service learns the outcome of a lost
+                // answer before it fails one).
+                if unlock {
+                    self.release_cluster_lock();
+                }
+                return Err(e);
+            }
+        };
+        if unlock {
+            shared.locked.set(false);
+        }
+        // Records others committed before these, then these, which the
+        // caller's catalog already holds.
+        self.catch_up(shared, Some(len.saturating_sub(count)))?;
+        publish();
+        shared.applied.set(shared.applied.get().max(len));
+        shared.log.applied(shared.applied.get());
+        Ok(())
+    }
+
+    /// Applies the committed records this node's catalog lacks, up to
+    /// record number `upto` (all: `None`), and publishes the result.
+    fn catch_up(&self, shared: &SharedLog, upto: Option<u64>) -> Result<()> {
+        let start = shared.applied.get();
+        if upto.is_some_and(|u| u <= start) {
+            return Ok(());
+        }
+        let mut records = shared.log.records_since(start);
+        if let Some(upto) = upto {
+            records.truncate((upto - start) as usize);
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut catalog = (*self.catalog_cell.load()).clone();
+        for (i, payload) in records.iter().enumerate() {
+            catalog = apply_catalog_record(catalog, payload).map_err(|e| {
+                Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!(
+                        "the cluster's catalog record {} does not apply: {}",
+                        start + i as u64,
+                        e.message
+                    ),
+                )
+            })?;
+        }
+        shared.applied.set(start + records.len() as u64);
+        self.catalog_cell.publish(catalog);
+        shared.log.applied(shared.applied.get());
+        Ok(())
+    }
+
+    /// On shard 0 of a node in a cluster: applies the catalog records other
+    /// nodes commit, as they are committed. Runs for the node's life.
+    pub async fn follow_shared_catalog(self: Rc<Self>) {
+        let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) else {
+            return;
+        };
+        shared.log.applied(shared.applied.get());
+        loop {
+            shared.log.more_than(shared.applied.get()).await;
+            while shared.appending.get() {
+                shared.appended.notified().await;
+            }
+            // Not under a change of this node's: while it holds the cluster
+            // lock no other node's change can come, and while it waits for
+            // the lock, other nodes' changes are what it must start from.
+            if let Err(e) = self.catch_up(shared, None) {
+                tracing::error!(
+                    "{}; this node no longer follows the cluster's catalog",
+                    e.message
+                );
+                return;
+            }
+        }
+    }
+}
