@@ -29,8 +29,13 @@
 //! - At most [`SHARD_CALLS_IN_FLIGHT_MAX`] calls per connection: callers
 //!   beyond it wait for a slot; a peer that sends more is cut off.
 //!
-//! Not yet: the hybrid-logical-clock reading each message is to carry
-//! (CLUSTER.md §4), and routing by the bucket map (callers name the node).
+//! - Every call and every reply carries the sender's hybrid-logical-clock
+//!   reading ([`HybridClock`]); the receiver observes it before it goes
+//!   on, so whatever the request does there is timestamped above what the
+//!   caller had seen, and the caller's clock passes the server's. A reading
+//!   too far ahead is refused (the call fails with 58000).
+//!
+//! Not yet: routing by the bucket map (callers name the node).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -68,8 +73,17 @@ const REPLY_OVERHEAD_BYTES: usize = 64;
 /// service's thread.
 pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
+/// A node's hybrid logical clock (tessera-storage's `Timeline`).
+pub trait HybridClock: Send + Sync + 'static {
+    /// The latest reading.
+    fn now(&self) -> u64;
+    /// Another node's reading: later readings here are above it. Fails for
+    /// one too far ahead of this node's wall clock.
+    fn observe(&self, reading: u64) -> Result<()>;
+}
+
 /// What runs shard requests from other nodes on this node's shards.
-pub trait ShardService: Send + Sync + 'static {
+pub trait ShardService: HybridClock {
     /// Runs encoded request `request` on local shard `shard` and returns
     /// the encoded response, or the shard's error. `interrupt` fires when
     /// the caller cancels or its connection is lost.
@@ -100,6 +114,8 @@ pub enum ShardFrame {
         /// How long the caller waits (0: no limit): the request's own
         /// statement timeout on the serving node.
         timeout_ms: u64,
+        /// The caller's clock.
+        clock: u64,
         #[serde(with = "tessera_types::wire::bytes")]
         request: Vec<u8>,
     },
@@ -112,6 +128,8 @@ pub enum ShardFrame {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ShardReply {
     pub id: u64,
+    /// The server's clock when it answered.
+    pub clock: u64,
     pub result: std::result::Result<Payload, Error>,
 }
 
@@ -158,6 +176,7 @@ pub(crate) async fn serve_channel(
                 id,
                 shard,
                 timeout_ms,
+                clock,
                 request,
             } => {
                 let interrupt = Interrupt::new();
@@ -173,11 +192,19 @@ pub(crate) async fn serve_channel(
                 }
                 let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
                 interrupt.start_statement(timeout, None);
-                let running = service.call(shard, request, interrupt);
+                let running = match service.observe(clock) {
+                    Ok(()) => Ok(service.call(shard, request, interrupt)),
+                    Err(e) => Err(e),
+                };
                 let replies = replies.clone();
                 let in_flight = in_flight.clone();
+                let service = service.clone();
                 tokio::task::spawn_local(async move {
-                    let result = match running.await {
+                    let outcome = match running {
+                        Ok(running) => running.await,
+                        Err(e) => Err(e),
+                    };
+                    let result = match outcome {
                         Ok(bytes) if bytes.len() > MAX_FRAME_BYTES - REPLY_OVERHEAD_BYTES => {
                             Err(Error::new(
                                 sqlstate::PROGRAM_LIMIT_EXCEEDED,
@@ -194,7 +221,8 @@ pub(crate) async fn serve_channel(
                     // Counted until its reply is queued, so a peer that
                     // does not read its replies cannot make the server
                     // hold more than the limit of them.
-                    let _ = replies.send(ShardReply { id, result }).await;
+                    let clock = service.now();
+                    let _ = replies.send(ShardReply { id, clock, result }).await;
                     in_flight.borrow_mut().remove(&id);
                 });
             }
@@ -253,6 +281,7 @@ impl Channel {
 pub struct ShardPeer {
     addr: String,
     secret: ClusterSecret,
+    clock: Arc<dyn HybridClock>,
     channel: tokio::sync::Mutex<Option<Arc<Channel>>>,
     next_id: AtomicU64,
 }
@@ -289,10 +318,12 @@ impl Drop for Pending<'_> {
 }
 
 impl ShardPeer {
-    pub fn new(addr: String, secret: ClusterSecret) -> ShardPeer {
+    /// Calls carry `clock`'s readings, and replies' readings move it.
+    pub fn new(addr: String, secret: ClusterSecret, clock: Arc<dyn HybridClock>) -> ShardPeer {
         ShardPeer {
             addr,
             secret,
+            clock,
             channel: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
         }
@@ -338,6 +369,7 @@ impl ShardPeer {
             id,
             shard,
             timeout_ms,
+            clock: self.clock.now(),
             request,
         };
         let exchange = async {
@@ -371,7 +403,7 @@ impl ShardPeer {
         if let Some(c) = slot.as_ref().filter(|c| c.is_open()) {
             return Ok(c.clone());
         }
-        let channel = open_channel(&self.addr, &self.secret)
+        let channel = open_channel(&self.addr, &self.secret, self.clock.clone())
             .await
             .map_err(|e| match e.code {
                 sqlstate::CONNECTION_FAILURE => e,
@@ -385,7 +417,11 @@ impl ShardPeer {
     }
 }
 
-async fn open_channel(addr: &str, secret: &ClusterSecret) -> Result<Arc<Channel>> {
+async fn open_channel(
+    addr: &str,
+    secret: &ClusterSecret,
+    clock: Arc<dyn HybridClock>,
+) -> Result<Arc<Channel>> {
     let mut stream = connect(addr, secret).await?;
     let opened = async {
         write_frame(&mut stream, &Request::ShardChannel).await?;
@@ -421,9 +457,19 @@ async fn open_channel(addr: &str, secret: &ClusterSecret) -> Result<Arc<Channel>
     tokio::spawn(async move {
         let error = loop {
             match read_frame::<ShardReply, _>(&mut reader).await {
-                Ok(Some(ShardReply { id, result })) => {
+                Ok(Some(ShardReply {
+                    id,
+                    clock: reading,
+                    result,
+                })) => {
                     let Some(channel) = weak.upgrade() else {
                         return;
+                    };
+                    // A reply from a node whose clock is too far ahead is
+                    // not taken: what it returns may be timestamped there.
+                    let result = match clock.observe(reading) {
+                        Ok(()) => result,
+                        Err(e) => Err(e),
                     };
                     let reply = channel
                         .waiting

@@ -365,7 +365,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         threads,
         shards: meta.shard_count,
         pg_listen: config.pg_listen,
-        remote_shards: crate::transport::RemoteShards::new(remote_mailboxes, log_deps),
+        remote_shards: crate::transport::RemoteShards::new(remote_mailboxes, log_deps, timeline),
     })
 }
 

@@ -263,11 +263,25 @@ impl Cluster for ShardCluster {
 pub struct RemoteShards {
     mailboxes: Mailboxes,
     deps: Arc<LogDeps>,
+    timeline: Arc<tessera_storage::Timeline>,
 }
 
 impl RemoteShards {
-    pub fn new(mailboxes: Mailboxes, deps: Arc<LogDeps>) -> RemoteShards {
-        RemoteShards { mailboxes, deps }
+    pub fn new(
+        mailboxes: Mailboxes,
+        deps: Arc<LogDeps>,
+        timeline: Arc<tessera_storage::Timeline>,
+    ) -> RemoteShards {
+        RemoteShards {
+            mailboxes,
+            deps,
+            timeline,
+        }
+    }
+
+    /// The node's clock, which messages between nodes carry.
+    pub fn timeline(&self) -> &tessera_storage::Timeline {
+        &self.timeline
     }
 
     pub async fn serve(

@@ -1,10 +1,12 @@
 //! Time for MVCC: a node-wide clock and the snapshots in use.
 //!
-//! `tick()` gives strictly increasing timestamps that start at the wall
-//! clock in microseconds, so they keep increasing across restarts; between
-//! nodes they will become hybrid logical clocks. Commits take a `tick()`; a
-//! statement's snapshot is a `tick()` too, so it sees every commit
-//! acknowledged before it began.
+//! `tick()` gives strictly increasing timestamps: a hybrid logical clock,
+//! the wall clock in microseconds or one past the last timestamp, whichever
+//! is larger, so they keep increasing across restarts and stay near the
+//! wall clock. Messages between nodes carry the sender's reading and the
+//! receiver `observe`s it, so every later tick there is above it (see
+//! docs/TIMESTAMPS.md). Commits take a `tick()`; a statement's snapshot is
+//! a `tick()` too, so it sees every commit acknowledged before it began.
 //!
 //! Garbage collection must not prune a version some running statement can
 //! still see. Each shard publishes the oldest *floor* among the statements it
@@ -16,7 +18,14 @@
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tessera_types::{sqlstate, Error, Result};
+
 use crate::store::Timestamp;
+
+/// How far another node's clock may be ahead of this one's wall clock: a
+/// reading further ahead is refused rather than followed (a clock set
+/// wrong, or a peer gone bad, must not drag every node's timestamps along).
+pub const MAX_CLOCK_OFFSET_MICROS: u64 = 500_000;
 
 fn wall_micros() -> u64 {
     SystemTime::now()
@@ -52,11 +61,37 @@ impl Timeline {
         self.last.load(SeqCst)
     }
 
-    /// A new timestamp, greater than every one before it. Within a node a
-    /// counter suffices; between nodes the hybrid clock will also follow the
-    /// wall clock and the timestamps of messages.
+    /// A new timestamp, greater than every one before it and than every
+    /// reading observed: the wall clock, or one past the last timestamp.
     pub fn tick(&self) -> Timestamp {
-        self.last.fetch_add(1, SeqCst) + 1
+        let wall = wall_micros();
+        let mut last = self.last.load(SeqCst);
+        loop {
+            let next = wall.max(last.saturating_add(1));
+            match self.last.compare_exchange_weak(last, next, SeqCst, SeqCst) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    /// Another node's clock reading: every later tick here is above it.
+    /// A reading more than [`MAX_CLOCK_OFFSET_MICROS`] ahead of this node's
+    /// wall clock is refused, and the clock left as it was.
+    pub fn observe(&self, reading: Timestamp) -> Result<()> {
+        let wall = wall_micros();
+        if reading > wall.saturating_add(MAX_CLOCK_OFFSET_MICROS) {
+            return Err(Error::new(
+                sqlstate::SYSTEM_ERROR,
+                format!(
+                    "another node's clock is {} ms ahead of this one's, more than the {} ms allowed; check the nodes' time synchronization",
+                    (reading - wall) / 1000,
+                    MAX_CLOCK_OFFSET_MICROS / 1000
+                ),
+            ));
+        }
+        self.last.fetch_max(reading, SeqCst);
+        Ok(())
     }
 
     /// Publishes the oldest floor of the statements shard `shard` routes.
@@ -96,6 +131,22 @@ mod tests {
         assert!(b > a);
         assert!(a >= wall_micros() - 1_000_000);
         assert_eq!(t.now(), b);
+    }
+
+    #[test]
+    fn observed_readings_raise_the_clock_unless_too_far_ahead() {
+        let t = Timeline::new(1);
+        let ahead = wall_micros() + 200_000;
+        t.observe(ahead).unwrap();
+        assert!(t.tick() > ahead);
+        let far = wall_micros() + 10 * MAX_CLOCK_OFFSET_MICROS;
+        let e = t.observe(far).unwrap_err();
+        assert_eq!(e.code, sqlstate::SYSTEM_ERROR);
+        assert!(t.tick() < far, "a refused reading leaves the clock alone");
+        // Behind the clock: nothing changes.
+        let now = t.now();
+        t.observe(now - 1000).unwrap();
+        assert!(t.tick() > now);
     }
 
     #[test]

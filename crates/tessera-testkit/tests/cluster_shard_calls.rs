@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tessera_cluster::secret::ClusterSecret;
-use tessera_cluster::shards::ShardPeer;
+use tessera_cluster::shards::{HybridClock, ShardPeer};
 use tessera_cluster::wire::{connect, read_frame, write_frame, Request, Response};
 use tessera_sql::binder::Binder;
 use tessera_sql::expr::Params;
@@ -77,7 +77,7 @@ impl Remote {
         let table = catalog.table(PUBLIC, "t").unwrap().clone();
         let secret = ClusterSecret::load(&cluster.secret).unwrap();
         Remote {
-            peer: ShardPeer::new(cluster.addrs[node].clone(), secret),
+            peer: ShardPeer::new(cluster.addrs[node].clone(), secret, TestClock::at(0)),
             catalog,
             table,
         }
@@ -130,6 +130,33 @@ impl Remote {
         let answer = self.peer.call(shard, bytes, timeout).await?;
         Ok(decode_response(&answer).unwrap())
     }
+}
+
+/// The calling side's clock, as another node's would be.
+struct TestClock(std::sync::atomic::AtomicU64);
+
+impl TestClock {
+    fn at(reading: u64) -> Arc<TestClock> {
+        Arc::new(TestClock(reading.into()))
+    }
+}
+
+impl HybridClock for TestClock {
+    fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn observe(&self, reading: u64) -> tessera_types::Result<()> {
+        self.0
+            .fetch_max(reading, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn wall_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
 }
 
 fn rows_of(response: ShardResponse) -> Vec<String> {
@@ -351,4 +378,39 @@ async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at
         written(alive.call(shard, &insert, PATIENT).await.unwrap()),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_carry_clock_readings_and_a_clock_far_ahead_is_refused() {
+    let cluster = TestCluster::start(1, SHARDS, &[]);
+    let remote = Remote::new(&cluster, 0).await;
+    let secret = ClusterSecret::load(&cluster.secret).unwrap();
+    let (key, shard) = remote.key(1);
+    let get = ShardRequest::Get {
+        table: remote.table.id,
+        key,
+        ts: LATEST,
+        txn: None,
+        track_reads: false,
+    };
+    let call = |clock: Arc<TestClock>| {
+        let peer = ShardPeer::new(cluster.addrs[0].clone(), secret.clone(), clock);
+        let bytes = encode_request(&get).unwrap();
+        async move { peer.call(shard, bytes, PATIENT).await }
+    };
+    // A caller 300 ms ahead: the node's clock follows it, as its next
+    // reply (to a caller whose clock is at 0) says.
+    let ahead = wall_micros() + 300_000;
+    call(TestClock::at(ahead)).await.unwrap();
+    let fresh = TestClock::at(0);
+    call(fresh.clone()).await.unwrap();
+    assert!(fresh.now() >= ahead, "the reply carries the node's clock");
+    // A caller seconds ahead is refused, and the node's clock stays.
+    let far = wall_micros() + 5_000_000;
+    let e = call(TestClock::at(far)).await.unwrap_err();
+    assert_eq!(e.code, sqlstate::SYSTEM_ERROR, "{e:?}");
+    assert!(e.message.contains("ahead"), "{e:?}");
+    let fresh = TestClock::at(0);
+    call(fresh.clone()).await.unwrap();
+    assert!(fresh.now() < far);
 }

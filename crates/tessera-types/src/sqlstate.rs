@@ -105,6 +105,7 @@ pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: SqlState = SqlState("25P03");
 pub const QUERY_CANCELED: SqlState = SqlState("57014");
 pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
 pub const CANNOT_CONNECT_NOW: SqlState = SqlState("57P03");
+pub const SYSTEM_ERROR: SqlState = SqlState("58000");
 pub const IO_ERROR: SqlState = SqlState("58030");
 pub const INVALID_SCHEMA_NAME: SqlState = SqlState("3F000");
 pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");

@@ -436,6 +436,19 @@ fn expel(args: ExpelArgs) -> Result<(), String> {
 #[derive(Default)]
 struct NodeShards(std::sync::OnceLock<tessera_runtime::transport::RemoteShards>);
 
+impl tessera_cluster::shards::HybridClock for NodeShards {
+    fn now(&self) -> u64 {
+        self.0.get().map_or(0, |s| s.timeline().now())
+    }
+    fn observe(&self, reading: u64) -> tessera_types::Result<()> {
+        match self.0.get() {
+            Some(s) => s.timeline().observe(reading),
+            // Calls fail with 57P03 until the shards run.
+            None => Ok(()),
+        }
+    }
+}
+
 impl tessera_cluster::shards::ShardService for NodeShards {
     fn call(
         &self,
