@@ -92,6 +92,19 @@ impl Remote {
         (key, shard)
     }
 
+    /// A point read of row `id`, latest version, and its shard.
+    fn get(&self, id: i64) -> (ShardId, ShardRequest) {
+        let (key, shard) = self.key(id);
+        let get = ShardRequest::Get {
+            table: self.table.id,
+            key,
+            ts: LATEST,
+            txn: None,
+            track_reads: false,
+        };
+        (shard, get)
+    }
+
     fn insert(&self, id: i64, v: &str, mode: WriteMode) -> (ShardId, ShardRequest) {
         let (key, shard) = self.key(id);
         let row = vec![Value::Int8(id), Value::Text(v.into())];
@@ -210,14 +223,7 @@ async fn another_nodes_shards_run_reads_writes_and_report_errors() {
     assert_eq!(rows, vec!["20|v1|20"]);
 
     // A point read and a scan with a filter, over the internal port.
-    let (key, shard) = remote.key(7);
-    let get = ShardRequest::Get {
-        table: remote.table.id,
-        key,
-        ts: LATEST,
-        txn: None,
-        track_reads: false,
-    };
+    let (shard, get) = remote.get(7);
     let got = rows_of(remote.call(shard, &get, PATIENT).await.unwrap());
     assert_eq!(got, vec![r#"Int8(7)|Text("v7")"#]);
     let mut scanned = Vec::new();
@@ -320,14 +326,7 @@ async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at
     // Meanwhile the same connection serves other calls: one blocked call
     // holds up nothing.
     let started = Instant::now();
-    let (key, _) = remote.key(5);
-    let get = ShardRequest::Get {
-        table: remote.table.id,
-        key,
-        ts: LATEST,
-        txn: None,
-        track_reads: false,
-    };
+    let (_, get) = remote.get(5);
     assert!(rows_of(remote.call(shard, &get, PATIENT).await.unwrap()).is_empty());
     assert!(started.elapsed() < Duration::from_secs(2));
     call.abort();
@@ -385,14 +384,7 @@ async fn calls_carry_clock_readings_and_a_clock_far_ahead_is_refused() {
     let cluster = TestCluster::start(1, SHARDS, &[]);
     let remote = Remote::new(&cluster, 0).await;
     let secret = ClusterSecret::load(&cluster.secret).unwrap();
-    let (key, shard) = remote.key(1);
-    let get = ShardRequest::Get {
-        table: remote.table.id,
-        key,
-        ts: LATEST,
-        txn: None,
-        track_reads: false,
-    };
+    let (shard, get) = remote.get(1);
     let call = |clock: Arc<TestClock>| {
         let peer = ShardPeer::new(cluster.addrs[0].clone(), secret.clone(), clock);
         let bytes = encode_request(&get).unwrap();
