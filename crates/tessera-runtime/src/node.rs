@@ -264,6 +264,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     let lock_waits = Arc::new(LockWaits::default());
     let ledger = Arc::new(TwoPhaseLedger::default());
     let stats = Arc::new(tessera_sql::stats::TableStats::default());
+    tessera_sql::stats::install_node_stats(stats.clone());
     let log_deps = Arc::new(LogDeps::new(meta.shard_count as usize));
     let issued = Arc::new(IssuedIds::new(
         meta.shard_count as usize,

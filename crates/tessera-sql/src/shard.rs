@@ -2381,7 +2381,9 @@ impl ShardContext {
     /// Publishes this shard's row counts to the node's statistics.
     pub fn publish_stats(&self) {
         if let Some(stats) = &self.stats {
-            stats.publish(self.shard, self.store.borrow().key_counts());
+            let store = self.store.borrow();
+            stats.publish(self.shard, store.key_counts());
+            stats.publish_bytes(self.shard, store.table_bytes());
         }
     }
 

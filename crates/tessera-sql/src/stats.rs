@@ -474,7 +474,23 @@ struct Analyzed {
 #[derive(Debug, Default)]
 pub struct TableStats {
     counts: RwLock<HashMap<TableId, Vec<u64>>>,
+    /// Per table, the approximate bytes of its versions on each shard.
+    bytes: RwLock<HashMap<TableId, Vec<u64>>>,
     columns: RwLock<HashMap<TableId, Analyzed>>,
+}
+
+/// The statistics of the node this process runs, for the SQL functions
+/// that report sizes (`pg_relation_size` and its kin).
+static NODE_STATS: std::sync::OnceLock<std::sync::Arc<TableStats>> = std::sync::OnceLock::new();
+
+/// Makes `stats` the node's, for [`node_stats`] (once per process).
+pub fn install_node_stats(stats: std::sync::Arc<TableStats>) {
+    let _ = NODE_STATS.set(stats);
+}
+
+/// The node's statistics, once a node runs in this process.
+pub fn node_stats() -> Option<&'static TableStats> {
+    NODE_STATS.get().map(|s| &**s)
 }
 
 impl TableStats {
@@ -502,6 +518,46 @@ impl TableStats {
         if let Ok(mut columns) = self.columns.write() {
             columns.retain(|table, _| all.contains_key(table));
         }
+    }
+
+    /// Replaces `shard`'s byte counts with `bytes` (tables it no longer
+    /// holds count 0 there).
+    pub fn publish_bytes(&self, shard: ShardId, bytes: impl IntoIterator<Item = (TableId, usize)>) {
+        let Ok(mut all) = self.bytes.write() else {
+            return;
+        };
+        let shard = shard as usize;
+        for per_shard in all.values_mut() {
+            if let Some(b) = per_shard.get_mut(shard) {
+                *b = 0;
+            }
+        }
+        for (table, n) in bytes {
+            let per_shard = all.entry(table).or_default();
+            if per_shard.len() <= shard {
+                per_shard.resize(shard + 1, 0);
+            }
+            per_shard[shard] = n as u64;
+        }
+        all.retain(|_, per_shard| per_shard.iter().any(|n| *n > 0));
+    }
+
+    /// Approximate bytes of the table's (or index's) versions over all
+    /// shards, as last published (0 when none).
+    pub fn bytes(&self, table: TableId) -> u64 {
+        self.bytes
+            .read()
+            .ok()
+            .and_then(|all| all.get(&table).map(|per_shard| per_shard.iter().sum()))
+            .unwrap_or(0)
+    }
+
+    /// Approximate bytes of every table's versions.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes
+            .read()
+            .map(|all| all.values().flatten().sum())
+            .unwrap_or(0)
     }
 
     /// The table's rows over all shards; `None` when no shard has counted any.

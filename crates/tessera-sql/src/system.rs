@@ -131,6 +131,13 @@ pub enum CatalogFn {
     /// `pg_is_in_recovery()`: false, a node serves writes (no standby
     /// replays another's log).
     IsInRecovery,
+    /// `pg_relation_size` and its kin: the approximate bytes of a
+    /// relation's stored versions over the node's shards, as the shards
+    /// last published them (a table's primary key is the table itself,
+    /// so its index counts 0; a sequence one page, as PostgreSQL's).
+    RelationSize(SizeOf),
+    /// `pg_database_size(name)`: every table's and index's bytes.
+    DatabaseSize,
     /// Text to a `reg*` oid (a name looked up, or digits).
     RegIn(RegKind),
     /// A `reg*` oid to the name it identifies.
@@ -255,12 +262,27 @@ impl Privileged {
     }
 }
 
+/// What a size function counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SizeOf {
+    /// `pg_relation_size(rel [, fork])`: the relation's main fork.
+    Relation,
+    /// `pg_table_size`: the table without its indexes.
+    Table,
+    /// `pg_indexes_size`: the table's indexes.
+    Indexes,
+    /// `pg_total_relation_size`: the table with its indexes.
+    Total,
+}
+
 impl CatalogFn {
     /// The function a call of `name` with `arity` arguments is, and the
     /// type it returns.
     pub fn named(name: &str, arity: usize) -> Option<(CatalogFn, DataType, &'static [DataType])> {
-        use DataType::{Bool, Int4, Oid, Text};
+        use DataType::{Bool, Int4, Int8, Oid, Text};
         const O: &[DataType] = &[Oid];
+        const C: &[DataType] = &[DataType::Reg(RegKind::Class)];
+        const CT: &[DataType] = &[DataType::Reg(RegKind::Class), Text];
         const OB: &[DataType] = &[Oid, Bool];
         const OI: &[DataType] = &[Oid, Int4];
         const TO: &[DataType] = &[Text, Oid];
@@ -304,6 +326,12 @@ impl CatalogFn {
             ("current_database", 0) => (CatalogFn::CurrentDatabase, Text, &[]),
             ("version", 0) => (CatalogFn::Version, Text, &[]),
             ("pg_is_in_recovery", 0) => (CatalogFn::IsInRecovery, Bool, &[]),
+            ("pg_relation_size", 1) => (CatalogFn::RelationSize(SizeOf::Relation), Int8, C),
+            ("pg_relation_size", 2) => (CatalogFn::RelationSize(SizeOf::Relation), Int8, CT),
+            ("pg_table_size", 1) => (CatalogFn::RelationSize(SizeOf::Table), Int8, C),
+            ("pg_indexes_size", 1) => (CatalogFn::RelationSize(SizeOf::Indexes), Int8, C),
+            ("pg_total_relation_size", 1) => (CatalogFn::RelationSize(SizeOf::Total), Int8, C),
+            ("pg_database_size", 1) => (CatalogFn::DatabaseSize, Int8, &[Text]),
             ("pg_get_serial_sequence", 2) => (CatalogFn::GetSerialSequence, Text, &[Text, Text]),
             ("current_schemas", 1) => (CatalogFn::CurrentSchemas, DataType::Array(Elem::Text), B),
             ("to_regclass", 1) => to_reg(RegKind::Class),
@@ -965,6 +993,12 @@ fn proc_by_oid(oid: u32) -> Option<&'static (u32, &'static str, &'static [u32], 
 const PROCS: &[(u32, &str, &[u32], u32)] = &[
     (89, "version", &[], 25),
     (3810, "pg_is_in_recovery", &[], 16),
+    (2325, "pg_relation_size", &[2205], 20),
+    (2332, "pg_relation_size", &[2205, 25], 20),
+    (2997, "pg_table_size", &[2205], 20),
+    (2998, "pg_indexes_size", &[2205], 20),
+    (2286, "pg_total_relation_size", &[2205], 20),
+    (2168, "pg_database_size", &[19], 20),
     (1081, "format_type", &[26, 23], 25),
     (1642, "pg_get_userbyid", &[26], 19),
     (1643, "pg_get_indexdef", &[26], 25),
@@ -1292,6 +1326,31 @@ impl SystemCatalog {
 
     fn class(&self, oid: u32) -> Option<&Class> {
         self.classes.1.get(&oid).map(|i| &self.classes.0[*i])
+    }
+
+    /// What a size function reports for `object` (see
+    /// [`CatalogFn::RelationSize`]).
+    fn relation_bytes(&self, object: &Object, of: SizeOf) -> u64 {
+        let Some(stats) = crate::stats::node_stats() else {
+            return 0;
+        };
+        let indexes = |table: tessera_types::TableId| -> u64 {
+            self.catalog
+                .indexes()
+                .filter(|i| i.table == table)
+                .map(|i| stats.bytes(i.storage.id))
+                .sum()
+        };
+        match (object, of) {
+            (Object::Table(t), SizeOf::Relation | SizeOf::Table) => stats.bytes(t.id),
+            (Object::Table(t), SizeOf::Indexes) => indexes(t.id),
+            (Object::Table(t), SizeOf::Total) => stats.bytes(t.id) + indexes(t.id),
+            (Object::Index(i), SizeOf::Relation | SizeOf::Table | SizeOf::Total) => {
+                stats.bytes(i.storage.id)
+            }
+            (Object::Sequence, SizeOf::Relation | SizeOf::Table | SizeOf::Total) => 8192,
+            _ => 0,
+        }
     }
 
     /// `pg_get_serial_sequence`: the sequence named by the `nextval`
@@ -2709,6 +2768,30 @@ impl SystemCatalog {
                 _ => Value::Null,
             },
             CatalogFn::IsInRecovery => Value::Bool(false),
+            CatalogFn::RelationSize(of) => {
+                let fork_main = args
+                    .get(1)
+                    .is_none_or(|f| f.to_text().as_deref() == Some("main"));
+                match arg_oid(0).and_then(|o| self.class(o)) {
+                    None => Value::Null,
+                    Some(_) if !fork_main => Value::Int8(0),
+                    Some(class) => Value::Int8(self.relation_bytes(&class.object, of) as i64),
+                }
+            }
+            CatalogFn::DatabaseSize => {
+                let name = args[0].to_text().unwrap_or_default();
+                if name == self.names.database {
+                    Value::Int8(crate::stats::node_stats().map_or(0, |s| s.total_bytes()) as i64)
+                } else if name == "template1" || name == "template0" {
+                    // Listed for psql (see `databases`); they hold nothing.
+                    Value::Int8(0)
+                } else {
+                    return Err(Error::new(
+                        sqlstate::INVALID_CATALOG_NAME,
+                        format!("database \"{name}\" does not exist"),
+                    ));
+                }
+            }
             CatalogFn::Version => {
                 let server_version = crate::engine::REPORTED_SETTINGS
                     .iter()
@@ -2900,7 +2983,8 @@ impl SystemCatalog {
                 }
             }
             Privileged::Database => {
-                if object != self.names.database {
+                // The templates pg_database lists too (see `databases`).
+                if object != self.names.database && object != "template1" && object != "template0" {
                     return Err(Error::new(
                         sqlstate::INVALID_CATALOG_NAME,
                         format!("database \"{object}\" does not exist"),

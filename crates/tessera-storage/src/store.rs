@@ -539,6 +539,11 @@ impl ShardStore {
         self.bytes
     }
 
+    /// Approximate bytes of each table's versions on this shard.
+    pub fn table_bytes(&self) -> impl Iterator<Item = (TableId, usize)> + '_ {
+        self.tables.iter().map(|(id, t)| (*id, t.bytes))
+    }
+
     /// How many bytes applying `writes` would add once old versions are
     /// collected (negative: free).
     pub fn growth(&self, writes: &WriteSet) -> isize {

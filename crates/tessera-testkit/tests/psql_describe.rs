@@ -111,3 +111,58 @@ fn catalog_relations_refuse_writes_and_unknown_columns() {
         );
     }
 }
+
+/// The `+` forms print sizes (`pg_table_size`, `pg_relation_size`,
+/// `pg_database_size`), which grow with the rows stored.
+#[test]
+fn plus_forms_print_sizes_that_grow_with_the_rows() {
+    let Some(bin) = find_program("psql") else {
+        eprintln!("skipping: psql not found (install postgresql-client-15)");
+        return;
+    };
+    let server = TestServer::start();
+    let run = |args: &[&str]| {
+        let out = psql(&bin, &server, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&[
+        "-c",
+        "CREATE TABLE sized (id int PRIMARY KEY, v text); CREATE INDEX sized_v ON sized (v)",
+    ]);
+    let size = |what: &str| -> i64 {
+        run(&["-A", "-t", "-c", &format!("SELECT {what}")])
+            .trim()
+            .parse()
+            .expect("a size")
+    };
+    assert_eq!(size("pg_table_size('sized')"), 0);
+    run(&[
+        "-c",
+        "INSERT INTO sized SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g",
+    ]);
+    // The shards publish their sizes with their row counts, every few
+    // hundred milliseconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while size("pg_table_size('sized')") < 2000 * 200 {
+        assert!(std::time::Instant::now() < deadline, "the size never grew");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(size("pg_indexes_size('sized')") > 0);
+    assert_eq!(
+        size("pg_total_relation_size('sized')"),
+        size("pg_table_size('sized') + pg_indexes_size('sized')")
+    );
+    assert_eq!(size("pg_relation_size('sized', 'fsm')"), 0);
+    assert!(
+        size("pg_database_size(current_database())") >= size("pg_total_relation_size('sized')")
+    );
+    for command in ["\\dt+ sized", "\\di+ sized_v", "\\l+"] {
+        let out = run(&["-c", command]);
+        assert!(out.contains(" kB"), "{command}: {out}");
+    }
+}
