@@ -479,6 +479,29 @@ pub struct TableStats {
     columns: RwLock<HashMap<TableId, Analyzed>>,
 }
 
+/// Replaces `shard`'s numbers in `all` with `numbers` (tables it no
+/// longer has count 0 there); tables no shard counts are dropped.
+fn replace_shard(
+    all: &mut HashMap<TableId, Vec<u64>>,
+    shard: ShardId,
+    numbers: impl IntoIterator<Item = (TableId, usize)>,
+) {
+    let shard = shard as usize;
+    for per_shard in all.values_mut() {
+        if let Some(n) = per_shard.get_mut(shard) {
+            *n = 0;
+        }
+    }
+    for (table, n) in numbers {
+        let per_shard = all.entry(table).or_default();
+        if per_shard.len() <= shard {
+            per_shard.resize(shard + 1, 0);
+        }
+        per_shard[shard] = n as u64;
+    }
+    all.retain(|_, per_shard| per_shard.iter().any(|n| *n > 0));
+}
+
 /// The statistics of the node this process runs, for the SQL functions
 /// that report sizes (`pg_relation_size` and its kin).
 static NODE_STATS: std::sync::OnceLock<std::sync::Arc<TableStats>> = std::sync::OnceLock::new();
@@ -501,20 +524,7 @@ impl TableStats {
         let Ok(mut all) = self.counts.write() else {
             return;
         };
-        let shard = shard as usize;
-        for per_shard in all.values_mut() {
-            if let Some(c) = per_shard.get_mut(shard) {
-                *c = 0;
-            }
-        }
-        for (table, n) in counts {
-            let per_shard = all.entry(table).or_default();
-            if per_shard.len() <= shard {
-                per_shard.resize(shard + 1, 0);
-            }
-            per_shard[shard] = n as u64;
-        }
-        all.retain(|_, per_shard| per_shard.iter().any(|n| *n > 0));
+        replace_shard(&mut all, shard, counts);
         if let Ok(mut columns) = self.columns.write() {
             columns.retain(|table, _| all.contains_key(table));
         }
@@ -523,23 +533,9 @@ impl TableStats {
     /// Replaces `shard`'s byte counts with `bytes` (tables it no longer
     /// holds count 0 there).
     pub fn publish_bytes(&self, shard: ShardId, bytes: impl IntoIterator<Item = (TableId, usize)>) {
-        let Ok(mut all) = self.bytes.write() else {
-            return;
-        };
-        let shard = shard as usize;
-        for per_shard in all.values_mut() {
-            if let Some(b) = per_shard.get_mut(shard) {
-                *b = 0;
-            }
+        if let Ok(mut all) = self.bytes.write() {
+            replace_shard(&mut all, shard, bytes);
         }
-        for (table, n) in bytes {
-            let per_shard = all.entry(table).or_default();
-            if per_shard.len() <= shard {
-                per_shard.resize(shard + 1, 0);
-            }
-            per_shard[shard] = n as u64;
-        }
-        all.retain(|_, per_shard| per_shard.iter().any(|n| *n > 0));
     }
 
     /// Approximate bytes of the table's (or index's) versions over all
