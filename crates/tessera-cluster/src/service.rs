@@ -63,6 +63,15 @@ impl Default for Timing {
     }
 }
 
+/// Commits `command` through `raft` (this node must lead): its log index
+/// and result.
+async fn commit(raft: &Raft<TypeConfig>, command: Command) -> Result<(u64, CommandResult)> {
+    raft.client_write(command)
+        .await
+        .map(|r| (r.log_id.index, r.data))
+        .map_err(|e| Error::new(sqlstate::CONNECTION_FAILURE, e.to_string()))
+}
+
 /// The most voters the metadata group has; the other nodes are learners.
 pub const MAX_VOTERS: usize = 5;
 
@@ -706,12 +715,9 @@ impl Node {
                 | Command::Catalog { .. }
                 | Command::CatalogUnlock { .. }
                 | Command::Fence),
-            ) => match raft.client_write(command).await {
-                Ok(r) => Response::Proposed {
-                    index: r.log_id.index,
-                    result: r.data,
-                },
-                Err(e) => Response::Failed(e.to_string()),
+            ) => match commit(&raft, command).await {
+                Ok((index, result)) => Response::Proposed { index, result },
+                Err(e) => Response::Failed(e.message),
             },
             Request::CatalogApplied(records) => {
                 let mut applied = self.sql_applied.clone();
@@ -861,11 +867,7 @@ impl Node {
         command: Command,
     ) -> Result<(u64, CommandResult)> {
         if Self::is_leader(raft) {
-            return raft
-                .client_write(command)
-                .await
-                .map(|r| (r.log_id.index, r.data))
-                .map_err(|e| Error::new(sqlstate::CONNECTION_FAILURE, e.to_string()));
+            return commit(raft, command).await;
         }
         let Some(addr) = self.leader_addr(raft) else {
             return Err(Error::new(
@@ -1055,10 +1057,7 @@ impl Node {
     }
 
     async fn propose(&self, raft: &Raft<TypeConfig>, command: Command) -> Result<CommandResult> {
-        raft.client_write(command)
-            .await
-            .map(|r| r.data)
-            .map_err(|e| Error::new(sqlstate::CONNECTION_FAILURE, e.to_string()))
+        commit(raft, command).await.map(|(_, result)| result)
     }
 
     /// On the leader: gives a joining node its id and makes it a learner

@@ -271,21 +271,16 @@ impl Metadata {
                     Some(row) => {
                         row.state = NodeState::Expelled;
                         // A change it had under way never finishes.
-                        if self.catalog_lock == Some(*id) {
-                            self.catalog_lock = None;
-                        }
+                        self.release_catalog_lock(*id);
                         CommandResult::Done
                     }
                     None => CommandResult::Refused(format!("node {id} is not known")),
                 }
             }
             Command::CatalogLock { node, proposal } => {
-                let result = match self.catalog_lock {
-                    Some(holder) if holder != *node => CommandResult::Busy(holder),
-                    _ if !self.is_online(*node) => {
-                        CommandResult::Refused(format!("node {node} is not in the cluster"))
-                    }
-                    _ => {
+                let result = match self.catalog_refusal(*node) {
+                    Some(refused) => refused,
+                    None => {
                         self.catalog_lock = Some(*node);
                         CommandResult::CatalogLen(self.catalog.len())
                     }
@@ -300,18 +295,16 @@ impl Metadata {
                 held,
                 unlock,
             } => {
-                let result = match self.catalog_lock {
-                    holder if *held && holder != Some(*node) => CommandResult::Refused(format!(
+                let lost = *held && self.catalog_lock != Some(*node);
+                let result = match self.catalog_refusal(*node) {
+                    _ if lost => CommandResult::Refused(format!(
                         "node {node} lost the cluster DDL lock (it did not answer for too long); the change was not made"
                     )),
-                    Some(holder) if holder != *node => CommandResult::Busy(holder),
-                    _ if !self.is_online(*node) => {
-                        CommandResult::Refused(format!("node {node} is not in the cluster"))
-                    }
-                    _ => {
+                    Some(refused) => refused,
+                    None => {
                         self.catalog.extend(records);
                         if *unlock {
-                            self.catalog_lock = None;
+                            self.release_catalog_lock(*node);
                         }
                         CommandResult::CatalogLen(self.catalog.len())
                     }
@@ -320,20 +313,35 @@ impl Metadata {
                 result
             }
             Command::CatalogUnlock { node, proposal } => {
-                if self.catalog_lock == Some(*node) {
-                    self.catalog_lock = None;
-                }
+                self.release_catalog_lock(*node);
                 let result = CommandResult::CatalogLen(self.catalog.len());
                 self.note_proposal(*node, *proposal, &result);
                 result
             }
             Command::Fence => CommandResult::Done,
             Command::BreakCatalogLock { node } => {
-                if self.catalog_lock == Some(*node) {
-                    self.catalog_lock = None;
-                }
+                self.release_catalog_lock(*node);
                 CommandResult::Done
             }
+        }
+    }
+
+    /// Why `node` may not take the catalog lock or append now: another
+    /// node holds the lock, or `node` is not in the cluster.
+    fn catalog_refusal(&self, node: NodeId) -> Option<CommandResult> {
+        match self.catalog_lock {
+            Some(holder) if holder != node => Some(CommandResult::Busy(holder)),
+            _ if !self.is_online(node) => Some(CommandResult::Refused(format!(
+                "node {node} is not in the cluster"
+            ))),
+            _ => None,
+        }
+    }
+
+    /// Frees the catalog lock if `node` holds it.
+    fn release_catalog_lock(&mut self, node: NodeId) {
+        if self.catalog_lock == Some(node) {
+            self.catalog_lock = None;
         }
     }
 
@@ -363,6 +371,19 @@ mod tests {
             failure_domain: BTreeMap::new(),
             state: NodeState::Online,
         }
+    }
+
+    /// A cluster of node 1 ("a", uuid 1) and node 2 ("b", uuid 2).
+    fn two_nodes() -> Metadata {
+        let mut m = Metadata::default();
+        let mut first = node(1, "a");
+        first.id = 1;
+        m.apply(&Command::Bootstrap {
+            cluster_id: 9,
+            node: first,
+        });
+        m.apply(&Command::AddNode { node: node(2, "b") });
+        m
     }
 
     #[test]
@@ -417,15 +438,8 @@ mod tests {
 
     #[test]
     fn an_expelled_node_stays_out_and_the_last_node_stays_in() {
-        let mut m = Metadata::default();
-        let mut first = node(1, "a");
-        first.id = 1;
-        m.apply(&Command::Bootstrap {
-            cluster_id: 9,
-            node: first,
-        });
+        let mut m = two_nodes();
         let b = node(2, "b");
-        m.apply(&Command::AddNode { node: b.clone() });
         assert_eq!(m.apply(&Command::ExpelNode { id: 2 }), CommandResult::Done);
         assert_eq!(m.nodes[&2].state, NodeState::Expelled);
         assert!(matches!(
@@ -454,14 +468,7 @@ mod tests {
 
     #[test]
     fn the_catalog_lock_has_one_holder_and_records_follow_it() {
-        let mut m = Metadata::default();
-        let mut first = node(1, "a");
-        first.id = 1;
-        m.apply(&Command::Bootstrap {
-            cluster_id: 9,
-            node: first,
-        });
-        m.apply(&Command::AddNode { node: node(2, "b") });
+        let mut m = two_nodes();
         let append = |node, proposal, unlock| Command::Catalog {
             node,
             proposal,

@@ -1319,6 +1319,20 @@ fn alias_columns(alias: &ast::TableAlias, descs: &[ColumnDesc]) -> Result<Vec<(S
         .collect())
 }
 
+/// A FROM item's columns: its own, renamed by `alias` where it names them.
+fn item_columns(
+    alias: Option<&ast::TableAlias>,
+    descs: &[ColumnDesc],
+) -> Result<Vec<(String, DataType)>> {
+    match alias {
+        Some(a) => alias_columns(a, descs),
+        None => Ok(descs
+            .iter()
+            .map(|d| (d.name.clone(), d.data_type))
+            .collect()),
+    }
+}
+
 /// A fragment passing its input's first `width` columns through.
 fn identity_fragment(width: usize) -> ScanFragment {
     ScanFragment {
@@ -8992,13 +9006,7 @@ impl Binder<'_> {
                     column_id: 0,
                 })
                 .collect();
-                let columns = match alias {
-                    Some(a) => alias_columns(a, &descs)?,
-                    None => descs
-                        .iter()
-                        .map(|d| (d.name.clone(), d.data_type))
-                        .collect(),
-                };
+                let columns = item_columns(alias.as_ref(), &descs)?;
                 self.uses_sequences = true;
                 let row = vec![
                     read(SequenceOp::ReadLastValue),
@@ -9020,13 +9028,7 @@ impl Binder<'_> {
                 };
                 let view = self.view_of(other).expect("checked above");
                 let (plan, descs) = self.bind_view(&view)?;
-                let columns = match alias {
-                    Some(a) => alias_columns(a, &descs)?,
-                    None => descs
-                        .iter()
-                        .map(|d| (d.name.clone(), d.data_type))
-                        .collect(),
-                };
+                let columns = item_columns(alias.as_ref(), &descs)?;
                 let qualifier = alias
                     .as_ref()
                     .map_or_else(|| view.name.clone(), |a| ident_name(&a.name));

@@ -102,6 +102,14 @@ impl CatalogLog {
     }
 }
 
+impl SharedLog {
+    /// This node's catalog holds the first `records` records (or more).
+    fn mark_applied(&self, records: u64) {
+        self.applied.set(self.applied.get().max(records));
+        self.log.applied(self.applied.get());
+    }
+}
+
 /// Releases the cluster lock if a lock request is dropped before it is
 /// answered (a cancelled statement): the request may still be granted.
 struct LockRequest<'a> {
@@ -208,8 +216,7 @@ impl ShardContext {
         // caller's catalog already holds.
         self.catch_up(shared, Some(len.saturating_sub(count)))?;
         publish();
-        shared.applied.set(shared.applied.get().max(len));
-        shared.log.applied(shared.applied.get());
+        shared.mark_applied(len);
         Ok(())
     }
 
@@ -240,9 +247,8 @@ impl ShardContext {
                 )
             })?;
         }
-        shared.applied.set(start + records.len() as u64);
         self.catalog_cell.publish(catalog);
-        shared.log.applied(shared.applied.get());
+        shared.mark_applied(start + records.len() as u64);
         Ok(())
     }
 

@@ -56,7 +56,10 @@ pub(super) struct Ddl<'a> {
 
 impl Drop for Ddl<'_> {
     fn drop(&mut self) {
-        if !self.made && !self.shard.cluster_lock_held_by(self.block) {
+        let held = self
+            .block
+            .is_some_and(|(tx, _)| self.shard.holds_ddl_lock(tx));
+        if !self.made && !held {
             self.shard.release_cluster_lock();
         }
     }
@@ -102,11 +105,10 @@ impl ShardContext {
         }
     }
 
-    /// Whether `block` holds the DDL lock (and, in a cluster, the cluster's
-    /// to its end).
-    pub(super) fn cluster_lock_held_by(&self, block: Block) -> bool {
-        let owner = self.ddl_block.borrow().as_ref().map(|b| b.tx);
-        block.is_some_and(|(tx, _)| owner == Some(tx))
+    /// Whether block `tx` holds the DDL lock (and, in a cluster, the
+    /// cluster's, to its end).
+    fn holds_ddl_lock(&self, tx: TxId) -> bool {
+        self.ddl_block.borrow().as_ref().is_some_and(|b| b.tx == tx)
     }
 
     /// Ends the catalog changes of block `tx`, if it made any: with
@@ -119,7 +121,7 @@ impl ShardContext {
     ) -> Result<()> {
         let log = self.catalog_log()?;
         let _guard = log.order.lock().await;
-        let owned = self.ddl_block.borrow().as_ref().is_some_and(|b| b.tx == tx);
+        let owned = self.holds_ddl_lock(tx);
         if !owned {
             // The block changed nothing in the end (IF NOT EXISTS, or
             // changes undone by ROLLBACK TO SAVEPOINT): the record still
@@ -257,7 +259,6 @@ impl Ddl<'_> {
                     .push((savepoint, self.catalog.clone(), b.records.len()));
                 b.records.extend(records);
                 shard.catalog_cell.publish_pending(tx, Arc::new(next));
-                drop(held);
                 self.made = true;
             }
         }
