@@ -14,6 +14,7 @@
 //! committed change failed, nor the reverse.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_types::{sqlstate, Error, Result};
@@ -34,6 +35,8 @@ pub(crate) enum CatalogOp {
     },
     /// Release the lock if this node holds it.
     Unlock,
+    /// Extend this node's id lease to at least `up_to`.
+    LeaseIds { up_to: u64 },
 }
 
 pub(crate) struct CatalogRequest {
@@ -49,6 +52,8 @@ pub struct CatalogClient {
     metadata: watch::Receiver<Arc<Metadata>>,
     /// How many records the SQL layer's catalog holds (see [`Self::applied`]).
     applied: Arc<watch::Sender<u64>>,
+    /// This node's id, once a command of it went through (0 before).
+    me: Arc<AtomicU64>,
 }
 
 impl CatalogClient {
@@ -56,12 +61,33 @@ impl CatalogClient {
         requests: mpsc::UnboundedSender<CatalogRequest>,
         metadata: watch::Receiver<Arc<Metadata>>,
         applied: Arc<watch::Sender<u64>>,
+        me: Arc<AtomicU64>,
     ) -> CatalogClient {
         CatalogClient {
             requests,
             metadata,
             applied,
+            me,
         }
+    }
+
+    /// This node's id: known once any call (the start-up fence) returned.
+    pub fn me(&self) -> Option<crate::state::NodeId> {
+        match self.me.load(Ordering::Acquire) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// This node's row of the nodes table, once [`Self::me`] is known.
+    pub fn my_record(&self) -> Option<crate::state::NodeRecord> {
+        let me = self.me()?;
+        self.metadata.borrow().nodes.get(&me).cloned()
+    }
+
+    /// The bucket map as last applied here.
+    pub fn buckets(&self) -> crate::state::BucketMap {
+        self.metadata.borrow().buckets.clone()
     }
 
     /// The SQL layer's catalog now holds the first `records` records: a
@@ -114,6 +140,12 @@ impl CatalogClient {
     /// committed (see the module comment).
     pub fn unlock(&self) -> impl Future<Output = Result<u64>> + Send + 'static {
         self.call(CatalogOp::Unlock)
+    }
+
+    /// Extends this node's id lease (`Metadata::id_leases`) to at least
+    /// `up_to`; returns the lease's end.
+    pub fn lease_ids(&self, up_to: u64) -> impl Future<Output = Result<u64>> + Send + 'static {
+        self.call(CatalogOp::LeaseIds { up_to })
     }
 
     /// The records this node has applied.

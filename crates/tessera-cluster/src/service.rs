@@ -89,6 +89,8 @@ pub struct ClusterConfig {
     pub name: Option<String>,
     pub pg_addr: String,
     pub shards: u16,
+    /// The cluster's number of buckets, if this node founds it.
+    pub bucket_count: u32,
     pub failure_domain: BTreeMap<String, String>,
     pub timing: Timing,
     /// Runs shard requests from other nodes (none: they are refused).
@@ -271,7 +273,13 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (catalog_requests, catalog_rx) = mpsc::unbounded_channel();
     let (sql_applied, sql_applied_rx) = watch::channel(0);
-    let catalog = CatalogClient::new(catalog_requests, metadata.clone(), Arc::new(sql_applied));
+    let me = Arc::new(AtomicU64::new(0));
+    let catalog = CatalogClient::new(
+        catalog_requests,
+        metadata.clone(),
+        Arc::new(sql_applied),
+        me.clone(),
+    );
     let metadata_rx = metadata.clone();
     let leader = Arc::new(AtomicU64::new(0));
     let leader_seen = leader.clone();
@@ -312,6 +320,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     last_proposal: Cell::new(0),
                     catalog_peer: RefCell::new(None),
                     sql_applied: sql_applied_rx,
+                    me,
                 });
                 tokio::task::spawn_local(accept_loop(node.clone(), listener));
                 tokio::task::spawn_local(node.clone().start_up());
@@ -339,6 +348,8 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
 }
 
 struct Node {
+    /// This node's id once it has one (0 before), for `CatalogClient::me`.
+    me: Arc<AtomicU64>,
     config: ClusterConfig,
     raft_dir: PathBuf,
     identity: RefCell<Identity>,
@@ -386,6 +397,7 @@ impl Node {
             advertise: self.config.advertise.clone(),
             pg_addr: self.config.pg_addr.clone(),
             shards: self.config.shards,
+            first_shard: 0,
             failure_domain: self.config.failure_domain.clone(),
             state: NodeState::Online,
         }
@@ -568,6 +580,7 @@ impl Node {
         let command = Command::Bootstrap {
             cluster_id,
             node: self.record(1),
+            bucket_count: self.config.bucket_count,
         };
         raft.client_write(command)
             .await
@@ -714,6 +727,7 @@ impl Node {
                 command @ (Command::CatalogLock { .. }
                 | Command::Catalog { .. }
                 | Command::CatalogUnlock { .. }
+                | Command::LeaseIds { .. }
                 | Command::Fence),
             ) => match commit(&raft, command).await {
                 Ok((index, result)) => Response::Proposed { index, result },
@@ -758,6 +772,7 @@ impl Node {
                 tokio::time::sleep(DISCOVERY_RETRY).await;
                 continue;
             };
+            self.me.store(node, Ordering::Release);
             let proposal = self.next_proposal();
             let command = match op {
                 CatalogOp::Lock => Command::CatalogLock { node, proposal },
@@ -773,6 +788,11 @@ impl Node {
                     unlock: *unlock,
                 },
                 CatalogOp::Unlock => Command::CatalogUnlock { node, proposal },
+                CatalogOp::LeaseIds { up_to } => Command::LeaseIds {
+                    node,
+                    proposal,
+                    up_to: *up_to,
+                },
             };
             let result = match self.propose_via_leader(&raft, command).await {
                 Ok((index, result)) => {
@@ -785,6 +805,7 @@ impl Node {
                 }
             };
             match result {
+                Some(CommandResult::Lease(end)) => return Ok(end),
                 Some(CommandResult::CatalogLen(n)) => {
                     if let CatalogOp::Append { .. } = op {
                         self.wait_for_others(node, n).await;

@@ -35,6 +35,10 @@
 //!   caller had seen, and the caller's clock passes the server's. A reading
 //!   too far ahead is refused (the call fails with 58000).
 //!
+//! - Every call carries the caller's floor, the oldest snapshot its own
+//!   statements may read at; the server prunes no version such a snapshot
+//!   needs while the connection lasts (and a grace period after).
+//!
 //! Not yet: routing by the bucket map (callers name the node).
 
 use std::cell::RefCell;
@@ -80,6 +84,10 @@ pub trait HybridClock: Send + Sync + 'static {
     /// Another node's reading: later readings here are above it. Fails for
     /// one too far ahead of this node's wall clock.
     fn observe(&self, reading: u64) -> Result<()>;
+    /// The oldest snapshot this node's own statements may still read at:
+    /// calls carry it so that the serving node keeps the versions they
+    /// need (see tessera-storage's `Timeline::remote_floor`).
+    fn floor(&self) -> u64;
 }
 
 /// What runs shard requests from other nodes on this node's shards.
@@ -93,7 +101,13 @@ pub trait ShardService: HybridClock {
         request: Vec<u8>,
         interrupt: Arc<Interrupt>,
     ) -> LocalBoxFuture<Result<Vec<u8>>>;
+    /// The calling node's floor as a call over connection `connection`
+    /// carried it; `None` when the connection closed.
+    fn remote_floor(&self, connection: u64, floor: Option<u64>);
 }
+
+/// Numbers the shard channels a node serves, for their floors.
+static CHANNELS: AtomicU64 = AtomicU64::new(1);
 
 /// A [`ShardService`] for `ClusterConfig` (which is `Debug` and `Clone`).
 #[derive(Clone)]
@@ -116,6 +130,8 @@ pub enum ShardFrame {
         timeout_ms: u64,
         /// The caller's clock.
         clock: u64,
+        /// The caller's floor ([`HybridClock::floor`]).
+        floor: u64,
         #[serde(with = "tessera_types::wire::bytes")]
         request: Vec<u8>,
     },
@@ -162,6 +178,7 @@ pub(crate) async fn serve_channel(
         }
     });
     let in_flight: Rc<RefCell<HashMap<u64, Arc<Interrupt>>>> = Rc::default();
+    let connection = CHANNELS.fetch_add(1, Ordering::Relaxed);
     loop {
         let frame = match read_frame::<ShardFrame, _>(&mut reader).await {
             Ok(Some(frame)) => frame,
@@ -177,8 +194,12 @@ pub(crate) async fn serve_channel(
                 shard,
                 timeout_ms,
                 clock,
+                floor,
                 request,
             } => {
+                // Before the request runs: no version it needs is pruned
+                // from here on.
+                service.remote_floor(connection, Some(floor));
                 let interrupt = Interrupt::new();
                 {
                     let mut calls = in_flight.borrow_mut();
@@ -237,6 +258,7 @@ pub(crate) async fn serve_channel(
     for interrupt in in_flight.borrow().values() {
         interrupt.cancel();
     }
+    service.remote_floor(connection, None);
     drop(replies);
     let _ = writing.await;
 }
@@ -370,6 +392,7 @@ impl ShardPeer {
             shard,
             timeout_ms,
             clock: self.clock.now(),
+            floor: self.clock.floor(),
             request,
         };
         let exchange = async {

@@ -57,6 +57,10 @@ pub struct NodeRecord {
     /// Where PostgreSQL clients reach it.
     pub pg_addr: String,
     pub shards: u16,
+    /// The cluster-wide number of its shard 0: its shards are
+    /// `first_shard..first_shard + shards` everywhere in the cluster (the
+    /// bucket map, transaction and row ids). Given when it joins.
+    pub first_shard: u16,
     pub failure_domain: BTreeMap<String, String>,
     pub state: NodeState,
 }
@@ -65,7 +69,13 @@ pub struct NodeRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// The first entry of a new cluster: its id and its first node.
-    Bootstrap { cluster_id: u128, node: NodeRecord },
+    /// Its buckets (`bucket_count` of them) all go to the first node's
+    /// shards.
+    Bootstrap {
+        cluster_id: u128,
+        node: NodeRecord,
+        bucket_count: u32,
+    },
     /// A node asks to join (or rejoin after a crash during its join): the
     /// answer is its id, the existing one if its uuid is known.
     AddNode { node: NodeRecord },
@@ -102,6 +112,14 @@ pub enum Command {
     /// longer than the voter-down timeout: its change, if it comes back
     /// with one, is refused.
     BreakCatalogLock { node: NodeId },
+    /// `node`'s shards may hand out transaction and row ids (their
+    /// sequence part) below `up_to`: answered `Lease` with the lease's end,
+    /// which never decreases (see [`Metadata::id_leases`]).
+    LeaseIds {
+        node: NodeId,
+        proposal: u64,
+        up_to: u64,
+    },
 }
 
 impl std::fmt::Display for Command {
@@ -118,6 +136,9 @@ impl std::fmt::Display for Command {
             Command::CatalogUnlock { node, .. } => write!(f, "catalog unlock by node {node}"),
             Command::Fence => write!(f, "fence"),
             Command::BreakCatalogLock { node } => write!(f, "break node {node}'s catalog lock"),
+            Command::LeaseIds { node, up_to, .. } => {
+                write!(f, "ids below {up_to} for node {node}")
+            }
         }
     }
 }
@@ -134,6 +155,54 @@ pub enum CommandResult {
     CatalogLen(u64),
     /// Another node holds the catalog lock.
     Busy(NodeId),
+    /// The end of a node's id lease.
+    Lease(u64),
+}
+
+/// Which cluster-wide shard owns each bucket (`map[b]` for bucket `b`).
+/// Shared by the copies the tables are published as, like the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketMap(Arc<Vec<u16>>);
+
+impl BucketMap {
+    /// `bucket_count` buckets split into equal contiguous ranges over
+    /// shards `first..first + shards`.
+    pub fn even(bucket_count: u32, first: u16, shards: u16) -> BucketMap {
+        let shards = shards.max(1) as u64;
+        let map = (0..bucket_count as u64)
+            .map(|b| first + (b * shards / bucket_count as u64) as u16)
+            .collect();
+        BucketMap(Arc::new(map))
+    }
+
+    pub fn shards(&self) -> Arc<Vec<u16>> {
+        self.0.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many buckets cluster-wide shard `shard` owns.
+    pub fn owned_by(&self, shard: u16) -> usize {
+        self.0.iter().filter(|s| **s == shard).count()
+    }
+}
+
+impl Serialize for BucketMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BucketMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Vec::<u16>::deserialize(d).map(|v| BucketMap(Arc::new(v)))
+    }
 }
 
 /// The SQL catalog's records in the order they were committed: opaque
@@ -192,11 +261,42 @@ pub struct Metadata {
     /// Per node: its last catalog command's proposal number and result, so
     /// a node that lost the answer can learn the outcome.
     pub proposals: BTreeMap<NodeId, (u64, CommandResult)>,
+    /// Which cluster-wide shard owns each bucket. Buckets move between
+    /// shards only by rebalancing (CLUSTER.md step 8); until then a node
+    /// that joins routes to the shards that hold them.
+    pub buckets: BucketMap,
+    /// Per node: its shards hand out ids (the sequence part) only below
+    /// this. A node starts from its lease's end and extends the lease long
+    /// before it reaches it, so no id is handed out twice, even one that
+    /// only another node's log recorded.
+    pub id_leases: BTreeMap<NodeId, u64>,
 }
 
 impl Metadata {
     fn next_node_id(&self) -> NodeId {
         self.nodes.keys().next_back().map_or(1, |id| id + 1)
+    }
+
+    /// The cluster-wide number the next node's shard 0 gets: past every
+    /// node's shards, expelled ones too (their numbers may still appear in
+    /// logs as transaction ids and two-phase participants).
+    fn next_first_shard(&self) -> Option<u16> {
+        let next = self
+            .nodes
+            .values()
+            .map(|n| n.first_shard as u32 + n.shards as u32)
+            .max()
+            .unwrap_or(0);
+        u16::try_from(next).ok()
+    }
+
+    /// The node whose shards include cluster-wide shard `shard`, and the
+    /// shard's number there.
+    pub fn shard_home(&self, shard: u16) -> Option<(&NodeRecord, u16)> {
+        self.nodes.values().find_map(|n| {
+            let local = shard.checked_sub(n.first_shard)?;
+            (local < n.shards).then_some((n, local))
+        })
     }
 
     pub fn node_by_uuid(&self, uuid: u128) -> Option<&NodeRecord> {
@@ -207,12 +307,19 @@ impl Metadata {
     /// tables and the command.
     pub fn apply(&mut self, command: &Command) -> CommandResult {
         match command {
-            Command::Bootstrap { cluster_id, node } => {
+            Command::Bootstrap {
+                cluster_id,
+                node,
+                bucket_count,
+            } => {
                 if self.cluster_id != 0 {
                     return CommandResult::Refused("the cluster is already bootstrapped".into());
                 }
                 self.cluster_id = *cluster_id;
-                self.nodes.insert(node.id, node.clone());
+                let mut row = node.clone();
+                row.first_shard = 0;
+                self.buckets = BucketMap::even(*bucket_count, 0, row.shards);
+                self.nodes.insert(row.id, row);
                 CommandResult::NodeId(node.id)
             }
             Command::AddNode { node } => {
@@ -235,19 +342,35 @@ impl Metadata {
                         node.name
                     ));
                 }
+                let Some(first_shard) = self
+                    .next_first_shard()
+                    .filter(|f| f.checked_add(node.shards).is_some())
+                else {
+                    return CommandResult::Refused(format!(
+                        "the cluster has numbered {} shards and cannot number {} more",
+                        u16::MAX,
+                        node.shards
+                    ));
+                };
                 let id = self.next_node_id();
                 let mut row = node.clone();
                 row.id = id;
+                row.first_shard = first_shard;
                 row.state = NodeState::Online;
                 self.nodes.insert(id, row);
                 CommandResult::NodeId(id)
             }
             Command::UpdateNode { node } => match self.nodes.get_mut(&node.id) {
+                Some(row) if row.uuid == node.uuid && row.shards != node.shards => {
+                    CommandResult::Refused(format!(
+                        "node {} has {} shards in the cluster and cannot restart with {}",
+                        node.id, row.shards, node.shards
+                    ))
+                }
                 Some(row) if row.uuid == node.uuid && row.state == NodeState::Online => {
                     row.advertise = node.advertise.clone();
                     row.pg_addr = node.pg_addr.clone();
                     row.failure_domain = node.failure_domain.clone();
-                    row.shards = node.shards;
                     CommandResult::Done
                 }
                 Some(row) if row.state == NodeState::Expelled => {
@@ -323,6 +446,21 @@ impl Metadata {
                 self.release_catalog_lock(*node);
                 CommandResult::Done
             }
+            Command::LeaseIds {
+                node,
+                proposal,
+                up_to,
+            } => {
+                let result = if self.is_online(*node) {
+                    let lease = self.id_leases.entry(*node).or_default();
+                    *lease = (*lease).max(*up_to);
+                    CommandResult::Lease(*lease)
+                } else {
+                    CommandResult::Refused(format!("node {node} is not in the cluster"))
+                };
+                self.note_proposal(*node, *proposal, &result);
+                result
+            }
         }
     }
 
@@ -368,6 +506,7 @@ mod tests {
             advertise: format!("{name}:1"),
             pg_addr: format!("{name}:2"),
             shards: 2,
+            first_shard: 0,
             failure_domain: BTreeMap::new(),
             state: NodeState::Online,
         }
@@ -381,6 +520,7 @@ mod tests {
         m.apply(&Command::Bootstrap {
             cluster_id: 9,
             node: first,
+            bucket_count: 16,
         });
         m.apply(&Command::AddNode { node: node(2, "b") });
         m
@@ -394,14 +534,16 @@ mod tests {
         assert_eq!(
             m.apply(&Command::Bootstrap {
                 cluster_id: 9,
-                node: first.clone()
+                node: first.clone(),
+                bucket_count: 16,
             }),
             CommandResult::NodeId(1)
         );
         assert!(matches!(
             m.apply(&Command::Bootstrap {
                 cluster_id: 10,
-                node: first
+                node: first,
+                bucket_count: 16,
             }),
             CommandResult::Refused(_)
         ));
@@ -428,12 +570,60 @@ mod tests {
             CommandResult::Done
         );
         assert_eq!(m.nodes[&2].advertise, "elsewhere:1");
+        let mut regrown = m.nodes[&2].clone();
+        regrown.shards = 4;
+        assert!(matches!(
+            m.apply(&Command::UpdateNode { node: regrown }),
+            CommandResult::Refused(_)
+        ));
         let mut stranger = m.nodes[&2].clone();
         stranger.uuid = 99;
         assert!(matches!(
             m.apply(&Command::UpdateNode { node: stranger }),
             CommandResult::Refused(_)
         ));
+    }
+
+    #[test]
+    fn shards_are_numbered_cluster_wide_and_buckets_start_on_the_first_node() {
+        let mut m = two_nodes();
+        assert_eq!(m.nodes[&1].first_shard, 0);
+        assert_eq!(m.nodes[&2].first_shard, 2);
+        assert_eq!(m.buckets.len(), 16);
+        assert_eq!(m.buckets.owned_by(0), 8);
+        assert_eq!(m.buckets.owned_by(1), 8);
+        assert_eq!(m.buckets.owned_by(2), 0);
+        assert_eq!(m.shard_home(3).map(|(n, s)| (n.id, s)), Some((2, 1)));
+        assert!(m.shard_home(4).is_none());
+        // Numbers are never reused, not even an expelled node's.
+        m.apply(&Command::ExpelNode { id: 2 });
+        m.apply(&Command::AddNode { node: node(3, "c") });
+        assert_eq!(m.nodes[&3].first_shard, 4);
+        let mut big = node(4, "d");
+        big.shards = u16::MAX;
+        assert!(matches!(
+            m.apply(&Command::AddNode { node: big }),
+            CommandResult::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn id_leases_only_grow_and_only_for_members() {
+        let mut m = two_nodes();
+        let lease = |m: &mut Metadata, node, up_to| {
+            m.apply(&Command::LeaseIds {
+                node,
+                proposal: 1,
+                up_to,
+            })
+        };
+        assert_eq!(lease(&mut m, 2, 0), CommandResult::Lease(0));
+        assert_eq!(lease(&mut m, 2, 100), CommandResult::Lease(100));
+        assert_eq!(lease(&mut m, 2, 50), CommandResult::Lease(100));
+        assert_eq!(lease(&mut m, 1, 7), CommandResult::Lease(7));
+        assert!(matches!(lease(&mut m, 9, 7), CommandResult::Refused(_)));
+        // The outcome is kept for a node that lost the answer.
+        assert_eq!(m.proposals[&2], (1, CommandResult::Lease(100)));
     }
 
     #[test]

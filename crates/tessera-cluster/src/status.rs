@@ -126,7 +126,15 @@ pub fn render(s: &Status) -> String {
             n.name.clone(),
             n.advertise.clone(),
             n.pg_addr.clone(),
-            n.shards.to_string(),
+            match n.shards {
+                0 => "-".into(),
+                1 => n.first_shard.to_string(),
+                k => format!("{}-{}", n.first_shard, n.first_shard as u32 + k as u32 - 1),
+            },
+            (n.first_shard..n.first_shard.saturating_add(n.shards))
+                .map(|shard| s.metadata.buckets.owned_by(shard))
+                .sum::<usize>()
+                .to_string(),
             n.state.name().into(),
             raft.into(),
             reachable,
@@ -140,6 +148,7 @@ pub fn render(s: &Status) -> String {
             "ADDRESS",
             "POSTGRES",
             "SHARDS",
+            "BUCKETS",
             "STATE",
             "RAFT",
             "REACHABLE",

@@ -33,7 +33,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::meta::{Meta, FORMAT_VERSION};
-use crate::transport::{Envelope, IssuedIds, Mailboxes, ShardCluster, ID_STRIDE, MAILBOX_CAPACITY};
+use crate::transport::{
+    id_sequence, Envelope, IdLease, IdSource, IssuedIds, Mailboxes, ShardCluster, MAILBOX_CAPACITY,
+};
 
 /// How often a shard looks for row versions to collect.
 pub const GC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
@@ -81,6 +83,31 @@ pub struct NodeConfig {
     pub bootstrap_role: Option<tessera_types::RoleDef>,
     /// In a cluster: the cluster's catalog log, in place of `catalog.wal`.
     pub cluster_catalog: Option<ClusterCatalog>,
+    /// In a cluster: the node's place among the cluster's shards.
+    pub cluster_shards: Option<ClusterShards>,
+}
+
+/// A node's shards in a cluster (docs/CLUSTER.md step 3).
+#[derive(Clone)]
+pub struct ClusterShards {
+    /// The cluster-wide number of the node's shard 0.
+    pub first_shard: ShardId,
+    /// Where the node's id lease ended before it started: its shards hand
+    /// out sequence numbers from here on (see `transport::IdLease`).
+    pub ids_from: u64,
+    /// The lease it took at start-up.
+    pub lease_end: u64,
+    pub lease_source: Arc<dyn crate::transport::IdLeaseSource>,
+}
+
+impl std::fmt::Debug for ClusterShards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ClusterShards(first {}, ids {}..{})",
+            self.first_shard, self.ids_from, self.lease_end
+        )
+    }
 }
 
 /// The catalog of a node in a cluster (docs/CLUSTER.md step 2).
@@ -114,6 +141,7 @@ impl NodeConfig {
             checkpoint_interval: CHECKPOINT_INTERVAL_DEFAULT,
             bootstrap_role: None,
             cluster_catalog: None,
+            cluster_shards: None,
         }
     }
 }
@@ -256,11 +284,28 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             }
         }
     }
-    let first_row_seq = max_row_id / ID_STRIDE + 1;
-    let first_tx_seq = recovered.max_tx / ID_STRIDE + 1;
+    let (first_shard, lease_start) = match &config.cluster_shards {
+        Some(c) => (c.first_shard, c.ids_from),
+        None => (0, 0),
+    };
+    let first_row_seq = (id_sequence(max_row_id) + 1).max(lease_start);
+    let first_tx_seq = (id_sequence(recovered.max_tx) + 1).max(lease_start);
+    let lease = config.cluster_shards.as_ref().map(|c| {
+        let lease = Arc::new(IdLease::new(c.lease_end));
+        let keeper: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> =
+            Box::pin(lease.clone().keep_extended(c.lease_source.clone()));
+        (lease, keeper)
+    });
+    let (lease, mut lease_keeper) = match lease {
+        Some((lease, keeper)) => (Some(lease), Some(keeper)),
+        None => (None, None),
+    };
 
     let catalog_cell = Arc::new(CatalogCell::new(recovered.catalog.clone()));
-    let timeline = Arc::new(Timeline::new(meta.shard_count as usize));
+    let timeline = Arc::new(match config.cluster_shards {
+        Some(_) => Timeline::for_cluster(meta.shard_count as usize),
+        None => Timeline::new(meta.shard_count as usize),
+    });
     let lock_waits = Arc::new(LockWaits::default());
     let ledger = Arc::new(TwoPhaseLedger::default());
     let stats = Arc::new(tessera_sql::stats::TableStats::default());
@@ -316,8 +361,18 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             pg_listen: config.pg_listen,
             handler: handler.clone(),
             shutdown: shutdown_rx.clone(),
-            first_row_seq,
-            first_tx_seq,
+            first_shard,
+            ids: IdSource {
+                first_row_seq,
+                first_tx_seq,
+                issued: issued.clone(),
+                lease: lease.clone(),
+            },
+            lease_keeper: if shard == 0 {
+                lease_keeper.take()
+            } else {
+                None
+            },
             lock: _lock.clone(),
             connections: connections.clone(),
             max_connections: config.max_connections,
@@ -383,8 +438,10 @@ struct ShardArgs {
     pg_listen: SocketAddr,
     handler: ConnectionHandler,
     shutdown: watch::Receiver<bool>,
-    first_row_seq: u64,
-    first_tx_seq: u64,
+    first_shard: ShardId,
+    ids: IdSource,
+    /// Shard 0 runs the task that extends the node's id lease.
+    lease_keeper: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// Holds the data directory lock for as long as any shard runs.
     lock: Arc<std::fs::File>,
     /// Live client connections in the node.
@@ -447,8 +504,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         pg_listen,
         handler,
         mut shutdown,
-        first_row_seq,
-        first_tx_seq,
+        first_shard,
+        ids,
+        lease_keeper,
         lock: _lock,
         connections,
         max_connections,
@@ -505,12 +563,14 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if cluster_catalog.is_some() {
         tokio::task::spawn_local(ctx.clone().follow_shared_catalog());
     }
+    if let Some(keeper) = lease_keeper {
+        tokio::task::spawn_local(keeper);
+    }
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),
         mailboxes,
-        first_row_seq,
-        first_tx_seq,
-        issued.clone(),
+        first_shard,
+        ids,
     )));
     if let Some(role) = bootstrap_role {
         let name = role.name.clone();
@@ -542,6 +602,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     tokio::task::spawn_local(async move {
         loop {
             tokio::time::sleep(GC_INTERVAL).await;
+            gc_ctx.timeline().sweep_remote_floors();
             // Passes continue while they make progress; versions a running
             // statement still needs wait for a later interval.
             let mut left = usize::MAX;

@@ -26,8 +26,94 @@ use tokio::sync::{mpsc, oneshot};
 /// instead of unbounded queues when one shard falls behind.
 pub const MAILBOX_CAPACITY: usize = 4096;
 
-/// Row and transaction ids are `sequence * ID_STRIDE + shard`, unique per node.
-pub const ID_STRIDE: u64 = 1024;
+/// The most shards one node runs.
+pub const MAX_SHARDS: u64 = 1024;
+
+/// Row and transaction ids are `sequence << ID_SHARD_BITS | shard`, where
+/// `shard` is the cluster-wide number of the shard whose router handed the
+/// id out (its own number outside a cluster): unique in the cluster. The
+/// sequence has 48 bits, 2.8e14 ids per shard.
+pub const ID_SHARD_BITS: u32 = 16;
+
+/// The sequence part of a row or transaction id.
+pub fn id_sequence(id: u64) -> u64 {
+    id >> ID_SHARD_BITS
+}
+
+fn make_id(sequence: u64, shard: ShardId) -> u64 {
+    sequence << ID_SHARD_BITS | shard as u64
+}
+
+/// Where a node in a cluster extends its id lease (`tessera_cluster`'s
+/// `CatalogClient::lease_ids`).
+pub trait IdLeaseSource: Send + Sync {
+    /// Extends the lease to at least `up_to`; answers its end.
+    fn extend(&self, up_to: u64) -> tessera_sql::shard::SendFuture<Result<u64>>;
+}
+
+/// In a cluster, ids must stay unique even where only another node's log
+/// recorded them (a row this node's router inserted there, a transaction
+/// it prepared there), so recovery cannot find the largest one issued. The
+/// cluster grants each node a lease: its shards hand out sequence numbers
+/// only below `end`, a restart starts at the lease's end, and the lease is
+/// extended by [`IdLease::BLOCK`] when a shard is half a block from it.
+pub struct IdLease {
+    end: AtomicU64,
+    wanted: tokio::sync::Notify,
+    warned: std::sync::atomic::AtomicBool,
+}
+
+impl IdLease {
+    /// How far one extension reaches: 4.3e9 ids per shard, so a lease
+    /// lasts hours even at a million transactions a second on one shard,
+    /// and 65,536 of them fill the 48-bit sequence.
+    pub const BLOCK: u64 = 1 << 32;
+
+    pub fn new(end: u64) -> IdLease {
+        IdLease {
+            end: AtomicU64::new(end),
+            wanted: tokio::sync::Notify::new(),
+            warned: Default::default(),
+        }
+    }
+
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// A shard is about to hand out `sequence`.
+    fn note(&self, sequence: u64) {
+        let end = self.end();
+        if sequence + Self::BLOCK / 2 >= end {
+            self.wanted.notify_one();
+        }
+        if sequence >= end && !self.warned.swap(true, Ordering::AcqRel) {
+            tracing::error!(
+                "this node hands out ids past its lease from the cluster (sequence {sequence}, lease {end}): the metadata group has not extended it; an id may repeat if the node crashes before it does"
+            );
+        }
+    }
+
+    /// Extends the lease whenever a shard comes near its end; runs for the
+    /// node's life.
+    pub async fn keep_extended(self: Arc<IdLease>, source: Arc<dyn IdLeaseSource>) {
+        loop {
+            self.wanted.notified().await;
+            let end = self.end();
+            match source.extend(end + Self::BLOCK).await {
+                Ok(granted) => {
+                    self.end.fetch_max(granted, Ordering::AcqRel);
+                    self.warned.store(false, Ordering::Release);
+                }
+                Err(e) => {
+                    tracing::warn!("extending the id lease: {}", e.message);
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    self.wanted.notify_one();
+                }
+            }
+        }
+    }
+}
 
 /// The largest row and transaction ids each shard's router has handed out.
 /// Checkpoint headers record the maximum, because the log that showed
@@ -91,26 +177,49 @@ pub type Mailboxes = Arc<[mpsc::Sender<Envelope>]>;
 pub struct ShardCluster {
     ctx: Rc<ShardContext>,
     mailboxes: Mailboxes,
+    /// The cluster-wide number of this node's shard 0.
+    first_shard: ShardId,
     row_seq: Cell<u64>,
     tx_seq: Cell<u64>,
     issued: Arc<IssuedIds>,
+    lease: Option<Arc<IdLease>>,
+}
+
+/// Where a shard's ids come from.
+pub struct IdSource {
+    pub first_row_seq: u64,
+    pub first_tx_seq: u64,
+    pub issued: Arc<IssuedIds>,
+    /// In a cluster.
+    pub lease: Option<Arc<IdLease>>,
 }
 
 impl ShardCluster {
     pub fn new(
         ctx: Rc<ShardContext>,
         mailboxes: Mailboxes,
-        first_row_seq: u64,
-        first_tx_seq: u64,
-        issued: Arc<IssuedIds>,
+        first_shard: ShardId,
+        ids: IdSource,
     ) -> ShardCluster {
         ShardCluster {
             ctx,
             mailboxes,
-            row_seq: Cell::new(first_row_seq),
-            tx_seq: Cell::new(first_tx_seq),
-            issued,
+            first_shard,
+            row_seq: Cell::new(ids.first_row_seq),
+            tx_seq: Cell::new(ids.first_tx_seq),
+            issued: ids.issued,
+            lease: ids.lease,
         }
+    }
+
+    /// The next number of sequence `seq`, as an id of this shard.
+    fn next_id(&self, seq: &Cell<u64>) -> u64 {
+        let next = seq.get();
+        seq.set(next + 1);
+        if let Some(lease) = &self.lease {
+            lease.note(next);
+        }
+        make_id(next, self.first_shard + self.ctx.shard)
     }
 
     fn slot(&self) -> &IdSlot {
@@ -220,9 +329,7 @@ impl Cluster for ShardCluster {
     }
 
     fn next_row_id(&self) -> u64 {
-        let seq = self.row_seq.get();
-        self.row_seq.set(seq + 1);
-        let id = seq * ID_STRIDE + self.ctx.shard as u64;
+        let id = self.next_id(&self.row_seq);
         self.slot().row.store(id, Ordering::Release);
         id
     }
@@ -244,9 +351,7 @@ impl Cluster for ShardCluster {
     }
 
     fn next_tx(&self) -> TxId {
-        let seq = self.tx_seq.get();
-        self.tx_seq.set(seq + 1);
-        let id = seq * ID_STRIDE + self.ctx.shard as u64;
+        let id = self.next_id(&self.tx_seq);
         self.slot().tx.store(id, Ordering::Release);
         id
     }
@@ -300,10 +405,55 @@ impl RemoteShards {
             )
         })?;
         let request = tessera_sql::wire::decode_request(request)?;
+        // The calling node's floor arrived with the call; a snapshot older
+        // than what this node already pruned cannot be read here.
+        if let Some(ts) = request.snapshot() {
+            self.timeline.check_snapshot(ts)?;
+        }
         let interrupt = request.interruptible().then_some(interrupt);
         let (response, observed) = through_mailbox(mailbox, shard, request, interrupt).await?;
         let response = response?;
         self.deps.wait(&observed).await?;
         tessera_sql::wire::encode_response(&response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_shard_below_a_sequence() {
+        let id = make_id(5, 300);
+        assert_eq!(id_sequence(id), 5);
+        assert_eq!(id & 0xffff, 300);
+        assert!(make_id(6, 0) > make_id(5, u16::MAX));
+    }
+
+    #[tokio::test]
+    async fn a_lease_asks_for_more_half_a_block_before_its_end() {
+        struct Grant(AtomicU64);
+        impl IdLeaseSource for Grant {
+            fn extend(&self, up_to: u64) -> tessera_sql::shard::SendFuture<Result<u64>> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move { Ok(up_to) })
+            }
+        }
+        let grant = Arc::new(Grant(AtomicU64::new(0)));
+        let lease = Arc::new(IdLease::new(IdLease::BLOCK));
+        let keeper = tokio::spawn(lease.clone().keep_extended(grant.clone()));
+        lease.note(1);
+        tokio::task::yield_now().await;
+        assert_eq!(lease.end(), IdLease::BLOCK, "far from the end: no request");
+        lease.note(IdLease::BLOCK / 2);
+        for _ in 0..100 {
+            if lease.end() > IdLease::BLOCK {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(lease.end(), 2 * IdLease::BLOCK);
+        assert_eq!(grant.0.load(Ordering::SeqCst), 1);
+        keeper.abort();
     }
 }

@@ -619,6 +619,18 @@ pub enum ShardResponse {
 }
 
 impl ShardRequest {
+    /// The snapshot the request reads at, if it reads at one (a scan, a
+    /// SERIALIZABLE validation).
+    pub fn snapshot(&self) -> Option<Timestamp> {
+        match self {
+            ShardRequest::Scan { ts, .. } | ShardRequest::Get { ts, .. } => Some(*ts),
+            ShardRequest::TxnValidate { snapshot, .. } => Some(*snapshot),
+            ShardRequest::TxnCommit { validate, .. }
+            | ShardRequest::TxnPrepare { validate, .. } => *validate,
+            _ => None,
+        }
+    }
+
     /// The same write carried out under `mode` (other requests unchanged).
     pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
         match self {
@@ -2358,6 +2370,11 @@ impl ShardContext {
         }
         drop(reads);
         (floor, self.timeline.tick())
+    }
+
+    /// The node's clock and snapshot floors.
+    pub fn timeline(&self) -> &Arc<Timeline> {
+        &self.timeline
     }
 
     /// Ends a statement started with `begin_read` at `floor`.

@@ -39,10 +39,36 @@ fn wall_micros() -> u64 {
 #[repr(align(64))]
 struct Floor(AtomicU64);
 
+/// How long the floor another node reported over a connection still
+/// holds once the connection closed: a reconnect within it finds the
+/// versions its running snapshots need.
+pub const REMOTE_FLOOR_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// In a cluster, how far behind its clock a node prunes at the latest:
+/// a snapshot another node takes is on that node's clock, which may be a
+/// little behind this one's, and its first request may arrive before any
+/// floor of that node did.
+pub const CLUSTER_GC_LAG_MICROS: u64 = 1_000_000;
+
+/// Floors other nodes reported, per connection (see
+/// [`Timeline::remote_floor`]).
+#[derive(Default)]
+struct RemoteFloors {
+    /// Per connection: the floor, and when it lapses (once closed).
+    floors: std::collections::HashMap<u64, (Timestamp, Option<std::time::Instant>)>,
+}
+
 pub struct Timeline {
     last: AtomicU64,
     /// Per shard: the oldest floor of its running statements, or MAX.
     floors: Box<[Floor]>,
+    /// The oldest floor other nodes reported, or MAX.
+    remote_min: AtomicU64,
+    remote: std::sync::Mutex<RemoteFloors>,
+    /// The largest horizon ever handed out: versions below it may be gone.
+    pruned: AtomicU64,
+    /// See [`CLUSTER_GC_LAG_MICROS`]; 0 outside a cluster.
+    lag: u64,
 }
 
 impl Timeline {
@@ -53,6 +79,19 @@ impl Timeline {
         Timeline {
             last: AtomicU64::new(wall_micros()),
             floors,
+            remote_min: AtomicU64::new(u64::MAX),
+            remote: Default::default(),
+            pruned: AtomicU64::new(0),
+            lag: 0,
+        }
+    }
+
+    /// A node in a cluster: it prunes at least [`CLUSTER_GC_LAG_MICROS`]
+    /// behind its clock.
+    pub fn for_cluster(shards: usize) -> Timeline {
+        Timeline {
+            lag: CLUSTER_GC_LAG_MICROS,
+            ..Timeline::new(shards)
         }
     }
 
@@ -100,7 +139,8 @@ impl Timeline {
     }
 
     /// The oldest snapshot any running statement may use: versions older
-    /// than the newest one at or below it can go.
+    /// than the newest one at or below it can go. It counts the floors
+    /// other nodes reported ([`Timeline::remote_floor`]).
     ///
     /// Why it is safe: a router stores its floor `f = now()` and only then
     /// ticks its snapshot `s > f`. If this read of the floors misses that
@@ -108,6 +148,17 @@ impl Timeline {
     /// here precedes both, so `s` is above the returned horizon. If it sees
     /// the store, the horizon is at most `f < s`.
     pub fn horizon(&self) -> Timestamp {
+        let horizon = self
+            .local_horizon()
+            .min(self.remote_min.load(SeqCst))
+            .min(self.now().saturating_sub(self.lag));
+        self.pruned.fetch_max(horizon, SeqCst);
+        horizon
+    }
+
+    /// The horizon of this node's own statements: what it reports to the
+    /// nodes it sends requests to (their snapshots are theirs to report).
+    pub fn local_horizon(&self) -> Timestamp {
         let now = self.now();
         let floors = self
             .floors
@@ -116,6 +167,63 @@ impl Timeline {
             .min()
             .unwrap_or(u64::MAX);
         now.min(floors)
+    }
+
+    /// Another node's oldest floor, as its latest request over connection
+    /// `connection` carried it; `None`: the connection closed, and its
+    /// floor lapses after [`REMOTE_FLOOR_GRACE`]. Every snapshot that node
+    /// still runs is at or above the floor it reported last, so pruning
+    /// below the minimum never removes a version one of them reads.
+    pub fn remote_floor(&self, connection: u64, floor: Option<Timestamp>) {
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        match floor {
+            Some(f) => {
+                remote.floors.insert(connection, (f, None));
+            }
+            None => {
+                if let Some(entry) = remote.floors.get_mut(&connection) {
+                    entry.1 = Some(std::time::Instant::now() + REMOTE_FLOOR_GRACE);
+                }
+            }
+        }
+        self.recompute_remote(&mut remote);
+    }
+
+    /// Drops the floors of connections closed longer than the grace.
+    pub fn sweep_remote_floors(&self) {
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        self.recompute_remote(&mut remote);
+    }
+
+    fn recompute_remote(&self, remote: &mut RemoteFloors) {
+        let now = std::time::Instant::now();
+        remote
+            .floors
+            .retain(|_, (_, lapses)| lapses.is_none_or(|at| at > now));
+        let min = remote
+            .floors
+            .values()
+            .map(|(f, _)| *f)
+            .min()
+            .unwrap_or(u64::MAX);
+        self.remote_min.store(min, SeqCst);
+    }
+
+    /// Refuses a read at snapshot `ts` from another node when versions it
+    /// needs may already be pruned here (its node's floor arrived too late:
+    /// a first request, or a reconnect after the grace).
+    pub fn check_snapshot(&self, ts: Timestamp) -> Result<()> {
+        let pruned = self.pruned.load(SeqCst);
+        if ts < pruned {
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!(
+                    "could not serialize access: the snapshot is too old for this node ({} ms behind what it has already discarded); retry the transaction",
+                    (pruned - ts) / 1000
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -160,5 +268,37 @@ mod tests {
         assert!(t.horizon() <= floor && floor < snapshot);
         t.publish_floor(1, u64::MAX);
         assert_eq!(t.horizon(), t.now());
+    }
+
+    #[test]
+    fn other_nodes_floors_hold_the_horizon_back_until_they_lapse() {
+        let t = Timeline::new(1);
+        let old = t.tick();
+        t.tick();
+        t.remote_floor(7, Some(old));
+        assert_eq!(t.horizon(), old);
+        assert_eq!(t.local_horizon(), t.now(), "not reported back");
+        t.check_snapshot(old).unwrap();
+        // A newer report replaces the older one.
+        let newer = t.tick();
+        t.remote_floor(7, Some(newer));
+        assert_eq!(t.horizon(), newer);
+        // Closed: it holds until the grace passes.
+        t.remote_floor(7, None);
+        assert_eq!(t.horizon(), newer);
+        // What was pruned past can no longer be read from another node.
+        t.remote_floor(7, Some(u64::MAX));
+        let horizon = t.horizon();
+        assert!(horizon > old);
+        let e = t.check_snapshot(old).unwrap_err();
+        assert_eq!(e.code, sqlstate::SERIALIZATION_FAILURE);
+        t.check_snapshot(horizon).unwrap();
+    }
+
+    #[test]
+    fn a_cluster_node_prunes_behind_its_clock() {
+        let t = Timeline::for_cluster(1);
+        t.tick();
+        assert!(t.horizon() <= t.now() - CLUSTER_GC_LAG_MICROS);
     }
 }

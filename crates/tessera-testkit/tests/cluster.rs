@@ -49,6 +49,27 @@ async fn three_nodes_found_one_cluster_that_every_node_sees_and_a_full_restart_k
         status.contains("raft voters: [1, 2, 3], learners: []"),
         "{status}"
     );
+    // Shards are numbered cluster-wide, in the order nodes joined; the
+    // founder's hold every bucket until rebalancing moves some.
+    let mut placement: Vec<(String, String)> = status
+        .lines()
+        .filter(|l| l.contains(" online "))
+        .map(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            (cells[4].to_string(), cells[5].to_string())
+        })
+        .collect();
+    placement.sort();
+    let all = tessera_types::schema::BUCKET_COUNT_DEFAULT.to_string();
+    assert_eq!(
+        placement,
+        [
+            ("0".into(), all),
+            ("1".into(), "0".into()),
+            ("2".into(), "0".into())
+        ],
+        "{status}"
+    );
 
     cluster.restart_all();
     for via in 0..3 {

@@ -145,12 +145,17 @@ impl Remote {
     }
 }
 
-/// The calling side's clock, as another node's would be.
-struct TestClock(std::sync::atomic::AtomicU64);
+/// The calling side's clock, as another node's would be, and the floor
+/// of its snapshots (none by default).
+struct TestClock(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64);
 
 impl TestClock {
     fn at(reading: u64) -> Arc<TestClock> {
-        Arc::new(TestClock(reading.into()))
+        Arc::new(TestClock(reading.into(), u64::MAX.into()))
+    }
+
+    fn hold(&self, floor: u64) {
+        self.1.store(floor, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -162,6 +167,9 @@ impl HybridClock for TestClock {
         self.0
             .fetch_max(reading, std::sync::atomic::Ordering::SeqCst);
         Ok(())
+    }
+    fn floor(&self) -> u64 {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -405,4 +413,84 @@ async fn calls_carry_clock_readings_and_a_clock_far_ahead_is_refused() {
     let fresh = TestClock::at(0);
     call(fresh.clone()).await.unwrap();
     assert!(fresh.now() < far);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_another_nodes_snapshot_reads_are_kept_and_older_ones_refused() {
+    let cluster = TestCluster::start(1, SHARDS, &[]);
+    let remote = Remote::new(&cluster, 0).await;
+    let client = cluster.nodes[0].connect().await;
+    client
+        .batch_execute("INSERT INTO t VALUES (1, 'first')")
+        .await
+        .unwrap();
+    let secret = ClusterSecret::load(&cluster.secret).unwrap();
+    let clock = TestClock::at(0);
+    let peer = ShardPeer::new(cluster.addrs[0].clone(), secret.clone(), clock.clone());
+    let (shard, latest) = remote.get(1);
+    let read_at = |ts: u64| match &latest {
+        ShardRequest::Get {
+            table, key, txn, ..
+        } => ShardRequest::Get {
+            table: *table,
+            key: key.clone(),
+            ts,
+            txn: *txn,
+            track_reads: false,
+        },
+        _ => unreachable!(),
+    };
+    // The reply carries the node's clock, past the insert's commit: a
+    // snapshot there sees the first version. This caller holds it.
+    peer.call(shard, encode_request(&latest).unwrap(), PATIENT)
+        .await
+        .unwrap();
+    let snapshot = clock.now();
+    clock.hold(snapshot);
+    let got = rows_of(
+        decode_response(
+            &peer
+                .call(shard, encode_request(&read_at(snapshot)).unwrap(), PATIENT)
+                .await
+                .unwrap(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(got, vec![r#"Int8(1)|Text("first")"#]);
+
+    // Newer versions, then garbage collection past the cluster's lag.
+    for v in ["second", "third"] {
+        client
+            .execute("UPDATE t SET v = $1 WHERE id = 1", &[&v])
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The row's next write prunes what no snapshot needs.
+    client
+        .batch_execute("UPDATE t SET v = 'fourth' WHERE id = 1; VACUUM")
+        .await
+        .unwrap();
+    let again = |ts| {
+        let peer = &peer;
+        let request = encode_request(&read_at(ts)).unwrap();
+        async move { peer.call(shard, request, PATIENT).await }
+    };
+    let got = rows_of(decode_response(&again(snapshot).await.unwrap()).unwrap());
+    assert_eq!(got, vec![r#"Int8(1)|Text("first")"#], "kept for the caller");
+
+    // The caller lets go; once pruned, its old snapshot is refused, never
+    // answered with a wrong version.
+    clock.hold(u64::MAX);
+    again(clock.now()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    client
+        .batch_execute("UPDATE t SET v = 'fifth' WHERE id = 1; VACUUM")
+        .await
+        .unwrap();
+    let e = again(snapshot).await.unwrap_err();
+    assert_eq!(e.code, sqlstate::SERIALIZATION_FAILURE, "{e:?}");
+    assert!(e.message.contains("snapshot is too old"), "{e:?}");
+    let got = rows_of(decode_response(&again(clock.now()).await.unwrap()).unwrap());
+    assert_eq!(got, vec![r#"Int8(1)|Text("fifth")"#]);
 }

@@ -20,6 +20,7 @@ use tessera_cluster::service::{ClusterConfig, Timing};
 use tessera_pgwire::auth::{AuthFailures, AUTH_FAILURE_DELAY_MAX_DEFAULT};
 use tessera_pgwire::hba::HbaRules;
 use tessera_pgwire::{refuse_connection, serve_connection, tls_config, AuthConfig, BackendKey};
+use tessera_runtime::transport::IdLease;
 use tessera_runtime::{
     run_node, Admission, ConnectionHandler, NodeConfig, CHECKPOINT_INTERVAL_DEFAULT,
     CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,
@@ -447,6 +448,9 @@ impl tessera_cluster::shards::HybridClock for NodeShards {
             None => Ok(()),
         }
     }
+    fn floor(&self) -> u64 {
+        self.0.get().map_or(0, |s| s.timeline().local_horizon())
+    }
 }
 
 impl tessera_cluster::shards::ShardService for NodeShards {
@@ -466,6 +470,11 @@ impl tessera_cluster::shards::ShardService for NodeShards {
                 )),
             }
         })
+    }
+    fn remote_floor(&self, connection: u64, floor: Option<u64>) {
+        if let Some(s) = self.0.get() {
+            s.timeline().remote_floor(connection, floor);
+        }
     }
 }
 
@@ -499,6 +508,15 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     }
     fn applied(&self, records: u64) {
         self.0.applied(records);
+    }
+}
+
+/// Extends the node's id lease through the metadata group.
+struct LeaseSource(tessera_cluster::catalog::CatalogClient);
+
+impl tessera_runtime::transport::IdLeaseSource for LeaseSource {
+    fn extend(&self, up_to: u64) -> tessera_sql::shard::SendFuture<tessera_types::Result<u64>> {
+        Box::pin(self.0.lease_ids(up_to))
     }
 }
 
@@ -700,10 +718,10 @@ fn run(mut args: RunArgs) -> Result<(), String> {
         .shards
         .or(file.shards)
         .unwrap_or(cores.min(u16::MAX as usize) as u16);
-    if shards == 0 || shards as u64 > tessera_runtime::transport::ID_STRIDE {
+    if shards == 0 || shards as u64 > tessera_runtime::transport::MAX_SHARDS {
         return Err(format!(
             "--shards must be between 1 and {}",
-            tessera_runtime::transport::ID_STRIDE
+            tessera_runtime::transport::MAX_SHARDS
         ));
     }
 
@@ -784,6 +802,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 name: c.name,
                 pg_addr: pg_listen.to_string(),
                 shards,
+                bucket_count: tessera_types::schema::BUCKET_COUNT_DEFAULT,
                 failure_domain: c.failure_domain,
                 timing: c.timing,
                 shard_service: Some(tessera_cluster::shards::ShardServiceRef(
@@ -796,12 +815,32 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 c.listen,
                 c.advertise
             );
-            let fence = tokio::runtime::Builder::new_current_thread()
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| e.to_string())?
-                .block_on(handle.catalog.unlock());
-            fence.map_err(|e| format!("taking part in the cluster: {}", e.message))?;
+                .map_err(|e| e.to_string())?;
+            let taking_part =
+                |e: tessera_types::Error| format!("taking part in the cluster: {}", e.message);
+            runtime
+                .block_on(handle.catalog.unlock())
+                .map_err(taking_part)?;
+            let me = handle
+                .catalog
+                .my_record()
+                .ok_or("taking part in the cluster: this node is not in its nodes table")?;
+            // Ids continue past everything the node's last lease allowed.
+            let ids_from = runtime
+                .block_on(handle.catalog.lease_ids(0))
+                .map_err(taking_part)?;
+            let lease_end = runtime
+                .block_on(handle.catalog.lease_ids(ids_from + IdLease::BLOCK))
+                .map_err(taking_part)?;
+            config.cluster_shards = Some(tessera_runtime::node::ClusterShards {
+                first_shard: me.first_shard,
+                ids_from,
+                lease_end,
+                lease_source: std::sync::Arc::new(LeaseSource(handle.catalog.clone())),
+            });
             config.cluster_catalog = Some(tessera_runtime::node::ClusterCatalog {
                 log: std::sync::Arc::new(ClusterCatalogLog(handle.catalog.clone())),
                 records: handle.catalog.records().all(),
