@@ -85,11 +85,6 @@ impl CatalogClient {
         self.metadata.borrow().nodes.get(&me).cloned()
     }
 
-    /// The bucket map as last applied here.
-    pub fn buckets(&self) -> crate::state::BucketMap {
-        self.metadata.borrow().buckets.clone()
-    }
-
     /// The SQL layer's catalog now holds the first `records` records: a
     /// node that committed a change waits for every other node to say so
     /// before its statement returns.

@@ -175,10 +175,6 @@ impl BucketMap {
         BucketMap(Arc::new(map))
     }
 
-    pub fn shards(&self) -> Arc<Vec<u16>> {
-        self.0.clone()
-    }
-
     pub fn len(&self) -> usize {
         self.0.len()
     }

@@ -290,16 +290,10 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     };
     let first_row_seq = (id_sequence(max_row_id) + 1).max(lease_start);
     let first_tx_seq = (id_sequence(recovered.max_tx) + 1).max(lease_start);
-    let lease = config.cluster_shards.as_ref().map(|c| {
-        let lease = Arc::new(IdLease::new(c.lease_end));
-        let keeper: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> =
-            Box::pin(lease.clone().keep_extended(c.lease_source.clone()));
-        (lease, keeper)
-    });
-    let (lease, mut lease_keeper) = match lease {
-        Some((lease, keeper)) => (Some(lease), Some(keeper)),
-        None => (None, None),
-    };
+    let lease = config
+        .cluster_shards
+        .as_ref()
+        .map(|c| Arc::new(IdLease::new(c.lease_end)));
 
     let catalog_cell = Arc::new(CatalogCell::new(recovered.catalog.clone()));
     let timeline = Arc::new(match config.cluster_shards {
@@ -368,11 +362,11 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
                 issued: issued.clone(),
                 lease: lease.clone(),
             },
-            lease_keeper: if shard == 0 {
-                lease_keeper.take()
-            } else {
-                None
-            },
+            lease_source: config
+                .cluster_shards
+                .as_ref()
+                .filter(|_| shard == 0)
+                .map(|c| c.lease_source.clone()),
             lock: _lock.clone(),
             connections: connections.clone(),
             max_connections: config.max_connections,
@@ -440,8 +434,8 @@ struct ShardArgs {
     shutdown: watch::Receiver<bool>,
     first_shard: ShardId,
     ids: IdSource,
-    /// Shard 0 runs the task that extends the node's id lease.
-    lease_keeper: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Shard 0 runs the task that extends the node's id lease from it.
+    lease_source: Option<Arc<dyn crate::transport::IdLeaseSource>>,
     /// Holds the data directory lock for as long as any shard runs.
     lock: Arc<std::fs::File>,
     /// Live client connections in the node.
@@ -506,7 +500,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         mut shutdown,
         first_shard,
         ids,
-        lease_keeper,
+        lease_source,
         lock: _lock,
         connections,
         max_connections,
@@ -563,8 +557,8 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if cluster_catalog.is_some() {
         tokio::task::spawn_local(ctx.clone().follow_shared_catalog());
     }
-    if let Some(keeper) = lease_keeper {
-        tokio::task::spawn_local(keeper);
+    if let (Some(lease), Some(source)) = (&ids.lease, lease_source) {
+        tokio::task::spawn_local(lease.clone().keep_extended(source));
     }
     let router = Rc::new(Router::new(ShardCluster::new(
         ctx.clone(),

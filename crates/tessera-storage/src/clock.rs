@@ -51,12 +51,9 @@ pub const REMOTE_FLOOR_GRACE: std::time::Duration = std::time::Duration::from_se
 pub const CLUSTER_GC_LAG_MICROS: u64 = 1_000_000;
 
 /// Floors other nodes reported, per connection (see
-/// [`Timeline::remote_floor`]).
-#[derive(Default)]
-struct RemoteFloors {
-    /// Per connection: the floor, and when it lapses (once closed).
-    floors: std::collections::HashMap<u64, (Timestamp, Option<std::time::Instant>)>,
-}
+/// [`Timeline::remote_floor`]): the floor, and when it lapses (once the
+/// connection closed).
+type RemoteFloors = std::collections::HashMap<u64, (Timestamp, Option<std::time::Instant>)>;
 
 pub struct Timeline {
     last: AtomicU64,
@@ -178,10 +175,10 @@ impl Timeline {
         let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
         match floor {
             Some(f) => {
-                remote.floors.insert(connection, (f, None));
+                remote.insert(connection, (f, None));
             }
             None => {
-                if let Some(entry) = remote.floors.get_mut(&connection) {
+                if let Some(entry) = remote.get_mut(&connection) {
                     entry.1 = Some(std::time::Instant::now() + REMOTE_FLOOR_GRACE);
                 }
             }
@@ -197,15 +194,8 @@ impl Timeline {
 
     fn recompute_remote(&self, remote: &mut RemoteFloors) {
         let now = std::time::Instant::now();
-        remote
-            .floors
-            .retain(|_, (_, lapses)| lapses.is_none_or(|at| at > now));
-        let min = remote
-            .floors
-            .values()
-            .map(|(f, _)| *f)
-            .min()
-            .unwrap_or(u64::MAX);
+        remote.retain(|_, (_, lapses)| lapses.is_none_or(|at| at > now));
+        let min = remote.values().map(|(f, _)| *f).min().unwrap_or(u64::MAX);
         self.remote_min.store(min, SeqCst);
     }
 
