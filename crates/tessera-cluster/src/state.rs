@@ -183,6 +183,11 @@ impl BucketMap {
         self.0.is_empty()
     }
 
+    /// `map[b]` owns bucket `b`.
+    pub fn as_slice(&self) -> &[u16] {
+        &self.0
+    }
+
     /// How many buckets cluster-wide shard `shard` owns.
     pub fn owned_by(&self, shard: u16) -> usize {
         self.0.iter().filter(|s| **s == shard).count()

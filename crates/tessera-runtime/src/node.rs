@@ -98,6 +98,10 @@ pub struct ClusterShards {
     /// The lease it took at start-up.
     pub lease_end: u64,
     pub lease_source: Arc<dyn crate::transport::IdLeaseSource>,
+    /// The bucket map of the metadata tables, by cluster-wide shard number.
+    pub buckets: Arc<[ShardId]>,
+    /// Runs requests on other nodes' shards.
+    pub remote: Arc<dyn crate::transport::RemoteShardCalls>,
 }
 
 impl std::fmt::Debug for ClusterShards {
@@ -266,14 +270,25 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             ),
         ));
     }
-    let base = Catalog::new(meta.bucket_count, meta.shard_count);
+    // In a cluster, buckets belong to shards anywhere in it.
+    let base = match &config.cluster_shards {
+        Some(c) => Catalog::with_buckets(c.buckets.clone()),
+        None => Catalog::new(meta.bucket_count, meta.shard_count),
+    };
     recovery::migrate_single_file_logs(&config.data_dir, meta.shard_count)?;
     let fs: Arc<dyn FileSystem> = Arc::new(OsFileSystem);
     let source = match &config.cluster_catalog {
         Some(c) => recovery::CatalogSource::Records(&c.records),
         None => recovery::CatalogSource::File,
     };
-    let recovered = recovery::recover_with(&*fs, &config.data_dir, base, meta.shard_count, source)?;
+    let first_shard = config.cluster_shards.as_ref().map_or(0, |c| c.first_shard);
+    let recovered = recovery::recover_with(
+        &*fs,
+        &config.data_dir,
+        base,
+        (first_shard, meta.shard_count),
+        source,
+    )?;
 
     // Ids continue after the largest found anywhere in the node.
     let mut max_row_id = recovered.max_row_id;
@@ -284,10 +299,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             }
         }
     }
-    let (first_shard, lease_start) = match &config.cluster_shards {
-        Some(c) => (c.first_shard, c.ids_from),
-        None => (0, 0),
-    };
+    let lease_start = config.cluster_shards.as_ref().map_or(0, |c| c.ids_from);
     let first_row_seq = (id_sequence(max_row_id) + 1).max(lease_start);
     let first_tx_seq = (id_sequence(recovered.max_tx) + 1).max(lease_start);
     let lease = config
@@ -356,6 +368,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             handler: handler.clone(),
             shutdown: shutdown_rx.clone(),
             first_shard,
+            remote: config.cluster_shards.as_ref().map(|c| c.remote.clone()),
             ids: IdSource {
                 first_row_seq,
                 first_tx_seq,
@@ -415,7 +428,12 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         threads,
         shards: meta.shard_count,
         pg_listen: config.pg_listen,
-        remote_shards: crate::transport::RemoteShards::new(remote_mailboxes, log_deps, timeline),
+        remote_shards: crate::transport::RemoteShards::new(
+            remote_mailboxes,
+            first_shard,
+            log_deps,
+            timeline,
+        ),
     })
 }
 
@@ -433,6 +451,7 @@ struct ShardArgs {
     handler: ConnectionHandler,
     shutdown: watch::Receiver<bool>,
     first_shard: ShardId,
+    remote: Option<Arc<dyn crate::transport::RemoteShardCalls>>,
     ids: IdSource,
     /// Shard 0 runs the task that extends the node's id lease from it.
     lease_source: Option<Arc<dyn crate::transport::IdLeaseSource>>,
@@ -499,6 +518,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         handler,
         mut shutdown,
         first_shard,
+        remote,
         ids,
         lease_source,
         lock: _lock,
@@ -537,6 +557,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         )?),
         None => None,
     };
+    let node_shards = mailboxes.len() as ShardId;
     let mut ctx = ShardContext::new(
         shard,
         recovered.store,
@@ -545,6 +566,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         catalog_log,
         timeline,
     )
+    .with_node_shards(first_shard, node_shards)
     .with_memory_limit(shard_memory_limit_bytes)
     .with_lock_waits(lock_waits)
     .with_ledger(ledger)
@@ -565,6 +587,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         mailboxes,
         first_shard,
         ids,
+        remote,
     )));
     if let Some(role) = bootstrap_role {
         let name = role.name.clone();
@@ -597,6 +620,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         loop {
             tokio::time::sleep(GC_INTERVAL).await;
             gc_ctx.timeline().sweep_remote_floors();
+            gc_ctx.settle_orphans();
             // Passes continue while they make progress; versions a running
             // statement still needs wait for a later interval.
             let mut left = usize::MAX;

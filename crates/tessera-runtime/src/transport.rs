@@ -29,19 +29,36 @@ pub const MAILBOX_CAPACITY: usize = 4096;
 /// The most shards one node runs.
 pub const MAX_SHARDS: u64 = 1024;
 
-/// Row and transaction ids are `sequence << ID_SHARD_BITS | shard`, where
-/// `shard` is the cluster-wide number of the shard whose router handed the
-/// id out (its own number outside a cluster): unique in the cluster. The
-/// sequence has 48 bits, 2.8e14 ids per shard.
-pub const ID_SHARD_BITS: u32 = 16;
+use tessera_storage::record::make_id;
+pub use tessera_storage::record::{id_sequence, ID_SHARD_BITS};
 
-/// The sequence part of a row or transaction id.
-pub fn id_sequence(id: u64) -> u64 {
-    id >> ID_SHARD_BITS
-}
+/// How long a request to another node's shard may take when its statement
+/// sets no timeout: past it the call fails with 57014 and is cancelled
+/// there (a node that accepts requests and never answers must not hold a
+/// session forever).
+pub const REMOTE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
-fn make_id(sequence: u64, shard: ShardId) -> u64 {
-    sequence << ID_SHARD_BITS | shard as u64
+/// How often a statement waiting for another node checks its interrupt
+/// (a cancel, `statement_timeout`, the session's end).
+const REMOTE_INTERRUPT_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The future of a call to another node: it runs on the calling shard's
+/// thread.
+pub type LocalFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T>>>;
+
+/// Runs requests on the shards of other nodes (the binary's
+/// `tessera_cluster::shards::ShardPeer`s, found through the metadata
+/// tables' shard numbers).
+pub trait RemoteShardCalls: Send + Sync {
+    /// Runs encoded request `request` on cluster-wide shard `shard` and
+    /// returns the encoded response or the shard's error; waits at most
+    /// `timeout`. Dropping the future cancels the request there.
+    fn call(
+        &self,
+        shard: ShardId,
+        request: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> LocalFuture<Result<Vec<u8>>>;
 }
 
 /// Where a node in a cluster extends its id lease (`tessera_cluster`'s
@@ -183,6 +200,8 @@ pub struct ShardCluster {
     tx_seq: Cell<u64>,
     issued: Arc<IssuedIds>,
     lease: Option<Arc<IdLease>>,
+    /// In a cluster: the other nodes' shards.
+    remote: Option<Arc<dyn RemoteShardCalls>>,
 }
 
 /// Where a shard's ids come from.
@@ -200,6 +219,7 @@ impl ShardCluster {
         mailboxes: Mailboxes,
         first_shard: ShardId,
         ids: IdSource,
+        remote: Option<Arc<dyn RemoteShardCalls>>,
     ) -> ShardCluster {
         ShardCluster {
             ctx,
@@ -209,6 +229,7 @@ impl ShardCluster {
             tx_seq: Cell::new(ids.first_tx_seq),
             issued: ids.issued,
             lease: ids.lease,
+            remote,
         }
     }
 
@@ -230,10 +251,60 @@ impl ShardCluster {
         &self.ctx
     }
 
-    fn mailbox(&self, shard: ShardId) -> Result<&mpsc::Sender<Envelope>> {
-        self.mailboxes
-            .get(shard as usize)
-            .ok_or_else(|| Error::internal(format!("no shard {shard}")))
+    /// The index on this node of cluster-wide shard `shard`, if it is
+    /// this node's.
+    fn local_index(&self, shard: ShardId) -> Option<ShardId> {
+        shard
+            .checked_sub(self.first_shard)
+            .filter(|i| (*i as usize) < self.mailboxes.len())
+    }
+
+    /// Runs `request` on another node's shard `shard`. What the statement
+    /// observed here is made durable first: that node cannot wait for this
+    /// node's logs, and what it does may depend on it. An interruptible
+    /// request stops, and is cancelled there, when its statement is.
+    async fn call_remote(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
+        let Some(remote) = &self.remote else {
+            return Err(Error::internal(format!("no shard {shard} on this node")));
+        };
+        // A block that changed the catalog sees a catalog of its own, which
+        // only this node has (docs/CLUSTER.md §4).
+        if request
+            .work_of()
+            .is_some_and(|t| self.ctx.changed_catalog(t))
+        {
+            return Err(Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "a transaction block that changed the catalog cannot read or write rows on another node yet; commit the change first",
+            ));
+        }
+        let pending = self.ctx.statement_deps();
+        if !pending.is_empty() {
+            self.ctx.deps.wait(&pending).await?;
+        }
+        let interrupt = interrupt_of(&request);
+        let bytes = tessera_sql::wire::encode_request(&request)?;
+        let timeout = interrupt
+            .as_ref()
+            .and_then(|i| i.time_left())
+            .unwrap_or(REMOTE_CALL_TIMEOUT);
+        let call = remote.call(shard, bytes, timeout);
+        let reply = match interrupt {
+            Some(interrupt) => {
+                let stopped = async {
+                    loop {
+                        tokio::time::sleep(REMOTE_INTERRUPT_TICK).await;
+                        interrupt.check()?;
+                    }
+                };
+                tokio::select! {
+                    reply = call => reply,
+                    stopped = stopped => stopped,
+                }
+            }
+            None => call.await,
+        }?;
+        tessera_sql::wire::decode_response(&reply)
     }
 }
 
@@ -287,7 +358,15 @@ async fn into_mailbox(
 
 impl Cluster for ShardCluster {
     fn local_shard(&self) -> ShardId {
-        self.ctx.shard
+        self.first_shard + self.ctx.shard
+    }
+
+    fn home_shard(&self) -> ShardId {
+        self.first_shard
+    }
+
+    fn is_local(&self, shard: ShardId) -> bool {
+        self.local_index(shard).is_some()
     }
 
     fn table_stats(&self) -> Option<Arc<tessera_sql::stats::TableStats>> {
@@ -303,21 +382,40 @@ impl Cluster for ShardCluster {
     }
 
     async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
-        self.ctx.before_request(shard);
+        let Some(index) = self.local_index(shard) else {
+            return self.call_remote(shard, request).await;
+        };
+        self.ctx.before_request(index);
         let interrupt = interrupt_of(&request);
-        let (response, observed) = if shard == self.ctx.shard {
+        let (response, observed) = if index == self.ctx.shard {
             Interruptible::new(self.ctx.serve(request), interrupt).await
         } else {
-            through_mailbox(self.mailbox(shard)?, shard, request, interrupt).await?
+            through_mailbox(&self.mailboxes[index as usize], index, request, interrupt).await?
         };
         self.ctx.after_reply(&observed);
         response
     }
 
     async fn post(&self, shard: ShardId, request: ShardRequest) -> Result<()> {
-        self.ctx.before_request(shard);
+        let Some(index) = self.local_index(shard) else {
+            // Another node: sent in the background. Nothing depends on its
+            // order there (a `Resolve`: whoever meets the prepared rows
+            // first waits for it), and if it is lost, the shard settles the
+            // prepare by asking its decision's shard.
+            let Some(remote) = self.remote.clone() else {
+                return Err(Error::internal(format!("no shard {shard} on this node")));
+            };
+            let bytes = tessera_sql::wire::encode_request(&request)?;
+            tokio::task::spawn_local(async move {
+                if let Err(e) = remote.call(shard, bytes, REMOTE_CALL_TIMEOUT).await {
+                    tracing::warn!("a request to shard {shard} of another node failed: {e}");
+                }
+            });
+            return Ok(());
+        };
+        self.ctx.before_request(index);
         let interrupt = interrupt_of(&request);
-        if shard == self.ctx.shard {
+        if index == self.ctx.shard {
             let (done, observed) = Interruptible::new(self.ctx.serve(request), interrupt).await;
             self.ctx.after_reply(&observed);
             return done.map(|_| ());
@@ -325,7 +423,14 @@ impl Cluster for ShardCluster {
         // The reply goes to a receiver already dropped: sending it wakes
         // no one.
         let (reply, _) = oneshot::channel();
-        into_mailbox(self.mailbox(shard)?, shard, request, interrupt, reply).await
+        into_mailbox(
+            &self.mailboxes[index as usize],
+            index,
+            request,
+            interrupt,
+            reply,
+        )
+        .await
     }
 
     fn next_row_id(&self) -> u64 {
@@ -367,6 +472,9 @@ impl Cluster for ShardCluster {
 #[derive(Clone)]
 pub struct RemoteShards {
     mailboxes: Mailboxes,
+    /// The cluster-wide number of the node's shard 0: calls name shards by
+    /// cluster-wide number.
+    first_shard: ShardId,
     deps: Arc<LogDeps>,
     timeline: Arc<tessera_storage::Timeline>,
 }
@@ -374,11 +482,13 @@ pub struct RemoteShards {
 impl RemoteShards {
     pub fn new(
         mailboxes: Mailboxes,
+        first_shard: ShardId,
         deps: Arc<LogDeps>,
         timeline: Arc<tessera_storage::Timeline>,
     ) -> RemoteShards {
         RemoteShards {
             mailboxes,
+            first_shard,
             deps,
             timeline,
         }
@@ -395,15 +505,20 @@ impl RemoteShards {
         request: &[u8],
         interrupt: Arc<Interrupt>,
     ) -> Result<Vec<u8>> {
-        let mailbox = self.mailboxes.get(shard as usize).ok_or_else(|| {
-            Error::new(
+        let index = shard
+            .checked_sub(self.first_shard)
+            .filter(|i| (*i as usize) < self.mailboxes.len());
+        let Some(index) = index else {
+            return Err(Error::new(
                 sqlstate::UNDEFINED_OBJECT,
                 format!(
-                    "this node has no shard {shard} (it has {})",
-                    self.mailboxes.len()
+                    "this node has no shard {shard} (it has {}-{})",
+                    self.first_shard,
+                    self.first_shard as usize + self.mailboxes.len() - 1
                 ),
-            )
-        })?;
+            ));
+        };
+        let mailbox = &self.mailboxes[index as usize];
         let request = tessera_sql::wire::decode_request(request)?;
         // The calling node's floor arrived with the call; a snapshot older
         // than what this node already pruned cannot be read here.
@@ -411,7 +526,7 @@ impl RemoteShards {
             self.timeline.check_snapshot(ts)?;
         }
         let interrupt = request.interruptible().then_some(interrupt);
-        let (response, observed) = through_mailbox(mailbox, shard, request, interrupt).await?;
+        let (response, observed) = through_mailbox(mailbox, index, request, interrupt).await?;
         let response = response?;
         self.deps.wait(&observed).await?;
         tessera_sql::wire::encode_response(&response)

@@ -82,7 +82,7 @@ pub fn render(
 ) -> Vec<String> {
     let mut out = Explainer {
         lines: Vec::new(),
-        shards: catalog.shard_count() as usize,
+        shards: catalog.shards().len(),
         catalog,
         profile,
     };

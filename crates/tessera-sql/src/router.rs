@@ -86,6 +86,17 @@ fn key_detail_names(table: &TableDef, row: &[Value], detail: Option<&str>) -> bo
 pub trait Cluster {
     /// The shard this router runs on.
     fn local_shard(&self) -> ShardId;
+    /// The node's first shard: where DDL, sequence records and the
+    /// decisions of blocks that changed the catalog go (its shard 0).
+    fn home_shard(&self) -> ShardId {
+        0
+    }
+    /// Whether `shard` runs on this node (in a cluster, shard numbers are
+    /// cluster-wide).
+    fn is_local(&self, shard: ShardId) -> bool {
+        let _ = shard;
+        true
+    }
     fn catalog(&self) -> Arc<Catalog>;
     /// The catalog transaction block `txn` sees: its own changes too, once
     /// it made some (see `shard/ddl.rs`).
@@ -99,9 +110,10 @@ pub trait Cluster {
         shard: ShardId,
         request: ShardRequest,
     ) -> impl Future<Output = Result<ShardResponse>>;
-    /// Sends a request whose reply nobody waits for: it is queued behind
-    /// every request this router sent the shard before, and ahead of every
-    /// later one. Fails only if the shard is gone.
+    /// Sends a request whose reply nobody waits for. On this node it is
+    /// queued behind every request this router sent the shard before, and
+    /// ahead of every later one; to another node's shard it goes in the
+    /// background, in no particular order. Fails only if the shard is gone.
     fn post(&self, shard: ShardId, request: ShardRequest) -> impl Future<Output = Result<()>> {
         async move { self.call(shard, request).await.map(|_| ()) }
     }
@@ -387,7 +399,7 @@ impl<C: Cluster> Router<C> {
     }
 
     fn all_shards(&self, catalog: &Catalog) -> Vec<ShardId> {
-        (0..catalog.shard_count()).collect()
+        catalog.shards()
     }
 
     /// The shards a statement with this target runs on.
@@ -1055,7 +1067,7 @@ impl<C: Cluster> Router<C> {
             },
             None => request,
         };
-        self.cluster.call(0, request).await
+        self.cluster.call(self.cluster.home_shard(), request).await
     }
 
     /// The catalog `session` sees: its block's pending one once the block
@@ -1107,7 +1119,7 @@ impl<C: Cluster> Router<C> {
             cascade: false,
             path: vec![],
         };
-        if let Err(e) = self.cluster.call(0, drop).await {
+        if let Err(e) = self.cluster.call(self.cluster.home_shard(), drop).await {
             tracing::warn!("dropping the indexes of a failed ALTER TABLE: {e}");
         }
     }
@@ -1166,7 +1178,7 @@ impl<C: Cluster> Router<C> {
                     cascade: false,
                     path: vec![],
                 };
-                if let Err(d) = self.cluster.call(0, drop).await {
+                if let Err(d) = self.cluster.call(self.cluster.home_shard(), drop).await {
                     tracing::warn!(
                         "could not drop table \"{}\" after a failed CREATE TABLE AS: {d}",
                         table.name
@@ -1186,7 +1198,10 @@ impl<C: Cluster> Router<C> {
         }
         expect_done(
             self.cluster
-                .call(0, ShardRequest::LogSequences(records))
+                .call(
+                    self.cluster.home_shard(),
+                    ShardRequest::LogSequences(records),
+                )
                 .await?,
         )?;
         Ok(())
@@ -1332,7 +1347,10 @@ impl<C: Cluster> Router<C> {
         let swapped = match copied {
             Ok(new) => {
                 let replace = ShardRequest::ReplaceTable { old: table.id, new };
-                self.cluster.call(0, replace).await.map(|_| ())
+                self.cluster
+                    .call(self.cluster.home_shard(), replace)
+                    .await
+                    .map(|_| ())
             }
             Err(e) => Err(e),
         };
@@ -1345,7 +1363,7 @@ impl<C: Cluster> Router<C> {
                 cascade: false,
                 path: vec![],
             };
-            if let Err(d) = self.cluster.call(0, drop).await {
+            if let Err(d) = self.cluster.call(self.cluster.home_shard(), drop).await {
                 tracing::warn!("dropping an unfinished rewrite of \"{}\": {d}", table.name);
             }
         }
@@ -1489,7 +1507,7 @@ impl<C: Cluster> Router<C> {
                     cascade: false,
                     path: vec![],
                 };
-                if let Err(d) = self.cluster.call(0, drop).await {
+                if let Err(d) = self.cluster.call(self.cluster.home_shard(), drop).await {
                     tracing::warn!("dropping \"{table}\" after a failed constraint: {d}");
                 }
                 return Err(e);
@@ -1581,7 +1599,7 @@ impl<C: Cluster> Router<C> {
                 cascade: false,
                 path: vec![],
             };
-            if let Err(d) = self.cluster.call(0, drop).await {
+            if let Err(d) = self.cluster.call(self.cluster.home_shard(), drop).await {
                 tracing::warn!("dropping the failed index \"{}\": {d}", index.name);
             }
             return Err(e);
@@ -1967,11 +1985,18 @@ impl<C: Cluster> Router<C> {
         Ok(())
     }
 
-    /// Two-phase commit of `tx` over the shards `prepares` go to, with the
-    /// decision written in parallel with the prepares (parallel commit): a
-    /// commit decision holds only if every participant it names prepared
-    /// durably, which recovery checks, so the client waits for one fsync
-    /// round, not two. Returns the prepared row count and the first error.
+    /// Two-phase commit of `tx` over the shards `prepares` go to. The
+    /// decision is written on the router's own shard if it takes part,
+    /// else on the first participant's (docs/CLUSTER.md §4): so it is on
+    /// the participants' node, whose recovery finds it. With the router on
+    /// that node, it is written in parallel with the prepares (parallel
+    /// commit): a commit decision holds only if every participant it names
+    /// prepared durably, which recovery checks, so the client waits for one
+    /// fsync round, not two. From another node it is written once every
+    /// prepare is acknowledged, so that a participant whose router went
+    /// silent can settle its prepare from the decision alone (see
+    /// `ShardRequest::Fence`). Returns the prepared row count and the first
+    /// error.
     async fn two_phase(
         &self,
         tx: TxId,
@@ -1980,28 +2005,45 @@ impl<C: Cluster> Router<C> {
     ) -> (u64, Vec<Row>, Option<Error>) {
         let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
         let local = self.cluster.local_shard();
+        let decider = match shards.first() {
+            Some(first) if !shards.contains(&local) => *first,
+            _ => local,
+        };
         let prepared = join_all(
             prepares
                 .into_iter()
                 .map(|(s, r)| self.cluster.call(s, r))
                 .collect(),
         );
-        let decide = ShardRequest::Decide {
+        let decide = |ts| ShardRequest::Decide {
             tx,
             commit: true,
+            ts,
             participants: shards.clone(),
         };
-        let (replies, decided) = if settle_first {
+        // Versions of a committed transaction carry one timestamp on every
+        // shard, taken after every participant prepared.
+        let mut commit_ts = None;
+        let (replies, decided) = if settle_first || !self.cluster.is_local(decider) {
             // The prepares drew sequence values: their records are durable
             // before the decision is.
             let replies = prepared.await;
-            let decided = match self.settle_sequences().await {
-                Ok(()) => self.cluster.call(local, decide).await,
-                Err(e) => Err(e),
+            let decided = if replies.iter().any(Result::is_err) {
+                // Aborted anyway.
+                Ok(ShardResponse::Done(vec![]))
+            } else {
+                match self.settle_sequences().await {
+                    Ok(()) => {
+                        let ts = self.cluster.tick();
+                        commit_ts = Some(ts);
+                        self.cluster.call(decider, decide(ts)).await
+                    }
+                    Err(e) => Err(e),
+                }
             };
             (replies, decided)
         } else {
-            join2(prepared, self.cluster.call(local, decide)).await
+            join2(prepared, self.cluster.call(decider, decide(0))).await
         };
         let mut count = 0;
         let mut rows = Vec::new();
@@ -2023,9 +2065,10 @@ impl<C: Cluster> Router<C> {
             failure.get_or_insert(e);
         }
         let commit = failure.is_none();
-        // Versions of a committed transaction carry one timestamp on every
-        // shard, taken after every participant prepared.
-        let ts = if commit { self.cluster.tick() } else { 0 };
+        let ts = match commit {
+            true => commit_ts.unwrap_or_else(|| self.cluster.tick()),
+            false => 0,
+        };
         if !commit {
             // A commit decision may already be durable: an abort after it
             // wins, so a prepare whose bytes reached the disk despite its
@@ -2033,9 +2076,10 @@ impl<C: Cluster> Router<C> {
             let abort = ShardRequest::Decide {
                 tx,
                 commit: false,
+                ts: 0,
                 participants: shards.clone(),
             };
-            if let Err(e) = self.cluster.call(local, abort).await {
+            if let Err(e) = self.cluster.call(decider, abort).await {
                 tracing::warn!("could not record the abort of transaction {tx}: {e}");
             }
         }
@@ -3311,7 +3355,11 @@ impl<C: Cluster> Router<C> {
                 tx: id,
                 commit: Some((writers.to_vec(), ts)),
             };
-            failure = self.cluster.call(0, end).await.err();
+            failure = self
+                .cluster
+                .call(self.cluster.home_shard(), end)
+                .await
+                .err();
         }
         let commit = failure.is_none();
         let local = self.cluster.local_shard();
@@ -3343,7 +3391,7 @@ impl<C: Cluster> Router<C> {
             tx: id,
             commit: None,
         };
-        if let Err(e) = self.cluster.call(0, end).await {
+        if let Err(e) = self.cluster.call(self.cluster.home_shard(), end).await {
             tracing::warn!("ending the catalog changes of transaction {id}: {e}");
         }
     }
@@ -3475,7 +3523,7 @@ impl<C: Cluster> Router<C> {
         }
         if txn.ddl {
             let undo = ShardRequest::DdlRollbackTo { tx: id, savepoint };
-            self.cluster.call(0, undo).await?;
+            self.cluster.call(self.cluster.home_shard(), undo).await?;
         }
         // The changes they were locked for are undone.
         let mut unlocks = Vec::new();

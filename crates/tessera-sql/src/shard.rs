@@ -28,10 +28,11 @@ use std::task::{Context, Poll};
 
 use tessera_storage::checkpoint::CheckpointPlan;
 use tessera_storage::deps::{join, Positions};
+use tessera_storage::record::id_shard;
 use tessera_storage::store::{self, ApplySeq, LockOwner};
 use tessera_storage::wal::{Durability, Ticket};
 use tessera_storage::{
-    CatalogRecord, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
+    CatalogRecord, Fenced, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
     WalWriter, WriteOp, WriteSet, LATEST,
 };
 use tessera_types::encoding::{encode_key, encode_key_into, encode_key_value};
@@ -391,10 +392,15 @@ pub enum ShardRequest {
         commit: bool,
         ts: Timestamp,
     },
-    /// Record a coordinator's decision durably (sent to the coordinator's own shard).
+    /// Record a two-phase decision durably (on a participant's shard, or
+    /// the router's own).
     Decide {
         tx: TxId,
         commit: bool,
+        /// The commit timestamp, when chosen before the decision (a router
+        /// on another node: participants that settle from the decision
+        /// alone use it); else 0.
+        ts: Timestamp,
         /// Every shard taking part; a commit holds only if all prepared.
         participants: Vec<ShardId>,
     },
@@ -631,6 +637,28 @@ impl ShardRequest {
         }
     }
 
+    /// The transaction whose work the request does (a read or write in a
+    /// block, its commit, a statement's prepared write), if any; not the
+    /// requests that end a transaction's part (`TxnAbort`,
+    /// `TxnRollbackTo`, `Resolve`, `Decide`).
+    pub fn work_of(&self) -> Option<TxId> {
+        match self {
+            ShardRequest::Scan { txn, .. } | ShardRequest::Get { txn, .. } => *txn,
+            ShardRequest::Insert { mode, .. }
+            | ShardRequest::Modify { mode, .. }
+            | ShardRequest::LockKeys { mode, .. }
+            | ShardRequest::IndexBackfill { mode, .. }
+            | ShardRequest::IndexEntries { mode, .. } => mode.owner(),
+            ShardRequest::TxnCommit { id, .. }
+            | ShardRequest::TxnPrepare { id, .. }
+            | ShardRequest::TxnValidate { id, .. } => Some(*id),
+            ShardRequest::Reshape { block, .. } => Some(block.0),
+            ShardRequest::BuildIndex { block, .. } => block.map(|b| b.0),
+            ShardRequest::LockTable { holder, .. } => Some(*holder),
+            _ => None,
+        }
+    }
+
     /// The same write carried out under `mode` (other requests unchanged).
     pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
         match self {
@@ -732,7 +760,14 @@ pub(crate) fn conflict_moved(index: &str) -> Error {
 
 /// Everything one shard owns. Lives on the shard's thread only.
 pub struct ShardContext {
+    /// The shard's index on its node.
     pub shard: ShardId,
+    /// The cluster-wide number of the node's shard 0 (0 outside a
+    /// cluster): routers, two-phase decisions and the ledger name shards
+    /// by cluster-wide number.
+    first_shard: ShardId,
+    /// How many shards the node has.
+    node_shards: ShardId,
     pub store: RefCell<ShardStore>,
     pub wal: WalWriter,
     /// Woken whenever key locks are released.
@@ -875,6 +910,10 @@ impl CheckpointRequests {
     }
 }
 
+/// How long a prepare whose router is on another node waits for its
+/// outcome before the shard settles it itself (`settle_orphans`).
+pub const ORPHAN_AFTER_MICROS: u64 = 5_000_000;
+
 /// How many samples `settle_marks` keeps; past that the oldest go (which
 /// only makes `settled` advance later).
 const SETTLE_MARKS_MAX: usize = 64;
@@ -1015,6 +1054,8 @@ impl ShardContext {
         }
         ShardContext {
             shard,
+            first_shard: 0,
+            node_shards: ShardId::MAX,
             store: RefCell::new(store),
             wal,
             unlocked: Notify::new(),
@@ -1078,6 +1119,19 @@ impl ShardContext {
         }
     }
 
+    /// The node's shards are `first..first + count` in its cluster (`0..`
+    /// outside one).
+    pub fn with_node_shards(mut self, first: ShardId, count: ShardId) -> ShardContext {
+        self.first_shard = first;
+        self.node_shards = count;
+        self
+    }
+
+    /// The shard's cluster-wide number.
+    pub fn number(&self) -> ShardId {
+        self.first_shard + self.shard
+    }
+
     /// Shares the node's dependencies between logs; registers this
     /// shard's log with them.
     pub fn with_deps(mut self, deps: Arc<LogDeps>) -> ShardContext {
@@ -1093,6 +1147,13 @@ impl ShardContext {
         let _ = STATEMENT_DEPS.try_with(|d| {
             self.deps.raise_pending(shard as usize, &d.borrow());
         });
+    }
+
+    /// What the running statement depends on so far (empty outside one).
+    pub fn statement_deps(&self) -> Positions {
+        STATEMENT_DEPS
+            .try_with(|d| d.borrow().clone())
+            .unwrap_or_default()
     }
 
     /// After a router got a reply: what the request observed becomes a
@@ -1387,6 +1448,13 @@ impl ShardContext {
         self.cached_catalog.borrow().clone()
     }
 
+    /// Whether transaction block `txn` has changed the catalog (it then
+    /// sees a pending catalog only this node has).
+    pub fn changed_catalog(&self, txn: TxId) -> bool {
+        self.refresh_catalog();
+        matches!(&*self.cached_pending.borrow(), Some((owner, _)) if *owner == txn)
+    }
+
     /// Brings the store to the catalogs published since the last look:
     /// tables of the committed or the pending catalog have storage, others
     /// are freed; columns added or retyped change the stored rows.
@@ -1590,8 +1658,9 @@ impl ShardContext {
             ShardRequest::Decide {
                 tx,
                 commit,
+                ts,
                 participants,
-            } => self.decide(tx, commit, participants).await,
+            } => self.decide(tx, commit, ts, participants).await,
             ShardRequest::InBlock {
                 txn,
                 savepoint,
@@ -2429,28 +2498,85 @@ impl ShardContext {
         &self,
         tx: TxId,
         commit: bool,
+        ts: Timestamp,
         participants: Vec<ShardId>,
     ) -> Result<ShardResponse> {
+        if !self.ledger.begin_decision(tx, commit) {
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                "could not commit: the shards of the transaction waited too long for its outcome and aborted it",
+            ));
+        }
         let record = Record::Decision {
             tx,
             commit,
             participants,
         };
-        let (ticket, early) = self.append_published(&record.encode())?;
+        let (ticket, early) = match self.append_published(&record.encode()) {
+            Ok(appended) => appended,
+            Err(e) => {
+                self.ledger.decision_failed(tx);
+                return Err(e);
+            }
+        };
+        // A decision that may have reached the disk stays in progress
+        // until the router's abort after it is written.
         if !early {
             self.wait_unpublished(ticket).await?;
         }
         let Record::Decision { participants, .. } = record else {
             unreachable!()
         };
-        self.ledger.decided(tx, self.shard, commit, &participants);
+        self.ledger
+            .decided(tx, self.number(), commit, ts, &participants);
         Ok(ShardResponse::Done(vec![]))
+    }
+
+    /// Settles prepares whose router is on another node and has not
+    /// resolved them within [`ORPHAN_AFTER_MICROS`]: the router may have
+    /// died, or lost its connection. The decision written on this node
+    /// settles them; without one, the transaction is fenced (a commit
+    /// decision arriving later is refused) and aborted here. See
+    /// `TwoPhaseLedger::fence`.
+    pub fn settle_orphans(&self) {
+        let now = tessera_storage::clock::wall_micros();
+        let node = self.first_shard..self.first_shard + self.node_shards;
+        let orphans: Vec<TxId> = self
+            .prepared
+            .borrow()
+            .iter()
+            .filter(|(tx, (_, prepared))| {
+                !node.contains(&id_shard(**tx))
+                    && now.saturating_sub(*prepared) > ORPHAN_AFTER_MICROS
+            })
+            .map(|(tx, _)| *tx)
+            .collect();
+        for tx in orphans {
+            match self.ledger.fence(tx) {
+                Fenced::Commit(ts) => {
+                    tracing::info!(
+                        "shard {}: transaction {tx} committed; its router did not say so in time",
+                        self.number()
+                    );
+                    let ts = if ts == 0 { self.tick() } else { ts };
+                    self.resolve(tx, true, ts);
+                }
+                Fenced::Abort => {
+                    tracing::warn!(
+                        "shard {}: aborted transaction {tx}: its router on another node did not decide it in time",
+                        self.number()
+                    );
+                    self.resolve(tx, false, 0);
+                }
+                Fenced::Deciding => {}
+            }
+        }
     }
 
     /// Tells the ledger that this participant resolved a durable prepare
     /// of `tx` and whether its `Resolve` record went into the log.
     fn note_resolve_logged(&self, tx: TxId, logged: &Result<Ticket>) {
-        self.ledger.resolved(tx, self.shard, true, true);
+        self.ledger.resolved(tx, self.number(), true, true);
         if let Ok(ticket) = logged {
             self.resolves_logged.borrow_mut().push((*ticket, tx));
         }
@@ -2462,7 +2588,7 @@ impl ShardContext {
         self.resolves_logged.borrow_mut().retain(|(ticket, tx)| {
             match self.wal.durability(*ticket) {
                 Durability::Durable => {
-                    self.ledger.settled(*tx, self.shard);
+                    self.ledger.settled(*tx, self.number());
                     false
                 }
                 Durability::Lost => false,
@@ -2508,7 +2634,7 @@ impl ShardContext {
             replay_start,
             appended,
             prepared,
-            retained: self.ledger.retained(self.shard),
+            retained: self.ledger.retained(self.number()),
             max_tx: 0,
             max_row_id: 0,
             tables: self.store.borrow().table_ids(),
@@ -2916,11 +3042,11 @@ impl ShardContext {
         let _ = REQUEST_DEPS.try_with(|d| d.borrow_mut().1 = true);
         self.release_reads(tx);
         let Some((writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
-            self.ledger.resolved(tx, self.shard, false, false);
+            self.ledger.resolved(tx, self.number(), false, false);
             return;
         };
         if writes.is_empty() {
-            self.ledger.resolved(tx, self.shard, true, false);
+            self.ledger.resolved(tx, self.number(), true, false);
             return;
         }
         // Not waited for, and no fsync of its own: it goes with the next
@@ -5290,6 +5416,7 @@ mod checkpoint_tests {
             let request = ShardRequest::Decide {
                 tx,
                 commit,
+                ts: 0,
                 participants,
             };
             let ctx = &self.shards[coordinator as usize];

@@ -551,7 +551,7 @@ const RELATIONS: &[(&str, &str)] = &[
     ),
     (
         "tessera_nodes",
-        "node_id:8 name:t address:t pg_address:t shards:4 state:t raft_role:t failure_domain:t",
+        "node_id:8 name:t address:t pg_address:t shards:4 first_shard:4 buckets:4 state:t raft_role:t failure_domain:t",
     ),
     (
         "pg_stat_activity",
@@ -1513,6 +1513,8 @@ impl SystemCatalog {
                         text(n.address),
                         text(n.pg_address),
                         int4(n.shards as i64),
+                        int4(n.first_shard as i64),
+                        int4(n.buckets as i64),
                         text(n.state),
                         text(n.raft_role),
                         text(n.failure_domain),

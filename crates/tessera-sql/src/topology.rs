@@ -14,6 +14,10 @@ pub struct NodeRow {
     pub address: String,
     pub pg_address: String,
     pub shards: u16,
+    /// The cluster-wide number of its shard 0.
+    pub first_shard: u16,
+    /// How many buckets its shards own.
+    pub buckets: u32,
     /// `online` or `expelled`.
     pub state: &'static str,
     /// `leader`, `voter` or `learner` in the metadata group, as this node

@@ -367,6 +367,7 @@ mod tests {
             ShardRequest::Decide {
                 tx: 1,
                 commit: false,
+                ts: 9,
                 participants: vec![0, 1, 3],
             },
             ShardRequest::CreateTable {

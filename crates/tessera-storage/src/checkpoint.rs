@@ -924,7 +924,7 @@ mod tests {
                         if wal.append_durable(&record.encode()).await.is_err() {
                             return out;
                         }
-                        ledger.decided(tx, 0, commit, &[0]);
+                        ledger.decided(tx, 0, commit, 0, &[0]);
                         decided.insert(tx, commit);
                         // Decided and prepared everywhere: acknowledged.
                         if let (true, Some(writes)) = (commit, prepared.get(&tx)) {

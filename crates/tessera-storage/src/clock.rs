@@ -27,7 +27,8 @@ use crate::store::Timestamp;
 /// wrong, or a peer gone bad, must not drag every node's timestamps along).
 pub const MAX_CLOCK_OFFSET_MICROS: u64 = 500_000;
 
-fn wall_micros() -> u64 {
+/// The wall clock, in microseconds since the Unix epoch.
+pub fn wall_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)

@@ -58,10 +58,29 @@
 //! any shard takes a checkpoint (the node waits for all of them), so no
 //! evidence from before the restart is needed again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::record::TxId;
+use crate::store::Timestamp;
+
+/// How long a fence (see [`TwoPhaseLedger::fence`]) outlives the decision
+/// it refused: longer than a router waits for any shard request
+/// (`tessera_runtime::transport::REMOTE_CALL_TIMEOUT`), so a decision that
+/// arrives late is still refused.
+const FENCE_KEPT: Duration = Duration::from_secs(2 * 3600);
+
+/// What [`TwoPhaseLedger::fence`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fenced {
+    /// Decided commit, with the commit timestamp its router chose.
+    Commit(Timestamp),
+    /// Decided abort, or fenced now: a commit decision will be refused.
+    Abort,
+    /// A decision is being written: ask again.
+    Deciding,
+}
 
 /// A decision a checkpoint carries over from the log it replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +102,9 @@ pub struct Retained {
 struct Entry {
     coordinator: u16,
     commit: bool,
+    /// The commit timestamp, when the router chose it before the decision
+    /// (0 otherwise).
+    ts: Timestamp,
     participants: Vec<u16>,
     /// Participants that resolved a durable prepare.
     prepared: Vec<u16>,
@@ -90,39 +112,103 @@ struct Entry {
     unsettled: Vec<u16>,
 }
 
-/// The node's two-phase transactions whose evidence a recovery may need.
+/// The node's two-phase transactions whose evidence a recovery may need,
+/// and the decisions being written (for [`TwoPhaseLedger::fence`]).
 #[derive(Default)]
 pub struct TwoPhaseLedger {
-    entries: Mutex<HashMap<TxId, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    decided: HashMap<TxId, Entry>,
+    /// Decisions appended and not yet durable.
+    deciding: HashSet<TxId>,
+    /// Transactions fenced, and when.
+    fenced: HashMap<TxId, Instant>,
 }
 
 impl TwoPhaseLedger {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A shard is about to write a decision for `tx`. A commit decision is
+    /// refused (`false`) once `tx` was fenced.
+    pub fn begin_decision(&self, tx: TxId, commit: bool) -> bool {
+        let mut entries = self.lock();
+        if commit && entries.fenced.contains_key(&tx) {
+            return false;
+        }
+        entries.deciding.insert(tx);
+        true
+    }
+
+    /// The decision begun for `tx` failed to be written.
+    pub fn decision_failed(&self, tx: TxId) {
+        self.lock().deciding.remove(&tx);
+    }
+
+    /// A participant holds a prepare of `tx` whose router, on another node,
+    /// has not settled it in time: the decision, if one is durable on this
+    /// node; else `tx` is fenced here, so that a commit decision for it is
+    /// refused from now on, and counts as aborted. (The decision of a
+    /// transaction whose router is on another node is written on a
+    /// participant's shard only once every participant prepared, so while
+    /// the participants share a node, this node has it if anyone does.)
+    pub fn fence(&self, tx: TxId) -> Fenced {
+        let mut entries = self.lock();
+        if let Some(entry) = entries.decided.get(&tx) {
+            return match entry.commit {
+                true => Fenced::Commit(entry.ts),
+                false => Fenced::Abort,
+            };
+        }
+        if entries.deciding.contains(&tx) {
+            return Fenced::Deciding;
+        }
+        let now = Instant::now();
+        entries
+            .fenced
+            .retain(|_, at| now.duration_since(*at) < FENCE_KEPT);
+        entries.fenced.insert(tx, now);
+        Fenced::Abort
+    }
+
     /// `coordinator`'s decision for `tx` is durable. A later decision for
-    /// the same transaction replaces it.
-    pub fn decided(&self, tx: TxId, coordinator: u16, commit: bool, participants: &[u16]) {
+    /// the same transaction replaces it. `ts`: the commit timestamp, when
+    /// chosen before the decision (0 otherwise).
+    pub fn decided(
+        &self,
+        tx: TxId,
+        coordinator: u16,
+        commit: bool,
+        ts: Timestamp,
+        participants: &[u16],
+    ) {
+        let mut entries = self.lock();
+        entries.deciding.remove(&tx);
         if participants.is_empty() {
             return;
         }
-        let mut entries = self.lock();
-        let entry = entries.entry(tx).or_insert_with(|| Entry {
+        let entry = entries.decided.entry(tx).or_insert_with(|| Entry {
             coordinator,
             commit,
+            ts,
             participants: participants.to_vec(),
             prepared: vec![],
             unsettled: participants.to_vec(),
         });
         entry.commit = commit;
+        entry.ts = ts;
     }
 
     /// Participant `shard` settled `tx` in memory. `had_prepare`: it held a
     /// durable prepare; `logged`: it appended a `Resolve`, and is settled
     /// only once that is durable ([`TwoPhaseLedger::settled`]).
     pub fn resolved(&self, tx: TxId, shard: u16, had_prepare: bool, logged: bool) {
-        let mut entries = self.lock();
+        let mut guard = self.lock();
+        let entries = &mut guard.decided;
         let Some(entry) = entries.get_mut(&tx) else {
             return;
         };
@@ -139,7 +225,8 @@ impl TwoPhaseLedger {
 
     /// Participant `shard`'s `Resolve` for `tx` is durable.
     pub fn settled(&self, tx: TxId, shard: u16) {
-        let mut entries = self.lock();
+        let mut guard = self.lock();
+        let entries = &mut guard.decided;
         let Some(entry) = entries.get_mut(&tx) else {
             return;
         };
@@ -153,7 +240,7 @@ impl TwoPhaseLedger {
     pub fn retained(&self, shard: u16) -> Retained {
         let entries = self.lock();
         let mut retained = Retained::default();
-        for (tx, entry) in entries.iter() {
+        for (tx, entry) in entries.decided.iter() {
             if entry.coordinator == shard {
                 retained.decisions.push(RetainedDecision {
                     tx: *tx,
@@ -172,7 +259,7 @@ impl TwoPhaseLedger {
 
     /// Transactions still in the ledger.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().decided.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -187,7 +274,7 @@ mod tests {
     #[test]
     fn evidence_is_kept_until_every_participant_settled() {
         let ledger = TwoPhaseLedger::default();
-        ledger.decided(7, 0, true, &[0, 1, 2]);
+        ledger.decided(7, 0, true, 0, &[0, 1, 2]);
         // Shard 1 resolves a real prepare: its Resolve is not durable yet.
         ledger.resolved(7, 1, true, true);
         // Shard 2 held an empty prepare: nothing to log, settled at once.
@@ -210,10 +297,30 @@ mod tests {
     }
 
     #[test]
+    fn a_fence_answers_the_decision_or_refuses_a_later_commit() {
+        let ledger = TwoPhaseLedger::default();
+        // Decided commit: the fence answers it, with its timestamp.
+        assert!(ledger.begin_decision(1, true));
+        assert_eq!(ledger.fence(1), Fenced::Deciding);
+        ledger.decided(1, 0, true, 77, &[0, 1]);
+        assert_eq!(ledger.fence(1), Fenced::Commit(77));
+        // Undecided: fenced, and a commit decision is refused from then on.
+        assert_eq!(ledger.fence(2), Fenced::Abort);
+        assert!(!ledger.begin_decision(2, true));
+        assert!(ledger.begin_decision(2, false), "an abort is still written");
+        ledger.decided(2, 0, false, 0, &[0, 1]);
+        assert_eq!(ledger.fence(2), Fenced::Abort);
+        // A decision that failed to be written is no longer in progress.
+        assert!(ledger.begin_decision(3, true));
+        ledger.decision_failed(3);
+        assert_eq!(ledger.fence(3), Fenced::Abort);
+    }
+
+    #[test]
     fn a_later_abort_replaces_the_commit() {
         let ledger = TwoPhaseLedger::default();
-        ledger.decided(9, 1, true, &[0, 1]);
-        ledger.decided(9, 1, false, &[0, 1]);
+        ledger.decided(9, 1, true, 0, &[0, 1]);
+        ledger.decided(9, 1, false, 0, &[0, 1]);
         assert_eq!(
             ledger.retained(1).decisions,
             vec![RetainedDecision {

@@ -20,7 +20,7 @@ pub mod wal;
 
 pub use clock::Timeline;
 pub use deps::LogDeps;
-pub use ledger::TwoPhaseLedger;
+pub use ledger::{Fenced, TwoPhaseLedger};
 pub use record::{CatalogRecord, Record, TxId, WriteOp, WriteSet};
 pub use store::{ShardStore, Table, Timestamp, LATEST};
 pub use wal::{WalReader, WalWriter};

@@ -9,8 +9,29 @@
 use tessera_types::encoding::{Reader, Writer};
 use tessera_types::{DefLayout, Result, TableId, Value};
 
-/// A transaction id, unique within a node: `sequence * 1024 + coordinator shard`.
+/// A transaction id, unique in the cluster: see [`make_id`].
 pub type TxId = u64;
+
+/// Row and transaction ids are `sequence << ID_SHARD_BITS | shard`, where
+/// `shard` is the cluster-wide number of the shard whose router handed the
+/// id out (its own number outside a cluster): unique in the cluster. The
+/// sequence has 48 bits, 2.8e14 ids per shard.
+pub const ID_SHARD_BITS: u32 = 16;
+
+/// The id numbered `sequence` of shard `shard`'s router.
+pub fn make_id(sequence: u64, shard: u16) -> u64 {
+    sequence << ID_SHARD_BITS | shard as u64
+}
+
+/// The sequence part of a row or transaction id.
+pub fn id_sequence(id: u64) -> u64 {
+    id >> ID_SHARD_BITS
+}
+
+/// The shard whose router handed id `id` out.
+pub fn id_shard(id: u64) -> u16 {
+    id as u16
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {

@@ -255,7 +255,7 @@ pub fn recover_in(
     base: Catalog,
     shard_count: u16,
 ) -> Result<RecoveredNode> {
-    recover_with(fs, data_dir, base, shard_count, CatalogSource::File)
+    recover_with(fs, data_dir, base, (0, shard_count), CatalogSource::File)
 }
 
 /// A transaction block decided in the catalog log, and its participants.
@@ -291,12 +291,15 @@ pub fn apply_catalog_record(catalog: Catalog, payload: &[u8]) -> Result<Catalog>
     replay_catalog(catalog, record)
 }
 
-/// [`recover_in`] with the catalog's records from `source`.
+/// [`recover_in`] with the catalog's records from `source`. `shards` is
+/// the cluster-wide number of the node's first shard (0 outside a
+/// cluster: two-phase decisions name participants by it) and how many
+/// the node has.
 pub fn recover_with(
     fs: &dyn FileSystem,
     data_dir: &Path,
     base: Catalog,
-    shard_count: u16,
+    (first_shard, shard_count): (u16, u16),
     source: CatalogSource,
 ) -> Result<RecoveredNode> {
     let catalog_wal_path = catalog_wal_path(data_dir);
@@ -399,7 +402,10 @@ pub fn recover_with(
                 .iter()
                 .chain(c.prepared.iter().map(|(tx, _)| tx))
             {
-                prepared_on.entry(*tx).or_default().insert(shard);
+                prepared_on
+                    .entry(*tx)
+                    .or_default()
+                    .insert(first_shard + shard);
             }
             log.replay_start = c.header.replay_start;
             log.store = c.store;
@@ -469,7 +475,10 @@ pub fn recover_with(
                     decisions.insert(*tx, (*commit, participants.clone()));
                 }
                 Record::Prepare { tx, .. } => {
-                    prepared_on.entry(*tx).or_default().insert(shard as u16);
+                    prepared_on
+                        .entry(*tx)
+                        .or_default()
+                        .insert(first_shard + shard as u16);
                 }
                 Record::Resolve { .. } | Record::Commit(_) | Record::Depends(_) => {}
             }

@@ -182,6 +182,37 @@ impl TestCluster {
 }
 
 impl TestCluster {
+    /// The position of the node whose shards own the buckets (the one that
+    /// bootstrapped the cluster, until buckets move): every table's rows
+    /// are there.
+    pub async fn founder(&self) -> usize {
+        let client = self.nodes[0].connect().await;
+        let owners = rows_text(
+            &client,
+            "SELECT pg_address FROM tessera_nodes WHERE buckets > 0",
+        )
+        .await;
+        assert_eq!(owners.len(), 1, "{owners:?}");
+        self.nodes
+            .iter()
+            .position(|n| owners[0].ends_with(&format!(":{}", n.port())))
+            .expect("the founder is one of the nodes")
+    }
+
+    /// The cluster-wide number of node `node`'s shard 0.
+    pub async fn first_shard(&self, node: usize) -> u16 {
+        let client = self.nodes[node].connect().await;
+        let first = rows_text(
+            &client,
+            &format!(
+                "SELECT first_shard FROM tessera_nodes WHERE pg_address LIKE '%:{}'",
+                self.nodes[node].port()
+            ),
+        )
+        .await;
+        first[0].parse().expect("a shard number")
+    }
+
     /// Waits until node `node`'s log contains `text`; panics with the
     /// log's tail after [`LOG_TIMEOUT`].
     pub async fn wait_for_log(&self, node: usize, text: &str) {
@@ -209,4 +240,28 @@ impl Drop for TestCluster {
 /// Rows with `role` in the raft_role column.
 pub fn with_role<'a>(rows: &'a [NodeRow], role: &str) -> Vec<&'a NodeRow> {
     rows.iter().filter(|r| r[6] == role).collect()
+}
+
+/// Runs `futures` concurrently; their outputs in order.
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("done")).collect()
 }

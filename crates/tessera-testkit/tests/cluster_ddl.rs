@@ -36,11 +36,18 @@ async fn ddl_from_any_node_is_every_nodes_catalog_also_after_restarts() {
     c[0].batch_execute("CREATE TABLE orders (id int PRIMARY KEY, customer text)")
         .await
         .unwrap();
-    for client in &c[1..] {
+    for (n, client) in c.iter().enumerate().skip(1) {
         client
-            .batch_execute("INSERT INTO orders VALUES (1, 'a')")
+            .batch_execute(&format!("INSERT INTO orders VALUES ({n}, 'a')"))
             .await
             .expect("the table is there on every node");
+    }
+    // One table: every node reads the rows any node wrote.
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT id FROM orders ORDER BY id").await,
+            ["1", "2"]
+        );
     }
     c[1].batch_execute("ALTER TABLE orders ADD COLUMN total numeric(10,2) DEFAULT 0")
         .await
@@ -69,10 +76,11 @@ async fn ddl_from_any_node_is_every_nodes_catalog_also_after_restarts() {
         .unwrap();
     let seen = try_rows_text(&c[2], "SELECT count(*) FROM items").await;
     assert!(seen.is_err(), "uncommitted DDL seen on another node");
-    c[1].batch_execute("INSERT INTO items VALUES ('x'); COMMIT")
+    c[1].batch_execute("COMMIT").await.unwrap();
+    c[2].batch_execute("INSERT INTO items VALUES ('x')")
         .await
         .unwrap();
-    assert_eq!(rows_text(&c[2], "SELECT count(*) FROM items").await, ["0"]);
+    assert_eq!(rows_text(&c[0], "SELECT count(*) FROM items").await, ["1"]);
     assert_eq!(rows_text(&c[1], "SELECT sku FROM items").await, ["x"]);
     c[2].batch_execute("BEGIN; CREATE TABLE scratch (x int); ROLLBACK")
         .await
@@ -97,14 +105,14 @@ async fn ddl_from_any_node_is_every_nodes_catalog_also_after_restarts() {
         .zip(&scripts)
         .map(|(client, sql)| client.batch_execute(sql))
         .collect();
-    for result in futures_join(creates).await {
+    for result in tessera_testkit::cluster::join_all(creates).await {
         result.expect("concurrent DDL");
     }
     let races: Vec<_> = c
         .iter()
         .map(|client| client.batch_execute("CREATE TABLE contested (x int)"))
         .collect();
-    let results = futures_join(races).await;
+    let results = tessera_testkit::cluster::join_all(races).await;
     let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert_eq!(failed.len(), 2, "{results:?}");
     for e in failed {
@@ -117,7 +125,7 @@ async fn ddl_from_any_node_is_every_nodes_catalog_also_after_restarts() {
         assert_eq!(catalog(client).await, first);
     }
 
-    // A full restart: the same catalog on every node, the rows each kept.
+    // A full restart: the same catalog on every node, and the rows.
     drop(c);
     cluster.restart_all();
     let c = connect_all(&cluster).await;
@@ -143,67 +151,57 @@ async fn ddl_from_any_node_is_every_nodes_catalog_also_after_restarts() {
     );
 }
 
-/// Runs `futures` concurrently; their outputs in order.
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => results[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().map(|r| r.expect("done")).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ddl_waits_for_the_lock_and_a_dead_holder_loses_it() {
     let mut cluster = TestCluster::start(3, 1, &["--raft-voter-down-timeout", "2"]);
     let c = connect_all(&cluster).await;
-    // A block on node 2 holds the cluster DDL lock.
-    c[2].batch_execute("BEGIN; CREATE TABLE pending (x int)")
+    // The rows are on the founder's shards: the other two take the parts.
+    let founder = cluster.founder().await;
+    let others: Vec<usize> = (0..3).filter(|n| *n != founder).collect();
+    let (holder, waiter) = (others[0], others[1]);
+    // A block on one node holds the cluster DDL lock.
+    c[holder]
+        .batch_execute("BEGIN; CREATE TABLE pending (x int)")
         .await
         .unwrap();
     // Another node's DDL waits for it; a statement_timeout ends the wait
     // with 57014, and nothing changed.
-    let e = c[0]
+    let e = c[waiter]
         .batch_execute("SET statement_timeout = '500ms'; CREATE TABLE other (x int)")
         .await
         .unwrap_err();
     let code = e.as_db_error().map(|d| d.code().code().to_string());
     assert_eq!(code.as_deref(), Some("57014"), "{e}");
-    c[0].batch_execute("RESET statement_timeout").await.unwrap();
-    assert!(try_rows_text(&c[1], "SELECT * FROM other").await.is_err());
+    c[waiter]
+        .batch_execute("RESET statement_timeout")
+        .await
+        .unwrap();
+    assert!(try_rows_text(&c[founder], "SELECT * FROM other")
+        .await
+        .is_err());
 
     // The holder dies: once it has not answered for the voter-down
     // timeout, the governor takes the lock back and the DDL goes on.
-    cluster.nodes[2].kill9();
-    c[0].batch_execute("CREATE TABLE other (x int)")
+    cluster.nodes[holder].kill9();
+    c[waiter]
+        .batch_execute("CREATE TABLE other (x int)")
         .await
         .expect("DDL after the dead holder's lock is broken");
-    assert_eq!(rows_text(&c[1], "SELECT count(*) FROM other").await, ["0"]);
+    assert_eq!(
+        rows_text(&c[founder], "SELECT count(*) FROM other").await,
+        ["0"]
+    );
 
     // It comes back: its block never committed, and it has the change.
-    cluster.nodes[2].restart();
-    let back = cluster.nodes[2].connect().await;
+    cluster.nodes[holder].restart();
+    let back = cluster.nodes[holder].connect().await;
     assert!(try_rows_text(&back, "SELECT * FROM pending").await.is_err());
     assert_eq!(rows_text(&back, "SELECT count(*) FROM other").await, ["0"]);
     back.batch_execute("CREATE TABLE pending (x int)")
         .await
         .unwrap();
     assert_eq!(
-        rows_text(&c[0], "SELECT count(*) FROM pending").await,
+        rows_text(&c[waiter], "SELECT count(*) FROM pending").await,
         ["0"]
     );
 }

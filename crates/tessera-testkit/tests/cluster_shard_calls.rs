@@ -6,8 +6,8 @@
 //! secret) to a chosen shard; the node runs them through that shard's
 //! mailbox. What the shards then hold is checked through SQL on the node.
 //!
-//! (Routing statements to other nodes by bucket waits for the catalog to
-//! be shared through Raft; this is the path that routing will take.)
+//! (Statements reach other nodes' shards the same way: see `cluster.rs`
+//! for them through SQL.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +40,8 @@ struct Remote {
     peer: ShardPeer,
     catalog: Catalog,
     table: Arc<TableDef>,
+    /// The cluster-wide number of the node's shard 0.
+    first: ShardId,
 }
 
 impl Remote {
@@ -80,16 +82,18 @@ impl Remote {
             peer: ShardPeer::new(cluster.addrs[node].clone(), secret, TestClock::at(0)),
             catalog,
             table,
+            first: cluster.first_shard(node).await,
         }
     }
 
-    /// The key of row `id` and the shard that owns it.
+    /// The key of row `id` and the shard of this node it would be on if
+    /// the node owned every bucket (its cluster-wide number).
     fn key(&self, id: i64) -> (Vec<u8>, ShardId) {
         let key = encode_key(&[Value::Int8(id)], &[0]);
         let shard = self
             .catalog
             .shard_of_bucket(self.catalog.bucket_of_hash(hash_key(&key)));
-        (key, shard)
+        (key, self.first + shard)
     }
 
     /// A point read of row `id`, latest version, and its shard.
@@ -209,9 +213,13 @@ fn block_id(seq: u64, shard: ShardId) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_nodes_shards_run_reads_writes_and_report_errors() {
     let cluster = TestCluster::start(2, SHARDS, &[]);
-    let remote = Remote::new(&cluster, 1).await;
+    // The founder's shards own every bucket; the other node's SQL reads
+    // them there.
+    let founder = cluster.founder().await;
+    let other = 1 - founder;
+    let remote = Remote::new(&cluster, founder).await;
 
-    // Writes, each sent to the shard that owns its key on node 1.
+    // Writes, each sent to the shard that owns its key.
     let mut shards_used = std::collections::BTreeSet::new();
     for id in 1..=20 {
         let (shard, insert) = remote.insert(id, &format!("v{id}"), WriteMode::Autocommit);
@@ -225,8 +233,8 @@ async fn another_nodes_shards_run_reads_writes_and_report_errors() {
         "the keys spread over both shards"
     );
 
-    // Node 1's own SQL sees them.
-    let client = cluster.nodes[1].connect().await;
+    // The other node's SQL sees them.
+    let client = cluster.nodes[other].connect().await;
     let rows = rows_text(&client, "SELECT count(*), min(v), max(id) FROM t").await;
     assert_eq!(rows, vec!["20|v1|20"]);
 
@@ -285,7 +293,7 @@ async fn another_nodes_shards_run_reads_writes_and_report_errors() {
     // A shard channel that carries a frame that is no call is closed; the
     // node serves on.
     let secret = ClusterSecret::load(&cluster.secret).unwrap();
-    let mut raw = connect(&cluster.addrs[1], &secret).await.unwrap();
+    let mut raw = connect(&cluster.addrs[founder], &secret).await.unwrap();
     write_frame(&mut raw, &Request::ShardChannel).await.unwrap();
     let opened = read_frame::<Response, _>(&mut raw).await.unwrap();
     assert!(matches!(opened, Some(Response::ShardChannel)), "{opened:?}");
@@ -300,10 +308,12 @@ async fn another_nodes_shards_run_reads_writes_and_report_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at_once() {
     let mut cluster = TestCluster::start(2, SHARDS, &[]);
-    let remote = Arc::new(Remote::new(&cluster, 1).await);
+    let founder = cluster.founder().await;
+    let other = 1 - founder;
+    let remote = Arc::new(Remote::new(&cluster, founder).await);
 
-    // A transaction block on node 1 holds key 5; an INSERT of key 5 then
-    // waits for it.
+    // A transaction block holds key 5; an INSERT of key 5 then waits for
+    // it.
     let holder = |seq| WriteMode::Txn {
         id: block_id(seq, 0),
         snapshot: None,
@@ -351,11 +361,11 @@ async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at
         written(remote.call(shard, &insert, PATIENT).await.unwrap()),
         1
     );
-    let client = cluster.nodes[1].connect().await;
+    let client = cluster.nodes[other].connect().await;
     let rows = rows_text(&client, "SELECT v FROM t WHERE id = 5").await;
     assert_eq!(rows, vec!["last"]);
 
-    // Node 1 dies while a call waits on it: the call fails with 08006 at
+    // The node dies while a call waits on it: the call fails with 08006 at
     // once, not at its timeout.
     let (_, hold) = remote.insert(6, "held", holder(2));
     assert_eq!(
@@ -369,17 +379,17 @@ async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at
         (r.call(shard, &waiter, PATIENT).await, started.elapsed())
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    cluster.nodes[1].kill9();
+    cluster.nodes[founder].kill9();
     let (result, waited) = call.await.unwrap();
     let e = result.unwrap_err();
     assert_eq!(e.code, sqlstate::CONNECTION_FAILURE, "{e:?}");
     assert!(waited < Duration::from_secs(5), "failed after {waited:?}");
 
-    // Calls to it now fail fast; node 0 still serves its own (the table
-    // is in the catalog every node shares).
-    let e = remote.call(0, &get, PATIENT).await.unwrap_err();
+    // Calls to it now fail fast; the other node still serves its own
+    // shards (the table is in the catalog every node shares).
+    let e = remote.call(shard, &get, PATIENT).await.unwrap_err();
     assert_eq!(e.code, sqlstate::CONNECTION_FAILURE, "{e:?}");
-    let alive = Remote::existing(&cluster, 0).await;
+    let alive = Remote::existing(&cluster, other).await;
     let (shard, insert) = alive.insert(1, "node 0", WriteMode::Autocommit);
     assert_eq!(
         written(alive.call(shard, &insert, PATIENT).await.unwrap()),
@@ -493,4 +503,78 @@ async fn versions_another_nodes_snapshot_reads_are_kept_and_older_ones_refused()
     assert!(e.message.contains("snapshot is too old"), "{e:?}");
     let got = rows_of(decode_response(&again(clock.now()).await.unwrap()).unwrap());
     assert_eq!(got, vec![r#"Int8(1)|Text("fifth")"#]);
+}
+
+/// A transaction id handed out by a router on the node whose shards start
+/// at `first` (see `tessera_storage::record::make_id`).
+fn tx_of(first: ShardId, seq: u64) -> u64 {
+    ((1 << 40) + seq) << 16 | first as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepares_of_a_router_gone_silent_are_settled_by_their_decision_or_aborted() {
+    let cluster = TestCluster::start(2, SHARDS, &[]);
+    let founder = cluster.founder().await;
+    let other = 1 - founder;
+    let remote = Remote::new(&cluster, founder).await;
+    let router = cluster.first_shard(other).await;
+    let decide = |tx, shard, commit, ts| ShardRequest::Decide {
+        tx,
+        commit,
+        ts,
+        participants: vec![shard],
+    };
+
+    // A router on the other node prepared a row, then said nothing: the
+    // shard aborts it after a while, and a write waiting for the key goes
+    // on. Its commit decision, come late, is refused.
+    let orphan = tx_of(router, 1);
+    let (shard, prepared) = remote.insert(1, "orphan", WriteMode::Prepare(orphan));
+    assert_eq!(
+        written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
+        1
+    );
+    let (_, after) = remote.insert(1, "after", WriteMode::Autocommit);
+    assert_eq!(
+        written(remote.call(shard, &after, PATIENT).await.unwrap()),
+        1,
+        "the key is free once the orphan is aborted"
+    );
+    let e = remote
+        .call(shard, &decide(orphan, shard, true, wall_micros()), PATIENT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, sqlstate::SERIALIZATION_FAILURE, "{e:?}");
+
+    // One that was decided commit (with its timestamp) but whose resolve
+    // never came: the shard commits it from the decision.
+    let decided = tx_of(router, 2);
+    let (shard, prepared) = remote.insert(2, "decided", WriteMode::Prepare(decided));
+    assert_eq!(
+        written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
+        1
+    );
+    remote
+        .call(shard, &decide(decided, shard, true, wall_micros()), PATIENT)
+        .await
+        .unwrap();
+    let client = cluster.nodes[other].connect().await;
+    let deadline = Instant::now() + PATIENT;
+    loop {
+        let rows = rows_text(&client, "SELECT id, v FROM t ORDER BY id").await;
+        if rows == ["1|after", "2|decided"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never settled: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Both outcomes are in the log: the same after a restart.
+    drop(client);
+    let mut cluster = cluster;
+    cluster.restart_all();
+    let client = cluster.nodes[other].connect().await;
+    assert_eq!(
+        rows_text(&client, "SELECT id, v FROM t ORDER BY id").await,
+        ["1|after", "2|decided"]
+    );
 }

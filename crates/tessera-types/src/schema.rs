@@ -951,6 +951,14 @@ impl Catalog {
         let map: Vec<ShardId> = (0..bucket_count)
             .map(|b| (b as u64 * shard_count as u64 / bucket_count as u64) as ShardId)
             .collect();
+        Catalog::with_buckets(map.into())
+    }
+
+    /// A fresh catalog with bucket map `map` (`map[b]` owns bucket `b`):
+    /// in a cluster, the metadata tables' map over cluster-wide shard
+    /// numbers.
+    pub fn with_buckets(map: Arc<[ShardId]>) -> Catalog {
+        let bucket_count = map.len() as Bucket;
         let builtin = |id, name: &str| {
             let owner = "postgres".to_string();
             let def = SchemaDef {
@@ -963,7 +971,7 @@ impl Catalog {
         Catalog {
             version: 0,
             bucket_count,
-            bucket_to_shard: map.into(),
+            bucket_to_shard: map,
             next_table_id: 1,
             next_schema_id: FIRST_CREATED_SCHEMA_ID,
             schemas: [
@@ -1049,12 +1057,19 @@ impl Catalog {
         next
     }
 
-    pub fn shard_count(&self) -> u16 {
-        self.bucket_to_shard
-            .iter()
-            .copied()
-            .max()
-            .map_or(1, |m| m + 1)
+    /// The shards that own buckets, in order: where a table's rows are.
+    /// (In a cluster the numbers are cluster-wide, and a shard that owns no
+    /// bucket holds no rows.)
+    pub fn shards(&self) -> Vec<ShardId> {
+        let mut shards: Vec<ShardId> = Vec::new();
+        for s in self.bucket_to_shard.iter() {
+            if shards.last() != Some(s) {
+                shards.push(*s);
+            }
+        }
+        shards.sort_unstable();
+        shards.dedup();
+        shards
     }
 
     pub fn schema(&self, name: &str) -> Option<&Arc<SchemaDef>> {

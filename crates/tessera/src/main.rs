@@ -520,6 +520,59 @@ impl tessera_runtime::transport::IdLeaseSource for LeaseSource {
     }
 }
 
+/// Runs requests on other nodes' shards, found by their cluster-wide
+/// numbers in the nodes table: one `ShardPeer` (one connection) per shard
+/// thread and peer node, so a reply wakes only the thread that waits for
+/// it and a busy thread delays no other's calls.
+struct PeerShards {
+    metadata: tokio::sync::watch::Receiver<Arc<tessera_cluster::state::Metadata>>,
+    secret: ClusterSecret,
+    clock: Arc<NodeShards>,
+}
+
+thread_local! {
+    /// This thread's connections to other nodes, by internal address.
+    static PEERS: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<tessera_cluster::shards::ShardPeer>>> =
+        Default::default();
+}
+
+impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
+    fn call(
+        &self,
+        shard: u16,
+        request: Vec<u8>,
+        timeout: Duration,
+    ) -> tessera_runtime::transport::LocalFuture<tessera_types::Result<Vec<u8>>> {
+        let addr = self
+            .metadata
+            .borrow()
+            .shard_home(shard)
+            .map(|(node, _)| node.advertise.clone());
+        let Some(addr) = addr else {
+            return Box::pin(async move {
+                Err(tessera_types::Error::new(
+                    tessera_types::sqlstate::CONNECTION_FAILURE,
+                    format!("no node of the cluster has shard {shard}"),
+                ))
+            });
+        };
+        let peer = PEERS.with(|peers| {
+            peers
+                .borrow_mut()
+                .entry(addr.clone())
+                .or_insert_with(|| {
+                    std::rc::Rc::new(tessera_cluster::shards::ShardPeer::new(
+                        addr,
+                        self.secret.clone(),
+                        self.clock.clone(),
+                    ))
+                })
+                .clone()
+        });
+        Box::pin(async move { peer.call(shard, request, timeout).await })
+    }
+}
+
 /// `pg_catalog.tessera_nodes`.
 fn node_rows(
     watch: &tessera_cluster::service::ClusterWatch,
@@ -534,6 +587,10 @@ fn node_rows(
             address: n.advertise.clone(),
             pg_address: n.pg_addr.clone(),
             shards: n.shards,
+            first_shard: n.first_shard,
+            buckets: (0..n.shards)
+                .map(|s| metadata.buckets.owned_by(n.first_shard + s) as u32)
+                .sum(),
             state: n.state.name(),
             raft_role: watch.raft_role(&metadata, n.id),
             failure_domain: n
@@ -793,6 +850,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     let cluster = match cluster {
         Some(c) => {
             let secret = cluster_secret(&data_dir, &c)?;
+            let secret_for_peers = secret.clone();
             let cluster_config = ClusterConfig {
                 data_dir: data_dir.clone(),
                 listen: c.listen,
@@ -835,11 +893,18 @@ fn run(mut args: RunArgs) -> Result<(), String> {
             let lease_end = runtime
                 .block_on(handle.catalog.lease_ids(ids_from + IdLease::BLOCK))
                 .map_err(taking_part)?;
+            let buckets: Arc<[u16]> = handle.watch.metadata.borrow().buckets.as_slice().into();
             config.cluster_shards = Some(tessera_runtime::node::ClusterShards {
                 first_shard: me.first_shard,
                 ids_from,
                 lease_end,
                 lease_source: std::sync::Arc::new(LeaseSource(handle.catalog.clone())),
+                buckets,
+                remote: Arc::new(PeerShards {
+                    metadata: handle.watch.metadata.clone(),
+                    secret: secret_for_peers,
+                    clock: node_shards.clone(),
+                }),
             });
             config.cluster_catalog = Some(tessera_runtime::node::ClusterCatalog {
                 log: std::sync::Arc::new(ClusterCatalogLog(handle.catalog.clone())),

@@ -1,0 +1,166 @@
+//! Any node, any query: PostgreSQL clients on every node of a cluster
+//! read and write the same tables, whose rows live on the shards the
+//! bucket map names (all the founder's until buckets move). Statements
+//! from the other nodes reach them over the internal port, and their
+//! transactions commit with the same two-phase commit.
+
+use tessera_testkit::cluster::TestCluster;
+use tessera_testkit::{rows_text, try_rows_text};
+use tokio_postgres::Client;
+
+async fn connect_all(cluster: &TestCluster) -> Vec<Client> {
+    let mut clients = Vec::new();
+    for node in &cluster.nodes {
+        clients.push(node.connect().await);
+    }
+    clients
+}
+
+/// Moves one unit between accounts `from` and `to` in a block, retrying
+/// what PostgreSQL's clients retry (serialization failures, deadlocks).
+async fn transfer(client: &Client, from: i32, to: i32) {
+    for _ in 0..50 {
+        let sql = format!(
+            "BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id = {from}; \
+             UPDATE accounts SET balance = balance + 1 WHERE id = {to}; COMMIT"
+        );
+        match client.batch_execute(&sql).await {
+            Ok(()) => return,
+            Err(e) => {
+                client.batch_execute("ROLLBACK").await.unwrap();
+                let code = e.code().map(|c| c.code().to_string());
+                assert!(
+                    matches!(code.as_deref(), Some("40001" | "40P01")),
+                    "transfer {from} -> {to}: {e}"
+                );
+            }
+        }
+    }
+    panic!("transfer {from} -> {to} never went through");
+}
+
+/// Every node sees the 200 accounts and the money they started with.
+async fn all_accounts_everywhere(clients: &[Client]) {
+    for client in clients {
+        assert_eq!(
+            rows_text(client, "SELECT count(*), sum(balance) FROM accounts").await,
+            ["200|20000"]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_reads_and_writes_the_same_tables() {
+    let mut cluster = TestCluster::start(3, 2, &[]);
+    let founder = cluster.founder().await;
+    let others: Vec<usize> = (0..3).filter(|n| *n != founder).collect();
+    let c = connect_all(&cluster).await;
+
+    // Tables made on one node, filled from another.
+    c[others[0]]
+        .batch_execute(
+            "CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance int); \
+             CREATE TABLE notes (body text)",
+        )
+        .await
+        .unwrap();
+    c[others[1]]
+        .batch_execute(
+            "INSERT INTO accounts SELECT g, 'o' || g % 7, 100 FROM generate_series(1, 200) g",
+        )
+        .await
+        .unwrap();
+    for (n, client) in c.iter().enumerate() {
+        client
+            .execute("INSERT INTO notes VALUES ($1)", &[&format!("from {n}")])
+            .await
+            .unwrap();
+    }
+    all_accounts_everywhere(&c).await;
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT body FROM notes ORDER BY body").await,
+            ["from 0", "from 1", "from 2"]
+        );
+        assert_eq!(
+            rows_text(
+                client,
+                "SELECT owner, count(*) FROM accounts WHERE id <= 14 GROUP BY owner ORDER BY owner LIMIT 2"
+            )
+            .await,
+            ["o0|2", "o1|2"]
+        );
+    }
+
+    // Transfers in blocks from every node at once, across shards: every
+    // one lands whole.
+    let transfers = c.iter().enumerate().map(|(n, client)| async move {
+        for i in 0..15 {
+            let from = 1 + (n as i32 * 37 + i * 11) % 200;
+            let to = 1 + (n as i32 * 53 + i * 29 + 100) % 200;
+            if from != to {
+                transfer(client, from, to).await;
+            }
+        }
+    });
+    tessera_testkit::cluster::join_all(transfers.collect()).await;
+    // A statement over many shards from another node: two-phase, decided
+    // on a participant's shard.
+    let updated = c[others[1]]
+        .execute(
+            "UPDATE accounts SET balance = balance + 1 WHERE id <= 50",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 50);
+    c[others[0]]
+        .batch_execute("UPDATE accounts SET balance = balance - 1 WHERE id <= 50")
+        .await
+        .unwrap();
+    all_accounts_everywhere(&c).await;
+
+    // A rolled back block from another node leaves nothing.
+    c[others[0]]
+        .batch_execute("BEGIN; DELETE FROM accounts WHERE id > 10; ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(&c[founder], "SELECT count(*) FROM accounts").await,
+        ["200"]
+    );
+
+    // A block that changed the catalog has a catalog only its node has:
+    // it cannot write rows on another node yet, says so, and nothing of
+    // it stays.
+    c[others[1]]
+        .batch_execute("BEGIN; CREATE TABLE scratch (x int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let e = c[others[1]]
+        .batch_execute("INSERT INTO scratch VALUES (1)")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("0A000"), "{e}");
+    c[others[1]].batch_execute("ROLLBACK").await.unwrap();
+    assert!(try_rows_text(&c[founder], "SELECT * FROM scratch")
+        .await
+        .is_err());
+
+    // A full restart: the same rows, seen from every node.
+    drop(c);
+    cluster.restart_all();
+    let c = connect_all(&cluster).await;
+    all_accounts_everywhere(&c).await;
+    for client in &c {
+        assert_eq!(rows_text(client, "SELECT count(*) FROM notes").await, ["3"]);
+    }
+    c[others[1]]
+        .batch_execute("INSERT INTO notes VALUES ('after the restart')")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(&c[founder], "SELECT count(*) FROM notes").await,
+        ["4"]
+    );
+}
