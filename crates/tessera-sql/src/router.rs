@@ -2005,6 +2005,17 @@ impl<C: Cluster> Router<C> {
     ) -> (u64, Vec<Row>, Option<Error>) {
         let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
         let local = self.cluster.local_shard();
+        // Participants on this node and others: recovery and fencing across
+        // nodes come before buckets move (docs/CLUSTER.md §4); until then
+        // every bucket is on one node and this cannot happen.
+        let here = shards.iter().filter(|s| self.cluster.is_local(**s)).count();
+        if here > 0 && here < shards.len() {
+            let e = Error::new(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "a transaction that writes on this node and on others cannot commit yet",
+            );
+            return (0, vec![], Some(e));
+        }
         let decider = match shards.first() {
             Some(first) if !shards.contains(&local) => *first,
             _ => local,
