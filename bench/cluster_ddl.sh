@@ -56,31 +56,7 @@ start_tessera
 alone_ms=$(per_statement "$tessera_port")
 stop_tessera
 
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
-ports=()
-peers=""
-for i in $(seq 1 "$nodes"); do
-    ports[i]=$(free_port)
-    peers="${peers:+$peers,}127.0.0.1:${ports[i]}"
-done
-cluster_pids=()
-stop_cluster() {
-    for p in "${cluster_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${cluster_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    cluster_pids=()
-}
-trap 'stop_cluster; cleanup' EXIT
-pg_ports=()
-for i in $(seq 1 "$nodes"); do
-    pg_ports[i]=$(free_port)
-    "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
-        --listen "127.0.0.1:${ports[i]}" --peer "$peers" --cluster-secret-file "$work/secret" \
-        --shards "$shards" >"$work/n$i.log" 2>&1 &
-    cluster_pids+=($!)
-done
-for i in $(seq 1 "$nodes"); do
-    wait_for_sql "${pg_ports[i]}" "node $i" "$work/n$i.log"
-done
+start_cluster "$nodes"
 # Issued on the metadata leader, then on another node (whose proposals
 # go through the leader).
 leader_addr=""

@@ -75,31 +75,7 @@ load "$tessera_port" alone
 run "$tessera_port" alone
 stop_tessera
 
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
-ports=()
-pg_ports=()
-peers=""
-for i in $(seq 1 "$nodes"); do
-    ports[i]=$(free_port)
-    pg_ports[i]=$(free_port)
-    peers="${peers:+$peers,}127.0.0.1:${ports[i]}"
-done
-cluster_pids=()
-stop_cluster() {
-    for p in "${cluster_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${cluster_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    cluster_pids=()
-}
-trap 'stop_cluster; cleanup' EXIT
-for i in $(seq 1 "$nodes"); do
-    "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
-        --listen "127.0.0.1:${ports[i]}" --peer "$peers" --cluster-secret-file "$work/secret" \
-        --shards "$shards" >"$work/n$i.log" 2>&1 &
-    cluster_pids+=($!)
-done
-for i in $(seq 1 "$nodes"); do
-    wait_for_sql "${pg_ports[i]}" "node $i" "$work/n$i.log"
-done
+start_cluster "$nodes"
 owner=$(sql "${pg_ports[1]}" -c "SELECT pg_address FROM tessera_nodes WHERE buckets > 0")
 founder=""
 for i in $(seq 1 "$nodes"); do

@@ -136,3 +136,37 @@ stop_postgres() {
     "${run_as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null
     pg_data=
 }
+
+# --- a cluster of Tessera nodes on loopback -------------------------------------
+# Starts `$1` nodes with `$shards` shards each, all peers of one another,
+# sharing a new secret; sets ports[i] (internal) and pg_ports[i] (SQL),
+# i from 1, and cluster_pids. Stop them with stop_cluster (also on exit).
+cluster_pids=()
+start_cluster() {
+    local n=$1 peers="" i
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
+    ports=()
+    pg_ports=()
+    for i in $(seq 1 "$n"); do
+        ports[i]=$(free_port)
+        pg_ports[i]=$(free_port)
+        peers="${peers:+$peers,}127.0.0.1:${ports[i]}"
+    done
+    trap 'stop_cluster; cleanup' EXIT
+    for i in $(seq 1 "$n"); do
+        "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
+            --listen "127.0.0.1:${ports[i]}" --peer "$peers" --cluster-secret-file "$work/secret" \
+            --shards "$shards" >"$work/n$i.log" 2>&1 &
+        cluster_pids+=($!)
+    done
+    for i in $(seq 1 "$n"); do
+        wait_for_sql "${pg_ports[i]}" "node $i" "$work/n$i.log"
+    done
+}
+
+stop_cluster() {
+    local p
+    for p in "${cluster_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${cluster_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    cluster_pids=()
+}
