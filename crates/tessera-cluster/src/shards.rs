@@ -95,8 +95,11 @@ pub trait ShardService: HybridClock {
     /// Runs encoded request `request` on local shard `shard` and returns
     /// the encoded response, or the shard's error. `interrupt` fires when
     /// the caller cancels or its connection is lost.
+    /// The call came over connection `connection` (see
+    /// [`ShardService::channel_closed`]).
     fn call(
         &self,
+        connection: u64,
         shard: u16,
         request: Vec<u8>,
         interrupt: Arc<Interrupt>,
@@ -104,6 +107,9 @@ pub trait ShardService: HybridClock {
     /// The calling node's floor as a call over connection `connection`
     /// carried it; `None` when the connection closed.
     fn remote_floor(&self, connection: u64, floor: Option<u64>);
+    /// Connection `connection` closed: what its calls left open (the
+    /// transaction blocks they worked for) has no router any more.
+    fn channel_closed(&self, connection: u64);
 }
 
 /// Numbers the shard channels a node serves, for their floors.
@@ -214,7 +220,7 @@ pub(crate) async fn serve_channel(
                 let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
                 interrupt.start_statement(timeout, None);
                 let running = match service.observe(clock) {
-                    Ok(()) => Ok(service.call(shard, request, interrupt)),
+                    Ok(()) => Ok(service.call(connection, shard, request, interrupt)),
                     Err(e) => Err(e),
                 };
                 let replies = replies.clone();
@@ -259,6 +265,7 @@ pub(crate) async fn serve_channel(
         interrupt.cancel();
     }
     service.remote_floor(connection, None);
+    service.channel_closed(connection);
     drop(replies);
     let _ = writing.await;
 }

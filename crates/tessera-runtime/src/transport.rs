@@ -190,6 +190,9 @@ pub struct Envelope {
 
 pub type Mailboxes = Arc<[mpsc::Sender<Envelope>]>;
 
+/// See [`RemoteShards`]'s `open_blocks`.
+type OpenBlocks = std::collections::HashMap<u64, std::collections::HashSet<(TxId, ShardId)>>;
+
 /// The [`Cluster`] a router on one shard sees.
 pub struct ShardCluster {
     ctx: Rc<ShardContext>,
@@ -471,6 +474,11 @@ impl Cluster for ShardCluster {
 /// is durable here (a local router waits for the same positions itself).
 #[derive(Clone)]
 pub struct RemoteShards {
+    /// Per connection, the transaction blocks its calls worked for and
+    /// have not ended, with the shard (index) they worked on: when the
+    /// connection closes they are abandoned (`TxnAbandon`), or their
+    /// intents would hold rows with no router to end them.
+    open_blocks: Arc<std::sync::Mutex<OpenBlocks>>,
     mailboxes: Mailboxes,
     /// The cluster-wide number of the node's shard 0: calls name shards by
     /// cluster-wide number.
@@ -487,6 +495,7 @@ impl RemoteShards {
         timeline: Arc<tessera_storage::Timeline>,
     ) -> RemoteShards {
         RemoteShards {
+            open_blocks: Default::default(),
             mailboxes,
             first_shard,
             deps,
@@ -499,8 +508,54 @@ impl RemoteShards {
         &self.timeline
     }
 
+    /// Notes the block request `request` works for, or that it ends one.
+    fn track_block(&self, connection: u64, index: ShardId, request: &ShardRequest) {
+        let mut open = self.open_blocks.lock().unwrap_or_else(|e| e.into_inner());
+        match request {
+            // Ended here (a prepare's outcome is then the decision's).
+            ShardRequest::TxnCommit { id, .. }
+            | ShardRequest::TxnPrepare { id, .. }
+            | ShardRequest::TxnAbort { id } => {
+                if let Some(blocks) = open.get_mut(&connection) {
+                    blocks.remove(&(*id, index));
+                    if blocks.is_empty() {
+                        open.remove(&connection);
+                    }
+                }
+            }
+            other => {
+                if let Some(tx) = other.block_work() {
+                    open.entry(connection).or_default().insert((tx, index));
+                }
+            }
+        }
+    }
+
+    /// Connection `connection` closed: every block its calls left open is
+    /// rolled back where it worked, and refused there from now on.
+    pub async fn abandon(self, connection: u64) {
+        let blocks = self
+            .open_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&connection)
+            .unwrap_or_default();
+        for (tx, index) in blocks {
+            tracing::warn!(
+                "rolled back transaction {tx} on shard {}: the connection from its node was lost",
+                self.first_shard + index
+            );
+            let abandon = ShardRequest::TxnAbandon { id: tx };
+            let mailbox = &self.mailboxes[index as usize];
+            if let Err(e) = through_mailbox(mailbox, index, abandon, None).await {
+                tracing::warn!("abandoning transaction {tx}: {e}");
+            }
+        }
+    }
+
     pub async fn serve(
         &self,
+        connection: u64,
         shard: u16,
         request: &[u8],
         interrupt: Arc<Interrupt>,
@@ -520,6 +575,7 @@ impl RemoteShards {
         };
         let mailbox = &self.mailboxes[index as usize];
         let request = tessera_sql::wire::decode_request(request)?;
+        self.track_block(connection, index, &request);
         // The calling node's floor arrived with the call; a snapshot older
         // than what this node already pruned cannot be read here.
         if let Some(ts) = request.snapshot() {

@@ -384,6 +384,10 @@ pub enum ShardRequest {
     /// Roll back this shard's part of a transaction block, or release what
     /// it still holds here once it ended (reads, read locks).
     TxnAbort { id: TxId },
+    /// `TxnAbort` of a block whose router is on another node and whose
+    /// connection was lost: later work of the block is refused here with
+    /// 08006 (its router may still be alive, and must not commit a part).
+    TxnAbandon { id: TxId },
     /// Undo the block's writes made since savepoint number `savepoint`.
     TxnRollbackTo { id: TxId, savepoint: u32 },
     /// Settle a prepared transaction; a commit's versions get timestamp `ts`.
@@ -659,6 +663,19 @@ impl ShardRequest {
         }
     }
 
+    /// The transaction block whose work the request does, if any: as
+    /// [`ShardRequest::work_of`], without a statement's prepared writes.
+    pub fn block_work(&self) -> Option<TxId> {
+        match self {
+            ShardRequest::Insert { mode, .. }
+            | ShardRequest::Modify { mode, .. }
+            | ShardRequest::LockKeys { mode, .. }
+            | ShardRequest::IndexBackfill { mode, .. }
+            | ShardRequest::IndexEntries { mode, .. } => mode.txn(),
+            _ => self.work_of(),
+        }
+    }
+
     /// The same write carried out under `mode` (other requests unchanged).
     pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
         match self {
@@ -782,6 +799,9 @@ pub struct ShardContext {
     /// wait for them (see the module comment).
     read_locks: RefCell<HashMap<TxId, ReadSet>>,
     waits: Arc<LockWaits>,
+    /// Blocks abandoned by a lost connection from their node
+    /// (`TxnAbandon`).
+    abandoned: RefCell<std::collections::HashSet<TxId>>,
     /// Prepared two-phase writes and the time they were prepared.
     prepared: RefCell<HashMap<TxId, (WriteSet, Timestamp)>>,
     timeline: Arc<Timeline>,
@@ -1060,6 +1080,7 @@ impl ShardContext {
             wal,
             unlocked: Notify::new(),
             prepared: RefCell::new(HashMap::new()),
+            abandoned: RefCell::default(),
             intents: RefCell::new(HashMap::new()),
             undo: RefCell::new(HashMap::new()),
             reads: RefCell::new(HashMap::new()),
@@ -1505,6 +1526,15 @@ impl ShardContext {
         // State published ahead of the disk can no longer be made durable
         // once the log has failed: the shard serves nothing more.
         self.wal.failure().map_or(Ok(()), Err)?;
+        let abandoned = !self.abandoned.borrow().is_empty();
+        if let Some(tx) = request.work_of().filter(|_| abandoned) {
+            if self.abandoned.borrow().contains(&tx) {
+                return Err(Error::new(
+                    sqlstate::CONNECTION_FAILURE,
+                    "the transaction was rolled back here: the connection from its node was lost",
+                ));
+            }
+        }
         match request {
             ShardRequest::Scan {
                 plan,
@@ -1644,6 +1674,11 @@ impl ShardContext {
                 Ok(ShardResponse::Done(vec![]))
             }
             ShardRequest::TxnAbort { id } => {
+                self.txn_abort(id);
+                Ok(ShardResponse::Done(vec![]))
+            }
+            ShardRequest::TxnAbandon { id } => {
+                self.abandoned.borrow_mut().insert(id);
                 self.txn_abort(id);
                 Ok(ShardResponse::Done(vec![]))
             }

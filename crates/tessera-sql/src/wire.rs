@@ -355,6 +355,7 @@ mod tests {
             },
             ShardRequest::TxnValidate { id: 1, snapshot: 5 },
             ShardRequest::TxnAbort { id: 1 },
+            ShardRequest::TxnAbandon { id: 2 },
             ShardRequest::TxnRollbackTo {
                 id: 1,
                 savepoint: 3,

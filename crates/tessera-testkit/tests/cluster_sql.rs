@@ -164,3 +164,39 @@ async fn every_node_reads_and_writes_the_same_tables() {
         ["4"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_open_blocks_release_their_rows() {
+    let mut cluster = TestCluster::start(2, 2, &[]);
+    let founder = cluster.founder().await;
+    let other = 1 - founder;
+    let owner = cluster.nodes[founder].connect().await;
+    owner
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, v text); \
+             INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 20) g",
+        )
+        .await
+        .unwrap();
+    // A block on the other node writes rows on the founder's shards, then
+    // its node dies with the block open.
+    let (client, _connection) = cluster.nodes[other].connect_with_task().await;
+    client
+        .batch_execute("BEGIN; UPDATE t SET v = 'held' WHERE id <= 10")
+        .await
+        .unwrap();
+    cluster.nodes[other].kill9();
+    // Its rows are free again: the lost connection rolled the block back.
+    owner
+        .batch_execute("SET lock_timeout = '20s'; UPDATE t SET v = 'after' WHERE id <= 10")
+        .await
+        .expect("the dead node's block no longer holds the rows");
+    assert_eq!(
+        rows_text(&owner, "SELECT count(*) FROM t WHERE v = 'after'").await,
+        ["10"]
+    );
+    assert_eq!(
+        rows_text(&owner, "SELECT count(*) FROM t WHERE v = 'held'").await,
+        ["0"]
+    );
+}

@@ -456,6 +456,7 @@ impl tessera_cluster::shards::HybridClock for NodeShards {
 impl tessera_cluster::shards::ShardService for NodeShards {
     fn call(
         &self,
+        connection: u64,
         shard: u16,
         request: Vec<u8>,
         interrupt: std::sync::Arc<tessera_types::interrupt::Interrupt>,
@@ -463,7 +464,7 @@ impl tessera_cluster::shards::ShardService for NodeShards {
         let shards = self.0.get().cloned();
         Box::pin(async move {
             match shards {
-                Some(shards) => shards.serve(shard, &request, interrupt).await,
+                Some(shards) => shards.serve(connection, shard, &request, interrupt).await,
                 None => Err(tessera_types::Error::new(
                     tessera_types::sqlstate::CANNOT_CONNECT_NOW,
                     "the node is starting up",
@@ -474,6 +475,11 @@ impl tessera_cluster::shards::ShardService for NodeShards {
     fn remote_floor(&self, connection: u64, floor: Option<u64>) {
         if let Some(s) = self.0.get() {
             s.timeline().remote_floor(connection, floor);
+        }
+    }
+    fn channel_closed(&self, connection: u64) {
+        if let Some(s) = self.0.get().cloned() {
+            tokio::task::spawn_local(async move { s.abandon(connection).await });
         }
     }
 }
