@@ -190,6 +190,14 @@ pub struct Envelope {
 
 pub type Mailboxes = Arc<[mpsc::Sender<Envelope>]>;
 
+/// The index on this node of cluster-wide shard `shard`, if it is one of
+/// the node's (`mailboxes`, numbered from `first_shard`).
+fn local_index(mailboxes: &Mailboxes, first_shard: ShardId, shard: ShardId) -> Option<ShardId> {
+    shard
+        .checked_sub(first_shard)
+        .filter(|i| (*i as usize) < mailboxes.len())
+}
+
 /// See [`RemoteShards`]'s `open_blocks`.
 type OpenBlocks = std::collections::HashMap<u64, std::collections::HashSet<(TxId, ShardId)>>;
 
@@ -254,12 +262,8 @@ impl ShardCluster {
         &self.ctx
     }
 
-    /// The index on this node of cluster-wide shard `shard`, if it is
-    /// this node's.
     fn local_index(&self, shard: ShardId) -> Option<ShardId> {
-        shard
-            .checked_sub(self.first_shard)
-            .filter(|i| (*i as usize) < self.mailboxes.len())
+        local_index(&self.mailboxes, self.first_shard, shard)
     }
 
     /// Runs `request` on another node's shard `shard`. What the statement
@@ -560,10 +564,7 @@ impl RemoteShards {
         request: &[u8],
         interrupt: Arc<Interrupt>,
     ) -> Result<Vec<u8>> {
-        let index = shard
-            .checked_sub(self.first_shard)
-            .filter(|i| (*i as usize) < self.mailboxes.len());
-        let Some(index) = index else {
+        let Some(index) = local_index(&self.mailboxes, self.first_shard, shard) else {
             return Err(Error::new(
                 sqlstate::UNDEFINED_OBJECT,
                 format!(

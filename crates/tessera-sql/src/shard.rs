@@ -1469,6 +1469,12 @@ impl ShardContext {
         self.cached_catalog.borrow().clone()
     }
 
+    /// Whether `request` works for a block abandoned here (`TxnAbandon`).
+    fn is_abandoned_work(&self, request: &ShardRequest) -> bool {
+        let abandoned = self.abandoned.borrow();
+        !abandoned.is_empty() && request.work_of().is_some_and(|tx| abandoned.contains(&tx))
+    }
+
     /// Whether transaction block `txn` has changed the catalog (it then
     /// sees a pending catalog only this node has).
     pub fn changed_catalog(&self, txn: TxId) -> bool {
@@ -1526,14 +1532,11 @@ impl ShardContext {
         // State published ahead of the disk can no longer be made durable
         // once the log has failed: the shard serves nothing more.
         self.wal.failure().map_or(Ok(()), Err)?;
-        let abandoned = !self.abandoned.borrow().is_empty();
-        if let Some(tx) = request.work_of().filter(|_| abandoned) {
-            if self.abandoned.borrow().contains(&tx) {
-                return Err(Error::new(
-                    sqlstate::CONNECTION_FAILURE,
-                    "the transaction was rolled back here: the connection from its node was lost",
-                ));
-            }
+        if self.is_abandoned_work(&request) {
+            return Err(Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                "the transaction was rolled back here: the connection from its node was lost",
+            ));
         }
         match request {
             ShardRequest::Scan {
