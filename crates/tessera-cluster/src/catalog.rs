@@ -20,7 +20,9 @@ use std::sync::Arc;
 use tessera_types::{sqlstate, Error, Result};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::state::{CatalogRecords, Metadata};
+use tessera_types::sequence::Claimed;
+
+use crate::state::{CatalogRecords, Metadata, SequenceMove, SequencePositions};
 
 /// What the SQL layer asks of the catalog log.
 #[derive(Debug, Clone)]
@@ -45,10 +47,19 @@ pub(crate) struct CatalogRequest {
     pub reply: oneshot::Sender<Result<u64>>,
 }
 
+/// Claims on sequence positions, served apart from the catalog's requests
+/// (a DDL statement waiting for the cluster lock does not hold up
+/// INSERTs).
+pub(crate) struct ClaimRequest {
+    pub claims: Vec<SequenceMove>,
+    pub reply: oneshot::Sender<Result<Vec<Claimed>>>,
+}
+
 /// A node's handle on the cluster's catalog log.
 #[derive(Clone)]
 pub struct CatalogClient {
     requests: mpsc::UnboundedSender<CatalogRequest>,
+    claims: mpsc::UnboundedSender<ClaimRequest>,
     metadata: watch::Receiver<Arc<Metadata>>,
     /// How many records the SQL layer's catalog holds (see [`Self::applied`]).
     applied: Arc<watch::Sender<u64>>,
@@ -59,12 +70,14 @@ pub struct CatalogClient {
 impl CatalogClient {
     pub(crate) fn new(
         requests: mpsc::UnboundedSender<CatalogRequest>,
+        claims: mpsc::UnboundedSender<ClaimRequest>,
         metadata: watch::Receiver<Arc<Metadata>>,
         applied: Arc<watch::Sender<u64>>,
         me: Arc<AtomicU64>,
     ) -> CatalogClient {
         CatalogClient {
             requests,
+            claims,
             metadata,
             applied,
             me,
@@ -141,6 +154,41 @@ impl CatalogClient {
     /// `up_to`; returns the lease's end.
     pub fn lease_ids(&self, up_to: u64) -> impl Future<Output = Result<u64>> + Send + 'static {
         self.call(CatalogOp::LeaseIds { up_to })
+    }
+
+    /// Moves sequences' positions (`Command::ClaimSequences`): what became
+    /// of each claim, once applied here. An error leaves the outcome
+    /// unknown; a claim made again then finds the position moved, and
+    /// the node goes on from there.
+    pub fn claim_sequences(
+        &self,
+        claims: Vec<SequenceMove>,
+    ) -> impl Future<Output = Result<Vec<Claimed>>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.claims.send(ClaimRequest { claims, reply });
+        async move {
+            sent.map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        }
+    }
+
+    /// The sequences' positions this node has applied, and how many
+    /// claims were applied to make them.
+    pub fn sequence_positions(&self) -> (u64, SequencePositions) {
+        let m = self.metadata.borrow();
+        (m.sequence_claims, m.sequences.clone())
+    }
+
+    /// Waits until more than `seen` claims are applied here.
+    pub fn claims_after(&self, seen: u64) -> impl Future<Output = ()> + Send + 'static {
+        let mut metadata = self.metadata.clone();
+        async move {
+            while metadata.borrow_and_update().sequence_claims <= seen {
+                if metadata.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
     }
 
     /// The records this node has applied.

@@ -24,14 +24,16 @@ use std::time::{Duration, Instant};
 
 use openraft::{ChangeMembers, Raft, ServerState, Snapshot};
 use ring::rand::{SecureRandom, SystemRandom};
+use tessera_types::sequence::Claimed;
 use tessera_types::{sqlstate, Error, Result};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::catalog::{CatalogClient, CatalogOp, CatalogRequest};
+use crate::catalog::{CatalogClient, CatalogOp, CatalogRequest, ClaimRequest};
 use crate::secret::{handshake_server, ClusterSecret};
 use crate::state::{
-    Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, TypeConfig,
+    Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, SequenceMove,
+    TypeConfig,
 };
 use crate::store::{LogStore, StateMachineStore};
 use crate::wire::{
@@ -272,10 +274,12 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
         .map_err(|e| Error::io("setting up the cluster listener", e))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (catalog_requests, catalog_rx) = mpsc::unbounded_channel();
+    let (claim_requests, claims_rx) = mpsc::unbounded_channel();
     let (sql_applied, sql_applied_rx) = watch::channel(0);
     let me = Arc::new(AtomicU64::new(0));
     let catalog = CatalogClient::new(
         catalog_requests,
+        claim_requests,
         metadata.clone(),
         Arc::new(sql_applied),
         me.clone(),
@@ -326,6 +330,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                 tokio::task::spawn_local(node.clone().start_up());
                 tokio::task::spawn_local(node.clone().govern());
                 tokio::task::spawn_local(node.clone().serve_catalog(catalog_rx));
+                tokio::task::spawn_local(node.clone().serve_claims(claims_rx));
                 let mut shutdown_rx = shutdown_rx;
                 while !*shutdown_rx.borrow() {
                     if shutdown_rx.changed().await.is_err() {
@@ -378,6 +383,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 const CATALOG_APPLY_WAIT: Duration = Duration::from_secs(5);
 /// How often a catalog change asks again for a lock another node holds.
 const CATALOG_LOCK_RETRY: Duration = Duration::from_millis(50);
+/// How long a sequence claim is tried again without a leader or an answer
+/// before the statement that needs it fails.
+const SEQUENCE_CLAIM_PATIENCE: Duration = Duration::from_secs(10);
 const DISCOVERY_RETRY: Duration = Duration::from_millis(300);
 
 impl Node {
@@ -728,6 +736,7 @@ impl Node {
                 | Command::Catalog { .. }
                 | Command::CatalogUnlock { .. }
                 | Command::LeaseIds { .. }
+                | Command::ClaimSequences { .. }
                 | Command::Fence),
             ) => match commit(&raft, command).await {
                 Ok((index, result)) => Response::Proposed { index, result },
@@ -752,6 +761,63 @@ impl Node {
         while let Some(request) = requests.recv().await {
             let result = self.catalog_op(&request.op).await;
             let _ = request.reply.send(result);
+        }
+    }
+
+    /// Serves claims on sequence positions one at a time, in order.
+    async fn serve_claims(self: Rc<Self>, mut requests: mpsc::UnboundedReceiver<ClaimRequest>) {
+        while let Some(request) = requests.recv().await {
+            let result = self.claim_sequences(request.claims).await;
+            let _ = request.reply.send(result);
+        }
+    }
+
+    /// Proposes a `ClaimSequences`, trying again for a while when there is
+    /// no leader or no answer: a claim applied twice is lost the second
+    /// time, as if another node had moved the position, which the caller
+    /// handles.
+    async fn claim_sequences(self: &Rc<Self>, claims: Vec<SequenceMove>) -> Result<Vec<Claimed>> {
+        let started = Instant::now();
+        loop {
+            let raft = self.raft();
+            let node = self.identity.borrow().node_id;
+            let failure = match (raft, node) {
+                (Some(raft), Some(node)) => {
+                    let command = Command::ClaimSequences {
+                        node,
+                        claims: claims.clone(),
+                    };
+                    match self.propose_via_leader(&raft, command).await {
+                        Ok((index, CommandResult::Claims(outcomes))) => {
+                            self.applied_up_to(index).await;
+                            return Ok(outcomes);
+                        }
+                        Ok((_, CommandResult::Refused(m))) => {
+                            return Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m))
+                        }
+                        Ok((_, other)) => {
+                            return Err(Error::internal(format!(
+                                "an unexpected answer to a sequence claim: {other:?}"
+                            )))
+                        }
+                        Err(e) => e,
+                    }
+                }
+                _ => Error::new(
+                    sqlstate::CONNECTION_FAILURE,
+                    "this node is not in its cluster yet",
+                ),
+            };
+            if started.elapsed() > SEQUENCE_CLAIM_PATIENCE {
+                return Err(Error::new(
+                    failure.code,
+                    format!(
+                        "the cluster did not take this node's claim on sequence values: {}",
+                        failure.message
+                    ),
+                ));
+            }
+            tokio::time::sleep(CATALOG_LOCK_RETRY).await;
         }
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use openraft::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
+use tessera_types::sequence::{Claimed, SequencePosition};
 
 pub type NodeId = u64;
 
@@ -120,6 +121,23 @@ pub enum Command {
         proposal: u64,
         up_to: u64,
     },
+    /// `node` moves sequences' positions (docs/CLUSTER.md §4): answered
+    /// `Claims`, one per claim, in order.
+    ClaimSequences {
+        node: NodeId,
+        claims: Vec<SequenceMove>,
+    },
+}
+
+/// A move of a sequence's position to `value`: taken only if the
+/// position's version is still `after` (the one the node's values
+/// extend), or whatever it is without one (`setval`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceMove {
+    pub sequence: u32,
+    pub after: Option<u64>,
+    pub value: i64,
+    pub is_called: bool,
 }
 
 impl std::fmt::Display for Command {
@@ -139,6 +157,9 @@ impl std::fmt::Display for Command {
             Command::LeaseIds { node, up_to, .. } => {
                 write!(f, "ids below {up_to} for node {node}")
             }
+            Command::ClaimSequences { node, claims } => {
+                write!(f, "{} sequence claims by node {node}", claims.len())
+            }
         }
     }
 }
@@ -157,6 +178,8 @@ pub enum CommandResult {
     Busy(NodeId),
     /// The end of a node's id lease.
     Lease(u64),
+    /// What became of each claim of a `ClaimSequences`.
+    Claims(Vec<Claimed>),
 }
 
 /// Which cluster-wide shard owns each bucket (`map[b]` for bucket `b`).
@@ -245,6 +268,39 @@ impl<'de> Deserialize<'de> for CatalogRecords {
     }
 }
 
+/// Where each sequence is (by its id), once a node claimed values of it:
+/// the values up to the position are some node's. Shared by the copies
+/// the tables are published as, like the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SequencePositions(Arc<BTreeMap<u32, SequencePosition>>);
+
+impl SequencePositions {
+    pub fn get(&self, sequence: u32) -> Option<SequencePosition> {
+        self.0.get(&sequence).copied()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (u32, SequencePosition)> + '_ {
+        self.0.iter().map(|(id, p)| (*id, *p))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for SequencePositions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SequencePositions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        BTreeMap::deserialize(d).map(|m| SequencePositions(Arc::new(m)))
+    }
+}
+
 /// The system tables.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
@@ -271,6 +327,13 @@ pub struct Metadata {
     /// before it reaches it, so no id is handed out twice, even one that
     /// only another node's log recorded.
     pub id_leases: BTreeMap<NodeId, u64>,
+    /// Where each sequence is (docs/CLUSTER.md §4): a node hands out the
+    /// values its claims were granted, so no two nodes hand out one value.
+    /// A sequence no node claimed yet has no entry (version 0).
+    pub sequences: SequencePositions,
+    /// How many `ClaimSequences` were applied: a node that follows the
+    /// positions looks again only when it grows.
+    pub sequence_claims: u64,
 }
 
 impl Metadata {
@@ -461,6 +524,36 @@ impl Metadata {
                 };
                 self.note_proposal(*node, *proposal, &result);
                 result
+            }
+            Command::ClaimSequences { node, claims } => {
+                if !self.is_online(*node) {
+                    return CommandResult::Refused(format!("node {node} is not in the cluster"));
+                }
+                self.sequence_claims += 1;
+                let positions = Arc::make_mut(&mut self.sequences.0);
+                let outcomes = claims
+                    .iter()
+                    .map(|c| {
+                        let now = positions.get(&c.sequence).copied();
+                        let version = now.map_or(0, |p| p.version);
+                        // No entry: no node holds any value yet.
+                        match (c.after, now) {
+                            (Some(after), Some(now)) if after != version => Claimed::Lost(now),
+                            _ => {
+                                let p = SequencePosition {
+                                    value: c.value,
+                                    is_called: c.is_called,
+                                    version: version + 1,
+                                    node: *node,
+                                    reset: c.after.is_none(),
+                                };
+                                positions.insert(c.sequence, p);
+                                Claimed::Granted(p.version)
+                            }
+                        }
+                    })
+                    .collect();
+                CommandResult::Claims(outcomes)
             }
         }
     }
@@ -735,6 +828,57 @@ mod tests {
             CommandResult::Refused(_)
         ));
         // The records survive the snapshot's encoding.
+        let bytes = postcard::to_allocvec(&m).unwrap();
+        let back: Metadata = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_sequence_claim_extends_the_position_it_names_or_is_lost() {
+        let mut m = two_nodes();
+        let claim = |node, after, value| Command::ClaimSequences {
+            node,
+            claims: vec![SequenceMove {
+                sequence: 5,
+                after,
+                value,
+                is_called: true,
+            }],
+        };
+        // The first claim of a sequence, from where the node is.
+        assert_eq!(
+            m.apply(&claim(1, Some(0), 32)),
+            CommandResult::Claims(vec![Claimed::Granted(1)])
+        );
+        // Node 2 still thinks no one claimed any: it learns where it is.
+        let now = SequencePosition {
+            value: 32,
+            is_called: true,
+            version: 1,
+            node: 1,
+            reset: false,
+        };
+        assert_eq!(
+            m.apply(&claim(2, Some(0), 32)),
+            CommandResult::Claims(vec![Claimed::Lost(now)])
+        );
+        assert_eq!(
+            m.apply(&claim(2, Some(1), 64)),
+            CommandResult::Claims(vec![Claimed::Granted(2)])
+        );
+        // setval: whatever the position is.
+        assert_eq!(
+            m.apply(&claim(1, None, 7)),
+            CommandResult::Claims(vec![Claimed::Granted(3)])
+        );
+        assert_eq!(m.sequences.get(5).map(|p| (p.value, p.node)), Some((7, 1)));
+        assert_eq!(m.sequence_claims, 4);
+        // An expelled node claims nothing.
+        m.apply(&Command::ExpelNode { id: 2 });
+        assert!(matches!(
+            m.apply(&claim(2, Some(3), 9)),
+            CommandResult::Refused(_)
+        ));
         let bytes = postcard::to_allocvec(&m).unwrap();
         let back: Metadata = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, m);

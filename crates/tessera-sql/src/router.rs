@@ -9,6 +9,7 @@
 //! resolve. Prepares that meet locked keys fail fast and the whole statement
 //! is retried after a short random back-off.
 
+use crate::sequence::SessionSequences;
 use crate::settings_fn::StatementSettings;
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -1190,21 +1191,26 @@ impl<C: Cluster> Router<C> {
     }
 
     /// Makes durable the sequence records that what the node's sequences
-    /// handed out so far needs (see `crate::sequence`).
-    async fn settle_sequences(&self) -> Result<()> {
+    /// handed out so far needs (see `crate::sequence`; in a cluster, those
+    /// made ahead of need are claimed in the background). With `drawn`,
+    /// the session whose statement drew values: it fails if a claim that
+    /// covers one of them was lost to another node.
+    async fn settle_sequences(&self, drawn: Option<&SessionSequences>) -> Result<()> {
         let records = crate::sequence::pending(&self.cluster.catalog());
-        if records.is_empty() {
-            return Ok(());
+        if !records.is_empty() {
+            expect_done(
+                self.cluster
+                    .call(
+                        self.cluster.home_shard(),
+                        ShardRequest::LogSequences(records),
+                    )
+                    .await?,
+            )?;
         }
-        expect_done(
-            self.cluster
-                .call(
-                    self.cluster.home_shard(),
-                    ShardRequest::LogSequences(records),
-                )
-                .await?,
-        )?;
-        Ok(())
+        match drawn {
+            Some(session) => session.check_drawn(),
+            None => Ok(()),
+        }
     }
 
     async fn run_init(
@@ -1749,7 +1755,7 @@ impl<C: Cluster> Router<C> {
                 self.write_entries(txn, changes).await?;
             }
             if sequenced {
-                self.settle_sequences().await?;
+                self.settle_sequences(Some(&session.sequences)).await?;
             }
             return Ok((count, rows));
         }
@@ -1775,7 +1781,8 @@ impl<C: Cluster> Router<C> {
                     .collect(),
                 None => build(WriteMode::Prepare(tx))?,
             };
-            let (count, rows, failure) = self.two_phase(tx, requests, sequenced).await;
+            let drawn = sequenced.then_some(&*session.sequences);
+            let (count, rows, failure) = self.two_phase(tx, requests, drawn).await;
             match failure {
                 None => return Ok((count, rows)),
                 Some(e) if is_retryable(&e) && attempt < WRITE_RETRIES_MAX => {
@@ -2001,8 +2008,9 @@ impl<C: Cluster> Router<C> {
         &self,
         tx: TxId,
         prepares: Vec<(ShardId, ShardRequest)>,
-        settle_first: bool,
+        drawn: Option<&SessionSequences>,
     ) -> (u64, Vec<Row>, Option<Error>) {
+        let settle_first = drawn.is_some();
         let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
         let local = self.cluster.local_shard();
         // Participants on this node and others: recovery and fencing across
@@ -2043,7 +2051,7 @@ impl<C: Cluster> Router<C> {
                 // Aborted anyway.
                 Ok(ShardResponse::Done(vec![]))
             } else {
-                match self.settle_sequences().await {
+                match self.settle_sequences(drawn).await {
                     Ok(()) => {
                         let ts = self.cluster.tick();
                         commit_ts = Some(ts);
@@ -2326,7 +2334,7 @@ impl<C: Cluster> Router<C> {
         };
         // Values the router drew are durable before any row holds them.
         if sequenced {
-            self.settle_sequences().await?;
+            self.settle_sequences(Some(&session.sequences)).await?;
         }
         let shards_draw = sequenced && insert.on_conflict.is_some();
         let fk = self.foreign_key_work(plan, &self.catalog_of(session))?;
@@ -2593,6 +2601,7 @@ impl<C: Cluster> Router<C> {
         let mut params = Params::new(params, time);
         let sequenced = statement.uses_sequences;
         if sequenced {
+            session.sequences.begin_statement();
             params.sequences = Some(session.sequences.clone());
         }
         params.settings = session.statement_settings.clone();
@@ -2627,7 +2636,7 @@ impl<C: Cluster> Router<C> {
                             .await;
                         let rows = rows?;
                         if sequenced {
-                            self.settle_sequences().await?;
+                            self.settle_sequences(Some(&session.sequences)).await?;
                         }
                         let mut lines =
                             crate::explain::render(inner, init, &catalog, Some(&profile));
@@ -2653,7 +2662,7 @@ impl<C: Cluster> Router<C> {
                     .select(plan, select, &statement.init, params, session)
                     .await?;
                 if sequenced {
-                    self.settle_sequences().await?;
+                    self.settle_sequences(Some(&session.sequences)).await?;
                 }
                 Ok(QueryResult {
                     columns: None,
@@ -2720,7 +2729,7 @@ impl<C: Cluster> Router<C> {
                 }
                 if let (Some(s), Some(v)) = (sequence, restart) {
                     s.set(*v, false)?;
-                    self.settle_sequences().await?;
+                    self.settle_sequences(Some(&session.sequences)).await?;
                 }
                 Ok(QueryResult::command(
                     "ALTER SEQUENCE",
@@ -2942,7 +2951,7 @@ impl<C: Cluster> Router<C> {
                     }
                 }
                 if !restart.is_empty() {
-                    self.settle_sequences().await?;
+                    self.settle_sequences(Some(&session.sequences)).await?;
                 }
                 Ok(QueryResult::command("TRUNCATE TABLE", notices.clone()))
             }
@@ -3019,7 +3028,7 @@ impl<C: Cluster> Router<C> {
                     .select(query, select, &statement.init, params, session)
                     .await?;
                 if sequenced {
-                    self.settle_sequences().await?;
+                    self.settle_sequences(Some(&session.sequences)).await?;
                 }
                 session.cursors.declare(
                     name,
@@ -3322,7 +3331,7 @@ impl<C: Cluster> Router<C> {
                     .iter()
                     .map(|s| (*s, ShardRequest::TxnPrepare { id, validate }))
                     .collect();
-                let (_, _, failure) = self.two_phase(id, prepares, false).await;
+                let (_, _, failure) = self.two_phase(id, prepares, None).await;
                 if failure.is_some() {
                     // Participants that failed to prepare still hold their intents.
                     self.end_on(&writers, id).await;
@@ -3505,7 +3514,7 @@ impl<C: Cluster> Router<C> {
                     tracing::warn!("could not restore sequence \"{}\": {e}", s.name);
                 }
             }
-            if let Err(e) = self.settle_sequences().await {
+            if let Err(e) = self.settle_sequences(None).await {
                 tracing::warn!("could not log restored sequences: {e}");
             }
         }
@@ -3927,6 +3936,7 @@ impl<C: Cluster> Router<C> {
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) if session.txn.is_none() => {
                 Some(params.clone())
             }
+            _ if statement.uses_sequences && session.txn.is_none() => Some(params.clone()),
             _ => None,
         };
         let result = if statement.advisory_waits {
@@ -3937,6 +3947,11 @@ impl<C: Cluster> Router<C> {
         if let Err(e) = &result {
             match (session.txn.as_mut(), again) {
                 (Some(txn), _) => txn.failed = true,
+                // Another node claimed the sequence values it drew (before
+                // any row held them): it draws new ones.
+                (None, Some(params)) if crate::sequence::is_lost_values(e) => {
+                    return Box::pin(self.run(statement, params, session)).await;
+                }
                 // A global index appeared while it ran: run it again in a
                 // transaction that maintains the index.
                 (None, Some(params))
@@ -4514,6 +4529,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
         let sequenced = statement.uses_sequences;
         let mut params = Params::new(vec![], time);
         if sequenced {
+            session.sequences.begin_statement();
             params.sequences = Some(session.sequences.clone());
         }
         if statement.uses_settings {

@@ -5,13 +5,16 @@
 //! (`tessera_types::sequence`), so any shard may evaluate the functions.
 //! A statement that called them makes the sequences' records durable
 //! before it is acknowledged or commits (see [`pending`]), so a crash
-//! never hands out a value twice.
+//! never hands out a value twice. In a cluster a record is a claim on the
+//! cluster's position of the sequence, which another node may have moved
+//! first: the statement then fails before any row holds its values
+//! ([`SessionSequences::check_drawn`], a retryable error).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tessera_types::sequence::SequenceRecord;
+use tessera_types::sequence::SequenceClaim;
 use tessera_types::{sqlstate, Catalog, Error, Result, SequenceDef, TableId, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -44,7 +47,14 @@ pub struct SessionSequences {
 struct Seen {
     current: HashMap<TableId, i64>,
     last: Option<Arc<SequenceDef>>,
+    /// The running statement's draws: per sequence, the generations of
+    /// the records that cover them (the first and the last).
+    drawn: HashMap<TableId, (Arc<SequenceDef>, u64, u64)>,
 }
+
+/// The message of the error a statement gets whose values another node
+/// claimed first (see [`is_lost_values`]).
+const LOST_VALUES: &str = "values of sequence";
 
 impl PartialEq for SessionSequences {
     fn eq(&self, other: &SessionSequences) -> bool {
@@ -60,6 +70,31 @@ impl SessionSequences {
 
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A statement that may draw values starts.
+    pub fn begin_statement(&self) {
+        self.seen().drawn.clear();
+    }
+
+    /// Once the records are settled: fails (40001) if a claim covering a
+    /// value the statement drew was lost to another node, so that no row
+    /// holds the value.
+    pub fn check_drawn(&self) -> Result<()> {
+        let seen = self.seen();
+        for (seq, from, to) in seen.drawn.values() {
+            if seq.state.is_lost(*from, *to) {
+                return Err(Error::new(
+                    sqlstate::SERIALIZATION_FAILURE,
+                    format!(
+                        "{LOST_VALUES} \"{}\" that this statement drew were claimed by another node first",
+                        seq.name
+                    ),
+                )
+                .with_hint("Run the statement again: it draws new values."));
+            }
+        }
+        Ok(())
     }
 
     /// Evaluates `op` on `seq` with `args` (the value, and `is_called`, of
@@ -101,8 +136,15 @@ impl SessionSequences {
         }
         match op {
             SequenceOp::Next => {
-                let v = seq.next()?;
+                let (v, generation) = seq.draw()?;
                 let mut seen = self.seen();
+                seen.drawn
+                    .entry(seq.id)
+                    .and_modify(|(_, from, to)| {
+                        *from = (*from).min(generation);
+                        *to = (*to).max(generation);
+                    })
+                    .or_insert_with(|| (seq.clone(), generation, generation));
                 seen.current.insert(seq.id, v);
                 seen.last = Some(seq.clone());
                 Ok(Value::Int8(v))
@@ -143,9 +185,16 @@ fn not_defined(message: &str) -> Error {
     Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, message)
 }
 
+/// Whether `e` is the error of a statement whose sequence values another
+/// node claimed first: outside a block it runs again at once.
+pub fn is_lost_values(e: &Error) -> bool {
+    e.code == sqlstate::SERIALIZATION_FAILURE && e.message.starts_with(LOST_VALUES)
+}
+
 /// The records that must be made durable before what the node's
-/// sequences handed out so far may be acknowledged.
-pub fn pending(catalog: &Catalog) -> Vec<SequenceRecord> {
+/// sequences handed out so far may be acknowledged, and those made ahead
+/// of need (not `needed`).
+pub fn pending(catalog: &Catalog) -> Vec<SequenceClaim> {
     catalog
         .sequences()
         .filter_map(|s| s.state.pending(s.id))

@@ -37,7 +37,7 @@ use tessera_storage::{
 };
 use tessera_types::encoding::{encode_key, encode_key_into, encode_key_value};
 use tessera_types::schema::ShardId;
-use tessera_types::sequence::SequenceRecord;
+use tessera_types::sequence::{SequenceClaim, SequenceRecord};
 use tessera_types::SequenceDef;
 use tessera_types::{sqlstate, Catalog, Error, IndexDef, Result, TableDef, Value};
 use tokio::sync::Notify;
@@ -62,6 +62,10 @@ mod types;
 pub(crate) use types::free_check_name;
 
 pub use catalog_log::{SendFuture, SharedCatalog};
+
+/// How long a node in a cluster tries, at a clean shutdown, to give back
+/// the sequence values it holds.
+const SEQUENCE_RETURN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 pub use ddl::Block;
 pub(crate) use dependencies::foreign_keys_needing;
 use dependencies::{ColumnReaders, DropPlan, Object};
@@ -449,7 +453,7 @@ pub enum ShardRequest {
     /// Replace sequence `sequence.id`'s definition (its value goes on).
     AlterSequence { sequence: SequenceDef },
     /// Make sequence records durable (see `tessera_types::sequence`).
-    LogSequences(Vec<SequenceRecord>),
+    LogSequences(Vec<SequenceClaim>),
     /// Relations of one kind, by name, atomically; with `cascade`, what
     /// depends on them too (see `dependencies`). `path`: the search
     /// path's schemas, for naming relations in messages as the session
@@ -3976,31 +3980,45 @@ impl ShardContext {
     /// Appends the records not yet durable (an older generation than one
     /// already logged adds nothing), then marks them logged.
     /// At a clean shutdown, on shard 0: records of exactly where every
-    /// sequence is, so that they resume without the gap a crash leaves.
+    /// sequence is, so that they resume without the gap a crash leaves (in
+    /// a cluster, where no other node moved a sequence since this node's
+    /// last claim).
     pub async fn save_sequences(&self) -> Result<()> {
         if self.catalog_log.is_none() {
             return Ok(());
         }
         let catalog = self.catalog_cell.load();
-        let records: Vec<SequenceRecord> =
+        let records: Vec<SequenceClaim> =
             catalog.sequences().map(|s| s.state.exact(s.id)).collect();
-        if !records.is_empty() {
-            self.log_sequences(records).await?;
+        if records.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        if self.catalog_log()?.shared.is_none() {
+            self.log_sequences(records).await?;
+            return Ok(());
+        }
+        // In a cluster, not for long: the other nodes may be stopping too,
+        // and then the values are only skipped.
+        match tokio::time::timeout(SEQUENCE_RETURN_WAIT, self.log_sequences(records)).await {
+            Ok(done) => done.map(|_| ()),
+            Err(_) => Ok(()),
+        }
     }
 
-    async fn log_sequences(&self, records: Vec<SequenceRecord>) -> Result<ShardResponse> {
+    /// Makes the records durable that are not yet (an older generation
+    /// than one already logged adds nothing), then marks them logged; in a
+    /// cluster, claims them (`claim_sequences`).
+    async fn log_sequences(&self, records: Vec<SequenceClaim>) -> Result<ShardResponse> {
         let log = self.catalog_log()?;
+        if log.shared.is_some() {
+            self.claim_sequences(records).await?;
+            return Ok(ShardResponse::Done(vec![]));
+        }
         let _guard = log.order.lock().await;
         let catalog = self.catalog_cell.load();
-        let fresh: Vec<SequenceRecord> = records
-            .into_iter()
-            .filter(|(id, generation, ..)| {
-                catalog
-                    .sequence_by_id(*id)
-                    .is_some_and(|s| s.state.logged_generation() < *generation)
-            })
+        let fresh: Vec<SequenceRecord> = catalog_log::not_yet_logged(&catalog, records)
+            .iter()
+            .map(SequenceClaim::record)
             .collect();
         if fresh.is_empty() {
             return Ok(ShardResponse::Done(vec![]));

@@ -418,7 +418,14 @@ mod tests {
             ShardRequest::AlterSequence {
                 sequence: sequence.clone(),
             },
-            ShardRequest::LogSequences(vec![(3, 1, 10, true)]),
+            ShardRequest::LogSequences(vec![tessera_types::sequence::SequenceClaim {
+                id: 3,
+                generation: 1,
+                value: 10,
+                is_called: true,
+                after: Some(4),
+                needed: false,
+            }]),
             ShardRequest::Drop {
                 kind: Relation::Table,
                 names: vec![RelationRef::of(tessera_types::schema::PUBLIC, "t")],

@@ -200,3 +200,109 @@ async fn a_dead_nodes_open_blocks_release_their_rows() {
         ["0"]
     );
 }
+
+/// Inserts `rows` rows with serial keys from one node: one by one outside
+/// a block, then in blocks of five, retrying a block that fails with a
+/// serialization failure as clients do. Returns the `nextval` values it
+/// also drew.
+async fn insert_and_draw(client: &Client, node: i32, rows: usize) -> Vec<i64> {
+    let insert = client
+        .prepare("INSERT INTO items (node) VALUES ($1)")
+        .await
+        .unwrap();
+    for _ in 0..rows / 2 {
+        client.execute(&insert, &[&node]).await.unwrap();
+    }
+    let mut blocks = 0;
+    while blocks < rows / 10 {
+        let sql = format!(
+            "BEGIN; INSERT INTO items (node) SELECT {node} FROM generate_series(1, 5); COMMIT"
+        );
+        match client.batch_execute(&sql).await {
+            Ok(()) => blocks += 1,
+            Err(e) => {
+                client.batch_execute("ROLLBACK").await.unwrap();
+                assert_eq!(e.code().map(|c| c.code()), Some("40001"), "{e}");
+            }
+        }
+    }
+    let mut drawn = Vec::new();
+    for _ in 0..50 {
+        let row = client.query_one("SELECT nextval('s')", &[]).await.unwrap();
+        drawn.push(row.get::<_, i64>(0));
+    }
+    drawn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequences_hand_out_each_value_once_across_nodes() {
+    let mut cluster = TestCluster::start(3, 1, &[]);
+    let c = connect_all(&cluster).await;
+    c[1].batch_execute("CREATE TABLE items (id serial PRIMARY KEY, node int); CREATE SEQUENCE s")
+        .await
+        .unwrap();
+
+    // Every node draws from both at once.
+    let drawn = tessera_testkit::cluster::join_all(
+        c.iter()
+            .enumerate()
+            .map(|(n, client)| insert_and_draw(client, n as i32, 200))
+            .collect(),
+    )
+    .await;
+    let mut all: Vec<i64> = drawn.into_iter().flatten().collect();
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count, "a nextval value was handed out twice");
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT count(*), count(DISTINCT id) FROM items").await,
+            ["600|600"]
+        );
+    }
+
+    // setval on one node: every node goes on from it.
+    c[0].batch_execute("SELECT setval('s', 100000)")
+        .await
+        .unwrap();
+    for client in &c[1..] {
+        let v: i64 = client
+            .query_one("SELECT nextval('s')", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            v > 100000,
+            "nextval after setval(100000) on another node: {v}"
+        );
+    }
+
+    // After a full restart, no node hands out a value it handed out before.
+    let before: i64 = rows_text(&c[0], "SELECT max(id) FROM items").await[0]
+        .parse()
+        .unwrap();
+    drop(c);
+    cluster.restart_all();
+    let c = connect_all(&cluster).await;
+    for (n, client) in c.iter().enumerate() {
+        client
+            .execute("INSERT INTO items (node) VALUES ($1)", &[&(n as i32)])
+            .await
+            .unwrap();
+        let v: i64 = client
+            .query_one("SELECT nextval('s')", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(v > 100000, "nextval after a restart: {v}");
+    }
+    assert_eq!(
+        rows_text(
+            &c[2],
+            &format!("SELECT count(*), count(DISTINCT id) FROM items WHERE id > {before}")
+        )
+        .await,
+        ["3|3"]
+    );
+}

@@ -187,7 +187,21 @@ impl SequenceDef {
 
     /// `nextval`: the next value (see the module's notes on durability).
     pub fn next(&self) -> Result<i64> {
+        self.draw().map(|(v, _)| v)
+    }
+
+    /// `nextval`, and the generation of the record that covers the value:
+    /// in a cluster the value may be used only once that record's claim
+    /// was granted ([`SequenceState::is_lost`] says whether it was not).
+    pub fn draw(&self) -> Result<(i64, u64)> {
         let mut s = self.state.lock();
+        if s.left == 0 && s.forced.is_none() {
+            // Another node moved the cluster's position: the next range
+            // starts there.
+            if let Some(tip) = s.tip.take() {
+                s.jump(tip);
+            }
+        }
         let v = if s.is_called {
             self.step(s.last)?
         } else {
@@ -197,23 +211,61 @@ impl SequenceDef {
         s.is_called = true;
         if s.left > 0 {
             s.left -= 1;
-            return Ok(v);
+            let generation = match &mut s.older {
+                Some((g, k)) if *k > 0 => {
+                    *k -= 1;
+                    *g
+                }
+                _ => {
+                    s.older = None;
+                    s.generation
+                }
+            };
+            // Half the newest record's values are gone and nothing is
+            // pending: the next record now, so that it is durable (in a
+            // cluster, granted) before the values run out.
+            if s.older.is_none()
+                && s.forced.is_none()
+                && s.generation == s.logged
+                && s.left <= s.span / 2
+            {
+                let from = s.record.0;
+                let (ahead, n) = self.ahead(from, s.chunk);
+                if n > 0 {
+                    s.older = Some((s.generation, s.left));
+                    s.left += n;
+                    s.span = n;
+                    s.chunk = (s.chunk * 2).min(FETCHES_AHEAD_MAX);
+                    s.generation += 1;
+                    s.record = (ahead, true);
+                }
+            }
+            return Ok((v, generation));
         }
         // A new record, far enough ahead to cover the next fetches.
-        let mut ahead = v;
+        let (ahead, n) = self.ahead(v, s.chunk);
+        s.left = n;
+        s.span = n;
+        s.older = None;
+        s.chunk = (s.chunk * 2).min(FETCHES_AHEAD_MAX);
+        s.generation += 1;
+        s.record = (ahead, true);
+        Ok((v, s.generation))
+    }
+
+    /// The value `steps` steps after `from` (fewer at a bound without
+    /// CYCLE), and how many steps that is.
+    fn ahead(&self, from: i64, steps: u32) -> (i64, u32) {
+        let mut ahead = from;
         let mut n = 0;
-        while n < s.chunk {
+        while n < steps {
             match self.step(ahead) {
                 Ok(x) => ahead = x,
                 Err(_) => break,
             }
             n += 1;
         }
-        s.left = n;
-        s.chunk = (s.chunk * 2).min(FETCHES_AHEAD_MAX);
-        s.generation += 1;
-        s.record = (ahead, true);
-        Ok(v)
+        (ahead, n)
     }
 
     /// `setval(v, is_called)`.
@@ -231,7 +283,9 @@ impl SequenceDef {
         s.last = v;
         s.is_called = is_called;
         s.left = 0;
+        s.older = None;
         s.generation += 1;
+        s.forced = Some(s.generation);
         s.record = (v, is_called);
         Ok(v)
     }
@@ -290,7 +344,64 @@ impl SequenceDef {
     }
 }
 
+/// Where a sequence is in a cluster (`Metadata::sequences`): the value
+/// the next range starts after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SequencePosition {
+    pub value: i64,
+    pub is_called: bool,
+    /// How many times it moved: a claim names the version it extends.
+    pub version: u64,
+    /// The node that moved it last.
+    pub node: u64,
+    /// The last move set it (`setval`, `RESTART`) rather than claimed
+    /// values: every node goes on from it at once.
+    pub reset: bool,
+}
+
+/// A record the node's values need durable: in a cluster, a claim on the
+/// cluster's position of the sequence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SequenceClaim {
+    pub id: TableId,
+    pub generation: u64,
+    pub value: i64,
+    pub is_called: bool,
+    /// In a cluster, the position's version the record extends (the node
+    /// holds the values up to it); `None`: it sets the position whatever
+    /// it is (`setval`, `RESTART`).
+    pub after: Option<u64>,
+    /// Values were handed out under it; else it was made ahead of need,
+    /// and no statement waits for it.
+    pub needed: bool,
+}
+
+impl SequenceClaim {
+    /// The record `catalog.wal` keeps.
+    pub fn record(&self) -> SequenceRecord {
+        (self.id, self.generation, self.value, self.is_called)
+    }
+}
+
+/// What became of a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Claimed {
+    /// The position is the claim's, at this version.
+    Granted(u64),
+    /// Another node moved the position first: it is here now.
+    Lost(SequencePosition),
+}
+
+/// Lost claims remembered per sequence; a statement holding values of an
+/// older one fails as if it were lost.
+const LOST_KEPT: usize = 64;
+
 /// A sequence's value, and what a crash must not roll it back past.
+///
+/// In a cluster a record is a claim on the cluster's position (see
+/// docs/CLUSTER.md §4): values are still handed out at once, ahead of
+/// their record, and a statement that used them checks, once the record
+/// was settled, that the claim was not lost to another node.
 #[derive(Debug)]
 pub struct SequenceState {
     inner: Mutex<Inner>,
@@ -300,8 +411,13 @@ pub struct SequenceState {
 struct Inner {
     last: i64,
     is_called: bool,
-    /// Values `next` may still hand out under the last record.
+    /// Values `next` may still hand out under the newest record.
     left: u32,
+    /// How many values the newest record covers.
+    span: u32,
+    /// Values of `left` still under an older record when the newest was
+    /// made ahead of need: they go first, under that record's generation.
+    older: Option<(u64, u32)>,
     /// Fetches the next record covers.
     chunk: u32,
     /// The newest record, `(last, is_called)` to restart from, and its
@@ -309,10 +425,53 @@ struct Inner {
     record: (i64, bool),
     generation: u64,
     logged: u64,
+    /// The generation of a pending record that sets the value (`setval`).
+    forced: Option<u64>,
+    /// Cluster: the version of the position the node's records extend.
+    base: u64,
+    /// Cluster: a newer position another node made.
+    tip: Option<SequencePosition>,
+    /// Cluster: generations `(from, to]` whose claims were lost, and the
+    /// newest generation of those forgotten.
+    lost: std::collections::VecDeque<(u64, u64)>,
+    lost_floor: u64,
 }
 
 /// A record to make durable: sequence, generation, value, `is_called`.
 pub type SequenceRecord = (TableId, u64, i64, bool);
+
+impl Inner {
+    /// Claims for generations `(logged, upto]` will not be granted.
+    fn lose_through(&mut self, upto: u64) {
+        if upto <= self.logged {
+            return;
+        }
+        self.lost.push_back((self.logged, upto));
+        if self.lost.len() > LOST_KEPT {
+            if let Some((_, to)) = self.lost.pop_front() {
+                self.lost_floor = self.lost_floor.max(to);
+            }
+        }
+        self.logged = upto;
+        if self.forced.is_some_and(|g| g <= upto) {
+            self.forced = None;
+        }
+    }
+
+    /// Continues from `position`: whatever is pending extends an older
+    /// one, and is lost.
+    fn jump(&mut self, position: SequencePosition) {
+        self.lose_through(self.generation);
+        self.last = position.value;
+        self.is_called = position.is_called;
+        self.base = position.version;
+        self.left = 0;
+        self.older = None;
+        if self.tip.is_some_and(|t| t.version <= position.version) {
+            self.tip = None;
+        }
+    }
+}
 
 impl SequenceState {
     fn new(start: i64) -> Arc<SequenceState> {
@@ -321,10 +480,17 @@ impl SequenceState {
                 last: start,
                 is_called: false,
                 left: 0,
+                span: 0,
+                older: None,
                 chunk: FETCHES_AHEAD_MIN,
                 record: (start, false),
                 generation: 0,
                 logged: 0,
+                forced: None,
+                base: 0,
+                tip: None,
+                lost: Default::default(),
+                lost_floor: 0,
             }),
         })
     }
@@ -334,21 +500,102 @@ impl SequenceState {
     }
 
     /// The record that must be made durable before values handed out so
-    /// far are used, if it is not yet.
-    pub fn pending(&self, id: TableId) -> Option<SequenceRecord> {
+    /// far are used (or, not `needed`, one made ahead of need), if it is
+    /// not yet.
+    pub fn pending(&self, id: TableId) -> Option<SequenceClaim> {
         let s = self.lock();
-        (s.generation > s.logged).then_some((id, s.generation, s.record.0, s.record.1))
+        (s.generation > s.logged).then(|| SequenceClaim {
+            id,
+            generation: s.generation,
+            value: s.record.0,
+            is_called: s.record.1,
+            after: s.forced.is_none().then_some(s.base),
+            needed: s.forced.is_some() || s.older.is_none(),
+        })
     }
 
     /// Records up to `generation` are durable.
     pub fn logged(&self, generation: u64) {
         let mut s = self.lock();
         s.logged = s.logged.max(generation);
+        if s.forced.is_some_and(|g| g <= s.logged) {
+            s.forced = None;
+        }
     }
 
     /// The newest generation made durable.
     pub fn logged_generation(&self) -> u64 {
         self.lock().logged
+    }
+
+    /// Cluster: the claim of `generation` was granted; the position is at
+    /// `version`.
+    pub fn granted(&self, generation: u64, version: u64) {
+        let mut s = self.lock();
+        s.logged = s.logged.max(generation);
+        if s.forced.is_some_and(|g| g <= s.logged) {
+            s.forced = None;
+        }
+        s.base = s.base.max(version);
+        if s.tip.is_some_and(|t| t.version <= s.base) {
+            s.tip = None;
+        }
+    }
+
+    /// Cluster: the claim of `generation` was lost; the position is at
+    /// `position`, where the sequence goes on (unless a `setval` waits
+    /// to set it).
+    pub fn lost(&self, generation: u64, position: SequencePosition) {
+        let mut s = self.lock();
+        s.lose_through(generation);
+        if s.forced.is_some() || position.version <= s.base {
+            return;
+        }
+        match s.older {
+            // A record made ahead of need was lost: the values of the
+            // granted one before it are still the node's; it goes on from
+            // the position once they are used.
+            Some((_, k)) if k > 0 => {
+                s.left = k;
+                if s.tip.is_none_or(|t| position.version > t.version) {
+                    s.tip = Some(position);
+                }
+            }
+            _ => s.jump(position),
+        }
+    }
+
+    /// Cluster: the position moved to `position` (by node `position.node`;
+    /// this node is `me`): once the node's values run out, it goes on from
+    /// there; at once if it was set (`setval` on another node).
+    pub fn observe(&self, position: SequencePosition, me: u64) {
+        let mut s = self.lock();
+        if position.node == me || position.version <= s.base {
+            return;
+        }
+        if position.reset && s.forced.is_none() {
+            s.jump(position);
+        } else if s.tip.is_none_or(|t| position.version > t.version) {
+            s.tip = Some(position);
+        }
+    }
+
+    /// Cluster, at start-up: the sequence goes on from the cluster's
+    /// position (the values a previous run held are skipped).
+    pub fn restore_position(&self, position: SequencePosition) {
+        let mut s = self.lock();
+        if position.version > s.base {
+            s.jump(position);
+            s.lost.clear();
+            s.lost_floor = 0;
+        }
+    }
+
+    /// Values handed out under generations `from..=to` are unusable: a
+    /// claim among them was lost.
+    pub fn is_lost(&self, from: u64, to: u64) -> bool {
+        let s = self.lock();
+        from <= s.lost_floor || s.lost.iter().any(|(a, b)| from <= *b && to > *a)
     }
 
     /// Recovery: the sequence restarts from a durable record.
@@ -358,6 +605,7 @@ impl SequenceState {
             s.last = last;
             s.is_called = is_called;
             s.left = 0;
+            s.older = None;
             s.generation = generation;
             s.logged = generation;
             s.record = (last, is_called);
@@ -366,20 +614,31 @@ impl SequenceState {
 
     /// A record of exactly where the sequence is (a clean shutdown: it then
     /// resumes without a gap, as PostgreSQL's does); the next `nextval`
-    /// writes a new record ahead.
-    pub fn exact(&self, id: TableId) -> SequenceRecord {
+    /// writes a new record ahead. In a cluster it gives the unused values
+    /// back only if the position is still this node's.
+    pub fn exact(&self, id: TableId) -> SequenceClaim {
         let mut s = self.lock();
         s.generation += 1;
         s.record = (s.last, s.is_called);
         s.left = 0;
-        (id, s.generation, s.last, s.is_called)
+        s.older = None;
+        SequenceClaim {
+            id,
+            generation: s.generation,
+            value: s.last,
+            is_called: s.is_called,
+            after: s.forced.is_none().then_some(s.base),
+            needed: true,
+        }
     }
 
     /// The definition changed (ALTER SEQUENCE): the next `nextval` writes
     /// a new record, since how far ahead the last one is was counted in
     /// steps of the old increment.
     pub fn recount(&self) {
-        self.lock().left = 0;
+        let mut s = self.lock();
+        s.left = 0;
+        s.older = None;
     }
 
     /// `(last_value, is_called)`.
@@ -424,10 +683,10 @@ mod tests {
         let mut logged = None;
         for _ in 0..5000 {
             let v = s.next().unwrap();
-            if let Some((_, generation, last, is_called)) = s.state.pending(s.id) {
-                assert!(is_called);
-                s.state.logged(generation);
-                logged = Some(last);
+            if let Some(claim) = s.state.pending(s.id) {
+                assert!(claim.is_called);
+                s.state.logged(claim.generation);
+                logged = Some(claim.value);
             }
             // A crash now restarts after the logged value.
             assert!(logged.unwrap() >= v);
@@ -440,8 +699,9 @@ mod tests {
     fn a_new_increment_gets_a_new_record_before_its_first_value() {
         let s = seq(SequenceOptions::default());
         s.next().unwrap();
-        let (_, generation, ahead, _) = s.state.pending(s.id).unwrap();
-        s.state.logged(generation);
+        let claim = s.state.pending(s.id).unwrap();
+        let ahead = claim.value;
+        s.state.logged(claim.generation);
         // ALTER SEQUENCE … INCREMENT 1000: same value, new definition.
         let mut altered = seq(SequenceOptions {
             increment: Some(1000),
@@ -451,8 +711,8 @@ mod tests {
         altered.state.recount();
         let v = altered.next().unwrap();
         assert!(v > ahead, "the old record no longer covers {v}");
-        let (_, _, new_ahead, _) = altered.state.pending(altered.id).expect("a new record");
-        assert!(new_ahead >= v);
+        let claim = altered.state.pending(altered.id).expect("a new record");
+        assert!(claim.value >= v);
     }
 
     #[test]
@@ -461,18 +721,152 @@ mod tests {
         for _ in 0..5 {
             s.next().unwrap();
         }
-        let (_, generation, last, is_called) = s.state.exact(s.id);
-        assert_eq!((last, is_called), (5, true));
+        let exact = s.state.exact(s.id);
+        assert_eq!((exact.value, exact.is_called), (5, true));
         // What recovery does with it.
         let restarted = seq(SequenceOptions::default());
-        restarted.state.restore(generation, last, is_called);
+        restarted
+            .state
+            .restore(exact.generation, exact.value, exact.is_called);
         assert_eq!(restarted.next().unwrap(), 6);
         // The next value after the exact record needs a new one ahead.
         assert_eq!(s.next().unwrap(), 6);
-        assert!(s
-            .state
-            .pending(s.id)
-            .is_some_and(|(_, _, ahead, _)| ahead >= 6));
+        assert!(s.state.pending(s.id).is_some_and(|claim| claim.value >= 6));
+    }
+
+    /// Two nodes' states of one sequence and the cluster's position, as
+    /// `Metadata` keeps it: a claim is granted only if it extends the
+    /// position's version.
+    struct Cluster {
+        position: Option<SequencePosition>,
+    }
+
+    impl Cluster {
+        fn settle(&mut self, s: &SequenceDef, node: u64) {
+            let Some(claim) = s.state.pending(s.id) else {
+                return;
+            };
+            let version = self.position.map_or(0, |p| p.version);
+            if claim.after.is_none_or(|a| a == version) {
+                let p = SequencePosition {
+                    value: claim.value,
+                    is_called: claim.is_called,
+                    version: version + 1,
+                    node,
+                    reset: claim.after.is_none(),
+                };
+                self.position = Some(p);
+                s.state.granted(claim.generation, p.version);
+            } else {
+                s.state.lost(claim.generation, self.position.unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn nodes_never_use_the_same_value() {
+        let a = seq(SequenceOptions::default());
+        let b = seq(SequenceOptions::default());
+        let mut cluster = Cluster { position: None };
+        let mut used = std::collections::HashSet::new();
+        let mut lost = 0;
+        for round in 0..2000 {
+            // Each draws a few values, as a statement does, then settles
+            // and uses them unless a claim of theirs was lost.
+            for (node, s) in [(1, &a), (2, &b)] {
+                let n = 1 + (round * node as usize) % 7;
+                let drawn: Vec<(i64, u64)> = (0..n).map(|_| s.draw().unwrap()).collect();
+                if round % 3 == 0 {
+                    // The other node learns of the position late, or now.
+                    let other = if node == 1 { &b } else { &a };
+                    if let Some(p) = cluster.position {
+                        other.state.observe(p, 3 - node);
+                    }
+                }
+                cluster.settle(s, node);
+                let (lo, hi) = (drawn[0].1, drawn[n - 1].1);
+                if s.state.is_lost(lo, hi) {
+                    lost += 1;
+                    continue;
+                }
+                for (v, _) in drawn {
+                    assert!(used.insert(v), "{v} used twice");
+                }
+            }
+        }
+        assert!(lost < 100, "{lost} statements lost their values");
+    }
+
+    #[test]
+    fn a_prefetched_record_is_not_needed_and_a_setval_is_unconditional() {
+        let s = seq(SequenceOptions::default());
+        let mut cluster = Cluster { position: None };
+        s.draw().unwrap();
+        cluster.settle(&s, 1);
+        // Past half the record: the next one is made, not yet needed.
+        let mut prefetched = None;
+        for _ in 0..40 {
+            let (_, g) = s.draw().unwrap();
+            if let Some(claim) = s.state.pending(s.id) {
+                assert!(!claim.needed || claim.generation == g);
+                prefetched.get_or_insert(claim);
+            }
+        }
+        assert!(prefetched.is_some_and(|c| !c.needed));
+        // Another node sets the position; this node's setval still wins.
+        cluster.position = Some(SequencePosition {
+            value: 5000,
+            is_called: true,
+            version: 9,
+            node: 2,
+            reset: false,
+        });
+        s.set(100, true).unwrap();
+        let claim = s.state.pending(s.id).unwrap();
+        assert_eq!((claim.after, claim.needed, claim.value), (None, true, 100));
+        cluster.settle(&s, 1);
+        assert_eq!(cluster.position.unwrap().value, 100);
+        assert_eq!(s.next().unwrap(), 101);
+        // A setval on another node: this node goes on from it at once.
+        let other = seq(SequenceOptions::default());
+        other.next().unwrap();
+        cluster.settle(&other, 2);
+        other.set(7000, true).unwrap();
+        cluster.settle(&other, 2);
+        s.state.observe(cluster.position.unwrap(), 1);
+        assert_eq!(s.next().unwrap(), 7001);
+    }
+
+    #[test]
+    fn a_lost_prefetch_keeps_the_values_already_granted() {
+        let a = seq(SequenceOptions::default());
+        let b = seq(SequenceOptions::default());
+        let mut cluster = Cluster { position: None };
+        a.draw().unwrap();
+        cluster.settle(&a, 1);
+        // Past half of a's record: its next one is made ahead of need…
+        let mut last = 0;
+        while a.state.pending(a.id).is_none() {
+            last = a.next().unwrap();
+        }
+        // …but b claims first, and a's claim is lost.
+        b.draw().unwrap();
+        cluster.settle(&b, 2);
+        let b_from = cluster.position.unwrap().value;
+        cluster.settle(&a, 1);
+        // a goes on with what it holds, then after b's values.
+        let mut next = Vec::new();
+        loop {
+            let (v, g) = a.draw().unwrap();
+            assert!(!a.state.is_lost(g, g));
+            next.push(v);
+            if v > b_from {
+                break;
+            }
+        }
+        assert_eq!(next[0], last + 1);
+        assert!(next.windows(2).rev().skip(1).all(|w| w[1] == w[0] + 1));
+        assert_eq!(*next.last().unwrap(), b_from + 1);
     }
 
     #[test]

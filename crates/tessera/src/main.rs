@@ -484,6 +484,8 @@ impl tessera_cluster::shards::ShardService for NodeShards {
     }
 }
 
+use tessera_types::sequence::{Claimed, SequenceClaim, SequencePosition};
+
 /// The cluster's catalog log (tessera-cluster) as the shards use it
 /// (tessera-sql); see docs/CLUSTER.md step 2.
 struct ClusterCatalogLog(tessera_cluster::catalog::CatalogClient);
@@ -514,6 +516,31 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     }
     fn applied(&self, records: u64) {
         self.0.applied(records);
+    }
+    fn claim_sequences(
+        &self,
+        claims: Vec<SequenceClaim>,
+    ) -> tessera_sql::shard::SendFuture<tessera_types::Result<Vec<Claimed>>> {
+        let moves = claims
+            .into_iter()
+            .map(|c| tessera_cluster::state::SequenceMove {
+                sequence: c.id,
+                after: c.after,
+                value: c.value,
+                is_called: c.is_called,
+            })
+            .collect();
+        Box::pin(self.0.claim_sequences(moves))
+    }
+    fn sequence_positions(&self) -> (u64, Vec<(u32, SequencePosition)>) {
+        let (claims, positions) = self.0.sequence_positions();
+        (claims, positions.iter().collect())
+    }
+    fn claims_after(&self, seen: u64) -> tessera_sql::shard::SendFuture<()> {
+        Box::pin(self.0.claims_after(seen))
+    }
+    fn node_id(&self) -> Option<u64> {
+        self.0.me()
     }
 }
 

@@ -13,9 +13,12 @@
 //! them: `applied` counts the records this node's catalog holds, so none
 //! is applied twice.
 //!
-//! Sequence positions stay in `catalog.wal` in a cluster too: each node
-//! hands out values from its own position for now, as each keeps its own
-//! rows (range leases through the log come with tables that span nodes).
+//! Sequence positions are the cluster's too (`Metadata::sequences`): a
+//! node's record is a claim on a sequence's position, granted only if no
+//! other node moved it since the node last knew it (see
+//! `tessera_types::sequence` and docs/CLUSTER.md §4). Shard 0 also follows
+//! the positions other nodes claim, so that a node whose values run out
+//! goes on from the newest one.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -26,7 +29,8 @@ use std::sync::Arc;
 use tessera_storage::record::CatalogRecord;
 use tessera_storage::recovery::apply_catalog_record;
 use tessera_storage::wal::WalWriter;
-use tessera_types::{sqlstate, Error, Result};
+use tessera_types::sequence::{Claimed, SequenceClaim, SequencePosition};
+use tessera_types::{sqlstate, Error, Result, TableId};
 use tokio::sync::Notify;
 
 use super::ShardContext;
@@ -55,6 +59,17 @@ pub trait SharedCatalog: Send + Sync {
     fn more_than(&self, seen: u64) -> SendFuture<()>;
     /// This node's catalog now holds the first `records` records.
     fn applied(&self, records: u64);
+    /// Moves the sequences' positions (docs/CLUSTER.md §4): what became
+    /// of each claim, once applied on this node. An error leaves the
+    /// outcome unknown (the claim, made again, then finds where the
+    /// position is).
+    fn claim_sequences(&self, claims: Vec<SequenceClaim>) -> SendFuture<Result<Vec<Claimed>>>;
+    /// Where the sequences are, and how many claims were applied so far.
+    fn sequence_positions(&self) -> (u64, Vec<(TableId, SequencePosition)>);
+    /// Resolves once more than `seen` claims are applied.
+    fn claims_after(&self, seen: u64) -> SendFuture<()>;
+    /// This node's id in the cluster, once known.
+    fn node_id(&self) -> Option<u64>;
 }
 
 /// Shard 0's catalog log.
@@ -65,6 +80,9 @@ pub(super) struct CatalogLog {
     pub shared: Option<SharedLog>,
     /// Orders catalog changes on this node.
     pub order: tokio::sync::Mutex<()>,
+    /// Orders this node's sequence claims (apart from catalog changes, so
+    /// a DDL statement waiting for the cluster lock holds up no INSERT).
+    pub claims: Rc<tokio::sync::Mutex<()>>,
 }
 
 pub(super) struct SharedLog {
@@ -85,6 +103,7 @@ impl CatalogLog {
             local,
             shared: None,
             order: tokio::sync::Mutex::new(()),
+            claims: Rc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -108,6 +127,49 @@ impl SharedLog {
         self.applied.set(self.applied.get().max(records));
         self.log.applied(self.applied.get());
     }
+}
+
+/// The records of `claims` not yet made durable (or claimed): a newer one
+/// of the same sequence may have been, by another statement.
+pub(super) fn not_yet_logged(
+    catalog: &tessera_types::Catalog,
+    claims: Vec<SequenceClaim>,
+) -> Vec<SequenceClaim> {
+    claims
+        .into_iter()
+        .filter(|c| {
+            catalog
+                .sequence_by_id(c.id)
+                .is_some_and(|s| s.state.logged_generation() < c.generation)
+        })
+        .collect()
+}
+
+/// Makes `claims` (one at a time on the node: `order`) and notes what
+/// became of each in the sequences' states.
+async fn claim(
+    order: Rc<tokio::sync::Mutex<()>>,
+    log: Arc<dyn SharedCatalog>,
+    catalog: Arc<tessera_types::Catalog>,
+    claims: Vec<SequenceClaim>,
+) -> Result<()> {
+    let _guard = order.lock().await;
+    // Another statement's claim may have covered these meanwhile.
+    let fresh = not_yet_logged(&catalog, claims);
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let outcomes = log.claim_sequences(fresh.clone()).await?;
+    for (claim, outcome) in fresh.iter().zip(outcomes) {
+        let Some(s) = catalog.sequence_by_id(claim.id) else {
+            continue;
+        };
+        match outcome {
+            Claimed::Granted(version) => s.state.granted(claim.generation, version),
+            Claimed::Lost(position) => s.state.lost(claim.generation, position),
+        }
+    }
+    Ok(())
 }
 
 /// Releases the cluster lock if a lock request is dropped before it is
@@ -249,15 +311,78 @@ impl ShardContext {
         }
         self.catalog_cell.publish(catalog);
         shared.mark_applied(start + records.len() as u64);
+        // Sequences the records created may have moved already.
+        self.observe_positions(shared, false);
         Ok(())
     }
 
+    /// In a cluster: makes `claims` on the sequences' positions and notes
+    /// what became of each in the sequences' states. Claims no value
+    /// handed out needs yet (made ahead of need) are made in the
+    /// background.
+    pub(super) async fn claim_sequences(&self, claims: Vec<SequenceClaim>) -> Result<()> {
+        let log = self.catalog_log()?;
+        let Some(shared) = &log.shared else {
+            return Err(Error::internal("a sequence claim outside a cluster"));
+        };
+        let claim = claim(
+            log.claims.clone(),
+            shared.log.clone(),
+            self.catalog_cell.load(),
+            claims.clone(),
+        );
+        if claims.iter().any(|c| c.needed) {
+            return claim.await;
+        }
+        tokio::task::spawn_local(async move {
+            if let Err(e) = claim.await {
+                tracing::warn!("claiming sequence values ahead of need: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    /// Notes the positions other nodes claimed in the sequences' states
+    /// (`restore`: at start-up, where the node's sequences go on from).
+    fn observe_positions(&self, shared: &SharedLog, restore: bool) -> u64 {
+        let (claims, positions) = shared.log.sequence_positions();
+        let me = shared.log.node_id().unwrap_or(0);
+        let catalog = self.catalog_cell.load();
+        for (id, position) in positions {
+            if let Some(s) = catalog.sequence_by_id(id) {
+                if restore {
+                    s.state.restore_position(position);
+                } else {
+                    s.state.observe(position, me);
+                }
+            }
+        }
+        claims
+    }
+
+    /// On shard 0 of a node in a cluster: notes the sequence positions
+    /// other nodes claim. Runs for the node's life.
+    async fn follow_sequence_positions(&self, shared: &SharedLog) {
+        let mut seen = self.observe_positions(shared, true);
+        loop {
+            shared.log.claims_after(seen).await;
+            seen = self.observe_positions(shared, false);
+        }
+    }
+
     /// On shard 0 of a node in a cluster: applies the catalog records other
-    /// nodes commit, as they are committed. Runs for the node's life.
+    /// nodes commit, as they are committed, and follows the sequences'
+    /// positions. Runs for the node's life.
     pub async fn follow_shared_catalog(self: Rc<Self>) {
         let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) else {
             return;
         };
+        tokio::join!(self.follow_catalog_records(shared), async {
+            self.follow_sequence_positions(shared).await
+        });
+    }
+
+    async fn follow_catalog_records(&self, shared: &SharedLog) {
         shared.log.applied(shared.applied.get());
         loop {
             shared.log.more_than(shared.applied.get()).await;

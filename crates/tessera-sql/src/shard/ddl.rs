@@ -190,6 +190,7 @@ impl ShardContext {
             .sequences()
             .filter(|s| committed.sequence_by_id(s.id).is_none())
             .filter_map(|s| s.state.pending(s.id))
+            .map(|c| c.record())
             .collect();
         if !created.is_empty() {
             records.push(CatalogRecord::SequenceValues(created.clone()));
