@@ -39,7 +39,10 @@
 //!   statements may read at; the server prunes no version such a snapshot
 //!   needs while the connection lasts (and a grace period after).
 //!
-//! Not yet: routing by the bucket map (callers name the node).
+//! - A request or response larger than [`PART_BYTES`] travels as several
+//!   frames (`ShardFrame::Part`, a `ShardReply` with `part`), joined
+//!   again by the receiver, up to [`SHARD_MESSAGE_MAX_BYTES`] (54000 past
+//!   it); another call's frames may go between them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -68,10 +71,78 @@ pub const SHARD_CALLS_IN_FLIGHT_MAX: usize = 1024;
 /// needs `tessera_sql::wire::DECODE_STACK_BYTES` (16 MiB) in a debug build.
 pub const SERVICE_STACK_BYTES: usize = 32 << 20;
 
-/// Room left in a frame for what surrounds a response's bytes (the reply's
-/// id and tag): a response larger than `MAX_FRAME_BYTES` less this fails
-/// alone, with 54000, instead of breaking the connection.
-const REPLY_OVERHEAD_BYTES: usize = 64;
+/// A request or response larger than this goes in frames of this size.
+pub const PART_BYTES: usize = 8 << 20;
+
+/// The largest request or response between nodes: one larger fails alone,
+/// with 54000, instead of breaking the connection. A peer that sends a
+/// larger one is cut off.
+pub const SHARD_MESSAGE_MAX_BYTES: usize = 1 << 30;
+
+const _: () = assert!(PART_BYTES + 1024 < MAX_FRAME_BYTES);
+
+/// Splits `bytes` into the parts it travels in (the last one last).
+fn into_parts(mut bytes: Vec<u8>) -> Vec<Vec<u8>> {
+    if bytes.len() <= PART_BYTES {
+        return vec![bytes];
+    }
+    let mut parts = Vec::with_capacity(bytes.len().div_ceil(PART_BYTES));
+    let rest = bytes.split_off(PART_BYTES);
+    parts.push(bytes);
+    let mut rest = rest.as_slice();
+    while !rest.is_empty() {
+        let (part, more) = rest.split_at(rest.len().min(PART_BYTES));
+        parts.push(part.to_vec());
+        rest = more;
+    }
+    parts
+}
+
+fn too_large(what: &str, len: usize) -> Error {
+    Error::new(
+        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+        format!("a shard {what} of {len} bytes is over the limit of {SHARD_MESSAGE_MAX_BYTES} between nodes"),
+    )
+}
+
+/// Parts received so far, per call id.
+#[derive(Default)]
+struct Parts {
+    by_id: HashMap<u64, Vec<u8>>,
+    bytes: usize,
+}
+
+impl Parts {
+    /// Adds a part of call `id`; false if that takes the call's message
+    /// past the limit.
+    fn add(&mut self, id: u64, part: Vec<u8>) -> bool {
+        let so_far = self.by_id.entry(id).or_default();
+        if so_far.len() + part.len() > SHARD_MESSAGE_MAX_BYTES {
+            return false;
+        }
+        self.bytes += part.len();
+        so_far.extend_from_slice(&part);
+        true
+    }
+
+    /// The whole message of call `id`, its `last` part last.
+    fn finish(&mut self, id: u64, last: Vec<u8>) -> Vec<u8> {
+        match self.by_id.remove(&id) {
+            Some(mut whole) => {
+                self.bytes -= whole.len();
+                whole.extend_from_slice(&last);
+                whole
+            }
+            None => last,
+        }
+    }
+
+    fn forget(&mut self, id: u64) {
+        if let Some(gone) = self.by_id.remove(&id) {
+            self.bytes -= gone.len();
+        }
+    }
+}
 
 /// The future a [`ShardService`] returns; it runs on the cluster
 /// service's thread.
@@ -144,6 +215,12 @@ pub enum ShardFrame {
     Cancel {
         id: u64,
     },
+    /// A leading part of call `id`'s request: its `Call` carries the last.
+    Part {
+        id: u64,
+        #[serde(with = "tessera_types::wire::bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 /// The answer to call `id`.
@@ -153,6 +230,8 @@ pub struct ShardReply {
     /// The server's clock when it answered.
     pub clock: u64,
     pub result: std::result::Result<Payload, Error>,
+    /// A leading part of the response: more follow.
+    pub part: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -185,6 +264,7 @@ pub(crate) async fn serve_channel(
     });
     let in_flight: Rc<RefCell<HashMap<u64, Arc<Interrupt>>>> = Rc::default();
     let connection = CHANNELS.fetch_add(1, Ordering::Relaxed);
+    let mut parts = Parts::default();
     loop {
         let frame = match read_frame::<ShardFrame, _>(&mut reader).await {
             Ok(Some(frame)) => frame,
@@ -203,6 +283,7 @@ pub(crate) async fn serve_channel(
                 floor,
                 request,
             } => {
+                let request = parts.finish(id, request);
                 // Before the request runs: no version it needs is pruned
                 // from here on.
                 service.remote_floor(connection, Some(floor));
@@ -232,30 +313,55 @@ pub(crate) async fn serve_channel(
                         Err(e) => Err(e),
                     };
                     let result = match outcome {
-                        Ok(bytes) if bytes.len() > MAX_FRAME_BYTES - REPLY_OVERHEAD_BYTES => {
-                            Err(Error::new(
-                                sqlstate::PROGRAM_LIMIT_EXCEEDED,
-                                format!(
-                                    "a shard response of {} bytes is over the limit of {} between nodes",
-                                    bytes.len(),
-                                    MAX_FRAME_BYTES - REPLY_OVERHEAD_BYTES
-                                ),
-                            ))
+                        Ok(bytes) if bytes.len() > SHARD_MESSAGE_MAX_BYTES => {
+                            Err(too_large("response", bytes.len()))
                         }
-                        Ok(bytes) => Ok(Payload(bytes)),
+                        Ok(bytes) => Ok(into_parts(bytes)),
                         Err(e) => Err(e),
                     };
                     // Counted until its reply is queued, so a peer that
                     // does not read its replies cannot make the server
                     // hold more than the limit of them.
-                    let clock = service.now();
-                    let _ = replies.send(ShardReply { id, clock, result }).await;
+                    match result {
+                        Ok(parts) => {
+                            let last = parts.len() - 1;
+                            for (n, bytes) in parts.into_iter().enumerate() {
+                                let reply = ShardReply {
+                                    id,
+                                    clock: service.now(),
+                                    result: Ok(Payload(bytes)),
+                                    part: n < last,
+                                };
+                                if replies.send(reply).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let reply = ShardReply {
+                                id,
+                                clock: service.now(),
+                                result: Err(e),
+                                part: false,
+                            };
+                            let _ = replies.send(reply).await;
+                        }
+                    }
                     in_flight.borrow_mut().remove(&id);
                 });
             }
             ShardFrame::Cancel { id } => {
+                parts.forget(id);
                 if let Some(interrupt) = in_flight.borrow().get(&id) {
                     interrupt.cancel();
+                }
+            }
+            ShardFrame::Part { id, bytes } => {
+                if !parts.add(id, bytes) || parts.bytes > SHARD_MESSAGE_MAX_BYTES {
+                    tracing::warn!(
+                        "closed a shard channel from {from}: requests over {SHARD_MESSAGE_MAX_BYTES} bytes"
+                    );
+                    break;
                 }
             }
         }
@@ -394,6 +500,11 @@ impl ShardPeer {
         let timeout_ms = u64::try_from(timeout.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
+        if request.len() > SHARD_MESSAGE_MAX_BYTES {
+            return Err(too_large("request", request.len()));
+        }
+        let mut parts = into_parts(request);
+        let request = parts.pop().unwrap_or_default();
         let call = ShardFrame::Call {
             id,
             shard,
@@ -403,6 +514,13 @@ impl ShardPeer {
             request,
         };
         let exchange = async {
+            for bytes in parts {
+                channel
+                    .frames
+                    .send(ShardFrame::Part { id, bytes })
+                    .await
+                    .map_err(|_| lost(&self.addr))?;
+            }
             channel
                 .frames
                 .send(call)
@@ -485,15 +603,39 @@ async fn open_channel(
     let weak = Arc::downgrade(&channel);
     let reader_addr = addr.clone();
     tokio::spawn(async move {
+        let mut parts = Parts::default();
         let error = loop {
             match read_frame::<ShardReply, _>(&mut reader).await {
                 Ok(Some(ShardReply {
                     id,
                     clock: reading,
                     result,
+                    part,
                 })) => {
                     let Some(channel) = weak.upgrade() else {
                         return;
+                    };
+                    if part {
+                        let Ok(Payload(bytes)) = result else {
+                            break Error::new(
+                                sqlstate::CONNECTION_FAILURE,
+                                format!("node {reader_addr} sent an error as part of a reply"),
+                            );
+                        };
+                        if !parts.add(id, bytes) {
+                            break Error::new(
+                                sqlstate::CONNECTION_FAILURE,
+                                format!("node {reader_addr} sent a reply over {SHARD_MESSAGE_MAX_BYTES} bytes"),
+                            );
+                        }
+                        continue;
+                    }
+                    let result = match result {
+                        Ok(Payload(last)) => Ok(Payload(parts.finish(id, last))),
+                        Err(e) => {
+                            parts.forget(id);
+                            Err(e)
+                        }
                     };
                     // A reply from a node whose clock is too far ahead is
                     // not taken: what it returns may be timestamped there.

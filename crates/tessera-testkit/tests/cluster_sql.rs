@@ -306,3 +306,34 @@ async fn sequences_hand_out_each_value_once_across_nodes() {
         ["3|3"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_results_larger_than_a_frame_cross_nodes() {
+    let cluster = TestCluster::start(2, 1, &[]);
+    let founder = cluster.founder().await;
+    let other = cluster.nodes[1 - founder].connect().await;
+    // About 72 MB of rows (past the 64 MiB a frame holds) go to the
+    // founder's shard in one request…
+    other
+        .batch_execute(
+            "CREATE TABLE wide (id int PRIMARY KEY, body text); \
+             INSERT INTO wide SELECT g, repeat(chr(65 + g % 26), 2000) FROM generate_series(1, 36000) g",
+        )
+        .await
+        .unwrap();
+    // …and come back in one result.
+    let rows = other
+        .query("SELECT id, body FROM wide ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 36000);
+    let total: usize = rows.iter().map(|r| r.get::<_, &str>(1).len()).sum();
+    assert_eq!(total, 36000 * 2000);
+    // Row 36000: chr(65 + 36000 % 26), a 'Q'.
+    let last: &str = rows[35999].get(1);
+    assert!(last.starts_with(&"Q".repeat(10)), "{}", &last[..10]);
+    assert_eq!(
+        rows_text(&other, "SELECT count(*), sum(length(body)) FROM wide").await,
+        ["36000|72000000"]
+    );
+}
