@@ -3297,7 +3297,16 @@ impl<C: Cluster> Router<C> {
             _ => None,
         };
         let id = txn.id;
-        if writers.is_empty() && !txn.ddl {
+        // A block whose catalog changes came to nothing (IF NOT EXISTS, or
+        // undone) commits as any other: its rows' decision needs no
+        // catalog record, and one on another node's shards must be
+        // decided where that node can settle it (docs/CLUSTER.md §4).
+        let committed = self.cluster.catalog();
+        let ddl = txn.ddl && !Arc::ptr_eq(&self.cluster.catalog_as(id), &committed);
+        if txn.ddl && !ddl {
+            self.end_ddl(id).await;
+        }
+        if writers.is_empty() && !ddl {
             // Read-only: its snapshot is its serialization point.
             self.end_on(&readers, id).await;
             return Ok(());
@@ -3317,7 +3326,7 @@ impl<C: Cluster> Router<C> {
                 return Err(e);
             }
         }
-        if txn.ddl {
+        if ddl {
             return self.commit_with_ddl(txn, &writers, validate).await;
         }
         let result = match writers.as_slice() {

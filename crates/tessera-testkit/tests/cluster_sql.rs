@@ -146,6 +146,27 @@ async fn every_node_reads_and_writes_the_same_tables() {
     assert!(try_rows_text(&c[founder], "SELECT * FROM scratch")
         .await
         .is_err());
+    // One whose catalog changes came to nothing commits its rows on the
+    // founder's shards as any block does.
+    c[others[1]]
+        .batch_execute(
+            "BEGIN; CREATE TABLE IF NOT EXISTS notes (body text); \
+             INSERT INTO notes VALUES ('in a block'); COMMIT",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(
+            &c[founder],
+            "SELECT count(*) FROM notes WHERE body = 'in a block'"
+        )
+        .await,
+        ["1"]
+    );
+    c[founder]
+        .batch_execute("DELETE FROM notes WHERE body = 'in a block'")
+        .await
+        .unwrap();
 
     // A full restart: the same rows, seen from every node.
     drop(c);
