@@ -2729,7 +2729,7 @@ impl<C: Cluster> Router<C> {
                 }
                 if let (Some(s), Some(v)) = (sequence, restart) {
                     s.set(*v, false)?;
-                    self.settle_sequences(Some(&session.sequences)).await?;
+                    self.settle_sequences(None).await?;
                 }
                 Ok(QueryResult::command(
                     "ALTER SEQUENCE",
@@ -2951,7 +2951,7 @@ impl<C: Cluster> Router<C> {
                     }
                 }
                 if !restart.is_empty() {
-                    self.settle_sequences(Some(&session.sequences)).await?;
+                    self.settle_sequences(None).await?;
                 }
                 Ok(QueryResult::command("TRUNCATE TABLE", notices.clone()))
             }
