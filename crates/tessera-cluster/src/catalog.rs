@@ -17,10 +17,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use tessera_types::sequence::Claimed;
 use tessera_types::{sqlstate, Error, Result};
 use tokio::sync::{mpsc, oneshot, watch};
-
-use tessera_types::sequence::Claimed;
 
 use crate::state::{CatalogRecords, Metadata, SequenceMove, SequencePositions};
 
@@ -181,10 +180,22 @@ impl CatalogClient {
 
     /// Waits until more than `seen` claims are applied here.
     pub fn claims_after(&self, seen: u64) -> impl Future<Output = ()> + Send + 'static {
+        self.once(move |m| (m.sequence_claims > seen).then_some(()))
+    }
+
+    /// Waits until what this node has applied gives `ready` an answer.
+    fn once<T>(
+        &self,
+        ready: impl Fn(&Metadata) -> Option<T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
         let mut metadata = self.metadata.clone();
         async move {
-            while metadata.borrow_and_update().sequence_claims <= seen {
+            loop {
+                if let Some(answer) = ready(&metadata.borrow_and_update()) {
+                    return answer;
+                }
                 if metadata.changed().await.is_err() {
+                    // The service stopped: nothing more will come.
                     std::future::pending::<()>().await;
                 }
             }
@@ -199,19 +210,7 @@ impl CatalogClient {
     /// Waits until this node has applied more than `seen` records; returns
     /// the records then.
     pub fn more_than(&self, seen: u64) -> impl Future<Output = CatalogRecords> + Send + 'static {
-        let mut metadata = self.metadata.clone();
-        async move {
-            loop {
-                let records = metadata.borrow_and_update().catalog.clone();
-                if records.len() > seen {
-                    return records;
-                }
-                if metadata.changed().await.is_err() {
-                    // The service stopped: nothing more will come.
-                    std::future::pending::<()>().await;
-                }
-            }
-        }
+        self.once(move |m| (m.catalog.len() > seen).then(|| m.catalog.clone()))
     }
 }
 

@@ -82,20 +82,11 @@ pub const SHARD_MESSAGE_MAX_BYTES: usize = 1 << 30;
 const _: () = assert!(PART_BYTES + 1024 < MAX_FRAME_BYTES);
 
 /// Splits `bytes` into the parts it travels in (the last one last).
-fn into_parts(mut bytes: Vec<u8>) -> Vec<Vec<u8>> {
+fn into_parts(bytes: Vec<u8>) -> Vec<Vec<u8>> {
     if bytes.len() <= PART_BYTES {
         return vec![bytes];
     }
-    let mut parts = Vec::with_capacity(bytes.len().div_ceil(PART_BYTES));
-    let rest = bytes.split_off(PART_BYTES);
-    parts.push(bytes);
-    let mut rest = rest.as_slice();
-    while !rest.is_empty() {
-        let (part, more) = rest.split_at(rest.len().min(PART_BYTES));
-        parts.push(part.to_vec());
-        rest = more;
-    }
-    parts
+    bytes.chunks(PART_BYTES).map(<[u8]>::to_vec).collect()
 }
 
 fn too_large(what: &str, len: usize) -> Error {
@@ -312,39 +303,29 @@ pub(crate) async fn serve_channel(
                         Ok(running) => running.await,
                         Err(e) => Err(e),
                     };
-                    let result = match outcome {
+                    let results: Vec<_> = match outcome {
                         Ok(bytes) if bytes.len() > SHARD_MESSAGE_MAX_BYTES => {
-                            Err(too_large("response", bytes.len()))
+                            vec![Err(too_large("response", bytes.len()))]
                         }
-                        Ok(bytes) => Ok(into_parts(bytes)),
-                        Err(e) => Err(e),
+                        Ok(bytes) => into_parts(bytes)
+                            .into_iter()
+                            .map(|p| Ok(Payload(p)))
+                            .collect(),
+                        Err(e) => vec![Err(e)],
                     };
                     // Counted until its reply is queued, so a peer that
                     // does not read its replies cannot make the server
                     // hold more than the limit of them.
-                    match result {
-                        Ok(parts) => {
-                            let last = parts.len() - 1;
-                            for (n, bytes) in parts.into_iter().enumerate() {
-                                let reply = ShardReply {
-                                    id,
-                                    clock: service.now(),
-                                    result: Ok(Payload(bytes)),
-                                    part: n < last,
-                                };
-                                if replies.send(reply).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let reply = ShardReply {
-                                id,
-                                clock: service.now(),
-                                result: Err(e),
-                                part: false,
-                            };
-                            let _ = replies.send(reply).await;
+                    let last = results.len() - 1;
+                    for (n, result) in results.into_iter().enumerate() {
+                        let reply = ShardReply {
+                            id,
+                            clock: service.now(),
+                            result,
+                            part: n < last,
+                        };
+                        if replies.send(reply).await.is_err() {
+                            break;
                         }
                     }
                     in_flight.borrow_mut().remove(&id);

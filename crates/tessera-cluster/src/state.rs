@@ -281,12 +281,6 @@ impl SequencePositions {
     pub fn iter(&self) -> impl Iterator<Item = (u32, SequencePosition)> + '_ {
         self.0.iter().map(|(id, p)| (*id, *p))
     }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl Serialize for SequencePositions {

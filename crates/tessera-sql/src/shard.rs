@@ -3977,8 +3977,6 @@ impl ShardContext {
         Ok(ShardResponse::Done(vec![]))
     }
 
-    /// Appends the records not yet durable (an older generation than one
-    /// already logged adds nothing), then marks them logged.
     /// At a clean shutdown, on shard 0: records of exactly where every
     /// sequence is, so that they resume without the gap a crash leaves (in
     /// a cluster, where no other node moved a sequence since this node's

@@ -229,15 +229,11 @@ impl SequenceDef {
                 && s.generation == s.logged
                 && s.left <= s.span / 2
             {
-                let from = s.record.0;
-                let (ahead, n) = self.ahead(from, s.chunk);
+                let (ahead, n) = self.ahead(s.record.0, s.chunk);
                 if n > 0 {
                     s.older = Some((s.generation, s.left));
                     s.left += n;
-                    s.span = n;
-                    s.chunk = (s.chunk * 2).min(FETCHES_AHEAD_MAX);
-                    s.generation += 1;
-                    s.record = (ahead, true);
+                    s.push_record(ahead, n);
                 }
             }
             return Ok((v, generation));
@@ -245,11 +241,8 @@ impl SequenceDef {
         // A new record, far enough ahead to cover the next fetches.
         let (ahead, n) = self.ahead(v, s.chunk);
         s.left = n;
-        s.span = n;
         s.older = None;
-        s.chunk = (s.chunk * 2).min(FETCHES_AHEAD_MAX);
-        s.generation += 1;
-        s.record = (ahead, true);
+        s.push_record(ahead, n);
         Ok((v, s.generation))
     }
 
@@ -441,6 +434,35 @@ struct Inner {
 pub type SequenceRecord = (TableId, u64, i64, bool);
 
 impl Inner {
+    /// A new newest record at `ahead`, `n` values past the one before.
+    fn push_record(&mut self, ahead: i64, n: u32) {
+        self.span = n;
+        self.chunk = (self.chunk * 2).min(FETCHES_AHEAD_MAX);
+        self.generation += 1;
+        self.record = (ahead, true);
+    }
+
+    /// Records up to `generation` are durable (or granted).
+    fn mark_logged(&mut self, generation: u64) {
+        self.logged = self.logged.max(generation);
+        if self.forced.is_some_and(|g| g <= self.logged) {
+            self.forced = None;
+        }
+    }
+
+    /// The newest record as a claim: extending the position the node's
+    /// records extend, unless a `setval` in it sets the position.
+    fn claim(&self, id: TableId, needed: bool) -> SequenceClaim {
+        SequenceClaim {
+            id,
+            generation: self.generation,
+            value: self.record.0,
+            is_called: self.record.1,
+            after: self.forced.is_none().then_some(self.base),
+            needed,
+        }
+    }
+
     /// Claims for generations `(logged, upto]` will not be granted.
     fn lose_through(&mut self, upto: u64) {
         if upto <= self.logged {
@@ -452,10 +474,7 @@ impl Inner {
                 self.lost_floor = self.lost_floor.max(to);
             }
         }
-        self.logged = upto;
-        if self.forced.is_some_and(|g| g <= upto) {
-            self.forced = None;
-        }
+        self.mark_logged(upto);
     }
 
     /// Continues from `position`: whatever is pending extends an older
@@ -504,23 +523,12 @@ impl SequenceState {
     /// not yet.
     pub fn pending(&self, id: TableId) -> Option<SequenceClaim> {
         let s = self.lock();
-        (s.generation > s.logged).then(|| SequenceClaim {
-            id,
-            generation: s.generation,
-            value: s.record.0,
-            is_called: s.record.1,
-            after: s.forced.is_none().then_some(s.base),
-            needed: s.forced.is_some() || s.older.is_none(),
-        })
+        (s.generation > s.logged).then(|| s.claim(id, s.forced.is_some() || s.older.is_none()))
     }
 
     /// Records up to `generation` are durable.
     pub fn logged(&self, generation: u64) {
-        let mut s = self.lock();
-        s.logged = s.logged.max(generation);
-        if s.forced.is_some_and(|g| g <= s.logged) {
-            s.forced = None;
-        }
+        self.lock().mark_logged(generation);
     }
 
     /// The newest generation made durable.
@@ -532,10 +540,7 @@ impl SequenceState {
     /// `version`.
     pub fn granted(&self, generation: u64, version: u64) {
         let mut s = self.lock();
-        s.logged = s.logged.max(generation);
-        if s.forced.is_some_and(|g| g <= s.logged) {
-            s.forced = None;
-        }
+        s.mark_logged(generation);
         s.base = s.base.max(version);
         if s.tip.is_some_and(|t| t.version <= s.base) {
             s.tip = None;
@@ -622,14 +627,7 @@ impl SequenceState {
         s.record = (s.last, s.is_called);
         s.left = 0;
         s.older = None;
-        SequenceClaim {
-            id,
-            generation: s.generation,
-            value: s.last,
-            is_called: s.is_called,
-            after: s.forced.is_none().then_some(s.base),
-            needed: true,
-        }
+        s.claim(id, true)
     }
 
     /// The definition changed (ALTER SEQUENCE): the next `nextval` writes

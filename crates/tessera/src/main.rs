@@ -26,6 +26,7 @@ use tessera_runtime::{
     CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,
 };
 use tessera_sql::password::{self, PasswordEncryption};
+use tessera_types::sequence::{Claimed, SequenceClaim, SequencePosition};
 use tessera_types::RoleDef;
 
 /// The PostgreSQL port a node listens on by default: not 5432 (PostgreSQL)
@@ -483,8 +484,6 @@ impl tessera_cluster::shards::ShardService for NodeShards {
         }
     }
 }
-
-use tessera_types::sequence::{Claimed, SequenceClaim, SequencePosition};
 
 /// The cluster's catalog log (tessera-cluster) as the shards use it
 /// (tessera-sql); see docs/CLUSTER.md step 2.

@@ -325,13 +325,14 @@ impl ShardContext {
         let Some(shared) = &log.shared else {
             return Err(Error::internal("a sequence claim outside a cluster"));
         };
+        let needed = claims.iter().any(|c| c.needed);
         let claim = claim(
             log.claims.clone(),
             shared.log.clone(),
             self.catalog_cell.load(),
-            claims.clone(),
+            claims,
         );
-        if claims.iter().any(|c| c.needed) {
+        if needed {
             return claim.await;
         }
         tokio::task::spawn_local(async move {
