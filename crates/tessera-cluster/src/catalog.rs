@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use tessera_types::global::{GlobalChanges, GlobalOp};
 use tessera_types::sequence::Claimed;
 use tessera_types::{sqlstate, Error, Result};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -54,11 +55,23 @@ pub(crate) struct ClaimRequest {
     pub reply: oneshot::Sender<Result<Vec<Claimed>>>,
 }
 
+/// A statement's changes to global tables, served in order apart from
+/// the rest (several go in one command when they queue up).
+pub(crate) struct GlobalRequest {
+    pub ops: Vec<GlobalOp>,
+    /// The write's number once applied here, or `None` when a row it
+    /// changes had changed since it was read.
+    pub reply: oneshot::Sender<Result<Option<u64>>>,
+}
+
 /// A node's handle on the cluster's catalog log.
 #[derive(Clone)]
 pub struct CatalogClient {
     requests: mpsc::UnboundedSender<CatalogRequest>,
     claims: mpsc::UnboundedSender<ClaimRequest>,
+    globals: mpsc::UnboundedSender<GlobalRequest>,
+    /// How many writes to global tables the node's copy holds.
+    globals_applied: Arc<watch::Sender<u64>>,
     metadata: watch::Receiver<Arc<Metadata>>,
     /// How many records the SQL layer's catalog holds (see [`Self::applied`]).
     applied: Arc<watch::Sender<u64>>,
@@ -70,6 +83,10 @@ impl CatalogClient {
     pub(crate) fn new(
         requests: mpsc::UnboundedSender<CatalogRequest>,
         claims: mpsc::UnboundedSender<ClaimRequest>,
+        globals: (
+            mpsc::UnboundedSender<GlobalRequest>,
+            Arc<watch::Sender<u64>>,
+        ),
         metadata: watch::Receiver<Arc<Metadata>>,
         applied: Arc<watch::Sender<u64>>,
         me: Arc<AtomicU64>,
@@ -77,6 +94,8 @@ impl CatalogClient {
         CatalogClient {
             requests,
             claims,
+            globals: globals.0,
+            globals_applied: globals.1,
             metadata,
             applied,
             me,
@@ -176,6 +195,73 @@ impl CatalogClient {
     pub fn sequence_positions(&self) -> (u64, SequencePositions) {
         let m = self.metadata.borrow();
         (m.sequence_claims, m.sequences.clone())
+    }
+
+    /// Changes global tables' rows (`Command::WriteGlobals`): the write's
+    /// number once applied here, or `None` if a row it changes was changed
+    /// since `old` was read. Never an unknown outcome: a lost answer is
+    /// settled with a fence first.
+    pub fn write_globals(
+        &self,
+        ops: Vec<GlobalOp>,
+    ) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.globals.send(GlobalRequest { ops, reply });
+        async move {
+            sent.map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        }
+    }
+
+    /// What a copy of the global tables that holds the first `seen` writes
+    /// needs to catch up with what this node has applied (`None`: every
+    /// row, whatever the copy holds).
+    pub fn globals_since(&self, seen: Option<u64>) -> GlobalChanges {
+        let m = self.metadata.borrow();
+        let g = &m.globals;
+        let Some(seen) = seen else {
+            return GlobalChanges::Whole {
+                applied: g.applied,
+                tables: g.tables.iter().map(|(t, r)| (*t, r.clone())).collect(),
+            };
+        };
+        match g.recent.front() {
+            Some((first, _)) if *first <= seen + 1 => GlobalChanges::Writes(
+                g.recent
+                    .iter()
+                    .filter(|(n, _)| *n > seen)
+                    .cloned()
+                    .collect(),
+            ),
+            None if g.applied == seen => GlobalChanges::Writes(Vec::new()),
+            _ => {
+                drop(m);
+                self.globals_since(None)
+            }
+        }
+    }
+
+    /// The row of global table `table` under `key`, as this node applied it.
+    pub fn global_row(&self, table: u32, key: &[u8]) -> Option<Vec<u8>> {
+        let m = self.metadata.borrow();
+        m.globals.tables.get(&table)?.get(key).cloned()
+    }
+
+    /// Waits until more than `seen` writes to global tables are applied here.
+    pub fn globals_after(&self, seen: u64) -> impl Future<Output = ()> + Send + 'static {
+        self.once(move |m| (m.globals.applied > seen).then_some(()))
+    }
+
+    /// The node's copy of the global tables holds the first `writes`
+    /// writes: a node that wrote waits for every other node to say so.
+    pub fn globals_applied(&self, writes: u64) {
+        self.globals_applied.send_if_modified(|n| {
+            let more = writes > *n;
+            if more {
+                *n = writes;
+            }
+            more
+        });
     }
 
     /// Waits until more than `seen` claims are applied here.

@@ -24,12 +24,13 @@ use std::time::{Duration, Instant};
 
 use openraft::{ChangeMembers, Raft, ServerState, Snapshot};
 use ring::rand::{SecureRandom, SystemRandom};
+use tessera_types::global::GlobalOp;
 use tessera_types::sequence::Claimed;
 use tessera_types::{sqlstate, Error, Result};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::catalog::{CatalogClient, CatalogOp, CatalogRequest, ClaimRequest};
+use crate::catalog::{CatalogClient, CatalogOp, CatalogRequest, ClaimRequest, GlobalRequest};
 use crate::secret::{handshake_server, ClusterSecret};
 use crate::state::{
     Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, SequenceMove,
@@ -275,11 +276,14 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (catalog_requests, catalog_rx) = mpsc::unbounded_channel();
     let (claim_requests, claims_rx) = mpsc::unbounded_channel();
+    let (global_requests, globals_rx) = mpsc::unbounded_channel();
     let (sql_applied, sql_applied_rx) = watch::channel(0);
+    let (globals_applied, globals_applied_rx) = watch::channel(0);
     let me = Arc::new(AtomicU64::new(0));
     let catalog = CatalogClient::new(
         catalog_requests,
         claim_requests,
+        (global_requests, Arc::new(globals_applied)),
         metadata.clone(),
         Arc::new(sql_applied),
         me.clone(),
@@ -324,6 +328,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     last_proposal: Cell::new(0),
                     catalog_peer: RefCell::new(None),
                     sql_applied: sql_applied_rx,
+                    globals_applied: globals_applied_rx,
                     me,
                 });
                 tokio::task::spawn_local(accept_loop(node.clone(), listener));
@@ -331,6 +336,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                 tokio::task::spawn_local(node.clone().govern());
                 tokio::task::spawn_local(node.clone().serve_catalog(catalog_rx));
                 tokio::task::spawn_local(node.clone().serve_claims(claims_rx));
+                tokio::task::spawn_local(node.clone().serve_globals(globals_rx));
                 let mut shutdown_rx = shutdown_rx;
                 while !*shutdown_rx.borrow() {
                     if shutdown_rx.changed().await.is_err() {
@@ -375,9 +381,16 @@ struct Node {
     catalog_peer: RefCell<Option<Peer>>,
     /// The records the SQL layer's catalog holds (`CatalogClient::applied`).
     sql_applied: watch::Receiver<u64>,
+    /// The writes the node's copy of the global tables holds
+    /// (`CatalogClient::globals_applied`).
+    globals_applied: watch::Receiver<u64>,
 }
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many queued writes of global tables go in one command at most.
+const GLOBAL_WRITES_PER_COMMAND: usize = 64;
+/// How long a write of global tables tries to reach a leader.
+const GLOBAL_WRITE_PATIENCE: Duration = Duration::from_secs(10);
 /// How long a node that committed a catalog change waits for each other
 /// node to apply it.
 const CATALOG_APPLY_WAIT: Duration = Duration::from_secs(5);
@@ -737,6 +750,7 @@ impl Node {
                 | Command::CatalogUnlock { .. }
                 | Command::LeaseIds { .. }
                 | Command::ClaimSequences { .. }
+                | Command::WriteGlobals { .. }
                 | Command::Fence),
             ) => match commit(&raft, command).await {
                 Ok((index, result)) => Response::Proposed { index, result },
@@ -748,6 +762,13 @@ impl Node {
                     tokio::time::timeout(CATALOG_APPLY_WAIT, applied.wait_for(|n| *n >= records))
                         .await;
                 Response::CatalogApplied(matches!(reached, Ok(Ok(_))))
+            }
+            Request::GlobalsApplied(writes) => {
+                let mut applied = self.globals_applied.clone();
+                let reached =
+                    tokio::time::timeout(CATALOG_APPLY_WAIT, applied.wait_for(|n| *n >= writes))
+                        .await;
+                Response::GlobalsApplied(matches!(reached, Ok(Ok(_))))
             }
             Request::Propose(other) => {
                 Response::Failed(format!("\"{other}\" is not proposed this way"))
@@ -772,34 +793,130 @@ impl Node {
         }
     }
 
+    /// Serves writes to global tables in order, those that queued up
+    /// meanwhile in one command.
+    async fn serve_globals(self: Rc<Self>, mut requests: mpsc::UnboundedReceiver<GlobalRequest>) {
+        while let Some(first) = requests.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < GLOBAL_WRITES_PER_COMMAND {
+                match requests.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let writes = batch.iter().map(|r| r.ops.clone()).collect();
+            match self.write_globals(writes).await {
+                Ok(outcomes) => {
+                    let me = self.identity.borrow().node_id;
+                    if let (Some(me), Some(last)) = (me, outcomes.iter().flatten().max().copied()) {
+                        self.wait_for_others(me, Request::GlobalsApplied(last))
+                            .await;
+                    }
+                    for (request, outcome) in batch.into_iter().zip(outcomes) {
+                        let _ = request.reply.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    for request in batch {
+                        let _ = request.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Proposes a `WriteGlobals` until it is known to be applied or not
+    /// (a lost answer is settled with a fence); the outcome of each write.
+    async fn write_globals(
+        self: &Rc<Self>,
+        writes: Vec<Vec<GlobalOp>>,
+    ) -> Result<Vec<Option<u64>>> {
+        let make = |node, proposal| Command::WriteGlobals {
+            node,
+            proposal,
+            writes: writes.clone(),
+        };
+        match self
+            .propose_patiently(
+                "this write of global tables",
+                GLOBAL_WRITE_PATIENCE,
+                make,
+                true,
+            )
+            .await?
+        {
+            CommandResult::Globals(outcomes) => Ok(outcomes),
+            other => Err(Error::internal(format!(
+                "an unexpected answer to a write of global tables: {other:?}"
+            ))),
+        }
+    }
+
     /// Proposes a `ClaimSequences`, trying again for a while when there is
     /// no leader or no answer: a claim applied twice is lost the second
     /// time, as if another node had moved the position, which the caller
     /// handles.
     async fn claim_sequences(self: &Rc<Self>, claims: Vec<SequenceMove>) -> Result<Vec<Claimed>> {
+        let make = |node, _| Command::ClaimSequences {
+            node,
+            claims: claims.clone(),
+        };
+        match self
+            .propose_patiently(
+                "this node's claim on sequence values",
+                SEQUENCE_CLAIM_PATIENCE,
+                make,
+                false,
+            )
+            .await?
+        {
+            CommandResult::Claims(outcomes) => Ok(outcomes),
+            other => Err(Error::internal(format!(
+                "an unexpected answer to a sequence claim: {other:?}"
+            ))),
+        }
+    }
+
+    /// Proposes the command `make` builds (from this node's id and a new
+    /// proposal number) through the leader, trying again for up to
+    /// `patience` while there is no leader or no answer; its result once
+    /// applied here (`Refused` as an error). With `settle` a lost answer
+    /// is settled with a fence and the node's last `WriteGlobals` proposal
+    /// first, so the command is never applied twice; without, the caller
+    /// accepts that it may be.
+    async fn propose_patiently(
+        self: &Rc<Self>,
+        what: &str,
+        patience: Duration,
+        make: impl Fn(NodeId, u64) -> Command,
+        settle: bool,
+    ) -> Result<CommandResult> {
         let started = Instant::now();
         loop {
             let raft = self.raft();
             let node = self.identity.borrow().node_id;
             let failure = match (raft, node) {
                 (Some(raft), Some(node)) => {
-                    let command = Command::ClaimSequences {
-                        node,
-                        claims: claims.clone(),
-                    };
-                    match self.propose_via_leader(&raft, command).await {
-                        Ok((index, CommandResult::Claims(outcomes))) => {
+                    let proposal = self.next_proposal();
+                    let result = match self.propose_via_leader(&raft, make(node, proposal)).await {
+                        Ok((index, result)) => {
                             self.applied_up_to(index).await;
-                            return Ok(outcomes);
+                            Ok(result)
                         }
-                        Ok((_, CommandResult::Refused(m))) => {
+                        Err(e) if settle => {
+                            match self.outcome_of(&raft, node, proposal, true).await {
+                                Some(result) => Ok(result),
+                                // Never applied, and now never will be: again.
+                                None => Err(e),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(CommandResult::Refused(m)) => {
                             return Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m))
                         }
-                        Ok((_, other)) => {
-                            return Err(Error::internal(format!(
-                                "an unexpected answer to a sequence claim: {other:?}"
-                            )))
-                        }
+                        Ok(result) => return Ok(result),
                         Err(e) => e,
                     }
                 }
@@ -808,13 +925,10 @@ impl Node {
                     "this node is not in its cluster yet",
                 ),
             };
-            if started.elapsed() > SEQUENCE_CLAIM_PATIENCE {
+            if started.elapsed() > patience {
                 return Err(Error::new(
                     failure.code,
-                    format!(
-                        "the cluster did not take this node's claim on sequence values: {}",
-                        failure.message
-                    ),
+                    format!("the cluster did not take {what}: {}", failure.message),
                 ));
             }
             tokio::time::sleep(CATALOG_LOCK_RETRY).await;
@@ -867,14 +981,14 @@ impl Node {
                 }
                 Err(e) => {
                     tracing::debug!("a catalog proposal: {}", e.message);
-                    self.outcome_of(&raft, node, proposal).await
+                    self.outcome_of(&raft, node, proposal, false).await
                 }
             };
             match result {
                 Some(CommandResult::Lease(end)) => return Ok(end),
                 Some(CommandResult::CatalogLen(n)) => {
                     if let CatalogOp::Append { .. } = op {
-                        self.wait_for_others(node, n).await;
+                        self.wait_for_others(node, Request::CatalogApplied(n)).await;
                     }
                     return Ok(n);
                 }
@@ -900,13 +1014,15 @@ impl Node {
         }
     }
 
-    /// Waits until every other online node's SQL catalog holds `records`
-    /// records, so that a change is seen everywhere once its statement
-    /// returns. A node that cannot say so in time is named in the log: it
-    /// is down or cut off, and applies the records before it serves again
-    /// (its start-up fence); a node cut off while it runs is the lease's
+    /// Waits until every other online node has applied what `ask` names
+    /// (`CatalogApplied`: its SQL catalog holds that many records;
+    /// `GlobalsApplied`: its copy of the global tables that many writes),
+    /// so that a change is seen everywhere once its statement returns. A
+    /// node that cannot say so in time is named in the log: it is down or
+    /// cut off, and applies the change before it serves again (its
+    /// start-up fence); a node cut off while it runs is the lease's
     /// business (docs/CLUSTER.md §6).
-    async fn wait_for_others(&self, me: NodeId, records: u64) {
+    async fn wait_for_others(&self, me: NodeId, ask: Request) {
         let metadata = self.metadata.borrow().clone();
         let mut asks = tokio::task::JoinSet::new();
         for n in metadata.nodes.values() {
@@ -915,20 +1031,20 @@ impl Node {
             }
             let mut peer = Peer::new(n.advertise.clone(), self.config.secret.clone());
             let id = n.id;
+            let ask = ask.clone();
             asks.spawn_local(async move {
-                let answer = peer
-                    .call(
-                        &Request::CatalogApplied(records),
-                        CATALOG_APPLY_WAIT + CALL_TIMEOUT,
-                    )
-                    .await;
-                (id, matches!(answer, Ok(Response::CatalogApplied(true))))
+                let answer = peer.call(&ask, CATALOG_APPLY_WAIT + CALL_TIMEOUT).await;
+                let done = matches!(
+                    answer,
+                    Ok(Response::CatalogApplied(true) | Response::GlobalsApplied(true))
+                );
+                (id, done)
             });
         }
         while let Some(done) = asks.join_next().await {
             if let Ok((id, false)) = done {
                 tracing::warn!(
-                    "node {id} did not confirm the catalog change in time; it applies it before it serves again"
+                    "node {id} did not confirm a change of the catalog or of global tables in time; it applies it before it serves again"
                 );
             }
         }
@@ -980,14 +1096,16 @@ impl Node {
         }
     }
 
-    /// The result of this node's proposal `proposal`, whose answer was
-    /// lost: a fence is committed after it, and then the tables say
-    /// whether it was applied (`None`: it was not, and never will be).
+    /// The result of this node's proposal `proposal` (`global`: a
+    /// `WriteGlobals`, else a catalog command), whose answer was lost: a
+    /// fence is committed after it, and then the tables say whether it was
+    /// applied (`None`: it was not, and never will be).
     async fn outcome_of(
         &self,
         raft: &Raft<TypeConfig>,
         node: NodeId,
         proposal: u64,
+        global: bool,
     ) -> Option<CommandResult> {
         let since = Instant::now();
         let mut warned = false;
@@ -996,7 +1114,12 @@ impl Node {
                 Ok((index, _)) => {
                     self.applied_up_to(index).await;
                     let metadata = self.metadata.borrow().clone();
-                    return match metadata.proposals.get(&node) {
+                    let proposals = if global {
+                        &metadata.global_proposals
+                    } else {
+                        &metadata.proposals
+                    };
+                    return match proposals.get(&node) {
                         Some((p, result)) if *p == proposal => Some(result.clone()),
                         _ => None,
                     };

@@ -3,11 +3,12 @@
 //! the same order, so every node holds the same tables; nothing else may
 //! change them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use openraft::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
+use tessera_types::global::{GlobalOp, GlobalRows};
 use tessera_types::sequence::{Claimed, SequencePosition};
 
 pub type NodeId = u64;
@@ -127,6 +128,13 @@ pub enum Command {
         node: NodeId,
         claims: Vec<SequenceMove>,
     },
+    /// Statements' changes to global tables, each applied whole if every
+    /// row it changes is still as its `old` says, else not at all.
+    WriteGlobals {
+        node: NodeId,
+        proposal: u64,
+        writes: Vec<Vec<GlobalOp>>,
+    },
 }
 
 /// A move of a sequence's position to `value`: taken only if the
@@ -160,6 +168,9 @@ impl std::fmt::Display for Command {
             Command::ClaimSequences { node, claims } => {
                 write!(f, "{} sequence claims by node {node}", claims.len())
             }
+            Command::WriteGlobals { node, writes, .. } => {
+                write!(f, "{} writes to global tables by node {node}", writes.len())
+            }
         }
     }
 }
@@ -180,6 +191,9 @@ pub enum CommandResult {
     Lease(u64),
     /// What became of each claim of a `ClaimSequences`.
     Claims(Vec<Claimed>),
+    /// Per write of a `WriteGlobals`: its number once applied, or `None`
+    /// when a row it changes had changed since its writer read it.
+    Globals(Vec<Option<u64>>),
 }
 
 /// Which cluster-wide shard owns each bucket (`map[b]` for bucket `b`).
@@ -296,6 +310,50 @@ impl<'de> Deserialize<'de> for SequencePositions {
 }
 
 /// The system tables.
+/// How many of the latest writes to global tables the tables keep for the
+/// nodes that follow them; a node further behind copies the rows whole.
+pub const GLOBAL_WRITES_KEPT: usize = 1024;
+
+/// The global tables' rows (docs/CLUSTER.md §7) and the latest writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalTables {
+    pub tables: BTreeMap<u32, GlobalRows>,
+    /// How many writes were applied.
+    pub applied: u64,
+    /// The latest writes, with their numbers, oldest first.
+    pub recent: Arc<VecDeque<(u64, Arc<Vec<GlobalOp>>)>>,
+}
+
+impl GlobalTables {
+    /// Applies `ops` if every row is as its `old` says: the write's number.
+    fn write(&mut self, ops: &[GlobalOp]) -> Option<u64> {
+        let holds = ops.iter().all(|op| {
+            let now = self
+                .tables
+                .get(&op.table)
+                .and_then(|rows| rows.get(&op.key));
+            now == op.old.as_ref()
+        });
+        if !holds {
+            return None;
+        }
+        for op in ops {
+            let rows = Arc::make_mut(self.tables.entry(op.table).or_default());
+            match &op.new {
+                Some(row) => rows.insert(op.key.clone(), row.clone()),
+                None => rows.remove(&op.key),
+            };
+        }
+        self.applied += 1;
+        let recent = Arc::make_mut(&mut self.recent);
+        recent.push_back((self.applied, Arc::new(ops.to_vec())));
+        while recent.len() > GLOBAL_WRITES_KEPT {
+            recent.pop_front();
+        }
+        Some(self.applied)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     pub cluster_id: u128,
@@ -328,6 +386,11 @@ pub struct Metadata {
     /// How many `ClaimSequences` were applied: a node that follows the
     /// positions looks again only when it grows.
     pub sequence_claims: u64,
+    /// The global tables' rows.
+    pub globals: GlobalTables,
+    /// Per node: its last `WriteGlobals`'s proposal number and result (the
+    /// node proposes them one at a time, apart from its catalog commands).
+    pub global_proposals: BTreeMap<NodeId, (u64, CommandResult)>,
 }
 
 impl Metadata {
@@ -548,6 +611,20 @@ impl Metadata {
                     })
                     .collect();
                 CommandResult::Claims(outcomes)
+            }
+            Command::WriteGlobals {
+                node,
+                proposal,
+                writes,
+            } => {
+                if !self.is_online(*node) {
+                    return CommandResult::Refused(format!("node {node} is not in the cluster"));
+                }
+                let result =
+                    CommandResult::Globals(writes.iter().map(|w| self.globals.write(w)).collect());
+                self.global_proposals
+                    .insert(*node, (*proposal, result.clone()));
+                result
             }
         }
     }
@@ -871,6 +948,62 @@ mod tests {
         m.apply(&Command::ExpelNode { id: 2 });
         assert!(matches!(
             m.apply(&claim(2, Some(3), 9)),
+            CommandResult::Refused(_)
+        ));
+        let bytes = postcard::to_allocvec(&m).unwrap();
+        let back: Metadata = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_global_write_holds_only_over_the_rows_its_writer_saw() {
+        let mut m = two_nodes();
+        let op = |key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>| GlobalOp {
+            table: 9,
+            key: key.to_vec(),
+            old: old.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
+        };
+        let write = |node, proposal, writes| Command::WriteGlobals {
+            node,
+            proposal,
+            writes,
+        };
+        // Two inserts, then an update from the row each writer saw: the
+        // second writer saw the row before the first changed it.
+        assert_eq!(
+            m.apply(&write(
+                1,
+                1,
+                vec![
+                    vec![op(b"a", None, Some(b"1"))],
+                    vec![op(b"b", None, Some(b"1"))]
+                ]
+            )),
+            CommandResult::Globals(vec![Some(1), Some(2)])
+        );
+        assert_eq!(
+            m.apply(&write(2, 1, vec![vec![op(b"a", Some(b"1"), Some(b"2"))]])),
+            CommandResult::Globals(vec![Some(3)])
+        );
+        // All or nothing: "b" holds, "a" does not.
+        let stale = vec![op(b"b", Some(b"1"), None), op(b"a", Some(b"1"), Some(b"3"))];
+        assert_eq!(
+            m.apply(&write(1, 2, vec![stale])),
+            CommandResult::Globals(vec![None])
+        );
+        assert_eq!(
+            m.global_proposals[&1],
+            (2, CommandResult::Globals(vec![None]))
+        );
+        let rows = &m.globals.tables[&9];
+        assert_eq!(rows.get(&b"a"[..]).map(Vec::as_slice), Some(&b"2"[..]));
+        assert_eq!(rows.get(&b"b"[..]).map(Vec::as_slice), Some(&b"1"[..]));
+        assert_eq!(m.globals.applied, 3);
+        assert_eq!(m.globals.recent.back().map(|(n, _)| *n), Some(3));
+        m.apply(&Command::ExpelNode { id: 2 });
+        assert!(matches!(
+            m.apply(&write(2, 2, vec![vec![op(b"c", None, Some(b"1"))]])),
             CommandResult::Refused(_)
         ));
         let bytes = postcard::to_allocvec(&m).unwrap();

@@ -34,7 +34,7 @@ pub const MAX_FRAME_BYTES: usize = 64 << 20;
 /// How long connecting and the handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     /// Discovery: who are you, and are you in a cluster?
     Hello,
@@ -64,6 +64,9 @@ pub enum Request {
     /// From a node that committed catalog records: answer once your SQL
     /// catalog holds this many (or after a while, saying it does not).
     CatalogApplied(u64),
+    /// Answer once this node's copy of the global tables holds this many
+    /// writes (or after a while, with `false`).
+    GlobalsApplied(u64),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,6 +93,7 @@ pub enum Response {
     },
     /// Whether the SQL catalog holds the records asked about.
     CatalogApplied(bool),
+    GlobalsApplied(bool),
     /// The request was understood but failed.
     Failed(String),
 }

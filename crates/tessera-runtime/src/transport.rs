@@ -376,6 +376,10 @@ impl Cluster for ShardCluster {
         self.local_index(shard).is_some()
     }
 
+    fn in_cluster(&self) -> bool {
+        self.remote.is_some()
+    }
+
     fn table_stats(&self) -> Option<Arc<tessera_sql::stats::TableStats>> {
         self.ctx.stats()
     }

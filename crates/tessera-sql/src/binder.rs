@@ -142,6 +142,7 @@ fn function_scope(
             .collect(),
         primary_key: vec![],
         sharding_key: vec![],
+        global: false,
         checks: vec![],
         foreign_keys: vec![],
     };
@@ -10248,6 +10249,7 @@ impl Binder<'_> {
             columns: vec![ColumnDef::new(column, data_type, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -12239,6 +12241,7 @@ impl Binder<'_> {
                 columns,
                 primary_key: vec![],
                 sharding_key,
+                global: parsed.distributed_globally,
                 checks: vec![],
                 foreign_keys: vec![],
             },
@@ -13668,6 +13671,8 @@ impl Binder<'_> {
             keyable(&columns, key)?;
         }
         let sharding_key = match distributed_by {
+            // A global table's rows are everywhere: no key picks a place.
+            None if parsed.distributed_globally => vec![],
             None => primary_key.clone(),
             Some(cols) => {
                 let mut key = Vec::new();
@@ -13712,6 +13717,7 @@ impl Binder<'_> {
             columns,
             primary_key,
             sharding_key,
+            global: parsed.distributed_globally,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -15033,6 +15039,7 @@ mod index_choice_tests {
             ],
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -15055,6 +15062,7 @@ mod index_choice_tests {
             ],
             primary_key: vec![0, 1],
             sharding_key: vec![0, 1],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -558,6 +558,13 @@ pub struct Txn {
     /// inside it) gives the table back, as PostgreSQL releases the locks
     /// of an aborted subtransaction.
     pub table_locks: Vec<(tessera_types::TableId, u32)>,
+    /// Opened for one statement or one simple Query's statements, not by
+    /// BEGIN.
+    pub implicit: bool,
+    /// In a cluster: it writes global tables, and commits through the
+    /// cluster's log (`shard/globals.rs`); a clock reading from before its
+    /// first statement read them.
+    pub globals: Option<u64>,
 }
 
 impl Txn {

@@ -420,9 +420,10 @@ impl Explainer<'_> {
             (false, None) => format!("Seq Scan on {}", table.name),
         };
         let on = match target {
+            Target::NoTable => "the router".to_string(),
+            _ if table.global => "the node's copy of a global table".to_string(),
             Target::ShardingKey(_) => "1 shard, by sharding key".to_string(),
             Target::AllShards => format!("all {} shards", self.shards),
-            Target::NoTable => "the router".to_string(),
         };
         self.line(depth, &format!("{scan} (on {on})"), actual);
     }

@@ -316,6 +316,7 @@ mod tests {
             columns: vec![],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -29,6 +29,8 @@ pub struct Parsed {
     pub statement: Statement,
     /// `DISTRIBUTED BY (…)` after a CREATE TABLE.
     pub distributed_by: Option<Vec<Ident>>,
+    /// `DISTRIBUTED GLOBALLY` after a CREATE TABLE.
+    pub distributed_globally: bool,
     /// CREATE TABLE name (columns) AS …: the column names.
     pub as_columns: Vec<Ident>,
     /// CREATE TABLE … AS … WITH [NO] DATA.
@@ -340,17 +342,20 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             parser.expect_keyword(Keyword::DATA).map_err(syntax)?;
         }
         let mut distributed_by = None;
-        if matches!(statement, Statement::CreateTable(_)) {
-            if let Token::Word(w) = &parser.peek_token().token {
-                if w.value.eq_ignore_ascii_case("distributed") {
-                    parser.next_token();
-                    parser.expect_keyword(Keyword::BY).map_err(syntax)?;
-                    distributed_by = Some(
-                        parser
-                            .parse_parenthesized_column_list(IsOptional::Mandatory, false)
-                            .map_err(syntax)?,
-                    );
-                }
+        let mut distributed_globally = false;
+        let is_next = |parser: &Parser, word: &str| matches!(&parser.peek_token().token, Token::Word(w) if w.value.eq_ignore_ascii_case(word));
+        if matches!(statement, Statement::CreateTable(_)) && is_next(&parser, "distributed") {
+            parser.next_token();
+            if is_next(&parser, "globally") {
+                parser.next_token();
+                distributed_globally = true;
+            } else {
+                parser.expect_keyword(Keyword::BY).map_err(syntax)?;
+                distributed_by = Some(
+                    parser
+                        .parse_parenthesized_column_list(IsOptional::Mandatory, false)
+                        .map_err(syntax)?,
+                );
             }
         }
         let next = parser.peek_token();
@@ -364,6 +369,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
         out.push(Parsed {
             statement,
             distributed_by,
+            distributed_globally,
             as_columns: columns,
             with_data,
             alter_sequence,

@@ -98,6 +98,10 @@ pub trait Cluster {
         let _ = shard;
         true
     }
+    /// Whether this node is one of a cluster's.
+    fn in_cluster(&self) -> bool {
+        false
+    }
     fn catalog(&self) -> Arc<Catalog>;
     /// The catalog transaction block `txn` sees: its own changes too, once
     /// it made some (see `shard/ddl.rs`).
@@ -403,6 +407,25 @@ impl<C: Cluster> Router<C> {
         catalog.shards()
     }
 
+    /// The shard holding the row of `table` whose sharding key (or storage
+    /// key) is `key`: a global table's rows are on this node's home shard.
+    fn shard_of_row(&self, catalog: &Catalog, table: &TableDef, key: &[u8]) -> ShardId {
+        if table.global {
+            self.cluster.home_shard()
+        } else {
+            self.shard_of_key(catalog, key)
+        }
+    }
+
+    /// The shards holding rows of `table`.
+    fn table_shards(&self, catalog: &Catalog, table: &TableDef) -> Vec<ShardId> {
+        if table.global {
+            vec![self.cluster.home_shard()]
+        } else {
+            self.all_shards(catalog)
+        }
+    }
+
     /// The shards a statement with this target runs on.
     fn targets(
         &self,
@@ -412,8 +435,9 @@ impl<C: Cluster> Router<C> {
         params: &Params,
     ) -> Result<Vec<ShardId>> {
         Ok(match target {
-            Target::AllShards => self.all_shards(catalog),
             Target::NoTable => vec![self.cluster.local_shard()],
+            _ if table.global => vec![self.cluster.home_shard()],
+            Target::AllShards => self.all_shards(catalog),
             Target::ShardingKey(exprs) => {
                 match eval_key(table, &table.sharding_key, exprs, params)? {
                     Some(key) => vec![self.shard_of_key(catalog, &key)],
@@ -823,7 +847,7 @@ impl<C: Cluster> Router<C> {
         if path.routes() {
             let mut split: HashMap<ShardId, Rows> = HashMap::new();
             for key in keys.iter() {
-                let shard = self.shard_of_key(&catalog, &path.sharding_key(key));
+                let shard = self.shard_of_row(&catalog, path.table, &path.sharding_key(key));
                 split
                     .entry(shard)
                     .or_insert_with(|| Rows::new(keys.width()))
@@ -832,7 +856,7 @@ impl<C: Cluster> Router<C> {
             by_shard.extend(split.into_iter().map(|(s, k)| (s, Arc::new(k))));
         } else if !keys.is_empty() {
             let keys = Arc::new(keys);
-            for shard in self.all_shards(&catalog) {
+            for shard in self.table_shards(&catalog, path.table) {
                 by_shard.push((shard, keys.clone()));
             }
         }
@@ -1886,6 +1910,8 @@ impl<C: Cluster> Router<C> {
                 ddl: false,
                 locked: Default::default(),
                 table_locks: Vec::new(),
+                implicit: true,
+                globals: None,
             };
             let batch = async {
                 let (changes, last) = self
@@ -2130,13 +2156,18 @@ impl<C: Cluster> Router<C> {
     }
 
     async fn back_off(&self, attempt: u32) {
+        self.sleep_up_to(50, 100 * attempt.min(20) as u64).await;
+    }
+
+    /// Sleeps `least` microseconds and a random part of `spread` more.
+    async fn sleep_up_to(&self, least: u64, spread: u64) {
         // xorshift: a little randomness so two retrying statements drift apart.
         let mut x = self.retry_seed.get();
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         self.retry_seed.set(x);
-        let micros = 50 + x % (100 * attempt.min(20) as u64);
+        let micros = least + x % spread.max(1);
         tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
     }
 
@@ -2245,9 +2276,9 @@ impl<C: Cluster> Router<C> {
             // The storage key doubles as the sharding key when they are the same columns.
             let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key
             {
-                self.shard_of_key(&catalog, &key)
+                self.shard_of_row(&catalog, table, &key)
             } else {
-                self.shard_of_key(&catalog, &encode_key(&row, &table.sharding_key))
+                self.shard_of_row(&catalog, table, &encode_key(&row, &table.sharding_key))
             };
             per_shard.entry(shard).or_default().push((key, row));
             inputs_of.entry(shard).or_default().push(n);
@@ -2573,6 +2604,9 @@ impl<C: Cluster> Router<C> {
         // PostgreSQL, whose planner folds constants.
         if let Some(e) = &statement.constant_error {
             return Err(e.clone());
+        }
+        if self.cluster.in_cluster() {
+            self.refuse_global_ddl(&statement.plan, &self.catalog_of(session))?;
         }
         // Only a write, or a statement calling sequence functions, asks
         // (a plain read pays nothing).
@@ -2930,16 +2964,14 @@ impl<C: Cluster> Router<C> {
                 restart,
                 notices,
             } => {
+                let catalog = self.catalog_of(session);
                 for delete in deletes {
-                    self.modify(
-                        "TRUNCATE",
-                        delete,
-                        &self.all_shards(&self.catalog_of(session)),
-                        None,
-                        &params,
-                        session,
-                    )
-                    .await?;
+                    let shards = match &**delete {
+                        Plan::Delete(d) => self.table_shards(&catalog, &d.table),
+                        _ => self.all_shards(&catalog),
+                    };
+                    self.modify("TRUNCATE", delete, &shards, None, &params, session)
+                        .await?;
                 }
                 for s in restart {
                     let before = s.state.current();
@@ -3258,6 +3290,8 @@ impl<C: Cluster> Router<C> {
                 ddl: false,
                 locked: Default::default(),
                 table_locks: Vec::new(),
+                implicit: false,
+                globals: None,
             });
         }
         Ok(QueryResult::command("BEGIN", notices))
@@ -3290,6 +3324,9 @@ impl<C: Cluster> Router<C> {
     /// that happens before the commit starts (`TxnValidate`), so no decision
     /// is ever made for reads that did not hold.
     async fn commit_participants(&self, txn: &Txn) -> Result<()> {
+        if let Some(since) = txn.globals {
+            return self.commit_globals(txn, since).await;
+        }
         let writers: Vec<ShardId> = txn.participants.iter().copied().collect();
         let readers: Vec<ShardId> = txn.reads.difference(&txn.participants).copied().collect();
         let validate = match (txn.isolation, txn.snapshot) {
@@ -3350,6 +3387,56 @@ impl<C: Cluster> Router<C> {
         };
         // Shards that only read release their read locks once the writes are applied.
         self.end_on(&readers, id).await;
+        result
+    }
+
+    /// In a cluster, the changes to global tables not yet made there:
+    /// indexes (each node's copy would need its own entries built) and
+    /// those that copy the rows (CREATE TABLE AS, ADD PRIMARY KEY).
+    fn refuse_global_ddl(&self, plan: &Plan, catalog: &Catalog) -> Result<()> {
+        let (global, what) = match plan {
+            Plan::CreateTable { table, unique, .. } => {
+                (table.global && !unique.is_empty(), "UNIQUE constraints")
+            }
+            Plan::CreateIndex { index, .. } => (
+                catalog.table_by_id(index.table).is_some_and(|t| t.global),
+                "indexes",
+            ),
+            Plan::CreateTableAs { table, .. } => (table.global, "CREATE TABLE AS"),
+            Plan::AddPrimaryKey { table, .. } => (table.global, "ADD PRIMARY KEY"),
+            _ => (false, ""),
+        };
+        if global {
+            return Err(Error::unsupported(format!(
+                "{what} on a global table, in a cluster"
+            )));
+        }
+        Ok(())
+    }
+
+    /// In a cluster: the commit of a statement that wrote global tables,
+    /// whose rows are all intents on this node's shard 0, through the
+    /// cluster's log (`shard/globals.rs`).
+    async fn commit_globals(&self, txn: &Txn, since: Timestamp) -> Result<()> {
+        let id = txn.id;
+        let home = self.cluster.home_shard();
+        let shards: Vec<ShardId> = txn.shards().into_iter().collect();
+        let result = if txn.participants.iter().any(|s| *s != home) {
+            Err(Error::unsupported(
+                "a statement that writes a global table and other tables, in a cluster",
+            )
+            .with_hint("Write the global table in a statement of its own."))
+        } else if txn.ddl {
+            Err(refuse_global_block())
+        } else if txn.participants.is_empty() {
+            Ok(())
+        } else {
+            self.cluster
+                .call(home, ShardRequest::CommitGlobals { id, since })
+                .await
+                .map(|_| ())
+        };
+        self.end_on(&shards, id).await;
         result
     }
 
@@ -4323,6 +4410,9 @@ impl<C: Cluster> Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
+        if self.cluster.in_cluster() && writes_global(statement) {
+            return self.write_globals(statement, params, session).await;
+        }
         // A write with foreign keys to check or act on runs in a block, so
         // what they do commits with it (an implicit one outside a block).
         // So does one with data-modifying WITH queries: they and the
@@ -4359,6 +4449,59 @@ impl<C: Cluster> Router<C> {
             crate::advisory::locks().end_transaction(session.pid());
         }
         result
+    }
+
+    /// In a cluster, a statement that writes global tables: it runs in a
+    /// block of its own (or the implicit one of its simple Query) that
+    /// commits through the cluster's log, and runs again, up to a few
+    /// times, when another node changed a row it changes first (40001).
+    async fn write_globals(
+        &self,
+        statement: &Statement,
+        params: Vec<Value>,
+        session: &mut SessionState,
+    ) -> Result<QueryResult> {
+        if let Some(txn) = session.txn.as_mut() {
+            if !txn.implicit {
+                txn.failed = true;
+                return Err(refuse_global_block());
+            }
+            txn.globals.get_or_insert_with(|| self.cluster.tick());
+            return self.execute_statement(statement, params, session).await;
+        }
+        let mut attempt = 0;
+        loop {
+            self.begin_implicit(session)?;
+            if let Some(txn) = session.txn.as_mut() {
+                txn.globals = Some(self.cluster.tick());
+            }
+            let start = block_deps(session);
+            let (result, deps) = with_statement_deps(
+                start,
+                self.execute_statement(statement, params.clone(), session),
+            )
+            .await;
+            let result = match result {
+                Ok(r) => self.settle(session, deps, true).await.map(|()| r),
+                Err(e) => Err(e),
+            };
+            let ended = self.end_implicit(session, result.is_ok()).await;
+            let result = result.and_then(|r| ended.map(|()| r));
+            if session.pid() != 0 {
+                crate::advisory::locks().end_transaction(session.pid());
+            }
+            match result {
+                Err(e)
+                    if e.code == sqlstate::SERIALIZATION_FAILURE
+                        && attempt < GLOBAL_WRITE_TRIES =>
+                {
+                    attempt += 1;
+                    // A write goes through the log: milliseconds apart.
+                    self.sleep_up_to(500, 2_000 * attempt.min(10) as u64).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Names the schema of the table an error is about (see
@@ -4488,7 +4631,11 @@ impl<C: Cluster> QueryEngine for Router<C> {
     }
 
     fn begin_implicit(&self, session: &mut SessionState) -> Result<()> {
-        self.begin(session, None, None).map(|_| ())
+        self.begin(session, None, None)?;
+        if let Some(txn) = session.txn.as_mut() {
+            txn.implicit = true;
+        }
+        Ok(())
     }
 
     async fn copy_rows(
@@ -4535,6 +4682,15 @@ impl<C: Cluster> QueryEngine for Router<C> {
         let Plan::Insert(insert) = &**plan else {
             return Err(Error::internal("COPY FROM without its INSERT"));
         };
+        if self.cluster.in_cluster() && insert.table.global {
+            if let Some(txn) = session.txn.as_mut() {
+                if !txn.implicit {
+                    txn.failed = true;
+                    return Err(refuse_global_block());
+                }
+                txn.globals.get_or_insert_with(|| self.cluster.tick());
+            }
+        }
         let sequenced = statement.uses_sequences;
         let mut params = Params::new(vec![], time);
         if sequenced {
@@ -4811,6 +4967,30 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
 /// The command a read-only transaction may not run (PostgreSQL's
 /// `PreventCommandIfReadOnly`), by the name its error gives; `None` for
 /// one it may.
+/// How many times a statement that writes global tables runs when other
+/// nodes keep changing its rows first.
+const GLOBAL_WRITE_TRIES: u32 = 100;
+
+fn refuse_global_block() -> Error {
+    Error::unsupported("writing a global table inside a transaction block, in a cluster")
+        .with_hint("Write global tables in statements of their own, outside BEGIN … COMMIT.")
+}
+
+/// Whether `statement` writes a global table (itself, or a data-modifying
+/// WITH query of it).
+fn writes_global(statement: &Statement) -> bool {
+    fn global(plan: &Plan) -> bool {
+        match plan {
+            Plan::Insert(i) => i.table.global,
+            Plan::Update(u) => u.table.global,
+            Plan::Delete(d) => d.table.global,
+            Plan::Truncate { deletes, .. } => deletes.iter().any(|d| global(d)),
+            _ => false,
+        }
+    }
+    global(&statement.plan) || statement.init.iter().any(|i| !i.dropped && global(&i.plan))
+}
+
 /// The verb of the first data-modifying WITH query among `init`.
 fn init_writing_verb(init: &[InitPlan]) -> Option<&str> {
     init.iter()

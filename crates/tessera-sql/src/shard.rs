@@ -56,6 +56,7 @@ mod analyze;
 mod catalog_log;
 mod ddl;
 mod dependencies;
+mod globals;
 mod roles;
 mod schemas;
 mod types;
@@ -382,6 +383,11 @@ pub enum ShardRequest {
         id: TxId,
         validate: Option<Timestamp>,
     },
+    /// In a cluster, on the router's node's shard 0: commit a statement's
+    /// block that wrote global tables through the cluster's log
+    /// (`shard/globals.rs`); its intents here are its row changes, computed
+    /// from what the copy held at `since` or later.
+    CommitGlobals { id: TxId, since: Timestamp },
     /// SERIALIZABLE, on a shard the transaction only read: check its reads
     /// still hold at `snapshot` and lock them until `TxnAbort`.
     TxnValidate { id: TxId, snapshot: Timestamp },
@@ -659,6 +665,7 @@ impl ShardRequest {
             | ShardRequest::IndexEntries { mode, .. } => mode.owner(),
             ShardRequest::TxnCommit { id, .. }
             | ShardRequest::TxnPrepare { id, .. }
+            | ShardRequest::CommitGlobals { id, .. }
             | ShardRequest::TxnValidate { id, .. } => Some(*id),
             ShardRequest::Reshape { block, .. } => Some(block.0),
             ShardRequest::BuildIndex { block, .. } => block.map(|b| b.0),
@@ -1676,6 +1683,7 @@ impl ShardContext {
                 .map(ShardResponse::Count),
             ShardRequest::TxnCommit { id, validate } => self.txn_commit(id, validate).await,
             ShardRequest::TxnPrepare { id, validate } => self.txn_prepare(id, validate).await,
+            ShardRequest::CommitGlobals { id, since } => self.commit_globals(id, since).await,
             ShardRequest::TxnValidate { id, snapshot } => {
                 self.validate_reads(id, snapshot)?;
                 Ok(ShardResponse::Done(vec![]))
@@ -2839,6 +2847,11 @@ impl ShardContext {
     /// wait for this fsync; otherwise (the log must grow first) only once
     /// durable.
     async fn commit_locked(&self, writes: WriteSet) -> Result<()> {
+        if let Err(e) = self.refuse_global_writes(&writes) {
+            self.store.borrow_mut().unlock(&writes);
+            self.unlocked.notify_waiters();
+            return Err(e);
+        }
         let record = Record::Commit(writes);
         let appended = self.append_published(&record.encode());
         let Record::Commit(writes) = record else {
@@ -2885,6 +2898,11 @@ impl ShardContext {
     /// `Resolve`. Returns once the prepare is certain to reach the disk
     /// (the router waits for durability before acknowledging the commit).
     async fn prepare_locked(&self, tx: TxId, writes: WriteSet) -> Result<()> {
+        if let Err(e) = self.refuse_global_writes(&writes) {
+            self.store.borrow_mut().unlock(&writes);
+            self.unlocked.notify_waiters();
+            return Err(e);
+        }
         let record = Record::Prepare { tx, writes };
         let appended = self.append_published(&record.encode());
         let Record::Prepare { writes, .. } = record else {
@@ -5120,6 +5138,7 @@ mod kv_tests {
             columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -5383,6 +5402,7 @@ mod checkpoint_tests {
             columns: vec![ColumnDef::new("v", DataType::Text, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -3384,6 +3384,7 @@ fn domain_check_shown(def: &tessera_types::TypeDef, check: &str) -> String {
         columns: vec![tessera_types::ColumnDef::new("value", base, false)],
         primary_key: vec![],
         sharding_key: vec![],
+        global: false,
         checks: vec![],
         foreign_keys: vec![],
     };
@@ -3418,6 +3419,7 @@ fn created_type_rows(def: &tessera_types::TypeDef) -> Vec<Vec<Value>> {
             columns: vec![],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -180,6 +180,7 @@ mod tests {
             columns,
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![("t_a_check".into(), "a > 0".into())],
             foreign_keys: vec![],
         };
@@ -353,6 +354,7 @@ mod tests {
                 id: 1,
                 validate: None,
             },
+            ShardRequest::CommitGlobals { id: 3, since: 8 },
             ShardRequest::TxnValidate { id: 1, snapshot: 5 },
             ShardRequest::TxnAbort { id: 1 },
             ShardRequest::TxnAbandon { id: 2 },

@@ -40,6 +40,7 @@ mod testing {
             columns: vec![ColumnDef::new("v", DataType::Int4, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

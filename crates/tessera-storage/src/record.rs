@@ -611,6 +611,7 @@ mod tests {
             columns: vec![id, added],
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![("t_n_check".into(), "n > 0".into())],
             foreign_keys: vec![ForeignKey {
                 name: "t_n_fkey".into(),
@@ -786,6 +787,7 @@ mod tests {
             columns: vec![ColumnDef::new("id", DataType::Int8, true)],
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -698,6 +698,7 @@ mod tests {
                 columns: vec![],
                 primary_key: vec![],
                 sharding_key: vec![],
+                global: false,
                 checks: vec![],
                 foreign_keys: vec![],
             };

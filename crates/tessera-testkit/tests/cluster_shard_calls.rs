@@ -72,6 +72,7 @@ impl Remote {
             ],
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -358,3 +358,127 @@ async fn requests_and_results_larger_than_a_frame_cross_nodes() {
         ["36000|72000000"]
     );
 }
+
+/// The SQLSTATE of a statement that must fail.
+async fn failure_code(client: &Client, sql: &str) -> String {
+    let e = client.batch_execute(sql).await.expect_err(sql);
+    e.code()
+        .map_or_else(|| e.to_string(), |c| c.code().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_tables_are_read_locally_and_written_through_the_log() {
+    let mut cluster = TestCluster::start(3, 2, &[]);
+    let founder = cluster.founder().await;
+    let others: Vec<usize> = (0..3).filter(|n| *n != founder).collect();
+    let c = connect_all(&cluster).await;
+    c[others[0]]
+        .batch_execute(
+            "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL) DISTRIBUTED GLOBALLY; \
+             CREATE TABLE counters (id int PRIMARY KEY, v int) DISTRIBUTED GLOBALLY; \
+             CREATE TABLE orders (id int PRIMARY KEY, country text, amount int)",
+        )
+        .await
+        .unwrap();
+    c[others[1]]
+        .batch_execute(
+            "INSERT INTO countries VALUES ('fr', 'France'), ('de', 'Germany'), ('it', 'Italy'); \
+             INSERT INTO counters VALUES (1, 0), (2, 0)",
+        )
+        .await
+        .unwrap();
+    c[founder]
+        .batch_execute(
+            "INSERT INTO orders SELECT g, (ARRAY['fr', 'de', 'it'])[1 + g % 3], g FROM generate_series(1, 99) g",
+        )
+        .await
+        .unwrap();
+    // Every node joins its own copy with the sharded rows.
+    let join = "SELECT c.name, count(*), sum(o.amount) FROM orders o JOIN countries c ON c.code = o.country GROUP BY 1 ORDER BY 1";
+    let expected = ["France|33|1683", "Germany|33|1617", "Italy|33|1650"];
+    for client in &c {
+        assert_eq!(rows_text(client, join).await, expected);
+        let plan = rows_text(client, "EXPLAIN SELECT * FROM countries").await;
+        assert!(plan.iter().any(|l| l.contains("global table")), "{plan:?}");
+    }
+
+    // Increments from every node at once: none is lost, and once each
+    // statement returns every node has it.
+    let increments = c.iter().flat_map(|client| {
+        (0..2).map(move |task| async move {
+            for i in 0..25 {
+                let id = 1 + (task + i) % 2;
+                client
+                    .execute("UPDATE counters SET v = v + 1 WHERE id = $1", &[&id])
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    tessera_testkit::cluster::join_all(increments.collect()).await;
+    for client in &c {
+        assert_eq!(
+            rows_text(
+                client,
+                "SELECT string_agg(v::text, ',' ORDER BY id) FROM counters"
+            )
+            .await,
+            ["75,75"]
+        );
+    }
+
+    // What is not done yet is refused, and leaves nothing behind.
+    let other = &c[others[0]];
+    other.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(
+        failure_code(other, "UPDATE countries SET name = 'x'").await,
+        "0A000"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        failure_code(
+            other,
+            "WITH o AS (UPDATE orders SET amount = 0 WHERE id = 1 RETURNING id) \
+             UPDATE countries SET name = 'x' WHERE code IN (SELECT 'fr' FROM o)",
+        )
+        .await,
+        "0A000"
+    );
+    assert_eq!(
+        failure_code(other, "CREATE INDEX ON countries (name)").await,
+        "0A000"
+    );
+    assert_eq!(
+        rows_text(other, "SELECT amount FROM orders WHERE id = 1").await,
+        ["1"]
+    );
+
+    // A node that was down for a write applies it when it comes back.
+    let late = others[1];
+    cluster.nodes[late].terminate();
+    for sql in [
+        "DELETE FROM countries WHERE code = 'it'",
+        "ALTER TABLE countries ADD COLUMN euro boolean DEFAULT true",
+        "INSERT INTO countries VALUES ('ch', 'Switzerland', false)",
+    ] {
+        c[founder].batch_execute(sql).await.unwrap();
+    }
+    cluster.nodes[late].restart();
+    let everything =
+        "SELECT string_agg(code || ':' || name || ':' || euro, ',' ORDER BY code) FROM countries";
+    let now = ["ch:Switzerland:false,de:Germany:true,fr:France:true"];
+    let late_client = cluster.nodes[late].connect().await;
+    assert_eq!(rows_text(&late_client, everything).await, now);
+
+    // And after a restart of the whole cluster, every node has them.
+    drop((c, late_client));
+    cluster.restart_all();
+    for node in &cluster.nodes {
+        let client = node.connect().await;
+        assert_eq!(rows_text(&client, everything).await, now);
+        assert_eq!(
+            rows_text(&client, "SELECT sum(v) FROM counters").await,
+            ["150"]
+        );
+    }
+}

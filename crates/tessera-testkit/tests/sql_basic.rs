@@ -738,6 +738,76 @@ async fn distributed_by_and_composite_primary_key() {
 }
 
 #[tokio::test]
+async fn distributed_globally_keeps_a_table_whole_on_one_shard() {
+    let mut server = TestServer::start_with_shards(4);
+    if server.is_external() {
+        eprintln!("skipping: DISTRIBUTED GLOBALLY is Tessera syntax");
+        return;
+    }
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL) DISTRIBUTED GLOBALLY;
+             CREATE TABLE orders (id int PRIMARY KEY, country text REFERENCES countries, amount int);
+             CREATE TABLE tags (tag text) DISTRIBUTED GLOBALLY;
+             CREATE UNIQUE INDEX countries_name ON countries (name);
+             INSERT INTO countries VALUES ('fr', 'France'), ('de', 'Germany'), ('it', 'Italy');
+             INSERT INTO orders SELECT g, (ARRAY['fr', 'de', 'it'])[1 + g % 3], g FROM generate_series(1, 99) g;
+             INSERT INTO tags SELECT 't' || g FROM generate_series(1, 50) g;",
+        )
+        .await
+        .unwrap();
+    let plan = rows_text(&client, "EXPLAIN SELECT * FROM countries").await;
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("the node's copy of a global table")),
+        "{plan:?}"
+    );
+    let join = "SELECT c.name, count(*), sum(o.amount) FROM orders o JOIN countries c ON c.code = o.country GROUP BY 1 ORDER BY 1";
+    let expected = ["France|33|1683", "Germany|33|1617", "Italy|33|1650"];
+    assert_eq!(rows_text(&client, join).await, expected);
+    assert_sqlstate(
+        client
+            .simple_query("INSERT INTO countries VALUES ('xx', 'France')")
+            .await,
+        &SqlState::UNIQUE_VIOLATION,
+        "a unique index of a global table",
+    );
+    assert_sqlstate(
+        client
+            .simple_query("DELETE FROM countries WHERE code = 'it'")
+            .await,
+        &SqlState::FOREIGN_KEY_VIOLATION,
+        "a sharded table referencing a global one",
+    );
+    // Blocks write global and sharded tables together.
+    client
+        .batch_execute(
+            "BEGIN; DELETE FROM tags WHERE tag > 't3'; UPDATE orders SET amount = 0 WHERE id = 100; COMMIT;
+             BEGIN; UPDATE countries SET name = 'Deutschland' WHERE code = 'de';
+             UPDATE orders SET amount = 0; ROLLBACK;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM tags").await,
+        ["23"]
+    );
+    assert_eq!(
+        rows_text(&client, "SELECT name FROM countries WHERE code = 'de'").await,
+        ["Germany"]
+    );
+    drop(client);
+    server.restart();
+    let client = server.connect().await;
+    assert_eq!(rows_text(&client, join).await, expected);
+    assert_eq!(
+        rows_text(&client, "SELECT count(*) FROM tags").await,
+        ["23"]
+    );
+}
+
+#[tokio::test]
 async fn errors_carry_postgres_sqlstates() {
     let server = TestServer::start();
     let client = server.connect().await;

@@ -9,6 +9,7 @@ pub mod array;
 pub mod datetime;
 pub mod encoding;
 pub mod error;
+pub mod global;
 pub mod interrupt;
 pub mod json;
 pub mod md5;

@@ -154,6 +154,9 @@ pub struct TableDef {
     /// hidden row id. Always a subset of `primary_key` when there is one, so
     /// that primary-key uniqueness is decided on one shard.
     pub sharding_key: Vec<usize>,
+    /// `DISTRIBUTED GLOBALLY`: every node keeps all its rows (on its shard
+    /// 0), `sharding_key` is empty and buckets do not apply.
+    pub global: bool,
     /// CHECK constraints: name and expression text over the row.
     pub checks: Vec<(String, String)>,
     /// FOREIGN KEY constraints this table's rows must satisfy.
@@ -271,11 +274,14 @@ impl TableDef {
                 w.u32(d);
             }
         }
-        for list in [&self.primary_key, &self.sharding_key] {
-            w.u32(list.len() as u32);
-            for i in list {
-                w.u32(*i as u32);
-            }
+        w.u32(self.primary_key.len() as u32);
+        for i in &self.primary_key {
+            w.u32(*i as u32);
+        }
+        // A global table has no sharding key: its count's top bit says so.
+        w.u32(self.sharding_key.len() as u32 | if self.global { GLOBAL_BIT } else { 0 });
+        for i in &self.sharding_key {
+            w.u32(*i as u32);
         }
         w.u32(self.checks.len() as u32);
         for (name, expr) in &self.checks {
@@ -341,8 +347,16 @@ impl TableDef {
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
-        for list in lists.iter_mut() {
-            let n = r.len_prefix(ncols)?;
+        let mut global = false;
+        for (at, list) in lists.iter_mut().enumerate() {
+            let n = r.u32()?;
+            if at == 1 {
+                global = n & GLOBAL_BIT != 0;
+            }
+            let n = (n & !GLOBAL_BIT) as usize;
+            if n > ncols {
+                return Err(r.corrupt("key longer than the table"));
+            }
             for _ in 0..n {
                 let i = r.u32()? as usize;
                 if i >= ncols {
@@ -393,11 +407,15 @@ impl TableDef {
             columns,
             primary_key,
             sharding_key,
+            global,
             checks,
             foreign_keys,
         })
     }
 }
+
+/// Set in a table definition's sharding-key count for a global table.
+const GLOBAL_BIT: u32 = 1 << 31;
 
 /// A view: a query, kept as SQL text and bound where it is read.
 #[derive(Debug, Clone, PartialEq)]
@@ -529,7 +547,12 @@ impl IndexDef {
             schema: table.schema,
             columns: storage_columns,
             primary_key: (0..key_len).collect(),
-            sharding_key: (0..columns.len()).collect(),
+            sharding_key: if table.global {
+                vec![]
+            } else {
+                (0..columns.len()).collect()
+            },
+            global: table.global,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -553,9 +576,11 @@ impl IndexDef {
     /// Whether entries live apart from their rows: a unique index whose
     /// columns do not hold the table's sharding key (rows with equal values
     /// may sit on different shards) is sharded by its own values instead,
-    /// and routers maintain it in the writing transaction.
+    /// and routers maintain it in the writing transaction. A global
+    /// table's indexes are never so: all its rows share a shard.
     pub fn is_global(&self, table: &TableDef) -> bool {
-        self.unique
+        !table.global
+            && self.unique
             && (table.sharding_key.is_empty()
                 || !table.sharding_key.iter().all(|c| self.columns.contains(c)))
     }
@@ -1811,6 +1836,7 @@ mod tests {
             columns,
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![("t_c0_check".into(), "c0 > 0".into())],
             foreign_keys: vec![ForeignKey {
                 name: "t_c1_fkey".into(),
@@ -1825,6 +1851,16 @@ mod tests {
         table.encode(&mut w);
         let back = TableDef::decode(&mut Reader::new(&w.buf), DefLayout::WithSchemas).unwrap();
         assert_eq!(back, table);
+        // A global table: no sharding key, the flag in its count.
+        let global = TableDef {
+            sharding_key: vec![],
+            global: true,
+            ..table
+        };
+        let mut w = Writer::new();
+        global.encode(&mut w);
+        let back = TableDef::decode(&mut Reader::new(&w.buf), DefLayout::WithSchemas).unwrap();
+        assert_eq!(back, global);
     }
 
     #[test]
@@ -1836,6 +1872,7 @@ mod tests {
             columns: vec![ColumnDef::new("a", DataType::Int4, false)],
             primary_key: vec![],
             sharding_key: vec![],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -670,6 +670,7 @@ mod tests {
             columns: vec![ColumnDef::new("id", DataType::Int8, false)],
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![("t_id_check".into(), "id > 0".into())],
             foreign_keys: Vec::new(),
         };

@@ -541,6 +541,24 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn node_id(&self) -> Option<u64> {
         self.0.me()
     }
+    fn write_globals(
+        &self,
+        ops: Vec<tessera_types::global::GlobalOp>,
+    ) -> tessera_sql::shard::SendFuture<tessera_types::Result<Option<u64>>> {
+        Box::pin(self.0.write_globals(ops))
+    }
+    fn globals_since(&self, seen: Option<u64>) -> tessera_types::global::GlobalChanges {
+        self.0.globals_since(seen)
+    }
+    fn global_row(&self, table: u32, key: &[u8]) -> Option<Vec<u8>> {
+        self.0.global_row(table, key)
+    }
+    fn globals_after(&self, seen: u64) -> tessera_sql::shard::SendFuture<()> {
+        Box::pin(self.0.globals_after(seen))
+    }
+    fn globals_applied(&self, writes: u64) {
+        self.0.globals_applied(writes)
+    }
 }
 
 /// Extends the node's id lease through the metadata group.

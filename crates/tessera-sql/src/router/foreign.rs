@@ -178,9 +178,9 @@ impl<C: Cluster> Router<C> {
                     continue;
                 }
                 let shard = if parent.sharding_key == parent.primary_key {
-                    self.shard_of_key(&catalog, &key)
+                    self.shard_of_row(&catalog, &parent, &key)
                 } else {
-                    self.shard_of_key(&catalog, &encode_key(&image, &parent.sharding_key))
+                    self.shard_of_row(&catalog, &parent, &encode_key(&image, &parent.sharding_key))
                 };
                 per_shard.entry(shard).or_default().push(ParentKey {
                     key,
@@ -243,7 +243,7 @@ impl<C: Cluster> Router<C> {
                 } else {
                     // The entry lives with its row, whose sharding key
                     // the index's columns hold.
-                    self.shard_of_key(&catalog, &encode_key(image, &parent.sharding_key))
+                    self.shard_of_row(&catalog, parent, &encode_key(image, &parent.sharding_key))
                 };
                 let get = ShardRequest::Get {
                     table: index.storage.id,

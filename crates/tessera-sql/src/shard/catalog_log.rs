@@ -29,6 +29,7 @@ use std::sync::Arc;
 use tessera_storage::record::CatalogRecord;
 use tessera_storage::recovery::apply_catalog_record;
 use tessera_storage::wal::WalWriter;
+use tessera_types::global::{GlobalChanges, GlobalOp};
 use tessera_types::sequence::{Claimed, SequenceClaim, SequencePosition};
 use tessera_types::{sqlstate, Error, Result, TableId};
 use tokio::sync::Notify;
@@ -70,6 +71,20 @@ pub trait SharedCatalog: Send + Sync {
     fn claims_after(&self, seen: u64) -> SendFuture<()>;
     /// This node's id in the cluster, once known.
     fn node_id(&self) -> Option<u64>;
+    /// Changes global tables' rows (docs/CLUSTER.md §7): the write's number
+    /// once applied on this node, or `None` when a row it changes was
+    /// changed since it was read. An error means it was not applied.
+    fn write_globals(&self, ops: Vec<GlobalOp>) -> SendFuture<Result<Option<u64>>>;
+    /// What a copy of the global tables holding the first `seen` writes
+    /// needs (`None`: every row, whatever it holds).
+    fn globals_since(&self, seen: Option<u64>) -> GlobalChanges;
+    /// The cluster's row of global table `table` under `key`, as encoded
+    /// there (the newest this node applied).
+    fn global_row(&self, table: TableId, key: &[u8]) -> Option<Vec<u8>>;
+    /// Resolves once more than `seen` writes to global tables are applied.
+    fn globals_after(&self, seen: u64) -> SendFuture<()>;
+    /// This node's copy of the global tables holds the first `writes` writes.
+    fn globals_applied(&self, writes: u64);
 }
 
 /// Shard 0's catalog log.
@@ -86,15 +101,18 @@ pub(super) struct CatalogLog {
 }
 
 pub(super) struct SharedLog {
-    log: Arc<dyn SharedCatalog>,
+    pub log: Arc<dyn SharedCatalog>,
     /// Records of the cluster's log this node's catalog holds.
     applied: Cell<u64>,
     /// This node holds the cluster DDL lock.
     locked: Cell<bool>,
     /// An append of this node's is under way: the records it brings are
     /// applied by the appender, who knows them as its own.
-    appending: Cell<bool>,
-    appended: Notify,
+    pub appending: Cell<bool>,
+    pub appended: Notify,
+    /// Writes to global tables this node's copy holds (`globals.rs`).
+    pub globals: Cell<u64>,
+    pub globals_moved: Notify,
 }
 
 impl CatalogLog {
@@ -116,6 +134,8 @@ impl CatalogLog {
             locked: Cell::new(false),
             appending: Cell::new(false),
             appended: Notify::new(),
+            globals: Cell::new(0),
+            globals_moved: Notify::new(),
         });
         self
     }
@@ -284,7 +304,7 @@ impl ShardContext {
 
     /// Applies the committed records this node's catalog lacks, up to
     /// record number `upto` (all: `None`), and publishes the result.
-    fn catch_up(&self, shared: &SharedLog, upto: Option<u64>) -> Result<()> {
+    pub(super) fn catch_up(&self, shared: &SharedLog, upto: Option<u64>) -> Result<()> {
         let start = shared.applied.get();
         if upto.is_some_and(|u| u <= start) {
             return Ok(());
@@ -378,9 +398,11 @@ impl ShardContext {
         let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) else {
             return;
         };
-        tokio::join!(self.follow_catalog_records(shared), async {
-            self.follow_sequence_positions(shared).await
-        });
+        tokio::join!(
+            self.follow_catalog_records(shared),
+            async { self.follow_sequence_positions(shared).await },
+            self.follow_globals(shared),
+        );
     }
 
     async fn follow_catalog_records(&self, shared: &SharedLog) {

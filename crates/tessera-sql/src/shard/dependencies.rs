@@ -508,6 +508,7 @@ mod tests {
                     .collect(),
                 primary_key: vec![0],
                 sharding_key: vec![0],
+                global: false,
                 checks: vec![],
                 foreign_keys: vec![],
             };

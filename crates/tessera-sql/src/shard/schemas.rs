@@ -192,6 +192,7 @@ mod tests {
             columns: vec![ColumnDef::new("a", DataType::Int4, true)],
             primary_key: vec![0],
             sharding_key: vec![0],
+            global: false,
             checks: vec![],
             foreign_keys: vec![],
         }

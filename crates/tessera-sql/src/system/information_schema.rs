@@ -634,6 +634,7 @@ impl SystemCatalog {
                 columns: vec![],
                 primary_key: vec![],
                 sharding_key: vec![],
+                global: false,
                 checks: vec![],
                 foreign_keys: vec![],
             };

@@ -1,0 +1,298 @@
+//! Global tables in a cluster (docs/CLUSTER.md §7), on a node's shard 0.
+//!
+//! The rows are the metadata Raft group's (`tessera_types::global`); each
+//! node's shard 0 keeps a copy in its store, which every statement on the
+//! node reads. A statement that writes global tables runs as a block of its
+//! own whose writes stay intents here; [`ShardContext::commit_globals`]
+//! turns them into row changes that name the row each one replaces, and
+//! proposes them through the log: they apply only if no other write
+//! changed those rows first (else 40001, and the router runs the statement
+//! again). [`ShardContext::follow_globals`] applies the writes, this
+//! node's too, to the copy in log order, without the shard's WAL: the log
+//! is their record, and at start-up the copy is loaded from it again.
+
+use std::collections::BTreeSet;
+
+use tessera_storage::record::{WriteOp, WriteSet};
+use tessera_types::global::{decode_row, encode_row, GlobalChanges, GlobalOp, GlobalRows};
+use tessera_types::{sqlstate, Error, Result, TableDef, TableId, Value};
+
+use super::catalog_log::SharedLog;
+use super::{ShardContext, ShardResponse, Timestamp, TxId};
+
+/// The largest write of global tables a statement may make: it travels
+/// whole in one log entry, and every node keeps the rows in memory.
+pub const GLOBAL_WRITE_BYTES_MAX: usize = 8 << 20;
+
+impl ShardContext {
+    /// Commits the block `id`, a statement that wrote global tables,
+    /// through the cluster's log; returns once this node's copy holds it.
+    pub(super) async fn commit_globals(&self, id: TxId, since: Timestamp) -> Result<ShardResponse> {
+        let shared = self.shared_log()?;
+        let writes = self.take_intents(id);
+        let ops = self.global_ops(shared, &writes, since);
+        self.store.borrow_mut().unlock(&writes);
+        self.release_reads(id);
+        self.unlocked.notify_waiters();
+        let ops = ops?;
+        if ops.is_empty() {
+            return Ok(ShardResponse::Done(vec![]));
+        }
+        match shared.log.write_globals(ops).await? {
+            Some(n) => {
+                while shared.globals.get() < n {
+                    let moved = shared.globals_moved.notified();
+                    if shared.globals.get() >= n {
+                        break;
+                    }
+                    moved.await;
+                }
+                Ok(ShardResponse::Done(vec![]))
+            }
+            None => Err(changed_meanwhile()),
+        }
+    }
+
+    /// `writes`' row changes, each naming the row it replaces as the
+    /// cluster's tables hold it. The copy must hold that row too (else it
+    /// is behind or ahead of the tables: 40001, and the statement runs
+    /// again), in its present shape (ALTER TABLE reshapes the copy, not
+    /// the tables). A row the copy changed after `since` may not be the
+    /// one the statement read (no lock holds a row against the log's
+    /// writes): 40001 too.
+    fn global_ops(
+        &self,
+        shared: &SharedLog,
+        writes: &WriteSet,
+        since: Timestamp,
+    ) -> Result<Vec<GlobalOp>> {
+        let catalog = self.catalog();
+        let store = self.store.borrow();
+        let mut bytes = 0;
+        let mut ops = Vec::with_capacity(writes.ops.len());
+        for op in &writes.ops {
+            let table = op.table();
+            let Some(def) = catalog.table_by_id(table).filter(|t| t.global) else {
+                return Err(Error::unsupported(
+                    "a statement that writes a global table writing another table in a cluster",
+                )
+                .with_hint("Write the global table in a statement of its own."));
+            };
+            if store
+                .latest_ts(table, op.key())
+                .is_some_and(|ts| ts > since)
+            {
+                return Err(changed_meanwhile());
+            }
+            let old = shared.log.global_row(table, op.key());
+            let cluster_row = match &old {
+                Some(bytes) => Some(shaped(decode_row(bytes)?, def)),
+                None => None,
+            };
+            if cluster_row.as_ref() != store.get(table, op.key(), u64::MAX) {
+                return Err(changed_meanwhile());
+            }
+            let new = match op {
+                WriteOp::Put { row, .. } => Some(encode_row(row)),
+                WriteOp::Delete { .. } => None,
+            };
+            bytes += op.key().len()
+                + old.as_ref().map_or(0, Vec::len)
+                + new.as_ref().map_or(0, Vec::len);
+            if bytes > GLOBAL_WRITE_BYTES_MAX {
+                return Err(Error::new(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    format!(
+                        "a statement may change at most {} MiB of a global table's rows",
+                        GLOBAL_WRITE_BYTES_MAX >> 20
+                    ),
+                )
+                .with_hint("Split the change into several statements."));
+            }
+            ops.push(GlobalOp {
+                table,
+                key: op.key().to_vec(),
+                old,
+                new,
+            });
+        }
+        Ok(ops)
+    }
+
+    /// Whether `writes` change a global table: in a cluster only
+    /// [`Self::commit_globals`] may commit those.
+    pub(super) fn refuse_global_writes(&self, writes: &WriteSet) -> Result<()> {
+        if self.shared_log().is_err() {
+            return Ok(());
+        }
+        let catalog = self.catalog();
+        let global: Vec<TableId> = catalog
+            .tables()
+            .filter(|t| t.global)
+            .map(|t| t.id)
+            .collect();
+        if !global.is_empty() && writes.ops.iter().any(|op| global.contains(&op.table())) {
+            return Err(Error::unsupported(
+                "writing a global table inside a transaction block in a cluster",
+            )
+            .with_hint("Write global tables in statements of their own, outside blocks."));
+        }
+        Ok(())
+    }
+
+    fn shared_log(&self) -> Result<&SharedLog> {
+        self.catalog_log()?
+            .shared
+            .as_ref()
+            .ok_or_else(|| Error::internal("global tables' log outside a cluster"))
+    }
+
+    /// On shard 0 of a node in a cluster: applies the writes to global
+    /// tables to this node's copy as they are committed. The first pass
+    /// loads the copy whole. Runs for the node's life.
+    pub(super) async fn follow_globals(&self, shared: &SharedLog) {
+        self.catch_up_globals(shared, true).await;
+        loop {
+            shared.log.globals_after(shared.globals.get()).await;
+            self.catch_up_globals(shared, false).await;
+        }
+    }
+
+    async fn catch_up_globals(&self, shared: &SharedLog, whole: bool) {
+        // The tables the writes name are in the catalog by now.
+        while shared.appending.get() {
+            shared.appended.notified().await;
+        }
+        if let Err(e) = self.catch_up(shared, None) {
+            tracing::error!("{}; global tables are not followed", e.message);
+            return;
+        }
+        let seen = (!whole).then(|| shared.globals.get());
+        match shared.log.globals_since(seen) {
+            GlobalChanges::Writes(writes) => {
+                for (n, ops) in writes {
+                    let changes = self.copy_writes(&ops);
+                    self.apply_to_copy(changes).await;
+                    shared.globals.set(n);
+                }
+            }
+            GlobalChanges::Whole { applied, tables } => {
+                let changes = self.copy_whole(&tables);
+                self.apply_to_copy(changes).await;
+                shared.globals.set(applied);
+            }
+        }
+        shared.log.globals_applied(shared.globals.get());
+        shared.globals_moved.notify_waiters();
+    }
+
+    /// The copy's changes for one write (of tables this node knows: a
+    /// table dropped since is gone here too).
+    fn copy_writes(&self, ops: &[GlobalOp]) -> WriteSet {
+        let catalog = self.catalog();
+        let mut set = WriteSet::default();
+        for op in ops {
+            let Some(table) = catalog.table_by_id(op.table).filter(|t| t.global) else {
+                continue;
+            };
+            set.ops.push(match &op.new {
+                Some(row) => match decode_row(row) {
+                    Ok(row) => WriteOp::Put {
+                        table: op.table,
+                        key: op.key.clone(),
+                        row: shaped(row, table),
+                    },
+                    Err(e) => {
+                        tracing::error!("a global table's row does not decode: {e}");
+                        continue;
+                    }
+                },
+                None => WriteOp::Delete {
+                    table: op.table,
+                    key: op.key.clone(),
+                },
+            });
+        }
+        set
+    }
+
+    /// The copy's changes that make it every global table's rows as given.
+    fn copy_whole(&self, tables: &[(TableId, GlobalRows)]) -> WriteSet {
+        let catalog = self.catalog();
+        let mut set = WriteSet::default();
+        let store = self.store.borrow();
+        for table in catalog.tables().filter(|t| t.global) {
+            let rows = tables
+                .iter()
+                .find(|(id, _)| *id == table.id)
+                .map(|(_, r)| r);
+            let mut kept = BTreeSet::new();
+            for (key, row) in rows.into_iter().flat_map(|r| r.iter()) {
+                match decode_row(row) {
+                    Ok(row) => set.ops.push(WriteOp::Put {
+                        table: table.id,
+                        key: key.clone(),
+                        row: shaped(row, table),
+                    }),
+                    Err(e) => tracing::error!("a global table's row does not decode: {e}"),
+                }
+                kept.insert(key.as_slice());
+            }
+            if let Some(stored) = store.table(table.id) {
+                for (key, _) in stored.iter_at(None, u64::MAX) {
+                    if !kept.contains(key) {
+                        set.ops.push(WriteOp::Delete {
+                            table: table.id,
+                            key: key.to_vec(),
+                        });
+                    }
+                }
+            }
+        }
+        set
+    }
+
+    /// Applies `writes` to the copy at a new timestamp, once no statement
+    /// of this node holds the rows (one about to propose its own change
+    /// of them computed it from the copy as it is).
+    async fn apply_to_copy(&self, writes: WriteSet) {
+        if writes.is_empty() {
+            return;
+        }
+        loop {
+            let unlocked = self.unlocked.notified();
+            if self.store.borrow().lock_holder(&writes, None).is_none() {
+                break;
+            }
+            unlocked.await;
+        }
+        self.apply_committed(writes);
+    }
+}
+
+fn changed_meanwhile() -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "could not serialize access due to concurrent update",
+    )
+    .with_detail("Another write changed a row of the global table first.")
+}
+
+/// `row` in `table`'s present shape: a row written before columns were
+/// added takes the values they give it, and one written before a column's
+/// type changed has its value converted (as shards do after recovery).
+fn shaped(mut row: Vec<Value>, table: &TableDef) -> Vec<Value> {
+    if let Some(fill) = table.widening() {
+        if row.len() < fill.len() {
+            row.extend_from_slice(&fill[row.len()..]);
+        }
+    }
+    for (column, to) in table.retyped() {
+        if let Some(value) = row.get_mut(column).filter(|v| !v.is_null()) {
+            if let Ok(converted) = value.clone().cast(to, true) {
+                *value = converted;
+            }
+        }
+    }
+    row
+}
