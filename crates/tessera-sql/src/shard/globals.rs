@@ -151,24 +151,33 @@ impl ShardContext {
     /// tables to this node's copy as they are committed. The first pass
     /// loads the copy whole. Runs for the node's life.
     pub(super) async fn follow_globals(&self, shared: &SharedLog) {
-        self.catch_up_globals(shared, true).await;
+        let mut whole = true;
         loop {
-            shared.log.globals_after(shared.globals.get()).await;
-            self.catch_up_globals(shared, false).await;
+            if !whole {
+                shared.log.globals_after(shared.globals.get()).await;
+            }
+            if let Err(e) = self.catch_up_globals(shared, whole).await {
+                tracing::error!(
+                    "{}; global tables are not followed (trying again)",
+                    e.message
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            whole = false;
         }
     }
 
-    async fn catch_up_globals(&self, shared: &SharedLog, whole: bool) {
-        // The tables the writes name are in the catalog by now.
+    async fn catch_up_globals(&self, shared: &SharedLog, whole: bool) -> Result<()> {
         while shared.appending.get() {
             shared.appended.notified().await;
         }
-        if let Err(e) = self.catch_up(shared, None) {
-            tracing::error!("{}; global tables are not followed", e.message);
-            return;
-        }
         let seen = (!whole).then(|| shared.globals.get());
-        match shared.log.globals_since(seen) {
+        let changes = shared.log.globals_since(seen);
+        // The tables those writes name were created before them: the
+        // catalog records now committed hold them.
+        self.catch_up(shared, None)?;
+        match changes {
             GlobalChanges::Writes(writes) => {
                 for (n, ops) in writes {
                     let changes = self.copy_writes(&ops);
@@ -184,6 +193,7 @@ impl ShardContext {
         }
         shared.log.globals_applied(shared.globals.get());
         shared.globals_moved.notify_waiters();
+        Ok(())
     }
 
     /// The copy's changes for one write (of tables this node knows: a
