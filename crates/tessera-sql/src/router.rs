@@ -3422,12 +3422,9 @@ impl<C: Cluster> Router<C> {
         let home = self.cluster.home_shard();
         let shards: Vec<ShardId> = txn.shards().into_iter().collect();
         let result = if txn.participants.iter().any(|s| *s != home) {
-            Err(Error::unsupported(
-                "a statement that writes a global table and other tables, in a cluster",
-            )
-            .with_hint("Write the global table in a statement of its own."))
+            Err(crate::shard::mixed_global_write())
         } else if txn.ddl {
-            Err(refuse_global_block())
+            Err(crate::shard::refuse_global_block())
         } else if txn.participants.is_empty() {
             Ok(())
         } else {
@@ -4407,92 +4404,71 @@ impl<C: Cluster> Router<C> {
     async fn execute_resolved(
         &self,
         statement: &Statement,
-        params: Vec<Value>,
+        mut params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        if self.cluster.in_cluster() && writes_global(statement) {
-            return self.write_globals(statement, params, session).await;
-        }
-        // A write with foreign keys to check or act on runs in a block, so
-        // what they do commits with it (an implicit one outside a block).
-        // So does one with data-modifying WITH queries: they and the
-        // statement commit together.
-        let implicit = session.txn.is_none()
-            && !statement.deferred
-            && (init_writing_verb(&statement.init).is_some()
-                || self
-                    .foreign_key_work(&statement.plan, &self.cluster.catalog())?
-                    .is_some());
-        if implicit {
-            self.begin_implicit(session)?;
-        }
-        let start = block_deps(session);
-        let (result, deps) =
-            with_statement_deps(start, self.execute_statement(statement, params, session)).await;
-        let result = match result {
-            Ok(r) => {
-                // A query's answer (even an empty one) is a reading of the state.
-                let answers = !statement.columns.is_empty() || !r.rows.is_empty();
-                self.settle(session, deps, answers).await.map(|()| r)
-            }
-            Err(e) => Err(e),
-        };
-        let result = if implicit {
-            let ended = self.end_implicit(session, result.is_ok()).await;
-            result.and_then(|r| ended.map(|()| r))
-        } else {
-            result
-        };
-        // Transaction-level advisory locks end with the transaction (the
-        // statement's own, outside a block).
-        if session.txn.is_none() && session.pid() != 0 {
-            crate::advisory::locks().end_transaction(session.pid());
-        }
-        result
-    }
-
-    /// In a cluster, a statement that writes global tables: it runs in a
-    /// block of its own (or the implicit one of its simple Query) that
-    /// commits through the cluster's log, and runs again, up to a few
-    /// times, when another node changed a row it changes first (40001).
-    async fn write_globals(
-        &self,
-        statement: &Statement,
-        params: Vec<Value>,
-        session: &mut SessionState,
-    ) -> Result<QueryResult> {
-        if let Some(txn) = session.txn.as_mut() {
-            if !txn.implicit {
-                txn.failed = true;
-                return Err(refuse_global_block());
-            }
-            txn.globals.get_or_insert_with(|| self.cluster.tick());
-            return self.execute_statement(statement, params, session).await;
+        // In a cluster, a statement that writes global tables runs in a
+        // block of its own (or its simple Query's implicit one) that
+        // commits through the cluster's log, and runs again when another
+        // node changed a row it changes first (40001).
+        let global = self.cluster.in_cluster() && writes_global(statement);
+        if global {
+            self.join_globals(session)?;
         }
         let mut attempt = 0;
         loop {
-            self.begin_implicit(session)?;
-            if let Some(txn) = session.txn.as_mut() {
-                txn.globals = Some(self.cluster.tick());
+            // A write with foreign keys to check or act on runs in a block,
+            // so what they do commits with it (an implicit one outside a
+            // block). So does one with data-modifying WITH queries: they
+            // and the statement commit together.
+            let implicit = session.txn.is_none()
+                && (global
+                    || !statement.deferred
+                        && (init_writing_verb(&statement.init).is_some()
+                            || self
+                                .foreign_key_work(&statement.plan, &self.cluster.catalog())?
+                                .is_some()));
+            if implicit {
+                self.begin_implicit(session)?;
+                if global {
+                    self.join_globals(session)?;
+                }
             }
+            // Kept for a run again.
+            let run_params = match implicit && global {
+                true => params.clone(),
+                false => std::mem::take(&mut params),
+            };
             let start = block_deps(session);
             let (result, deps) = with_statement_deps(
                 start,
-                self.execute_statement(statement, params.clone(), session),
+                self.execute_statement(statement, run_params, session),
             )
             .await;
             let result = match result {
-                Ok(r) => self.settle(session, deps, true).await.map(|()| r),
+                Ok(r) => {
+                    // A query's answer (even an empty one) is a reading of the state.
+                    let answers = !statement.columns.is_empty() || !r.rows.is_empty();
+                    self.settle(session, deps, answers).await.map(|()| r)
+                }
                 Err(e) => Err(e),
             };
-            let ended = self.end_implicit(session, result.is_ok()).await;
-            let result = result.and_then(|r| ended.map(|()| r));
-            if session.pid() != 0 {
+            let result = if implicit {
+                let ended = self.end_implicit(session, result.is_ok()).await;
+                result.and_then(|r| ended.map(|()| r))
+            } else {
+                result
+            };
+            // Transaction-level advisory locks end with the transaction (the
+            // statement's own, outside a block).
+            if session.txn.is_none() && session.pid() != 0 {
                 crate::advisory::locks().end_transaction(session.pid());
             }
             match result {
                 Err(e)
-                    if e.code == sqlstate::SERIALIZATION_FAILURE
+                    if implicit
+                        && global
+                        && e.code == sqlstate::SERIALIZATION_FAILURE
                         && attempt < GLOBAL_WRITE_TRIES =>
                 {
                     attempt += 1;
@@ -4502,6 +4478,19 @@ impl<C: Cluster> Router<C> {
                 other => return other,
             }
         }
+    }
+
+    /// In a cluster: the session's block is to write global tables, which
+    /// only a block opened for one statement or one simple Query may.
+    fn join_globals(&self, session: &mut SessionState) -> Result<()> {
+        if let Some(txn) = session.txn.as_mut() {
+            if !txn.implicit {
+                txn.failed = true;
+                return Err(crate::shard::refuse_global_block());
+            }
+            txn.globals.get_or_insert_with(|| self.cluster.tick());
+        }
+        Ok(())
     }
 
     /// Names the schema of the table an error is about (see
@@ -4683,13 +4672,7 @@ impl<C: Cluster> QueryEngine for Router<C> {
             return Err(Error::internal("COPY FROM without its INSERT"));
         };
         if self.cluster.in_cluster() && insert.table.global {
-            if let Some(txn) = session.txn.as_mut() {
-                if !txn.implicit {
-                    txn.failed = true;
-                    return Err(refuse_global_block());
-                }
-                txn.globals.get_or_insert_with(|| self.cluster.tick());
-            }
+            self.join_globals(session)?;
         }
         let sequenced = statement.uses_sequences;
         let mut params = Params::new(vec![], time);
@@ -4970,11 +4953,6 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
 /// How many times a statement that writes global tables runs when other
 /// nodes keep changing its rows first.
 const GLOBAL_WRITE_TRIES: u32 = 100;
-
-fn refuse_global_block() -> Error {
-    Error::unsupported("writing a global table inside a transaction block, in a cluster")
-        .with_hint("Write global tables in statements of their own, outside BEGIN … COMMIT.")
-}
 
 /// Whether `statement` writes a global table (itself, or a data-modifying
 /// WITH query of it).

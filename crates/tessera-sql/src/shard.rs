@@ -57,6 +57,7 @@ mod catalog_log;
 mod ddl;
 mod dependencies;
 mod globals;
+pub(crate) use globals::{mixed_global_write, refuse_global_block};
 mod roles;
 mod schemas;
 mod types;

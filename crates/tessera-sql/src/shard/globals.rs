@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use tessera_storage::record::{WriteOp, WriteSet};
 use tessera_types::global::{decode_row, encode_row, GlobalChanges, GlobalOp, GlobalRows};
-use tessera_types::{sqlstate, Error, Result, TableDef, TableId, Value};
+use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, TableId, Value};
 
 use super::catalog_log::SharedLog;
 use super::{ShardContext, ShardResponse, Timestamp, TxId};
@@ -67,16 +67,14 @@ impl ShardContext {
         since: Timestamp,
     ) -> Result<Vec<GlobalOp>> {
         let catalog = self.catalog();
+        let globals = global_tables(&catalog);
         let store = self.store.borrow();
         let mut bytes = 0;
         let mut ops = Vec::with_capacity(writes.ops.len());
         for op in &writes.ops {
             let table = op.table();
-            let Some(def) = catalog.table_by_id(table).filter(|t| t.global) else {
-                return Err(Error::unsupported(
-                    "a statement that writes a global table writing another table in a cluster",
-                )
-                .with_hint("Write the global table in a statement of its own."));
+            let Some(def) = globals.iter().find(|t| t.id == table) else {
+                return Err(mixed_global_write());
             };
             if store
                 .latest_ts(table, op.key())
@@ -126,16 +124,14 @@ impl ShardContext {
             return Ok(());
         }
         let catalog = self.catalog();
-        let global: Vec<TableId> = catalog
-            .tables()
-            .filter(|t| t.global)
-            .map(|t| t.id)
-            .collect();
-        if !global.is_empty() && writes.ops.iter().any(|op| global.contains(&op.table())) {
-            return Err(Error::unsupported(
-                "writing a global table inside a transaction block in a cluster",
-            )
-            .with_hint("Write global tables in statements of their own, outside blocks."));
+        let globals = global_tables(&catalog);
+        if !globals.is_empty()
+            && writes
+                .ops
+                .iter()
+                .any(|op| globals.iter().any(|t| t.id == op.table()))
+        {
+            return Err(refuse_global_block());
         }
         Ok(())
     }
@@ -200,9 +196,10 @@ impl ShardContext {
     /// table dropped since is gone here too).
     fn copy_writes(&self, ops: &[GlobalOp]) -> WriteSet {
         let catalog = self.catalog();
+        let globals = global_tables(&catalog);
         let mut set = WriteSet::default();
         for op in ops {
-            let Some(table) = catalog.table_by_id(op.table).filter(|t| t.global) else {
+            let Some(table) = globals.iter().find(|t| t.id == op.table) else {
                 continue;
             };
             set.ops.push(match &op.new {
@@ -231,7 +228,7 @@ impl ShardContext {
         let catalog = self.catalog();
         let mut set = WriteSet::default();
         let store = self.store.borrow();
-        for table in catalog.tables().filter(|t| t.global) {
+        for table in global_tables(&catalog) {
             let rows = tables
                 .iter()
                 .find(|(id, _)| *id == table.id)
@@ -278,6 +275,27 @@ impl ShardContext {
         }
         self.apply_committed(writes);
     }
+}
+
+/// The catalog's global tables (looked up once per write set, not per row).
+fn global_tables(catalog: &Catalog) -> Vec<&TableDef> {
+    catalog
+        .tables()
+        .filter(|t| t.global)
+        .map(|t| &**t)
+        .collect()
+}
+
+/// In a cluster, a global table written inside BEGIN … COMMIT.
+pub(crate) fn refuse_global_block() -> Error {
+    Error::unsupported("writing a global table inside a transaction block, in a cluster")
+        .with_hint("Write global tables in statements of their own, outside BEGIN … COMMIT.")
+}
+
+/// In a cluster, a statement that writes a global table and another one.
+pub(crate) fn mixed_global_write() -> Error {
+    Error::unsupported("a statement that writes a global table and other tables, in a cluster")
+        .with_hint("Write the global table in a statement of its own.")
 }
 
 fn changed_meanwhile() -> Error {
