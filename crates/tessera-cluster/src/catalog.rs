@@ -77,6 +77,9 @@ pub struct CatalogClient {
     applied: Arc<watch::Sender<u64>>,
     /// This node's id, once a command of it went through (0 before).
     me: Arc<AtomicU64>,
+    /// The bucket map as this node's SQL catalog holds it (moves are
+    /// catalog records: docs/CLUSTER.md §8), once it changed.
+    buckets: Arc<std::sync::Mutex<Option<crate::state::BucketMap>>>,
 }
 
 impl CatalogClient {
@@ -99,7 +102,29 @@ impl CatalogClient {
             metadata,
             applied,
             me,
+            buckets: Arc::default(),
         }
+    }
+
+    /// The node's SQL catalog owns buckets by `owner` (`owner[b]` owns
+    /// bucket `b`).
+    pub fn buckets_moved(&self, owner: Vec<u16>) {
+        if let Ok(mut map) = self.buckets.lock() {
+            *map = Some(crate::state::BucketMap::from(owner));
+        }
+    }
+
+    /// The bucket map as this node's SQL catalog holds it.
+    pub fn bucket_map(&self) -> crate::state::BucketMap {
+        match self.buckets.lock().ok().and_then(|m| m.clone()) {
+            Some(map) => map,
+            None => self.metadata.borrow().buckets.clone(),
+        }
+    }
+
+    /// Where [`Self::buckets_moved`] leaves the map, for the status.
+    pub(crate) fn buckets_view(&self) -> Arc<std::sync::Mutex<Option<crate::state::BucketMap>>> {
+        self.buckets.clone()
     }
 
     /// This node's id: known once any call (the start-up fence) returned.
@@ -216,6 +241,20 @@ impl CatalogClient {
     /// What a copy of the global tables that holds the first `seen` writes
     /// needs to catch up with what this node has applied (`None`: every
     /// row, whatever the copy holds).
+    /// The cluster-wide numbers of the online nodes' shards, ascending:
+    /// where buckets belong (docs/CLUSTER.md §8).
+    pub fn member_shards(&self) -> Vec<u16> {
+        let m = self.metadata.borrow();
+        let mut shards: Vec<u16> = m
+            .nodes
+            .values()
+            .filter(|n| n.state == crate::state::NodeState::Online)
+            .flat_map(|n| n.first_shard..n.first_shard + n.shards)
+            .collect();
+        shards.sort_unstable();
+        shards
+    }
+
     pub fn globals_since(&self, seen: Option<u64>) -> GlobalChanges {
         let m = self.metadata.borrow();
         let g = &m.globals;

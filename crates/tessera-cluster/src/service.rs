@@ -288,6 +288,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
         Arc::new(sql_applied),
         me.clone(),
     );
+    let buckets_view = catalog.buckets_view();
     let metadata_rx = metadata.clone();
     let leader = Arc::new(AtomicU64::new(0));
     let leader_seen = leader.clone();
@@ -328,6 +329,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     last_proposal: Cell::new(0),
                     catalog_peer: RefCell::new(None),
                     sql_applied: sql_applied_rx,
+                    buckets_view,
                     globals_applied: globals_applied_rx,
                     me,
                 });
@@ -381,6 +383,9 @@ struct Node {
     catalog_peer: RefCell<Option<Peer>>,
     /// The records the SQL layer's catalog holds (`CatalogClient::applied`).
     sql_applied: watch::Receiver<u64>,
+    /// The bucket map as this node's SQL catalog holds it, once buckets
+    /// moved (the metadata's is the one made at bootstrap).
+    buckets_view: Arc<std::sync::Mutex<Option<crate::state::BucketMap>>>,
     /// The writes the node's copy of the global tables holds
     /// (`CatalogClient::globals_applied`).
     globals_applied: watch::Receiver<u64>,
@@ -1326,7 +1331,13 @@ impl Node {
             leader,
             term: m.current_term,
             last_applied: m.last_applied.map(|l| l.index),
-            metadata: (**self.metadata.borrow()).clone(),
+            metadata: {
+                let mut metadata = (**self.metadata.borrow()).clone();
+                if let Some(map) = self.buckets_view.lock().ok().and_then(|m| m.clone()) {
+                    metadata.buckets = map;
+                }
+                metadata
+            },
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
             last_contact_secs: last_contact,

@@ -231,6 +231,12 @@ impl BucketMap {
     }
 }
 
+impl From<Vec<u16>> for BucketMap {
+    fn from(map: Vec<u16>) -> BucketMap {
+        BucketMap(Arc::new(map))
+    }
+}
+
 impl Serialize for BucketMap {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         self.0.as_slice().serialize(s)

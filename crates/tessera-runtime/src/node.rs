@@ -20,8 +20,8 @@ use std::sync::Arc;
 /// recursively; only the pages touched are ever committed.
 const SHARD_STACK_BYTES: usize = 64 << 20;
 
-use tessera_sql::router::Router;
-use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext, SharedCatalog};
+use tessera_sql::router::{Cluster, Router};
+use tessera_sql::shard::{CatalogCell, LockWaits, ShardContext, ShardRequest, SharedCatalog};
 use tessera_storage::checkpoint::{wal_dir, write_checkpoint, Published};
 use tessera_storage::file::{FileSystem, OsFileSystem};
 use tessera_storage::recovery::{self, RecoveredShard};
@@ -39,6 +39,10 @@ use crate::transport::{
 
 /// How often a shard looks for row versions to collect.
 pub const GC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How long a prepared move of buckets waits for its decision before its
+/// participant appends an abort (docs/CLUSTER.md §8).
+const MOVE_ORPHAN_AFTER_MICROS: u64 = 10_000_000;
 /// Keys a shard prunes before it yields to other work.
 pub const GC_KEYS_PER_PASS: usize = 1024;
 
@@ -121,6 +125,9 @@ pub struct ClusterCatalog {
     /// The records committed when the node starts (after its fence, so
     /// every record it ever had committed is among them).
     pub records: Arc<Vec<Vec<u8>>>,
+    /// Give buckets of the node's shards to shards that own fewer
+    /// (`--rebalance`).
+    pub rebalance: bool,
 }
 
 impl std::fmt::Debug for ClusterCatalog {
@@ -575,6 +582,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if let Some(c) = &cluster_catalog {
         ctx = ctx.with_shared_catalog(c.log.clone(), c.records.len() as u64);
     }
+    ctx.restore_in_doubt(recovered.in_doubt);
     let ctx = Rc::new(ctx);
     if cluster_catalog.is_some() {
         tokio::task::spawn_local(ctx.clone().follow_shared_catalog());
@@ -589,6 +597,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         ids,
         remote,
     )));
+    if cluster_catalog.as_ref().is_some_and(|c| c.rebalance) {
+        tokio::task::spawn_local(ctx.clone().balance_buckets(router.clone()));
+    }
     if let Some(role) = bootstrap_role {
         let name = role.name.clone();
         let with_password = role.password.is_some();
@@ -616,11 +627,21 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     // counts, and the columns of tables that changed enough since their
     // last analysis (see `tessera_sql::shard` `analyze`).
     let gc_ctx = ctx.clone();
+    let gc_router = router.clone();
     tokio::task::spawn_local(async move {
         loop {
             tokio::time::sleep(GC_INTERVAL).await;
             gc_ctx.timeline().sweep_remote_floors();
             gc_ctx.settle_orphans();
+            // Moves of buckets whose decision did not come: an abort goes
+            // to the catalog's log, and whichever comes first decides.
+            for tx in gc_ctx.settle_catalog_decided(MOVE_ORPHAN_AFTER_MICROS) {
+                let home = gc_router.cluster().home_shard();
+                let abort = ShardRequest::AbortInCatalog { tx };
+                if let Err(e) = gc_router.cluster().call(home, abort).await {
+                    tracing::warn!("aborting move {tx}: {e}");
+                }
+            }
             // Passes continue while they make progress; versions a running
             // statement still needs wait for a later interval.
             let mut left = usize::MAX;

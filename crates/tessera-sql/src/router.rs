@@ -59,6 +59,8 @@ struct InsertRows {
     returned: Vec<Row>,
     /// Which input each row of `per_shard` came from (see `Error::row`).
     inputs_of: HashMap<ShardId, Vec<usize>>,
+    /// The catalog the rows were routed by.
+    catalog: Arc<Catalog>,
 }
 
 /// Whether `detail` (a unique or foreign key violation's `Key (a, b)=(1,
@@ -407,6 +409,21 @@ impl<C: Cluster> Router<C> {
         catalog.shards()
     }
 
+    /// `request` for rows, sent where `catalog`'s bucket map says: in a
+    /// cluster, where buckets move, it carries the map's epoch, and a
+    /// shard that gave buckets away since refuses it (the statement then
+    /// runs again by the newer map: see [`Router::execute_resolved`]).
+    fn routed(&self, catalog: &Catalog, request: ShardRequest) -> ShardRequest {
+        if self.cluster.in_cluster() {
+            ShardRequest::Routed {
+                epoch: catalog.buckets.moves.epoch,
+                request: Box::new(request),
+            }
+        } else {
+            request
+        }
+    }
+
     /// The shard holding the row of `table` whose sharding key (or storage
     /// key) is `key`: a global table's rows are on this node's home shard.
     fn shard_of_row(&self, catalog: &Catalog, table: &TableDef, key: &[u8]) -> ShardId {
@@ -525,7 +542,7 @@ impl<C: Cluster> Router<C> {
         }
         let started = std::time::Instant::now();
         let (ts, txn, track_reads) = read;
-        let catalog = self.catalog_of(session);
+        let catalog = self.catalog_of(session).routed_at(ts);
         let mut read_on = Vec::new();
         let global = match (&select.fragment.table, &select.fragment.index) {
             // Usable once built for this snapshot.
@@ -570,7 +587,7 @@ impl<C: Cluster> Router<C> {
                     track_reads,
                     key: key.clone(),
                 };
-                (*s, scan)
+                (*s, self.routed(&catalog, scan))
             })
             .collect();
         let runs = self.scan_shards(scans).await?;
@@ -876,7 +893,7 @@ impl<C: Cluster> Router<C> {
                     track_reads,
                     key: None,
                 };
-                (shard, scan)
+                (shard, self.routed(&catalog, scan))
             })
             .collect();
         let mut rows = Rows::default();
@@ -1679,13 +1696,16 @@ impl<C: Cluster> Router<C> {
             return Ok(None);
         };
         let entry_shard = self.shard_of_key(catalog, &entry_key);
-        let get = ShardRequest::Get {
-            table: index.storage.id,
-            key: entry_key,
-            ts,
-            txn,
-            track_reads,
-        };
+        let get = self.routed(
+            catalog,
+            ShardRequest::Get {
+                table: index.storage.id,
+                key: entry_key,
+                ts,
+                txn,
+                track_reads,
+            },
+        );
         let entry = match self.cluster.call(entry_shard, get).await? {
             ShardResponse::Rows(mut rows) => match rows.pop() {
                 Some(entry) => entry,
@@ -2003,12 +2023,15 @@ impl<C: Cluster> Router<C> {
             .map(|((shard, _), (index, (deletes, puts)))| {
                 self.cluster.call(
                     shard,
-                    ShardRequest::IndexEntries {
-                        index,
-                        deletes,
-                        puts,
-                        mode,
-                    },
+                    self.routed(
+                        &catalog,
+                        ShardRequest::IndexEntries {
+                            index,
+                            deletes,
+                            puts,
+                            mode,
+                        },
+                    ),
                 )
             })
             .collect();
@@ -2287,6 +2310,7 @@ impl<C: Cluster> Router<C> {
             per_shard,
             returned,
             inputs_of,
+            catalog,
         })
     }
 
@@ -2346,6 +2370,7 @@ impl<C: Cluster> Router<C> {
             per_shard,
             returned,
             inputs_of,
+            catalog,
         } = self.insert_requests(insert, inputs, &params, &arbiters)?;
         // A row a shard refused as a duplicate: which input it came from.
         let about_row = |e: Error| {
@@ -2393,8 +2418,15 @@ impl<C: Cluster> Router<C> {
         };
         let (count, upserted) = match through_indexes {
             Some(upsert) => {
-                self.upsert(insert, &per_shard, &arbiters, upsert, shards_draw, session)
-                    .await
+                self.upsert(
+                    insert,
+                    (&per_shard, &catalog),
+                    &arbiters,
+                    upsert,
+                    shards_draw,
+                    session,
+                )
+                .await
             }
             None => {
                 self.write("INSERT", session, shards_draw, |mode| {
@@ -2403,12 +2435,15 @@ impl<C: Cluster> Router<C> {
                         .map(|(s, rows)| {
                             (
                                 *s,
-                                ShardRequest::Insert {
-                                    table: insert.table.clone(),
-                                    rows: rows.clone(),
-                                    mode,
-                                    upsert: upsert.clone(),
-                                },
+                                self.routed(
+                                    &catalog,
+                                    ShardRequest::Insert {
+                                        table: insert.table.clone(),
+                                        rows: rows.clone(),
+                                        mode,
+                                        upsert: upsert.clone(),
+                                    },
+                                ),
                             )
                         })
                         .collect())
@@ -2543,12 +2578,19 @@ impl<C: Cluster> Router<C> {
                 let (count, mut returned) = match through {
                     Some(None) => (0, vec![]),
                     Some(Some((_, shard, key))) => {
-                        self.modify(verb, plan, &[shard], Some(key), &params, session)
-                            .await?
+                        self.modify(
+                            verb,
+                            plan,
+                            (&catalog, &[shard]),
+                            Some(key),
+                            &params,
+                            session,
+                        )
+                        .await?
                     }
                     None => {
                         let shards = self.targets(&catalog, table, target, &params)?;
-                        self.modify(verb, plan, &shards, None, &params, session)
+                        self.modify(verb, plan, (&catalog, &shards), None, &params, session)
                             .await?
                     }
                 };
@@ -2970,8 +3012,15 @@ impl<C: Cluster> Router<C> {
                         Plan::Delete(d) => self.table_shards(&catalog, &d.table),
                         _ => self.all_shards(&catalog),
                     };
-                    self.modify("TRUNCATE", delete, &shards, None, &params, session)
-                        .await?;
+                    self.modify(
+                        "TRUNCATE",
+                        delete,
+                        (&catalog, &shards),
+                        None,
+                        &params,
+                        session,
+                    )
+                    .await?;
                 }
                 for s in restart {
                     let before = s.state.current();
@@ -3222,7 +3271,7 @@ impl<C: Cluster> Router<C> {
         &self,
         verb: &str,
         plan: &Arc<Plan>,
-        shards: &[ShardId],
+        (catalog, shards): (&Catalog, &[ShardId]),
         key: Option<Vec<u8>>,
         params: &Arc<Params>,
         session: &mut SessionState,
@@ -3235,12 +3284,15 @@ impl<C: Cluster> Router<C> {
                 .map(|s| {
                     (
                         *s,
-                        ShardRequest::Modify {
-                            plan: plan.clone(),
-                            params: params.clone(),
-                            mode,
-                            key: key.clone(),
-                        },
+                        self.routed(
+                            catalog,
+                            ShardRequest::Modify {
+                                plan: plan.clone(),
+                                params: params.clone(),
+                                mode,
+                                key: key.clone(),
+                            },
+                        ),
                     )
                 })
                 .collect())
@@ -4111,7 +4163,10 @@ fn default_isolation(session: &SessionState) -> Result<Isolation> {
 /// Errors after which an autocommit statement may simply run again: it
 /// changed nothing, and the conflict that stopped it has moved on.
 fn is_retryable(e: &Error) -> bool {
-    e.code == sqlstate::SERIALIZATION_FAILURE || e.code == sqlstate::DEADLOCK_DETECTED
+    // Not a refusal because buckets moved: the statement must be routed
+    // again, not its requests sent again.
+    (e.code == sqlstate::SERIALIZATION_FAILURE || e.code == sqlstate::DEADLOCK_DETECTED)
+        && crate::shard::stale_map_epoch(e).is_none()
 }
 
 fn cluster_seed() -> u64 {
@@ -4415,7 +4470,17 @@ impl<C: Cluster> Router<C> {
         if global {
             self.join_globals(session)?;
         }
+        // In a cluster, a statement a shard refused because buckets moved
+        // since its router's map (see `shard/buckets.rs`) runs again by
+        // the newer map when nothing of it stays: outside a block, or a
+        // query that writes nothing.
+        let on_its_own = session.txn.is_none();
+        let reads_only = matches!(&*statement.plan, Plan::Select(_))
+            && !statement.uses_sequences
+            && init_writing_verb(&statement.init).is_none();
+        let rerun_moved = self.cluster.in_cluster() && (on_its_own || reads_only);
         let mut attempt = 0;
+        let mut moved = 0;
         loop {
             // A write with foreign keys to check or act on runs in a block,
             // so what they do commits with it (an implicit one outside a
@@ -4435,7 +4500,7 @@ impl<C: Cluster> Router<C> {
                 }
             }
             // Kept for a run again.
-            let run_params = match implicit && global {
+            let run_params = match implicit && global || rerun_moved {
                 true => params.clone(),
                 false => std::mem::take(&mut params),
             };
@@ -4464,6 +4529,15 @@ impl<C: Cluster> Router<C> {
             if session.txn.is_none() && session.pid() != 0 {
                 crate::advisory::locks().end_transaction(session.pid());
             }
+            let stale = match &result {
+                Err(e) if rerun_moved && moved < MOVED_RERUNS => crate::shard::stale_map_epoch(e),
+                _ => None,
+            };
+            if let Some(epoch) = stale {
+                moved += 1;
+                self.catch_up_buckets(epoch).await?;
+                continue;
+            }
             match result {
                 Err(e)
                     if implicit
@@ -4478,6 +4552,20 @@ impl<C: Cluster> Router<C> {
                 other => return other,
             }
         }
+    }
+
+    /// Waits until this node's bucket map has reached `epoch` (a shard
+    /// refused a request routed by an older one), up to 10 s.
+    async fn catch_up_buckets(&self, epoch: u64) -> Result<()> {
+        let started = std::time::Instant::now();
+        while self.cluster.catalog().buckets.moves.epoch < epoch {
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                return Err(crate::shard::stale_map(epoch));
+            }
+            tessera_types::interrupt::check()?;
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        Ok(())
     }
 
     /// In a cluster: the session's block is to write global tables, which
@@ -4953,6 +5041,9 @@ fn reshapes(old: &TableDef, new: &TableDef) -> bool {
 /// How many times a statement that writes global tables runs when other
 /// nodes keep changing its rows first.
 const GLOBAL_WRITE_TRIES: u32 = 100;
+
+/// How often a statement runs again because buckets moved under it.
+const MOVED_RERUNS: u32 = 20;
 
 /// Whether `statement` writes a global table (itself, or a data-modifying
 /// WITH query of it).

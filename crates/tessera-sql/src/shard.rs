@@ -53,6 +53,7 @@ use crate::plan::{
 use crate::rows::Rows;
 
 mod analyze;
+mod buckets;
 mod catalog_log;
 mod ddl;
 mod dependencies;
@@ -63,6 +64,7 @@ mod schemas;
 mod types;
 pub(crate) use types::free_check_name;
 
+pub use buckets::{plan_move, stale_map, stale_map_epoch, Entry};
 pub use catalog_log::{SendFuture, SharedCatalog};
 
 /// How long a node in a cluster tries, at a clean shutdown, to give back
@@ -520,6 +522,32 @@ pub enum ShardRequest {
         table: tessera_types::TableId,
         block: (TxId, u32),
     },
+    /// A request for rows (`Scan`, `Get`, `Insert`, `Modify`, `LockKeys`,
+    /// `IndexEntries`) routed by the bucket map of epoch `epoch`: refused
+    /// if this shard gave buckets away since (see `shard/buckets.rs`).
+    Routed {
+        epoch: u64,
+        request: Box<ShardRequest>,
+    },
+    /// A move of buckets, decided in the catalog's log (`shard/buckets.rs`):
+    /// on the giver, prepare the deletion of their entries under `tx` and
+    /// return them.
+    BucketsOut { tx: TxId, buckets: Vec<u32> },
+    /// On the taker: prepare the insertion of the moved entries under `tx`.
+    BucketsIn {
+        tx: TxId,
+        entries: Vec<buckets::Entry>,
+    },
+    /// Settle a move's part: a commit at `ts` once this node's catalog
+    /// holds it.
+    BucketsSettle {
+        tx: TxId,
+        commit: bool,
+        ts: Timestamp,
+    },
+    /// Shard 0: append an abort of `tx` (decided in the catalog's log) to
+    /// the log, unless its decision is there.
+    AbortInCatalog { tx: TxId },
     /// Shard 0: a catalog change made inside transaction block `txn`,
     /// under its savepoint number `savepoint` (see `shard/ddl.rs`).
     InBlock {
@@ -637,6 +665,8 @@ pub enum ShardResponse {
     /// An `IndexBackfill` batch: entries to add, and the last key read
     /// (`None`: the shard has no more rows).
     Backfilled(Vec<EntryChange>, Option<Vec<u8>>),
+    /// The entries of buckets being moved (`BucketsOut`).
+    Entries(Vec<buckets::Entry>),
 }
 
 impl ShardRequest {
@@ -644,6 +674,7 @@ impl ShardRequest {
     /// SERIALIZABLE validation).
     pub fn snapshot(&self) -> Option<Timestamp> {
         match self {
+            ShardRequest::Routed { request, .. } => request.snapshot(),
             ShardRequest::Scan { ts, .. } | ShardRequest::Get { ts, .. } => Some(*ts),
             ShardRequest::TxnValidate { snapshot, .. } => Some(*snapshot),
             ShardRequest::TxnCommit { validate, .. }
@@ -658,6 +689,7 @@ impl ShardRequest {
     /// `TxnRollbackTo`, `Resolve`, `Decide`).
     pub fn work_of(&self) -> Option<TxId> {
         match self {
+            ShardRequest::Routed { request, .. } => request.work_of(),
             ShardRequest::Scan { txn, .. } | ShardRequest::Get { txn, .. } => *txn,
             ShardRequest::Insert { mode, .. }
             | ShardRequest::Modify { mode, .. }
@@ -679,6 +711,7 @@ impl ShardRequest {
     /// [`ShardRequest::work_of`], without a statement's prepared writes.
     pub fn block_work(&self) -> Option<TxId> {
         match self {
+            ShardRequest::Routed { request, .. } => request.block_work(),
             ShardRequest::Insert { mode, .. }
             | ShardRequest::Modify { mode, .. }
             | ShardRequest::LockKeys { mode, .. }
@@ -691,6 +724,10 @@ impl ShardRequest {
     /// The same write carried out under `mode` (other requests unchanged).
     pub fn with_mode(self, mode: WriteMode) -> ShardRequest {
         match self {
+            ShardRequest::Routed { epoch, request } => ShardRequest::Routed {
+                epoch,
+                request: Box::new(request.with_mode(mode)),
+            },
             ShardRequest::Insert {
                 table,
                 rows,
@@ -745,7 +782,9 @@ impl ShardRequest {
             | ShardRequest::Roles { .. }
             | ShardRequest::Types(_)
             | ShardRequest::CreateIndex { .. } => true,
-            ShardRequest::InBlock { request, .. } => request.interruptible(),
+            ShardRequest::InBlock { request, .. } | ShardRequest::Routed { request, .. } => {
+                request.interruptible()
+            }
             _ => false,
         }
     }
@@ -866,6 +905,8 @@ pub struct ShardContext {
     settle_marks: RefCell<VecDeque<(Positions, ApplySeq)>>,
     /// CHECKPOINT requests, served by the node's checkpoint task.
     checkpoints: CheckpointRequests,
+    /// The buckets this shard is giving away, while they move.
+    moving: buckets::MovingCell,
 }
 
 /// CHECKPOINT requests of one shard: statements ask, the node's checkpoint
@@ -1126,6 +1167,7 @@ impl ShardContext {
             settled: Cell::new(0),
             settle_marks: RefCell::new(VecDeque::new()),
             checkpoints: CheckpointRequests::default(),
+            moving: RefCell::new(None),
         }
     }
 
@@ -1717,6 +1759,13 @@ impl ShardContext {
                 savepoint,
                 request,
             } => self.handle_ddl(*request, Some((txn, savepoint))).await,
+            ShardRequest::Routed { epoch, request } => self.handle_routed(epoch, *request).await,
+            ShardRequest::BucketsOut { tx, buckets } => self.buckets_out(tx, buckets).await,
+            ShardRequest::BucketsIn { tx, entries } => self.buckets_in(tx, entries).await,
+            ShardRequest::BucketsSettle { tx, commit, ts } => {
+                self.buckets_settle(tx, commit, ts).await
+            }
+            ShardRequest::AbortInCatalog { tx } => self.abort_in_catalog(tx).await,
             ShardRequest::DdlEnd { tx, commit } => {
                 self.end_ddl_block(tx, commit).await?;
                 Ok(ShardResponse::Done(vec![]))
@@ -2598,6 +2647,7 @@ impl ShardContext {
             .iter()
             .filter(|(tx, (_, prepared))| {
                 !node.contains(&id_shard(**tx))
+                    && !tessera_types::buckets::decided_in_catalog(**tx)
                     && now.saturating_sub(*prepared) > ORPHAN_AFTER_MICROS
             })
             .map(|(tx, _)| *tx)
@@ -2716,6 +2766,12 @@ impl ShardContext {
         let (writes, count) = loop {
             self.catalog();
             let (writes, count) = compute()?;
+            if let Some(moved) = self.check_write_routed(&writes)? {
+                // Its rows are moving away: after the move, it finds its
+                // map out of date.
+                moved.notified().await;
+                continue;
+            }
             if let WriteMode::Txn {
                 snapshot: Some(snapshot),
                 ..

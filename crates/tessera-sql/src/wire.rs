@@ -35,7 +35,11 @@ use crate::shard::{ShardRequest, ShardResponse};
 pub const DECODE_STACK_BYTES: usize = 16 << 20;
 
 pub fn encode_request(request: &ShardRequest) -> Result<Vec<u8>> {
-    let params = match request {
+    let inner = match request {
+        ShardRequest::Routed { request, .. } => request,
+        other => other,
+    };
+    let params = match inner {
         ShardRequest::Scan { params, .. } | ShardRequest::Modify { params, .. } => Some(params),
         ShardRequest::Insert {
             upsert: Some(upsert),
@@ -367,6 +371,30 @@ mod tests {
                 commit: true,
                 ts: 8,
             },
+            ShardRequest::Routed {
+                epoch: 4,
+                request: Box::new(ShardRequest::Get {
+                    table: 3,
+                    key: vec![1, 2],
+                    ts: 7,
+                    txn: Some(9),
+                    track_reads: false,
+                }),
+            },
+            ShardRequest::BucketsOut {
+                tx: 1 << 63 | 5,
+                buckets: vec![0, 2999],
+            },
+            ShardRequest::BucketsIn {
+                tx: 1 << 63 | 5,
+                entries: vec![(3, vec![9, 1], row.clone())],
+            },
+            ShardRequest::BucketsSettle {
+                tx: 1 << 63 | 5,
+                commit: true,
+                ts: 11,
+            },
+            ShardRequest::AbortInCatalog { tx: 1 << 63 | 5 },
             ShardRequest::Decide {
                 tx: 1,
                 commit: false,
@@ -560,8 +588,9 @@ mod tests {
                 detail: None,
             }]),
             ShardResponse::Index(12),
-            ShardResponse::Written(2, vec![change.clone()], vec![row]),
+            ShardResponse::Written(2, vec![change.clone()], vec![row.clone()]),
             ShardResponse::Backfilled(vec![change], Some(vec![7])),
+            ShardResponse::Entries(vec![(3, vec![9, 1], row.clone())]),
         ];
         for response in &responses {
             round_trip_response(response);

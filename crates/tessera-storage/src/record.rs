@@ -314,6 +314,20 @@ pub enum CatalogRecord {
     Type(tessera_types::TypeDef),
     /// DROP TYPE: the type of this oid goes.
     DropType(u32),
+    /// Buckets (docs/CLUSTER.md §8) owned by shard `to` from timestamp
+    /// `ts` on: inside the `Transaction` that moves their rows.
+    MoveBuckets {
+        buckets: Vec<u32>,
+        to: u16,
+        ts: u64,
+    },
+    /// Transaction `tx`, decided in this log, is aborted: its
+    /// `Transaction` record, if one comes later, applies nothing. Written
+    /// by a participant that waited too long for the decision (its
+    /// decider may be gone); whichever of the two comes first decides.
+    Abort {
+        tx: TxId,
+    },
     /// The catalog changes of transaction block `tx`, committed together:
     /// also its commit decision. It is written only once every shard in
     /// `participants` holds a durable `Prepare` of the block's rows, so
@@ -447,6 +461,19 @@ impl CatalogRecord {
                 w.u8(20);
                 w.u32(*oid);
             }
+            CatalogRecord::MoveBuckets { buckets, to, ts } => {
+                w.u8(22);
+                w.u32(buckets.len() as u32);
+                for b in buckets {
+                    w.u32(*b);
+                }
+                w.u32(*to as u32);
+                w.u64(*ts);
+            }
+            CatalogRecord::Abort { tx } => {
+                w.u8(23);
+                w.u64(*tx);
+            }
             CatalogRecord::Transaction {
                 tx,
                 participants,
@@ -554,6 +581,12 @@ impl CatalogRecord {
             17 => CatalogRecord::DropRole(r.u32()?),
             19 => CatalogRecord::Type(tessera_types::TypeDef::decode(&mut r)?),
             20 => CatalogRecord::DropType(r.u32()?),
+            22 => CatalogRecord::MoveBuckets {
+                buckets: read_ids(&mut r)?,
+                to: u16::try_from(r.u32()?).map_err(|_| r.corrupt("a shard number"))?,
+                ts: r.u64()?,
+            },
+            23 => CatalogRecord::Abort { tx: r.u64()? },
             18 => {
                 let tx = r.u64()?;
                 let n = r.len_prefix(1 << 16)?;
@@ -676,6 +709,14 @@ mod tests {
                 }),
             }),
             CatalogRecord::DropType(16_390),
+            CatalogRecord::MoveBuckets {
+                buckets: vec![10, 11, 2999],
+                to: 9,
+                ts: 1 << 52,
+            },
+            CatalogRecord::Abort {
+                tx: tessera_types::buckets::DECIDED_IN_CATALOG | 78 << 16,
+            },
             CatalogRecord::Comment {
                 object: 3,
                 column: 2,

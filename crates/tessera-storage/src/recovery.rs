@@ -46,6 +46,10 @@ pub struct RecoveredShard {
     pub replay_start: u64,
     /// Records that settle prepares left open by a crash; append them first.
     pub resolutions: Vec<Record>,
+    /// Prepares left open whose decision is for the catalog's log and not
+    /// there yet (a move of buckets whose decider is on another node): they
+    /// stay prepared, and the shard settles them from the log.
+    pub in_doubt: Vec<(TxId, WriteSet)>,
 }
 
 pub struct RecoveredNode {
@@ -203,10 +207,37 @@ fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
             }
             emptied.with_drop(&[], &[], &schemas)
         }
-        CatalogRecord::Transaction { records, .. } => {
-            let mut catalog = catalog;
+        CatalogRecord::MoveBuckets { .. } => {
+            return Err(Error::new(
+                sqlstate::DATA_CORRUPTED,
+                "a move of buckets outside its transaction",
+            ))
+        }
+        CatalogRecord::Abort { tx } => match catalog.outcome(tx) {
+            // Its decision came first.
+            Some(_) => catalog,
+            None => catalog.with_outcome(tx, None),
+        },
+        CatalogRecord::Transaction { tx, records, .. } => {
+            if !tessera_types::buckets::decided_in_catalog(tx) {
+                let mut catalog = catalog;
+                for record in records {
+                    catalog = replay_catalog(catalog, record)?;
+                }
+                return Ok(catalog);
+            }
+            // One that an abort may have come before.
+            if catalog.outcome(tx).is_some() {
+                return Ok(catalog);
+            }
+            let mut catalog = catalog.with_outcome(tx, Some(0));
             for record in records {
-                catalog = replay_catalog(catalog, record)?;
+                catalog = match record {
+                    CatalogRecord::MoveBuckets { buckets, to, ts } => {
+                        catalog.with_moved_buckets(&buckets, to, ts, tx)
+                    }
+                    record => replay_catalog(catalog, record)?,
+                };
             }
             catalog
         }
@@ -277,7 +308,10 @@ fn replay_catalog_records<'a>(
             tx, participants, ..
         } = &record
         {
-            decisions.push((*tx, participants.clone()));
+            // Not one an abort came before.
+            if catalog.outcome(*tx).is_none() {
+                decisions.push((*tx, participants.clone()));
+            }
         }
         catalog = replay_catalog(catalog, record).map_err(|e| corrupt(what, e))?;
     }
@@ -518,11 +552,20 @@ pub fn recover_with(
         let mut open: Vec<_> = prepared.into_iter().collect();
         open.sort_by_key(|(tx, _)| *tx);
         let mut resolutions = Vec::new();
+        let mut in_doubt = Vec::new();
         for (tx, ws) in open {
+            let in_catalog = tessera_types::buckets::decided_in_catalog(tx);
+            if in_catalog && !decisions.contains_key(&tx) && catalog.outcome(tx).is_none() {
+                in_doubt.push((tx, ws));
+                continue;
+            }
             // Commit only what was decided and prepared everywhere (a
             // decision written in parallel with the prepares may have
-            // outlived one that never became durable).
+            // outlived one that never became durable). A decision in the
+            // catalog's log is written only once every prepare is durable,
+            // some of them on other nodes.
             let commit = match decisions.get(&tx) {
+                Some((true, _)) if in_catalog => true,
                 Some((true, participants)) => participants
                     .iter()
                     .all(|p| prepared_on.get(&tx).is_some_and(|on| on.contains(p))),
@@ -552,6 +595,7 @@ pub fn recover_with(
             wal_end: log.end,
             replay_start: log.replay_start,
             resolutions,
+            in_doubt,
         });
     }
     Ok(RecoveredNode {

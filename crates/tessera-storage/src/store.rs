@@ -428,6 +428,13 @@ impl ShardStore {
             .map(|(_, owner)| *owner)
     }
 
+    /// Every locked key, with its owner.
+    pub fn locked_keys(&self) -> impl Iterator<Item = (TableId, &[u8], LockOwner)> + '_ {
+        self.locks
+            .iter()
+            .map(|((table, key), owner)| (*table, key.as_slice(), *owner))
+    }
+
     pub fn lock_owner(&self, table: TableId, key: &[u8]) -> Option<LockOwner> {
         if self.locks.is_empty() {
             return None;

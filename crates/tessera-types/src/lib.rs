@@ -6,6 +6,7 @@
 //! rules for it, so it is cheap to depend on and easy to test.
 
 pub mod array;
+pub mod buckets;
 pub mod datetime;
 pub mod encoding;
 pub mod error;

@@ -947,8 +947,8 @@ pub struct Catalog {
     /// Increases with every change.
     pub version: u64,
     pub bucket_count: Bucket,
-    /// `bucket_to_shard[b]` is the shard that owns bucket `b`.
-    pub bucket_to_shard: Arc<[ShardId]>,
+    /// Which shard owns each bucket, and how buckets moved.
+    pub buckets: crate::buckets::Buckets,
     pub next_table_id: TableId,
     /// The id the next CREATE SCHEMA takes.
     pub next_schema_id: SchemaId,
@@ -996,7 +996,7 @@ impl Catalog {
         Catalog {
             version: 0,
             bucket_count,
-            bucket_to_shard: map,
+            buckets: crate::buckets::Buckets::new(map),
             next_table_id: 1,
             next_schema_id: FIRST_CREATED_SCHEMA_ID,
             schemas: [
@@ -1086,15 +1086,48 @@ impl Catalog {
     /// (In a cluster the numbers are cluster-wide, and a shard that owns no
     /// bucket holds no rows.)
     pub fn shards(&self) -> Vec<ShardId> {
-        let mut shards: Vec<ShardId> = Vec::new();
-        for s in self.bucket_to_shard.iter() {
-            if shards.last() != Some(s) {
-                shards.push(*s);
+        self.buckets.shards().to_vec()
+    }
+
+    /// The catalog a read at snapshot `ts` routes by: this one unless
+    /// buckets moved after `ts` (their rows are then still where they
+    /// were at `ts`; see [`crate::buckets`]).
+    pub fn routed_at(self: &Arc<Catalog>, ts: u64) -> Arc<Catalog> {
+        match self.buckets.at(ts) {
+            None => self.clone(),
+            Some(buckets) => {
+                let mut at = (**self).clone();
+                at.buckets = buckets;
+                Arc::new(at)
             }
         }
-        shards.sort_unstable();
-        shards.dedup();
-        shards
+    }
+
+    /// With `buckets` owned by shard `to` from timestamp `ts` on (a move
+    /// of buckets committed by transaction `tx`).
+    pub fn with_moved_buckets(&self, buckets: &[Bucket], to: ShardId, ts: u64, tx: u64) -> Catalog {
+        let mut next = self.clone();
+        next.buckets = self
+            .buckets
+            .with_move(buckets, to, ts)
+            .with_outcome(tx, Some(ts));
+        next.version += 1;
+        next
+    }
+
+    /// With transaction `tx`, decided in the catalog's log, noted as
+    /// committed (at a timestamp) or aborted.
+    pub fn with_outcome(&self, tx: u64, committed_at: Option<u64>) -> Catalog {
+        let mut next = self.clone();
+        next.buckets = self.buckets.with_outcome(tx, committed_at);
+        next.version += 1;
+        next
+    }
+
+    /// The outcome of transaction `tx`, decided in the catalog's log, if
+    /// it is decided: whether it committed.
+    pub fn outcome(&self, tx: u64) -> Option<bool> {
+        self.buckets.moves.outcomes.get(&tx).map(Option::is_some)
     }
 
     pub fn schema(&self, name: &str) -> Option<&Arc<SchemaDef>> {
@@ -1403,7 +1436,7 @@ impl Catalog {
     }
 
     pub fn shard_of_bucket(&self, bucket: Bucket) -> ShardId {
-        self.bucket_to_shard[bucket as usize]
+        self.buckets.owner[bucket as usize]
     }
 
     /// The comment on relation `id` (`column` 0) or one of its columns.

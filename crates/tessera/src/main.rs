@@ -91,7 +91,7 @@ struct RunArgs {
     /// log_level, pg_hba, pg_tls_cert, pg_tls_key, admin_user,
     /// admin_password_file, auth_failure_delay_max, authentication_timeout,
     /// listen, advertise, peer (a list), cluster_secret_file, name,
-    /// failure_domain (a list), raft_voter_down_timeout.
+    /// failure_domain (a list), raft_voter_down_timeout, rebalance.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -181,6 +181,12 @@ struct RunArgs {
     /// its vote to a live learner [default: 30].
     #[arg(long, env = "TESSERA_RAFT_VOTER_DOWN_TIMEOUT")]
     raft_voter_down_timeout: Option<u64>,
+    /// Give buckets of this node's shards to shards that own fewer (a
+    /// node that joined) until every shard owns an even share. Until a
+    /// transaction may write on several nodes, one that would is refused
+    /// with 0A000 once buckets are spread (docs/CLUSTER.md §8).
+    #[arg(long, env = "TESSERA_REBALANCE")]
+    rebalance: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -209,6 +215,7 @@ struct ConfigFile {
     name: Option<String>,
     failure_domain: Option<Vec<String>>,
     raft_voter_down_timeout: Option<u64>,
+    rebalance: Option<bool>,
 }
 
 /// A size in a config file: bytes, or text with a unit ("512M").
@@ -559,6 +566,12 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn globals_applied(&self, writes: u64) {
         self.0.globals_applied(writes)
     }
+    fn member_shards(&self) -> Vec<u16> {
+        self.0.member_shards()
+    }
+    fn buckets_moved(&self, owner: Vec<u16>) {
+        self.0.buckets_moved(owner)
+    }
 }
 
 /// Extends the node's id lease through the metadata group.
@@ -626,8 +639,10 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
 /// `pg_catalog.tessera_nodes`.
 fn node_rows(
     watch: &tessera_cluster::service::ClusterWatch,
+    client: &tessera_cluster::catalog::CatalogClient,
 ) -> Vec<tessera_sql::topology::NodeRow> {
     let metadata = watch.metadata.borrow().clone();
+    let buckets = client.bucket_map();
     metadata
         .nodes
         .values()
@@ -639,7 +654,7 @@ fn node_rows(
             shards: n.shards,
             first_shard: n.first_shard,
             buckets: (0..n.shards)
-                .map(|s| metadata.buckets.owned_by(n.first_shard + s) as u32)
+                .map(|s| buckets.owned_by(n.first_shard + s) as u32)
                 .sum(),
             state: n.state.name(),
             raft_role: watch.raft_role(&metadata, n.id),
@@ -678,6 +693,7 @@ struct ClusterArgs {
     name: Option<String>,
     failure_domain: BTreeMap<String, String>,
     timing: Timing,
+    rebalance: bool,
 }
 
 fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<ClusterArgs>, String> {
@@ -736,6 +752,7 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         name,
         failure_domain: failure_domain(&domain)?,
         timing,
+        rebalance: args.rebalance || file.rebalance.unwrap_or(false),
     }))
 }
 
@@ -959,9 +976,11 @@ fn run(mut args: RunArgs) -> Result<(), String> {
             config.cluster_catalog = Some(tessera_runtime::node::ClusterCatalog {
                 log: std::sync::Arc::new(ClusterCatalogLog(handle.catalog.clone())),
                 records: handle.catalog.records().all(),
+                rebalance: c.rebalance,
             });
             let watch = handle.watch.clone();
-            tessera_sql::topology::install(Box::new(move || node_rows(&watch)));
+            let client = handle.catalog.clone();
+            tessera_sql::topology::install(Box::new(move || node_rows(&watch, &client)));
             Some(handle)
         }
         None => None,

@@ -206,11 +206,14 @@ impl<C: Cluster> Router<C> {
                     .map(|(s, keys)| {
                         (
                             *s,
-                            ShardRequest::LockKeys {
-                                table: parent_id,
-                                keys: keys.clone(),
-                                mode,
-                            },
+                            self.routed(
+                                &catalog,
+                                ShardRequest::LockKeys {
+                                    table: parent_id,
+                                    keys: keys.clone(),
+                                    mode,
+                                },
+                            ),
                         )
                     })
                     .collect())
@@ -252,7 +255,7 @@ impl<C: Cluster> Router<C> {
                     txn,
                     track_reads: false,
                 };
-                self.cluster.call(shard, get)
+                self.cluster.call(shard, self.routed(&catalog, get))
             })
             .collect();
         let replies = super::join_all(gets).await;

@@ -128,12 +128,15 @@ impl<C: Cluster> Router<C> {
                     .map(|(s, rows)| {
                         (
                             *s,
-                            ShardRequest::Insert {
-                                table: table_def.clone(),
-                                rows: rows.clone(),
-                                mode,
-                                upsert: None,
-                            },
+                            self.routed(
+                                &catalog,
+                                ShardRequest::Insert {
+                                    table: table_def.clone(),
+                                    rows: rows.clone(),
+                                    mode,
+                                    upsert: None,
+                                },
+                            ),
                         )
                     })
                     .collect())

@@ -75,7 +75,7 @@ impl<C: Cluster> Router<C> {
     pub(super) async fn upsert(
         &self,
         insert: &InsertPlan,
-        rows: &HashMap<ShardId, KeyedRows>,
+        (rows, catalog): (&HashMap<ShardId, KeyedRows>, &Catalog),
         arbiters: &[Arc<IndexDef>],
         base: &Arc<Upsert>,
         shards_draw: bool,
@@ -96,7 +96,14 @@ impl<C: Cluster> Router<C> {
                 seq
             });
             let result = self
-                .upsert_once(insert, rows, arbiters, base, shards_draw, session)
+                .upsert_once(
+                    insert,
+                    (rows, catalog),
+                    arbiters,
+                    base,
+                    shards_draw,
+                    session,
+                )
                 .await;
             let again = !snapshot_isolated
                 && attempt + 1 < UPSERT_TRIES
@@ -120,7 +127,7 @@ impl<C: Cluster> Router<C> {
     async fn upsert_once(
         &self,
         insert: &InsertPlan,
-        rows: &HashMap<ShardId, KeyedRows>,
+        (rows, catalog): (&HashMap<ShardId, KeyedRows>, &Catalog),
         arbiters: &[Arc<IndexDef>],
         base: &Arc<Upsert>,
         shards_draw: bool,
@@ -131,7 +138,7 @@ impl<C: Cluster> Router<C> {
             .flat_map(|(s, rows)| rows.iter().map(move |(k, r)| (*s, k, r)))
             .collect();
         let found = self
-            .find_conflicts(&insert.table, &proposed, arbiters, session)
+            .find_conflicts(&insert.table, &proposed, arbiters, catalog, session)
             .await?;
         let again = |conflict: Error| match &*base.action {
             OnConflict::Nothing => Ok(()),
@@ -188,12 +195,15 @@ impl<C: Cluster> Router<C> {
                 .map(|(shard, list, upsert)| {
                     (
                         *shard,
-                        ShardRequest::Insert {
-                            table: insert.table.clone(),
-                            rows: list.clone(),
-                            mode,
-                            upsert: Some(upsert.clone()),
-                        },
+                        self.routed(
+                            catalog,
+                            ShardRequest::Insert {
+                                table: insert.table.clone(),
+                                rows: list.clone(),
+                                mode,
+                                upsert: Some(upsert.clone()),
+                            },
+                        ),
                     )
                 })
                 .collect())
@@ -210,9 +220,9 @@ impl<C: Cluster> Router<C> {
         table: &TableDef,
         proposed: &[(ShardId, &Vec<u8>, &Row)],
         arbiters: &[Arc<IndexDef>],
+        catalog: &Catalog,
         session: &mut SessionState,
     ) -> Result<Vec<Found>> {
-        let catalog = self.catalog_of(session);
         let txn = session.txn.as_ref().map(|t| t.id);
         let track_reads = session.txn.as_ref().is_some_and(|t| t.tracks_reads());
         let snapshot = Snapshot::begin(&self.cluster);
@@ -229,22 +239,20 @@ impl<C: Cluster> Router<C> {
                 let entry_key = encode_key(&values, &index.storage.primary_key);
                 // A local index's entry lives with its row.
                 let at = if index.is_global(table) {
-                    self.shard_of_key(&catalog, &entry_key)
+                    self.shard_of_key(catalog, &entry_key)
                 } else {
                     *shard
                 };
                 entry_shards.push(at);
                 asked.push((i, a));
-                gets.push(self.cluster.call(
-                    at,
-                    ShardRequest::Get {
-                        table: index.storage.id,
-                        key: entry_key,
-                        ts: snapshot.ts,
-                        txn,
-                        track_reads,
-                    },
-                ));
+                let get = ShardRequest::Get {
+                    table: index.storage.id,
+                    key: entry_key,
+                    ts: snapshot.ts,
+                    txn,
+                    track_reads,
+                };
+                gets.push(self.cluster.call(at, self.routed(catalog, get)));
             }
         }
         let replies = join_all(gets).await;
@@ -267,7 +275,7 @@ impl<C: Cluster> Router<C> {
             let (Some(entry), None) = (entry, &found[i]) else {
                 continue;
             };
-            let (shard, key) = self.row_of_entry(&catalog, table, &arbiters[a], &entry);
+            let (shard, key) = self.row_of_entry(catalog, table, &arbiters[a], &entry);
             found[i] = Some((shard, key, a));
         }
         Ok(found)

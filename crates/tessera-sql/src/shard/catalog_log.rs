@@ -85,6 +85,11 @@ pub trait SharedCatalog: Send + Sync {
     fn globals_after(&self, seen: u64) -> SendFuture<()>;
     /// This node's copy of the global tables holds the first `writes` writes.
     fn globals_applied(&self, writes: u64);
+    /// The cluster-wide numbers of the online nodes' shards, ascending:
+    /// where buckets belong.
+    fn member_shards(&self) -> Vec<u16>;
+    /// This node's catalog owns buckets by `owner` now (buckets moved).
+    fn buckets_moved(&self, owner: Vec<u16>);
 }
 
 /// Shard 0's catalog log.
@@ -113,6 +118,8 @@ pub(super) struct SharedLog {
     /// Writes to global tables this node's copy holds (`globals.rs`).
     pub globals: Cell<u64>,
     pub globals_moved: Notify,
+    /// The bucket map epoch last reported to the cluster's side.
+    bucket_epoch: Cell<u64>,
 }
 
 impl CatalogLog {
@@ -136,6 +143,7 @@ impl CatalogLog {
             appended: Notify::new(),
             globals: Cell::new(0),
             globals_moved: Notify::new(),
+            bucket_epoch: Cell::new(0),
         });
         self
     }
@@ -331,6 +339,7 @@ impl ShardContext {
         }
         self.catalog_cell.publish(catalog);
         shared.mark_applied(start + records.len() as u64);
+        self.note_buckets(shared);
         // Sequences the records created may have moved already.
         self.observe_positions(shared, false);
         Ok(())
@@ -405,8 +414,18 @@ impl ShardContext {
         );
     }
 
+    /// Tells the cluster's side where buckets are, once they moved.
+    pub(super) fn note_buckets(&self, shared: &SharedLog) {
+        let catalog = self.catalog_cell.load();
+        let epoch = catalog.buckets.moves.epoch;
+        if shared.bucket_epoch.replace(epoch) != epoch {
+            shared.log.buckets_moved(catalog.buckets.owner.to_vec());
+        }
+    }
+
     async fn follow_catalog_records(&self, shared: &SharedLog) {
         shared.log.applied(shared.applied.get());
+        self.note_buckets(shared);
         loop {
             shared.log.more_than(shared.applied.get()).await;
             while shared.appending.get() {

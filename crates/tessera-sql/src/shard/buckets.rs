@@ -1,0 +1,646 @@
+//! A shard's part in moving buckets (docs/CLUSTER.md §8).
+//!
+//! A move is one transaction decided in the catalog's log: the giving shard
+//! deletes the buckets' entries (`BucketsOut`: rows, and the entries of
+//! indexes kept with them or sharded by their own values into these
+//! buckets), the taking shard inserts them (`BucketsIn`), both prepared
+//! durably; then the mover appends a `CatalogRecord::Transaction` holding
+//! the new owners, and both commit at its timestamp (`BucketsSettle`).
+//!
+//! While its buckets move, the giver holds new rows for them back: a write
+//! that would put an entry into one waits until the move ends, and then
+//! finds its map out of date. Requests routed by an older map than the
+//! shard's latest loss are refused (`stale_map`): their router catches up
+//! and sends them again.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use tessera_storage::record::{TxId, WriteOp, WriteSet};
+use tessera_storage::store::{LockOwner, LATEST};
+use tessera_types::buckets::decided_in_catalog;
+use tessera_types::encoding::{encode_key, hash_key};
+use tessera_types::schema::Bucket;
+use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, TableId, Value};
+use tokio::sync::Notify;
+
+use super::{ShardContext, ShardRequest, ShardResponse};
+
+tokio::task_local! {
+    /// The epoch of the bucket map the request being served was routed by.
+    static ROUTED: u64;
+}
+
+/// How long a move waits for the locks held on its buckets' entries.
+const MOVE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One entry of a storage table, as a move carries it.
+pub type Entry = (TableId, Vec<u8>, Vec<Value>);
+
+/// The buckets this shard is giving away, while their move is under way.
+pub(super) struct Moving {
+    tx: TxId,
+    buckets: HashSet<Bucket>,
+    ended: Rc<Notify>,
+}
+
+/// The answer to a request routed by an older bucket map than the shard's.
+pub fn stale_map(epoch: u64) -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "the rows this statement reached moved to another shard",
+    )
+    .with_detail(format!("{STALE_MAP}{epoch}"))
+}
+
+const STALE_MAP: &str = "bucket map epoch ";
+
+/// The bucket map epoch a shard's `stale_map` answer asks its router to
+/// catch up to.
+pub fn stale_map_epoch(e: &Error) -> Option<u64> {
+    if e.code != sqlstate::SERIALIZATION_FAILURE {
+        return None;
+    }
+    e.detail.as_deref()?.strip_prefix(STALE_MAP)?.parse().ok()
+}
+
+/// How to find the bucket of an entry of one storage table.
+enum Placement {
+    /// A table's rows, or a global index's entries: by the entry's key,
+    /// or by these columns of it.
+    Own(Option<Vec<usize>>),
+    /// A local index's entries: by the row they point at, whose sharding
+    /// key is at these positions of the entry (`None`: the row's key is
+    /// the whole tail of the entry).
+    Row(Option<Vec<usize>>, std::ops::Range<usize>),
+}
+
+/// Where each storage table's entries are placed; a global table's have no
+/// bucket.
+fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
+    let mut out = HashMap::new();
+    let own = |t: &TableDef| {
+        if t.sharding_key.is_empty() || t.sharding_key == t.primary_key {
+            Placement::Own(None)
+        } else {
+            Placement::Own(Some(t.sharding_key.clone()))
+        }
+    };
+    for table in catalog.tables().filter(|t| !t.global) {
+        out.insert(table.id, own(table));
+        for index in catalog.indexes_of(table.id) {
+            let placement = if index.is_global(table) {
+                own(&index.storage)
+            } else if table.sharding_key.is_empty() || table.sharding_key == table.primary_key {
+                Placement::Row(None, index.row_key_columns())
+            } else {
+                // The sharding key's columns, found among the row's key
+                // columns at the entry's tail.
+                let tail = index.columns.len();
+                let at = table
+                    .sharding_key
+                    .iter()
+                    .map(|c| {
+                        table
+                            .primary_key
+                            .iter()
+                            .position(|p| p == c)
+                            .map_or(0, |i| tail + i)
+                    })
+                    .collect();
+                Placement::Row(Some(at), index.row_key_columns())
+            };
+            out.insert(index.storage.id, placement);
+        }
+    }
+    out
+}
+
+fn bucket_of(catalog: &Catalog, placement: &Placement, key: &[u8], entry: &[Value]) -> Bucket {
+    let hash = match placement {
+        Placement::Own(None) => hash_key(key),
+        Placement::Own(Some(columns)) | Placement::Row(Some(columns), _) => {
+            hash_key(&encode_key(entry, columns))
+        }
+        Placement::Row(None, tail) => {
+            hash_key(&encode_key(entry, &tail.clone().collect::<Vec<_>>()))
+        }
+    };
+    catalog.bucket_of_hash(hash)
+}
+
+impl ShardContext {
+    /// Serves `request`, routed by a bucket map of epoch `epoch`.
+    pub(super) async fn handle_routed(
+        &self,
+        epoch: u64,
+        request: ShardRequest,
+    ) -> Result<ShardResponse> {
+        self.check_routed(epoch)?;
+        let reads = matches!(
+            request,
+            ShardRequest::Scan { .. } | ShardRequest::Get { .. } | ShardRequest::LockKeys { .. }
+        );
+        let response = ROUTED.scope(epoch, Box::pin(self.handle(request))).await?;
+        // What a read found may have moved while it waited (for a prepared
+        // move, or a lock): its router reads again. A write checked before
+        // it locked anything (`check_write_routed`).
+        if reads {
+            self.check_routed(epoch)?;
+        }
+        Ok(response)
+    }
+
+    fn check_routed(&self, epoch: u64) -> Result<()> {
+        let catalog = self.catalog();
+        if epoch < catalog.buckets.moves.lost_at(self.number()) {
+            return Err(stale_map(catalog.buckets.moves.epoch));
+        }
+        Ok(())
+    }
+
+    /// Before a write locks its keys: refused if it was routed by a map
+    /// older than this shard's latest loss; held back (`Some`: wait, then
+    /// compute it again) if it puts an entry into a bucket being moved
+    /// away.
+    pub(super) fn check_write_routed(&self, writes: &WriteSet) -> Result<Option<Rc<Notify>>> {
+        if let Ok(epoch) = ROUTED.try_with(|e| *e) {
+            self.check_routed(epoch)?;
+        }
+        let moving = self.moving.borrow();
+        let Some(moving) = moving.as_ref() else {
+            return Ok(None);
+        };
+        let catalog = self.catalog();
+        let placements = placements(&catalog);
+        let held = writes.ops.iter().any(|op| match op {
+            WriteOp::Put { table, key, row } => placements
+                .get(table)
+                .is_some_and(|p| moving.buckets.contains(&bucket_of(&catalog, p, key, row))),
+            WriteOp::Delete { .. } => false,
+        });
+        Ok(held.then(|| moving.ended.clone()))
+    }
+
+    /// The giver's part: holds back new entries of `buckets`, waits for
+    /// the locks on their entries, and prepares their deletion under `tx`
+    /// (durably); returns the entries.
+    pub(super) async fn buckets_out(
+        &self,
+        tx: TxId,
+        buckets: Vec<Bucket>,
+    ) -> Result<ShardResponse> {
+        if !decided_in_catalog(tx) {
+            return Err(Error::internal(
+                "a move of buckets decided outside the catalog",
+            ));
+        }
+        if self.moving.borrow().is_some() {
+            return Err(Error::new(
+                sqlstate::OBJECT_IN_USE,
+                format!("shard {} is already giving buckets away", self.number()),
+            ));
+        }
+        let buckets: HashSet<Bucket> = buckets.into_iter().collect();
+        self.moving.replace(Some(Moving {
+            tx,
+            buckets: buckets.clone(),
+            ended: Rc::new(Notify::new()),
+        }));
+        let prepared = self.prepare_out(tx, &buckets).await;
+        if prepared.is_err() && !self.prepared.borrow().contains_key(&tx) {
+            self.end_moving(tx);
+        }
+        prepared.map(ShardResponse::Entries)
+    }
+
+    async fn prepare_out(&self, tx: TxId, buckets: &HashSet<Bucket>) -> Result<Vec<Entry>> {
+        let started = std::time::Instant::now();
+        let (catalog, placements) = loop {
+            let catalog = self.catalog();
+            let placements = placements(&catalog);
+            if !self.locked_in(&catalog, &placements, buckets) {
+                break (catalog, placements);
+            }
+            if started.elapsed() > MOVE_LOCK_WAIT {
+                return Err(Error::new(
+                    sqlstate::LOCK_NOT_AVAILABLE,
+                    "rows of the buckets to move stayed locked",
+                ));
+            }
+            let unlocked = self.unlocked.notified();
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(20), unlocked).await;
+        };
+        let mut entries = Vec::new();
+        {
+            let store = self.store.borrow();
+            for (id, placement) in &placements {
+                let Some(table) = store.table(*id) else {
+                    continue;
+                };
+                for (key, row) in table.iter_at(None, LATEST) {
+                    if buckets.contains(&bucket_of(&catalog, placement, key, row)) {
+                        entries.push((*id, key.to_vec(), row.clone()));
+                    }
+                }
+            }
+        }
+        let deletes = WriteSet {
+            ops: entries
+                .iter()
+                .map(|(table, key, _)| WriteOp::Delete {
+                    table: *table,
+                    key: key.clone(),
+                })
+                .collect(),
+        };
+        self.store.borrow_mut().lock(&deletes, LockOwner::Tx(tx));
+        self.prepare_locked(tx, deletes).await?;
+        self.wait_published().await?;
+        Ok(entries)
+    }
+
+    /// Whether a lock is held on an entry of `buckets` (or on one whose
+    /// bucket cannot be told: a statement's insert under way).
+    fn locked_in(
+        &self,
+        catalog: &Catalog,
+        placements: &HashMap<TableId, Placement>,
+        buckets: &HashSet<Bucket>,
+    ) -> bool {
+        let store = self.store.borrow();
+        let intents = self.intents.borrow();
+        let prepared = self.prepared.borrow();
+        let locked = store.locked_keys().any(|(table, key, owner)| {
+            let Some(placement) = placements.get(&table) else {
+                return false;
+            };
+            let row = store
+                .get(table, key, LATEST)
+                .cloned()
+                .or_else(|| match owner {
+                    LockOwner::Tx(tx) => intents
+                        .get(&tx)
+                        .and_then(|i| i.get(&(table, key.to_vec())).cloned().flatten())
+                        .or_else(|| {
+                            prepared.get(&tx).and_then(|(w, _)| {
+                                w.ops.iter().find_map(|op| match op {
+                                    WriteOp::Put {
+                                        table: t,
+                                        key: k,
+                                        row,
+                                    } if *t == table && k == key => Some(row.clone()),
+                                    _ => None,
+                                })
+                            })
+                        }),
+                    LockOwner::Statement(_) => None,
+                });
+            match row {
+                Some(row) => buckets.contains(&bucket_of(catalog, placement, key, &row)),
+                None => true,
+            }
+        });
+        locked
+    }
+
+    /// The taker's part: prepares the insertion of the moved entries under
+    /// `tx` (durably).
+    pub(super) async fn buckets_in(&self, tx: TxId, entries: Vec<Entry>) -> Result<ShardResponse> {
+        if !decided_in_catalog(tx) {
+            return Err(Error::internal(
+                "a move of buckets decided outside the catalog",
+            ));
+        }
+        let puts = WriteSet {
+            ops: entries
+                .into_iter()
+                .map(|(table, key, row)| WriteOp::Put { table, key, row })
+                .collect(),
+        };
+        self.check_memory(&puts)?;
+        if let Some(holder) = self.store.borrow().lock_holder(&puts, Some(tx)) {
+            return Err(Error::new(
+                sqlstate::LOCK_NOT_AVAILABLE,
+                format!("entries of the buckets to move are locked here (by {holder:?})"),
+            ));
+        }
+        self.store.borrow_mut().lock(&puts, LockOwner::Tx(tx));
+        self.prepare_locked(tx, puts).await?;
+        self.wait_published().await?;
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    /// Settles a move's part here: a commit once this node's catalog holds
+    /// it (so that requests routed by the old map are refused before its
+    /// rows are gone), at its timestamp.
+    pub(super) async fn buckets_settle(
+        &self,
+        tx: TxId,
+        commit: bool,
+        ts: u64,
+    ) -> Result<ShardResponse> {
+        if commit {
+            let started = std::time::Instant::now();
+            while self.catalog().outcome(tx) != Some(true) {
+                if started.elapsed() > std::time::Duration::from_secs(60) {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "this node's catalog does not hold the move of buckets",
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+        self.resolve(tx, commit, ts);
+        self.end_moving(tx);
+        Ok(ShardResponse::Done(vec![]))
+    }
+
+    fn end_moving(&self, tx: TxId) {
+        let mut moving = self.moving.borrow_mut();
+        if moving.as_ref().is_some_and(|m| m.tx == tx) {
+            if let Some(m) = moving.take() {
+                m.ended.notify_waiters();
+            }
+        }
+    }
+
+    /// Prepares recovery left open whose decision is for the catalog's
+    /// log: they stay locked and prepared until it decides them.
+    pub fn restore_in_doubt(&self, in_doubt: Vec<(TxId, WriteSet)>) {
+        let now = self.tick();
+        for (tx, writes) in in_doubt {
+            self.store.borrow_mut().lock(&writes, LockOwner::Tx(tx));
+            self.prepared.borrow_mut().insert(tx, (writes, now));
+        }
+    }
+
+    /// Prepares decided in the catalog's log that were left waiting for
+    /// longer than `after_micros`: those it decided are settled here;
+    /// the others are returned, for an abort to be appended to the log
+    /// (their decider may be gone), after which they are settled too.
+    pub fn settle_catalog_decided(&self, after_micros: u64) -> Vec<TxId> {
+        let now = tessera_storage::clock::wall_micros();
+        let waiting: Vec<TxId> = self
+            .prepared
+            .borrow()
+            .iter()
+            .filter(|(tx, (_, at))| {
+                decided_in_catalog(**tx) && now.saturating_sub(*at) > after_micros
+            })
+            .map(|(tx, _)| *tx)
+            .collect();
+        let catalog = self.catalog();
+        let mut undecided = Vec::new();
+        for tx in waiting {
+            match catalog.buckets.moves.outcomes.get(&tx) {
+                Some(outcome) => {
+                    let (commit, ts) = (outcome.is_some(), outcome.unwrap_or(0));
+                    tracing::info!(
+                        "shard {}: settled move {tx} from the catalog ({})",
+                        self.number(),
+                        if commit { "committed" } else { "aborted" }
+                    );
+                    self.resolve(tx, commit, ts);
+                    self.end_moving(tx);
+                }
+                None => undecided.push(tx),
+            }
+        }
+        undecided
+    }
+}
+
+/// The move in flight on a shard, for [`ShardContext`]'s field.
+pub(super) type MovingCell = RefCell<Option<Moving>>;
+
+/// How many buckets one move takes at most.
+const MOVE_BUCKETS_MAX: usize = 64;
+
+/// How often a node looks whether its shards hold more than their share.
+const BALANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The next move for a node whose shards are `mine`: from the one of them
+/// that owns the most buckets to the member shard that owns the fewest,
+/// half the difference (up to [`MOVE_BUCKETS_MAX`]); `None` once no two
+/// member shards differ by more than one bucket. `owner[b]` owns bucket
+/// `b`; `members` are the online nodes' shards.
+pub fn plan_move(
+    owner: &[u16],
+    members: &[u16],
+    mine: std::ops::Range<u16>,
+) -> Option<(u16, u16, Vec<Bucket>)> {
+    let mut count: std::collections::BTreeMap<u16, usize> =
+        members.iter().map(|s| (*s, 0)).collect();
+    for o in owner {
+        if let Some(c) = count.get_mut(o) {
+            *c += 1;
+        }
+    }
+    let (from, most) = count
+        .iter()
+        .filter(|(s, _)| mine.contains(s))
+        .max_by_key(|(s, c)| (**c, std::cmp::Reverse(**s)))?;
+    let (to, least) = count.iter().min_by_key(|(s, c)| (**c, **s))?;
+    let give = ((most - least) / 2).min(MOVE_BUCKETS_MAX);
+    if give == 0 {
+        return None;
+    }
+    let buckets = owner
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, o)| *o == from)
+        .take(give)
+        .map(|(b, _)| b as Bucket)
+        .collect();
+    Some((*from, *to, buckets))
+}
+
+impl ShardContext {
+    /// On shard 0 of a node in a cluster: gives buckets of this node's
+    /// shards to member shards that own fewer, one move at a time, until
+    /// they are even (docs/CLUSTER.md §8). Runs for the node's life.
+    pub async fn balance_buckets<C: crate::router::Cluster>(
+        self: Rc<Self>,
+        router: Rc<crate::router::Router<C>>,
+    ) {
+        if self
+            .catalog_log
+            .as_ref()
+            .and_then(|l| l.shared.as_ref())
+            .is_none()
+        {
+            return;
+        }
+        loop {
+            tokio::time::sleep(BALANCE_INTERVAL).await;
+            loop {
+                match self.move_once(&router).await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!("moving buckets: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One move, if one is due: whether buckets moved.
+    async fn move_once<C: crate::router::Cluster>(
+        &self,
+        router: &crate::router::Router<C>,
+    ) -> Result<bool> {
+        let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) else {
+            return Ok(false);
+        };
+        let members = shared.log.member_shards();
+        let mine = self.first_shard..self.first_shard + self.node_shards;
+        if plan_move(&self.catalog().buckets.owner, &members, mine.clone()).is_none() {
+            return Ok(false);
+        }
+        // Under the cluster DDL lock: the newest map, and no change of the
+        // tables between the scan and the decision.
+        let ddl = self.ddl(None).await?;
+        let catalog = self.catalog();
+        let building = catalog.indexes().any(|i| !i.is_valid())
+            || catalog
+                .tables()
+                .any(|t| t.name.starts_with(Catalog::REWRITE_PREFIX));
+        let Some((from, to, buckets)) =
+            plan_move(&catalog.buckets.owner, &members, mine).filter(|_| !building)
+        else {
+            return Ok(false);
+        };
+        let cluster = router.cluster();
+        let tx = cluster.next_tx() | tessera_types::buckets::DECIDED_IN_CATALOG;
+        let out = ShardRequest::BucketsOut {
+            tx,
+            buckets: buckets.clone(),
+        };
+        let entries = match cluster.call(from, out).await {
+            Ok(ShardResponse::Entries(entries)) => entries,
+            Ok(other) => {
+                return Err(Error::internal(format!(
+                    "unexpected reply to a move of buckets: {other:?}"
+                )))
+            }
+            Err(e) => {
+                // It may have prepared before it failed.
+                let _ = cluster
+                    .call(
+                        from,
+                        ShardRequest::BucketsSettle {
+                            tx,
+                            commit: false,
+                            ts: 0,
+                        },
+                    )
+                    .await;
+                return Err(e);
+            }
+        };
+        let rows = entries.len();
+        let decided = async {
+            match cluster
+                .call(to, ShardRequest::BucketsIn { tx, entries })
+                .await?
+            {
+                ShardResponse::Done(_) => {}
+                other => {
+                    return Err(Error::internal(format!(
+                        "unexpected reply to a move of buckets: {other:?}"
+                    )))
+                }
+            }
+            // Past both prepares (their replies moved this clock past theirs).
+            let ts = cluster.tick();
+            let record = tessera_storage::record::CatalogRecord::Transaction {
+                tx,
+                participants: vec![from, to],
+                records: vec![tessera_storage::record::CatalogRecord::MoveBuckets {
+                    buckets: buckets.clone(),
+                    to,
+                    ts,
+                }],
+            };
+            self.append_decision(record, true).await?;
+            Ok(ts)
+        }
+        .await;
+        drop(ddl);
+        // An abort a participant appended may have come first.
+        let committed = decided.is_ok() && self.catalog().outcome(tx) == Some(true);
+        let ts = *decided.as_ref().unwrap_or(&0);
+        let settle = |shard| {
+            cluster.call(
+                shard,
+                ShardRequest::BucketsSettle {
+                    tx,
+                    commit: committed,
+                    ts,
+                },
+            )
+        };
+        let (a, b) = crate::router::join2(settle(from), settle(to)).await;
+        for (shard, r) in [(from, a), (to, b)] {
+            if let Err(e) = r {
+                // It settles from the catalog later (`settle_catalog_decided`).
+                tracing::warn!("settling move {tx} on shard {shard}: {e}");
+            }
+        }
+        decided?;
+        if !committed {
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!("move {tx} was aborted by a participant that waited too long"),
+            ));
+        }
+        tracing::info!(
+            "moved {} buckets ({rows} entries) from shard {from} to shard {to}",
+            buckets.len()
+        );
+        Ok(true)
+    }
+
+    /// Shard 0: appends a move's decision or abort to the catalog's log
+    /// (with `unlock`, the cluster lock this node holds goes with it) and
+    /// publishes the catalog with it.
+    async fn append_decision(
+        &self,
+        record: tessera_storage::record::CatalogRecord,
+        unlock: bool,
+    ) -> Result<()> {
+        let encoded = record.encode();
+        self.append_catalog(&[record], unlock, || {
+            let catalog = (*self.catalog_cell.load()).clone();
+            match tessera_storage::recovery::apply_catalog_record(catalog, &encoded) {
+                Ok(c) => self.catalog_cell.publish(c),
+                Err(e) => tracing::error!("applying a move's decision: {e}"),
+            }
+        })
+        .await?;
+        if let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) {
+            self.note_buckets(shared);
+        }
+        Ok(())
+    }
+
+    /// Shard 0: appends an abort of transaction `tx`, decided in the
+    /// catalog's log, unless its decision is there already.
+    pub(super) async fn abort_in_catalog(&self, tx: TxId) -> Result<ShardResponse> {
+        let log = self.catalog_log()?;
+        let _guard = log.order.lock().await;
+        if self.catalog().outcome(tx).is_some() {
+            return Ok(ShardResponse::Done(vec![]));
+        }
+        let record = tessera_storage::record::CatalogRecord::Abort { tx };
+        self.append_decision(record, false).await?;
+        tracing::warn!("aborted move {tx}: its decision did not come in time");
+        Ok(ShardResponse::Done(vec![]))
+    }
+}

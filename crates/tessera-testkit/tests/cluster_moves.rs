@@ -1,0 +1,165 @@
+//! Buckets move to a node that joins (`--rebalance`, docs/CLUSTER.md §8):
+//! under reads and writes, no row is lost, duplicated or read stale, and
+//! after a restart of the whole cluster the map and the rows are the same.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_testkit::cluster::{TestCluster, CLUSTER_TIMEOUT};
+use tessera_testkit::{rows_text, sqlstate};
+use tokio_postgres::Client;
+
+const ROWS: i64 = 2000;
+
+/// Buckets per node, as `tessera_nodes` lists them on `client`'s node.
+async fn buckets(client: &Client) -> Vec<String> {
+    rows_text(
+        client,
+        "SELECT buckets FROM tessera_nodes WHERE state = 'online' ORDER BY node_id",
+    )
+    .await
+}
+
+/// What every node must agree on: the rows, their checksum, a read
+/// through each index, and the rows the load inserted.
+async fn contents(client: &Client) -> Vec<String> {
+    let mut out = rows_text(
+        client,
+        "SELECT count(*), sum(v), md5(string_agg(id || ':' || v || ':' || tag, ',' ORDER BY id)) FROM kv",
+    )
+    .await;
+    out.extend(rows_text(client, "SELECT id FROM kv WHERE tag = 't1234'").await);
+    out.extend(rows_text(client, "SELECT count(*) FROM kv WHERE grp = 7").await);
+    out.extend(rows_text(client, "SELECT count(*), sum(id) FROM log").await);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_move_to_a_node_that_joins_under_load() {
+    let mut cluster = TestCluster::start(1, 2, &["--rebalance"]);
+    let first = cluster.nodes[0].connect().await;
+    first
+        .batch_execute(&format!(
+            "CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL, tag text, grp int); \
+             CREATE UNIQUE INDEX kv_tag ON kv (tag); \
+             CREATE INDEX kv_grp ON kv (grp); \
+             CREATE TABLE log (id bigint PRIMARY KEY); \
+             INSERT INTO kv SELECT g, 0, 't' || g, g % 10 FROM generate_series(1, {ROWS}) g"
+        ))
+        .await
+        .unwrap();
+
+    // Writes of one row each (on one shard), and scans that must always
+    // count every row once, while the buckets move.
+    let stop = Arc::new(AtomicBool::new(false));
+    let updates = Arc::new(AtomicU64::new(0));
+    let inserts = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let client = cluster.nodes[0].connect().await;
+        let (stop, updates, inserts) = (stop.clone(), updates.clone(), inserts.clone());
+        tokio::spawn(async move {
+            let mut n: i64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let id = (n * 7919) % ROWS + 1;
+                let updated = client
+                    .execute("UPDATE kv SET v = v + 1 WHERE id = $1", &[&(id as i32)])
+                    .await
+                    .unwrap_or_else(|e| panic!("update {id}: {e}"));
+                assert_eq!(updated, 1, "update of row {id}");
+                updates.fetch_add(1, Ordering::Relaxed);
+                client
+                    .execute("INSERT INTO log VALUES ($1)", &[&n])
+                    .await
+                    .unwrap_or_else(|e| panic!("insert {n}: {e}"));
+                inserts.fetch_add(1, Ordering::Relaxed);
+            }
+            n
+        })
+    };
+    let reader = {
+        let client = cluster.nodes[0].connect().await;
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let seen = rows_text(&client, "SELECT count(*), count(DISTINCT id) FROM kv").await;
+                assert_eq!(
+                    seen,
+                    [format!("{ROWS}|{ROWS}")],
+                    "a scan while buckets move"
+                );
+                let one = rows_text(&client, "SELECT id FROM kv WHERE tag = 't777'").await;
+                assert_eq!(one, ["777"], "a read through the global index");
+                reads += 1;
+            }
+            reads
+        })
+    };
+
+    let joined = cluster.add_node(&[]);
+    let second = cluster.nodes[joined].connect().await;
+    let started = Instant::now();
+    while buckets(&second).await != ["1500", "1500"] {
+        assert!(
+            started.elapsed() < CLUSTER_TIMEOUT,
+            "buckets did not balance: {:?}\n{}",
+            buckets(&second).await,
+            cluster.nodes[0].log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // More writes by the new map.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    let reads = reader.await.unwrap();
+    assert!(written > 0 && reads > 0);
+    assert_eq!(buckets(&first).await, ["1500", "1500"]);
+
+    let (updates, inserts) = (
+        updates.load(Ordering::Relaxed),
+        inserts.load(Ordering::Relaxed),
+    );
+    // Every acknowledged write is there, once.
+    let seen = contents(&first).await;
+    assert!(
+        seen[0].starts_with(&format!("{ROWS}|{updates}|")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1..],
+        [
+            "1234".to_string(),
+            (ROWS / 10).to_string(),
+            format!("{inserts}|{}", inserts * (inserts + 1) / 2),
+        ]
+    );
+    assert_eq!(contents(&second).await, seen, "both nodes agree");
+
+    // The rows are spread over both nodes' shards now.
+    for client in [&first, &second] {
+        let per_node = rows_text(client, "EXPLAIN SELECT * FROM kv")
+            .await
+            .join("\n");
+        assert!(per_node.contains("4 shards"), "{per_node}");
+    }
+
+    // A write that spans both nodes is refused whole, not half applied.
+    let e = first
+        .batch_execute("UPDATE kv SET v = v + 1")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e).map(|s| s.code()), Some("0A000"), "{e}");
+    assert_eq!(contents(&second).await, seen);
+
+    // The same after a restart of the whole cluster.
+    drop((first, second));
+    cluster.restart_all();
+    for node in &cluster.nodes {
+        let client = node.connect().await;
+        assert_eq!(buckets(&client).await, ["1500", "1500"]);
+        assert_eq!(contents(&client).await, seen, "after a restart");
+    }
+}
