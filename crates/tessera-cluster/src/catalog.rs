@@ -77,9 +77,38 @@ pub struct CatalogClient {
     applied: Arc<watch::Sender<u64>>,
     /// This node's id, once a command of it went through (0 before).
     me: Arc<AtomicU64>,
-    /// The bucket map as this node's SQL catalog holds it (moves are
-    /// catalog records: docs/CLUSTER.md §8), once it changed.
-    buckets: Arc<std::sync::Mutex<Option<crate::state::BucketMap>>>,
+    /// The bucket map as this node's SQL catalog holds it.
+    buckets: BucketView,
+}
+
+/// Queues a request made by `make` around its reply channel, and awaits
+/// the reply.
+fn ask<R, T: Send + 'static>(
+    queue: &mpsc::UnboundedSender<R>,
+    make: impl FnOnce(oneshot::Sender<Result<T>>) -> R,
+) -> impl Future<Output = Result<T>> + Send + 'static {
+    let (reply, answer) = oneshot::channel();
+    let sent = queue.send(make(reply)).map_err(|_| stopped());
+    async move {
+        sent?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The bucket map as the node's SQL catalog holds it: moves are catalog
+/// records (docs/CLUSTER.md §8), so the metadata's map is the one made at
+/// bootstrap, and the SQL side reports the map once buckets moved.
+#[derive(Clone, Default)]
+pub(crate) struct BucketView(Arc<std::sync::Mutex<Option<crate::state::BucketMap>>>);
+
+impl BucketView {
+    /// The map the SQL catalog holds, or `metadata`'s while none moved.
+    pub(crate) fn current(&self, metadata: &Metadata) -> crate::state::BucketMap {
+        match self.0.lock().ok().and_then(|m| m.clone()) {
+            Some(map) => map,
+            None => metadata.buckets.clone(),
+        }
+    }
 }
 
 impl CatalogClient {
@@ -102,28 +131,25 @@ impl CatalogClient {
             metadata,
             applied,
             me,
-            buckets: Arc::default(),
+            buckets: BucketView::default(),
         }
     }
 
     /// The node's SQL catalog owns buckets by `owner` (`owner[b]` owns
     /// bucket `b`).
     pub fn buckets_moved(&self, owner: Vec<u16>) {
-        if let Ok(mut map) = self.buckets.lock() {
+        if let Ok(mut map) = self.buckets.0.lock() {
             *map = Some(crate::state::BucketMap::from(owner));
         }
     }
 
     /// The bucket map as this node's SQL catalog holds it.
     pub fn bucket_map(&self) -> crate::state::BucketMap {
-        match self.buckets.lock().ok().and_then(|m| m.clone()) {
-            Some(map) => map,
-            None => self.metadata.borrow().buckets.clone(),
-        }
+        self.buckets.current(&self.metadata.borrow())
     }
 
     /// Where [`Self::buckets_moved`] leaves the map, for the status.
-    pub(crate) fn buckets_view(&self) -> Arc<std::sync::Mutex<Option<crate::state::BucketMap>>> {
+    pub(crate) fn buckets_view(&self) -> BucketView {
         self.buckets.clone()
     }
 
@@ -155,12 +181,7 @@ impl CatalogClient {
     }
 
     fn call(&self, op: CatalogOp) -> impl Future<Output = Result<u64>> + Send + 'static {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.requests.send(CatalogRequest { op, reply });
-        async move {
-            sent.map_err(|_| stopped())?;
-            answer.await.map_err(|_| stopped())?
-        }
+        ask(&self.requests, |reply| CatalogRequest { op, reply })
     }
 
     /// Takes the cluster DDL lock for this node (it may hold it already);
@@ -207,12 +228,7 @@ impl CatalogClient {
         &self,
         claims: Vec<SequenceMove>,
     ) -> impl Future<Output = Result<Vec<Claimed>>> + Send + 'static {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.claims.send(ClaimRequest { claims, reply });
-        async move {
-            sent.map_err(|_| stopped())?;
-            answer.await.map_err(|_| stopped())?
-        }
+        ask(&self.claims, |reply| ClaimRequest { claims, reply })
     }
 
     /// The sequences' positions this node has applied, and how many
@@ -230,17 +246,9 @@ impl CatalogClient {
         &self,
         ops: Vec<GlobalOp>,
     ) -> impl Future<Output = Result<Option<u64>>> + Send + 'static {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.globals.send(GlobalRequest { ops, reply });
-        async move {
-            sent.map_err(|_| stopped())?;
-            answer.await.map_err(|_| stopped())?
-        }
+        ask(&self.globals, |reply| GlobalRequest { ops, reply })
     }
 
-    /// What a copy of the global tables that holds the first `seen` writes
-    /// needs to catch up with what this node has applied (`None`: every
-    /// row, whatever the copy holds).
     /// The cluster-wide numbers of the online nodes' shards, ascending:
     /// where buckets belong (docs/CLUSTER.md §8).
     pub fn member_shards(&self) -> Vec<u16> {
@@ -255,6 +263,9 @@ impl CatalogClient {
         shards
     }
 
+    /// What a copy of the global tables that holds the first `seen` writes
+    /// needs to catch up with what this node has applied (`None`: every
+    /// row, whatever the copy holds).
     pub fn globals_since(&self, seen: Option<u64>) -> GlobalChanges {
         let m = self.metadata.borrow();
         let g = &m.globals;

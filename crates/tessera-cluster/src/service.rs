@@ -385,7 +385,7 @@ struct Node {
     sql_applied: watch::Receiver<u64>,
     /// The bucket map as this node's SQL catalog holds it, once buckets
     /// moved (the metadata's is the one made at bootstrap).
-    buckets_view: Arc<std::sync::Mutex<Option<crate::state::BucketMap>>>,
+    buckets_view: crate::catalog::BucketView,
     /// The writes the node's copy of the global tables holds
     /// (`CatalogClient::globals_applied`).
     globals_applied: watch::Receiver<u64>,
@@ -1333,9 +1333,7 @@ impl Node {
             last_applied: m.last_applied.map(|l| l.index),
             metadata: {
                 let mut metadata = (**self.metadata.borrow()).clone();
-                if let Some(map) = self.buckets_view.lock().ok().and_then(|m| m.clone()) {
-                    metadata.buckets = map;
-                }
+                metadata.buckets = self.buckets_view.current(&metadata);
                 metadata
             },
             voters: membership.voter_ids().collect(),

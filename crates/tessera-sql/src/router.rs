@@ -4557,15 +4557,15 @@ impl<C: Cluster> Router<C> {
     /// Waits until this node's bucket map has reached `epoch` (a shard
     /// refused a request routed by an older one), up to 10 s.
     async fn catch_up_buckets(&self, epoch: u64) -> Result<()> {
-        let started = std::time::Instant::now();
-        while self.cluster.catalog().buckets.moves.epoch < epoch {
-            if started.elapsed() > std::time::Duration::from_secs(10) {
-                return Err(crate::shard::stale_map(epoch));
-            }
-            tessera_types::interrupt::check()?;
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let reached = crate::shard::catalog_reaches(
+            || self.cluster.catalog(),
+            |c| c.buckets.moves.epoch >= epoch,
+            std::time::Duration::from_secs(10),
+        );
+        match reached.await? {
+            true => Ok(()),
+            false => Err(crate::shard::stale_map(epoch)),
         }
-        Ok(())
     }
 
     /// In a cluster: the session's block is to write global tables, which

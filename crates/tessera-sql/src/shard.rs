@@ -64,6 +64,7 @@ mod schemas;
 mod types;
 pub(crate) use types::free_check_name;
 
+pub(crate) use buckets::catalog_reaches;
 pub use buckets::{plan_move, stale_map, stale_map_epoch, Entry};
 pub use catalog_log::{SendFuture, SharedCatalog};
 

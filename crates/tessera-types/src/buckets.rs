@@ -62,18 +62,6 @@ impl BucketMoves {
     pub fn lost_at(&self, shard: ShardId) -> u64 {
         self.lost.get(&shard).copied().unwrap_or(0)
     }
-
-    /// With `buckets` moved from `from` to `to` at timestamp `ts`.
-    pub fn with_move(&self, buckets: &[Bucket], from: ShardId, ts: u64) -> BucketMoves {
-        let mut next = self.clone();
-        next.epoch += 1;
-        for b in buckets {
-            next.since.insert(*b, (ts, from));
-        }
-        next.lost.insert(from, next.epoch);
-        next.newest = next.newest.max(ts);
-        next
-    }
 }
 
 /// The bucket map with its moves, shared by the catalogs made from it.
@@ -125,22 +113,19 @@ impl Buckets {
     pub fn with_move(&self, buckets: &[Bucket], to: ShardId, ts: u64) -> Buckets {
         let mut owner = self.owner.to_vec();
         let mut moves = (*self.moves).clone();
-        // Grouped by giver: each gets its loss noted.
-        let mut by_giver: BTreeMap<ShardId, Vec<Bucket>> = BTreeMap::new();
+        // One move, one epoch, whatever the number of givers; each giver
+        // has its loss noted.
+        let epoch = moves.epoch + 1;
         for b in buckets {
             if let Some(o) = owner.get_mut(*b as usize) {
                 if *o != to {
-                    by_giver.entry(*o).or_default().push(*b);
+                    moves.since.insert(*b, (ts, *o));
+                    moves.lost.insert(*o, epoch);
+                    moves.epoch = epoch;
+                    moves.newest = moves.newest.max(ts);
                     *o = to;
                 }
             }
-        }
-        // One move, one epoch, whatever the number of givers.
-        let epoch = moves.epoch + 1;
-        for (from, moved) in by_giver {
-            moves = moves.with_move(&moved, from, ts);
-            moves.epoch = epoch;
-            moves.lost.insert(from, epoch);
         }
         let owner: Arc<[ShardId]> = owner.into();
         Buckets {

@@ -42,6 +42,10 @@ pub type Entry = (TableId, Vec<u8>, Vec<Value>);
 pub(super) struct Moving {
     tx: TxId,
     buckets: HashSet<Bucket>,
+    /// Where entries are placed, as the catalog said when the move began
+    /// (it cannot change before the move ends: the mover holds the cluster
+    /// DDL lock).
+    placements: Rc<HashMap<TableId, Placement>>,
     ended: Rc<Notify>,
 }
 
@@ -65,15 +69,33 @@ pub fn stale_map_epoch(e: &Error) -> Option<u64> {
     e.detail.as_deref()?.strip_prefix(STALE_MAP)?.parse().ok()
 }
 
-/// How to find the bucket of an entry of one storage table.
+/// Waits until `holds` is true of the node's catalog as `load` gives it
+/// (it follows the cluster's log on shard 0), up to `limit`: whether it
+/// came to hold. A cancel of the waiting statement ends the wait.
+pub(crate) async fn catalog_reaches(
+    load: impl Fn() -> std::sync::Arc<Catalog>,
+    holds: impl Fn(&Catalog) -> bool,
+    limit: std::time::Duration,
+) -> Result<bool> {
+    let started = std::time::Instant::now();
+    while !holds(&load()) {
+        if started.elapsed() > limit {
+            return Ok(false);
+        }
+        tessera_types::interrupt::check()?;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    Ok(true)
+}
+
+/// How to find the bucket of an entry of one storage table: by the
+/// entry's key (a table whose key is its sharding key, or a global
+/// index's entries), or by these columns of the entry (a table's sharding
+/// key; for a local index's entries, the sharding key of the row they
+/// point at).
 enum Placement {
-    /// A table's rows, or a global index's entries: by the entry's key,
-    /// or by these columns of it.
-    Own(Option<Vec<usize>>),
-    /// A local index's entries: by the row they point at, whose sharding
-    /// key is at these positions of the entry (`None`: the row's key is
-    /// the whole tail of the entry).
-    Row(Option<Vec<usize>>, std::ops::Range<usize>),
+    Key,
+    Columns(Vec<usize>),
 }
 
 /// Where each storage table's entries are placed; a global table's have no
@@ -82,9 +104,9 @@ fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
     let mut out = HashMap::new();
     let own = |t: &TableDef| {
         if t.sharding_key.is_empty() || t.sharding_key == t.primary_key {
-            Placement::Own(None)
+            Placement::Key
         } else {
-            Placement::Own(Some(t.sharding_key.clone()))
+            Placement::Columns(t.sharding_key.clone())
         }
     };
     for table in catalog.tables().filter(|t| !t.global) {
@@ -93,7 +115,7 @@ fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
             let placement = if index.is_global(table) {
                 own(&index.storage)
             } else if table.sharding_key.is_empty() || table.sharding_key == table.primary_key {
-                Placement::Row(None, index.row_key_columns())
+                Placement::Columns(index.row_key_columns().collect())
             } else {
                 // The sharding key's columns, found among the row's key
                 // columns at the entry's tail.
@@ -109,7 +131,7 @@ fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
                             .map_or(0, |i| tail + i)
                     })
                     .collect();
-                Placement::Row(Some(at), index.row_key_columns())
+                Placement::Columns(at)
             };
             out.insert(index.storage.id, placement);
         }
@@ -119,13 +141,8 @@ fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
 
 fn bucket_of(catalog: &Catalog, placement: &Placement, key: &[u8], entry: &[Value]) -> Bucket {
     let hash = match placement {
-        Placement::Own(None) => hash_key(key),
-        Placement::Own(Some(columns)) | Placement::Row(Some(columns), _) => {
-            hash_key(&encode_key(entry, columns))
-        }
-        Placement::Row(None, tail) => {
-            hash_key(&encode_key(entry, &tail.clone().collect::<Vec<_>>()))
-        }
+        Placement::Key => hash_key(key),
+        Placement::Columns(columns) => hash_key(&encode_key(entry, columns)),
     };
     catalog.bucket_of_hash(hash)
 }
@@ -173,9 +190,9 @@ impl ShardContext {
             return Ok(None);
         };
         let catalog = self.catalog();
-        let placements = placements(&catalog);
         let held = writes.ops.iter().any(|op| match op {
-            WriteOp::Put { table, key, row } => placements
+            WriteOp::Put { table, key, row } => moving
+                .placements
                 .get(table)
                 .is_some_and(|p| moving.buckets.contains(&bucket_of(&catalog, p, key, row))),
             WriteOp::Delete { .. } => false,
@@ -206,6 +223,7 @@ impl ShardContext {
         self.moving.replace(Some(Moving {
             tx,
             buckets: buckets.clone(),
+            placements: Rc::new(placements(&self.catalog())),
             ended: Rc::new(Notify::new()),
         }));
         let prepared = self.prepare_out(tx, &buckets).await;
@@ -217,12 +235,12 @@ impl ShardContext {
 
     async fn prepare_out(&self, tx: TxId, buckets: &HashSet<Bucket>) -> Result<Vec<Entry>> {
         let started = std::time::Instant::now();
-        let (catalog, placements) = loop {
-            let catalog = self.catalog();
-            let placements = placements(&catalog);
-            if !self.locked_in(&catalog, &placements, buckets) {
-                break (catalog, placements);
-            }
+        let catalog = self.catalog();
+        let placements = match self.moving.borrow().as_ref() {
+            Some(m) => m.placements.clone(),
+            None => return Err(Error::internal("a move of buckets not under way")),
+        };
+        while self.locked_in(&catalog, &placements, buckets) {
             if started.elapsed() > MOVE_LOCK_WAIT {
                 return Err(Error::new(
                     sqlstate::LOCK_NOT_AVAILABLE,
@@ -231,11 +249,11 @@ impl ShardContext {
             }
             let unlocked = self.unlocked.notified();
             let _ = tokio::time::timeout(std::time::Duration::from_millis(20), unlocked).await;
-        };
+        }
         let mut entries = Vec::new();
         {
             let store = self.store.borrow();
-            for (id, placement) in &placements {
+            for (id, placement) in placements.iter() {
                 let Some(table) = store.table(*id) else {
                     continue;
                 };
@@ -342,15 +360,16 @@ impl ShardContext {
         ts: u64,
     ) -> Result<ShardResponse> {
         if commit {
-            let started = std::time::Instant::now();
-            while self.catalog().outcome(tx) != Some(true) {
-                if started.elapsed() > std::time::Duration::from_secs(60) {
-                    return Err(Error::new(
-                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        "this node's catalog does not hold the move of buckets",
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            let holds = catalog_reaches(
+                || self.catalog(),
+                |c| c.outcome(tx) == Some(true),
+                std::time::Duration::from_secs(60),
+            );
+            if !holds.await? {
+                return Err(Error::new(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "this node's catalog does not hold the move of buckets",
+                ));
             }
         }
         self.resolve(tx, commit, ts);
