@@ -739,7 +739,7 @@ impl Node {
                 }
             }
             Request::Status => self.status(&raft).await,
-            Request::Expel(who) => self.expel(&raft, who).await,
+            Request::Expel { node, force } => self.expel(&raft, node, force).await,
             Request::YouAreExpelled => {
                 self.leave(&raft).await;
                 Response::Expelled(self.identity.borrow().node_id.unwrap_or(0))
@@ -1158,12 +1158,13 @@ impl Node {
     }
 
     /// `tessera expel`, on the leader (another node forwards it there).
-    async fn expel(self: &Rc<Self>, raft: &Raft<TypeConfig>, who: String) -> Response {
+    async fn expel(self: &Rc<Self>, raft: &Raft<TypeConfig>, who: String, force: bool) -> Response {
         if !Self::is_leader(raft) {
             return match self.leader_addr(raft) {
                 Some(addr) => {
                     let mut peer = Peer::new(addr, self.config.secret.clone());
-                    peer.call(&Request::Expel(who), CALL_TIMEOUT * 10)
+                    let request = Request::Expel { node: who, force };
+                    peer.call(&request, CALL_TIMEOUT * 10)
                         .await
                         .unwrap_or_else(|e| Response::Failed(e.message))
                 }
@@ -1185,8 +1186,18 @@ impl Node {
             return Response::Failed(format!("the cluster has no node {who:?}"));
         };
         let (id, addr) = (node.id, node.advertise.clone());
-        // Nothing is placed on nodes yet (buckets come with replica sets),
-        // so there is nothing to drain first.
+        // Its rows would go with it: a node that owns buckets is refused
+        // until draining gives them away first (docs/CLUSTER.md §8).
+        let map = self.buckets_view.current(&metadata);
+        let owned: usize = (node.first_shard..node.first_shard + node.shards)
+            .map(|s| map.owned_by(s))
+            .sum();
+        if owned > 0 && !force {
+            return Response::Failed(format!(
+                "node {id} ({addr}) still owns {owned} buckets, whose rows would be lost; \
+                 draining them first is not built yet (--force expels it anyway)"
+            ));
+        }
         match self.propose(raft, Command::ExpelNode { id }).await {
             Ok(CommandResult::Done) => {}
             Ok(CommandResult::Refused(m)) => return Response::Failed(m),

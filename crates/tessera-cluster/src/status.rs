@@ -23,13 +23,14 @@ pub async fn fetch(addr: &str, secret: &ClusterSecret) -> Result<Status> {
 }
 
 /// `tessera expel`: asks the cluster (through any node) to expel a node
-/// by id or name; returns its id.
-pub async fn expel(addr: &str, secret: &ClusterSecret, node: &str) -> Result<u64> {
+/// by id or name (`force`: even one that owns buckets); returns its id.
+pub async fn expel(addr: &str, secret: &ClusterSecret, node: &str, force: bool) -> Result<u64> {
     let mut peer = Peer::new(addr.to_string(), secret.clone());
-    match peer
-        .call(&Request::Expel(node.to_string()), Duration::from_secs(30))
-        .await?
-    {
+    let request = Request::Expel {
+        node: node.to_string(),
+        force,
+    };
+    match peer.call(&request, Duration::from_secs(30)).await? {
         Response::Expelled(id) => Ok(id),
         Response::Failed(m) => Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m)),
         other => Err(Error::new(

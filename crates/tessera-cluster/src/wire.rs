@@ -51,8 +51,12 @@ pub enum Request {
     },
     /// The cluster's state, as `tessera status` prints it.
     Status,
-    /// `tessera expel`: a node (by id or name) leaves for good.
-    Expel(String),
+    /// `tessera expel`: a node (by id or name) leaves for good; `force`:
+    /// even if it owns buckets (their rows are lost).
+    Expel {
+        node: String,
+        force: bool,
+    },
     /// From the leader to a node it expelled: stop taking part.
     YouAreExpelled,
     /// From now on this connection carries shard requests, many at a time

@@ -321,6 +321,22 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     });
     let lock_waits = Arc::new(LockWaits::default());
     let ledger = Arc::new(TwoPhaseLedger::default());
+    // Commits decided here before the restart whose participants on other
+    // nodes have not reported: held until they do (docs/CLUSTER.md §4).
+    let node = first_shard..first_shard + meta.shard_count;
+    for open in &recovered.open_decisions {
+        ledger.decided(
+            open.tx,
+            open.coordinator,
+            true,
+            open.ts,
+            &open.participants,
+            true,
+        );
+        for p in open.participants.iter().filter(|p| node.contains(p)) {
+            ledger.settled(open.tx, *p);
+        }
+    }
     let stats = Arc::new(tessera_sql::stats::TableStats::default());
     tessera_sql::stats::install_node_stats(stats.clone());
     let log_deps = Arc::new(LogDeps::new(meta.shard_count as usize));
@@ -597,6 +613,10 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         ids,
         remote,
     )));
+    if router.cluster().in_cluster() {
+        tokio::task::spawn_local(ctx.clone().settle_across_nodes(router.clone()));
+        tokio::task::spawn_local(ctx.clone().detect_deadlocks_across_nodes(router.clone()));
+    }
     if cluster_catalog.as_ref().is_some_and(|c| c.rebalance) {
         tokio::task::spawn_local(ctx.clone().balance_buckets(router.clone()));
     }
@@ -632,7 +652,6 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         loop {
             tokio::time::sleep(GC_INTERVAL).await;
             gc_ctx.timeline().sweep_remote_floors();
-            gc_ctx.settle_orphans();
             // Moves of buckets whose decision did not come: an abort goes
             // to the catalog's log, and whichever comes first decides.
             for tx in gc_ctx.settle_catalog_decided(MOVE_ORPHAN_AFTER_MICROS) {

@@ -412,12 +412,24 @@ impl Cluster for ShardCluster {
             // Another node: sent in the background. Nothing depends on its
             // order there (a `Resolve`: whoever meets the prepared rows
             // first waits for it), and if it is lost, the shard settles the
-            // prepare by asking its decision's shard.
+            // prepare by asking its decision's shard. What the statement
+            // observed here (the decision a `Resolve` carries) is durable
+            // first, as for a call.
             let Some(remote) = self.remote.clone() else {
                 return Err(Error::internal(format!("no shard {shard} on this node")));
             };
             let bytes = tessera_sql::wire::encode_request(&request)?;
+            let pending = self.ctx.statement_deps();
+            let deps = self.ctx.deps.clone();
             tokio::task::spawn_local(async move {
+                if !pending.is_empty() {
+                    if let Err(e) = deps.wait(&pending).await {
+                        tracing::warn!(
+                            "a request to shard {shard} of another node was not sent: {e}"
+                        );
+                        return;
+                    }
+                }
                 if let Err(e) = remote.call(shard, bytes, REMOTE_CALL_TIMEOUT).await {
                     tracing::warn!("a request to shard {shard} of another node failed: {e}");
                 }

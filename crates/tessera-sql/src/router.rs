@@ -354,7 +354,7 @@ pub(crate) async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Ou
 }
 
 /// Polls futures together and returns their outputs in order.
-async fn join_all<F: Future>(mut futures: Vec<F>) -> Vec<F::Output> {
+pub(crate) async fn join_all<F: Future>(mut futures: Vec<F>) -> Vec<F::Output> {
     if futures.len() <= 1 {
         // One shard (a point statement): nothing to poll together, and
         // nothing to allocate.
@@ -2062,19 +2062,14 @@ impl<C: Cluster> Router<C> {
         let settle_first = drawn.is_some();
         let shards: Vec<ShardId> = prepares.iter().map(|(s, _)| *s).collect();
         let local = self.cluster.local_shard();
-        // Participants on this node and others: recovery and fencing across
-        // nodes come before buckets move (docs/CLUSTER.md §4); until then
-        // every bucket is on one node and this cannot happen.
-        let here = shards.iter().filter(|s| self.cluster.is_local(**s)).count();
-        if here > 0 && here < shards.len() {
-            let e = Error::new(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "a transaction that writes on this node and on others cannot commit yet",
-            );
-            return (0, vec![], Some(e));
-        }
+        // Participants on other nodes: the router's own shard decides,
+        // once every participant prepared, and keeps the decision until
+        // they report (`shard/cross_node.rs`). Otherwise a participant
+        // decides (the router's shard if it takes part), in parallel with
+        // the prepares.
+        let cross_node = shards.iter().any(|s| !self.cluster.is_local(*s));
         let decider = match shards.first() {
-            Some(first) if !shards.contains(&local) => *first,
+            Some(first) if !cross_node && !shards.contains(&local) => *first,
             _ => local,
         };
         let prepared = join_all(
@@ -2092,7 +2087,7 @@ impl<C: Cluster> Router<C> {
         // Versions of a committed transaction carry one timestamp on every
         // shard, taken after every participant prepared.
         let mut commit_ts = None;
-        let (replies, decided) = if settle_first || !self.cluster.is_local(decider) {
+        let (replies, decided) = if settle_first || cross_node {
             // The prepares drew sequence values: their records are durable
             // before the decision is.
             let replies = prepared.await;

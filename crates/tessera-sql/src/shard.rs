@@ -28,11 +28,10 @@ use std::task::{Context, Poll};
 
 use tessera_storage::checkpoint::CheckpointPlan;
 use tessera_storage::deps::{join, Positions};
-use tessera_storage::record::id_shard;
 use tessera_storage::store::{self, ApplySeq, LockOwner};
 use tessera_storage::wal::{Durability, Ticket};
 use tessera_storage::{
-    CatalogRecord, Fenced, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
+    CatalogRecord, LogDeps, Record, ShardStore, Timeline, Timestamp, TwoPhaseLedger, TxId,
     WalWriter, WriteOp, WriteSet, LATEST,
 };
 use tessera_types::encoding::{encode_key, encode_key_into, encode_key_value};
@@ -55,6 +54,8 @@ use crate::rows::Rows;
 mod analyze;
 mod buckets;
 mod catalog_log;
+mod cross_node;
+pub use cross_node::TxOutcome;
 mod ddl;
 mod dependencies;
 mod globals;
@@ -223,19 +224,33 @@ impl WriteMode {
 /// parts of one multi-shard statement), each wait its own edge. A wait
 /// that would close a cycle is refused with 40P01, so no set of
 /// transactions, on one shard or several, waits for each other forever.
+/// Cycles through waits on other nodes are found by shard 0's detector
+/// (`shard/cross_node.rs`), which names a victim here.
 #[derive(Default)]
 pub struct LockWaits {
-    edges: std::sync::Mutex<HashMap<TxId, Vec<(ShardId, TxId)>>>,
+    edges: std::sync::Mutex<Waits>,
+}
+
+#[derive(Default)]
+struct Waits {
+    edges: HashMap<TxId, Vec<(ShardId, TxId)>>,
+    /// Waiters chosen to break a cycle through another node: their next
+    /// look fails with 40P01.
+    victims: std::collections::HashSet<TxId>,
 }
 
 impl LockWaits {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waits> {
+        self.edges.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// `waiter` starts waiting on `shard` for a lock `holder` holds.
     pub fn begin(&self, waiter: TxId, shard: ShardId, holder: TxId) -> Result<()> {
-        let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
-        if reaches(&edges, holder, waiter) {
+        let mut waits = self.lock();
+        if reaches(&waits.edges, holder, waiter) {
             return Err(deadlock(waiter, holder));
         }
-        let out = edges.entry(waiter).or_default();
+        let out = waits.edges.entry(waiter).or_default();
         out.retain(|(s, _)| *s != shard);
         out.push((shard, holder));
         Ok(())
@@ -243,11 +258,12 @@ impl LockWaits {
 
     /// `waiter` no longer waits on `shard`.
     pub fn end(&self, waiter: TxId, shard: ShardId) {
-        let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(out) = edges.get_mut(&waiter) {
+        let mut waits = self.lock();
+        if let Some(out) = waits.edges.get_mut(&waiter) {
             out.retain(|(s, _)| *s != shard);
             if out.is_empty() {
-                edges.remove(&waiter);
+                waits.edges.remove(&waiter);
+                waits.victims.remove(&waiter);
             }
         }
     }
@@ -257,14 +273,41 @@ impl LockWaits {
     /// woken to look again ends its edge and begins it anew), so `begin`
     /// alone misses some; waiters look again after [`DEADLOCK_CHECK`].
     pub fn check(&self, waiter: TxId, shard: ShardId) -> Result<()> {
-        let edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
-        let holder = edges
+        let waits = self.lock();
+        if waits.victims.contains(&waiter) {
+            return Err(Error::new(sqlstate::DEADLOCK_DETECTED, "deadlock detected").with_detail(
+                format!("Transaction {waiter} waits for a lock held by a transaction that waits, on another node, directly or not, for {waiter}."),
+            ));
+        }
+        let holder = waits
+            .edges
             .get(&waiter)
             .and_then(|out| out.iter().find(|(s, _)| *s == shard))
             .map(|(_, h)| *h);
         match holder {
-            Some(holder) if reaches(&edges, holder, waiter) => Err(deadlock(waiter, holder)),
+            Some(holder) if reaches(&waits.edges, holder, waiter) => Err(deadlock(waiter, holder)),
             _ => Ok(()),
+        }
+    }
+
+    /// Every wait on this node: `(waiter, holder)`, sorted.
+    pub fn edges(&self) -> Vec<(TxId, TxId)> {
+        let waits = self.lock();
+        let mut edges: Vec<(TxId, TxId)> = waits
+            .edges
+            .iter()
+            .flat_map(|(w, out)| out.iter().map(move |(_, h)| (*w, *h)))
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        edges
+    }
+
+    /// Ends `waiter`'s waits with 40P01 at its next look, if it still waits.
+    pub fn choose_victim(&self, waiter: TxId) {
+        let mut waits = self.lock();
+        if waits.edges.contains_key(&waiter) {
+            waits.victims.insert(waiter);
         }
     }
 }
@@ -410,6 +453,15 @@ pub enum ShardRequest {
         commit: bool,
         ts: Timestamp,
     },
+    /// To the shard that decides `tx` (its router's, on another node):
+    /// its outcome, for a participant whose prepare waited too long.
+    Outcome { tx: TxId },
+    /// To the shard that decided each of `txs`: participant `shard`, on
+    /// another node, made its outcome durable.
+    Reported { shard: ShardId, txs: Vec<TxId> },
+    /// The node's lock waits (`shard/cross_node.rs`), for another node's
+    /// deadlock detector.
+    LockWaits,
     /// Record a two-phase decision durably (on a participant's shard, or
     /// the router's own).
     Decide {
@@ -668,6 +720,10 @@ pub enum ShardResponse {
     Backfilled(Vec<EntryChange>, Option<Vec<u8>>),
     /// The entries of buckets being moved (`BucketsOut`).
     Entries(Vec<buckets::Entry>),
+    /// The outcome of a transaction (`Outcome`).
+    Outcome(cross_node::TxOutcome),
+    /// A node's lock waits, `(waiter, holder)` (`LockWaits`).
+    Waits(Vec<(TxId, TxId)>),
 }
 
 impl ShardRequest {
@@ -888,6 +944,9 @@ pub struct ShardContext {
     ledger: Arc<TwoPhaseLedger>,
     /// `Resolve` records appended and not yet known durable.
     resolves_logged: RefCell<Vec<(Ticket, TxId)>>,
+    /// Outcomes of transactions decided on another node, to report to
+    /// the decider once the log is durable up to the ticket.
+    reports: RefCell<Vec<(Ticket, TxId)>>,
     /// The node's dependencies between logs (see `tessera_storage::deps`).
     pub deps: Arc<LogDeps>,
     /// What the `Depends` records in this log already name, in the log
@@ -985,7 +1044,7 @@ impl CheckpointRequests {
 }
 
 /// How long a prepare whose router is on another node waits for its
-/// outcome before the shard settles it itself (`settle_orphans`).
+/// outcome before the shard asks the decider (`shard/cross_node.rs`).
 pub const ORPHAN_AFTER_MICROS: u64 = 5_000_000;
 
 /// How many samples `settle_marks` keeps; past that the oldest go (which
@@ -1157,6 +1216,7 @@ impl ShardContext {
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
             resolves_logged: RefCell::new(Vec::new()),
+            reports: RefCell::new(Vec::new()),
             deps: {
                 let deps = LogDeps::new(shard as usize + 1);
                 deps.register(shard as usize, view);
@@ -1749,6 +1809,9 @@ impl ShardContext {
                 self.resolve(tx, commit, ts);
                 Ok(ShardResponse::Done(vec![]))
             }
+            ShardRequest::Outcome { tx } => self.outcome(tx).await,
+            ShardRequest::Reported { shard, txs } => Ok(self.reported(shard, txs)),
+            ShardRequest::LockWaits => Ok(self.lock_waits()),
             ShardRequest::Decide {
                 tx,
                 commit,
@@ -2594,7 +2657,9 @@ impl ShardContext {
 
     /// Records a coordinator's decision in the log, then in the node's
     /// ledger; returns once it is certain to reach the disk (the router
-    /// waits for durability before acknowledging the commit).
+    /// waits for durability before acknowledging the commit). `ts`, when
+    /// not 0, was chosen after every participant prepared: the decision
+    /// then holds on its own (see `Record::Decision`).
     async fn decide(
         &self,
         tx: TxId,
@@ -2603,15 +2668,14 @@ impl ShardContext {
         participants: Vec<ShardId>,
     ) -> Result<ShardResponse> {
         if !self.ledger.begin_decision(tx, commit) {
-            return Err(Error::new(
-                sqlstate::SERIALIZATION_FAILURE,
-                "could not commit: the shards of the transaction waited too long for its outcome and aborted it",
-            ));
+            return Err(cross_node::fenced());
         }
+        let cross_node = self.spans_nodes(&participants);
         let record = Record::Decision {
             tx,
             commit,
             participants,
+            at: (ts != 0).then_some(ts),
         };
         let (ticket, early) = match self.append_published(&record.encode()) {
             Ok(appended) => appended,
@@ -2629,50 +2693,8 @@ impl ShardContext {
             unreachable!()
         };
         self.ledger
-            .decided(tx, self.number(), commit, ts, &participants);
+            .decided(tx, self.number(), commit, ts, &participants, cross_node);
         Ok(ShardResponse::Done(vec![]))
-    }
-
-    /// Settles prepares whose router is on another node and has not
-    /// resolved them within [`ORPHAN_AFTER_MICROS`]: the router may have
-    /// died, or lost its connection. The decision written on this node
-    /// settles them; without one, the transaction is fenced (a commit
-    /// decision arriving later is refused) and aborted here. See
-    /// `TwoPhaseLedger::fence`.
-    pub fn settle_orphans(&self) {
-        let now = tessera_storage::clock::wall_micros();
-        let node = self.first_shard..self.first_shard + self.node_shards;
-        let orphans: Vec<TxId> = self
-            .prepared
-            .borrow()
-            .iter()
-            .filter(|(tx, (_, prepared))| {
-                !node.contains(&id_shard(**tx))
-                    && !tessera_types::buckets::decided_in_catalog(**tx)
-                    && now.saturating_sub(*prepared) > ORPHAN_AFTER_MICROS
-            })
-            .map(|(tx, _)| *tx)
-            .collect();
-        for tx in orphans {
-            match self.ledger.fence(tx) {
-                Fenced::Commit(ts) => {
-                    tracing::info!(
-                        "shard {}: transaction {tx} committed; its router did not say so in time",
-                        self.number()
-                    );
-                    let ts = if ts == 0 { self.tick() } else { ts };
-                    self.resolve(tx, true, ts);
-                }
-                Fenced::Abort => {
-                    tracing::warn!(
-                        "shard {}: aborted transaction {tx}: its router on another node did not decide it in time",
-                        self.number()
-                    );
-                    self.resolve(tx, false, 0);
-                }
-                Fenced::Deciding => {}
-            }
-        }
     }
 
     /// Tells the ledger that this participant resolved a durable prepare
@@ -3161,10 +3183,12 @@ impl ShardContext {
         self.release_reads(tx);
         let Some((writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
             self.ledger.resolved(tx, self.number(), false, false);
+            self.report_when_durable(tx, None);
             return;
         };
         if writes.is_empty() {
             self.ledger.resolved(tx, self.number(), true, false);
+            self.report_when_durable(tx, None);
             return;
         }
         // Not waited for, and no fsync of its own: it goes with the next
@@ -3173,6 +3197,9 @@ impl ShardContext {
         // decision.
         let logged = self.append_record(&Record::Resolve { tx, commit }.encode());
         self.note_resolve_logged(tx, &logged);
+        if let Ok(ticket) = &logged {
+            self.report_when_durable(tx, Some(*ticket));
+        }
         if let Err(e) = logged {
             tracing::warn!(
                 "shard {}: could not log the outcome of transaction {tx}: {e}",
@@ -5730,14 +5757,16 @@ mod checkpoint_tests {
     #[test]
     fn undecided_prepares_spanning_checkpoints_are_settled_by_recovery() {
         let n = node(2);
+        // Routers on this node's shard 0 (`tessera_storage::record::id_shard`).
+        let (t1, t2, t3) = (1 << 16, 2 << 16, 3 << 16);
         run_local(async {
-            for (tx, key) in [(1, "committed"), (2, "overruled"), (3, "undecided")] {
+            for (tx, key) in [(t1, "committed"), (t2, "overruled"), (t3, "undecided")] {
                 n.prepare(0, tx, key).await;
                 n.prepare(1, tx, key).await;
             }
-            n.decide(0, 1, true).await;
-            n.decide(0, 2, true).await;
-            n.decide(0, 2, false).await;
+            n.decide(0, t1, true).await;
+            n.decide(0, t2, true).await;
+            n.decide(0, t2, false).await;
             for round in 0..3 {
                 n.write(0, &format!("filler{round}"), "x").await;
                 n.write(1, &format!("filler{round}"), "x").await;
@@ -5766,15 +5795,15 @@ mod checkpoint_tests {
             );
             let settled = &recovered.shards[shard].resolutions;
             assert!(settled.contains(&Record::Resolve {
-                tx: 1,
+                tx: t1,
                 commit: true
             }));
             assert!(settled.contains(&Record::Resolve {
-                tx: 2,
+                tx: t2,
                 commit: false
             }));
             assert!(settled.contains(&Record::Resolve {
-                tx: 3,
+                tx: t3,
                 commit: false
             }));
         }
@@ -5876,8 +5905,8 @@ mod lock_wait_tests {
         {
             // Force the edge in without the begin-time check, as a race
             // between two shards' begins would leave it.
-            let mut edges = w.edges.lock().unwrap();
-            edges.entry(1).or_default().push((0, 2));
+            let mut waits = w.edges.lock().unwrap();
+            waits.edges.entry(1).or_default().push((0, 2));
         }
         assert!(w.check(2, 1).is_err());
         assert!(w.check(1, 0).is_err());

@@ -395,6 +395,12 @@ mod tests {
                 ts: 11,
             },
             ShardRequest::AbortInCatalog { tx: 1 << 63 | 5 },
+            ShardRequest::Outcome { tx: 7 << 16 | 3 },
+            ShardRequest::LockWaits,
+            ShardRequest::Reported {
+                shard: 4,
+                txs: vec![7 << 16 | 3, 8 << 16 | 3],
+            },
             ShardRequest::Decide {
                 tx: 1,
                 commit: false,
@@ -591,6 +597,10 @@ mod tests {
             ShardResponse::Written(2, vec![change.clone()], vec![row.clone()]),
             ShardResponse::Backfilled(vec![change], Some(vec![7])),
             ShardResponse::Entries(vec![(3, vec![9, 1], row.clone())]),
+            ShardResponse::Outcome(crate::shard::TxOutcome::Commit(12)),
+            ShardResponse::Outcome(crate::shard::TxOutcome::Abort),
+            ShardResponse::Outcome(crate::shard::TxOutcome::Pending),
+            ShardResponse::Waits(vec![(7 << 16 | 3, 9 << 16 | 2)]),
         ];
         for response in &responses {
             round_trip_response(response);

@@ -85,6 +85,8 @@ const FRAME_PREPARED: u8 = 2;
 const FRAME_DECISION: u8 = 3;
 const FRAME_PREPARED_EVIDENCE: u8 = 4;
 const FRAME_END: u8 = 5;
+/// A decision that holds on its own (`RetainedDecision::at`).
+const FRAME_DECISION_AT: u8 = 6;
 
 /// `shard-N/checkpoint`.
 pub fn checkpoint_dir(shard_dir: &Path) -> PathBuf {
@@ -322,7 +324,7 @@ pub fn load_checkpoint(
                 let writes = decode_writes(&mut r).map_err(damaged)?;
                 loaded.prepared.push((tx, writes));
             }
-            FRAME_DECISION => {
+            tag @ (FRAME_DECISION | FRAME_DECISION_AT) => {
                 let tx = r.u64().map_err(damaged)?;
                 let commit = r.u8().map_err(damaged)? != 0;
                 let n = r.len_prefix(1 << 16).map_err(damaged)?;
@@ -330,10 +332,15 @@ pub fn load_checkpoint(
                 for _ in 0..n {
                     participants.push(r.u32().map_err(damaged)? as u16);
                 }
+                let at = match tag {
+                    FRAME_DECISION_AT => Some(r.u64().map_err(damaged)?),
+                    _ => None,
+                };
                 loaded.decisions.push(RetainedDecision {
                     tx,
                     commit,
                     participants,
+                    at,
                 });
             }
             FRAME_PREPARED_EVIDENCE => {
@@ -511,12 +518,18 @@ async fn send_contents(
     }
     for d in &plan.retained.decisions {
         let mut w = Writer::new();
-        w.u8(FRAME_DECISION);
+        w.u8(match d.at {
+            Some(_) => FRAME_DECISION_AT,
+            None => FRAME_DECISION,
+        });
         w.u64(d.tx);
         w.u8(d.commit as u8);
         w.u32(d.participants.len() as u32);
         for p in &d.participants {
             w.u32(*p as u32);
+        }
+        if let Some(at) = d.at {
+            w.u64(at);
         }
         frame(&mut out, &w.buf);
         frames += 1;
@@ -917,6 +930,7 @@ mod tests {
                             tx,
                             commit,
                             participants: vec![0],
+                            at: None,
                         };
                         if commit {
                             out.pending = prepared.get(&tx).cloned();
@@ -924,7 +938,7 @@ mod tests {
                         if wal.append_durable(&record.encode()).await.is_err() {
                             return out;
                         }
-                        ledger.decided(tx, 0, commit, 0, &[0]);
+                        ledger.decided(tx, 0, commit, 0, &[0], false);
                         decided.insert(tx, commit);
                         // Decided and prepared everywhere: acknowledged.
                         if let (true, Some(writes)) = (commit, prepared.get(&tx)) {

@@ -57,6 +57,17 @@
 //! every open prepare and makes its `Resolve` durable on every shard before
 //! any shard takes a checkpoint (the node waits for all of them), so no
 //! evidence from before the restart is needed again.
+//!
+//! **Across nodes** (docs/CLUSTER.md §4). A decision with participants on
+//! other nodes is written only once every prepare is durable, and holds
+//! on its own (`Record::Decision { at }`), so no prepare evidence is
+//! needed for it. Participants on other nodes cannot read this node's
+//! logs: the decision stays in the ledger until each of them said its
+//! `Resolve` is durable ([`TwoPhaseLedger::settled`] on their report),
+//! then the coordinator logs a `Forget`. Recovery puts back the commits
+//! without one (`RecoveredNode::open_decisions`), the exception to the
+//! empty start above, and a restarted participant asks the coordinator
+//! ([`TwoPhaseLedger::fence`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -88,6 +99,9 @@ pub struct RetainedDecision {
     pub tx: TxId,
     pub commit: bool,
     pub participants: Vec<u16>,
+    /// Written once every prepare was durable: it holds on its own, at
+    /// this commit timestamp (see `Record::Decision`).
+    pub at: Option<Timestamp>,
 }
 
 /// What one shard's checkpoint must keep (see the module comment).
@@ -110,6 +124,12 @@ struct Entry {
     prepared: Vec<u16>,
     /// Participants whose recovery could still find the prepare open.
     unsettled: Vec<u16>,
+    /// Some participant is on another node: the decision was written
+    /// after every prepare, the coordinator logs a `Forget` once all are
+    /// settled, and resends the outcome to those that are slow to report.
+    cross_node: bool,
+    /// When the outcome was last sent to the participants.
+    sent: Instant,
 }
 
 /// The node's two-phase transactions whose evidence a recovery may need,
@@ -126,6 +146,35 @@ struct Entries {
     deciding: HashSet<TxId>,
     /// Transactions fenced, and when.
     fenced: HashMap<TxId, Instant>,
+    /// Cross-node decisions settled everywhere, by coordinator, for it to
+    /// log their `Forget`.
+    forgotten: HashMap<u16, Vec<TxId>>,
+}
+
+impl Entries {
+    /// `shard` is settled for `tx`; the entry goes once all are.
+    fn settle(&mut self, tx: TxId, shard: u16) {
+        let Some(entry) = self.decided.get_mut(&tx) else {
+            return;
+        };
+        entry.unsettled.retain(|s| *s != shard);
+        if entry.unsettled.is_empty() {
+            let coordinator = entry.coordinator;
+            if self.decided.remove(&tx).is_some_and(|e| e.cross_node) {
+                self.forgotten.entry(coordinator).or_default().push(tx);
+            }
+        }
+    }
+}
+
+/// A cross-node decision whose outcome some participants have not yet
+/// reported durable (see [`TwoPhaseLedger::unreported`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreported {
+    pub tx: TxId,
+    pub commit: bool,
+    pub ts: Timestamp,
+    pub participants: Vec<u16>,
 }
 
 impl TwoPhaseLedger {
@@ -177,7 +226,8 @@ impl TwoPhaseLedger {
 
     /// `coordinator`'s decision for `tx` is durable. A later decision for
     /// the same transaction replaces it. `ts`: the commit timestamp, when
-    /// chosen before the decision (0 otherwise).
+    /// chosen before the decision (0 otherwise). `cross_node`: some
+    /// participant is on another node (see `Entry::cross_node`).
     pub fn decided(
         &self,
         tx: TxId,
@@ -185,6 +235,7 @@ impl TwoPhaseLedger {
         commit: bool,
         ts: Timestamp,
         participants: &[u16],
+        cross_node: bool,
     ) {
         let mut entries = self.lock();
         entries.deciding.remove(&tx);
@@ -198,9 +249,61 @@ impl TwoPhaseLedger {
             participants: participants.to_vec(),
             prepared: vec![],
             unsettled: participants.to_vec(),
+            cross_node,
+            sent: Instant::now(),
         });
         entry.commit = commit;
         entry.ts = ts;
+    }
+
+    /// Cross-node decisions `coordinator` holds whose participants on
+    /// other nodes (outside `node`) have not reported for `after`: their
+    /// outcome is to be sent again (a report may have been lost). Each is
+    /// returned at most once per `after`.
+    pub fn unreported(
+        &self,
+        coordinator: u16,
+        node: std::ops::Range<u16>,
+        after: Duration,
+    ) -> Vec<Unreported> {
+        let mut entries = self.lock();
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for (tx, entry) in entries.decided.iter_mut() {
+            if entry.coordinator != coordinator
+                || !entry.cross_node
+                || now.duration_since(entry.sent) < after
+            {
+                continue;
+            }
+            let participants: Vec<u16> = entry
+                .unsettled
+                .iter()
+                .copied()
+                .filter(|p| !node.contains(p))
+                .collect();
+            if participants.is_empty() {
+                continue;
+            }
+            entry.sent = now;
+            out.push(Unreported {
+                tx: *tx,
+                commit: entry.commit,
+                ts: entry.ts,
+                participants,
+            });
+        }
+        out.sort_by_key(|u| u.tx);
+        out
+    }
+
+    /// Cross-node decisions of `coordinator` settled everywhere since the
+    /// last call: their `Forget` is due.
+    pub fn take_forgotten(&self, coordinator: u16) -> Vec<TxId> {
+        self.lock()
+            .forgotten
+            .remove(&coordinator)
+            .unwrap_or_default()
     }
 
     /// Participant `shard` settled `tx` in memory. `had_prepare`: it held a
@@ -208,32 +311,21 @@ impl TwoPhaseLedger {
     /// only once that is durable ([`TwoPhaseLedger::settled`]).
     pub fn resolved(&self, tx: TxId, shard: u16, had_prepare: bool, logged: bool) {
         let mut guard = self.lock();
-        let entries = &mut guard.decided;
-        let Some(entry) = entries.get_mut(&tx) else {
+        let Some(entry) = guard.decided.get_mut(&tx) else {
             return;
         };
         if had_prepare && !entry.prepared.contains(&shard) {
             entry.prepared.push(shard);
         }
         if !logged {
-            entry.unsettled.retain(|s| *s != shard);
-            if entry.unsettled.is_empty() {
-                entries.remove(&tx);
-            }
+            guard.settle(tx, shard);
         }
     }
 
-    /// Participant `shard`'s `Resolve` for `tx` is durable.
+    /// Participant `shard`'s `Resolve` for `tx` is durable (for one on
+    /// another node: it said so).
     pub fn settled(&self, tx: TxId, shard: u16) {
-        let mut guard = self.lock();
-        let entries = &mut guard.decided;
-        let Some(entry) = entries.get_mut(&tx) else {
-            return;
-        };
-        entry.unsettled.retain(|s| *s != shard);
-        if entry.unsettled.is_empty() {
-            entries.remove(&tx);
-        }
+        self.lock().settle(tx, shard);
     }
 
     /// What a checkpoint of `shard` must keep now.
@@ -246,6 +338,7 @@ impl TwoPhaseLedger {
                     tx: *tx,
                     commit: entry.commit,
                     participants: entry.participants.clone(),
+                    at: (entry.ts != 0).then_some(entry.ts),
                 });
             }
             if entry.prepared.contains(&shard) {
@@ -274,7 +367,7 @@ mod tests {
     #[test]
     fn evidence_is_kept_until_every_participant_settled() {
         let ledger = TwoPhaseLedger::default();
-        ledger.decided(7, 0, true, 0, &[0, 1, 2]);
+        ledger.decided(7, 0, true, 0, &[0, 1, 2], false);
         // Shard 1 resolves a real prepare: its Resolve is not durable yet.
         ledger.resolved(7, 1, true, true);
         // Shard 2 held an empty prepare: nothing to log, settled at once.
@@ -297,18 +390,60 @@ mod tests {
     }
 
     #[test]
+    fn a_cross_node_decision_waits_for_its_remote_participants_and_is_then_forgotten() {
+        let ledger = TwoPhaseLedger::default();
+        // Shards 0 and 1 are this node's; shard 5 is on another node.
+        ledger.decided(11, 0, true, 900, &[1, 5], true);
+        ledger.resolved(11, 1, true, true);
+        ledger.settled(11, 1);
+        let kept = ledger.retained(0).decisions;
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept[0].at,
+            Some(900),
+            "it holds on its own, at its timestamp"
+        );
+        assert_eq!(ledger.fence(11), Fenced::Commit(900));
+        // Shard 5 has not reported: its outcome is sent again once overdue.
+        assert!(ledger
+            .unreported(0, 0..2, Duration::from_secs(60))
+            .is_empty());
+        let due = ledger.unreported(0, 0..2, Duration::ZERO);
+        assert_eq!(
+            due,
+            vec![Unreported {
+                tx: 11,
+                commit: true,
+                ts: 900,
+                participants: vec![5],
+            }]
+        );
+        assert!(ledger.take_forgotten(0).is_empty());
+        ledger.settled(11, 5);
+        assert!(ledger.is_empty());
+        assert_eq!(ledger.take_forgotten(0), vec![11]);
+        assert!(ledger.take_forgotten(0).is_empty());
+        // A decision within the node is never forgotten by a record.
+        ledger.decided(12, 0, true, 0, &[0, 1], false);
+        ledger.resolved(12, 0, true, false);
+        ledger.resolved(12, 1, true, false);
+        assert!(ledger.is_empty());
+        assert!(ledger.take_forgotten(0).is_empty());
+    }
+
+    #[test]
     fn a_fence_answers_the_decision_or_refuses_a_later_commit() {
         let ledger = TwoPhaseLedger::default();
         // Decided commit: the fence answers it, with its timestamp.
         assert!(ledger.begin_decision(1, true));
         assert_eq!(ledger.fence(1), Fenced::Deciding);
-        ledger.decided(1, 0, true, 77, &[0, 1]);
+        ledger.decided(1, 0, true, 77, &[0, 1], false);
         assert_eq!(ledger.fence(1), Fenced::Commit(77));
         // Undecided: fenced, and a commit decision is refused from then on.
         assert_eq!(ledger.fence(2), Fenced::Abort);
         assert!(!ledger.begin_decision(2, true));
         assert!(ledger.begin_decision(2, false), "an abort is still written");
-        ledger.decided(2, 0, false, 0, &[0, 1]);
+        ledger.decided(2, 0, false, 0, &[0, 1], false);
         assert_eq!(ledger.fence(2), Fenced::Abort);
         // A decision that failed to be written is no longer in progress.
         assert!(ledger.begin_decision(3, true));
@@ -319,14 +454,15 @@ mod tests {
     #[test]
     fn a_later_abort_replaces_the_commit() {
         let ledger = TwoPhaseLedger::default();
-        ledger.decided(9, 1, true, 0, &[0, 1]);
-        ledger.decided(9, 1, false, 0, &[0, 1]);
+        ledger.decided(9, 1, true, 0, &[0, 1], false);
+        ledger.decided(9, 1, false, 0, &[0, 1], false);
         assert_eq!(
             ledger.retained(1).decisions,
             vec![RetainedDecision {
                 tx: 9,
                 commit: false,
-                participants: vec![0, 1]
+                participants: vec![0, 1],
+                at: None,
             }]
         );
         // A participant whose prepare failed is settled at once.

@@ -84,10 +84,22 @@ pub enum Record {
     /// commit holds only if every shard in `participants` has a durable
     /// `Prepare` for `tx`. A later decision for the same `tx` replaces it.
     /// An empty list (older records) means the decision holds on its own.
+    ///
+    /// `at`: a decision written only once every participant's prepare was
+    /// durable, some of them on other nodes (docs/CLUSTER.md §4): it holds
+    /// on its own, commits at that timestamp, and is kept until every
+    /// participant on another node reported its outcome durable (then a
+    /// [`Record::Forget`] follows it).
     Decision {
         tx: TxId,
         commit: bool,
         participants: Vec<u16>,
+        at: Option<u64>,
+    },
+    /// Every participant of the cross-node decision of `tx` made its
+    /// outcome durable: recovery need not hold the decision for them.
+    Forget {
+        tx: TxId,
     },
     /// A participant's note that a prepared transaction was settled.
     Resolve {
@@ -109,6 +121,8 @@ const DECISION: u8 = 3;
 const RESOLVE: u8 = 4;
 const DECISION_WITH_PARTICIPANTS: u8 = 5;
 const DEPENDS: u8 = 6;
+const DECISION_AT: u8 = 7;
+const FORGET: u8 = 8;
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 
@@ -168,20 +182,28 @@ impl Record {
                 tx,
                 commit,
                 participants,
+                at,
             } => {
-                w.u8(if participants.is_empty() {
-                    DECISION
-                } else {
-                    DECISION_WITH_PARTICIPANTS
+                w.u8(match at {
+                    Some(_) => DECISION_AT,
+                    None if participants.is_empty() => DECISION,
+                    None => DECISION_WITH_PARTICIPANTS,
                 });
                 w.u64(*tx);
                 w.u8(*commit as u8);
-                if !participants.is_empty() {
+                if at.is_some() || !participants.is_empty() {
                     w.u32(participants.len() as u32);
                     for p in participants {
                         w.u32(*p as u32);
                     }
                 }
+                if let Some(at) = at {
+                    w.u64(*at);
+                }
+            }
+            Record::Forget { tx } => {
+                w.u8(FORGET);
+                w.u64(*tx);
             }
             Record::Resolve { tx, commit } => {
                 w.u8(RESOLVE);
@@ -215,8 +237,9 @@ impl Record {
                 tx: r.u64()?,
                 commit: r.u8()? != 0,
                 participants: vec![],
+                at: None,
             },
-            DECISION_WITH_PARTICIPANTS => {
+            tag @ (DECISION_WITH_PARTICIPANTS | DECISION_AT) => {
                 let tx = r.u64()?;
                 let commit = r.u8()? != 0;
                 let n = r.len_prefix(1 << 16)?;
@@ -224,12 +247,18 @@ impl Record {
                 for _ in 0..n {
                     participants.push(r.u32()? as u16);
                 }
+                let at = match tag {
+                    DECISION_AT => Some(r.u64()?),
+                    _ => None,
+                };
                 Record::Decision {
                     tx,
                     commit,
                     participants,
+                    at,
                 }
             }
+            FORGET => Record::Forget { tx: r.u64()? },
             RESOLVE => Record::Resolve {
                 tx: r.u64()?,
                 commit: r.u8()? != 0,
@@ -629,6 +658,40 @@ mod tests {
     use super::*;
     use tessera_types::sequence::SequenceOptions;
     use tessera_types::{ColumnDef, DataType, FkAction, ForeignKey, Identity, TableDef, ViewDef};
+
+    #[test]
+    fn every_decision_survives_the_log() {
+        let records = [
+            Record::Decision {
+                tx: 9,
+                commit: true,
+                participants: vec![],
+                at: None,
+            },
+            Record::Decision {
+                tx: 9,
+                commit: false,
+                participants: vec![1, 4],
+                at: None,
+            },
+            Record::Decision {
+                tx: 9,
+                commit: true,
+                participants: vec![0, 4],
+                at: Some(1234),
+            },
+            Record::Decision {
+                tx: 9,
+                commit: true,
+                participants: vec![],
+                at: Some(5),
+            },
+            Record::Forget { tx: 9 },
+        ];
+        for record in records {
+            assert_eq!(Record::decode(&record.encode()).unwrap(), record);
+        }
+    }
 
     #[test]
     fn every_catalog_record_survives_the_log() {

@@ -28,7 +28,7 @@ use crate::checkpoint::{
     LoadedCheckpoint,
 };
 use crate::file::{FileSystem, OsFileSystem};
-use crate::record::{CatalogRecord, Record, TxId, WriteSet};
+use crate::record::{id_shard, CatalogRecord, Record, TxId, WriteSet};
 use crate::store::{ShardStore, Timestamp, LATEST};
 use crate::wal::{check_watermark_in, list_segments, scan_segments, segment_path, WalReader};
 
@@ -48,8 +48,21 @@ pub struct RecoveredShard {
     pub resolutions: Vec<Record>,
     /// Prepares left open whose decision is for the catalog's log and not
     /// there yet (a move of buckets whose decider is on another node): they
-    /// stay prepared, and the shard settles them from the log.
+    /// stay prepared, and the shard settles them from the log. Also
+    /// prepares whose router, and so whose decision, is on another node
+    /// (docs/CLUSTER.md §4): the shard asks that node.
     pub in_doubt: Vec<(TxId, WriteSet)>,
+}
+
+/// A commit decided on this node, with participants on other nodes that
+/// may not have made it durable: it stays in the ledger until they say
+/// they have (see `tessera_storage::ledger`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenDecision {
+    pub coordinator: u16,
+    pub tx: TxId,
+    pub ts: Timestamp,
+    pub participants: Vec<u16>,
 }
 
 pub struct RecoveredNode {
@@ -62,6 +75,18 @@ pub struct RecoveredNode {
     /// The largest row id any checkpoint header records (the recovered
     /// rows' own ids come on top).
     pub max_row_id: u64,
+    /// Cross-node commits decided here and not known settled everywhere.
+    pub open_decisions: Vec<OpenDecision>,
+}
+
+/// A two-phase decision found in a log or checkpoint.
+struct Decided {
+    commit: bool,
+    participants: Vec<u16>,
+    /// It holds on its own, at this timestamp (`Record::Decision::at`).
+    at: Option<Timestamp>,
+    /// The shard whose log holds it (none: the catalog's log).
+    coordinator: Option<u16>,
 }
 
 pub fn catalog_wal_path(data_dir: &Path) -> PathBuf {
@@ -404,10 +429,21 @@ pub fn recover_with(
     // First pass: load every shard's checkpoint, read its log, and gather
     // the two-phase evidence of all shards.
     let mut logs = Vec::new();
-    let mut decisions: HashMap<TxId, (bool, Vec<u16>)> = catalog_decisions
+    let mut decisions: HashMap<TxId, Decided> = catalog_decisions
         .into_iter()
-        .map(|(tx, participants)| (tx, (true, participants)))
+        .map(|(tx, participants)| {
+            let decided = Decided {
+                commit: true,
+                participants,
+                at: None,
+                coordinator: None,
+            };
+            (tx, decided)
+        })
         .collect();
+    // Cross-node decisions whose participants all reported.
+    let mut forgotten: HashSet<TxId> = HashSet::new();
+    let node = first_shard..first_shard + shard_count;
     // Which shards hold a durable Prepare of each transaction.
     let mut prepared_on: HashMap<TxId, HashSet<u16>> = HashMap::new();
     let mut max_tx = 0;
@@ -429,7 +465,13 @@ pub fn recover_with(
             max_tx = max_tx.max(c.header.max_tx);
             max_row_id = max_row_id.max(c.header.max_row_id);
             for d in c.decisions {
-                decisions.insert(d.tx, (d.commit, d.participants));
+                let decided = Decided {
+                    commit: d.commit,
+                    participants: d.participants,
+                    at: d.at,
+                    coordinator: Some(first_shard + shard),
+                };
+                decisions.insert(d.tx, decided);
             }
             for tx in c
                 .prepared_evidence
@@ -505,8 +547,18 @@ pub fn recover_with(
                     tx,
                     commit,
                     participants,
+                    at,
                 } => {
-                    decisions.insert(*tx, (*commit, participants.clone()));
+                    let decided = Decided {
+                        commit: *commit,
+                        participants: participants.clone(),
+                        at: *at,
+                        coordinator: Some(first_shard + shard as u16),
+                    };
+                    decisions.insert(*tx, decided);
+                }
+                Record::Forget { tx } => {
+                    forgotten.insert(*tx);
                 }
                 Record::Prepare { tx, .. } => {
                     prepared_on
@@ -544,7 +596,7 @@ pub fn recover_with(
                         }
                     }
                 }
-                Record::Decision { .. } | Record::Depends(_) => {}
+                Record::Decision { .. } | Record::Forget { .. } | Record::Depends(_) => {}
             }
         }
         // Keys of an open prepare were locked until it settled, so no later
@@ -559,14 +611,21 @@ pub fn recover_with(
                 in_doubt.push((tx, ws));
                 continue;
             }
+            // Decided by its router's shard on another node: only that
+            // node knows.
+            if !in_catalog && !node.contains(&id_shard(tx)) && !decisions.contains_key(&tx) {
+                in_doubt.push((tx, ws));
+                continue;
+            }
             // Commit only what was decided and prepared everywhere (a
             // decision written in parallel with the prepares may have
             // outlived one that never became durable). A decision in the
-            // catalog's log is written only once every prepare is durable,
-            // some of them on other nodes.
+            // catalog's log, or one with its timestamp, is written only
+            // once every prepare is durable, some of them on other nodes.
             let commit = match decisions.get(&tx) {
-                Some((true, _)) if in_catalog => true,
-                Some((true, participants)) => participants
+                Some(d) if d.commit && (in_catalog || d.at.is_some()) => true,
+                Some(d) if d.commit => d
+                    .participants
                     .iter()
                     .all(|p| prepared_on.get(&tx).is_some_and(|on| on.contains(p))),
                 _ => false,
@@ -598,6 +657,23 @@ pub fn recover_with(
             in_doubt,
         });
     }
+    let mut open_decisions: Vec<OpenDecision> = decisions
+        .into_iter()
+        .filter_map(|(tx, d)| match (d.commit, d.at, d.coordinator) {
+            (true, Some(ts), Some(coordinator))
+                if !forgotten.contains(&tx) && d.participants.iter().any(|p| !node.contains(p)) =>
+            {
+                Some(OpenDecision {
+                    coordinator,
+                    tx,
+                    ts,
+                    participants: d.participants,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    open_decisions.sort_by_key(|d| d.tx);
     Ok(RecoveredNode {
         catalog,
         catalog_wal_path,
@@ -605,6 +681,7 @@ pub fn recover_with(
         shards,
         max_tx,
         max_row_id,
+        open_decisions,
     })
 }
 
@@ -772,6 +849,7 @@ mod tests {
             tx,
             commit,
             participants: vec![0, 1],
+            at: None,
         };
         // tx 1: decided and prepared on both shards: commits.
         // tx 2: decided, but shard 1 never prepared: aborts everywhere.
@@ -836,6 +914,67 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Participants on other nodes: a decision with its timestamp holds on
+    /// its own and stays open until forgotten; a prepare whose router is
+    /// on another node stays in doubt (that node decides).
+    #[test]
+    fn cross_node_decisions_hold_on_their_own_and_remote_ones_stay_in_doubt() {
+        let dir = std::env::temp_dir().join(format!("tessera-cross-node-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (catalog, t) = crate::testing::one_table(2);
+        // This node has shards 0 and 1; shard 5 is another node's.
+        let (kept, forgotten, remote) = (1 << 16, 2 << 16, (3 << 16) | 5);
+        let decide = |tx, at| Record::Decision {
+            tx,
+            commit: true,
+            participants: vec![1, 5],
+            at: Some(at),
+        };
+        write_log(
+            &dir,
+            0,
+            &[
+                decide(kept, 500),
+                decide(forgotten, 600),
+                Record::Forget { tx: forgotten },
+            ],
+        );
+        let prepare = |tx, key: &[u8]| Record::Prepare {
+            tx,
+            writes: put(t, key),
+        };
+        write_log(
+            &dir,
+            1,
+            &[
+                prepare(kept, b"k"),
+                prepare(forgotten, b"f"),
+                prepare(remote, b"r"),
+            ],
+        );
+        let node = recover(&dir, catalog, 2).unwrap();
+        let has = |key: &[u8]| node.shards[1].store.get(t, key, LATEST).is_some();
+        assert!(has(b"k") && has(b"f"), "shard 5's prepare is not needed");
+        assert!(!has(b"r"));
+        assert_eq!(node.shards[1].in_doubt.len(), 1);
+        assert_eq!(node.shards[1].in_doubt[0].0, remote);
+        assert!(!node.shards[1]
+            .resolutions
+            .iter()
+            .any(|r| matches!(r, Record::Resolve { tx, .. } if *tx == remote)));
+        assert_eq!(
+            node.open_decisions,
+            vec![OpenDecision {
+                coordinator: 0,
+                tx: kept,
+                ts: 500,
+                participants: vec![1, 5],
+            }]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A transaction block's catalog record is its commit decision: with
     /// it, its table exists and the prepares it names commit; a block
     /// whose record never reached the catalog log leaves nothing.
@@ -845,6 +984,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let (catalog, t) = crate::testing::one_table(2);
+        // Its router was this node's shard 1.
+        const BLOCK_8: TxId = (8 << 16) | 1;
         let mut def = catalog.table_by_id(t).unwrap().clone();
         def.name = "u".into();
         let (_, u) = catalog.with_table(def);
@@ -882,7 +1023,7 @@ mod tests {
                     writes: put(u.id, b"b"),
                 },
                 Record::Prepare {
-                    tx: 8,
+                    tx: BLOCK_8,
                     writes: put(t, b"c"),
                 },
             ],
@@ -898,7 +1039,7 @@ mod tests {
         assert!(has(0, u.id, b"a") && has(1, u.id, b"b"), "tx 7 committed");
         assert!(!has(1, t, b"c"), "tx 8 had no decision");
         assert!(node.shards[1].resolutions.contains(&Record::Resolve {
-            tx: 8,
+            tx: BLOCK_8,
             commit: false
         }));
         let _ = std::fs::remove_dir_all(&dir);

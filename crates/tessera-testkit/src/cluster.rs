@@ -146,6 +146,11 @@ impl TestCluster {
         self.command(via, "expel", &[node])
     }
 
+    /// `tessera expel --force`: even a node that owns buckets.
+    pub fn expel_forced(&self, via: usize, node: &str) -> Result<String, String> {
+        self.command(via, "expel", &["--force", node])
+    }
+
     /// `tessera_nodes` as node `via` sees it, by node id.
     pub async fn node_rows(&self, via: usize) -> Vec<NodeRow> {
         let client = self.nodes[via].connect().await;

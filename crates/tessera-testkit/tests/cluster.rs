@@ -214,7 +214,8 @@ async fn strangers_without_the_secret_can_neither_join_nor_ask() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expelled_nodes_leave_for_good_and_the_voters_are_made_up() {
-    let mut cluster = TestCluster::start(3, 1, &[]);
+    // The founder keeps every bucket.
+    let mut cluster = TestCluster::start(3, 1, &["--rebalance=false"]);
     cluster
         .wait_for(0, "three voters", |r| settled(r, 3, 3))
         .await;
@@ -223,8 +224,14 @@ async fn expelled_nodes_leave_for_good_and_the_voters_are_made_up() {
         .wait_for(0, "four nodes, one learner", |r| settled(r, 4, 3))
         .await;
 
-    // A voter that is not the leader, expelled by name through another node.
-    let voter = with_role(&rows, "voter")[0].clone();
+    // A voter that is not the leader (and owns no buckets), expelled by
+    // name through another node.
+    let founder = cluster.founder().await;
+    let voter = with_role(&rows, "voter")
+        .into_iter()
+        .find(|v| v[2] != cluster.addrs[founder])
+        .unwrap()
+        .clone();
     let victim = cluster.addrs.iter().position(|a| *a == voter[2]).unwrap();
     let via = (0..4).find(|i| *i != victim).unwrap();
     let out = cluster.expel(via, &voter[1]).expect("tessera expel");
@@ -255,10 +262,21 @@ async fn expelled_nodes_leave_for_good_and_the_voters_are_made_up() {
     let e = cluster.expel(via, &voter[0]).expect_err("expelled twice");
     assert!(e.contains("already expelled"), "{e}");
 
-    // The leader itself: another node takes over.
+    // The founder owns every bucket: refused, its rows would be lost.
     let rows = cluster.node_rows(fourth).await;
+    let owner = rows
+        .iter()
+        .find(|n| n[2] == cluster.addrs[founder])
+        .unwrap();
+    let e = cluster.expel(fourth, &owner[0]).expect_err("owns buckets");
+    assert!(e.contains("still owns 3000 buckets"), "{e}");
+
+    // The leader itself (forced, should it be the founder): another node
+    // takes over.
     let leader = with_role(&rows, "leader")[0].clone();
-    cluster.expel(fourth, &leader[0]).expect("expel the leader");
+    cluster
+        .expel_forced(fourth, &leader[0])
+        .expect("expel the leader");
     cluster
         .wait_for(fourth, "a new leader among the two left", |r| {
             let leaders = with_role(r, "leader");

@@ -153,7 +153,11 @@ async fn ddl_from_any_node_is_every_nodes_catalog_also_after_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ddl_waits_for_the_lock_and_a_dead_holder_loses_it() {
-    let mut cluster = TestCluster::start(3, 1, &["--raft-voter-down-timeout", "2"]);
+    let mut cluster = TestCluster::start(
+        3,
+        1,
+        &["--raft-voter-down-timeout", "2", "--rebalance=false"],
+    );
     let c = connect_all(&cluster).await;
     // The rows are on the founder's shards: the other two take the parts.
     let founder = cluster.founder().await;

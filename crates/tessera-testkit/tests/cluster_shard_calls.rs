@@ -22,8 +22,8 @@ use tessera_sql::expr::Params;
 use tessera_sql::plan::Plan;
 use tessera_sql::shard::{ShardRequest, ShardResponse, WriteMode};
 use tessera_sql::wire::{decode_response, encode_request};
-use tessera_testkit::cluster::TestCluster;
-use tessera_testkit::rows_text;
+use tessera_testkit::cluster::{TestCluster, CLUSTER_TIMEOUT};
+use tessera_testkit::{rows_text, try_rows_text};
 use tessera_types::datetime::TimeContext;
 use tessera_types::encoding::{encode_key, hash_key};
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT, PUBLIC};
@@ -213,7 +213,7 @@ fn block_id(seq: u64, shard: ShardId) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_nodes_shards_run_reads_writes_and_report_errors() {
-    let cluster = TestCluster::start(2, SHARDS, &[]);
+    let cluster = TestCluster::start(2, SHARDS, &["--rebalance=false"]);
     // The founder's shards own every bucket; the other node's SQL reads
     // them there.
     let founder = cluster.founder().await;
@@ -308,7 +308,7 @@ async fn another_nodes_shards_run_reads_writes_and_report_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_call_stops_on_the_other_node_and_a_dead_node_fails_calls_at_once() {
-    let mut cluster = TestCluster::start(2, SHARDS, &[]);
+    let mut cluster = TestCluster::start(2, SHARDS, &["--rebalance=false"]);
     let founder = cluster.founder().await;
     let other = 1 - founder;
     let remote = Arc::new(Remote::new(&cluster, founder).await);
@@ -513,12 +513,14 @@ fn tx_of(first: ShardId, seq: u64) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prepares_of_a_router_gone_silent_are_settled_by_their_decision_or_aborted() {
-    let cluster = TestCluster::start(2, SHARDS, &[]);
+async fn prepares_of_a_router_gone_silent_are_settled_by_asking_its_node() {
+    let mut cluster = TestCluster::start(2, SHARDS, &["--rebalance=false"]);
     let founder = cluster.founder().await;
     let other = 1 - founder;
     let remote = Remote::new(&cluster, founder).await;
+    // The router's shard, on the other node, decides (docs/CLUSTER.md §4).
     let router = cluster.first_shard(other).await;
+    let at_router = Remote::existing(&cluster, other).await;
     let decide = |tx, shard, commit, ts| ShardRequest::Decide {
         tx,
         commit,
@@ -527,8 +529,9 @@ async fn prepares_of_a_router_gone_silent_are_settled_by_their_decision_or_abort
     };
 
     // A router on the other node prepared a row, then said nothing: the
-    // shard aborts it after a while, and a write waiting for the key goes
-    // on. Its commit decision, come late, is refused.
+    // shard asks the router's node, which has no decision and fences the
+    // transaction; the shard aborts it, and a write waiting for the key
+    // goes on. Its commit decision, come late, is refused.
     let orphan = tx_of(router, 1);
     let (shard, prepared) = remote.insert(1, "orphan", WriteMode::Prepare(orphan));
     assert_eq!(
@@ -541,41 +544,66 @@ async fn prepares_of_a_router_gone_silent_are_settled_by_their_decision_or_abort
         1,
         "the key is free once the orphan is aborted"
     );
-    let e = remote
-        .call(shard, &decide(orphan, shard, true, wall_micros()), PATIENT)
+    let e = at_router
+        .call(router, &decide(orphan, shard, true, wall_micros()), PATIENT)
         .await
         .unwrap_err();
     assert_eq!(e.code, sqlstate::SERIALIZATION_FAILURE, "{e:?}");
 
-    // One that was decided commit (with its timestamp) but whose resolve
-    // never came: the shard commits it from the decision.
+    // One decided commit at the router's shard, whose resolve never came:
+    // the shard commits it by asking.
     let decided = tx_of(router, 2);
     let (shard, prepared) = remote.insert(2, "decided", WriteMode::Prepare(decided));
     assert_eq!(
         written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
         1
     );
-    remote
-        .call(shard, &decide(decided, shard, true, wall_micros()), PATIENT)
+    at_router
+        .call(
+            router,
+            &decide(decided, shard, true, wall_micros()),
+            PATIENT,
+        )
         .await
         .unwrap();
+
+    // And one whose participant is killed before it hears: its recovery
+    // keeps the prepare in doubt, and asks.
+    let in_doubt = tx_of(router, 3);
+    let (shard, prepared) = remote.insert(3, "in doubt", WriteMode::Prepare(in_doubt));
+    assert_eq!(
+        written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
+        1
+    );
+    at_router
+        .call(
+            router,
+            &decide(in_doubt, shard, true, wall_micros()),
+            PATIENT,
+        )
+        .await
+        .unwrap();
+    drop((remote, at_router));
+    cluster.nodes[founder].kill9();
+    cluster.nodes[founder].restart();
+
     let client = cluster.nodes[other].connect().await;
-    let deadline = Instant::now() + PATIENT;
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    let settled = ["1|after", "2|decided", "3|in doubt"];
     loop {
-        let rows = rows_text(&client, "SELECT id, v FROM t ORDER BY id").await;
-        if rows == ["1|after", "2|decided"] {
+        let rows = try_rows_text(&client, "SELECT id, v FROM t ORDER BY id").await;
+        if rows.as_deref().is_ok_and(|r| r == settled) {
             break;
         }
         assert!(Instant::now() < deadline, "never settled: {rows:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Both outcomes are in the log: the same after a restart.
+    // Every outcome is in the logs: the same after a restart.
     drop(client);
-    let mut cluster = cluster;
     cluster.restart_all();
     let client = cluster.nodes[other].connect().await;
     assert_eq!(
         rows_text(&client, "SELECT id, v FROM t ORDER BY id").await,
-        ["1|after", "2|decided"]
+        settled
     );
 }

@@ -51,7 +51,7 @@ async fn all_accounts_everywhere(clients: &[Client]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_reads_and_writes_the_same_tables() {
-    let mut cluster = TestCluster::start(3, 2, &[]);
+    let mut cluster = TestCluster::start(3, 2, &["--rebalance=false"]);
     let founder = cluster.founder().await;
     let others: Vec<usize> = (0..3).filter(|n| *n != founder).collect();
     let c = connect_all(&cluster).await;
@@ -188,7 +188,7 @@ async fn every_node_reads_and_writes_the_same_tables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_open_blocks_release_their_rows() {
-    let mut cluster = TestCluster::start(2, 2, &[]);
+    let mut cluster = TestCluster::start(2, 2, &["--rebalance=false"]);
     let founder = cluster.founder().await;
     let other = 1 - founder;
     let owner = cluster.nodes[founder].connect().await;
@@ -330,7 +330,7 @@ async fn sequences_hand_out_each_value_once_across_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_and_results_larger_than_a_frame_cross_nodes() {
-    let cluster = TestCluster::start(2, 1, &[]);
+    let cluster = TestCluster::start(2, 1, &["--rebalance=false"]);
     let founder = cluster.founder().await;
     let other = cluster.nodes[1 - founder].connect().await;
     // About 72 MB of rows (past the 64 MiB a frame holds) go to the
@@ -368,7 +368,7 @@ async fn failure_code(client: &Client, sql: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_tables_are_read_locally_and_written_through_the_log() {
-    let mut cluster = TestCluster::start(3, 2, &[]);
+    let mut cluster = TestCluster::start(3, 2, &["--rebalance=false"]);
     let founder = cluster.founder().await;
     let others: Vec<usize> = (0..3).filter(|n| *n != founder).collect();
     let c = connect_all(&cluster).await;

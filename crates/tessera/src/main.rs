@@ -69,6 +69,10 @@ struct ExpelArgs {
     cluster: StatusArgs,
     /// The node to expel: its id or its name (see tessera status).
     node: String,
+    /// Expel it even if it owns buckets: their rows are lost (a node that
+    /// is gone for good). Without it such a node is refused.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -182,11 +186,17 @@ struct RunArgs {
     #[arg(long, env = "TESSERA_RAFT_VOTER_DOWN_TIMEOUT")]
     raft_voter_down_timeout: Option<u64>,
     /// Give buckets of this node's shards to shards that own fewer (a
-    /// node that joined) until every shard owns an even share. Until a
-    /// transaction may write on several nodes, one that would is refused
-    /// with 0A000 once buckets are spread (docs/CLUSTER.md §8).
-    #[arg(long, env = "TESSERA_REBALANCE")]
-    rebalance: bool,
+    /// node that joined) until every shard owns an even share
+    /// (docs/CLUSTER.md §8) [default: true]. `--rebalance=false` keeps
+    /// them where they are.
+    #[arg(
+        long,
+        env = "TESSERA_REBALANCE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    rebalance: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -432,6 +442,7 @@ fn expel(args: ExpelArgs) -> Result<(), String> {
             &args.cluster.peer,
             &secret,
             &args.node,
+            args.force,
         ))
         .map_err(|e| format!("{}: {}", args.cluster.peer, e.message))?;
     println!("node {id} is expelled");
@@ -752,7 +763,7 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         name,
         failure_domain: failure_domain(&domain)?,
         timing,
-        rebalance: args.rebalance || file.rebalance.unwrap_or(false),
+        rebalance: args.rebalance.or(file.rebalance).unwrap_or(true),
     }))
 }
 
