@@ -2088,8 +2088,9 @@ impl<C: Cluster> Router<C> {
         // shard, taken after every participant prepared.
         let mut commit_ts = None;
         let (replies, decided) = if settle_first || cross_node {
-            // The prepares drew sequence values: their records are durable
-            // before the decision is.
+            // The prepares drew sequence values, whose records are durable
+            // before the decision is; or some participant is on another
+            // node, and the decision must hold on its own.
             let replies = prepared.await;
             let decided = if replies.iter().any(Result::is_err) {
                 // Aborted anyway.

@@ -1043,10 +1043,6 @@ impl CheckpointRequests {
     }
 }
 
-/// How long a prepare whose router is on another node waits for its
-/// outcome before the shard asks the decider (`shard/cross_node.rs`).
-pub const ORPHAN_AFTER_MICROS: u64 = 5_000_000;
-
 /// How many samples `settle_marks` keeps; past that the oldest go (which
 /// only makes `settled` advance later).
 const SETTLE_MARKS_MAX: usize = 64;
@@ -2709,16 +2705,25 @@ impl ShardContext {
     /// Tells the ledger which of this shard's `Resolve` records became
     /// durable. One lost to a full disk never settles its transaction.
     pub fn settle_durable_resolves(&self) {
-        self.resolves_logged.borrow_mut().retain(|(ticket, tx)| {
-            match self.wal.durability(*ticket) {
+        for tx in self.take_durable(&self.resolves_logged) {
+            self.ledger.settled(tx, self.number());
+        }
+    }
+
+    /// Takes from `list` the transactions whose ticket is durable; those
+    /// whose record was lost go too.
+    fn take_durable(&self, list: &RefCell<Vec<(Ticket, TxId)>>) -> Vec<TxId> {
+        let mut durable = Vec::new();
+        list.borrow_mut()
+            .retain(|(ticket, tx)| match self.wal.durability(*ticket) {
                 Durability::Durable => {
-                    self.ledger.settled(*tx, self.number());
+                    durable.push(*tx);
                     false
                 }
                 Durability::Lost => false,
                 Durability::Pending => true,
-            }
-        });
+            });
+        durable
     }
 
     /// Begins a checkpoint: at one instant on the shard's thread, the

@@ -550,39 +550,22 @@ async fn prepares_of_a_router_gone_silent_are_settled_by_asking_its_node() {
         .unwrap_err();
     assert_eq!(e.code, sqlstate::SERIALIZATION_FAILURE, "{e:?}");
 
-    // One decided commit at the router's shard, whose resolve never came:
-    // the shard commits it by asking.
-    let decided = tx_of(router, 2);
-    let (shard, prepared) = remote.insert(2, "decided", WriteMode::Prepare(decided));
-    assert_eq!(
-        written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
-        1
-    );
-    at_router
-        .call(
-            router,
-            &decide(decided, shard, true, wall_micros()),
-            PATIENT,
-        )
-        .await
-        .unwrap();
-
-    // And one whose participant is killed before it hears: its recovery
-    // keeps the prepare in doubt, and asks.
-    let in_doubt = tx_of(router, 3);
-    let (shard, prepared) = remote.insert(3, "in doubt", WriteMode::Prepare(in_doubt));
-    assert_eq!(
-        written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
-        1
-    );
-    at_router
-        .call(
-            router,
-            &decide(in_doubt, shard, true, wall_micros()),
-            PATIENT,
-        )
-        .await
-        .unwrap();
+    // Two decided commits at the router's shard, whose resolves never came:
+    // the shard commits the first by asking; the second's participant is
+    // killed before it hears, and its recovery keeps the prepare in doubt,
+    // and asks.
+    for (id, v) in [(2, "decided"), (3, "in doubt")] {
+        let tx = tx_of(router, id as u64);
+        let (shard, prepared) = remote.insert(id, v, WriteMode::Prepare(tx));
+        assert_eq!(
+            written(remote.call(shard, &prepared, PATIENT).await.unwrap()),
+            1
+        );
+        at_router
+            .call(router, &decide(tx, shard, true, wall_micros()), PATIENT)
+            .await
+            .unwrap();
+    }
     drop((remote, at_router));
     cluster.nodes[founder].kill9();
     cluster.nodes[founder].restart();

@@ -518,7 +518,7 @@ impl ShardContext {
             return Ok(false);
         };
         let members = shared.log.member_shards();
-        let mine = self.first_shard..self.first_shard + self.node_shards;
+        let mine = self.node_range();
         if plan_move(&self.catalog().buckets.owner, &members, mine.clone()).is_none() {
             return Ok(false);
         }

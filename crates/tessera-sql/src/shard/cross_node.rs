@@ -32,12 +32,15 @@ use std::time::Duration;
 use tessera_storage::ledger::Fenced;
 use tessera_storage::record::{id_shard, Record, TxId};
 use tessera_storage::store::Timestamp;
-use tessera_storage::wal::Durability;
 use tessera_types::schema::ShardId;
 use tessera_types::{sqlstate, Error, Result};
 
-use super::{ShardContext, ShardRequest, ShardResponse, ORPHAN_AFTER_MICROS};
+use super::{ShardContext, ShardRequest, ShardResponse};
 use crate::router::Cluster;
+
+/// How long a prepare whose router is on another node waits for its
+/// outcome before the shard asks the decider.
+const ORPHAN_AFTER_MICROS: u64 = 5_000_000;
 
 /// How often a shard looks for overdue outcomes and reports.
 const SETTLE_INTERVAL: Duration = Duration::from_millis(200);
@@ -65,7 +68,8 @@ pub enum TxOutcome {
 }
 
 impl ShardContext {
-    fn node_range(&self) -> std::ops::Range<ShardId> {
+    /// The cluster-wide numbers of this node's shards.
+    pub(super) fn node_range(&self) -> std::ops::Range<ShardId> {
         self.first_shard..self.first_shard.saturating_add(self.node_shards)
     }
 
@@ -125,10 +129,9 @@ impl ShardContext {
         if !self.decided_elsewhere(tx) {
             return;
         }
-        let ticket = match logged.map(Ok).unwrap_or_else(|| self.wal.appended()) {
-            Ok(ticket) => ticket,
-            // The log failed for good: nothing more becomes durable here.
-            Err(_) => return,
+        // None: the log failed for good, nothing more becomes durable here.
+        let Some(ticket) = logged.or_else(|| self.wal.appended().ok()) else {
+            return;
         };
         self.reports.borrow_mut().push((ticket, tx));
     }
@@ -136,16 +139,9 @@ impl ShardContext {
     /// Outcomes made durable since the last call, by the shard deciding them.
     fn durable_reports(&self) -> HashMap<ShardId, Vec<TxId>> {
         let mut due: HashMap<ShardId, Vec<TxId>> = HashMap::new();
-        self.reports
-            .borrow_mut()
-            .retain(|(ticket, tx)| match self.wal.durability(*ticket) {
-                Durability::Durable => {
-                    due.entry(id_shard(*tx)).or_default().push(*tx);
-                    false
-                }
-                Durability::Lost => false,
-                Durability::Pending => true,
-            });
+        for tx in self.take_durable(&self.reports) {
+            due.entry(id_shard(tx)).or_default().push(tx);
+        }
         due
     }
 
