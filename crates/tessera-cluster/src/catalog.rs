@@ -263,6 +263,17 @@ impl CatalogClient {
         shards
     }
 
+    /// The cluster-wide numbers of the draining nodes' shards: they give
+    /// their buckets away (docs/CLUSTER.md §8).
+    pub fn draining_shards(&self) -> Vec<u16> {
+        let m = self.metadata.borrow();
+        m.nodes
+            .values()
+            .filter(|n| n.state == crate::state::NodeState::Draining)
+            .flat_map(|n| n.first_shard..n.first_shard + n.shards)
+            .collect()
+    }
+
     /// What a copy of the global tables that holds the first `seen` writes
     /// needs to catch up with what this node has applied (`None`: every
     /// row, whatever the copy holds).

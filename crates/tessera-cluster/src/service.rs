@@ -1031,7 +1031,7 @@ impl Node {
         let metadata = self.metadata.borrow().clone();
         let mut asks = tokio::task::JoinSet::new();
         for n in metadata.nodes.values() {
-            if n.id == me || n.state != NodeState::Online {
+            if n.id == me || !n.state.is_member() {
                 continue;
             }
             let mut peer = Peer::new(n.advertise.clone(), self.config.secret.clone());
@@ -1180,23 +1180,46 @@ impl Node {
                 metadata
                     .nodes
                     .values()
-                    .find(|n| n.name == who && n.state == NodeState::Online)
+                    .find(|n| n.name == who && n.state.is_member())
             });
         let Some(node) = found else {
             return Response::Failed(format!("the cluster has no node {who:?}"));
         };
         let (id, addr) = (node.id, node.advertise.clone());
-        // Its rows would go with it: a node that owns buckets is refused
-        // until draining gives them away first (docs/CLUSTER.md §8).
+        // Its rows would go with it: a node that owns buckets first gives
+        // them away (its shard 0 moves them, `shard/buckets.rs`), and the
+        // caller asks again until it owns none (docs/CLUSTER.md §8).
         let map = self.buckets_view.current(&metadata);
         let owned: usize = (node.first_shard..node.first_shard + node.shards)
             .map(|s| map.owned_by(s))
             .sum();
+        // None owned, as far as this node's SQL catalog knows: it must
+        // know every move, and none may be under way (one planned before
+        // the node was draining could still give it buckets; a move holds
+        // the cluster DDL lock).
+        let settled =
+            metadata.catalog_lock.is_none() && *self.sql_applied.borrow() >= metadata.catalog.len();
+        if node.state == NodeState::Draining && owned == 0 && !settled && !force {
+            return Response::Draining {
+                node: id,
+                buckets: 0,
+            };
+        }
         if owned > 0 && !force {
-            return Response::Failed(format!(
-                "node {id} ({addr}) still owns {owned} buckets, whose rows would be lost; \
-                 draining them first is not built yet (--force expels it anyway)"
-            ));
+            if node.state == NodeState::Online {
+                match self.propose(raft, Command::DrainNode { id }).await {
+                    Ok(CommandResult::Done) => {
+                        tracing::info!("node {id} ({addr}) is draining {owned} buckets")
+                    }
+                    Ok(CommandResult::Refused(m)) => return Response::Failed(m),
+                    Ok(other) => return Response::Failed(format!("unexpected {other:?}")),
+                    Err(e) => return Response::Failed(e.message),
+                }
+            }
+            return Response::Draining {
+                node: id,
+                buckets: owned as u64,
+            };
         }
         match self.propose(raft, Command::ExpelNode { id }).await {
             Ok(CommandResult::Done) => {}
@@ -1222,7 +1245,7 @@ impl Node {
                         metadata
                             .nodes
                             .get(l)
-                            .is_some_and(|n| n.state == NodeState::Online && n.id != id)
+                            .is_some_and(|n| n.state.is_member() && n.id != id)
                     })
                     .collect();
             }
@@ -1426,7 +1449,7 @@ impl Node {
             .borrow()
             .nodes
             .values()
-            .filter(|n| n.state == NodeState::Online && n.id != me)
+            .filter(|n| n.state.is_member() && n.id != me)
             .map(|n| (n.id, n.advertise.clone()))
             .collect();
         let mut pings = Vec::new();
@@ -1497,7 +1520,7 @@ impl Node {
         // Every online node is a member (a join interrupted between its
         // row and its learner entry is finished here).
         for node in metadata.nodes.values() {
-            if node.state == NodeState::Online && membership.get_node(&node.id).is_none() {
+            if node.state.is_member() && membership.get_node(&node.id).is_none() {
                 raft.add_learner(
                     node.id,
                     RaftNode {
@@ -1513,7 +1536,7 @@ impl Node {
         let live = metadata
             .nodes
             .values()
-            .filter(|n| n.state == NodeState::Online && self.alive(n.id, me, leader_since))
+            .filter(|n| n.state.is_member() && self.alive(n.id, me, leader_since))
             .count();
         let target = voter_target(live);
         let caught_up = |id: &NodeId| {
@@ -1526,10 +1549,7 @@ impl Node {
         let mut candidates: Vec<NodeId> = membership
             .learner_ids()
             .filter(|id| {
-                metadata
-                    .nodes
-                    .get(id)
-                    .is_some_and(|n| n.state == NodeState::Online)
+                metadata.nodes.get(id).is_some_and(|n| n.state.is_member())
                     && self.alive(*id, me, leader_since)
                     && caught_up(id)
             })

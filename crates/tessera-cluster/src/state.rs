@@ -35,6 +35,9 @@ pub enum NodeState {
     Online,
     /// Removed by `tessera expel`; its id is never reused.
     Expelled,
+    /// Being expelled: still a member in every way, but it gives its
+    /// buckets away and takes none (docs/CLUSTER.md §8).
+    Draining,
 }
 
 impl NodeState {
@@ -42,7 +45,14 @@ impl NodeState {
         match self {
             NodeState::Online => "online",
             NodeState::Expelled => "expelled",
+            NodeState::Draining => "draining",
         }
+    }
+
+    /// Whether a node in this state belongs to the cluster (votes, is
+    /// asked, serves); only an online one takes buckets.
+    pub fn is_member(self) -> bool {
+        matches!(self, NodeState::Online | NodeState::Draining)
     }
 }
 
@@ -135,6 +145,11 @@ pub enum Command {
         proposal: u64,
         writes: Vec<Vec<GlobalOp>>,
     },
+    /// `tessera expel` of a node that owns buckets: it gives them away
+    /// before it is expelled (answered `Done`, also if it already was
+    /// draining). Refused for the last online node: nothing could take
+    /// its buckets.
+    DrainNode { id: NodeId },
 }
 
 /// A move of a sequence's position to `value`: taken only if the
@@ -155,6 +170,7 @@ impl std::fmt::Display for Command {
             Command::AddNode { node } => write!(f, "add node {}", node.name),
             Command::UpdateNode { node } => write!(f, "update node {}", node.id),
             Command::ExpelNode { id } => write!(f, "expel node {id}"),
+            Command::DrainNode { id } => write!(f, "drain node {id}"),
             Command::CatalogLock { node, .. } => write!(f, "catalog lock for node {node}"),
             Command::Catalog { node, records, .. } => {
                 write!(f, "{} catalog records from node {node}", records.len())
@@ -462,7 +478,7 @@ impl Metadata {
                 if self
                     .nodes
                     .values()
-                    .any(|n| n.state == NodeState::Online && n.name == node.name)
+                    .any(|n| n.state.is_member() && n.name == node.name)
                 {
                     return CommandResult::Refused(format!(
                         "a node named \"{}\" is already in the cluster",
@@ -494,7 +510,7 @@ impl Metadata {
                         node.id, row.shards, node.shards
                     ))
                 }
-                Some(row) if row.uuid == node.uuid && row.state == NodeState::Online => {
+                Some(row) if row.uuid == node.uuid && row.state.is_member() => {
                     row.advertise = node.advertise.clone();
                     row.pg_addr = node.pg_addr.clone();
                     row.failure_domain = node.failure_domain.clone();
@@ -506,11 +522,7 @@ impl Metadata {
                 _ => CommandResult::Refused(format!("node {} is not known", node.id)),
             },
             Command::ExpelNode { id } => {
-                let online = self
-                    .nodes
-                    .values()
-                    .filter(|n| n.state == NodeState::Online)
-                    .count();
+                let online = self.nodes.values().filter(|n| n.state.is_member()).count();
                 match self.nodes.get_mut(id) {
                     Some(row) if row.state == NodeState::Expelled => {
                         CommandResult::Refused(format!("node {id} is already expelled"))
@@ -522,6 +534,26 @@ impl Metadata {
                         row.state = NodeState::Expelled;
                         // A change it had under way never finishes.
                         self.release_catalog_lock(*id);
+                        CommandResult::Done
+                    }
+                    None => CommandResult::Refused(format!("node {id} is not known")),
+                }
+            }
+            Command::DrainNode { id } => {
+                let others_online = self
+                    .nodes
+                    .values()
+                    .any(|n| n.state == NodeState::Online && n.id != *id);
+                match self.nodes.get_mut(id) {
+                    Some(row) if row.state == NodeState::Expelled => {
+                        CommandResult::Refused(format!("node {id} is already expelled"))
+                    }
+                    Some(row) if row.state == NodeState::Draining => CommandResult::Done,
+                    Some(_) if !others_online => CommandResult::Refused(format!(
+                        "node {id} is the cluster's last online node; no other could take its buckets"
+                    )),
+                    Some(row) => {
+                        row.state = NodeState::Draining;
                         CommandResult::Done
                     }
                     None => CommandResult::Refused(format!("node {id} is not known")),
@@ -655,9 +687,7 @@ impl Metadata {
     }
 
     fn is_online(&self, node: NodeId) -> bool {
-        self.nodes
-            .get(&node)
-            .is_some_and(|n| n.state == NodeState::Online)
+        self.nodes.get(&node).is_some_and(|n| n.state.is_member())
     }
 
     fn note_proposal(&mut self, node: NodeId, proposal: u64, result: &CommandResult) {
@@ -795,6 +825,37 @@ mod tests {
         assert!(matches!(lease(&mut m, 9, 7), CommandResult::Refused(_)));
         // The outcome is kept for a node that lost the answer.
         assert_eq!(m.proposals[&2], (1, CommandResult::Lease(100)));
+    }
+
+    #[test]
+    fn a_draining_node_stays_a_member_and_the_last_online_node_cannot_drain() {
+        let mut m = two_nodes();
+        assert_eq!(m.apply(&Command::DrainNode { id: 2 }), CommandResult::Done);
+        assert_eq!(m.nodes[&2].state, NodeState::Draining);
+        assert!(m.is_online(2), "a draining node is still a member");
+        // Again: the same answer.
+        assert_eq!(m.apply(&Command::DrainNode { id: 2 }), CommandResult::Done);
+        // The other one is now the only node that could take buckets.
+        assert!(matches!(
+            m.apply(&Command::DrainNode { id: 1 }),
+            CommandResult::Refused(_)
+        ));
+        // A draining node restarts with new addresses like any member.
+        let mut moved = m.nodes[&2].clone();
+        moved.advertise = "elsewhere:1".into();
+        assert_eq!(
+            m.apply(&Command::UpdateNode { node: moved }),
+            CommandResult::Done
+        );
+        assert_eq!(m.apply(&Command::ExpelNode { id: 2 }), CommandResult::Done);
+        assert!(matches!(
+            m.apply(&Command::DrainNode { id: 2 }),
+            CommandResult::Refused(_)
+        ));
+        assert!(matches!(
+            m.apply(&Command::DrainNode { id: 9 }),
+            CommandResult::Refused(_)
+        ));
     }
 
     #[test]

@@ -22,21 +22,60 @@ pub async fn fetch(addr: &str, secret: &ClusterSecret) -> Result<Status> {
     }
 }
 
+/// How long `tessera expel` waits for a draining node that gives no
+/// bucket away before it gives up (the node stays draining).
+const DRAIN_STALL: Duration = Duration::from_secs(120);
+
 /// `tessera expel`: asks the cluster (through any node) to expel a node
-/// by id or name (`force`: even one that owns buckets); returns its id.
-pub async fn expel(addr: &str, secret: &ClusterSecret, node: &str, force: bool) -> Result<u64> {
+/// by id or name; returns its id. A node that owns buckets first gives
+/// them away (docs/CLUSTER.md §8): this asks again until it owns none,
+/// telling `progress` how many it still owns; with `force` it is
+/// expelled at once and their rows are lost.
+pub async fn expel(
+    addr: &str,
+    secret: &ClusterSecret,
+    node: &str,
+    force: bool,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64> {
     let mut peer = Peer::new(addr.to_string(), secret.clone());
     let request = Request::Expel {
         node: node.to_string(),
         force,
     };
-    match peer.call(&request, Duration::from_secs(30)).await? {
-        Response::Expelled(id) => Ok(id),
-        Response::Failed(m) => Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m)),
-        other => Err(Error::new(
-            sqlstate::PROTOCOL_VIOLATION,
-            format!("an unexpected answer: {other:?}"),
-        )),
+    let mut fewest = u64::MAX;
+    let mut since = std::time::Instant::now();
+    loop {
+        match peer.call(&request, Duration::from_secs(30)).await? {
+            Response::Expelled(id) => return Ok(id),
+            Response::Draining { node, buckets } => {
+                progress(node, buckets);
+                if buckets < fewest {
+                    fewest = buckets;
+                    since = std::time::Instant::now();
+                } else if since.elapsed() > DRAIN_STALL {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        format!(
+                            "node {node} has given no bucket away for {} s and still owns {buckets}; \
+                             is it running? It stays draining: run tessera expel again to wait for it, \
+                             or with --force to expel it and lose those rows",
+                            DRAIN_STALL.as_secs()
+                        ),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Response::Failed(m) => {
+                return Err(Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, m))
+            }
+            other => {
+                return Err(Error::new(
+                    sqlstate::PROTOCOL_VIOLATION,
+                    format!("an unexpected answer: {other:?}"),
+                ))
+            }
+        }
     }
 }
 

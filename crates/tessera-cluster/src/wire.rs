@@ -100,6 +100,12 @@ pub enum Response {
     GlobalsApplied(bool),
     /// The request was understood but failed.
     Failed(String),
+    /// `tessera expel` of a node that still owns buckets: it is draining
+    /// (giving them away); ask again to expel it once it owns none.
+    Draining {
+        node: NodeId,
+        buckets: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

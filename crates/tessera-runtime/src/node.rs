@@ -617,8 +617,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         tokio::task::spawn_local(ctx.clone().settle_across_nodes(router.clone()));
         tokio::task::spawn_local(ctx.clone().detect_deadlocks_across_nodes(router.clone()));
     }
-    if cluster_catalog.as_ref().is_some_and(|c| c.rebalance) {
-        tokio::task::spawn_local(ctx.clone().balance_buckets(router.clone()));
+    if let Some(c) = &cluster_catalog {
+        // Draining moves happen also without --rebalance.
+        tokio::task::spawn_local(ctx.clone().balance_buckets(router.clone(), c.rebalance));
     }
     if let Some(role) = bootstrap_role {
         let name = role.name.clone();

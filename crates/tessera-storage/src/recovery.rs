@@ -494,7 +494,8 @@ pub fn recover_with(
             | Record::Prepare { tx, .. }
             | Record::Resolve { tx, .. } = &record
             {
-                max_tx = max_tx.max(*tx);
+                // A move's id carries a flag above its sequence part.
+                max_tx = max_tx.max(*tx & !tessera_types::buckets::DECIDED_IN_CATALOG);
             }
             log.records.push((position, record));
             Ok(())
@@ -972,6 +973,36 @@ mod tests {
                 participants: vec![1, 5],
             }]
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A move's prepare stays in doubt for the catalog to decide, and its
+    /// id's flag does not count as a sequence number already handed out.
+    #[test]
+    fn a_moves_flag_is_not_an_id_handed_out() {
+        let dir = std::env::temp_dir().join(format!("tessera-move-id-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (catalog, t) = crate::testing::one_table(1);
+        let plain = 7 << 16;
+        let moved = tessera_types::buckets::DECIDED_IN_CATALOG | (9 << 16);
+        write_log(
+            &dir,
+            0,
+            &[
+                Record::Prepare {
+                    tx: plain,
+                    writes: put(t, b"a"),
+                },
+                Record::Prepare {
+                    tx: moved,
+                    writes: put(t, b"b"),
+                },
+            ],
+        );
+        let node = recover(&dir, catalog, 1).unwrap();
+        assert_eq!(node.max_tx, 9 << 16);
+        assert!(node.shards[0].in_doubt.iter().any(|(tx, _)| *tx == moved));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -127,11 +127,19 @@ impl TestCluster {
         self.command(via, "status", &[])
     }
 
-    fn command(&self, via: usize, name: &str, more: &[&str]) -> Result<String, String> {
-        let out = Command::new(find_binary())
+    /// `tessera NAME MORE…` through node `via`, to run.
+    pub fn cli(&self, via: usize, name: &str, more: &[&str]) -> Command {
+        let mut command = Command::new(find_binary());
+        command
             .args([name, "--peer", &self.addrs[via], "--cluster-secret-file"])
             .arg(&self.secret)
-            .args(more)
+            .args(more);
+        command
+    }
+
+    fn command(&self, via: usize, name: &str, more: &[&str]) -> Result<String, String> {
+        let out = self
+            .cli(via, name, more)
             .output()
             .unwrap_or_else(|e| panic!("run tessera {name}: {e}"));
         if out.status.success() {

@@ -1,7 +1,7 @@
-//! Buckets move to a node that joins (docs/CLUSTER.md §8):
-//! under reads and writes, no row is lost, duplicated or read stale; a
-//! write over both nodes then commits on both; after a restart of the
-//! whole cluster the map and the rows are the same.
+//! Buckets move to a node that joins, and away from a node that is
+//! expelled (docs/CLUSTER.md §8): under reads and writes, no row is lost,
+//! duplicated or read stale; a write over both nodes then commits on both;
+//! after a restart of the whole cluster the map and the rows are the same.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,52 +53,7 @@ async fn buckets_move_to_a_node_that_joins_under_load() {
 
     // Writes of one row each (on one shard), and scans that must always
     // count every row once, while the buckets move.
-    let stop = Arc::new(AtomicBool::new(false));
-    let updates = Arc::new(AtomicU64::new(0));
-    let inserts = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let client = cluster.nodes[0].connect().await;
-        let (stop, updates, inserts) = (stop.clone(), updates.clone(), inserts.clone());
-        tokio::spawn(async move {
-            let mut n: i64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let id = (n * 7919) % ROWS + 1;
-                let updated = client
-                    .execute("UPDATE kv SET v = v + 1 WHERE id = $1", &[&(id as i32)])
-                    .await
-                    .unwrap_or_else(|e| panic!("update {id}: {e}"));
-                assert_eq!(updated, 1, "update of row {id}");
-                updates.fetch_add(1, Ordering::Relaxed);
-                client
-                    .execute("INSERT INTO log VALUES ($1)", &[&n])
-                    .await
-                    .unwrap_or_else(|e| panic!("insert {n}: {e}"));
-                inserts.fetch_add(1, Ordering::Relaxed);
-            }
-            n
-        })
-    };
-    let reader = {
-        let client = cluster.nodes[0].connect().await;
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut reads = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let seen = rows_text(&client, "SELECT count(*), count(DISTINCT id) FROM kv").await;
-                assert_eq!(
-                    seen,
-                    [format!("{ROWS}|{ROWS}")],
-                    "a scan while buckets move"
-                );
-                let one = rows_text(&client, "SELECT id FROM kv WHERE tag = 't777'").await;
-                assert_eq!(one, ["777"], "a read through the global index");
-                reads += 1;
-            }
-            reads
-        })
-    };
-
+    let load = Load::start(&cluster.nodes[0], 0).await;
     let joined = cluster.add_node(&[]);
     let second = cluster.nodes[joined].connect().await;
     let started = Instant::now();
@@ -113,30 +68,12 @@ async fn buckets_move_to_a_node_that_joins_under_load() {
     }
     // More writes by the new map.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    let written = writer.await.unwrap();
-    let reads = reader.await.unwrap();
-    assert!(written > 0 && reads > 0);
+    let (updates, inserts) = load.stop().await;
     assert_eq!(buckets(&first).await, ["1500", "1500"]);
 
-    let (updates, inserts) = (
-        updates.load(Ordering::Relaxed),
-        inserts.load(Ordering::Relaxed),
-    );
     // Every acknowledged write is there, once.
     let seen = contents(&first).await;
-    assert!(
-        seen[0].starts_with(&format!("{ROWS}|{updates}|")),
-        "{seen:?}"
-    );
-    assert_eq!(
-        seen[1..],
-        [
-            "1234".to_string(),
-            (ROWS / 10).to_string(),
-            format!("{inserts}|{}", inserts * (inserts + 1) / 2),
-        ]
-    );
+    assert_counts(&seen, updates, inserts);
     assert_eq!(contents(&second).await, seen, "both nodes agree");
 
     // The rows are spread over both nodes' shards now.
@@ -165,5 +102,147 @@ async fn buckets_move_to_a_node_that_joins_under_load() {
         let client = node.connect().await;
         assert_eq!(buckets(&client).await, ["1500", "1500"]);
         assert_eq!(contents(&client).await, seen, "after a restart");
+    }
+
+    // Expelling the second node under load: it first gives its buckets
+    // back (draining), and nothing is lost.
+    let first = cluster.nodes[0].connect().await;
+    let load = Load::start(&cluster.nodes[0], inserts as i64).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut expel = cluster.cli(0, "expel", &["2"]);
+    let expel = tokio::task::spawn_blocking(move || {
+        let out = expel.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.success(),
+            text + &String::from_utf8_lossy(&out.stderr),
+        )
+    });
+    let (ok, out) = expel.await.unwrap();
+    assert!(
+        ok,
+        "tessera expel: {out}\n{}",
+        cluster.nodes[joined].log_tail()
+    );
+    assert!(out.contains("node 2 is draining: "), "{out}");
+    assert!(out.trim_end().ends_with("node 2 is expelled"), "{out}");
+    let (more_updates, more_inserts) = load.stop().await;
+    assert_eq!(buckets(&first).await, ["3000"]);
+    let state = rows_text(&first, "SELECT state FROM tessera_nodes ORDER BY node_id").await;
+    assert_eq!(state, ["online", "expelled"]);
+    let after = contents(&first).await;
+    assert_counts(
+        &after,
+        updates + ROWS as u64 + more_updates,
+        inserts + more_inserts,
+    );
+    let per_node = rows_text(&first, "EXPLAIN SELECT * FROM kv")
+        .await
+        .join("\n");
+    assert!(per_node.contains("2 shards"), "{per_node}");
+
+    // The same after a restart of the node left.
+    drop(first);
+    cluster.nodes[joined].terminate();
+    cluster.nodes[0].restart();
+    let first = cluster.nodes[0].connect().await;
+    assert_eq!(buckets(&first).await, ["3000"]);
+    assert_eq!(contents(&first).await, after, "after a restart");
+}
+
+/// Checks `contents` against the writes acknowledged: `updates` increments
+/// of `v` in all, and the log holding ids 1 to `inserts`.
+fn assert_counts(seen: &[String], updates: u64, inserts: u64) {
+    assert!(
+        seen[0].starts_with(&format!("{ROWS}|{updates}|")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1..],
+        [
+            "1234".to_string(),
+            (ROWS / 10).to_string(),
+            format!("{inserts}|{}", inserts * (inserts + 1) / 2),
+        ]
+    );
+}
+
+/// A writer (single-row updates of `kv`, inserts into `log` numbered on
+/// from `logged`) and a reader that checks every scan sees each row once.
+struct Load {
+    stop: Arc<AtomicBool>,
+    updates: Arc<AtomicU64>,
+    inserts: Arc<AtomicU64>,
+    writer: tokio::task::JoinHandle<()>,
+    reader: tokio::task::JoinHandle<u64>,
+}
+
+impl Load {
+    async fn start(node: &tessera_testkit::TestServer, logged: i64) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let updates = Arc::new(AtomicU64::new(0));
+        let inserts = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let client = node.connect().await;
+            let (stop, updates, inserts) = (stop.clone(), updates.clone(), inserts.clone());
+            tokio::spawn(async move {
+                let mut n: i64 = logged;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let id = (n * 7919) % ROWS + 1;
+                    let updated = client
+                        .execute("UPDATE kv SET v = v + 1 WHERE id = $1", &[&(id as i32)])
+                        .await
+                        .unwrap_or_else(|e| panic!("update {id}: {e}"));
+                    assert_eq!(updated, 1, "update of row {id}");
+                    updates.fetch_add(1, Ordering::Relaxed);
+                    client
+                        .execute("INSERT INTO log VALUES ($1)", &[&n])
+                        .await
+                        .unwrap_or_else(|e| panic!("insert {n}: {e}"));
+                    inserts.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        let reader = {
+            let client = node.connect().await;
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut reads = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let seen =
+                        rows_text(&client, "SELECT count(*), count(DISTINCT id) FROM kv").await;
+                    assert_eq!(
+                        seen,
+                        [format!("{ROWS}|{ROWS}")],
+                        "a scan while buckets move"
+                    );
+                    let one = rows_text(&client, "SELECT id FROM kv WHERE tag = 't777'").await;
+                    assert_eq!(one, ["777"], "a read through the global index");
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        Load {
+            stop,
+            updates,
+            inserts,
+            writer,
+            reader,
+        }
+    }
+
+    /// Stops both; the updates and inserts acknowledged.
+    async fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.writer.await.unwrap();
+        let reads = self.reader.await.unwrap();
+        let (updates, inserts) = (
+            self.updates.load(Ordering::Relaxed),
+            self.inserts.load(Ordering::Relaxed),
+        );
+        assert!(updates > 0 && inserts > 0 && reads > 0);
+        (updates, inserts)
     }
 }

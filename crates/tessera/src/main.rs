@@ -69,8 +69,10 @@ struct ExpelArgs {
     cluster: StatusArgs,
     /// The node to expel: its id or its name (see tessera status).
     node: String,
-    /// Expel it even if it owns buckets: their rows are lost (a node that
-    /// is gone for good). Without it such a node is refused.
+    /// Expel it at once even if it owns buckets: their rows are lost (a
+    /// node that is gone for good). Without it a node that owns buckets
+    /// first gives them to the others (it must be running), and the
+    /// command waits for that, printing how many are left.
     #[arg(long)]
     force: bool,
 }
@@ -437,12 +439,19 @@ fn status(args: StatusArgs) -> Result<(), String> {
 
 fn expel(args: ExpelArgs) -> Result<(), String> {
     let (secret, rt) = cluster_client(&args.cluster)?;
+    let mut shown = None;
     let id = rt
         .block_on(tessera_cluster::status::expel(
             &args.cluster.peer,
             &secret,
             &args.node,
             args.force,
+            |node, buckets| {
+                if shown != Some(buckets) {
+                    shown = Some(buckets);
+                    println!("node {node} is draining: {buckets} buckets left");
+                }
+            },
         ))
         .map_err(|e| format!("{}: {}", args.cluster.peer, e.message))?;
     println!("node {id} is expelled");
@@ -579,6 +588,9 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     }
     fn member_shards(&self) -> Vec<u16> {
         self.0.member_shards()
+    }
+    fn draining_shards(&self) -> Vec<u16> {
+        self.0.draining_shards()
     }
     fn buckets_moved(&self, owner: Vec<u16>) {
         self.0.buckets_moved(owner)

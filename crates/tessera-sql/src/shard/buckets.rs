@@ -155,6 +155,26 @@ impl ShardContext {
         request: ShardRequest,
     ) -> Result<ShardResponse> {
         self.check_routed(epoch)?;
+        self.settle_decided_moves(epoch).await?;
+        if let ShardRequest::Modify {
+            mode:
+                super::WriteMode::Txn {
+                    snapshot: Some(snapshot),
+                    ..
+                },
+            ..
+        }
+        | ShardRequest::LockKeys {
+            mode:
+                super::WriteMode::Txn {
+                    snapshot: Some(snapshot),
+                    ..
+                },
+            ..
+        } = &request
+        {
+            self.check_gained_before(*snapshot)?;
+        }
         let reads = matches!(
             request,
             ShardRequest::Scan { .. } | ShardRequest::Get { .. } | ShardRequest::LockKeys { .. }
@@ -167,6 +187,86 @@ impl ShardContext {
             self.check_routed(epoch)?;
         }
         Ok(response)
+    }
+
+    /// Before a request routed by a map of epoch `epoch`: the moves
+    /// prepared here that this node's catalog decided are settled (it
+    /// catches up to `epoch` first). A router that routes by a map holding
+    /// a move thus finds the taker's entries committed (a write that reads
+    /// the newest rows would miss them while prepared) and the giver's gone.
+    async fn settle_decided_moves(&self, epoch: u64) -> Result<()> {
+        let pending = || {
+            self.prepared
+                .borrow()
+                .keys()
+                .any(|tx| decided_in_catalog(*tx))
+        };
+        if !pending() {
+            return Ok(());
+        }
+        if self.catalog().buckets.moves.epoch < epoch {
+            catalog_reaches(
+                || self.catalog(),
+                |c| c.buckets.moves.epoch >= epoch,
+                std::time::Duration::from_secs(10),
+            )
+            .await?;
+        }
+        self.settle_by_catalog(|_| true);
+        Ok(())
+    }
+
+    /// Settles the moves prepared here for which `due` holds and whose
+    /// outcome this node's catalog holds; returns the others that were due.
+    fn settle_by_catalog(&self, due: impl Fn(u64) -> bool) -> Vec<TxId> {
+        let waiting: Vec<TxId> = self
+            .prepared
+            .borrow()
+            .iter()
+            .filter(|(tx, (_, at))| decided_in_catalog(**tx) && due(*at))
+            .map(|(tx, _)| *tx)
+            .collect();
+        let catalog = self.catalog();
+        let mut undecided = Vec::new();
+        for tx in waiting {
+            match catalog.buckets.moves.outcomes.get(&tx) {
+                Some(outcome) => {
+                    let (commit, ts) = (outcome.is_some(), outcome.unwrap_or(0));
+                    tracing::debug!(
+                        "shard {}: settled move {tx} from the catalog ({})",
+                        self.number(),
+                        if commit { "committed" } else { "aborted" }
+                    );
+                    self.resolve(tx, commit, ts);
+                    self.end_moving(tx);
+                }
+                None => undecided.push(tx),
+            }
+        }
+        undecided
+    }
+
+    /// A transaction's write with snapshot `snapshot` (REPEATABLE READ,
+    /// SERIALIZABLE) is refused with 40001 if this shard gained buckets
+    /// after it: their rows are not here at the snapshot, so the write
+    /// would miss rows it must see (or conflict with).
+    fn check_gained_before(&self, snapshot: u64) -> Result<()> {
+        let catalog = self.catalog();
+        let moves = &catalog.buckets.moves;
+        if snapshot >= moves.newest {
+            return Ok(());
+        }
+        let me = self.number();
+        let gained = moves.since.iter().any(|(bucket, (since, _))| {
+            *since > snapshot && catalog.buckets.owner.get(*bucket as usize) == Some(&me)
+        });
+        if gained {
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                "could not serialize access: rows this transaction writes moved to another shard after its snapshot",
+            ));
+        }
+        Ok(())
     }
 
     fn check_routed(&self, epoch: u64) -> Result<()> {
@@ -402,33 +502,7 @@ impl ShardContext {
     /// (their decider may be gone), after which they are settled too.
     pub fn settle_catalog_decided(&self, after_micros: u64) -> Vec<TxId> {
         let now = tessera_storage::clock::wall_micros();
-        let waiting: Vec<TxId> = self
-            .prepared
-            .borrow()
-            .iter()
-            .filter(|(tx, (_, at))| {
-                decided_in_catalog(**tx) && now.saturating_sub(*at) > after_micros
-            })
-            .map(|(tx, _)| *tx)
-            .collect();
-        let catalog = self.catalog();
-        let mut undecided = Vec::new();
-        for tx in waiting {
-            match catalog.buckets.moves.outcomes.get(&tx) {
-                Some(outcome) => {
-                    let (commit, ts) = (outcome.is_some(), outcome.unwrap_or(0));
-                    tracing::info!(
-                        "shard {}: settled move {tx} from the catalog ({})",
-                        self.number(),
-                        if commit { "committed" } else { "aborted" }
-                    );
-                    self.resolve(tx, commit, ts);
-                    self.end_moving(tx);
-                }
-                None => undecided.push(tx),
-            }
-        }
-        undecided
+        self.settle_by_catalog(|at| now.saturating_sub(at) > after_micros)
     }
 }
 
@@ -441,29 +515,45 @@ const MOVE_BUCKETS_MAX: usize = 64;
 /// How often a node looks whether its shards hold more than their share.
 const BALANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The next move for a node whose shards are `mine`: from the one of them
-/// that owns the most buckets to the member shard that owns the fewest,
-/// half the difference (up to [`MOVE_BUCKETS_MAX`]); `None` once no two
-/// member shards differ by more than one bucket. `owner[b]` owns bucket
-/// `b`; `members` are the online nodes' shards.
+/// The next move for a node whose shards are `mine`, one of
+/// [`MOVE_BUCKETS_MAX`] buckets at most, to the online shard that owns
+/// the fewest: first every bucket of a draining shard of `mine`; then,
+/// when `even`, from the one of `mine` that owns the most, half the
+/// difference. `None` once there is nothing to drain and (when `even`) no
+/// two online shards differ by more than one bucket. `owner[b]` owns
+/// bucket `b`; `online` and `draining` are the member nodes' shards.
 pub fn plan_move(
     owner: &[u16],
-    members: &[u16],
+    online: &[u16],
+    draining: &[u16],
     mine: std::ops::Range<u16>,
+    even: bool,
 ) -> Option<(u16, u16, Vec<Bucket>)> {
     let mut count: std::collections::BTreeMap<u16, usize> =
-        members.iter().map(|s| (*s, 0)).collect();
+        online.iter().chain(draining).map(|s| (*s, 0)).collect();
     for o in owner {
         if let Some(c) = count.get_mut(o) {
             *c += 1;
         }
     }
-    let (from, most) = count
+    let (to, least) = count
         .iter()
-        .filter(|(s, _)| mine.contains(s))
-        .max_by_key(|(s, c)| (**c, std::cmp::Reverse(**s)))?;
-    let (to, least) = count.iter().min_by_key(|(s, c)| (**c, **s))?;
-    let give = ((most - least) / 2).min(MOVE_BUCKETS_MAX);
+        .filter(|(s, _)| online.contains(s))
+        .min_by_key(|(s, c)| (**c, **s))?;
+    let mine_most = |from: &[u16]| {
+        count
+            .iter()
+            .filter(|(s, c)| mine.contains(s) && from.contains(s) && **c > 0)
+            .max_by_key(|(s, c)| (**c, std::cmp::Reverse(**s)))
+    };
+    let (from, give) = match mine_most(draining) {
+        Some((from, most)) => (*from, (*most).min(MOVE_BUCKETS_MAX)),
+        None if even => {
+            let (from, most) = mine_most(online)?;
+            (*from, ((most - least) / 2).min(MOVE_BUCKETS_MAX))
+        }
+        None => return None,
+    };
     if give == 0 {
         return None;
     }
@@ -471,20 +561,22 @@ pub fn plan_move(
         .iter()
         .enumerate()
         .rev()
-        .filter(|(_, o)| *o == from)
+        .filter(|(_, o)| **o == from)
         .take(give)
         .map(|(b, _)| b as Bucket)
         .collect();
-    Some((*from, *to, buckets))
+    Some((from, *to, buckets))
 }
 
 impl ShardContext {
-    /// On shard 0 of a node in a cluster: gives buckets of this node's
-    /// shards to member shards that own fewer, one move at a time, until
-    /// they are even (docs/CLUSTER.md §8). Runs for the node's life.
+    /// On shard 0 of a node in a cluster: gives every bucket of a
+    /// draining node's shards away and, when `even`, buckets of this
+    /// node's shards to member shards that own fewer, one move at a time,
+    /// until they are even (docs/CLUSTER.md §8). Runs for the node's life.
     pub async fn balance_buckets<C: crate::router::Cluster>(
         self: Rc<Self>,
         router: Rc<crate::router::Router<C>>,
+        even: bool,
     ) {
         if self
             .catalog_log
@@ -497,7 +589,7 @@ impl ShardContext {
         loop {
             tokio::time::sleep(BALANCE_INTERVAL).await;
             loop {
-                match self.move_once(&router).await {
+                match self.move_once(&router, even).await {
                     Ok(true) => continue,
                     Ok(false) => break,
                     Err(e) => {
@@ -513,26 +605,30 @@ impl ShardContext {
     async fn move_once<C: crate::router::Cluster>(
         &self,
         router: &crate::router::Router<C>,
+        even: bool,
     ) -> Result<bool> {
         let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) else {
             return Ok(false);
         };
-        let members = shared.log.member_shards();
         let mine = self.node_range();
-        if plan_move(&self.catalog().buckets.owner, &members, mine.clone()).is_none() {
+        let plan = |owner: &[u16]| {
+            let (online, draining) = (shared.log.member_shards(), shared.log.draining_shards());
+            plan_move(owner, &online, &draining, mine.clone(), even)
+        };
+        if plan(&self.catalog().buckets.owner).is_none() {
             return Ok(false);
         }
         // Under the cluster DDL lock: the newest map, and no change of the
-        // tables between the scan and the decision.
+        // tables between the scan and the decision. The members are read
+        // again too: the node applied the metadata up to its lock, so a
+        // node drained before it is no longer given buckets.
         let ddl = self.ddl(None).await?;
         let catalog = self.catalog();
         let building = catalog.indexes().any(|i| !i.is_valid())
             || catalog
                 .tables()
                 .any(|t| t.name.starts_with(Catalog::REWRITE_PREFIX));
-        let Some((from, to, buckets)) =
-            plan_move(&catalog.buckets.owner, &members, mine).filter(|_| !building)
-        else {
+        let Some((from, to, buckets)) = plan(&catalog.buckets.owner).filter(|_| !building) else {
             return Ok(false);
         };
         let cluster = router.cluster();
@@ -661,5 +757,59 @@ impl ShardContext {
         self.append_decision(record, false).await?;
         tracing::warn!("aborted move {tx}: its decision did not come in time");
         Ok(ShardResponse::Done(vec![]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owners(counts: &[(u16, usize)]) -> Vec<u16> {
+        counts
+            .iter()
+            .flat_map(|(s, n)| std::iter::repeat_n(*s, *n))
+            .collect()
+    }
+
+    #[test]
+    fn moves_even_out_the_online_shards_half_the_difference_at_a_time() {
+        let owner = owners(&[(0, 100), (1, 100)]);
+        // Node 1 (shards 0, 1) gives to node 2 (shards 2, 3): the most to
+        // the fewest, half the difference.
+        let (from, to, buckets) = plan_move(&owner, &[0, 1, 2, 3], &[], 0..2, true).unwrap();
+        assert_eq!((from, to, buckets.len()), (0, 2, 50));
+        assert!(buckets.iter().all(|b| owner[*b as usize] == 0));
+        // Node 2 has nothing to give; without `even`, nothing moves.
+        assert!(plan_move(&owner, &[0, 1, 2, 3], &[], 2..4, true).is_none());
+        assert!(plan_move(&owner, &[0, 1, 2, 3], &[], 0..2, false).is_none());
+        // Even to within one bucket: done.
+        let owner = owners(&[(0, 51), (1, 50), (2, 50), (3, 50)]);
+        assert!(plan_move(&owner, &[0, 1, 2, 3], &[], 0..2, true).is_none());
+        // A move is capped.
+        let owner = owners(&[(0, 3000)]);
+        let (_, _, buckets) = plan_move(&owner, &[0, 1], &[], 0..1, true).unwrap();
+        assert_eq!(buckets.len(), MOVE_BUCKETS_MAX);
+    }
+
+    #[test]
+    fn a_draining_node_gives_every_bucket_away_and_takes_none() {
+        // Node 2 (shards 2, 3) drains: all of its buckets go, to the
+        // online shard with the fewest, also without `even`.
+        let owner = owners(&[(0, 10), (1, 5), (2, 40), (3, 1)]);
+        let (from, to, buckets) = plan_move(&owner, &[0, 1], &[2, 3], 2..4, false).unwrap();
+        assert_eq!((from, to, buckets.len()), (2, 1, 40));
+        let owner = owners(&[(0, 30), (1, 30), (3, 1)]);
+        let (from, to, buckets) = plan_move(&owner, &[0, 1], &[2, 3], 2..4, false).unwrap();
+        assert_eq!((from, to, buckets), (3, 0, vec![60]));
+        // Drained: nothing left to move.
+        let owner = owners(&[(0, 31), (1, 30)]);
+        assert!(plan_move(&owner, &[0, 1], &[2, 3], 2..4, true).is_none());
+        // An online node never gives to a draining one, even if it owns
+        // far fewer.
+        let owner = owners(&[(0, 100), (1, 10), (2, 0)]);
+        let (_, to, _) = plan_move(&owner, &[0, 1], &[2], 0..2, true).unwrap();
+        assert_eq!(to, 1);
+        // With no online shard, there is nowhere to go.
+        assert!(plan_move(&owner, &[], &[0, 1, 2], 0..3, true).is_none());
     }
 }

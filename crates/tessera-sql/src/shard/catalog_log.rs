@@ -88,6 +88,8 @@ pub trait SharedCatalog: Send + Sync {
     /// The cluster-wide numbers of the online nodes' shards, ascending:
     /// where buckets belong.
     fn member_shards(&self) -> Vec<u16>;
+    /// The draining nodes' shards: they give every bucket away.
+    fn draining_shards(&self) -> Vec<u16>;
     /// This node's catalog owns buckets by `owner` now (buckets moved).
     fn buckets_moved(&self, owner: Vec<u16>);
 }
