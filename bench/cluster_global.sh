@@ -92,6 +92,7 @@ load "$postgres_port" ""
 run "$postgres_port" postgres
 stop_postgres
 
+cluster_args=(--rebalance=false)
 start_cluster "$nodes"
 owner=$(sql "${pg_ports[1]}" -c "SELECT pg_address FROM tessera_nodes WHERE buckets > 0")
 other=""

@@ -2,7 +2,7 @@
 # What a hop to another node costs (issue 6, docs/CLUSTER.md step 4): the
 # same pgbench runs against PostgreSQL 15, a Tessera node on its own, and
 # a cluster of NODES Tessera nodes on loopback, once through the node whose
-# shards hold the rows (the founder: buckets stay there until they move)
+# shards hold the rows (the founder, started with --rebalance=false)
 # and once through another node, whose statements reach those shards over
 # the internal port. Prints TPS and the ratios to PostgreSQL.
 #
@@ -75,6 +75,8 @@ load "$tessera_port" alone
 run "$tessera_port" alone
 stop_tessera
 
+# The founder keeps every bucket: the rows stay on one node.
+cluster_args=(--rebalance=false)
 start_cluster "$nodes"
 owner=$(sql "${pg_ports[1]}" -c "SELECT pg_address FROM tessera_nodes WHERE buckets > 0")
 founder=""

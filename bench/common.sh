@@ -141,7 +141,9 @@ stop_postgres() {
 # Starts `$1` nodes with `$shards` shards each, all peers of one another,
 # sharing a new secret; sets ports[i] (internal) and pg_ports[i] (SQL),
 # i from 1, and cluster_pids. Stop them with stop_cluster (also on exit).
+# Extra `tessera run` arguments for every node: the array cluster_args.
 cluster_pids=()
+cluster_args=()
 start_cluster() {
     local n=$1 peers="" i
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secret"
@@ -156,12 +158,27 @@ start_cluster() {
     for i in $(seq 1 "$n"); do
         "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
             --listen "127.0.0.1:${ports[i]}" --peer "$peers" --cluster-secret-file "$work/secret" \
-            --shards "$shards" >"$work/n$i.log" 2>&1 &
+            --shards "$shards" "${cluster_args[@]}" >"$work/n$i.log" 2>&1 &
         cluster_pids+=($!)
     done
     for i in $(seq 1 "$n"); do
         wait_for_sql "${pg_ports[i]}" "node $i" "$work/n$i.log"
     done
+}
+
+# Starts one more node that joins the cluster through node 1; sets
+# ports[i] and pg_ports[i] for it (i the next number) and returns once it
+# serves SQL.
+add_cluster_node() {
+    local i=$(( ${#ports[@]} + 1 ))
+    ports[i]=$(free_port)
+    pg_ports[i]=$(free_port)
+    "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
+        --listen "127.0.0.1:${ports[i]}" --peer "127.0.0.1:${ports[1]}" \
+        --cluster-secret-file "$work/secret" --shards "$shards" "${cluster_args[@]}" \
+        >"$work/n$i.log" 2>&1 &
+    cluster_pids+=($!)
+    wait_for_sql "${pg_ports[i]}" "node $i" "$work/n$i.log"
 }
 
 stop_cluster() {
