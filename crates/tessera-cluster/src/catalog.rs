@@ -252,26 +252,26 @@ impl CatalogClient {
     /// The cluster-wide numbers of the online nodes' shards, ascending:
     /// where buckets belong (docs/CLUSTER.md §8).
     pub fn member_shards(&self) -> Vec<u16> {
+        self.shards_of(crate::state::NodeState::Online)
+    }
+
+    /// The cluster-wide numbers of the draining nodes' shards, ascending:
+    /// they give their buckets away (docs/CLUSTER.md §8).
+    pub fn draining_shards(&self) -> Vec<u16> {
+        self.shards_of(crate::state::NodeState::Draining)
+    }
+
+    /// The shards of the nodes in `state`, ascending.
+    fn shards_of(&self, state: crate::state::NodeState) -> Vec<u16> {
         let m = self.metadata.borrow();
         let mut shards: Vec<u16> = m
             .nodes
             .values()
-            .filter(|n| n.state == crate::state::NodeState::Online)
-            .flat_map(|n| n.first_shard..n.first_shard + n.shards)
+            .filter(|n| n.state == state)
+            .flat_map(|n| n.shard_range())
             .collect();
         shards.sort_unstable();
         shards
-    }
-
-    /// The cluster-wide numbers of the draining nodes' shards: they give
-    /// their buckets away (docs/CLUSTER.md §8).
-    pub fn draining_shards(&self) -> Vec<u16> {
-        let m = self.metadata.borrow();
-        m.nodes
-            .values()
-            .filter(|n| n.state == crate::state::NodeState::Draining)
-            .flat_map(|n| n.first_shard..n.first_shard + n.shards)
-            .collect()
     }
 
     /// What a copy of the global tables that holds the first `seen` writes

@@ -1190,9 +1190,7 @@ impl Node {
         // them away (its shard 0 moves them, `shard/buckets.rs`), and the
         // caller asks again until it owns none (docs/CLUSTER.md §8).
         let map = self.buckets_view.current(&metadata);
-        let owned: usize = (node.first_shard..node.first_shard + node.shards)
-            .map(|s| map.owned_by(s))
-            .sum();
+        let owned = map.owned_by_node(node);
         // None owned, as far as this node's SQL catalog knows: it must
         // know every move, and none may be under way (one planned before
         // the node was draining could still give it buckets; a move holds

@@ -77,6 +77,13 @@ pub struct NodeRecord {
     pub state: NodeState,
 }
 
+impl NodeRecord {
+    /// Its shards' cluster-wide numbers.
+    pub fn shard_range(&self) -> std::ops::Range<u16> {
+        self.first_shard..self.first_shard.saturating_add(self.shards)
+    }
+}
+
 /// A change to the system tables, proposed through the Raft leader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -244,6 +251,12 @@ impl BucketMap {
     /// How many buckets cluster-wide shard `shard` owns.
     pub fn owned_by(&self, shard: u16) -> usize {
         self.0.iter().filter(|s| **s == shard).count()
+    }
+
+    /// How many buckets `node`'s shards own.
+    pub fn owned_by_node(&self, node: &NodeRecord) -> usize {
+        let shards = node.shard_range();
+        self.0.iter().filter(|s| shards.contains(s)).count()
     }
 }
 
@@ -522,12 +535,12 @@ impl Metadata {
                 _ => CommandResult::Refused(format!("node {} is not known", node.id)),
             },
             Command::ExpelNode { id } => {
-                let online = self.nodes.values().filter(|n| n.state.is_member()).count();
+                let members = self.nodes.values().filter(|n| n.state.is_member()).count();
                 match self.nodes.get_mut(id) {
                     Some(row) if row.state == NodeState::Expelled => {
                         CommandResult::Refused(format!("node {id} is already expelled"))
                     }
-                    Some(_) if online <= 1 => CommandResult::Refused(format!(
+                    Some(_) if members <= 1 => CommandResult::Refused(format!(
                         "node {id} is the cluster's last node; it cannot be expelled"
                     )),
                     Some(row) => {
@@ -610,7 +623,7 @@ impl Metadata {
                 proposal,
                 up_to,
             } => {
-                let result = if self.is_online(*node) {
+                let result = if self.is_member(*node) {
                     let lease = self.id_leases.entry(*node).or_default();
                     *lease = (*lease).max(*up_to);
                     CommandResult::Lease(*lease)
@@ -621,7 +634,7 @@ impl Metadata {
                 result
             }
             Command::ClaimSequences { node, claims } => {
-                if !self.is_online(*node) {
+                if !self.is_member(*node) {
                     return CommandResult::Refused(format!("node {node} is not in the cluster"));
                 }
                 self.sequence_claims += 1;
@@ -655,7 +668,7 @@ impl Metadata {
                 proposal,
                 writes,
             } => {
-                if !self.is_online(*node) {
+                if !self.is_member(*node) {
                     return CommandResult::Refused(format!("node {node} is not in the cluster"));
                 }
                 let result =
@@ -672,7 +685,7 @@ impl Metadata {
     fn catalog_refusal(&self, node: NodeId) -> Option<CommandResult> {
         match self.catalog_lock {
             Some(holder) if holder != node => Some(CommandResult::Busy(holder)),
-            _ if !self.is_online(node) => Some(CommandResult::Refused(format!(
+            _ if !self.is_member(node) => Some(CommandResult::Refused(format!(
                 "node {node} is not in the cluster"
             ))),
             _ => None,
@@ -686,7 +699,7 @@ impl Metadata {
         }
     }
 
-    fn is_online(&self, node: NodeId) -> bool {
+    fn is_member(&self, node: NodeId) -> bool {
         self.nodes.get(&node).is_some_and(|n| n.state.is_member())
     }
 
@@ -832,7 +845,7 @@ mod tests {
         let mut m = two_nodes();
         assert_eq!(m.apply(&Command::DrainNode { id: 2 }), CommandResult::Done);
         assert_eq!(m.nodes[&2].state, NodeState::Draining);
-        assert!(m.is_online(2), "a draining node is still a member");
+        assert!(m.is_member(2), "a draining node is still a member");
         // Again: the same answer.
         assert_eq!(m.apply(&Command::DrainNode { id: 2 }), CommandResult::Done);
         // The other one is now the only node that could take buckets.

@@ -171,10 +171,7 @@ pub fn render(s: &Status) -> String {
                 1 => n.first_shard.to_string(),
                 k => format!("{}-{}", n.first_shard, n.first_shard as u32 + k as u32 - 1),
             },
-            (n.first_shard..n.first_shard.saturating_add(n.shards))
-                .map(|shard| s.metadata.buckets.owned_by(shard))
-                .sum::<usize>()
-                .to_string(),
+            s.metadata.buckets.owned_by_node(n).to_string(),
             n.state.name().into(),
             raft.into(),
             reachable,

@@ -676,9 +676,7 @@ fn node_rows(
             pg_address: n.pg_addr.clone(),
             shards: n.shards,
             first_shard: n.first_shard,
-            buckets: (0..n.shards)
-                .map(|s| buckets.owned_by(n.first_shard + s) as u32)
-                .sum(),
+            buckets: buckets.owned_by_node(n) as u32,
             state: n.state.name(),
             raft_role: watch.raft_role(&metadata, n.id),
             failure_domain: n

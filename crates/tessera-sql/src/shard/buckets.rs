@@ -195,13 +195,12 @@ impl ShardContext {
     /// a move thus finds the taker's entries committed (a write that reads
     /// the newest rows would miss them while prepared) and the giver's gone.
     async fn settle_decided_moves(&self, epoch: u64) -> Result<()> {
-        let pending = || {
-            self.prepared
-                .borrow()
-                .keys()
-                .any(|tx| decided_in_catalog(*tx))
-        };
-        if !pending() {
+        let pending = self
+            .prepared
+            .borrow()
+            .keys()
+            .any(|tx| decided_in_catalog(*tx));
+        if !pending {
             return Ok(());
         }
         if self.catalog().buckets.moves.epoch < epoch {
