@@ -1185,39 +1185,41 @@ impl Node {
         let Some(node) = found else {
             return Response::Failed(format!("the cluster has no node {who:?}"));
         };
-        let (id, addr) = (node.id, node.advertise.clone());
-        // Its rows would go with it: a node that owns buckets first gives
-        // them away (its shard 0 moves them, `shard/buckets.rs`), and the
-        // caller asks again until it owns none (docs/CLUSTER.md §8).
-        let map = self.buckets_view.current(&metadata);
-        let owned = map.owned_by_node(node);
-        // None owned, as far as this node's SQL catalog knows: it must
-        // know every move, and none may be under way (one planned before
-        // the node was draining could still give it buckets; a move holds
-        // the cluster DDL lock).
-        let settled =
-            metadata.catalog_lock.is_none() && *self.sql_applied.borrow() >= metadata.catalog.len();
-        if node.state == NodeState::Draining && owned == 0 && !settled && !force {
-            return Response::Draining {
-                node: id,
-                buckets: 0,
-            };
-        }
-        if owned > 0 && !force {
-            if node.state == NodeState::Online {
+        let (id, addr, online) = (
+            node.id,
+            node.advertise.clone(),
+            node.state == NodeState::Online,
+        );
+        // Its rows would go with it: it first drains, giving its buckets
+        // away (its shard 0 moves them, `shard/buckets.rs`), and the
+        // caller asks again until it owns none (docs/CLUSTER.md §8). A
+        // node that owns none drains too: a move planned before could
+        // still be giving it some.
+        if !force {
+            if online {
                 match self.propose(raft, Command::DrainNode { id }).await {
-                    Ok(CommandResult::Done) => {
-                        tracing::info!("node {id} ({addr}) is draining {owned} buckets")
-                    }
+                    Ok(CommandResult::Done) => tracing::info!("node {id} ({addr}) is draining"),
                     Ok(CommandResult::Refused(m)) => return Response::Failed(m),
                     Ok(other) => return Response::Failed(format!("unexpected {other:?}")),
                     Err(e) => return Response::Failed(e.message),
                 }
             }
-            return Response::Draining {
-                node: id,
-                buckets: owned as u64,
-            };
+            // With the drain applied here. It owns none only as far as this
+            // node's SQL catalog knows: that must hold every move (the
+            // records applied are read before the map, which the SQL side
+            // updates first), and none may be under way (a move holds the
+            // cluster DDL lock until it is decided; one planned before the
+            // drain could give the node buckets).
+            let metadata = self.metadata.borrow().clone();
+            let applied = *self.sql_applied.borrow();
+            let owned = self.buckets_view.current(&metadata).owned_by_node(node);
+            let settled = metadata.catalog_lock.is_none() && applied >= metadata.catalog.len();
+            if owned > 0 || !settled {
+                return Response::Draining {
+                    node: id,
+                    buckets: owned as u64,
+                };
+            }
         }
         match self.propose(raft, Command::ExpelNode { id }).await {
             Ok(CommandResult::Done) => {}

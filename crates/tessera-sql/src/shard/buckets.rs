@@ -737,11 +737,7 @@ impl ShardContext {
                 Err(e) => tracing::error!("applying a move's decision: {e}"),
             }
         })
-        .await?;
-        if let Some(shared) = self.catalog_log.as_ref().and_then(|l| l.shared.as_ref()) {
-            self.note_buckets(shared);
-        }
-        Ok(())
+        .await
     }
 
     /// Shard 0: appends an abort of transaction `tx`, decided in the

@@ -308,6 +308,7 @@ impl ShardContext {
         // caller's catalog already holds.
         self.catch_up(shared, Some(len.saturating_sub(count)))?;
         publish();
+        self.note_buckets(shared);
         shared.mark_applied(len);
         Ok(())
     }
@@ -340,8 +341,8 @@ impl ShardContext {
             })?;
         }
         self.catalog_cell.publish(catalog);
-        shared.mark_applied(start + records.len() as u64);
         self.note_buckets(shared);
+        shared.mark_applied(start + records.len() as u64);
         // Sequences the records created may have moved already.
         self.observe_positions(shared, false);
         Ok(())
@@ -416,7 +417,9 @@ impl ShardContext {
         );
     }
 
-    /// Tells the cluster's side where buckets are, once they moved.
+    /// Tells the cluster's side where buckets are, once they moved: before
+    /// the records that moved them are reported applied, so that whoever
+    /// sees them applied sees the map too (`tessera expel` relies on it).
     pub(super) fn note_buckets(&self, shared: &SharedLog) {
         let catalog = self.catalog_cell.load();
         let epoch = catalog.buckets.moves.epoch;
@@ -426,8 +429,8 @@ impl ShardContext {
     }
 
     async fn follow_catalog_records(&self, shared: &SharedLog) {
-        shared.log.applied(shared.applied.get());
         self.note_buckets(shared);
+        shared.log.applied(shared.applied.get());
         loop {
             shared.log.more_than(shared.applied.get()).await;
             while shared.appending.get() {
