@@ -72,6 +72,8 @@ pub struct CatalogClient {
     globals: mpsc::UnboundedSender<GlobalRequest>,
     /// How many writes to global tables the node's copy holds.
     globals_applied: Arc<watch::Sender<u64>>,
+    /// How many sequence claims the node's sequences have observed.
+    claims_observed: Arc<watch::Sender<u64>>,
     metadata: watch::Receiver<Arc<Metadata>>,
     /// How many records the SQL layer's catalog holds (see [`Self::applied`]).
     applied: Arc<watch::Sender<u64>>,
@@ -119,6 +121,7 @@ impl CatalogClient {
             mpsc::UnboundedSender<GlobalRequest>,
             Arc<watch::Sender<u64>>,
         ),
+        claims_observed: Arc<watch::Sender<u64>>,
         metadata: watch::Receiver<Arc<Metadata>>,
         applied: Arc<watch::Sender<u64>>,
         me: Arc<AtomicU64>,
@@ -128,6 +131,7 @@ impl CatalogClient {
             claims,
             globals: globals.0,
             globals_applied: globals.1,
+            claims_observed,
             metadata,
             applied,
             me,
@@ -320,6 +324,19 @@ impl CatalogClient {
             let more = writes > *n;
             if more {
                 *n = writes;
+            }
+            more
+        });
+    }
+
+    /// The node's sequences have observed the positions the first `claims`
+    /// claims made: a node whose claim set a position (`setval`) waits for
+    /// every other node to say so.
+    pub fn claims_observed(&self, claims: u64) {
+        self.claims_observed.send_if_modified(|n| {
+            let more = claims > *n;
+            if more {
+                *n = claims;
             }
             more
         });

@@ -279,11 +279,13 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let (global_requests, globals_rx) = mpsc::unbounded_channel();
     let (sql_applied, sql_applied_rx) = watch::channel(0);
     let (globals_applied, globals_applied_rx) = watch::channel(0);
+    let (claims_observed, claims_observed_rx) = watch::channel(0);
     let me = Arc::new(AtomicU64::new(0));
     let catalog = CatalogClient::new(
         catalog_requests,
         claim_requests,
         (global_requests, Arc::new(globals_applied)),
+        Arc::new(claims_observed),
         metadata.clone(),
         Arc::new(sql_applied),
         me.clone(),
@@ -331,6 +333,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     sql_applied: sql_applied_rx,
                     buckets_view,
                     globals_applied: globals_applied_rx,
+                    claims_observed: claims_observed_rx,
                     me,
                 });
                 tokio::task::spawn_local(accept_loop(node.clone(), listener));
@@ -389,6 +392,17 @@ struct Node {
     /// The writes the node's copy of the global tables holds
     /// (`CatalogClient::globals_applied`).
     globals_applied: watch::Receiver<u64>,
+    /// The claims whose positions the node's sequences have observed
+    /// (`CatalogClient::claims_observed`).
+    claims_observed: watch::Receiver<u64>,
+}
+
+/// Whether `count` reaches `n` within `CATALOG_APPLY_WAIT`: what a node
+/// that changed something shared asks every other node.
+async fn reaches(count: &watch::Receiver<u64>, n: u64) -> bool {
+    let mut count = count.clone();
+    let reached = tokio::time::timeout(CATALOG_APPLY_WAIT, count.wait_for(|c| *c >= n)).await;
+    matches!(reached, Ok(Ok(_)))
 }
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -762,18 +776,13 @@ impl Node {
                 Err(e) => Response::Failed(e.message),
             },
             Request::CatalogApplied(records) => {
-                let mut applied = self.sql_applied.clone();
-                let reached =
-                    tokio::time::timeout(CATALOG_APPLY_WAIT, applied.wait_for(|n| *n >= records))
-                        .await;
-                Response::CatalogApplied(matches!(reached, Ok(Ok(_))))
+                Response::CatalogApplied(reaches(&self.sql_applied, records).await)
             }
             Request::GlobalsApplied(writes) => {
-                let mut applied = self.globals_applied.clone();
-                let reached =
-                    tokio::time::timeout(CATALOG_APPLY_WAIT, applied.wait_for(|n| *n >= writes))
-                        .await;
-                Response::GlobalsApplied(matches!(reached, Ok(Ok(_))))
+                Response::GlobalsApplied(reaches(&self.globals_applied, writes).await)
+            }
+            Request::ClaimsObserved(claims) => {
+                Response::ClaimsObserved(reaches(&self.claims_observed, claims).await)
             }
             Request::Propose(other) => {
                 Response::Failed(format!("\"{other}\" is not proposed this way"))
@@ -875,7 +884,18 @@ impl Node {
             )
             .await?
         {
-            CommandResult::Claims(outcomes) => Ok(outcomes),
+            CommandResult::Claims(outcomes) => {
+                // A position set whatever it was (`setval`): every node
+                // goes on from it once the statement returns.
+                let set = claims.iter().any(|c| c.after.is_none());
+                let me = self.identity.borrow().node_id;
+                if let (true, Some(me)) = (set, me) {
+                    let claims = self.metadata.borrow().sequence_claims;
+                    self.wait_for_others(me, Request::ClaimsObserved(claims))
+                        .await;
+                }
+                Ok(outcomes)
+            }
             other => Err(Error::internal(format!(
                 "an unexpected answer to a sequence claim: {other:?}"
             ))),
@@ -1021,7 +1041,8 @@ impl Node {
 
     /// Waits until every other online node has applied what `ask` names
     /// (`CatalogApplied`: its SQL catalog holds that many records;
-    /// `GlobalsApplied`: its copy of the global tables that many writes),
+    /// `GlobalsApplied`: its copy of the global tables that many writes;
+    /// `ClaimsObserved`: its sequences the positions that many claims made),
     /// so that a change is seen everywhere once its statement returns. A
     /// node that cannot say so in time is named in the log: it is down or
     /// cut off, and applies the change before it serves again (its
@@ -1041,7 +1062,9 @@ impl Node {
                 let answer = peer.call(&ask, CATALOG_APPLY_WAIT + CALL_TIMEOUT).await;
                 let done = matches!(
                     answer,
-                    Ok(Response::CatalogApplied(true) | Response::GlobalsApplied(true))
+                    Ok(Response::CatalogApplied(true)
+                        | Response::GlobalsApplied(true)
+                        | Response::ClaimsObserved(true))
                 );
                 (id, done)
             });

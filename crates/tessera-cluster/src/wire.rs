@@ -71,6 +71,9 @@ pub enum Request {
     /// Answer once this node's copy of the global tables holds this many
     /// writes (or after a while, with `false`).
     GlobalsApplied(u64),
+    /// Answer once this node's sequences have observed the positions this
+    /// many claims made (or after a while, with `false`).
+    ClaimsObserved(u64),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,6 +109,8 @@ pub enum Response {
         node: NodeId,
         buckets: u64,
     },
+    /// Whether the node's sequences observed the claims asked about.
+    ClaimsObserved(bool),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

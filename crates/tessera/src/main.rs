@@ -565,6 +565,9 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn claims_after(&self, seen: u64) -> tessera_sql::shard::SendFuture<()> {
         Box::pin(self.0.claims_after(seen))
     }
+    fn claims_observed(&self, claims: u64) {
+        self.0.claims_observed(claims)
+    }
     fn node_id(&self) -> Option<u64> {
         self.0.me()
     }

@@ -69,6 +69,9 @@ pub trait SharedCatalog: Send + Sync {
     fn sequence_positions(&self) -> (u64, Vec<(TableId, SequencePosition)>);
     /// Resolves once more than `seen` claims are applied.
     fn claims_after(&self, seen: u64) -> SendFuture<()>;
+    /// The node's sequences observed the positions the first `claims`
+    /// claims made.
+    fn claims_observed(&self, claims: u64);
     /// This node's id in the cluster, once known.
     fn node_id(&self) -> Option<u64>;
     /// Changes global tables' rows (docs/CLUSTER.md §7): the write's number
@@ -398,6 +401,7 @@ impl ShardContext {
     async fn follow_sequence_positions(&self, shared: &SharedLog) {
         let mut seen = self.observe_positions(shared, true);
         loop {
+            shared.log.claims_observed(seen);
             shared.log.claims_after(seen).await;
             seen = self.observe_positions(shared, false);
         }
