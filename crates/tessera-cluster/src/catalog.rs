@@ -265,15 +265,11 @@ impl CatalogClient {
         self.shards_of(crate::state::NodeState::Draining)
     }
 
-    /// The shards of the nodes in `state`, ascending.
+    /// The shards of the replica groups whose members are in `state`
+    /// (online: all of them, and as many as the replication factor;
+    /// draining: any), ascending.
     fn shards_of(&self, state: crate::state::NodeState) -> Vec<u16> {
-        let m = self.metadata.borrow();
-        let mut shards: Vec<u16> = m
-            .nodes
-            .values()
-            .filter(|n| n.state == state)
-            .flat_map(|n| n.shard_range())
-            .collect();
+        let mut shards = self.metadata.borrow().shards_of_groups(state, true);
         shards.sort_unstable();
         shards
     }

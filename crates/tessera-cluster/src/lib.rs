@@ -3,6 +3,7 @@
 //! authenticated internal transport. See docs/ARCHITECTURE.md "Cluster".
 
 pub mod catalog;
+pub mod masters;
 pub mod secret;
 pub mod service;
 pub mod shards;

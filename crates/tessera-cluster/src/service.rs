@@ -94,6 +94,9 @@ pub struct ClusterConfig {
     pub shards: u16,
     /// The cluster's number of buckets, if this node founds it.
     pub bucket_count: u32,
+    /// How many nodes keep a copy of each shard, if this node founds the
+    /// cluster (docs/CLUSTER.md §3).
+    pub replication_factor: u16,
     pub failure_domain: BTreeMap<String, String>,
     pub timing: Timing,
     /// Runs shard requests from other nodes (none: they are refused).
@@ -134,6 +137,8 @@ impl ClusterWatch {
 /// A running cluster service.
 pub struct ClusterHandle {
     pub watch: ClusterWatch,
+    /// Which of this node's shards it is master of, as the metadata says.
+    pub masters: Arc<crate::masters::Mastership>,
     /// The SQL catalog's log (see `catalog.rs`).
     pub catalog: CatalogClient,
     shutdown: watch::Sender<bool>,
@@ -291,6 +296,8 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
         me.clone(),
     );
     let buckets_view = catalog.buckets_view();
+    let masters = Arc::new(crate::masters::Mastership::new(config.shards));
+    let masters_kept = masters.clone();
     let metadata_rx = metadata.clone();
     let leader = Arc::new(AtomicU64::new(0));
     let leader_seen = leader.clone();
@@ -342,6 +349,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                 tokio::task::spawn_local(node.clone().serve_catalog(catalog_rx));
                 tokio::task::spawn_local(node.clone().serve_claims(claims_rx));
                 tokio::task::spawn_local(node.clone().serve_globals(globals_rx));
+                tokio::task::spawn_local(node.clone().follow_masters(masters_kept));
                 let mut shutdown_rx = shutdown_rx;
                 while !*shutdown_rx.borrow() {
                     if shutdown_rx.changed().await.is_err() {
@@ -357,6 +365,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
         .map_err(|e| Error::io("starting the cluster thread", e))?;
     Ok(ClusterHandle {
         watch: ClusterWatch { metadata, leader },
+        masters,
         catalog,
         shutdown,
         thread: Some(thread),
@@ -438,6 +447,7 @@ impl Node {
             pg_addr: self.config.pg_addr.clone(),
             shards: self.config.shards,
             first_shard: 0,
+            slot: 0,
             failure_domain: self.config.failure_domain.clone(),
             state: NodeState::Online,
         }
@@ -621,6 +631,7 @@ impl Node {
             cluster_id,
             node: self.record(1),
             bucket_count: self.config.bucket_count,
+            replication_factor: self.config.replication_factor,
         };
         raft.client_write(command)
             .await
@@ -796,6 +807,23 @@ impl Node {
         while let Some(request) = requests.recv().await {
             let result = self.catalog_op(&request.op).await;
             let _ = request.reply.send(result);
+        }
+    }
+
+    /// Keeps `masters` as the metadata says, for the node's life.
+    async fn follow_masters(self: Rc<Self>, masters: Arc<crate::masters::Mastership>) {
+        let mut metadata = self.metadata.clone();
+        loop {
+            let me = self.identity.borrow().node_id;
+            let Some(me) = me else {
+                // Not in the cluster yet (joining).
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            masters.update(&metadata.borrow_and_update(), me);
+            if metadata.changed().await.is_err() {
+                return;
+            }
         }
     }
 

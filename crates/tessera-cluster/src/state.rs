@@ -75,6 +75,34 @@ pub struct NodeRecord {
     pub first_shard: u16,
     pub failure_domain: BTreeMap<String, String>,
     pub state: NodeState,
+    /// Its place in its replica group (docs/CLUSTER.md §3), never reused
+    /// there: the group's members share shard numbers, so each hands out
+    /// ids (their sequence part) from its own slot's range
+    /// ([`slot_ids`]). 0 for a group's first node, so always 0 with a
+    /// replication factor of 1.
+    pub slot: u8,
+}
+
+/// How many nodes a replica group numbers over its life (each takes a
+/// slot of the id space).
+pub const GROUP_SLOTS: u8 = 16;
+
+/// The id sequence numbers a group member in `slot` hands out: the
+/// 48-bit sequence space (`tessera_storage::record::make_id`) split into
+/// [`GROUP_SLOTS`] ranges.
+pub fn slot_ids(slot: u8) -> std::ops::Range<u64> {
+    const SPAN: u64 = 1 << 44;
+    slot as u64 * SPAN..(slot as u64 + 1) * SPAN
+}
+
+/// The master of a logical shard's replica set (docs/CLUSTER.md §3, §6):
+/// the node whose instance takes its requests, and how many times a
+/// master was chosen for it (requests name it; an instance refuses an
+/// epoch that is not its own as master).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Master {
+    pub node: NodeId,
+    pub epoch: u64,
 }
 
 impl NodeRecord {
@@ -94,6 +122,8 @@ pub enum Command {
         cluster_id: u128,
         node: NodeRecord,
         bucket_count: u32,
+        /// How many nodes keep a copy of each shard (docs/CLUSTER.md §3).
+        replication_factor: u16,
     },
     /// A node asks to join (or rejoin after a crash during its join): the
     /// answer is its id, the existing one if its uuid is known.
@@ -426,6 +456,11 @@ pub struct Metadata {
     /// Per node: its last `WriteGlobals`'s proposal number and result (the
     /// node proposes them one at a time, apart from its catalog commands).
     pub global_proposals: BTreeMap<NodeId, (u64, CommandResult)>,
+    /// How many nodes form a replica group (fixed at bootstrap; 0 in
+    /// tables from before it was kept, meaning 1).
+    pub replication_factor: u16,
+    /// Per logical shard: its master (docs/CLUSTER.md §3).
+    pub masters: BTreeMap<u16, Master>,
 }
 
 impl Metadata {
@@ -446,13 +481,126 @@ impl Metadata {
         u16::try_from(next).ok()
     }
 
-    /// The node whose shards include cluster-wide shard `shard`, and the
-    /// shard's number there.
+    /// How many nodes form a replica group.
+    pub fn replication_factor(&self) -> u16 {
+        self.replication_factor.max(1)
+    }
+
+    /// The node that takes cluster-wide shard `shard`'s requests (its
+    /// replica set's master), and the shard's number there.
     pub fn shard_home(&self, shard: u16) -> Option<(&NodeRecord, u16)> {
-        self.nodes.values().find_map(|n| {
-            let local = shard.checked_sub(n.first_shard)?;
-            (local < n.shards).then_some((n, local))
+        let master = self
+            .masters
+            .get(&shard)
+            .and_then(|m| self.nodes.get(&m.node));
+        let home = master.or_else(|| {
+            self.nodes
+                .values()
+                .find(|n| n.state.is_member() && n.shard_range().contains(&shard))
+        })?;
+        Some((home, shard - home.first_shard))
+    }
+
+    /// The members of the replica group whose shards start at
+    /// `first_shard` (expelled nodes are not), by slot.
+    pub fn group(&self, first_shard: u16) -> Vec<&NodeRecord> {
+        let mut members: Vec<&NodeRecord> = self
+            .nodes
+            .values()
+            .filter(|n| n.state.is_member() && n.first_shard == first_shard)
+            .collect();
+        members.sort_by_key(|n| n.slot);
+        members
+    }
+
+    /// The first shards of the replica groups (those with members), each
+    /// with its members.
+    pub fn groups(&self) -> BTreeMap<u16, Vec<&NodeRecord>> {
+        let mut groups: BTreeMap<u16, Vec<&NodeRecord>> = BTreeMap::new();
+        for n in self.nodes.values().filter(|n| n.state.is_member()) {
+            groups.entry(n.first_shard).or_default().push(n);
+        }
+        for members in groups.values_mut() {
+            members.sort_by_key(|n| n.slot);
+        }
+        groups
+    }
+
+    /// The cluster-wide shards of the groups whose members are all in
+    /// `state`, and (`full`) as many as the replication factor.
+    pub fn shards_of_groups(&self, state: NodeState, full: bool) -> Vec<u16> {
+        let factor = self.replication_factor() as usize;
+        self.groups()
+            .into_values()
+            .filter(|members| {
+                let all = members.iter().all(|n| n.state == state);
+                let some = members.iter().any(|n| n.state == state);
+                match state {
+                    NodeState::Online => all && (!full || members.len() >= factor),
+                    _ => some,
+                }
+            })
+            .flat_map(|members| members[0].shard_range())
+            .collect()
+    }
+
+    /// The group a node with `shards` shards and failure domain `domain`
+    /// joins: the first one short of members, of that shard count, whose
+    /// members all differ from it in every failure-domain key it gives
+    /// (its first shard and the slot it takes).
+    fn group_to_fill(&self, shards: u16, domain: &BTreeMap<String, String>) -> Option<(u16, u8)> {
+        let factor = self.replication_factor() as usize;
+        self.groups().into_iter().find_map(|(first, members)| {
+            let fits = members.len() < factor
+                && members[0].shards == shards
+                && members.iter().all(|m| {
+                    domain
+                        .iter()
+                        .all(|(k, v)| m.failure_domain.get(k) != Some(v))
+                });
+            // Slots are never reused: an expelled member's ids may be in logs.
+            let next_slot = self
+                .nodes
+                .values()
+                .filter(|n| n.first_shard == first)
+                .map(|n| n.slot + 1)
+                .max()
+                .unwrap_or(0);
+            (fits && next_slot < GROUP_SLOTS).then_some((first, next_slot))
         })
+    }
+
+    /// A new group's shards start with `node` as their master.
+    fn master_all(&mut self, node: &NodeRecord) {
+        for shard in node.shard_range() {
+            self.masters.insert(
+                shard,
+                Master {
+                    node: node.id,
+                    epoch: 1,
+                },
+            );
+        }
+    }
+
+    /// `node` leaves its group: another member becomes master of the
+    /// shards it was master of (a new epoch).
+    fn hand_masters_over(&mut self, node: NodeId) {
+        let Some(first) = self.nodes.get(&node).map(|n| n.first_shard) else {
+            return;
+        };
+        let heir = self
+            .group(first)
+            .into_iter()
+            .find(|m| m.id != node)
+            .map(|m| m.id);
+        let Some(heir) = heir else {
+            return;
+        };
+        for m in self.masters.values_mut().filter(|m| m.node == node) {
+            m.node = heir;
+            m.epoch += 1;
+        }
     }
 
     pub fn node_by_uuid(&self, uuid: u128) -> Option<&NodeRecord> {
@@ -467,14 +615,18 @@ impl Metadata {
                 cluster_id,
                 node,
                 bucket_count,
+                replication_factor,
             } => {
                 if self.cluster_id != 0 {
                     return CommandResult::Refused("the cluster is already bootstrapped".into());
                 }
                 self.cluster_id = *cluster_id;
+                self.replication_factor = (*replication_factor).max(1);
                 let mut row = node.clone();
                 row.first_shard = 0;
+                row.slot = 0;
                 self.buckets = BucketMap::even(*bucket_count, 0, row.shards);
+                self.master_all(&row);
                 self.nodes.insert(row.id, row);
                 CommandResult::NodeId(node.id)
             }
@@ -498,21 +650,31 @@ impl Metadata {
                         node.name
                     ));
                 }
-                let Some(first_shard) = self
-                    .next_first_shard()
-                    .filter(|f| f.checked_add(node.shards).is_some())
-                else {
-                    return CommandResult::Refused(format!(
-                        "the cluster has numbered {} shards and cannot number {} more",
-                        u16::MAX,
-                        node.shards
-                    ));
-                };
                 let id = self.next_node_id();
                 let mut row = node.clone();
                 row.id = id;
-                row.first_shard = first_shard;
                 row.state = NodeState::Online;
+                if let Some((first_shard, slot)) =
+                    self.group_to_fill(node.shards, &node.failure_domain)
+                {
+                    row.first_shard = first_shard;
+                    row.slot = slot;
+                    self.id_leases.insert(id, slot_ids(slot).start);
+                } else {
+                    let Some(first_shard) = self
+                        .next_first_shard()
+                        .filter(|f| f.checked_add(node.shards).is_some())
+                    else {
+                        return CommandResult::Refused(format!(
+                            "the cluster has numbered {} shards and cannot number {} more",
+                            u16::MAX,
+                            node.shards
+                        ));
+                    };
+                    row.first_shard = first_shard;
+                    row.slot = 0;
+                    self.master_all(&row);
+                }
                 self.nodes.insert(id, row);
                 CommandResult::NodeId(id)
             }
@@ -547,16 +709,18 @@ impl Metadata {
                         row.state = NodeState::Expelled;
                         // A change it had under way never finishes.
                         self.release_catalog_lock(*id);
+                        self.hand_masters_over(*id);
                         CommandResult::Done
                     }
                     None => CommandResult::Refused(format!("node {id} is not known")),
                 }
             }
             Command::DrainNode { id } => {
-                let others_online = self
-                    .nodes
-                    .values()
-                    .any(|n| n.state == NodeState::Online && n.id != *id);
+                // Another group that takes buckets, once this one drains.
+                let group = self.nodes.get(id).map(|n| n.first_shard);
+                let others_online = self.groups().into_iter().any(|(first, members)| {
+                    Some(first) != group && members.iter().all(|n| n.state == NodeState::Online)
+                });
                 match self.nodes.get_mut(id) {
                     Some(row) if row.state == NodeState::Expelled => {
                         CommandResult::Refused(format!("node {id} is already expelled"))
@@ -623,12 +787,17 @@ impl Metadata {
                 proposal,
                 up_to,
             } => {
-                let result = if self.is_member(*node) {
+                let slot = self.nodes.get(node).map_or(0, |n| n.slot);
+                let result = if !self.is_member(*node) {
+                    CommandResult::Refused(format!("node {node} is not in the cluster"))
+                } else if *up_to > slot_ids(slot).end {
+                    CommandResult::Refused(format!(
+                        "node {node} has handed out every id of its slot in its replica group"
+                    ))
+                } else {
                     let lease = self.id_leases.entry(*node).or_default();
                     *lease = (*lease).max(*up_to);
                     CommandResult::Lease(*lease)
-                } else {
-                    CommandResult::Refused(format!("node {node} is not in the cluster"))
                 };
                 self.note_proposal(*node, *proposal, &result);
                 result
@@ -709,10 +878,10 @@ impl Metadata {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn node(uuid: u128, name: &str) -> NodeRecord {
+    pub(crate) fn node(uuid: u128, name: &str) -> NodeRecord {
         NodeRecord {
             id: 0,
             uuid,
@@ -723,19 +892,26 @@ mod tests {
             first_shard: 0,
             failure_domain: BTreeMap::new(),
             state: NodeState::Online,
+            slot: 0,
         }
     }
 
-    /// A cluster of node 1 ("a", uuid 1) and node 2 ("b", uuid 2).
-    fn two_nodes() -> Metadata {
+    /// A cluster founded by `first` as node 1, with 16 buckets.
+    pub(crate) fn founded(mut first: NodeRecord, replication_factor: u16) -> Metadata {
         let mut m = Metadata::default();
-        let mut first = node(1, "a");
         first.id = 1;
         m.apply(&Command::Bootstrap {
             cluster_id: 9,
             node: first,
             bucket_count: 16,
+            replication_factor,
         });
+        m
+    }
+
+    /// A cluster of node 1 ("a", uuid 1) and node 2 ("b", uuid 2).
+    fn two_nodes() -> Metadata {
+        let mut m = founded(node(1, "a"), 1);
         m.apply(&Command::AddNode { node: node(2, "b") });
         m
     }
@@ -750,6 +926,7 @@ mod tests {
                 cluster_id: 9,
                 node: first.clone(),
                 bucket_count: 16,
+                replication_factor: 1,
             }),
             CommandResult::NodeId(1)
         );
@@ -758,6 +935,7 @@ mod tests {
                 cluster_id: 10,
                 node: first,
                 bucket_count: 16,
+                replication_factor: 1,
             }),
             CommandResult::Refused(_)
         ));
@@ -1089,5 +1267,57 @@ mod tests {
         let bytes = postcard::to_allocvec(&m).unwrap();
         let back: Metadata = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, m);
+    }
+
+    fn in_domain(uuid: u128, name: &str, dc: &str) -> NodeRecord {
+        let mut n = node(uuid, name);
+        n.failure_domain.insert("dc".into(), dc.into());
+        n
+    }
+
+    #[test]
+    fn nodes_fill_replica_groups_across_failure_domains() {
+        let mut m = founded(in_domain(1, "a", "east"), 2);
+        assert_eq!(m.masters.len(), 2);
+        // Same data center as the founder: a group of its own.
+        let b = m.apply(&Command::AddNode {
+            node: in_domain(2, "b", "east"),
+        });
+        assert_eq!(b, CommandResult::NodeId(2));
+        assert_eq!((m.nodes[&2].first_shard, m.nodes[&2].slot), (2, 0));
+        assert_eq!(m.shard_home(2).map(|(n, i)| (n.id, i)), Some((2, 0)));
+        // Another data center fills the founder's group, in slot 1.
+        m.apply(&Command::AddNode {
+            node: in_domain(3, "c", "west"),
+        });
+        let c = &m.nodes[&3];
+        assert_eq!((c.first_shard, c.slot), (0, 1));
+        assert_eq!(m.id_leases[&3], slot_ids(1).start);
+        assert_eq!(m.group(0).iter().map(|n| n.id).collect::<Vec<_>>(), [1, 3]);
+        // The founder stays master of its shards; requests go there.
+        assert_eq!(m.shard_home(1).map(|(n, i)| (n.id, i)), Some((1, 1)));
+        // Only full groups take buckets.
+        assert_eq!(m.shards_of_groups(NodeState::Online, true), [0, 1]);
+        // A lease past the slot's range is refused.
+        let past = m.apply(&Command::LeaseIds {
+            node: 3,
+            proposal: 1,
+            up_to: slot_ids(1).end + 1,
+        });
+        assert!(matches!(past, CommandResult::Refused(_)), "{past:?}");
+        // The founder leaves: node 3 becomes master, in a new epoch; the
+        // next node takes a new slot (ids of slot 0 may be in logs).
+        assert_eq!(m.apply(&Command::ExpelNode { id: 1 }), CommandResult::Done);
+        assert_eq!(m.masters[&0], Master { node: 3, epoch: 2 });
+        assert_eq!(m.shard_home(0).map(|(n, _)| n.id), Some(3));
+        m.apply(&Command::AddNode {
+            node: in_domain(4, "d", "north"),
+        });
+        assert_eq!((m.nodes[&4].first_shard, m.nodes[&4].slot), (0, 2));
+        // A node with another shard count starts a group of its own.
+        let mut e = in_domain(5, "e", "south");
+        e.shards = 3;
+        m.apply(&Command::AddNode { node: e });
+        assert_eq!((m.nodes[&5].first_shard, m.nodes[&5].slot), (4, 0));
     }
 }

@@ -166,12 +166,14 @@ pub fn render(s: &Status) -> String {
             n.name.clone(),
             n.advertise.clone(),
             n.pg_addr.clone(),
-            match n.shards {
-                0 => "-".into(),
-                1 => n.first_shard.to_string(),
-                k => format!("{}-{}", n.first_shard, n.first_shard as u32 + k as u32 - 1),
-            },
+            shard_span(n),
             s.metadata.buckets.owned_by_node(n).to_string(),
+            s.metadata
+                .masters
+                .values()
+                .filter(|m| m.node == n.id)
+                .count()
+                .to_string(),
             n.state.name().into(),
             raft.into(),
             reachable,
@@ -186,6 +188,7 @@ pub fn render(s: &Status) -> String {
             "POSTGRES",
             "SHARDS",
             "BUCKETS",
+            "MASTER OF",
             "STATE",
             "RAFT",
             "REACHABLE",
@@ -193,5 +196,45 @@ pub fn render(s: &Status) -> String {
         ],
         &rows,
     ));
+    let factor = s.metadata.replication_factor();
+    if factor > 1 {
+        let _ = writeln!(out, "\nreplica groups (replication factor {factor}):");
+        let rows: Vec<Vec<String>> = s
+            .metadata
+            .groups()
+            .into_values()
+            .map(|members| {
+                let masters: Vec<String> = members[0]
+                    .shard_range()
+                    .filter_map(|shard| {
+                        let m = s.metadata.masters.get(&shard)?;
+                        Some(format!("{shard}: node {} (epoch {})", m.node, m.epoch))
+                    })
+                    .collect();
+                let ids: Vec<String> = members.iter().map(|n| n.id.to_string()).collect();
+                let state = if members.len() < factor as usize {
+                    format!("{} of {factor} members", members.len())
+                } else {
+                    "full".into()
+                };
+                vec![
+                    shard_span(members[0]),
+                    ids.join(","),
+                    state,
+                    masters.join(", "),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["SHARDS", "MEMBERS", "STATE", "MASTERS"], &rows));
+    }
     out
+}
+
+/// A node's shards, `first-last`.
+fn shard_span(n: &crate::state::NodeRecord) -> String {
+    match n.shards {
+        0 => "-".into(),
+        1 => n.first_shard.to_string(),
+        k => format!("{}-{}", n.first_shard, n.first_shard as u32 + k as u32 - 1),
+    }
 }

@@ -101,6 +101,10 @@ pub struct ClusterShards {
     pub ids_from: u64,
     /// The lease it took at start-up.
     pub lease_end: u64,
+    /// The sequence numbers its slot in its replica group may hand out
+    /// (`tessera_cluster::state::slot_ids`): ids found in its logs past
+    /// them are another member's.
+    pub slot_ids: std::ops::Range<u64>,
     pub lease_source: Arc<dyn crate::transport::IdLeaseSource>,
     /// The bucket map of the metadata tables, by cluster-wide shard number.
     pub buckets: Arc<[ShardId]>,
@@ -306,9 +310,18 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             }
         }
     }
-    let lease_start = config.cluster_shards.as_ref().map_or(0, |c| c.ids_from);
-    let first_row_seq = (id_sequence(max_row_id) + 1).max(lease_start);
-    let first_tx_seq = (id_sequence(recovered.max_tx) + 1).max(lease_start);
+    // In a cluster, past the lease's start; ids of another member of the
+    // replica group (whose log this node's holds) do not count.
+    let (lease_start, slot_end) = config
+        .cluster_shards
+        .as_ref()
+        .map_or((0, u64::MAX), |c| (c.ids_from, c.slot_ids.end));
+    let after = |id: u64| {
+        let next = id_sequence(id) + 1;
+        if next > slot_end { 0 } else { next }.max(lease_start)
+    };
+    let first_row_seq = after(max_row_id);
+    let first_tx_seq = after(recovered.max_tx);
     let lease = config
         .cluster_shards
         .as_ref()
@@ -456,6 +469,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             first_shard,
             log_deps,
             timeline,
+            config.cluster_shards.as_ref().map(|c| c.remote.clone()),
         ),
     })
 }

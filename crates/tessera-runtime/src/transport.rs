@@ -59,6 +59,12 @@ pub trait RemoteShardCalls: Send + Sync {
         request: Vec<u8>,
         timeout: std::time::Duration,
     ) -> LocalFuture<Result<Vec<u8>>>;
+
+    /// Whether this node takes requests for its shard `index` (its number
+    /// on the node): it is the master of that shard's replica set. A
+    /// shard another member is master of is called there, as if another
+    /// node's (docs/CLUSTER.md §3).
+    fn serves_here(&self, index: ShardId) -> bool;
 }
 
 /// Where a node in a cluster extends its id lease (`tessera_cluster`'s
@@ -262,8 +268,10 @@ impl ShardCluster {
         &self.ctx
     }
 
+    /// The index of `shard` on this node, if this node serves it.
     fn local_index(&self, shard: ShardId) -> Option<ShardId> {
         local_index(&self.mailboxes, self.first_shard, shard)
+            .filter(|i| self.remote.as_ref().is_none_or(|r| r.serves_here(*i)))
     }
 
     /// Runs `request` on another node's shard `shard`. What the statement
@@ -505,6 +513,8 @@ pub struct RemoteShards {
     first_shard: ShardId,
     deps: Arc<LogDeps>,
     timeline: Arc<tessera_storage::Timeline>,
+    /// Which shards this node serves (`RemoteShardCalls::serves_here`).
+    calls: Option<Arc<dyn RemoteShardCalls>>,
 }
 
 impl RemoteShards {
@@ -513,6 +523,7 @@ impl RemoteShards {
         first_shard: ShardId,
         deps: Arc<LogDeps>,
         timeline: Arc<tessera_storage::Timeline>,
+        calls: Option<Arc<dyn RemoteShardCalls>>,
     ) -> RemoteShards {
         RemoteShards {
             open_blocks: Default::default(),
@@ -520,6 +531,7 @@ impl RemoteShards {
             first_shard,
             deps,
             timeline,
+            calls,
         }
     }
 
@@ -590,6 +602,14 @@ impl RemoteShards {
                 ),
             ));
         };
+        if self.calls.as_ref().is_some_and(|c| !c.serves_here(index)) {
+            // A router that has not yet seen the master change: it waits
+            // for the metadata and asks again.
+            return Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!("this node is not the master of shard {shard}"),
+            ));
+        }
         let mailbox = &self.mailboxes[index as usize];
         let request = tessera_sql::wire::decode_request(request)?;
         self.track_block(connection, index, &request);

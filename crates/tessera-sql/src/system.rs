@@ -551,7 +551,7 @@ const RELATIONS: &[(&str, &str)] = &[
     ),
     (
         "tessera_nodes",
-        "node_id:8 name:t address:t pg_address:t shards:4 first_shard:4 buckets:4 state:t raft_role:t failure_domain:t",
+        "node_id:8 name:t address:t pg_address:t shards:4 first_shard:4 buckets:4 state:t raft_role:t failure_domain:t master_of:4",
     ),
     (
         "pg_stat_activity",
@@ -1518,6 +1518,7 @@ impl SystemCatalog {
                         text(n.state),
                         text(n.raft_role),
                         text(n.failure_domain),
+                        int4(n.master_of as i64),
                     ]
                 })
                 .collect(),

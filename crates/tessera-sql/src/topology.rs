@@ -18,13 +18,16 @@ pub struct NodeRow {
     pub first_shard: u16,
     /// How many buckets its shards own.
     pub buckets: u32,
-    /// `online` or `expelled`.
+    /// `online`, `draining` or `expelled`.
     pub state: &'static str,
     /// `leader`, `voter` or `learner` in the metadata group, as this node
     /// last heard.
     pub raft_role: &'static str,
     /// `key=value` items, comma-separated.
     pub failure_domain: String,
+    /// How many of its shards' replica sets it is master of (all of them
+    /// with a replication factor of 1).
+    pub master_of: u16,
 }
 
 type Source = Box<dyn Fn() -> Vec<NodeRow> + Send + Sync>;

@@ -196,13 +196,13 @@ impl TestCluster {
 
 impl TestCluster {
     /// The position of the node whose shards own the buckets (the one that
-    /// bootstrapped the cluster, until buckets move): every table's rows
-    /// are there.
+    /// bootstrapped the cluster, until buckets move) and are masters there:
+    /// every table's rows are there.
     pub async fn founder(&self) -> usize {
         let client = self.nodes[0].connect().await;
         let owners = rows_text(
             &client,
-            "SELECT pg_address FROM tessera_nodes WHERE buckets > 0",
+            "SELECT pg_address FROM tessera_nodes WHERE buckets > 0 AND master_of > 0",
         )
         .await;
         assert_eq!(owners.len(), 1, "{owners:?}");

@@ -199,6 +199,11 @@ struct RunArgs {
         default_missing_value = "true"
     )]
     rebalance: Option<bool>,
+    /// How many nodes keep a copy of each shard, for a node that founds a
+    /// cluster (docs/CLUSTER.md §3). Hidden until replicas receive their
+    /// master's log: today the second member of a group only routes.
+    #[arg(long, env = "TESSERA_REPLICATION_FACTOR", hide = true, value_parser = clap::value_parser!(u16).range(1..=5))]
+    replication_factor: Option<u16>,
 }
 
 #[derive(Deserialize, Default)]
@@ -615,6 +620,7 @@ impl tessera_runtime::transport::IdLeaseSource for LeaseSource {
 /// it and a busy thread delays no other's calls.
 struct PeerShards {
     metadata: tokio::sync::watch::Receiver<Arc<tessera_cluster::state::Metadata>>,
+    masters: Arc<tessera_cluster::masters::Mastership>,
     secret: ClusterSecret,
     clock: Arc<NodeShards>,
 }
@@ -660,6 +666,10 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
         });
         Box::pin(async move { peer.call(shard, request, timeout).await })
     }
+
+    fn serves_here(&self, index: u16) -> bool {
+        self.masters.is_master(index)
+    }
 }
 
 /// `pg_catalog.tessera_nodes`.
@@ -682,6 +692,7 @@ fn node_rows(
             buckets: buckets.owned_by_node(n) as u32,
             state: n.state.name(),
             raft_role: watch.raft_role(&metadata, n.id),
+            master_of: metadata.masters.values().filter(|m| m.node == n.id).count() as u16,
             failure_domain: n
                 .failure_domain
                 .iter()
@@ -718,6 +729,7 @@ struct ClusterArgs {
     failure_domain: BTreeMap<String, String>,
     timing: Timing,
     rebalance: bool,
+    replication_factor: u16,
 }
 
 fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<ClusterArgs>, String> {
@@ -777,6 +789,7 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         failure_domain: failure_domain(&domain)?,
         timing,
         rebalance: args.rebalance.or(file.rebalance).unwrap_or(true),
+        replication_factor: args.replication_factor.unwrap_or(1),
     }))
 }
 
@@ -952,6 +965,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 pg_addr: pg_listen.to_string(),
                 shards,
                 bucket_count: tessera_types::schema::BUCKET_COUNT_DEFAULT,
+                replication_factor: c.replication_factor,
                 failure_domain: c.failure_domain,
                 timing: c.timing,
                 shard_service: Some(tessera_cluster::shards::ShardServiceRef(
@@ -989,10 +1003,12 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 first_shard: me.first_shard,
                 ids_from,
                 lease_end,
+                slot_ids: tessera_cluster::state::slot_ids(me.slot),
                 lease_source: std::sync::Arc::new(LeaseSource(handle.catalog.clone())),
                 buckets,
                 remote: Arc::new(PeerShards {
                     metadata: handle.watch.metadata.clone(),
+                    masters: handle.masters.clone(),
                     secret: secret_for_peers,
                     clock: node_shards.clone(),
                 }),

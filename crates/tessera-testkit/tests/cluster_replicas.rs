@@ -1,0 +1,146 @@
+//! Replica groups (docs/CLUSTER.md §3): with a replication factor of 2,
+//! nodes form groups of two that share shard numbers; only full groups own
+//! buckets, and each shard's requests go to its master, from whichever
+//! node the client is on.
+
+use tessera_testkit::cluster::TestCluster;
+use tessera_testkit::rows_text;
+use tokio_postgres::Client;
+
+async fn connect_all(cluster: &TestCluster) -> Vec<Client> {
+    let mut clients = Vec::new();
+    for node in &cluster.nodes {
+        clients.push(node.connect().await);
+    }
+    clients
+}
+
+/// Per node (by position): its first shard, buckets and shards it is
+/// master of, as node `via` sees them.
+async fn layout(cluster: &TestCluster, via: &Client) -> Vec<(u16, u32, u16)> {
+    let rows = rows_text(
+        via,
+        "SELECT pg_address, first_shard, buckets, master_of FROM tessera_nodes",
+    )
+    .await;
+    cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            let row = rows
+                .iter()
+                .find(|r| {
+                    r.split('|')
+                        .next()
+                        .unwrap()
+                        .ends_with(&format!(":{}", n.port()))
+                })
+                .expect("every node has a row");
+            let f: Vec<&str> = row.split('|').collect();
+            (
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn totals(client: &Client) -> Vec<String> {
+    rows_text(client, "SELECT count(*), sum(balance) FROM accounts").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
+    let mut cluster = TestCluster::start(3, 2, &["--replication-factor=2"]);
+    let c = connect_all(&cluster).await;
+
+    // The founder and the first node to join form group 0 (shards 0-1);
+    // the other starts group 2-3, which is short of a member and owns no
+    // buckets, rebalancing or not.
+    let nodes = layout(&cluster, &c[0]).await;
+    let founder = nodes
+        .iter()
+        .position(|n| n.0 == 0 && n.2 == 2)
+        .expect("group 0's master");
+    let replica = (0..3)
+        .find(|n| *n != founder && nodes[*n].0 == 0)
+        .expect("a second member of group 0");
+    let alone = 3 - founder - replica;
+    assert_eq!(nodes[founder], (0, 3000, 2), "{nodes:?}");
+    assert_eq!(nodes[replica], (0, 3000, 0), "{nodes:?}");
+    assert_eq!(nodes[alone], (2, 0, 2), "{nodes:?}");
+    let status = cluster.status(replica).unwrap();
+    assert!(
+        status.contains("replica groups (replication factor 2)")
+            && status.contains("full")
+            && status.contains("1 of 2 members"),
+        "{status}"
+    );
+
+    // Tables made and filled from the replica's node: every statement runs
+    // on the founder's masters.
+    c[replica]
+        .batch_execute(
+            "CREATE TABLE accounts (id int PRIMARY KEY, balance int); \
+             INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 300) g; \
+             CREATE INDEX accounts_balance ON accounts (balance)",
+        )
+        .await
+        .unwrap();
+    for client in &c {
+        assert_eq!(totals(client).await, ["300|30000"]);
+    }
+
+    // Single-row and many-shard writes, and blocks across shards, from
+    // every node.
+    for (n, client) in c.iter().enumerate() {
+        let id = 10 + n as i32;
+        client
+            .execute(
+                "UPDATE accounts SET balance = balance - 5 WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        client
+            .batch_execute(&format!(
+                "BEGIN; UPDATE accounts SET balance = balance + 5 WHERE id = {}; \
+                 UPDATE accounts SET balance = balance + 0 WHERE id = {}; COMMIT",
+                200 + n,
+                250 + n
+            ))
+            .await
+            .unwrap();
+    }
+    let updated = c[replica]
+        .execute(
+            "UPDATE accounts SET balance = balance + 1 WHERE id <= 100",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 100);
+    for client in &c {
+        assert_eq!(totals(client).await, ["300|30100"]);
+        assert_eq!(
+            rows_text(client, "SELECT count(*) FROM accounts WHERE balance = 95").await,
+            ["0"],
+            "the index read"
+        );
+    }
+
+    // The same after every node restarts.
+    drop(c);
+    cluster.restart_all();
+    let c = connect_all(&cluster).await;
+    assert_eq!(layout(&cluster, &c[alone]).await, nodes);
+    for client in &c {
+        assert_eq!(totals(client).await, ["300|30100"]);
+    }
+    c[replica]
+        .execute("INSERT INTO accounts VALUES (301, 1)", &[])
+        .await
+        .unwrap();
+    assert_eq!(totals(&c[founder]).await, ["301|30101"]);
+}
