@@ -81,6 +81,8 @@ pub struct CatalogClient {
     me: Arc<AtomicU64>,
     /// The bucket map as this node's SQL catalog holds it.
     buckets: BucketView,
+    /// Which of this node's shards it is master of.
+    masters: Arc<crate::masters::Mastership>,
 }
 
 /// Queues a request made by `make` around its reply channel, and awaits
@@ -116,27 +118,38 @@ impl BucketView {
 impl CatalogClient {
     pub(crate) fn new(
         requests: mpsc::UnboundedSender<CatalogRequest>,
-        claims: mpsc::UnboundedSender<ClaimRequest>,
+        claims: (mpsc::UnboundedSender<ClaimRequest>, Arc<watch::Sender<u64>>),
         globals: (
             mpsc::UnboundedSender<GlobalRequest>,
             Arc<watch::Sender<u64>>,
         ),
-        claims_observed: Arc<watch::Sender<u64>>,
         metadata: watch::Receiver<Arc<Metadata>>,
         applied: Arc<watch::Sender<u64>>,
         me: Arc<AtomicU64>,
+        masters: Arc<crate::masters::Mastership>,
     ) -> CatalogClient {
         CatalogClient {
             requests,
-            claims,
+            claims: claims.0,
+            claims_observed: claims.1,
             globals: globals.0,
             globals_applied: globals.1,
-            claims_observed,
             metadata,
             applied,
             me,
             buckets: BucketView::default(),
+            masters,
         }
+    }
+
+    /// Which of this node's shards it is master of.
+    pub fn masters(&self) -> &Arc<crate::masters::Mastership> {
+        &self.masters
+    }
+
+    /// How many nodes keep a copy of each shard.
+    pub fn replication_factor(&self) -> u16 {
+        self.metadata.borrow().replication_factor()
     }
 
     /// The node's SQL catalog owns buckets by `owner` (`owner[b]` owns

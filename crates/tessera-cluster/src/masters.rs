@@ -33,7 +33,7 @@ impl Mastership {
     }
 
     /// Follows `metadata` for node `me`.
-    pub(crate) fn update(&self, metadata: &Metadata, me: NodeId) {
+    pub fn update(&self, metadata: &Metadata, me: NodeId) {
         let Some(node) = metadata.nodes.get(&me) else {
             return;
         };

@@ -286,17 +286,17 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let (globals_applied, globals_applied_rx) = watch::channel(0);
     let (claims_observed, claims_observed_rx) = watch::channel(0);
     let me = Arc::new(AtomicU64::new(0));
+    let masters = Arc::new(crate::masters::Mastership::new(config.shards));
     let catalog = CatalogClient::new(
         catalog_requests,
-        claim_requests,
+        (claim_requests, Arc::new(claims_observed)),
         (global_requests, Arc::new(globals_applied)),
-        Arc::new(claims_observed),
         metadata.clone(),
         Arc::new(sql_applied),
         me.clone(),
+        masters.clone(),
     );
     let buckets_view = catalog.buckets_view();
-    let masters = Arc::new(crate::masters::Mastership::new(config.shards));
     let masters_kept = masters.clone();
     let metadata_rx = metadata.clone();
     let leader = Arc::new(AtomicU64::new(0));

@@ -395,6 +395,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             recovered: recovered_shard,
             catalog_wal,
             cluster_catalog: config.cluster_catalog.clone().filter(|_| shard == 0),
+            replica_sets: config.cluster_catalog.as_ref().map(|c| c.log.clone()),
             catalog_cell: catalog_cell.clone(),
             timeline: timeline.clone(),
             lock_waits: lock_waits.clone(),
@@ -479,6 +480,8 @@ struct ShardArgs {
     recovered: RecoveredShard,
     catalog_wal: Option<(PathBuf, u64)>,
     cluster_catalog: Option<ClusterCatalog>,
+    /// In a cluster (every shard): which shards this node is master of.
+    replica_sets: Option<Arc<dyn SharedCatalog>>,
     catalog_cell: Arc<CatalogCell>,
     timeline: Arc<Timeline>,
     lock_waits: Arc<LockWaits>,
@@ -546,6 +549,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         recovered,
         catalog_wal,
         cluster_catalog,
+        replica_sets,
         catalog_cell,
         timeline,
         lock_waits,
@@ -582,8 +586,21 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         WAL_PREALLOCATE_BYTES.min(checkpoint_wal_size_bytes),
         WAL_SEGMENT_BYTES_MAX,
     )?;
-    for record in &recovered.resolutions {
-        wal.append_durable(&record.encode()).await?;
+    // A replicated shard keeps its latest records for its replicas, from
+    // before anything is appended.
+    if replica_sets
+        .as_ref()
+        .is_some_and(|r| r.replication_factor() > 1)
+    {
+        wal.enable_feed();
+    }
+    // A replica's log takes only its master's records: what recovery left
+    // open there is the master's to settle.
+    let replica = remote.as_ref().is_some_and(|r| !r.serves_here(shard));
+    if !replica {
+        for record in &recovered.resolutions {
+            wal.append_durable(&record.encode()).await?;
+        }
     }
     let catalog_log = match catalog_wal {
         Some((path, len)) => Some(WalWriter::open(
@@ -608,11 +625,17 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     .with_lock_waits(lock_waits)
     .with_ledger(ledger)
     .with_stats(stats)
-    .with_deps(log_deps);
+    .with_deps(log_deps)
+    .with_log_files(fs.clone(), wal_dir(&recovered.dir));
+    if let Some(r) = replica_sets {
+        ctx = ctx.with_replica_sets(r);
+    }
     if let Some(c) = &cluster_catalog {
         ctx = ctx.with_shared_catalog(c.log.clone(), c.records.len() as u64);
     }
-    ctx.restore_in_doubt(recovered.in_doubt);
+    if !replica {
+        ctx.restore_in_doubt(recovered.in_doubt);
+    }
     let ctx = Rc::new(ctx);
     if cluster_catalog.is_some() {
         tokio::task::spawn_local(ctx.clone().follow_shared_catalog());
@@ -630,6 +653,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if router.cluster().in_cluster() {
         tokio::task::spawn_local(ctx.clone().settle_across_nodes(router.clone()));
         tokio::task::spawn_local(ctx.clone().detect_deadlocks_across_nodes(router.clone()));
+        tokio::task::spawn_local(ctx.clone().follow_master(router.clone()));
     }
     if let Some(c) = &cluster_catalog {
         // Draining moves happen also without --rebalance.
@@ -815,6 +839,14 @@ async fn checkpoints(
             && written < wal_size_bytes
             && (written == 0 || since.elapsed() < interval)
         {
+            continue;
+        }
+        // A replica's store is not yet fed from the records it copies, so
+        // a checkpoint of it would end its log too early.
+        if ctx.is_replica() {
+            if let Some(n) = asked {
+                requests.finished(n, None);
+            }
             continue;
         }
         let started = std::time::Instant::now();

@@ -59,6 +59,7 @@ pub use cross_node::TxOutcome;
 mod ddl;
 mod dependencies;
 mod globals;
+mod replication;
 pub(crate) use globals::{mixed_global_write, refuse_global_block};
 mod roles;
 mod schemas;
@@ -462,6 +463,11 @@ pub enum ShardRequest {
     /// The node's lock waits (`shard/cross_node.rs`), for another node's
     /// deadlock detector.
     LockWaits,
+    /// To a master, from the replica of this shard on another member of
+    /// its group, whose log ends at `from`: the master's durable records
+    /// from there on (about `max_bytes`, at least one), once there are any
+    /// or after a second (docs/CLUSTER.md §5). Answered `Shipped`.
+    ShipWal { from: u64, max_bytes: u32 },
     /// Record a two-phase decision durably (on a participant's shard, or
     /// the router's own).
     Decide {
@@ -724,6 +730,8 @@ pub enum ShardResponse {
     Outcome(cross_node::TxOutcome),
     /// A node's lock waits, `(waiter, holder)` (`LockWaits`).
     Waits(Vec<(TxId, TxId)>),
+    /// Log records with their positions (`ShipWal`).
+    Shipped(Vec<(u64, Vec<u8>)>),
 }
 
 impl ShardRequest {
@@ -928,6 +936,14 @@ pub struct ShardContext {
     memory_limit_bytes: usize,
     /// The node's table statistics, which this shard's counts feed.
     stats: Option<Arc<crate::stats::TableStats>>,
+    /// Where the shard's log lies, for a replica that asks for records the
+    /// log no longer keeps in memory (`replication.rs`).
+    log_files: Option<(
+        Arc<dyn tessera_storage::file::FileSystem>,
+        std::path::PathBuf,
+    )>,
+    /// In a cluster: which of the node's shards it is master of.
+    replica_sets: Option<Arc<dyn SharedCatalog>>,
     /// When each table was last analyzed here (see `analyze`).
     analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
@@ -1208,6 +1224,8 @@ impl ShardContext {
             ddl_released: Notify::new(),
             memory_limit_bytes: usize::MAX,
             stats: None,
+            log_files: None,
+            replica_sets: None,
             analyses: RefCell::new(HashMap::new()),
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
@@ -1375,6 +1393,11 @@ impl ShardContext {
     /// after a `Depends` record if this shard's state depends on records
     /// of other logs that are not yet durable and not yet named.
     fn append_record(&self, payload: &[u8]) -> Result<Ticket> {
+        // A replica's log is its master's, byte for byte: nothing of its
+        // own goes in (`replication.rs` appends what the master ships).
+        if self.is_replica() {
+            return Err(replication::not_master(self.number()));
+        }
         let me = self.shard as usize;
         let row = self.pending_row();
         let generation = self.wal.generation();
@@ -1808,6 +1831,7 @@ impl ShardContext {
             ShardRequest::Outcome { tx } => self.outcome(tx).await,
             ShardRequest::Reported { shard, txs } => Ok(self.reported(shard, txs)),
             ShardRequest::LockWaits => Ok(self.lock_waits()),
+            ShardRequest::ShipWal { from, max_bytes } => self.ship_wal(from, max_bytes).await,
             ShardRequest::Decide {
                 tx,
                 commit,
@@ -2639,6 +2663,22 @@ impl ShardContext {
     }
 
     /// Shares the node's table statistics (see `publish_stats`).
+    /// In a cluster: `log` says which shards the node is master of.
+    pub fn with_replica_sets(mut self, log: Arc<dyn SharedCatalog>) -> ShardContext {
+        self.replica_sets = Some(log);
+        self
+    }
+
+    /// The shard's log is the segment directory `dir` on `fs`.
+    pub fn with_log_files(
+        mut self,
+        fs: Arc<dyn tessera_storage::file::FileSystem>,
+        dir: std::path::PathBuf,
+    ) -> ShardContext {
+        self.log_files = Some((fs, dir));
+        self
+    }
+
     pub fn with_stats(mut self, stats: Arc<crate::stats::TableStats>) -> ShardContext {
         self.stats = Some(stats);
         self

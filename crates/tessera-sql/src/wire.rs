@@ -396,6 +396,10 @@ mod tests {
             },
             ShardRequest::AbortInCatalog { tx: 1 << 63 | 5 },
             ShardRequest::Outcome { tx: 7 << 16 | 3 },
+            ShardRequest::ShipWal {
+                from: 1 << 40,
+                max_bytes: 4096,
+            },
             ShardRequest::LockWaits,
             ShardRequest::Reported {
                 shard: 4,

@@ -30,6 +30,7 @@ use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -57,6 +58,11 @@ pub const WAL_SEGMENT_BYTES_MAX: u64 = 64 << 20;
 const SEGMENT_SUFFIX: &str = ".seg";
 
 const FRAME_HEADER: usize = 8;
+
+/// The bytes a record of `payload_len` bytes takes in the log.
+pub fn frame_len(payload_len: usize) -> u64 {
+    (FRAME_HEADER + payload_len) as u64
+}
 
 /// What the syncer reports to the shard.
 #[derive(Debug, Clone, Default)]
@@ -206,6 +212,37 @@ pub struct WalWriter {
     /// Joined on drop, so the syncer's last watermark is on disk when the
     /// shard's thread ends.
     syncer: Option<std::thread::JoinHandle<()>>,
+    /// The latest records, kept for replicas (see [`WalWriter::feed_since`]).
+    feed: RefCell<Feed>,
+}
+
+/// The latest records appended, by position, for replicas to copy: a
+/// replica's log is the master's, byte for byte (docs/CLUSTER.md §5).
+#[derive(Default)]
+struct Feed {
+    /// Records are kept only once a replica may want them.
+    enabled: bool,
+    /// `(position, payload)`, oldest first; none before the first append
+    /// since the feed was enabled.
+    records: std::collections::VecDeque<(u64, Rc<[u8]>)>,
+    bytes: usize,
+}
+
+/// How many bytes of the latest records a log keeps for its replicas; one
+/// further behind catches up from the master's checkpoint.
+pub const FEED_BYTES_MAX: usize = 64 << 20;
+
+/// What a replica at some position gets from [`WalWriter::feed_since`].
+#[derive(Debug, PartialEq)]
+pub enum FeedRead {
+    /// Durable records from the position on (none yet: empty), each with
+    /// its position.
+    Records(Vec<(u64, Rc<[u8]>)>),
+    /// The position is no longer kept (or never was since the log opened).
+    Gone,
+    /// The position is past the end of this log: the replica's log has a
+    /// tail this one lacks.
+    Ahead,
 }
 
 impl Drop for WalWriter {
@@ -390,7 +427,42 @@ impl WalWriter {
             room_end,
             shared,
             syncer: Some(syncer),
+            feed: RefCell::new(Feed::default()),
         })
+    }
+
+    /// Keeps the latest records from now on, for replicas.
+    pub fn enable_feed(&self) {
+        self.feed.borrow_mut().enabled = true;
+    }
+
+    /// The durable records from position `from` on, at most about
+    /// `max_bytes` of them (at least one), for a replica whose log ends at
+    /// `from`.
+    pub fn feed_since(&self, from: u64, max_bytes: usize) -> Result<FeedRead> {
+        let durable = self.sync_state()?;
+        if from > self.appended_lsn.get() {
+            return Ok(FeedRead::Ahead);
+        }
+        let feed = self.feed.borrow();
+        if from == self.appended_lsn.get() || from >= durable {
+            return Ok(FeedRead::Records(vec![]));
+        }
+        let first = feed.records.partition_point(|(at, _)| *at < from);
+        if feed.records.get(first).is_none_or(|(at, _)| *at != from) {
+            return Ok(FeedRead::Gone);
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (at, payload) in feed.records.iter().skip(first) {
+            let end = at + (FRAME_HEADER + payload.len()) as u64;
+            if end > durable || (bytes > 0 && bytes + payload.len() > max_bytes) {
+                break;
+            }
+            bytes += payload.len();
+            out.push((*at, payload.clone()));
+        }
+        Ok(FeedRead::Records(out))
     }
 
     /// The current generation: it grows by one each time a batch is
@@ -478,6 +550,17 @@ impl WalWriter {
             *self.last_discard.borrow_mut() = progress.last_discard.clone();
             self.reset_points.borrow_mut().push(progress.durable_lsn);
             self.pending.borrow_mut().clear();
+            // Discarded records are no replica's either.
+            let mut feed = self.feed.borrow_mut();
+            while feed
+                .records
+                .back()
+                .is_some_and(|(at, _)| *at >= progress.durable_lsn)
+            {
+                if let Some((_, gone)) = feed.records.pop_back() {
+                    feed.bytes -= gone.len();
+                }
+            }
             self.appended_lsn.set(progress.durable_lsn);
             self.in_flight_lsn.set(progress.durable_lsn);
         }
@@ -521,6 +604,18 @@ impl WalWriter {
         let end = start + (FRAME_HEADER + payload.len()) as u64;
         self.appended_lsn.set(end);
         drop(pending);
+        let mut feed = self.feed.borrow_mut();
+        if feed.enabled {
+            feed.records.push_back((start, payload.into()));
+            feed.bytes += payload.len();
+            while feed.bytes > FEED_BYTES_MAX {
+                let Some((_, old)) = feed.records.pop_front() else {
+                    break;
+                };
+                feed.bytes -= old.len();
+            }
+        }
+        drop(feed);
         // The generation before any start_flush(): a discard it notices resets
         // the log past this record, which must then read as lost.
         let generation = self.generation();
@@ -1159,6 +1254,66 @@ mod tests {
         assert_eq!(records.len(), 100);
         assert_eq!(records[99], b"after");
         assert!(!torn);
+    }
+
+    #[test]
+    fn a_replica_fed_from_the_feed_holds_the_same_bytes() {
+        let (master_path, replica_path) = (temp_path("feed-m"), temp_path("feed-r"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let master = WalWriter::open(&master_path, 0, "m", WAL_PREALLOCATE_BYTES).unwrap();
+            let replica = WalWriter::open(&replica_path, 0, "r", WAL_PREALLOCATE_BYTES).unwrap();
+            master.append_durable(b"before the feed").await.unwrap();
+            master.enable_feed();
+            assert_eq!(master.feed_since(0, 1 << 20).unwrap(), FeedRead::Gone);
+            // The replica starts from a copy of what came before.
+            replica.append_durable(b"before the feed").await.unwrap();
+            let from = replica.appended().unwrap().end();
+            assert_eq!(
+                master.feed_since(from, 1 << 20).unwrap(),
+                FeedRead::Records(vec![])
+            );
+            for i in 0..50u32 {
+                master.append(&vec![i as u8; 1 + i as usize * 7]).unwrap();
+            }
+            // Nothing that is not durable yet.
+            let FeedRead::Records(early) = master.feed_since(from, 1 << 20).unwrap() else {
+                panic!("the feed lost its records")
+            };
+            let durable = master.view().durable().unwrap();
+            assert!(early
+                .iter()
+                .all(|(at, p)| at + (FRAME_HEADER + p.len()) as u64 <= durable));
+            master.flush().await.unwrap();
+            let mut at = from;
+            loop {
+                let FeedRead::Records(batch) = master.feed_since(at, 1000).unwrap() else {
+                    panic!("the feed lost its records")
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                for (position, payload) in batch {
+                    assert_eq!(position, at);
+                    at = replica.append(&payload).unwrap().end();
+                }
+            }
+            replica.flush().await.unwrap();
+            assert_eq!(
+                master.feed_since(at + 1, 10).unwrap(),
+                FeedRead::Ahead,
+                "a replica with a tail the master lacks"
+            );
+            assert_eq!(master.feed_since(from + 1, 10).unwrap(), FeedRead::Gone);
+        });
+        let (master_records, master_len, _) = read_all(&master_path);
+        let (replica_records, replica_len, _) = read_all(&replica_path);
+        assert_eq!(master_records.len(), 51);
+        assert_eq!((replica_records, replica_len), (master_records, master_len));
+        let bytes = |p: &Path| std::fs::read(p).unwrap()[..master_len as usize].to_vec();
+        assert_eq!(bytes(&master_path), bytes(&replica_path));
     }
 
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -600,6 +600,12 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn draining_shards(&self) -> Vec<u16> {
         self.0.draining_shards()
     }
+    fn is_master(&self, index: u16) -> bool {
+        self.0.masters().is_master(index)
+    }
+    fn replication_factor(&self) -> u16 {
+        self.0.replication_factor()
+    }
     fn buckets_moved(&self, owner: Vec<u16>) {
         self.0.buckets_moved(owner)
     }
@@ -991,6 +997,11 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 .catalog
                 .my_record()
                 .ok_or("taking part in the cluster: this node is not in its nodes table")?;
+            // Which shards it serves, before any of them starts: a replica's
+            // starts differently (docs/CLUSTER.md §5).
+            handle
+                .masters
+                .update(&handle.watch.metadata.borrow(), me.id);
             // Ids continue past everything the node's last lease allowed.
             let ids_from = runtime
                 .block_on(handle.catalog.lease_ids(0))

@@ -95,6 +95,12 @@ pub trait SharedCatalog: Send + Sync {
     fn draining_shards(&self) -> Vec<u16>;
     /// This node's catalog owns buckets by `owner` now (buckets moved).
     fn buckets_moved(&self, owner: Vec<u16>);
+    /// Whether this node is the master of its shard `index` (its number on
+    /// the node): else another member of its replica group is, and the
+    /// shard copies that master's log (docs/CLUSTER.md §5).
+    fn is_master(&self, index: u16) -> bool;
+    /// How many nodes keep a copy of each shard.
+    fn replication_factor(&self) -> u16;
 }
 
 /// Shard 0's catalog log.

@@ -1,0 +1,207 @@
+//! Replicas copy their master's log (docs/CLUSTER.md §5).
+//!
+//! With a replication factor above 1, instance `k` of every member of a
+//! replica group holds the same logical shard; one member's is its master,
+//! which alone takes requests. Each other instance asks the master for its
+//! durable records from where its own log ends (`ShardRequest::ShipWal`,
+//! over the same shard calls routers use: the replica's node is not the
+//! shard's master, so the call goes to the master's) and appends them as
+//! they are. Frames are a function of their payloads, so the replica's log
+//! is the master's byte for byte, position for position: a restart
+//! recovers it like any log, and a replica knows exactly how far it is.
+//!
+//! A replica writes nothing of its own into its log (`append_record`
+//! refuses): no settlement of what recovery left open, no checkpoint that
+//! would end the log where its store, not yet fed from the records, stands.
+
+use std::rc::Rc;
+
+use tessera_storage::wal::FeedRead;
+use tessera_types::{sqlstate, Error, Result};
+
+use super::{ShardContext, ShardRequest, ShardResponse};
+use crate::router::Cluster;
+
+/// How much of the master's log one `ShipWal` answer carries, at most.
+const SHIP_BYTES: u32 = 4 << 20;
+/// How long a master holds a `ShipWal` that finds nothing new.
+const SHIP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a master looks for new durable records while it holds one.
+const SHIP_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+/// How long a replica waits before asking again after a failed call.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The error for a write on a shard whose master is on another node.
+pub(super) fn not_master(shard: u16) -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        format!("this node holds a replica of shard {shard}; its master takes the writes"),
+    )
+}
+
+impl ShardContext {
+    /// Whether another member of this shard's replica group is its master.
+    pub fn is_replica(&self) -> bool {
+        self.replica_sets
+            .as_ref()
+            .is_some_and(|r| !r.is_master(self.shard))
+    }
+
+    /// Whether this shard's copies are kept on other nodes too.
+    fn is_replicated(&self) -> bool {
+        self.replica_sets
+            .as_ref()
+            .is_some_and(|r| r.replication_factor() > 1)
+    }
+
+    /// On a master: the durable records from `from` on, once there are any
+    /// or after [`SHIP_WAIT`].
+    pub(super) async fn ship_wal(&self, from: u64, max_bytes: u32) -> Result<ShardResponse> {
+        if self.is_replica() {
+            return Err(not_master(self.number()));
+        }
+        let max_bytes = max_bytes.clamp(1, SHIP_BYTES) as usize;
+        let deadline = tokio::time::Instant::now() + SHIP_WAIT;
+        loop {
+            match self.wal.feed_since(from, max_bytes)? {
+                FeedRead::Records(records)
+                    if !records.is_empty() || tokio::time::Instant::now() >= deadline =>
+                {
+                    return Ok(ShardResponse::Shipped(
+                        records
+                            .into_iter()
+                            .map(|(at, payload)| (at, payload.to_vec()))
+                            .collect(),
+                    ));
+                }
+                FeedRead::Records(_) => tokio::time::sleep(SHIP_POLL).await,
+                FeedRead::Gone => return self.ship_from_files(from, max_bytes),
+                FeedRead::Ahead => {
+                    return Err(Error::new(
+                        sqlstate::DATA_CORRUPTED,
+                        format!(
+                            "shard {}'s replica log reaches position {from}, past its master's end",
+                            self.number()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The durable records from `from` on, read from the log's files: the
+    /// replica is further behind than the log keeps in memory (or the
+    /// master restarted since).
+    fn ship_from_files(&self, from: u64, max_bytes: usize) -> Result<ShardResponse> {
+        let gone = || {
+            Error::new(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "shard {}'s master no longer keeps its log from position {from}; the replica needs a copy of its checkpoint",
+                    self.number()
+                ),
+            )
+        };
+        let Some((fs, dir)) = &self.log_files else {
+            return Err(gone());
+        };
+        let durable = self.wal.view().durable()?;
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        // Stops the scan once enough is read.
+        let enough = Error::internal("enough");
+        let scanned = tessera_storage::wal::scan_segments(&**fs, dir, from, |at, payload| {
+            let end = at + tessera_storage::wal::frame_len(payload.len());
+            if end > durable || (bytes > 0 && bytes + payload.len() > max_bytes) {
+                return Err(enough.clone());
+            }
+            bytes += payload.len();
+            records.push((at, payload.to_vec()));
+            Ok(())
+        });
+        match scanned {
+            Ok(_) => {}
+            Err(e) if e.message == enough.message => {}
+            // The files no longer reach back to `from`.
+            Err(_) if records.is_empty() => return Err(gone()),
+            Err(e) => return Err(e),
+        }
+        Ok(ShardResponse::Shipped(records))
+    }
+
+    /// On every shard of a replicated cluster, for the node's life: while
+    /// another member is its master, copies the master's log into this
+    /// shard's, record by record at the same positions.
+    pub async fn follow_master<C: Cluster>(self: Rc<Self>, router: Rc<crate::router::Router<C>>) {
+        if !self.is_replicated() {
+            return;
+        }
+        let cluster = router.cluster();
+        let mut failing: Option<String> = None;
+        loop {
+            if !self.is_replica() {
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+            match self.copy_from_master(cluster).await {
+                Ok(()) => {
+                    if failing.take().is_some() {
+                        tracing::info!("shard {}: copying its master's log again", self.number());
+                    }
+                }
+                Err(e) => {
+                    // Said once, not on every retry.
+                    if failing.as_deref() != Some(e.message.as_str()) {
+                        tracing::warn!(
+                            "shard {}: copying its master's log: {}",
+                            self.number(),
+                            e.message
+                        );
+                        failing = Some(e.message);
+                    }
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
+    }
+
+    /// One `ShipWal` round: asks the master for what follows this log's
+    /// end and appends it, durably.
+    async fn copy_from_master<C: Cluster>(&self, cluster: &C) -> Result<()> {
+        let from = self.wal.appended()?.end();
+        let ask = ShardRequest::ShipWal {
+            from,
+            max_bytes: SHIP_BYTES,
+        };
+        let records = match cluster.call(self.number(), ask).await? {
+            ShardResponse::Shipped(records) => records,
+            other => {
+                return Err(Error::internal(format!(
+                    "an unexpected answer to ShipWal: {other:?}"
+                )))
+            }
+        };
+        if records.is_empty() {
+            return Ok(());
+        }
+        for (at, payload) in records {
+            let end = self.wal.appended()?.end();
+            if payload.is_empty() {
+                return Err(Error::new(
+                    sqlstate::PROTOCOL_VIOLATION,
+                    format!("the master shipped an empty record at position {at}"),
+                ));
+            }
+            if at != end {
+                return Err(Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!(
+                        "the master shipped a record at position {at}, but this log ends at {end}"
+                    ),
+                ));
+            }
+            self.wal.append_lazy(&payload)?;
+        }
+        self.wal.flush().await
+    }
+}
