@@ -200,8 +200,9 @@ struct RunArgs {
     )]
     rebalance: Option<bool>,
     /// How many nodes keep a copy of each shard, for a node that founds a
-    /// cluster (docs/CLUSTER.md §3). Hidden until replicas receive their
-    /// master's log: today the second member of a group only routes.
+    /// cluster (docs/CLUSTER.md §3). Hidden until a replica can take its
+    /// master's place: today replicas copy their master's log but do not
+    /// apply it, and no failover promotes them.
     #[arg(long, env = "TESSERA_REPLICATION_FACTOR", hide = true, value_parser = clap::value_parser!(u16).range(1..=5))]
     replication_factor: Option<u16>,
 }
