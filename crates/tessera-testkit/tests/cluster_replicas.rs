@@ -70,8 +70,9 @@ fn log_records(cluster: &TestCluster, node: usize, shard: u16) -> Vec<(u64, Vec<
 /// the same positions (docs/CLUSTER.md §5).
 async fn replica_caught_up(cluster: &TestCluster, master: usize, replica: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let shards = cluster.nodes[master].shards() as u16;
     loop {
-        let same = (0..2).all(|shard| {
+        let same = (0..shards).all(|shard| {
             let theirs = log_records(cluster, master, shard);
             !theirs.is_empty() && theirs == log_records(cluster, replica, shard)
         });
@@ -81,10 +82,10 @@ async fn replica_caught_up(cluster: &TestCluster, master: usize, replica: usize)
         assert!(
             std::time::Instant::now() < deadline,
             "the replica's logs did not catch up: master {:?} records, replica {:?}\n{}\n{}",
-            (0..2)
+            (0..shards)
                 .map(|s| log_records(cluster, master, s).len())
                 .collect::<Vec<_>>(),
-            (0..2)
+            (0..shards)
                 .map(|s| log_records(cluster, replica, s).len())
                 .collect::<Vec<_>>(),
             cluster.nodes[master].log_tail(),
@@ -230,4 +231,50 @@ async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
         "{}",
         cluster.nodes[replica].log_tail()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_even_out_between_full_groups_through_their_masters() {
+    let cluster = TestCluster::start(4, 1, &["--replication-factor=2"]);
+    let c = connect_all(&cluster).await;
+    c[0].batch_execute(
+        "CREATE TABLE kv (id int PRIMARY KEY, v int); \
+         INSERT INTO kv SELECT g, g FROM generate_series(1, 2000) g",
+    )
+    .await
+    .unwrap();
+
+    // Two full groups of two (shard 0 and shard 1): the second takes half
+    // the buckets from the first, master to master.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let nodes = loop {
+        let nodes = layout(&cluster, &c[3]).await;
+        if nodes.iter().all(|n| n.1 == 1500) {
+            break nodes;
+        }
+        assert!(std::time::Instant::now() < deadline, "buckets: {nodes:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT count(*), sum(v) FROM kv").await,
+            ["2000|2001000"]
+        );
+    }
+    c[2].execute("UPDATE kv SET v = v + 1", &[]).await.unwrap();
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT count(*), sum(v) FROM kv").await,
+            ["2000|2003000"]
+        );
+    }
+    // Each group's replica copied its master's log, moves included.
+    for group in [0, 1] {
+        let member = |master_of| {
+            (0..4)
+                .find(|n| nodes[*n].0 == group && nodes[*n].2 == master_of)
+                .unwrap_or_else(|| panic!("group {group}: {nodes:?}"))
+        };
+        replica_caught_up(&cluster, member(1), member(0)).await;
+    }
 }

@@ -587,6 +587,11 @@ impl ShardContext {
         }
         loop {
             tokio::time::sleep(BALANCE_INTERVAL).await;
+            // The master of the group's shards moves their buckets; a
+            // replica's node leaves it to that one.
+            if self.is_replica() {
+                continue;
+            }
             loop {
                 match self.move_once(&router, even).await {
                     Ok(true) => continue,
