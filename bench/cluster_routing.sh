@@ -22,16 +22,9 @@ clients=8
 duration=10
 scale=2
 build=1
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --nodes) nodes="$2"; shift 2 ;;
-        --shards) shards="$2"; shift 2 ;;
-        -c) clients="$2"; shift 2 ;;
-        -T) duration="$2"; shift 2 ;;
-        --no-build) build=0; shift ;;
-        *) echo "unknown argument $1" >&2; exit 2 ;;
-    esac
-done
+# shellcheck source=bench/cluster_options.sh
+. "$(dirname "$0")/cluster_options.sh"
+cluster_options "$@"
 # shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 
