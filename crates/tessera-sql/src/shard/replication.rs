@@ -26,8 +26,6 @@ use crate::router::Cluster;
 const SHIP_BYTES: u32 = 4 << 20;
 /// How long a master holds a `ShipWal` that finds nothing new.
 const SHIP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-/// How often a master looks for new durable records while it holds one.
-const SHIP_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 /// How long a replica waits before asking again after a failed call.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -62,6 +60,7 @@ impl ShardContext {
         }
         let max_bytes = max_bytes.clamp(1, SHIP_BYTES) as usize;
         let deadline = tokio::time::Instant::now() + SHIP_WAIT;
+        let mut durable_end = self.wal.view();
         loop {
             match self.wal.feed_since(from, max_bytes)? {
                 FeedRead::Records(records)
@@ -74,7 +73,14 @@ impl ShardContext {
                             .collect(),
                     ));
                 }
-                FeedRead::Records(_) => tokio::time::sleep(SHIP_POLL).await,
+                // Nothing durable past `from` yet: wait for more to be.
+                FeedRead::Records(_) => {
+                    if let Ok(Err(e)) =
+                        tokio::time::timeout_at(deadline, durable_end.changed()).await
+                    {
+                        return Err(e);
+                    }
+                }
                 FeedRead::Gone => return self.ship_from_files(from, max_bytes),
                 FeedRead::Ahead => {
                     return Err(Error::new(
