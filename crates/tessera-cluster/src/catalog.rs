@@ -282,7 +282,7 @@ impl CatalogClient {
     /// (online: all of them, and as many as the replication factor;
     /// draining: any), ascending.
     fn shards_of(&self, state: crate::state::NodeState) -> Vec<u16> {
-        let mut shards = self.metadata.borrow().shards_of_groups(state, true);
+        let mut shards = self.metadata.borrow().shards_of_groups(state);
         shards.sort_unstable();
         shards
     }

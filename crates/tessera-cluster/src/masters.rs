@@ -42,11 +42,8 @@ impl Mastership {
             let epoch = u16::try_from(shard)
                 .ok()
                 .and_then(|s| metadata.masters.get(&s))
-                .map_or(
-                    // Tables from before masters were kept: the node's own.
-                    if metadata.masters.is_empty() { 1 } else { 0 },
-                    |m| if m.node == me { m.epoch } else { 0 },
-                );
+                .filter(|m| m.node == me)
+                .map_or(0, |m| m.epoch);
             slot.store(epoch, Ordering::Release);
         }
     }

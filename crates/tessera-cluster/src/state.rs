@@ -487,30 +487,17 @@ impl Metadata {
     }
 
     /// The node that takes cluster-wide shard `shard`'s requests (its
-    /// replica set's master), and the shard's number there.
+    /// replica set's master: every shard numbered has one), and the
+    /// shard's number there.
     pub fn shard_home(&self, shard: u16) -> Option<(&NodeRecord, u16)> {
-        let master = self
-            .masters
-            .get(&shard)
-            .and_then(|m| self.nodes.get(&m.node));
-        let home = master.or_else(|| {
-            self.nodes
-                .values()
-                .find(|n| n.state.is_member() && n.shard_range().contains(&shard))
-        })?;
+        let home = self.nodes.get(&self.masters.get(&shard)?.node)?;
         Some((home, shard - home.first_shard))
     }
 
     /// The members of the replica group whose shards start at
     /// `first_shard` (expelled nodes are not), by slot.
     pub fn group(&self, first_shard: u16) -> Vec<&NodeRecord> {
-        let mut members: Vec<&NodeRecord> = self
-            .nodes
-            .values()
-            .filter(|n| n.state.is_member() && n.first_shard == first_shard)
-            .collect();
-        members.sort_by_key(|n| n.slot);
-        members
+        self.groups().remove(&first_shard).unwrap_or_default()
     }
 
     /// The first shards of the replica groups (those with members), each
@@ -526,9 +513,10 @@ impl Metadata {
         groups
     }
 
-    /// The cluster-wide shards of the groups whose members are all in
-    /// `state`, and (`full`) as many as the replication factor.
-    pub fn shards_of_groups(&self, state: NodeState, full: bool) -> Vec<u16> {
+    /// The cluster-wide shards of the groups in `state`: online, every
+    /// member online and as many as the replication factor; draining, any
+    /// member draining.
+    pub fn shards_of_groups(&self, state: NodeState) -> Vec<u16> {
         let factor = self.replication_factor() as usize;
         self.groups()
             .into_values()
@@ -536,7 +524,7 @@ impl Metadata {
                 let all = members.iter().all(|n| n.state == state);
                 let some = members.iter().any(|n| n.state == state);
                 match state {
-                    NodeState::Online => all && (!full || members.len() >= factor),
+                    NodeState::Online => all && members.len() >= factor,
                     _ => some,
                 }
             })
@@ -1297,7 +1285,7 @@ pub(crate) mod tests {
         // The founder stays master of its shards; requests go there.
         assert_eq!(m.shard_home(1).map(|(n, i)| (n.id, i)), Some((1, 1)));
         // Only full groups take buckets.
-        assert_eq!(m.shards_of_groups(NodeState::Online, true), [0, 1]);
+        assert_eq!(m.shards_of_groups(NodeState::Online), [0, 1]);
         // A lease past the slot's range is refused.
         let past = m.apply(&Command::LeaseIds {
             node: 3,
