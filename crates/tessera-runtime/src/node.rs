@@ -293,12 +293,20 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         None => recovery::CatalogSource::File,
     };
     let first_shard = config.cluster_shards.as_ref().map_or(0, |c| c.first_shard);
+    // Shards whose master is another member of the node's replica group.
+    let replicas: Vec<ShardId> = match &config.cluster_shards {
+        Some(c) => (0..meta.shard_count)
+            .filter(|i| !c.remote.serves_here(*i))
+            .collect(),
+        None => vec![],
+    };
     let recovered = recovery::recover_with(
         &*fs,
         &config.data_dir,
         base,
         (first_shard, meta.shard_count),
         source,
+        &replicas,
     )?;
 
     // Ids continue after the largest found anywhere in the node.
@@ -337,18 +345,28 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     // Commits decided here before the restart whose participants on other
     // nodes have not reported: held until they do (docs/CLUSTER.md §4).
     let node = first_shard..first_shard + meta.shard_count;
+    // On a replica, also the commits whose copied `Resolve` some of
+    // them lack: the promoted replica would settle from them
+    // (docs/CLUSTER.md §5).
     for open in &recovered.open_decisions {
+        let spans = open.participants.iter().any(|p| !node.contains(p));
         ledger.decided(
             open.tx,
             open.coordinator,
             true,
             open.ts,
             &open.participants,
-            true,
+            spans,
         );
+        if open.copied {
+            continue;
+        }
         for p in open.participants.iter().filter(|p| node.contains(p)) {
             ledger.settled(open.tx, *p);
         }
+    }
+    for (tx, shard) in &recovered.copied_resolves {
+        ledger.copied_resolve(*tx, *shard);
     }
     let stats = Arc::new(tessera_sql::stats::TableStats::default());
     tessera_sql::stats::install_node_stats(stats.clone());
@@ -633,7 +651,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if let Some(c) = &cluster_catalog {
         ctx = ctx.with_shared_catalog(c.log.clone(), c.records.len() as u64);
     }
-    if !replica {
+    if replica {
+        ctx.restore_copied_prepares(recovered.copied_prepares);
+    } else {
         ctx.restore_in_doubt(recovered.in_doubt);
     }
     let ctx = Rc::new(ctx);
@@ -839,14 +859,6 @@ async fn checkpoints(
             && written < wal_size_bytes
             && (written == 0 || since.elapsed() < interval)
         {
-            continue;
-        }
-        // A replica's store is not yet fed from the records it copies, so
-        // a checkpoint of it would end its log too early.
-        if ctx.is_replica() {
-            if let Some(n) = asked {
-                requests.finished(n, None);
-            }
             continue;
         }
         let started = std::time::Instant::now();

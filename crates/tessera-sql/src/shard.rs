@@ -2745,8 +2745,12 @@ impl ShardContext {
     /// Tells the ledger which of this shard's `Resolve` records became
     /// durable. One lost to a full disk never settles its transaction.
     pub fn settle_durable_resolves(&self) {
+        let replica = self.is_replica();
         for tx in self.take_durable(&self.resolves_logged) {
-            self.ledger.settled(tx, self.number());
+            match replica {
+                true => self.ledger.copied_resolve(tx, self.number()),
+                false => self.ledger.settled(tx, self.number()),
+            }
         }
     }
 
@@ -3222,6 +3226,10 @@ impl ShardContext {
     }
 
     fn resolve(&self, tx: TxId, commit: bool, ts: Timestamp) {
+        // A replica's prepares settle from its master's log, as copied.
+        if self.is_replica() {
+            return;
+        }
         // It observes nothing: the router already depends on the prepares
         // and the decision.
         let _ = REQUEST_DEPS.try_with(|d| d.borrow_mut().1 = true);

@@ -149,9 +149,24 @@ struct Entries {
     /// Cross-node decisions settled everywhere, by coordinator, for it to
     /// log their `Forget`.
     forgotten: HashMap<u16, Vec<TxId>>,
+    /// On a replica: participants whose copied `Resolve` of a commit is
+    /// durable before the copy of its decision arrived (each shard copies
+    /// its own log; see [`TwoPhaseLedger::copied_resolve`]).
+    early: HashMap<TxId, Vec<u16>>,
 }
 
 impl Entries {
+    /// `shard` resolved a durable prepare of `tx`, and its `Resolve` is
+    /// durable.
+    fn resolve_copied(&mut self, tx: TxId, shard: u16) {
+        if let Some(entry) = self.decided.get_mut(&tx) {
+            if !entry.prepared.contains(&shard) {
+                entry.prepared.push(shard);
+            }
+            self.settle(tx, shard);
+        }
+    }
+
     /// `shard` is settled for `tx`; the entry goes once all are.
     fn settle(&mut self, tx: TxId, shard: u16) {
         let Some(entry) = self.decided.get_mut(&tx) else {
@@ -254,6 +269,9 @@ impl TwoPhaseLedger {
         });
         entry.commit = commit;
         entry.ts = ts;
+        for shard in entries.early.remove(&tx).unwrap_or_default() {
+            entries.resolve_copied(tx, shard);
+        }
     }
 
     /// Cross-node decisions `coordinator` holds whose participants on
@@ -328,6 +346,33 @@ impl TwoPhaseLedger {
         self.lock().settle(tx, shard);
     }
 
+    /// On a replica (docs/CLUSTER.md §5): participant `shard`'s copy of
+    /// its master's `Resolve` of a commit of `tx`, decided on this node, is
+    /// durable. The copy of the decision, in the coordinator's log, may
+    /// not have come yet: the participant then counts as settled once it
+    /// does. (A commit is decided before any participant resolves it, so
+    /// the decision does come.)
+    pub fn copied_resolve(&self, tx: TxId, shard: u16) {
+        let mut entries = self.lock();
+        if entries.decided.contains_key(&tx) {
+            entries.resolve_copied(tx, shard);
+        } else {
+            let early = entries.early.entry(tx).or_default();
+            if !early.contains(&shard) {
+                early.push(shard);
+            }
+        }
+    }
+
+    /// Drops `tx`: on a replica, its master logged that every participant
+    /// settled it (`Forget`), or that it aborted, which needs no evidence
+    /// (recovery presumes an abort).
+    pub fn forget(&self, tx: TxId) {
+        let mut entries = self.lock();
+        entries.decided.remove(&tx);
+        entries.early.remove(&tx);
+    }
+
     /// What a checkpoint of `shard` must keep now.
     pub fn retained(&self, shard: u16) -> Retained {
         let entries = self.lock();
@@ -387,6 +432,27 @@ mod tests {
         assert!(ledger.is_empty());
         assert_eq!(on(0), Retained::default());
         assert_eq!(on(1), Retained::default());
+    }
+
+    #[test]
+    fn a_replica_settles_a_resolve_copied_before_its_decision() {
+        let ledger = TwoPhaseLedger::default();
+        // Shard 1's copy of its Resolve is durable before shard 0's copy of
+        // the decision arrives.
+        ledger.resolved(9, 1, true, true);
+        ledger.copied_resolve(9, 1);
+        assert!(ledger.is_empty());
+        ledger.decided(9, 0, true, 0, &[0, 1], false);
+        assert_eq!(ledger.retained(1).prepared, vec![9], "shard 1's evidence");
+        assert_eq!(ledger.retained(0).decisions.len(), 1);
+        ledger.resolved(9, 0, true, true);
+        ledger.copied_resolve(9, 0);
+        assert!(ledger.is_empty(), "every participant settled");
+        // A commit later replaced by an abort needs no evidence.
+        ledger.decided(10, 0, true, 0, &[0, 1], false);
+        ledger.forget(10);
+        assert!(ledger.is_empty());
+        assert_eq!(ledger.retained(0), Retained::default());
     }
 
     #[test]

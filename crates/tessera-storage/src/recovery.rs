@@ -52,6 +52,10 @@ pub struct RecoveredShard {
     /// prepares whose router, and so whose decision, is on another node
     /// (docs/CLUSTER.md §4): the shard asks that node.
     pub in_doubt: Vec<(TxId, WriteSet)>,
+    /// On a replica: the prepares its copy of the master's log leaves
+    /// open. They stay open, unapplied, until the copy of the master's
+    /// `Resolve` arrives (docs/CLUSTER.md §5).
+    pub copied_prepares: Vec<(TxId, WriteSet)>,
 }
 
 /// A commit decided on this node, with participants on other nodes that
@@ -63,6 +67,10 @@ pub struct OpenDecision {
     pub tx: TxId,
     pub ts: Timestamp,
     pub participants: Vec<u16>,
+    /// It is in a replica's copy of its master's log: its participants on
+    /// this node are settled only by copies of their `Resolve`
+    /// (`RecoveredNode::copied_resolves`).
+    pub copied: bool,
 }
 
 pub struct RecoveredNode {
@@ -75,8 +83,12 @@ pub struct RecoveredNode {
     /// The largest row id any checkpoint header records (the recovered
     /// rows' own ids come on top).
     pub max_row_id: u64,
-    /// Cross-node commits decided here and not known settled everywhere.
+    /// Cross-node commits decided here and not known settled everywhere;
+    /// on replicas, every commit decided that is not.
     pub open_decisions: Vec<OpenDecision>,
+    /// On replicas: the commits, decided on this node, that each replica
+    /// shard's copy resolved (for `TwoPhaseLedger::copied_resolve`).
+    pub copied_resolves: Vec<(TxId, u16)>,
 }
 
 /// A two-phase decision found in a log or checkpoint.
@@ -146,6 +158,8 @@ struct ShardLog {
     replay_start: u64,
     store: ShardStore,
     prepared: Vec<(TxId, WriteSet)>,
+    /// Resolved prepares the checkpoint keeps as evidence.
+    prepared_evidence: Vec<TxId>,
     /// The records after the replay start, with their log positions.
     records: Vec<(u64, Record)>,
 }
@@ -311,7 +325,14 @@ pub fn recover_in(
     base: Catalog,
     shard_count: u16,
 ) -> Result<RecoveredNode> {
-    recover_with(fs, data_dir, base, (0, shard_count), CatalogSource::File)
+    recover_with(
+        fs,
+        data_dir,
+        base,
+        (0, shard_count),
+        CatalogSource::File,
+        &[],
+    )
 }
 
 /// A transaction block decided in the catalog log, and its participants.
@@ -353,13 +374,16 @@ pub fn apply_catalog_record(catalog: Catalog, payload: &[u8]) -> Result<Catalog>
 /// [`recover_in`] with the catalog's records from `source`. `shards` is
 /// the cluster-wide number of the node's first shard (0 outside a
 /// cluster: two-phase decisions name participants by it) and how many
-/// the node has.
+/// the node has. `replicas`: the node's shards (counted from 0) that hold
+/// a replica's copy of another node's log, whose open prepares are its
+/// master's to settle.
 pub fn recover_with(
     fs: &dyn FileSystem,
     data_dir: &Path,
     base: Catalog,
     (first_shard, shard_count): (u16, u16),
     source: CatalogSource,
+    replicas: &[u16],
 ) -> Result<RecoveredNode> {
     let catalog_wal_path = catalog_wal_path(data_dir);
     let own_catalog = matches!(source, CatalogSource::File);
@@ -459,6 +483,7 @@ pub fn recover_with(
             replay_start: 0,
             store: ShardStore::new(),
             prepared: vec![],
+            prepared_evidence: vec![],
             records: vec![],
         };
         if let Some(c) = checkpoint {
@@ -486,6 +511,7 @@ pub fn recover_with(
             log.replay_start = c.header.replay_start;
             log.store = c.store;
             log.prepared = c.prepared;
+            log.prepared_evidence = c.prepared_evidence;
         }
         let wal = wal_dir(&dir);
         let scan = scan_segments(fs, &wal, log.replay_start, |position, payload| {
@@ -581,7 +607,10 @@ pub fn recover_with(
             .collect(),
     };
     let mut shards = Vec::new();
-    for log in logs {
+    let mut copied_resolves = Vec::new();
+    for (shard, log) in logs.into_iter().enumerate() {
+        let shard = shard as u16;
+        let replica = replicas.contains(&shard);
         let mut store = log.store;
         let mut prepared: HashMap<TxId, WriteSet> = log.prepared.into_iter().collect();
         for (_, record) in log.records {
@@ -594,11 +623,22 @@ pub fn recover_with(
                     if let Some(ws) = prepared.remove(&tx) {
                         if commit {
                             store.apply(keep(ws), RECOVERED_TS, LATEST);
+                            if replica && node.contains(&id_shard(tx)) {
+                                copied_resolves.push((tx, first_shard + shard));
+                            }
                         }
                     }
                 }
                 Record::Decision { .. } | Record::Forget { .. } | Record::Depends(_) => {}
             }
+        }
+        if replica {
+            copied_resolves.extend(
+                log.prepared_evidence
+                    .iter()
+                    .filter(|tx| node.contains(&id_shard(**tx)))
+                    .map(|tx| (*tx, first_shard + shard)),
+            );
         }
         // Keys of an open prepare were locked until it settled, so no later
         // record touched them and applying it now is equivalent.
@@ -606,6 +646,10 @@ pub fn recover_with(
         open.sort_by_key(|(tx, _)| *tx);
         let mut resolutions = Vec::new();
         let mut in_doubt = Vec::new();
+        let mut copied_prepares = Vec::new();
+        if replica {
+            copied_prepares = std::mem::take(&mut open);
+        }
         for (tx, ws) in open {
             let in_catalog = tessera_types::buckets::decided_in_catalog(tx);
             if in_catalog && !decisions.contains_key(&tx) && catalog.outcome(tx).is_none() {
@@ -656,19 +700,22 @@ pub fn recover_with(
             replay_start: log.replay_start,
             resolutions,
             in_doubt,
+            copied_prepares,
         });
     }
+    let copied = |coordinator: u16| replicas.contains(&(coordinator - first_shard));
     let mut open_decisions: Vec<OpenDecision> = decisions
         .into_iter()
-        .filter_map(|(tx, d)| match (d.commit, d.at, d.coordinator) {
-            (true, Some(ts), Some(coordinator))
-                if !forgotten.contains(&tx) && d.participants.iter().any(|p| !node.contains(p)) =>
-            {
-                Some(OpenDecision {
+        .filter_map(|(tx, d)| match (d.commit, d.coordinator) {
+            (true, Some(coordinator)) if !forgotten.contains(&tx) => {
+                let copied = copied(coordinator);
+                let spans = d.participants.iter().any(|p| !node.contains(p));
+                (copied || (spans && d.at.is_some())).then(|| OpenDecision {
                     coordinator,
                     tx,
-                    ts,
+                    ts: d.at.unwrap_or(0),
                     participants: d.participants,
+                    copied,
                 })
             }
             _ => None,
@@ -683,6 +730,7 @@ pub fn recover_with(
         max_tx,
         max_row_id,
         open_decisions,
+        copied_resolves,
     })
 }
 
@@ -915,6 +963,88 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A replica's copy of its master's logs: what the copy leaves
+    /// prepared stays so, unapplied (the master settles it), and its
+    /// commit decisions come back with the resolves that were copied.
+    #[test]
+    fn a_replica_keeps_its_copied_prepares_open() {
+        let dir = std::env::temp_dir().join(format!("tessera-replica-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (catalog, t) = crate::testing::one_table(2);
+        let decide = |tx, commit| Record::Decision {
+            tx,
+            commit,
+            participants: vec![0, 1],
+            at: None,
+        };
+        let prepare = |tx, key: &[u8]| Record::Prepare {
+            tx,
+            writes: put(t, key),
+        };
+        // tx 1: decided, resolved on shard 1, not yet on shard 0.
+        // tx 2: decided, shard 1's prepare not copied yet.
+        // tx 3: decided commit, then abort.
+        write_log(
+            &dir,
+            0,
+            &[
+                decide(1, true),
+                prepare(1, b"a1"),
+                decide(2, true),
+                prepare(2, b"a2"),
+                decide(3, true),
+                prepare(3, b"a3"),
+                decide(3, false),
+            ],
+        );
+        write_log(
+            &dir,
+            1,
+            &[
+                prepare(1, b"b1"),
+                Record::Resolve {
+                    tx: 1,
+                    commit: true,
+                },
+                prepare(3, b"b3"),
+            ],
+        );
+        let node = recover_with(
+            &OsFileSystem,
+            &dir,
+            catalog,
+            (0, 2),
+            CatalogSource::File,
+            &[0, 1],
+        )
+        .unwrap();
+        let has = |shard: usize, key: &[u8]| node.shards[shard].store.get(t, key, LATEST).is_some();
+        assert!(has(1, b"b1"), "the copied resolve applies");
+        assert!(!has(0, b"a1") && !has(0, b"a2") && !has(0, b"a3") && !has(1, b"b3"));
+        assert!(node
+            .shards
+            .iter()
+            .all(|s| s.resolutions.is_empty() && s.in_doubt.is_empty()));
+        let open = |shard: usize| -> Vec<TxId> {
+            node.shards[shard]
+                .copied_prepares
+                .iter()
+                .map(|(tx, _)| *tx)
+                .collect()
+        };
+        assert_eq!(open(0), [1, 2, 3]);
+        assert_eq!(open(1), [3]);
+        let decided: Vec<(TxId, bool)> = node
+            .open_decisions
+            .iter()
+            .map(|d| (d.tx, d.copied))
+            .collect();
+        assert_eq!(decided, [(1, true), (2, true)], "the commits, not tx 3");
+        assert_eq!(node.copied_resolves, [(1, 1)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Participants on other nodes: a decision with its timestamp holds on
     /// its own and stays open until forgotten; a prepare whose router is
     /// on another node stays in doubt (that node decides).
@@ -971,6 +1101,7 @@ mod tests {
                 tx: kept,
                 ts: 500,
                 participants: vec![1, 5],
+                copied: false,
             }]
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -46,24 +46,48 @@ async fn layout(cluster: &TestCluster, via: &Client) -> Vec<(u16, u32, u16)> {
         .collect()
 }
 
-/// The records of node `node`'s shard `shard` log, with their positions.
-fn log_records(cluster: &TestCluster, node: usize, shard: u16) -> Vec<(u64, Vec<u8>)> {
-    let dir = cluster.nodes[node]
+fn shard_dir(cluster: &TestCluster, node: usize, shard: u16) -> std::path::PathBuf {
+    cluster.nodes[node]
         .data_dir()
         .join(format!("shard-{shard}"))
-        .join("wal");
+}
+
+/// The records of node `node`'s shard `shard` log, with their positions,
+/// from where its oldest segment kept begins; and where the log ends.
+fn log_records(cluster: &TestCluster, node: usize, shard: u16) -> (Vec<(u64, Vec<u8>)>, u64) {
+    let dir = shard_dir(cluster, node, shard).join("wal");
+    let fs = tessera_storage::file::OsFileSystem;
+    let from = tessera_storage::wal::list_segments(&fs, &dir)
+        .ok()
+        .and_then(|s| s.first().copied())
+        .unwrap_or(0);
     let mut records = Vec::new();
     // A torn tail is a batch being written: compared on the next look.
-    let _ = tessera_storage::wal::scan_segments(
-        &tessera_storage::file::OsFileSystem,
-        &dir,
-        0,
-        |at, payload| {
-            records.push((at, payload.to_vec()));
-            Ok(())
-        },
-    );
-    records
+    let scanned = tessera_storage::wal::scan_segments(&fs, &dir, from, |at, payload| {
+        records.push((at, payload.to_vec()));
+        Ok(())
+    });
+    let end = scanned.map_or(0, |s| s.end);
+    (records, end)
+}
+
+/// Whether the replica's log of `shard` ends where the master's does and
+/// holds the same records wherever both still keep them.
+fn same_log(cluster: &TestCluster, master: usize, replica: usize, shard: u16) -> bool {
+    let (theirs, their_end) = log_records(cluster, master, shard);
+    let (ours, our_end) = log_records(cluster, replica, shard);
+    let from = match (theirs.first(), ours.first()) {
+        (Some(t), Some(o)) => t.0.max(o.0),
+        _ => their_end,
+    };
+    let kept = |records: &[(u64, Vec<u8>)]| {
+        records
+            .iter()
+            .filter(|(at, _)| *at >= from)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    their_end > 0 && their_end == our_end && kept(&theirs) == kept(&ours)
 }
 
 /// Waits until the replica's logs hold exactly the master's records, at
@@ -72,27 +96,93 @@ async fn replica_caught_up(cluster: &TestCluster, master: usize, replica: usize)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let shards = cluster.nodes[master].shards() as u16;
     loop {
-        let same = (0..shards).all(|shard| {
-            let theirs = log_records(cluster, master, shard);
-            !theirs.is_empty() && theirs == log_records(cluster, replica, shard)
-        });
-        if same {
+        if (0..shards).all(|shard| same_log(cluster, master, replica, shard)) {
             return;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the replica's logs did not catch up: master {:?} records, replica {:?}\n{}\n{}",
+            "the replica's logs did not catch up: master ends {:?}, replica ends {:?}\n{}\n{}",
             (0..shards)
-                .map(|s| log_records(cluster, master, s).len())
+                .map(|s| log_records(cluster, master, s).1)
                 .collect::<Vec<_>>(),
             (0..shards)
-                .map(|s| log_records(cluster, replica, s).len())
+                .map(|s| log_records(cluster, replica, s).1)
                 .collect::<Vec<_>>(),
             cluster.nodes[master].log_tail(),
             cluster.nodes[replica].log_tail(),
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// A shard's rows as its newest checkpoint holds them, by table and key;
+/// `None` unless that checkpoint covers the shard's whole log (its replay
+/// starts where the log ends) with no prepare open.
+fn checkpoint_at_end(
+    cluster: &TestCluster,
+    node: usize,
+    shard: u16,
+) -> Option<Vec<(u32, Vec<u8>, String)>> {
+    use tessera_storage::checkpoint::{checkpoint_dir, list_checkpoints, load_checkpoint};
+    let fs = tessera_storage::file::OsFileSystem;
+    let dir = checkpoint_dir(&shard_dir(cluster, node, shard));
+    let (_, path) = list_checkpoints(&fs, &dir).ok()?.into_iter().next()?;
+    let loaded = load_checkpoint(&fs, &path, shard, 0, |_| true).ok()?;
+    let (_, end) = log_records(cluster, node, shard);
+    if loaded.header.replay_start != end || !loaded.prepared.is_empty() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for table in loaded.store.table_ids() {
+        let t = loaded.store.table(table)?;
+        for (key, row) in t.iter_at(None, tessera_storage::store::LATEST) {
+            rows.push((table, key.to_vec(), format!("{row:?}")));
+        }
+    }
+    Some(rows)
+}
+
+/// Waits until master and replica each hold a checkpoint of every shard
+/// covering the whole log, and checks that both hold the same rows.
+async fn same_checkpoints(cluster: &TestCluster, master: usize, replica: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let shards = cluster.nodes[master].shards() as u16;
+    let mut rows = 0;
+    for shard in 0..shards {
+        let (theirs, ours) = loop {
+            if let (Some(theirs), Some(ours)) = (
+                checkpoint_at_end(cluster, master, shard),
+                checkpoint_at_end(cluster, replica, shard),
+            ) {
+                if same_log(cluster, master, replica, shard) {
+                    break (theirs, ours);
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoints of shard {shard} at the log's end\n{}\n{}",
+                cluster.nodes[master].log_tail(),
+                cluster.nodes[replica].log_tail(),
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        assert_eq!(theirs.len(), ours.len(), "shard {shard}'s row count");
+        if let Some((t, o)) = theirs.iter().zip(&ours).find(|(t, o)| t != o) {
+            panic!("shard {shard}'s rows differ: the master's {t:?}, the replica's {o:?}");
+        }
+        rows += ours.len();
+    }
+    rows
+}
+
+/// The replica never failed to copy (a warning names the shard).
+fn copied_without_failing(cluster: &TestCluster, replica: usize) {
+    let log = cluster.nodes[replica].log();
+    assert!(
+        !log.contains("copying its master's log: shard"),
+        "{}",
+        cluster.nodes[replica].log_tail()
+    );
 }
 
 async fn totals(client: &Client) -> Vec<String> {
@@ -224,13 +314,7 @@ async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
     cluster.nodes[founder].restart();
     cluster.nodes[replica].restart();
     replica_caught_up(&cluster, founder, replica).await;
-    assert!(
-        !cluster.nodes[replica]
-            .log()
-            .contains("copying its master's log: shard"),
-        "{}",
-        cluster.nodes[replica].log_tail()
-    );
+    copied_without_failing(&cluster, replica);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,4 +361,86 @@ async fn buckets_even_out_between_full_groups_through_their_masters() {
         };
         replica_caught_up(&cluster, member(1), member(0)).await;
     }
+}
+
+/// A replica applies what it copies to its store and checkpoints it like
+/// any shard (docs/CLUSTER.md §5): with checkpoints every second, its
+/// checkpoints hold exactly the rows of its master's, through single-row
+/// and cross-shard writes, deletes, a column added, and after it is
+/// killed and starts again from its own checkpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_applies_what_it_copies_and_checkpoints_the_same_rows() {
+    let mut cluster = TestCluster::start(
+        2,
+        2,
+        &[
+            "--replication-factor=2",
+            "--checkpoint-interval=1",
+            "--checkpoint-wal-size=65536",
+        ],
+    );
+    let c = connect_all(&cluster).await;
+    let nodes = layout(&cluster, &c[0]).await;
+    let master = nodes.iter().position(|n| n.2 == 2).expect("a master");
+    let replica = 1 - master;
+    c[replica]
+        .batch_execute(
+            "CREATE TABLE accounts (id int PRIMARY KEY, balance int, note text); \
+             CREATE INDEX accounts_balance ON accounts (balance); \
+             INSERT INTO accounts SELECT g, 100, repeat('x', g % 50) FROM generate_series(1, 3000) g",
+        )
+        .await
+        .unwrap();
+    // Blocks across both shards: prepares, decisions and resolves.
+    for n in 0..20 {
+        c[n % 2]
+            .batch_execute(&format!(
+                "BEGIN; UPDATE accounts SET balance = balance - 7 WHERE id = {}; \
+                 UPDATE accounts SET balance = balance + 7 WHERE id = {}; COMMIT",
+                n + 1,
+                n + 1500
+            ))
+            .await
+            .unwrap();
+    }
+    c[master]
+        .batch_execute(
+            "DELETE FROM accounts WHERE id % 10 = 3; \
+             ALTER TABLE accounts ADD COLUMN flag int DEFAULT 7; \
+             UPDATE accounts SET flag = 8 WHERE id % 10 = 4",
+        )
+        .await
+        .unwrap();
+    let rows = same_checkpoints(&cluster, master, replica).await;
+    // The table's rows and its index's entries.
+    assert!(rows >= 2 * 2700, "{rows} rows in the checkpoints");
+
+    // Killed while its master writes on, the replica starts from its own
+    // checkpoints and logs, and copies on from there.
+    cluster.nodes[replica].kill9();
+    c[master]
+        .batch_execute(
+            "UPDATE accounts SET balance = balance + 1 WHERE id <= 1000; \
+             INSERT INTO accounts SELECT g, 5, 'new' FROM generate_series(3001, 3500) g",
+        )
+        .await
+        .unwrap();
+    cluster.nodes[replica].restart();
+    let c = connect_all(&cluster).await;
+    c[replica]
+        .batch_execute("DELETE FROM accounts WHERE id > 3400")
+        .await
+        .unwrap();
+    same_checkpoints(&cluster, master, replica).await;
+    for client in &c {
+        assert_eq!(
+            rows_text(
+                client,
+                "SELECT count(*), sum(balance), sum(flag) FROM accounts"
+            )
+            .await,
+            ["3100|272900|22000"]
+        );
+    }
+    copied_without_failing(&cluster, replica);
 }

@@ -214,6 +214,11 @@ impl ShardContext {
         let cluster = router.cluster();
         loop {
             tokio::time::sleep(SETTLE_INTERVAL).await;
+            // A replica's ledger holds its master's decisions, as copied:
+            // the master reports, asks and sends.
+            if self.is_replica() {
+                continue;
+            }
             self.log_forgotten();
             for (decider, txs) in self.durable_reports() {
                 let report = ShardRequest::Reported {

@@ -11,12 +11,25 @@
 //! recovers it like any log, and a replica knows exactly how far it is.
 //!
 //! A replica writes nothing of its own into its log (`append_record`
-//! refuses): no settlement of what recovery left open, no checkpoint that
-//! would end the log where its store, not yet fed from the records, stands.
+//! refuses) and settles nothing on its own: what its copy leaves prepared
+//! stays so, locked, until the copy of the master's `Resolve` comes.
+//!
+//! Each record copied is applied to the replica's store as it is appended,
+//! as recovery would apply it: commits at a new timestamp, prepares held,
+//! resolves settled, commit decisions kept in the node's ledger with the
+//! evidence their participants' resolves leave, for as long as the master
+//! keeps them. So the store always stands where the log ends, and the
+//! replica takes checkpoints of it like any shard. A record that depends
+//! on other logs of the master's node (`Depends`) is copied only once the
+//! replica's copies of those logs hold what it names: every prefix of the
+//! copies is one the master's node could have recovered to.
 
 use std::rc::Rc;
 
-use tessera_storage::wal::FeedRead;
+use tessera_storage::record::{id_shard, Record, TxId, WriteOp, WriteSet};
+use tessera_storage::store::LockOwner;
+use tessera_storage::wal::{FeedRead, Ticket};
+use tessera_types::buckets::decided_in_catalog;
 use tessera_types::{sqlstate, Error, Result};
 
 use super::{ShardContext, ShardRequest, ShardResponse};
@@ -206,8 +219,143 @@ impl ShardContext {
                     ),
                 ));
             }
-            self.wal.append_lazy(&payload)?;
+            let record = Record::decode(&payload).map_err(|e| {
+                Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!(
+                        "the master shipped a record at position {at} that does not decode: {}",
+                        e.message
+                    ),
+                )
+            })?;
+            if let Record::Depends(on) = &record {
+                self.wait_copied(on).await?;
+            }
+            // Mastership may have changed while this waited.
+            if !self.is_replica() {
+                break;
+            }
+            let ticket = self.wal.append_lazy(&payload)?;
+            self.apply_copied(record, ticket);
         }
         self.wal.flush().await
+    }
+
+    /// Waits until this node's copies of the master's other logs reach the
+    /// positions `on` names (a `Depends` record). This log's own copy is
+    /// made durable first: a copy waiting on this one goes on meanwhile.
+    async fn wait_copied(&self, on: &[(u16, u64)]) -> Result<()> {
+        self.wal.flush().await?;
+        let mut positions = vec![0; self.node_shards as usize];
+        for (log, at) in on {
+            let Some(p) = positions.get_mut(*log as usize) else {
+                return Err(Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!("the master's log depends on its log {log}, which this node lacks"),
+                ));
+            };
+            if *log != self.shard {
+                *p = (*p).max(*at);
+            }
+        }
+        self.deps.wait(&positions).await
+    }
+
+    /// Applies a record copied into the log under `ticket` to the store
+    /// and the ledger, as recovery would (see the module comment).
+    fn apply_copied(&self, record: Record, ticket: Ticket) {
+        match record {
+            Record::Commit(mut writes) => {
+                self.conform_copied(&mut writes);
+                let ts = self.tick();
+                let horizon = self.timeline.horizon();
+                self.store.borrow_mut().apply(writes, ts, horizon);
+            }
+            Record::Prepare { tx, writes } => {
+                self.store.borrow_mut().lock(&writes, LockOwner::Tx(tx));
+                self.prepared.borrow_mut().insert(tx, (writes, self.tick()));
+            }
+            Record::Resolve { tx, commit } => {
+                let Some((mut writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
+                    return;
+                };
+                // The evidence of a commit decided on this node, kept
+                // until the resolve is durable (`settle_durable_resolves`).
+                if commit && !decided_in_catalog(tx) && self.node_range().contains(&id_shard(tx)) {
+                    self.ledger.resolved(tx, self.number(), true, true);
+                    self.resolves_logged.borrow_mut().push((ticket, tx));
+                }
+                let ts = self.tick();
+                let horizon = self.timeline.horizon();
+                self.store.borrow_mut().unlock(&writes);
+                if commit {
+                    // The catalog may have changed since the prepare.
+                    self.conform_copied(&mut writes);
+                    self.store.borrow_mut().apply(writes, ts, horizon);
+                }
+            }
+            Record::Decision {
+                tx,
+                commit: true,
+                participants,
+                at,
+            } => {
+                let spans = self.spans_nodes(&participants);
+                self.ledger.decided(
+                    tx,
+                    self.number(),
+                    true,
+                    at.unwrap_or(0),
+                    &participants,
+                    spans,
+                );
+            }
+            // An abort needs no evidence: recovery presumes it.
+            Record::Decision { tx, .. } | Record::Forget { tx } => self.ledger.forget(tx),
+            Record::Depends(_) => {}
+        }
+    }
+
+    /// Fits copied writes to the catalog this node holds now, which may be
+    /// ahead of the master's when it logged them: rows of tables dropped
+    /// since are left out, rows stored before columns were added or
+    /// retyped take the new shape (as `refresh_catalog` gives the rows
+    /// already stored).
+    fn conform_copied(&self, writes: &mut WriteSet) {
+        let catalog = self.catalog();
+        writes.ops.retain_mut(|op| {
+            let table = op.table();
+            let Some(def) = catalog.table_by_id(table) else {
+                // A table this node does not know yet is newer, not dropped.
+                return table >= catalog.next_table_id;
+            };
+            if let WriteOp::Put { row, .. } = op {
+                if let Some(fill) = def.widening().filter(|f| f.len() > row.len()) {
+                    row.extend_from_slice(&fill[row.len()..]);
+                }
+                for (c, to) in def.retyped() {
+                    if let Some(v) = row
+                        .get_mut(c)
+                        .filter(|v| !v.is_null() && v.data_type() != to)
+                    {
+                        if let Ok(converted) = v.clone().cast(to, true) {
+                            *v = converted;
+                        }
+                    }
+                }
+            }
+            true
+        });
+    }
+}
+
+impl ShardContext {
+    /// At start-up, on a replica: the prepares its copy leaves open, held
+    /// as its master holds them until the copy of their `Resolve` comes.
+    pub fn restore_copied_prepares(&self, prepares: Vec<(TxId, WriteSet)>) {
+        for (tx, writes) in prepares {
+            self.store.borrow_mut().lock(&writes, LockOwner::Tx(tx));
+            self.prepared.borrow_mut().insert(tx, (writes, self.tick()));
+        }
     }
 }
