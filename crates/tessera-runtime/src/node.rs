@@ -288,6 +288,14 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     };
     recovery::migrate_single_file_logs(&config.data_dir, meta.shard_count)?;
     let fs: Arc<dyn FileSystem> = Arc::new(OsFileSystem);
+    // A replica's install of its master's checkpoint that a crash
+    // interrupted (docs/CLUSTER.md §5).
+    for shard in 0..meta.shard_count {
+        tessera_storage::checkpoint::resume_install(
+            &*fs,
+            &recovery::shard_dir(&config.data_dir, shard),
+        )?;
+    }
     let source = match &config.cluster_catalog {
         Some(c) => recovery::CatalogSource::Records(&c.records),
         None => recovery::CatalogSource::File,

@@ -468,6 +468,15 @@ pub enum ShardRequest {
     /// from there on (about `max_bytes`, at least one), once there are any
     /// or after a second (docs/CLUSTER.md §5). Answered `Shipped`.
     ShipWal { from: u64, max_bytes: u32 },
+    /// To a master, from a replica whose log position its log no longer
+    /// holds (answered `LogGone` to `ShipWal`): `max_bytes` at most of its
+    /// checkpoint `seq` (`None`: its newest) from `offset`. Answered
+    /// `CheckpointPart`.
+    ShipCheckpoint {
+        seq: Option<u64>,
+        offset: u64,
+        max_bytes: u32,
+    },
     /// Record a two-phase decision durably (on a participant's shard, or
     /// the router's own).
     Decide {
@@ -732,6 +741,16 @@ pub enum ShardResponse {
     Waits(Vec<(TxId, TxId)>),
     /// Log records with their positions (`ShipWal`).
     Shipped(Vec<(u64, Vec<u8>)>),
+    /// The master's log no longer holds the position asked (`ShipWal`):
+    /// the replica copies its checkpoint first.
+    LogGone,
+    /// Part of a checkpoint file (`ShipCheckpoint`): its sequence number,
+    /// the file's length, and the bytes from the offset asked.
+    CheckpointPart {
+        seq: u64,
+        len: u64,
+        bytes: Vec<u8>,
+    },
 }
 
 impl ShardRequest {
@@ -960,6 +979,11 @@ pub struct ShardContext {
     ledger: Arc<TwoPhaseLedger>,
     /// `Resolve` records appended and not yet known durable.
     resolves_logged: RefCell<Vec<(Ticket, TxId)>>,
+    /// A checkpoint of this shard is being taken; a replica installing
+    /// its master's waits for it to end and holds the next one back
+    /// (`replication.rs`).
+    checkpointing: Cell<bool>,
+    installing: Cell<bool>,
     /// Outcomes of transactions decided on another node, to report to
     /// the decider once the log is durable up to the ticket.
     reports: RefCell<Vec<(Ticket, TxId)>>,
@@ -1230,6 +1254,8 @@ impl ShardContext {
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
             resolves_logged: RefCell::new(Vec::new()),
+            checkpointing: Cell::new(false),
+            installing: Cell::new(false),
             reports: RefCell::new(Vec::new()),
             deps: {
                 let deps = LogDeps::new(shard as usize + 1);
@@ -1633,25 +1659,14 @@ impl ShardContext {
                     .as_ref()
                     .is_some_and(|(_, p)| p.table_by_id(id).is_some())
         });
-        for t in fresh.storage_tables() {
-            store.ensure_table(t.id);
-        }
         if let Some((_, p)) = &pending {
             for t in p.storage_tables() {
                 store.ensure_table(t.id);
             }
         }
-        // Columns added since: rows stored before take their values
-        // (once per added column; a no-op for other tables).
-        for t in fresh.tables() {
-            if let Some(fill) = t.widening() {
-                store.widen(t.id, &fill);
-            }
-            // Columns whose type changed: stored values converted, once.
-            for (c, to) in t.retyped() {
-                store.retype(t.id, c, to);
-            }
-        }
+        // Columns added or retyped since: rows stored before take their
+        // shape (once per change; a no-op for other tables).
+        store.fit_to_catalog(&fresh);
         // Private copies, so shards do not bounce one reference count
         // between cores on every statement.
         if self.cached_catalog.borrow().version != fresh.version {
@@ -1832,6 +1847,11 @@ impl ShardContext {
             ShardRequest::Reported { shard, txs } => Ok(self.reported(shard, txs)),
             ShardRequest::LockWaits => Ok(self.lock_waits()),
             ShardRequest::ShipWal { from, max_bytes } => self.ship_wal(from, max_bytes).await,
+            ShardRequest::ShipCheckpoint {
+                seq,
+                offset,
+                max_bytes,
+            } => self.ship_checkpoint(seq, offset, max_bytes),
             ShardRequest::Decide {
                 tx,
                 commit,
@@ -2780,6 +2800,9 @@ impl ShardContext {
     /// [`ShardContext::end_checkpoint`] and the returned floor.
     pub fn begin_checkpoint(&self) -> Result<Option<(Timestamp, CheckpointPlan)>> {
         self.catalog();
+        if self.installing.get() {
+            return Ok(None);
+        }
         let appended = self.wal.appended()?;
         let in_flight = self.in_flight.borrow();
         if in_flight
@@ -2812,6 +2835,7 @@ impl ShardContext {
             max_row_id: 0,
             tables: self.store.borrow().table_ids(),
         };
+        self.checkpointing.set(true);
         Ok(Some((floor, plan)))
     }
 
@@ -2822,6 +2846,7 @@ impl ShardContext {
 
     /// Ends a checkpoint begun with `begin_checkpoint`: releases its floor.
     pub fn end_checkpoint(&self, floor: Timestamp) {
+        self.checkpointing.set(false);
         self.end_read(floor);
     }
 

@@ -400,6 +400,11 @@ mod tests {
                 from: 1 << 40,
                 max_bytes: 4096,
             },
+            ShardRequest::ShipCheckpoint {
+                seq: Some(3),
+                offset: 1 << 33,
+                max_bytes: 1 << 20,
+            },
             ShardRequest::LockWaits,
             ShardRequest::Reported {
                 shard: 4,
@@ -605,6 +610,13 @@ mod tests {
             ShardResponse::Outcome(crate::shard::TxOutcome::Abort),
             ShardResponse::Outcome(crate::shard::TxOutcome::Pending),
             ShardResponse::Waits(vec![(7 << 16 | 3, 9 << 16 | 2)]),
+            ShardResponse::Shipped(vec![(1 << 40, vec![1, 2, 3])]),
+            ShardResponse::LogGone,
+            ShardResponse::CheckpointPart {
+                seq: 4,
+                len: 1 << 34,
+                bytes: vec![9; 10],
+            },
         ];
         for response in &responses {
             round_trip_response(response);

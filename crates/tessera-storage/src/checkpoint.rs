@@ -132,6 +132,132 @@ pub fn set_aside(fs: &dyn FileSystem, path: &Path) -> Result<()> {
         .map_err(|e| Error::io(&format!("setting aside {}", path.display()), e))
 }
 
+/// `shard-N/installing`: present while a replica installs its master's
+/// checkpoint (see [`install_checkpoint`]); it names the checkpoint's
+/// sequence number and replay start.
+pub fn install_marker(shard_dir: &Path) -> PathBuf {
+    shard_dir.join("installing")
+}
+
+/// Where a replica downloads its master's checkpoint `seq` to.
+pub fn incoming_path(shard_dir: &Path, seq: u64) -> PathBuf {
+    checkpoint_dir(shard_dir).join(file_name(seq, ".ckpt.incoming"))
+}
+
+/// On a replica whose log its master no longer keeps from where it ends
+/// (docs/CLUSTER.md §5): makes the master's checkpoint `seq`, downloaded
+/// whole and synced at [`incoming_path`], the shard's only checkpoint,
+/// with its log to go on from the checkpoint's replay start
+/// `replay_start` in a new, empty segment, every older one removed.
+///
+/// A marker is made durable first; a crash anywhere after it is finished
+/// by [`resume_install`] at the next start, one before it leaves the
+/// shard as it was. The shard's own checkpoints must not run meanwhile.
+pub fn install_checkpoint(
+    fs: &dyn FileSystem,
+    shard_dir: &Path,
+    seq: u64,
+    replay_start: u64,
+) -> Result<()> {
+    let marker = install_marker(shard_dir);
+    let mut file = fs.open(&marker).map_err(io_error("creating", &marker))?;
+    file.set_len(0)
+        .and_then(|_| file.write_all_at(format!("{seq} {replay_start}").as_bytes(), 0))
+        .and_then(|_| file.sync_all())
+        .map_err(io_error("writing", &marker))?;
+    drop(file);
+    fs.sync_dir(shard_dir)
+        .map_err(io_error("syncing", shard_dir))?;
+    let dir = checkpoint_dir(shard_dir);
+    let path = dir.join(file_name(seq, SUFFIX));
+    fs.rename(&incoming_path(shard_dir, seq), &path)
+        .and_then(|_| fs.sync_dir(&dir))
+        .map_err(io_error("installing", &path))?;
+    finish_install(fs, shard_dir, seq, replay_start)
+}
+
+/// At start-up: finishes a checkpoint install a crash interrupted (see
+/// [`install_checkpoint`]), or drops one that had not begun.
+pub fn resume_install(fs: &dyn FileSystem, shard_dir: &Path) -> Result<()> {
+    let marker = install_marker(shard_dir);
+    let text = match fs.read(&marker) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error("reading", &marker)(e)),
+    };
+    let parsed = std::str::from_utf8(&text).ok().and_then(|t| {
+        let (seq, at) = t.trim().split_once(' ')?;
+        Some((seq.parse().ok()?, at.parse().ok()?))
+    });
+    let Some((seq, replay_start)) = parsed else {
+        // Torn while written: the install had not begun.
+        tracing::warn!(
+            "{}: an unfinished marker; the install it began is dropped",
+            marker.display()
+        );
+        fs.remove(&marker).map_err(io_error("removing", &marker))?;
+        return fs
+            .sync_dir(shard_dir)
+            .map_err(io_error("syncing", shard_dir));
+    };
+    let dir = checkpoint_dir(shard_dir);
+    if !fs
+        .list(&dir)
+        .map_err(io_error("listing", &dir))?
+        .contains(&file_name(seq, SUFFIX))
+    {
+        tracing::warn!(
+            "{}: dropping an install of the master's checkpoint {seq} that did not begin",
+            shard_dir.display()
+        );
+        let _ = fs.remove(&incoming_path(shard_dir, seq));
+        fs.remove(&marker).map_err(io_error("removing", &marker))?;
+        return fs
+            .sync_dir(shard_dir)
+            .map_err(io_error("syncing", shard_dir));
+    }
+    tracing::info!(
+        "{}: finishing the install of the master's checkpoint {seq}",
+        shard_dir.display()
+    );
+    finish_install(fs, shard_dir, seq, replay_start)
+}
+
+/// The steps of an install after its checkpoint is in place: the other
+/// checkpoints go, then the log before `replay_start` (an empty segment
+/// begins there), then the marker.
+fn finish_install(
+    fs: &dyn FileSystem,
+    shard_dir: &Path,
+    seq: u64,
+    replay_start: u64,
+) -> Result<()> {
+    let dir = checkpoint_dir(shard_dir);
+    let keep = file_name(seq, SUFFIX);
+    for name in fs.list(&dir).map_err(io_error("listing", &dir))? {
+        if name != keep {
+            let path = dir.join(&name);
+            fs.remove(&path).map_err(io_error("removing", &path))?;
+        }
+    }
+    fs.sync_dir(&dir).map_err(io_error("syncing", &dir))?;
+    let wal = wal_dir(shard_dir);
+    let starts = list_segments(fs, &wal)?;
+    if !starts.contains(&replay_start) {
+        let first = segment_path(&wal, replay_start);
+        fs.open(&first).map_err(io_error("creating", &first))?;
+    }
+    for start in starts.into_iter().filter(|s| *s < replay_start) {
+        let path = segment_path(&wal, start);
+        fs.remove(&path).map_err(io_error("removing", &path))?;
+    }
+    fs.sync_dir(&wal).map_err(io_error("syncing", &wal))?;
+    let marker = install_marker(shard_dir);
+    fs.remove(&marker).map_err(io_error("removing", &marker))?;
+    fs.sync_dir(shard_dir)
+        .map_err(io_error("syncing", shard_dir))
+}
+
 /// What the header of a checkpoint records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointHeader {
@@ -750,6 +876,57 @@ mod tests {
     use crate::file::sim::SimFs;
     use crate::record::Record;
     use crate::recovery::{recover_in, shard_dir};
+
+    /// A replica's install of its master's checkpoint, interrupted by a
+    /// crash: one whose checkpoint was not yet in place is dropped, the
+    /// shard as it was; one whose checkpoint was is finished.
+    #[test]
+    fn an_interrupted_install_is_finished_or_dropped_at_start_up() {
+        let fs = SimFs::new();
+        let shard = Path::new("data/shard-0");
+        let (wal, dir) = (wal_dir(shard), checkpoint_dir(shard));
+        fs.create_dir_all(&wal).unwrap();
+        fs.create_dir_all(&dir).unwrap();
+        let names = |d: &Path| {
+            let mut n = fs.list(d).unwrap();
+            n.sort();
+            n
+        };
+        // The replica's own checkpoint and log; the master's checkpoint 3,
+        // replaying from 9000, downloaded.
+        for path in [
+            dir.join(file_name(7, SUFFIX)),
+            segment_path(&wal, 0),
+            segment_path(&wal, 500),
+            incoming_path(shard, 3),
+        ] {
+            fs.open(&path).unwrap();
+        }
+        let mark = || {
+            let mut marker = fs.open(&install_marker(shard)).unwrap();
+            marker.write_all_at(b"3 9000", 0).unwrap();
+        };
+        let before = (names(&dir), names(&wal));
+        mark();
+        resume_install(&fs, shard).unwrap();
+        assert_eq!(names(&dir), [file_name(7, SUFFIX)], "the download goes");
+        assert_eq!(names(&wal), before.1, "the log stays");
+        assert!(!names(shard).contains(&"installing".to_string()));
+
+        fs.open(&incoming_path(shard, 3)).unwrap();
+        mark();
+        fs.rename(&incoming_path(shard, 3), &dir.join(file_name(3, SUFFIX)))
+            .unwrap();
+        resume_install(&fs, shard).unwrap();
+        assert_eq!(names(&dir), [file_name(3, SUFFIX)]);
+        let segments = list_segments(&fs, &wal).unwrap();
+        assert_eq!(segments, [9000], "the log goes on from the replay start");
+        assert!(!names(shard).contains(&"installing".to_string()));
+        // Nothing to do without a marker.
+        resume_install(&fs, shard).unwrap();
+        assert_eq!(names(&dir), [file_name(3, SUFFIX)]);
+        assert_eq!(before.0.len(), 2);
+    }
 
     /// A catalog with one table `t (v int)`.
     fn catalog() -> (Catalog, TableId) {

@@ -47,6 +47,14 @@ pub trait FileSystem: Send + Sync + 'static {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// A sequential reader of `path`.
     fn reader(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>>;
+    /// At most `len` bytes of `path` from `offset` (fewer at its end), and
+    /// the file's length.
+    fn read_range(&self, path: &Path, offset: u64, len: usize) -> io::Result<(Vec<u8>, u64)> {
+        let data = self.read(path)?;
+        let from = (offset as usize).min(data.len());
+        let to = from.saturating_add(len).min(data.len());
+        Ok((data[from..to].to_vec(), data.len() as u64))
+    }
     /// The names of the entries in `dir`; none if it does not exist.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Replaces `to` by `from` atomically (both in one directory).
@@ -78,6 +86,15 @@ impl FileSystem for OsFileSystem {
             1 << 20,
             File::open(path)?,
         )))
+    }
+    fn read_range(&self, path: &Path, offset: u64, len: usize) -> io::Result<(Vec<u8>, u64)> {
+        use std::os::unix::fs::FileExt;
+        let file = File::open(path)?;
+        let total = file.metadata()?.len();
+        let len = len.min(total.saturating_sub(offset) as usize);
+        let mut buf = vec![0; len];
+        file.read_exact_at(&mut buf, offset)?;
+        Ok((buf, total))
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let entries = match std::fs::read_dir(dir) {

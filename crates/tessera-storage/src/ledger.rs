@@ -373,6 +373,13 @@ impl TwoPhaseLedger {
         entries.early.remove(&tx);
     }
 
+    /// Drops every decision `shard` coordinated: on a replica that
+    /// installs its master's checkpoint, which holds those still needed.
+    pub fn forget_coordinated(&self, shard: u16) {
+        let mut entries = self.lock();
+        entries.decided.retain(|_, e| e.coordinator != shard);
+    }
+
     /// What a checkpoint of `shard` must keep now.
     pub fn retained(&self, shard: u16) -> Retained {
         let entries = self.lock();

@@ -680,19 +680,8 @@ pub fn recover_with(
             }
             resolutions.push(Record::Resolve { tx, commit });
         }
-        for table in catalog.storage_tables() {
-            store.ensure_table(table.id);
-        }
-        // Rows logged before a column was added.
-        for table in catalog.tables() {
-            if let Some(fill) = table.widening() {
-                store.widen(table.id, &fill);
-            }
-            // And rows logged before a column's type changed.
-            for (c, to) in table.retyped() {
-                store.retype(table.id, c, to);
-            }
-        }
+        // Rows logged before a column was added or retyped.
+        store.fit_to_catalog(&catalog);
         shards.push(RecoveredShard {
             store,
             dir: log.dir,

@@ -535,6 +535,13 @@ impl ShardStore {
         self.applied
     }
 
+    /// Numbers the write sets applied from now on after `seq`: a store
+    /// that replaces another (a replica installing its master's
+    /// checkpoint) goes on from the one it replaces.
+    pub fn continue_after(&mut self, seq: ApplySeq) {
+        self.applied = self.applied.max(seq);
+    }
+
     /// Keys of each table on this shard (a deleted key counts until it is
     /// collected): the planner's row counts.
     pub fn key_counts(&self) -> impl Iterator<Item = (TableId, usize)> + '_ {
@@ -565,6 +572,24 @@ impl ShardStore {
             }
         }
         growth
+    }
+
+    /// Gives rows stored or logged under an older catalog this one's
+    /// shape: every table it has gets storage, rows from before a column
+    /// was added take its value, values from before a column's type
+    /// changed are converted (both once, as `widen` and `retype` say).
+    pub fn fit_to_catalog(&mut self, catalog: &Catalog) {
+        for table in catalog.storage_tables() {
+            self.ensure_table(table.id);
+        }
+        for table in catalog.tables() {
+            if let Some(fill) = table.widening() {
+                self.widen(table.id, &fill);
+            }
+            for (c, to) in table.retyped() {
+                self.retype(table.id, c, to);
+            }
+        }
     }
 
     /// Frees the rows of tables the catalog no longer has.

@@ -529,6 +529,39 @@ impl WalWriter {
         }
     }
 
+    /// On a replica that installed its master's checkpoint, whose replay
+    /// starts at `at`, past this log's end: the log goes on from `at`, in
+    /// a new segment starting there (the segments before are the
+    /// caller's to remove). Everything appended must be durable first.
+    pub async fn skip_to(&self, at: u64) -> Result<()> {
+        self.flush().await?;
+        let end = self.appended_lsn.get();
+        if at < end {
+            return Err(Error::internal(format!(
+                "a log cannot skip back from {end} to {at}"
+            )));
+        }
+        if at == end {
+            return Ok(());
+        }
+        self.appended_lsn.set(at);
+        self.in_flight_lsn.set(at);
+        {
+            let mut feed = self.feed.borrow_mut();
+            feed.records.clear();
+            feed.bytes = 0;
+        }
+        // An empty batch at `at` starts the segment and moves the durable
+        // end there.
+        let _ = self.to_syncer.send(Batch {
+            start_lsn: at,
+            end_lsn: at,
+            bytes: vec![],
+            new_segment: true,
+        });
+        self.view().wait(at).await
+    }
+
     /// Makes the next batch start a new segment (a checkpoint asks, so
     /// that the segments before it can be removed whole later). No effect
     /// on a single-file log.
@@ -1834,6 +1867,39 @@ mod tests {
             }
         });
         fs
+    }
+
+    /// A replica that installed its master's checkpoint goes on from its
+    /// replay start, in a segment of its own, at the master's positions.
+    #[test]
+    fn a_log_skips_ahead_into_a_new_segment() {
+        use crate::file::FileSystem;
+        let dir = Path::new("wal");
+        let fs = crate::file::sim::SimFs::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let shared: Arc<dyn FileSystem> = Arc::new(fs.clone());
+            let wal = WalWriter::open_segments(shared, dir, 0, "t", 64, 1 << 20).unwrap();
+            wal.enable_feed();
+            wal.append_durable(&[1; 30]).await.unwrap();
+            assert!(wal.skip_to(10).await.is_err(), "never back");
+            wal.skip_to(5000).await.unwrap();
+            assert_eq!(wal.view().durable().unwrap(), 5000);
+            assert_eq!(wal.feed_since(0, 1 << 20).unwrap(), FeedRead::Gone);
+            wal.append_durable(&[2; 30]).await.unwrap();
+            assert_eq!(wal.appended().unwrap().end(), 5038);
+        });
+        assert_eq!(list_segments(&fs, dir).unwrap(), [0, 5000]);
+        let mut seen = vec![];
+        let end = scan_segments(&fs, dir, 5000, |at, p| {
+            seen.push((at, p[0]));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(5000, 2)]);
+        assert_eq!(end.end, 5038);
     }
 
     /// A segment that ends short of the next one is damage in the middle of

@@ -185,6 +185,25 @@ fn copied_without_failing(cluster: &TestCluster, replica: usize) {
     );
 }
 
+/// Two nodes of two shards forming one group of two that checkpoint
+/// every second (and every 64 KiB of log), connected; which is the master
+/// and which the replica.
+async fn checkpointing_pair() -> (TestCluster, Vec<Client>, usize, usize) {
+    let cluster = TestCluster::start(
+        2,
+        2,
+        &[
+            "--replication-factor=2",
+            "--checkpoint-interval=1",
+            "--checkpoint-wal-size=65536",
+        ],
+    );
+    let c = connect_all(&cluster).await;
+    let nodes = layout(&cluster, &c[0]).await;
+    let master = nodes.iter().position(|n| n.2 == 2).expect("a master");
+    (cluster, c, master, 1 - master)
+}
+
 async fn totals(client: &Client) -> Vec<String> {
     rows_text(client, "SELECT count(*), sum(balance) FROM accounts").await
 }
@@ -370,19 +389,7 @@ async fn buckets_even_out_between_full_groups_through_their_masters() {
 /// killed and starts again from its own checkpoints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_applies_what_it_copies_and_checkpoints_the_same_rows() {
-    let mut cluster = TestCluster::start(
-        2,
-        2,
-        &[
-            "--replication-factor=2",
-            "--checkpoint-interval=1",
-            "--checkpoint-wal-size=65536",
-        ],
-    );
-    let c = connect_all(&cluster).await;
-    let nodes = layout(&cluster, &c[0]).await;
-    let master = nodes.iter().position(|n| n.2 == 2).expect("a master");
-    let replica = 1 - master;
+    let (mut cluster, c, master, replica) = checkpointing_pair().await;
     c[replica]
         .batch_execute(
             "CREATE TABLE accounts (id int PRIMARY KEY, balance int, note text); \
@@ -443,4 +450,72 @@ async fn a_replica_applies_what_it_copies_and_checkpoints_the_same_rows() {
         );
     }
     copied_without_failing(&cluster, replica);
+}
+
+/// A replica whose master no longer keeps its log from where the
+/// replica's ends (the master checkpointed while the replica was down,
+/// then restarted, so it holds no older records in memory either) copies
+/// the master's newest checkpoint, makes it its own, and copies the log
+/// on from there (docs/CLUSTER.md §5); it restarts from it like any
+/// shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_left_behind_copies_its_masters_checkpoint() {
+    let (mut cluster, c, master, replica) = checkpointing_pair().await;
+    c[master]
+        .batch_execute(
+            "CREATE TABLE items (id int PRIMARY KEY, body text); \
+             INSERT INTO items SELECT g, repeat('a', 100) FROM generate_series(1, 500) g",
+        )
+        .await
+        .unwrap();
+    replica_caught_up(&cluster, master, replica).await;
+
+    cluster.nodes[replica].kill9();
+    for round in 0..4 {
+        c[master]
+            .execute(
+                "UPDATE items SET body = repeat(chr(98 + $1), 100 + $1)",
+                &[&round],
+            )
+            .await
+            .unwrap();
+        c[master].batch_execute("CHECKPOINT").await.unwrap();
+    }
+    c[master]
+        .batch_execute("INSERT INTO items SELECT g, 'late' FROM generate_series(501, 600) g")
+        .await
+        .unwrap();
+    drop(c);
+    cluster.nodes[master].restart();
+    cluster.nodes[replica].restart();
+    same_checkpoints(&cluster, master, replica).await;
+    assert!(
+        cluster.nodes[replica]
+            .log()
+            .contains("installed the master's checkpoint"),
+        "{}",
+        cluster.nodes[replica].log_tail()
+    );
+
+    // It copies on from the checkpoint, and starts again from it.
+    let c = connect_all(&cluster).await;
+    c[replica]
+        .execute("DELETE FROM items WHERE id > 550", &[])
+        .await
+        .unwrap();
+    replica_caught_up(&cluster, master, replica).await;
+    cluster.nodes[replica].kill9();
+    cluster.nodes[replica].restart();
+    let c = connect_all(&cluster).await;
+    c[replica]
+        .execute("UPDATE items SET body = 'z' WHERE id <= 10", &[])
+        .await
+        .unwrap();
+    same_checkpoints(&cluster, master, replica).await;
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT count(*), sum(length(body)) FROM items").await,
+            ["550|50680"]
+        );
+    }
 }

@@ -26,6 +26,10 @@
 
 use std::rc::Rc;
 
+use tessera_storage::checkpoint::{
+    checkpoint_dir, incoming_path, install_checkpoint, list_checkpoints, load_checkpoint,
+    LoadError, LoadedCheckpoint,
+};
 use tessera_storage::record::{id_shard, Record, TxId, WriteOp, WriteSet};
 use tessera_storage::store::LockOwner;
 use tessera_storage::wal::{FeedRead, Ticket};
@@ -39,6 +43,8 @@ use crate::router::Cluster;
 const SHIP_BYTES: u32 = 4 << 20;
 /// How long a master holds a `ShipWal` that finds nothing new.
 const SHIP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How much of a checkpoint file one `ShipCheckpoint` answer carries, at most.
+const CHECKPOINT_PART_BYTES: u32 = 1 << 20;
 /// How long a replica waits before asking again after a failed call.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -112,17 +118,8 @@ impl ShardContext {
     /// replica is further behind than the log keeps in memory (or the
     /// master restarted since).
     fn ship_from_files(&self, from: u64, max_bytes: usize) -> Result<ShardResponse> {
-        let gone = || {
-            Error::new(
-                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!(
-                    "shard {}'s master no longer keeps its log from position {from}; the replica needs a copy of its checkpoint",
-                    self.number()
-                ),
-            )
-        };
         let Some((fs, dir)) = &self.log_files else {
-            return Err(gone());
+            return Ok(ShardResponse::LogGone);
         };
         let durable = self.wal.view().durable()?;
         let mut records = Vec::new();
@@ -142,7 +139,7 @@ impl ShardContext {
             Ok(_) => {}
             Err(e) if e.message == enough.message => {}
             // The files no longer reach back to `from`.
-            Err(_) if records.is_empty() => return Err(gone()),
+            Err(_) if records.is_empty() => return Ok(ShardResponse::LogGone),
             Err(e) => return Err(e),
         }
         Ok(ShardResponse::Shipped(records))
@@ -194,6 +191,7 @@ impl ShardContext {
         };
         let records = match cluster.call(self.number(), ask).await? {
             ShardResponse::Shipped(records) => records,
+            ShardResponse::LogGone => return self.install_master_checkpoint(cluster).await,
             other => {
                 return Err(Error::internal(format!(
                     "an unexpected answer to ShipWal: {other:?}"
@@ -350,6 +348,201 @@ impl ShardContext {
 }
 
 impl ShardContext {
+    /// On a master: part of one of its checkpoint files, for a replica
+    /// that copies it (see [`ShardContext::install_master_checkpoint`]).
+    pub(super) fn ship_checkpoint(
+        &self,
+        seq: Option<u64>,
+        offset: u64,
+        max_bytes: u32,
+    ) -> Result<ShardResponse> {
+        if self.is_replica() {
+            return Err(not_master(self.number()));
+        }
+        let missing = |what: String| Error::new(sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE, what);
+        let Some((fs, wal)) = &self.log_files else {
+            return Err(missing(format!("shard {} keeps no files", self.number())));
+        };
+        let dir = checkpoint_dir(wal.parent().unwrap_or(wal));
+        let kept = list_checkpoints(&**fs, &dir)?;
+        let found = match seq {
+            None => kept.first(),
+            Some(seq) => kept.iter().find(|(kept, _)| *kept == seq),
+        };
+        let Some((seq_found, path)) = found else {
+            return Err(missing(match seq {
+                None => format!("shard {} has no checkpoint", self.number()),
+                Some(seq) => format!(
+                    "shard {} no longer keeps checkpoint {seq}; its copy starts again",
+                    self.number()
+                ),
+            }));
+        };
+        let max_bytes = max_bytes.clamp(1, CHECKPOINT_PART_BYTES) as usize;
+        let (bytes, len) = fs
+            .read_range(path, offset, max_bytes)
+            .map_err(|e| Error::io(&format!("reading {}", path.display()), e))?;
+        Ok(ShardResponse::CheckpointPart {
+            seq: *seq_found,
+            len,
+            bytes,
+        })
+    }
+
+    /// On a replica whose master's log no longer reaches back to where
+    /// this log ends (the master took checkpoints while the replica was
+    /// away, and keeps no older records in memory): copies the master's
+    /// newest checkpoint, makes it this shard's (the log then goes on from
+    /// its replay start) and replaces the store, prepares and ledger
+    /// entries with what it holds. Copying then goes on from there.
+    async fn install_master_checkpoint<C: Cluster>(&self, cluster: &C) -> Result<()> {
+        let Some((fs, wal)) = self.log_files.clone() else {
+            return Err(Error::internal("a replica without log files"));
+        };
+        let shard_dir = wal.parent().unwrap_or(&wal).to_path_buf();
+        let end = self.wal.appended()?.end();
+        tracing::info!(
+            "shard {}: its master no longer keeps its log from position {end}; copying the master's checkpoint",
+            self.number()
+        );
+        let started = std::time::Instant::now();
+        let (seq, len) = self.download_checkpoint(cluster, &*fs, &shard_dir).await?;
+        let path = incoming_path(&shard_dir, seq);
+        let catalog = self.catalog();
+        let keep = |t| catalog.table_by_id(t).is_some() || t >= catalog.next_table_id;
+        let loaded = match load_checkpoint(&*fs, &path, self.shard, self.tick(), keep) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = fs.remove(&path);
+                return Err(match e {
+                    LoadError::Damaged(why) => Error::new(
+                        sqlstate::DATA_CORRUPTED,
+                        format!("the master's checkpoint {seq} arrived damaged: {why}"),
+                    ),
+                    LoadError::Failed(e) => e,
+                });
+            }
+        };
+        let replay_start = loaded.header.replay_start;
+        if replay_start <= end {
+            let _ = fs.remove(&path);
+            return Err(Error::internal(format!(
+                "the master's checkpoint {seq} replays from {replay_start}, not past this log's end {end}"
+            )));
+        }
+        // The shard's own checkpoints wait, and one under way ends first.
+        self.installing.set(true);
+        let installed = async {
+            while self.checkpointing.get() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            install_checkpoint(&*fs, &shard_dir, seq, replay_start)?;
+            self.wal.skip_to(replay_start).await
+        }
+        .await;
+        if installed.is_ok() {
+            self.replace_state(loaded);
+        }
+        self.installing.set(false);
+        installed?;
+        tracing::info!(
+            "shard {}: installed the master's checkpoint {seq} ({len} bytes) in {:?}; copying its log from position {replay_start}",
+            self.number(),
+            started.elapsed()
+        );
+        Ok(())
+    }
+
+    /// Copies the master's newest checkpoint file to
+    /// [`incoming_path`], synced; returns its sequence number and length.
+    async fn download_checkpoint<C: Cluster>(
+        &self,
+        cluster: &C,
+        fs: &dyn tessera_storage::file::FileSystem,
+        shard_dir: &std::path::Path,
+    ) -> Result<(u64, u64)> {
+        let mut seq = None;
+        let mut offset = 0;
+        let mut file = None;
+        loop {
+            let ask = ShardRequest::ShipCheckpoint {
+                seq,
+                offset,
+                max_bytes: CHECKPOINT_PART_BYTES,
+            };
+            let (part_seq, len, bytes) = match cluster.call(self.number(), ask).await? {
+                ShardResponse::CheckpointPart { seq, len, bytes } => (seq, len, bytes),
+                other => {
+                    return Err(Error::internal(format!(
+                        "an unexpected answer to ShipCheckpoint: {other:?}"
+                    )))
+                }
+            };
+            let path = incoming_path(shard_dir, part_seq);
+            let io = |what: &str, e| Error::io(&format!("{what} {}", path.display()), e);
+            if seq.is_some_and(|s| s != part_seq) || (bytes.is_empty() && offset < len) {
+                return Err(Error::new(
+                    sqlstate::PROTOCOL_VIOLATION,
+                    format!("the master sent a wrong part of its checkpoint {part_seq}"),
+                ));
+            }
+            if file.is_none() {
+                let mut created = fs.open(&path).map_err(|e| io("creating", e))?;
+                created.set_len(0).map_err(|e| io("truncating", e))?;
+                file = Some(created);
+                seq = Some(part_seq);
+            }
+            let Some(f) = file.as_mut() else {
+                unreachable!("made above");
+            };
+            f.write_all_at(&bytes, offset)
+                .map_err(|e| io("writing", e))?;
+            offset += bytes.len() as u64;
+            if offset >= len {
+                f.sync_all().map_err(|e| io("syncing", e))?;
+                return Ok((part_seq, len));
+            }
+        }
+    }
+
+    /// Makes a master's checkpoint, just installed, this replica shard's
+    /// state: its rows (fitted to the node's catalog, as recovery fits
+    /// them), its open prepares (locked), and its decisions and evidence
+    /// in the ledger in place of those this shard's copy held.
+    fn replace_state(&self, loaded: LoadedCheckpoint) {
+        let LoadedCheckpoint {
+            mut store,
+            prepared,
+            decisions,
+            prepared_evidence,
+            ..
+        } = loaded;
+        store.fit_to_catalog(&self.catalog());
+        store.continue_after(self.store.borrow().applied());
+        let now = self.tick();
+        for (tx, writes) in &prepared {
+            store.lock(writes, LockOwner::Tx(*tx));
+        }
+        *self.store.borrow_mut() = store;
+        *self.prepared.borrow_mut() = prepared
+            .into_iter()
+            .map(|(tx, writes)| (tx, (writes, now)))
+            .collect();
+        self.resolves_logged.borrow_mut().clear();
+        let me = self.number();
+        self.ledger.forget_coordinated(me);
+        for d in decisions.into_iter().filter(|d| d.commit) {
+            let spans = self.spans_nodes(&d.participants);
+            self.ledger
+                .decided(d.tx, me, true, d.at.unwrap_or(0), &d.participants, spans);
+        }
+        for tx in prepared_evidence {
+            if !decided_in_catalog(tx) && self.node_range().contains(&id_shard(tx)) {
+                self.ledger.copied_resolve(tx, me);
+            }
+        }
+    }
+
     /// At start-up, on a replica: the prepares its copy leaves open, held
     /// as its master holds them until the copy of their `Resolve` comes.
     pub fn restore_copied_prepares(&self, prepares: Vec<(TxId, WriteSet)>) {
