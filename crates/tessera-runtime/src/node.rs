@@ -659,11 +659,10 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if let Some(c) = &cluster_catalog {
         ctx = ctx.with_shared_catalog(c.log.clone(), c.records.len() as u64);
     }
-    if replica {
-        ctx.restore_copied_prepares(recovered.copied_prepares);
-    } else {
-        ctx.restore_in_doubt(recovered.in_doubt);
-    }
+    ctx.restore_in_doubt(match replica {
+        true => recovered.copied_prepares,
+        false => recovered.in_doubt,
+    });
     let ctx = Rc::new(ctx);
     if cluster_catalog.is_some() {
         tokio::task::spawn_local(ctx.clone().follow_shared_catalog());

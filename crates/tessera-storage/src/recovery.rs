@@ -820,6 +820,16 @@ mod tests {
         });
     }
 
+    /// A decision of shards 0 and 1 written in parallel with their prepares.
+    fn decide(tx: TxId, commit: bool) -> Record {
+        Record::Decision {
+            tx,
+            commit,
+            participants: vec![0, 1],
+            at: None,
+        }
+    }
+
     /// The length of `records` framed in a log.
     fn framed(records: &[&Record]) -> u64 {
         records.iter().map(|r| 8 + r.encode().len() as u64).sum()
@@ -883,12 +893,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let (catalog, t) = crate::testing::one_table(2);
-        let decide = |tx, commit| Record::Decision {
-            tx,
-            commit,
-            participants: vec![0, 1],
-            at: None,
-        };
         // tx 1: decided and prepared on both shards: commits.
         // tx 2: decided, but shard 1 never prepared: aborts everywhere.
         // tx 3: decided commit, then abort (a prepare had failed): aborts.
@@ -961,12 +965,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let (catalog, t) = crate::testing::one_table(2);
-        let decide = |tx, commit| Record::Decision {
-            tx,
-            commit,
-            participants: vec![0, 1],
-            at: None,
-        };
         let prepare = |tx, key: &[u8]| Record::Prepare {
             tx,
             writes: put(t, key),

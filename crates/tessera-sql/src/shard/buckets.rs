@@ -489,8 +489,10 @@ impl ShardContext {
         }
     }
 
-    /// Prepares recovery left open whose decision is for the catalog's
-    /// log: they stay locked and prepared until it decides them.
+    /// Prepares recovery left open whose outcome comes from elsewhere
+    /// (the catalog's log, a router on another node, or on a replica its
+    /// master's copied `Resolve`): they stay locked and prepared until it
+    /// comes.
     pub fn restore_in_doubt(&self, in_doubt: Vec<(TxId, WriteSet)>) {
         let now = self.tick();
         for (tx, writes) in in_doubt {

@@ -30,8 +30,7 @@ use tessera_storage::checkpoint::{
     checkpoint_dir, incoming_path, install_checkpoint, list_checkpoints, load_checkpoint,
     LoadError, LoadedCheckpoint,
 };
-use tessera_storage::record::{id_shard, Record, TxId, WriteOp, WriteSet};
-use tessera_storage::store::LockOwner;
+use tessera_storage::record::{id_shard, Record, WriteOp, WriteSet};
 use tessera_storage::wal::{FeedRead, Ticket};
 use tessera_types::buckets::decided_in_catalog;
 use tessera_types::{sqlstate, Error, Result};
@@ -265,14 +264,9 @@ impl ShardContext {
         match record {
             Record::Commit(mut writes) => {
                 self.conform_copied(&mut writes);
-                let ts = self.tick();
-                let horizon = self.timeline.horizon();
-                self.store.borrow_mut().apply(writes, ts, horizon);
+                self.apply_committed(writes);
             }
-            Record::Prepare { tx, writes } => {
-                self.store.borrow_mut().lock(&writes, LockOwner::Tx(tx));
-                self.prepared.borrow_mut().insert(tx, (writes, self.tick()));
-            }
+            Record::Prepare { tx, writes } => self.restore_in_doubt(vec![(tx, writes)]),
             Record::Resolve { tx, commit } => {
                 let Some((mut writes, _)) = self.prepared.borrow_mut().remove(&tx) else {
                     return;
@@ -283,13 +277,12 @@ impl ShardContext {
                     self.ledger.resolved(tx, self.number(), true, true);
                     self.resolves_logged.borrow_mut().push((ticket, tx));
                 }
-                let ts = self.tick();
-                let horizon = self.timeline.horizon();
-                self.store.borrow_mut().unlock(&writes);
                 if commit {
                     // The catalog may have changed since the prepare.
                     self.conform_copied(&mut writes);
-                    self.store.borrow_mut().apply(writes, ts, horizon);
+                    self.apply_committed(writes);
+                } else {
+                    self.store.borrow_mut().unlock(&writes);
                 }
             }
             Record::Decision {
@@ -519,15 +512,9 @@ impl ShardContext {
         } = loaded;
         store.fit_to_catalog(&self.catalog());
         store.continue_after(self.store.borrow().applied());
-        let now = self.tick();
-        for (tx, writes) in &prepared {
-            store.lock(writes, LockOwner::Tx(*tx));
-        }
         *self.store.borrow_mut() = store;
-        *self.prepared.borrow_mut() = prepared
-            .into_iter()
-            .map(|(tx, writes)| (tx, (writes, now)))
-            .collect();
+        self.prepared.borrow_mut().clear();
+        self.restore_in_doubt(prepared);
         self.resolves_logged.borrow_mut().clear();
         let me = self.number();
         self.ledger.forget_coordinated(me);
@@ -540,15 +527,6 @@ impl ShardContext {
             if !decided_in_catalog(tx) && self.node_range().contains(&id_shard(tx)) {
                 self.ledger.copied_resolve(tx, me);
             }
-        }
-    }
-
-    /// At start-up, on a replica: the prepares its copy leaves open, held
-    /// as its master holds them until the copy of their `Resolve` comes.
-    pub fn restore_copied_prepares(&self, prepares: Vec<(TxId, WriteSet)>) {
-        for (tx, writes) in prepares {
-            self.store.borrow_mut().lock(&writes, LockOwner::Tx(tx));
-            self.prepared.borrow_mut().insert(tx, (writes, self.tick()));
         }
     }
 }
