@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Cluster failover timings on loopback (issue 6). Today the cluster's
-# metadata Raft group is what fails over: this starts a cluster of NODES
-# nodes (one shard each), kills the Raft leader with SIGKILL ROUNDS times
-# (restarting it after each round), and measures how long the survivors
-# take to have a new leader, as `tessera status` reports it. Data failover
-# (master kill to first successful write) joins this script when replica
-# sets exist (docs/CLUSTER.md steps 5-6).
+# Cluster failover timings on loopback (issue 6), in two parts.
 #
-# Also measured: the time from starting the nodes to a settled cluster
-# (all nodes voting or learning, one leader).
+# 1. The metadata Raft group: a cluster of NODES nodes (one shard each);
+#    the Raft leader is killed with SIGKILL ROUNDS times (restarted after
+#    each round), and the time until the survivors have a new leader, as
+#    `tessera status` reports it, is measured. Also the time from starting
+#    the nodes to a settled cluster (all nodes voting or learning, one
+#    leader).
+# 2. Data failover (docs/CLUSTER.md §6): 3 nodes, replication factor 2
+#    (nodes 1 and 2 form the group that owns the buckets, node 3 routes).
+#    A client inserts one row per statement through node 3, without pause;
+#    the master of the group is killed with SIGKILL ROUNDS times, and the
+#    time from the kill to the client's first acknowledged insert after it
+#    is measured (the statement waits for the new master; none fails). The
+#    old master is restarted as a replica after each round. Whether the
+#    master also led the Raft group is printed: then an election comes
+#    first.
 #
 # Usage: bench/cluster_failover.sh [--nodes N] [--rounds N] [--no-build]
 # KEEP_DIR=1 keeps the nodes' logs and data (with TESSERA_LOG_LEVEL=debug,
@@ -106,3 +113,68 @@ for r in $(seq 1 "$rounds"); do
     echo "  node $victim back; settled" >&2
 done
 echo "metadata leader failover: mean $((total / rounds)) ms over $rounds rounds (election timeout 500-1000 ms)"
+
+# ---------------------------------------------------------------------
+# 2. Data failover.
+for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+pids=()
+rm -rf "$dir"/n* "$dir"/log*
+peers="127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))"
+start_replicated() {
+    local i=$1
+    "$bin" run --data-dir "$dir/n$i" --pg-listen "127.0.0.1:$((base + 100 + i))" \
+        --listen "127.0.0.1:$((base + i))" --peer "$peers" \
+        --cluster-secret-file "$dir/secret" --shards 2 --replication-factor 2 >> "$dir/log$i" 2>&1 &
+    pids[$i]=$!
+}
+sql() { psql -h 127.0.0.1 -p "$((base + 100 + $1))" -U postgres -qAtX -c "$2"; }
+# The node id of shard 0's master and the Raft leader's, as node 3 says.
+master_and_leader() {
+    local s
+    s=$("$bin" status --peer "127.0.0.1:$((base + 3))" --cluster-secret-file "$dir/secret" 2>/dev/null) || return 1
+    echo "$(sed -n 's/.* 0: node \([0-9]*\) (epoch.*/\1/p' <<< "$s") $(sed -n 's/^raft leader: node \([0-9]*\) .*/\1/p' <<< "$s")"
+}
+for i in 1 2 3; do start_replicated "$i"; sleep 0.3; done
+until sql 3 "SELECT 1" >/dev/null 2>&1; do sleep 0.1; done
+sql 3 "CREATE TABLE failover_rows (id bigint PRIMARY KEY, at timestamptz DEFAULT now())"
+writer() {
+    local id=1
+    while :; do
+        if sql 3 "INSERT INTO failover_rows (id) VALUES ($id)" >/dev/null 2>>"$dir/writer.err"; then
+            echo "$(now_ms) $id" >> "$dir/acked"
+        else
+            echo "$(now_ms) failed" >> "$dir/acked"
+        fi
+        id=$((id + 1))
+    done
+}
+writer &
+writer_pid=$!
+trap 'kill $writer_pid 2>/dev/null || true; cleanup' EXIT
+sleep 2
+total=0
+for r in $(seq 1 "$rounds"); do
+    read -r master leader < <(master_and_leader)
+    t0=$(now_ms)
+    kill -9 "${pids[$master]}"
+    while :; do
+        first=$(awk -v t="$t0" '$1 > t && $2 != "failed" {print $1; exit}' "$dir/acked")
+        [ -n "$first" ] && break
+        sleep 0.02
+    done
+    took=$((first - t0))
+    total=$((total + took))
+    lead="not the Raft leader"
+    [ "$master" = "$leader" ] && lead="also the Raft leader"
+    read -r now _ < <(master_and_leader)
+    echo "round $r: killed master node $master ($lead); node $now took over; first write after $took ms"
+    start_replicated "$master"
+    until sql "$master" "SELECT 1" >/dev/null 2>&1; do sleep 0.1; done
+    sleep 2
+done
+kill "$writer_pid" 2>/dev/null || true
+failed=$(grep -c failed "$dir/acked" || true)
+acked=$(grep -vc failed "$dir/acked" || true)
+rows=$(sql 3 "SELECT count(*) FROM failover_rows")
+echo "data failover: mean $((total / rounds)) ms from master kill to first write over $rounds rounds (failover timeout 1500 ms)"
+echo "inserts: $acked acknowledged, $failed failed; $rows rows kept (asynchronous replication loses what the replica had not copied)"

@@ -55,6 +55,15 @@ pub(crate) struct ClaimRequest {
     pub reply: oneshot::Sender<Result<Vec<Claimed>>>,
 }
 
+/// A new master's start of its epoch (`Command::StartEpoch`), served
+/// apart from the rest: a failover waits on no DDL.
+pub(crate) struct EpochRequest {
+    pub shard: u16,
+    pub epoch: u64,
+    pub start: u64,
+    pub reply: oneshot::Sender<Result<()>>,
+}
+
 /// A statement's changes to global tables, served in order apart from
 /// the rest (several go in one command when they queue up).
 pub(crate) struct GlobalRequest {
@@ -70,6 +79,7 @@ pub struct CatalogClient {
     requests: mpsc::UnboundedSender<CatalogRequest>,
     claims: mpsc::UnboundedSender<ClaimRequest>,
     globals: mpsc::UnboundedSender<GlobalRequest>,
+    epochs: mpsc::UnboundedSender<EpochRequest>,
     /// How many writes to global tables the node's copy holds.
     globals_applied: Arc<watch::Sender<u64>>,
     /// How many sequence claims the node's sequences have observed.
@@ -116,8 +126,13 @@ impl BucketView {
 }
 
 impl CatalogClient {
+    /// `requests` and `epochs`: the queues of catalog operations and of
+    /// new masters' epochs.
     pub(crate) fn new(
-        requests: mpsc::UnboundedSender<CatalogRequest>,
+        (requests, epochs): (
+            mpsc::UnboundedSender<CatalogRequest>,
+            mpsc::UnboundedSender<EpochRequest>,
+        ),
         claims: (mpsc::UnboundedSender<ClaimRequest>, Arc<watch::Sender<u64>>),
         globals: (
             mpsc::UnboundedSender<GlobalRequest>,
@@ -130,6 +145,7 @@ impl CatalogClient {
     ) -> CatalogClient {
         CatalogClient {
             requests,
+            epochs,
             claims: claims.0,
             claims_observed: claims.1,
             globals: globals.0,
@@ -246,6 +262,62 @@ impl CatalogClient {
         claims: Vec<SequenceMove>,
     ) -> impl Future<Output = Result<Vec<Claimed>>> + Send + 'static {
         ask(&self.claims, |reply| ClaimRequest { claims, reply })
+    }
+
+    /// This node's shard `index` stopped copying as the new master of
+    /// `epoch`, its own writes starting at log position `start`: resolves
+    /// once the cluster recorded it and the node takes the shard's
+    /// requests.
+    pub fn start_epoch(
+        &self,
+        index: u16,
+        epoch: u64,
+        start: u64,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let shard = self
+            .my_record()
+            .map_or(u16::MAX, |r| r.first_shard.saturating_add(index));
+        let masters = self.masters.clone();
+        let mut metadata = self.metadata.clone();
+        let me = self.me();
+        let started = ask(&self.epochs, move |reply| EpochRequest {
+            shard,
+            epoch,
+            start,
+            reply,
+        });
+        async move {
+            started.await?;
+            // The metadata that says so is applied here; the masters
+            // follow it.
+            loop {
+                if let Some(me) = me {
+                    masters.update(&metadata.borrow_and_update(), me);
+                }
+                if masters.epoch(index) == Some(epoch) {
+                    return Ok(());
+                }
+                if masters.promoted(index) != Some(epoch) {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        format!("shard {shard} is no longer to be master in epoch {epoch}"),
+                    ));
+                }
+                if metadata.changed().await.is_err() {
+                    return Err(stopped());
+                }
+            }
+        }
+    }
+
+    /// How far a member whose log's last records came from the master of
+    /// `epoch` may reach in this node's shard `index`'s log (see
+    /// `Metadata::fork_after`).
+    pub fn fork_after(&self, index: u16, epoch: u64) -> Option<u64> {
+        let first = self.my_record()?.first_shard;
+        self.metadata
+            .borrow()
+            .fork_after(first.saturating_add(index), epoch)
     }
 
     /// The sequences' positions this node has applied, and how many

@@ -30,7 +30,9 @@ use tessera_types::{sqlstate, Error, Result};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::catalog::{CatalogClient, CatalogOp, CatalogRequest, ClaimRequest, GlobalRequest};
+use crate::catalog::{
+    CatalogClient, CatalogOp, CatalogRequest, ClaimRequest, EpochRequest, GlobalRequest,
+};
 use crate::secret::{handshake_server, ClusterSecret};
 use crate::state::{
     Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, SequenceMove,
@@ -52,6 +54,9 @@ pub struct Timing {
     pub voter_down_timeout: Duration,
     /// How often the governor looks at the cluster.
     pub governor_interval: Duration,
+    /// A master whose node has not answered the governor for this long is
+    /// replaced by a member of its replica group (docs/CLUSTER.md §6).
+    pub failover_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -61,7 +66,8 @@ impl Default for Timing {
             election_min: Duration::from_millis(500),
             election_max: Duration::from_millis(1000),
             voter_down_timeout: Duration::from_secs(30),
-            governor_interval: Duration::from_millis(500),
+            governor_interval: Duration::from_millis(250),
+            failover_timeout: Duration::from_millis(1500),
         }
     }
 }
@@ -282,13 +288,14 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
     let (catalog_requests, catalog_rx) = mpsc::unbounded_channel();
     let (claim_requests, claims_rx) = mpsc::unbounded_channel();
     let (global_requests, globals_rx) = mpsc::unbounded_channel();
+    let (epoch_requests, epochs_rx) = mpsc::unbounded_channel();
     let (sql_applied, sql_applied_rx) = watch::channel(0);
     let (globals_applied, globals_applied_rx) = watch::channel(0);
     let (claims_observed, claims_observed_rx) = watch::channel(0);
     let me = Arc::new(AtomicU64::new(0));
     let masters = Arc::new(crate::masters::Mastership::new(config.shards));
     let catalog = CatalogClient::new(
-        catalog_requests,
+        (catalog_requests, epoch_requests),
         (claim_requests, Arc::new(claims_observed)),
         (global_requests, Arc::new(globals_applied)),
         metadata.clone(),
@@ -332,8 +339,11 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     stores: RefCell::new(Some((log, sm))),
                     metadata: metadata_rx,
                     contact: RefCell::new(BTreeMap::new()),
+                    log_ends: RefCell::new(BTreeMap::new()),
+                    masters: masters_kept.clone(),
                     leader_since: RefCell::new(None),
                     seen_leader: RefCell::new((None, 0)),
+                    previous_leader: Cell::new(None),
                     leader: leader_seen,
                     last_proposal: Cell::new(0),
                     catalog_peer: RefCell::new(None),
@@ -349,6 +359,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                 tokio::task::spawn_local(node.clone().serve_catalog(catalog_rx));
                 tokio::task::spawn_local(node.clone().serve_claims(claims_rx));
                 tokio::task::spawn_local(node.clone().serve_globals(globals_rx));
+                tokio::task::spawn_local(node.clone().serve_epochs(epochs_rx));
                 tokio::task::spawn_local(node.clone().follow_masters(masters_kept));
                 let mut shutdown_rx = shutdown_rx;
                 while !*shutdown_rx.borrow() {
@@ -384,9 +395,17 @@ struct Node {
     metadata: watch::Receiver<Arc<Metadata>>,
     /// On the leader: when each node last answered the governor.
     contact: RefCell<BTreeMap<NodeId, Instant>>,
+    /// On the leader: how far each node's shard logs reached when it last
+    /// answered.
+    log_ends: RefCell<BTreeMap<NodeId, Vec<u64>>>,
+    /// Which of this node's shards it is master of, and its logs' ends.
+    masters: Arc<crate::masters::Mastership>,
     leader_since: RefCell<Option<Instant>>,
     /// The leader the governor last saw, for the log.
     seen_leader: RefCell<(Option<NodeId>, u64)>,
+    /// The leader before that: silent for an election timeout at least
+    /// when this node took over from it.
+    previous_leader: Cell<Option<NodeId>>,
     /// The leader, for [`ClusterWatch`].
     leader: Arc<AtomicU64>,
     /// The number of this node's last catalog proposal.
@@ -427,6 +446,9 @@ const CATALOG_LOCK_RETRY: Duration = Duration::from_millis(50);
 /// How long a sequence claim is tried again without a leader or an answer
 /// before the statement that needs it fails.
 const SEQUENCE_CLAIM_PATIENCE: Duration = Duration::from_secs(10);
+/// How long a new master tries to have the start of its epoch recorded
+/// before it gives up (and tries again later).
+const EPOCH_PATIENCE: Duration = Duration::from_secs(10);
 const DISCOVERY_RETRY: Duration = Duration::from_millis(300);
 
 impl Node {
@@ -697,6 +719,7 @@ impl Node {
                     cluster_id: None,
                     node_id: None,
                     leader: None,
+                    log_ends: vec![],
                 }),
                 _ => Response::Failed("this node is not in a cluster yet".into()),
             };
@@ -709,6 +732,7 @@ impl Node {
                     cluster_id: identity.cluster_id,
                     node_id: identity.node_id,
                     leader: self.leader_addr(&raft),
+                    log_ends: self.masters.log_ends(),
                 })
             }
             Request::AppendEntries(rpc) => Response::AppendEntries(raft.append_entries(rpc).await),
@@ -781,6 +805,7 @@ impl Node {
                 | Command::LeaseIds { .. }
                 | Command::ClaimSequences { .. }
                 | Command::WriteGlobals { .. }
+                | Command::StartEpoch { .. }
                 | Command::Fence),
             ) => match commit(&raft, command).await {
                 Ok((index, result)) => Response::Proposed { index, result },
@@ -831,6 +856,24 @@ impl Node {
     async fn serve_claims(self: Rc<Self>, mut requests: mpsc::UnboundedReceiver<ClaimRequest>) {
         while let Some(request) = requests.recv().await {
             let result = self.claim_sequences(request.claims).await;
+            let _ = request.reply.send(result);
+        }
+    }
+
+    /// Serves new masters' starts of their epochs, one at a time.
+    async fn serve_epochs(self: Rc<Self>, mut requests: mpsc::UnboundedReceiver<EpochRequest>) {
+        while let Some(request) = requests.recv().await {
+            let make = |node, _| Command::StartEpoch {
+                shard: request.shard,
+                epoch: request.epoch,
+                node,
+                start: request.start,
+            };
+            // Taken twice, it is the same (the first start stays).
+            let result = self
+                .propose_patiently("the start of a master's epoch", EPOCH_PATIENCE, make, false)
+                .await
+                .map(|_| ());
             let _ = request.reply.send(result);
         }
     }
@@ -1439,6 +1482,7 @@ impl Node {
             if !Self::is_leader(&raft) {
                 *self.leader_since.borrow_mut() = None;
                 self.contact.borrow_mut().clear();
+                self.log_ends.borrow_mut().clear();
                 continue;
             }
             let since = *self
@@ -1446,6 +1490,7 @@ impl Node {
                 .borrow_mut()
                 .get_or_insert_with(Instant::now);
             self.ping_all(&raft).await;
+            self.fail_over(&raft, since).await;
             if let Err(e) = self.balance_voters(&raft, since).await {
                 tracing::warn!("the governor: {}", e.message);
             }
@@ -1485,6 +1530,9 @@ impl Node {
         self.leader.store(leader.unwrap_or(0), Ordering::Release);
         let mut seen = self.seen_leader.borrow_mut();
         if seen.0 != leader {
+            if seen.0.is_some() {
+                self.previous_leader.set(seen.0);
+            }
             match leader {
                 Some(id) => tracing::info!("node {id} leads the metadata group (term {term})"),
                 None => tracing::warn!("the metadata group has no leader (term {term})"),
@@ -1506,21 +1554,104 @@ impl Node {
         let mut pings = Vec::new();
         for (id, addr) in nodes {
             let secret = self.config.secret.clone();
-            let timeout = self.config.timing.governor_interval;
+            // A node that is merely slow is not taken for dead: the
+            // answer may take longer than the governor's interval.
+            let timeout = (self.config.timing.failover_timeout / 2).max(Duration::from_millis(100));
             pings.push((
                 id,
                 tokio::task::spawn_local(async move {
                     let mut peer = Peer::new(addr, secret);
-                    matches!(
-                        peer.call(&Request::Hello, timeout).await,
-                        Ok(Response::Hello(_))
-                    )
+                    match peer.call(&Request::Hello, timeout).await {
+                        Ok(Response::Hello(hello)) => Some(hello.log_ends),
+                        _ => None,
+                    }
                 }),
             ));
         }
         for (id, ping) in pings {
-            if let Ok(true) = ping.await {
+            if let Ok(Some(log_ends)) = ping.await {
                 self.contact.borrow_mut().insert(id, Instant::now());
+                self.log_ends.borrow_mut().insert(id, log_ends);
+            }
+        }
+    }
+
+    /// Failover (docs/CLUSTER.md §6): for each node that is master of
+    /// shards and has not answered for the failover timeout, promotes the
+    /// member of its replica group that answers and whose logs of those
+    /// shards reach furthest. The new master takes requests once it has
+    /// stopped copying and said where its writes begin (`StartEpoch`).
+    async fn fail_over(&self, raft: &Raft<TypeConfig>, leader_since: Instant) {
+        let limit = self.config.timing.failover_timeout;
+        let me = raft.metrics().borrow().id;
+        let metadata = self.metadata.borrow().clone();
+        if metadata.replication_factor() < 2 {
+            return;
+        }
+        // Silent since it last answered this leader; one that never did,
+        // since this node leads, and the leader before it for an election
+        // timeout before that (the voters had not heard from it for that
+        // long when they elected this one).
+        let silent_for = |id: NodeId| match self.contact.borrow().get(&id) {
+            Some(t) => t.elapsed(),
+            None if Some(id) == self.previous_leader.get() => {
+                leader_since.elapsed() + self.config.timing.election_min
+            }
+            None => leader_since.elapsed(),
+        };
+        let answers = |id: NodeId| id == me || silent_for(id) < limit;
+        let silent: BTreeSet<NodeId> = metadata
+            .masters
+            .values()
+            .map(|m| m.node)
+            .filter(|n| !answers(*n))
+            .collect();
+        for from in silent {
+            let Some(first) = metadata.nodes.get(&from).map(|n| n.first_shard) else {
+                continue;
+            };
+            let shards: Vec<u16> = metadata
+                .masters
+                .iter()
+                .filter(|(_, m)| m.node == from)
+                .map(|(s, _)| *s)
+                .collect();
+            let reach = |id: NodeId, slot: u8| {
+                let ends = match id == me {
+                    true => self.masters.log_ends(),
+                    false => self.log_ends.borrow().get(&id).cloned().unwrap_or_default(),
+                };
+                let total: u128 = shards
+                    .iter()
+                    .filter_map(|s| ends.get(s.checked_sub(first)? as usize))
+                    .map(|e| *e as u128)
+                    .sum();
+                (total, std::cmp::Reverse(slot))
+            };
+            let heir = metadata
+                .group(first)
+                .into_iter()
+                // Only a member whose logs' ends it reported.
+                .filter(|n| {
+                    let heard = n.id == me || self.contact.borrow().contains_key(&n.id);
+                    n.id != from && n.state == NodeState::Online && heard && answers(n.id)
+                })
+                .max_by_key(|n| reach(n.id, n.slot))
+                .map(|n| n.id);
+            let Some(heir) = heir else {
+                continue;
+            };
+            let promote = Command::Promote {
+                first_shard: first,
+                node: heir,
+                from,
+            };
+            match self.propose(raft, promote).await {
+                Ok(CommandResult::Done) => tracing::warn!(
+                    "node {from}, master of shards {shards:?}, has not answered for {limit:?}: node {heir} takes over"
+                ),
+                Ok(other) => tracing::warn!("promoting node {heir}: {other:?}"),
+                Err(e) => tracing::warn!("promoting node {heir}: {}", e.message),
             }
         }
     }

@@ -534,12 +534,15 @@ impl ShardPeer {
         }
         let channel = open_channel(&self.addr, &self.secret, self.clock.clone())
             .await
-            .map_err(|e| match e.code {
-                sqlstate::CONNECTION_FAILURE => e,
-                _ => Error::new(
-                    sqlstate::CONNECTION_FAILURE,
-                    format!("cannot reach node {}: {}", self.addr, e.message),
-                ),
+            .map_err(|e| {
+                match e.code {
+                    sqlstate::CONNECTION_FAILURE => e,
+                    _ => Error::new(
+                        sqlstate::CONNECTION_FAILURE,
+                        format!("cannot reach node {}: {}", self.addr, e.message),
+                    ),
+                }
+                .no_master_reached()
             })?;
         *slot = Some(channel.clone());
         Ok(channel)

@@ -105,6 +105,17 @@ pub struct Master {
     pub epoch: u64,
 }
 
+/// Where a master's own writes begin in its shard's log (docs/CLUSTER.md
+/// §6): the end of what it copied when it took over. A member whose log
+/// holds records of an older epoch past the start of the next one holds
+/// an old master's tail that no later master has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochStart {
+    pub epoch: u64,
+    pub node: NodeId,
+    pub start: u64,
+}
+
 impl NodeRecord {
     /// Its shards' cluster-wide numbers.
     pub fn shard_range(&self) -> std::ops::Range<u16> {
@@ -187,6 +198,23 @@ pub enum Command {
     /// draining). Refused for the last online node: nothing could take
     /// its buckets.
     DrainNode { id: NodeId },
+    /// The governor's failover (docs/CLUSTER.md §6): `node` becomes master,
+    /// in a new epoch, of the shards of the group starting at
+    /// `first_shard` whose master is still `from`.
+    Promote {
+        first_shard: u16,
+        node: NodeId,
+        from: NodeId,
+    },
+    /// A new master stopped copying: its own writes of `epoch` begin at
+    /// position `start` of shard `shard`'s log. It takes requests once
+    /// this is applied.
+    StartEpoch {
+        shard: u16,
+        epoch: u64,
+        node: NodeId,
+        start: u64,
+    },
 }
 
 /// A move of a sequence's position to `value`: taken only if the
@@ -224,6 +252,20 @@ impl std::fmt::Display for Command {
             Command::WriteGlobals { node, writes, .. } => {
                 write!(f, "{} writes to global tables by node {node}", writes.len())
             }
+            Command::Promote {
+                first_shard,
+                node,
+                from,
+            } => write!(
+                f,
+                "node {node} takes over from node {from} as master of group {first_shard}"
+            ),
+            Command::StartEpoch {
+                shard,
+                epoch,
+                start,
+                ..
+            } => write!(f, "shard {shard}'s epoch {epoch} starts at {start}"),
         }
     }
 }
@@ -461,6 +503,9 @@ pub struct Metadata {
     pub replication_factor: u16,
     /// Per logical shard: its master (docs/CLUSTER.md §3).
     pub masters: BTreeMap<u16, Master>,
+    /// Per logical shard: where each epoch's master began writing, oldest
+    /// first (an epoch whose master never started has none).
+    pub epoch_starts: BTreeMap<u16, Vec<EpochStart>>,
 }
 
 impl Metadata {
@@ -568,7 +613,38 @@ impl Metadata {
                     epoch: 1,
                 },
             );
+            self.epoch_starts.insert(
+                shard,
+                vec![EpochStart {
+                    epoch: 1,
+                    node: node.id,
+                    start: 0,
+                }],
+            );
         }
+    }
+
+    /// Whether `node` is shard `shard`'s master and has started its epoch
+    /// (it takes requests), and in which epoch.
+    pub fn started_master(&self, shard: u16, node: NodeId) -> Option<u64> {
+        let m = self.masters.get(&shard).filter(|m| m.node == node)?;
+        self.epoch_starts
+            .get(&shard)?
+            .iter()
+            .any(|s| s.epoch == m.epoch)
+            .then_some(m.epoch)
+    }
+
+    /// How far a member whose log's last records came from the master of
+    /// epoch `epoch` may reach in shard `shard`'s log and still hold only
+    /// what the current master holds: the start of the first later epoch
+    /// (`None`: no later epoch began, nothing to cut).
+    pub fn fork_after(&self, shard: u16, epoch: u64) -> Option<u64> {
+        self.epoch_starts
+            .get(&shard)?
+            .iter()
+            .find(|s| s.epoch > epoch)
+            .map(|s| s.start)
     }
 
     /// `node` leaves its group: another member becomes master of the
@@ -833,6 +909,62 @@ impl Metadata {
                 self.global_proposals
                     .insert(*node, (*proposal, result.clone()));
                 result
+            }
+            Command::Promote {
+                first_shard,
+                node,
+                from,
+            } => {
+                let heir = self
+                    .nodes
+                    .get(node)
+                    .filter(|n| n.state == NodeState::Online && n.first_shard == *first_shard);
+                let Some(heir) = heir else {
+                    return CommandResult::Refused(format!(
+                        "node {node} is not an online member of group {first_shard}"
+                    ));
+                };
+                let mut promoted = 0;
+                for shard in heir.shard_range() {
+                    if let Some(m) = self.masters.get_mut(&shard).filter(|m| m.node == *from) {
+                        m.node = *node;
+                        m.epoch += 1;
+                        promoted += 1;
+                    }
+                }
+                match promoted {
+                    0 => CommandResult::Refused(format!(
+                        "node {from} is master of no shard of group {first_shard}"
+                    )),
+                    _ => CommandResult::Done,
+                }
+            }
+            Command::StartEpoch {
+                shard,
+                epoch,
+                node,
+                start,
+            } => {
+                let current = self.masters.get(shard).copied();
+                if current
+                    != Some(Master {
+                        node: *node,
+                        epoch: *epoch,
+                    })
+                {
+                    return CommandResult::Refused(format!(
+                        "node {node} is not shard {shard}'s master in epoch {epoch}"
+                    ));
+                }
+                let starts = self.epoch_starts.entry(*shard).or_default();
+                if !starts.iter().any(|s| s.epoch == *epoch) {
+                    starts.push(EpochStart {
+                        epoch: *epoch,
+                        node: *node,
+                        start: *start,
+                    });
+                }
+                CommandResult::Done
             }
         }
     }
@@ -1255,6 +1387,55 @@ pub(crate) mod tests {
         let bytes = postcard::to_allocvec(&m).unwrap();
         let back: Metadata = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_promotion_starts_an_epoch_whose_start_bounds_older_copies() {
+        let mut m = founded(node(1, "a"), 2);
+        m.apply(&Command::AddNode { node: node(2, "b") });
+        assert_eq!(m.started_master(0, 1), Some(1), "founders start at once");
+        assert_eq!(m.fork_after(0, 1), None, "no later epoch");
+        let promote = |from| Command::Promote {
+            first_shard: 0,
+            node: 2,
+            from,
+        };
+        assert_eq!(m.apply(&promote(1)), CommandResult::Done);
+        assert_eq!(m.masters[&0], Master { node: 2, epoch: 2 });
+        assert_eq!(m.masters[&1], Master { node: 2, epoch: 2 });
+        // Taken once: the masters are no longer node 1.
+        assert!(matches!(m.apply(&promote(1)), CommandResult::Refused(_)));
+        // Not started yet: no requests, and no bound for older copies.
+        assert_eq!(m.started_master(0, 2), None);
+        assert_eq!(m.fork_after(0, 1), None);
+        let start = |epoch, node, start| Command::StartEpoch {
+            shard: 0,
+            epoch,
+            node,
+            start,
+        };
+        assert!(matches!(
+            m.apply(&start(2, 1, 5)),
+            CommandResult::Refused(_)
+        ));
+        assert!(matches!(
+            m.apply(&start(1, 2, 5)),
+            CommandResult::Refused(_)
+        ));
+        assert_eq!(m.apply(&start(2, 2, 700)), CommandResult::Done);
+        assert_eq!(m.apply(&start(2, 2, 900)), CommandResult::Done);
+        assert_eq!(m.started_master(0, 2), Some(2));
+        assert_eq!(m.fork_after(0, 1), Some(700), "the first start stays");
+        assert_eq!(m.fork_after(0, 2), None);
+        assert_eq!(m.started_master(1, 2), None, "shard 1 has not started");
+        // Only an online member of the group is promoted.
+        m.apply(&Command::AddNode { node: node(3, "c") });
+        let stranger = Command::Promote {
+            first_shard: 0,
+            node: 3,
+            from: 2,
+        };
+        assert!(matches!(m.apply(&stranger), CommandResult::Refused(_)));
     }
 
     fn in_domain(uuid: u128, name: &str, dc: &str) -> NodeRecord {

@@ -121,6 +121,9 @@ pub struct Hello {
     pub node_id: Option<NodeId>,
     /// The leader's internal address, when known.
     pub leader: Option<String>,
+    /// How far each of its shard logs reaches (by shard number on the
+    /// node): the governor promotes the member that holds the most.
+    pub log_ends: Vec<u64>,
 }
 
 /// What `tessera status` shows: the leader's view.

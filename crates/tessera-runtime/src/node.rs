@@ -308,14 +308,48 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
             .collect(),
         None => vec![],
     };
-    let recovered = recovery::recover_with(
-        &*fs,
-        &config.data_dir,
-        base,
-        (first_shard, meta.shard_count),
-        source,
-        &replicas,
-    )?;
+    let recover = || {
+        recovery::recover_with(
+            &*fs,
+            &config.data_dir,
+            base.clone(),
+            (first_shard, meta.shard_count),
+            source,
+            &replicas,
+        )
+    };
+    let mut recovered = recover()?;
+    // An old master's copy that reaches past where a later master began
+    // holds records no master has now (its unreplicated tail): it is
+    // dropped and copied again from the master (docs/CLUSTER.md §6).
+    let mut log_epochs = Vec::with_capacity(meta.shard_count as usize);
+    for shard in &recovered.shards {
+        log_epochs.push(tessera_storage::checkpoint::read_log_epoch(
+            &*fs, &shard.dir,
+        )?);
+    }
+    let mut dropped = false;
+    if let Some(c) = &config.cluster_shards {
+        for &index in &replicas {
+            let shard = &recovered.shards[index as usize];
+            let Some(fork) = c.remote.fork_after(index, log_epochs[index as usize]) else {
+                continue;
+            };
+            if shard.wal_end > fork {
+                tracing::warn!(
+                    "shard {}: its log reaches position {}, past {fork} where a later master's writes began; the {} bytes after it were never copied to that master, so this copy is dropped and copied again from the master",
+                    first_shard + index,
+                    shard.wal_end,
+                    shard.wal_end - fork
+                );
+                tessera_storage::checkpoint::discard_shard(&*fs, &shard.dir)?;
+                dropped = true;
+            }
+        }
+    }
+    if dropped {
+        recovered = recover()?;
+    }
 
     // Ids continue after the largest found anywhere in the node.
     let mut max_row_id = recovered.max_row_id;
@@ -419,6 +453,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         let args = ShardArgs {
             shard,
             recovered: recovered_shard,
+            log_epoch: log_epochs[shard as usize],
             catalog_wal,
             cluster_catalog: config.cluster_catalog.clone().filter(|_| shard == 0),
             replica_sets: config.cluster_catalog.as_ref().map(|c| c.log.clone()),
@@ -504,6 +539,8 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
 struct ShardArgs {
     shard: ShardId,
     recovered: RecoveredShard,
+    /// The epoch of the master whose records its log ends with.
+    log_epoch: u64,
     catalog_wal: Option<(PathBuf, u64)>,
     cluster_catalog: Option<ClusterCatalog>,
     /// In a cluster (every shard): which shards this node is master of.
@@ -573,6 +610,7 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     let ShardArgs {
         shard,
         recovered,
+        log_epoch,
         catalog_wal,
         cluster_catalog,
         replica_sets,
@@ -652,7 +690,8 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     .with_ledger(ledger)
     .with_stats(stats)
     .with_deps(log_deps)
-    .with_log_files(fs.clone(), wal_dir(&recovered.dir));
+    .with_log_files(fs.clone(), wal_dir(&recovered.dir))
+    .with_log_epoch(log_epoch);
     if let Some(r) = replica_sets {
         ctx = ctx.with_replica_sets(r);
     }

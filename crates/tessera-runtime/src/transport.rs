@@ -65,6 +65,13 @@ pub trait RemoteShardCalls: Send + Sync {
     /// shard another member is master of is called there, as if another
     /// node's (docs/CLUSTER.md §3).
     fn serves_here(&self, index: ShardId) -> bool;
+
+    /// How far a member whose log of its shard `index` ends with records
+    /// of the master of `epoch` may reach and hold nothing the current
+    /// master lacks (`None`: no limit; docs/CLUSTER.md §6).
+    fn fork_after(&self, _index: ShardId, _epoch: u64) -> Option<u64> {
+        None
+    }
 }
 
 /// Where a node in a cluster extends its id lease (`tessera_cluster`'s
@@ -388,6 +395,10 @@ impl Cluster for ShardCluster {
         self.remote.is_some()
     }
 
+    fn replicated(&self) -> bool {
+        self.ctx.is_replicated()
+    }
+
     fn table_stats(&self) -> Option<Arc<tessera_sql::stats::TableStats>> {
         self.ctx.stats()
     }
@@ -608,7 +619,8 @@ impl RemoteShards {
             return Err(Error::new(
                 sqlstate::SERIALIZATION_FAILURE,
                 format!("this node is not the master of shard {shard}"),
-            ));
+            )
+            .no_master_reached());
         }
         let mailbox = &self.mailboxes[index as usize];
         let request = tessera_sql::wire::decode_request(request)?;

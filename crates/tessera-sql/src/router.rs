@@ -104,6 +104,11 @@ pub trait Cluster {
     fn in_cluster(&self) -> bool {
         false
     }
+    /// Whether shards keep copies on other nodes, so that a failover
+    /// replaces a master that cannot be reached (docs/CLUSTER.md §6).
+    fn replicated(&self) -> bool {
+        false
+    }
     fn catalog(&self) -> Arc<Catalog>;
     /// The catalog transaction block `txn` sees: its own changes too, once
     /// it made some (see `shard/ddl.rs`).
@@ -4477,6 +4482,7 @@ impl<C: Cluster> Router<C> {
         let rerun_moved = self.cluster.in_cluster() && (on_its_own || reads_only);
         let mut attempt = 0;
         let mut moved = 0;
+        let mut master_wait: Option<std::time::Instant> = None;
         loop {
             // A write with foreign keys to check or act on runs in a block,
             // so what they do commits with it (an implicit one outside a
@@ -4533,6 +4539,19 @@ impl<C: Cluster> Router<C> {
                 moved += 1;
                 self.catch_up_buckets(epoch).await?;
                 continue;
+            }
+            // A shard's master was unreachable or replaced (docs/CLUSTER.md
+            // §6): nothing ran there, and the statement runs again once
+            // the governor's failover names the new one.
+            if rerun_moved
+                && self.cluster.replicated()
+                && matches!(&result, Err(e) if e.is_no_master_reached())
+            {
+                let since = *master_wait.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < MASTER_WAIT {
+                    self.sleep_up_to(50_000, 100_000).await;
+                    continue;
+                }
             }
             match result {
                 Err(e)
@@ -5040,6 +5059,9 @@ const GLOBAL_WRITE_TRIES: u32 = 100;
 
 /// How often a statement runs again because buckets moved under it.
 const MOVED_RERUNS: u32 = 20;
+/// How long a statement outside a block waits for a shard's new master
+/// when its master cannot be reached (a failover takes a few seconds).
+const MASTER_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Whether `statement` writes a global table (itself, or a data-modifying
 /// WITH query of it).

@@ -466,8 +466,15 @@ pub enum ShardRequest {
     /// To a master, from the replica of this shard on another member of
     /// its group, whose log ends at `from`: the master's durable records
     /// from there on (about `max_bytes`, at least one), once there are any
-    /// or after a second (docs/CLUSTER.md §5). Answered `Shipped`.
-    ShipWal { from: u64, max_bytes: u32 },
+    /// or after a second (docs/CLUSTER.md §5). `epoch`: that of the
+    /// master whose records the replica's log ends with. Answered
+    /// `Shipped`, or `Diverged` when the replica's log reaches past where
+    /// a later master's own writes began (docs/CLUSTER.md §6).
+    ShipWal {
+        from: u64,
+        max_bytes: u32,
+        epoch: u64,
+    },
     /// To a master, from a replica whose log position its log no longer
     /// holds (answered `LogGone` to `ShipWal`): `max_bytes` at most of its
     /// checkpoint `seq` (`None`: its newest) from `offset`. Answered
@@ -739,11 +746,23 @@ pub enum ShardResponse {
     Outcome(cross_node::TxOutcome),
     /// A node's lock waits, `(waiter, holder)` (`LockWaits`).
     Waits(Vec<(TxId, TxId)>),
-    /// Log records with their positions (`ShipWal`).
-    Shipped(Vec<(u64, Vec<u8>)>),
+    /// Log records with their positions (`ShipWal`), from the master of
+    /// `epoch`.
+    Shipped {
+        epoch: u64,
+        records: Vec<(u64, Vec<u8>)>,
+    },
+    /// The replica's log reaches past `fork`, where a later master's own
+    /// writes began: it holds records of an old master that this one lacks
+    /// (`ShipWal`).
+    Diverged {
+        fork: u64,
+    },
     /// The master's log no longer holds the position asked (`ShipWal`):
-    /// the replica copies its checkpoint first.
-    LogGone,
+    /// the replica copies its checkpoint first. The master's epoch.
+    LogGone {
+        epoch: u64,
+    },
     /// Part of a checkpoint file (`ShipCheckpoint`): its sequence number,
     /// the file's length, and the bytes from the offset asked.
     CheckpointPart {
@@ -984,6 +1003,9 @@ pub struct ShardContext {
     /// (`replication.rs`).
     checkpointing: Cell<bool>,
     installing: Cell<bool>,
+    /// The epoch of the master whose records this shard's log ends with
+    /// (replicated shards; docs/CLUSTER.md §6).
+    log_epoch: Cell<u64>,
     /// Outcomes of transactions decided on another node, to report to
     /// the decider once the log is durable up to the ticket.
     reports: RefCell<Vec<(Ticket, TxId)>>,
@@ -1256,6 +1278,7 @@ impl ShardContext {
             resolves_logged: RefCell::new(Vec::new()),
             checkpointing: Cell::new(false),
             installing: Cell::new(false),
+            log_epoch: Cell::new(1),
             reports: RefCell::new(Vec::new()),
             deps: {
                 let deps = LogDeps::new(shard as usize + 1);
@@ -1846,7 +1869,11 @@ impl ShardContext {
             ShardRequest::Outcome { tx } => self.outcome(tx).await,
             ShardRequest::Reported { shard, txs } => Ok(self.reported(shard, txs)),
             ShardRequest::LockWaits => Ok(self.lock_waits()),
-            ShardRequest::ShipWal { from, max_bytes } => self.ship_wal(from, max_bytes).await,
+            ShardRequest::ShipWal {
+                from,
+                max_bytes,
+                epoch,
+            } => self.ship_wal(from, max_bytes, epoch).await,
             ShardRequest::ShipCheckpoint {
                 seq,
                 offset,
@@ -2696,6 +2723,13 @@ impl ShardContext {
         dir: std::path::PathBuf,
     ) -> ShardContext {
         self.log_files = Some((fs, dir));
+        self
+    }
+
+    /// The epoch of the master whose records the shard's log ends with,
+    /// as its files say.
+    pub fn with_log_epoch(self, epoch: u64) -> ShardContext {
+        self.log_epoch.set(epoch);
         self
     }
 

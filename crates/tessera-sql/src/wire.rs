@@ -399,6 +399,7 @@ mod tests {
             ShardRequest::ShipWal {
                 from: 1 << 40,
                 max_bytes: 4096,
+                epoch: 3,
             },
             ShardRequest::ShipCheckpoint {
                 seq: Some(3),
@@ -610,8 +611,12 @@ mod tests {
             ShardResponse::Outcome(crate::shard::TxOutcome::Abort),
             ShardResponse::Outcome(crate::shard::TxOutcome::Pending),
             ShardResponse::Waits(vec![(7 << 16 | 3, 9 << 16 | 2)]),
-            ShardResponse::Shipped(vec![(1 << 40, vec![1, 2, 3])]),
-            ShardResponse::LogGone,
+            ShardResponse::Shipped {
+                epoch: 3,
+                records: vec![(1 << 40, vec![1, 2, 3])],
+            },
+            ShardResponse::Diverged { fork: 1 << 35 },
+            ShardResponse::LogGone { epoch: 2 },
             ShardResponse::CheckpointPart {
                 seq: 4,
                 len: 1 << 34,

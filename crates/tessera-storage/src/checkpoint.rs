@@ -189,6 +189,10 @@ pub fn resume_install(fs: &dyn FileSystem, shard_dir: &Path) -> Result<()> {
         let (seq, at) = t.trim().split_once(' ')?;
         Some((seq.parse().ok()?, at.parse().ok()?))
     });
+    if text.trim_ascii() == DISCARD.as_bytes() {
+        tracing::info!("{}: finishing the removal of its copy", shard_dir.display());
+        return finish_discard(fs, shard_dir);
+    }
     let Some((seq, replay_start)) = parsed else {
         // Torn while written: the install had not begun.
         tracing::warn!(
@@ -221,6 +225,99 @@ pub fn resume_install(fs: &dyn FileSystem, shard_dir: &Path) -> Result<()> {
         shard_dir.display()
     );
     finish_install(fs, shard_dir, seq, replay_start)
+}
+
+/// The install marker's text for [`discard_shard`].
+const DISCARD: &str = "discard";
+
+/// Drops a shard's checkpoints and log: an old master's copy that holds
+/// records no later master has (docs/CLUSTER.md §6). The shard then starts
+/// empty and copies its master's checkpoint. A marker is made durable
+/// first, so a crash midway is finished by [`resume_install`].
+pub fn discard_shard(fs: &dyn FileSystem, shard_dir: &Path) -> Result<()> {
+    let marker = install_marker(shard_dir);
+    let mut file = fs.open(&marker).map_err(io_error("creating", &marker))?;
+    file.set_len(0)
+        .and_then(|_| file.write_all_at(DISCARD.as_bytes(), 0))
+        .and_then(|_| file.sync_all())
+        .map_err(io_error("writing", &marker))?;
+    drop(file);
+    fs.sync_dir(shard_dir)
+        .map_err(io_error("syncing", shard_dir))?;
+    finish_discard(fs, shard_dir)
+}
+
+fn finish_discard(fs: &dyn FileSystem, shard_dir: &Path) -> Result<()> {
+    // The log's durable end goes first: the log it vouches for goes next.
+    let watermark = crate::wal::watermark_path(&wal_dir(shard_dir));
+    match fs.remove(&watermark) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io_error("removing", &watermark)(e))
+        }
+        _ => {}
+    }
+    for dir in [checkpoint_dir(shard_dir), wal_dir(shard_dir)] {
+        let names = match fs.list(&dir) {
+            Ok(names) => names,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error("listing", &dir)(e)),
+        };
+        for name in &names {
+            let path = dir.join(name);
+            fs.remove(&path).map_err(io_error("removing", &path))?;
+        }
+        match fs.sync_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && names.is_empty() => {}
+            other => other.map_err(io_error("syncing", &dir))?,
+        }
+    }
+    let marker = install_marker(shard_dir);
+    fs.remove(&marker).map_err(io_error("removing", &marker))?;
+    fs.sync_dir(shard_dir)
+        .map_err(io_error("syncing", shard_dir))
+}
+
+/// The file that names the epoch of the master whose records a replicated
+/// shard's log ends with (docs/CLUSTER.md §6).
+fn log_epoch_path(shard_dir: &Path) -> PathBuf {
+    shard_dir.join("epoch")
+}
+
+/// The epoch of the master whose records the shard's log ends with: 1
+/// (the first masters') until one was written.
+pub fn read_log_epoch(fs: &dyn FileSystem, shard_dir: &Path) -> Result<u64> {
+    let path = log_epoch_path(shard_dir);
+    match fs.read(&path) {
+        Ok(text) => std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!("{} does not hold an epoch", path.display()),
+                )
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(1),
+        Err(e) => Err(io_error("reading", &path)(e)),
+    }
+}
+
+/// Records, durably, that the shard's log goes on with the records of the
+/// master of `epoch` (written whole, then renamed into place).
+pub fn write_log_epoch(fs: &dyn FileSystem, shard_dir: &Path, epoch: u64) -> Result<()> {
+    let path = log_epoch_path(shard_dir);
+    let next = shard_dir.join("epoch.next");
+    let mut file = fs.open(&next).map_err(io_error("creating", &next))?;
+    let text = epoch.to_string();
+    file.set_len(0)
+        .and_then(|_| file.write_all_at(text.as_bytes(), 0))
+        .and_then(|_| file.sync_all())
+        .map_err(io_error("writing", &next))?;
+    drop(file);
+    fs.rename(&next, &path)
+        .map_err(io_error("renaming", &next))?;
+    fs.sync_dir(shard_dir)
+        .map_err(io_error("syncing", shard_dir))
 }
 
 /// The steps of an install after its checkpoint is in place: the other
@@ -926,6 +1023,39 @@ mod tests {
         resume_install(&fs, shard).unwrap();
         assert_eq!(names(&dir), [file_name(3, SUFFIX)]);
         assert_eq!(before.0.len(), 2);
+    }
+
+    #[test]
+    fn a_discarded_copy_is_gone_even_after_a_crash_midway() {
+        let fs = SimFs::new();
+        let shard = Path::new("data/shard-1");
+        let (wal, dir) = (wal_dir(shard), checkpoint_dir(shard));
+        fs.create_dir_all(&wal).unwrap();
+        fs.create_dir_all(&dir).unwrap();
+        assert_eq!(read_log_epoch(&fs, shard).unwrap(), 1, "none written yet");
+        write_log_epoch(&fs, shard, 4).unwrap();
+        assert_eq!(read_log_epoch(&fs, shard).unwrap(), 4);
+        for path in [
+            dir.join(file_name(7, SUFFIX)),
+            segment_path(&wal, 300),
+            segment_path(&wal, 900),
+        ] {
+            fs.open(&path).unwrap();
+        }
+        // A crash right after the marker: the start-up finishes it.
+        let mut marker = fs.open(&install_marker(shard)).unwrap();
+        marker.write_all_at(DISCARD.as_bytes(), 0).unwrap();
+        resume_install(&fs, shard).unwrap();
+        assert!(fs.list(&dir).unwrap().is_empty());
+        assert!(list_segments(&fs, &wal).unwrap().is_empty());
+        assert!(!fs.list(shard).unwrap().contains(&"installing".to_string()));
+        fs.open(&segment_path(&wal, 0)).unwrap();
+        let watermark = crate::wal::watermark_path(&wal);
+        fs.open(&watermark).unwrap();
+        discard_shard(&fs, shard).unwrap();
+        assert!(list_segments(&fs, &wal).unwrap().is_empty());
+        assert!(fs.read(&watermark).is_err(), "the durable end goes too");
+        assert_eq!(read_log_epoch(&fs, shard).unwrap(), 4, "the epoch stays");
     }
 
     /// A catalog with one table `t (v int)`.

@@ -284,6 +284,7 @@ fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
 }
 
 /// Where a node's catalog records come from.
+#[derive(Clone, Copy)]
 pub enum CatalogSource<'a> {
     /// `catalog.wal` in the data directory (a node outside a cluster).
     File,

@@ -19,6 +19,9 @@ pub enum ErrorKind {
 /// An error with its wire code. `detail`, `hint` and `context` map to the
 /// PostgreSQL ErrorResponse fields of the same names (`context` is the
 /// `W` field: where it happened, e.g. `COPY t, line 3, column b: "x"`).
+/// The detail [`Error::no_master_reached`] sets.
+const NO_MASTER_REACHED: &str = "The request did not reach the master of its shard.";
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     pub code: SqlState,
@@ -168,6 +171,19 @@ impl Error {
         }
         self
     }
+    /// Marks an error a shard request met before it reached a master of
+    /// its shard: the node was unreachable, or no longer the master
+    /// (docs/CLUSTER.md §6). Nothing of it ran, so a statement outside a
+    /// block runs again once the cluster names the master.
+    pub fn no_master_reached(self) -> Error {
+        self.with_detail(NO_MASTER_REACHED)
+    }
+
+    /// Whether [`Error::no_master_reached`] marked this error.
+    pub fn is_no_master_reached(&self) -> bool {
+        self.detail.as_deref() == Some(NO_MASTER_REACHED)
+    }
+
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
         self.detail = Some(detail.into());
         self

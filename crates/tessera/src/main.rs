@@ -97,7 +97,8 @@ struct RunArgs {
     /// log_level, pg_hba, pg_tls_cert, pg_tls_key, admin_user,
     /// admin_password_file, auth_failure_delay_max, authentication_timeout,
     /// listen, advertise, peer (a list), cluster_secret_file, name,
-    /// failure_domain (a list), raft_voter_down_timeout, rebalance.
+    /// failure_domain (a list), raft_voter_down_timeout, failover_timeout,
+    /// rebalance, replication_factor.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -187,6 +188,10 @@ struct RunArgs {
     /// its vote to a live learner [default: 30].
     #[arg(long, env = "TESSERA_RAFT_VOTER_DOWN_TIMEOUT")]
     raft_voter_down_timeout: Option<u64>,
+    /// Milliseconds a replica set's master may be unreachable before the
+    /// governor promotes a replica in its place [default: 1500].
+    #[arg(long, env = "TESSERA_FAILOVER_TIMEOUT")]
+    failover_timeout: Option<u64>,
     /// Give buckets of this node's shards to shards that own fewer (a
     /// node that joined) until every shard owns an even share
     /// (docs/CLUSTER.md §8) [default: true]. `--rebalance=false` keeps
@@ -200,10 +205,12 @@ struct RunArgs {
     )]
     rebalance: Option<bool>,
     /// How many nodes keep a copy of each shard, for a node that founds a
-    /// cluster (docs/CLUSTER.md §3). Hidden until a replica can take its
-    /// master's place: today replicas copy their master's log but do not
-    /// apply it, and no failover promotes them.
-    #[arg(long, env = "TESSERA_REPLICATION_FACTOR", hide = true, value_parser = clap::value_parser!(u16).range(1..=5))]
+    /// cluster (docs/CLUSTER.md §3, §5, §6): nodes form replica groups of
+    /// this many; each shard's master ships its log to the others, and a
+    /// replica takes over when its master stops answering. Replication is
+    /// asynchronous: a failover loses what the replica had not copied
+    /// [default: 1].
+    #[arg(long, env = "TESSERA_REPLICATION_FACTOR", value_parser = clap::value_parser!(u16).range(1..=5))]
     replication_factor: Option<u16>,
 }
 
@@ -233,7 +240,9 @@ struct ConfigFile {
     name: Option<String>,
     failure_domain: Option<Vec<String>>,
     raft_voter_down_timeout: Option<u64>,
+    failover_timeout: Option<u64>,
     rebalance: Option<bool>,
+    replication_factor: Option<u16>,
 }
 
 /// A size in a config file: bytes, or text with a unit ("512M").
@@ -604,6 +613,26 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn is_master(&self, index: u16) -> bool {
         self.0.masters().is_master(index)
     }
+    fn master_epoch(&self, index: u16) -> Option<u64> {
+        self.0.masters().epoch(index)
+    }
+    fn promoted(&self, index: u16) -> Option<u64> {
+        self.0.masters().promoted(index)
+    }
+    fn start_epoch(
+        &self,
+        index: u16,
+        epoch: u64,
+        start: u64,
+    ) -> tessera_sql::shard::SendFuture<tessera_types::Result<()>> {
+        Box::pin(self.0.start_epoch(index, epoch, start))
+    }
+    fn fork_after(&self, index: u16, epoch: u64) -> Option<u64> {
+        self.0.fork_after(index, epoch)
+    }
+    fn note_log_end(&self, index: u16, end: u64) {
+        self.0.masters().note_log_end(index, end)
+    }
     fn replication_factor(&self) -> u16 {
         self.0.replication_factor()
     }
@@ -628,6 +657,8 @@ impl tessera_runtime::transport::IdLeaseSource for LeaseSource {
 struct PeerShards {
     metadata: tokio::sync::watch::Receiver<Arc<tessera_cluster::state::Metadata>>,
     masters: Arc<tessera_cluster::masters::Mastership>,
+    /// The cluster-wide number of this node's shard 0.
+    first_shard: u16,
     secret: ClusterSecret,
     clock: Arc<NodeShards>,
 }
@@ -676,6 +707,12 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
 
     fn serves_here(&self, index: u16) -> bool {
         self.masters.is_master(index)
+    }
+
+    fn fork_after(&self, index: u16, epoch: u64) -> Option<u64> {
+        self.metadata
+            .borrow()
+            .fork_after(self.first_shard.checked_add(index)?, epoch)
     }
 }
 
@@ -760,6 +797,21 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         }
         timing.voter_down_timeout = Duration::from_secs(secs);
     }
+    if let Some(ms) = args.failover_timeout.or(file.failover_timeout) {
+        if ms < 200 {
+            return Err("--failover-timeout must be at least 200 milliseconds".into());
+        }
+        timing.failover_timeout = Duration::from_millis(ms);
+    }
+    let replication_factor = args
+        .replication_factor
+        .or(file.replication_factor)
+        .unwrap_or(1);
+    if !(1..=5).contains(&replication_factor) {
+        return Err(format!(
+            "replication_factor {replication_factor} is out of range: 1 to 5 nodes keep a copy of each shard"
+        ));
+    }
     let advertise = args.advertise.take().or(file.advertise.take());
     let name = args.name.take().or(file.name.take());
     let secret_file = args
@@ -796,7 +848,7 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         failure_domain: failure_domain(&domain)?,
         timing,
         rebalance: args.rebalance.or(file.rebalance).unwrap_or(true),
-        replication_factor: args.replication_factor.unwrap_or(1),
+        replication_factor,
     }))
 }
 
@@ -998,15 +1050,18 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 .catalog
                 .my_record()
                 .ok_or("taking part in the cluster: this node is not in its nodes table")?;
-            // Which shards it serves, before any of them starts: a replica's
-            // starts differently (docs/CLUSTER.md §5).
-            handle
-                .masters
-                .update(&handle.watch.metadata.borrow(), me.id);
             // Ids continue past everything the node's last lease allowed.
             let ids_from = runtime
                 .block_on(handle.catalog.lease_ids(0))
                 .map_err(taking_part)?;
+            // Which shards it serves, before any of them starts: a replica's
+            // starts differently (docs/CLUSTER.md §5). The lease went
+            // through the leader and is applied here, so this is no older
+            // than it: an old master that restarts after a failover does
+            // not take itself for the master.
+            handle
+                .masters
+                .update(&handle.watch.metadata.borrow(), me.id);
             let lease_end = runtime
                 .block_on(handle.catalog.lease_ids(ids_from + IdLease::BLOCK))
                 .map_err(taking_part)?;
@@ -1021,6 +1076,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 remote: Arc::new(PeerShards {
                     metadata: handle.watch.metadata.clone(),
                     masters: handle.masters.clone(),
+                    first_shard: me.first_shard,
                     secret: secret_for_peers,
                     clock: node_shards.clone(),
                 }),

@@ -99,6 +99,22 @@ pub trait SharedCatalog: Send + Sync {
     /// the node): else another member of its replica group is, and the
     /// shard copies that master's log (docs/CLUSTER.md §5).
     fn is_master(&self, index: u16) -> bool;
+    /// The epoch this node's shard `index` is master in, once started.
+    fn master_epoch(&self, index: u16) -> Option<u64>;
+    /// The epoch this node's shard `index` was promoted to master in and
+    /// has not started yet (docs/CLUSTER.md §6).
+    fn promoted(&self, index: u16) -> Option<u64>;
+    /// Shard `index` stopped copying as master of `epoch`; its own writes
+    /// begin at log position `start`. Resolves once the cluster recorded
+    /// it and the node takes the shard's requests.
+    fn start_epoch(&self, index: u16, epoch: u64, start: u64) -> SendFuture<Result<()>>;
+    /// How far a member whose log's last records came from the master of
+    /// `epoch` may reach in shard `index`'s log and hold nothing the
+    /// current master lacks (`None`: no limit).
+    fn fork_after(&self, index: u16, epoch: u64) -> Option<u64>;
+    /// Shard `index`'s log reaches `end` (for the governor's choice of a
+    /// member to promote).
+    fn note_log_end(&self, index: u16, end: u64);
     /// How many nodes keep a copy of each shard.
     fn replication_factor(&self) -> u16;
 }

@@ -30,7 +30,8 @@ use tessera_storage::checkpoint::{
     checkpoint_dir, incoming_path, install_checkpoint, list_checkpoints, load_checkpoint,
     LoadError, LoadedCheckpoint,
 };
-use tessera_storage::record::{id_shard, Record, WriteOp, WriteSet};
+use tessera_storage::ledger::Fenced;
+use tessera_storage::record::{id_shard, Record, TxId, WriteOp, WriteSet};
 use tessera_storage::wal::{FeedRead, Ticket};
 use tessera_types::buckets::decided_in_catalog;
 use tessera_types::{sqlstate, Error, Result};
@@ -53,6 +54,7 @@ pub(super) fn not_master(shard: u16) -> Error {
         sqlstate::SERIALIZATION_FAILURE,
         format!("this node holds a replica of shard {shard}; its master takes the writes"),
     )
+    .no_master_reached()
 }
 
 impl ShardContext {
@@ -63,18 +65,49 @@ impl ShardContext {
             .is_some_and(|r| !r.is_master(self.shard))
     }
 
+    /// Whether this shard copies its master's log: another member is its
+    /// master, and it was not promoted in that one's place.
+    fn copies(&self) -> bool {
+        self.is_replica() && self.promoted_epoch().is_none()
+    }
+
+    /// The epoch this shard was promoted to master in and has not started.
+    fn promoted_epoch(&self) -> Option<u64> {
+        self.replica_sets.as_ref()?.promoted(self.shard)
+    }
+
     /// Whether this shard's copies are kept on other nodes too.
-    fn is_replicated(&self) -> bool {
+    pub fn is_replicated(&self) -> bool {
         self.replica_sets
             .as_ref()
             .is_some_and(|r| r.replication_factor() > 1)
     }
 
     /// On a master: the durable records from `from` on, once there are any
-    /// or after [`SHIP_WAIT`].
-    pub(super) async fn ship_wal(&self, from: u64, max_bytes: u32) -> Result<ShardResponse> {
-        if self.is_replica() {
+    /// or after [`SHIP_WAIT`], for a replica whose log ends with records
+    /// of the master of `epoch`.
+    pub(super) async fn ship_wal(
+        &self,
+        from: u64,
+        max_bytes: u32,
+        epoch: u64,
+    ) -> Result<ShardResponse> {
+        let sets = self.replica_sets.as_ref();
+        let Some(mine) = sets.and_then(|r| r.master_epoch(self.shard)) else {
             return Err(not_master(self.number()));
+        };
+        // The replica saw a newer master: this one is no longer.
+        if epoch > mine {
+            return Err(not_master(self.number()));
+        }
+        // Records of an older master past the start of a later one's are
+        // that old master's tail, which this log does not hold.
+        if epoch < mine {
+            if let Some(fork) = sets.and_then(|r| r.fork_after(self.shard, epoch)) {
+                if from > fork {
+                    return Ok(ShardResponse::Diverged { fork });
+                }
+            }
         }
         let max_bytes = max_bytes.clamp(1, SHIP_BYTES) as usize;
         let deadline = tokio::time::Instant::now() + SHIP_WAIT;
@@ -84,12 +117,13 @@ impl ShardContext {
                 FeedRead::Records(records)
                     if !records.is_empty() || tokio::time::Instant::now() >= deadline =>
                 {
-                    return Ok(ShardResponse::Shipped(
-                        records
+                    return Ok(ShardResponse::Shipped {
+                        epoch: mine,
+                        records: records
                             .into_iter()
                             .map(|(at, payload)| (at, payload.to_vec()))
                             .collect(),
-                    ));
+                    });
                 }
                 // Nothing durable past `from` yet: wait for more to be.
                 FeedRead::Records(_) => {
@@ -99,7 +133,7 @@ impl ShardContext {
                         return Err(e);
                     }
                 }
-                FeedRead::Gone => return self.ship_from_files(from, max_bytes),
+                FeedRead::Gone => return self.ship_from_files(from, max_bytes, mine),
                 FeedRead::Ahead => {
                     return Err(Error::new(
                         sqlstate::DATA_CORRUPTED,
@@ -116,9 +150,9 @@ impl ShardContext {
     /// The durable records from `from` on, read from the log's files: the
     /// replica is further behind than the log keeps in memory (or the
     /// master restarted since).
-    fn ship_from_files(&self, from: u64, max_bytes: usize) -> Result<ShardResponse> {
+    fn ship_from_files(&self, from: u64, max_bytes: usize, epoch: u64) -> Result<ShardResponse> {
         let Some((fs, dir)) = &self.log_files else {
-            return Ok(ShardResponse::LogGone);
+            return Ok(ShardResponse::LogGone { epoch });
         };
         let durable = self.wal.view().durable()?;
         let mut records = Vec::new();
@@ -138,15 +172,16 @@ impl ShardContext {
             Ok(_) => {}
             Err(e) if e.message == enough.message => {}
             // The files no longer reach back to `from`.
-            Err(_) if records.is_empty() => return Ok(ShardResponse::LogGone),
+            Err(_) if records.is_empty() => return Ok(ShardResponse::LogGone { epoch }),
             Err(e) => return Err(e),
         }
-        Ok(ShardResponse::Shipped(records))
+        Ok(ShardResponse::Shipped { epoch, records })
     }
 
     /// On every shard of a replicated cluster, for the node's life: while
     /// another member is its master, copies the master's log into this
-    /// shard's, record by record at the same positions.
+    /// shard's, record by record at the same positions; when promoted in
+    /// its place, takes over (`take_over`).
     pub async fn follow_master<C: Cluster>(self: Rc<Self>, router: Rc<crate::router::Router<C>>) {
         if !self.is_replicated() {
             return;
@@ -154,11 +189,15 @@ impl ShardContext {
         let cluster = router.cluster();
         let mut failing: Option<String> = None;
         loop {
-            if !self.is_replica() {
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-            match self.copy_from_master(cluster).await {
+            let result = match self.promoted_epoch() {
+                Some(epoch) => self.take_over(epoch).await,
+                None if self.is_replica() => self.copy_from_master(cluster).await,
+                None => {
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    continue;
+                }
+            };
+            match result {
                 Ok(()) => {
                     if failing.take().is_some() {
                         tracing::info!("shard {}: copying its master's log again", self.number());
@@ -168,7 +207,7 @@ impl ShardContext {
                     // Said once, not on every retry.
                     if failing.as_deref() != Some(e.message.as_str()) {
                         tracing::warn!(
-                            "shard {}: copying its master's log: {}",
+                            "shard {}: following its master: {}",
                             self.number(),
                             e.message
                         );
@@ -180,23 +219,108 @@ impl ShardContext {
         }
     }
 
+    /// The governor promoted this replica to master of `epoch` (its master
+    /// stopped answering; docs/CLUSTER.md §6). Copying has stopped: what
+    /// the log holds is made durable, its end is where this master's own
+    /// writes begin, and once the cluster recorded that the shard takes
+    /// requests. The prepares its copy left open are then settled as
+    /// recovery settles them: by the decision a decider of this node's
+    /// copy holds, else aborted (the decider's shard is this node's, and
+    /// fenced now); those decided on other nodes are asked there, as after
+    /// any restart.
+    async fn take_over(&self, epoch: u64) -> Result<()> {
+        let Some(sets) = self.replica_sets.clone() else {
+            return Ok(());
+        };
+        self.wal.flush().await?;
+        let start = self.wal.appended()?.end();
+        sets.note_log_end(self.shard, start);
+        self.set_log_epoch(epoch)?;
+        sets.start_epoch(self.shard, epoch, start).await?;
+        let open: Vec<TxId> = self
+            .prepared
+            .borrow()
+            .keys()
+            .filter(|tx| !self.decided_elsewhere(**tx) && !decided_in_catalog(**tx))
+            .copied()
+            .collect();
+        let (mut committed, mut aborted) = (0, 0);
+        for tx in open {
+            match self.ledger.fence(tx) {
+                Fenced::Commit(ts) => {
+                    let ts = if ts == 0 { self.tick() } else { ts };
+                    self.resolve(tx, true, ts);
+                    committed += 1;
+                }
+                Fenced::Abort => {
+                    self.resolve(tx, false, 0);
+                    aborted += 1;
+                }
+                // A router of this node is deciding it: it settles it.
+                Fenced::Deciding => {}
+            }
+        }
+        tracing::warn!(
+            "shard {}: now its replica set's master, in epoch {epoch}; its own writes begin at log position {start} ({committed} open transactions committed, {aborted} aborted)",
+            self.number()
+        );
+        Ok(())
+    }
+
+    /// Records, durably, that this shard's log goes on with the records
+    /// of the master of `epoch`.
+    fn set_log_epoch(&self, epoch: u64) -> Result<()> {
+        if self.log_epoch.get() == epoch {
+            return Ok(());
+        }
+        if let Some((fs, wal)) = &self.log_files {
+            tessera_storage::checkpoint::write_log_epoch(
+                &**fs,
+                wal.parent().unwrap_or(wal),
+                epoch,
+            )?;
+        }
+        self.log_epoch.set(epoch);
+        Ok(())
+    }
+
     /// One `ShipWal` round: asks the master for what follows this log's
     /// end and appends it, durably.
     async fn copy_from_master<C: Cluster>(&self, cluster: &C) -> Result<()> {
         let from = self.wal.appended()?.end();
+        if let Some(sets) = &self.replica_sets {
+            sets.note_log_end(self.shard, from);
+        }
         let ask = ShardRequest::ShipWal {
             from,
             max_bytes: SHIP_BYTES,
+            epoch: self.log_epoch.get(),
         };
-        let records = match cluster.call(self.number(), ask).await? {
-            ShardResponse::Shipped(records) => records,
-            ShardResponse::LogGone => return self.install_master_checkpoint(cluster).await,
+        let (epoch, records) = match cluster.call(self.number(), ask).await? {
+            ShardResponse::Shipped { epoch, records } => (epoch, records),
+            ShardResponse::LogGone { epoch } => {
+                self.install_master_checkpoint(cluster).await?;
+                // The checkpoint is of that master's log.
+                return self.set_log_epoch(epoch);
+            }
+            ShardResponse::Diverged { fork } => {
+                return Err(Error::new(
+                    sqlstate::DATA_CORRUPTED,
+                    format!(
+                        "this log reaches position {from}, past {fork} where its current master's writes began: it holds an old master's records that were never copied; restart this node to drop its copy and take the master's"
+                    ),
+                ))
+            }
             other => {
                 return Err(Error::internal(format!(
                     "an unexpected answer to ShipWal: {other:?}"
                 )))
             }
         };
+        // The master found this log a prefix of its own.
+        if epoch > self.log_epoch.get() {
+            self.set_log_epoch(epoch)?;
+        }
         if records.is_empty() {
             return Ok(());
         }
@@ -229,13 +353,17 @@ impl ShardContext {
                 self.wait_copied(on).await?;
             }
             // Mastership may have changed while this waited.
-            if !self.is_replica() {
+            if !self.copies() {
                 break;
             }
             let ticket = self.wal.append_lazy(&payload)?;
             self.apply_copied(record, ticket);
         }
-        self.wal.flush().await
+        self.wal.flush().await?;
+        if let Some(sets) = &self.replica_sets {
+            sets.note_log_end(self.shard, self.wal.appended()?.end());
+        }
+        Ok(())
     }
 
     /// Waits until this node's copies of the master's other logs reach the
