@@ -100,6 +100,7 @@ for r in $(seq 1 "$rounds"); do
     survivor=$(( victim % nodes + 1 ))
     t0=$(now_ms)
     kill -9 "${pids[$victim]}"
+    wait "${pids[$victim]}" 2>/dev/null || true
     while :; do
         got=$(leader "$survivor" | cut -d' ' -f1)
         if [ -n "$got" ] && [ "$got" != "$id" ]; then break; fi
@@ -116,7 +117,7 @@ echo "metadata leader failover: mean $((total / rounds)) ms over $rounds rounds 
 
 # ---------------------------------------------------------------------
 # 2. Data failover.
-for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=()
 rm -rf "$dir"/n* "$dir"/log*
 peers="127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))"
@@ -137,13 +138,15 @@ master_and_leader() {
 for i in 1 2 3; do start_replicated "$i"; sleep 0.3; done
 until sql 3 "SELECT 1" >/dev/null 2>&1; do sleep 0.1; done
 sql 3 "CREATE TABLE failover_rows (id bigint PRIMARY KEY, at timestamptz DEFAULT now())"
+# Each insert's start and end, or "failed".
 writer() {
-    local id=1
+    local id=1 t
     while :; do
+        t=$(now_ms)
         if sql 3 "INSERT INTO failover_rows (id) VALUES ($id)" >/dev/null 2>>"$dir/writer.err"; then
-            echo "$(now_ms) $id" >> "$dir/acked"
+            echo "$t $(now_ms) $id" >> "$dir/acked"
         else
-            echo "$(now_ms) failed" >> "$dir/acked"
+            echo "$t $(now_ms) failed" >> "$dir/acked"
         fi
         id=$((id + 1))
     done
@@ -157,8 +160,10 @@ for r in $(seq 1 "$rounds"); do
     read -r master leader < <(master_and_leader)
     t0=$(now_ms)
     kill -9 "${pids[$master]}"
+    wait "${pids[$master]}" 2>/dev/null || true
     while :; do
-        first=$(awk -v t="$t0" '$1 > t && $2 != "failed" {print $1; exit}' "$dir/acked")
+        # The first insert sent after the kill that was acknowledged.
+        first=$(awk -v t="$t0" '$1 >= t && $3 != "failed" {print $2; exit}' "$dir/acked")
         [ -n "$first" ] && break
         sleep 0.02
     done
@@ -173,6 +178,7 @@ for r in $(seq 1 "$rounds"); do
     sleep 2
 done
 kill "$writer_pid" 2>/dev/null || true
+wait "$writer_pid" 2>/dev/null || true
 failed=$(grep -c failed "$dir/acked" || true)
 acked=$(grep -vc failed "$dir/acked" || true)
 rows=$(sql 3 "SELECT count(*) FROM failover_rows")

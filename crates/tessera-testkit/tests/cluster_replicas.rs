@@ -194,6 +194,8 @@ async fn checkpointing_pair() -> (TestCluster, Vec<Client>, usize, usize) {
         2,
         &[
             "--replication-factor=2",
+            // Restarts and kills here are not meant to fail over.
+            "--failover-timeout=60000",
             "--checkpoint-interval=1",
             "--checkpoint-wal-size=65536",
         ],
@@ -210,7 +212,12 @@ async fn totals(client: &Client) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
-    let mut cluster = TestCluster::start(3, 2, &["--replication-factor=2"]);
+    // Its restarts are not meant to fail over.
+    let mut cluster = TestCluster::start(
+        3,
+        2,
+        &["--replication-factor=2", "--failover-timeout=60000"],
+    );
     let c = connect_all(&cluster).await;
 
     // The founder and the first node to join form group 0 (shards 0-1);
@@ -338,7 +345,11 @@ async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buckets_even_out_between_full_groups_through_their_masters() {
-    let cluster = TestCluster::start(4, 1, &["--replication-factor=2"]);
+    let cluster = TestCluster::start(
+        4,
+        1,
+        &["--replication-factor=2", "--failover-timeout=60000"],
+    );
     let c = connect_all(&cluster).await;
     c[0].batch_execute(
         "CREATE TABLE kv (id int PRIMARY KEY, v int); \
