@@ -199,7 +199,7 @@ impl ShardContext {
             };
             match result {
                 Ok(()) => {
-                    if failing.take().is_some() {
+                    if failing.take().is_some() && self.copies() {
                         tracing::info!("shard {}: copying its master's log again", self.number());
                     }
                 }
