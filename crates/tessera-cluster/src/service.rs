@@ -339,7 +339,6 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     stores: RefCell::new(Some((log, sm))),
                     metadata: metadata_rx,
                     contact: RefCell::new(BTreeMap::new()),
-                    log_ends: RefCell::new(BTreeMap::new()),
                     masters: masters_kept.clone(),
                     leader_since: RefCell::new(None),
                     seen_leader: RefCell::new((None, 0)),
@@ -394,10 +393,7 @@ struct Node {
     stores: RefCell<Option<(LogStore, StateMachineStore)>>,
     metadata: watch::Receiver<Arc<Metadata>>,
     /// On the leader: when each node last answered the governor.
-    contact: RefCell<BTreeMap<NodeId, Instant>>,
-    /// On the leader: how far each node's shard logs reached when it last
-    /// answered.
-    log_ends: RefCell<BTreeMap<NodeId, Vec<u64>>>,
+    contact: RefCell<BTreeMap<NodeId, Contact>>,
     /// Which of this node's shards it is master of, and its logs' ends.
     masters: Arc<crate::masters::Mastership>,
     leader_since: RefCell<Option<Instant>>,
@@ -423,6 +419,13 @@ struct Node {
     /// The claims whose positions the node's sequences have observed
     /// (`CatalogClient::claims_observed`).
     claims_observed: watch::Receiver<u64>,
+}
+
+/// What the governor last heard from a node: when, and how far each of
+/// its shard logs reached (see `Hello::log_ends`).
+struct Contact {
+    at: Instant,
+    log_ends: Vec<u64>,
 }
 
 /// Whether `count` reaches `n` within `CATALOG_APPLY_WAIT`: what a node
@@ -1449,7 +1452,7 @@ impl Node {
                 } else {
                     contact
                         .get(id)
-                        .map(|t| now.duration_since(*t).as_secs_f64())
+                        .map(|c| now.duration_since(c.at).as_secs_f64())
                 };
                 last_contact.insert(*id, secs);
             }
@@ -1482,7 +1485,6 @@ impl Node {
             if !Self::is_leader(&raft) {
                 *self.leader_since.borrow_mut() = None;
                 self.contact.borrow_mut().clear();
-                self.log_ends.borrow_mut().clear();
                 continue;
             }
             let since = *self
@@ -1570,8 +1572,10 @@ impl Node {
         }
         for (id, ping) in pings {
             if let Ok(Some(log_ends)) = ping.await {
-                self.contact.borrow_mut().insert(id, Instant::now());
-                self.log_ends.borrow_mut().insert(id, log_ends);
+                let at = Instant::now();
+                self.contact
+                    .borrow_mut()
+                    .insert(id, Contact { at, log_ends });
             }
         }
     }
@@ -1593,7 +1597,7 @@ impl Node {
         // timeout before that (the voters had not heard from it for that
         // long when they elected this one).
         let silent_for = |id: NodeId| match self.contact.borrow().get(&id) {
-            Some(t) => t.elapsed(),
+            Some(c) => c.at.elapsed(),
             None if Some(id) == self.previous_leader.get() => {
                 leader_since.elapsed() + self.config.timing.election_min
             }
@@ -1619,7 +1623,12 @@ impl Node {
             let reach = |id: NodeId, slot: u8| {
                 let ends = match id == me {
                     true => self.masters.log_ends(),
-                    false => self.log_ends.borrow().get(&id).cloned().unwrap_or_default(),
+                    false => self
+                        .contact
+                        .borrow()
+                        .get(&id)
+                        .map(|c| c.log_ends.clone())
+                        .unwrap_or_default(),
                 };
                 let total: u128 = shards
                     .iter()
@@ -1664,7 +1673,7 @@ impl Node {
         self.contact
             .borrow()
             .get(&id)
-            .is_some_and(|t| t.elapsed() < limit)
+            .is_some_and(|c| c.at.elapsed() < limit)
     }
 
     async fn balance_voters(&self, raft: &Raft<TypeConfig>, leader_since: Instant) -> Result<()> {

@@ -329,10 +329,10 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         )?);
     }
     let mut dropped = false;
-    if let Some(c) = &config.cluster_shards {
+    if let Some(c) = &config.cluster_catalog {
         for &index in &replicas {
             let shard = &recovered.shards[index as usize];
-            let Some(fork) = c.remote.fork_after(index, log_epochs[index as usize]) else {
+            let Some(fork) = c.log.fork_after(index, log_epochs[index as usize]) else {
                 continue;
             };
             if shard.wal_end > fork {

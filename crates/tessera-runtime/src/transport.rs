@@ -65,13 +65,6 @@ pub trait RemoteShardCalls: Send + Sync {
     /// shard another member is master of is called there, as if another
     /// node's (docs/CLUSTER.md §3).
     fn serves_here(&self, index: ShardId) -> bool;
-
-    /// How far a member whose log of its shard `index` ends with records
-    /// of the master of `epoch` may reach and hold nothing the current
-    /// master lacks (`None`: no limit; docs/CLUSTER.md §6).
-    fn fork_after(&self, _index: ShardId, _epoch: u64) -> Option<u64> {
-        None
-    }
 }
 
 /// Where a node in a cluster extends its id lease (`tessera_cluster`'s

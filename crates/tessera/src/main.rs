@@ -610,9 +610,6 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn draining_shards(&self) -> Vec<u16> {
         self.0.draining_shards()
     }
-    fn is_master(&self, index: u16) -> bool {
-        self.0.masters().is_master(index)
-    }
     fn master_epoch(&self, index: u16) -> Option<u64> {
         self.0.masters().epoch(index)
     }
@@ -657,8 +654,6 @@ impl tessera_runtime::transport::IdLeaseSource for LeaseSource {
 struct PeerShards {
     metadata: tokio::sync::watch::Receiver<Arc<tessera_cluster::state::Metadata>>,
     masters: Arc<tessera_cluster::masters::Mastership>,
-    /// The cluster-wide number of this node's shard 0.
-    first_shard: u16,
     secret: ClusterSecret,
     clock: Arc<NodeShards>,
 }
@@ -707,12 +702,6 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
 
     fn serves_here(&self, index: u16) -> bool {
         self.masters.is_master(index)
-    }
-
-    fn fork_after(&self, index: u16, epoch: u64) -> Option<u64> {
-        self.metadata
-            .borrow()
-            .fork_after(self.first_shard.checked_add(index)?, epoch)
     }
 }
 
@@ -1076,7 +1065,6 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 remote: Arc::new(PeerShards {
                     metadata: handle.watch.metadata.clone(),
                     masters: handle.masters.clone(),
-                    first_shard: me.first_shard,
                     secret: secret_for_peers,
                     clock: node_shards.clone(),
                 }),

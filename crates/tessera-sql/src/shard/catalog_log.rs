@@ -95,11 +95,10 @@ pub trait SharedCatalog: Send + Sync {
     fn draining_shards(&self) -> Vec<u16>;
     /// This node's catalog owns buckets by `owner` now (buckets moved).
     fn buckets_moved(&self, owner: Vec<u16>);
-    /// Whether this node is the master of its shard `index` (its number on
-    /// the node): else another member of its replica group is, and the
-    /// shard copies that master's log (docs/CLUSTER.md §5).
-    fn is_master(&self, index: u16) -> bool;
-    /// The epoch this node's shard `index` is master in, once started.
+    /// The epoch this node's shard `index` (its number on the node) is
+    /// master in, once started. `None`: another member of its replica
+    /// group is master, and the shard copies that master's log
+    /// (docs/CLUSTER.md §5), unless it was just promoted (`promoted`).
     fn master_epoch(&self, index: u16) -> Option<u64>;
     /// The epoch this node's shard `index` was promoted to master in and
     /// has not started yet (docs/CLUSTER.md §6).

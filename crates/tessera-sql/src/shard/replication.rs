@@ -62,7 +62,7 @@ impl ShardContext {
     pub fn is_replica(&self) -> bool {
         self.replica_sets
             .as_ref()
-            .is_some_and(|r| !r.is_master(self.shard))
+            .is_some_and(|r| r.master_epoch(self.shard).is_none())
     }
 
     /// Whether this shard copies its master's log: another member is its
@@ -234,7 +234,6 @@ impl ShardContext {
         };
         self.wal.flush().await?;
         let start = self.wal.appended()?.end();
-        sets.note_log_end(self.shard, start);
         self.set_log_epoch(epoch)?;
         sets.start_epoch(self.shard, epoch, start).await?;
         let open: Vec<TxId> = self
@@ -285,7 +284,8 @@ impl ShardContext {
     }
 
     /// One `ShipWal` round: asks the master for what follows this log's
-    /// end and appends it, durably.
+    /// end and appends it, durably. The end it asks from is what the
+    /// governor learns of the copy (the rounds follow each other at once).
     async fn copy_from_master<C: Cluster>(&self, cluster: &C) -> Result<()> {
         let from = self.wal.appended()?.end();
         if let Some(sets) = &self.replica_sets {
@@ -359,11 +359,7 @@ impl ShardContext {
             let ticket = self.wal.append_lazy(&payload)?;
             self.apply_copied(record, ticket);
         }
-        self.wal.flush().await?;
-        if let Some(sets) = &self.replica_sets {
-            sets.note_log_end(self.shard, self.wal.appended()?.end());
-        }
-        Ok(())
+        self.wal.flush().await
     }
 
     /// Waits until this node's copies of the master's other logs reach the
