@@ -1,9 +1,13 @@
 # Sourced by the cluster benches whose options are the same: sets `nodes`,
-# `shards`, `clients`, `duration` and `build` from the arguments, over the
-# defaults the caller set.
+# `shards`, `clients`, `duration`, `build`, `replication_factor` and
+# `replication_mode` from the arguments, over the defaults the caller set.
+replication_factor=1
+replication_mode=async
 cluster_options() {
     while [ $# -gt 0 ]; do
         case "$1" in
+            --replication-factor) replication_factor="$2"; shift 2 ;;
+            --replication-mode) replication_mode="$2"; shift 2 ;;
             --nodes) nodes="$2"; shift 2 ;;
             --shards) shards="$2"; shift 2 ;;
             -c) clients="$2"; shift 2 ;;

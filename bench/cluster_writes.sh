@@ -6,13 +6,16 @@
 # among the nodes (one pgbench per node at once; their TPS added up).
 # Prints TPS, the ratio to PostgreSQL and the cluster's ratio to one node.
 #
-# Replica sets are not built yet, so the cluster keeps one copy of each
-# row (replication factor 1); the issue's figure is for RF 2. On a machine
+# With --replication-factor N the nodes form replica groups of N (only
+# full groups own buckets; each master ships its log to the others), in
+# --replication-mode async (commits acknowledged once the master's log
+# holds them) or sync (once a majority of the group's do). On a machine
 # with fewer cores than nodes the nodes share them: the ratio then shows
-# the cost of the hops, not how a cluster scales.
+# the cost of the hops and copies, not how a cluster scales.
 #
 # Usage: bench/cluster_writes.sh [--nodes N] [--shards N] [-c CLIENTS]
-#                                [-T SECONDS] [--no-build]
+#                                [-T SECONDS] [--replication-factor N]
+#                                [--replication-mode async|sync] [--no-build]
 # Environment: TESSERA_BIN (a built binary; default target/release/tessera).
 set -euo pipefail
 
@@ -80,11 +83,14 @@ prepare "$tessera_port"
 run alone "$tessera_port"
 stop_tessera
 
+cluster_args=(--replication-factor="$replication_factor" --replication-mode="$replication_mode")
 start_cluster "$nodes"
 prepare "${pg_ports[1]}"
-want=$(( 3000 / nodes ))
+# Only full replica groups own buckets; every member shows its group's.
+groups=$(( nodes / replication_factor ))
+want=$(( 3000 / groups ))
 for _ in $(seq 600); do
-    owned=$(sql "${pg_ports[1]}" -c "SELECT min(buckets), max(buckets) FROM tessera_nodes WHERE state = 'online'")
+    owned=$(sql "${pg_ports[1]}" -c "SELECT min(buckets) FILTER (WHERE buckets > 0), max(buckets) FROM tessera_nodes WHERE state = 'online'")
     awk -F'|' -v want="$want" -v slack="$shards" '{ exit !($1 >= want - slack && $2 <= want + slack + 1) }' <<<"$owned" && break
     sleep 0.1
 done
@@ -102,7 +108,7 @@ for s in postgres alone cluster; do
     case $s in
         postgres) name="PostgreSQL 15" ;;
         alone) name="Tessera, one node" ;;
-        cluster) name="Tessera, $nodes nodes (RF 1)" ;;
+        cluster) name="Tessera, $nodes nodes (RF $replication_factor, $replication_mode)" ;;
     esac
     printf '%-40s %12s %8s %10s %18s\n' "$name" "${tps[$s]}" "$(ratio "${tps[$s]}" "${tps[postgres]}")" \
         "$(ratio "${tps[$s]}" "${tps[alone]}")" "${latency[$s]}"

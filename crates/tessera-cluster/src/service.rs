@@ -35,8 +35,8 @@ use crate::catalog::{
 };
 use crate::secret::{handshake_server, ClusterSecret};
 use crate::state::{
-    Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, SequenceMove,
-    TypeConfig,
+    Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, ReplicationMode,
+    SequenceMove, TypeConfig,
 };
 use crate::store::{LogStore, StateMachineStore};
 use crate::wire::{
@@ -103,6 +103,9 @@ pub struct ClusterConfig {
     /// How many nodes keep a copy of each shard, if this node founds the
     /// cluster (docs/CLUSTER.md §3).
     pub replication_factor: u16,
+    /// When a master acknowledges a commit, if this node founds the
+    /// cluster (docs/CLUSTER.md §5).
+    pub replication_mode: ReplicationMode,
     pub failure_domain: BTreeMap<String, String>,
     pub timing: Timing,
     /// Runs shard requests from other nodes (none: they are refused).
@@ -343,6 +346,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     leader_since: RefCell::new(None),
                     seen_leader: RefCell::new((None, 0)),
                     previous_leader: Cell::new(None),
+                    heirs_unheard: RefCell::default(),
                     leader: leader_seen,
                     last_proposal: Cell::new(0),
                     catalog_peer: RefCell::new(None),
@@ -402,6 +406,9 @@ struct Node {
     /// The leader before that: silent for an election timeout at least
     /// when this node took over from it.
     previous_leader: Cell<Option<NodeId>>,
+    /// Silent masters whose groups lack the members a promotion must
+    /// hear first (sync mode), said once.
+    heirs_unheard: RefCell<BTreeSet<NodeId>>,
     /// The leader, for [`ClusterWatch`].
     leader: Arc<AtomicU64>,
     /// The number of this node's last catalog proposal.
@@ -424,7 +431,10 @@ struct Node {
 /// What the governor last heard from a node: when, and how far each of
 /// its shard logs reached (see `Hello::log_ends`).
 struct Contact {
+    /// When the answer came.
     at: Instant,
+    /// When the question went: the answer tells of the node after that.
+    asked: Instant,
     log_ends: Vec<u64>,
 }
 
@@ -657,6 +667,7 @@ impl Node {
             node: self.record(1),
             bucket_count: self.config.bucket_count,
             replication_factor: self.config.replication_factor,
+            replication_mode: self.config.replication_mode,
         };
         raft.client_write(command)
             .await
@@ -1561,6 +1572,7 @@ impl Node {
             let timeout = (self.config.timing.failover_timeout / 2).max(Duration::from_millis(100));
             pings.push((
                 id,
+                Instant::now(),
                 tokio::task::spawn_local(async move {
                     let mut peer = Peer::new(addr, secret);
                     match peer.call(&Request::Hello, timeout).await {
@@ -1570,12 +1582,17 @@ impl Node {
                 }),
             ));
         }
-        for (id, ping) in pings {
+        for (id, asked, ping) in pings {
             if let Ok(Some(log_ends)) = ping.await {
                 let at = Instant::now();
-                self.contact
-                    .borrow_mut()
-                    .insert(id, Contact { at, log_ends });
+                self.contact.borrow_mut().insert(
+                    id,
+                    Contact {
+                        at,
+                        asked,
+                        log_ends,
+                    },
+                );
             }
         }
     }
@@ -1637,14 +1654,38 @@ impl Node {
                     .sum();
                 (total, std::cmp::Reverse(slot))
             };
-            let heir = metadata
+            // In sync mode, a member's report counts only if asked after
+            // the master last answered: it then holds whatever the master
+            // had a majority acknowledge.
+            let master_seen = self.contact.borrow().get(&from).map(|c| c.at);
+            let fresh = |id: NodeId| {
+                id == me
+                    || self.contact.borrow().get(&id).is_some_and(|c| {
+                        metadata.replication_mode == ReplicationMode::Async
+                            || master_seen.is_none_or(|seen| c.asked > seen)
+                    })
+            };
+            // Only a member whose logs' ends it reported.
+            let heard: Vec<&NodeRecord> = metadata
                 .group(first)
                 .into_iter()
-                // Only a member whose logs' ends it reported.
                 .filter(|n| {
-                    let heard = n.id == me || self.contact.borrow().contains_key(&n.id);
-                    n.id != from && n.state == NodeState::Online && heard && answers(n.id)
+                    n.id != from && n.state == NodeState::Online && fresh(n.id) && answers(n.id)
                 })
+                .collect();
+            if heard.len() < metadata.heirs_heard(first) {
+                if self.heirs_unheard.borrow_mut().insert(from) {
+                    tracing::warn!(
+                        "node {from}, master of shards {shards:?}, has not answered for {limit:?}, but only {} of the other members of its replica group answer; in sync mode {} must, so that the one promoted holds every acknowledged commit",
+                        heard.len(),
+                        metadata.heirs_heard(first)
+                    );
+                }
+                continue;
+            }
+            self.heirs_unheard.borrow_mut().remove(&from);
+            let heir = heard
+                .into_iter()
                 .max_by_key(|n| reach(n.id, n.slot))
                 .map(|n| n.id);
             let Some(heir) = heir else {

@@ -135,6 +135,8 @@ pub enum Command {
         bucket_count: u32,
         /// How many nodes keep a copy of each shard (docs/CLUSTER.md §3).
         replication_factor: u16,
+        /// When a commit is acknowledged (docs/CLUSTER.md §5).
+        replication_mode: ReplicationMode,
     },
     /// A node asks to join (or rejoin after a crash during its join): the
     /// answer is its id, the existing one if its uuid is known.
@@ -506,6 +508,28 @@ pub struct Metadata {
     /// Per logical shard: where each epoch's master began writing, oldest
     /// first (an epoch whose master never started has none).
     pub epoch_starts: BTreeMap<u16, Vec<EpochStart>>,
+    /// When a master acknowledges a commit (fixed at bootstrap).
+    pub replication_mode: ReplicationMode,
+}
+
+/// When a replica group's master acknowledges a commit (docs/CLUSTER.md §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicationMode {
+    /// Once its own log holds it durably; replicas copy it after.
+    #[default]
+    Async,
+    /// Once a majority of the group (the master counted) holds it
+    /// durably: a failover then loses no acknowledged commit.
+    Sync,
+}
+
+impl ReplicationMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicationMode::Async => "async",
+            ReplicationMode::Sync => "sync",
+        }
+    }
 }
 
 impl Metadata {
@@ -529,6 +553,35 @@ impl Metadata {
     /// How many nodes form a replica group.
     pub fn replication_factor(&self) -> u16 {
         self.replication_factor.max(1)
+    }
+
+    /// How many replicas (members other than the master) of the replica
+    /// group whose first shard is `first_shard` must hold a record durably
+    /// before its master acknowledges it: in sync mode, with the master a
+    /// majority of the group's members (down ones too; a group not yet
+    /// full has fewer); in async mode, none.
+    pub fn replica_acks(&self, first_shard: u16) -> u16 {
+        match self.replication_mode {
+            ReplicationMode::Async => 0,
+            ReplicationMode::Sync => (self.group(first_shard).len() / 2) as u16,
+        }
+    }
+
+    /// How many members other than a failed master of the group whose
+    /// first shard is `first_shard` must report how far their logs reach
+    /// before one is promoted: in sync mode, enough that one of them holds
+    /// every record a majority held (the most data is then all
+    /// acknowledged data); in async mode, any one.
+    pub fn heirs_heard(&self, first_shard: u16) -> usize {
+        match self.replication_mode {
+            ReplicationMode::Async => 1,
+            ReplicationMode::Sync => {
+                let members = self.group(first_shard).len();
+                members
+                    .saturating_sub(self.replica_acks(first_shard) as usize)
+                    .max(1)
+            }
+        }
     }
 
     /// The node that takes cluster-wide shard `shard`'s requests (its
@@ -680,12 +733,14 @@ impl Metadata {
                 node,
                 bucket_count,
                 replication_factor,
+                replication_mode,
             } => {
                 if self.cluster_id != 0 {
                     return CommandResult::Refused("the cluster is already bootstrapped".into());
                 }
                 self.cluster_id = *cluster_id;
                 self.replication_factor = (*replication_factor).max(1);
+                self.replication_mode = *replication_mode;
                 let mut row = node.clone();
                 row.first_shard = 0;
                 row.slot = 0;
@@ -1025,6 +1080,7 @@ pub(crate) mod tests {
             node: first,
             bucket_count: 16,
             replication_factor,
+            replication_mode: ReplicationMode::Async,
         });
         m
     }
@@ -1047,6 +1103,7 @@ pub(crate) mod tests {
                 node: first.clone(),
                 bucket_count: 16,
                 replication_factor: 1,
+                replication_mode: ReplicationMode::Async,
             }),
             CommandResult::NodeId(1)
         );
@@ -1056,6 +1113,7 @@ pub(crate) mod tests {
                 node: first,
                 bucket_count: 16,
                 replication_factor: 1,
+                replication_mode: ReplicationMode::Async,
             }),
             CommandResult::Refused(_)
         ));
@@ -1436,6 +1494,28 @@ pub(crate) mod tests {
             from: 2,
         };
         assert!(matches!(m.apply(&stranger), CommandResult::Refused(_)));
+    }
+
+    #[test]
+    fn sync_mode_waits_for_a_majority_of_each_group_as_it_stands() {
+        let mut m = founded(node(1, "a"), 3);
+        assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (0, 1), "async");
+        m.replication_mode = ReplicationMode::Sync;
+        // Alone in its group: nothing to wait for.
+        assert_eq!(m.replica_acks(0), 0);
+        m.apply(&Command::AddNode { node: node(2, "b") });
+        // Two of two: the replica must hold it, and is the one promoted.
+        assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (1, 1));
+        m.apply(&Command::AddNode { node: node(3, "c") });
+        // Two of three: one replica must hold it, so a promotion must hear
+        // both, one of which holds it.
+        assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (1, 2));
+        // A member down still counts; an expelled one no longer does.
+        m.apply(&Command::ExpelNode { id: 3 });
+        assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (1, 1));
+        let bytes = postcard::to_allocvec(&m).unwrap();
+        let back: Metadata = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.replication_mode, ReplicationMode::Sync);
     }
 
     fn in_domain(uuid: u128, name: &str, dc: &str) -> NodeRecord {

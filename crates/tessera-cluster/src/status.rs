@@ -198,7 +198,11 @@ pub fn render(s: &Status) -> String {
     ));
     let factor = s.metadata.replication_factor();
     if factor > 1 {
-        let _ = writeln!(out, "\nreplica groups (replication factor {factor}):");
+        let _ = writeln!(
+            out,
+            "\nreplica groups (replication factor {factor}, {}):",
+            s.metadata.replication_mode.name()
+        );
         let rows: Vec<Vec<String>> = s
             .metadata
             .groups()

@@ -469,11 +469,14 @@ pub enum ShardRequest {
     /// or after a second (docs/CLUSTER.md §5). `epoch`: that of the
     /// master whose records the replica's log ends with. Answered
     /// `Shipped`, or `Diverged` when the replica's log reaches past where
-    /// a later master's own writes began (docs/CLUSTER.md §6).
+    /// a later master's own writes began (docs/CLUSTER.md §6). `node`:
+    /// the replica's; its log holds everything before `from` durably,
+    /// which a master in sync mode waits for before it acknowledges.
     ShipWal {
         from: u64,
         max_bytes: u32,
         epoch: u64,
+        node: u64,
     },
     /// To a master, from a replica whose log position its log no longer
     /// holds (answered `LogGone` to `ShipWal`): `max_bytes` at most of its
@@ -982,6 +985,9 @@ pub struct ShardContext {
     )>,
     /// In a cluster: which of the node's shards it is master of.
     replica_sets: Option<Arc<dyn SharedCatalog>>,
+    /// On a master: per replica's node, how far its log holds this one's
+    /// durably (its last `ShipWal`'s `from`; `replication.rs`).
+    replica_ends: RefCell<Vec<(u64, u64)>>,
     /// When each table was last analyzed here (see `analyze`).
     analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
@@ -1272,6 +1278,7 @@ impl ShardContext {
             stats: None,
             log_files: None,
             replica_sets: None,
+            replica_ends: RefCell::new(Vec::new()),
             analyses: RefCell::new(HashMap::new()),
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
@@ -1873,7 +1880,8 @@ impl ShardContext {
                 from,
                 max_bytes,
                 epoch,
-            } => self.ship_wal(from, max_bytes, epoch).await,
+                node,
+            } => self.ship_wal(from, max_bytes, epoch, node).await,
             ShardRequest::ShipCheckpoint {
                 seq,
                 offset,
@@ -2713,6 +2721,7 @@ impl ShardContext {
     /// In a cluster: `log` says which shards the node is master of.
     pub fn with_replica_sets(mut self, log: Arc<dyn SharedCatalog>) -> ShardContext {
         self.replica_sets = Some(log);
+        self.follow_replication_mode();
         self
     }
 

@@ -400,6 +400,7 @@ mod tests {
                 from: 1 << 40,
                 max_bytes: 4096,
                 epoch: 3,
+                node: 2,
             },
             ShardRequest::ShipCheckpoint {
                 seq: Some(3),

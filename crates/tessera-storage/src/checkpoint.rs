@@ -695,7 +695,7 @@ pub async fn write_checkpoint(
     let published = match rows {
         // The writer stopped early; its result says why.
         None => None,
-        Some(rows) => match wal.wait_durable(plan.appended).await {
+        Some(rows) => match wal.wait_local(plan.appended).await {
             Ok(()) => to_writer.send(ToWriter::Publish).await.ok().map(|_| rows),
             Err(e) => {
                 drop(to_writer);

@@ -87,7 +87,10 @@ struct Batch {
 }
 
 /// A read-only view of one log's durable end, for other threads of the
-/// node (a router waiting for what a transaction depends on).
+/// node (a router waiting for what a transaction depends on). With
+/// synchronous replication on (see [`WalWriter::set_replication_gate`]),
+/// the durable end it tells is the published one: what enough replicas
+/// hold too.
 #[derive(Clone)]
 pub struct LogView {
     progress: watch::Receiver<Progress>,
@@ -99,6 +102,29 @@ pub struct LogView {
 struct SharedProgress {
     durable_lsn: AtomicU64,
     failed: AtomicBool,
+    /// Synchronous replication: a record counts as durable to the log's
+    /// users only once replicas hold it too, up to `replicated_lsn`.
+    gated: AtomicBool,
+    replicated_lsn: AtomicU64,
+}
+
+impl SharedProgress {
+    /// Everything before this position is durable as the log's users
+    /// see it (see [`WalWriter::set_replication_gate`]).
+    fn published(&self) -> u64 {
+        let durable = self.durable_lsn.load(Ordering::Acquire);
+        if self.gated.load(Ordering::Acquire) {
+            durable.min(self.replicated_lsn.load(Ordering::Acquire))
+        } else {
+            durable
+        }
+    }
+
+    /// Whether replication lets a record that ends at `end`, on disk
+    /// here, count as durable.
+    fn replication_allows(&self, end: u64) -> bool {
+        !self.gated.load(Ordering::Acquire) || self.replicated_lsn.load(Ordering::Acquire) >= end
+    }
 }
 
 impl LogView {
@@ -111,14 +137,20 @@ impl LogView {
                 return Err(e.clone());
             }
         }
+        Ok(self.shared.published())
+    }
+
+    /// Everything before the returned position is on this node's disk,
+    /// replicated or not.
+    pub fn local_durable(&self) -> Result<u64> {
+        self.durable()?;
         Ok(self.shared.durable_lsn.load(Ordering::Acquire))
     }
 
     /// Whether everything before `lsn` is on disk (false once the log
     /// failed).
     pub fn is_durable(&self, lsn: u64) -> bool {
-        self.shared.durable_lsn.load(Ordering::Acquire) >= lsn
-            && !self.shared.failed.load(Ordering::Acquire)
+        self.shared.published() >= lsn && !self.shared.failed.load(Ordering::Acquire)
     }
 
     /// Resolves when the durable end moves (or the log fails).
@@ -132,7 +164,17 @@ impl LogView {
     /// Resolves once everything before `lsn` is on disk. Only for
     /// positions that cannot be discarded (see [`WalWriter::is_certain`]).
     pub async fn wait(&self, lsn: u64) -> Result<()> {
-        if self.is_durable(lsn) {
+        self.wait_until(lsn, true).await
+    }
+
+    /// Like [`LogView::wait`], for the local durable end when not
+    /// `published`.
+    async fn wait_until(&self, lsn: u64, published: bool) -> Result<()> {
+        let reached = |shared: &SharedProgress| match published {
+            true => shared.published() >= lsn,
+            false => shared.durable_lsn.load(Ordering::Acquire) >= lsn,
+        };
+        if reached(&self.shared) && !self.shared.failed.load(Ordering::Acquire) {
             return Ok(());
         }
         let mut rx = self.progress.clone();
@@ -142,7 +184,8 @@ impl LogView {
                 if let Some(e) = &progress.fatal {
                     return Err(e.clone());
                 }
-                if progress.durable_lsn >= lsn {
+                // The atomics move before the progress is sent.
+                if reached(&self.shared) {
                     return Ok(());
                 }
             }
@@ -204,6 +247,9 @@ pub struct WalWriter {
     new_segment_requested: Cell<bool>,
     to_syncer: mpsc::Sender<Batch>,
     progress: watch::Receiver<Progress>,
+    /// Tells the log's views of replication's progress (the syncer tells
+    /// them of its own).
+    notify: Arc<watch::Sender<Progress>>,
     /// Published by the syncer: the end of the space already allocated to
     /// the log. A batch is written at least up to its last whole record
     /// that ends there, even when the log cannot grow or change segments.
@@ -405,8 +451,9 @@ impl WalWriter {
         });
         let shared = Arc::new(SharedProgress::default());
         shared.durable_lsn.store(valid_len, Ordering::Release);
+        let progress_tx = Arc::new(progress_tx);
         let published = Published {
-            progress: progress_tx,
+            progress: progress_tx.clone(),
             shared: shared.clone(),
             room_end: room_end.clone(),
         };
@@ -424,6 +471,7 @@ impl WalWriter {
             new_segment_requested: Cell::new(false),
             to_syncer,
             progress,
+            notify: progress_tx,
             room_end,
             shared,
             syncer: Some(syncer),
@@ -509,24 +557,62 @@ impl WalWriter {
             && ticket.end <= self.room_end.load(Ordering::Acquire)
     }
 
-    /// Whether the record of `ticket` is on disk, without waiting.
+    /// Whether the record of `ticket` is on disk (and held by enough
+    /// replicas, see [`WalWriter::set_replication_gate`]), without
+    /// waiting.
     pub fn durability(&self, ticket: Ticket) -> Durability {
         let Ok(durable) = self.sync_state() else {
             return Durability::Lost;
         };
-        if ticket.generation < self.generation() {
+        let local = if ticket.generation < self.generation() {
             let reset_at = self.reset_points.borrow()[ticket.generation];
-            return if ticket.end <= reset_at {
-                Durability::Durable
-            } else {
-                Durability::Lost
-            };
-        }
-        if durable >= ticket.end {
+            if ticket.end > reset_at {
+                return Durability::Lost;
+            }
+            true
+        } else {
+            durable >= ticket.end
+        };
+        if local && self.shared.replication_allows(ticket.end) {
             Durability::Durable
         } else {
             Durability::Pending
         }
+    }
+
+    /// Synchronous replication (docs/CLUSTER.md §5), on a master: from
+    /// now on, a record counts as durable (to [`WalWriter::wait_durable`],
+    /// [`WalWriter::durability`] and the log's views) only once it is on
+    /// disk here and [`WalWriter::note_replicated`] says enough replicas
+    /// hold it. What the log holds when the gate closes counts as
+    /// replicated (as a shard starts, or takes over, or its group gets
+    /// its first replica); nothing seen durable becomes pending. Off, as
+    /// on a replica: durable once on disk here.
+    pub fn set_replication_gate(&self, on: bool) {
+        if self.shared.gated.load(Ordering::Acquire) == on {
+            return;
+        }
+        if on {
+            self.shared
+                .replicated_lsn
+                .fetch_max(self.appended_lsn.get(), Ordering::AcqRel);
+        }
+        self.shared.gated.store(on, Ordering::Release);
+        self.notify.send_modify(|_| {});
+    }
+
+    /// Enough replicas hold every record before `end` durably.
+    pub fn note_replicated(&self, end: u64) {
+        let before = self.shared.replicated_lsn.fetch_max(end, Ordering::AcqRel);
+        if end > before {
+            self.notify.send_modify(|_| {});
+        }
+    }
+
+    /// Everything before the returned position is on this node's disk,
+    /// replicated or not.
+    pub fn local_durable(&self) -> Result<u64> {
+        self.sync_state()
     }
 
     /// On a replica that installed its master's checkpoint, whose replay
@@ -559,7 +645,7 @@ impl WalWriter {
             bytes: vec![],
             new_segment: true,
         });
-        self.view().wait(at).await
+        self.view().wait_until(at, false).await
     }
 
     /// Makes the next batch start a new segment (a checkpoint asks, so
@@ -684,23 +770,38 @@ impl WalWriter {
         });
     }
 
-    /// Resolves once the record is on disk, or fails if it never will be
-    /// (its batch was discarded: 53100 on a full disk; or the log failed).
+    /// Resolves once the record is on disk (and held by enough replicas,
+    /// see [`WalWriter::set_replication_gate`]), or fails if it never will
+    /// be (its batch was discarded: 53100 on a full disk; or the log
+    /// failed).
     pub async fn wait_durable(&self, ticket: Ticket) -> Result<()> {
+        self.wait_for(ticket, true).await
+    }
+
+    /// Resolves once the record is on this node's disk, replicated or not.
+    pub async fn wait_local(&self, ticket: Ticket) -> Result<()> {
+        self.wait_for(ticket, false).await
+    }
+
+    async fn wait_for(&self, ticket: Ticket, replicated: bool) -> Result<()> {
         let mut rx = self.progress.clone();
         loop {
             rx.borrow_and_update();
             let durable = self.sync_state()?;
-            if ticket.generation < self.generation() {
+            let local = if ticket.generation < self.generation() {
                 let reset_at = self.reset_points.borrow()[ticket.generation];
-                if ticket.end <= reset_at {
-                    return Ok(());
+                if ticket.end > reset_at {
+                    let error = self.last_discard.borrow().clone();
+                    return Err(
+                        error.unwrap_or_else(|| Error::internal("a WAL batch was discarded"))
+                    );
                 }
-                let error = self.last_discard.borrow().clone();
-                return Err(error.unwrap_or_else(|| Error::internal("a WAL batch was discarded")));
-            }
-            self.start_flush();
-            if durable >= ticket.end {
+                true
+            } else {
+                self.start_flush();
+                durable >= ticket.end
+            };
+            if local && (!replicated || self.shared.replication_allows(ticket.end)) {
                 return Ok(());
             }
             if rx.changed().await.is_err() {
@@ -709,10 +810,11 @@ impl WalWriter {
         }
     }
 
-    /// Waits until everything appended so far is durable.
+    /// Waits until everything appended so far is on this node's disk
+    /// (replicated or not).
     pub async fn flush(&self) -> Result<()> {
         let ticket = self.appended()?;
-        self.wait_durable(ticket).await
+        self.wait_local(ticket).await
     }
 
     /// Appends and waits until durable.
@@ -837,7 +939,7 @@ impl LogFiles {
 
 /// What the syncer tells the shard and the node.
 struct Published {
-    progress: watch::Sender<Progress>,
+    progress: Arc<watch::Sender<Progress>>,
     shared: Arc<SharedProgress>,
     room_end: Arc<AtomicU64>,
 }
@@ -1287,6 +1389,73 @@ mod tests {
         assert_eq!(records.len(), 100);
         assert_eq!(records[99], b"after");
         assert!(!torn);
+    }
+
+    #[test]
+    fn with_the_replication_gate_a_record_is_durable_once_replicas_hold_it() {
+        let path = temp_path("gate");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal = WalWriter::open(&path, 0, "g", WAL_PREALLOCATE_BYTES).unwrap();
+            wal.enable_feed();
+            let before = wal.append(b"before the gate").unwrap();
+            wal.flush().await.unwrap();
+            // What the log holds as the gate closes counts as replicated.
+            wal.set_replication_gate(true);
+            assert_eq!(wal.durability(before), Durability::Durable);
+            let view = wal.view();
+            let first = wal.append(b"first").unwrap();
+            let second = wal.append(b"second").unwrap();
+            wal.flush().await.unwrap();
+            // On disk here, shipped to replicas, but not yet durable to
+            // the log's users.
+            assert_eq!(view.local_durable().unwrap(), second.end());
+            assert_eq!(view.durable().unwrap(), before.end());
+            assert!(!view.is_durable(first.end()));
+            assert_eq!(wal.durability(first), Durability::Pending);
+            let FeedRead::Records(shipped) = wal.feed_since(before.end(), 1 << 20).unwrap() else {
+                panic!("the feed lost its records")
+            };
+            assert_eq!(shipped.len(), 2);
+            let waited = tokio::time::timeout(
+                std::time::Duration::from_millis(50),
+                wal.wait_durable(first),
+            );
+            assert!(waited.await.is_err(), "no replica holds it yet");
+            // A waiter on another thread's view wakes when replicas catch up.
+            let waiter = {
+                let view = view.clone();
+                let end = second.end();
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap()
+                        .block_on(view.wait(end))
+                })
+            };
+            wal.note_replicated(first.end());
+            wal.wait_durable(first).await.unwrap();
+            assert_eq!(wal.durability(second), Durability::Pending);
+            wal.note_replicated(second.end());
+            waiter.join().unwrap().unwrap();
+            assert_eq!(view.durable().unwrap(), second.end());
+            // Never backwards.
+            wal.note_replicated(first.end());
+            assert_eq!(wal.durability(second), Durability::Durable);
+            // Open again, as a replica's: durable once on disk here.
+            let third = wal.append(b"third").unwrap();
+            wal.flush().await.unwrap();
+            assert_eq!(wal.durability(third), Durability::Pending);
+            wal.set_replication_gate(false);
+            assert_eq!(wal.durability(third), Durability::Durable);
+            assert_eq!(view.durable().unwrap(), third.end());
+        });
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     #[test]

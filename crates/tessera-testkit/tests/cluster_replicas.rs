@@ -237,7 +237,7 @@ async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
     assert_eq!(nodes[alone], (2, 0, 2), "{nodes:?}");
     let status = cluster.status(replica).unwrap();
     assert!(
-        status.contains("replica groups (replication factor 2)")
+        status.contains("replica groups (replication factor 2, async)")
             && status.contains("full")
             && status.contains("1 of 2 members"),
         "{status}"
@@ -632,6 +632,157 @@ async fn a_killed_master_is_replaced_and_rejoins_as_a_replica_without_its_lost_t
     let kept: i64 = seen[0].split('|').next().unwrap().parse().unwrap();
     assert!(kept < 50, "{seen:?}");
     assert_eq!(seen, [format!("{kept}|{}|1771520", 1120 + kept)]);
+    for client in &c[1..] {
+        assert_eq!(rows_text(client, sql).await, seen);
+    }
+    copied_without_failing(&cluster, master);
+}
+
+/// Sync mode (docs/CLUSTER.md §5, §6), three nodes in one group: a master
+/// acknowledges a commit only once a majority of its group (itself and a
+/// replica) holds it durably, so when the master is killed with -9 under
+/// write load, every write acknowledged before is there on the promoted
+/// replica, which goes on taking writes with the other one; the old
+/// master rejoins as a replica.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_sync_mode_a_killed_master_loses_no_acknowledged_write() {
+    let mut cluster =
+        TestCluster::start(3, 2, &["--replication-factor=3", "--replication-mode=sync"]);
+    let c = connect_all(&cluster).await;
+    let nodes = layout(&cluster, &c[0]).await;
+    let master = nodes
+        .iter()
+        .position(|n| n.2 == 2)
+        .expect("a master of shards 0-1");
+    let replicas: Vec<usize> = (0..3).filter(|n| *n != master).collect();
+    let status = cluster.status(replicas[0]).unwrap();
+    assert!(
+        status.contains("replica groups (replication factor 3, sync)"),
+        "{status}"
+    );
+    c[replicas[0]]
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, writer int);
+             INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g",
+        )
+        .await
+        .unwrap();
+
+    // While both replicas are stopped, a commit is not acknowledged; it
+    // is once one copies it.
+    for r in &replicas {
+        signal(&cluster, *r, "STOP");
+    }
+    let held = {
+        let client = cluster.nodes[master].connect().await;
+        tokio::spawn(async move { client.execute("INSERT INTO t VALUES (101, 0)", &[]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(
+        !held.is_finished(),
+        "a commit no replica holds was acknowledged"
+    );
+    signal(&cluster, replicas[0], "CONT");
+    held.await.unwrap().unwrap();
+    signal(&cluster, replicas[1], "CONT");
+
+    // Writers through both replicas' nodes, until well after the master
+    // is killed; each keeps what was acknowledged.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for (w, node) in [replicas[0], replicas[1], replicas[1]]
+        .into_iter()
+        .enumerate()
+    {
+        let client = cluster.nodes[node].connect().await;
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let (mut acked, mut failed) = (Vec::new(), 0);
+            let mut id = 1_000_000 * (w as i32 + 1);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                id += 1;
+                let sent = client
+                    .execute("INSERT INTO t VALUES ($1, $2)", &[&id, &(w as i32 + 1)])
+                    .await;
+                match sent {
+                    Ok(_) => acked.push(id),
+                    Err(_) => failed += 1,
+                }
+            }
+            (acked, failed)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    cluster.nodes[master].kill9();
+    let killed = std::time::Instant::now();
+    // Until a new master has taken writes for a while.
+    let deadline = killed + std::time::Duration::from_secs(60);
+    let heir = loop {
+        let promoted = replicas.iter().copied().find(|r| {
+            cluster.nodes[*r]
+                .log()
+                .contains("now its replica set's master, in epoch 2")
+        });
+        if let Some(heir) = promoted {
+            break heir;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failover: {}\n{}",
+            cluster.nodes[replicas[0]].log_tail(),
+            cluster.nodes[replicas[1]].log_tail()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut acked, mut after) = (Vec::new(), 0);
+    for writer in writers {
+        let (ids, failed) = writer.await.unwrap();
+        eprintln!("a writer: {} acknowledged, {failed} failed", ids.len());
+        acked.extend(ids);
+    }
+    let rows: std::collections::BTreeSet<i32> = c[heir]
+        .query("SELECT id FROM t", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let lost: Vec<&i32> = acked.iter().filter(|id| !rows.contains(id)).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged and lost: {lost:?} (of {})",
+        acked.len()
+    );
+    assert!(rows.contains(&101));
+    for id in 9001..=9010 {
+        c[heir]
+            .execute("INSERT INTO t VALUES ($1, 9)", &[&id])
+            .await
+            .unwrap();
+        after += 1;
+    }
+    assert_eq!(after, 10, "the new master takes writes");
+
+    // The old master comes back as a replica and copies the new master.
+    cluster.nodes[master].restart();
+    let back = cluster.nodes[master].connect().await;
+    let nodes = layout(&cluster, &back).await;
+    assert_eq!((nodes[master].2, nodes[heir].2), (0, 2));
+    for id in 9011..=9020 {
+        back.execute("INSERT INTO t VALUES ($1, 9)", &[&id])
+            .await
+            .unwrap();
+    }
+    for r in 0..3 {
+        if r != heir {
+            replica_caught_up(&cluster, heir, r).await;
+        }
+    }
+    let c = connect_all(&cluster).await;
+    let sql = "SELECT count(*), sum(id::bigint) FROM t";
+    let seen = rows_text(&c[0], sql).await;
     for client in &c[1..] {
         assert_eq!(rows_text(client, sql).await, seen);
     }

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use tessera_cluster::secret::ClusterSecret;
 use tessera_cluster::service::{ClusterConfig, Timing};
+use tessera_cluster::state::ReplicationMode;
 use tessera_pgwire::auth::{AuthFailures, AUTH_FAILURE_DELAY_MAX_DEFAULT};
 use tessera_pgwire::hba::HbaRules;
 use tessera_pgwire::{refuse_connection, serve_connection, tls_config, AuthConfig, BackendKey};
@@ -98,7 +99,7 @@ struct RunArgs {
     /// admin_password_file, auth_failure_delay_max, authentication_timeout,
     /// listen, advertise, peer (a list), cluster_secret_file, name,
     /// failure_domain (a list), raft_voter_down_timeout, failover_timeout,
-    /// rebalance, replication_factor.
+    /// rebalance, replication_factor, replication_mode.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -207,11 +208,16 @@ struct RunArgs {
     /// How many nodes keep a copy of each shard, for a node that founds a
     /// cluster (docs/CLUSTER.md §3, §5, §6): nodes form replica groups of
     /// this many; each shard's master ships its log to the others, and a
-    /// replica takes over when its master stops answering. Replication is
-    /// asynchronous: a failover loses what the replica had not copied
-    /// [default: 1].
+    /// replica takes over when its master stops answering [default: 1].
     #[arg(long, env = "TESSERA_REPLICATION_FACTOR", value_parser = clap::value_parser!(u16).range(1..=5))]
     replication_factor: Option<u16>,
+    /// When a master acknowledges a commit, for a node that founds a
+    /// cluster: `async` once its own log holds it (a failover loses what
+    /// the replicas had not copied yet), `sync` once a majority of its
+    /// replica group holds it (a failover loses no acknowledged commit;
+    /// commits wait while too few replicas answer) [default: async].
+    #[arg(long, env = "TESSERA_REPLICATION_MODE", value_parser = ["async", "sync"])]
+    replication_mode: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -243,6 +249,7 @@ struct ConfigFile {
     failover_timeout: Option<u64>,
     rebalance: Option<bool>,
     replication_factor: Option<u16>,
+    replication_mode: Option<String>,
 }
 
 /// A size in a config file: bytes, or text with a unit ("512M").
@@ -633,6 +640,9 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn replication_factor(&self) -> u16 {
         self.0.replication_factor()
     }
+    fn replica_acks(&self) -> u16 {
+        self.0.replica_acks()
+    }
     fn buckets_moved(&self, owner: Vec<u16>) {
         self.0.buckets_moved(owner)
     }
@@ -763,6 +773,7 @@ struct ClusterArgs {
     timing: Timing,
     rebalance: bool,
     replication_factor: u16,
+    replication_mode: ReplicationMode,
 }
 
 fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<ClusterArgs>, String> {
@@ -801,6 +812,20 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
             "replication_factor {replication_factor} is out of range: 1 to 5 nodes keep a copy of each shard"
         ));
     }
+    let replication_mode = match args
+        .replication_mode
+        .take()
+        .or(file.replication_mode.take())
+        .as_deref()
+    {
+        None | Some("async") => ReplicationMode::Async,
+        Some("sync") => ReplicationMode::Sync,
+        Some(other) => {
+            return Err(format!(
+                "replication_mode \"{other}\" is not one of \"async\", \"sync\""
+            ))
+        }
+    };
     let advertise = args.advertise.take().or(file.advertise.take());
     let name = args.name.take().or(file.name.take());
     let secret_file = args
@@ -838,6 +863,7 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         timing,
         rebalance: args.rebalance.or(file.rebalance).unwrap_or(true),
         replication_factor,
+        replication_mode,
     }))
 }
 
@@ -1014,6 +1040,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 shards,
                 bucket_count: tessera_types::schema::BUCKET_COUNT_DEFAULT,
                 replication_factor: c.replication_factor,
+                replication_mode: c.replication_mode,
                 failure_domain: c.failure_domain,
                 timing: c.timing,
                 shard_service: Some(tessera_cluster::shards::ShardServiceRef(

@@ -116,6 +116,9 @@ pub trait SharedCatalog: Send + Sync {
     fn note_log_end(&self, index: u16, end: u64);
     /// How many nodes keep a copy of each shard.
     fn replication_factor(&self) -> u16;
+    /// How many replicas must hold a record durably before its master
+    /// acknowledges it (0: asynchronous replication; docs/CLUSTER.md §5).
+    fn replica_acks(&self) -> u16;
 }
 
 /// Shard 0's catalog log.

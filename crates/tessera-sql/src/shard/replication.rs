@@ -76,6 +76,18 @@ impl ShardContext {
         self.replica_sets.as_ref()?.promoted(self.shard)
     }
 
+    /// Sync mode (docs/CLUSTER.md §5): a master whose group has replicas
+    /// counts a record durable, and acknowledges its commit, once enough
+    /// of them hold it (see [`ShardContext::note_replica_end`]); a master
+    /// alone in its group, or in async mode, once its own log does.
+    pub(super) fn follow_replication_mode(&self) {
+        let gated = self.replica_sets.as_ref().is_some_and(|r| {
+            (r.master_epoch(self.shard).is_some() || r.promoted(self.shard).is_some())
+                && r.replica_acks() > 0
+        });
+        self.wal.set_replication_gate(gated);
+    }
+
     /// Whether this shard's copies are kept on other nodes too.
     pub fn is_replicated(&self) -> bool {
         self.replica_sets
@@ -84,13 +96,14 @@ impl ShardContext {
     }
 
     /// On a master: the durable records from `from` on, once there are any
-    /// or after [`SHIP_WAIT`], for a replica whose log ends with records
-    /// of the master of `epoch`.
+    /// or after [`SHIP_WAIT`], for the replica on `node` whose log ends
+    /// with records of the master of `epoch`.
     pub(super) async fn ship_wal(
         &self,
         from: u64,
         max_bytes: u32,
         epoch: u64,
+        node: u64,
     ) -> Result<ShardResponse> {
         let sets = self.replica_sets.as_ref();
         let Some(mine) = sets.and_then(|r| r.master_epoch(self.shard)) else {
@@ -109,6 +122,8 @@ impl ShardContext {
                 }
             }
         }
+        // The replica's log is a prefix of this one, durable up to `from`.
+        self.note_replica_end(node, from)?;
         let max_bytes = max_bytes.clamp(1, SHIP_BYTES) as usize;
         let deadline = tokio::time::Instant::now() + SHIP_WAIT;
         let mut durable_end = self.wal.view();
@@ -147,6 +162,27 @@ impl ShardContext {
         }
     }
 
+    /// Sync mode (docs/CLUSTER.md §5): the replica on `node` holds this
+    /// log durably up to `end`. Records that enough replicas hold count
+    /// as durable: commits they hold are acknowledged.
+    fn note_replica_end(&self, node: u64, end: u64) -> Result<()> {
+        let needed = self.replica_sets.as_ref().map_or(0, |r| r.replica_acks()) as usize;
+        if needed == 0 || end > self.wal.local_durable()? {
+            return Ok(());
+        }
+        let mut ends = self.replica_ends.borrow_mut();
+        match ends.iter_mut().find(|(n, _)| *n == node) {
+            Some(slot) => slot.1 = end,
+            None => ends.push((node, end)),
+        }
+        let mut reached: Vec<u64> = ends.iter().map(|(_, e)| *e).collect();
+        reached.sort_unstable_by(|a, b| b.cmp(a));
+        if let Some(end) = reached.get(needed - 1) {
+            self.wal.note_replicated(*end);
+        }
+        Ok(())
+    }
+
     /// The durable records from `from` on, read from the log's files: the
     /// replica is further behind than the log keeps in memory (or the
     /// master restarted since).
@@ -154,7 +190,7 @@ impl ShardContext {
         let Some((fs, dir)) = &self.log_files else {
             return Ok(ShardResponse::LogGone { epoch });
         };
-        let durable = self.wal.view().durable()?;
+        let durable = self.wal.local_durable()?;
         let mut records = Vec::new();
         let mut bytes = 0;
         // Stops the scan once enough is read.
@@ -193,6 +229,8 @@ impl ShardContext {
                 Some(epoch) => self.take_over(epoch).await,
                 None if self.is_replica() => self.copy_from_master(cluster).await,
                 None => {
+                    // The group may have gained or lost a member.
+                    self.follow_replication_mode();
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
@@ -235,6 +273,8 @@ impl ShardContext {
         self.wal.flush().await?;
         let start = self.wal.appended()?.end();
         self.set_log_epoch(epoch)?;
+        // In sync mode, its commits wait for its replicas from now on.
+        self.follow_replication_mode();
         sets.start_epoch(self.shard, epoch, start).await?;
         let open: Vec<TxId> = self
             .prepared
@@ -287,6 +327,9 @@ impl ShardContext {
     /// end and appends it, durably. The end it asks from is what the
     /// governor learns of the copy (the rounds follow each other at once).
     async fn copy_from_master<C: Cluster>(&self, cluster: &C) -> Result<()> {
+        // What it asks from it holds durably (a master in sync mode counts
+        // on it), whatever the last round left.
+        self.wal.flush().await?;
         let from = self.wal.appended()?.end();
         if let Some(sets) = &self.replica_sets {
             sets.note_log_end(self.shard, from);
@@ -295,6 +338,11 @@ impl ShardContext {
             from,
             max_bytes: SHIP_BYTES,
             epoch: self.log_epoch.get(),
+            node: self
+                .replica_sets
+                .as_ref()
+                .and_then(|r| r.node_id())
+                .unwrap_or(0),
         };
         let (epoch, records) = match cluster.call(self.number(), ask).await? {
             ShardResponse::Shipped { epoch, records } => (epoch, records),
