@@ -2,7 +2,8 @@
 //! read on every shard request, so kept as atomics the cluster service
 //! updates whenever the metadata changes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::state::{Metadata, NodeId};
 
@@ -11,10 +12,21 @@ use crate::state::{Metadata, NodeId};
 /// the epoch it was promoted to and has not started yet (docs/CLUSTER.md
 /// §6); and how far its log reaches, which the governor asks for when it
 /// picks a member to promote.
+///
+/// And the node's *lease* (docs/CLUSTER.md §6): a master whose group has
+/// other members takes writes only while the Raft group lately confirmed
+/// it is in touch (the leader's pings, or its own quorum), for less than
+/// the time after which the governor would promote another member. So a
+/// master cut off from the cluster stops writing before it is replaced.
 pub struct Mastership {
     epochs: Box<[AtomicU64]>,
     promoted: Box<[AtomicU64]>,
     log_ends: Box<[AtomicU64]>,
+    /// Times are kept as milliseconds since `base`.
+    base: Instant,
+    lease_until: AtomicU64,
+    /// The node's group has other members: one of them could be promoted.
+    lease_needed: AtomicBool,
 }
 
 impl Mastership {
@@ -26,7 +38,34 @@ impl Mastership {
             epochs: (0..shards).map(|_| AtomicU64::new(1)).collect(),
             promoted: zeros(),
             log_ends: zeros(),
+            base: Instant::now(),
+            lease_until: AtomicU64::new(0),
+            lease_needed: AtomicBool::new(false),
         }
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.base).as_millis() as u64
+    }
+
+    /// The node may take writes as a master until `until` (later grants
+    /// only extend it).
+    pub fn renew_lease(&self, until: Instant) {
+        self.lease_until
+            .fetch_max(self.millis(until), Ordering::AcqRel);
+    }
+
+    /// Whether the node may take writes as a master now: its lease runs,
+    /// or no other member of its group could be promoted in its place.
+    pub fn has_lease(&self) -> bool {
+        !self.lease_needed.load(Ordering::Acquire)
+            || self.millis(Instant::now()) < self.lease_until.load(Ordering::Acquire)
+    }
+
+    /// How long the lease still runs (zero once it ran out).
+    pub fn lease_left(&self) -> Duration {
+        let until = self.lease_until.load(Ordering::Acquire);
+        Duration::from_millis(until.saturating_sub(self.millis(Instant::now())))
     }
 
     /// The epoch this node's shard `index` was made master in and must
@@ -68,6 +107,9 @@ impl Mastership {
         let Some(node) = metadata.nodes.get(&me) else {
             return;
         };
+        let shared =
+            metadata.replication_factor() > 1 && metadata.group(node.first_shard).len() > 1;
+        self.lease_needed.store(shared, Ordering::Release);
         for (index, slot) in self.epochs.iter().enumerate() {
             let Ok(shard) = u16::try_from(node.first_shard as usize + index) else {
                 continue;
@@ -110,5 +152,27 @@ mod tests {
         b.update(&m, 2);
         assert_eq!((b.epoch(0), b.promoted(0)), (Some(2), None));
         assert_eq!((b.epoch(1), b.promoted(1)), (None, Some(2)));
+    }
+
+    #[test]
+    fn a_master_whose_group_has_other_members_writes_only_under_a_lease() {
+        let mut m = founded(node(1, "a"), 2);
+        let a = Mastership::new(2);
+        a.update(&m, 1);
+        assert!(a.has_lease(), "alone in its group: nobody could replace it");
+        m.apply(&Command::AddNode { node: node(2, "b") });
+        a.update(&m, 1);
+        assert!(!a.has_lease(), "never granted");
+        a.renew_lease(Instant::now() + Duration::from_secs(60));
+        assert!(a.has_lease());
+        assert!(a.lease_left() > Duration::from_secs(59));
+        // An older grant does not shorten it.
+        a.renew_lease(Instant::now());
+        assert!(a.has_lease());
+        let b = Mastership::new(2);
+        b.update(&m, 2);
+        b.renew_lease(Instant::now());
+        assert!(!b.has_lease(), "ran out");
+        assert_eq!(b.lease_left(), Duration::ZERO);
     }
 }

@@ -59,6 +59,15 @@ pub struct Timing {
     pub failover_timeout: Duration,
 }
 
+impl Timing {
+    /// How long a master may take writes after the Raft group last
+    /// confirmed it is in touch: half the failover timeout, so it stops
+    /// before another member can be promoted (docs/CLUSTER.md §6).
+    pub fn lease(&self) -> Duration {
+        self.failover_timeout / 2
+    }
+}
+
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
@@ -342,6 +351,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     stores: RefCell::new(Some((log, sm))),
                     metadata: metadata_rx,
                     contact: RefCell::new(BTreeMap::new()),
+                    pinging: RefCell::default(),
                     masters: masters_kept.clone(),
                     leader_since: RefCell::new(None),
                     seen_leader: RefCell::new((None, 0)),
@@ -398,6 +408,8 @@ struct Node {
     metadata: watch::Receiver<Arc<Metadata>>,
     /// On the leader: when each node last answered the governor.
     contact: RefCell<BTreeMap<NodeId, Contact>>,
+    /// The nodes a ping is out to.
+    pinging: RefCell<BTreeSet<NodeId>>,
     /// Which of this node's shards it is master of, and its logs' ends.
     masters: Arc<crate::masters::Mastership>,
     leader_since: RefCell<Option<Instant>>,
@@ -607,7 +619,10 @@ impl Node {
             let mut all = true;
             for p in &peers {
                 let mut peer = Peer::new(p.clone(), self.config.secret.clone());
-                match peer.call(&Request::Hello, CALL_TIMEOUT).await {
+                match peer
+                    .call(&Request::Hello { lease: false }, CALL_TIMEOUT)
+                    .await
+                {
                     Ok(Response::Hello(h)) => hellos.push(h),
                     Ok(_) => all = false,
                     Err(e) => {
@@ -728,7 +743,7 @@ impl Node {
     async fn handle(self: &Rc<Self>, request: Request) -> Response {
         let Some(raft) = self.raft() else {
             return match request {
-                Request::Hello => Response::Hello(Hello {
+                Request::Hello { .. } => Response::Hello(Hello {
                     advertise: self.config.advertise.clone(),
                     cluster_id: None,
                     node_id: None,
@@ -739,7 +754,11 @@ impl Node {
             };
         };
         match request {
-            Request::Hello => {
+            Request::Hello { lease } => {
+                if lease {
+                    self.masters
+                        .renew_lease(Instant::now() + self.config.timing.lease());
+                }
                 let identity = self.identity.borrow().clone();
                 Response::Hello(Hello {
                     advertise: self.config.advertise.clone(),
@@ -748,6 +767,11 @@ impl Node {
                     leader: self.leader_addr(&raft),
                     log_ends: self.masters.log_ends(),
                 })
+            }
+            Request::CutOff(addrs) => {
+                tracing::warn!("fault injection: acting as if {addrs:?} could not be reached");
+                crate::wire::set_cut_off(addrs);
+                Response::Updated
             }
             Request::AppendEntries(rpc) => Response::AppendEntries(raft.append_entries(rpc).await),
             Request::Vote(rpc) => Response::Vote(raft.vote(rpc).await),
@@ -1502,7 +1526,7 @@ impl Node {
                 .leader_since
                 .borrow_mut()
                 .get_or_insert_with(Instant::now);
-            self.ping_all(&raft).await;
+            self.ping_all(&raft);
             self.fail_over(&raft, since).await;
             if let Err(e) = self.balance_voters(&raft, since).await {
                 tracing::warn!("the governor: {}", e.message);
@@ -1554,8 +1578,26 @@ impl Node {
         }
     }
 
-    async fn ping_all(self: &Rc<Self>, raft: &Raft<TypeConfig>) {
-        let me = raft.metrics().borrow().id;
+    /// Pings every other member (a ping still out is not sent again); the
+    /// answers land in `contact` as they come, so one silent node holds
+    /// up neither the others' pings nor their leases. While this leader
+    /// lately heard from a quorum, the pings grant leases, and its own
+    /// node takes one.
+    fn ping_all(self: &Rc<Self>, raft: &Raft<TypeConfig>) {
+        let metrics = raft.metrics().borrow().clone();
+        let me = metrics.id;
+        let lease = self.config.timing.lease();
+        let alone = metrics.membership_config.membership().voter_ids().count() <= 1;
+        let quorum_ago = match alone {
+            true => Some(Duration::ZERO),
+            false => metrics.millis_since_quorum_ack.map(Duration::from_millis),
+        };
+        let grant = quorum_ago.is_some_and(|ago| ago < lease / 2);
+        if let Some(ago) = quorum_ago.filter(|_| grant) {
+            if let Some(heard) = Instant::now().checked_sub(ago) {
+                self.masters.renew_lease(heard + lease);
+            }
+        }
         let nodes: Vec<(NodeId, String)> = self
             .metadata
             .borrow()
@@ -1564,36 +1606,34 @@ impl Node {
             .filter(|n| n.state.is_member() && n.id != me)
             .map(|n| (n.id, n.advertise.clone()))
             .collect();
-        let mut pings = Vec::new();
         for (id, addr) in nodes {
+            if !self.pinging.borrow_mut().insert(id) {
+                continue;
+            }
             let secret = self.config.secret.clone();
             // A node that is merely slow is not taken for dead: the
             // answer may take longer than the governor's interval.
-            let timeout = (self.config.timing.failover_timeout / 2).max(Duration::from_millis(100));
-            pings.push((
-                id,
-                Instant::now(),
-                tokio::task::spawn_local(async move {
-                    let mut peer = Peer::new(addr, secret);
-                    match peer.call(&Request::Hello, timeout).await {
-                        Ok(Response::Hello(hello)) => Some(hello.log_ends),
-                        _ => None,
-                    }
-                }),
-            ));
-        }
-        for (id, asked, ping) in pings {
-            if let Ok(Some(log_ends)) = ping.await {
-                let at = Instant::now();
-                self.contact.borrow_mut().insert(
-                    id,
-                    Contact {
-                        at,
-                        asked,
-                        log_ends,
-                    },
-                );
-            }
+            let timeout = lease.max(Duration::from_millis(100));
+            let service = self.clone();
+            tokio::task::spawn_local(async move {
+                let asked = Instant::now();
+                let mut peer = Peer::new(addr, secret);
+                let answer = peer.call(&Request::Hello { lease: grant }, timeout).await;
+                service.pinging.borrow_mut().remove(&id);
+                // Not for a later term's leader, which starts afresh.
+                if let (Ok(Response::Hello(hello)), true) =
+                    (answer, service.leader_since.borrow().is_some())
+                {
+                    service.contact.borrow_mut().insert(
+                        id,
+                        Contact {
+                            at: Instant::now(),
+                            asked,
+                            log_ends: hello.log_ends,
+                        },
+                    );
+                }
+            });
         }
     }
 
@@ -1674,7 +1714,9 @@ impl Node {
                 })
                 .collect();
             if heard.len() < metadata.heirs_heard(first) {
-                if self.heirs_unheard.borrow_mut().insert(from) {
+                let others = metadata.group(first).len() > 1;
+                let sync = metadata.replication_mode == ReplicationMode::Sync;
+                if sync && others && self.heirs_unheard.borrow_mut().insert(from) {
                     tracing::warn!(
                         "node {from}, master of shards {shards:?}, has not answered for {limit:?}, but only {} of the other members of its replica group answer; in sync mode {} must, so that the one promoted holds every acknowledged commit",
                         heard.len(),

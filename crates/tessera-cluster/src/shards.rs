@@ -529,6 +529,10 @@ impl ShardPeer {
     /// The open channel, or a new one.
     async fn channel(&self) -> Result<Arc<Channel>> {
         let mut slot = self.channel.lock().await;
+        if let Err(e) = crate::wire::check_reachable(&self.addr) {
+            *slot = None;
+            return Err(e.no_master_reached());
+        }
         if let Some(c) = slot.as_ref().filter(|c| c.is_open()) {
             return Ok(c.clone());
         }
@@ -596,6 +600,10 @@ async fn open_channel(
                     result,
                     part,
                 })) => {
+                    // A partition (`tessera fault`) cuts replies on their way too.
+                    if let Err(e) = crate::wire::check_reachable(&reader_addr) {
+                        break e;
+                    }
                     let Some(channel) = weak.upgrade() else {
                         return;
                     };

@@ -26,6 +26,25 @@ pub async fn fetch(addr: &str, secret: &ClusterSecret) -> Result<Status> {
 /// bucket away before it gives up (the node stays draining).
 const DRAIN_STALL: Duration = Duration::from_secs(120);
 
+/// Fault injection (`tessera fault`): makes the node at `addr` act as if
+/// it could not reach `cut_off` (none: heals).
+pub async fn cut_off(addr: &str, secret: &ClusterSecret, cut_off: Vec<String>) -> Result<()> {
+    let mut peer = Peer::new(addr.to_string(), secret.clone());
+    match peer
+        .call(&Request::CutOff(cut_off), Duration::from_secs(10))
+        .await?
+    {
+        Response::Updated => Ok(()),
+        Response::Failed(message) => Err(Error::new(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            message,
+        )),
+        other => Err(Error::internal(format!(
+            "an unexpected answer to CutOff: {other:?}"
+        ))),
+    }
+}
+
 /// `tessera expel`: asks the cluster (through any node) to expel a node
 /// by id or name; returns its id. A node that owns buckets first gives
 /// them away (docs/CLUSTER.md §8): this asks again until it owns none,

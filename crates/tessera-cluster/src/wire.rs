@@ -36,8 +36,13 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
-    /// Discovery: who are you, and are you in a cluster?
-    Hello,
+    /// Discovery: who are you, and are you in a cluster? From the Raft
+    /// leader's governor, also a ping; `lease`: the leader lately heard
+    /// from a quorum, so the node may take writes as a master for a lease
+    /// from now (docs/CLUSTER.md §6).
+    Hello {
+        lease: bool,
+    },
     /// A fresh node asks the leader for an id.
     Join(NodeRecord),
     /// A known node's addresses changed; sent to the leader.
@@ -74,6 +79,10 @@ pub enum Request {
     /// Answer once this node's sequences have observed the positions this
     /// many claims made (or after a while, with `false`).
     ClaimsObserved(u64),
+    /// Fault injection (`tessera fault`, for tests of partitions): from
+    /// now on this node acts as if it could not reach these internal
+    /// addresses (none: heals). Answered `Updated`.
+    CutOff(Vec<String>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -200,8 +209,33 @@ pub async fn read_frame<T: DeserializeOwned, R: AsyncRead + Unpin>(
     })
 }
 
+/// The internal addresses this node acts as if it could not reach
+/// (`Request::CutOff`).
+static CUT_OFF: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// From now on, the node acts as if it could not reach `addrs`.
+pub fn set_cut_off(addrs: Vec<String>) {
+    if let Ok(mut cut) = CUT_OFF.write() {
+        *cut = addrs;
+    }
+}
+
+/// Fails if the node acts as if it could not reach `addr`.
+pub fn check_reachable(addr: &str) -> Result<()> {
+    let cut = CUT_OFF
+        .read()
+        .is_ok_and(|cut| cut.iter().any(|a| a == addr));
+    match cut {
+        true => Err(closed(&format!(
+            "{addr} is cut off from this node (tessera fault)"
+        ))),
+        false => Ok(()),
+    }
+}
+
 /// Connects to `addr` and passes the handshake, within [`CONNECT_TIMEOUT`].
 pub async fn connect(addr: &str, secret: &ClusterSecret) -> Result<TcpStream> {
+    check_reachable(addr)?;
     let connect = async {
         let mut s = TcpStream::connect(addr)
             .await
@@ -244,6 +278,10 @@ impl Peer {
     /// failure the connection is dropped (a late response must not be
     /// taken for the next request's).
     pub async fn call(&mut self, request: &Request, timeout: Duration) -> Result<Response> {
+        if let Err(e) = check_reachable(&self.addr) {
+            self.conn = None;
+            return Err(e);
+        }
         let conn = match self.conn.take() {
             Some(c) => c,
             None => self.connect().await?,
@@ -258,6 +296,8 @@ impl Peer {
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok((response, conn))) => {
+                // A partition (`tessera fault`) cuts answers on their way too.
+                check_reachable(&self.addr)?;
                 self.conn = Some(conn);
                 Ok(response)
             }

@@ -1454,6 +1454,9 @@ impl ShardContext {
         if self.is_replica() {
             return Err(replication::not_master(self.number()));
         }
+        if !self.holds_lease() {
+            return Err(replication::no_lease(self.number()));
+        }
         let me = self.shard as usize;
         let row = self.pending_row();
         let generation = self.wal.generation();

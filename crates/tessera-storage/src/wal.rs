@@ -601,6 +601,30 @@ impl WalWriter {
         self.notify.send_modify(|_| {});
     }
 
+    /// Whether the replication gate is closed (see
+    /// [`WalWriter::set_replication_gate`]).
+    pub fn is_gated(&self) -> bool {
+        self.shared.gated.load(Ordering::Acquire)
+    }
+
+    /// The log stops being a master's (docs/CLUSTER.md §6): the records
+    /// that too few replicas held will never count as durable through
+    /// this log, so their waiters fail with `error` (their outcome is for
+    /// the new master to tell) and later looks say `Lost`; then the gate
+    /// opens, as on any replica. Records go on at the same positions.
+    pub fn fence_unreplicated(&self, error: Error) {
+        if !self.is_gated() {
+            return;
+        }
+        let published = self.shared.published();
+        if self.appended_lsn.get() > published {
+            self.reset_points.borrow_mut().push(published);
+            *self.last_discard.borrow_mut() = Some(error);
+        }
+        self.shared.gated.store(false, Ordering::Release);
+        self.notify.send_modify(|_| {});
+    }
+
     /// Enough replicas hold every record before `end` durably.
     pub fn note_replicated(&self, end: u64) {
         let before = self.shared.replicated_lsn.fetch_max(end, Ordering::AcqRel);
@@ -1452,6 +1476,39 @@ mod tests {
             wal.set_replication_gate(false);
             assert_eq!(wal.durability(third), Durability::Durable);
             assert_eq!(view.durable().unwrap(), third.end());
+        });
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn a_fenced_master_fails_what_its_replicas_never_held() {
+        let path = temp_path("fence");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let wal = WalWriter::open(&path, 0, "f", WAL_PREALLOCATE_BYTES).unwrap();
+            wal.set_replication_gate(true);
+            let held = wal.append(b"held").unwrap();
+            let waiting = wal.append(b"waiting").unwrap();
+            wal.flush().await.unwrap();
+            wal.note_replicated(held.end());
+            let mut waiter = Box::pin(wal.wait_durable(waiting));
+            let early = tokio::time::timeout(std::time::Duration::from_millis(20), &mut waiter);
+            assert!(early.await.is_err(), "no replica holds it");
+            wal.fence_unreplicated(Error::new(sqlstate::CONNECTION_FAILURE, "demoted"));
+            assert_eq!(waiter.await.unwrap_err().message, "demoted");
+            assert_eq!(wal.durability(held), Durability::Durable);
+            assert_eq!(wal.durability(waiting), Durability::Lost);
+            assert!(!wal.is_gated());
+            // The log goes on, as a replica's, from where it ended.
+            let next = wal.append(b"copied").unwrap();
+            assert_eq!(next.start(), waiting.end());
+            wal.wait_durable(next).await.unwrap();
+            assert_eq!(wal.view().durable().unwrap(), next.end());
         });
         if let Some(dir) = path.parent() {
             let _ = std::fs::remove_dir_all(dir);

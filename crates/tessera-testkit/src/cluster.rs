@@ -149,6 +149,28 @@ impl TestCluster {
         }
     }
 
+    /// Cuts node `node` off from every other node, both ways, through the
+    /// transport's fault hook (`tessera fault`); [`Self::heal`] undoes it.
+    pub fn partition(&self, node: usize) {
+        let others: Vec<&str> = (0..self.addrs.len())
+            .filter(|n| *n != node)
+            .map(|n| self.addrs[n].as_str())
+            .collect();
+        self.command(node, "fault", &["--cut-off", &others.join(",")])
+            .unwrap();
+        for other in (0..self.addrs.len()).filter(|n| *n != node) {
+            self.command(other, "fault", &["--cut-off", &self.addrs[node]])
+                .unwrap();
+        }
+    }
+
+    /// Ends every partition [`Self::partition`] made.
+    pub fn heal(&self) {
+        for node in 0..self.addrs.len() {
+            self.command(node, "fault", &["--cut-off", ""]).unwrap();
+        }
+    }
+
     /// `tessera expel NODE` through node `via`: its output, or its error.
     pub fn expel(&self, via: usize, node: &str) -> Result<String, String> {
         self.command(via, "expel", &[node])

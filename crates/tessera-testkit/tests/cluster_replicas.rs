@@ -638,6 +638,32 @@ async fn a_killed_master_is_replaced_and_rejoins_as_a_replica_without_its_lost_t
     copied_without_failing(&cluster, master);
 }
 
+/// Waits until one of `candidates` says it became its group's master in
+/// epoch 2; returns it.
+async fn promoted_among(cluster: &TestCluster, candidates: &[usize]) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let promoted = candidates.iter().copied().find(|n| {
+            cluster.nodes[*n]
+                .log()
+                .contains("now its replica set's master, in epoch 2")
+        });
+        if let Some(heir) = promoted {
+            return heir;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failover: {}",
+            candidates
+                .iter()
+                .map(|n| cluster.nodes[*n].log_tail())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Sync mode (docs/CLUSTER.md §5, §6), three nodes in one group: a master
 /// acknowledges a commit only once a majority of its group (itself and a
 /// replica) holds it durably, so when the master is killed with -9 under
@@ -716,24 +742,8 @@ async fn in_sync_mode_a_killed_master_loses_no_acknowledged_write() {
     cluster.nodes[master].kill9();
     let killed = std::time::Instant::now();
     // Until a new master has taken writes for a while.
-    let deadline = killed + std::time::Duration::from_secs(60);
-    let heir = loop {
-        let promoted = replicas.iter().copied().find(|r| {
-            cluster.nodes[*r]
-                .log()
-                .contains("now its replica set's master, in epoch 2")
-        });
-        if let Some(heir) = promoted {
-            break heir;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no failover: {}\n{}",
-            cluster.nodes[replicas[0]].log_tail(),
-            cluster.nodes[replicas[1]].log_tail()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let heir = promoted_among(&cluster, &replicas).await;
+    eprintln!("promoted {:?} after the kill", killed.elapsed());
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut acked, mut after) = (Vec::new(), 0);
@@ -787,4 +797,138 @@ async fn in_sync_mode_a_killed_master_loses_no_acknowledged_write() {
         assert_eq!(rows_text(client, sql).await, seen);
     }
     copied_without_failing(&cluster, master);
+}
+
+/// A master cut off from the others (the transport's fault hook), sync
+/// mode, three nodes in one group: the majority side promotes a replica
+/// and keeps taking writes; the cut-off master's lease runs out and it
+/// refuses writes. A commit it took just before is never acknowledged;
+/// once healed it finds its log holds that commit, which no replica had,
+/// restarts to drop its copy, and follows the new master: every node
+/// reads one state holding every acknowledged write.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_off_master_refuses_writes_while_the_majority_goes_on() {
+    // A lease of 2 s: time to take a commit after the cut.
+    let cluster = TestCluster::start(
+        3,
+        2,
+        &[
+            "--replication-factor=3",
+            "--replication-mode=sync",
+            "--failover-timeout=4000",
+        ],
+    );
+    let c = connect_all(&cluster).await;
+    let nodes = layout(&cluster, &c[0]).await;
+    let master = nodes.iter().position(|n| n.2 == 2).expect("a master");
+    let others: Vec<usize> = (0..3).filter(|n| *n != master).collect();
+    c[others[0]]
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, side text);
+             INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g",
+        )
+        .await
+        .unwrap();
+    let cut_client = cluster.nodes[master].connect().await;
+
+    cluster.partition(master);
+    // Taken while the lease runs, but no replica can hold it.
+    let cut_write = tokio::spawn(async move {
+        cut_client
+            .execute("INSERT INTO t VALUES (4000, 'cut')", &[])
+            .await
+    });
+    // The majority side: a new master, and writes through either node.
+    let heir = promoted_among(&cluster, &others).await;
+    let mut acked = Vec::new();
+    for (i, node) in others.iter().enumerate() {
+        for k in 0..20 {
+            let id = 1000 + 100 * i as i32 + k;
+            c[*node]
+                .execute("INSERT INTO t VALUES ($1, 'majority')", &[&id])
+                .await
+                .unwrap();
+            acked.push(id);
+        }
+    }
+    // The cut-off side: its lease ran out, so a write is refused (after
+    // the router waited for a master it could reach).
+    let refused = c[master]
+        .execute("INSERT INTO t VALUES (5000, 'minority')", &[])
+        .await
+        .unwrap_err();
+    let refused = refused.as_db_error().map(|e| e.message().to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|m| m.contains("takes no writes")),
+        "{refused:?}"
+    );
+    assert!(
+        !cut_write.is_finished(),
+        "a commit no replica holds returned"
+    );
+
+    cluster.heal();
+    // Its outcome is unknown to the client: an error, not success.
+    let cut_write = cut_write.await.unwrap();
+    assert!(cut_write.is_err(), "{cut_write:?}");
+    // Healed, the old master drops its copy and follows the new one;
+    // through it, writes go to the new master.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let sent = match cluster.nodes[master].try_connect().await {
+            Ok(back) => back
+                .execute("INSERT INTO t VALUES (6000, 'healed')", &[])
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if sent.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write through the healed node: {sent:?}\n{}",
+            cluster.nodes[master].log_tail()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    acked.push(6000);
+    let log = cluster.nodes[master].log();
+    assert!(
+        log.contains("restarting the node") && log.contains("so this copy is dropped"),
+        "{}",
+        cluster.nodes[master].log_tail()
+    );
+    let back = cluster.nodes[master].connect().await;
+    let nodes = layout(&cluster, &back).await;
+    assert_eq!((nodes[master].2, nodes[heir].2), (0, 2), "{nodes:?}");
+    for r in (0..3).filter(|r| *r != heir) {
+        replica_caught_up(&cluster, heir, r).await;
+    }
+    let c = connect_all(&cluster).await;
+    let rows: std::collections::BTreeSet<i32> = c[heir]
+        .query("SELECT id FROM t", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let lost: Vec<&i32> = acked.iter().filter(|id| !rows.contains(id)).collect();
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+    assert!(!rows.contains(&4000) && !rows.contains(&5000), "{rows:?}");
+    let sql = "SELECT count(*), sum(id) FROM t";
+    let seen = rows_text(&c[0], sql).await;
+    assert_eq!(
+        seen,
+        [format!(
+            "{}|{}",
+            100 + acked.len(),
+            5050 + acked.iter().sum::<i32>()
+        )]
+    );
+    for client in &c[1..] {
+        assert_eq!(rows_text(client, sql).await, seen);
+    }
 }

@@ -62,6 +62,20 @@ enum Command {
     Status(StatusArgs),
     /// Remove a node from its cluster for good.
     Expel(ExpelArgs),
+    /// Fault injection, for tests of network partitions: the node acts as
+    /// if it could not reach the given internal addresses.
+    #[command(hide = true)]
+    Fault(FaultArgs),
+}
+
+#[derive(clap::Args)]
+struct FaultArgs {
+    #[command(flatten)]
+    cluster: StatusArgs,
+    /// Internal addresses the node acts as if it could not reach, comma
+    /// separated; empty heals.
+    #[arg(long, value_delimiter = ',')]
+    cut_off: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -421,6 +435,7 @@ fn main() -> ExitCode {
         Command::Run(args) => report(run(*args)),
         Command::Status(args) => report(status(args)),
         Command::Expel(args) => report(expel(args)),
+        Command::Fault(args) => report(fault(args)),
     }
 }
 
@@ -478,6 +493,54 @@ fn expel(args: ExpelArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {}", args.cluster.peer, e.message))?;
     println!("node {id} is expelled");
     Ok(())
+}
+
+/// Set in a node restarted by [`restart_diverged`]: when (Unix seconds).
+const RESTARTED_DIVERGED_ENV: &str = "TESSERA_RESTARTED_DIVERGED";
+
+/// A replica shard holds an old master's records the current master never
+/// had (docs/CLUSTER.md §6): the node starts again in place, as after a
+/// crash, and its start-up drops that copy and copies the master. Not
+/// again within a minute of the last time: then the shard keeps saying
+/// why it does not copy, for an operator to look at.
+fn restart_diverged(shard: u16) {
+    use std::os::unix::process::CommandExt;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last: Option<u64> = std::env::var(RESTARTED_DIVERGED_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    if last.is_some_and(|last| now.saturating_sub(last) < 60) {
+        tracing::error!(
+            "shard {shard} diverged again right after the node restarted for it; not restarting again"
+        );
+        return;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tracing::error!("cannot restart the node: {e}");
+            return;
+        }
+    };
+    tracing::warn!("restarting the node: shard {shard}'s copy diverged from its master's log");
+    let error = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(RESTARTED_DIVERGED_ENV, now.to_string())
+        .exec();
+    tracing::error!("cannot restart the node: {error}");
+}
+
+fn fault(args: FaultArgs) -> Result<(), String> {
+    let (secret, rt) = cluster_client(&args.cluster)?;
+    let cut_off = args.cut_off.into_iter().filter(|a| !a.is_empty()).collect();
+    rt.block_on(tessera_cluster::status::cut_off(
+        &args.cluster.peer,
+        &secret,
+        cut_off,
+    ))
+    .map_err(|e| format!("{}: {}", args.cluster.peer, e.message))
 }
 
 /// Shard requests from other nodes, run on this node's shards (the
@@ -642,6 +705,12 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     }
     fn replica_acks(&self) -> u16 {
         self.0.replica_acks()
+    }
+    fn holds_lease(&self) -> bool {
+        self.0.masters().has_lease()
+    }
+    fn diverged(&self, index: u16) {
+        restart_diverged(index)
     }
     fn buckets_moved(&self, owner: Vec<u16>) {
         self.0.buckets_moved(owner)
@@ -1029,6 +1098,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
         Some(c) => {
             let secret = cluster_secret(&data_dir, &c)?;
             let secret_for_peers = secret.clone();
+            let mastership_lease = c.timing.lease();
             let cluster_config = ClusterConfig {
                 data_dir: data_dir.clone(),
                 listen: c.listen,
@@ -1078,6 +1148,11 @@ fn run(mut args: RunArgs) -> Result<(), String> {
             handle
                 .masters
                 .update(&handle.watch.metadata.borrow(), me.id);
+            // A master's first lease (docs/CLUSTER.md §6): a majority just
+            // committed that id lease, so the node was in touch then.
+            handle
+                .masters
+                .renew_lease(std::time::Instant::now() + mastership_lease);
             let lease_end = runtime
                 .block_on(handle.catalog.lease_ids(ids_from + IdLease::BLOCK))
                 .map_err(taking_part)?;

@@ -119,6 +119,16 @@ pub trait SharedCatalog: Send + Sync {
     /// How many replicas must hold a record durably before its master
     /// acknowledges it (0: asynchronous replication; docs/CLUSTER.md §5).
     fn replica_acks(&self) -> u16;
+    /// Whether this node may take writes as a master now: the Raft group
+    /// confirmed lately that it is in touch, or no other member of its
+    /// group could be promoted in its place (docs/CLUSTER.md §6).
+    fn holds_lease(&self) -> bool;
+    /// This node's shard `index` holds records of a master that were
+    /// never copied to the current one (its node was cut off, not killed,
+    /// when another member was promoted): the node restarts, which drops
+    /// that copy and takes the master's (docs/CLUSTER.md §6). Returns if
+    /// it cannot (it already did so lately).
+    fn diverged(&self, index: u16);
 }
 
 /// Shard 0's catalog log.

@@ -57,7 +57,24 @@ pub(super) fn not_master(shard: u16) -> Error {
     .no_master_reached()
 }
 
+/// The error for a write on a master whose node's lease ran out.
+pub(super) fn no_lease(shard: u16) -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        format!(
+            "this node is cut off from the cluster's majority, so it takes no writes as master of shard {shard}; another member of its replica group may be taking over"
+        ),
+    )
+    .no_master_reached()
+}
+
 impl ShardContext {
+    /// Whether this node may take writes as a master now (see
+    /// `SharedCatalog::holds_lease`).
+    pub(super) fn holds_lease(&self) -> bool {
+        self.replica_sets.as_ref().is_none_or(|r| r.holds_lease())
+    }
+
     /// Whether another member of this shard's replica group is its master.
     pub fn is_replica(&self) -> bool {
         self.replica_sets
@@ -80,12 +97,25 @@ impl ShardContext {
     /// counts a record durable, and acknowledges its commit, once enough
     /// of them hold it (see [`ShardContext::note_replica_end`]); a master
     /// alone in its group, or in async mode, once its own log does.
+    /// A master that became a replica fails the commits still waiting
+    /// for replicas (`WalWriter::fence_unreplicated`): whether they hold
+    /// is the new master's to say, so their clients learn the outcome is
+    /// unknown, as when a master dies.
     pub(super) fn follow_replication_mode(&self) {
-        let gated = self.replica_sets.as_ref().is_some_and(|r| {
-            (r.master_epoch(self.shard).is_some() || r.promoted(self.shard).is_some())
-                && r.replica_acks() > 0
-        });
-        self.wal.set_replication_gate(gated);
+        let Some(sets) = &self.replica_sets else {
+            return;
+        };
+        if sets.master_epoch(self.shard).is_some() || sets.promoted(self.shard).is_some() {
+            self.wal.set_replication_gate(sets.replica_acks() > 0);
+        } else {
+            self.wal.fence_unreplicated(Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                format!(
+                    "this node stopped being the master of shard {} before enough replicas held the commit; it may or may not have committed",
+                    self.number()
+                ),
+            ));
+        }
     }
 
     /// Whether this shard's copies are kept on other nodes too.
@@ -112,6 +142,11 @@ impl ShardContext {
         // The replica saw a newer master: this one is no longer.
         if epoch > mine {
             return Err(not_master(self.number()));
+        }
+        // Cut off, it may be replaced: it ships (and counts as held)
+        // nothing more until the cluster confirms it again.
+        if !self.holds_lease() {
+            return Err(no_lease(self.number()));
         }
         // Records of an older master past the start of a later one's are
         // that old master's tail, which this log does not hold.
@@ -327,6 +362,8 @@ impl ShardContext {
     /// end and appends it, durably. The end it asks from is what the
     /// governor learns of the copy (the rounds follow each other at once).
     async fn copy_from_master<C: Cluster>(&self, cluster: &C) -> Result<()> {
+        // A master just made a replica stops waiting for its replicas.
+        self.follow_replication_mode();
         // What it asks from it holds durably (a master in sync mode counts
         // on it), whatever the last round left.
         self.wal.flush().await?;
@@ -352,12 +389,19 @@ impl ShardContext {
                 return self.set_log_epoch(epoch);
             }
             ShardResponse::Diverged { fork } => {
+                if let Some(sets) = &self.replica_sets {
+                    tracing::warn!(
+                        "shard {}: this log reaches position {from}, past {fork} where its current master's writes began: it holds an old master's records that were never copied; restarting the node to drop this copy and take the master's",
+                        self.number()
+                    );
+                    sets.diverged(self.shard);
+                }
                 return Err(Error::new(
                     sqlstate::DATA_CORRUPTED,
                     format!(
                         "this log reaches position {from}, past {fork} where its current master's writes began: it holds an old master's records that were never copied; restart this node to drop its copy and take the master's"
                     ),
-                ))
+                ));
             }
             other => {
                 return Err(Error::internal(format!(
