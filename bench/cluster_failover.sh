@@ -15,9 +15,13 @@
 #    is measured (the statement waits for the new master; none fails). The
 #    old master is restarted as a replica after each round. Whether the
 #    master also led the Raft group is printed: then an election comes
-#    first.
+#    first. With --replication-mode sync the three nodes form one group of
+#    three (replication factor 3; a commit waits for a majority of it), the
+#    client writes through a node other than the master, and the script
+#    counts acknowledged inserts missing afterwards (sync mode loses none).
 #
-# Usage: bench/cluster_failover.sh [--nodes N] [--rounds N] [--no-build]
+# Usage: bench/cluster_failover.sh [--nodes N] [--rounds N]
+#                                  [--replication-mode async|sync] [--no-build]
 # KEEP_DIR=1 keeps the nodes' logs and data (with TESSERA_LOG_LEVEL=debug,
 # openraft's own lines show each election).
 # Environment: TESSERA_BIN (a built binary; default target/release/tessera).
@@ -27,8 +31,10 @@ cd "$(dirname "$0")/.."
 nodes=3
 rounds=5
 build=1
+mode=async
 while [ $# -gt 0 ]; do
     case "$1" in
+        --replication-mode) mode="$2"; shift 2 ;;
         --nodes) nodes="$2"; shift 2 ;;
         --rounds) rounds="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
@@ -121,11 +127,14 @@ for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/nul
 pids=()
 rm -rf "$dir"/n* "$dir"/log*
 peers="127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))"
+factor=2
+[ "$mode" = sync ] && factor=3
 start_replicated() {
     local i=$1
     "$bin" run --data-dir "$dir/n$i" --pg-listen "127.0.0.1:$((base + 100 + i))" \
         --listen "127.0.0.1:$((base + i))" --peer "$peers" \
-        --cluster-secret-file "$dir/secret" --shards 2 --replication-factor 2 >> "$dir/log$i" 2>&1 &
+        --cluster-secret-file "$dir/secret" --shards 2 --replication-factor "$factor" \
+        --replication-mode "$mode" >> "$dir/log$i" 2>&1 &
     pids[$i]=$!
 }
 sql() { psql -h 127.0.0.1 -p "$((base + 100 + $1))" -U postgres -qAtX -c "$2"; }
@@ -138,12 +147,13 @@ master_and_leader() {
 for i in 1 2 3; do start_replicated "$i"; sleep 0.3; done
 until sql 3 "SELECT 1" >/dev/null 2>&1; do sleep 0.1; done
 sql 3 "CREATE TABLE failover_rows (id bigint PRIMARY KEY, at timestamptz DEFAULT now())"
-# Each insert's start and end, or "failed".
+# Each insert's start and end, or "failed"; through the node `$dir/via` names.
+echo 3 > "$dir/via"
 writer() {
     local id=1 t
     while :; do
         t=$(now_ms)
-        if sql 3 "INSERT INTO failover_rows (id) VALUES ($id)" >/dev/null 2>>"$dir/writer.err"; then
+        if sql "$(cat "$dir/via")" "INSERT INTO failover_rows (id) VALUES ($id)" >/dev/null 2>>"$dir/writer.err"; then
             echo "$t $(now_ms) $id" >> "$dir/acked"
         else
             echo "$t $(now_ms) failed" >> "$dir/acked"
@@ -158,6 +168,10 @@ sleep 2
 total=0
 for r in $(seq 1 "$rounds"); do
     read -r master leader < <(master_and_leader)
+    # In a group of three every node may be the master: write through
+    # another one.
+    if [ "$master" = 3 ]; then echo 1 > "$dir/via"; sleep 0.5; fi
+    if [ "$master" != 3 ] && [ "$factor" = 3 ]; then echo 3 > "$dir/via"; sleep 0.5; fi
     t0=$(now_ms)
     kill -9 "${pids[$master]}"
     wait "${pids[$master]}" 2>/dev/null || true
@@ -182,5 +196,10 @@ wait "$writer_pid" 2>/dev/null || true
 failed=$(grep -c failed "$dir/acked" || true)
 acked=$(grep -vc failed "$dir/acked" || true)
 rows=$(sql 3 "SELECT count(*) FROM failover_rows")
-echo "data failover: mean $((total / rounds)) ms from master kill to first write over $rounds rounds (failover timeout 1500 ms)"
-echo "inserts: $acked acknowledged, $failed failed; $rows rows kept (asynchronous replication loses what the replica had not copied)"
+sql 3 "SELECT id FROM failover_rows" | sort > "$dir/kept"
+awk '$3 != "failed" {print $3}' "$dir/acked" | sort > "$dir/acked_ids"
+lost=$(comm -23 "$dir/acked_ids" "$dir/kept" | wc -l)
+echo "data failover ($mode, replication factor $factor): mean $((total / rounds)) ms from master kill to first write over $rounds rounds (failover timeout 1500 ms)"
+echo "inserts: $acked acknowledged, $failed failed; $rows rows kept; $lost acknowledged inserts missing"
+[ "$mode" = sync ] && [ "$lost" != 0 ] && { echo "sync mode lost acknowledged inserts" >&2; exit 1; }
+exit 0

@@ -1694,15 +1694,21 @@ impl Node {
                     .sum();
                 (total, std::cmp::Reverse(slot))
             };
-            // In sync mode, a member's report counts only if asked after
-            // the master last answered: it then holds whatever the master
-            // had a majority acknowledge.
-            let master_seen = self.contact.borrow().get(&from).map(|c| c.at);
+            // In sync mode, a member's report counts only if asked once the
+            // master's lease ran out (it last answered, or this leader took
+            // over, at least a lease before): the master acknowledged
+            // nothing since, so the report holds whatever it had a
+            // majority acknowledge.
+            let master_seen = self
+                .contact
+                .borrow()
+                .get(&from)
+                .map_or(leader_since, |c| c.at);
+            let lease_out = master_seen + self.config.timing.lease();
             let fresh = |id: NodeId| {
                 id == me
                     || self.contact.borrow().get(&id).is_some_and(|c| {
-                        metadata.replication_mode == ReplicationMode::Async
-                            || master_seen.is_none_or(|seen| c.asked > seen)
+                        metadata.replication_mode == ReplicationMode::Async || c.asked > lease_out
                     })
             };
             // Only a member whose logs' ends it reported.
