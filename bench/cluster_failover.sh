@@ -8,8 +8,9 @@
 #    the nodes to a settled cluster (all nodes voting or learning, one
 #    leader).
 # 2. Data failover (docs/CLUSTER.md §6): 3 nodes, replication factor 2
-#    (nodes 1 and 2 form the group that owns the buckets, node 3 routes).
-#    A client inserts one row per statement through node 3, without pause;
+#    (two of them form the group that owns the buckets, the third routes).
+#    A client inserts one row per statement through a node other than the
+#    master, without pause;
 #    the master of the group is killed with SIGKILL ROUNDS times, and the
 #    time from the kill to the client's first acknowledged insert after it
 #    is measured (the statement waits for the new master; none fails). The
@@ -138,11 +139,24 @@ start_replicated() {
     pids[$i]=$!
 }
 sql() { psql -h 127.0.0.1 -p "$((base + 100 + $1))" -U postgres -qAtX -c "$2"; }
-# The node id of shard 0's master and the Raft leader's, as node 3 says.
+# Which of the script's nodes (1-3, by port: node ids follow the order
+# they joined in) is shard 0's master and which leads Raft, as node 3
+# (or node 1, when 3 is down) says.
 master_and_leader() {
-    local s
-    s=$("$bin" status --peer "127.0.0.1:$((base + 3))" --cluster-secret-file "$dir/secret" 2>/dev/null) || return 1
-    echo "$(sed -n 's/.* 0: node \([0-9]*\) (epoch.*/\1/p' <<< "$s") $(sed -n 's/^raft leader: node \([0-9]*\) .*/\1/p' <<< "$s")"
+    local s id lead via
+    for via in 3 1 2; do
+        s=$("$bin" status --peer "127.0.0.1:$((base + via))" --cluster-secret-file "$dir/secret" 2>/dev/null) && break
+    done
+    [ -n "$s" ] || return 1
+    id=$(sed -n 's/.* 0: node \([0-9]*\) (epoch.*/\1/p' <<< "$s")
+    lead=$(sed -n 's/^raft leader: node \([0-9]*\) .*/\1/p' <<< "$s")
+    echo "$(node_index "$s" "$id") $(node_index "$s" "$lead")"
+}
+# The script's number of the node with id $2 in status output $1.
+node_index() {
+    local port
+    port=$(awk -v id="$2" '$1 == id && $3 ~ /^127\.0\.0\.1:/ { split($3, a, ":"); print a[2]; exit }' <<< "$1")
+    echo $((port - base))
 }
 for i in 1 2 3; do start_replicated "$i"; sleep 0.3; done
 until sql 3 "SELECT 1" >/dev/null 2>&1; do sleep 0.1; done
@@ -168,10 +182,11 @@ sleep 2
 total=0
 for r in $(seq 1 "$rounds"); do
     read -r master leader < <(master_and_leader)
-    # In a group of three every node may be the master: write through
-    # another one.
-    if [ "$master" = 3 ]; then echo 1 > "$dir/via"; sleep 0.5; fi
-    if [ "$master" != 3 ] && [ "$factor" = 3 ]; then echo 3 > "$dir/via"; sleep 0.5; fi
+    # Write through a node other than the master (any may be one: nodes
+    # join groups in the order they reach the leader).
+    via=3
+    [ "$master" = 3 ] && via=1
+    if [ "$(cat "$dir/via")" != "$via" ]; then echo "$via" > "$dir/via"; sleep 0.5; fi
     t0=$(now_ms)
     kill -9 "${pids[$master]}"
     wait "${pids[$master]}" 2>/dev/null || true
