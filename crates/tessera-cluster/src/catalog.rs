@@ -168,16 +168,6 @@ impl CatalogClient {
         self.metadata.borrow().replication_factor()
     }
 
-    /// How many replicas must hold a record before this node, as master,
-    /// acknowledges it (0: asynchronous replication, or a group of one).
-    pub fn replica_acks(&self) -> u16 {
-        let metadata = self.metadata.borrow();
-        let Some(me) = self.me().and_then(|id| metadata.nodes.get(&id)) else {
-            return 0;
-        };
-        metadata.replica_acks(me.first_shard)
-    }
-
     /// The node's SQL catalog owns buckets by `owner` (`owner[b]` owns
     /// bucket `b`).
     pub fn buckets_moved(&self, owner: Vec<u16>) {

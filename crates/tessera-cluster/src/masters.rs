@@ -2,7 +2,7 @@
 //! read on every shard request, so kept as atomics the cluster service
 //! updates whenever the metadata changes.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::state::{Metadata, NodeId};
@@ -27,6 +27,9 @@ pub struct Mastership {
     lease_until: AtomicU64,
     /// The node's group has other members: one of them could be promoted.
     lease_needed: AtomicBool,
+    /// How many replicas must hold a record before the node, as master,
+    /// acknowledges it (`Metadata::replica_acks` of its group).
+    replica_acks: AtomicU16,
 }
 
 impl Mastership {
@@ -41,7 +44,14 @@ impl Mastership {
             base: Instant::now(),
             lease_until: AtomicU64::new(0),
             lease_needed: AtomicBool::new(false),
+            replica_acks: AtomicU16::new(0),
         }
+    }
+
+    /// How many replicas must hold a record before this node, as master,
+    /// acknowledges it (0: asynchronous replication, or a group of one).
+    pub fn replica_acks(&self) -> u16 {
+        self.replica_acks.load(Ordering::Acquire)
     }
 
     fn millis(&self, at: Instant) -> u64 {
@@ -110,6 +120,8 @@ impl Mastership {
         let shared =
             metadata.replication_factor() > 1 && metadata.group(node.first_shard).len() > 1;
         self.lease_needed.store(shared, Ordering::Release);
+        self.replica_acks
+            .store(metadata.replica_acks(node.first_shard), Ordering::Release);
         for (index, slot) in self.epochs.iter().enumerate() {
             let Ok(shard) = u16::try_from(node.first_shard as usize + index) else {
                 continue;

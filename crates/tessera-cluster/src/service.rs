@@ -1719,14 +1719,14 @@ impl Node {
                     n.id != from && n.state == NodeState::Online && fresh(n.id) && answers(n.id)
                 })
                 .collect();
-            if heard.len() < metadata.heirs_heard(first) {
+            let needed = metadata.heirs_heard(first);
+            if heard.len() < needed {
                 let others = metadata.group(first).len() > 1;
                 let sync = metadata.replication_mode == ReplicationMode::Sync;
                 if sync && others && self.heirs_unheard.borrow_mut().insert(from) {
                     tracing::warn!(
-                        "node {from}, master of shards {shards:?}, has not answered for {limit:?}, but only {} of the other members of its replica group answer; in sync mode {} must, so that the one promoted holds every acknowledged commit",
+                        "node {from}, master of shards {shards:?}, has not answered for {limit:?}, but only {} of the other members of its replica group answer; in sync mode {needed} must, so that the one promoted holds every acknowledged commit",
                         heard.len(),
-                        metadata.heirs_heard(first)
                     );
                 }
                 continue;

@@ -530,6 +530,13 @@ impl ReplicationMode {
             ReplicationMode::Sync => "sync",
         }
     }
+
+    /// The mode [`ReplicationMode::name`] names.
+    pub fn from_name(name: &str) -> Option<ReplicationMode> {
+        [ReplicationMode::Async, ReplicationMode::Sync]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
 }
 
 impl Metadata {

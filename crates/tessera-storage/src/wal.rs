@@ -140,13 +140,6 @@ impl LogView {
         Ok(self.shared.published())
     }
 
-    /// Everything before the returned position is on this node's disk,
-    /// replicated or not.
-    pub fn local_durable(&self) -> Result<u64> {
-        self.durable()?;
-        Ok(self.shared.durable_lsn.load(Ordering::Acquire))
-    }
-
     /// Whether everything before `lsn` is on disk (false once the log
     /// failed).
     pub fn is_durable(&self, lsn: u64) -> bool {
@@ -564,20 +557,22 @@ impl WalWriter {
         let Ok(durable) = self.sync_state() else {
             return Durability::Lost;
         };
-        let local = if ticket.generation < self.generation() {
-            let reset_at = self.reset_points.borrow()[ticket.generation];
-            if ticket.end > reset_at {
-                return Durability::Lost;
-            }
-            true
-        } else {
-            durable >= ticket.end
-        };
-        if local && self.shared.replication_allows(ticket.end) {
-            Durability::Durable
-        } else {
-            Durability::Pending
+        match self.on_disk(ticket, durable) {
+            None => Durability::Lost,
+            Some(true) if self.shared.replication_allows(ticket.end) => Durability::Durable,
+            Some(_) => Durability::Pending,
         }
+    }
+
+    /// Whether the record of `ticket` is on this node's disk, the log being
+    /// durable up to `durable`; `None` if it never will be (its batch was
+    /// discarded, or the log was fenced before it).
+    fn on_disk(&self, ticket: Ticket, durable: u64) -> Option<bool> {
+        if ticket.generation < self.generation() {
+            let reset_at = self.reset_points.borrow()[ticket.generation];
+            return (ticket.end <= reset_at).then_some(true);
+        }
+        Some(durable >= ticket.end)
     }
 
     /// Synchronous replication (docs/CLUSTER.md §5), on a master: from
@@ -812,20 +807,14 @@ impl WalWriter {
         loop {
             rx.borrow_and_update();
             let durable = self.sync_state()?;
-            let local = if ticket.generation < self.generation() {
-                let reset_at = self.reset_points.borrow()[ticket.generation];
-                if ticket.end > reset_at {
-                    let error = self.last_discard.borrow().clone();
-                    return Err(
-                        error.unwrap_or_else(|| Error::internal("a WAL batch was discarded"))
-                    );
-                }
-                true
-            } else {
-                self.start_flush();
-                durable >= ticket.end
+            let Some(on_disk) = self.on_disk(ticket, durable) else {
+                let error = self.last_discard.borrow().clone();
+                return Err(error.unwrap_or_else(|| Error::internal("a WAL batch was discarded")));
             };
-            if local && (!replicated || self.shared.replication_allows(ticket.end)) {
+            if ticket.generation == self.generation() {
+                self.start_flush();
+            }
+            if on_disk && (!replicated || self.shared.replication_allows(ticket.end)) {
                 return Ok(());
             }
             if rx.changed().await.is_err() {
@@ -1436,7 +1425,7 @@ mod tests {
             wal.flush().await.unwrap();
             // On disk here, shipped to replicas, but not yet durable to
             // the log's users.
-            assert_eq!(view.local_durable().unwrap(), second.end());
+            assert_eq!(wal.local_durable().unwrap(), second.end());
             assert_eq!(view.durable().unwrap(), before.end());
             assert!(!view.is_durable(first.end()));
             assert_eq!(wal.durability(first), Durability::Pending);

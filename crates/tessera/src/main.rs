@@ -704,7 +704,7 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
         self.0.replication_factor()
     }
     fn replica_acks(&self) -> u16 {
-        self.0.replica_acks()
+        self.0.masters().replica_acks()
     }
     fn holds_lease(&self) -> bool {
         self.0.masters().has_lease()
@@ -885,15 +885,11 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         .replication_mode
         .take()
         .or(file.replication_mode.take())
-        .as_deref()
     {
-        None | Some("async") => ReplicationMode::Async,
-        Some("sync") => ReplicationMode::Sync,
-        Some(other) => {
-            return Err(format!(
-                "replication_mode \"{other}\" is not one of \"async\", \"sync\""
-            ))
-        }
+        None => ReplicationMode::Async,
+        Some(name) => ReplicationMode::from_name(&name).ok_or_else(|| {
+            format!("replication_mode \"{name}\" is not one of \"async\", \"sync\"")
+        })?,
     };
     let advertise = args.advertise.take().or(file.advertise.take());
     let name = args.name.take().or(file.name.take());

@@ -389,18 +389,19 @@ impl ShardContext {
                 return self.set_log_epoch(epoch);
             }
             ShardResponse::Diverged { fork } => {
+                let why = format!(
+                    "this log reaches position {from}, past {fork} where its current master's writes began: it holds an old master's records that were never copied"
+                );
                 if let Some(sets) = &self.replica_sets {
                     tracing::warn!(
-                        "shard {}: this log reaches position {from}, past {fork} where its current master's writes began: it holds an old master's records that were never copied; restarting the node to drop this copy and take the master's",
+                        "shard {}: {why}; restarting the node to drop this copy and take the master's",
                         self.number()
                     );
                     sets.diverged(self.shard);
                 }
                 return Err(Error::new(
                     sqlstate::DATA_CORRUPTED,
-                    format!(
-                        "this log reaches position {from}, past {fork} where its current master's writes began: it holds an old master's records that were never copied; restart this node to drop its copy and take the master's"
-                    ),
+                    format!("{why}; restart this node to drop its copy and take the master's"),
                 ));
             }
             other => {
