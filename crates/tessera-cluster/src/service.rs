@@ -1677,22 +1677,14 @@ impl Node {
                 .filter(|(_, m)| m.node == from)
                 .map(|(s, _)| *s)
                 .collect();
-            let reach = |id: NodeId, slot: u8| {
-                let ends = match id == me {
-                    true => self.masters.log_ends(),
-                    false => self
-                        .contact
-                        .borrow()
-                        .get(&id)
-                        .map(|c| c.log_ends.clone())
-                        .unwrap_or_default(),
-                };
-                let total: u128 = shards
-                    .iter()
-                    .filter_map(|s| ends.get(s.checked_sub(first)? as usize))
-                    .map(|e| *e as u128)
-                    .sum();
-                (total, std::cmp::Reverse(slot))
+            let ends_of = |id: NodeId| match id == me {
+                true => self.masters.log_ends(),
+                false => self
+                    .contact
+                    .borrow()
+                    .get(&id)
+                    .map(|c| c.log_ends.clone())
+                    .unwrap_or_default(),
             };
             // In sync mode, a member's report counts only if asked once the
             // master's lease ran out (it last answered, or this leader took
@@ -1732,24 +1724,28 @@ impl Node {
                 continue;
             }
             self.heirs_unheard.borrow_mut().remove(&from);
-            let heir = heard
+            let heard: Vec<Heir> = heard
                 .into_iter()
-                .max_by_key(|n| reach(n.id, n.slot))
-                .map(|n| n.id);
-            let Some(heir) = heir else {
-                continue;
-            };
-            let promote = Command::Promote {
-                first_shard: first,
-                node: heir,
-                from,
-            };
-            match self.propose(raft, promote).await {
-                Ok(CommandResult::Done) => tracing::warn!(
-                    "node {from}, master of shards {shards:?}, has not answered for {limit:?}: node {heir} takes over"
-                ),
-                Ok(other) => tracing::warn!("promoting node {heir}: {other:?}"),
-                Err(e) => tracing::warn!("promoting node {heir}: {}", e.message),
+                .map(|n| Heir {
+                    node: n.id,
+                    slot: n.slot,
+                    log_ends: ends_of(n.id),
+                })
+                .collect();
+            for (heir, taken) in heirs(first, &shards, &heard) {
+                let promote = Command::PromoteShards {
+                    first_shard: first,
+                    node: heir,
+                    from,
+                    shards: taken.clone(),
+                };
+                match self.propose(raft, promote).await {
+                    Ok(CommandResult::Done) => tracing::warn!(
+                        "node {from}, master of shards {shards:?}, has not answered for {limit:?}: node {heir} takes over shards {taken:?}"
+                    ),
+                    Ok(other) => tracing::warn!("promoting node {heir}: {other:?}"),
+                    Err(e) => tracing::warn!("promoting node {heir}: {}", e.message),
+                }
             }
         }
     }
@@ -1967,9 +1963,73 @@ async fn serve(node: Rc<Node>, mut stream: TcpStream, from: SocketAddr) {
     }
 }
 
+/// A member of a silent master's group that may take its place, with how
+/// far its copy of each of the group's shards reaches (by index in the
+/// group, as `Hello` reports them).
+struct Heir {
+    node: NodeId,
+    slot: u8,
+    log_ends: Vec<u64>,
+}
+
+/// Who takes over each of `shards` (cluster-wide numbers, of the group
+/// starting at `first`) from a silent master: for each, the member of
+/// `heard` whose copy of that shard reaches furthest. A copy reaching
+/// further holds every record a shorter one holds (both are prefixes of
+/// the master's log), so in sync mode, having heard enough members, it
+/// holds every commit acknowledged on that shard; members' copies of
+/// different shards may differ in which is ahead, so each shard is
+/// chosen by its own. Ties go to the member whose copies reach furthest
+/// in all, then to the lowest slot, which keeps a group's masters
+/// together when they can be. Returns each heir with its shards.
+fn heirs(first: u16, shards: &[u16], heard: &[Heir]) -> BTreeMap<NodeId, Vec<u16>> {
+    let end = |h: &Heir, shard: u16| {
+        shard
+            .checked_sub(first)
+            .and_then(|i| h.log_ends.get(i as usize))
+            .copied()
+            .unwrap_or(0)
+    };
+    let total = |h: &Heir| shards.iter().map(|s| end(h, *s) as u128).sum::<u128>();
+    let mut out: BTreeMap<NodeId, Vec<u16>> = BTreeMap::new();
+    for shard in shards {
+        let heir = heard
+            .iter()
+            .max_by_key(|h| (end(h, *shard), total(h), std::cmp::Reverse(h.slot)));
+        if let Some(h) = heir {
+            out.entry(h.node).or_default().push(*shard);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_shard_goes_to_the_member_whose_copy_of_it_reaches_furthest() {
+        let heir = |node, slot, log_ends: &[u64]| Heir {
+            node,
+            slot,
+            log_ends: log_ends.to_vec(),
+        };
+        // Shards 4 and 5: node 2 is ahead on 5, node 3 on 4 (its copy of
+        // 5 never started). One heir for both would lose what the other
+        // holds of its shard.
+        let heard = [heir(2, 1, &[0, 1997]), heir(3, 2, &[1883, 1700])];
+        let got = heirs(4, &[4, 5], &heard);
+        assert_eq!(got, BTreeMap::from([(2, vec![5]), (3, vec![4])]));
+        // Level on a shard: the member furthest in all takes it, so masters
+        // stay together; level there too, the lower slot.
+        let heard = [heir(2, 1, &[500, 900]), heir(3, 2, &[500, 1000])];
+        assert_eq!(heirs(4, &[4, 5], &heard), BTreeMap::from([(3, vec![4, 5])]));
+        let heard = [heir(3, 2, &[500, 900]), heir(2, 1, &[500, 900])];
+        assert_eq!(heirs(4, &[4, 5], &heard), BTreeMap::from([(2, vec![4, 5])]));
+        // Only the silent master's shards are given.
+        assert_eq!(heirs(4, &[5], &heard), BTreeMap::from([(2, vec![5])]));
+        assert!(heirs(4, &[4, 5], &[]).is_empty());
+    }
 
     #[test]
     fn voter_counts_are_odd_and_capped() {

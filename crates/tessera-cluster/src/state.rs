@@ -217,6 +217,17 @@ pub enum Command {
         node: NodeId,
         start: u64,
     },
+    /// The governor's failover, shard by shard: `node` becomes master, in
+    /// a new epoch, of those of `shards` (of the group starting at
+    /// `first_shard`) whose master is still `from`. Each shard goes to the
+    /// member whose copy of it reaches furthest, so one group's masters
+    /// may end up on different members.
+    PromoteShards {
+        first_shard: u16,
+        node: NodeId,
+        from: NodeId,
+        shards: Vec<u16>,
+    },
 }
 
 /// A move of a sequence's position to `value`: taken only if the
@@ -268,6 +279,12 @@ impl std::fmt::Display for Command {
                 start,
                 ..
             } => write!(f, "shard {shard}'s epoch {epoch} starts at {start}"),
+            Command::PromoteShards {
+                node, from, shards, ..
+            } => write!(
+                f,
+                "node {node} takes over from node {from} as master of shards {shards:?}"
+            ),
         }
     }
 }
@@ -731,6 +748,43 @@ impl Metadata {
         self.nodes.values().find(|n| n.uuid == uuid)
     }
 
+    /// `Promote` (`only: None`, every shard of the group `from` is master
+    /// of) or `PromoteShards` (those of `only`).
+    fn promote(
+        &mut self,
+        first_shard: u16,
+        node: NodeId,
+        from: NodeId,
+        only: Option<&[u16]>,
+    ) -> CommandResult {
+        let heir = self
+            .nodes
+            .get(&node)
+            .filter(|n| n.state == NodeState::Online && n.first_shard == first_shard);
+        let Some(heir) = heir else {
+            return CommandResult::Refused(format!(
+                "node {node} is not an online member of group {first_shard}"
+            ));
+        };
+        let mut promoted = 0;
+        for shard in heir.shard_range() {
+            if only.is_some_and(|only| !only.contains(&shard)) {
+                continue;
+            }
+            if let Some(m) = self.masters.get_mut(&shard).filter(|m| m.node == from) {
+                m.node = node;
+                m.epoch += 1;
+                promoted += 1;
+            }
+        }
+        match promoted {
+            0 => CommandResult::Refused(format!(
+                "node {from} is master of none of those shards of group {first_shard}"
+            )),
+            _ => CommandResult::Done,
+        }
+    }
+
     /// Applies one command. Deterministic: it looks at nothing but the
     /// tables and the command.
     pub fn apply(&mut self, command: &Command) -> CommandResult {
@@ -976,31 +1030,13 @@ impl Metadata {
                 first_shard,
                 node,
                 from,
-            } => {
-                let heir = self
-                    .nodes
-                    .get(node)
-                    .filter(|n| n.state == NodeState::Online && n.first_shard == *first_shard);
-                let Some(heir) = heir else {
-                    return CommandResult::Refused(format!(
-                        "node {node} is not an online member of group {first_shard}"
-                    ));
-                };
-                let mut promoted = 0;
-                for shard in heir.shard_range() {
-                    if let Some(m) = self.masters.get_mut(&shard).filter(|m| m.node == *from) {
-                        m.node = *node;
-                        m.epoch += 1;
-                        promoted += 1;
-                    }
-                }
-                match promoted {
-                    0 => CommandResult::Refused(format!(
-                        "node {from} is master of no shard of group {first_shard}"
-                    )),
-                    _ => CommandResult::Done,
-                }
-            }
+            } => self.promote(*first_shard, *node, *from, None),
+            Command::PromoteShards {
+                first_shard,
+                node,
+                from,
+                shards,
+            } => self.promote(*first_shard, *node, *from, Some(shards)),
             Command::StartEpoch {
                 shard,
                 epoch,
@@ -1501,6 +1537,29 @@ pub(crate) mod tests {
             from: 2,
         };
         assert!(matches!(m.apply(&stranger), CommandResult::Refused(_)));
+    }
+
+    #[test]
+    fn a_promotion_shard_by_shard_moves_only_the_shards_named() {
+        let mut m = founded(node(1, "a"), 3);
+        m.apply(&Command::AddNode { node: node(2, "b") });
+        m.apply(&Command::AddNode { node: node(3, "c") });
+        let promote = |node, shards: &[u16]| Command::PromoteShards {
+            first_shard: 0,
+            node,
+            from: 1,
+            shards: shards.to_vec(),
+        };
+        assert_eq!(m.apply(&promote(2, &[0])), CommandResult::Done);
+        assert_eq!(m.masters[&0], Master { node: 2, epoch: 2 });
+        assert_eq!(m.masters[&1], Master { node: 1, epoch: 1 });
+        assert_eq!(m.apply(&promote(3, &[1])), CommandResult::Done);
+        assert_eq!(m.masters[&1], Master { node: 3, epoch: 2 });
+        // Node 1 is master of neither any more.
+        assert!(matches!(
+            m.apply(&promote(3, &[0, 1])),
+            CommandResult::Refused(_)
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tessera_sql::router::Cluster;
+use tessera_sql::router::{Cluster, ReadFrom, READ_FROM};
 use tessera_sql::shard::{ShardContext, ShardRequest, ShardResponse};
 use tessera_storage::deps::Positions;
 use tessera_storage::{LogDeps, Timestamp, TxId};
@@ -65,6 +65,18 @@ pub trait RemoteShardCalls: Send + Sync {
     /// shard another member is master of is called there, as if another
     /// node's (docs/CLUSTER.md §3).
     fn serves_here(&self, index: ShardId) -> bool;
+
+    /// Runs encoded read `request` (a `FromCopy`) on another member's copy
+    /// of cluster-wide shard `shard`: a replica's, or with `any` the
+    /// master's too, taking the members in turn. Fails (then the caller
+    /// asks the master) when there is none to ask.
+    fn call_copy(
+        &self,
+        shard: ShardId,
+        request: Vec<u8>,
+        timeout: std::time::Duration,
+        any: bool,
+    ) -> LocalFuture<Result<Vec<u8>>>;
 }
 
 /// Where a node in a cluster extends its id lease (`tessera_cluster`'s
@@ -299,27 +311,39 @@ impl ShardCluster {
         }
         let interrupt = interrupt_of(&request);
         let bytes = tessera_sql::wire::encode_request(&request)?;
-        let timeout = interrupt
-            .as_ref()
-            .and_then(|i| i.time_left())
-            .unwrap_or(REMOTE_CALL_TIMEOUT);
-        let call = remote.call(shard, bytes, timeout);
-        let reply = match interrupt {
-            Some(interrupt) => {
-                let stopped = async {
-                    loop {
-                        tokio::time::sleep(REMOTE_INTERRUPT_TICK).await;
-                        interrupt.check()?;
-                    }
-                };
-                tokio::select! {
-                    reply = call => reply,
-                    stopped = stopped => stopped,
-                }
-            }
-            None => call.await,
-        }?;
+        let call = remote.call(shard, bytes, call_timeout(&interrupt));
+        let reply = until_interrupted(call, interrupt).await?;
         tessera_sql::wire::decode_response(&reply)
+    }
+}
+
+/// How long a call to another node may take: what the statement's
+/// timeout leaves, else [`REMOTE_CALL_TIMEOUT`].
+fn call_timeout(interrupt: &Option<Arc<Interrupt>>) -> std::time::Duration {
+    interrupt
+        .as_ref()
+        .and_then(|i| i.time_left())
+        .unwrap_or(REMOTE_CALL_TIMEOUT)
+}
+
+/// Awaits a call to another node; a cancel or timeout of the statement
+/// stops it (and dropping the call cancels it there).
+async fn until_interrupted(
+    call: LocalFuture<Result<Vec<u8>>>,
+    interrupt: Option<Arc<Interrupt>>,
+) -> Result<Vec<u8>> {
+    let Some(interrupt) = interrupt else {
+        return call.await;
+    };
+    let stopped = async {
+        loop {
+            tokio::time::sleep(REMOTE_INTERRUPT_TICK).await;
+            interrupt.check()?;
+        }
+    };
+    tokio::select! {
+        reply = call => reply,
+        stopped = stopped => stopped,
     }
 }
 
@@ -371,6 +395,67 @@ async fn into_mailbox(
         .map_err(|_| shard_gone(shard))
 }
 
+/// Whether a read a copy could not serve goes to the master: the copy
+/// refused it (behind, or not this node's to serve) or was not reached.
+fn falls_back(e: &Error) -> bool {
+    e.is_no_master_reached() || e.code.class() == "08" || e.code == sqlstate::UNDEFINED_OBJECT
+}
+
+impl ShardCluster {
+    /// A read of a session that reads from replicas
+    /// (`tessera.read_preference`): on this node's copy of `shard` when it
+    /// holds one (a replica's; with `Any`, the master's too), else on
+    /// another member's. `None` when the master is the one to ask: it is
+    /// this node with `Any`, or no other member holds a copy.
+    async fn call_copy(
+        &self,
+        shard: ShardId,
+        from: ReadFrom,
+        read: ShardRequest,
+    ) -> Option<Result<ShardResponse>> {
+        let remote = self.remote.as_ref()?;
+        match local_index(&self.mailboxes, self.first_shard, shard) {
+            // This node's master copy: with `Any`, read as any read.
+            Some(index) if remote.serves_here(index) && from == ReadFrom::Any => return None,
+            // With `Replica`, a replica elsewhere.
+            Some(index) if remote.serves_here(index) => {}
+            Some(index) => {
+                self.ctx.before_request(index);
+                let interrupt = interrupt_of(&read);
+                let reply = if index == self.ctx.shard {
+                    Ok(Interruptible::new(self.ctx.serve(read), interrupt).await)
+                } else {
+                    through_mailbox(&self.mailboxes[index as usize], index, read, interrupt).await
+                };
+                return Some(reply.and_then(|(response, observed)| {
+                    self.ctx.after_reply(&observed);
+                    response
+                }));
+            }
+            None => {}
+        }
+        let pending = self.ctx.statement_deps();
+        if !pending.is_empty() {
+            if let Err(e) = self.ctx.deps.wait(&pending).await {
+                return Some(Err(e));
+            }
+        }
+        let interrupt = interrupt_of(&read);
+        let bytes = match tessera_sql::wire::encode_request(&read) {
+            Ok(bytes) => bytes,
+            Err(e) => return Some(Err(e)),
+        };
+        let call = remote.call_copy(
+            shard,
+            bytes,
+            call_timeout(&interrupt),
+            from == ReadFrom::Any,
+        );
+        let reply = until_interrupted(call, interrupt).await;
+        Some(reply.and_then(|bytes| tessera_sql::wire::decode_response(&bytes)))
+    }
+}
+
 impl Cluster for ShardCluster {
     fn local_shard(&self) -> ShardId {
         self.first_shard + self.ctx.shard
@@ -405,6 +490,21 @@ impl Cluster for ShardCluster {
     }
 
     async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
+        if let Ok(from) = READ_FROM.try_with(|f| *f) {
+            if let Some(read) = request.for_copy() {
+                match self.call_copy(shard, from, read).await {
+                    Some(Ok(response)) => return Ok(response),
+                    // The copy's own answer (an error of the query).
+                    Some(Err(e)) if !falls_back(&e) => return Err(e),
+                    Some(Err(e)) => {
+                        tracing::debug!(
+                            "a read from a copy of shard {shard} goes to its master: {e}"
+                        )
+                    }
+                    None => {}
+                }
+            }
+        }
         let Some(index) = self.local_index(shard) else {
             return self.call_remote(shard, request).await;
         };
@@ -606,7 +706,10 @@ impl RemoteShards {
                 ),
             ));
         };
-        if self.calls.as_ref().is_some_and(|c| !c.serves_here(index)) {
+        let request = tessera_sql::wire::decode_request(request)?;
+        // A read for a copy is served by this node's, master or replica.
+        let for_copy = matches!(request, ShardRequest::FromCopy { .. });
+        if !for_copy && self.calls.as_ref().is_some_and(|c| !c.serves_here(index)) {
             // A router that has not yet seen the master change: it waits
             // for the metadata and asks again.
             return Err(Error::new(
@@ -616,7 +719,6 @@ impl RemoteShards {
             .no_master_reached());
         }
         let mailbox = &self.mailboxes[index as usize];
-        let request = tessera_sql::wire::decode_request(request)?;
         self.track_block(connection, index, &request);
         // The calling node's floor arrived with the call; a snapshot older
         // than what this node already pruned cannot be read here.

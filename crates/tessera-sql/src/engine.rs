@@ -663,6 +663,13 @@ pub fn check_setting(
             }
             Ok(show_milliseconds(ms))
         }
+        "tessera.read_preference" => {
+            match crate::router::ReadFrom::parse(value) {
+                Some(_) => Ok(value.trim().to_ascii_lowercase()),
+                None => Err(invalid_value(given, value)
+                    .with_hint("Available values: leader, replica, any.")),
+            }
+        }
         "password_encryption" => match crate::password::PasswordEncryption::parse(value) {
             Some(crate::password::PasswordEncryption::Md5) => Ok("md5".into()),
             Some(crate::password::PasswordEncryption::ScramSha256) => Ok("scram-sha-256".into()),

@@ -177,6 +177,37 @@ impl<C: Cluster> Drop for Snapshot<'_, C> {
     }
 }
 
+/// Where a session's reads may go besides masters
+/// (`tessera.read_preference`; docs/CLUSTER.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// A replica: this node's copy of the shard if it holds one, else
+    /// another member's; the master only when no replica can serve.
+    Replica,
+    /// Any copy: this node's if it holds one (master or replica), else
+    /// any member's.
+    Any,
+}
+
+impl ReadFrom {
+    /// `tessera.read_preference`'s values; `leader` (the default) is
+    /// `None`.
+    pub fn parse(value: &str) -> Option<Option<ReadFrom>> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "leader" | "master" => Some(None),
+            "replica" => Some(Some(ReadFrom::Replica)),
+            "any" => Some(Some(ReadFrom::Any)),
+            _ => None,
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Set while a statement whose reads may go to replicas runs: the
+    /// cluster sends its plain reads (`ShardRequest::for_copy`) to a copy.
+    pub static READ_FROM: ReadFrom;
+}
+
 pub struct Router<C: Cluster> {
     cluster: C,
     retry_seed: Cell<u64>,
@@ -194,6 +225,9 @@ pub(crate) const OTHER_SETTINGS: &[(&str, &str)] = &[
     ("transaction_isolation", "read committed"),
     ("transaction_read_only", "off"),
     ("synchronous_commit", "on"),
+    // Where SELECTs read in a replicated cluster: `leader` (masters),
+    // `replica` or `any` (docs/CLUSTER.md §5).
+    ("tessera.read_preference", "leader"),
     ("jit", "off"),
     ("bytea_output", "hex"),
     ("max_identifier_length", "63"),
@@ -484,6 +518,43 @@ impl<C: Cluster> Router<C> {
         };
         drop(statement_snapshot);
         rows
+    }
+
+    /// A statement's own SELECT (not one inside a write or DDL): with the
+    /// session's `tessera.read_preference`, its reads may go to replicas.
+    async fn top_select(
+        &self,
+        plan: &Arc<Plan>,
+        select: &SelectPlan,
+        init: &[InitPlan],
+        params: Arc<Params>,
+        session: &mut SessionState,
+    ) -> Result<Rows> {
+        match self.read_from(session) {
+            Some(from) => {
+                READ_FROM
+                    .scope(from, self.select(plan, select, init, params, session))
+                    .await
+            }
+            None => self.select(plan, select, init, params, session).await,
+        }
+    }
+
+    /// Where the session's reads may go besides masters: its
+    /// `tessera.read_preference`, in a replicated cluster, outside a block
+    /// or in a READ ONLY one below SERIALIZABLE (a block that writes reads
+    /// its own writes, and SERIALIZABLE's reads are checked on masters).
+    fn read_from(&self, session: &SessionState) -> Option<ReadFrom> {
+        if !self.cluster.replicated() {
+            return None;
+        }
+        if let Some(t) = &session.txn {
+            if !t.read_only || t.isolation == crate::engine::Isolation::Serializable {
+                return None;
+            }
+        }
+        let setting = session.settings.get("tessera.read_preference")?;
+        ReadFrom::parse(setting).flatten()
     }
 
     /// Where a statement's reads look: REPEATABLE READ and SERIALIZABLE
@@ -2706,7 +2777,8 @@ impl<C: Cluster> Router<C> {
                         let profile = std::cell::RefCell::new(crate::explain::Profile::default());
                         let (rows, profile) = crate::explain::PROFILE
                             .scope(profile, async {
-                                let rows = self.select(inner, select, init, params, session).await;
+                                let rows =
+                                    self.top_select(inner, select, init, params, session).await;
                                 let profile = crate::explain::PROFILE.with(|p| p.take());
                                 (rows, profile)
                             })
@@ -2736,7 +2808,7 @@ impl<C: Cluster> Router<C> {
             }
             Plan::Select(select) => {
                 let rows = self
-                    .select(plan, select, &statement.init, params, session)
+                    .top_select(plan, select, &statement.init, params, session)
                     .await?;
                 if sequenced {
                     self.settle_sequences(Some(&session.sequences)).await?;
@@ -3107,7 +3179,7 @@ impl<C: Cluster> Router<C> {
                     return Err(Error::internal("a cursor over a non-SELECT plan"));
                 };
                 let rows = self
-                    .select(query, select, &statement.init, params, session)
+                    .top_select(query, select, &statement.init, params, session)
                     .await?;
                 if sequenced {
                     self.settle_sequences(Some(&session.sequences)).await?;

@@ -600,6 +600,13 @@ pub enum ShardRequest {
         table: tessera_types::TableId,
         block: (TxId, u32),
     },
+    /// A read (`Scan` or `Get`, perhaps `Routed`) a session that asked
+    /// for replica reads (`tessera.read_preference`) sends to this node's
+    /// copy of the shard, which serves it whether master or replica. A
+    /// replica refuses it, for the router to ask the master, while its
+    /// copy cannot hold what the read's bucket map routes to it (see
+    /// `ShardContext::check_copy_serves`).
+    FromCopy { request: Box<ShardRequest> },
     /// A request for rows (`Scan`, `Get`, `Insert`, `Modify`, `LockKeys`,
     /// `IndexEntries`) routed by the bucket map of epoch `epoch`: refused
     /// if this shard gave buckets away since (see `shard/buckets.rs`).
@@ -750,10 +757,12 @@ pub enum ShardResponse {
     /// A node's lock waits, `(waiter, holder)` (`LockWaits`).
     Waits(Vec<(TxId, TxId)>),
     /// Log records with their positions (`ShipWal`), from the master of
-    /// `epoch`.
+    /// `epoch`, whose log was durable up to `end` as it answered: a
+    /// replica whose log reaches `end` with them has caught up.
     Shipped {
         epoch: u64,
         records: Vec<(u64, Vec<u8>)>,
+        end: u64,
     },
     /// The replica's log reaches past `fork`, where a later master's own
     /// writes began: it holds records of an old master that this one lacks
@@ -780,7 +789,9 @@ impl ShardRequest {
     /// SERIALIZABLE validation).
     pub fn snapshot(&self) -> Option<Timestamp> {
         match self {
-            ShardRequest::Routed { request, .. } => request.snapshot(),
+            ShardRequest::Routed { request, .. } | ShardRequest::FromCopy { request } => {
+                request.snapshot()
+            }
             ShardRequest::Scan { ts, .. } | ShardRequest::Get { ts, .. } => Some(*ts),
             ShardRequest::TxnValidate { snapshot, .. } => Some(*snapshot),
             ShardRequest::TxnCommit { validate, .. }
@@ -795,7 +806,9 @@ impl ShardRequest {
     /// `TxnRollbackTo`, `Resolve`, `Decide`).
     pub fn work_of(&self) -> Option<TxId> {
         match self {
-            ShardRequest::Routed { request, .. } => request.work_of(),
+            ShardRequest::Routed { request, .. } | ShardRequest::FromCopy { request } => {
+                request.work_of()
+            }
             ShardRequest::Scan { txn, .. } | ShardRequest::Get { txn, .. } => *txn,
             ShardRequest::Insert { mode, .. }
             | ShardRequest::Modify { mode, .. }
@@ -817,7 +830,9 @@ impl ShardRequest {
     /// [`ShardRequest::work_of`], without a statement's prepared writes.
     pub fn block_work(&self) -> Option<TxId> {
         match self {
-            ShardRequest::Routed { request, .. } => request.block_work(),
+            ShardRequest::Routed { request, .. } | ShardRequest::FromCopy { request } => {
+                request.block_work()
+            }
             ShardRequest::Insert { mode, .. }
             | ShardRequest::Modify { mode, .. }
             | ShardRequest::LockKeys { mode, .. }
@@ -888,11 +903,58 @@ impl ShardRequest {
             | ShardRequest::Roles { .. }
             | ShardRequest::Types(_)
             | ShardRequest::CreateIndex { .. } => true,
-            ShardRequest::InBlock { request, .. } | ShardRequest::Routed { request, .. } => {
-                request.interruptible()
-            }
+            ShardRequest::InBlock { request, .. }
+            | ShardRequest::Routed { request, .. }
+            | ShardRequest::FromCopy { request } => request.interruptible(),
             _ => false,
         }
+    }
+
+    /// This request as a read a replica may serve: a `Scan` or `Get`
+    /// (perhaps `Routed`) that tracks no reads, without its transaction
+    /// (only a READ ONLY block reads from replicas, and it has no writes
+    /// of its own to see), wrapped in `FromCopy`. `None` for any other.
+    pub fn for_copy(&self) -> Option<ShardRequest> {
+        fn plain(request: &ShardRequest) -> Option<ShardRequest> {
+            Some(match request {
+                ShardRequest::Routed { epoch, request } => ShardRequest::Routed {
+                    epoch: *epoch,
+                    request: Box::new(plain(request)?),
+                },
+                ShardRequest::Scan {
+                    plan,
+                    params,
+                    ts,
+                    track_reads: false,
+                    key,
+                    ..
+                } => ShardRequest::Scan {
+                    plan: plan.clone(),
+                    params: params.clone(),
+                    ts: *ts,
+                    txn: None,
+                    track_reads: false,
+                    key: key.clone(),
+                },
+                ShardRequest::Get {
+                    table,
+                    key,
+                    ts,
+                    track_reads: false,
+                    ..
+                } => ShardRequest::Get {
+                    table: *table,
+                    key: key.clone(),
+                    ts: *ts,
+                    txn: None,
+                    track_reads: false,
+                },
+                _ => return None,
+            })
+        }
+        Some(ShardRequest::FromCopy {
+            request: Box::new(plain(self)?),
+        })
     }
 }
 
@@ -988,6 +1050,11 @@ pub struct ShardContext {
     /// On a master: per replica's node, how far its log holds this one's
     /// durably (its last `ShipWal`'s `from`; `replication.rs`).
     replica_ends: RefCell<Vec<(u64, u64)>>,
+    /// On a replica: the bucket map epoch this node held when the latest
+    /// copy round that reached the master's durable end was asked (none
+    /// since start-up: `None`). Reads from this copy routed by a newer map
+    /// go to the master (`check_copy_serves`).
+    copy_caught_up: Cell<Option<u64>>,
     /// When each table was last analyzed here (see `analyze`).
     analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
@@ -1116,6 +1183,10 @@ impl CheckpointRequests {
 const SETTLE_MARKS_MAX: usize = 64;
 
 tokio::task_local! {
+    /// Set while a shard serves a read for a session that reads from
+    /// replicas (`FromCopy`): a master without its lease serves it too,
+    /// as a replica would.
+    static COPY_READ: ();
     /// What the running statement's results depend on: log positions that
     /// must be durable before they reach the client.
     static STATEMENT_DEPS: RefCell<Positions>;
@@ -1279,6 +1350,7 @@ impl ShardContext {
             log_files: None,
             replica_sets: None,
             replica_ends: RefCell::new(Vec::new()),
+            copy_caught_up: Cell::new(None),
             analyses: RefCell::new(HashMap::new()),
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
@@ -1720,6 +1792,16 @@ impl ShardContext {
                 "the transaction was rolled back here: the connection from its node was lost",
             ));
         }
+        if matches!(
+            request,
+            ShardRequest::Scan { .. } | ShardRequest::Get { .. }
+        ) && !self.holds_lease()
+            && COPY_READ.try_with(|_| ()).is_err()
+        {
+            // Cut off, it may be replaced: a read from the master must
+            // not miss what a new one took (docs/CLUSTER.md §6).
+            return Err(replication::no_lease(self.number()));
+        }
         match request {
             ShardRequest::Scan {
                 plan,
@@ -1902,6 +1984,10 @@ impl ShardContext {
                 request,
             } => self.handle_ddl(*request, Some((txn, savepoint))).await,
             ShardRequest::Routed { epoch, request } => self.handle_routed(epoch, *request).await,
+            ShardRequest::FromCopy { request } => {
+                self.check_copy_serves(&request)?;
+                COPY_READ.scope((), Box::pin(self.handle(*request))).await
+            }
             ShardRequest::BucketsOut { tx, buckets } => self.buckets_out(tx, buckets).await,
             ShardRequest::BucketsIn { tx, entries } => self.buckets_in(tx, entries).await,
             ShardRequest::BucketsSettle { tx, commit, ts } => {

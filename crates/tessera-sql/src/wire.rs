@@ -381,6 +381,18 @@ mod tests {
                     track_reads: false,
                 }),
             },
+            ShardRequest::FromCopy {
+                request: Box::new(ShardRequest::Routed {
+                    epoch: 2,
+                    request: Box::new(ShardRequest::Get {
+                        table: 3,
+                        key: vec![4],
+                        ts: 7,
+                        txn: None,
+                        track_reads: false,
+                    }),
+                }),
+            },
             ShardRequest::BucketsOut {
                 tx: 1 << 63 | 5,
                 buckets: vec![0, 2999],
@@ -615,6 +627,7 @@ mod tests {
             ShardResponse::Shipped {
                 epoch: 3,
                 records: vec![(1 << 40, vec![1, 2, 3])],
+                end: 1 << 41,
             },
             ShardResponse::Diverged { fork: 1 << 35 },
             ShardResponse::LogGone { epoch: 2 },

@@ -358,17 +358,48 @@ async fn buckets_even_out_between_full_groups_through_their_masters() {
     .await
     .unwrap();
 
+    // Sessions that read from replicas, on every node: while buckets
+    // move, a replica's copy may lack a move its node's map names, or
+    // hold one unsettled; such reads go to the master, so every read
+    // finds each row once.
+    // A replica's reads show the INSERT once its copy has it (they may be
+    // a moment behind the master's, as a standby's are).
+    let from_replicas = connect_all(&cluster).await;
+    for client in &from_replicas {
+        client
+            .batch_execute("SET tessera.read_preference = replica")
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let seen = rows_text(client, "SELECT count(*), sum(v) FROM kv").await;
+            if seen == ["2000|2001000"] {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{seen:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     // Two full groups of two (shard 0 and shard 1): the second takes half
     // the buckets from the first, master to master.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut reads = 0;
     let nodes = loop {
         let nodes = layout(&cluster, &c[3]).await;
         if nodes.iter().all(|n| n.1 == 1500) {
             break nodes;
         }
         assert!(std::time::Instant::now() < deadline, "buckets: {nodes:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for client in &from_replicas {
+            assert_eq!(
+                rows_text(client, "SELECT count(*), sum(v) FROM kv").await,
+                ["2000|2001000"]
+            );
+            reads += 1;
+        }
     };
+    eprintln!("{reads} reads from replicas while buckets moved");
     for client in &c {
         assert_eq!(
             rows_text(client, "SELECT count(*), sum(v) FROM kv").await,
@@ -531,6 +562,21 @@ async fn a_replica_left_behind_copies_its_masters_checkpoint() {
     }
 }
 
+/// In a cluster of 3 nodes of 2 shards with a factor of 2 (as `layout`
+/// gives it): the master of the group of shards 0-1, its replica, and the
+/// node alone in the other group, which routes.
+fn roles(nodes: &[(u16, u32, u16)]) -> (usize, usize, usize) {
+    let master = nodes
+        .iter()
+        .position(|n| n.0 == 0 && n.2 == 2)
+        .expect("a master of shards 0-1");
+    let replica = nodes
+        .iter()
+        .position(|n| n.0 == 0 && n.2 == 0)
+        .expect("a replica of shards 0-1");
+    (master, replica, 3 - master - replica)
+}
+
 /// Sends `signal` (`STOP`, `CONT`) to node `node`'s process.
 fn signal(cluster: &TestCluster, node: usize, signal: &str) {
     let pid = cluster.nodes[node].pid().to_string();
@@ -552,15 +598,7 @@ async fn a_killed_master_is_replaced_and_rejoins_as_a_replica_without_its_lost_t
     let nodes = layout(&cluster, &c[0]).await;
     // Two nodes form the group of shards 0-1 (it owns the buckets); the
     // third is alone in its group and routes.
-    let master = nodes
-        .iter()
-        .position(|n| n.0 == 0 && n.2 == 2)
-        .expect("a master of shards 0-1");
-    let replica = nodes
-        .iter()
-        .position(|n| n.0 == 0 && n.2 == 0)
-        .expect("a replica of shards 0-1");
-    let router = 3 - master - replica;
+    let (master, replica, router) = roles(&nodes);
     let via = &c[router];
     via.batch_execute(
         "CREATE TABLE t (id int PRIMARY KEY, v int);
@@ -779,7 +817,10 @@ async fn in_sync_mode_a_killed_master_loses_no_acknowledged_write() {
     cluster.nodes[master].restart();
     let back = cluster.nodes[master].connect().await;
     let nodes = layout(&cluster, &back).await;
-    assert_eq!((nodes[master].2, nodes[heir].2), (0, 2));
+    // Each shard went to the replica whose copy of it reached furthest:
+    // one of them, or each to another.
+    assert_eq!(nodes[master].2, 0, "{nodes:?}");
+    assert_eq!(nodes.iter().map(|n| n.2).sum::<u16>(), 2, "{nodes:?}");
     for id in 9011..=9020 {
         back.execute("INSERT INTO t VALUES ($1, 9)", &[&id])
             .await
@@ -852,18 +893,22 @@ async fn a_cut_off_master_refuses_writes_while_the_majority_goes_on() {
         }
     }
     // The cut-off side: its lease ran out, so a write is refused (after
-    // the router waited for a master it could reach).
-    let refused = c[master]
-        .execute("INSERT INTO t VALUES (5000, 'minority')", &[])
-        .await
-        .unwrap_err();
-    let refused = refused.as_db_error().map(|e| e.message().to_string());
-    assert!(
-        refused
-            .as_deref()
-            .is_some_and(|m| m.contains("takes no writes")),
-        "{refused:?}"
+    // the router waited for a master it could reach), and so is a read
+    // from masters, which could miss the majority's writes.
+    let reader = cluster.nodes[master].connect().await;
+    let (refused, refused_read) = tokio::join!(
+        c[master].execute("INSERT INTO t VALUES (5000, 'minority')", &[]),
+        reader.query("SELECT count(*) FROM t", &[])
     );
+    for refused in [refused.unwrap_err(), refused_read.unwrap_err()] {
+        let refused = refused.as_db_error().map(|e| e.message().to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|m| m.contains("takes no writes (and serves no reads)")),
+            "{refused:?}"
+        );
+    }
     assert!(
         !cut_write.is_finished(),
         "a commit no replica holds returned"
@@ -903,7 +948,8 @@ async fn a_cut_off_master_refuses_writes_while_the_majority_goes_on() {
     );
     let back = cluster.nodes[master].connect().await;
     let nodes = layout(&cluster, &back).await;
-    assert_eq!((nodes[master].2, nodes[heir].2), (0, 2), "{nodes:?}");
+    assert_eq!(nodes[master].2, 0, "{nodes:?}");
+    assert_eq!(nodes.iter().map(|n| n.2).sum::<u16>(), 2, "{nodes:?}");
     for r in (0..3).filter(|r| *r != heir) {
         replica_caught_up(&cluster, heir, r).await;
     }
@@ -931,4 +977,102 @@ async fn a_cut_off_master_refuses_writes_while_the_majority_goes_on() {
     for client in &c[1..] {
         assert_eq!(rows_text(client, sql).await, seen);
     }
+}
+
+/// Reads from replicas (docs/CLUSTER.md §5): a session that sets
+/// `tessera.read_preference` reads from a replica, its own node's copy
+/// or another member's, so its SELECTs go on while the master is stopped,
+/// where a session reading from masters waits; its writes still go to the
+/// master, and the replica's reads catch up with them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_asks_reads_from_replicas_while_the_master_is_stopped() {
+    let cluster = TestCluster::start(
+        3,
+        2,
+        &["--replication-factor=2", "--failover-timeout=60000"],
+    );
+    let c = connect_all(&cluster).await;
+    let nodes = layout(&cluster, &c[0]).await;
+    let (master, replica, router) = roles(&nodes);
+    c[router]
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, v int);
+             INSERT INTO t SELECT g, g * 2 FROM generate_series(1, 1000) g",
+        )
+        .await
+        .unwrap();
+    replica_caught_up(&cluster, master, replica).await;
+
+    let bad = c[router]
+        .batch_execute("SET tessera.read_preference = 'nearest'")
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code().unwrap().code(), "22023", "{bad:?}");
+    for client in [&c[replica], &c[router]] {
+        client
+            .batch_execute("SET tessera.read_preference = replica")
+            .await
+            .unwrap();
+        assert_eq!(
+            rows_text(client, "SHOW tessera.read_preference").await,
+            ["replica"]
+        );
+        assert_eq!(
+            rows_text(client, "SELECT count(*), sum(v) FROM t").await,
+            ["1000|1001000"]
+        );
+    }
+
+    // The master stops answering (no failover: its timeout is a minute).
+    signal(&cluster, master, "STOP");
+    let all = "SELECT count(*), sum(v) FROM t";
+    // On the replica's node, and from the third node through it.
+    for client in [&c[replica], &c[router]] {
+        assert_eq!(rows_text(client, all).await, ["1000|1001000"]);
+        assert_eq!(
+            rows_text(client, "SELECT v FROM t WHERE id = 7").await,
+            ["14"]
+        );
+    }
+    // `any` reads this node's copy, master's or replica's.
+    c[replica]
+        .batch_execute("SET tessera.read_preference = any")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&c[replica], all).await, ["1000|1001000"]);
+    // A READ ONLY block reads from replicas too.
+    c[router]
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .unwrap();
+    assert_eq!(rows_text(&c[router], all).await, ["1000|1001000"]);
+    c[router].batch_execute("COMMIT").await.unwrap();
+    // A session reading from masters waits for the stopped one.
+    let leader = cluster.nodes[router].connect().await;
+    let waited = leader
+        .batch_execute("SET statement_timeout = 1000; SELECT count(*) FROM t")
+        .await
+        .unwrap_err();
+    assert_eq!(waited.code().unwrap().code(), "57014", "{waited:?}");
+    signal(&cluster, master, "CONT");
+
+    // Writes go to the master whatever the setting; the replica's reads
+    // show them once its copy has them.
+    c[replica]
+        .execute(
+            "INSERT INTO t SELECT g, 1 FROM generate_series(1001, 1100) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen = rows_text(&c[replica], all).await;
+        if seen == ["1100|1001100"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{seen:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows_text(&leader, all).await, ["1100|1001100"]);
 }

@@ -731,6 +731,8 @@ impl tessera_runtime::transport::IdLeaseSource for LeaseSource {
 /// thread and peer node, so a reply wakes only the thread that waits for
 /// it and a busy thread delays no other's calls.
 struct PeerShards {
+    /// This node's id.
+    me: u64,
     metadata: tokio::sync::watch::Receiver<Arc<tessera_cluster::state::Metadata>>,
     masters: Arc<tessera_cluster::masters::Mastership>,
     secret: ClusterSecret,
@@ -741,6 +743,27 @@ thread_local! {
     /// This thread's connections to other nodes, by internal address.
     static PEERS: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<tessera_cluster::shards::ShardPeer>>> =
         Default::default();
+    /// Which member this thread's next read from a copy goes to.
+    static NEXT_COPY: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl PeerShards {
+    /// This thread's connection to the node at `addr`.
+    fn peer(&self, addr: String) -> std::rc::Rc<tessera_cluster::shards::ShardPeer> {
+        PEERS.with(|peers| {
+            peers
+                .borrow_mut()
+                .entry(addr.clone())
+                .or_insert_with(|| {
+                    std::rc::Rc::new(tessera_cluster::shards::ShardPeer::new(
+                        addr,
+                        self.secret.clone(),
+                        self.clock.clone(),
+                    ))
+                })
+                .clone()
+        })
+    }
 }
 
 impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
@@ -763,19 +786,47 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
                 ))
             });
         };
-        let peer = PEERS.with(|peers| {
-            peers
-                .borrow_mut()
-                .entry(addr.clone())
-                .or_insert_with(|| {
-                    std::rc::Rc::new(tessera_cluster::shards::ShardPeer::new(
-                        addr,
-                        self.secret.clone(),
-                        self.clock.clone(),
-                    ))
-                })
-                .clone()
+        let peer = self.peer(addr);
+        Box::pin(async move { peer.call(shard, request, timeout).await })
+    }
+
+    fn call_copy(
+        &self,
+        shard: u16,
+        request: Vec<u8>,
+        timeout: Duration,
+        any: bool,
+    ) -> tessera_runtime::transport::LocalFuture<tessera_types::Result<Vec<u8>>> {
+        let members: Vec<String> = {
+            let metadata = self.metadata.borrow();
+            let master = metadata.masters.get(&shard).map(|m| m.node);
+            let first = metadata
+                .nodes
+                .values()
+                .find(|n| n.shard_range().contains(&shard))
+                .map(|n| n.first_shard);
+            first
+                .map(|first| metadata.group(first))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| n.id != self.me && (any || Some(n.id) != master))
+                .map(|n| n.advertise.clone())
+                .collect()
+        };
+        if members.is_empty() {
+            return Box::pin(async move {
+                Err(tessera_types::Error::new(
+                    tessera_types::sqlstate::CONNECTION_FAILURE,
+                    format!("no other node holds a copy of shard {shard} to read"),
+                ))
+            });
+        }
+        let turn = NEXT_COPY.with(|n| {
+            let turn = n.get();
+            n.set(turn.wrapping_add(1));
+            turn
         });
+        let peer = self.peer(members[turn % members.len()].clone());
         Box::pin(async move { peer.call(shard, request, timeout).await })
     }
 
@@ -1161,6 +1212,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 lease_source: std::sync::Arc::new(LeaseSource(handle.catalog.clone())),
                 buckets,
                 remote: Arc::new(PeerShards {
+                    me: me.id,
                     metadata: handle.watch.metadata.clone(),
                     masters: handle.masters.clone(),
                     secret: secret_for_peers,

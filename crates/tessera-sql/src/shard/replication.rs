@@ -62,7 +62,7 @@ pub(super) fn no_lease(shard: u16) -> Error {
     Error::new(
         sqlstate::SERIALIZATION_FAILURE,
         format!(
-            "this node is cut off from the cluster's majority, so it takes no writes as master of shard {shard}; another member of its replica group may be taking over"
+            "this node is cut off from the cluster's majority, so it takes no writes (and serves no reads) as master of shard {shard}; another member of its replica group may be taking over"
         ),
     )
     .no_master_reached()
@@ -163,6 +163,7 @@ impl ShardContext {
         let deadline = tokio::time::Instant::now() + SHIP_WAIT;
         let mut durable_end = self.wal.view();
         loop {
+            let end = self.wal.local_durable()?;
             match self.wal.feed_since(from, max_bytes)? {
                 FeedRead::Records(records)
                     if !records.is_empty() || tokio::time::Instant::now() >= deadline =>
@@ -173,6 +174,7 @@ impl ShardContext {
                             .into_iter()
                             .map(|(at, payload)| (at, payload.to_vec()))
                             .collect(),
+                        end,
                     });
                 }
                 // Nothing durable past `from` yet: wait for more to be.
@@ -246,7 +248,11 @@ impl ShardContext {
             Err(_) if records.is_empty() => return Ok(ShardResponse::LogGone { epoch }),
             Err(e) => return Err(e),
         }
-        Ok(ShardResponse::Shipped { epoch, records })
+        Ok(ShardResponse::Shipped {
+            epoch,
+            records,
+            end: durable,
+        })
     }
 
     /// On every shard of a replicated cluster, for the node's life: while
@@ -381,8 +387,17 @@ impl ShardContext {
                 .and_then(|r| r.node_id())
                 .unwrap_or(0),
         };
-        let (epoch, records) = match cluster.call(self.number(), ask).await? {
-            ShardResponse::Shipped { epoch, records } => (epoch, records),
+        // The bucket map this node held as it asked: once the copy reaches
+        // the master's end of that moment, it holds every move the map
+        // names (each was prepared durably on the master before the map
+        // named it).
+        let map_epoch = self.catalog().buckets.moves.epoch;
+        let (epoch, records, end) = match cluster.call(self.number(), ask).await? {
+            ShardResponse::Shipped {
+                epoch,
+                records,
+                end,
+            } => (epoch, records, end),
             ShardResponse::LogGone { epoch } => {
                 self.install_master_checkpoint(cluster).await?;
                 // The checkpoint is of that master's log.
@@ -415,6 +430,7 @@ impl ShardContext {
             self.set_log_epoch(epoch)?;
         }
         if records.is_empty() {
+            self.note_caught_up(from, end, map_epoch);
             return Ok(());
         }
         for (at, payload) in records {
@@ -452,7 +468,63 @@ impl ShardContext {
             let ticket = self.wal.append_lazy(&payload)?;
             self.apply_copied(record, ticket);
         }
-        self.wal.flush().await
+        self.wal.flush().await?;
+        self.note_caught_up(self.wal.appended()?.end(), end, map_epoch);
+        Ok(())
+    }
+
+    /// A copy round ended with this log at `reached`, the master's durable
+    /// at `end`, asked with the node's bucket map at `map_epoch`.
+    fn note_caught_up(&self, reached: u64, end: u64, map_epoch: u64) {
+        if reached >= end && self.copy_caught_up.get() < Some(map_epoch) {
+            self.copy_caught_up.set(Some(map_epoch));
+        }
+    }
+
+    /// Whether this shard's copy may serve `request`, a read sent to it
+    /// because its session asked to read from replicas (`FromCopy`). A
+    /// master serves it as any read. A replica serves what its copy holds
+    /// (its master's state a moment ago: like a PostgreSQL standby's), but
+    /// refuses with a mark that sends the router to the master while the
+    /// read could find rows missing or doubled rather than merely old:
+    /// its copy has not caught up with the master since this node's bucket
+    /// map reached the one the read is routed by (a bucket moved here may
+    /// not be in the copy yet), or a move of buckets is prepared in it and
+    /// not yet settled (its rows would show on both sides or neither).
+    pub(super) fn check_copy_serves(&self, request: &ShardRequest) -> Result<()> {
+        if !self.is_replica() {
+            return Ok(());
+        }
+        let behind = |why: &str| {
+            Err(Error::new(
+                sqlstate::SERIALIZATION_FAILURE,
+                format!(
+                    "this node's replica of shard {} cannot serve the read: {why}",
+                    self.number()
+                ),
+            )
+            .no_master_reached())
+        };
+        let routed_by = match request {
+            ShardRequest::Routed { epoch, .. } => *epoch,
+            _ => 0,
+        };
+        match self.copy_caught_up.get() {
+            None => return behind("it has not caught up with its master since it started"),
+            Some(epoch) if epoch < routed_by => {
+                return behind("it has not caught up with its master since buckets last moved")
+            }
+            Some(_) => {}
+        }
+        if self
+            .prepared
+            .borrow()
+            .keys()
+            .any(|tx| decided_in_catalog(*tx))
+        {
+            return behind("a move of buckets is settling in it");
+        }
+        Ok(())
     }
 
     /// Waits until this node's copies of the master's other logs reach the
