@@ -72,11 +72,14 @@ impl Default for Timing {
     fn default() -> Timing {
         Timing {
             heartbeat: Duration::from_millis(100),
-            election_min: Duration::from_millis(500),
-            election_max: Duration::from_millis(1000),
+            // openraft's followers call an election once they have not
+            // heard from the leader for its lease (`election_max`) and a
+            // random timeout between these: 0.75-1 s after a leader dies.
+            election_min: Duration::from_millis(250),
+            election_max: Duration::from_millis(500),
             voter_down_timeout: Duration::from_secs(30),
-            governor_interval: Duration::from_millis(250),
-            failover_timeout: Duration::from_millis(1500),
+            governor_interval: Duration::from_millis(100),
+            failover_timeout: Duration::from_millis(1000),
         }
     }
 }
@@ -1650,15 +1653,19 @@ impl Node {
             return;
         }
         // Silent since it last answered this leader; one that never did,
-        // since this node leads, and the leader before it for an election
-        // timeout before that (the voters had not heard from it for that
-        // long when they elected this one).
+        // since this node leads, and the leader before it for openraft's
+        // leader lease (`election_max`) before that: a voter grants no
+        // vote while it heard from a leader within the lease, so a
+        // majority had not heard from the old one for that long when
+        // they elected this one, and none of its quorums since reached
+        // past that.
+        let previous_silent = |id: NodeId| {
+            (Some(id) == self.previous_leader.get() && !self.contact.borrow().contains_key(&id))
+                .then_some(self.config.timing.election_max)
+        };
         let silent_for = |id: NodeId| match self.contact.borrow().get(&id) {
             Some(c) => c.at.elapsed(),
-            None if Some(id) == self.previous_leader.get() => {
-                leader_since.elapsed() + self.config.timing.election_min
-            }
-            None => leader_since.elapsed(),
+            None => leader_since.elapsed() + previous_silent(id).unwrap_or_default(),
         };
         let answers = |id: NodeId| id == me || silent_for(id) < limit;
         let silent: BTreeSet<NodeId> = metadata
@@ -1691,11 +1698,14 @@ impl Node {
             // over, at least a lease before): the master acknowledged
             // nothing since, so the report holds whatever it had a
             // majority acknowledge.
-            let master_seen = self
-                .contact
-                .borrow()
-                .get(&from)
-                .map_or(leader_since, |c| c.at);
+            let master_seen = match self.contact.borrow().get(&from) {
+                Some(c) => c.at,
+                // Its own lease came from a quorum that long ago at the
+                // latest.
+                None => previous_silent(from)
+                    .and_then(|before| leader_since.checked_sub(before))
+                    .unwrap_or(leader_since),
+            };
             let lease_out = master_seen + self.config.timing.lease();
             let fresh = |id: NodeId| {
                 id == me
@@ -1732,7 +1742,8 @@ impl Node {
                     log_ends: ends_of(n.id),
                 })
                 .collect();
-            for (heir, taken) in heirs(first, &shards, &heard) {
+            let sync = metadata.replication_mode == ReplicationMode::Sync;
+            for (heir, taken) in heirs(first, &shards, &heard, sync) {
                 let promote = Command::PromoteShards {
                     first_shard: first,
                     node: heir,
@@ -1973,16 +1984,18 @@ struct Heir {
 }
 
 /// Who takes over each of `shards` (cluster-wide numbers, of the group
-/// starting at `first`) from a silent master: for each, the member of
-/// `heard` whose copy of that shard reaches furthest. A copy reaching
-/// further holds every record a shorter one holds (both are prefixes of
-/// the master's log), so in sync mode, having heard enough members, it
-/// holds every commit acknowledged on that shard; members' copies of
-/// different shards may differ in which is ahead, so each shard is
-/// chosen by its own. Ties go to the member whose copies reach furthest
-/// in all, then to the lowest slot, which keeps a group's masters
-/// together when they can be. Returns each heir with its shards.
-fn heirs(first: u16, shards: &[u16], heard: &[Heir]) -> BTreeMap<NodeId, Vec<u16>> {
+/// starting at `first`) from a silent master, each heir with its shards.
+/// A copy reaching further holds every record a shorter one holds (both
+/// are prefixes of the master's log). A member whose copy of every shard
+/// reaches as far as any other's takes them all (the furthest in all of
+/// them, then the lowest slot, if several): the group's masters stay on
+/// one node. Members' copies of different shards need not be ahead
+/// together (one may have started copying a shard later); then in async
+/// mode the member furthest in all takes them all (what it lacks of a
+/// shard is lost, as async mode may lose what a master acknowledged),
+/// and in sync mode (`sync`) each shard goes to the member furthest on
+/// it, the one sure to hold every commit acknowledged there.
+fn heirs(first: u16, shards: &[u16], heard: &[Heir], sync: bool) -> BTreeMap<NodeId, Vec<u16>> {
     let end = |h: &Heir, shard: u16| {
         shard
             .checked_sub(first)
@@ -1991,6 +2004,19 @@ fn heirs(first: u16, shards: &[u16], heard: &[Heir]) -> BTreeMap<NodeId, Vec<u16
             .unwrap_or(0)
     };
     let total = |h: &Heir| shards.iter().map(|s| end(h, *s) as u128).sum::<u128>();
+    let rank = |h: &&Heir| (total(h), std::cmp::Reverse(h.slot));
+    let furthest_on_all = heard
+        .iter()
+        .filter(|h| {
+            shards
+                .iter()
+                .all(|s| heard.iter().all(|o| end(h, *s) >= end(o, *s)))
+        })
+        .max_by_key(rank)
+        .or_else(|| heard.iter().max_by_key(rank).filter(|_| !sync));
+    if let Some(h) = furthest_on_all {
+        return BTreeMap::from([(h.node, shards.to_vec())]);
+    }
     let mut out: BTreeMap<NodeId, Vec<u16>> = BTreeMap::new();
     for shard in shards {
         let heir = heard
@@ -2008,27 +2034,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_shard_goes_to_the_member_whose_copy_of_it_reaches_furthest() {
+    fn each_shard_goes_to_a_member_whose_copy_of_it_reaches_furthest() {
         let heir = |node, slot, log_ends: &[u64]| Heir {
             node,
             slot,
             log_ends: log_ends.to_vec(),
         };
-        // Shards 4 and 5: node 2 is ahead on 5, node 3 on 4 (its copy of
-        // 5 never started). One heir for both would lose what the other
-        // holds of its shard.
-        let heard = [heir(2, 1, &[0, 1997]), heir(3, 2, &[1883, 1700])];
-        let got = heirs(4, &[4, 5], &heard);
-        assert_eq!(got, BTreeMap::from([(2, vec![5]), (3, vec![4])]));
-        // Level on a shard: the member furthest in all takes it, so masters
-        // stay together; level there too, the lower slot.
+        // Shards 4 and 5. Node 3 is as far as node 2 on both: it takes both.
         let heard = [heir(2, 1, &[500, 900]), heir(3, 2, &[500, 1000])];
-        assert_eq!(heirs(4, &[4, 5], &heard), BTreeMap::from([(3, vec![4, 5])]));
+        for sync in [false, true] {
+            let got = heirs(4, &[4, 5], &heard, sync);
+            assert_eq!(got, BTreeMap::from([(3, vec![4, 5])]));
+        }
+        // Level everywhere: the lower slot.
         let heard = [heir(3, 2, &[500, 900]), heir(2, 1, &[500, 900])];
-        assert_eq!(heirs(4, &[4, 5], &heard), BTreeMap::from([(2, vec![4, 5])]));
+        assert_eq!(
+            heirs(4, &[4, 5], &heard, true),
+            BTreeMap::from([(2, vec![4, 5])])
+        );
+        // Node 2 is ahead on 5, node 3 on 4 (its copy of 5 started late).
+        let heard = [heir(2, 1, &[0, 1997]), heir(3, 2, &[1883, 1700])];
+        // Sync mode: each shard to the one holding all it acknowledged.
+        let got = heirs(4, &[4, 5], &heard, true);
+        assert_eq!(got, BTreeMap::from([(2, vec![5]), (3, vec![4])]));
+        // Async mode: the furthest in all takes both.
+        let got = heirs(4, &[4, 5], &heard, false);
+        assert_eq!(got, BTreeMap::from([(3, vec![4, 5])]));
         // Only the silent master's shards are given.
-        assert_eq!(heirs(4, &[5], &heard), BTreeMap::from([(2, vec![5])]));
-        assert!(heirs(4, &[4, 5], &[]).is_empty());
+        assert_eq!(heirs(4, &[5], &heard, true), BTreeMap::from([(2, vec![5])]));
+        assert!(heirs(4, &[4, 5], &[], true).is_empty());
     }
 
     #[test]

@@ -204,7 +204,7 @@ struct RunArgs {
     #[arg(long, env = "TESSERA_RAFT_VOTER_DOWN_TIMEOUT")]
     raft_voter_down_timeout: Option<u64>,
     /// Milliseconds a replica set's master may be unreachable before the
-    /// governor promotes a replica in its place [default: 1500].
+    /// governor promotes a replica in its place [default: 1000].
     #[arg(long, env = "TESSERA_FAILOVER_TIMEOUT")]
     failover_timeout: Option<u64>,
     /// Give buckets of this node's shards to shards that own fewer (a

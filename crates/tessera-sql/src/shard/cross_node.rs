@@ -73,16 +73,31 @@ impl ShardContext {
         self.first_shard..self.first_shard.saturating_add(self.node_shards)
     }
 
-    /// Whether `tx`'s router, and so its decision, is on another node.
-    pub(super) fn decided_elsewhere(&self, tx: TxId) -> bool {
-        !tessera_types::buckets::decided_in_catalog(tx)
-            && !self.node_range().contains(&id_shard(tx))
+    /// Whether this node serves cluster-wide shard `shard`: it is one of
+    /// the node's, and in a replicated cluster the node is its master (or
+    /// is taking over as one). After a failover a group's masters may sit
+    /// on different members (docs/CLUSTER.md §6), so a shard of the node's
+    /// range may be served by another node.
+    pub(super) fn serves(&self, shard: ShardId) -> bool {
+        if !self.node_range().contains(&shard) {
+            return false;
+        }
+        let index = shard - self.first_shard;
+        self.replica_sets
+            .as_ref()
+            .is_none_or(|r| r.master_epoch(index).is_some() || r.promoted(index).is_some())
     }
 
-    /// Whether a decision naming `participants` has some on another node.
+    /// Whether `tx`'s decision is made on another node: its decider shard
+    /// (the router's) is served there.
+    pub(super) fn decided_elsewhere(&self, tx: TxId) -> bool {
+        !tessera_types::buckets::decided_in_catalog(tx) && !self.serves(id_shard(tx))
+    }
+
+    /// Whether a decision naming `participants` has some served on another
+    /// node.
     pub(super) fn spans_nodes(&self, participants: &[ShardId]) -> bool {
-        let node = self.node_range();
-        participants.iter().any(|p| !node.contains(p))
+        participants.iter().any(|p| !self.serves(*p))
     }
 
     /// Serves `Outcome`: the decision for `tx`, which this shard's router

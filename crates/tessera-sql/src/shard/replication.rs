@@ -47,6 +47,11 @@ const SHIP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 const CHECKPOINT_PART_BYTES: u32 = 1 << 20;
 /// How long a replica waits before asking again after a failed call.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long past [`SHIP_WAIT`] a replica waits for its master's answer.
+const SHIP_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a replica waiting on its master looks whether it was
+/// promoted in the master's place.
+const PROMOTION_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The error for a write on a shard whose master is on another node.
 pub(super) fn not_master(shard: u16) -> Error {
@@ -272,7 +277,7 @@ impl ShardContext {
                 None => {
                     // The group may have gained or lost a member.
                     self.follow_replication_mode();
-                    tokio::time::sleep(RETRY_AFTER).await;
+                    self.pause_unless_promoted().await;
                     continue;
                 }
             };
@@ -292,9 +297,26 @@ impl ShardContext {
                         );
                         failing = Some(e.message);
                     }
-                    tokio::time::sleep(RETRY_AFTER).await;
+                    self.pause_unless_promoted().await;
                 }
             }
+        }
+    }
+
+    /// Waits [`RETRY_AFTER`], or less if the governor promotes this
+    /// shard meanwhile: a failover waits for no retry timer.
+    async fn pause_unless_promoted(&self) {
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY_AFTER) => {}
+            _ = self.promoted() => {}
+        }
+    }
+
+    /// Resolves once the governor promoted this shard (polled: the
+    /// metadata reaches shards as atomics, `SharedCatalog::promoted`).
+    async fn promoted(&self) {
+        while self.promoted_epoch().is_none() {
+            tokio::time::sleep(PROMOTION_POLL).await;
         }
     }
 
@@ -392,7 +414,23 @@ impl ShardContext {
         // names (each was prepared durably on the master before the map
         // named it).
         let map_epoch = self.catalog().buckets.moves.epoch;
-        let (epoch, records, end) = match cluster.call(self.number(), ask).await? {
+        // A master that died or was cut off may never answer: the call is
+        // given up after its long poll and some slack, and at once if
+        // this shard is promoted in its place.
+        let asked = tokio::select! {
+            reply = cluster.call(self.number(), ask) => reply?,
+            _ = tokio::time::sleep(SHIP_WAIT + SHIP_SLACK) => {
+                return Err(Error::new(
+                    sqlstate::CONNECTION_FAILURE,
+                    format!(
+                        "the master did not answer within {:?}",
+                        SHIP_WAIT + SHIP_SLACK
+                    ),
+                ))
+            }
+            _ = self.promoted() => return Ok(()),
+        };
+        let (epoch, records, end) = match asked {
             ShardResponse::Shipped {
                 epoch,
                 records,
