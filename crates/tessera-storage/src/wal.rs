@@ -76,6 +76,9 @@ struct Progress {
     /// A write or fsync failed after bytes may have reached the file: the
     /// log accepts nothing more (PostgreSQL PANICs here for the same reason).
     fatal: Option<Error>,
+    /// Why the records [`SharedProgress::lost`] names never count as
+    /// durable (`WalWriter::fence_unreplicated`).
+    fenced: Option<Error>,
 }
 
 struct Batch {
@@ -106,6 +109,11 @@ struct SharedProgress {
     /// users only once replicas hold it too, up to `replicated_lsn`.
     gated: AtomicBool,
     replicated_lsn: AtomicU64,
+    /// A master made a replica fenced the records past `lost_after` up to
+    /// `lost_until` (0: none): too few replicas held them, so they never
+    /// count as durable through this log, whatever its disk holds.
+    lost_after: AtomicU64,
+    lost_until: AtomicU64,
 }
 
 impl SharedProgress {
@@ -118,6 +126,13 @@ impl SharedProgress {
         } else {
             durable
         }
+    }
+
+    /// Whether waiting for everything before `lsn` waits for a record the
+    /// log fenced (see [`WalWriter::fence_unreplicated`]).
+    fn lost(&self, lsn: u64) -> bool {
+        let until = self.lost_until.load(Ordering::Acquire);
+        until != 0 && lsn > self.lost_after.load(Ordering::Acquire) && lsn <= until
     }
 
     /// Whether replication lets a record that ends at `end`, on disk
@@ -143,7 +158,9 @@ impl LogView {
     /// Whether everything before `lsn` is on disk (false once the log
     /// failed).
     pub fn is_durable(&self, lsn: u64) -> bool {
-        self.shared.published() >= lsn && !self.shared.failed.load(Ordering::Acquire)
+        self.shared.published() >= lsn
+            && !self.shared.failed.load(Ordering::Acquire)
+            && !self.shared.lost(lsn)
     }
 
     /// Resolves when the durable end moves (or the log fails).
@@ -167,7 +184,11 @@ impl LogView {
             true => shared.published() >= lsn,
             false => shared.durable_lsn.load(Ordering::Acquire) >= lsn,
         };
-        if reached(&self.shared) && !self.shared.failed.load(Ordering::Acquire) {
+        let lost = |shared: &SharedProgress| published && shared.lost(lsn);
+        if reached(&self.shared)
+            && !self.shared.failed.load(Ordering::Acquire)
+            && !lost(&self.shared)
+        {
             return Ok(());
         }
         let mut rx = self.progress.clone();
@@ -176,6 +197,15 @@ impl LogView {
                 let progress = rx.borrow_and_update();
                 if let Some(e) = &progress.fatal {
                     return Err(e.clone());
+                }
+                // Fenced: it will never be durable here.
+                if lost(&self.shared) {
+                    return Err(progress.fenced.clone().unwrap_or_else(|| {
+                        Error::new(
+                            sqlstate::CONNECTION_FAILURE,
+                            "the record was fenced before enough replicas held it",
+                        )
+                    }));
                 }
                 // The atomics move before the progress is sent.
                 if reached(&self.shared) {
@@ -612,12 +642,21 @@ impl WalWriter {
             return;
         }
         let published = self.shared.published();
-        if self.appended_lsn.get() > published {
+        let appended = self.appended_lsn.get();
+        let fenced = appended > published;
+        if fenced {
             self.reset_points.borrow_mut().push(published);
-            *self.last_discard.borrow_mut() = Some(error);
+            *self.last_discard.borrow_mut() = Some(error.clone());
+            // Before the gate opens: no view may take them for durable.
+            self.shared.lost_after.store(published, Ordering::Release);
+            self.shared.lost_until.store(appended, Ordering::Release);
         }
         self.shared.gated.store(false, Ordering::Release);
-        self.notify.send_modify(|_| {});
+        self.notify.send_modify(|p| {
+            if fenced {
+                p.fenced = Some(error);
+            }
+        });
     }
 
     /// Enough replicas hold every record before `end` durably.
@@ -1488,8 +1527,21 @@ mod tests {
             let mut waiter = Box::pin(wal.wait_durable(waiting));
             let early = tokio::time::timeout(std::time::Duration::from_millis(20), &mut waiter);
             assert!(early.await.is_err(), "no replica holds it");
+            // Another shard waits through the log's view (a two-phase
+            // commit's prepares, what a read observed).
+            let view = wal.view();
+            let mut viewer = Box::pin(view.wait(waiting.end()));
+            let early = tokio::time::timeout(std::time::Duration::from_millis(20), &mut viewer);
+            assert!(early.await.is_err(), "no replica holds it");
             wal.fence_unreplicated(Error::new(sqlstate::CONNECTION_FAILURE, "demoted"));
             assert_eq!(waiter.await.unwrap_err().message, "demoted");
+            assert_eq!(viewer.await.unwrap_err().message, "demoted");
+            assert!(!view.is_durable(waiting.end()), "on disk, but never held");
+            assert!(view.is_durable(held.end()));
+            assert_eq!(
+                view.wait(waiting.end()).await.unwrap_err().message,
+                "demoted"
+            );
             assert_eq!(wal.durability(held), Durability::Durable);
             assert_eq!(wal.durability(waiting), Durability::Lost);
             assert!(!wal.is_gated());

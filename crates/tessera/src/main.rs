@@ -499,21 +499,32 @@ fn expel(args: ExpelArgs) -> Result<(), String> {
 const RESTARTED_DIVERGED_ENV: &str = "TESSERA_RESTARTED_DIVERGED";
 
 /// A replica shard holds an old master's records the current master never
-/// had (docs/CLUSTER.md §6): the node starts again in place, as after a
-/// crash, and its start-up drops that copy and copies the master. Not
-/// again within a minute of the last time: then the shard keeps saying
-/// why it does not copy, for an operator to look at.
-fn restart_diverged(shard: u16) {
+/// had, past `fork` (docs/CLUSTER.md §6): the node starts again in place,
+/// as after a crash, and its start-up drops that copy and copies the
+/// master. Not again within a minute for the same shard and fork (the
+/// drop did not happen, and restarting would loop): then the shard keeps
+/// saying why it does not copy, for an operator to look at. A new
+/// divergence (another failover's fork) restarts it at once: until it
+/// copies again, a sync-mode group may lack the replica its commits wait
+/// for.
+fn restart_diverged(shard: u16, fork: u64) {
     use std::os::unix::process::CommandExt;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let last: Option<u64> = std::env::var(RESTARTED_DIVERGED_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok());
-    if last.is_some_and(|last| now.saturating_sub(last) < 60) {
+    // "time shard fork" of the last restart for a divergence.
+    let last: Option<(u64, u16, u64)> = std::env::var(RESTARTED_DIVERGED_ENV).ok().and_then(|v| {
+        let mut parts = v.split(' ').map(str::parse::<u64>);
+        let (at, s, f) = (
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+            parts.next()?.ok()?,
+        );
+        Some((at, u16::try_from(s).ok()?, f))
+    });
+    if last.is_some_and(|(at, s, f)| s == shard && f == fork && now.saturating_sub(at) < 60) {
         tracing::error!(
-            "shard {shard} diverged again right after the node restarted for it; not restarting again"
+            "shard {shard} diverged again at {fork} right after the node restarted for it; not restarting again"
         );
         return;
     }
@@ -527,7 +538,7 @@ fn restart_diverged(shard: u16) {
     tracing::warn!("restarting the node: shard {shard}'s copy diverged from its master's log");
     let error = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
-        .env(RESTARTED_DIVERGED_ENV, now.to_string())
+        .env(RESTARTED_DIVERGED_ENV, format!("{now} {shard} {fork}"))
         .exec();
     tracing::error!("cannot restart the node: {error}");
 }
@@ -709,8 +720,8 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn holds_lease(&self) -> bool {
         self.0.masters().has_lease()
     }
-    fn diverged(&self, index: u16) {
-        restart_diverged(index)
+    fn diverged(&self, index: u16, fork: u64) {
+        restart_diverged(index, fork)
     }
     fn buckets_moved(&self, owner: Vec<u16>) {
         self.0.buckets_moved(owner)

@@ -127,8 +127,9 @@ pub trait SharedCatalog: Send + Sync {
     /// never copied to the current one (its node was cut off, not killed,
     /// when another member was promoted): the node restarts, which drops
     /// that copy and takes the master's (docs/CLUSTER.md §6). Returns if
-    /// it cannot (it already did so lately).
-    fn diverged(&self, index: u16);
+    /// it cannot (it already did so lately for the same `fork`, where the
+    /// current master's writes began).
+    fn diverged(&self, index: u16, fork: u64);
 }
 
 /// Shard 0's catalog log.

@@ -450,7 +450,7 @@ impl ShardContext {
                         "shard {}: {why}; restarting the node to drop this copy and take the master's",
                         self.number()
                     );
-                    sets.diverged(self.shard);
+                    sets.diverged(self.shard, fork);
                 }
                 return Err(Error::new(
                     sqlstate::DATA_CORRUPTED,
