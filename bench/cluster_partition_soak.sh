@@ -130,13 +130,21 @@ stop_writers
 cat "$work"/acked[123] | awk '$3 != "failed" { for (i = 0; i < 8; i++) printf "%d\n", $3 + i }' | sort >"$work/acked_ids"
 acked=$(cat "$work"/acked[123] | grep -vc failed || true)
 failed=$(cat "$work"/acked[123] | grep -c failed || true)
-# Every node must read the same; a node that restarted may still be
-# copying, so it is given a while.
+# Every node must read the same. A writer's last statement may still be
+# under way (its psql outlives the loop), so the nodes are given a while
+# to agree.
 checksum="SELECT count(*), sum(id), sum(via) FROM soak"
-want=$(sql "${pg_ports[1]}" -c "$checksum")
-for i in 2 3; do
-    seen=$(sql "${pg_ports[$i]}" -c "$checksum")
-    [ "$seen" = "$want" ] || die "node $i reads $seen, node 1 $want"
+deadline=$(( $(now_ms) + 30000 ))
+while :; do
+    want=$(sql "${pg_ports[1]}" -c "$checksum")
+    agree=1
+    for i in 2 3; do
+        seen=$(sql "${pg_ports[$i]}" -c "$checksum")
+        [ "$seen" = "$want" ] || agree=
+    done
+    [ -n "$agree" ] && [ "$(sql "${pg_ports[1]}" -c "$checksum")" = "$want" ] && break
+    [ "$(now_ms)" -lt "$deadline" ] || die "node $i reads $seen, node 1 $want"
+    sleep 0.5
 done
 sql "${pg_ports[1]}" -c "SELECT id FROM soak" | sort >"$work/kept"
 lost=$(comm -23 "$work/acked_ids" "$work/kept" | wc -l)
