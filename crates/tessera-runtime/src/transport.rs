@@ -286,10 +286,8 @@ impl ShardCluster {
             .filter(|i| self.remote.as_ref().is_none_or(|r| r.serves_here(*i)))
     }
 
-    /// Runs `request` on another node's shard `shard`. What the statement
-    /// observed here is made durable first: that node cannot wait for this
-    /// node's logs, and what it does may depend on it. An interruptible
-    /// request stops, and is cancelled there, when its statement is.
+    /// Runs `request` on another node's shard `shard` (its master's node;
+    /// see [`ShardCluster::send_remote`]).
     async fn call_remote(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
         let Some(remote) = &self.remote else {
             return Err(Error::internal(format!("no shard {shard} on this node")));
@@ -305,15 +303,47 @@ impl ShardCluster {
                 "a transaction block that changed the catalog cannot read or write rows on another node yet; commit the change first",
             ));
         }
+        self.send_remote(&request, |bytes, timeout| {
+            remote.call(shard, bytes, timeout)
+        })
+        .await
+    }
+
+    /// Sends `request` to another node through `send` (given the encoded
+    /// request and how long it may take) and decodes the answer. What the
+    /// statement observed here is made durable first: that node cannot
+    /// wait for this node's logs, and what it does may depend on it. An
+    /// interruptible request stops, and is cancelled there, when its
+    /// statement is.
+    async fn send_remote(
+        &self,
+        request: &ShardRequest,
+        send: impl FnOnce(Vec<u8>, std::time::Duration) -> LocalFuture<Result<Vec<u8>>>,
+    ) -> Result<ShardResponse> {
         let pending = self.ctx.statement_deps();
         if !pending.is_empty() {
             self.ctx.deps.wait(&pending).await?;
         }
-        let interrupt = interrupt_of(&request);
-        let bytes = tessera_sql::wire::encode_request(&request)?;
-        let call = remote.call(shard, bytes, call_timeout(&interrupt));
+        let interrupt = interrupt_of(request);
+        let bytes = tessera_sql::wire::encode_request(request)?;
+        let call = send(bytes, call_timeout(&interrupt));
         let reply = until_interrupted(call, interrupt).await?;
         tessera_sql::wire::decode_response(&reply)
+    }
+
+    /// Runs `request` on this node's shard `index` (its number here): in
+    /// place when it is the router's own, else through its mailbox. What
+    /// it observed becomes a dependency of the running statement.
+    async fn call_local(&self, index: ShardId, request: ShardRequest) -> Result<ShardResponse> {
+        self.ctx.before_request(index);
+        let interrupt = interrupt_of(&request);
+        let (response, observed) = if index == self.ctx.shard {
+            Interruptible::new(self.ctx.serve(request), interrupt).await
+        } else {
+            through_mailbox(&self.mailboxes[index as usize], index, request, interrupt).await?
+        };
+        self.ctx.after_reply(&observed);
+        response
     }
 }
 
@@ -419,40 +449,14 @@ impl ShardCluster {
             Some(index) if remote.serves_here(index) && from == ReadFrom::Any => return None,
             // With `Replica`, a replica elsewhere.
             Some(index) if remote.serves_here(index) => {}
-            Some(index) => {
-                self.ctx.before_request(index);
-                let interrupt = interrupt_of(&read);
-                let reply = if index == self.ctx.shard {
-                    Ok(Interruptible::new(self.ctx.serve(read), interrupt).await)
-                } else {
-                    through_mailbox(&self.mailboxes[index as usize], index, read, interrupt).await
-                };
-                return Some(reply.and_then(|(response, observed)| {
-                    self.ctx.after_reply(&observed);
-                    response
-                }));
-            }
+            Some(index) => return Some(self.call_local(index, read).await),
             None => {}
         }
-        let pending = self.ctx.statement_deps();
-        if !pending.is_empty() {
-            if let Err(e) = self.ctx.deps.wait(&pending).await {
-                return Some(Err(e));
-            }
-        }
-        let interrupt = interrupt_of(&read);
-        let bytes = match tessera_sql::wire::encode_request(&read) {
-            Ok(bytes) => bytes,
-            Err(e) => return Some(Err(e)),
-        };
-        let call = remote.call_copy(
-            shard,
-            bytes,
-            call_timeout(&interrupt),
-            from == ReadFrom::Any,
-        );
-        let reply = until_interrupted(call, interrupt).await;
-        Some(reply.and_then(|bytes| tessera_sql::wire::decode_response(&bytes)))
+        let any = from == ReadFrom::Any;
+        let reply = self.send_remote(&read, |bytes, timeout| {
+            remote.call_copy(shard, bytes, timeout, any)
+        });
+        Some(reply.await)
     }
 }
 
@@ -505,18 +509,10 @@ impl Cluster for ShardCluster {
                 }
             }
         }
-        let Some(index) = self.local_index(shard) else {
-            return self.call_remote(shard, request).await;
-        };
-        self.ctx.before_request(index);
-        let interrupt = interrupt_of(&request);
-        let (response, observed) = if index == self.ctx.shard {
-            Interruptible::new(self.ctx.serve(request), interrupt).await
-        } else {
-            through_mailbox(&self.mailboxes[index as usize], index, request, interrupt).await?
-        };
-        self.ctx.after_reply(&observed);
-        response
+        match self.local_index(shard) {
+            Some(index) => self.call_local(index, request).await,
+            None => self.call_remote(shard, request).await,
+        }
     }
 
     async fn post(&self, shard: ShardId, request: ShardRequest) -> Result<()> {

@@ -193,11 +193,16 @@ impl ReadFrom {
     /// `tessera.read_preference`'s values; `leader` (the default) is
     /// `None`.
     pub fn parse(value: &str) -> Option<Option<ReadFrom>> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "leader" | "master" => Some(None),
-            "replica" => Some(Some(ReadFrom::Replica)),
-            "any" => Some(Some(ReadFrom::Any)),
-            _ => None,
+        let value = value.trim();
+        let is = |name: &str| value.eq_ignore_ascii_case(name);
+        if is("leader") || is("master") {
+            Some(None)
+        } else if is("replica") {
+            Some(Some(ReadFrom::Replica))
+        } else if is("any") {
+            Some(Some(ReadFrom::Any))
+        } else {
+            None
         }
     }
 }

@@ -808,18 +808,14 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
         timeout: Duration,
         any: bool,
     ) -> tessera_runtime::transport::LocalFuture<tessera_types::Result<Vec<u8>>> {
+        // The members of the shard's group: the nodes whose ranges hold it.
         let members: Vec<String> = {
             let metadata = self.metadata.borrow();
             let master = metadata.masters.get(&shard).map(|m| m.node);
-            let first = metadata
+            metadata
                 .nodes
                 .values()
-                .find(|n| n.shard_range().contains(&shard))
-                .map(|n| n.first_shard);
-            first
-                .map(|first| metadata.group(first))
-                .unwrap_or_default()
-                .into_iter()
+                .filter(|n| n.state.is_member() && n.shard_range().contains(&shard))
                 .filter(|n| n.id != self.me && (any || Some(n.id) != master))
                 .map(|n| n.advertise.clone())
                 .collect()
