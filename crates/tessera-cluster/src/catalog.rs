@@ -163,9 +163,16 @@ impl CatalogClient {
         &self.masters
     }
 
-    /// How many nodes keep a copy of each shard.
+    /// How many nodes keep a copy of each of this node's shards (its
+    /// tier's replication factor; until this node's row is known, the
+    /// largest of any tier).
     pub fn replication_factor(&self) -> u16 {
-        self.metadata.borrow().replication_factor()
+        let me = self.my_record();
+        let metadata = self.metadata.borrow();
+        match me {
+            Some(me) => metadata.tier(&me.tier).replication_factor,
+            None => metadata.max_replication_factor(),
+        }
     }
 
     /// The node's SQL catalog owns buckets by `owner` (`owner[b]` owns
@@ -348,6 +355,29 @@ impl CatalogClient {
     /// they give their buckets away (docs/CLUSTER.md §8).
     pub fn draining_shards(&self) -> Vec<u16> {
         self.shards_of(crate::state::NodeState::Draining)
+    }
+
+    /// This node's tier ([`crate::state::DEFAULT_TIER`] until its row is
+    /// known).
+    pub fn tier(&self) -> String {
+        self.my_record()
+            .map_or_else(|| crate::state::DEFAULT_TIER.to_string(), |r| r.tier)
+    }
+
+    /// The shards of tier `tier`'s groups that take buckets (full, every
+    /// member online) and that give them away (any member draining),
+    /// ascending.
+    pub fn tier_shards(&self, tier: &str) -> (Vec<u16>, Vec<u16>) {
+        let metadata = self.metadata.borrow();
+        let of = |state| {
+            let mut shards = metadata.tier_shards_of_groups(tier, state);
+            shards.sort_unstable();
+            shards
+        };
+        (
+            of(crate::state::NodeState::Online),
+            of(crate::state::NodeState::Draining),
+        )
     }
 
     /// The shards of the replica groups whose members are in `state`

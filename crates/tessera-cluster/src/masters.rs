@@ -117,8 +117,7 @@ impl Mastership {
         let Some(node) = metadata.nodes.get(&me) else {
             return;
         };
-        let shared =
-            metadata.replication_factor() > 1 && metadata.group(node.first_shard).len() > 1;
+        let shared = metadata.group(node.first_shard).len() > 1;
         self.lease_needed.store(shared, Ordering::Release);
         self.replica_acks
             .store(metadata.replica_acks(node.first_shard), Ordering::Release);
@@ -144,7 +143,10 @@ mod tests {
     #[test]
     fn a_node_is_master_of_what_the_metadata_says() {
         let mut m = founded(node(1, "a"), 2);
-        m.apply(&Command::AddNode { node: node(2, "b") });
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: Default::default(),
+        });
         let (a, b) = (Mastership::new(2), Mastership::new(2));
         a.update(&m, 1);
         b.update(&m, 2);
@@ -172,7 +174,10 @@ mod tests {
         let a = Mastership::new(2);
         a.update(&m, 1);
         assert!(a.has_lease(), "alone in its group: nobody could replace it");
-        m.apply(&Command::AddNode { node: node(2, "b") });
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: Default::default(),
+        });
         a.update(&m, 1);
         assert!(!a.has_lease(), "never granted");
         a.renew_lease(Instant::now() + Duration::from_secs(60));

@@ -36,7 +36,7 @@ use crate::catalog::{
 use crate::secret::{handshake_server, ClusterSecret};
 use crate::state::{
     Command, CommandResult, Metadata, NodeId, NodeRecord, NodeState, RaftNode, ReplicationMode,
-    SequenceMove, TypeConfig,
+    SequenceMove, TierWish, TypeConfig,
 };
 use crate::store::{LogStore, StateMachineStore};
 use crate::wire::{
@@ -112,12 +112,14 @@ pub struct ClusterConfig {
     pub shards: u16,
     /// The cluster's number of buckets, if this node founds it.
     pub bucket_count: u32,
-    /// How many nodes keep a copy of each shard, if this node founds the
-    /// cluster (docs/CLUSTER.md §3).
-    pub replication_factor: u16,
-    /// When a master acknowledges a commit, if this node founds the
-    /// cluster (docs/CLUSTER.md §5).
-    pub replication_mode: ReplicationMode,
+    /// The tier this node is in (docs/CLUSTER.md §3).
+    pub tier: String,
+    /// How many nodes keep a copy of each shard, if this node makes its
+    /// tier (default 1); a node joining a tier with another is refused.
+    pub replication_factor: Option<u16>,
+    /// When a master acknowledges a commit, if this node makes its tier
+    /// (default async); a node joining a tier with another is refused.
+    pub replication_mode: Option<ReplicationMode>,
     pub failure_domain: BTreeMap<String, String>,
     pub timing: Timing,
     /// Runs shard requests from other nodes (none: they are refused).
@@ -360,6 +362,7 @@ pub fn start(config: ClusterConfig) -> Result<ClusterHandle> {
                     seen_leader: RefCell::new((None, 0)),
                     previous_leader: Cell::new(None),
                     heirs_unheard: RefCell::default(),
+                    refused: RefCell::default(),
                     leader: leader_seen,
                     last_proposal: Cell::new(0),
                     catalog_peer: RefCell::new(None),
@@ -424,6 +427,9 @@ struct Node {
     /// Silent masters whose groups lack the members a promotion must
     /// hear first (sync mode), said once.
     heirs_unheard: RefCell<BTreeSet<NodeId>>,
+    /// Why the node cannot take part in the cluster, if its join was
+    /// refused: the catalog's callers learn it.
+    refused: RefCell<Option<String>>,
     /// The leader, for [`ClusterWatch`].
     leader: Arc<AtomicU64>,
     /// The number of this node's last catalog proposal.
@@ -500,6 +506,15 @@ impl Node {
             slot: 0,
             failure_domain: self.config.failure_domain.clone(),
             state: NodeState::Online,
+            tier: self.config.tier.clone(),
+        }
+    }
+
+    /// What this node asks of its tier when it joins.
+    fn tier_wish(&self) -> TierWish {
+        TierWish {
+            replication_factor: self.config.replication_factor,
+            replication_mode: self.config.replication_mode,
         }
     }
 
@@ -566,6 +581,7 @@ impl Node {
                 "the node could not take its place in the cluster: {}",
                 e.message
             );
+            *self.refused.borrow_mut() = Some(e.message);
         }
     }
 
@@ -642,6 +658,8 @@ impl Node {
                 let via = h.leader.clone().unwrap_or_else(|| h.advertise.clone());
                 match self.join(via).await {
                     Ok(()) => return Ok(()),
+                    // The tables refuse it, and would again.
+                    Err(e) if e.code == sqlstate::INVALID_PARAMETER_VALUE => return Err(e),
                     Err(e) => tracing::warn!("joining the cluster: {}", e.message),
                 }
             } else if all && hellos.iter().all(|h| me < h.advertise) {
@@ -684,8 +702,8 @@ impl Node {
             cluster_id,
             node: self.record(1),
             bucket_count: self.config.bucket_count,
-            replication_factor: self.config.replication_factor,
-            replication_mode: self.config.replication_mode,
+            replication_factor: self.config.replication_factor.unwrap_or(1),
+            replication_mode: self.config.replication_mode.unwrap_or_default(),
         };
         raft.client_write(command)
             .await
@@ -698,7 +716,10 @@ impl Node {
         for _ in 0..5 {
             let mut peer = Peer::new(via.clone(), self.config.secret.clone());
             match peer
-                .call(&Request::Join(self.record(0)), CALL_TIMEOUT * 5)
+                .call(
+                    &Request::Join(self.record(0), self.tier_wish()),
+                    CALL_TIMEOUT * 5,
+                )
                 .await?
             {
                 Response::Joined {
@@ -727,6 +748,9 @@ impl Node {
                         sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                         message,
                     ))
+                }
+                Response::Refused(message) => {
+                    return Err(Error::new(sqlstate::INVALID_PARAMETER_VALUE, message))
                 }
                 other => {
                     return Err(Error::new(
@@ -789,10 +813,10 @@ impl Node {
                         .map_err(|e| e.to_string()),
                 )
             }
-            Request::Join(_) | Request::Update(_) if !Self::is_leader(&raft) => {
+            Request::Join(..) | Request::Update(_) if !Self::is_leader(&raft) => {
                 Response::NotLeader(self.leader_addr(&raft))
             }
-            Request::Join(record) => self.admit(&raft, record).await,
+            Request::Join(record, wish) => self.admit(&raft, record, wish).await,
             Request::Update(record) => {
                 let id = record.id;
                 let addr = record.advertise.clone();
@@ -1083,6 +1107,12 @@ impl Node {
                     return Err(Error::new(
                         sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "this node was expelled from its cluster, whose catalog it can no longer change; start it with a new data directory to join again",
+                    ));
+                }
+                if let Some(refused) = self.refused.borrow().clone() {
+                    return Err(Error::new(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        refused,
                     ));
                 }
                 // Not in the cluster yet (discovery or join under way).
@@ -1446,12 +1476,13 @@ impl Node {
 
     /// On the leader: gives a joining node its id and makes it a learner
     /// (the governor promotes it to voter when the cluster needs one).
-    async fn admit(&self, raft: &Raft<TypeConfig>, record: NodeRecord) -> Response {
+    async fn admit(&self, raft: &Raft<TypeConfig>, record: NodeRecord, wish: TierWish) -> Response {
         let addr = record.advertise.clone();
         let name = record.name.clone();
-        let id = match self.propose(raft, Command::AddNode { node: record }).await {
+        let add = Command::AddNode { node: record, wish };
+        let id = match self.propose(raft, add).await {
             Ok(CommandResult::NodeId(id)) => id,
-            Ok(CommandResult::Refused(m)) => return Response::Failed(m),
+            Ok(CommandResult::Refused(m)) => return Response::Refused(m),
             Ok(other) => return Response::Failed(format!("unexpected {other:?}")),
             Err(e) => return Response::Failed(e.message),
         };
@@ -1649,7 +1680,7 @@ impl Node {
         let limit = self.config.timing.failover_timeout;
         let me = raft.metrics().borrow().id;
         let metadata = self.metadata.borrow().clone();
-        if metadata.replication_factor() < 2 {
+        if metadata.max_replication_factor() < 2 {
             return;
         }
         // Silent since it last answered this leader; one that never did,
@@ -1707,11 +1738,14 @@ impl Node {
                     .unwrap_or(leader_since),
             };
             let lease_out = master_seen + self.config.timing.lease();
+            let sync = metadata.group_tier(first).replication_mode == ReplicationMode::Sync;
             let fresh = |id: NodeId| {
                 id == me
-                    || self.contact.borrow().get(&id).is_some_and(|c| {
-                        metadata.replication_mode == ReplicationMode::Async || c.asked > lease_out
-                    })
+                    || self
+                        .contact
+                        .borrow()
+                        .get(&id)
+                        .is_some_and(|c| !sync || c.asked > lease_out)
             };
             // Only a member whose logs' ends it reported.
             let heard: Vec<&NodeRecord> = metadata
@@ -1724,7 +1758,6 @@ impl Node {
             let needed = metadata.heirs_heard(first);
             if heard.len() < needed {
                 let others = metadata.group(first).len() > 1;
-                let sync = metadata.replication_mode == ReplicationMode::Sync;
                 if sync && others && self.heirs_unheard.borrow_mut().insert(from) {
                     tracing::warn!(
                         "node {from}, master of shards {shards:?}, has not answered for {limit:?}, but only {} of the other members of its replica group answer; in sync mode {needed} must, so that the one promoted holds every acknowledged commit",
@@ -1742,7 +1775,6 @@ impl Node {
                     log_ends: ends_of(n.id),
                 })
                 .collect();
-            let sync = metadata.replication_mode == ReplicationMode::Sync;
             for (heir, taken) in heirs(first, &shards, &heard, sync) {
                 let promote = Command::PromoteShards {
                     first_shard: first,

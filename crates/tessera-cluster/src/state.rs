@@ -81,6 +81,32 @@ pub struct NodeRecord {
     /// ([`slot_ids`]). 0 for a group's first node, so always 0 with a
     /// replication factor of 1.
     pub slot: u8,
+    /// The tier it is in (docs/CLUSTER.md §3): its replica group's
+    /// members are all of it.
+    pub tier: String,
+}
+
+/// The tier a node is in when it names none.
+pub const DEFAULT_TIER: &str = "default";
+
+/// A tier (docs/CLUSTER.md §3): a named set of replica groups with their
+/// own replication factor and mode. Made by its first node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tier {
+    pub name: String,
+    /// How many nodes form each of its replica groups.
+    pub replication_factor: u16,
+    /// When its masters acknowledge a commit.
+    pub replication_mode: ReplicationMode,
+}
+
+/// What a joining node asks of its tier: the settings it was started
+/// with, if any. A new tier takes them (or the defaults); an existing
+/// tier's must match the ones given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierWish {
+    pub replication_factor: Option<u16>,
+    pub replication_mode: Option<ReplicationMode>,
 }
 
 /// How many nodes a replica group numbers over its life (each takes a
@@ -139,8 +165,9 @@ pub enum Command {
         replication_mode: ReplicationMode,
     },
     /// A node asks to join (or rejoin after a crash during its join): the
-    /// answer is its id, the existing one if its uuid is known.
-    AddNode { node: NodeRecord },
+    /// answer is its id, the existing one if its uuid is known. Its tier
+    /// (`node.tier`) is made with `wish`'s settings if it is new.
+    AddNode { node: NodeRecord, wish: TierWish },
     /// A known node restarted with new addresses or failure domains.
     UpdateNode { node: NodeRecord },
     /// `tessera expel`: the node leaves for good; its id is never reused
@@ -245,7 +272,7 @@ impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Bootstrap { node, .. } => write!(f, "bootstrap by {}", node.name),
-            Command::AddNode { node } => write!(f, "add node {}", node.name),
+            Command::AddNode { node, .. } => write!(f, "add node {}", node.name),
             Command::UpdateNode { node } => write!(f, "update node {}", node.id),
             Command::ExpelNode { id } => write!(f, "expel node {id}"),
             Command::DrainNode { id } => write!(f, "drain node {id}"),
@@ -517,16 +544,13 @@ pub struct Metadata {
     /// Per node: its last `WriteGlobals`'s proposal number and result (the
     /// node proposes them one at a time, apart from its catalog commands).
     pub global_proposals: BTreeMap<NodeId, (u64, CommandResult)>,
-    /// How many nodes form a replica group (fixed at bootstrap; 0 in
-    /// tables from before it was kept, meaning 1).
-    pub replication_factor: u16,
+    /// The tiers, by name: each node is in one (docs/CLUSTER.md §3).
+    pub tiers: BTreeMap<String, Tier>,
     /// Per logical shard: its master (docs/CLUSTER.md §3).
     pub masters: BTreeMap<u16, Master>,
     /// Per logical shard: where each epoch's master began writing, oldest
     /// first (an epoch whose master never started has none).
     pub epoch_starts: BTreeMap<u16, Vec<EpochStart>>,
-    /// When a master acknowledges a commit (fixed at bootstrap).
-    pub replication_mode: ReplicationMode,
 }
 
 /// When a replica group's master acknowledges a commit (docs/CLUSTER.md §5).
@@ -574,9 +598,35 @@ impl Metadata {
         u16::try_from(next).ok()
     }
 
-    /// How many nodes form a replica group.
-    pub fn replication_factor(&self) -> u16 {
-        self.replication_factor.max(1)
+    /// The tier named `name`; a tier no node made yet has the defaults.
+    pub fn tier(&self, name: &str) -> Tier {
+        self.tiers.get(name).cloned().unwrap_or_else(|| Tier {
+            name: name.to_string(),
+            replication_factor: 1,
+            replication_mode: ReplicationMode::Async,
+        })
+    }
+
+    /// The tier of the replica group whose first shard is `first_shard`
+    /// (its members' tier).
+    pub fn group_tier(&self, first_shard: u16) -> Tier {
+        let name = self
+            .nodes
+            .values()
+            .find(|n| n.first_shard == first_shard)
+            .map_or(DEFAULT_TIER, |n| n.tier.as_str());
+        self.tier(name)
+    }
+
+    /// The largest replication factor of any tier: 1 when no shard has
+    /// a copy on another node.
+    pub fn max_replication_factor(&self) -> u16 {
+        self.tiers
+            .values()
+            .map(|t| t.replication_factor)
+            .max()
+            .unwrap_or(1)
+            .max(1)
     }
 
     /// How many replicas (members other than the master) of the replica
@@ -585,7 +635,7 @@ impl Metadata {
     /// majority of the group's members (down ones too; a group not yet
     /// full has fewer); in async mode, none.
     pub fn replica_acks(&self, first_shard: u16) -> u16 {
-        match self.replication_mode {
+        match self.group_tier(first_shard).replication_mode {
             ReplicationMode::Async => 0,
             ReplicationMode::Sync => (self.group(first_shard).len() / 2) as u16,
         }
@@ -597,7 +647,7 @@ impl Metadata {
     /// every record a majority held (the most data is then all
     /// acknowledged data); in async mode, any one.
     pub fn heirs_heard(&self, first_shard: u16) -> usize {
-        match self.replication_mode {
+        match self.group_tier(first_shard).replication_mode {
             ReplicationMode::Async => 1,
             ReplicationMode::Sync => {
                 let members = self.group(first_shard).len();
@@ -636,13 +686,23 @@ impl Metadata {
     }
 
     /// The cluster-wide shards of the groups in `state`: online, every
-    /// member online and as many as the replication factor; draining, any
-    /// member draining.
+    /// member online and as many as their tier's replication factor;
+    /// draining, any member draining.
     pub fn shards_of_groups(&self, state: NodeState) -> Vec<u16> {
-        let factor = self.replication_factor() as usize;
+        self.shards_of_groups_where(state, |_| true)
+    }
+
+    /// [`Metadata::shards_of_groups`] of tier `tier`'s groups only.
+    pub fn tier_shards_of_groups(&self, tier: &str, state: NodeState) -> Vec<u16> {
+        self.shards_of_groups_where(state, |t| t == tier)
+    }
+
+    fn shards_of_groups_where(&self, state: NodeState, tier: impl Fn(&str) -> bool) -> Vec<u16> {
         self.groups()
             .into_values()
+            .filter(|members| tier(&members[0].tier))
             .filter(|members| {
+                let factor = self.tier(&members[0].tier).replication_factor as usize;
                 let all = members.iter().all(|n| n.state == state);
                 let some = members.iter().any(|n| n.state == state);
                 match state {
@@ -654,14 +714,16 @@ impl Metadata {
             .collect()
     }
 
-    /// The group a node with `shards` shards and failure domain `domain`
-    /// joins: the first one short of members, of that shard count, whose
-    /// members all differ from it in every failure-domain key it gives
-    /// (its first shard and the slot it takes).
-    fn group_to_fill(&self, shards: u16, domain: &BTreeMap<String, String>) -> Option<(u16, u8)> {
-        let factor = self.replication_factor() as usize;
+    /// The group `node` joins: the first one of its tier short of
+    /// members, of its shard count, whose members all differ from it in
+    /// every failure-domain key it gives (its first shard and the slot it
+    /// takes).
+    fn group_to_fill(&self, node: &NodeRecord) -> Option<(u16, u8)> {
+        let (shards, domain) = (node.shards, &node.failure_domain);
+        let factor = self.tier(&node.tier).replication_factor as usize;
         self.groups().into_iter().find_map(|(first, members)| {
             let fits = members.len() < factor
+                && members[0].tier == node.tier
                 && members[0].shards == shards
                 && members.iter().all(|m| {
                     domain
@@ -744,6 +806,44 @@ impl Metadata {
         }
     }
 
+    /// The tier a node joining tier `name` with `wish` is in: the
+    /// existing one, refused if `wish` names other settings, or a new one
+    /// with `wish`'s settings.
+    fn tier_for(&self, name: &str, wish: &TierWish) -> Result<Tier, CommandResult> {
+        if name.is_empty() {
+            return Err(CommandResult::Refused(
+                "a tier's name cannot be empty".into(),
+            ));
+        }
+        let Some(tier) = self.tiers.get(name) else {
+            return Ok(Tier {
+                name: name.to_string(),
+                replication_factor: wish.replication_factor.unwrap_or(1).max(1),
+                replication_mode: wish.replication_mode.unwrap_or_default(),
+            });
+        };
+        if let Some(factor) = wish
+            .replication_factor
+            .filter(|f| *f != tier.replication_factor)
+        {
+            return Err(CommandResult::Refused(format!(
+                "tier \"{name}\" has a replication factor of {}, not {factor}; start the node without --replication-factor to join it, or with --tier to make another tier",
+                tier.replication_factor
+            )));
+        }
+        if let Some(mode) = wish
+            .replication_mode
+            .filter(|m| *m != tier.replication_mode)
+        {
+            return Err(CommandResult::Refused(format!(
+                "tier \"{name}\" replicates in {} mode, not {}; start the node without --replication-mode to join it, or with --tier to make another tier",
+                tier.replication_mode.name(),
+                mode.name()
+            )));
+        }
+        Ok(tier.clone())
+    }
+
     pub fn node_by_uuid(&self, uuid: u128) -> Option<&NodeRecord> {
         self.nodes.values().find(|n| n.uuid == uuid)
     }
@@ -800,8 +900,12 @@ impl Metadata {
                     return CommandResult::Refused("the cluster is already bootstrapped".into());
                 }
                 self.cluster_id = *cluster_id;
-                self.replication_factor = (*replication_factor).max(1);
-                self.replication_mode = *replication_mode;
+                let tier = Tier {
+                    name: node.tier.clone(),
+                    replication_factor: (*replication_factor).max(1),
+                    replication_mode: *replication_mode,
+                };
+                self.tiers.insert(tier.name.clone(), tier);
                 let mut row = node.clone();
                 row.first_shard = 0;
                 row.slot = 0;
@@ -810,7 +914,7 @@ impl Metadata {
                 self.nodes.insert(row.id, row);
                 CommandResult::NodeId(node.id)
             }
-            Command::AddNode { node } => {
+            Command::AddNode { node, wish } => {
                 if let Some(known) = self.node_by_uuid(node.uuid) {
                     if known.state == NodeState::Expelled {
                         return CommandResult::Refused(format!(
@@ -830,13 +934,15 @@ impl Metadata {
                         node.name
                     ));
                 }
+                let tier = match self.tier_for(&node.tier, wish) {
+                    Ok(tier) => tier,
+                    Err(refused) => return refused,
+                };
                 let id = self.next_node_id();
                 let mut row = node.clone();
                 row.id = id;
                 row.state = NodeState::Online;
-                if let Some((first_shard, slot)) =
-                    self.group_to_fill(node.shards, &node.failure_domain)
-                {
+                if let Some((first_shard, slot)) = self.group_to_fill(&row) {
                     row.first_shard = first_shard;
                     row.slot = slot;
                     self.id_leases.insert(id, slot_ids(slot).start);
@@ -855,6 +961,7 @@ impl Metadata {
                     row.slot = 0;
                     self.master_all(&row);
                 }
+                self.tiers.entry(tier.name.clone()).or_insert(tier);
                 self.nodes.insert(id, row);
                 CommandResult::NodeId(id)
             }
@@ -863,6 +970,12 @@ impl Metadata {
                     CommandResult::Refused(format!(
                         "node {} has {} shards in the cluster and cannot restart with {}",
                         node.id, row.shards, node.shards
+                    ))
+                }
+                Some(row) if row.uuid == node.uuid && row.tier != node.tier => {
+                    CommandResult::Refused(format!(
+                        "node {} is in tier \"{}\" and cannot restart in tier \"{}\"",
+                        node.id, row.tier, node.tier
                     ))
                 }
                 Some(row) if row.uuid == node.uuid && row.state.is_member() => {
@@ -896,10 +1009,17 @@ impl Metadata {
                 }
             }
             Command::DrainNode { id } => {
-                // Another group that takes buckets, once this one drains.
-                let group = self.nodes.get(id).map(|n| n.first_shard);
+                // Another group of its tier that takes buckets, once this
+                // one drains.
+                let (group, tier) = self
+                    .nodes
+                    .get(id)
+                    .map(|n| (n.first_shard, n.tier.clone()))
+                    .unzip();
                 let others_online = self.groups().into_iter().any(|(first, members)| {
-                    Some(first) != group && members.iter().all(|n| n.state == NodeState::Online)
+                    Some(first) != group
+                        && Some(&members[0].tier) == tier.as_ref()
+                        && members.iter().all(|n| n.state == NodeState::Online)
                 });
                 match self.nodes.get_mut(id) {
                     Some(row) if row.state == NodeState::Expelled => {
@@ -907,7 +1027,7 @@ impl Metadata {
                     }
                     Some(row) if row.state == NodeState::Draining => CommandResult::Done,
                     Some(_) if !others_online => CommandResult::Refused(format!(
-                        "node {id} is the cluster's last online node; no other could take its buckets"
+                        "node {id} is the last online node of its tier; no other could take its buckets"
                     )),
                     Some(row) => {
                         row.state = NodeState::Draining;
@@ -1111,6 +1231,7 @@ pub(crate) mod tests {
             failure_domain: BTreeMap::new(),
             state: NodeState::Online,
             slot: 0,
+            tier: DEFAULT_TIER.into(),
         }
     }
 
@@ -1131,7 +1252,10 @@ pub(crate) mod tests {
     /// A cluster of node 1 ("a", uuid 1) and node 2 ("b", uuid 2).
     fn two_nodes() -> Metadata {
         let mut m = founded(node(1, "a"), 1);
-        m.apply(&Command::AddNode { node: node(2, "b") });
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: TierWish::default(),
+        });
         m
     }
 
@@ -1162,17 +1286,24 @@ pub(crate) mod tests {
         ));
         let b = node(8, "b");
         assert_eq!(
-            m.apply(&Command::AddNode { node: b.clone() }),
+            m.apply(&Command::AddNode {
+                node: b.clone(),
+                wish: TierWish::default()
+            }),
             CommandResult::NodeId(2)
         );
         // A retried join finds its row.
         assert_eq!(
-            m.apply(&Command::AddNode { node: b }),
+            m.apply(&Command::AddNode {
+                node: b,
+                wish: TierWish::default()
+            }),
             CommandResult::NodeId(2)
         );
         assert!(matches!(
             m.apply(&Command::AddNode {
-                node: node(11, "a")
+                node: node(11, "a"),
+                wish: TierWish::default(),
             }),
             CommandResult::Refused(_)
         ));
@@ -1210,12 +1341,18 @@ pub(crate) mod tests {
         assert!(m.shard_home(4).is_none());
         // Numbers are never reused, not even an expelled node's.
         m.apply(&Command::ExpelNode { id: 2 });
-        m.apply(&Command::AddNode { node: node(3, "c") });
+        m.apply(&Command::AddNode {
+            node: node(3, "c"),
+            wish: TierWish::default(),
+        });
         assert_eq!(m.nodes[&3].first_shard, 4);
         let mut big = node(4, "d");
         big.shards = u16::MAX;
         assert!(matches!(
-            m.apply(&Command::AddNode { node: big }),
+            m.apply(&Command::AddNode {
+                node: big,
+                wish: TierWish::default()
+            }),
             CommandResult::Refused(_)
         ));
     }
@@ -1282,7 +1419,10 @@ pub(crate) mod tests {
         ));
         // Its data directory cannot come back, under its id or a new one.
         assert!(matches!(
-            m.apply(&Command::AddNode { node: b }),
+            m.apply(&Command::AddNode {
+                node: b,
+                wish: TierWish::default()
+            }),
             CommandResult::Refused(_)
         ));
         assert!(matches!(
@@ -1295,7 +1435,10 @@ pub(crate) mod tests {
         ));
         // Its name is free again.
         assert_eq!(
-            m.apply(&Command::AddNode { node: node(3, "b") }),
+            m.apply(&Command::AddNode {
+                node: node(3, "b"),
+                wish: TierWish::default()
+            }),
             CommandResult::NodeId(3)
         );
     }
@@ -1493,7 +1636,10 @@ pub(crate) mod tests {
     #[test]
     fn a_promotion_starts_an_epoch_whose_start_bounds_older_copies() {
         let mut m = founded(node(1, "a"), 2);
-        m.apply(&Command::AddNode { node: node(2, "b") });
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: TierWish::default(),
+        });
         assert_eq!(m.started_master(0, 1), Some(1), "founders start at once");
         assert_eq!(m.fork_after(0, 1), None, "no later epoch");
         let promote = |from| Command::Promote {
@@ -1530,7 +1676,10 @@ pub(crate) mod tests {
         assert_eq!(m.fork_after(0, 2), None);
         assert_eq!(m.started_master(1, 2), None, "shard 1 has not started");
         // Only an online member of the group is promoted.
-        m.apply(&Command::AddNode { node: node(3, "c") });
+        m.apply(&Command::AddNode {
+            node: node(3, "c"),
+            wish: TierWish::default(),
+        });
         let stranger = Command::Promote {
             first_shard: 0,
             node: 3,
@@ -1542,8 +1691,14 @@ pub(crate) mod tests {
     #[test]
     fn a_promotion_shard_by_shard_moves_only_the_shards_named() {
         let mut m = founded(node(1, "a"), 3);
-        m.apply(&Command::AddNode { node: node(2, "b") });
-        m.apply(&Command::AddNode { node: node(3, "c") });
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: TierWish::default(),
+        });
+        m.apply(&Command::AddNode {
+            node: node(3, "c"),
+            wish: TierWish::default(),
+        });
         let promote = |node, shards: &[u16]| Command::PromoteShards {
             first_shard: 0,
             node,
@@ -1566,13 +1721,19 @@ pub(crate) mod tests {
     fn sync_mode_waits_for_a_majority_of_each_group_as_it_stands() {
         let mut m = founded(node(1, "a"), 3);
         assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (0, 1), "async");
-        m.replication_mode = ReplicationMode::Sync;
+        m.tiers.get_mut(DEFAULT_TIER).unwrap().replication_mode = ReplicationMode::Sync;
         // Alone in its group: nothing to wait for.
         assert_eq!(m.replica_acks(0), 0);
-        m.apply(&Command::AddNode { node: node(2, "b") });
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: TierWish::default(),
+        });
         // Two of two: the replica must hold it, and is the one promoted.
         assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (1, 1));
-        m.apply(&Command::AddNode { node: node(3, "c") });
+        m.apply(&Command::AddNode {
+            node: node(3, "c"),
+            wish: TierWish::default(),
+        });
         // Two of three: one replica must hold it, so a promotion must hear
         // both, one of which holds it.
         assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (1, 2));
@@ -1581,13 +1742,94 @@ pub(crate) mod tests {
         assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (1, 1));
         let bytes = postcard::to_allocvec(&m).unwrap();
         let back: Metadata = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(back.replication_mode, ReplicationMode::Sync);
+        assert_eq!(
+            back.tier(DEFAULT_TIER).replication_mode,
+            ReplicationMode::Sync
+        );
     }
 
     fn in_domain(uuid: u128, name: &str, dc: &str) -> NodeRecord {
         let mut n = node(uuid, name);
         n.failure_domain.insert("dc".into(), dc.into());
         n
+    }
+
+    fn in_tier(uuid: u128, name: &str, tier: &str) -> NodeRecord {
+        let mut n = node(uuid, name);
+        n.tier = tier.into();
+        n
+    }
+
+    #[test]
+    fn each_tier_forms_its_own_groups_with_its_own_settings() {
+        // The founder's tier keeps one copy, asynchronously.
+        let mut m = founded(node(1, "a"), 1);
+        let sync3 = TierWish {
+            replication_factor: Some(3),
+            replication_mode: Some(ReplicationMode::Sync),
+        };
+        let join = |m: &mut Metadata, n: NodeRecord, wish: &TierWish| {
+            m.apply(&Command::AddNode {
+                node: n,
+                wish: wish.clone(),
+            })
+        };
+        // The first node of "safe" makes it with its settings.
+        assert_eq!(
+            join(&mut m, in_tier(2, "b", "safe"), &sync3),
+            CommandResult::NodeId(2)
+        );
+        assert_eq!(m.tier("safe").replication_factor, 3);
+        // Its group is its own: a default-tier node does not fill it.
+        join(&mut m, node(3, "c"), &TierWish::default());
+        assert_eq!(m.nodes[&3].first_shard, 4, "a group of its own");
+        // Later nodes of the tier join it without settings, or with the
+        // same; other settings are refused.
+        let other = TierWish {
+            replication_factor: Some(2),
+            replication_mode: None,
+        };
+        assert!(matches!(
+            join(&mut m, in_tier(4, "d", "safe"), &other),
+            CommandResult::Refused(m) if m.contains("replication factor of 3, not 2")
+        ));
+        let async_mode = TierWish {
+            replication_factor: None,
+            replication_mode: Some(ReplicationMode::Async),
+        };
+        assert!(matches!(
+            join(&mut m, in_tier(4, "d", "safe"), &async_mode),
+            CommandResult::Refused(_)
+        ));
+        join(&mut m, in_tier(4, "d", "safe"), &TierWish::default());
+        join(&mut m, in_tier(5, "e", "safe"), &sync3);
+        assert_eq!(
+            m.group(2).iter().map(|n| n.id).collect::<Vec<_>>(),
+            [2, 4, 5]
+        );
+        // Sync in "safe" only.
+        assert_eq!((m.replica_acks(2), m.heirs_heard(2)), (1, 2));
+        assert_eq!((m.replica_acks(0), m.heirs_heard(0)), (0, 1));
+        // Each tier's full groups take its buckets.
+        assert_eq!(m.tier_shards_of_groups("safe", NodeState::Online), [2, 3]);
+        assert_eq!(
+            m.tier_shards_of_groups(DEFAULT_TIER, NodeState::Online),
+            [0, 1, 4, 5]
+        );
+        // A node cannot move to another tier by restarting.
+        let mut moved = m.nodes[&3].clone();
+        moved.tier = "safe".into();
+        assert!(matches!(
+            m.apply(&Command::UpdateNode { node: moved }),
+            CommandResult::Refused(_)
+        ));
+        // The last group of a tier cannot drain: no other takes its
+        // buckets, though other tiers have groups.
+        assert!(matches!(
+            m.apply(&Command::DrainNode { id: 2 }),
+            CommandResult::Refused(m) if m.contains("last online node of its tier")
+        ));
+        assert_eq!(m.apply(&Command::DrainNode { id: 3 }), CommandResult::Done);
     }
 
     #[test]
@@ -1597,6 +1839,7 @@ pub(crate) mod tests {
         // Same data center as the founder: a group of its own.
         let b = m.apply(&Command::AddNode {
             node: in_domain(2, "b", "east"),
+            wish: TierWish::default(),
         });
         assert_eq!(b, CommandResult::NodeId(2));
         assert_eq!((m.nodes[&2].first_shard, m.nodes[&2].slot), (2, 0));
@@ -1604,6 +1847,7 @@ pub(crate) mod tests {
         // Another data center fills the founder's group, in slot 1.
         m.apply(&Command::AddNode {
             node: in_domain(3, "c", "west"),
+            wish: TierWish::default(),
         });
         let c = &m.nodes[&3];
         assert_eq!((c.first_shard, c.slot), (0, 1));
@@ -1627,12 +1871,16 @@ pub(crate) mod tests {
         assert_eq!(m.shard_home(0).map(|(n, _)| n.id), Some(3));
         m.apply(&Command::AddNode {
             node: in_domain(4, "d", "north"),
+            wish: TierWish::default(),
         });
         assert_eq!((m.nodes[&4].first_shard, m.nodes[&4].slot), (0, 2));
         // A node with another shard count starts a group of its own.
         let mut e = in_domain(5, "e", "south");
         e.shards = 3;
-        m.apply(&Command::AddNode { node: e });
+        m.apply(&Command::AddNode {
+            node: e,
+            wish: TierWish::default(),
+        });
         assert_eq!((m.nodes[&5].first_shard, m.nodes[&5].slot), (4, 0));
     }
 }

@@ -196,6 +196,7 @@ pub fn render(s: &Status) -> String {
             n.state.name().into(),
             raft.into(),
             reachable,
+            n.tier.clone(),
             domain.join(","),
         ]);
     }
@@ -211,21 +212,28 @@ pub fn render(s: &Status) -> String {
             "STATE",
             "RAFT",
             "REACHABLE",
+            "TIER",
             "FAILURE DOMAIN",
         ],
         &rows,
     ));
-    let factor = s.metadata.replication_factor();
-    if factor > 1 {
+    for tier in s.metadata.tiers.values() {
+        let factor = tier.replication_factor;
         let _ = writeln!(
             out,
-            "\nreplica groups (replication factor {factor}, {}):",
-            s.metadata.replication_mode.name()
+            "\ntier {} (replication factor {factor}, {}){}",
+            tier.name,
+            tier.replication_mode.name(),
+            if factor > 1 { ", replica groups:" } else { "" }
         );
+        if factor < 2 {
+            continue;
+        }
         let rows: Vec<Vec<String>> = s
             .metadata
             .groups()
             .into_values()
+            .filter(|members| members[0].tier == tier.name)
             .map(|members| {
                 let masters: Vec<String> = members[0]
                     .shard_range()

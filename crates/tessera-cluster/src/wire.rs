@@ -25,7 +25,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::secret::{handshake_client, ClusterSecret};
-use crate::state::{Command, CommandResult, Metadata, NodeId, NodeRecord, RaftNode, TypeConfig};
+use crate::state::{
+    Command, CommandResult, Metadata, NodeId, NodeRecord, RaftNode, TierWish, TypeConfig,
+};
 
 /// The largest frame either side accepts (a metadata snapshot is the
 /// largest message; the catalog of a big schema fits many times over).
@@ -44,7 +46,7 @@ pub enum Request {
         lease: bool,
     },
     /// A fresh node asks the leader for an id.
-    Join(NodeRecord),
+    Join(NodeRecord, TierWish),
     /// A known node's addresses changed; sent to the leader.
     Update(NodeRecord),
     AppendEntries(AppendEntriesRequest<TypeConfig>),
@@ -112,6 +114,8 @@ pub enum Response {
     GlobalsApplied(bool),
     /// The request was understood but failed.
     Failed(String),
+    /// A join the cluster's tables refuse (and would refuse again).
+    Refused(String),
     /// `tessera expel` of a node that still owns buckets: it is draining
     /// (giving them away); ask again to expel it once it owns none.
     Draining {

@@ -89,6 +89,11 @@ pub struct NodeConfig {
     pub cluster_catalog: Option<ClusterCatalog>,
     /// In a cluster: the node's place among the cluster's shards.
     pub cluster_shards: Option<ClusterShards>,
+    /// The data directory's lock, if the caller took it already
+    /// ([`lock_data_dir`]): a node in a cluster takes it before its
+    /// cluster service starts, so a second process on the directory never
+    /// speaks for the node.
+    pub data_dir_lock: Option<Arc<std::fs::File>>,
 }
 
 /// A node's shards in a cluster (docs/CLUSTER.md step 3).
@@ -108,6 +113,8 @@ pub struct ClusterShards {
     pub lease_source: Arc<dyn crate::transport::IdLeaseSource>,
     /// The bucket map of the metadata tables, by cluster-wide shard number.
     pub buckets: Arc<[ShardId]>,
+    /// The tier of those buckets: the cluster founder's.
+    pub first_tier: String,
     /// Runs requests on other nodes' shards.
     pub remote: Arc<dyn crate::transport::RemoteShardCalls>,
 }
@@ -157,8 +164,33 @@ impl NodeConfig {
             bootstrap_role: None,
             cluster_catalog: None,
             cluster_shards: None,
+            data_dir_lock: None,
         }
     }
+}
+
+/// Creates the data directory if it is missing and takes its lock, held
+/// while the returned file is open; refused while another process holds
+/// it.
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(&format!("creating the data directory {}", dir.display()), e))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))
+        .map_err(|e| Error::io("opening the data directory lock", e))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::new(
+            sqlstate::INSUFFICIENT_RESOURCES,
+            format!(
+                "the data directory {} is in use by another tessera process",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(lock)
 }
 
 /// Serves one accepted client connection on a shard's thread: with the
@@ -210,28 +242,11 @@ fn decode_row_id(key: &[u8]) -> Option<u64> {
 }
 
 /// Starts a node and returns once every shard listens.
-pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHandle> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        Error::io(
-            &format!("creating the data directory {}", config.data_dir.display()),
-            e,
-        )
-    })?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(config.data_dir.join("LOCK"))
-        .map_err(|e| Error::io("opening the data directory lock", e))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::new(
-            sqlstate::INSUFFICIENT_RESOURCES,
-            format!(
-                "the data directory {} is in use by another tessera process",
-                config.data_dir.display()
-            ),
-        ));
-    }
+pub fn run_node(mut config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHandle> {
+    let lock = match config.data_dir_lock.take() {
+        Some(lock) => lock,
+        None => Arc::new(lock_data_dir(&config.data_dir)?),
+    };
     let fresh = Meta {
         format_version: FORMAT_VERSION,
         bucket_count: config.bucket_count,
@@ -283,7 +298,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
     }
     // In a cluster, buckets belong to shards anywhere in it.
     let base = match &config.cluster_shards {
-        Some(c) => Catalog::with_buckets(c.buckets.clone()),
+        Some(c) => Catalog::with_tier_buckets(c.buckets.clone(), &c.first_tier),
         None => Catalog::new(meta.bucket_count, meta.shard_count),
     };
     recovery::migrate_single_file_logs(&config.data_dir, meta.shard_count)?;
@@ -438,7 +453,7 @@ pub fn run_node(config: NodeConfig, handler: ConnectionHandler) -> Result<NodeHa
         recovered.catalog_wal_path.clone(),
         recovered.catalog_wal_len,
     ));
-    let _lock = Arc::new(lock);
+    let _lock = lock;
     let connections = Arc::new(AtomicUsize::new(0));
     for (shard, (recovered_shard, mailbox)) in
         recovered.shards.into_iter().zip(receivers).enumerate()

@@ -143,6 +143,7 @@ fn function_scope(
         primary_key: vec![],
         sharding_key: vec![],
         global: false,
+        tier: 0,
         checks: vec![],
         foreign_keys: vec![],
     };
@@ -10250,6 +10251,7 @@ impl Binder<'_> {
             primary_key: vec![],
             sharding_key: vec![],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -12242,11 +12244,36 @@ impl Binder<'_> {
                 primary_key: vec![],
                 sharding_key,
                 global: parsed.distributed_globally,
+                tier: self.tier_of(parsed)?,
                 checks: vec![],
                 foreign_keys: vec![],
             },
             query: parsed.with_data.then(|| query.to_string()),
             if_not_exists: ct.if_not_exists,
+        })
+    }
+
+    /// The tier a CREATE TABLE's `IN TIER` names (the first without one).
+    fn tier_of(&self, parsed: &Parsed) -> Result<u16> {
+        let Some(name) = &parsed.in_tier else {
+            return Ok(0);
+        };
+        let name = ident_name(name);
+        self.catalog.tier_index(&name).ok_or_else(|| {
+            let known: Vec<String> = self
+                .catalog
+                .tiers
+                .iter()
+                .map(|t| format!("\"{}\"", t.name))
+                .collect();
+            Error::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("tier \"{name}\" does not exist"),
+            )
+            .with_hint(format!(
+                "The tiers with buckets are {}; a tier gets its buckets once its first node is up.",
+                known.join(", ")
+            ))
         })
     }
 
@@ -13718,6 +13745,7 @@ impl Binder<'_> {
             primary_key,
             sharding_key,
             global: parsed.distributed_globally,
+            tier: self.tier_of(parsed)?,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -15040,6 +15068,7 @@ mod index_choice_tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -15063,6 +15092,7 @@ mod index_choice_tests {
             primary_key: vec![0, 1],
             sharding_key: vec![0, 1],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };

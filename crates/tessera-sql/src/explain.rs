@@ -423,9 +423,20 @@ impl Explainer<'_> {
             Target::NoTable => "the router".to_string(),
             _ if table.global => "the node's copy of a global table".to_string(),
             Target::ShardingKey(_) => "1 shard, by sharding key".to_string(),
-            Target::AllShards => format!("all {} shards", self.shards),
+            Target::AllShards => self.all_shards(table),
         };
         self.line(depth, &format!("{scan} (on {on})"), actual);
+    }
+
+    /// The shards a scan of `table` reads: all of its tier's.
+    fn all_shards(&self, table: &TableDef) -> String {
+        let of_tier = self.catalog.tier_shards(table.tier).len();
+        match self.catalog.tiers.get(table.tier as usize) {
+            Some(t) if self.catalog.tiers.len() > 1 => {
+                format!("all {of_tier} shards of tier {}", t.name)
+            }
+            _ => format!("all {} shards", self.shards),
+        }
     }
 
     /// A FROM input; `names` names the columns of the joined row.
@@ -541,7 +552,7 @@ impl Explainer<'_> {
                         let on = if path.routes() {
                             "on the shards of its keys".to_string()
                         } else {
-                            format!("on all {} shards", self.shards)
+                            format!("on {}", self.all_shards(path.table))
                         };
                         let text = match path.filter {
                             false => format!(

@@ -31,6 +31,8 @@ pub struct Parsed {
     pub distributed_by: Option<Vec<Ident>>,
     /// `DISTRIBUTED GLOBALLY` after a CREATE TABLE.
     pub distributed_globally: bool,
+    /// `IN TIER name` after a CREATE TABLE (and its DISTRIBUTED BY).
+    pub in_tier: Option<Ident>,
     /// CREATE TABLE name (columns) AS …: the column names.
     pub as_columns: Vec<Ident>,
     /// CREATE TABLE … AS … WITH [NO] DATA.
@@ -358,6 +360,20 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
                 );
             }
         }
+        let mut in_tier = None;
+        if matches!(statement, Statement::CreateTable(_))
+            && !distributed_globally
+            && parser.parse_keyword(Keyword::IN)
+        {
+            if !is_next(&parser, "tier") {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{}\"",
+                    parser.peek_token().token
+                )));
+            }
+            parser.next_token();
+            in_tier = Some(parser.parse_identifier().map_err(syntax)?);
+        }
         let next = parser.peek_token();
         if next.token != Token::EOF && next.token != Token::SemiColon {
             let at = next.span.start;
@@ -370,6 +386,7 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
             statement,
             distributed_by,
             distributed_globally,
+            in_tier,
             as_columns: columns,
             with_data,
             alter_sequence,

@@ -445,8 +445,10 @@ impl<C: Cluster> Router<C> {
         &self.cluster
     }
 
-    fn shard_of_key(&self, catalog: &Catalog, sharding_key: &[u8]) -> ShardId {
-        catalog.shard_of_bucket(catalog.bucket_of_hash(hash_key(sharding_key)))
+    /// The shard holding the rows of a table in tier `tier` whose sharding
+    /// key is `sharding_key`.
+    fn shard_of_key(&self, catalog: &Catalog, tier: u16, sharding_key: &[u8]) -> ShardId {
+        catalog.shard_of_bucket(catalog.bucket_of_hash(tier, hash_key(sharding_key)))
     }
 
     fn all_shards(&self, catalog: &Catalog) -> Vec<ShardId> {
@@ -474,7 +476,7 @@ impl<C: Cluster> Router<C> {
         if table.global {
             self.cluster.home_shard()
         } else {
-            self.shard_of_key(catalog, key)
+            self.shard_of_key(catalog, table.tier, key)
         }
     }
 
@@ -483,7 +485,7 @@ impl<C: Cluster> Router<C> {
         if table.global {
             vec![self.cluster.home_shard()]
         } else {
-            self.all_shards(catalog)
+            catalog.tier_shards(table.tier)
         }
     }
 
@@ -498,10 +500,10 @@ impl<C: Cluster> Router<C> {
         Ok(match target {
             Target::NoTable => vec![self.cluster.local_shard()],
             _ if table.global => vec![self.cluster.home_shard()],
-            Target::AllShards => self.all_shards(catalog),
+            Target::AllShards => catalog.tier_shards(table.tier),
             Target::ShardingKey(exprs) => {
                 match eval_key(table, &table.sharding_key, exprs, params)? {
-                    Some(key) => vec![self.shard_of_key(catalog, &key)],
+                    Some(key) => vec![self.shard_of_key(catalog, table.tier, &key)],
                     None => vec![],
                 }
             }
@@ -1776,7 +1778,7 @@ impl<C: Cluster> Router<C> {
         else {
             return Ok(None);
         };
-        let entry_shard = self.shard_of_key(catalog, &entry_key);
+        let entry_shard = self.shard_of_key(catalog, index.storage.tier, &entry_key);
         let get = self.routed(
             catalog,
             ShardRequest::Get {
@@ -1815,13 +1817,13 @@ impl<C: Cluster> Router<C> {
         let row_key: Vec<usize> = index.row_key_columns().collect();
         let key = encode_key(entry, &row_key);
         let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key {
-            self.shard_of_key(catalog, &key)
+            self.shard_of_key(catalog, table.tier, &key)
         } else {
             let mut row = vec![Value::Null; table.columns.len()];
             for (c, v) in table.primary_key.iter().zip(&entry[index.columns.len()..]) {
                 row[*c] = v.clone();
             }
-            self.shard_of_key(catalog, &encode_key(&row, &table.sharding_key))
+            self.shard_of_key(catalog, table.tier, &encode_key(&row, &table.sharding_key))
         };
         (shard, key)
     }
@@ -2074,7 +2076,7 @@ impl<C: Cluster> Router<C> {
         for change in changes {
             let id = change.index.storage.id;
             if let Some((key, _)) = change.old {
-                let shard = self.shard_of_key(&catalog, &key);
+                let shard = self.shard_of_key(&catalog, change.index.storage.tier, &key);
                 batches
                     .entry((shard, id))
                     .or_insert_with(|| (change.index.clone(), Default::default()))
@@ -2083,7 +2085,7 @@ impl<C: Cluster> Router<C> {
                     .push(key);
             }
             if let Some(entry) = change.new {
-                let shard = self.shard_of_key(&catalog, &entry.0);
+                let shard = self.shard_of_key(&catalog, change.index.storage.tier, &entry.0);
                 batches
                     .entry((shard, id))
                     .or_insert_with(|| (change.index.clone(), Default::default()))
@@ -2316,7 +2318,7 @@ impl<C: Cluster> Router<C> {
         {
             let row = Self::checked_row(plan, exprs, input, params).map_err(|e| e.with_row(n))?;
             let key = if table.has_row_id() {
-                self.local_row_id(&catalog)
+                self.local_row_id(&catalog, table.tier)
             } else {
                 encode_key(&row, &table.primary_key)
             };
@@ -2418,11 +2420,11 @@ impl<C: Cluster> Router<C> {
     /// they are inserted, and an INSERT into such a table needs no hop and
     /// no two-phase commit. (Gives up after a few tries: any shard is
     /// correct.)
-    fn local_row_id(&self, catalog: &Catalog) -> Vec<u8> {
+    fn local_row_id(&self, catalog: &Catalog, tier: u16) -> Vec<u8> {
         let local = self.cluster.local_shard();
         let mut key = encode_row_id(self.cluster.next_row_id());
         for _ in 0..64 {
-            if self.shard_of_key(catalog, &key) == local {
+            if self.shard_of_key(catalog, tier, &key) == local {
                 break;
             }
             key = encode_row_id(self.cluster.next_row_id());

@@ -5434,6 +5434,7 @@ mod kv_tests {
             primary_key: vec![],
             sharding_key: vec![],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -5698,6 +5699,7 @@ mod checkpoint_tests {
             primary_key: vec![],
             sharding_key: vec![],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };

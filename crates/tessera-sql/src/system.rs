@@ -551,7 +551,11 @@ const RELATIONS: &[(&str, &str)] = &[
     ),
     (
         "tessera_nodes",
-        "node_id:8 name:t address:t pg_address:t shards:4 first_shard:4 buckets:4 state:t raft_role:t failure_domain:t master_of:4",
+        "node_id:8 name:t address:t pg_address:t shards:4 first_shard:4 buckets:4 state:t raft_role:t failure_domain:t master_of:4 tier:t",
+    ),
+    (
+        "tessera_tiers",
+        "name:t replication_factor:4 replication_mode:t bucket_count:4 first_bucket:4",
     ),
     (
         "pg_stat_activity",
@@ -1519,9 +1523,27 @@ impl SystemCatalog {
                         text(n.raft_role),
                         text(n.failure_domain),
                         int4(n.master_of as i64),
+                        text(n.tier),
                     ]
                 })
                 .collect(),
+            "tessera_tiers" => {
+                let settings = crate::topology::tiers();
+                self.catalog
+                    .tiers
+                    .iter()
+                    .map(|t| {
+                        let set = settings.iter().find(|s| s.name == t.name);
+                        vec![
+                            text(t.name.clone()),
+                            int4(set.map_or(1, |s| s.replication_factor) as i64),
+                            text(set.map_or("async", |s| s.replication_mode)),
+                            int4(t.count as i64),
+                            int4(t.first as i64),
+                        ]
+                    })
+                    .collect()
+            }
             // The session's, which the binder fills in.
             "pg_cursors" => vec![],
             "pg_collation" => vec![
@@ -3386,6 +3408,7 @@ fn domain_check_shown(def: &tessera_types::TypeDef, check: &str) -> String {
         primary_key: vec![],
         sharding_key: vec![],
         global: false,
+        tier: 0,
         checks: vec![],
         foreign_keys: vec![],
     };
@@ -3421,6 +3444,7 @@ fn created_type_rows(def: &tessera_types::TypeDef) -> Vec<Vec<Value>> {
             primary_key: vec![],
             sharding_key: vec![],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };

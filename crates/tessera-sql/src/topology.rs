@@ -28,9 +28,20 @@ pub struct NodeRow {
     /// How many of its shards' replica sets it is master of (all of them
     /// with a replication factor of 1).
     pub master_of: u16,
+    /// The tier it is in.
+    pub tier: String,
 }
 
-type Source = Box<dyn Fn() -> Vec<NodeRow> + Send + Sync>;
+/// A tier's settings, as the cluster keeps them (`tessera_tiers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierRow {
+    pub name: String,
+    pub replication_factor: u16,
+    /// `async` or `sync`.
+    pub replication_mode: &'static str,
+}
+
+type Source = Box<dyn Fn() -> (Vec<NodeRow>, Vec<TierRow>) + Send + Sync>;
 
 static SOURCE: OnceLock<Source> = OnceLock::new();
 
@@ -41,5 +52,9 @@ pub fn install(source: Source) {
 }
 
 pub fn nodes() -> Vec<NodeRow> {
-    SOURCE.get().map(|s| s()).unwrap_or_default()
+    SOURCE.get().map(|s| s().0).unwrap_or_default()
+}
+
+pub fn tiers() -> Vec<TierRow> {
+    SOURCE.get().map(|s| s().1).unwrap_or_default()
 }

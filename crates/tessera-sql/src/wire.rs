@@ -185,6 +185,7 @@ mod tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 0,
             checks: vec![("t_a_check".into(), "a > 0".into())],
             foreign_keys: vec![],
         };

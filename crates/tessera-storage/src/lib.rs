@@ -41,6 +41,7 @@ mod testing {
             primary_key: vec![],
             sharding_key: vec![],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };

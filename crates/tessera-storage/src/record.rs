@@ -350,6 +350,13 @@ pub enum CatalogRecord {
         to: u16,
         ts: u64,
     },
+    /// A tier's buckets (docs/CLUSTER.md §3), added after every other
+    /// tier's: `owner[i]` owns its bucket `i`. Ignored if the tier has
+    /// buckets already.
+    AddTier {
+        name: String,
+        owner: Vec<u16>,
+    },
     /// Transaction `tx`, decided in this log, is aborted: its
     /// `Transaction` record, if one comes later, applies nothing. Written
     /// by a participant that waited too long for the decision (its
@@ -503,6 +510,14 @@ impl CatalogRecord {
                 w.u8(23);
                 w.u64(*tx);
             }
+            CatalogRecord::AddTier { name, owner } => {
+                w.u8(24);
+                w.str(name);
+                w.u32(owner.len() as u32);
+                for o in owner {
+                    w.u32(*o as u32);
+                }
+            }
             CatalogRecord::Transaction {
                 tx,
                 participants,
@@ -616,6 +631,15 @@ impl CatalogRecord {
                 ts: r.u64()?,
             },
             23 => CatalogRecord::Abort { tx: r.u64()? },
+            24 => {
+                let name = r.str()?.to_string();
+                let n = r.len_prefix(1 << 20)?;
+                let mut owner = Vec::with_capacity(n);
+                for _ in 0..n {
+                    owner.push(u16::try_from(r.u32()?).map_err(|_| r.corrupt("a shard number"))?);
+                }
+                CatalogRecord::AddTier { name, owner }
+            }
             18 => {
                 let tx = r.u64()?;
                 let n = r.len_prefix(1 << 16)?;
@@ -708,6 +732,7 @@ mod tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 2,
             checks: vec![("t_n_check".into(), "n > 0".into())],
             foreign_keys: vec![ForeignKey {
                 name: "t_n_fkey".into(),
@@ -779,6 +804,10 @@ mod tests {
             },
             CatalogRecord::Abort {
                 tx: tessera_types::buckets::DECIDED_IN_CATALOG | 78 << 16,
+            },
+            CatalogRecord::AddTier {
+                name: "hot".into(),
+                owner: vec![4, 4, 5, 5],
             },
             CatalogRecord::Comment {
                 object: 3,
@@ -892,6 +921,7 @@ mod tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };

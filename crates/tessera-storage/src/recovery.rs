@@ -252,6 +252,7 @@ fn replay_catalog(catalog: Catalog, record: CatalogRecord) -> Result<Catalog> {
                 "a move of buckets outside its transaction",
             ))
         }
+        CatalogRecord::AddTier { name, owner } => catalog.with_tier(&name, &owner),
         CatalogRecord::Abort { tx } => match catalog.outcome(tx) {
             // Its decision came first.
             Some(_) => catalog,

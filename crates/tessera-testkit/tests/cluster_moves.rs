@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tessera_testkit::cluster::{TestCluster, CLUSTER_TIMEOUT};
-use tessera_testkit::rows_text;
+use tessera_testkit::{assert_sqlstate, rows_text};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 const ROWS: i64 = 2000;
@@ -245,4 +246,155 @@ impl Load {
         assert!(updates > 0 && inserts > 0 && reads > 0);
         (updates, inserts)
     }
+}
+
+/// What every node must agree on in [`tables_live_in_their_tiers`].
+async fn tier_contents(client: &Client) -> Vec<String> {
+    let mut out = rows_text(client, "SELECT count(*), sum(amount) FROM orders").await;
+    out.extend(rows_text(client, "SELECT count(*) FROM customers").await);
+    out.extend(
+        rows_text(
+            client,
+            "SELECT count(*), sum(o.amount) FROM customers c JOIN orders o ON o.cid = c.id WHERE c.id % 7 = 0",
+        )
+        .await,
+    );
+    out.extend(rows_text(client, "SELECT amount FROM orders WHERE cid = 5 AND id = 4").await);
+    // Through the unique index, whose entries are in the tier too.
+    out.extend(rows_text(client, "SELECT cid, id FROM orders WHERE amount = 1234").await);
+    out
+}
+
+/// Buckets per online node of tier `tier`, by node id.
+async fn tier_buckets(client: &Client, tier: &str) -> Vec<String> {
+    rows_text(
+        client,
+        &format!(
+            "SELECT buckets FROM tessera_nodes WHERE state = 'online' AND tier = '{tier}' ORDER BY node_id"
+        ),
+    )
+    .await
+}
+
+/// Tiers (docs/CLUSTER.md §3): a node of a new tier gives it its own
+/// buckets; a table created IN TIER it keeps its rows on that tier's
+/// shards only, balanced among them and drained back to them; a node
+/// whose settings differ from its tier's is refused; all of it survives a
+/// restart of the whole cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_live_in_their_tiers() {
+    let mut cluster = TestCluster::start(1, 1, &[]);
+    let hot = [
+        cluster.add_node(&["--tier", "hot"]),
+        cluster.add_node(&["--tier", "hot"]),
+    ];
+    let first = cluster.nodes[0].connect().await;
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    while tier_buckets(&first, "hot").await != ["1500", "1500"] {
+        assert!(
+            Instant::now() < deadline,
+            "the hot tier's buckets never spread"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(tier_buckets(&first, "default").await, ["3000"]);
+    assert_eq!(
+        rows_text(&first, "SELECT name, replication_factor, replication_mode, bucket_count, first_bucket FROM tessera_tiers ORDER BY first_bucket").await,
+        ["default|1|async|3000|0", "hot|1|async|3000|3000"]
+    );
+
+    let err = first
+        .batch_execute("CREATE TABLE nowhere (id int PRIMARY KEY) IN TIER cold")
+        .await;
+    let message = assert_sqlstate(err, &SqlState::UNDEFINED_OBJECT, "an unknown tier");
+    assert!(
+        message.contains("tier \"cold\" does not exist"),
+        "{message}"
+    );
+    first
+        .batch_execute(
+            "CREATE TABLE customers (id int PRIMARY KEY, name text); \
+             CREATE TABLE orders (id int, cid int, amount int, PRIMARY KEY (cid, id)) DISTRIBUTED BY (cid) IN TIER hot; \
+             CREATE UNIQUE INDEX orders_amount ON orders (amount); \
+             INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 300) g; \
+             INSERT INTO orders SELECT g, g % 300 + 1, g FROM generate_series(1, 3000) g",
+        )
+        .await
+        .unwrap();
+    let plan = rows_text(&first, "EXPLAIN SELECT * FROM orders").await;
+    assert_eq!(plan, ["Seq Scan on orders (on all 2 shards of tier hot)"]);
+    let expected = tier_contents(&first).await;
+    assert_eq!(expected[0], "3000|4501500");
+    // The default tier's node holds none of the orders: with it stopped,
+    // the hot tier's nodes still read them all.
+    cluster.nodes[0].kill9();
+    for at in hot {
+        let client = cluster.nodes[at].connect().await;
+        assert_eq!(
+            rows_text(
+                &client,
+                "SELECT count(*), sum(amount) FROM orders WHERE amount > 0"
+            )
+            .await,
+            ["3000|4501500"]
+        );
+        client
+            .batch_execute("UPDATE orders SET amount = amount WHERE cid = 9")
+            .await
+            .unwrap();
+    }
+    cluster.nodes[0].restart();
+    for node in &cluster.nodes {
+        assert_eq!(tier_contents(&node.connect().await).await, expected);
+    }
+
+    // A node asking the hot tier for other settings is refused and stops.
+    let refused = cluster.add_node_deferred(&["--tier", "hot", "--replication-factor", "2"]);
+    let deadline = Instant::now() + CLUSTER_TIMEOUT;
+    while cluster.nodes[refused].is_running() {
+        assert!(Instant::now() < deadline, "a refused node kept running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = cluster.nodes[refused].log();
+    assert!(
+        log.contains("tier \"hot\" has a replication factor of 1, not 2"),
+        "{log}"
+    );
+    cluster.nodes.pop();
+    cluster.addrs.pop();
+
+    // The default tier's only node cannot be drained: no node of its tier
+    // could take its buckets.
+    let err = cluster
+        .expel(0, "1")
+        .expect_err("the default tier's last node");
+    assert!(err.contains("last online node of its tier"), "{err}");
+    // A hot node's buckets go to the other hot node only.
+    let out = cluster.expel(hot[0], "3").expect("expel a hot node");
+    assert!(out.contains("node 3 is expelled"), "{out}");
+    assert_eq!(
+        tier_buckets(&first_again(&cluster).await, "hot").await,
+        ["3000"]
+    );
+    assert_eq!(
+        tier_buckets(&first_again(&cluster).await, "default").await,
+        ["3000"]
+    );
+
+    let expelled = cluster.nodes.remove(hot[1]);
+    drop(expelled);
+    cluster.addrs.remove(hot[1]);
+    cluster.restart_all();
+    for node in &cluster.nodes {
+        let client = node.connect().await;
+        assert_eq!(tier_contents(&client).await, expected);
+        assert_eq!(
+            rows_text(&client, "SELECT count(*) FROM tessera_tiers").await,
+            ["2"]
+        );
+    }
+}
+
+async fn first_again(cluster: &TestCluster) -> Client {
+    cluster.nodes[0].connect().await
 }

@@ -73,6 +73,7 @@ impl Remote {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -93,7 +94,7 @@ impl Remote {
         let key = encode_key(&[Value::Int8(id)], &[0]);
         let shard = self
             .catalog
-            .shard_of_bucket(self.catalog.bucket_of_hash(hash_key(&key)));
+            .shard_of_bucket(self.catalog.bucket_of_hash(0, hash_key(&key)));
         (key, self.first + shard)
     }
 

@@ -135,6 +135,16 @@ impl Buckets {
         }
     }
 
+    /// With buckets owned by `owner` added after the others (a new tier's).
+    pub fn with_added(&self, owner: &[ShardId]) -> Buckets {
+        let owner: Arc<[ShardId]> = self.owner.iter().chain(owner).copied().collect();
+        Buckets {
+            shards: owners(&owner),
+            owner,
+            moves: self.moves.clone(),
+        }
+    }
+
     /// With the outcome of transaction `tx` noted: committed at a
     /// timestamp, or aborted.
     pub fn with_outcome(&self, tx: u64, committed_at: Option<u64>) -> Buckets {

@@ -157,6 +157,9 @@ pub struct TableDef {
     /// `DISTRIBUTED GLOBALLY`: every node keeps all its rows (on its shard
     /// 0), `sharding_key` is empty and buckets do not apply.
     pub global: bool,
+    /// The tier whose buckets hold its rows (`IN TIER`; docs/CLUSTER.md
+    /// §3): its place in [`Catalog::tiers`], 0 for the first.
+    pub tier: u16,
     /// CHECK constraints: name and expression text over the row.
     pub checks: Vec<(String, String)>,
     /// FOREIGN KEY constraints this table's rows must satisfy.
@@ -279,9 +282,17 @@ impl TableDef {
             w.u32(*i as u32);
         }
         // A global table has no sharding key: its count's top bit says so.
-        w.u32(self.sharding_key.len() as u32 | if self.global { GLOBAL_BIT } else { 0 });
+        // The next bit: the tier follows the key (only one not the first).
+        w.u32(
+            self.sharding_key.len() as u32
+                | if self.global { GLOBAL_BIT } else { 0 }
+                | if self.tier != 0 { TIER_BIT } else { 0 },
+        );
         for i in &self.sharding_key {
             w.u32(*i as u32);
+        }
+        if self.tier != 0 {
+            w.u32(self.tier as u32);
         }
         w.u32(self.checks.len() as u32);
         for (name, expr) in &self.checks {
@@ -347,13 +358,14 @@ impl TableDef {
             });
         }
         let mut lists = [Vec::new(), Vec::new()];
-        let mut global = false;
+        let (mut global, mut in_tier) = (false, false);
         for (at, list) in lists.iter_mut().enumerate() {
             let n = r.u32()?;
             if at == 1 {
                 global = n & GLOBAL_BIT != 0;
+                in_tier = n & TIER_BIT != 0;
             }
-            let n = (n & !GLOBAL_BIT) as usize;
+            let n = (n & !(GLOBAL_BIT | TIER_BIT)) as usize;
             if n > ncols {
                 return Err(r.corrupt("key longer than the table"));
             }
@@ -366,6 +378,10 @@ impl TableDef {
             }
         }
         let [primary_key, sharding_key] = lists;
+        let tier = match in_tier {
+            true => u16::try_from(r.u32()?).map_err(|_| r.corrupt("tier out of range"))?,
+            false => 0,
+        };
         let n = r.len_prefix(4096)?;
         let mut checks = Vec::with_capacity(n);
         for _ in 0..n {
@@ -408,6 +424,7 @@ impl TableDef {
             primary_key,
             sharding_key,
             global,
+            tier,
             checks,
             foreign_keys,
         })
@@ -416,6 +433,9 @@ impl TableDef {
 
 /// Set in a table definition's sharding-key count for a global table.
 const GLOBAL_BIT: u32 = 1 << 31;
+/// Set in a table definition's sharding-key count when its tier follows
+/// the key's columns.
+const TIER_BIT: u32 = 1 << 30;
 
 /// A view: a query, kept as SQL text and bound where it is read.
 #[derive(Debug, Clone, PartialEq)]
@@ -553,6 +573,7 @@ impl IndexDef {
                 (0..columns.len()).collect()
             },
             global: table.global,
+            tier: table.tier,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -941,14 +962,34 @@ impl TypeDef {
     }
 }
 
+/// A tier's buckets (docs/CLUSTER.md §3): the rows of a sharded table
+/// in it hash into `first..first + count`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TierBuckets {
+    pub name: String,
+    pub first: Bucket,
+    pub count: Bucket,
+}
+
+impl TierBuckets {
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.first as usize..self.first as usize + self.count as usize
+    }
+}
+
+/// The tier a catalog's buckets all belong to until another is added.
+pub const FIRST_TIER: &str = "default";
+
 /// An immutable snapshot of the schema and the bucket map.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     /// Increases with every change.
     pub version: u64,
-    pub bucket_count: Bucket,
     /// Which shard owns each bucket, and how buckets moved.
     pub buckets: crate::buckets::Buckets,
+    /// The tiers, in the order they were added (a table names its tier
+    /// by its place here); their buckets split the map in that order.
+    pub tiers: Arc<Vec<TierBuckets>>,
     pub next_table_id: TableId,
     /// The id the next CREATE SCHEMA takes.
     pub next_schema_id: SchemaId,
@@ -979,10 +1020,16 @@ impl Catalog {
         Catalog::with_buckets(map.into())
     }
 
-    /// A fresh catalog with bucket map `map` (`map[b]` owns bucket `b`):
-    /// in a cluster, the metadata tables' map over cluster-wide shard
-    /// numbers.
+    /// A fresh catalog with bucket map `map` (`map[b]` owns bucket `b`),
+    /// all of tier [`FIRST_TIER`].
     pub fn with_buckets(map: Arc<[ShardId]>) -> Catalog {
+        Catalog::with_tier_buckets(map, FIRST_TIER)
+    }
+
+    /// A fresh catalog with bucket map `map` (`map[b]` owns bucket `b`),
+    /// all of tier `tier`: in a cluster, the metadata tables' map over
+    /// cluster-wide shard numbers, of the tier of the cluster's founder.
+    pub fn with_tier_buckets(map: Arc<[ShardId]>, tier: &str) -> Catalog {
         let bucket_count = map.len() as Bucket;
         let builtin = |id, name: &str| {
             let owner = "postgres".to_string();
@@ -995,8 +1042,12 @@ impl Catalog {
         };
         Catalog {
             version: 0,
-            bucket_count,
             buckets: crate::buckets::Buckets::new(map),
+            tiers: Arc::new(vec![TierBuckets {
+                name: tier.to_string(),
+                first: 0,
+                count: bucket_count,
+            }]),
             next_table_id: 1,
             next_schema_id: FIRST_CREATED_SCHEMA_ID,
             schemas: [
@@ -1431,8 +1482,55 @@ impl Catalog {
         next
     }
 
-    pub fn bucket_of_hash(&self, hash: u64) -> Bucket {
-        (hash % self.bucket_count as u64) as Bucket
+    /// The bucket of a row of a table in tier `tier` whose sharding key
+    /// hashes to `hash`.
+    pub fn bucket_of_hash(&self, tier: u16, hash: u64) -> Bucket {
+        match self.tiers.get(tier as usize).filter(|t| t.count > 0) {
+            Some(t) => t.first + (hash % t.count as u64) as Bucket,
+            None => (hash % self.buckets.owner.len().max(1) as u64) as Bucket,
+        }
+    }
+
+    /// The place of the tier named `name` in [`Catalog::tiers`].
+    pub fn tier_index(&self, name: &str) -> Option<u16> {
+        self.tiers
+            .iter()
+            .position(|t| t.name == name)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// With tier `name` added, its buckets owned by `owner` (`owner[i]`
+    /// owns its bucket `i`) after every other tier's; the same catalog if
+    /// it has that tier already.
+    pub fn with_tier(&self, name: &str, owner: &[ShardId]) -> Catalog {
+        if self.tier_index(name).is_some() || owner.is_empty() {
+            return self.clone();
+        }
+        let mut next = self.clone();
+        let first = self.buckets.owner.len() as Bucket;
+        Arc::make_mut(&mut next.tiers).push(TierBuckets {
+            name: name.to_string(),
+            first,
+            count: owner.len() as Bucket,
+        });
+        next.buckets = self.buckets.with_added(owner);
+        next.version += 1;
+        next
+    }
+
+    /// The shards that own buckets of tier `tier` (all shards that own
+    /// any for an unknown one), ascending.
+    pub fn tier_shards(&self, tier: u16) -> Vec<ShardId> {
+        let Some(t) = self.tiers.get(tier as usize) else {
+            return self.shards();
+        };
+        if self.tiers.len() == 1 {
+            return self.shards();
+        }
+        let mut shards: Vec<ShardId> = self.buckets.owner.get(t.range()).unwrap_or(&[]).to_vec();
+        shards.sort_unstable();
+        shards.dedup();
+        shards
     }
 
     pub fn shard_of_bucket(&self, bucket: Bucket) -> ShardId {
@@ -1870,6 +1968,7 @@ mod tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 0,
             checks: vec![("t_c0_check".into(), "c0 > 0".into())],
             foreign_keys: vec![ForeignKey {
                 name: "t_c1_fkey".into(),
@@ -1888,6 +1987,7 @@ mod tests {
         let global = TableDef {
             sharding_key: vec![],
             global: true,
+            tier: 0,
             ..table
         };
         let mut w = Writer::new();
@@ -1906,6 +2006,7 @@ mod tests {
             primary_key: vec![],
             sharding_key: vec![],
             global: false,
+            tier: 0,
             checks: vec![],
             foreign_keys: vec![],
         };

@@ -671,6 +671,7 @@ mod tests {
             primary_key: vec![0],
             sharding_key: vec![0],
             global: false,
+            tier: 0,
             checks: vec![("t_id_check".into(), "id > 0".into())],
             foreign_keys: Vec::new(),
         };

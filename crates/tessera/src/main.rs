@@ -113,7 +113,7 @@ struct RunArgs {
     /// admin_password_file, auth_failure_delay_max, authentication_timeout,
     /// listen, advertise, peer (a list), cluster_secret_file, name,
     /// failure_domain (a list), raft_voter_down_timeout, failover_timeout,
-    /// rebalance, replication_factor, replication_mode.
+    /// rebalance, tier, replication_factor, replication_mode.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
     /// Where the node keeps its data [default: ./tessera-data].
@@ -219,14 +219,22 @@ struct RunArgs {
         default_missing_value = "true"
     )]
     rebalance: Option<bool>,
-    /// How many nodes keep a copy of each shard, for a node that founds a
-    /// cluster (docs/CLUSTER.md §3, §5, §6): nodes form replica groups of
-    /// this many; each shard's master ships its log to the others, and a
-    /// replica takes over when its master stops answering [default: 1].
+    /// The tier this node is in (docs/CLUSTER.md §3): a named set of
+    /// replica groups with their own replication factor and mode, whose
+    /// buckets hold the tables created IN TIER it. The first node of a
+    /// tier makes it [default: default].
+    #[arg(long, env = "TESSERA_TIER")]
+    tier: Option<String>,
+    /// How many nodes keep a copy of each shard, for the node that makes
+    /// its tier (docs/CLUSTER.md §3, §5, §6): the tier's nodes form
+    /// replica groups of this many; each shard's master ships its log to
+    /// the others, and a replica takes over when its master stops
+    /// answering. A node joining a tier with another factor is refused
+    /// [default: 1].
     #[arg(long, env = "TESSERA_REPLICATION_FACTOR", value_parser = clap::value_parser!(u16).range(1..=5))]
     replication_factor: Option<u16>,
-    /// When a master acknowledges a commit, for a node that founds a
-    /// cluster: `async` once its own log holds it (a failover loses what
+    /// When a master acknowledges a commit, for the node that makes its
+    /// tier: `async` once its own log holds it (a failover loses what
     /// the replicas had not copied yet), `sync` once a majority of its
     /// replica group holds it (a failover loses no acknowledged commit;
     /// commits wait while too few replicas answer) [default: async].
@@ -262,6 +270,7 @@ struct ConfigFile {
     raft_voter_down_timeout: Option<u64>,
     failover_timeout: Option<u64>,
     rebalance: Option<bool>,
+    tier: Option<String>,
     replication_factor: Option<u16>,
     replication_mode: Option<String>,
 }
@@ -688,6 +697,12 @@ impl tessera_sql::shard::SharedCatalog for ClusterCatalogLog {
     fn member_shards(&self) -> Vec<u16> {
         self.0.member_shards()
     }
+    fn tier(&self) -> String {
+        self.0.tier()
+    }
+    fn tier_shards(&self, tier: &str) -> (Vec<u16>, Vec<u16>) {
+        self.0.tier_shards(tier)
+    }
     fn draining_shards(&self) -> Vec<u16> {
         self.0.draining_shards()
     }
@@ -842,14 +857,26 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
     }
 }
 
-/// `pg_catalog.tessera_nodes`.
+/// `pg_catalog.tessera_nodes` and `tessera_tiers`.
 fn node_rows(
     watch: &tessera_cluster::service::ClusterWatch,
     client: &tessera_cluster::catalog::CatalogClient,
-) -> Vec<tessera_sql::topology::NodeRow> {
+) -> (
+    Vec<tessera_sql::topology::NodeRow>,
+    Vec<tessera_sql::topology::TierRow>,
+) {
     let metadata = watch.metadata.borrow().clone();
     let buckets = client.bucket_map();
-    metadata
+    let tiers = metadata
+        .tiers
+        .values()
+        .map(|t| tessera_sql::topology::TierRow {
+            name: t.name.clone(),
+            replication_factor: t.replication_factor,
+            replication_mode: t.replication_mode.name(),
+        })
+        .collect();
+    let nodes = metadata
         .nodes
         .values()
         .map(|n| tessera_sql::topology::NodeRow {
@@ -869,8 +896,10 @@ fn node_rows(
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(","),
+            tier: n.tier.clone(),
         })
-        .collect()
+        .collect();
+    (nodes, tiers)
 }
 
 /// Parses `--failure-domain` items.
@@ -899,8 +928,9 @@ struct ClusterArgs {
     failure_domain: BTreeMap<String, String>,
     timing: Timing,
     rebalance: bool,
-    replication_factor: u16,
-    replication_mode: ReplicationMode,
+    tier: String,
+    replication_factor: Option<u16>,
+    replication_mode: Option<ReplicationMode>,
 }
 
 fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<ClusterArgs>, String> {
@@ -930,13 +960,10 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         }
         timing.failover_timeout = Duration::from_millis(ms);
     }
-    let replication_factor = args
-        .replication_factor
-        .or(file.replication_factor)
-        .unwrap_or(1);
-    if !(1..=5).contains(&replication_factor) {
+    let replication_factor = args.replication_factor.or(file.replication_factor);
+    if let Some(factor) = replication_factor.filter(|f| !(1..=5).contains(f)) {
         return Err(format!(
-            "replication_factor {replication_factor} is out of range: 1 to 5 nodes keep a copy of each shard"
+            "replication_factor {factor} is out of range: 1 to 5 nodes keep a copy of each shard"
         ));
     }
     let replication_mode = match args
@@ -944,11 +971,21 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         .take()
         .or(file.replication_mode.take())
     {
-        None => ReplicationMode::Async,
-        Some(name) => ReplicationMode::from_name(&name).ok_or_else(|| {
+        None => None,
+        Some(name) => Some(ReplicationMode::from_name(&name).ok_or_else(|| {
             format!("replication_mode \"{name}\" is not one of \"async\", \"sync\"")
-        })?,
+        })?),
     };
+    let tier = args
+        .tier
+        .take()
+        .or(file.tier.take())
+        .unwrap_or_else(|| tessera_cluster::state::DEFAULT_TIER.to_string());
+    if tier.is_empty() || tier.len() > 63 || tier.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "tier {tier:?} is not a tier name: 1 to 63 printable characters"
+        ));
+    }
     let advertise = args.advertise.take().or(file.advertise.take());
     let name = args.name.take().or(file.name.take());
     let secret_file = args
@@ -985,6 +1022,7 @@ fn cluster_args(args: &mut RunArgs, file: &mut ConfigFile) -> Result<Option<Clus
         failure_domain: failure_domain(&domain)?,
         timing,
         rebalance: args.rebalance.or(file.rebalance).unwrap_or(true),
+        tier,
         replication_factor,
         replication_mode,
     }))
@@ -1150,6 +1188,9 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     let node_shards = std::sync::Arc::new(NodeShards::default());
     let cluster = match cluster {
         Some(c) => {
+            // Before the cluster service speaks for the node.
+            let lock = tessera_runtime::node::lock_data_dir(&data_dir).map_err(|e| e.message)?;
+            config.data_dir_lock = Some(Arc::new(lock));
             let secret = cluster_secret(&data_dir, &c)?;
             let secret_for_peers = secret.clone();
             let mastership_lease = c.timing.lease();
@@ -1163,6 +1204,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 pg_addr: pg_listen.to_string(),
                 shards,
                 bucket_count: tessera_types::schema::BUCKET_COUNT_DEFAULT,
+                tier: c.tier,
                 replication_factor: c.replication_factor,
                 replication_mode: c.replication_mode,
                 failure_domain: c.failure_domain,
@@ -1210,7 +1252,12 @@ fn run(mut args: RunArgs) -> Result<(), String> {
             let lease_end = runtime
                 .block_on(handle.catalog.lease_ids(ids_from + IdLease::BLOCK))
                 .map_err(taking_part)?;
-            let buckets: Arc<[u16]> = handle.watch.metadata.borrow().buckets.as_slice().into();
+            let (buckets, first_tier): (Arc<[u16]>, String) = {
+                let metadata = handle.watch.metadata.borrow();
+                let founder = metadata.nodes.values().find(|n| n.first_shard == 0);
+                let tier = founder.map_or(tessera_cluster::state::DEFAULT_TIER, |n| &n.tier);
+                (metadata.buckets.as_slice().into(), tier.to_string())
+            };
             config.cluster_shards = Some(tessera_runtime::node::ClusterShards {
                 first_shard: me.first_shard,
                 ids_from,
@@ -1218,6 +1265,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 slot_ids: tessera_cluster::state::slot_ids(me.slot),
                 lease_source: std::sync::Arc::new(LeaseSource(handle.catalog.clone())),
                 buckets,
+                first_tier,
                 remote: Arc::new(PeerShards {
                     me: me.id,
                     metadata: handle.watch.metadata.clone(),

@@ -242,7 +242,7 @@ impl<C: Cluster> Router<C> {
             .iter()
             .map(|(entry_key, image, _)| {
                 let shard = if index.is_global(parent) {
-                    self.shard_of_key(&catalog, entry_key)
+                    self.shard_of_key(&catalog, parent.tier, entry_key)
                 } else {
                     // The entry lives with its row, whose sharding key
                     // the index's columns hold.

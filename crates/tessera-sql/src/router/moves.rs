@@ -111,9 +111,13 @@ impl<C: Cluster> Router<C> {
             };
             let shard = if table.sharding_key.is_empty() || table.sharding_key == table.primary_key
             {
-                self.shard_of_key(&catalog, &key)
+                self.shard_of_key(&catalog, table.tier, &key)
             } else {
-                self.shard_of_key(&catalog, &encode_key(&m.new, &table.sharding_key))
+                self.shard_of_key(
+                    &catalog,
+                    table.tier,
+                    &encode_key(&m.new, &table.sharding_key),
+                )
             };
             per_shard
                 .entry(shard)

@@ -239,7 +239,7 @@ impl<C: Cluster> Router<C> {
                 let entry_key = encode_key(&values, &index.storage.primary_key);
                 // A local index's entry lives with its row.
                 let at = if index.is_global(table) {
-                    self.shard_of_key(catalog, &entry_key)
+                    self.shard_of_key(catalog, table.tier, &entry_key)
                 } else {
                     *shard
                 };

@@ -45,7 +45,7 @@ pub(super) struct Moving {
     /// Where entries are placed, as the catalog said when the move began
     /// (it cannot change before the move ends: the mover holds the cluster
     /// DDL lock).
-    placements: Rc<HashMap<TableId, Placement>>,
+    placements: Rc<HashMap<TableId, Placed>>,
     ended: Rc<Notify>,
 }
 
@@ -98,9 +98,13 @@ enum Placement {
     Columns(Vec<usize>),
 }
 
+/// A storage table's entries' placement: the tier whose buckets they go
+/// to, and how their bucket is found.
+type Placed = (u16, Placement);
+
 /// Where each storage table's entries are placed; a global table's have no
 /// bucket.
-fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
+fn placements(catalog: &Catalog) -> HashMap<TableId, Placed> {
     let mut out = HashMap::new();
     let own = |t: &TableDef| {
         if t.sharding_key.is_empty() || t.sharding_key == t.primary_key {
@@ -110,7 +114,7 @@ fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
         }
     };
     for table in catalog.tables().filter(|t| !t.global) {
-        out.insert(table.id, own(table));
+        out.insert(table.id, (table.tier, own(table)));
         for index in catalog.indexes_of(table.id) {
             let placement = if index.is_global(table) {
                 own(&index.storage)
@@ -133,18 +137,19 @@ fn placements(catalog: &Catalog) -> HashMap<TableId, Placement> {
                     .collect();
                 Placement::Columns(at)
             };
-            out.insert(index.storage.id, placement);
+            out.insert(index.storage.id, (table.tier, placement));
         }
     }
     out
 }
 
-fn bucket_of(catalog: &Catalog, placement: &Placement, key: &[u8], entry: &[Value]) -> Bucket {
+fn bucket_of(catalog: &Catalog, placed: &Placed, key: &[u8], entry: &[Value]) -> Bucket {
+    let (tier, placement) = placed;
     let hash = match placement {
         Placement::Key => hash_key(key),
         Placement::Columns(columns) => hash_key(&encode_key(entry, columns)),
     };
-    catalog.bucket_of_hash(hash)
+    catalog.bucket_of_hash(*tier, hash)
 }
 
 impl ShardContext {
@@ -387,7 +392,7 @@ impl ShardContext {
     fn locked_in(
         &self,
         catalog: &Catalog,
-        placements: &HashMap<TableId, Placement>,
+        placements: &HashMap<TableId, Placed>,
         buckets: &HashSet<Bucket>,
     ) -> bool {
         let store = self.store.borrow();
@@ -621,11 +626,20 @@ impl ShardContext {
             return Ok(false);
         };
         let mine = self.node_range();
-        let plan = |owner: &[u16]| {
-            let (online, draining) = (shared.log.member_shards(), shared.log.draining_shards());
-            plan_move(owner, &online, &draining, mine.clone(), even)
+        // Buckets move within this node's tier, among its groups.
+        let tier = shared.log.tier();
+        if self.catalog().tier_index(&tier).is_none() {
+            return self.add_tier(&tier).await;
+        }
+        let plan = |catalog: &Catalog| {
+            let range = catalog.tiers[catalog.tier_index(&tier)? as usize].range();
+            let owner = catalog.buckets.owner.get(range.clone())?;
+            let (online, draining) = shared.log.tier_shards(&tier);
+            let (from, to, buckets) = plan_move(owner, &online, &draining, mine.clone(), even)?;
+            let buckets = buckets.into_iter().map(|b| b + range.start as Bucket);
+            Some((from, to, buckets.collect::<Vec<_>>()))
         };
-        if plan(&self.catalog().buckets.owner).is_none() {
+        if plan(&self.catalog()).is_none() {
             return Ok(false);
         }
         // Under the cluster DDL lock: the newest map, and no change of the
@@ -638,7 +652,7 @@ impl ShardContext {
             || catalog
                 .tables()
                 .any(|t| t.name.starts_with(Catalog::REWRITE_PREFIX));
-        let Some((from, to, buckets)) = plan(&catalog.buckets.owner).filter(|_| !building) else {
+        let Some((from, to, buckets)) = plan(&catalog).filter(|_| !building) else {
             return Ok(false);
         };
         let cluster = router.cluster();
@@ -729,6 +743,32 @@ impl ShardContext {
             "moved {} buckets ({rows} entries) from shard {from} to shard {to}",
             buckets.len()
         );
+        Ok(true)
+    }
+
+    /// Gives this node's tier, which has none yet, its buckets: as many as
+    /// the first tier's, all on this node's shards until its groups share
+    /// them (docs/CLUSTER.md §3). Whether it added them.
+    async fn add_tier(&self, tier: &str) -> Result<bool> {
+        let ddl = self.ddl(None).await?;
+        let catalog = self.catalog();
+        // Another node of the tier may have come first.
+        if catalog.tier_index(tier).is_some() {
+            return Ok(false);
+        }
+        let count = catalog.tiers.first().map_or(0, |t| t.count as u64).max(1);
+        let mine = self.node_range();
+        let shards = (mine.end - mine.start).max(1) as u64;
+        let owner = (0..count)
+            .map(|b| mine.start + (b * shards / count) as u16)
+            .collect();
+        let record = tessera_storage::record::CatalogRecord::AddTier {
+            name: tier.to_string(),
+            owner,
+        };
+        self.append_decision(record, true).await?;
+        drop(ddl);
+        tracing::info!("tier \"{tier}\" has its {count} buckets");
         Ok(true)
     }
 

@@ -93,6 +93,11 @@ pub trait SharedCatalog: Send + Sync {
     fn member_shards(&self) -> Vec<u16>;
     /// The draining nodes' shards: they give every bucket away.
     fn draining_shards(&self) -> Vec<u16>;
+    /// This node's tier (docs/CLUSTER.md §3).
+    fn tier(&self) -> String;
+    /// The shards of tier `tier`'s replica groups that take its buckets
+    /// (full groups of online nodes) and that give them away (draining).
+    fn tier_shards(&self, tier: &str) -> (Vec<u16>, Vec<u16>);
     /// This node's catalog owns buckets by `owner` now (buckets moved).
     fn buckets_moved(&self, owner: Vec<u16>);
     /// The epoch this node's shard `index` (its number on the node) is
@@ -158,8 +163,8 @@ pub(super) struct SharedLog {
     /// Writes to global tables this node's copy holds (`globals.rs`).
     pub globals: Cell<u64>,
     pub globals_moved: Notify,
-    /// The bucket map epoch last reported to the cluster's side.
-    bucket_epoch: Cell<u64>,
+    /// The bucket map's epoch and size last reported to the cluster's side.
+    bucket_epoch: Cell<(u64, usize)>,
 }
 
 impl CatalogLog {
@@ -183,7 +188,7 @@ impl CatalogLog {
             appended: Notify::new(),
             globals: Cell::new(0),
             globals_moved: Notify::new(),
-            bucket_epoch: Cell::new(0),
+            bucket_epoch: Cell::new((0, 0)),
         });
         self
     }
@@ -461,7 +466,7 @@ impl ShardContext {
     /// sees them applied sees the map too (`tessera expel` relies on it).
     pub(super) fn note_buckets(&self, shared: &SharedLog) {
         let catalog = self.catalog_cell.load();
-        let epoch = catalog.buckets.moves.epoch;
+        let epoch = (catalog.buckets.moves.epoch, catalog.buckets.owner.len());
         if shared.bucket_epoch.replace(epoch) != epoch {
             shared.log.buckets_moved(catalog.buckets.owner.to_vec());
         }

@@ -509,6 +509,7 @@ mod tests {
                 primary_key: vec![0],
                 sharding_key: vec![0],
                 global: false,
+                tier: 0,
                 checks: vec![],
                 foreign_keys: vec![],
             };

@@ -635,6 +635,7 @@ impl SystemCatalog {
                 primary_key: vec![],
                 sharding_key: vec![],
                 global: false,
+                tier: 0,
                 checks: vec![],
                 foreign_keys: vec![],
             };
