@@ -558,6 +558,12 @@ const RELATIONS: &[(&str, &str)] = &[
         "name:t replication_factor:4 replication_mode:t bucket_count:4 first_bucket:4",
     ),
     (
+        "tessera_replica_sets",
+        "shard:4 tier:t master:8 epoch:8 members:t buckets:4 state:t",
+    ),
+    ("tessera_instances", "node_id:8 shard:4 local_shard:4 role:t tier:t"),
+    ("tessera_buckets", "bucket:4 shard:4 tier:t"),
+    (
         "pg_stat_activity",
         "datid:o datname:n pid:4 leader_pid:4 usesysid:o usename:n application_name:t \
          client_addr:t client_hostname:t client_port:4 backend_start:z xact_start:z \
@@ -1508,7 +1514,8 @@ impl SystemCatalog {
             ],
             "pg_description" => self.descriptions(),
             "pg_stat_activity" => self.activity(),
-            "tessera_nodes" => crate::topology::nodes()
+            "tessera_nodes" => crate::topology::topology()
+                .nodes
                 .into_iter()
                 .map(|n| {
                     vec![
@@ -1528,7 +1535,7 @@ impl SystemCatalog {
                 })
                 .collect(),
             "tessera_tiers" => {
-                let settings = crate::topology::tiers();
+                let settings = crate::topology::topology().tiers;
                 self.catalog
                     .tiers
                     .iter()
@@ -1541,6 +1548,67 @@ impl SystemCatalog {
                             int4(t.count as i64),
                             int4(t.first as i64),
                         ]
+                    })
+                    .collect()
+            }
+            "tessera_replica_sets" => {
+                let owner = &self.catalog.buckets.owner;
+                crate::topology::topology()
+                    .replica_sets
+                    .into_iter()
+                    .map(|r| {
+                        let members: Vec<String> =
+                            r.members.iter().map(|m| m.to_string()).collect();
+                        let buckets = owner.iter().filter(|o| **o == r.shard).count();
+                        vec![
+                            int4(r.shard as i64),
+                            text(r.tier),
+                            Value::Int8(r.master as i64),
+                            Value::Int8(r.epoch as i64),
+                            text(members.join(",")),
+                            int4(buckets as i64),
+                            text(r.state),
+                        ]
+                    })
+                    .collect()
+            }
+            "tessera_instances" => {
+                let topology = crate::topology::topology();
+                let mut rows = Vec::new();
+                for r in &topology.replica_sets {
+                    for m in &r.members {
+                        let Some(node) = topology.nodes.iter().find(|n| n.node_id == *m) else {
+                            continue;
+                        };
+                        rows.push((
+                            *m,
+                            r.shard,
+                            vec![
+                                Value::Int8(*m as i64),
+                                int4(r.shard as i64),
+                                int4(r.shard.saturating_sub(node.first_shard) as i64),
+                                text(if r.master == *m { "master" } else { "replica" }),
+                                text(r.tier.clone()),
+                            ],
+                        ));
+                    }
+                }
+                rows.sort_by_key(|(node, shard, _)| (*node, *shard));
+                rows.into_iter().map(|(_, _, row)| row).collect()
+            }
+            "tessera_buckets" => {
+                let tiers = &self.catalog.tiers;
+                self.catalog
+                    .buckets
+                    .owner
+                    .iter()
+                    .enumerate()
+                    .map(|(b, shard)| {
+                        let tier = tiers
+                            .iter()
+                            .find(|t| t.range().contains(&b))
+                            .map_or("", |t| t.name.as_str());
+                        vec![int4(b as i64), int4(*shard as i64), text(tier)]
                     })
                     .collect()
             }

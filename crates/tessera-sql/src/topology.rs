@@ -1,4 +1,6 @@
-//! The cluster's nodes as SQL shows them (`pg_catalog.tessera_nodes`).
+//! The cluster's nodes, tiers and replica sets as SQL shows them
+//! (`pg_catalog.tessera_nodes`, `tessera_tiers`, `tessera_replica_sets`,
+//! `tessera_instances`).
 //! The cluster layer sits beside this crate, not below it, so the binary
 //! installs a source here that reads the system tables the metadata Raft
 //! group keeps; a node outside any cluster has none and lists no rows.
@@ -41,7 +43,31 @@ pub struct TierRow {
     pub replication_mode: &'static str,
 }
 
-type Source = Box<dyn Fn() -> (Vec<NodeRow>, Vec<TierRow>) + Send + Sync>;
+/// A replica set (`tessera_replica_sets`): a cluster-wide shard number
+/// and the nodes that keep a copy of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSetRow {
+    pub shard: u16,
+    pub tier: String,
+    /// The node of its master, and the master's epoch.
+    pub master: u64,
+    pub epoch: u64,
+    /// Its members' node ids, the master among them, by slot.
+    pub members: Vec<u64>,
+    /// `full`, `short` (fewer members than its tier's factor: it takes
+    /// no buckets) or `draining`.
+    pub state: &'static str,
+}
+
+/// What the cluster's system tables say, as SQL shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    pub nodes: Vec<NodeRow>,
+    pub tiers: Vec<TierRow>,
+    pub replica_sets: Vec<ReplicaSetRow>,
+}
+
+type Source = Box<dyn Fn() -> Topology + Send + Sync>;
 
 static SOURCE: OnceLock<Source> = OnceLock::new();
 
@@ -51,10 +77,7 @@ pub fn install(source: Source) {
     let _ = SOURCE.set(source);
 }
 
-pub fn nodes() -> Vec<NodeRow> {
-    SOURCE.get().map(|s| s().0).unwrap_or_default()
-}
-
-pub fn tiers() -> Vec<TierRow> {
-    SOURCE.get().map(|s| s().1).unwrap_or_default()
+/// The cluster's tables; none outside a cluster.
+pub fn topology() -> Topology {
+    SOURCE.get().map(|s| s()).unwrap_or_default()
 }

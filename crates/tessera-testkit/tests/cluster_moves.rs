@@ -302,6 +302,24 @@ async fn tables_live_in_their_tiers() {
         rows_text(&first, "SELECT name, replication_factor, replication_mode, bucket_count, first_bucket FROM tessera_tiers ORDER BY first_bucket").await,
         ["default|1|async|3000|0", "hot|1|async|3000|3000"]
     );
+    // The bucket map and the replica sets, in SQL on any node.
+    let hot_client = cluster.nodes[hot[0]].connect().await;
+    assert_eq!(
+        rows_text(&hot_client, "SELECT tier, count(*), count(DISTINCT shard) FROM tessera_buckets GROUP BY tier ORDER BY tier").await,
+        ["default|3000|1", "hot|3000|2"]
+    );
+    assert_eq!(
+        rows_text(&hot_client, "SELECT shard, tier, master, members, buckets, state FROM tessera_replica_sets ORDER BY shard").await,
+        ["0|default|1|1|3000|full", "1|hot|2|2|1500|full", "2|hot|3|3|1500|full"]
+    );
+    assert_eq!(
+        rows_text(
+            &hot_client,
+            "SELECT node_id, shard, local_shard, role FROM tessera_instances ORDER BY node_id"
+        )
+        .await,
+        ["1|0|0|master", "2|1|0|master", "3|2|0|master"]
+    );
 
     let err = first
         .batch_execute("CREATE TABLE nowhere (id int PRIMARY KEY) IN TIER cold")

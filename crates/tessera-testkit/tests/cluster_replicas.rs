@@ -242,6 +242,25 @@ async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
             && status.contains("1 of 2 members"),
         "{status}"
     );
+    // The same in SQL: each shard's replica set, and each instance's role.
+    let sets = rows_text(
+        &c[alone],
+        "SELECT shard, members, buckets, state FROM tessera_replica_sets ORDER BY shard",
+    )
+    .await;
+    assert_eq!(sets.len(), 4, "{sets:?}");
+    assert!(
+        sets[..2].iter().all(|s| s.ends_with("|1500|full")) && sets[2].ends_with("|0|short"),
+        "{sets:?}"
+    );
+    assert_eq!(
+        rows_text(
+            &c[alone],
+            "SELECT role, count(*) FROM tessera_instances GROUP BY role ORDER BY role"
+        )
+        .await,
+        ["master|4", "replica|2"]
+    );
 
     // Tables made and filled from the replica's node: every statement runs
     // on the founder's masters.

@@ -857,14 +857,12 @@ impl tessera_runtime::transport::RemoteShardCalls for PeerShards {
     }
 }
 
-/// `pg_catalog.tessera_nodes` and `tessera_tiers`.
-fn node_rows(
+/// `pg_catalog.tessera_nodes`, `tessera_tiers`, `tessera_replica_sets`
+/// and `tessera_instances`.
+fn topology(
     watch: &tessera_cluster::service::ClusterWatch,
     client: &tessera_cluster::catalog::CatalogClient,
-) -> (
-    Vec<tessera_sql::topology::NodeRow>,
-    Vec<tessera_sql::topology::TierRow>,
-) {
+) -> tessera_sql::topology::Topology {
     let metadata = watch.metadata.borrow().clone();
     let buckets = client.bucket_map();
     let tiers = metadata
@@ -899,7 +897,38 @@ fn node_rows(
             tier: n.tier.clone(),
         })
         .collect();
-    (nodes, tiers)
+    let mut replica_sets = Vec::new();
+    for members in metadata.groups().into_values() {
+        let tier = metadata.tier(&members[0].tier);
+        let state = if members
+            .iter()
+            .any(|n| n.state == tessera_cluster::state::NodeState::Draining)
+        {
+            "draining"
+        } else if members.len() < tier.replication_factor as usize {
+            "short"
+        } else {
+            "full"
+        };
+        for shard in members[0].shard_range() {
+            let Some(master) = metadata.masters.get(&shard) else {
+                continue;
+            };
+            replica_sets.push(tessera_sql::topology::ReplicaSetRow {
+                shard,
+                tier: tier.name.clone(),
+                master: master.node,
+                epoch: master.epoch,
+                members: members.iter().map(|n| n.id).collect(),
+                state,
+            });
+        }
+    }
+    tessera_sql::topology::Topology {
+        nodes,
+        tiers,
+        replica_sets,
+    }
 }
 
 /// Parses `--failure-domain` items.
@@ -1281,7 +1310,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
             });
             let watch = handle.watch.clone();
             let client = handle.catalog.clone();
-            tessera_sql::topology::install(Box::new(move || node_rows(&watch, &client)));
+            tessera_sql::topology::install(Box::new(move || topology(&watch, &client)));
             Some(handle)
         }
         None => None,
