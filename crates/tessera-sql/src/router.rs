@@ -3554,7 +3554,10 @@ impl<C: Cluster> Router<C> {
         let home = self.cluster.home_shard();
         let shards: Vec<ShardId> = txn.shards().into_iter().collect();
         let result = if txn.participants.iter().any(|s| *s != home) {
-            Err(crate::shard::mixed_global_write())
+            Err(match txn.implicit {
+                true => crate::shard::mixed_global_write(),
+                false => crate::shard::mixed_global_block(),
+            })
         } else if txn.ddl {
             Err(crate::shard::refuse_global_block())
         } else if txn.participants.is_empty() {
@@ -4549,6 +4552,8 @@ impl<C: Cluster> Router<C> {
         let global = self.cluster.in_cluster() && writes_global(statement);
         if global {
             self.join_globals(session)?;
+        } else if self.cluster.in_cluster() {
+            self.refuse_mixed_block(statement, session)?;
         }
         // In a cluster, a statement a shard refused because buckets moved
         // since its router's map (see `shard/buckets.rs`) runs again by
@@ -4662,15 +4667,60 @@ impl<C: Cluster> Router<C> {
         }
     }
 
-    /// In a cluster: the session's block is to write global tables, which
-    /// only a block opened for one statement or one simple Query may.
+    /// In a cluster: the session's block is to write global tables. It
+    /// then commits through the cluster's log (`shard/globals.rs`), so it
+    /// may write no other table and change no catalog; a SERIALIZABLE one
+    /// may not (its other reads would go unvalidated). Its writes conflict
+    /// with any other write of their rows after its snapshot (REPEATABLE
+    /// READ) or its first write of a global table (READ COMMITTED).
     fn join_globals(&self, session: &mut SessionState) -> Result<()> {
         if let Some(txn) = session.txn.as_mut() {
-            if !txn.implicit {
-                txn.failed = true;
-                return Err(crate::shard::refuse_global_block());
+            if txn.globals.is_some() {
+                return Ok(());
             }
-            txn.globals.get_or_insert_with(|| self.cluster.tick());
+            let refused = if txn.implicit {
+                None
+            } else if txn.ddl {
+                Some(crate::shard::refuse_global_block())
+            } else if txn.isolation == Isolation::Serializable && !txn.read_only {
+                Some(crate::shard::refuse_global_serializable())
+            } else if !txn.participants.is_empty() {
+                // Its writes so far are of other tables.
+                Some(crate::shard::mixed_global_block())
+            } else {
+                None
+            };
+            if let Some(e) = refused {
+                txn.failed = true;
+                return Err(e);
+            }
+            let snapshot = match txn.isolation {
+                Isolation::ReadCommitted => None,
+                _ => txn.snapshot.map(|(_, ts)| ts),
+            };
+            txn.globals = Some(snapshot.unwrap_or_else(|| self.cluster.tick()));
+        }
+        Ok(())
+    }
+
+    /// In a cluster: a statement of a block that writes global tables
+    /// writes another table (refused: the block commits through the
+    /// cluster's log alone).
+    fn refuse_mixed_block(&self, statement: &Statement, session: &mut SessionState) -> Result<()> {
+        let Some(txn) = session.txn.as_mut() else {
+            return Ok(());
+        };
+        let writes = matches!(
+            &*statement.plan,
+            Plan::Insert(_)
+                | Plan::Update(_)
+                | Plan::Delete(_)
+                | Plan::CopyFrom { .. }
+                | Plan::Truncate { .. }
+        ) || init_writing_verb(&statement.init).is_some();
+        if txn.globals.is_some() && !txn.implicit && writes {
+            txn.failed = true;
+            return Err(crate::shard::mixed_global_block());
         }
         Ok(())
     }

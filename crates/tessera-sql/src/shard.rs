@@ -60,7 +60,9 @@ mod ddl;
 mod dependencies;
 mod globals;
 mod replication;
-pub(crate) use globals::{mixed_global_write, refuse_global_block};
+pub(crate) use globals::{
+    mixed_global_block, mixed_global_write, refuse_global_block, refuse_global_serializable,
+};
 mod roles;
 mod schemas;
 mod types;

@@ -427,14 +427,118 @@ async fn global_tables_are_read_locally_and_written_through_the_log() {
         );
     }
 
-    // What is not done yet is refused, and leaves nothing behind.
+    // Blocks that write global tables: they see their own writes, commit
+    // through the log (every node has the rows when COMMIT returns), or
+    // roll back leaving nothing.
     let other = &c[others[0]];
+    other
+        .batch_execute(
+            "BEGIN; INSERT INTO countries VALUES ('es', 'Spain');              UPDATE countries SET name = name || '!' WHERE code IN ('fr', 'es')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(other, "SELECT name FROM countries WHERE code = 'es'").await,
+        ["Spain!"]
+    );
+    other.batch_execute("COMMIT").await.unwrap();
+    other
+        .batch_execute("BEGIN; DELETE FROM countries WHERE code = 'de'; ROLLBACK")
+        .await
+        .unwrap();
+    for client in &c {
+        assert_eq!(
+            rows_text(
+                client,
+                "SELECT string_agg(code || ':' || name, ',' ORDER BY code) FROM countries"
+            )
+            .await,
+            ["de:Germany,es:Spain!,fr:France!,it:Italy"]
+        );
+    }
+    // Two blocks on two nodes change one row: the second to commit finds
+    // it changed (40001), as at REPEATABLE READ in PostgreSQL.
+    let (a, b) = (&c[others[0]], &c[others[1]]);
+    a.batch_execute("BEGIN; UPDATE counters SET v = v + 10 WHERE id = 1")
+        .await
+        .unwrap();
+    b.batch_execute("BEGIN; UPDATE counters SET v = v + 100 WHERE id = 1")
+        .await
+        .unwrap();
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(failure_code(b, "COMMIT").await, "40001");
+    for client in &c {
+        assert_eq!(
+            rows_text(client, "SELECT v FROM counters WHERE id = 1").await,
+            ["85"]
+        );
+    }
+    // A block left open on a row another node changes holds back neither
+    // its node's copy nor that node's other writes; it fails at COMMIT.
+    a.batch_execute("BEGIN; UPDATE counters SET v = v + 1 WHERE id = 2")
+        .await
+        .unwrap();
+    b.batch_execute("UPDATE counters SET v = v + 5 WHERE id = 2")
+        .await
+        .unwrap();
+    let a2 = cluster.nodes[others[0]].connect().await;
+    a2.batch_execute("UPDATE counters SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(
+            &a2,
+            "SELECT string_agg(v::text, ',' ORDER BY id) FROM counters"
+        )
+        .await,
+        ["86,80"]
+    );
+    assert_eq!(failure_code(a, "COMMIT").await, "40001");
+    a.batch_execute(
+        "UPDATE counters SET v = v - 5 WHERE id = 2; UPDATE counters SET v = v - 1 WHERE id = 1",
+    )
+    .await
+    .unwrap();
+    a.batch_execute("UPDATE counters SET v = v - 10 WHERE id = 1; UPDATE countries SET name = 'Spain' WHERE code = 'es'; UPDATE countries SET name = 'France' WHERE code = 'fr'")
+        .await
+        .unwrap();
+
+    // What is not done yet is refused, and leaves nothing behind: a block
+    // writing global and other tables, either way round, and a
+    // SERIALIZABLE one.
     other.batch_execute("BEGIN").await.unwrap();
+    other
+        .batch_execute("UPDATE countries SET name = 'x' WHERE code = 'fr'")
+        .await
+        .unwrap();
+    assert_eq!(
+        failure_code(other, "UPDATE orders SET amount = 0 WHERE id = 1").await,
+        "0A000"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    other.batch_execute("BEGIN").await.unwrap();
+    other
+        .batch_execute("UPDATE orders SET amount = 0 WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(
+        failure_code(other, "UPDATE countries SET name = 'x' WHERE code = 'fr'").await,
+        "0A000"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    other
+        .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        .await
+        .unwrap();
     assert_eq!(
         failure_code(other, "UPDATE countries SET name = 'x'").await,
         "0A000"
     );
     other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        rows_text(other, "SELECT name FROM countries WHERE code = 'fr'").await,
+        ["France"]
+    );
     assert_eq!(
         failure_code(
             other,
@@ -466,7 +570,7 @@ async fn global_tables_are_read_locally_and_written_through_the_log() {
     cluster.nodes[late].restart();
     let everything =
         "SELECT string_agg(code || ':' || name || ':' || euro, ',' ORDER BY code) FROM countries";
-    let now = ["ch:Switzerland:false,de:Germany:true,fr:France:true"];
+    let now = ["ch:Switzerland:false,de:Germany:true,es:Spain:true,fr:France:true"];
     let late_client = cluster.nodes[late].connect().await;
     assert_eq!(rows_text(&late_client, everything).await, now);
 

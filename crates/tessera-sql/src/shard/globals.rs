@@ -20,6 +20,10 @@ use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, TableId, Value};
 use super::catalog_log::SharedLog;
 use super::{ShardContext, ShardResponse, Timestamp, TxId};
 
+/// How long the copy waits for a statement of this node that holds rows
+/// a committed write changes (see `ShardContext::apply_to_copy`).
+const COPY_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The largest write of global tables a statement may make: it travels
 /// whole in one log entry, and every node keeps the rows in memory.
 pub const GLOBAL_WRITE_BYTES_MAX: usize = 8 << 20;
@@ -260,20 +264,29 @@ impl ShardContext {
     }
 
     /// Applies `writes` to the copy at a new timestamp, once no statement
-    /// of this node holds the rows (one about to propose its own change
-    /// of them computed it from the copy as it is).
+    /// of this node holds the rows, or after [`COPY_LOCK_WAIT`]: a block
+    /// that holds them longer (BEGIN … idle) must not hold back this
+    /// node's copy of every global table. Its locks stay; it finds the
+    /// rows changed when it commits (40001), as it would anyway, the
+    /// cluster's rows having moved past the ones it changed.
     async fn apply_to_copy(&self, writes: WriteSet) {
         if writes.is_empty() {
             return;
         }
+        let deadline = tokio::time::Instant::now() + COPY_LOCK_WAIT;
         loop {
             let unlocked = self.unlocked.notified();
             if self.store.borrow().lock_holder(&writes, None).is_none() {
                 break;
             }
-            unlocked.await;
+            if tokio::time::timeout_at(deadline, unlocked).await.is_err() {
+                break;
+            }
         }
-        self.apply_committed(writes);
+        let ts = self.timeline.tick();
+        let horizon = self.timeline.horizon();
+        self.store.borrow_mut().apply(writes, ts, horizon);
+        self.unlocked.notify_waiters();
     }
 }
 
@@ -286,10 +299,27 @@ fn global_tables(catalog: &Catalog) -> Vec<&TableDef> {
         .collect()
 }
 
-/// In a cluster, a global table written inside BEGIN … COMMIT.
+/// In a cluster, a global table written by a block that changes the
+/// catalog.
 pub(crate) fn refuse_global_block() -> Error {
-    Error::unsupported("writing a global table inside a transaction block, in a cluster")
-        .with_hint("Write global tables in statements of their own, outside BEGIN … COMMIT.")
+    Error::unsupported(
+        "writing a global table in a transaction block that changes the catalog, in a cluster",
+    )
+    .with_hint("Write global tables in a transaction of their own.")
+}
+
+/// In a cluster, a global table written by a SERIALIZABLE block.
+pub(crate) fn refuse_global_serializable() -> Error {
+    Error::unsupported("writing a global table in a SERIALIZABLE transaction, in a cluster")
+        .with_hint("Write global tables at REPEATABLE READ or READ COMMITTED.")
+}
+
+/// In a cluster, a block that writes a global table and other tables.
+pub(crate) fn mixed_global_block() -> Error {
+    Error::unsupported(
+        "a transaction block that writes a global table and other tables, in a cluster",
+    )
+    .with_hint("Write global tables in a transaction of their own.")
 }
 
 /// In a cluster, a statement that writes a global table and another one.
