@@ -2727,7 +2727,8 @@ impl<C: Cluster> Router<C> {
             return Err(e.clone());
         }
         if self.cluster.in_cluster() {
-            self.refuse_global_ddl(&statement.plan, &self.catalog_of(session))?;
+            let in_block = session.txn.as_ref().is_some_and(|t| !t.implicit);
+            self.refuse_global_ddl(&statement.plan, &self.catalog_of(session), in_block)?;
         }
         // Only a write, or a statement calling sequence functions, asks
         // (a plain read pays nothing).
@@ -3523,16 +3524,22 @@ impl<C: Cluster> Router<C> {
     }
 
     /// In a cluster, the changes to global tables not yet made there:
-    /// indexes (each node's copy would need its own entries built) and
-    /// those that copy the rows (CREATE TABLE AS, ADD PRIMARY KEY).
-    fn refuse_global_ddl(&self, plan: &Plan, catalog: &Catalog) -> Result<()> {
+    /// unique indexes (uniqueness would need checking across the nodes'
+    /// copies), an index made inside a block (each copy makes its entries
+    /// from the committed rows) and those that copy the rows (CREATE TABLE
+    /// AS, ADD PRIMARY KEY).
+    fn refuse_global_ddl(&self, plan: &Plan, catalog: &Catalog, in_block: bool) -> Result<()> {
         let (global, what) = match plan {
             Plan::CreateTable { table, unique, .. } => {
                 (table.global && !unique.is_empty(), "UNIQUE constraints")
             }
             Plan::CreateIndex { index, .. } => (
-                catalog.table_by_id(index.table).is_some_and(|t| t.global),
-                "indexes",
+                catalog.table_by_id(index.table).is_some_and(|t| t.global)
+                    && (index.unique || in_block),
+                match index.unique {
+                    true => "unique indexes",
+                    false => "CREATE INDEX inside a transaction block",
+                },
             ),
             Plan::CreateTableAs { table, .. } => (table.global, "CREATE TABLE AS"),
             Plan::AddPrimaryKey { table, .. } => (table.global, "ADD PRIMARY KEY"),

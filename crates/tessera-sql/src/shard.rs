@@ -1057,6 +1057,9 @@ pub struct ShardContext {
     /// since start-up: `None`). Reads from this copy routed by a newer map
     /// go to the master (`check_copy_serves`).
     copy_caught_up: Cell<Option<u64>>,
+    /// In a cluster, on shard 0: the global tables' indexes (by storage)
+    /// whose entries this copy holds (`globals.rs`).
+    indexed_globals: RefCell<std::collections::BTreeSet<tessera_types::TableId>>,
     /// When each table was last analyzed here (see `analyze`).
     analyses: RefCell<analyze::Analyses>,
     /// Shard 0 only: the catalog log, and a lock that orders DDL.
@@ -1353,6 +1356,7 @@ impl ShardContext {
             replica_sets: None,
             replica_ends: RefCell::new(Vec::new()),
             copy_caught_up: Cell::new(None),
+            indexed_globals: RefCell::default(),
             analyses: RefCell::new(HashMap::new()),
             in_flight: Rc::new(RefCell::new(Vec::new())),
             ledger: Arc::new(TwoPhaseLedger::default()),
@@ -4567,6 +4571,17 @@ impl ShardContext {
             return Err(Error::internal(
                 "a global index is built by its router (IndexBackfill)",
             ));
+        }
+        // A global table's copy in a cluster makes its entries itself
+        // (every node's, as it applies the index's catalog record).
+        if table.global
+            && self
+                .catalog_log
+                .as_ref()
+                .is_some_and(|l| l.shared.is_some())
+        {
+            self.index_global_copy(false);
+            return Ok(ShardResponse::Done(vec![]));
         }
         let mut after: Option<Vec<u8>> = None;
         loop {

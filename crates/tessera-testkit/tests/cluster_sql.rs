@@ -549,9 +549,53 @@ async fn global_tables_are_read_locally_and_written_through_the_log() {
         "0A000"
     );
     assert_eq!(
+        failure_code(other, "CREATE UNIQUE INDEX ON countries (name)").await,
+        "0A000"
+    );
+    other.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(
         failure_code(other, "CREATE INDEX ON countries (name)").await,
         "0A000"
     );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    // An index of a global table: every node's copy has its entries, and
+    // keeps them as rows change.
+    other
+        .batch_execute("CREATE INDEX countries_name ON countries (name)")
+        .await
+        .unwrap();
+    c[founder]
+        .batch_execute("UPDATE countries SET name = 'Deutschland' WHERE code = 'de'")
+        .await
+        .unwrap();
+    for client in &c {
+        let plan = rows_text(
+            client,
+            "EXPLAIN SELECT code FROM countries WHERE name = 'Deutschland'",
+        )
+        .await;
+        assert!(
+            plan[0].contains("Index Scan using countries_name"),
+            "{plan:?}"
+        );
+        assert_eq!(
+            rows_text(
+                client,
+                "SELECT code FROM countries WHERE name = 'Deutschland'"
+            )
+            .await,
+            ["de"]
+        );
+        assert!(
+            rows_text(client, "SELECT code FROM countries WHERE name = 'Germany'")
+                .await
+                .is_empty()
+        );
+    }
+    c[founder]
+        .batch_execute("UPDATE countries SET name = 'Germany' WHERE code = 'de'")
+        .await
+        .unwrap();
     assert_eq!(
         rows_text(other, "SELECT amount FROM orders WHERE id = 1").await,
         ["1"]
@@ -573,6 +617,8 @@ async fn global_tables_are_read_locally_and_written_through_the_log() {
     let now = ["ch:Switzerland:false,de:Germany:true,es:Spain:true,fr:France:true"];
     let late_client = cluster.nodes[late].connect().await;
     assert_eq!(rows_text(&late_client, everything).await, now);
+    let by_name = "SELECT code FROM countries WHERE name IN ('Switzerland', 'Italy', 'Germany') ORDER BY code";
+    assert_eq!(rows_text(&late_client, by_name).await, ["ch", "de"]);
 
     // And after a restart of the whole cluster, every node has them.
     drop((c, late_client));
@@ -580,6 +626,7 @@ async fn global_tables_are_read_locally_and_written_through_the_log() {
     for node in &cluster.nodes {
         let client = node.connect().await;
         assert_eq!(rows_text(&client, everything).await, now);
+        assert_eq!(rows_text(&client, by_name).await, ["ch", "de"]);
         assert_eq!(
             rows_text(&client, "SELECT sum(v) FROM counters").await,
             ["150"]

@@ -384,6 +384,9 @@ impl ShardContext {
             })?;
         }
         self.catalog_cell.publish(catalog);
+        // An index made on a global table gets its entries in this copy
+        // before any statement here can read it.
+        self.index_global_copy(false);
         self.note_buckets(shared);
         shared.mark_applied(start + records.len() as u64);
         // Sequences the records created may have moved already.

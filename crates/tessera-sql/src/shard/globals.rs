@@ -13,9 +13,11 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
 use tessera_storage::record::{WriteOp, WriteSet};
 use tessera_types::global::{decode_row, encode_row, GlobalChanges, GlobalOp, GlobalRows};
-use tessera_types::{sqlstate, Catalog, Error, Result, TableDef, TableId, Value};
+
+use tessera_types::{sqlstate, Catalog, Error, IndexDef, Result, TableDef, TableId, Value};
 
 use super::catalog_log::SharedLog;
 use super::{ShardContext, ShardResponse, Timestamp, TxId};
@@ -72,11 +74,19 @@ impl ShardContext {
     ) -> Result<Vec<GlobalOp>> {
         let catalog = self.catalog();
         let globals = global_tables(&catalog);
+        let entries: Vec<TableId> = global_indexes(&catalog)
+            .iter()
+            .map(|(i, _)| i.storage.id)
+            .collect();
         let store = self.store.borrow();
         let mut bytes = 0;
         let mut ops = Vec::with_capacity(writes.ops.len());
         for op in &writes.ops {
             let table = op.table();
+            // Index entries are each copy's own, made from the rows.
+            if entries.contains(&table) {
+                continue;
+            }
             let Some(def) = globals.iter().find(|t| t.id == table) else {
                 return Err(mixed_global_write());
             };
@@ -189,6 +199,9 @@ impl ShardContext {
                 let changes = self.copy_whole(&tables);
                 self.apply_to_copy(changes).await;
                 shared.globals.set(applied);
+                // Entries left by an earlier life of the copy (its log or
+                // checkpoint) are made to match the rows again.
+                self.index_global_copy(true);
             }
         }
         shared.log.globals_applied(shared.globals.get());
@@ -197,26 +210,55 @@ impl ShardContext {
     }
 
     /// The copy's changes for one write (of tables this node knows: a
-    /// table dropped since is gone here too).
+    /// table dropped since is gone here too), with its indexes' entries.
     fn copy_writes(&self, ops: &[GlobalOp]) -> WriteSet {
         let catalog = self.catalog();
         let globals = global_tables(&catalog);
+        let indexes = global_indexes(&catalog);
+        let store = self.store.borrow();
         let mut set = WriteSet::default();
         for op in ops {
             let Some(table) = globals.iter().find(|t| t.id == op.table) else {
                 continue;
             };
-            set.ops.push(match &op.new {
+            let new = match &op.new {
                 Some(row) => match decode_row(row) {
-                    Ok(row) => WriteOp::Put {
-                        table: op.table,
-                        key: op.key.clone(),
-                        row: shaped(row, table),
-                    },
+                    Ok(row) => Some(shaped(row, table)),
                     Err(e) => {
                         tracing::error!("a global table's row does not decode: {e}");
                         continue;
                     }
+                },
+                None => None,
+            };
+            let old = store.get(op.table, &op.key, u64::MAX);
+            for (index, _) in indexes.iter().filter(|(i, _)| i.table == table.id) {
+                let entry = |row: Option<&Vec<Value>>| {
+                    row.and_then(|r| super::index_entry(index, table, &op.key, r))
+                };
+                let (before, after) = (entry(old), entry(new.as_ref()));
+                if before == after {
+                    continue;
+                }
+                if let Some((key, _)) = before {
+                    set.ops.push(WriteOp::Delete {
+                        table: index.storage.id,
+                        key,
+                    });
+                }
+                if let Some((key, row)) = after {
+                    set.ops.push(WriteOp::Put {
+                        table: index.storage.id,
+                        key,
+                        row,
+                    });
+                }
+            }
+            set.ops.push(match new {
+                Some(row) => WriteOp::Put {
+                    table: op.table,
+                    key: op.key.clone(),
+                    row,
                 },
                 None => WriteOp::Delete {
                     table: op.table,
@@ -225,6 +267,70 @@ impl ShardContext {
             });
         }
         set
+    }
+
+    /// Makes the entries of the global tables' indexes in this copy match
+    /// its rows: of every index when `all`, else of those not indexed yet
+    /// (made since it last looked). Applied as the copy's writes are,
+    /// without the shard's WAL.
+    pub(super) fn index_global_copy(&self, all: bool) {
+        if self.shared_log().is_err() {
+            return;
+        }
+        let catalog = self.catalog();
+        let indexes = global_indexes(&catalog);
+        let mut done = self.indexed_globals.borrow_mut();
+        let now: BTreeSet<TableId> = indexes.iter().map(|(i, _)| i.storage.id).collect();
+        if !all && now.is_subset(&done) {
+            *done = now;
+            return;
+        }
+        let mut set = WriteSet::default();
+        {
+            let store = self.store.borrow();
+            for (index, table) in &indexes {
+                if !all && done.contains(&index.storage.id) {
+                    continue;
+                }
+                let mut wanted: std::collections::BTreeMap<Vec<u8>, Vec<Value>> =
+                    std::collections::BTreeMap::new();
+                if let Some(rows) = store.table(table.id) {
+                    for (key, row) in rows.iter_at(None, u64::MAX) {
+                        if let Some((k, v)) = super::index_entry(index, table, key, row) {
+                            wanted.insert(k, v);
+                        }
+                    }
+                }
+                if let Some(entries) = store.table(index.storage.id) {
+                    for (key, row) in entries.iter_at(None, u64::MAX) {
+                        match wanted.get(key) {
+                            Some(v) if v == row => {
+                                wanted.remove(key);
+                            }
+                            Some(_) => {}
+                            None => set.ops.push(WriteOp::Delete {
+                                table: index.storage.id,
+                                key: key.to_vec(),
+                            }),
+                        }
+                    }
+                }
+                for (key, row) in wanted {
+                    set.ops.push(WriteOp::Put {
+                        table: index.storage.id,
+                        key,
+                        row,
+                    });
+                }
+            }
+        }
+        *done = now;
+        drop(done);
+        if !set.is_empty() {
+            let ts = self.timeline.tick();
+            let horizon = self.timeline.horizon();
+            self.store.borrow_mut().apply(set, ts, horizon);
+        }
     }
 
     /// The copy's changes that make it every global table's rows as given.
@@ -288,6 +394,14 @@ impl ShardContext {
         self.store.borrow_mut().apply(writes, ts, horizon);
         self.unlocked.notify_waiters();
     }
+}
+
+/// The indexes of the catalog's global tables, with their tables.
+fn global_indexes(catalog: &Catalog) -> Vec<(Arc<IndexDef>, &TableDef)> {
+    global_tables(catalog)
+        .into_iter()
+        .flat_map(|t| catalog.indexes_of(t.id).map(move |i| (i.clone(), t)))
+        .collect()
 }
 
 /// The catalog's global tables (looked up once per write set, not per row).
