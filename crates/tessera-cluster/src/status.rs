@@ -1,6 +1,7 @@
 //! `tessera status`: asks a node for the cluster's state (the node
 //! forwards to the leader) and prints it as tables.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -219,12 +220,17 @@ pub fn render(s: &Status) -> String {
     ));
     for tier in s.metadata.tiers.values() {
         let factor = tier.replication_factor;
+        let (owned, to_move) = tier_balance(&s.metadata, &tier.name);
         let _ = writeln!(
             out,
-            "\ntier {} (replication factor {factor}, {}){}",
+            "\ntier {} (replication factor {factor}, {}): {owned} buckets, {}{}",
             tier.name,
             tier.replication_mode.name(),
-            if factor > 1 { ", replica groups:" } else { "" }
+            match to_move {
+                0 => "balanced".to_string(),
+                n => format!("{n} to move"),
+            },
+            if factor > 1 { "; replica groups:" } else { "" }
         );
         if factor < 2 {
             continue;
@@ -252,13 +258,50 @@ pub fn render(s: &Status) -> String {
                     shard_span(members[0]),
                     ids.join(","),
                     state,
+                    s.metadata.buckets.owned_by_node(members[0]).to_string(),
                     masters.join(", "),
                 ]
             })
             .collect();
-        out.push_str(&table(&["SHARDS", "MEMBERS", "STATE", "MASTERS"], &rows));
+        out.push_str(&table(
+            &["SHARDS", "MEMBERS", "STATE", "BUCKETS", "MASTERS"],
+            &rows,
+        ));
     }
     out
+}
+
+/// The buckets tier `tier`'s shards own, and how many of them must still
+/// move for its full groups' shards to own an even share each (every
+/// bucket of a shard that is not one of those, such as a draining one's,
+/// and each such shard's excess over the share).
+fn tier_balance(metadata: &crate::state::Metadata, tier: &str) -> (usize, usize) {
+    let online = metadata.tier_shards_of_groups(tier, NodeState::Online);
+    let mut owned: BTreeMap<u16, usize> = BTreeMap::new();
+    let shards: Vec<u16> = metadata
+        .nodes
+        .values()
+        .filter(|n| n.tier == tier)
+        .flat_map(|n| n.shard_range())
+        .collect();
+    for o in metadata.buckets.as_slice() {
+        if shards.contains(o) {
+            *owned.entry(*o).or_default() += 1;
+        }
+    }
+    let total: usize = owned.values().sum();
+    if online.is_empty() {
+        return (total, 0);
+    }
+    let share = total.div_ceil(online.len());
+    let to_move = owned
+        .iter()
+        .map(|(s, n)| match online.contains(s) {
+            true => n.saturating_sub(share),
+            false => *n,
+        })
+        .sum();
+    (total, to_move)
 }
 
 /// A node's shards, `first-last`.
@@ -267,5 +310,29 @@ fn shard_span(n: &crate::state::NodeRecord) -> String {
         0 => "-".into(),
         1 => n.first_shard.to_string(),
         k => format!("{}-{}", n.first_shard, n.first_shard as u32 + k as u32 - 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::{founded, node};
+    use crate::state::{BucketMap, Command, TierWish};
+
+    #[test]
+    fn a_tiers_balance_counts_what_must_still_move() {
+        // 16 buckets on node 1's shards 0-1; node 2 (shards 2-3) joins.
+        let mut m = founded(node(1, "a"), 1);
+        m.apply(&Command::AddNode {
+            node: node(2, "b"),
+            wish: TierWish::default(),
+        });
+        assert_eq!(tier_balance(&m, "default"), (16, 8));
+        m.buckets = BucketMap::from(vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 2]);
+        assert_eq!(tier_balance(&m, "default"), (16, 1));
+        // A draining node's buckets all count.
+        m.apply(&Command::DrainNode { id: 2 });
+        assert_eq!(tier_balance(&m, "default"), (16, 8));
+        assert_eq!(tier_balance(&m, "other"), (0, 0));
     }
 }

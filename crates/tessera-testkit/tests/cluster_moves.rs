@@ -398,6 +398,15 @@ async fn tables_live_in_their_tiers() {
         tier_buckets(&first_again(&cluster).await, "default").await,
         ["3000"]
     );
+    let status = cluster.status(0).expect("status");
+    for tier in ["default", "hot"] {
+        assert!(
+            status.contains(&format!(
+                "tier {tier} (replication factor 1, async): 3000 buckets, balanced"
+            )),
+            "{status}"
+        );
+    }
 
     let expelled = cluster.nodes.remove(hot[1]);
     drop(expelled);

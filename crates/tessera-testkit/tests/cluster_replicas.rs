@@ -237,8 +237,9 @@ async fn a_full_group_owns_the_buckets_and_any_node_reaches_its_masters() {
     assert_eq!(nodes[alone], (2, 0, 2), "{nodes:?}");
     let status = cluster.status(replica).unwrap();
     assert!(
-        status.contains("tier default (replication factor 2, async), replica groups:")
-            && status.contains("full")
+        status.contains(
+            "tier default (replication factor 2, async): 3000 buckets, balanced; replica groups:"
+        ) && status.contains("full")
             && status.contains("1 of 2 members"),
         "{status}"
     );
@@ -740,7 +741,8 @@ async fn in_sync_mode_a_killed_master_loses_no_acknowledged_write() {
     let replicas: Vec<usize> = (0..3).filter(|n| *n != master).collect();
     let status = cluster.status(replicas[0]).unwrap();
     assert!(
-        status.contains("tier default (replication factor 3, sync), replica groups:"),
+        status.contains("tier default (replication factor 3, sync):")
+            && status.contains("; replica groups:"),
         "{status}"
     );
     c[replicas[0]]
