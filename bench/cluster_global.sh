@@ -11,6 +11,11 @@
 #   join_read      a point read of `orders` joined with `countries`
 #   global_update  UPDATE counters SET v = v + 1 WHERE id = :id (1000 rows);
 #                  afterwards sum(v) must equal the updates made
+#   global_block   BEGIN; two such updates of `tallies`; COMMIT (a block
+#                  that finds a row changed first fails with 40001 and is
+#                  tried again: --max-tries); afterwards sum(v) must be
+#                  twice the blocks committed
+#   index_read     SELECT code FROM countries WHERE name = … (an index)
 #
 # Usage: bench/cluster_global.sh [--nodes N] [--shards N] [-c CLIENTS]
 #                                [-T SECONDS] [--no-build]
@@ -28,7 +33,7 @@ cluster_options "$@"
 # shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 
-workloads=(global_read sharded_read join_read global_update)
+workloads=(global_read sharded_read join_read global_update global_block index_read)
 declare -A tps
 
 cat >"$work/global_read.sql" <<'EOF'
@@ -47,6 +52,18 @@ cat >"$work/global_update.sql" <<'EOF'
 \set id random(1, 1000)
 UPDATE counters SET v = v + 1 WHERE id = :id;
 EOF
+cat >"$work/global_block.sql" <<'EOF'
+\set a random(1, 1000)
+\set b random(1, 1000)
+BEGIN;
+UPDATE tallies SET v = v + 1 WHERE id = :a;
+UPDATE tallies SET v = v + 1 WHERE id = :b;
+COMMIT;
+EOF
+cat >"$work/index_read.sql" <<'EOF'
+\set c random(1, 200)
+SELECT code FROM countries WHERE name = 'country ' || :c;
+EOF
 
 # Tables in `port`; `global` is "DISTRIBUTED GLOBALLY" or empty.
 load() { # port global
@@ -54,10 +71,13 @@ load() { # port global
 CREATE TABLE countries (code text PRIMARY KEY, name text) $2;
 CREATE TABLE places (code text PRIMARY KEY, name text);
 CREATE TABLE counters (id int PRIMARY KEY, v int) $2;
+CREATE TABLE tallies (id int PRIMARY KEY, v int) $2;
+CREATE INDEX countries_name ON countries (name);
 CREATE TABLE orders (id int PRIMARY KEY, country text, amount int);
 INSERT INTO countries SELECT 'c' || g, 'country ' || g FROM generate_series(1, 200) g;
 INSERT INTO places SELECT * FROM countries;
 INSERT INTO counters SELECT g, 0 FROM generate_series(1, 1000) g;
+INSERT INTO tallies SELECT g, 0 FROM generate_series(1, 1000) g;
 INSERT INTO orders SELECT g, 'c' || (1 + g % 200), g % 1000 FROM generate_series(1, 100000) g;
 EOF
 }
@@ -67,7 +87,7 @@ run() { # port system
     for workload in "${workloads[@]}"; do
         out=$work/$2-$workload.out
         log "$2: $workload"
-        "$pgbench" -n -M prepared -f "$work/$workload.sql" -c "$clients" -j 2 -T "$duration" \
+        "$pgbench" -n -M prepared --max-tries=100 -f "$work/$workload.sql" -c "$clients" -j 2 -T "$duration" \
             -h 127.0.0.1 -p "$1" -U postgres postgres >"$out" 2>&1 ||
             { cat "$out" >&2; die "$2: pgbench $workload failed"; }
         value=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -1)
@@ -78,6 +98,10 @@ run() { # port system
         "$work/$2-global_update.out")
     [ "$(sql "$1" -c "SELECT sum(v) FROM counters")" = "$done_updates" ] ||
         die "$2: counters hold $(sql "$1" -c "SELECT sum(v) FROM counters"), not $done_updates updates"
+    done_updates=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' \
+        "$work/$2-global_block.out")
+    [ "$(sql "$1" -c "SELECT sum(v) FROM tallies")" = "$((2 * done_updates))" ] ||
+        die "$2: tallies hold $(sql "$1" -c "SELECT sum(v) FROM tallies"), not twice $done_updates blocks"
 }
 
 start_postgres
@@ -99,11 +123,14 @@ for i in $(seq 1 "$nodes"); do
     [ "$(sql "${pg_ports[i]}" -c "SELECT sum(v) FROM counters")" = \
         "$(sql "${pg_ports[other]}" -c "SELECT sum(v) FROM counters")" ] ||
         die "node $i's copy of counters differs"
+    [ "$(sql "${pg_ports[i]}" -c "SELECT sum(v) FROM tallies")" = \
+        "$(sql "${pg_ports[other]}" -c "SELECT sum(v) FROM tallies")" ] ||
+        die "node $i's copy of tallies differs"
 done
 stop_cluster
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "pgbench -n -M prepared -c $clients -j 2 -T $duration; $(nproc) cores; Tessera: $nodes nodes, $shards shard(s) each, via a node that owns no buckets"
+echo "pgbench -n -M prepared --max-tries=100 -c $clients -j 2 -T $duration; $(nproc) cores; Tessera: $nodes nodes, $shards shard(s) each, via a node that owns no buckets"
 printf '%-16s %14s %14s %8s\n' workload "PostgreSQL 15" Tessera "x PG"
 for w in "${workloads[@]}"; do
     printf '%-16s %14s %14s %8s\n' "$w" "${tps[postgres,$w]}" "${tps[cluster,$w]}" \
