@@ -12244,7 +12244,7 @@ impl Binder<'_> {
                 primary_key: vec![],
                 sharding_key,
                 global: parsed.distributed_globally,
-                tier: self.tier_of(parsed)?,
+                tier: self.tier_of(parsed, None)?,
                 checks: vec![],
                 foreign_keys: vec![],
             },
@@ -12253,12 +12253,26 @@ impl Binder<'_> {
         })
     }
 
-    /// The tier a CREATE TABLE's `IN TIER` names (the first without one).
-    fn tier_of(&self, parsed: &Parsed) -> Result<u16> {
-        let Some(name) = &parsed.in_tier else {
-            return Ok(0);
+    /// The tier a CREATE TABLE's `IN TIER`, or its storage parameter
+    /// `tier` (`option`, which pg_dump writes back from `reloptions`),
+    /// names; the first without either.
+    fn tier_of(&self, parsed: &Parsed, option: Option<String>) -> Result<u16> {
+        let name = match (parsed.in_tier.as_ref().map(ident_name), option) {
+            (None, None) => return Ok(0),
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("IN TIER {a} and WITH (tier = {b}) name different tiers"),
+                ))
+            }
+            (Some(name), _) | (None, Some(name)) => name,
         };
-        let name = ident_name(name);
+        if parsed.distributed_globally {
+            return Err(Error::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                "a table DISTRIBUTED GLOBALLY is on every node and in no tier",
+            ));
+        }
         self.catalog.tier_index(&name).ok_or_else(|| {
             let known: Vec<String> = self
                 .catalog
@@ -13484,11 +13498,11 @@ impl Binder<'_> {
         if ct.like.is_some() || ct.clone.is_some() {
             return Err(Error::unsupported("CREATE TABLE … LIKE"));
         }
-        match &ct.table_options {
-            ast::CreateTableOptions::None => {}
+        let tier_option = match &ct.table_options {
+            ast::CreateTableOptions::None => None,
             ast::CreateTableOptions::With(options) => storage_parameters(options)?,
             other => return Err(Error::unsupported(format!("the table options {other}"))),
-        }
+        };
         let q = self.qualified(&ct.name)?;
         let schema = self.creation_schema(&q)?;
         let name = q.name;
@@ -13745,7 +13759,7 @@ impl Binder<'_> {
             primary_key,
             sharding_key,
             global: parsed.distributed_globally,
-            tier: self.tier_of(parsed)?,
+            tier: self.tier_of(parsed, tier_option)?,
             checks: vec![],
             foreign_keys: vec![],
         };
@@ -13810,7 +13824,8 @@ const STORAGE_PARAMETERS: &[&str] = &[
 /// means nothing to in-memory tables, so it is then ignored), `oids =
 /// false` is accepted as in PostgreSQL; other storage parameters are 0A000
 /// and unknown ones 22023, with PostgreSQL's messages.
-fn storage_parameters(options: &[ast::SqlOption]) -> Result<()> {
+fn storage_parameters(options: &[ast::SqlOption]) -> Result<Option<String>> {
+    let mut tier = None;
     let mut seen: Vec<String> = Vec::new();
     for option in options {
         let (name, value) = match option {
@@ -13840,7 +13855,10 @@ fn storage_parameters(options: &[ast::SqlOption]) -> Result<()> {
             ));
         }
         seen.push(name.clone());
-        if name == "fillfactor" {
+        if name == "tier" {
+            // Tessera's: the tier the table lives in (`IN TIER`).
+            tier = Some(text);
+        } else if name == "fillfactor" {
             let value = text
                 .trim()
                 .parse::<f64>()
@@ -13871,7 +13889,7 @@ fn storage_parameters(options: &[ast::SqlOption]) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(tier)
 }
 
 /// The value `SET TIME ZONE x` stores: a zone name or number of hours as

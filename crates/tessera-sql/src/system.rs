@@ -1799,7 +1799,16 @@ impl SystemCatalog {
                 oid(0),
                 oid(0),
                 Value::Null,
-                Value::Null,
+                // reloptions: a table's tier other than the first, which
+                // `\d+` shows and pg_dump writes back as WITH (tier=…).
+                match &c.object {
+                    Object::Table(t) if t.tier != 0 => {
+                        let name = self.catalog.tiers.get(t.tier as usize);
+                        let option = format!("tier={}", name.map_or("", |t| t.name.as_str()));
+                        array(Elem::Text, vec![text(option)])
+                    }
+                    _ => Value::Null,
+                },
                 Value::Null,
             ]);
         }

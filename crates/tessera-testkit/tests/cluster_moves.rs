@@ -339,6 +339,22 @@ async fn tables_live_in_their_tiers() {
         )
         .await
         .unwrap();
+    // The tier is a storage parameter too, as pg_dump writes it back from
+    // reloptions.
+    first
+        .batch_execute("CREATE TABLE notes (id int PRIMARY KEY) WITH (tier = hot)")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(&first, "SELECT relname, reloptions FROM pg_class WHERE relname IN ('orders', 'notes', 'customers') ORDER BY relname").await,
+        ["customers|NULL", "notes|{tier=hot}", "orders|{tier=hot}"]
+    );
+    let err = first
+        .batch_execute(
+            "CREATE TABLE both_ways (id int PRIMARY KEY) WITH (tier = hot) IN TIER default",
+        )
+        .await;
+    assert_sqlstate(err, &SqlState::INVALID_PARAMETER_VALUE, "two tiers");
     let plan = rows_text(&first, "EXPLAIN SELECT * FROM orders").await;
     assert_eq!(plan, ["Seq Scan on orders (on all 2 shards of tier hot)"]);
     let expected = tier_contents(&first).await;
