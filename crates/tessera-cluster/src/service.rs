@@ -189,6 +189,11 @@ impl Drop for ClusterHandle {
 
 const IDENTITY_FILE: &str = "identity";
 
+/// The encoding of the metadata group's log and snapshots (its commands
+/// and tables), kept in the identity: 2 since nodes and tiers gained
+/// fields. A node whose log an older encoding wrote cannot read it.
+const METADATA_FORMAT: u32 = 2;
+
 /// Who this node is, kept in `raft/identity`.
 #[derive(Debug, Clone, PartialEq)]
 struct Identity {
@@ -197,24 +202,42 @@ struct Identity {
     cluster_id: Option<u128>,
     /// Expelled by `tessera expel`: the node never takes part again.
     expelled: bool,
+    /// The [`METADATA_FORMAT`] its log is written in (1: from before it
+    /// was kept).
+    format: u32,
 }
 
 impl Identity {
     fn load_or_create(dir: &Path) -> Result<Identity> {
         let path = dir.join(IDENTITY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Identity::parse(&text).ok_or_else(|| {
-                Error::new(
-                    sqlstate::DATA_CORRUPTED,
-                    format!("{} does not name this node", path.display()),
-                )
-            }),
+            Ok(text) => {
+                let id = Identity::parse(&text).ok_or_else(|| {
+                    Error::new(
+                        sqlstate::DATA_CORRUPTED,
+                        format!("{} does not name this node", path.display()),
+                    )
+                })?;
+                // Only a node that took part has a log to read.
+                if id.node_id.is_some() && id.format != METADATA_FORMAT {
+                    return Err(Error::new(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "{} holds cluster metadata in format {}, written by an earlier Tessera; this one reads format {METADATA_FORMAT} and cannot convert it: dump the data with the earlier Tessera (pg_dump) and load it into a new cluster, or start this node with a new data directory to join a cluster of this version",
+                            dir.display(),
+                            id.format
+                        ),
+                    ));
+                }
+                Ok(id)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let id = Identity {
                     uuid: random_u128()?,
                     node_id: None,
                     cluster_id: None,
                     expelled: false,
+                    format: METADATA_FORMAT,
                 };
                 id.save(dir)?;
                 Ok(id)
@@ -241,6 +264,10 @@ impl Identity {
                 None => None,
             },
             expelled: get("expelled").is_some_and(|v| v == "true"),
+            format: match get("metadata_format") {
+                Some(v) => v.parse().ok()?,
+                None => 1,
+            },
         })
     }
 
@@ -258,6 +285,7 @@ impl Identity {
         if self.expelled {
             text.push_str("expelled = true\n");
         }
+        text.push_str(&format!("metadata_format = {METADATA_FORMAT}\n"));
         let path = dir.join(IDENTITY_FILE);
         let tmp = dir.join("identity.tmp");
         (|| {
@@ -2110,11 +2138,23 @@ mod tests {
             node_id: Some(3),
             cluster_id: Some(0xdef),
             expelled: true,
+            format: METADATA_FORMAT,
         };
         let dir = std::env::temp_dir().join(format!("tessera-identity-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         id.save(&dir).unwrap();
         assert_eq!(Identity::load_or_create(&dir).unwrap(), id);
+        // One written before the format was kept: its log cannot be read.
+        let path = dir.join(IDENTITY_FILE);
+        let old = std::fs::read_to_string(&path).unwrap();
+        let old: String = old
+            .lines()
+            .filter(|l| !l.starts_with("metadata_format"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, old).unwrap();
+        let e = Identity::load_or_create(&dir).unwrap_err();
+        assert!(e.message.contains("format 1"), "{}", e.message);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
