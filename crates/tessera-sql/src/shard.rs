@@ -4574,12 +4574,7 @@ impl ShardContext {
         }
         // A global table's copy in a cluster makes its entries itself
         // (every node's, as it applies the index's catalog record).
-        if table.global
-            && self
-                .catalog_log
-                .as_ref()
-                .is_some_and(|l| l.shared.is_some())
-        {
+        if table.global && self.shared_log().is_ok() {
             self.index_global_copy(false);
             return Ok(ShardResponse::Done(vec![]));
         }

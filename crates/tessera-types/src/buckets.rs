@@ -156,7 +156,9 @@ impl Buckets {
     }
 }
 
-fn owners(owner: &[ShardId]) -> Arc<[ShardId]> {
+/// The shards that own buckets in `owner` (`owner[b]` owns bucket `b`),
+/// ascending.
+pub fn owners(owner: &[ShardId]) -> Arc<[ShardId]> {
     let mut shards: Vec<ShardId> = Vec::new();
     for s in owner {
         if shards.last() != Some(s) {

@@ -1527,10 +1527,8 @@ impl Catalog {
         if self.tiers.len() == 1 {
             return self.shards();
         }
-        let mut shards: Vec<ShardId> = self.buckets.owner.get(t.range()).unwrap_or(&[]).to_vec();
-        shards.sort_unstable();
-        shards.dedup();
-        shards
+        let owner = self.buckets.owner.get(t.range()).unwrap_or(&[]);
+        crate::buckets::owners(owner).to_vec()
     }
 
     pub fn shard_of_bucket(&self, bucket: Bucket) -> ShardId {

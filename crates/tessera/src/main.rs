@@ -1283,9 +1283,11 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                 .map_err(taking_part)?;
             let (buckets, first_tier): (Arc<[u16]>, String) = {
                 let metadata = handle.watch.metadata.borrow();
-                let founder = metadata.nodes.values().find(|n| n.first_shard == 0);
-                let tier = founder.map_or(tessera_cluster::state::DEFAULT_TIER, |n| &n.tier);
-                (metadata.buckets.as_slice().into(), tier.to_string())
+                // The founder's group's.
+                (
+                    metadata.buckets.as_slice().into(),
+                    metadata.group_tier(0).name,
+                )
             };
             config.cluster_shards = Some(tessera_runtime::node::ClusterShards {
                 first_shard: me.first_shard,

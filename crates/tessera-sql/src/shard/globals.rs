@@ -150,7 +150,7 @@ impl ShardContext {
         Ok(())
     }
 
-    fn shared_log(&self) -> Result<&SharedLog> {
+    pub(super) fn shared_log(&self) -> Result<&SharedLog> {
         self.catalog_log()?
             .shared
             .as_ref()
@@ -231,8 +231,16 @@ impl ShardContext {
                 },
                 None => None,
             };
-            let old = store.get(op.table, &op.key, u64::MAX);
-            for (index, _) in indexes.iter().filter(|(i, _)| i.table == table.id) {
+            // The replaced row is looked up only for a table with indexes.
+            let mut of_table = indexes
+                .iter()
+                .filter(|(i, _)| i.table == table.id)
+                .peekable();
+            let old = match of_table.peek() {
+                Some(_) => store.get(op.table, &op.key, u64::MAX),
+                None => None,
+            };
+            for (index, _) in of_table {
                 let entry = |row: Option<&Vec<Value>>| {
                     row.and_then(|r| super::index_entry(index, table, &op.key, r))
                 };
@@ -327,9 +335,7 @@ impl ShardContext {
         *done = now;
         drop(done);
         if !set.is_empty() {
-            let ts = self.timeline.tick();
-            let horizon = self.timeline.horizon();
-            self.store.borrow_mut().apply(set, ts, horizon);
+            self.apply_copy(set);
         }
     }
 
@@ -389,6 +395,12 @@ impl ShardContext {
                 break;
             }
         }
+        self.apply_copy(writes);
+    }
+
+    /// Applies `writes` to the copy at a new timestamp, without the
+    /// shard's WAL, leaving every lock as it is.
+    fn apply_copy(&self, writes: WriteSet) {
         let ts = self.timeline.tick();
         let horizon = self.timeline.horizon();
         self.store.borrow_mut().apply(writes, ts, horizon);
