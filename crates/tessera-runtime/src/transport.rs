@@ -493,9 +493,12 @@ impl Cluster for ShardCluster {
         self.ctx.catalog_as(Some(txn))
     }
 
-    async fn call(&self, shard: ShardId, request: ShardRequest) -> Result<ShardResponse> {
+    async fn call(&self, shard: ShardId, mut request: ShardRequest) -> Result<ShardResponse> {
         if let Ok(from) = READ_FROM.try_with(|f| *f) {
             if let Some(read) = request.for_copy() {
+                // The router routed it by its newest map, for a copy's
+                // newest snapshot: a master asked instead reads it so too.
+                request = read.clone();
                 match self.call_copy(shard, from, read).await {
                     Some(Ok(response)) => return Ok(response),
                     // The copy's own answer (an error of the query).

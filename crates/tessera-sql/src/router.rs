@@ -549,14 +549,15 @@ impl<C: Cluster> Router<C> {
 
     /// Where the session's reads may go besides masters: its
     /// `tessera.read_preference`, in a replicated cluster, outside a block
-    /// or in a READ ONLY one below SERIALIZABLE (a block that writes reads
-    /// its own writes, and SERIALIZABLE's reads are checked on masters).
+    /// or in a READ ONLY READ COMMITTED one (a block that writes reads its
+    /// own writes; a copy reads at its own newest snapshot, not the
+    /// block's, so REPEATABLE READ and SERIALIZABLE read masters).
     fn read_from(&self, session: &SessionState) -> Option<ReadFrom> {
         if !self.cluster.replicated() {
             return None;
         }
         if let Some(t) = &session.txn {
-            if !t.read_only || t.isolation == crate::engine::Isolation::Serializable {
+            if !t.read_only || t.isolation != crate::engine::Isolation::ReadCommitted {
                 return None;
             }
         }
@@ -625,7 +626,12 @@ impl<C: Cluster> Router<C> {
         }
         let started = std::time::Instant::now();
         let (ts, txn, track_reads) = read;
-        let catalog = self.catalog_of(session).routed_at(ts);
+        // Reads from copies run at each copy's newest snapshot, not `ts`
+        // (`ShardContext::copy_read`): they route by the newest map.
+        let catalog = match READ_FROM.try_with(|_| ()) {
+            Ok(()) => self.catalog_of(session),
+            Err(_) => self.catalog_of(session).routed_at(ts),
+        };
         let mut read_on = Vec::new();
         let global = match (&select.fragment.table, &select.fragment.index) {
             // Usable once built for this snapshot.

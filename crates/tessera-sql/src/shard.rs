@@ -787,6 +787,16 @@ pub enum ShardResponse {
 }
 
 impl ShardRequest {
+    /// Makes this read (a `Scan` or `Get`, perhaps `Routed`) read at
+    /// snapshot `at`.
+    fn read_at(&mut self, at: Timestamp) {
+        match self {
+            ShardRequest::Routed { request, .. } => request.read_at(at),
+            ShardRequest::Scan { ts, .. } | ShardRequest::Get { ts, .. } => *ts = at,
+            _ => {}
+        }
+    }
+
     /// The snapshot the request reads at, if it reads at one (a scan, a
     /// SERIALIZABLE validation).
     pub fn snapshot(&self) -> Option<Timestamp> {
@@ -1990,9 +2000,19 @@ impl ShardContext {
                 request,
             } => self.handle_ddl(*request, Some((txn, savepoint))).await,
             ShardRequest::Routed { epoch, request } => self.handle_routed(epoch, *request).await,
-            ShardRequest::FromCopy { request } => {
+            ShardRequest::FromCopy { mut request } => {
                 self.check_copy_serves(&request)?;
-                COPY_READ.scope((), Box::pin(self.handle(*request))).await
+                // The copy's own newest snapshot, not the router's: see
+                // `copy_read`.
+                let read = self.copy_read();
+                let routed = match &*request {
+                    ShardRequest::Routed { epoch, .. } => Some(*epoch),
+                    _ => None,
+                };
+                request.read_at(read.ts);
+                let response = COPY_READ.scope((), Box::pin(self.handle(*request))).await?;
+                self.check_copy_routed(routed)?;
+                Ok(response)
             }
             ShardRequest::BucketsOut { tx, buckets } => self.buckets_out(tx, buckets).await,
             ShardRequest::BucketsIn { tx, entries } => self.buckets_in(tx, entries).await,

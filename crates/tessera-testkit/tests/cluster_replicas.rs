@@ -411,10 +411,11 @@ async fn buckets_even_out_between_full_groups_through_their_masters() {
             break nodes;
         }
         assert!(std::time::Instant::now() < deadline, "buckets: {nodes:?}");
-        for client in &from_replicas {
+        for (k, client) in from_replicas.iter().enumerate() {
             assert_eq!(
                 rows_text(client, "SELECT count(*), sum(v) FROM kv").await,
-                ["2000|2001000"]
+                ["2000|2001000"],
+                "the session on node {k}, with buckets at {nodes:?}"
             );
             reads += 1;
         }
@@ -1063,13 +1064,24 @@ async fn a_session_that_asks_reads_from_replicas_while_the_master_is_stopped() {
         .await
         .unwrap();
     assert_eq!(rows_text(&c[replica], all).await, ["1000|1001000"]);
-    // A READ ONLY block reads from replicas too.
-    c[router]
-        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .unwrap();
+    // A READ ONLY block reads from replicas too at READ COMMITTED; each
+    // copy reads at its own newest snapshot, which is no block's, so a
+    // REPEATABLE READ block reads from masters and waits here.
+    c[router].batch_execute("BEGIN READ ONLY").await.unwrap();
     assert_eq!(rows_text(&c[router], all).await, ["1000|1001000"]);
     c[router].batch_execute("COMMIT").await.unwrap();
+    let waited = c[router]
+        .batch_execute(
+            "SET statement_timeout = 1000; \
+             BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT count(*) FROM t",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(waited.code().unwrap().code(), "57014", "{waited:?}");
+    c[router]
+        .batch_execute("ROLLBACK; RESET statement_timeout")
+        .await
+        .unwrap();
     // A session reading from masters waits for the stopped one.
     let leader = cluster.nodes[router].connect().await;
     let waited = leader

@@ -45,6 +45,9 @@ const SHIP_BYTES: u32 = 4 << 20;
 const SHIP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// How much of a checkpoint file one `ShipCheckpoint` answer carries, at most.
 const CHECKPOINT_PART_BYTES: u32 = 1 << 20;
+/// How long a copy waits for its node's catalog to learn a move its
+/// master settled before the round fails (and is asked again).
+const MOVE_KNOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long a replica waits before asking again after a failed call.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 /// How long past [`SHIP_WAIT`] a replica waits for its master's answer.
@@ -496,8 +499,12 @@ impl ShardContext {
                     ),
                 )
             })?;
-            if let Record::Depends(on) = &record {
-                self.wait_copied(on).await?;
+            match &record {
+                Record::Depends(on) => self.wait_copied(on).await?,
+                Record::Resolve { tx, .. } if decided_in_catalog(*tx) => {
+                    self.wait_move_known(*tx).await?
+                }
+                _ => {}
             }
             // Mastership may have changed while this waited.
             if !self.copies() {
@@ -516,6 +523,41 @@ impl ShardContext {
     fn note_caught_up(&self, reached: u64, end: u64, map_epoch: u64) {
         if reached >= end && self.copy_caught_up.get() < Some(map_epoch) {
             self.copy_caught_up.set(Some(map_epoch));
+        }
+    }
+
+    /// The snapshot a read from a copy (`FromCopy`) takes here: this
+    /// shard's newest, held until the returned guard drops. Not the
+    /// router's: a replica stamps what it copies with its own clock when
+    /// it applies it, later than its master committed it, so a read at a
+    /// snapshot the router took before the copy arrived would miss rows
+    /// the copy holds by the time the read does (a whole table once, in
+    /// `buckets_even_out_between_full_groups_through_their_masters`). A
+    /// copy's read shows its copy as it stands, its master's state a
+    /// moment ago; `check_copy_serves` has refused it where that state
+    /// could miss or double a row a move carried, and the router routes
+    /// such reads by its newest bucket map to match.
+    pub(super) fn copy_read(&self) -> CopyRead<'_> {
+        let (floor, ts) = self.begin_read();
+        CopyRead {
+            shard: self,
+            floor,
+            ts,
+        }
+    }
+
+    /// After a read from a copy routed by the map of epoch `routed`: it
+    /// read this shard as it stands, so a move the router's map lacks may
+    /// show in it (the taker's rows, which a read at the router's snapshot
+    /// would not see), and the router catches up and reads again. A shard
+    /// settles a move only once its node's catalog holds it (a master's
+    /// `buckets_settle`, a replica's `wait_move_known`), so a catalog
+    /// that names no move past `routed` means none showed.
+    pub(super) fn check_copy_routed(&self, routed: Option<u64>) -> Result<()> {
+        let known = self.catalog().buckets.moves.epoch;
+        match routed {
+            Some(epoch) if epoch < known => Err(super::buckets::stale_map(known)),
+            _ => Ok(()),
         }
     }
 
@@ -554,6 +596,7 @@ impl ShardContext {
             }
             Some(_) => {}
         }
+
         if self
             .prepared
             .borrow()
@@ -561,6 +604,28 @@ impl ShardContext {
             .any(|tx| decided_in_catalog(*tx))
         {
             return behind("a move of buckets is settling in it");
+        }
+        Ok(())
+    }
+
+    /// Before a copy settles the move of buckets `tx`: waits until this
+    /// node's catalog holds the move's outcome. A router with an older
+    /// map is then refused here (`check_copy_serves`) rather than served
+    /// a copy that already lost or gained the move's rows.
+    async fn wait_move_known(&self, tx: TxId) -> Result<()> {
+        let known = super::buckets::catalog_reaches(
+            || self.catalog(),
+            |c| c.outcome(tx).is_some(),
+            MOVE_KNOWN_WAIT,
+        )
+        .await?;
+        if !known {
+            return Err(Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                format!(
+                    "this node's catalog has not learned the outcome of the move of buckets {tx:#x} its master settled"
+                ),
+            ));
         }
         Ok(())
     }
@@ -855,5 +920,19 @@ impl ShardContext {
                 self.ledger.copied_resolve(tx, me);
             }
         }
+    }
+}
+
+/// A read from a copy's snapshot (`ShardContext::copy_read`): its floor
+/// holds the versions it reads until it drops.
+pub(super) struct CopyRead<'a> {
+    shard: &'a ShardContext,
+    floor: tessera_storage::store::Timestamp,
+    pub ts: tessera_storage::store::Timestamp,
+}
+
+impl Drop for CopyRead<'_> {
+    fn drop(&mut self) {
+        self.shard.end_read(self.floor);
     }
 }
