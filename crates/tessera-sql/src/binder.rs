@@ -10988,7 +10988,7 @@ impl Binder<'_> {
     /// `DROP CONSTRAINT <the primary key>`, or `DROP COLUMN` of a column
     /// of the primary key (which drops the key with it, as in
     /// PostgreSQL), alone in their ALTER TABLE: the table is rewritten
-    /// keyed by hidden row ids ([`Plan::AddPrimaryKey`] with no columns),
+    /// keyed by hidden row ids ([`Plan::RewriteTable`] with no key),
     /// the column then dropped. `None` for other changes.
     fn bind_drop_key(
         &mut self,
@@ -11083,11 +11083,7 @@ impl Binder<'_> {
                 }
             }
         }
-        Ok(Some(Plan::AddPrimaryKey {
-            table: table.clone(),
-            columns: vec![],
-            then_drop,
-        }))
+        Ok(Some(rekeyed(table, vec![], then_drop)))
     }
 
     /// ALTER TABLE (also of a view, sequence or index, as PostgreSQL
@@ -11217,6 +11213,9 @@ impl Binder<'_> {
                 });
             }
         }
+        if let [ast::AlterTableOperation::SetOptionsParens { options }] = operations {
+            return self.bind_set_tier(&table, options);
+        }
         let [ast::AlterTableOperation::AddConstraint {
             constraint: ast::TableConstraint::PrimaryKey { columns, .. },
             ..
@@ -11236,9 +11235,39 @@ impl Binder<'_> {
         let key = distinct_columns(&table, columns.iter().map(key_column_name), |n| {
             format!("column \"{n}\" appears twice in primary key constraint")
         })?;
-        Ok(Plan::AddPrimaryKey {
-            table,
-            columns: key,
+        Ok(rekeyed(&table, key, None))
+    }
+
+    /// ALTER TABLE … SET (tier = …) (with other storage parameters, which
+    /// are checked as CREATE TABLE checks them and mean nothing here): the
+    /// table is rewritten into the tier. Alone in its ALTER TABLE.
+    fn bind_set_tier(&self, table: &Arc<TableDef>, options: &[ast::SqlOption]) -> Result<Plan> {
+        let unchanged = Plan::Skipped {
+            tag: "ALTER TABLE".into(),
+            notice: None,
+        };
+        let Some(name) = storage_parameters(options)? else {
+            return Ok(unchanged);
+        };
+        if table.global {
+            return Err(Error::new(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                format!(
+                    "table \"{}\" is DISTRIBUTED GLOBALLY: it is on every node and in no tier",
+                    table.name
+                ),
+            ));
+        }
+        let tier = self.tier_named(&name)?;
+        if tier == table.tier {
+            return Ok(unchanged);
+        }
+        let mut new = (**table).clone();
+        new.tier = tier;
+        Ok(Plan::RewriteTable {
+            table: table.clone(),
+            new: Box::new(new),
+            key: vec![],
             then_drop: None,
         })
     }
@@ -12273,7 +12302,12 @@ impl Binder<'_> {
                 "a table DISTRIBUTED GLOBALLY is on every node and in no tier",
             ));
         }
-        self.catalog.tier_index(&name).ok_or_else(|| {
+        self.tier_named(&name)
+    }
+
+    /// The index of the tier called `name`: 42704 if it has no buckets.
+    fn tier_named(&self, name: &str) -> Result<u16> {
+        self.catalog.tier_index(name).ok_or_else(|| {
             let known: Vec<String> = self
                 .catalog
                 .tiers
@@ -13819,6 +13853,24 @@ const STORAGE_PARAMETERS: &[&str] = &[
     "log_autovacuum_min_duration",
     "user_catalog_table",
 ];
+
+/// The rewrite of `table` keyed and sharded by `key` (ADD PRIMARY KEY),
+/// or by hidden row ids with no key (the key dropped, then column
+/// `then_drop` if set).
+fn rekeyed(table: &Arc<TableDef>, key: Vec<usize>, then_drop: Option<String>) -> Plan {
+    let mut new = (**table).clone();
+    new.primary_key = key.clone();
+    new.sharding_key = key.clone();
+    for c in &key {
+        new.columns[*c].not_null = true;
+    }
+    Plan::RewriteTable {
+        table: table.clone(),
+        new: Box::new(new),
+        key,
+        then_drop,
+    }
+}
 
 /// Checks `WITH (…)` of CREATE TABLE: `fillfactor` must be 10 to 100 (it
 /// means nothing to in-memory tables, so it is then ignored), `oids =

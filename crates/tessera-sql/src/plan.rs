@@ -961,14 +961,18 @@ pub enum Plan {
         column: u32,
         text: Option<String>,
     },
-    /// ALTER TABLE … ADD PRIMARY KEY on a table keyed by hidden row ids: the
-    /// table is rewritten, keyed and sharded by `columns`. With no
-    /// columns, the primary key is dropped: the table is rewritten keyed
-    /// by row ids, and then column `then_drop` dropped if set (DROP
-    /// COLUMN of a key column).
-    AddPrimaryKey {
+    /// An ALTER TABLE that moves every row: the table is rewritten into a
+    /// new one defined as `new` (under a temporary name), which then takes
+    /// its place. ADD PRIMARY KEY on a table keyed by hidden row ids keys
+    /// and shards it by `key` (duplicates and NULLs there are refused as
+    /// an index build refuses them); with no key, the primary key is
+    /// dropped (the table is keyed by row ids) and then column
+    /// `then_drop` dropped if set (DROP COLUMN of a key column). SET
+    /// (tier = …) moves the table to another tier.
+    RewriteTable {
         table: Arc<TableDef>,
-        columns: Vec<usize>,
+        new: Box<TableDef>,
+        key: Vec<usize>,
         then_drop: Option<String>,
     },
     AlterTable(TableChange),
@@ -1253,7 +1257,7 @@ impl Plan {
                 | Plan::AlterTable(_)
                 | Plan::Drop { .. }
                 | Plan::CreateIndex { .. }
-                | Plan::AddPrimaryKey { .. }
+                | Plan::RewriteTable { .. }
                 | Plan::CreateSchema { .. }
                 | Plan::DropSchemas { .. }
                 | Plan::RenameSchema { .. }

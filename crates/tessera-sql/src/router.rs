@@ -1386,9 +1386,10 @@ impl<C: Cluster> Router<C> {
         Ok(params)
     }
 
-    /// ALTER TABLE … ADD PRIMARY KEY: the table is rewritten into a new one
-    /// keyed and sharded by `columns` (rows move between shards), which
-    /// then takes its name. Writes to the table wait meanwhile (a table
+    /// ALTER TABLE … ADD PRIMARY KEY, or SET (tier = …): the table is
+    /// rewritten into a new one defined as `new` (keyed and sharded by a
+    /// new key, or in another tier: rows move between shards), which then
+    /// takes its name. Writes to the table wait meanwhile (a table
     /// lock on every shard); the copy is one transaction; the swap is one
     /// catalog record, so a crash leaves the old table or the new one,
     /// never half of either (recovery drops an unfinished copy). Inside a
@@ -1396,9 +1397,10 @@ impl<C: Cluster> Router<C> {
     /// writes, its catalog changes): COMMIT makes the new table the
     /// table, ROLLBACK leaves the old one, and meanwhile other sessions
     /// read the old one.
-    async fn add_primary_key(
+    async fn rewrite_table(
         &self,
         table: &Arc<TableDef>,
+        new: &TableDef,
         columns: &[usize],
         params: &Params,
         session: &mut SessionState,
@@ -1406,15 +1408,8 @@ impl<C: Cluster> Router<C> {
         let catalog = self.catalog_of(session);
         let indexes: Vec<Arc<tessera_types::IndexDef>> =
             catalog.indexes_of(table.id).cloned().collect();
-        let mut def = (**table).clone();
+        let mut def = new.clone();
         def.name = format!("{}{}", Catalog::REWRITE_PREFIX, table.id);
-        // No columns: the key is dropped (its columns stay NOT NULL, as in
-        // PostgreSQL), and rows are keyed by row ids.
-        def.primary_key = columns.to_vec();
-        def.sharding_key = columns.to_vec();
-        for c in columns {
-            def.columns[*c].not_null = true;
-        }
         let temp = def.name.clone();
         let create = ShardRequest::CreateTable {
             table: def,
@@ -3032,12 +3027,13 @@ impl<C: Cluster> Router<C> {
                 notices.extend(cascaded);
                 Ok(QueryResult::command("ALTER TABLE", notices))
             }
-            Plan::AddPrimaryKey {
+            Plan::RewriteTable {
                 table,
-                columns,
+                new,
+                key,
                 then_drop,
             } => {
-                Box::pin(self.add_primary_key(table, columns, &params, session)).await?;
+                Box::pin(self.rewrite_table(table, new, key, &params, session)).await?;
                 if let Some(column) = then_drop {
                     let catalog = self.catalog_of(session);
                     let quote = crate::binder::quote_name;
@@ -3548,7 +3544,7 @@ impl<C: Cluster> Router<C> {
                 },
             ),
             Plan::CreateTableAs { table, .. } => (table.global, "CREATE TABLE AS"),
-            Plan::AddPrimaryKey { table, .. } => (table.global, "ADD PRIMARY KEY"),
+            Plan::RewriteTable { table, .. } => (table.global, "ADD PRIMARY KEY"),
             _ => (false, ""),
         };
         if global {
@@ -5243,7 +5239,7 @@ fn writing_verb(plan: &Plan) -> Option<&str> {
         Plan::CreateIndex { .. } => "CREATE INDEX",
         Plan::AlterSequence { .. } => "ALTER SEQUENCE",
         Plan::Skipped { tag, .. } => tag,
-        Plan::AlterTable(_) | Plan::AddPrimaryKey { .. } => "ALTER TABLE",
+        Plan::AlterTable(_) | Plan::RewriteTable { .. } => "ALTER TABLE",
         Plan::Drop { kind, .. } => match kind {
             Relation::Table => "DROP TABLE",
             Relation::Index => "DROP INDEX",
@@ -5291,7 +5287,7 @@ fn ddl_tables(plan: &Plan, catalog: &Catalog) -> Vec<tessera_types::TableId> {
         }
         // The rewrite is the block's: its copy of the rows is its writes,
         // the swap one of its catalog changes.
-        Plan::AddPrimaryKey { table, .. } => vec![table.id],
+        Plan::RewriteTable { table, .. } => vec![table.id],
         Plan::Drop { kind, names, .. } => {
             let mut ids = Vec::new();
             for n in names {

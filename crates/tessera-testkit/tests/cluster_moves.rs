@@ -355,6 +355,53 @@ async fn tables_live_in_their_tiers() {
         )
         .await;
     assert_sqlstate(err, &SqlState::INVALID_PARAMETER_VALUE, "two tiers");
+    // ALTER TABLE … SET (tier = …) rewrites a table into another tier,
+    // its index with it.
+    first
+        .batch_execute(
+            "CREATE TABLE moved (id int PRIMARY KEY, tag text); \
+             CREATE INDEX moved_tag ON moved (tag); \
+             INSERT INTO moved SELECT g, 't' || (g % 7) FROM generate_series(1, 700) g; \
+             ALTER TABLE moved SET (tier = hot, fillfactor = 90)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_text(
+            &first,
+            "EXPLAIN SELECT count(*) FROM moved WHERE tag = 't3'"
+        )
+        .await[2],
+        "        ->  Index Scan using moved_tag on moved (on all 2 shards of tier hot)"
+    );
+    assert_eq!(
+        rows_text(
+            &first,
+            "SELECT reloptions FROM pg_class WHERE relname = 'moved'"
+        )
+        .await,
+        ["{tier=hot}"]
+    );
+    for (sql, code, what) in [
+        (
+            "ALTER TABLE moved SET (tier = cold)",
+            &SqlState::UNDEFINED_OBJECT,
+            "an unknown tier",
+        ),
+        (
+            "CREATE TABLE everywhere (id int PRIMARY KEY) DISTRIBUTED GLOBALLY; \
+             ALTER TABLE everywhere SET (tier = hot)",
+            &SqlState::INVALID_TABLE_DEFINITION,
+            "a global table",
+        ),
+    ] {
+        assert_sqlstate(first.batch_execute(sql).await, code, what);
+    }
+    // Its own tier: nothing to do.
+    first
+        .batch_execute("ALTER TABLE moved SET (tier = hot)")
+        .await
+        .unwrap();
     let plan = rows_text(&first, "EXPLAIN SELECT * FROM orders").await;
     assert_eq!(plan, ["Seq Scan on orders (on all 2 shards of tier hot)"]);
     let expected = tier_contents(&first).await;
@@ -371,6 +418,14 @@ async fn tables_live_in_their_tiers() {
             )
             .await,
             ["3000|4501500"]
+        );
+        assert_eq!(
+            rows_text(
+                &client,
+                "SELECT count(*), sum(id), count(*) FILTER (WHERE tag = 't3') FROM moved"
+            )
+            .await,
+            ["700|245350|100"]
         );
         client
             .batch_execute("UPDATE orders SET amount = amount WHERE cid = 9")

@@ -749,10 +749,33 @@ async fn errors_carry_postgres_codes_and_messages() {
     // pgbench's WITH (fillfactor=100) is accepted; other storage parameters
     // are not (Tessera has no pages to tune).
     client
-        .batch_execute("CREATE TABLE fill (a integer) WITH (fillfactor=100)")
+        .batch_execute(
+            "CREATE TABLE fill (a integer) WITH (fillfactor=100); \
+             ALTER TABLE fill SET (fillfactor = 70)",
+        )
         .await
         .unwrap();
+    let got = assert_sqlstate(
+        client
+            .batch_execute("ALTER TABLE fill SET (fillfactor = 5)")
+            .await,
+        &SqlState::INVALID_PARAMETER_VALUE,
+        "ALTER TABLE … SET (fillfactor = 5)",
+    );
+    assert_eq!(got, "value 5 out of bounds for option \"fillfactor\"");
     if !server.is_external() {
+        // Tessera's own: the tier (a single node has only the first).
+        client
+            .batch_execute("ALTER TABLE fill SET (tier = default)")
+            .await
+            .unwrap();
+        assert_sqlstate(
+            client
+                .batch_execute("ALTER TABLE fill SET (tier = hot)")
+                .await,
+            &SqlState::UNDEFINED_OBJECT,
+            "an unknown tier",
+        );
         let got = assert_sqlstate(
             client
                 .batch_execute("CREATE TABLE vac (a integer) WITH (autovacuum_enabled = false)")
