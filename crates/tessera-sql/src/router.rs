@@ -1701,7 +1701,24 @@ impl<C: Cluster> Router<C> {
                             .call(s, ShardRequest::BuildIndex { storage, block })
                     })
                     .collect();
-                join_all(builds).await.into_iter().find_map(Result::err)
+                let failed = join_all(builds).await.into_iter().find_map(Result::err);
+                // A unique index of a global table in a cluster: its
+                // entries in the cluster's tables keep values unique
+                // across the nodes' copies (`shard/globals.rs`).
+                let claims = index.unique
+                    && self.cluster.in_cluster()
+                    && catalog.table_by_id(index.table).is_some_and(|t| t.global);
+                match failed {
+                    None if claims => self
+                        .cluster
+                        .call(
+                            self.cluster.home_shard(),
+                            ShardRequest::ClaimGlobalIndex { storage },
+                        )
+                        .await
+                        .err(),
+                    other => other,
+                }
             }
         };
         if failure.is_none() {
@@ -3525,23 +3542,21 @@ impl<C: Cluster> Router<C> {
         result
     }
 
-    /// In a cluster, the changes to global tables not yet made there:
-    /// unique indexes (uniqueness would need checking across the nodes'
-    /// copies), an index made inside a block (each copy makes its entries
-    /// from the committed rows) and those that copy the rows (CREATE TABLE
-    /// AS, ADD PRIMARY KEY).
+    /// In a cluster, the changes to global tables not yet made there: an
+    /// index made inside a block (each copy makes its entries from the
+    /// committed rows, and a unique one's are written to the cluster's
+    /// tables once it exists), a table with UNIQUE constraints made in a
+    /// block (the same), and those that copy the rows (CREATE TABLE AS,
+    /// ADD PRIMARY KEY).
     fn refuse_global_ddl(&self, plan: &Plan, catalog: &Catalog, in_block: bool) -> Result<()> {
         let (global, what) = match plan {
-            Plan::CreateTable { table, unique, .. } => {
-                (table.global && !unique.is_empty(), "UNIQUE constraints")
-            }
+            Plan::CreateTable { table, unique, .. } => (
+                table.global && in_block && !unique.is_empty(),
+                "UNIQUE constraints inside a transaction block",
+            ),
             Plan::CreateIndex { index, .. } => (
-                catalog.table_by_id(index.table).is_some_and(|t| t.global)
-                    && (index.unique || in_block),
-                match index.unique {
-                    true => "unique indexes",
-                    false => "CREATE INDEX inside a transaction block",
-                },
+                catalog.table_by_id(index.table).is_some_and(|t| t.global) && in_block,
+                "CREATE INDEX inside a transaction block",
             ),
             Plan::CreateTableAs { table, .. } => (table.global, "CREATE TABLE AS"),
             Plan::RewriteTable { table, .. } => (table.global, "ADD PRIMARY KEY"),

@@ -656,6 +656,10 @@ pub enum ShardRequest {
         storage: tessera_types::TableId,
         valid_from: Timestamp,
     },
+    /// On shard 0 of a node in a cluster: writes the entries of unique
+    /// index `storage` of a global table to the cluster's tables
+    /// (`claim_global_index`).
+    ClaimGlobalIndex { storage: tessera_types::TableId },
     /// Hold every write to `table` here (as a read lock of all of it, owned
     /// by `holder`, released by `TxnAbort`) once the writes under way end;
     /// 55P03 if an open transaction block has written it here.
@@ -2030,6 +2034,7 @@ impl ShardContext {
             }
             ShardRequest::LockKeys { table, keys, mode } => self.lock_keys(table, keys, mode).await,
             ShardRequest::BuildIndex { storage, block } => self.build_index(storage, block).await,
+            ShardRequest::ClaimGlobalIndex { storage } => self.claim_global_index(storage).await,
             ShardRequest::Reshape {
                 table,
                 block: (tx, savepoint),

@@ -552,6 +552,9 @@ mod tests {
                 storage: index.storage.id,
                 valid_from: 51,
             },
+            ShardRequest::ClaimGlobalIndex {
+                storage: index.storage.id,
+            },
             ShardRequest::LockTable {
                 holder: 4,
                 table: t.id,

@@ -81,6 +81,7 @@ impl ShardContext {
         let store = self.store.borrow();
         let mut bytes = 0;
         let mut ops = Vec::with_capacity(writes.ops.len());
+        let mut changed = Vec::new();
         for op in &writes.ops {
             let table = op.table();
             // Index entries are each copy's own, made from the rows.
@@ -104,10 +105,17 @@ impl ShardContext {
             if cluster_row.as_ref() != store.get(table, op.key(), u64::MAX) {
                 return Err(changed_meanwhile());
             }
-            let new = match op {
-                WriteOp::Put { row, .. } => Some(encode_row(row)),
+            let new_row = match op {
+                WriteOp::Put { row, .. } => Some(row),
                 WriteOp::Delete { .. } => None,
             };
+            let new = new_row.map(|row| encode_row(row));
+            changed.push(RowChange {
+                table: def,
+                key: op.key(),
+                old: cluster_row,
+                new: new_row.cloned(),
+            });
             bytes += op.key().len()
                 + old.as_ref().map_or(0, Vec::len)
                 + new.as_ref().map_or(0, Vec::len);
@@ -128,7 +136,90 @@ impl ShardContext {
                 new,
             });
         }
+        ops.extend(claims(shared, &catalog, &changed)?);
         Ok(ops)
+    }
+
+    /// On shard 0 of a node in a cluster, once a unique index of a global
+    /// table is in every node's catalog: writes its entries for the rows
+    /// the cluster's tables hold (`claims` keeps them from then on),
+    /// together with those rows as they are, so that the write applies
+    /// only if none changed meanwhile (else it is made again). Two rows
+    /// with one value: 23505, as an index build gives it.
+    pub(super) async fn claim_global_index(&self, storage: TableId) -> Result<ShardResponse> {
+        let shared = self.shared_log()?;
+        for _ in 0..CLAIM_TRIES {
+            let catalog = self.catalog();
+            let Some(index) = catalog.indexes().find(|i| i.storage.id == storage).cloned() else {
+                return Err(Error::internal(
+                    "the unique index to claim entries of is gone",
+                ));
+            };
+            let Some(table) = catalog.table_by_id(index.table).filter(|t| t.global) else {
+                return Err(Error::internal("a claimed index of no global table"));
+            };
+            let GlobalChanges::Whole { tables, .. } = shared.log.globals_since(None) else {
+                return Err(Error::internal(
+                    "the global tables' rows were not given whole",
+                ));
+            };
+            let rows = tables
+                .into_iter()
+                .find(|(id, _)| *id == table.id)
+                .map(|(_, rows)| rows)
+                .unwrap_or_default();
+            let mut ops = Vec::new();
+            let mut entries: std::collections::BTreeMap<Vec<u8>, Vec<Value>> = Default::default();
+            let mut bytes = 0;
+            for (key, encoded) in rows.iter() {
+                let row = shaped(decode_row(encoded)?, table);
+                let Some((entry, entry_row)) = super::index_entry(&index, table, key, &row) else {
+                    continue;
+                };
+                if entries.contains_key(&entry) {
+                    return Err(super::unique_violation(&index, table, &entry_row, true));
+                }
+                let new = encode_row(&entry_row);
+                bytes += 2 * (key.len() + encoded.len()) + entry.len() + new.len();
+                if bytes > GLOBAL_WRITE_BYTES_MAX {
+                    return Err(Error::new(
+                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                        format!(
+                            "a unique index of a global table is made in one write of at most {} MiB; table \"{}\" is larger",
+                            GLOBAL_WRITE_BYTES_MAX >> 20,
+                            table.name
+                        ),
+                    ));
+                }
+                // The row as it is: the write applies only if it still is.
+                ops.push(GlobalOp {
+                    table: table.id,
+                    key: key.clone(),
+                    old: Some(encoded.clone()),
+                    new: Some(encoded.clone()),
+                });
+                let now = shared.log.global_row(storage, &entry);
+                if now.as_ref() != Some(&new) {
+                    ops.push(GlobalOp {
+                        table: storage,
+                        key: entry.clone(),
+                        old: now,
+                        new: Some(new),
+                    });
+                }
+                entries.insert(entry, entry_row);
+            }
+            if ops.is_empty() {
+                return Ok(ShardResponse::Done(vec![]));
+            }
+            if shared.log.write_globals(ops).await?.is_some() {
+                return Ok(ShardResponse::Done(vec![]));
+            }
+        }
+        Err(Error::new(
+            sqlstate::SERIALIZATION_FAILURE,
+            format!("global table rows kept changing while a unique index was made ({CLAIM_TRIES} tries)"),
+        ))
     }
 
     /// Whether `writes` change a global table: in a cluster only
@@ -406,6 +497,76 @@ impl ShardContext {
         self.store.borrow_mut().apply(writes, ts, horizon);
         self.unlocked.notify_waiters();
     }
+}
+
+/// How many times `claim_global_index` tries to write the entries of a
+/// table whose rows change meanwhile.
+const CLAIM_TRIES: usize = 20;
+
+/// A change of a global table's row, for `claims`.
+struct RowChange<'a> {
+    table: &'a TableDef,
+    key: &'a [u8],
+    old: Option<Vec<Value>>,
+    new: Option<Vec<Value>>,
+}
+
+/// The entries of unique indexes that row changes release and claim, as
+/// changes of the index's storage table in the cluster's tables (which no
+/// copy applies: each makes its own entries). A write applies only if
+/// every row it names is as it says, so of two writes that give one
+/// value to different rows the second fails: 40001, and its statement
+/// runs again, finds the value in this node's copy, and fails with 23505.
+/// An entry the cluster does not hold yet (its index's entries are being
+/// written, `claim_global_index`) is not released.
+fn claims(shared: &SharedLog, catalog: &Catalog, changed: &[RowChange]) -> Result<Vec<GlobalOp>> {
+    // Per entry: what the write releases there, and what it claims.
+    type Slot = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let mut wanted: std::collections::BTreeMap<(TableId, Vec<u8>), Slot> = Default::default();
+    for change in changed {
+        for index in catalog
+            .indexes_of(change.table.id)
+            .filter(|i| i.unique && !i.is_global(change.table))
+        {
+            let entry = |row: Option<&Vec<Value>>| {
+                row.and_then(|r| super::index_entry(index, change.table, change.key, r))
+            };
+            let (before, after) = (entry(change.old.as_ref()), entry(change.new.as_ref()));
+            if before == after {
+                continue;
+            }
+            if let Some((key, row)) = before {
+                wanted.entry((index.storage.id, key)).or_default().0 = Some(encode_row(&row));
+            }
+            if let Some((key, row)) = after {
+                let slot = wanted.entry((index.storage.id, key)).or_default();
+                if slot.1.is_some() {
+                    // Two rows of the write take one value: the copy's
+                    // index refused it unless it changed meanwhile.
+                    return Err(changed_meanwhile());
+                }
+                slot.1 = Some(encode_row(&row));
+            }
+        }
+    }
+    let mut ops = Vec::new();
+    for ((table, key), (released, claimed)) in wanted {
+        let now = shared.log.global_row(table, &key);
+        if now.is_some() && now != released && now != claimed {
+            // Another row's: this node's copy has not seen it yet.
+            return Err(changed_meanwhile());
+        }
+        if now == claimed {
+            continue;
+        }
+        ops.push(GlobalOp {
+            table,
+            key,
+            old: now,
+            new: claimed,
+        });
+    }
+    Ok(ops)
 }
 
 /// The indexes of the catalog's global tables, with their tables.
