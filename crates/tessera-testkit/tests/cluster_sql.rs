@@ -728,6 +728,23 @@ async fn unique_values_of_a_global_table_hold_across_nodes() {
         failure_code(&c[0], "INSERT INTO currencies VALUES (-11, 'new', 'x -7')").await,
         "23505"
     );
+    // A column's change of type keeps the values' entries.
+    for sql in [
+        "CREATE TABLE nums (id int PRIMARY KEY, n int UNIQUE) DISTRIBUTED GLOBALLY",
+        "INSERT INTO nums VALUES (1, 10), (2, 20)",
+        "ALTER TABLE nums ALTER COLUMN n TYPE bigint",
+        "UPDATE nums SET n = 11 WHERE id = 1",
+        "DELETE FROM nums WHERE id = 2",
+    ] {
+        c[1].batch_execute(sql).await.unwrap();
+    }
+    c[2].batch_execute("INSERT INTO nums VALUES (3, 20)")
+        .await
+        .unwrap();
+    assert_eq!(
+        failure_code(&c[0], "INSERT INTO nums VALUES (4, 11)").await,
+        "23505"
+    );
     // UNIQUE in a block is not made yet.
     c[0].batch_execute("BEGIN").await.unwrap();
     assert_eq!(

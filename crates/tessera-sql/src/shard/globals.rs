@@ -179,7 +179,7 @@ impl ShardContext {
                 if entries.contains_key(&entry) {
                     return Err(super::unique_violation(&index, table, &entry_row, true));
                 }
-                let new = encode_row(&entry_row);
+                let new = key.clone();
                 bytes += 2 * (key.len() + encoded.len()) + entry.len() + new.len();
                 if bytes > GLOBAL_WRITE_BYTES_MAX {
                     return Err(Error::new(
@@ -513,7 +513,8 @@ struct RowChange<'a> {
 
 /// The entries of unique indexes that row changes release and claim, as
 /// changes of the index's storage table in the cluster's tables (which no
-/// copy applies: each makes its own entries). A write applies only if
+/// copy applies: each makes its own entries): under the entry's key, the
+/// key of the row that holds the value. A write applies only if
 /// every row it names is as it says, so of two writes that give one
 /// value to different rows the second fails: 40001, and its statement
 /// runs again, finds the value in this node's copy, and fails with 23505.
@@ -535,17 +536,20 @@ fn claims(shared: &SharedLog, catalog: &Catalog, changed: &[RowChange]) -> Resul
             if before == after {
                 continue;
             }
-            if let Some((key, row)) = before {
-                wanted.entry((index.storage.id, key)).or_default().0 = Some(encode_row(&row));
+            // An entry names the key of the row that holds its value (not
+            // the entry's row, whose values change encoding when a column
+            // changes type).
+            if let Some((entry, _)) = before {
+                wanted.entry((index.storage.id, entry)).or_default().0 = Some(change.key.to_vec());
             }
-            if let Some((key, row)) = after {
-                let slot = wanted.entry((index.storage.id, key)).or_default();
+            if let Some((entry, _)) = after {
+                let slot = wanted.entry((index.storage.id, entry)).or_default();
                 if slot.1.is_some() {
                     // Two rows of the write take one value: the copy's
                     // index refused it unless it changed meanwhile.
                     return Err(changed_meanwhile());
                 }
-                slot.1 = Some(encode_row(&row));
+                slot.1 = Some(change.key.to_vec());
             }
         }
     }
