@@ -4672,6 +4672,18 @@ impl<C: Cluster> Router<C> {
                     // A write goes through the log: milliseconds apart.
                     self.sleep_up_to(500, 2_000 * attempt.min(10) as u64).await;
                 }
+                // In a block, a statement that reached no master (its node
+                // died or was replaced) cannot run again by itself: what
+                // it did elsewhere stays in the block. The client runs the
+                // block again, as after a standby's recovery conflict
+                // (40001, which retry loops know), not a lost connection.
+                Err(e) if !on_its_own && e.is_no_master_reached() => return Err(Error {
+                    code: sqlstate::SERIALIZATION_FAILURE,
+                    ..e
+                }
+                .with_hint(
+                    "A shard's master is being replaced: roll back and run the transaction again.",
+                )),
                 other => return other,
             }
         }

@@ -646,6 +646,23 @@ async fn a_killed_master_is_replaced_and_rejoins_as_a_replica_without_its_lost_t
     cluster.nodes[master].kill9();
     signal(&cluster, replica, "CONT");
 
+    // In a block, a write that reaches no master fails with 40001 (the
+    // client runs the block again), and leaves nothing behind.
+    let block = cluster.nodes[router].connect().await;
+    block.batch_execute("BEGIN").await.unwrap();
+    let err = block
+        .execute("INSERT INTO t VALUES (5001, 1)", &[])
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "40001", "{db:?}");
+    assert!(
+        db.hint()
+            .is_some_and(|h| h.contains("run the transaction again")),
+        "{db:?}"
+    );
+    block.batch_execute("ROLLBACK").await.unwrap();
+
     // Sent while no master answers: the router waits for the new one.
     let killed = std::time::Instant::now();
     via.execute("INSERT INTO t VALUES (3001, 6002)", &[])
