@@ -70,7 +70,7 @@ pub(super) fn no_lease(shard: u16) -> Error {
     Error::new(
         sqlstate::SERIALIZATION_FAILURE,
         format!(
-            "this node is cut off from the cluster's majority, so it takes no writes (and serves no reads) as master of shard {shard}; another member of its replica group may be taking over"
+            "this node's lease as master of shard {shard} ran out (it is cut off from the cluster's majority, or the cluster's Raft leader is being replaced), so it takes no writes and serves no reads; another member of its replica group may be taking over"
         ),
     )
     .no_master_reached()
