@@ -148,7 +148,7 @@ impl ShardContext {
     /// with one value: 23505, as an index build gives it.
     pub(super) async fn claim_global_index(&self, storage: TableId) -> Result<ShardResponse> {
         let shared = self.shared_log()?;
-        for _ in 0..CLAIM_TRIES {
+        'tries: for _ in 0..CLAIM_TRIES {
             let catalog = self.catalog();
             let Some(index) = catalog.indexes().find(|i| i.storage.id == storage).cloned() else {
                 return Err(Error::internal(
@@ -198,14 +198,17 @@ impl ShardContext {
                     old: Some(encoded.clone()),
                     new: Some(encoded.clone()),
                 });
-                let now = shared.log.global_row(storage, &entry);
-                if now.as_ref() != Some(&new) {
-                    ops.push(GlobalOp {
+                match shared.log.global_row(storage, &entry) {
+                    Some(holder) if holder == new => {}
+                    // Another row's, written after these rows were read:
+                    // read them again (it then shows as a duplicate).
+                    Some(_) => continue 'tries,
+                    None => ops.push(GlobalOp {
                         table: storage,
                         key: entry.clone(),
-                        old: now,
+                        old: None,
                         new: Some(new),
-                    });
+                    }),
                 }
                 entries.insert(entry, entry_row);
             }
