@@ -801,6 +801,14 @@ impl ShardRequest {
         }
     }
 
+    /// The bucket map epoch a `Routed` request was routed by.
+    fn routed_epoch(&self) -> Option<u64> {
+        match self {
+            ShardRequest::Routed { epoch, .. } => Some(*epoch),
+            _ => None,
+        }
+    }
+
     /// The snapshot the request reads at, if it reads at one (a scan, a
     /// SERIALIZABLE validation).
     pub fn snapshot(&self) -> Option<Timestamp> {
@@ -2009,10 +2017,7 @@ impl ShardContext {
                 // The copy's own newest snapshot, not the router's: see
                 // `copy_read`.
                 let read = self.copy_read();
-                let routed = match &*request {
-                    ShardRequest::Routed { epoch, .. } => Some(*epoch),
-                    _ => None,
-                };
+                let routed = request.routed_epoch();
                 request.read_at(read.ts);
                 let response = COPY_READ.scope((), Box::pin(self.handle(*request))).await?;
                 self.check_copy_routed(routed)?;

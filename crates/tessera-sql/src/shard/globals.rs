@@ -114,7 +114,7 @@ impl ShardContext {
                 table: def,
                 key: op.key(),
                 old: cluster_row,
-                new: new_row.cloned(),
+                new: new_row,
             });
             bytes += op.key().len()
                 + old.as_ref().map_or(0, Vec::len)
@@ -335,13 +335,10 @@ impl ShardContext {
                 None => None,
             };
             for (index, _) in of_table {
-                let entry = |row: Option<&Vec<Value>>| {
-                    row.and_then(|r| super::index_entry(index, table, &op.key, r))
-                };
-                let (before, after) = (entry(old), entry(new.as_ref()));
-                if before == after {
+                let Some((before, after)) = entry_change(index, table, &op.key, old, new.as_ref())
+                else {
                     continue;
-                }
+                };
                 if let Some((key, _)) = before {
                     set.ops.push(WriteOp::Delete {
                         table: index.storage.id,
@@ -511,7 +508,25 @@ struct RowChange<'a> {
     table: &'a TableDef,
     key: &'a [u8],
     old: Option<Vec<Value>>,
-    new: Option<Vec<Value>>,
+    new: Option<&'a Vec<Value>>,
+}
+
+/// An index entry (key and row) of a row, if it has one.
+type Entry = Option<(Vec<u8>, Vec<Value>)>;
+
+/// Index `index`'s entry for the row under `key` before and after it
+/// changes from `old` to `new`; `None` when the entry stays as it was.
+fn entry_change(
+    index: &IndexDef,
+    table: &TableDef,
+    key: &[u8],
+    old: Option<&Vec<Value>>,
+    new: Option<&Vec<Value>>,
+) -> Option<(Entry, Entry)> {
+    let entry =
+        |row: Option<&Vec<Value>>| row.and_then(|r| super::index_entry(index, table, key, r));
+    let (before, after) = (entry(old), entry(new));
+    (before != after).then_some((before, after))
 }
 
 /// The entries of unique indexes that row changes release and claim, as
@@ -528,17 +543,16 @@ fn claims(shared: &SharedLog, catalog: &Catalog, changed: &[RowChange]) -> Resul
     type Slot = (Option<Vec<u8>>, Option<Vec<u8>>);
     let mut wanted: std::collections::BTreeMap<(TableId, Vec<u8>), Slot> = Default::default();
     for change in changed {
-        for index in catalog
-            .indexes_of(change.table.id)
-            .filter(|i| i.unique && !i.is_global(change.table))
-        {
-            let entry = |row: Option<&Vec<Value>>| {
-                row.and_then(|r| super::index_entry(index, change.table, change.key, r))
-            };
-            let (before, after) = (entry(change.old.as_ref()), entry(change.new.as_ref()));
-            if before == after {
+        for index in catalog.indexes_of(change.table.id).filter(|i| i.unique) {
+            let Some((before, after)) = entry_change(
+                index,
+                change.table,
+                change.key,
+                change.old.as_ref(),
+                change.new,
+            ) else {
                 continue;
-            }
+            };
             // An entry names the key of the row that holds its value (not
             // the entry's row, whose values change encoding when a column
             // changes type).

@@ -585,10 +585,7 @@ impl ShardContext {
             )
             .no_master_reached())
         };
-        let routed_by = match request {
-            ShardRequest::Routed { epoch, .. } => *epoch,
-            _ => 0,
-        };
+        let routed_by = request.routed_epoch().unwrap_or(0);
         match self.copy_caught_up.get() {
             None => return behind("it has not caught up with its master since it started"),
             Some(epoch) if epoch < routed_by => {
@@ -596,7 +593,6 @@ impl ShardContext {
             }
             Some(_) => {}
         }
-
         if self
             .prepared
             .borrow()
@@ -610,8 +606,8 @@ impl ShardContext {
 
     /// Before a copy settles the move of buckets `tx`: waits until this
     /// node's catalog holds the move's outcome. A router with an older
-    /// map is then refused here (`check_copy_serves`) rather than served
-    /// a copy that already lost or gained the move's rows.
+    /// map is then refused after its read (`check_copy_routed`) rather
+    /// than served a copy that already lost or gained the move's rows.
     async fn wait_move_known(&self, tx: TxId) -> Result<()> {
         let known = super::buckets::catalog_reaches(
             || self.catalog(),
