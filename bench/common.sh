@@ -100,12 +100,13 @@ sql() { # port, then psql arguments
     "$psql_cmd" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
 }
 
-# Starts Tessera on a fresh data directory; sets tessera_port.
+# Starts Tessera on a fresh data directory; sets tessera_port. Its Unix
+# socket is in $work (PostgreSQL's, in $work/pg).
 start_tessera() {
     tessera_port=$(free_port)
     log "tessera: $tessera run --shards $shards on 127.0.0.1:$tessera_port"
     "$tessera" run --data-dir "$work/tessera-data" --pg-listen "127.0.0.1:$tessera_port" \
-        --shards "$shards" >"$work/tessera.log" 2>&1 &
+        --pg-socket-dir "$work" --shards "$shards" >"$work/tessera.log" 2>&1 &
     tessera_pid=$!
     wait_for_sql "$tessera_port" tessera "$work/tessera.log"
 }

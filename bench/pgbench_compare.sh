@@ -22,8 +22,11 @@
 # the workloads, stop it; then the other one. Prints a table of TPS and the
 # Tessera/PostgreSQL ratio, and each system's p99 latency.
 #
+# pgbench reaches both over TCP on 127.0.0.1, or with --unix over each
+# one's Unix-domain socket (what pgbench uses by default on the same machine).
+#
 # Usage: bench/pgbench_compare.sh [-c CLIENTS] [-j THREADS] [-T SECONDS]
-#                                 [--scale N] [--shards N] [--no-build]
+#                                 [--scale N] [--shards N] [--unix] [--no-build]
 # Environment (flags win): BENCH_CLIENTS (8), BENCH_THREADS (2),
 #   BENCH_DURATION (20), BENCH_SCALE (2), BENCH_SHARDS (2),
 #   BENCH_PG_OPTS (extra postgres -c options, e.g. "-c synchronous_commit=off"),
@@ -37,8 +40,9 @@ scale=${BENCH_SCALE:-2}
 shards=${BENCH_SHARDS:-2}
 pg_opts=${BENCH_PG_OPTS:-}
 build=1
+unix=0
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -c) clients=$2; shift 2 ;;
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
         -T) duration=$2; shift 2 ;;
         --scale) scale=$2; shift 2 ;;
         --shards) shards=$2; shift 2 ;;
+        --unix) unix=1; shift ;;
         --no-build) build=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -83,8 +88,9 @@ declare -A threads_of=([connect]=8)
 declare -A mode_of=([connect]=simple)
 declare -A tps p99
 
-load_and_run() { # system port
-    local system=$1 port=$2
+load_and_run() { # system port socket_dir
+    local system=$1 port=$2 host=127.0.0.1
+    [ "$unix" -eq 0 ] || host=$3
     log "$system: pgbench -i -I dtGp -s $scale"
     sql "$port" -f "$work/setup.sql" >/dev/null
     "$pgbench" -i -I dtGp -s "$scale" -h 127.0.0.1 -p "$port" -U postgres postgres \
@@ -101,7 +107,7 @@ load_and_run() { # system port
         # shellcheck disable=SC2086 # the script arguments split on purpose
         if ! "$pgbench" -n -M "$mode" ${script[$workload]} -c "$c" -j "$j" \
             -T "$duration" -l --log-prefix="$work/$system-$workload.log" \
-            -h 127.0.0.1 -p "$port" -U postgres postgres >"$out" 2>&1; then
+            -h "$host" -p "$port" -U postgres postgres >"$out" 2>&1; then
             cat "$out" >&2
             die "$system: pgbench $workload failed"
         fi
@@ -124,15 +130,15 @@ load_and_run() { # system port
 
 # --- runs ----------------------------------------------------------------------------
 start_tessera
-load_and_run tessera "$tessera_port"
+load_and_run tessera "$tessera_port" "$work"
 stop_tessera
 start_postgres
-load_and_run postgres "$postgres_port"
+load_and_run postgres "$postgres_port" "$work/pg"
 stop_postgres
 
 # --- report --------------------------------------------------------------------
 echo
-echo "pgbench -n -M prepared -c $clients -j $threads -T $duration (connect: -M simple -C -c 8 -j 8; select_c64: -c 64); $(nproc) cores; scale $scale"
+echo "pgbench -n -M prepared -c $clients -j $threads -T $duration (connect: -M simple -C -c 8 -j 8; select_c64: -c 64); $(nproc) cores; scale $scale; over $([ "$unix" -eq 1 ] && echo 'Unix sockets' || echo 'TCP (127.0.0.1)')"
 echo "tessera: $tessera --shards $shards"
 echo "postgres: $("$pg_bin/postgres" --version)${pg_opts:+ $pg_opts}"
 printf '%-14s %14s %14s %10s %16s %16s\n' workload tessera_tps postgres_tps ratio tessera_p99_ms postgres_p99_ms

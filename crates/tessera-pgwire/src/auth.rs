@@ -11,8 +11,8 @@
 //! [`AUTH_FAILURE_ADDRESSES_MAX`] addresses are remembered; past that the
 //! one whose last failure is oldest is forgotten.
 
+use crate::hba::Peer;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ impl Default for AuthConfig {
 /// Failed logins per client address (see the module comment).
 pub struct AuthFailures {
     delay_max: Duration,
-    by_address: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    by_address: Mutex<HashMap<Peer, (u32, Instant)>>,
 }
 
 impl AuthFailures {
@@ -112,8 +112,8 @@ impl AuthFailures {
     }
 
     /// Records a failure from `address` at `now`; returns how long to wait
-    /// before answering it.
-    pub fn failed(&self, address: IpAddr, now: Instant) -> Duration {
+    /// before answering it. Clients of the Unix socket count as one address.
+    pub fn failed(&self, address: Peer, now: Instant) -> Duration {
         let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= AUTH_FAILURE_ADDRESSES_MAX && !map.contains_key(&address) {
             map.retain(|_, (_, last)| now.duration_since(*last) < AUTH_FAILURE_WINDOW);
@@ -144,7 +144,7 @@ impl AuthFailures {
     }
 
     /// A login from `address` succeeded: its failures are forgotten.
-    pub fn succeeded(&self, address: IpAddr) {
+    pub fn succeeded(&self, address: Peer) {
         let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(&address);
     }
@@ -162,8 +162,8 @@ mod tests {
     #[test]
     fn delays_grow_per_address_and_reset() {
         let failures = AuthFailures::new(Duration::from_secs(2));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a = Peer::Host("10.0.0.1".parse().unwrap());
+        let b = Peer::Host("10.0.0.2".parse().unwrap());
         let t0 = Instant::now();
         let delays: Vec<u128> = (0..8).map(|_| failures.failed(a, t0).as_millis()).collect();
         assert_eq!(delays, [0, 0, 0, 250, 500, 1000, 2000, 2000]);
@@ -198,7 +198,7 @@ mod tests {
         let failures = AuthFailures::new(Duration::from_secs(1));
         let t0 = Instant::now();
         for i in 0..(AUTH_FAILURE_ADDRESSES_MAX as u32 + 50) {
-            let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let address = Peer::Host(std::net::Ipv4Addr::from(0x0a00_0000 + i).into());
             failures.failed(address, t0 + Duration::from_millis(i as u64));
         }
         assert_eq!(failures.remembered(), AUTH_FAILURE_ADDRESSES_MAX);

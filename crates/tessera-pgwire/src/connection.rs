@@ -19,7 +19,6 @@
 //! timeouts; the caller (the runtime) owns those.
 
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -34,7 +33,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::auth::{AuthConfig, TlsConfig};
 use crate::codec::{self, decode_frontend, decode_startup, BackendKey, DecodeError, Severity};
-use crate::hba::Method;
+use crate::hba::{Method, Peer};
 use crate::scram::{self, Final, ScramServer};
 use crate::session::{self, Accepted, Handshake, Session, Startup, Step};
 
@@ -46,8 +45,8 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 const INPUT_RETAIN_BYTES: usize = 1024 * 1024;
 
 /// Serves one client connection from `peer` until it ends: the startup
-/// handshake and authentication as `auth` says, then queries against
-/// `engine`. `backend` is what BackendKeyData reports (for a later
+/// handshake and authentication as `auth` says (no TLS over the Unix
+/// socket, as PostgreSQL), then queries against `engine`. `backend` is what BackendKeyData reports (for a later
 /// CancelRequest). Returns when the client terminates or disconnects, on a
 /// protocol error (after telling the client) or on an I/O error; it never
 /// panics on client input.
@@ -56,7 +55,7 @@ pub async fn serve_connection<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>
     engine: &E,
     backend: BackendKey,
     auth: &AuthConfig,
-    peer: IpAddr,
+    peer: Peer,
 ) {
     let mut stream = Stream::Plain(stream);
     if let Err(error) = run(&mut stream, engine, backend, auth, peer).await {
@@ -69,7 +68,7 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     engine: &E,
     backend: BackendKey,
     auth: &AuthConfig,
-    peer: IpAddr,
+    peer: Peer,
 ) -> io::Result<()> {
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<u8> = Vec::new();
@@ -77,7 +76,7 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     // timeout, or the connection is closed (PostgreSQL's
     // authentication_timeout), so silent clients do not hold slots.
     let started = async {
-        let Some(accepted) = handshake(stream, &mut input, &mut out, auth).await? else {
+        let Some(accepted) = handshake(stream, &mut input, &mut out, auth, peer).await? else {
             return Ok(None);
         };
         authenticate(stream, &mut input, &mut out, engine, auth, peer, *accepted).await
@@ -94,7 +93,7 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     };
     let mut session = Session::start(engine, state, backend, out);
     let activity = session.activity().clone();
-    activity.update(|a| a.client_addr = Some(peer));
+    activity.update(|a| a.client_addr = peer.address());
     // However the session ends, the engine releases what it holds (an open
     // transaction is rolled back).
     let result: io::Result<()> = async {
@@ -182,15 +181,17 @@ async fn run<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Reads the startup messages (answering SSL and GSS requests, starting
-/// TLS) until the client asks to start a session; `None` when the
-/// connection should end (what to tell the client is already written).
+/// TLS, which is offered over TCP only) until the client asks to start a
+/// session; `None` when the connection should end (what to tell the
+/// client is already written).
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut Stream<S>,
     input: &mut Vec<u8>,
     out: &mut Vec<u8>,
     auth: &AuthConfig,
+    peer: Peer,
 ) -> io::Result<Option<Box<Accepted>>> {
-    let mut startup = Startup::new(auth.tls.is_some());
+    let mut startup = Startup::new(auth.tls.is_some() && peer != Peer::Local);
     loop {
         let (handshake, used) = match decode_startup(input) {
             Ok(Some((message, used))) => (startup.handle(message, out), used),
@@ -257,7 +258,7 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     engine: &E,
     auth: &AuthConfig,
-    peer: IpAddr,
+    peer: Peer,
     accepted: Accepted,
 ) -> io::Result<Option<tessera_sql::SessionState>> {
     let Accepted {
@@ -539,11 +540,12 @@ pub async fn refuse_connection<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     error: &tessera_types::Error,
     auth: &AuthConfig,
+    peer: Peer,
 ) {
     let mut stream = Stream::Plain(stream);
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut out: Vec<u8> = Vec::new();
-    let started = handshake(&mut stream, &mut input, &mut out, auth);
+    let started = handshake(&mut stream, &mut input, &mut out, auth, peer);
     if let Ok(Ok(Some(_))) = tokio::time::timeout(auth.timeout, started).await {
         codec::error_response(&mut out, Severity::Fatal, error);
         let _ = close(&mut stream, &mut out).await;

@@ -8,17 +8,56 @@
 //! hostnossl   all       all    ::1/128          trust
 //! ```
 //!
-//! `type` is `host` (TLS or not), `hostssl` (TLS only) or `hostnossl`;
-//! `database` and `user` are `all` or comma-separated names; `address` is
-//! `all` or an IPv4/IPv6 address with a `/prefix` (a bare address is the
-//! host alone); `method` is `trust`, `reject`, `scram-sha-256`, `md5` or
-//! `password`. `#` starts a comment. The first rule that matches decides;
-//! a connection no rule matches is refused (28000).
+//! `type` is `host` (TLS or not), `hostssl` (TLS only) or `hostnossl`,
+//! all over TCP, or `local` (the Unix-domain socket; such a line has no
+//! address field); `database` and `user` are `all` or comma-separated
+//! names; `address` is `all` or an IPv4/IPv6 address with a `/prefix` (a
+//! bare address is the host alone); `method` is `trust`, `reject`,
+//! `scram-sha-256`, `md5` or `password`. `#` starts a comment. The first
+//! rule that matches decides; a connection no rule matches is refused
+//! (28000).
 //!
-//! Without a rule file ([`HbaRules::default`]): loopback addresses are
-//! trusted, every other address must use SCRAM-SHA-256.
+//! Without a rule file ([`HbaRules::default`]): the Unix-domain socket and
+//! loopback addresses are trusted, every other address must use
+//! SCRAM-SHA-256.
 
 use std::net::IpAddr;
+
+/// Where a client connects from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// Over TCP, from this address.
+    Host(IpAddr),
+    /// Over the node's Unix-domain socket.
+    Local,
+}
+
+impl Peer {
+    /// The client's address, as `pg_stat_activity.client_addr` shows it
+    /// (NULL over the Unix socket).
+    pub fn address(self) -> Option<IpAddr> {
+        match self {
+            Peer::Host(address) => Some(address),
+            Peer::Local => None,
+        }
+    }
+}
+
+impl From<IpAddr> for Peer {
+    fn from(address: IpAddr) -> Peer {
+        Peer::Host(address)
+    }
+}
+
+impl std::fmt::Display for Peer {
+    /// As PostgreSQL names it in its messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Host(address) => address.fmt(f),
+            Peer::Local => f.write_str("[local]"),
+        }
+    }
+}
 
 /// The longest rule file read.
 pub const HBA_FILE_BYTES_MAX: usize = 1 << 20;
@@ -37,6 +76,7 @@ pub enum Method {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    Local,
     Host,
     HostSsl,
     HostNoSsl,
@@ -131,10 +171,11 @@ pub struct Rule {
 pub struct HbaRules(Vec<Rule>);
 
 impl Default for HbaRules {
-    /// Loopback trusted, everything else SCRAM-SHA-256.
+    /// The Unix socket and loopback trusted, everything else SCRAM-SHA-256.
     fn default() -> HbaRules {
         HbaRules::parse(
-            "host all all 127.0.0.0/8 trust\n\
+            "local all all trust\n\
+             host all all 127.0.0.0/8 trust\n\
              host all all ::1/128 trust\n\
              host all all all scram-sha-256\n",
         )
@@ -165,19 +206,33 @@ impl HbaRules {
                 continue;
             }
             let fail = |message: String| format!("line {line_no}: {message}");
-            let [kind, databases, users, address, method] = fields[..] else {
-                return Err(fail(format!(
-                    "expected 5 fields (type database user address method), found {}",
-                    fields.len()
-                )));
-            };
-            let kind = match kind {
-                "host" => Kind::Host,
-                "hostssl" => Kind::HostSsl,
-                "hostnossl" => Kind::HostNoSsl,
-                other => {
+            let (kind, databases, users, address, method) = match fields[..] {
+                ["local", databases, users, method] => {
+                    (Kind::Local, databases, users, "all", method)
+                }
+                ["local", ..] => {
                     return Err(fail(format!(
-                        "invalid connection type \"{other}\" (host, hostssl or hostnossl)"
+                        "expected 4 fields for a local rule (local database user method), found {}",
+                        fields.len()
+                    )))
+                }
+                [kind, databases, users, address, method] => {
+                    let kind = match kind {
+                        "host" => Kind::Host,
+                        "hostssl" => Kind::HostSsl,
+                        "hostnossl" => Kind::HostNoSsl,
+                        other => {
+                            return Err(fail(format!(
+                                "invalid connection type \"{other}\" (local, host, hostssl or hostnossl)"
+                            )))
+                        }
+                    };
+                    (kind, databases, users, address, method)
+                }
+                _ => {
+                    return Err(fail(format!(
+                        "expected 5 fields (type database user address method), found {}",
+                        fields.len()
                     )))
                 }
             };
@@ -207,16 +262,16 @@ impl HbaRules {
 
     /// The first rule for a connection from `peer` (over TLS when `ssl`)
     /// to `database` as `user`.
-    pub fn find(&self, ssl: bool, database: &str, user: &str, peer: IpAddr) -> Option<&Rule> {
+    pub fn find(&self, ssl: bool, database: &str, user: &str, peer: Peer) -> Option<&Rule> {
         self.0.iter().find(|r| {
-            let kind = match r.kind {
-                Kind::Host => true,
-                Kind::HostSsl => ssl,
-                Kind::HostNoSsl => !ssl,
+            let place = match (r.kind, peer) {
+                (Kind::Local, Peer::Local) => true,
+                (Kind::Local, Peer::Host(_)) | (_, Peer::Local) => false,
+                (Kind::Host, Peer::Host(address)) => r.address.contains(address),
+                (Kind::HostSsl, Peer::Host(address)) => ssl && r.address.contains(address),
+                (Kind::HostNoSsl, Peer::Host(address)) => !ssl && r.address.contains(address),
             };
-            kind && r.databases.matches(database)
-                && r.users.matches(user)
-                && r.address.contains(peer)
+            place && r.databases.matches(database) && r.users.matches(user)
         })
     }
 }
@@ -225,8 +280,8 @@ impl HbaRules {
 mod tests {
     use super::*;
 
-    fn ip(text: &str) -> IpAddr {
-        text.parse().unwrap()
+    fn ip(text: &str) -> Peer {
+        Peer::Host(text.parse().unwrap())
     }
 
     #[test]
@@ -239,6 +294,28 @@ mod tests {
         assert_eq!(method("::ffff:127.0.0.1"), Some(Method::Trust));
         assert_eq!(method("10.0.0.1"), Some(Method::ScramSha256));
         assert_eq!(method("2001:db8::1"), Some(Method::ScramSha256));
+        assert_eq!(
+            rules.find(false, "db", "u", Peer::Local).map(|r| r.method),
+            Some(Method::Trust)
+        );
+    }
+
+    #[test]
+    fn local_rules_match_only_the_unix_socket() {
+        let rules = HbaRules::parse(
+            "local sales all md5\n\
+             local all   all reject\n\
+             host  all   all all trust\n",
+        )
+        .unwrap();
+        let find = |db, peer| rules.find(false, db, "u", peer).map(|r| (r.method, r.line));
+        assert_eq!(find("sales", Peer::Local), Some((Method::Md5, 1)));
+        assert_eq!(find("other", Peer::Local), Some((Method::Reject, 2)));
+        assert_eq!(find("sales", ip("127.0.0.1")), Some((Method::Trust, 3)));
+        let tcp_only = HbaRules::parse("host all all all trust").unwrap();
+        assert_eq!(tcp_only.find(false, "x", "u", Peer::Local), None);
+        assert_eq!(Peer::Local.to_string(), "[local]");
+        assert_eq!(Peer::Local.address(), None);
     }
 
     #[test]
@@ -281,7 +358,11 @@ mod tests {
             ("host all all", "line 1: expected 5 fields"),
             (
                 "\nlocal all all all trust",
-                "line 2: invalid connection type \"local\"",
+                "line 2: expected 4 fields for a local rule",
+            ),
+            (
+                "hostx all all all trust",
+                "line 1: invalid connection type \"hostx\"",
             ),
             ("host all all 1.2.3.4/33 trust", "invalid CIDR mask"),
             ("host all all ::1/129 trust", "invalid CIDR mask"),

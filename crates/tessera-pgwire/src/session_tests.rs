@@ -169,7 +169,8 @@ impl QueryEngine for FakeEngine {
 static ENGINE: FakeEngine = FakeEngine;
 /// The built-in rules: the loopback client below is trusted.
 static AUTH: std::sync::LazyLock<crate::AuthConfig> = std::sync::LazyLock::new(Default::default);
-const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+const LOOPBACK: crate::hba::Peer =
+    crate::hba::Peer::Host(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 const KEY: BackendKey = BackendKey {
     process_id: 7,
     secret_key: 9,

@@ -4,13 +4,16 @@
 //! its own tokio current-thread runtime. A shard owns its tables and WAL;
 //! other threads reach them only by sending a request to its mailbox (a
 //! bounded channel) through the [`transport`] interface. Every shard also
-//! listens on the PostgreSQL port with `SO_REUSEPORT`, so the kernel spreads
-//! connections over shards, and routes its connections' statements.
+//! accepts clients (on the PostgreSQL port with `SO_REUSEPORT`, and on the
+//! node's Unix socket), serves each on the shard with the fewest
+//! ([`clients`]), and routes its connections' statements.
 
+pub mod clients;
 pub mod meta;
 pub mod node;
 pub mod transport;
 
+pub use clients::ClientStream;
 pub use node::{
     run_node, Admission, ConnectionHandler, NodeConfig, NodeHandle, CHECKPOINT_INTERVAL_DEFAULT,
     CHECKPOINT_WAL_SIZE_DEFAULT, CHECKPOINT_WAL_SIZE_MIN, MAX_CONNECTIONS_DEFAULT,

@@ -29,7 +29,9 @@ use tessera_storage::wal::{WAL_PREALLOCATE_BYTES, WAL_SEGMENT_BYTES_MAX};
 use tessera_storage::{LogDeps, Timeline, TwoPhaseLedger, WalWriter};
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
 use tessera_types::{sqlstate, Catalog, Error, Result};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
+
+use crate::clients::{ClientStream, Placed, Spread, StdClientStream, UnixSocketFile};
 use tokio::sync::{mpsc, watch};
 
 use crate::meta::{Meta, FORMAT_VERSION};
@@ -68,6 +70,10 @@ pub const LISTEN_BACKLOG: u32 = 1024;
 pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub pg_listen: SocketAddr,
+    /// The directory of the Unix-domain socket clients on this machine may
+    /// use (`.s.PGSQL.<port>` in it, PostgreSQL's
+    /// `unix_socket_directories`); `None`: TCP only.
+    pub pg_socket_dir: Option<PathBuf>,
     pub shards: u16,
     /// Used only when the data directory is created.
     pub bucket_count: u32,
@@ -155,6 +161,7 @@ impl NodeConfig {
         NodeConfig {
             data_dir,
             pg_listen,
+            pg_socket_dir: None,
             shards,
             bucket_count: BUCKET_COUNT_DEFAULT,
             max_connections: MAX_CONNECTIONS_DEFAULT,
@@ -197,7 +204,7 @@ pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
 /// router and a process id, or, when the node is full, only to tell the
 /// client why it is refused.
 pub type ConnectionHandler = Arc<
-    dyn Fn(TcpStream, Rc<Router<ShardCluster>>, Admission) -> Pin<Box<dyn Future<Output = ()>>>
+    dyn Fn(ClientStream, Rc<Router<ShardCluster>>, Admission) -> Pin<Box<dyn Future<Output = ()>>>
         + Send
         + Sync,
 >;
@@ -222,6 +229,8 @@ pub struct NodeHandle {
     threads: Vec<std::thread::JoinHandle<()>>,
     pub shards: u16,
     pub pg_listen: SocketAddr,
+    /// The Unix socket, removed at shutdown.
+    pub pg_socket: Option<UnixSocketFile>,
     /// Runs shard requests from other nodes on this node's shards.
     pub remote_shards: crate::transport::RemoteShards,
 }
@@ -286,6 +295,10 @@ pub fn run_node(mut config: NodeConfig, handler: ConnectionHandler) -> Result<No
             ),
         ));
     }
+    let pg_socket = match &config.pg_socket_dir {
+        Some(dir) => Some(UnixSocketFile::bind(dir, config.pg_listen.port())?),
+        None => None,
+    };
     if config.checkpoint_wal_size_bytes < CHECKPOINT_WAL_SIZE_MIN
         || config.checkpoint_interval.is_zero()
     {
@@ -455,8 +468,13 @@ pub fn run_node(mut config: NodeConfig, handler: ConnectionHandler) -> Result<No
     ));
     let _lock = lock;
     let connections = Arc::new(AtomicUsize::new(0));
-    for (shard, (recovered_shard, mailbox)) in
-        recovered.shards.into_iter().zip(receivers).enumerate()
+    let (spread, handoffs) = Spread::new(meta.shard_count as usize);
+    for ((shard, (recovered_shard, mailbox)), handoff) in recovered
+        .shards
+        .into_iter()
+        .zip(receivers)
+        .enumerate()
+        .zip(handoffs)
     {
         let shard = shard as ShardId;
         let core = if cores.is_empty() {
@@ -478,6 +496,12 @@ pub fn run_node(mut config: NodeConfig, handler: ConnectionHandler) -> Result<No
             mailboxes: mailboxes.clone(),
             mailbox,
             pg_listen: config.pg_listen,
+            pg_socket: match &pg_socket {
+                Some(socket) => Some(socket.listener()?),
+                None => None,
+            },
+            spread: spread.clone(),
+            handoff,
             handler: handler.clone(),
             shutdown: shutdown_rx.clone(),
             first_shard,
@@ -541,6 +565,7 @@ pub fn run_node(mut config: NodeConfig, handler: ConnectionHandler) -> Result<No
         threads,
         shards: meta.shard_count,
         pg_listen: config.pg_listen,
+        pg_socket,
         remote_shards: crate::transport::RemoteShards::new(
             remote_mailboxes,
             first_shard,
@@ -566,6 +591,9 @@ struct ShardArgs {
     mailboxes: Mailboxes,
     mailbox: mpsc::Receiver<Envelope>,
     pg_listen: SocketAddr,
+    pg_socket: Option<std::os::unix::net::UnixListener>,
+    spread: Arc<Spread>,
+    handoff: mpsc::UnboundedReceiver<StdClientStream>,
     handler: ConnectionHandler,
     shutdown: watch::Receiver<bool>,
     first_shard: ShardId,
@@ -635,6 +663,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
         mailboxes,
         mut mailbox,
         pg_listen,
+        pg_socket,
+        spread,
+        mut handoff,
         handler,
         mut shutdown,
         first_shard,
@@ -830,30 +861,62 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
     if all_ready.wait_for(|ready| *ready).await.is_err() {
         return Ok(());
     }
-    let mut connection_seq: u32 = 0;
+    let unix = match pg_socket {
+        Some(l) => Some(
+            tokio::net::UnixListener::from_std(l)
+                .map_err(|e| Error::io("listening on the Unix socket", e))?,
+        ),
+        None => None,
+    };
+    let connection_seq = std::cell::Cell::new(0u32);
+    let serve = |stream: ClientStream, served| {
+        connection_seq.set(connection_seq.get().wrapping_add(1));
+        let process_id = ((shard as u32) << 22) | (connection_seq.get() & 0x3F_FFFF);
+        let slot = ConnectionSlot(connections.clone());
+        let admission = if connections.fetch_add(1, Ordering::AcqRel) < max_connections {
+            Admission::Admitted { process_id }
+        } else {
+            Admission::Refused(Error::new(
+                sqlstate::TOO_MANY_CONNECTIONS,
+                "sorry, too many clients already",
+            ))
+        };
+        let serve = handler(stream, router.clone(), admission);
+        tokio::task::spawn_local(async move {
+            serve.await;
+            drop((slot, served));
+        });
+    };
+    let place = |stream: ClientStream| {
+        if let Placed::Here(stream, served) = spread.place(shard as usize, stream) {
+            serve(stream, served);
+        }
+    };
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connection_seq = connection_seq.wrapping_add(1);
-                    let process_id = ((shard as u32) << 22) | (connection_seq & 0x3F_FFFF);
-                    let slot = ConnectionSlot(connections.clone());
-                    let admission = if connections.fetch_add(1, Ordering::AcqRel) < max_connections {
-                        Admission::Admitted { process_id }
-                    } else {
-                        Admission::Refused(Error::new(sqlstate::TOO_MANY_CONNECTIONS, "sorry, too many clients already"))
-                    };
-                    let serve = handler(stream, router.clone(), admission);
-                    tokio::task::spawn_local(async move {
-                        serve.await;
-                        drop(slot);
-                    });
+                    place(ClientStream::Tcp(stream));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a moment instead of spinning.
                     tracing::warn!("shard {shard}: accept failed: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            accepted = async { unix.as_ref().expect("guarded").accept().await }, if unix.is_some() => match accepted {
+                Ok((stream, _peer)) => place(ClientStream::Unix(stream)),
+                Err(e) => {
+                    tracing::warn!("shard {shard}: accept on the Unix socket failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(moved) = handoff.recv() => match moved.into_tokio() {
+                Ok(stream) => serve(stream, spread.arrived(shard as usize)),
+                Err(e) => {
+                    drop(spread.arrived(shard as usize));
+                    tracing::warn!("shard {shard}: taking over a connection failed: {e}");
                 }
             },
             _ = shutdown.changed() => break,

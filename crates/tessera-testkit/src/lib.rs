@@ -224,6 +224,20 @@ impl TestServer {
         &self.process().data_dir
     }
 
+    /// The directory of the server's Unix socket (`--pg-socket-dir`): its
+    /// own temp directory, unless the test's arguments name another.
+    pub fn socket_dir(&self) -> PathBuf {
+        let process = self.process();
+        match process
+            .extra_args
+            .iter()
+            .position(|a| a == "--pg-socket-dir")
+        {
+            Some(i) => PathBuf::from(&process.extra_args[i + 1]),
+            None => process.root_dir.clone(),
+        }
+    }
+
     /// Connection settings for this server, for tests that need the
     /// [`tokio_postgres::Connection`] itself (e.g. to read ParameterStatus).
     pub fn config(&self) -> Config {
@@ -497,6 +511,11 @@ impl TestServer {
             process.bin.display()
         );
         let stderr = log.try_clone().expect("clone log file handle");
+        // The socket goes with the server's temp directory, not into /tmp.
+        let socket_dir = match process.extra_args.iter().any(|a| a == "--pg-socket-dir") {
+            true => vec![],
+            false => vec!["--pg-socket-dir".into(), process.root_dir.clone()],
+        };
         let child = Command::new(&process.bin)
             .arg("run")
             .arg("--data-dir")
@@ -505,10 +524,12 @@ impl TestServer {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--shards")
             .arg(shards.to_string())
+            .args(&socket_dir)
             .args(&process.extra_args)
             .env_remove("TESSERA_DATA_DIR")
             .env_remove("TESSERA_PG_LISTEN")
             .env_remove("TESSERA_SHARDS")
+            .env_remove("TESSERA_PG_SOCKET_DIR")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(stderr))

@@ -19,7 +19,7 @@ use tessera_cluster::secret::ClusterSecret;
 use tessera_cluster::service::{ClusterConfig, Timing};
 use tessera_cluster::state::ReplicationMode;
 use tessera_pgwire::auth::{AuthFailures, AUTH_FAILURE_DELAY_MAX_DEFAULT};
-use tessera_pgwire::hba::HbaRules;
+use tessera_pgwire::hba::{HbaRules, Peer};
 use tessera_pgwire::{refuse_connection, serve_connection, tls_config, AuthConfig, BackendKey};
 use tessera_runtime::transport::IdLease;
 use tessera_runtime::{
@@ -33,6 +33,8 @@ use tessera_types::RoleDef;
 /// The PostgreSQL port a node listens on by default: not 5432 (PostgreSQL)
 /// nor 6379 (Redis), so it runs beside both.
 const PG_LISTEN_DEFAULT: &str = "127.0.0.1:5454";
+/// PostgreSQL's own default `unix_socket_directories`.
+const PG_SOCKET_DIR_DEFAULT: &str = "/tmp";
 const DATA_DIR_DEFAULT: &str = "./tessera-data";
 /// The superuser a new node creates: the name clients and tools assume.
 const ADMIN_USER_DEFAULT: &str = "postgres";
@@ -107,7 +109,7 @@ struct StatusArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// A TOML file with any of: data_dir, pg_listen, shards, max_connections,
+    /// A TOML file with any of: data_dir, pg_listen, pg_socket_dir, shards, max_connections,
     /// shard_memory_limit, memory_limit, checkpoint_wal_size, checkpoint_interval,
     /// log_level, pg_hba, pg_tls_cert, pg_tls_key, admin_user,
     /// admin_password_file, auth_failure_delay_max, authentication_timeout,
@@ -122,6 +124,11 @@ struct RunArgs {
     /// Address for PostgreSQL clients [default: 127.0.0.1:5454].
     #[arg(long, env = "TESSERA_PG_LISTEN")]
     pg_listen: Option<SocketAddr>,
+    /// Directory of the Unix-domain socket for clients on this machine
+    /// (`DIR/.s.PGSQL.PORT`, PostgreSQL's unix_socket_directories; connect
+    /// with `psql -h DIR -p PORT`); an empty value: TCP only [default: /tmp].
+    #[arg(long, env = "TESSERA_PG_SOCKET_DIR")]
+    pg_socket_dir: Option<PathBuf>,
     /// Shards (threads, one per core) [default: the cores this process may use].
     #[arg(long, env = "TESSERA_SHARDS")]
     shards: Option<u16>,
@@ -247,6 +254,7 @@ struct RunArgs {
 struct ConfigFile {
     data_dir: Option<PathBuf>,
     pg_listen: Option<SocketAddr>,
+    pg_socket_dir: Option<PathBuf>,
     shards: Option<u16>,
     max_connections: Option<usize>,
     shard_memory_limit: Option<Size>,
@@ -1136,6 +1144,11 @@ fn run(mut args: RunArgs) -> Result<(), String> {
         Some(a) => a,
         None => PG_LISTEN_DEFAULT.parse().map_err(|e| format!("{e}"))?,
     };
+    let pg_socket_dir = args
+        .pg_socket_dir
+        .or(file.pg_socket_dir.take())
+        .unwrap_or_else(|| PathBuf::from(PG_SOCKET_DIR_DEFAULT));
+    let pg_socket_dir = (!pg_socket_dir.as_os_str().is_empty()).then_some(pg_socket_dir);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -1169,9 +1182,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     let handler: ConnectionHandler = Arc::new(move |stream, router, admission| {
         let auth = auth.clone();
         Box::pin(async move {
-            let peer = stream
-                .peer_addr()
-                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
+            let peer = stream.peer_address().map_or(Peer::Local, Peer::Host);
             match admission {
                 Admission::Admitted { process_id } => {
                     // Unguessable: it lets whoever holds it cancel the
@@ -1187,7 +1198,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
                     };
                     serve_connection(stream, &*router, key, &auth, peer).await;
                 }
-                Admission::Refused(error) => refuse_connection(stream, &error, &auth).await,
+                Admission::Refused(error) => refuse_connection(stream, &error, &auth, peer).await,
             }
         })
     });
@@ -1205,6 +1216,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     };
     tessera_types::memory::set_limit(usize::try_from(memory_limit).unwrap_or(usize::MAX));
     let mut config = NodeConfig::new(data_dir.clone(), pg_listen, shards);
+    config.pg_socket_dir = pg_socket_dir;
     config.max_connections = max_connections;
     config.shard_memory_limit_bytes = usize::try_from(shard_memory_limit).unwrap_or(usize::MAX);
     config.checkpoint_wal_size_bytes = checkpoint_wal_size;
@@ -1326,6 +1338,17 @@ fn run(mut args: RunArgs) -> Result<(), String> {
         pg_listen.ip(),
         pg_listen.port()
     );
+    if let Some(socket) = &node.pg_socket {
+        tracing::info!(
+            "and on the Unix socket {}; connect with: psql -h {} -p {} -U {admin}",
+            socket.path().display(),
+            socket
+                .path()
+                .parent()
+                .map_or("/".into(), |d| d.display().to_string()),
+            pg_listen.port()
+        );
+    }
     tracing::info!(
         "memory: {} MiB held after start, limit {}",
         tessera_types::memory::heap_bytes() >> 20,
