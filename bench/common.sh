@@ -22,6 +22,11 @@ if [ ! -x "$pg_bin/pgbench" ] || ! command -v psql >/dev/null 2>&1; then
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql-15 postgresql-client-15
 fi
+if [ ! -x /usr/bin/time ]; then
+    log "installing time (CPU time of pgbench)"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time
+fi
 pgbench=$pg_bin/pgbench
 psql_cmd=$(command -v psql || echo "$pg_bin/psql")
 [ -x "$pgbench" ] || die "pgbench not found at $pgbench"
@@ -98,6 +103,29 @@ sql() { # port, then psql arguments
     local port=$1
     shift
     "$psql_cmd" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"
+}
+
+# CPU clock ticks used so far by the running server of `$1` (tessera or
+# postgres): Tessera's process (all its threads); PostgreSQL's postmaster,
+# its live children (backends, WAL writer, checkpointer) and the children
+# it has reaped (backends of clients that left).
+server_cpu_ticks() {
+    local pids
+    case $1 in
+        tessera) pids=$tessera_pid ;;
+        postgres)
+            local pm
+            pm=$(head -1 "$pg_data/postmaster.pid")
+            pids="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+            ;;
+    esac
+    local p total=0
+    for p in $pids; do
+        [ -r "/proc/$p/stat" ] || continue
+        # utime stime cutime cstime: fields 14-17 after the command name.
+        total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 + $14 + $15 }')))
+    done
+    echo "$total"
 }
 
 # Starts Tessera on a fresh data directory; sets tessera_port. Its Unix

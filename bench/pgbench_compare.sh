@@ -20,7 +20,8 @@
 #
 # Each system runs alone: start it on a temp dir and a free port, load, run
 # the workloads, stop it; then the other one. Prints a table of TPS and the
-# Tessera/PostgreSQL ratio, and each system's p99 latency.
+# Tessera/PostgreSQL ratio, each system's p99 latency, and the CPU time
+# per transaction of each server and of pgbench.
 #
 # pgbench reaches both over TCP on 127.0.0.1, or with --unix over each
 # one's Unix-domain socket (what pgbench uses by default on the same machine).
@@ -42,7 +43,7 @@ pg_opts=${BENCH_PG_OPTS:-}
 build=1
 unix=0
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -c) clients=$2; shift 2 ;;
@@ -86,7 +87,8 @@ declare -A script=([select_only]="-S" [insert]="-f $work/insert.sql"
 declare -A clients_of=([connect]=8 [select_c64]=64)
 declare -A threads_of=([connect]=8)
 declare -A mode_of=([connect]=simple)
-declare -A tps p99
+declare -A tps p99 server_us client_us
+ticks_per_second=$(getconf CLK_TCK)
 
 load_and_run() { # system port socket_dir
     local system=$1 port=$2 host=127.0.0.1
@@ -104,8 +106,11 @@ load_and_run() { # system port socket_dir
         log "$system: $workload for ${duration}s (-c $c -j $j -M $mode)"
         local out="$work/$system-$workload.out"
         rm -f "$work/$system-$workload".log*
+        local cpu_before
+        cpu_before=$(server_cpu_ticks "$system")
         # shellcheck disable=SC2086 # the script arguments split on purpose
-        if ! "$pgbench" -n -M "$mode" ${script[$workload]} -c "$c" -j "$j" \
+        if ! /usr/bin/time -f '%U %S' -o "$work/$system-$workload.time" \
+            "$pgbench" -n -M "$mode" ${script[$workload]} -c "$c" -j "$j" \
             -T "$duration" -l --log-prefix="$work/$system-$workload.log" \
             -h "$host" -p "$port" -U postgres postgres >"$out" 2>&1; then
             cat "$out" >&2
@@ -115,6 +120,16 @@ load_and_run() { # system port socket_dir
         value=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -1)
         [ -n "$value" ] || { cat "$out" >&2; die "$system: no tps in pgbench output"; }
         tps[$system,$workload]=$value
+        # CPU per transaction, server and pgbench: less noisy than TPS on a
+        # shared machine (backends that just left are reaped meanwhile).
+        sleep 0.5
+        local done_tx cpu_after
+        cpu_after=$(server_cpu_ticks "$system")
+        done_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+        server_us[$system,$workload]=$(awk -v a="$cpu_before" -v b="$cpu_after" -v n="$done_tx" -v hz="$ticks_per_second" \
+            'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "n/a" }')
+        client_us[$system,$workload]=$(awk -v n="$done_tx" '{ if (n > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "n/a" }' \
+            "$work/$system-$workload.time")
         # The per-transaction log's third column is the latency in microseconds.
         p99[$system,$workload]=$(cat "$work/$system-$workload".log* | awk '{print $3}' | sort -n |
             awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f", v[i] / 1000 } }')
@@ -141,11 +156,16 @@ echo
 echo "pgbench -n -M prepared -c $clients -j $threads -T $duration (connect: -M simple -C -c 8 -j 8; select_c64: -c 64); $(nproc) cores; scale $scale; over $([ "$unix" -eq 1 ] && echo 'Unix sockets' || echo 'TCP (127.0.0.1)')"
 echo "tessera: $tessera --shards $shards"
 echo "postgres: $("$pg_bin/postgres" --version)${pg_opts:+ $pg_opts}"
-printf '%-14s %14s %14s %10s %16s %16s\n' workload tessera_tps postgres_tps ratio tessera_p99_ms postgres_p99_ms
+printf '%-14s %12s %12s %7s %9s %9s %18s %18s\n' workload tessera_tps postgres_tps ratio \
+    t_p99_ms pg_p99_ms server_us/tx_t/pg pgbench_us/tx_t/pg
 for workload in "${workloads[@]}"; do
     t=${tps[tessera,$workload]}
     p=${tps[postgres,$workload]}
-    printf '%-14s %14.1f %14.1f %10s %16s %16s\n' "$workload" "$t" "$p" \
+    printf '%-14s %12.1f %12.1f %7s %9s %9s %18s %18s\n' "$workload" "$t" "$p" \
         "$(awk -v t="$t" -v p="$p" 'BEGIN { if (p > 0) printf "%.2f", t / p; else print "n/a" }')" \
-        "${p99[tessera,$workload]}" "${p99[postgres,$workload]}"
+        "${p99[tessera,$workload]}" "${p99[postgres,$workload]}" \
+        "${server_us[tessera,$workload]}/${server_us[postgres,$workload]}" \
+        "${client_us[tessera,$workload]}/${client_us[postgres,$workload]}"
 done
+echo "server_us/tx: CPU time per transaction of the server (all of Tessera's threads; all of"
+echo "PostgreSQL's processes); pgbench_us/tx: pgbench's own. Microseconds, Tessera/PostgreSQL."

@@ -191,7 +191,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     auth: &AuthConfig,
     peer: Peer,
 ) -> io::Result<Option<Box<Accepted>>> {
-    let mut startup = Startup::new(auth.tls.is_some() && peer != Peer::Local);
+    let over_tcp = matches!(peer, Peer::Host(_));
+    let mut startup = Startup::new(auth.tls.is_some() && over_tcp);
     loop {
         let (handshake, used) = match decode_startup(input) {
             Ok(Some((message, used))) => (startup.handle(message, out), used),
@@ -305,6 +306,19 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     let role = engine.role(&user);
     let verdict = match method {
         Method::Trust | Method::Reject => Verdict::Passed,
+        Method::Peer => match peer_user(peer) {
+            Ok(os_user) if os_user == user => Verdict::Passed,
+            Ok(os_user) => {
+                tracing::info!(
+                    "Provided user name ({user}) and authenticated user name ({os_user}) do not match"
+                );
+                Verdict::PeerFailed
+            }
+            Err(reason) => {
+                tracing::info!("peer authentication of \"{user}\": {reason}");
+                Verdict::PeerFailed
+            }
+        },
         Method::Password | Method::Md5 | Method::ScramSha256 => {
             match exchange(stream, input, out, auth, method, &user, role.as_deref()).await? {
                 Some(verdict) => verdict,
@@ -313,8 +327,9 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
+    let password = matches!(method, Method::Password | Method::Md5 | Method::ScramSha256);
     let verdict = match (verdict, &role) {
-        (Verdict::Passed, Some(role)) if method != Method::Trust => {
+        (Verdict::Passed, Some(role)) if password => {
             let now = tessera_types::datetime::wall_clock();
             if role.valid_until.is_some_and(|until| until < now) {
                 Verdict::Failed("the password has expired")
@@ -338,6 +353,13 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
             close(stream, out).await?;
             Ok(None)
         }
+        (Verdict::PeerFailed, _) => {
+            let message = format!("Peer authentication failed for user \"{user}\"");
+            tracing::warn!("connection refused: {message}");
+            refuse(out, sqlstate::INVALID_AUTHORIZATION_SPECIFICATION, message);
+            close(stream, out).await?;
+            Ok(None)
+        }
         (Verdict::Protocol(error), _) => {
             tracing::info!(
                 "authentication of \"{user}\" from {peer}: {}",
@@ -355,7 +377,7 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
             Ok(None)
         }
         (Verdict::Passed, Some(role)) => {
-            if method != Method::Trust {
+            if password {
                 auth.failures.succeeded(peer);
             }
             if !role.login {
@@ -375,13 +397,60 @@ async fn authenticate<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// How a password exchange ended.
+/// How a password exchange (or a peer check) ended.
 enum Verdict {
     Passed,
     /// Wrong password, no password, expired: 28P01 (the reason is logged).
     Failed(&'static str),
+    /// The client's OS user is not the role, or could not be found: 28000.
+    PeerFailed,
     /// A malformed message.
     Protocol(Error),
+}
+
+/// The OS user name of a Unix-socket client's process, as `peer` rules
+/// compare it with the role.
+fn peer_user(peer: Peer) -> Result<String, String> {
+    let Peer::Local { uid: Some(uid) } = peer else {
+        return Err("the client's credentials could not be read".to_string());
+    };
+    os_user_name(uid)
+}
+
+/// The name of OS user `uid` (the system's user database, as `getpwuid_r`).
+fn os_user_name(uid: u32) -> Result<String, String> {
+    let mut buffer = vec![0u8; 1024];
+    loop {
+        // SAFETY: every pointer is valid for the call: `entry` and `found`
+        // are locals, `buffer` is writable for its length, and the strings
+        // in `entry` point into `buffer`, which outlives their use below.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let status = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut entry,
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                &mut found,
+            )
+        };
+        if status == libc::ERANGE && buffer.len() < (1 << 20) {
+            buffer.resize(buffer.len() * 4, 0);
+            continue;
+        }
+        if status != 0 {
+            let error = io::Error::from_raw_os_error(status);
+            return Err(format!("could not look up local user ID {uid}: {error}"));
+        }
+        if found.is_null() || entry.pw_name.is_null() {
+            return Err(format!("local user with ID {uid} does not exist"));
+        }
+        // SAFETY: a non-null `pw_name` from a successful call is a
+        // NUL-terminated string inside `buffer`.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        return Ok(name.to_string_lossy().into_owned());
+    }
 }
 
 /// Asks for and checks a password as `method` says; `None` when the
@@ -646,4 +715,18 @@ async fn close<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::
     session::write_out(out, stream).await?;
     let _ = stream.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::*;
+
+    #[test]
+    fn os_users_are_found_by_id() {
+        assert_eq!(os_user_name(0).as_deref(), Ok("root"));
+        let missing = os_user_name(u32::MAX - 7).unwrap_err();
+        assert!(missing.contains("does not exist"), "{missing}");
+        assert!(peer_user(Peer::Local { uid: None }).is_err());
+        assert!(peer_user(Peer::Host([127, 0, 0, 1].into())).is_err());
+    }
 }

@@ -13,8 +13,9 @@
 //! address field); `database` and `user` are `all` or comma-separated
 //! names; `address` is `all` or an IPv4/IPv6 address with a `/prefix` (a
 //! bare address is the host alone); `method` is `trust`, `reject`,
-//! `scram-sha-256`, `md5` or `password`. `#` starts a comment. The first
-//! rule that matches decides; a connection no rule matches is refused
+//! `scram-sha-256`, `md5`, `password` or, on `local` lines, `peer` (the
+//! client process's OS user has the role's name). `#` starts a comment.
+//! The first rule that matches decides; a connection no rule matches is refused
 //! (28000).
 //!
 //! Without a rule file ([`HbaRules::default`]): the Unix-domain socket and
@@ -28,8 +29,9 @@ use std::net::IpAddr;
 pub enum Peer {
     /// Over TCP, from this address.
     Host(IpAddr),
-    /// Over the node's Unix-domain socket.
-    Local,
+    /// Over the node's Unix-domain socket, from a process of this OS user
+    /// id (the socket's peer credentials; `None` if they could not be read).
+    Local { uid: Option<u32> },
 }
 
 impl Peer {
@@ -38,7 +40,7 @@ impl Peer {
     pub fn address(self) -> Option<IpAddr> {
         match self {
             Peer::Host(address) => Some(address),
-            Peer::Local => None,
+            Peer::Local { .. } => None,
         }
     }
 }
@@ -54,7 +56,7 @@ impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Peer::Host(address) => address.fmt(f),
-            Peer::Local => f.write_str("[local]"),
+            Peer::Local { .. } => f.write_str("[local]"),
         }
     }
 }
@@ -72,6 +74,9 @@ pub enum Method {
     Md5,
     /// The clear password (only sensible over TLS).
     Password,
+    /// The client process's OS user must have the role's name (`local`
+    /// rules only; no user name maps).
+    Peer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,9 +247,15 @@ impl HbaRules {
                 "scram-sha-256" => Method::ScramSha256,
                 "md5" => Method::Md5,
                 "password" => Method::Password,
+                "peer" if kind == Kind::Local => Method::Peer,
+                "peer" => {
+                    return Err(fail(
+                        "peer authentication is only supported on local sockets".to_string(),
+                    ))
+                }
                 other => {
                     return Err(fail(format!(
-                        "invalid authentication method \"{other}\" (trust, reject, scram-sha-256, md5 or password)"
+                        "invalid authentication method \"{other}\" (trust, reject, scram-sha-256, md5, password or peer)"
                     )))
                 }
             };
@@ -265,8 +276,8 @@ impl HbaRules {
     pub fn find(&self, ssl: bool, database: &str, user: &str, peer: Peer) -> Option<&Rule> {
         self.0.iter().find(|r| {
             let place = match (r.kind, peer) {
-                (Kind::Local, Peer::Local) => true,
-                (Kind::Local, Peer::Host(_)) | (_, Peer::Local) => false,
+                (Kind::Local, Peer::Local { .. }) => true,
+                (Kind::Local, Peer::Host(_)) | (_, Peer::Local { .. }) => false,
                 (Kind::Host, Peer::Host(address)) => r.address.contains(address),
                 (Kind::HostSsl, Peer::Host(address)) => ssl && r.address.contains(address),
                 (Kind::HostNoSsl, Peer::Host(address)) => !ssl && r.address.contains(address),
@@ -279,6 +290,8 @@ impl HbaRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LOCAL: Peer = Peer::Local { uid: Some(1000) };
 
     fn ip(text: &str) -> Peer {
         Peer::Host(text.parse().unwrap())
@@ -295,7 +308,7 @@ mod tests {
         assert_eq!(method("10.0.0.1"), Some(Method::ScramSha256));
         assert_eq!(method("2001:db8::1"), Some(Method::ScramSha256));
         assert_eq!(
-            rules.find(false, "db", "u", Peer::Local).map(|r| r.method),
+            rules.find(false, "db", "u", LOCAL).map(|r| r.method),
             Some(Method::Trust)
         );
     }
@@ -309,13 +322,18 @@ mod tests {
         )
         .unwrap();
         let find = |db, peer| rules.find(false, db, "u", peer).map(|r| (r.method, r.line));
-        assert_eq!(find("sales", Peer::Local), Some((Method::Md5, 1)));
-        assert_eq!(find("other", Peer::Local), Some((Method::Reject, 2)));
+        assert_eq!(find("sales", LOCAL), Some((Method::Md5, 1)));
+        assert_eq!(find("other", LOCAL), Some((Method::Reject, 2)));
         assert_eq!(find("sales", ip("127.0.0.1")), Some((Method::Trust, 3)));
         let tcp_only = HbaRules::parse("host all all all trust").unwrap();
-        assert_eq!(tcp_only.find(false, "x", "u", Peer::Local), None);
-        assert_eq!(Peer::Local.to_string(), "[local]");
-        assert_eq!(Peer::Local.address(), None);
+        assert_eq!(tcp_only.find(false, "x", "u", LOCAL), None);
+        assert_eq!(LOCAL.to_string(), "[local]");
+        assert_eq!(LOCAL.address(), None);
+        let peer = HbaRules::parse("local all all peer").unwrap();
+        assert_eq!(
+            peer.find(false, "x", "u", LOCAL).map(|r| r.method),
+            Some(Method::Peer)
+        );
     }
 
     #[test]
@@ -370,6 +388,10 @@ mod tests {
             (
                 "host all all all ident",
                 "invalid authentication method \"ident\"",
+            ),
+            (
+                "host all all all peer",
+                "line 1: peer authentication is only supported on local sockets",
             ),
         ] {
             let error = HbaRules::parse(text).unwrap_err();

@@ -42,6 +42,15 @@ impl ClientStream {
         }
     }
 
+    /// The OS user id of the client's process, over the Unix socket (its
+    /// peer credentials).
+    pub fn peer_uid(&self) -> Option<u32> {
+        match self {
+            ClientStream::Tcp(_) => None,
+            ClientStream::Unix(s) => s.peer_cred().ok().map(|c| c.uid()),
+        }
+    }
+
     /// Leaves this shard's reactor, to be served by another shard.
     fn into_std(self) -> io::Result<StdClientStream> {
         Ok(match self {

@@ -172,3 +172,72 @@ async fn a_socket_left_by_a_killed_server_is_taken_over_and_a_stopped_server_rem
     assert!(server.terminate().success());
     assert!(!Path::new(&socket).exists(), "{} is left", socket.display());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_socket_directory_means_tcp_only() {
+    let server = TestServer::start_with_args(1, &["--pg-socket-dir", ""]);
+    assert_eq!(server.socket_dir(), Path::new(""));
+    let c = server.connect().await;
+    assert_eq!(rows_text(&c, "SELECT 1").await, ["1"]);
+    assert!(
+        !server.log().contains("Unix socket"),
+        "{}",
+        server.log_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_rules_let_in_the_role_named_after_the_os_user() {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let os_user = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(!os_user.is_empty());
+    let root = std::env::temp_dir().join(format!("tessera-peer-hba-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let hba = root.join("hba.conf");
+    std::fs::write(
+        &hba,
+        "local all all peer\nhost all all 127.0.0.1/32 trust\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with_args(1, &["--pg-hba", hba.to_str().unwrap()]);
+    let admin = server.connect().await;
+    let other = if os_user == "tessera_peer_other" {
+        "tessera_peer_someone"
+    } else {
+        "tessera_peer_other"
+    };
+    for role in [os_user.as_str(), other] {
+        // The OS user may be postgres, which exists already.
+        let _ = admin
+            .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
+            .await;
+    }
+    let as_role = |role: &str| {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(server.socket_dir())
+            .port(server.port())
+            .user(role)
+            .dbname(server.dbname());
+        config
+    };
+    let (me, connection) = as_role(&os_user).connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    assert_eq!(
+        rows_text(&me, "SELECT current_user").await,
+        [os_user.as_str()]
+    );
+    let Err(error) = as_role(other).connect(NoTls).await else {
+        panic!("{other} logged in from the OS user {os_user}");
+    };
+    let db = error.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "28000");
+    assert_eq!(
+        db.message(),
+        format!("Peer authentication failed for user \"{other}\"")
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

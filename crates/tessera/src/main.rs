@@ -128,7 +128,7 @@ struct RunArgs {
     /// (`DIR/.s.PGSQL.PORT`, PostgreSQL's unix_socket_directories; connect
     /// with `psql -h DIR -p PORT`); an empty value: TCP only [default: /tmp].
     #[arg(long, env = "TESSERA_PG_SOCKET_DIR")]
-    pg_socket_dir: Option<PathBuf>,
+    pg_socket_dir: Option<String>,
     /// Shards (threads, one per core) [default: the cores this process may use].
     #[arg(long, env = "TESSERA_SHARDS")]
     shards: Option<u16>,
@@ -1146,6 +1146,7 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     };
     let pg_socket_dir = args
         .pg_socket_dir
+        .map(PathBuf::from)
         .or(file.pg_socket_dir.take())
         .unwrap_or_else(|| PathBuf::from(PG_SOCKET_DIR_DEFAULT));
     let pg_socket_dir = (!pg_socket_dir.as_os_str().is_empty()).then_some(pg_socket_dir);
@@ -1182,7 +1183,12 @@ fn run(mut args: RunArgs) -> Result<(), String> {
     let handler: ConnectionHandler = Arc::new(move |stream, router, admission| {
         let auth = auth.clone();
         Box::pin(async move {
-            let peer = stream.peer_address().map_or(Peer::Local, Peer::Host);
+            let peer = match stream.peer_address() {
+                Some(address) => Peer::Host(address),
+                None => Peer::Local {
+                    uid: stream.peer_uid(),
+                },
+            };
             match admission {
                 Admission::Admitted { process_id } => {
                     // Unguessable: it lets whoever holds it cancel the
