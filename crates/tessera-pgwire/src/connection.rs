@@ -46,8 +46,8 @@ const INPUT_RETAIN_BYTES: usize = 1024 * 1024;
 
 /// Serves one client connection from `peer` until it ends: the startup
 /// handshake and authentication as `auth` says (no TLS over the Unix
-/// socket, as PostgreSQL), then queries against `engine`. `backend` is what BackendKeyData reports (for a later
-/// CancelRequest). Returns when the client terminates or disconnects, on a
+/// socket, as PostgreSQL), then queries against `engine`. `backend` is
+/// what BackendKeyData reports (for a later CancelRequest). Returns when the client terminates or disconnects, on a
 /// protocol error (after telling the client) or on an I/O error; it never
 /// panics on client input.
 pub async fn serve_connection<E: QueryEngine, S: AsyncRead + AsyncWrite + Unpin>(

@@ -15,8 +15,8 @@
 //! bare address is the host alone); `method` is `trust`, `reject`,
 //! `scram-sha-256`, `md5`, `password` or, on `local` lines, `peer` (the
 //! client process's OS user has the role's name). `#` starts a comment.
-//! The first rule that matches decides; a connection no rule matches is refused
-//! (28000).
+//! The first rule that matches decides; a connection no rule matches is
+//! refused (28000).
 //!
 //! Without a rule file ([`HbaRules::default`]): the Unix-domain socket and
 //! loopback addresses are trusted, every other address must use

@@ -119,7 +119,11 @@ impl AsyncWrite for ClientStream {
 }
 
 /// A connection on its way from the shard that accepted it to the one
-/// that serves it (non-blocking, in no reactor).
+/// that serves it (non-blocking, in no reactor), with its place in that
+/// shard's count.
+pub(crate) type Handed = (StdClientStream, Served);
+
+/// A connection out of any reactor.
 pub(crate) enum StdClientStream {
     Tcp(std::net::TcpStream),
     Unix(std::os::unix::net::UnixStream),
@@ -138,7 +142,7 @@ impl StdClientStream {
 /// How many connections each shard serves, and the way to hand one to it.
 pub(crate) struct Spread {
     serving: Vec<AtomicUsize>,
-    handoff: Vec<mpsc::UnboundedSender<StdClientStream>>,
+    handoff: Vec<mpsc::UnboundedSender<Handed>>,
 }
 
 /// One connection counted on its shard until dropped.
@@ -164,9 +168,7 @@ pub(crate) enum Placed {
 impl Spread {
     /// The spread over `shards` shards, and each shard's end of its
     /// hand-off channel.
-    pub(crate) fn new(
-        shards: usize,
-    ) -> (Arc<Spread>, Vec<mpsc::UnboundedReceiver<StdClientStream>>) {
+    pub(crate) fn new(shards: usize) -> (Arc<Spread>, Vec<mpsc::UnboundedReceiver<Handed>>) {
         let (handoff, receivers) = (0..shards).map(|_| mpsc::unbounded_channel()).unzip();
         let spread = Spread {
             serving: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
@@ -175,9 +177,9 @@ impl Spread {
         (Arc::new(spread), receivers)
     }
 
-    /// Counts a connection that came through `shard`'s hand-off channel.
-    pub(crate) fn arrived(self: &Arc<Self>, shard: usize) -> Served {
-        // Counted by the sender already.
+    /// Counts one more connection on `shard`, until the result is dropped.
+    fn count(self: &Arc<Self>, shard: usize) -> Served {
+        self.serving[shard].fetch_add(1, Ordering::AcqRel);
         Served {
             spread: self.clone(),
             shard,
@@ -185,7 +187,9 @@ impl Spread {
     }
 
     /// A connection `shard` accepted: served there, or handed to the shard
-    /// serving the fewest. A failed hand-off serves it where it is.
+    /// serving the fewest, counted there before it moves (so that shards
+    /// accepting at the same moment see it). A connection whose hand-off
+    /// fails (the target stopped: shutdown) is closed.
     pub(crate) fn place(self: &Arc<Self>, shard: usize, stream: ClientStream) -> Placed {
         let mine = self.serving[shard].load(Ordering::Acquire);
         let fewest = (0..self.serving.len())
@@ -193,29 +197,17 @@ impl Spread {
             .min()
             .filter(|(n, _)| *n < mine)
             .map(|(_, s)| s);
-        let here = |stream| {
-            self.serving[shard].fetch_add(1, Ordering::AcqRel);
-            Placed::Here(stream, self.arrived(shard))
-        };
         let Some(target) = fewest else {
-            return here(stream);
+            return Placed::Here(stream, self.count(shard));
         };
-        // The count moves before the connection does, so that shards
-        // accepting at the same moment see it.
-        self.serving[target].fetch_add(1, Ordering::AcqRel);
-        let handed = stream
-            .into_std()
-            .map_err(|e| tracing::debug!("handing a connection over: {e}"))
-            .and_then(|s| self.handoff[target].send(s).map_err(|_| ()));
-        match handed {
-            Ok(()) => Placed::Away,
-            Err(()) => {
-                // The stream is gone with the failed conversion, or the
-                // target shard stopped (shutdown): the client sees a close.
-                self.serving[target].fetch_sub(1, Ordering::AcqRel);
-                Placed::Away
+        let served = self.count(target);
+        match stream.into_std() {
+            Ok(moved) => {
+                let _ = self.handoff[target].send((moved, served));
             }
+            Err(e) => tracing::debug!("handing a connection over: {e}"),
         }
+        Placed::Away
     }
 }
 
@@ -347,9 +339,9 @@ mod tests {
                     }
                     Placed::Away => {
                         assert_eq!(i % 2, 1, "connection {i}");
-                        let moved = receivers[1].try_recv().unwrap();
+                        let (moved, served) = receivers[1].try_recv().unwrap();
                         assert!(moved.into_tokio().is_ok());
-                        held.push(spread.arrived(1));
+                        held.push(served);
                     }
                 }
             }
@@ -361,7 +353,8 @@ mod tests {
             assert_eq!(spread.serving[1].load(Ordering::Acquire), 0);
             for _ in 0..2 {
                 assert!(matches!(spread.place(0, pair()), Placed::Away));
-                assert!(receivers[1].try_recv().is_ok());
+                let (_, served) = receivers[1].try_recv().unwrap();
+                held.push(served);
             }
             let placed = spread.place(1, pair());
             assert!(matches!(placed, Placed::Here(..)));

@@ -30,10 +30,9 @@ use tessera_storage::{LogDeps, Timeline, TwoPhaseLedger, WalWriter};
 use tessera_types::schema::{ShardId, BUCKET_COUNT_DEFAULT};
 use tessera_types::{sqlstate, Catalog, Error, Result};
 use tokio::net::TcpSocket;
-
-use crate::clients::{ClientStream, Placed, Spread, StdClientStream, UnixSocketFile};
 use tokio::sync::{mpsc, watch};
 
+use crate::clients::{ClientStream, Handed, Placed, Spread, UnixSocketFile};
 use crate::meta::{Meta, FORMAT_VERSION};
 use crate::transport::{
     id_sequence, Envelope, IdLease, IdSource, IssuedIds, Mailboxes, ShardCluster, MAILBOX_CAPACITY,
@@ -593,7 +592,7 @@ struct ShardArgs {
     pg_listen: SocketAddr,
     pg_socket: Option<std::os::unix::net::UnixListener>,
     spread: Arc<Spread>,
-    handoff: mpsc::UnboundedReceiver<StdClientStream>,
+    handoff: mpsc::UnboundedReceiver<Handed>,
     handler: ConnectionHandler,
     shutdown: watch::Receiver<bool>,
     first_shard: ShardId,
@@ -912,12 +911,9 @@ async fn serve_shard(args: ShardArgs, ready: &std::sync::mpsc::Sender<Result<()>
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
-            Some(moved) = handoff.recv() => match moved.into_tokio() {
-                Ok(stream) => serve(stream, spread.arrived(shard as usize)),
-                Err(e) => {
-                    drop(spread.arrived(shard as usize));
-                    tracing::warn!("shard {shard}: taking over a connection failed: {e}");
-                }
+            Some((moved, served)) = handoff.recv() => match moved.into_tokio() {
+                Ok(stream) => serve(stream, served),
+                Err(e) => tracing::warn!("shard {shard}: taking over a connection failed: {e}"),
             },
             _ = shutdown.changed() => break,
         }
