@@ -788,16 +788,17 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         self.registration.activity().report_active(sql);
         let engine = self.engine;
         let statements = engine
-            .prepare(sql, &[], &self.state)
+            .prepare_simple(sql, &mut self.state)
             .map_err(|e| e.located_in(sql))?;
         if statements.is_empty() {
             codec::empty_query_response(&mut self.out);
             return Ok(());
         }
-        // Refuse before running anything: no statement can have parameters here.
+        // Refuse before running anything: no statement can have parameters
+        // here (a cached plan's are the Query's constants).
         if statements
             .iter()
-            .any(|statement| !statement.param_types().is_empty())
+            .any(|(statement, params)| statement.param_types().len() != params.len())
         {
             return Err(
                 Error::new(sqlstate::UNDEFINED_PARAMETER, "there is no parameter $1").into(),
@@ -805,8 +806,9 @@ impl<'e, E: QueryEngine> Session<'e, E> {
         }
         // Several statements in one Query run as one implicit transaction,
         // as in PostgreSQL: an error rolls back the ones before it.
-        let copy_from =
-            |s: &E::Statement| s.copy().is_some_and(|c| c.direction == CopyDirection::From);
+        let copy_from = |(s, _): &(E::Statement, Vec<Value>)| {
+            s.copy().is_some_and(|c| c.direction == CopyDirection::From)
+        };
         if statements[..statements.len() - 1].iter().any(copy_from) {
             return Err(Error::unsupported(
                 "COPY FROM STDIN followed by other statements in one Query",
@@ -817,11 +819,11 @@ impl<'e, E: QueryEngine> Session<'e, E> {
             && self.state.txn.is_none()
             && statements
                 .iter()
-                .all(|statement| statement.joins_implicit_transaction());
+                .all(|(statement, _)| statement.joins_implicit_transaction());
         if implicit {
             engine.begin_implicit(&mut self.state)?;
         }
-        let outcome = self.run_simple_statements(&statements, io).await;
+        let outcome = self.run_simple_statements(statements, io).await;
         if let (Ok(()), Some(copy)) = (&outcome, self.copy_in.as_mut()) {
             // The COPY data is still to come: the COPY ends the
             // transaction the Query opened.
@@ -839,13 +841,14 @@ impl<'e, E: QueryEngine> Session<'e, E> {
 
     async fn run_simple_statements<W: AsyncWrite + Unpin>(
         &mut self,
-        statements: &[E::Statement],
+        statements: Vec<(E::Statement, Vec<Value>)>,
         io: &mut W,
     ) -> Result<(), Failure> {
         let engine = self.engine;
         let text = ResultFormats::Uniform(Format::Text);
         let binary = ResultFormats::Uniform(Format::Binary);
-        for statement in statements {
+        for (statement, params) in statements {
+            let statement = &statement;
             if let Some(spec) = statement.copy() {
                 match spec.direction {
                     CopyDirection::From => self.start_copy_in(statement, false)?,
@@ -865,7 +868,7 @@ impl<'e, E: QueryEngine> Session<'e, E> {
                 }
             }
             let returns_rows = statement.returns_rows();
-            let outcome = run_statement(engine, statement, Vec::new(), &mut self.state).await;
+            let outcome = run_statement(engine, statement, params, &mut self.state).await;
             let result = match outcome {
                 Ok(result) => result,
                 Err(error) => {

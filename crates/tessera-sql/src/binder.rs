@@ -1986,6 +1986,9 @@ pub struct Binder<'a> {
     cursors: Vec<Vec<Value>>,
     /// Whether the statement reads `pg_cursors`.
     reads_cursors: bool,
+    /// Whether the statement reads rows made when it is bound: a catalog
+    /// relation's, or a sequence's state.
+    reads_system: bool,
     /// The pg_catalog view of `catalog`, made when first needed.
     system: Option<Arc<SystemCatalog>>,
     /// The session's prepared statements, for pg_prepared_statements.
@@ -2355,6 +2358,7 @@ impl<'a> Binder<'a> {
             reads_prepared: false,
             cursors: Vec::new(),
             reads_cursors: false,
+            reads_system: false,
             fold_errors: Vec::new(),
         }
     }
@@ -3861,6 +3865,7 @@ impl<'a> Binder<'a> {
             sleeps: self.sleeps,
             reads_prepared: self.reads_prepared,
             reads_cursors: self.reads_cursors,
+            reads_system: self.reads_system,
             constant_error,
             copy,
         })
@@ -3988,6 +3993,7 @@ impl<'a> Binder<'a> {
             sleeps: prepared.sleeps || self.sleeps,
             reads_prepared: self.reads_prepared,
             reads_cursors: prepared.reads_cursors || self.reads_cursors,
+            reads_system: prepared.reads_system || self.reads_system,
             // Its arguments, evaluated each time it runs, raise their own.
             constant_error: None,
             copy: None,
@@ -8901,6 +8907,7 @@ impl Binder<'_> {
                     return Err(Error::internal("a catalog relation that is not a name"));
                 };
                 let name = self.system_relation_of(other).expect("checked above");
+                self.reads_system = true;
                 // The password verifiers are for superusers' eyes only.
                 let superuser = self
                     .catalog

@@ -185,6 +185,8 @@ pub struct SessionState {
     pub prepared: BTreeMap<String, PreparedStatement>,
     /// The session's SQL-level cursors (DECLARE … CURSOR).
     pub cursors: crate::cursor::Cursors,
+    /// The plans of the simple Queries it ran (see [`crate::query_cache`]).
+    pub query_cache: crate::query_cache::QueryCache,
 }
 
 /// The most named prepared statements one session may hold, of both kinds
@@ -826,6 +828,22 @@ pub trait QueryEngine {
         param_types: &[Option<DataType>],
         session: &SessionState,
     ) -> Result<Vec<Self::Statement>>;
+
+    /// The statements of a simple Query, each with its parameter values.
+    /// An engine may run a Query that differs from one it ran before only
+    /// in its constants from that one's plan, the constants as parameters
+    /// (see [`crate::query_cache`]); by default every Query is prepared.
+    fn prepare_simple(
+        &self,
+        sql: &str,
+        session: &mut SessionState,
+    ) -> Result<Vec<(Self::Statement, Vec<Value>)>> {
+        Ok(self
+            .prepare(sql, &[], session)?
+            .into_iter()
+            .map(|s| (s, Vec::new()))
+            .collect())
+    }
 
     /// What the session's date/time input reads now (time zone, `now`):
     /// for parameters a client sends as text.

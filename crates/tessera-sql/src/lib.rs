@@ -29,6 +29,7 @@ pub mod parser;
 pub mod password;
 pub mod pattern;
 pub mod plan;
+pub mod query_cache;
 pub mod router;
 pub mod row;
 pub mod rows;

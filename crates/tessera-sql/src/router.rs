@@ -38,6 +38,7 @@ use crate::plan::{
     DeletePlan, InitPlan, InsertPlan, OnConflict, Plan, Row, SelectPlan, Source, Statement, Target,
     TypeStatement, UpdatePlan,
 };
+use crate::query_cache;
 use crate::rows::Rows;
 use crate::shard::{
     check_constraints, eval_key, not_null_violation, with_statement_deps, Block, Relation,
@@ -4772,6 +4773,64 @@ impl<C: Cluster> Router<C> {
     }
 }
 
+impl<C: Cluster> Router<C> {
+    /// What the simple-Query cache keeps for `sql`, a Query just bound as
+    /// `original` (see [`crate::query_cache`]): its plan with its slots as
+    /// parameters, if that plan has the same result and its parameters
+    /// read `sql`'s constants; otherwise a mark that this text runs
+    /// uncached.
+    fn cache_entry(
+        &self,
+        sql: &str,
+        lexed: &query_cache::Lexed<'_>,
+        original: &Statement,
+        session: &SessionState,
+    ) -> query_cache::Entry {
+        let mut parsed = (*original.parsed).clone();
+        let (uses, types) = query_cache::make_slots(sql, lexed, &mut parsed.statement);
+        if types.is_empty() {
+            return query_cache::Entry {
+                template: Some(original.clone()),
+                uses,
+            };
+        }
+        let uncached = |uses| query_cache::Entry {
+            template: None,
+            uses,
+        };
+        let catalog = self.catalog_of(session);
+        let time = session.time_context(self.cluster.wall_clock());
+        let bound = Binder::new(&catalog, &types, time.clone())
+            .with_names(session.names())
+            .with_stats(self.cluster.table_stats())
+            .with_prepared(&session.prepared)
+            .with_cursors(&session.cursors)
+            .bind(&parsed, sql);
+        let Ok(bound) = bound else {
+            return uncached(uses);
+        };
+        let shape = |c: &[crate::engine::ColumnDesc]| -> Vec<(String, DataType)> {
+            c.iter().map(|d| (d.name.clone(), d.data_type)).collect()
+        };
+        let same = bound.param_types.len() == types.len()
+            && query_cache::cacheable(&bound)
+            && bound.catalog_version == original.catalog_version
+            && bound.returns_rows == original.returns_rows
+            && bound.uses_sequences == original.uses_sequences
+            && bound.advisory_waits == original.advisory_waits
+            && bound.sleeps == original.sleeps
+            && shape(&bound.columns) == shape(&original.columns)
+            && query_cache::slot_values(lexed, &uses, &bound.param_types, &time).is_ok();
+        match same {
+            true => query_cache::Entry {
+                template: Some(bound),
+                uses,
+            },
+            false => uncached(uses),
+        }
+    }
+}
+
 impl<C: Cluster> QueryEngine for Router<C> {
     type Statement = Statement;
 
@@ -4872,15 +4931,86 @@ impl<C: Cluster> QueryEngine for Router<C> {
         Ok(statements)
     }
 
+    fn prepare_simple(
+        &self,
+        sql: &str,
+        session: &mut SessionState,
+    ) -> Result<Vec<(Statement, Vec<Value>)>> {
+        let plain = |statements: Vec<Statement>| {
+            statements
+                .into_iter()
+                .map(|s| (s, Vec::new()))
+                .collect::<Vec<_>>()
+        };
+        // A block that changed the catalog binds against its own version of
+        // it, which a later one may number the same.
+        let lexed = match session.txn.as_ref().is_some_and(|t| t.ddl) {
+            true => None,
+            false => query_cache::lex(sql),
+        };
+        let Some(lexed) = lexed else {
+            return Ok(plain(self.prepare(sql, &[], session)?));
+        };
+        let catalog_version = self.catalog_of(session).version;
+        let search_path = session
+            .settings
+            .get("search_path")
+            .map_or(crate::names::SEARCH_PATH_DEFAULT, String::as_str);
+        if let Some(entry) = session.query_cache.get(&lexed.key) {
+            match &entry.template {
+                Some(t) if t.catalog_version == catalog_version && t.search_path == search_path => {
+                    let time = session.time_context(self.cluster.wall_clock());
+                    match query_cache::slot_values(&lexed, &entry.uses, &t.param_types, &time) {
+                        Ok(values) => {
+                            let mut statement = t.clone();
+                            statement.sql = sql.to_string();
+                            return Ok(vec![(statement, values)]);
+                        }
+                        // A constant the plan's parameter cannot read: the
+                        // text raises its error.
+                        Err(query_cache::Mismatch::Value) => {
+                            return Ok(plain(self.prepare(sql, &[], session)?));
+                        }
+                        Err(query_cache::Mismatch::Fixed) => {}
+                    }
+                }
+                None if entry.fixed_match(&lexed) => {
+                    return Ok(plain(self.prepare(sql, &[], session)?));
+                }
+                _ => {}
+            }
+        }
+        let statements = self.prepare(sql, &[], session)?;
+        if let [original] = statements.as_slice() {
+            if query_cache::cacheable(original) {
+                let entry = self.cache_entry(sql, &lexed, original, session);
+                session.query_cache.insert(lexed.key, entry);
+            }
+        }
+        Ok(plain(statements))
+    }
+
     async fn execute(
         &self,
         statement: &Statement,
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        self.execute_named(statement, params, session)
+        // The end of a block that changed settings restores them; the
+        // cache's plans may have read the block's.
+        let restores = matches!(
+            *statement.plan,
+            Plan::Commit | Plan::Rollback | Plan::RollbackToSavepoint { .. }
+        ) && (session.settings_before_block.is_some()
+            || !session.local_settings.is_empty());
+        let result = self
+            .execute_named(statement, params, session)
             .await
-            .map_err(|e| self.name_schema(e))
+            .map_err(|e| self.name_schema(e));
+        if restores || !query_cache::keeps_cache(statement) {
+            session.query_cache.clear();
+        }
+        result
     }
 
     fn time_context(&self, session: &SessionState) -> tessera_types::datetime::TimeContext {
@@ -4979,6 +5109,9 @@ impl<C: Cluster> QueryEngine for Router<C> {
     }
 
     async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {
+        if session.settings_before_block.is_some() || !session.local_settings.is_empty() {
+            session.query_cache.clear();
+        }
         let start = block_deps(session);
         let (result, deps) = with_statement_deps(start, async {
             if commit {
