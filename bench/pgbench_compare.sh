@@ -14,6 +14,9 @@
 #   tpcb_like     pgbench's built-in TPC-B-like script (BEGIN; 3 UPDATEs, a
 #                 SELECT, an INSERT; END); afterwards the four balance sums
 #                 must agree
+#   tpcb_simple   the same over the simple protocol (-M simple, pgbench's
+#                 default): each statement is a Query of its own text
+#   select_simple -S over the simple protocol
 #   connect       a new connection per transaction (-C): connect, SELECT 1,
 #                 disconnect; 8 clients on 8 threads, simple protocol
 #   select_c64    -S with 64 clients (many connections at once)
@@ -78,15 +81,15 @@ SELECT 1;
 EOF
 chmod 644 "$work"/*.sql
 
-workloads=(select_only insert serial_insert tpcb_like connect select_c64)
+workloads=(select_only insert serial_insert tpcb_like tpcb_simple select_simple connect select_c64)
 # What pgbench runs for each workload, and the clients, threads and
 # protocol where they are not the command line's.
 declare -A script=([select_only]="-S" [insert]="-f $work/insert.sql"
     [serial_insert]="-f $work/serial.sql" [tpcb_like]="" [connect]="-C -f $work/select1.sql"
-    [select_c64]="-S")
+    [select_c64]="-S" [tpcb_simple]="" [select_simple]="-S")
 declare -A clients_of=([connect]=8 [select_c64]=64)
 declare -A threads_of=([connect]=8)
-declare -A mode_of=([connect]=simple)
+declare -A mode_of=([connect]=simple [tpcb_simple]=simple [select_simple]=simple)
 declare -A tps p99 server_us client_us
 ticks_per_second=$(getconf CLK_TCK)
 
@@ -139,7 +142,7 @@ load_and_run() { # system port socket_dir
     # Every TPC-B-like transaction moved one delta through all four tables.
     local sums
     sums="$(sql "$port" -c 'SELECT sum(abalance) FROM pgbench_accounts')|$(sql "$port" -c 'SELECT sum(tbalance) FROM pgbench_tellers')|$(sql "$port" -c 'SELECT sum(bbalance) FROM pgbench_branches')|$(sql "$port" -c 'SELECT sum(delta) FROM pgbench_history')"
-    log "$system: balance sums after tpcb_like (accounts|tellers|branches|history): $sums"
+    log "$system: balance sums after the TPC-B-like runs (accounts|tellers|branches|history): $sums"
     [ "$(echo "$sums" | tr '|' '\n' | sort -u | wc -l)" = 1 ] || die "$system: TPC-B-like balances disagree: $sums"
 }
 
@@ -153,7 +156,7 @@ stop_postgres
 
 # --- report --------------------------------------------------------------------
 echo
-echo "pgbench -n -M prepared -c $clients -j $threads -T $duration (connect: -M simple -C -c 8 -j 8; select_c64: -c 64); $(nproc) cores; scale $scale; over $([ "$unix" -eq 1 ] && echo 'Unix sockets' || echo 'TCP (127.0.0.1)')"
+echo "pgbench -n -M prepared -c $clients -j $threads -T $duration (tpcb_simple, select_simple: -M simple; connect: -M simple -C -c 8 -j 8; select_c64: -c 64); $(nproc) cores; scale $scale; over $([ "$unix" -eq 1 ] && echo 'Unix sockets' || echo 'TCP (127.0.0.1)')"
 echo "tessera: $tessera --shards $shards"
 echo "postgres: $("$pg_bin/postgres" --version)${pg_opts:+ $pg_opts}"
 printf '%-14s %12s %12s %7s %9s %9s %18s %18s\n' workload tessera_tps postgres_tps ratio \
