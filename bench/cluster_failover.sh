@@ -71,7 +71,7 @@ start_node() {
     local i=$1
     "$bin" run --data-dir "$dir/n$i" --pg-listen "127.0.0.1:$((base + 100 + i))" \
         --listen "127.0.0.1:$((base + i))" --peer "$peers" \
-        --cluster-secret-file "$dir/secret" --shards 1 >> "$dir/log$i" 2>&1 &
+        --cluster-secret-file "$dir/secret" --shards 1 --pg-socket-dir "$dir" >> "$dir/log$i" 2>&1 &
     pids[$i]=$!
 }
 
@@ -136,7 +136,7 @@ start_replicated() {
     "$bin" run --data-dir "$dir/n$i" --pg-listen "127.0.0.1:$((base + 100 + i))" \
         --listen "127.0.0.1:$((base + i))" --peer "$peers" \
         --cluster-secret-file "$dir/secret" --shards 2 --replication-factor "$factor" \
-        --replication-mode "$mode" >> "$dir/log$i" 2>&1 &
+        --replication-mode "$mode" --pg-socket-dir "$dir" >> "$dir/log$i" 2>&1 &
     pids[$i]=$!
 }
 sql() { psql -h 127.0.0.1 -p "$((base + 100 + $1))" -U postgres -qAtX -c "$2"; }

@@ -187,7 +187,7 @@ start_cluster() {
     for i in $(seq 1 "$n"); do
         "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
             --listen "127.0.0.1:${ports[i]}" --peer "$peers" --cluster-secret-file "$work/secret" \
-            --shards "$shards" "${cluster_args[@]}" >"$work/n$i.log" 2>&1 &
+            --shards "$shards" --pg-socket-dir "$work" "${cluster_args[@]}" >"$work/n$i.log" 2>&1 &
         cluster_pids+=($!)
     done
     for i in $(seq 1 "$n"); do
@@ -204,8 +204,8 @@ add_cluster_node() {
     pg_ports[i]=$(free_port)
     "$tessera" run --data-dir "$work/n$i" --pg-listen "127.0.0.1:${pg_ports[i]}" \
         --listen "127.0.0.1:${ports[i]}" --peer "127.0.0.1:${ports[1]}" \
-        --cluster-secret-file "$work/secret" --shards "$shards" "${cluster_args[@]}" \
-        >"$work/n$i.log" 2>&1 &
+        --cluster-secret-file "$work/secret" --shards "$shards" --pg-socket-dir "$work" \
+        "${cluster_args[@]}" >"$work/n$i.log" 2>&1 &
     cluster_pids+=($!)
     wait_for_sql "${pg_ports[i]}" "node $i" "$work/n$i.log"
 }

@@ -47,6 +47,11 @@ fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> Proc {
     ] {
         cmd.env_remove(key);
     }
+    // The socket goes next to the log, not in /tmp, where a node these
+    // tests kill would leave its file.
+    if let Some(dir) = log.parent() {
+        cmd.env("TESSERA_PG_SOCKET_DIR", dir);
+    }
     for (k, v) in envs {
         cmd.env(k, v);
     }
