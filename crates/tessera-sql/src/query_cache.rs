@@ -32,7 +32,7 @@
 //! - A plan is used only under the catalog version and `search_path` it
 //!   was bound under. Anything else a binding reads is session state that
 //!   only a statement the cache never holds can change (SET, SET ROLE,
-//!   DISCARD, PREPARE, DDL): running one empties the cache, as does the end
+//!   DISCARD, DDL, `set_config`): running one empties the cache, as does the end
 //!   of a transaction block that changed settings. Inside a block that
 //!   changed the catalog the cache is not used.
 
@@ -54,6 +54,8 @@ const TEXT_BYTES_MAX: usize = 4096;
 #[derive(Debug, Default)]
 pub struct QueryCache {
     entries: HashMap<String, Entry>,
+    /// Counts lookups: when each entry was last used, for eviction.
+    clock: std::cell::Cell<u64>,
 }
 
 impl Clone for QueryCache {
@@ -69,16 +71,32 @@ impl QueryCache {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
-        self.entries.get(key)
+        let entry = self.entries.get(key)?;
+        entry.used.set(self.tick());
+        Some(entry)
     }
 
+    /// Adds `entry`; when the cache is full, the least recently used one
+    /// makes room.
     pub(crate) fn insert(&mut self, key: String, entry: Entry) {
         if self.entries.len() >= ENTRIES_MAX && !self.entries.contains_key(&key) {
-            if let Some(old) = self.entries.keys().next().cloned() {
-                self.entries.remove(&old);
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used.get())
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
             }
         }
+        entry.used.set(self.tick());
         self.entries.insert(key, entry);
+    }
+
+    fn tick(&self) -> u64 {
+        let now = self.clock.get() + 1;
+        self.clock.set(now);
+        now
     }
 }
 
@@ -91,6 +109,18 @@ pub(crate) struct Entry {
     /// Per constant of the key, in the text's order: a slot (the next
     /// parameter) or the text it must have.
     pub uses: Vec<Use>,
+    /// When it was last used (the cache's clock).
+    pub used: std::cell::Cell<u64>,
+}
+
+impl Entry {
+    pub(crate) fn new(template: Option<Statement>, uses: Vec<Use>) -> Entry {
+        Entry {
+            template,
+            uses,
+            used: std::cell::Cell::new(0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -861,6 +891,23 @@ mod tests {
         // A string in arithmetic is not a slot.
         let (uses, _, _) = slots("UPDATE t SET a = b + '1'");
         assert_eq!(uses, vec![Use::Fixed("'1'".into())]);
+    }
+
+    #[test]
+    fn a_full_cache_drops_its_least_recently_used_plan() {
+        let mut cache = QueryCache::default();
+        for i in 0..ENTRIES_MAX {
+            cache.insert(format!("q{i}"), Entry::new(None, vec![]));
+        }
+        // q0 is used again; q1 is now the oldest.
+        assert!(cache.get("q0").is_some());
+        cache.insert("new".into(), Entry::new(None, vec![]));
+        assert_eq!(cache.entries.len(), ENTRIES_MAX);
+        assert!(cache.get("q0").is_some());
+        assert!(cache.get("q1").is_none());
+        assert!(cache.get("new").is_some());
+        cache.clear();
+        assert!(cache.get("q0").is_none());
     }
 
     #[test]

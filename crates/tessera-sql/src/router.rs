@@ -4789,15 +4789,9 @@ impl<C: Cluster> Router<C> {
         let mut parsed = (*original.parsed).clone();
         let (uses, types) = query_cache::make_slots(sql, lexed, &mut parsed.statement);
         if types.is_empty() {
-            return query_cache::Entry {
-                template: Some(original.clone()),
-                uses,
-            };
+            return query_cache::Entry::new(Some(original.clone()), uses);
         }
-        let uncached = |uses| query_cache::Entry {
-            template: None,
-            uses,
-        };
+        let uncached = |uses| query_cache::Entry::new(None, uses);
         let catalog = self.catalog_of(session);
         let time = session.time_context(self.cluster.wall_clock());
         let bound = Binder::new(&catalog, &types, time.clone())
@@ -4822,10 +4816,7 @@ impl<C: Cluster> Router<C> {
             && shape(&bound.columns) == shape(&original.columns)
             && query_cache::slot_values(lexed, &uses, &bound.param_types, &time).is_ok();
         match same {
-            true => query_cache::Entry {
-                template: Some(bound),
-                uses,
-            },
+            true => query_cache::Entry::new(Some(bound), uses),
             false => uncached(uses),
         }
     }
