@@ -1987,7 +1987,7 @@ pub struct Binder<'a> {
     /// Whether the statement reads `pg_cursors`.
     reads_cursors: bool,
     /// Whether the statement reads rows made when it is bound: a catalog
-    /// relation's, or a sequence's state.
+    /// relation's.
     reads_system: bool,
     /// The pg_catalog view of `catalog`, made when first needed.
     system: Option<Arc<SystemCatalog>>,

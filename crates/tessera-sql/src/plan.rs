@@ -1373,8 +1373,8 @@ pub struct Statement {
     /// Whether it reads `pg_cursors`, whose rows are the session's as it
     /// was bound: it is bound again each time it runs.
     pub reads_cursors: bool,
-    /// Whether it reads rows made when it was bound (a catalog relation's,
-    /// a sequence's state): the simple-Query cache does not keep it.
+    /// Whether it reads rows made when it was bound (a catalog
+    /// relation's): the simple-Query cache does not keep it.
     pub reads_system: bool,
     /// The error of a constant subexpression the statement reaches (`SELECT
     /// 1/0`): raised when it runs, not when it is prepared, as PostgreSQL
