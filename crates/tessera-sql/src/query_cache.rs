@@ -16,9 +16,10 @@
 //!   of a comparison whose other side is a column, an operand of `+`, `-`
 //!   or `*` next to a column, an item of `IN (…)` or a bound of `BETWEEN`
 //!   on a column, an item of `INSERT … VALUES`, the value of `UPDATE … SET
-//!   col =`. Anywhere else (`ORDER BY 1`, `LIMIT 10`, a type's length, a
-//!   typed literal) a constant is part of the key: a later Query must have
-//!   the same text there to use the plan.
+//!   col =`; in each, also cast to a type (`'2020-01-01'::date`).
+//!   Anywhere else (`ORDER BY 1`, `LIMIT 10`, a type's length, `DATE
+//!   '…'`) a constant is part of the key: a later Query must have the
+//!   same text there to use the plan.
 //! - A slot is typed as the binder types the constant: an integer that fits
 //!   `int4` is an `int4` parameter, a number with a point or an exponent a
 //!   `numeric` one, a string an untyped one whose type the binder infers
@@ -539,10 +540,20 @@ fn is_column(e: &ast::Expr) -> bool {
     )
 }
 
-/// A constant, or a signed number: what a slot may be.
+/// A constant, a signed number, or a constant cast to a type
+/// (`'2020-01-01'::date`, `CAST('x' AS t)`): what a slot may be.
 fn slot_of(e: &mut ast::Expr) -> Option<&mut ast::ValueWithSpan> {
     match e {
         ast::Expr::Value(v) => Some(v),
+        ast::Expr::Cast {
+            kind: ast::CastKind::Cast | ast::CastKind::DoubleColon,
+            expr,
+            format: None,
+            ..
+        } => match &mut **expr {
+            ast::Expr::Value(v) => Some(v),
+            _ => None,
+        },
         ast::Expr::UnaryOp {
             op: ast::UnaryOperator::Minus | ast::UnaryOperator::Plus,
             expr,
@@ -891,6 +902,16 @@ mod tests {
         // A string in arithmetic is not a slot.
         let (uses, _, _) = slots("UPDATE t SET a = b + '1'");
         assert_eq!(uses, vec![Use::Fixed("'1'".into())]);
+        // A constant cast to a type is.
+        let (uses, types, text) =
+            slots("SELECT * FROM t WHERE d = '2020-01-01'::date AND v = CAST('x' AS varchar(2))");
+        // The type's length is a constant of the key.
+        assert_eq!(uses, vec![Use::Slot, Use::Slot, Use::Fixed("2".into())]);
+        assert_eq!(types, vec![None, None]);
+        assert!(
+            text.contains("d = $1::DATE AND v = CAST($2 AS VARCHAR(2))"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ async fn in_block(client: &Client, sql: &str) -> String {
 
 const SETUP: &str = "
     CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+    CREATE DOMAIN posint AS int CHECK (VALUE > 0);
     CREATE TABLE k (
         id int PRIMARY KEY, big bigint, small smallint, r real,
         d double precision, n numeric(10,2), c char(3), v varchar(3), t text,
@@ -186,6 +187,43 @@ const SHAPES: &[(&str, &[&[&str]])] = &[
             &["16", "2", "0.5", "1.005", "'a'", "'b'", "'2020-01-01'", "'nope'", "'{}'"],
             &["1", "2", "0.5", "1.005", "'a'", "'b'", "'2020-01-01'", "'ok'", "'{}'"],
             &["17", "-3", "-0.5", "-99999999.999", "'a'", "'b'", "'2020-01-01'", "'happy'", "'{7}'"],
+        ],
+    ),
+    (
+        "SELECT id FROM k WHERE dt = {}::date",
+        &[&["'2020-01-01'"], &["'2021-06-01'"], &["'bad'"], &["'2020-02-30'"]],
+    ),
+    (
+        "SELECT id, v FROM k WHERE v = CAST({} AS varchar(2))",
+        &[&["'xyz'"], &["'zzz'"], &["'xy'"]],
+    ),
+    (
+        "SELECT id FROM k WHERE m = {}::mood",
+        &[&["'ok'"], &["'nope'"], &["'sad'"]],
+    ),
+    (
+        "SELECT id FROM k WHERE a = {}::int[]",
+        &[&["'{1,2}'"], &["'{x}'"], &["'{3}'"]],
+    ),
+    (
+        "SELECT id FROM k WHERE big = {}::bigint ORDER BY 1",
+        &[&["10"], &["3000000000"], &["'10'"], &["'3000000000'"], &["1.5"]],
+    ),
+    (
+        "SELECT id FROM k WHERE id = {}::posint",
+        &[&["1"], &["-1"], &["'2'"], &["'x'"], &["0"]],
+    ),
+    (
+        "SELECT id FROM k WHERE small = {}::int2",
+        &[&["1"], &["40000"], &["2"]],
+    ),
+    (
+        "UPDATE k SET ts = {}::timestamptz, iv = {}::interval WHERE id = {} RETURNING ts, iv",
+        &[
+            &["'2022-02-02 02:02+02'", "'1 day'", "1"],
+            &["'yesterday-ish'", "'1 day'", "1"],
+            &["'2023-03-03'", "'5 minutes'", "2"],
+            &["'2023-03-03'", "'soon'", "2"],
         ],
     ),
     (
