@@ -355,10 +355,7 @@ impl SessionState {
 
     /// What names resolve against: `search_path`, the user, the database.
     pub fn names(&self) -> crate::names::Names {
-        let path = self
-            .settings
-            .get("search_path")
-            .map_or(crate::names::SEARCH_PATH_DEFAULT, String::as_str);
+        let path = self.search_path();
         let user = self
             .settings
             .get("session_authorization")
@@ -369,6 +366,13 @@ impl SessionState {
             &self.database
         };
         crate::names::Names::new(path, user, database)
+    }
+
+    /// The `search_path` setting as written.
+    pub fn search_path(&self) -> &str {
+        self.settings
+            .get("search_path")
+            .map_or(crate::names::SEARCH_PATH_DEFAULT, String::as_str)
     }
 
     /// Sets `name` (canonical, checked) to `value`, for the session or
@@ -420,6 +424,10 @@ impl SessionState {
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
         self.settings = restored;
+        if !changed.is_empty() {
+            // Cached plans may have read the block's settings.
+            self.query_cache.clear();
+        }
         for (name, value) in changed {
             // Values that were accepted once read again.
             if let Err(e) = self.apply_setting(&name, &value) {

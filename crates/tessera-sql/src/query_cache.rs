@@ -33,9 +33,10 @@
 //! - A plan is used only under the catalog version and `search_path` it
 //!   was bound under. Anything else a binding reads is session state that
 //!   only a statement the cache never holds can change (SET, SET ROLE,
-//!   DISCARD, DDL, `set_config`): running one empties the cache, as does the end
-//!   of a transaction block that changed settings. Inside a block that
-//!   changed the catalog the cache is not used.
+//!   DISCARD, DDL, `set_config`): running one empties the cache, as does
+//!   the end of a transaction block that restores settings
+//!   (`SessionState::end_block_settings`). Inside a block that changed the
+//!   catalog the cache is not used.
 
 use std::collections::HashMap;
 
@@ -267,18 +268,17 @@ pub(crate) fn lex(sql: &str) -> Option<Lexed<'_>> {
     let mut copied = 0;
     let mut ended = false;
     let mut i = 0;
-    let mut literal =
-        |start: usize, end: usize, class: Class, key: &mut String, copied: &mut usize| {
-            key.push_str(&sql[*copied..start]);
-            key.push('\0');
-            key.push(class.mark());
-            *copied = end;
-            literals.push(Literal {
-                start,
-                text: &sql[start..end],
-                class,
-            });
-        };
+    let mut literal = |start: usize, end: usize, class: Class| {
+        key.push_str(&sql[copied..start]);
+        key.push('\0');
+        key.push(class.mark());
+        copied = end;
+        literals.push(Literal {
+            start,
+            text: &sql[start..end],
+            class,
+        });
+    };
     while i < b.len() {
         let c = b[i];
         if c.is_ascii_whitespace() {
@@ -346,7 +346,7 @@ pub(crate) fn lex(sql: &str) -> Option<Lexed<'_>> {
             } else {
                 Class::Other
             };
-            literal(i, end, class, &mut key, &mut copied);
+            literal(i, end, class);
             i = end;
             continue;
         }
@@ -377,7 +377,7 @@ pub(crate) fn lex(sql: &str) -> Option<Lexed<'_>> {
             let body = t + 1;
             let close = sql[body..].find(tag)? + body;
             let end = close + tag.len();
-            literal(i, end, Class::Other, &mut key, &mut copied);
+            literal(i, end, Class::Other);
             i = end;
             continue;
         }
@@ -431,7 +431,7 @@ pub(crate) fn lex(sql: &str) -> Option<Lexed<'_>> {
                     i += 1;
                 }
             }
-            literal(start, i, class, &mut key, &mut copied);
+            literal(start, i, class);
             continue;
         }
         i += 1;
@@ -466,20 +466,8 @@ fn quoted_end(b: &[u8], start: usize, quote: u8, escapes: bool) -> Option<usize>
     }
 }
 
-/// Where a slot stands, which decides how its parameter is typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Position {
-    /// Compared with a column, or stored into one.
-    Column,
-    /// An operand of arithmetic next to a column: numbers only.
-    Arithmetic,
-}
-
 /// Calls `f` on each constant of `statement` in a slot position.
-fn walk_statement(
-    statement: &mut ast::Statement,
-    f: &mut dyn FnMut(&mut ast::ValueWithSpan, Position),
-) {
+fn walk_statement(statement: &mut ast::Statement, f: &mut dyn FnMut(&mut ast::ValueWithSpan)) {
     match statement {
         ast::Statement::Query(query) => walk_query(query, f),
         ast::Statement::Insert(insert) => {
@@ -522,7 +510,7 @@ fn walk_statement(
     }
 }
 
-fn walk_query(query: &mut ast::Query, f: &mut dyn FnMut(&mut ast::ValueWithSpan, Position)) {
+fn walk_query(query: &mut ast::Query, f: &mut dyn FnMut(&mut ast::ValueWithSpan)) {
     if query.with.is_some() {
         return;
     }
@@ -566,7 +554,7 @@ fn slot_of(e: &mut ast::Expr) -> Option<&mut ast::ValueWithSpan> {
 }
 
 /// A condition: its comparisons of columns with constants.
-fn walk_condition(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan, Position)) {
+fn walk_condition(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan)) {
     use ast::BinaryOperator as B;
     match e {
         ast::Expr::BinaryOp {
@@ -596,7 +584,7 @@ fn walk_condition(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan, 
         ast::Expr::InList { expr, list, .. } if is_column(expr) => {
             for item in list {
                 if let Some(v) = slot_of(item) {
-                    f(v, Position::Column);
+                    f(v);
                 }
             }
         }
@@ -605,7 +593,7 @@ fn walk_condition(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan, 
         } if is_column(expr) => {
             for bound in [low, high] {
                 if let Some(v) = slot_of(bound) {
-                    f(v, Position::Column);
+                    f(v);
                 }
             }
         }
@@ -615,10 +603,10 @@ fn walk_condition(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan, 
 
 /// A value stored into or compared with a column: a constant, or a column
 /// plus, minus or times a number.
-fn walk_value(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan, Position)) {
+fn walk_value(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan)) {
     use ast::BinaryOperator as B;
     if let Some(v) = slot_of(e) {
-        f(v, Position::Column);
+        f(v);
         return;
     }
     if let ast::Expr::BinaryOp {
@@ -635,7 +623,7 @@ fn walk_value(e: &mut ast::Expr, f: &mut dyn FnMut(&mut ast::ValueWithSpan, Posi
             None
         };
         if let Some(v) = number.filter(|v| matches!(v.value, ast::Value::Number(..))) {
-            f(v, Position::Arithmetic);
+            f(v);
         }
     }
 }
@@ -652,11 +640,10 @@ fn offset_of(sql: &str, lines: &[usize], at: sqlparser::tokenizer::Location) -> 
     let line = usize::try_from(at.line).ok()?.checked_sub(1)?;
     let column = usize::try_from(at.column).ok()?.checked_sub(1)?;
     let start = *lines.get(line)?;
-    let rest = &sql[start..];
-    rest.char_indices()
+    sql[start..]
+        .char_indices()
         .nth(column)
         .map(|(i, _)| start + i)
-        .or((rest.chars().count() == column).then_some(sql.len()))
 }
 
 /// The slots of `statement` (a clone of the Query's parse), which become
@@ -670,7 +657,6 @@ pub(crate) fn make_slots(
     statement: &mut ast::Statement,
 ) -> (Vec<Use>, Vec<Option<DataType>>) {
     let lines = line_starts(sql);
-    let mut found: Vec<(usize, Position)> = Vec::new();
     let matches = |v: &ast::ValueWithSpan, lit: &Literal<'_>| match (&v.value, lit.class) {
         (ast::Value::Number(n, false), Class::Int4 | Class::Numeric) => n == lit.text,
         (ast::Value::SingleQuotedString(s), Class::Str) => *s == lit.content(),
@@ -681,18 +667,14 @@ pub(crate) fn make_slots(
         let i = lexed.literals.binary_search_by_key(&at, |l| l.start).ok()?;
         matches(v, &lexed.literals[i]).then_some(i)
     };
-    walk_statement(statement, &mut |v, position| {
+    // The walk reaches strings only where they are compared with or stored
+    // into a column (in arithmetic only numbers).
+    let mut slot = vec![false; lexed.literals.len()];
+    walk_statement(statement, &mut |v| {
         if let Some(i) = index_of(v) {
-            let number = lexed.literals[i].class != Class::Str;
-            if position == Position::Column || number {
-                found.push((i, position));
-            }
+            slot[i] = true;
         }
     });
-    let mut slot = vec![false; lexed.literals.len()];
-    for (i, _) in &found {
-        slot[*i] = true;
-    }
     // Parameters are numbered in the text's order.
     let mut number = vec![0usize; lexed.literals.len()];
     let mut types = Vec::new();
@@ -706,7 +688,7 @@ pub(crate) fn make_slots(
             });
         }
     }
-    walk_statement(statement, &mut |v, _| {
+    walk_statement(statement, &mut |v| {
         if let Some(i) = index_of(v).filter(|i| slot[*i]) {
             v.value = ast::Value::Placeholder(format!("${}", number[i]));
         }

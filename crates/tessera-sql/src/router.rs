@@ -4943,13 +4943,12 @@ impl<C: Cluster> QueryEngine for Router<C> {
             return Ok(plain(self.prepare(sql, &[], session)?));
         };
         let catalog_version = self.catalog_of(session).version;
-        let search_path = session
-            .settings
-            .get("search_path")
-            .map_or(crate::names::SEARCH_PATH_DEFAULT, String::as_str);
         if let Some(entry) = session.query_cache.get(&lexed.key) {
             match &entry.template {
-                Some(t) if t.catalog_version == catalog_version && t.search_path == search_path => {
+                Some(t)
+                    if t.catalog_version == catalog_version
+                        && t.search_path == session.search_path() =>
+                {
                     let time = session.time_context(self.cluster.wall_clock());
                     match query_cache::slot_values(&lexed, &entry.uses, &t.param_types, &time) {
                         Ok(values) => {
@@ -4987,18 +4986,11 @@ impl<C: Cluster> QueryEngine for Router<C> {
         params: Vec<Value>,
         session: &mut SessionState,
     ) -> Result<QueryResult> {
-        // The end of a block that changed settings restores them; the
-        // cache's plans may have read the block's.
-        let restores = matches!(
-            *statement.plan,
-            Plan::Commit | Plan::Rollback | Plan::RollbackToSavepoint { .. }
-        ) && (session.settings_before_block.is_some()
-            || !session.local_settings.is_empty());
         let result = self
             .execute_named(statement, params, session)
             .await
             .map_err(|e| self.name_schema(e));
-        if restores || !query_cache::keeps_cache(statement) {
+        if !query_cache::keeps_cache(statement) {
             session.query_cache.clear();
         }
         result
@@ -5100,9 +5092,6 @@ impl<C: Cluster> QueryEngine for Router<C> {
     }
 
     async fn end_implicit(&self, session: &mut SessionState, commit: bool) -> Result<()> {
-        if session.settings_before_block.is_some() || !session.local_settings.is_empty() {
-            session.query_cache.clear();
-        }
         let start = block_deps(session);
         let (result, deps) = with_statement_deps(start, async {
             if commit {
